@@ -1,0 +1,110 @@
+# cerbere: one Makefile.  `make` builds, `make deps` installs what is missing
+# from Debian, `make test` / `make run` do both first.  See README.md.
+#
+# Warnings: -Wall -Wextra -Werror plus the list below.  Left out, on purpose:
+#   -Wconversion  (int64/size_t/int mixing in shape code drowns real findings)
+#   -Wdouble-promotion (we compute in double; float only appears in file I/O)
+
+CC      ?= gcc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wundef -Wpointer-arith -Wvla
+CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fopenmp $(EXTRA_CFLAGS)
+CPPFLAGS:= -Iinclude -Isrc -Ibuild/gen -I/usr/include/x86_64-linux-gnu
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lm -fopenmp $(EXTRA_LDLIBS)
+B       := build
+
+# Debian packages the build, the tests and `make run` need (checked by `make deps`).
+DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev valgrind
+
+# Library sources, floor by floor: src/ <- bounds/ <- lip/ <- certify/.
+LIB_SRC := $(wildcard src/*.c) $(wildcard bounds/*.c) $(wildcard lip/*.c) \
+           $(filter-out certify/cli.c,$(wildcard certify/*.c))
+LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
+
+.PHONY: all deps test run check asan valgrind bench clean _test _run
+all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
+
+# Installs only what is missing; runs apt-get update once, before installing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+# test and run first install, then build in a fresh make (so the paths that
+# depend on installed packages, like onnx.proto, are read after installing).
+test: deps
+	@$(MAKE) --no-print-directory _test
+run: deps
+	@$(MAKE) --no-print-directory _run
+
+_test: all $(TESTS)
+	@sh tests/run_tests.sh $(B)
+
+DEFAULT_NET := nets/digits_mlp.onnx
+_run: all
+	$(B)/cerbere info $(DEFAULT_NET)
+	$(B)/cerbere predict $(DEFAULT_NET) --data nets/digits_test.csv --json $(B)/predict.json
+	@echo "report written: $(B)/predict.json"
+
+$(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
+	@mkdir -p $(B)/gen
+	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: run 'make deps' (libonnx-dev)"; exit 1; }
+	protoc-c --c_out=$(B)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+$(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
+
+$(B)/%.o: %.c $(B)/gen/onnx.pb-c.h $(wildcard include/*.h src/*.h bounds/*.h lip/*.h certify/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(B)/libcerbere.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka
+
+$(B)/examples/%: examples/%.c $(B)/libcerbere.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+
+# Sanitizer and valgrind runs of the whole suite, in their own build folders.
+asan: deps
+	@$(MAKE) --no-print-directory _test B=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  EXTRA_LDLIBS="-fsanitize=address,undefined"
+valgrind: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@CB_VALGRIND=1 sh tests/run_tests.sh $(B)
+
+bench: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/forward
+	$(B)/bench/forward
+
+$(B)/bench/%: bench/%.c $(B)/libcerbere.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+
+# Floors: no file includes a header from a floor above its own.
+deps-check:
+	@! grep -l '#include "\(\.\./\)\?\(bounds\|lip\|certify\)/' src/*.c src/*.h 2>/dev/null | grep . && \
+	! grep -l '#include "\(\.\./\)\?\(lip\|certify\)/' bounds/*.[ch] 2>/dev/null | grep . && \
+	! grep -l '#include "\(\.\./\)\?certify/' lip/*.[ch] 2>/dev/null | grep . && echo "floors ok"
+
+clean:
+	rm -rf build build-asan

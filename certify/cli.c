@@ -1,0 +1,271 @@
+/*
+** The cerbere command line: parse arguments, call the library, print, write
+** JSON.  The only place that exits.  Output files are written to a temporary
+** name and renamed, so an error never leaves a partial file.
+**
+** Exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,
+** unsupported op), 4 internal error.
+*/
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "net.h"
+
+#define EXIT_USAGE 2
+#define EXIT_INPUT 3
+#define EXIT_INTERNAL 4
+
+static const char *usage_main =
+  "usage: cerbere COMMAND [options]\n"
+  "\n"
+  "Sound certificates for neural networks (ONNX, NNet).\n"
+  "\n"
+  "commands:\n"
+  "  info NET [--check] [--json OUT]   describe a network (nodes, kinds, shapes, parameters)\n"
+  "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
+  "\n"
+  "options:\n"
+  "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
+  "  --version       print the version\n"
+  "\n"
+  "exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,\n"
+  "unsupported op), 4 internal error.\n";
+
+static const char *usage_info =
+  "usage: cerbere info NET [--check] [--json OUT]\n"
+  "\n"
+  "Loads NET (.onnx, or .nnet for the ACAS Xu text format) and prints its\n"
+  "canonical graph: one line per node with its kind, source op, shape and name,\n"
+  "the input and output shapes and the parameter count.\n"
+  "\n"
+  "  --check       report support for every ONNX node (ok / UNSUPPORTED and why)\n"
+  "                instead of stopping at the first problem; exit 3 if any is unsupported\n"
+  "  --json OUT    also write the description as JSON\n";
+
+static const char *usage_predict =
+  "usage: cerbere predict NET --data CSV [--json OUT] [--quiet]\n"
+  "\n"
+  "Runs the double-precision forward pass on every row of CSV (rows\n"
+  "'label,x0,...,x(n-1)', no header; n = the network's input size) and prints\n"
+  "the predicted class per row and the accuracy.\n"
+  "\n"
+  "  --data CSV    samples (required)\n"
+  "  --json OUT    write {command, net, data, n_samples, accuracy, samples:[{index,\n"
+  "                label, logits, pred}]} to OUT\n"
+  "  --quiet       print only the summary line\n";
+
+static int exit_code(int status)
+{
+  switch (status) {
+  case CB_OK: return 0;
+  case CB_EUSAGE: return EXIT_USAGE;
+  case CB_EINTERNAL: return EXIT_INTERNAL;
+  default: return EXIT_INPUT;
+  }
+}
+
+static int fail(const cb_error *err)
+{
+  fprintf(stderr, "cerbere: %s\n", err->msg);
+  return exit_code(err->status);
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+  fprintf(stderr, "cerbere%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, " (try 'cerbere %s--help')\n", cmd ? cmd : "");
+  return EXIT_USAGE;
+}
+
+/* Writes the JSON to path via a temporary file and rename. */
+static int write_json(const char *path, cJSON *root, cb_error *err)
+{
+  char tmp[4096];
+  char *txt = cJSON_Print(root);
+  FILE *f;
+  int ok;
+  if (!txt) return cb_error_set(err, CB_ENOMEM, "out of memory writing JSON");
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  f = fopen(tmp, "w");
+  if (!f) { cJSON_free(txt); return cb_error_set(err, CB_EIO, "%s: cannot write file", path); }
+  ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
+  ok = (fclose(f) == 0) && ok;
+  cJSON_free(txt);
+  if (!ok || rename(tmp, path) != 0) {
+    remove(tmp);
+    return cb_error_set(err, CB_EIO, "%s: cannot write file", path);
+  }
+  return CB_OK;
+}
+
+static cJSON *shape_json(const cb_shape *s)
+{
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; a && i < s->rank; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->dim[i]));
+  return a;
+}
+
+static cJSON *info_json(const cb_net *net)
+{
+  cJSON *root = cJSON_CreateObject(), *nodes = cJSON_CreateArray();
+  cJSON_AddStringToObject(root, "command", "info");
+  cJSON_AddStringToObject(root, "net", net->path);
+  cJSON_AddStringToObject(root, "format", net->format);
+  cJSON_AddStringToObject(root, "version", CB_VERSION);
+  cJSON_AddItemToObject(root, "input_shape", shape_json(&net->input_shape));
+  cJSON_AddItemToObject(root, "output_shape", shape_json(&net->node[net->output].shape));
+  cJSON_AddNumberToObject(root, "input_size", (double)cb_net_input_size(net));
+  cJSON_AddNumberToObject(root, "output_size", (double)cb_net_output_size(net));
+  cJSON_AddNumberToObject(root, "parameters", (double)net_param_count(net));
+  for (int i = 0; i < net->n; i++) {
+    const cb_node *nd = &net->node[i];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", i);
+    cJSON_AddStringToObject(o, "kind", cb_kind_name[nd->kind]);
+    cJSON_AddStringToObject(o, "op", nd->op);
+    cJSON_AddStringToObject(o, "name", nd->name);
+    cJSON_AddItemToObject(o, "shape", shape_json(&nd->shape));
+    cJSON_AddBoolToObject(o, "exact", nd->exact);
+    cJSON_AddItemToArray(nodes, o);
+  }
+  cJSON_AddItemToObject(root, "nodes", nodes);
+  return root;
+}
+
+static void info_print(const cb_net *net)
+{
+  char in[128], out[128];
+  shape_str(&net->input_shape, in, sizeof in);
+  shape_str(&net->node[net->output].shape, out, sizeof out);
+  printf("net:        %s\n", net->path);
+  printf("format:     %s", net->format);
+  if (net->opset) printf(" (ir %lld, opset %lld, producer \"%s\")", (long long)net->ir_version,
+                         (long long)net->opset, net->producer);
+  printf("\ninput:      \"%s\" %s (%zu values)\n", net->input_name, in, cb_net_input_size(net));
+  printf("output:     \"%s\" %s (%zu values)\n", net->output_name, out, cb_net_output_size(net));
+  printf("nodes:      %d canonical\nparameters: %zu\n", net->n, net_param_count(net));
+  for (int i = 0; i < net->n_warn; i++) printf("warning:    %s\n", net->warn[i]);
+  cb_net_dump(net, stdout);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+  const char *path = NULL, *json = NULL;
+  int check = 0, rc;
+  cb_net *net = NULL;
+  cb_error err = {0};
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage_info, stdout); return 0; }
+    else if (!strcmp(argv[i], "--check")) check = 1;
+    else if (!strcmp(argv[i], "--json")) { if (++i >= argc) return usage_error("info", "%s needs a file", "--json"); json = argv[i]; }
+    else if (argv[i][0] == '-') return usage_error("info", "unknown option %s", argv[i]);
+    else if (path) return usage_error("info", "unexpected argument %s", argv[i]);
+    else path = argv[i];
+  }
+  if (!path) return usage_error("info", "%s", "missing NET");
+  if (check) {
+    const char *dot = strrchr(path, '.');
+    if (dot && !strcmp(dot, ".nnet")) rc = nnet_load(path, &net, &err);
+    else rc = onnx_check(path, stdout, &err);
+    cb_net_free(net);
+    if (rc != CB_OK) return fail(&err);
+    printf("all nodes supported\n");
+    return 0;
+  }
+  if ((rc = cb_net_load(path, &net, &err)) != CB_OK) return fail(&err);
+  if (json) {
+    cJSON *root = info_json(net);
+    rc = root ? write_json(json, root, &err) : cb_error_set(&err, CB_ENOMEM, "out of memory");
+    cJSON_Delete(root);
+    if (rc != CB_OK) { cb_net_free(net); return fail(&err); }
+  }
+  info_print(net);
+  cb_net_free(net);
+  return 0;
+}
+
+static cJSON *predict_json(const char *net, const char *data, const cb_data *d, const double *y,
+                           size_t nout, double acc)
+{
+  cJSON *root = cJSON_CreateObject(), *samples = cJSON_CreateArray();
+  cJSON_AddStringToObject(root, "command", "predict");
+  cJSON_AddStringToObject(root, "version", CB_VERSION);
+  cJSON_AddStringToObject(root, "net", net);
+  cJSON_AddStringToObject(root, "data", data);
+  cJSON_AddNumberToObject(root, "n_samples", (double)cb_data_rows(d));
+  cJSON_AddNumberToObject(root, "accuracy", acc);
+  for (size_t r = 0; r < cb_data_rows(d); r++) {
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddNumberToObject(s, "index", (double)r);
+    cJSON_AddNumberToObject(s, "label", cb_data_label(d, r));
+    cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(y + r * nout, (int)nout));
+    cJSON_AddNumberToObject(s, "pred", (double)cb_argmax(y + r * nout, nout));
+    cJSON_AddItemToArray(samples, s);
+  }
+  cJSON_AddItemToObject(root, "samples", samples);
+  return root;
+}
+
+static int predict_run(const char *path, const char *data, const char *json, int quiet, cb_error *err)
+{
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  double *y = NULL;
+  cJSON *root = NULL;
+  size_t rows, nout, correct = 0;
+  int rc;
+  if ((rc = cb_net_load(path, &net, err)) != CB_OK) goto out;
+  if ((rc = cb_data_load_csv(data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
+  rows = cb_data_rows(d);
+  nout = cb_net_output_size(net);
+  if (!(y = cb_calloc(rows * nout, sizeof *y))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if ((rc = cb_net_forward(net, cb_data_x(d, 0), rows, y, err)) != CB_OK) goto out;
+  for (size_t r = 0; r < rows; r++) correct += cb_argmax(y + r * nout, nout) == (size_t)cb_data_label(d, r);
+  if (json) {
+    if (!(root = predict_json(path, data, d, y, nout, (double)correct / (double)rows))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if ((rc = write_json(json, root, err)) != CB_OK) goto out;
+  }
+  for (size_t r = 0; r < rows && !quiet; r++)
+    printf("row %zu: label %d pred %zu\n", r, cb_data_label(d, r), cb_argmax(y + r * nout, nout));
+  printf("%zu samples, accuracy %.4f (%zu correct)\n", rows, (double)correct / (double)rows, correct);
+out:
+  cJSON_Delete(root);
+  cb_free(y);
+  cb_data_free(d);
+  cb_net_free(net);
+  return rc;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+  const char *path = NULL, *data = NULL, *json = NULL;
+  int quiet = 0;
+  cb_error err = {0};
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage_predict, stdout); return 0; }
+    else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+    else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--json")) {
+      if (i + 1 >= argc) return usage_error("predict", "%s needs a file", argv[i]);
+      if (argv[i][2] == 'd') data = argv[++i]; else json = argv[++i];
+    }
+    else if (argv[i][0] == '-') return usage_error("predict", "unknown option %s", argv[i]);
+    else if (path) return usage_error("predict", "unexpected argument %s", argv[i]);
+    else path = argv[i];
+  }
+  if (!path) return usage_error("predict", "%s", "missing NET");
+  if (!data) return usage_error("predict", "%s", "missing --data CSV");
+  if (predict_run(path, data, json, quiet, &err) != CB_OK) return fail(&err);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
+  if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
+  if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
+  return usage_error(NULL, "unknown command %s", argv[1]);
+}

@@ -1,0 +1,39 @@
+/*
+** Internal umbrella: status codes and errors (from the public header),
+** the allocator every file goes through, and cb_assert for invariants.
+**
+** cb_alloc/cb_calloc/cb_free route through one hook so that tests can make
+** the Nth allocation fail (test_oom).  cb_assert is for bugs only, never for
+** user input: user input gets a cb_error.
+*/
+#ifndef CB_H
+#define CB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "../include/cerbere.h"
+
+/* Largest tensor we accept (elements); bigger is reported as absurd. */
+#define CB_MAX_ELEMS ((size_t)1 << 31)
+
+void *cb_alloc(size_t n);                 /* malloc through the test hook; NULL on failure */
+void *cb_calloc(size_t count, size_t n);  /* zeroed, overflow-checked */
+void cb_free(void *p);                    /* free; NULL is a no-op */
+char *cb_strdup(const char *s);           /* copy through cb_alloc */
+void cb_alloc_fail_after(long n);         /* tests: fail the allocation after n more; -1 = never */
+
+/* Fill err (may be NULL) and return status.  fmt is printf-style. */
+int cb_error_set(cb_error *err, cb_status status, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+void cb_error_clear(cb_error *err);
+
+/* Overflow-checked product of sizes; returns 0 on overflow or > CB_MAX_ELEMS. */
+int cb_mul_size(size_t a, size_t b, size_t *out);
+
+#define cb_assert(x) do { if (!(x)) { \
+  fprintf(stderr, "%s:%d: internal error: assertion '%s' failed\n", __FILE__, __LINE__, #x); \
+  abort(); } } while (0)
+
+#endif

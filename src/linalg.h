@@ -1,0 +1,28 @@
+/*
+** Dense linear algebra: the only file that calls cblas_ / LAPACKE_.
+** Row-major everywhere.  Convolutions are implicit operators (im2col + dgemm),
+** never expanded to a dense matrix.
+*/
+#ifndef CB_LINALG_H
+#define CB_LINALG_H
+
+#include <stddef.h>
+#include "net.h"
+
+/* C[m x n] = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. */
+void la_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A,
+             size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
+
+/* Y[batch][out] = X[batch][in] W^T + b (AFFINE forward). */
+void la_affine_rows(const double *W, const double *b, size_t out, size_t in,
+                    const double *X, size_t batch, double *Y);
+
+/* Conv forward on a batch: x [batch][cin*hin*win] -> y [batch][cout*hout*wout].
+   Uses im2col + one dgemm per group and chunk of samples; returns CB_ENOMEM on failure. */
+int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
+                    size_t batch, double *y);
+
+/* dgemm rate check for benchmarks: seconds for an n x n x n product. */
+double la_time_dgemm(size_t n, int reps);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+** ONNX loader, part 1: the protobuf (via protobuf-c and Debian's onnx.proto),
+** tensors, attributes, topological order and the driver.  Part 2
+** (onnx_ops.c) maps each op to canonical nodes.
+**
+** The whole file is read and unpacked once; every initializer becomes a
+** double constant (float32 and float64 are exact in double; NaN/Inf refused).
+** Nodes are visited in a topological order computed here (files need not be
+** sorted); a cycle or a name nobody produces is an error naming the node.
+** Unsupported nodes are collected and reported together in one line.
+*/
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include "onnx_int.h"
+
+#define MAX_FILE ((size_t)1 << 31)
+
+/* Reads the whole file into a cb_alloc'd buffer. */
+static int read_file(const char *path, uint8_t **buf, size_t *len, cb_error *err)
+{
+  FILE *f = fopen(path, "rb");
+  long sz;
+  *buf = NULL;
+  if (!f) return cb_error_set(err, CB_EIO, "%s: cannot open file", path);
+  if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    return cb_error_set(err, CB_EIO, "%s: cannot read file", path);
+  }
+  if (sz == 0 || (size_t)sz > MAX_FILE) {
+    fclose(f);
+    return cb_error_set(err, CB_EFORMAT, "%s: %s", path, sz ? "file too large" : "empty file");
+  }
+  *buf = cb_alloc((size_t)sz);
+  if (!*buf) { fclose(f); return cb_error_set(err, CB_ENOMEM, "%s: out of memory", path); }
+  *len = fread(*buf, 1, (size_t)sz, f);
+  fclose(f);
+  if (*len != (size_t)sz) return cb_error_set(err, CB_EIO, "%s: short read", path);
+  return CB_OK;
+}
+
+const char *ld_node_name(const Onnx__NodeProto *nd)
+{
+  if (nd->name && nd->name[0]) return nd->name;
+  if (nd->n_output && nd->output[0]) return nd->output[0];
+  return "?";
+}
+
+int ld_err(ld *L, cb_error *err, cb_status st, const char *fmt, ...)
+{
+  char msg[700];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (L->cur)
+    return cb_error_set(err, st, "%s: node \"%s\" (op %s): %s", L->path, ld_node_name(L->cur),
+                        L->cur->op_type ? L->cur->op_type : "?", msg);
+  return cb_error_set(err, st, "%s: %s", L->path, msg);
+}
+
+val *ld_find(ld *L, const char *name)
+{
+  for (size_t i = L->nv; i-- > 0;)
+    if (strcmp(L->v[i].name, name) == 0) return &L->v[i];
+  return NULL;
+}
+
+val *ld_new_val(ld *L, const char *name, cb_error *err)
+{
+  if (L->nv == L->capv) {
+    size_t cap = L->capv ? 2 * L->capv : 64;
+    val *nv = arena_array(&L->tmp, cap, sizeof *nv);
+    if (!nv) { ld_err(L, err, CB_ENOMEM, "out of memory"); return NULL; }
+    if (L->nv) memcpy(nv, L->v, L->nv * sizeof *nv);
+    L->v = nv;
+    L->capv = cap;
+  }
+  memset(&L->v[L->nv], 0, sizeof L->v[0]);
+  L->v[L->nv].name = arena_strdup(&L->tmp, name);
+  if (!L->v[L->nv].name) { ld_err(L, err, CB_ENOMEM, "out of memory"); return NULL; }
+  return &L->v[L->nv++];
+}
+
+/* Element count of a tensor's dims, refusing negative or absurd sizes. */
+static int tensor_count(ld *L, const Onnx__TensorProto *t, const char *what, val *out,
+                        cb_error *err)
+{
+  size_t n = 1;
+  if (t->n_dims > CB_MAX_RANK)
+    return ld_err(L, err, CB_EUNSUP, "%s \"%s\": rank %zu > %d", what, t->name, t->n_dims, CB_MAX_RANK);
+  for (size_t i = 0; i < t->n_dims; i++) {
+    if (t->dims[i] < 0 || !cb_mul_size(n, (size_t)t->dims[i], &n))
+      return ld_err(L, err, CB_ENOMEM, "%s \"%s\": absurd dimensions", what, t->name);
+    out->shape.dim[i] = t->dims[i];
+  }
+  out->shape.rank = (int)t->n_dims;
+  out->n = n;
+  return CB_OK;
+}
+
+/* Copies raw little-endian data of element size es into d[] as double. */
+static void raw_to_double(const uint8_t *p, int dt, size_t n, double *d)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) { float f; memcpy(&f, p + 4 * i, 4); d[i] = f; }
+    else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE) memcpy(&d[i], p + 8 * i, 8);
+    else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) { int64_t v; memcpy(&v, p + 8 * i, 8); d[i] = (double)v; }
+    else { int32_t v; memcpy(&v, p + 4 * i, 4); d[i] = v; }
+  }
+}
+
+/* Reads an initializer / Constant tensor into a V_CONST value. */
+int ld_tensor(ld *L, const Onnx__TensorProto *t, const char *what, val *out, cb_error *err)
+{
+  int dt = t->data_type, rc;
+  size_t es, have;
+  if ((rc = tensor_count(L, t, what, out, err)) != CB_OK) return rc;
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    return ld_err(L, err, CB_EUNSUP, "%s \"%s\": external data is not supported", what, t->name);
+  switch (dt) {
+  case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: es = 4; have = t->n_float_data; break;
+  case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: es = 8; have = t->n_double_data; break;
+  case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: es = 8; have = t->n_int64_data; break;
+  case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: es = 4; have = t->n_int32_data; break;
+  default:
+    return ld_err(L, err, CB_EUNSUP, "%s \"%s\": data type %d is not supported "
+                  "(float32, float64, int32, int64 are)", what, t->name, dt);
+  }
+  if (t->has_raw_data) have = t->raw_data.len % es ? (size_t)-1 : t->raw_data.len / es;
+  if (have != out->n)
+    return ld_err(L, err, CB_EFORMAT, "%s \"%s\": holds %zu values, its dims say %zu",
+                  what, t->name, have == (size_t)-1 ? 0 : have, out->n);
+  out->kind = V_CONST;
+  out->is_int = dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+  out->d = arena_array(&L->tmp, out->n ? out->n : 1, sizeof(double));
+  if (!out->d) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  if (t->has_raw_data) raw_to_double(t->raw_data.data, dt, out->n, out->d);
+  else for (size_t i = 0; i < out->n; i++)
+    out->d[i] = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? (double)t->float_data[i]
+              : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->double_data[i]
+              : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? (double)t->int64_data[i]
+              : (double)t->int32_data[i];
+  for (size_t i = 0; i < out->n; i++)
+    if (!isfinite(out->d[i]))
+      return ld_err(L, err, CB_EVALUE, "%s \"%s\": %s value at index %zu", what, t->name,
+                    isnan(out->d[i]) ? "NaN" : "infinite", i);
+  return CB_OK;
+}
+
+const Onnx__AttributeProto *ld_attr(const Onnx__NodeProto *nd, const char *name)
+{
+  for (size_t i = 0; i < nd->n_attribute; i++)
+    if (nd->attribute[i]->name && strcmp(nd->attribute[i]->name, name) == 0) return nd->attribute[i];
+  return NULL;
+}
+
+int64_t ld_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def)
+{
+  const Onnx__AttributeProto *a = ld_attr(nd, name);
+  return a ? a->i : def;
+}
+
+double ld_attr_float(const Onnx__NodeProto *nd, const char *name, double def)
+{
+  const Onnx__AttributeProto *a = ld_attr(nd, name);
+  return a ? (double)a->f : def;
+}
+
+int ld_attr_ints(const Onnx__NodeProto *nd, const char *name, int64_t *out, int max)
+{
+  const Onnx__AttributeProto *a = ld_attr(nd, name);
+  if (!a) return -1;
+  if (a->n_ints > (size_t)max) return -2;
+  for (size_t i = 0; i < a->n_ints; i++) out[i] = a->ints[i];
+  return (int)a->n_ints;
+}
+
+/* The network input: the one graph input that is not an initializer. */
+static int add_input(ld *L, const Onnx__GraphProto *g, cb_error *err)
+{
+  const Onnx__ValueInfoProto *in = NULL;
+  const Onnx__TypeProto__Tensor *tt;
+  cb_shape s = {0};
+  val *v;
+  int idx;
+  for (size_t i = 0; i < g->n_input; i++) {
+    const val *c = g->input[i]->name ? ld_find(L, g->input[i]->name) : NULL;
+    if (c && c->kind == V_CONST) continue;
+    if (in) return ld_err(L, err, CB_EUNSUP, "graph has several inputs (\"%s\", \"%s\"); one is supported",
+                          in->name, g->input[i]->name);
+    in = g->input[i];
+  }
+  if (!in || !in->name) return ld_err(L, err, CB_EFORMAT, "graph has no input");
+  if (!in->type || in->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+      !(tt = in->type->tensor_type) || !tt->shape)
+    return ld_err(L, err, CB_EFORMAT, "input \"%s\" has no tensor shape", in->name);
+  if (tt->shape->n_dim > CB_MAX_RANK)
+    return ld_err(L, err, CB_EUNSUP, "input \"%s\": rank %zu too large", in->name, tt->shape->n_dim);
+  s.rank = (int)tt->shape->n_dim;
+  for (int i = 0; i < s.rank; i++) {
+    const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+    s.dim[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d->dim_value : 1;
+    if (s.dim[i] <= 0) return ld_err(L, err, CB_ESHAPE, "input \"%s\": dimension %d is %lld",
+                                     in->name, i, (long long)s.dim[i]);
+  }
+  L->net->input_name = arena_strdup(&L->net->arena, in->name);
+  L->net->input_shape = s;
+  idx = net_add(L->net, CB_INPUT, in->name, "Input", NULL, 0, &s, err);
+  if (idx < 0) return idx;
+  if (!(v = ld_new_val(L, in->name, err))) return CB_ENOMEM;
+  v->kind = V_NODE;
+  v->node = idx;
+  v->shape = s;
+  return CB_OK;
+}
+
+/* Topological order of the nodes (Kahn); refuses cycles and dangling names. */
+static int topo_order(ld *L, const Onnx__GraphProto *g, size_t *order, cb_error *err)
+{
+  size_t n = g->n_node, done = 0;
+  char *placed = arena_alloc(&L->tmp, n ? n : 1);
+  if (!placed) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  while (done < n) {
+    int progress = 0;
+    for (size_t i = 0; i < n; i++) {
+      const Onnx__NodeProto *nd = g->node[i];
+      int ready = 1;
+      if (placed[i]) continue;
+      for (size_t k = 0; k < nd->n_input && ready; k++) {
+        const char *nm = nd->input[k];
+        if (!nm[0] || ld_find(L, nm)) continue;
+        ready = 0;
+        for (size_t j = 0; j < n; j++)
+          for (size_t o = 0; o < g->node[j]->n_output; o++)
+            if (strcmp(g->node[j]->output[o], nm) == 0 && !placed[j]) ready = -1;
+        if (ready == 0) {
+          L->cur = nd;
+          return ld_err(L, err, CB_EFORMAT, "input \"%s\" is not produced by any node, "
+                        "initializer or graph input", nm);
+        }
+        if (ready == -1) { ready = 0; break; }
+      }
+      if (!ready) continue;
+      for (size_t o = 0; o < nd->n_output; o++) {
+        val *v = ld_new_val(L, nd->output[o], err);
+        if (!v) return CB_ENOMEM;
+        v->kind = V_UNSUP;  /* placeholder until converted */
+      }
+      placed[i] = 1;
+      order[done++] = i;
+      progress = 1;
+    }
+    if (!progress) {
+      for (size_t i = 0; i < n; i++) if (!placed[i]) { L->cur = g->node[i]; break; }
+      return ld_err(L, err, CB_EFORMAT, "graph has a cycle through this node");
+    }
+  }
+  return CB_OK;
+}
+
+/* Initializers become constants. */
+static int add_initializers(ld *L, const Onnx__GraphProto *g, cb_error *err)
+{
+  for (size_t i = 0; i < g->n_initializer; i++) {
+    const Onnx__TensorProto *t = g->initializer[i];
+    val *v;
+    int rc;
+    if (!t->name || !t->name[0]) return ld_err(L, err, CB_EFORMAT, "initializer %zu has no name", i);
+    if (!(v = ld_new_val(L, t->name, err))) return CB_ENOMEM;
+    if ((rc = ld_tensor(L, t, "initializer", v, err)) != CB_OK) return rc;
+  }
+  return CB_OK;
+}
+
+static int64_t model_opset(const Onnx__ModelProto *m)
+{
+  for (size_t i = 0; i < m->n_opset_import; i++) {
+    const char *d = m->opset_import[i]->domain;
+    if (!d || !d[0] || strcmp(d, "ai.onnx") == 0) return m->opset_import[i]->version;
+  }
+  return m->n_opset_import ? -1 : 1;
+}
+
+/* Visits the nodes in order; drops placeholders and converts. */
+static int convert_all(ld *L, const Onnx__GraphProto *g, const size_t *order, cb_error *err)
+{
+  for (size_t k = 0; k < g->n_node; k++) {
+    const Onnx__NodeProto *nd = g->node[order[k]];
+    int rc;
+    L->cur = nd;
+    rc = ops_convert(L, nd, err);
+    if (rc == 1 || rc == CB_EUNSUP) {
+      size_t len = strlen(L->unsup);
+      if (rc == 1) goto mark;  /* consumer of an unsupported value: already listed */
+      if (L->n_unsup < 12 && len + 80 < sizeof L->unsup)
+        snprintf(L->unsup + len, sizeof L->unsup - len, "%snode \"%s\" (op %s)",
+                 L->n_unsup ? "; " : "", ld_node_name(nd), nd->op_type);
+      if (L->report) {
+        const char *why = strstr(err->msg, "): ");
+        fprintf(L->report, "UNSUPPORTED %-20s \"%s\": %s\n", nd->op_type, ld_node_name(nd),
+                why ? why + 3 : err->msg);
+      }
+      L->n_unsup++;
+      cb_error_clear(err);
+    mark:
+      for (size_t o = 0; o < nd->n_output; o++) {
+        val *v = ld_new_val(L, nd->output[o], err);
+        if (!v) return CB_ENOMEM;
+        v->kind = V_UNSUP;
+      }
+    } else if (rc != CB_OK) {
+      return rc;
+    } else if (L->report) {
+      fprintf(L->report, "ok          %-20s \"%s\"\n", nd->op_type, ld_node_name(nd));
+    }
+  }
+  L->cur = NULL;
+  return CB_OK;
+}
+
+/* Sets net->output from the single graph output. */
+static int set_output(ld *L, const Onnx__GraphProto *g, cb_error *err)
+{
+  const val *v;
+  if (g->n_output != 1 || !g->output[0]->name)
+    return ld_err(L, err, CB_EUNSUP, "graph has %zu outputs; exactly one is supported", g->n_output);
+  v = ld_find(L, g->output[0]->name);
+  if (!v) return ld_err(L, err, CB_EFORMAT, "output \"%s\" is not produced by any node", g->output[0]->name);
+  if (v->kind == V_UNSUP) return CB_EUNSUP;
+  if (v->kind != V_NODE)
+    return ld_err(L, err, CB_EUNSUP, "output \"%s\" is a constant, not computed from the input",
+                  g->output[0]->name);
+  L->net->output = v->node;
+  L->net->output_name = arena_strdup(&L->net->arena, g->output[0]->name);
+  return CB_OK;
+}
+
+static int load_graph(ld *L, const Onnx__ModelProto *m, cb_error *err)
+{
+  const Onnx__GraphProto *g = m->graph;
+  size_t *order;
+  int rc;
+  if (!g) return ld_err(L, err, CB_EFORMAT, "not an ONNX model (no graph; truncated or not a protobuf?)");
+  if (g->n_node == 0) return ld_err(L, err, CB_EFORMAT, "graph has no nodes");
+  L->opset = model_opset(m);
+  if (L->opset < 7 || L->opset > 18)
+    return ld_err(L, err, CB_EUNSUP, "opset %lld is not supported (7 to 18 are)", (long long)L->opset);
+  L->net->ir_version = m->ir_version;
+  L->net->opset = L->opset;
+  L->net->producer = arena_strdup(&L->net->arena, m->producer_name);
+  L->graph_output = g->n_output && g->output[0]->name ? g->output[0]->name : "";
+  if ((rc = add_initializers(L, g, err)) != CB_OK) return rc;
+  if ((rc = add_input(L, g, err)) != CB_OK) return rc;
+  order = arena_array(&L->tmp, g->n_node, sizeof *order);
+  if (!order) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  if ((rc = topo_order(L, g, order, err)) != CB_OK) return rc;
+  if ((rc = convert_all(L, g, order, err)) != CB_OK) return rc;
+  rc = set_output(L, g, err);
+  if (L->n_unsup)
+    return cb_error_set(err, CB_EUNSUP, "%s: %d unsupported node%s: %s%s", L->path, L->n_unsup,
+                        L->n_unsup > 1 ? "s" : "", L->unsup, L->n_unsup > 12 ? "; ..." : "");
+  return rc;
+}
+
+static int load(const char *path, FILE *report, cb_net **out, cb_error *err)
+{
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  Onnx__ModelProto *m = NULL;
+  ld L;
+  int rc;
+  memset(&L, 0, sizeof L);
+  arena_init(&L.tmp);
+  L.path = path;
+  L.report = report;
+  *out = NULL;
+  if ((rc = read_file(path, &buf, &len, err)) != CB_OK) goto out;
+  m = onnx__model_proto__unpack(NULL, len, buf);
+  if (!m) { rc = cb_error_set(err, CB_EFORMAT, "%s: not a valid ONNX protobuf (truncated or corrupt)", path); goto out; }
+  if (!(L.net = net_new(path, "onnx"))) { rc = cb_error_set(err, CB_ENOMEM, "%s: out of memory", path); goto out; }
+  if ((rc = load_graph(&L, m, err)) != CB_OK) goto out;
+  if ((rc = canon_run(L.net, err)) != CB_OK) goto out;
+  if ((rc = net_check(L.net, err)) != CB_OK) goto out;
+  *out = L.net;
+  L.net = NULL;
+out:
+  cb_net_free(L.net);
+  if (m) onnx__model_proto__free_unpacked(m, NULL);
+  cb_free(buf);
+  arena_free(&L.tmp);
+  return rc;
+}
+
+int onnx_load(const char *path, cb_net **out, cb_error *err) { return load(path, NULL, out, err); }
+
+/* Writes one line per ONNX node (ok / UNSUPPORTED with the reason). */
+int onnx_check(const char *path, FILE *report, cb_error *err)
+{
+  cb_net *net = NULL;
+  int rc = load(path, report, &net, err);
+  cb_net_free(net);
+  return rc;
+}
+
+/* Chooses the loader by content: NNet files are text starting with "//" or digits. */
+cb_status cb_net_load(const char *path, cb_net **out, cb_error *err)
+{
+  const char *dot = strrchr(path, '.');
+  *out = NULL;
+  if (dot && strcmp(dot, ".nnet") == 0) return (cb_status)nnet_load(path, out, err);
+  return (cb_status)onnx_load(path, out, err);
+}

@@ -1,0 +1,66 @@
+/*
+** Internal to the ONNX loader (onnx.c reads the protobuf, onnx_ops.c maps
+** each op to canonical nodes).  Not used by any other file.
+**
+** A value is what an ONNX tensor name stands for while loading: a constant
+** (initializer, Constant node or a folded constant expression), a canonical
+** node, or "unsupported" (produced by a node we refused; consumers of it are
+** skipped silently so that every unsupported node is listed once).
+*/
+#ifndef CB_ONNX_INT_H
+#define CB_ONNX_INT_H
+
+#include "net.h"
+#include "onnx.pb-c.h"
+
+typedef enum { V_CONST, V_NODE, V_UNSUP } val_kind;
+
+typedef struct val {
+  const char *name;
+  val_kind kind;
+  int node;          /* V_NODE: canonical node index */
+  cb_shape shape;    /* V_CONST: dims; V_NODE: the node's shape */
+  size_t n;          /* V_CONST: element count */
+  double *d;         /* V_CONST: values as double (exact for float32/float64) */
+  int is_int;        /* V_CONST: came from an integer tensor */
+} val;
+
+typedef struct ld {
+  const char *path;
+  cb_net *net;
+  cb_arena tmp;          /* constants and value table, freed after loading */
+  val *v;                /* value table */
+  size_t nv, capv;
+  int64_t opset;
+  const char *graph_output;  /* name of the graph output */
+  FILE *report;          /* info --check: one line per ONNX node, or NULL */
+  int n_unsup;           /* nodes refused so far */
+  char unsup[768];       /* their "node (op)" list for the final message */
+  const Onnx__NodeProto *cur;  /* node being converted, for messages */
+} ld;
+
+/* onnx.c */
+val *ld_find(ld *L, const char *name);                 /* NULL if unknown */
+val *ld_new_val(ld *L, const char *name, cb_error *err);
+int ld_err(ld *L, cb_error *err, cb_status st, const char *fmt, ...)
+  __attribute__((format(printf, 4, 5)));               /* "path: node "n" (op o): ..." */
+int ld_tensor(ld *L, const Onnx__TensorProto *t, const char *what, val *out, cb_error *err);
+const Onnx__AttributeProto *ld_attr(const Onnx__NodeProto *nd, const char *name);
+int64_t ld_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def);
+double ld_attr_float(const Onnx__NodeProto *nd, const char *name, double def);
+int ld_attr_ints(const Onnx__NodeProto *nd, const char *name, int64_t *out, int max);
+                                                       /* count, -1 if absent, -2 if > max */
+const char *ld_node_name(const Onnx__NodeProto *nd);   /* name, or first output */
+
+/* onnx_ops.c: converts one node; CB_EUNSUP is collected, other errors stop;
+   1 means "skipped: an input comes from an unsupported node". */
+int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+int ops_bind_node(ld *L, const Onnx__NodeProto *nd, int idx, cb_error *err);
+int ops_alias(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+
+/* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
+int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);
+int ops_batchnorm(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+int ops_pad(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+
+#endif
