@@ -1,0 +1,98 @@
+/*
+** Shared helpers for the cmocka tests.  Tests run from the repository root.
+** shared_dir() is ../shared (or $CB_SHARED); a test that needs it prints
+** "SKIPPED: ..." on stdout and skips when it is absent.
+*/
+#ifndef CB_TESTUTIL_H
+#define CB_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+#include "net.h"
+#include "forward.h"
+
+static inline const char *shared_dir(void)
+{
+  const char *e = getenv("CB_SHARED");
+  return e && e[0] ? e : "../shared";
+}
+
+static inline int shared_present(const char *what)
+{
+  struct stat st;
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", shared_dir(), what);
+  if (stat(p, &st) == 0) return 1;
+  printf("SKIPPED: %s not found (../shared absent); this test runs in CI\n", p);
+  return 0;
+}
+
+/* Whole file as a NUL-terminated string (caller frees), NULL if unreadable. */
+static inline char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  long n;
+  char *s;
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+  if (s) s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+static inline cJSON *load_json(const char *path)
+{
+  char *s = slurp(path);
+  cJSON *j = s ? cJSON_Parse(s) : NULL;
+  free(s);
+  return j;
+}
+
+/* Loads a net or fails the test with the loader's message. */
+static inline cb_net *must_load(const char *path)
+{
+  cb_net *net = NULL;
+  cb_error err = {0};
+  if (cb_net_load(path, &net, &err) != CB_OK) fail_msg("%s", err.msg);
+  return net;
+}
+
+static inline cb_data *must_csv(const char *path, size_t n)
+{
+  cb_data *d = NULL;
+  cb_error err = {0};
+  if (cb_data_load_csv(path, n, &d, &err) != CB_OK) fail_msg("%s", err.msg);
+  return d;
+}
+
+/* Forward pass of all rows of d; caller frees. */
+static inline double *forward_rows(const cb_net *net, const cb_data *d)
+{
+  size_t rows = cb_data_rows(d), no = cb_net_output_size(net);
+  double *y = calloc(rows * no, sizeof *y);
+  cb_error err = {0};
+  assert_non_null(y);
+  if (cb_net_forward(net, cb_data_x(d, 0), rows, y, &err) != CB_OK) fail_msg("%s", err.msg);
+  return y;
+}
+
+/* Simple deterministic RNG (xorshift64*), uniform in [0,1). */
+static inline double urand(uint64_t *s)
+{
+  *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+  return (double)((*s * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+#endif
