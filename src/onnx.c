@@ -243,8 +243,14 @@ static int topo_order(ld *L, const Onnx__GraphProto *g, size_t *order, cb_error 
       }
       if (!ready) continue;
       for (size_t o = 0; o < nd->n_output; o++) {
-        val *v = ld_new_val(L, nd->output[o], err);
-        if (!v) return CB_ENOMEM;
+        val *v;
+        if (!nd->output[o][0]) continue;
+        if (ld_find(L, nd->output[o])) {
+          L->cur = nd;
+          return ld_err(L, err, CB_EFORMAT, "tensor \"%s\" is produced twice (by this node and "
+                        "by another node, an initializer or the graph input)", nd->output[o]);
+        }
+        if (!(v = ld_new_val(L, nd->output[o], err))) return CB_ENOMEM;
         v->kind = V_UNSUP;  /* placeholder until converted */
       }
       placed[i] = 1;
@@ -292,15 +298,13 @@ static int convert_all(ld *L, const Onnx__GraphProto *g, const size_t *order, cb
     rc = ops_convert(L, nd, err);
     if (rc == 1 || rc == CB_EUNSUP) {
       size_t len = strlen(L->unsup);
+      const char *why = strstr(err->msg, "): ");
+      why = why ? why + 3 : err->msg;
       if (rc == 1) goto mark;  /* consumer of an unsupported value: already listed */
-      if (L->n_unsup < 12 && len + 80 < sizeof L->unsup)
-        snprintf(L->unsup + len, sizeof L->unsup - len, "%snode \"%s\" (op %s)",
-                 L->n_unsup ? "; " : "", ld_node_name(nd), nd->op_type);
-      if (L->report) {
-        const char *why = strstr(err->msg, "): ");
-        fprintf(L->report, "UNSUPPORTED %-20s \"%s\": %s\n", nd->op_type, ld_node_name(nd),
-                why ? why + 3 : err->msg);
-      }
+      if (L->n_unsup < 12 && len + 40 < sizeof L->unsup)
+        snprintf(L->unsup + len, sizeof L->unsup - len, "%snode \"%s\" (op %s): %.200s",
+                 L->n_unsup ? "; " : "", ld_node_name(nd), nd->op_type, why);
+      if (L->report) fprintf(L->report, "UNSUPPORTED %-20s \"%s\": %s\n", nd->op_type, ld_node_name(nd), why);
       L->n_unsup++;
       cb_error_clear(err);
     mark:
@@ -359,7 +363,8 @@ static int load_graph(ld *L, const Onnx__ModelProto *m, cb_error *err)
   rc = set_output(L, g, err);
   if (L->n_unsup)
     return cb_error_set(err, CB_EUNSUP, "%s: %d unsupported node%s: %s%s", L->path, L->n_unsup,
-                        L->n_unsup > 1 ? "s" : "", L->unsup, L->n_unsup > 12 ? "; ..." : "");
+                        L->n_unsup > 1 ? "s" : "", L->unsup,
+                        (int)strlen(L->unsup) + 40 >= (int)sizeof L->unsup ? "; ..." : "");
   return rc;
 }
 
@@ -403,11 +408,20 @@ int onnx_check(const char *path, FILE *report, cb_error *err)
   return rc;
 }
 
-/* Chooses the loader by content: NNet files are text starting with "//" or digits. */
+/* Chooses the loader: a .nnet name, or text starting with "//" (NNet's comment
+   header), goes to the NNet reader; everything else is read as ONNX. */
 cb_status cb_net_load(const char *path, cb_net **out, cb_error *err)
 {
   const char *dot = strrchr(path, '.');
+  char head[2] = {0, 0};
+  FILE *f;
+  if (!path || !out) return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_net_load: NULL argument");
   *out = NULL;
-  if (dot && strcmp(dot, ".nnet") == 0) return (cb_status)nnet_load(path, out, err);
+  if ((f = fopen(path, "rb"))) {
+    if (fread(head, 1, 2, f) != 2) head[0] = 0;
+    fclose(f);
+  }
+  if ((dot && strcmp(dot, ".nnet") == 0) || (head[0] == '/' && head[1] == '/'))
+    return (cb_status)nnet_load(path, out, err);
   return (cb_status)onnx_load(path, out, err);
 }

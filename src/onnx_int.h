@@ -35,7 +35,7 @@ typedef struct ld {
   const char *graph_output;  /* name of the graph output */
   FILE *report;          /* info --check: one line per ONNX node, or NULL */
   int n_unsup;           /* nodes refused so far */
-  char unsup[768];       /* their "node (op)" list for the final message */
+  char unsup[900];       /* their "node (op)" list for the final message */
   const Onnx__NodeProto *cur;  /* node being converted, for messages */
 } ld;
 

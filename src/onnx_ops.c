@@ -622,5 +622,5 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       return ld_err(L, err, CB_EUNSUP, "Dropout mask output is used");
     return ops_alias(L, nd, err);
   }
-  return ld_err(L, err, CB_EUNSUP, "op %s is not supported", op);
+  return ld_err(L, err, CB_EUNSUP, "operator not supported");
 }
