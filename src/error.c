@@ -56,7 +56,8 @@ int cb_error_set(cb_error *err, cb_status status, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(err->msg, sizeof err->msg, fmt, ap);
   va_end(ap);
-  for (p = err->msg; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
+  for (p = err->msg; *p; p++)  /* one printable line, whatever names the file holds */
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
   return status;
 }
 
