@@ -6,13 +6,13 @@
 #   -Wdouble-promotion (we compute in double; float only appears in file I/O)
 
 CC      ?= gcc
+B       ?= build
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wold-style-definition -Wundef -Wpointer-arith -Wvla
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fopenmp $(EXTRA_CFLAGS)
-CPPFLAGS:= -Iinclude -Isrc -Ibuild/gen -I/usr/include/x86_64-linux-gnu
+CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
 LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lm -fopenmp $(EXTRA_LDLIBS)
-B       := build
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \

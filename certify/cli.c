@@ -11,10 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
-
-#define EXIT_USAGE 2
-#define EXIT_INPUT 3
-#define EXIT_INTERNAL 4
+#include "report.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -24,6 +21,8 @@ static const char *usage_main =
   "commands:\n"
   "  info NET [--check] [--json OUT]   describe a network (nodes, kinds, shapes, parameters)\n"
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
+  "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp [--json OUT]\n"
+  "                                    certified output and margin bounds over a ball per sample\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
@@ -55,58 +54,6 @@ static const char *usage_predict =
   "                label, logits, pred}]} to OUT\n"
   "  --quiet       print only the summary line\n";
 
-static int exit_code(int status)
-{
-  switch (status) {
-  case CB_OK: return 0;
-  case CB_EUSAGE: return EXIT_USAGE;
-  case CB_EINTERNAL: return EXIT_INTERNAL;
-  default: return EXIT_INPUT;
-  }
-}
-
-static int fail(const cb_error *err)
-{
-  fprintf(stderr, "cerbere: %s\n", err->msg);
-  return exit_code(err->status);
-}
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-  fprintf(stderr, "cerbere%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, " (try 'cerbere %s--help')\n", cmd ? cmd : "");
-  return EXIT_USAGE;
-}
-
-/* Writes the JSON to path via a temporary file and rename. */
-static int write_json(const char *path, cJSON *root, cb_error *err)
-{
-  char tmp[4096];
-  char *txt = cJSON_Print(root);
-  FILE *f;
-  int ok;
-  if (!txt) return cb_error_set(err, CB_ENOMEM, "out of memory writing JSON");
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  f = fopen(tmp, "w");
-  if (!f) { cJSON_free(txt); return cb_error_set(err, CB_EIO, "%s: cannot write file", path); }
-  ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
-  ok = (fclose(f) == 0) && ok;
-  cJSON_free(txt);
-  if (!ok || rename(tmp, path) != 0) {
-    remove(tmp);
-    return cb_error_set(err, CB_EIO, "%s: cannot write file", path);
-  }
-  return CB_OK;
-}
-
-static cJSON *shape_json(const cb_shape *s)
-{
-  cJSON *a = cJSON_CreateArray();
-  for (int i = 0; a && i < s->rank; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->dim[i]));
-  return a;
-}
-
 static cJSON *info_json(const cb_net *net)
 {
   cJSON *root = cJSON_CreateObject(), *nodes = cJSON_CreateArray();
@@ -114,8 +61,8 @@ static cJSON *info_json(const cb_net *net)
   cJSON_AddStringToObject(root, "net", net->path);
   cJSON_AddStringToObject(root, "format", net->format);
   cJSON_AddStringToObject(root, "version", CB_VERSION);
-  cJSON_AddItemToObject(root, "input_shape", shape_json(&net->input_shape));
-  cJSON_AddItemToObject(root, "output_shape", shape_json(&net->node[net->output].shape));
+  cJSON_AddItemToObject(root, "input_shape", report_shape(&net->input_shape));
+  cJSON_AddItemToObject(root, "output_shape", report_shape(&net->node[net->output].shape));
   cJSON_AddNumberToObject(root, "input_size", (double)cb_net_input_size(net));
   cJSON_AddNumberToObject(root, "output_size", (double)cb_net_output_size(net));
   cJSON_AddNumberToObject(root, "parameters", (double)net_param_count(net));
@@ -126,7 +73,7 @@ static cJSON *info_json(const cb_net *net)
     cJSON_AddStringToObject(o, "kind", cb_kind_name[nd->kind]);
     cJSON_AddStringToObject(o, "op", nd->op);
     cJSON_AddStringToObject(o, "name", nd->name);
-    cJSON_AddItemToObject(o, "shape", shape_json(&nd->shape));
+    cJSON_AddItemToObject(o, "shape", report_shape(&nd->shape));
     cJSON_AddBoolToObject(o, "exact", nd->exact);
     cJSON_AddItemToArray(nodes, o);
   }
@@ -159,27 +106,27 @@ static int cmd_info(int argc, char **argv)
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage_info, stdout); return 0; }
     else if (!strcmp(argv[i], "--check")) check = 1;
-    else if (!strcmp(argv[i], "--json")) { if (++i >= argc) return usage_error("info", "%s needs a file", "--json"); json = argv[i]; }
-    else if (argv[i][0] == '-') return usage_error("info", "unknown option %s", argv[i]);
-    else if (path) return usage_error("info", "unexpected argument %s", argv[i]);
+    else if (!strcmp(argv[i], "--json")) { if (++i >= argc) return report_usage("info", "%s needs a file", "--json"); json = argv[i]; }
+    else if (argv[i][0] == '-') return report_usage("info", "unknown option %s", argv[i]);
+    else if (path) return report_usage("info", "unexpected argument %s", argv[i]);
     else path = argv[i];
   }
-  if (!path) return usage_error("info", "%s", "missing NET");
+  if (!path) return report_usage("info", "%s", "missing NET");
   if (check) {
     const char *dot = strrchr(path, '.');
     if (dot && !strcmp(dot, ".nnet")) rc = nnet_load(path, &net, &err);
     else rc = onnx_check(path, stdout, &err);
     cb_net_free(net);
-    if (rc != CB_OK) return fail(&err);
+    if (rc != CB_OK) return report_fail(&err);
     printf("all nodes supported\n");
     return 0;
   }
-  if ((rc = cb_net_load(path, &net, &err)) != CB_OK) return fail(&err);
+  if ((rc = cb_net_load(path, &net, &err)) != CB_OK) return report_fail(&err);
   if (json) {
     cJSON *root = info_json(net);
-    rc = root ? write_json(json, root, &err) : cb_error_set(&err, CB_ENOMEM, "out of memory");
+    rc = root ? report_write_json(json, root, &err) : cb_error_set(&err, CB_ENOMEM, "out of memory");
     cJSON_Delete(root);
-    if (rc != CB_OK) { cb_net_free(net); return fail(&err); }
+    if (rc != CB_OK) { cb_net_free(net); return report_fail(&err); }
   }
   info_print(net);
   cb_net_free(net);
@@ -225,7 +172,7 @@ static int predict_run(const char *path, const char *data, const char *json, int
   for (size_t r = 0; r < rows; r++) correct += cb_argmax(y + r * nout, nout) == (size_t)cb_data_label(d, r);
   if (json) {
     if (!(root = predict_json(path, data, d, y, nout, (double)correct / (double)rows))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-    if ((rc = write_json(json, root, err)) != CB_OK) goto out;
+    if ((rc = report_write_json(json, root, err)) != CB_OK) goto out;
   }
   for (size_t r = 0; r < rows && !quiet; r++)
     printf("row %zu: label %d pred %zu\n", r, cb_data_label(d, r), cb_argmax(y + r * nout, nout));
@@ -247,16 +194,16 @@ static int cmd_predict(int argc, char **argv)
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage_predict, stdout); return 0; }
     else if (!strcmp(argv[i], "--quiet")) quiet = 1;
     else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--json")) {
-      if (i + 1 >= argc) return usage_error("predict", "%s needs a file", argv[i]);
+      if (i + 1 >= argc) return report_usage("predict", "%s needs a file", argv[i]);
       if (argv[i][2] == 'd') data = argv[++i]; else json = argv[++i];
     }
-    else if (argv[i][0] == '-') return usage_error("predict", "unknown option %s", argv[i]);
-    else if (path) return usage_error("predict", "unexpected argument %s", argv[i]);
+    else if (argv[i][0] == '-') return report_usage("predict", "unknown option %s", argv[i]);
+    else if (path) return report_usage("predict", "unexpected argument %s", argv[i]);
     else path = argv[i];
   }
-  if (!path) return usage_error("predict", "%s", "missing NET");
-  if (!data) return usage_error("predict", "%s", "missing --data CSV");
-  if (predict_run(path, data, json, quiet, &err) != CB_OK) return fail(&err);
+  if (!path) return report_usage("predict", "%s", "missing NET");
+  if (!data) return report_usage("predict", "%s", "missing --data CSV");
+  if (predict_run(path, data, json, quiet, &err) != CB_OK) return report_fail(&err);
   return 0;
 }
 
@@ -267,5 +214,6 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
-  return usage_error(NULL, "unknown command %s", argv[1]);
+  if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
+  return report_usage(NULL, "unknown command %s", argv[1]);
 }

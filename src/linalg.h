@@ -25,4 +25,12 @@ int la_conv_forward(const cb_conv *g, const double *W, const double *b, const do
 /* dgemm rate check for benchmarks: seconds for an n x n x n product. */
 double la_time_dgemm(size_t n, int reps);
 
+/* Transposed conv (the backward of la_conv_forward for q row vectors):
+   Ain[q][cin*hin*win] += A[q][cout*hout*wout] convolved back through W.
+   Returns CB_ENOMEM on failure. */
+int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain);
+
+/* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
+void la_set_threads(int n);
+
 #endif

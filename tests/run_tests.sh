@@ -16,6 +16,7 @@ for t in "$B"/tests/test_*; do
   run "$(basename "$t")" $VG "$t"
 done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
+run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 for e in "$B"/examples/*; do
   [ -x "$e" ] || continue
   run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv

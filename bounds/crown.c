@@ -1,0 +1,366 @@
+/*
+** CROWN / DeepPoly back-substitution (one backward pass = one switch over
+** node kinds, one small function per kind), and the drivers that compute
+** intermediate bounds for IBP, CROWN and CROWN-IBP.
+**
+** A backward pass bounds max over the set of A . value(start) for q rows at
+** once: it walks the nodes from `start` down to `stop` (the input, or a node
+** whose box is used instead), carrying per node an accumulated matrix
+** A_i [q x size_i], and per row a bias, a rounding slack and the sum of
+** |bias contributions|.  Upper bounds only; a lower bound is minus the upper
+** bound of the negated row, so both come from one pass over [A; -A] (STYLE G5).
+** Relaxed nonlinear node, upper side:  A_in = A+ uw + A- lw,  bias += A+ ub + A- lb.
+** Source: Zhang et al. 2018 (CROWN) Thm 3.2; Singh et al. 2019 (DeepPoly).
+** Sizes: q up to twice a layer's width; A matrices are propagated with dgemm.
+*/
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "bounds.h"
+#include "linalg.h"
+
+#define U_RO (DBL_EPSILON / 2)
+
+typedef struct bwd {
+  cb_ws *ws;
+  size_t q;
+  double **A;       /* per node accumulated matrix, NULL if none reached it */
+  char *merged;     /* per node: more than one contribution was added */
+  double *bias, *slack, *babs;
+} bwd;
+
+/* A of node i, allocated zeroed on first use; NULL on OOM. */
+static double *acc(bwd *B, int i)
+{
+  if (!B->A[i]) B->A[i] = cb_calloc(B->q * B->ws->net->node[i].size, sizeof(double));
+  else B->merged[i] = 1;
+  return B->A[i];
+}
+
+/* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be NULL). */
+static void add_terms(bwd *B, const double *A, size_t n, const double *v, double g, const double *c)
+{
+  for (size_t r = 0; r < B->q; r++) {
+    const double *a = A + r * n;
+    double s = 0, t = 0;
+    for (size_t j = 0; j < n; j++) { s += fabs(a[j]) * v[j]; if (c) t += a[j] * c[j]; }
+    B->slack[r] += g * s;
+    if (c) { B->bias[r] += t; B->babs[r] += fabs(t); }
+  }
+}
+
+/* AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|). */
+static int back_affine(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  size_t out = n->p.aff.out, in = n->p.aff.in;
+  double *Ain = acc(B, n->in[0]), *v = cb_alloc(out * sizeof *v);
+  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
+  la_gemm(0, 0, B->q, in, out, 1.0, A, out, n->p.aff.W, in, 1.0, Ain, in);
+  la_gemm(0, 1, 1, out, in, 1.0, B->ws->zmax[n->in[0]], in, B->ws->bn->absW[i], in, 0.0, v, out);
+  for (size_t o = 0; o < out; o++) v[o] += fabs(n->p.aff.b[o]);
+  add_terms(B, A, out, v, 2 * (gamma_n(out + 2) + n->rel_err), n->p.aff.b);
+  cb_free(v);
+  return CB_OK;
+}
+
+/* CONV: A_in += conv^T(A); bias += sum A b; slack via |W| * zmax_in (a forward conv). */
+static int back_conv(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const cb_conv *g = &n->p.conv.g;
+  size_t P = (size_t)(g->hout * g->wout), k = (size_t)(g->cin / g->groups * g->kh * g->kw);
+  double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v), *c = cb_alloc(n->size * sizeof *c);
+  double *zero = cb_calloc((size_t)g->cout, sizeof *zero);
+  int rc = CB_ENOMEM;
+  if (!Ain || !v || !c || !zero) goto out;
+  if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
+  if (la_conv_forward(g, B->ws->bn->absW[i], zero, B->ws->zmax[n->in[0]], 1, v) != CB_OK) goto out;
+  for (size_t e = 0; e < n->size; e++) { c[e] = n->p.conv.b[e / P]; v[e] += fabs(c[e]); }
+  add_terms(B, A, n->size, v, 2 * (gamma_n(k + 2) + n->rel_err), c);
+  rc = CB_OK;
+out:
+  cb_free(v); cb_free(c); cb_free(zero);
+  return rc;
+}
+
+/* SCALE: A_in += A .* a; bias += A b. */
+static int back_scale(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const double *z = B->ws->zmax[n->in[0]];
+  double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
+  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
+  for (size_t r = 0; r < B->q; r++)
+    for (size_t e = 0; e < n->size; e++) Ain[r * n->size + e] += A[r * n->size + e] * n->p.scale.a[e];
+  for (size_t e = 0; e < n->size; e++) v[e] = fabs(n->p.scale.a[e]) * z[e] + fabs(n->p.scale.b[e]);
+  add_terms(B, A, n->size, v, 2 * (gamma_n(3) + n->rel_err), n->p.scale.b);
+  cb_free(v);
+  return CB_OK;
+}
+
+/* Relaxed elementwise node: upper side of A y with the stored lines. */
+static int back_relaxed(bwd *B, int i, const double *A)
+{
+  cb_ws *ws = B->ws;
+  const cb_node *n = &ws->net->node[i];
+  const double *lw = ws->rl_w[i], *lb = ws->rl_b[i], *uw = ws->ru_w[i], *ub = ws->ru_b[i], *z = ws->zmax[n->in[0]];
+  double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
+  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
+  for (size_t r = 0; r < B->q; r++) {
+    const double *a = A + r * n->size;
+    double *ai = Ain + r * n->size, t = 0;
+    for (size_t e = 0; e < n->size; e++) {
+      if (a[e] >= 0) { ai[e] += a[e] * uw[e]; t += a[e] * ub[e]; }
+      else { ai[e] += a[e] * lw[e]; t += a[e] * lb[e]; }
+    }
+    B->bias[r] += t;
+    B->babs[r] += fabs(t);
+  }
+  for (size_t e = 0; e < n->size; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  add_terms(B, A, n->size, v, 2 * gamma_n(n->size + 3), NULL);
+  cb_free(v);
+  return CB_OK;
+}
+
+/* Window input indices of pooled output (c, oi, oj); returns how many (pads skipped). */
+static int window(const cb_conv *g, int64_t c, int64_t oi, int64_t oj, size_t *idx)
+{
+  int m = 0;
+  for (int64_t ki = 0; ki < g->kh; ki++)
+    for (int64_t kj = 0; kj < g->kw; kj++) {
+      int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
+      if (ii >= 0 && ii < g->hin && jj >= 0 && jj < g->win) idx[m++] = (size_t)((c * g->hin + ii) * g->win + jj);
+    }
+  return m;
+}
+
+/*
+** MaxPool, per output window J with input boxes [l_j, u_j]:
+**   if some j* has l_j* >= u_j for all j != j*:  y = x_j*  (exact);
+**   else  upper: y <= max_j u_j (constant);  lower: y >= x_jl, jl = argmax_j l_j.
+** Sound: y is the max of the window, so y >= every x_j and y <= max u_j.
+** Source: Singh et al. 2019 (DeepPoly) Sec. 4.
+*/
+static int back_maxpool(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const cb_conv *g = &n->p.pool.g;
+  const double *l = B->ws->lo[n->in[0]], *u = B->ws->hi[n->in[0]];
+  size_t isz = B->ws->net->node[n->in[0]].size, *idx = cb_alloc((size_t)(g->kh * g->kw) * sizeof *idx), o = 0;
+  double *Ain = acc(B, n->in[0]);
+  if (!Ain || !idx) { cb_free(idx); return CB_ENOMEM; }
+  for (int64_t c = 0; c < g->cin; c++)
+    for (int64_t oi = 0; oi < g->hout; oi++)
+      for (int64_t oj = 0; oj < g->wout; oj++, o++) {
+        int m = window(g, c, oi, oj, idx), jl = 0, exact = 1;
+        double umax = u[idx[0]];
+        for (int k = 1; k < m; k++) { if (l[idx[k]] > l[idx[jl]]) jl = k; umax = fmax(umax, u[idx[k]]); }
+        for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
+        for (size_t r = 0; r < B->q; r++) {
+          double a = A[r * n->size + o];
+          if (a < 0 || exact) Ain[r * isz + idx[jl]] += a;
+          else { B->bias[r] += a * umax; B->babs[r] += fabs(a * umax); }
+          B->slack[r] += 4 * U_RO * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
+        }
+      }
+  cb_free(idx);
+  return CB_OK;
+}
+
+/* Index maps: A flows back unchanged (RESHAPE), split (CONCAT) or permuted (TRANSPOSE). */
+static int back_index(bwd *B, int i, const double *A)
+{
+  const cb_net *net = B->ws->net;
+  const cb_node *n = &net->node[i];
+  size_t outer = 1, off = 0;
+  if (n->kind == CB_RESHAPE || n->kind == CB_ADD) {
+    for (int k = 0; k < n->n_in; k++) {
+      double *Ain = acc(B, n->in[k]);
+      if (!Ain) return CB_ENOMEM;
+      for (size_t e = 0; e < B->q * n->size; e++) Ain[e] += A[e];
+    }
+    return CB_OK;
+  }
+  if (n->kind == CB_TRANSPOSE) {
+    const cb_node *x = &net->node[n->in[0]];
+    size_t st[CB_MAX_RANK], s = 1;
+    double *Ain = acc(B, n->in[0]);
+    if (!Ain) return CB_ENOMEM;
+    for (int d = x->shape.rank - 1; d >= 0; d--) { st[d] = s; s *= (size_t)x->shape.dim[d]; }
+    for (size_t e = 0; e < n->size; e++) {
+      size_t rem = e, src = 0;
+      for (int d = n->shape.rank - 1; d >= 0; d--) {
+        src += (rem % (size_t)n->shape.dim[d]) * st[n->p.transpose.perm[d]];
+        rem /= (size_t)n->shape.dim[d];
+      }
+      for (size_t r = 0; r < B->q; r++) Ain[r * n->size + src] += A[r * n->size + e];
+    }
+    return CB_OK;
+  }
+  for (int d = 0; d < n->p.concat.axis; d++) outer *= (size_t)n->shape.dim[d];
+  for (int k = 0; k < n->n_in; k++) {  /* CONCAT */
+    size_t chunk = net->node[n->in[k]].size / outer, isz = net->node[n->in[k]].size;
+    double *Ain = acc(B, n->in[k]);
+    if (!Ain) return CB_ENOMEM;
+    for (size_t r = 0; r < B->q; r++)
+      for (size_t b = 0; b < outer; b++)
+        for (size_t t = 0; t < chunk; t++)
+          Ain[r * isz + b * chunk + t] += A[r * n->size + b * (n->size / outer) + off + t];
+    off += chunk;
+  }
+  return CB_OK;
+}
+
+static int back_node(bwd *B, int i, const double *A)
+{
+  switch (B->ws->net->node[i].kind) {
+  case CB_AFFINE: return back_affine(B, i, A);
+  case CB_CONV: return back_conv(B, i, A);
+  case CB_SCALE: return back_scale(B, i, A);
+  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: return back_relaxed(B, i, A);
+  case CB_MAXPOOL: return back_maxpool(B, i, A);
+  case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i, A);
+  case CB_INPUT: case CB_KIND_COUNT: break;
+  }
+  return CB_EINTERNAL;
+}
+
+/* Concretises the rows accumulated at node `stop` (the input set, or that node's box). */
+static void concretise(bwd *B, int stop, double *out)
+{
+  cb_ws *ws = B->ws;
+  cb_set box = {CB_NORM_BOX, 0, ws->net->node[stop].size, NULL, ws->lo[stop], ws->hi[stop]};
+  const cb_set *s = stop == 0 ? &ws->set : &box;
+  if (B->merged[stop]) add_terms(B, B->A[stop], s->n, ws->zmax[stop], 2 * U_RO, NULL);
+  set_support(s, B->A[stop], B->q, B->bias, out);
+  for (size_t r = 0; r < B->q; r++)
+    out[r] = round_up(out[r] + 2 * (B->slack[r] + gamma_n((size_t)ws->net->n + 2) * B->babs[r]));
+}
+
+/* One backward pass from `start` (rows A0, q x size) down to `stop`. */
+static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out)
+{
+  bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL};
+  int rc = CB_ENOMEM, n = ws->net->n;
+  B.A = cb_calloc((size_t)n, sizeof *B.A);
+  B.merged = cb_calloc((size_t)n, 1);
+  B.bias = cb_calloc(q, sizeof(double));
+  B.slack = cb_calloc(q, sizeof(double));
+  B.babs = cb_calloc(q, sizeof(double));
+  if (!B.A || !B.merged || !B.bias || !B.slack || !B.babs || !acc(&B, start)) goto out;
+  memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
+  for (int i = start; i > stop; i--) {
+    if (!B.A[i]) continue;
+    if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
+    if ((rc = back_node(&B, i, B.A[i])) != CB_OK) goto out;
+    cb_free(B.A[i]);
+    B.A[i] = NULL;
+  }
+  rc = CB_OK;
+  if (B.A[stop]) concretise(&B, stop, out);
+  else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
+out:
+  if (B.A) for (int i = 0; i < n; i++) cb_free(B.A[i]);
+  cb_free(B.A); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);
+  return rc;
+}
+
+int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err)
+{
+  int rc = crown_pass(ws, start, 0, A, q, out);
+  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
+  return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
+}
+
+static int is_relaxed(cb_kind k)
+{
+  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
+}
+
+/* Relaxation lines of nonlinear node i from the box of its input. */
+static void relax_lines(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
+  for (size_t e = 0; e < n->size; e++)
+    relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
+}
+
+/* CROWN bounds of node k (replacing its IBP box), rows in chunks of <= 256. */
+static int crown_refine(cb_ws *ws, int k, cb_error *err)
+{
+  size_t n = ws->net->node[k].size, ch = n < 256 ? n : 256;
+  double *A = cb_calloc(2 * ch * n, sizeof *A), *out = cb_alloc(2 * ch * sizeof *out);
+  int rc = CB_OK;
+  if (!A || !out) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
+  for (size_t r0 = 0; r0 < n && rc == CB_OK; r0 += ch) {
+    size_t m = n - r0 < ch ? n - r0 : ch;
+    memset(A, 0, 2 * ch * n * sizeof *A);
+    for (size_t j = 0; j < m; j++) { A[j * n + r0 + j] = 1; A[(m + j) * n + r0 + j] = -1; }
+    if ((rc = crown_upper(ws, k, A, 2 * m, out, err)) != CB_OK) break;
+    for (size_t j = 0; j < m; j++) { ws->hi[k][r0 + j] = out[j]; ws->lo[k][r0 + j] = -out[m + j]; }
+  }
+  set_zmax(ws, k);
+out:
+  cb_free(A);
+  cb_free(out);
+  return rc;
+}
+
+/* Does node k feed a nonlinear node (so its bounds decide a relaxation)? */
+static int is_preactivation(const cb_net *net, int k)
+{
+  for (int i = k + 1; i < net->n; i++)
+    if ((is_relaxed(net->node[i].kind) || net->node[i].kind == CB_MAXPOOL) && net->node[i].in[0] == k) return 1;
+  return 0;
+}
+
+/* A linear node reading the input directly: its IBP box is already its
+   dual-norm bound, so CROWN is not run on it (auto_LiRPA does the same). */
+static int first_linear(const cb_net *net, int k)
+{
+  const cb_node *n = &net->node[k];
+  int in = n->n_in ? n->in[0] : -1;
+  if (n->kind != CB_AFFINE && n->kind != CB_CONV && n->kind != CB_SCALE) return 0;
+  while (in > 0 && net->node[in].kind == CB_RESHAPE) in = net->node[in].in[0];
+  return in == 0;
+}
+
+int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  int rc = set_check(&ws->set, err);
+  ws->method = m;
+  for (int i = 0; i < net->n && rc == CB_OK; i++) {
+    if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
+    if (is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
+      if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
+      relax_lines(ws, i);
+    }
+    if (m == CB_CROWN && i > 0 && is_preactivation(net, i) && !first_linear(net, i)) rc = crown_refine(ws, i, err);
+  }
+  return rc;
+}
+
+/* Bounds of C f(x): one pass over [C; -C] (rows needed only).  IBP merges C
+   into a last AFFINE layer and concretises over that layer's input box. */
+int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  int start = net->output, stop = 0, rc;
+  size_t no = net->node[start].size, rows = (lb ? q : 0) + (ub ? q : 0);
+  double *A = cb_alloc(rows * no * sizeof *A), *out = cb_alloc(rows * sizeof *out);
+  if (!A || !out) { cb_free(A); cb_free(out); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  if (ws->method == CB_IBP) stop = net->node[start].kind == CB_AFFINE ? net->node[start].in[0] : start;
+  if (ub) memcpy(A, C, q * no * sizeof *A);
+  if (lb) for (size_t e = 0; e < q * no; e++) A[(ub ? q * no : 0) + e] = -C[e];
+  rc = crown_pass(ws, start, stop, A, rows, out);
+  if (rc == CB_OK) {
+    for (size_t r = 0; ub && r < q; r++) ub[r] = out[r];
+    for (size_t r = 0; lb && r < q; r++) lb[r] = -out[(ub ? q : 0) + r];
+  } else rc = cb_error_set(err, rc, "out of memory in the bound of the specification");
+  cb_free(A);
+  cb_free(out);
+  return rc;
+}

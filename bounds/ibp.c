@@ -1,0 +1,194 @@
+/*
+** Interval bound propagation: a box for every node, in topological order.
+**   AFFINE/CONV:  c' = W c + b,  r' = |W| r   (centre/radius, BLAS), widened by
+**                 the rounding slack 2 gamma_{k+2} (|W| (|c| + r) + |b|);
+**                 when the node reads the input ball directly (through
+**                 reshapes only) and the ball is L2 or L1, the radius is
+**                 eps ||W_row||_dual instead (auto_LiRPA's IBP does the same;
+**                 for a conv, the whole kernel's norm per output channel,
+**                 an upper bound of every position's receptive-field norm);
+**   monotone nodes (activations, MAXPOOL, index maps): f(lo) <= f(x) <= f(hi),
+**                 computed by the forward pass itself on lo and on hi;
+**   SCALE / ADD:  elementwise with outward rounding.
+** Source: Gowal et al. 2018 (IBP); Zhang et al. 2020 (CROWN-IBP) Sec. 3.
+*/
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "bounds.h"
+#include "forward.h"
+#include "linalg.h"
+
+#define U (DBL_EPSILON / 2)
+
+/* True if node `in` is the input seen through RESHAPE nodes only. */
+static int reads_input(const cb_net *net, int in)
+{
+  while (net->node[in].kind == CB_RESHAPE) in = net->node[in].in[0];
+  return in == 0;
+}
+
+/* Per-row dual norms of W (rows of length k) times eps, rounded up. */
+static void dual_radius(cb_norm norm, double eps, const double *W, size_t rows, size_t k, double *r)
+{
+  for (size_t o = 0; o < rows; o++) {
+    double s = 0;
+    for (size_t j = 0; j < k; j++) {
+      double a = fabs(W[o * k + j]);
+      if (norm == CB_NORM_2) s += a * a; else if (a > s) s = a;
+    }
+    if (norm == CB_NORM_2) s = sqrt(s);
+    r[o] = round_up(eps * s * (1 + 2 * gamma_n(k + 2)));
+  }
+}
+
+/* y = W x + b (b may be NULL: zero bias) for an AFFINE or CONV node, nb columns. */
+static int apply(const cb_node *n, const double *W, const double *b, const double *x, size_t nb, double *y)
+{
+  if (n->kind == CB_CONV) {
+    double *zero = NULL;
+    int rc;
+    if (!b && !(zero = cb_calloc((size_t)n->p.conv.g.cout, sizeof *zero))) return CB_ENOMEM;
+    rc = la_conv_forward(&n->p.conv.g, W, b ? b : zero, x, nb, y);
+    cb_free(zero);
+    return rc;
+  }
+  if (b) la_affine_rows(W, b, n->p.aff.out, n->p.aff.in, x, nb, y);
+  else la_gemm(0, 1, nb, n->p.aff.out, n->p.aff.in, 1.0, x, n->p.aff.in, W, n->p.aff.in, 0.0, y, n->p.aff.out);
+  return CB_OK;
+}
+
+/* Narrows the box of node i by the dual-norm bound W x0 + b +- eps ||W_row||_*. */
+static int dual_narrow(cb_ws *ws, int i, const double *slack, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  int conv = n->kind == CB_CONV;
+  size_t out = n->size, rows = conv ? (size_t)n->p.conv.g.cout : out, per = out / rows;
+  size_t k = conv ? (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw) : n->p.aff.in;
+  double *y = cb_alloc((out + rows) * sizeof *y);
+  if (!y || apply(n, conv ? n->p.conv.W : n->p.aff.W, conv ? n->p.conv.b : n->p.aff.b, ws->set.center, 1, y) != CB_OK) {
+    cb_free(y);
+    return cb_error_set(err, CB_ENOMEM, "out of memory in IBP");
+  }
+  dual_radius(ws->set.norm, ws->set.eps, conv ? n->p.conv.W : n->p.aff.W, rows, k, y + out);
+  for (size_t o = 0; o < out; o++) {
+    double r = y[out + o / per];
+    double l = round_dn(y[o] - r - slack[o]), h = round_up(y[o] + r + slack[o]);
+    /* with a clip box, keep the tighter of the two; without, the ball bound
+       alone (as auto_LiRPA: at borders the box bound can be tighter) */
+    ws->lo[i][o] = ws->set.lo ? fmax(ws->lo[i][o], l) : l;
+    ws->hi[i][o] = ws->set.lo ? fmin(ws->hi[i][o], h) : h;
+  }
+  cb_free(y);
+  return CB_OK;
+}
+
+/* Box of a weighted node (AFFINE or CONV) from the box of its input. */
+static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *xl = ws->lo[n->in[0]], *xh = ws->hi[n->in[0]];
+  size_t in = ws->net->node[n->in[0]].size, out = n->size, k, hw = 1;
+  int conv = n->kind == CB_CONV, rc = CB_OK;
+  const double *b = conv ? n->p.conv.b : n->p.aff.b, *W = conv ? n->p.conv.W : n->p.aff.W;
+  double *c = cb_alloc(in * 3 * sizeof *c), *y = cb_alloc(out * 3 * sizeof *y);
+  if (!c || !y) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in IBP"); goto out; }
+  k = conv ? (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw) : in;
+  if (conv) hw = (size_t)(n->p.conv.g.hout * n->p.conv.g.wout);
+  for (size_t j = 0; j < in; j++) {  /* centre c, radius r, and |c| + r */
+    c[j] = 0.5 * xl[j] + 0.5 * xh[j];
+    c[in + j] = round_up(fmax(xh[j] - c[j], c[j] - xl[j]));
+    c[2 * in + j] = round_up(fabs(c[j]) + c[in + j]);
+  }
+  if (apply(n, W, b, c, 1, y) != CB_OK || apply(n, ws->bn->absW[i], NULL, c + in, 2, y + out) != CB_OK)
+    { rc = cb_error_set(err, CB_ENOMEM, "out of memory in IBP"); goto out; }
+  for (size_t o = 0; o < out; o++) {  /* y + 2 out now holds the slack */
+    double slack = 2 * (gamma_n(k + 2) + n->rel_err) * (y[2 * out + o] + fabs(b[o / hw]));
+    ws->lo[i][o] = round_dn(y[o] - y[out + o] - slack);
+    ws->hi[i][o] = round_up(y[o] + y[out + o] + slack);
+    y[2 * out + o] = slack;
+  }
+  if (ws->set.norm != CB_NORM_INF && ws->set.norm != CB_NORM_BOX && reads_input(ws->net, n->in[0]))
+    rc = dual_narrow(ws, i, y + 2 * out, err);
+out:
+  cb_free(c);
+  cb_free(y);
+  return rc;
+}
+
+/* y = a x + b elementwise, outward rounded, widened by rel_err. */
+static void ibp_scale(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *xl = ws->lo[n->in[0]], *xh = ws->hi[n->in[0]];
+  for (size_t e = 0; e < n->size; e++) {
+    double a = n->p.scale.a[e], b = n->p.scale.b[e];
+    double p = a * (a >= 0 ? xl[e] : xh[e]), q = a * (a >= 0 ? xh[e] : xl[e]);
+    double w = n->rel_err * (fabs(p) + fabs(q) + fabs(b));
+    ws->lo[i][e] = round_dn(round_dn(p) + b - w);
+    ws->hi[i][e] = round_up(round_up(q) + b + w);
+  }
+}
+
+/* libm's exp/tanh are within a few ulps: widen their outputs by 4 ulps. */
+static void widen_libm(double *lo, double *hi, size_t n)
+{
+  for (size_t e = 0; e < n; e++) {
+    lo[e] = lo[e] - 8 * U * fabs(lo[e]) - DBL_TRUE_MIN;
+    hi[e] = hi[e] + 8 * U * fabs(hi[e]) + DBL_TRUE_MIN;
+  }
+}
+
+static int ibp_box(cb_ws *ws, int i, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  switch (n->kind) {
+  case CB_INPUT: set_box(&ws->set, ws->lo[0], ws->hi[0]); return CB_OK;
+  case CB_AFFINE: case CB_CONV: return ibp_weighted(ws, i, err);
+  case CB_SCALE: ibp_scale(ws, i); return CB_OK;
+  case CB_ADD:
+    for (size_t e = 0; e < n->size; e++) {
+      ws->lo[i][e] = round_dn(ws->lo[n->in[0]][e] + ws->lo[n->in[1]][e]);
+      ws->hi[i][e] = round_up(ws->hi[n->in[0]][e] + ws->hi[n->in[1]][e]);
+    }
+    return CB_OK;
+  case CB_LEAKY_RELU:
+    if (n->p.leaky.alpha < 0)
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": LeakyRelu with negative alpha is not monotone", ws->net->path, n->name);
+    /* fall through */
+  case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_RELU: case CB_SIGMOID:
+  case CB_TANH: case CB_CLIP: case CB_MAXPOOL: {
+    int rc = fwd_node(ws->net, i, 1, ws->lo, err);
+    if (rc == CB_OK) rc = fwd_node(ws->net, i, 1, ws->hi, err);
+    if (n->kind == CB_SIGMOID || n->kind == CB_TANH) widen_libm(ws->lo[i], ws->hi[i], n->size);
+    if (n->kind == CB_LEAKY_RELU)  /* alpha * x rounds */
+      for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_dn(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
+    return rc;
+  }
+  case CB_KIND_COUNT: break;
+  }
+  return cb_error_set(err, CB_EINTERNAL, "invalid node kind");
+}
+
+/* zmax = max(|lo|, |hi|): the magnitude bound used by CROWN's rounding slack. */
+void set_zmax(cb_ws *ws, int i)
+{
+  for (size_t e = 0; e < ws->net->node[i].size; e++)
+    ws->zmax[i][e] = fmax(fabs(ws->lo[i][e]), fabs(ws->hi[i][e]));
+}
+
+int ibp_node(cb_ws *ws, int i, cb_error *err)
+{
+  int rc = ibp_box(ws, i, err);
+  if (rc == CB_OK) set_zmax(ws, i);
+  return rc;
+}
+
+int ibp_run(cb_ws *ws, cb_error *err)
+{
+  for (int i = 0; i < ws->net->n; i++) {
+    int rc = ibp_node(ws, i, err);
+    if (rc != CB_OK) return rc;
+  }
+  return CB_OK;
+}

@@ -1,0 +1,178 @@
+/*
+** Linear relaxations of the elementwise nonlinear kinds: for pre-activation
+** bounds l <= x <= u, a lower line y >= lw x + lb and an upper line
+** y <= uw x + ub, valid for every real x in [l, u].  Pure scalar functions,
+** shared by CROWN, alpha-CROWN and the LP encoder (STYLE G3).
+**
+** Rounding: a slope may be any double; the intercept is then chosen so the
+** line is valid in real arithmetic: for piecewise-linear kinds it is rounded
+** outward at both ends of [l, u]; for sigmoid/tanh (libm values within a few
+** ulps) it is moved by a margin 16u (|s| max(|l|,|u|) + |t| + 1).
+*/
+#include <float.h>
+#include <math.h>
+#include "bounds.h"
+
+#define U_RO (DBL_EPSILON / 2)
+
+/* Smallest t with s*x + t >= y at x (up) or largest with <= (dn), real arithmetic. */
+static double t_up(double s, double x, double y) { return round_up(y - round_dn(s * x)); }
+static double t_dn(double s, double x, double y) { return round_dn(y - round_up(s * x)); }
+
+/*
+** ReLU, unstable case l < 0 < u.
+**   upper:  y <= u/(u-l) * (x - l)          (chord through (l,0), (u,u))
+**   lower:  y >= a x,  a = 1 if u > -l else 0  (auto_LiRPA's adaptive choice)
+** Source: Zhang et al. 2018 (CROWN) Sec. 3.2; Singh et al. 2019 (DeepPoly) Fig. 4.
+** LeakyReLU (0 <= alpha <= 1) is the same with (l, alpha l) and a in {alpha, 1}.
+*/
+static void relax_leaky(double alpha, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double s;
+  if (u <= 0) { *lw = *uw = alpha; *lb = *ub = 0; return; }
+  if (l >= 0) { *lw = *uw = 1; *lb = *ub = 0; return; }
+  s = (u - alpha * l) / (u - l);
+  *uw = s;
+  *ub = fmax(t_up(s, l, round_up(alpha * l)), t_up(s, u, u));
+  *lw = u > -l ? 1 : alpha;
+  *lb = 0;
+}
+
+/*
+** Clip to [a, b] (ReLU6 = Clip(0, 6)).  Constant or identity when [l, u] is
+** on one piece.  Otherwise:
+**   left kink only (l < a < u <= b):  upper chord (l,a)-(u,u); lower y >= a or y >= x;
+**   right kink only (a <= l < b < u): lower chord (l,l)-(u,b); upper y <= b or y <= x;
+**   both kinks:  upper through (l,a),(b,b); lower through (a,a),(u,b)
+**   (slopes <= 1 and lines through the kinks, so each stays on its side).
+*/
+static void relax_clip(double a, double b, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  if (u <= a) { *lw = *uw = 0; *lb = *ub = a; return; }
+  if (l >= b) { *lw = *uw = 0; *lb = *ub = b; return; }
+  if (l >= a && u <= b) { *lw = *uw = 1; *lb = *ub = 0; return; }
+  if (l < a && u <= b) {
+    double s = (u - a) / (u - l);
+    *uw = s; *ub = fmax(t_up(s, l, a), t_up(s, u, u));
+    if (u - a > a - l) { *lw = 1; *lb = 0; } else { *lw = 0; *lb = a; }
+    return;
+  }
+  if (l >= a) {
+    double s = (b - l) / (u - l);
+    *lw = s; *lb = fmin(t_dn(s, l, l), t_dn(s, u, b));
+    if (b - l > u - b) { *uw = 1; *ub = 0; } else { *uw = 0; *ub = b; }
+    return;
+  }
+  *uw = (b - a) / (b - l); *ub = fmax(t_up(*uw, l, a), t_up(*uw, b, b));
+  *lw = (b - a) / (u - a); *lb = fmin(t_dn(*lw, a, a), t_dn(*lw, u, b));
+}
+
+typedef double (*fn)(double);
+static double sig(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
+static double dsig(double x) { double s = sig(x); return s * (1 - s); }
+static double dtanh(double x) { double c = cosh(x); return 1 / (c * c); }
+
+static double margin(double s, double t, double l, double u)
+{
+  return 16 * U_RO * (fabs(s) * fmax(fabs(l), fabs(u)) + fabs(t) + 1) + DBL_TRUE_MIN;
+}
+
+/* Tangent at d: slope f'(d), intercept f(d) - f'(d) d (no margin yet). */
+static void tangent(fn f, fn df, double d, double *s, double *t) { *s = df(d); *t = f(d) - *s * d; }
+
+/*
+** Sigmoid and tanh: convex on x <= 0, concave on x >= 0 (S-shaped).
+**   u <= 0:  upper = chord (l,f(l))-(u,f(u)); lower = tangent at (l+u)/2;
+**   l >= 0:  lower = chord;                   upper = tangent at (l+u)/2;
+**   l < 0 < u: lower = the chord if its slope k < f'(l); otherwise the
+**   tangent at the largest d <= 0 whose tangent passes below (U, f(U)), where
+**   U = 0.01 (floor(u / 0.01) + 1) >= u is auto_LiRPA's grid point above u
+**   (its precomputed table, step 0.01, up to 500; beyond it, d = l).  Valid:
+**   the tangent is below f on the convex part, and f - line is concave on
+**   [0, U] and >= 0 at both ends; the chord case likewise.  The upper line is
+**   the mirror image (the lower line of -f(-x) on [-u, -l]).
+** Source: Zhang et al. 2018 (CROWN) Sec. 3.3; auto_LiRPA 0.5.0 BoundTanh
+** (bound_relax_impl, precompute_relaxation), reproduced here in double.
+*/
+static int below(fn f, fn df, double d, double U, double l)
+{
+  double s, t;
+  tangent(f, df, d, &s, &t);
+  return s * U + t <= f(U) - margin(s, t, l, U);
+}
+
+static void s_lower(fn f, fn df, double l, double u, double *w, double *b)
+{
+  double k, U = 0.01 * (floor(u / 0.01) + 1), lo = -1, hi = 0;
+  if (u <= 0) { tangent(f, df, 0.5 * l + 0.5 * u, w, b); *b -= margin(*w, *b, l, u); return; }
+  k = (f(u) - f(l)) / (u - l);
+  if (k < df(l)) {  /* chord from (l, f(l)) to (u, f(u)) */
+    *w = k;
+    *b = fmin(f(l) - k * l, f(u) - k * u) - margin(k, f(u), l, u);
+    return;
+  }
+  if (U > 500.04) { tangent(f, df, l, w, b); *b -= margin(*w, *b, l, u); return; }
+  while (!below(f, df, lo, U, l) && lo > -1e6) lo *= 2;
+  for (int it = 0; it < 100; it++) {
+    double m = 0.5 * lo + 0.5 * hi;
+    if (below(f, df, m, U, l)) lo = m; else hi = m;
+  }
+  tangent(f, df, lo, w, b);
+  *b -= margin(*w, *b, l, U);
+}
+
+static double neg_f_arg(fn f, double x) { return -f(-x); }
+static double nsig(double x) { return neg_f_arg(sig, x); }
+static double ntanh(double x) { return -tanh(-x); }
+static double dnsig(double x) { return dsig(-x); }
+static double dntanh(double x) { return dtanh(-x); }
+
+/* Upper line of f on [l,u] = minus the lower line of g(x) = -f(-x) on [-u,-l], mirrored. */
+static void s_upper(fn g, fn dg, double l, double u, double *w, double *b)
+{
+  double gw, gb;
+  s_lower(g, dg, -u, -l, &gw, &gb);   /* g(x) >= gw x + gb  =>  f(y) <= gw y - gb */
+  *w = gw;
+  *b = -gb;
+}
+
+static void relax_s(int is_tanh, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  fn f = is_tanh ? tanh : sig, df = is_tanh ? dtanh : dsig;
+  if (l == u) { *lw = *uw = 0; *lb = f(l) - margin(0, f(l), l, u); *ub = f(l) + margin(0, f(l), l, u); return; }
+  if (u <= 0) {
+    *uw = (f(u) - f(l)) / (u - l);
+    *ub = fmax(f(l) - *uw * l, f(u) - *uw * u) + margin(*uw, f(u), l, u);
+  } else {
+    s_upper(is_tanh ? ntanh : nsig, is_tanh ? dntanh : dnsig, l, u, uw, ub);
+  }
+  if (l >= 0) {
+    *lw = (f(u) - f(l)) / (u - l);
+    *lb = fmin(f(l) - *lw * l, f(u) - *lw * u) - margin(*lw, f(u), l, u);
+  } else {
+    s_lower(f, df, l, u, lw, lb);
+  }
+}
+
+void relax_node(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  switch (n->kind) {
+  case CB_RELU: relax_leaky(0, l, u, lw, lb, uw, ub); return;
+  case CB_LEAKY_RELU: relax_leaky(n->p.leaky.alpha, l, u, lw, lb, uw, ub); return;
+  case CB_CLIP: relax_clip(n->p.clip.lo, n->p.clip.hi, l, u, lw, lb, uw, ub); return;
+  case CB_SIGMOID: relax_s(0, l, u, lw, lb, uw, ub); return;
+  case CB_TANH: relax_s(1, l, u, lw, lb, uw, ub); return;
+  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
+  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT:
+    break;
+  }
+  cb_assert(0 && "relax_node on a kind without a scalar relaxation");
+}
+
+int relax_supported(const cb_node *n, cb_error *err)
+{
+  if (n->kind == CB_LEAKY_RELU && !(n->p.leaky.alpha >= 0 && n->p.leaky.alpha <= 1))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": LeakyRelu alpha %g outside [0, 1] has no relaxation",
+                        n->name, n->p.leaky.alpha);
+  return CB_OK;
+}

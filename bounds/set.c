@@ -1,0 +1,93 @@
+/*
+** Input sets and their support function (the only place where a linear
+** bound becomes a number): max_{x in S} a.x + c over
+**   L-inf ball:  a.x0 + eps ||a||_1      L2 ball: a.x0 + eps ||a||_2
+**   L1 ball:     a.x0 + eps ||a||_inf    box:     sum_j max(a_j lo_j, a_j hi_j)
+** A ball intersected with a clip box is bounded by the smaller of its ball
+** value and the value over the box [x0 - eps, x0 + eps] ∩ clip (both are
+** upper bounds of the intersection; for L-inf the box is exact).
+** Rounding: each value carries gamma_{n+2} times the sum of the absolute
+** terms (Higham Sec. 3.1), then is rounded up.  Called once per bound row.
+*/
+#include <float.h>
+#include <math.h>
+#include "bounds.h"
+
+#define U (DBL_EPSILON / 2)
+
+double gamma_n(size_t n) { double k = (double)n * U; return k / (1 - k); }
+double round_up(double v) { return v + fabs(v) * 2 * U + DBL_TRUE_MIN; }
+double round_dn(double v) { return v - fabs(v) * 2 * U - DBL_TRUE_MIN; }
+
+int set_check(const cb_set *s, cb_error *err)
+{
+  if (s->norm != CB_NORM_BOX && (!s->center || !(s->eps >= 0) || !isfinite(s->eps)))
+    return cb_error_set(err, CB_EUSAGE, "eps must be a finite number >= 0 (got %g)", s->eps);
+  if (s->norm == CB_NORM_BOX && (!s->lo || !s->hi))
+    return cb_error_set(err, CB_EUSAGE, "a box needs lower and upper bounds");
+  for (size_t j = 0; j < s->n; j++) {
+    if (s->center && !isfinite(s->center[j])) return cb_error_set(err, CB_EVALUE, "input %zu is not finite", j);
+    if (s->lo && (!isfinite(s->lo[j]) || !isfinite(s->hi[j]) || s->lo[j] > s->hi[j]))
+      return cb_error_set(err, CB_EVALUE, "input %zu: box [%g, %g] is empty or not finite", j, s->lo[j], s->hi[j]);
+    if (s->lo && s->center && s->norm != CB_NORM_BOX &&
+        (s->center[j] + s->eps < s->lo[j] || s->center[j] - s->eps > s->hi[j]))
+      return cb_error_set(err, CB_EVALUE, "input %zu: the ball does not meet the clip box", j);
+  }
+  return CB_OK;
+}
+
+void set_box(const cb_set *s, double *lo, double *hi)
+{
+  for (size_t j = 0; j < s->n; j++) {
+    double l = s->norm == CB_NORM_BOX ? s->lo[j] : round_dn(s->center[j] - s->eps);
+    double h = s->norm == CB_NORM_BOX ? s->hi[j] : round_up(s->center[j] + s->eps);
+    if (s->norm != CB_NORM_BOX && s->lo) { l = fmax(l, s->lo[j]); h = fmin(h, s->hi[j]); }
+    lo[j] = l;
+    hi[j] = h;
+  }
+}
+
+/* max over the box of a.x, with its rounding slack. */
+static double box_support(const cb_set *s, const double *a, double bias)
+{
+  double v = bias, mag = fabs(bias);
+  for (size_t j = 0; j < s->n; j++) {
+    double l = s->lo[j], h = s->hi[j];
+    if (s->norm != CB_NORM_BOX) {  /* clipped ball: its box */
+      l = fmax(s->center[j] - s->eps, l);
+      h = fmin(s->center[j] + s->eps, h);
+      l = round_dn(l); h = round_up(h);
+    }
+    v += a[j] >= 0 ? a[j] * h : a[j] * l;
+    mag += fabs(a[j]) * fmax(fabs(l), fabs(h));
+  }
+  return round_up(v + 2 * gamma_n(s->n + 2) * mag);
+}
+
+/* a.x0 + eps ||a||_* + bias, with its rounding slack. */
+static double ball_support(const cb_set *s, const double *a, double bias)
+{
+  double dot = bias, mag = fabs(bias), nrm = 0;
+  for (size_t j = 0; j < s->n; j++) {
+    double aj = fabs(a[j]);
+    dot += a[j] * s->center[j];
+    mag += aj * fabs(s->center[j]);
+    if (s->norm == CB_NORM_INF) nrm += aj;
+    else if (s->norm == CB_NORM_2) nrm += aj * aj;
+    else if (aj > nrm) nrm = aj;
+  }
+  if (s->norm == CB_NORM_2) nrm = sqrt(nrm);
+  nrm *= s->eps;
+  return round_up(dot + nrm + 2 * gamma_n(s->n + 2) * (mag + nrm));
+}
+
+void set_support(const cb_set *s, const double *A, size_t q, const double *bias, double *out)
+{
+  for (size_t i = 0; i < q; i++) {
+    const double *a = A + i * s->n;
+    double b = bias ? bias[i] : 0;
+    if (s->norm == CB_NORM_BOX || (s->norm == CB_NORM_INF && s->lo)) out[i] = box_support(s, a, b);
+    else if (!s->lo) out[i] = ball_support(s, a, b);
+    else out[i] = fmin(ball_support(s, a, b), box_support(s, a, b));
+  }
+}

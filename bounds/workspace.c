@@ -1,0 +1,95 @@
+/*
+** Per-network cache (|W| of every weighted node, computed once) and the
+** per-sample workspace: for every node its output box (lo, hi) and
+** zmax = max(|lo|, |hi|), and for every nonlinear node its relaxation lines.
+** The workspace owns one arena: freeing it is one call.  Sizes: sum of node
+** sizes (thousands to a few hundred thousand doubles per sample).
+*/
+#include <math.h>
+#include <string.h>
+#include "bounds.h"
+
+static size_t weight_count(const cb_node *n)
+{
+  if (n->kind == CB_AFFINE) return n->p.aff.out * n->p.aff.in;
+  if (n->kind == CB_CONV)
+    return (size_t)(n->p.conv.g.cout * (n->p.conv.g.cin / n->p.conv.g.groups) * n->p.conv.g.kh * n->p.conv.g.kw);
+  return 0;
+}
+
+int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
+{
+  bn->net = net;
+  bn->absW = cb_calloc((size_t)net->n, sizeof *bn->absW);
+  if (!bn->absW) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (int i = 0; i < net->n; i++) {
+    const cb_node *n = &net->node[i];
+    size_t k = weight_count(n);
+    const double *W = n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W;
+    if (!k) continue;
+    if (!(bn->absW[i] = cb_alloc(k * sizeof(double)))) { bnet_free(bn); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+    for (size_t j = 0; j < k; j++) bn->absW[i][j] = fabs(W[j]);
+  }
+  return CB_OK;
+}
+
+void bnet_free(cb_bnet *bn)
+{
+  if (!bn || !bn->absW) return;
+  for (int i = 0; i < bn->net->n; i++) cb_free(bn->absW[i]);
+  cb_free(bn->absW);
+  bn->absW = NULL;
+}
+
+static int is_nonlinear(cb_kind k)
+{
+  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
+}
+
+typedef struct ws_block { cb_ws ws; cb_arena arena; } ws_block;
+
+cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
+{
+  const cb_net *net = bn->net;
+  ws_block *b = cb_calloc(1, sizeof *b);
+  cb_ws *ws;
+  size_t nn = (size_t)net->n;
+  if (!b) { cb_error_set(err, CB_ENOMEM, "out of memory"); return NULL; }
+  ws = &b->ws;
+  arena_init(&b->arena);
+  ws->bn = bn;
+  ws->net = net;
+  ws->set = *set;
+  ws->lo = arena_array(&b->arena, nn, sizeof(double *));
+  ws->hi = arena_array(&b->arena, nn, sizeof(double *));
+  ws->zmax = arena_array(&b->arena, nn, sizeof(double *));
+  ws->rl_w = arena_array(&b->arena, nn, sizeof(double *));
+  ws->rl_b = arena_array(&b->arena, nn, sizeof(double *));
+  ws->ru_w = arena_array(&b->arena, nn, sizeof(double *));
+  ws->ru_b = arena_array(&b->arena, nn, sizeof(double *));
+  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b) goto oom;
+  for (int i = 0; i < net->n; i++) {
+    size_t s = net->node[i].size;
+    if (!(ws->lo[i] = arena_array(&b->arena, s, sizeof(double))) ||
+        !(ws->hi[i] = arena_array(&b->arena, s, sizeof(double))) ||
+        !(ws->zmax[i] = arena_array(&b->arena, s, sizeof(double)))) goto oom;
+    if (!is_nonlinear(net->node[i].kind) && net->node[i].kind != CB_MAXPOOL) continue;
+    if (!(ws->rl_w[i] = arena_array(&b->arena, s, sizeof(double))) ||
+        !(ws->rl_b[i] = arena_array(&b->arena, s, sizeof(double))) ||
+        !(ws->ru_w[i] = arena_array(&b->arena, s, sizeof(double))) ||
+        !(ws->ru_b[i] = arena_array(&b->arena, s, sizeof(double)))) goto oom;
+  }
+  return ws;
+oom:
+  ws_free(ws);
+  cb_error_set(err, CB_ENOMEM, "out of memory for the bounds workspace");
+  return NULL;
+}
+
+void ws_free(cb_ws *ws)
+{
+  ws_block *b = (ws_block *)ws;
+  if (!b) return;
+  arena_free(&b->arena);
+  cb_free(b);
+}

@@ -1,0 +1,258 @@
+/*
+** `cerbere bounds`: for every CSV row, certified bounds on the logits and on
+** the margins f_label - f_j (j != label, ascending) over an Lp ball around the
+** row, by IBP, CROWN or CROWN-IBP.  Samples run in parallel (OpenMP, one
+** workspace per sample, BLAS single-threaded inside).  "verified" means every
+** margin lower bound is > 0: a sound proof that the label is kept on the ball.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bounds.h"
+#include "linalg.h"
+#include "report.h"
+
+static const char *usage =
+  "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp]\n"
+  "                      [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
+  "\n"
+  "For each CSV row (label,x0,...), bounds the logits and the margins\n"
+  "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
+  "intersected with the box [LO, HI]^n when --clip is given.  A row is\n"
+  "'verified' when every margin lower bound is > 0 (a sound proof).\n"
+  "\n"
+  "  --method M    ibp, crown (default) or crown-ibp\n"
+  "  --rows A:B    only rows A..B-1 (0-based)\n"
+  "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
+  "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
+  "                margin_lb, verified, time_ms}]}\n";
+
+typedef struct opts {
+  const char *net, *data, *json;
+  cb_norm norm;
+  double eps, clip_lo, clip_hi;
+  int clip, quiet;
+  cb_method method;
+  long r0, r1;
+} opts;
+
+typedef struct result {
+  double *logits, *lb, *ub, *mlb, ms;   /* no, no, no, no - 1 values */
+  int verified, status;
+  cb_error err;
+} result;
+
+static int parse_pair(const char *s, double *a, double *b)
+{
+  char *e;
+  *a = strtod(s, &e);
+  if (e == s || *e != ':') return 0;
+  s = e + 1;
+  *b = strtod(s, &e);
+  return e != s && !*e;
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+  int have_norm = 0, have_eps = 0;
+  memset(o, 0, sizeof *o);
+  o->method = CB_CROWN;
+  o->r1 = -1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
+    if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (a[0] == '-' && a[1] == '-' && strcmp(a, "--quiet") && !v) return report_usage("bounds", "%s needs a value", a);
+    if (!strcmp(a, "--data")) o->data = v;
+    else if (!strcmp(a, "--json")) o->json = v;
+    else if (!strcmp(a, "--norm")) {
+      have_norm = 1;
+      if (!strcmp(v, "inf")) o->norm = CB_NORM_INF;
+      else if (!strcmp(v, "2")) o->norm = CB_NORM_2;
+      else if (!strcmp(v, "1")) o->norm = CB_NORM_1;
+      else return report_usage("bounds", "unknown norm '%s' (inf, 2 or 1)", v);
+    } else if (!strcmp(a, "--eps")) {
+      char *e;
+      o->eps = strtod(v, &e);
+      if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("bounds", "--eps must be a finite number >= 0, not '%s'", v);
+      have_eps = 1;
+    } else if (!strcmp(a, "--method")) {
+      if (!strcmp(v, "ibp")) o->method = CB_IBP;
+      else if (!strcmp(v, "crown")) o->method = CB_CROWN;
+      else if (!strcmp(v, "crown-ibp")) o->method = CB_CROWN_IBP;
+      else return report_usage("bounds", "unknown method '%s' (ibp, crown or crown-ibp)", v);
+    } else if (!strcmp(a, "--clip")) {
+      if (!parse_pair(v, &o->clip_lo, &o->clip_hi) || !(o->clip_lo <= o->clip_hi))
+        return report_usage("bounds", "--clip wants LO:HI with LO <= HI, not '%s'", v);
+      o->clip = 1;
+    } else if (!strcmp(a, "--rows")) {
+      double x, y;
+      if (!parse_pair(v, &x, &y) || x < 0 || y < x || x != floor(x) || y != floor(y))
+        return report_usage("bounds", "--rows wants A:B with 0 <= A <= B, not '%s'", v);
+      o->r0 = (long)x; o->r1 = (long)y;
+    } else if (a[0] == '-') return report_usage("bounds", "unknown option %s", a);
+    else if (o->net) return report_usage("bounds", "unexpected argument %s", a);
+    else { o->net = a; continue; }
+    i++;
+  }
+  if (!o->net) return report_usage("bounds", "%s", "missing NET");
+  if (!o->data) return report_usage("bounds", "%s", "missing --data CSV");
+  if (!have_norm) return report_usage("bounds", "%s", "missing --norm inf|2|1");
+  if (!have_eps) return report_usage("bounds", "%s", "missing --eps E");
+  return 0;
+}
+
+/* Bounds of one sample into r (r->lb etc. preallocated). */
+static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label, size_t no, result *r)
+{
+  const cb_net *net = bn->net;
+  size_t n = cb_net_input_size(net);
+  double *lo = NULL, *hi = NULL, *I = cb_calloc(no * no, sizeof *I), *C = cb_calloc(no * no, sizeof *C);
+  cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  cb_ws *ws = NULL;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  r->status = CB_ENOMEM;
+  if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
+  if (o->clip) {
+    if (!(lo = cb_alloc(n * sizeof *lo)) || !(hi = cb_alloc(n * sizeof *hi))) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
+    for (size_t j = 0; j < n; j++) { lo[j] = o->clip_lo; hi[j] = o->clip_hi; }
+    s.lo = lo; s.hi = hi;
+  }
+  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
+  for (size_t k = 0, j = 0; j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
+  if ((r->status = cb_net_forward(net, x, 1, r->logits, &r->err)) != CB_OK) goto out;
+  if (!(ws = ws_new(bn, &s, &r->err))) { r->status = r->err.status; goto out; }
+  if ((r->status = bounds_run(ws, o->method, &r->err)) != CB_OK ||
+      (r->status = bounds_spec(ws, I, no, r->lb, r->ub, &r->err)) != CB_OK ||
+      (r->status = bounds_spec(ws, C, no - 1, r->mlb, NULL, &r->err)) != CB_OK) goto out;
+  r->verified = 1;
+  for (size_t k = 0; k + 1 < no; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
+out:
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+  ws_free(ws);
+  cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
+}
+
+static const char *norm_name(cb_norm n) { return n == CB_NORM_INF ? "inf" : n == CB_NORM_2 ? "2" : "1"; }
+static const char *method_name(cb_method m) { return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : "crown-ibp"; }
+
+static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
+{
+  cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
+  cJSON_AddNumberToObject(s, "index", (double)row);
+  cJSON_AddNumberToObject(s, "label", label);
+  cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
+  for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  cJSON_AddItemToObject(s, "margin_classes", mc);
+  cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
+  cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
+  cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+  cJSON_AddBoolToObject(s, "verified", r->verified);
+  cJSON_AddNumberToObject(s, "time_ms", r->ms);
+  return s;
+}
+
+static cJSON *top_json(const opts *o, size_t rows, int nver)
+{
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddStringToObject(t, "command", "bounds");
+  cJSON_AddStringToObject(t, "version", CB_VERSION);
+  cJSON_AddStringToObject(t, "net", o->net);
+  cJSON_AddStringToObject(t, "data", o->data);
+  cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
+  cJSON_AddNumberToObject(t, "eps", o->eps);
+  cJSON_AddStringToObject(t, "method", method_name(o->method));
+  if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
+  else cJSON_AddNullToObject(t, "clip");
+  cJSON_AddNumberToObject(t, "n_samples", (double)rows);
+  cJSON_AddNumberToObject(t, "n_verified", nver);
+  return t;
+}
+
+/* Runs every selected row (OpenMP over samples); fills res[]. */
+static int run_all(const cb_bnet *bn, const opts *o, const cb_data *d, size_t r0, size_t r1, size_t no, result *res, cb_error *err)
+{
+  long n = (long)(r1 - r0);
+  for (long k = 0; k < n; k++) {
+    int label = cb_data_label(d, r0 + (size_t)k);
+    if (label < 0 || (size_t)label >= no)
+      return cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, r0 + (size_t)k, label, no - 1);
+  }
+  la_set_threads(1);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long k = 0; k < n; k++)
+    run_one(bn, o, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), no, &res[k]);
+  for (long k = 0; k < n; k++)
+    if (res[k].status != CB_OK) { *err = res[k].err; return res[k].status; }
+  return CB_OK;
+}
+
+static int alloc_results(result *res, size_t n, size_t no)
+{
+  for (size_t k = 0; k < n; k++) {
+    res[k].logits = cb_calloc(4 * no, sizeof(double));
+    if (!res[k].logits) return CB_ENOMEM;
+    res[k].lb = res[k].logits + no; res[k].ub = res[k].lb + no; res[k].mlb = res[k].ub + no;
+  }
+  return CB_OK;
+}
+
+static int bounds_cmd(const opts *o, cb_error *err)
+{
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  cb_bnet bn = {0};
+  result *res = NULL;
+  cJSON *top = NULL, *samples;
+  size_t r0, r1, no;
+  int rc, nver = 0;
+  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  if ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
+  no = cb_net_output_size(net);
+  r0 = (size_t)o->r0;
+  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
+  if (r1 > cb_data_rows(d) || no < 2) {
+    rc = cb_error_set(err, CB_EUSAGE, no < 2 ? "%s: margins need at least 2 outputs" : "%s: --rows goes past the last row",
+                      no < 2 ? o->net : o->data);
+    goto out;
+  }
+  if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
+  if (!(res = cb_calloc(r1 - r0 + 1, sizeof *res)) || alloc_results(res, r1 - r0, no) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if ((rc = run_all(&bn, o, d, r0, r1, no, res, err)) != CB_OK) goto out;
+  for (size_t k = 0; k < r1 - r0; k++) nver += res[k].verified;
+  if (o->json) {
+    top = top_json(o, r1 - r0, nver);
+    samples = cJSON_AddArrayToObject(top, "samples");
+    for (size_t k = 0; k < r1 - r0; k++) cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), no, &res[k]));
+    if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+  }
+  for (size_t k = 0; k < r1 - r0 && !o->quiet; k++) {
+    double m = res[k].mlb[0];
+    for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
+    printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
+           res[k].verified ? "verified" : "not verified", res[k].ms);
+  }
+  printf("%s, %s ball eps %g: %d of %zu rows verified\n", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+out:
+  cJSON_Delete(top);
+  if (res) for (size_t k = 0; k < r1 - r0 + 1 && res[k].logits; k++) cb_free(res[k].logits);
+  cb_free(res);
+  bnet_free(&bn);
+  cb_data_free(d);
+  cb_net_free(net);
+  return rc;
+}
+
+int cmd_bounds(int argc, char **argv)
+{
+  opts o;
+  cb_error err = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+  if (bounds_cmd(&o, &err) != CB_OK) return report_fail(&err);
+  return 0;
+}

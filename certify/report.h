@@ -1,0 +1,25 @@
+/*
+** Report helpers shared by the CLI commands: JSON written atomically (a
+** temporary file renamed into place, so a failed run leaves no partial file).
+*/
+#ifndef CB_REPORT_H
+#define CB_REPORT_H
+
+#include <cjson/cJSON.h>
+#include "net.h"
+
+int report_write_json(const char *path, cJSON *root, cb_error *err);  /* atomic write */
+cJSON *report_shape(const cb_shape *s);                             /* [d0, d1, ...] */
+
+/* Command entry points (certify/cmd_*.c); each returns the process exit code. */
+int cmd_bounds(int argc, char **argv);
+
+/* Exit codes shared by every command. */
+#define EXIT_USAGE 2
+#define EXIT_INPUT 3
+#define EXIT_INTERNAL 4
+int exit_code(int status);        /* cb_status -> exit code */
+int report_fail(const cb_error *err);   /* prints "cerbere: msg", returns its exit code */
+int report_usage(const char *cmd, const char *fmt, const char *arg);  /* usage error, exit 2 */
+
+#endif
