@@ -19,8 +19,8 @@ DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenbl
             liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev valgrind
 
 # Library sources, floor by floor: src/ <- bounds/ <- lip/ <- certify/.
-LIB_SRC := $(wildcard src/*.c) $(wildcard bounds/*.c) $(wildcard lip/*.c) \
-           $(filter-out certify/cli.c,$(wildcard certify/*.c))
+FLOORS  ?= src bounds lip certify
+LIB_SRC := $(filter-out certify/cli.c,$(foreach d,$(FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))

@@ -15,6 +15,7 @@
 */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "bounds.h"
 #include "linalg.h"
@@ -49,19 +50,26 @@ static void add_terms(bwd *B, const double *A, size_t n, const double *v, double
   }
 }
 
-/* AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|). */
+/* Dense step: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|).
+   W [out x in] is an AFFINE's matrix or a small conv's dense matrix. */
+static int back_dense(bwd *B, int i, const double *A, const double *W, const double *absW, const double *b)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  size_t out = n->size, in = B->ws->net->node[n->in[0]].size;
+  double *Ain = acc(B, n->in[0]), *v = cb_alloc(out * sizeof *v);
+  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
+  la_gemm(0, 0, B->q, in, out, 1.0, A, out, W, in, 1.0, Ain, in);
+  la_gemm(0, 1, 1, out, in, 1.0, B->ws->zmax[n->in[0]], in, absW, in, 0.0, v, out);
+  for (size_t o = 0; o < out; o++) v[o] += fabs(b[o]);
+  add_terms(B, A, out, v, 2 * (gamma_n(out + in + 2) + n->rel_err), b);
+  cb_free(v);
+  return CB_OK;
+}
+
 static int back_affine(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
-  size_t out = n->p.aff.out, in = n->p.aff.in;
-  double *Ain = acc(B, n->in[0]), *v = cb_alloc(out * sizeof *v);
-  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
-  la_gemm(0, 0, B->q, in, out, 1.0, A, out, n->p.aff.W, in, 1.0, Ain, in);
-  la_gemm(0, 1, 1, out, in, 1.0, B->ws->zmax[n->in[0]], in, B->ws->bn->absW[i], in, 0.0, v, out);
-  for (size_t o = 0; o < out; o++) v[o] += fabs(n->p.aff.b[o]);
-  add_terms(B, A, out, v, 2 * (gamma_n(out + 2) + n->rel_err), n->p.aff.b);
-  cb_free(v);
-  return CB_OK;
+  return back_dense(B, i, A, n->p.aff.W, B->ws->bn->absW[i], n->p.aff.b);
 }
 
 /* CONV: A_in += conv^T(A); bias += sum A b; slack via |W| * zmax_in (a forward conv). */
@@ -70,9 +78,12 @@ static int back_conv(bwd *B, int i, const double *A)
   const cb_node *n = &B->ws->net->node[i];
   const cb_conv *g = &n->p.conv.g;
   size_t P = (size_t)(g->hout * g->wout), k = (size_t)(g->cin / g->groups * g->kh * g->kw);
-  double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v), *c = cb_alloc(n->size * sizeof *c);
-  double *zero = cb_calloc((size_t)g->cout, sizeof *zero);
+  double *Ain, *v, *c, *zero;
   int rc = CB_ENOMEM;
+  Ain = acc(B, n->in[0]);
+  v = cb_alloc(n->size * sizeof *v);
+  c = cb_alloc(n->size * sizeof *c);
+  zero = cb_calloc((size_t)g->cout, sizeof *zero);
   if (!Ain || !v || !c || !zero) goto out;
   if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
   if (la_conv_forward(g, B->ws->bn->absW[i], zero, B->ws->zmax[n->in[0]], 1, v) != CB_OK) goto out;
@@ -287,24 +298,38 @@ static void relax_lines(cb_ws *ws, int i)
     relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
 }
 
-/* CROWN bounds of node k (replacing its IBP box), rows in chunks of <= 256. */
+/* Do all consumers of node k decide their relaxation only by the sign of the
+   bounds (ReLU, LeakyReLU)?  Then a neuron that IBP already proves stable has
+   the same exact relaxation whatever CROWN would say, and is not re-bounded. */
+static int sign_only_consumers(const cb_net *net, int k)
+{
+  for (int i = k + 1; i < net->n; i++)
+    for (int j = 0; j < net->node[i].n_in; j++)
+      if (net->node[i].in[j] == k && net->node[i].kind != CB_RELU && net->node[i].kind != CB_LEAKY_RELU) return 0;
+  return 1;
+}
+
+/* CROWN bounds of node k (replacing its IBP box) for the neurons that need
+   them, in chunks of <= 256 rows (2 rows each: upper and minus lower). */
 static int crown_refine(cb_ws *ws, int k, cb_error *err)
 {
-  size_t n = ws->net->node[k].size, ch = n < 256 ? n : 256;
+  size_t n = ws->net->node[k].size, ch = n < 256 ? n : 256, m = 0, *sel = cb_alloc(n * sizeof *sel);
   double *A = cb_calloc(2 * ch * n, sizeof *A), *out = cb_alloc(2 * ch * sizeof *out);
-  int rc = CB_OK;
-  if (!A || !out) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
-  for (size_t r0 = 0; r0 < n && rc == CB_OK; r0 += ch) {
-    size_t m = n - r0 < ch ? n - r0 : ch;
-    memset(A, 0, 2 * ch * n * sizeof *A);
-    for (size_t j = 0; j < m; j++) { A[j * n + r0 + j] = 1; A[(m + j) * n + r0 + j] = -1; }
-    if ((rc = crown_upper(ws, k, A, 2 * m, out, err)) != CB_OK) break;
-    for (size_t j = 0; j < m; j++) { ws->hi[k][r0 + j] = out[j]; ws->lo[k][r0 + j] = -out[m + j]; }
+  int rc = CB_OK, sign_only = sign_only_consumers(ws->net, k);
+  if (!A || !out || !sel) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
+  for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
+  for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
+    size_t c = m - r0 < ch ? m - r0 : ch;
+    memset(A, 0, 2 * c * n * sizeof *A);
+    for (size_t j = 0; j < c; j++) { A[j * n + sel[r0 + j]] = 1; A[(c + j) * n + sel[r0 + j]] = -1; }
+    if ((rc = crown_upper(ws, k, A, 2 * c, out, err)) != CB_OK) break;
+    for (size_t j = 0; j < c; j++) { ws->hi[k][sel[r0 + j]] = out[j]; ws->lo[k][sel[r0 + j]] = -out[c + j]; }
   }
   set_zmax(ws, k);
 out:
   cb_free(A);
   cb_free(out);
+  cb_free(sel);
   return rc;
 }
 
@@ -334,7 +359,7 @@ int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
   ws->method = m;
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
-    if (is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
+    if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
       relax_lines(ws, i);
     }

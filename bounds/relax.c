@@ -113,7 +113,7 @@ static void s_lower(fn f, fn df, double l, double u, double *w, double *b)
   }
   if (U > 500.04) { tangent(f, df, l, w, b); *b -= margin(*w, *b, l, u); return; }
   while (!below(f, df, lo, U, l) && lo > -1e6) lo *= 2;
-  for (int it = 0; it < 100; it++) {
+  for (int it = 0; it < 64; it++) {
     double m = 0.5 * lo + 0.5 * hi;
     if (below(f, df, m, U, l)) lo = m; else hi = m;
   }

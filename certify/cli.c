@@ -7,6 +7,7 @@
 ** unsupported op), 4 internal error.
 */
 #include <cjson/cJSON.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,10 @@ static int cmd_predict(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+  /* Analyzers allocate and free matrices of a few MB per pass: keep them on
+     the heap (no mmap/munmap and page faults each time). */
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1024 << 20);
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
