@@ -93,8 +93,9 @@ valgrind: deps
 	@CB_VALGRIND=1 sh tests/run_tests.sh $(B)
 
 bench: deps all
-	@$(MAKE) --no-print-directory $(B)/bench/forward
+	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds
 	$(B)/bench/forward
+	$(B)/bench/bounds
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)

@@ -194,7 +194,6 @@ typedef struct fwd_plan {
 } fwd_plan;
 
 /* A free slot for node i: the smallest that holds size, else the largest; -1 if none. */
-
 static int plan_pick(const fwd_plan *p, int nslot, int i, size_t size)
 {
   int best = -1;

@@ -1,0 +1,141 @@
+/*
+** Bounds benchmark (a measurement, not a test): median milliseconds per
+** sample of the margin query (intermediate bounds + margin lower bounds, as
+** auto_LiRPA's `median_ms_margins` times it) for IBP, CROWN and CROWN-IBP on
+** the 4 reference nets x 6 balls x 20 samples, single thread, next to
+** auto_LiRPA's figures from tests/data/ref/<net>.json and their ratio; then
+** CROWN on two VNN-COMP nets from ../shared (skipped when absent).
+**   usage: build/bench/bounds [--out FILE]
+*/
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bounds.h"
+#include "linalg.h"
+
+static double now_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, cmp); return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
+
+/* Milliseconds of one margin query (best of 3 runs, to skip cold caches). */
+static double time_query(const cb_bnet *bn, const cb_set *s, cb_method m, const double *C, size_t q)
+{
+  double best = 1e30, lb[64];
+  for (int r = 0; r < 3; r++) {
+    cb_error err = {0};
+    double t0 = now_ms();
+    cb_ws *ws = ws_new(bn, s, &err);
+    if (!ws || bounds_run(ws, m, &err) != CB_OK || bounds_spec(ws, C, q, lb, NULL, &err) != CB_OK) {
+      fprintf(stderr, "bench: %s\n", err.msg);
+      exit(1);
+    }
+    ws_free(ws);
+    if (now_ms() - t0 < best) best = now_ms() - t0;
+  }
+  return best;
+}
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  long n;
+  char *s;
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END); n = ftell(f); fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+  if (s) s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+static void reference_net(const char *name, FILE *out)
+{
+  static const char *mn[3] = {"IBP", "CROWN", "CROWN-IBP"};
+  static const cb_method mc[3] = {CB_IBP, CB_CROWN, CB_CROWN_IBP};
+  char p[256], *txt;
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  cb_bnet bn;
+  cb_error err = {0};
+  cJSON *ref;
+  snprintf(p, sizeof p, "tests/data/ref/%s.json", name);
+  txt = slurp(p);
+  ref = txt ? cJSON_Parse(txt) : NULL;
+  snprintf(p, sizeof p, "nets/%s.onnx", name);
+  if (!ref || cb_net_load(p, &net, &err) != CB_OK || cb_data_load_csv("nets/digits_test20.csv", 64, &d, &err) != CB_OK ||
+      bnet_init(&bn, net, &err) != CB_OK) { fprintf(stderr, "bench: %s: %s\n", name, err.msg); exit(1); }
+  for (int b = 0; b < 6; b++) {
+    cJSON *sb = cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "summary"), b);
+    const char *norm = cJSON_GetObjectItem(sb, "norm")->valuestring;
+    double eps = cJSON_GetObjectItem(sb, "eps")->valuedouble;
+    for (int m = 0; m < 3; m++) {
+      double ms[20], theirs = cJSON_GetObjectItem(cJSON_GetObjectItem(sb, "median_ms_margins"), mn[m])->valuedouble, mine;
+      for (int s = 0; s < 20; s++) {
+        double C[90] = {0};
+        int y = cb_data_label(d, (size_t)s);
+        cb_set set = {strcmp(norm, "2") ? CB_NORM_INF : CB_NORM_2, eps, 64, cb_data_x(d, (size_t)s), NULL, NULL};
+        for (int k = 0, j = 0; j < 10; j++) if (j != y) { C[k * 10 + y] = 1; C[k * 10 + j] = -1; k++; }
+        ms[s] = time_query(&bn, &set, mc[m], C, 9);
+      }
+      mine = median(ms, 20);
+      fprintf(out, "| %s | L%s %g | %s | %.4f | %.2f | %.0fx |\n", name, norm, eps, mn[m], mine, theirs, theirs / mine);
+    }
+  }
+  bnet_free(&bn);
+  cb_data_free(d);
+  cb_net_free(net);
+  cJSON_Delete(ref);
+  free(txt);
+}
+
+static void vnncomp_net(const char *path, double eps, FILE *out)
+{
+  cb_net *net = NULL;
+  cb_bnet bn;
+  cb_error err = {0};
+  size_t n;
+  double *x, C[90] = {0}, ms[5];
+  uint64_t st = 1;
+  if (cb_net_load(path, &net, &err) != CB_OK) { fprintf(out, "| %s | SKIPPED: %s |\n", path, err.msg); return; }
+  n = cb_net_input_size(net);
+  x = malloc(n * sizeof *x);
+  for (size_t j = 0; j < n; j++) { st = st * 6364136223846793005ULL + 1; x[j] = (double)(st >> 11) / 9007199254740992.0; }
+  for (int k = 0; k < 9; k++) { C[k * 10] = 1; C[k * 10 + k + 1] = -1; }
+  bnet_init(&bn, net, &err);
+  for (int r = 0; r < 5; r++) {
+    cb_set s = {CB_NORM_INF, eps, n, x, NULL, NULL};
+    ms[r] = time_query(&bn, &s, CB_CROWN, C, 9);
+  }
+  fprintf(out, "| %s | Linf %g | CROWN | %.2f | | |\n", path, eps, median(ms, 5));
+  bnet_free(&bn);
+  free(x);
+  cb_net_free(net);
+}
+
+int main(int argc, char **argv)
+{
+  FILE *out = stdout;
+  time_t t = time(NULL);
+  if (argc == 3 && !strcmp(argv[1], "--out") && !(out = fopen(argv[2], "w"))) return 1;
+  la_set_threads(1);
+  fprintf(out, "bounds benchmark, %s", ctime(&t));
+  fprintf(out, "\n| net | ball | method | cerbere ms (median of 20) | auto_LiRPA ms | speed-up |\n|---|---|---|---|---|---|\n");
+  reference_net("digits_mlp", out);
+  reference_net("digits_cnn", out);
+  reference_net("digits_tanh", out);
+  reference_net("digits_orth", out);
+  vnncomp_net("../shared/benchmarks/mnistfc/onnx/mnist-net_256x6.onnx", 0.02, out);
+  vnncomp_net("../shared/benchmarks/oval21/onnx/cifar_base_kw.onnx", 2.0 / 255, out);
+  if (out != stdout) fclose(out);
+  return 0;
+}
