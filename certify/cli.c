@@ -13,6 +13,7 @@
 #include <string.h>
 #include "net.h"
 #include "report.h"
+#include "cmd_lipschitz.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -24,6 +25,10 @@ static const char *usage_main =
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
   "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
+  "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
+  "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
+  "                                    bound), global Lipschitz constants, certified radii\n"
+  "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
@@ -220,5 +225,7 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
 }

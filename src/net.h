@@ -70,6 +70,8 @@ typedef struct cb_node {
   size_t size;            /* product of shape.dim */
   int exact;              /* 1 if parameters equal the file's real function */
   double rel_err;         /* bound on the relative error of stored parameters */
+  const char *w_init;     /* AFFINE/CONV from ONNX: initializer holding W, else NULL */
+  int w_trans;            /* 1 if that initializer stores W^T ([in x out]) */
   union {
     struct { size_t out, in; double *W, *b; } aff;     /* AFFINE */
     struct { double *a, *b; } scale;                   /* SCALE: size entries each */

@@ -261,6 +261,8 @@ static int op_gemm(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     if (!(bb = broadcast(L, C, &s, err))) return err->status;
   }
   if ((idx = add_affine(L, nd, x, &s, N, K, &n, err)) < 0) return idx;
+  if (!(n->w_init = arena_strdup(&L->net->arena, B->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  n->w_trans = !tb;
   for (size_t o = 0; o < N; o++) {
     for (size_t k = 0; k < K; k++)
       n->p.aff.W[o * K + k] = mul_exact(n, alpha, B->d[tb ? o * K + k : k * N + o]);
@@ -291,6 +293,7 @@ static int matmul_left(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   s = x->shape;
   s.dim[s.rank - 1 - col] = (int64_t)M;
   if ((idx = add_affine(L, nd, x, &s, M, K, &n, err)) < 0) return idx;
+  if (!(n->w_init = arena_strdup(&L->net->arena, A->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
   memcpy(n->p.aff.W, A->d, M * K * sizeof(double));
   return ops_bind_node(L, nd, idx, err);
 }
@@ -318,6 +321,8 @@ static int op_matmul(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   s = x->shape;
   s.dim[s.rank - 1] = (int64_t)N;
   if ((idx = add_affine(L, nd, x, &s, N, K, &n, err)) < 0) return idx;
+  if (!(n->w_init = arena_strdup(&L->net->arena, B->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  n->w_trans = 1;
   for (size_t o = 0; o < N; o++)
     for (size_t k = 0; k < K; k++) n->p.aff.W[o * K + k] = B->d[k * N + o];
   return ops_bind_node(L, nd, idx, err);

@@ -124,6 +124,7 @@ static int op_conv(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err
   g.groups = grp;
   g.cout = W->shape.dim[0];
   if ((idx = add_conv(L, nd, x, &g, &n, err)) < 0) return idx;
+  if (!(n->w_init = arena_strdup(&L->net->arena, W->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
   memcpy(n->p.conv.W, W->d, W->n * sizeof(double));
   if (B) memcpy(n->p.conv.b, B->d, B->n * sizeof(double));
   return ops_bind_node(L, nd, idx, err);
