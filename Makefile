@@ -26,7 +26,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: all deps test run check asan valgrind bench clean _test _run
+.PHONY: all deps test run check asan valgrind bench bench-lip clean _test _run
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -96,6 +96,10 @@ bench: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds
 	$(B)/bench/forward
 	$(B)/bench/bounds
+
+bench-lip: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/lipschitz
+	$(B)/bench/lipschitz
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
