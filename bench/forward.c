@@ -17,6 +17,9 @@
 ** Timing: each measurement runs the call enough times to take >= min_time
 ** seconds (0.2 by default); the reported time is the median of >= 7 such
 ** measurements.  Output: a Markdown table on stdout, and in --out FILE.
+** --threads N sets the OpenBLAS thread count for the whole run (dgemm too).
+** The dgemm rate is measured again at the end; a drift of more than 20% is
+** reported, because then the machine was not idle and the ratios are off.
 ** Networks under ../shared are optional: they are reported as SKIPPED when
 ** ../shared is absent.  A network that fails to load is an error (exit 1).
 */
@@ -40,6 +43,7 @@ typedef struct bench_opts {
   const char *out;   /* --out FILE: also write the report there (NULL = stdout only) */
   double min_time;   /* seconds per measurement, default 0.2 */
   int reps;          /* measurements per median, default 7 (at least 7) */
+  int threads;       /* --threads N: OpenBLAS threads (0 = leave as configured) */
 } bench_opts;
 
 typedef struct net_cost {
@@ -295,7 +299,7 @@ static int bench_net(const char *path, const bench_opts *o, double g1024)
 
 static int usage(const char *argv0)
 {
-  fprintf(stderr, "usage: %s [--out FILE] [--min-time SEC] [--reps N]\n"
+  fprintf(stderr, "usage: %s [--out FILE] [--min-time SEC] [--reps N] [--threads N]\n"
                   "  run from the repository root (nets/ and ../shared/ are relative)\n", argv0);
   return 2;
 }
@@ -306,9 +310,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
     if (!strcmp(argv[i], "--out") && i + 1 < argc) o->out = argv[++i];
     else if (!strcmp(argv[i], "--min-time") && i + 1 < argc) o->min_time = atof(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) o->reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) o->threads = atoi(argv[++i]);
     else return -1;
   }
-  if (o->min_time <= 0 || o->reps < 1) return -1;
+  if (o->min_time <= 0 || o->reps < 1 || o->threads < 0) return -1;
   if (o->reps < N_REPS_MIN) o->reps = N_REPS_MIN;
   return 0;
 }
@@ -321,12 +326,20 @@ int main(int argc, char **argv)
     "../shared/benchmarks/mnistfc/onnx/mnist-net_256x6.onnx",
     "../shared/benchmarks/oval21/onnx/cifar_base_kw.onnx",
   };
-  bench_opts o = { NULL, 0.2, N_REPS_MIN };
+  bench_opts o = { NULL, 0.2, N_REPS_MIN, 0 };
   char load[64];
   struct stat st;
   int have_shared, rc = 0;
   double g1024, g256, g_end;
   if (parse_args(argc, argv, &o) != 0) return usage(argv[0]);
+  if (o.threads > 0) {
+#ifdef OPENBLAS_VERSION
+    openblas_set_num_threads(o.threads);
+#else
+    fprintf(stderr, "bench: --threads needs OpenBLAS\n");
+    return 2;
+#endif
+  }
   if (o.out && !(g_out = fopen(o.out, "w"))) {
     fprintf(stderr, "bench: cannot write %s\n", o.out);
     return 1;
