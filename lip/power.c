@@ -48,43 +48,13 @@ size_t lip_power_op_inner_t(const lip_op *op)
   return (size_t)(op->g->cout / op->g->groups + op->g->kh * op->g->kw);
 }
 
-/* Adds col [K x P] (rows (c, ki, kj), columns output pixels) into x of group gi. */
-static void col2im_add(const cb_conv *g, int64_t gi, const double *col, double *x)
-{
-  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
-  for (int64_t c = 0; c < cpg; c++)
-    for (int64_t ki = 0; ki < g->kh; ki++)
-      for (int64_t kj = 0; kj < g->kw; kj++) {
-        const double *r = col + ((c * g->kh + ki) * g->kw + kj) * P;
-        double *xc = x + (gi * cpg + c) * hw;
-        for (int64_t oi = 0; oi < g->hout; oi++) {
-          int64_t ii = oi * g->sh - g->pt + ki * g->dh;
-          if (ii < 0 || ii >= g->hin) continue;
-          for (int64_t oj = 0; oj < g->wout; oj++) {
-            int64_t jj = oj * g->sw - g->pl + kj * g->dw;
-            if (jj >= 0 && jj < g->win) xc[ii * g->win + jj] += r[oi * g->wout + oj];
-          }
-        }
-      }
-}
-
+/* x = A^T y for a batch of conv outputs: the transposed convolution of linalg.c
+   (dgemm with W^T per group, then col2im), which accumulates, so x is cleared. */
 int lip_power_conv_transpose(const cb_conv *g, const double *W, const double *y, size_t batch,
                              double *x)
 {
-  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
-  size_t opg = (size_t)(g->cout / g->groups), insz = (size_t)(g->cin * g->hin * g->win);
-  size_t outsz = (size_t)g->cout * P;
-  double *col = cb_alloc(K * P * sizeof *col);
-  if (!col) return CB_ENOMEM;
-  memset(x, 0, batch * insz * sizeof *x);
-  for (size_t s = 0; s < batch; s++)
-    for (int64_t gi = 0; gi < g->groups; gi++) {
-      const double *yg = y + s * outsz + (size_t)gi * opg * P;
-      la_gemm(1, 0, K, P, opg, 1.0, W + (size_t)gi * opg * K, K, yg, P, 0.0, col, P);
-      col2im_add(g, gi, col, x + s * insz);
-    }
-  cb_free(col);
-  return CB_OK;
+  memset(x, 0, batch * (size_t)(g->cin * g->hin * g->win) * sizeof *x);
+  return la_conv_backward(g, W, y, batch, x);
 }
 
 /* y = A x or x = A^T y for a batch, never adding a bias; CB_ENOMEM on failure. */

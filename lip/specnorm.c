@@ -18,7 +18,6 @@
 ** dense_max; circulant bound O(frequencies * p^3) with p = 2 min(cout, cin*s*s)
 ** per group, small for real convs.
 */
-#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 #include "linalg.h"
@@ -145,12 +144,11 @@ static int certify_lmax(const double *S, const double *V, size_t p, double *lam,
 /* Eigenvectors of symmetric S (p x p) into V (columns), ascending eigenvalues in w. */
 static int eig_sym(const double *S, size_t p, double *V, double *w, cb_error *err)
 {
-  lapack_int info;
+  int rc;
   memcpy(V, S, p * p * sizeof *V);
-  info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, V, (lapack_int)p, w);
-  if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
-    return cb_error_set(err, CB_ENOMEM, "spectral norm: out of memory in dsyevd");
-  if (info != 0) return cb_error_set(err, CB_EINTERNAL, "spectral norm: dsyevd failed (info %d)", (int)info);
+  rc = la_syevd(V, p, w);
+  if (rc == CB_ENOMEM) return cb_error_set(err, CB_ENOMEM, "spectral norm: out of memory in dsyevd");
+  if (rc != CB_OK) return cb_error_set(err, CB_EINTERNAL, "spectral norm: dsyevd failed");
   return CB_OK;
 }
 

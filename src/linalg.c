@@ -11,6 +11,7 @@
 ** 2x faster on CIFAR convs than 32 M-double chunks).
 */
 #include <cblas.h>
+#include <lapacke.h>
 #include <string.h>
 #include <time.h>
 #include "linalg.h"
@@ -163,7 +164,7 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 {
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
   size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)g->cout * P, isz = (size_t)(g->cin * g->hin * g->win);
-  size_t chunk = (size_t)(16u << 20) / (K * P + opg * P + 1);
+  size_t chunk = (size_t)(1u << 18) / (K * P + opg * P + 1);
   double *col, *ag;
   if (chunk < 1) chunk = 1;
   if (chunk > q) chunk = q;
@@ -186,3 +187,10 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 }
 
 void la_set_threads(int n) { openblas_set_num_threads(n); }
+
+int la_syevd(double *V, size_t p, double *w)
+{
+  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, V, (lapack_int)p, w);
+  if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
+  return info == 0 ? CB_OK : CB_EINTERNAL;
+}
