@@ -29,6 +29,9 @@ static const char *usage_main =
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
   "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
+  "  verify NET PROP.vnnlib [--timeout S] [--out RESULT]\n"
+  "                                    decide a VNNLIB property: sat (checked witness),\n"
+  "                                    unsat (proved), timeout or unknown\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);

@@ -1,0 +1,208 @@
+/*
+** `cerbere verify NET PROP.vnnlib`: complete verification of a VNNLIB
+** property (verify.h), printing and writing the VNN-COMP result format:
+** first line sat / unsat / timeout / unknown / error, then for sat the
+** checked witness ((X_0 v) ... (Y_0 v) ...).
+**
+** The hard timeout: the search stops itself at --timeout; a SIGALRM set one
+** second later is a backstop for a single step that runs long (a load, one
+** huge bound): its handler writes "timeout" (async-signal-safe calls only:
+** open, write, rename, _exit) so an answer line always appears.
+*/
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "verify.h"
+#include "report.h"
+
+static const char *usage =
+  "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
+  "                      [--threads N] [--max-memory MB] [--method crown|crown-ibp|ibp]\n"
+  "\n"
+  "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
+  "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
+  "the asserts describe a counterexample).  Prints one answer line:\n"
+  "  sat      a counterexample exists; the witness follows as ((X_0 v) ... (Y_0 v) ...).\n"
+  "           It was replayed through the double forward pass and checked against the\n"
+  "           input box exactly and against the output constraint before printing.\n"
+  "  unsat    proved: no input in the box meets the output constraint (sound bounds\n"
+  "           on every subdomain of an input-splitting branch and bound).\n"
+  "  timeout  --timeout reached first.\n"
+  "  unknown  the search could not decide (memory cap, a subdomain too small to split\n"
+  "           that is not refuted, a NaN in a bound).\n"
+  "  error    an internal error during the search.\n"
+  "A second line on stdout gives the reason, node count and time.\n"
+  "\n"
+  "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
+  "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
+  "  --json OUT       write {command, net, prop, answer, reason, nodes, depth, time_s, x, y}\n"
+  "  --threads N      threads over subdomains (default: OpenMP's default)\n"
+  "  --max-memory MB  cap on queued subdomains (default 2048); reaching it gives unknown\n"
+  "  --method M       bounds per subdomain: crown (default), crown-ibp or ibp\n"
+  "\n"
+  "exit codes: 0 an answer was printed (including timeout and unknown), 2 usage error,\n"
+  "3 input error (network, VNNLIB file, sizes that do not match; nothing is written),\n"
+  "4 internal error (the answer line is 'error').\n";
+
+typedef struct vopts {
+  const char *net, *prop, *out, *json;
+  vfy_opts v;
+} vopts;
+
+/* Backstop state for the SIGALRM handler (set before arming). */
+static char alarm_tmp[4096], alarm_dst[4096];
+
+static void on_alarm(int sig)
+{
+  static const char msg[] = "timeout\n";
+  (void)sig;
+  if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0) _exit(0);
+  if (alarm_dst[0]) {
+    int fd = open(alarm_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      if (write(fd, msg, sizeof msg - 1) == (ssize_t)(sizeof msg - 1)) rename(alarm_tmp, alarm_dst);
+      close(fd);
+    }
+  }
+  _exit(0);
+}
+
+static void arm_alarm(const char *out, double timeout)
+{
+  struct sigaction sa;
+  if (out) {
+    snprintf(alarm_tmp, sizeof alarm_tmp, "%s.alarm.tmp", out);
+    snprintf(alarm_dst, sizeof alarm_dst, "%s", out);
+  }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  alarm((unsigned)ceil(timeout) + 1);
+}
+
+static int parse(int argc, char **argv, vopts *o)
+{
+  vfy_opts_init(&o->v);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    char *e;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 1; }
+    if (!strcmp(a, "--out") || !strcmp(a, "--json")) {
+      if (++i >= argc) return report_usage("verify", "%s needs a file", a);
+      if (a[2] == 'o') o->out = argv[i]; else o->json = argv[i];
+    } else if (!strcmp(a, "--timeout") || !strcmp(a, "--max-memory")) {
+      double v;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtod(argv[i], &e);
+      if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
+      if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
+    } else if (!strcmp(a, "--threads")) {
+      long v;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtol(argv[i], &e, 10);
+      if (e == argv[i] || *e || v < 1 || v > 1024) return report_usage("verify", "%s must be an integer in 1..1024", a);
+      o->v.threads = (int)v;
+    } else if (!strcmp(a, "--method")) {
+      if (++i >= argc) return report_usage("verify", "%s needs a value", a);
+      if (!strcmp(argv[i], "crown")) o->v.method = CB_CROWN;
+      else if (!strcmp(argv[i], "crown-ibp")) o->v.method = CB_CROWN_IBP;
+      else if (!strcmp(argv[i], "ibp")) o->v.method = CB_IBP;
+      else return report_usage("verify", "unknown method '%s'", argv[i]);
+    } else if (a[0] == '-') return report_usage("verify", "unknown option %s", a);
+    else if (!o->net) o->net = a;
+    else if (!o->prop) o->prop = a;
+    else return report_usage("verify", "unexpected argument %s", a);
+  }
+  if (!o->net) return report_usage("verify", "%s", "missing NET");
+  if (!o->prop) return report_usage("verify", "%s", "missing PROP.vnnlib");
+  return 0;
+}
+
+/* The VNN-COMP result text (answer line, witness for sat); caller frees. */
+static char *result_text(const vfy_result *r, size_t nx, size_t ny)
+{
+  size_t cap = 64 + (nx + ny) * 48, n;
+  char *s = cb_alloc(cap);
+  if (!s) return NULL;
+  n = (size_t)snprintf(s, cap, "%s\n", vfy_answer_name[r->answer]);
+  if (r->answer != VFY_SAT) return s;
+  for (size_t i = 0; i < nx + ny; i++)
+    n += (size_t)snprintf(s + n, cap - n, "%s(%c_%zu %.17g)%s\n", i ? " " : "(", i < nx ? 'X' : 'Y',
+                          i < nx ? i : i - nx, i < nx ? r->x[i] : r->y[i - nx], i + 1 == nx + ny ? ")" : "");
+  return s;
+}
+
+static int write_text(const char *path, const char *text, cb_error *err)
+{
+  char tmp[4096];
+  FILE *f;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (!(f = fopen(tmp, "w"))) return cb_error_set(err, CB_EIO, "%s: cannot write", tmp);
+  if (fputs(text, f) < 0 || fclose(f)) { remove(tmp); return cb_error_set(err, CB_EIO, "%s: write failed", tmp); }
+  if (rename(tmp, path)) { remove(tmp); return cb_error_set(err, CB_EIO, "%s: cannot rename into place", path); }
+  return CB_OK;
+}
+
+static cJSON *result_json(const vopts *o, const vfy_result *r, size_t nx, size_t ny)
+{
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return NULL;
+  cJSON_AddStringToObject(root, "command", "verify");
+  cJSON_AddStringToObject(root, "version", CB_VERSION);
+  cJSON_AddStringToObject(root, "net", o->net);
+  cJSON_AddStringToObject(root, "prop", o->prop);
+  cJSON_AddStringToObject(root, "answer", vfy_answer_name[r->answer]);
+  cJSON_AddStringToObject(root, "reason", r->reason);
+  cJSON_AddNumberToObject(root, "nodes", (double)r->nodes);
+  cJSON_AddNumberToObject(root, "depth", r->depth);
+  cJSON_AddNumberToObject(root, "time_s", r->seconds);
+  if (r->answer == VFY_SAT) {
+    cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));
+    cJSON_AddItemToObject(root, "y", cJSON_CreateDoubleArray(r->y, (int)ny));
+  }
+  return root;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+  vopts o = {0};
+  cb_net *net = NULL;
+  vnn_spec *spec = NULL;
+  vfy_result r = {0};
+  cb_error err = {0};
+  cJSON *root = NULL;
+  char *text = NULL;
+  int rc = parse(argc, argv, &o), code = 0;
+  if (rc) return rc == 1 ? 0 : rc;
+  arm_alarm(o.out, o.v.timeout);
+  if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
+      (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {
+    alarm(0);
+    code = report_fail(&err);
+    goto out;
+  }
+  rc = vfy_run(net, spec, &o.v, &r, &err);
+  if (rc != CB_OK) { r.answer = VFY_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
+  if (!(text = result_text(&r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
+  alarm(0);
+  if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }
+  if (o.json) {
+    if (!(root = result_json(&o, &r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
+    if (report_write_json(o.json, root, &err) != CB_OK) { code = report_fail(&err); goto out; }
+  }
+  fputs(text, stdout);
+  printf("# %s; %ld subdomains, depth %d, %.3f s\n", r.reason, r.nodes, r.depth, r.seconds);
+  if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
+out:
+  cJSON_Delete(root);
+  cb_free(text);
+  vfy_result_free(&r);
+  vnn_free(spec);
+  cb_net_free(net);
+  return code;
+}

@@ -1,0 +1,655 @@
+/*
+** Branch and bound with input splitting for VNNLIB properties (verify.h).
+**
+** A subdomain is a sub-box of one input box of the spec, with the set of its
+** output conjunctions not yet refuted there.  Per subdomain:
+**   1. bound: lb = lower bounds of A y over the sub-box (sound, default
+**      CROWN); conjunction c is refuted if some row has lb_r > b_up_r
+**      (>= for a strict row).  Refutation is inherited by sub-boxes.
+**   2. candidate: the centre (clamped into the inner box) and finite-difference
+**      neighbours are run forward; a point meeting a conjunction is checked
+**      exactly (vfy_check_witness) and ends the search with SAT.
+**   3. split the dimension with the largest smear |d phi / d x_j| * width_j
+**      (phi = how far the output is from meeting a live conjunction) at the
+**      midpoint; the two halves share the midpoint, so they cover the box.
+** Subdomains are kept on a stack (depth first: finds witnesses early, memory
+** stays small); a batch from its top is bounded in parallel (OpenMP, one
+** workspace per thread), results are applied in order.
+**
+** Before the search: a conjunction with no rows is met by any point; a
+** conjunction that no output can meet (Farkas certificate from GLPK, checked
+** in double over the root output bounds) is dropped with that reason; a short
+** local search (random starts + signed finite-difference descent, low input
+** dimension only) looks for an easy witness.
+**
+** Sizes: ACAS Xu has 5 inputs, 6 x 50 ReLUs, ~1e2..1e5 subdomains of ~0.1 ms.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <omp.h>
+#include "verify.h"
+#include "forward.h"
+#include "linalg.h"
+#include "lp.h"
+#include "fwdlin.h"
+
+const char *const vfy_answer_name[5] = {"unsat", "sat", "timeout", "unknown", "error"};
+
+#define FD_MAX_DIM 64      /* finite differences (smear, local search) up to this input size */
+#define BATCH_PER_THREAD 4
+
+void vfy_opts_init(vfy_opts *o)
+{
+  memset(o, 0, sizeof *o);
+  o->timeout = 300;
+  o->max_memory_mb = 2048;
+  o->method = CB_CROWN;
+  o->attack_restarts = 8;
+  o->seed = 1;
+}
+
+void vfy_result_free(vfy_result *r)
+{
+  if (!r) return;
+  cb_free(r->x);
+  cb_free(r->y);
+  r->x = r->y = NULL;
+}
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int default_bound(void *ctx, cb_ws *ws, cb_method m, const double *C, size_t q, double *lb, cb_error *err)
+{
+  int rc;
+  (void)ctx;
+  if ((rc = bounds_run(ws, m, err)) != CB_OK) return rc;
+  return bounds_spec(ws, C, q, lb, NULL, err);
+}
+
+/* Does y meet conjunction c (rows in double, against the rounded-down b)? */
+static int meets(const vnn_conj *c, const double *y, size_t ny)
+{
+  for (size_t r = 0; r < c->m; r++) {
+    double s = 0;
+    for (size_t j = 0; j < ny; j++) s += c->A[r * ny + j] * y[j];
+    if (!(c->strict[r] ? s < c->b_dn[r] : s <= c->b_dn[r])) return 0;
+  }
+  return 1;
+}
+
+int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x, double *y, size_t *conj)
+{
+  const vnn_box *B = &spec->box[b];
+  cb_error err = {0};
+  for (size_t i = 0; i < spec->nx; i++)
+    if (!(x[i] >= B->lo_in[i] && x[i] <= B->hi_in[i])) return 0;
+  if (cb_net_forward(net, x, 1, y, &err) != CB_OK) return 0;
+  for (size_t j = 0; j < spec->ny; j++) if (!isfinite(y[j])) return 0;
+  for (size_t c = 0; c < B->n_conj; c++)
+    if (meets(&B->conj[c], y, spec->ny)) { *conj = c; return 1; }
+  return 0;
+}
+
+/* phi(y) = min over live conjunctions of max over rows of (A_r y - b_r):
+   <= 0 means y (nearly) meets one; the local search and the smear minimise it. */
+static double phi(const vnn_box *B, const unsigned char *act, const double *y, size_t ny)
+{
+  double best = INFINITY;
+  for (size_t c = 0; c < B->n_conj; c++) {
+    const vnn_conj *k = &B->conj[c];
+    double worst = -INFINITY;
+    if (!act[c]) continue;
+    for (size_t r = 0; r < k->m; r++) {
+      double s = -k->b_dn[r];
+      for (size_t j = 0; j < ny; j++) s += k->A[r * ny + j] * y[j];
+      worst = fmax(worst, s);
+    }
+    best = fmin(best, worst);
+  }
+  return best;
+}
+
+/* ---- search state ---- */
+
+typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjunctions */
+  size_t box;
+  int depth;
+  double *lo, *hi;
+  unsigned char *act;
+} item;
+
+typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
+
+typedef struct work {     /* result of bounding one item */
+  outcome o;
+  int dim;
+  double *x;              /* O_SAT: witness (nx) */
+  cb_error err;
+  char why[96];
+} work;
+
+typedef struct search {
+  const cb_net *net;
+  const vnn_spec *spec;
+  const vfy_opts *o;
+  vfy_bound_fn bound;
+  double **C;             /* per box: all rows of all conjunctions, stacked */
+  size_t *q;              /* per box: row count */
+  size_t **row0;          /* per box: first row of each conjunction */
+  double t0;
+  vfy_result *r;
+  double aspect;
+  int fwd;                /* intermediate bounds by fwdlin_run (low-dim dense nets) */
+} search;
+
+static item *item_new(const search *S, size_t box, int depth)
+{
+  size_t nx = S->spec->nx, nc = S->spec->box[box].n_conj;
+  item *it = cb_alloc(sizeof *it + 2 * nx * sizeof(double) + nc + 1);
+  if (!it) return NULL;
+  it->box = box;
+  it->depth = depth;
+  it->lo = (double *)(it + 1);
+  it->hi = it->lo + nx;
+  it->act = (unsigned char *)(it->hi + nx);
+  return it;
+}
+
+static size_t item_bytes(const search *S) { return sizeof(item) + 2 * S->spec->nx * sizeof(double) + 64; }
+
+/* Sets r to SAT with witness x (already checked) in box b. */
+static int set_sat(search *S, size_t b, const double *x, const double *y, size_t c)
+{
+  vfy_result *r = S->r;
+  r->x = cb_alloc(S->spec->nx * sizeof(double));
+  r->y = cb_alloc(S->spec->ny * sizeof(double));
+  if (!r->x || !r->y) return CB_ENOMEM;
+  memcpy(r->x, x, S->spec->nx * sizeof(double));
+  memcpy(r->y, y, S->spec->ny * sizeof(double));
+  r->answer = VFY_SAT;
+  r->box = b;
+  r->conj = c;
+  return CB_OK;
+}
+
+/* Evaluates points X[k] (k < n) and returns the index of one that is a
+   checked witness of box b (its output in y), or -1.  Ybuf holds n * ny. */
+static long try_points(const search *S, size_t b, const double *X, size_t n, double *Ybuf, double *y, size_t *c)
+{
+  const vnn_spec *sp = S->spec;
+  cb_error err = {0};
+  if (cb_net_forward(S->net, X, n, Ybuf, &err) != CB_OK) return -1;
+  for (size_t k = 0; k < n; k++) {
+    if (vfy_check_witness(S->net, sp, b, X + k * sp->nx, y, c)) return (long)k;
+  }
+  return -1;
+}
+
+/* Finite-difference gradient of phi at x (nx <= FD_MAX_DIM): X is (nx+1) x nx
+   scratch, Y (nx+1) x ny.  Returns phi(x) (NaN on failure). */
+static double fd_grad(const search *S, const vnn_box *B, const unsigned char *act, const double *x,
+                      const double *lo, const double *hi, double *X, double *Y, double *g)
+{
+  size_t nx = S->spec->nx, ny = S->spec->ny;
+  cb_error err = {0};
+  double f0;
+  for (size_t k = 0; k <= nx; k++) memcpy(X + k * nx, x, nx * sizeof *x);
+  for (size_t j = 0; j < nx; j++) {
+    double h = 1e-6 * (hi[j] - lo[j]);
+    X[(j + 1) * nx + j] += x[j] + h <= hi[j] ? h : -h;
+  }
+  if (cb_net_forward(S->net, X, nx + 1, Y, &err) != CB_OK) return NAN;
+  f0 = phi(B, act, Y, ny);
+  for (size_t j = 0; j < nx; j++) {
+    double h = X[(j + 1) * nx + j] - x[j];
+    g[j] = h != 0 ? (phi(B, act, Y + (j + 1) * ny, ny) - f0) / h : 0;
+    if (!isfinite(g[j])) g[j] = 0;
+  }
+  return f0;
+}
+
+static double rnd(unsigned long *s)
+{
+  *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
+  return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Local search in the inner box of b: random starts, signed descent on phi.
+   Returns 1 (r set to SAT), 0 (nothing found) or a negative status. */
+static int local_search(search *S, size_t b)
+{
+  const vnn_spec *sp = S->spec;
+  const vnn_box *B = &sp->box[b];
+  size_t nx = sp->nx, ny = sp->ny, c = 0;
+  unsigned long seed = S->o->seed * 2654435761UL + b + 1;
+  int found = 0, restarts = S->o->attack_restarts, fd = nx <= FD_MAX_DIM;
+  size_t nb = fd ? nx + 1 : 64;
+  double *X = cb_alloc(nb * nx * sizeof *X), *Y = cb_alloc(nb * ny * sizeof *Y), *x = cb_alloc(nx * sizeof *x);
+  double *g = cb_alloc(nx * sizeof *g), *y = cb_alloc(ny * sizeof *y);
+  unsigned char *act = cb_alloc(B->n_conj + 1);
+  if (!X || !Y || !x || !g || !y || !act) { found = CB_ENOMEM; goto out; }
+  memset(act, 1, B->n_conj + 1);
+  for (int r = 0; r < restarts && !found; r++) {
+    if (now() - S->t0 > S->o->timeout) break;
+    for (size_t j = 0; j < nx; j++)
+      x[j] = r == 0 ? B->lo_in[j] + 0.5 * (B->hi_in[j] - B->lo_in[j]) : B->lo_in[j] + rnd(&seed) * (B->hi_in[j] - B->lo_in[j]);
+    if (!fd) {   /* high dimension: random vertices of the box near x */
+      for (size_t k = 0; k < nb; k++)
+        for (size_t j = 0; j < nx; j++) X[k * nx + j] = rnd(&seed) < 0.5 ? B->lo_in[j] : B->hi_in[j];
+      long k = try_points(S, b, X, nb, Y, y, &c);
+      if (k >= 0) { found = set_sat(S, b, X + (size_t)k * nx, y, c) ? CB_ENOMEM : 1; }
+      continue;
+    }
+    for (int it = 0; it < 40 && !found; it++) {
+      double eta = 0.1 * pow(0.9, it);
+      if (isnan(fd_grad(S, B, act, x, B->lo_in, B->hi_in, X, Y, g))) break;
+      if (vfy_check_witness(S->net, sp, b, x, y, &c)) { found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1; break; }
+      for (size_t j = 0; j < nx; j++) {
+        double w = B->hi_in[j] - B->lo_in[j];
+        x[j] -= eta * w * (g[j] > 0 ? 1 : g[j] < 0 ? -1 : 0);
+        x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
+      }
+    }
+  }
+out:
+  cb_free(X); cb_free(Y); cb_free(x); cb_free(g); cb_free(y); cb_free(act);
+  return found;
+}
+
+/* ---- one subdomain ---- */
+
+/* Linear lower bounds L_r(x) = a_r . x + c_r (r < q) of the rows C over the
+   sub-box, read off the CROWN bound by evaluating it at the centre and at one
+   point per dimension (the relaxations stay those of the sub-box).  For
+   branching and the LP only: nothing is proved with a and c. */
+static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, const double *lo, const double *hi,
+                         double *a, double *c, cb_error *err)
+{
+  double *pt = cb_alloc((nx + 2 * q + 1) * sizeof *pt), *v0 = pt + nx, *v = v0 + q;
+  int rc = CB_OK;
+  if (!pt) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t j = 0; j < nx; j++) pt[j] = lo[j] + 0.5 * (hi[j] - lo[j]);
+  ws->set.lo = ws->set.hi = pt;
+  if ((rc = bounds_spec(ws, C, q, v0, NULL, err)) != CB_OK) goto out;
+  for (size_t r = 0; r < q; r++) c[r] = v0[r];
+  for (size_t j = 0; j < nx && rc == CB_OK; j++) {
+    double h = 0.5 * (hi[j] - lo[j]), x0 = pt[j];
+    if (!(h > 0)) { for (size_t r = 0; r < q; r++) a[r * nx + j] = 0; continue; }
+    pt[j] = x0 + h;
+    rc = bounds_spec(ws, C, q, v, NULL, err);
+    pt[j] = x0;
+    for (size_t r = 0; r < q; r++) { a[r * nx + j] = (v[r] - v0[r]) / h; c[r] -= a[r * nx + j] * x0; }
+  }
+out:
+  ws->set.lo = lo;
+  ws->set.hi = hi;
+  cb_free(pt);
+  return rc;
+}
+
+/* Sound check of the row combination l of conjunction k: lb of (sum l_r A_r) y
+   over the box > sum l_r b_r refutes the conjunction (any y meeting it has
+   (sum l_r A_r) y <= sum l_r b_r).  The rounding of the combined row and of
+   its right-hand side is added explicitly. */
+static int combined_refutes(cb_ws *ws, const vnn_conj *k, size_t ny, const double *l, double *g, int *refuted, cb_error *err)
+{
+  const double *ymax = ws->zmax[ws->net->output];
+  double rhs = 0, rabs = 0, slack = 0, lbg;
+  int rc;
+  for (size_t j = 0; j < ny; j++) {
+    double gabs = 0;
+    g[j] = 0;
+    for (size_t r = 0; r < k->m; r++) { g[j] += l[r] * k->A[r * ny + j]; gabs += l[r] * fabs(k->A[r * ny + j]); }
+    slack += gamma_n(k->m + 1) * gabs * ymax[j];
+  }
+  for (size_t r = 0; r < k->m; r++) { rhs += l[r] * k->b_up[r]; rabs += fabs(l[r] * k->b_up[r]); }
+  slack = round_up(2 * (slack + gamma_n(k->m + 1) * rabs));
+  if ((rc = bounds_spec(ws, g, 1, &lbg, NULL, err)) != CB_OK) return rc;
+  *refuted = isfinite(slack) && round_dn(lbg - slack) > rhs;
+  return CB_OK;
+}
+
+/* Branching score from linear bounds: dimension j scores w_j * |g_j| summed
+   over the live conjunctions (g = their weighted rows' coefficients). */
+static void add_score(double *score, const double *a, const double *l, size_t m, size_t nx, const double *lo, const double *hi)
+{
+  for (size_t j = 0; j < nx; j++) {
+    double g = 0;
+    for (size_t r = 0; r < m; r++) g += l[r] * a[r * nx + j];
+    score[j] += fabs(g) * (hi[j] - lo[j]);
+  }
+}
+
+/* The tighter checks on a live conjunction c of `it`: the LP over the rows'
+   linear bounds gives a weighting l; its combination is re-bounded soundly.
+   Adds the branching score; may turn off it->act[c]; *xs gets the LP point. */
+static int refine_conj(const search *S, cb_ws *ws, item *it, size_t c, const double *a, const double *lc,
+                       double *score, double *xs, int *have_x, cb_error *err)
+{
+  const vnn_conj *k = &S->spec->box[it->box].conj[c];
+  size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m;
+  double *l = cb_alloc((2 * m + ny + 1) * sizeof *l), *cc = l + m, *g = cc + m, t;
+  int rc = CB_OK, res, refuted = 0;
+  if (!l) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t r = 0; r < m; r++) cc[r] = lc[r] - k->b_up[r];
+  if (m == 1) { l[0] = 1; res = 0; }
+  else if ((res = lp_minmax(a, cc, m, nx, it->lo, it->hi, xs, l, &t)) < 0) { rc = cb_error_set(err, res, "out of memory in the LP"); goto out; }
+  if (res == 1) {
+    *have_x = 1;
+    if (t > 0 && (rc = combined_refutes(ws, k, ny, l, g, &refuted, err)) != CB_OK) goto out;
+    if (refuted) { it->act[c] = 0; goto out; }
+  } else for (size_t r = 0; r < m; r++) l[r] = 1.0 / (double)m;
+  add_score(score, a, l, m, nx, it->lo, it->hi);
+out:
+  cb_free(l);
+  return rc;
+}
+
+/* Linear lower bounds of the rows C from the output's forward linear bounds
+   (lower function where C_rj > 0, upper where C_rj < 0); heuristic use only. */
+static void fwd_rows(const double *C, size_t q, size_t ny, size_t nx, const double *Flo, const double *Fhi,
+                     double *a, double *c)
+{
+  size_t p = nx + 1;
+  for (size_t r = 0; r < q; r++) {
+    c[r] = 0;
+    for (size_t j = 0; j < nx; j++) a[r * nx + j] = 0;
+    for (size_t k = 0; k < ny; k++) {
+      double w = C[r * ny + k];
+      const double *f = w > 0 ? Flo + k * p : Fhi + k * p;
+      if (w == 0) continue;
+      for (size_t j = 0; j < nx; j++) a[r * nx + j] += w * f[j];
+      c[r] += w * f[nx];
+    }
+  }
+}
+
+/* Bounds item `it` with workspace ws; fills w (and it->act). */
+static void process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
+{
+  const vnn_spec *sp = S->spec;
+  const vnn_box *B = &sp->box[it->box];
+  size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
+  double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *a = NULL, *lc = NULL, *Flo, *Fhi;
+  double best = 0;
+  int rc, have_x = 0;
+  ws->set.lo = it->lo;
+  ws->set.hi = it->hi;
+  w->o = O_SPLIT;
+  w->x = NULL;
+  w->dim = -1;
+  a = cb_alloc((q * nx + q + 2 * (nx + 1) * ny + 1) * sizeof *a);
+  if (!a) { w->o = O_ERROR; cb_error_set(&w->err, CB_ENOMEM, "out of memory"); return; }
+  lc = a + q * nx;
+  Flo = lc + q; Fhi = Flo + (nx + 1) * ny;
+  if (S->fwd) rc = fwdlin_run(ws, Flo, Fhi, &w->err) ? w->err.status : bounds_spec(ws, S->C[it->box], q, lb, NULL, &w->err);
+  else rc = S->bound(S->o->bound_ctx, ws, S->o->method, S->C[it->box], q, lb, &w->err);
+  if (rc != CB_OK) { w->o = O_ERROR; goto out; }
+  for (size_t r = 0; r < q; r++)
+    if (isnan(lb[r])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "NaN in a bound"); goto out; }
+  for (c = 0; c < B->n_conj; c++) {
+    const vnn_conj *k = &B->conj[c];
+    size_t r0 = S->row0[it->box][c];
+    if (!it->act[c]) continue;
+    for (size_t r = 0; r < k->m && it->act[c]; r++)
+      if (k->strict[r] ? lb[r0 + r] >= k->b_up[r] : lb[r0 + r] > k->b_up[r]) it->act[c] = 0;
+    live += it->act[c];
+  }
+  if (!live) { w->o = O_CLOSED; goto out; }
+  for (size_t j = 0; j < nx; j++)   /* candidate: the centre, clamped into the inner box */
+    x[j] = fmin(fmax(it->lo[j] + 0.5 * (it->hi[j] - it->lo[j]), B->lo_in[j]), B->hi_in[j]);
+  if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
+  /* linear bounds of every row, the LP per live conjunction, the score */
+  if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
+  else if (linear_bounds(ws, S->C[it->box], q, nx, it->lo, it->hi, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+  memset(score, 0, nx * sizeof *score);
+  live = 0;
+  for (c = 0; c < B->n_conj; c++) {
+    size_t r0 = S->row0[it->box][c];
+    if (!it->act[c]) continue;
+    if (refine_conj(S, ws, it, c, a + r0 * nx, lc + r0, score, x, &have_x, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+    live += it->act[c];
+    if (have_x) {   /* the LP minimiser is a candidate too */
+      for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
+      if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
+      have_x = 0;
+    }
+  }
+  if (!live) { w->o = O_CLOSED; goto out; }
+  for (size_t j = 0; j < nx; j++)
+    if (score[j] > best && it->lo[j] < it->hi[j]) { best = score[j]; w->dim = (int)j; }
+  {  /* the widest dimension relative to the root box, when nothing scores or when
+        the scored one is already ASPECT times narrower (the output's slope
+        ignores the relaxation gap that a wide dimension causes) */
+    int wide = -1;
+    double rw = 0, rc_ = w->dim >= 0 ? (it->hi[w->dim] - it->lo[w->dim]) / (B->hi[w->dim] - B->lo[w->dim]) : 0;
+    for (size_t j = 0; j < nx; j++) {
+      double s = it->hi[j] > it->lo[j] ? (it->hi[j] - it->lo[j]) / (B->hi[j] - B->lo[j]) : 0;
+      if (s > rw) { rw = s; wide = (int)j; }
+    }
+    if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
+  }
+  if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
+  if (getenv("VFY_DEBUG") && it->depth > 22) { fprintf(stderr, "d%d dim %d:", it->depth, w->dim); for (size_t j = 0; j < nx; j++) fprintf(stderr, " [%g %g] s=%g", it->lo[j], it->hi[j], score[j]); for (size_t r = 0; r < q; r++) fprintf(stderr, " lb%zu=%g", r, lb[r]); fprintf(stderr, "\n"); }
+  double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
+  if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
+  goto out;
+sat:
+  if ((w->x = cb_alloc(nx * sizeof *w->x))) { memcpy(w->x, x, nx * sizeof *x); w->o = O_SAT; }
+out:
+  cb_free(a);
+}
+
+/* ---- the search ---- */
+
+static int setup_rows(search *S)
+{
+  const vnn_spec *sp = S->spec;
+  size_t ny = sp->ny;
+  S->C = cb_calloc(sp->n_box + 1, sizeof *S->C);
+  S->q = cb_calloc(sp->n_box + 1, sizeof *S->q);
+  S->row0 = cb_calloc(sp->n_box + 1, sizeof *S->row0);
+  if (!S->C || !S->q || !S->row0) return CB_ENOMEM;
+  for (size_t b = 0; b < sp->n_box; b++) {
+    const vnn_box *B = &sp->box[b];
+    size_t q = 0;
+    if (!(S->row0[b] = cb_alloc((B->n_conj + 1) * sizeof **S->row0))) return CB_ENOMEM;
+    for (size_t c = 0; c < B->n_conj; c++) { S->row0[b][c] = q; q += B->conj[c].m; }
+    S->q[b] = q;
+    if (!(S->C[b] = cb_alloc((q * ny + 1) * sizeof **S->C))) return CB_ENOMEM;
+    for (size_t c = 0; c < B->n_conj; c++)
+      memcpy(S->C[b] + S->row0[b][c] * ny, B->conj[c].A, B->conj[c].m * ny * sizeof(double));
+  }
+  return CB_OK;
+}
+
+static void free_rows(search *S)
+{
+  for (size_t b = 0; S->C && b < S->spec->n_box; b++) { cb_free(S->C[b]); cb_free(S->row0[b]); }
+  cb_free(S->C); cb_free(S->q); cb_free(S->row0);
+}
+
+/* Conjunctions no reachable output meets (Farkas, lp.c) are switched off in
+   act0 (per box); the count goes to *dropped. */
+static int drop_contradictions(search *S, cb_ws *ws, unsigned char **act0, size_t *dropped, cb_error *err)
+{
+  const vnn_spec *sp = S->spec;
+  size_t ny = sp->ny, no = ny;
+  int rc = CB_OK;
+  double *ylo = cb_alloc(2 * no * sizeof *ylo), *I = cb_calloc(no * no + 1, sizeof *I);
+  if (!ylo || !I) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  for (size_t j = 0; j < no; j++) I[j * no + j] = 1;
+  for (size_t b = 0; b < sp->n_box && rc == CB_OK; b++) {
+    const vnn_box *B = &sp->box[b];
+    int any = 0;
+    for (size_t c = 0; c < B->n_conj; c++) any |= B->conj[c].m > 1;
+    if (!any) continue;
+    ws->set.lo = B->lo; ws->set.hi = B->hi;
+    if ((rc = bounds_run(ws, CB_IBP, err)) != CB_OK ||
+        (rc = bounds_spec(ws, I, no, ylo, ylo + no, err)) != CB_OK) break;
+    for (size_t c = 0; c < B->n_conj; c++) {
+      const vnn_conj *k = &B->conj[c];
+      int res = k->m > 1 ? lp_farkas(k->A, k->b_up, k->m, ny, ylo, ylo + no) : 0;
+      if (res < 0) { rc = cb_error_set(err, res, "out of memory in the LP"); break; }
+      if (res == 1) { act0[b][c] = 0; (*dropped)++; }
+    }
+  }
+out:
+  cb_free(ylo); cb_free(I);
+  return rc;
+}
+
+/* The BaB loop over the stack; returns a status, the answer goes to S->r. */
+static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int nt, double **scratch)
+{
+  vfy_result *r = S->r;
+  size_t nb = (size_t)nt * BATCH_PER_THREAD, leaves = 0;
+  work *W = cb_calloc(nb, sizeof *W);
+  item **batch = cb_calloc(nb, sizeof *batch);
+  char leaf_why[96] = "";
+  int rc = CB_OK;
+  if (!W || !batch) { rc = CB_ENOMEM; goto out; }
+  while (*top && r->answer != VFY_SAT) {
+    size_t n = 0;
+    if (now() - S->t0 > S->o->timeout) { r->answer = VFY_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout after %ld subdomains (%zu open)", r->nodes, *top); goto out; }
+    if (S->o->max_nodes && r->nodes >= S->o->max_nodes) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "node limit %ld reached", r->nodes); goto out; }
+    while (n < nb && *top) batch[n++] = stack[--*top];
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (size_t k = 0; k < n; k++) {
+      int t = omp_get_thread_num();
+      memset(&W[k].err, 0, sizeof W[k].err);
+      process(S, ws[t], batch[k], &W[k], scratch[t]);
+    }
+    for (size_t k = 0; k < n; k++) {
+      item *it = batch[k];
+      r->nodes++;
+      if (it->depth > r->depth) r->depth = it->depth;
+      if (W[k].o == O_SAT && r->answer != VFY_SAT) {
+        double *y = cb_alloc(S->spec->ny * sizeof *y);
+        size_t c = 0;
+        if (y && vfy_check_witness(S->net, S->spec, it->box, W[k].x, y, &c)) {
+          if (set_sat(S, it->box, W[k].x, y, c)) rc = CB_ENOMEM;
+          else snprintf(r->reason, sizeof r->reason, "witness at a subdomain centre (depth %d)", it->depth);
+        }
+        cb_free(y);
+      } else if (W[k].o == O_ERROR) {
+        if (rc == CB_OK) { rc = W[k].err.status ? W[k].err.status : CB_EINTERNAL; snprintf(r->reason, sizeof r->reason, "%s", W[k].err.msg); }
+      } else if (W[k].o == O_LEAF) {
+        leaves++;
+        snprintf(leaf_why, sizeof leaf_why, "%s", W[k].why);
+      } else if (W[k].o == O_SPLIT) {
+        item *a = item_new(S, it->box, it->depth + 1), *b = item_new(S, it->box, it->depth + 1);
+        size_t nx = S->spec->nx, d = (size_t)W[k].dim;
+        if (!a || !b || *top + 2 > cap) {
+          cb_free(a); cb_free(b);
+          if (rc == CB_OK) rc = *top + 2 > cap ? 1 : CB_ENOMEM;
+        } else {
+          double mid = it->lo[d] + 0.5 * (it->hi[d] - it->lo[d]);
+          memcpy(a->lo, it->lo, 2 * nx * sizeof(double) + S->spec->box[it->box].n_conj);
+          memcpy(b->lo, it->lo, 2 * nx * sizeof(double) + S->spec->box[it->box].n_conj);
+          a->hi[d] = mid;
+          b->lo[d] = mid;
+          stack[(*top)++] = b;
+          stack[(*top)++] = a;
+        }
+      }
+      cb_free(W[k].x);
+      W[k].x = NULL;
+      cb_free(it);
+    }
+    if (rc != CB_OK && r->answer != VFY_SAT) {
+      if (rc == 1) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "memory limit: %zu subdomains queued", *top); rc = CB_OK; }
+      else r->answer = VFY_ERROR;
+      goto out;
+    }
+  }
+  if (r->answer == VFY_SAT) goto out;
+  if (leaves) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "%zu subdomains not decided (%s)", leaves, leaf_why); }
+  else { r->answer = VFY_UNSAT; snprintf(r->reason, sizeof r->reason, "all %ld subdomains refuted", r->nodes); }
+out:
+  cb_free(W); cb_free(batch);
+  return rc < 0 ? rc : CB_OK;
+}
+
+int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
+{
+  search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0};
+  S.aspect = getenv("VFY_ASPECT") ? atof(getenv("VFY_ASPECT")) : 16;
+  S.fwd = !o->bound && o->method == CB_CROWN && fwdlin_supported(net) && spec->nx <= FD_MAX_DIM && !getenv("VFY_NOFWD");
+  cb_bnet bn = {0};
+  cb_ws **ws = NULL;
+  double **scratch = NULL;
+  item **stack = NULL;
+  unsigned char **act0 = NULL;
+  size_t top = 0, cap, dropped = 0, nx = spec->nx, ny = spec->ny;
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
+  cb_set root = {CB_NORM_BOX, 0, nx, NULL, NULL, NULL};
+  memset(r, 0, sizeof *r);
+  r->answer = VFY_ERROR;
+  if ((rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err)) != CB_OK) return rc;
+  if (nt > 1) la_set_threads(1);
+  cap = (size_t)(o->max_memory_mb * 1048576.0 / (double)item_bytes(&S));
+  if (cap < 16) cap = 16;
+  if (cap > ((size_t)1 << 26)) cap = (size_t)1 << 26;
+  if ((rc = setup_rows(&S)) != CB_OK || (rc = bnet_init(&bn, net, err)) != CB_OK) goto oom;
+  ws = cb_calloc((size_t)nt, sizeof *ws);
+  scratch = cb_calloc((size_t)nt, sizeof *scratch);
+  act0 = cb_calloc(spec->n_box + 1, sizeof *act0);
+  if (!ws || !scratch || !act0) goto oom;
+  root.lo = spec->n_box ? spec->box[0].lo : NULL;
+  root.hi = spec->n_box ? spec->box[0].hi : NULL;
+  for (int t = 0; t < nt; t++) {
+    size_t qmax = 0;
+    for (size_t b = 0; b < spec->n_box; b++) if (S.q[b] > qmax) qmax = S.q[b];
+    if (spec->n_box && !(ws[t] = ws_new(&bn, &root, err))) { rc = err->status; goto out; }
+    if (!(scratch[t] = cb_alloc((qmax + 1 + 2 * nx + ny + 1) * sizeof(double)))) goto oom;
+  }
+  for (size_t b = 0; b < spec->n_box; b++) {
+    if (!(act0[b] = cb_alloc(spec->box[b].n_conj + 1))) goto oom;
+    memset(act0[b], 1, spec->box[b].n_conj + 1);
+  }
+  /* a conjunction without rows: any point of the inner box is a witness */
+  for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
+    for (size_t c = 0; c < spec->box[b].n_conj; c++)
+      if (!spec->box[b].conj[c].m) { if ((rc = local_search(&S, b)) < 0) goto oom; break; }
+  if (r->answer != VFY_SAT && spec->n_box && (rc = drop_contradictions(&S, ws[0], act0, &dropped, err)) != CB_OK) goto out;
+  for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
+    if ((rc = local_search(&S, b)) < 0) goto oom;
+  if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the local search"); goto done; }
+  if (!(stack = cb_alloc(cap * sizeof *stack))) goto oom;
+  for (size_t b = 0; b < spec->n_box; b++) {
+    item *it = item_new(&S, b, 0);
+    if (!it) goto oom;
+    memcpy(it->lo, spec->box[b].lo, nx * sizeof(double));
+    memcpy(it->hi, spec->box[b].hi, nx * sizeof(double));
+    memcpy(it->act, act0[b], spec->box[b].n_conj);
+    stack[top++] = it;
+  }
+  if ((rc = bab(&S, stack, &top, cap, ws, nt, scratch)) < 0) { cb_error_set(err, rc, "%s", r->reason[0] ? r->reason : "out of memory in the search"); goto out; }
+  if (r->answer == VFY_UNSAT && dropped)
+    snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "; %zu output conjunction(s) contradictory", dropped);
+  if (r->answer == VFY_UNSAT && !spec->n_box) snprintf(r->reason, sizeof r->reason, "no disjunct of the property can hold");
+done:
+  rc = CB_OK;
+  goto out;
+oom:
+  rc = cb_error_set(err, CB_ENOMEM, "out of memory in the search");
+out:
+  while (stack && top) cb_free(stack[--top]);
+  cb_free(stack);
+  for (int t = 0; ws && t < nt; t++) { ws_free(ws[t]); if (scratch) cb_free(scratch[t]); }
+  for (size_t b = 0; act0 && b < spec->n_box; b++) cb_free(act0[b]);
+  cb_free(ws); cb_free(scratch); cb_free(act0);
+  bnet_free(&bn);
+  free_rows(&S);
+  r->seconds = now() - S.t0;
+  if (rc != CB_OK) r->answer = VFY_ERROR;
+  return rc;
+}

@@ -1,0 +1,60 @@
+/*
+** Complete verification of a VNNLIB property (vnnlib.h) by branch and bound
+** with input splitting: is there an input in one of the boxes whose output
+** meets one of that box's output conjunctions?
+**
+** Answers are a closed set.  SAT only with a witness replayed through the
+** concrete forward pass and checked exactly against the inner box and the
+** output rows (vfy_check_witness); UNSAT only when every subdomain is closed
+** by a sound bound; anything else (NaN, a subdomain that cannot be split
+** further, an internal error) gives UNKNOWN or ERROR.
+*/
+#ifndef CB_VERIFY_H
+#define CB_VERIFY_H
+
+#include "bounds.h"
+#include "vnnlib.h"
+
+typedef enum vfy_answer { VFY_UNSAT, VFY_SAT, VFY_TIMEOUT, VFY_UNKNOWN, VFY_ERROR } vfy_answer;
+extern const char *const vfy_answer_name[5];   /* "unsat", "sat", "timeout", "unknown", "error" */
+
+/* Lower bounds lb[0..q) of C f(x) (C: q x output size, row-major) over the
+   box in ws->set.  Must be sound.  The default runs bounds_run(ws, method)
+   then bounds_spec; a tighter method (alpha-CROWN) plugs in here. */
+typedef int (*vfy_bound_fn)(void *ctx, cb_ws *ws, cb_method method, const double *C, size_t q,
+                            double *lb, cb_error *err);
+
+typedef struct vfy_opts {
+  double timeout;         /* wall-clock seconds for the whole search; default 300 */
+  double max_memory_mb;   /* cap on queued subdomains; default 2048 MB */
+  int threads;            /* OpenMP threads over subdomains; 0 = OpenMP default */
+  cb_method method;       /* intermediate bounds per subdomain; default CB_CROWN */
+  vfy_bound_fn bound;     /* NULL = default (see above) */
+  void *bound_ctx;        /* passed to bound */
+  long max_nodes;         /* stop with UNKNOWN after this many subdomains; 0 = no cap */
+  int attack_restarts;    /* random starts of the local search before BaB; default 8 */
+  unsigned long seed;     /* for the local search; default 1 */
+} vfy_opts;
+
+typedef struct vfy_result {
+  vfy_answer answer;
+  double *x, *y;          /* SAT: the checked witness (nx and ny values), else NULL */
+  size_t box, conj;       /* SAT: the input box and output conjunction it meets */
+  long nodes;             /* subdomains bounded */
+  int depth;              /* deepest split */
+  double seconds;
+  char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */
+} vfy_result;
+
+void vfy_opts_init(vfy_opts *o);
+/* Runs the search.  Returns CB_OK with an answer in r (ERROR included), or a
+   negative status (bad sizes, out of memory before the search starts). */
+int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err);
+void vfy_result_free(vfy_result *r);      /* frees x, y */
+
+/* 1 if x lies in box b's inner box exactly, its forward output y (filled) is
+   finite and meets output conjunction *conj (set) of that box; else 0. */
+int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x,
+                      double *y, size_t *conj);
+
+#endif
