@@ -44,6 +44,7 @@ typedef struct parser {
   tok t;                  /* current token */
   const char *s; size_t len;  /* its text (T_SYM) */
   int tline, tcol;        /* its position */
+  int cline, ccol;        /* position of the current command's '(' */
   cb_error *err;
   int rc;
   unsigned char *decl[2]; size_t ndecl[2], cdecl[2]; int dline[2];
@@ -115,7 +116,7 @@ static int expect(parser *P, tok t, const char *what)
 {
   char b[64];
   if (P->t == t) { next(P); return CB_OK; }
-  if (P->t == T_EOF) return fail(P, P->tline, P->tcol, CB_EFORMAT, "unbalanced parentheses: end of file where %s was expected", what);
+  if (P->t == T_EOF) return fail(P, P->cline, P->ccol, CB_EFORMAT, "unbalanced parentheses: this '(' is never closed (end of file where %s was expected)", what);
   return fail(P, P->tline, P->tcol, CB_EFORMAT, "expected %s, found %s", what, tokname(P, b, sizeof b));
 }
 
@@ -451,6 +452,7 @@ static int commands(parser *P, dnf *D)
   next(P);
   while (P->t != T_EOF && P->rc == CB_OK) {
     if (P->t == T_RP) return fail(P, P->tline, P->tcol, CB_EFORMAT, "unbalanced parentheses: unexpected ')'");
+    P->cline = P->tline; P->ccol = P->tcol;
     if (expect(P, T_LP, "'(' starting a command")) break;
     if (is(P, "declare-const")) { next(P); declare(P); }
     else if (is(P, "assert")) {
@@ -478,11 +480,11 @@ static int term_box(parser *P, const term *t, size_t nx, double *bx, int *ok)
     size_t i = P->var[a->off];
     double c = P->coef[a->off];
     if (c > 0) {
-      double o = div_up(a->b_up, c), in = div_dn(a->b_dn, c);
+      double o = div_up(a->b_up, c) + 0.0, in = div_dn(a->b_dn, c) + 0.0;
       hi[i] = fmin(hi[i], o);
       hin[i] = fmin(hin[i], a->strict ? nextafter(in, -INFINITY) : in);
     } else {
-      double o = div_dn(a->b_up, c), in = div_up(a->b_dn, c);
+      double o = div_dn(a->b_up, c) + 0.0, in = div_up(a->b_dn, c) + 0.0;
       lo[i] = fmax(lo[i], o);
       li[i] = fmax(li[i], a->strict ? nextafter(in, INFINITY) : in);
     }

@@ -4,7 +4,8 @@
 # text, and write no output file.  Expectations: tests/bad/EXPECT_* lines
 # "file|exit code|substring" (several lines per file: all must hold).
 # CSV files are run through `predict tests/data/tiny.nnet --data FILE`,
-# everything else through `info FILE` (both with --json, to check that no
+# VNNLIB files through `verify tests/data/tiny.nnet FILE`, everything else
+# through `info FILE` (all with --json, to check that no
 # partial output is written).  $1 is the cerbere binary.
 CB=${1:-build/cerbere}
 tmp=$(mktemp -d)
@@ -23,6 +24,7 @@ while IFS='|' read -r b code sub; do
   [ -f "$f" ] || { echo "FAIL $b: file missing"; fail=$((fail+1)); continue; }
   rm -f "$tmp/out.json"
   case "$b" in
+    *.vnnlib) $CB_VG "$CB" verify tests/data/tiny.nnet "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
     *.csv) $CB_VG "$CB" predict tests/data/tiny.nnet --data "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
     *) $CB_VG "$CB" info "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
   esac

@@ -1,0 +1,354 @@
+/*
+** cerbere verify on hand-built networks whose answers follow by hand, on
+** metamorphic relations over random networks, and the soundness of the
+** forward linear bounds (fwdlin.c) that the search uses on dense nets:
+**  - a bound attained with equality at one point: sat with exactly that point;
+**  - a fully determined input (zero-width box): sat and unsat by the value;
+**  - a contradictory output conjunction: unsat before search, with the reason;
+**  - sat only in a tiny corner of the box (no gradient leads there);
+**  - widening the box or adding a constraint met by a known witness never
+**    gives unsat; every unsat of a random property survives dense sampling.
+*/
+#include <math.h>
+#include "testutil.h"
+#include "bounds.h"
+#include "fwdlin.h"
+#include "verify.h"
+
+static uint64_t seed = 777;
+static double rnd(double a, double b) { return a + (b - a) * urand(&seed); }
+
+static cb_net *start(size_t nx)
+{
+  cb_net *net = net_new("hand", "test");
+  int64_t d[2] = {1, (int64_t)nx};
+  cb_shape s;
+  cb_error err = {0};
+  shape_set(&s, 2, d);
+  assert_int_equal(net_add(net, CB_INPUT, "x", "Input", NULL, 0, &s, &err), 0);
+  return net;
+}
+
+static int node(cb_net *net, cb_kind k, int in, size_t size)
+{
+  int64_t d[2] = {1, (int64_t)size};
+  cb_shape s;
+  cb_error err = {0};
+  int i;
+  shape_set(&s, 2, d);
+  i = net_add(net, k, cb_kind_name[k], "test", &in, 1, &s, &err);
+  assert_true(i >= 0);
+  net->output = i;
+  return i;
+}
+
+/* AFFINE with the given W (out x in) and b; NULL W/b = random. */
+static int dense(cb_net *net, int in, size_t out, const double *W, const double *b)
+{
+  size_t n = net->node[in].size;
+  int i = node(net, CB_AFFINE, in, out);
+  cb_node *nd = &net->node[i];
+  nd->p.aff.out = out; nd->p.aff.in = n;
+  nd->p.aff.W = net_doubles(net, out * n);
+  nd->p.aff.b = net_doubles(net, out);
+  for (size_t k = 0; k < out * n; k++) nd->p.aff.W[k] = W ? W[k] : rnd(-1.5, 1.5) / sqrt((double)n);
+  for (size_t k = 0; k < out; k++) nd->p.aff.b[k] = b ? b[k] : rnd(-0.3, 0.3);
+  return i;
+}
+
+static vnn_spec *spec(const char *text)
+{
+  vnn_spec *s = NULL;
+  cb_error err = {0};
+  if (vnn_parse_string(text, strlen(text), "t.vnnlib", &s, &err)) fail_msg("%s", err.msg);
+  return s;
+}
+
+static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_result *r)
+{
+  vnn_spec *s = spec(text);
+  vfy_opts o;
+  cb_error err = {0};
+  vfy_opts_init(&o);
+  o.timeout = timeout;
+  o.threads = 1;
+  if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
+  if (r->answer == VFY_SAT) {   /* the witness replays, independently of the search */
+    size_t c;
+    double y[16];
+    assert_true(vfy_check_witness(net, s, r->box, r->x, y, &c));
+    for (size_t j = 0; j < s->ny; j++) assert_true(y[j] == r->y[j]);
+  }
+  vnn_free(s);
+  return r->answer;
+}
+
+/* y = relu(x), one input and output. */
+static cb_net *relu1(void)
+{
+  static const double one = 1, zero = 0;
+  cb_net *net = start(1);
+  dense(net, node(net, CB_RELU, dense(net, 0, 1, &one, &zero), 1), 1, &one, &zero);
+  return net;
+}
+
+#define D1 "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+
+static void test_equality_attained(void **state)
+{
+  cb_net *net = relu1();
+  vfy_result r;
+  (void)state;
+  /* max of relu(x) on [-1, 1] is 1, attained only at x = 1: sat, witness x = 1 */
+  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= Y_0 1))", 10, &r), VFY_SAT);
+  assert_true(r.x[0] == 1 && r.y[0] == 1);
+  vfy_result_free(&r);
+  /* strict: y > 1 has no solution, but the tie at x = 1 is within the rounding
+     slack of any sound bound: the answer must not be sat (unknown is honest) */
+  assert_int_not_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1))", 10, &r), VFY_SAT);
+  vfy_result_free(&r);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1.000001))", 10, &r), VFY_UNSAT);
+  vfy_result_free(&r);
+  cb_net_free(net);
+}
+
+static void test_determined_input(void **state)
+{
+  cb_net *net = relu1();
+  vfy_result r;
+  (void)state;
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.5))", 10, &r), VFY_SAT);
+  assert_true(r.x[0] == 0.5 && r.y[0] == 0.5);
+  vfy_result_free(&r);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.25))", 10, &r), VFY_UNSAT);
+  vfy_result_free(&r);
+  /* 0.1 is no double: the box holds no binary64 point, so sat cannot be witnessed,
+     but unsat is still proved on the outer box */
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0.5))", 10, &r), VFY_UNSAT);
+  vfy_result_free(&r);
+  assert_int_not_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 0.5))", 2, &r), VFY_UNSAT);
+  vfy_result_free(&r);
+  cb_net_free(net);
+}
+
+static void test_contradictory_output(void **state)
+{
+  static const double W1[2] = {1, -1}, b1[2] = {0, 0}, I[4] = {1, 0, 0, 1};
+  cb_net *net = start(1);
+  vfy_result r;
+  (void)state;
+  dense(net, node(net, CB_RELU, dense(net, 0, 2, W1, b1), 2), 2, I, b1);
+  assert_int_equal(run(net, "(declare-const X_0 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)"
+                            "(assert (>= X_0 -1))(assert (<= X_0 1))"
+                            "(assert (<= Y_0 Y_1))(assert (<= Y_1 (- Y_0 1)))", 10, &r), VFY_UNSAT);
+  assert_non_null(strstr(r.reason, "contradictory"));
+  assert_true(r.nodes <= 1);
+  vfy_result_free(&r);
+  cb_net_free(net);
+}
+
+static void test_tiny_corner(void **state)
+{
+  /* y = relu(x0 - c) + relu(x1 - c), c = 1 - 2^-10, on [0,1]^2: max 2^-9 at (1,1) */
+  static const double I[4] = {1, 0, 0, 1}, c[2] = {-0.9990234375, -0.9990234375}, s[2] = {1, 1}, z = 0;
+  cb_net *net = start(2);
+  vfy_result r;
+  const char *d = "(declare-const X_0 Real)(declare-const X_1 Real)(declare-const Y_0 Real)"
+                  "(assert (>= X_0 0))(assert (<= X_0 1))(assert (>= X_1 0))(assert (<= X_1 1))";
+  char p[512];
+  (void)state;
+  dense(net, node(net, CB_RELU, dense(net, 0, 2, I, c), 2), 1, s, &z);
+  snprintf(p, sizeof p, "%s(assert (>= Y_0 0.0015))", d);
+  assert_int_equal(run(net, p, 20, &r), VFY_SAT);
+  assert_true(r.x[0] > 0.999 && r.x[1] > 0.999 && r.y[0] >= 0.0015);
+  vfy_result_free(&r);
+  snprintf(p, sizeof p, "%s(assert (> Y_0 0.00196))", d);
+  assert_int_equal(run(net, p, 20, &r), VFY_UNSAT);
+  vfy_result_free(&r);
+  cb_net_free(net);
+}
+
+static cb_net *random_net(void)
+{
+  cb_net *net = start(2);
+  int i = node(net, CB_RELU, dense(net, 0, 12, NULL, NULL), 12);
+  i = node(net, CB_RELU, dense(net, i, 10, NULL, NULL), 10);
+  dense(net, i, 2, NULL, NULL);
+  return net;
+}
+
+static void prop_text(char *p, size_t n, const double *lo, const double *hi, const char *extra)
+{
+  snprintf(p, n, "(declare-const X_0 Real)(declare-const X_1 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)"
+           "(assert (>= X_0 %.17g))(assert (<= X_0 %.17g))(assert (>= X_1 %.17g))(assert (<= X_1 %.17g))%s",
+           lo[0], hi[0], lo[1], hi[1], extra);
+}
+
+static void test_metamorphic(void **state)
+{
+  (void)state;
+  for (int t = 0; t < 12; t++) {
+    cb_net *net = random_net();
+    double lo[2], hi[2], wlo[2], whi[2], w[2], y[2];
+    char extra[256], p[1024];
+    cb_error err = {0};
+    vfy_result r;
+    for (int j = 0; j < 2; j++) {
+      lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.01, 1);
+      w[j] = rnd(lo[j], hi[j]);
+      wlo[j] = lo[j] - 0.5; whi[j] = hi[j] + 0.5;
+    }
+    assert_int_equal(cb_net_forward(net, w, 1, y, &err), CB_OK);
+    /* Y_0 - Y_1 >= (its value at w) - 1e-9: w is a witness, so never unsat */
+    snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", y[0] - y[1] - 1e-9);
+    prop_text(p, sizeof p, lo, hi, extra);
+    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    vfy_result_free(&r);
+    prop_text(p, sizeof p, wlo, whi, extra);             /* wider box */
+    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    vfy_result_free(&r);
+    snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))(assert (<= Y_1 %.17g))", y[0] - y[1] - 1e-9, y[1] + 1e-9);
+    prop_text(p, sizeof p, lo, hi, extra);               /* plus a constraint w meets */
+    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    vfy_result_free(&r);
+    /* a random threshold: an unsat answer must survive dense sampling */
+    double thr = y[0] - y[1] + rnd(0, 0.5);
+    snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", thr);
+    prop_text(p, sizeof p, lo, hi, extra);
+    if (run(net, p, 3, &r) == VFY_UNSAT)
+      for (int k = 0; k < 4000; k++) {
+        double x[2] = {rnd(lo[0], hi[0]), rnd(lo[1], hi[1])};
+        if (k < 4) { x[0] = k & 1 ? hi[0] : lo[0]; x[1] = k & 2 ? hi[1] : lo[1]; }
+        cb_net_forward(net, x, 1, y, &err);
+        assert_true(y[0] - y[1] < thr);
+      }
+    vfy_result_free(&r);
+    cb_net_free(net);
+  }
+}
+
+/* Dense kinds with random weights, 3 inputs, for the forward linear bounds. */
+static cb_net *random_dense(void)
+{
+  cb_net *net = start(3);
+  int i = node(net, CB_RELU, dense(net, 0, 10, NULL, NULL), 10), s;
+  i = node(net, CB_LEAKY_RELU, dense(net, i, 8, NULL, NULL), 8);
+  net->node[i].p.leaky.alpha = 0.1;
+  s = node(net, CB_SCALE, i, 8);
+  net->node[s].p.scale.a = net_doubles(net, 8);
+  net->node[s].p.scale.b = net_doubles(net, 8);
+  for (int k = 0; k < 8; k++) { net->node[s].p.scale.a[k] = rnd(-2, 2); net->node[s].p.scale.b[k] = rnd(-0.5, 0.5); }
+  i = node(net, CB_SIGMOID, dense(net, s, 8, NULL, NULL), 8);
+  i = node(net, CB_TANH, dense(net, i, 6, NULL, NULL), 6);
+  i = node(net, CB_CLIP, dense(net, i, 6, NULL, NULL), 6);
+  net->node[i].p.clip.lo = -0.2; net->node[i].p.clip.hi = 0.4;
+  dense(net, i, 3, NULL, NULL);
+  for (int k = 0; k < net->n; k++) net->node[k].exact = 1;
+  return net;
+}
+
+static void test_fwdlin_sound(void **state)
+{
+  (void)state;
+  for (int t = 0; t < 20; t++) {
+    cb_net *net = random_dense();
+    cb_bnet bn;
+    cb_error err = {0};
+    double lo[3], hi[3], F[12], G[12], C[6] = {1, -1, 0, 0, 1, -1}, lb[2];
+    for (int j = 0; j < 3; j++) { lo[j] = rnd(-2, 1); hi[j] = lo[j] + (t % 4 == 0 ? 0 : rnd(0, 2)); }
+    cb_set set = {CB_NORM_BOX, 0, 3, NULL, lo, hi};
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    cb_ws *ws = ws_new(&bn, &set, &err);
+    double **act = fwd_alloc(net, 1);
+    assert_non_null(ws);
+    assert_int_equal(fwdlin_run(ws, F, G, &err), CB_OK);
+    assert_int_equal(bounds_spec(ws, C, 2, lb, NULL, &err), CB_OK);
+    for (int k = 0; k < 3000; k++) {
+      for (int j = 0; j < 3; j++) act[0][j] = k < 8 ? (k >> j & 1 ? hi[j] : lo[j]) : rnd(lo[j], hi[j]);
+      assert_int_equal(fwd_all(net, 1, act, &err), CB_OK);
+      for (int i = 0; i < net->n; i++)
+        for (size_t e = 0; e < net->node[i].size; e++)
+          if (!(act[i][e] >= ws->lo[i][e] && act[i][e] <= ws->hi[i][e]))
+            fail_msg("net %d node %d[%zu]: %.17g outside [%.17g, %.17g]", t, i, e, act[i][e], ws->lo[i][e], ws->hi[i][e]);
+      const double *y = act[net->output], *x = act[0];
+      for (int e = 0; e < 3; e++) {
+        double l = F[e * 4 + 3], u = G[e * 4 + 3];
+        for (int j = 0; j < 3; j++) { l += F[e * 4 + j] * x[j]; u += G[e * 4 + j] * x[j]; }
+        assert_true(l <= y[e] && y[e] <= u);
+      }
+      assert_true(lb[0] <= y[0] - y[1] && lb[1] <= y[1] - y[2]);
+    }
+    fwd_free(act);
+    ws_free(ws);
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+}
+
+/* End-to-end on a network file (STYLE G10): the same net, a sat and an unsat property. */
+static void test_tiny_files(void **state)
+{
+  cb_net *net = must_load("tests/data/tiny.nnet");
+  const char *f[2] = {"tests/data/tiny_sat.vnnlib", "tests/data/tiny_unsat.vnnlib"};
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    vnn_spec *s;
+    vfy_opts o;
+    vfy_result r;
+    cb_error err = {0};
+    assert_int_equal(vnn_parse(f[k], &s, &err), CB_OK);
+    vfy_opts_init(&o);
+    o.threads = 1;
+    assert_int_equal(vfy_run(net, s, &o, &r, &err), CB_OK);
+    assert_int_equal(r.answer, k ? VFY_UNSAT : VFY_SAT);
+    vfy_result_free(&r);
+    vnn_free(s);
+  }
+  cb_net_free(net);
+}
+
+/* ACAS Xu: a hard instance under a tiny timeout answers timeout, and the
+   easy ones answer as VNN-COMP's results say (prop 1 on 1_1 holds, prop 2
+   on 2_3 is violated). */
+static void test_acasxu(void **state)
+{
+  char net_p[1024], prop_p[1024];
+  const char *cases[][3] = {{"1_1", "1", "unsat"}, {"2_3", "2", "sat"}, {"1_1", "2", "timeout"}};
+  (void)state;
+  if (!shared_present("benchmarks/acasxu")) return;
+  for (int k = 0; k < 3; k++) {
+    cb_net *net;
+    vnn_spec *s;
+    vfy_opts o;
+    vfy_result r;
+    cb_error err = {0};
+    snprintf(net_p, sizeof net_p, "%s/benchmarks/acasxu/onnx/ACASXU_run2a_%s_batch_2000.onnx", shared_dir(), cases[k][0]);
+    snprintf(prop_p, sizeof prop_p, "%s/benchmarks/acasxu/vnnlib/prop_%s.vnnlib", shared_dir(), cases[k][1]);
+    net = must_load(net_p);
+    assert_int_equal(vnn_parse(prop_p, &s, &err), CB_OK);
+    vfy_opts_init(&o);
+    o.threads = 1;
+    o.timeout = k == 2 ? 0.2 : 60;
+    assert_int_equal(vfy_run(net, s, &o, &r, &err), CB_OK);
+    assert_string_equal(vfy_answer_name[r.answer], cases[k][2]);
+    if (k == 2) assert_true(r.seconds < 1.0);
+    vfy_result_free(&r);
+    vnn_free(s);
+    cb_net_free(net);
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_equality_attained),
+    cmocka_unit_test(test_determined_input),
+    cmocka_unit_test(test_contradictory_output),
+    cmocka_unit_test(test_tiny_corner),
+    cmocka_unit_test(test_metamorphic),
+    cmocka_unit_test(test_fwdlin_sound),
+    cmocka_unit_test(test_tiny_files),
+    cmocka_unit_test(test_acasxu),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
