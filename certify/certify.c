@@ -25,7 +25,7 @@ void cert_opt_init(cb_cert_opt *o)
   memset(o, 0, sizeof *o);
   o->norm = CB_NORM_INF;
   o->methods = (1u << CM_COUNT) - 1;
-  o->cheap = (cb_attack_opt){20, 1, 1};
+  o->cheap = (cb_attack_opt){10, 0, 1};
   o->strong = (cb_attack_opt){100, 8, 2};
   o->radius_rtol = 1e-3;
 }
