@@ -14,6 +14,7 @@
 #include "net.h"
 #include "report.h"
 #include "cmd_lipschitz.h"
+#include "report_doc.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -25,6 +26,10 @@ static const char *usage_main =
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
   "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
+  "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
+  "                                    per-sample verdicts (verified / falsified with a\n"
+  "                                    checked counterexample / unknown), certified radii\n"
+  "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
   "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
@@ -222,6 +227,8 @@ int main(int argc, char **argv)
      the heap (no mmap/munmap and page faults each time). */
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  cb_argc = argc;
+  cb_argv = argv;
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
@@ -229,6 +236,8 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
   if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
