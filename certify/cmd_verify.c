@@ -22,7 +22,7 @@
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
-  "                      [--threads N] [--max-memory MB] [--method crown|crown-ibp|ibp]\n"
+  "                      [--threads N] [--max-memory MB] [--method crown|crown-ibp|ibp|fwd]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
   "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
@@ -43,7 +43,9 @@ static const char *usage =
   "  --json OUT       write {command, net, prop, answer, reason, nodes, depth, time_s, x, y}\n"
   "  --threads N      threads over subdomains (default: OpenMP's default)\n"
   "  --max-memory MB  cap on queued subdomains (default 2048); reaching it gives unknown\n"
-  "  --method M       bounds per subdomain: crown (default), crown-ibp or ibp\n"
+  "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
+  "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
+  "                   dense networks with at most 64 inputs)\n"
   "\n"
   "exit codes: 0 an answer was printed (including timeout and unknown), 2 usage error,\n"
   "3 input error (network, VNNLIB file, sizes that do not match; nothing is written),\n"
@@ -112,6 +114,7 @@ static int parse(int argc, char **argv, vopts *o)
       if (!strcmp(argv[i], "crown")) o->v.method = CB_CROWN;
       else if (!strcmp(argv[i], "crown-ibp")) o->v.method = CB_CROWN_IBP;
       else if (!strcmp(argv[i], "ibp")) o->v.method = CB_IBP;
+      else if (!strcmp(argv[i], "fwd")) o->v.fwd = 1;
       else return report_usage("verify", "unknown method '%s'", argv[i]);
     } else if (a[0] == '-') return report_usage("verify", "unknown option %s", a);
     else if (!o->net) o->net = a;

@@ -34,6 +34,7 @@
 #include "linalg.h"
 #include "lp.h"
 #include "fwdlin.h"
+#include "attack.h"
 
 const char *const vfy_answer_name[5] = {"unsat", "sat", "timeout", "unknown", "error"};
 
@@ -47,6 +48,7 @@ void vfy_opts_init(vfy_opts *o)
   o->max_memory_mb = 2048;
   o->method = CB_CROWN;
   o->attack_restarts = 8;
+  o->aspect = 16;
   o->seed = 1;
 }
 
@@ -263,6 +265,38 @@ out:
   return found;
 }
 
+/* PGD (attack.h) on each output conjunction of box b over its inner box:
+   minimises max_r (A_r y - b_r); a point with value <= 0 is checked exactly.
+   Returns 1 (r set to SAT), 0 or a negative status. */
+static int pgd(search *S, size_t b)
+{
+  const vnn_spec *sp = S->spec;
+  const vnn_box *B = &sp->box[b];
+  size_t nx = sp->nx, ny = sp->ny, c;
+  cb_set set = {CB_NORM_BOX, 0, nx, NULL, B->lo_in, B->hi_in};
+  cb_attack_opt opt = CB_ATTACK_DEFAULT;
+  double *x = cb_alloc(nx * sizeof *x), *y = cb_alloc(ny * sizeof *y), *d = NULL, g;
+  int found = 0;
+  cb_error err = {0};
+  if (!x || !y) { found = CB_ENOMEM; goto out; }
+  for (size_t j = 0; j < nx; j++) if (!(B->lo_in[j] <= B->hi_in[j])) goto out;   /* no double in the box */
+  opt.restarts = S->o->attack_restarts;
+  opt.seed = S->o->seed;
+  for (size_t k = 0; k < B->n_conj && !found; k++) {
+    const vnn_conj *cj = &B->conj[k];
+    if (!cj->m || now() - S->t0 > S->o->timeout) continue;
+    cb_free(d);
+    if (!(d = cb_alloc(cj->m * sizeof *d))) { found = CB_ENOMEM; break; }
+    for (size_t r = 0; r < cj->m; r++) d[r] = -cj->b_dn[r];
+    cb_error_clear(&err);
+    if (attack_run(S->net, &set, cj->A, d, cj->m, CB_AGG_MAX, 0, &opt, x, &g, &err) != CB_OK) continue;
+    if (g <= 0 && vfy_check_witness(S->net, sp, b, x, y, &c)) found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1;
+  }
+out:
+  cb_free(x); cb_free(y); cb_free(d);
+  return found;
+}
+
 /* ---- one subdomain ---- */
 
 /* Linear lower bounds L_r(x) = a_r . x + c_r (r < q) of the rows C over the
@@ -437,7 +471,6 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
     if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
   }
   if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
-  if (getenv("VFY_DEBUG") && it->depth > 22) { fprintf(stderr, "d%d dim %d:", it->depth, w->dim); for (size_t j = 0; j < nx; j++) fprintf(stderr, " [%g %g] s=%g", it->lo[j], it->hi[j], score[j]); for (size_t r = 0; r < q; r++) fprintf(stderr, " lb%zu=%g", r, lb[r]); fprintf(stderr, "\n"); }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
   goto out;
@@ -581,8 +614,10 @@ out:
 int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
 {
   search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0};
-  S.aspect = getenv("VFY_ASPECT") ? atof(getenv("VFY_ASPECT")) : 16;
-  S.fwd = !o->bound && o->method == CB_CROWN && fwdlin_supported(net) && spec->nx <= FD_MAX_DIM && !getenv("VFY_NOFWD");
+  S.aspect = o->aspect > 1 ? o->aspect : 1;
+  S.fwd = !o->bound && o->fwd;
+  if (S.fwd && !fwdlin_supported(net)) return cb_error_set(err, CB_EUNSUP, "--method fwd needs a dense network with exact parameters (no conv, concat, transpose or maxpool)");
+  if (S.fwd && spec->nx > FD_MAX_DIM) return cb_error_set(err, CB_EUNSUP, "--method fwd is for inputs of at most %d values", FD_MAX_DIM);
   cb_bnet bn = {0};
   cb_ws **ws = NULL;
   double **scratch = NULL;
@@ -621,7 +656,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
       if (!spec->box[b].conj[c].m) { if ((rc = local_search(&S, b)) < 0) goto oom; break; }
   if (r->answer != VFY_SAT && spec->n_box && (rc = drop_contradictions(&S, ws[0], act0, &dropped, err)) != CB_OK) goto out;
   for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
-    if ((rc = local_search(&S, b)) < 0) goto oom;
+    if ((rc = local_search(&S, b)) < 0 || (r->answer != VFY_SAT && (rc = pgd(&S, b)) < 0)) goto oom;
   if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the local search"); goto done; }
   if (!(stack = cb_alloc(cap * sizeof *stack))) goto oom;
   for (size_t b = 0; b < spec->n_box; b++) {
