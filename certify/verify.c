@@ -441,9 +441,10 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
     x[j] = fmin(fmax(it->lo[j] + 0.5 * (it->hi[j] - it->lo[j]), B->lo_in[j]), B->hi_in[j]);
   if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
   /* linear bounds of every row, the LP per live conjunction, the score */
+  memset(score, 0, nx * sizeof *score);
+  if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
   if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
   else if (linear_bounds(ws, S->C[it->box], q, nx, it->lo, it->hi, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
-  memset(score, 0, nx * sizeof *score);
   live = 0;
   for (c = 0; c < B->n_conj; c++) {
     size_t r0 = S->row0[it->box][c];
@@ -457,6 +458,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
     }
   }
   if (!live) { w->o = O_CLOSED; goto out; }
+branch:
   for (size_t j = 0; j < nx; j++)
     if (score[j] > best && it->lo[j] < it->hi[j]) { best = score[j]; w->dim = (int)j; }
   {  /* the widest dimension relative to the root box, when nothing scores or when
