@@ -80,6 +80,10 @@ int relax_supported(const cb_node *n, cb_error *err);
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */
+int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *c, cb_error *err);
+                  /* the upper linear bound behind bounds_spec (after bounds_run):
+                     C_r f(x) <= lin_r . x + c_r on the set, lin q x input size
+                     (the rounding of evaluating it at x is not included) */
 int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
                   /* bounds of C f(x) (C is q x output size); lb or ub may be NULL */
 

@@ -206,8 +206,10 @@ static void concretise(bwd *B, int stop, double *out)
     out[r] = round_up(out[r] + 2 * (B->slack[r] + gamma_n((size_t)ws->net->n + 2) * B->babs[r]));
 }
 
-/* One backward pass from `start` (rows A0, q x size) down to `stop`. */
-static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out)
+/* One backward pass from `start` (rows A0, q x size) down to `stop`.  With
+   lin (stop 0 only): the pass is not concretised; lin gets the input
+   coefficients (q x n_in) and out the constant, rounding slack included. */
+static int crown_pass_lin(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out, double *lin)
 {
   bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL};
   int rc = CB_ENOMEM, n = ws->net->n;
@@ -226,12 +228,31 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
     B.A[i] = NULL;
   }
   rc = CB_OK;
-  if (B.A[stop]) concretise(&B, stop, out);
+  if (lin && B.A[0]) {
+    if (B.merged[0]) add_terms(&B, B.A[0], ws->net->node[0].size, ws->zmax[0], 2 * U_RO, NULL);
+    memcpy(lin, B.A[0], q * ws->net->node[0].size * sizeof(double));
+    for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
+  } else if (lin) {
+    memset(lin, 0, q * ws->net->node[0].size * sizeof(double));
+    for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
+  } else if (B.A[stop]) concretise(&B, stop, out);
   else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
 out:
   if (B.A) for (int i = 0; i < n; i++) cb_free(B.A[i]);
   cb_free(B.A); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);
   return rc;
+}
+
+static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out)
+{
+  return crown_pass_lin(ws, start, stop, A0, q, out, NULL);
+}
+
+int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *c, cb_error *err)
+{
+  int rc = crown_pass_lin(ws, ws->net->output, 0, C, q, c, lin);
+  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
+  return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
 }
 
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err)

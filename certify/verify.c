@@ -300,31 +300,19 @@ out:
 /* ---- one subdomain ---- */
 
 /* Linear lower bounds L_r(x) = a_r . x + c_r (r < q) of the rows C over the
-   sub-box, read off the CROWN bound by evaluating it at the centre and at one
-   point per dimension (the relaxations stay those of the sub-box).  For
-   branching and the LP only: nothing is proved with a and c. */
-static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, const double *lo, const double *hi,
-                         double *a, double *c, cb_error *err)
+   sub-box: the backward CROWN pass of -C, not concretised.  For branching and
+   the LP only (nothing is proved with a and c). */
+static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, cb_error *err)
 {
-  double *pt = cb_alloc((nx + 2 * q + 1) * sizeof *pt), *v0 = pt + nx, *v = v0 + q;
-  int rc = CB_OK;
-  if (!pt) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  for (size_t j = 0; j < nx; j++) pt[j] = lo[j] + 0.5 * (hi[j] - lo[j]);
-  ws->set.lo = ws->set.hi = pt;
-  if ((rc = bounds_spec(ws, C, q, v0, NULL, err)) != CB_OK) goto out;
-  for (size_t r = 0; r < q; r++) c[r] = v0[r];
-  for (size_t j = 0; j < nx && rc == CB_OK; j++) {
-    double h = 0.5 * (hi[j] - lo[j]), x0 = pt[j];
-    if (!(h > 0)) { for (size_t r = 0; r < q; r++) a[r * nx + j] = 0; continue; }
-    pt[j] = x0 + h;
-    rc = bounds_spec(ws, C, q, v, NULL, err);
-    pt[j] = x0;
-    for (size_t r = 0; r < q; r++) { a[r * nx + j] = (v[r] - v0[r]) / h; c[r] -= a[r * nx + j] * x0; }
-  }
-out:
-  ws->set.lo = lo;
-  ws->set.hi = hi;
-  cb_free(pt);
+  size_t ny = ws->net->node[ws->net->output].size;
+  double *nC = cb_alloc((q * ny + 1) * sizeof *nC);
+  int rc;
+  if (!nC) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t k = 0; k < q * ny; k++) nC[k] = -C[k];
+  rc = crown_linear(ws, nC, q, a, c, err);
+  for (size_t k = 0; k < q * nx; k++) a[k] = -a[k];
+  for (size_t r = 0; r < q; r++) c[r] = -c[r];
+  cb_free(nC);
   return rc;
 }
 
@@ -444,7 +432,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   memset(score, 0, nx * sizeof *score);
   if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
   if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
-  else if (linear_bounds(ws, S->C[it->box], q, nx, it->lo, it->hi, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+  else if (linear_bounds(ws, S->C[it->box], q, nx, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
   live = 0;
   for (c = 0; c < B->n_conj; c++) {
     size_t r0 = S->row0[it->box][c];
