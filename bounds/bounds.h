@@ -80,6 +80,10 @@ int relax_supported(const cb_node *n, cb_error *err);
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */
+int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err);
+                  /* same, every box intersected with a prior box per node (bounds
+                     valid on a superset of the set, e.g. a parent subdomain's);
+                     neurons the prior proves stable are not re-bounded */
 int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *c, cb_error *err);
                   /* the upper linear bound behind bounds_spec (after bounds_run):
                      C_r f(x) <= lin_r . x + c_r on the set, lin q x input size

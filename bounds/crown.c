@@ -330,20 +330,39 @@ static int first_linear(const cb_net *net, int k)
   return in == 0;
 }
 
-int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
+/* Intersects node i's box with a prior box (valid on a superset of the set). */
+static void clamp_prior(cb_ws *ws, int i, const double *plo, const double *phi)
+{
+  for (size_t e = 0; e < ws->net->node[i].size; e++) {
+    if (plo[e] > ws->lo[i][e]) ws->lo[i][e] = plo[e];
+    if (phi[e] < ws->hi[i][e]) ws->hi[i][e] = phi[e];
+  }
+  set_zmax(ws, i);
+}
+
+int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err)
 {
   const cb_net *net = ws->net;
   int rc = set_check(&ws->set, err);
   ws->method = m;
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
+    if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
     if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
       relax_lines(ws, i);
     }
-    if (m == CB_CROWN && i > 0 && is_preactivation(net, i) && !first_linear(net, i)) rc = crown_refine(ws, i, err);
+    if (m == CB_CROWN && i > 0 && is_preactivation(net, i) && !first_linear(net, i)) {
+      rc = crown_refine(ws, i, err);
+      if (plo) clamp_prior(ws, i, plo[i], phi[i]);
+    }
   }
   return rc;
+}
+
+int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
+{
+  return bounds_run_prior(ws, m, NULL, NULL, err);
 }
 
 /* Bounds of C f(x): one pass over [C; -C] (rows needed only).  IBP merges C

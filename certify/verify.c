@@ -125,6 +125,8 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
   int depth;
   double *lo, *hi;
   unsigned char *act;
+  int has_prior;          /* plo/phi hold the parent's node boxes (valid here too) */
+  double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
 } item;
 
 typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
@@ -133,6 +135,7 @@ typedef struct work {     /* result of bounding one item */
   outcome o;
   int dim;
   double *x;              /* O_SAT: witness (nx) */
+  double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
   cb_error err;
   char why[96];
 } work;
@@ -149,22 +152,59 @@ typedef struct search {
   vfy_result *r;
   double aspect;
   int fwd;                /* intermediate bounds by fwdlin_run (low-dim dense nets) */
+  int prior;              /* children start from their parent's node boxes (default bound) */
+  size_t nb;              /* sum of node sizes */
 } search;
 
 static item *item_new(const search *S, size_t box, int depth)
 {
-  size_t nx = S->spec->nx, nc = S->spec->box[box].n_conj;
-  item *it = cb_alloc(sizeof *it + 2 * nx * sizeof(double) + nc + 1);
+  size_t nx = S->spec->nx, nc = S->spec->box[box].n_conj, np = S->prior ? S->nb : 0;
+  item *it = cb_alloc(sizeof *it + (2 * np + 2 * nx) * sizeof(double) + nc + 1);
   if (!it) return NULL;
   it->box = box;
   it->depth = depth;
-  it->lo = (double *)(it + 1);
+  it->has_prior = 0;
+  it->plo = (double *)(it + 1);
+  it->phi = it->plo + np;
+  it->lo = it->phi + np;
   it->hi = it->lo + nx;
   it->act = (unsigned char *)(it->hi + nx);
   return it;
 }
 
-static size_t item_bytes(const search *S) { return sizeof(item) + 2 * S->spec->nx * sizeof(double) + 64; }
+static size_t item_bytes(const search *S) { return sizeof(item) + (2 * S->spec->nx + (S->prior ? 2 * S->nb : 0)) * sizeof(double) + 64; }
+
+/* Bounds of the rows over the item's box with the parent's node boxes as a prior. */
+static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb, cb_error *err)
+{
+  const cb_net *net = S->net;
+  double **pl = NULL, **ph;
+  int rc;
+  if (it->has_prior) {
+    size_t off = 0;
+    if (!(pl = cb_alloc(2 * (size_t)net->n * sizeof *pl))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    ph = pl + net->n;
+    for (int i = 0; i < net->n; i++) { pl[i] = it->plo + off; ph[i] = it->phi + off; off += net->node[i].size; }
+  }
+  rc = bounds_run_prior(ws, S->o->method, pl, it->has_prior ? ph : NULL, err);
+  cb_free(pl);
+  return rc != CB_OK ? rc : bounds_spec(ws, C, q, lb, NULL, err);
+}
+
+/* Copies the workspace's node boxes (lo then hi) into a new buffer. */
+static double *save_prior(const search *S, const cb_ws *ws)
+{
+  double *p = cb_alloc(2 * S->nb * sizeof *p);
+  size_t off = 0;
+  if (!p) return NULL;
+  for (int i = 0; i < S->net->n; i++) {
+    size_t n = S->net->node[i].size;
+    memcpy(p + off, ws->lo[i], n * sizeof *p);
+    memcpy(p + S->nb + off, ws->hi[i], n * sizeof *p);
+    off += n;
+  }
+  return p;
+}
 
 /* Sets r to SAT with witness x (already checked) in box b. */
 static int set_sat(search *S, size_t b, const double *x, const double *y, size_t c)
@@ -406,12 +446,14 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
   w->x = NULL;
+  w->prior = NULL;
   w->dim = -1;
   a = cb_alloc((q * nx + q + 2 * (nx + 1) * ny + 1) * sizeof *a);
   if (!a) { w->o = O_ERROR; cb_error_set(&w->err, CB_ENOMEM, "out of memory"); return; }
   lc = a + q * nx;
   Flo = lc + q; Fhi = Flo + (nx + 1) * ny;
   if (S->fwd) rc = fwdlin_run(ws, Flo, Fhi, &w->err) ? w->err.status : bounds_spec(ws, S->C[it->box], q, lb, NULL, &w->err);
+  else if (S->prior) rc = prior_bound(S, ws, it, S->C[it->box], q, lb, &w->err);
   else rc = S->bound(S->o->bound_ctx, ws, S->o->method, S->C[it->box], q, lb, &w->err);
   if (rc != CB_OK) { w->o = O_ERROR; goto out; }
   for (size_t r = 0; r < q; r++)
@@ -463,6 +505,7 @@ branch:
   if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
+  else if (S->prior) w->prior = save_prior(S, ws);   /* NULL on OOM: the children start afresh */
   goto out;
 sat:
   if ((w->x = cb_alloc(nx * sizeof *w->x))) { memcpy(w->x, x, nx * sizeof *x); w->o = O_SAT; }
@@ -579,12 +622,19 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
           memcpy(b->lo, it->lo, 2 * nx * sizeof(double) + S->spec->box[it->box].n_conj);
           a->hi[d] = mid;
           b->lo[d] = mid;
+          if (W[k].prior) {
+            memcpy(a->plo, W[k].prior, 2 * S->nb * sizeof(double));
+            memcpy(b->plo, W[k].prior, 2 * S->nb * sizeof(double));
+            a->has_prior = b->has_prior = 1;
+          }
           stack[(*top)++] = b;
           stack[(*top)++] = a;
         }
       }
       cb_free(W[k].x);
+      cb_free(W[k].prior);
       W[k].x = NULL;
+      W[k].prior = NULL;
       cb_free(it);
     }
     if (rc != CB_OK && r->answer != VFY_SAT) {
@@ -603,9 +653,11 @@ out:
 
 int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
 {
-  search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0};
+  search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0, 0, 0};
   S.aspect = o->aspect > 1 ? o->aspect : 1;
   S.fwd = !o->bound && o->fwd;
+  S.prior = !o->bound && !S.fwd && o->method != CB_IBP;
+  for (int i = 0; i < net->n; i++) S.nb += net->node[i].size;
   if (S.fwd && !fwdlin_supported(net)) return cb_error_set(err, CB_EUNSUP, "--method fwd needs a dense network with exact parameters (no conv, concat, transpose or maxpool)");
   if (S.fwd && spec->nx > FD_MAX_DIM) return cb_error_set(err, CB_EUNSUP, "--method fwd is for inputs of at most %d values", FD_MAX_DIM);
   cb_bnet bn = {0};
