@@ -309,14 +309,14 @@ static void test_tiny_files(void **state)
 
 /* ACAS Xu: a hard instance under a tiny timeout answers timeout, and the
    easy ones answer as VNN-COMP's results say (prop 1 on 1_1 holds, prop 2
-   on 2_3 is violated). */
+   on 2_3 is violated), and a tiny --max-memory gives unknown. */
 static void test_acasxu(void **state)
 {
   char net_p[1024], prop_p[1024];
-  const char *cases[][3] = {{"1_1", "1", "unsat"}, {"2_3", "2", "sat"}, {"1_1", "2", "timeout"}};
+  const char *cases[][3] = {{"1_1", "1", "unsat"}, {"2_3", "2", "sat"}, {"1_1", "2", "timeout"}, {"1_1", "2", "unknown"}};
   (void)state;
   if (!shared_present("benchmarks/acasxu")) return;
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 4; k++) {
     cb_net *net;
     vnn_spec *s;
     vfy_opts o;
@@ -329,9 +329,11 @@ static void test_acasxu(void **state)
     vfy_opts_init(&o);
     o.threads = 1;
     o.timeout = k == 2 ? 0.2 : 60;
+    if (k == 3) o.max_memory_mb = 1e-3;   /* the cap on queued subdomains: unknown, not unsat */
     assert_int_equal(vfy_run(net, s, &o, &r, &err), CB_OK);
     assert_string_equal(vfy_answer_name[r.answer], cases[k][2]);
     if (k == 2) assert_true(r.seconds < 1.0);
+    if (k == 3) assert_non_null(strstr(r.reason, "memory limit"));
     vfy_result_free(&r);
     vnn_free(s);
     cb_net_free(net);

@@ -171,6 +171,28 @@ static void test_sizes(void **state)
   vnn_free(s);
 }
 
+/* Failing allocator: every allocation failure gives CB_ENOMEM (or success), never a crash. */
+static void test_oom(void **state)
+{
+  const char *text = DECL2 "(assert (or (and (>= X_0 0) (<= X_0 1) (>= X_1 0) (<= X_1 1))\n"
+                     "            (and (>= X_0 2) (<= X_0 3) (>= X_1 0) (<= X_1 1))))\n"
+                     "(assert (or (and (<= Y_0 Y_1) (>= Y_0 0)) (and (<= (+ Y_1 (* 2 Y_0)) Y_0))))\n";
+  int ok = 0;
+  (void)state;
+  for (long n = 0; n < 400 && !ok; n++) {
+    vnn_spec *s = NULL;
+    cb_error err = {0};
+    int rc;
+    cb_alloc_fail_after(n);
+    rc = vnn_parse_string(text, strlen(text), "t.vnnlib", &s, &err);
+    cb_alloc_fail_after(-1);
+    if (rc == CB_OK) { ok = 1; assert_int_equal(s->n_box, 2); }
+    else { assert_int_equal(rc, CB_ENOMEM); assert_null(s); }
+    vnn_free(s);
+  }
+  assert_true(ok);
+}
+
 /* Every property file of the 13 VNN-COMP families parses. */
 static void walk(const char *dir, int *n)
 {
@@ -217,6 +239,7 @@ int main(void)
     cmocka_unit_test(test_constant_atoms),
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_sizes),
+    cmocka_unit_test(test_oom),
     cmocka_unit_test(test_benchmark_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
