@@ -178,7 +178,7 @@ static size_t item_bytes(const search *S) { return sizeof(item) + (2 * S->spec->
 static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb, cb_error *err)
 {
   const cb_net *net = S->net;
-  double **pl = NULL, **ph;
+  double **pl = NULL, **ph = NULL;
   int rc;
   if (it->has_prior) {
     size_t off = 0;
