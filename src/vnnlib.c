@@ -374,7 +374,7 @@ static int connective(parser *P, dnf *D, int is_and, int line, int col)
     dnf F = {0};
     if (P->t == T_EOF) return expect(P, T_RP, "')'");
     if (formula(P, &F)) { dnf_free(&F); break; }
-    if (is_and) dnf_and(P, D, &F);
+    if (is_and) { dnf_and(P, D, &F); dnf_free(&F); }   /* F is empty unless dnf_and failed */
     else {
       for (size_t i = 0; i < F.n; i++) if (!dnf_push(D, F.t[i])) { oom(P); break; } else F.t[i].a = NULL;
       if (D->n > MAX_TERMS) fail(P, line, col, CB_EUNSUP, "disjunctive normal form has more than %d terms", MAX_TERMS);
