@@ -48,6 +48,8 @@ void vfy_opts_init(vfy_opts *o)
   o->max_memory_mb = 2048;
   o->method = CB_CROWN;
   o->attack_restarts = 8;
+  o->strong_restarts = 500;
+  o->strong_after = 1;
   o->aspect = 16;
   o->seed = 1;
 }
@@ -308,7 +310,7 @@ out:
 /* PGD (attack.h) on each output conjunction of box b over its inner box:
    minimises max_r (A_r y - b_r); a point with value <= 0 is checked exactly.
    Returns 1 (r set to SAT), 0 or a negative status. */
-static int pgd(search *S, size_t b)
+static int pgd(search *S, size_t b, int restarts, int steps)
 {
   const vnn_spec *sp = S->spec;
   const vnn_box *B = &sp->box[b];
@@ -320,8 +322,9 @@ static int pgd(search *S, size_t b)
   cb_error err = {0};
   if (!x || !y) { found = CB_ENOMEM; goto out; }
   for (size_t j = 0; j < nx; j++) if (!(B->lo_in[j] <= B->hi_in[j])) goto out;   /* no double in the box */
-  opt.restarts = S->o->attack_restarts;
-  opt.seed = S->o->seed;
+  opt.restarts = restarts;
+  opt.steps = steps;
+  opt.seed = S->o->seed + (uint64_t)restarts;
   for (size_t k = 0; k < B->n_conj && !found; k++) {
     const vnn_conj *cj = &B->conj[k];
     if (!cj->m || now() - S->t0 > S->o->timeout) continue;
@@ -580,12 +583,19 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
   work *W = cb_calloc(nb, sizeof *W);
   item **batch = cb_calloc(nb, sizeof *batch);
   char leaf_why[96] = "";
-  int rc = CB_OK;
+  int rc = CB_OK, strong_done = 0;
   if (!W || !batch) { rc = CB_ENOMEM; goto out; }
   while (*top && r->answer != VFY_SAT) {
     size_t n = 0;
     if (now() - S->t0 > S->o->timeout) { r->answer = VFY_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout after %ld subdomains (%zu open)", r->nodes, *top); goto out; }
     if (S->o->max_nodes && r->nodes >= S->o->max_nodes) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "node limit %ld reached", r->nodes); goto out; }
+    if (!strong_done && now() - S->t0 > S->o->strong_after) {   /* not easy: a much longer attack, once */
+      strong_done = 1;
+      for (size_t b = 0; b < S->spec->n_box && r->answer != VFY_SAT; b++)
+        if ((rc = pgd(S, b, S->spec->nx <= FD_MAX_DIM ? S->o->strong_restarts : 2, 100)) < 0) goto out;
+      rc = CB_OK;
+      if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the long attack after %ld subdomains", r->nodes); goto out; }
+    }
     while (n < nb && *top) batch[n++] = stack[--*top];
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (size_t k = 0; k < n; k++) {
@@ -698,7 +708,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
       if (!spec->box[b].conj[c].m) { if ((rc = local_search(&S, b)) < 0) goto oom; break; }
   if (r->answer != VFY_SAT && spec->n_box && (rc = drop_contradictions(&S, ws[0], act0, &dropped, err)) != CB_OK) goto out;
   for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
-    if ((rc = local_search(&S, b)) < 0 || (r->answer != VFY_SAT && (rc = pgd(&S, b)) < 0)) goto oom;
+    if ((rc = local_search(&S, b)) < 0 || (r->answer != VFY_SAT && (rc = pgd(&S, b, o->attack_restarts, 40)) < 0)) goto oom;
   if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the local search"); goto done; }
   if (!(stack = cb_alloc(cap * sizeof *stack))) goto oom;
   for (size_t b = 0; b < spec->n_box; b++) {

@@ -32,7 +32,11 @@ typedef struct vfy_opts {
   vfy_bound_fn bound;     /* NULL = default (see above) */
   void *bound_ctx;        /* passed to bound */
   long max_nodes;         /* stop with UNKNOWN after this many subdomains; 0 = no cap */
-  int attack_restarts;    /* random starts of the local search before BaB; default 8 */
+  int attack_restarts;    /* random starts of the local search and PGD before BaB; default 8 */
+  int strong_restarts;    /* PGD starts (100 steps each) of the long attack run once when
+                             the search passes strong_after seconds; inputs <= 64 values
+                             only (2 starts above); default 500 */
+  double strong_after;    /* seconds; default 1 */
   unsigned long seed;     /* for the local search; default 1 */
   int fwd;                /* 1: intermediate bounds by forward linear bounds (fwdlin.h)
                              instead of CROWN: cheaper per box, looser (ACAS Xu trees
