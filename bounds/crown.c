@@ -320,6 +320,7 @@ static int crown_refine(cb_ws *ws, int k, cb_error *err)
   for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
   for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
     size_t c = m - r0 < ch ? m - r0 : ch;
+    if (cb_time_up()) { rc = cb_limit_error(err, "CROWN"); break; }
     memset(A, 0, 2 * c * n * sizeof *A);
     for (size_t j = 0; j < c; j++) { A[j * n + sel[r0 + j]] = 1; A[(c + j) * n + sel[r0 + j]] = -1; }
     if ((rc = crown_upper(ws, k, A, 2 * c, out, err)) != CB_OK) break;
@@ -358,6 +359,7 @@ int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
   int rc = set_check(&ws->set, err);
   ws->method = m;
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
+    if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;

@@ -35,7 +35,7 @@ static const char *usage_main =
   "  --version       print the version\n"
   "\n"
   "exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,\n"
-  "unsupported op), 4 internal error.\n";
+  "unsupported op), 4 internal error, 5 resource limit (--timeout, --max-memory).\n";
 
 static const char *usage_info =
   "usage: cerbere info NET [--check] [--json OUT]\n"
