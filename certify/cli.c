@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "net.h"
 #include "report.h"
 #include "cmd_lipschitz.h"
@@ -219,6 +220,10 @@ int main(int argc, char **argv)
      the heap (no mmap/munmap and page faults each time). */
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  /* Default memory cap: the machine's RAM, so that an absurd network fails
+     with "memory limit reached" instead of swapping or being OOM-killed. */
+  if (sysconf(_SC_PHYS_PAGES) > 0 && sysconf(_SC_PAGESIZE) > 0)
+    cb_limits_set(0, (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE));
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }

@@ -38,6 +38,7 @@ int report_limit_option(const char *cmd, const char *opt, const char *val)
   v = strtod(val, &e);
   if (e == val || *e || !(v > 0) || !(v < 1e12))
     return report_usage(cmd, opt[2] == 't' ? "--timeout wants seconds > 0, not '%s'" : "--max-memory wants MiB > 0, not '%s'", val);
+  if (!lim_bytes) lim_bytes = cb_mem_limit();  /* keep the default (RAM) unless replaced */
   if (opt[2] == 't') lim_time = v; else lim_bytes = (size_t)ceil(v * 1048576.0);
   cb_limits_set(lim_time, lim_bytes);
   return 0;

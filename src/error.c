@@ -23,7 +23,7 @@ int cb_error_set(cb_error *err, cb_status status, const char *fmt, ...)
   if (!err || err->status != CB_OK) return status;
   err->status = status;
   if (status == CB_ELIMIT && cb_mem_limit_hit())
-    k = (size_t)snprintf(err->msg, sizeof err->msg, "memory limit of %.4g MiB reached (--max-memory): ",
+    k = (size_t)snprintf(err->msg, sizeof err->msg, "memory limit of %.4g MiB reached (--max-memory; default: the machine's RAM): ",
                          (double)cb_mem_limit() / 1048576.0);
   va_start(ap, fmt);
   vsnprintf(err->msg + k, sizeof err->msg - k, fmt, ap);
