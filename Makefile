@@ -90,7 +90,7 @@ $(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
 
 $(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
 
 $(B)/examples/%: examples/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
