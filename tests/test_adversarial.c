@@ -661,6 +661,46 @@ static void test_eps_boundary_relu(void **st)
   assert_true(big.verified > 0);
 }
 
+/* Gradual underflow: products a*b = 2.5 * 2^-1074 round (to even) to
+   2 * 2^-1074, a relative error of 20% that no gamma_n |a||b| term covers;
+   n of them lose n/2 units of 2^-1074.  f = -sum_j a x_j + b with
+   b = (2.5 n - 1) 2^-1074: exactly -2^-1074 < 0, in double about +n/2 units. */
+static void test_underflow(void **st)
+{
+  tally t = {0};
+  char tag[160];
+  (void)st;
+  for (size_t n = 2; n <= 32; n *= 2)
+    for (int relu = 0; relu < 2; relu++) {
+      double x0[32], W[32], b[1], c[1] = {1}, Wi[32 * 32], bi[32];
+      cb_net *net = net_start(n);
+      for (size_t j = 0; j < n; j++) { x0[j] = 0x1p-537; W[j] = -5 * 0x1p-538; }
+      b[0] = (2.5 * (double)n - 1) * 0x1p-1074;
+      if (relu) {                /* identity layer + ReLU first: same values, one more node */
+        memset(Wi, 0, sizeof Wi);
+        for (size_t j = 0; j < n; j++) { Wi[j * n + j] = 1; bi[j] = 0; }
+        net_dense(net, n, Wi, bi);
+        net_relu(net);
+      }
+      net_dense(net, 1, W, b);
+      net_finish(net);
+      snprintf(tag, sizeof tag, "underflow n=%zu%s", n, relu ? " (relu)" : "");
+      if (!relu) linear_case(&t, tag, net, x0, 0, CB_NORM_INF, c);
+      else {
+        pwl_ctx P;
+        mpq_init(P.min);
+        mpq_set_d(P.min, b[0]);                     /* f(x0) exactly, >= the minimum */
+        { mpq_t q; mpq_init(q); mpq_set_d(q, 2.5 * (double)n); mpq_set_d(P.min, -1); mpq_set_d(q, 0x1p-1074); mpq_mul(P.min, P.min, q); mpq_clear(q); }
+        check_case(&t, tag, net, x0, 0, CB_NORM_INF, c, pwl_sound, &P, 0);
+        mpq_clear(P.min);
+      }
+      cb_net_free(net);
+    }
+  printf("underflow: %ld cases, %ld method runs, %ld verified by cerbere; naive: %ld unsound bounds, %ld wrong 'verified'\n",
+         t.cases, t.runs, t.verified, t.naive_unsound, t.naive_wrong_verdict);
+  assert_true(t.naive_wrong_verdict > 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -668,6 +708,7 @@ int main(void)
     cmocka_unit_test(test_zero_margin),
     cmocka_unit_test(test_eps_boundary_linear),
     cmocka_unit_test(test_eps_boundary_relu),
+    cmocka_unit_test(test_underflow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
