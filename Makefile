@@ -102,9 +102,14 @@ ASAN_MAKE := B=build-asan OPT=-O1 \
   EXTRA_LDLIBS="-fsanitize=address,undefined"
 asan: deps
 	@$(MAKE) --no-print-directory _test $(ASAN_MAKE)
+# valgrind memcheck (--error-exitcode=1 --leak-check=full) on a representative
+# subset: every unit test but the long sampling ones (test_sound, test_benchmarks:
+# 20-50x slower under memcheck; ASan covers them in `make test`), plus the
+# bad-input corpus, the CLI error cases and the example, all under memcheck.
+VALGRIND_TESTS ?= oom nnet_csv forward ops reference limits bounds lipschitz adversarial
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@CB_VALGRIND=1 sh tests/run_tests.sh $(B)
+	@CB_VALGRIND=1 CB_ONLY="$(VALGRIND_TESTS)" sh tests/run_tests.sh $(B)
 
 # libFuzzer harnesses fuzz/fuzz_NAME.c (one per parser; a new fuzz_*.c is
 # picked up, e.g. fuzz_vnnlib.c once src/vnnlib.c lands, with its seeds listed

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test of the suite from the repository root and prints one
 # closing line "N passed, N failed".  $1 is the build folder (build).
-# CB_VALGRIND=1 runs each test binary under valgrind memcheck.
+# CB_VALGRIND=1 runs each test binary under valgrind memcheck; CB_ONLY="a b"
+# limits the unit tests to test_a, test_b (make valgrind's subset).
 # CB_ASAN_B=DIR also runs DIR's unit tests and CLI checks (an ASan+UBSan
 # build); CB_FUZZ_B=DIR runs each DIR/fuzz/fuzz_* for CB_FUZZ_SECONDS (30)
 # seconds.  `make test` sets both (see the Makefile).
@@ -13,9 +14,12 @@ run() {  # name, command...
   if "$@"; then pass=$((pass+1)); else failn=$((failn+1)); failed="$failed $name"; fi
 }
 VG=""
-[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite"
 for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue
+  if [ -n "${CB_ONLY:-}" ]; then
+    case " $CB_ONLY " in *" $(basename "$t" | sed 's/^test_//') "*) ;; *) continue;; esac
+  fi
   run "$(basename "$t")" $VG "$t"
 done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
