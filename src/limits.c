@@ -74,7 +74,10 @@ void *cb_alloc(size_t n)
   size_t got, total, top;
   if (fail_after == 0) return NULL;
   if (fail_after > 0) fail_after--;
-  if (max_bytes && n > max_bytes - atomic_load(&used)) { atomic_store(&mem_hit, 1); return NULL; }
+  if (max_bytes) {
+    size_t u = atomic_load(&used);
+    if (u >= max_bytes || n > max_bytes - u) { atomic_store(&mem_hit, 1); return NULL; }
+  }
   if (!(p = malloc(n ? n : 1))) return NULL;
   got = malloc_usable_size(p);
   total = atomic_fetch_add(&used, got) + got;
