@@ -103,10 +103,12 @@ ASAN_MAKE := B=build-asan OPT=-O1 \
 asan: deps
 	@$(MAKE) --no-print-directory _test $(ASAN_MAKE)
 # valgrind memcheck (--error-exitcode=1 --leak-check=full) on a representative
-# subset: every unit test but the long sampling ones (test_sound, test_benchmarks:
-# 20-50x slower under memcheck; ASan covers them in `make test`), plus the
-# bad-input corpus, the CLI error cases and the example, all under memcheck.
-VALGRIND_TESTS ?= oom nnet_csv forward ops reference limits bounds lipschitz adversarial
+# subset: the loaders, forward pass, bounds, gradients, limits and the exact
+# adversarial tests; the long sampling/sweep ones (test_sound, test_certify,
+# test_attack, test_lipschitz, test_benchmarks: 20-50x slower under memcheck)
+# run under ASan in `make test` instead.  Plus the bad-input corpus, the CLI
+# error cases and the example, all under memcheck.
+VALGRIND_TESTS ?= oom nnet_csv forward ops reference limits bounds grad adversarial
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@CB_VALGRIND=1 CB_ONLY="$(VALGRIND_TESTS)" sh tests/run_tests.sh $(B)

@@ -14,7 +14,7 @@ run() {  # name, command...
   if "$@"; then pass=$((pass+1)); else failn=$((failn+1)); failed="$failed $name"; fi
 }
 VG=""
-[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite"
+[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite"
 for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue
   if [ -n "${CB_ONLY:-}" ]; then
