@@ -10,8 +10,11 @@
 **          are valid in real arithmetic (intercepts rounded outward);
 **   concretisation adds gamma_{n+2} (|A| |x0| + |bias| + eps ||A||_*).
 ** gamma_k = k u / (1 - k u), u = 2^-53 (Higham, Accuracy and Stability of
-** Numerical Algorithms, Sec. 3.1).  The slack is computed, then doubled to
-** cover its own rounding.  Nodes marked exact = 0 (stored parameter differs
+** Numerical Algorithms, Sec. 3.1).  Gradual underflow is an absolute error
+** (<= 2^-1075 per product) that gamma_k does not cover: each of the three
+** steps adds (number of products) x 2^-1074 (x sum |z| in CROWN).  The slack
+** is computed, then doubled to cover its own rounding.  docs/soundness.md
+** gives the whole argument; tests/test_adversarial.c checks it exactly.  Nodes marked exact = 0 (stored parameter differs
 ** from the file's real value by rel_err) are widened the same way.
 */
 #ifndef CB_BOUNDS_H

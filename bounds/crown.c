@@ -180,6 +180,22 @@ static int back_index(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
+/* Gradual underflow: a product below 2^-1022 has an absolute error up to
+   2^-1075 that no gamma term covers.  A step through node i makes each entry
+   of A_in (and of the bias) from at most size_i products, so the row's value
+   A_in . z_in moves by at most size_i 2^-1075 (sum |z_in| + 1); doubled. */
+static void underflow_slack(bwd *B, int i)
+{
+  const cb_net *net = B->ws->net;
+  const cb_node *n = &net->node[i];
+  double z = 1, g;
+  if (n->kind == CB_RESHAPE || n->kind == CB_TRANSPOSE || n->kind == CB_CONCAT || n->kind == CB_ADD) return;
+  for (int k = 0; k < n->n_in; k++)
+    for (size_t e = 0; e < net->node[n->in[k]].size; e++) z += B->ws->zmax[n->in[k]][e];
+  g = (double)(n->size + 1) * DBL_TRUE_MIN * z;
+  for (size_t r = 0; r < B->q; r++) B->slack[r] += g;
+}
+
 static int back_node(bwd *B, int i, const double *A)
 {
   switch (B->ws->net->node[i].kind) {
@@ -223,6 +239,7 @@ static int crown_pass_lin(cb_ws *ws, int start, int stop, const double *A0, size
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
     if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
+    underflow_slack(&B, i);
     if ((rc = back_node(&B, i, B.A[i])) != CB_OK) goto out;
     cb_free(B.A[i]);
     B.A[i] = NULL;
@@ -298,6 +315,7 @@ static int crown_refine(cb_ws *ws, int k, cb_error *err)
   for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
   for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
     size_t c = m - r0 < ch ? m - r0 : ch;
+    if (cb_time_up()) { rc = cb_limit_error(err, "CROWN"); break; }
     memset(A, 0, 2 * c * n * sizeof *A);
     for (size_t j = 0; j < c; j++) { A[j * n + sel[r0 + j]] = 1; A[(c + j) * n + sel[r0 + j]] = -1; }
     if ((rc = crown_upper(ws, k, A, 2 * c, out, err)) != CB_OK) break;
@@ -346,6 +364,7 @@ int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *
   int rc = set_check(&ws->set, err);
   ws->method = m;
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
+    if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
     if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */

@@ -47,7 +47,7 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
     lip_opts_init(&lo);
     lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
     if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
-      if (e2.status == CB_ENOMEM) { *err = e2; goto fail; }
+      if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
       c->lip = NULL;                                  /* unsupported kind: the method is skipped */
       c->o.methods &= ~(1u << CM_LIPSCHITZ);
     }

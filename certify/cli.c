@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "net.h"
 #include "report.h"
 #include "cmd_lipschitz.h"
@@ -43,7 +44,7 @@ static const char *usage_main =
   "  --version       print the version\n"
   "\n"
   "exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,\n"
-  "unsupported op), 4 internal error.\n";
+  "unsupported op), 4 internal error, 5 resource limit (--timeout, --max-memory).\n";
 
 static const char *usage_info =
   "usage: cerbere info NET [--check] [--json OUT]\n"
@@ -229,6 +230,10 @@ int main(int argc, char **argv)
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
   cb_argc = argc;
   cb_argv = argv;
+  /* Default memory cap: the machine's RAM, so that an absurd network fails
+     with "memory limit reached" instead of swapping or being OOM-killed. */
+  if (sysconf(_SC_PHYS_PAGES) > 0 && sysconf(_SC_PAGESIZE) > 0)
+    cb_limits_set(0, (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE));
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }

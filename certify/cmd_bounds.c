@@ -18,6 +18,7 @@
 static const char *usage =
   "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp]\n"
   "                      [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
+  "                      [--timeout S] [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...), bounds the logits and the margins\n"
   "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
@@ -28,7 +29,11 @@ static const char *usage =
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
   "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
-  "                margin_lb, verified, time_ms}]}\n";
+  "                margin_lb, verified, timeout, time_ms}]} (bounds null on a timeout)\n"
+  "  --timeout S   wall-time limit in seconds for the whole run: rows not finished\n"
+  "                by then are reported 'timeout' (not verified, no bounds), exit 0\n"
+  "  --max-memory M  cap the analysis' own arrays at M MiB: past it, error 'memory\n"
+  "                limit of M MiB reached', exit 5, no output file\n";
 
 typedef struct opts {
   const char *net, *data, *json;
@@ -41,13 +46,13 @@ typedef struct opts {
 
 typedef struct result {
   double *logits, *lb, *ub, *mlb, ms;   /* no, no, no, no - 1 values */
-  int verified, status;
+  int verified, status, timeout;  /* timeout: the row hit --timeout (no bounds) */
   cb_error err;
 } result;
 
 static int parse(int argc, char **argv, opts *o)
 {
-  int have_norm = 0, have_eps = 0;
+  int have_norm = 0, have_eps = 0, rc;
   memset(o, 0, sizeof *o);
   o->method = CB_CROWN;
   o->r1 = -1;
@@ -56,6 +61,8 @@ static int parse(int argc, char **argv, opts *o)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
     if (a[0] == '-' && a[1] == '-' && strcmp(a, "--quiet") && !v) return report_usage("bounds", "%s needs a value", a);
+    if ((rc = report_limit_option("bounds", a, v)) > 0) return rc;
+    if (rc == 0) { i++; continue; }
     if (!strcmp(a, "--data")) o->data = v;
     else if (!strcmp(a, "--json")) o->json = v;
     else if (!strcmp(a, "--norm")) {
@@ -97,6 +104,7 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   r->status = CB_ENOMEM;
+  if (cb_time_up()) { r->status = cb_limit_error(&r->err, NULL); goto out; }
   if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->clip) {
     if (!(lo = cb_alloc(n * sizeof *lo)) || !(hi = cb_alloc(n * sizeof *hi))) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
@@ -113,6 +121,7 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   r->verified = 1;
   for (size_t k = 0; k + 1 < no; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
 out:
+  if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
   ws_free(ws);
@@ -126,18 +135,24 @@ static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
   cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
   cJSON_AddNumberToObject(s, "index", (double)row);
   cJSON_AddNumberToObject(s, "label", label);
-  cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
+  if (r->timeout) cJSON_AddNullToObject(s, "logits");  /* the row may not have started */
+  else cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
   for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
   cJSON_AddItemToObject(s, "margin_classes", mc);
-  cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
-  cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
-  cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+  if (r->timeout) {
+    cJSON_AddNullToObject(s, "logit_lb"); cJSON_AddNullToObject(s, "logit_ub"); cJSON_AddNullToObject(s, "margin_lb");
+  } else {
+    cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
+    cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
+    cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+  }
   cJSON_AddBoolToObject(s, "verified", r->verified);
+  cJSON_AddBoolToObject(s, "timeout", r->timeout);
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
   return s;
 }
 
-static cJSON *top_json(const opts *o, size_t rows, int nver)
+static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
 {
   cJSON *t = cJSON_CreateObject();
   cJSON_AddStringToObject(t, "command", "bounds");
@@ -151,6 +166,7 @@ static cJSON *top_json(const opts *o, size_t rows, int nver)
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)rows);
   cJSON_AddNumberToObject(t, "n_verified", nver);
+  cJSON_AddNumberToObject(t, "n_timeout", nto);
   return t;
 }
 
@@ -190,7 +206,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
   result *res = NULL;
   cJSON *top = NULL, *samples;
   size_t r0, r1, no;
-  int rc, nver = 0;
+  int rc, nver = 0, nto = 0;
   if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
   if ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
   no = cb_net_output_size(net);
@@ -204,20 +220,22 @@ static int bounds_cmd(const opts *o, cb_error *err)
   if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
   if (!(res = cb_calloc(r1 - r0 + 1, sizeof *res)) || alloc_results(res, r1 - r0, no) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if ((rc = run_all(&bn, o, d, r0, r1, no, res, err)) != CB_OK) goto out;
-  for (size_t k = 0; k < r1 - r0; k++) nver += res[k].verified;
+  for (size_t k = 0; k < r1 - r0; k++) { nver += res[k].verified; nto += res[k].timeout; }
   if (o->json) {
-    top = top_json(o, r1 - r0, nver);
+    top = top_json(o, r1 - r0, nver, nto);
     samples = cJSON_AddArrayToObject(top, "samples");
     for (size_t k = 0; k < r1 - r0; k++) cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), no, &res[k]));
     if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
   }
   for (size_t k = 0; k < r1 - r0 && !o->quiet; k++) {
     double m = res[k].mlb[0];
+    if (res[k].timeout) { printf("row %zu: label %d  timeout\n", r0 + k, cb_data_label(d, r0 + k)); continue; }
     for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified\n", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 out:
   cJSON_Delete(top);
   if (res) for (size_t k = 0; k < r1 - r0 + 1 && res[k].logits; k++) cb_free(res[k].logits);

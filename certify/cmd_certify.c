@@ -31,6 +31,7 @@ static const char *usage =
   "usage: cerbere certify NET --data CSV --norm inf|2|1 --eps E --out DIR\n"
   "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
   "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
+  "                       [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
   "the label over the ball {x : ||x - row||_p <= E} (intersected with [LO,HI]^n\n"
@@ -47,6 +48,8 @@ static const char *usage =
   "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
   "                 strong-attack (default: all)\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
   "  --threads N    OpenMP threads over samples (default: all cores)\n"
   "  --resume       continue the interrupted run in DIR (same settings), skipping\n"
   "                 the samples already in DIR/progress.jsonl\n"
@@ -59,7 +62,8 @@ static const char *usage =
   "  --quiet        no per-sample lines, no progress bar\n"
   "\n"
   "exit codes: 0 every sample verified, 10 some falsified, 11 none falsified but\n"
-  "some unknown, 2 usage error, 3 input error, 4 internal error, 130 interrupted.\n";
+  "some unknown, 2 usage error, 3 input error, 4 internal error, 5 --max-memory\n"
+  "reached, 130 interrupted.\n";
 
 typedef struct opts {
   const char *net, *data, *out, *json;
@@ -105,6 +109,7 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--norm")) { if (arg_norm("certify", v, &o->co.norm)) return EXIT_USAGE; have_norm = 1; }
     else if (!strcmp(a, "--eps")) { if (arg_eps("certify", "--eps", v, &o->co.eps)) return EXIT_USAGE; have_eps = 1; }
     else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--max-memory")) { int rc = report_limit_option("certify", a, v); if (rc) return rc; }
     else if (!strcmp(a, "--clip")) { if (arg_clip("certify", v, &o->co.clip_lo, &o->co.clip_hi)) return EXIT_USAGE; o->co.clip = 1; }
     else if (!strcmp(a, "--rows")) { if (arg_rows("certify", v, &o->r0, &o->r1)) return EXIT_USAGE; }
     else if (!strcmp(a, "--methods")) { if (parse_methods(v, &o->co.methods)) return EXIT_USAGE; }

@@ -1,6 +1,7 @@
 /*
 ** JSON output and the error/exit-code conventions every command shares.
-** Exit codes: 0 success, 2 usage, 3 input error, 4 internal error.
+** Exit codes: 0 success, 2 usage, 3 input error, 4 internal error,
+** 5 resource limit (--timeout / --max-memory).
 */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ int exit_code(int status)
   case CB_OK: return 0;
   case CB_EUSAGE: return EXIT_USAGE;
   case CB_EINTERNAL: return EXIT_INTERNAL;
+  case CB_ELIMIT: return EXIT_LIMIT;
   default: return EXIT_INPUT;
   }
 }
@@ -22,6 +24,24 @@ int report_fail(const cb_error *err)
 {
   fprintf(stderr, "cerbere: %s\n", err->msg[0] ? err->msg : cb_status_name(err->status));
   return exit_code(err->status);
+}
+
+static double lim_time;   /* --timeout, seconds (0 = none) */
+static size_t lim_bytes;  /* --max-memory, bytes (0 = none) */
+
+int report_limit_option(const char *cmd, const char *opt, const char *val)
+{
+  char *e;
+  double v;
+  if (strcmp(opt, "--timeout") && strcmp(opt, "--max-memory")) return -1;
+  if (!val) return report_usage(cmd, "%s needs a value", opt);
+  v = strtod(val, &e);
+  if (e == val || *e || !(v > 0) || !(v < 1e12))
+    return report_usage(cmd, opt[2] == 't' ? "--timeout wants seconds > 0, not '%s'" : "--max-memory wants MiB > 0, not '%s'", val);
+  if (!lim_bytes) lim_bytes = cb_mem_limit();  /* keep the default (RAM) unless replaced */
+  if (opt[2] == 't') lim_time = v; else lim_bytes = (size_t)ceil(v * 1048576.0);
+  cb_limits_set(lim_time, lim_bytes);
+  return 0;
 }
 
 int report_usage(const char *cmd, const char *fmt, const char *arg)
