@@ -177,7 +177,14 @@ static item *item_new(const search *S, size_t box, int depth)
 static size_t item_bytes(const search *S) { return sizeof(item) + (2 * S->spec->nx + (S->prior ? 2 * S->nb : 0)) * sizeof(double) + 64; }
 
 /* Bounds of the rows over the item's box with the parent's node boxes as a prior. */
-static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb, cb_error *err)
+static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, cb_error *err);
+
+/* Bounds of the rows over the item's box with the parent's node boxes as a
+   prior.  Small inputs: one not-concretised CROWN pass gives the rows' linear
+   lower bounds (a, lc; *have_lin = 1), concretised here by set_support with
+   its rounding (the same number bounds_spec would give, one pass fewer). */
+static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb,
+                       double *a, double *lc, int *have_lin, cb_error *err)
 {
   const cb_net *net = S->net;
   double **pl = NULL, **ph = NULL;
@@ -190,7 +197,20 @@ static int prior_bound(const search *S, cb_ws *ws, const item *it, const double 
   }
   rc = bounds_run_prior(ws, S->o->method, pl, it->has_prior ? ph : NULL, err);
   cb_free(pl);
-  return rc != CB_OK ? rc : bounds_spec(ws, C, q, lb, NULL, err);
+  if (rc != CB_OK) return rc;
+  if (S->spec->nx > FD_MAX_DIM) return bounds_spec(ws, C, q, lb, NULL, err);
+  size_t nx = S->spec->nx;
+  double *na = cb_alloc((q * nx + q + 1) * sizeof *na), *nc = na + q * nx;
+  if (!na) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  if ((rc = linear_bounds(ws, C, q, nx, a, lc, err)) == CB_OK) {
+    for (size_t k = 0; k < q * nx; k++) na[k] = -a[k];
+    for (size_t r = 0; r < q; r++) nc[r] = -lc[r];
+    set_support(&ws->set, na, q, nc, lb);      /* lb_r >= max of -(a_r x + lc_r) */
+    for (size_t r = 0; r < q; r++) lb[r] = -lb[r];
+    *have_lin = 1;
+  }
+  cb_free(na);
+  return rc;
 }
 
 /* Copies the workspace's node boxes (lo then hi) into a new buffer. */
@@ -444,7 +464,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
   double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *a = NULL, *lc = NULL, *Flo, *Fhi;
   double best = 0;
-  int rc, have_x = 0;
+  int rc, have_x = 0, have_lin = 0;
   ws->set.lo = it->lo;
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
@@ -456,7 +476,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   lc = a + q * nx;
   Flo = lc + q; Fhi = Flo + (nx + 1) * ny;
   if (S->fwd) rc = fwdlin_run(ws, Flo, Fhi, &w->err) ? w->err.status : bounds_spec(ws, S->C[it->box], q, lb, NULL, &w->err);
-  else if (S->prior) rc = prior_bound(S, ws, it, S->C[it->box], q, lb, &w->err);
+  else if (S->prior) rc = prior_bound(S, ws, it, S->C[it->box], q, lb, a, lc, &have_lin, &w->err);
   else rc = S->bound(S->o->bound_ctx, ws, S->o->method, S->C[it->box], q, lb, &w->err);
   if (rc != CB_OK) { w->o = O_ERROR; goto out; }
   for (size_t r = 0; r < q; r++)
@@ -477,7 +497,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   memset(score, 0, nx * sizeof *score);
   if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
   if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
-  else if (linear_bounds(ws, S->C[it->box], q, nx, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+  else if (!have_lin && linear_bounds(ws, S->C[it->box], q, nx, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
   live = 0;
   for (c = 0; c < B->n_conj; c++) {
     size_t r0 = S->row0[it->box][c];
