@@ -480,7 +480,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   else rc = S->bound(S->o->bound_ctx, ws, S->o->method, S->C[it->box], q, lb, &w->err);
   if (rc != CB_OK) { w->o = O_ERROR; goto out; }
   for (size_t r = 0; r < q; r++)
-    if (isnan(lb[r])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "NaN in a bound"); goto out; }
+    if (isnan(lb[r]) || lb[r] == INFINITY) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "NaN or +inf in a bound"); goto out; }
   for (c = 0; c < B->n_conj; c++) {
     const vnn_conj *k = &B->conj[c];
     size_t r0 = S->row0[it->box][c];
