@@ -6,6 +6,8 @@
 #   instance,answer,time_s,nodes,reason
 # answer is the result file's first line ("error" when the run exited non-zero
 # without one).  Threads: $THREADS (default 1, the machine is shared).
+# $EVERY=k keeps every k-th matching instance (a representative subset);
+# $SUFFIX is appended to the output name (e.g. _subset).
 set -u
 fam=${1:?usage: bench/vnncomp.sh FAMILY [FILTER]}
 filter=${2:-.}
@@ -16,7 +18,7 @@ out=bench/results/$fam${SUFFIX:-}.csv
 mkdir -p bench/results
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "instance,answer,time_s,nodes,reason" > "$out.tmp"
-grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
+grep -e "$filter" "$root/instances.csv" | awk -v k="${EVERY:-1}" '(NR - 1) % k == 0' | while IFS=, read -r net prop to; do
   to=$(echo "$to" | tr -d '\r ')
   [ -n "${TIMEOUT:-}" ] && to=$TIMEOUT
   rm -f "$tmp/res" "$tmp/j"

@@ -49,7 +49,7 @@ void vfy_opts_init(vfy_opts *o)
   o->method = CB_CROWN;
   o->attack_restarts = 8;
   o->strong_restarts = 500;
-  o->strong_after = 1;
+  o->strong_after = 3;
   o->aspect = 16;
   o->seed = 1;
 }

@@ -36,7 +36,7 @@ typedef struct vfy_opts {
   int strong_restarts;    /* PGD starts (100 steps each) of the long attack run once when
                              the search passes strong_after seconds; inputs <= 64 values
                              only (2 starts above); default 500 */
-  double strong_after;    /* seconds; default 1 */
+  double strong_after;    /* seconds; default 3 (a long attack costs ~1 s per conjunction) */
   unsigned long seed;     /* for the local search; default 1 */
   int fwd;                /* 1: intermediate bounds by forward linear bounds (fwdlin.h)
                              instead of CROWN: cheaper per box, looser (ACAS Xu trees
