@@ -75,7 +75,7 @@ $(B)/libcerbere.a: $(LIB_OBJ)
 $(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h
+$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h tests/randnet.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka
 

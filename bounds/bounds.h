@@ -52,6 +52,7 @@ typedef struct cb_ws {
 
 /* set.c */
 void set_box(const cb_set *s, double *lo, double *hi);         /* smallest box holding the set */
+int set_contains(const cb_set *s, const double *x);            /* 1 if x is in the set (rounding-safe) */
 int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */

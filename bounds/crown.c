@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bounds.h"
+#include "backward.h"
 #include "linalg.h"
 
 #define U_RO (DBL_EPSILON / 2)
@@ -134,18 +135,6 @@ static int back_relaxed(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
-/* Window input indices of pooled output (c, oi, oj); returns how many (pads skipped). */
-static int window(const cb_conv *g, int64_t c, int64_t oi, int64_t oj, size_t *idx)
-{
-  int m = 0;
-  for (int64_t ki = 0; ki < g->kh; ki++)
-    for (int64_t kj = 0; kj < g->kw; kj++) {
-      int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
-      if (ii >= 0 && ii < g->hin && jj >= 0 && jj < g->win) idx[m++] = (size_t)((c * g->hin + ii) * g->win + jj);
-    }
-  return m;
-}
-
 /*
 ** MaxPool, per output window J with input boxes [l_j, u_j]:
 **   if some j* has l_j* >= u_j for all j != j*:  y = x_j*  (exact);
@@ -164,7 +153,7 @@ static int back_maxpool(bwd *B, int i, const double *A)
   for (int64_t c = 0; c < g->cin; c++)
     for (int64_t oi = 0; oi < g->hout; oi++)
       for (int64_t oj = 0; oj < g->wout; oj++, o++) {
-        int m = window(g, c, oi, oj, idx), jl = 0, exact = 1;
+        int m = pool_window(g, c, oi, oj, idx), jl = 0, exact = 1;
         double umax = u[idx[0]];
         for (int k = 1; k < m; k++) { if (l[idx[k]] > l[idx[jl]]) jl = k; umax = fmax(umax, u[idx[k]]); }
         for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
@@ -179,46 +168,14 @@ static int back_maxpool(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
-/* Index maps: A flows back unchanged (RESHAPE), split (CONCAT) or permuted (TRANSPOSE). */
+/* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
 static int back_index(bwd *B, int i, const double *A)
 {
-  const cb_net *net = B->ws->net;
-  const cb_node *n = &net->node[i];
-  size_t outer = 1, off = 0;
-  if (n->kind == CB_RESHAPE || n->kind == CB_ADD) {
-    for (int k = 0; k < n->n_in; k++) {
-      double *Ain = acc(B, n->in[k]);
-      if (!Ain) return CB_ENOMEM;
-      for (size_t e = 0; e < B->q * n->size; e++) Ain[e] += A[e];
-    }
-    return CB_OK;
-  }
-  if (n->kind == CB_TRANSPOSE) {
-    const cb_node *x = &net->node[n->in[0]];
-    size_t st[CB_MAX_RANK], s = 1;
-    double *Ain = acc(B, n->in[0]);
-    if (!Ain) return CB_ENOMEM;
-    for (int d = x->shape.rank - 1; d >= 0; d--) { st[d] = s; s *= (size_t)x->shape.dim[d]; }
-    for (size_t e = 0; e < n->size; e++) {
-      size_t rem = e, src = 0;
-      for (int d = n->shape.rank - 1; d >= 0; d--) {
-        src += (rem % (size_t)n->shape.dim[d]) * st[n->p.transpose.perm[d]];
-        rem /= (size_t)n->shape.dim[d];
-      }
-      for (size_t r = 0; r < B->q; r++) Ain[r * n->size + src] += A[r * n->size + e];
-    }
-    return CB_OK;
-  }
-  for (int d = 0; d < n->p.concat.axis; d++) outer *= (size_t)n->shape.dim[d];
-  for (int k = 0; k < n->n_in; k++) {  /* CONCAT */
-    size_t chunk = net->node[n->in[k]].size / outer, isz = net->node[n->in[k]].size;
+  const cb_node *n = &B->ws->net->node[i];
+  for (int k = 0; k < n->n_in; k++) {
     double *Ain = acc(B, n->in[k]);
     if (!Ain) return CB_ENOMEM;
-    for (size_t r = 0; r < B->q; r++)
-      for (size_t b = 0; b < outer; b++)
-        for (size_t t = 0; t < chunk; t++)
-          Ain[r * isz + b * chunk + t] += A[r * n->size + b * (n->size / outer) + off + t];
-    off += chunk;
+    bwd_index(B->ws->net, i, k, B->q, A, Ain);
   }
   return CB_OK;
 }

@@ -47,6 +47,24 @@ void set_box(const cb_set *s, double *lo, double *hi)
   }
 }
 
+/* 1 if x is in the set for real arithmetic: each computed distance is
+   rounded up before it is compared, so borderline points are rejected. */
+int set_contains(const cb_set *s, const double *x)
+{
+  double acc = 0;
+  for (size_t j = 0; j < s->n; j++) {
+    if (!isfinite(x[j])) return 0;
+    if (s->lo && (x[j] < s->lo[j] || x[j] > s->hi[j])) return 0;
+    if (s->norm == CB_NORM_BOX) continue;
+    double d = round_up(fabs(x[j] - s->center[j]));
+    if (s->norm == CB_NORM_INF) { if (d > s->eps) return 0; }
+    else acc += s->norm == CB_NORM_2 ? d * d : d;
+  }
+  if (s->norm == CB_NORM_2) return round_up(acc * (1 + gamma_n(s->n + 1))) <= round_dn(s->eps * s->eps);
+  if (s->norm == CB_NORM_1) return round_up(acc * (1 + gamma_n(s->n + 1))) <= s->eps;
+  return 1;
+}
+
 /* max over the box of a.x, with its rounding slack. */
 static double box_support(const cb_set *s, const double *a, double bias)
 {
