@@ -13,8 +13,8 @@
 **     (m = longest dot product), which covers the dgemm error of both
 **     products (|fl(a.b) - a.b| <= gamma_m |a|.|b|, Higham Sec. 3.1) and the
 **     stored weights' relative error;
-**   sigmoid' and tanh' (libm exp within 1 ulp): 16u relative, plus 8u of the
-**     peak absolute so that a double evaluation y(1 - y) or 1 - y^2 at the
+**   sigmoid' and tanh' (libm exp within 1 ulp): 16u relative, plus 8u
+**     absolute so that a double evaluation y(1 - y) or 1 - y^2 at the
 **     point lies inside too.
 ** Workload: called once per sample (CLI) or once per bisection step of the
 ** radius search; q = number of output rows asked for (9 margins, 10 logits).
@@ -89,7 +89,7 @@ static double dtanh(double x) { double t = exp(-2 * fabs(x)); return 4 * t / ((1
 static void even_range(double (*df)(double), double peak, double l, double u, double *dl, double *dh)
 {
   double fr = fmax(fabs(l), fabs(u)), nr = l <= 0 && u >= 0 ? 0 : fmin(fabs(l), fabs(u));
-  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO * peak + DBL_TRUE_MIN;
+  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO + DBL_TRUE_MIN;
   *dl = fmax(0, a * (1 - 16 * U_RO) - m);
   *dh = fmin(peak, b * (1 + 16 * U_RO) + m);
 }
@@ -444,7 +444,14 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
   return rc;
 }
 
-int jac_margin_lb(const cb_ws *ws, int label, const double *m_lo, double *lb, double *L, cb_error *err)
+double jac_margin_global(const lip_result *lr)
+{
+  double cn = lr->norm == LIP_NORM_2 ? lip_spec_up(sqrt(2.0)) : lr->norm == LIP_NORM_INF ? 2.0 : 1.0;
+  return lip_spec_up(cn * fmin(lr->K_layerwise, lr->K_merged));
+}
+
+int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
+                  double *L, cb_error *err)
 {
   const cb_net *net = ws->net;
   size_t no = net->node[net->output].size, n = net->node[0].size;
@@ -459,6 +466,8 @@ int jac_margin_lb(const cb_ws *ws, int label, const double *m_lo, double *lb, do
   jac_margin_rows(no, label, C);
   if ((rc = jac_interval(ws, C, no - 1, lo, hi, err)) == CB_OK) {
     jac_row_lipschitz(lo, hi, no - 1, n, ws->set.norm, Lr);
+    if (lr && jac_norm_of(lr->norm) == ws->set.norm)
+      for (size_t j = 0; j + 1 < no; j++) Lr[j] = fmin(Lr[j], jac_margin_global(lr));
     for (size_t j = 0; j + 1 < no; j++) {
       lb[j] = lip_spec_down(m_lo[j] - lip_spec_up(Lr[j] * ws->set.eps));
       if (L) L[j] = Lr[j];
@@ -471,16 +480,16 @@ int jac_margin_lb(const cb_ws *ws, int label, const double *m_lo, double *lb, do
 void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; }
 
 /* One ball of radius eps: *ok = 1 when every margin lower bound is > 0 (L may be NULL). */
-static int check_ball(const cb_bnet *bn, const jac_radius_opts *o, cb_norm norm, const double *x, double eps,
-                      int label, const double *m_lo, double *lb, double *L, int *ok, cb_error *err)
+static int check_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x,
+                      double eps, int label, const double *m_lo, double *lb, double *L, int *ok, cb_error *err)
 {
   const cb_net *net = bn->net;
-  cb_set s = {norm, eps, net->node[0].size, x, NULL, NULL};
+  cb_set s = {jac_norm_of(lr->norm), eps, net->node[0].size, x, NULL, NULL};
   cb_ws *ws = ws_new(bn, &s, err);
   int rc;
   *ok = 0;
   if (!ws) return err ? err->status : CB_ENOMEM;
-  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, m_lo, lb, L, err)) == CB_OK) {
+  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK) {
     *ok = 1;
     for (size_t j = 0; j + 1 < net->node[net->output].size; j++) if (!(lb[j] > 0)) *ok = 0;
   }
@@ -501,7 +510,6 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
 {
   const cb_net *net = bn->net;
   size_t no = net->node[net->output].size;
-  cb_norm norm = jac_norm_of(lr->norm);
   double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, lo, hi;
   lip_sample ls;
   int rc, ok = 0;
@@ -512,7 +520,7 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   if ((rc = lip_certify(net, lr, x, label, &ls, err)) != CB_OK ||
       (rc = jac_margins_at(net, lr, x, label, m_lo, NULL, err)) != CB_OK) goto out;
   out->radius = out->radius_global = ls.radius_pairwise;
-  if ((rc = check_ball(bn, o, norm, x, 0.0, label, m_lo, lb, L, &ok, err)) != CB_OK) goto out;
+  if ((rc = check_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &ok, err)) != CB_OK) goto out;
   out->evals = 1;
   if (!ok) goto out;   /* the margin itself is not certified positive */
   out->upper = HUGE_VAL;
@@ -520,7 +528,7 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   lo = out->radius_global;
   hi = isfinite(out->upper) ? out->upper : fmax(1.0, 2 * lo);
   while (hi > lo && hi < 1e300 && out->evals < 64) {   /* grow until a ball fails */
-    if ((rc = check_ball(bn, o, norm, x, hi, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
+    if ((rc = check_ball(bn, lr, o, x, hi, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
     out->evals++;
     if (!ok) break;
     out->radius_local = lo = hi;
@@ -528,7 +536,7 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   }
   for (int s = 0; s < o->steps && hi > lo; s++) {
     double mid = 0.5 * lo + 0.5 * hi;
-    if ((rc = check_ball(bn, o, norm, x, mid, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
+    if ((rc = check_ball(bn, lr, o, x, mid, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
     out->evals++;
     if (ok) out->radius_local = lo = mid; else hi = mid;
   }

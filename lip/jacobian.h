@@ -46,11 +46,17 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
                    double *m_lo, double *y, cb_error *err);
 
 /* Certified margin lower bounds over the ball of ws around its centre:
-   lb_j = m_lo_j - L_j eps (L_j of the margin rows over the ball, m_lo from
-   jac_margins_at).  L (may be NULL) receives the L_j.  For the certify
-   cascade: one backward pass over a workspace it already has. */
-int jac_margin_lb(const cb_ws *ws, int label, const double *m_lo, double *lb, double *L,
-                  cb_error *err);
+   lb_j = m_lo_j - L_j eps, m_lo from jac_margins_at, L_j the local Lipschitz
+   constant of margin row j over the ball: the interval Jacobian's, capped by
+   the global ||e_y - e_j||_* K when lr (may be NULL) is in the ball's norm
+   (both are sound; the cap keeps L_j <= the global constant on large balls).
+   L (may be NULL) receives the L_j.  For the certify cascade: one backward
+   pass over a workspace it already has. */
+int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
+                  double *L, cb_error *err);
+
+/* ||e_y - e_j||_* K, the global constant of one margin row (lr in norm `norm`). */
+double jac_margin_global(const lip_result *lr);
 
 typedef struct jac_radius_opts {
   cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
