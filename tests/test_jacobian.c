@@ -20,12 +20,14 @@
 ** reference (tests/data/lip/<net>.json, see its PROVENANCE).
 */
 #include <float.h>
+#include <unistd.h>
 #include "testutil.h"
 #include "randnet.h"
 #include "bounds.h"
 #include "grad.h"
 #include "jacobian.h"
 #include "power.h"
+#include "cmd_jacobian.h"
 
 typedef struct tset { cb_norm norm; int clip; double eps; const double *x0, *lo, *hi; size_t n; } tset;
 
@@ -320,12 +322,55 @@ static void test_bad(void **st)
   cb_net_free(net);
 }
 
+/* The CLI (cmd_jacobian) end to end: JSON fields, gradient inside the interval,
+   capped L <= interval L, radius >= global radius; without a ball, no ball fields. */
+static void test_cli(void **st)
+{
+  char out[] = "/tmp/cb_jac_XXXXXX";
+  char *a1[] = {"nets/digits_cnn.onnx", "--data", "nets/digits_test20.csv", "--norm", "2", "--eps", "0.05",
+                "--rows", "2:5", "--quiet", "--json", out};
+  char *a2[] = {"nets/digits_tanh.onnx", "--data", "nets/digits_test20.csv", "--rows", "0:2", "--quiet", "--json", out};
+  cJSON *j, *s;
+  int fd = mkstemp(out);
+  (void)st;
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(cmd_jacobian(12, a1), 0);
+  assert_non_null(j = load_json(out));
+  assert_int_equal(cJSON_GetObjectItem(j, "n_samples")->valueint, 3);
+  cJSON_ArrayForEach(s, cJSON_GetObjectItem(j, "samples")) {
+    cJSON *g = cJSON_GetObjectItem(s, "gradient"), *lo = cJSON_GetObjectItem(s, "jacobian_lb"), *hi = cJSON_GetObjectItem(s, "jacobian_ub");
+    assert_int_equal(cJSON_GetArraySize(g), 9);
+    for (int r = 0; r < 9; r++) {
+      cJSON *gr = cJSON_GetArrayItem(g, r), *lr = cJSON_GetArrayItem(lo, r), *hr = cJSON_GetArrayItem(hi, r);
+      assert_int_equal(cJSON_GetArraySize(gr), 64);
+      for (int k = 0; k < 64; k++) {
+        double v = cJSON_GetArrayItem(gr, k)->valuedouble;
+        assert_true(cJSON_GetArrayItem(lr, k)->valuedouble <= v && v <= cJSON_GetArrayItem(hr, k)->valuedouble);
+      }
+      assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(s, "local_lipschitz"), r)->valuedouble <=
+                  cJSON_GetArrayItem(cJSON_GetObjectItem(s, "local_lipschitz_interval"), r)->valuedouble);
+    }
+    assert_true(cJSON_GetObjectItem(s, "certified_radius_local")->valuedouble >= cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble);
+    assert_true(cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble > 0);
+  }
+  cJSON_Delete(j);
+  assert_int_equal(cmd_jacobian(8, a2), 0);
+  assert_non_null(j = load_json(out));
+  s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 1);
+  assert_non_null(cJSON_GetObjectItem(s, "gradient"));
+  assert_null(cJSON_GetObjectItem(s, "jacobian_lb"));
+  assert_null(cJSON_GetObjectItem(s, "certified_radius_local"));
+  cJSON_Delete(j);
+  unlink(out);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
-    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_bad),
+    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
