@@ -8,7 +8,7 @@
 ** generalised derivative at kinks).  Intervals are stored as (lo, hi) and
 ** turned into centre/radius only around the dgemm of a linear node.
 ** Rounding (DESIGN "Soundness"): every computed endpoint is moved outward:
-**   sums and products of scalars:  round_dn / round_up (bounds/set.c);
+**   sums and products of scalars: outward by 2u relative (sdn/sup, pdn/pup);
 **   [c +- r] W:  c W +- v |W|, v = (1 + 2g) r + 2g |c|, g = 2 gamma_m + rel_err
 **     (m = longest dot product), which covers the dgemm error of both
 **     products (|fl(a.b) - a.b| <= gamma_m |a|.|b|, Higham Sec. 3.1) and the
@@ -33,9 +33,28 @@ typedef struct jb {
   double **lo, **hi;    /* per node: interval of d(C f)/d(node), NULL until reached */
 } jb;
 
+/*
+** Outward rounding, inline (this pass is a few adds per entry, so a call or
+** a subnormal operand, which costs a microcode assist on x86, dominates it):
+**   sdn/sup: the double result v of a sum or difference of two doubles: exact
+**     when |v| < DBL_MIN (gradual underflow), else within u|v| of the real
+**     value, so v -+ 2u|v| (plus DBL_MIN near the underflow threshold, where
+**     2u|v| itself may round) encloses it;
+**   pdn/pup: a product a*b: exact when a factor is 0, else the same with
+**     DBL_MIN for an underflowing product (its error is <= DBL_TRUE_MIN/2).
+** Exact zeros stay zeros, so no tiny nonzero value leaks into the dgemm.
+*/
+static inline double slack(double a) { return a * (2 * U_RO) + (a < 0x1p-960 ? DBL_MIN : 0); }
+static inline double sdn(double v) { double a = fabs(v); return a < DBL_MIN ? v : v - slack(a); }
+static inline double sup(double v) { double a = fabs(v); return a < DBL_MIN ? v : v + slack(a); }
+static inline double pdn(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p - slack(fabs(p)); }
+static inline double pup(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p + slack(fabs(p)); }
+static inline double mx(double a, double b) { return a > b ? a : b; }
+static inline double mn(double a, double b) { return a < b ? a : b; }
+
 /* Sum rounded outward; adding 0 is exact, so a first contribution is kept as is. */
-static double add_dn(double a, double b) { return a == 0 ? b : b == 0 ? a : round_dn(a + b); }
-static double add_up(double a, double b) { return a == 0 ? b : b == 0 ? a : round_up(a + b); }
+static inline double add_dn(double a, double b) { return a == 0 ? b : b == 0 ? a : sdn(a + b); }
+static inline double add_up(double a, double b) { return a == 0 ? b : b == 0 ? a : sup(a + b); }
 
 /* Interval buffers of node i, zeroed on first use; CB_ENOMEM on failure. */
 static int reach(jb *B, int i, double **lo, double **hi)
@@ -52,11 +71,14 @@ static int reach(jb *B, int i, double **lo, double **hi)
 /* [gl, gh] x [dl, dh], rounded outward (multiplying by 0 or by exactly 1 is exact). */
 static void imul(double gl, double gh, double dl, double dh, double *lo, double *hi)
 {
-  double p1, p2, p3, p4;
   if (dl == dh && (dl == 0 || dl == 1)) { *lo = gl * dl; *hi = gh * dl; return; }
-  p1 = gl * dl; p2 = gl * dh; p3 = gh * dl; p4 = gh * dh;
-  *lo = round_dn(fmin(fmin(p1, p2), fmin(p3, p4)));
-  *hi = round_up(fmax(fmax(p1, p2), fmax(p3, p4)));
+  if (dl >= 0) {   /* derivative intervals are nonnegative: one product per end */
+    *lo = gl >= 0 ? pdn(gl, dl) : pdn(gl, dh);
+    *hi = gh >= 0 ? pup(gh, dh) : pup(gh, dl);
+    return;
+  }
+  *lo = mn(mn(pdn(gl, dl), pdn(gl, dh)), mn(pdn(gh, dl), pdn(gh, dh)));
+  *hi = mx(mx(pup(gl, dl), pup(gl, dh)), mx(pup(gh, dl), pup(gh, dh)));
 }
 
 /* Diagonal step: G_in += G .* [dl, dh] (elementwise kinds and SCALE). */
@@ -152,9 +174,9 @@ static int back_scale(jb *B, int i)
   int rc;
   if (!d) return CB_ENOMEM;
   for (size_t e = 0; e < n->size; e++) {
-    double a = n->p.scale.a[e], w = n->rel_err * fabs(a);
-    d[e] = w > 0 ? round_dn(a - w) : a;
-    d[n->size + e] = w > 0 ? round_up(a + w) : a;
+    double a = n->p.scale.a[e], w = pup(n->rel_err, fabs(a));
+    d[e] = w > 0 ? sdn(a - w) : a;
+    d[n->size + e] = w > 0 ? sup(a + w) : a;
   }
   rc = back_diag(B, i, d, d + n->size);
   cb_free(d);
@@ -176,26 +198,39 @@ static int back_linear(jb *B, int i)
   const cb_conv *g = n->kind == CB_CONV ? &n->p.conv.g : NULL;
   size_t out = n->size, nin = ws->net->node[n->in[0]].size, q = B->q;
   size_t m = g ? (size_t)(g->cout / g->groups * g->kh * g->kw) : out;
-  double gam = 2 * gamma_n(m + 2) + n->rel_err, eta = (double)(m + 1) * DBL_TRUE_MIN;
-  double *c = cb_alloc(2 * q * out * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *L, *H;
+  double gam = 2 * gamma_n(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
+  double *c = cb_alloc((2 * q * out + q) * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *cmin, *L, *H;
   int rc = CB_ENOMEM;
   if (!c || !cw || reach(B, n->in[0], &L, &H) != CB_OK) goto out;
   v = c + q * out;
+  cmin = v + q * out;
   vw = cw + q * nin;
-  for (size_t k = 0; k < q * out; k++) {
-    double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi;
-    double r = round_up(fmax(hi - ce, ce - lo));
-    c[k] = ce;
-    v[k] = round_up((1 + 2 * gam) * r + 2 * gam * fabs(ce));
+  for (size_t r = 0; r < q; r++) {
+    cmin[r] = HUGE_VAL;
+    for (size_t k = r * out; k < (r + 1) * out; k++) {
+      double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi;
+      double rad = sup(mx(hi - ce, ce - lo));
+      c[k] = ce;
+      v[k] = (1 + 3 * gam) * rad + 3 * gam * fabs(ce);   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
+      if (ce != 0) cmin[r] = mn(cmin[r], fabs(ce));
+      if (v[k] != 0) cmin[r] = mn(cmin[r], v[k]);
+    }
   }
   if (!g) {
     la_gemm(0, 0, q, nin, out, 1.0, c, out, n->p.aff.W, nin, 0.0, cw, nin);
     la_gemm(0, 0, q, nin, out, 1.0, v, out, ws->bn->absW[i], nin, 0.0, vw, nin);
   } else if (la_conv_backward(g, n->p.conv.W, c, q, cw) != CB_OK ||
              la_conv_backward(g, ws->bn->absW[i], v, q, vw) != CB_OK) goto out;
-  for (size_t k = 0; k < q * nin; k++) {
-    L[k] = add_dn(L[k], round_dn(round_dn(cw[k] - vw[k]) - eta));
-    H[k] = add_up(H[k], round_up(round_up(cw[k] + vw[k]) + eta));
+  for (size_t r = 0; r < q; r++) {
+    /* a product of factors >= 2^-500 cannot underflow; else each of the m may
+       lose DBL_TRUE_MIN/2 (gradual underflow): widen by (m + 1) DBL_MIN */
+    int under = !(cmin[r] >= 0x1p-500 && wmin >= 0x1p-500);
+    for (size_t k = r * nin; k < (r + 1) * nin; k++) {
+      double l = sdn(cw[k] - vw[k]), h = sup(cw[k] + vw[k]);
+      if (under) { l = sdn(l - eta); h = sup(h + eta); }
+      L[k] = add_dn(L[k], l);
+      H[k] = add_up(H[k], h);
+    }
   }
   rc = CB_OK;
 out:
@@ -242,8 +277,8 @@ static int back_maxpool(jb *B, int i)
           if (u[idx[k]] < lmax) continue;
           for (size_t r = 0; r < B->q; r++) {
             size_t t = r * isz + idx[k], s = r * n->size + o;
-            L[t] = add_dn(L[t], routes == 1 ? gl[s] : fmin(gl[s], 0));
-            H[t] = add_up(H[t], routes == 1 ? gh[s] : fmax(gh[s], 0));
+            L[t] = add_dn(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
+            H[t] = add_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
           }
         }
       }
