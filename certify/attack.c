@@ -114,12 +114,12 @@ static int eval(atk *a, double *gx, cb_error *err)
 {
   size_t act = 0;
   double v;
-  int rc = grad_eval(a->g, a->x, a->C, a->q, a->G, a->y, err);
+  int rc = grad_forward(a->g, a->x, a->y, err);
   if (rc != CB_OK) return rc;
   a->evals++;
   v = attack_objective(a->y, a->nout, a->C, a->d, a->q, a->agg, &act);
   if (!isfinite(v)) return cb_error_set(err, CB_EINTERNAL, "attack: network output is not finite");
-  if (act) memmove(a->G, a->G + act * a->nin, a->nin * sizeof *a->G);
+  if ((rc = grad_backward(a->g, a->C + act * a->nout, 1, a->G, err)) != CB_OK) return rc;
   if (v < a->best) { a->best = v; memcpy(a->xbest, a->x, a->nin * sizeof *a->x); }
   *gx = v;
   return CB_OK;
@@ -175,9 +175,9 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   int rc = CB_ENOMEM;
   a.nin = net->node[0].size;
   a.nout = net->node[net->output].size;
-  a.g = grad_new(net, q, err);
+  a.g = grad_new(net, 1, err);
   a.y = cb_alloc(a.nout * sizeof *a.y);
-  a.G = cb_alloc(q * a.nin * sizeof *a.G);
+  a.G = cb_alloc(a.nin * sizeof *a.G);
   a.x = cb_alloc(a.nin * sizeof *a.x);
   a.r = cb_alloc(a.nin * sizeof *a.r);
   a.xbest = x_best;

@@ -26,6 +26,9 @@ static const char *usage_main =
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
   "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
+  "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
+  "                                    per-sample verdicts (verified / falsified with a\n"
+  "                                    checked counterexample / unknown), certified radii\n"
   "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
@@ -229,6 +232,7 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
   if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "args.h"
 #include "bounds.h"
 #include "linalg.h"
 #include "report.h"
@@ -44,16 +45,6 @@ typedef struct result {
   cb_error err;
 } result;
 
-static int parse_pair(const char *s, double *a, double *b)
-{
-  char *e;
-  *a = strtod(s, &e);
-  if (e == s || *e != ':') return 0;
-  s = e + 1;
-  *b = strtod(s, &e);
-  return e != s && !*e;
-}
-
 static int parse(int argc, char **argv, opts *o)
 {
   int have_norm = 0, have_eps = 0;
@@ -69,14 +60,9 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--json")) o->json = v;
     else if (!strcmp(a, "--norm")) {
       have_norm = 1;
-      if (!strcmp(v, "inf")) o->norm = CB_NORM_INF;
-      else if (!strcmp(v, "2")) o->norm = CB_NORM_2;
-      else if (!strcmp(v, "1")) o->norm = CB_NORM_1;
-      else return report_usage("bounds", "unknown norm '%s' (inf, 2 or 1)", v);
+      if (arg_norm("bounds", v, &o->norm)) return EXIT_USAGE;
     } else if (!strcmp(a, "--eps")) {
-      char *e;
-      o->eps = strtod(v, &e);
-      if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("bounds", "--eps must be a finite number >= 0, not '%s'", v);
+      if (arg_eps("bounds", "--eps", v, &o->eps)) return EXIT_USAGE;
       have_eps = 1;
     } else if (!strcmp(a, "--method")) {
       if (!strcmp(v, "ibp")) o->method = CB_IBP;
@@ -84,14 +70,10 @@ static int parse(int argc, char **argv, opts *o)
       else if (!strcmp(v, "crown-ibp")) o->method = CB_CROWN_IBP;
       else return report_usage("bounds", "unknown method '%s' (ibp, crown or crown-ibp)", v);
     } else if (!strcmp(a, "--clip")) {
-      if (!parse_pair(v, &o->clip_lo, &o->clip_hi) || !(o->clip_lo <= o->clip_hi))
-        return report_usage("bounds", "--clip wants LO:HI with LO <= HI, not '%s'", v);
+      if (arg_clip("bounds", v, &o->clip_lo, &o->clip_hi)) return EXIT_USAGE;
       o->clip = 1;
     } else if (!strcmp(a, "--rows")) {
-      double x, y;
-      if (!parse_pair(v, &x, &y) || x < 0 || y < x || x != floor(x) || y != floor(y))
-        return report_usage("bounds", "--rows wants A:B with 0 <= A <= B, not '%s'", v);
-      o->r0 = (long)x; o->r1 = (long)y;
+      if (arg_rows("bounds", v, &o->r0, &o->r1)) return EXIT_USAGE;
     } else if (a[0] == '-') return report_usage("bounds", "unknown option %s", a);
     else if (o->net) return report_usage("bounds", "unexpected argument %s", a);
     else { o->net = a; continue; }
@@ -137,7 +119,6 @@ out:
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
 
-static const char *norm_name(cb_norm n) { return n == CB_NORM_INF ? "inf" : n == CB_NORM_2 ? "2" : "1"; }
 static const char *method_name(cb_method m) { return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : "crown-ibp"; }
 
 static cJSON *sample_json(size_t row, int label, size_t no, const result *r)

@@ -13,6 +13,7 @@ cJSON *report_shape(const cb_shape *s);                             /* [d0, d1, 
 
 /* Command entry points (certify/cmd_*.c); each returns the process exit code. */
 int cmd_bounds(int argc, char **argv);
+int cmd_certify(int argc, char **argv);
 
 /* Exit codes shared by every command. */
 #define EXIT_USAGE 2

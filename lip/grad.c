@@ -128,16 +128,22 @@ static int back_node(cb_grad *g, int i, size_t q)
   return CB_EINTERNAL;
 }
 
-int grad_eval(cb_grad *g, const double *x, const double *C, size_t q, double *G, double *out,
-              cb_error *err)
+int grad_forward(cb_grad *g, const double *x, double *out, cb_error *err)
+{
+  const cb_net *net = g->net;
+  int rc;
+  memcpy(g->act[0], x, net->node[0].size * sizeof *x);
+  if ((rc = fwd_all(net, 1, g->act, err)) != CB_OK) return rc;
+  if (out) memcpy(out, g->act[net->output], net->node[net->output].size * sizeof *out);
+  return CB_OK;
+}
+
+int grad_backward(cb_grad *g, const double *C, size_t q, double *G, cb_error *err)
 {
   const cb_net *net = g->net;
   size_t nin = net->node[0].size, nout = net->node[net->output].size;
   int rc;
   if (q > g->qmax) return cb_error_set(err, CB_EINTERNAL, "gradient of %zu rows, buffers hold %zu", q, g->qmax);
-  memcpy(g->act[0], x, nin * sizeof *x);
-  if ((rc = fwd_all(net, 1, g->act, err)) != CB_OK) return rc;
-  if (out) memcpy(out, g->act[net->output], nout * sizeof *out);
   for (int i = 0; i < net->n; i++) memset(g->adj[i], 0, q * net->node[i].size * sizeof(double));
   memcpy(g->adj[net->output], C, q * nout * sizeof *C);
   for (int i = net->output; i > 0; i--)
@@ -147,4 +153,11 @@ int grad_eval(cb_grad *g, const double *x, const double *C, size_t q, double *G,
   for (size_t e = 0; e < q * nin; e++)
     if (!isfinite(G[e])) return cb_error_set(err, CB_EINTERNAL, "gradient: non-finite entry");
   return CB_OK;
+}
+
+int grad_eval(cb_grad *g, const double *x, const double *C, size_t q, double *G, double *out,
+              cb_error *err)
+{
+  int rc = grad_forward(g, x, out, err);
+  return rc != CB_OK ? rc : grad_backward(g, C, q, G, err);
 }

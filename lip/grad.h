@@ -22,6 +22,13 @@ void grad_free(cb_grad *g);                                         /* NULL is a
 int grad_eval(cb_grad *g, const double *x, const double *C, size_t q, double *G, double *out,
               cb_error *err);
 
+/* The two halves of grad_eval, for callers that pick the rows after seeing
+   the output (an attack needs only the active row's gradient):
+   grad_forward stores every node's value at x (out as above);
+   grad_backward then gives G = C df/dx at that x. */
+int grad_forward(cb_grad *g, const double *x, double *out, cb_error *err);
+int grad_backward(cb_grad *g, const double *C, size_t q, double *G, cb_error *err);
+
 /* The activations of the last grad_eval (node i's value), for callers that
    need more than the output. */
 const double *grad_value(const cb_grad *g, int i);
