@@ -26,7 +26,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all deps test run check asan valgrind bench bench-lip clean _test _run
+.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac clean _test _run
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -116,6 +116,10 @@ bench: deps all
 bench-lip: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/lipschitz
 	$(B)/bench/lipschitz
+
+bench-jac: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/jacobian
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/jacobian
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
