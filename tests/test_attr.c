@@ -1,0 +1,353 @@
+/*
+** Attributions (certify/attr*.c):
+**   identities on a linear model (Gradient x Input = x .* w bit for bit, IG =
+**   x .* w, Occlusion = the analytic drop, AverageStability = its closed form),
+**   IG completeness (m = 256) and Saliency = |finite difference| on the 4
+**   reference nets;
+**   certified bounds of Saliency, Gradient x Input and IG contain the maps at
+**   10^3 points per ball (inside, boundary, and a hill-climbing ascent on the
+**   map change) on every reference net and three balls, zero tolerance, and the
+**   certified maximum change is >= every sampled change;
+**   EVA: the pinned margin bound is sound (sampled) and >= the unpinned one,
+**   the map is reproducible bit for bit; Grad-CAM; top-k and max-change units.
+*/
+#include <math.h>
+#include "attack.h"
+#include "attr.h"
+#include "randnet.h"
+
+static const char *ref_nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx", "nets/digits_tanh.onnx", "nets/digits_orth.onnx"};
+
+static attr_ctx *ctx(const cb_net *net, attr_method m, int steps)
+{
+  attr_opt o;
+  cb_error err = {0};
+  attr_ctx *a;
+  attr_opt_init(&o);
+  o.method = m;
+  o.steps = steps;
+  if (!(a = attr_new(net, &o, &err))) fail_msg("attr_new: %s", err.msg);
+  return a;
+}
+
+static void map_ok(attr_ctx *a, const double *x, int c, double *map)
+{
+  cb_error err = {0};
+  if (attr_map(a, x, c, map, &err) != CB_OK) fail_msg("attr_map: %s", err.msg);
+}
+
+/* Linear model on a 4x4 image: 16 -> 3. */
+static cb_net *linear_net(void)
+{
+  int64_t d[2] = {1, 16};
+  cb_net *net = start(2, d);
+  dense(net, 0, 3);
+  net->output = net->n - 1;
+  return net;
+}
+
+static void test_linear_identities(void **st)
+{
+  (void)st;
+  cb_net *net = linear_net();
+  const double *W = net->node[1].p.aff.W;
+  double x[16], map[16], exp[16] = {0}, f0, s;
+  cb_error err = {0};
+  attr_ctx *a;
+  for (int i = 0; i < 16; i++) x[i] = rnd(0, 1);
+  for (int c = 0; c < 3; c++) {
+    const double *w = W + 16 * c;
+    a = ctx(net, AM_GRADXINPUT, 50);
+    map_ok(a, x, c, map);
+    for (int i = 0; i < 16; i++) assert_true(map[i] == x[i] * w[i]);   /* exact */
+    attr_free(a);
+    a = ctx(net, AM_IG, 50);
+    map_ok(a, x, c, map);
+    for (int i = 0; i < 16; i++) assert_true(fabs(map[i] - x[i] * w[i]) <= 1e-14 * (1 + fabs(x[i] * w[i])));
+    attr_free(a);
+    /* Occlusion 2x2 stride 1, value 0.3: drop of a patch = sum_{i in P} w_i (x_i - v). */
+    a = ctx(net, AM_OCCLUSION, 50);
+    a->opt.patch = 2; a->opt.stride = 1; a->opt.baseline = 0.3;
+    map_ok(a, x, c, map);
+    memset(exp, 0, sizeof exp);
+    for (int i0 = 0; i0 + 2 <= 4; i0++)
+      for (int j0 = 0; j0 + 2 <= 4; j0++) {
+        double drop = 0;
+        for (int i = i0; i < i0 + 2; i++) for (int j = j0; j < j0 + 2; j++) drop += w[i * 4 + j] * (x[i * 4 + j] - 0.3);
+        for (int i = i0; i < i0 + 2; i++) for (int j = j0; j < j0 + 2; j++) exp[i * 4 + j] += drop;
+      }
+    for (int i = 0; i < 16; i++) assert_true(fabs(map[i] - exp[i]) <= 1e-12);
+    /* AverageStability (L1) of Gradient x Input: ||w .* e||_1, E = r/2 sum |w_i|;
+       the sample mean of K draws is within 5 standard deviations. */
+    attr_free(a);
+    a = ctx(net, AM_GRADXINPUT, 50);
+    map_ok(a, x, c, map);
+    {
+      double r = 0.1, mean = 0, var = 0;
+      int K = 4000;
+      for (int i = 0; i < 16; i++) { mean += fabs(w[i]) * r / 2; var += w[i] * w[i] * r * r / 12; }
+      assert_int_equal(attr_stability(a, x, c, map, r, K, 1, 7, &s, &err), CB_OK);
+      if (fabs(s - mean) > 5 * sqrt(var / K)) fail_msg("AverageStability %g, closed form %g", s, mean);
+    }
+    attr_free(a);
+    /* Saliency of a linear model does not move: stability exactly 0. */
+    a = ctx(net, AM_SALIENCY, 50);
+    map_ok(a, x, c, map);
+    assert_int_equal(attr_stability(a, x, c, map, 0.1, 50, 2, 7, &s, &err), CB_OK);
+    assert_true(s == 0);
+    assert_int_equal(attr_score(a, x, c, &f0, NULL, &err), CB_OK);
+    attr_free(a);
+  }
+  cb_net_free(net);
+}
+
+/* |sum IG - (f(x) - f(b))| <= 1e-3 |f(x) - f(b)|, m = 256, baseline 0. */
+static void test_ig_completeness(void **st)
+{
+  (void)st;
+  for (int k = 0; k < 4; k++) {
+    cb_net *net = must_load(ref_nets[k]);
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    attr_ctx *a = ctx(net, AM_IG, 256);
+    double *map = malloc(n * sizeof *map), *b = calloc(n, sizeof *b), fx, fb, worst = 0;
+    cb_error err = {0};
+    for (size_t r = 0; r < cb_data_rows(d); r++) {
+      const double *x = cb_data_x(d, r);
+      int c = cb_data_label(d, r);
+      double s = 0;
+      map_ok(a, x, c, map);
+      for (size_t i = 0; i < n; i++) s += map[i];
+      assert_int_equal(attr_score(a, x, c, &fx, NULL, &err), CB_OK);
+      assert_int_equal(attr_score(a, b, c, &fb, NULL, &err), CB_OK);
+      worst = fmax(worst, fabs(s - (fx - fb)) / fabs(fx - fb));
+      if (fabs(s - (fx - fb)) > 1e-3 * fabs(fx - fb)) fail_msg("%s row %zu: sum IG %.9g, f(x) - f(b) %.9g", ref_nets[k], r, s, fx - fb);
+    }
+    printf("  %s: IG completeness worst relative error %.3g\n", ref_nets[k], worst);
+    free(map); free(b);
+    attr_free(a);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
+/* Saliency = |central difference| to 1e-5 of the largest gradient entry. */
+static void test_saliency_fd(void **st)
+{
+  (void)st;
+  const double h = 1e-6;
+  for (int k = 0; k < 4; k++) {
+    cb_net *net = must_load(ref_nets[k]);
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    attr_ctx *a = ctx(net, AM_SALIENCY, 50);
+    double *map = malloc(n * sizeof *map), *xp = malloc(n * sizeof *xp), fp, fm;
+    cb_error err = {0};
+    for (size_t r = 0; r < 5; r++) {
+      const double *x = cb_data_x(d, r);
+      int c = cb_data_label(d, r);
+      double mx = 0;
+      map_ok(a, x, c, map);
+      for (size_t i = 0; i < n; i++) mx = fmax(mx, map[i]);
+      memcpy(xp, x, n * sizeof *xp);
+      for (size_t i = 0; i < n; i++) {
+        xp[i] = x[i] + h; assert_int_equal(attr_score(a, xp, c, &fp, NULL, &err), CB_OK);
+        xp[i] = x[i] - h; assert_int_equal(attr_score(a, xp, c, &fm, NULL, &err), CB_OK);
+        xp[i] = x[i];
+        if (fabs(map[i] - fabs((fp - fm) / (2 * h))) > 1e-5 * mx)
+          fail_msg("%s row %zu input %zu: saliency %.10g, |FD| %.10g", ref_nets[k], r, i, map[i], fabs((fp - fm) / (2 * h)));
+      }
+    }
+    free(map); free(xp);
+    attr_free(a);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
+/* A random point of the set: kind 0 inside, 1 boundary. */
+static void sample_point(const cb_set *s, int kind, double *y)
+{
+  size_t n = s->n;
+  double nr = 0, rad;
+  if (s->norm == CB_NORM_INF) {
+    for (size_t i = 0; i < n; i++) y[i] = s->center[i] + (kind ? (rnd(0, 1) < 0.5 ? -1 : 1) : rnd(-1, 1)) * s->eps;
+  } else {
+    for (size_t i = 0; i < n; i++) { y[i] = rnd(-1, 1) + rnd(-1, 1) + rnd(-1, 1); nr += y[i] * y[i]; }
+    rad = s->eps * (kind ? 1 - 1e-12 : pow(rnd(0, 1), 1.0 / (double)n));
+    for (size_t i = 0; i < n; i++) y[i] = s->center[i] + y[i] / sqrt(nr) * rad;
+  }
+}
+
+typedef struct probe { attr_ctx *a; const cb_set *s; int c; const double *map0, *lb, *ub, *mc; double *m; long checked; } probe;
+
+/* Checks map(y) against the bounds and the max change; returns ||map(y) - map(x)||_2. */
+static double check_y(probe *p, const double *y, const char *tag)
+{
+  size_t n = p->s->n;
+  double d1 = 0, d2 = 0, di = 0;
+  if (!set_contains(p->s, y)) return -1;
+  map_ok(p->a, y, p->c, p->m);
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs(p->m[i] - p->map0[i]);
+    if (!(p->lb[i] <= p->m[i] && p->m[i] <= p->ub[i]))
+      fail_msg("%s: feature %zu: map %.17g outside the certified [%.17g, %.17g]", tag, i, p->m[i], p->lb[i], p->ub[i]);
+    d1 += e; d2 += e * e; di = fmax(di, e);
+  }
+  d2 = sqrt(d2);
+  if (d1 > p->mc[0] || d2 > p->mc[1] || di > p->mc[2]) fail_msg("%s: sampled change (%g, %g, %g) above the certified (%g, %g, %g)", tag, d1, d2, di, p->mc[0], p->mc[1], p->mc[2]);
+  p->checked++;
+  return d2;
+}
+
+/* 400 inside + 300 boundary + 300 hill-climbing steps maximising the change. */
+static void sample_ball(probe *p, const char *tag)
+{
+  size_t n = p->s->n;
+  double *y = malloc(n * sizeof *y), *best = malloc(n * sizeof *best), fb = -1, f;
+  for (int t = 0; t < 700; t++) {
+    sample_point(p->s, t >= 400, y);
+    attack_project(p->s, y);   /* boundary points: a few ulps inside */
+    if ((f = check_y(p, y, tag)) > fb) { fb = f; memcpy(best, y, n * sizeof *y); }
+  }
+  for (int t = 0; t < 300; t++) {
+    double step = p->s->eps * (t < 150 ? 0.5 : 0.1);
+    for (size_t i = 0; i < n; i++) y[i] = best[i] + rnd(-step, step);
+    attack_project(p->s, y);
+    if ((f = check_y(p, y, tag)) > fb) { fb = f; memcpy(best, y, n * sizeof *y); }
+  }
+  free(y); free(best);
+}
+
+static void test_cert_bounds(void **st)
+{
+  (void)st;
+  struct { cb_norm norm; double eps; } balls[3] = {{CB_NORM_INF, 0.01}, {CB_NORM_INF, 0.03}, {CB_NORM_2, 0.1}};
+  attr_method ms[3] = {AM_SALIENCY, AM_GRADXINPUT, AM_IG};
+  for (int k = 0; k < 4; k++) {
+    cb_net *net = must_load(ref_nets[k]);
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    double *map0 = malloc(4 * n * sizeof *map0), *lb = map0 + n, *ub = lb + n, *m = ub + n, mc[3];
+    long total = 0;
+    for (int mi = 0; mi < 3; mi++) {
+      attr_ctx *a = ctx(net, ms[mi], 8);
+      for (int b = 0; b < 3; b++)
+        for (size_t r = 0; r < 2; r++) {
+          const double *x = cb_data_x(d, r);
+          cb_set s = {balls[b].norm, balls[b].eps, n, x, NULL, NULL};
+          cb_error err = {0};
+          char tag[160];
+          probe p = {a, &s, cb_data_label(d, r), map0, lb, ub, mc, m, 0};
+          snprintf(tag, sizeof tag, "%s %s L%s eps %g row %zu", ref_nets[k], attr_method_name[ms[mi]], balls[b].norm == CB_NORM_INF ? "inf" : "2", balls[b].eps, r);
+          map_ok(a, x, p.c, map0);
+          if (attr_cert_bounds(a, &s, p.c, lb, ub, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
+          attr_max_change(map0, lb, ub, n, mc);
+          sample_ball(&p, tag);
+          if (p.checked < 900) fail_msg("%s: only %ld points inside the set", tag, p.checked);
+          total += p.checked;
+        }
+      attr_free(a);
+    }
+    printf("  %s: %ld sampled maps inside the certified bounds\n", ref_nets[k], total);
+    free(map0);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
+/* EVA: pinned bound sound and >= unpinned; map reproducible bit for bit. */
+static void test_eva(void **st)
+{
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    cb_net *net = must_load(ref_nets[k]);
+    size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    attr_ctx *a = ctx(net, AM_EVA, 50);
+    double *m1 = malloc(3 * n * sizeof *m1), *m2 = m1 + n, *y = m2 + n, m0, mu, *out = malloc(no * sizeof *out);
+    unsigned char *pin = calloc(n, 1);
+    cb_error err = {0};
+    const double *x = cb_data_x(d, 0);
+    int c = cb_data_label(d, 0), raw_ge = 0;
+    a->opt.eps = 0.02;
+    map_ok(a, x, c, m1);
+    map_ok(a, x, c, m2);
+    assert_memory_equal(m1, m2, n * sizeof *m1);
+    for (size_t i = 0; i < n; i++) assert_true(m1[i] >= 0);
+    assert_int_equal(attr_eva_margin(a, x, c, NULL, &m0, &err), CB_OK);
+    for (size_t g = 0; g < n; g += 7) {
+      memset(pin, 0, n);
+      for (size_t i = g; i < g + 7 && i < n; i++) pin[i] = 1;
+      assert_int_equal(attr_eva_margin(a, x, c, pin, &mu, &err), CB_OK);
+      raw_ge += mu >= m0;
+      for (int t = 0; t < 200; t++) {   /* soundness of the pinned bound */
+        double mm = INFINITY;
+        for (size_t i = 0; i < n; i++) y[i] = pin[i] ? x[i] : x[i] + (t & 1 ? (rnd(0, 1) < 0.5 ? -1 : 1) : rnd(-1, 1)) * a->opt.eps;
+        assert_int_equal(cb_net_forward(net, y, 1, out, &err), CB_OK);
+        for (size_t j = 0; j < no; j++) if ((int)j != c) mm = fmin(mm, out[c] - out[j]);
+        if (mm < mu) fail_msg("%s: sampled margin %g below the pinned bound %g", ref_nets[k], mm, mu);
+      }
+    }
+    printf("  %s: EVA raw pinned bound >= unpinned for %d of %zu groups\n", ref_nets[k], raw_ge, (n + 6) / 7);
+    free(m1); free(out); free(pin);
+    attr_free(a);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
+static void test_gradcam(void **st)
+{
+  (void)st;
+  cb_net *net = must_load("nets/digits_cnn.onnx");
+  size_t n = cb_net_input_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  attr_opt o;
+  cb_error err = {0};
+  attr_ctx *a;
+  double *map = malloc(n * sizeof *map), *G = malloc(n * sizeof *G), s = 0;
+  for (int pp = 0; pp < 2; pp++) {
+    a = ctx(net, pp ? AM_GRADCAMPP : AM_GRADCAM, 50);
+    map_ok(a, cb_data_x(d, 0), cb_data_label(d, 0), map);
+    for (size_t i = 0; i < n; i++) { assert_true(map[i] >= 0 && isfinite(map[i])); s += map[i]; }
+    /* grad_adjoint at the input is the input gradient. */
+    assert_int_equal(attr_score(a, cb_data_x(d, 0), 2, NULL, G, &err), CB_OK);
+    assert_memory_equal(grad_adjoint(a->g, 0), G, n * sizeof *G);
+    attr_free(a);
+  }
+  assert_true(s > 0);
+  attr_opt_init(&o);
+  o.method = AM_GRADCAM;
+  o.node = "/Relu";
+  assert_null(attr_new(net, &o, &err));
+  assert_non_null(strstr(err.msg, "not a CONV"));
+  free(map); free(G);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
+static void test_topk_change(void **st)
+{
+  (void)st;
+  double lb[5] = {5, 3, 0, 2.9, -1}, ub[5] = {6, 4, 1, 3.5, 0}, map[5] = {5.5, 3.5, 0.5, 3, -0.5}, mc[3];
+  int idx[5];
+  assert_int_equal(attr_certified_topk(lb, ub, 5, 1, idx), 1);
+  assert_int_equal(idx[0], 0);
+  assert_int_equal(attr_certified_topk(lb, ub, 5, 2, idx), 1);   /* 1 and 3 overlap */
+  assert_int_equal(attr_certified_topk(lb, ub, 5, 3, idx), 3);
+  assert_int_equal(idx[2], 3);
+  attr_max_change(map, lb, ub, 5, mc);
+  assert_true(mc[2] >= 0.5 && mc[2] < 0.5 + 1e-12);
+  assert_true(mc[0] >= 2.5 && mc[0] < 2.5 + 1e-12);
+}
+
+int main(void)
+{
+  const struct CMUnitTest t[] = {
+    cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
+    cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds),
+    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change),
+  };
+  return cmocka_run_group_tests(t, NULL, NULL);
+}
