@@ -254,7 +254,7 @@ static cJSON *summary_json(const row *res, size_t rows, int k, double secs)
 /* DIR/report.json + report.html: one run {"command": "audit"}. */
 static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cJSON *top, cb_error *err)
 {
-  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *report;
+  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *report, *sum, *timing;
   char *line = NULL;
   int rc;
   if (!nj) { cJSON_Delete(run); return err->status; }
@@ -266,8 +266,13 @@ static int write_report(const opts *o, const cb_net *net, const cb_data *d, cons
   cJSON_AddItemToObject(run, "network", nj);
   cJSON_AddItemToObject(run, "data", dj);
   cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
-  cJSON_AddItemToObject(run, "summary", cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1));
+  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
+  timing = cJSON_CreateObject();
+  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
+  cJSON_AddItemToObject(run, "summary", sum);
+  cJSON_AddNullToObject(run, "lipschitz");
   cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  cJSON_AddItemToObject(run, "timing", timing);
   report = report_new(cJSON_CreateArray());
   cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
   rc = report_write_dir(o->out, report, err);
