@@ -342,12 +342,104 @@ static void test_topk_change(void **st)
   assert_true(mc[0] >= 2.5 && mc[0] < 2.5 + 1e-12);
 }
 
-int main(void)
+static char cerbere[1024], tmpdir[256];
+
+static void sh(const char *cmd)
+{
+  int rc = system(cmd);
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) fail_msg("command failed (%d): %s", rc, cmd);
+}
+
+/* attribute --json: same bytes at 1 and 2 threads, maps equal the library's;
+   audit --out: audit.json fields, an "audit" run in report.json, report.html. */
+static void test_cli(void **st)
+{
+  (void)st;
+  char cmd[4096], p1[512], p2[512];
+  char *a1, *a2;
+  cJSON *j, *s;
+  cb_net *net = must_load("nets/digits_mlp.onnx");
+  size_t n = cb_net_input_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  attr_ctx *a = ctx(net, AM_IG, 16);
+  double *map = malloc(n * sizeof *map);
+  int k = 0;
+  snprintf(p1, sizeof p1, "%s/a1.json", tmpdir);
+  snprintf(p2, sizeof p2, "%s/a2.json", tmpdir);
+  for (int t = 1; t <= 2; t++) {
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=%d %s attribute nets/digits_mlp.onnx --data nets/digits_test20.csv --method ig --steps 16 "
+             "--rows 0:6 --quiet --json %s > /dev/null", t, cerbere, t == 1 ? p1 : p2);
+    sh(cmd);
+  }
+  a1 = slurp(p1); a2 = slurp(p2);
+  assert_non_null(a1); assert_non_null(a2);
+  assert_string_equal(a1, a2);
+  j = cJSON_Parse(a1);
+  assert_non_null(j);
+  cJSON_ArrayForEach(s, cJSON_GetObjectItem(j, "samples")) {
+    const cJSON *m = cJSON_GetObjectItem(s, "map");
+    int r = (int)cJSON_GetObjectItem(s, "index")->valuedouble;
+    assert_int_equal(r, k);
+    assert_int_equal(cJSON_GetArraySize(m), (int)n);
+    map_ok(a, cb_data_x(d, (size_t)r), cb_data_label(d, (size_t)r), map);
+    for (size_t i = 0; i < n; i++) assert_true(cJSON_GetArrayItem(m, (int)i)->valuedouble == map[i]);
+    k++;
+  }
+  assert_int_equal(k, 6);
+  cJSON_Delete(j); free(a1); free(a2);
+  snprintf(cmd, sizeof cmd, "%s audit nets/digits_mlp.onnx --data nets/digits_test20.csv --method gradxinput --norm 2 --eps 0.1 "
+           "--rows 0:3 --quiet --out %s/aud > /dev/null", cerbere, tmpdir);
+  sh(cmd);
+  snprintf(p1, sizeof p1, "%s/aud/audit.json", tmpdir);
+  assert_non_null(j = load_json(p1));
+  cJSON_ArrayForEach(s, cJSON_GetObjectItem(j, "samples")) {
+    static const char *f[] = {"index", "map", "map_lb", "map_ub", "max_change", "stability", "certified_topk", "stable"};
+    const cJSON *lb = cJSON_GetObjectItem(s, "map_lb"), *ub = cJSON_GetObjectItem(s, "map_ub"), *m = cJSON_GetObjectItem(s, "map");
+    for (int q = 0; q < 8; q++) if (!cJSON_GetObjectItem(s, f[q])) fail_msg("audit.json: sample lacks '%s'", f[q]);
+    for (int i = 0; i < (int)n; i++)
+      assert_true(cJSON_GetArrayItem(lb, i)->valuedouble <= cJSON_GetArrayItem(m, i)->valuedouble &&
+                  cJSON_GetArrayItem(m, i)->valuedouble <= cJSON_GetArrayItem(ub, i)->valuedouble);
+  }
+  cJSON_Delete(j);
+  snprintf(p1, sizeof p1, "%s/aud/report.json", tmpdir);
+  assert_non_null(j = load_json(p1));
+  s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "runs"), 0);
+  assert_string_equal(cJSON_GetObjectItem(s, "command")->valuestring, "audit");
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "samples")), 3);
+  cJSON_Delete(j);
+  snprintf(p1, sizeof p1, "%s/aud/report.html", tmpdir);
+  assert_non_null(a1 = slurp(p1));
+  assert_non_null(strstr(a1, "audit: nets/digits_mlp.onnx"));
+  assert_non_null(strstr(a1, "certifiably stable"));
+  free(a1);
+  free(map);
+  attr_free(a);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
+int main(int argc, char **argv)
 {
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
     cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds),
     cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change),
+    cmocka_unit_test(test_cli),
   };
-  return cmocka_run_group_tests(t, NULL, NULL);
+  char *slash;
+  int rc;
+  (void)argc;
+  snprintf(cerbere, sizeof cerbere, "%s", argv[0]);   /* B/tests/test_attr -> B/cerbere */
+  slash = strrchr(cerbere, '/');
+  if (slash) *slash = 0; else strcpy(cerbere, ".");
+  slash = strrchr(cerbere, '/');
+  if (slash) *slash = 0; else strcpy(cerbere, ".");
+  strcat(cerbere, "/cerbere");
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/cb_test_attr_XXXXXX");
+  if (!mkdtemp(tmpdir)) return 1;
+  rc = cmocka_run_group_tests(t, NULL, NULL);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  return rc;
 }
