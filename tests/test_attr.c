@@ -327,6 +327,39 @@ static void test_gradcam(void **st)
   cb_net_free(net);
 }
 
+/* Deletion / Insertion AUC on the linear model, one feature per step, against
+   a direct computation: f after the t most important features moved. */
+static void test_deletion(void **st)
+{
+  (void)st;
+  cb_net *net = linear_net();
+  const double *W = net->node[1].p.aff.W, *b = net->node[1].p.aff.b;
+  double x[16], map[16], auc, z[16];
+  int ord[16];
+  cb_error err = {0};
+  attr_ctx *a = ctx(net, AM_GRADXINPUT, 50);
+  for (int i = 0; i < 16; i++) x[i] = rnd(0, 1);
+  map_ok(a, x, 1, map);
+  for (int i = 0; i < 16; i++) ord[i] = i;
+  for (int i = 1; i < 16; i++)   /* insertion sort, decreasing map */
+    for (int j = i; j > 0 && map[ord[j]] > map[ord[j - 1]]; j--) { int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t; }
+  for (int ins = 0; ins < 2; ins++) {
+    double exp = 0, prev = 0;
+    for (int i = 0; i < 16; i++) z[i] = ins ? 0 : x[i];
+    for (int t = 0; t <= 16; t++) {
+      double f = b[1];
+      if (t) z[ord[t - 1]] = ins ? x[ord[t - 1]] : 0;
+      for (int i = 0; i < 16; i++) f += W[16 + i] * z[i];
+      if (t) exp += 0.5 * (prev + f) / 16;
+      prev = f;
+    }
+    assert_int_equal(attr_deletion_auc(a, x, 1, map, ins, 16, &auc, &err), CB_OK);
+    if (fabs(auc - exp) > 1e-12) fail_msg("%s AUC %.17g, expected %.17g", ins ? "insertion" : "deletion", auc, exp);
+  }
+  attr_free(a);
+  cb_net_free(net);
+}
+
 static void test_topk_change(void **st)
 {
   (void)st;
@@ -423,7 +456,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
     cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds),
-    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change),
+    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
     cmocka_unit_test(test_cli),
   };
   char *slash;
