@@ -256,6 +256,42 @@ static void test_cert_bounds(void **st)
   }
 }
 
+/* The same containment on random nets of every node kind (randnet.h), the
+   three methods, L-inf and L2 balls, 1000 points each. */
+static void test_cert_random_nets(void **st)
+{
+  (void)st;
+  cb_net *nets[3] = {net_dense(), net_conv(), net_residual()};
+  attr_method ms[3] = {AM_SALIENCY, AM_GRADXINPUT, AM_IG};
+  for (int k = 0; k < 3; k++) {
+    cb_net *net = nets[k];
+    cb_error err = {0};
+    size_t n, no;
+    net->output = net->n - 1;
+    if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
+    n = cb_net_input_size(net); no = cb_net_output_size(net);
+    double *x = malloc(5 * n * sizeof *x), *map0 = x + n, *lb = map0 + n, *ub = lb + n, *m = ub + n, mc[3];
+    for (int mi = 0; mi < 3; mi++) {
+      attr_ctx *a = ctx(net, ms[mi], 6);
+      for (int b = 0; b < 2; b++) {
+        cb_set s = {b ? CB_NORM_2 : CB_NORM_INF, b ? 0.2 : 0.05, n, x, NULL, NULL};
+        char tag[96];
+        probe p = {a, &s, (int)(no - 1), map0, lb, ub, mc, m, 0};
+        for (size_t i = 0; i < n; i++) x[i] = rnd(-1, 1);
+        snprintf(tag, sizeof tag, "random net %d %s ball %d", k, attr_method_name[ms[mi]], b);
+        map_ok(a, x, p.c, map0);
+        if (attr_cert_bounds(a, &s, p.c, lb, ub, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
+        attr_max_change(map0, lb, ub, n, mc);
+        sample_ball(&p, tag);
+        if (p.checked < 900) fail_msg("%s: only %ld points inside the set", tag, p.checked);
+      }
+      attr_free(a);
+    }
+    free(x);
+    cb_net_free(net);
+  }
+}
+
 /* EVA: pinned bound sound and >= unpinned; map reproducible bit for bit. */
 static void test_eva(void **st)
 {
@@ -455,7 +491,7 @@ int main(int argc, char **argv)
 {
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
-    cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds),
+    cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds), cmocka_unit_test(test_cert_random_nets),
     cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
     cmocka_unit_test(test_cli),
   };
