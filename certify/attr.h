@@ -99,6 +99,15 @@ int attr_stability(attr_ctx *a, const double *x, int target, const double *map, 
 int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *map, int insert, int steps,
                       double *auc, cb_error *err);
 
+/* MuFidelity (Bhatt et al. 2020; Xplique): N random subsets S of the cells
+   of a g x g grid over the image (each cell in S with probability frac; g
+   capped at the image side), the features of S set to the baseline
+   constant; out = Pearson correlation over the N subsets of sum_{i in S}
+   map_i and the score drop f_c(x) - f_c(x with S removed).  0 when either
+   side is constant. */
+int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
+                    uint64_t seed, double *out, cb_error *err);
+
 /* --- internals shared by the attr_*.c files ------------------------------- */
 struct attr_ctx {
   const cb_net *net;

@@ -49,9 +49,14 @@ static const char *usage =
   "%s"
   "  --norm P       EVA ball norm: inf (default), 2 or 1\n"
   "  --eps E        EVA ball radius (default 0.05)\n"
+  "  --metrics      also per row: AverageStability (mean L2 distance to the maps\n"
+  "                 at --neighbours K (10) points x + U([0, --radius R (0.1)])^n),\n"
+  "                 Deletion and Insertion AUC (16 steps, to/from --baseline),\n"
+  "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2)\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
-  "  --json OUT     {command, version, net, data, method, settings, samples: [{index,\n"
-  "                 label, target, score, map}]}\n"
+  "  --json OUT     {command, version, net, data, method, settings, n_samples,\n"
+  "                 samples: [{index, label, target, score, map, metrics (with\n"
+  "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity}}]}\n"
   "  --quiet        print only the summary line\n";
 
 int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
@@ -125,7 +130,8 @@ typedef struct opts {
   const char *net, *data, *json;
   attr_cli ac;
   long r0, r1;
-  int quiet, have_method;
+  int quiet, have_method, metrics, K;
+  double radius;
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -134,10 +140,13 @@ static int parse(int argc, char **argv, opts *o)
   memset(o, 0, sizeof *o);
   attr_opt_init(&o->ac.o);
   o->r1 = -1;
+  o->K = 10;
+  o->radius = 0.1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { printf(usage, attr_cli_help); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (!strcmp(a, "--metrics")) { o->metrics = 1; continue; }
     if (a[0] != '-') {
       if (o->net) return report_usage("attribute", "unexpected argument %s", a);
       o->net = a;
@@ -153,7 +162,13 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--norm")) { have_norm = 1; if ((rc = arg_norm("attribute", v, &o->ac.o.norm))) return rc; }
     else if (!strcmp(a, "--eps")) { have_eps = 1; if ((rc = arg_eps("attribute", "--eps", v, &o->ac.o.eps))) return rc; }
     else if (!strcmp(a, "--rows")) { if ((rc = arg_rows("attribute", v, &o->r0, &o->r1))) return rc; }
-    else return report_usage("attribute", "unknown option %s", a);
+    else if (!strcmp(a, "--radius")) { if ((rc = arg_eps("attribute", "--radius", v, &o->radius))) return rc; }
+    else if (!strcmp(a, "--neighbours")) {
+      char *e;
+      long l = strtol(v, &e, 10);
+      if (e == v || *e || l < 1 || l > 1000000) return report_usage("attribute", "--neighbours wants an integer >= 1, not '%s'", v);
+      o->K = (int)l;
+    } else return report_usage("attribute", "unknown option %s", a);
   }
   if (!o->net) return report_usage("attribute", "%s", "missing NET");
   if (!o->data) return report_usage("attribute", "%s", "missing --data CSV");
@@ -162,7 +177,17 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-typedef struct row { double *map, score; int target, status; cb_error err; } row;
+typedef struct row { double *map, score, met[4]; int target, status; cb_error err; } row;
+
+/* --metrics: stability, deletion, insertion, MuFidelity of one row's map. */
+static int metrics(attr_ctx *a, const opts *o, const double *x, row *r, cb_error *err)
+{
+  int rc;
+  if ((rc = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->met[0], err)) != CB_OK) return rc;
+  if ((rc = attr_deletion_auc(a, x, r->target, r->map, 0, 16, &r->met[1], err)) != CB_OK) return rc;
+  if ((rc = attr_deletion_auc(a, x, r->target, r->map, 1, 16, &r->met[2], err)) != CB_OK) return rc;
+  return attr_mufidelity(a, x, r->target, r->map, 9, 0.2, 200, a->opt.seed, &r->met[3], err);
+}
 
 static cJSON *settings_json(const attr_opt *o)
 {
@@ -200,7 +225,7 @@ static cJSON *settings_json(const attr_opt *o)
   return s;
 }
 
-static int attribute_cmd(opts *o, cb_error *err)
+static int attribute_cmd(const opts *o, cb_error *err)
 {
   cb_net *net = NULL;
   cb_data *d = NULL;
@@ -233,6 +258,7 @@ static int attribute_cmd(opts *o, cb_error *err)
       if ((r->status = attr_target(a, x, cb_data_label(d, r0 + (size_t)k), &r->target, &r->err)) == CB_OK &&
           (r->status = attr_map(a, x, r->target, r->map, &r->err)) == CB_OK)
         r->status = attr_score(a, x, r->target, &r->score, NULL, &r->err);
+      if (r->status == CB_OK && o->metrics) r->status = metrics(a, o, x, r, &r->err);
     }
     attr_free(a);
   }
@@ -249,6 +275,16 @@ static int attribute_cmd(opts *o, cb_error *err)
     cJSON_AddStringToObject(top, "data", o->data);
     cJSON_AddStringToObject(top, "method", attr_method_name[o->ac.o.method]);
     cJSON_AddItemToObject(top, "settings", settings_json(&probe->opt));
+    if (o->metrics) {
+      cJSON *m = cJSON_AddObjectToObject(top, "metric_settings");
+      cJSON_AddNumberToObject(m, "stability_radius", o->radius);
+      cJSON_AddNumberToObject(m, "neighbours", o->K);
+      cJSON_AddStringToObject(m, "stability_distance", "l2");
+      cJSON_AddNumberToObject(m, "deletion_steps", 16);
+      cJSON_AddNumberToObject(m, "mufidelity_grid", 9);
+      cJSON_AddNumberToObject(m, "mufidelity_fraction", 0.2);
+      cJSON_AddNumberToObject(m, "mufidelity_subsets", 200);
+    }
     cJSON_AddNumberToObject(top, "n_samples", (double)rows);
     samples = cJSON_AddArrayToObject(top, "samples");
     for (size_t k = 0; k < rows; k++) {
@@ -258,6 +294,13 @@ static int attribute_cmd(opts *o, cb_error *err)
       cJSON_AddNumberToObject(s, "target", res[k].target);
       cJSON_AddNumberToObject(s, "score", res[k].score);
       cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)n));
+      if (o->metrics) {
+        cJSON *m = cJSON_AddObjectToObject(s, "metrics");
+        cJSON_AddNumberToObject(m, "stability", res[k].met[0]);
+        cJSON_AddNumberToObject(m, "deletion_auc", res[k].met[1]);
+        cJSON_AddNumberToObject(m, "insertion_auc", res[k].met[2]);
+        cJSON_AddNumberToObject(m, "mufidelity", res[k].met[3]);
+      }
       cJSON_AddItemToArray(samples, s);
     }
     if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
@@ -269,6 +312,11 @@ static int attribute_cmd(opts *o, cb_error *err)
            res[k].target, res[k].score, n ? fabs(res[k].map[im]) : 0.0, im);
   }
   printf("%zu rows: %s maps of %zu features\n", rows, attr_method_name[o->ac.o.method], n);
+  if (o->metrics && rows) {
+    double m[4] = {0};
+    for (size_t k = 0; k < rows; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)rows;
+    printf("mean AverageStability %.6g, deletion AUC %.6g, insertion AUC %.6g, MuFidelity %.4f\n", m[0], m[1], m[2], m[3]);
+  }
 out:
   cJSON_Delete(top);
   if (res) for (size_t k = 0; k < rows; k++) cb_free(res[k].map);

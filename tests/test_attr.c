@@ -392,6 +392,10 @@ static void test_deletion(void **st)
     assert_int_equal(attr_deletion_auc(a, x, 1, map, ins, 16, &auc, &err), CB_OK);
     if (fabs(auc - exp) > 1e-12) fail_msg("%s AUC %.17g, expected %.17g", ins ? "insertion" : "deletion", auc, exp);
   }
+  /* MuFidelity of Gradient x Input on a linear model, baseline 0: the drop
+     is exactly the attribution sum, so the correlation is 1. */
+  assert_int_equal(attr_mufidelity(a, x, 1, map, 2, 0.3, 100, 3, &auc, &err), CB_OK);
+  if (fabs(auc - 1) > 1e-9) fail_msg("MuFidelity %.17g, expected 1", auc);
   attr_free(a);
   cb_net_free(net);
 }
