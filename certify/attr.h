@@ -72,8 +72,8 @@ int attr_score(attr_ctx *a, const double *x, int target, double *score, double *
 /* For every y in the set s (center x, any norm, optional clip box):
    lb <= map(y) <= ub entrywise, for methods saliency, gradxinput and ig
    (the discrete IG of a->opt, each path point's ball the input ball scaled
-   by alpha; a constant or vector baseline).  Holds for real arithmetic and
-   for the map as computed in double. */
+   by alpha; a constant or vector baseline).  Holds for real arithmetic
+   (see attr_cert.c for what of the double computation is covered). */
 int attr_cert_bounds(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
 
 /* Guaranteed maximum change max_y ||map(y) - map(x)|| in L1, L2, L-inf

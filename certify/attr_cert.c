@@ -14,8 +14,13 @@
 **                 2 gamma_{m+3} sum_k w_k max(|glo_k|, |ghi_k|) (its own rounding
 **                 and that of the computed sum), then divided by m and multiplied
 **                 by the interval y - b, rounded outward.
-** The bounds therefore hold for the real-arithmetic maps and for the maps as
-** computed in double by attr_grad.c (floating-point operations are monotone).
+** The bounds hold for the real-arithmetic maps (the gradient of the network
+** given by the stored weights, in real arithmetic).  The rounding of the IG
+** points, sums and products of attr_grad.c is covered too (floating-point
+** operations are monotone); the rounding of the reverse pass that computes
+** each gradient in attr_grad.c is not bounded here (about 1e-16 relative,
+** far inside the outward rounding of the interval Jacobian in practice:
+** test_attr compares computed maps with tolerance 0).
 ** Cost: one CROWN + one interval-Jacobian pass (saliency, gxi), m + 1 (IG).
 */
 #include <math.h>
