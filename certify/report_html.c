@@ -86,14 +86,17 @@ static int is_image(const cJSON *net, int *h, int *w)
   return 0;
 }
 
-/* Heatmap of the first h*w values of v as an SVG (grey, or blue-red diverging). */
-static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap)
+/* Heatmap of the first h*w values of v as an SVG (grey, or blue-red diverging);
+   grey maps span [lo, hi] (NAN: the map's own range). */
+static void heatmap_in(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap, double lo, double hi)
 {
-  double lo = HUGE_VAL, hi = -HUGE_VAL, m = 0;
-  int cell = h * w > 400 ? 4 : 12;
+  double m = 0;
+  int cell = h * w > 400 ? 4 : 12, own = isnan(lo);
+  if (own) { lo = HUGE_VAL; hi = -HUGE_VAL; }
   for (int k = 0; k < h * w; k++) {
     double x = cJSON_GetArrayItem(v, k)->valuedouble - (base ? cJSON_GetArrayItem(base, k)->valuedouble : 0);
-    lo = fmin(lo, x); hi = fmax(hi, x); m = fmax(m, fabs(x));
+    if (own) { lo = fmin(lo, x); hi = fmax(hi, x); }
+    m = fmax(m, fabs(x));
   }
   put(b, "<div class=fig><svg width=%d height=%d viewBox='0 0 %d %d'>", w * cell, h * cell, w * cell, h * cell);
   for (int i = 0; i < h; i++)
@@ -112,6 +115,21 @@ static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int 
   put(b, "</svg><div>%s", cap);
   if (diverging) { put(b, " (max |d| "); pnum(b, m); put(b, ")"); }
   put(b, "</div></div>");
+}
+
+static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap)
+{
+  heatmap_in(b, v, base, h, w, diverging, cap, NAN, NAN);
+}
+
+/* Smallest and largest of the first n values of a and c. */
+static void range2(const cJSON *a, const cJSON *c, int n, double *lo, double *hi)
+{
+  *lo = HUGE_VAL; *hi = -HUGE_VAL;
+  for (int k = 0; k < n; k++) {
+    *lo = fmin(*lo, fmin(cJSON_GetArrayItem(a, k)->valuedouble, cJSON_GetArrayItem(c, k)->valuedouble));
+    *hi = fmax(*hi, fmax(cJSON_GetArrayItem(a, k)->valuedouble, cJSON_GetArrayItem(c, k)->valuedouble));
+  }
 }
 
 /* Certified accuracy vs eps (and the attack upper curve) as an SVG step plot. */
@@ -313,18 +331,21 @@ static void audit_section(sb *b, const cJSON *run, int id)
   put(b, "</table>");
   if (img) {
     put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map, the certified lower and upper maps "
-          "over the ball and the guaranteed change per feature (first channel). Samples that are not certifiably stable first.</p>");
+          "over the ball (these three on one grey scale: white the smallest lower bound, black the largest upper bound) and the "
+          "width upper - lower per feature (own scale); first channel. Samples that are not certifiably stable first.</p>");
     for (int pass = 0; pass < 2; pass++)
       cJSON_ArrayForEach(s, get(run, "samples")) {
         char cap[128];
+        double lo, hi;
         if (cJSON_IsTrue(get(s, "stable")) != pass || shown >= 24 || !cJSON_IsArray(get(s, "map"))) continue;
         put(b, "<div class=grid>");
         snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
         if (cJSON_IsArray(get(s, "x"))) heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
         snprintf(cap, sizeof cap, "map (target %d), stability %.3g", (int)num(s, "target"), num(s, "stability"));
-        heatmap(b, get(s, "map"), NULL, h, w, 0, cap);
-        heatmap(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower");
-        heatmap(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper");
+        range2(get(s, "map_lb"), get(s, "map_ub"), h * w, &lo, &hi);
+        heatmap_in(b, get(s, "map"), NULL, h, w, 0, cap, lo, hi);
+        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower", lo, hi);
+        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper", lo, hi);
         snprintf(cap, sizeof cap, "width (max change Linf %.3g)%s", num(get(s, "max_change"), "linf"), cJSON_IsTrue(get(s, "stable")) ? "" : " NOT STABLE");
         heatmap(b, get(s, "map_ub"), get(s, "map_lb"), h, w, 0, cap);
         put(b, "</div>");
