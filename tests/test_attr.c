@@ -222,24 +222,27 @@ static void sample_ball(probe *p, const char *tag)
 static void test_cert_bounds(void **st)
 {
   (void)st;
-  struct { cb_norm norm; double eps; } balls[3] = {{CB_NORM_INF, 0.01}, {CB_NORM_INF, 0.03}, {CB_NORM_2, 0.1}};
+  struct { cb_norm norm; double eps; int clip; } balls[4] = {{CB_NORM_INF, 0.01, 0}, {CB_NORM_INF, 0.03, 0}, {CB_NORM_2, 0.1, 0},
+                                                               {CB_NORM_2, 0.3, 1}};
   attr_method ms[3] = {AM_SALIENCY, AM_GRADXINPUT, AM_IG};
   for (int k = 0; k < 4; k++) {
     cb_net *net = must_load(ref_nets[k]);
     size_t n = cb_net_input_size(net);
     cb_data *d = must_csv("nets/digits_test20.csv", n);
-    double *map0 = malloc(4 * n * sizeof *map0), *lb = map0 + n, *ub = lb + n, *m = ub + n, mc[3];
+    double *map0 = malloc(6 * n * sizeof *map0), *lb = map0 + n, *ub = lb + n, *m = ub + n, *clo = m + n, *chi = clo + n, mc[3];
     long total = 0;
+    for (size_t i = 0; i < n; i++) { clo[i] = 0; chi[i] = 1; }   /* the digits' pixel range */
     for (int mi = 0; mi < 3; mi++) {
       attr_ctx *a = ctx(net, ms[mi], 8);
-      for (int b = 0; b < 3; b++)
+      for (int b = 0; b < 4; b++)
         for (size_t r = 0; r < 2; r++) {
           const double *x = cb_data_x(d, r);
-          cb_set s = {balls[b].norm, balls[b].eps, n, x, NULL, NULL};
+          cb_set s = {balls[b].norm, balls[b].eps, n, x, balls[b].clip ? clo : NULL, balls[b].clip ? chi : NULL};
           cb_error err = {0};
           char tag[160];
           probe p = {a, &s, cb_data_label(d, r), map0, lb, ub, mc, m, 0};
-          snprintf(tag, sizeof tag, "%s %s L%s eps %g row %zu", ref_nets[k], attr_method_name[ms[mi]], balls[b].norm == CB_NORM_INF ? "inf" : "2", balls[b].eps, r);
+          snprintf(tag, sizeof tag, "%s %s L%s eps %g%s row %zu", ref_nets[k], attr_method_name[ms[mi]], balls[b].norm == CB_NORM_INF ? "inf" : "2",
+                   balls[b].eps, balls[b].clip ? " clip [0,1]" : "", r);
           map_ok(a, x, p.c, map0);
           if (attr_cert_bounds(a, &s, p.c, lb, ub, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
           attr_max_change(map0, lb, ub, n, mc);
