@@ -418,6 +418,45 @@ static void test_topk_change(void **st)
   assert_true(mc[0] >= 2.5 && mc[0] < 2.5 + 1e-12);
 }
 
+/* Failing-allocator sweep: every allocation failure of attr_new, each
+   method's map and the certified bounds is reported as out of memory (no
+   crash; leaks show under `make asan` / `make valgrind`). */
+static void test_oom(void **st)
+{
+  (void)st;
+  cb_net *net = must_load("nets/digits_cnn.onnx");
+  size_t n = cb_net_input_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  double *map = malloc(3 * n * sizeof *map);
+  const double *x = cb_data_x(d, 0);
+  cb_set s = {CB_NORM_INF, 0.01, n, x, NULL, NULL};
+  for (int m = 0; m < AM_COUNT; m++) {
+    int k, ok = 0;
+    for (k = 0; k < 5000 && !ok; k++) {
+      attr_opt o;
+      cb_error err = {0};
+      attr_ctx *a;
+      int rc;
+      attr_opt_init(&o);
+      o.method = (attr_method)m;
+      o.steps = 3; o.samples = 70; o.eps = 0.01;
+      if (m == AM_EVA) o.patch = 4;   /* 4 groups: fewer allocation points */
+      cb_alloc_fail_after(k);
+      a = attr_new(net, &o, &err);
+      rc = a ? attr_map(a, x, 1, map, &err) : err.status;
+      if (rc == CB_OK && (m == AM_SALIENCY || m == AM_GRADXINPUT || m == AM_IG)) rc = attr_cert_bounds(a, &s, 1, map + n, map + 2 * n, &err);
+      cb_alloc_fail_after(-1);
+      attr_free(a);
+      if (rc == CB_OK) ok = 1;
+      else if (rc != CB_ENOMEM || !err.msg[0]) fail_msg("%s, failing allocation %d: status %d: %s", attr_method_name[m], k, rc, err.msg);
+    }
+    if (!ok) fail_msg("%s: still failing after %d allocation failure points", attr_method_name[m], k);
+  }
+  free(map);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
 static char cerbere[1024], tmpdir[256];
 
 static void sh(const char *cmd)
@@ -500,7 +539,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
     cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds), cmocka_unit_test(test_cert_random_nets),
     cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
-    cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_cli), cmocka_unit_test(test_oom),
   };
   char *slash;
   int rc;
