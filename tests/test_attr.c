@@ -403,6 +403,49 @@ static void test_deletion(void **st)
   cb_net_free(net);
 }
 
+/* grad_adjoint at the CONV nodes of digits_cnn against central differences
+   of f_c in that node's value (nodes after it recomputed by fwd_node). */
+static void test_adjoint_fd(void **st)
+{
+  (void)st;
+  cb_net *net = must_load("nets/digits_cnn.onnx");
+  size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  cb_error err = {0};
+  cb_grad *g = grad_new(net, 1, &err);
+  double **act = fwd_alloc(net, 1), *C = calloc(no, sizeof *C), *G = malloc(n * sizeof *G);
+  const double h = 1e-6;
+  int c = cb_data_label(d, 3), convs = 0;
+  assert_non_null(g); assert_non_null(act);
+  C[c] = 1;
+  assert_int_equal(grad_eval(g, cb_data_x(d, 3), C, 1, G, NULL, &err), CB_OK);
+  for (int k = 1; k < net->n; k++) {
+    const double *adj = grad_adjoint(g, k);
+    double mx = 0;
+    if (net->node[k].kind != CB_CONV) continue;
+    convs++;
+    for (size_t e = 0; e < net->node[k].size; e++) mx = fmax(mx, fabs(adj[e]));
+    for (size_t e = 0; e < net->node[k].size; e += 5) {
+      double fp, fm;
+      memcpy(act[0], cb_data_x(d, 3), n * sizeof(double));
+      assert_int_equal(fwd_all(net, 1, act, &err), CB_OK);
+      for (int sgn = 0; sgn < 2; sgn++) {
+        act[k][e] = grad_value(g, k)[e] + (sgn ? -h : h);
+        for (int i = k + 1; i < net->n; i++) assert_int_equal(fwd_node(net, i, 1, act, &err), CB_OK);
+        if (sgn) fm = act[net->output][c]; else fp = act[net->output][c];
+      }
+      if (fabs(adj[e] - (fp - fm) / (2 * h)) > 1e-5 * mx)
+        fail_msg("node %d entry %zu: adjoint %.10g, finite difference %.10g", k, e, adj[e], (fp - fm) / (2 * h));
+    }
+  }
+  assert_int_equal(convs, 2);
+  free(C); free(G);
+  fwd_free(act);
+  grad_free(g);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
 static void test_topk_change(void **st)
 {
   (void)st;
@@ -538,7 +581,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
     cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds), cmocka_unit_test(test_cert_random_nets),
-    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
+    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_adjoint_fd), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
     cmocka_unit_test(test_cli), cmocka_unit_test(test_oom),
   };
   char *slash;
