@@ -24,6 +24,7 @@ void attr_opt_init(attr_opt *o)
   o->stride = 1;
   o->rise_p = 0.5;
   o->rise_cells = 4;
+  o->reduce = 1;
   o->norm = CB_NORM_INF;
   o->eps = 0.05;
 }
@@ -95,7 +96,9 @@ attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err)
   if (check_opt(a, err) != CB_OK) { cb_free(a); return NULL; }
   if (!(a->g = grad_new(net, 1, err))) { cb_free(a); return NULL; }
   if (bnet_init(&a->bn, net, err) != CB_OK) { attr_free(a); return NULL; }
-  a->C = cb_calloc(2 * no + 4 * n + ATTR_BATCH * (n + no), sizeof(double));
+  attr_image(net, &a->ch, &a->ih, &a->iw);
+  a->nm = a->opt.reduce && a->ch > 1 ? (size_t)a->ih * (size_t)a->iw : n;
+  a->C = cb_calloc(2 * no + 5 * n + ATTR_BATCH * (n + no), sizeof(double));
   if (!a->C) { attr_free(a); cb_error_set(err, CB_ENOMEM, "out of memory"); return NULL; }
   a->y = a->C + no;
   a->G = a->y + no;
@@ -104,6 +107,7 @@ attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err)
   a->t3 = a->t2 + n;
   a->batch = a->t3 + n;
   a->ybatch = a->batch + ATTR_BATCH * n;
+  a->full = a->ybatch + ATTR_BATCH * no;
   return a;
 }
 
@@ -141,10 +145,34 @@ int attr_score(attr_ctx *a, const double *x, int target, double *score, double *
   return grad_backward(a->g, a->C, 1, grad, err);
 }
 
+size_t attr_map_size(const attr_ctx *a) { return a->nm; }
+
+void attr_reduce(const attr_ctx *a, const double *full, double *map)
+{
+  size_t hw = a->nm;
+  for (size_t p = 0; p < hw; p++) {
+    double m = full[p];
+    for (int c = 1; c < a->ch; c++) m = fmax(m, full[(size_t)c * hw + p]);
+    map[p] = m;
+  }
+}
+
+static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+
 int attr_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err)
 {
+  int rc;
   if (target < 0 || (size_t)target >= a->no)
     return cb_error_set(err, CB_EVALUE, "target class %d is out of range (0..%zu)", target, a->no - 1);
+  if (a->nm == a->n) return map_full(a, x, target, map, err);
+  if ((rc = map_full(a, x, target, a->full, err)) != CB_OK) return rc;
+  attr_reduce(a, a->full, map);
+  return CB_OK;
+}
+
+/* The unreduced map (n values) of the method. */
+static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_error *err)
+{
   switch (a->opt.method) {
   case AM_SALIENCY: case AM_GRADXINPUT: case AM_IG: case AM_SMOOTHGRAD: case AM_VARGRAD: case AM_SQUAREGRAD:
     return attr_grad_map(a, x, target, map, err);

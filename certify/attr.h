@@ -2,8 +2,10 @@
 ** Attributions: which input features a class score f_c depends on, and how
 ** far an attribution map can move over a ball (certified bounds).
 **
-** Maps have the input's size, in its C order (no channel reduction: the
-** digits nets have one channel).  The score is the logit f_c of the target c.
+** A map has one value per input feature, in the input's C order; for an
+** image with C > 1 channels the default reduces it by the max over channels
+** (Xplique's default) to H x W values (attr_map_size).  The score is the
+** logit f_c of the target c.
 **   attr_grad.c     Saliency |df_c/dx|, Gradient x Input, Integrated Gradients
 **                   (trapezoid, m steps), SmoothGrad / VarGrad / SquareGrad
 **   attr_perturb.c  Occlusion, RISE
@@ -43,6 +45,7 @@ typedef struct attr_opt {
   double rise_p;            /* RISE: probability a cell is kept (0.5) */
   int rise_cells;           /* RISE: low-resolution grid side (4) */
   const char *node;         /* Grad-CAM node name (NULL: the last CONV node) */
+  int reduce;               /* 1 (default): max over channels when C > 1 -> H x W map; 0: every feature */
   cb_norm norm;             /* EVA ball (default L-inf, eps 0.05) */
   double eps;
 } attr_opt;
@@ -58,10 +61,13 @@ typedef struct attr_ctx attr_ctx;
 attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err);  /* checks the options */
 void attr_free(attr_ctx *a);
 
+/* Length of a map: H x W when channels are reduced, else the input size. */
+size_t attr_map_size(const attr_ctx *a);
+
 /* The target class for a row (o->target rule); error if out of range. */
 int attr_target(attr_ctx *a, const double *x, int label, int *target, cb_error *err);
 
-/* map (n) = the attribution of class `target` at x. */
+/* map (attr_map_size values) = the attribution of class `target` at x. */
 int attr_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 
 /* f_c(x) and, if grad != NULL, df_c/dx (n). */
@@ -70,7 +76,8 @@ int attr_score(attr_ctx *a, const double *x, int target, double *score, double *
 /* --- certified bounds (attr_cert.c) --------------------------------------- */
 
 /* For every y in the set s (center x, any norm, optional clip box):
-   lb <= map(y) <= ub entrywise, for methods saliency, gradxinput and ig
+   lb <= map(y) <= ub entrywise (attr_map_size values; a channel-reduced
+   map's bounds are the max over channels of the per-feature bounds), for methods saliency, gradxinput and ig
    (the discrete IG of a->opt, each path point's ball the input ball scaled
    by alpha; a constant or vector baseline).  Holds for real arithmetic
    (see attr_cert.c for what of the double computation is covered). */
@@ -112,7 +119,9 @@ int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map,
 struct attr_ctx {
   const cb_net *net;
   attr_opt opt;
-  size_t n, no;
+  size_t n, no, nm;          /* input, output and map sizes */
+  int ch, ih, iw;            /* image view (attr_image) */
+  double *full;              /* n: the unreduced map */
   cb_grad *g;
   cb_bnet bn;               /* EVA and certified bounds */
   double *C, *G, *y, *t1, *t2, *t3;   /* no, n, no, n, n, n scratch */
@@ -136,6 +145,9 @@ int attr_cam_node(const cb_net *net, const char *name, int *idx, cb_error *err);
    NULL) fixed to x. */
 int attr_eva_margin(attr_ctx *a, const double *x, int target, const unsigned char *pin, double *m,
                     cb_error *err);
+
+/* map[p] = max over channels c of full[c H W + p] (H W = a->nm). */
+void attr_reduce(const attr_ctx *a, const double *full, double *map);
 
 /* IG baseline j of a->opt for x (j < max(1, n_baselines)) into b. */
 void attr_ig_baseline(const attr_ctx *a, const double *x, int j, double *b);

@@ -87,7 +87,23 @@ static int ig_bounds(attr_ctx *a, const cb_set *s, int target, const double *ylo
   return rc;
 }
 
+static int cert_full(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
+
+/* A channel-reduced map max_c map_c is bounded by [max_c lb_c, max_c ub_c]
+   (max is monotone in each argument). */
 int attr_cert_bounds(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err)
+{
+  double *l, *u;
+  int rc;
+  if (a->nm == a->n) return cert_full(a, s, target, lb, ub, err);
+  if (!(l = cb_alloc(2 * a->n * sizeof *l))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  u = l + a->n;
+  if ((rc = cert_full(a, s, target, l, u, err)) == CB_OK) { attr_reduce(a, l, lb); attr_reduce(a, u, ub); }
+  cb_free(l);
+  return rc;
+}
+
+static int cert_full(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err)
 {
   size_t n = a->n;
   attr_method m = a->opt.method;

@@ -19,7 +19,7 @@
 int attr_stability(attr_ctx *a, const double *x, int target, const double *map, double r, int K, int p,
                    uint64_t seed, double *out, cb_error *err)
 {
-  size_t n = a->n;
+  size_t n = a->n, nm = a->nm;
   double *y = cb_alloc(2 * n * sizeof *y), *my, acc = 0;
   int rc = CB_OK;
   if (!y) return cb_error_set(err, CB_ENOMEM, "out of memory");
@@ -29,7 +29,7 @@ int attr_stability(attr_ctx *a, const double *x, int target, const double *map, 
     double d = 0;
     for (size_t i = 0; i < n; i++) y[i] = x[i] + r * attr_rng_unit(&seed);
     if ((rc = attr_map(a, y, target, my, err)) != CB_OK) break;
-    for (size_t i = 0; i < n; i++) { double e = fabs(my[i] - map[i]); d += p == 1 ? e : e * e; }
+    for (size_t i = 0; i < nm; i++) { double e = fabs(my[i] - map[i]); d += p == 1 ? e : e * e; }
     acc += p == 1 ? d : sqrt(d);
   }
   if (rc == CB_OK) *out = acc / K;
@@ -48,19 +48,21 @@ static int by_map_desc(const void *pa, const void *pb)
 int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *map, int insert, int steps,
                       double *auc, cb_error *err)
 {
-  size_t n = a->n, done = 0;
-  int *ord = cb_alloc(n * sizeof *ord), rc = CB_OK;
+  size_t n = a->n, nm = a->nm, done = 0;
+  int *ord = cb_alloc(nm * sizeof *ord), rc = CB_OK;
   double *z = a->t2, prev = 0, f;
   if (!ord) return cb_error_set(err, CB_ENOMEM, "out of memory");
   if (steps < 1) { cb_free(ord); return cb_error_set(err, CB_EUSAGE, "deletion needs steps >= 1"); }
-  for (size_t i = 0; i < n; i++) { ord[i] = (int)i; z[i] = insert ? a->opt.baseline : x[i]; }
+  for (size_t i = 0; i < n; i++) z[i] = insert ? a->opt.baseline : x[i];
+  for (size_t i = 0; i < nm; i++) ord[i] = (int)i;
   /* qsort with a file-scope key: called by one thread at a time per map. */
 #pragma omp critical(attr_sort)
-  { g_sort_map = map; qsort(ord, n, sizeof *ord, by_map_desc); }
+  { g_sort_map = map; qsort(ord, nm, sizeof *ord, by_map_desc); }
   *auc = 0;
   for (int t = 0; t <= steps && rc == CB_OK; t++) {
-    size_t upto = (size_t)floor((double)t * (double)n / steps + 0.5);
-    for (; done < upto; done++) z[ord[done]] = insert ? x[ord[done]] : a->opt.baseline;
+    size_t upto = (size_t)floor((double)t * (double)nm / steps + 0.5);
+    for (; done < upto; done++)      /* a reduced map's entry moves every channel of its pixel */
+      for (size_t i = (size_t)ord[done]; i < n; i += nm == n ? n : nm) z[i] = insert ? x[i] : a->opt.baseline;
     if ((rc = attr_score(a, z, target, &f, NULL, err)) != CB_OK) break;
     if (t) *auc += 0.5 * (prev + f) / steps;
     prev = f;
@@ -87,9 +89,9 @@ int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map,
     for (int k = 0; k < g * g; k++) cell[k] = attr_rng_unit(&seed) < frac;
     for (size_t i = 0; i < n; i++) {
       size_t p = i % ((size_t)h * (size_t)w);
-      int ci = (int)(p / (size_t)w) * g / h, cj = (int)(p % (size_t)w) * g / w;
-      if (cell[ci * g + cj]) { z[i] = a->opt.baseline; s += map[i]; }
-      else z[i] = x[i];
+      int ci = (int)(p / (size_t)w) * g / h, cj = (int)(p % (size_t)w) * g / w, in = cell[ci * g + cj];
+      z[i] = in ? a->opt.baseline : x[i];
+      if (in && i < a->nm) s += map[i];    /* a reduced map has one entry per pixel */
     }
     if ((rc = attr_score(a, z, target, &f, NULL, err)) != CB_OK) return rc;
     drop = f0 - f;

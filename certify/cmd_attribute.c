@@ -30,14 +30,18 @@ const char *const attr_cli_help =
   "  --stride S     occlusion stride (default 1)\n"
   "  --p P          RISE: probability a cell is kept (default 0.5)\n"
   "  --cells C      RISE: low-resolution grid side (default 4)\n"
-  "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n";
+  "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n"
+  "  --reduce R     images with C > 1 channels: max (default, as Xplique) gives\n"
+  "                 one value per pixel (max over channels, H x W map); none\n"
+  "                 keeps one value per input feature\n";
 
 static const char *usage =
   "usage: cerbere attribute NET --data CSV --method M [method options]\n"
   "                         [--norm inf|2|1 --eps E] [--rows A:B] [--json OUT] [--quiet]\n"
   "\n"
   "For each CSV row (label,x0,...), the attribution map of the target class\n"
-  "score (the logit f_c), one value per input feature in the input's C order.\n"
+  "score (the logit f_c), one value per input feature in the input's C order\n"
+  "(per pixel for a multi-channel image, see --reduce).\n"
   "Methods: saliency |df_c/dx|; gradxinput x*df_c/dx; ig (Integrated Gradients,\n"
   "trapezoid rule); smoothgrad, vargrad, squaregrad (mean, variance, mean square\n"
   "of the gradient under Gaussian noise); occlusion (score drop, summed over the\n"
@@ -54,7 +58,7 @@ static const char *usage =
   "                 Deletion and Insertion AUC (16 steps, to/from --baseline),\n"
   "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2)\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
-  "  --json OUT     {command, version, net, data, method, settings, n_samples,\n"
+  "  --json OUT     {command, version, net, data, method, settings, map_shape, n_samples,\n"
   "                 samples: [{index, label, target, score, map, metrics (with\n"
   "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity}}]}\n"
   "  --quiet        print only the summary line\n";
@@ -98,6 +102,11 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
       return report_usage(cmd, a[2] == 'p' ? "--p wants a probability in (0, 1], not '%s'" : "--sigma wants a finite number >= 0, not '%s'", v);
     if (a[2] == 'p') o->rise_p = d; else o->sigma = d;
   } else if (!strcmp(a, "--node")) o->node = v;
+  else if (!strcmp(a, "--reduce")) {
+    if (!strcmp(v, "max")) o->reduce = 1;
+    else if (!strcmp(v, "none")) o->reduce = 0;
+    else return report_usage(cmd, "--reduce wants max or none, not '%s'", v);
+  }
   else if (!strcmp(a, "--steps") || !strcmp(a, "--baselines") || !strcmp(a, "--samples") || !strcmp(a, "--seed") ||
            !strcmp(a, "--patch") || !strcmp(a, "--stride") || !strcmp(a, "--cells")) {
     l = strtol(v, &e, 10);
@@ -115,6 +124,15 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
     else o->rise_cells = (int)l;
   } else return 0;
   return -1;
+}
+
+cJSON *map_shape(const cb_net *net, size_t nm)
+{
+  int c, h, w;
+  attr_image(net, &c, &h, &w);
+  if (nm == cb_net_input_size(net)) return report_shape(&net->node[0].shape);
+  int dims[2] = {h, w};
+  return cJSON_CreateIntArray(dims, 2);
 }
 
 int attr_cli_check(const attr_cli *c, size_t n, cb_error *err)
@@ -232,7 +250,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
   row *res = NULL;
   cJSON *top = NULL, *samples;
   attr_ctx *probe = NULL;
-  size_t r0 = (size_t)o->r0, r1, rows = 0, n;
+  size_t r0 = (size_t)o->r0, r1, rows = 0, n, nm;
   int rc;
   if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
   n = cb_net_input_size(net);
@@ -242,6 +260,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   rows = r1 - r0;
   if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
+  nm = attr_map_size(probe);
   if (!(res = cb_calloc(rows + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   for (size_t k = 0; k < rows; k++)
     if (!(res[k].map = cb_calloc(n, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
@@ -285,6 +304,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
       cJSON_AddNumberToObject(m, "mufidelity_fraction", 0.2);
       cJSON_AddNumberToObject(m, "mufidelity_subsets", 200);
     }
+    cJSON_AddItemToObject(top, "map_shape", map_shape(net, nm));
     cJSON_AddNumberToObject(top, "n_samples", (double)rows);
     samples = cJSON_AddArrayToObject(top, "samples");
     for (size_t k = 0; k < rows; k++) {
@@ -293,7 +313,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
       cJSON_AddNumberToObject(s, "label", cb_data_label(d, r0 + k));
       cJSON_AddNumberToObject(s, "target", res[k].target);
       cJSON_AddNumberToObject(s, "score", res[k].score);
-      cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)n));
+      cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)nm));
       if (o->metrics) {
         cJSON *m = cJSON_AddObjectToObject(s, "metrics");
         cJSON_AddNumberToObject(m, "stability", res[k].met[0]);
@@ -307,11 +327,11 @@ static int attribute_cmd(const opts *o, cb_error *err)
   }
   for (size_t k = 0; k < rows && !o->quiet; k++) {
     size_t im = 0;
-    for (size_t i = 1; i < n; i++) if (fabs(res[k].map[i]) > fabs(res[k].map[im])) im = i;
+    for (size_t i = 1; i < nm; i++) if (fabs(res[k].map[i]) > fabs(res[k].map[im])) im = i;
     printf("row %zu: label %d target %d score %.6g  max |map| %.6g at feature %zu\n", r0 + k, cb_data_label(d, r0 + k),
            res[k].target, res[k].score, n ? fabs(res[k].map[im]) : 0.0, im);
   }
-  printf("%zu rows: %s maps of %zu features\n", rows, attr_method_name[o->ac.o.method], n);
+  printf("%zu rows: %s maps of %zu values\n", rows, attr_method_name[o->ac.o.method], nm);
   if (o->metrics && rows) {
     double m[4] = {0};
     for (size_t k = 0; k < rows; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)rows;

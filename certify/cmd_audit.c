@@ -161,9 +161,9 @@ static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, si
       (r->status = attr_map(a, x, r->target, r->map, &r->err)) != CB_OK ||
       (r->status = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->stab, &r->err)) != CB_OK ||
       (r->status = attr_cert_bounds(a, &s, r->target, r->lb, r->ub, &r->err)) != CB_OK) goto out;
-  attr_max_change(r->map, r->lb, r->ub, n, r->mc);
-  top_indices(r->map, n, (size_t)o->topk, r->topk);
-  r->ncert = (int)attr_certified_topk(r->lb, r->ub, n, (size_t)o->topk, r->cert);
+  attr_max_change(r->map, r->lb, r->ub, attr_map_size(a), r->mc);
+  top_indices(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
+  r->ncert = (int)attr_certified_topk(r->lb, r->ub, attr_map_size(a), (size_t)o->topk, r->cert);
 out:
   cb_free(clo);
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -197,16 +197,16 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   return s;
 }
 
-static cJSON *sample_json(size_t index, int label, const double *x, size_t n, int k, const row *r)
+static cJSON *sample_json(size_t index, int label, const double *x, size_t n, size_t nm, int k, const row *r)
 {
   cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "index", (double)index);
   cJSON_AddNumberToObject(s, "label", label);
   cJSON_AddNumberToObject(s, "target", r->target);
   cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)n));
-  cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(r->map, (int)n));
-  cJSON_AddItemToObject(s, "map_lb", cJSON_CreateDoubleArray(r->lb, (int)n));
-  cJSON_AddItemToObject(s, "map_ub", cJSON_CreateDoubleArray(r->ub, (int)n));
+  cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(r->map, (int)nm));
+  cJSON_AddItemToObject(s, "map_lb", cJSON_CreateDoubleArray(r->lb, (int)nm));
+  cJSON_AddItemToObject(s, "map_ub", cJSON_CreateDoubleArray(r->ub, (int)nm));
   cJSON_AddNumberToObject(mc, "l1", r->mc[0]);
   cJSON_AddNumberToObject(mc, "l2", r->mc[1]);
   cJSON_AddNumberToObject(mc, "linf", r->mc[2]);
@@ -310,8 +310,8 @@ static int audit_cmd(opts *o, cb_error *err)
   r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   rows = r1 - r0;
-  if ((size_t)o->topk > n) o->topk = (int)n;
   if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }
+  if ((size_t)o->topk > attr_map_size(probe)) o->topk = (int)attr_map_size(probe);
   if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_rows(res, rows, n, o->topk) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   la_set_threads(1);
 #pragma omp parallel
@@ -334,10 +334,11 @@ static int audit_cmd(opts *o, cb_error *err)
   cJSON_AddStringToObject(top, "net", o->net);
   cJSON_AddStringToObject(top, "data", o->data);
   cJSON_AddItemToObject(top, "settings", settings_json(o, r0, r1));
+  cJSON_AddItemToObject(cJSON_GetObjectItem(top, "settings"), "map_shape", map_shape(net, attr_map_size(probe)));
   cJSON_AddItemToObject(top, "summary", summary_json(res, rows, o->topk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
   samples = cJSON_AddArrayToObject(top, "samples");
   for (size_t k = 0; k < rows; k++)
-    cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), cb_data_x(d, r0 + k), n, o->topk, &res[k]));
+    cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), cb_data_x(d, r0 + k), n, attr_map_size(probe), o->topk, &res[k]));
   snprintf(path, sizeof path, "%s/audit.json", o->out);
   if ((rc = report_write_json(path, top, err)) != CB_OK) goto out;
   if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;

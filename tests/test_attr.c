@@ -184,7 +184,7 @@ typedef struct probe { attr_ctx *a; const cb_set *s; int c; const double *map0, 
 /* Checks map(y) against the bounds and the max change; returns ||map(y) - map(x)||_2. */
 static double check_y(probe *p, const double *y, const char *tag)
 {
-  size_t n = p->s->n;
+  size_t n = attr_map_size(p->a);   /* H x W when channels are reduced */
   double d1 = 0, d2 = 0, di = 0;
   if (!set_contains(p->s, y)) return -1;
   map_ok(p->a, y, p->c, p->m);
@@ -293,6 +293,36 @@ static void test_cert_random_nets(void **st)
     free(x);
     cb_net_free(net);
   }
+}
+
+/* Channel reduction (net_conv: 2 input channels): the reduced map is the
+   max over channels of the unreduced one, for a gradient and a perturbation
+   method; the reduced certified bounds were checked by test_cert_random_nets. */
+static void test_reduce(void **st)
+{
+  (void)st;
+  cb_net *net = net_conv();
+  cb_error err = {0};
+  attr_method ms[2] = {AM_GRADXINPUT, AM_OCCLUSION};
+  net->output = net->n - 1;
+  assert_int_equal(net_check(net, &err), CB_OK);
+  size_t n = cb_net_input_size(net), hw = 49;
+  double *x = malloc(3 * n * sizeof *x), *full = x + n, *red = full + n;
+  for (size_t i = 0; i < n; i++) x[i] = rnd(-1, 1);
+  for (int k = 0; k < 2; k++) {
+    attr_ctx *a = ctx(net, ms[k], 8), *b;
+    attr_opt o = a->opt;
+    o.reduce = 0;
+    assert_non_null(b = attr_new(net, &o, &err));
+    assert_int_equal(attr_map_size(a), hw);
+    assert_int_equal(attr_map_size(b), n);
+    map_ok(a, x, 1, red);
+    map_ok(b, x, 1, full);
+    for (size_t p = 0; p < hw; p++) assert_true(red[p] == fmax(full[p], full[hw + p]));
+    attr_free(a); attr_free(b);
+  }
+  free(x);
+  cb_net_free(net);
 }
 
 /* EVA: pinned bound sound and >= unpinned; map reproducible bit for bit. */
@@ -581,7 +611,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_linear_identities), cmocka_unit_test(test_ig_completeness),
     cmocka_unit_test(test_saliency_fd), cmocka_unit_test(test_cert_bounds), cmocka_unit_test(test_cert_random_nets),
-    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_adjoint_fd), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
+    cmocka_unit_test(test_eva), cmocka_unit_test(test_gradcam), cmocka_unit_test(test_reduce), cmocka_unit_test(test_adjoint_fd), cmocka_unit_test(test_topk_change), cmocka_unit_test(test_deletion),
     cmocka_unit_test(test_cli), cmocka_unit_test(test_oom),
   };
   char *slash;
