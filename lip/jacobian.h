@@ -1,0 +1,84 @@
+/*
+** The backward network over a set: interval Jacobians, local Lipschitz
+** constants, and the certified radius they give.
+**
+** jac_interval walks the graph backwards from the output with, per node, an
+** interval matrix G_i [q x size_i] that holds d(C f)/d(node i) for every
+** point of the set.  Activation derivatives become intervals from the
+** pre-activation bounds of a bounds workspace (bounds_run first: IBP or
+** CROWN, tighter bounds give a tighter Jacobian); linear nodes are applied in
+** centre/radius form with BLAS: [c +- r] W is inside c W +- r |W|.
+** The result holds the Clarke generalised Jacobian of the real-arithmetic
+** network at every point of the set (kinks get the whole derivative range),
+** which is what the mean-value bound f(y) - f(x) <= L ||y - x|| needs.
+**
+** Sizes: q = a few rows (margins, logits); one backward pass costs about
+** 2q times a forward pass (two dgemm per linear node: centre and radius).
+*/
+#ifndef CB_LIP_JACOBIAN_H
+#define CB_LIP_JACOBIAN_H
+
+#include "bounds.h"
+#include "lipschitz.h"
+
+/* Interval Jacobian of C f over the set of ws (bounds_run done on ws): for every
+   x in the set, lo <= C df/dx(x) <= hi entrywise (lo, hi: q x input size,
+   row-major).  C is q x output size.  CB_EVALUE if the result is not finite. */
+int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err);
+
+/* Margin rows e_label - e_j for j != label, ascending: C is (no - 1) x no. */
+void jac_margin_rows(size_t no, int label, double *C);
+
+/* L_r >= max over the interval row r of ||row||_* (dual of norm: L-inf ball ->
+   ||.||_1, L2 -> ||.||_2, L1 -> ||.||_inf), the local Lipschitz constant of
+   row r of C f over the set. */
+void jac_row_lipschitz(const double *lo, const double *hi, size_t q, size_t n, cb_norm norm, double *L);
+
+/* out >= max over J in [lo, hi] of the operator norm ||J||_{p->p} (p = norm). */
+int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm norm, double *out,
+                cb_error *err);
+
+/* Lower bounds of the real-arithmetic margins f_label - f_j (j != label,
+   ascending) at the point x: the computed margins minus the forward pass's
+   rounding bound (lip_forward_error; lr from lip_analyze in any norm).
+   m_lo has no - 1 entries; y (may be NULL) receives the computed logits. */
+int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int label,
+                   double *m_lo, double *y, cb_error *err);
+
+/* Certified margin lower bounds over the ball of ws around its centre:
+   lb_j = m_lo_j - L_j eps, m_lo from jac_margins_at, L_j the local Lipschitz
+   constant of margin row j over the ball: the interval Jacobian's, capped by
+   the global ||e_y - e_j||_* K when lr (may be NULL) is in the ball's norm
+   (both are sound; the cap keeps L_j <= the global constant on large balls).
+   L (may be NULL) receives the L_j.  For the certify cascade: one backward
+   pass over a workspace it already has. */
+int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
+                  double *L, cb_error *err);
+
+/* ||e_y - e_j||_* K, the global constant of one margin row (lr in norm `norm`). */
+double jac_margin_global(const lip_result *lr);
+
+typedef struct jac_radius_opts {
+  cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
+  int steps;            /* bisection steps; default 16 */
+} jac_radius_opts;
+
+typedef struct jac_radius {
+  double radius;        /* certified: max(radius_local, radius_global) */
+  double radius_local;  /* largest eps whose local-Lipschitz check passed (0 if none) */
+  double radius_global; /* the global-Lipschitz radius of lip_certify */
+  double upper;         /* min_j m_lo_j / L_j(0): no local check can pass beyond it */
+  int evals;            /* balls bounded */
+} jac_radius;
+
+void jac_radius_opts_init(jac_radius_opts *o);
+
+/* Certified radius around x in the norm of lr (lip_analyze with the same
+   norm): the largest eps found by bisection with m_lo_j > L_j(eps) eps for
+   every j, never below the global-Lipschitz radius.  bn wraps the net. */
+int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
+                       const jac_radius_opts *o, jac_radius *out, cb_error *err);
+
+cb_norm jac_norm_of(lip_norm n);   /* LIP_NORM_2 -> CB_NORM_2 ... */
+
+#endif
