@@ -365,12 +365,79 @@ static void test_cli(void **st)
   unlink(out);
 }
 
+/* Failing-allocator sweep: jac_interval on a net of every kind (random
+   residual net) and the radius search on digits_mlp return CB_ENOMEM with a
+   message at every failure point, until they succeed (leaks: make asan). */
+static void test_oom(void **st)
+{
+  cb_net *net = net_residual(), *mlp = must_load("nets/digits_mlp.onnx");
+  cb_data *d = must_csv("nets/digits_test20.csv", 64);
+  cb_bnet bn, bm;
+  lip_result *lr = NULL;
+  lip_opts lo;
+  jac_radius_opts ro;
+  cb_error err = {0};
+  size_t n, no;
+  double *x0, C[25], *jl, *jh;
+  int k, m;
+  (void)st;
+  net->output = net->n - 1;
+  n = cb_net_input_size(net);
+  no = cb_net_output_size(net);
+  x0 = calloc(n, sizeof *x0);
+  jl = malloc(5 * n * sizeof *jl);
+  jh = malloc(5 * n * sizeof *jh);
+  for (size_t j = 0; j < 25; j++) C[j] = j % 6 == 0;
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  assert_int_equal(bnet_init(&bm, mlp, &err), CB_OK);
+  lip_opts_init(&lo);
+  assert_int_equal(lip_analyze(mlp, &lo, &lr, &err), CB_OK);
+  jac_radius_opts_init(&ro);
+  ro.steps = 3;
+  {
+    cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
+    cb_ws *ws = ws_new(&bn, &s, &err);
+    assert_int_equal(bounds_run(ws, CB_CROWN, &err), CB_OK);
+    for (k = 0; k < 10000; k++) {
+      int rc;
+      cb_error_clear(&err);
+      cb_alloc_fail_after(k);
+      rc = jac_interval(ws, C, no, jl, jh, &err);
+      cb_alloc_fail_after(-1);
+      if (rc == CB_OK) break;
+      assert_int_equal(rc, CB_ENOMEM);
+      assert_non_null(strstr(err.msg, "out of memory"));
+    }
+    ws_free(ws);
+  }
+  for (m = 0; m < 100000; m++) {
+    jac_radius r;
+    int rc;
+    cb_error_clear(&err);
+    cb_alloc_fail_after(m);
+    rc = jac_certify_radius(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
+    cb_alloc_fail_after(-1);
+    if (rc == CB_OK) break;
+    if (rc != CB_ENOMEM) fail_msg("failing allocation %d: status %d: %s", m, rc, err.msg);
+    assert_true(err.msg[0] != 0);
+  }
+  printf("jac_interval: %d, jac_certify_radius: %d allocation failure points, all reported\n", k, m);
+  lip_result_free(lr);
+  bnet_free(&bn);
+  bnet_free(&bm);
+  cb_net_free(net);
+  cb_net_free(mlp);
+  cb_data_free(d);
+  free(x0); free(jl); free(jh);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
