@@ -28,7 +28,8 @@ static const char *usage =
   "    gradient entry lies in [jacobian_lb, jacobian_ub] (sound, rounding included);\n"
   "  - local_lipschitz: per margin, a bound of max over the ball of the dual norm\n"
   "    of its gradient (interval Jacobian, capped by the global ||e_y - e_j||_* K);\n"
-  "  - lipschitz_operator: bound of the p->p operator norm of the logits' Jacobian\n"
+  "  - local_lipschitz_logits: the same per logit (capped by the global K), and\n"
+  "    lipschitz_operator: bound of the p->p operator norm of the logits' Jacobian\n"
   "    over the ball (capped by the global K);\n"
   "  - certified_radius_local: a radius r such that the label provably holds on\n"
   "    the p-ball of radius r: margin_j(row) > L_j(r) r for every j, found by\n"
@@ -42,7 +43,8 @@ static const char *usage =
   "  --json OUT    {command, version, net, data, norm, eps, bounds, K_global, n_samples,\n"
   "                samples: [{index, label, pred, logits, margin_classes, margins,\n"
   "                gradient, jacobian_lb, jacobian_ub, local_lipschitz,\n"
-  "                local_lipschitz_interval, lipschitz_operator, certified_radius_local,\n"
+  "                local_lipschitz_interval, local_lipschitz_logits, lipschitz_operator,\n"
+  "                certified_radius_local,\n"
   "                certified_radius_global, radius_evals, time_ms}]}; gradient and\n"
   "                jacobian_* are [margin row][input] arrays; ball fields only with --eps\n"
   "  --quiet       print only the summary line\n";
@@ -58,7 +60,7 @@ typedef struct opts {
 
 typedef struct result {
   double *logits, *margin, *grad;            /* no, no - 1, (no - 1) x n */
-  double *jlo, *jhi, *L, *Lint;              /* (no - 1) x n twice, no - 1 twice */
+  double *jlo, *jhi, *L, *Lint, *Lout;       /* (no - 1) x n twice, no - 1 twice, no */
   double op, ms;
   jac_radius rad;
   int status;
@@ -161,6 +163,8 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   memcpy(r->jhi, hi, (no - 1) * n * sizeof *hi);
   jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
   for (size_t j = 0; j + 1 < no; j++) r->L[j] = fmin(r->Lint[j], jac_margin_global(lr));
+  jac_row_lipschitz(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, r->Lout);
+  for (size_t j = 0; j < no; j++) r->Lout[j] = fmin(r->Lout[j], lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
   r->op = fmin(r->op, lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
   jac_radius_opts_init(&ro);
   ro.method = o->method;
@@ -219,6 +223,7 @@ static cJSON *sample_json(size_t row, int label, size_t no, size_t n, const opts
     cJSON_AddItemToObject(s, "jacobian_ub", matrix_json(r->jhi, no - 1, n));
     cJSON_AddItemToObject(s, "local_lipschitz", cJSON_CreateDoubleArray(r->L, (int)no - 1));
     cJSON_AddItemToObject(s, "local_lipschitz_interval", cJSON_CreateDoubleArray(r->Lint, (int)no - 1));
+    cJSON_AddItemToObject(s, "local_lipschitz_logits", cJSON_CreateDoubleArray(r->Lout, (int)no));
     cJSON_AddNumberToObject(s, "lipschitz_operator", r->op);
     cJSON_AddNumberToObject(s, "certified_radius_local", r->rad.radius);
     cJSON_AddNumberToObject(s, "certified_radius_global", r->rad.radius_global);
@@ -251,7 +256,7 @@ static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
 /* Allocates every row's arrays in one block per row. */
 static int alloc_results(result *res, size_t rows, size_t no, size_t n)
 {
-  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m;
+  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m + no;
   for (size_t k = 0; k < rows; k++) {
     result *r = &res[k];
     if (!(r->logits = cb_calloc(per, sizeof(double)))) return CB_ENOMEM;
@@ -261,6 +266,7 @@ static int alloc_results(result *res, size_t rows, size_t no, size_t n)
     r->jhi = r->jlo + m * n;
     r->L = r->jhi + m * n;
     r->Lint = r->L + m;
+    r->Lout = r->Lint + m;
   }
   return CB_OK;
 }

@@ -353,6 +353,8 @@ static void test_cli(void **st)
     }
     assert_true(cJSON_GetObjectItem(s, "certified_radius_local")->valuedouble >= cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble);
     assert_true(cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble > 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "local_lipschitz_logits")), 10);
+    assert_true(cJSON_GetObjectItem(s, "lipschitz_operator")->valuedouble <= cJSON_GetObjectItem(j, "K_global")->valuedouble * (1 + 1e-15));
   }
   cJSON_Delete(j);
   assert_int_equal(cmd_jacobian(8, a2), 0);
