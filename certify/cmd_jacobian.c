@@ -26,11 +26,12 @@ static const char *usage =
   "as in PyTorch).  With --norm and --eps, over the ball {x : ||x - row||_p <= E}:\n"
   "  - the interval Jacobian of the margins: at every point of the ball every\n"
   "    gradient entry lies in [jacobian_lb, jacobian_ub] (sound, rounding included);\n"
-  "  - local_lipschitz: per margin, a bound of max over the ball of the dual norm\n"
-  "    of its gradient (interval Jacobian, capped by the global ||e_y - e_j||_* K);\n"
-  "  - local_lipschitz_logits: the same per logit (capped by the global K), and\n"
-  "    lipschitz_operator: bound of the p->p operator norm of the logits' Jacobian\n"
-  "    over the ball (capped by the global K);\n"
+  "  - local_lipschitz: per margin, a bound of its Lipschitz constant on the ball:\n"
+  "    min over cut nodes h of max ||interval gradient w.r.t. node h||_* x K(input->h),\n"
+  "    so never above the global ||e_y - e_j||_* K (local_lipschitz_interval: the\n"
+  "    input cut alone, i.e. the dual norm of the interval Jacobian's row);\n"
+  "  - local_lipschitz_logits: the same per logit, and lipschitz_operator: a bound\n"
+  "    of the p->p operator norm of the logits' Jacobian over the ball (<= K);\n"
   "  - certified_radius_local: a radius r such that the label provably holds on\n"
   "    the p-ball of radius r: margin_j(row) > L_j(r) r for every j, found by\n"
   "    bisection on r, and never below the global-Lipschitz radius.\n"
@@ -146,7 +147,7 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
 {
   const cb_net *net = bn->net;
   size_t n = cb_net_input_size(net), q = 2 * no - 1;
-  double *C = cb_calloc(q * no + 2 * q * n, sizeof *C), *lo, *hi;
+  double *C = cb_calloc(q * no + 2 * q * n + q, sizeof *C), *lo, *hi, *Lq;
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
   cb_ws *ws = NULL;
   jac_radius_opts ro;
@@ -154,17 +155,17 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   if (!C) { rc = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
   lo = C + q * no;
   hi = lo + q * n;
+  Lq = hi + q * n;
   jac_margin_rows(no, label, C);
   for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
   if (!(ws = ws_new(bn, &s, &r->err))) { rc = r->err.status; goto out; }
-  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval(ws, C, q, lo, hi, &r->err)) != CB_OK ||
+  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, &r->err)) != CB_OK ||
       (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, &r->op, &r->err)) != CB_OK) goto out;
   memcpy(r->jlo, lo, (no - 1) * n * sizeof *lo);
   memcpy(r->jhi, hi, (no - 1) * n * sizeof *hi);
   jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
-  for (size_t j = 0; j + 1 < no; j++) r->L[j] = fmin(r->Lint[j], jac_margin_global(lr));
-  jac_row_lipschitz(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, r->Lout);
-  for (size_t j = 0; j < no; j++) r->Lout[j] = fmin(r->Lout[j], lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
+  memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
+  memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
   r->op = fmin(r->op, lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
   jac_radius_opts_init(&ro);
   ro.method = o->method;

@@ -31,6 +31,8 @@ typedef struct jb {
   const cb_ws *ws;
   size_t q;
   double **lo, **hi;    /* per node: interval of d(C f)/d(node), NULL until reached */
+  const lip_result *lr; /* global constants for the cut bound (NULL: none) */
+  double *L;            /* per row: min over cut nodes of the cut bound (NULL: not asked) */
 } jb;
 
 /*
@@ -349,48 +351,6 @@ static int back_node(jb *B, int i)
   return CB_EINTERNAL;
 }
 
-int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err)
-{
-  const cb_net *net = ws->net;
-  jb B = {ws, q, NULL, NULL};
-  size_t nin = net->node[0].size, no = net->node[net->output].size;
-  int rc = CB_ENOMEM, i = net->output;
-  double *L, *H;
-  B.lo = cb_calloc((size_t)net->n, sizeof *B.lo);
-  B.hi = cb_calloc((size_t)net->n, sizeof *B.hi);
-  if (!B.lo || !B.hi || reach(&B, i, &L, &H) != CB_OK) goto out;
-  memcpy(L, C, q * no * sizeof *L);
-  memcpy(H, C, q * no * sizeof *H);
-  for (; i > 0; i--) {
-    if (!B.lo[i]) continue;
-    if ((rc = back_node(&B, i)) != CB_OK) goto out;
-    cb_free(B.lo[i]); cb_free(B.hi[i]);
-    B.lo[i] = B.hi[i] = NULL;
-  }
-  memset(lo, 0, q * nin * sizeof *lo);
-  memset(hi, 0, q * nin * sizeof *hi);
-  if (B.lo[0]) { memcpy(lo, B.lo[0], q * nin * sizeof *lo); memcpy(hi, B.hi[0], q * nin * sizeof *hi); }
-  rc = CB_OK;
-  for (size_t k = 0; k < q * nin && rc == CB_OK; k++) if (!isfinite(lo[k]) || !isfinite(hi[k])) rc = CB_EVALUE;
-out:
-  if (B.lo) for (int k = 0; k < net->n; k++) cb_free(B.lo[k]);
-  if (B.hi) for (int k = 0; k < net->n; k++) cb_free(B.hi[k]);
-  cb_free(B.lo); cb_free(B.hi);
-  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "%s: out of memory in the interval Jacobian (%zu rows)", net->path, q);
-  if (rc == CB_EVALUE) return cb_error_set(err, rc, "%s: the interval Jacobian is not finite (bounds overflow)", net->path);
-  if (rc != CB_OK) return cb_error_set(err, rc, "%s: internal error in the interval Jacobian", net->path);
-  return CB_OK;
-}
-
-/* ------------------------------------------------------------ norms */
-
-void jac_margin_rows(size_t no, int label, double *C)
-{
-  memset(C, 0, (no - 1) * no * sizeof *C);
-  for (size_t k = 0, j = 0; j < no; j++)
-    if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
-}
-
 /* Dual norm of the entrywise bound m_k = max(|lo_k|, |hi_k|) of one row, rounded up. */
 static double row_dual(const double *lo, const double *hi, size_t n, cb_norm norm)
 {
@@ -404,6 +364,93 @@ static double row_dual(const double *lo, const double *hi, size_t n, cb_norm nor
   if (norm == CB_NORM_1) return s;
   if (norm != CB_NORM_2) return lip_spec_sum_up(s, n);
   return lip_spec_up(sqrt(lip_spec_up(lip_spec_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
+}
+
+/* Is node h a cut: does every path from the input to the output go through
+   it?  In topological order: no edge a -> b with a < h < b. */
+static int is_cut(const cb_net *net, int h)
+{
+  for (int b = h + 1; b <= net->output; b++)
+    for (int k = 0; k < net->node[b].n_in; k++)
+      if (net->node[b].in[k] < h) return 0;
+  return 1;
+}
+
+/*
+** Cut bound at node h (complete G_h, h a cut): with z = value of node h,
+** f = g(z(x)), so along the segment from x0 to x,
+**   |C_r f(x) - C_r f(x0)| <= max ||G_h row r||_* . K_h ||x - x0||,
+** K_h >= the Lipschitz constant input -> node h (lip_analyze, same norm).  The
+** path z(segment) stays in the image of the set, where G_h holds (Clarke
+** chain rule along a Lipschitz path).  h = input (K = 1) is the plain
+** interval bound; h = output is the global one.
+*/
+static void cut_bound(jb *B, int h)
+{
+  const cb_net *net = B->ws->net;
+  size_t sz = net->node[h].size;
+  double K = h == 0 ? 1.0 : fmin(B->lr->K[h], B->lr->Km[h]);
+  for (size_t r = 0; r < B->q; r++) {
+    double v = lip_spec_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
+    B->L[r] = fmin(B->L[r], v);
+  }
+}
+
+static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo,
+                         double *hi, double *Lr, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == jac_norm_of(lr->norm) && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
+  size_t nin = net->node[0].size, no = net->node[net->output].size;
+  int rc = CB_ENOMEM, i = net->output;
+  double *L, *H;
+  B.lo = cb_calloc((size_t)net->n, sizeof *B.lo);
+  B.hi = cb_calloc((size_t)net->n, sizeof *B.hi);
+  if (!B.lo || !B.hi || reach(&B, i, &L, &H) != CB_OK) goto out;
+  memcpy(L, C, q * no * sizeof *L);
+  memcpy(H, C, q * no * sizeof *H);
+  for (size_t r = 0; Lr && r < q; r++) Lr[r] = HUGE_VAL;
+  for (; i > 0; i--) {
+    if (!B.lo[i]) continue;
+    if (B.lr && Lr && is_cut(net, i)) cut_bound(&B, i);
+    if ((rc = back_node(&B, i)) != CB_OK) goto out;
+    cb_free(B.lo[i]); cb_free(B.hi[i]);
+    B.lo[i] = B.hi[i] = NULL;
+  }
+  memset(lo, 0, q * nin * sizeof *lo);
+  memset(hi, 0, q * nin * sizeof *hi);
+  if (B.lo[0]) { memcpy(lo, B.lo[0], q * nin * sizeof *lo); memcpy(hi, B.hi[0], q * nin * sizeof *hi); }
+  for (size_t r = 0; Lr && r < q; r++) Lr[r] = fmin(Lr[r], row_dual(lo + r * nin, hi + r * nin, nin, ws->set.norm));
+  rc = CB_OK;
+  for (size_t k = 0; k < q * nin && rc == CB_OK; k++) if (!isfinite(lo[k]) || !isfinite(hi[k])) rc = CB_EVALUE;
+out:
+  if (B.lo) for (int k = 0; k < net->n; k++) cb_free(B.lo[k]);
+  if (B.hi) for (int k = 0; k < net->n; k++) cb_free(B.hi[k]);
+  cb_free(B.lo); cb_free(B.hi);
+  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "%s: out of memory in the interval Jacobian (%zu rows)", net->path, q);
+  if (rc == CB_EVALUE) return cb_error_set(err, rc, "%s: the interval Jacobian is not finite (bounds overflow)", net->path);
+  if (rc != CB_OK) return cb_error_set(err, rc, "%s: internal error in the interval Jacobian", net->path);
+  return CB_OK;
+}
+
+int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err)
+{
+  return interval_pass(ws, C, q, NULL, lo, hi, NULL, err);
+}
+
+int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
+                     double *L, cb_error *err)
+{
+  return interval_pass(ws, C, q, lr, lo, hi, L, err);
+}
+
+/* ------------------------------------------------------------ norms */
+
+void jac_margin_rows(size_t no, int label, double *C)
+{
+  memset(C, 0, (no - 1) * no * sizeof *C);
+  for (size_t k = 0, j = 0; j < no; j++)
+    if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
 }
 
 /* The max of ||row||_* over a box of rows is at the entrywise largest |.| (each
@@ -499,10 +546,7 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   hi = lo + (no - 1) * n;
   Lr = hi + (no - 1) * n;
   jac_margin_rows(no, label, C);
-  if ((rc = jac_interval(ws, C, no - 1, lo, hi, err)) == CB_OK) {
-    jac_row_lipschitz(lo, hi, no - 1, n, ws->set.norm, Lr);
-    if (lr && jac_norm_of(lr->norm) == ws->set.norm)
-      for (size_t j = 0; j + 1 < no; j++) Lr[j] = fmin(Lr[j], jac_margin_global(lr));
+  if ((rc = jac_interval_lip(ws, C, no - 1, lr, lo, hi, Lr, err)) == CB_OK) {
     for (size_t j = 0; j + 1 < no; j++) {
       lb[j] = lip_spec_down(m_lo[j] - lip_spec_up(Lr[j] * ws->set.eps));
       if (L) L[j] = Lr[j];

@@ -26,6 +26,16 @@
    row-major).  C is q x output size.  CB_EVALUE if the result is not finite. */
 int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err);
 
+/* jac_interval, and L_r >= the Lipschitz constant of row r of C f over the set
+   (dual norm of the set's norm): the smallest, over the cut nodes h of the
+   graph (every input-output path passes h; the input and the output are
+   cuts), of max ||row r of the interval d(C f)/d(node h)||_* x K_h, K_h the
+   global constant input -> h of lr (used only when lr is in the set's norm;
+   lr NULL: the input cut alone, = jac_row_lipschitz of lo, hi).  The output
+   cut is ||C_r||_* K: L never exceeds the global bound. */
+int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
+                     double *L, cb_error *err);
+
 /* Margin rows e_label - e_j for j != label, ascending: C is (no - 1) x no. */
 void jac_margin_rows(size_t no, int label, double *C);
 
@@ -47,9 +57,9 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
 
 /* Certified margin lower bounds over the ball of ws around its centre:
    lb_j = m_lo_j - L_j eps, m_lo from jac_margins_at, L_j the local Lipschitz
-   constant of margin row j over the ball: the interval Jacobian's, capped by
-   the global ||e_y - e_j||_* K when lr (may be NULL) is in the ball's norm
-   (both are sound; the cap keeps L_j <= the global constant on large balls).
+   constant of margin row j over the ball from jac_interval_lip (lr may be
+   NULL: interval Jacobian alone; with lr in the ball's norm, the cut bound,
+   never above the global ||e_y - e_j||_* K).
    L (may be NULL) receives the L_j.  For the certify cascade: one backward
    pass over a workspace it already has. */
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
