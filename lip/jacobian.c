@@ -526,12 +526,6 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
   return rc;
 }
 
-double jac_margin_global(const lip_result *lr)
-{
-  double cn = lr->norm == LIP_NORM_2 ? lip_spec_up(sqrt(2.0)) : lr->norm == LIP_NORM_INF ? 2.0 : 1.0;
-  return lip_spec_up(cn * fmin(lr->K_layerwise, lr->K_merged));
-}
-
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err)
 {

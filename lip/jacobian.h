@@ -65,8 +65,6 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err);
 
-/* ||e_y - e_j||_* K, the global constant of one margin row (lr in norm `norm`). */
-double jac_margin_global(const lip_result *lr);
 
 typedef struct jac_radius_opts {
   cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
