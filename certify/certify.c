@@ -58,6 +58,8 @@ fail:
   return NULL;
 }
 
+const struct lip_result *certifier_lipschitz(const cb_certifier *c) { return c->lip; }
+
 void certifier_free(cb_certifier *c)
 {
   if (!c) return;
@@ -70,11 +72,13 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 {
   size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
   memset(r, 0, sizeof *r);
-  r->logits = cb_calloc(3 * no + ni, sizeof(double));
+  r->logits = cb_calloc(5 * no + ni, sizeof(double));
   if (!r->logits) return CB_ENOMEM;
   r->margin_lb = r->logits + no;
   r->cex_logits = r->margin_lb + no;
-  r->cex = r->cex_logits + no;
+  r->logit_lb = r->cex_logits + no;
+  r->logit_ub = r->logit_lb + no;
+  r->cex = r->logit_ub + no;
   return CB_OK;
 }
 
@@ -89,6 +93,7 @@ typedef struct job {
   const volatile int *stop;
   double *C, *lb, *best, *xa, *ya, *lo, *hi;
   int have_best;             /* best[] holds some sound margin bounds */
+  cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
   cb_ws *ws;
   cb_set set;
   double lip_radius;        /* global Lipschitz radius (0 if none) */
@@ -161,6 +166,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
     if (rc != CB_OK) return -1;
+    j->last = order[k];
     for (size_t r = 0; r < q; r++) {
       if (!isfinite(j->lb[r])) {
         snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
@@ -184,6 +190,27 @@ static void unknown_reason(job *j)
   for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
   snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
            w < (size_t)j->label ? w : w + 1, j->best[w]);
+}
+
+/* Logit bounds at eps for the report, from the workspace state of the last
+   bound method (IBP when none ran). */
+static int logit_bounds(job *j, cb_error *err)
+{
+  size_t no = j->c->nout;
+  double *I = cb_calloc(no * no, sizeof *I);
+  int rc;
+  if (!I) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
+  j->set.eps = j->ws->set.eps = j->c->o.eps;
+  if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
+  if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
+  cb_free(I);
+  if (rc != CB_OK) return rc;
+  j->r->have_logit_bounds = 1;
+  j->r->logit_method = j->last;
+  for (size_t k = 0; k < no; k++)
+    if (!isfinite(j->r->logit_lb[k]) || !isfinite(j->r->logit_ub[k])) j->r->have_logit_bounds = 0;
+  return CB_OK;
 }
 
 /* [certified, attacked] radii by bisection, warm-started from the Lipschitz radius. */
@@ -229,7 +256,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
                    const volatile int *stop, cb_error *err)
 {
   size_t q = c->nout - 1, ni = c->nin;
-  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop};
+  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
   cb_cm by;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
@@ -238,6 +265,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->decided_by = CM_COUNT;
   r->reason[0] = 0;
   r->have_margin_lb = 0;
+  r->have_logit_bounds = 0;
   r->certified_radius = 0;
   r->attack_radius = INFINITY;
   memset(r->ms, 0, sizeof r->ms);
@@ -298,6 +326,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   else if (out_of_time(&j))
     snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
   else unknown_reason(&j);
+  if ((rc = logit_bounds(&j, err)) != CB_OK) goto out;
 radius:
   if (c->o.radius && (rc = radius_search(&j, err)) != CB_OK) {
     if (rc == CB_EINTERNAL) { rc = CB_OK; cb_error_clear(err); r->certified_radius = 0; }

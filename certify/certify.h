@@ -48,6 +48,7 @@ typedef struct cb_certifier cb_certifier;   /* per network and options, shared b
 
 cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err);
 void certifier_free(cb_certifier *c);
+const struct lip_result *certifier_lipschitz(const cb_certifier *c);  /* NULL if not computed */
 
 typedef struct cb_cert_result {
   int label, pred;
@@ -58,6 +59,10 @@ typedef struct cb_cert_result {
   double *margin_lb;        /* n_out - 1: margins f_y - f_j (j != y ascending) from the deciding
                                (or last) bound method; NAN when none ran */
   int have_margin_lb;
+  double *logit_lb, *logit_ub;  /* n_out: logit bounds at eps from the last bound method that
+                               ran there (IBP when none did); have_logit_bounds = 0 if none */
+  int have_logit_bounds;
+  cb_cm logit_method;
   double *cex;              /* n_in: the counterexample when falsified */
   double *cex_logits;       /* n_out */
   int cex_class;

@@ -15,6 +15,7 @@
 #include "report.h"
 #include "cmd_lipschitz.h"
 #include "cmd_jacobian.h"
+#include "report_doc.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -29,6 +30,7 @@ static const char *usage_main =
   "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
   "                                    per-sample verdicts (verified / falsified with a\n"
   "                                    checked counterexample / unknown), certified radii\n"
+  "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
   "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
@@ -226,6 +228,8 @@ int main(int argc, char **argv)
      the heap (no mmap/munmap and page faults each time). */
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  cb_argc = argc;
+  cb_argv = argv;
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
   if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
   if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);
