@@ -16,7 +16,7 @@
 **   sigmoid' and tanh' (libm exp within 1 ulp): 16u relative, plus 8u
 **     absolute so that a double evaluation y(1 - y) or 1 - y^2 at the
 **     point lies inside too.
-** Workload: called once per sample (CLI) or once per bisection step of the
+** Workload: called once per sample (CLI) or once per ball of the
 ** radius search; q = number of output rows asked for (9 margins, 10 logits).
 */
 #include <float.h>
@@ -550,42 +550,51 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   return rc;
 }
 
-void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; }
+void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; o->tol = 1e-3; }
 
-/* One ball of radius eps: *ok = 1 when every margin lower bound is > 0 (L may be NULL). */
-static int check_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x,
-                      double eps, int label, const double *m_lo, double *lb, double *L, int *ok, cb_error *err)
+/*
+** One ball of radius eps: bounds, the margins' local constants L_j(eps), and
+** what they certify.  L_j(eps) holds on every ball of radius r <= eps, so for
+** r < t = min_j m_lo_j / L_j(eps) every margin stays > 0 there: the ball
+** certifies min(eps, t) (rounded down twice: strictly inside), pass or fail.
+** *t receives t (HUGE_VAL when every L_j is 0).
+*/
+static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x, double eps,
+                     int label, const double *m_lo, double *lb, double *L, double *t, cb_error *err)
 {
   const cb_net *net = bn->net;
   cb_set s = {jac_norm_of(lr->norm), eps, net->node[0].size, x, NULL, NULL};
   cb_ws *ws = ws_new(bn, &s, err);
   int rc;
-  *ok = 0;
+  *t = HUGE_VAL;
   if (!ws) return err ? err->status : CB_ENOMEM;
-  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK) {
-    *ok = 1;
-    for (size_t j = 0; j + 1 < net->node[net->output].size; j++) if (!(lb[j] > 0)) *ok = 0;
-  }
+  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
+    for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
+      if (L[j] > 0) *t = fmin(*t, lip_spec_down(lip_spec_down(m_lo[j] / L[j])));
   ws_free(ws);
   return rc;
 }
 
 /*
-** Radius search.  Any eps whose check passes is certified: for x in the ball,
-** margin_j(x) >= m_lo_j - L_j(eps) ||x - x0|| > 0 (mean value theorem with the
-** interval Jacobian).  Bracket: upper = min_j m_lo_j / L_j(0) (a ball of
-** radius 0: L_j(0) >= the gradient norm, so larger balls hardly pass); the
-** bracket is doubled while it passes, then bisected `steps` times.  The
-** global-Lipschitz radius (lip_certify, pairwise) is the floor.
+** Radius search: maximise r(eps) = min(eps, t(eps)) (eval_ball).  t falls as
+** L grows with eps, so the best eps is near the fixed point t(eps) = eps;
+** phi(eps) = t(eps) - eps changes sign there.  Start at the radius the
+** centre's own gradient allows, t(0) (an eps = 0 ball); double while phi >= 0,
+** else follow eps <- t(eps) down until phi >= 0; then regula falsi on phi
+** (kept 5% inside the bracket) until the bracket is tol (relative) or
+** `steps` balls were bounded.  Any evaluated ball's r is certified; the best
+** one is kept, and the global-Lipschitz radius (lip_certify, pairwise) is the
+** floor.  Bounds need not be monotone in eps: that costs evaluations, not
+** soundness.
 */
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err)
 {
   const cb_net *net = bn->net;
   size_t no = net->node[net->output].size;
-  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, lo, hi;
+  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, t, p = 0, fp = 0, f = 0, ff = 0, e;
   lip_sample ls;
-  int rc, ok = 0;
+  int rc, havep = 0, havef = 0;
   memset(out, 0, sizeof *out);
   if (!m_lo) return cb_error_set(err, CB_ENOMEM, "out of memory");
   lb = m_lo + no;
@@ -593,25 +602,23 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   if ((rc = lip_certify(net, lr, x, label, &ls, err)) != CB_OK ||
       (rc = jac_margins_at(net, lr, x, label, m_lo, NULL, err)) != CB_OK) goto out;
   out->radius = out->radius_global = ls.radius_pairwise;
-  if ((rc = check_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &ok, err)) != CB_OK) goto out;
+  if ((rc = eval_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
   out->evals = 1;
-  if (!ok) goto out;   /* the margin itself is not certified positive */
-  out->upper = HUGE_VAL;
-  for (size_t j = 0; j + 1 < no; j++) if (L[j] > 0) out->upper = fmin(out->upper, m_lo[j] / L[j]);
-  lo = out->radius_global;
-  hi = isfinite(out->upper) ? out->upper : fmax(1.0, 2 * lo);
-  while (hi > lo && hi < 1e300 && out->evals < 64) {   /* grow until a ball fails */
-    if ((rc = check_ball(bn, lr, o, x, hi, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
+  for (size_t j = 0; j + 1 < no; j++) if (!(m_lo[j] > 0)) goto out;   /* the margin itself is not certified */
+  out->upper = t;
+  e = isfinite(t) ? t : 1.0;
+  while (out->evals < 1 + o->steps && e > 0 && e < 1e300) {
+    if ((rc = eval_ball(bn, lr, o, x, e, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
     out->evals++;
-    if (!ok) break;
-    out->radius_local = lo = hi;
-    hi *= 2;
-  }
-  for (int s = 0; s < o->steps && hi > lo; s++) {
-    double mid = 0.5 * lo + 0.5 * hi;
-    if ((rc = check_ball(bn, lr, o, x, mid, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
-    out->evals++;
-    if (ok) out->radius_local = lo = mid; else hi = mid;
+    out->radius_local = fmax(out->radius_local, fmin(e, t));
+    if (t >= e) { p = e; fp = t - e; havep = 1; } else { f = e; ff = t - e; havef = 1; }
+    if (!havef) e *= 2;                     /* no failing ball yet: grow */
+    else if (!havep) e = t;                 /* no passing ball yet: follow t down */
+    else {
+      double w = f - p, c = p + w * fp / (fp - ff);
+      if (w <= o->tol * p) break;
+      e = fmin(fmax(c, p + 0.05 * w), f - 0.05 * w);
+    }
   }
   out->radius = fmax(out->radius_local, out->radius_global);
 out:

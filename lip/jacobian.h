@@ -68,22 +68,24 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
 
 typedef struct jac_radius_opts {
   cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
-  int steps;            /* bisection steps; default 16 */
+  int steps;            /* balls bounded by the search, at most (besides eps = 0); default 16 */
+  double tol;           /* stop when the bracket is <= tol x its lower end; default 1e-3 */
 } jac_radius_opts;
 
 typedef struct jac_radius {
   double radius;        /* certified: max(radius_local, radius_global) */
-  double radius_local;  /* largest eps whose local-Lipschitz check passed (0 if none) */
-  double radius_global; /* the global-Lipschitz radius of lip_certify */
-  double upper;         /* min_j m_lo_j / L_j(0): no local check can pass beyond it */
-  int evals;            /* balls bounded */
+  double radius_local;  /* best radius certified by a ball's local constants (0 if none) */
+  double radius_global; /* the global-Lipschitz radius of lip_certify (per class pair) */
+  double upper;         /* min_j m_lo_j / L_j(0): what the centre's own gradient allows */
+  int evals;            /* balls bounded, the eps = 0 ball included */
 } jac_radius;
 
 void jac_radius_opts_init(jac_radius_opts *o);
 
 /* Certified radius around x in the norm of lr (lip_analyze with the same
-   norm): the largest eps found by bisection with m_lo_j > L_j(eps) eps for
-   every j, never below the global-Lipschitz radius.  bn wraps the net. */
+   norm): a ball of radius eps with local constants L_j(eps) certifies
+   min(eps, min_j m_lo_j / L_j(eps)); the search (regula falsi on eps) keeps
+   the best, never below the global-Lipschitz radius.  bn wraps the net. */
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err);
 
