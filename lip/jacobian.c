@@ -577,24 +577,25 @@ static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_o
 
 /*
 ** Radius search: maximise r(eps) = min(eps, t(eps)) (eval_ball).  t falls as
-** L grows with eps, so the best eps is near the fixed point t(eps) = eps;
-** phi(eps) = t(eps) - eps changes sign there.  Start at the radius the
-** centre's own gradient allows, t(0) (an eps = 0 ball); double while phi >= 0,
-** else follow eps <- t(eps) down until phi >= 0; then regula falsi on phi
-** (kept 5% inside the bracket) until the bracket is tol (relative) or
-** `steps` balls were bounded.  Any evaluated ball's r is certified; the best
-** one is kept, and the global-Lipschitz radius (lip_certify, pairwise) is the
-** floor.  Bounds need not be monotone in eps: that costs evaluations, not
-** soundness.
+** L grows with eps, so the best eps is near the fixed point t(eps) = eps,
+** where psi(eps) = log t(eps) - log eps changes sign.  Start at the radius
+** the centre's own gradient allows, t(0) (an eps = 0 ball); double while
+** psi >= 0, else follow eps <- t(eps) down until psi >= 0; then the Illinois
+** variant of regula falsi on psi over log eps (t spans decades on deep nets)
+** until the bracket is tol (relative) or `steps` balls were bounded.  Any
+** evaluated ball's r is certified; the best is kept, and the global-Lipschitz
+** radius (lip_certify, pairwise) is the floor.  Bounds need not be monotone
+** in eps: that costs evaluations, not soundness.
+** Source: Dowell & Jarratt 1971 (the Illinois method).
 */
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err)
 {
   const cb_net *net = bn->net;
   size_t no = net->node[net->output].size;
-  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, t, p = 0, fp = 0, f = 0, ff = 0, e;
+  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, t, up_ = 0, pp = 0, uf = 0, pf = 0, e;
   lip_sample ls;
-  int rc, havep = 0, havef = 0;
+  int rc, havep = 0, havef = 0, side = 0;
   memset(out, 0, sizeof *out);
   if (!m_lo) return cb_error_set(err, CB_ENOMEM, "out of memory");
   lb = m_lo + no;
@@ -608,17 +609,18 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   out->upper = t;
   e = isfinite(t) ? t : 1.0;
   while (out->evals < 1 + o->steps && e > 0 && e < 1e300) {
+    double u = log(e), psi;
     if ((rc = eval_ball(bn, lr, o, x, e, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
     out->evals++;
     out->radius_local = fmax(out->radius_local, fmin(e, t));
-    if (t >= e) { p = e; fp = t - e; havep = 1; } else { f = e; ff = t - e; havef = 1; }
+    psi = isfinite(t) ? log(t) - u : 1.0;
+    if (psi >= 0) { if (side == 1 && havef) pf *= 0.5; up_ = u; pp = psi; havep = 1; side = 1; }
+    else { if (side == -1 && havep) pp *= 0.5; uf = u; pf = psi; havef = 1; side = -1; }
+    if (psi == 0) break;                    /* the fixed point itself */
     if (!havef) e *= 2;                     /* no failing ball yet: grow */
     else if (!havep) e = t;                 /* no passing ball yet: follow t down */
-    else {
-      double w = f - p, c = p + w * fp / (fp - ff);
-      if (w <= o->tol * p) break;
-      e = fmin(fmax(c, p + 0.05 * w), f - 0.05 * w);
-    }
+    else if (uf - up_ <= log1p(o->tol) || out->radius_local * (1 + o->tol) >= exp(uf)) break;
+    else e = exp(up_ + (uf - up_) * pp / (pp - pf));
   }
   out->radius = fmax(out->radius_local, out->radius_global);
 out:
