@@ -318,6 +318,58 @@ static void test_ref_cnn(void **st) { (void)st; ref_net("digits_cnn"); }
 static void test_ref_tanh(void **st) { (void)st; ref_net("digits_tanh"); }
 static void test_ref_orth(void **st) { (void)st; ref_net("digits_orth"); }
 
+/* Radius search in L-inf and L1 (and with IBP bounds): never below the global
+   radius, and PGD finds no counterexample inside the certified ball. */
+static void test_radius_norms(void **st)
+{
+  static const char *nets[2] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
+  static const lip_norm norms[2] = {LIP_NORM_INF, LIP_NORM_1};
+  cb_data *d = must_csv("nets/digits_test20.csv", 64);
+  cb_error err = {0};
+  double C[90], gmin = HUGE_VAL, gain = 0;
+  int count = 0;
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    cb_net *net = must_load(nets[k]);
+    cb_bnet bn;
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    for (int m = 0; m < 2; m++) {
+      lip_opts lo;
+      lip_result *lr = NULL;
+      jac_radius_opts ro;
+      lip_opts_init(&lo);
+      lo.norm = norms[m];
+      assert_int_equal(lip_analyze(net, &lo, &lr, &err), CB_OK);
+      jac_radius_opts_init(&ro);
+      ro.method = m ? CB_IBP : CB_CROWN;
+      for (size_t row = 0; row < 6; row++) {
+        const double *x0 = cb_data_x(d, row);
+        int label = cb_data_label(d, row);
+        jac_radius r;
+        if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
+        assert_true(r.radius >= r.radius_global);
+        if (r.radius > 0) {
+          cb_set s = {jac_norm_of(norms[m]), r.radius, 64, x0, NULL, NULL};
+          cb_attack_opt ao = CB_ATTACK_DEFAULT;
+          double xb[64], gb;
+          jac_margin_rows(10, label, C);
+          if (attack_run(net, &s, C, NULL, 9, CB_AGG_MIN, 0.0, &ao, xb, &gb, &err) != CB_OK) fail_msg("%s", err.msg);
+          if (!(gb > 0)) fail_msg("%s norm %d row %zu: attack margin %.17g inside radius %.9g", nets[k], m, row, gb, r.radius);
+          gmin = fmin(gmin, gb);
+          gain += r.radius / fmax(r.radius_global, 1e-300);
+          count++;
+        }
+      }
+      lip_result_free(lr);
+    }
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+  printf("L-inf (CROWN) and L1 (IBP) radii: %d rows, mean radius / global radius %.3g, PGD smallest margin %.4g\n",
+         count, gain / count, gmin);
+  cb_data_free(d);
+}
+
 /* Bad input: a ball with eps < 0, a box set for margins, a label out of range. */
 static void test_bad(void **st)
 {
@@ -466,7 +518,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
-    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
