@@ -51,6 +51,14 @@ static inline double sdn(double v) { double a = fabs(v); return a < DBL_MIN ? v 
 static inline double sup(double v) { double a = fabs(v); return a < DBL_MIN ? v : v + slack(a); }
 static inline double pdn(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p - slack(fabs(p)); }
 static inline double pup(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p + slack(fabs(p)); }
+/* Branch-free slack of the result x of one operation on two doubles: 0 for
+   an exact zero, else 2u|x|, plus DBL_MIN near or under the underflow
+   threshold (looser than sdn/sup for subnormal x, never tighter). */
+static inline double slack_nz(double x)
+{
+  double a = fabs(x);
+  return a * (2 * U_RO) + (a < 0x1p-960 && a != 0 ? DBL_MIN : 0);
+}
 static inline double mx(double a, double b) { return a > b ? a : b; }
 static inline double mn(double a, double b) { return a < b ? a : b; }
 
@@ -201,43 +209,43 @@ static int back_linear(jb *B, int i)
   size_t out = n->size, nin = ws->net->node[n->in[0]].size, q = B->q;
   size_t m = g ? (size_t)(g->cout / g->groups * g->kh * g->kw) : out;
   double gam = 2 * gamma_n(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
-  double *c = cb_alloc((2 * q * out + q) * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *cmin, *L, *H;
-  int rc = CB_ENOMEM;
-  if (!c || !cw || reach(B, n->in[0], &L, &H) != CB_OK) goto out;
+  double *c = cb_alloc(2 * q * out * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *L, *H;
+  int rc = CB_ENOMEM, fresh = !B->lo[n->in[0]], wtiny = !(wmin >= 0x1p-500);
+  char *under = cb_alloc(q);
+  if (!c || !cw || !under || reach(B, n->in[0], &L, &H) != CB_OK) goto out;
   v = c + q * out;
-  cmin = v + q * out;
   vw = cw + q * nin;
-  for (size_t r = 0; r < q; r++) {
-    cmin[r] = HUGE_VAL;
+  for (size_t r = 0; r < q; r++) {   /* centre, radius operand, and whether a product may underflow */
+    int tiny = wtiny;
     for (size_t k = r * out; k < (r + 1) * out; k++) {
-      double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi;
-      double rad = sup(mx(hi - ce, ce - lo));
+      double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi, a = fabs(ce);
+      double d = mx(hi - ce, ce - lo) * (1 + 4 * U_RO);   /* >= the real half-width (d one rounding off, or exact) */
       c[k] = ce;
-      v[k] = (1 + 3 * gam) * rad + 3 * gam * fabs(ce);   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
-      if (ce != 0) cmin[r] = mn(cmin[r], fabs(ce));
-      if (v[k] != 0) cmin[r] = mn(cmin[r], v[k]);
+      v[k] = (1 + 3 * gam) * d + 3 * gam * a;   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
+      tiny |= (a < 0x1p-500) & (a != 0);
+      tiny |= (v[k] < 0x1p-500) & (v[k] != 0);
     }
+    /* a product of factors >= 2^-500 cannot underflow; else each of the m may
+       lose DBL_TRUE_MIN/2 (gradual underflow): widen by (m + 1) DBL_MIN below */
+    under[r] = (char)tiny;
   }
   if (!g) {
     la_gemm(0, 0, q, nin, out, 1.0, c, out, n->p.aff.W, nin, 0.0, cw, nin);
     la_gemm(0, 0, q, nin, out, 1.0, v, out, ws->bn->absW[i], nin, 0.0, vw, nin);
   } else if (la_conv_backward(g, n->p.conv.W, c, q, cw) != CB_OK ||
              la_conv_backward(g, ws->bn->absW[i], v, q, vw) != CB_OK) goto out;
-  for (size_t r = 0; r < q; r++) {
-    /* a product of factors >= 2^-500 cannot underflow; else each of the m may
-       lose DBL_TRUE_MIN/2 (gradual underflow): widen by (m + 1) DBL_MIN */
-    int under = !(cmin[r] >= 0x1p-500 && wmin >= 0x1p-500);
+  for (size_t r = 0; r < q; r++)
     for (size_t k = r * nin; k < (r + 1) * nin; k++) {
-      double l = sdn(cw[k] - vw[k]), h = sup(cw[k] + vw[k]);
-      if (under) { l = sdn(l - eta); h = sup(h + eta); }
-      L[k] = add_dn(L[k], l);
-      H[k] = add_up(H[k], h);
+      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - slack_nz(x), h = y + slack_nz(y);
+      if (under[r]) { l = sdn(l - eta); h = sup(h + eta); }
+      if (fresh) { L[k] = l; H[k] = h; }
+      else { L[k] = add_dn(L[k], l); H[k] = add_up(H[k], h); }
     }
-  }
   rc = CB_OK;
 out:
   cb_free(c);
   cb_free(cw);
+  cb_free(under);
   return rc;
 }
 
