@@ -11,7 +11,7 @@
 **             are already computed (the backward pass alone)
 **   ibp+ijac  ws_new + bounds_run(IBP) + jac_interval: a fresh ball
 **   crown+ijac  the same with CROWN intermediate bounds
-**   radius    jac_certify_radius (CROWN, 16 bisection steps), L2
+**   radius    jac_certify_radius (CROWN, at most 16 balls, tol 1e-3), L2
 ** Balls: L2, eps 0.1 (digits, inputs in [0,1]) and 0.02 (mnist).
 ** FLOPs: F = sum over AFFINE 2 out in and CONV 2 cout hout wout cin/g kh kw
 ** (forward); grad = F + q F (q rows back through every linear node); ijac =

@@ -26,23 +26,27 @@ static const char *usage =
   "as in PyTorch).  With --norm and --eps, over the ball {x : ||x - row||_p <= E}:\n"
   "  - the interval Jacobian of the margins: at every point of the ball every\n"
   "    gradient entry lies in [jacobian_lb, jacobian_ub] (sound, rounding included);\n"
-  "  - local_lipschitz: per margin, a bound of max over the ball of the dual norm\n"
-  "    of its gradient (interval Jacobian, capped by the global ||e_y - e_j||_* K);\n"
-  "  - lipschitz_operator: bound of the p->p operator norm of the logits' Jacobian\n"
-  "    over the ball (capped by the global K);\n"
+  "  - local_lipschitz: per margin, a bound of its Lipschitz constant on the ball:\n"
+  "    min over cut nodes h of max ||interval gradient w.r.t. node h||_* x K(input->h),\n"
+  "    so never above the global ||e_y - e_j||_* K (local_lipschitz_interval: the\n"
+  "    input cut alone, i.e. the dual norm of the interval Jacobian's row);\n"
+  "  - local_lipschitz_logits: the same per logit, and lipschitz_operator: a bound\n"
+  "    of the p->p operator norm of the logits' Jacobian over the ball (<= K);\n"
   "  - certified_radius_local: a radius r such that the label provably holds on\n"
-  "    the p-ball of radius r: margin_j(row) > L_j(r) r for every j, found by\n"
-  "    bisection on r, and never below the global-Lipschitz radius.\n"
+  "    the p-ball of radius r: a ball of radius e certifies min(e, min_j\n"
+  "    margin_j(row) / L_j(e)); a search over e (Illinois regula falsi on log e,\n"
+  "    to 1e-3 relative) keeps the best, never below the global-Lipschitz radius.\n"
   "\n"
   "  --norm P      ball norm: inf, 2 or 1 (needs --eps)\n"
   "  --eps E       ball radius, a finite number >= 0 (needs --norm)\n"
   "  --bounds B    pre-activation bounds of each ball: crown (default, tighter) or ibp\n"
   "  --rows A:B    only rows A..B-1 (0-based)\n"
-  "  --steps N     bisection steps of the radius search (default 16; 0 = global radius only)\n"
+  "  --steps N     balls the radius search may bound (default 16; 0 = global radius only)\n"
   "  --json OUT    {command, version, net, data, norm, eps, bounds, K_global, n_samples,\n"
   "                samples: [{index, label, pred, logits, margin_classes, margins,\n"
   "                gradient, jacobian_lb, jacobian_ub, local_lipschitz,\n"
-  "                local_lipschitz_interval, lipschitz_operator, certified_radius_local,\n"
+  "                local_lipschitz_interval, local_lipschitz_logits, lipschitz_operator,\n"
+  "                certified_radius_local,\n"
   "                certified_radius_global, radius_evals, time_ms}]}; gradient and\n"
   "                jacobian_* are [margin row][input] arrays; ball fields only with --eps\n"
   "  --quiet       print only the summary line\n";
@@ -58,7 +62,7 @@ typedef struct opts {
 
 typedef struct result {
   double *logits, *margin, *grad;            /* no, no - 1, (no - 1) x n */
-  double *jlo, *jhi, *L, *Lint;              /* (no - 1) x n twice, no - 1 twice */
+  double *jlo, *jhi, *L, *Lint, *Lout;       /* (no - 1) x n twice, no - 1 twice, no */
   double op, ms;
   jac_radius rad;
   int status;
@@ -144,7 +148,7 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
 {
   const cb_net *net = bn->net;
   size_t n = cb_net_input_size(net), q = 2 * no - 1;
-  double *C = cb_calloc(q * no + 2 * q * n, sizeof *C), *lo, *hi;
+  double *C = cb_calloc(q * no + 2 * q * n + q, sizeof *C), *lo, *hi, *Lq;
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
   cb_ws *ws = NULL;
   jac_radius_opts ro;
@@ -152,15 +156,17 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   if (!C) { rc = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
   lo = C + q * no;
   hi = lo + q * n;
+  Lq = hi + q * n;
   jac_margin_rows(no, label, C);
   for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
   if (!(ws = ws_new(bn, &s, &r->err))) { rc = r->err.status; goto out; }
-  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval(ws, C, q, lo, hi, &r->err)) != CB_OK ||
+  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, &r->err)) != CB_OK ||
       (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, &r->op, &r->err)) != CB_OK) goto out;
   memcpy(r->jlo, lo, (no - 1) * n * sizeof *lo);
   memcpy(r->jhi, hi, (no - 1) * n * sizeof *hi);
   jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
-  for (size_t j = 0; j + 1 < no; j++) r->L[j] = fmin(r->Lint[j], jac_margin_global(lr));
+  memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
+  memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
   r->op = fmin(r->op, lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
   jac_radius_opts_init(&ro);
   ro.method = o->method;
@@ -219,6 +225,7 @@ static cJSON *sample_json(size_t row, int label, size_t no, size_t n, const opts
     cJSON_AddItemToObject(s, "jacobian_ub", matrix_json(r->jhi, no - 1, n));
     cJSON_AddItemToObject(s, "local_lipschitz", cJSON_CreateDoubleArray(r->L, (int)no - 1));
     cJSON_AddItemToObject(s, "local_lipschitz_interval", cJSON_CreateDoubleArray(r->Lint, (int)no - 1));
+    cJSON_AddItemToObject(s, "local_lipschitz_logits", cJSON_CreateDoubleArray(r->Lout, (int)no));
     cJSON_AddNumberToObject(s, "lipschitz_operator", r->op);
     cJSON_AddNumberToObject(s, "certified_radius_local", r->rad.radius);
     cJSON_AddNumberToObject(s, "certified_radius_global", r->rad.radius_global);
@@ -251,7 +258,7 @@ static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
 /* Allocates every row's arrays in one block per row. */
 static int alloc_results(result *res, size_t rows, size_t no, size_t n)
 {
-  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m;
+  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m + no;
   for (size_t k = 0; k < rows; k++) {
     result *r = &res[k];
     if (!(r->logits = cb_calloc(per, sizeof(double)))) return CB_ENOMEM;
@@ -261,6 +268,7 @@ static int alloc_results(result *res, size_t rows, size_t no, size_t n)
     r->jhi = r->jlo + m * n;
     r->L = r->jhi + m * n;
     r->Lint = r->L + m;
+    r->Lout = r->Lint + m;
   }
   return CB_OK;
 }

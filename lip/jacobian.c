@@ -16,7 +16,7 @@
 **   sigmoid' and tanh' (libm exp within 1 ulp): 16u relative, plus 8u
 **     absolute so that a double evaluation y(1 - y) or 1 - y^2 at the
 **     point lies inside too.
-** Workload: called once per sample (CLI) or once per bisection step of the
+** Workload: called once per sample (CLI) or once per ball of the
 ** radius search; q = number of output rows asked for (9 margins, 10 logits).
 */
 #include <float.h>
@@ -31,6 +31,8 @@ typedef struct jb {
   const cb_ws *ws;
   size_t q;
   double **lo, **hi;    /* per node: interval of d(C f)/d(node), NULL until reached */
+  const lip_result *lr; /* global constants for the cut bound (NULL: none) */
+  double *L;            /* per row: min over cut nodes of the cut bound (NULL: not asked) */
 } jb;
 
 /*
@@ -49,6 +51,14 @@ static inline double sdn(double v) { double a = fabs(v); return a < DBL_MIN ? v 
 static inline double sup(double v) { double a = fabs(v); return a < DBL_MIN ? v : v + slack(a); }
 static inline double pdn(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p - slack(fabs(p)); }
 static inline double pup(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p + slack(fabs(p)); }
+/* Branch-free slack of the result x of one operation on two doubles: 0 for
+   an exact zero, else 2u|x|, plus DBL_MIN near or under the underflow
+   threshold (looser than sdn/sup for subnormal x, never tighter). */
+static inline double slack_nz(double x)
+{
+  double a = fabs(x);
+  return a * (2 * U_RO) + (a < 0x1p-960 && a != 0 ? DBL_MIN : 0);
+}
 static inline double mx(double a, double b) { return a > b ? a : b; }
 static inline double mn(double a, double b) { return a < b ? a : b; }
 
@@ -199,43 +209,43 @@ static int back_linear(jb *B, int i)
   size_t out = n->size, nin = ws->net->node[n->in[0]].size, q = B->q;
   size_t m = g ? (size_t)(g->cout / g->groups * g->kh * g->kw) : out;
   double gam = 2 * gamma_n(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
-  double *c = cb_alloc((2 * q * out + q) * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *cmin, *L, *H;
-  int rc = CB_ENOMEM;
-  if (!c || !cw || reach(B, n->in[0], &L, &H) != CB_OK) goto out;
+  double *c = cb_alloc(2 * q * out * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *L, *H;
+  int rc = CB_ENOMEM, fresh = !B->lo[n->in[0]], wtiny = !(wmin >= 0x1p-500);
+  char *under = cb_alloc(q);
+  if (!c || !cw || !under || reach(B, n->in[0], &L, &H) != CB_OK) goto out;
   v = c + q * out;
-  cmin = v + q * out;
   vw = cw + q * nin;
-  for (size_t r = 0; r < q; r++) {
-    cmin[r] = HUGE_VAL;
+  for (size_t r = 0; r < q; r++) {   /* centre, radius operand, and whether a product may underflow */
+    int tiny = wtiny;
     for (size_t k = r * out; k < (r + 1) * out; k++) {
-      double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi;
-      double rad = sup(mx(hi - ce, ce - lo));
+      double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi, a = fabs(ce);
+      double d = mx(hi - ce, ce - lo) * (1 + 4 * U_RO);   /* >= the real half-width (d one rounding off, or exact) */
       c[k] = ce;
-      v[k] = (1 + 3 * gam) * rad + 3 * gam * fabs(ce);   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
-      if (ce != 0) cmin[r] = mn(cmin[r], fabs(ce));
-      if (v[k] != 0) cmin[r] = mn(cmin[r], v[k]);
+      v[k] = (1 + 3 * gam) * d + 3 * gam * a;   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
+      tiny |= (a < 0x1p-500) & (a != 0);
+      tiny |= (v[k] < 0x1p-500) & (v[k] != 0);
     }
+    /* a product of factors >= 2^-500 cannot underflow; else each of the m may
+       lose DBL_TRUE_MIN/2 (gradual underflow): widen by (m + 1) DBL_MIN below */
+    under[r] = (char)tiny;
   }
   if (!g) {
     la_gemm(0, 0, q, nin, out, 1.0, c, out, n->p.aff.W, nin, 0.0, cw, nin);
     la_gemm(0, 0, q, nin, out, 1.0, v, out, ws->bn->absW[i], nin, 0.0, vw, nin);
   } else if (la_conv_backward(g, n->p.conv.W, c, q, cw) != CB_OK ||
              la_conv_backward(g, ws->bn->absW[i], v, q, vw) != CB_OK) goto out;
-  for (size_t r = 0; r < q; r++) {
-    /* a product of factors >= 2^-500 cannot underflow; else each of the m may
-       lose DBL_TRUE_MIN/2 (gradual underflow): widen by (m + 1) DBL_MIN */
-    int under = !(cmin[r] >= 0x1p-500 && wmin >= 0x1p-500);
+  for (size_t r = 0; r < q; r++)
     for (size_t k = r * nin; k < (r + 1) * nin; k++) {
-      double l = sdn(cw[k] - vw[k]), h = sup(cw[k] + vw[k]);
-      if (under) { l = sdn(l - eta); h = sup(h + eta); }
-      L[k] = add_dn(L[k], l);
-      H[k] = add_up(H[k], h);
+      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - slack_nz(x), h = y + slack_nz(y);
+      if (under[r]) { l = sdn(l - eta); h = sup(h + eta); }
+      if (fresh) { L[k] = l; H[k] = h; }
+      else { L[k] = add_dn(L[k], l); H[k] = add_up(H[k], h); }
     }
-  }
   rc = CB_OK;
 out:
   cb_free(c);
   cb_free(cw);
+  cb_free(under);
   return rc;
 }
 
@@ -349,48 +359,6 @@ static int back_node(jb *B, int i)
   return CB_EINTERNAL;
 }
 
-int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err)
-{
-  const cb_net *net = ws->net;
-  jb B = {ws, q, NULL, NULL};
-  size_t nin = net->node[0].size, no = net->node[net->output].size;
-  int rc = CB_ENOMEM, i = net->output;
-  double *L, *H;
-  B.lo = cb_calloc((size_t)net->n, sizeof *B.lo);
-  B.hi = cb_calloc((size_t)net->n, sizeof *B.hi);
-  if (!B.lo || !B.hi || reach(&B, i, &L, &H) != CB_OK) goto out;
-  memcpy(L, C, q * no * sizeof *L);
-  memcpy(H, C, q * no * sizeof *H);
-  for (; i > 0; i--) {
-    if (!B.lo[i]) continue;
-    if ((rc = back_node(&B, i)) != CB_OK) goto out;
-    cb_free(B.lo[i]); cb_free(B.hi[i]);
-    B.lo[i] = B.hi[i] = NULL;
-  }
-  memset(lo, 0, q * nin * sizeof *lo);
-  memset(hi, 0, q * nin * sizeof *hi);
-  if (B.lo[0]) { memcpy(lo, B.lo[0], q * nin * sizeof *lo); memcpy(hi, B.hi[0], q * nin * sizeof *hi); }
-  rc = CB_OK;
-  for (size_t k = 0; k < q * nin && rc == CB_OK; k++) if (!isfinite(lo[k]) || !isfinite(hi[k])) rc = CB_EVALUE;
-out:
-  if (B.lo) for (int k = 0; k < net->n; k++) cb_free(B.lo[k]);
-  if (B.hi) for (int k = 0; k < net->n; k++) cb_free(B.hi[k]);
-  cb_free(B.lo); cb_free(B.hi);
-  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "%s: out of memory in the interval Jacobian (%zu rows)", net->path, q);
-  if (rc == CB_EVALUE) return cb_error_set(err, rc, "%s: the interval Jacobian is not finite (bounds overflow)", net->path);
-  if (rc != CB_OK) return cb_error_set(err, rc, "%s: internal error in the interval Jacobian", net->path);
-  return CB_OK;
-}
-
-/* ------------------------------------------------------------ norms */
-
-void jac_margin_rows(size_t no, int label, double *C)
-{
-  memset(C, 0, (no - 1) * no * sizeof *C);
-  for (size_t k = 0, j = 0; j < no; j++)
-    if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
-}
-
 /* Dual norm of the entrywise bound m_k = max(|lo_k|, |hi_k|) of one row, rounded up. */
 static double row_dual(const double *lo, const double *hi, size_t n, cb_norm norm)
 {
@@ -404,6 +372,93 @@ static double row_dual(const double *lo, const double *hi, size_t n, cb_norm nor
   if (norm == CB_NORM_1) return s;
   if (norm != CB_NORM_2) return lip_spec_sum_up(s, n);
   return lip_spec_up(sqrt(lip_spec_up(lip_spec_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
+}
+
+/* Is node h a cut: does every path from the input to the output go through
+   it?  In topological order: no edge a -> b with a < h < b. */
+static int is_cut(const cb_net *net, int h)
+{
+  for (int b = h + 1; b <= net->output; b++)
+    for (int k = 0; k < net->node[b].n_in; k++)
+      if (net->node[b].in[k] < h) return 0;
+  return 1;
+}
+
+/*
+** Cut bound at node h (complete G_h, h a cut): with z = value of node h,
+** f = g(z(x)), so along the segment from x0 to x,
+**   |C_r f(x) - C_r f(x0)| <= max ||G_h row r||_* . K_h ||x - x0||,
+** K_h >= the Lipschitz constant input -> node h (lip_analyze, same norm).  The
+** path z(segment) stays in the image of the set, where G_h holds (Clarke
+** chain rule along a Lipschitz path).  h = input (K = 1) is the plain
+** interval bound; h = output is the global one.
+*/
+static void cut_bound(jb *B, int h)
+{
+  const cb_net *net = B->ws->net;
+  size_t sz = net->node[h].size;
+  double K = h == 0 ? 1.0 : fmin(B->lr->K[h], B->lr->Km[h]);
+  for (size_t r = 0; r < B->q; r++) {
+    double v = lip_spec_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
+    B->L[r] = fmin(B->L[r], v);
+  }
+}
+
+static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo,
+                         double *hi, double *Lr, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == jac_norm_of(lr->norm) && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
+  size_t nin = net->node[0].size, no = net->node[net->output].size;
+  int rc = CB_ENOMEM, i = net->output;
+  double *L, *H;
+  B.lo = cb_calloc((size_t)net->n, sizeof *B.lo);
+  B.hi = cb_calloc((size_t)net->n, sizeof *B.hi);
+  if (!B.lo || !B.hi || reach(&B, i, &L, &H) != CB_OK) goto out;
+  memcpy(L, C, q * no * sizeof *L);
+  memcpy(H, C, q * no * sizeof *H);
+  for (size_t r = 0; Lr && r < q; r++) Lr[r] = HUGE_VAL;
+  for (; i > 0; i--) {
+    if (!B.lo[i]) continue;
+    if (B.lr && Lr && is_cut(net, i)) cut_bound(&B, i);
+    if ((rc = back_node(&B, i)) != CB_OK) goto out;
+    cb_free(B.lo[i]); cb_free(B.hi[i]);
+    B.lo[i] = B.hi[i] = NULL;
+  }
+  memset(lo, 0, q * nin * sizeof *lo);
+  memset(hi, 0, q * nin * sizeof *hi);
+  if (B.lo[0]) { memcpy(lo, B.lo[0], q * nin * sizeof *lo); memcpy(hi, B.hi[0], q * nin * sizeof *hi); }
+  for (size_t r = 0; Lr && r < q; r++) Lr[r] = fmin(Lr[r], row_dual(lo + r * nin, hi + r * nin, nin, ws->set.norm));
+  rc = CB_OK;
+  for (size_t k = 0; k < q * nin && rc == CB_OK; k++) if (!isfinite(lo[k]) || !isfinite(hi[k])) rc = CB_EVALUE;
+out:
+  if (B.lo) for (int k = 0; k < net->n; k++) cb_free(B.lo[k]);
+  if (B.hi) for (int k = 0; k < net->n; k++) cb_free(B.hi[k]);
+  cb_free(B.lo); cb_free(B.hi);
+  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "%s: out of memory in the interval Jacobian (%zu rows)", net->path, q);
+  if (rc == CB_EVALUE) return cb_error_set(err, rc, "%s: the interval Jacobian is not finite (bounds overflow)", net->path);
+  if (rc != CB_OK) return cb_error_set(err, rc, "%s: internal error in the interval Jacobian", net->path);
+  return CB_OK;
+}
+
+int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err)
+{
+  return interval_pass(ws, C, q, NULL, lo, hi, NULL, err);
+}
+
+int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
+                     double *L, cb_error *err)
+{
+  return interval_pass(ws, C, q, lr, lo, hi, L, err);
+}
+
+/* ------------------------------------------------------------ norms */
+
+void jac_margin_rows(size_t no, int label, double *C)
+{
+  memset(C, 0, (no - 1) * no * sizeof *C);
+  for (size_t k = 0, j = 0; j < no; j++)
+    if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
 }
 
 /* The max of ||row||_* over a box of rows is at the entrywise largest |.| (each
@@ -479,12 +534,6 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
   return rc;
 }
 
-double jac_margin_global(const lip_result *lr)
-{
-  double cn = lr->norm == LIP_NORM_2 ? lip_spec_up(sqrt(2.0)) : lr->norm == LIP_NORM_INF ? 2.0 : 1.0;
-  return lip_spec_up(cn * fmin(lr->K_layerwise, lr->K_merged));
-}
-
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err)
 {
@@ -499,10 +548,7 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   hi = lo + (no - 1) * n;
   Lr = hi + (no - 1) * n;
   jac_margin_rows(no, label, C);
-  if ((rc = jac_interval(ws, C, no - 1, lo, hi, err)) == CB_OK) {
-    jac_row_lipschitz(lo, hi, no - 1, n, ws->set.norm, Lr);
-    if (lr && jac_norm_of(lr->norm) == ws->set.norm)
-      for (size_t j = 0; j + 1 < no; j++) Lr[j] = fmin(Lr[j], jac_margin_global(lr));
+  if ((rc = jac_interval_lip(ws, C, no - 1, lr, lo, hi, Lr, err)) == CB_OK) {
     for (size_t j = 0; j + 1 < no; j++) {
       lb[j] = lip_spec_down(m_lo[j] - lip_spec_up(Lr[j] * ws->set.eps));
       if (L) L[j] = Lr[j];
@@ -512,42 +558,52 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   return rc;
 }
 
-void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; }
+void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; o->tol = 1e-3; }
 
-/* One ball of radius eps: *ok = 1 when every margin lower bound is > 0 (L may be NULL). */
-static int check_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x,
-                      double eps, int label, const double *m_lo, double *lb, double *L, int *ok, cb_error *err)
+/*
+** One ball of radius eps: bounds, the margins' local constants L_j(eps), and
+** what they certify.  L_j(eps) holds on every ball of radius r <= eps, so for
+** r < t = min_j m_lo_j / L_j(eps) every margin stays > 0 there: the ball
+** certifies min(eps, t) (rounded down twice: strictly inside), pass or fail.
+** *t receives t (HUGE_VAL when every L_j is 0).
+*/
+static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x, double eps,
+                     int label, const double *m_lo, double *lb, double *L, double *t, cb_error *err)
 {
   const cb_net *net = bn->net;
   cb_set s = {jac_norm_of(lr->norm), eps, net->node[0].size, x, NULL, NULL};
   cb_ws *ws = ws_new(bn, &s, err);
   int rc;
-  *ok = 0;
+  *t = HUGE_VAL;
   if (!ws) return err ? err->status : CB_ENOMEM;
-  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK) {
-    *ok = 1;
-    for (size_t j = 0; j + 1 < net->node[net->output].size; j++) if (!(lb[j] > 0)) *ok = 0;
-  }
+  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
+    for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
+      if (L[j] > 0) *t = fmin(*t, lip_spec_down(lip_spec_down(m_lo[j] / L[j])));
   ws_free(ws);
   return rc;
 }
 
 /*
-** Radius search.  Any eps whose check passes is certified: for x in the ball,
-** margin_j(x) >= m_lo_j - L_j(eps) ||x - x0|| > 0 (mean value theorem with the
-** interval Jacobian).  Bracket: upper = min_j m_lo_j / L_j(0) (a ball of
-** radius 0: L_j(0) >= the gradient norm, so larger balls hardly pass); the
-** bracket is doubled while it passes, then bisected `steps` times.  The
-** global-Lipschitz radius (lip_certify, pairwise) is the floor.
+** Radius search: maximise r(eps) = min(eps, t(eps)) (eval_ball).  t falls as
+** L grows with eps, so the best eps is near the fixed point t(eps) = eps,
+** where psi(eps) = log t(eps) - log eps changes sign.  Start at the radius
+** the centre's own gradient allows, t(0) (an eps = 0 ball); double while
+** psi >= 0, else follow eps <- t(eps) down until psi >= 0; then the Illinois
+** variant of regula falsi on psi over log eps (t spans decades on deep nets)
+** until the bracket is tol (relative) or `steps` balls were bounded.  Any
+** evaluated ball's r is certified; the best is kept, and the global-Lipschitz
+** radius (lip_certify, pairwise) is the floor.  Bounds need not be monotone
+** in eps: that costs evaluations, not soundness.
+** Source: Dowell & Jarratt 1971 (the Illinois method).
 */
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err)
 {
   const cb_net *net = bn->net;
   size_t no = net->node[net->output].size;
-  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, lo, hi;
+  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, t, up_ = 0, pp = 0, uf = 0, pf = 0, e;
   lip_sample ls;
-  int rc, ok = 0;
+  int rc, havep = 0, havef = 0, side = 0;
   memset(out, 0, sizeof *out);
   if (!m_lo) return cb_error_set(err, CB_ENOMEM, "out of memory");
   lb = m_lo + no;
@@ -555,25 +611,24 @@ int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x,
   if ((rc = lip_certify(net, lr, x, label, &ls, err)) != CB_OK ||
       (rc = jac_margins_at(net, lr, x, label, m_lo, NULL, err)) != CB_OK) goto out;
   out->radius = out->radius_global = ls.radius_pairwise;
-  if ((rc = check_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &ok, err)) != CB_OK) goto out;
+  if ((rc = eval_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
   out->evals = 1;
-  if (!ok) goto out;   /* the margin itself is not certified positive */
-  out->upper = HUGE_VAL;
-  for (size_t j = 0; j + 1 < no; j++) if (L[j] > 0) out->upper = fmin(out->upper, m_lo[j] / L[j]);
-  lo = out->radius_global;
-  hi = isfinite(out->upper) ? out->upper : fmax(1.0, 2 * lo);
-  while (hi > lo && hi < 1e300 && out->evals < 64) {   /* grow until a ball fails */
-    if ((rc = check_ball(bn, lr, o, x, hi, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
+  for (size_t j = 0; j + 1 < no; j++) if (!(m_lo[j] > 0)) goto out;   /* the margin itself is not certified */
+  out->upper = t;
+  e = isfinite(t) ? t : 1.0;
+  while (out->evals < 1 + o->steps && e > 0 && e < 1e300) {
+    double u = log(e), psi;
+    if ((rc = eval_ball(bn, lr, o, x, e, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
     out->evals++;
-    if (!ok) break;
-    out->radius_local = lo = hi;
-    hi *= 2;
-  }
-  for (int s = 0; s < o->steps && hi > lo; s++) {
-    double mid = 0.5 * lo + 0.5 * hi;
-    if ((rc = check_ball(bn, lr, o, x, mid, label, m_lo, lb, NULL, &ok, err)) != CB_OK) goto out;
-    out->evals++;
-    if (ok) out->radius_local = lo = mid; else hi = mid;
+    out->radius_local = fmax(out->radius_local, fmin(e, t));
+    psi = isfinite(t) ? log(t) - u : 1.0;
+    if (psi >= 0) { if (side == 1 && havef) pf *= 0.5; up_ = u; pp = psi; havep = 1; side = 1; }
+    else { if (side == -1 && havep) pp *= 0.5; uf = u; pf = psi; havef = 1; side = -1; }
+    if (psi == 0) break;                    /* the fixed point itself */
+    if (!havef) e *= 2;                     /* no failing ball yet: grow */
+    else if (!havep) e = t;                 /* no passing ball yet: follow t down */
+    else if (uf - up_ <= log1p(o->tol) || out->radius_local * (1 + o->tol) >= exp(uf)) break;
+    else e = exp(up_ + (uf - up_) * pp / (pp - pf));
   }
   out->radius = fmax(out->radius_local, out->radius_global);
 out:

@@ -26,6 +26,16 @@
    row-major).  C is q x output size.  CB_EVALUE if the result is not finite. */
 int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err);
 
+/* jac_interval, and L_r >= the Lipschitz constant of row r of C f over the set
+   (dual norm of the set's norm): the smallest, over the cut nodes h of the
+   graph (every input-output path passes h; the input and the output are
+   cuts), of max ||row r of the interval d(C f)/d(node h)||_* x K_h, K_h the
+   global constant input -> h of lr (used only when lr is in the set's norm;
+   lr NULL: the input cut alone, = jac_row_lipschitz of lo, hi).  The output
+   cut is ||C_r||_* K: L never exceeds the global bound. */
+int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
+                     double *L, cb_error *err);
+
 /* Margin rows e_label - e_j for j != label, ascending: C is (no - 1) x no. */
 void jac_margin_rows(size_t no, int label, double *C);
 
@@ -47,35 +57,35 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
 
 /* Certified margin lower bounds over the ball of ws around its centre:
    lb_j = m_lo_j - L_j eps, m_lo from jac_margins_at, L_j the local Lipschitz
-   constant of margin row j over the ball: the interval Jacobian's, capped by
-   the global ||e_y - e_j||_* K when lr (may be NULL) is in the ball's norm
-   (both are sound; the cap keeps L_j <= the global constant on large balls).
+   constant of margin row j over the ball from jac_interval_lip (lr may be
+   NULL: interval Jacobian alone; with lr in the ball's norm, the cut bound,
+   never above the global ||e_y - e_j||_* K).
    L (may be NULL) receives the L_j.  For the certify cascade: one backward
    pass over a workspace it already has. */
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err);
 
-/* ||e_y - e_j||_* K, the global constant of one margin row (lr in norm `norm`). */
-double jac_margin_global(const lip_result *lr);
 
 typedef struct jac_radius_opts {
   cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
-  int steps;            /* bisection steps; default 16 */
+  int steps;            /* balls bounded by the search, at most (besides eps = 0); default 16 */
+  double tol;           /* stop when the bracket is <= tol x its lower end; default 1e-3 */
 } jac_radius_opts;
 
 typedef struct jac_radius {
   double radius;        /* certified: max(radius_local, radius_global) */
-  double radius_local;  /* largest eps whose local-Lipschitz check passed (0 if none) */
-  double radius_global; /* the global-Lipschitz radius of lip_certify */
-  double upper;         /* min_j m_lo_j / L_j(0): no local check can pass beyond it */
-  int evals;            /* balls bounded */
+  double radius_local;  /* best radius certified by a ball's local constants (0 if none) */
+  double radius_global; /* the global-Lipschitz radius of lip_certify (per class pair) */
+  double upper;         /* min_j m_lo_j / L_j(0): what the centre's own gradient allows */
+  int evals;            /* balls bounded, the eps = 0 ball included */
 } jac_radius;
 
 void jac_radius_opts_init(jac_radius_opts *o);
 
 /* Certified radius around x in the norm of lr (lip_analyze with the same
-   norm): the largest eps found by bisection with m_lo_j > L_j(eps) eps for
-   every j, never below the global-Lipschitz radius.  bn wraps the net. */
+   norm): a ball of radius eps with local constants L_j(eps) certifies
+   min(eps, min_j m_lo_j / L_j(eps)); the search (regula falsi on eps) keeps
+   the best, never below the global-Lipschitz radius.  bn wraps the net. */
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err);
 

@@ -17,7 +17,8 @@
 ** norm of the logit Jacobian >= a guaranteed lower bound of ||J(x)||_2 at
 ** sampled points; CROWN intervals no wider than IBP's on average; the
 ** local-Lipschitz certified L2 radius >= certified_l2_radius_merged of the
-** reference (tests/data/lip/<net>.json, see its PROVENANCE).
+** reference (tests/data/lip/<net>.json, see its PROVENANCE), and a PGD attack
+** on the margins inside the certified ball finds no counterexample.
 */
 #include <float.h>
 #include <unistd.h>
@@ -28,6 +29,9 @@
 #include "jacobian.h"
 #include "power.h"
 #include "cmd_jacobian.h"
+#include "attack.h"
+
+static long ncut;   /* rows where a cut below the output beat the input cut */
 
 typedef struct tset { cb_norm norm; int clip; double eps; const double *x0, *lo, *hi; size_t n; } tset;
 
@@ -110,7 +114,8 @@ static void ascend(ibox *b, const tset *t, cb_grad *gr, const double *C, double 
 }
 
 /* One set: intervals by IBP and CROWN for rows C, then 10^4 points and an ascent. */
-static long run_set(const cb_bnet *bn, cb_grad *gr, const tset *t, const double *C, size_t q, const char *tag)
+static long run_set(const cb_bnet *bn, const lip_result *lr, cb_grad *gr, const tset *t, const double *C, size_t q,
+                    const char *tag)
 {
   size_t n = t->n, N = 10000;
   double *lo = malloc(4 * q * n * sizeof *lo), *L = malloc(2 * q * sizeof *L), *G = malloc(q * n * sizeof *G);
@@ -122,10 +127,16 @@ static long run_set(const cb_bnet *bn, cb_grad *gr, const tset *t, const double 
   for (int m = 0; m < 2; m++) {
     cb_ws *ws = ws_new(bn, &s, &err);
     assert_non_null(ws);
-    if (bounds_run(ws, meth[m], &err) != CB_OK || jac_interval(ws, C, q, (double *)b.lo[m], (double *)b.hi[m], &err) != CB_OK)
+    double Lin[32];
+    if (bounds_run(ws, meth[m], &err) != CB_OK ||
+        jac_interval_lip(ws, C, q, lr, (double *)b.lo[m], (double *)b.hi[m], (double *)b.L[m], &err) != CB_OK)
       fail_msg("%s: %s", tag, err.msg);
     for (size_t k = 0; k < q * n; k++) assert_true(b.lo[m][k] <= b.hi[m][k]);
-    jac_row_lipschitz(b.lo[m], b.hi[m], q, n, t->norm, (double *)b.L[m]);
+    jac_row_lipschitz(b.lo[m], b.hi[m], q, n, t->norm, Lin);
+    for (size_t r = 0; r < q; r++) {   /* the cut bound is the min of the input cut and others */
+      assert_true(b.L[m][r] <= Lin[r]);
+      if (b.L[m][r] < Lin[r]) ncut++;
+    }
     ws_free(ws);
   }
   for (size_t k = 0; k < N; k++) {
@@ -160,14 +171,23 @@ static void sound_net(cb_net *net, const char *name)
   jac_margin_rows(no, 0, C + no * no);
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   assert_non_null(gr = grad_new(net, q, &err));
-  for (int c = 0; c < 4; c++)
+  ncut = 0;
+  for (int c = 0; c < 4; c++) {
+    lip_opts lo_;
+    lip_result *lr = NULL;
+    lip_opts_init(&lo_);
+    lo_.norm = norms[c] == CB_NORM_2 ? LIP_NORM_2 : norms[c] == CB_NORM_1 ? LIP_NORM_1 : LIP_NORM_INF;
+    if (lip_analyze(net, &lo_, &lr, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
     for (int e = 0; e < 2; e++) {
       tset t = {norms[c], c == 3, radii[e], x0, lo, hi, n};
       for (size_t j = 0; j < n; j++) { x0[j] = rnd(-0.5, 0.5); lo[j] = -0.5; hi[j] = 0.5; }
       snprintf(tag, sizeof tag, "%s norm %d%s eps %g", name, c, c == 3 ? " clipped" : "", radii[e]);
-      checks += run_set(&bn, gr, &t, C, q, tag);
+      checks += run_set(&bn, lr, gr, &t, C, q, tag);
     }
-  printf("%s: 8 sets x 2 bound methods, %ld gradient-entry checks, 0 outside\n", name, checks);
+    lip_result_free(lr);
+  }
+  printf("%s: 8 sets x 2 bound methods, %ld gradient-entry checks, 0 outside; cut bound below the input "
+         "cut in %ld of %zu rows\n", name, checks, ncut, 16 * q);
   grad_free(gr);
   bnet_free(&bn);
   free(x0); free(lo); free(hi); free(C);
@@ -209,7 +229,7 @@ static void ref_net(const char *name)
   cb_error err = {0};
   size_t n = 64, no = 10, q = 19;
   double *C = calloc(q * no, sizeof *C), *J = malloc(4 * q * n * sizeof *J), *G = malloc(q * n * sizeof *G), x[64];
-  double K, wsum[2] = {0, 0}, Lsum = 0, Lraw_over = 0, rsum = 0, refsum = 0;
+  double K, wsum[2] = {0, 0}, Lsum = 0, Lraw_over = 0, rsum = 0, refsum = 0, gmin = HUGE_VAL, evsum = 0;
   int nraw = 0;
   snprintf(path, sizeof path, "nets/%s.onnx", name);
   net = must_load(path);
@@ -267,15 +287,23 @@ static void ref_net(const char *name)
       double rref = cJSON_GetObjectItem(sm, "certified_l2_radius_merged")->valuedouble;
       if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
       if (!(r.radius >= rref)) fail_msg("%s row %zu: local-Lipschitz radius %.9g below the reference %.9g (global %.9g)", name, row, r.radius, rref, r.radius_global);
-      assert_true(r.radius_local <= r.upper);
+      evsum += r.evals;
+      if (r.radius > 0) {   /* PGD on the margins inside the certified ball must find no counterexample */
+        cb_set s = {CB_NORM_2, r.radius, n, x0, NULL, NULL};
+        cb_attack_opt ao = CB_ATTACK_DEFAULT;
+        double xb[64], gb;
+        if (attack_run(net, &s, C + no * no, NULL, 9, CB_AGG_MIN, 0.0, &ao, xb, &gb, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
+        if (!(gb > 0)) fail_msg("%s row %zu: attack found margin %.17g inside the certified radius %.9g", name, row, gb, r.radius);
+        gmin = fmin(gmin, gb);
+      }
       rsum += r.radius;
       refsum += rref;
     }
   }
   if (!(wsum[1] <= wsum[0])) fail_msg("%s: CROWN intervals wider than IBP (%.6g > %.6g)", name, wsum[1], wsum[0]);
   printf("%s: mean L/(sqrt2 K) %.3f (interval alone above sqrt2 K in %d of 360 rows, worst x%.2f); "
-         "mean width CROWN/IBP %.3f; mean radius %.4g vs reference %.4g (x%.2f)\n", name, Lsum / 360, nraw, Lraw_over,
-         wsum[1] / wsum[0], rsum / 20, refsum / 20, rsum / refsum);
+         "mean width CROWN/IBP %.3f; mean radius %.4g vs reference %.4g (x%.2f, %.1f balls); PGD inside it: smallest margin %.4g\n",
+         name, Lsum / 360, nraw, Lraw_over, wsum[1] / wsum[0], rsum / 20, refsum / 20, rsum / refsum, evsum / 20, gmin);
   lip_result_free(lr);
   grad_free(gr);
   bnet_free(&bn);
@@ -289,6 +317,58 @@ static void test_ref_mlp(void **st) { (void)st; ref_net("digits_mlp"); }
 static void test_ref_cnn(void **st) { (void)st; ref_net("digits_cnn"); }
 static void test_ref_tanh(void **st) { (void)st; ref_net("digits_tanh"); }
 static void test_ref_orth(void **st) { (void)st; ref_net("digits_orth"); }
+
+/* Radius search in L-inf and L1 (and with IBP bounds): never below the global
+   radius, and PGD finds no counterexample inside the certified ball. */
+static void test_radius_norms(void **st)
+{
+  static const char *nets[2] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
+  static const lip_norm norms[2] = {LIP_NORM_INF, LIP_NORM_1};
+  cb_data *d = must_csv("nets/digits_test20.csv", 64);
+  cb_error err = {0};
+  double C[90], gmin = HUGE_VAL, gain = 0;
+  int count = 0;
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    cb_net *net = must_load(nets[k]);
+    cb_bnet bn;
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    for (int m = 0; m < 2; m++) {
+      lip_opts lo;
+      lip_result *lr = NULL;
+      jac_radius_opts ro;
+      lip_opts_init(&lo);
+      lo.norm = norms[m];
+      assert_int_equal(lip_analyze(net, &lo, &lr, &err), CB_OK);
+      jac_radius_opts_init(&ro);
+      ro.method = m ? CB_IBP : CB_CROWN;
+      for (size_t row = 0; row < 6; row++) {
+        const double *x0 = cb_data_x(d, row);
+        int label = cb_data_label(d, row);
+        jac_radius r;
+        if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
+        assert_true(r.radius >= r.radius_global);
+        if (r.radius > 0) {
+          cb_set s = {jac_norm_of(norms[m]), r.radius, 64, x0, NULL, NULL};
+          cb_attack_opt ao = CB_ATTACK_DEFAULT;
+          double xb[64], gb;
+          jac_margin_rows(10, label, C);
+          if (attack_run(net, &s, C, NULL, 9, CB_AGG_MIN, 0.0, &ao, xb, &gb, &err) != CB_OK) fail_msg("%s", err.msg);
+          if (!(gb > 0)) fail_msg("%s norm %d row %zu: attack margin %.17g inside radius %.9g", nets[k], m, row, gb, r.radius);
+          gmin = fmin(gmin, gb);
+          gain += r.radius / fmax(r.radius_global, 1e-300);
+          count++;
+        }
+      }
+      lip_result_free(lr);
+    }
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+  printf("L-inf (CROWN) and L1 (IBP) radii: %d rows, mean radius / global radius %.3g, PGD smallest margin %.4g\n",
+         count, gain / count, gmin);
+  cb_data_free(d);
+}
 
 /* Bad input: a ball with eps < 0, a box set for margins, a label out of range. */
 static void test_bad(void **st)
@@ -353,6 +433,8 @@ static void test_cli(void **st)
     }
     assert_true(cJSON_GetObjectItem(s, "certified_radius_local")->valuedouble >= cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble);
     assert_true(cJSON_GetObjectItem(s, "certified_radius_global")->valuedouble > 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "local_lipschitz_logits")), 10);
+    assert_true(cJSON_GetObjectItem(s, "lipschitz_operator")->valuedouble <= cJSON_GetObjectItem(j, "K_global")->valuedouble * (1 + 1e-15));
   }
   cJSON_Delete(j);
   assert_int_equal(cmd_jacobian(8, a2), 0);
@@ -365,12 +447,79 @@ static void test_cli(void **st)
   unlink(out);
 }
 
+/* Failing-allocator sweep: jac_interval on a net of every kind (random
+   residual net) and the radius search on digits_mlp return CB_ENOMEM with a
+   message at every failure point, until they succeed (leaks: make asan). */
+static void test_oom(void **st)
+{
+  cb_net *net = net_residual(), *mlp = must_load("nets/digits_mlp.onnx");
+  cb_data *d = must_csv("nets/digits_test20.csv", 64);
+  cb_bnet bn, bm;
+  lip_result *lr = NULL;
+  lip_opts lo;
+  jac_radius_opts ro;
+  cb_error err = {0};
+  size_t n, no;
+  double *x0, C[25], *jl, *jh;
+  int k, m;
+  (void)st;
+  net->output = net->n - 1;
+  n = cb_net_input_size(net);
+  no = cb_net_output_size(net);
+  x0 = calloc(n, sizeof *x0);
+  jl = malloc(5 * n * sizeof *jl);
+  jh = malloc(5 * n * sizeof *jh);
+  for (size_t j = 0; j < 25; j++) C[j] = j % 6 == 0;
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  assert_int_equal(bnet_init(&bm, mlp, &err), CB_OK);
+  lip_opts_init(&lo);
+  assert_int_equal(lip_analyze(mlp, &lo, &lr, &err), CB_OK);
+  jac_radius_opts_init(&ro);
+  ro.steps = 3;
+  {
+    cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
+    cb_ws *ws = ws_new(&bn, &s, &err);
+    assert_int_equal(bounds_run(ws, CB_CROWN, &err), CB_OK);
+    for (k = 0; k < 10000; k++) {
+      int rc;
+      cb_error_clear(&err);
+      cb_alloc_fail_after(k);
+      rc = jac_interval(ws, C, no, jl, jh, &err);
+      cb_alloc_fail_after(-1);
+      if (rc == CB_OK) break;
+      assert_int_equal(rc, CB_ENOMEM);
+      assert_non_null(strstr(err.msg, "out of memory"));
+    }
+    ws_free(ws);
+  }
+  for (m = 0; m < 100000; m++) {
+    jac_radius r;
+    int rc;
+    cb_error_clear(&err);
+    cb_alloc_fail_after(m);
+    rc = jac_certify_radius(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
+    cb_alloc_fail_after(-1);
+    if (rc == CB_OK) break;
+    if (rc != CB_ENOMEM) fail_msg("failing allocation %d: status %d: %s", m, rc, err.msg);
+    assert_true(err.msg[0] != 0);
+  }
+  printf("jac_interval: %d, jac_certify_radius: %d allocation failure points, all reported\n", k, m);
+  lip_result_free(lr);
+  bnet_free(&bn);
+  bnet_free(&bm);
+  cb_net_free(net);
+  cb_net_free(mlp);
+  cb_data_free(d);
+  free(x0); free(jl); free(jh);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
-    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
+    cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
