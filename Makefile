@@ -30,7 +30,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all deps test run check asan valgrind bench bench-lip clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -65,8 +65,9 @@ _test_all: all $(TESTS)
 	@CB_ASAN_B=build-asan CB_FUZZ_B=build-fuzz CB_FUZZ_SECONDS=$(FUZZ_SMOKE) sh tests/run_tests.sh $(B)
 
 DEFAULT_NET := nets/digits_mlp.onnx
-# Certify the default network at two balls with radii, then merge the two
-# reports into out/report.json + out/report.html.  certify exits 10/11 when
+# Certify the default network at two balls with radii, audit its saliency
+# maps on 20 rows (L-inf 0.01), then merge the three reports into
+# out/report.json + out/report.html.  certify exits 10/11 when
 # some samples are falsified/unknown: that is a result, not a failure.
 _run: all
 	$(B)/cerbere info $(DEFAULT_NET)
@@ -74,7 +75,8 @@ _run: all
 	  echo "$(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3"; \
 	  $(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3; \
 	  rc=$$?; [ $$rc = 0 ] || [ $$rc = 10 ] || [ $$rc = 11 ] || exit $$rc; done
-	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json
+	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out out/audit
+	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json out/audit/report.json
 
 $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
 	@mkdir -p $(B)/gen
@@ -157,6 +159,14 @@ bench: deps all
 bench-lip: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/lipschitz
 	$(B)/bench/lipschitz
+
+bench-jac: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/jacobian
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/jacobian
+
+bench-attr: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/attributions
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/attributions
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)

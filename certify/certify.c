@@ -6,10 +6,11 @@
 #include <time.h>
 #include "certify.h"
 #include "forward.h"
+#include "jacobian.h"
 #include "lipschitz.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
-                                          "strong-attack"};
+                                          "local-lipschitz", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 struct cb_certifier {
@@ -97,6 +98,8 @@ typedef struct job {
   cb_ws *ws;
   cb_set set;
   double lip_radius;        /* global Lipschitz radius (0 if none) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at x (local Lipschitz) */
+  int have_m_lo;
   struct timespec t0;
 } job;
 
@@ -154,6 +157,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
   const cb_certifier *c = j->c;
   size_t q = c->nout - 1;
+  int ran = 0;               /* a bound method filled ws at this eps */
   if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
   j->set.eps = eps;
   j->ws->set.eps = eps;
@@ -167,6 +171,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     j->r->ms[order[k]] += 1e3 * since(&t);
     if (rc != CB_OK) return -1;
     j->last = order[k];
+    ran = 1;
     for (size_t r = 0; r < q; r++) {
       if (!isfinite(j->lb[r])) {
         snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
@@ -177,6 +182,26 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     }
     j->have_best = 1;
     if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
+    /* mean value along the segment from x: needs x in the set (it is unless clipped away) */
+    struct timespec t;
+    int rc, ok = 1;
+    if (!set_contains(&j->set, j->x)) return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
+    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+    if (rc != CB_OK) return -1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite local-lipschitz bound on margin %zu", r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+    }
+    j->have_best = 1;
+    if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
   }
   *by = CM_COUNT;
   return 0;
@@ -271,9 +296,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   memset(r->ms, 0, sizeof r->ms);
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
-  j.C = cb_calloc(q * c->nout + 2 * q + 3 * ni + c->nout, sizeof(double));
+  j.C = cb_calloc(q * c->nout + 3 * q + 3 * ni + c->nout, sizeof(double));
   if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
   j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.ya = j.hi + ni;
+  j.m_lo = j.ya + c->nout;
   for (size_t k = 0, o = 0; o < c->nout; o++)
     if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
   j.set = (cb_set){c->o.norm, c->o.eps, ni, x, NULL, NULL};
@@ -298,6 +324,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
     lip_sample ls;
     if ((rc = lip_certify(c->net, c->lip, x, label, &ls, err)) != CB_OK) goto out;
     j.lip_radius = ls.radius_pairwise;
+  }
+  if (on(&j, CM_LOCAL_LIP) && c->lip) {
+    if ((rc = jac_margins_at(c->net, c->lip, x, label, j.m_lo, NULL, err)) != CB_OK) goto out;
+    j.have_m_lo = 1;
   }
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
   /* cheap attack, then the sound methods, then a strong attack */

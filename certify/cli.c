@@ -16,6 +16,8 @@
 #include "report.h"
 #include "cmd_lipschitz.h"
 #include "report_doc.h"
+#include "cmd_jacobian.h"
+#include "cmd_attr.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -38,6 +40,15 @@ static const char *usage_main =
   "  verify NET PROP.vnnlib [--timeout S] [--out RESULT]\n"
   "                                    decide a VNNLIB property: sat (checked witness),\n"
   "                                    unsat (proved), timeout or unknown\n"
+  "  jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
+  "                                    exact margin gradients; over a ball: interval Jacobian,\n"
+  "                                    local Lipschitz constants, certified radius\n"
+  "  attribute NET --data CSV --method M [--json OUT]\n"
+  "                                    attribution maps: saliency, gradxinput, ig, smoothgrad,\n"
+  "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva\n"
+  "  audit NET --data CSV --method M --norm inf|2|1 --eps E --out DIR\n"
+  "                                    attribution stability audit: certified map bounds,\n"
+  "                                    guaranteed max change, certified top-k, report\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
@@ -245,5 +256,8 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "attribute")) return cmd_attribute(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
 }

@@ -86,14 +86,17 @@ static int is_image(const cJSON *net, int *h, int *w)
   return 0;
 }
 
-/* Heatmap of the first h*w values of v as an SVG (grey, or blue-red diverging). */
-static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap)
+/* Heatmap of the first h*w values of v as an SVG (grey, or blue-red diverging);
+   grey maps span [lo, hi] (NAN: the map's own range). */
+static void heatmap_in(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap, double lo, double hi)
 {
-  double lo = HUGE_VAL, hi = -HUGE_VAL, m = 0;
-  int cell = h * w > 400 ? 4 : 12;
+  double m = 0;
+  int cell = h * w > 400 ? 4 : 12, own = isnan(lo);
+  if (own) { lo = HUGE_VAL; hi = -HUGE_VAL; }
   for (int k = 0; k < h * w; k++) {
     double x = cJSON_GetArrayItem(v, k)->valuedouble - (base ? cJSON_GetArrayItem(base, k)->valuedouble : 0);
-    lo = fmin(lo, x); hi = fmax(hi, x); m = fmax(m, fabs(x));
+    if (own) { lo = fmin(lo, x); hi = fmax(hi, x); }
+    m = fmax(m, fabs(x));
   }
   put(b, "<div class=fig><svg width=%d height=%d viewBox='0 0 %d %d'>", w * cell, h * cell, w * cell, h * cell);
   for (int i = 0; i < h; i++)
@@ -112,6 +115,21 @@ static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int 
   put(b, "</svg><div>%s", cap);
   if (diverging) { put(b, " (max |d| "); pnum(b, m); put(b, ")"); }
   put(b, "</div></div>");
+}
+
+static void heatmap(sb *b, const cJSON *v, const cJSON *base, int h, int w, int diverging, const char *cap)
+{
+  heatmap_in(b, v, base, h, w, diverging, cap, NAN, NAN);
+}
+
+/* Smallest and largest of the first n values of a and c. */
+static void range2(const cJSON *a, const cJSON *c, int n, double *lo, double *hi)
+{
+  *lo = HUGE_VAL; *hi = -HUGE_VAL;
+  for (int k = 0; k < n; k++) {
+    *lo = fmin(*lo, fmin(cJSON_GetArrayItem(a, k)->valuedouble, cJSON_GetArrayItem(c, k)->valuedouble));
+    *hi = fmax(*hi, fmax(cJSON_GetArrayItem(a, k)->valuedouble, cJSON_GetArrayItem(c, k)->valuedouble));
+  }
 }
 
 /* Certified accuracy vs eps (and the attack upper curve) as an SVG step plot. */
@@ -281,6 +299,62 @@ static void run_section(sb *b, const cJSON *run, int id)
   put(b, "<h3>Reproduce</h3><pre>"); esc(b, str(run, "command_line")); put(b, "</pre>");
 }
 
+
+/* An audit run (cerbere audit): per sample the map, its certified bounds,
+   guaranteed change, stability and certified top-k. */
+static void audit_section(sb *b, const cJSON *run, int id)
+{
+  const cJSON *net = get(run, "network"), *set = get(run, "settings"), *sum = get(run, "summary"), *s, *data = get(run, "data");
+  int h, w, img = is_image(net, &h, &w), shown = 0;
+  put(b, "<h2 id=run-%d>audit: ", id);
+  esc(b, str(net, "file"));
+  put(b, " &mdash; %s attributions, L%s ball, eps ", str(set, "method"), str(set, "norm")); pnum(b, num(set, "eps"));
+  put(b, "</h2><div class=head id=summary-%d>", id);
+  put(b, "<div class=card>certifiably stable<b class=verified>%d</b>of %d samples (top-%d certified)</div>", (int)num(sum, "n_stable"), (int)num(sum, "n_samples"), (int)num(set, "topk"));
+  put(b, "<div class=card>mean AverageStability<b>"); pnum(b, num(sum, "mean_stability")); put(b, "</b>empirical, radius "); pnum(b, num(set, "stability_radius")); put(b, "</div>");
+  put(b, "<div class=card>mean guaranteed max change (L2)<b>"); pnum(b, num(sum, "mean_max_change_l2")); put(b, "</b>certified</div>");
+  put(b, "<div class=card>mean certified top-k<b>"); pnum(b, num(sum, "mean_certified_topk")); put(b, "</b>features</div></div>");
+  put(b, "<p class=muted>network "); esc(b, str(net, "file")); put(b, " (sha256 %s); data ", str(net, "sha256"));
+  esc(b, str(data, "file")); put(b, " (sha256 %s). The certified bounds hold for every input of the ball (sound, rounding included); "
+        "AverageStability is an empirical estimate (Xplique's definition). A sample is flagged when its top-k features are not all "
+        "certified to stay in the top-k over the ball.</p>", str(data, "sha256"));
+  put(b, "<table><tr><th>#</th><th>label</th><th>target</th><th>stability</th><th>max change L1</th><th>L2</th><th>Linf</th><th class=l>top-k</th><th class=l>certified top-k</th><th class=l>flag</th></tr>");
+  cJSON_ArrayForEach(s, get(run, "samples")) {
+    char *t1 = cJSON_PrintUnformatted(get(s, "topk")), *t2 = cJSON_PrintUnformatted(get(s, "certified_topk"));
+    const cJSON *mc = get(s, "max_change");
+    put(b, "<tr><td>%d</td><td>%d</td><td>%d</td><td>", (int)num(s, "index"), (int)num(s, "label"), (int)num(s, "target"));
+    pnum(b, num(s, "stability")); put(b, "</td><td>"); pnum(b, num(mc, "l1")); put(b, "</td><td>"); pnum(b, num(mc, "l2"));
+    put(b, "</td><td>"); pnum(b, num(mc, "linf")); put(b, "</td><td class=l>%s</td><td class=l>%s</td><td class=l>%s</td></tr>", t1 ? t1 : "", t2 ? t2 : "",
+        cJSON_IsTrue(get(s, "stable")) ? "<span class=verified>stable</span>" : "<span class=unknown>not certifiably stable</span>");
+    cJSON_free(t1); cJSON_free(t2);
+  }
+  put(b, "</table>");
+  if (img) {
+    put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map, the certified lower and upper maps "
+          "over the ball (these three on one grey scale: white the smallest lower bound, black the largest upper bound) and the "
+          "width upper - lower per feature (own scale); first channel. Samples that are not certifiably stable first.</p>");
+    for (int pass = 0; pass < 2; pass++)
+      cJSON_ArrayForEach(s, get(run, "samples")) {
+        char cap[128];
+        double lo, hi;
+        if (cJSON_IsTrue(get(s, "stable")) != pass || shown >= 24 || !cJSON_IsArray(get(s, "map"))) continue;
+        put(b, "<div class=grid>");
+        snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
+        if (cJSON_IsArray(get(s, "x"))) heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
+        snprintf(cap, sizeof cap, "map (target %d), stability %.3g", (int)num(s, "target"), num(s, "stability"));
+        range2(get(s, "map_lb"), get(s, "map_ub"), h * w, &lo, &hi);
+        heatmap_in(b, get(s, "map"), NULL, h, w, 0, cap, lo, hi);
+        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower", lo, hi);
+        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper", lo, hi);
+        snprintf(cap, sizeof cap, "width (max change Linf %.3g)%s", num(get(s, "max_change"), "linf"), cJSON_IsTrue(get(s, "stable")) ? "" : " NOT STABLE");
+        heatmap(b, get(s, "map_ub"), get(s, "map_lb"), h, w, 0, cap);
+        put(b, "</div>");
+        shown++;
+      }
+  }
+  put(b, "<h3>Reproduce</h3><pre>"); esc(b, str(run, "command_line")); put(b, "</pre>");
+}
+
 char *report_html(const cJSON *report)
 {
   sb b = {0};
@@ -299,12 +373,18 @@ char *report_html(const cJSON *report)
     const cJSON *set = get(run, "settings"), *sum = get(run, "summary");
     put(&b, "<li><a href='#run-%d'>%s L%s eps ", id, str(run, "command"), str(set, "norm"));
     pnum(&b, num(set, "eps"));
-    put(&b, "</a>: certified accuracy %.4f, %d falsified, %d unknown</li>", num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
+    if (!strcmp(str(run, "command"), "audit"))
+      put(&b, "</a>: %s attributions, %d of %d certifiably stable</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"));
+    else
+      put(&b, "</a>: certified accuracy %.4f, %d falsified, %d unknown</li>", num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
     id++;
   }
   put(&b, "</ul>");
   id = 0;
-  cJSON_ArrayForEach(run, get(report, "runs")) run_section(&b, run, id++);
+  cJSON_ArrayForEach(run, get(report, "runs")) {
+    if (!strcmp(str(run, "command"), "audit")) audit_section(&b, run, id++);
+    else run_section(&b, run, id++);
+  }
   put(&b, "</body></html>\n");
   if (b.oom) { cb_free(b.s); return NULL; }
   return b.s;
