@@ -2,16 +2,24 @@
 ** Branch and bound with input splitting for VNNLIB properties (verify.h).
 **
 ** A subdomain is a sub-box of one input box of the spec, with the set of its
-** output conjunctions not yet refuted there.  Per subdomain:
-**   1. bound: lb = lower bounds of A y over the sub-box (sound, default
-**      CROWN); conjunction c is refuted if some row has lb_r > b_up_r
-**      (>= for a strict row).  Refutation is inherited by sub-boxes.
-**   2. candidate: the centre (clamped into the inner box) and finite-difference
-**      neighbours are run forward; a point meeting a conjunction is checked
-**      exactly (vfy_check_witness) and ends the search with SAT.
-**   3. split the dimension with the largest smear |d phi / d x_j| * width_j
-**      (phi = how far the output is from meeting a live conjunction) at the
-**      midpoint; the two halves share the midpoint, so they cover the box.
+** output conjunctions not yet refuted there, and (default bound) the node
+** boxes of its parent, valid on it too.  Per subdomain:
+**   1. bound: CROWN intermediate bounds started from the parent's boxes
+**      (bounds_run_prior), then one not-concretised CROWN pass of the rows
+**      (crown_linear) gives both their sound lower bounds lb (set_support
+**      concretises) and their linear forms a_r . x + c_r.  Conjunction c is
+**      refuted if some row has lb_r > b_up_r (>= for a strict row).
+**      Refutation is inherited by sub-boxes.
+**   2. candidates: the centre (clamped into the inner box); a point meeting
+**      a conjunction is checked exactly (vfy_check_witness): SAT.
+**   3. joint refutation: for a live conjunction with several rows, GLPK
+**      solves min over the box of max_r (a_r . x + c_r - b_r) (lp_minmax);
+**      if positive, the row weights l it returns give one combined row
+**      sum_r l_r A_r, which is re-bounded by CROWN with its rounding added
+**      (combined_refutes).  The LP's minimiser is another candidate.
+**   4. split the dimension with the largest width_j * |sum_r l_r a_rj|, or
+**      the widest relative to the root box if that is ASPECT times wider,
+**      at the midpoint (the two halves share it, so they cover the box).
 ** Subdomains are kept on a stack (depth first: finds witnesses early, memory
 ** stays small); a batch from its top is bounded in parallel (OpenMP, one
 ** workspace per thread), results are applied in order.
@@ -20,9 +28,10 @@
 ** conjunction that no output can meet (Farkas certificate from GLPK, checked
 ** in double over the root output bounds) is dropped with that reason; a short
 ** local search (random starts + signed finite-difference descent, low input
-** dimension only) looks for an easy witness.
+** dimension only) and PGD (attack.h) look for an easy witness.  A long PGD
+** runs once when the search passes strong_after seconds.
 **
-** Sizes: ACAS Xu has 5 inputs, 6 x 50 ReLUs, ~1e2..1e5 subdomains of ~0.1 ms.
+** Sizes: ACAS Xu has 5 inputs, 6 x 50 ReLUs, 1e2..1e6 subdomains of ~0.3 ms.
 */
 #include <math.h>
 #include <stdlib.h>
