@@ -44,6 +44,9 @@ typedef struct vfy_opts {
   double aspect;          /* branching: take the widest dimension (relative to the root
                              box) when it is this many times wider than the best-scored
                              one; default 16 */
+  double aspect2;         /* the same for a first phase of the search (a quarter of the
+                             timeout) before a restart with `aspect`; <= 1 = one phase
+                             only; default 64 */
 } vfy_opts;
 
 typedef struct vfy_result {
