@@ -28,6 +28,7 @@ typedef struct bwd {
   double **A;       /* per node accumulated matrix, NULL if none reached it */
   char *merged;     /* per node: more than one contribution was added */
   double *bias, *slack, *babs;
+  const crown_lines *lines;  /* per node per-row lines (alpha-CROWN), or NULL */
 } bwd;
 
 /* A of node i, allocated zeroed on first use; NULL on OOM. */
@@ -110,10 +111,35 @@ static int back_scale(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
+/* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines). */
+static int back_relaxed_rows(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const crown_lines *L = &B->lines[i];
+  const double *z = B->ws->zmax[n->in[0]];
+  double *Ain = acc(B, n->in[0]), g = 2 * gamma_n(n->size + 3);
+  if (!Ain) return CB_ENOMEM;
+  for (size_t r = 0; r < B->q; r++) {
+    size_t o = r * n->size;
+    const double *a = A + o, *lw = L->lw + o, *lb = L->lb + o, *uw = L->uw + o, *ub = L->ub + o;
+    double *ai = Ain + o, t = 0, s = 0;
+    for (size_t e = 0; e < n->size; e++) {
+      if (a[e] >= 0) { ai[e] += a[e] * uw[e]; t += a[e] * ub[e]; }
+      else { ai[e] += a[e] * lw[e]; t += a[e] * lb[e]; }
+      s += fabs(a[e]) * (fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e])));
+    }
+    B->bias[r] += t;
+    B->babs[r] += fabs(t);
+    B->slack[r] += g * s;
+  }
+  return CB_OK;
+}
+
 /* Relaxed elementwise node: upper side of A y with the stored lines. */
 static int back_relaxed(bwd *B, int i, const double *A)
 {
   cb_ws *ws = B->ws;
+  if (B->lines && B->lines[i].lw) return back_relaxed_rows(B, i, A);
   const cb_node *n = &ws->net->node[i];
   const double *lw = ws->rl_w[i], *lb = ws->rl_b[i], *uw = ws->ru_w[i], *ub = ws->ru_b[i], *z = ws->zmax[n->in[0]];
   double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
@@ -249,10 +275,11 @@ static void concretise(bwd *B, int stop, double *out)
     out[r] = round_up(out[r] + 2 * (B->slack[r] + gamma_n((size_t)ws->net->n + 2) * B->babs[r]));
 }
 
-/* One backward pass from `start` (rows A0, q x size) down to `stop`. */
-static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out)
+/* One backward pass from `start` (rows A0, q x size) down to `stop`; see crown_pass_ex. */
+static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                      double **keep, double *out)
 {
-  bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL};
+  bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL, lines};
   int rc = CB_ENOMEM, n = ws->net->n;
   B.A = cb_calloc((size_t)n, sizeof *B.A);
   B.merged = cb_calloc((size_t)n, 1);
@@ -265,12 +292,14 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
     if (!B.A[i]) continue;
     if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
     if ((rc = back_node(&B, i, B.A[i])) != CB_OK) goto out;
-    cb_free(B.A[i]);
+    if (keep) keep[i] = B.A[i];
+    else cb_free(B.A[i]);
     B.A[i] = NULL;
   }
   rc = CB_OK;
   if (B.A[stop]) concretise(&B, stop, out);
   else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
+  if (keep) { keep[stop] = B.A[stop]; B.A[stop] = NULL; }
 out:
   if (B.A) for (int i = 0; i < n; i++) cb_free(B.A[i]);
   cb_free(B.A); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);
@@ -279,7 +308,13 @@ out:
 
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err)
 {
-  int rc = crown_pass(ws, start, 0, A, q, out);
+  return crown_pass_ex(ws, start, A, q, NULL, NULL, out, err);
+}
+
+int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
+                  double *out, cb_error *err)
+{
+  int rc = crown_pass(ws, start, 0, A, q, lines, keep, out);
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
   return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
 }
@@ -301,7 +336,7 @@ static void relax_lines(cb_ws *ws, int i)
 /* Do all consumers of node k decide their relaxation only by the sign of the
    bounds (ReLU, LeakyReLU)?  Then a neuron that IBP already proves stable has
    the same exact relaxation whatever CROWN would say, and is not re-bounded. */
-static int sign_only_consumers(const cb_net *net, int k)
+int crown_sign_only(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
     for (int j = 0; j < net->node[i].n_in; j++)
@@ -315,7 +350,7 @@ static int crown_refine(cb_ws *ws, int k, cb_error *err)
 {
   size_t n = ws->net->node[k].size, ch = n < 256 ? n : 256, m = 0, *sel = cb_alloc(n * sizeof *sel);
   double *A = cb_calloc(2 * ch * n, sizeof *A), *out = cb_alloc(2 * ch * sizeof *out);
-  int rc = CB_OK, sign_only = sign_only_consumers(ws->net, k);
+  int rc = CB_OK, sign_only = crown_sign_only(ws->net, k);
   if (!A || !out || !sel) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
   for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
   for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
@@ -352,6 +387,8 @@ static int first_linear(const cb_net *net, int k)
   return in == 0;
 }
 
+int crown_refines(const cb_net *net, int k) { return k > 0 && is_preactivation(net, k) && !first_linear(net, k); }
+
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
 {
   const cb_net *net = ws->net;
@@ -363,24 +400,28 @@ int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
       relax_lines(ws, i);
     }
-    if (m == CB_CROWN && i > 0 && is_preactivation(net, i) && !first_linear(net, i)) rc = crown_refine(ws, i, err);
+    if ((m == CB_CROWN || m == CB_ALPHA_CROWN) && crown_refines(net, i)) rc = crown_refine(ws, i, err);
   }
   return rc;
 }
 
 /* Bounds of C f(x): one pass over [C; -C] (rows needed only).  IBP merges C
-   into a last AFFINE layer and concretises over that layer's input box. */
+   into a last AFFINE layer and concretises over that layer's input box;
+   alpha-CROWN optimises the lines per row (alpha.c, default options). */
 int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err)
 {
   const cb_net *net = ws->net;
   int start = net->output, stop = 0, rc;
   size_t no = net->node[start].size, rows = (lb ? q : 0) + (ub ? q : 0);
-  double *A = cb_alloc(rows * no * sizeof *A), *out = cb_alloc(rows * sizeof *out);
+  double *A, *out;
+  if (ws->method == CB_ALPHA_CROWN) return alpha_spec(ws, C, q, NULL, lb, ub, err);
+  A = cb_alloc(rows * no * sizeof *A);
+  out = cb_alloc(rows * sizeof *out);
   if (!A || !out) { cb_free(A); cb_free(out); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   if (ws->method == CB_IBP) stop = net->node[start].kind == CB_AFFINE ? net->node[start].in[0] : start;
   if (ub) memcpy(A, C, q * no * sizeof *A);
   if (lb) for (size_t e = 0; e < q * no; e++) A[(ub ? q * no : 0) + e] = -C[e];
-  rc = crown_pass(ws, start, stop, A, rows, out);
+  rc = crown_pass(ws, start, stop, A, rows, NULL, NULL, out);
   if (rc == CB_OK) {
     for (size_t r = 0; ub && r < q; r++) ub[r] = out[r];
     for (size_t r = 0; lb && r < q; r++) lb[r] = -out[(ub ? q : 0) + r];
