@@ -13,7 +13,8 @@
 ** Soundness: every parameter value gives valid lines and every intermediate
 ** bound so computed is a valid bound, so every iterate is a sound bound
 ** (crown.c's rounding slack included); each final row keeps its best.
-** Iteration 0 uses CROWN's own lines, so the result is never looser than CROWN.
+** Iteration 0 uses CROWN's own lines and intermediate bounds, so the result
+** is never looser than CROWN (tests/test_sound.c checks it).
 **
 ** Gradient (reverse mode, exact up to the omissions below): for a pass, the
 ** derivative of a row's bound U = A_0 . x* + bias terms with respect to the
@@ -61,7 +62,9 @@ typedef struct apass {
   int start;                 /* node whose value the rows bound */
   size_t q, m, *sel;         /* rows; intermediate: m neurons sel[], rows j (upper) and m + j (minus lower) */
   double *A0, *out, *rho;    /* start rows; this iteration's bounds; loss weight per row */
-  double **keep, **G;        /* per node: A reached by the pass; linearised forward values */
+  double **keep, **G;        /* per node: A reached by the pass (in pool); linearised forward values */
+  double *pool;              /* the pass's matrices (crown_pool_size) */
+  char *need;                /* per node: G is read by a node before start */
   npar *par;                 /* per node */
   crown_lines *lines;        /* per node (lw NULL: the workspace lines) */
 } apass;
@@ -154,7 +157,8 @@ static void fill_lines(alpha_st *S, apass *P, int i)
         double *p;
         if (R->slot[s][e] < 0 || !A->p[k]) continue;
         p = &A->p[k][o];
-        *p = fmin(fmax(*p, R->pmin[s][e]), R->pmax[s][e]);
+        *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
+        if (!s_shaped(n->kind)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
         relax_param_line(n, l[e], u[e], s, *p, s ? &L->uw[o] : &L->lw[o], s ? &L->ub[o] : &L->lb[o]);
       }
     }
@@ -162,15 +166,18 @@ static void fill_lines(alpha_st *S, apass *P, int i)
 
 /* Runs pass P; an intermediate pass writes its node's new bounds (no
    intersection with older ones: auto_LiRPA's behaviour, and the gradient stays
-   exact) and re-derives the lines that use them. */
-static int run_pass(alpha_st *S, apass *P, int keep, cb_error *err)
+   exact) and re-derives the lines that use them; not at iteration 0 (write =
+   0), whose parameters are CROWN's: the bounds_run values are kept, so that
+   iteration 0 is exactly CROWN (a recomputation can differ by rounding, and a
+   MaxPool's choice of input can flip on a near-tie). */
+static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
 {
   cb_ws *ws = S->ws;
   const cb_net *net = ws->net;
   int rc, k = P->start;
   for (int i = 1; i < k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
-  rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, P->out, err);
-  if (rc != CB_OK || !P->sel) return rc;
+  rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
+  if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
   for (int i = k + 1; i < net->n; i++)
     if ((relaxed(net->node[i].kind) || net->node[i].kind == CB_CLIP) && net->node[i].in[0] == k) update_lines(S, i);
@@ -189,6 +196,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
   }
   for (int i = 1; i < P->start; i++) {
     const cb_node *n = &net->node[i];
+    if (!P->need[i]) continue;
     if (relaxed(n->kind) || n->kind == CB_CLIP) {
       const crown_lines *L = &P->lines[i];
       const double *a = P->keep[i], *x = P->G[n->in[0]];
@@ -196,8 +204,14 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
         size_t o0 = L->lw ? r * n->size : 0, g0 = r * n->size;
         const double *lw = L->lw ? L->lw + o0 : ws->rl_w[i], *lb = L->lw ? L->lb + o0 : ws->rl_b[i];
         const double *uw = L->lw ? L->uw + o0 : ws->ru_w[i], *ub = L->lw ? L->ub + o0 : ws->ru_b[i];
-        for (size_t e = 0; e < n->size; e++)
-          P->G[i][g0 + e] = a && a[g0 + e] < 0 ? lw[e] * x[g0 + e] + lb[e] : uw[e] * x[g0 + e] + ub[e];
+        const double *ar = a ? a + g0 : NULL, *xr = x + g0;
+        double *gr = P->G[i] + g0;
+        if (P->rho[r] == 0) { memset(gr, 0, n->size * sizeof *gr); continue; }  /* no gradient wanted */
+        if (!ar) { for (size_t e = 0; e < n->size; e++) gr[e] = uw[e] * xr[e] + ub[e]; continue; }
+        for (size_t e = 0; e < n->size; e++) {
+          int lo = ar[e] < 0;
+          gr[e] = (lo ? lw[e] : uw[e]) * xr[e] + (lo ? lb[e] : ub[e]);
+        }
       }
     } else if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
   }
@@ -218,7 +232,8 @@ static void backprop(alpha_st *S, apass *P)
     for (int k = 0; k < 4; k++) if (A->g[k]) memset(A->g[k], 0, P->q * n->size * sizeof(double));
     for (size_t r = 0; r < P->q; r++) {
       if (P->rho[r] == 0) continue;
-      for (size_t e = 0, o = r * n->size; e < n->size; e++, o++) {
+      for (size_t j = 0; j < (la ? n->size : R->nidx); j++) {   /* no adjoint wanted: parameters only */
+        size_t e = la ? j : R->idx[j], o = r * n->size + e;
         int s = a[o] >= 0, k = 2 * s + R->slot[s][e];
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
@@ -237,10 +252,11 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
   double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
   for (int i = 1; i < P->start; i++) {
     npar *A = &P->par[i];
-    size_t len = P->q * net->node[i].size;
+    const nrange *R = &S->R[i];
     for (int k = 0; k < 4; k++) {
       if (!A->g[k] || !P->keep[i]) continue;
-      for (size_t j = 0; j < len; j++) {
+      for (size_t jj = 0; jj < P->q * R->nidx; jj++) {   /* only neurons with parameters */
+        size_t j = jj / R->nidx * net->node[i].size + R->idx[jj % R->nidx];
         double g = A->g[k][j];
         if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
         A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
@@ -253,7 +269,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
 
 static void free_keep(alpha_st *S, apass *P)
 {
-  for (int i = 0; i < S->ws->net->n; i++) { cb_free(P->keep[i]); P->keep[i] = NULL; }
+  for (int i = 0; i < S->ws->net->n; i++) P->keep[i] = NULL;
 }
 
 static void free_pass(alpha_st *S, apass *P)
@@ -263,8 +279,9 @@ static void free_pass(alpha_st *S, apass *P)
   for (int i = 0; P->par && i < n; i++)
     for (int k = 0; k < 4; k++) { cb_free(P->par[i].p[k]); cb_free(P->par[i].m[k]); cb_free(P->par[i].v[k]); cb_free(P->par[i].g[k]); }
   for (int i = 0; P->lines && i < n; i++) { cb_free(P->lines[i].lw); cb_free(P->lines[i].lb); cb_free(P->lines[i].uw); cb_free(P->lines[i].ub); }
-  cb_free(P->par); cb_free(P->lines); cb_free(P->keep); cb_free(P->sel); cb_free(P->A0); cb_free(P->out); cb_free(P->rho);
-  fwd_free(P->G);
+  cb_free(P->par); cb_free(P->lines); cb_free(P->keep); cb_free(P->pool); cb_free(P->need); cb_free(P->sel); cb_free(P->A0); cb_free(P->out); cb_free(P->rho);
+  if (P->G) cb_free(P->G[0]);
+  cb_free(P->G);
 }
 
 /* Pass for rows A0 (q x size(start)), or for node `start`'s neurons of unknown sign when A0 is NULL. */
@@ -287,8 +304,14 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   P->keep = cb_calloc((size_t)net->n, sizeof *P->keep);
   P->par = cb_calloc((size_t)net->n, sizeof *P->par);
   P->lines = cb_calloc((size_t)net->n, sizeof *P->lines);
-  P->G = fwd_alloc(net, q ? q : 1);
-  if (!P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
+  P->G = cb_calloc((size_t)net->n, sizeof *P->G);   /* values of nodes before start only */
+  if (P->G && !(P->G[0] = cb_alloc((crown_pool_size(net, start, q ? q : 1) + 1) * sizeof(double)))) { cb_free(P->G); P->G = NULL; }
+  for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
+  P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
+  P->need = cb_calloc((size_t)net->n, 1);
+  for (int i = 1; P->need && i < start; i++)
+    for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+  if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
   for (int i = 1; i < start; i++)
@@ -385,7 +408,7 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
   for (size_t r = 0; r < F->q; r++) best[r] = INFINITY;
   for (int it = 0; it < o->iters && rc == CB_OK; it++) {
     int last = it == o->iters - 1;
-    for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, err);
+    for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
     for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
     if (rc != CB_OK || last) break;
     rc = gradient_step(S, o, it + 1, lr, err);

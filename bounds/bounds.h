@@ -50,6 +50,10 @@ typedef struct cb_ws {
   double **lo, **hi;      /* per node: bounds of the node's output (IBP, refined by CROWN) */
   double **zmax;          /* per node: max(|lo|, |hi|), for rounding slack */
   double **rl_w, **rl_b, **ru_w, **ru_b;  /* per nonlinear node: lower/upper relaxation lines */
+  double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
+  char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
+  double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
+  size_t scratch_n;
   cb_method method;
 } cb_ws;
 
@@ -98,10 +102,12 @@ void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d);
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
 typedef struct crown_lines { double *lw, *lb, *uw, *ub; } crown_lines;
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
-                  double *out, cb_error *err);
+                  double *pool, double *out, cb_error *err);
                   /* crown_upper, where row r uses lines[i] (when lines && lines[i].lw) at node i
-                     instead of its stored lines, and keep[i] (when keep) receives node i's
-                     accumulated matrix (q x size_i, cb_free it) for every node reached */
+                     instead of its stored lines; the accumulated matrices live in pool
+                     (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
+                     (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
+size_t crown_pool_size(const cb_net *net, int start, size_t q);
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */

@@ -108,11 +108,21 @@ static double grid_above(double u) { return 0.01 * (floor(u / 0.01) + 1); }
    d' <= d does too (the tangent at d' lies below the one at d on [d, U]). */
 static double tp_both(fn f, fn df, double l, double U)
 {
-  double lo = -1, hi = 0;
-  while (!below(f, df, lo, U, l) && lo > -1e6) lo *= 2;
-  for (int it = 0; it < 64; it++) {
-    double m = 0.5 * lo + 0.5 * hi;
-    if (below(f, df, m, U, l)) lo = m; else hi = m;
+  /* Illinois regula falsi on h(d) = f(d) + f'(d)(U - d) - f(U), increasing on
+     d < 0, keeping lo with below() true and hi with it false; the interpolation
+     only picks the next point, below() decides (as the bisection it replaces:
+     same point to ~1e-15, 5-10 evaluations instead of 64). */
+  double lo = -1, hi = 0, fu = f(U), hlo, hhi = U - fu;
+  int side = 0;
+  while (!below(f, df, lo, U, l) && lo > -1e6) { hi = lo; lo *= 2; }
+  hlo = f(lo) + df(lo) * (U - lo) - fu;
+  if (hi < 0) hhi = f(hi) + df(hi) * (U - hi) - fu;
+  for (int it = 0; it < 100 && hi - lo > 1e-15 * (1 + fabs(lo)); it++) {
+    double m = hhi > hlo ? lo - hlo * (hi - lo) / (hhi - hlo) : 0.5 * lo + 0.5 * hi, hm;
+    if (!(m > lo && m < hi)) m = 0.5 * lo + 0.5 * hi;
+    hm = f(m) + df(m) * (U - m) - fu;
+    if (below(f, df, m, U, l)) { lo = m; hlo = hm; if (side == -1) hhi *= 0.5; side = -1; }
+    else { hi = m; hhi = hm; if (side == 1) hlo *= 0.5; side = 1; }
   }
   return lo;
 }
