@@ -30,11 +30,12 @@
 ** slack, MaxPool's and Clip's dependence on bounds, and the clamp of a
 ** parameter's range to moving bounds.
 ** Optimiser: Adam (Kingma & Ba 2015), step decayed geometrically, projection
-** onto each parameter's range: auto_LiRPA's step 0.5 and decay 0.98, but 40
-** iterations, not 20: the landscape of the tangent points is not convex and
-** after 20 steps our (double, exact-gradient) trajectory was tighter than
-** auto_LiRPA's on average but looser on 5% of digits_tanh's bounds (by up to
-** 0.018); after 40 it is at least as tight on all of them (tests/test_alpha.c).
+** onto each parameter's range: auto_LiRPA's step 0.5, decay 0.98 and 20
+** iterations for piecewise-linear nets, but 40 when sigmoid/tanh tangent
+** points are optimised: their landscape is not convex and after 20 steps our
+** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
+** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
+** least as tight on all of them (tests/test_alpha.c).
 ** Lower and upper bounds of the same rows are separate optimisations.
 ** Sizes: final rows 9-20; intermediate rows twice the unstable neurons of a
 ** layer; per iteration one CROWN pass and one batched forward pass per pass.
@@ -46,7 +47,7 @@
 
 void alpha_opt_init(cb_alpha_opt *o)
 {
-  o->iters = 40;
+  o->iters = 0;
   o->lr = 0.5;
   o->lr_decay = 0.98;
   o->beta1 = 0.9;
@@ -440,6 +441,10 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   int rc = CB_OK;
   if (opt) o = *opt; else alpha_opt_init(&o);
   if (ws->method == CB_IBP) { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN needs CROWN or CROWN-IBP intermediate bounds, not IBP"); goto out; }
+  if (o.iters == 0) {   /* automatic: more steps when tangent points are optimised */
+    o.iters = 20;
+    for (int i = 1; i < net->n; i++) if (s_shaped(net->node[i].kind)) o.iters = 40;
+  }
   if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }
   if (!A || !best) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN"); goto out; }

@@ -119,7 +119,8 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
 
 /* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
 typedef struct cb_alpha_opt {
-  int iters;          /* bound evaluations (Adam steps + 1); default 40 (auto_LiRPA: 20) */
+  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): 20 (auto_LiRPA's),
+                         40 if the net has sigmoid/tanh (non-convex tangent points) */
   double lr;          /* Adam step size; default 0.5 */
   double lr_decay;    /* step size multiplied by this after each step; default 0.98 */
   double beta1, beta2;/* Adam moment decays; default 0.9, 0.999 */

@@ -134,8 +134,12 @@ static void test_options(void **st)
   assert_non_null(strstr(err.msg, "IBP"));
   assert_int_equal(bounds_run(ws, CB_ALPHA_CROWN, &err), CB_OK);
   alpha_opt_init(&o);
-  o.iters = 0;
+  o.iters = -1;
   assert_int_equal(alpha_spec(ws, C, 1, &o, lb, NULL, &err), CB_EUSAGE);
+  o.lr = -1;
+  o.iters = 0;   /* automatic count, but a bad step */
+  assert_int_equal(alpha_spec(ws, C, 1, &o, lb, NULL, &err), CB_EUSAGE);
+  o.lr = 0.5;
   for (int k = 0; k < 4; k++) {
     o.iters = (int[]){1, 5, 20, 60}[k];
     assert_int_equal(alpha_spec(ws, C, 1, &o, lb + k, NULL, &err), CB_OK);
