@@ -52,6 +52,8 @@ typedef struct cb_ws {
   double **rl_w, **rl_b, **ru_w, **ru_b;  /* per nonlinear node: lower/upper relaxation lines */
   double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
   char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
+  double flops;           /* matmul FLOPs of the CROWN passes so far (2 q x in x out per AFFINE,
+                             2 q x cout x hout x wout x cin/groups x kh x kw per CONV; benchmarks) */
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
   size_t scratch_n;
   cb_method method;

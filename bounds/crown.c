@@ -95,6 +95,7 @@ static int back_affine(bwd *B, int i, const double *A)
   const double *v = slack_vec(B->ws, i);
   if (!Ain || !v) return CB_ENOMEM;
   la_gemm(0, 0, B->q, in, out, 1.0, A, out, n->p.aff.W, in, 1.0, Ain, in);
+  B->ws->flops += 2.0 * (double)B->q * (double)in * (double)out;
   add_terms(B, A, out, v, slack_gamma(n, in), n->p.aff.b);
   return CB_OK;
 }
@@ -110,6 +111,7 @@ static int back_conv(bwd *B, int i, const double *A)
   int rc = CB_ENOMEM;
   if (!Ain || !c || !v) goto out;
   if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
+  B->ws->flops += 2.0 * (double)B->q * (double)n->size * (double)(g->cin / g->groups * g->kh * g->kw);
   for (size_t e = 0; e < n->size; e++) c[e] = n->p.conv.b[e / P];
   add_terms(B, A, n->size, v, slack_gamma(n, 0), c);
   rc = CB_OK;
@@ -133,6 +135,8 @@ static int back_unit(bwd *B, int i, const size_t *col, const double *val)
   const double *v = slack_vec(B->ws, i);
   if (!Ain || !v) return CB_ENOMEM;
   gm = slack_gamma(n, n->kind == CB_AFFINE ? n->p.aff.in : 0);
+  B->ws->flops += 2.0 * (double)B->q * (double)(n->kind == CB_AFFINE ? n->p.aff.in
+                  : (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw));
   for (size_t r = 0; r < B->q; r++) {
     size_t j = col[r];
     double a = val[r], *ai = Ain + r * isz, bj;
