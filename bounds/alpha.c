@@ -176,6 +176,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   cb_ws *ws = S->ws;
   const cb_net *net = ws->net;
   int rc, k = P->start;
+  if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
   for (int i = 1; i < k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
   rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
@@ -315,7 +316,7 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
-  for (int i = 1; i < start; i++)
+  for (int i = 1; q && i < start; i++)
     if (relaxed(net->node[i].kind) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   return CB_OK;
 }

@@ -379,6 +379,7 @@ size_t crown_pool_size(const cb_net *net, int start, size_t q)
    no page faults from fresh allocations on every pass); NULL on OOM. */
 static double *scratch(cb_ws *ws, size_t n)
 {
+  if (n == 0) n = 1;
   if (ws->scratch_n < n) {
     cb_free(ws->scratch);
     ws->scratch_n = 0;
