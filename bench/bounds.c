@@ -10,6 +10,7 @@
 **   usage: build/bench/bounds [--out FILE]
 */
 #include <cjson/cJSON.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
   char load[64] = "?";
   double rate;
   if (argc == 3 && !strcmp(argv[1], "--out") && !(out = fopen(argv[2], "w"))) return 1;
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);   /* as cerbere's main: freed matrices stay on the heap */
+  mallopt(M_TRIM_THRESHOLD, 1024 << 20);
   if (la) { if (!fgets(load, sizeof load, la)) strcpy(load, "?"); fclose(la); }
   la_set_threads(1);
   rate = 2e-9 * 1024.0 * 1024.0 * 1024.0 / la_time_dgemm(1024, 5);
