@@ -10,13 +10,17 @@ B       ?= build
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wold-style-definition -Wundef -Wpointer-arith -Wvla
-CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fopenmp $(EXTRA_CFLAGS)
+OMPFLAG ?= -fopenmp
+CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
 CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
-LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lm -fopenmp $(EXTRA_LDLIBS)
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
-            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev valgrind
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev valgrind libgmp-dev chromium
+# The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
+# clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
+FUZZ_PKGS := clang libclang-rt-14-dev
 
 # Library sources, floor by floor: src/ <- bounds/ <- lip/ <- certify/.
 FLOORS  ?= src bounds lip certify
@@ -26,12 +30,12 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: all deps test run check asan valgrind bench bench-lip clean _test _run
+.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEB_PKGS) $(FUZZ_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -43,24 +47,51 @@ deps:
 
 # test and run first install, then build in a fresh make (so the paths that
 # depend on installed packages, like onnx.proto, are read after installing).
+# `make test` is what CI runs: the normal suite, the unit tests again under
+# ASan+UBSan (build-asan/), and a FUZZ_SMOKE-second run of each libFuzzer
+# harness (build-fuzz/), all counted in one closing "N passed, N failed".
+FUZZ_SMOKE ?= 30
 test: deps
-	@$(MAKE) --no-print-directory _test
+	@$(MAKE) --no-print-directory _test_all
 run: deps
 	@$(MAKE) --no-print-directory _run
 
 _test: all $(TESTS)
 	@sh tests/run_tests.sh $(B)
+_build: all $(TESTS)
+_test_all: all $(TESTS)
+	@$(MAKE) --no-print-directory _build $(ASAN_MAKE)
+	@$(MAKE) --no-print-directory _fuzz_bins $(FUZZ_MAKE)
+	@CB_ASAN_B=build-asan CB_FUZZ_B=build-fuzz CB_FUZZ_SECONDS=$(FUZZ_SMOKE) sh tests/run_tests.sh $(B)
 
 DEFAULT_NET := nets/digits_mlp.onnx
+# Certify the default network at two balls with radii, audit its saliency
+# maps on 20 rows (L-inf 0.01), then merge the three reports into
+# out/report.json + out/report.html.  certify exits 10/11 when
+# some samples are falsified/unknown: that is a result, not a failure.
 _run: all
 	$(B)/cerbere info $(DEFAULT_NET)
-	$(B)/cerbere predict $(DEFAULT_NET) --data nets/digits_test.csv --json $(B)/predict.json
-	@echo "report written: $(B)/predict.json"
+	@for ball in "inf 0.01 linf" "2 0.1 l2"; do set -- $$ball; \
+	  echo "$(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3"; \
+	  $(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3; \
+	  rc=$$?; [ $$rc = 0 ] || [ $$rc = 10 ] || [ $$rc = 11 ] || exit $$rc; done
+	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out out/audit
+	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json out/audit/report.json
 
 $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
 	@mkdir -p $(B)/gen
 	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: run 'make deps' (libonnx-dev)"; exit 1; }
 	protoc-c --c_out=$(B)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+# The git commit the reports name; rewritten only when it changes.
+$(B)/gen/commit.h: FORCE
+	@mkdir -p $(B)/gen
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	 git diff --quiet HEAD -- 2>/dev/null || c="$$c-modified"; \
+	 echo "#define CB_GIT_COMMIT \"$$c\"" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+$(B)/certify/report_doc.o: $(B)/gen/commit.h
 
 $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
@@ -75,22 +106,50 @@ $(B)/libcerbere.a: $(LIB_OBJ)
 $(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h
+$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h tests/randnet.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
 
 $(B)/examples/%: examples/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 # Sanitizer and valgrind runs of the whole suite, in their own build folders.
+ASAN_MAKE := B=build-asan OPT=-O1 \
+  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+  EXTRA_LDLIBS="-fsanitize=address,undefined"
 asan: deps
-	@$(MAKE) --no-print-directory _test B=build-asan OPT=-O1 \
-	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  EXTRA_LDLIBS="-fsanitize=address,undefined"
+	@$(MAKE) --no-print-directory _test $(ASAN_MAKE)
+# valgrind memcheck (--error-exitcode=1 --leak-check=full) on a representative
+# subset: the loaders, forward pass, bounds, gradients, limits and the exact
+# adversarial tests; the long sampling/sweep ones (test_sound, test_certify,
+# test_attack, test_lipschitz, test_benchmarks: 20-50x slower under memcheck)
+# run under ASan in `make test` instead.  Plus the bad-input corpus, the CLI
+# error cases and the example, all under memcheck.
+VALGRIND_TESTS ?= oom nnet_csv forward ops reference limits bounds grad adversarial
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@CB_VALGRIND=1 sh tests/run_tests.sh $(B)
+	@CB_VALGRIND=1 CB_ONLY="$(VALGRIND_TESTS)" sh tests/run_tests.sh $(B)
+
+# libFuzzer harnesses fuzz/fuzz_NAME.c (one per parser; a new fuzz_*.c is
+# picked up, e.g. fuzz_vnnlib.c once src/vnnlib.c lands, with its seeds listed
+# in fuzz/run.sh).  clang, no OpenMP (one thread per fuzzer), ASan+UBSan.
+# `make fuzz FUZZ_SECONDS=N` runs each for N s, one after the other.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_MAKE := B=build-fuzz CC=clang OPT=-O1 OMPFLAG= \
+  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-unknown-pragmas" \
+  EXTRA_LDLIBS="-fsanitize=address,undefined"
+fuzz: deps
+	@$(MAKE) --no-print-directory _fuzz_bins $(FUZZ_MAKE)
+	@fail=0; for f in $(FUZZ_NAMES); do sh fuzz/run.sh $$f $(FUZZ_SECONDS) build-fuzz || fail=1; done; exit $$fail
+fuzz-build: deps
+	@$(MAKE) --no-print-directory _fuzz_bins $(FUZZ_MAKE)
+_fuzz_bins: $(FUZZ_BINS)
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(B)/libcerbere.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 bench: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds
@@ -100,6 +159,14 @@ bench: deps all
 bench-lip: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/lipschitz
 	$(B)/bench/lipschitz
+
+bench-jac: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/jacobian
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/jacobian
+
+bench-attr: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/attributions
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/attributions
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
@@ -112,4 +179,4 @@ deps-check:
 	! grep -l '#include "\(\.\./\)\?certify/' lip/*.[ch] 2>/dev/null | grep . && echo "floors ok"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz out

@@ -410,6 +410,7 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
   for (size_t r = 0; r < F->q; r++) best[r] = INFINITY;
   for (int it = 0; it < o->iters && rc == CB_OK; it++) {
     int last = it == o->iters - 1;
+    if (cb_time_up()) return cb_limit_error(err, "alpha-CROWN");
     for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
     for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
     if (rc != CB_OK || last) break;

@@ -10,8 +10,11 @@
 **          are valid in real arithmetic (intercepts rounded outward);
 **   concretisation adds gamma_{n+2} (|A| |x0| + |bias| + eps ||A||_*).
 ** gamma_k = k u / (1 - k u), u = 2^-53 (Higham, Accuracy and Stability of
-** Numerical Algorithms, Sec. 3.1).  The slack is computed, then doubled to
-** cover its own rounding.  Nodes marked exact = 0 (stored parameter differs
+** Numerical Algorithms, Sec. 3.1).  Gradual underflow is an absolute error
+** (<= 2^-1075 per product) that gamma_k does not cover: each of the three
+** steps adds (number of products) x 2^-1074 (x sum |z| in CROWN).  The slack
+** is computed, then doubled to cover its own rounding.  docs/soundness.md
+** gives the whole argument; tests/test_adversarial.c checks it exactly.  Nodes marked exact = 0 (stored parameter differs
 ** from the file's real value by rel_err) are widened the same way.
 */
 #ifndef CB_BOUNDS_H
@@ -40,6 +43,7 @@ typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN } cb_met
 typedef struct cb_bnet {
   const cb_net *net;
   double **absW;          /* per node, NULL for kinds without weights */
+  double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
 } cb_bnet;
 
 /* Per-sample workspace: everything the analyzers learn about one sample. */
@@ -61,6 +65,7 @@ typedef struct cb_ws {
 
 /* set.c */
 void set_box(const cb_set *s, double *lo, double *hi);         /* smallest box holding the set */
+int set_contains(const cb_set *s, const double *x);            /* 1 if x is in the set (rounding-safe) */
 int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */

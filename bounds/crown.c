@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bounds.h"
+#include "backward.h"
 #include "linalg.h"
 
 #define U_RO (DBL_EPSILON / 2)
@@ -238,18 +239,6 @@ static int back_relaxed(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
-/* Window input indices of pooled output (c, oi, oj); returns how many (pads skipped). */
-static int window(const cb_conv *g, int64_t c, int64_t oi, int64_t oj, size_t *idx)
-{
-  int m = 0;
-  for (int64_t ki = 0; ki < g->kh; ki++)
-    for (int64_t kj = 0; kj < g->kw; kj++) {
-      int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
-      if (ii >= 0 && ii < g->hin && jj >= 0 && jj < g->win) idx[m++] = (size_t)((c * g->hin + ii) * g->win + jj);
-    }
-  return m;
-}
-
 /*
 ** MaxPool, per output window J with input boxes [l_j, u_j]:
 **   if some j* has l_j* >= u_j for all j != j*:  y = x_j*  (exact);
@@ -268,7 +257,7 @@ static int back_maxpool(bwd *B, int i, const double *A)
   for (int64_t c = 0; c < g->cin; c++)
     for (int64_t oi = 0; oi < g->hout; oi++)
       for (int64_t oj = 0; oj < g->wout; oj++, o++) {
-        int m = window(g, c, oi, oj, idx), jl = 0, exact = 1;
+        int m = pool_window(g, c, oi, oj, idx), jl = 0, exact = 1;
         double umax = u[idx[0]];
         for (int k = 1; k < m; k++) { if (l[idx[k]] > l[idx[jl]]) jl = k; umax = fmax(umax, u[idx[k]]); }
         for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
@@ -283,48 +272,32 @@ static int back_maxpool(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
-/* Index maps: A flows back unchanged (RESHAPE), split (CONCAT) or permuted (TRANSPOSE). */
+/* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
 static int back_index(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  for (int k = 0; k < n->n_in; k++) {
+    double *Ain = acc(B, n->in[k]);
+    if (!Ain) return CB_ENOMEM;
+    bwd_index(B->ws->net, i, k, B->q, A, Ain);
+  }
+  return CB_OK;
+}
+
+/* Gradual underflow: a product below 2^-1022 has an absolute error up to
+   2^-1075 that no gamma term covers.  A step through node i makes each entry
+   of A_in (and of the bias) from at most size_i products, so the row's value
+   A_in . z_in moves by at most size_i 2^-1075 (sum |z_in| + 1); doubled. */
+static void underflow_slack(bwd *B, int i)
 {
   const cb_net *net = B->ws->net;
   const cb_node *n = &net->node[i];
-  size_t outer = 1, off = 0;
-  if (n->kind == CB_RESHAPE || n->kind == CB_ADD) {
-    for (int k = 0; k < n->n_in; k++) {
-      double *Ain = acc(B, n->in[k]);
-      if (!Ain) return CB_ENOMEM;
-      for (size_t e = 0; e < B->q * n->size; e++) Ain[e] += A[e];
-    }
-    return CB_OK;
-  }
-  if (n->kind == CB_TRANSPOSE) {
-    const cb_node *x = &net->node[n->in[0]];
-    size_t st[CB_MAX_RANK], s = 1;
-    double *Ain = acc(B, n->in[0]);
-    if (!Ain) return CB_ENOMEM;
-    for (int d = x->shape.rank - 1; d >= 0; d--) { st[d] = s; s *= (size_t)x->shape.dim[d]; }
-    for (size_t e = 0; e < n->size; e++) {
-      size_t rem = e, src = 0;
-      for (int d = n->shape.rank - 1; d >= 0; d--) {
-        src += (rem % (size_t)n->shape.dim[d]) * st[n->p.transpose.perm[d]];
-        rem /= (size_t)n->shape.dim[d];
-      }
-      for (size_t r = 0; r < B->q; r++) Ain[r * n->size + src] += A[r * n->size + e];
-    }
-    return CB_OK;
-  }
-  for (int d = 0; d < n->p.concat.axis; d++) outer *= (size_t)n->shape.dim[d];
-  for (int k = 0; k < n->n_in; k++) {  /* CONCAT */
-    size_t chunk = net->node[n->in[k]].size / outer, isz = net->node[n->in[k]].size;
-    double *Ain = acc(B, n->in[k]);
-    if (!Ain) return CB_ENOMEM;
-    for (size_t r = 0; r < B->q; r++)
-      for (size_t b = 0; b < outer; b++)
-        for (size_t t = 0; t < chunk; t++)
-          Ain[r * isz + b * chunk + t] += A[r * n->size + b * (n->size / outer) + off + t];
-    off += chunk;
-  }
-  return CB_OK;
+  double z = 1, g;
+  if (n->kind == CB_RESHAPE || n->kind == CB_TRANSPOSE || n->kind == CB_CONCAT || n->kind == CB_ADD) return;
+  for (int k = 0; k < n->n_in; k++)
+    for (size_t e = 0; e < net->node[n->in[k]].size; e++) z += B->ws->zmax[n->in[k]][e];
+  g = (double)(n->size + 1) * DBL_TRUE_MIN * z;
+  for (size_t r = 0; r < B->q; r++) B->slack[r] += g;
 }
 
 static int back_node(bwd *B, int i, const double *A)
@@ -416,6 +389,7 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
     if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
+    underflow_slack(&B, i);
     if ((rc = i == start && unit ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK) goto out;
     if (keep) keep[i] = B.A[i];
     B.A[i] = NULL;
@@ -479,6 +453,7 @@ static int crown_refine(cb_ws *ws, int k, cb_error *err)
   for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
   for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
     size_t c = m - r0 < ch ? m - r0 : ch;
+    if (cb_time_up()) { rc = cb_limit_error(err, "CROWN"); break; }
     memset(A, 0, 2 * c * n * sizeof *A);
     for (size_t j = 0; j < c; j++) { A[j * n + sel[r0 + j]] = 1; A[(c + j) * n + sel[r0 + j]] = -1; }
     if ((rc = crown_upper(ws, k, A, 2 * c, out, err)) != CB_OK) break;
@@ -520,6 +495,7 @@ int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
   ws->method = m;
   memset(ws->sv_ok, 0, (size_t)net->n);
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
+    if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;

@@ -1,7 +1,8 @@
 /*
 ** Interval bound propagation: a box for every node, in topological order.
 **   AFFINE/CONV:  c' = W c + b,  r' = |W| r   (centre/radius, BLAS), widened by
-**                 the rounding slack 2 gamma_{k+2} (|W| (|c| + r) + |b|);
+**                 the rounding slack 2 gamma_{k+2} (|W| (|c| + r) + |b|)
+**                 + 2 (k+2) 2^-1074 (products that underflow);
 **                 when the node reads the input ball directly (through
 **                 reshapes only) and the ball is L2 or L1, the radius is
 **                 eps ||W_row||_dual instead (auto_LiRPA's IBP does the same;
@@ -37,7 +38,7 @@ static void dual_radius(cb_norm norm, double eps, const double *W, size_t rows, 
       double a = fabs(W[o * k + j]);
       if (norm == CB_NORM_2) s += a * a; else if (a > s) s = a;
     }
-    if (norm == CB_NORM_2) s = sqrt(s);
+    if (norm == CB_NORM_2) s = sqrt(s + (double)(k + 2) * DBL_TRUE_MIN);  /* squares may underflow */
     r[o] = round_up(eps * s * (1 + 2 * gamma_n(k + 2)));
   }
 }
@@ -103,7 +104,8 @@ static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
   if (apply(n, W, b, c, 1, y) != CB_OK || apply(n, ws->bn->absW[i], NULL, c + in, 2, y + out) != CB_OK)
     { rc = cb_error_set(err, CB_ENOMEM, "out of memory in IBP"); goto out; }
   for (size_t o = 0; o < out; o++) {  /* y + 2 out now holds the slack */
-    double slack = 2 * (gamma_n(k + 2) + n->rel_err) * (y[2 * out + o] + fabs(b[o / hw]));
+    /* + 2 (k + 2) 2^-1074: each of the 2k products of W c and |W| r may underflow */
+    double slack = 2 * (gamma_n(k + 2) + n->rel_err) * (y[2 * out + o] + fabs(b[o / hw])) + 2 * (double)(k + 2) * DBL_TRUE_MIN;
     ws->lo[i][o] = round_dn(y[o] - y[out + o] - slack);
     ws->hi[i][o] = round_up(y[o] + y[out + o] + slack);
     y[2 * out + o] = slack;

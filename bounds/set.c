@@ -7,13 +7,17 @@
 ** value and the value over the box [x0 - eps, x0 + eps] ∩ clip (both are
 ** upper bounds of the intersection; for L-inf the box is exact).
 ** Rounding: each value carries gamma_{n+2} times the sum of the absolute
-** terms (Higham Sec. 3.1), then is rounded up.  Called once per bound row.
+** terms (Higham Sec. 3.1) plus (n+2) 2^-1074 for products that underflow
+** (gradual underflow is absolute, not relative, error), then is rounded up.
+** Called once per bound row.
 */
 #include <float.h>
 #include <math.h>
 #include "bounds.h"
 
 #define U (DBL_EPSILON / 2)
+/* Absolute error of n products that may underflow (each <= 2^-1075), doubled. */
+#define UNDER(n) ((double)((n) + 2) * DBL_TRUE_MIN)
 
 double gamma_n(size_t n) { double k = (double)n * U; return k / (1 - k); }
 double round_up(double v) { return v + fabs(v) * 2 * U + DBL_TRUE_MIN; }
@@ -47,6 +51,24 @@ void set_box(const cb_set *s, double *lo, double *hi)
   }
 }
 
+/* 1 if x is in the set for real arithmetic: each computed distance is
+   rounded up before it is compared, so borderline points are rejected. */
+int set_contains(const cb_set *s, const double *x)
+{
+  double acc = 0;
+  for (size_t j = 0; j < s->n; j++) {
+    if (!isfinite(x[j])) return 0;
+    if (s->lo && (x[j] < s->lo[j] || x[j] > s->hi[j])) return 0;
+    if (s->norm == CB_NORM_BOX) continue;
+    double d = round_up(fabs(x[j] - s->center[j]));
+    if (s->norm == CB_NORM_INF) { if (d > s->eps) return 0; }
+    else acc += s->norm == CB_NORM_2 ? d * d : d;
+  }
+  if (s->norm == CB_NORM_2) return round_up(acc * (1 + gamma_n(s->n + 1))) <= round_dn(s->eps * s->eps);
+  if (s->norm == CB_NORM_1) return round_up(acc * (1 + gamma_n(s->n + 1))) <= s->eps;
+  return 1;
+}
+
 /* max over the box of a.x, with its rounding slack. */
 static double box_support(const cb_set *s, const double *a, double bias)
 {
@@ -61,7 +83,7 @@ static double box_support(const cb_set *s, const double *a, double bias)
     v += a[j] >= 0 ? a[j] * h : a[j] * l;
     mag += fabs(a[j]) * fmax(fabs(l), fabs(h));
   }
-  return round_up(v + 2 * gamma_n(s->n + 2) * mag);
+  return round_up(v + 2 * gamma_n(s->n + 2) * mag + UNDER(s->n));
 }
 
 /* a.x0 + eps ||a||_* + bias, with its rounding slack. */
@@ -76,9 +98,9 @@ static double ball_support(const cb_set *s, const double *a, double bias)
     else if (s->norm == CB_NORM_2) nrm += aj * aj;
     else if (aj > nrm) nrm = aj;
   }
-  if (s->norm == CB_NORM_2) nrm = sqrt(nrm);
+  if (s->norm == CB_NORM_2) nrm = sqrt(nrm + UNDER(s->n));  /* squares may underflow */
   nrm *= s->eps;
-  return round_up(dot + nrm + 2 * gamma_n(s->n + 2) * (mag + nrm));
+  return round_up(dot + nrm + 2 * gamma_n(s->n + 2) * (mag + nrm) + UNDER(s->n));
 }
 
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias, double *out)

@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "net.h"
 #include "report.h"
 #include "cmd_lipschitz.h"
+#include "report_doc.h"
+#include "cmd_jacobian.h"
+#include "cmd_attr.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -25,17 +29,30 @@ static const char *usage_main =
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
   "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp|alpha-crown [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
+  "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
+  "                                    per-sample verdicts (verified / falsified with a\n"
+  "                                    checked counterexample / unknown), certified radii\n"
+  "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
   "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
   "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
+  "  jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
+  "                                    exact margin gradients; over a ball: interval Jacobian,\n"
+  "                                    local Lipschitz constants, certified radius\n"
+  "  attribute NET --data CSV --method M [--json OUT]\n"
+  "                                    attribution maps: saliency, gradxinput, ig, smoothgrad,\n"
+  "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva\n"
+  "  audit NET --data CSV --method M --norm inf|2|1 --eps E --out DIR\n"
+  "                                    attribution stability audit: certified map bounds,\n"
+  "                                    guaranteed max change, certified top-k, report\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
   "  --version       print the version\n"
   "\n"
   "exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,\n"
-  "unsupported op), 4 internal error.\n";
+  "unsupported op), 4 internal error, 5 resource limit (--timeout, --max-memory).\n";
 
 static const char *usage_info =
   "usage: cerbere info NET [--check] [--json OUT]\n"
@@ -219,13 +236,24 @@ int main(int argc, char **argv)
      the heap (no mmap/munmap and page faults each time). */
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  cb_argc = argc;
+  cb_argv = argv;
+  /* Default memory cap: the machine's RAM, so that an absurd network fails
+     with "memory limit reached" instead of swapping or being OOM-killed. */
+  if (sysconf(_SC_PHYS_PAGES) > 0 && sysconf(_SC_PAGESIZE) > 0)
+    cb_limits_set(0, (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE));
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "attribute")) return cmd_attribute(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
 }

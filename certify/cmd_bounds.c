@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "args.h"
 #include "bounds.h"
 #include "linalg.h"
 #include "report.h"
@@ -17,6 +18,7 @@
 static const char *usage =
   "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
   "                      [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
+  "                      [--timeout S] [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...), bounds the logits and the margins\n"
   "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
@@ -31,7 +33,11 @@ static const char *usage =
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
   "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
-  "                margin_lb, verified, time_ms}]}\n";
+  "                margin_lb, verified, timeout, time_ms}]} (bounds null on a timeout)\n"
+  "  --timeout S   wall-time limit in seconds for the whole run: rows not finished\n"
+  "                by then are reported 'timeout' (not verified, no bounds), exit 0\n"
+  "  --max-memory M  cap the analysis' own arrays at M MiB: past it, error 'memory\n"
+  "                limit of M MiB reached', exit 5, no output file\n";
 
 typedef struct opts {
   const char *net, *data, *json;
@@ -44,23 +50,13 @@ typedef struct opts {
 
 typedef struct result {
   double *logits, *lb, *ub, *mlb, ms;   /* no, no, no, no - 1 values */
-  int verified, status;
+  int verified, status, timeout;  /* timeout: the row hit --timeout (no bounds) */
   cb_error err;
 } result;
 
-static int parse_pair(const char *s, double *a, double *b)
-{
-  char *e;
-  *a = strtod(s, &e);
-  if (e == s || *e != ':') return 0;
-  s = e + 1;
-  *b = strtod(s, &e);
-  return e != s && !*e;
-}
-
 static int parse(int argc, char **argv, opts *o)
 {
-  int have_norm = 0, have_eps = 0;
+  int have_norm = 0, have_eps = 0, rc;
   memset(o, 0, sizeof *o);
   o->method = CB_CROWN;
   o->r1 = -1;
@@ -69,18 +65,15 @@ static int parse(int argc, char **argv, opts *o)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
     if (a[0] == '-' && a[1] == '-' && strcmp(a, "--quiet") && !v) return report_usage("bounds", "%s needs a value", a);
+    if ((rc = report_limit_option("bounds", a, v)) > 0) return rc;
+    if (rc == 0) { i++; continue; }
     if (!strcmp(a, "--data")) o->data = v;
     else if (!strcmp(a, "--json")) o->json = v;
     else if (!strcmp(a, "--norm")) {
       have_norm = 1;
-      if (!strcmp(v, "inf")) o->norm = CB_NORM_INF;
-      else if (!strcmp(v, "2")) o->norm = CB_NORM_2;
-      else if (!strcmp(v, "1")) o->norm = CB_NORM_1;
-      else return report_usage("bounds", "unknown norm '%s' (inf, 2 or 1)", v);
+      if (arg_norm("bounds", v, &o->norm)) return EXIT_USAGE;
     } else if (!strcmp(a, "--eps")) {
-      char *e;
-      o->eps = strtod(v, &e);
-      if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("bounds", "--eps must be a finite number >= 0, not '%s'", v);
+      if (arg_eps("bounds", "--eps", v, &o->eps)) return EXIT_USAGE;
       have_eps = 1;
     } else if (!strcmp(a, "--method")) {
       if (!strcmp(v, "ibp")) o->method = CB_IBP;
@@ -89,14 +82,10 @@ static int parse(int argc, char **argv, opts *o)
       else if (!strcmp(v, "alpha-crown")) o->method = CB_ALPHA_CROWN;
       else return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
     } else if (!strcmp(a, "--clip")) {
-      if (!parse_pair(v, &o->clip_lo, &o->clip_hi) || !(o->clip_lo <= o->clip_hi))
-        return report_usage("bounds", "--clip wants LO:HI with LO <= HI, not '%s'", v);
+      if (arg_clip("bounds", v, &o->clip_lo, &o->clip_hi)) return EXIT_USAGE;
       o->clip = 1;
     } else if (!strcmp(a, "--rows")) {
-      double x, y;
-      if (!parse_pair(v, &x, &y) || x < 0 || y < x || x != floor(x) || y != floor(y))
-        return report_usage("bounds", "--rows wants A:B with 0 <= A <= B, not '%s'", v);
-      o->r0 = (long)x; o->r1 = (long)y;
+      if (arg_rows("bounds", v, &o->r0, &o->r1)) return EXIT_USAGE;
     } else if (a[0] == '-') return report_usage("bounds", "unknown option %s", a);
     else if (o->net) return report_usage("bounds", "unexpected argument %s", a);
     else { o->net = a; continue; }
@@ -120,6 +109,7 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   r->status = CB_ENOMEM;
+  if (cb_time_up()) { r->status = cb_limit_error(&r->err, NULL); goto out; }
   if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->clip) {
     if (!(lo = cb_alloc(n * sizeof *lo)) || !(hi = cb_alloc(n * sizeof *hi))) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
@@ -136,13 +126,13 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   r->verified = 1;
   for (size_t k = 0; k + 1 < no; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
 out:
+  if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
   ws_free(ws);
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
 
-static const char *norm_name(cb_norm n) { return n == CB_NORM_INF ? "inf" : n == CB_NORM_2 ? "2" : "1"; }
 static const char *method_name(cb_method m)
 {
   return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : m == CB_CROWN_IBP ? "crown-ibp" : "alpha-crown";
@@ -153,18 +143,24 @@ static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
   cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
   cJSON_AddNumberToObject(s, "index", (double)row);
   cJSON_AddNumberToObject(s, "label", label);
-  cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
+  if (r->timeout) cJSON_AddNullToObject(s, "logits");  /* the row may not have started */
+  else cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
   for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
   cJSON_AddItemToObject(s, "margin_classes", mc);
-  cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
-  cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
-  cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+  if (r->timeout) {
+    cJSON_AddNullToObject(s, "logit_lb"); cJSON_AddNullToObject(s, "logit_ub"); cJSON_AddNullToObject(s, "margin_lb");
+  } else {
+    cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
+    cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
+    cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+  }
   cJSON_AddBoolToObject(s, "verified", r->verified);
+  cJSON_AddBoolToObject(s, "timeout", r->timeout);
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
   return s;
 }
 
-static cJSON *top_json(const opts *o, size_t rows, int nver)
+static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
 {
   cJSON *t = cJSON_CreateObject();
   cJSON_AddStringToObject(t, "command", "bounds");
@@ -178,6 +174,7 @@ static cJSON *top_json(const opts *o, size_t rows, int nver)
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)rows);
   cJSON_AddNumberToObject(t, "n_verified", nver);
+  cJSON_AddNumberToObject(t, "n_timeout", nto);
   return t;
 }
 
@@ -217,7 +214,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
   result *res = NULL;
   cJSON *top = NULL, *samples;
   size_t r0, r1, no;
-  int rc, nver = 0;
+  int rc, nver = 0, nto = 0;
   if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
   if ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
   no = cb_net_output_size(net);
@@ -231,20 +228,22 @@ static int bounds_cmd(const opts *o, cb_error *err)
   if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
   if (!(res = cb_calloc(r1 - r0 + 1, sizeof *res)) || alloc_results(res, r1 - r0, no) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if ((rc = run_all(&bn, o, d, r0, r1, no, res, err)) != CB_OK) goto out;
-  for (size_t k = 0; k < r1 - r0; k++) nver += res[k].verified;
+  for (size_t k = 0; k < r1 - r0; k++) { nver += res[k].verified; nto += res[k].timeout; }
   if (o->json) {
-    top = top_json(o, r1 - r0, nver);
+    top = top_json(o, r1 - r0, nver, nto);
     samples = cJSON_AddArrayToObject(top, "samples");
     for (size_t k = 0; k < r1 - r0; k++) cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), no, &res[k]));
     if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
   }
   for (size_t k = 0; k < r1 - r0 && !o->quiet; k++) {
     double m = res[k].mlb[0];
+    if (res[k].timeout) { printf("row %zu: label %d  timeout\n", r0 + k, cb_data_label(d, r0 + k)); continue; }
     for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified\n", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 out:
   cJSON_Delete(top);
   if (res) for (size_t k = 0; k < r1 - r0 + 1 && res[k].logits; k++) cb_free(res[k].logits);

@@ -21,7 +21,7 @@
 
 static const char *usage_lip =
   "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT] [--quiet]\n"
-  "                         [--dense-max N] [--iters N] [--tol T]\n"
+  "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
   "Bounds the operator norm of every AFFINE / CONV / SCALE layer on its actual\n"
   "input shape (power-iteration lower estimate and guaranteed upper bound) and\n"
@@ -41,6 +41,10 @@ static const char *usage_lip =
   "  --dense-max N  convs with min(inputs, outputs) <= N get the exact Gram bound,\n"
   "                larger ones the circulant bound (default 4096; 0: circulant always)\n"
   "  --iters N      power-iteration cap (default 1000); --tol T its tolerance (1e-12)\n"
+  "  --timeout S    stop after S seconds of wall time: error 'time limit of S s\n"
+  "                 reached', exit 5, no output file\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB: past it, error 'memory\n"
+  "                 limit of M MiB reached', exit 5, no output file\n"
   "  --quiet        no per-row lines\n";
 
 static const char *usage_orth =
@@ -116,6 +120,7 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
   }
   else if (!strcmp(opt, "--order")) { if (!parse_long(val, 1, 5, &l)) return report_usage(cmd, "--order must be 1..5, not %s", val); o->bo.order = (int)l; }
   else if (!strcmp(opt, "--tol")) { if (!parse_pos(val, &d)) return report_usage(cmd, "bad --tol %s", val); o->lo.power_tol = d; o->bo.tol = d; }
+  else if ((l = report_limit_option(cmd, opt, val)) >= 0) return l ? (int)l : -1;
   else return report_usage(cmd, "unknown option %s", opt);
   return -1;
 }
@@ -242,6 +247,7 @@ static int certify_rows(const cb_net *net, const lip_result *r, const lip_cli *o
   rows = cb_data_rows(d);
   for (size_t i = 0; i < rows && rc == CB_OK; i++) {
     lip_sample s;
+    if (cb_time_up()) { rc = cb_limit_error(err, "the certified radii"); break; }
     if ((rc = lip_certify(net, r, cb_data_x(d, i), cb_data_label(d, i), &s, err)) != CB_OK) break;
     correct += s.pred == (size_t)s.label;
     sum += s.radius_pairwise;
@@ -297,7 +303,8 @@ out:
 /* `cerbere lipschitz`: returns the exit code. */
 int cmd_lipschitz(int argc, char **argv)
 {
-  static const char *const valued[] = {"--norm", "--data", "--json", "--dense-max", "--iters", "--tol", NULL};
+  static const char *const valued[] = {"--norm", "--data", "--json", "--dense-max", "--iters", "--tol",
+                                       "--timeout", "--max-memory", NULL};
   lip_cli o;
   cb_error err = {0};
   int rc = parse("lipschitz", usage_lip, valued, argc, argv, &o);

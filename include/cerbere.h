@@ -22,7 +22,8 @@ typedef enum cb_status {
   CB_ESHAPE = -5,    /* shapes do not chain */
   CB_EVALUE = -6,    /* NaN, infinity or out-of-range value */
   CB_ENOMEM = -7,    /* allocation failed or size absurd */
-  CB_EINTERNAL = -8  /* a bug: an invariant was broken */
+  CB_EINTERNAL = -8, /* a bug: an invariant was broken */
+  CB_ELIMIT = -9     /* --timeout or --max-memory reached (cb_limits_set) */
 } cb_status;
 
 typedef struct cb_error {

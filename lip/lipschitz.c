@@ -437,7 +437,8 @@ int lip_analyze(const cb_net *net, const lip_opts *o, lip_result **out, cb_error
   *out = NULL;
   if (!(r = result_new(net->n))) return cb_error_set(err, CB_ENOMEM, "%s: out of memory", net->path);
   r->norm = o->norm;
-  for (int i = 0; i < net->n && rc == CB_OK; i++) rc = node_const(net, i, o, r, err);
+  for (int i = 0; i < net->n && rc == CB_OK; i++)
+    rc = cb_time_up() ? cb_limit_error(err, "the Lipschitz analysis") : node_const(net, i, o, r, err);
   if (rc == CB_OK) rc = propagate(net, r, 0, r->K, err);
   if (rc == CB_OK) rc = merge_blocks(net, o, r, err);
   if (rc == CB_OK) rc = propagate(net, r, 1, r->Km, err);

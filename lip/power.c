@@ -139,6 +139,7 @@ int lip_power(const lip_op *op, double abs2, const lip_power_opts *o, lip_power_
   u = w + op->cols;
   for (size_t i = 0; i < op->cols; i++) v[i] = o->v0 ? o->v0[i] : rand_pm1(&s);
   for (r->iters = 0; r->iters < o->max_iters; r->iters++) {
+    if (cb_time_up()) { cb_free(v); return cb_limit_error(err, "power iteration"); }
     if ((rc = power_step(op, v, u, w, &est)) != CB_OK) goto out;
     if (prev >= 0 && fabs(est - prev) <= o->tol * est) { r->converged = 1; r->iters++; break; }
     prev = est;

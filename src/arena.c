@@ -14,14 +14,16 @@ struct cb_arena_block {
 
 #define ARENA_MIN_BLOCK ((size_t)64 << 10)
 
-void arena_init(cb_arena *a) { a->head = NULL; a->used = 0; }
+void arena_init(cb_arena *a) { a->head = NULL; a->used = 0; a->limit = 0; a->over = 0; }
 
 void *arena_alloc(cb_arena *a, size_t n)
 {
   cb_arena_block *b = a->head;
   void *p;
+  if (n > SIZE_MAX - 16) return NULL;
   n = (n + 15) & ~(size_t)15;
   if (n == 0) n = 16;
+  if (a->limit && n > a->limit - (a->used < a->limit ? a->used : a->limit)) { a->over = 1; return NULL; }
   if (!b || b->cap - b->off < n) {
     size_t cap = n > ARENA_MIN_BLOCK ? n : ARENA_MIN_BLOCK;
     if (cap > SIZE_MAX - sizeof *b) return NULL;

@@ -12,6 +12,8 @@ typedef struct cb_arena_block cb_arena_block;
 typedef struct cb_arena {
   cb_arena_block *head;  /* newest block */
   size_t used;           /* bytes handed out, for dumps */
+  size_t limit;          /* 0, or most bytes this arena may hand out (loaders: sized by the file) */
+  int over;              /* an allocation was refused by limit */
 } cb_arena;
 
 void arena_init(cb_arena *a);                        /* empty arena, allocates nothing */

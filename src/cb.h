@@ -24,6 +24,19 @@ void cb_free(void *p);                    /* free; NULL is a no-op */
 char *cb_strdup(const char *s);           /* copy through cb_alloc */
 void cb_alloc_fail_after(long n);         /* tests: fail the allocation after n more; -1 = never */
 
+/* Resource limits (limits.c).  Process-wide; 0 means no limit.  Long loops
+   call cb_time_up() once per node / sample / iteration and, when it is true,
+   return cb_limit_error(err, "what was running") (status CB_ELIMIT).  An
+   allocation past the memory cap fails, and the CB_ENOMEM error it causes is
+   reported as CB_ELIMIT "memory limit of N MiB reached". */
+void cb_limits_set(double timeout_s, size_t max_bytes);  /* starts the clock now */
+int cb_time_up(void);                     /* 1 once the timeout has passed (cheap) */
+int cb_limit_error(cb_error *err, const char *where);  /* CB_ELIMIT "time limit of S s reached in where" */
+int cb_mem_limit_hit(void);               /* an allocation was refused by the cap */
+size_t cb_mem_limit(void);                /* the cap in bytes (0 = none) */
+size_t cb_mem_used(void);                 /* bytes now held through cb_alloc */
+size_t cb_mem_peak(void);                 /* most bytes ever held at once */
+
 /* Fill err (may be NULL) and return status.  fmt is printf-style. */
 int cb_error_set(cb_error *err, cb_status status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));

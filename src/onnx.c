@@ -15,6 +15,14 @@
 #include "onnx_int.h"
 
 #define MAX_FILE ((size_t)1 << 31)
+/* Arrays the loader makes (constants as double, folded kernels, per-element
+   scales, broadcasts) may take at most this many bytes per byte of file, and
+   at least LOAD_MIN_MIB: a small file that expands into gigabytes (a huge
+   AveragePool kernel, a scalar Mul broadcast over a 2^30-value input) is
+   refused before the allocation, not by the OOM killer.  float32 -> double
+   doubles the weights; copies and folds stay well under 64x. */
+#define LOAD_BYTES_PER_FILE_BYTE 64
+#define LOAD_MIN_MIB 256
 
 /* Reads the whole file into a cb_alloc'd buffer. */
 static int read_file(const char *path, uint8_t **buf, size_t *len, cb_error *err)
@@ -53,6 +61,10 @@ int ld_err(ld *L, cb_error *err, cb_status st, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (st == CB_ENOMEM && (L->tmp.over || (L->net && L->net->arena.over)))
+    snprintf(msg, sizeof msg, "the network would take more than %zu MiB, too much for a %zu-byte "
+             "file (loader limit: %d x the file size, at least %d MiB)", L->tmp.limit >> 20, L->file_len,
+             LOAD_BYTES_PER_FILE_BYTE, LOAD_MIN_MIB);
   if (L->cur)
     return cb_error_set(err, st, "%s: node \"%s\" (op %s): %s", L->path, ld_node_name(L->cur),
                         L->cur->op_type ? L->cur->op_type : "?", msg);
@@ -91,7 +103,7 @@ static int tensor_count(ld *L, const Onnx__TensorProto *t, const char *what, val
     return ld_err(L, err, CB_EUNSUP, "%s \"%s\": rank %zu > %d", what, t->name, t->n_dims, CB_MAX_RANK);
   for (size_t i = 0; i < t->n_dims; i++) {
     if (t->dims[i] < 0 || !cb_mul_size(n, (size_t)t->dims[i], &n))
-      return ld_err(L, err, CB_ENOMEM, "%s \"%s\": absurd dimensions", what, t->name);
+      return ld_err(L, err, CB_ENOMEM, "%s \"%s\": absurd dimensions (more than 2^31 values)", what, t->name);
     out->shape.dim[i] = t->dims[i];
   }
   out->shape.rank = (int)t->n_dims;
@@ -381,12 +393,17 @@ static int load(const char *path, FILE *report, cb_net **out, cb_error *err)
   L.report = report;
   *out = NULL;
   if ((rc = read_file(path, &buf, &len, err)) != CB_OK) goto out;
+  L.file_len = len;
+  L.tmp.limit = len > ((size_t)LOAD_MIN_MIB << 20) / LOAD_BYTES_PER_FILE_BYTE ? len * LOAD_BYTES_PER_FILE_BYTE
+                                                                          : (size_t)LOAD_MIN_MIB << 20;
   m = onnx__model_proto__unpack(NULL, len, buf);
   if (!m) { rc = cb_error_set(err, CB_EFORMAT, "%s: not a valid ONNX protobuf (truncated or corrupt)", path); goto out; }
   if (!(L.net = net_new(path, "onnx"))) { rc = cb_error_set(err, CB_ENOMEM, "%s: out of memory", path); goto out; }
+  L.net->arena.limit = L.tmp.limit;
   if ((rc = load_graph(&L, m, err)) != CB_OK) goto out;
   if ((rc = canon_run(L.net, err)) != CB_OK) goto out;
   if ((rc = net_check(L.net, err)) != CB_OK) goto out;
+  L.net->arena.limit = 0;  /* the load's limit, not the network's */
   *out = L.net;
   L.net = NULL;
 out:

@@ -37,6 +37,7 @@ typedef struct ld {
   int n_unsup;           /* nodes refused so far */
   char unsup[900];       /* their "node (op)" list for the final message */
   const Onnx__NodeProto *cur;  /* node being converted, for messages */
+  size_t file_len;       /* bytes in the file: sizes the arenas' limits */
 } ld;
 
 /* onnx.c */

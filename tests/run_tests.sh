@@ -1,7 +1,11 @@
 #!/bin/sh
 # Runs every test of the suite from the repository root and prints one
 # closing line "N passed, N failed".  $1 is the build folder (build).
-# CB_VALGRIND=1 runs each test binary under valgrind memcheck.
+# CB_VALGRIND=1 runs each test binary under valgrind memcheck; CB_ONLY="a b"
+# limits the unit tests to test_a, test_b (make valgrind's subset).
+# CB_ASAN_B=DIR also runs DIR's unit tests and CLI checks (an ASan+UBSan
+# build); CB_FUZZ_B=DIR runs each DIR/fuzz/fuzz_* for CB_FUZZ_SECONDS (30)
+# seconds.  `make test` sets both (see the Makefile).
 B=${1:-build}
 pass=0; failn=0; failed=""
 run() {  # name, command...
@@ -10,17 +14,38 @@ run() {  # name, command...
   if "$@"; then pass=$((pass+1)); else failn=$((failn+1)); failed="$failed $name"; fi
 }
 VG=""
-[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+[ "${CB_VALGRIND:-0}" = 1 ] && VG="valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite"
 for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue
+  if [ -n "${CB_ONLY:-}" ]; then
+    case " $CB_ONLY " in *" $(basename "$t" | sed 's/^test_//') "*) ;; *) continue;; esac
+  fi
   run "$(basename "$t")" $VG "$t"
 done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
+[ -z "$VG" ] && run certify_interrupt sh tests/run_certify.sh "$B/cerbere"
+[ -z "$VG" ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
 for e in "$B"/examples/*; do
   [ -x "$e" ] || continue
   run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv
 done
+run limits_ulimit sh tests/run_limits.sh "$B/cerbere"
+if [ -n "${CB_ASAN_B:-}" ]; then
+  for t in "$CB_ASAN_B"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run "asan $(basename "$t")" env ASAN_OPTIONS=detect_leaks=1 "$t"
+  done
+  run "asan bad_inputs" sh tests/run_bad.sh "$CB_ASAN_B/cerbere"
+  run "asan cli_errors" sh tests/run_cli.sh "$CB_ASAN_B/cerbere"
+fi
+if [ -n "${CB_FUZZ_B:-}" ]; then
+  for f in "$CB_FUZZ_B"/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    n=$(basename "$f"); n=${n#fuzz_}
+    run "fuzz smoke $n" sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
+  done
+fi
 echo
 [ -n "$failed" ] && echo "FAILED:$failed"
 echo "$pass passed, $failn failed"

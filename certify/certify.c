@@ -1,0 +1,372 @@
+/*
+** The certification cascade and the radius search (see certify.h).
+*/
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include "certify.h"
+#include "forward.h"
+#include "jacobian.h"
+#include "lipschitz.h"
+
+const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
+                                          "local-lipschitz", "strong-attack"};
+const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
+
+struct cb_certifier {
+  const cb_net *net;
+  cb_bnet bn;
+  lip_result *lip;          /* NULL when the Lipschitz method is off or unsupported */
+  cb_cert_opt o;
+  size_t nin, nout;
+};
+
+void cert_opt_init(cb_cert_opt *o)
+{
+  memset(o, 0, sizeof *o);
+  o->norm = CB_NORM_INF;
+  o->methods = (1u << CM_COUNT) - 1;
+  o->cheap = (cb_attack_opt){10, 0, 1};
+  o->strong = (cb_attack_opt){100, 8, 2};
+  o->radius_rtol = 1e-3;
+}
+
+cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err)
+{
+  cb_certifier *c = cb_calloc(1, sizeof *c);
+  if (!c) { cb_error_set(err, CB_ENOMEM, "out of memory"); return NULL; }
+  c->net = net;
+  c->o = *o;
+  c->o.methods |= 1u << CM_CLEAN;
+  c->nin = cb_net_input_size(net);
+  c->nout = cb_net_output_size(net);
+  if (c->nout < 2) { cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs", net->path); goto fail; }
+  if (bnet_init(&c->bn, net, err) != CB_OK) goto fail;
+  if ((c->o.methods & (1u << CM_LIPSCHITZ)) && o->norm != CB_NORM_BOX) {
+    lip_opts lo;
+    cb_error e2 = {0};
+    lip_opts_init(&lo);
+    lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
+    if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
+      if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
+      c->lip = NULL;                                  /* unsupported kind: the method is skipped */
+      c->o.methods &= ~(1u << CM_LIPSCHITZ);
+    }
+  }
+  return c;
+fail:
+  certifier_free(c);
+  return NULL;
+}
+
+const struct lip_result *certifier_lipschitz(const cb_certifier *c) { return c->lip; }
+
+void certifier_free(cb_certifier *c)
+{
+  if (!c) return;
+  lip_result_free(c->lip);
+  bnet_free(&c->bn);
+  cb_free(c);
+}
+
+int cert_result_init(cb_cert_result *r, const cb_net *net)
+{
+  size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
+  memset(r, 0, sizeof *r);
+  r->logits = cb_calloc(5 * no + ni, sizeof(double));
+  if (!r->logits) return CB_ENOMEM;
+  r->margin_lb = r->logits + no;
+  r->cex_logits = r->margin_lb + no;
+  r->logit_lb = r->cex_logits + no;
+  r->logit_ub = r->logit_lb + no;
+  r->cex = r->logit_ub + no;
+  return CB_OK;
+}
+
+void cert_result_free(cb_cert_result *r) { cb_free(r->logits); r->logits = NULL; }
+
+/* One sample's working state. */
+typedef struct job {
+  const cb_certifier *c;
+  const double *x;
+  int label;
+  cb_cert_result *r;
+  const volatile int *stop;
+  double *C, *lb, *best, *xa, *ya, *lo, *hi;
+  int have_best;             /* best[] holds some sound margin bounds */
+  cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
+  cb_ws *ws;
+  cb_set set;
+  double lip_radius;        /* global Lipschitz radius (0 if none) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at x (local Lipschitz) */
+  int have_m_lo;
+  struct timespec t0;
+} job;
+
+static double since(const struct timespec *t0)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static int out_of_time(const job *j)
+{
+  return (j->stop && *j->stop) || (j->c->o.timeout > 0 && since(&j->t0) > j->c->o.timeout);
+}
+
+static int on(const job *j, cb_cm m) { return (j->c->o.methods >> m) & 1; }
+
+static int argmax(const double *y, size_t n)
+{
+  size_t b = 0;
+  for (size_t k = 1; k < n; k++) if (y[k] > y[b]) b = k;
+  return (int)b;
+}
+
+/* Attack at radius eps; 1 if it found a checked counterexample (stored in r). */
+static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc)
+{
+  const cb_certifier *c = j->c;
+  struct timespec t;
+  double g;
+  int found = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  j->set.eps = eps;
+  *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
+  if (*rc == CB_OK && g < 0 && set_contains(&j->set, j->xa)) {
+    double *y = j->ya;
+    if ((*rc = cb_net_forward(c->net, j->xa, 1, y, err)) == CB_OK && argmax(y, c->nout) != j->label) {
+      if (keep) {
+        memcpy(j->r->cex, j->xa, c->nin * sizeof *j->xa);
+        memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
+        j->r->cex_class = argmax(y, c->nout);
+      }
+      found = 1;
+    }
+  }
+  j->r->ms[m] += 1e3 * since(&t);
+  return found;
+}
+
+/* Sound methods at radius eps, cheapest first: returns 1 if verified (by *by),
+   0 if not, -1 on an error or a non-finite bound (reason in r). */
+static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
+{
+  static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
+  static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
+  const cb_certifier *c = j->c;
+  size_t q = c->nout - 1;
+  int ran = 0;               /* a bound method filled ws at this eps */
+  if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
+  j->set.eps = eps;
+  j->ws->set.eps = eps;
+  for (int k = 0; k < 3; k++) {
+    struct timespec t;
+    int rc, ok = 1;
+    if (!on(j, order[k]) || out_of_time(j)) continue;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = bounds_run(j->ws, meth[k], err);
+    if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
+    j->r->ms[order[k]] += 1e3 * since(&t);
+    if (rc != CB_OK) return -1;
+    j->last = order[k];
+    ran = 1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+    }
+    j->have_best = 1;
+    if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
+    /* mean value along the segment from x: needs x in the set (it is unless clipped away) */
+    struct timespec t;
+    int rc, ok = 1;
+    if (!set_contains(&j->set, j->x)) return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
+    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+    if (rc != CB_OK) return -1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite local-lipschitz bound on margin %zu", r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+    }
+    j->have_best = 1;
+    if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  *by = CM_COUNT;
+  return 0;
+}
+
+/* The worst margin of the best bounds, for the reason text. */
+static void unknown_reason(job *j)
+{
+  size_t q = j->c->nout - 1, w = 0;
+  if (!j->have_best) { snprintf(j->r->reason, sizeof j->r->reason, "no sound method ran"); return; }
+  for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
+  snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
+           w < (size_t)j->label ? w : w + 1, j->best[w]);
+}
+
+/* Logit bounds at eps for the report, from the workspace state of the last
+   bound method (IBP when none ran). */
+static int logit_bounds(job *j, cb_error *err)
+{
+  size_t no = j->c->nout;
+  double *I = cb_calloc(no * no, sizeof *I);
+  int rc;
+  if (!I) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
+  j->set.eps = j->ws->set.eps = j->c->o.eps;
+  if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
+  if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
+  cb_free(I);
+  if (rc != CB_OK) return rc;
+  j->r->have_logit_bounds = 1;
+  j->r->logit_method = j->last;
+  for (size_t k = 0; k < no; k++)
+    if (!isfinite(j->r->logit_lb[k]) || !isfinite(j->r->logit_ub[k])) j->r->have_logit_bounds = 0;
+  return CB_OK;
+}
+
+/* [certified, attacked] radii by bisection, warm-started from the Lipschitz radius. */
+static int radius_search(job *j, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  cb_cert_result *r = j->r;
+  double lo = j->lip_radius, hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
+  cb_cm by;
+  int rc, v;
+  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = 0; r->attack_radius = 0; return CB_OK; }
+  if (r->verdict == V_VERIFIED) lo = fmax(lo, c->o.eps);
+  else if (r->verdict == V_FALSIFIED) hi = ahi = c->o.eps;
+  else hi = c->o.eps;
+  /* find a radius that is not verified */
+  for (e = fmax(lo, 1e-6) * 2; hi == INFINITY && e < 1e6 && !out_of_time(j); e *= 2) {
+    if ((v = sound_at(j, e, &by, err)) < 0) return CB_EINTERNAL;
+    if (v) lo = e; else hi = e;
+  }
+  while (hi < INFINITY && hi - lo > tol * hi && !out_of_time(j)) {
+    double m = 0.5 * (lo + hi);
+    if ((v = sound_at(j, m, &by, err)) < 0) return CB_EINTERNAL;
+    if (v) lo = m; else hi = m;
+  }
+  r->certified_radius = lo;
+  /* the attack radius: first a radius where the attack succeeds, then bisection down to lo */
+  for (e = hi; ahi == INFINITY && e < 1e6 && e > 0 && !out_of_time(j); e *= 2) {
+    if (attack_at(j, e, &c->o.strong, CM_STRONG_ATTACK, 0, err, &rc)) ahi = e;
+    if (rc != CB_OK) return rc;
+    if (e >= 64 * fmax(hi, 1e-6)) break;
+  }
+  double alo = lo;
+  while (ahi < INFINITY && ahi - alo > tol * ahi && !out_of_time(j)) {
+    double m = 0.5 * (alo + ahi);
+    if (attack_at(j, m, &c->o.cheap, CM_ATTACK, 0, err, &rc)) ahi = m; else alo = m;
+    if (rc != CB_OK) return rc;
+  }
+  r->attack_radius = ahi;
+  return CB_OK;
+}
+
+int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
+                   const volatile int *stop, cb_error *err)
+{
+  size_t q = c->nout - 1, ni = c->nin;
+  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
+  cb_cm by;
+  int rc = CB_OK, v = 0;
+  clock_gettime(CLOCK_MONOTONIC, &j.t0);
+  r->label = label;
+  r->verdict = V_UNKNOWN;
+  r->decided_by = CM_COUNT;
+  r->reason[0] = 0;
+  r->have_margin_lb = 0;
+  r->have_logit_bounds = 0;
+  r->certified_radius = 0;
+  r->attack_radius = INFINITY;
+  memset(r->ms, 0, sizeof r->ms);
+  if (label < 0 || (size_t)label >= c->nout)
+    return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
+  j.C = cb_calloc(q * c->nout + 3 * q + 3 * ni + c->nout, sizeof(double));
+  if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.ya = j.hi + ni;
+  j.m_lo = j.ya + c->nout;
+  for (size_t k = 0, o = 0; o < c->nout; o++)
+    if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
+  j.set = (cb_set){c->o.norm, c->o.eps, ni, x, NULL, NULL};
+  if (c->o.clip) {
+    for (size_t k = 0; k < ni; k++) { j.lo[k] = c->o.clip_lo; j.hi[k] = c->o.clip_hi; }
+    j.set.lo = j.lo; j.set.hi = j.hi;
+  }
+  if ((rc = set_check(&j.set, err)) != CB_OK) goto out;
+  /* clean point */
+  if ((rc = cb_net_forward(c->net, x, 1, r->logits, err)) != CB_OK) goto out;
+  r->pred = argmax(r->logits, c->nout);
+  for (size_t o = 0; o < c->nout; o++)
+    if (!isfinite(r->logits[o])) { rc = cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample"); goto out; }
+  if (r->pred != label) {
+    r->verdict = V_FALSIFIED; r->decided_by = CM_CLEAN; r->cex_class = r->pred;
+    memcpy(r->cex, x, ni * sizeof *x);
+    memcpy(r->cex_logits, r->logits, c->nout * sizeof *r->logits);
+    snprintf(r->reason, sizeof r->reason, "the sample itself is classified %d, not %d", r->pred, label);
+    goto radius;
+  }
+  if (on(&j, CM_LIPSCHITZ)) {
+    lip_sample ls;
+    if ((rc = lip_certify(c->net, c->lip, x, label, &ls, err)) != CB_OK) goto out;
+    j.lip_radius = ls.radius_pairwise;
+  }
+  if (on(&j, CM_LOCAL_LIP) && c->lip) {
+    if ((rc = jac_margins_at(c->net, c->lip, x, label, j.m_lo, NULL, err)) != CB_OK) goto out;
+    j.have_m_lo = 1;
+  }
+  if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
+  /* cheap attack, then the sound methods, then a strong attack */
+  if (on(&j, CM_ATTACK) && attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {
+    r->verdict = V_FALSIFIED; r->decided_by = CM_ATTACK;
+  } else if (rc == CB_OK && (v = sound_at(&j, c->o.eps, &by, err)) > 0) {
+    r->verdict = V_VERIFIED; r->decided_by = by;
+  } else if (rc == CB_OK && v == 0 && on(&j, CM_STRONG_ATTACK) && !out_of_time(&j) &&
+             attack_at(&j, c->o.eps, &c->o.strong, CM_STRONG_ATTACK, 1, err, &rc)) {
+    r->verdict = V_FALSIFIED; r->decided_by = CM_STRONG_ATTACK;
+  }
+  if (rc != CB_OK) goto out;
+  if (v < 0) {   /* a bound error: the sample stays unknown with the reason */
+    if (!r->reason[0]) snprintf(r->reason, sizeof r->reason, "internal error: %.150s", err ? err->msg : "bound failed");
+    cb_error_clear(err);
+    goto done;
+  }
+  r->have_margin_lb = r->verdict == V_VERIFIED ? by != CM_LIPSCHITZ : r->verdict == V_UNKNOWN && j.have_best;
+  if (r->have_margin_lb) memcpy(r->margin_lb, j.best, q * sizeof *j.best);
+  if (r->verdict == V_FALSIFIED)
+    snprintf(r->reason, sizeof r->reason, "%s found an input classified %d", cb_cm_name[r->decided_by], r->cex_class);
+  else if (r->verdict == V_VERIFIED && by == CM_LIPSCHITZ)
+    snprintf(r->reason, sizeof r->reason, "eps %.6g < global Lipschitz radius %.6g", c->o.eps, j.lip_radius);
+  else if (r->verdict == V_VERIFIED)
+    snprintf(r->reason, sizeof r->reason, "%s: every margin lower bound > 0", cb_cm_name[by]);
+  else if (out_of_time(&j))
+    snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
+  else unknown_reason(&j);
+  if ((rc = logit_bounds(&j, err)) != CB_OK) goto out;
+radius:
+  if (c->o.radius && (rc = radius_search(&j, err)) != CB_OK) {
+    if (rc == CB_EINTERNAL) { rc = CB_OK; cb_error_clear(err); r->certified_radius = 0; }
+    else goto out;
+  }
+done:
+  rc = CB_OK;
+out:
+  r->ms_total = 1e3 * since(&j.t0);
+  ws_free(j.ws);
+  cb_free(j.C);
+  return rc;
+}

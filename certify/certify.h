@@ -1,0 +1,85 @@
+/*
+** Per-sample certification: the cascade that combines the analyzers into a
+** verdict for "the prediction of x is invariant over the set".
+**
+**   clean forward pass  -> falsified if x itself is misclassified
+**   cheap attack        -> falsified with a checked counterexample
+**   global Lipschitz    -> verified if eps < the sample's Lipschitz radius
+**   IBP, CROWN-IBP, CROWN (bounds/) -> verified if every margin lower bound > 0
+**   local Lipschitz (lip/jacobian.h) -> verified if m_j(x) - L_j eps > 0 for all j,
+**                       L_j from the interval Jacobian over the ball (CROWN bounds)
+**   strong attack       -> falsified
+**   otherwise unknown, with the reason (which margin failed, timeout, error).
+** Methods are tried cheapest first and the first that decides is recorded.
+** A verdict "verified" comes only from a sound bound; a NaN or infinite bound
+** is an internal error for the sample (unknown), never read as verified.
+** The radius search gives [certified, attacked]: the largest eps verified by
+** the sound methods (bisection) and the smallest eps at which the attack
+** finds a counterexample.
+*/
+#ifndef CB_CERTIFY_H
+#define CB_CERTIFY_H
+
+#include "attack.h"
+#include "bounds.h"
+
+/* Methods of the cascade, in cascade order. */
+typedef enum cb_cm {
+  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_STRONG_ATTACK, CM_COUNT
+} cb_cm;
+extern const char *const cb_cm_name[CM_COUNT];   /* "clean", "attack", "lipschitz", "ibp", ... */
+
+typedef enum cb_verdict { V_UNKNOWN, V_VERIFIED, V_FALSIFIED } cb_verdict;
+extern const char *const cb_verdict_name[3];
+
+typedef struct cb_cert_opt {
+  cb_norm norm;
+  double eps;
+  int clip;                 /* intersect with [clip_lo, clip_hi]^n */
+  double clip_lo, clip_hi;
+  unsigned methods;         /* bit per cb_cm; CM_CLEAN is always on */
+  cb_attack_opt cheap, strong;
+  double timeout;           /* seconds per sample, 0 = none */
+  int radius;               /* also search [certified, attacked] radii */
+  double radius_rtol;       /* relative tolerance of the bisection (default 1e-3) */
+} cb_cert_opt;
+
+void cert_opt_init(cb_cert_opt *o);   /* every method, default attacks, no radius */
+
+typedef struct cb_certifier cb_certifier;   /* per network and options, shared by threads */
+
+cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err);
+void certifier_free(cb_certifier *c);
+const struct lip_result *certifier_lipschitz(const cb_certifier *c);  /* NULL if not computed */
+
+typedef struct cb_cert_result {
+  int label, pred;
+  cb_verdict verdict;
+  cb_cm decided_by;         /* meaningful unless unknown */
+  char reason[192];
+  double *logits;           /* n_out */
+  double *margin_lb;        /* n_out - 1: margins f_y - f_j (j != y ascending) from the deciding
+                               (or last) bound method; NAN when none ran */
+  int have_margin_lb;
+  double *logit_lb, *logit_ub;  /* n_out: logit bounds at eps from the last bound method that
+                               ran there (IBP when none did); have_logit_bounds = 0 if none */
+  int have_logit_bounds;
+  cb_cm logit_method;
+  double *cex;              /* n_in: the counterexample when falsified */
+  double *cex_logits;       /* n_out */
+  int cex_class;
+  double certified_radius;  /* radius search: largest verified eps (0 if none) */
+  double attack_radius;     /* smallest eps with a counterexample; INFINITY if none found */
+  double ms_total, ms[CM_COUNT];  /* wall time, total and per method */
+} cb_cert_result;
+
+int cert_result_init(cb_cert_result *r, const cb_net *net);   /* allocates the arrays */
+void cert_result_free(cb_cert_result *r);
+
+/* Certifies one sample; an error (OOM, bad label) is returned, not recorded as a verdict.
+   `stop` (may be NULL) is polled between methods: when it becomes nonzero the sample
+   ends as unknown with reason "interrupted". */
+int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
+                   const volatile int *stop, cb_error *err);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+** `cerbere certify`: the dataset mode of the certification cascade.
+** Samples run in parallel (OpenMP, BLAS single-threaded inside).  Each
+** finished sample is appended to DIR/progress.jsonl (flushed), so --resume
+** can continue an interrupted run; DIR/certificates.json is written once at
+** the end, to a temporary file renamed into place.  SIGINT stops the run
+** cleanly: finished samples stay in progress.jsonl, no certificates.json.
+*/
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "args.h"
+#include "certify.h"
+#include "linalg.h"
+#include "report.h"
+#include "report_doc.h"
+
+/* Run outcomes, above the cb_status range so they never mix with errors. */
+#define EXIT_FALSIFIED 10
+#define EXIT_UNKNOWN 11
+#define EXIT_INTERRUPTED 130
+
+static const char *usage =
+  "usage: cerbere certify NET --data CSV --norm inf|2|1 --eps E --out DIR\n"
+  "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
+  "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
+  "                       [--max-memory M]\n"
+  "\n"
+  "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
+  "the label over the ball {x : ||x - row||_p <= E} (intersected with [LO,HI]^n\n"
+  "with --clip).  Methods run cheapest first and the first that decides wins:\n"
+  "  clean (the row itself misclassified) -> attack (PGD, cheap) -> lipschitz\n"
+  "  (global constant) -> ibp -> crown-ibp -> crown -> local-lipschitz (interval\n"
+  "  Jacobian over the ball) -> strong-attack.\n"
+  "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
+  "counterexample, re-checked by the forward pass, is reported), unknown (with\n"
+  "the reason: the margin that failed, a timeout, an internal error).\n"
+  "\n"
+  "  --radius       also search the certified radius (largest verified eps, by\n"
+  "                 bisection from the Lipschitz radius) and the attack radius\n"
+  "                 (smallest eps where the attack succeeds): [certified, attacked]\n"
+  "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
+  "                 local-lipschitz,strong-attack (default: all)\n"
+  "  --timeout S    seconds per sample; a sample out of time is unknown\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
+  "  --threads N    OpenMP threads over samples (default: all cores)\n"
+  "  --resume       continue the interrupted run in DIR (same settings), skipping\n"
+  "                 the samples already in DIR/progress.jsonl\n"
+  "  --out DIR      write DIR/report.json and DIR/report.html (the certification\n"
+  "                 report, docs/report-schema.md) and DIR/certificates.json: {command, version, net, data,\n"
+  "                 settings, summary, samples: [{index, label, pred, verdict,\n"
+  "                 decided_by, reason, margin_lb, counterexample, counterexample_class,\n"
+  "                 certified_radius, attack_radius, time_ms, method_ms}]}\n"
+  "  --json OUT     also write the same JSON to OUT\n"
+  "  --quiet        no per-sample lines, no progress bar\n"
+  "\n"
+  "exit codes: 0 every sample verified, 10 some falsified, 11 none falsified but\n"
+  "some unknown, 2 usage error, 3 input error, 4 internal error, 5 --max-memory\n"
+  "reached, 130 interrupted.\n";
+
+typedef struct opts {
+  const char *net, *data, *out, *json;
+  cb_cert_opt co;
+  long r0, r1;
+  int threads, resume, quiet;
+} opts;
+
+static volatile int g_stop;
+static void on_sigint(int sig) { (void)sig; g_stop = 1; }
+
+static int parse_methods(const char *v, unsigned *m)
+{
+  char buf[256], *save = NULL;
+  *m = 1u << CM_CLEAN;
+  if (strlen(v) >= sizeof buf) return report_usage("certify", "--methods list too long: '%s'", v);
+  strcpy(buf, v);
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    int k;
+    for (k = CM_ATTACK; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
+    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, strong-attack)", t);
+    *m |= 1u << k;
+  }
+  return 0;
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+  int have_norm = 0, have_eps = 0;
+  memset(o, 0, sizeof *o);
+  cert_opt_init(&o->co);
+  o->r1 = -1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
+    if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (!strcmp(a, "--radius")) { o->co.radius = 1; continue; }
+    if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
+    if (a[0] == '-' && a[1] == '-' && !v) return report_usage("certify", "%s needs a value", a);
+    if (!strcmp(a, "--data")) o->data = v;
+    else if (!strcmp(a, "--out")) o->out = v;
+    else if (!strcmp(a, "--json")) o->json = v;
+    else if (!strcmp(a, "--norm")) { if (arg_norm("certify", v, &o->co.norm)) return EXIT_USAGE; have_norm = 1; }
+    else if (!strcmp(a, "--eps")) { if (arg_eps("certify", "--eps", v, &o->co.eps)) return EXIT_USAGE; have_eps = 1; }
+    else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--max-memory")) { int rc = report_limit_option("certify", a, v); if (rc) return rc; }
+    else if (!strcmp(a, "--clip")) { if (arg_clip("certify", v, &o->co.clip_lo, &o->co.clip_hi)) return EXIT_USAGE; o->co.clip = 1; }
+    else if (!strcmp(a, "--rows")) { if (arg_rows("certify", v, &o->r0, &o->r1)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--methods")) { if (parse_methods(v, &o->co.methods)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--threads")) {
+      char *e;
+      long t = strtol(v, &e, 10);
+      if (e == v || *e || t < 1 || t > 1024) return report_usage("certify", "--threads wants a number from 1 to 1024, not '%s'", v);
+      o->threads = (int)t;
+    } else if (a[0] == '-') return report_usage("certify", "unknown option %s", a);
+    else if (o->net) return report_usage("certify", "unexpected argument %s", a);
+    else { o->net = a; continue; }
+    i++;
+  }
+  if (!o->net) return report_usage("certify", "%s", "missing NET");
+  if (!o->data) return report_usage("certify", "%s", "missing --data CSV");
+  if (!have_norm) return report_usage("certify", "%s", "missing --norm inf|2|1");
+  if (!have_eps) return report_usage("certify", "%s", "missing --eps E");
+  if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");
+  return 0;
+}
+
+/* The settings object: also the identity of a run for --resume. */
+static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
+{
+  cJSON *s = cJSON_CreateObject(), *m = cJSON_CreateArray();
+  cJSON_AddStringToObject(s, "norm", norm_name(o->co.norm));
+  cJSON_AddNumberToObject(s, "eps", o->co.eps);
+  if (o->co.clip) { double c[2] = {o->co.clip_lo, o->co.clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
+  else cJSON_AddNullToObject(s, "clip");
+  for (int k = 0; k < CM_COUNT; k++) if ((o->co.methods >> k) & 1) cJSON_AddItemToArray(m, cJSON_CreateString(cb_cm_name[k]));
+  cJSON_AddItemToObject(s, "methods", m);
+  cJSON_AddBoolToObject(s, "radius", o->co.radius);
+  cJSON_AddNumberToObject(s, "radius_rtol", o->co.radius_rtol);
+  cJSON_AddNumberToObject(s, "timeout_s", o->co.timeout);
+  cJSON_AddNumberToObject(s, "attack_steps", o->co.cheap.steps);
+  cJSON_AddNumberToObject(s, "attack_restarts", o->co.cheap.restarts);
+  cJSON_AddNumberToObject(s, "strong_attack_steps", o->co.strong.steps);
+  cJSON_AddNumberToObject(s, "strong_attack_restarts", o->co.strong.restarts);
+  cJSON_AddNumberToObject(s, "seed", (double)o->co.cheap.seed);
+  cJSON_AddNumberToObject(s, "rows_from", (double)r0);
+  cJSON_AddNumberToObject(s, "rows_to", (double)r1);
+  return s;
+}
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *sample_json(size_t index, const double *x, const cb_cert_result *r, size_t ni, size_t no, int radius)
+{
+  cJSON *s = cJSON_CreateObject(), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
+  cJSON_AddNumberToObject(s, "index", (double)index);
+  cJSON_AddNumberToObject(s, "label", r->label);
+  cJSON_AddNumberToObject(s, "pred", r->pred);
+  cJSON_AddStringToObject(s, "verdict", cb_verdict_name[r->verdict]);
+  if (r->verdict == V_UNKNOWN) cJSON_AddNullToObject(s, "decided_by");
+  else cJSON_AddStringToObject(s, "decided_by", cb_cm_name[r->decided_by]);
+  cJSON_AddStringToObject(s, "reason", r->reason);
+  cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
+  for (size_t j = 0; j < no; j++) if ((int)j != r->label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  cJSON_AddItemToObject(s, "margin_classes", mc);
+  if (r->have_margin_lb) cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->margin_lb, (int)no - 1));
+  else cJSON_AddNullToObject(s, "margin_lb");
+  if (r->have_logit_bounds) {
+    cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->logit_lb, (int)no));
+    cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->logit_ub, (int)no));
+    cJSON_AddStringToObject(s, "logit_bounds_method", cb_cm_name[r->logit_method]);
+  } else {
+    cJSON_AddNullToObject(s, "logit_lb");
+    cJSON_AddNullToObject(s, "logit_ub");
+    cJSON_AddNullToObject(s, "logit_bounds_method");
+  }
+  if (r->verdict == V_FALSIFIED) {
+    cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)ni));
+    cJSON_AddItemToObject(s, "counterexample", cJSON_CreateDoubleArray(r->cex, (int)ni));
+    cJSON_AddItemToObject(s, "counterexample_logits", cJSON_CreateDoubleArray(r->cex_logits, (int)no));
+    cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
+  } else {
+    cJSON_AddNullToObject(s, "counterexample");
+    cJSON_AddNullToObject(s, "counterexample_logits");
+    cJSON_AddNullToObject(s, "counterexample_class");
+  }
+  cJSON_AddItemToObject(s, "certified_radius", radius ? cJSON_CreateNumber(r->certified_radius) : cJSON_CreateNull());
+  cJSON_AddItemToObject(s, "attack_radius", radius ? num_or_null(r->attack_radius) : cJSON_CreateNull());
+  cJSON_AddNumberToObject(s, "time_ms", r->ms_total);
+  for (int k = 0; k < CM_COUNT; k++) if (r->ms[k] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[k], r->ms[k]);
+  cJSON_AddItemToObject(s, "method_ms", ms);
+  return s;
+}
+
+/* --resume: loads finished samples from progress.jsonl if its settings match. */
+static int load_progress(const char *path, const char *settings, cJSON **done, size_t r0, size_t n, cb_error *err)
+{
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int first = 1, rc = CB_OK;
+  if (!f) return CB_OK;   /* nothing to resume: start from the beginning */
+  while ((len = getline(&line, &cap, f)) > 0) {
+    cJSON *j = cJSON_Parse(line);
+    if (first) {
+      char *s = j ? cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "settings")) : NULL;
+      int same = s && !strcmp(s, settings);
+      cJSON_free(s);
+      cJSON_Delete(j);
+      if (!same) { rc = cb_error_set(err, CB_EUSAGE, "%s: the interrupted run had other settings; run without --resume", path); break; }
+      first = 0;
+      continue;
+    }
+    if (!j) continue;    /* a line cut by the interruption */
+    const cJSON *ix = cJSON_GetObjectItem(j, "index");
+    size_t k = cJSON_IsNumber(ix) ? (size_t)ix->valuedouble : (size_t)-1;
+    if (k >= r0 && k < r0 + n && !done[k - r0]) done[k - r0] = j;
+    else cJSON_Delete(j);
+  }
+  free(line);
+  fclose(f);
+  return rc;
+}
+
+typedef struct tally { int n, ver, fal, unk, clean_ok, by[CM_COUNT]; double *radii; int nr; double ms[CM_COUNT]; } tally;
+
+static void count(tally *t, const cJSON *s)
+{
+  const char *v = cJSON_GetObjectItem(s, "verdict")->valuestring, *by;
+  const cJSON *b = cJSON_GetObjectItem(s, "decided_by"), *r = cJSON_GetObjectItem(s, "certified_radius"), *m;
+  t->n++;
+  t->ver += !strcmp(v, "verified");
+  t->fal += !strcmp(v, "falsified");
+  t->unk += !strcmp(v, "unknown");
+  t->clean_ok += cJSON_GetObjectItem(s, "pred")->valueint == cJSON_GetObjectItem(s, "label")->valueint;
+  by = cJSON_IsString(b) ? b->valuestring : NULL;
+  for (int k = 0; by && k < CM_COUNT; k++) if (!strcmp(by, cb_cm_name[k])) t->by[k]++;
+  if (cJSON_IsNumber(r)) t->radii[t->nr++] = r->valuedouble;
+  cJSON_ArrayForEach(m, cJSON_GetObjectItem(s, "method_ms"))
+    for (int k = 0; k < CM_COUNT; k++) if (!strcmp(m->string, cb_cm_name[k])) t->ms[k] += m->valuedouble;
+}
+
+static int dcmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+static double median(double *v, int n)
+{
+  if (n == 0) return NAN;
+  qsort(v, (size_t)n, sizeof *v, dcmp);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static cJSON *summary_json(const tally *t, double medr, double secs, int threads)
+{
+  cJSON *s = cJSON_CreateObject(), *by = cJSON_CreateObject(), *ms = cJSON_CreateObject();
+  cJSON_AddNumberToObject(s, "n_samples", t->n);
+  cJSON_AddNumberToObject(s, "clean_accuracy", t->n ? (double)t->clean_ok / t->n : 0);
+  cJSON_AddNumberToObject(s, "certified_accuracy", t->n ? (double)t->ver / t->n : 0);
+  cJSON_AddNumberToObject(s, "n_verified", t->ver);
+  cJSON_AddNumberToObject(s, "n_falsified", t->fal);
+  cJSON_AddNumberToObject(s, "n_unknown", t->unk);
+  for (int k = 0; k < CM_COUNT; k++) cJSON_AddNumberToObject(by, cb_cm_name[k], t->by[k]);
+  cJSON_AddItemToObject(s, "decided_by", by);
+  cJSON_AddItemToObject(s, "median_certified_radius", num_or_null(medr));
+  for (int k = 0; k < CM_COUNT; k++) cJSON_AddNumberToObject(ms, cb_cm_name[k], t->ms[k]);
+  cJSON_AddItemToObject(s, "method_ms_total", ms);
+  cJSON_AddNumberToObject(s, "time_s", secs);
+  cJSON_AddNumberToObject(s, "threads", threads);
+  return s;
+}
+
+static void print_summary(const opts *o, const tally *t, double medr, double secs, int threads)
+{
+  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, norm_name(o->co.norm), o->co.eps,
+         o->co.clip ? " (clipped)" : "", t->n, threads, threads > 1 ? "s" : "");
+  printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
+  printf("  %-20s %.4f  (%d verified)\n", "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);
+  printf("  %-20s %d\n  %-20s %d\n", "falsified", t->fal, "unknown", t->unk);
+  if (o->co.radius) printf("  %-20s %.6g\n", "median cert. radius", medr);
+  printf("  %-20s", "decided by");
+  for (int k = 0; k < CM_COUNT; k++) printf(" %s %d%s", cb_cm_name[k], t->by[k], k + 1 < CM_COUNT ? "," : "\n");
+  printf("  %-20s %.3f s\n", "time", secs);
+}
+
+static void progress(int done, int total, const tally *t, double secs)
+{
+  double eta = done ? secs / done * (total - done) : 0;
+  fprintf(stderr, "\r[%d/%d] verified %d falsified %d unknown %d  ETA %.0f s   ", done, total, t->ver, t->fal, t->unk, eta);
+  if (done == total) fputc('\n', stderr);
+}
+
+/* DIR/report.json + report.html: the certificates plus what an auditor needs
+   to tie them to the inputs (digests, tool commit, command line, Lipschitz). */
+static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cb_certifier *c, const cJSON *top, cb_error *err)
+{
+  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *sum, *timing, *report;
+  char *line = NULL;
+  int rc;
+  if (!nj) { cJSON_Delete(run); return err->status; }
+  if (!(dj = report_datafile(o->data, cb_data_rows(d), err))) { cJSON_Delete(run); cJSON_Delete(nj); return err->status; }
+  cJSON_AddStringToObject(run, "command", "certify");
+  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
+  cJSON_AddStringToObject(run, "command_line", line ? line : "");
+  cb_free(line);
+  cJSON_AddItemToObject(run, "network", nj);
+  cJSON_AddItemToObject(run, "data", dj);
+  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
+  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
+  timing = cJSON_CreateObject();
+  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
+  cJSON_AddItemToObject(timing, "method_ms_total", cJSON_DetachItemFromObject(sum, "method_ms_total"));
+  cJSON_AddItemToObject(run, "summary", sum);
+  if (certifier_lipschitz(c)) cJSON_AddItemToObject(run, "lipschitz", report_lipschitz(net, certifier_lipschitz(c)));
+  else cJSON_AddNullToObject(run, "lipschitz");
+  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  cJSON_AddItemToObject(run, "timing", timing);
+  report = report_new(cJSON_CreateArray());
+  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
+  rc = report_write_dir(o->out, report, err);
+  cJSON_Delete(report);
+  return rc;
+}
+
+static double now(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int run(const opts *o, cb_error *err)
+{
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  cb_certifier *c = NULL;
+  cJSON **done = NULL, *top = NULL, *set = NULL, *samples;
+  char *set_s = NULL, prog[4096] = "", fin[4096];
+  FILE *pf = NULL;
+  size_t r0 = 0, r1 = 0, n = 0, ni, no;
+  int rc, threads, bar = !o->quiet && isatty(2), ndone = 0;
+  tally t = {0};
+  double t0 = now(), medr;
+  if (o->out && (rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
+  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  ni = cb_net_input_size(net); no = cb_net_output_size(net);
+  if ((rc = cb_data_load_csv(o->data, ni, &d, err)) != CB_OK) goto out;
+  r0 = (size_t)o->r0;
+  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
+  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
+  n = r1 - r0;
+  for (size_t k = r0; k < r1; k++) {
+    int y = cb_data_label(d, k);
+    if (y < 0 || (size_t)y >= no) { rc = cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, k, y, no - 1); goto out; }
+  }
+  if (!(c = certifier_new(net, &o->co, err))) { rc = err->status; goto out; }
+  set = settings_json(o, r0, r1);
+  set_s = cJSON_PrintUnformatted(set);
+  done = cb_calloc(n + 1, sizeof *done);
+  t.radii = cb_calloc(n + 1, sizeof *t.radii);
+  if (!set_s || !done || !t.radii) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if (o->out) {
+    snprintf(prog, sizeof prog, "%s/progress.jsonl", o->out);
+    if (o->resume && (rc = load_progress(prog, set_s, done, r0, n, err)) != CB_OK) goto out;
+    if (!(pf = fopen(prog, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", prog); goto out; }
+    fprintf(pf, "{\"settings\":%s}\n", set_s);
+    for (size_t k = 0; k < n; k++)
+      if (done[k]) { char *l = cJSON_PrintUnformatted(done[k]); fprintf(pf, "%s\n", l); cJSON_free(l); count(&t, done[k]); ndone++; }
+    fflush(pf);
+  }
+  if (ndone) fprintf(stderr, "resuming: %d of %zu samples already done\n", ndone, n);
+  threads = o->threads ? o->threads : omp_get_max_threads();
+  la_set_threads(1);
+  g_stop = 0;
+  signal(SIGINT, on_sigint);
+  rc = CB_OK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (long k = 0; k < (long)n; k++) {
+    cb_cert_result r;
+    cb_error e = {0};
+    int st;
+    if (done[k] || g_stop) continue;
+    if (cert_result_init(&r, net) != CB_OK) { st = cb_error_set(&e, CB_ENOMEM, "out of memory"); }
+    else st = certify_sample(c, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), &r, &g_stop, &e);
+#pragma omp critical
+    {
+      if (st != CB_OK) { if (rc == CB_OK) { rc = st; *err = e; } g_stop = 2; }
+      else if (!g_stop) {
+        cJSON *s = sample_json(r0 + (size_t)k, cb_data_x(d, r0 + (size_t)k), &r, ni, no, o->co.radius);
+        done[k] = s;
+        count(&t, s);
+        ndone++;
+        if (pf) { char *l = cJSON_PrintUnformatted(s); fprintf(pf, "%s\n", l); fflush(pf); cJSON_free(l); }
+        if (!o->quiet && !bar)
+          printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", r0 + (size_t)k, r.label, r.pred, cb_verdict_name[r.verdict], r.reason, r.ms_total);
+        if (bar) progress(ndone, (int)n, &t, now() - t0);
+      }
+    }
+    cert_result_free(&r);
+  }
+  signal(SIGINT, SIG_DFL);
+  if (pf) { fclose(pf); pf = NULL; }
+  if (rc != CB_OK) goto out;
+  if (g_stop) {
+    fprintf(stderr, "\ncerbere certify: interrupted: %d of %zu samples done%s\n", ndone, n,
+            o->out ? "; rerun with --resume to continue" : "");
+    rc = EXIT_INTERRUPTED;
+    goto out;
+  }
+  top = cJSON_CreateObject();
+  cJSON_AddStringToObject(top, "command", "certify");
+  cJSON_AddStringToObject(top, "version", CB_VERSION);
+  cJSON_AddStringToObject(top, "net", o->net);
+  cJSON_AddStringToObject(top, "data", o->data);
+  cJSON_AddItemToObject(top, "settings", set); set = NULL;
+  medr = median(t.radii, t.nr);
+  cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads));
+  print_summary(o, &t, medr, now() - t0, threads);
+  samples = cJSON_AddArrayToObject(top, "samples");
+  for (size_t k = 0; k < n; k++) { cJSON_AddItemToArray(samples, done[k]); done[k] = NULL; }
+  if (o->out) {
+    snprintf(fin, sizeof fin, "%s/certificates.json", o->out);
+    if ((rc = report_write_json(fin, top, err)) != CB_OK) goto out;
+    remove(prog);
+  }
+  if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+  if (o->out && (rc = write_report(o, net, d, c, top, err)) != CB_OK) goto out;
+  rc = t.fal ? EXIT_FALSIFIED : t.unk ? EXIT_UNKNOWN : 0;
+out:
+  if (pf) fclose(pf);
+  for (size_t k = 0; done && k < n; k++) cJSON_Delete(done[k]);
+  cb_free(done);
+  cb_free(t.radii);
+  cJSON_free(set_s);
+  cJSON_Delete(set);
+  cJSON_Delete(top);
+  certifier_free(c);
+  cb_data_free(d);
+  cb_net_free(net);
+  return rc;
+}
+
+int cmd_certify(int argc, char **argv)
+{
+  opts o;
+  cb_error err = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+  rc = run(&o, &err);
+  if (rc == 0 || rc == EXIT_FALSIFIED || rc == EXIT_UNKNOWN || rc == EXIT_INTERRUPTED) return rc;
+  return report_fail(&err);
+}

@@ -1,0 +1,168 @@
+/*
+** Random networks covering every node kind, for the property tests
+** (soundness of bounds, gradients, interval Jacobians).  Weights come from
+** a fixed-seed RNG (`seed`), so each test is reproducible.
+**   net_dense:    AFFINE, RELU, LEAKY_RELU, SCALE (folded BatchNorm), SIGMOID, TANH, CLIP
+**   net_conv:     CONV with stride/padding/dilation/groups, AvgPool as a depthwise CONV, MAXPOOL
+**   net_residual: residual ADD, CONCAT, TRANSPOSE, MAXPOOL, dense head
+*/
+#ifndef CB_RANDNET_H
+#define CB_RANDNET_H
+
+#include <math.h>
+#include "testutil.h"
+
+static uint64_t seed = 12345;
+static inline double rnd(double a, double b) { return a + (b - a) * urand(&seed); }
+
+static inline double *rnd_vec(cb_net *net, size_t n, double a, double b)
+{
+  double *v = net_doubles(net, n);
+  for (size_t i = 0; i < n; i++) v[i] = rnd(a, b);
+  return v;
+}
+
+static inline int add_node(cb_net *net, cb_kind k, int in, int rank, const int64_t *dims)
+{
+  cb_shape s;
+  cb_error err = {0};
+  int idx;
+  shape_set(&s, rank, dims);
+  idx = net_add(net, k, cb_kind_name[k], "test", &in, 1, &s, &err);
+  assert_true(idx >= 0);
+  return idx;
+}
+
+static inline int dense(cb_net *net, int in, size_t out)
+{
+  size_t n = net->node[in].size;
+  int64_t d[2] = {1, (int64_t)out};
+  int i = add_node(net, CB_AFFINE, in, 2, d);
+  cb_node *nd = &net->node[i];
+  nd->p.aff.out = out; nd->p.aff.in = n;
+  nd->p.aff.W = rnd_vec(net, out * n, -1.5 / sqrt((double)n), 1.5 / sqrt((double)n));
+  nd->p.aff.b = rnd_vec(net, out, -0.3, 0.3);
+  return i;
+}
+
+static inline int act(cb_net *net, int in, cb_kind k)
+{
+  int i = add_node(net, k, in, net->node[in].shape.rank, net->node[in].shape.dim);
+  if (k == CB_LEAKY_RELU) net->node[i].p.leaky.alpha = 0.1;
+  if (k == CB_CLIP) { net->node[i].p.clip.lo = -0.2; net->node[i].p.clip.hi = 0.4; }
+  return i;
+}
+
+static inline int conv(cb_net *net, int in, int64_t cout, int64_t k, int64_t s, int64_t p, int64_t dil, int64_t groups)
+{
+  const cb_node *x = &net->node[in];
+  cb_conv g = {.cin = x->shape.dim[1], .hin = x->shape.dim[2], .win = x->shape.dim[3], .cout = cout,
+               .kh = k, .kw = k, .sh = s, .sw = s, .pt = p, .pl = p, .pb = p, .pr = p, .dh = dil, .dw = dil, .groups = groups};
+  int64_t d[4];
+  int i;
+  assert_true(conv_out_dim(g.hin, k, s, p, p, dil, &g.hout) && conv_out_dim(g.win, k, s, p, p, dil, &g.wout));
+  d[0] = 1; d[1] = cout; d[2] = g.hout; d[3] = g.wout;
+  i = add_node(net, CB_CONV, in, 4, d);
+  net->node[i].p.conv.g = g;
+  net->node[i].p.conv.W = rnd_vec(net, (size_t)(cout * g.cin / groups * k * k), -0.6, 0.6);
+  net->node[i].p.conv.b = rnd_vec(net, (size_t)cout, -0.2, 0.2);
+  return i;
+}
+
+static inline int maxpool(cb_net *net, int in, int64_t k, int64_t s, int64_t p)
+{
+  const cb_node *x = &net->node[in];
+  cb_conv g = {.cin = x->shape.dim[1], .hin = x->shape.dim[2], .win = x->shape.dim[3], .cout = x->shape.dim[1],
+               .kh = k, .kw = k, .sh = s, .sw = s, .pt = p, .pl = p, .pb = p, .pr = p, .dh = 1, .dw = 1, .groups = 1};
+  int64_t d[4];
+  int i;
+  conv_out_dim(g.hin, k, s, p, p, 1, &g.hout);
+  conv_out_dim(g.win, k, s, p, p, 1, &g.wout);
+  d[0] = 1; d[1] = g.cin; d[2] = g.hout; d[3] = g.wout;
+  i = add_node(net, CB_MAXPOOL, in, 4, d);
+  net->node[i].p.pool.g = g;
+  return i;
+}
+
+static inline int flatten(cb_net *net, int in)
+{
+  int64_t d[2] = {1, (int64_t)net->node[in].size};
+  return add_node(net, CB_RESHAPE, in, 2, d);
+}
+
+static inline cb_net *start(int rank, const int64_t *dims)
+{
+  cb_net *net = net_new("random", "test");
+  cb_shape s;
+  cb_error err = {0};
+  shape_set(&s, rank, dims);
+  net_add(net, CB_INPUT, "x", "Input", NULL, 0, &s, &err);
+  return net;
+}
+
+/* Dense: AFFINE, RELU, LEAKY_RELU, SIGMOID, TANH, CLIP, SCALE (a folded BatchNorm). */
+static inline cb_net *net_dense(void)
+{
+  int64_t d[2] = {1, 6};
+  cb_net *net = start(2, d);
+  int i = act(net, dense(net, 0, 12), CB_RELU);
+  int s;
+  i = act(net, dense(net, i, 10), CB_LEAKY_RELU);
+  s = add_node(net, CB_SCALE, i, 2, net->node[i].shape.dim);
+  net->node[s].p.scale.a = rnd_vec(net, 10, -2, 2);
+  net->node[s].p.scale.b = rnd_vec(net, 10, -0.5, 0.5);
+  i = act(net, dense(net, s, 8), CB_SIGMOID);
+  i = act(net, dense(net, i, 8), CB_TANH);
+  i = act(net, dense(net, i, 8), CB_CLIP);
+  dense(net, i, 4);
+  return net;
+}
+
+/* Conv with stride/padding/dilation/groups, an average pool (depthwise conv), max pools. */
+static inline cb_net *net_conv(void)
+{
+  int64_t d[4] = {1, 2, 7, 7};
+  cb_net *net = start(4, d);
+  int i = act(net, conv(net, 0, 4, 3, 2, 1, 1, 1), CB_RELU);        /* 4x4x4 */
+  int a = conv(net, i, 4, 2, 1, 0, 1, 4);                           /* avgpool 2x2 s1 -> 3x3 */
+  for (int k = 0; k < 16; k++) net->node[a].p.conv.W[k] = 0.25;
+  for (int k = 0; k < 4; k++) net->node[a].p.conv.b[k] = 0;
+  i = act(net, conv(net, a, 6, 2, 1, 1, 2, 2), CB_TANH);             /* dilation 2, groups 2 */
+  i = maxpool(net, i, 2, 1, 1);
+  i = act(net, dense(net, flatten(net, i), 8), CB_RELU);
+  dense(net, i, 3);
+  return net;
+}
+
+/* Residual ADD, CONCAT, TRANSPOSE, and a max pool feeding dense layers. */
+static inline cb_net *net_residual(void)
+{
+  int64_t d[4] = {1, 2, 5, 5}, dc[4] = {1, 4, 5, 5}, dt[4] = {1, 5, 5, 4};
+  cb_net *net = start(4, d);
+  int c1 = act(net, conv(net, 0, 2, 3, 1, 1, 1, 1), CB_RELU);
+  int c2 = conv(net, c1, 2, 3, 1, 1, 1, 1), in2[2] = {c2, 0}, sum, cat, t, i;
+  cb_shape s;
+  cb_error err = {0};
+  shape_set(&s, 4, d);
+  sum = net_add(net, CB_ADD, "add", "Add", in2, 2, &s, &err);
+  sum = act(net, sum, CB_LEAKY_RELU);
+  in2[0] = sum; in2[1] = c1;
+  shape_set(&s, 4, dc);
+  cat = net_add(net, CB_CONCAT, "cat", "Concat", in2, 2, &s, &err);
+  net->node[cat].p.concat.axis = 1;
+  t = add_node(net, CB_TRANSPOSE, cat, 4, dt);
+  net->node[t].p.transpose.perm[0] = 0; net->node[t].p.transpose.perm[1] = 2;
+  net->node[t].p.transpose.perm[2] = 3; net->node[t].p.transpose.perm[3] = 1;
+  i = maxpool(net, cat, 3, 2, 0);
+  i = act(net, dense(net, flatten(net, i), 6), CB_RELU);
+  i = dense(net, i, 5);
+  {  /* the transposed branch joins through a dense layer on it */
+    int j = dense(net, flatten(net, t), 5), in3[2] = {i, j};
+    int64_t d5[2] = {1, 5};
+    shape_set(&s, 2, d5);
+    i = net_add(net, CB_ADD, "join", "Add", in3, 2, &s, &err);
+  }
+  return net;
+}
+
+#endif
