@@ -380,7 +380,11 @@ static void free_state(alpha_st *S)
     for (int s = 0; s < 2; s++) { cb_free(S->R[i].slot[s]); cb_free(S->R[i].pmin[s]); cb_free(S->R[i].pmax[s]); cb_free(S->R[i].d[s]); }
     cb_free(S->R[i].idx);
   }
-  for (int i = 0; S->ladj && i < n; i++) { cb_free(S->ladj[i]); cb_free(S->uadj[i]); cb_free(S->save[i]); }
+  for (int i = 0; i < n; i++) {
+    if (S->ladj) cb_free(S->ladj[i]);
+    if (S->uadj) cb_free(S->uadj[i]);
+    if (S->save) cb_free(S->save[i]);
+  }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
 }
 

@@ -384,8 +384,8 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
   for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
-  unit = start > stop && unit_rows(ws->net, start, A0, q, &col, &val);
-  if (unit < 0) goto out;
+  unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
+  if (unit < 0) { rc = CB_ENOMEM; goto out; }
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
     if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);

@@ -153,11 +153,53 @@ static void test_options(void **st)
   cb_net_free(net);
 }
 
+/* Failing-allocator sweep: every allocation failure of bounds_run + alpha-CROWN
+   (few iterations, digits_cnn: conv, unit-row and intermediate passes) is
+   reported as out of memory, never a crash; the workspace is then freed (ASan
+   and valgrind check for leaks). */
+static void test_oom(void **st)
+{
+  cb_net *net = must_load("nets/digits_cnn.onnx");
+  cb_data *x = must_csv("nets/digits_test20.csv", 64);
+  cb_bnet bn;
+  cb_error err = {0};
+  cb_set s = {CB_NORM_INF, 0.02, 64, NULL, NULL, NULL};
+  cb_alpha_opt o;
+  double C[90] = {0}, lb[9];
+  int k, y;
+  (void)st;
+  s.center = cb_data_x(x, 0);
+  y = cb_data_label(x, 0);
+  for (int r = 0, j = 0; j < 10; j++) if (j != y) { C[r * 10 + y] = 1; C[r * 10 + j] = -1; r++; }
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  alpha_opt_init(&o);
+  o.iters = 3;
+  for (k = 0; k < 100000; k++) {
+    cb_ws *ws;
+    int rc;
+    cb_error_clear(&err);
+    cb_alloc_fail_after(k);
+    ws = ws_new(&bn, &s, &err);
+    rc = ws ? bounds_run(ws, CB_ALPHA_CROWN, &err) : err.status;
+    if (rc == CB_OK) rc = alpha_spec(ws, C, 9, &o, lb, NULL, &err);
+    cb_alloc_fail_after(-1);
+    ws_free(ws);
+    if (rc == CB_OK) break;
+    if (rc != CB_ENOMEM) fail_msg("failing allocation %d: status %d: %s", k, rc, err.msg);
+    assert_non_null(strstr(err.msg, "out of memory"));
+  }
+  printf("bounds_run + alpha_spec on digits_cnn: %d allocation failure points, all reported\n", k);
+  assert_true(k > 10);
+  bnet_free(&bn);
+  cb_data_free(x);
+  cb_net_free(net);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mlp), cmocka_unit_test(test_cnn), cmocka_unit_test(test_tanh),
-    cmocka_unit_test(test_orth), cmocka_unit_test(test_options),
+    cmocka_unit_test(test_orth), cmocka_unit_test(test_options), cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
