@@ -443,10 +443,12 @@ int crown_sign_only(const cb_net *net, int k)
 }
 
 /* CROWN bounds of node k (replacing its IBP box) for the neurons that need
-   them, in chunks of <= 256 rows (2 rows each: upper and minus lower). */
+   them, in chunks of <= 32 neurons (2 rows each: upper and minus lower): 64
+   rows keep a pass's matrices in L2 (digits_cnn at eps 0.05 and cifar_base_kw
+   25% faster than 512 rows; mnist 256x6 within 4%). */
 static int crown_refine(cb_ws *ws, int k, cb_error *err)
 {
-  size_t n = ws->net->node[k].size, ch = n < 256 ? n : 256, m = 0, *sel = cb_alloc(n * sizeof *sel);
+  size_t n = ws->net->node[k].size, ch = n < 32 ? n : 32, m = 0, *sel = cb_alloc(n * sizeof *sel);
   double *A = cb_calloc(2 * ch * n, sizeof *A), *out = cb_alloc(2 * ch * sizeof *out);
   int rc = CB_OK, sign_only = crown_sign_only(ws->net, k);
   if (!A || !out || !sel) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
