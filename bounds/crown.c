@@ -195,14 +195,11 @@ static int back_relaxed_rows(bwd *B, int i, const double *A)
     size_t o = r * n->size;
     const double *a = A + o, *lw = L->lw + o, *lb = L->lb + o, *uw = L->uw + o, *ub = L->ub + o;
     double *ai = Ain + o, t = 0, s = 0;
-    for (size_t e = 0; e < n->size; e++) {   /* rows are often sparse: skip zeros */
-      double w, b;
-      if (a[e] == 0) continue;
-      w = a[e] > 0 ? uw[e] : lw[e];
-      b = a[e] > 0 ? ub[e] : lb[e];
-      ai[e] += a[e] * w;
-      t += a[e] * b;
-      s += fabs(a[e]) * (fabs(w) * z[e] + fabs(b));   /* the line this row uses */
+    for (size_t e = 0; e < n->size; e++) {   /* branch-free: the line this row uses */
+      double ae = a[e], pos = ae > 0 ? ae : 0, neg = ae - pos;
+      ai[e] += pos * uw[e] + neg * lw[e];
+      t += pos * ub[e] + neg * lb[e];
+      s += pos * (fabs(uw[e]) * z[e] + fabs(ub[e])) - neg * (fabs(lw[e]) * z[e] + fabs(lb[e]));
     }
     B->bias[r] += t;
     B->babs[r] += fabs(t);
@@ -221,14 +218,13 @@ static int back_relaxed(bwd *B, int i, const double *A)
   double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
   if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
   for (size_t e = 0; e < n->size; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
-  for (size_t r = 0; r < B->q; r++) {   /* the slack term of add_terms fused in; zeros skipped */
+  for (size_t r = 0; r < B->q; r++) {   /* the slack term of add_terms fused in */
     const double *a = A + r * n->size;
     double *ai = Ain + r * n->size, t = 0, sl = 0;
-    for (size_t e = 0; e < n->size; e++) {
-      double ae = a[e];
-      if (ae == 0) continue;
-      ai[e] += ae * (ae > 0 ? uw[e] : lw[e]);
-      t += ae * (ae > 0 ? ub[e] : lb[e]);
+    for (size_t e = 0; e < n->size; e++) {   /* branch-free: one of pos, neg is 0 */
+      double ae = a[e], pos = ae > 0 ? ae : 0, neg = ae - pos;
+      ai[e] += pos * uw[e] + neg * lw[e];
+      t += pos * ub[e] + neg * lb[e];
       sl += fabs(ae) * v[e];
     }
     B->bias[r] += t;
