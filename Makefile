@@ -13,11 +13,11 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
 CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
-LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lm $(OMPFLAG) $(EXTRA_LDLIBS)
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
-            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev valgrind libgmp-dev
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev valgrind libgmp-dev chromium
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -30,7 +30,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: all deps test run check asan valgrind bench bench-lip clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -65,15 +65,33 @@ _test_all: all $(TESTS)
 	@CB_ASAN_B=build-asan CB_FUZZ_B=build-fuzz CB_FUZZ_SECONDS=$(FUZZ_SMOKE) sh tests/run_tests.sh $(B)
 
 DEFAULT_NET := nets/digits_mlp.onnx
+# Certify the default network at two balls with radii, audit its saliency
+# maps on 20 rows (L-inf 0.01), then merge the three reports into
+# out/report.json + out/report.html.  certify exits 10/11 when
+# some samples are falsified/unknown: that is a result, not a failure.
 _run: all
 	$(B)/cerbere info $(DEFAULT_NET)
-	$(B)/cerbere predict $(DEFAULT_NET) --data nets/digits_test.csv --json $(B)/predict.json
-	@echo "report written: $(B)/predict.json"
+	@for ball in "inf 0.01 linf" "2 0.1 l2"; do set -- $$ball; \
+	  echo "$(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3"; \
+	  $(B)/cerbere certify $(DEFAULT_NET) --data nets/digits_test.csv --norm $$1 --eps $$2 --radius --quiet --out out/$$3; \
+	  rc=$$?; [ $$rc = 0 ] || [ $$rc = 10 ] || [ $$rc = 11 ] || exit $$rc; done
+	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out out/audit
+	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json out/audit/report.json
 
 $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
 	@mkdir -p $(B)/gen
 	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: run 'make deps' (libonnx-dev)"; exit 1; }
 	protoc-c --c_out=$(B)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+# The git commit the reports name; rewritten only when it changes.
+$(B)/gen/commit.h: FORCE
+	@mkdir -p $(B)/gen
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	 git diff --quiet HEAD -- 2>/dev/null || c="$$c-modified"; \
+	 echo "#define CB_GIT_COMMIT \"$$c\"" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+$(B)/certify/report_doc.o: $(B)/gen/commit.h
 
 $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
@@ -142,6 +160,14 @@ bench-lip: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/lipschitz
 	$(B)/bench/lipschitz
 
+bench-jac: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/jacobian
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/jacobian
+
+bench-attr: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/attributions
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/attributions
+
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
@@ -153,4 +179,4 @@ deps-check:
 	! grep -l '#include "\(\.\./\)\?certify/' lip/*.[ch] 2>/dev/null | grep . && echo "floors ok"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz out

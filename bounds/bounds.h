@@ -40,6 +40,7 @@ typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP } cb_method;
 typedef struct cb_bnet {
   const cb_net *net;
   double **absW;          /* per node, NULL for kinds without weights */
+  double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
 } cb_bnet;
 
 /* Per-sample workspace: everything the analyzers learn about one sample. */

@@ -21,14 +21,19 @@ int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
 {
   bn->net = net;
   bn->absW = cb_calloc((size_t)net->n, sizeof *bn->absW);
-  if (!bn->absW) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  bn->wmin = cb_alloc((size_t)net->n * sizeof *bn->wmin);
+  if (!bn->absW || !bn->wmin) { cb_free(bn->wmin); cb_free(bn->absW); bn->absW = NULL; bn->wmin = NULL; return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   for (int i = 0; i < net->n; i++) {
     const cb_node *n = &net->node[i];
     size_t k = weight_count(n);
     const double *W = n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W;
+    bn->wmin[i] = HUGE_VAL;
     if (!k) continue;
     if (!(bn->absW[i] = cb_alloc(k * sizeof(double)))) { bnet_free(bn); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
-    for (size_t j = 0; j < k; j++) bn->absW[i][j] = fabs(W[j]);
+    for (size_t j = 0; j < k; j++) {
+      bn->absW[i][j] = fabs(W[j]);
+      if (W[j] != 0 && bn->absW[i][j] < bn->wmin[i]) bn->wmin[i] = bn->absW[i][j];
+    }
   }
   return CB_OK;
 }
@@ -38,7 +43,9 @@ void bnet_free(cb_bnet *bn)
   if (!bn || !bn->absW) return;
   for (int i = 0; i < bn->net->n; i++) cb_free(bn->absW[i]);
   cb_free(bn->absW);
+  cb_free(bn->wmin);
   bn->absW = NULL;
+  bn->wmin = NULL;
 }
 
 static int is_nonlinear(cb_kind k)

@@ -6,10 +6,11 @@
 #include <time.h>
 #include "certify.h"
 #include "forward.h"
+#include "jacobian.h"
 #include "lipschitz.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
-                                          "strong-attack"};
+                                          "local-lipschitz", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 struct cb_certifier {
@@ -58,6 +59,8 @@ fail:
   return NULL;
 }
 
+const struct lip_result *certifier_lipschitz(const cb_certifier *c) { return c->lip; }
+
 void certifier_free(cb_certifier *c)
 {
   if (!c) return;
@@ -70,11 +73,13 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 {
   size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
   memset(r, 0, sizeof *r);
-  r->logits = cb_calloc(3 * no + ni, sizeof(double));
+  r->logits = cb_calloc(5 * no + ni, sizeof(double));
   if (!r->logits) return CB_ENOMEM;
   r->margin_lb = r->logits + no;
   r->cex_logits = r->margin_lb + no;
-  r->cex = r->cex_logits + no;
+  r->logit_lb = r->cex_logits + no;
+  r->logit_ub = r->logit_lb + no;
+  r->cex = r->logit_ub + no;
   return CB_OK;
 }
 
@@ -89,9 +94,12 @@ typedef struct job {
   const volatile int *stop;
   double *C, *lb, *best, *xa, *ya, *lo, *hi;
   int have_best;             /* best[] holds some sound margin bounds */
+  cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
   cb_ws *ws;
   cb_set set;
   double lip_radius;        /* global Lipschitz radius (0 if none) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at x (local Lipschitz) */
+  int have_m_lo;
   struct timespec t0;
 } job;
 
@@ -149,6 +157,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
   const cb_certifier *c = j->c;
   size_t q = c->nout - 1;
+  int ran = 0;               /* a bound method filled ws at this eps */
   if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
   j->set.eps = eps;
   j->ws->set.eps = eps;
@@ -161,6 +170,8 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
     if (rc != CB_OK) return -1;
+    j->last = order[k];
+    ran = 1;
     for (size_t r = 0; r < q; r++) {
       if (!isfinite(j->lb[r])) {
         snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
@@ -171,6 +182,26 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     }
     j->have_best = 1;
     if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
+    /* mean value along the segment from x: needs x in the set (it is unless clipped away) */
+    struct timespec t;
+    int rc, ok = 1;
+    if (!set_contains(&j->set, j->x)) return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
+    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+    if (rc != CB_OK) return -1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite local-lipschitz bound on margin %zu", r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+    }
+    j->have_best = 1;
+    if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
   }
   *by = CM_COUNT;
   return 0;
@@ -184,6 +215,27 @@ static void unknown_reason(job *j)
   for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
   snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
            w < (size_t)j->label ? w : w + 1, j->best[w]);
+}
+
+/* Logit bounds at eps for the report, from the workspace state of the last
+   bound method (IBP when none ran). */
+static int logit_bounds(job *j, cb_error *err)
+{
+  size_t no = j->c->nout;
+  double *I = cb_calloc(no * no, sizeof *I);
+  int rc;
+  if (!I) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
+  j->set.eps = j->ws->set.eps = j->c->o.eps;
+  if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
+  if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
+  cb_free(I);
+  if (rc != CB_OK) return rc;
+  j->r->have_logit_bounds = 1;
+  j->r->logit_method = j->last;
+  for (size_t k = 0; k < no; k++)
+    if (!isfinite(j->r->logit_lb[k]) || !isfinite(j->r->logit_ub[k])) j->r->have_logit_bounds = 0;
+  return CB_OK;
 }
 
 /* [certified, attacked] radii by bisection, warm-started from the Lipschitz radius. */
@@ -229,7 +281,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
                    const volatile int *stop, cb_error *err)
 {
   size_t q = c->nout - 1, ni = c->nin;
-  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop};
+  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
   cb_cm by;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
@@ -238,14 +290,16 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->decided_by = CM_COUNT;
   r->reason[0] = 0;
   r->have_margin_lb = 0;
+  r->have_logit_bounds = 0;
   r->certified_radius = 0;
   r->attack_radius = INFINITY;
   memset(r->ms, 0, sizeof r->ms);
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
-  j.C = cb_calloc(q * c->nout + 2 * q + 3 * ni + c->nout, sizeof(double));
+  j.C = cb_calloc(q * c->nout + 3 * q + 3 * ni + c->nout, sizeof(double));
   if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
   j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.ya = j.hi + ni;
+  j.m_lo = j.ya + c->nout;
   for (size_t k = 0, o = 0; o < c->nout; o++)
     if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
   j.set = (cb_set){c->o.norm, c->o.eps, ni, x, NULL, NULL};
@@ -270,6 +324,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
     lip_sample ls;
     if ((rc = lip_certify(c->net, c->lip, x, label, &ls, err)) != CB_OK) goto out;
     j.lip_radius = ls.radius_pairwise;
+  }
+  if (on(&j, CM_LOCAL_LIP) && c->lip) {
+    if ((rc = jac_margins_at(c->net, c->lip, x, label, j.m_lo, NULL, err)) != CB_OK) goto out;
+    j.have_m_lo = 1;
   }
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
   /* cheap attack, then the sound methods, then a strong attack */
@@ -298,6 +356,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   else if (out_of_time(&j))
     snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
   else unknown_reason(&j);
+  if ((rc = logit_bounds(&j, err)) != CB_OK) goto out;
 radius:
   if (c->o.radius && (rc = radius_search(&j, err)) != CB_OK) {
     if (rc == CB_EINTERNAL) { rc = CB_OK; cb_error_clear(err); r->certified_radius = 0; }

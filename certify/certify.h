@@ -6,6 +6,8 @@
 **   cheap attack        -> falsified with a checked counterexample
 **   global Lipschitz    -> verified if eps < the sample's Lipschitz radius
 **   IBP, CROWN-IBP, CROWN (bounds/) -> verified if every margin lower bound > 0
+**   local Lipschitz (lip/jacobian.h) -> verified if m_j(x) - L_j eps > 0 for all j,
+**                       L_j from the interval Jacobian over the ball (CROWN bounds)
 **   strong attack       -> falsified
 **   otherwise unknown, with the reason (which margin failed, timeout, error).
 ** Methods are tried cheapest first and the first that decides is recorded.
@@ -23,7 +25,7 @@
 
 /* Methods of the cascade, in cascade order. */
 typedef enum cb_cm {
-  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_STRONG_ATTACK, CM_COUNT
+  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_STRONG_ATTACK, CM_COUNT
 } cb_cm;
 extern const char *const cb_cm_name[CM_COUNT];   /* "clean", "attack", "lipschitz", "ibp", ... */
 
@@ -48,6 +50,7 @@ typedef struct cb_certifier cb_certifier;   /* per network and options, shared b
 
 cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err);
 void certifier_free(cb_certifier *c);
+const struct lip_result *certifier_lipschitz(const cb_certifier *c);  /* NULL if not computed */
 
 typedef struct cb_cert_result {
   int label, pred;
@@ -58,6 +61,10 @@ typedef struct cb_cert_result {
   double *margin_lb;        /* n_out - 1: margins f_y - f_j (j != y ascending) from the deciding
                                (or last) bound method; NAN when none ran */
   int have_margin_lb;
+  double *logit_lb, *logit_ub;  /* n_out: logit bounds at eps from the last bound method that
+                               ran there (IBP when none did); have_logit_bounds = 0 if none */
+  int have_logit_bounds;
+  cb_cm logit_method;
   double *cex;              /* n_in: the counterexample when falsified */
   double *cex_logits;       /* n_out */
   int cex_class;

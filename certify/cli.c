@@ -15,6 +15,9 @@
 #include "net.h"
 #include "report.h"
 #include "cmd_lipschitz.h"
+#include "report_doc.h"
+#include "cmd_jacobian.h"
+#include "cmd_attr.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -29,10 +32,20 @@ static const char *usage_main =
   "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
   "                                    per-sample verdicts (verified / falsified with a\n"
   "                                    checked counterexample / unknown), certified radii\n"
+  "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
   "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
   "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
+  "  jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
+  "                                    exact margin gradients; over a ball: interval Jacobian,\n"
+  "                                    local Lipschitz constants, certified radius\n"
+  "  attribute NET --data CSV --method M [--json OUT]\n"
+  "                                    attribution maps: saliency, gradxinput, ig, smoothgrad,\n"
+  "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva\n"
+  "  audit NET --data CSV --method M --norm inf|2|1 --eps E --out DIR\n"
+  "                                    attribution stability audit: certified map bounds,\n"
+  "                                    guaranteed max change, certified top-k, report\n"
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
@@ -223,6 +236,8 @@ int main(int argc, char **argv)
      the heap (no mmap/munmap and page faults each time). */
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  cb_argc = argc;
+  cb_argv = argv;
   /* Default memory cap: the machine's RAM, so that an absurd network fails
      with "memory limit reached" instead of swapping or being OOM-killed. */
   if (sysconf(_SC_PHYS_PAGES) > 0 && sysconf(_SC_PAGESIZE) > 0)
@@ -234,7 +249,11 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
   if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "attribute")) return cmd_attribute(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
 }

@@ -20,6 +20,7 @@
 #include "certify.h"
 #include "linalg.h"
 #include "report.h"
+#include "report_doc.h"
 
 /* Run outcomes, above the cb_status range so they never mix with errors. */
 #define EXIT_FALSIFIED 10
@@ -36,7 +37,8 @@ static const char *usage =
   "the label over the ball {x : ||x - row||_p <= E} (intersected with [LO,HI]^n\n"
   "with --clip).  Methods run cheapest first and the first that decides wins:\n"
   "  clean (the row itself misclassified) -> attack (PGD, cheap) -> lipschitz\n"
-  "  (global constant) -> ibp -> crown-ibp -> crown -> strong-attack.\n"
+  "  (global constant) -> ibp -> crown-ibp -> crown -> local-lipschitz (interval\n"
+  "  Jacobian over the ball) -> strong-attack.\n"
   "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
   "counterexample, re-checked by the forward pass, is reported), unknown (with\n"
   "the reason: the margin that failed, a timeout, an internal error).\n"
@@ -45,14 +47,15 @@ static const char *usage =
   "                 bisection from the Lipschitz radius) and the attack radius\n"
   "                 (smallest eps where the attack succeeds): [certified, attacked]\n"
   "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
-  "                 strong-attack (default: all)\n"
+  "                 local-lipschitz,strong-attack (default: all)\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
   "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
   "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
   "  --threads N    OpenMP threads over samples (default: all cores)\n"
   "  --resume       continue the interrupted run in DIR (same settings), skipping\n"
   "                 the samples already in DIR/progress.jsonl\n"
-  "  --out DIR      write DIR/certificates.json: {command, version, net, data,\n"
+  "  --out DIR      write DIR/report.json and DIR/report.html (the certification\n"
+  "                 report, docs/report-schema.md) and DIR/certificates.json: {command, version, net, data,\n"
   "                 settings, summary, samples: [{index, label, pred, verdict,\n"
   "                 decided_by, reason, margin_lb, counterexample, counterexample_class,\n"
   "                 certified_radius, attack_radius, time_ms, method_ms}]}\n"
@@ -82,7 +85,7 @@ static int parse_methods(const char *v, unsigned *m)
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     int k;
     for (k = CM_ATTACK; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
-    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, strong-attack)", t);
+    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, strong-attack)", t);
     *m |= 1u << k;
   }
   return 0;
@@ -154,9 +157,9 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-static cJSON *sample_json(size_t index, const cb_cert_result *r, size_t ni, size_t no, int radius)
+static cJSON *sample_json(size_t index, const double *x, const cb_cert_result *r, size_t ni, size_t no, int radius)
 {
-  cJSON *s = cJSON_CreateObject(), *ms = cJSON_CreateObject();
+  cJSON *s = cJSON_CreateObject(), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
   cJSON_AddNumberToObject(s, "index", (double)index);
   cJSON_AddNumberToObject(s, "label", r->label);
   cJSON_AddNumberToObject(s, "pred", r->pred);
@@ -165,9 +168,21 @@ static cJSON *sample_json(size_t index, const cb_cert_result *r, size_t ni, size
   else cJSON_AddStringToObject(s, "decided_by", cb_cm_name[r->decided_by]);
   cJSON_AddStringToObject(s, "reason", r->reason);
   cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
+  for (size_t j = 0; j < no; j++) if ((int)j != r->label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  cJSON_AddItemToObject(s, "margin_classes", mc);
   if (r->have_margin_lb) cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->margin_lb, (int)no - 1));
   else cJSON_AddNullToObject(s, "margin_lb");
+  if (r->have_logit_bounds) {
+    cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->logit_lb, (int)no));
+    cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->logit_ub, (int)no));
+    cJSON_AddStringToObject(s, "logit_bounds_method", cb_cm_name[r->logit_method]);
+  } else {
+    cJSON_AddNullToObject(s, "logit_lb");
+    cJSON_AddNullToObject(s, "logit_ub");
+    cJSON_AddNullToObject(s, "logit_bounds_method");
+  }
   if (r->verdict == V_FALSIFIED) {
+    cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)ni));
     cJSON_AddItemToObject(s, "counterexample", cJSON_CreateDoubleArray(r->cex, (int)ni));
     cJSON_AddItemToObject(s, "counterexample_logits", cJSON_CreateDoubleArray(r->cex_logits, (int)no));
     cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
@@ -182,19 +197,6 @@ static cJSON *sample_json(size_t index, const cb_cert_result *r, size_t ni, size
   for (int k = 0; k < CM_COUNT; k++) if (r->ms[k] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[k], r->ms[k]);
   cJSON_AddItemToObject(s, "method_ms", ms);
   return s;
-}
-
-/* Checks that DIR exists (or creates it) and is writable, before any work. */
-static int prepare_dir(const char *dir, cb_error *err)
-{
-  char p[4096];
-  FILE *f;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return cb_error_set(err, CB_EIO, "%s: cannot create the output directory (%s)", dir, strerror(errno));
-  snprintf(p, sizeof p, "%s/.cerbere-write-test", dir);
-  if (!(f = fopen(p, "w"))) return cb_error_set(err, CB_EIO, "%s: output directory is not writable (%s)", dir, strerror(errno));
-  fclose(f);
-  remove(p);
-  return CB_OK;
 }
 
 /* --resume: loads finished samples from progress.jsonl if its settings match. */
@@ -294,6 +296,38 @@ static void progress(int done, int total, const tally *t, double secs)
   if (done == total) fputc('\n', stderr);
 }
 
+/* DIR/report.json + report.html: the certificates plus what an auditor needs
+   to tie them to the inputs (digests, tool commit, command line, Lipschitz). */
+static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cb_certifier *c, const cJSON *top, cb_error *err)
+{
+  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *sum, *timing, *report;
+  char *line = NULL;
+  int rc;
+  if (!nj) { cJSON_Delete(run); return err->status; }
+  if (!(dj = report_datafile(o->data, cb_data_rows(d), err))) { cJSON_Delete(run); cJSON_Delete(nj); return err->status; }
+  cJSON_AddStringToObject(run, "command", "certify");
+  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
+  cJSON_AddStringToObject(run, "command_line", line ? line : "");
+  cb_free(line);
+  cJSON_AddItemToObject(run, "network", nj);
+  cJSON_AddItemToObject(run, "data", dj);
+  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
+  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
+  timing = cJSON_CreateObject();
+  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
+  cJSON_AddItemToObject(timing, "method_ms_total", cJSON_DetachItemFromObject(sum, "method_ms_total"));
+  cJSON_AddItemToObject(run, "summary", sum);
+  if (certifier_lipschitz(c)) cJSON_AddItemToObject(run, "lipschitz", report_lipschitz(net, certifier_lipschitz(c)));
+  else cJSON_AddNullToObject(run, "lipschitz");
+  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  cJSON_AddItemToObject(run, "timing", timing);
+  report = report_new(cJSON_CreateArray());
+  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
+  rc = report_write_dir(o->out, report, err);
+  cJSON_Delete(report);
+  return rc;
+}
+
 static double now(void)
 {
   struct timespec t;
@@ -313,7 +347,7 @@ static int run(const opts *o, cb_error *err)
   int rc, threads, bar = !o->quiet && isatty(2), ndone = 0;
   tally t = {0};
   double t0 = now(), medr;
-  if (o->out && (rc = prepare_dir(o->out, err)) != CB_OK) return rc;
+  if (o->out && (rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
   if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
   ni = cb_net_input_size(net); no = cb_net_output_size(net);
   if ((rc = cb_data_load_csv(o->data, ni, &d, err)) != CB_OK) goto out;
@@ -358,7 +392,7 @@ static int run(const opts *o, cb_error *err)
     {
       if (st != CB_OK) { if (rc == CB_OK) { rc = st; *err = e; } g_stop = 2; }
       else if (!g_stop) {
-        cJSON *s = sample_json(r0 + (size_t)k, &r, ni, no, o->co.radius);
+        cJSON *s = sample_json(r0 + (size_t)k, cb_data_x(d, r0 + (size_t)k), &r, ni, no, o->co.radius);
         done[k] = s;
         count(&t, s);
         ndone++;
@@ -396,6 +430,7 @@ static int run(const opts *o, cb_error *err)
     remove(prog);
   }
   if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+  if (o->out && (rc = write_report(o, net, d, c, top, err)) != CB_OK) goto out;
   rc = t.fal ? EXIT_FALSIFIED : t.unk ? EXIT_UNKNOWN : 0;
 out:
   if (pf) fclose(pf);

@@ -52,10 +52,46 @@ int report_usage(const char *cmd, const char *fmt, const char *arg)
   return EXIT_USAGE;
 }
 
+/* cJSON prints doubles with 15 digits when they match to within an epsilon,
+   which can change the last bit: a counterexample read back from the file
+   could then lie outside the set.  Every number is replaced by a raw token
+   with the shortest decimal that strtod maps back to the same double. */
+void report_exact_numbers(cJSON *o)
+{
+  cJSON *c = o ? o->child : NULL;
+  while (c) {
+    cJSON *next = c->next;
+    if (cJSON_IsNumber(c)) {
+      char buf[40];
+      double v = c->valuedouble;
+      cJSON *r;
+      if (!isfinite(v)) r = cJSON_CreateNull();
+      else {
+        for (int p = 15; p <= 17; p++) {
+          snprintf(buf, sizeof buf, "%.*g", p, v);
+          if (strtod(buf, NULL) == v) break;
+        }
+        r = cJSON_CreateRaw(buf);
+      }
+      if (r) {   /* the key moves to the replacement (ReplaceItemViaPointer keeps none) */
+        r->string = c->string;
+        r->type |= c->type & cJSON_StringIsConst;
+        c->string = NULL;
+        cJSON_ReplaceItemViaPointer(o, c, r);
+      }
+    } else report_exact_numbers(c);
+    c = next;
+  }
+}
+
 int report_write_json(const char *path, cJSON *root, cb_error *err)
 {
   char tmp[4096];
-  char *txt = root ? cJSON_Print(root) : NULL;
+  cJSON *copy = root ? cJSON_Duplicate(root, 1) : NULL;   /* the caller's tree keeps its numbers */
+  char *txt;
+  report_exact_numbers(copy);
+  txt = copy ? cJSON_Print(copy) : NULL;
+  cJSON_Delete(copy);
   FILE *f;
   int ok;
   if (!txt) return cb_error_set(err, CB_ENOMEM, "out of memory writing JSON");

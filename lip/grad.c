@@ -63,6 +63,7 @@ void grad_free(cb_grad *g)
 }
 
 const double *grad_value(const cb_grad *g, int i) { return g->act[i]; }
+const double *grad_adjoint(const cb_grad *g, int i) { return g->adj[i]; }
 
 /* Elementwise derivative of node n at input value x, output value y. */
 static double dact(const cb_node *n, double x, double y)

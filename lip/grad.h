@@ -33,4 +33,9 @@ int grad_backward(cb_grad *g, const double *C, size_t q, double *G, cb_error *er
    need more than the output. */
 const double *grad_value(const cb_grad *g, int i);
 
+/* After grad_backward: the adjoints of node i, q x size(i) row-major
+   (d(C f)/d value(i)), for callers that need the gradient at an inner node
+   (Grad-CAM at a conv output).  Valid until the next grad_backward. */
+const double *grad_adjoint(const cb_grad *g, int i);
+
 #endif

@@ -1,0 +1,155 @@
+/*
+** Attributions: which input features a class score f_c depends on, and how
+** far an attribution map can move over a ball (certified bounds).
+**
+** A map has one value per input feature, in the input's C order; for an
+** image with C > 1 channels the default reduces it by the max over channels
+** (Xplique's default) to H x W values (attr_map_size).  The score is the
+** logit f_c of the target c.
+**   attr_grad.c     Saliency |df_c/dx|, Gradient x Input, Integrated Gradients
+**                   (trapezoid, m steps), SmoothGrad / VarGrad / SquareGrad
+**   attr_perturb.c  Occlusion, RISE
+**   attr_cam.c      Grad-CAM, Grad-CAM++ at a named CONV node
+**   attr_eva.c      EVA: certified worst-case margin gain when a group is pinned
+**   attr_metrics.c  AverageStability (Xplique), Deletion / Insertion AUC
+**   attr_cert.c     sound bounds of Saliency, Gradient x Input and the discrete
+**                   IG over an Lp ball (interval Jacobian), guaranteed maximum
+**                   change of the map, certified-stable top-k
+** An attr_ctx holds the per-network buffers of one thread; the maps are
+** deterministic for fixed options (seeded RNG, no thread-dependent sums).
+*/
+#ifndef CB_ATTR_H
+#define CB_ATTR_H
+
+#include <stdint.h>
+#include "bounds.h"
+#include "grad.h"
+
+typedef enum attr_method {
+  AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
+  AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA, AM_COUNT
+} attr_method;
+extern const char *const attr_method_name[AM_COUNT];   /* "saliency", "gradxinput", ... */
+
+typedef struct attr_opt {
+  attr_method method;
+  int target;               /* >= 0: this class; -1: the row's label; -2: the predicted class */
+  int steps;                /* IG: trapezoid intervals m (m + 1 gradients; default 50) */
+  double baseline;          /* IG baseline constant, occlusion replacement value (default 0) */
+  const double *baseline_vec;  /* IG: baseline vector (n values) instead of the constant */
+  int n_baselines;          /* IG: > 0 averages over that many baselines ~ U[min x, max x]^n */
+  int samples;              /* SmoothGrad/VarGrad/SquareGrad noise samples (50), RISE masks (2000) */
+  double sigma;             /* SmoothGrad & co: noise standard deviation (default 0.2) */
+  uint64_t seed;            /* RNG seed of every random method (default 1) */
+  int patch, stride;        /* occlusion patch side and stride (2, 1); EVA group side (1) */
+  double rise_p;            /* RISE: probability a cell is kept (0.5) */
+  int rise_cells;           /* RISE: low-resolution grid side (4) */
+  const char *node;         /* Grad-CAM node name (NULL: the last CONV node) */
+  int reduce;               /* 1 (default): max over channels when C > 1 -> H x W map; 0: every feature */
+  cb_norm norm;             /* EVA ball (default L-inf, eps 0.05) */
+  double eps;
+} attr_opt;
+
+void attr_opt_init(attr_opt *o);
+int attr_method_parse(const char *s, attr_method *m);   /* 0 if unknown */
+
+/* Image view of the input: C x H x W (rank-4 input, or a flat square input as
+   1 x s x s, else 1 x 1 x n). */
+void attr_image(const cb_net *net, int *c, int *h, int *w);
+
+typedef struct attr_ctx attr_ctx;
+attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err);  /* checks the options */
+void attr_free(attr_ctx *a);
+
+/* Length of a map: H x W when channels are reduced, else the input size. */
+size_t attr_map_size(const attr_ctx *a);
+
+/* The target class for a row (o->target rule); error if out of range. */
+int attr_target(attr_ctx *a, const double *x, int label, int *target, cb_error *err);
+
+/* map (attr_map_size values) = the attribution of class `target` at x. */
+int attr_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+
+/* f_c(x) and, if grad != NULL, df_c/dx (n). */
+int attr_score(attr_ctx *a, const double *x, int target, double *score, double *grad, cb_error *err);
+
+/* --- certified bounds (attr_cert.c) --------------------------------------- */
+
+/* For every y in the set s (center x, any norm, optional clip box):
+   lb <= map(y) <= ub entrywise (attr_map_size values; a channel-reduced
+   map's bounds are the max over channels of the per-feature bounds), for methods saliency, gradxinput and ig
+   (the discrete IG of a->opt, each path point's ball the input ball scaled
+   by alpha; a constant or vector baseline).  Holds for real arithmetic
+   (see attr_cert.c for what of the double computation is covered). */
+int attr_cert_bounds(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
+
+/* Guaranteed maximum change max_y ||map(y) - map(x)|| in L1, L2, L-inf
+   (out[0..2]) from the bounds and the centre map (rounded up). */
+void attr_max_change(const double *map, const double *lb, const double *ub, size_t n, double out[3]);
+
+/* Features certified to be in the top-k (by value) for every y of the set:
+   i with lb_i > ub_j for all but fewer than k other j.  Writes them to idx
+   (ascending), returns their count (<= k). */
+size_t attr_certified_topk(const double *lb, const double *ub, size_t n, size_t k, int *idx);
+
+/* --- metrics (attr_metrics.c) --------------------------------------------- */
+
+/* Xplique's AverageStability at one sample: mean over K neighbours
+   x + e, e ~ U([0, r])^n, of ||map(x + e) - map(x)|| (p = 1 or 2). */
+int attr_stability(attr_ctx *a, const double *x, int target, const double *map, double r, int K, int p,
+                   uint64_t seed, double *out, cb_error *err);
+
+/* Deletion (insert = 0) or Insertion (insert = 1) AUC: the score f_c as the
+   features are set, most important first, from x to the baseline constant
+   (deletion) or from the baseline to x (insertion), in `steps` equal steps;
+   trapezoid area over [0, 1]. */
+int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *map, int insert, int steps,
+                      double *auc, cb_error *err);
+
+/* MuFidelity (Bhatt et al. 2020; Xplique): N random subsets S of the cells
+   of a g x g grid over the image (each cell in S with probability frac; g
+   capped at the image side), the features of S set to the baseline
+   constant; out = Pearson correlation over the N subsets of sum_{i in S}
+   map_i and the score drop f_c(x) - f_c(x with S removed).  0 when either
+   side is constant. */
+int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
+                    uint64_t seed, double *out, cb_error *err);
+
+/* --- internals shared by the attr_*.c files ------------------------------- */
+struct attr_ctx {
+  const cb_net *net;
+  attr_opt opt;
+  size_t n, no, nm;          /* input, output and map sizes */
+  int ch, ih, iw;            /* image view (attr_image) */
+  double *full;              /* n: the unreduced map */
+  cb_grad *g;
+  cb_bnet bn;               /* EVA and certified bounds */
+  double *C, *G, *y, *t1, *t2, *t3;   /* no, n, no, n, n, n scratch */
+  double *batch, *ybatch;   /* perturbation methods: AB inputs and outputs */
+  int cam_node;             /* Grad-CAM node index */
+};
+#define ATTR_BATCH 64
+
+uint64_t attr_rng_next(uint64_t *s);          /* splitmix64 */
+double attr_rng_unit(uint64_t *s);            /* U[0, 1) */
+double attr_rng_normal(uint64_t *s);          /* N(0, 1), Box-Muller */
+
+int attr_grad_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_perturb_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_cam_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_eva_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_cam_node(const cb_net *net, const char *name, int *idx, cb_error *err);
+
+/* EVA building block: certified lower bound of min_j (f_c - f_j) over the
+   ball of a->opt around x with the coordinates in `pin` (n flags, may be
+   NULL) fixed to x. */
+int attr_eva_margin(attr_ctx *a, const double *x, int target, const unsigned char *pin, double *m,
+                    cb_error *err);
+
+/* map[p] = max over channels c of full[c H W + p] (H W = a->nm). */
+void attr_reduce(const attr_ctx *a, const double *full, double *map);
+
+/* IG baseline j of a->opt for x (j < max(1, n_baselines)) into b. */
+void attr_ig_baseline(const attr_ctx *a, const double *x, int j, double *b);
+
+#endif

@@ -1,0 +1,362 @@
+/*
+** `cerbere attribute`: one attribution map per CSV row (certify/attr.h),
+** written as JSON.  Rows run in parallel (OpenMP, one attr_ctx per thread,
+** BLAS single-threaded); every map is deterministic for given options, so
+** the output does not depend on the thread count.  Nothing is written when a
+** row fails.
+*/
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "args.h"
+#include "cmd_attr.h"
+#include "linalg.h"
+#include "report.h"
+
+const char *const attr_cli_help =
+  "  --target T     class to explain: label (default), pred (the predicted class)\n"
+  "                 or a class index\n"
+  "  --steps M      IG: trapezoid intervals (M + 1 gradients, default 50)\n"
+  "  --baseline B   IG baseline / occlusion value: a number (default 0) or, for IG,\n"
+  "                 a comma-separated list of one value per input\n"
+  "  --baselines K  IG: average over K random baselines ~ U[min x, max x]^n\n"
+  "  --samples N    SmoothGrad/VarGrad/SquareGrad noise samples (default 50),\n"
+  "                 RISE masks (default 2000)\n"
+  "  --sigma S      noise standard deviation (default 0.2)\n"
+  "  --seed S       RNG seed of the random methods (default 1)\n"
+  "  --patch P      occlusion patch side (default 2); EVA group side (default 1)\n"
+  "  --stride S     occlusion stride (default 1)\n"
+  "  --p P          RISE: probability a cell is kept (default 0.5)\n"
+  "  --cells C      RISE: low-resolution grid side (default 4)\n"
+  "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n"
+  "  --reduce R     images with C > 1 channels: max (default, as Xplique) gives\n"
+  "                 one value per pixel (max over channels, H x W map); none\n"
+  "                 keeps one value per input feature\n";
+
+static const char *usage =
+  "usage: cerbere attribute NET --data CSV --method M [method options]\n"
+  "                         [--norm inf|2|1 --eps E] [--rows A:B] [--json OUT] [--quiet]\n"
+  "                         [--max-memory M]\n"
+  "\n"
+  "For each CSV row (label,x0,...), the attribution map of the target class\n"
+  "score (the logit f_c), one value per input feature in the input's C order\n"
+  "(per pixel for a multi-channel image, see --reduce).\n"
+  "Methods: saliency |df_c/dx|; gradxinput x*df_c/dx; ig (Integrated Gradients,\n"
+  "trapezoid rule); smoothgrad, vargrad, squaregrad (mean, variance, mean square\n"
+  "of the gradient under Gaussian noise); occlusion (score drop, summed over the\n"
+  "patches covering a feature); rise (random masks); gradcam, gradcampp (at a\n"
+  "CONV node, upsampled to the input); eva (gain of the certified worst-case\n"
+  "margin over the ball --norm/--eps, default inf 0.05, when a group is fixed).\n"
+  "A flat input whose size is a square is treated as a one-channel image.\n"
+  "\n"
+  "%s"
+  "  --norm P       EVA ball norm: inf (default), 2 or 1\n"
+  "  --eps E        EVA ball radius (default 0.05)\n"
+  "  --metrics      also per row: AverageStability (mean L2 distance to the maps\n"
+  "                 at --neighbours K (10) points x + U([0, --radius R (0.1)])^n),\n"
+  "                 Deletion and Insertion AUC (16 steps, to/from --baseline),\n"
+  "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2)\n"
+  "  --rows A:B     only rows A..B-1 (0-based)\n"
+  "  --json OUT     {command, version, net, data, method, settings, map_shape, n_samples,\n"
+  "                 samples: [{index, label, target, score, map, metrics (with\n"
+  "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity}}]}\n"
+  "  --quiet        print only the summary line\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
+
+int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
+{
+  attr_opt *o = &c->o;
+  char *e;
+  long l;
+  double d;
+  if (!strcmp(a, "--method")) {
+    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva)", v);
+  } else if (!strcmp(a, "--target")) {
+    if (!strcmp(v, "label")) o->target = -1;
+    else if (!strcmp(v, "pred")) o->target = -2;
+    else if ((l = strtol(v, &e, 10)) >= 0 && e != v && !*e && l < 1000000) o->target = (int)l;
+    else return report_usage(cmd, "--target wants label, pred or a class index >= 0, not '%s'", v);
+  } else if (!strcmp(a, "--baseline")) {
+    if (strchr(v, ',')) {
+      size_t k = 1;
+      for (const char *p = v; *p; p++) k += *p == ',';
+      cb_free(c->bvec);
+      if (!(c->bvec = cb_alloc(k * sizeof *c->bvec))) return report_usage(cmd, "%s", "out of memory");
+      c->bvec_n = 0;
+      for (const char *p = v;;) {
+        d = strtod(p, &e);
+        if (e == p || !isfinite(d) || (*e && *e != ',')) return report_usage(cmd, "--baseline wants a number or a comma-separated list of numbers, not '%s'", v);
+        c->bvec[c->bvec_n++] = d;
+        if (!*e) break;
+        p = e + 1;
+      }
+      o->baseline_vec = c->bvec;
+    } else {
+      d = strtod(v, &e);
+      if (e == v || *e || !isfinite(d)) return report_usage(cmd, "--baseline wants a number or a comma-separated list of numbers, not '%s'", v);
+      o->baseline = d;
+    }
+  } else if (!strcmp(a, "--sigma") || !strcmp(a, "--p")) {
+    d = strtod(v, &e);
+    if (e == v || *e || !isfinite(d) || d < 0 || (a[2] == 'p' && (d <= 0 || d > 1)))
+      return report_usage(cmd, a[2] == 'p' ? "--p wants a probability in (0, 1], not '%s'" : "--sigma wants a finite number >= 0, not '%s'", v);
+    if (a[2] == 'p') o->rise_p = d; else o->sigma = d;
+  } else if (!strcmp(a, "--node")) o->node = v;
+  else if (!strcmp(a, "--reduce")) {
+    if (!strcmp(v, "max")) o->reduce = 1;
+    else if (!strcmp(v, "none")) o->reduce = 0;
+    else return report_usage(cmd, "--reduce wants max or none, not '%s'", v);
+  }
+  else if (!strcmp(a, "--steps") || !strcmp(a, "--baselines") || !strcmp(a, "--samples") || !strcmp(a, "--seed") ||
+           !strcmp(a, "--patch") || !strcmp(a, "--stride") || !strcmp(a, "--cells")) {
+    l = strtol(v, &e, 10);
+    if (e == v || *e || l < (strcmp(a, "--seed") && strcmp(a, "--baselines") ? 1 : 0) || l > 10000000) {
+      char fmt[80];
+      snprintf(fmt, sizeof fmt, "%s wants an integer in %s..10^7, not '%%s'", a, strcmp(a, "--seed") && strcmp(a, "--baselines") ? "1" : "0");
+      return report_usage(cmd, fmt, v);
+    }
+    if (!strcmp(a, "--steps")) o->steps = (int)l;
+    else if (!strcmp(a, "--baselines")) o->n_baselines = (int)l;
+    else if (!strcmp(a, "--samples")) o->samples = (int)l;
+    else if (!strcmp(a, "--seed")) o->seed = (uint64_t)l;
+    else if (!strcmp(a, "--patch")) o->patch = (int)l;
+    else if (!strcmp(a, "--stride")) o->stride = (int)l;
+    else o->rise_cells = (int)l;
+  } else return 0;
+  return -1;
+}
+
+cJSON *map_shape(const cb_net *net, size_t nm)
+{
+  int c, h, w;
+  attr_image(net, &c, &h, &w);
+  if (nm == cb_net_input_size(net)) return report_shape(&net->node[0].shape);
+  int dims[2] = {h, w};
+  return cJSON_CreateIntArray(dims, 2);
+}
+
+int attr_cli_check(const attr_cli *c, size_t n, cb_error *err)
+{
+  if (c->o.baseline_vec && c->bvec_n != n)
+    return cb_error_set(err, CB_EUSAGE, "--baseline has %zu values, the network input has %zu", c->bvec_n, n);
+  return CB_OK;
+}
+
+void attr_cli_free(attr_cli *c) { cb_free(c->bvec); c->bvec = NULL; }
+
+typedef struct opts {
+  const char *net, *data, *json;
+  attr_cli ac;
+  long r0, r1;
+  int quiet, have_method, metrics, K;
+  double radius;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+  int rc, have_norm = 0, have_eps = 0;
+  memset(o, 0, sizeof *o);
+  attr_opt_init(&o->ac.o);
+  o->r1 = -1;
+  o->K = 10;
+  o->radius = 0.1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { printf(usage, attr_cli_help); return -1; }
+    if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (!strcmp(a, "--metrics")) { o->metrics = 1; continue; }
+    if (a[0] != '-') {
+      if (o->net) return report_usage("attribute", "unexpected argument %s", a);
+      o->net = a;
+      continue;
+    }
+    if (i + 1 >= argc) return report_usage("attribute", "%s needs a value", a);
+    v = argv[++i];
+    if (!strcmp(a, "--method")) o->have_method = 1;
+    if ((rc = attr_cli_option("attribute", a, v, &o->ac)) > 0) return rc;
+    if (rc < 0) continue;
+    if (!strcmp(a, "--data")) o->data = v;
+    else if (!strcmp(a, "--json")) o->json = v;
+    else if (!strcmp(a, "--norm")) { have_norm = 1; if ((rc = arg_norm("attribute", v, &o->ac.o.norm))) return rc; }
+    else if (!strcmp(a, "--eps")) { have_eps = 1; if ((rc = arg_eps("attribute", "--eps", v, &o->ac.o.eps))) return rc; }
+    else if (!strcmp(a, "--rows")) { if ((rc = arg_rows("attribute", v, &o->r0, &o->r1))) return rc; }
+    else if (!strcmp(a, "--max-memory")) { if ((rc = report_limit_option("attribute", a, v))) return rc; }
+    else if (!strcmp(a, "--radius")) { if ((rc = arg_eps("attribute", "--radius", v, &o->radius))) return rc; }
+    else if (!strcmp(a, "--neighbours")) {
+      char *e;
+      long l = strtol(v, &e, 10);
+      if (e == v || *e || l < 1 || l > 1000000) return report_usage("attribute", "--neighbours wants an integer >= 1, not '%s'", v);
+      o->K = (int)l;
+    } else return report_usage("attribute", "unknown option %s", a);
+  }
+  if (!o->net) return report_usage("attribute", "%s", "missing NET");
+  if (!o->data) return report_usage("attribute", "%s", "missing --data CSV");
+  if (!o->have_method) return report_usage("attribute", "%s", "missing --method");
+  if ((have_norm || have_eps) && o->ac.o.method != AM_EVA) return report_usage("attribute", "%s", "--norm and --eps are options of --method eva");
+  return 0;
+}
+
+typedef struct row { double *map, score, met[4]; int target, status; cb_error err; } row;
+
+/* --metrics: stability, deletion, insertion, MuFidelity of one row's map. */
+static int metrics(attr_ctx *a, const opts *o, const double *x, row *r, cb_error *err)
+{
+  int rc;
+  if ((rc = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->met[0], err)) != CB_OK) return rc;
+  if ((rc = attr_deletion_auc(a, x, r->target, r->map, 0, 16, &r->met[1], err)) != CB_OK) return rc;
+  if ((rc = attr_deletion_auc(a, x, r->target, r->map, 1, 16, &r->met[2], err)) != CB_OK) return rc;
+  return attr_mufidelity(a, x, r->target, r->map, 9, 0.2, 200, a->opt.seed, &r->met[3], err);
+}
+
+static cJSON *settings_json(const attr_opt *o)
+{
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddStringToObject(s, "target", o->target == -1 ? "label" : o->target == -2 ? "pred" : "class");
+  if (o->target >= 0) cJSON_AddNumberToObject(s, "target_class", o->target);
+  switch (o->method) {
+  case AM_IG:
+    cJSON_AddNumberToObject(s, "steps", o->steps);
+    if (o->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else if (o->n_baselines > 0) { cJSON_AddNumberToObject(s, "baselines", o->n_baselines); cJSON_AddNumberToObject(s, "seed", (double)o->seed); }
+    else cJSON_AddNumberToObject(s, "baseline", o->baseline);
+    break;
+  case AM_SMOOTHGRAD: case AM_VARGRAD: case AM_SQUAREGRAD:
+    cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "sigma", o->sigma);
+    cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    break;
+  case AM_OCCLUSION:
+    cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddNumberToObject(s, "stride", o->stride);
+    cJSON_AddNumberToObject(s, "value", o->baseline);
+    break;
+  case AM_RISE:
+    cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "p", o->rise_p);
+    cJSON_AddNumberToObject(s, "cells", o->rise_cells); cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    break;
+  case AM_GRADCAM: case AM_GRADCAMPP:
+    if (o->node) cJSON_AddStringToObject(s, "node", o->node);
+    break;
+  case AM_EVA:
+    cJSON_AddStringToObject(s, "norm", norm_name(o->norm)); cJSON_AddNumberToObject(s, "eps", o->eps);
+    cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddStringToObject(s, "bounds", "crown");
+    break;
+  case AM_SALIENCY: case AM_GRADXINPUT: case AM_COUNT: break;
+  }
+  return s;
+}
+
+static int attribute_cmd(const opts *o, cb_error *err)
+{
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  row *res = NULL;
+  cJSON *top = NULL, *samples;
+  attr_ctx *probe = NULL;
+  size_t r0 = (size_t)o->r0, r1, rows = 0, n, nm;
+  int rc;
+  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  n = cb_net_input_size(net);
+  if ((rc = attr_cli_check(&o->ac, n, err)) != CB_OK) goto out;
+  if ((rc = cb_data_load_csv(o->data, n, &d, err)) != CB_OK) goto out;
+  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
+  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
+  rows = r1 - r0;
+  if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
+  nm = attr_map_size(probe);
+  if (!(res = cb_calloc(rows + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  for (size_t k = 0; k < rows; k++)
+    if (!(res[k].map = cb_calloc(n, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  la_set_threads(1);
+#pragma omp parallel
+  {
+    cb_error e = {0};
+    attr_ctx *a = attr_new(net, &probe->opt, &e);
+#pragma omp for schedule(dynamic, 1)
+    for (long k = 0; k < (long)rows; k++) {
+      row *r = &res[k];
+      const double *x = cb_data_x(d, r0 + (size_t)k);
+      if (!a) { r->status = e.status; r->err = e; continue; }
+      if ((r->status = attr_target(a, x, cb_data_label(d, r0 + (size_t)k), &r->target, &r->err)) == CB_OK &&
+          (r->status = attr_map(a, x, r->target, r->map, &r->err)) == CB_OK)
+        r->status = attr_score(a, x, r->target, &r->score, NULL, &r->err);
+      if (r->status == CB_OK && o->metrics) r->status = metrics(a, o, x, r, &r->err);
+    }
+    attr_free(a);
+  }
+  for (size_t k = 0; k < rows; k++)
+    if (res[k].status != CB_OK) {
+      rc = cb_error_set(err, res[k].status, "%s: row %zu: %s", o->data, r0 + k, res[k].err.msg);
+      goto out;
+    }
+  if (o->json) {
+    top = cJSON_CreateObject();
+    cJSON_AddStringToObject(top, "command", "attribute");
+    cJSON_AddStringToObject(top, "version", CB_VERSION);
+    cJSON_AddStringToObject(top, "net", o->net);
+    cJSON_AddStringToObject(top, "data", o->data);
+    cJSON_AddStringToObject(top, "method", attr_method_name[o->ac.o.method]);
+    cJSON_AddItemToObject(top, "settings", settings_json(&probe->opt));
+    if (o->metrics) {
+      cJSON *m = cJSON_AddObjectToObject(top, "metric_settings");
+      cJSON_AddNumberToObject(m, "stability_radius", o->radius);
+      cJSON_AddNumberToObject(m, "neighbours", o->K);
+      cJSON_AddStringToObject(m, "stability_distance", "l2");
+      cJSON_AddNumberToObject(m, "deletion_steps", 16);
+      cJSON_AddNumberToObject(m, "mufidelity_grid", 9);
+      cJSON_AddNumberToObject(m, "mufidelity_fraction", 0.2);
+      cJSON_AddNumberToObject(m, "mufidelity_subsets", 200);
+    }
+    cJSON_AddItemToObject(top, "map_shape", map_shape(net, nm));
+    cJSON_AddNumberToObject(top, "n_samples", (double)rows);
+    samples = cJSON_AddArrayToObject(top, "samples");
+    for (size_t k = 0; k < rows; k++) {
+      cJSON *s = cJSON_CreateObject();
+      cJSON_AddNumberToObject(s, "index", (double)(r0 + k));
+      cJSON_AddNumberToObject(s, "label", cb_data_label(d, r0 + k));
+      cJSON_AddNumberToObject(s, "target", res[k].target);
+      cJSON_AddNumberToObject(s, "score", res[k].score);
+      cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)nm));
+      if (o->metrics) {
+        cJSON *m = cJSON_AddObjectToObject(s, "metrics");
+        cJSON_AddNumberToObject(m, "stability", res[k].met[0]);
+        cJSON_AddNumberToObject(m, "deletion_auc", res[k].met[1]);
+        cJSON_AddNumberToObject(m, "insertion_auc", res[k].met[2]);
+        cJSON_AddNumberToObject(m, "mufidelity", res[k].met[3]);
+      }
+      cJSON_AddItemToArray(samples, s);
+    }
+    if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+  }
+  for (size_t k = 0; k < rows && !o->quiet; k++) {
+    size_t im = 0;
+    for (size_t i = 1; i < nm; i++) if (fabs(res[k].map[i]) > fabs(res[k].map[im])) im = i;
+    printf("row %zu: label %d target %d score %.6g  max |map| %.6g at feature %zu\n", r0 + k, cb_data_label(d, r0 + k),
+           res[k].target, res[k].score, n ? fabs(res[k].map[im]) : 0.0, im);
+  }
+  printf("%zu rows: %s maps of %zu values\n", rows, attr_method_name[o->ac.o.method], nm);
+  if (o->metrics && rows) {
+    double m[4] = {0};
+    for (size_t k = 0; k < rows; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)rows;
+    printf("mean AverageStability %.6g, deletion AUC %.6g, insertion AUC %.6g, MuFidelity %.4f\n", m[0], m[1], m[2], m[3]);
+  }
+out:
+  cJSON_Delete(top);
+  if (res) for (size_t k = 0; k < rows; k++) cb_free(res[k].map);
+  cb_free(res);
+  attr_free(probe);
+  cb_data_free(d);
+  cb_net_free(net);
+  return rc;
+}
+
+int cmd_attribute(int argc, char **argv)
+{
+  opts o;
+  cb_error err = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc == 0 && attribute_cmd(&o, &err) != CB_OK) rc = report_fail(&err);
+  attr_cli_free(&o.ac);
+  return rc < 0 ? 0 : rc;
+}

@@ -1,0 +1,375 @@
+/*
+** `cerbere audit`: how trustworthy is an attribution map over a ball?
+** Per CSV row, for Saliency, Gradient x Input or IG (certify/attr.h):
+**   map at the row; empirical AverageStability (K neighbours, radius r);
+**   certified bounds map_lb <= map(y) <= map_ub for every y of the ball
+**   (attr_cert_bounds); the guaranteed maximum change of the map (L1, L2,
+**   L-inf); the features certified to stay in the top-k; and `stable` when
+**   the whole top-k is certified.  Writes DIR/audit.json and the report
+**   (DIR/report.json with a run {"command": "audit"}, DIR/report.html).
+** Rows run in parallel, one attr_ctx per thread; nothing is written when a
+** row fails.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "args.h"
+#include "cmd_attr.h"
+#include "linalg.h"
+#include "report.h"
+#include "report_doc.h"
+
+static const char *usage =
+  "usage: cerbere audit NET --data CSV --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
+  "                     --out DIR [--radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
+  "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
+  "\n"
+  "Audits the attribution map of each CSV row (label,x0,...) over the ball\n"
+  "{y : ||y - row||_p <= E} (intersected with [LO,HI]^n with --clip):\n"
+  "  map            the attribution at the row (as `cerbere attribute`)\n"
+  "  stability      empirical AverageStability (Xplique): mean L2 distance between\n"
+  "                 the map and the maps at K neighbours row + U([0, R])^n\n"
+  "  map_lb/map_ub  certified bounds: every map over the ball lies inside (sound,\n"
+  "                 from the interval Jacobian; IG: each path point's ball is the\n"
+  "                 input ball scaled by its alpha)\n"
+  "  max_change     guaranteed max over the ball of ||map(y) - map(row)|| in L1, L2, Linf\n"
+  "  certified_topk features certified to be among the top-K values for every y\n"
+  "  stable         true when all K of the top-K are certified\n"
+  "\n"
+  "%s"
+  "  --radius R     AverageStability radius (default: E)\n"
+  "  --neighbours K AverageStability neighbours (default 10)\n"
+  "  --topk K       size of the top-k set (default 5)\n"
+  "  --clip LO:HI   intersect the ball with the box [LO, HI]^n\n"
+  "  --rows A:B     only rows A..B-1 (0-based)\n"
+  "  --out DIR      DIR/audit.json {command, version, net, data, settings, summary,\n"
+  "                 samples: [{index, label, target, map, map_lb, map_ub, max_change:\n"
+  "                 {l1, l2, linf}, stability, topk, certified_topk, stable, time_ms}]},\n"
+  "                 DIR/report.json and DIR/report.html (docs/report-schema.md)\n"
+  "  --json OUT     also write audit.json's content to OUT\n"
+  "  --quiet        print only the summary line\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
+
+typedef struct opts {
+  const char *net, *data, *out, *json;
+  attr_cli ac;
+  cb_norm norm;
+  double eps, radius, clip_lo, clip_hi;
+  int have_norm, have_eps, have_method, have_radius, clip, K, topk, quiet;
+  long r0, r1;
+} opts;
+
+static int parse_int(const char *a, const char *v, int lo, int *out)
+{
+  char *e;
+  long l = strtol(v, &e, 10);
+  if (e == v || *e || l < lo || l > 1000000) {
+    char fmt[80];
+    snprintf(fmt, sizeof fmt, "%s wants an integer >= %d, not '%%s'", a, lo);
+    return report_usage("audit", fmt, v);
+  }
+  *out = (int)l;
+  return 0;
+}
+
+static int parse_value(opts *o, const char *a, const char *v)
+{
+  int rc;
+  if (!strcmp(a, "--method")) o->have_method = 1;
+  if ((rc = attr_cli_option("audit", a, v, &o->ac)) != 0) return rc > 0 ? rc : 0;
+  if (!strcmp(a, "--data")) o->data = v;
+  else if (!strcmp(a, "--out")) o->out = v;
+  else if (!strcmp(a, "--json")) o->json = v;
+  else if (!strcmp(a, "--norm")) { o->have_norm = 1; return arg_norm("audit", v, &o->norm); }
+  else if (!strcmp(a, "--eps")) { o->have_eps = 1; return arg_eps("audit", "--eps", v, &o->eps); }
+  else if (!strcmp(a, "--radius")) { o->have_radius = 1; return arg_eps("audit", "--radius", v, &o->radius); }
+  else if (!strcmp(a, "--clip")) { o->clip = 1; return arg_clip("audit", v, &o->clip_lo, &o->clip_hi); }
+  else if (!strcmp(a, "--rows")) return arg_rows("audit", v, &o->r0, &o->r1);
+  else if (!strcmp(a, "--max-memory")) return report_limit_option("audit", a, v);
+  else if (!strcmp(a, "--neighbours")) return parse_int(a, v, 1, &o->K);
+  else if (!strcmp(a, "--topk")) return parse_int(a, v, 1, &o->topk);
+  else return report_usage("audit", "unknown option %s", a);
+  return 0;
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+  int rc;
+  attr_method m;
+  memset(o, 0, sizeof *o);
+  attr_opt_init(&o->ac.o);
+  o->K = 10;
+  o->topk = 5;
+  o->r1 = -1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { printf(usage, attr_cli_help); return -1; }
+    if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (a[0] != '-') {
+      if (o->net) return report_usage("audit", "unexpected argument %s", a);
+      o->net = a;
+      continue;
+    }
+    if (i + 1 >= argc) return report_usage("audit", "%s needs a value", a);
+    if ((rc = parse_value(o, a, argv[++i])) != 0) return rc;
+  }
+  m = o->ac.o.method;
+  if (!o->net) return report_usage("audit", "%s", "missing NET");
+  if (!o->data) return report_usage("audit", "%s", "missing --data CSV");
+  if (!o->have_method) return report_usage("audit", "%s", "missing --method");
+  if (m != AM_SALIENCY && m != AM_GRADXINPUT && m != AM_IG)
+    return report_usage("audit", "certified bounds exist for saliency, gradxinput and ig, not '%s'", attr_method_name[m]);
+  if (o->ac.o.n_baselines > 0) return report_usage("audit", "%s", "--baselines (random IG baselines) has no certified bounds; give --baseline");
+  if (!o->have_norm) return report_usage("audit", "%s", "missing --norm");
+  if (!o->have_eps) return report_usage("audit", "%s", "missing --eps");
+  if (!o->out) return report_usage("audit", "%s", "missing --out DIR");
+  if (!o->have_radius) o->radius = o->eps;
+  return 0;
+}
+
+typedef struct row {
+  double *map, *lb, *ub, mc[3], stab, ms;
+  int *topk, *cert, target, ncert, status;
+  cb_error err;
+} row;
+
+static int top_indices(const double *map, size_t n, size_t k, int *idx)
+{
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) {          /* insertion into a sorted prefix: k is small */
+    size_t p = c < k ? c++ : k;
+    if (p == k && !(map[i] > map[idx[k - 1]])) continue;
+    if (p == k) p = k - 1;
+    while (p > 0 && map[i] > map[idx[p - 1]]) { idx[p] = idx[p - 1]; p--; }
+    idx[p] = (int)i;
+  }
+  return (int)c;
+}
+
+static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, size_t n, row *r)
+{
+  struct timespec t0, t1;
+  cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  double *clo = NULL;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (o->clip) {
+    if (!(clo = cb_alloc(2 * n * sizeof *clo))) { r->status = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); return; }
+    for (size_t i = 0; i < n; i++) { clo[i] = o->clip_lo; clo[n + i] = o->clip_hi; }
+    s.lo = clo; s.hi = clo + n;
+  }
+  if ((r->status = attr_target(a, x, label, &r->target, &r->err)) != CB_OK ||
+      (r->status = attr_map(a, x, r->target, r->map, &r->err)) != CB_OK ||
+      (r->status = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->stab, &r->err)) != CB_OK ||
+      (r->status = attr_cert_bounds(a, &s, r->target, r->lb, r->ub, &r->err)) != CB_OK) goto out;
+  attr_max_change(r->map, r->lb, r->ub, attr_map_size(a), r->mc);
+  top_indices(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
+  r->ncert = (int)attr_certified_topk(r->lb, r->ub, attr_map_size(a), (size_t)o->topk, r->cert);
+out:
+  cb_free(clo);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
+{
+  cJSON *s = cJSON_CreateObject();
+  const attr_opt *a = &o->ac.o;
+  cJSON_AddStringToObject(s, "method", attr_method_name[a->method]);
+  cJSON_AddStringToObject(s, "target", a->target == -1 ? "label" : a->target == -2 ? "pred" : "class");
+  if (a->target >= 0) cJSON_AddNumberToObject(s, "target_class", a->target);
+  cJSON_AddStringToObject(s, "norm", norm_name(o->norm));
+  cJSON_AddNumberToObject(s, "eps", o->eps);
+  if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
+  else cJSON_AddNullToObject(s, "clip");
+  if (a->method == AM_IG) {
+    cJSON_AddNumberToObject(s, "steps", a->steps);
+    if (a->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else cJSON_AddNumberToObject(s, "baseline", a->baseline);
+  }
+  cJSON_AddNumberToObject(s, "stability_radius", o->radius);
+  cJSON_AddNumberToObject(s, "neighbours", o->K);
+  cJSON_AddStringToObject(s, "stability_distance", "l2");
+  cJSON_AddNumberToObject(s, "seed", (double)a->seed);
+  cJSON_AddNumberToObject(s, "topk", o->topk);
+  cJSON_AddStringToObject(s, "bounds", "crown + interval jacobian");
+  cJSON_AddNumberToObject(s, "rows_from", (double)r0);
+  cJSON_AddNumberToObject(s, "rows_to", (double)r1);
+  return s;
+}
+
+static cJSON *sample_json(size_t index, int label, const double *x, size_t n, size_t nm, int k, const row *r)
+{
+  cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateObject();
+  cJSON_AddNumberToObject(s, "index", (double)index);
+  cJSON_AddNumberToObject(s, "label", label);
+  cJSON_AddNumberToObject(s, "target", r->target);
+  cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)n));
+  cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(r->map, (int)nm));
+  cJSON_AddItemToObject(s, "map_lb", cJSON_CreateDoubleArray(r->lb, (int)nm));
+  cJSON_AddItemToObject(s, "map_ub", cJSON_CreateDoubleArray(r->ub, (int)nm));
+  cJSON_AddNumberToObject(mc, "l1", r->mc[0]);
+  cJSON_AddNumberToObject(mc, "l2", r->mc[1]);
+  cJSON_AddNumberToObject(mc, "linf", r->mc[2]);
+  cJSON_AddItemToObject(s, "max_change", mc);
+  cJSON_AddNumberToObject(s, "stability", r->stab);
+  cJSON_AddItemToObject(s, "topk", cJSON_CreateIntArray(r->topk, k));
+  cJSON_AddItemToObject(s, "certified_topk", cJSON_CreateIntArray(r->cert, r->ncert));
+  cJSON_AddBoolToObject(s, "stable", r->ncert == k);
+  cJSON_AddNumberToObject(s, "time_ms", r->ms);
+  return s;
+}
+
+static double median(double *v, size_t n)
+{
+  for (size_t i = 1; i < n; i++) for (size_t j = i; j > 0 && v[j] < v[j - 1]; j--) { double t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+  return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : NAN;
+}
+
+static cJSON *summary_json(const row *res, size_t rows, int k, double secs)
+{
+  cJSON *s = cJSON_CreateObject();
+  double st = 0, c1 = 0, c2 = 0, ci = 0, nc = 0, *v = cb_alloc((rows + 1) * sizeof *v);
+  int stable = 0;
+  for (size_t j = 0; j < rows; j++) {
+    st += res[j].stab; c1 += res[j].mc[0]; c2 += res[j].mc[1]; ci += res[j].mc[2]; nc += res[j].ncert;
+    stable += res[j].ncert == k;
+    if (v) v[j] = res[j].mc[1];
+  }
+  double d = rows ? (double)rows : 1;
+  cJSON_AddNumberToObject(s, "n_samples", (double)rows);
+  cJSON_AddNumberToObject(s, "n_stable", stable);
+  cJSON_AddNumberToObject(s, "stable_fraction", rows ? stable / d : 0);
+  cJSON_AddNumberToObject(s, "mean_stability", st / d);
+  cJSON_AddNumberToObject(s, "mean_max_change_l1", c1 / d);
+  cJSON_AddNumberToObject(s, "mean_max_change_l2", c2 / d);
+  cJSON_AddNumberToObject(s, "mean_max_change_linf", ci / d);
+  if (v && rows) cJSON_AddNumberToObject(s, "median_max_change_l2", median(v, rows));
+  else cJSON_AddNullToObject(s, "median_max_change_l2");
+  cJSON_AddNumberToObject(s, "mean_certified_topk", nc / d);
+  cJSON_AddNumberToObject(s, "time_s", secs);
+  cb_free(v);
+  return s;
+}
+
+/* DIR/report.json + report.html: one run {"command": "audit"}. */
+static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cJSON *top, cb_error *err)
+{
+  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *report, *sum, *timing;
+  char *line = NULL;
+  int rc;
+  if (!nj) { cJSON_Delete(run); return err->status; }
+  if (!(dj = report_datafile(o->data, cb_data_rows(d), err))) { cJSON_Delete(run); cJSON_Delete(nj); return err->status; }
+  cJSON_AddStringToObject(run, "command", "audit");
+  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
+  cJSON_AddStringToObject(run, "command_line", line ? line : "");
+  cb_free(line);
+  cJSON_AddItemToObject(run, "network", nj);
+  cJSON_AddItemToObject(run, "data", dj);
+  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
+  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
+  timing = cJSON_CreateObject();
+  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
+  cJSON_AddItemToObject(run, "summary", sum);
+  cJSON_AddNullToObject(run, "lipschitz");
+  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  cJSON_AddItemToObject(run, "timing", timing);
+  report = report_new(cJSON_CreateArray());
+  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
+  rc = report_write_dir(o->out, report, err);
+  cJSON_Delete(report);
+  return rc;
+}
+
+static int alloc_rows(row *res, size_t rows, size_t n, int k)
+{
+  for (size_t j = 0; j < rows; j++) {
+    row *r = &res[j];
+    if (!(r->map = cb_calloc(3 * n, sizeof(double))) || !(r->topk = cb_calloc(2 * (size_t)k, sizeof(int)))) return CB_ENOMEM;
+    r->lb = r->map + n; r->ub = r->lb + n; r->cert = r->topk + k;
+  }
+  return CB_OK;
+}
+
+static int audit_cmd(opts *o, cb_error *err)
+{
+  cb_net *net = NULL;
+  cb_data *d = NULL;
+  row *res = NULL;
+  attr_ctx *probe = NULL;
+  cJSON *top = NULL, *samples;
+  size_t r0 = (size_t)o->r0, r1, rows = 0, n;
+  struct timespec t0, t1;
+  char path[4096];
+  int rc, stable = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if ((rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
+  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  n = cb_net_input_size(net);
+  if ((rc = attr_cli_check(&o->ac, n, err)) != CB_OK) goto out;
+  if ((rc = cb_data_load_csv(o->data, n, &d, err)) != CB_OK) goto out;
+  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
+  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
+  rows = r1 - r0;
+  if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }
+  if ((size_t)o->topk > attr_map_size(probe)) o->topk = (int)attr_map_size(probe);
+  if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_rows(res, rows, n, o->topk) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  la_set_threads(1);
+#pragma omp parallel
+  {
+    cb_error e = {0};
+    attr_ctx *a = attr_new(net, &probe->opt, &e);
+#pragma omp for schedule(dynamic, 1)
+    for (long k = 0; k < (long)rows; k++) {
+      if (!a) { res[k].status = e.status; res[k].err = e; continue; }
+      audit_row(a, o, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), n, &res[k]);
+    }
+    attr_free(a);
+  }
+  for (size_t k = 0; k < rows; k++)
+    if (res[k].status != CB_OK) { rc = cb_error_set(err, res[k].status, "%s: row %zu: %s", o->data, r0 + k, res[k].err.msg); goto out; }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  top = cJSON_CreateObject();
+  cJSON_AddStringToObject(top, "command", "audit");
+  cJSON_AddStringToObject(top, "version", CB_VERSION);
+  cJSON_AddStringToObject(top, "net", o->net);
+  cJSON_AddStringToObject(top, "data", o->data);
+  cJSON_AddItemToObject(top, "settings", settings_json(o, r0, r1));
+  cJSON_AddItemToObject(cJSON_GetObjectItem(top, "settings"), "map_shape", map_shape(net, attr_map_size(probe)));
+  cJSON_AddItemToObject(top, "summary", summary_json(res, rows, o->topk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
+  samples = cJSON_AddArrayToObject(top, "samples");
+  for (size_t k = 0; k < rows; k++)
+    cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), cb_data_x(d, r0 + k), n, attr_map_size(probe), o->topk, &res[k]));
+  snprintf(path, sizeof path, "%s/audit.json", o->out);
+  if ((rc = report_write_json(path, top, err)) != CB_OK) goto out;
+  if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+  if ((rc = write_report(o, net, d, top, err)) != CB_OK) goto out;
+  for (size_t k = 0; k < rows; k++) {
+    stable += res[k].ncert == o->topk;
+    if (!o->quiet)
+      printf("row %zu: target %d  stability %.4g  max change L2 <= %.4g  certified top-%d: %d%s  (%.1f ms)\n", r0 + k, res[k].target, res[k].stab,
+             res[k].mc[1], o->topk, res[k].ncert, res[k].ncert == o->topk ? "" : "  NOT certifiably stable", res[k].ms);
+  }
+  printf("%zu rows, %s, L%s eps %g: %d certifiably stable (top-%d), report in %s\n", rows, attr_method_name[o->ac.o.method],
+         norm_name(o->norm), o->eps, stable, o->topk, o->out);
+out:
+  cJSON_Delete(top);
+  if (res) for (size_t k = 0; k < rows; k++) { cb_free(res[k].map); cb_free(res[k].topk); }
+  cb_free(res);
+  attr_free(probe);
+  cb_data_free(d);
+  cb_net_free(net);
+  return rc;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+  opts o;
+  cb_error err = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc == 0 && audit_cmd(&o, &err) != CB_OK) rc = report_fail(&err);
+  attr_cli_free(&o.ac);
+  return rc < 0 ? 0 : rc;
+}

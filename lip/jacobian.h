@@ -1,0 +1,94 @@
+/*
+** The backward network over a set: interval Jacobians, local Lipschitz
+** constants, and the certified radius they give.
+**
+** jac_interval walks the graph backwards from the output with, per node, an
+** interval matrix G_i [q x size_i] that holds d(C f)/d(node i) for every
+** point of the set.  Activation derivatives become intervals from the
+** pre-activation bounds of a bounds workspace (bounds_run first: IBP or
+** CROWN, tighter bounds give a tighter Jacobian); linear nodes are applied in
+** centre/radius form with BLAS: [c +- r] W is inside c W +- r |W|.
+** The result holds the Clarke generalised Jacobian of the real-arithmetic
+** network at every point of the set (kinks get the whole derivative range),
+** which is what the mean-value bound f(y) - f(x) <= L ||y - x|| needs.
+**
+** Sizes: q = a few rows (margins, logits); one backward pass costs about
+** 2q times a forward pass (two dgemm per linear node: centre and radius).
+*/
+#ifndef CB_LIP_JACOBIAN_H
+#define CB_LIP_JACOBIAN_H
+
+#include "bounds.h"
+#include "lipschitz.h"
+
+/* Interval Jacobian of C f over the set of ws (bounds_run done on ws): for every
+   x in the set, lo <= C df/dx(x) <= hi entrywise (lo, hi: q x input size,
+   row-major).  C is q x output size.  CB_EVALUE if the result is not finite. */
+int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err);
+
+/* jac_interval, and L_r >= the Lipschitz constant of row r of C f over the set
+   (dual norm of the set's norm): the smallest, over the cut nodes h of the
+   graph (every input-output path passes h; the input and the output are
+   cuts), of max ||row r of the interval d(C f)/d(node h)||_* x K_h, K_h the
+   global constant input -> h of lr (used only when lr is in the set's norm;
+   lr NULL: the input cut alone, = jac_row_lipschitz of lo, hi).  The output
+   cut is ||C_r||_* K: L never exceeds the global bound. */
+int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
+                     double *L, cb_error *err);
+
+/* Margin rows e_label - e_j for j != label, ascending: C is (no - 1) x no. */
+void jac_margin_rows(size_t no, int label, double *C);
+
+/* L_r >= max over the interval row r of ||row||_* (dual of norm: L-inf ball ->
+   ||.||_1, L2 -> ||.||_2, L1 -> ||.||_inf), the local Lipschitz constant of
+   row r of C f over the set. */
+void jac_row_lipschitz(const double *lo, const double *hi, size_t q, size_t n, cb_norm norm, double *L);
+
+/* out >= max over J in [lo, hi] of the operator norm ||J||_{p->p} (p = norm). */
+int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm norm, double *out,
+                cb_error *err);
+
+/* Lower bounds of the real-arithmetic margins f_label - f_j (j != label,
+   ascending) at the point x: the computed margins minus the forward pass's
+   rounding bound (lip_forward_error; lr from lip_analyze in any norm).
+   m_lo has no - 1 entries; y (may be NULL) receives the computed logits. */
+int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int label,
+                   double *m_lo, double *y, cb_error *err);
+
+/* Certified margin lower bounds over the ball of ws around its centre:
+   lb_j = m_lo_j - L_j eps, m_lo from jac_margins_at, L_j the local Lipschitz
+   constant of margin row j over the ball from jac_interval_lip (lr may be
+   NULL: interval Jacobian alone; with lr in the ball's norm, the cut bound,
+   never above the global ||e_y - e_j||_* K).
+   L (may be NULL) receives the L_j.  For the certify cascade: one backward
+   pass over a workspace it already has. */
+int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
+                  double *L, cb_error *err);
+
+
+typedef struct jac_radius_opts {
+  cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
+  int steps;            /* balls bounded by the search, at most (besides eps = 0); default 16 */
+  double tol;           /* stop when the bracket is <= tol x its lower end; default 1e-3 */
+} jac_radius_opts;
+
+typedef struct jac_radius {
+  double radius;        /* certified: max(radius_local, radius_global) */
+  double radius_local;  /* best radius certified by a ball's local constants (0 if none) */
+  double radius_global; /* the global-Lipschitz radius of lip_certify (per class pair) */
+  double upper;         /* min_j m_lo_j / L_j(0): what the centre's own gradient allows */
+  int evals;            /* balls bounded, the eps = 0 ball included */
+} jac_radius;
+
+void jac_radius_opts_init(jac_radius_opts *o);
+
+/* Certified radius around x in the norm of lr (lip_analyze with the same
+   norm): a ball of radius eps with local constants L_j(eps) certifies
+   min(eps, min_j m_lo_j / L_j(eps)); the search (regula falsi on eps) keeps
+   the best, never below the global-Lipschitz radius.  bn wraps the net. */
+int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
+                       const jac_radius_opts *o, jac_radius *out, cb_error *err);
+
+cb_norm jac_norm_of(lip_norm n);   /* LIP_NORM_2 -> CB_NORM_2 ... */
+
+#endif
