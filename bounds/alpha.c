@@ -148,11 +148,14 @@ static void fill_lines(alpha_st *S, apass *P, int i)
   const nrange *R = &S->R[i];
   npar *A = &P->par[i];
   crown_lines *L = &P->lines[i];
+  int moved = S->ladj[n->in[0]] != NULL;   /* input bounds re-computed: its fixed lines may move */
   for (size_t r = 0; r < P->q; r++)
     for (size_t j = 0; j < R->nidx; j++) {
       size_t e = R->idx[j], o = r * n->size + e;
-      L->lw[o] = ws->rl_w[i][e]; L->lb[o] = ws->rl_b[i][e];
-      L->uw[o] = ws->ru_w[i][e]; L->ub[o] = ws->ru_b[i][e];
+      if (moved) {
+        L->lw[o] = ws->rl_w[i][e]; L->lb[o] = ws->rl_b[i][e];
+        L->uw[o] = ws->ru_w[i][e]; L->ub[o] = ws->ru_b[i][e];
+      }
       for (int s = 0; s < 2; s++) {
         int k = 2 * s + R->slot[s][e];
         double *p;
