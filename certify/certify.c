@@ -169,6 +169,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     rc = bounds_run(j->ws, meth[k], err);
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
+    if (rc != CB_OK && rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }  /* timeout: not verified */
     if (rc != CB_OK) return -1;
     j->last = order[k];
     ran = 1;
@@ -191,6 +192,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
     j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
     if (rc != CB_OK) return -1;
     for (size_t r = 0; r < q; r++) {
       if (!isfinite(j->lb[r])) {
@@ -230,6 +232,7 @@ static int logit_bounds(job *j, cb_error *err)
   if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
   if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
   cb_free(I);
+  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); j->r->have_logit_bounds = 0; return CB_OK; }
   if (rc != CB_OK) return rc;
   j->r->have_logit_bounds = 1;
   j->r->logit_method = j->last;
@@ -285,6 +288,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   cb_cm by;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
+  cb_task_deadline(c->o.timeout);    /* long bound passes stop at the sample's deadline too */
   r->label = label;
   r->verdict = V_UNKNOWN;
   r->decided_by = CM_COUNT;
@@ -365,6 +369,7 @@ radius:
 done:
   rc = CB_OK;
 out:
+  cb_task_deadline(0);
   r->ms_total = 1e3 * since(&j.t0);
   ws_free(j.ws);
   cb_free(j.C);
