@@ -10,7 +10,7 @@
 #include "lipschitz.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
-                                          "local-lipschitz", "strong-attack"};
+                                          "local-lipschitz", "alpha-crown", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 struct cb_certifier {
@@ -204,6 +204,24 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     }
     j->have_best = 1;
     if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  if (on(j, CM_ALPHA) && ran && j->last != CM_IBP && !out_of_time(j)) {
+    struct timespec t;
+    int rc, ok = 1;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = alpha_spec(j->ws, j->C, q, NULL, j->lb, NULL, err);
+    j->r->ms[CM_ALPHA] += 1e3 * since(&t);
+    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
+    if (rc != CB_OK) return -1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite alpha-crown bound on margin %zu", r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = fmax(j->best[r], j->lb[r]);
+    }
+    if (ok) { *by = CM_ALPHA; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
   }
   *by = CM_COUNT;
   return 0;
