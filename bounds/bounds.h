@@ -34,7 +34,10 @@ typedef struct cb_set {
   const double *lo, *hi;  /* box, or clip box for a ball (NULL = none) */
 } cb_set;
 
-typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP } cb_method;
+/* Intermediate bounds: boxes (IBP), CROWN, IBP (CROWN-IBP), CROWN (alpha-CROWN);
+   the specification is bounded by CROWN except for IBP, and alpha-CROWN
+   optimises its relaxation lines per specification row (alpha.c). */
+typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN } cb_method;
 
 /* Per-network cache shared by all samples: |W| of each AFFINE/CONV node. */
 typedef struct cb_bnet {
@@ -51,6 +54,12 @@ typedef struct cb_ws {
   double **lo, **hi;      /* per node: bounds of the node's output (IBP, refined by CROWN) */
   double **zmax;          /* per node: max(|lo|, |hi|), for rounding slack */
   double **rl_w, **rl_b, **ru_w, **ru_b;  /* per nonlinear node: lower/upper relaxation lines */
+  double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
+  char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
+  double flops;           /* matmul FLOPs of the CROWN passes so far (2 q x in x out per AFFINE,
+                             2 q x cout x hout x wout x cin/groups x kh x kw per CONV; benchmarks) */
+  double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
+  size_t scratch_n;
   cb_method method;
 } cb_ws;
 
@@ -60,6 +69,8 @@ int set_contains(const cb_set *s, const double *x);            /* 1 if x is in t
 int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */
+
+void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of a.x over the set (for gradients) */
 
 double gamma_n(size_t n);         /* n u / (1 - n u) */
 double round_up(double v);        /* >= v after one rounded operation */
@@ -80,7 +91,30 @@ void set_zmax(cb_ws *ws, int i);                /* zmax = max(|lo|, |hi|) of nod
 void relax_node(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub);
 int relax_supported(const cb_node *n, cb_error *err);
 
+/* relax.c, alpha-CROWN's parameterised lines.  A side (upper = 0: lower line,
+   1: upper line) of a neuron with input box [l, u] may have a family of valid
+   lines indexed by p in [*pmin, *pmax]; relax_param_range returns its slot
+   (0: one-sign tangent of sigmoid/tanh, 1: ReLU slope or both-sign tangent)
+   or -1 when the line is fixed, and *p0, the member CROWN uses.
+   ReLU/LeakyReLU lower side: p = slope in [alpha, 1], line p x.
+   Sigmoid/tanh: p = tangent point, line f'(p) x + f(p) - f'(p) p (moved by
+   the rounding margin).  relax_param_dline = d(line at x)/dp; relax_line_dlu
+   gives d[4] = derivatives of the fixed line's slope and intercept in l and u. */
+int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0);
+void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b);
+double relax_param_dline(const cb_node *n, int upper, double p, double x);
+void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d);
+
 /* crown.c */
+/* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
+typedef struct crown_lines { double *lw, *lb, *uw, *ub; } crown_lines;
+int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
+                  double *pool, double *out, cb_error *err);
+                  /* crown_upper, where row r uses lines[i] (when lines && lines[i].lw) at node i
+                     instead of its stored lines; the accumulated matrices live in pool
+                     (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
+                     (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
+size_t crown_pool_size(const cb_net *net, int start, size_t q);
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */
@@ -88,11 +122,31 @@ int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *
                   /* same, every box intersected with a prior box per node (bounds
                      valid on a superset of the set, e.g. a parent subdomain's);
                      neurons the prior proves stable are not re-bounded */
-int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *c, cb_error *err);
-                  /* the upper linear bound behind bounds_spec (after bounds_run):
-                     C_r f(x) <= lin_r . x + c_r on the set, lin q x input size
-                     (the rounding of evaluating it at x is not included) */
+int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out, cb_error *err);
+                  /* after bounds_run: out_r >= max over the set of C_r f(x) (sound,
+                     as crown_upper from the output) and lin (q x input size) the
+                     input coefficients of the linear bound it concretises */
+int crown_refines(const cb_net *net, int k);  /* does CROWN re-bound node k (a pre-activation node)? */
+int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read node k (so CROWN re-bounds
+                                                  only its neurons of unknown sign)? */
 int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
                   /* bounds of C f(x) (C is q x output size); lb or ub may be NULL */
+
+/* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
+typedef struct cb_alpha_opt {
+  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): 20 (auto_LiRPA's),
+                         40 if the net has sigmoid/tanh (non-convex tangent points) */
+  double lr;          /* Adam step size; default 0.5 */
+  double lr_decay;    /* step size multiplied by this after each step; default 0.98 */
+  double beta1, beta2;/* Adam moment decays; default 0.9, 0.999 */
+  int interm;         /* 1: also optimise the CROWN-refined intermediate bounds, each
+                         neuron's with its own lines, by the gradient of the final bound
+                         (auto_LiRPA's CROWN-Optimized does); 0: final lines only. Default 1 */
+} cb_alpha_opt;
+void alpha_opt_init(cb_alpha_opt *o);
+int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, double *lb, double *ub, cb_error *err);
+                  /* as bounds_spec, each row's lines optimised (opt NULL = defaults); needs
+                     bounds_run first (any method but IBP); every iterate is a sound bound and
+                     each row keeps its best */
 
 #endif

@@ -113,3 +113,26 @@ void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
     else out[i] = fmin(ball_support(s, a, b), box_support(s, a, b));
   }
 }
+
+/* A point of the set where a.x is (near) maximal: the exact maximiser for a
+   box, an L-inf/L2/L1 ball or an L-inf ball in a box; the ball's maximiser
+   clipped into the box for a clipped L2/L1 ball.  Used only for gradients
+   (alpha-CROWN), never for a bound. */
+void set_argmax(const cb_set *s, const double *a, double *x)
+{
+  double nrm = 0;
+  size_t jm = 0;
+  for (size_t j = 0; j < s->n; j++) {
+    if (s->norm == CB_NORM_2) nrm += a[j] * a[j];
+    if (s->norm == CB_NORM_1 && fabs(a[j]) > fabs(a[jm])) jm = j;
+  }
+  nrm = sqrt(nrm);
+  for (size_t j = 0; j < s->n; j++) {
+    double sg = a[j] > 0 ? 1 : a[j] < 0 ? -1 : 0;
+    if (s->norm == CB_NORM_BOX) { x[j] = a[j] >= 0 ? s->hi[j] : s->lo[j]; continue; }
+    x[j] = s->center[j] + (s->norm == CB_NORM_INF ? s->eps * sg
+                         : s->norm == CB_NORM_2 ? (nrm > 0 ? s->eps * a[j] / nrm : 0)
+                         : (j == jm ? s->eps * sg : 0));
+    if (s->lo) x[j] = fmin(fmax(x[j], s->lo[j]), s->hi[j]);
+  }
+}

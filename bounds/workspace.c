@@ -74,12 +74,17 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
   ws->rl_b = arena_array(&b->arena, nn, sizeof(double *));
   ws->ru_w = arena_array(&b->arena, nn, sizeof(double *));
   ws->ru_b = arena_array(&b->arena, nn, sizeof(double *));
-  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b) goto oom;
+  ws->sv = arena_array(&b->arena, nn, sizeof(double *));
+  ws->sv_ok = arena_array(&b->arena, nn, 1);
+  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok) goto oom;
+  memset(ws->sv_ok, 0, nn);
   for (int i = 0; i < net->n; i++) {
     size_t s = net->node[i].size;
     if (!(ws->lo[i] = arena_array(&b->arena, s, sizeof(double))) ||
         !(ws->hi[i] = arena_array(&b->arena, s, sizeof(double))) ||
         !(ws->zmax[i] = arena_array(&b->arena, s, sizeof(double)))) goto oom;
+    if ((net->node[i].kind == CB_AFFINE || net->node[i].kind == CB_CONV) &&
+        !(ws->sv[i] = arena_array(&b->arena, s, sizeof(double)))) goto oom;
     if (!is_nonlinear(net->node[i].kind) && net->node[i].kind != CB_MAXPOOL) continue;
     if (!(ws->rl_w[i] = arena_array(&b->arena, s, sizeof(double))) ||
         !(ws->rl_b[i] = arena_array(&b->arena, s, sizeof(double))) ||
@@ -97,6 +102,7 @@ void ws_free(cb_ws *ws)
 {
   ws_block *b = (ws_block *)ws;
   if (!b) return;
+  cb_free(ws->scratch);
   arena_free(&b->arena);
   cb_free(b);
 }

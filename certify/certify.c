@@ -10,7 +10,7 @@
 #include "lipschitz.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
-                                          "local-lipschitz", "strong-attack"};
+                                          "local-lipschitz", "alpha-crown", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 struct cb_certifier {
@@ -169,6 +169,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     rc = bounds_run(j->ws, meth[k], err);
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
+    if (rc != CB_OK && rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }  /* timeout: not verified */
     if (rc != CB_OK) return -1;
     j->last = order[k];
     ran = 1;
@@ -191,6 +192,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
     j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
     if (rc != CB_OK) return -1;
     for (size_t r = 0; r < q; r++) {
       if (!isfinite(j->lb[r])) {
@@ -202,6 +204,24 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     }
     j->have_best = 1;
     if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+  }
+  if (on(j, CM_ALPHA) && ran && j->last != CM_IBP && !out_of_time(j)) {
+    struct timespec t;
+    int rc, ok = 1;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    rc = alpha_spec(j->ws, j->C, q, NULL, j->lb, NULL, err);
+    j->r->ms[CM_ALPHA] += 1e3 * since(&t);
+    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
+    if (rc != CB_OK) return -1;
+    for (size_t r = 0; r < q; r++) {
+      if (!isfinite(j->lb[r])) {
+        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite alpha-crown bound on margin %zu", r);
+        return -1;
+      }
+      if (!(j->lb[r] > 0)) ok = 0;
+      j->best[r] = fmax(j->best[r], j->lb[r]);
+    }
+    if (ok) { *by = CM_ALPHA; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
   }
   *by = CM_COUNT;
   return 0;
@@ -230,6 +250,7 @@ static int logit_bounds(job *j, cb_error *err)
   if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
   if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
   cb_free(I);
+  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); j->r->have_logit_bounds = 0; return CB_OK; }
   if (rc != CB_OK) return rc;
   j->r->have_logit_bounds = 1;
   j->r->logit_method = j->last;
@@ -285,6 +306,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   cb_cm by;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
+  cb_task_deadline(c->o.timeout);    /* long bound passes stop at the sample's deadline too */
   r->label = label;
   r->verdict = V_UNKNOWN;
   r->decided_by = CM_COUNT;
@@ -365,6 +387,7 @@ radius:
 done:
   rc = CB_OK;
 out:
+  cb_task_deadline(0);
   r->ms_total = 1e3 * since(&j.t0);
   ws_free(j.ws);
   cb_free(j.C);

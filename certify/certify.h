@@ -8,6 +8,7 @@
 **   IBP, CROWN-IBP, CROWN (bounds/) -> verified if every margin lower bound > 0
 **   local Lipschitz (lip/jacobian.h) -> verified if m_j(x) - L_j eps > 0 for all j,
 **                       L_j from the interval Jacobian over the ball (CROWN bounds)
+**   alpha-CROWN (bounds/alpha.c) -> verified if every optimised margin bound > 0
 **   strong attack       -> falsified
 **   otherwise unknown, with the reason (which margin failed, timeout, error).
 ** Methods are tried cheapest first and the first that decides is recorded.
@@ -25,7 +26,7 @@
 
 /* Methods of the cascade, in cascade order. */
 typedef enum cb_cm {
-  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_STRONG_ATTACK, CM_COUNT
+  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_ALPHA, CM_STRONG_ATTACK, CM_COUNT
 } cb_cm;
 extern const char *const cb_cm_name[CM_COUNT];   /* "clean", "attack", "lipschitz", "ibp", ... */
 

@@ -27,7 +27,7 @@ static const char *usage_main =
   "commands:\n"
   "  info NET [--check] [--json OUT]   describe a network (nodes, kinds, shapes, parameters)\n"
   "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
-  "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp [--json OUT]\n"
+  "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp|alpha-crown [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
   "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
   "                                    per-sample verdicts (verified / falsified with a\n"

@@ -38,6 +38,7 @@ const char *const attr_cli_help =
 static const char *usage =
   "usage: cerbere attribute NET --data CSV --method M [method options]\n"
   "                         [--norm inf|2|1 --eps E] [--rows A:B] [--json OUT] [--quiet]\n"
+  "                         [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...), the attribution map of the target class\n"
   "score (the logit f_c), one value per input feature in the input's C order\n"
@@ -61,7 +62,9 @@ static const char *usage =
   "  --json OUT     {command, version, net, data, method, settings, map_shape, n_samples,\n"
   "                 samples: [{index, label, target, score, map, metrics (with\n"
   "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity}}]}\n"
-  "  --quiet        print only the summary line\n";
+  "  --quiet        print only the summary line\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
 
 int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
 {
@@ -180,6 +183,7 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--norm")) { have_norm = 1; if ((rc = arg_norm("attribute", v, &o->ac.o.norm))) return rc; }
     else if (!strcmp(a, "--eps")) { have_eps = 1; if ((rc = arg_eps("attribute", "--eps", v, &o->ac.o.eps))) return rc; }
     else if (!strcmp(a, "--rows")) { if ((rc = arg_rows("attribute", v, &o->r0, &o->r1))) return rc; }
+    else if (!strcmp(a, "--max-memory")) { if ((rc = report_limit_option("attribute", a, v))) return rc; }
     else if (!strcmp(a, "--radius")) { if ((rc = arg_eps("attribute", "--radius", v, &o->radius))) return rc; }
     else if (!strcmp(a, "--neighbours")) {
       char *e;

@@ -24,7 +24,7 @@
 static const char *usage =
   "usage: cerbere audit NET --data CSV --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
   "                     --out DIR [--radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
-  "                     [method options] [--rows A:B] [--json OUT] [--quiet]\n"
+  "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
   "Audits the attribution map of each CSV row (label,x0,...) over the ball\n"
   "{y : ||y - row||_p <= E} (intersected with [LO,HI]^n with --clip):\n"
@@ -49,7 +49,9 @@ static const char *usage =
   "                 {l1, l2, linf}, stability, topk, certified_topk, stable, time_ms}]},\n"
   "                 DIR/report.json and DIR/report.html (docs/report-schema.md)\n"
   "  --json OUT     also write audit.json's content to OUT\n"
-  "  --quiet        print only the summary line\n";
+  "  --quiet        print only the summary line\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
 
 typedef struct opts {
   const char *net, *data, *out, *json;
@@ -86,6 +88,7 @@ static int parse_value(opts *o, const char *a, const char *v)
   else if (!strcmp(a, "--radius")) { o->have_radius = 1; return arg_eps("audit", "--radius", v, &o->radius); }
   else if (!strcmp(a, "--clip")) { o->clip = 1; return arg_clip("audit", v, &o->clip_lo, &o->clip_hi); }
   else if (!strcmp(a, "--rows")) return arg_rows("audit", v, &o->r0, &o->r1);
+  else if (!strcmp(a, "--max-memory")) return report_limit_option("audit", a, v);
   else if (!strcmp(a, "--neighbours")) return parse_int(a, v, 1, &o->K);
   else if (!strcmp(a, "--topk")) return parse_int(a, v, 1, &o->topk);
   else return report_usage("audit", "unknown option %s", a);

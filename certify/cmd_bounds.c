@@ -1,7 +1,7 @@
 /*
 ** `cerbere bounds`: for every CSV row, certified bounds on the logits and on
 ** the margins f_label - f_j (j != label, ascending) over an Lp ball around the
-** row, by IBP, CROWN or CROWN-IBP.  Samples run in parallel (OpenMP, one
+** row, by IBP, CROWN, CROWN-IBP or alpha-CROWN.  Samples run in parallel (OpenMP, one
 ** workspace per sample, BLAS single-threaded inside).  "verified" means every
 ** margin lower bound is > 0: a sound proof that the label is kept on the ball.
 */
@@ -16,7 +16,7 @@
 #include "report.h"
 
 static const char *usage =
-  "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp]\n"
+  "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
   "                      [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
   "                      [--timeout S] [--max-memory M]\n"
   "\n"
@@ -25,7 +25,11 @@ static const char *usage =
   "intersected with the box [LO, HI]^n when --clip is given.  A row is\n"
   "'verified' when every margin lower bound is > 0 (a sound proof).\n"
   "\n"
-  "  --method M    ibp, crown (default) or crown-ibp\n"
+  "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
+  "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
+  "                bound (intermediate layers included) by 20 Adam steps, 40 if\n"
+  "                the net has sigmoid/tanh; tighter, 10-40x the time of crown;\n"
+  "                logit lower, logit upper and margin bounds are 3 optimisations\n"
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
   "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
@@ -75,7 +79,8 @@ static int parse(int argc, char **argv, opts *o)
       if (!strcmp(v, "ibp")) o->method = CB_IBP;
       else if (!strcmp(v, "crown")) o->method = CB_CROWN;
       else if (!strcmp(v, "crown-ibp")) o->method = CB_CROWN_IBP;
-      else return report_usage("bounds", "unknown method '%s' (ibp, crown or crown-ibp)", v);
+      else if (!strcmp(v, "alpha-crown")) o->method = CB_ALPHA_CROWN;
+      else return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
     } else if (!strcmp(a, "--clip")) {
       if (arg_clip("bounds", v, &o->clip_lo, &o->clip_hi)) return EXIT_USAGE;
       o->clip = 1;
@@ -128,7 +133,10 @@ out:
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
 
-static const char *method_name(cb_method m) { return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : "crown-ibp"; }
+static const char *method_name(cb_method m)
+{
+  return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : m == CB_CROWN_IBP ? "crown-ibp" : "alpha-crown";
+}
 
 static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
 {

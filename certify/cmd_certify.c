@@ -38,7 +38,7 @@ static const char *usage =
   "with --clip).  Methods run cheapest first and the first that decides wins:\n"
   "  clean (the row itself misclassified) -> attack (PGD, cheap) -> lipschitz\n"
   "  (global constant) -> ibp -> crown-ibp -> crown -> local-lipschitz (interval\n"
-  "  Jacobian over the ball) -> strong-attack.\n"
+  "  Jacobian over the ball) -> alpha-crown -> strong-attack.\n"
   "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
   "counterexample, re-checked by the forward pass, is reported), unknown (with\n"
   "the reason: the margin that failed, a timeout, an internal error).\n"
@@ -47,7 +47,7 @@ static const char *usage =
   "                 bisection from the Lipschitz radius) and the attack radius\n"
   "                 (smallest eps where the attack succeeds): [certified, attacked]\n"
   "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
-  "                 local-lipschitz,strong-attack (default: all)\n"
+  "                 local-lipschitz,alpha-crown,strong-attack (default: all)\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
   "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
   "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
@@ -85,7 +85,7 @@ static int parse_methods(const char *v, unsigned *m)
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     int k;
     for (k = CM_ATTACK; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
-    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, strong-attack)", t);
+    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack)", t);
     *m |= 1u << k;
   }
   return 0;

@@ -19,7 +19,7 @@
 
 static const char *usage =
   "usage: cerbere jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
-  "                        [--rows A:B] [--steps N] [--json OUT] [--quiet]\n"
+  "                        [--rows A:B] [--steps N] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...): the exact gradient of every margin\n"
   "f_label - f_j (j != label, ascending) at the row (reverse mode; ReLU'(0) = 0\n"
@@ -49,7 +49,9 @@ static const char *usage =
   "                certified_radius_local,\n"
   "                certified_radius_global, radius_evals, time_ms}]}; gradient and\n"
   "                jacobian_* are [margin row][input] arrays; ball fields only with --eps\n"
-  "  --quiet       print only the summary line\n";
+  "  --quiet       print only the summary line\n"
+  "  --max-memory M  cap the analysis' own arrays at M MiB (default: the machine's\n"
+  "                RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
 
 typedef struct opts {
   const char *net, *data, *json;
@@ -100,6 +102,9 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
     if (!strcmp(v, "ibp")) o->method = CB_IBP;
     else if (!strcmp(v, "crown")) o->method = CB_CROWN;
     else return report_usage("jacobian", "unknown bounds '%s' (crown or ibp)", v);
+  } else if (!strcmp(a, "--max-memory")) {
+    int r2 = report_limit_option("jacobian", a, v);
+    if (r2) return r2;
   } else if (!strcmp(a, "--rows")) {
     if (!parse_pair(v, &x, &y) || x < 0 || y < x || x != floor(x) || y != floor(y))
       return report_usage("jacobian", "--rows wants A:B with 0 <= A <= B, not '%s'", v);

@@ -49,7 +49,7 @@ static const char *usage_lip =
 
 static const char *usage_orth =
   "usage: cerbere orthonormalize NET -o OUT.onnx [--iters N] [--order P] [--tol T]\n"
-  "                              [--data CSV] [--json OUT]\n"
+  "                              [--data CSV] [--json OUT] [--timeout S] [--max-memory M]\n"
   "\n"
   "Replaces every Gemm / MatMul / Conv weight initializer of NET by its Bjorck\n"
   "orthonormalisation (deel-lip style: rescale by a power-iteration estimate,\n"
@@ -66,7 +66,11 @@ static const char *usage_orth =
   "  --order P      series order 1..5 (default 1: W (3/2 I - 1/2 W^T W))\n"
   "  --tol T        stop when ||W^T W - I||_F <= T (default 1e-12)\n"
   "  --data CSV     measure the accuracy of NET and OUT on these rows\n"
-  "  --json OUT     write the per-layer report as JSON\n";
+  "  --json OUT     write the per-layer report as JSON\n"
+  "  --timeout S    stop after S seconds: error 'time limit of S s reached', exit 5,\n"
+  "                 neither OUT.onnx nor the JSON written\n"
+  "  --max-memory M cap the analysis' own arrays at M MiB: error 'memory limit of\n"
+  "                 M MiB reached', exit 5\n";
 
 /* ------------------------------------------------------------------ options */
 
@@ -551,7 +555,8 @@ out:
 /* `cerbere orthonormalize`: returns the exit code. */
 int cmd_orthonormalize(int argc, char **argv)
 {
-  static const char *const valued[] = {"-o", "--iters", "--order", "--tol", "--data", "--json", NULL};
+  static const char *const valued[] = {"-o", "--iters", "--order", "--tol", "--data", "--json",
+                                       "--timeout", "--max-memory", NULL};
   lip_cli o;
   cb_error err = {0};
   int rc = parse("orthonormalize", usage_orth, valued, argc, argv, &o);

@@ -189,12 +189,12 @@ static item *item_new(const search *S, size_t box, int depth)
 static size_t item_bytes(const search *S) { return sizeof(item) + (2 * S->spec->nx + (S->prior ? 2 * S->nb : 0)) * sizeof(double) + 64; }
 
 /* Bounds of the rows over the item's box with the parent's node boxes as a prior. */
-static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, cb_error *err);
+static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, double *lb, cb_error *err);
 
 /* Bounds of the rows over the item's box with the parent's node boxes as a
-   prior.  Small inputs: one not-concretised CROWN pass gives the rows' linear
-   lower bounds (a, lc; *have_lin = 1), concretised here by set_support with
-   its rounding (the same number bounds_spec would give, one pass fewer). */
+   prior.  Small inputs: one CROWN pass gives the rows' sound bounds and their
+   linear forms (a, lc; *have_lin = 1), one pass fewer than bounds_spec +
+   linear_bounds. */
 static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb,
                        double *a, double *lc, int *have_lin, cb_error *err)
 {
@@ -211,17 +211,7 @@ static int prior_bound(const search *S, cb_ws *ws, const item *it, const double 
   cb_free(pl);
   if (rc != CB_OK) return rc;
   if (S->spec->nx > FD_MAX_DIM) return bounds_spec(ws, C, q, lb, NULL, err);
-  size_t nx = S->spec->nx;
-  double *na = cb_alloc((q * nx + q + 1) * sizeof *na), *nc = na + q * nx;
-  if (!na) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  if ((rc = linear_bounds(ws, C, q, nx, a, lc, err)) == CB_OK) {
-    for (size_t k = 0; k < q * nx; k++) na[k] = -a[k];
-    for (size_t r = 0; r < q; r++) nc[r] = -lc[r];
-    set_support(&ws->set, na, q, nc, lb);      /* lb_r >= max of -(a_r x + lc_r) */
-    for (size_t r = 0; r < q; r++) lb[r] = -lb[r];
-    *have_lin = 1;
-  }
-  cb_free(na);
+  if ((rc = linear_bounds(ws, C, q, S->spec->nx, a, lc, lb, err)) == CB_OK) *have_lin = 1;
   return rc;
 }
 
@@ -374,19 +364,27 @@ out:
 
 /* ---- one subdomain ---- */
 
-/* Linear lower bounds L_r(x) = a_r . x + c_r (r < q) of the rows C over the
-   sub-box: the backward CROWN pass of -C, not concretised.  For branching and
-   the LP only (nothing is proved with a and c). */
-static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, cb_error *err)
+/* Sound lower bounds lb (may be NULL) of the rows C over the sub-box, and
+   their linear forms a_r . x + c_r: one CROWN pass of -C (crown_linear); c_r
+   is set so that the form's minimum over the box is lb_r.  a and c serve the
+   branching score and the LP only (nothing is proved with them). */
+static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, double *lb, cb_error *err)
 {
   size_t ny = ws->net->node[ws->net->output].size;
-  double *nC = cb_alloc((q * ny + 1) * sizeof *nC);
+  double *nC = cb_alloc((q * ny + q + 1) * sizeof *nC), *out = nC + q * ny;
   int rc;
   if (!nC) return cb_error_set(err, CB_ENOMEM, "out of memory");
   for (size_t k = 0; k < q * ny; k++) nC[k] = -C[k];
-  rc = crown_linear(ws, nC, q, a, c, err);
-  for (size_t k = 0; k < q * nx; k++) a[k] = -a[k];
-  for (size_t r = 0; r < q; r++) c[r] = -c[r];
+  rc = crown_linear(ws, nC, q, a, out, err);
+  for (size_t r = 0; r < q && rc == CB_OK; r++) {
+    double m = 0;
+    for (size_t j = 0; j < nx; j++) {
+      a[r * nx + j] = -a[r * nx + j];
+      m += fmin(a[r * nx + j] * ws->set.lo[j], a[r * nx + j] * ws->set.hi[j]);
+    }
+    c[r] = -out[r] - m;
+    if (lb) lb[r] = -out[r];
+  }
   cb_free(nC);
   return rc;
 }
@@ -509,7 +507,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   memset(score, 0, nx * sizeof *score);
   if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
   if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
-  else if (!have_lin && linear_bounds(ws, S->C[it->box], q, nx, a, lc, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+  else if (!have_lin && linear_bounds(ws, S->C[it->box], q, nx, a, lc, NULL, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
   live = 0;
   for (c = 0; c < B->n_conj; c++) {
     size_t r0 = S->row0[it->box][c];

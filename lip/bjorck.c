@@ -106,6 +106,7 @@ int lip_bjorck(double *W, size_t m, size_t n, const lip_bjorck_opts *o, lip_bjor
     gram(W, m, n, tall, Q);
     r->residual = defect(Q, p);
     if (r->residual <= o->tol || r->iters >= o->iters) break;
+    if (cb_time_up()) { rc = cb_limit_error(err, "Bjorck"); goto out; }
     series(Q, p, o->order, S, T);
     if (tall) la_gemm(0, 0, m, n, n, 1.0, W, n, S, n, 0.0, W2, n);
     else la_gemm(0, 0, m, n, m, 1.0, S, m, W, n, 0.0, W2, n);

@@ -31,6 +31,8 @@ void cb_alloc_fail_after(long n);         /* tests: fail the allocation after n 
    reported as CB_ELIMIT "memory limit of N MiB reached". */
 void cb_limits_set(double timeout_s, size_t max_bytes);  /* starts the clock now */
 int cb_time_up(void);                     /* 1 once the timeout has passed (cheap) */
+void cb_task_deadline(double seconds);    /* this thread's task must end within seconds (0: none);
+                                             cb_time_up() also turns 1 when it passes */
 int cb_limit_error(cb_error *err, const char *where);  /* CB_ELIMIT "time limit of S s reached in where" */
 int cb_mem_limit_hit(void);               /* an allocation was refused by the cap */
 size_t cb_mem_limit(void);                /* the cap in bytes (0 = none) */

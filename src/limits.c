@@ -45,8 +45,14 @@ void cb_limits_set(double timeout, size_t bytes)
   atomic_store(&mem_hit, 0);
 }
 
+/* Per-thread deadline of the current task (certify's per-sample --timeout). */
+static _Thread_local double task_deadline;
+
+void cb_task_deadline(double seconds) { task_deadline = seconds > 0 ? now() + seconds : 0; }
+
 int cb_time_up(void)
 {
+  if (task_deadline != 0 && now() >= task_deadline) return 1;
   if (deadline == 0) return 0;
   if (atomic_load_explicit(&time_hit, memory_order_relaxed)) return 1;
   if (now() < deadline) return 0;
@@ -61,6 +67,8 @@ size_t cb_mem_peak(void) { return atomic_load(&peak); }
 
 int cb_limit_error(cb_error *err, const char *where)
 {
+  if (deadline == 0 || now() < deadline)   /* the task's deadline, not the process's */
+    return cb_error_set(err, CB_ELIMIT, "time limit of the task reached%s%s", where ? " in " : "", where ? where : "");
   return cb_error_set(err, CB_ELIMIT, "time limit of %g s reached%s%s", timeout_s,
                       where ? " in " : "", where ? where : "");
 }

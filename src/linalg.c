@@ -143,13 +143,16 @@ static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t n
         for (size_t s = 0; s < nb; s++) {
           double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
           const double *r = row + s * (size_t)P;
+          int64_t off = kj * g->dw - g->pl, j0, j1;   /* columns in range, as im2col_row */
+          valid_cols(off, g->sw, g->win, g->wout, &j0, &j1);
           for (int64_t oi = 0; oi < g->hout; oi++) {
             int64_t ii = oi * g->sh - g->pt + ki * g->dh;
+            double *xr;
+            const double *rr = r + oi * g->wout;
             if (ii < 0 || ii >= g->hin) continue;
-            for (int64_t oj = 0; oj < g->wout; oj++) {
-              int64_t jj = oj * g->sw - g->pl + kj * g->dw;
-              if (jj >= 0 && jj < g->win) xc[ii * g->win + jj] += r[oi * g->wout + oj];
-            }
+            xr = xc + ii * g->win + off;
+            if (g->sw == 1) for (int64_t oj = j0; oj < j1; oj++) xr[oj] += rr[oj];
+            else for (int64_t oj = j0; oj < j1; oj++) xr[oj * g->sw] += rr[oj];
           }
         }
       }

@@ -36,4 +36,10 @@ grep -q "resuming: $done1 of 360" "$tmp/err2" || fail "resume did not reuse the 
 [ -f "$tmp/run/certificates.json" ] || fail "resumed run wrote no certificates.json"
 n=$(grep -c '"verdict"' "$tmp/run/certificates.json")
 [ "$n" = 360 ] || fail "certificates.json has $n samples, expected 360"
+# a tiny per-sample timeout: undecided samples end unknown with reason timeout, exit 11 or 10
+"$CB" certify nets/digits_cnn.onnx --data nets/digits_test20.csv --norm 2 --eps 0.3 --timeout 0.0005 --quiet \
+  --out "$tmp/to" >/dev/null 2>"$tmp/err4"
+rc=$?
+[ "$rc" = 10 ] || [ "$rc" = 11 ] || fail "timeout run exited $rc ($(cat "$tmp/err4"))"
+grep -q '"reason":.*"timeout after 0.0005 s"' "$tmp/to/certificates.json" || fail "no sample reported a timeout"
 echo "certify interrupt/resume: interrupted after $done1 samples, exit 130, no partial report; resume completed 360"

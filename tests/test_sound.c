@@ -1,5 +1,6 @@
 /*
-** Soundness property test of IBP, CROWN and CROWN-IBP: random networks
+** Soundness property test of IBP, CROWN, CROWN-IBP and alpha-CROWN (its
+** 20 optimised iterates each a bound; the best is checked): random networks
 ** covering every node kind x random centres x {L-inf, L2, L1, L-inf clipped
 ** to a box} x radii {0.01, 0.1, 0.5}.  Per case 10^4 points of the set
 ** (uniform inside, on the boundary / at vertices) plus, for every bounded
@@ -51,7 +52,7 @@ static void sample(const tcase *t, double *x, int k)
   project(t, x);
 }
 
-typedef struct checker { const double *lb[3], *ub[3]; const double *C; size_t q, no; long points, checks; } checker;
+typedef struct checker { const double *lb[4], *ub[4]; const double *C; size_t q, no; long points, checks; } checker;
 
 /* Checks outputs y (batch rows) against every method's bounds of C y; tolerance 0. */
 static void check_points(checker *ck, const double *y, size_t batch, const char *tag)
@@ -60,7 +61,7 @@ static void check_points(checker *ck, const double *y, size_t batch, const char 
     for (size_t r = 0; r < ck->q; r++) {
       double v = 0;
       for (size_t k = 0; k < ck->no; k++) v += ck->C[r * ck->no + k] * y[s * ck->no + k];
-      for (int m = 0; m < 3; m++) {
+      for (int m = 0; m < 4; m++) {
         if (!(ck->lb[m][r] <= v && v <= ck->ub[m][r]))
           fail_msg("%s method %d row %zu: value %.17g outside [%.17g, %.17g]", tag, m, r, v, ck->lb[m][r], ck->ub[m][r]);
         ck->checks++;
@@ -106,15 +107,15 @@ static void attack(checker *ck, const cb_net *net, const tcase *t, size_t r, dou
 static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long *pts, long *chk, const char *tag)
 {
   size_t no = cb_net_output_size(net), q = no + 3, N = 10000;
-  double *C = calloc(q * no, sizeof *C), *lb = malloc(3 * q * sizeof *lb), *ub = malloc(3 * q * sizeof *ub);
+  double *C = calloc(q * no, sizeof *C), *lb = malloc(4 * q * sizeof *lb), *ub = malloc(4 * q * sizeof *ub);
   double *X = malloc(N * t->n * sizeof *X), *Y = malloc(N * no * sizeof *Y);
   cb_set s = {t->norm, t->eps, t->n, t->x0, t->clip ? t->lo : NULL, t->clip ? t->hi : NULL};
-  cb_method meth[3] = {CB_IBP, CB_CROWN, CB_CROWN_IBP};
-  checker ck = {{lb, lb + q, lb + 2 * q}, {ub, ub + q, ub + 2 * q}, C, q, no, 0, 0};
+  cb_method meth[4] = {CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN};
+  checker ck = {{lb, lb + q, lb + 2 * q, lb + 3 * q}, {ub, ub + q, ub + 2 * q, ub + 3 * q}, C, q, no, 0, 0};
   cb_error err = {0};
   for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
   for (size_t k = no; k < q; k++) { size_t a = (size_t)rnd(0, (double)no), b = (a + 1) % no; C[k * no + a] = 1; C[k * no + b] = -1; }
-  for (int m = 0; m < 3; m++) {
+  for (int m = 0; m < 4; m++) {
     cb_ws *ws = ws_new(bn, &s, &err);
     assert_non_null(ws);
     if (bounds_run(ws, meth[m], &err) != CB_OK || bounds_spec(ws, C, q, lb + (size_t)m * q, ub + (size_t)m * q, &err) != CB_OK)
@@ -122,6 +123,9 @@ static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long 
     for (size_t r = 0; r < q; r++) if (!(lb[(size_t)m * q + r] <= ub[(size_t)m * q + r])) fail_msg("%s method %d row %zu: lb %.17g > ub %.17g", tag, m, r, lb[(size_t)m * q + r], ub[(size_t)m * q + r]);
     ws_free(ws);
   }
+  for (size_t r = 0; r < q; r++)  /* alpha-CROWN starts from CROWN's lines and keeps its best */
+    if (!(lb[3 * q + r] >= lb[q + r] - 1e-9 * (1 + fabs(lb[q + r])) && ub[3 * q + r] <= ub[q + r] + 1e-9 * (1 + fabs(ub[q + r]))))
+      fail_msg("%s row %zu: alpha-CROWN [%.17g, %.17g] looser than CROWN [%.17g, %.17g]", tag, r, lb[3 * q + r], ub[3 * q + r], lb[q + r], ub[q + r]);
   for (size_t k = 0; k < N; k++) sample(t, X + k * t->n, (int)k);
   assert_int_equal(cb_net_forward(net, X, N, Y, &err), CB_OK);
   check_points(&ck, Y, N, tag);

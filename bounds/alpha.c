@@ -1,0 +1,474 @@
+/*
+** alpha-CROWN: CROWN whose relaxation lines are chosen per bounded row to
+** make that row's bound as tight as possible (Xu et al. 2021, "Fast and
+** Complete", Sec. 3.1).  Parameters (relax.c, relax_param_*): the lower slope
+** p in [alpha, 1] of every unstable ReLU / LeakyReLU, and the tangent points
+** of sigmoid/tanh lines.  A "pass" is one CROWN backward pass: the final one
+** (rows = the specification) and, with opt->interm, one per intermediate node
+** that CROWN re-bounds (rows = its neurons of unknown sign, upper and minus
+** lower), each row with its own parameters.  Per iteration the passes run in
+** topological order; each writes its node's new bounds into the workspace and
+** re-derives the lines that depend on them (saved first, restored at the end).
+**
+** Soundness: every parameter value gives valid lines and every intermediate
+** bound so computed is a valid bound, so every iterate is a sound bound
+** (crown.c's rounding slack included); each final row keeps its best.
+** Iteration 0 uses CROWN's own lines and intermediate bounds, so the result
+** is never looser than CROWN (tests/test_sound.c checks it).
+**
+** Gradient (reverse mode, exact up to the omissions below): for a pass, the
+** derivative of a row's bound U = A_0 . x* + bias terms with respect to the
+** matrix A_k it accumulates at node k is G_k, the value at node k of the
+** linearised network evaluated at the maximiser x* of the input set (G_0 = x*;
+** linear nodes map G as the network does, fwd_node; a relaxed node applies the
+** line that row used, chosen by the sign of the row's A there).  So
+** dU/dp = a d(line at G_in)/dp, and likewise dU/dl, dU/du of a line that moves
+** with its input bounds (chords).  The final pass weighs its rows by 1; the
+** pass of an intermediate node weighs row "upper of j" by dLoss/du_j and row
+** "minus lower of j" by -dLoss/dl_j, accumulated from the later passes
+** (processed in reverse).  Left out (they only steer, never bound): rounding
+** slack, MaxPool's and Clip's dependence on bounds, and the clamp of a
+** parameter's range to moving bounds.
+** Optimiser: Adam (Kingma & Ba 2015), step decayed geometrically, projection
+** onto each parameter's range: auto_LiRPA's step 0.5, decay 0.98 and 20
+** iterations for piecewise-linear nets, but 40 when sigmoid/tanh tangent
+** points are optimised: their landscape is not convex and after 20 steps our
+** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
+** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
+** least as tight on all of them (tests/test_alpha.c).
+** Lower and upper bounds of the same rows are separate optimisations.
+** Sizes: final rows 9-20; intermediate rows twice the unstable neurons of a
+** layer; per iteration one CROWN pass and one batched forward pass per pass.
+*/
+#include <math.h>
+#include <string.h>
+#include "bounds.h"
+#include "forward.h"
+
+void alpha_opt_init(cb_alpha_opt *o)
+{
+  o->iters = 0;
+  o->lr = 0.5;
+  o->lr_decay = 0.98;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->interm = 1;
+}
+
+/* Parameters of one relaxed node in one pass: slot k = 2 side + family
+   (side 0 lower / 1 upper line; family as relax_param_range's slot). */
+typedef struct npar { double *p[4], *m[4], *v[4], *g[4]; } npar;
+
+typedef struct apass {
+  int start;                 /* node whose value the rows bound */
+  size_t q, m, *sel;         /* rows; intermediate: m neurons sel[], rows j (upper) and m + j (minus lower) */
+  double *A0, *out, *rho;    /* start rows; this iteration's bounds; loss weight per row */
+  double **keep, **G;        /* per node: A reached by the pass (in pool); linearised forward values */
+  double *pool;              /* the pass's matrices (crown_pool_size) */
+  char *need;                /* per node: G is read by a node before start */
+  npar *par;                 /* per node */
+  crown_lines *lines;        /* per node (lw NULL: the workspace lines) */
+} apass;
+
+/* Per relaxed node: each side's family, range and line derivatives at the current bounds. */
+typedef struct nrange {
+  signed char *slot[2]; double *pmin[2], *pmax[2], *d[2];
+  size_t *idx, nidx;         /* neurons whose lines can change (all of a sigmoid/tanh node) */
+} nrange;
+
+typedef struct alpha_st {
+  cb_ws *ws;
+  int np;                    /* passes: intermediate ones in node order, then the final one */
+  apass *P;
+  nrange *R;                 /* per node */
+  double **ladj, **uadj;     /* per re-bounded node: dLoss/dlo, dLoss/dhi */
+  double **save;             /* per node: saved lo|hi (re-bounded) or the 4 lines (relaxed) */
+} alpha_st;
+
+static int relaxed(cb_kind k) { return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH; }
+static int s_shaped(cb_kind k) { return k == CB_SIGMOID || k == CB_TANH; }
+
+/* Node i's families and ranges at its input's current bounds. */
+static void update_range(alpha_st *S, int i)
+{
+  const cb_node *n = &S->ws->net->node[i];
+  const double *l = S->ws->lo[n->in[0]], *u = S->ws->hi[n->in[0]];
+  nrange *R = &S->R[i];
+  for (int s = 0; s < 2; s++)
+    for (size_t e = 0; e < n->size; e++) {
+      double p0;
+      R->slot[s][e] = (signed char)relax_param_range(n, l[e], u[e], s, &R->pmin[s][e], &R->pmax[s][e], &p0);
+      relax_line_dlu(n, l[e], u[e], s, R->d[s] + 4 * e);
+    }
+}
+
+/* Node i's workspace lines from its input's current bounds (after a re-bound). */
+static void update_lines(alpha_st *S, int i)
+{
+  cb_ws *ws = S->ws;
+  const cb_node *n = &ws->net->node[i];
+  for (size_t e = 0; e < n->size; e++)
+    relax_node(n, ws->lo[n->in[0]][e], ws->hi[n->in[0]][e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
+  if (relaxed(n->kind)) update_range(S, i);
+}
+
+/* Allocates node i's parameters in pass P when some neuron has a family; initial values p0. */
+static int init_par(alpha_st *S, apass *P, int i)
+{
+  const cb_node *n = &S->ws->net->node[i];
+  const double *l = S->ws->lo[n->in[0]], *u = S->ws->hi[n->in[0]];
+  npar *A = &P->par[i];
+  size_t sz = n->size, k = P->q * sz * sizeof(double), any = 0;
+  crown_lines *L = &P->lines[i];
+  for (size_t e = 0; e < sz; e++) any += S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0;
+  if (!any) return CB_OK;
+  for (int s = s_shaped(n->kind) ? 0 : 1; s < (s_shaped(n->kind) ? 4 : 2); s++) {
+    if (!(A->p[s] = cb_alloc(k)) || !(A->m[s] = cb_calloc(P->q * sz, sizeof(double))) ||
+        !(A->v[s] = cb_calloc(P->q * sz, sizeof(double))) || !(A->g[s] = cb_alloc(k))) return CB_ENOMEM;
+    for (size_t e = 0; e < sz; e++) {
+      double pmin, pmax, p0 = 0.5 * l[e] + 0.5 * u[e];
+      if (relax_param_range(n, l[e], u[e], s / 2, &pmin, &pmax, &p0) != s % 2) p0 = 0.5 * l[e] + 0.5 * u[e];
+      for (size_t r = 0; r < P->q; r++) A->p[s][r * sz + e] = p0;
+    }
+  }
+  if (!(L->lw = cb_alloc(k)) || !(L->lb = cb_alloc(k)) || !(L->uw = cb_alloc(k)) || !(L->ub = cb_alloc(k))) return CB_ENOMEM;
+  for (size_t r = 0; r < P->q; r++) {   /* neurons outside R->idx keep these lines */
+    memcpy(L->lw + r * sz, S->ws->rl_w[i], sz * sizeof(double)); memcpy(L->lb + r * sz, S->ws->rl_b[i], sz * sizeof(double));
+    memcpy(L->uw + r * sz, S->ws->ru_w[i], sz * sizeof(double)); memcpy(L->ub + r * sz, S->ws->ru_b[i], sz * sizeof(double));
+  }
+  return CB_OK;
+}
+
+/* Pass P's per-row lines at node i: parameters projected onto the current ranges. */
+static void fill_lines(alpha_st *S, apass *P, int i)
+{
+  const cb_ws *ws = S->ws;
+  const cb_node *n = &ws->net->node[i];
+  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
+  const nrange *R = &S->R[i];
+  npar *A = &P->par[i];
+  crown_lines *L = &P->lines[i];
+  int moved = S->ladj[n->in[0]] != NULL;   /* input bounds re-computed: its fixed lines may move */
+  for (size_t r = 0; r < P->q; r++)
+    for (size_t j = 0; j < R->nidx; j++) {
+      size_t e = R->idx[j], o = r * n->size + e;
+      if (moved) {
+        L->lw[o] = ws->rl_w[i][e]; L->lb[o] = ws->rl_b[i][e];
+        L->uw[o] = ws->ru_w[i][e]; L->ub[o] = ws->ru_b[i][e];
+      }
+      for (int s = 0; s < 2; s++) {
+        int k = 2 * s + R->slot[s][e];
+        double *p;
+        if (R->slot[s][e] < 0 || !A->p[k]) continue;
+        p = &A->p[k][o];
+        *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
+        if (!s_shaped(n->kind)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
+        relax_param_line(n, l[e], u[e], s, *p, s ? &L->uw[o] : &L->lw[o], s ? &L->ub[o] : &L->lb[o]);
+      }
+    }
+}
+
+/* Runs pass P; an intermediate pass writes its node's new bounds (no
+   intersection with older ones: auto_LiRPA's behaviour, and the gradient stays
+   exact) and re-derives the lines that use them; not at iteration 0 (write =
+   0), whose parameters are CROWN's: the bounds_run values are kept, so that
+   iteration 0 is exactly CROWN (a recomputation can differ by rounding, and a
+   MaxPool's choice of input can flip on a near-tie). */
+static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
+{
+  cb_ws *ws = S->ws;
+  const cb_net *net = ws->net;
+  int rc, k = P->start;
+  if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
+  for (int i = 1; i < k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
+  rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
+  if (rc != CB_OK || !P->sel || !write) return rc;
+  for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
+  for (int i = k + 1; i < net->n; i++)
+    if ((relaxed(net->node[i].kind) || net->node[i].kind == CB_CLIP) && net->node[i].in[0] == k) update_lines(S, i);
+  return CB_OK;
+}
+
+/* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
+static int grad_forward(alpha_st *S, apass *P, cb_error *err)
+{
+  const cb_ws *ws = S->ws;
+  const cb_net *net = ws->net;
+  size_t n0 = net->node[0].size;
+  for (size_t r = 0; r < P->q; r++) {
+    if (P->keep[0]) set_argmax(&ws->set, P->keep[0] + r * n0, P->G[0] + r * n0);
+    else memcpy(P->G[0] + r * n0, ws->set.center ? ws->set.center : ws->set.lo, n0 * sizeof(double));
+  }
+  for (int i = 1; i < P->start; i++) {
+    const cb_node *n = &net->node[i];
+    if (!P->need[i]) continue;
+    if (relaxed(n->kind) || n->kind == CB_CLIP) {
+      const crown_lines *L = &P->lines[i];
+      const double *a = P->keep[i], *x = P->G[n->in[0]];
+      for (size_t r = 0; r < P->q; r++) {
+        size_t o0 = L->lw ? r * n->size : 0, g0 = r * n->size;
+        const double *lw = L->lw ? L->lw + o0 : ws->rl_w[i], *lb = L->lw ? L->lb + o0 : ws->rl_b[i];
+        const double *uw = L->lw ? L->uw + o0 : ws->ru_w[i], *ub = L->lw ? L->ub + o0 : ws->ru_b[i];
+        const double *ar = a ? a + g0 : NULL, *xr = x + g0;
+        double *gr = P->G[i] + g0;
+        if (P->rho[r] == 0) { memset(gr, 0, n->size * sizeof *gr); continue; }  /* no gradient wanted */
+        if (!ar) { for (size_t e = 0; e < n->size; e++) gr[e] = uw[e] * xr[e] + ub[e]; continue; }
+        for (size_t e = 0; e < n->size; e++) {
+          int lo = ar[e] < 0;
+          gr[e] = (lo ? lw[e] : uw[e]) * xr[e] + (lo ? lb[e] : ub[e]);
+        }
+      }
+    } else if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
+  }
+  return CB_OK;
+}
+
+/* Gradients of pass P's weighted rows: into its parameters' g and the bound adjoints. */
+static void backprop(alpha_st *S, apass *P)
+{
+  const cb_net *net = S->ws->net;
+  for (int i = 1; i < P->start; i++) {
+    const cb_node *n = &net->node[i];
+    const double *a = P->keep[i], *x = P->G[n->in[0]];
+    const nrange *R = &S->R[i];
+    npar *A = &P->par[i];
+    double *la = S->ladj[n->in[0]], *ua = S->uadj[n->in[0]];
+    if (!relaxed(n->kind) || !a) continue;
+    for (int k = 0; k < 4; k++) if (A->g[k]) memset(A->g[k], 0, P->q * n->size * sizeof(double));
+    for (size_t r = 0; r < P->q; r++) {
+      if (P->rho[r] == 0) continue;
+      for (size_t j = 0; j < (la ? n->size : R->nidx); j++) {   /* no adjoint wanted: parameters only */
+        size_t e = la ? j : R->idx[j], o = r * n->size + e;
+        int s = a[o] >= 0, k = 2 * s + R->slot[s][e];
+        double w = P->rho[r] * a[o];
+        const double *d = R->d[s] + 4 * e;
+        if (a[o] == 0) continue;
+        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, s, A->p[k][o], x[o]);
+        else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
+      }
+    }
+  }
+}
+
+/* One Adam step on pass P's parameters (minimising its weighted rows). */
+static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, double lr)
+{
+  const cb_net *net = S->ws->net;
+  double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
+  for (int i = 1; i < P->start; i++) {
+    npar *A = &P->par[i];
+    const nrange *R = &S->R[i];
+    for (int k = 0; k < 4; k++) {
+      if (!A->g[k] || !P->keep[i]) continue;
+      for (size_t jj = 0; jj < P->q * R->nidx; jj++) {   /* only neurons with parameters */
+        size_t j = jj / R->nidx * net->node[i].size + R->idx[jj % R->nidx];
+        double g = A->g[k][j];
+        if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
+        A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
+        A->v[k][j] = o->beta2 * A->v[k][j] + (1 - o->beta2) * g * g;
+        A->p[k][j] -= lr * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
+      }
+    }
+  }
+}
+
+static void free_keep(alpha_st *S, apass *P)
+{
+  for (int i = 0; i < S->ws->net->n; i++) P->keep[i] = NULL;
+}
+
+static void free_pass(alpha_st *S, apass *P)
+{
+  int n = S->ws->net->n;
+  if (P->keep) free_keep(S, P);
+  for (int i = 0; P->par && i < n; i++)
+    for (int k = 0; k < 4; k++) { cb_free(P->par[i].p[k]); cb_free(P->par[i].m[k]); cb_free(P->par[i].v[k]); cb_free(P->par[i].g[k]); }
+  for (int i = 0; P->lines && i < n; i++) { cb_free(P->lines[i].lw); cb_free(P->lines[i].lb); cb_free(P->lines[i].uw); cb_free(P->lines[i].ub); }
+  cb_free(P->par); cb_free(P->lines); cb_free(P->keep); cb_free(P->pool); cb_free(P->need); cb_free(P->sel); cb_free(P->A0); cb_free(P->out); cb_free(P->rho);
+  if (P->G) cb_free(P->G[0]);
+  cb_free(P->G);
+}
+
+/* Pass for rows A0 (q x size(start)), or for node `start`'s neurons of unknown sign when A0 is NULL. */
+static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t q)
+{
+  cb_ws *ws = S->ws;
+  const cb_net *net = ws->net;
+  size_t sz = net->node[start].size;
+  P->start = start;
+  if (!A0) {
+    int sign_only = crown_sign_only(net, start);
+    if (!(P->sel = cb_alloc(sz * sizeof *P->sel))) return CB_ENOMEM;
+    for (size_t e = 0; e < sz; e++) if (!sign_only || (ws->lo[start][e] < 0 && ws->hi[start][e] > 0)) P->sel[P->m++] = e;
+    q = 2 * P->m;
+  }
+  P->q = q;
+  P->A0 = cb_calloc(q * sz + 1, sizeof(double));
+  P->out = cb_alloc((q + 1) * sizeof(double));
+  P->rho = cb_alloc((q + 1) * sizeof(double));
+  P->keep = cb_calloc((size_t)net->n, sizeof *P->keep);
+  P->par = cb_calloc((size_t)net->n, sizeof *P->par);
+  P->lines = cb_calloc((size_t)net->n, sizeof *P->lines);
+  P->G = cb_calloc((size_t)net->n, sizeof *P->G);   /* values of nodes before start only */
+  if (P->G && !(P->G[0] = cb_alloc((crown_pool_size(net, start, q ? q : 1) + 1) * sizeof(double)))) { cb_free(P->G); P->G = NULL; }
+  for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
+  P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
+  P->need = cb_calloc((size_t)net->n, 1);
+  for (int i = 1; P->need && i < start; i++)
+    for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+  if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
+  if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
+  for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
+  for (int i = 1; q && i < start; i++)
+    if (relaxed(net->node[i].kind) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
+  return CB_OK;
+}
+
+/* Saves (restore = 0) or restores the workspace values the passes overwrite:
+   bounds, zmax and lines of every node. */
+static void save_ws(alpha_st *S, int restore)
+{
+  cb_ws *ws = S->ws;
+  for (int i = 0; i < ws->net->n; i++) {
+    size_t sz = ws->net->node[i].size;
+    double *v[7] = {ws->lo[i], ws->hi[i], ws->zmax[i], ws->rl_w[i], ws->rl_b[i], ws->ru_w[i], ws->ru_b[i]};
+    for (int j = 0; S->save[i] && j < 7; j++) {
+      if (!v[j]) continue;
+      if (restore) memcpy(v[j], S->save[i] + (size_t)j * sz, sz * sizeof(double));
+      else memcpy(S->save[i] + (size_t)j * sz, v[j], sz * sizeof(double));
+    }
+  }
+}
+
+/* State: ranges, adjoints and saves per node, the passes (intermediate ones when interm). */
+static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
+{
+  cb_ws *ws = S->ws;
+  const cb_net *net = ws->net;
+  int n = net->n, nt = 0;
+  S->R = cb_calloc((size_t)n, sizeof *S->R);
+  S->ladj = cb_calloc((size_t)n, sizeof *S->ladj);
+  S->uadj = cb_calloc((size_t)n, sizeof *S->uadj);
+  S->save = cb_calloc((size_t)n, sizeof *S->save);
+  if (!S->R || !S->ladj || !S->uadj || !S->save) return CB_ENOMEM;
+  for (int i = 1; i <= net->output; i++) {
+    size_t sz = net->node[i].size;
+    int target = interm && crown_refines(net, i) && i < net->output;
+    if (target && (nt++, !(S->ladj[i] = cb_alloc(sz * sizeof(double))) || !(S->uadj[i] = cb_alloc(sz * sizeof(double)))))
+      return CB_ENOMEM;
+    if (!(S->save[i] = cb_alloc(7 * sz * sizeof(double)))) return CB_ENOMEM;
+    if (!relaxed(net->node[i].kind)) continue;
+    for (int s = 0; s < 2; s++)
+      if (!(S->R[i].slot[s] = cb_alloc(sz)) || !(S->R[i].pmin[s] = cb_alloc(sz * sizeof(double))) ||
+          !(S->R[i].pmax[s] = cb_alloc(sz * sizeof(double))) || !(S->R[i].d[s] = cb_alloc(4 * sz * sizeof(double)))) return CB_ENOMEM;
+    update_range(S, i);
+    if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t)))) return CB_ENOMEM;
+    for (size_t e = 0; e < sz; e++)
+      if (s_shaped(net->node[i].kind) || S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0) S->R[i].idx[S->R[i].nidx++] = e;
+  }
+  save_ws(S, 0);
+  if (!(S->P = cb_calloc((size_t)nt + 1, sizeof *S->P))) return CB_ENOMEM;
+  for (int i = 1; i < net->output; i++)
+    if (S->ladj[i] && init_pass(S, &S->P[S->np++], i, NULL, 0) != CB_OK) return CB_ENOMEM;
+  return init_pass(S, &S->P[S->np++], net->output, A0, q);
+}
+
+static void free_state(alpha_st *S)
+{
+  int n = S->ws->net->n;
+  if (S->save && S->P) save_ws(S, 1);
+  for (int k = 0; S->P && k < S->np; k++) free_pass(S, &S->P[k]);
+  for (int i = 0; S->R && i < n; i++)
+  {
+    for (int s = 0; s < 2; s++) { cb_free(S->R[i].slot[s]); cb_free(S->R[i].pmin[s]); cb_free(S->R[i].pmax[s]); cb_free(S->R[i].d[s]); }
+    cb_free(S->R[i].idx);
+  }
+  for (int i = 0; i < n; i++) {
+    if (S->ladj) cb_free(S->ladj[i]);
+    if (S->uadj) cb_free(S->uadj[i]);
+    if (S->save) cb_free(S->save[i]);
+  }
+  cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
+}
+
+/* Gradients of the final rows' sum through every pass, then one Adam step on each. */
+static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, cb_error *err)
+{
+  int rc = CB_OK;
+  for (int i = 0; i < S->ws->net->n; i++)
+    if (S->ladj[i]) for (size_t e = 0; e < S->ws->net->node[i].size; e++) S->ladj[i][e] = S->uadj[i][e] = 0;
+  for (int k = S->np - 1; k >= 0 && rc == CB_OK; k--) {
+    apass *P = &S->P[k];
+    for (size_t r = 0; r < P->q; r++)
+      P->rho[r] = !P->sel ? 1 : r < P->m ? S->uadj[P->start][P->sel[r]] : -S->ladj[P->start][P->sel[r - P->m]];
+    if ((rc = grad_forward(S, P, err)) != CB_OK) break;
+    backprop(S, P);
+    adam_step(S, P, o, t, lr);
+  }
+  return rc;
+}
+
+/* The optimisation loop: best[r] per final row. */
+static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *err)
+{
+  apass *F = &S->P[S->np - 1];
+  double lr = o->lr;
+  int rc = CB_OK;
+  for (size_t r = 0; r < F->q; r++) best[r] = INFINITY;
+  for (int it = 0; it < o->iters && rc == CB_OK; it++) {
+    int last = it == o->iters - 1;
+    if (cb_time_up()) return cb_limit_error(err, "alpha-CROWN");
+    for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
+    for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
+    if (rc != CB_OK || last) break;
+    rc = gradient_step(S, o, it + 1, lr, err);
+    lr *= o->lr_decay;
+    for (int k = 0; k < S->np; k++) free_keep(S, &S->P[k]);
+  }
+  return rc;
+}
+
+/* Optimises the upper bounds of the rows A (q x output size) into best. */
+static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, double *best, cb_error *err)
+{
+  alpha_st S = {ws, 0, NULL, NULL, NULL, NULL, NULL};
+  int rc = init_state(&S, A, q, o->interm && ws->method != CB_CROWN_IBP);
+  if (rc != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
+  else rc = optimise(&S, o, best, err);
+  free_state(&S);
+  return rc;
+}
+
+/* Lower and upper bounds are two optimisations (as auto_LiRPA's): the
+   parameters shared by all rows (intermediate layers) serve one side each. */
+int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, double *lb, double *ub, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  size_t no = net->node[net->output].size;
+  cb_alpha_opt o;
+  double *A = cb_alloc((q ? q : 1) * no * sizeof *A), *best = cb_alloc((q ? q : 1) * sizeof *best);
+  int rc = CB_OK;
+  if (opt) o = *opt; else alpha_opt_init(&o);
+  if (ws->method == CB_IBP) { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN needs CROWN or CROWN-IBP intermediate bounds, not IBP"); goto out; }
+  if (o.iters == 0) {   /* automatic: more steps when tangent points are optimised */
+    o.iters = 20;
+    for (int i = 1; i < net->n; i++) if (s_shaped(net->node[i].kind)) o.iters = 40;
+  }
+  if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
+    { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }
+  if (!A || !best) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN"); goto out; }
+  if (!q) goto out;
+  if (ub) {
+    memcpy(A, C, q * no * sizeof *A);
+    if ((rc = alpha_rows(ws, A, q, &o, ub, err)) != CB_OK) goto out;
+  }
+  if (lb) {
+    for (size_t e = 0; e < q * no; e++) A[e] = -C[e];
+    if ((rc = alpha_rows(ws, A, q, &o, best, err)) != CB_OK) goto out;
+    for (size_t r = 0; r < q; r++) lb[r] = -best[r];
+  }
+out:
+  cb_free(A);
+  cb_free(best);
+  return rc;
+}
