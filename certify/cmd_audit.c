@@ -257,30 +257,7 @@ static cJSON *summary_json(const row *res, size_t rows, int k, double secs)
 /* DIR/report.json + report.html: one run {"command": "audit"}. */
 static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cJSON *top, cb_error *err)
 {
-  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *report, *sum, *timing;
-  char *line = NULL;
-  int rc;
-  if (!nj) { cJSON_Delete(run); return err->status; }
-  if (!(dj = report_datafile(o->data, cb_data_rows(d), err))) { cJSON_Delete(run); cJSON_Delete(nj); return err->status; }
-  cJSON_AddStringToObject(run, "command", "audit");
-  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
-  cJSON_AddStringToObject(run, "command_line", line ? line : "");
-  cb_free(line);
-  cJSON_AddItemToObject(run, "network", nj);
-  cJSON_AddItemToObject(run, "data", dj);
-  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
-  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
-  timing = cJSON_CreateObject();
-  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
-  cJSON_AddItemToObject(run, "summary", sum);
-  cJSON_AddNullToObject(run, "lipschitz");
-  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
-  cJSON_AddItemToObject(run, "timing", timing);
-  report = report_new(cJSON_CreateArray());
-  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
-  rc = report_write_dir(o->out, report, err);
-  cJSON_Delete(report);
-  return rc;
+  return report_write_run(o->out, "audit", net, o->data, cb_data_rows(d), top, NULL, err);
 }
 
 static int alloc_rows(row *res, size_t rows, size_t n, int k)

@@ -300,32 +300,8 @@ static void progress(int done, int total, const tally *t, double secs)
    to tie them to the inputs (digests, tool commit, command line, Lipschitz). */
 static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cb_certifier *c, const cJSON *top, cb_error *err)
 {
-  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj, *sum, *timing, *report;
-  char *line = NULL;
-  int rc;
-  if (!nj) { cJSON_Delete(run); return err->status; }
-  if (!(dj = report_datafile(o->data, cb_data_rows(d), err))) { cJSON_Delete(run); cJSON_Delete(nj); return err->status; }
-  cJSON_AddStringToObject(run, "command", "certify");
-  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
-  cJSON_AddStringToObject(run, "command_line", line ? line : "");
-  cb_free(line);
-  cJSON_AddItemToObject(run, "network", nj);
-  cJSON_AddItemToObject(run, "data", dj);
-  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
-  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
-  timing = cJSON_CreateObject();
-  cJSON_AddItemToObject(timing, "time_s", cJSON_DetachItemFromObject(sum, "time_s"));
-  cJSON_AddItemToObject(timing, "method_ms_total", cJSON_DetachItemFromObject(sum, "method_ms_total"));
-  cJSON_AddItemToObject(run, "summary", sum);
-  if (certifier_lipschitz(c)) cJSON_AddItemToObject(run, "lipschitz", report_lipschitz(net, certifier_lipschitz(c)));
-  else cJSON_AddNullToObject(run, "lipschitz");
-  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
-  cJSON_AddItemToObject(run, "timing", timing);
-  report = report_new(cJSON_CreateArray());
-  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
-  rc = report_write_dir(o->out, report, err);
-  cJSON_Delete(report);
-  return rc;
+  const lip_result *lr = certifier_lipschitz(c);
+  return report_write_run(o->out, "certify", net, o->data, cb_data_rows(d), top, lr ? report_lipschitz(net, lr) : NULL, err);
 }
 
 static double now(void)

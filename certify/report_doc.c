@@ -192,3 +192,38 @@ int report_write_dir(const char *dir, cJSON *report, cb_error *err)
   cb_free(html);
   return rc;
 }
+
+int report_write_run(const char *dir, const char *command, const cb_net *net, const char *data, size_t rows,
+                     const cJSON *top, cJSON *lipschitz, cb_error *err)
+{
+  static const char *const timing_keys[] = {"time_s", "method_ms_total"};
+  cJSON *run = cJSON_CreateObject(), *nj = report_network(net, err), *dj = NULL, *sum, *timing, *report;
+  char *line = NULL;
+  int rc;
+  if (!nj || !(dj = report_datafile(data, rows, err))) {
+    cJSON_Delete(run); cJSON_Delete(nj); cJSON_Delete(lipschitz);
+    return err ? err->status : CB_EIO;
+  }
+  cJSON_AddStringToObject(run, "command", command);
+  cJSON_AddItemToObject(run, "argv", report_argv(cb_argc, cb_argv, &line));
+  cJSON_AddStringToObject(run, "command_line", line ? line : "");
+  cb_free(line);
+  cJSON_AddItemToObject(run, "network", nj);
+  cJSON_AddItemToObject(run, "data", dj);
+  cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
+  sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);
+  timing = cJSON_CreateObject();
+  for (int k = 0; k < 2; k++)
+    if (cJSON_GetObjectItem(sum, timing_keys[k]))
+      cJSON_AddItemToObject(timing, timing_keys[k], cJSON_DetachItemFromObject(sum, timing_keys[k]));
+  cJSON_AddItemToObject(run, "summary", sum);
+  if (lipschitz) cJSON_AddItemToObject(run, "lipschitz", lipschitz);
+  else cJSON_AddNullToObject(run, "lipschitz");
+  cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  cJSON_AddItemToObject(run, "timing", timing);
+  report = report_new(cJSON_CreateArray());
+  cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);
+  rc = report_write_dir(dir, report, err);
+  cJSON_Delete(report);
+  return rc;
+}

@@ -27,6 +27,13 @@ int report_prepare_dir(const char *dir, cb_error *err);
 int report_write_dir(const char *dir, cJSON *report, cb_error *err);
 cJSON *report_new(cJSON *runs);                               /* wraps a runs array */
 
+/* DIR/report.{json,html} with one run of `command` built from a command's own
+   JSON `top` ({settings, summary, samples}): the summary's time_s and
+   method_ms_total move to the run's timing object; lipschitz (owned, may be
+   NULL) is the Lipschitz section. */
+int report_write_run(const char *dir, const char *command, const cb_net *net, const char *data, size_t rows,
+                     const cJSON *top, cJSON *lipschitz, cb_error *err);
+
 /* report_html.c: the whole page as one string (caller frees with cb_free). */
 char *report_html(const cJSON *report);
 
