@@ -20,10 +20,13 @@ case $name in
 esac
 for s in $seeds; do [ -f "$s" ] && cp "$s" "$corpus/seed_$(basename "$s")"; done
 dict=""; [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
+# FUZZ_SEED fixes libFuzzer's random seed (the smoke run in make test does, so
+# CI explores the same inputs each time); unset, every run explores anew.
+seedopt=""; [ -n "${FUZZ_SEED:-}" ] && seedopt="-seed=$FUZZ_SEED"
 log=$B/fuzz_$name.log
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
   "$bin" "$corpus" -max_total_time="$secs" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-  -max_len=65536 -artifact_prefix="$art/" -print_final_stats=1 $dict >"$log" 2>&1
+  -max_len=65536 -artifact_prefix="$art/" -print_final_stats=1 $dict $seedopt >"$log" 2>&1
 rc=$?
 last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
 execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')

@@ -221,6 +221,7 @@ int ops_pad(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (n != 2 * r) return ld_err(L, err, CB_ESHAPE, "%d pads for a %d-D tensor", n, r);
   for (int i = 0; i < n; i++) {
     if (pd[i] < 0) return ld_err(L, err, CB_EUNSUP, "negative pads (cropping) are not supported");
+    if (pd[i] > ((int64_t)1 << 24)) return ld_err(L, err, CB_ESHAPE, "pad %lld is absurdly large", (long long)pd[i]);
     if (pd[i]) any = 1;
     if (pd[i] && (r != 4 || i % r < 2)) return ld_err(L, err, CB_EUNSUP, "padding is supported on H and W of [1,C,H,W] only");
   }

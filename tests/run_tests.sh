@@ -43,7 +43,7 @@ if [ -n "${CB_FUZZ_B:-}" ]; then
   for f in "$CB_FUZZ_B"/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     n=$(basename "$f"); n=${n#fuzz_}
-    run "fuzz smoke $n" sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
+    run "fuzz smoke $n" env FUZZ_SEED="${FUZZ_SEED:-1}" sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
   done
 fi
 echo
