@@ -122,10 +122,19 @@ int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *
                   /* same, every box intersected with a prior box per node (bounds
                      valid on a superset of the set, e.g. a parent subdomain's);
                      neurons the prior proves stable are not re-bounded */
+int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, int first, cb_error *err);
+                  /* bounds_run_prior, except that nodes before `first` take the prior's
+                     boxes as they are (the caller knows they are this set's: a ReLU
+                     split at node `first` changes nothing above it) */
 int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out, cb_error *err);
                   /* after bounds_run: out_r >= max over the set of C_r f(x) (sound,
                      as crown_upper from the output) and lin (q x input size) the
                      input coefficients of the linear bound it concretises */
+int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *inj, double *lin, double *out,
+                     cb_error *err);
+                  /* crown_linear of C_r f(x) + sum_i inj[i]_r . value(node i) (inj: per node
+                     NULL or q x size_i, nodes before the output): branch and bound's split
+                     constraints enter the bound this way (verify.c) */
 int crown_refines(const cb_net *net, int k);  /* does CROWN re-bound node k (a pre-activation node)? */
 int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read node k (so CROWN re-bounds
                                                   only its neurons of unknown sign)? */

@@ -361,9 +361,11 @@ static double *scratch(cb_ws *ws, size_t n)
   return ws->scratch;
 }
 
-/* One backward pass from `start` (rows A0, q x size) down to `stop`; see crown_pass_ex. */
-static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
-                      double **keep, double *pool, double *out)
+/* One backward pass from `start` (rows A0, q x size) down to `stop`; see
+   crown_pass_ex.  inj (NULL, or per node NULL or q x size) adds inj[i] . value(i)
+   to every row: node i's matrix starts from inj[i] (counted as merged). */
+static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                          const double *const *inj, double **keep, double *pool, double *out)
 {
   bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL, lines, pool, NULL};
   int rc = CB_ENOMEM, n = ws->net->n, unit;
@@ -380,6 +382,13 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
   for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
+  for (int i = stop + 1; inj && i < start; i++) {
+    double *a;
+    if (!inj[i]) continue;
+    a = acc(&B, i);
+    for (size_t e = 0; e < q * ws->net->node[i].size; e++) a[e] += inj[i][e];
+    B.merged[i] = 1;
+  }
   unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
   if (unit < 0) { rc = CB_ENOMEM; goto out; }
   for (int i = start; i > stop; i--) {
@@ -398,6 +407,12 @@ out:
   cb_free(B.A); cb_free(B.off); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);
   cb_free(col); cb_free(val);
   return rc;
+}
+
+static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                      double **keep, double *pool, double *out)
+{
+  return crown_pass_inj(ws, start, stop, A0, q, lines, NULL, keep, pool, out);
 }
 
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err)
@@ -498,11 +513,25 @@ static void clamp_prior(cb_ws *ws, int i, const double *plo, const double *phi)
 
 int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err)
 {
+  return bounds_run_from(ws, m, plo, phi, 0, err);
+}
+
+int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, int first, cb_error *err)
+{
   const cb_net *net = ws->net;
   int rc = set_check(&ws->set, err);
   ws->method = m;
   memset(ws->sv_ok, 0, (size_t)net->n);
-  for (int i = 0; i < net->n && rc == CB_OK; i++) {
+  for (int i = 0; i < first && i < net->n && rc == CB_OK; i++) {   /* the prior's boxes as they are */
+    memcpy(ws->lo[i], plo[i], net->node[i].size * sizeof(double));
+    memcpy(ws->hi[i], phi[i], net->node[i].size * sizeof(double));
+    set_zmax(ws, i);
+    if (m != CB_IBP && is_relaxed(net->node[i].kind)) {
+      if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
+      relax_lines(ws, i);
+    }
+  }
+  for (int i = first > 0 ? first : 0; i < net->n && rc == CB_OK; i++) {
     if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
@@ -525,11 +554,18 @@ int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
 
 int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out, cb_error *err)
 {
+  return crown_linear_inj(ws, C, q, NULL, lin, out, err);
+}
+
+int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *inj, double *lin, double *out,
+                     cb_error *err)
+{
   const cb_net *net = ws->net;
   size_t n0 = net->node[0].size;
   double *pool = cb_alloc(crown_pool_size(net, net->output, q) * sizeof *pool), **keep = cb_calloc((size_t)net->n, sizeof *keep);
-  int rc = pool && keep ? crown_pass_ex(ws, net->output, C, q, NULL, keep, pool, out, err)
-                        : cb_error_set(err, CB_ENOMEM, "out of memory in CROWN (%zu rows)", q);
+  int rc = pool && keep ? crown_pass_inj(ws, net->output, 0, C, q, NULL, inj, keep, pool, out) : CB_ENOMEM;
+  if (rc == CB_ENOMEM) rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
+  else if (rc != CB_OK) rc = cb_error_set(err, rc, "internal error in CROWN");
   if (rc == CB_OK && keep[0]) memcpy(lin, keep[0], q * n0 * sizeof *lin);
   else if (rc == CB_OK) memset(lin, 0, q * n0 * sizeof *lin);
   cb_free(pool);

@@ -22,7 +22,8 @@
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
-  "                      [--threads N] [--max-memory MB] [--method crown|crown-ibp|ibp|fwd]\n"
+  "                      [--threads N] [--max-memory MB] [--relu-split N]\n"
+  "                      [--method crown|crown-ibp|ibp|fwd]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
   "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
@@ -31,7 +32,8 @@ static const char *usage =
   "           It was replayed through the double forward pass and checked against the\n"
   "           input box exactly and against the output constraint before printing.\n"
   "  unsat    proved: no input in the box meets the output constraint (sound bounds\n"
-  "           on every subdomain of an input-splitting branch and bound).\n"
+  "           on every subdomain of a branch and bound that splits the input box and,\n"
+  "           inside a box, the ReLUs of unknown sign; see --relu-split).\n"
   "  timeout  --timeout reached first.\n"
   "  unknown  the search could not decide (memory cap, a subdomain too small to split\n"
   "           that is not refuted, a NaN in a bound).\n"
@@ -40,9 +42,14 @@ static const char *usage =
   "\n"
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
-  "  --json OUT       write {command, net, prop, answer, reason, nodes, depth, time_s, x, y}\n"
+  "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
+  "                   time_s, x, y}\n"
   "  --threads N      threads over subdomains (default: OpenMP's default)\n"
   "  --max-memory MB  cap on queued subdomains (default 2048); reaching it gives unknown\n"
+  "  --relu-split N   inputs of <= 64 values: a box whose CROWN bounds leave at most N\n"
+  "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
+  "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
+  "                   ReLU splitting from the start; 0 = input splitting only (default 45)\n"
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
   "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
   "                   dense networks with at most 64 inputs)\n"
@@ -103,12 +110,13 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
-    } else if (!strcmp(a, "--threads")) {
-      long v;
+    } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split")) {
+      long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
       v = strtol(argv[i], &e, 10);
-      if (e == argv[i] || *e || v < 1 || v > 1024) return report_usage("verify", "%s must be an integer in 1..1024", a);
-      o->v.threads = (int)v;
+      if (e == argv[i] || *e || v < lo || v > hi)
+        return report_usage("verify", a[2] == 't' ? "%s must be an integer in 1..1024" : "%s must be an integer in 0..1000000", a);
+      if (a[2] == 't') o->v.threads = (int)v; else o->v.relu_leaf = (int)v;
     } else if (!strcmp(a, "--method")) {
       if (++i >= argc) return report_usage("verify", "%s needs a value", a);
       if (!strcmp(argv[i], "crown")) o->v.method = CB_CROWN;
@@ -162,6 +170,7 @@ static cJSON *result_json(const vopts *o, const vfy_result *r, size_t nx, size_t
   cJSON_AddStringToObject(root, "answer", vfy_answer_name[r->answer]);
   cJSON_AddStringToObject(root, "reason", r->reason);
   cJSON_AddNumberToObject(root, "nodes", (double)r->nodes);
+  cJSON_AddNumberToObject(root, "relu_states", (double)r->relu_states);
   cJSON_AddNumberToObject(root, "depth", r->depth);
   cJSON_AddNumberToObject(root, "time_s", r->seconds);
   if (r->answer == VFY_SAT) {
@@ -199,7 +208,7 @@ int cmd_verify(int argc, char **argv)
     if (report_write_json(o.json, root, &err) != CB_OK) { code = report_fail(&err); goto out; }
   }
   fputs(text, stdout);
-  printf("# %s; %ld subdomains, depth %d, %.3f s\n", r.reason, r.nodes, r.depth, r.seconds);
+  printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
   if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
 out:
   cJSON_Delete(root);

@@ -1,5 +1,5 @@
 /*
-** Branch and bound with input splitting for VNNLIB properties (verify.h).
+** Branch and bound with input and ReLU splitting for VNNLIB properties (verify.h).
 **
 ** A subdomain is a sub-box of one input box of the spec, with the set of its
 ** output conjunctions not yet refuted there, and (default bound) the node
@@ -17,7 +17,11 @@
 **      if positive, the row weights l it returns give one combined row
 **      sum_r l_r A_r, which is re-bounded by CROWN with its rounding added
 **      (combined_refutes).  The LP's minimiser is another candidate.
-**   4. split the dimension with the largest width_j * |sum_r l_r a_rj|, or
+**   4. ReLU splitting: when the box's CROWN bounds leave at most relu_leaf
+**      ReLUs of unknown sign (always, for inputs of more than 64 values),
+**      a depth-first search over those ReLUs' phases decides the box or
+**      hands it back (see "ReLU splitting inside a box" below).
+**   5. split the dimension with the largest width_j * |sum_r l_r a_rj|, or
 **      the widest relative to the root box if that is ASPECT times wider,
 **      at the midpoint (the two halves share it, so they cover the box).
 ** Subdomains are kept on a stack (depth first: finds witnesses early, memory
@@ -33,6 +37,7 @@
 **
 ** Sizes: ACAS Xu has 5 inputs, 6 x 50 ReLUs, 1e2..1e6 subdomains of ~0.3 ms.
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +67,8 @@ void vfy_opts_init(vfy_opts *o)
   o->aspect = 16;
   o->aspect2 = 64;
   o->seed = 1;
+  o->relu_leaf = 45;
+  o->relu_states = 10000;
 }
 
 void vfy_result_free(vfy_result *r)
@@ -145,6 +152,7 @@ typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
 
 typedef struct work {     /* result of bounding one item */
   outcome o;
+  long states;            /* ReLU search states spent on it */
   int dim;
   double *x;              /* O_SAT: witness (nx) */
   double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
@@ -466,6 +474,298 @@ static void fwd_rows(const double *C, size_t q, size_t ny, size_t nx, const doub
   }
 }
 
+/* ---- ReLU splitting inside a box: the complete leaf check ---- */
+
+/* A box whose CROWN bounds leave few ReLUs of unknown sign is decided by
+   splitting those ReLUs instead of the box.  A state fixes the phase of some
+   of them: neuron (node, idx) with sig = +1 lies in {xhat >= 0}, sig = -1 in
+   {xhat <= 0}; the state's region is the box cut by these half-spaces (the
+   two children of a split cover their parent: xhat = 0 is in both).  On the
+   region the split neuron's input box is [max(l, 0), u] (or [l, min(u, 0)]),
+   so its ReLU is exactly the identity (or 0), and the node boxes recomputed
+   by CROWN from these (bounds_run_prior, the parent state's boxes as prior)
+   hold on the region: downstream neurons become stable.  Then:
+     - CROWN of each row over the box with these lines bounds it on the
+       region (the split constraints themselves ignored, "beta = 0");
+     - a Farkas combination: if some l >= 0 makes
+         h(x) = sum_r l_r (A_r y - b_r) + sum_s l_s (-sig_s xhat_s)
+       positive over the box (one CROWN pass with the xhat terms injected at
+       their nodes, crown_linear_inj; the rounding of the combination added as
+       in combined_refutes), no point of the region meets the conjunction
+       (every term is <= 0 there).  l comes from GLPK (lp_minmax over the
+       rows' linear lower forms), which proves nothing by itself.
+   When no ReLU of unknown sign is left the network is affine on the region
+   and the forms are exact: the LP refutes or returns a point that is checked
+   as a witness.  A state it cannot decide (rounding at a boundary, the state
+   cap) hands the whole box back to input splitting, after its node boxes are
+   restored.  Splits follow the layer order (as nnenum's star sets do), so the
+   xhat forms of split neurons carry no relaxation. */
+
+typedef struct rsplit { int node; size_t idx; int sig; } rsplit;
+
+typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
+
+typedef struct rsearch {
+  const search *S;
+  cb_ws *ws;
+  item *it;
+  rsplit *sp;
+  int ns, nmax;
+  long states, max_states;
+  unsigned char *act;     /* (nmax + 1) x n_conj: live conjunctions per depth */
+  double *box;            /* (nmax + 2) x 2 nb: node boxes per depth (lo then hi) */
+  double **pl;            /* 2 x n pointers into one level of box */
+  double **inj;           /* per node: qmax x size for RELU inputs, else NULL */
+  size_t qmax;
+  double *form;           /* 2 (nmax + 2) x (nx + 1): per split level, the lower linear forms
+                             of -xhat (sig = +1) and of +xhat (sig = -1) */
+  double *C, *lin, *out, *a, *lc, *l, *g, *x, *y;
+  cb_error *err;
+} rsearch;
+
+static _Thread_local long rs_last_states;
+
+#define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
+
+static int net_has_relu(const cb_net *net)
+{
+  for (int i = 0; i < net->n; i++) if (net->node[i].kind == CB_RELU) return 1;
+  return 0;
+}
+
+/* Unknown-sign ReLUs of the current bounds (the count decides whether to try). */
+static int rs_count(const cb_ws *ws)
+{
+  int u = 0;
+  for (int i = 0; i < ws->net->n; i++)
+    if (ws->net->node[i].kind == CB_RELU) {
+      int p = ws->net->node[i].in[0];
+      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
+    }
+  return u;
+}
+
+/* Copies the workspace's node boxes into level d. */
+static void rs_save(rsearch *R, int d)
+{
+  double *p = R->box + (size_t)d * 2 * R->S->nb;
+  size_t off = 0;
+  for (int i = 0; i < R->S->net->n; i++) {
+    size_t n = R->S->net->node[i].size;
+    memcpy(p + off, R->ws->lo[i], n * sizeof *p);
+    memcpy(p + R->S->nb + off, R->ws->hi[i], n * sizeof *p);
+    off += n;
+  }
+}
+
+/* Node boxes from the priors at level d, taken as they are before node
+   `first` (bounds_run_from). */
+static int rs_bounds(rsearch *R, int d, int first)
+{
+  const cb_net *net = R->S->net;
+  double *p = R->box + (size_t)d * 2 * R->S->nb;
+  size_t off = 0;
+  for (int i = 0; i < net->n; i++) { R->pl[i] = p + off; R->pl[net->n + i] = p + R->S->nb + off; off += net->node[i].size; }
+  return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + net->n, first, R->err);
+}
+
+/* Sets the injected rows: row r0 + s carries sig_s (coef: one row r0 with coef_s sig_s). */
+static void rs_inject(rsearch *R, size_t q, size_t r0, const double *coef)
+{
+  const cb_net *net = R->ws->net;
+  for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+  for (int s = 0; s < R->ns; s++) {
+    int p = net->node[R->sp[s].node].in[0];
+    size_t r = coef ? r0 : r0 + (size_t)s;
+    R->inj[p][r * net->node[p].size + R->sp[s].idx] += (coef ? coef[s] : 1) * R->sp[s].sig;
+  }
+}
+
+/* Hands a refuted region to the audit hook (conj = (size_t)-1: empty region;
+   extra >= 0: one more split, not yet in R->sp, with sign extra_sig). */
+static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra_idx, int extra_sig)
+{
+  const vfy_opts *o = R->S->o;
+  int node[RS_MAX_DEPTH + 1], sig[RS_MAX_DEPTH + 1];
+  size_t idx[RS_MAX_DEPTH + 1], n = 0;
+  vfy_region g;
+  if (!o->audit) return;
+  for (int s = 0; s < R->ns && n < RS_MAX_DEPTH; s++, n++) { node[n] = R->sp[s].node; idx[n] = R->sp[s].idx; sig[n] = R->sp[s].sig; }
+  if (extra_node >= 0) { node[n] = extra_node; idx[n] = extra_idx; sig[n] = extra_sig; n++; }
+  g = (vfy_region){R->it->box, conj, R->ws->set.lo, R->ws->set.hi, n, node, sig, idx};
+  o->audit(o->audit_ctx, &g);
+}
+
+/* One conjunction c in the current state: R_CLOSED (refuted on the region),
+   R_SAT (R->x is a checked witness), R_OPEN or R_ERR. */
+static rres rs_conj(rsearch *R, size_t c)
+{
+  const search *S = R->S;
+  cb_ws *ws = R->ws;
+  const vnn_conj *k = &S->spec->box[R->it->box].conj[c];
+  size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m, q = m + (size_t)R->ns, cc;
+  double t, lb1, slack = 0, rhs = 0, rabs = 0;
+  const double *ymax = ws->zmax[ws->net->output];
+  int res;
+  for (size_t e = 0; e < m * ny; e++) R->C[e] = -k->A[e];
+  if (crown_linear(ws, R->C, m, R->lin, R->out, R->err) != CB_OK) return R_ERR;
+  for (size_t r = 0; r < m; r++) {   /* lower forms of the spec rows minus b */
+    double mn = 0;
+    if (!isfinite(R->out[r])) return R_OPEN;
+    if (k->strict[r] ? -R->out[r] >= k->b_up[r] : -R->out[r] > k->b_up[r]) { rs_audit(R, c, -1, 0, 0); return R_CLOSED; }
+    for (size_t j = 0; j < nx; j++) {
+      R->a[r * nx + j] = -R->lin[r * nx + j];
+      mn += fmin(R->a[r * nx + j] * ws->set.lo[j], R->a[r * nx + j] * ws->set.hi[j]);
+    }
+    R->lc[r] = -R->out[r] - mn - k->b_up[r];
+  }
+  for (int s = 0; s < R->ns; s++) {   /* the region's rows, -sig xhat (exact forms, kept from the split) */
+    const double *f = R->form + (2 * (size_t)s + (R->sp[s].sig > 0 ? 0 : 1)) * (nx + 1);
+    memcpy(R->a + (m + (size_t)s) * nx, f, nx * sizeof *R->a);
+    R->lc[m + (size_t)s] = f[nx];
+  }
+  if ((res = lp_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t)) < 0) {
+    cb_error_set(R->err, res, "out of memory in the LP");
+    return R_ERR;
+  }
+  if (res != 1) return R_OPEN;
+  if (t <= 0) {   /* the LP point may be a witness */
+    const vnn_box *B = &S->spec->box[R->it->box];
+    for (size_t j = 0; j < nx; j++) R->x[j] = fmin(fmax(R->x[j], B->lo_in[j]), B->hi_in[j]);
+    return vfy_check_witness(S->net, S->spec, R->it->box, R->x, R->y, &cc) ? R_SAT : R_OPEN;
+  }
+  if (q == 1) return R_OPEN;   /* one row: its own bound above said no */
+  /* the combination, bounded soundly in one pass */
+  for (size_t j = 0; j < ny; j++) {
+    double gabs = 0;
+    R->g[j] = 0;
+    for (size_t r = 0; r < m; r++) { R->g[j] -= R->l[r] * k->A[r * ny + j]; gabs += R->l[r] * fabs(k->A[r * ny + j]); }
+    slack += gamma_n(m + 1) * gabs * ymax[j];
+  }
+  for (size_t r = 0; r < m; r++) { rhs += R->l[r] * k->b_up[r]; rabs += fabs(R->l[r] * k->b_up[r]); }
+  slack = round_up(2 * (slack + gamma_n(m + 1) * rabs));
+  rs_inject(R, 1, 0, R->l + m);
+  if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
+  if (!(isfinite(slack) && isfinite(lb1) && round_dn(-lb1 - slack) > rhs)) return R_OPEN;
+  rs_audit(R, c, -1, 0, 0);
+  return R_CLOSED;
+}
+
+/* Depth-first over the splits; R->ns splits are applied and the workspace
+   holds this state's node boxes. */
+static rres rs_state(rsearch *R)
+{
+  const search *S = R->S;
+  const cb_net *net = S->net;
+  size_t nc = S->spec->box[R->it->box].n_conj, nb = S->nb, off = 0, boff = 0;
+  unsigned char *act = R->act + (size_t)R->ns * nc;
+  int live = 0, bi = -1, pre, empty[2];
+  size_t bj = 0;
+  double best = -1;
+  if (++R->states > R->max_states || now() - S->t0 > S->deadline) return R_OPEN;
+  for (size_t c = 0; c < nc; c++) {
+    rres r;
+    if (!act[c]) continue;
+    r = rs_conj(R, c);
+    if (r == R_CLOSED) { act[c] = 0; continue; }
+    if (r != R_OPEN) return r;
+    live = 1;
+  }
+  if (!live) return R_CLOSED;
+  /* the next ReLU: first layer with an unknown sign, widest relaxation there */
+  for (int i = 0; i < net->n && bi < 0; off += net->node[i].size, i++) {
+    int p;
+    if (net->node[i].kind != CB_RELU) continue;
+    p = net->node[i].in[0];
+    for (size_t j = 0; j < net->node[i].size; j++) {
+      double gap = fmin(-R->ws->lo[p][j], R->ws->hi[p][j]);
+      if (gap > 0 && gap > best) { best = gap; bj = j; }
+    }
+    if (best > 0) bi = i;
+  }
+  if (bi < 0 || R->ns >= R->nmax) return R_OPEN;   /* nothing to split and still open: hand back */
+  pre = net->node[bi].in[0];
+  for (int i = 0; i < pre; i++) boff += net->node[i].size;   /* the pre-activation's offset */
+  rs_save(R, R->ns);
+  {  /* upper forms of +xhat and -xhat over this state (rows 0, 1): exact, as
+        every ReLU before this layer has its sign fixed on the region */
+    size_t np = net->node[pre].size, nx = S->spec->nx;
+    for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, 2 * net->node[i].size * sizeof(double));
+    memset(R->C, 0, 2 * S->spec->ny * sizeof *R->C);
+    R->inj[pre][bj] = 1;
+    R->inj[pre][np + bj] = -1;
+    if (crown_linear_inj(R->ws, R->C, 2, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return R_ERR;
+    for (int h = 0; h < 2; h++) {   /* sig = +1 takes row 0: lower form of -xhat = -(upper form of xhat) */
+      double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1), mn = 0;
+      for (size_t j = 0; j < nx; j++) {
+        f[j] = -R->lin[(size_t)h * nx + j];
+        mn += fmin(f[j] * R->ws->set.lo[j], f[j] * R->ws->set.hi[j]);
+      }
+      f[nx] = -R->out[h] - mn;
+      empty[h] = R->out[h] < 0;   /* max of sig xhat < 0: the child region is empty */
+    }
+  }
+  for (int sig = 1; sig >= -1; sig -= 2) {
+    rres r;
+    double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
+    if (empty[sig > 0 ? 0 : 1]) { rs_audit(R, (size_t)-1, bi, bj, sig); continue; }
+    memcpy(lv, R->box + (size_t)R->ns * 2 * nb, 2 * nb * sizeof *lv);
+    if (sig > 0) lv[boff + bj] = 0; else lv[nb + boff + bj] = 0;
+    memcpy(act + nc, act, nc);
+    R->sp[R->ns] = (rsplit){bi, bj, sig};
+    R->ns++;
+    r = rs_bounds(R, R->ns, pre + 1) == CB_OK ? rs_state(R) : R_ERR;
+    R->ns--;
+    if (r != R_CLOSED) return r;
+  }
+  return R_CLOSED;
+}
+
+/* Decides the item's box by ReLU splitting (its CROWN bounds are in ws);
+   R_OPEN leaves it to input splitting with ws's boxes restored.  SAT: the
+   witness goes to x. */
+static rres relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x, cb_error *err)
+{
+  const cb_net *net = S->net;
+  const vnn_box *B = &S->spec->box[it->box];
+  size_t nc = B->n_conj, nx = S->spec->nx, ny = S->spec->ny, mmax = 0;
+  rsearch R = {S, ws, it, NULL, 0, nmax, 0, nx > FD_MAX_DIM ? LONG_MAX : S->o->relu_states, NULL, NULL, NULL, NULL, 0, NULL,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, err};
+  rres res = R_ERR;
+  for (size_t c = 0; c < nc; c++) if (B->conj[c].m > mmax) mmax = B->conj[c].m;
+  R.qmax = mmax + (size_t)nmax + 1;
+  R.sp = cb_alloc((size_t)(nmax + 1) * sizeof *R.sp);
+  R.act = cb_alloc((size_t)(nmax + 2) * nc + 1);
+  R.inj = cb_calloc((size_t)net->n, sizeof *R.inj);
+  R.pl = cb_alloc(2 * (size_t)net->n * sizeof *R.pl);
+  R.box = cb_alloc((size_t)(nmax + 2) * 2 * S->nb * sizeof *R.box);
+  R.form = cb_alloc(2 * (size_t)(nmax + 2) * (nx + 1) * sizeof *R.form);
+  R.C = cb_alloc((R.qmax * (ny + 2 * nx + 4) + nx + 2 * ny) * sizeof *R.C);
+  if (!R.sp || !R.act || !R.inj || !R.pl || !R.box || !R.form || !R.C) { cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  R.lin = R.C + R.qmax * ny;
+  R.a = R.lin + R.qmax * nx;
+  R.out = R.a + R.qmax * nx;
+  R.lc = R.out + R.qmax;
+  R.l = R.lc + R.qmax;
+  R.g = R.l + R.qmax;              /* ny */
+  R.x = R.g + R.qmax + ny;
+  R.y = R.x + nx;
+  for (int i = 0; i < net->n; i++)
+    if (net->node[i].kind == CB_RELU && !R.inj[net->node[i].in[0]] &&
+        !(R.inj[net->node[i].in[0]] = cb_alloc(R.qmax * net->node[net->node[i].in[0]].size * sizeof(double)))) {
+      cb_error_set(err, CB_ENOMEM, "out of memory"); goto out;
+    }
+  memcpy(R.act, it->act, nc);
+  res = rs_state(&R);
+  rs_last_states = R.states;
+  if (res == R_SAT) memcpy(x, R.x, nx * sizeof *x);
+  if (res == R_OPEN && R.states > 1 && rs_bounds(&R, 0, net->n) != CB_OK) res = R_ERR;   /* the box's own boxes back */
+out:
+  for (int i = 0; R.inj && i < net->n; i++) cb_free(R.inj[i]);
+  cb_free(R.inj); cb_free(R.sp); cb_free(R.act); cb_free(R.C); cb_free(R.pl); cb_free(R.box); cb_free(R.form);
+  return res;
+}
+
 /* Bounds item `it` with workspace ws; fills w (and it->act). */
 static void process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 {
@@ -474,10 +774,11 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
   double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *a = NULL, *lc = NULL, *Flo, *Fhi;
   double best = 0;
-  int rc, have_x = 0, have_lin = 0;
+  int rc, have_x = 0, have_lin = 0, u;
   ws->set.lo = it->lo;
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
+  w->states = 0;
   w->x = NULL;
   w->prior = NULL;
   w->dim = -1;
@@ -522,6 +823,13 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   }
   if (!live) { w->o = O_CLOSED; goto out; }
 branch:
+  if (S->o->relu_leaf > 0 && S->prior && net_has_relu(S->net) && (u = rs_count(ws)) > 0 && (nx > FD_MAX_DIM || u <= S->o->relu_leaf)) {
+    rres rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, &w->err);
+    w->states = rs_last_states;
+    if (rr == R_CLOSED) { w->o = O_CLOSED; goto out; }
+    if (rr == R_SAT) goto sat;
+    if (rr == R_ERR) { w->o = O_ERROR; goto out; }
+  }
   for (size_t j = 0; j < nx; j++)
     if (score[j] > best && it->lo[j] < it->hi[j]) { best = score[j]; w->dim = (int)j; }
   {  /* the widest dimension relative to the root box, when nothing scores or when
@@ -636,6 +944,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
     for (size_t k = 0; k < n; k++) {
       item *it = batch[k];
       r->nodes++;
+      r->relu_states += W[k].states;
       if (it->depth > r->depth) r->depth = it->depth;
       if (W[k].o == O_SAT && r->answer != VFY_SAT) {
         double *y = cb_alloc(S->spec->ny * sizeof *y);
@@ -745,7 +1054,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
      quarter of the time, then from scratch with the narrow one (o->aspect).
      Neither dominates on ACAS Xu: prop 2 on 1_1 takes 1,227 subdomains with
      aspect 64 and does not finish in 116 s with 16; prop 3 on 1_1 the reverse. */
-  for (int phase = o->aspect2 > 1 ? 0 : 1; phase < 2; phase++) {
+  for (int phase = o->aspect2 > 1 && nx <= FD_MAX_DIM ? 0 : 1; phase < 2; phase++) {
     while (top) cb_free(stack[--top]);
     for (size_t b = 0; b < spec->n_box; b++) {
       item *it = item_new(&S, b, 0);

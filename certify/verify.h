@@ -24,6 +24,18 @@ extern const char *const vfy_answer_name[5];   /* "unsat", "sat", "timeout", "un
 typedef int (*vfy_bound_fn)(void *ctx, cb_ws *ws, cb_method method, const double *C, size_t q,
                             double *lb, cb_error *err);
 
+/* A region the ReLU search refuted (vfy_opts.audit): the input sub-box cut by
+   the half-spaces sig[s] * xhat >= 0, xhat the input of neuron idx[s] of RELU
+   node node[s]; conj = the conjunction of spec box `box` refuted there, or
+   (size_t)-1 when the region itself was shown empty. */
+typedef struct vfy_region {
+  size_t box, conj;
+  const double *lo, *hi;
+  size_t n;
+  const int *node, *sig;
+  const size_t *idx;
+} vfy_region;
+
 typedef struct vfy_opts {
   double timeout;         /* wall-clock seconds for the whole search; default 300 */
   double max_memory_mb;   /* cap on queued subdomains; default 2048 MB */
@@ -47,6 +59,16 @@ typedef struct vfy_opts {
   double aspect2;         /* the same for a first phase of the search (a quarter of the
                              timeout) before a restart with `aspect`; <= 1 = one phase
                              only; default 64 */
+  int relu_leaf;          /* a box with at most this many ReLUs of unknown sign (CROWN
+                             bounds, <= 64 inputs) is decided by splitting those ReLUs
+                             (verify.c, "ReLU splitting"); 0 = input splitting only;
+                             default 12 */
+  long relu_states;       /* states of one such ReLU search before the box goes back
+                             to input splitting; default 256 */
+  void (*audit)(void *ctx, const vfy_region *g);   /* NULL, or called (from the search's
+                             threads) for every region the ReLU search refutes: tests
+                             sample it */
+  void *audit_ctx;
 } vfy_opts;
 
 typedef struct vfy_result {
@@ -54,6 +76,7 @@ typedef struct vfy_result {
   double *x, *y;          /* SAT: the checked witness (nx and ny values), else NULL */
   size_t box, conj;       /* SAT: the input box and output conjunction it meets */
   long nodes;             /* subdomains bounded */
+  long relu_states;       /* states of the ReLU searches inside them (relu_leaf) */
   int depth;              /* deepest split */
   double seconds;
   char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */

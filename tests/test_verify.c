@@ -12,6 +12,7 @@
 #include <math.h>
 #include "testutil.h"
 #include "bounds.h"
+#include "forward.h"
 #include "fwdlin.h"
 #include "verify.h"
 
@@ -64,6 +65,11 @@ static vnn_spec *spec(const char *text)
   return s;
 }
 
+typedef struct audit_ctx { const cb_net *net; double t1, t2; long regions, inside; } audit_ctx;
+static void audit(void *ctx, const vfy_region *g);
+static int relu_split = -1;   /* >= 0: vfy_opts.relu_leaf for run() */
+static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
+
 static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_result *r)
 {
   vnn_spec *s = spec(text);
@@ -71,6 +77,12 @@ static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_r
   cb_error err = {0};
   vfy_opts_init(&o);
   o.timeout = timeout;
+  if (relu_split >= 0) {   /* the search alone: no attack finds the witnesses first */
+    o.relu_leaf = relu_split;
+    o.attack_restarts = 0;
+    o.strong_after = 1e9;
+  }
+  if (auditing) { o.audit = audit; o.audit_ctx = auditing; }
   o.threads = 1;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
   if (r->answer == VFY_SAT) {   /* the witness replays, independently of the search */
@@ -227,6 +239,114 @@ static void test_metamorphic(void **state)
   }
 }
 
+/* Does some sampled point of the box (vertices first) meet Y_0 - Y_1 >= t1
+   and Y_0 >= t2?  Dense sampling: what an unsat answer must survive. */
+static int sampled_witness(const cb_net *net, const double *lo, const double *hi, double t1, double t2)
+{
+  cb_error err = {0};
+  double x[2], y[2];
+  for (int k = 0; k < 20000; k++) {
+    x[0] = rnd(lo[0], hi[0]); x[1] = rnd(lo[1], hi[1]);
+    if (k < 4) { x[0] = k & 1 ? hi[0] : lo[0]; x[1] = k & 2 ? hi[1] : lo[1]; }
+    cb_net_forward(net, x, 1, y, &err);
+    if (y[0] - y[1] >= t1 && y[0] >= t2) return 1;
+  }
+  return 0;
+}
+
+/* The audit hook: every region the ReLU search refutes is sampled (2,000
+   points of its box, those inside its half-spaces by the real forward pass):
+   none may meet the refuted conjunction, and an "empty" region holds none. */
+static void audit(void *ctx, const vfy_region *g)
+{
+  audit_ctx *A = ctx;
+  double **act = fwd_alloc(A->net, 1), x[2];
+  cb_error err = {0};
+  assert_non_null(act);
+  A->regions++;
+  for (int k = 0; k < 2000; k++) {
+    int in = 1;
+    const double *y;
+    x[0] = rnd(g->lo[0], g->hi[0]); x[1] = rnd(g->lo[1], g->hi[1]);
+    memcpy(act[0], x, sizeof x);
+    assert_int_equal(fwd_all(A->net, 1, act, &err), CB_OK);
+    for (size_t s = 0; s < g->n && in; s++)
+      in = g->sig[s] * act[A->net->node[g->node[s]].in[0]][g->idx[s]] >= 0;
+    if (!in) continue;
+    A->inside++;
+    assert_true(g->conj != (size_t)-1);
+    y = act[A->net->output];
+    assert_false(y[0] - y[1] >= A->t1 && y[0] >= A->t2);
+  }
+  fwd_free(act);
+}
+
+/* ReLU splitting (vfy_opts.relu_leaf) against input splitting alone on
+   three-layer random nets: single rows and two-row conjunctions (the LP's
+   Farkas combination with the split constraints injected), thresholds around
+   the sampled maximum so both answers occur.  The two searches never
+   disagree; every unsat survives 20,000 sampled points; sat witnesses replay
+   (run()).  Counts show that the ReLU search decided cases by itself. */
+static void test_relu_split(void **state)
+{
+  int relu_unsat = 0, relu_sat = 0, agree = 0;
+  long states = 0, regions = 0, inside = 0;
+  (void)state;
+  for (int t = 0; t < 40; t++) {
+    cb_net *net = start(2);
+    int i = node(net, CB_RELU, dense(net, 0, 12, NULL, NULL), 12);
+    i = node(net, CB_RELU, dense(net, i, 10, NULL, NULL), 10);
+    i = node(net, CB_RELU, dense(net, i, 8, NULL, NULL), 8);
+    dense(net, i, 2, NULL, NULL);
+    double lo[2], hi[2], best = -INFINITY, y[2], x[2], t2 = -INFINITY;
+    char extra[256], p[1024];
+    cb_error err = {0};
+    vfy_result ra, rb;
+    vfy_answer a, b;
+    for (int j = 0; j < 2; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.05, 1.5); }
+    for (int k = 0; k < 2000; k++) {   /* the sampled maximum of Y_0 - Y_1 */
+      x[0] = rnd(lo[0], hi[0]); x[1] = rnd(lo[1], hi[1]);
+      cb_net_forward(net, x, 1, y, &err);
+      if (y[0] - y[1] > best) { best = y[0] - y[1]; t2 = y[0]; }
+    }
+    double t1 = best + rnd(-0.05, 0.1) * (fabs(best) + 0.1);
+    if (t & 1) {   /* two rows */
+      t2 += rnd(-0.05, 0.05) * (fabs(t2) + 0.1);
+      snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))(assert (>= Y_0 %.17g))", t1, t2);
+    } else {
+      t2 = -INFINITY;
+      snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", t1);
+    }
+    prop_text(p, sizeof p, lo, hi, extra);
+    audit_ctx A = {net, t1, t2, 0, 0};
+    relu_split = 100000;
+    auditing = &A;
+    a = run(net, p, 10, &ra);
+    auditing = NULL;
+    regions += A.regions;
+    inside += A.inside;
+    relu_split = 0;
+    b = run(net, p, 10, &rb);
+    relu_split = -1;
+    assert_false(a == VFY_SAT && b == VFY_UNSAT);
+    assert_false(a == VFY_UNSAT && b == VFY_SAT);
+    if (a == VFY_UNSAT || b == VFY_UNSAT) assert_false(sampled_witness(net, lo, hi, t1, t2));
+    agree += a == b && (a == VFY_SAT || a == VFY_UNSAT);
+    relu_unsat += a == VFY_UNSAT && ra.relu_states > 0;
+    relu_sat += a == VFY_SAT && ra.relu_states > 0;
+    states += ra.relu_states;
+    vfy_result_free(&ra);
+    vfy_result_free(&rb);
+    cb_net_free(net);
+  }
+  printf("relu split: %d of 40 decided alike; unsat %d and sat %d after ReLU search states (%ld states);"
+         " %ld refuted regions audited, %ld sampled points inside them, none meets its conjunction\n", agree,
+         relu_unsat, relu_sat, states, regions, inside);
+  assert_true(inside > 20000);
+  assert_true(agree >= 30);
+  assert_true(relu_unsat >= 5);
+}
+
 /* Dense kinds with random weights, 3 inputs, for the forward linear bounds. */
 static cb_net *random_dense(void)
 {
@@ -349,6 +469,7 @@ int main(void)
     cmocka_unit_test(test_tiny_corner),
     cmocka_unit_test(test_metamorphic),
     cmocka_unit_test(test_fwdlin_sound),
+    cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_tiny_files),
     cmocka_unit_test(test_acasxu),
   };
