@@ -22,7 +22,7 @@
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
-  "                      [--threads N] [--max-memory MB] [--relu-split N]\n"
+  "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--method crown|crown-ibp|ibp|fwd]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
@@ -50,6 +50,8 @@ static const char *usage =
   "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
   "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
   "                   ReLU splitting from the start; 0 = input splitting only (default 45)\n"
+  "  --relu-states K  states one such search may take (inputs of <= 64 values) before\n"
+  "                   the box goes back to input splitting (default 10000)\n"
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
   "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
   "                   dense networks with at most 64 inputs)\n"
@@ -110,13 +112,15 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
-    } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split")) {
-      long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000;
+    } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split") || !strcmp(a, "--relu-states")) {
+      long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
       v = strtol(argv[i], &e, 10);
       if (e == argv[i] || *e || v < lo || v > hi)
-        return report_usage("verify", a[2] == 't' ? "%s must be an integer in 1..1024" : "%s must be an integer in 0..1000000", a);
-      if (a[2] == 't') o->v.threads = (int)v; else o->v.relu_leaf = (int)v;
+        return report_usage("verify", a[2] == 't' ? "%s must be an integer in 1..1024" : "%s must be an integer in 0..1000000000", a);
+      if (a[2] == 't') o->v.threads = (int)v;
+      else if (!strcmp(a, "--relu-split")) o->v.relu_leaf = (int)v;
+      else o->v.relu_states = v;
     } else if (!strcmp(a, "--method")) {
       if (++i >= argc) return report_usage("verify", "%s needs a value", a);
       if (!strcmp(argv[i], "crown")) o->v.method = CB_CROWN;
