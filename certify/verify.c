@@ -145,6 +145,8 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
   double *lo, *hi;
   unsigned char *act;
   int has_prior;          /* plo/phi hold the parent's node boxes (valid here too) */
+  int relu_fail;          /* unknown-sign ReLUs when a ReLU search last failed on an
+                             ancestor (0: none); retried below 2/3 of that */
   double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
 } item;
 
@@ -153,6 +155,7 @@ typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
 typedef struct work {     /* result of bounding one item */
   outcome o;
   long states;            /* ReLU search states spent on it */
+  int relu_fail;          /* the item's relu_fail for its children */
   int dim;
   double *x;              /* O_SAT: witness (nx) */
   double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
@@ -175,6 +178,8 @@ typedef struct search {
   int prior;              /* children start from their parent's node boxes (default bound) */
   double deadline;        /* seconds after t0 when this phase of the search stops */
   int strong_done;        /* the long attack has run */
+  long rs_useful, rs_wasted; /* states of ReLU searches that decided their box / that
+                             handed it back; searches stop while wasted > 2 useful + RS_BASE */
   size_t nb;              /* sum of node sizes */
 } search;
 
@@ -186,6 +191,7 @@ static item *item_new(const search *S, size_t box, int depth)
   it->box = box;
   it->depth = depth;
   it->has_prior = 0;
+  it->relu_fail = 0;
   it->plo = (double *)(it + 1);
   it->phi = it->plo + np;
   it->lo = it->phi + np;
@@ -517,6 +523,7 @@ typedef struct rsearch {
   double **pl;            /* 2 x n pointers into one level of box */
   double **inj;           /* per node: qmax x size for RELU inputs, else NULL */
   size_t qmax;
+  int have_x;             /* x holds the last LP point */
   double *form;           /* 2 (nmax + 2) x (nx + 1): per split level, the lower linear forms
                              of -xhat (sig = +1) and of +xhat (sig = -1) */
   double *C, *lin, *out, *a, *lc, *l, *g, *x, *y;
@@ -526,6 +533,7 @@ typedef struct rsearch {
 static _Thread_local long rs_last_states;
 
 #define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
+#define RS_BASE 20000      /* ReLU search states any search may waste (see search.rs_wasted) */
 
 static int net_has_relu(const cb_net *net)
 {
@@ -629,6 +637,7 @@ static rres rs_conj(rsearch *R, size_t c)
     return R_ERR;
   }
   if (res != 1) return R_OPEN;
+  R->have_x = 1;
   if (t <= 0) {   /* the LP point may be a witness */
     const vnn_box *B = &S->spec->box[R->it->box];
     for (size_t j = 0; j < nx; j++) R->x[j] = fmin(fmax(R->x[j], B->lo_in[j]), B->hi_in[j]);
@@ -659,7 +668,7 @@ static rres rs_state(rsearch *R)
   const cb_net *net = S->net;
   size_t nc = S->spec->box[R->it->box].n_conj, nb = S->nb, off = 0, boff = 0;
   unsigned char *act = R->act + (size_t)R->ns * nc;
-  int live = 0, bi = -1, pre, empty[2];
+  int live = 0, bi = -1, pre, empty[2], first;
   size_t bj = 0;
   double best = -1;
   if (++R->states > R->max_states || now() - S->t0 > S->deadline) return R_OPEN;
@@ -705,7 +714,13 @@ static rres rs_state(rsearch *R)
       empty[h] = R->out[h] < 0;   /* max of sig xhat < 0: the child region is empty */
     }
   }
-  for (int sig = 1; sig >= -1; sig -= 2) {
+  {  /* the side holding the last LP point first (finds witnesses sooner) */
+    const double *f = R->form + 2 * (size_t)R->ns * (S->spec->nx + 1);
+    double v = f[S->spec->nx];
+    for (size_t j = 0; j < S->spec->nx; j++) v += f[j] * R->x[j];
+    first = R->have_x && v > 0 ? -1 : 1;   /* -xhat > 0 at the point: xhat < 0 there */
+  }
+  for (int side = 0, sig = first; side < 2; side++, sig = -sig) {
     rres r;
     double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
     if (empty[sig > 0 ? 0 : 1]) { rs_audit(R, (size_t)-1, bi, bj, sig); continue; }
@@ -729,7 +744,7 @@ static rres relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x,
   const cb_net *net = S->net;
   const vnn_box *B = &S->spec->box[it->box];
   size_t nc = B->n_conj, nx = S->spec->nx, ny = S->spec->ny, mmax = 0;
-  rsearch R = {S, ws, it, NULL, 0, nmax, 0, nx > FD_MAX_DIM ? LONG_MAX : S->o->relu_states, NULL, NULL, NULL, NULL, 0, NULL,
+  rsearch R = {S, ws, it, NULL, 0, nmax, 0, nx > FD_MAX_DIM ? LONG_MAX : S->o->relu_states, NULL, NULL, NULL, NULL, 0, 0, NULL,
                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, err};
   rres res = R_ERR;
   for (size_t c = 0; c < nc; c++) if (B->conj[c].m > mmax) mmax = B->conj[c].m;
@@ -779,6 +794,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
   w->states = 0;
+  w->relu_fail = it->relu_fail;
   w->x = NULL;
   w->prior = NULL;
   w->dim = -1;
@@ -823,9 +839,13 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   }
   if (!live) { w->o = O_CLOSED; goto out; }
 branch:
-  if (S->o->relu_leaf > 0 && S->prior && net_has_relu(S->net) && (u = rs_count(ws)) > 0 && (nx > FD_MAX_DIM || u <= S->o->relu_leaf)) {
+  w->relu_fail = it->relu_fail;
+  if (S->o->relu_leaf > 0 && S->prior && net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
+      (nx > FD_MAX_DIM || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
+      (nx > FD_MAX_DIM || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)) {
     rres rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, &w->err);
     w->states = rs_last_states;
+    if (rr == R_OPEN) w->relu_fail = u;   /* not again on the sub-boxes until they are simpler */
     if (rr == R_CLOSED) { w->o = O_CLOSED; goto out; }
     if (rr == R_SAT) goto sat;
     if (rr == R_ERR) { w->o = O_ERROR; goto out; }
@@ -945,6 +965,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
       item *it = batch[k];
       r->nodes++;
       r->relu_states += W[k].states;
+      if (W[k].o == O_CLOSED || W[k].o == O_SAT) S->rs_useful += W[k].states; else S->rs_wasted += W[k].states;
       if (it->depth > r->depth) r->depth = it->depth;
       if (W[k].o == O_SAT && r->answer != VFY_SAT) {
         double *y = cb_alloc(S->spec->ny * sizeof *y);
@@ -971,6 +992,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
           memcpy(b->lo, it->lo, 2 * nx * sizeof(double) + S->spec->box[it->box].n_conj);
           a->hi[d] = mid;
           b->lo[d] = mid;
+          a->relu_fail = b->relu_fail = W[k].relu_fail;
           if (W[k].prior) {
             memcpy(a->plo, W[k].prior, 2 * S->nb * sizeof(double));
             memcpy(b->plo, W[k].prior, 2 * S->nb * sizeof(double));
@@ -1002,7 +1024,7 @@ out:
 
 int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
 {
-  search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0, 0, 0, 0, 0};
+  search S = {net, spec, o, o->bound ? o->bound : default_bound, NULL, NULL, NULL, now(), r, 0, 0, 0, 0, 0, 0, 0, 0};
   S.aspect = o->aspect > 1 ? o->aspect : 1;
   S.fwd = !o->bound && o->fwd;
   S.prior = !o->bound && !S.fwd && o->method != CB_IBP;
