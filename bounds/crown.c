@@ -79,12 +79,15 @@ static const double *slack_vec(cb_ws *ws, int i)
 }
 
 /* Slack factor of an AFFINE/CONV node (in = input size): 2 (gamma + rel_err)
-   covering the product with A and the slack vector's own dot products. */
+   covering the product with A and the slack vector's own dot products.  An
+   entry of a CONV's A_in sums up to (cout/groups) kh kw products (every output
+   channel of the group at every tap over that input), the slack vector's
+   entries (cin/groups) kh kw: gamma of their sum, as AFFINE's out + in. */
 static double slack_gamma(const cb_node *n, size_t in)
 {
   const cb_conv *g = &n->p.conv.g;
   if (n->kind == CB_AFFINE) return 2 * (gamma_n(n->size + in + 2) + n->rel_err);
-  return 2 * (gamma_n((size_t)(g->cin / g->groups * g->kh * g->kw) + 2) + n->rel_err);
+  return 2 * (gamma_n((size_t)((g->cin + g->cout) / g->groups * g->kh * g->kw) + 2) + n->rel_err);
 }
 
 /* AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|). */
