@@ -61,6 +61,8 @@ typedef struct cb_ws {
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
   size_t scratch_n;
   cb_method method;
+  int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown.c), for the
+                             tests that compare it with the dense pass; 0 (ws_new's default) */
 } cb_ws;
 
 /* set.c */

@@ -364,14 +364,313 @@ static double *scratch(cb_ws *ws, size_t n)
   return ws->scratch;
 }
 
+static int is_relaxed(cb_kind k)
+{
+  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
+}
+
+/*
+** Receptive-field ("patches") pass.  CROWN's intermediate bounds of a CONV
+** node start from unit rows +-e_j, j = (co, oi, oj).  Back through a chain of
+** CONV, SCALE and relaxed elementwise nodes down to the input, such a row is
+** zero outside the receptive field of pixel (oi, oj): at each tensor a
+** window (all channels) x [h0, h1) x [w0, w1), grown by each CONV by its
+** kernel and stride and clipped at the borders.  The rows of one output pixel
+** share their windows, so they go as one group of small dense matrices
+** [rows x C (h1 - h0) (w1 - w0)] through the same steps as the dense pass
+** (back_unit, back_relaxed, back_scale, back_conv as a transposed conv of
+** the window, underflow_slack), with the same bias, slack and underflow terms
+** (factors from the whole node, as there), and are concretised by
+** set_support on their scatter into dense input rows.  The dense pass's
+** entries outside the windows are exact zeros, so both passes compute the
+** same sums up to the order of their nonzero terms: equal up to rounding,
+** and each sum has no more nonzero terms than the dense pass's, so the
+** same gamma bounds cover it (tests/test_patches.c compares the two).
+** Source: the "patches" mode of auto_LiRPA (Xu et al. 2020, "Automatic
+** Perturbation Analysis for Scalable Certified Robustness and Beyond").
+** Used for unit rows at a CONV whose chain down to the input has only those
+** kinds (one input each) and whose windows average less than half the
+** tensors; anything else (AFFINE, ADD, CONCAT, MAXPOOL, per-row lines of
+** alpha-CROWN, kept matrices) takes the dense pass.
+** Sizes: digits_cnn's second conv, 512 rows in 16 groups of 32; windows of
+** 8 x 3 x 3 at the first ReLU and 1 x 5 x 5 at the input (dense: 512, 64).
+*/
+#define PATCH_MAX 32   /* longest chain handled */
+
+typedef struct pwin { int64_t h0, h1, w0, w1; } pwin;   /* [h0, h1) x [w0, w1); empty: all 0 */
+
+/* Chain from a CONV down to the input: node[t] reads node[t + 1] (node[n - 1]
+   reads node 0); c, h, w[t]: the shape of node[t]'s input. */
+typedef struct pchain { int n, node[PATCH_MAX]; int64_t c[PATCH_MAX], h[PATCH_MAX], w[PATCH_MAX]; } pchain;
+
+/* One group's per-row terms (rows of one output pixel) and gather space. */
+typedef struct pgrp { cb_ws *ws; size_t nr; double *bias, *slack, *babs, *gat; } pgrp;
+
+static size_t win_size(int64_t c, pwin w) { return (size_t)(c * (w.h1 - w.h0) * (w.w1 - w.w0)); }
+
+/* Window of a CONV's input that its output window o reads, clipped to the tensor. */
+static pwin win_in(const cb_conv *g, pwin o)
+{
+  pwin r = {0, 0, 0, 0};
+  if (o.h1 <= o.h0 || o.w1 <= o.w0) return r;
+  r.h0 = o.h0 * g->sh - g->pt; r.h1 = (o.h1 - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
+  r.w0 = o.w0 * g->sw - g->pl; r.w1 = (o.w1 - 1) * g->sw - g->pl + (g->kw - 1) * g->dw + 1;
+  if (r.h0 < 0) r.h0 = 0;
+  if (r.w0 < 0) r.w0 = 0;
+  if (r.h1 > g->hin) r.h1 = g->hin;
+  if (r.w1 > g->win) r.w1 = g->win;
+  if (r.h1 <= r.h0 || r.w1 <= r.w0) r.h0 = r.h1 = r.w0 = r.w1 = 0;
+  return r;
+}
+
+/* W[t]: the window at chain node t's input for output pixel p of the start. */
+static void chain_windows(const cb_net *net, const pchain *ch, size_t p, pwin *W)
+{
+  const cb_conv *g = &net->node[ch->node[0]].p.conv.g;
+  int64_t oi = (int64_t)p / g->wout, oj = (int64_t)p % g->wout;
+  pwin o = {oi, oi + 1, oj, oj + 1};
+  for (int t = 0; t < ch->n; t++) {
+    const cb_node *n = &net->node[ch->node[t]];
+    if (n->kind == CB_CONV) o = win_in(&n->p.conv.g, o);
+    W[t] = o;
+  }
+}
+
+/* Does the receptive-field pass apply to unit rows at node k?  Fills ch. */
+static int patch_chain(const cb_net *net, int k, pchain *ch)
+{
+  const cb_conv *g0 = &net->node[k].p.conv.g;
+  size_t win = 0, full = 0;
+  pwin W[PATCH_MAX];
+  ch->n = 0;
+  if (net->node[k].kind != CB_CONV) return 0;
+  for (int i = k; i > 0; i = net->node[i].in[0]) {
+    const cb_node *n = &net->node[i];
+    int t = ch->n;
+    if (t == PATCH_MAX || n->n_in != 1) return 0;
+    if (n->kind == CB_CONV) {
+      const cb_conv *g = &n->p.conv.g;
+      if (t > 0 && (g->cout != ch->c[t - 1] || g->hout != ch->h[t - 1] || g->wout != ch->w[t - 1])) return 0;
+      ch->c[t] = g->cin; ch->h[t] = g->hin; ch->w[t] = g->win;
+    } else if (is_relaxed(n->kind) || n->kind == CB_SCALE) {
+      ch->c[t] = ch->c[t - 1]; ch->h[t] = ch->h[t - 1]; ch->w[t] = ch->w[t - 1];
+    } else return 0;
+    if (net->node[n->in[0]].size != (size_t)(ch->c[t] * ch->h[t] * ch->w[t]) ||
+        (n->kind != CB_CONV && n->size != net->node[n->in[0]].size)) return 0;
+    ch->node[ch->n++] = i;
+  }
+  for (size_t p = 0; p < (size_t)(g0->hout * g0->wout); p++) {   /* worth it: windows well inside */
+    chain_windows(net, ch, p, W);
+    for (int t = 0; t < ch->n; t++) { win += win_size(ch->c[t], W[t]); full += (size_t)(ch->c[t] * ch->h[t] * ch->w[t]); }
+  }
+  return 2 * win < full;
+}
+
+/* dst = the window w of tensor src (shape c x h x wd); returns its size. */
+static size_t win_gather(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
+{
+  size_t m = 0, len = (size_t)(w.w1 - w.w0);
+  for (int64_t ci = 0; ci < c; ci++)
+    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + m, src + (ci * h + y) * wd + w.w0, len * sizeof *dst);
+  return m;
+}
+
+/* dst (tensor c x h x wd, zeroed by the caller) at window w = src. */
+static void win_scatter(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
+{
+  size_t m = 0, len = (size_t)(w.w1 - w.w0);
+  for (int64_t ci = 0; ci < c; ci++)
+    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + (ci * h + y) * wd + w.w0, src + m, len * sizeof *dst);
+}
+
+/* First step (back_unit on the window wi of the start CONV's input): row rr
+   of Ain = val times output channel co's kernel at pixel (oi, oj). */
+static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, const size_t *rows, pwin wi, double *Ain)
+{
+  const cb_node *n = &G->ws->net->node[i];
+  const cb_conv *g = &n->p.conv.g;
+  const double *v = slack_vec(G->ws, i);
+  int64_t P = g->hout * g->wout, cpg = g->cin / g->groups, opg = g->cout / g->groups;
+  int64_t hh = wi.h1 - wi.h0, ww = wi.w1 - wi.w0;
+  size_t mi = win_size(g->cin, wi);
+  double gm = slack_gamma(n, 0);
+  if (!v) return CB_ENOMEM;
+  memset(Ain, 0, G->nr * mi * sizeof *Ain);
+  for (size_t rr = 0; rr < G->nr; rr++) {
+    size_t j = col[rows[rr]];
+    double a = val[rows[rr]], *ai = Ain + rr * mi, bj;
+    int64_t co = (int64_t)j / P, oi = ((int64_t)j % P) / g->wout, oj = (int64_t)j % g->wout, c0 = co / opg * cpg;
+    const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
+    for (int64_t c = 0; c < cpg; c++)
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t ii = oi * g->sh - g->pt + ki * g->dh;
+        if (ii < 0 || ii >= g->hin) continue;
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+          int64_t jj = oj * g->sw - g->pl + kj * g->dw;
+          if (jj >= 0 && jj < g->win) ai[((c0 + c) * hh + ii - wi.h0) * ww + jj - wi.w0] += a * w[(c * g->kh + ki) * g->kw + kj];
+        }
+      }
+    bj = n->p.conv.b[co];
+    G->bias[rr] += a * bj;
+    G->babs[rr] += fabs(a * bj);
+    G->slack[rr] += gm * fabs(a) * v[j];
+  }
+  G->ws->flops += 2.0 * (double)G->nr * (double)(cpg * g->kh * g->kw);
+  return CB_OK;
+}
+
+/* back_relaxed on window w of node i (shape c x h x wd), in place. */
+static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, double *A)
+{
+  cb_ws *ws = G->ws;
+  const cb_node *n = &ws->net->node[i];
+  size_t m = win_size(c, w);
+  double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * gamma_n(n->size + 3);
+  win_gather(ws->ru_w[i], c, h, wd, w, uw); win_gather(ws->rl_w[i], c, h, wd, w, lw);
+  win_gather(ws->ru_b[i], c, h, wd, w, ub); win_gather(ws->rl_b[i], c, h, wd, w, lb);
+  win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
+  for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  for (size_t r = 0; r < G->nr; r++) {
+    double *a = A + r * m, t = 0, sl = 0;
+    for (size_t e = 0; e < m; e++) {   /* branch-free, as back_relaxed */
+      double ae = a[e], pos = ae > 0 ? ae : 0, neg = ae - pos;
+      a[e] = pos * uw[e] + neg * lw[e];
+      t += pos * ub[e] + neg * lb[e];
+      sl += fabs(ae) * v[e];
+    }
+    G->bias[r] += t;
+    G->babs[r] += fabs(t);
+    G->slack[r] += g * sl;
+  }
+}
+
+/* back_scale on window w of node i (shape c x h x wd), in place. */
+static void patch_scale(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, double *A)
+{
+  cb_ws *ws = G->ws;
+  const cb_node *n = &ws->net->node[i];
+  size_t m = win_size(c, w);
+  double *sa = G->gat, *sb = sa + m, *z = sb + m, *v = z + m, g = 2 * (gamma_n(3) + n->rel_err);
+  win_gather(n->p.scale.a, c, h, wd, w, sa); win_gather(n->p.scale.b, c, h, wd, w, sb);
+  win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
+  for (size_t e = 0; e < m; e++) v[e] = fabs(sa[e]) * z[e] + fabs(sb[e]);
+  for (size_t r = 0; r < G->nr; r++) {
+    double *a = A + r * m, t = 0, sl = 0;
+    for (size_t e = 0; e < m; e++) { t += a[e] * sb[e]; sl += fabs(a[e]) * v[e]; a[e] *= sa[e]; }
+    G->bias[r] += t;
+    G->babs[r] += fabs(t);
+    G->slack[r] += g * sl;
+  }
+}
+
+/* back_conv from output window wo to input window wi: the transposed conv of
+   the window, a conv whose input is the window wi (pads shifted to match). */
+static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double *Ain)
+{
+  cb_ws *ws = G->ws;
+  const cb_node *n = &ws->net->node[i];
+  const cb_conv *g = &n->p.conv.g;
+  size_t mo = win_size(g->cout, wo), mi = win_size(g->cin, wi), P = (size_t)((wo.h1 - wo.h0) * (wo.w1 - wo.w0));
+  const double *sv = slack_vec(ws, i);
+  double *v = G->gat, gm = slack_gamma(n, 0);
+  cb_conv l = *g;
+  if (!sv) return CB_ENOMEM;
+  memset(Ain, 0, G->nr * mi * sizeof *Ain);
+  if (mo == 0) return CB_OK;
+  win_gather(sv, g->cout, g->hout, g->wout, wo, v);
+  for (size_t r = 0; r < G->nr; r++) {
+    const double *a = A + r * mo;
+    double t = 0, s = 0;
+    for (size_t e = 0; e < mo; e++) { t += a[e] * n->p.conv.b[e / P]; s += fabs(a[e]) * v[e]; }
+    G->bias[r] += t;
+    G->babs[r] += fabs(t);
+    G->slack[r] += gm * s;
+  }
+  if (mi == 0) return CB_OK;
+  l.hin = wi.h1 - wi.h0; l.win = wi.w1 - wi.w0; l.hout = wo.h1 - wo.h0; l.wout = wo.w1 - wo.w0;
+  l.pt = g->pt + wi.h0 - wo.h0 * g->sh; l.pl = g->pl + wi.w0 - wo.w0 * g->sw;
+  ws->flops += 2.0 * (double)G->nr * (double)mo * (double)(g->cin / g->groups * g->kh * g->kw);
+  return la_conv_backward(&l, n->p.conv.W, A, G->nr, Ain);
+}
+
+/* Underflow term of a step through node i (underflow_slack's, per row). */
+static double underflow_term(const cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  double z = 1;
+  for (size_t e = 0; e < ws->net->node[n->in[0]].size; e++) z += ws->zmax[n->in[0]][e];
+  return (double)(n->size + 1) * DBL_TRUE_MIN * z;
+}
+
+/* The receptive-field pass for unit rows val[r] e_{col[r]} at chain start
+   ch->node[0] down to the input: out_r as crown_pass computes it. */
+static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, double *out)
+{
+  const cb_net *net = ws->net;
+  const cb_conv *g0 = &net->node[ch->node[0]].p.conv.g;
+  size_t P = (size_t)(g0->hout * g0->wout), n0 = net->node[0].size, maxr = 0, maxw = 1;
+  size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill;
+  double ug[PATCH_MAX], *X0, *X1, *D, *o;
+  pwin W[PATCH_MAX];
+  pgrp G = {ws, 0, NULL, NULL, NULL, NULL};
+  int rc = CB_ENOMEM, last = ch->n - 1;
+  if (!st || !rows) goto out;
+  fill = st + P + 1;
+  for (size_t r = 0; r < q; r++) st[col[r] % P + 1]++;   /* rows grouped by output pixel */
+  for (size_t p = 0; p < P; p++) { if (st[p + 1] > maxr) maxr = st[p + 1]; st[p + 1] += st[p]; fill[p] = st[p]; }
+  for (size_t r = 0; r < q; r++) rows[fill[col[r] % P]++] = r;
+  for (size_t p = 0; p < P; p++) {
+    chain_windows(net, ch, p, W);
+    for (int t = 0; t < ch->n; t++) if (win_size(ch->c[t], W[t]) > maxw) maxw = win_size(ch->c[t], W[t]);
+  }
+  if (!(X0 = scratch(ws, 2 * maxr * maxw + maxr * n0 + 6 * maxw + 4 * maxr))) goto out;
+  X1 = X0 + maxr * maxw; D = X1 + maxr * maxw; G.gat = D + maxr * n0;
+  G.bias = G.gat + 6 * maxw; G.slack = G.bias + maxr; G.babs = G.slack + maxr; o = G.babs + maxr;
+  for (int t = 0; t < ch->n; t++) ug[t] = underflow_term(ws, ch->node[t]);
+  for (size_t p = 0; p < P; p++) {
+    double *cur = X0, *nxt = X1, *sw;
+    if (!(G.nr = st[p + 1] - st[p])) continue;
+    chain_windows(net, ch, p, W);
+    memset(G.bias, 0, 3 * maxr * sizeof(double));
+    for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[0];
+    if ((rc = patch_unit(&G, ch->node[0], col, val, rows + st[p], W[0], cur)) != CB_OK) goto out;
+    for (int t = 1; t < ch->n; t++) {
+      int i = ch->node[t];
+      for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[t];
+      if (net->node[i].kind == CB_CONV) {   /* patch_chain admits CONV, SCALE, relaxed */
+        if ((rc = patch_conv(&G, i, W[t - 1], W[t], cur, nxt)) != CB_OK) goto out;
+        sw = cur; cur = nxt; nxt = sw;
+      } else if (net->node[i].kind == CB_SCALE) patch_scale(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
+      else patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
+    }
+    memset(D, 0, G.nr * n0 * sizeof *D);
+    for (size_t r = 0; r < G.nr; r++)
+      win_scatter(cur + r * win_size(ch->c[last], W[last]), ch->c[last], ch->h[last], ch->w[last], W[last], D + r * n0);
+    set_support(&ws->set, D, G.nr, G.bias, o);
+    for (size_t r = 0; r < G.nr; r++)
+      out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + gamma_n((size_t)net->n + 2) * G.babs[r]));
+  }
+  rc = CB_OK;
+out:
+  cb_free(st);
+  cb_free(rows);
+  return rc;
+}
+
 /* One backward pass from `start` (rows A0, q x size) down to `stop`; see crown_pass_ex. */
 static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                       double **keep, double *pool, double *out)
 {
   bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL, lines, pool, NULL};
-  int rc = CB_ENOMEM, n = ws->net->n, unit;
   size_t *col = NULL;
   double *val = NULL;
+  int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
+  pchain pc;
+  if (unit < 0) goto out;
+  if (unit && stop == 0 && !lines && !keep && !ws->dense_only && patch_chain(ws->net, start, &pc)) {
+    rc = patch_pass(ws, &pc, col, val, q, out);   /* before B.pool: it uses the scratch pool too */
+    goto out;
+  }
   if (!B.pool) B.pool = scratch(ws, crown_pool_size(ws->net, start, q));
   B.A = cb_calloc((size_t)n, sizeof *B.A);
   B.off = cb_calloc((size_t)n + 1, sizeof *B.off);
@@ -383,8 +682,6 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
   for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
-  unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
-  if (unit < 0) { rc = CB_ENOMEM; goto out; }
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
     if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
@@ -416,11 +713,6 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
   return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
 }
 
-static int is_relaxed(cb_kind k)
-{
-  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
-}
-
 /* Relaxation lines of nonlinear node i from the box of its input. */
 static void relax_lines(cb_ws *ws, int i)
 {
@@ -441,17 +733,45 @@ int crown_sign_only(const cb_net *net, int k)
   return 1;
 }
 
+/* Node k's neurons sel[0..m) by one receptive-field pass: rows j (upper) and
+   m + j (minus lower); patch_pass groups them by pixel itself. */
+static int refine_patches(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, cb_error *err)
+{
+  size_t *col = cb_alloc((2 * m + 1) * sizeof *col);
+  double *val = cb_alloc((2 * m + 1) * sizeof *val), *out = cb_alloc((2 * m + 1) * sizeof *out);
+  int rc = CB_ENOMEM;
+  if (col && val && out) {
+    for (size_t j = 0; j < m; j++) { col[j] = col[m + j] = sel[j]; val[j] = 1; val[m + j] = -1; }
+    rc = patch_pass(ws, pc, col, val, 2 * m, out);
+  }
+  if (rc == CB_OK) for (size_t j = 0; j < m; j++) { ws->hi[k][sel[j]] = out[j]; ws->lo[k][sel[j]] = -out[m + j]; }
+  else rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", 2 * m);
+  cb_free(col);
+  cb_free(val);
+  cb_free(out);
+  return rc;
+}
+
 /* CROWN bounds of node k (replacing its IBP box) for the neurons that need
-   them, in chunks of <= 32 neurons (2 rows each: upper and minus lower): 64
-   rows keep a pass's matrices in L2 (digits_cnn at eps 0.05 and cifar_base_kw
-   25% faster than 512 rows; mnist 256x6 within 4%). */
+   them: by one receptive-field pass where it applies, else densely in chunks
+   of <= 32 neurons (2 rows each: upper and minus lower): 64 rows keep a
+   pass's matrices in L2 (digits_cnn at eps 0.05 and cifar_base_kw 25% faster
+   than 512 rows; mnist 256x6 within 4%). */
 static int crown_refine(cb_ws *ws, int k, cb_error *err)
 {
   size_t n = ws->net->node[k].size, ch = n < 32 ? n : 32, m = 0, *sel = cb_alloc(n * sizeof *sel);
-  double *A = cb_calloc(2 * ch * n, sizeof *A), *out = cb_alloc(2 * ch * sizeof *out);
+  double *A = NULL, *out = NULL;
   int rc = CB_OK, sign_only = crown_sign_only(ws->net, k);
-  if (!A || !out || !sel) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
+  pchain pc;
+  if (!sel) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
   for (size_t e = 0; e < n; e++) if (!sign_only || (ws->lo[k][e] < 0 && ws->hi[k][e] > 0)) sel[m++] = e;
+  if (m && !ws->dense_only && patch_chain(ws->net, k, &pc)) {
+    rc = cb_time_up() ? cb_limit_error(err, "CROWN") : refine_patches(ws, k, &pc, sel, m, err);
+    goto done;
+  }
+  A = cb_calloc(2 * ch * n, sizeof *A);
+  out = cb_alloc(2 * ch * sizeof *out);
+  if (!A || !out) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN"); goto out; }
   for (size_t r0 = 0; r0 < m && rc == CB_OK; r0 += ch) {
     size_t c = m - r0 < ch ? m - r0 : ch;
     if (cb_time_up()) { rc = cb_limit_error(err, "CROWN"); break; }
@@ -460,6 +780,7 @@ static int crown_refine(cb_ws *ws, int k, cb_error *err)
     if ((rc = crown_upper(ws, k, A, 2 * c, out, err)) != CB_OK) break;
     for (size_t j = 0; j < c; j++) { ws->hi[k][sel[r0 + j]] = out[j]; ws->lo[k][sel[r0 + j]] = -out[c + j]; }
   }
+done:
   set_zmax(ws, k);
 out:
   cb_free(A);
