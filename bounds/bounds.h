@@ -63,6 +63,7 @@ typedef struct cb_ws {
   cb_method method;
   int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown.c), for the
                              tests that compare it with the dense pass; 0 (ws_new's default) */
+  size_t patch_rows;      /* rows bounded by the receptive-field pass so far (tests, benchmarks) */
 } cb_ws;
 
 /* set.c */
@@ -71,6 +72,9 @@ int set_contains(const cb_set *s, const double *x);            /* 1 if x is in t
 int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */
+void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const size_t *idx,
+                     const double *bias, double *out);
+                  /* the same for rows that are 0 outside the m input indices idx[] (A is q x m) */
 
 void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of a.x over the set (for gradients) */
 

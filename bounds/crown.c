@@ -393,7 +393,7 @@ static int is_relaxed(cb_kind k)
 ** (back_unit, back_relaxed, back_scale, back_conv as a transposed conv of
 ** the window, underflow_slack), with the same bias, slack and underflow terms
 ** (factors from the whole node, as there), and are concretised by
-** set_support on their scatter into dense input rows.  The dense pass's
+** set_support_win on the input window (set.c).  The dense pass's
 ** entries outside the windows are exact zeros, so both passes compute the
 ** same sums up to the order of their nonzero terms: equal up to rounding,
 ** and each sum has no more nonzero terms than the dense pass's, so the
@@ -487,14 +487,6 @@ static size_t win_gather(const double *src, int64_t c, int64_t h, int64_t wd, pw
   return m;
 }
 
-/* dst (tensor c x h x wd, zeroed by the caller) at window w = src. */
-static void win_scatter(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
-{
-  size_t m = 0, len = (size_t)(w.w1 - w.w0);
-  for (int64_t ci = 0; ci < c; ci++)
-    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + (ci * h + y) * wd + w.w0, src + m, len * sizeof *dst);
-}
-
 /* First step (back_unit on the window wi of the start CONV's input): row rr
    of Ain = val times output channel co's kernel at pixel (oi, oj). */
 static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, const size_t *rows, pwin wi, double *Ain)
@@ -575,9 +567,40 @@ static void patch_scale(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w
   }
 }
 
-/* back_conv from output window wo to input window wi: the transposed conv of
-   the window, a conv whose input is the window wi (pads shifted to match). */
-static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double *Ain)
+/* Cap (doubles) of a CONV's window operator M (patch_conv); larger windows
+   use la_conv_backward on the window. */
+#define PATCH_OPMAX ((size_t)1 << 15)
+
+/* M [mo x mi]: the CONV restricted to output window wo and input window wi
+   (row (co, oi, oj) holds co's kernel at the pixel's receptive field). */
+static void window_operator(const cb_node *n, pwin wo, pwin wi, double *M)
+{
+  const cb_conv *g = &n->p.conv.g;
+  int64_t cpg = g->cin / g->groups, opg = g->cout / g->groups, hh = wi.h1 - wi.h0, ww = wi.w1 - wi.w0;
+  size_t mi = win_size(g->cin, wi), row = 0;
+  memset(M, 0, win_size(g->cout, wo) * mi * sizeof *M);
+  for (int64_t co = 0; co < g->cout; co++)
+    for (int64_t oi = wo.h0; oi < wo.h1; oi++)
+      for (int64_t oj = wo.w0; oj < wo.w1; oj++, row++) {
+        const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
+        double *m = M + row * mi;
+        for (int64_t c = 0; c < cpg; c++)
+          for (int64_t ki = 0; ki < g->kh; ki++) {
+            int64_t ii = oi * g->sh - g->pt + ki * g->dh;
+            if (ii < 0 || ii >= g->hin) continue;
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+              int64_t jj = oj * g->sw - g->pl + kj * g->dw;
+              if (jj >= 0 && jj < g->win) m[((co / opg * cpg + c) * hh + ii - wi.h0) * ww + jj - wi.w0] += w[(c * g->kh + ki) * g->kw + kj];
+            }
+          }
+      }
+}
+
+/* back_conv from output window wo to input window wi: A_in = A M with the
+   window operator (one dgemm for the group; each entry sums the same nonzero
+   products as the dense transposed conv), or for a large window the
+   transposed conv of the window (a conv whose input is wi, pads shifted). */
+static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double *Ain, double *M)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
@@ -587,7 +610,7 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   double *v = G->gat, gm = slack_gamma(n, 0);
   cb_conv l = *g;
   if (!sv) return CB_ENOMEM;
-  memset(Ain, 0, G->nr * mi * sizeof *Ain);
+  if (mo == 0 || mi == 0) memset(Ain, 0, G->nr * mi * sizeof *Ain);
   if (mo == 0) return CB_OK;
   win_gather(sv, g->cout, g->hout, g->wout, wo, v);
   for (size_t r = 0; r < G->nr; r++) {
@@ -600,6 +623,13 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
     G->slack[r] += gm * s;
   }
   if (mi == 0) return CB_OK;
+  if (mo * mi <= PATCH_OPMAX) {
+    window_operator(n, wo, wi, M);
+    la_gemm(0, 0, G->nr, mi, mo, 1.0, A, mo, M, mi, 0.0, Ain, mi);
+    ws->flops += 2.0 * (double)G->nr * (double)mo * (double)mi;
+    return CB_OK;
+  }
+  memset(Ain, 0, G->nr * mi * sizeof *Ain);
   l.hin = wi.h1 - wi.h0; l.win = wi.w1 - wi.w0; l.hout = wo.h1 - wo.h0; l.wout = wo.w1 - wo.w0;
   l.pt = g->pt + wi.h0 - wo.h0 * g->sh; l.pl = g->pl + wi.w0 - wo.w0 * g->sw;
   ws->flops += 2.0 * (double)G->nr * (double)mo * (double)(g->cin / g->groups * g->kh * g->kw);
@@ -621,9 +651,9 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
 {
   const cb_net *net = ws->net;
   const cb_conv *g0 = &net->node[ch->node[0]].p.conv.g;
-  size_t P = (size_t)(g0->hout * g0->wout), n0 = net->node[0].size, maxr = 0, maxw = 1;
-  size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill;
-  double ug[PATCH_MAX], *X0, *X1, *D, *o;
+  size_t P = (size_t)(g0->hout * g0->wout), maxr = 0, maxw = 1, maxm = 1;
+  size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill, *idx = NULL;
+  double ug[PATCH_MAX], *X0, *X1, *M, *o;
   pwin W[PATCH_MAX];
   pgrp G = {ws, 0, NULL, NULL, NULL, NULL};
   int rc = CB_ENOMEM, last = ch->n - 1;
@@ -632,16 +662,22 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
   for (size_t r = 0; r < q; r++) st[col[r] % P + 1]++;   /* rows grouped by output pixel */
   for (size_t p = 0; p < P; p++) { if (st[p + 1] > maxr) maxr = st[p + 1]; st[p + 1] += st[p]; fill[p] = st[p]; }
   for (size_t r = 0; r < q; r++) rows[fill[col[r] % P]++] = r;
-  for (size_t p = 0; p < P; p++) {
+  for (size_t p = 0; p < P; p++) {   /* buffer sizes: largest window, largest window operator */
     chain_windows(net, ch, p, W);
-    for (int t = 0; t < ch->n; t++) if (win_size(ch->c[t], W[t]) > maxw) maxw = win_size(ch->c[t], W[t]);
+    for (int t = 0; t < ch->n; t++) {
+      size_t m = win_size(ch->c[t], W[t]), mo = t ? win_size(ch->c[t - 1], W[t - 1]) : 0;
+      if (m > maxw) maxw = m;
+      if (t && net->node[ch->node[t]].kind == CB_CONV && mo * m <= PATCH_OPMAX && mo * m > maxm) maxm = mo * m;
+    }
   }
-  if (!(X0 = scratch(ws, 2 * maxr * maxw + maxr * n0 + 6 * maxw + 4 * maxr))) goto out;
-  X1 = X0 + maxr * maxw; D = X1 + maxr * maxw; G.gat = D + maxr * n0;
+  if (!(idx = cb_alloc(maxw * sizeof *idx)) || !(X0 = scratch(ws, 2 * maxr * maxw + maxm + 6 * maxw + 4 * maxr))) goto out;
+  X1 = X0 + maxr * maxw; M = X1 + maxr * maxw; G.gat = M + maxm;
   G.bias = G.gat + 6 * maxw; G.slack = G.bias + maxr; G.babs = G.slack + maxr; o = G.babs + maxr;
   for (int t = 0; t < ch->n; t++) ug[t] = underflow_term(ws, ch->node[t]);
+  ws->patch_rows += q;
   for (size_t p = 0; p < P; p++) {
     double *cur = X0, *nxt = X1, *sw;
+    size_t m = 0;
     if (!(G.nr = st[p + 1] - st[p])) continue;
     chain_windows(net, ch, p, W);
     memset(G.bias, 0, 3 * maxr * sizeof(double));
@@ -651,15 +687,15 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
       int i = ch->node[t];
       for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[t];
       if (net->node[i].kind == CB_CONV) {   /* patch_chain admits CONV, SCALE, relaxed */
-        if ((rc = patch_conv(&G, i, W[t - 1], W[t], cur, nxt)) != CB_OK) goto out;
+        if ((rc = patch_conv(&G, i, W[t - 1], W[t], cur, nxt, M)) != CB_OK) goto out;
         sw = cur; cur = nxt; nxt = sw;
       } else if (net->node[i].kind == CB_SCALE) patch_scale(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
       else patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
     }
-    memset(D, 0, G.nr * n0 * sizeof *D);
-    for (size_t r = 0; r < G.nr; r++)
-      win_scatter(cur + r * win_size(ch->c[last], W[last]), ch->c[last], ch->h[last], ch->w[last], W[last], D + r * n0);
-    set_support(&ws->set, D, G.nr, G.bias, o);
+    for (int64_t c = 0; c < ch->c[last]; c++)   /* the input indices of the last window */
+      for (int64_t y = W[last].h0; y < W[last].h1; y++)
+        for (int64_t x = W[last].w0; x < W[last].w1; x++) idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + x);
+    set_support_win(&ws->set, cur, G.nr, m, idx, G.bias, o);
     for (size_t r = 0; r < G.nr; r++)
       out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + gamma_n((size_t)net->n + 2) * G.babs[r]));
   }
@@ -667,6 +703,7 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
 out:
   cb_free(st);
   cb_free(rows);
+  cb_free(idx);
   return rc;
 }
 
