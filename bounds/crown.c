@@ -198,6 +198,52 @@ static inline double pos_part(double a)
   return a;
 }
 
+/* Two doubles in one SSE2 register (GCC/clang vector extension), for relaxed_row. */
+typedef double v2d __attribute__((vector_size(16)));
+typedef long long v2i __attribute__((vector_size(16)));
+
+static inline v2d load2(const double *p) { v2d v; memcpy(&v, p, sizeof v); return v; }
+
+/*
+** One row through a relaxed node, upper side, with the line each entry's sign
+** picks: y_e += a_e (a_e > 0 ? uw_e : lw_e); returns the bias term
+** sum_e a_e (a_e > 0 ? ub_e : lb_e) and *sl = sum_e |a_e| v_e.  Two entries
+** per vector and two vectors per step (four partial sums: any order of a sum
+** is within the same gamma bound); positive part and |a| by bit masks, the
+** same values as pos_part and fabs.
+*/
+static double relaxed_row(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+                          const double *restrict lw, const double *restrict ub, const double *restrict lb,
+                          const double *restrict v, double *sl)
+{
+  const v2d zero = {0, 0};
+  const v2i absm = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL};
+  v2d t0 = zero, t1 = zero, s0 = zero, s1 = zero;
+  double t = 0, s = 0;
+  size_t e = 0;
+  for (; e + 4 <= n; e += 4) {
+    v2d a0 = load2(a + e), a1 = load2(a + e + 2);
+    v2d p0 = (v2d)((v2i)a0 & (a0 > zero)), p1 = (v2d)((v2i)a1 & (a1 > zero));
+    v2d n0 = a0 - p0, n1 = a1 - p1;
+    v2d y0 = load2(y + e) + (p0 * load2(uw + e) + n0 * load2(lw + e));
+    v2d y1 = load2(y + e + 2) + (p1 * load2(uw + e + 2) + n1 * load2(lw + e + 2));
+    memcpy(y + e, &y0, sizeof y0);
+    memcpy(y + e + 2, &y1, sizeof y1);
+    t0 += p0 * load2(ub + e) + n0 * load2(lb + e);
+    t1 += p1 * load2(ub + e + 2) + n1 * load2(lb + e + 2);
+    s0 += (v2d)((v2i)a0 & absm) * load2(v + e);
+    s1 += (v2d)((v2i)a1 & absm) * load2(v + e + 2);
+  }
+  for (; e < n; e++) {
+    double ae = a[e], pos = pos_part(ae), neg = ae - pos;
+    y[e] += pos * uw[e] + neg * lw[e];
+    t += pos * ub[e] + neg * lb[e];
+    s += fabs(ae) * v[e];
+  }
+  *sl = ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
+  return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
+}
+
 /* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines). */
 static int back_relaxed_rows(bwd *B, int i, const double *A)
 {
@@ -234,14 +280,7 @@ static int back_relaxed(bwd *B, int i, const double *A)
   if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
   for (size_t e = 0; e < n->size; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
   for (size_t r = 0; r < B->q; r++) {   /* the slack term of add_terms fused in */
-    const double *a = A + r * n->size;
-    double *ai = Ain + r * n->size, t = 0, sl = 0;
-    for (size_t e = 0; e < n->size; e++) {   /* branch-free: one of pos, neg is 0 */
-      double ae = a[e], pos = pos_part(ae), neg = ae - pos;
-      ai[e] += pos * uw[e] + neg * lw[e];
-      t += pos * ub[e] + neg * lb[e];
-      sl += fabs(ae) * v[e];
-    }
+    double sl, t = relaxed_row(A + r * n->size, Ain + r * n->size, n->size, uw, lw, ub, lb, v, &sl);
     B->bias[r] += t;
     B->babs[r] += fabs(t);
     B->slack[r] += 2 * gamma_n(n->size + 3) * sl;
@@ -523,8 +562,8 @@ static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, cons
   return CB_OK;
 }
 
-/* back_relaxed on window w of node i (shape c x h x wd), in place. */
-static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, double *A)
+/* back_relaxed on window w of node i (shape c x h x wd): Ain = A through the lines. */
+static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, const double *A, double *Ain)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
@@ -534,14 +573,9 @@ static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin
   win_gather(ws->ru_b[i], c, h, wd, w, ub); win_gather(ws->rl_b[i], c, h, wd, w, lb);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  memset(Ain, 0, G->nr * m * sizeof *Ain);
   for (size_t r = 0; r < G->nr; r++) {
-    double *a = A + r * m, t = 0, sl = 0;
-    for (size_t e = 0; e < m; e++) {   /* branch-free, as back_relaxed */
-      double ae = a[e], pos = pos_part(ae), neg = ae - pos;
-      a[e] = pos * uw[e] + neg * lw[e];
-      t += pos * ub[e] + neg * lb[e];
-      sl += fabs(ae) * v[e];
-    }
+    double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
     G->bias[r] += t;
     G->babs[r] += fabs(t);
     G->slack[r] += g * sl;
@@ -690,7 +724,10 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
         if ((rc = patch_conv(&G, i, W[t - 1], W[t], cur, nxt, M)) != CB_OK) goto out;
         sw = cur; cur = nxt; nxt = sw;
       } else if (net->node[i].kind == CB_SCALE) patch_scale(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
-      else patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
+      else {
+        patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur, nxt);
+        sw = cur; cur = nxt; nxt = sw;
+      }
     }
     for (int64_t c = 0; c < ch->c[last]; c++)   /* the input indices of the last window */
       for (int64_t y = W[last].h0; y < W[last].h1; y++)
