@@ -44,13 +44,36 @@ static double *acc(bwd *B, int i)
   return B->A[i];
 }
 
+/* Two doubles in one SSE2 register (GCC/clang vector extension), for the row kernels. */
+typedef double v2d __attribute__((vector_size(16)));
+typedef long long v2i __attribute__((vector_size(16)));
+
+static inline v2d load2(const double *p) { v2d v; memcpy(&v, p, sizeof v); return v; }
+static inline v2d abs2(v2d a) { const v2i m = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL}; return (v2d)((v2i)a & m); }
+
+/* sum_j |a_j| v_j, and *t = sum_j a_j c_j when c; four partial sums (any
+   order of a sum is within the same gamma bound). */
+static double terms_row(const double *restrict a, size_t n, const double *restrict v, const double *restrict c, double *t)
+{
+  v2d s0 = {0, 0}, s1 = {0, 0}, t0 = {0, 0}, t1 = {0, 0};
+  double s = 0, tt = 0;
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    v2d a0 = load2(a + j), a1 = load2(a + j + 2);
+    s0 += abs2(a0) * load2(v + j);
+    s1 += abs2(a1) * load2(v + j + 2);
+    if (c) { t0 += a0 * load2(c + j); t1 += a1 * load2(c + j + 2); }
+  }
+  for (; j < n; j++) { s += fabs(a[j]) * v[j]; if (c) tt += a[j] * c[j]; }
+  if (c) *t = ((t0[0] + t1[0]) + (t0[1] + t1[1])) + tt;
+  return ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
+}
+
 /* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be NULL). */
 static void add_terms(bwd *B, const double *A, size_t n, const double *v, double g, const double *c)
 {
   for (size_t r = 0; r < B->q; r++) {
-    const double *a = A + r * n;
-    double s = 0, t = 0;
-    for (size_t j = 0; j < n; j++) { s += fabs(a[j]) * v[j]; if (c) t += a[j] * c[j]; }
+    double t = 0, s = terms_row(A + r * n, n, v, c, &t);
     B->slack[r] += g * s;
     if (c) { B->bias[r] += t; B->babs[r] += fabs(t); }
   }
@@ -198,12 +221,6 @@ static inline double pos_part(double a)
   return a;
 }
 
-/* Two doubles in one SSE2 register (GCC/clang vector extension), for relaxed_row. */
-typedef double v2d __attribute__((vector_size(16)));
-typedef long long v2i __attribute__((vector_size(16)));
-
-static inline v2d load2(const double *p) { v2d v; memcpy(&v, p, sizeof v); return v; }
-
 /*
 ** One row through a relaxed node, upper side, with the line each entry's sign
 ** picks: y_e += a_e (a_e > 0 ? uw_e : lw_e); returns the bias term
@@ -217,7 +234,6 @@ static double relaxed_row(const double *restrict a, double *restrict y, size_t n
                           const double *restrict v, double *sl)
 {
   const v2d zero = {0, 0};
-  const v2i absm = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL};
   v2d t0 = zero, t1 = zero, s0 = zero, s1 = zero;
   double t = 0, s = 0;
   size_t e = 0;
@@ -231,8 +247,8 @@ static double relaxed_row(const double *restrict a, double *restrict y, size_t n
     memcpy(y + e + 2, &y1, sizeof y1);
     t0 += p0 * load2(ub + e) + n0 * load2(lb + e);
     t1 += p1 * load2(ub + e + 2) + n1 * load2(lb + e + 2);
-    s0 += (v2d)((v2i)a0 & absm) * load2(v + e);
-    s1 += (v2d)((v2i)a1 & absm) * load2(v + e + 2);
+    s0 += abs2(a0) * load2(v + e);
+    s1 += abs2(a1) * load2(v + e + 2);
   }
   for (; e < n; e++) {
     double ae = a[e], pos = pos_part(ae), neg = ae - pos;
@@ -641,17 +657,16 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   const cb_conv *g = &n->p.conv.g;
   size_t mo = win_size(g->cout, wo), mi = win_size(g->cin, wi), P = (size_t)((wo.h1 - wo.h0) * (wo.w1 - wo.w0));
   const double *sv = slack_vec(ws, i);
-  double *v = G->gat, gm = slack_gamma(n, 0);
+  double *v = G->gat, *cb = v + mo, gm = slack_gamma(n, 0);
   cb_conv l = *g;
   if (!sv) return CB_ENOMEM;
   if (mo == 0 || mi == 0) memset(Ain, 0, G->nr * mi * sizeof *Ain);
   if (mo == 0) return CB_OK;
   win_gather(sv, g->cout, g->hout, g->wout, wo, v);
+  for (size_t co = 0, e = 0; co < (size_t)g->cout; co++)
+    for (size_t k = 0; k < P; k++, e++) cb[e] = n->p.conv.b[co];
   for (size_t r = 0; r < G->nr; r++) {
-    const double *a = A + r * mo;
-    double t = 0, s = 0;
-    for (size_t co = 0, e = 0; co < (size_t)g->cout; co++)
-      for (size_t k = 0; k < P; k++, e++) { t += a[e] * n->p.conv.b[co]; s += fabs(a[e]) * v[e]; }
+    double t = 0, s = terms_row(A + r * mo, mo, v, cb, &t);
     G->bias[r] += t;
     G->babs[r] += fabs(t);
     G->slack[r] += gm * s;
