@@ -260,6 +260,41 @@ static double relaxed_row(const double *restrict a, double *restrict y, size_t n
   return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
 }
 
+/* relaxed_row with a row's own lines (alpha-CROWN): the slack term is
+   sum_e pos_e (|uw_e| z_e + |ub_e|) - neg_e (|lw_e| z_e + |lb_e|). */
+static double relaxed_row_lines(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+                                const double *restrict lw, const double *restrict ub, const double *restrict lb,
+                                const double *restrict z, double *sl)
+{
+  const v2d zero = {0, 0};
+  v2d t0 = zero, t1 = zero, s0 = zero, s1 = zero;
+  double t = 0, s = 0;
+  size_t e = 0;
+  for (; e + 4 <= n; e += 4) {
+    v2d a0 = load2(a + e), a1 = load2(a + e + 2);
+    v2d p0 = (v2d)((v2i)a0 & (a0 > zero)), p1 = (v2d)((v2i)a1 & (a1 > zero));
+    v2d n0 = a0 - p0, n1 = a1 - p1;
+    v2d u0 = load2(uw + e), u1 = load2(uw + e + 2), l0 = load2(lw + e), l1 = load2(lw + e + 2);
+    v2d bu0 = load2(ub + e), bu1 = load2(ub + e + 2), bl0 = load2(lb + e), bl1 = load2(lb + e + 2);
+    v2d z0 = load2(z + e), z1 = load2(z + e + 2);
+    v2d y0 = load2(y + e) + (p0 * u0 + n0 * l0), y1 = load2(y + e + 2) + (p1 * u1 + n1 * l1);
+    memcpy(y + e, &y0, sizeof y0);
+    memcpy(y + e + 2, &y1, sizeof y1);
+    t0 += p0 * bu0 + n0 * bl0;
+    t1 += p1 * bu1 + n1 * bl1;
+    s0 += p0 * (abs2(u0) * z0 + abs2(bu0)) - n0 * (abs2(l0) * z0 + abs2(bl0));
+    s1 += p1 * (abs2(u1) * z1 + abs2(bu1)) - n1 * (abs2(l1) * z1 + abs2(bl1));
+  }
+  for (; e < n; e++) {
+    double ae = a[e], pos = pos_part(ae), neg = ae - pos;
+    y[e] += pos * uw[e] + neg * lw[e];
+    t += pos * ub[e] + neg * lb[e];
+    s += pos * (fabs(uw[e]) * z[e] + fabs(ub[e])) - neg * (fabs(lw[e]) * z[e] + fabs(lb[e]));
+  }
+  *sl = ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
+  return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
+}
+
 /* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines). */
 static int back_relaxed_rows(bwd *B, int i, const double *A)
 {
@@ -270,14 +305,7 @@ static int back_relaxed_rows(bwd *B, int i, const double *A)
   if (!Ain) return CB_ENOMEM;
   for (size_t r = 0; r < B->q; r++) {
     size_t o = r * n->size;
-    const double *a = A + o, *lw = L->lw + o, *lb = L->lb + o, *uw = L->uw + o, *ub = L->ub + o;
-    double *ai = Ain + o, t = 0, s = 0;
-    for (size_t e = 0; e < n->size; e++) {   /* branch-free: the line this row uses */
-      double ae = a[e], pos = pos_part(ae), neg = ae - pos;
-      ai[e] += pos * uw[e] + neg * lw[e];
-      t += pos * ub[e] + neg * lb[e];
-      s += pos * (fabs(uw[e]) * z[e] + fabs(ub[e])) - neg * (fabs(lw[e]) * z[e] + fabs(lb[e]));
-    }
+    double s, t = relaxed_row_lines(A + o, Ain + o, n->size, L->uw + o, L->lw + o, L->ub + o, L->lb + o, z, &s);
     B->bias[r] += t;
     B->babs[r] += fabs(t);
     B->slack[r] += g * s;
