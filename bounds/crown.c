@@ -485,8 +485,10 @@ static int is_relaxed(cb_kind k)
 ** Perturbation Analysis for Scalable Certified Robustness and Beyond").
 ** Used for unit rows at a CONV whose chain down to the input has only those
 ** kinds (one input each) and whose windows average less than half the
-** tensors; anything else (AFFINE, ADD, CONCAT, MAXPOOL, per-row lines of
-** alpha-CROWN, kept matrices) takes the dense pass.
+** tensors; anything else (AFFINE, ADD, CONCAT, MAXPOOL, ...) takes the dense
+** pass.  alpha-CROWN's passes work too: per-row lines are gathered on the
+** window (back_relaxed_rows' terms), and the matrices it keeps for its
+** gradient are scattered into dense ones in its pool.
 ** Sizes: digits_cnn's second conv, 512 rows in 16 groups of 32; windows of
 ** 8 x 3 x 3 at the first ReLU and 1 x 5 x 5 at the input (dense: 512, 64).
 */
@@ -498,8 +500,14 @@ typedef struct pwin { int64_t h0, h1, w0, w1; } pwin;   /* [h0, h1) x [w0, w1); 
    reads node 0); c, h, w[t]: the shape of node[t]'s input. */
 typedef struct pchain { int n, node[PATCH_MAX]; int64_t c[PATCH_MAX], h[PATCH_MAX], w[PATCH_MAX]; } pchain;
 
-/* One group's per-row terms (rows of one output pixel) and gather space. */
-typedef struct pgrp { cb_ws *ws; size_t nr; double *bias, *slack, *babs, *gat; } pgrp;
+/* One group's per-row terms (rows of one output pixel) and gather space;
+   rows[] are the group's row numbers in the pass (for per-row lines). */
+typedef struct pgrp { cb_ws *ws; size_t nr; double *bias, *slack, *babs, *gat; const size_t *rows; const crown_lines *lines; } pgrp;
+
+/* What crown_pass_ex may ask of a pass besides the bound: per-row lines per
+   node (alpha-CROWN; NULL: the workspace's), and keep[i] = node i's matrix,
+   dense, in pool (crown_pool_size), for alpha-CROWN's gradient. */
+typedef struct pextra { const crown_lines *lines; double **keep; double *pool; const double *A0; } pextra;
 
 static size_t win_size(int64_t c, pwin w) { return (size_t)(c * (w.h1 - w.h0) * (w.w1 - w.w0)); }
 
@@ -570,6 +578,14 @@ static size_t win_gather(const double *src, int64_t c, int64_t h, int64_t wd, pw
   return m;
 }
 
+/* dst (tensor c x h x wd) at window w = src (the rest of dst untouched). */
+static void win_scatter(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
+{
+  size_t m = 0, len = (size_t)(w.w1 - w.w0);
+  for (int64_t ci = 0; ci < c; ci++)
+    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + (ci * h + y) * wd + w.w0, src + m, len * sizeof *dst);
+}
+
 /* First step (back_unit on the window wi of the start CONV's input): row rr
    of Ain = val times output channel co's kernel at pixel (oi, oj). */
 static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, const size_t *rows, pwin wi, double *Ain)
@@ -606,18 +622,33 @@ static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, cons
   return CB_OK;
 }
 
-/* back_relaxed on window w of node i (shape c x h x wd): Ain = A through the lines. */
+/* back_relaxed (back_relaxed_rows when the pass has per-row lines at node i)
+   on window w of node i (shape c x h x wd): Ain = A through the lines. */
 static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, const double *A, double *Ain)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
+  const crown_lines *L = G->lines && G->lines[i].lw ? &G->lines[i] : NULL;
   size_t m = win_size(c, w);
   double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * gamma_n(n->size + 3);
+  win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
+  memset(Ain, 0, G->nr * m * sizeof *Ain);
+  if (L) {
+    for (size_t r = 0; r < G->nr; r++) {
+      size_t o = G->rows[r] * n->size;
+      double sl, t;
+      win_gather(L->uw + o, c, h, wd, w, uw); win_gather(L->lw + o, c, h, wd, w, lw);
+      win_gather(L->ub + o, c, h, wd, w, ub); win_gather(L->lb + o, c, h, wd, w, lb);
+      t = relaxed_row_lines(A + r * m, Ain + r * m, m, uw, lw, ub, lb, z, &sl);
+      G->bias[r] += t;
+      G->babs[r] += fabs(t);
+      G->slack[r] += g * sl;
+    }
+    return;
+  }
   win_gather(ws->ru_w[i], c, h, wd, w, uw); win_gather(ws->rl_w[i], c, h, wd, w, lw);
   win_gather(ws->ru_b[i], c, h, wd, w, ub); win_gather(ws->rl_b[i], c, h, wd, w, lb);
-  win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
-  memset(Ain, 0, G->nr * m * sizeof *Ain);
   for (size_t r = 0; r < G->nr; r++) {
     double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
     G->bias[r] += t;
@@ -722,17 +753,33 @@ static double underflow_term(const cb_ws *ws, int i)
   return (double)(n->size + 1) * DBL_TRUE_MIN * z;
 }
 
+/* The group's rows at node[t]'s input (window w) into that node's dense matrix Kt. */
+static void keep_rows(const pgrp *G, const pchain *ch, int t, pwin w, const double *A, double *Kt, const cb_net *net)
+{
+  size_t m = win_size(ch->c[t], w), sz = net->node[t < ch->n - 1 ? ch->node[t + 1] : 0].size;
+  for (size_t r = 0; r < G->nr; r++) win_scatter(A + r * m, ch->c[t], ch->h[t], ch->w[t], w, Kt + G->rows[r] * sz);
+}
+
+/* Where node d's matrix of a q-row pass lives in its pool (as crown_pass's off[d]). */
+static size_t pool_offset(const cb_net *net, int d, size_t q)
+{
+  size_t off = 0;
+  for (int j = 0; j < d; j++) off += q * net->node[j].size;
+  return off;
+}
+
 /* The receptive-field pass for unit rows val[r] e_{col[r]} at chain start
    ch->node[0] down to the input: out_r as crown_pass computes it. */
-static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, double *out)
+static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, const pextra *x,
+                      double *out)
 {
   const cb_net *net = ws->net;
   const cb_conv *g0 = &net->node[ch->node[0]].p.conv.g;
   size_t P = (size_t)(g0->hout * g0->wout), maxr = 0, maxw = 1, maxm = 1;
   size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill, *idx = NULL;
-  double ug[PATCH_MAX], *X0, *X1, *M, *o;
+  double ug[PATCH_MAX], *X0, *X1, *M, *o, *K[PATCH_MAX];
   pwin W[PATCH_MAX];
-  pgrp G = {ws, 0, NULL, NULL, NULL, NULL};
+  pgrp G = {ws, 0, NULL, NULL, NULL, NULL, NULL, x ? x->lines : NULL};
   int rc = CB_ENOMEM, last = ch->n - 1;
   if (!st || !rows) goto out;
   fill = st + P + 1;
@@ -752,14 +799,25 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
   G.bias = G.gat + 6 * maxw; G.slack = G.bias + maxr; G.babs = G.slack + maxr; o = G.babs + maxr;
   for (int t = 0; t < ch->n; t++) ug[t] = underflow_term(ws, ch->node[t]);
   ws->patch_rows += q;
+  if (x && x->keep) {   /* K[t]: the dense matrix at node[t]'s input (node[t + 1] or the input), zeroed */
+    for (int t = 0; t < ch->n; t++) {
+      int d = t < last ? ch->node[t + 1] : 0;
+      K[t] = x->keep[d] = x->pool + pool_offset(net, d, q);
+      memset(K[t], 0, q * net->node[d].size * sizeof(double));
+    }
+    x->keep[ch->node[0]] = x->pool + pool_offset(net, ch->node[0], q);   /* the start rows, as the dense pass */
+    memcpy(x->keep[ch->node[0]], x->A0, q * net->node[ch->node[0]].size * sizeof(double));
+  }
   for (size_t p = 0; p < P; p++) {
     double *cur = X0, *nxt = X1, *sw;
     size_t m = 0;
     if (!(G.nr = st[p + 1] - st[p])) continue;
     chain_windows(net, ch, p, W);
+    G.rows = rows + st[p];
     memset(G.bias, 0, 3 * maxr * sizeof(double));
     for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[0];
     if ((rc = patch_unit(&G, ch->node[0], col, val, rows + st[p], W[0], cur)) != CB_OK) goto out;
+    if (x && x->keep) keep_rows(&G, ch, 0, W[0], cur, K[0], net);
     for (int t = 1; t < ch->n; t++) {
       int i = ch->node[t];
       for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[t];
@@ -771,10 +829,11 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
         patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur, nxt);
         sw = cur; cur = nxt; nxt = sw;
       }
+      if (x && x->keep) keep_rows(&G, ch, t, W[t], cur, K[t], net);
     }
     for (int64_t c = 0; c < ch->c[last]; c++)   /* the input indices of the last window */
       for (int64_t y = W[last].h0; y < W[last].h1; y++)
-        for (int64_t x = W[last].w0; x < W[last].w1; x++) idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + x);
+        for (int64_t xx = W[last].w0; xx < W[last].w1; xx++) idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + xx);
     set_support_win(&ws->set, cur, G.nr, m, idx, G.bias, o);
     for (size_t r = 0; r < G.nr; r++)
       out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + gamma_n((size_t)net->n + 2) * G.babs[r]));
@@ -797,8 +856,9 @@ static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q
   int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
   pchain pc;
   if (unit < 0) goto out;
-  if (unit && stop == 0 && !lines && !keep && !ws->dense_only && patch_chain(ws->net, start, &pc)) {
-    rc = patch_pass(ws, &pc, col, val, q, out);   /* before B.pool: it uses the scratch pool too */
+  if (unit && stop == 0 && (!keep || pool) && !ws->dense_only && patch_chain(ws->net, start, &pc)) {
+    pextra x = {lines, keep, pool, A0};
+    rc = patch_pass(ws, &pc, col, val, q, &x, out);   /* before B.pool: it uses the scratch pool too */
     goto out;
   }
   if (!B.pool) B.pool = scratch(ws, crown_pool_size(ws->net, start, q));
@@ -872,7 +932,7 @@ static int refine_patches(cb_ws *ws, int k, const pchain *pc, const size_t *sel,
   int rc = CB_ENOMEM;
   if (col && val && out) {
     for (size_t j = 0; j < m; j++) { col[j] = col[m + j] = sel[j]; val[j] = 1; val[m + j] = -1; }
-    rc = patch_pass(ws, pc, col, val, 2 * m, out);
+    rc = patch_pass(ws, pc, col, val, 2 * m, NULL, out);
   }
   if (rc == CB_OK) for (size_t j = 0; j < m; j++) { ws->hi[k][sel[j]] = out[j]; ws->lo[k][sel[j]] = -out[m + j]; }
   else rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", 2 * m);
