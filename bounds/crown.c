@@ -570,20 +570,26 @@ static int patch_chain(const cb_net *net, int k, pchain *ch)
 }
 
 /* dst = the window w of tensor src (shape c x h x wd); returns its size. */
-static size_t win_gather(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
+static size_t win_gather(const double *restrict src, int64_t c, int64_t h, int64_t wd, pwin w, double *restrict dst)
 {
-  size_t m = 0, len = (size_t)(w.w1 - w.w0);
+  size_t m = 0;
   for (int64_t ci = 0; ci < c; ci++)
-    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + m, src + (ci * h + y) * wd + w.w0, len * sizeof *dst);
+    for (int64_t y = w.h0; y < w.h1; y++) {
+      const double *r = src + (ci * h + y) * wd;
+      for (int64_t x = w.w0; x < w.w1; x++) dst[m++] = r[x];   /* short runs: no memcpy call */
+    }
   return m;
 }
 
 /* dst (tensor c x h x wd) at window w = src (the rest of dst untouched). */
-static void win_scatter(const double *src, int64_t c, int64_t h, int64_t wd, pwin w, double *dst)
+static void win_scatter(const double *restrict src, int64_t c, int64_t h, int64_t wd, pwin w, double *restrict dst)
 {
-  size_t m = 0, len = (size_t)(w.w1 - w.w0);
+  size_t m = 0;
   for (int64_t ci = 0; ci < c; ci++)
-    for (int64_t y = w.h0; y < w.h1; y++, m += len) memcpy(dst + (ci * h + y) * wd + w.w0, src + m, len * sizeof *dst);
+    for (int64_t y = w.h0; y < w.h1; y++) {
+      double *r = dst + (ci * h + y) * wd;
+      for (int64_t x = w.w0; x < w.w1; x++) r[x] = src[m++];
+    }
 }
 
 /* First step (back_unit on the window wi of the start CONV's input): row rr
