@@ -260,14 +260,15 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
     const nrange *R = &S->R[i];
     for (int k = 0; k < 4; k++) {
       if (!A->g[k] || !P->keep[i]) continue;
-      for (size_t jj = 0; jj < P->q * R->nidx; jj++) {   /* only neurons with parameters */
-        size_t j = jj / R->nidx * net->node[i].size + R->idx[jj % R->nidx];
-        double g = A->g[k][j];
-        if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
-        A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
-        A->v[k][j] = o->beta2 * A->v[k][j] + (1 - o->beta2) * g * g;
-        A->p[k][j] -= lr * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
-      }
+      for (size_t r = 0; r < P->q; r++)
+        for (size_t jj = 0; jj < R->nidx; jj++) {   /* only neurons with parameters */
+          size_t j = r * net->node[i].size + R->idx[jj];
+          double g = A->g[k][j];
+          if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
+          A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
+          A->v[k][j] = o->beta2 * A->v[k][j] + (1 - o->beta2) * g * g;
+          A->p[k][j] -= lr * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
+        }
     }
   }
 }

@@ -639,13 +639,17 @@ static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin
   double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * gamma_n(n->size + 3);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   memset(Ain, 0, G->nr * m * sizeof *Ain);
-  if (L) {
+  if (L) {   /* the row's lines in place: one window row (a contiguous run) at a time */
+    size_t len = (size_t)(w.w1 - w.w0);
     for (size_t r = 0; r < G->nr; r++) {
-      size_t o = G->rows[r] * n->size;
-      double sl, t;
-      win_gather(L->uw + o, c, h, wd, w, uw); win_gather(L->lw + o, c, h, wd, w, lw);
-      win_gather(L->ub + o, c, h, wd, w, ub); win_gather(L->lb + o, c, h, wd, w, lb);
-      t = relaxed_row_lines(A + r * m, Ain + r * m, m, uw, lw, ub, lb, z, &sl);
+      size_t o = G->rows[r] * n->size, k = 0;
+      double sl = 0, t = 0, sk;
+      for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t y = w.h0; y < w.h1; y++, k += len) {
+          size_t go = o + (size_t)((ci * h + y) * wd + w.w0);
+          t += relaxed_row_lines(A + r * m + k, Ain + r * m + k, len, L->uw + go, L->lw + go, L->ub + go, L->lb + go, z + k, &sk);
+          sl += sk;
+        }
       G->bias[r] += t;
       G->babs[r] += fabs(t);
       G->slack[r] += g * sl;
