@@ -121,6 +121,11 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
                      (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
                      (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
 size_t crown_pool_size(const cb_net *net, int start, size_t q);
+long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx);
+                  /* when CROWN's passes from node start take the receptive-field path, the
+                     entries of node i's tensor a row e_j can make nonzero (the rest stay exactly
+                     0, whichever path runs): written to idx (room for size_i), returns how
+                     many; -1 when the rows are dense or i is not on their chain */
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */

@@ -856,6 +856,25 @@ out:
   return rc;
 }
 
+long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx)
+{
+  pchain ch;
+  pwin W[PATCH_MAX];
+  long m = 0;
+  const cb_conv *g;
+  if (start <= 0 || start >= net->n || !patch_chain(net, start, &ch)) return -1;
+  g = &net->node[start].p.conv.g;
+  chain_windows(net, &ch, j % (size_t)(g->hout * g->wout), W);
+  for (int t = 0; t < ch.n; t++) {
+    if ((t < ch.n - 1 ? ch.node[t + 1] : 0) != i) continue;
+    for (int64_t c = 0; c < ch.c[t]; c++)
+      for (int64_t y = W[t].h0; y < W[t].h1; y++)
+        for (int64_t x = W[t].w0; x < W[t].w1; x++) idx[m++] = (size_t)((c * ch.h[t] + y) * ch.w[t] + x);
+    return m;
+  }
+  return -1;
+}
+
 /* One backward pass from `start` (rows A0, q x size) down to `stop`; see crown_pass_ex. */
 static int crown_pass(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                       double **keep, double *pool, double *out)
