@@ -285,6 +285,15 @@ static double relaxed_row_lines(const double *restrict a, double *restrict y, si
     s0 += p0 * (abs2(u0) * z0 + abs2(bu0)) - n0 * (abs2(l0) * z0 + abs2(bl0));
     s1 += p1 * (abs2(u1) * z1 + abs2(bu1)) - n1 * (abs2(l1) * z1 + abs2(bl1));
   }
+  if (e + 2 <= n) {   /* the patched pass calls this on window runs of 2-5 entries */
+    v2d a0 = load2(a + e), p0 = (v2d)((v2i)a0 & (a0 > zero)), n0 = a0 - p0;
+    v2d u0 = load2(uw + e), l0 = load2(lw + e), bu0 = load2(ub + e), bl0 = load2(lb + e), z0 = load2(z + e);
+    v2d y0 = load2(y + e) + (p0 * u0 + n0 * l0);
+    memcpy(y + e, &y0, sizeof y0);
+    t0 += p0 * bu0 + n0 * bl0;
+    s0 += p0 * (abs2(u0) * z0 + abs2(bu0)) - n0 * (abs2(l0) * z0 + abs2(bl0));
+    e += 2;
+  }
   for (; e < n; e++) {
     double ae = a[e], pos = pos_part(ae), neg = ae - pos;
     y[e] += pos * uw[e] + neg * lw[e];
