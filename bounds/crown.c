@@ -437,11 +437,16 @@ static int unit_rows(const cb_net *net, int start, const double *A0, size_t q, s
   cb_kind k = net->node[start].kind;
   if (k != CB_AFFINE && k != CB_CONV) return 0;
   if (!(*col = cb_alloc((q + 1) * sizeof **col)) || !(*val = cb_alloc((q + 1) * sizeof **val))) return -1;
-  for (size_t r = 0; r < q; r++) {
-    size_t nz = 0;
-    for (size_t e = 0; e < sz; e++)
-      if (A0[r * sz + e] != 0) { (*col)[r] = e; (*val)[r] = A0[r * sz + e]; nz++; }
-    if (nz != 1) return 0;
+  for (size_t r = 0; r < q; r++) {   /* first nonzero, then an OR of the rest's bits but the sign (-0.0 is 0) */
+    const double *a = A0 + r * sz;
+    size_t e = 0;
+    uint64_t rest = 0;
+    while (e < sz && a[e] == 0) e++;
+    if (e == sz) return 0;
+    (*col)[r] = e;
+    (*val)[r] = a[e];
+    for (size_t j = e + 1; j < sz; j++) { uint64_t b; memcpy(&b, a + j, sizeof b); rest |= b << 1; }
+    if (rest) return 0;
   }
   return 1;
 }
