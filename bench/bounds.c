@@ -9,7 +9,8 @@
 ** GFLOP/s against the single-thread dgemm rate measured in the same run.
 ** Each query: best of 3 runs, wall clock and (separately) process CPU time,
 ** which is less disturbed when other work shares the machine.
-**   usage: build/bench/bounds [--out FILE]
+**   usage: build/bench/bounds [--out FILE] [--net NAME]  (NAME: one reference
+**   net only, e.g. digits_cnn, and no VNN-COMP nets: a quick loop)
 */
 #include <cjson/cJSON.h>
 #include <malloc.h>
@@ -149,7 +150,11 @@ int main(int argc, char **argv)
   time_t t = time(NULL);
   char load[64] = "?";
   double rate;
-  if (argc == 3 && !strcmp(argv[1], "--out") && !(out = fopen(argv[2], "w"))) return 1;
+  const char *only = NULL;
+  for (int a = 1; a + 1 < argc; a += 2) {
+    if (!strcmp(argv[a], "--out") && !(out = fopen(argv[a + 1], "w"))) return 1;
+    if (!strcmp(argv[a], "--net")) only = argv[a + 1];
+  }
   mallopt(M_MMAP_THRESHOLD, 512 << 20);   /* as cerbere's main: freed matrices stay on the heap */
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
   if (la) { if (!fgets(load, sizeof load, la)) strcpy(load, "?"); fclose(la); }
@@ -159,6 +164,11 @@ int main(int argc, char **argv)
           ctime(&t), load, rate);
   fprintf(out, "\n| net | ball | method | cerbere ms (median of 20) | cerbere CPU ms | auto_LiRPA ms | speed-up |\n"
                "|---|---|---|---|---|---|---|\n");
+  if (only) {
+    reference_net(only, out);
+    if (out != stdout) fclose(out);
+    return 0;
+  }
   reference_net("digits_mlp", out);
   reference_net("digits_cnn", out);
   reference_net("digits_tanh", out);

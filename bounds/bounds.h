@@ -61,6 +61,9 @@ typedef struct cb_ws {
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
   size_t scratch_n;
   cb_method method;
+  int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown.c), for the
+                             tests that compare it with the dense pass; 0 (ws_new's default) */
+  size_t patch_rows;      /* rows bounded by the receptive-field pass so far (tests, benchmarks) */
 } cb_ws;
 
 /* set.c */
@@ -69,6 +72,9 @@ int set_contains(const cb_set *s, const double *x);            /* 1 if x is in t
 int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */
+void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const size_t *idx,
+                     const double *bias, double *out);
+                  /* the same for rows that are 0 outside the m input indices idx[] (A is q x m) */
 
 void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of a.x over the set (for gradients) */
 
@@ -115,6 +121,11 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
                      (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
                      (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
 size_t crown_pool_size(const cb_net *net, int start, size_t q);
+long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx);
+                  /* when CROWN's passes from node start take the receptive-field path, the
+                     entries of node i's tensor a row e_j can make nonzero (the rest stay exactly
+                     0, whichever path runs): written to idx (room for size_i), returns how
+                     many; -1 when the rows are dense or i is not on their chain */
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
 int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */

@@ -69,30 +69,33 @@ int set_contains(const cb_set *s, const double *x)
   return 1;
 }
 
-/* max over the box of a.x, with its rounding slack. */
-static double box_support(const cb_set *s, const double *a, double bias)
+/* max over the box of a.x, with its rounding slack.  a has m entries at
+   input indices idx[] (idx NULL: m = n, all of them); the others are 0. */
+static double box_support(const cb_set *s, const double *a, size_t m, const size_t *idx, double bias)
 {
   double v = bias, mag = fabs(bias);
-  for (size_t j = 0; j < s->n; j++) {
+  for (size_t k = 0; k < m; k++) {
+    size_t j = idx ? idx[k] : k;
     double l = s->lo[j], h = s->hi[j];
     if (s->norm != CB_NORM_BOX) {  /* clipped ball: its box */
       l = fmax(s->center[j] - s->eps, l);
       h = fmin(s->center[j] + s->eps, h);
       l = round_dn(l); h = round_up(h);
     }
-    v += a[j] >= 0 ? a[j] * h : a[j] * l;
-    mag += fabs(a[j]) * fmax(fabs(l), fabs(h));
+    v += a[k] >= 0 ? a[k] * h : a[k] * l;
+    mag += fabs(a[k]) * fmax(fabs(l), fabs(h));
   }
   return round_up(v + 2 * gamma_n(s->n + 2) * mag + UNDER(s->n));
 }
 
-/* a.x0 + eps ||a||_* + bias, with its rounding slack. */
-static double ball_support(const cb_set *s, const double *a, double bias)
+/* a.x0 + eps ||a||_* + bias, with its rounding slack (a as box_support's). */
+static double ball_support(const cb_set *s, const double *a, size_t m, const size_t *idx, double bias)
 {
   double dot = bias, mag = fabs(bias), nrm = 0;
-  for (size_t j = 0; j < s->n; j++) {
-    double aj = fabs(a[j]);
-    dot += a[j] * s->center[j];
+  for (size_t k = 0; k < m; k++) {
+    size_t j = idx ? idx[k] : k;
+    double aj = fabs(a[k]);
+    dot += a[k] * s->center[j];
     mag += aj * fabs(s->center[j]);
     if (s->norm == CB_NORM_INF) nrm += aj;
     else if (s->norm == CB_NORM_2) nrm += aj * aj;
@@ -103,15 +106,25 @@ static double ball_support(const cb_set *s, const double *a, double bias)
   return round_up(dot + nrm + 2 * gamma_n(s->n + 2) * (mag + nrm) + UNDER(s->n));
 }
 
-void set_support(const cb_set *s, const double *A, size_t q, const double *bias, double *out)
+/* The rounding terms keep the full dimension n (gamma_{n+2}, UNDER(n)) when
+   a row has fewer entries: the zero entries add exactly nothing, so the same
+   terms bound it, and a windowed row's value equals its dense row's up to
+   the order of the sums. */
+void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const size_t *idx,
+                     const double *bias, double *out)
 {
   for (size_t i = 0; i < q; i++) {
-    const double *a = A + i * s->n;
+    const double *a = A + i * m;
     double b = bias ? bias[i] : 0;
-    if (s->norm == CB_NORM_BOX || (s->norm == CB_NORM_INF && s->lo)) out[i] = box_support(s, a, b);
-    else if (!s->lo) out[i] = ball_support(s, a, b);
-    else out[i] = fmin(ball_support(s, a, b), box_support(s, a, b));
+    if (s->norm == CB_NORM_BOX || (s->norm == CB_NORM_INF && s->lo)) out[i] = box_support(s, a, m, idx, b);
+    else if (!s->lo) out[i] = ball_support(s, a, m, idx, b);
+    else out[i] = fmin(ball_support(s, a, m, idx, b), box_support(s, a, m, idx, b));
   }
+}
+
+void set_support(const cb_set *s, const double *A, size_t q, const double *bias, double *out)
+{
+  set_support_win(s, A, q, s->n, NULL, bias, out);
 }
 
 /* A point of the set where a.x is (near) maximal: the exact maximiser for a

@@ -61,7 +61,7 @@ static void im2col_row(const cb_conv *g, const double *xc, int64_t ki, int64_t k
     }
     const double *xr = xc + ii * g->win;
     for (int64_t oj = 0; oj < j0; oj++) r[oj] = 0.0;
-    if (g->sw == 1) memcpy(r + j0, xr + j0 + off, (size_t)(j1 - j0) * sizeof *r);
+    if (g->sw == 1) for (int64_t oj = j0; oj < j1; oj++) r[oj] = xr[oj + off];   /* rows are short: no memcpy call */
     else for (int64_t oj = j0; oj < j1; oj++) r[oj] = xr[oj * g->sw + off];
     for (int64_t oj = j1; oj < g->wout; oj++) r[oj] = 0.0;
   }
