@@ -65,6 +65,10 @@ typedef struct vfy_opts {
                              default 12 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 256 */
+  int portfolio;          /* inputs of <= 64 values and >= 2 threads: race input splitting
+                             alone against input + ReLU splitting, one thread each, first
+                             decisive answer wins; default 1 */
+  const int *cancel;      /* internal (portfolio): the search stops when *cancel != 0 */
   void (*audit)(void *ctx, const vfy_region *g);   /* NULL, or called (from the search's
                              threads) for every region the ReLU search refutes: tests
                              sample it */

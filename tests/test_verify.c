@@ -68,6 +68,7 @@ static vnn_spec *spec(const char *text)
 typedef struct audit_ctx { const cb_net *net; double t1, t2; long regions, inside; } audit_ctx;
 static void audit(void *ctx, const vfy_region *g);
 static int relu_split = -1;   /* >= 0: vfy_opts.relu_leaf for run() */
+static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) */
 static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
 
 static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_result *r)
@@ -83,7 +84,7 @@ static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_r
     o.strong_after = 1e9;
   }
   if (auditing) { o.audit = audit; o.audit_ctx = auditing; }
-  o.threads = 1;
+  o.threads = run_threads;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
   if (r->answer == VFY_SAT) {   /* the witness replays, independently of the search */
     size_t c;
@@ -328,6 +329,18 @@ static void test_relu_split(void **state)
     relu_split = 0;
     b = run(net, p, 10, &rb);
     relu_split = -1;
+    if (t < 10) {   /* the portfolio (two threads): the same answer */
+      vfy_result rc;
+      vfy_answer c;
+      relu_split = 45;
+      run_threads = 2;
+      c = run(net, p, 10, &rc);
+      run_threads = 1;
+      relu_split = -1;
+      if (a == VFY_SAT || a == VFY_UNSAT) assert_int_equal(c, a);
+      if (!strstr(rc.reason, "splitting]")) fail_msg("reason: %s", rc.reason);
+      vfy_result_free(&rc);
+    }
     assert_false(a == VFY_SAT && b == VFY_UNSAT);
     assert_false(a == VFY_UNSAT && b == VFY_SAT);
     if (a == VFY_UNSAT || b == VFY_UNSAT) assert_false(sampled_witness(net, lo, hi, t1, t2));
