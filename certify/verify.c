@@ -156,6 +156,7 @@ typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
 typedef struct work {     /* result of bounding one item */
   outcome o;
   long states;            /* ReLU search states spent on it */
+  int upper_first;        /* O_SPLIT: search the upper half first (it holds the LP point) */
   int relu_fail;          /* the item's relu_fail for its children */
   int dim;
   double *x;              /* O_SAT: witness (nx) */
@@ -805,6 +806,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
   w->states = 0;
+  w->upper_first = 0;
   w->relu_fail = it->relu_fail;
   w->x = NULL;
   w->prior = NULL;
@@ -876,6 +878,7 @@ branch:
   }
   if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
+  w->upper_first = nx <= FD_MAX_DIM && x[w->dim] > mid;   /* x: the last LP point (or the centre) */
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
   else if (S->prior) w->prior = save_prior(S, ws);   /* NULL on OOM: the children start afresh */
   goto out;
@@ -1010,8 +1013,8 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
             memcpy(b->plo, W[k].prior, 2 * S->nb * sizeof(double));
             a->has_prior = b->has_prior = 1;
           }
-          stack[(*top)++] = b;
-          stack[(*top)++] = a;
+          stack[(*top)++] = W[k].upper_first ? a : b;   /* the top is searched first */
+          stack[(*top)++] = W[k].upper_first ? b : a;
         }
       }
       cb_free(W[k].x);
