@@ -70,6 +70,7 @@ void vfy_opts_init(vfy_opts *o)
   o->relu_leaf = 45;
   o->relu_states = 10000;
   o->portfolio = 1;
+  o->lp_side_first = 1;
 }
 
 void vfy_result_free(vfy_result *r)
@@ -452,7 +453,7 @@ static void add_score(double *score, const double *a, const double *l, size_t m,
    linear bounds gives a weighting l; its combination is re-bounded soundly.
    Adds the branching score; may turn off it->act[c]; *xs gets the LP point. */
 static int refine_conj(const search *S, cb_ws *ws, item *it, size_t c, const double *a, const double *lc,
-                       double *score, double *xs, int *have_x, cb_error *err)
+                       double *score, double *xs, int *have_x, double *tv, cb_error *err)
 {
   const vnn_conj *k = &S->spec->box[it->box].conj[c];
   size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m;
@@ -460,10 +461,18 @@ static int refine_conj(const search *S, cb_ws *ws, item *it, size_t c, const dou
   int rc = CB_OK, res, refuted = 0;
   if (!l) return cb_error_set(err, CB_ENOMEM, "out of memory");
   for (size_t r = 0; r < m; r++) cc[r] = lc[r] - k->b_up[r];
-  if (m == 1) { l[0] = 1; res = 0; }
+  if (m == 1) {   /* one row: the minimiser of its linear form is a vertex */
+    l[0] = 1;
+    res = 0;
+    t = cc[0];
+    for (size_t j = 0; j < nx; j++) { xs[j] = a[j] > 0 ? it->lo[j] : it->hi[j]; t += a[j] * xs[j]; }
+    *tv = t;
+    *have_x = 1;
+  }
   else if ((res = lp_minmax(a, cc, m, nx, it->lo, it->hi, xs, l, &t)) < 0) { rc = cb_error_set(err, res, "out of memory in the LP"); goto out; }
   if (res == 1) {
     *have_x = 1;
+    *tv = t;
     if (t > 0 && (rc = combined_refutes(ws, k, ny, l, g, &refuted, err)) != CB_OK) goto out;
     if (refuted) { it->act[c] = 0; goto out; }
   } else for (size_t r = 0; r < m; r++) l[r] = 1.0 / (double)m;
@@ -799,8 +808,8 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   const vnn_spec *sp = S->spec;
   const vnn_box *B = &sp->box[it->box];
   size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
-  double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *a = NULL, *lc = NULL, *Flo, *Fhi;
-  double best = 0;
+  double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *xb = score + nx, *a = NULL, *lc = NULL, *Flo, *Fhi;
+  double best = 0, tbest = INFINITY;
   int rc, have_x = 0, have_lin = 0, u;
   ws->set.lo = it->lo;
   ws->set.hi = it->hi;
@@ -842,10 +851,12 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   for (c = 0; c < B->n_conj; c++) {
     size_t r0 = S->row0[it->box][c];
     if (!it->act[c]) continue;
-    if (refine_conj(S, ws, it, c, a + r0 * nx, lc + r0, score, x, &have_x, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
+    double tv = INFINITY;
+    if (refine_conj(S, ws, it, c, a + r0 * nx, lc + r0, score, x, &have_x, &tv, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
     live += it->act[c];
     if (have_x) {   /* the LP minimiser is a candidate too */
       for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
+      if (it->act[c] && tv < tbest) { tbest = tv; memcpy(xb, x, nx * sizeof *x); }
       if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
       have_x = 0;
     }
@@ -878,7 +889,7 @@ branch:
   }
   if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
-  w->upper_first = nx <= FD_MAX_DIM && x[w->dim] > mid;   /* x: the last LP point (or the centre) */
+  w->upper_first = S->o->lp_side_first && nx <= FD_MAX_DIM && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
   else if (S->prior) w->prior = save_prior(S, ws);   /* NULL on OOM: the children start afresh */
   goto out;
@@ -1072,7 +1083,7 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
     size_t qmax = 0;
     for (size_t b = 0; b < spec->n_box; b++) if (S.q[b] > qmax) qmax = S.q[b];
     if (spec->n_box && !(ws[t] = ws_new(&bn, &root, err))) { rc = err->status; goto out; }
-    if (!(scratch[t] = cb_alloc((qmax + 1 + 2 * nx + ny + 1) * sizeof(double)))) goto oom;
+    if (!(scratch[t] = cb_alloc((qmax + 1 + 3 * nx + ny + 1) * sizeof(double)))) goto oom;
   }
   for (size_t b = 0; b < spec->n_box; b++) {
     if (!(act0[b] = cb_alloc(spec->box[b].n_conj + 1))) goto oom;
@@ -1151,6 +1162,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
     memset(&pe[k], 0, sizeof pe[k]);
   }
   po[0].relu_leaf = 0;
+  po[1].lp_side_first = 0;   /* two orders too: 1_6 prop 2 needs the LP side first, 1_9 prop 7 not */
   la_set_threads(1);
   #pragma omp parallel for num_threads(2) schedule(static, 1)
   for (int k = 0; k < 2; k++) {

@@ -65,6 +65,9 @@ typedef struct vfy_opts {
                              default 12 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 256 */
+  int lp_side_first;      /* input splitting: search first the half holding the LP point of
+                             the most violated live conjunction (else the lower half);
+                             default 1 (the portfolio's ReLU search uses 0) */
   int portfolio;          /* inputs of <= 64 values and >= 2 threads: race input splitting
                              alone against input + ReLU splitting, one thread each, first
                              decisive answer wins; default 1 */
