@@ -687,7 +687,7 @@ static rres rs_state(rsearch *R)
 {
   const search *S = R->S;
   const cb_net *net = S->net;
-  size_t nc = S->spec->box[R->it->box].n_conj, nb = S->nb, off = 0, boff = 0;
+  size_t nc = S->spec->box[R->it->box].n_conj, nb = S->nb, boff = 0;
   unsigned char *act = R->act + (size_t)R->ns * nc;
   int live = 0, bi = -1, pre, empty[2], first;
   size_t bj = 0;
@@ -703,7 +703,7 @@ static rres rs_state(rsearch *R)
   }
   if (!live) return R_CLOSED;
   /* the next ReLU: first layer with an unknown sign, widest relaxation there */
-  for (int i = 0; i < net->n && bi < 0; off += net->node[i].size, i++) {
+  for (int i = 0; i < net->n && bi < 0; i++) {
     int p;
     if (net->node[i].kind != CB_RELU) continue;
     p = net->node[i].in[0];
