@@ -218,6 +218,24 @@ static size_t item_bytes(const search *S) { return sizeof(item) + (2 * S->spec->
 /* Bounds of the rows over the item's box with the parent's node boxes as a prior. */
 static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double *a, double *c, double *lb, cb_error *err);
 
+/* The node boxes (lo then hi, S->nb each) copied out of / pointed into a flat buffer. */
+static void boxes_out(const search *S, const cb_ws *ws, double *p)
+{
+  size_t off = 0;
+  for (int i = 0; i < S->net->n; i++) {
+    size_t n = S->net->node[i].size;
+    memcpy(p + off, ws->lo[i], n * sizeof *p);
+    memcpy(p + S->nb + off, ws->hi[i], n * sizeof *p);
+    off += n;
+  }
+}
+
+static void boxes_ptrs(const search *S, double *p, double **pl)
+{
+  size_t off = 0;
+  for (int i = 0; i < S->net->n; i++) { pl[i] = p + off; pl[S->net->n + i] = p + S->nb + off; off += S->net->node[i].size; }
+}
+
 /* Bounds of the rows over the item's box with the parent's node boxes as a
    prior.  Small inputs: one CROWN pass gives the rows' sound bounds and their
    linear forms (a, lc; *have_lin = 1), one pass fewer than bounds_spec +
@@ -228,11 +246,10 @@ static int prior_bound(const search *S, cb_ws *ws, const item *it, const double 
   const cb_net *net = S->net;
   double **pl = NULL, **ph = NULL;
   int rc;
-  if (it->has_prior) {
-    size_t off = 0;
+  if (it->has_prior) {   /* plo and phi are one flat buffer (item_new) */
     if (!(pl = cb_alloc(2 * (size_t)net->n * sizeof *pl))) return cb_error_set(err, CB_ENOMEM, "out of memory");
     ph = pl + net->n;
-    for (int i = 0; i < net->n; i++) { pl[i] = it->plo + off; ph[i] = it->phi + off; off += net->node[i].size; }
+    boxes_ptrs(S, it->plo, pl);
   }
   rc = bounds_run_prior(ws, S->o->method, pl, it->has_prior ? ph : NULL, err);
   cb_free(pl);
@@ -246,14 +263,7 @@ static int prior_bound(const search *S, cb_ws *ws, const item *it, const double 
 static double *save_prior(const search *S, const cb_ws *ws)
 {
   double *p = cb_alloc(2 * S->nb * sizeof *p);
-  size_t off = 0;
-  if (!p) return NULL;
-  for (int i = 0; i < S->net->n; i++) {
-    size_t n = S->net->node[i].size;
-    memcpy(p + off, ws->lo[i], n * sizeof *p);
-    memcpy(p + S->nb + off, ws->hi[i], n * sizeof *p);
-    off += n;
-  }
+  if (p) boxes_out(S, ws, p);
   return p;
 }
 
@@ -575,27 +585,14 @@ static int rs_count(const cb_ws *ws)
 }
 
 /* Copies the workspace's node boxes into level d. */
-static void rs_save(rsearch *R, int d)
-{
-  double *p = R->box + (size_t)d * 2 * R->S->nb;
-  size_t off = 0;
-  for (int i = 0; i < R->S->net->n; i++) {
-    size_t n = R->S->net->node[i].size;
-    memcpy(p + off, R->ws->lo[i], n * sizeof *p);
-    memcpy(p + R->S->nb + off, R->ws->hi[i], n * sizeof *p);
-    off += n;
-  }
-}
+static void rs_save(rsearch *R, int d) { boxes_out(R->S, R->ws, R->box + (size_t)d * 2 * R->S->nb); }
 
 /* Node boxes from the priors at level d, taken as they are before node
    `first` (bounds_run_from). */
 static int rs_bounds(rsearch *R, int d, int first)
 {
-  const cb_net *net = R->S->net;
-  double *p = R->box + (size_t)d * 2 * R->S->nb;
-  size_t off = 0;
-  for (int i = 0; i < net->n; i++) { R->pl[i] = p + off; R->pl[net->n + i] = p + R->S->nb + off; off += net->node[i].size; }
-  return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + net->n, first, R->err);
+  boxes_ptrs(R->S, R->box + (size_t)d * 2 * R->S->nb, R->pl);
+  return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + R->S->net->n, first, R->err);
 }
 
 /* Sets the injected rows: row r0 + s carries sig_s (coef: one row r0 with coef_s sig_s). */
