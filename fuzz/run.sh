@@ -10,6 +10,11 @@ name=$1; secs=${2:-30}; B=${3:-build-fuzz}
 bin=$B/fuzz/fuzz_$name
 [ -x "$bin" ] || { echo "fuzz $name: $bin not built"; exit 1; }
 corpus=$B/corpus/$name; art=$B/artifacts/$name
+# FUZZ_FRESH=1 starts from the seeds alone in a corpus of its own (the smoke
+# run: with FUZZ_SEED and FUZZ_RUNS it then replays the same inputs on every
+# machine, so what passes here passes in CI; a slower machine stops at the
+# time limit and so runs a prefix of the same sequence).
+if [ "${FUZZ_FRESH:-0}" = 1 ]; then corpus=$B/corpus-smoke/$name; rm -rf "$corpus"; fi
 mkdir -p "$corpus" "$art"
 case $name in
   onnx) seeds="nets/*.onnx tests/data/ops/*.onnx tests/bad/*.onnx";;
@@ -23,6 +28,7 @@ dict=""; [ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
 # FUZZ_SEED fixes libFuzzer's random seed (the smoke run in make test does, so
 # CI explores the same inputs each time); unset, every run explores anew.
 seedopt=""; [ -n "${FUZZ_SEED:-}" ] && seedopt="-seed=$FUZZ_SEED"
+[ -n "${FUZZ_RUNS:-}" ] && seedopt="$seedopt -runs=$FUZZ_RUNS"
 log=$B/fuzz_$name.log
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
   "$bin" "$corpus" -max_total_time="$secs" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \

@@ -173,6 +173,15 @@ int64_t ld_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def)
   return a ? a->i : def;
 }
 
+int ld_const_int(ld *L, const val *v, size_t i, const char *what, int64_t *out, cb_error *err)
+{
+  double x = v->d[i];
+  if (!(fabs(x) < 9223372036854775808.0) || x != floor(x))   /* also NaN; 2^63 */
+    return ld_err(L, err, CB_EFORMAT, "%s entry %zu is %g, not an integer in range", what, i, x);
+  *out = (int64_t)x;
+  return CB_OK;
+}
+
 double ld_attr_float(const Onnx__NodeProto *nd, const char *name, double def)
 {
   const Onnx__AttributeProto *a = ld_attr(nd, name);

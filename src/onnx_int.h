@@ -48,6 +48,9 @@ int ld_err(ld *L, cb_error *err, cb_status st, const char *fmt, ...)
 int ld_tensor(ld *L, const Onnx__TensorProto *t, const char *what, val *out, cb_error *err);
 const Onnx__AttributeProto *ld_attr(const Onnx__NodeProto *nd, const char *name);
 int64_t ld_attr_int(const Onnx__NodeProto *nd, const char *name, int64_t def);
+/* Entry i of constant v as an integer (shape, axes, pads): finite, integral
+   and within int64 (checked before the cast), else CB_EFORMAT naming `what`. */
+int ld_const_int(ld *L, const val *v, size_t i, const char *what, int64_t *out, cb_error *err);
 double ld_attr_float(const Onnx__NodeProto *nd, const char *name, double def);
 int ld_attr_ints(const Onnx__NodeProto *nd, const char *name, int64_t *out, int max);
                                                        /* count, -1 if absent, -2 if > max */

@@ -418,7 +418,8 @@ static int op_reshape(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   total = (int64_t)shape_size(&x->shape);
   s.rank = (int)sh->n;
   for (int i = 0; i < s.rank; i++) {
-    int64_t d = (int64_t)sh->d[i];
+    int64_t d;
+    if (ld_const_int(L, sh, (size_t)i, "shape", &d, err)) return err->status;
     if (d == 0 && !ld_attr_int(nd, "allowzero", 0)) {
       if (i >= x->shape.rank) return ld_err(L, err, CB_ESHAPE, "0 at position %d copies a missing dim", i);
       d = x->shape.dim[i];
@@ -426,7 +427,8 @@ static int op_reshape(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     if (d == -1) { if (neg >= 0) return ld_err(L, err, CB_ESHAPE, "two -1 entries"); neg = i; d = 1; }
     else if (d <= 0) return ld_err(L, err, CB_ESHAPE, "dimension %lld", (long long)d);
     s.dim[i] = d;
-    if (d > total) return ld_err(L, err, CB_ESHAPE, "new shape has more elements than the tensor (%lld)", (long long)total);
+    if (d > total / known) /* known <= total: no overflow */
+      return ld_err(L, err, CB_ESHAPE, "new shape has more elements than the tensor (%lld)", (long long)total);
     known *= d;
   }
   if (neg >= 0) {
@@ -444,7 +446,8 @@ static int axes_of(ld *L, const Onnx__NodeProto *nd, int64_t *ax, int *n, cb_err
   if (!in_val(L, nd, 1)) { *n = -1; return CB_OK; }
   if (!(a = const_in(L, nd, 1, "axes", err))) return err->status;
   if (a->n > CB_MAX_RANK) return ld_err(L, err, CB_EUNSUP, "too many axes");
-  for (size_t i = 0; i < a->n; i++) ax[i] = (int64_t)a->d[i];
+  for (size_t i = 0; i < a->n; i++)
+    if (ld_const_int(L, a, i, "axes", &ax[i], err)) return err->status;
   *n = (int)a->n;
   return CB_OK;
 }

@@ -193,7 +193,8 @@ static int pad_args(ld *L, const Onnx__NodeProto *nd, int64_t *pd, int *n, doubl
   p = ld_find(L, nd->n_input > 1 ? nd->input[1] : "");
   if (!p || p->kind != V_CONST) return ld_err(L, err, CB_EUNSUP, "pads missing or not a constant");
   if (p->n > 2 * CB_MAX_RANK) return ld_err(L, err, CB_EUNSUP, "too many pads");
-  for (size_t i = 0; i < p->n; i++) pd[i] = (int64_t)p->d[i];
+  for (size_t i = 0; i < p->n; i++)
+    if (ld_const_int(L, p, i, "pads", &pd[i], err)) return err->status;
   *n = (int)p->n;
   if (nd->n_input > 2 && nd->input[2][0]) {
     c = ld_find(L, nd->input[2]);

@@ -4,8 +4,9 @@
 # CB_VALGRIND=1 runs each test binary under valgrind memcheck; CB_ONLY="a b"
 # limits the unit tests to test_a, test_b (make valgrind's subset).
 # CB_ASAN_B=DIR also runs DIR's unit tests and CLI checks (an ASan+UBSan
-# build); CB_FUZZ_B=DIR runs each DIR/fuzz/fuzz_* for CB_FUZZ_SECONDS (30)
-# seconds.  `make test` sets both (see the Makefile).
+# build); CB_FUZZ_B=DIR runs each DIR/fuzz/fuzz_* for a fixed number of
+# inputs from seed 1 (at most CB_FUZZ_SECONDS, 30, seconds).  `make test`
+# sets both (see the Makefile).
 B=${1:-build}
 pass=0; failn=0; failed=""
 run() {  # name, command...
@@ -43,7 +44,11 @@ if [ -n "${CB_FUZZ_B:-}" ]; then
   for f in "$CB_FUZZ_B"/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     n=$(basename "$f"); n=${n#fuzz_}
-    run "fuzz smoke $n" env FUZZ_SEED="${FUZZ_SEED:-1}" sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
+    # a fixed seed, fresh corpus and run count (about 20 s each here) make
+    # the smoke run deterministic; `make fuzz` explores anew
+    case $n in vnnlib) runs=800000;; onnx) runs=50000;; *) runs=60000;; esac
+    run "fuzz smoke $n" env FUZZ_SEED="${FUZZ_SEED:-1}" FUZZ_FRESH=1 FUZZ_RUNS="$runs" \
+      sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
   done
 fi
 echo

@@ -396,6 +396,19 @@ def attributes():
                [vi("input", [1, 2, 4, 4])], [vi("y", [1, 2, 4, 4])], opset=11),
          ["reflect_pad_32"], "Pad reflect_pad_32 with mode=reflect")
 
+    # found by the ONNX fuzzer: a shape entry outside int64 (UB when cast)
+    n0 = helper.make_node("Reshape", ["input", "hugeshape_45_shape"], ["y"], name="hugeshape_45")
+    save("reshape_huge_entry.onnx",
+         model([n0], [init("hugeshape_45_shape", np.array([1, 1e30], dtype=np.float32))],
+               [vi("input", [1, 6])], [vi("y", [1, 6])]),
+         ["hugeshape_45"], "Reshape hugeshape_45 with a float shape entry 1e30")
+
+    n0 = helper.make_node("Reshape", ["input", "manydims_46_shape"], ["y"], name="manydims_46")
+    save("reshape_product_overflow.onnx",
+         model([n0], [init("manydims_46_shape", np.array([6 ** 8] * 8, dtype=np.int64))],
+               [vi("input", [6] * 8)], [vi("y", [6 ** 8] * 8)]),
+         ["manydims_46"], "Reshape manydims_46 of 6^8 elements to [6^8]*8 (the product overflows int64)")
+
 
 # ---------------------------------------------------------------- driver
 
