@@ -34,11 +34,11 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 \
   "$bin" "$corpus" -max_total_time="$secs" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
   -max_len=65536 -artifact_prefix="$art/" -print_final_stats=1 $dict $seedopt >"$log" 2>&1
 rc=$?
-last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
-execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+last=$(grep -aE '^#[0-9]+' "$log" | tail -n 1)
+execs=$(grep -aE '^stat::number_of_executed_units' "$log" | awk '{print $2}')
 echo "fuzz $name: ${secs}s, ${execs:-?} executions, last: $last"
 if [ "$rc" != 0 ]; then
   echo "fuzz $name: FAILED (exit $rc), see $log and $art/"
-  grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -n 5
+  grep -aE 'ERROR|SUMMARY|Test unit written' "$log" | head -n 5
   exit 1
 fi
