@@ -122,3 +122,55 @@ int lp_minmax(const double *a, const double *c, size_t m, size_t n, const double
   cb_free(ia); cb_free(ja); cb_free(ar);
   return ok;
 }
+
+/*
+** A region {x in [lo, hi] : F_s . x + f_s <= 0 (s < m)} kept as one GLPK
+** problem: each lp_region_max changes only the objective and re-solves from
+** the previous optimal basis (still feasible), so a batch of objectives over
+** one region costs a few pivots each.
+*/
+struct lp_region { glp_prob *P; size_t m, n; };
+
+lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, const double *lo, const double *hi)
+{
+  lp_region *R;
+  int *ia, *ja, k = 0;
+  double *ar;
+  size_t nz = m * n;
+  if (m > 100000 || n > 100000 || !(R = cb_alloc(sizeof *R))) return NULL;
+  ia = cb_alloc((nz + 1) * sizeof *ia);
+  ja = cb_alloc((nz + 1) * sizeof *ja);
+  ar = cb_alloc((nz + 1) * sizeof *ar);
+  if (!ia || !ja || !ar) { cb_free(ia); cb_free(ja); cb_free(ar); cb_free(R); return NULL; }
+  R->m = m; R->n = n;
+  R->P = glp_create_prob();
+  glp_set_obj_dir(R->P, GLP_MAX);
+  if (m) glp_add_rows(R->P, (int)m);
+  glp_add_cols(R->P, (int)n);
+  for (size_t j = 0; j < n; j++)
+    glp_set_col_bnds(R->P, (int)j + 1, lo[j] < hi[j] ? GLP_DB : GLP_FX, lo[j], hi[j]);
+  for (size_t s = 0; s < m; s++) {
+    glp_set_row_bnds(R->P, (int)s + 1, GLP_UP, 0, -f[s]);
+    for (size_t j = 0; j < n; j++)
+      if (F[s * n + j] != 0) { k++; ia[k] = (int)s + 1; ja[k] = (int)j + 1; ar[k] = F[s * n + j]; }
+  }
+  glp_load_matrix(R->P, k, ia, ja, ar);
+  cb_free(ia); cb_free(ja); cb_free(ar);
+  return R;
+}
+
+int lp_region_max(lp_region *R, const double *a, double *mu, double *val)
+{
+  for (size_t j = 0; j < R->n; j++) glp_set_obj_coef(R->P, (int)j + 1, a[j]);
+  if (!solve(R->P)) return 0;
+  for (size_t s = 0; s < R->m; s++) mu[s] = fmax(0, glp_get_row_dual(R->P, (int)s + 1));
+  *val = glp_get_obj_val(R->P);
+  return isfinite(*val);
+}
+
+void lp_region_free(lp_region *R)
+{
+  if (!R) return;
+  glp_delete_prob(R->P);
+  cb_free(R);
+}

@@ -23,4 +23,15 @@ int lp_farkas(const double *A, const double *b, size_t m, size_t n, const double
 int lp_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
               double *x, double *l, double *t);
 
+/* A region {x in [lo, hi] : F_s . x + f_s <= 0, s < m} (F m x n) for many
+   objectives: lp_region_max gives max over the region of a . x (without a
+   constant) in *val and multipliers mu (m, >= 0) such that
+   max over the box of (a - sum_s mu_s F_s) . x - sum_s mu_s f_s  ~  *val.
+   Estimates only: callers re-bound a . x - sum mu_s (F_s . x + f_s) soundly.
+   lp_region_max returns 1 if solved, 0 if not (infeasible region included). */
+typedef struct lp_region lp_region;
+lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, const double *lo, const double *hi);
+int lp_region_max(lp_region *R, const double *a, double *mu, double *val);
+void lp_region_free(lp_region *R);
+
 #endif

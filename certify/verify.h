@@ -27,13 +27,17 @@ typedef int (*vfy_bound_fn)(void *ctx, cb_ws *ws, cb_method method, const double
 /* A region the ReLU search refuted (vfy_opts.audit): the input sub-box cut by
    the half-spaces sig[s] * xhat >= 0, xhat the input of neuron idx[s] of RELU
    node node[s]; conj = the conjunction of spec box `box` refuted there, or
-   (size_t)-1 when the region itself was shown empty. */
+   (size_t)-1 when the region itself was shown empty.  Also called when the
+   search tightens node boxes on a region (rs_tighten): then tnode >= 0 and
+   every point of the region has value(tnode) in [tlo, thi] (conj unused). */
 typedef struct vfy_region {
   size_t box, conj;
   const double *lo, *hi;
   size_t n;
   const int *node, *sig;
   const size_t *idx;
+  int tnode;
+  const double *tlo, *thi;
 } vfy_region;
 
 typedef struct vfy_opts {
@@ -62,9 +66,12 @@ typedef struct vfy_opts {
   int relu_leaf;          /* a box with at most this many ReLUs of unknown sign (CROWN
                              bounds, <= 64 inputs) is decided by splitting those ReLUs
                              (verify.c, "ReLU splitting"); 0 = input splitting only;
-                             default 12 */
+                             default 45 */
+  int relu_lp;            /* inside a ReLU search, tighten the boxes of neurons of
+                             unknown sign on each split region by LP, layer by layer
+                             (rs_tighten; inputs of <= 64 values); default 1 */
   long relu_states;       /* states of one such ReLU search before the box goes back
-                             to input splitting; default 256 */
+                             to input splitting; default 10000 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of
                              the most violated live conjunction (else the lower half);
                              default 1 (the portfolio's ReLU search uses 0) */

@@ -65,7 +65,7 @@ static vnn_spec *spec(const char *text)
   return s;
 }
 
-typedef struct audit_ctx { const cb_net *net; double t1, t2; long regions, inside; } audit_ctx;
+typedef struct audit_ctx { const cb_net *net; double t1, t2; long regions, inside, tightened, tpoints; } audit_ctx;
 static void audit(void *ctx, const vfy_region *g);
 static int relu_split = -1;   /* >= 0: vfy_opts.relu_leaf for run() */
 static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) */
@@ -264,7 +264,7 @@ static void audit(void *ctx, const vfy_region *g)
   double **act = fwd_alloc(A->net, 1), x[2];
   cb_error err = {0};
   assert_non_null(act);
-  A->regions++;
+  if (g->tnode >= 0) A->tightened++; else A->regions++;
   for (int k = 0; k < 2000; k++) {
     int in = 1;
     const double *y;
@@ -274,6 +274,14 @@ static void audit(void *ctx, const vfy_region *g)
     for (size_t s = 0; s < g->n && in; s++)
       in = g->sig[s] * act[A->net->node[g->node[s]].in[0]][g->idx[s]] >= 0;
     if (!in) continue;
+    if (g->tnode >= 0) {   /* tightened node box on the region: every value inside it */
+      const double *v = act[g->tnode];
+      A->tpoints++;
+      for (size_t j = 0; j < A->net->node[g->tnode].size; j++)
+        if (!(v[j] >= g->tlo[j] - 1e-12 * (1 + fabs(v[j])) && v[j] <= g->thi[j] + 1e-12 * (1 + fabs(v[j]))))
+          fail_msg("node %d neuron %zu: %.17g outside the tightened [%.17g, %.17g]", g->tnode, j, v[j], g->tlo[j], g->thi[j]);
+      continue;
+    }
     A->inside++;
     assert_true(g->conj != (size_t)-1);
     y = act[A->net->output];
@@ -291,7 +299,7 @@ static void audit(void *ctx, const vfy_region *g)
 static void test_relu_split(void **state)
 {
   int relu_unsat = 0, relu_sat = 0, agree = 0;
-  long states = 0, regions = 0, inside = 0;
+  long states = 0, regions = 0, inside = 0, tightened = 0, tpoints = 0;
   (void)state;
   for (int t = 0; t < 40; t++) {
     cb_net *net = start(2);
@@ -319,13 +327,15 @@ static void test_relu_split(void **state)
       snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", t1);
     }
     prop_text(p, sizeof p, lo, hi, extra);
-    audit_ctx A = {net, t1, t2, 0, 0};
+    audit_ctx A = {net, t1, t2, 0, 0, 0, 0};
     relu_split = 100000;
     auditing = &A;
     a = run(net, p, 10, &ra);
     auditing = NULL;
     regions += A.regions;
     inside += A.inside;
+    tightened += A.tightened;
+    tpoints += A.tpoints;
     relu_split = 0;
     b = run(net, p, 10, &rb);
     relu_split = -1;
@@ -353,9 +363,11 @@ static void test_relu_split(void **state)
     cb_net_free(net);
   }
   printf("relu split: %d of 40 decided alike; unsat %d and sat %d after ReLU search states (%ld states);"
-         " %ld refuted regions audited, %ld sampled points inside them, none meets its conjunction\n", agree,
-         relu_unsat, relu_sat, states, regions, inside);
+         " %ld refuted regions audited, %ld sampled points inside them, none meets its conjunction;"
+         " %ld LP-tightened node boxes audited with %ld points inside their regions, all within\n", agree,
+         relu_unsat, relu_sat, states, regions, inside, tightened, tpoints);
   assert_true(inside > 20000);
+  assert_true(tpoints > 20000);
   assert_true(agree >= 30);
   assert_true(relu_unsat >= 5);
 }
