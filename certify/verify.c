@@ -655,7 +655,7 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
   }
   if (!(LR = lp_region_new(R->F, R->f, ns, nx, ws->set.lo, ws->set.hi))) return cb_error_set(R->err, CB_ENOMEM, "out of memory in the LP");
   while (j0 < np) {
-    size_t jj[RS_MAX_DEPTH], u = 0, q;
+    size_t jj[RS_MAX_DEPTH], row[2 * RS_MAX_DEPTH], u = 0, q, nz;
     for (; j0 < np && u < per; j0++) if (ws->lo[pre][j0] < 0 && ws->hi[pre][j0] > 0) jj[u++] = j0;
     if (!u) break;
     q = 2 * u;
@@ -663,22 +663,35 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
     memset(R->C, 0, q * ny * sizeof *R->C);
     for (size_t k = 0; k < u; k++) { R->inj[pre][2 * k * np + jj[k]] = 1; R->inj[pre][(2 * k + 1) * np + jj[k]] = -1; }
     if (crown_linear_inj(ws, R->C, q, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) goto fail;
+    memcpy(R->g, R->out, q * sizeof *R->out);   /* sound already (the box contains the region) */
     for (size_t r = 0; r < q; r++) {
-      double v, *mu = R->mu + r * ns;
-      if (!lp_region_max(LR, R->lin + r * nx, mu, &v)) memset(mu, 0, ns * sizeof *mu);
+      double v, *mu = R->mu + r * ns, *lin = R->lin + r * nx;
+      int inside = 1;
+      for (size_t s = 0; s < ns && inside; s++) {   /* the box's maximising vertex in the region: no LP gain */
+        double t = R->f[s];
+        for (size_t i = 0; i < nx; i++) t += R->F[s * nx + i] * (lin[i] > 0 ? ws->set.hi[i] : ws->set.lo[i]);
+        inside = t <= 0;
+      }
+      if (inside || !lp_region_max(LR, lin, mu, &v)) memset(mu, 0, ns * sizeof *mu);
     }
+    nz = 0;   /* rows with a multiplier go through a second pass, packed */
     for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
     for (size_t r = 0; r < q; r++) {
-      R->inj[pre][r * np + jj[r / 2]] = r % 2 ? -1 : 1;
+      int any = 0;
+      for (size_t s = 0; s < ns; s++) any |= R->mu[r * ns + s] > 0;
+      if (!any) continue;
+      R->inj[pre][nz * np + jj[r / 2]] = r % 2 ? -1 : 1;
       for (size_t s = 0; s < ns; s++) {
         int p = net->node[R->sp[s].node].in[0];
-        R->inj[p][r * net->node[p].size + R->sp[s].idx] += R->mu[r * ns + s] * R->sp[s].sig;
+        R->inj[p][nz * net->node[p].size + R->sp[s].idx] += R->mu[r * ns + s] * R->sp[s].sig;
       }
+      row[nz++] = r;
     }
-    if (crown_linear_inj(ws, R->C, q, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) goto fail;
+    if (nz && crown_linear_inj(ws, R->C, nz, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) goto fail;
+    for (size_t k = 0; k < nz; k++) R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
     for (size_t k = 0; k < u; k++) {
       size_t j = jj[k];
-      double hi = R->out[2 * k], lo = -R->out[2 * k + 1];
+      double hi = R->g[2 * k], lo = -R->g[2 * k + 1];
       if (isfinite(hi) && hi < ws->hi[pre][j]) ws->hi[pre][j] = hi;
       if (isfinite(lo) && lo > ws->lo[pre][j]) ws->lo[pre][j] = lo;
       if (ws->lo[pre][j] > ws->hi[pre][j]) *empty = 1;
