@@ -917,7 +917,7 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
   for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
-  for (int i = stop + 1; inj && i < start; i++) {
+  for (int i = stop; inj && i < start; i++) {   /* stop too: a split on a ReLU of the input */
     double *a;
     if (!inj[i]) continue;
     a = acc(&B, i);

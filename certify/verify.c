@@ -634,9 +634,10 @@ static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra
    split constraints (lp_region_max), and its multipliers mu_s >= 0 weigh the
    split terms; one CROWN pass with those terms injected then bounds
      sig xhat_j + sum_s mu_s sig_s xhat_s
-   from above over the box, soundly.  On the region sig_s xhat_s >= 0, so that
-   bound holds for sig xhat_j there, whatever mu is: GLPK proves nothing, a bad
-   mu only gives a looser bound.  New boxes go to ws (node `pre` of bi);
+   from above, soundly, with the state's node boxes (valid on the region, not
+   on the whole input box).  On the region sig_s xhat_s >= 0, so that bound
+   holds for sig xhat_j there, whatever mu is: GLPK proves nothing, a bad mu
+   only gives a looser bound.  New boxes go to ws (node `pre` of bi);
    *stable counts neurons now of known sign, *empty says the region is empty
    (a lower bound above an upper one). */
 static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
@@ -694,9 +695,10 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
       double hi = R->g[2 * k], lo = -R->g[2 * k + 1];
       if (isfinite(hi) && hi < ws->hi[pre][j]) ws->hi[pre][j] = hi;
       if (isfinite(lo) && lo > ws->lo[pre][j]) ws->lo[pre][j] = lo;
-      if (ws->lo[pre][j] > ws->hi[pre][j]) *empty = 1;
-      else if (ws->lo[pre][j] >= 0 || ws->hi[pre][j] <= 0) (*stable)++;
+      if (ws->lo[pre][j] > ws->hi[pre][j]) { *empty = 1; break; }
+      if (ws->lo[pre][j] >= 0 || ws->hi[pre][j] <= 0) (*stable)++;
     }
+    if (*empty) break;
   }
   lp_region_free(LR);
   rs_audit(R, 0, -2 - pre, 0, 0);
