@@ -17,6 +17,7 @@ static int solve(glp_prob *P)
   glp_term_out(GLP_OFF);
   glp_init_smcp(&parm);
   parm.msg_lev = GLP_MSG_OFF;
+  parm.it_lim = 100000;   /* a stalled solve is "no certificate", not a hang */
   if ((rc = glp_simplex(P, &parm)) == 0) return glp_get_status(P) == GLP_OPT;
   glp_adv_basis(P, 0);
   parm.meth = GLP_DUALP;
@@ -150,6 +151,9 @@ lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, c
   for (size_t j = 0; j < n; j++)
     glp_set_col_bnds(R->P, (int)j + 1, lo[j] < hi[j] ? GLP_DB : GLP_FX, lo[j], hi[j]);
   for (size_t s = 0; s < m; s++) {
+    int ok = isfinite(f[s]);
+    for (size_t j = 0; j < n; j++) ok &= isfinite(F[s * n + j]) != 0;
+    if (!ok) { glp_set_row_bnds(R->P, (int)s + 1, GLP_FR, 0, 0); continue; }   /* left out: mu_s = 0 */
     glp_set_row_bnds(R->P, (int)s + 1, GLP_UP, 0, -f[s]);
     for (size_t j = 0; j < n; j++)
       if (F[s * n + j] != 0) { k++; ia[k] = (int)s + 1; ja[k] = (int)j + 1; ar[k] = F[s * n + j]; }
@@ -161,6 +165,7 @@ lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, c
 
 int lp_region_max(lp_region *R, const double *a, double *mu, double *val)
 {
+  for (size_t j = 0; j < R->n; j++) if (!isfinite(a[j])) return 0;
   for (size_t j = 0; j < R->n; j++) glp_set_obj_coef(R->P, (int)j + 1, a[j]);
   if (!solve(R->P)) return 0;
   for (size_t s = 0; s < R->m; s++) mu[s] = fmax(0, glp_get_row_dual(R->P, (int)s + 1));

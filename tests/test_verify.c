@@ -15,6 +15,7 @@
 #include "forward.h"
 #include "fwdlin.h"
 #include "verify.h"
+#include "lp.h"
 
 static uint64_t seed = 777;
 static double rnd(double a, double b) { return a + (b - a) * urand(&seed); }
@@ -255,6 +256,69 @@ static int sampled_witness(const cb_net *net, const double *lo, const double *hi
     if (y[0] - y[1] >= t1 && y[0] >= t2) return 1;
   }
   return 0;
+}
+
+/* A uniform point x of the 3-D box [lo, hi]: does it meet the 4 rows F x + f <= 0? */
+static int sample_in(const double *F, const double *f, const double *lo, const double *hi, double *x)
+{
+  int in = 1;
+  for (int j = 0; j < 3; j++) x[j] = rnd(lo[j], hi[j]);
+  for (size_t s = 0; s < 4 && in; s++) in = F[s * 3] * x[0] + F[s * 3 + 1] * x[1] + F[s * 3 + 2] * x[2] + f[s] <= 0;
+  return in;
+}
+
+/* lp_region (the multipliers of rs_tighten) on random regions of 3-D boxes
+   cut by 4 half-spaces, three objectives each: the value is at least every sampled point of the
+   region (a maximum), the multipliers are >= 0 and their Lagrangian bound,
+   evaluated here in double, equals the value (strong duality: they are the
+   LP's duals, not any weights); a non-finite row is left out; an empty
+   region is "not solved". */
+static void test_lp_region(void **state)
+{
+  int solved = 0, empty = 0;
+  (void)state;
+  for (int t = 0; t < 200; t++) {
+    double F[5 * 3], f[5], lo[3], hi[3], a[3], mu[5], v, x[3];
+    size_t m = t % 10 == 9 ? 5 : 4;
+    lp_region *R;
+    for (int j = 0; j < 3; j++) { lo[j] = rnd(-1, 0); hi[j] = lo[j] + rnd(0.1, 2); a[j] = rnd(-1, 1); }
+    for (size_t s = 0; s < 4; s++) {
+      for (int j = 0; j < 3; j++) F[s * 3 + j] = rnd(-1, 1);
+      f[s] = rnd(-0.6, 0.4);
+    }
+    if (m == 5) { F[12] = 1; F[13] = 0; F[14] = 0; f[4] = NAN; }   /* left out */
+    assert_non_null(R = lp_region_new(F, f, m, 3, lo, hi));
+    for (int o = 0; o < 3; o++) {   /* several objectives on one region (warm starts) */
+      if (o) for (int j = 0; j < 3; j++) a[j] = rnd(-1, 1);
+      if (lp_region_max(R, a, mu, &v)) {
+        double g[3] = {a[0], a[1], a[2]}, lag = 0, best = -INFINITY;
+        solved++;
+        for (size_t s = 0; s < m; s++) {
+          assert_true(mu[s] >= 0);
+          if (s == 4) { assert_true(mu[s] == 0); continue; }
+          for (int j = 0; j < 3; j++) g[j] -= mu[s] * F[s * 3 + j];
+          lag -= mu[s] * f[s];
+        }
+        for (int j = 0; j < 3; j++) lag += fmax(g[j] * lo[j], g[j] * hi[j]);
+        assert_true(fabs(lag - v) <= 1e-7 * (1 + fabs(v)));
+        for (int k = 0; k < 4000; k++) {
+          int in = sample_in(F, f, lo, hi, x);
+          if (in) best = fmax(best, a[0] * x[0] + a[1] * x[1] + a[2] * x[2]);
+        }
+        assert_true(best <= v + 1e-9);
+      } else {   /* not solved: the region must be empty (no sampled point in it) */
+        empty++;
+        for (int k = 0; k < 4000; k++) {
+          int in = sample_in(F, f, lo, hi, x);
+          assert_false(in);
+        }
+      }
+    }
+    lp_region_free(R);
+  }
+  printf("lp_region: %d of 600 objectives solved (duals match the value), %d on empty regions\n", solved, empty);
+  assert_true(solved >= 300);
+  assert_true(empty >= 15);
 }
 
 /* The audit hook: every region the ReLU search refutes is sampled (2,000
@@ -511,6 +575,7 @@ int main(void)
     cmocka_unit_test(test_tiny_corner),
     cmocka_unit_test(test_metamorphic),
     cmocka_unit_test(test_fwdlin_sound),
+    cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_tiny_files),
     cmocka_unit_test(test_acasxu),
