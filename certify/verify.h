@@ -76,9 +76,12 @@ typedef struct vfy_opts {
                              the most violated live conjunction (else the lower half);
                              default 1 (the portfolio's ReLU search uses 0) */
   int portfolio;          /* inputs of <= 64 values and >= 2 threads: race input splitting
-                             alone against input + ReLU splitting, one thread each, first
-                             decisive answer wins; default 1 */
+                             alone (a twentieth of the timeout, >= 5 s) against input +
+                             ReLU splitting, one thread each, then the ReLU search on
+                             every thread; first decisive answer wins; default 1 */
   const int *cancel;      /* internal (portfolio): the search stops when *cancel != 0 */
+  const int *grow;        /* internal (portfolio): while *grow == 0 the search runs on one
+                             of its `threads` threads only */
   void (*audit)(void *ctx, const vfy_region *g);   /* NULL, or called (from the search's
                              threads) for every region the ReLU search refutes: tests
                              sample it */
