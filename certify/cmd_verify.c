@@ -52,7 +52,7 @@ static const char *usage =
   "  --relu-split N   inputs of <= 64 values: a box whose CROWN bounds leave at most N\n"
   "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
   "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
-  "                   ReLU splitting from the start; 0 = input splitting only (default 45)\n"
+  "                   ReLU splitting from the start; 0 = input splitting only (default 100)\n"
   "  --relu-states K  states one such search may take (inputs of <= 64 values) before\n"
   "                   the box goes back to input splitting (default 10000)\n"
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
