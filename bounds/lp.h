@@ -33,5 +33,6 @@ typedef struct lp_region lp_region;
 lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, const double *lo, const double *hi);
 int lp_region_max(lp_region *R, const double *a, double *mu, double *val);
 void lp_region_free(lp_region *R);
+extern int lp_region_force_glpk;   /* tests: GLPK even for small regions (compare both) */
 
 #endif

@@ -275,12 +275,12 @@ static int sample_in(const double *F, const double *f, const double *lo, const d
    region is "not solved". */
 static void test_lp_region(void **state)
 {
-  int solved = 0, empty = 0;
+  int solved = 0, empty = 0, agree = 0;
   (void)state;
   for (int t = 0; t < 200; t++) {
     double F[5 * 3], f[5], lo[3], hi[3], a[3], mu[5], v, x[3];
     size_t m = t % 10 == 9 ? 5 : 4;
-    lp_region *R;
+    lp_region *R, *G;
     for (int j = 0; j < 3; j++) { lo[j] = rnd(-1, 0); hi[j] = lo[j] + rnd(0.1, 2); a[j] = rnd(-1, 1); }
     for (size_t s = 0; s < 4; s++) {
       for (int j = 0; j < 3; j++) F[s * 3 + j] = rnd(-1, 1);
@@ -288,8 +288,14 @@ static void test_lp_region(void **state)
     }
     if (m == 5) { F[12] = 1; F[13] = 0; F[14] = 0; f[4] = NAN; }   /* left out */
     assert_non_null(R = lp_region_new(F, f, m, 3, lo, hi));
-    for (int o = 0; o < 3; o++) {   /* several objectives on one region (warm starts) */
+    lp_region_force_glpk = 1;
+    assert_non_null(G = lp_region_new(F, f, m, 3, lo, hi));
+    lp_region_force_glpk = 0;
+    for (int o = 0; o < 3; o++) {   /* several objectives on one region (GLPK: warm starts) */
+      double vg, mug[5];
+      int sg;
       if (o) for (int j = 0; j < 3; j++) a[j] = rnd(-1, 1);
+      sg = lp_region_max(G, a, mug, &vg);
       if (lp_region_max(R, a, mu, &v)) {
         double g[3] = {a[0], a[1], a[2]}, lag = 0, best = -INFINITY;
         solved++;
@@ -306,6 +312,9 @@ static void test_lp_region(void **state)
           if (in) best = fmax(best, a[0] * x[0] + a[1] * x[1] + a[2] * x[2]);
         }
         assert_true(best <= v + 1e-9);
+        assert_true(sg);   /* GLPK agrees (the small solver is ours) */
+        assert_true(fabs(vg - v) <= 1e-7 * (1 + fabs(v)));
+        agree++;
       } else {   /* not solved: the region must be empty (no sampled point in it) */
         empty++;
         for (int k = 0; k < 4000; k++) {
@@ -315,8 +324,10 @@ static void test_lp_region(void **state)
       }
     }
     lp_region_free(R);
+    lp_region_free(G);
   }
-  printf("lp_region: %d of 600 objectives solved (duals match the value), %d on empty regions\n", solved, empty);
+  printf("lp_region: %d of 600 objectives solved (duals match the value; GLPK's value the same in %d),"
+         " %d on empty regions\n", solved, agree, empty);
   assert_true(solved >= 300);
   assert_true(empty >= 15);
 }
