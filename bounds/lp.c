@@ -1,5 +1,6 @@
 /*
-** GLPK wrapper (lp.h).  Small LPs only (a few rows per output conjunction);
+** GLPK wrapper (lp.h), plus a dual active-set method for region LPs of few
+** variables (small_max).  Small LPs only (a few rows per output conjunction);
 ** terminal output is switched off, a failed solve is retried once from an
 ** advanced basis, and an answer that is not optimal is treated as "no
 ** certificate".  Soundness comes from the re-check in double, never from GLPK.
