@@ -597,15 +597,20 @@ static int rs_bounds(rsearch *R, int d, int first)
   return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + R->S->net->n, first, R->err);
 }
 
-/* Sets the injected rows: row r0 + s carries sig_s (coef: one row r0 with coef_s sig_s). */
-static void rs_inject(rsearch *R, size_t q, size_t r0, const double *coef)
+/* Zeroes the first q injected rows of every node. */
+static void rs_inj_clear(rsearch *R, size_t q)
 {
   const cb_net *net = R->ws->net;
   for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+}
+
+/* Adds sum_s coef_s sig_s xhat_s (the split terms) to injected row `row`. */
+static void rs_inj_splits(rsearch *R, size_t row, const double *coef)
+{
+  const cb_net *net = R->ws->net;
   for (int s = 0; s < R->ns; s++) {
     int p = net->node[R->sp[s].node].in[0];
-    size_t r = coef ? r0 : r0 + (size_t)s;
-    R->inj[p][r * net->node[p].size + R->sp[s].idx] += (coef ? coef[s] : 1) * R->sp[s].sig;
+    R->inj[p][row * net->node[p].size + R->sp[s].idx] += coef[s] * R->sp[s].sig;
   }
 }
 
@@ -660,7 +665,7 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
     for (; j0 < np && u < per; j0++) if (ws->lo[pre][j0] < 0 && ws->hi[pre][j0] > 0) jj[u++] = j0;
     if (!u) break;
     q = 2 * u;
-    for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+    rs_inj_clear(R, q);
     memset(R->C, 0, q * ny * sizeof *R->C);
     for (size_t k = 0; k < u; k++) { R->inj[pre][2 * k * np + jj[k]] = 1; R->inj[pre][(2 * k + 1) * np + jj[k]] = -1; }
     if (crown_linear_inj(ws, R->C, q, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) goto fail;
@@ -676,16 +681,13 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
       if (inside || !lp_region_max(LR, lin, mu, &v)) memset(mu, 0, ns * sizeof *mu);
     }
     nz = 0;   /* rows with a multiplier go through a second pass, packed */
-    for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+    rs_inj_clear(R, q);
     for (size_t r = 0; r < q; r++) {
       int any = 0;
       for (size_t s = 0; s < ns; s++) any |= R->mu[r * ns + s] > 0;
       if (!any) continue;
       R->inj[pre][nz * np + jj[r / 2]] = r % 2 ? -1 : 1;
-      for (size_t s = 0; s < ns; s++) {
-        int p = net->node[R->sp[s].node].in[0];
-        R->inj[p][nz * net->node[p].size + R->sp[s].idx] += R->mu[r * ns + s] * R->sp[s].sig;
-      }
+      rs_inj_splits(R, nz, R->mu + r * ns);
       row[nz++] = r;
     }
     if (nz && crown_linear_inj(ws, R->C, nz, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) goto fail;
@@ -757,7 +759,8 @@ static rres rs_conj(rsearch *R, size_t c)
   }
   for (size_t r = 0; r < m; r++) { rhs += R->l[r] * k->b_up[r]; rabs += fabs(R->l[r] * k->b_up[r]); }
   slack = round_up(2 * (slack + gamma_n(m + 1) * rabs));
-  rs_inject(R, 1, 0, R->l + m);
+  rs_inj_clear(R, 1);
+  rs_inj_splits(R, 0, R->l + m);
   if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
   if (!(isfinite(slack) && isfinite(lb1) && round_dn(-lb1 - slack) > rhs)) return R_OPEN;
   rs_audit(R, c, -1, 0, 0);
@@ -824,7 +827,7 @@ static rres rs_state(rsearch *R)
   {  /* upper forms of +xhat and -xhat over this state (rows 0, 1): exact, as
         every ReLU before this layer has its sign fixed on the region */
     size_t np = net->node[pre].size, nx = S->spec->nx;
-    for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, 2 * net->node[i].size * sizeof(double));
+    rs_inj_clear(R, 2);
     memset(R->C, 0, 2 * S->spec->ny * sizeof *R->C);
     R->inj[pre][bj] = 1;
     R->inj[pre][np + bj] = -1;
