@@ -13,7 +13,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
 CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
-LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \

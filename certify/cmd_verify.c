@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "verify.h"
+#include "exact.h"
 #include "report.h"
 
 static const char *usage =
@@ -166,7 +167,24 @@ static int write_text(const char *path, const char *text, cb_error *err)
   return CB_OK;
 }
 
-static cJSON *result_json(const vopts *o, const vfy_result *r, size_t nx, size_t ny)
+/* The witness's real-arithmetic outputs: "y_real" (exact decimals, or
+   "[lo, hi]" enclosures for smooth or rounded nets) and "y_real_exact". */
+static void add_real_outputs(cJSON *root, const cb_net *net, const double *x)
+{
+  cb_exact *E = NULL;
+  cb_error err = {0};
+  cJSON *a;
+  char buf[512];
+  if (exact_eval(net, x, &E, &err) != CB_OK || !(a = cJSON_AddArrayToObject(root, "y_real"))) { exact_free(E); return; }
+  for (size_t j = 0; j < exact_n_out(E); j++) {
+    exact_output_text(E, j, buf, sizeof buf);
+    cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+  }
+  cJSON_AddBoolToObject(root, "y_real_exact", exact_is_point(E));
+  exact_free(E);
+}
+
+static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
@@ -183,7 +201,9 @@ static cJSON *result_json(const vopts *o, const vfy_result *r, size_t nx, size_t
   if (r->answer == VFY_SAT) {
     cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));
     cJSON_AddItemToObject(root, "y", cJSON_CreateDoubleArray(r->y, (int)ny));
+    add_real_outputs(root, net, r->x);
   }
+  cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
   return root;
 }
 
@@ -211,7 +231,7 @@ int cmd_verify(int argc, char **argv)
   alarm(0);
   if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }
   if (o.json) {
-    if (!(root = result_json(&o, &r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
+    if (!(root = result_json(&o, net, &r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
     if (report_write_json(o.json, root, &err) != CB_OK) { code = report_fail(&err); goto out; }
   }
   fputs(text, stdout);

@@ -45,6 +45,7 @@
 #include <omp.h>
 #include "verify.h"
 #include "forward.h"
+#include "exact.h"
 #include "linalg.h"
 #include "lp.h"
 #include "fwdlin.h"
@@ -108,17 +109,40 @@ static int meets(const vnn_conj *c, const double *y, size_t ny)
   return 1;
 }
 
-int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x, double *y, size_t *conj)
+/* Does the real output (enclosure E) meet conjunction c?  The real b_r lies
+   in [b_dn, b_up]; rows compare with b_dn <= b_r.  When b_dn < b_up, b_r is
+   not a double and b_dn < b_r, so a.y <= b_dn implies a.y < b_r. */
+static int meets_exact(const vnn_conj *c, const cb_exact *E)
+{
+  for (size_t r = 0; r < c->m; r++) {
+    int smin, smax;
+    exact_row_sign(E, c->A + r * exact_n_out(E), c->b_dn[r], &smin, &smax);
+    if (!(c->strict[r] && c->b_dn[r] == c->b_up[r] ? smax < 0 : smax <= 0)) return 0;
+  }
+  return 1;
+}
+
+int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x, double *y, size_t *conj,
+                      long *fp_only)
 {
   const vnn_box *B = &spec->box[b];
   cb_error err = {0};
+  cb_exact *E = NULL;
+  int any = 0, ok = 0;
   for (size_t i = 0; i < spec->nx; i++)
     if (!(x[i] >= B->lo_in[i] && x[i] <= B->hi_in[i])) return 0;
   if (cb_net_forward(net, x, 1, y, &err) != CB_OK) return 0;
   for (size_t j = 0; j < spec->ny; j++) if (!isfinite(y[j])) return 0;
-  for (size_t c = 0; c < B->n_conj; c++)
-    if (meets(&B->conj[c], y, spec->ny)) { *conj = c; return 1; }
-  return 0;
+  for (size_t c = 0; c < B->n_conj && !any; c++) any = meets(&B->conj[c], y, spec->ny);
+  if (!any || exact_eval(net, x, &E, &err) != CB_OK) return 0;
+  for (size_t c = 0; c < B->n_conj && !ok; c++)
+    if (meets_exact(&B->conj[c], E)) { *conj = c; ok = 1; }
+  exact_free(E);
+  if (!ok && fp_only) {
+    #pragma omp atomic
+    (*fp_only)++;
+  }
+  return ok;
 }
 
 /* phi(y) = min over live conjunctions of max over rows of (A_r y - b_r):
@@ -291,7 +315,7 @@ static long try_points(const search *S, size_t b, const double *X, size_t n, dou
   cb_error err = {0};
   if (cb_net_forward(S->net, X, n, Ybuf, &err) != CB_OK) return -1;
   for (size_t k = 0; k < n; k++) {
-    if (vfy_check_witness(S->net, sp, b, X + k * sp->nx, y, c)) return (long)k;
+    if (vfy_check_witness(S->net, sp, b, X + k * sp->nx, y, c, &S->r->fp_only)) return (long)k;
   }
   return -1;
 }
@@ -354,7 +378,7 @@ static int local_search(search *S, size_t b)
     for (int it = 0; it < 40 && !found; it++) {
       double eta = 0.1 * pow(0.9, it);
       if (isnan(fd_grad(S, B, act, x, B->lo_in, B->hi_in, X, Y, g))) break;
-      if (vfy_check_witness(S->net, sp, b, x, y, &c)) { found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1; break; }
+      if (vfy_check_witness(S->net, sp, b, x, y, &c, &S->r->fp_only)) { found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1; break; }
       for (size_t j = 0; j < nx; j++) {
         double w = B->hi_in[j] - B->lo_in[j];
         x[j] -= eta * w * (g[j] > 0 ? 1 : g[j] < 0 ? -1 : 0);
@@ -393,7 +417,7 @@ static int pgd(search *S, size_t b, int restarts, int steps)
     for (size_t r = 0; r < cj->m; r++) d[r] = -cj->b_dn[r];
     cb_error_clear(&err);
     if (attack_run(S->net, &set, cj->A, d, cj->m, CB_AGG_MAX, 0, &opt, x, &g, &err) != CB_OK) continue;
-    if (g <= 0 && vfy_check_witness(S->net, sp, b, x, y, &c)) found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1;
+    if (g <= 0 && vfy_check_witness(S->net, sp, b, x, y, &c, &S->r->fp_only)) found = set_sat(S, b, x, y, c) ? CB_ENOMEM : 1;
   }
 out:
   cb_free(x); cb_free(y); cb_free(d);
@@ -747,7 +771,7 @@ static rres rs_conj(rsearch *R, size_t c)
   if (t <= 0) {   /* the LP point may be a witness */
     const vnn_box *B = &S->spec->box[R->it->box];
     for (size_t j = 0; j < nx; j++) R->x[j] = fmin(fmax(R->x[j], B->lo_in[j]), B->hi_in[j]);
-    return vfy_check_witness(S->net, S->spec, R->it->box, R->x, R->y, &cc) ? R_SAT : R_OPEN;
+    return vfy_check_witness(S->net, S->spec, R->it->box, R->x, R->y, &cc, &S->r->fp_only) ? R_SAT : R_OPEN;
   }
   if (q == 1) return R_OPEN;   /* one row: its own bound above said no */
   /* the combination, bounded soundly in one pass */
@@ -912,6 +936,49 @@ out:
   return res;
 }
 
+/*
+** Ties end.  Where the property is decided only at the scale of rounding
+** error (a tie, or a margin of 1e-18), bounds never close it and bisection
+** would go on to adjacent doubles (depth 200 and more).  The search stops
+** splitting, and leaves the subdomain open (answer unknown), when
+**   - a dimension is narrower than PREC_FLOOR times its width in the
+**     property's box: it is not split any more; none left: open;
+**   - (inputs of <= 64 values) every row of every live conjunction varies
+**     over the box by at most PREC_FLOOR of its magnitude: with a_r . x + c_r
+**     the row's CROWN form, sum_j w_j |a_rj| <= PREC_FLOOR (|c_r| + |b_r| +
+**     sum_j |a_rj| max(|lo_j|, |hi_j|)).  Splitting cannot move its bound by
+**     more than the rounding slack the bound already carries.
+** 2^-40 is ~1000 times the relative rounding error of a bound on the nets
+** here; ACAS Xu's deepest subdomains are ~2^-25 of the box.
+*/
+#define PREC_FLOOR 0x1p-40
+
+static int splittable(const item *it, const vnn_box *B, size_t j)
+{
+  double w = it->hi[j] - it->lo[j], mid = it->lo[j] + 0.5 * w;
+  return w > PREC_FLOOR * (B->hi[j] - B->lo[j]) && mid > it->lo[j] && mid < it->hi[j];
+}
+
+static int at_precision(const search *S, const item *it, const double *a, const double *lc)
+{
+  const vnn_box *B = &S->spec->box[it->box];
+  size_t nx = S->spec->nx;
+  for (size_t c = 0; c < B->n_conj; c++) {
+    const vnn_conj *k = &B->conj[c];
+    if (!it->act[c]) continue;
+    for (size_t r = 0; r < k->m; r++) {
+      const double *ar = a + (S->row0[it->box][c] + r) * nx;
+      double var = 0, mag = fabs(lc[S->row0[it->box][c] + r]) + fabs(k->b_up[r]);
+      for (size_t j = 0; j < nx; j++) {
+        var += (it->hi[j] - it->lo[j]) * fabs(ar[j]);
+        mag += fabs(ar[j]) * fmax(fabs(it->lo[j]), fabs(it->hi[j]));
+      }
+      if (!(var <= PREC_FLOOR * mag)) return 0;
+    }
+  }
+  return 1;
+}
+
 /* Bounds item `it` with workspace ws; fills w (and it->act). */
 static void process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 {
@@ -951,7 +1018,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
   if (!live) { w->o = O_CLOSED; goto out; }
   for (size_t j = 0; j < nx; j++)   /* candidate: the centre, clamped into the inner box */
     x[j] = fmin(fmax(it->lo[j] + 0.5 * (it->hi[j] - it->lo[j]), B->lo_in[j]), B->hi_in[j]);
-  if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
+  if (vfy_check_witness(S->net, sp, it->box, x, y, &c, &S->r->fp_only)) goto sat;
   /* linear bounds of every row, the LP per live conjunction, the score */
   memset(score, 0, nx * sizeof *score);
   if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
@@ -967,7 +1034,7 @@ static void process(const search *S, cb_ws *ws, item *it, work *w, double *scrat
     if (have_x) {   /* the LP minimiser is a candidate too */
       for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
       if (it->act[c] && tv < tbest) { tbest = tv; memcpy(xb, x, nx * sizeof *x); }
-      if (vfy_check_witness(S->net, sp, it->box, x, y, &c)) goto sat;
+      if (vfy_check_witness(S->net, sp, it->box, x, y, &c, &S->r->fp_only)) goto sat;
       have_x = 0;
     }
   }
@@ -984,20 +1051,25 @@ branch:
     if (rr == R_SAT) goto sat;
     if (rr == R_ERR) { w->o = O_ERROR; goto out; }
   }
+  if (nx <= FD_MAX_DIM && at_precision(S, it, a, lc)) {
+    w->o = O_LEAF;
+    snprintf(w->why, sizeof w->why, "undecided below rounding error: the rows vary by < 2^-40 of their size");
+    goto out;
+  }
   for (size_t j = 0; j < nx; j++)
-    if (score[j] > best && it->lo[j] < it->hi[j]) { best = score[j]; w->dim = (int)j; }
+    if (score[j] > best && splittable(it, B, j)) { best = score[j]; w->dim = (int)j; }
   {  /* the widest dimension relative to the root box, when nothing scores or when
         the scored one is already ASPECT times narrower (the output's slope
         ignores the relaxation gap that a wide dimension causes) */
     int wide = -1;
     double rw = 0, rc_ = w->dim >= 0 ? (it->hi[w->dim] - it->lo[w->dim]) / (B->hi[w->dim] - B->lo[w->dim]) : 0;
     for (size_t j = 0; j < nx; j++) {
-      double s = it->hi[j] > it->lo[j] ? (it->hi[j] - it->lo[j]) / (B->hi[j] - B->lo[j]) : 0;
+      double s = splittable(it, B, j) ? (it->hi[j] - it->lo[j]) / (B->hi[j] - B->lo[j]) : 0;
       if (s > rw) { rw = s; wide = (int)j; }
     }
     if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
   }
-  if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "a point subdomain is not refuted"); goto out; }
+  if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)"); goto out; }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
   w->upper_first = S->o->lp_side_first && nx <= FD_MAX_DIM && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
@@ -1114,7 +1186,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
       if (W[k].o == O_SAT && r->answer != VFY_SAT) {
         double *y = cb_alloc(S->spec->ny * sizeof *y);
         size_t c = 0;
-        if (y && vfy_check_witness(S->net, S->spec, it->box, W[k].x, y, &c)) {
+        if (y && vfy_check_witness(S->net, S->spec, it->box, W[k].x, y, &c, &S->r->fp_only)) {
           if (set_sat(S, it->box, W[k].x, y, c)) rc = CB_ENOMEM;
           else snprintf(r->reason, sizeof r->reason, "witness at a subdomain centre (depth %d)", it->depth);
         }
@@ -1164,6 +1236,20 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
 out:
   cb_free(W); cb_free(batch);
   return rc < 0 ? rc : CB_OK;
+}
+
+/* An open answer whose search met points that hold only in double says so. */
+static void note_fp_only(vfy_result *r)
+{
+  char head[160];
+  size_t n;
+  if (!r->fp_only || (r->answer != VFY_UNKNOWN && r->answer != VFY_TIMEOUT) || strstr(r->reason, "floating point")) return;
+  n = (size_t)snprintf(head, sizeof head, "witness holds only in floating point (%ld candidate%s meet the property in "
+                       "the double forward pass, none in real arithmetic); ", r->fp_only, r->fp_only == 1 ? "" : "s");
+  if (n >= sizeof head) n = sizeof head - 1;
+  memmove(r->reason + n, r->reason, sizeof r->reason - n);
+  memcpy(r->reason, head, n);
+  r->reason[sizeof r->reason - 1] = 0;
 }
 
 static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
@@ -1244,8 +1330,10 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
   if (r->answer == VFY_UNSAT && dropped)
     snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "; %zu output conjunction(s) contradictory", dropped);
   if (r->answer == VFY_UNSAT && !spec->n_box) snprintf(r->reason, sizeof r->reason, "no disjunct of the property can hold");
+  note_fp_only(r);
 done:
   rc = CB_OK;
+  note_fp_only(r);
   goto out;
 oom:
   rc = cb_error_set(err, CB_ENOMEM, "out of memory in the search");
@@ -1322,6 +1410,8 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
   if (rc[win] != CB_OK) { *err = pe[win]; return rc[win]; }
   r->nodes += pr[1 - win].nodes;
   r->relu_states += pr[1 - win].relu_states;
+  r->fp_only += pr[1 - win].fp_only;
+  note_fp_only(r);
   snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), " [%s]",
            win ? "input + ReLU splitting" : "input splitting");
   return CB_OK;

@@ -96,6 +96,8 @@ typedef struct vfy_result {
   long relu_states;       /* states of the ReLU searches inside them (relu_leaf) */
   int depth;              /* deepest split */
   double seconds;
+  long fp_only;           /* candidates the double forward pass put in the property
+                             that real arithmetic (exact.h) puts outside: never a witness */
   char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */
 } vfy_result;
 
@@ -106,8 +108,12 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
 void vfy_result_free(vfy_result *r);      /* frees x, y */
 
 /* 1 if x lies in box b's inner box exactly, its forward output y (filled) is
-   finite and meets output conjunction *conj (set) of that box; else 0. */
+   finite, and the network's real-arithmetic output at x (exact.h: exact for
+   piecewise-linear nets, an enclosure otherwise) meets output conjunction
+   *conj (set) of that box, strict rows strictly; else 0.  A point that the
+   double pass puts in a conjunction but real arithmetic does not is refused
+   and counted in *fp_only (atomically; fp_only may be NULL). */
 int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x,
-                      double *y, size_t *conj);
+                      double *y, size_t *conj, long *fp_only);
 
 #endif

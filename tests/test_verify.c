@@ -92,7 +92,7 @@ static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_r
   if (r->answer == VFY_SAT) {   /* the witness replays, independently of the search */
     size_t c;
     double y[16];
-    assert_true(vfy_check_witness(net, s, r->box, r->x, y, &c));
+    assert_true(vfy_check_witness(net, s, r->box, r->x, y, &c, NULL));
     for (size_t j = 0; j < s->ny; j++) assert_true(y[j] == r->y[j]);
   }
   vnn_free(s);

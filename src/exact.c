@@ -1,0 +1,604 @@
+/*
+** Real-arithmetic evaluation of the canonical graph at one point (exact.h).
+**
+** Numbers are dyadic rationals m * 2^e (mpz_t m, long e): every double is
+** one, and sums, products and comparisons of dyadics are exact, so affine
+** and piecewise-linear nodes are evaluated with no rounding at all.  Each
+** node value is an interval [lo, hi] of dyadics; while nothing has widened
+** it (a point through exact nodes) hi aliases lo and is never computed.
+**
+** Widening rules (the only places where the value is not exact):
+**   - a node with exact = 0 stands for parameters p' with |p' - p| <= r|p|
+**     (r = rel_err): its output is the exact-parameter interval widened by
+**     r (sum_k |w_k| max(|x_lo,k|, |x_hi,k|) + |b|), computed exactly;
+**   - SIGMOID, TANH: monotone, so [f(lo), f(hi)]; f is computed by libm at
+**     the enclosing doubles of lo and hi and widened by 16 ulps relative
+**     plus 16 * DBL_TRUE_MIN absolute, then clamped to f's range.  glibc
+**     documents at most 1-2 ulp for exp and tanh on x86_64, and the logistic
+**     formula adds two roundings: 16 ulps leaves a wide margin.
+** GMP allocates with malloc and aborts on failure (it cannot report it);
+** the sizes here are a few machine words per number.
+*/
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <gmp.h>
+#include "exact.h"
+
+typedef struct dy { mpz_t m; long e; } dy;   /* m * 2^e */
+
+struct cb_exact {
+  size_t n_out;
+  int point;              /* 1: lo == hi for every output */
+  dy *lo, *hi;            /* n_out each (hi == lo when point) */
+};
+
+typedef struct ev {       /* evaluation state */
+  const cb_net *net;
+  dy **lo, **hi;          /* per node; hi[i] == lo[i] while node i is a point */
+  mpz_t t;                /* scratch for alignment */
+  dy p;                   /* scratch product */
+} ev;
+
+static void dy_init(dy *a) { mpz_init(a->m); a->e = 0; }
+static void dy_clear(dy *a) { mpz_clear(a->m); }
+static void dy_set(dy *r, const dy *a) { if (r != a) { mpz_set(r->m, a->m); r->e = a->e; } }
+
+/* r = d exactly: d = f 2^k with f in [0.5, 1), so f 2^53 is an integer. */
+static void dy_set_d(dy *r, double d)
+{
+  int k;
+  double f = frexp(d, &k);
+  mpz_set_d(r->m, ldexp(f, 53));
+  r->e = mpz_sgn(r->m) ? (long)k - 53 : 0;
+}
+
+/* r = a + b (r may alias either); t is scratch. */
+static void dy_add(dy *r, const dy *a, const dy *b, mpz_t t)
+{
+  if (!mpz_sgn(b->m)) { dy_set(r, a); return; }
+  if (!mpz_sgn(a->m)) { dy_set(r, b); return; }
+  if (a->e <= b->e) {
+    mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e));
+    mpz_add(r->m, a->m, t);
+    r->e = a->e;
+  } else {
+    mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
+    mpz_add(r->m, t, b->m);
+    r->e = b->e;
+  }
+}
+
+/* r = a * w for a double w (r may alias a). */
+static void dy_mul_d(dy *r, const dy *a, double w)
+{
+  int k;
+  double f = frexp(w, &k);
+  mpz_mul_si(r->m, a->m, (long)ldexp(f, 53));
+  r->e = mpz_sgn(r->m) ? a->e + (long)k - 53 : 0;
+}
+
+/* Sign of a - b. */
+static int dy_cmp(const dy *a, const dy *b, mpz_t t)
+{
+  int sa = mpz_sgn(a->m), sb = mpz_sgn(b->m);
+  if (!sa || !sb || sa != sb) return sa > sb ? 1 : sa < sb ? -1 : 0;
+  if (a->e <= b->e) { mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e)); return mpz_cmp(a->m, t); }
+  mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
+  return mpz_cmp(t, b->m);
+}
+
+/* Drops trailing zero bits of m (keeps numbers short across layers). */
+static void dy_norm(dy *a)
+{
+  if (!mpz_sgn(a->m)) { a->e = 0; return; }
+  mp_bitcnt_t z = mpz_scan1(a->m, 0);
+  if (z) { mpz_fdiv_q_2exp(a->m, a->m, z); a->e += (long)z; }
+}
+
+/* Sign of a - d for a double d (+-inf allowed). */
+static int dy_cmp_d(const dy *a, double d, ev *E)
+{
+  if (isinf(d)) return d > 0 ? -1 : 1;
+  dy_set_d(&E->p, d);
+  return dy_cmp(a, &E->p, E->t);
+}
+
+/* The double next to a in direction up (1) or down (0): a <= result, or >=. */
+static double dy_to_d(const dy *a, int up, ev *E)
+{
+  long k;
+  double f = mpz_get_d_2exp(&k, a->m), d;
+  k += a->e;
+  d = !mpz_sgn(a->m) ? 0 : k > 2000 ? copysign(HUGE_VAL, f) : k < -2000 ? 0 : ldexp(f, (int)k);
+  for (int i = 0; i < 4; i++) {
+    int c = dy_cmp_d(a, d, E);
+    if (up ? c <= 0 : c >= 0) return d;
+    d = nextafter(d, up ? HUGE_VAL : -HUGE_VAL);
+  }
+  return up ? HUGE_VAL : -HUGE_VAL;   /* not reached: truncation is within 2 ulps */
+}
+
+/* ---- node values ---- */
+
+static dy *dy_array(size_t n)
+{
+  dy *v = cb_calloc(n ? n : 1, sizeof *v);
+  if (v) for (size_t k = 0; k < n; k++) dy_init(&v[k]);
+  return v;
+}
+
+static void dy_array_free(dy *v, size_t n)
+{
+  if (!v) return;
+  for (size_t k = 0; k < n; k++) dy_clear(&v[k]);
+  cb_free(v);
+}
+
+/* Gives node i its hi array (a copy of lo) if it is still a point. */
+static int widen_node(ev *E, int i)
+{
+  size_t n = E->net->node[i].size;
+  if (E->hi[i] != E->lo[i]) return CB_OK;
+  if (!(E->hi[i] = dy_array(n))) return CB_ENOMEM;
+  for (size_t k = 0; k < n; k++) dy_set(&E->hi[i][k], &E->lo[i][k]);
+  return CB_OK;
+}
+
+/* acc_lo += w * [xl, xh] (and acc_hi when given): the end of x that w picks. */
+static void acc_term(ev *E, dy *acc_lo, dy *acc_hi, double w, const dy *xl, const dy *xh)
+{
+  if (w == 0) return;
+  dy_mul_d(&E->p, w > 0 ? xl : xh, w);
+  dy_add(acc_lo, acc_lo, &E->p, E->t);
+  if (acc_hi) {
+    dy_mul_d(&E->p, w > 0 ? xh : xl, w);
+    dy_add(acc_hi, acc_hi, &E->p, E->t);
+  }
+}
+
+/* acc += |w| * max(|xl|, |xh|) (the magnitude a rel_err widening scales). */
+static void acc_abs(ev *E, dy *acc, double w, const dy *xl, const dy *xh)
+{
+  dy a, b;
+  if (w == 0) return;
+  dy_init(&a); dy_init(&b);
+  mpz_abs(a.m, xl->m); a.e = xl->e;
+  mpz_abs(b.m, xh->m); b.e = xh->e;
+  dy_mul_d(&E->p, dy_cmp(&a, &b, E->t) >= 0 ? &a : &b, fabs(w));
+  dy_add(acc, acc, &E->p, E->t);
+  dy_clear(&a); dy_clear(&b);
+}
+
+/* [lo, hi] of node i widened by r * mag (mag >= 0): lo -= r mag, hi += r mag. */
+static void widen_by(ev *E, dy *lo, dy *hi, const dy *mag, double r)
+{
+  dy_mul_d(&E->p, mag, r);
+  dy_add(hi, hi, &E->p, E->t);
+  mpz_neg(E->p.m, E->p.m);
+  dy_add(lo, lo, &E->p, E->t);
+}
+
+/* One output of an affine map: bias + sum_k W[k] x[idx(k)], with the
+   rel_err widening when the node is not exact.  idx NULL: k itself. */
+typedef struct dot { const double *w; size_t n, wstride; const size_t *idx; double b; } dot;
+
+static void affine_out(ev *E, const cb_node *nd, const dy *xl, const dy *xh, const dot *D, dy *yl, dy *yh)
+{
+  int pt = yl == yh;   /* node_point: exact node, point inputs */
+  dy_set_d(yl, D->b);
+  if (!pt) dy_set_d(yh, D->b);
+  for (size_t k = 0; k < D->n; k++) {
+    size_t j = D->idx ? D->idx[k] : k;
+    if (D->idx && j == SIZE_MAX) continue;
+    acc_term(E, yl, pt ? NULL : yh, D->w[k * D->wstride], &xl[j], &xh[j]);
+  }
+  if (!nd->exact && nd->rel_err > 0) {
+    dy mag;
+    dy_init(&mag);
+    dy_set_d(&mag, fabs(D->b));
+    for (size_t k = 0; k < D->n; k++) {
+      size_t j = D->idx ? D->idx[k] : k;
+      if (D->idx && j == SIZE_MAX) continue;
+      acc_abs(E, &mag, D->w[k * D->wstride], &xl[j], &xh[j]);
+    }
+    widen_by(E, yl, yh, &mag, nd->rel_err);
+    dy_clear(&mag);
+  }
+  dy_norm(yl);
+  if (!pt) dy_norm(yh);
+}
+
+static void ex_affine(ev *E, int i)
+{
+  const cb_node *nd = &E->net->node[i];
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  for (size_t o = 0; o < nd->p.aff.out; o++) {
+    dot D = {nd->p.aff.W + o * nd->p.aff.in, nd->p.aff.in, 1, NULL, nd->p.aff.b ? nd->p.aff.b[o] : 0};
+    affine_out(E, nd, xl, xh, &D, &E->lo[i][o], &E->hi[i][o]);
+  }
+}
+
+static void ex_scale(ev *E, int i)
+{
+  const cb_node *nd = &E->net->node[i];
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  for (size_t e = 0; e < nd->size; e++) {
+    dot D = {&nd->p.scale.a[e], 1, 1, &e, nd->p.scale.b[e]};
+    affine_out(E, nd, xl, xh, &D, &E->lo[i][e], &E->hi[i][e]);
+  }
+}
+
+/* y[co, oi, oj] = b[co] + sum W[co][ci][ki][kj] x[g*cpg + ci, ii, jj] (zero pads). */
+static int ex_conv(ev *E, int i)
+{
+  const cb_node *nd = &E->net->node[i];
+  const cb_conv *g = &nd->p.conv.g;
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  size_t cpg = (size_t)(g->cin / g->groups), opg = (size_t)(g->cout / g->groups);
+  size_t K = cpg * (size_t)(g->kh * g->kw);
+  size_t *idx = cb_alloc(K * sizeof *idx);
+  if (!idx) return CB_ENOMEM;
+  for (int64_t co = 0; co < g->cout; co++)
+    for (int64_t oi = 0; oi < g->hout; oi++)
+      for (int64_t oj = 0; oj < g->wout; oj++) {
+        size_t gi = (size_t)co / opg, k = 0, o = (size_t)((co * g->hout + oi) * g->wout + oj);
+        for (size_t ci = 0; ci < cpg; ci++)
+          for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++, k++) {
+              int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
+              idx[k] = ii >= 0 && ii < g->hin && jj >= 0 && jj < g->win
+                     ? (size_t)(((int64_t)(gi * cpg + ci) * g->hin + ii) * g->win + jj) : SIZE_MAX;
+            }
+        dot D = {nd->p.conv.W + (size_t)co * K, K, 1, idx, nd->p.conv.b ? nd->p.conv.b[co] : 0};
+        affine_out(E, nd, xl, xh, &D, &E->lo[i][o], &E->hi[i][o]);
+      }
+  cb_free(idx);
+  return CB_OK;
+}
+
+/* Index of node i's element e in its input (CONCAT: also which input). */
+static size_t concat_src(const cb_net *net, const cb_node *nd, size_t e, int *which)
+{
+  size_t outer = 1, per = nd->size, b, r;
+  for (int d = 0; d < nd->p.concat.axis; d++) outer *= (size_t)nd->shape.dim[d];
+  per /= outer;
+  b = e / per; r = e % per;
+  for (int k = 0; k < nd->n_in; k++) {
+    size_t chunk = net->node[nd->in[k]].size / outer;
+    if (r < chunk) { *which = nd->in[k]; return b * chunk + r; }
+    r -= chunk;
+  }
+  *which = nd->in[0];
+  return 0;   /* not reached for a checked net */
+}
+
+static size_t transpose_src(const cb_node *nd, const cb_node *xn, size_t e)
+{
+  size_t istride[CB_MAX_RANK], st = 1, rem = e, src = 0;
+  int r = nd->shape.rank;
+  for (int d = r - 1; d >= 0; d--) { istride[d] = st; st *= (size_t)xn->shape.dim[d]; }
+  for (int d = r - 1; d >= 0; d--) {
+    size_t id = rem % (size_t)nd->shape.dim[d];
+    rem /= (size_t)nd->shape.dim[d];
+    src += id * istride[nd->p.transpose.perm[d]];
+  }
+  return src;
+}
+
+/* Copies for the index maps (RESHAPE, TRANSPOSE, CONCAT) and ADD. */
+static void ex_move(ev *E, int i, int pt)
+{
+  const cb_node *nd = &E->net->node[i];
+  for (size_t e = 0; e < nd->size; e++) {
+    int from = nd->in[0];
+    size_t s = nd->kind == CB_TRANSPOSE ? transpose_src(nd, &E->net->node[from], e)
+             : nd->kind == CB_CONCAT ? concat_src(E->net, nd, e, &from) : e;
+    if (nd->kind == CB_ADD) {
+      dy_add(&E->lo[i][e], &E->lo[nd->in[0]][e], &E->lo[nd->in[1]][e], E->t);
+      if (!pt) dy_add(&E->hi[i][e], &E->hi[nd->in[0]][e], &E->hi[nd->in[1]][e], E->t);
+      continue;
+    }
+    dy_set(&E->lo[i][e], &E->lo[from][s]);
+    if (!pt) dy_set(&E->hi[i][e], &E->hi[from][s]);
+  }
+}
+
+/* y = f(x) for a piecewise-linear f with one kink at 0 (ReLU, LeakyReLU) or
+   CLIP: the range over [lo, hi] is spanned by f(lo), f(hi) and f(0) when 0
+   lies inside (any LeakyReLU slope, even negative). */
+static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
+{
+  dy_set(y, x);
+  switch (nd->kind) {
+  case CB_RELU: if (mpz_sgn(x->m) < 0) mpz_set_ui(y->m, 0); return;
+  case CB_LEAKY_RELU: if (mpz_sgn(x->m) < 0) dy_mul_d(y, x, nd->p.leaky.alpha); return;
+  case CB_CLIP:
+    if (dy_cmp_d(x, nd->p.clip.lo, E) < 0) dy_set_d(y, nd->p.clip.lo);
+    else if (dy_cmp_d(x, nd->p.clip.hi, E) > 0) dy_set_d(y, nd->p.clip.hi);
+    return;
+  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
+  case CB_RESHAPE: case CB_TRANSPOSE: case CB_SIGMOID: case CB_TANH: case CB_MAXPOOL:
+  case CB_KIND_COUNT: break;
+  }
+  cb_assert(0 && "not piecewise-linear elementwise");
+}
+
+static void ex_pl(ev *E, int i, int pt)
+{
+  const cb_node *nd = &E->net->node[i];
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  int neg_slope = nd->kind == CB_LEAKY_RELU && nd->p.leaky.alpha < 0;
+  for (size_t e = 0; e < nd->size; e++) {
+    pl_value(nd, &xl[e], &E->lo[i][e], E);
+    if (pt) continue;
+    pl_value(nd, &xh[e], &E->hi[i][e], E);
+    if (neg_slope && mpz_sgn(xl[e].m) < 0) {   /* f(lo) may be the max; f(0) = 0 the min */
+      dy *a = &E->lo[i][e], *b = &E->hi[i][e];
+      if (dy_cmp(a, b, E->t) > 0) { mpz_swap(a->m, b->m); long t = a->e; a->e = b->e; b->e = t; }
+      if (mpz_sgn(xh[e].m) > 0 && mpz_sgn(a->m) > 0) mpz_set_ui(a->m, 0);
+    }
+  }
+}
+
+static double sigmoid_d(double v)
+{
+  if (v >= 0) return 1.0 / (1.0 + exp(-v));
+  double e = exp(v);
+  return e / (1.0 + e);
+}
+
+/* Monotone smooth activation at the enclosing doubles, widened (header). */
+static void ex_smooth(ev *E, int i)
+{
+  const cb_node *nd = &E->net->node[i];
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  double range_lo = nd->kind == CB_SIGMOID ? 0 : -1;
+  for (size_t e = 0; e < nd->size; e++) {
+    double a = dy_to_d(&xl[e], 0, E), b = dy_to_d(&xh[e], 1, E);
+    double fa = nd->kind == CB_SIGMOID ? sigmoid_d(a) : tanh(a);
+    double fb = nd->kind == CB_SIGMOID ? sigmoid_d(b) : tanh(b);
+    fa = fmax(fa - (fabs(fa) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_lo);
+    fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), 1.0);
+    dy_set_d(&E->lo[i][e], fa);
+    dy_set_d(&E->hi[i][e], fb);
+  }
+}
+
+static int ex_maxpool(ev *E, int i, int pt)
+{
+  const cb_node *nd = &E->net->node[i];
+  const cb_conv *g = &nd->p.pool.g;
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
+  for (int64_t c = 0; c < g->cin; c++)
+    for (int64_t oi = 0; oi < g->hout; oi++)
+      for (int64_t oj = 0; oj < g->wout; oj++) {
+        size_t o = (size_t)((c * g->hout + oi) * g->wout + oj);
+        int any = 0;
+        for (int64_t ki = 0; ki < g->kh; ki++)
+          for (int64_t kj = 0; kj < g->kw; kj++) {
+            int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
+            if (ii < 0 || ii >= g->hin || jj < 0 || jj >= g->win) continue;
+            size_t s = (size_t)((c * g->hin + ii) * g->win + jj);
+            if (!any || dy_cmp(&xl[s], &E->lo[i][o], E->t) > 0) dy_set(&E->lo[i][o], &xl[s]);
+            if (!pt && (!any || dy_cmp(&xh[s], &E->hi[i][o], E->t) > 0)) dy_set(&E->hi[i][o], &xh[s]);
+            any = 1;
+          }
+        if (!any) return CB_EUNSUP;
+      }
+  return CB_OK;
+}
+
+/* 1 if node i's value can stay a point given its inputs. */
+static int node_point(const ev *E, const cb_node *nd)
+{
+  if (nd->kind == CB_SIGMOID || nd->kind == CB_TANH) return 0;
+  if (!nd->exact && nd->rel_err > 0) return 0;
+  for (int k = 0; k < nd->n_in; k++) if (E->lo[nd->in[k]] != E->hi[nd->in[k]]) return 0;
+  return 1;
+}
+
+static int ex_node(ev *E, int i)
+{
+  const cb_node *nd = &E->net->node[i];
+  int pt = node_point(E, nd);
+  if (!(E->lo[i] = dy_array(nd->size))) return CB_ENOMEM;
+  E->hi[i] = E->lo[i];
+  if (!pt) {
+    for (int k = 0; k < nd->n_in; k++) if (widen_node(E, nd->in[k]) != CB_OK) return CB_ENOMEM;
+    if (!(E->hi[i] = dy_array(nd->size))) return CB_ENOMEM;
+  }
+  switch (nd->kind) {
+  case CB_INPUT: return CB_OK;
+  case CB_AFFINE: ex_affine(E, i); return CB_OK;
+  case CB_SCALE: ex_scale(E, i); return CB_OK;
+  case CB_CONV: return ex_conv(E, i);
+  case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: ex_move(E, i, pt); return CB_OK;
+  case CB_RELU: case CB_LEAKY_RELU: case CB_CLIP: ex_pl(E, i, pt); return CB_OK;
+  case CB_SIGMOID: case CB_TANH: ex_smooth(E, i); return CB_OK;
+  case CB_MAXPOOL: return ex_maxpool(E, i, pt);
+  case CB_KIND_COUNT: break;
+  }
+  return CB_EINTERNAL;
+}
+
+static void ev_free(ev *E)
+{
+  for (int i = 0; E->lo && i < E->net->n; i++) {
+    if (E->hi[i] != E->lo[i]) dy_array_free(E->hi[i], E->net->node[i].size);
+    dy_array_free(E->lo[i], E->net->node[i].size);
+  }
+  cb_free(E->lo);
+  cb_free(E->hi);
+  mpz_clear(E->t);
+  dy_clear(&E->p);
+}
+
+/* Moves the output node's arrays into a cb_exact. */
+static cb_exact *take_output(ev *E)
+{
+  int o = E->net->output;
+  cb_exact *x = cb_calloc(1, sizeof *x);
+  if (!x) return NULL;
+  x->n_out = E->net->node[o].size;
+  x->lo = E->lo[o]; x->hi = E->hi[o];
+  x->point = x->lo == x->hi;
+  E->lo[o] = E->hi[o] = NULL;
+  return x;
+}
+
+int exact_eval(const cb_net *net, const double *x, cb_exact **out, cb_error *err)
+{
+  ev E;
+  int rc = CB_OK, last = 0;
+  size_t nx = net->node[0].size;
+  *out = NULL;
+  for (size_t k = 0; k < nx; k++)
+    if (!isfinite(x[k])) return cb_error_set(err, CB_EVALUE, "exact evaluation: input %zu is not finite", k);
+  memset(&E, 0, sizeof E);
+  E.net = net;
+  mpz_init(E.t);
+  dy_init(&E.p);
+  E.lo = cb_calloc((size_t)net->n, sizeof *E.lo);
+  E.hi = cb_calloc((size_t)net->n, sizeof *E.hi);
+  if (!E.lo || !E.hi) { rc = CB_ENOMEM; goto out; }
+  if (!(E.lo[0] = dy_array(nx))) { rc = CB_ENOMEM; goto out; }
+  E.hi[0] = E.lo[0];
+  for (size_t k = 0; k < nx; k++) dy_set_d(&E.lo[0][k], x[k]);
+  for (int i = 1; i < net->n && rc == CB_OK; i++) { rc = ex_node(&E, i); last = i; }
+  if (rc == CB_OK && !(*out = take_output(&E))) rc = CB_ENOMEM;
+out:
+  ev_free(&E);
+  if (rc == CB_ENOMEM) return cb_error_set(err, rc, "exact evaluation: out of memory");
+  if (rc != CB_OK)
+    return cb_error_set(err, rc, "%s: node \"%s\": exact evaluation: %s", net->path, net->node[last].name,
+                        rc == CB_EUNSUP ? "a max pool window holds no element" : "invalid kind");
+  return CB_OK;
+}
+
+void exact_free(cb_exact *e)
+{
+  if (!e) return;
+  if (e->hi != e->lo) dy_array_free(e->hi, e->n_out);
+  dy_array_free(e->lo, e->n_out);
+  cb_free(e);
+}
+
+int exact_is_point(const cb_exact *e) { return e->point; }
+size_t exact_n_out(const cb_exact *e) { return e->n_out; }
+
+void exact_output(const cb_exact *e, size_t j, double *lo, double *hi)
+{
+  ev E;
+  mpz_init(E.t);
+  dy_init(&E.p);
+  *lo = dy_to_d(&e->lo[j], 0, &E);
+  *hi = dy_to_d(&e->hi[j], 1, &E);
+  mpz_clear(E.t);
+  dy_clear(&E.p);
+}
+
+/* The exact decimal of m 2^e when it has at most `room` characters. */
+static int dy_decimal(const dy *a, char *buf, size_t room)
+{
+  mpz_t n;
+  long e = a->e;
+  size_t digits, frac = e < 0 ? (size_t)-e : 0;
+  if (frac > 200) return 0;
+  mpz_init(n);
+  if (e >= 0) mpz_mul_2exp(n, a->m, (mp_bitcnt_t)e);
+  else { mpz_ui_pow_ui(n, 5, frac); mpz_mul(n, n, a->m); }   /* m 2^-f = m 5^f / 10^f */
+  digits = mpz_sizeinbase(n, 10) + frac + 4;
+  if (digits >= room) { mpz_clear(n); return 0; }
+  {
+    int neg = mpz_sgn(n) < 0;
+    char *s;
+    mpz_abs(n, n);
+    s = mpz_get_str(NULL, 10, n);
+    size_t L = strlen(s), p = 0;
+    if (neg) buf[p++] = '-';
+    if (L <= frac) {
+      buf[p++] = '0'; buf[p++] = '.';
+      for (size_t z = 0; z < frac - L; z++) buf[p++] = '0';
+      memcpy(buf + p, s, L); p += L;
+    } else {
+      memcpy(buf + p, s, L - frac); p += L - frac;
+      if (frac) { buf[p++] = '.'; memcpy(buf + p, s + L - frac, frac); p += frac; }
+    }
+    while (frac && buf[p - 1] == '0') p--;   /* normalised m has no trailing zeros, but be safe */
+    if (buf[p - 1] == '.') p--;
+    buf[p] = 0;
+    void (*fr)(void *, size_t);
+    mp_get_memory_functions(NULL, NULL, &fr);
+    fr(s, strlen(s) + 1);
+  }
+  mpz_clear(n);
+  return 1;
+}
+
+void exact_output_text(const cb_exact *e, size_t j, char *buf, size_t n)
+{
+  if (!n) return;
+  if (e->point) {
+    dy a;
+    dy_init(&a);
+    dy_set(&a, &e->lo[j]);
+    dy_norm(&a);
+    if (!dy_decimal(&a, buf, n)) {
+      char *s = mpz_get_str(NULL, 10, a.m);
+      void (*fr)(void *, size_t);
+      if (a.e < 0) snprintf(buf, n, "%s/2^%ld", s, -a.e); else snprintf(buf, n, "%s*2^%ld", s, a.e);
+      mp_get_memory_functions(NULL, NULL, &fr);
+      fr(s, strlen(s) + 1);
+    }
+    dy_clear(&a);
+    return;
+  }
+  double lo, hi;
+  exact_output(e, j, &lo, &hi);
+  snprintf(buf, n, "[%.17g, %.17g]", lo, hi);
+}
+
+void exact_row_sign(const cb_exact *e, const double *a, double b, int *smin, int *smax)
+{
+  ev E;
+  dy lo, hi;
+  mpz_init(E.t);
+  dy_init(&E.p);
+  dy_init(&lo); dy_init(&hi);
+  dy_set_d(&lo, -b);
+  dy_set_d(&hi, -b);
+  for (size_t j = 0; j < e->n_out; j++) acc_term(&E, &lo, &hi, a[j], &e->lo[j], &e->hi[j]);
+  *smin = mpz_sgn(lo.m);
+  *smax = mpz_sgn(hi.m);
+  dy_clear(&lo); dy_clear(&hi);
+  mpz_clear(E.t);
+  dy_clear(&E.p);
+}
+
+int exact_dist_le(const double *x, const double *c, size_t n, int p, double eps)
+{
+  mpz_t t;
+  dy s, d, q;
+  int ok;
+  mpz_init(t);
+  dy_init(&s); dy_init(&d); dy_init(&q);
+  for (size_t k = 0; k < n; k++) {
+    dy_set_d(&d, x[k]);
+    dy_set_d(&q, -c[k]);
+    dy_add(&d, &d, &q, t);               /* d = x_k - c_k exactly */
+    mpz_abs(d.m, d.m);
+    if (p == 0) { if (dy_cmp(&d, &s, t) > 0) dy_set(&s, &d); }
+    else if (p == 1) dy_add(&s, &s, &d, t);
+    else { mpz_mul(q.m, d.m, d.m); q.e = 2 * d.e; dy_add(&s, &s, &q, t); }
+  }
+  dy_set_d(&d, eps);
+  if (p == 2) {                          /* compare with eps^2 (eps >= 0 required) */
+    mpz_mul(q.m, d.m, d.m); q.e = 2 * d.e;
+    ok = eps >= 0 && dy_cmp(&s, &q, t) <= 0;
+  } else ok = eps >= 0 && dy_cmp(&s, &d, t) <= 0;
+  dy_clear(&s); dy_clear(&d); dy_clear(&q);
+  mpz_clear(t);
+  return ok;
+}
