@@ -151,8 +151,7 @@ static net_cost count_cost(const cb_net *net)
       break;
     }
     case CB_SCALE: c.other += 2.0 * sz; break;               /* a*x + b */
-    case CB_ADD: case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH:
-    case CB_CLIP:
+    case CB_ADD: case CB_ACT:
       c.other += sz;
       break;
     case CB_MAXPOOL: {

@@ -92,8 +92,9 @@ typedef struct alpha_st {
   double **save;             /* per node: saved lo|hi (re-bounded) or the 4 lines (relaxed) */
 } alpha_st;
 
-static int relaxed(cb_kind k) { return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH; }
-static int s_shaped(cb_kind k) { return k == CB_SIGMOID || k == CB_TANH; }
+/* Activations whose lines alpha-CROWN moves (relax.c's families), and the S-shaped ones. */
+static int relaxed(const cb_node *n) { return relax_alpha_family(n) >= RELAX_SLOPE; }
+static int s_shaped(const cb_node *n) { return relax_alpha_family(n) == RELAX_TANGENT; }
 
 /* Node i's families and ranges at its input's current bounds. */
 static void update_range(alpha_st *S, int i)
@@ -116,7 +117,7 @@ static void update_lines(alpha_st *S, int i)
   const cb_node *n = &ws->net->node[i];
   for (size_t e = 0; e < n->size; e++)
     relax_node(n, ws->lo[n->in[0]][e], ws->hi[n->in[0]][e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
-  if (relaxed(n->kind)) update_range(S, i);
+  if (relaxed(n)) update_range(S, i);
 }
 
 /* Allocates node i's parameters in pass P when some neuron has a family; initial values p0. */
@@ -129,7 +130,7 @@ static int init_par(alpha_st *S, apass *P, int i)
   crown_lines *L = &P->lines[i];
   for (size_t e = 0; e < sz; e++) any += S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0;
   if (!any) return CB_OK;
-  for (int s = s_shaped(n->kind) ? 0 : 1; s < (s_shaped(n->kind) ? 4 : 2); s++) {
+  for (int s = s_shaped(n) ? 0 : 1; s < (s_shaped(n) ? 4 : 2); s++) {
     if (!(A->p[s] = cb_alloc(k)) || !(A->m[s] = cb_calloc(P->q * sz, sizeof(double))) ||
         !(A->v[s] = cb_calloc(P->q * sz, sizeof(double))) || !(A->g[s] = cb_alloc(k))) return CB_ENOMEM;
     for (size_t e = 0; e < sz; e++) {
@@ -171,7 +172,7 @@ static void fill_lines(alpha_st *S, apass *P, int i)
         if (R->slot[s][e] < 0 || !A->p[k]) continue;
         p = &A->p[k][o];
         *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
-        if (!s_shaped(n->kind)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
+        if (!s_shaped(n)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
         relax_param_line(n, l[e], u[e], s, *p, s ? &L->uw[o] : &L->lw[o], s ? &L->ub[o] : &L->lb[o]);
       }
     }
@@ -194,7 +195,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
   for (int i = k + 1; i < net->n; i++)
-    if ((relaxed(net->node[i].kind) || net->node[i].kind == CB_CLIP) && net->node[i].in[0] == k) update_lines(S, i);
+    if (net->node[i].kind == CB_ACT && net->node[i].in[0] == k) update_lines(S, i);
   return CB_OK;
 }
 
@@ -211,7 +212,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
   for (int i = 1; i < P->start; i++) {
     const cb_node *n = &net->node[i];
     if (!P->need[i]) continue;
-    if (relaxed(n->kind) || n->kind == CB_CLIP) {
+    if (n->kind == CB_ACT) {
       const crown_lines *L = &P->lines[i];
       const double *a = P->keep[i], *x = P->G[n->in[0]];
       for (size_t r = 0; r < P->q; r++) {
@@ -243,7 +244,7 @@ static void backprop(alpha_st *S, apass *P)
     npar *A = &P->par[i];
     double *la = S->ladj[n->in[0]], *ua = S->uadj[n->in[0]];
     int win = P->wo && P->wo[i];
-    if (!relaxed(n->kind) || !a) continue;
+    if (!relaxed(n) || !a) continue;
     for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries */
       if (!A->g[k]) continue;
       if (!win) { memset(A->g[k], 0, P->q * n->size * sizeof(double)); continue; }
@@ -362,11 +363,11 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
   for (int i = 1; q && i < start; i++)
-    if (relaxed(net->node[i].kind) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
+    if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   if (P->sel && q) {
     if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
     for (int i = 1; i < start; i++)
-      if (relaxed(net->node[i].kind) && init_windows(S, P, i) != CB_OK) return CB_ENOMEM;
+      if (relaxed(&net->node[i]) && init_windows(S, P, i) != CB_OK) return CB_ENOMEM;
   }
   return CB_OK;
 }
@@ -404,14 +405,14 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
     if (target && (nt++, !(S->ladj[i] = cb_alloc(sz * sizeof(double))) || !(S->uadj[i] = cb_alloc(sz * sizeof(double)))))
       return CB_ENOMEM;
     if (!(S->save[i] = cb_alloc(7 * sz * sizeof(double)))) return CB_ENOMEM;
-    if (!relaxed(net->node[i].kind)) continue;
+    if (!relaxed(&net->node[i])) continue;
     for (int s = 0; s < 2; s++)
       if (!(S->R[i].slot[s] = cb_alloc(sz)) || !(S->R[i].pmin[s] = cb_alloc(sz * sizeof(double))) ||
           !(S->R[i].pmax[s] = cb_alloc(sz * sizeof(double))) || !(S->R[i].d[s] = cb_alloc(4 * sz * sizeof(double)))) return CB_ENOMEM;
     update_range(S, i);
     if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t))) || !(S->R[i].has = cb_calloc(sz, 1))) return CB_ENOMEM;
     for (size_t e = 0; e < sz; e++)
-      if (s_shaped(net->node[i].kind) || S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0) {
+      if (s_shaped(&net->node[i]) || S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0) {
         S->R[i].idx[S->R[i].nidx++] = e;
         S->R[i].has[e] = 1;
       }
@@ -503,7 +504,7 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   if (ws->method == CB_IBP) { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN needs CROWN or CROWN-IBP intermediate bounds, not IBP"); goto out; }
   if (o.iters == 0) {   /* automatic: more steps when tangent points are optimised */
     o.iters = 20;
-    for (int i = 1; i < net->n; i++) if (s_shaped(net->node[i].kind)) o.iters = 40;
+    for (int i = 1; i < net->n; i++) if (s_shaped(&net->node[i])) o.iters = 40;
   }
   if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }

@@ -93,9 +93,14 @@ int ibp_run(cb_ws *ws, cb_error *err);
 int ibp_node(cb_ws *ws, int i, cb_error *err);  /* box (and zmax) of node i from its inputs' boxes */
 void set_zmax(cb_ws *ws, int i);                /* zmax = max(|lo|, |hi|) of node i */
 
-/* relax.c: lines y >= lw x + lb and y <= uw x + ub valid for x in [l, u]. */
+/* relax.c: lines y >= lw x + lb and y <= uw x + ub valid for x in [l, u],
+   one table row per activation (act.h). */
 void relax_node(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub);
 int relax_supported(const cb_node *n, cb_error *err);
+/* alpha-CROWN's parameters of an activation's lines: none (not an activation),
+   fixed lines, a lower slope p in [alpha, 1] (ReLU-like), tangent points (S-shaped). */
+typedef enum relax_family { RELAX_NONE, RELAX_FIXED, RELAX_SLOPE, RELAX_TANGENT } relax_family;
+relax_family relax_alpha_family(const cb_node *n);
 
 /* relax.c, alpha-CROWN's parameterised lines.  A side (upper = 0: lower line,
    1: upper line) of a neuron with input box [l, u] may have a family of valid

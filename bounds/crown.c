@@ -409,7 +409,7 @@ static int back_node(bwd *B, int i, const double *A)
   case CB_AFFINE: return back_affine(B, i, A);
   case CB_CONV: return back_conv(B, i, A);
   case CB_SCALE: return back_scale(B, i, A);
-  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: return back_relaxed(B, i, A);
+  case CB_ACT: return back_relaxed(B, i, A);
   case CB_MAXPOOL: return back_maxpool(B, i, A);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i, A);
   case CB_INPUT: case CB_KIND_COUNT: break;
@@ -473,10 +473,7 @@ static double *scratch(cb_ws *ws, size_t n)
   return ws->scratch;
 }
 
-static int is_relaxed(cb_kind k)
-{
-  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
-}
+static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 
 /*
 ** Receptive-field ("patches") pass.  CROWN's intermediate bounds of a CONV
@@ -977,7 +974,7 @@ int crown_sign_only(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
     for (int j = 0; j < net->node[i].n_in; j++)
-      if (net->node[i].in[j] == k && net->node[i].kind != CB_RELU && net->node[i].kind != CB_LEAKY_RELU) return 0;
+      if (net->node[i].in[j] == k && !node_is_act(&net->node[i], CB_ACT_RELU) && !node_is_act(&net->node[i], CB_ACT_LEAKY_RELU)) return 0;
   return 1;
 }
 

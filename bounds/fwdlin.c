@@ -29,7 +29,7 @@ int fwdlin_supported(const cb_net *net)
     if (!n->exact) return 0;
     switch (n->kind) {
     case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_ADD: case CB_RESHAPE:
-    case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: break;
+    case CB_ACT: break;
     case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT: return 0;
     }
   }
@@ -123,7 +123,7 @@ static int node_lin(cb_ws *ws, int i, lin *Z, size_t nx, double *Wp, double *Wn)
     for (size_t e = 0; e < size; e++) z->E[e] = round_up((x->E[e] + y->E[e] + gamma_n(2) * (x->M[e] + y->M[e])) * (1 + 2 * gamma_n(2)));
     return CB_OK;
   }
-  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: {
+  case CB_ACT: {
     const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
     for (size_t e = 0; e < size; e++) {
       relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);

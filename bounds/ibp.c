@@ -154,16 +154,16 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
       ws->hi[i][e] = round_up(ws->hi[n->in[0]][e] + ws->hi[n->in[1]][e]);
     }
     return CB_OK;
-  case CB_LEAKY_RELU:
-    if (n->p.leaky.alpha < 0)
-      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": LeakyRelu with negative alpha is not monotone", ws->net->path, n->name);
+  case CB_ACT:
+    if (!node_monotone(n))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": %s with these parameters is not monotone", ws->net->path, n->name,
+                          node_kind_name(n));
     /* fall through */
-  case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_RELU: case CB_SIGMOID:
-  case CB_TANH: case CB_CLIP: case CB_MAXPOOL: {
+  case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: {
     int rc = fwd_node(ws->net, i, 1, ws->lo, err);
     if (rc == CB_OK) rc = fwd_node(ws->net, i, 1, ws->hi, err);
-    if (n->kind == CB_SIGMOID || n->kind == CB_TANH) widen_libm(ws->lo[i], ws->hi[i], n->size);
-    if (n->kind == CB_LEAKY_RELU)  /* alpha * x rounds */
+    if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size);
+    if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_ROUND)  /* alpha * x rounds */
       for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_dn(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
     return rc;
   }

@@ -157,15 +157,19 @@ static void s_upper(fn g, fn dg, double l, double u, double *w, double *b)
   *b = -gb;
 }
 
-static void relax_s(int is_tanh, double l, double u, double *lw, double *lb, double *uw, double *ub)
+/* An S-shaped activation's functions: f, f', and g(x) = -f(-x) with g'. */
+typedef struct s_fns { fn f, df, g, dg; } s_fns;
+static const s_fns SIG = {sig, dsig, nsig, dnsig}, TANH = {tanh, dtanh, ntanh, dntanh};
+
+static void relax_s(const s_fns *F, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
-  fn f = is_tanh ? tanh : sig, df = is_tanh ? dtanh : dsig;
+  fn f = F->f, df = F->df;
   if (l == u) { *lw = *uw = 0; *lb = f(l) - margin(0, f(l), l, u); *ub = f(l) + margin(0, f(l), l, u); return; }
   if (u <= 0) {
     *uw = (f(u) - f(l)) / (u - l);
     *ub = fmax(f(l) - *uw * l, f(u) - *uw * u) + margin(*uw, f(u), l, u);
   } else {
-    s_upper(is_tanh ? ntanh : nsig, is_tanh ? dntanh : dnsig, l, u, uw, ub);
+    s_upper(F->g, F->dg, l, u, uw, ub);
   }
   if (l >= 0) {
     *lw = (f(u) - f(l)) / (u - l);
@@ -173,6 +177,33 @@ static void relax_s(int is_tanh, double l, double u, double *lw, double *lb, dou
   } else {
     s_lower(f, df, l, u, lw, lb);
   }
+}
+
+/*
+** ELU, alpha in [0, 1]: convex (f' = alpha e^x <= alpha on x <= 0, then 1),
+** so every chord lies above f and every tangent below it, on all of R.
+**   l >= 0: the identity.
+**   upper:  the chord (l, f(l))-(u, f(u)), moved up by the libm margin;
+**   lower:  u <= 0: the tangent at (l+u)/2; l < 0 < u: y >= x (f(x) >= x on
+**           R, as ReLU's lower line) if u > -l, else the tangent at l.
+** alpha > 1 (not convex): the constant lines f(l) <= y <= f(u) (f monotone).
+*/
+static double elu(double a, double x) { return x > 0 ? x : a * expm1(x); }
+static void relax_elu(double a, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double fl = elu(a, l), fu = elu(a, u), d;
+  if (l >= 0) { *lw = *uw = 1; *lb = *ub = 0; return; }
+  if (a > 1 || l == u) {
+    *lw = *uw = 0; *lb = fl - margin(0, fl, l, u); *ub = fu + margin(0, fu, l, u);
+    return;
+  }
+  *uw = (fu - fl) / (u - l);
+  *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
+  if (u > 0 && u > -l) { *lw = 1; *lb = 0; return; }
+  d = u <= 0 ? 0.5 * l + 0.5 * u : l;
+  *lw = a * exp(d);
+  *lb = elu(a, d) - *lw * d;
+  *lb -= margin(*lw, *lb, l, u);
 }
 
 /*
@@ -198,18 +229,22 @@ static int s_range_lower(fn f, fn df, double l, double u, double *pmin, double *
   return 1;
 }
 
+/* The S-shaped functions of node n (sigmoid or tanh), or NULL. */
+static const s_fns *s_of(const cb_node *n);
+
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
 {
-  int t = n->kind == CB_TANH, slot;
-  double a = n->kind == CB_LEAKY_RELU ? n->p.leaky.alpha : 0, m0, m1, mp;
-  if (n->kind == CB_RELU || n->kind == CB_LEAKY_RELU) {
+  const s_fns *F = s_of(n);
+  int slot;
+  double a = node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : 0, m0, m1, mp;
+  if (relax_alpha_family(n) == RELAX_SLOPE) {
     if (upper || !(l < 0 && u > 0)) return -1;
     *pmin = a; *pmax = 1; *p0 = u > -l ? 1 : a;
     return 1;
   }
-  if (n->kind != CB_SIGMOID && !t) return -1;
-  if (!upper) return s_range_lower(t ? tanh : sig, t ? dtanh : dsig, l, u, pmin, pmax, p0);
-  slot = s_range_lower(t ? ntanh : nsig, t ? dntanh : dnsig, -u, -l, &m0, &m1, &mp);
+  if (!F) return -1;
+  if (!upper) return s_range_lower(F->f, F->df, l, u, pmin, pmax, p0);
+  slot = s_range_lower(F->g, F->dg, -u, -l, &m0, &m1, &mp);
   *pmin = -m1; *pmax = -m0; *p0 = -mp;  /* g(x) = -f(-x): its tangent at -p is f's at p */
   return slot;
 }
@@ -220,9 +255,10 @@ int relax_param_range(const cb_node *n, double l, double u, int upper, double *p
 void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b)
 {
   double y, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
-  if (n->kind == CB_RELU || n->kind == CB_LEAKY_RELU) { *w = p; *b = 0; return; }
-  y = n->kind == CB_TANH ? tanh(p) : sig(p);
-  *w = n->kind == CB_TANH ? 1 - y * y : y * (1 - y);
+  int t = node_is_act(n, CB_ACT_TANH);
+  if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
+  y = t ? tanh(p) : sig(p);
+  *w = t ? 1 - y * y : y * (1 - y);
   *b = y - *w * p;
   *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * U_RO * (M + fabs(p)));
 }
@@ -231,8 +267,8 @@ double relax_param_dline(const cb_node *n, int upper, double p, double x)
 {
   double f2;
   (void)upper;
-  if (n->kind == CB_RELU || n->kind == CB_LEAKY_RELU) return x;
-  if (n->kind == CB_TANH) { double y = tanh(p); f2 = -2 * y * (1 - y * y); }
+  if (relax_alpha_family(n) == RELAX_SLOPE) return x;
+  if (node_is_act(n, CB_ACT_TANH)) { double y = tanh(p); f2 = -2 * y * (1 - y * y); }
   else { double y = sig(p); f2 = y * (1 - y) * (1 - 2 * y); }
   return f2 * (x - p);   /* d/dp [f'(p) x + f(p) - f'(p) p] */
 }
@@ -252,41 +288,97 @@ static void chord_d(fn f, fn df, double l, double u, double *d)
 */
 void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d)
 {
-  int t = n->kind == CB_TANH;
-  fn f = t ? tanh : sig, df = t ? dtanh : dsig;
+  const s_fns *F = s_of(n);
   d[0] = d[1] = d[2] = d[3] = 0;
   if (!(l < u)) return;
-  if (n->kind == CB_RELU || n->kind == CB_LEAKY_RELU) {
-    double a = n->kind == CB_LEAKY_RELU ? n->p.leaky.alpha : 0, h = (u - l) * (u - l), s = (u - a * l) / (u - l);
+  if (relax_alpha_family(n) == RELAX_SLOPE) {
+    double a = node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : 0, h = (u - l) * (u - l), s = (u - a * l) / (u - l);
     if (!upper || !(l < 0 && u > 0)) return;
     d[0] = u * (1 - a) / h; d[1] = -u * d[0];
     d[2] = -l * (1 - a) / h; d[3] = (1 - s) - u * d[2];
     return;
   }
-  if (n->kind != CB_SIGMOID && !t) return;
-  if (upper ? u <= 0 : l >= 0) { chord_d(f, df, l, u, d); return; }
-  if (l < 0 && u > 0 && (f(u) - f(l)) / (u - l) < df(upper ? u : l)) chord_d(f, df, l, u, d);
+  if (!F) return;
+  if (upper ? u <= 0 : l >= 0) { chord_d(F->f, F->df, l, u, d); return; }
+  if (l < 0 && u > 0 && (F->f(u) - F->f(l)) / (u - l) < F->df(upper ? u : l)) chord_d(F->f, F->df, l, u, d);
+}
+
+/* ---- the relaxation table: one row per activation (act.h) ---- */
+
+static void lines_relu(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_leaky(0, l, u, lw, lb, uw, ub);
+}
+static void lines_leaky(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_leaky(n->p.act.alpha, l, u, lw, lb, uw, ub);
+}
+static void lines_sigmoid(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&SIG, l, u, lw, lb, uw, ub);
+}
+static void lines_tanh(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&TANH, l, u, lw, lb, uw, ub);
+}
+static void lines_clip(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_clip(n->p.act.lo, n->p.act.hi, l, u, lw, lb, uw, ub);
+}
+static void lines_elu(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_elu(n->p.act.alpha, l, u, lw, lb, uw, ub);
+}
+
+static int leaky_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0 && n->p.act.alpha <= 1))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": LeakyRelu alpha %g outside [0, 1] has no relaxation",
+                        n->name, n->p.act.alpha);
+  return CB_OK;
+}
+static int elu_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": Elu alpha %g < 0 has no relaxation", n->name, n->p.act.alpha);
+  return CB_OK;
+}
+
+typedef struct relax_row {
+  void (*lines)(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub);
+  relax_family family;                          /* alpha-CROWN's parameters, if any */
+  const s_fns *s;                               /* RELAX_TANGENT: the S-shaped functions */
+  int (*supported)(const cb_node *n, cb_error *err);   /* NULL: every parameter */
+} relax_row;
+
+static const relax_row relax_table[CB_ACT_COUNT] = {
+  [CB_ACT_RELU] = {lines_relu, RELAX_SLOPE, NULL, NULL},
+  [CB_ACT_LEAKY_RELU] = {lines_leaky, RELAX_SLOPE, NULL, leaky_ok},
+  [CB_ACT_SIGMOID] = {lines_sigmoid, RELAX_TANGENT, &SIG, NULL},
+  [CB_ACT_TANH] = {lines_tanh, RELAX_TANGENT, &TANH, NULL},
+  [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
+  [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
+};
+_Static_assert(CB_ACT_COUNT == 6, "a new activation needs its row in relax_table");
+
+static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
+
+relax_family relax_alpha_family(const cb_node *n)
+{
+  return n->kind == CB_ACT ? relax_table[n->p.act.type].family : RELAX_NONE;
 }
 
 void relax_node(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
-  switch (n->kind) {
-  case CB_RELU: relax_leaky(0, l, u, lw, lb, uw, ub); return;
-  case CB_LEAKY_RELU: relax_leaky(n->p.leaky.alpha, l, u, lw, lb, uw, ub); return;
-  case CB_CLIP: relax_clip(n->p.clip.lo, n->p.clip.hi, l, u, lw, lb, uw, ub); return;
-  case CB_SIGMOID: relax_s(0, l, u, lw, lb, uw, ub); return;
-  case CB_TANH: relax_s(1, l, u, lw, lb, uw, ub); return;
-  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT:
-    break;
-  }
-  cb_assert(0 && "relax_node on a kind without a scalar relaxation");
+  cb_assert(n->kind == CB_ACT && "relax_node on a kind without a scalar relaxation");
+  relax_table[n->p.act.type].lines(n, l, u, lw, lb, uw, ub);
 }
 
 int relax_supported(const cb_node *n, cb_error *err)
 {
-  if (n->kind == CB_LEAKY_RELU && !(n->p.leaky.alpha >= 0 && n->p.leaky.alpha <= 1))
-    return cb_error_set(err, CB_EUNSUP, "node \"%s\": LeakyRelu alpha %g outside [0, 1] has no relaxation",
-                        n->name, n->p.leaky.alpha);
-  return CB_OK;
+  const relax_row *r = n->kind == CB_ACT ? &relax_table[n->p.act.type] : NULL;
+  return r && r->supported ? r->supported(n, err) : CB_OK;
 }

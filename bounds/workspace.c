@@ -48,10 +48,7 @@ void bnet_free(cb_bnet *bn)
   bn->wmin = NULL;
 }
 
-static int is_nonlinear(cb_kind k)
-{
-  return k == CB_RELU || k == CB_LEAKY_RELU || k == CB_SIGMOID || k == CB_TANH || k == CB_CLIP;
-}
+static int is_nonlinear(cb_kind k) { return cb_kind_info[k].relaxed; }
 
 typedef struct ws_block { cb_ws ws; cb_arena arena; } ws_block;
 

@@ -18,7 +18,7 @@ int attr_cam_node(const cb_net *net, const char *name, int *idx, cb_error *err)
   for (int i = 0; i < net->n; i++) {
     if (name && strcmp(net->node[i].name, name)) continue;
     if (name && net->node[i].kind != CB_CONV)
-      return cb_error_set(err, CB_EUSAGE, "%s: Grad-CAM node \"%s\" is a %s node, not a CONV", net->path, name, cb_kind_name[net->node[i].kind]);
+      return cb_error_set(err, CB_EUSAGE, "%s: Grad-CAM node \"%s\" is a %s node, not a CONV", net->path, name, node_kind_name(&net->node[i]));
     if (net->node[i].kind == CB_CONV) *idx = i;
     if (name) break;
   }

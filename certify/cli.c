@@ -96,7 +96,7 @@ static cJSON *info_json(const cb_net *net)
     const cb_node *nd = &net->node[i];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", i);
-    cJSON_AddStringToObject(o, "kind", cb_kind_name[nd->kind]);
+    cJSON_AddStringToObject(o, "kind", node_kind_name(nd));
     cJSON_AddStringToObject(o, "op", nd->op);
     cJSON_AddStringToObject(o, "name", nd->name);
     cJSON_AddItemToObject(o, "shape", report_shape(&nd->shape));

@@ -174,7 +174,7 @@ static cJSON *layers_json(const cb_net *net, const lip_result *r)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "node", n->name);
     cJSON_AddStringToObject(o, "op", n->op);
-    cJSON_AddStringToObject(o, "kind", cb_kind_name[n->kind]);
+    cJSON_AddStringToObject(o, "kind", node_kind_name(n));
     cJSON_AddNumberToObject(o, "index", L->node);
     cJSON_AddItemToObject(o, "dense_shape", shape2(L->rows, L->cols));
     cJSON_AddNumberToObject(o, "norm_lower", L->b.lower);

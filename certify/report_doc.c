@@ -44,7 +44,7 @@ cJSON *report_network(const cb_net *net, cb_error *err)
 {
   char hex[65];
   cJSON *o, *ops;
-  int count[CB_KIND_COUNT] = {0};
+  int count[CB_KIND_COUNT + CB_ACT_COUNT] = {0};
   if (!sha256_file(net->path, hex)) { cb_error_set(err, CB_EIO, "%s: cannot read for its digest", net->path); return NULL; }
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "file", net->path);
@@ -56,9 +56,15 @@ cJSON *report_network(const cb_net *net, cb_error *err)
   cJSON_AddNumberToObject(o, "output_size", (double)cb_net_output_size(net));
   cJSON_AddNumberToObject(o, "parameters", (double)net_param_count(net));
   cJSON_AddNumberToObject(o, "nodes", net->n);
-  for (int i = 0; i < net->n; i++) count[net->node[i].kind]++;
+  for (int i = 0; i < net->n; i++)   /* activations count by their own name, after the kinds */
+    count[net->node[i].kind == CB_ACT ? CB_KIND_COUNT + (int)net->node[i].p.act.type : (int)net->node[i].kind]++;
   ops = cJSON_AddObjectToObject(o, "ops");
-  for (int k = 0; k < CB_KIND_COUNT; k++) if (count[k]) cJSON_AddNumberToObject(ops, cb_kind_name[k], count[k]);
+  for (int k = 0; k < CB_KIND_COUNT; k++) {
+    if (k == CB_ACT)
+      for (int a = 0; a < CB_ACT_COUNT; a++)
+        if (count[CB_KIND_COUNT + a]) cJSON_AddNumberToObject(ops, cb_act_table[a].name, count[CB_KIND_COUNT + a]);
+    if (count[k]) cJSON_AddNumberToObject(ops, cb_kind_info[k].name, count[k]);
+  }
   return o;
 }
 
@@ -84,7 +90,7 @@ cJSON *report_lipschitz(const cb_net *net, const lip_result *r)
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "node", l->node);
     cJSON_AddStringToObject(e, "name", net->node[l->node].name);
-    cJSON_AddStringToObject(e, "kind", cb_kind_name[net->node[l->node].kind]);
+    cJSON_AddStringToObject(e, "kind", node_kind_name(&net->node[l->node]));
     cJSON_AddNumberToObject(e, "rows", (double)l->rows);
     cJSON_AddNumberToObject(e, "cols", (double)l->cols);
     cJSON_AddNumberToObject(e, "lower", l->b.lower);

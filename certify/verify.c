@@ -594,7 +594,7 @@ static _Thread_local long rs_last_states;
 
 static int net_has_relu(const cb_net *net)
 {
-  for (int i = 0; i < net->n; i++) if (net->node[i].kind == CB_RELU) return 1;
+  for (int i = 0; i < net->n; i++) if (node_is_act(&net->node[i], CB_ACT_RELU)) return 1;
   return 0;
 }
 
@@ -603,7 +603,7 @@ static int rs_count(const cb_ws *ws)
 {
   int u = 0;
   for (int i = 0; i < ws->net->n; i++)
-    if (ws->net->node[i].kind == CB_RELU) {
+    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
       int p = ws->net->node[i].in[0];
       for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
     }
@@ -810,7 +810,7 @@ static rres rs_state(rsearch *R)
     int ti = -1, st, em, p;
     size_t u = 0;
     for (int i = from; i < net->n && ti < 0; i++) {
-      if (net->node[i].kind != CB_RELU) continue;
+      if (!node_is_act(&net->node[i], CB_ACT_RELU)) continue;
       p = net->node[i].in[0];
       for (size_t j = 0; j < net->node[i].size; j++) u += R->ws->lo[p][j] < 0 && R->ws->hi[p][j] > 0;
       if (u) ti = i;
@@ -836,7 +836,7 @@ static rres rs_state(rsearch *R)
   /* the next ReLU: first layer with an unknown sign, widest relaxation there */
   for (int i = 0; i < net->n && bi < 0; i++) {
     int p;
-    if (net->node[i].kind != CB_RELU) continue;
+    if (!node_is_act(&net->node[i], CB_ACT_RELU)) continue;
     p = net->node[i].in[0];
     for (size_t j = 0; j < net->node[i].size; j++) {
       double gap = fmin(-R->ws->lo[p][j], R->ws->hi[p][j]);
@@ -921,7 +921,7 @@ static rres relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x,
   R.F = R.mu + R.qmax * (size_t)(nmax + 1);
   R.f = R.F + (size_t)(nmax + 1) * nx;
   for (int i = 0; i < net->n; i++)
-    if (net->node[i].kind == CB_RELU && !R.inj[net->node[i].in[0]] &&
+    if (node_is_act(&net->node[i], CB_ACT_RELU) && !R.inj[net->node[i].in[0]] &&
         !(R.inj[net->node[i].in[0]] = cb_alloc(R.qmax * net->node[net->node[i].in[0]].size * sizeof(double)))) {
       cb_error_set(err, CB_ENOMEM, "out of memory"); goto out;
     }

@@ -65,19 +65,6 @@ void grad_free(cb_grad *g)
 const double *grad_value(const cb_grad *g, int i) { return g->act[i]; }
 const double *grad_adjoint(const cb_grad *g, int i) { return g->adj[i]; }
 
-/* Elementwise derivative of node n at input value x, output value y. */
-static double dact(const cb_node *n, double x, double y)
-{
-  switch (n->kind) {
-  case CB_RELU: return x > 0 ? 1.0 : 0.0;
-  case CB_LEAKY_RELU: return x > 0 ? 1.0 : n->p.leaky.alpha;
-  case CB_SIGMOID: return y * (1.0 - y);
-  case CB_TANH: return 1.0 - y * y;
-  case CB_CLIP: return x >= n->p.clip.lo && x <= n->p.clip.hi ? 1.0 : 0.0;
-  default: cb_assert(0 && "not an activation"); return 0;
-  }
-}
-
 /* MaxPool: each output's adjoint goes to the first maximal element of its window. */
 static void back_maxpool(cb_grad *g, const cb_node *n, size_t q, const double *A, double *Ain)
 {
@@ -109,10 +96,11 @@ static int back_node(cb_grad *g, int i, size_t q)
     for (size_t r = 0; r < q; r++)
       for (size_t e = 0; e < n->size; e++) Ain[r * n->size + e] += A[r * n->size + e] * n->p.scale.a[e];
     return CB_OK;
-  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: {
+  case CB_ACT: {   /* the activation table's f'(x), given y = f(x) */
     const double *x = g->act[n->in[0]], *y = g->act[i];
+    const cb_act_info *a = node_act(n);
     for (size_t e = 0; e < n->size; e++) {
-      double d = dact(n, x[e], y[e]);
+      double d = a->df(n, x[e], y[e]);
       if (d != 0)
         for (size_t r = 0; r < q; r++) Ain[r * n->size + e] += A[r * n->size + e] * d;
     }

@@ -110,53 +110,14 @@ static int back_diag(jb *B, int i, const double *dl, const double *dh)
 
 /* sigmoid'(x) = t / (1 + t)^2 and tanh'(x) = 4t / (1 + t)^2, t = exp(-|x|) resp.
    exp(-2|x|): even, decreasing in |x|, without the cancellation of 1 - y. */
-static double dsig(double x) { double t = exp(-fabs(x)); return t / ((1 + t) * (1 + t)); }
-static double dtanh(double x) { double t = exp(-2 * fabs(x)); return 4 * t / ((1 + t) * (1 + t)); }
-
 /*
-** Exact range of an even derivative f' decreasing in |x| (sigmoid', tanh')
-** over [l, u]: max at the point of [l, u] nearest 0 (the peak f'(0) when
-** l <= 0 <= u), min at the farthest; then widened as the file header says.
-*/
-static void even_range(double (*df)(double), double peak, double l, double u, double *dl, double *dh)
-{
-  double fr = fmax(fabs(l), fabs(u)), nr = l <= 0 && u >= 0 ? 0 : fmin(fabs(l), fabs(u));
-  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO + DBL_TRUE_MIN;
-  *dl = fmax(0, a * (1 - 16 * U_RO) - m);
-  *dh = fmin(peak, b * (1 + 16 * U_RO) + m);
-}
-
-/*
-** Derivative interval of an elementwise node over pre-activations [l, u]:
-**   ReLU:      1 if l > 0;  0 if u <= 0;  else [0, 1]   (ReLU'(0) = 0 as PyTorch)
-**   LeakyReLU: 1 if l > 0;  a if u <= 0;  else hull(a, 1)
-**   Clip[a,b]: 0 if u < a or l > b;  1 if a < l, u < b;  else [0, 1]
-**   sigmoid, tanh: the exact range (even_range).
-** On a set where u <= 0 the ReLU is the constant 0 (derivative 0 even at the
-** kink for the mean-value bound); l > 0 is strict so x = 0 keeps PyTorch's 0.
+** Derivative interval of an activation over pre-activations [l, u]: the
+** activation table's drange (src/act.c), which holds the exact range with
+** one-sided values at kinks (ReLU'(0) = 0 as PyTorch) widened outward.
 */
 static void deriv_range(const cb_node *n, double l, double u, double *dl, double *dh)
 {
-  double a;
-  switch (n->kind) {
-  case CB_RELU: case CB_LEAKY_RELU:
-    a = n->kind == CB_RELU ? 0 : n->p.leaky.alpha;
-    if (l > 0) *dl = *dh = 1;
-    else if (u <= 0) *dl = *dh = a;
-    else { *dl = fmin(a, 1); *dh = fmax(a, 1); }
-    return;
-  case CB_CLIP:
-    if (u < n->p.clip.lo || l > n->p.clip.hi) *dl = *dh = 0;
-    else if (l > n->p.clip.lo && u < n->p.clip.hi) *dl = *dh = 1;
-    else { *dl = 0; *dh = 1; }
-    return;
-  case CB_SIGMOID: even_range(dsig, 0.25, l, u, dl, dh); return;
-  case CB_TANH: even_range(dtanh, 1.0, l, u, dl, dh); return;
-  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT:
-    break;
-  }
-  cb_assert(0 && "deriv_range on a kind that is not elementwise");
+  node_act(n)->drange(n, l, u, dl, dh);
 }
 
 /* Elementwise activation: derivative intervals from the workspace's input box. */
@@ -351,7 +312,7 @@ static int back_node(jb *B, int i)
   switch (B->ws->net->node[i].kind) {
   case CB_AFFINE: case CB_CONV: return back_linear(B, i);
   case CB_SCALE: return back_scale(B, i);
-  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: return back_act(B, i);
+  case CB_ACT: return back_act(B, i);
   case CB_MAXPOOL: return back_maxpool(B, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i);
   case CB_INPUT: case CB_KIND_COUNT: break;

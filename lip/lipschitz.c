@@ -69,7 +69,7 @@ static int no_rule(const cb_net *net, int i, cb_error *err)
   const cb_node *n = &net->node[i];
   return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s, kind %s): no Lipschitz rule for "
                       "this node kind", net->path, n->name, n->op,
-                      (unsigned)n->kind < CB_KIND_COUNT ? cb_kind_name[n->kind] : "invalid");
+                      (unsigned)n->kind < CB_KIND_COUNT ? node_kind_name(n) : "invalid");
 }
 
 /* Re-issues a lower-level error with the node named. */
@@ -222,9 +222,7 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
   case CB_AFFINE: case CB_CONV: return const_weighted(net, i, o, r, err);
   case CB_SCALE: const_scale(net, i, r); return CB_OK;
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: const_fixed(r, i, 1.0); return CB_OK;
-  case CB_RELU: case CB_TANH: case CB_CLIP: const_fixed(r, i, 1.0); return CB_OK;
-  case CB_LEAKY_RELU: const_fixed(r, i, fmax(1.0, fabs(n->p.leaky.alpha))); return CB_OK;
-  case CB_SIGMOID: const_fixed(r, i, 0.25); return CB_OK;
+  case CB_ACT: const_fixed(r, i, node_act(n)->lip(n)); return CB_OK;
   case CB_MAXPOOL: const_maxpool(net, i, o->norm, r); return CB_OK;
   case CB_KIND_COUNT: break;
   }
@@ -264,7 +262,7 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
     case CB_ADD: K[i] = add_up(K[n->in[0]], K[n->in[1]]); break;
     case CB_CONCAT: K[i] = concat_rule(n, r->norm, K); break;
     case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP: case CB_MAXPOOL:
+    case CB_ACT: case CB_MAXPOOL:
       K[i] = mul_up(r->c[i], K[n->in[0]]);
       break;
     case CB_INPUT: case CB_KIND_COUNT: return no_rule(net, i, err);
@@ -278,13 +276,10 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
 /* ---------------------------------------------------------------- merged blocks */
 
 /* Kinds that a merged block may contain (one input, linear without bias). */
-static int is_linear(cb_kind k)
-{
-  return k == CB_AFFINE || k == CB_CONV || k == CB_SCALE || k == CB_RESHAPE || k == CB_TRANSPOSE;
-}
+static int is_linear(cb_kind k) { return cb_kind_info[k].linear && cb_kind_info[k].n_in == 1; }
 
 /* Kinds with weights, worth multiplying out. */
-static int is_weighted(cb_kind k) { return k == CB_AFFINE || k == CB_CONV || k == CB_SCALE; }
+static int is_weighted(cb_kind k) { return cb_kind_info[k].weighted; }
 
 /* next[i] = the only consumer of i (not when i is the output), else -1. */
 static int only_consumers(const cb_net *net, int *next)
@@ -325,8 +320,7 @@ static int apply_linear(const cb_net *net, int s, const double *P, size_t nb, do
     one.n = 2;
     return fwd_node(&one, 1, nb, act, err);
   }
-  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID:
-  case CB_TANH: case CB_CLIP: case CB_MAXPOOL: case CB_KIND_COUNT: break;
+  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "%s: node \"%s\": not linear", net->path, n->name);
 }
@@ -490,9 +484,14 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
     d[i] = 0;
     for (int k = 0; k < n->n_in; k++) d[i] = fmax(d[i], d[n->in[k]]);
     return CB_OK;
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_RELU: case CB_CLIP: case CB_MAXPOOL: d[i] = di; return CB_OK;
-  case CB_LEAKY_RELU: d[i] = add_up(mul_up(r->cinf[i], di), mul_up(U, ym)); return CB_OK;
-  case CB_SIGMOID: case CB_TANH: d[i] = add_up(add_up(mul_up(r->cinf[i], di), mul_up(16 * U, ym)), ETA); return CB_OK;
+  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: d[i] = di; return CB_OK;
+  case CB_ACT:   /* the activation's forward-error rule (act.h) */
+    switch (node_act(n)->err) {
+    case CB_ACT_ERR_EXACT: d[i] = mul_up(r->cinf[i], di); return CB_OK;
+    case CB_ACT_ERR_ROUND: d[i] = add_up(mul_up(r->cinf[i], di), mul_up(U, ym)); return CB_OK;
+    case CB_ACT_ERR_LIBM: d[i] = add_up(add_up(mul_up(r->cinf[i], di), mul_up(16 * U, ym)), ETA); return CB_OK;
+    }
+    break;
   case CB_KIND_COUNT: break;
   }
   return no_rule(net, i, err);

@@ -311,25 +311,19 @@ static void ex_move(ev *E, int i, int pt)
 static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
 {
   dy_set(y, x);
-  switch (nd->kind) {
-  case CB_RELU: if (mpz_sgn(x->m) < 0) mpz_set_ui(y->m, 0); return;
-  case CB_LEAKY_RELU: if (mpz_sgn(x->m) < 0) dy_mul_d(y, x, nd->p.leaky.alpha); return;
-  case CB_CLIP:
-    if (dy_cmp_d(x, nd->p.clip.lo, E) < 0) dy_set_d(y, nd->p.clip.lo);
-    else if (dy_cmp_d(x, nd->p.clip.hi, E) > 0) dy_set_d(y, nd->p.clip.hi);
-    return;
-  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_SIGMOID: case CB_TANH: case CB_MAXPOOL:
-  case CB_KIND_COUNT: break;
-  }
-  cb_assert(0 && "not piecewise-linear elementwise");
+  if (node_is_act(nd, CB_ACT_RELU)) { if (mpz_sgn(x->m) < 0) mpz_set_ui(y->m, 0); }
+  else if (node_is_act(nd, CB_ACT_LEAKY_RELU)) { if (mpz_sgn(x->m) < 0) dy_mul_d(y, x, nd->p.act.alpha); }
+  else if (node_is_act(nd, CB_ACT_CLIP)) {
+    if (dy_cmp_d(x, nd->p.act.lo, E) < 0) dy_set_d(y, nd->p.act.lo);
+    else if (dy_cmp_d(x, nd->p.act.hi, E) > 0) dy_set_d(y, nd->p.act.hi);
+  } else cb_assert(0 && "a piecewise-linear activation without an exact rule here");
 }
 
 static void ex_pl(ev *E, int i, int pt)
 {
   const cb_node *nd = &E->net->node[i];
   const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
-  int neg_slope = nd->kind == CB_LEAKY_RELU && nd->p.leaky.alpha < 0;
+  int neg_slope = node_is_act(nd, CB_ACT_LEAKY_RELU) && nd->p.act.alpha < 0;
   for (size_t e = 0; e < nd->size; e++) {
     pl_value(nd, &xl[e], &E->lo[i][e], E);
     if (pt) continue;
@@ -342,25 +336,18 @@ static void ex_pl(ev *E, int i, int pt)
   }
 }
 
-static double sigmoid_d(double v)
-{
-  if (v >= 0) return 1.0 / (1.0 + exp(-v));
-  double e = exp(v);
-  return e / (1.0 + e);
-}
-
-/* Monotone smooth activation at the enclosing doubles, widened (header). */
+/* Monotone smooth activation at the enclosing doubles, widened (header);
+   the result is clamped to f's range [f(-inf), f(+inf)] from the table. */
 static void ex_smooth(ev *E, int i)
 {
   const cb_node *nd = &E->net->node[i];
+  const cb_act_info *a = node_act(nd);
   const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
-  double range_lo = nd->kind == CB_SIGMOID ? 0 : -1;
+  double range_lo = a->f(nd, -HUGE_VAL), range_hi = a->f(nd, HUGE_VAL);
   for (size_t e = 0; e < nd->size; e++) {
-    double a = dy_to_d(&xl[e], 0, E), b = dy_to_d(&xh[e], 1, E);
-    double fa = nd->kind == CB_SIGMOID ? sigmoid_d(a) : tanh(a);
-    double fb = nd->kind == CB_SIGMOID ? sigmoid_d(b) : tanh(b);
+    double fa = a->f(nd, dy_to_d(&xl[e], 0, E)), fb = a->f(nd, dy_to_d(&xh[e], 1, E));
     fa = fmax(fa - (fabs(fa) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_lo);
-    fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), 1.0);
+    fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_hi);
     dy_set_d(&E->lo[i][e], fa);
     dy_set_d(&E->hi[i][e], fb);
   }
@@ -393,7 +380,7 @@ static int ex_maxpool(ev *E, int i, int pt)
 /* 1 if node i's value can stay a point given its inputs. */
 static int node_point(const ev *E, const cb_node *nd)
 {
-  if (nd->kind == CB_SIGMOID || nd->kind == CB_TANH) return 0;
+  if (nd->kind == CB_ACT && !node_piecewise_linear(nd)) return 0;
   if (!nd->exact && nd->rel_err > 0) return 0;
   for (int k = 0; k < nd->n_in; k++) if (E->lo[nd->in[k]] != E->hi[nd->in[k]]) return 0;
   return 1;
@@ -415,8 +402,10 @@ static int ex_node(ev *E, int i)
   case CB_SCALE: ex_scale(E, i); return CB_OK;
   case CB_CONV: return ex_conv(E, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: ex_move(E, i, pt); return CB_OK;
-  case CB_RELU: case CB_LEAKY_RELU: case CB_CLIP: ex_pl(E, i, pt); return CB_OK;
-  case CB_SIGMOID: case CB_TANH: ex_smooth(E, i); return CB_OK;
+  case CB_ACT:
+    if (!node_monotone(nd) && !node_piecewise_linear(nd)) return CB_EUNSUP;
+    if (node_piecewise_linear(nd)) ex_pl(E, i, pt); else ex_smooth(E, i);
+    return CB_OK;
   case CB_MAXPOOL: return ex_maxpool(E, i, pt);
   case CB_KIND_COUNT: break;
   }
@@ -473,7 +462,8 @@ out:
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "exact evaluation: out of memory");
   if (rc != CB_OK)
     return cb_error_set(err, rc, "%s: node \"%s\": exact evaluation: %s", net->path, net->node[last].name,
-                        rc == CB_EUNSUP ? "a max pool window holds no element" : "invalid kind");
+                        rc == CB_EUNSUP ? "a max pool window with no element, or a non-monotone smooth activation"
+                                          : "invalid kind");
   return CB_OK;
 }
 

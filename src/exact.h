@@ -7,11 +7,12 @@
 ** threshold).  exact_eval evaluates the canonical graph at a point x of
 ** doubles (taken as the exact reals they denote):
 **   - exactly, as dyadic rationals m * 2^e (GMP integers), through AFFINE,
-**     SCALE, CONV, ADD, CONCAT, RESHAPE, TRANSPOSE, RELU, LEAKY_RELU, CLIP and
-**     MAXPOOL: every double is dyadic and these nodes only add, multiply and
-**     compare, so no rounding happens at all;
-**   - as an enclosing interval of dyadics through SIGMOID and TANH (the libm
-**     value widened outward by 16 ulps, see exact.c) and through nodes whose
+**     SCALE, CONV, ADD, CONCAT, RESHAPE, TRANSPOSE, MAXPOOL and the
+**     piecewise-linear activations (ReLU, LeakyReLU, Clip): every double is
+**     dyadic and these only add, multiply and compare, so nothing rounds;
+**   - as an enclosing interval of dyadics through the smooth activations
+**     (sigmoid, tanh, ELU: monotone; the libm value widened outward by 16
+**     ulps, see exact.c) and through nodes whose
 **     stored parameters are roundings of the file's (exact = 0: each
 **     parameter p stands for some p' with |p' - p| <= rel_err |p|).
 ** The outputs are then either exact values (exact_is_point) or intervals

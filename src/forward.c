@@ -71,46 +71,18 @@ static void fwd_maxpool(const cb_conv *g, size_t batch, const double *x, double 
         }
 }
 
-/* Numerically stable logistic function. */
-static double sigmoid(double v)
+/* y = f(x) elementwise from the activation table.  ReLU, the hot one, keeps
+   a loop of its own: `omp simd` (CFLAGS has -fopenmp) lets -O2 vectorise it
+   into compare-and-mask, with the same IEEE results as the table's f. */
+static void fwd_act(const cb_node *n, size_t len, const double *x, double *y)
 {
-  if (v >= 0) return 1.0 / (1.0 + exp(-v));
-  double e = exp(v);
-  return e / (1.0 + e);
-}
-
-/* One loop per kind.  `omp simd` (CFLAGS has -fopenmp) lets -O2 vectorise the
-   piecewise-linear ones into compare-and-mask: same IEEE results, no branches. */
-static void fwd_elementwise(const cb_node *n, size_t len, const double *x, double *y)
-{
-  switch (n->kind) {
-  case CB_RELU:
+  const cb_act_info *a = node_act(n);
+  if (n->p.act.type == CB_ACT_RELU) {
 #pragma omp simd
     for (size_t e = 0; e < len; e++) y[e] = x[e] > 0 ? x[e] : 0;
     return;
-  case CB_LEAKY_RELU: {
-    double a = n->p.leaky.alpha;
-#pragma omp simd
-    for (size_t e = 0; e < len; e++) y[e] = x[e] >= 0 ? x[e] : a * x[e];
-    return;
   }
-  case CB_SIGMOID:
-    for (size_t e = 0; e < len; e++) y[e] = sigmoid(x[e]);
-    return;
-  case CB_TANH:
-    for (size_t e = 0; e < len; e++) y[e] = tanh(x[e]);
-    return;
-  case CB_CLIP: {
-    double lo = n->p.clip.lo, hi = n->p.clip.hi;
-#pragma omp simd
-    for (size_t e = 0; e < len; e++) y[e] = x[e] < lo ? lo : x[e] > hi ? hi : x[e];
-    return;
-  }
-  case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_ADD: case CB_CONCAT:
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT:
-    break;
-  }
-  cb_assert(0 && "not elementwise");
+  for (size_t e = 0; e < len; e++) y[e] = a->f(n, x[e]);
 }
 
 int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_error *err)
@@ -134,9 +106,7 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
   case CB_CONCAT: fwd_concat(net, n, batch, act, y); return CB_OK;
   case CB_RESHAPE: memcpy(y, x, len * sizeof *y); return CB_OK;
   case CB_TRANSPOSE: fwd_transpose(n, &net->node[n->in[0]], batch, x, y); return CB_OK;
-  case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP:
-    fwd_elementwise(n, len, x, y);
-    return CB_OK;
+  case CB_ACT: fwd_act(n, len, x, y); return CB_OK;
   case CB_MAXPOOL: fwd_maxpool(&n->p.pool.g, batch, x, y); return CB_OK;
   case CB_KIND_COUNT: break;
   }

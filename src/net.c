@@ -10,11 +10,33 @@
 #include <string.h>
 #include "net.h"
 
-const char *const cb_kind_name[CB_KIND_COUNT] = {
-  "INPUT", "AFFINE", "SCALE", "CONV", "ADD", "CONCAT", "RESHAPE", "TRANSPOSE",
-  "RELU", "LEAKY_RELU", "SIGMOID", "TANH", "CLIP", "MAXPOOL",
+/*                     name        n_in wtd lin map elt mono pl relaxed */
+const cb_kind_facts cb_kind_info[CB_KIND_COUNT] = {
+  [CB_INPUT]     = {"INPUT",      0,  0,  1,  1,  1,  1,  1,  0},
+  [CB_AFFINE]    = {"AFFINE",     1,  1,  1,  0,  0,  0,  1,  0},
+  [CB_SCALE]     = {"SCALE",      1,  1,  1,  0,  1,  0,  1,  0},
+  [CB_CONV]      = {"CONV",       1,  1,  1,  0,  0,  0,  1,  0},
+  [CB_ADD]       = {"ADD",        2,  0,  1,  0,  0,  1,  1,  0},
+  [CB_CONCAT]    = {"CONCAT",    -1,  0,  1,  1,  0,  1,  1,  0},
+  [CB_RESHAPE]   = {"RESHAPE",    1,  0,  1,  1,  1,  1,  1,  0},
+  [CB_TRANSPOSE] = {"TRANSPOSE",  1,  0,  1,  1,  0,  1,  1,  0},
+  [CB_ACT]       = {"ACT",        1,  0,  0,  0,  1,  0,  0,  1},
+  [CB_MAXPOOL]   = {"MAXPOOL",    1,  0,  0,  0,  0,  1,  1,  0},
 };
-static_assert(CB_KIND_COUNT == 14, "update cb_kind_name and every analyzer switch");
+static_assert(CB_KIND_COUNT == 10, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
+
+const char *node_kind_name(const cb_node *n) { return n->kind == CB_ACT ? cb_act_table[n->p.act.type].name : cb_kind_info[n->kind].name; }
+const cb_act_info *node_act(const cb_node *n) { return n->kind == CB_ACT ? &cb_act_table[n->p.act.type] : NULL; }
+int node_is_act(const cb_node *n, cb_act type) { return n->kind == CB_ACT && n->p.act.type == type; }
+int node_piecewise_linear(const cb_node *n) { return n->kind == CB_ACT ? node_act(n)->piecewise_linear : cb_kind_info[n->kind].piecewise_linear; }
+int node_monotone(const cb_node *n) { return n->kind == CB_ACT ? node_act(n)->monotone(n) : cb_kind_info[n->kind].monotone; }
+
+int net_add_act(cb_net *net, cb_act type, const char *name, const char *op, int in, cb_error *err)
+{
+  int i = net_add(net, CB_ACT, name, op, &in, 1, &net->node[in].shape, err);
+  if (i >= 0) net->node[i].p.act.type = type;
+  return i;
+}
 
 cb_net *net_new(const char *path, const char *format)
 {
@@ -194,16 +216,13 @@ static int check_node(const cb_net *net, int i, cb_error *err)
       bad = "pad not smaller than the window";
     break;
   }
-  case CB_CLIP:
-    if (!(nd->p.clip.lo <= nd->p.clip.hi)) bad = "clip min > max";
+  case CB_ACT:
+    if ((unsigned)nd->p.act.type >= CB_ACT_COUNT) { bad = "invalid activation"; break; }
+    if (node_is_act(nd, CB_ACT_CLIP) && !(nd->p.act.lo <= nd->p.act.hi)) bad = "clip min > max";
+    if (!isfinite(nd->p.act.alpha)) bad = "alpha not finite";
     /* fall through */
   case CB_RESHAPE:
-  case CB_RELU:
-  case CB_LEAKY_RELU:
-  case CB_SIGMOID:
-  case CB_TANH:
     if (!bad && x->size != nd->size) bad = "size changes";
-    if (nd->kind == CB_LEAKY_RELU && !isfinite(nd->p.leaky.alpha)) bad = "alpha not finite";
     break;
   case CB_KIND_COUNT:
     bad = "invalid kind";
@@ -212,7 +231,7 @@ static int check_node(const cb_net *net, int i, cb_error *err)
 out:
   if (bad)
     return cb_error_set(err, CB_ESHAPE, "%s: node \"%s\" (op %s, %s): %s", net->path,
-                        nd->name, nd->op, cb_kind_name[nd->kind], bad);
+                        nd->name, nd->op, node_kind_name(nd), bad);
   return CB_OK;
 }
 
@@ -242,8 +261,7 @@ size_t net_param_count(const cb_net *net)
       break;
     }
     case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_RELU: case CB_LEAKY_RELU: case CB_SIGMOID: case CB_TANH: case CB_CLIP:
-    case CB_MAXPOOL: case CB_KIND_COUNT:
+    case CB_ACT: case CB_MAXPOOL: case CB_KIND_COUNT:
       break;
     }
   }
@@ -256,7 +274,7 @@ void cb_net_dump(const cb_net *net, FILE *f)
   for (int i = 0; i < net->n; i++) {
     const cb_node *nd = &net->node[i];
     shape_str(&nd->shape, sh, sizeof sh);
-    fprintf(f, "%3d %-10s %-18s in=", i, cb_kind_name[nd->kind], nd->op);
+    fprintf(f, "%3d %-10s %-18s in=", i, node_kind_name(nd), nd->op);
     for (int k = 0; k < nd->n_in; k++) fprintf(f, "%s%d", k ? "," : "", nd->in[k]);
     if (!nd->n_in) fprintf(f, "-");
     fprintf(f, " shape=%s \"%s\"%s\n", sh, nd->name, nd->exact ? "" : " (rounded)");

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "cb.h"
 #include "arena.h"
+#include "act.h"
 
 #define CB_MAX_RANK 8
 
@@ -38,16 +39,29 @@ typedef enum cb_kind {
   CB_CONCAT,      /* y = [x0; x1; ...] along `axis`                             */
   CB_RESHAPE,     /* y = x, new shape (Flatten, Reshape, Squeeze, Unsqueeze)     */
   CB_TRANSPOSE,   /* y = permute(x, perm): a pure index map                     */
-  CB_RELU,        /* y = max(x, 0)                                              */
-  CB_LEAKY_RELU,  /* y = x if x >= 0 else alpha x                              */
-  CB_SIGMOID,     /* y = 1 / (1 + exp(-x))                                      */
-  CB_TANH,        /* y = tanh(x)                                                */
-  CB_CLIP,        /* y = min(max(x, lo), hi)  (ReLU6 = Clip(0, 6))              */
+  CB_ACT,         /* y = f(x) elementwise, f = cb_act_table[p.act.type] (act.h)  */
   CB_MAXPOOL,     /* y[c,i,j] = max over the window of x[c,.,.] (pads are -inf) */
   CB_KIND_COUNT
 } cb_kind;
 
-extern const char *const cb_kind_name[CB_KIND_COUNT];
+/*
+** What the analyzers need to know about a kind, in one table (net.c), so
+** that no file keeps its own list of kinds.  For CB_ACT the per-activation
+** facts are in cb_act_table (act.h); the node_* helpers below read both.
+*/
+typedef struct cb_kind_facts {
+  const char *name;       /* "AFFINE" */
+  int n_in;               /* inputs: 0, 1, 2, or -1 for one or more (CONCAT) */
+  int weighted;           /* has weights (W, K or a) worth multiplying out */
+  int linear;             /* y = M x (+ b) for a fixed M: affine in its input */
+  int index_map;          /* y is a permutation/selection of its inputs' entries */
+  int elementwise;        /* y_e depends on x_e only (one input) */
+  int monotone;           /* nondecreasing in every input (CB_ACT: per activation) */
+  int piecewise_linear;   /* (CB_ACT: per activation) */
+  int relaxed;            /* CROWN bounds it through per-neuron linear lines */
+} cb_kind_facts;
+
+extern const cb_kind_facts cb_kind_info[CB_KIND_COUNT];
 
 /* 2-D window geometry shared by CONV and MAXPOOL (AveragePool becomes a CONV). */
 typedef struct cb_conv {
@@ -78,8 +92,7 @@ typedef struct cb_node {
     struct { cb_conv g; double *W, *b; } conv;         /* CONV: W [cout][cin/g][kh][kw] */
     struct { int axis; } concat;                       /* CONCAT */
     struct { int perm[CB_MAX_RANK]; } transpose;       /* TRANSPOSE: out dim i = in dim perm[i] */
-    struct { double alpha; } leaky;                    /* LEAKY_RELU */
-    struct { double lo, hi; } clip;                    /* CLIP */
+    struct { cb_act type; double alpha, lo, hi; } act; /* ACT: alpha (LeakyReLU, ELU), lo/hi (Clip) */
     struct { cb_conv g; } pool;                        /* MAXPOOL */
   } p;
 } cb_node;
@@ -112,6 +125,15 @@ void net_warn(cb_net *net, const char *msg);                      /* keep a load
 size_t shape_size(const cb_shape *s);                             /* product of dims */
 int shape_set(cb_shape *s, int rank, const int64_t *dim);        /* 0 if rank too large */
 void shape_str(const cb_shape *s, char *buf, size_t n);          /* "[1,3,32,32]" */
+
+/* Kind facts of one node (CB_ACT: of its activation). */
+const char *node_kind_name(const cb_node *n);                     /* "AFFINE", "RELU", ... */
+const cb_act_info *node_act(const cb_node *n);                    /* NULL unless CB_ACT */
+int node_is_act(const cb_node *n, cb_act type);                   /* CB_ACT of that type */
+int node_piecewise_linear(const cb_node *n);
+int node_monotone(const cb_node *n);
+int net_add_act(cb_net *net, cb_act type, const char *name, const char *op, int in, cb_error *err);
+                               /* an activation node shaped as its input; index or status */
 
 /* Checks and queries. */
 int net_check(const cb_net *net, cb_error *err);                  /* shapes chain, params finite */

@@ -329,7 +329,7 @@ static int add_layer(nnet_rd *rd, cb_net *net, const nnet_hdr *h, size_t k)
   if (k + 1 == h->n_layers) return CB_OK;
   prev = rc;
   snprintf(name, sizeof name, "relu_%zu", k);
-  rc = net_add(net, CB_RELU, name, "Relu", &prev, 1, &s, rd->err);
+  rc = net_add_act(net, CB_ACT_RELU, name, "Relu", prev, rd->err);
   return rc < 0 ? rc : CB_OK;
 }
 

@@ -328,14 +328,19 @@ static int op_matmul(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   return ops_bind_node(L, nd, idx, err);
 }
 
-static int op_act(ld *L, const Onnx__NodeProto *nd, cb_kind k, cb_error *err)
+/* An activation; alpha0 is the op's default "alpha" (LeakyRelu, Elu). */
+static int op_act(ld *L, const Onnx__NodeProto *nd, cb_act type, double alpha0, cb_error *err)
 {
   const val *x;
   int idx, rc;
   if ((rc = need_inputs(L, nd, 1, 1, err)) != CB_OK) return rc;
   if (!(x = computed_in(L, nd, err))) return err->status;
-  idx = add(L, nd, k, &x, 1, &x->shape, err);
-  if (idx >= 0 && k == CB_LEAKY_RELU) L->net->node[idx].p.leaky.alpha = ld_attr_float(nd, "alpha", 0.01);
+  idx = add(L, nd, CB_ACT, &x, 1, &x->shape, err);
+  if (idx < 0) return ops_bind_node(L, nd, idx, err);
+  L->net->node[idx].p.act.type = type;
+  L->net->node[idx].p.act.alpha = ld_attr_float(nd, "alpha", alpha0);
+  if (type == CB_ACT_ELU && !(L->net->node[idx].p.act.alpha >= 0))
+    return ld_err(L, err, CB_EUNSUP, "Elu with alpha %g < 0 is not monotone (not supported)", L->net->node[idx].p.act.alpha);
   return ops_bind_node(L, nd, idx, err);
 }
 
@@ -359,9 +364,9 @@ static int op_clip(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     }
   }
   if (!(lo <= hi)) return ld_err(L, err, CB_EVALUE, "min %g > max %g", lo, hi);
-  if (lo == 0 && hi == HUGE_VAL) return ops_bind_node(L, nd, add(L, nd, CB_RELU, &x, 1, &x->shape, err), err);
-  idx = add(L, nd, CB_CLIP, &x, 1, &x->shape, err);
-  if (idx >= 0) { L->net->node[idx].p.clip.lo = lo; L->net->node[idx].p.clip.hi = hi; }
+  idx = add(L, nd, CB_ACT, &x, 1, &x->shape, err);
+  if (idx >= 0 && lo == 0 && hi == HUGE_VAL) L->net->node[idx].p.act.type = CB_ACT_RELU;
+  else if (idx >= 0) { L->net->node[idx].p.act.type = CB_ACT_CLIP; L->net->node[idx].p.act.lo = lo; L->net->node[idx].p.act.hi = hi; }
   return ops_bind_node(L, nd, idx, err);
 }
 
@@ -601,10 +606,11 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Sub")) return op_binary(L, nd, '-', err);
   if (!strcmp(op, "Mul")) return op_binary(L, nd, '*', err);
   if (!strcmp(op, "Div")) return op_binary(L, nd, '/', err);
-  if (!strcmp(op, "Relu")) return op_act(L, nd, CB_RELU, err);
-  if (!strcmp(op, "LeakyRelu")) return op_act(L, nd, CB_LEAKY_RELU, err);
-  if (!strcmp(op, "Sigmoid")) return op_act(L, nd, CB_SIGMOID, err);
-  if (!strcmp(op, "Tanh")) return op_act(L, nd, CB_TANH, err);
+  if (!strcmp(op, "Relu")) return op_act(L, nd, CB_ACT_RELU, 0, err);
+  if (!strcmp(op, "LeakyRelu")) return op_act(L, nd, CB_ACT_LEAKY_RELU, 0.01, err);
+  if (!strcmp(op, "Sigmoid")) return op_act(L, nd, CB_ACT_SIGMOID, 0, err);
+  if (!strcmp(op, "Tanh")) return op_act(L, nd, CB_ACT_TANH, 0, err);
+  if (!strcmp(op, "Elu")) return op_act(L, nd, CB_ACT_ELU, 1.0, err);
   if (!strcmp(op, "Clip")) return op_clip(L, nd, err);
   if (!strcmp(op, "Conv")) return ops_window(L, nd, 0, err);
   if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") || !strcmp(op, "GlobalAveragePool")) {

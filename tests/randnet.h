@@ -28,7 +28,7 @@ static inline int add_node(cb_net *net, cb_kind k, int in, int rank, const int64
   cb_error err = {0};
   int idx;
   shape_set(&s, rank, dims);
-  idx = net_add(net, k, cb_kind_name[k], "test", &in, 1, &s, &err);
+  idx = net_add(net, k, cb_kind_info[k].name, "test", &in, 1, &s, &err);
   assert_true(idx >= 0);
   return idx;
 }
@@ -45,11 +45,14 @@ static inline int dense(cb_net *net, int in, size_t out)
   return i;
 }
 
-static inline int act(cb_net *net, int in, cb_kind k)
+static inline int act(cb_net *net, int in, cb_act a)
 {
-  int i = add_node(net, k, in, net->node[in].shape.rank, net->node[in].shape.dim);
-  if (k == CB_LEAKY_RELU) net->node[i].p.leaky.alpha = 0.1;
-  if (k == CB_CLIP) { net->node[i].p.clip.lo = -0.2; net->node[i].p.clip.hi = 0.4; }
+  cb_error err = {0};
+  int i = net_add_act(net, a, cb_act_table[a].name, "test", in, &err);
+  assert_true(i >= 0);
+  if (a == CB_ACT_LEAKY_RELU) net->node[i].p.act.alpha = 0.1;
+  if (a == CB_ACT_ELU) net->node[i].p.act.alpha = 0.7;
+  if (a == CB_ACT_CLIP) { net->node[i].p.act.lo = -0.2; net->node[i].p.act.hi = 0.4; }
   return i;
 }
 
@@ -105,15 +108,15 @@ static inline cb_net *net_dense(void)
 {
   int64_t d[2] = {1, 6};
   cb_net *net = start(2, d);
-  int i = act(net, dense(net, 0, 12), CB_RELU);
+  int i = act(net, dense(net, 0, 12), CB_ACT_RELU);
   int s;
-  i = act(net, dense(net, i, 10), CB_LEAKY_RELU);
+  i = act(net, dense(net, i, 10), CB_ACT_LEAKY_RELU);
   s = add_node(net, CB_SCALE, i, 2, net->node[i].shape.dim);
   net->node[s].p.scale.a = rnd_vec(net, 10, -2, 2);
   net->node[s].p.scale.b = rnd_vec(net, 10, -0.5, 0.5);
-  i = act(net, dense(net, s, 8), CB_SIGMOID);
-  i = act(net, dense(net, i, 8), CB_TANH);
-  i = act(net, dense(net, i, 8), CB_CLIP);
+  i = act(net, dense(net, s, 8), CB_ACT_SIGMOID);
+  i = act(net, dense(net, i, 8), CB_ACT_TANH);
+  i = act(net, dense(net, i, 8), CB_ACT_CLIP);
   dense(net, i, 4);
   return net;
 }
@@ -123,13 +126,13 @@ static inline cb_net *net_conv(void)
 {
   int64_t d[4] = {1, 2, 7, 7};
   cb_net *net = start(4, d);
-  int i = act(net, conv(net, 0, 4, 3, 2, 1, 1, 1), CB_RELU);        /* 4x4x4 */
+  int i = act(net, conv(net, 0, 4, 3, 2, 1, 1, 1), CB_ACT_RELU);        /* 4x4x4 */
   int a = conv(net, i, 4, 2, 1, 0, 1, 4);                           /* avgpool 2x2 s1 -> 3x3 */
   for (int k = 0; k < 16; k++) net->node[a].p.conv.W[k] = 0.25;
   for (int k = 0; k < 4; k++) net->node[a].p.conv.b[k] = 0;
-  i = act(net, conv(net, a, 6, 2, 1, 1, 2, 2), CB_TANH);             /* dilation 2, groups 2 */
+  i = act(net, conv(net, a, 6, 2, 1, 1, 2, 2), CB_ACT_TANH);             /* dilation 2, groups 2 */
   i = maxpool(net, i, 2, 1, 1);
-  i = act(net, dense(net, flatten(net, i), 8), CB_RELU);
+  i = act(net, dense(net, flatten(net, i), 8), CB_ACT_RELU);
   dense(net, i, 3);
   return net;
 }
@@ -139,13 +142,13 @@ static inline cb_net *net_residual(void)
 {
   int64_t d[4] = {1, 2, 5, 5}, dc[4] = {1, 4, 5, 5}, dt[4] = {1, 5, 5, 4};
   cb_net *net = start(4, d);
-  int c1 = act(net, conv(net, 0, 2, 3, 1, 1, 1, 1), CB_RELU);
+  int c1 = act(net, conv(net, 0, 2, 3, 1, 1, 1, 1), CB_ACT_RELU);
   int c2 = conv(net, c1, 2, 3, 1, 1, 1, 1), in2[2] = {c2, 0}, sum, cat, t, i;
   cb_shape s;
   cb_error err = {0};
   shape_set(&s, 4, d);
   sum = net_add(net, CB_ADD, "add", "Add", in2, 2, &s, &err);
-  sum = act(net, sum, CB_LEAKY_RELU);
+  sum = act(net, sum, CB_ACT_LEAKY_RELU);
   in2[0] = sum; in2[1] = c1;
   shape_set(&s, 4, dc);
   cat = net_add(net, CB_CONCAT, "cat", "Concat", in2, 2, &s, &err);
@@ -154,7 +157,7 @@ static inline cb_net *net_residual(void)
   net->node[t].p.transpose.perm[0] = 0; net->node[t].p.transpose.perm[1] = 2;
   net->node[t].p.transpose.perm[2] = 3; net->node[t].p.transpose.perm[3] = 1;
   i = maxpool(net, cat, 3, 2, 0);
-  i = act(net, dense(net, flatten(net, i), 6), CB_RELU);
+  i = act(net, dense(net, flatten(net, i), 6), CB_ACT_RELU);
   i = dense(net, i, 5);
   {  /* the transposed branch joins through a dense layer on it */
     int j = dense(net, flatten(net, t), 5), in3[2] = {i, j};

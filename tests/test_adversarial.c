@@ -73,7 +73,7 @@ static void net_relu(cb_net *net)
 {
   int in = net->n - 1;
   cb_error err = {0};
-  int i = net_add(net, CB_RELU, "relu", "Relu", &in, 1, &net->node[in].shape, &err);
+  int i = net_add_act(net, CB_ACT_RELU, "relu", "Relu", in, &err);
   assert_true(i > 0);
   net->node[i].exact = 1;
 }
@@ -126,7 +126,7 @@ static void efw_run(exact_fw *e, mpq_t *x)
           mpq_add(y[o], y[o], t);
         }
       }
-    else if (nd->kind == CB_RELU)
+    else if (node_is_act(nd, CB_ACT_RELU))
       for (size_t k = 0; k < nd->size; k++) { if (mpq_sgn(in[k]) > 0) mpq_set(y[k], in[k]); else mpq_set_ui(y[k], 0, 1); }
     else fail_msg("exact forward: node kind %d not handled", nd->kind);
   }
@@ -303,7 +303,7 @@ static double naive_ibp_lb(const cb_net *net, const double *x0, double eps, cb_n
   for (size_t j = 0; j < n; j++) { lo[j] = x0[j] - eps; hi[j] = x0[j] + eps; }
   for (int i = 1; i < last; i++) {
     const cb_node *nd = &net->node[i];
-    if (nd->kind == CB_RELU) { for (size_t k = 0; k < w; k++) { lo[k] = fmax(lo[k], 0); hi[k] = fmax(hi[k], 0); } continue; }
+    if (node_is_act(nd, CB_ACT_RELU)) { for (size_t k = 0; k < w; k++) { lo[k] = fmax(lo[k], 0); hi[k] = fmax(hi[k], 0); } continue; }
     for (size_t o = 0; o < nd->p.aff.out; o++) {
       double cc = 0, r = 0;
       for (size_t j = 0; j < w; j++) {

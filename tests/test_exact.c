@@ -29,7 +29,7 @@ static int hnode(cb_net *net, cb_kind k, const int *in, int n_in, size_t size)
   cb_error err = {0};
   int i;
   shape_set(&s, 2, d);
-  i = net_add(net, k, cb_kind_name[k], "test", in, n_in, &s, &err);
+  i = net_add(net, k, cb_kind_info[k].name, "test", in, n_in, &s, &err);
   assert_true(i >= 0);
   net->output = i;
   return i;

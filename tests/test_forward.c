@@ -15,7 +15,7 @@ static int add1(cb_net *net, cb_kind k, int in, int rank, const int64_t *dims)
   cb_error err = {0};
   int idx;
   shape_set(&s, rank, dims);
-  idx = net_add(net, k, cb_kind_name[k], "test", &in, in < 0 ? 0 : 1, &s, &err);
+  idx = net_add(net, k, cb_kind_info[k].name, "test", &in, in < 0 ? 0 : 1, &s, &err);
   assert_true(idx >= 0);
   return idx;
 }
@@ -89,7 +89,7 @@ static void k_concat(tiny *t)
   cb_shape s;
   cb_error err = {0};
   t->net = with_input(2, d2);
-  add1(t->net, CB_RELU, 0, 2, d2);
+  { cb_error e2 = {0}; net_add_act(t->net, CB_ACT_RELU, "relu", "test", 0, &e2); }
   shape_set(&s, 2, d4);
   idx = net_add(t->net, CB_CONCAT, "cat", "Concat", in, 2, &s, &err);
   t->net->node[idx].p.concat.axis = 1;
@@ -117,21 +117,24 @@ static void k_transpose(tiny *t)
   t->want[0] = 0; t->want[1] = 3; t->want[2] = 1; t->want[3] = 4; t->want[4] = 2; t->want[5] = 5;
 }
 
-static void act(tiny *t, cb_kind k, double x0, double x1, double w0, double w1)
+static void act(tiny *t, cb_act a, double x0, double x1, double w0, double w1)
 {
   cb_node *n;
+  cb_error err = {0};
   t->net = with_input(2, d2);
-  n = &t->net->node[add1(t->net, k, 0, 2, d2)];
-  if (k == CB_LEAKY_RELU) n->p.leaky.alpha = 0.1;
-  if (k == CB_CLIP) { n->p.clip.lo = 0; n->p.clip.hi = 6; }
+  n = &t->net->node[net_add_act(t->net, a, cb_act_table[a].name, "test", 0, &err)];
+  if (a == CB_ACT_LEAKY_RELU) n->p.act.alpha = 0.1;
+  if (a == CB_ACT_ELU) n->p.act.alpha = 0.5;
+  if (a == CB_ACT_CLIP) { n->p.act.lo = 0; n->p.act.hi = 6; }
   t->x[0] = x0; t->x[1] = x1; t->want[0] = w0; t->want[1] = w1;
 }
 
-static void k_relu(tiny *t) { act(t, CB_RELU, -3, 2, 0, 2); }
-static void k_leaky(tiny *t) { act(t, CB_LEAKY_RELU, -3, 2, -0.3, 2); }
-static void k_sigmoid(tiny *t) { act(t, CB_SIGMOID, 0, -800, 0.5, 0); }
-static void k_tanh(tiny *t) { act(t, CB_TANH, 0, 1, 0, tanh(1.0)); }
-static void k_clip(tiny *t) { act(t, CB_CLIP, -1, 7, 0, 6); }
+static void k_relu(tiny *t) { act(t, CB_ACT_RELU, -3, 2, 0, 2); }
+static void k_leaky(tiny *t) { act(t, CB_ACT_LEAKY_RELU, -3, 2, -0.3, 2); }
+static void k_sigmoid(tiny *t) { act(t, CB_ACT_SIGMOID, 0, -800, 0.5, 0); }
+static void k_tanh(tiny *t) { act(t, CB_ACT_TANH, 0, 1, 0, tanh(1.0)); }
+static void k_clip(tiny *t) { act(t, CB_ACT_CLIP, -1, 7, 0, 6); }
+static void k_elu(tiny *t) { act(t, CB_ACT_ELU, -1, 2, 0.5 * expm1(-1.0), 2); }
 
 /* 3x3 image 1..9, 2x2 window stride 1 -> [5, 6, 8, 9]. */
 static void k_maxpool(tiny *t)
@@ -149,24 +152,29 @@ static void k_maxpool(tiny *t)
 static void (*const builders[])(tiny *) = {
   [CB_INPUT] = k_input, [CB_AFFINE] = k_affine, [CB_SCALE] = k_scale, [CB_CONV] = k_conv,
   [CB_ADD] = k_add, [CB_CONCAT] = k_concat, [CB_RESHAPE] = k_reshape, [CB_TRANSPOSE] = k_transpose,
-  [CB_RELU] = k_relu, [CB_LEAKY_RELU] = k_leaky, [CB_SIGMOID] = k_sigmoid, [CB_TANH] = k_tanh,
-  [CB_CLIP] = k_clip, [CB_MAXPOOL] = k_maxpool,
+  [CB_ACT] = k_relu, [CB_MAXPOOL] = k_maxpool,
 };
 _Static_assert(sizeof builders / sizeof builders[0] == CB_KIND_COUNT, "every kind needs a forward oracle");
+static void (*const act_builders[])(tiny *) = {
+  [CB_ACT_RELU] = k_relu, [CB_ACT_LEAKY_RELU] = k_leaky, [CB_ACT_SIGMOID] = k_sigmoid, [CB_ACT_TANH] = k_tanh,
+  [CB_ACT_CLIP] = k_clip, [CB_ACT_ELU] = k_elu,
+};
+_Static_assert(sizeof act_builders / sizeof act_builders[0] == CB_ACT_COUNT, "every activation needs a forward oracle");
 
 static void test_every_kind(void **st)
 {
   (void)st;
-  for (int k = 0; k < CB_KIND_COUNT; k++) {
+  for (int k = 0; k < CB_KIND_COUNT + CB_ACT_COUNT; k++) {   /* every kind, then every activation */
+    void (*build)(tiny *) = k < CB_KIND_COUNT ? builders[k] : act_builders[k - CB_KIND_COUNT];
     tiny t;
     double y[2][16];
     cb_error err = {0};
     double xx[32];
     memset(&t, 0, sizeof t);
-    assert_non_null(builders[k]);
-    builders[k](&t);
+    assert_non_null(build);
+    build(&t);
     t.net->output = t.net->n - 1;
-    if (net_check(t.net, &err) != CB_OK) fail_msg("%s: %s", cb_kind_name[k], err.msg);
+    if (net_check(t.net, &err) != CB_OK) fail_msg("%s: %s", node_kind_name(&t.net->node[t.net->output]), err.msg);
     /* batch of 2 identical rows: checks batching too */
     memcpy(xx, t.x, sizeof t.x);
     memcpy(xx + cb_net_input_size(t.net), t.x, cb_net_input_size(t.net) * sizeof(double));
@@ -174,7 +182,7 @@ static void test_every_kind(void **st)
     for (size_t i = 0; i < cb_net_output_size(t.net); i++) {
       double got0 = y[0][i], got1 = (&y[0][0])[cb_net_output_size(t.net) + i];
       if (fabs(got0 - t.want[i]) > 1e-15 || got1 != got0)
-        fail_msg("%s: output %zu = %.17g, want %.17g", cb_kind_name[k], i, got0, t.want[i]);
+        fail_msg("%s: output %zu = %.17g, want %.17g", node_kind_name(&t.net->node[t.net->output]), i, got0, t.want[i]);
     }
     cb_net_free(t.net);
   }

@@ -20,11 +20,11 @@ static int far_from_kinks(const cb_net *net, const cb_grad *g)
   for (int i = 1; i < net->n; i++) {
     const cb_node *n = &net->node[i];
     const double *x = grad_value(g, n->in ? n->in[0] : 0);
-    if (n->kind == CB_RELU || n->kind == CB_LEAKY_RELU) {
+    if (node_is_act(n, CB_ACT_RELU) || node_is_act(n, CB_ACT_LEAKY_RELU) || node_is_act(n, CB_ACT_ELU)) {
       for (size_t e = 0; e < n->size; e++) if (fabs(x[e]) < 1e-4) return 0;
-    } else if (n->kind == CB_CLIP) {
+    } else if (node_is_act(n, CB_ACT_CLIP)) {
       for (size_t e = 0; e < n->size; e++)
-        if (fabs(x[e] - n->p.clip.lo) < 1e-4 || fabs(x[e] - n->p.clip.hi) < 1e-4) return 0;
+        if (fabs(x[e] - n->p.act.lo) < 1e-4 || fabs(x[e] - n->p.act.hi) < 1e-4) return 0;
     } else if (n->kind == CB_MAXPOOL) {
       const double *y = grad_value(g, i);
       size_t isz = net->node[n->in[0]].size, hw = (size_t)(n->p.pool.g.hin * n->p.pool.g.win);
@@ -171,14 +171,14 @@ static void test_kinks(void **st)
   cb_grad *g;
   double x = 0, c = 1, G;
   (void)st;
-  act(net, 0, CB_RELU);
+  act(net, 0, CB_ACT_RELU);
   net->output = 1;
   g = grad_new(net, 1, NULL);
   assert_int_equal(grad_eval(g, &x, &c, 1, &G, NULL, NULL), CB_OK);
   assert_true(G == 0.0);
   grad_free(g); cb_net_free(net);
   net = start(2, d);
-  act(net, 0, CB_LEAKY_RELU);
+  act(net, 0, CB_ACT_LEAKY_RELU);
   net->output = 1;
   g = grad_new(net, 1, NULL);
   assert_int_equal(grad_eval(g, &x, &c, 1, &G, NULL, NULL), CB_OK);

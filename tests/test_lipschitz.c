@@ -201,7 +201,7 @@ static int tadd(cb_net *net, cb_kind k, const int *in, int n_in, int rank, const
   cb_error err = {0};
   char name[32];
   int idx;
-  snprintf(name, sizeof name, "n%d_%s", net->n, cb_kind_name[k]);
+  snprintf(name, sizeof name, "n%d_%s", net->n, cb_kind_info[k].name);
   shape_set(&s, rank, dims);
   idx = net_add(net, k, name, "test", in, n_in, &s, &err);
   if (idx < 0) fail_msg("%s", err.msg);
@@ -245,11 +245,15 @@ static int t_conv(cb_net *net, int in, int64_t cout, int64_t k, int64_t st, int6
 
 static int t_act(cb_net *net, int in, int which, uint64_t *s)
 {
-  static const cb_kind acts[] = {CB_RELU, CB_LEAKY_RELU, CB_SIGMOID, CB_TANH, CB_CLIP};
-  cb_kind k = acts[which % 5];
-  int i = tadd(net, k, &in, 1, net->node[in].shape.rank, net->node[in].shape.dim);
-  if (k == CB_LEAKY_RELU) net->node[i].p.leaky.alpha = urange(s, -1.5, 1.5);
-  if (k == CB_CLIP) { net->node[i].p.clip.lo = -0.5; net->node[i].p.clip.hi = urange(s, 0, 2); }
+  cb_act a = (cb_act)(which % CB_ACT_COUNT);
+  cb_error err = {0};
+  char name[32];
+  int i;
+  snprintf(name, sizeof name, "n%d_%s", net->n, cb_act_table[a].name);
+  if ((i = net_add_act(net, a, name, "test", in, &err)) < 0) fail_msg("%s", err.msg);
+  if (a == CB_ACT_LEAKY_RELU) net->node[i].p.act.alpha = urange(s, -1.5, 1.5);
+  if (a == CB_ACT_ELU) net->node[i].p.act.alpha = urange(s, 0, 1.5);
+  if (a == CB_ACT_CLIP) { net->node[i].p.act.lo = -0.5; net->node[i].p.act.hi = urange(s, 0, 2); }
   return i;
 }
 
@@ -329,10 +333,10 @@ static cb_net *rand_dense(uint64_t *s)
   cb_net *net = t_input(2, d);
   int i = t_scale(net, 0, s);
   i = t_affine(net, i, 10, s);
-  i = t_act(net, i, (int)(urand(s) * 5), s);
+  i = t_act(net, i, (int)(urand(s) * CB_ACT_COUNT), s);
   i = t_affine(net, i, 6, s);
   i = t_affine(net, i, 7, s);
-  i = t_act(net, i, (int)(urand(s) * 5), s);
+  i = t_act(net, i, (int)(urand(s) * CB_ACT_COUNT), s);
   i = t_affine(net, i, 3, s);
   t_finish(net, i);
   return net;
@@ -345,7 +349,7 @@ static cb_net *rand_conv(uint64_t *s)
   cb_net *net = t_input(4, d);
   int64_t dil = urand(s) < 0.5 ? 1 : 2, grp = urand(s) < 0.5 ? 1 : (urand(s) < 0.5 ? 2 : 4);
   int c1 = t_conv(net, 0, 4, 3, 1, 1, 1, urand(s) < 0.5 ? 1 : 2, s);
-  int a1 = t_act(net, c1, (int)(urand(s) * 5), s);
+  int a1 = t_act(net, c1, (int)(urand(s) * CB_ACT_COUNT), s);
   int c2 = t_conv(net, a1, 4, 3, 1, dil, dil, grp, s);
   int sc = t_scale(net, c2, s);
   int ad = t_two(net, CB_ADD, sc, a1);
@@ -353,7 +357,7 @@ static cb_net *rand_conv(uint64_t *s)
   int c3 = t_conv(net, mp, 3, 2, 2, 1, 1, 1, s);
   int tr = t_scale(net, t_transpose(net, c3), s);  /* c3 -> TRANSPOSE -> SCALE: a merged block */
   int cat = t_two(net, CB_CONCAT, t_flat(net, tr), t_flat(net, mp));
-  int a2 = t_act(net, cat, (int)(urand(s) * 5), s);
+  int a2 = t_act(net, cat, (int)(urand(s) * CB_ACT_COUNT), s);
   int f1 = t_affine(net, a2, 5, s);
   t_finish(net, t_affine(net, f1, 4, s));
   return net;
@@ -483,7 +487,7 @@ static void test_property_random(void **st)
     assert_true(dag.blocks > 0 && dag.tighter > 0);
     assert_true(one.worst > (norms[ni] == LIP_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
   }
-  for (int k = 0; k < CB_KIND_COUNT; k++) if (!seen[k]) fail_msg("kind %s not covered", cb_kind_name[k]);
+  for (int k = 0; k < CB_KIND_COUNT; k++) if (!seen[k]) fail_msg("kind %s not covered", cb_kind_info[k].name);
 }
 
 static void test_property_opnets(void **st)

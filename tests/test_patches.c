@@ -29,8 +29,8 @@ static cb_net *net_digits(void)
 {
   int64_t d[4] = {1, 1, 10, 10};
   cb_net *net = start(4, d);
-  int i = act(net, conv(net, 0, 4, 3, 1, 1, 1, 1), CB_RELU);
-  i = act(net, conv(net, i, 6, 3, 2, 1, 1, 1), CB_RELU);
+  int i = act(net, conv(net, 0, 4, 3, 1, 1, 1, 1), CB_ACT_RELU);
+  i = act(net, conv(net, i, 6, 3, 2, 1, 1, 1), CB_ACT_RELU);
   dense(net, flatten(net, i), 5);
   return net;
 }
@@ -40,16 +40,16 @@ static cb_net *net_mixed(void)
 {
   int64_t d[4] = {1, 2, 13, 12};
   cb_net *net = start(4, d);
-  int i = act(net, conv(net, 0, 4, 3, 1, 0, 1, 1), CB_LEAKY_RELU);   /* 11x10 */
+  int i = act(net, conv(net, 0, 4, 3, 1, 0, 1, 1), CB_ACT_LEAKY_RELU);   /* 11x10 */
   int s = add_node(net, CB_SCALE, i, 4, net->node[i].shape.dim), a;
   net->node[s].p.scale.a = rnd_vec(net, net->node[s].size, -1.5, 1.5);
   net->node[s].p.scale.b = rnd_vec(net, net->node[s].size, -0.3, 0.3);
-  i = act(net, conv(net, s, 4, 3, 1, 2, 2, 2), CB_SIGMOID);         /* dilation 2, groups 2: 11x10 */
+  i = act(net, conv(net, s, 4, 3, 1, 2, 2, 2), CB_ACT_SIGMOID);         /* dilation 2, groups 2: 11x10 */
   a = conv(net, i, 4, 2, 1, 0, 1, 4);                               /* avgpool 2x2 s1: 10x9 */
   for (int k = 0; k < 16; k++) net->node[a].p.conv.W[k] = 0.25;
   for (int k = 0; k < 4; k++) net->node[a].p.conv.b[k] = 0;
-  i = act(net, conv(net, a, 5, 3, 2, 1, 1, 1), CB_TANH);            /* 5x5 */
-  i = act(net, conv(net, i, 3, 2, 1, 0, 1, 1), CB_CLIP);            /* 4x4 */
+  i = act(net, conv(net, a, 5, 3, 2, 1, 1, 1), CB_ACT_TANH);            /* 5x5 */
+  i = act(net, conv(net, i, 3, 2, 1, 0, 1, 1), CB_ACT_CLIP);            /* 4x4 */
   dense(net, flatten(net, i), 4);
   return net;
 }
@@ -59,9 +59,9 @@ static cb_net *net_strided(void)
 {
   int64_t d[4] = {1, 3, 11, 11};
   cb_net *net = start(4, d);
-  int i = act(net, conv(net, 0, 5, 3, 3, 1, 1, 1), CB_RELU);        /* 4x4 */
-  i = act(net, conv(net, i, 4, 1, 1, 0, 1, 1), CB_RELU);            /* 1x1 conv */
-  i = act(net, conv(net, i, 6, 2, 1, 0, 1, 1), CB_LEAKY_RELU);      /* 3x3 */
+  int i = act(net, conv(net, 0, 5, 3, 3, 1, 1, 1), CB_ACT_RELU);        /* 4x4 */
+  i = act(net, conv(net, i, 4, 1, 1, 0, 1, 1), CB_ACT_RELU);            /* 1x1 conv */
+  i = act(net, conv(net, i, 6, 2, 1, 0, 1, 1), CB_ACT_LEAKY_RELU);      /* 3x3 */
   dense(net, flatten(net, i), 3);
   return net;
 }
@@ -72,8 +72,8 @@ static cb_net *net_wide(void)
 {
   int64_t d[4] = {1, 8, 8, 8};
   cb_net *net = start(4, d);
-  int i = act(net, conv(net, 0, 16, 5, 1, 2, 1, 1), CB_RELU);       /* 8x8 */
-  i = act(net, conv(net, i, 8, 3, 2, 1, 1, 1), CB_RELU);            /* 4x4 */
+  int i = act(net, conv(net, 0, 16, 5, 1, 2, 1, 1), CB_ACT_RELU);       /* 8x8 */
+  i = act(net, conv(net, i, 8, 3, 2, 1, 1, 1), CB_ACT_RELU);            /* 4x4 */
   dense(net, flatten(net, i), 3);
   return net;
 }

@@ -38,7 +38,17 @@ static int node(cb_net *net, cb_kind k, int in, size_t size)
   cb_error err = {0};
   int i;
   shape_set(&s, 2, d);
-  i = net_add(net, k, cb_kind_name[k], "test", &in, 1, &s, &err);
+  i = net_add(net, k, cb_kind_info[k].name, "test", &in, 1, &s, &err);
+  assert_true(i >= 0);
+  net->output = i;
+  return i;
+}
+
+/* An activation node on `in` (the net's output). */
+static int act(cb_net *net, cb_act a, int in)
+{
+  cb_error err = {0};
+  int i = net_add_act(net, a, cb_act_table[a].name, "test", in, &err);
   assert_true(i >= 0);
   net->output = i;
   return i;
@@ -104,7 +114,7 @@ static cb_net *relu1(void)
 {
   static const double one = 1, zero = 0;
   cb_net *net = start(1);
-  dense(net, node(net, CB_RELU, dense(net, 0, 1, &one, &zero), 1), 1, &one, &zero);
+  dense(net, act(net, CB_ACT_RELU, dense(net, 0, 1, &one, &zero)), 1, &one, &zero);
   return net;
 }
 
@@ -153,7 +163,7 @@ static void test_contradictory_output(void **state)
   cb_net *net = start(1);
   vfy_result r;
   (void)state;
-  dense(net, node(net, CB_RELU, dense(net, 0, 2, W1, b1), 2), 2, I, b1);
+  dense(net, act(net, CB_ACT_RELU, dense(net, 0, 2, W1, b1)), 2, I, b1);
   assert_int_equal(run(net, "(declare-const X_0 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)"
                             "(assert (>= X_0 -1))(assert (<= X_0 1))"
                             "(assert (<= Y_0 Y_1))(assert (<= Y_1 (- Y_0 1)))", 10, &r), VFY_UNSAT);
@@ -173,7 +183,7 @@ static void test_tiny_corner(void **state)
                   "(assert (>= X_0 0))(assert (<= X_0 1))(assert (>= X_1 0))(assert (<= X_1 1))";
   char p[512];
   (void)state;
-  dense(net, node(net, CB_RELU, dense(net, 0, 2, I, c), 2), 1, s, &z);
+  dense(net, act(net, CB_ACT_RELU, dense(net, 0, 2, I, c)), 1, s, &z);
   snprintf(p, sizeof p, "%s(assert (>= Y_0 0.0015))", d);
   assert_int_equal(run(net, p, 20, &r), VFY_SAT);
   assert_true(r.x[0] > 0.999 && r.x[1] > 0.999 && r.y[0] >= 0.0015);
@@ -187,8 +197,8 @@ static void test_tiny_corner(void **state)
 static cb_net *random_net(void)
 {
   cb_net *net = start(2);
-  int i = node(net, CB_RELU, dense(net, 0, 12, NULL, NULL), 12);
-  i = node(net, CB_RELU, dense(net, i, 10, NULL, NULL), 10);
+  int i = act(net, CB_ACT_RELU, dense(net, 0, 12, NULL, NULL));
+  i = act(net, CB_ACT_RELU, dense(net, i, 10, NULL, NULL));
   dense(net, i, 2, NULL, NULL);
   return net;
 }
@@ -382,10 +392,10 @@ static void test_relu_split(void **state)
     cb_net *net = start(2);
     /* every fourth net reads its input through a ReLU (a split there is a
        term on node 0, which the injected CROWN pass must keep) */
-    int i = t % 4 == 3 ? node(net, CB_RELU, 0, 2) : 0;
-    i = node(net, CB_RELU, dense(net, i, 12, NULL, NULL), 12);
-    i = node(net, CB_RELU, dense(net, i, 10, NULL, NULL), 10);
-    i = node(net, CB_RELU, dense(net, i, 8, NULL, NULL), 8);
+    int i = t % 4 == 3 ? act(net, CB_ACT_RELU, 0) : 0;
+    i = act(net, CB_ACT_RELU, dense(net, i, 12, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 10, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 8, NULL, NULL));
     dense(net, i, 2, NULL, NULL);
     double lo[2], hi[2], best = -INFINITY, y[2], x[2], t2 = -INFINITY;
     char extra[256], p[1024];
@@ -468,17 +478,17 @@ static void test_relu_split(void **state)
 static cb_net *random_dense(void)
 {
   cb_net *net = start(3);
-  int i = node(net, CB_RELU, dense(net, 0, 10, NULL, NULL), 10), s;
-  i = node(net, CB_LEAKY_RELU, dense(net, i, 8, NULL, NULL), 8);
-  net->node[i].p.leaky.alpha = 0.1;
+  int i = act(net, CB_ACT_RELU, dense(net, 0, 10, NULL, NULL)), s;
+  i = act(net, CB_ACT_LEAKY_RELU, dense(net, i, 8, NULL, NULL));
+  net->node[i].p.act.alpha = 0.1;
   s = node(net, CB_SCALE, i, 8);
   net->node[s].p.scale.a = net_doubles(net, 8);
   net->node[s].p.scale.b = net_doubles(net, 8);
   for (int k = 0; k < 8; k++) { net->node[s].p.scale.a[k] = rnd(-2, 2); net->node[s].p.scale.b[k] = rnd(-0.5, 0.5); }
-  i = node(net, CB_SIGMOID, dense(net, s, 8, NULL, NULL), 8);
-  i = node(net, CB_TANH, dense(net, i, 6, NULL, NULL), 6);
-  i = node(net, CB_CLIP, dense(net, i, 6, NULL, NULL), 6);
-  net->node[i].p.clip.lo = -0.2; net->node[i].p.clip.hi = 0.4;
+  i = act(net, CB_ACT_SIGMOID, dense(net, s, 8, NULL, NULL));
+  i = act(net, CB_ACT_TANH, dense(net, i, 6, NULL, NULL));
+  i = act(net, CB_ACT_CLIP, dense(net, i, 6, NULL, NULL));
+  net->node[i].p.act.lo = -0.2; net->node[i].p.act.hi = 0.4;
   dense(net, i, 3, NULL, NULL);
   for (int k = 0; k < net->n; k++) net->node[k].exact = 1;
   return net;

@@ -1,0 +1,116 @@
+/*
+** The activation table (act.h): per sub-type, f as the forward pass computes
+** it, f' as the gradient uses it, the range of f' over an interval (interval
+** Jacobians), a Lipschitz constant and the forward-error rule.
+**
+** Forward-error rules: ReLU and Clip only compare (exact).  LeakyReLU's
+** alpha x is one correctly rounded product.  Sigmoid, tanh and ELU call libm
+** (exp, tanh, expm1), which glibc documents within 1-2 ulps on x86_64; with
+** the logistic formula's two further roundings, 16 u relative plus the
+** smallest subnormal absolute covers them with room to spare.
+**
+** The ranges of f' are outward: sigmoid' and tanh' are even and decreasing
+** in |x| (so the range over [l, u] is spanned by the smallest and the largest
+** |x|), ELU's alpha e^x is increasing; each libm value is widened by 16 u.
+*/
+#include <float.h>
+#include <math.h>
+#include "net.h"
+
+#define U_RO (DBL_EPSILON / 2)
+
+static int always(const cb_node *n) { (void)n; return 1; }
+static int alpha_nonneg(const cb_node *n) { return n->p.act.alpha >= 0; }
+static double one(const cb_node *n) { (void)n; return 1.0; }
+
+/* ---- ReLU: y = max(x, 0); ReLU'(0) = 0 as PyTorch ---- */
+static double relu_f(const cb_node *n, double x) { (void)n; return x > 0 ? x : 0; }
+static double relu_df(const cb_node *n, double x, double y) { (void)n; (void)y; return x > 0 ? 1.0 : 0.0; }
+
+/* LeakyReLU: 1 if l > 0; alpha if u <= 0; else hull(alpha, 1).  On a set
+   where u <= 0 the slope is alpha even at the kink (mean-value bounds). */
+static void leaky_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  double a = n->p.act.type == CB_ACT_RELU ? 0 : n->p.act.alpha;
+  if (l > 0) *dl = *dh = 1;
+  else if (u <= 0) *dl = *dh = a;
+  else { *dl = fmin(a, 1); *dh = fmax(a, 1); }
+}
+
+/* ---- LeakyReLU ---- */
+static double leaky_f(const cb_node *n, double x) { return x >= 0 ? x : n->p.act.alpha * x; }
+static double leaky_df(const cb_node *n, double x, double y) { (void)y; return x > 0 ? 1.0 : n->p.act.alpha; }
+static double leaky_lip(const cb_node *n) { return fmax(1.0, fabs(n->p.act.alpha)); }
+
+/* ---- sigmoid and tanh ---- */
+static double sigmoid_f(const cb_node *n, double v)
+{
+  (void)n;
+  if (v >= 0) return 1.0 / (1.0 + exp(-v));
+  double e = exp(v);
+  return e / (1.0 + e);
+}
+static double sigmoid_df(const cb_node *n, double x, double y) { (void)n; (void)x; return y * (1.0 - y); }
+static double tanh_f(const cb_node *n, double x) { (void)n; return tanh(x); }
+static double tanh_df(const cb_node *n, double x, double y) { (void)n; (void)x; return 1.0 - y * y; }
+static double quarter(const cb_node *n) { (void)n; return 0.25; }
+
+static double dsig(double x) { double t = exp(-fabs(x)); return t / ((1 + t) * (1 + t)); }
+static double dtanh(double x) { double t = exp(-2 * fabs(x)); return 4 * t / ((1 + t) * (1 + t)); }
+
+/* f' even, decreasing in |x|, at most peak: its range over [l, u], widened. */
+static void even_range(double (*df)(double), double peak, double l, double u, double *dl, double *dh)
+{
+  double fr = fmax(fabs(l), fabs(u)), nr = l <= 0 && u >= 0 ? 0 : fmin(fabs(l), fabs(u));
+  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO + DBL_TRUE_MIN;
+  *dl = fmax(0, a * (1 - 16 * U_RO) - m);
+  *dh = fmin(peak, b * (1 + 16 * U_RO) + m);
+}
+static void sigmoid_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  (void)n;
+  even_range(dsig, 0.25, l, u, dl, dh);
+}
+static void tanh_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  (void)n;
+  even_range(dtanh, 1.0, l, u, dl, dh);
+}
+
+/* ---- Clip[lo, hi]: 0 if u < lo or l > hi; 1 if lo < l, u < hi; else [0, 1] ---- */
+static double clip_f(const cb_node *n, double x) { return x < n->p.act.lo ? n->p.act.lo : x > n->p.act.hi ? n->p.act.hi : x; }
+static double clip_df(const cb_node *n, double x, double y)
+{
+  (void)y;
+  return x >= n->p.act.lo && x <= n->p.act.hi ? 1.0 : 0.0;
+}
+static void clip_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  if (u < n->p.act.lo || l > n->p.act.hi) *dl = *dh = 0;
+  else if (l > n->p.act.lo && u < n->p.act.hi) *dl = *dh = 1;
+  else { *dl = 0; *dh = 1; }
+}
+
+/* ---- ELU (alpha >= 0, checked by the loader): f' = 1 for x > 0, alpha e^x for x <= 0 ---- */
+static double elu_f(const cb_node *n, double x) { return x > 0 ? x : n->p.act.alpha * expm1(x); }
+static double elu_df(const cb_node *n, double x, double y) { (void)y; return x > 0 ? 1.0 : n->p.act.alpha * exp(x); }
+static void elu_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  double a = n->p.act.alpha, m = 16 * U_RO, lo, hi;
+  if (l > 0) { *dl = *dh = 1; return; }
+  lo = fmax(0, a * exp(l) * (1 - m) - DBL_TRUE_MIN);      /* alpha e^t over [l, min(u, 0)] */
+  hi = fmin(a, a * exp(fmin(u, 0)) * (1 + m) + DBL_TRUE_MIN);
+  if (u > 0) { lo = fmin(lo, 1); hi = fmax(hi, 1); }
+  *dl = lo; *dh = hi;
+}
+static double elu_lip(const cb_node *n) { return fmax(1.0, n->p.act.alpha); }
+
+const cb_act_info cb_act_table[CB_ACT_COUNT] = {
+  [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
+  [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
+  [CB_ACT_SIGMOID] = {"SIGMOID", 0, CB_ACT_ERR_LIBM, always, sigmoid_f, sigmoid_df, sigmoid_drange, quarter},
+  [CB_ACT_TANH] = {"TANH", 0, CB_ACT_ERR_LIBM, always, tanh_f, tanh_df, tanh_drange, one},
+  [CB_ACT_CLIP] = {"CLIP", 1, CB_ACT_ERR_EXACT, always, clip_f, clip_df, clip_drange, one},
+  [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip},
+};
+_Static_assert(CB_ACT_COUNT == 6, "a new activation needs its row in cb_act_table");

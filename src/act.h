@@ -1,0 +1,53 @@
+/*
+** Elementwise activations: one node kind (CB_ACT) with a sub-type table, in
+** the spirit of ggml's unary op.  Everything an analyzer needs to know about
+** an activation's math is a row of cb_act_info (act.c); its linear
+** relaxation is the matching row of bounds/relax.c.  Analyzers never switch
+** over the sub-type.
+**
+** Adding an activation: a value below, its row in act.c, its relaxation row
+** in bounds/relax.c, its ONNX mapping line in src/onnx_ops.c; tests/
+** test_kinds.c walks every row through every analyzer.
+**
+** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU), lo/hi
+** (Clip).  Every function below reads them from the node.
+*/
+#ifndef CB_ACT_H
+#define CB_ACT_H
+
+typedef enum cb_act {
+  CB_ACT_RELU,        /* y = max(x, 0)                                  */
+  CB_ACT_LEAKY_RELU,  /* y = x if x >= 0 else alpha x                   */
+  CB_ACT_SIGMOID,     /* y = 1 / (1 + exp(-x))                          */
+  CB_ACT_TANH,        /* y = tanh(x)                                    */
+  CB_ACT_CLIP,        /* y = min(max(x, lo), hi)  (ReLU6 = Clip(0, 6))  */
+  CB_ACT_ELU,         /* y = x if x > 0 else alpha (exp(x) - 1)         */
+  CB_ACT_COUNT
+} cb_act;
+
+/* How far the double value fl(f(x)) may be from the real f(x). */
+typedef enum cb_act_err {
+  CB_ACT_ERR_EXACT,   /* no rounding: f only compares (ReLU, Clip)      */
+  CB_ACT_ERR_ROUND,   /* one correctly rounded product: |err| <= u |y|  */
+  CB_ACT_ERR_LIBM     /* libm: |err| <= 16 u |y| + 2^-1074 (see act.c)  */
+} cb_act_err;
+
+struct cb_node;
+
+typedef struct cb_act_info {
+  const char *name;              /* "RELU", as cb_kind names are written */
+  int piecewise_linear;          /* f is made of lines (exact in rationals) */
+  cb_act_err err;                /* the forward-error rule of f */
+  /* nondecreasing for this node's parameters (IBP needs it) */
+  int (*monotone)(const struct cb_node *n);
+  double (*f)(const struct cb_node *n, double x);                 /* the forward pass's f */
+  /* f'(x) given y = f(x) (a one-sided value at kinks, as PyTorch's autograd) */
+  double (*df)(const struct cb_node *n, double x, double y);
+  /* [dl, dh] contains f'(t) for every real t in [l, u] (one-sided at kinks), rounded outward */
+  void (*drange)(const struct cb_node *n, double l, double u, double *dl, double *dh);
+  double (*lip)(const struct cb_node *n);                         /* sup |f'|, an upper bound */
+} cb_act_info;
+
+extern const cb_act_info cb_act_table[CB_ACT_COUNT];
+
+#endif
