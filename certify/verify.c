@@ -979,6 +979,30 @@ static int at_precision(const search *S, const item *it, const double *a, const 
   return 1;
 }
 
+/* A subdomain left open at rounding scale may still hold an exact witness
+   where its rows are extreme: at a vertex.  Tries, clamped into the inner
+   box, the vertex minimising each live row's linear form a_r . x, and every
+   vertex when there are at most 2^8.  1 with the witness in x (y, *c). */
+static int leaf_vertices(const search *S, const item *it, const double *a, double *x, double *y, size_t *c)
+{
+  const vnn_box *B = &S->spec->box[it->box];
+  size_t nx = S->spec->nx;
+  for (size_t k = 0; k < B->n_conj; k++) {
+    if (!it->act[k]) continue;
+    for (size_t r = 0; r < B->conj[k].m; r++) {
+      const double *ar = a + (S->row0[it->box][k] + r) * nx;
+      for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(ar[j] >= 0 ? it->lo[j] : it->hi[j], B->lo_in[j]), B->hi_in[j]);
+      if (vfy_check_witness(S->net, S->spec, it->box, x, y, c, &S->r->fp_only)) return 1;
+    }
+  }
+  if (nx > 8) return 0;
+  for (unsigned v = 0; v < (1u << nx); v++) {
+    for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(v >> j & 1 ? it->hi[j] : it->lo[j], B->lo_in[j]), B->hi_in[j]);
+    if (vfy_check_witness(S->net, S->spec, it->box, x, y, c, &S->r->fp_only)) return 1;
+  }
+  return 0;
+}
+
 /* Bounds item `it` with workspace ws; fills w (and it->act). */
 static void process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 {
@@ -1052,6 +1076,7 @@ branch:
     if (rr == R_ERR) { w->o = O_ERROR; goto out; }
   }
   if (nx <= FD_MAX_DIM && at_precision(S, it, a, lc)) {
+    if (leaf_vertices(S, it, a, x, y, &c)) goto sat;
     w->o = O_LEAF;
     snprintf(w->why, sizeof w->why, "undecided below rounding error: the rows vary by < 2^-40 of their size");
     goto out;
@@ -1069,7 +1094,10 @@ branch:
     }
     if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
   }
-  if (w->dim < 0) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)"); goto out; }
+  if (w->dim < 0) {
+    if (nx <= FD_MAX_DIM && leaf_vertices(S, it, a, x, y, &c)) goto sat;
+    w->o = O_LEAF; snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)"); goto out;
+  }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
   w->upper_first = S->o->lp_side_first && nx <= FD_MAX_DIM && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }

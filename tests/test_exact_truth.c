@@ -87,7 +87,7 @@ static void tnet_layers(tnet *N)
   N->nl = 0;
   for (int i = 1; i < N->net->n; i++) {
     const cb_node *nd = &N->net->node[i];
-    if (nd->kind == CB_RELU) { N->L[N->nl - 1].relu = 1; continue; }
+    if (node_is_act(nd, CB_ACT_RELU)) { N->L[N->nl - 1].relu = 1; continue; }
     assert_int_equal(nd->kind, CB_AFFINE);
     assert_true(N->nl < 3);
     N->L[N->nl++] = (layer){nd->p.aff.in, nd->p.aff.out, nd->p.aff.W, nd->p.aff.b, 0};
@@ -107,7 +107,7 @@ static tnet relu_net(size_t nx, const size_t *hid, int nh, size_t ny)
   for (int l = 0; l <= nh; l++) {
     i = dense(N.net, i, l < nh ? hid[l] : ny);
     dyadic_params(&N.net->node[i], 64, 16);
-    if (l < nh) { i = act(N.net, i, CB_RELU); N.net->node[i].exact = 1; }
+    if (l < nh) { i = act(N.net, i, CB_ACT_RELU); N.net->node[i].exact = 1; }
   }
   N.net->output = i;
   if (net_check(N.net, &err) != CB_OK) fail_msg("%s", err.msg);
