@@ -42,6 +42,8 @@ static const char *usage =
   "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
   "counterexample, re-checked by the forward pass, is reported), unknown (with\n"
   "the reason: the margin that failed, a timeout, an internal error).\n"
+  "A row whose set is empty (the ball misses the clip box) or whose label is\n"
+  "not a class stops the run before any work, naming the row (exit 3).\n"
   "\n"
   "  --radius       also search the certified radius (largest verified eps, by\n"
   "                 bisection from the Lipschitz radius) and the attack radius\n"
@@ -331,9 +333,9 @@ static int run(const opts *o, cb_error *err)
   r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   n = r1 - r0;
-  for (size_t k = r0; k < r1; k++) {
-    int y = cb_data_label(d, k);
-    if (y < 0 || (size_t)y >= no) { rc = cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, k, y, no - 1); goto out; }
+  {
+    args_ball ball = {o->co.norm, o->co.eps, o->co.clip, o->co.clip_lo, o->co.clip_hi};
+    if ((rc = args_check_rows(d, o->data, r0, r1, no, &ball, err)) != CB_OK) goto out;
   }
   if (!(c = certifier_new(net, &o->co, err))) { rc = err->status; goto out; }
   set = settings_json(o, r0, r1);
