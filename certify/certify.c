@@ -93,12 +93,14 @@ typedef struct job {
   cb_cert_result *r;
   const volatile int *stop;
   double *C, *lb, *best, *xa, *ya, *lo, *hi;
+  double *p;                 /* the clean point: x clamped into the clip box (x without one) */
+  double d_lo, d_up;         /* bounds of ||p - x||: S is empty for eps < d_lo (0 without a clip box) */
   int have_best;             /* best[] holds some sound margin bounds */
   cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
   cb_ws *ws;
   cb_set set;
   double lip_radius;        /* global Lipschitz radius (0 if none) */
-  double *m_lo;             /* real-arithmetic margin lower bounds at x (local Lipschitz) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at p (local Lipschitz) */
   int have_m_lo;
   struct timespec t0;
 } job;
@@ -124,7 +126,35 @@ static int argmax(const double *y, size_t n)
   return (int)b;
 }
 
-/* Attack at radius eps; 1 if it found a checked counterexample (stored in r). */
+/*
+** THE place where a counterexample is accepted: every "falsified" (clean
+** step, attacks, radius search) goes through here.  x is accepted when it
+** lies in the set at the current eps (set_contains: clip box exact, L-inf
+** distance exact, L2/L1 distances rounded up) and the double forward pass
+** gives every output finite and an argmax other than the label.  An exact
+** check of the class (real-arithmetic outputs) belongs here.  With keep, x,
+** its logits and class go to r.  Returns 1 if accepted, 0 if not; *rc gets
+** the status (an error of the forward pass).
+*/
+static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  double *y = j->ya;
+  int k;
+  *rc = CB_OK;
+  if (!set_contains(&j->set, x)) return 0;
+  if ((*rc = cb_net_forward(c->net, x, 1, y, err)) != CB_OK) return 0;
+  for (size_t o = 0; o < c->nout; o++) if (!isfinite(y[o])) return 0;
+  if ((k = argmax(y, c->nout)) == j->label) return 0;
+  if (keep) {
+    if (x != j->r->cex) memcpy(j->r->cex, x, c->nin * sizeof *x);
+    memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
+    j->r->cex_class = k;
+  }
+  return 1;
+}
+
+/* Attack at radius eps; 1 if it found an accepted counterexample (stored in r with keep). */
 static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc)
 {
   const cb_certifier *c = j->c;
@@ -134,23 +164,15 @@ static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int k
   clock_gettime(CLOCK_MONOTONIC, &t);
   j->set.eps = eps;
   *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
-  if (*rc == CB_OK && g < 0 && set_contains(&j->set, j->xa)) {
-    double *y = j->ya;
-    if ((*rc = cb_net_forward(c->net, j->xa, 1, y, err)) == CB_OK && argmax(y, c->nout) != j->label) {
-      if (keep) {
-        memcpy(j->r->cex, j->xa, c->nin * sizeof *j->xa);
-        memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
-        j->r->cex_class = argmax(y, c->nout);
-      }
-      found = 1;
-    }
-  }
+  if (*rc == CB_OK && g < 0) found = counterexample_accept(j, j->xa, keep, rc, err);
   j->r->ms[m] += 1e3 * since(&t);
   return found;
 }
 
 /* Sound methods at radius eps, cheapest first: returns 1 if verified (by *by),
-   0 if not, -1 on an error or a non-finite bound (reason in r). */
+   0 if not, -1 on an error or a non-finite bound (reason in r).  A set that
+   is provably empty (the radius search near the distance to the clip box)
+   is verified vacuously, by no method (*by = CM_COUNT). */
 static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
 {
   static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
@@ -158,9 +180,14 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
   const cb_certifier *c = j->c;
   size_t q = c->nout - 1;
   int ran = 0;               /* a bound method filled ws at this eps */
-  if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
+  *by = CM_COUNT;
   j->set.eps = eps;
   j->ws->set.eps = eps;
+  if (eps < j->d_up) {
+    cb_error e2 = {0};
+    if (set_check(&j->set, &e2) != CB_OK) return 1;
+  }
+  if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
   for (int k = 0; k < 3; k++) {
     struct timespec t;
     int rc, ok = 1;
@@ -185,10 +212,11 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
   }
   if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
-    /* mean value along the segment from x: needs x in the set (it is unless clipped away) */
+    /* mean value along the segment from the clean point p, which is in the
+       set (convex), to any y of it: ||y - p|| <= eps */
     struct timespec t;
     int rc, ok = 1;
-    if (!set_contains(&j->set, j->x)) return 0;
+    if (!set_contains(&j->set, j->p)) return 0;
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
     j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
@@ -259,15 +287,20 @@ static int logit_bounds(job *j, cb_error *err)
   return CB_OK;
 }
 
-/* [certified, attacked] radii by bisection, warm-started from the Lipschitz radius. */
+/* [certified, attacked] radii by bisection, warm-started from the Lipschitz
+   radius.  Below d_lo (a lower bound of the distance from x to the clip
+   box) the set is empty, so every eps < d_lo is verified vacuously and the
+   search starts there: it never bounds or attacks an empty set.  A clean
+   point p that is a counterexample is in the set from eps = ||p - x||: both
+   radii are then that distance (d_lo, d_up: rounded down, up). */
 static int radius_search(job *j, cb_error *err)
 {
   const cb_certifier *c = j->c;
   cb_cert_result *r = j->r;
-  double lo = j->lip_radius, hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
+  double lo = fmax(j->lip_radius, j->d_lo), hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
   cb_cm by;
   int rc, v;
-  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = 0; r->attack_radius = 0; return CB_OK; }
+  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = j->d_lo; r->attack_radius = j->d_up; return CB_OK; }
   if (r->verdict == V_VERIFIED) lo = fmax(lo, c->o.eps);
   else if (r->verdict == V_FALSIFIED) hi = ahi = c->o.eps;
   else hi = c->o.eps;
@@ -298,6 +331,54 @@ static int radius_search(job *j, cb_error *err)
   return CB_OK;
 }
 
+/* The clean step: the forward pass at the clean point p (logits and pred of
+   the sample); falsified when p is misclassified and accepted. */
+static int clean_step(job *j, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  cb_cert_result *r = j->r;
+  struct timespec t;
+  int rc, found;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  set_nearest(&j->set, j->p);
+  rc = cb_net_forward(c->net, j->p, 1, r->logits, err);
+  r->ms[CM_CLEAN] += 1e3 * since(&t);
+  if (rc != CB_OK) return rc;
+  r->pred = argmax(r->logits, c->nout);
+  for (size_t o = 0; o < c->nout; o++)
+    if (!isfinite(r->logits[o])) return cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample");
+  if (r->pred == j->label) return CB_OK;
+  found = counterexample_accept(j, j->p, 1, &rc, err);
+  if (rc != CB_OK || !found) return rc;      /* p not provably in the set: the cascade goes on */
+  r->verdict = V_FALSIFIED;
+  r->decided_by = CM_CLEAN;
+  snprintf(r->reason, sizeof r->reason, "the %s is classified %d, not %d",
+           memcmp(j->p, j->x, c->nin * sizeof *j->x) ? "row clamped into the clip box" : "sample itself", r->pred, j->label);
+  return CB_OK;
+}
+
+/* Per-sample inputs of the Lipschitz methods, at the clean point p. */
+static int lipschitz_inputs(job *j, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  struct timespec t;
+  int rc = CB_OK;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (on(j, CM_LIPSCHITZ)) {
+    lip_sample ls;
+    if ((rc = lip_certify(c->net, c->lip, j->p, j->label, &ls, err)) != CB_OK) return rc;
+    j->lip_radius = ls.radius_pairwise;
+    j->r->ms[CM_LIPSCHITZ] += 1e3 * since(&t);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (on(j, CM_LOCAL_LIP) && c->lip) {
+    if ((rc = jac_margins_at(c->net, c->lip, j->p, j->label, j->m_lo, NULL, err)) != CB_OK) return rc;
+    j->have_m_lo = 1;
+    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+  }
+  return rc;
+}
+
 int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
                    const volatile int *stop, cb_error *err)
 {
@@ -318,9 +399,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   memset(r->ms, 0, sizeof r->ms);
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
-  j.C = cb_calloc(q * c->nout + 3 * q + 3 * ni + c->nout, sizeof(double));
+  j.C = cb_calloc(q * c->nout + 3 * q + 4 * ni + c->nout, sizeof(double));
   if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.ya = j.hi + ni;
+  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.p = j.hi + ni;
+  j.ya = j.p + ni;
   j.m_lo = j.ya + c->nout;
   for (size_t k = 0, o = 0; o < c->nout; o++)
     if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
@@ -330,27 +412,11 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
     j.set.lo = j.lo; j.set.hi = j.hi;
   }
   if ((rc = set_check(&j.set, err)) != CB_OK) goto out;
-  /* clean point */
-  if ((rc = cb_net_forward(c->net, x, 1, r->logits, err)) != CB_OK) goto out;
-  r->pred = argmax(r->logits, c->nout);
-  for (size_t o = 0; o < c->nout; o++)
-    if (!isfinite(r->logits[o])) { rc = cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample"); goto out; }
-  if (r->pred != label) {
-    r->verdict = V_FALSIFIED; r->decided_by = CM_CLEAN; r->cex_class = r->pred;
-    memcpy(r->cex, x, ni * sizeof *x);
-    memcpy(r->cex_logits, r->logits, c->nout * sizeof *r->logits);
-    snprintf(r->reason, sizeof r->reason, "the sample itself is classified %d, not %d", r->pred, label);
-    goto radius;
-  }
-  if (on(&j, CM_LIPSCHITZ)) {
-    lip_sample ls;
-    if ((rc = lip_certify(c->net, c->lip, x, label, &ls, err)) != CB_OK) goto out;
-    j.lip_radius = ls.radius_pairwise;
-  }
-  if (on(&j, CM_LOCAL_LIP) && c->lip) {
-    if ((rc = jac_margins_at(c->net, c->lip, x, label, j.m_lo, NULL, err)) != CB_OK) goto out;
-    j.have_m_lo = 1;
-  }
+  j.d_lo = set_clip_distance(&j.set, 0);
+  j.d_up = set_clip_distance(&j.set, 1);
+  if ((rc = clean_step(&j, err)) != CB_OK) goto out;
+  if (r->verdict == V_FALSIFIED) goto radius;
+  if ((rc = lipschitz_inputs(&j, err)) != CB_OK) goto out;
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
   /* cheap attack, then the sound methods, then a strong attack */
   if (on(&j, CM_ATTACK) && attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {
