@@ -13,6 +13,9 @@ const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp",
                                           "local-lipschitz", "alpha-crown", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
+/* The methods that need the global Lipschitz analysis (certifier_new). */
+#define LIP_METHODS ((1u << CM_LIPSCHITZ) | (1u << CM_LOCAL_LIP))
+
 struct cb_certifier {
   const cb_net *net;
   cb_bnet bn;
@@ -42,15 +45,19 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
   c->nout = cb_net_output_size(net);
   if (c->nout < 2) { cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs", net->path); goto fail; }
   if (bnet_init(&c->bn, net, err) != CB_OK) goto fail;
-  if ((c->o.methods & (1u << CM_LIPSCHITZ)) && o->norm != CB_NORM_BOX) {
+  if ((c->o.methods & LIP_METHODS) && o->norm != CB_NORM_BOX) {
     lip_opts lo;
     cb_error e2 = {0};
     lip_opts_init(&lo);
     lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
     if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
       if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
-      c->lip = NULL;                                  /* unsupported kind: the method is skipped */
-      c->o.methods &= ~(1u << CM_LIPSCHITZ);
+      if (o->methods_named) {                         /* the user asked for it: say why it cannot run */
+        cb_error_set(err, CB_EUNSUP, "--methods %s: %s", (c->o.methods >> CM_LIPSCHITZ) & 1 ? "lipschitz" : "local-lipschitz", e2.msg);
+        goto fail;
+      }
+      c->lip = NULL;                                  /* unsupported kind: both methods are skipped */
+      c->o.methods &= ~LIP_METHODS;
     }
   }
   return c;
@@ -73,7 +80,7 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 {
   size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
   memset(r, 0, sizeof *r);
-  r->logits = cb_calloc(5 * no + ni, sizeof(double));
+  r->logits = cb_calloc(5 * no + ni, sizeof(double));   /* logits, margin_lb, cex_logits, logit_lb, logit_ub, cex */
   if (!r->logits) return CB_ENOMEM;
   r->margin_lb = r->logits + no;
   r->cex_logits = r->margin_lb + no;
@@ -166,7 +173,82 @@ static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int k
   *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
   if (*rc == CB_OK && g < 0) found = counterexample_accept(j, j->xa, keep, rc, err);
   j->r->ms[m] += 1e3 * since(&t);
+  j->r->ran |= 1u << m;
   return found;
+}
+
+/* A bound method stopped with status rc: the sample's time ran out (0, not
+   verified) or an error (-1). */
+static int stopped(job *j, int rc, cb_error *err)
+{
+  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
+  return -1;
+}
+
+/* Folds the margin bounds lb of method m into best: 1 if every margin is
+   proved > 0 (best = lb, the deciding method's bounds), 0 if not, -1 on a
+   non-finite bound (reason in r). */
+static int take_bounds(job *j, cb_cm m)
+{
+  size_t q = j->c->nout - 1;
+  int ok = 1;
+  for (size_t r = 0; r < q; r++) {
+    if (!isfinite(j->lb[r])) {
+      snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[m], r);
+      return -1;
+    }
+    if (!(j->lb[r] > 0)) ok = 0;
+    j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+  }
+  j->have_best = 1;
+  if (ok) memcpy(j->best, j->lb, q * sizeof *j->lb);
+  return ok;
+}
+
+/* CROWN's intermediate bounds over the set at the current eps, which local
+   Lipschitz and alpha-CROWN (method m) build on: kept when CROWN ran at this
+   eps, computed otherwise (m's time). */
+static int need_crown(job *j, cb_cm m, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if (j->last == CM_CROWN) return CB_OK;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = bounds_run(j->ws, CB_CROWN, err);
+  j->r->ms[m] += 1e3 * since(&t);
+  if (rc == CB_OK) j->last = CM_CROWN;
+  return rc;
+}
+
+/* Local Lipschitz at the current eps: m_j(p) - L_j eps, by the mean value
+   theorem along the segment from p to any y of the set (p is in the set,
+   which is convex, and ||y - p|| <= eps).  1 / 0 / -1 as take_bounds. */
+static int local_lip_at(job *j, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if (!set_contains(&j->set, j->p)) return 0;
+  if ((rc = need_crown(j, CM_LOCAL_LIP, err)) != CB_OK) return stopped(j, rc, err);
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = jac_margin_lb(j->ws, j->label, j->c->lip, j->m_lo, j->lb, NULL, err);
+  j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+  j->r->ran |= 1u << CM_LOCAL_LIP;
+  if (rc != CB_OK) return stopped(j, rc, err);
+  return take_bounds(j, CM_LOCAL_LIP);
+}
+
+/* alpha-CROWN's margin bounds at the current eps.  1 / 0 / -1 as take_bounds. */
+static int alpha_at(job *j, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if ((rc = need_crown(j, CM_ALPHA, err)) != CB_OK) return stopped(j, rc, err);
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = alpha_spec(j->ws, j->C, j->c->nout - 1, NULL, j->lb, NULL, err);
+  j->r->ms[CM_ALPHA] += 1e3 * since(&t);
+  j->r->ran |= 1u << CM_ALPHA;
+  if (rc != CB_OK) return stopped(j, rc, err);
+  return take_bounds(j, CM_ALPHA);
 }
 
 /* Sound methods at radius eps, cheapest first: returns 1 if verified (by *by),
@@ -177,88 +259,47 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
 {
   static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
-  const cb_certifier *c = j->c;
-  size_t q = c->nout - 1;
-  int ran = 0;               /* a bound method filled ws at this eps */
+  size_t q = j->c->nout - 1;
+  int v = 0;
   *by = CM_COUNT;
+  j->last = CM_COUNT;          /* the workspace holds nothing at this eps yet */
   j->set.eps = eps;
   j->ws->set.eps = eps;
   if (eps < j->d_up) {
     cb_error e2 = {0};
     if (set_check(&j->set, &e2) != CB_OK) return 1;
   }
-  if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
-  for (int k = 0; k < 3; k++) {
+  if (on(j, CM_LIPSCHITZ)) {
+    j->r->ran |= 1u << CM_LIPSCHITZ;
+    if (eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
+  }
+  for (int k = 0; k < 3 && v == 0; k++) {
     struct timespec t;
-    int rc, ok = 1;
+    int rc;
     if (!on(j, order[k]) || out_of_time(j)) continue;
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = bounds_run(j->ws, meth[k], err);
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
-    if (rc != CB_OK && rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }  /* timeout: not verified */
-    if (rc != CB_OK) return -1;
+    j->r->ran |= 1u << order[k];
+    if (rc != CB_OK) return stopped(j, rc, err);
     j->last = order[k];
-    ran = 1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
-    }
-    j->have_best = 1;
-    if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+    if ((v = take_bounds(j, order[k])) > 0) *by = order[k];
   }
-  if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
-    /* mean value along the segment from the clean point p, which is in the
-       set (convex), to any y of it: ||y - p|| <= eps */
-    struct timespec t;
-    int rc, ok = 1;
-    if (!set_contains(&j->set, j->p)) return 0;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
-    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
-    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
-    if (rc != CB_OK) return -1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite local-lipschitz bound on margin %zu", r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
-    }
-    j->have_best = 1;
-    if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
-  }
-  if (on(j, CM_ALPHA) && ran && j->last != CM_IBP && !out_of_time(j)) {
-    struct timespec t;
-    int rc, ok = 1;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    rc = alpha_spec(j->ws, j->C, q, NULL, j->lb, NULL, err);
-    j->r->ms[CM_ALPHA] += 1e3 * since(&t);
-    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
-    if (rc != CB_OK) return -1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite alpha-crown bound on margin %zu", r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = fmax(j->best[r], j->lb[r]);
-    }
-    if (ok) { *by = CM_ALPHA; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
-  }
-  *by = CM_COUNT;
-  return 0;
+  if (v == 0 && on(j, CM_LOCAL_LIP) && j->have_m_lo && !out_of_time(j) && (v = local_lip_at(j, err)) > 0) *by = CM_LOCAL_LIP;
+  if (v == 0 && on(j, CM_ALPHA) && !out_of_time(j) && (v = alpha_at(j, err)) > 0) *by = CM_ALPHA;
+  return v;
 }
 
 /* The worst margin of the best bounds, for the reason text. */
 static void unknown_reason(job *j)
 {
   size_t q = j->c->nout - 1, w = 0;
+  if (!j->have_best && on(j, CM_LIPSCHITZ)) {
+    snprintf(j->r->reason, sizeof j->r->reason, "eps %.6g not below the global Lipschitz radius %.6g, no counterexample found",
+             j->c->o.eps, j->lip_radius);
+    return;
+  }
   if (!j->have_best) { snprintf(j->r->reason, sizeof j->r->reason, "no sound method ran"); return; }
   for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
   snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
@@ -343,6 +384,7 @@ static int clean_step(job *j, cb_error *err)
   set_nearest(&j->set, j->p);
   rc = cb_net_forward(c->net, j->p, 1, r->logits, err);
   r->ms[CM_CLEAN] += 1e3 * since(&t);
+  r->ran |= 1u << CM_CLEAN;
   if (rc != CB_OK) return rc;
   r->pred = argmax(r->logits, c->nout);
   for (size_t o = 0; o < c->nout; o++)
@@ -396,6 +438,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->have_logit_bounds = 0;
   r->certified_radius = 0;
   r->attack_radius = INFINITY;
+  r->ran = 0;
   memset(r->ms, 0, sizeof r->ms);
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);

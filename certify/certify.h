@@ -15,6 +15,10 @@
 **   strong attack       -> falsified
 **   otherwise unknown, with the reason (which margin failed, timeout, error).
 ** Methods are tried cheapest first and the first that decides is recorded.
+** The clean step always runs.  Local Lipschitz and alpha-CROWN need CROWN's
+** intermediate bounds over S: when CROWN did not run at this eps they
+** compute them (their time, not a "crown" decision).  Both Lipschitz methods
+** need the global Lipschitz analysis of the net.
 ** The Lipschitz methods may centre on p: every y of the box has
 ** |y_j - p_j| <= |y_j - x_j|, so S lies in the ball of radius eps around p.
 ** A verdict "verified" comes only from a sound bound; a NaN or infinite bound
@@ -48,6 +52,9 @@ typedef struct cb_cert_opt {
   int clip;                 /* intersect with [clip_lo, clip_hi]^n */
   double clip_lo, clip_hi;
   unsigned methods;         /* bit per cb_cm; CM_CLEAN is always on */
+  int methods_named;        /* 1: the user chose `methods`: a named method that cannot run on
+                               this net (lipschitz, local-lipschitz without a Lipschitz rule)
+                               makes certifier_new fail; 0 (default): it is skipped */
   cb_attack_opt cheap, strong;
   double timeout;           /* seconds per sample, 0 = none */
   int radius;               /* also search [certified, attacked] radii */
@@ -81,6 +88,7 @@ typedef struct cb_cert_result {
   double certified_radius;  /* radius search: largest verified eps (0 if none) */
   double attack_radius;     /* smallest eps with a counterexample; INFINITY if none found */
   double ms_total, ms[CM_COUNT];  /* wall time, total and per method */
+  unsigned ran;             /* bit per cb_cm: the methods that ran on this sample */
 } cb_cert_result;
 
 int cert_result_init(cb_cert_result *r, const cb_net *net);   /* allocates the arrays */

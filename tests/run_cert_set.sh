@@ -5,6 +5,8 @@
 #    labelled 1 -> falsified by clean at the row clamped into the box;
 #  - --radius with L2 and a clip box 0.28-0.31 away from the rows runs
 #    (it used to attack an empty set and stop with exit 3);
+#  - --methods alpha-crown / local-lipschitz / ibp,alpha-crown run the named
+#    method (they used to leave every row unknown, "no sound method ran").
 CB=${1:-build/cerbere}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -28,4 +30,14 @@ done
 rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 10 ] || [ "$rc" = 11 ] || fail "--radius L2 clipped: exit $rc ($(cat "$tmp/err"))"
 [ "$(grep -c '"certified_radius":.*[0-9]' "$tmp/r/certificates.json")" = 9 ] || fail "--radius L2 clipped: not 9 radii"
-echo "certify on the set: clip4 verified / falsified at the clamped row, --radius L2 clipped ran"
+# eps 0.03: IBP proves none of rows 0-2, alpha-CROWN and local Lipschitz prove all three
+for m in alpha-crown local-lipschitz ibp,alpha-crown; do
+  "$CB" certify nets/digits_mlp.onnx --data nets/digits_test20.csv --rows 0:3 --norm inf --eps 0.03 --methods "$m" \
+    --threads 1 --quiet --out "$tmp/m" >/dev/null 2>"$tmp/err"
+  rc=$?
+  [ "$rc" = 0 ] || fail "--methods $m: exit $rc, expected 0 ($(cat "$tmp/err"))"
+  last=${m##*,}
+  n=$(grep -c "\"decided_by\":.*\"$last\"" "$tmp/m/certificates.json")
+  [ "$n" = 3 ] || fail "--methods $m: $n rows decided by $last, expected 3"
+done
+echo "certify on the set: clip4 verified / falsified at the clamped row, --radius L2 clipped ran, --methods subsets ran"

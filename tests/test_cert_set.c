@@ -6,6 +6,8 @@
 **    (verified where it used to be "falsified by clean" with the row);
 **  - --radius with L2 and a clip box that holds no pixel at 0: the search
 **    used to attack an empty set and abort ("attack: the set is empty");
+**  - every --methods subset runs each named method unless an earlier one
+**    decided (alpha-crown / local-lipschitz alone used to do nothing);
 **  - set_check: the L-inf set whose ball touches the box at one face is not
 **    empty and its clean point is in it; the L2 set the ball misses is;
 **  - the property: random small nets x clip boxes x norms inf/2/1 x centres
@@ -146,6 +148,50 @@ static void test_radius_l2_clip(void **st)
   cb_net_free(net);
 }
 
+/* Every subset of the methods besides clean: each named method runs unless
+   a method before it in the cascade decided, and only named methods decide. */
+static void test_methods_subsets(void **st)
+{
+  cb_net *net = must_load("nets/digits_mlp.onnx");
+  cb_data *d = must_csv("nets/digits_test20.csv", 64);
+  int runs = 0;
+  (void)st;
+  for (unsigned sub = 1; sub < 1u << (CM_COUNT - 1); sub++) {
+    cb_cert_opt o;
+    cb_certifier *c;
+    cert_opt_init(&o);
+    o.norm = CB_NORM_INF; o.eps = 0.01;
+    o.methods = (sub << 1) | 1u << CM_CLEAN;
+    o.methods_named = 1;
+    o.cheap = (cb_attack_opt){5, 0, 1};
+    o.strong = (cb_attack_opt){10, 1, 2};
+    c = must_certifier(net, &o);
+    for (size_t row = 0; row < 2; row++) {
+      cb_cert_result r;
+      cb_error err = {0};
+      assert_int_equal(cert_result_init(&r, net), CB_OK);
+      if (certify_sample(c, cb_data_x(d, row), cb_data_label(d, row), &r, NULL, &err) != CB_OK) fail_msg("%s", err.msg);
+      for (int m = CM_CLEAN; m < CM_COUNT; m++) {
+        int named = (o.methods >> m) & 1, ran = (r.ran >> m) & 1;
+        int earlier = r.verdict != V_UNKNOWN && (int)r.decided_by < m;
+        if (ran && !named) fail_msg("methods %#x row %zu: %s ran without being named", o.methods, row, cb_cm_name[m]);
+        if (named && !ran && !earlier)
+          fail_msg("methods %#x row %zu: %s named but did not run (%s, %s)", o.methods, row, cb_cm_name[m],
+                   cb_verdict_name[r.verdict], r.reason);
+      }
+      if (r.verdict != V_UNKNOWN) assert_true((o.methods >> r.decided_by) & 1);
+      if (r.verdict == V_UNKNOWN && (o.methods & ~((1u << CM_CLEAN) | (1u << CM_ATTACK) | (1u << CM_STRONG_ATTACK))))
+        assert_null(strstr(r.reason, "no sound method ran"));
+      runs++;
+      cert_result_free(&r);
+    }
+    certifier_free(c);
+  }
+  printf("  %d runs over %u method subsets: every named method ran or an earlier one decided\n", runs, (1u << (CM_COUNT - 1)) - 1);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
 /* set_check: refuses exactly the empty sets at the L-inf boundary, and the
    clean point of a set touching the box is in the set. */
 static void test_set_boundary(void **st)
@@ -281,7 +327,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_clip_row_outside), cmocka_unit_test(test_radius_l2_clip),
-    cmocka_unit_test(test_set_boundary),
+    cmocka_unit_test(test_methods_subsets), cmocka_unit_test(test_set_boundary),
     cmocka_unit_test(test_property),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
