@@ -69,7 +69,13 @@ typedef struct cb_ws {
 /* set.c */
 void set_box(const cb_set *s, double *lo, double *hi);         /* smallest box holding the set */
 int set_contains(const cb_set *s, const double *x);            /* 1 if x is in the set (rounding-safe) */
-int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi ... */
+int set_check(const cb_set *s, cb_error *err);                 /* eps >= 0 finite, lo <= hi, and not provably
+                                                                  empty: "the set is empty: the L2 ball of radius
+                                                                  E does not meet the clip box [LO,HI] (distance D)" */
+void set_nearest(const cb_set *s, double *p);                  /* clamp(center) into the clip box: the point of the
+                                                                  box nearest the centre in every p-norm */
+double set_clip_distance(const cb_set *s, int up);             /* ||set_nearest - center||, an upper (up = 1) or
+                                                                  lower (up = 0) bound; 0 without a clip box */
 void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
                  double *out);    /* out_i >= max_{x in S} A_i x + bias_i, rounding included */
 void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const size_t *idx,

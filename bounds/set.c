@@ -10,9 +10,18 @@
 ** terms (Higham Sec. 3.1) plus (n+2) 2^-1074 for products that underflow
 ** (gradual underflow is absolute, not relative, error), then is rounded up.
 ** Called once per bound row.
+**
+** Empty sets.  A ball around a centre c outside the clip box meets the box
+** iff the box point nearest c, p = clamp(c) coordinatewise (nearest in every
+** p-norm), lies in the ball: ||p - c|| <= eps.  set_check refuses a set whose
+** emptiness it can prove (one message for every command); set_nearest gives
+** p, the point every command evaluates for "the row itself" (certify's clean
+** step).  Every y of the box has |y_j - p_j| <= |y_j - c_j|, so the set also
+** lies in the ball of radius eps around p.
 */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include "bounds.h"
 
 #define U (DBL_EPSILON / 2)
@@ -23,8 +32,80 @@ double gamma_n(size_t n) { double k = (double)n * U; return k / (1 - k); }
 double round_up(double v) { return v + fabs(v) * 2 * U + DBL_TRUE_MIN; }
 double round_dn(double v) { return v - fabs(v) * 2 * U - DBL_TRUE_MIN; }
 
+static const char *norm_text(cb_norm n) { return n == CB_NORM_INF ? "L-inf" : n == CB_NORM_2 ? "L2" : "L1"; }
+
+/* The doubles just below and above the real |x - c|: d = fl(x - c) and its
+   exact error e (TwoSum, Knuth TAOCP 4.2.2: d + e == x - c exactly, |e| <=
+   ulp(d)/2) give |x - c| = |d| + e', e' = e with the sign of d; the bound
+   on the side of e' moves one ulp.  Both equal |d| when the subtraction is
+   exact.  An overflow gives [DBL_MAX, inf]. */
+static void abs_diff(double x, double c, double *lo, double *hi)
+{
+  double d = x - c, bb = d - x, e = (x - (d - bb)) + (-c - bb), D = fabs(d), E = d >= 0 ? e : -e;
+  *lo = E >= 0 ? D : nextafter(D, 0);
+  *hi = E <= 0 ? D : nextafter(D, HUGE_VAL);
+}
+
+/* 1 if |x - c| <= eps exactly (doubles, eps >= 0). */
+static int within(double x, double c, double eps)
+{
+  double lo, hi;
+  abs_diff(x, c, &lo, &hi);
+  return hi <= eps;
+}
+
+void set_nearest(const cb_set *s, double *p)
+{
+  for (size_t j = 0; j < s->n; j++)
+    p[j] = s->lo ? fmin(fmax(s->center[j], s->lo[j]), s->hi[j]) : s->center[j];
+}
+
+/* Bounds of ||clamp(c) - c||_p (0 without a clip box): up = 1 an upper
+   bound, up = 0 a lower bound (each |p_j - c_j| by abs_diff, the L2/L1 sums
+   by gamma_{n+1} and their underflow by UNDER(n)); L-inf: the doubles next
+   to the exact distance. */
+double set_clip_distance(const cb_set *s, int up)
+{
+  double acc = 0, g = gamma_n(s->n + 1);
+  if (!s->lo || s->norm == CB_NORM_BOX) return 0;
+  for (size_t j = 0; j < s->n; j++) {
+    double p = fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), lo, hi, d;
+    abs_diff(p, s->center[j], &lo, &hi);
+    d = up ? hi : lo;
+    if (s->norm == CB_NORM_INF) acc = fmax(acc, d);
+    else acc += s->norm == CB_NORM_2 ? d * d : d;
+  }
+  if (s->norm == CB_NORM_INF) return acc;
+  acc = up ? round_up(acc * (1 + g) + UNDER(s->n)) : fmax(round_dn(acc * (1 - g) - UNDER(s->n)), 0);
+  if (s->norm == CB_NORM_1) return acc;
+  return up ? round_up(sqrt(acc)) : fmax(round_dn(sqrt(acc)), 0);
+}
+
+/* 1 if the ball provably misses the clip box: L-inf exactly (some
+   coordinate of clamp(c) is more than eps from c), L2/L1 when a lower
+   bound of ||clamp(c) - c|| exceeds eps. */
+static int provably_empty(const cb_set *s)
+{
+  if (!s->lo || s->norm == CB_NORM_BOX) return 0;
+  if (s->norm == CB_NORM_INF) {
+    for (size_t j = 0; j < s->n; j++)
+      if (!within(fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), s->center[j], s->eps)) return 1;
+    return 0;
+  }
+  return set_clip_distance(s, 0) > s->eps;
+}
+
+/* "the clip box [lo,hi]" when every coordinate has the same bounds. */
+static void box_text(const cb_set *s, char *buf, size_t cap)
+{
+  for (size_t j = 1; j < s->n; j++)
+    if (s->lo[j] != s->lo[0] || s->hi[j] != s->hi[0]) { snprintf(buf, cap, "the clip box"); return; }
+  snprintf(buf, cap, "the clip box [%.10g,%.10g]", s->lo[0], s->hi[0]);
+}
+
 int set_check(const cb_set *s, cb_error *err)
 {
+  char box[96];
   if (s->norm != CB_NORM_BOX && (!s->center || !(s->eps >= 0) || !isfinite(s->eps)))
     return cb_error_set(err, CB_EUSAGE, "eps must be a finite number >= 0 (got %g)", s->eps);
   if (s->norm == CB_NORM_BOX && (!s->lo || !s->hi))
@@ -33,9 +114,11 @@ int set_check(const cb_set *s, cb_error *err)
     if (s->center && !isfinite(s->center[j])) return cb_error_set(err, CB_EVALUE, "input %zu is not finite", j);
     if (s->lo && (!isfinite(s->lo[j]) || !isfinite(s->hi[j]) || s->lo[j] > s->hi[j]))
       return cb_error_set(err, CB_EVALUE, "input %zu: box [%g, %g] is empty or not finite", j, s->lo[j], s->hi[j]);
-    if (s->lo && s->center && s->norm != CB_NORM_BOX &&
-        (s->center[j] + s->eps < s->lo[j] || s->center[j] - s->eps > s->hi[j]))
-      return cb_error_set(err, CB_EVALUE, "input %zu: the ball does not meet the clip box", j);
+  }
+  if (s->n && provably_empty(s)) {
+    box_text(s, box, sizeof box);
+    return cb_error_set(err, CB_EVALUE, "the set is empty: the %s ball of radius %.10g does not meet %s (distance %.6g)",
+                        norm_text(s->norm), s->eps, box, set_clip_distance(s, 0));
   }
   return CB_OK;
 }
@@ -51,20 +134,22 @@ void set_box(const cb_set *s, double *lo, double *hi)
   }
 }
 
-/* 1 if x is in the set for real arithmetic: each computed distance is
-   rounded up before it is compared, so borderline points are rejected. */
+/* 1 if x is in the set for real arithmetic: the box and the L-inf
+   distances exactly (within); for L2 and L1 each |x_j - c_j| is taken from
+   above (abs_diff) and the sum is rounded up before it is compared, so
+   borderline points are rejected. */
 int set_contains(const cb_set *s, const double *x)
 {
-  double acc = 0;
+  double acc = 0, lo, d;
   for (size_t j = 0; j < s->n; j++) {
     if (!isfinite(x[j])) return 0;
     if (s->lo && (x[j] < s->lo[j] || x[j] > s->hi[j])) return 0;
     if (s->norm == CB_NORM_BOX) continue;
-    double d = round_up(fabs(x[j] - s->center[j]));
-    if (s->norm == CB_NORM_INF) { if (d > s->eps) return 0; }
-    else acc += s->norm == CB_NORM_2 ? d * d : d;
+    if (s->norm == CB_NORM_INF) { if (!within(x[j], s->center[j], s->eps)) return 0; continue; }
+    abs_diff(x[j], s->center[j], &lo, &d);
+    acc += s->norm == CB_NORM_2 ? d * d : d;
   }
-  if (s->norm == CB_NORM_2) return round_up(acc * (1 + gamma_n(s->n + 1))) <= round_dn(s->eps * s->eps);
+  if (s->norm == CB_NORM_2) return round_up(acc * (1 + gamma_n(s->n + 1)) + UNDER(s->n)) <= round_dn(s->eps * s->eps);
   if (s->norm == CB_NORM_1) return round_up(acc * (1 + gamma_n(s->n + 1))) <= s->eps;
   return 1;
 }

@@ -186,8 +186,15 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
     a.r[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->hi[j] - set->lo[j]) : set->eps;
     a.x[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->lo[j] + set->hi[j]) : set->center[j];
   }
-  /* 1. the centre (projected: with a clip box it may lie outside) */
-  if (!attack_project(set, a.x)) { rc = cb_error_set(err, CB_EVALUE, "attack: the set is empty"); goto out; }
+  /* 1. the centre (projected: with a clip box it may lie outside).  No point
+     of the set provably in it (an empty set, or one within rounding of
+     empty): nothing to attack, nothing found. */
+  if (!attack_project(set, a.x)) {
+    memcpy(x_best, a.x, a.nin * sizeof *a.x);
+    *g_best = HUGE_VAL;
+    rc = CB_OK;
+    goto out;
+  }
   if ((rc = eval(&a, &gx, err)) != CB_OK) goto out;
   /* 2. PGD from the centre: its first step is the FGSM corner guess */
   if (a.best >= stop_below && (rc = pgd(&a, o.steps, stop_below, err)) != CB_OK) goto out;

@@ -26,7 +26,9 @@ typedef struct cb_attack_opt {
 #define CB_ATTACK_DEFAULT ((cb_attack_opt){40, 4, 0})
 
 /* x_best (n_in) and g_best receive the best point found; stops early once
-   g < stop_below.  Returns CB_OK, or an error (OOM, non-finite output). */
+   g < stop_below.  A set without a point provably in it (empty, or within
+   rounding of empty) finds nothing: g_best = HUGE_VAL, CB_OK.  Returns CB_OK,
+   or an error (OOM, non-finite output). */
 int attack_run(const cb_net *net, const cb_set *set, const double *C, const double *d, size_t q,
                cb_agg agg, double stop_below, const cb_attack_opt *opt, double *x_best,
                double *g_best, cb_error *err);

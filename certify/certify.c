@@ -13,6 +13,9 @@ const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp",
                                           "local-lipschitz", "alpha-crown", "strong-attack"};
 const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
+/* The methods that need the global Lipschitz analysis (certifier_new). */
+#define LIP_METHODS ((1u << CM_LIPSCHITZ) | (1u << CM_LOCAL_LIP))
+
 struct cb_certifier {
   const cb_net *net;
   cb_bnet bn;
@@ -42,15 +45,19 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
   c->nout = cb_net_output_size(net);
   if (c->nout < 2) { cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs", net->path); goto fail; }
   if (bnet_init(&c->bn, net, err) != CB_OK) goto fail;
-  if ((c->o.methods & (1u << CM_LIPSCHITZ)) && o->norm != CB_NORM_BOX) {
+  if ((c->o.methods & LIP_METHODS) && o->norm != CB_NORM_BOX) {
     lip_opts lo;
     cb_error e2 = {0};
     lip_opts_init(&lo);
     lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
     if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
       if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
-      c->lip = NULL;                                  /* unsupported kind: the method is skipped */
-      c->o.methods &= ~(1u << CM_LIPSCHITZ);
+      if (o->methods_named) {                         /* the user asked for it: say why it cannot run */
+        cb_error_set(err, CB_EUNSUP, "--methods %s: %s", (c->o.methods >> CM_LIPSCHITZ) & 1 ? "lipschitz" : "local-lipschitz", e2.msg);
+        goto fail;
+      }
+      c->lip = NULL;                                  /* unsupported kind: both methods are skipped */
+      c->o.methods &= ~LIP_METHODS;
     }
   }
   return c;
@@ -73,7 +80,7 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 {
   size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
   memset(r, 0, sizeof *r);
-  r->logits = cb_calloc(5 * no + ni, sizeof(double));
+  r->logits = cb_calloc(5 * no + ni, sizeof(double));   /* logits, margin_lb, cex_logits, logit_lb, logit_ub, cex */
   if (!r->logits) return CB_ENOMEM;
   r->margin_lb = r->logits + no;
   r->cex_logits = r->margin_lb + no;
@@ -93,12 +100,14 @@ typedef struct job {
   cb_cert_result *r;
   const volatile int *stop;
   double *C, *lb, *best, *xa, *ya, *lo, *hi;
+  double *p;                 /* the clean point: x clamped into the clip box (x without one) */
+  double d_lo, d_up;         /* bounds of ||p - x||: S is empty for eps < d_lo (0 without a clip box) */
   int have_best;             /* best[] holds some sound margin bounds */
   cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
   cb_ws *ws;
   cb_set set;
   double lip_radius;        /* global Lipschitz radius (0 if none) */
-  double *m_lo;             /* real-arithmetic margin lower bounds at x (local Lipschitz) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at p (local Lipschitz) */
   int have_m_lo;
   struct timespec t0;
 } job;
@@ -124,7 +133,35 @@ static int argmax(const double *y, size_t n)
   return (int)b;
 }
 
-/* Attack at radius eps; 1 if it found a checked counterexample (stored in r). */
+/*
+** THE place where a counterexample is accepted: every "falsified" (clean
+** step, attacks, radius search) goes through here.  x is accepted when it
+** lies in the set at the current eps (set_contains: clip box exact, L-inf
+** distance exact, L2/L1 distances rounded up) and the double forward pass
+** gives every output finite and an argmax other than the label.  An exact
+** check of the class (real-arithmetic outputs) belongs here.  With keep, x,
+** its logits and class go to r.  Returns 1 if accepted, 0 if not; *rc gets
+** the status (an error of the forward pass).
+*/
+static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  double *y = j->ya;
+  int k;
+  *rc = CB_OK;
+  if (!set_contains(&j->set, x)) return 0;
+  if ((*rc = cb_net_forward(c->net, x, 1, y, err)) != CB_OK) return 0;
+  for (size_t o = 0; o < c->nout; o++) if (!isfinite(y[o])) return 0;
+  if ((k = argmax(y, c->nout)) == j->label) return 0;
+  if (keep) {
+    if (x != j->r->cex) memcpy(j->r->cex, x, c->nin * sizeof *x);
+    memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
+    j->r->cex_class = k;
+  }
+  return 1;
+}
+
+/* Attack at radius eps; 1 if it found an accepted counterexample (stored in r with keep). */
 static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc)
 {
   const cb_certifier *c = j->c;
@@ -134,103 +171,135 @@ static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int k
   clock_gettime(CLOCK_MONOTONIC, &t);
   j->set.eps = eps;
   *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
-  if (*rc == CB_OK && g < 0 && set_contains(&j->set, j->xa)) {
-    double *y = j->ya;
-    if ((*rc = cb_net_forward(c->net, j->xa, 1, y, err)) == CB_OK && argmax(y, c->nout) != j->label) {
-      if (keep) {
-        memcpy(j->r->cex, j->xa, c->nin * sizeof *j->xa);
-        memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
-        j->r->cex_class = argmax(y, c->nout);
-      }
-      found = 1;
-    }
-  }
+  if (*rc == CB_OK && g < 0) found = counterexample_accept(j, j->xa, keep, rc, err);
   j->r->ms[m] += 1e3 * since(&t);
+  j->r->ran |= 1u << m;
   return found;
 }
 
+/* A bound method stopped with status rc: the sample's time ran out (0, not
+   verified) or an error (-1). */
+static int stopped(job *j, int rc, cb_error *err)
+{
+  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
+  return -1;
+}
+
+/* Folds the margin bounds lb of method m into best: 1 if every margin is
+   proved > 0 (best = lb, the deciding method's bounds), 0 if not, -1 on a
+   non-finite bound (reason in r). */
+static int take_bounds(job *j, cb_cm m)
+{
+  size_t q = j->c->nout - 1;
+  int ok = 1;
+  for (size_t r = 0; r < q; r++) {
+    if (!isfinite(j->lb[r])) {
+      snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[m], r);
+      return -1;
+    }
+    if (!(j->lb[r] > 0)) ok = 0;
+    j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
+  }
+  j->have_best = 1;
+  if (ok) memcpy(j->best, j->lb, q * sizeof *j->lb);
+  return ok;
+}
+
+/* CROWN's intermediate bounds over the set at the current eps, which local
+   Lipschitz and alpha-CROWN (method m) build on: kept when CROWN ran at this
+   eps, computed otherwise (m's time). */
+static int need_crown(job *j, cb_cm m, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if (j->last == CM_CROWN) return CB_OK;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = bounds_run(j->ws, CB_CROWN, err);
+  j->r->ms[m] += 1e3 * since(&t);
+  if (rc == CB_OK) j->last = CM_CROWN;
+  return rc;
+}
+
+/* Local Lipschitz at the current eps: m_j(p) - L_j eps, by the mean value
+   theorem along the segment from p to any y of the set (p is in the set,
+   which is convex, and ||y - p|| <= eps).  1 / 0 / -1 as take_bounds. */
+static int local_lip_at(job *j, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if (!set_contains(&j->set, j->p)) return 0;
+  if ((rc = need_crown(j, CM_LOCAL_LIP, err)) != CB_OK) return stopped(j, rc, err);
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = jac_margin_lb(j->ws, j->label, j->c->lip, j->m_lo, j->lb, NULL, err);
+  j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+  j->r->ran |= 1u << CM_LOCAL_LIP;
+  if (rc != CB_OK) return stopped(j, rc, err);
+  return take_bounds(j, CM_LOCAL_LIP);
+}
+
+/* alpha-CROWN's margin bounds at the current eps.  1 / 0 / -1 as take_bounds. */
+static int alpha_at(job *j, cb_error *err)
+{
+  struct timespec t;
+  int rc;
+  if ((rc = need_crown(j, CM_ALPHA, err)) != CB_OK) return stopped(j, rc, err);
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  rc = alpha_spec(j->ws, j->C, j->c->nout - 1, NULL, j->lb, NULL, err);
+  j->r->ms[CM_ALPHA] += 1e3 * since(&t);
+  j->r->ran |= 1u << CM_ALPHA;
+  if (rc != CB_OK) return stopped(j, rc, err);
+  return take_bounds(j, CM_ALPHA);
+}
+
 /* Sound methods at radius eps, cheapest first: returns 1 if verified (by *by),
-   0 if not, -1 on an error or a non-finite bound (reason in r). */
+   0 if not, -1 on an error or a non-finite bound (reason in r).  A set that
+   is provably empty (the radius search near the distance to the clip box)
+   is verified vacuously, by no method (*by = CM_COUNT). */
 static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
 {
   static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
-  const cb_certifier *c = j->c;
-  size_t q = c->nout - 1;
-  int ran = 0;               /* a bound method filled ws at this eps */
-  if (on(j, CM_LIPSCHITZ) && eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
+  size_t q = j->c->nout - 1;
+  int v = 0;
+  *by = CM_COUNT;
+  j->last = CM_COUNT;          /* the workspace holds nothing at this eps yet */
   j->set.eps = eps;
   j->ws->set.eps = eps;
-  for (int k = 0; k < 3; k++) {
+  if (eps < j->d_up) {
+    cb_error e2 = {0};
+    if (set_check(&j->set, &e2) != CB_OK) return 1;
+  }
+  if (on(j, CM_LIPSCHITZ)) {
+    j->r->ran |= 1u << CM_LIPSCHITZ;
+    if (eps < j->lip_radius) { *by = CM_LIPSCHITZ; return 1; }
+  }
+  for (int k = 0; k < 3 && v == 0; k++) {
     struct timespec t;
-    int rc, ok = 1;
+    int rc;
     if (!on(j, order[k]) || out_of_time(j)) continue;
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = bounds_run(j->ws, meth[k], err);
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
     j->r->ms[order[k]] += 1e3 * since(&t);
-    if (rc != CB_OK && rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }  /* timeout: not verified */
-    if (rc != CB_OK) return -1;
+    j->r->ran |= 1u << order[k];
+    if (rc != CB_OK) return stopped(j, rc, err);
     j->last = order[k];
-    ran = 1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[order[k]], r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
-    }
-    j->have_best = 1;
-    if (ok) { *by = order[k]; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
+    if ((v = take_bounds(j, order[k])) > 0) *by = order[k];
   }
-  if (on(j, CM_LOCAL_LIP) && c->lip && j->have_m_lo && ran && !out_of_time(j)) {
-    /* mean value along the segment from x: needs x in the set (it is unless clipped away) */
-    struct timespec t;
-    int rc, ok = 1;
-    if (!set_contains(&j->set, j->x)) return 0;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    rc = jac_margin_lb(j->ws, j->label, c->lip, j->m_lo, j->lb, NULL, err);
-    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
-    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
-    if (rc != CB_OK) return -1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite local-lipschitz bound on margin %zu", r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
-    }
-    j->have_best = 1;
-    if (ok) { *by = CM_LOCAL_LIP; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
-  }
-  if (on(j, CM_ALPHA) && ran && j->last != CM_IBP && !out_of_time(j)) {
-    struct timespec t;
-    int rc, ok = 1;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    rc = alpha_spec(j->ws, j->C, q, NULL, j->lb, NULL, err);
-    j->r->ms[CM_ALPHA] += 1e3 * since(&t);
-    if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
-    if (rc != CB_OK) return -1;
-    for (size_t r = 0; r < q; r++) {
-      if (!isfinite(j->lb[r])) {
-        snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite alpha-crown bound on margin %zu", r);
-        return -1;
-      }
-      if (!(j->lb[r] > 0)) ok = 0;
-      j->best[r] = fmax(j->best[r], j->lb[r]);
-    }
-    if (ok) { *by = CM_ALPHA; memcpy(j->best, j->lb, q * sizeof *j->lb); return 1; }
-  }
-  *by = CM_COUNT;
-  return 0;
+  if (v == 0 && on(j, CM_LOCAL_LIP) && j->have_m_lo && !out_of_time(j) && (v = local_lip_at(j, err)) > 0) *by = CM_LOCAL_LIP;
+  if (v == 0 && on(j, CM_ALPHA) && !out_of_time(j) && (v = alpha_at(j, err)) > 0) *by = CM_ALPHA;
+  return v;
 }
 
 /* The worst margin of the best bounds, for the reason text. */
 static void unknown_reason(job *j)
 {
   size_t q = j->c->nout - 1, w = 0;
+  if (!j->have_best && on(j, CM_LIPSCHITZ)) {
+    snprintf(j->r->reason, sizeof j->r->reason, "eps %.6g not below the global Lipschitz radius %.6g, no counterexample found",
+             j->c->o.eps, j->lip_radius);
+    return;
+  }
   if (!j->have_best) { snprintf(j->r->reason, sizeof j->r->reason, "no sound method ran"); return; }
   for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
   snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
@@ -259,15 +328,20 @@ static int logit_bounds(job *j, cb_error *err)
   return CB_OK;
 }
 
-/* [certified, attacked] radii by bisection, warm-started from the Lipschitz radius. */
+/* [certified, attacked] radii by bisection, warm-started from the Lipschitz
+   radius.  Below d_lo (a lower bound of the distance from x to the clip
+   box) the set is empty, so every eps < d_lo is verified vacuously and the
+   search starts there: it never bounds or attacks an empty set.  A clean
+   point p that is a counterexample is in the set from eps = ||p - x||: both
+   radii are then that distance (d_lo, d_up: rounded down, up). */
 static int radius_search(job *j, cb_error *err)
 {
   const cb_certifier *c = j->c;
   cb_cert_result *r = j->r;
-  double lo = j->lip_radius, hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
+  double lo = fmax(j->lip_radius, j->d_lo), hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
   cb_cm by;
   int rc, v;
-  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = 0; r->attack_radius = 0; return CB_OK; }
+  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = j->d_lo; r->attack_radius = j->d_up; return CB_OK; }
   if (r->verdict == V_VERIFIED) lo = fmax(lo, c->o.eps);
   else if (r->verdict == V_FALSIFIED) hi = ahi = c->o.eps;
   else hi = c->o.eps;
@@ -298,6 +372,55 @@ static int radius_search(job *j, cb_error *err)
   return CB_OK;
 }
 
+/* The clean step: the forward pass at the clean point p (logits and pred of
+   the sample); falsified when p is misclassified and accepted. */
+static int clean_step(job *j, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  cb_cert_result *r = j->r;
+  struct timespec t;
+  int rc, found;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  set_nearest(&j->set, j->p);
+  rc = cb_net_forward(c->net, j->p, 1, r->logits, err);
+  r->ms[CM_CLEAN] += 1e3 * since(&t);
+  r->ran |= 1u << CM_CLEAN;
+  if (rc != CB_OK) return rc;
+  r->pred = argmax(r->logits, c->nout);
+  for (size_t o = 0; o < c->nout; o++)
+    if (!isfinite(r->logits[o])) return cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample");
+  if (r->pred == j->label) return CB_OK;
+  found = counterexample_accept(j, j->p, 1, &rc, err);
+  if (rc != CB_OK || !found) return rc;      /* p not provably in the set: the cascade goes on */
+  r->verdict = V_FALSIFIED;
+  r->decided_by = CM_CLEAN;
+  snprintf(r->reason, sizeof r->reason, "the %s is classified %d, not %d",
+           memcmp(j->p, j->x, c->nin * sizeof *j->x) ? "row clamped into the clip box" : "sample itself", r->pred, j->label);
+  return CB_OK;
+}
+
+/* Per-sample inputs of the Lipschitz methods, at the clean point p. */
+static int lipschitz_inputs(job *j, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  struct timespec t;
+  int rc = CB_OK;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (on(j, CM_LIPSCHITZ)) {
+    lip_sample ls;
+    if ((rc = lip_certify(c->net, c->lip, j->p, j->label, &ls, err)) != CB_OK) return rc;
+    j->lip_radius = ls.radius_pairwise;
+    j->r->ms[CM_LIPSCHITZ] += 1e3 * since(&t);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  if (on(j, CM_LOCAL_LIP) && c->lip) {
+    if ((rc = jac_margins_at(c->net, c->lip, j->p, j->label, j->m_lo, NULL, err)) != CB_OK) return rc;
+    j->have_m_lo = 1;
+    j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
+  }
+  return rc;
+}
+
 int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
                    const volatile int *stop, cb_error *err)
 {
@@ -315,12 +438,14 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->have_logit_bounds = 0;
   r->certified_radius = 0;
   r->attack_radius = INFINITY;
+  r->ran = 0;
   memset(r->ms, 0, sizeof r->ms);
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
-  j.C = cb_calloc(q * c->nout + 3 * q + 3 * ni + c->nout, sizeof(double));
+  j.C = cb_calloc(q * c->nout + 3 * q + 4 * ni + c->nout, sizeof(double));
   if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.ya = j.hi + ni;
+  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.p = j.hi + ni;
+  j.ya = j.p + ni;
   j.m_lo = j.ya + c->nout;
   for (size_t k = 0, o = 0; o < c->nout; o++)
     if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
@@ -330,27 +455,11 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
     j.set.lo = j.lo; j.set.hi = j.hi;
   }
   if ((rc = set_check(&j.set, err)) != CB_OK) goto out;
-  /* clean point */
-  if ((rc = cb_net_forward(c->net, x, 1, r->logits, err)) != CB_OK) goto out;
-  r->pred = argmax(r->logits, c->nout);
-  for (size_t o = 0; o < c->nout; o++)
-    if (!isfinite(r->logits[o])) { rc = cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample"); goto out; }
-  if (r->pred != label) {
-    r->verdict = V_FALSIFIED; r->decided_by = CM_CLEAN; r->cex_class = r->pred;
-    memcpy(r->cex, x, ni * sizeof *x);
-    memcpy(r->cex_logits, r->logits, c->nout * sizeof *r->logits);
-    snprintf(r->reason, sizeof r->reason, "the sample itself is classified %d, not %d", r->pred, label);
-    goto radius;
-  }
-  if (on(&j, CM_LIPSCHITZ)) {
-    lip_sample ls;
-    if ((rc = lip_certify(c->net, c->lip, x, label, &ls, err)) != CB_OK) goto out;
-    j.lip_radius = ls.radius_pairwise;
-  }
-  if (on(&j, CM_LOCAL_LIP) && c->lip) {
-    if ((rc = jac_margins_at(c->net, c->lip, x, label, j.m_lo, NULL, err)) != CB_OK) goto out;
-    j.have_m_lo = 1;
-  }
+  j.d_lo = set_clip_distance(&j.set, 0);
+  j.d_up = set_clip_distance(&j.set, 1);
+  if ((rc = clean_step(&j, err)) != CB_OK) goto out;
+  if (r->verdict == V_FALSIFIED) goto radius;
+  if ((rc = lipschitz_inputs(&j, err)) != CB_OK) goto out;
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
   /* cheap attack, then the sound methods, then a strong attack */
   if (on(&j, CM_ATTACK) && attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {

@@ -1,22 +1,35 @@
 /*
 ** Per-sample certification: the cascade that combines the analyzers into a
-** verdict for "the prediction of x is invariant over the set".
+** verdict for "the prediction is the label over the set S", S = the ball
+** {y : ||y - x|| <= eps} intersected with the clip box when there is one.
 **
-**   clean forward pass  -> falsified if x itself is misclassified
+**   clean forward pass  -> falsified if the clean point p is misclassified:
+**                          p = x clamped into the clip box (set_nearest), the
+**                          point of S nearest x; p = x when x is in the box
 **   cheap attack        -> falsified with a checked counterexample
-**   global Lipschitz    -> verified if eps < the sample's Lipschitz radius
+**   global Lipschitz    -> verified if eps < the Lipschitz radius at p
 **   IBP, CROWN-IBP, CROWN (bounds/) -> verified if every margin lower bound > 0
-**   local Lipschitz (lip/jacobian.h) -> verified if m_j(x) - L_j eps > 0 for all j,
-**                       L_j from the interval Jacobian over the ball (CROWN bounds)
+**   local Lipschitz (lip/jacobian.h) -> verified if m_j(p) - L_j eps > 0 for all j,
+**                       L_j from the interval Jacobian over S (CROWN bounds)
 **   alpha-CROWN (bounds/alpha.c) -> verified if every optimised margin bound > 0
 **   strong attack       -> falsified
 **   otherwise unknown, with the reason (which margin failed, timeout, error).
 ** Methods are tried cheapest first and the first that decides is recorded.
+** The clean step always runs.  Local Lipschitz and alpha-CROWN need CROWN's
+** intermediate bounds over S: when CROWN did not run at this eps they
+** compute them (their time, not a "crown" decision).  Both Lipschitz methods
+** need the global Lipschitz analysis of the net.
+** The Lipschitz methods may centre on p: every y of the box has
+** |y_j - p_j| <= |y_j - x_j|, so S lies in the ball of radius eps around p.
 ** A verdict "verified" comes only from a sound bound; a NaN or infinite bound
 ** is an internal error for the sample (unknown), never read as verified.
+** "falsified" only through counterexample_accept (certify.c): the point lies
+** in S (set_contains: box exact, distances rounded up) and the double forward
+** pass puts it in another class.
 ** The radius search gives [certified, attacked]: the largest eps verified by
 ** the sound methods (bisection) and the smallest eps at which the attack
-** finds a counterexample.
+** finds a counterexample.  With a clip box, S is empty for eps below the
+** distance d from x to the box: the search starts at d (both radii >= d).
 */
 #ifndef CB_CERTIFY_H
 #define CB_CERTIFY_H
@@ -39,6 +52,9 @@ typedef struct cb_cert_opt {
   int clip;                 /* intersect with [clip_lo, clip_hi]^n */
   double clip_lo, clip_hi;
   unsigned methods;         /* bit per cb_cm; CM_CLEAN is always on */
+  int methods_named;        /* 1: the user chose `methods`: a named method that cannot run on
+                               this net (lipschitz, local-lipschitz without a Lipschitz rule)
+                               makes certifier_new fail; 0 (default): it is skipped */
   cb_attack_opt cheap, strong;
   double timeout;           /* seconds per sample, 0 = none */
   int radius;               /* also search [certified, attacked] radii */
@@ -72,6 +88,7 @@ typedef struct cb_cert_result {
   double certified_radius;  /* radius search: largest verified eps (0 if none) */
   double attack_radius;     /* smallest eps with a counterexample; INFINITY if none found */
   double ms_total, ms[CM_COUNT];  /* wall time, total and per method */
+  unsigned ran;             /* bit per cb_cm: the methods that ran on this sample */
 } cb_cert_result;
 
 int cert_result_init(cb_cert_result *r, const cb_net *net);   /* allocates the arrays */

@@ -73,7 +73,8 @@ static const char *usage_predict =
   "\n"
   "Runs the double-precision forward pass on every row of CSV (rows\n"
   "'label,x0,...,x(n-1)', no header; n = the network's input size) and prints\n"
-  "the predicted class per row and the accuracy.\n"
+  "the predicted class per row and the accuracy.  A label that is not a class\n"
+  "of the network stops the run, naming the row (exit 3).\n"
   "\n"
   "  --data CSV    samples (required)\n"
   "  --json OUT    write {command, net, data, n_samples, accuracy, samples:[{index,\n"
@@ -193,6 +194,7 @@ static int predict_run(const char *path, const char *data, const char *json, int
   if ((rc = cb_data_load_csv(data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
   rows = cb_data_rows(d);
   nout = cb_net_output_size(net);
+  if ((rc = cb_data_check_labels(d, data, 0, rows, nout, err)) != CB_OK) goto out;
   if (!(y = cb_calloc(rows * nout, sizeof *y))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if ((rc = cb_net_forward(net, cb_data_x(d, 0), rows, y, err)) != CB_OK) goto out;
   for (size_t r = 0; r < rows; r++) correct += cb_argmax(y + r * nout, nout) == (size_t)cb_data_label(d, r);

@@ -263,6 +263,10 @@ static int attribute_cmd(const opts *o, cb_error *err)
   r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   rows = r1 - r0;
+  {
+    args_ball ball = {o->ac.o.norm, o->ac.o.eps, 0, 0, 0};
+    if ((rc = args_check_rows(d, o->data, r0, r1, cb_net_output_size(net), o->ac.o.method == AM_EVA ? &ball : NULL, err)) != CB_OK) goto out;
+  }
   if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
   nm = attr_map_size(probe);
   if (!(res = cb_calloc(rows + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }

@@ -42,7 +42,8 @@ static const char *usage =
   "  --radius R     AverageStability radius (default: E)\n"
   "  --neighbours K AverageStability neighbours (default 10)\n"
   "  --topk K       size of the top-k set (default 5)\n"
-  "  --clip LO:HI   intersect the ball with the box [LO, HI]^n\n"
+  "  --clip LO:HI   intersect the ball with the box [LO, HI]^n; a row whose ball\n"
+  "                 misses the box (an empty set) stops the run, naming the row (exit 3)\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
   "  --out DIR      DIR/audit.json {command, version, net, data, settings, summary,\n"
   "                 samples: [{index, label, target, map, map_lb, map_ub, max_change:\n"
@@ -290,6 +291,10 @@ static int audit_cmd(opts *o, cb_error *err)
   r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   rows = r1 - r0;
+  {
+    args_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
+    if ((rc = args_check_rows(d, o->data, r0, r1, cb_net_output_size(net), &ball, err)) != CB_OK) goto out;
+  }
   if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }
   if ((size_t)o->topk > attr_map_size(probe)) o->topk = (int)attr_map_size(probe);
   if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_rows(res, rows, n, o->topk) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }

@@ -23,7 +23,9 @@ static const char *usage =
   "For each CSV row (label,x0,...), bounds the logits and the margins\n"
   "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
   "intersected with the box [LO, HI]^n when --clip is given.  A row is\n"
-  "'verified' when every margin lower bound is > 0 (a sound proof).\n"
+  "'verified' when every margin lower bound is > 0 (a sound proof).  A row\n"
+  "whose set is empty (the ball misses the clip box) or whose label is not a\n"
+  "class stops the run before any work, naming the row (exit 3).\n"
   "\n"
   "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
   "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
@@ -182,11 +184,9 @@ static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
 static int run_all(const cb_bnet *bn, const opts *o, const cb_data *d, size_t r0, size_t r1, size_t no, result *res, cb_error *err)
 {
   long n = (long)(r1 - r0);
-  for (long k = 0; k < n; k++) {
-    int label = cb_data_label(d, r0 + (size_t)k);
-    if (label < 0 || (size_t)label >= no)
-      return cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, r0 + (size_t)k, label, no - 1);
-  }
+  args_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
+  int rc = args_check_rows(d, o->data, r0, r1, no, &ball, err);
+  if (rc != CB_OK) return rc;
   la_set_threads(1);
 #pragma omp parallel for schedule(dynamic, 1)
   for (long k = 0; k < n; k++)

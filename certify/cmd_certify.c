@@ -34,20 +34,29 @@ static const char *usage =
   "                       [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
-  "the label over the ball {x : ||x - row||_p <= E} (intersected with [LO,HI]^n\n"
-  "with --clip).  Methods run cheapest first and the first that decides wins:\n"
-  "  clean (the row itself misclassified) -> attack (PGD, cheap) -> lipschitz\n"
-  "  (global constant) -> ibp -> crown-ibp -> crown -> local-lipschitz (interval\n"
-  "  Jacobian over the ball) -> alpha-crown -> strong-attack.\n"
+  "the label over the set S = the ball {x : ||x - row||_p <= E}, intersected\n"
+  "with [LO,HI]^n with --clip.  Methods run cheapest first and the first that\n"
+  "decides wins:\n"
+  "  clean (the clean point misclassified: the row, or with --clip the row\n"
+  "  clamped into [LO,HI], the point of S nearest the row) -> attack (PGD,\n"
+  "  cheap) -> lipschitz (global constant) -> ibp -> crown-ibp -> crown ->\n"
+  "  local-lipschitz (interval Jacobian over S) -> alpha-crown -> strong-attack.\n"
   "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
-  "counterexample, re-checked by the forward pass, is reported), unknown (with\n"
-  "the reason: the margin that failed, a timeout, an internal error).\n"
+  "counterexample in S, re-checked by the forward pass, is reported), unknown\n"
+  "(with the reason: the margin that failed, a timeout, an internal error).\n"
+  "A row whose set is empty (the ball misses the clip box) or whose label is\n"
+  "not a class stops the run before any work, naming the row (exit 3).\n"
   "\n"
   "  --radius       also search the certified radius (largest verified eps, by\n"
   "                 bisection from the Lipschitz radius) and the attack radius\n"
-  "                 (smallest eps where the attack succeeds): [certified, attacked]\n"
+  "                 (smallest eps where the attack succeeds): [certified, attacked];\n"
+  "                 with --clip both are >= the row's distance to the box (S is\n"
+  "                 empty below it)\n"
   "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
-  "                 local-lipschitz,alpha-crown,strong-attack (default: all)\n"
+  "                 local-lipschitz,alpha-crown,strong-attack (default: all); clean\n"
+  "                 always runs.  local-lipschitz and alpha-crown compute CROWN's\n"
+  "                 intermediate bounds themselves when crown is not listed; a net\n"
+  "                 without a Lipschitz rule refuses lipschitz/local-lipschitz\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
   "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
   "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
@@ -76,6 +85,8 @@ typedef struct opts {
 static volatile int g_stop;
 static void on_sigint(int sig) { (void)sig; g_stop = 1; }
 
+/* --methods: a comma-separated list of cascade methods.  "clean" may be
+   named but always runs; a list naming no other method is refused. */
 static int parse_methods(const char *v, unsigned *m)
 {
   char buf[256], *save = NULL;
@@ -84,10 +95,12 @@ static int parse_methods(const char *v, unsigned *m)
   strcpy(buf, v);
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     int k;
-    for (k = CM_ATTACK; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
+    for (k = CM_CLEAN; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
     if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack)", t);
     *m |= 1u << k;
   }
+  if (*m == 1u << CM_CLEAN)
+    return report_usage("certify", "--methods '%s' names no method besides clean, which always runs (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack)", v);
   return 0;
 }
 
@@ -113,7 +126,7 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--max-memory")) { int rc = report_limit_option("certify", a, v); if (rc) return rc; }
     else if (!strcmp(a, "--clip")) { if (arg_clip("certify", v, &o->co.clip_lo, &o->co.clip_hi)) return EXIT_USAGE; o->co.clip = 1; }
     else if (!strcmp(a, "--rows")) { if (arg_rows("certify", v, &o->r0, &o->r1)) return EXIT_USAGE; }
-    else if (!strcmp(a, "--methods")) { if (parse_methods(v, &o->co.methods)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--methods")) { if (parse_methods(v, &o->co.methods)) return EXIT_USAGE; o->co.methods_named = 1; }
     else if (!strcmp(a, "--threads")) {
       char *e;
       long t = strtol(v, &e, 10);
@@ -194,7 +207,7 @@ static cJSON *sample_json(size_t index, const double *x, const cb_cert_result *r
   cJSON_AddItemToObject(s, "certified_radius", radius ? cJSON_CreateNumber(r->certified_radius) : cJSON_CreateNull());
   cJSON_AddItemToObject(s, "attack_radius", radius ? num_or_null(r->attack_radius) : cJSON_CreateNull());
   cJSON_AddNumberToObject(s, "time_ms", r->ms_total);
-  for (int k = 0; k < CM_COUNT; k++) if (r->ms[k] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[k], r->ms[k]);
+  for (int k = 0; k < CM_COUNT; k++) if (((r->ran >> k) & 1) || r->ms[k] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[k], r->ms[k]);
   cJSON_AddItemToObject(s, "method_ms", ms);
   return s;
 }
@@ -331,9 +344,9 @@ static int run(const opts *o, cb_error *err)
   r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
   if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
   n = r1 - r0;
-  for (size_t k = r0; k < r1; k++) {
-    int y = cb_data_label(d, k);
-    if (y < 0 || (size_t)y >= no) { rc = cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, k, y, no - 1); goto out; }
+  {
+    args_ball ball = {o->co.norm, o->co.eps, o->co.clip, o->co.clip_lo, o->co.clip_hi};
+    if ((rc = args_check_rows(d, o->data, r0, r1, no, &ball, err)) != CB_OK) goto out;
   }
   if (!(c = certifier_new(net, &o->co, err))) { rc = err->status; goto out; }
   set = settings_json(o, r0, r1);

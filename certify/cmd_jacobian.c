@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "args.h"
 #include "cmd_jacobian.h"
 #include "grad.h"
 #include "jacobian.h"
@@ -144,7 +145,6 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-static const char *norm_name(cb_norm n) { return n == CB_NORM_INF ? "inf" : n == CB_NORM_2 ? "2" : "1"; }
 static lip_norm lip_norm_of(cb_norm n) { return n == CB_NORM_INF ? LIP_NORM_INF : n == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1; }
 
 /* The ball part of one row: interval Jacobian of [margins; logits], L, operator norm, radius. */
@@ -317,11 +317,10 @@ static int jacobian_cmd(const opts *o, cb_error *err)
     goto out;
   }
   rows = r1 - r0;
-  for (size_t k = r0; k < r1; k++)
-    if (cb_data_label(d, k) < 0 || (size_t)cb_data_label(d, k) >= no) {
-      rc = cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", o->data, k, cb_data_label(d, k), no - 1);
-      goto out;
-    }
+  {
+    args_ball ball = {o->norm, o->eps, 0, 0, 0};
+    if ((rc = args_check_rows(d, o->data, r0, r1, no, o->ball ? &ball : NULL, err)) != CB_OK) goto out;
+  }
   if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
   if (o->ball) {
     lip_opts lo;

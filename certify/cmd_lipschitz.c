@@ -249,6 +249,7 @@ static int certify_rows(const cb_net *net, const lip_result *r, const lip_cli *o
   int rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err);
   if (rc != CB_OK) return rc;
   rows = cb_data_rows(d);
+  if ((rc = cb_data_check_labels(d, o->data, 0, rows, cb_net_output_size(net), err)) != CB_OK) { cb_data_free(d); return rc; }
   for (size_t i = 0; i < rows && rc == CB_OK; i++) {
     lip_sample s;
     if (cb_time_up()) { rc = cb_limit_error(err, "the certified radii"); break; }
@@ -532,7 +533,8 @@ static int orth_run(const lip_cli *o, cb_error *err)
   recs = cb_calloc((size_t)nl + 1, sizeof *recs);
   pt = cb_calloc((size_t)nl + 1, sizeof *pt);
   if (!recs || !pt) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->data && (rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
+  if (o->data && ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK ||
+                  (rc = cb_data_check_labels(d, o->data, 0, cb_data_rows(d), cb_net_output_size(net), err)) != CB_OK)) goto out;
   if ((rc = orth_all(net, before, &o->bo, recs, pt, &np, err)) != CB_OK) goto out;
   if ((rc = onnx_write_patched(o->net, o->out, pt, np, err)) != CB_OK) goto out;
   written = 1;

@@ -52,6 +52,10 @@ size_t cb_data_rows(const cb_data *d);            /* number of samples */
 size_t cb_data_cols(const cb_data *d);            /* features per sample */
 const double *cb_data_x(const cb_data *d, size_t row); /* features of one row */
 int cb_data_label(const cb_data *d, size_t row);  /* label of one row */
+cb_status cb_data_check_labels(const cb_data *d, const char *path, size_t r0, size_t r1,
+                               size_t n_classes, cb_error *err);
+                                                  /* rows [r0, r1) labelled 0..n_classes-1, else
+                                                     "PATH: row R: label L is not a class ..." */
 
 size_t cb_argmax(const double *v, size_t n);      /* first index of the maximum */
 

@@ -252,6 +252,21 @@ int cb_data_label(const cb_data *d, size_t row)
   return d->label[row];
 }
 
+/* The one label check of every command: each row of [r0, r1) must carry a
+** class of a network with n_classes outputs.  The first row that does not
+** gives CB_EVALUE "PATH: row R: label L is not a class of the network
+** (0..n_classes-1)" (rows from 0, as --rows and the JSON "index"). */
+cb_status cb_data_check_labels(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
+                               cb_error *err)
+{
+  cb_assert(d && r0 <= r1 && r1 <= d->rows);
+  for (size_t r = r0; r < r1; r++)
+    if (d->label[r] < 0 || (size_t)d->label[r] >= n_classes)
+      return cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", path, r,
+                          d->label[r], n_classes ? n_classes - 1 : 0);
+  return CB_OK;
+}
+
 /* First index of the maximum of v[0..n-1]; 0 when n is 0.  NaN entries are
 ** ignored unless every entry is NaN (then 0). */
 size_t cb_argmax(const double *v, size_t n)
