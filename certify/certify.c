@@ -6,6 +6,7 @@
 #include <time.h>
 #include "certify.h"
 #include "forward.h"
+#include "exact.h"
 #include "jacobian.h"
 #include "lipschitz.h"
 
@@ -133,15 +134,49 @@ static int argmax(const double *y, size_t n)
   return (int)b;
 }
 
+/* x in the set in real arithmetic: the clip box (double comparisons are
+   exact) and ||x - center||_p <= eps decided exactly (exact.h). */
+static int in_set_exact(const cb_set *s, const double *x)
+{
+  for (size_t i = 0; s->lo && i < s->n; i++) if (!(x[i] >= s->lo[i] && x[i] <= s->hi[i])) return 0;
+  if (s->norm == CB_NORM_BOX) return 1;
+  return exact_dist_le(x, s->center, s->n, s->norm == CB_NORM_INF ? 0 : s->norm == CB_NORM_2 ? 2 : 1, s->eps);
+}
+
+/* A class k != label whose real-arithmetic logit is >= the label's at x
+   (exact for piecewise-linear nets, over the whole enclosure otherwise):
+   the double pass's choice first, then the others; -1 if none (the double
+   pass's misclassification was rounding), or on an error (*rc). */
+static int misclassified_exact(const cb_certifier *c, const double *x, int label, int first, int *rc, cb_error *err)
+{
+  cb_exact *E = NULL;
+  double *a = NULL;
+  int found = -1;
+  if ((*rc = exact_eval(c->net, x, &E, err)) != CB_OK) return -1;
+  if (!(a = cb_calloc(c->nout, sizeof *a))) { exact_free(E); *rc = cb_error_set(err, CB_ENOMEM, "out of memory"); return -1; }
+  for (size_t t = 0; t <= c->nout && found < 0; t++) {
+    int k = t == 0 ? first : (int)t - 1, smin, smax;
+    if (k == label || (t > 0 && k == first)) continue;
+    a[label] = 1; a[k] = -1;
+    exact_row_sign(E, a, 0, &smin, &smax);   /* y_label - y_k <= 0 everywhere in the enclosure */
+    a[k] = 0;
+    if (smax <= 0) found = k;
+  }
+  cb_free(a);
+  exact_free(E);
+  return found;
+}
+
 /*
 ** THE place where a counterexample is accepted: every "falsified" (clean
 ** step, attacks, radius search) goes through here.  x is accepted when it
-** lies in the set at the current eps (set_contains: clip box exact, L-inf
-** distance exact, L2/L1 distances rounded up) and the double forward pass
-** gives every output finite and an argmax other than the label.  An exact
-** check of the class (real-arithmetic outputs) belongs here.  With keep, x,
-** its logits and class go to r.  Returns 1 if accepted, 0 if not; *rc gets
-** the status (an error of the forward pass).
+** lies in the set at the current eps, in real arithmetic (in_set_exact:
+** the clip box and the ball's distance decided exactly; set_contains first,
+** the cheap rounded test), the double forward pass gives every output finite
+** and an argmax other than the label, and the real-arithmetic outputs
+** (misclassified_exact, exact.h) put some other class at or above the
+** label.  With keep, x, its double logits and that class go to r.  Returns
+** 1 if accepted, 0 if not; *rc gets the status (an error of a forward pass).
 */
 static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_error *err)
 {
@@ -149,10 +184,11 @@ static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_
   double *y = j->ya;
   int k;
   *rc = CB_OK;
-  if (!set_contains(&j->set, x)) return 0;
+  if (!set_contains(&j->set, x) || !in_set_exact(&j->set, x)) return 0;
   if ((*rc = cb_net_forward(c->net, x, 1, y, err)) != CB_OK) return 0;
   for (size_t o = 0; o < c->nout; o++) if (!isfinite(y[o])) return 0;
   if ((k = argmax(y, c->nout)) == j->label) return 0;
+  if ((k = misclassified_exact(c, x, j->label, k, rc, err)) < 0) return 0;
   if (keep) {
     if (x != j->r->cex) memcpy(j->r->cex, x, c->nin * sizeof *x);
     memcpy(j->r->cex_logits, y, c->nout * sizeof *y);

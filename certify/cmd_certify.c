@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "args.h"
 #include "certify.h"
+#include "exact.h"
 #include "linalg.h"
 #include "report.h"
 #include "report_doc.h"
@@ -66,7 +67,8 @@ static const char *usage =
   "  --out DIR      write DIR/report.json and DIR/report.html (the certification\n"
   "                 report, docs/report-schema.md) and DIR/certificates.json: {command, version, net, data,\n"
   "                 settings, summary, samples: [{index, label, pred, verdict,\n"
-  "                 decided_by, reason, margin_lb, counterexample, counterexample_class,\n"
+  "                 decided_by, reason, margin_lb, counterexample, counterexample_logits,\n"
+  "                 counterexample_logits_real (exact or enclosed), counterexample_class,\n"
   "                 certified_radius, attack_radius, time_ms, method_ms}]}\n"
   "  --json OUT     also write the same JSON to OUT\n"
   "  --quiet        no per-sample lines, no progress bar\n"
@@ -170,7 +172,25 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
-static cJSON *sample_json(size_t index, const double *x, const cb_cert_result *r, size_t ni, size_t no, int radius)
+/* The counterexample's real-arithmetic logits: exact decimals for a
+   piecewise-linear net, "[lo, hi]" enclosures otherwise (exact.h). */
+static cJSON *real_logits(const cb_net *net, const double *x)
+{
+  cb_exact *E = NULL;
+  cb_error err = {0};
+  cJSON *a;
+  char buf[512];
+  if (exact_eval(net, x, &E, &err) != CB_OK || !(a = cJSON_CreateArray())) { exact_free(E); return cJSON_CreateNull(); }
+  for (size_t j = 0; j < exact_n_out(E); j++) {
+    exact_output_text(E, j, buf, sizeof buf);
+    cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+  }
+  exact_free(E);
+  return a;
+}
+
+static cJSON *sample_json(const cb_net *net, size_t index, const double *x, const cb_cert_result *r, size_t ni, size_t no,
+                          int radius)
 {
   cJSON *s = cJSON_CreateObject(), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
   cJSON_AddNumberToObject(s, "index", (double)index);
@@ -198,10 +218,12 @@ static cJSON *sample_json(size_t index, const double *x, const cb_cert_result *r
     cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)ni));
     cJSON_AddItemToObject(s, "counterexample", cJSON_CreateDoubleArray(r->cex, (int)ni));
     cJSON_AddItemToObject(s, "counterexample_logits", cJSON_CreateDoubleArray(r->cex_logits, (int)no));
+    cJSON_AddItemToObject(s, "counterexample_logits_real", real_logits(net, r->cex));
     cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
   } else {
     cJSON_AddNullToObject(s, "counterexample");
     cJSON_AddNullToObject(s, "counterexample_logits");
+    cJSON_AddNullToObject(s, "counterexample_logits_real");
     cJSON_AddNullToObject(s, "counterexample_class");
   }
   cJSON_AddItemToObject(s, "certified_radius", radius ? cJSON_CreateNumber(r->certified_radius) : cJSON_CreateNull());
@@ -381,7 +403,7 @@ static int run(const opts *o, cb_error *err)
     {
       if (st != CB_OK) { if (rc == CB_OK) { rc = st; *err = e; } g_stop = 2; }
       else if (!g_stop) {
-        cJSON *s = sample_json(r0 + (size_t)k, cb_data_x(d, r0 + (size_t)k), &r, ni, no, o->co.radius);
+        cJSON *s = sample_json(net, r0 + (size_t)k, cb_data_x(d, r0 + (size_t)k), &r, ni, no, o->co.radius);
         done[k] = s;
         count(&t, s);
         ndone++;

@@ -228,8 +228,8 @@ static cb_net *small_net(size_t n)
   int64_t d[2] = {1, (int64_t)n};
   cb_net *net = start(2, d);
   cb_error err = {0};
-  int i = act(net, dense(net, 0, 4 + (size_t)(urand(&seed) * 6)), CB_RELU);
-  if (urand(&seed) < 0.5) i = act(net, dense(net, i, 6), urand(&seed) < 0.7 ? CB_RELU : CB_TANH);
+  int i = act(net, dense(net, 0, 4 + (size_t)(urand(&seed) * 6)), CB_ACT_RELU);
+  if (urand(&seed) < 0.5) i = act(net, dense(net, i, 6), urand(&seed) < 0.7 ? CB_ACT_RELU : CB_ACT_TANH);
   dense(net, i, 3);
   net->output = net->n - 1;
   if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);

@@ -21,6 +21,7 @@
 #include "exact.h"
 #include "forward.h"
 #include "verify.h"
+#include "certify.h"
 
 static int hnode(cb_net *net, cb_kind k, const int *in, int n_in, size_t size)
 {
@@ -182,6 +183,45 @@ static void test_verify_cancellation(void **state)
   cb_net_free(net);
 }
 
+/* certify: a counterexample of the double pass only is refused.  Outputs
+   (0, ((x + 2^30) - 2^30) - x + 2^-30): class 1 wins by 2^-30 at every real
+   x, but the double pass puts class 0 first at x = 2^-24. */
+static void test_certify_refuses_fp_counterexample(void **state)
+{
+  (void)state;
+  cb_net *net = hstart(1);
+  int z = hscale(net, 0, 0, 0);
+  int a = hscale(net, 0, 1, 0x1p30), b = hscale(net, a, 1, -0x1p30), m = hscale(net, 0, -1, 0);
+  int s = hnode(net, CB_ADD, (int[]){b, m}, 2, 1);
+  int y1 = hscale(net, s, 1, 0x1p-30);
+  int64_t d2[2] = {1, 2};
+  cb_shape sh;
+  cb_error err = {0};
+  cb_cert_opt o;
+  cb_certifier *c;
+  cb_cert_result r;
+  double x = 0x1p-24, y[2];
+  shape_set(&sh, 2, d2);
+  int cat = net_add(net, CB_CONCAT, "cat", "test", (int[]){z, y1}, 2, &sh, &err);
+  assert_true(cat >= 0);
+  net->node[cat].p.concat.axis = 1;
+  net->output = cat;
+  assert_int_equal(net_check(net, &err), CB_OK);
+  assert_int_equal(cb_net_forward(net, &x, 1, y, &err), CB_OK);
+  assert_true(y[0] > y[1]);                 /* double: class 0 */
+  cert_opt_init(&o);
+  o.norm = CB_NORM_INF;
+  o.eps = 0;                                /* the set is the point itself */
+  assert_non_null(c = certifier_new(net, &o, &err));
+  assert_int_equal(cert_result_init(&r, net), CB_OK);
+  assert_int_equal(certify_sample(c, &x, 1, &r, NULL, &err), CB_OK);
+  print_message("    label 1 at x = 2^-24: %s (%s)\n", cb_verdict_name[r.verdict], r.reason);
+  assert_int_not_equal(r.verdict, V_FALSIFIED);
+  cert_result_free(&r);
+  certifier_free(c);
+  cb_net_free(net);
+}
+
 static void test_dist(void **state)
 {
   (void)state;
@@ -258,6 +298,7 @@ int main(void)
     cmocka_unit_test(test_random_nets),
     cmocka_unit_test(test_verify_near_tie),
     cmocka_unit_test(test_verify_cancellation),
+    cmocka_unit_test(test_certify_refuses_fp_counterexample),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
