@@ -12,7 +12,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wold-style-definition -Wundef -Wpointer-arith -Wvla
 OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
-CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
+# Each object also writes its header dependencies (build/src/net.d...).
+DEPFLAGS:= -MMD -MP
 LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
@@ -22,9 +23,25 @@ DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenbl
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
 
-# Library sources, floor by floor: src/ <- bounds/ <- lip/ <- certify/.
-FLOORS  ?= src bounds lip certify
-LIB_SRC := $(filter-out certify/cli.c,$(foreach d,$(FLOORS),$(wildcard $(d)/*.c)))
+# Floors, bottom to top: src/ <- bounds/ <- lip/ <- certify/ <- cli/.  A file
+# is compiled with the include paths of its own floor and the floors below
+# (plus include/ and the generated headers), so an #include of a header from
+# a floor above is a compile error.  cli/ (the command line, not part of the
+# library) joins once the folder exists; until then the CLI is certify/cli.c.
+INC_src     := -Isrc
+INC_bounds  := $(INC_src) -Ibounds
+INC_lip     := $(INC_bounds) -Ilip
+INC_certify := $(INC_lip) -Icertify
+INC_cli     := $(INC_certify) -Icli
+LIB_FLOORS  := src bounds lip certify
+FLOORS      := $(LIB_FLOORS) $(wildcard cli)
+floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gnu
+# tests, examples, fuzzers and benchmarks see every floor
+CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
+
+CLI_SRC := $(wildcard certify/cli.c cli/*.c)
+CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
+LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
@@ -78,7 +95,8 @@ _run: all
 	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out out/audit
 	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json out/audit/report.json
 
-$(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
+# One protoc-c run makes both files (a grouped target: make -j runs it once).
+$(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h &:
 	@mkdir -p $(B)/gen
 	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: run 'make deps' (libonnx-dev)"; exit 1; }
 	protoc-c --c_out=$(B)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
@@ -96,23 +114,30 @@ $(B)/certify/report_doc.o: $(B)/gen/commit.h
 $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
 
-$(B)/%.o: %.c $(B)/gen/onnx.pb-c.h $(wildcard include/*.h src/*.h bounds/*.h lip/*.h certify/*.h)
+# Objects of a floor: that floor's include paths (the floor is the first
+# folder of the source's path).  The headers an object includes come from its
+# .d file; the generated onnx.pb-c.h only has to exist before the first
+# compile (order-only: its .d entry rebuilds the objects that include it).
+$(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
 
 $(B)/libcerbere.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
+$(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h tests/randnet.h
+# A test is compiled once and relinked when the library changes.
+$(B)/tests/%.o: tests/%.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -c $< -o $@
+$(TESTS): $(B)/tests/%: $(B)/tests/%.o $(B)/libcerbere.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
 
 $(B)/examples/%: examples/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 # Sanitizer and valgrind runs of the whole suite, in their own build folders.
 ASAN_MAKE := B=build-asan OPT=-O1 \
@@ -149,7 +174,7 @@ fuzz-build: deps
 _fuzz_bins: $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 bench: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds
@@ -170,7 +195,7 @@ bench-attr: deps all
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 # Floors: no file includes a header from a floor above its own.
 deps-check:
@@ -180,3 +205,5 @@ deps-check:
 
 clean:
 	rm -rf build build-asan build-fuzz out
+
+-include $(wildcard $(foreach d,$(FLOORS) tests examples fuzz bench,$(B)/$(d)/*.d))
