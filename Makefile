@@ -47,7 +47,7 @@ TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -197,11 +197,39 @@ $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
-# Floors: no file includes a header from a floor above its own.
-deps-check:
-	@! grep -l '#include "\(\.\./\)\?\(bounds\|lip\|certify\)/' src/*.c src/*.h 2>/dev/null | grep . && \
-	! grep -l '#include "\(\.\./\)\?\(lip\|certify\)/' bounds/*.[ch] 2>/dev/null | grep . && \
-	! grep -l '#include "\(\.\./\)\?certify/' lip/*.[ch] 2>/dev/null | grep . && echo "floors ok"
+# deps-check: no file includes a header from a floor above its own, and no
+# library object uses the CLI.  deps-floor-F runs F's .c and .h files through
+# the preprocessor alone (gcc -MM, nothing is compiled) with F's include
+# paths: a header of a floor above is not found by name; and of the headers
+# found, none may sit in a floor above (a "../lip/x.h" spelling).  deps-cli
+# builds the objects and fails when a library object has an undefined symbol
+# that a CLI object defines (nm).  tests/run_deps.sh checks that this fails.
+# (-MM prints "net.o: src/net.c src/net.h ...": the awk below reads the
+# source after each "x.o:" and the folder of each header.)
+floors_above = $(filter-out $(patsubst -I%,%,$(INC_$(1))),$(FLOORS))
+DEPS_FLOORS := $(addprefix deps-floor-,$(FLOORS))
+.PHONY: $(DEPS_FLOORS)
+deps-check: deps-floors deps-cli
+deps-floors: $(DEPS_FLOORS)
+	@echo "deps-check: floors ok ($(strip $(FLOORS)))"
+$(DEPS_FLOORS): deps-floor-%: $(B)/gen/onnx.pb-c.h $(B)/gen/commit.h
+	@mkdir -p $(B)/deps
+	@$(CC) -MM $(call floor_cppflags,$*) $(wildcard $*/*.c $*/*.h) > $(B)/deps/$*.mm || \
+	  { echo "deps-check: a file in $*/ includes a header that $*/ may not see (floors above: $(or $(call floors_above,$*),none))"; exit 1; }
+	@sed 's/\\$$//' $(B)/deps/$*.mm | awk -v floor=$* -v above=" $(call floors_above,$*) " ' \
+	  { for (i = 1; i <= NF; i++) { \
+	      if ($$i ~ /:$$/) { src = ""; continue } \
+	      if (src == "") { src = $$i; continue } \
+	      n = split($$i, part, "/"); \
+	      if (n > 1 && index(above, " " part[n-1] " ")) { \
+	        print "deps-check: " src " includes " $$i ", from " part[n-1] "/, a floor above " floor "/"; bad = 1 } } } \
+	  END { exit bad }'
+deps-cli: $(LIB_OBJ) $(CLI_OBJ)
+	@mkdir -p $(B)/deps
+	@nm -g --defined-only $(CLI_OBJ) | awk 'NF == 3 { print $$3 }' > $(B)/deps/cli.syms
+	@nm -A -u $(LIB_OBJ) | awk 'NR == FNR { cli[$$1] = 1; next } \
+	  ($$NF in cli) { sub(/:$$/, "", $$1); print "deps-check: library object " $$1 " uses " $$NF ", defined by the CLI ($(CLI_SRC))"; bad = 1 } \
+	  END { exit bad }' $(B)/deps/cli.syms - && echo "deps-check: no library object uses the CLI ($(CLI_SRC))"
 
 clean:
 	rm -rf build build-asan build-fuzz out

@@ -32,6 +32,7 @@ for e in "$B"/examples/*; do
   run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv
 done
 run limits_ulimit sh tests/run_limits.sh "$B/cerbere"
+[ -z "$VG" ] && run deps_check sh tests/run_deps.sh
 if [ -n "${CB_ASAN_B:-}" ]; then
   for t in "$CB_ASAN_B"/tests/test_*; do
     [ -x "$t" ] || continue
