@@ -81,6 +81,35 @@ _test_all: all $(TESTS)
 	@$(MAKE) --no-print-directory _fuzz_bins $(FUZZ_MAKE)
 	@CB_ASAN_B=build-asan CB_FUZZ_B=build-fuzz CB_FUZZ_SECONDS=$(FUZZ_SMOKE) sh tests/run_tests.sh $(B)
 
+# make check: build, deps-check, then tests/run_tests.sh without its apt-get,
+# sanitizer, fuzzing and browser parts: every unit test and every CLI test
+# (bad inputs, CLI errors, certify interrupt/resume, the example, ulimit, the
+# deps-check rule).  1 min 54 s here with the build up to date (2 cores,
+# load average 3-4 from other work).
+# make check T=NAME runs one test: a unit test (T=verify runs
+# build/tests/test_verify) or a CLI test by its name in run_tests.sh
+# (T=cli_errors, bad_inputs, certify_interrupt, limits_ulimit, deps_check,
+# report_browser, predict); an unknown name fails.
+check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
+	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
+
+# make check-fast: the inner loop, under 30 s (10 s with the build up to
+# date, 16 s after touching one library file, load 3).  The unit tests that
+# take at most about 1.5 s of CPU each (measured with time; 0.1-3 s of wall
+# time at load 3-5 on this shared machine): the loaders and ops (nnet_csv, ops, reference, benchmarks,
+# limits, oom), forward, exact, grad, bounds, attack, adversarial, verify,
+# report; and the CLI's error paths (cli_errors, bad_inputs: 3-4 s each,
+# mostly process start-up), ulimit and the example.  Left out, by time:
+# test_vnnlib and test_lipschitz (2-6 s), test_attr and test_sound (5-6 s),
+# test_patches and test_alpha (9-23 s), test_certify and test_jacobian
+# (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
+# runs them all.
+CHECK_FAST := forward ops nnet_csv oom limits reference exact grad bounds \
+              attack adversarial verify report benchmarks \
+              cli_errors bad_inputs limits_ulimit predict
+check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
+	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
+
 DEFAULT_NET := nets/digits_mlp.onnx
 # Certify the default network at two balls with radii, audit its saliency
 # maps on 20 rows (L-inf 0.01), then merge the three reports into
