@@ -94,7 +94,9 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
 
 # make check-fast: the inner loop, under 30 s (10 s with the build up to
-# date, 16 s after touching one library file, load 3).  The unit tests that
+# date, 16 s after touching one library file, load 3; touching src/net.h,
+# which nearly every file includes, recompiles ~55 objects: 37 s, 31 s with
+# make -j2).  The unit tests that
 # take at most about 1.5 s of CPU each (measured with time; 0.1-3 s of wall
 # time at load 3-5 on this shared machine): the loaders and ops (nnet_csv, ops, reference, benchmarks,
 # limits, oom), forward, exact, grad, bounds, attack, adversarial, verify,
