@@ -12,7 +12,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wold-style-definition -Wundef -Wpointer-arith -Wvla
 OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
-CPPFLAGS:= -Iinclude -Isrc -Ibounds -Ilip -Icertify -I$(B)/gen -I/usr/include/x86_64-linux-gnu
+# Each object also writes its header dependencies (build/src/net.d...).
+DEPFLAGS:= -MMD -MP
 LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
@@ -22,15 +23,31 @@ DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenbl
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
 
-# Library sources, floor by floor: src/ <- bounds/ <- lip/ <- certify/.
-FLOORS  ?= src bounds lip certify
-LIB_SRC := $(filter-out certify/cli.c,$(foreach d,$(FLOORS),$(wildcard $(d)/*.c)))
+# Floors, bottom to top: src/ <- bounds/ <- lip/ <- certify/ <- cli/.  A file
+# is compiled with the include paths of its own floor and the floors below
+# (plus include/ and the generated headers), so an #include of a header from
+# a floor above is a compile error.  cli/ (the command line, not part of the
+# library) joins once the folder exists; until then the CLI is certify/cli.c.
+INC_src     := -Isrc
+INC_bounds  := $(INC_src) -Ibounds
+INC_lip     := $(INC_bounds) -Ilip
+INC_certify := $(INC_lip) -Icertify
+INC_cli     := $(INC_certify) -Icli
+LIB_FLOORS  := src bounds lip certify
+FLOORS      := $(LIB_FLOORS) $(wildcard cli)
+floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gnu
+# tests, examples, fuzzers and benchmarks see every floor
+CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
+
+CLI_SRC := $(wildcard certify/cli.c cli/*.c)
+CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
+LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all deps test run check asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -64,6 +81,37 @@ _test_all: all $(TESTS)
 	@$(MAKE) --no-print-directory _fuzz_bins $(FUZZ_MAKE)
 	@CB_ASAN_B=build-asan CB_FUZZ_B=build-fuzz CB_FUZZ_SECONDS=$(FUZZ_SMOKE) sh tests/run_tests.sh $(B)
 
+# make check: build, deps-check, then tests/run_tests.sh without its apt-get,
+# sanitizer, fuzzing and browser parts: every unit test and every CLI test
+# (bad inputs, CLI errors, certify interrupt/resume, the example, ulimit, the
+# deps-check rule).  1 min 54 s here with the build up to date (2 cores,
+# load average 3-4 from other work).
+# make check T=NAME runs one test: a unit test (T=verify runs
+# build/tests/test_verify) or a CLI test by its name in run_tests.sh
+# (T=cli_errors, bad_inputs, certify_interrupt, limits_ulimit, deps_check,
+# report_browser, predict); an unknown name fails.
+check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
+	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
+
+# make check-fast: the inner loop, under 30 s (10 s with the build up to
+# date, 16 s after touching one library file, load 3; touching src/net.h,
+# which nearly every file includes, recompiles ~55 objects: 37 s, 31 s with
+# make -j2).  The unit tests that
+# take at most about 1.5 s of CPU each (measured with time; 0.1-3 s of wall
+# time at load 3-5 on this shared machine): the loaders and ops (nnet_csv, ops, reference, benchmarks,
+# limits, oom), forward, exact, grad, bounds, attack, adversarial, verify,
+# report; and the CLI's error paths (cli_errors, bad_inputs: 3-4 s each,
+# mostly process start-up), ulimit and the example.  Left out, by time:
+# test_vnnlib and test_lipschitz (2-6 s), test_attr and test_sound (5-6 s),
+# test_patches and test_alpha (9-23 s), test_certify and test_jacobian
+# (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
+# runs them all.
+CHECK_FAST := forward ops nnet_csv oom limits reference exact grad bounds \
+              attack adversarial verify report benchmarks \
+              cli_errors bad_inputs limits_ulimit predict
+check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
+	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
+
 DEFAULT_NET := nets/digits_mlp.onnx
 # Certify the default network at two balls with radii, audit its saliency
 # maps on 20 rows (L-inf 0.01), then merge the three reports into
@@ -78,7 +126,8 @@ _run: all
 	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out out/audit
 	$(B)/cerbere report --out out out/linf/report.json out/l2/report.json out/audit/report.json
 
-$(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h:
+# One protoc-c run makes both files (a grouped target: make -j runs it once).
+$(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h &:
 	@mkdir -p $(B)/gen
 	@test -n "$(ONNX_PROTO)" || { echo "onnx.proto not found: run 'make deps' (libonnx-dev)"; exit 1; }
 	protoc-c --c_out=$(B)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
@@ -96,23 +145,30 @@ $(B)/certify/report_doc.o: $(B)/gen/commit.h
 $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
 
-$(B)/%.o: %.c $(B)/gen/onnx.pb-c.h $(wildcard include/*.h src/*.h bounds/*.h lip/*.h certify/*.h)
+# Objects of a floor: that floor's include paths (the floor is the first
+# folder of the source's path).  The headers an object includes come from its
+# .d file; the generated onnx.pb-c.h only has to exist before the first
+# compile (order-only: its .d entry rebuilds the objects that include it).
+$(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
 
 $(B)/libcerbere.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(B)/cerbere: $(B)/certify/cli.o $(B)/libcerbere.a
+$(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(B)/libcerbere.a tests/testutil.h tests/randnet.h
+# A test is compiled once and relinked when the library changes.
+$(B)/tests/%.o: tests/%.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -c $< -o $@
+$(TESTS): $(B)/tests/%: $(B)/tests/%.o $(B)/libcerbere.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS) -lcmocka -lgmp
 
 $(B)/examples/%: examples/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Iinclude -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 # Sanitizer and valgrind runs of the whole suite, in their own build folders.
 ASAN_MAKE := B=build-asan OPT=-O1 \
@@ -149,7 +205,7 @@ fuzz-build: deps
 _fuzz_bins: $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
 bench: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds
@@ -170,13 +226,43 @@ bench-attr: deps all
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -o $@ $< $(B)/libcerbere.a $(LDLIBS)
 
-# Floors: no file includes a header from a floor above its own.
-deps-check:
-	@! grep -l '#include "\(\.\./\)\?\(bounds\|lip\|certify\)/' src/*.c src/*.h 2>/dev/null | grep . && \
-	! grep -l '#include "\(\.\./\)\?\(lip\|certify\)/' bounds/*.[ch] 2>/dev/null | grep . && \
-	! grep -l '#include "\(\.\./\)\?certify/' lip/*.[ch] 2>/dev/null | grep . && echo "floors ok"
+# deps-check: no file includes a header from a floor above its own, and no
+# library object uses the CLI.  deps-floor-F runs F's .c and .h files through
+# the preprocessor alone (gcc -MM, nothing is compiled) with F's include
+# paths: a header of a floor above is not found by name; and of the headers
+# found, none may sit in a floor above (a "../lip/x.h" spelling).  deps-cli
+# builds the objects and fails when a library object has an undefined symbol
+# that a CLI object defines (nm).  tests/run_deps.sh checks that this fails.
+# (-MM prints "net.o: src/net.c src/net.h ...": the awk below reads the
+# source after each "x.o:" and the folder of each header.)
+floors_above = $(filter-out $(patsubst -I%,%,$(INC_$(1))),$(FLOORS))
+DEPS_FLOORS := $(addprefix deps-floor-,$(FLOORS))
+.PHONY: $(DEPS_FLOORS)
+deps-check: deps-floors deps-cli
+deps-floors: $(DEPS_FLOORS)
+	@echo "deps-check: floors ok ($(strip $(FLOORS)))"
+$(DEPS_FLOORS): deps-floor-%: $(B)/gen/onnx.pb-c.h $(B)/gen/commit.h
+	@mkdir -p $(B)/deps
+	@$(CC) -MM $(call floor_cppflags,$*) $(wildcard $*/*.c $*/*.h) > $(B)/deps/$*.mm || \
+	  { echo "deps-check: a file in $*/ includes a header that $*/ may not see (floors above: $(or $(call floors_above,$*),none))"; exit 1; }
+	@sed 's/\\$$//' $(B)/deps/$*.mm | awk -v floor=$* -v above=" $(call floors_above,$*) " ' \
+	  { for (i = 1; i <= NF; i++) { \
+	      if ($$i ~ /:$$/) { src = ""; continue } \
+	      if (src == "") { src = $$i; continue } \
+	      n = split($$i, part, "/"); \
+	      if (n > 1 && index(above, " " part[n-1] " ")) { \
+	        print "deps-check: " src " includes " $$i ", from " part[n-1] "/, a floor above " floor "/"; bad = 1 } } } \
+	  END { exit bad }'
+deps-cli: $(LIB_OBJ) $(CLI_OBJ)
+	@mkdir -p $(B)/deps
+	@nm -g --defined-only $(CLI_OBJ) | awk 'NF == 3 { print $$3 }' > $(B)/deps/cli.syms
+	@nm -A -u $(LIB_OBJ) | awk 'NR == FNR { cli[$$1] = 1; next } \
+	  ($$NF in cli) { sub(/:$$/, "", $$1); print "deps-check: library object " $$1 " uses " $$NF ", defined by the CLI ($(CLI_SRC))"; bad = 1 } \
+	  END { exit bad }' $(B)/deps/cli.syms - && echo "deps-check: no library object uses the CLI ($(CLI_SRC))"
 
 clean:
 	rm -rf build build-asan build-fuzz out
+
+-include $(wildcard $(foreach d,$(FLOORS) tests examples fuzz bench,$(B)/$(d)/*.d))

@@ -7,10 +7,21 @@
 # build); CB_FUZZ_B=DIR runs each DIR/fuzz/fuzz_* for a fixed number of
 # inputs from seed 1 (at most CB_FUZZ_SECONDS, 30, seconds).  `make test`
 # sets both (see the Makefile).
+# CB_RUN="a b" runs only the tests named a and b: a unit test with or without
+# its test_ prefix (verify, test_verify), a script by the name given to run
+# below (cli_errors), an example by its file name; a name that matches no
+# test fails (make check T=NAME, make check-fast).  CB_BROWSER=0 leaves out
+# report_browser (make check).
 B=${1:-build}
-pass=0; failn=0; failed=""
+pass=0; failn=0; failed=""; seen=" "
+selected() {  # name: whether CB_RUN selects it
+  [ -z "${CB_RUN:-}" ] && return 0
+  short=${1#test_}; short=${short#example }
+  case " $CB_RUN " in *" $1 "*|*" $short "*) seen="$seen$short ";; *) return 1;; esac
+}
 run() {  # name, command...
   name=$1; shift
+  selected "$name" || return 0
   echo "=== $name"
   if "$@"; then pass=$((pass+1)); else failn=$((failn+1)); failed="$failed $name"; fi
 }
@@ -27,12 +38,13 @@ run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_interrupt sh tests/run_certify.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_set sh tests/run_cert_set.sh "$B/cerbere"
-[ -z "$VG" ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
+[ -z "$VG" ] && [ "${CB_BROWSER:-1}" != 0 ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
 for e in "$B"/examples/*; do
   [ -x "$e" ] || continue
   run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv
 done
 run limits_ulimit sh tests/run_limits.sh "$B/cerbere"
+[ -z "$VG" ] && run deps_check sh tests/run_deps.sh
 if [ -n "${CB_ASAN_B:-}" ]; then
   for t in "$CB_ASAN_B"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -52,6 +64,9 @@ if [ -n "${CB_FUZZ_B:-}" ]; then
       sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
   done
 fi
+for w in ${CB_RUN:-}; do
+  case "$seen" in *" ${w#test_} "*) ;; *) echo "no test named $w (or its binary is not built)"; failn=$((failn+1)); failed="$failed $w";; esac
+done
 echo
 [ -n "$failed" ] && echo "FAILED:$failed"
 echo "$pass passed, $failn failed"
