@@ -46,6 +46,27 @@ typedef struct cb_bnet {
   double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
 } cb_bnet;
 
+/*
+** Vector relaxation of one node (the interface for kinds whose relaxation
+** reads several inputs: Softmax, LayerNorm, a product of two tensors).  For
+** each output neuron e, valid for every input in the node's input boxes:
+**   y_e >= sum_{t in [off[e], off[e+1])} lw[t] x[idx[t]] + lb[e]
+**   y_e <= sum_{t in [off[e], off[e+1])} uw[t] x[idx[t]] + ub[e]
+** where x is the concatenation of the node's inputs (in[0], in[1], ... in
+** order) and idx[t] an index into it.  Scalar relaxations (one input entry
+** per neuron, CB_ACT) stay in rl_w/rl_b/ru_w/ru_b; a kind whose
+** cb_kind_info row says vector_relaxed gets one of these from
+** ws_vrelax_alloc.  No kind uses it yet (the ops issue fills it in).
+*/
+typedef struct cb_vrelax {
+  size_t n;               /* output neurons (the node's size) */
+  size_t nnz;             /* entries in all, off[n] */
+  size_t *off;            /* n + 1 */
+  size_t *idx;            /* nnz: index into the concatenated inputs */
+  double *lw, *uw;        /* nnz: lower / upper line coefficients */
+  double *lb, *ub;        /* n: lower / upper constants */
+} cb_vrelax;
+
 /* Per-sample workspace: everything the analyzers learn about one sample. */
 typedef struct cb_ws {
   const cb_bnet *bn;
@@ -54,6 +75,7 @@ typedef struct cb_ws {
   double **lo, **hi;      /* per node: bounds of the node's output (IBP, refined by CROWN) */
   double **zmax;          /* per node: max(|lo|, |hi|), for rounding slack */
   double **rl_w, **rl_b, **ru_w, **ru_b;  /* per nonlinear node: lower/upper relaxation lines */
+  cb_vrelax **vr;         /* per node: its vector relaxation, NULL for scalar kinds */
   double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
   char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
   double flops;           /* matmul FLOPs of the CROWN passes so far (2 q x in x out per AFFINE,
@@ -92,6 +114,9 @@ double round_dn(double v);
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err);
 void bnet_free(cb_bnet *bn);
 cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on error */
+/* Node i's vector relaxation with nnz entries in all, in the workspace's
+   arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */
+cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz);
 void ws_free(cb_ws *ws);                                              /* NULL is a no-op */
 
 /* ibp.c: boxes for every node. */

@@ -72,8 +72,9 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
   ws->ru_w = arena_array(&b->arena, nn, sizeof(double *));
   ws->ru_b = arena_array(&b->arena, nn, sizeof(double *));
   ws->sv = arena_array(&b->arena, nn, sizeof(double *));
+  ws->vr = arena_array(&b->arena, nn, sizeof(cb_vrelax *));
   ws->sv_ok = arena_array(&b->arena, nn, 1);
-  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok) goto oom;
+  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->vr) goto oom;
   memset(ws->sv_ok, 0, nn);
   for (int i = 0; i < net->n; i++) {
     size_t s = net->node[i].size;
@@ -93,6 +94,25 @@ oom:
   ws_free(ws);
   cb_error_set(err, CB_ENOMEM, "out of memory for the bounds workspace");
   return NULL;
+}
+
+cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz)
+{
+  cb_arena *a = &((ws_block *)ws)->arena;
+  size_t n = ws->net->node[i].size;
+  cb_vrelax *v = arena_array(a, 1, sizeof *v);
+  if (!v) return NULL;
+  v->n = n;
+  v->nnz = nnz;
+  v->off = arena_array(a, n + 1, sizeof *v->off);
+  v->idx = arena_array(a, nnz ? nnz : 1, sizeof *v->idx);
+  v->lw = arena_array(a, nnz ? nnz : 1, sizeof(double));
+  v->uw = arena_array(a, nnz ? nnz : 1, sizeof(double));
+  v->lb = arena_array(a, n, sizeof(double));
+  v->ub = arena_array(a, n, sizeof(double));
+  if (!v->off || !v->idx || !v->lw || !v->uw || !v->lb || !v->ub) return NULL;
+  ws->vr[i] = v;
+  return v;
 }
 
 void ws_free(cb_ws *ws)

@@ -58,7 +58,8 @@ typedef struct cb_kind_facts {
   int elementwise;        /* y_e depends on x_e only (one input) */
   int monotone;           /* nondecreasing in every input (CB_ACT: per activation) */
   int piecewise_linear;   /* (CB_ACT: per activation) */
-  int relaxed;            /* CROWN bounds it through per-neuron linear lines */
+  int relaxed;            /* CROWN bounds it through per-neuron linear lines of one input entry */
+  int vector_relaxed;     /* ... of several input entries (bounds.h cb_vrelax); none yet */
 } cb_kind_facts;
 
 extern const cb_kind_facts cb_kind_info[CB_KIND_COUNT];

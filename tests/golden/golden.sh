@@ -1,6 +1,6 @@
 #!/bin/sh
 # Golden outputs for refactoring (issue 17): `sh tests/golden/golden.sh record`
-# writes tests/golden/out/*.json from the current build, `... check` reruns the
+# writes tests/golden/json/*.json from the current build, `... check` reruns the
 # same commands and diffs every number bit for bit (as printed, %.17g).
 # Timings, thread counts and versions are dropped (jq); everything else stays.
 #   - bounds: 4 methods x digits_{mlp,cnn,tanh,orth} x (L-inf 0.01, L2 0.1), 20 rows
@@ -12,7 +12,7 @@
 set -u
 mode=${1:?usage: golden.sh record|check [cerbere]}
 cb=${2:-build/cerbere}
-dir=tests/golden/out
+dir=tests/golden/json
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 acas=${SHARED:-../shared}/benchmarks/acasxu
 strip='walk(if type == "object" then with_entries(select(.key | test("time|_ms|^ms$|threads|seconds|version|commit|created|^out$|^dir$") | not)) else . end)'
