@@ -24,6 +24,7 @@
 #include <string.h>
 #include "jacobian.h"
 #include "linalg.h"
+#include "round.h"
 
 #define U_RO (DBL_EPSILON / 2)
 
@@ -208,7 +209,7 @@ static int back_linear(jb *B, int i)
   const cb_conv *g = n->kind == CB_CONV ? &n->p.conv.g : NULL;
   size_t out = n->size, nin = ws->net->node[n->in[0]].size, q = B->q;
   size_t m = g ? (size_t)(g->cout / g->groups * g->kh * g->kw) : out;
-  double gam = 2 * gamma_n(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
+  double gam = 2 * round_gamma(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
   double *c = cb_alloc(2 * q * out * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *L, *H;
   int rc = CB_ENOMEM, fresh = !B->lo[n->in[0]], wtiny = !(wmin >= 0x1p-500);
   char *under = cb_alloc(q);
