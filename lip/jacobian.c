@@ -371,8 +371,8 @@ static double row_dual(const double *lo, const double *hi, size_t n, cb_norm nor
     else s += m;
   }
   if (norm == CB_NORM_1) return s;
-  if (norm != CB_NORM_2) return lip_spec_sum_up(s, n);
-  return lip_spec_up(sqrt(lip_spec_up(lip_spec_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
+  if (norm != CB_NORM_2) return round_sum_up(s, n);
+  return round_next_up(sqrt(round_next_up(round_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
 }
 
 /* Is node h a cut: does every path from the input to the output go through
@@ -400,7 +400,7 @@ static void cut_bound(jb *B, int h)
   size_t sz = net->node[h].size;
   double K = h == 0 ? 1.0 : fmin(B->lr->K[h], B->lr->Km[h]);
   for (size_t r = 0; r < B->q; r++) {
-    double v = lip_spec_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
+    double v = round_next_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
     B->L[r] = fmin(B->L[r], v);
   }
 }
@@ -495,20 +495,20 @@ int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm 
     for (size_t a0 = 0; a0 < outer; a0++) {
       double s = 0;
       for (size_t k = 0; k < inner; k++) s += norm == CB_NORM_1 ? M[k * n + a0] : M[a0 * n + k];
-      sinf = fmax(sinf, lip_spec_sum_up(s, inner));
+      sinf = fmax(sinf, round_sum_up(s, inner));
     }
     *out = sinf;
     cb_free(M);
     return CB_OK;
   }
-  for (size_t r = 0; r < q; r++) { double s = 0; for (size_t k = 0; k < n; k++) s += Jr[r * n + k]; sinf = fmax(sinf, lip_spec_sum_up(s, n)); }
-  for (size_t k = 0; k < n; k++) { double s = 0; for (size_t r = 0; r < q; r++) s += Jr[r * n + k]; s1 = fmax(s1, lip_spec_sum_up(s, q)); }
+  for (size_t r = 0; r < q; r++) { double s = 0; for (size_t k = 0; k < n; k++) s += Jr[r * n + k]; sinf = fmax(sinf, round_sum_up(s, n)); }
+  for (size_t k = 0; k < n; k++) { double s = 0; for (size_t r = 0; r < q; r++) s += Jr[r * n + k]; s1 = fmax(s1, round_sum_up(s, q)); }
   lip_power_op_dense(&op, M, q, n);
   if ((rc = lip_spec_gram_upper(&op, &a, NULL, err)) == CB_OK) {
     lip_power_op_dense(&op, Jc, q, n);
     rc = lip_spec_gram_upper(&op, &b, NULL, err);
   }
-  if (rc == CB_OK) *out = fmin(a, lip_spec_up(b + lip_spec_up(sqrt(lip_spec_up(s1 * sinf)))));
+  if (rc == CB_OK) *out = fmin(a, round_next_up(b + round_next_up(sqrt(round_next_up(s1 * sinf)))));
   cb_free(M);
   return rc;
 }
@@ -529,7 +529,7 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
       double m;
       if (j == (size_t)label) continue;
       m = v[label] - v[j];   /* real margin >= m - 2 delta - u|m| (the subtraction's rounding) */
-      m_lo[k++] = lip_spec_down(m - lip_spec_up(lip_spec_up(2 * delta) + lip_spec_up(2 * U_RO * fabs(m))));
+      m_lo[k++] = round_next_down(m - round_next_up(round_next_up(2 * delta) + round_next_up(2 * U_RO * fabs(m))));
     }
   if (!y) cb_free(v);
   return rc;
@@ -551,7 +551,7 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   jac_margin_rows(no, label, C);
   if ((rc = jac_interval_lip(ws, C, no - 1, lr, lo, hi, Lr, err)) == CB_OK) {
     for (size_t j = 0; j + 1 < no; j++) {
-      lb[j] = lip_spec_down(m_lo[j] - lip_spec_up(Lr[j] * ws->set.eps));
+      lb[j] = round_next_down(m_lo[j] - round_next_up(Lr[j] * ws->set.eps));
       if (L) L[j] = Lr[j];
     }
   }
@@ -579,7 +579,7 @@ static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_o
   if (!ws) return err ? err->status : CB_ENOMEM;
   if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
     for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
-      if (L[j] > 0) *t = fmin(*t, lip_spec_down(lip_spec_down(m_lo[j] / L[j])));
+      if (L[j] > 0) *t = fmin(*t, round_next_down(round_next_down(m_lo[j] / L[j])));
   ws_free(ws);
   return rc;
 }
