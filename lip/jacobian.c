@@ -8,7 +8,8 @@
 ** generalised derivative at kinks).  Intervals are stored as (lo, hi) and
 ** turned into centre/radius only around the dgemm of a linear node.
 ** Rounding (DESIGN "Soundness"): every computed endpoint is moved outward:
-**   sums and products of scalars: outward by 2u relative (sdn/sup, pdn/pup);
+**   sums and products of scalars: outward by 2u relative (round.h's inline
+**     round_sum2_*, round_prod_*, round_acc_*, which keep exact zeros exact);
 **   [c +- r] W:  c W +- v |W|, v = (1 + 2g) r + 2g |c|, g = 2 gamma_m + rel_err
 **     (m = longest dot product), which covers the dgemm error of both
 **     products (|fl(a.b) - a.b| <= gamma_m |a|.|b|, Higham Sec. 3.1) and the
@@ -26,8 +27,6 @@
 #include "linalg.h"
 #include "round.h"
 
-#define U_RO (DBL_EPSILON / 2)
-
 typedef struct jb {
   const cb_ws *ws;
   size_t q;
@@ -36,36 +35,8 @@ typedef struct jb {
   double *L;            /* per row: min over cut nodes of the cut bound (NULL: not asked) */
 } jb;
 
-/*
-** Outward rounding, inline (this pass is a few adds per entry, so a call or
-** a subnormal operand, which costs a microcode assist on x86, dominates it):
-**   sdn/sup: the double result v of a sum or difference of two doubles: exact
-**     when |v| < DBL_MIN (gradual underflow), else within u|v| of the real
-**     value, so v -+ 2u|v| (plus DBL_MIN near the underflow threshold, where
-**     2u|v| itself may round) encloses it;
-**   pdn/pup: a product a*b: exact when a factor is 0, else the same with
-**     DBL_MIN for an underflowing product (its error is <= DBL_TRUE_MIN/2).
-** Exact zeros stay zeros, so no tiny nonzero value leaks into the dgemm.
-*/
-static inline double slack(double a) { return a * (2 * U_RO) + (a < 0x1p-960 ? DBL_MIN : 0); }
-static inline double sdn(double v) { double a = fabs(v); return a < DBL_MIN ? v : v - slack(a); }
-static inline double sup(double v) { double a = fabs(v); return a < DBL_MIN ? v : v + slack(a); }
-static inline double pdn(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p - slack(fabs(p)); }
-static inline double pup(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p + slack(fabs(p)); }
-/* Branch-free slack of the result x of one operation on two doubles: 0 for
-   an exact zero, else 2u|x|, plus DBL_MIN near or under the underflow
-   threshold (looser than sdn/sup for subnormal x, never tighter). */
-static inline double slack_nz(double x)
-{
-  double a = fabs(x);
-  return a * (2 * U_RO) + (a < 0x1p-960 && a != 0 ? DBL_MIN : 0);
-}
 static inline double mx(double a, double b) { return a > b ? a : b; }
 static inline double mn(double a, double b) { return a < b ? a : b; }
-
-/* Sum rounded outward; adding 0 is exact, so a first contribution is kept as is. */
-static inline double add_dn(double a, double b) { return a == 0 ? b : b == 0 ? a : sdn(a + b); }
-static inline double add_up(double a, double b) { return a == 0 ? b : b == 0 ? a : sup(a + b); }
 
 /* Interval buffers of node i, zeroed on first use; CB_ENOMEM on failure. */
 static int reach(jb *B, int i, double **lo, double **hi)
@@ -84,12 +55,12 @@ static void imul(double gl, double gh, double dl, double dh, double *lo, double 
 {
   if (dl == dh && (dl == 0 || dl == 1)) { *lo = gl * dl; *hi = gh * dl; return; }
   if (dl >= 0) {   /* derivative intervals are nonnegative: one product per end */
-    *lo = gl >= 0 ? pdn(gl, dl) : pdn(gl, dh);
-    *hi = gh >= 0 ? pup(gh, dh) : pup(gh, dl);
+    *lo = gl >= 0 ? round_prod_down(gl, dl) : round_prod_down(gl, dh);
+    *hi = gh >= 0 ? round_prod_up(gh, dh) : round_prod_up(gh, dl);
     return;
   }
-  *lo = mn(mn(pdn(gl, dl), pdn(gl, dh)), mn(pdn(gh, dl), pdn(gh, dh)));
-  *hi = mx(mx(pup(gl, dl), pup(gl, dh)), mx(pup(gh, dl), pup(gh, dh)));
+  *lo = mn(mn(round_prod_down(gl, dl), round_prod_down(gl, dh)), mn(round_prod_down(gh, dl), round_prod_down(gh, dh)));
+  *hi = mx(mx(round_prod_up(gl, dl), round_prod_up(gl, dh)), mx(round_prod_up(gh, dl), round_prod_up(gh, dh)));
 }
 
 /* Diagonal step: G_in += G .* [dl, dh] (elementwise kinds and SCALE). */
@@ -103,8 +74,8 @@ static int back_diag(jb *B, int i, const double *dl, const double *dh)
     for (size_t e = 0, k = r * n->size; e < n->size; e++, k++) {
       double a, b;
       imul(gl[k], gh[k], dl[e], dh[e], &a, &b);
-      L[k] = add_dn(L[k], a);
-      H[k] = add_up(H[k], b);
+      L[k] = round_acc_down(L[k], a);
+      H[k] = round_acc_up(H[k], b);
     }
   return CB_OK;
 }
@@ -122,9 +93,9 @@ static double dtanh(double x) { double t = exp(-2 * fabs(x)); return 4 * t / ((1
 static void even_range(double (*df)(double), double peak, double l, double u, double *dl, double *dh)
 {
   double fr = fmax(fabs(l), fabs(u)), nr = l <= 0 && u >= 0 ? 0 : fmin(fabs(l), fabs(u));
-  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO + DBL_TRUE_MIN;
-  *dl = fmax(0, a * (1 - 16 * U_RO) - m);
-  *dh = fmin(peak, b * (1 + 16 * U_RO) + m);
+  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * ROUND_U + DBL_TRUE_MIN;
+  *dl = fmax(0, a * (1 - 16 * ROUND_U) - m);
+  *dh = fmin(peak, b * (1 + 16 * ROUND_U) + m);
 }
 
 /*
@@ -185,9 +156,9 @@ static int back_scale(jb *B, int i)
   int rc;
   if (!d) return CB_ENOMEM;
   for (size_t e = 0; e < n->size; e++) {
-    double a = n->p.scale.a[e], w = pup(n->rel_err, fabs(a));
-    d[e] = w > 0 ? sdn(a - w) : a;
-    d[n->size + e] = w > 0 ? sup(a + w) : a;
+    double a = n->p.scale.a[e], w = round_prod_up(n->rel_err, fabs(a));
+    d[e] = w > 0 ? round_sum2_down(a - w) : a;
+    d[n->size + e] = w > 0 ? round_sum2_up(a + w) : a;
   }
   rc = back_diag(B, i, d, d + n->size);
   cb_free(d);
@@ -220,7 +191,7 @@ static int back_linear(jb *B, int i)
     int tiny = wtiny;
     for (size_t k = r * out; k < (r + 1) * out; k++) {
       double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi, a = fabs(ce);
-      double d = mx(hi - ce, ce - lo) * (1 + 4 * U_RO);   /* >= the real half-width (d one rounding off, or exact) */
+      double d = mx(hi - ce, ce - lo) * (1 + 4 * ROUND_U);   /* >= the real half-width (d one rounding off, or exact) */
       c[k] = ce;
       v[k] = (1 + 3 * gam) * d + 3 * gam * a;   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
       tiny |= (a < 0x1p-500) & (a != 0);
@@ -237,10 +208,10 @@ static int back_linear(jb *B, int i)
              la_conv_backward(g, ws->bn->absW[i], v, q, vw) != CB_OK) goto out;
   for (size_t r = 0; r < q; r++)
     for (size_t k = r * nin; k < (r + 1) * nin; k++) {
-      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - slack_nz(x), h = y + slack_nz(y);
-      if (under[r]) { l = sdn(l - eta); h = sup(h + eta); }
+      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - round_slack_nz(x), h = y + round_slack_nz(y);
+      if (under[r]) { l = round_sum2_down(l - eta); h = round_sum2_up(h + eta); }
       if (fresh) { L[k] = l; H[k] = h; }
-      else { L[k] = add_dn(L[k], l); H[k] = add_up(H[k], h); }
+      else { L[k] = round_acc_down(L[k], l); H[k] = round_acc_up(H[k], h); }
     }
   rc = CB_OK;
 out:
@@ -288,8 +259,8 @@ static int back_maxpool(jb *B, int i)
           if (u[idx[k]] < lmax) continue;
           for (size_t r = 0; r < B->q; r++) {
             size_t t = r * isz + idx[k], s = r * n->size + o;
-            L[t] = add_dn(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
-            H[t] = add_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
+            L[t] = round_acc_down(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
+            H[t] = round_acc_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
           }
         }
       }
@@ -300,8 +271,8 @@ static int back_maxpool(jb *B, int i)
 /* Adds interval entry s of node i into entry t of the input buffers (L, H). */
 static void route(jb *B, int i, size_t s, double *L, double *H, size_t t)
 {
-  L[t] = add_dn(L[t], B->lo[i][s]);
-  H[t] = add_up(H[t], B->hi[i][s]);
+  L[t] = round_acc_down(L[t], B->lo[i][s]);
+  H[t] = round_acc_up(H[t], B->hi[i][s]);
 }
 
 /* Index maps: G flows back unchanged (RESHAPE, both inputs of ADD), split
@@ -529,7 +500,7 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
       double m;
       if (j == (size_t)label) continue;
       m = v[label] - v[j];   /* real margin >= m - 2 delta - u|m| (the subtraction's rounding) */
-      m_lo[k++] = round_next_down(m - round_next_up(round_next_up(2 * delta) + round_next_up(2 * U_RO * fabs(m))));
+      m_lo[k++] = round_next_down(m - round_next_up(round_next_up(2 * delta) + round_next_up(2 * ROUND_U * fabs(m))));
     }
   if (!y) cb_free(v);
   return rc;
