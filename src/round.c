@@ -37,10 +37,12 @@ double round_mul_up(double a, double b) { return round_next_up(a * b); }
 */
 static double ru(double s, double e) { return e > 0 ? round_next_up(s) : s; }
 static double rd(double s, double e) { return e < 0 ? round_next_down(s) : s; }
-static double two_sum_err(double a, double b, double s) { double bb = s - a; return (a - (s - bb)) + (b - bb); }
 
-double round_add_ru(double a, double b) { double s = a + b; return ru(s, two_sum_err(a, b, s)); }
-double round_add_rd(double a, double b) { double s = a + b; return rd(s, two_sum_err(a, b, s)); }
+/* Knuth's two-sum: five operations given s, no branch, any order of |a|, |b|. */
+double round_two_sum_err(double a, double b, double s) { double bb = s - a; return (a - (s - bb)) + (b - bb); }
+
+double round_add_ru(double a, double b) { double s = a + b; return ru(s, round_two_sum_err(a, b, s)); }
+double round_add_rd(double a, double b) { double s = a + b; return rd(s, round_two_sum_err(a, b, s)); }
 double round_mul_ru(double a, double b) { double p = a * b; return ru(p, fma(a, b, -p)); }
 double round_mul_rd(double a, double b) { double p = a * b; return rd(p, fma(a, b, -p)); }
 /* x / y: the remainder x - q y has the sign of x/y - q when y > 0. */

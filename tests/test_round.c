@@ -7,7 +7,7 @@
 **   every up/down pair brackets the real result of +, -, *, / on random
 **     doubles over the whole exponent range (subnormals included);
 **   RU / RD are the IEEE directed roundings: equal when the result is a
-**     double, one nextafter step apart otherwise;
+**     double, one nextafter step apart otherwise; two-sum's error is exact;
 **   the inline hot-loop helpers bracket too and keep exact results exact;
 **   bounded sums and 2-norms bound the exact sums of squares;
 **   edge cases: 0, the smallest subnormal, DBL_MIN, DBL_MAX, infinities.
@@ -149,9 +149,9 @@ static void test_gamma_dot(void **state)
 static void test_brackets(void **state)
 {
   static const char ops[] = "+-*/";
-  mpq_t x, q;
+  mpq_t x, q, e;
   (void)state;
-  mpq_inits(x, q, NULL);
+  mpq_inits(x, q, e, NULL);
   for (int t = 0; t < TRIALS; t++) {
     double a = rand_double(-1074, 1023), b = rand_double(-1074, 1023);
     if (t % 4 == 1) b = -a * (1 + (double)(next64() >> 40) * 0x1p-52);  /* cancellation */
@@ -162,7 +162,15 @@ static void test_brackets(void **state)
       exact_op(op, a, b, x);
       assert_brackets(round_down(v), x, round_up(v));
       assert_brackets(round_next_down(v), x, round_next_up(v));
-      if (op == '+') { assert_brackets(-HUGE_VAL, x, round_add_up(a, b)); lo = round_add_rd(a, b); hi = round_add_ru(a, b); }
+      if (op == '+') {
+        assert_brackets(-HUGE_VAL, x, round_add_up(a, b));
+        mpq_set_d(q, round_two_sum_err(a, b, v));
+        mpq_set_d(e, v);
+        mpq_add(q, q, e);
+        assert_true(mpq_equal(q, x));  /* v + err = a + b exactly */
+        lo = round_add_rd(a, b);
+        hi = round_add_ru(a, b);
+      }
       else if (op == '-') { lo = round_add_rd(a, -b); hi = round_add_ru(a, -b); }
       else if (op == '*') { assert_brackets(-HUGE_VAL, x, round_mul_up(a, b)); lo = round_mul_rd(a, b); hi = round_mul_ru(a, b); }
       else { lo = round_div_rd(a, b); hi = round_div_ru(a, b); }
@@ -172,7 +180,7 @@ static void test_brackets(void **state)
       assert_true(mpq_equal(q, x) ? lo == v && hi == v : hi == round_next_up(lo));
     }
   }
-  mpq_clears(x, q, NULL);
+  mpq_clears(x, q, e, NULL);
 }
 
 /* The inline helpers bracket sums and products and keep exact ones exact. */
@@ -239,6 +247,20 @@ static void test_sums(void **state)
       mpq_mul(q, q, q);
       assert_true(mpq_cmp(q, ssq) <= 0);      /* nrm2_down^2 <= ||x||^2 */
     }
+  /* near the worst case: 1 + (n - 1) terms just under u, each rounded away */
+  for (size_t n = 2; n <= 1000; n *= 10) {
+    mpq_set_ui(sum, 1, 1);
+    x[0] = 1;
+    for (size_t i = 1; i < n; i++) {
+      x[i] = ROUND_U * (1 - 0x1p-52);
+      mpq_set_d(p, x[i]);
+      mpq_add(sum, sum, p);
+    }
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    assert_true(s == 1);
+    assert_brackets(-HUGE_VAL, sum, round_sum_up(s, n));
+  }
   mpq_clears(sum, ssq, p, q, NULL);
 }
 
