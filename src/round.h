@@ -24,6 +24,9 @@
 **   round_add_ru ... _div_rd    RU / RD: the real result rounded toward +inf /
 **                               -inf, from error-free transformations (two-sum,
 **                               fma residual): exact constants stay exact.
+** Infinities: the outward side stays infinite (round_up(+inf) = +inf); the
+** inward side of round_up / round_down is NaN (inf - inf), which callers
+** treat as no bound.  NaN propagates.
 ** Cost: all are a few flops; round_next_* call libm's nextafter.
 */
 #ifndef CB_ROUND_H

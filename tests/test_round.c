@@ -282,6 +282,7 @@ static void test_edges(void **state)
   assert_true(round_div_ru(-1, 3) == round_next_up(round_div_rd(-1, 3)));
   /* the outward side stays infinite; NaN (no bound) propagates */
   assert_true(round_up(inf) == inf && round_down(-inf) == -inf);
+  assert_true(isnan(round_down(inf)) && isnan(round_up(-inf)));
   assert_true(round_next_up(inf) == inf && round_next_down(-inf) == -inf);
   assert_true(round_add_up(inf, 1) == inf && round_mul_up(inf, 2) == inf);
   assert_true(isnan(round_up(NAN)) && isnan(round_next_up(NAN)) && isnan(round_sum_up(NAN, 3)));
