@@ -106,10 +106,6 @@ void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const
 
 void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of a.x over the set (for gradients) */
 
-double gamma_n(size_t n);         /* n u / (1 - n u) */
-double round_up(double v);        /* >= v after one rounded operation */
-double round_dn(double v);
-
 /* workspace.c */
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err);
 void bnet_free(cb_bnet *bn);

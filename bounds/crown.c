@@ -20,8 +20,7 @@
 #include "bounds.h"
 #include "backward.h"
 #include "linalg.h"
-
-#define U_RO (DBL_EPSILON / 2)
+#include "round.h"
 
 typedef struct bwd {
   cb_ws *ws;
@@ -109,8 +108,8 @@ static const double *slack_vec(cb_ws *ws, int i)
 static double slack_gamma(const cb_node *n, size_t in)
 {
   const cb_conv *g = &n->p.conv.g;
-  if (n->kind == CB_AFFINE) return 2 * (gamma_n(n->size + in + 2) + n->rel_err);
-  return 2 * (gamma_n((size_t)((g->cin + g->cout) / g->groups * g->kh * g->kw) + 2) + n->rel_err);
+  if (n->kind == CB_AFFINE) return 2 * (round_gamma(n->size + in + 2) + n->rel_err);
+  return 2 * (round_gamma((size_t)((g->cin + g->cout) / g->groups * g->kh * g->kw) + 2) + n->rel_err);
 }
 
 /* AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|). */
@@ -204,7 +203,7 @@ static int back_scale(bwd *B, int i, const double *A)
   for (size_t r = 0; r < B->q; r++)
     for (size_t e = 0; e < n->size; e++) Ain[r * n->size + e] += A[r * n->size + e] * n->p.scale.a[e];
   for (size_t e = 0; e < n->size; e++) v[e] = fabs(n->p.scale.a[e]) * z[e] + fabs(n->p.scale.b[e]);
-  add_terms(B, A, n->size, v, 2 * (gamma_n(3) + n->rel_err), n->p.scale.b);
+  add_terms(B, A, n->size, v, 2 * (round_gamma(3) + n->rel_err), n->p.scale.b);
   cb_free(v);
   return CB_OK;
 }
@@ -310,7 +309,7 @@ static int back_relaxed_rows(bwd *B, int i, const double *A)
   const cb_node *n = &B->ws->net->node[i];
   const crown_lines *L = &B->lines[i];
   const double *z = B->ws->zmax[n->in[0]];
-  double *Ain = acc(B, n->in[0]), g = 2 * gamma_n(n->size + 3);
+  double *Ain = acc(B, n->in[0]), g = 2 * round_gamma(n->size + 3);
   if (!Ain) return CB_ENOMEM;
   for (size_t r = 0; r < B->q; r++) {
     size_t o = r * n->size;
@@ -336,7 +335,7 @@ static int back_relaxed(bwd *B, int i, const double *A)
     double sl, t = relaxed_row(A + r * n->size, Ain + r * n->size, n->size, uw, lw, ub, lb, v, &sl);
     B->bias[r] += t;
     B->babs[r] += fabs(t);
-    B->slack[r] += 2 * gamma_n(n->size + 3) * sl;
+    B->slack[r] += 2 * round_gamma(n->size + 3) * sl;
   }
   cb_free(v);
   return CB_OK;
@@ -368,7 +367,7 @@ static int back_maxpool(bwd *B, int i, const double *A)
           double a = A[r * n->size + o];
           if (a < 0 || exact) Ain[r * isz + idx[jl]] += a;
           else { B->bias[r] += a * umax; B->babs[r] += fabs(a * umax); }
-          B->slack[r] += 4 * U_RO * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
+          B->slack[r] += 4 * ROUND_U * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
         }
       }
   cb_free(idx);
@@ -423,10 +422,10 @@ static void concretise(bwd *B, int stop, double *out)
   cb_ws *ws = B->ws;
   cb_set box = {CB_NORM_BOX, 0, ws->net->node[stop].size, NULL, ws->lo[stop], ws->hi[stop]};
   const cb_set *s = stop == 0 ? &ws->set : &box;
-  if (B->merged[stop]) add_terms(B, B->A[stop], s->n, ws->zmax[stop], 2 * U_RO, NULL);
+  if (B->merged[stop]) add_terms(B, B->A[stop], s->n, ws->zmax[stop], 2 * ROUND_U, NULL);
   set_support(s, B->A[stop], B->q, B->bias, out);
   for (size_t r = 0; r < B->q; r++)
-    out[r] = round_up(out[r] + 2 * (B->slack[r] + gamma_n((size_t)ws->net->n + 2) * B->babs[r]));
+    out[r] = round_up(out[r] + 2 * (B->slack[r] + round_gamma((size_t)ws->net->n + 2) * B->babs[r]));
 }
 
 /* Are the rows of A0 each one nonzero a e_j at an AFFINE/CONV node?  Then
@@ -647,7 +646,7 @@ static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin
   const cb_node *n = &ws->net->node[i];
   const crown_lines *L = G->lines && G->lines[i].lw ? &G->lines[i] : NULL;
   size_t m = win_size(c, w);
-  double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * gamma_n(n->size + 3);
+  double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * round_gamma(n->size + 3);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   memset(Ain, 0, G->nr * m * sizeof *Ain);
   if (L) {   /* the row's lines in place: one window row (a contiguous run) at a time */
@@ -684,7 +683,7 @@ static void patch_scale(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
   size_t m = win_size(c, w);
-  double *sa = G->gat, *sb = sa + m, *z = sb + m, *v = z + m, g = 2 * (gamma_n(3) + n->rel_err);
+  double *sa = G->gat, *sb = sa + m, *z = sb + m, *v = z + m, g = 2 * (round_gamma(3) + n->rel_err);
   win_gather(n->p.scale.a, c, h, wd, w, sa); win_gather(n->p.scale.b, c, h, wd, w, sb);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   for (size_t e = 0; e < m; e++) v[e] = fabs(sa[e]) * z[e] + fabs(sb[e]);
@@ -857,7 +856,7 @@ static int patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doub
         for (int64_t xx = W[last].w0; xx < W[last].w1; xx++) idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + xx);
     set_support_win(&ws->set, cur, G.nr, m, idx, G.bias, o);
     for (size_t r = 0; r < G.nr; r++)
-      out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + gamma_n((size_t)net->n + 2) * G.babs[r]));
+      out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + round_gamma((size_t)net->n + 2) * G.babs[r]));
   }
   rc = CB_OK;
 out:
@@ -923,7 +922,7 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
   }
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
-    if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * U_RO, NULL);
+    if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * ROUND_U, NULL);
     underflow_slack(&B, i);
     if ((rc = i == start && unit ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK) goto out;
     if (keep) keep[i] = B.A[i];
@@ -931,7 +930,7 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
   }
   rc = CB_OK;
   if (B.A[stop]) concretise(&B, stop, out);
-  else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + gamma_n((size_t)n + 2) * B.babs[r]));
+  else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + round_gamma((size_t)n + 2) * B.babs[r]));
   if (keep) keep[stop] = B.A[stop];
 out:
   cb_free(B.A); cb_free(B.off); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "fwdlin.h"
 #include "linalg.h"
+#include "round.h"
 
 typedef struct lin { double *L, *U, *E, *M; } lin;   /* per node: size x p, size x p, size, size */
 
@@ -43,7 +44,7 @@ static void magnitudes(lin *z, size_t size, size_t nx, const double *xmax)
   for (size_t e = 0; e < size; e++) {
     double ml = fabs(z->L[e * p + nx]), mu = fabs(z->U[e * p + nx]);
     for (size_t j = 0; j < nx; j++) { ml += fabs(z->L[e * p + j]) * xmax[j]; mu += fabs(z->U[e * p + j]) * xmax[j]; }
-    z->M[e] = round_up(fmax(ml, mu) * (1 + 2 * gamma_n(nx + 2)));
+    z->M[e] = round_up(fmax(ml, mu) * (1 + 2 * round_gamma(nx + 2)));
   }
 }
 
@@ -56,8 +57,8 @@ static void concretise(cb_ws *ws, int i, const lin *z, size_t nx)
     const double *a = z->L + e * p, *b = z->U + e * p;
     double l = a[nx], u = b[nx];
     for (size_t j = 0; j < nx; j++) { l += fmin(a[j] * lo[j], a[j] * hi[j]); u += fmax(b[j] * lo[j], b[j] * hi[j]); }
-    double s = 2 * (gamma_n(nx + 2) * z->M[e] + z->E[e]);
-    l = round_dn(l - s);
+    double s = 2 * (round_gamma(nx + 2) * z->M[e] + z->E[e]);
+    l = round_down(l - s);
     u = round_up(u + s);
     if (l > ws->lo[i][e]) ws->lo[i][e] = l;
     if (u < ws->hi[i][e]) ws->hi[i][e] = u;
@@ -80,7 +81,7 @@ static int fwd_affine(const cb_ws *ws, const cb_node *n, const lin *x, lin *z, s
     z->L[e * p + nx] += bb;
     z->U[e * p + nx] += bb;
     for (size_t k = 0; k < in; k++) { se += absW[e * in + k] * x->E[k]; sm += absW[e * in + k] * x->M[k]; }
-    z->E[e] = round_up((se + gamma_n(in + 2) * (sm + fabs(bb))) * (1 + 2 * gamma_n(in + 2)));
+    z->E[e] = round_up((se + round_gamma(in + 2) * (sm + fabs(bb))) * (1 + 2 * round_gamma(in + 2)));
   }
   return CB_OK;
 }
@@ -96,7 +97,7 @@ static void fwd_lines(const lin *x, lin *z, size_t size, size_t nx, const double
     z->L[e * p + nx] += lb[e];
     z->U[e * p + nx] += ub[e];
     double a = fmax(fabs(lw[e]), fabs(uw[e])), c = fmax(fabs(lb[e]), fabs(ub[e]));
-    z->E[e] = round_up((a * x->E[e] + gamma_n(3) * (a * x->M[e] + c)) * (1 + 2 * gamma_n(3)));
+    z->E[e] = round_up((a * x->E[e] + round_gamma(3) * (a * x->M[e] + c)) * (1 + 2 * round_gamma(3)));
   }
 }
 
@@ -120,7 +121,7 @@ static int node_lin(cb_ws *ws, int i, lin *Z, size_t nx, double *Wp, double *Wn)
   case CB_ADD: {
     const lin *y = &Z[n->in[1]];
     for (size_t k = 0; k < size * p; k++) { z->L[k] = x->L[k] + y->L[k]; z->U[k] = x->U[k] + y->U[k]; }
-    for (size_t e = 0; e < size; e++) z->E[e] = round_up((x->E[e] + y->E[e] + gamma_n(2) * (x->M[e] + y->M[e])) * (1 + 2 * gamma_n(2)));
+    for (size_t e = 0; e < size; e++) z->E[e] = round_up((x->E[e] + y->E[e] + round_gamma(2) * (x->M[e] + y->M[e])) * (1 + 2 * round_gamma(2)));
     return CB_OK;
   }
   case CB_ACT: {
@@ -172,7 +173,7 @@ int fwdlin_run(cb_ws *ws, double *out_lo, double *out_hi, cb_error *err)
     const lin *z = &Z[net->output];
     for (size_t e = 0; e < net->node[net->output].size; e++)
       for (size_t j = 0; j < p; j++) {
-        double s = j == nx ? 2 * (z->E[e] + gamma_n(nx + 2) * z->M[e]) : 0;
+        double s = j == nx ? 2 * (z->E[e] + round_gamma(nx + 2) * z->M[e]) : 0;
         if (out_lo) out_lo[e * p + j] = z->L[e * p + j] - s;
         if (out_hi) out_hi[e * p + j] = z->U[e * p + j] + s;
       }

@@ -19,8 +19,7 @@
 #include "bounds.h"
 #include "forward.h"
 #include "linalg.h"
-
-#define U (DBL_EPSILON / 2)
+#include "round.h"
 
 /* True if node `in` is the input seen through RESHAPE nodes only. */
 static int reads_input(const cb_net *net, int in)
@@ -39,7 +38,7 @@ static void dual_radius(cb_norm norm, double eps, const double *W, size_t rows, 
       if (norm == CB_NORM_2) s += a * a; else if (a > s) s = a;
     }
     if (norm == CB_NORM_2) s = sqrt(s + (double)(k + 2) * DBL_TRUE_MIN);  /* squares may underflow */
-    r[o] = round_up(eps * s * (1 + 2 * gamma_n(k + 2)));
+    r[o] = round_up(eps * s * (1 + 2 * round_gamma(k + 2)));
   }
 }
 
@@ -74,7 +73,7 @@ static int dual_narrow(cb_ws *ws, int i, const double *slack, cb_error *err)
   dual_radius(ws->set.norm, ws->set.eps, conv ? n->p.conv.W : n->p.aff.W, rows, k, y + out);
   for (size_t o = 0; o < out; o++) {
     double r = y[out + o / per];
-    double l = round_dn(y[o] - r - slack[o]), h = round_up(y[o] + r + slack[o]);
+    double l = round_down(y[o] - r - slack[o]), h = round_up(y[o] + r + slack[o]);
     /* with a clip box, keep the tighter of the two; without, the ball bound
        alone (as auto_LiRPA: at borders the box bound can be tighter) */
     ws->lo[i][o] = ws->set.lo ? fmax(ws->lo[i][o], l) : l;
@@ -105,8 +104,8 @@ static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
     { rc = cb_error_set(err, CB_ENOMEM, "out of memory in IBP"); goto out; }
   for (size_t o = 0; o < out; o++) {  /* y + 2 out now holds the slack */
     /* + 2 (k + 2) 2^-1074: each of the 2k products of W c and |W| r may underflow */
-    double slack = 2 * (gamma_n(k + 2) + n->rel_err) * (y[2 * out + o] + fabs(b[o / hw])) + 2 * (double)(k + 2) * DBL_TRUE_MIN;
-    ws->lo[i][o] = round_dn(y[o] - y[out + o] - slack);
+    double slack = 2 * (round_gamma(k + 2) + n->rel_err) * (y[2 * out + o] + fabs(b[o / hw])) + 2 * (double)(k + 2) * DBL_TRUE_MIN;
+    ws->lo[i][o] = round_down(y[o] - y[out + o] - slack);
     ws->hi[i][o] = round_up(y[o] + y[out + o] + slack);
     y[2 * out + o] = slack;
   }
@@ -127,7 +126,7 @@ static void ibp_scale(cb_ws *ws, int i)
     double a = n->p.scale.a[e], b = n->p.scale.b[e];
     double p = a * (a >= 0 ? xl[e] : xh[e]), q = a * (a >= 0 ? xh[e] : xl[e]);
     double w = n->rel_err * (fabs(p) + fabs(q) + fabs(b));
-    ws->lo[i][e] = round_dn(round_dn(p) + b - w);
+    ws->lo[i][e] = round_down(round_down(p) + b - w);
     ws->hi[i][e] = round_up(round_up(q) + b + w);
   }
 }
@@ -136,8 +135,8 @@ static void ibp_scale(cb_ws *ws, int i)
 static void widen_libm(double *lo, double *hi, size_t n)
 {
   for (size_t e = 0; e < n; e++) {
-    lo[e] = lo[e] - 8 * U * fabs(lo[e]) - DBL_TRUE_MIN;
-    hi[e] = hi[e] + 8 * U * fabs(hi[e]) + DBL_TRUE_MIN;
+    lo[e] = lo[e] - 8 * ROUND_U * fabs(lo[e]) - DBL_TRUE_MIN;
+    hi[e] = hi[e] + 8 * ROUND_U * fabs(hi[e]) + DBL_TRUE_MIN;
   }
 }
 
@@ -150,7 +149,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
   case CB_SCALE: ibp_scale(ws, i); return CB_OK;
   case CB_ADD:
     for (size_t e = 0; e < n->size; e++) {
-      ws->lo[i][e] = round_dn(ws->lo[n->in[0]][e] + ws->lo[n->in[1]][e]);
+      ws->lo[i][e] = round_down(ws->lo[n->in[0]][e] + ws->lo[n->in[1]][e]);
       ws->hi[i][e] = round_up(ws->hi[n->in[0]][e] + ws->hi[n->in[1]][e]);
     }
     return CB_OK;
@@ -164,7 +163,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
     if (rc == CB_OK) rc = fwd_node(ws->net, i, 1, ws->hi, err);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_ROUND)  /* alpha * x rounds */
-      for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_dn(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
+      for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_down(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
     return rc;
   }
   case CB_KIND_COUNT: break;

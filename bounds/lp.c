@@ -10,6 +10,7 @@
 #include <glpk.h>
 #include "bounds.h"
 #include "lp.h"
+#include "round.h"
 
 /* Solves with the simplex, retrying once from an advanced basis; 1 if optimal. */
 static int solve(glp_prob *P)
@@ -38,11 +39,11 @@ static int farkas_holds(const double *A, const double *b, size_t m, size_t n, co
     if (!isfinite(t) || !isfinite(ymax)) return 0;
     lhs += t;
     lhs_abs += fabs(t);
-    slack += gamma_n(m + 1) * gabs * ymax;     /* |fl(g) - g| * |y| */
+    slack += round_gamma(m + 1) * gabs * ymax;     /* |fl(g) - g| * |y| */
   }
   for (size_t i = 0; i < m; i++) { rhs += l[i] * b[i]; rhs_abs += fabs(l[i] * b[i]); }
-  slack += gamma_n(n + 2) * lhs_abs + gamma_n(m + 2) * rhs_abs;
-  return isfinite(lhs) && isfinite(rhs) && round_dn(lhs - rhs) > round_up(2 * slack);
+  slack += round_gamma(n + 2) * lhs_abs + round_gamma(m + 2) * rhs_abs;
+  return isfinite(lhs) && isfinite(rhs) && round_down(lhs - rhs) > round_up(2 * slack);
 }
 
 int lp_farkas(const double *A, const double *b, size_t m, size_t n, const double *ylo, const double *yhi)

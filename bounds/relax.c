@@ -12,12 +12,11 @@
 #include <float.h>
 #include <math.h>
 #include "bounds.h"
-
-#define U_RO (DBL_EPSILON / 2)
+#include "round.h"
 
 /* Smallest t with s*x + t >= y at x (up) or largest with <= (dn), real arithmetic. */
-static double t_up(double s, double x, double y) { return round_up(y - round_dn(s * x)); }
-static double t_dn(double s, double x, double y) { return round_dn(y - round_up(s * x)); }
+static double t_up(double s, double x, double y) { return round_up(y - round_down(s * x)); }
+static double t_dn(double s, double x, double y) { return round_down(y - round_up(s * x)); }
 
 /*
 ** ReLU, unstable case l < 0 < u.
@@ -74,7 +73,7 @@ static double dtanh(double x) { double c = cosh(x); return 1 / (c * c); }
 
 static double margin(double s, double t, double l, double u)
 {
-  return 16 * U_RO * (fabs(s) * fmax(fabs(l), fabs(u)) + fabs(t) + 1) + DBL_TRUE_MIN;
+  return 16 * ROUND_U * (fabs(s) * fmax(fabs(l), fabs(u)) + fabs(t) + 1) + DBL_TRUE_MIN;
 }
 
 /* Tangent at d: slope f'(d), intercept f(d) - f'(d) d (no margin yet). */
@@ -260,7 +259,7 @@ void relax_param_line(const cb_node *n, double l, double u, int upper, double p,
   y = t ? tanh(p) : sig(p);
   *w = t ? 1 - y * y : y * (1 - y);
   *b = y - *w * p;
-  *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * U_RO * (M + fabs(p)));
+  *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * ROUND_U * (M + fabs(p)));
 }
 
 double relax_param_dline(const cb_node *n, int upper, double p, double x)

@@ -23,14 +23,10 @@
 #include <math.h>
 #include <stdio.h>
 #include "bounds.h"
+#include "round.h"
 
-#define U (DBL_EPSILON / 2)
 /* Absolute error of n products that may underflow (each <= 2^-1075), doubled. */
 #define UNDER(n) ((double)((n) + 2) * DBL_TRUE_MIN)
-
-double gamma_n(size_t n) { double k = (double)n * U; return k / (1 - k); }
-double round_up(double v) { return v + fabs(v) * 2 * U + DBL_TRUE_MIN; }
-double round_dn(double v) { return v - fabs(v) * 2 * U - DBL_TRUE_MIN; }
 
 static const char *norm_text(cb_norm n) { return n == CB_NORM_INF ? "L-inf" : n == CB_NORM_2 ? "L2" : "L1"; }
 
@@ -66,7 +62,7 @@ void set_nearest(const cb_set *s, double *p)
    to the exact distance. */
 double set_clip_distance(const cb_set *s, int up)
 {
-  double acc = 0, g = gamma_n(s->n + 1);
+  double acc = 0, g = round_gamma(s->n + 1);
   if (!s->lo || s->norm == CB_NORM_BOX) return 0;
   for (size_t j = 0; j < s->n; j++) {
     double p = fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), lo, hi, d;
@@ -76,9 +72,9 @@ double set_clip_distance(const cb_set *s, int up)
     else acc += s->norm == CB_NORM_2 ? d * d : d;
   }
   if (s->norm == CB_NORM_INF) return acc;
-  acc = up ? round_up(acc * (1 + g) + UNDER(s->n)) : fmax(round_dn(acc * (1 - g) - UNDER(s->n)), 0);
+  acc = up ? round_up(acc * (1 + g) + UNDER(s->n)) : fmax(round_down(acc * (1 - g) - UNDER(s->n)), 0);
   if (s->norm == CB_NORM_1) return acc;
-  return up ? round_up(sqrt(acc)) : fmax(round_dn(sqrt(acc)), 0);
+  return up ? round_up(sqrt(acc)) : fmax(round_down(sqrt(acc)), 0);
 }
 
 /* 1 if the ball provably misses the clip box: L-inf exactly (some
@@ -126,7 +122,7 @@ int set_check(const cb_set *s, cb_error *err)
 void set_box(const cb_set *s, double *lo, double *hi)
 {
   for (size_t j = 0; j < s->n; j++) {
-    double l = s->norm == CB_NORM_BOX ? s->lo[j] : round_dn(s->center[j] - s->eps);
+    double l = s->norm == CB_NORM_BOX ? s->lo[j] : round_down(s->center[j] - s->eps);
     double h = s->norm == CB_NORM_BOX ? s->hi[j] : round_up(s->center[j] + s->eps);
     if (s->norm != CB_NORM_BOX && s->lo) { l = fmax(l, s->lo[j]); h = fmin(h, s->hi[j]); }
     lo[j] = l;
@@ -149,8 +145,8 @@ int set_contains(const cb_set *s, const double *x)
     abs_diff(x[j], s->center[j], &lo, &d);
     acc += s->norm == CB_NORM_2 ? d * d : d;
   }
-  if (s->norm == CB_NORM_2) return round_up(acc * (1 + gamma_n(s->n + 1)) + UNDER(s->n)) <= round_dn(s->eps * s->eps);
-  if (s->norm == CB_NORM_1) return round_up(acc * (1 + gamma_n(s->n + 1))) <= s->eps;
+  if (s->norm == CB_NORM_2) return round_up(acc * (1 + round_gamma(s->n + 1)) + UNDER(s->n)) <= round_down(s->eps * s->eps);
+  if (s->norm == CB_NORM_1) return round_up(acc * (1 + round_gamma(s->n + 1))) <= s->eps;
   return 1;
 }
 
@@ -165,12 +161,12 @@ static double box_support(const cb_set *s, const double *a, size_t m, const size
     if (s->norm != CB_NORM_BOX) {  /* clipped ball: its box */
       l = fmax(s->center[j] - s->eps, l);
       h = fmin(s->center[j] + s->eps, h);
-      l = round_dn(l); h = round_up(h);
+      l = round_down(l); h = round_up(h);
     }
     v += a[k] >= 0 ? a[k] * h : a[k] * l;
     mag += fabs(a[k]) * fmax(fabs(l), fabs(h));
   }
-  return round_up(v + 2 * gamma_n(s->n + 2) * mag + UNDER(s->n));
+  return round_up(v + 2 * round_gamma(s->n + 2) * mag + UNDER(s->n));
 }
 
 /* a.x0 + eps ||a||_* + bias, with its rounding slack (a as box_support's). */
@@ -188,7 +184,7 @@ static double ball_support(const cb_set *s, const double *a, size_t m, const siz
   }
   if (s->norm == CB_NORM_2) nrm = sqrt(nrm + UNDER(s->n));  /* squares may underflow */
   nrm *= s->eps;
-  return round_up(dot + nrm + 2 * gamma_n(s->n + 2) * (mag + nrm) + UNDER(s->n));
+  return round_up(dot + nrm + 2 * round_gamma(s->n + 2) * (mag + nrm) + UNDER(s->n));
 }
 
 /* The rounding terms keep the full dimension n (gamma_{n+2}, UNDER(n)) when

@@ -27,6 +27,7 @@
 #include <string.h>
 #include "attr.h"
 #include "jacobian.h"
+#include "round.h"
 
 /* [glo, ghi] of df_c/dy over the set s. */
 static int grad_interval(attr_ctx *a, const cb_set *s, int target, double *glo, double *ghi, cb_error *err)
@@ -47,7 +48,7 @@ static void imul(double a0, double a1, double b0, double b1, double *lo, double 
   double p[4] = {a0 * b0, a0 * b1, a1 * b0, a1 * b1};
   *lo = *hi = p[0];
   for (int k = 1; k < 4; k++) { *lo = fmin(*lo, p[k]); *hi = fmax(*hi, p[k]); }
-  *lo = round_dn(*lo);
+  *lo = round_down(*lo);
   *hi = round_up(*hi);
 }
 
@@ -65,7 +66,7 @@ static int ig_bounds(attr_ctx *a, const cb_set *s, int target, const double *ylo
     D = fmax(D, 4 * fabs(b[i]) + fabs(s->center[i]) + fmax(fabs(ylo[i]), fabs(yhi[i])));
   }
   scale = s->norm == CB_NORM_INF ? 1 : s->norm == CB_NORM_2 ? sqrt((double)n) + 1 : (double)n;
-  D = round_up(2 * gamma_n(3) * D * scale);
+  D = round_up(2 * round_gamma(3) * D * scale);
   for (int k = 0; k <= m && rc == CB_OK; k++) {
     double al = (double)k / m, w = (k == 0 || k == m) ? 0.5 : 1;
     cb_set sk = {s->norm, round_up(round_up(al * s->eps) + D), n, c, NULL, NULL};
@@ -78,10 +79,10 @@ static int ig_bounds(attr_ctx *a, const cb_set *s, int target, const double *ylo
     }
   }
   for (size_t i = 0; rc == CB_OK && i < n; i++) {
-    double sl = 2 * gamma_n((size_t)m + 3) * lb[i], l, h;
-    l = round_dn(round_dn(Slo[i] - sl) / m);
+    double sl = 2 * round_gamma((size_t)m + 3) * lb[i], l, h;
+    l = round_down(round_down(Slo[i] - sl) / m);
     h = round_up(round_up(Shi[i] + sl) / m);
-    imul(round_dn(ylo[i] - b[i]), round_up(yhi[i] - b[i]), l, h, &lb[i], &ub[i]);
+    imul(round_down(ylo[i] - b[i]), round_up(yhi[i] - b[i]), l, h, &lb[i], &ub[i]);
   }
   cb_free(b);
   return rc;
@@ -135,7 +136,7 @@ out:
 
 void attr_max_change(const double *map, const double *lb, const double *ub, size_t n, double out[3])
 {
-  double s1 = 0, s2 = 0, mx = 0, g = 1 + 2 * gamma_n(n + 2);
+  double s1 = 0, s2 = 0, mx = 0, g = 1 + 2 * round_gamma(n + 2);
   for (size_t i = 0; i < n; i++) {
     double d = round_up(fmax(ub[i] - map[i], map[i] - lb[i]));
     d = fmax(d, 0);

@@ -17,6 +17,7 @@
 #include "jacobian.h"
 #include "linalg.h"
 #include "report.h"
+#include "round.h"
 
 static const char *usage =
   "usage: cerbere jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
@@ -172,7 +173,7 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
   memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
   memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
-  r->op = fmin(r->op, lip_spec_up(fmin(lr->K_layerwise, lr->K_merged)));
+  r->op = fmin(r->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
   jac_radius_opts_init(&ro);
   ro.method = o->method;
   ro.steps = o->steps;

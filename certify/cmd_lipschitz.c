@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bjorck.h"
+#include "round.h"
 #include "cmd_lipschitz.h"
 #include "lipschitz.h"
 #include "onnx_write.h"
@@ -377,7 +378,7 @@ static int round_to_unit(lip_op *op, const double *W, size_t nw, double *W32, or
   if ((rc = op_upper(op, &sig, &abs2, err)) != CB_OK) return rc;
   o32.W = W32;
   for (size_t t = 0; t < sizeof frac / sizeof frac[0]; t++) {
-    double s = lip_spec_down(1.0 / lip_spec_up(sig + frac[t] * 0x1p-24 * abs2 + 0x1p-40));
+    double s = round_next_down(1.0 / round_next_up(sig + frac[t] * 0x1p-24 * abs2 + 0x1p-40));
     for (size_t i = 0; i < nw; i++) W32[i] = (double)(float)(W[i] * s);
     if ((rc = op_upper(&o32, &ub, &a2, err)) != CB_OK) return rc;
     if (ub <= 1.0) { rec->shrink = s; return CB_OK; }

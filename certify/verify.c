@@ -50,6 +50,7 @@
 #include "lp.h"
 #include "fwdlin.h"
 #include "attack.h"
+#include "round.h"
 
 const char *const vfy_answer_name[5] = {"unsat", "sat", "timeout", "unknown", "error"};
 
@@ -464,12 +465,12 @@ static int combined_refutes(cb_ws *ws, const vnn_conj *k, size_t ny, const doubl
     double gabs = 0;
     g[j] = 0;
     for (size_t r = 0; r < k->m; r++) { g[j] += l[r] * k->A[r * ny + j]; gabs += l[r] * fabs(k->A[r * ny + j]); }
-    slack += gamma_n(k->m + 1) * gabs * ymax[j];
+    slack += round_gamma(k->m + 1) * gabs * ymax[j];
   }
   for (size_t r = 0; r < k->m; r++) { rhs += l[r] * k->b_up[r]; rabs += fabs(l[r] * k->b_up[r]); }
-  slack = round_up(2 * (slack + gamma_n(k->m + 1) * rabs));
+  slack = round_up(2 * (slack + round_gamma(k->m + 1) * rabs));
   if ((rc = bounds_spec(ws, g, 1, &lbg, NULL, err)) != CB_OK) return rc;
-  *refuted = isfinite(slack) && round_dn(lbg - slack) > rhs;
+  *refuted = isfinite(slack) && round_down(lbg - slack) > rhs;
   return CB_OK;
 }
 
@@ -779,14 +780,14 @@ static rres rs_conj(rsearch *R, size_t c)
     double gabs = 0;
     R->g[j] = 0;
     for (size_t r = 0; r < m; r++) { R->g[j] -= R->l[r] * k->A[r * ny + j]; gabs += R->l[r] * fabs(k->A[r * ny + j]); }
-    slack += gamma_n(m + 1) * gabs * ymax[j];
+    slack += round_gamma(m + 1) * gabs * ymax[j];
   }
   for (size_t r = 0; r < m; r++) { rhs += R->l[r] * k->b_up[r]; rabs += fabs(R->l[r] * k->b_up[r]); }
-  slack = round_up(2 * (slack + gamma_n(m + 1) * rabs));
+  slack = round_up(2 * (slack + round_gamma(m + 1) * rabs));
   rs_inj_clear(R, 1);
   rs_inj_splits(R, 0, R->l + m);
   if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
-  if (!(isfinite(slack) && isfinite(lb1) && round_dn(-lb1 - slack) > rhs)) return R_OPEN;
+  if (!(isfinite(slack) && isfinite(lb1) && round_down(-lb1 - slack) > rhs)) return R_OPEN;
   rs_audit(R, c, -1, 0, 0);
   return R_CLOSED;
 }

@@ -8,7 +8,8 @@
 ** generalised derivative at kinks).  Intervals are stored as (lo, hi) and
 ** turned into centre/radius only around the dgemm of a linear node.
 ** Rounding (DESIGN "Soundness"): every computed endpoint is moved outward:
-**   sums and products of scalars: outward by 2u relative (sdn/sup, pdn/pup);
+**   sums and products of scalars: outward by 2u relative (round.h's inline
+**     round_sum2_*, round_prod_*, round_acc_*, which keep exact zeros exact);
 **   [c +- r] W:  c W +- v |W|, v = (1 + 2g) r + 2g |c|, g = 2 gamma_m + rel_err
 **     (m = longest dot product), which covers the dgemm error of both
 **     products (|fl(a.b) - a.b| <= gamma_m |a|.|b|, Higham Sec. 3.1) and the
@@ -24,8 +25,7 @@
 #include <string.h>
 #include "jacobian.h"
 #include "linalg.h"
-
-#define U_RO (DBL_EPSILON / 2)
+#include "round.h"
 
 typedef struct jb {
   const cb_ws *ws;
@@ -35,36 +35,8 @@ typedef struct jb {
   double *L;            /* per row: min over cut nodes of the cut bound (NULL: not asked) */
 } jb;
 
-/*
-** Outward rounding, inline (this pass is a few adds per entry, so a call or
-** a subnormal operand, which costs a microcode assist on x86, dominates it):
-**   sdn/sup: the double result v of a sum or difference of two doubles: exact
-**     when |v| < DBL_MIN (gradual underflow), else within u|v| of the real
-**     value, so v -+ 2u|v| (plus DBL_MIN near the underflow threshold, where
-**     2u|v| itself may round) encloses it;
-**   pdn/pup: a product a*b: exact when a factor is 0, else the same with
-**     DBL_MIN for an underflowing product (its error is <= DBL_TRUE_MIN/2).
-** Exact zeros stay zeros, so no tiny nonzero value leaks into the dgemm.
-*/
-static inline double slack(double a) { return a * (2 * U_RO) + (a < 0x1p-960 ? DBL_MIN : 0); }
-static inline double sdn(double v) { double a = fabs(v); return a < DBL_MIN ? v : v - slack(a); }
-static inline double sup(double v) { double a = fabs(v); return a < DBL_MIN ? v : v + slack(a); }
-static inline double pdn(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p - slack(fabs(p)); }
-static inline double pup(double x, double y) { double p = x * y; return x == 0 || y == 0 ? 0 : p + slack(fabs(p)); }
-/* Branch-free slack of the result x of one operation on two doubles: 0 for
-   an exact zero, else 2u|x|, plus DBL_MIN near or under the underflow
-   threshold (looser than sdn/sup for subnormal x, never tighter). */
-static inline double slack_nz(double x)
-{
-  double a = fabs(x);
-  return a * (2 * U_RO) + (a < 0x1p-960 && a != 0 ? DBL_MIN : 0);
-}
 static inline double mx(double a, double b) { return a > b ? a : b; }
 static inline double mn(double a, double b) { return a < b ? a : b; }
-
-/* Sum rounded outward; adding 0 is exact, so a first contribution is kept as is. */
-static inline double add_dn(double a, double b) { return a == 0 ? b : b == 0 ? a : sdn(a + b); }
-static inline double add_up(double a, double b) { return a == 0 ? b : b == 0 ? a : sup(a + b); }
 
 /* Interval buffers of node i, zeroed on first use; CB_ENOMEM on failure. */
 static int reach(jb *B, int i, double **lo, double **hi)
@@ -83,12 +55,12 @@ static void imul(double gl, double gh, double dl, double dh, double *lo, double 
 {
   if (dl == dh && (dl == 0 || dl == 1)) { *lo = gl * dl; *hi = gh * dl; return; }
   if (dl >= 0) {   /* derivative intervals are nonnegative: one product per end */
-    *lo = gl >= 0 ? pdn(gl, dl) : pdn(gl, dh);
-    *hi = gh >= 0 ? pup(gh, dh) : pup(gh, dl);
+    *lo = gl >= 0 ? round_prod_down(gl, dl) : round_prod_down(gl, dh);
+    *hi = gh >= 0 ? round_prod_up(gh, dh) : round_prod_up(gh, dl);
     return;
   }
-  *lo = mn(mn(pdn(gl, dl), pdn(gl, dh)), mn(pdn(gh, dl), pdn(gh, dh)));
-  *hi = mx(mx(pup(gl, dl), pup(gl, dh)), mx(pup(gh, dl), pup(gh, dh)));
+  *lo = mn(mn(round_prod_down(gl, dl), round_prod_down(gl, dh)), mn(round_prod_down(gh, dl), round_prod_down(gh, dh)));
+  *hi = mx(mx(round_prod_up(gl, dl), round_prod_up(gl, dh)), mx(round_prod_up(gh, dl), round_prod_up(gh, dh)));
 }
 
 /* Diagonal step: G_in += G .* [dl, dh] (elementwise kinds and SCALE). */
@@ -102,8 +74,8 @@ static int back_diag(jb *B, int i, const double *dl, const double *dh)
     for (size_t e = 0, k = r * n->size; e < n->size; e++, k++) {
       double a, b;
       imul(gl[k], gh[k], dl[e], dh[e], &a, &b);
-      L[k] = add_dn(L[k], a);
-      H[k] = add_up(H[k], b);
+      L[k] = round_acc_down(L[k], a);
+      H[k] = round_acc_up(H[k], b);
     }
   return CB_OK;
 }
@@ -145,9 +117,9 @@ static int back_scale(jb *B, int i)
   int rc;
   if (!d) return CB_ENOMEM;
   for (size_t e = 0; e < n->size; e++) {
-    double a = n->p.scale.a[e], w = pup(n->rel_err, fabs(a));
-    d[e] = w > 0 ? sdn(a - w) : a;
-    d[n->size + e] = w > 0 ? sup(a + w) : a;
+    double a = n->p.scale.a[e], w = round_prod_up(n->rel_err, fabs(a));
+    d[e] = w > 0 ? round_sum2_down(a - w) : a;
+    d[n->size + e] = w > 0 ? round_sum2_up(a + w) : a;
   }
   rc = back_diag(B, i, d, d + n->size);
   cb_free(d);
@@ -169,7 +141,7 @@ static int back_linear(jb *B, int i)
   const cb_conv *g = n->kind == CB_CONV ? &n->p.conv.g : NULL;
   size_t out = n->size, nin = ws->net->node[n->in[0]].size, q = B->q;
   size_t m = g ? (size_t)(g->cout / g->groups * g->kh * g->kw) : out;
-  double gam = 2 * gamma_n(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
+  double gam = 2 * round_gamma(m + 2) + n->rel_err, wmin = ws->bn->wmin[i], eta = (double)(m + 1) * DBL_MIN;
   double *c = cb_alloc(2 * q * out * sizeof *c), *cw = cb_calloc(2 * q * nin, sizeof *cw), *v, *vw, *L, *H;
   int rc = CB_ENOMEM, fresh = !B->lo[n->in[0]], wtiny = !(wmin >= 0x1p-500);
   char *under = cb_alloc(q);
@@ -180,7 +152,7 @@ static int back_linear(jb *B, int i)
     int tiny = wtiny;
     for (size_t k = r * out; k < (r + 1) * out; k++) {
       double lo = B->lo[i][k], hi = B->hi[i][k], ce = 0.5 * lo + 0.5 * hi, a = fabs(ce);
-      double d = mx(hi - ce, ce - lo) * (1 + 4 * U_RO);   /* >= the real half-width (d one rounding off, or exact) */
+      double d = mx(hi - ce, ce - lo) * (1 + 4 * ROUND_U);   /* >= the real half-width (d one rounding off, or exact) */
       c[k] = ce;
       v[k] = (1 + 3 * gam) * d + 3 * gam * a;   /* >= (1 + 2g) r + 2g|c| after its 3 roundings (g >= 4u) */
       tiny |= (a < 0x1p-500) & (a != 0);
@@ -197,10 +169,10 @@ static int back_linear(jb *B, int i)
              la_conv_backward(g, ws->bn->absW[i], v, q, vw) != CB_OK) goto out;
   for (size_t r = 0; r < q; r++)
     for (size_t k = r * nin; k < (r + 1) * nin; k++) {
-      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - slack_nz(x), h = y + slack_nz(y);
-      if (under[r]) { l = sdn(l - eta); h = sup(h + eta); }
+      double x = cw[k] - vw[k], y = cw[k] + vw[k], l = x - round_slack_nz(x), h = y + round_slack_nz(y);
+      if (under[r]) { l = round_sum2_down(l - eta); h = round_sum2_up(h + eta); }
       if (fresh) { L[k] = l; H[k] = h; }
-      else { L[k] = add_dn(L[k], l); H[k] = add_up(H[k], h); }
+      else { L[k] = round_acc_down(L[k], l); H[k] = round_acc_up(H[k], h); }
     }
   rc = CB_OK;
 out:
@@ -248,8 +220,8 @@ static int back_maxpool(jb *B, int i)
           if (u[idx[k]] < lmax) continue;
           for (size_t r = 0; r < B->q; r++) {
             size_t t = r * isz + idx[k], s = r * n->size + o;
-            L[t] = add_dn(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
-            H[t] = add_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
+            L[t] = round_acc_down(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
+            H[t] = round_acc_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
           }
         }
       }
@@ -260,8 +232,8 @@ static int back_maxpool(jb *B, int i)
 /* Adds interval entry s of node i into entry t of the input buffers (L, H). */
 static void route(jb *B, int i, size_t s, double *L, double *H, size_t t)
 {
-  L[t] = add_dn(L[t], B->lo[i][s]);
-  H[t] = add_up(H[t], B->hi[i][s]);
+  L[t] = round_acc_down(L[t], B->lo[i][s]);
+  H[t] = round_acc_up(H[t], B->hi[i][s]);
 }
 
 /* Index maps: G flows back unchanged (RESHAPE, both inputs of ADD), split
@@ -331,8 +303,8 @@ static double row_dual(const double *lo, const double *hi, size_t n, cb_norm nor
     else s += m;
   }
   if (norm == CB_NORM_1) return s;
-  if (norm != CB_NORM_2) return lip_spec_sum_up(s, n);
-  return lip_spec_up(sqrt(lip_spec_up(lip_spec_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
+  if (norm != CB_NORM_2) return round_sum_up(s, n);
+  return round_next_up(sqrt(round_next_up(round_sum_up(s, n + 1) + (double)n * DBL_TRUE_MIN)));
 }
 
 /* Is node h a cut: does every path from the input to the output go through
@@ -360,7 +332,7 @@ static void cut_bound(jb *B, int h)
   size_t sz = net->node[h].size;
   double K = h == 0 ? 1.0 : fmin(B->lr->K[h], B->lr->Km[h]);
   for (size_t r = 0; r < B->q; r++) {
-    double v = lip_spec_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
+    double v = round_next_up(row_dual(B->lo[h] + r * sz, B->hi[h] + r * sz, sz, B->ws->set.norm) * K);
     B->L[r] = fmin(B->L[r], v);
   }
 }
@@ -455,20 +427,20 @@ int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm 
     for (size_t a0 = 0; a0 < outer; a0++) {
       double s = 0;
       for (size_t k = 0; k < inner; k++) s += norm == CB_NORM_1 ? M[k * n + a0] : M[a0 * n + k];
-      sinf = fmax(sinf, lip_spec_sum_up(s, inner));
+      sinf = fmax(sinf, round_sum_up(s, inner));
     }
     *out = sinf;
     cb_free(M);
     return CB_OK;
   }
-  for (size_t r = 0; r < q; r++) { double s = 0; for (size_t k = 0; k < n; k++) s += Jr[r * n + k]; sinf = fmax(sinf, lip_spec_sum_up(s, n)); }
-  for (size_t k = 0; k < n; k++) { double s = 0; for (size_t r = 0; r < q; r++) s += Jr[r * n + k]; s1 = fmax(s1, lip_spec_sum_up(s, q)); }
+  for (size_t r = 0; r < q; r++) { double s = 0; for (size_t k = 0; k < n; k++) s += Jr[r * n + k]; sinf = fmax(sinf, round_sum_up(s, n)); }
+  for (size_t k = 0; k < n; k++) { double s = 0; for (size_t r = 0; r < q; r++) s += Jr[r * n + k]; s1 = fmax(s1, round_sum_up(s, q)); }
   lip_power_op_dense(&op, M, q, n);
   if ((rc = lip_spec_gram_upper(&op, &a, NULL, err)) == CB_OK) {
     lip_power_op_dense(&op, Jc, q, n);
     rc = lip_spec_gram_upper(&op, &b, NULL, err);
   }
-  if (rc == CB_OK) *out = fmin(a, lip_spec_up(b + lip_spec_up(sqrt(lip_spec_up(s1 * sinf)))));
+  if (rc == CB_OK) *out = fmin(a, round_next_up(b + round_next_up(sqrt(round_next_up(s1 * sinf)))));
   cb_free(M);
   return rc;
 }
@@ -489,7 +461,7 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
       double m;
       if (j == (size_t)label) continue;
       m = v[label] - v[j];   /* real margin >= m - 2 delta - u|m| (the subtraction's rounding) */
-      m_lo[k++] = lip_spec_down(m - lip_spec_up(lip_spec_up(2 * delta) + lip_spec_up(2 * U_RO * fabs(m))));
+      m_lo[k++] = round_next_down(m - round_next_up(round_next_up(2 * delta) + round_next_up(2 * ROUND_U * fabs(m))));
     }
   if (!y) cb_free(v);
   return rc;
@@ -511,7 +483,7 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   jac_margin_rows(no, label, C);
   if ((rc = jac_interval_lip(ws, C, no - 1, lr, lo, hi, Lr, err)) == CB_OK) {
     for (size_t j = 0; j + 1 < no; j++) {
-      lb[j] = lip_spec_down(m_lo[j] - lip_spec_up(Lr[j] * ws->set.eps));
+      lb[j] = round_next_down(m_lo[j] - round_next_up(Lr[j] * ws->set.eps));
       if (L) L[j] = Lr[j];
     }
   }
@@ -539,7 +511,7 @@ static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_o
   if (!ws) return err ? err->status : CB_ENOMEM;
   if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
     for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
-      if (L[j] > 0) *t = fmin(*t, lip_spec_down(lip_spec_down(m_lo[j] / L[j])));
+      if (L[j] > 0) *t = fmin(*t, round_next_down(round_next_down(m_lo[j] / L[j])));
   ws_free(ws);
   return rc;
 }

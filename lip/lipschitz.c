@@ -14,7 +14,7 @@
 **                     max_{i in w} |x_i - y_i|, so sum_w (.)^2 <= c ||x - y||^2.
 ** A node whose parameters are a rounding of the file's (exact = 0) has
 ** ||A_true|| <= ||A|| + rel_err || |A| ||, || |A| ||_2 <= sqrt(||A||_1 ||A||_inf).
-** Arithmetic on bounds rounds outward (specnorm.c helpers).
+** Arithmetic on bounds rounds outward (round.h, one nextafter step).
 ** Workload: lip_analyze once per network (dominated by the layer bounds);
 ** lip_certify once per sample (one forward pass plus O(size) work).
 */
@@ -23,15 +23,7 @@
 #include <time.h>
 #include "forward.h"
 #include "lipschitz.h"
-
-#define U 0x1p-53
-#define ETA 0x1p-1074
-
-/* Outward-rounding shorthands (specnorm.c owns the helpers). */
-static double up(double x) { return lip_spec_up(x); }
-static double down(double x) { return lip_spec_down(x); }
-static double mul_up(double a, double b) { return up(a * b); }
-static double add_up(double a, double b) { return up(a + b); }
+#include "round.h"
 
 /* Defaults: L2, dense_max 4096, merge_max 4 M entries, 1000 power iterations. */
 void lip_opts_init(lip_opts *o)
@@ -121,10 +113,10 @@ static double rel_of(const cb_node *n) { return n->exact ? 0.0 : n->rel_err; }
 /* ||A_true|| <= ||A|| + rel || |A| ||, and the lower estimate moves down as much. */
 static void widen(lip_bound *b, double rel, double absn)
 {
-  double d = mul_up(rel, absn);
+  double d = round_mul_up(rel, absn);
   if (d == 0) return;
-  b->upper = add_up(b->upper, d);
-  b->lower = fmax(0, down(b->lower - d));
+  b->upper = round_add_up(b->upper, d);
+  b->lower = fmax(0, round_next_down(b->lower - d));
 }
 
 /* specnorm options from the analyzer options. */
@@ -151,7 +143,7 @@ static int const_weighted(const cb_net *net, int i, const lip_opts *o, lip_resul
   spec_opts(o, &so);
   if (lip_spec_abs_norms(&op, &n1, &ninf, NULL, NULL, &e) != CB_OK ||
       lip_spec_bound(&op, &so, &L->b, &e) != CB_OK) return node_err(net, i, &e, err);
-  absn = o->norm == LIP_NORM_2 ? up(sqrt(mul_up(n1, ninf))) : o->norm == LIP_NORM_1 ? n1 : ninf;
+  absn = o->norm == LIP_NORM_2 ? round_next_up(sqrt(round_mul_up(n1, ninf))) : o->norm == LIP_NORM_1 ? n1 : ninf;
   widen(&L->b, rel, absn);
   L->node = i;
   L->rows = op.rows;
@@ -159,7 +151,7 @@ static int const_weighted(const cb_net *net, int i, const lip_opts *o, lip_resul
   L->seconds = now() - t0;
   r->c[i] = L->b.upper;
   r->cabs[i] = absn;
-  r->cinf[i] = add_up(ninf, mul_up(rel, ninf));
+  r->cinf[i] = round_add_up(ninf, round_mul_up(rel, ninf));
   r->n_layers++;
   return CB_OK;
 }
@@ -202,7 +194,7 @@ static void const_maxpool(const cb_net *net, int i, lip_norm norm, lip_result *r
   const cb_conv *g = &net->node[i].p.pool.g;
   double c = (double)(windows_per_input(g->hin, g->hout, g->kh, g->sh, g->pt, g->dh) *
                       windows_per_input(g->win, g->wout, g->kw, g->sw, g->pl, g->dw));
-  r->c[i] = norm == LIP_NORM_INF ? 1.0 : norm == LIP_NORM_1 ? c : up(sqrt(c));
+  r->c[i] = norm == LIP_NORM_INF ? 1.0 : norm == LIP_NORM_1 ? c : round_next_up(sqrt(c));
   r->cinf[i] = 1.0;
   r->cabs[i] = r->c[i];
 }
@@ -238,10 +230,10 @@ static double concat_rule(const cb_node *n, lip_norm norm, const double *K)
   for (int k = 0; k < n->n_in; k++) {
     double v = K[n->in[k]];
     if (norm == LIP_NORM_INF) s = fmax(s, v);
-    else if (norm == LIP_NORM_1) s = add_up(s, v);
-    else s = add_up(s, mul_up(v, v));
+    else if (norm == LIP_NORM_1) s = round_add_up(s, v);
+    else s = round_add_up(s, round_mul_up(v, v));
   }
-  return norm == LIP_NORM_2 ? up(sqrt(s)) : s;
+  return norm == LIP_NORM_2 ? round_next_up(sqrt(s)) : s;
 }
 
 /* Merged block ending at node i, or NULL. */
@@ -259,16 +251,16 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
     const cb_node *n = &net->node[i];
     const lip_block *b;
     switch (n->kind) {
-    case CB_ADD: K[i] = add_up(K[n->in[0]], K[n->in[1]]); break;
+    case CB_ADD: K[i] = round_add_up(K[n->in[0]], K[n->in[1]]); break;
     case CB_CONCAT: K[i] = concat_rule(n, r->norm, K); break;
     case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_RESHAPE: case CB_TRANSPOSE:
     case CB_ACT: case CB_MAXPOOL:
-      K[i] = mul_up(r->c[i], K[n->in[0]]);
+      K[i] = round_mul_up(r->c[i], K[n->in[0]]);
       break;
     case CB_INPUT: case CB_KIND_COUNT: return no_rule(net, i, err);
     }
     if (merged && (b = block_at(r, i)))
-      K[i] = fmin(K[i], mul_up(b->upper, K[net->node[b->first].in[0]]));
+      K[i] = fmin(K[i], round_mul_up(b->upper, K[net->node[b->first].in[0]]));
   }
   return CB_OK;
 }
@@ -334,7 +326,7 @@ static int norm_of_transposed(const double *B, size_t nb, size_t m, lip_norm nor
   int rc;
   lip_power_op_dense(&op, B, nb, m);
   if (norm == LIP_NORM_2 && exact_l2) return lip_spec_gram_upper(&op, v, NULL, err);
-  if (norm == LIP_NORM_2) { *v = lip_spec_nrm2_up(B, nb * m); return CB_OK; }
+  if (norm == LIP_NORM_2) { *v = round_nrm2_up(B, nb * m); return CB_OK; }
   if ((rc = lip_spec_abs_norms(&op, &n1, &ninf, NULL, NULL, err)) != CB_OK) return rc;
   *v = norm == LIP_NORM_INF ? n1 : ninf;
   return CB_OK;
@@ -369,16 +361,16 @@ static int block_bound(const cb_net *net, const lip_result *r, const int *seq, i
     if (!(Q = cb_alloc(nin * n->size * sizeof *Q))) { rc = cb_error_set(err, CB_ENOMEM, "%s: out of memory", net->path); break; }
     if ((rc = norm_of_transposed(P, nin, cur, r->norm, 0, &np, err)) != CB_OK) break;
     if ((rc = apply_linear(net, seq[t], P, nin, Q, err)) != CB_OK) break;
-    e = mul_up(mul_up(add_up(lip_spec_gamma(k), rel_of(n)), r->cabs[seq[t]]), np);
-    e = add_up(e, mul_up((double)nin * (double)n->size * (double)k, ETA));
-    delta = add_up(mul_up(r->c[seq[t]], delta), e);
+    e = round_mul_up(round_mul_up(round_add_up(round_gamma_up(k), rel_of(n)), r->cabs[seq[t]]), np);
+    e = round_add_up(e, round_mul_up((double)nin * (double)n->size * (double)k, ROUND_ETA));
+    delta = round_add_up(round_mul_up(r->c[seq[t]], delta), e);
     cb_free(P);
     P = Q;
     Q = NULL;
     cur = n->size;
   }
   if (rc == CB_OK && (rc = norm_of_transposed(P, nin, cur, r->norm, 1, &np, err)) == CB_OK)
-    *ub = add_up(np, delta);
+    *ub = round_add_up(np, delta);
   cb_free(P);
   cb_free(Q);
   return rc;
@@ -393,7 +385,7 @@ static int try_block(const cb_net *net, const lip_opts *o, lip_result *r, const 
   for (int t = 0; t < len; t++) {
     nw += is_weighted(net->node[seq[t]].kind);
     big = net->node[seq[t]].size > big ? net->node[seq[t]].size : big;
-    prod = mul_up(prod, r->c[seq[t]]);
+    prod = round_mul_up(prod, r->c[seq[t]]);
   }
   if (nw < 2 || o->merge_max == 0 || big > o->merge_max / nin) return CB_OK;
   if ((rc = block_bound(net, r, seq, len, &ub, err)) != CB_OK) return rc;
@@ -453,14 +445,14 @@ static double vmaxabs(const double *x, size_t n)
   return m;
 }
 
-/* Rounding of y = A x + b for one node: (gamma_{k+1} + rel)(||A||_inf ||x||_inf + ||b||_inf) + k ETA. */
+/* Rounding of y = A x + b for one node: (gamma_{k+1} + rel)(||A||_inf ||x||_inf + ||b||_inf) + k eta. */
 static double affine_round(const cb_node *n, const lip_result *r, int i, const double *x, size_t nx)
 {
   const double *b = n->kind == CB_AFFINE ? n->p.aff.b : n->kind == CB_CONV ? n->p.conv.b : n->p.scale.b;
   size_t nb = n->kind == CB_CONV ? (size_t)n->p.conv.g.cout : n->kind == CB_AFFINE ? n->p.aff.out : n->size;
   size_t k = inner_len(n) + 1;
-  double t = add_up(mul_up(r->cinf[i], vmaxabs(x, nx)), vmaxabs(b, nb));
-  return add_up(mul_up(add_up(lip_spec_gamma(k), rel_of(n)), t), (double)k * ETA);
+  double t = round_add_up(round_mul_up(r->cinf[i], vmaxabs(x, nx)), vmaxabs(b, nb));
+  return round_add_up(round_mul_up(round_add_up(round_gamma_up(k), rel_of(n)), t), (double)k * ROUND_ETA);
 }
 
 /*
@@ -477,9 +469,9 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
   switch (n->kind) {
   case CB_INPUT: d[i] = 0; return CB_OK;
   case CB_AFFINE: case CB_CONV: case CB_SCALE:
-    d[i] = add_up(mul_up(r->cinf[i], di), affine_round(n, r, i, act[n->in[0]], net->node[n->in[0]].size));
+    d[i] = round_add_up(round_mul_up(r->cinf[i], di), affine_round(n, r, i, act[n->in[0]], net->node[n->in[0]].size));
     return CB_OK;
-  case CB_ADD: d[i] = add_up(add_up(di, d[n->in[1]]), mul_up(U, ym)); return CB_OK;
+  case CB_ADD: d[i] = round_add_up(round_add_up(di, d[n->in[1]]), round_mul_up(ROUND_U, ym)); return CB_OK;
   case CB_CONCAT:
     d[i] = 0;
     for (int k = 0; k < n->n_in; k++) d[i] = fmax(d[i], d[n->in[k]]);
@@ -487,9 +479,9 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
   case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: d[i] = di; return CB_OK;
   case CB_ACT:   /* the activation's forward-error rule (act.h) */
     switch (node_act(n)->err) {
-    case CB_ACT_ERR_EXACT: d[i] = mul_up(r->cinf[i], di); return CB_OK;
-    case CB_ACT_ERR_ROUND: d[i] = add_up(mul_up(r->cinf[i], di), mul_up(U, ym)); return CB_OK;
-    case CB_ACT_ERR_LIBM: d[i] = add_up(add_up(mul_up(r->cinf[i], di), mul_up(16 * U, ym)), ETA); return CB_OK;
+    case CB_ACT_ERR_EXACT: d[i] = round_mul_up(r->cinf[i], di); return CB_OK;
+    case CB_ACT_ERR_ROUND: d[i] = round_add_up(round_mul_up(r->cinf[i], di), round_mul_up(ROUND_U, ym)); return CB_OK;
+    case CB_ACT_ERR_LIBM: d[i] = round_add_up(round_add_up(round_mul_up(r->cinf[i], di), round_mul_up(16 * ROUND_U, ym)), ROUND_ETA); return CB_OK;
     }
     break;
   case CB_KIND_COUNT: break;
@@ -533,22 +525,22 @@ static double row_diff_norm(const cb_node *n, int y, int j, lip_norm norm)
   const double *a = n->p.aff.W + (size_t)y * n->p.aff.in, *b = n->p.aff.W + (size_t)j * n->p.aff.in;
   double s = 0, rel = rel_of(n);
   for (size_t k = 0; k < n->p.aff.in; k++) {
-    double d = add_up(up(fabs(a[k] - b[k])), mul_up(rel, add_up(fabs(a[k]), fabs(b[k]))));
+    double d = round_add_up(round_next_up(fabs(a[k] - b[k])), round_mul_up(rel, round_add_up(fabs(a[k]), fabs(b[k]))));
     if (norm == LIP_NORM_1) s = fmax(s, d);        /* dual of L1 is Linf */
-    else if (norm == LIP_NORM_INF) s = add_up(s, d);  /* dual of Linf is L1 */
-    else s = add_up(s, mul_up(d, d));
+    else if (norm == LIP_NORM_INF) s = round_add_up(s, d);  /* dual of Linf is L1 */
+    else s = round_add_up(s, round_mul_up(d, d));
   }
-  return norm == LIP_NORM_2 ? up(sqrt(s)) : s;
+  return norm == LIP_NORM_2 ? round_next_up(sqrt(s)) : s;
 }
 
 /* Lower bound of the real margin f_y - f_j from the computed one and delta. */
 static double margin_lo(double m, double delta)
 {
-  return down(m - add_up(mul_up(2.0, delta), mul_up(2.0 * U, fabs(m))));
+  return round_next_down(m - round_add_up(round_mul_up(2.0, delta), round_mul_up(2.0 * ROUND_U, fabs(m))));
 }
 
 /* Certified radius lo / cst rounded down; 0 when the margin bound is not positive. */
-static double radius_of(double lo, double cst) { return lo <= 0 ? 0 : down(lo / cst); }
+static double radius_of(double lo, double cst) { return lo <= 0 ? 0 : round_next_down(lo / cst); }
 
 /* Per class pair: margin_j / (||w_y - w_j||_q K_h), K_h at the last affine's input. */
 static double pairwise(const cb_net *net, const lip_result *r, const double *y, int label, double delta)
@@ -561,7 +553,7 @@ static double pairwise(const cb_net *net, const lip_result *r, const double *y, 
   for (size_t j = 0; j < net->node[net->output].size; j++) {
     if ((int)j == label) continue;
     best = fmin(best, radius_of(margin_lo(y[label] - y[j], delta),
-                                mul_up(row_diff_norm(&net->node[a], label, (int)j, r->norm), Kh)));
+                                round_mul_up(row_diff_norm(&net->node[a], label, (int)j, r->norm), Kh)));
   }
   return best;
 }
@@ -585,9 +577,9 @@ int lip_certify(const cb_net *net, const lip_result *r, const double *x, int lab
     s->margin = HUGE_VAL;
     for (size_t j = 0; j < no; j++) if ((int)j != label) s->margin = fmin(s->margin, y[label] - y[j]);
     s->margin_lo = margin_lo(s->margin, delta);
-    cn = r->norm == LIP_NORM_2 ? up(sqrt(2.0)) : r->norm == LIP_NORM_INF ? 2.0 : 1.0;
-    s->radius_layerwise = radius_of(s->margin_lo, mul_up(cn, r->K_layerwise));
-    s->radius_merged = radius_of(s->margin_lo, mul_up(cn, r->K_merged));
+    cn = r->norm == LIP_NORM_2 ? round_next_up(sqrt(2.0)) : r->norm == LIP_NORM_INF ? 2.0 : 1.0;
+    s->radius_layerwise = radius_of(s->margin_lo, round_mul_up(cn, r->K_layerwise));
+    s->radius_merged = radius_of(s->margin_lo, round_mul_up(cn, r->K_merged));
     s->radius = fmax(s->radius_layerwise, s->radius_merged);
     s->radius_pairwise = fmax(s->radius, pairwise(net, r, y, label, delta));
   }

@@ -14,6 +14,7 @@
 #include "linalg.h"
 #include "power.h"
 #include "specnorm.h"
+#include "round.h"
 
 /* Wraps a row-major dense W [rows x cols] as an operator (no copy). */
 void lip_power_op_dense(lip_op *op, const double *W, size_t rows, size_t cols)
@@ -106,12 +107,12 @@ static double nrm2(const double *x, size_t n)
 */
 static double rigorous_lower(const lip_op *op, const double *u, const double *v, double abs2)
 {
-  double nu = lip_spec_nrm2_down(u, op->rows), nv = lip_spec_nrm2_up(v, op->cols);
+  double nu = round_nrm2_down(u, op->rows), nv = round_nrm2_up(v, op->cols);
   double k = (double)lip_power_op_inner(op);
-  double e = lip_spec_up(lip_spec_up(lip_spec_gamma((size_t)k) * abs2) * nv);
-  e = lip_spec_up(e + (double)op->rows * k * 0x1p-1074);
+  double e = round_next_up(round_next_up(round_gamma_up((size_t)k) * abs2) * nv);
+  e = round_next_up(e + (double)op->rows * k * ROUND_ETA);
   if (nv == 0 || nu <= e) return 0;
-  return lip_spec_down(lip_spec_down(nu - e) / nv);
+  return round_next_down(round_next_down(nu - e) / nv);
 }
 
 /* One step: u = A v, w = A^T u; returns ||u|| / ||v|| and leaves w / ||w|| in v. */

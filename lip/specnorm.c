@@ -6,7 +6,8 @@
 **
 ** Assumptions, stated once:
 **  - IEEE double, round to nearest (u = 2^-53); gradual underflow adds at
-**    most 2^-1074 per operation (terms "... * ETA").
+**    most 2^-1074 per operation (terms "... * eta").  Outward rounding is
+**    src/round.h's one-nextafter-step family.
 **  - dgemm (OpenBLAS) is a conventional O(n^3) product, so each entry obeys
 **    |fl(a.b) - a.b| <= gamma_k |a|.|b| for any summation order, with or
 **    without FMA (Higham, Accuracy and Stability, 2nd ed., eq. 3.13, Lemma 3.1).
@@ -22,51 +23,9 @@
 #include <string.h>
 #include "linalg.h"
 #include "specnorm.h"
+#include "round.h"
 
-#define U 0x1p-53      /* unit roundoff */
-#define ETA 0x1p-1074  /* smallest subnormal */
 #define TWO_PI 6.283185307179586  /* fl(2 pi), relative error <= u */
-
-double lip_spec_up(double x) { return nextafter(x, HUGE_VAL); }
-double lip_spec_down(double x) { return nextafter(x, -HUGE_VAL); }
-
-/* gamma_n = n u / (1 - n u) (Higham Lemma 3.1); n u is exact for n < 2^53. */
-double lip_spec_gamma(size_t n)
-{
-  double nu = (double)n * U;
-  if (nu >= 0.25) return HUGE_VAL;
-  return lip_spec_up(nu / lip_spec_down(1.0 - nu));
-}
-
-/* Sum of n >= 0 exact terms whose float sum is s: exact <= s / (1 - gamma_n) <= s (1 + 2 gamma_n). */
-double lip_spec_sum_up(double s, size_t n)
-{
-  return lip_spec_up(s * lip_spec_up(1.0 + 2.0 * lip_spec_gamma(n)));
-}
-
-/* Sum of squares: |fl(x.x) - x.x| <= gamma_n x.x, plus n * ETA for underflow. */
-static double ssq_up(const double *x, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += x[i] * x[i];
-  return lip_spec_up(lip_spec_sum_up(s, n) + (double)n * ETA);
-}
-
-double lip_spec_nrm2_up(const double *x, size_t n) { return lip_spec_up(sqrt(ssq_up(x, n))); }
-
-/* Lower bound of ||x||_2: exact sum of squares >= s (1 - gamma_n) - n ETA. */
-double lip_spec_nrm2_down(const double *x, size_t n)
-{
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += x[i] * x[i];
-  s = lip_spec_down(lip_spec_down(s * lip_spec_down(1.0 - lip_spec_gamma(n))) - (double)n * ETA);
-  return s > 0 ? lip_spec_down(sqrt(s)) : 0;
-}
-
-/* a * b rounded up (a, b >= 0). */
-static double mul_up(double a, double b) { return lip_spec_up(a * b); }
-/* a + b rounded up. */
-static double add_up(double a, double b) { return lip_spec_up(a + b); }
 
 /* Defaults: L2, dense_max 4096, power-iteration defaults. */
 void lip_spec_opts_init(lip_spec_opts *o)
@@ -79,7 +38,7 @@ void lip_spec_opts_init(lip_spec_opts *o)
 /* ---------------------------------------------------------------------------
 ** Symmetric certificate.  For S symmetric (held exactly) and any V:
 **   T = fl(S V), M = fl(V^T T):  M = V^T S V + F,
-**     ||F||_2 <= ||F||_F <= gamma_p (||V||_F ||T||_F + ||V||_F^2 ||S||_F) + 2 p^3 ETA
+**     ||F||_2 <= ||F||_F <= gamma_p (||V||_F ||T||_F + ||V||_F^2 ||S||_F) + 2 p^3 eta
 **   lambda_max(V^T S V) <= max_i (M_ii + sum_{j!=i} (|M_ij| + |M_ji|)/2) + ||F||_2
 **     (x^T V^T S V x <= x^T sym(M) x + ||F|| ||x||^2; Gershgorin on sym(M))
 **   delta >= ||V^T V - I||_2 from fl(V^T V) the same way; if delta < 1,
@@ -98,8 +57,8 @@ static double gersh_up(const double *M, size_t p)
     double r = 0, gi;
     for (size_t j = 0; j < p; j++)
       if (j != i) r += fabs(M[i * p + j]) + fabs(M[j * p + i]);
-    r = 0.5 * lip_spec_sum_up(r, 2 * p);
-    gi = add_up(M[i * p + i], r);
+    r = 0.5 * round_sum_up(r, 2 * p);
+    gi = round_add_up(M[i * p + i], r);
     if (gi > best) best = gi;
   }
   return best;
@@ -113,31 +72,31 @@ static double orth_defect_up(double *N, size_t p)
     if (!(N[i * p + i] >= 0.5 && N[i * p + i] <= 2.0)) return 2.0;
     N[i * p + i] -= 1.0;
   }
-  return lip_spec_up(sqrt(ssq_up(N, p * p)));
+  return round_next_up(sqrt(round_sumsq_up(N, p * p)));
 }
 
 /* Upper bound of lambda_max(S) from approximate eigenvectors V (columns). */
 static int certify_lmax(const double *S, const double *V, size_t p, double *lam, cb_error *err)
 {
   double *T = cb_alloc(p * p * sizeof *T), *M = cb_alloc(p * p * sizeof *M);
-  double g = lip_spec_gamma(p), fv, ft, fs, F, G, delta, under = mul_up(2.0 * (double)p * (double)p * (double)p, ETA);
+  double g = round_gamma_up(p), fv, ft, fs, F, G, delta, under = round_mul_up(2.0 * (double)p * (double)p * (double)p, ROUND_ETA);
   if (!T || !M) { cb_free(T); cb_free(M); return cb_error_set(err, CB_ENOMEM, "spectral norm: out of memory"); }
   la_gemm(0, 0, p, p, p, 1.0, S, p, V, p, 0.0, T, p);
   la_gemm(1, 0, p, p, p, 1.0, V, p, T, p, 0.0, M, p);
-  fv = lip_spec_up(sqrt(ssq_up(V, p * p)));
-  ft = lip_spec_up(sqrt(ssq_up(T, p * p)));
-  fs = lip_spec_up(sqrt(ssq_up(S, p * p)));
-  F = add_up(mul_up(g, add_up(mul_up(fv, ft), mul_up(mul_up(fv, fv), fs))), under);
+  fv = round_next_up(sqrt(round_sumsq_up(V, p * p)));
+  ft = round_next_up(sqrt(round_sumsq_up(T, p * p)));
+  fs = round_next_up(sqrt(round_sumsq_up(S, p * p)));
+  F = round_add_up(round_mul_up(g, round_add_up(round_mul_up(fv, ft), round_mul_up(round_mul_up(fv, fv), fs))), under);
   G = gersh_up(M, p);
   la_gemm(1, 0, p, p, p, 1.0, V, p, V, p, 0.0, T, p);
-  delta = add_up(add_up(orth_defect_up(T, p), mul_up(g, mul_up(fv, fv))), under);
+  delta = round_add_up(round_add_up(orth_defect_up(T, p), round_mul_up(g, round_mul_up(fv, fv))), under);
   cb_free(T);
   cb_free(M);
   if (!(delta < 0.5) || !isfinite(G) || !isfinite(F))
     return cb_error_set(err, CB_EINTERNAL, "spectral norm: eigenvector certificate failed "
                         "(orthogonality defect %g)", delta);
-  G = add_up(G, F);
-  *lam = G <= 0 ? 0 : lip_spec_up(G / lip_spec_down(1.0 - delta));
+  G = round_add_up(G, F);
+  *lam = G <= 0 ? 0 : round_next_up(G / round_next_down(1.0 - delta));
   return CB_OK;
 }
 
@@ -159,7 +118,7 @@ static int eig_sym(const double *S, size_t p, double *V, double *w, cb_error *er
 ** vector is exact (one nonzero per dot product; distinct taps of one pixel hit
 ** distinct positions), so only the second has error, inner length k = its
 ** dot-product length.  Either way |S_hat - S| <= gamma_k |A|^T |A| entrywise,
-** hence ||S_hat - S||_2 <= gamma_k ||A||_F^2 + p k ETA.  Only the upper
+** hence ||S_hat - S||_2 <= gamma_k ||A||_F^2 + p k eta.  Only the upper
 ** triangle is kept (mirrored), so S_hat is exactly symmetric.
 */
 static void mirror(double *S, size_t p)
@@ -204,8 +163,8 @@ static void gram_dense(const lip_op *op, int tall, double *S, size_t *k)
 static double frob2_up(const lip_op *op)
 {
   const cb_conv *g = op->g;
-  if (!g) return ssq_up(op->W, op->rows * op->cols);
-  return mul_up(ssq_up(op->W, (size_t)(g->cout * (g->cin / g->groups) * g->kh * g->kw)),
+  if (!g) return round_sumsq_up(op->W, op->rows * op->cols);
+  return round_mul_up(round_sumsq_up(op->W, (size_t)(g->cout * (g->cin / g->groups) * g->kh * g->kw)),
                 (double)(g->hout * g->wout));
 }
 
@@ -219,10 +178,10 @@ int lip_spec_gram_upper(const lip_op *op, double *upper, double *v_top, cb_error
   if (!S || !V || !w) { rc = cb_error_set(err, CB_ENOMEM, "spectral norm: out of memory (Gram %zu x %zu)", p, p); goto out; }
   if (op->g) { if ((rc = gram_op(op, tall, S, p, &k)) != CB_OK) { cb_error_set(err, rc, "spectral norm: out of memory"); goto out; } }
   else gram_dense(op, tall, S, &k);
-  e0 = add_up(mul_up(lip_spec_gamma(k), frob2_up(op)), mul_up((double)p * (double)k, ETA));
+  e0 = round_add_up(round_mul_up(round_gamma_up(k), frob2_up(op)), round_mul_up((double)p * (double)k, ROUND_ETA));
   if ((rc = eig_sym(S, p, V, w, err)) != CB_OK) goto out;
   if ((rc = certify_lmax(S, V, p, &lam, err)) != CB_OK) goto out;
-  *upper = lip_spec_up(sqrt(add_up(lam, e0)));
+  *upper = round_next_up(sqrt(round_add_up(lam, e0)));
   if (v_top) {
     for (size_t i = 0; i < p; i++) w[i] = V[i * p + p - 1];
     if (tall) memcpy(v_top, w, p * sizeof *w);
@@ -324,16 +283,16 @@ static void poly_symbol(const poly *p, int64_t k0, int64_t k1, double *R)
 static double poly_err(const poly *p)
 {
   size_t T = (size_t)(p->T[0] * p->T[1]);
-  double dt = 64.0 * U, s2 = 0, e;
+  double dt = 64.0 * ROUND_U, s2 = 0, e;
   for (size_t oc = 0; oc < p->co * p->ci; oc++) {
     double s = 0;
     for (size_t t = 0; t < T; t++) s += fabs(p->K[oc * T + t]);
-    s = lip_spec_sum_up(s, T);
-    s2 = add_up(s2, mul_up(s, s));
+    s = round_sum_up(s, T);
+    s2 = round_add_up(s2, round_mul_up(s, s));
   }
-  s2 = lip_spec_sum_up(s2, p->co * p->ci);
-  e = add_up(dt, mul_up(lip_spec_gamma(T + 1), add_up(1.0, dt)));
-  return mul_up(2.0 * e, lip_spec_up(sqrt(s2)));
+  s2 = round_sum_up(s2, p->co * p->ci);
+  e = round_add_up(dt, round_mul_up(round_gamma_up(T + 1), round_add_up(1.0, dt)));
+  return round_mul_up(2.0 * e, round_next_up(sqrt(s2)));
 }
 
 /* Max over half the frequency grid of the certified symbol norms. */
@@ -388,7 +347,7 @@ int lip_spec_conv_circulant_upper(const cb_conv *g, const double *W, double *upp
   for (int64_t gi = 0; gi < g->groups && rc == CB_OK; gi++) {
     poly_kernel(g, W, gi, &p);
     if ((rc = poly_max(&p, &s, err)) == CB_OK) {
-      s = add_up(s, poly_err(&p));
+      s = round_add_up(s, poly_err(&p));
       if (s > best) best = s;
     }
   }
@@ -442,10 +401,10 @@ int lip_spec_abs_norms(const lip_op *op, double *n1, double *ninf, double *lo1, 
   r = vmax(rs, op->rows);
   c = vmax(cs, op->cols);
   cb_free(rs);
-  *ninf = add_up(lip_spec_sum_up(r, kr), (double)kr * ETA);
-  *n1 = add_up(lip_spec_sum_up(c, kc), (double)kc * ETA);
-  if (loinf) *loinf = fmax(0, lip_spec_down(lip_spec_down(r * lip_spec_down(1.0 - lip_spec_gamma(kr))) - (double)kr * ETA));
-  if (lo1) *lo1 = fmax(0, lip_spec_down(lip_spec_down(c * lip_spec_down(1.0 - lip_spec_gamma(kc))) - (double)kc * ETA));
+  *ninf = round_add_up(round_sum_up(r, kr), (double)kr * ROUND_ETA);
+  *n1 = round_add_up(round_sum_up(c, kc), (double)kc * ROUND_ETA);
+  if (loinf) *loinf = fmax(0, round_next_down(round_next_down(r * round_next_down(1.0 - round_gamma_up(kr))) - (double)kr * ROUND_ETA));
+  if (lo1) *lo1 = fmax(0, round_next_down(round_next_down(c * round_next_down(1.0 - round_gamma_up(kc))) - (double)kc * ROUND_ETA));
   return CB_OK;
 }
 
@@ -498,7 +457,7 @@ int lip_spec_bound(const lip_op *op, const lip_spec_opts *o, lip_bound *b, cb_er
   switch (o->norm) {
   case LIP_NORM_INF: b->lower = loinf; b->upper = ninf; return CB_OK;
   case LIP_NORM_1: b->lower = lo1; b->upper = n1; return CB_OK;
-  case LIP_NORM_2: return bound_l2(op, o, lip_spec_up(sqrt(mul_up(n1, ninf))), b, err);
+  case LIP_NORM_2: return bound_l2(op, o, round_next_up(sqrt(round_mul_up(n1, ninf))), b, err);
   }
   return cb_error_set(err, CB_EUSAGE, "operator norm: unknown norm %d", (int)o->norm);
 }

@@ -57,13 +57,4 @@ int lip_spec_conv_circulant_upper(const cb_conv *g, const double *W, double *upp
 int lip_spec_abs_norms(const lip_op *op, double *n1, double *ninf, double *lo1, double *loinf,
                        cb_error *err);
 
-/* Outward rounding (IEEE double, round to nearest): one correctly rounded
-   operation is off by less than one step of nextafter. */
-double lip_spec_up(double x);                      /* next double above x */
-double lip_spec_down(double x);                    /* next double below x */
-double lip_spec_gamma(size_t n);                   /* gamma_n = n u / (1 - n u), rounded up */
-double lip_spec_nrm2_up(const double *x, size_t n);   /* >= ||x||_2 */
-double lip_spec_nrm2_down(const double *x, size_t n); /* <= ||x||_2 */
-double lip_spec_sum_up(double s, size_t n);        /* >= exact sum of n >= 0 terms whose float sum is s */
-
 #endif

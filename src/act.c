@@ -17,7 +17,7 @@
 #include <math.h>
 #include "net.h"
 
-#define U_RO (DBL_EPSILON / 2)
+#include "round.h"
 
 static int always(const cb_node *n) { (void)n; return 1; }
 static int alpha_nonneg(const cb_node *n) { return n->p.act.alpha >= 0; }
@@ -62,9 +62,9 @@ static double dtanh(double x) { double t = exp(-2 * fabs(x)); return 4 * t / ((1
 static void even_range(double (*df)(double), double peak, double l, double u, double *dl, double *dh)
 {
   double fr = fmax(fabs(l), fabs(u)), nr = l <= 0 && u >= 0 ? 0 : fmin(fabs(l), fabs(u));
-  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * U_RO + DBL_TRUE_MIN;
-  *dl = fmax(0, a * (1 - 16 * U_RO) - m);
-  *dh = fmin(peak, b * (1 + 16 * U_RO) + m);
+  double a = df(fr), b = nr == 0 ? peak : df(nr), m = 8 * ROUND_U + DBL_TRUE_MIN;
+  *dl = fmax(0, a * (1 - 16 * ROUND_U) - m);
+  *dh = fmin(peak, b * (1 + 16 * ROUND_U) + m);
 }
 static void sigmoid_drange(const cb_node *n, double l, double u, double *dl, double *dh)
 {
@@ -96,7 +96,7 @@ static double elu_f(const cb_node *n, double x) { return x > 0 ? x : n->p.act.al
 static double elu_df(const cb_node *n, double x, double y) { (void)y; return x > 0 ? 1.0 : n->p.act.alpha * exp(x); }
 static void elu_drange(const cb_node *n, double l, double u, double *dl, double *dh)
 {
-  double a = n->p.act.alpha, m = 16 * U_RO, lo, hi;
+  double a = n->p.act.alpha, m = 16 * ROUND_U, lo, hi;
   if (l > 0) { *dl = *dh = 1; return; }
   lo = fmax(0, a * exp(l) * (1 - m) - DBL_TRUE_MIN);      /* alpha e^t over [l, min(u, 0)] */
   hi = fmin(a, a * exp(fmin(u, 0)) * (1 + m) + DBL_TRUE_MIN);

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "net.h"
+#include "round.h"
 
 #define NNET_MAX_NEURONS 10000000.0  /* neurons per layer */
 #define NNET_MAX_LAYERS 100000.0     /* layers */
@@ -241,7 +242,7 @@ static double quot_err(double q, double num, double den)
   if (num == 0) return 0;
   if (!(fabs(q) >= DBL_MIN)) return 1.0;
   if (fabs(num) >= 0x1p-900 && fma(q, den, -num) == 0) return 0;
-  return 0x1p-53;
+  return ROUND_U;
 }
 
 /* Reads minimums, maximums, means and ranges; keeps min/max on the net and

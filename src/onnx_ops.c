@@ -11,8 +11,7 @@
 #include <math.h>
 #include <string.h>
 #include "onnx_int.h"
-
-#define U53 (1.0 / 9007199254740992.0)  /* unit roundoff of double, 2^-53 */
+#include "round.h"
 
 /* Input k of the node, NULL if absent or the empty name. */
 static val *in_val(ld *L, const Onnx__NodeProto *nd, size_t k)
@@ -149,7 +148,7 @@ static int scale_binary(ld *L, const Onnx__NodeProto *nd, char op, const val *x,
     else {
       if (cd[i] == 0) return ld_err(L, err, CB_EVALUE, "division by zero constant");
       a = 1 / cd[i];
-      if (fma(a, cd[i], -1.0) != 0) { n->exact = 0; n->rel_err = U53; }
+      if (fma(a, cd[i], -1.0) != 0) { n->exact = 0; n->rel_err = ROUND_U; }
     }
     n->p.scale.a[i] = a;
     n->p.scale.b[i] = b;
@@ -229,7 +228,7 @@ static int add_affine(ld *L, const Onnx__NodeProto *nd, const val *x, const cb_s
 static double mul_exact(cb_node *n, double x, double y)
 {
   double p = x * y;
-  if (fma(x, y, -p) != 0) { n->exact = 0; n->rel_err = U53; }
+  if (fma(x, y, -p) != 0) { n->exact = 0; n->rel_err = ROUND_U; }
   return p;
 }
 

@@ -11,8 +11,7 @@
 #include <math.h>
 #include <string.h>
 #include "onnx_int.h"
-
-#define U53 (1.0 / 9007199254740992.0)
+#include "round.h"
 
 /* auto_pad NOTSET/VALID are fine; SAME_* are refused. */
 static int auto_pad(ld *L, const Onnx__NodeProto *nd, int *valid, cb_error *err)
@@ -149,7 +148,7 @@ static int op_avgpool(ld *L, const Onnx__NodeProto *nd, const val *x, int global
   g.groups = g.cout = g.cin;
   if ((idx = add_conv(L, nd, x, &g, &n, err)) < 0) return idx;
   w = 1.0 / (double)(g.kh * g.kw);
-  if (fma(w, (double)(g.kh * g.kw), -1.0) != 0) { n->exact = 0; n->rel_err = U53; }
+  if (fma(w, (double)(g.kh * g.kw), -1.0) != 0) { n->exact = 0; n->rel_err = ROUND_U; }
   for (int64_t i = 0; i < g.cout * g.kh * g.kw; i++) n->p.conv.W[i] = w;
   return ops_bind_node(L, nd, idx, err);
 }
@@ -262,7 +261,7 @@ int ops_batchnorm(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   n->p.scale.b = net_doubles(L->net, n->size);
   if (!n->p.scale.a || !n->p.scale.b) return ld_err(L, err, CB_ENOMEM, "out of memory");
   n->exact = 0;
-  n->rel_err = 4 * U53;
+  n->rel_err = 4 * ROUND_U;
   for (int64_t c = 0; c < C; c++) {
     double v = p[3]->d[c] + eps, a, b;
     if (!(v > 0)) return ld_err(L, err, CB_EVALUE, "variance + epsilon is not positive in channel %lld", (long long)c);

@@ -6,8 +6,8 @@
 ** asserts, so a conjunction with a one-term DNF is appended in place (linear
 ** time); only conjunctions of real disjunctions form cross products, capped
 ** at MAX_TERMS terms.  Constants are intervals [dn, up] computed with
-** error-free transformations (two-sum, fma), so no rounding mode is assumed
-** except while strtod reads a number.
+** round.h's RU / RD (error-free transformations: two-sum, fma), so no
+** rounding mode is assumed except while strtod reads a number.
 */
 #include <ctype.h>
 #include <fenv.h>
@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "vnnlib.h"
+#include "round.h"
 
 #define MAX_TERMS 65536
 #define MAX_VARS 100000000
@@ -120,19 +121,6 @@ static int expect(parser *P, tok t, const char *what)
   return fail(P, P->tline, P->tcol, CB_EFORMAT, "expected %s, found %s", what, tokname(P, b, sizeof b));
 }
 
-/* ---- exact-or-outward arithmetic on doubles ---- */
-
-static double up(double s, double e) { return e > 0 ? nextafter(s, INFINITY) : s; }
-static double dn(double s, double e) { return e < 0 ? nextafter(s, -INFINITY) : s; }
-static double sum_err(double a, double b, double s) { double bb = s - a; return (a - (s - bb)) + (b - bb); }
-static double add_up(double a, double b) { double s = a + b; return up(s, sum_err(a, b, s)); }
-static double add_dn(double a, double b) { double s = a + b; return dn(s, sum_err(a, b, s)); }
-static double mul_up(double a, double b) { double p = a * b; return up(p, fma(a, b, -p)); }
-static double mul_dn(double a, double b) { double p = a * b; return dn(p, fma(a, b, -p)); }
-/* x / y rounded up / down: the remainder x - q y is exact (fma). */
-static double div_up(double x, double y) { double q = x / y, r = fma(-q, y, x); return up(q, y > 0 ? r : -r); }
-static double div_dn(double x, double y) { double q = x / y, r = fma(-q, y, x); return dn(q, y > 0 ? r : -r); }
-
 /* Reads the current symbol as a decimal number into [*lo, *hi]; 0 if it is not one. */
 static int number(parser *P, double *lo, double *hi)
 {
@@ -166,7 +154,7 @@ static int lin_add(parser *P, lin *L, size_t v, double c)
 {
   for (size_t k = 0; k < L->n; k++) if (L->var[k] == v) {
     double s = L->coef[k] + c;
-    if (sum_err(L->coef[k], c, s) != 0 || !isfinite(s))
+    if (round_two_sum_err(L->coef[k], c, s) != 0 || !isfinite(s))
       return fail(P, P->tline, P->tcol, CB_EUNSUP, "coefficient arithmetic is not exact in binary64");
     L->coef[k] = s;
     return CB_OK;
@@ -181,9 +169,9 @@ static int lin_add(parser *P, lin *L, size_t v, double c)
 /* L += s * R (s exact) */
 static int lin_axpy(parser *P, lin *L, double s, const lin *R)
 {
-  double a = s >= 0 ? mul_dn(s, R->c_dn) : mul_dn(s, R->c_up), b = s >= 0 ? mul_up(s, R->c_up) : mul_up(s, R->c_dn);
-  L->c_dn = add_dn(L->c_dn, a);
-  L->c_up = add_up(L->c_up, b);
+  double a = s >= 0 ? round_mul_rd(s, R->c_dn) : round_mul_rd(s, R->c_up), b = s >= 0 ? round_mul_ru(s, R->c_up) : round_mul_ru(s, R->c_dn);
+  L->c_dn = round_add_rd(L->c_dn, a);
+  L->c_up = round_add_ru(L->c_up, b);
   if (!isfinite(L->c_dn) || !isfinite(L->c_up)) return fail(P, P->tline, P->tcol, CB_EVALUE, "constant out of range");
   for (size_t k = 0; k < R->n; k++) {
     double c = s * R->coef[k];
@@ -197,8 +185,8 @@ static int lin_axpy(parser *P, lin *L, double s, const lin *R)
 /* L *= [k_dn, k_up] */
 static int lin_scale(parser *P, lin *L, double k_dn, double k_up, int line, int col)
 {
-  double p[4] = {mul_dn(k_dn, L->c_dn), mul_dn(k_dn, L->c_up), mul_dn(k_up, L->c_dn), mul_dn(k_up, L->c_up)};
-  double q[4] = {mul_up(k_dn, L->c_dn), mul_up(k_dn, L->c_up), mul_up(k_up, L->c_dn), mul_up(k_up, L->c_up)};
+  double p[4] = {round_mul_rd(k_dn, L->c_dn), round_mul_rd(k_dn, L->c_up), round_mul_rd(k_up, L->c_dn), round_mul_rd(k_up, L->c_up)};
+  double q[4] = {round_mul_ru(k_dn, L->c_dn), round_mul_ru(k_dn, L->c_up), round_mul_ru(k_up, L->c_dn), round_mul_ru(k_up, L->c_up)};
   if (L->n && k_dn != k_up) return fail(P, line, col, CB_EUNSUP, "coefficient is not exactly representable in binary64");
   L->c_dn = fmin(fmin(p[0], p[1]), fmin(p[2], p[3]));
   L->c_up = fmax(fmax(q[0], q[1]), fmax(q[2], q[3]));
@@ -244,8 +232,8 @@ static int term_app(parser *P, lin *L, char op, int line, int col)
     if (op == '*') {
       if (R.n && have_var) { fail(P, line, col, CB_EUNSUP, "product of two variables is not linear"); lin_free(&R); break; }
       if (R.n) { V = R; have_var = 1; continue; }
-      double a[4] = {mul_dn(k_dn, R.c_dn), mul_dn(k_dn, R.c_up), mul_dn(k_up, R.c_dn), mul_dn(k_up, R.c_up)};
-      double b[4] = {mul_up(k_dn, R.c_dn), mul_up(k_dn, R.c_up), mul_up(k_up, R.c_dn), mul_up(k_up, R.c_up)};
+      double a[4] = {round_mul_rd(k_dn, R.c_dn), round_mul_rd(k_dn, R.c_up), round_mul_rd(k_up, R.c_dn), round_mul_rd(k_up, R.c_up)};
+      double b[4] = {round_mul_ru(k_dn, R.c_dn), round_mul_ru(k_dn, R.c_up), round_mul_ru(k_up, R.c_dn), round_mul_ru(k_up, R.c_up)};
       k_dn = fmin(fmin(a[0], a[1]), fmin(a[2], a[3]));
       k_up = fmax(fmax(b[0], b[1]), fmax(b[2], b[3]));
     } else lin_axpy(P, L, op == '-' && nargs > 0 ? -1.0 : 1.0, &R);
@@ -480,13 +468,13 @@ static int term_box(parser *P, const term *t, size_t nx, double *bx, int *ok)
     size_t i = P->var[a->off];
     double c = P->coef[a->off];
     if (c > 0) {
-      double o = div_up(a->b_up, c) + 0.0, in = div_dn(a->b_dn, c) + 0.0;
+      double o = round_div_ru(a->b_up, c) + 0.0, in = round_div_rd(a->b_dn, c) + 0.0;
       hi[i] = fmin(hi[i], o);
-      hin[i] = fmin(hin[i], a->strict ? nextafter(in, -INFINITY) : in);
+      hin[i] = fmin(hin[i], a->strict ? round_next_down(in) : in);
     } else {
-      double o = div_dn(a->b_up, c) + 0.0, in = div_up(a->b_dn, c) + 0.0;
+      double o = round_div_rd(a->b_up, c) + 0.0, in = round_div_ru(a->b_dn, c) + 0.0;
       lo[i] = fmax(lo[i], o);
-      li[i] = fmax(li[i], a->strict ? nextafter(in, INFINITY) : in);
+      li[i] = fmax(li[i], a->strict ? round_next_up(in) : in);
     }
     if (lo[i] > hi[i] || (a->strict && lo[i] == hi[i]))
       return fail(P, a->line, a->col, CB_EVALUE, "empty input box: X_%zu has lower bound %.17g above upper bound %.17g", i, lo[i], hi[i]);

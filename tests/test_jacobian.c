@@ -28,6 +28,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "power.h"
+#include "round.h"
 #include "cmd_jacobian.h"
 #include "attack.h"
 
@@ -273,7 +274,7 @@ static void ref_net(const char *name)
       for (size_t j = 0; j < 9; j++) {
         if (!(gmax[j] <= Lm[j] && gmax[j] <= L[no + j]))
           fail_msg("%s row %zu eps %g margin %zu: sampled gradient norm %.17g, local L %.17g, interval L %.17g", name, row, eps, j, gmax[j], Lm[j], L[no + j]);
-        if (!(Lm[j] <= lip_spec_up(sqrt(2.0)) * lip_spec_up(K) * (1 + 4 * DBL_EPSILON)))
+        if (!(Lm[j] <= round_next_up(sqrt(2.0)) * round_next_up(K) * (1 + 4 * DBL_EPSILON)))
           fail_msg("%s row %zu eps %g margin %zu: local L %.17g above sqrt(2) K = %.17g", name, row, eps, j, Lm[j], sqrt(2.0) * K);
         Lsum += Lm[j] / (sqrt(2.0) * K);
         nraw += L[no + j] > sqrt(2.0) * K;
