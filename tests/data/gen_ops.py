@@ -192,6 +192,9 @@ class Interp:
         if t == "LeakyRelu":
             al = a.get("alpha", 0.01)
             return [np.where(x >= 0, x, al * x)]
+        if t == "Elu":
+            al = a.get("alpha", 1.0)
+            return [np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
         if t == "Clip":
             if self.opset <= 10:
                 lo = a.get("min", -np.inf)
@@ -521,6 +524,19 @@ def activations_op10():
             "Same structure as `activations` at opset 10 (Mul by 12): Clip min/max as ATTRIBUTES "
             "(Clip(0,6), then Clip(min=-0.5) with the default max).", in_range=(-2.0, 2.0))
     return _activations(n, False, 12.0)
+
+
+@net
+def elu():
+    n = Net("elu", 13, [1, 6],
+            "Gemm, Elu with the default alpha (1), Gemm, Elu(alpha=0.3 as float32), Gemm.",
+            in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Elu", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Elu", [x], alpha=0.3)
+    x = n.gemm(x, 8, 3)
+    return n
 
 
 @net
