@@ -10,18 +10,18 @@
 #include <string.h>
 #include "net.h"
 
-/*                     name        n_in wtd lin map elt mono pl relaxed */
+/*                     name        n_in wtd lin map elt mono pl rlx vrlx */
 const cb_kind_facts cb_kind_info[CB_KIND_COUNT] = {
-  [CB_INPUT]     = {"INPUT",      0,  0,  1,  1,  1,  1,  1,  0},
-  [CB_AFFINE]    = {"AFFINE",     1,  1,  1,  0,  0,  0,  1,  0},
-  [CB_SCALE]     = {"SCALE",      1,  1,  1,  0,  1,  0,  1,  0},
-  [CB_CONV]      = {"CONV",       1,  1,  1,  0,  0,  0,  1,  0},
-  [CB_ADD]       = {"ADD",        2,  0,  1,  0,  0,  1,  1,  0},
-  [CB_CONCAT]    = {"CONCAT",    -1,  0,  1,  1,  0,  1,  1,  0},
-  [CB_RESHAPE]   = {"RESHAPE",    1,  0,  1,  1,  1,  1,  1,  0},
-  [CB_TRANSPOSE] = {"TRANSPOSE",  1,  0,  1,  1,  0,  1,  1,  0},
-  [CB_ACT]       = {"ACT",        1,  0,  0,  0,  1,  0,  0,  1},
-  [CB_MAXPOOL]   = {"MAXPOOL",    1,  0,  0,  0,  0,  1,  1,  0},
+  [CB_INPUT]     = {"INPUT",      0,  0,  1,  1,  1,  1,  1,  0,  0},
+  [CB_AFFINE]    = {"AFFINE",     1,  1,  1,  0,  0,  0,  1,  0,  0},
+  [CB_SCALE]     = {"SCALE",      1,  1,  1,  0,  1,  0,  1,  0,  0},
+  [CB_CONV]      = {"CONV",       1,  1,  1,  0,  0,  0,  1,  0,  0},
+  [CB_ADD]       = {"ADD",        2,  0,  1,  0,  0,  1,  1,  0,  0},
+  [CB_CONCAT]    = {"CONCAT",    -1,  0,  1,  1,  0,  1,  1,  0,  0},
+  [CB_RESHAPE]   = {"RESHAPE",    1,  0,  1,  1,  1,  1,  1,  0,  0},
+  [CB_TRANSPOSE] = {"TRANSPOSE",  1,  0,  1,  1,  0,  1,  1,  0,  0},
+  [CB_ACT]       = {"ACT",        1,  0,  0,  0,  1,  0,  0,  1,  0},
+  [CB_MAXPOOL]   = {"MAXPOOL",    1,  0,  0,  0,  0,  1,  1,  0,  0},
 };
 static_assert(CB_KIND_COUNT == 10, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
 
