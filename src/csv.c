@@ -1,12 +1,16 @@
 /*
-** Labelled samples from CSV: rows "label,x0,...,x(n-1)", no header.
+** Labelled samples from CSV: rows "label,x0,...,x(n-1)", and an optional
+** header line (a first line with no numeric field).  Labels may be written
+** in float notation when integral ("2.000e+00", NumPy's savetxt).  A file
+** that is not text (NPY, NPZ, PNG, a control byte in its first 64 bytes) is
+** refused by name.
 **
 ** Accepted: comma-separated fields with optional spaces or tabs around them,
 ** \n or \r\n line ends, blank lines at the end of the file.  Refused, with
 ** `PATH:LINE: ...` (lines from 1; columns from 1, the label is column 1 and
 ** feature j is column j+2): a blank line followed by more data, a row whose
 ** column count differs from the expected one, an empty or non-numeric field
-** (quoted), a label that is not an integer or does not fit in an int, a NaN
+** (quoted), a label that is not integral or does not fit in an int, a NaN
 ** or infinite feature (CB_EVALUE), a file with no rows.
 **
 ** Storage: x is one row-major [rows][cols] double array and label one int
@@ -88,22 +92,62 @@ static char *trim(char *s)
   return s;
 }
 
-/* Parses the label field s (column 1): a decimal integer that fits in an int. */
+/* Parses the label field s (column 1): an integer that fits in an int,
+   written as one ("2") or in float notation with an integral value
+   ("2.000e+00", NumPy's savetxt default). */
 static int parse_label(csv_rd *rd, const char *s, int *label)
 {
   char *end;
   long v;
+  double d;
   errno = 0;
   v = strtol(s, &end, 10);
-  if (end == s || *end)
+  if (end != s && !*end) {
+    if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+      return cb_error_set(rd->err, CB_EVALUE, "%s:%ld: label \"%.40s\" does not fit in an int (column 1)",
+                          rd->path, rd->lineno, s);
+    *label = (int)v;
+    return CB_OK;
+  }
+  d = strtod(s, &end);
+  if (end == s || *end || !isfinite(d) || d != floor(d))
     return cb_error_set(rd->err, CB_EFORMAT, "%s:%ld: label \"%.40s\" is not an integer (column 1)",
                         rd->path, rd->lineno, s);
-  if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
-    return cb_error_set(rd->err, CB_EVALUE,
-                        "%s:%ld: label \"%.40s\" does not fit in an int (column 1)",
+  if (d < INT_MIN || d > INT_MAX)
+    return cb_error_set(rd->err, CB_EVALUE, "%s:%ld: label \"%.40s\" does not fit in an int (column 1)",
                         rd->path, rd->lineno, s);
-  *label = (int)v;
+  *label = (int)d;
   return CB_OK;
+}
+
+/* 1 if no field of line s parses as a number: a header line ("label,x0,..."). */
+static int is_header(const char *line)
+{
+  const char *p = line;
+  for (;;) {
+    size_t n = strcspn(p, ","), k = 0;
+    char buf[64], *end;
+    while (k < n && (p[k] == ' ' || p[k] == '\t')) k++;
+    if (n - k >= sizeof buf) return 0;
+    memcpy(buf, p + k, n - k);
+    buf[n - k] = 0;
+    if (!buf[0]) return 0;
+    strtod(buf, &end);
+    if (end != buf) return 0;
+    if (!p[n]) return 1;
+    p += n + 1;
+  }
+}
+
+/* The first bytes of a file that is not text: which format it is, or NULL. */
+static const char *binary_format(const unsigned char *b, size_t n)
+{
+  if (n >= 6 && !memcmp(b, "\x93NUMPY", 6)) return "a NumPy .npy file";
+  if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return "a zip archive (NumPy .npz?)";
+  if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return "a PNG image";
+  for (size_t i = 0; i < n; i++)
+    if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') || b[i] == 0x7f) return "a binary file";
+  return NULL;
 }
 
 /* Parses feature field s (0-based feature j) and appends it to d->x. */
@@ -174,7 +218,8 @@ static int add_row(csv_rd *rd)
   return CB_OK;
 }
 
-/* Reads every line of the open file into rd->d. */
+/* Reads every line of the open file into rd->d; a first line with no
+   numeric field is a header and skipped. */
 static int read_rows(csv_rd *rd)
 {
   int rc;
@@ -183,6 +228,7 @@ static int read_rows(csv_rd *rd)
       if (!rd->blank) rd->blank = rd->lineno;
       continue;
     }
+    if (rd->lineno == 1 && is_header(rd->line)) continue;
     if ((rc = add_row(rd)) < 0) return rc;
   }
   if (rc < 0) return rc;
@@ -208,6 +254,16 @@ cb_status cb_data_load_csv(const char *path, size_t n_features, cb_data **out, c
   if (!rd.f) {
     rc = cb_error_set(err, CB_EIO, "%s: cannot open: %s", path, strerror(errno));
     goto out;
+  }
+  {
+    unsigned char head[64];
+    size_t n = fread(head, 1, sizeof head, rd.f);
+    const char *what = binary_format(head, n);
+    if (what) {
+      rc = cb_error_set(err, CB_EFORMAT, "%s: this is %s, not CSV text (rows \"label,x0,...,x(n-1)\")", path, what);
+      goto out;
+    }
+    rewind(rd.f);
   }
   rd.d = cb_calloc(1, sizeof *rd.d);
   if (!rd.d) {

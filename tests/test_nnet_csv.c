@@ -265,6 +265,35 @@ static void test_csv_small(void **state)
   assert_non_null(strstr(e.msg, ":1: expected 4 columns (label + 3 features), found 3"));
 }
 
+/* NumPy's savetxt: a header line and labels in float notation; a label
+   that is not integral is refused; binary files are refused by name. */
+static void test_csv_numpy(void **state)
+{
+  const char *text = "label, x0, x1\n2.000000000000000000e+00,5.0e-01,2.5e-01\n-1.0e+00,1,2\n";
+  const char npy[] = "\x93NUMPY\x01\x00v\x00{'descr': '<f8'";
+  const char png[] = "\x89PNG\r\n\x1a\n";
+  cb_error e = { CB_OK, "" };
+  cb_data *d = NULL;
+  (void)state;
+  assert_int_equal(cb_data_load_csv(write_tmp("savetxt.csv", text, strlen(text)), 0, &d, &e), CB_OK);
+  assert_int_equal(cb_data_rows(d), 2);
+  assert_int_equal(cb_data_label(d, 0), 2);
+  assert_int_equal(cb_data_label(d, 1), -1);
+  assert_true(cb_data_x(d, 0)[1] == 0.25);
+  cb_data_free(d);
+  assert_int_equal(cb_data_load_csv(write_tmp("half.csv", "2.5,1,2\n", 8), 0, &d, &e), CB_EFORMAT);
+  assert_non_null(strstr(e.msg, "label \"2.5\" is not an integer"));
+  memset(&e, 0, sizeof e);
+  assert_int_equal(cb_data_load_csv(write_tmp("hdr2.csv", "1,2\nlabel,x\n", 12), 0, &d, &e), CB_EFORMAT);  /* a header only on line 1 */
+  memset(&e, 0, sizeof e);
+  assert_int_equal(cb_data_load_csv(write_tmp("x.npy", npy, sizeof npy - 1), 0, &d, &e), CB_EFORMAT);
+  assert_non_null(strstr(e.msg, "this is a NumPy .npy file, not CSV text"));
+  memset(&e, 0, sizeof e);
+  assert_int_equal(cb_data_load_csv(write_tmp("x.png", png, sizeof png - 1), 0, &d, &e), CB_EFORMAT);
+  assert_non_null(strstr(e.msg, "this is a PNG image"));
+  assert_null(d);
+}
+
 /* A CSV larger than the first growth step, with long lines. */
 static void test_csv_grow(void **state)
 {
@@ -371,6 +400,7 @@ int main(void)
     cmocka_unit_test(test_nnet_bad),
     cmocka_unit_test(test_nnet_bad2),
     cmocka_unit_test(test_csv_small),
+    cmocka_unit_test(test_csv_numpy),
     cmocka_unit_test(test_csv_grow),
     cmocka_unit_test(test_csv_bad),
     cmocka_unit_test(test_eio_argmax),
