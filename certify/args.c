@@ -15,13 +15,16 @@ static int pair(const char *s, double *a, double *b)
   return e != s && !*e;
 }
 
+int arg_norm_word(const char *v, cb_norm *n)
+{
+  for (int k = CB_NORM_INF; k <= CB_NORM_1; k++)
+    if (!strcmp(v, cb_norm_table[k].name)) { *n = (cb_norm)k; return 1; }
+  return 0;
+}
+
 int arg_norm(const char *cmd, const char *v, cb_norm *n)
 {
-  if (!strcmp(v, "inf")) *n = CB_NORM_INF;
-  else if (!strcmp(v, "2")) *n = CB_NORM_2;
-  else if (!strcmp(v, "1")) *n = CB_NORM_1;
-  else return report_usage(cmd, "unknown norm '%s' (inf, 2 or 1)", v);
-  return 0;
+  return arg_norm_word(v, n) ? 0 : report_usage(cmd, "unknown norm '%s' (inf, 2 or 1)", v);
 }
 
 int arg_eps(const char *cmd, const char *opt, const char *v, double *e)
@@ -48,11 +51,6 @@ int arg_rows(const char *cmd, const char *v, long *r0, long *r1)
   *r0 = (long)x;
   *r1 = (long)y;
   return 0;
-}
-
-const char *norm_name(cb_norm n)
-{
-  return n == CB_NORM_INF ? "inf" : n == CB_NORM_2 ? "2" : n == CB_NORM_1 ? "1" : "box";
 }
 
 int args_check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,

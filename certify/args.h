@@ -8,10 +8,10 @@
 #include "bounds.h"
 
 int arg_norm(const char *cmd, const char *v, cb_norm *n);          /* inf | 2 | 1 */
+int arg_norm_word(const char *v, cb_norm *n);   /* the same without a message: 1 if v names one, else 0 */
 int arg_eps(const char *cmd, const char *opt, const char *v, double *e);  /* finite >= 0 */
 int arg_clip(const char *cmd, const char *v, double *lo, double *hi);      /* LO:HI, LO <= HI */
 int arg_rows(const char *cmd, const char *v, long *r0, long *r1);          /* A:B, 0 <= A <= B */
-const char *norm_name(cb_norm n);                                           /* "inf", "2", "1", "box" */
 
 /* A command's ball around each row: {x : ||x - row||_norm <= eps}, with
    clip: intersected with [lo, hi]^n. */

@@ -50,7 +50,7 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
     lip_opts lo;
     cb_error e2 = {0};
     lip_opts_init(&lo);
-    lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
+    lo.norm = o->norm;
     if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
       if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
       if (o->methods_named) {                         /* the user asked for it: say why it cannot run */

@@ -239,7 +239,7 @@ static cJSON *settings_json(const attr_opt *o)
     if (o->node) cJSON_AddStringToObject(s, "node", o->node);
     break;
   case AM_EVA:
-    cJSON_AddStringToObject(s, "norm", norm_name(o->norm)); cJSON_AddNumberToObject(s, "eps", o->eps);
+    cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name); cJSON_AddNumberToObject(s, "eps", o->eps);
     cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddStringToObject(s, "bounds", "crown");
     break;
   case AM_SALIENCY: case AM_GRADXINPUT: case AM_COUNT: break;

@@ -181,7 +181,7 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   cJSON_AddStringToObject(s, "method", attr_method_name[a->method]);
   cJSON_AddStringToObject(s, "target", a->target == -1 ? "label" : a->target == -2 ? "pred" : "class");
   if (a->target >= 0) cJSON_AddNumberToObject(s, "target_class", a->target);
-  cJSON_AddStringToObject(s, "norm", norm_name(o->norm));
+  cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(s, "eps", o->eps);
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(s, "clip");
@@ -335,7 +335,7 @@ static int audit_cmd(opts *o, cb_error *err)
              res[k].mc[1], o->topk, res[k].ncert, res[k].ncert == o->topk ? "" : "  NOT certifiably stable", res[k].ms);
   }
   printf("%zu rows, %s, L%s eps %g: %d certifiably stable (top-%d), report in %s\n", rows, attr_method_name[o->ac.o.method],
-         norm_name(o->norm), o->eps, stable, o->topk, o->out);
+         cb_norm_table[o->norm].name, o->eps, stable, o->topk, o->out);
 out:
   cJSON_Delete(top);
   if (res) for (size_t k = 0; k < rows; k++) { cb_free(res[k].map); cb_free(res[k].topk); }

@@ -169,7 +169,7 @@ static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
   cJSON_AddStringToObject(t, "version", CB_VERSION);
   cJSON_AddStringToObject(t, "net", o->net);
   cJSON_AddStringToObject(t, "data", o->data);
-  cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
+  cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(t, "eps", o->eps);
   cJSON_AddStringToObject(t, "method", method_name(o->method));
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
@@ -242,7 +242,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, r1 - r0);
   printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 out:
   cJSON_Delete(top);

@@ -151,7 +151,7 @@ static int parse(int argc, char **argv, opts *o)
 static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
 {
   cJSON *s = cJSON_CreateObject(), *m = cJSON_CreateArray();
-  cJSON_AddStringToObject(s, "norm", norm_name(o->co.norm));
+  cJSON_AddStringToObject(s, "norm", cb_norm_table[o->co.norm].name);
   cJSON_AddNumberToObject(s, "eps", o->co.eps);
   if (o->co.clip) { double c[2] = {o->co.clip_lo, o->co.clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(s, "clip");
@@ -313,7 +313,7 @@ static cJSON *summary_json(const tally *t, double medr, double secs, int threads
 
 static void print_summary(const opts *o, const tally *t, double medr, double secs, int threads)
 {
-  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, norm_name(o->co.norm), o->co.eps,
+  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, cb_norm_table[o->co.norm].name, o->co.eps,
          o->co.clip ? " (clipped)" : "", t->n, threads, threads > 1 ? "s" : "");
   printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
   printf("  %-20s %.4f  (%d verified)\n", "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);

@@ -92,10 +92,7 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
   else if (!strcmp(a, "--json")) o->json = v;
   else if (!strcmp(a, "--norm")) {
     *have_norm = 1;
-    if (!strcmp(v, "inf")) o->norm = CB_NORM_INF;
-    else if (!strcmp(v, "2")) o->norm = CB_NORM_2;
-    else if (!strcmp(v, "1")) o->norm = CB_NORM_1;
-    else return report_usage("jacobian", "unknown norm '%s' (inf, 2 or 1)", v);
+    if (arg_norm("jacobian", v, &o->norm)) return EXIT_USAGE;
   } else if (!strcmp(a, "--eps")) {
     o->eps = strtod(v, &e);
     if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("jacobian", "--eps must be a finite number >= 0, not '%s'", v);
@@ -145,8 +142,6 @@ static int parse(int argc, char **argv, opts *o)
   o->ball = have_eps;
   return 0;
 }
-
-static lip_norm lip_norm_of(cb_norm n) { return n == CB_NORM_INF ? LIP_NORM_INF : n == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1; }
 
 /* The ball part of one row: interval Jacobian of [margins; logits], L, operator norm, radius. */
 static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, const double *x, int label,
@@ -249,7 +244,7 @@ static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
   cJSON_AddStringToObject(t, "net", o->net);
   cJSON_AddStringToObject(t, "data", o->data);
   if (o->ball) {
-    cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
+    cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
     cJSON_AddNumberToObject(t, "eps", o->eps);
     cJSON_AddStringToObject(t, "bounds", o->method == CB_IBP ? "ibp" : "crown");
     cJSON_AddNumberToObject(t, "K_global", fmin(lr->K_layerwise, lr->K_merged));
@@ -326,7 +321,7 @@ static int jacobian_cmd(const opts *o, cb_error *err)
   if (o->ball) {
     lip_opts lo;
     lip_opts_init(&lo);
-    lo.norm = lip_norm_of(o->norm);
+    lo.norm = o->norm;
     if ((rc = lip_analyze(net, &lo, &lr, err)) != CB_OK) goto out;
   }
   if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_results(res, rows, no, n) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
@@ -344,7 +339,7 @@ static int jacobian_cmd(const opts *o, cb_error *err)
   }
   print_rows(o, d, r0, rows, no, n, res);
   for (size_t k = 0; k < rows; k++) rsum += res[k].rad.radius;
-  if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", rows, norm_name(o->norm), o->eps,
+  if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", rows, cb_norm_table[o->norm].name, o->eps,
                       o->method == CB_IBP ? "ibp" : "crown", rows ? rsum / (double)rows : 0.0);
   else printf("%zu rows: gradients of the margins\n", rows);
 out:

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "args.h"
 #include "bjorck.h"
 #include "round.h"
 #include "cmd_lipschitz.h"
@@ -82,16 +83,6 @@ typedef struct lip_cli {
   lip_bjorck_opts bo;
 } lip_cli;
 
-/* Parses "2", "inf" or "1"; 0 on anything else. */
-static int parse_norm(const char *s, lip_norm *n)
-{
-  if (!strcmp(s, "2")) *n = LIP_NORM_2;
-  else if (!strcmp(s, "inf")) *n = LIP_NORM_INF;
-  else if (!strcmp(s, "1")) *n = LIP_NORM_1;
-  else return 0;
-  return 1;
-}
-
 /* Parses an integer in [lo, hi]; 0 on failure. */
 static int parse_long(const char *s, long lo, long hi, long *v)
 {
@@ -116,7 +107,7 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
   if (!strcmp(opt, "--data")) o->data = val;
   else if (!strcmp(opt, "--json")) o->json = val;
   else if (!strcmp(opt, "-o")) o->out = val;
-  else if (!strcmp(opt, "--norm")) { if (!parse_norm(val, &o->lo.norm)) return report_usage(cmd, "--norm must be 2, inf or 1, not %s", val); }
+  else if (!strcmp(opt, "--norm")) { if (!arg_norm_word(val, &o->lo.norm)) return report_usage(cmd, "--norm must be 2, inf or 1, not %s", val); }
   else if (!strcmp(opt, "--dense-max")) { if (!parse_long(val, 0, 1L << 20, &l)) return report_usage(cmd, "bad --dense-max %s", val); o->lo.dense_max = (size_t)l; }
   else if (!strcmp(opt, "--iters")) {
     if (!parse_long(val, 0, 1000000, &l)) return report_usage(cmd, "bad --iters %s", val);
@@ -223,14 +214,14 @@ static cJSON *sample_json(size_t index, const lip_sample *s)
 /* Human-readable layer table and the global constants. */
 static void print_layers(const cb_net *net, const lip_result *r)
 {
-  printf("norm: L%s\n", lip_norm_name(r->norm));
+  printf("norm: L%s\n", cb_norm_table[r->norm].name);
   for (int k = 0; k < r->n_layers; k++) {
     const lip_layer *L = &r->layer[k];
     const cb_node *n = &net->node[L->node];
     printf("layer %-24s %-10s [%zu x %zu]  lower %.12g  upper %.12g  upper/lower %.3g  %s",
            n->name, n->op, L->rows, L->cols, L->b.lower, L->b.upper,
            L->b.lower > 0 ? L->b.upper / L->b.lower : HUGE_VAL, L->b.method);
-    if (r->norm == LIP_NORM_2 && strcmp(L->b.method, "max-abs"))
+    if (r->norm == CB_NORM_2 && strcmp(L->b.method, "max-abs"))
       printf("  power %d it%s", L->b.iters, L->b.converged ? "" : " (not converged)");
     printf("\n");
   }
@@ -264,7 +255,7 @@ static int certify_rows(const cb_net *net, const lip_result *r, const lip_cli *o
   }
   if (rc == CB_OK)
     printf("%zu samples, accuracy %.4f, mean certified L%s radius (pairwise) %.6g\n", rows,
-           rows ? (double)correct / (double)rows : 0, lip_norm_name(r->norm), rows ? sum / (double)rows : 0);
+           rows ? (double)correct / (double)rows : 0, cb_norm_table[r->norm].name, rows ? sum / (double)rows : 0);
   if (rc == CB_OK && root) cJSON_AddNumberToObject(root, "n_samples", (double)rows);
   cb_data_free(d);
   return rc;
@@ -277,7 +268,7 @@ static cJSON *lip_json(const lip_cli *o, const cb_net *net, const lip_result *r)
   cJSON_AddStringToObject(root, "command", "lipschitz");
   cJSON_AddStringToObject(root, "version", CB_VERSION);
   cJSON_AddStringToObject(root, "net", o->net);
-  cJSON_AddStringToObject(root, "norm", lip_norm_name(r->norm));
+  cJSON_AddStringToObject(root, "norm", cb_norm_table[r->norm].name);
   if (o->data) cJSON_AddStringToObject(root, "data", o->data);
   cJSON_AddItemToObject(root, "layers", layers_json(net, r));
   cJSON_AddItemToObject(root, "blocks", blocks_json(net, r));

@@ -341,7 +341,7 @@ static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_r
                          double *hi, double *Lr, cb_error *err)
 {
   const cb_net *net = ws->net;
-  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == jac_norm_of(lr->norm) && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
+  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == lr->norm && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
   size_t nin = net->node[0].size, no = net->node[net->output].size;
   int rc = CB_ENOMEM, i = net->output;
   double *L, *H;
@@ -447,8 +447,6 @@ int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm 
 
 /* ------------------------------------------------------------ margins and radius */
 
-cb_norm jac_norm_of(lip_norm n) { return n == LIP_NORM_2 ? CB_NORM_2 : n == LIP_NORM_INF ? CB_NORM_INF : CB_NORM_1; }
-
 int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int label,
                    double *m_lo, double *y, cb_error *err)
 {
@@ -504,7 +502,7 @@ static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_o
                      int label, const double *m_lo, double *lb, double *L, double *t, cb_error *err)
 {
   const cb_net *net = bn->net;
-  cb_set s = {jac_norm_of(lr->norm), eps, net->node[0].size, x, NULL, NULL};
+  cb_set s = {lr->norm, eps, net->node[0].size, x, NULL, NULL};
   cb_ws *ws = ws_new(bn, &s, err);
   int rc;
   *t = HUGE_VAL;

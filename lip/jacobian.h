@@ -89,6 +89,4 @@ void jac_radius_opts_init(jac_radius_opts *o);
 int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
                        const jac_radius_opts *o, jac_radius *out, cb_error *err);
 
-cb_norm jac_norm_of(lip_norm n);   /* LIP_NORM_2 -> CB_NORM_2 ... */
-
 #endif

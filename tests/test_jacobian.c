@@ -177,7 +177,7 @@ static void sound_net(cb_net *net, const char *name)
     lip_opts lo_;
     lip_result *lr = NULL;
     lip_opts_init(&lo_);
-    lo_.norm = norms[c] == CB_NORM_2 ? LIP_NORM_2 : norms[c] == CB_NORM_1 ? LIP_NORM_1 : LIP_NORM_INF;
+    lo_.norm = norms[c];
     if (lip_analyze(net, &lo_, &lr, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
     for (int e = 0; e < 2; e++) {
       tset t = {norms[c], c == 3, radii[e], x0, lo, hi, n};
@@ -324,7 +324,7 @@ static void test_ref_orth(void **st) { (void)st; ref_net("digits_orth"); }
 static void test_radius_norms(void **st)
 {
   static const char *nets[2] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
-  static const lip_norm norms[2] = {LIP_NORM_INF, LIP_NORM_1};
+  static const cb_norm norms[2] = {CB_NORM_INF, CB_NORM_1};
   cb_data *d = must_csv("nets/digits_test20.csv", 64);
   cb_error err = {0};
   double C[90], gmin = HUGE_VAL, gain = 0;
@@ -350,7 +350,7 @@ static void test_radius_norms(void **st)
         if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
         assert_true(r.radius >= r.radius_global);
         if (r.radius > 0) {
-          cb_set s = {jac_norm_of(norms[m]), r.radius, 64, x0, NULL, NULL};
+          cb_set s = {norms[m], r.radius, 64, x0, NULL, NULL};
           cb_attack_opt ao = CB_ATTACK_DEFAULT;
           double xb[64], gb;
           jac_margin_rows(10, label, C);

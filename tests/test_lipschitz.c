@@ -28,7 +28,7 @@ static void rand_fill(double *x, size_t n, double scale, uint64_t *s)
   for (size_t i = 0; i < n; i++) x[i] = urange(s, -scale, scale);
 }
 
-static lip_result *must_analyze(const cb_net *net, lip_norm norm)
+static lip_result *must_analyze(const cb_net *net, cb_norm norm)
 {
   lip_opts o;
   lip_result *r = NULL;
@@ -110,7 +110,7 @@ static void test_reference_nets(void **st)
     lip = cJSON_GetObjectItem(ref, "lipschitz");
     snprintf(p, sizeof p, "nets/%s.onnx", ref_nets[k]);
     net = must_load(p);
-    r = must_analyze(net, LIP_NORM_2);
+    r = must_analyze(net, CB_NORM_2);
     printf("%s\n", ref_nets[k]);
     check_layers(net, r, lip);
     check_K(r->K_layerwise, cJSON_GetObjectItem(lip, "K_layerwise")->valuedouble, "K_layerwise");
@@ -127,7 +127,7 @@ static void test_reference_nets(void **st)
 static void test_orth_net(void **st)
 {
   cb_net *net = must_load("nets/digits_orth.onnx");
-  lip_result *r = must_analyze(net, LIP_NORM_2);
+  lip_result *r = must_analyze(net, CB_NORM_2);
   (void)st;
   printf("digits_orth: K_layerwise - 1 = %.3e, K_merged - 1 = %.3e\n", r->K_layerwise - 1, r->K_merged - 1);
   assert_true(fabs(r->K_layerwise - 1) <= 1e-6 && fabs(r->K_merged - 1) <= 1e-6);
@@ -163,7 +163,7 @@ static void test_orthonormalize_mlp(void **st)
   snprintf(js, sizeof js, "%s.json", out);
   assert_int_equal(cmd_orthonormalize(7, argv), 0);
   net = must_load(out);
-  r = must_analyze(net, LIP_NORM_2);
+  r = must_analyze(net, CB_NORM_2);
   acc = accuracy_of(net, "nets/digits_test.csv");
   assert_non_null(j = load_json(js));
   printf("orthonormalized digits_mlp: guaranteed K = %.15g, accuracy %.4f (reported %.4f)\n",
@@ -374,27 +374,27 @@ static cb_net *rand_single(uint64_t *s, int conv)
 
 /* ------------------------------------------------------------ 3. property test */
 
-static double pnorm(const double *v, size_t n, lip_norm p)
+static double pnorm(const double *v, size_t n, cb_norm p)
 {
   double s = 0;
   for (size_t i = 0; i < n; i++) {
-    if (p == LIP_NORM_INF) s = fmax(s, fabs(v[i]));
-    else if (p == LIP_NORM_1) s += fabs(v[i]);
+    if (p == CB_NORM_INF) s = fmax(s, fabs(v[i]));
+    else if (p == CB_NORM_1) s += fabs(v[i]);
     else s += v[i] * v[i];
   }
-  return p == LIP_NORM_2 ? sqrt(s) : s;
+  return p == CB_NORM_2 ? sqrt(s) : s;
 }
 
 /* Worst direction of a one-layer net in norm p: top singular vector (L2),
    sign of the largest row (Linf), largest column's coordinate (L1). */
-static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
+static void sharp_dir(const cb_net *net, cb_norm p, double *v, uint64_t *s)
 {
   const cb_node *n = &net->node[net->output];
   lip_op op;
   size_t in = net->node[0].size;
   if (n->kind == CB_AFFINE) lip_power_op_dense(&op, n->p.aff.W, n->p.aff.out, n->p.aff.in);
   else lip_power_op_conv(&op, &n->p.conv.g, n->p.conv.W);
-  if (p == LIP_NORM_2) {
+  if (p == CB_NORM_2) {
     lip_power_opts po;
     lip_power_res pr;
     cb_error err = {0};
@@ -406,12 +406,12 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
     double *x = calloc(op.rows > in ? op.rows : in, sizeof *x), *y = calloc(op.rows > in ? op.rows : in, sizeof *y);
     size_t best = 0;
     for (size_t i = 0; i < in; i++) v[i] = 0;
-    if (p == LIP_NORM_1) {  /* column with the largest |A| sum: apply A to each basis vector */
+    if (p == CB_NORM_1) {  /* column with the largest |A| sum: apply A to each basis vector */
       double bs = -1;
       for (size_t j = 0; j < in; j++) {
         memset(x, 0, in * sizeof *x); x[j] = 1;
         assert_int_equal(lip_power_apply(&op, 0, x, 1, y), CB_OK);
-        if (pnorm(y, op.rows, LIP_NORM_1) > bs) { bs = pnorm(y, op.rows, LIP_NORM_1); best = j; }
+        if (pnorm(y, op.rows, CB_NORM_1) > bs) { bs = pnorm(y, op.rows, CB_NORM_1); best = j; }
       }
       v[best] = 1;
     } else {  /* row with the largest |A| sum: sign of A^T e_i */
@@ -419,7 +419,7 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
       for (size_t i = 0; i < op.rows; i++) {
         memset(y, 0, op.rows * sizeof *y); y[i] = 1;
         assert_int_equal(lip_power_apply(&op, 1, y, 1, x), CB_OK);
-        if (pnorm(x, in, LIP_NORM_1) > bs) { bs = pnorm(x, in, LIP_NORM_1); best = i; }
+        if (pnorm(x, in, CB_NORM_1) > bs) { bs = pnorm(x, in, CB_NORM_1); best = i; }
       }
       memset(y, 0, op.rows * sizeof *y); y[best] = 1;
       assert_int_equal(lip_power_apply(&op, 1, y, 1, x), CB_OK);
@@ -433,11 +433,11 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
 typedef struct pstats { long pairs, blocks, tighter; double worst; } pstats;
 
 /* npairs pairs (x, x + t d): d random, one-hot, signs, or the sharp direction. */
-static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, uint64_t *s, pstats *ps)
+static void check_pairs(const cb_net *net, cb_norm p, int npairs, int sharp, uint64_t *s, pstats *ps)
 {
   size_t in = net->node[0].size, no = net->node[net->output].size;
   double *x = calloc(in, sizeof *x), *y = calloc(in, sizeof *y), *d = calloc(in, sizeof *d), *sd = calloc(in, sizeof *sd);
-  double *fx = calloc(no, sizeof *fx), *fy = calloc(no, sizeof *fy), K, dx, dy, root = p == LIP_NORM_2 ? sqrt((double)no) : p == LIP_NORM_1 ? (double)no : 1;
+  double *fx = calloc(no, sizeof *fx), *fy = calloc(no, sizeof *fy), K, dx, dy, root = p == CB_NORM_2 ? sqrt((double)no) : p == CB_NORM_1 ? (double)no : 1;
   lip_result *r = must_analyze(net, p);
   cb_error err = {0};
   K = fmin(r->K_layerwise, r->K_merged);
@@ -456,7 +456,7 @@ static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, ui
     lhs = pnorm(fx, no, p) * (1 - 2e-15 * (double)(no + 4));
     slack = (dx + dy) * root * (1 + 1e-15);
     rhs = K * pnorm(d, in, p) * (1 + 2e-15 * (double)(in + 4)) + slack;
-    if (!(lhs <= rhs)) fail_msg("||f(x)-f(y)|| = %.17g > K ||x-y|| = %.17g (K %.17g, norm %s)", lhs, rhs, K, lip_norm_name(p));
+    if (!(lhs <= rhs)) fail_msg("||f(x)-f(y)|| = %.17g > K ||x-y|| = %.17g (K %.17g, norm %s)", lhs, rhs, K, cb_norm_table[p].name);
     ps->worst = fmax(ps->worst, lhs / (K * pnorm(d, in, p)));
     ps->pairs++;
   }
@@ -466,7 +466,7 @@ static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, ui
 
 static void test_property_random(void **st)
 {
-  static const lip_norm norms[] = {LIP_NORM_2, LIP_NORM_INF, LIP_NORM_1};
+  static const cb_norm norms[] = {CB_NORM_2, CB_NORM_INF, CB_NORM_1};
   uint64_t s = 20261122;
   int seen[CB_KIND_COUNT] = {0};
   (void)st;
@@ -482,10 +482,10 @@ static void test_property_random(void **st)
       }
     }
     printf("L%s: %ld pairs on random DAG nets (max ratio %.3g; %ld merged blocks, K_merged < K_layerwise on %ld "
-           "analyses), %ld on one-layer nets (max ratio %.6f), 0 violations\n", lip_norm_name(norms[ni]), dag.pairs,
+           "analyses), %ld on one-layer nets (max ratio %.6f), 0 violations\n", cb_norm_table[norms[ni]].name, dag.pairs,
            dag.worst, dag.blocks, dag.tighter, one.pairs, one.worst);
     assert_true(dag.blocks > 0 && dag.tighter > 0);
-    assert_true(one.worst > (norms[ni] == LIP_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
+    assert_true(one.worst > (norms[ni] == CB_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
   }
   for (int k = 0; k < CB_KIND_COUNT; k++) if (!seen[k]) fail_msg("kind %s not covered", cb_kind_info[k].name);
 }
@@ -505,7 +505,7 @@ static void test_property_opnets(void **st)
     net = must_load(p);
     for (int ni = 0; ni < 3; ni++) {
       pstats ps = {0, 0, 0, 0};
-      check_pairs(net, (lip_norm)ni, 90, 0, &s, &ps);
+      check_pairs(net, (cb_norm)ni, 90, 0, &s, &ps);
       pairs += ps.pairs;
     }
     cb_net_free(net);
@@ -676,7 +676,7 @@ static void test_conv_oracles(void **st)
 }
 
 /* Norm of the dense product of a linear net: columns f(e_j) - f(0), biases cancel. */
-static double linear_net_norm(const cb_net *net, lip_norm p)
+static double linear_net_norm(const cb_net *net, cb_norm p)
 {
   size_t in = net->node[0].size, no = net->node[net->output].size;
   double *X = calloc((in + 1) * in, sizeof *X), *Y = calloc((in + 1) * no, sizeof *Y), *A = calloc(no * in, sizeof *A), r = 0;
@@ -685,9 +685,9 @@ static double linear_net_norm(const cb_net *net, lip_norm p)
   if (cb_net_forward(net, X, in + 1, Y, &err) != CB_OK) fail_msg("%s", err.msg);
   for (size_t j = 0; j < in; j++)
     for (size_t i = 0; i < no; i++) A[i * in + j] = Y[(j + 1) * no + i] - Y[i];
-  if (p == LIP_NORM_2) r = svd_max(A, no, in);
-  for (size_t i = 0; p == LIP_NORM_INF && i < no; i++) r = fmax(r, pnorm(A + i * in, in, LIP_NORM_1));
-  for (size_t j = 0; p == LIP_NORM_1 && j < in; j++) {
+  if (p == CB_NORM_2) r = svd_max(A, no, in);
+  for (size_t i = 0; p == CB_NORM_INF && i < no; i++) r = fmax(r, pnorm(A + i * in, in, CB_NORM_1));
+  for (size_t j = 0; p == CB_NORM_1 && j < in; j++) {
     double c = 0;
     for (size_t i = 0; i < no; i++) c += fabs(A[i * in + j]);
     r = fmax(r, c);
@@ -711,11 +711,11 @@ static void test_merged_oracle(void **st)
     for (int ni = 0; ni < 3; ni++) {
       cb_net *nets[2] = {a, b};
       for (int k = 0; k < 2; k++) {
-        lip_result *r = must_analyze(nets[k], (lip_norm)ni);
-        double ex = linear_net_norm(nets[k], (lip_norm)ni);
+        lip_result *r = must_analyze(nets[k], (cb_norm)ni);
+        double ex = linear_net_norm(nets[k], (cb_norm)ni);
         assert_int_equal(r->n_blocks, 1);
         if (!(ex * (1 - 1e-12) <= r->K_merged && r->K_merged <= ex * (1 + 1e-9) && r->K_merged <= r->K_layerwise))
-          fail_msg("net %d norm %s: exact %.17g merged %.17g layerwise %.17g", k, lip_norm_name((lip_norm)ni), ex, r->K_merged, r->K_layerwise);
+          fail_msg("net %d norm %s: exact %.17g merged %.17g layerwise %.17g", k, cb_norm_table[(cb_norm)ni].name, ex, r->K_merged, r->K_layerwise);
         lip_result_free(r);
       }
     }
