@@ -12,7 +12,6 @@
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
                                           "local-lipschitz", "alpha-crown", "strong-attack"};
-const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 /* The methods that need the global Lipschitz analysis (certifier_new). */
 #define LIP_METHODS ((1u << CM_LIPSCHITZ) | (1u << CM_LOCAL_LIP))

@@ -196,7 +196,7 @@ static cJSON *sample_json(const cb_net *net, size_t index, const double *x, cons
   cJSON_AddNumberToObject(s, "index", (double)index);
   cJSON_AddNumberToObject(s, "label", r->label);
   cJSON_AddNumberToObject(s, "pred", r->pred);
-  cJSON_AddStringToObject(s, "verdict", cb_verdict_name[r->verdict]);
+  cJSON_AddStringToObject(s, "verdict", cb_verdict_table[r->verdict].name);
   if (r->verdict == V_UNKNOWN) cJSON_AddNullToObject(s, "decided_by");
   else cJSON_AddStringToObject(s, "decided_by", cb_cm_name[r->decided_by]);
   cJSON_AddStringToObject(s, "reason", r->reason);
@@ -409,7 +409,7 @@ static int run(const opts *o, cb_error *err)
         ndone++;
         if (pf) { char *l = cJSON_PrintUnformatted(s); fprintf(pf, "%s\n", l); fflush(pf); cJSON_free(l); }
         if (!o->quiet && !bar)
-          printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", r0 + (size_t)k, r.label, r.pred, cb_verdict_name[r.verdict], r.reason, r.ms_total);
+          printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", r0 + (size_t)k, r.label, r.pred, cb_verdict_table[r.verdict].name, r.reason, r.ms_total);
         if (bar) progress(ndone, (int)n, &t, now() - t0);
       }
     }
