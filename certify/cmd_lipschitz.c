@@ -3,22 +3,18 @@
 ** upper bound), the global constants K_layerwise / K_merged, and with --data
 ** the certified radius of every row (global and per class pair).
 **
-** `cerbere orthonormalize`: Bjorck orthonormalisation of every dense / conv
-** weight initializer (RKO for convs, then rescaled by the conv's guaranteed
-** operator bound), rounded to the file's float type so that the written
-** layer is certified <= 1, written as a new ONNX file, reloaded and bounded
-** again: the K it prints is the guaranteed constant of the file on disk.
+** `cerbere orthonormalize`: the certified orthonormalisation of lip/orth.h
+** (Bjorck, RKO for convs, float rounding certified <= 1 per layer), written
+** as a new ONNX file, reloaded and bounded again: the K it prints is the
+** guaranteed constant of the file on disk.
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
-#include "bjorck.h"
-#include "round.h"
 #include "cmd_lipschitz.h"
-#include "lipschitz.h"
-#include "onnx_write.h"
+#include "orth.h"
 #include "report.h"
 
 static const char *usage_lip =
@@ -312,100 +308,6 @@ int cmd_lipschitz(int argc, char **argv)
 
 /* ------------------------------------------------------------------ orthonormalize */
 
-typedef struct orth_rec {
-  int node;              /* node index */
-  int done;              /* 0: kept as is (no initializer, e.g. an AveragePool) */
-  size_t rows, cols;     /* Bjorck matrix [cout x cin*kh*kw] or [out x in] */
-  double before_lo, before_up, after_lo, after_up;
-  double rko_bound;      /* conv: guaranteed operator bound after RKO, before rescaling */
-  double shrink;         /* final factor applied after Bjorck (float rounding margin) */
-  double residual;       /* ||W^T W - I||_F of the written (rounded) weights */
-  double bjorck_residual;/* the same right after Bjorck, before any rescaling and rounding */
-  int iters;
-  double *W;             /* new weights in node layout, float-representable */
-} orth_rec;
-
-/* Bjorck matrix shape of a node and its layer operator over weights W. */
-static void node_weights(const cb_node *n, lip_op *op, double *W, size_t *rows, size_t *cols)
-{
-  if (n->kind == CB_AFFINE) {
-    *rows = n->p.aff.out; *cols = n->p.aff.in;
-    lip_power_op_dense(op, W, *rows, *cols);
-  } else {
-    *rows = (size_t)n->p.conv.g.cout;
-    *cols = (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw);
-    lip_power_op_conv(op, &n->p.conv.g, W);
-  }
-}
-
-/* Guaranteed L2 upper bound of the layer operator with weights op->W. */
-static int op_upper(const lip_op *op, double *ub, double *abs2, cb_error *err)
-{
-  lip_spec_opts so;
-  lip_bound b;
-  double n1, ninf;
-  int rc;
-  lip_spec_opts_init(&so);
-  so.power.max_iters = 50;
-  if ((rc = lip_spec_bound(op, &so, &b, err)) != CB_OK) return rc;
-  if ((rc = lip_spec_abs_norms(op, &n1, &ninf, NULL, NULL, err)) != CB_OK) return rc;
-  *ub = b.upper;
-  *abs2 = sqrt(n1 * ninf);
-  return CB_OK;
-}
-
-/*
-** Rounds W to float32 after a shrink s so that the rounded layer is certified
-** <= 1.  fl32 moves each weight by <= 2^-24 |w|, so the norm moves by at most
-** 2^-24 || |W| ||_2 <= 2^-24 abs2: s = 1 / (sigma + f 2^-24 abs2) with f
-** growing to 4 always succeeds in exact arithmetic; every try is re-certified.
-*/
-static int round_to_unit(lip_op *op, const double *W, size_t nw, double *W32, orth_rec *rec, cb_error *err)
-{
-  static const double frac[] = {0, 0.125, 0.5, 1, 2, 4};
-  double sig, abs2, ub, a2;
-  lip_op o32 = *op;
-  int rc;
-  if ((rc = op_upper(op, &sig, &abs2, err)) != CB_OK) return rc;
-  o32.W = W32;
-  for (size_t t = 0; t < sizeof frac / sizeof frac[0]; t++) {
-    double s = round_next_down(1.0 / round_next_up(sig + frac[t] * 0x1p-24 * abs2 + 0x1p-40));
-    for (size_t i = 0; i < nw; i++) W32[i] = (double)(float)(W[i] * s);
-    if ((rc = op_upper(&o32, &ub, &a2, err)) != CB_OK) return rc;
-    if (ub <= 1.0) { rec->shrink = s; return CB_OK; }
-  }
-  return cb_error_set(err, CB_EINTERNAL, "cannot certify the rounded layer <= 1 (bound %.17g)", ub);
-}
-
-/* Bjorck (RKO for a conv), rescale by the conv bound, round: rec->W. */
-static int orth_node(const cb_net *net, int i, const lip_bjorck_opts *bo, orth_rec *rec, cb_error *err)
-{
-  const cb_node *n = &net->node[i];
-  lip_op op;
-  lip_bjorck_res br;
-  double *W = NULL, a2;
-  size_t nw;
-  int rc;
-  node_weights(n, &op, NULL, &rec->rows, &rec->cols);
-  nw = rec->rows * rec->cols;
-  W = cb_alloc(nw * sizeof *W);
-  rec->W = cb_alloc(nw * sizeof *rec->W);
-  if (!W || !rec->W) { cb_free(W); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
-  memcpy(W, n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W, nw * sizeof *W);
-  node_weights(n, &op, W, &rec->rows, &rec->cols);
-  if ((rc = lip_bjorck(W, rec->rows, rec->cols, bo, &br, err)) == CB_OK) {
-    rec->iters = br.iters;
-    rec->bjorck_residual = br.residual;
-    if (n->kind == CB_CONV && (rc = op_upper(&op, &rec->rko_bound, &a2, err)) == CB_OK && rec->rko_bound > 1)
-      for (size_t k = 0; k < nw; k++) W[k] /= rec->rko_bound;
-  }
-  if (rc == CB_OK) rc = round_to_unit(&op, W, nw, rec->W, rec, err);
-  if (rc == CB_OK) rec->residual = lip_bjorck_residual(rec->W, rec->rows, rec->cols);
-  cb_free(W);
-  rec->done = rc == CB_OK;
-  return rc;
-}
-
 /* Fraction of rows of d whose argmax is the label. */
 static int accuracy(const cb_net *net, const cb_data *d, double *acc, cb_error *err)
 {
@@ -420,28 +322,7 @@ static int accuracy(const cb_net *net, const cb_data *d, double *acc, cb_error *
   return rc;
 }
 
-/* Orthonormalises every layer with an initializer; fills recs and patches. */
-static int orth_all(const cb_net *net, const lip_result *before, const lip_bjorck_opts *bo, orth_rec *recs,
-                    onnx_patch *pt, int *np, cb_error *err)
-{
-  *np = 0;
-  for (int k = 0; k < before->n_layers; k++) {
-    const cb_node *n = &net->node[before->layer[k].node];
-    cb_error e = {0};
-    recs[k].node = before->layer[k].node;
-    recs[k].before_lo = before->layer[k].b.lower;
-    recs[k].before_up = before->layer[k].b.upper;
-    if (n->kind == CB_SCALE || !n->w_init) continue;
-    if (orth_node(net, recs[k].node, bo, &recs[k], &e) != CB_OK)
-      return cb_error_set(err, e.status, "%s: node \"%s\": %s", net->path, n->name, e.msg);
-    pt[*np] = (onnx_patch){n->name, n->w_init, n->w_trans, recs[k].rows, recs[k].cols,
-                           n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W, recs[k].W};
-    (*np)++;
-  }
-  return CB_OK;
-}
-
-static cJSON *orth_json(const lip_cli *o, const cb_net *net, const orth_rec *recs, int n,
+static cJSON *orth_json(const lip_cli *o, const cb_net *net, const lip_orth_layer *recs, int n,
                         const lip_result *before, const lip_result *after, const double *acc)
 {
   cJSON *root = cJSON_CreateObject(), *arr;
@@ -474,11 +355,11 @@ static cJSON *orth_json(const lip_cli *o, const cb_net *net, const orth_rec *rec
   return root;
 }
 
-static void orth_print(const cb_net *net, const orth_rec *recs, int n, const lip_result *before,
+static void orth_print(const cb_net *net, const lip_orth_layer *recs, int n, const lip_result *before,
                        const lip_result *after)
 {
   for (int k = 0; k < n; k++) {
-    const orth_rec *r = &recs[k];
+    const lip_orth_layer *r = &recs[k];
     printf("layer %-24s %-8s sigma_max <= %.10g -> <= %.10g", net->node[r->node].name,
            net->node[r->node].op, r->before_up, r->after_up);
     if (!r->done) printf("  (kept: no weight initializer)\n");
@@ -491,20 +372,15 @@ static void orth_print(const cb_net *net, const orth_rec *recs, int n, const lip
          fmin(before->K_layerwise, before->K_merged), fmin(after->K_layerwise, after->K_merged));
 }
 
-/* Bounds the reloaded output and copies its per-layer bounds into recs. */
-static int orth_after(const lip_cli *o, const cb_net *net, orth_rec *recs, int n, cb_net **net2,
+/* Reloads and bounds the written file: the K printed is that of the file on disk. */
+static int orth_after(const lip_cli *o, const cb_net *net, lip_orth *orth, cb_net **net2,
                       lip_result **after, cb_error *err)
 {
   int rc;
   if ((rc = cb_net_load(o->out, net2, err)) != CB_OK) return rc;
-  if ((*net2)->n != net->n) return cb_error_set(err, CB_EINTERNAL, "%s: reloaded graph differs", o->out);
+  if ((rc = lip_orth_check(orth, net, *net2, NULL, err)) != CB_OK) return rc;
   if ((rc = lip_analyze(*net2, &o->lo, after, err)) != CB_OK) return rc;
-  if ((*after)->n_layers != n) return cb_error_set(err, CB_EINTERNAL, "%s: reloaded layers differ", o->out);
-  for (int k = 0; k < n; k++) {
-    recs[k].after_lo = (*after)->layer[k].b.lower;
-    recs[k].after_up = (*after)->layer[k].b.upper;
-  }
-  return CB_OK;
+  return lip_orth_check(orth, net, *net2, *after, err);
 }
 
 /* Whole orthonormalize pipeline; every resource freed at out. */
@@ -512,33 +388,27 @@ static int orth_run(const lip_cli *o, cb_error *err)
 {
   cb_net *net = NULL, *net2 = NULL;
   lip_result *before = NULL, *after = NULL;
-  orth_rec *recs = NULL;
-  onnx_patch *pt = NULL;
+  lip_orth *orth = NULL;
   cb_data *d = NULL;
   cJSON *root = NULL;
   double acc[2];
-  int rc, np = 0, nl = 0, written = 0;
+  int rc, written = 0;
   if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
   if (strcmp(net->format, "onnx")) { rc = cb_error_set(err, CB_EUNSUP, "%s: orthonormalize writes ONNX; give an ONNX network", o->net); goto out; }
   if ((rc = lip_analyze(net, &o->lo, &before, err)) != CB_OK) goto out;
-  nl = before->n_layers;
-  recs = cb_calloc((size_t)nl + 1, sizeof *recs);
-  pt = cb_calloc((size_t)nl + 1, sizeof *pt);
-  if (!recs || !pt) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->data && ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK ||
                   (rc = cb_data_check_labels(d, o->data, 0, cb_data_rows(d), cb_net_output_size(net), err)) != CB_OK)) goto out;
-  if ((rc = orth_all(net, before, &o->bo, recs, pt, &np, err)) != CB_OK) goto out;
-  if ((rc = onnx_write_patched(o->net, o->out, pt, np, err)) != CB_OK) goto out;
+  if ((rc = lip_orthonormalize(net, before, &o->bo, &orth, err)) != CB_OK) goto out;
+  if ((rc = onnx_write_patched(o->net, o->out, orth->patch, orth->n_patch, err)) != CB_OK) goto out;
   written = 1;
-  if ((rc = orth_after(o, net, recs, nl, &net2, &after, err)) != CB_OK) goto out;
+  if ((rc = orth_after(o, net, orth, &net2, &after, err)) != CB_OK) goto out;
   if (d && ((rc = accuracy(net, d, &acc[0], err)) != CB_OK || (rc = accuracy(net2, d, &acc[1], err)) != CB_OK)) goto out;
-  if (o->json && (rc = report_write_json(o->json, root = orth_json(o, net, recs, nl, before, after, d ? acc : NULL), err)) != CB_OK) goto out;
-  orth_print(net, recs, nl, before, after);
+  if (o->json && (rc = report_write_json(o->json, root = orth_json(o, net, orth->layer, orth->n_layers, before, after, d ? acc : NULL), err)) != CB_OK) goto out;
+  orth_print(net, orth->layer, orth->n_layers, before, after);
   if (d) printf("accuracy on %s: %.4f before, %.4f after (measured)\n", o->data, acc[0], acc[1]);
 out:
   if (rc != CB_OK && written) remove(o->out);  /* a failing run leaves no output */
-  for (int k = 0; recs && k < nl; k++) cb_free(recs[k].W);
-  cb_free(recs); cb_free(pt);
+  lip_orth_free(orth);
   cJSON_Delete(root);
   cb_data_free(d);
   lip_result_free(before); lip_result_free(after);

@@ -18,6 +18,7 @@
 #include "bjorck.h"
 #include "cmd_lipschitz.h"
 #include "lipschitz.h"
+#include "orth.h"
 
 static const char *const ref_nets[] = {"digits_mlp", "digits_cnn", "digits_tanh", "digits_orth"};
 
@@ -177,6 +178,47 @@ static void test_orthonormalize_mlp(void **st)
   cb_net_free(net);
   remove(out);
   remove(js);
+}
+
+/* The library's orthonormalisation (lip/orth.h) on the dense and the conv
+   net: every weighted layer is rewritten, the written file reloads with every
+   layer certified <= 1, and lip_orth_check carries those bounds. */
+static void test_orth_library(void **st)
+{
+  static const char *const nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    char out[] = "/tmp/cb_lip_orthlib_XXXXXX";
+    int fd = mkstemp(out);
+    cb_net *net = must_load(nets[k]), *net2;
+    lip_result *before = must_analyze(net, CB_NORM_2), *after;
+    lip_bjorck_opts bo;
+    lip_orth *o = NULL;
+    cb_error err = {0};
+    assert_true(fd >= 0);
+    close(fd);
+    lip_bjorck_opts_init(&bo);
+    if (lip_orthonormalize(net, before, &bo, &o, &err) != CB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(o->n_layers, before->n_layers);
+    if (onnx_write_patched(nets[k], out, o->patch, o->n_patch, &err) != CB_OK) fail_msg("%s", err.msg);
+    net2 = must_load(out);
+    after = must_analyze(net2, CB_NORM_2);
+    if (lip_orth_check(o, net, net2, after, &err) != CB_OK) fail_msg("%s", err.msg);
+    for (int j = 0; j < o->n_layers; j++) {
+      const lip_orth_layer *L = &o->layer[j];
+      const cb_node *n = &net->node[L->node];
+      assert_int_equal(L->done, n->kind != CB_SCALE && n->w_init != NULL);
+      if (L->done) assert_true(L->after_up <= 1.0 && L->after_up == after->layer[j].b.upper && L->shrink > 0 && L->shrink <= 1);
+    }
+    printf("%s: %d of %d layers orthonormalised, K after %.15g\n", nets[k], o->n_patch, o->n_layers,
+           fmin(after->K_layerwise, after->K_merged));
+    assert_true(fmin(after->K_layerwise, after->K_merged) <= 1 + 1e-9);
+    lip_orth_free(o);
+    lip_result_free(before); lip_result_free(after);
+    cb_net_free(net); cb_net_free(net2);
+    remove(out);
+  }
+  lip_orth_free(NULL);
 }
 
 /* A Gemm with alpha != 1 cannot be rewritten by replacing its initializer. */
@@ -786,6 +828,7 @@ int main(void)
     cmocka_unit_test(test_orth_net),
     cmocka_unit_test(test_orthonormalize_mlp),
     cmocka_unit_test(test_orthonormalize_refuses_alpha),
+    cmocka_unit_test(test_orth_library),
     cmocka_unit_test(test_property_random),
     cmocka_unit_test(test_property_opnets),
     cmocka_unit_test(test_no_rule),
