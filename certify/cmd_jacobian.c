@@ -16,6 +16,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "linalg.h"
+#include "radius.h"
 #include "report.h"
 #include "round.h"
 
@@ -68,7 +69,7 @@ typedef struct result {
   double *logits, *margin, *grad;            /* no, no - 1, (no - 1) x n */
   double *jlo, *jhi, *L, *Lint, *Lout;       /* (no - 1) x n twice, no - 1 twice, no */
   double op, ms;
-  jac_radius rad;
+  radius_lip rad;
   int status;
   cb_error err;
 } result;
@@ -152,7 +153,7 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   double *C = cb_calloc(q * no + 2 * q * n + q, sizeof *C), *lo, *hi, *Lq;
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
   cb_ws *ws = NULL;
-  jac_radius_opts ro;
+  radius_lip_opts ro;
   int rc;
   if (!C) { rc = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
   lo = C + q * no;
@@ -169,13 +170,10 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
   memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
   r->op = fmin(r->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
-  jac_radius_opts_init(&ro);
+  radius_lip_opts_init(&ro);
   ro.method = o->method;
   ro.steps = o->steps;
-  if (o->steps == 0) {
-    lip_sample ls;
-    if ((rc = lip_certify(net, lr, x, label, &ls, &r->err)) == CB_OK) r->rad.radius = r->rad.radius_global = ls.radius_pairwise;
-  } else rc = jac_certify_radius(bn, lr, x, label, &ro, &r->rad, &r->err);
+  rc = radius_lip_search(bn, lr, x, label, &ro, &r->rad, &r->err);
 out:
   ws_free(ws);
   cb_free(C);

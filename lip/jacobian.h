@@ -1,6 +1,6 @@
 /*
-** The backward network over a set: interval Jacobians, local Lipschitz
-** constants, and the certified radius they give.
+** The backward network over a set: interval Jacobians and local Lipschitz
+** constants (the certified radius they give: certify/radius.h).
 **
 ** jac_interval walks the graph backwards from the output with, per node, an
 ** interval matrix G_i [q x size_i] that holds d(C f)/d(node i) for every
@@ -64,29 +64,5 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
    pass over a workspace it already has. */
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err);
-
-
-typedef struct jac_radius_opts {
-  cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
-  int steps;            /* balls bounded by the search, at most (besides eps = 0); default 16 */
-  double tol;           /* stop when the bracket is <= tol x its lower end; default 1e-3 */
-} jac_radius_opts;
-
-typedef struct jac_radius {
-  double radius;        /* certified: max(radius_local, radius_global) */
-  double radius_local;  /* best radius certified by a ball's local constants (0 if none) */
-  double radius_global; /* the global-Lipschitz radius of lip_certify (per class pair) */
-  double upper;         /* min_j m_lo_j / L_j(0): what the centre's own gradient allows */
-  int evals;            /* balls bounded, the eps = 0 ball included */
-} jac_radius;
-
-void jac_radius_opts_init(jac_radius_opts *o);
-
-/* Certified radius around x in the norm of lr (lip_analyze with the same
-   norm): a ball of radius eps with local constants L_j(eps) certifies
-   min(eps, min_j m_lo_j / L_j(eps)); the search (regula falsi on eps) keeps
-   the best, never below the global-Lipschitz radius.  bn wraps the net. */
-int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
-                       const jac_radius_opts *o, jac_radius *out, cb_error *err);
 
 #endif

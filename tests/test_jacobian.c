@@ -28,6 +28,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "power.h"
+#include "radius.h"
 #include "round.h"
 #include "cmd_jacobian.h"
 #include "attack.h"
@@ -226,7 +227,7 @@ static void ref_net(const char *name)
   cb_grad *gr;
   lip_result *lr = NULL;
   lip_opts lo;
-  jac_radius_opts ro;
+  radius_lip_opts ro;
   cb_error err = {0};
   size_t n = 64, no = 10, q = 19;
   double *C = calloc(q * no, sizeof *C), *J = malloc(4 * q * n * sizeof *J), *G = malloc(q * n * sizeof *G), x[64];
@@ -241,7 +242,7 @@ static void ref_net(const char *name)
   lip_opts_init(&lo);
   if (lip_analyze(net, &lo, &lr, &err) != CB_OK) fail_msg("%s", err.msg);
   K = fmin(lr->K_layerwise, lr->K_merged);
-  jac_radius_opts_init(&ro);
+  radius_lip_opts_init(&ro);
   for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
   for (size_t row = 0; row < 20; row++) {
     const double *x0 = cb_data_x(d, row);
@@ -283,10 +284,10 @@ static void ref_net(const char *name)
       if (!(smax <= op)) fail_msg("%s row %zu eps %g: sampled ||J||_2 >= %.17g above the operator bound %.17g", name, row, eps, smax, op);
     }
     {
-      jac_radius r;
+      radius_lip r;
       const cJSON *sm = cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "samples"), (int)row);
       double rref = cJSON_GetObjectItem(sm, "certified_l2_radius_merged")->valuedouble;
-      if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
+      if (radius_lip_search(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
       if (!(r.radius >= rref)) fail_msg("%s row %zu: local-Lipschitz radius %.9g below the reference %.9g (global %.9g)", name, row, r.radius, rref, r.radius_global);
       evsum += r.evals;
       if (r.radius > 0) {   /* PGD on the margins inside the certified ball must find no counterexample */
@@ -337,17 +338,17 @@ static void test_radius_norms(void **st)
     for (int m = 0; m < 2; m++) {
       lip_opts lo;
       lip_result *lr = NULL;
-      jac_radius_opts ro;
+      radius_lip_opts ro;
       lip_opts_init(&lo);
       lo.norm = norms[m];
       assert_int_equal(lip_analyze(net, &lo, &lr, &err), CB_OK);
-      jac_radius_opts_init(&ro);
+      radius_lip_opts_init(&ro);
       ro.method = m ? CB_IBP : CB_CROWN;
       for (size_t row = 0; row < 6; row++) {
         const double *x0 = cb_data_x(d, row);
         int label = cb_data_label(d, row);
-        jac_radius r;
-        if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
+        radius_lip r;
+        if (radius_lip_search(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
         assert_true(r.radius >= r.radius_global);
         if (r.radius > 0) {
           cb_set s = {norms[m], r.radius, 64, x0, NULL, NULL};
@@ -458,7 +459,7 @@ static void test_oom(void **st)
   cb_bnet bn, bm;
   lip_result *lr = NULL;
   lip_opts lo;
-  jac_radius_opts ro;
+  radius_lip_opts ro;
   cb_error err = {0};
   size_t n, no;
   double *x0, C[25], *jl, *jh;
@@ -475,7 +476,7 @@ static void test_oom(void **st)
   assert_int_equal(bnet_init(&bm, mlp, &err), CB_OK);
   lip_opts_init(&lo);
   assert_int_equal(lip_analyze(mlp, &lo, &lr, &err), CB_OK);
-  jac_radius_opts_init(&ro);
+  radius_lip_opts_init(&ro);
   ro.steps = 3;
   {
     cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
@@ -494,17 +495,17 @@ static void test_oom(void **st)
     ws_free(ws);
   }
   for (m = 0; m < 100000; m++) {
-    jac_radius r;
+    radius_lip r;
     int rc;
     cb_error_clear(&err);
     cb_alloc_fail_after(m);
-    rc = jac_certify_radius(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
+    rc = radius_lip_search(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
     cb_alloc_fail_after(-1);
     if (rc == CB_OK) break;
     if (rc != CB_ENOMEM) fail_msg("failing allocation %d: status %d: %s", m, rc, err.msg);
     assert_true(err.msg[0] != 0);
   }
-  printf("jac_interval: %d, jac_certify_radius: %d allocation failure points, all reported\n", k, m);
+  printf("jac_interval: %d, radius_lip_search: %d allocation failure points, all reported\n", k, m);
   lip_result_free(lr);
   bnet_free(&bn);
   bnet_free(&bm);
