@@ -30,7 +30,6 @@
 #include "power.h"
 #include "radius.h"
 #include "round.h"
-#include "cmd_jacobian.h"
 #include "attack.h"
 
 static long ncut;   /* rows where a cut below the output beat the input cut */
@@ -404,20 +403,21 @@ static void test_bad(void **st)
   cb_net_free(net);
 }
 
-/* The CLI (cmd_jacobian) end to end: JSON fields, gradient inside the interval,
-   capped L <= interval L, radius >= global radius; without a ball, no ball fields. */
+static char cerbere[1024];
+
+/* The CLI (cerbere jacobian, run as a process) end to end: JSON fields,
+   gradient inside the interval, capped L <= interval L, radius >= global
+   radius; without a ball, no ball fields. */
 static void test_cli(void **st)
 {
   char out[] = "/tmp/cb_jac_XXXXXX";
-  char *a1[] = {"nets/digits_cnn.onnx", "--data", "nets/digits_test20.csv", "--norm", "2", "--eps", "0.05",
-                "--rows", "2:5", "--quiet", "--json", out};
-  char *a2[] = {"nets/digits_tanh.onnx", "--data", "nets/digits_test20.csv", "--rows", "0:2", "--quiet", "--json", out};
   cJSON *j, *s;
   int fd = mkstemp(out);
   (void)st;
   assert_true(fd >= 0);
   close(fd);
-  assert_int_equal(cmd_jacobian(12, a1), 0);
+  assert_int_equal(cerbere_run(cerbere, "jacobian nets/digits_cnn.onnx --data nets/digits_test20.csv --norm 2 --eps 0.05 "
+                                        "--rows 2:5 --quiet --json %s", out), 0);
   assert_non_null(j = load_json(out));
   assert_int_equal(cJSON_GetObjectItem(j, "n_samples")->valueint, 3);
   cJSON_ArrayForEach(s, cJSON_GetObjectItem(j, "samples")) {
@@ -439,7 +439,7 @@ static void test_cli(void **st)
     assert_true(cJSON_GetObjectItem(s, "lipschitz_operator")->valuedouble <= cJSON_GetObjectItem(j, "K_global")->valuedouble * (1 + 1e-15));
   }
   cJSON_Delete(j);
-  assert_int_equal(cmd_jacobian(8, a2), 0);
+  assert_int_equal(cerbere_run(cerbere, "jacobian nets/digits_tanh.onnx --data nets/digits_test20.csv --rows 0:2 --quiet --json %s", out), 0);
   assert_non_null(j = load_json(out));
   s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 1);
   assert_non_null(cJSON_GetObjectItem(s, "gradient"));
@@ -515,7 +515,7 @@ static void test_oom(void **st)
   free(x0); free(jl); free(jh);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
@@ -523,5 +523,7 @@ int main(void)
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom),
   };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

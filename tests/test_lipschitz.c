@@ -16,11 +16,11 @@
 #include <unistd.h>
 #include "testutil.h"
 #include "bjorck.h"
-#include "cmd_lipschitz.h"
 #include "lipschitz.h"
 #include "orth.h"
 
 static const char *const ref_nets[] = {"digits_mlp", "digits_cnn", "digits_tanh", "digits_orth"};
+static char cerbere[1024];   /* the binary, for the commands' end-to-end checks */
 
 static double urange(uint64_t *s, double lo, double hi) { return lo + (hi - lo) * urand(s); }
 
@@ -149,11 +149,12 @@ static double accuracy_of(const cb_net *net, const char *csv)
   return a;
 }
 
+/* `cerbere orthonormalize` (run as a process): the file it writes is
+   certified <= 1 and its JSON gives that K and the measured accuracy. */
 static void test_orthonormalize_mlp(void **st)
 {
   char out[] = "/tmp/cb_lip_orth_XXXXXX", js[64];
   int fd = mkstemp(out);
-  char *argv[] = {"nets/digits_mlp.onnx", "-o", out, "--data", "nets/digits_test.csv", "--json", js};
   cb_net *net;
   lip_result *r;
   cJSON *j;
@@ -162,7 +163,7 @@ static void test_orthonormalize_mlp(void **st)
   assert_true(fd >= 0);
   close(fd);
   snprintf(js, sizeof js, "%s.json", out);
-  assert_int_equal(cmd_orthonormalize(7, argv), 0);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize nets/digits_mlp.onnx -o %s --data nets/digits_test.csv --json %s", out, js), 0);
   net = must_load(out);
   r = must_analyze(net, CB_NORM_2);
   acc = accuracy_of(net, "nets/digits_test.csv");
@@ -221,18 +222,31 @@ static void test_orth_library(void **st)
   lip_orth_free(NULL);
 }
 
-/* A Gemm with alpha != 1 cannot be rewritten by replacing its initializer. */
+/* A Gemm with alpha != 1 cannot be rewritten by replacing its initializer:
+   onnx_write_patched refuses the library's patches, and the command exits 3
+   leaving no file. */
 static void test_orthonormalize_refuses_alpha(void **st)
 {
   char out[] = "/tmp/cb_lip_alpha_XXXXXX";
   int fd = mkstemp(out);
-  char *argv[] = {"tests/data/ops/gemm_variants.onnx", "-o", out};
+  cb_net *net = must_load("tests/data/ops/gemm_variants.onnx");
+  lip_result *before = must_analyze(net, CB_NORM_2);
+  lip_bjorck_opts bo;
+  lip_orth *o = NULL;
+  cb_error err = {0};
   (void)st;
   assert_true(fd >= 0);
   close(fd);
   remove(out);
-  assert_int_equal(cmd_orthonormalize(3, argv), 3);
+  lip_bjorck_opts_init(&bo);
+  if (lip_orthonormalize(net, before, &bo, &o, &err) != CB_OK) fail_msg("%s", err.msg);
+  assert_int_equal(onnx_write_patched("tests/data/ops/gemm_variants.onnx", out, o->patch, o->n_patch, &err), CB_EUNSUP);
+  assert_true(access(out, F_OK) != 0);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize tests/data/ops/gemm_variants.onnx -o %s 2> /dev/null", out), 3);
   assert_true(access(out, F_OK) != 0);  /* no partial output */
+  lip_orth_free(o);
+  lip_result_free(before);
+  cb_net_free(net);
 }
 
 /* ------------------------------------------------------------ random nets */
@@ -585,13 +599,13 @@ static void test_no_rule(void **st)
   cb_net_free(net);
 }
 
+/* The commands' exit codes (the binary, run as a process). */
 static void test_cli_errors(void **st)
 {
-  char *a1[] = {"nets/nope.onnx"}, *a2[] = {"nets/digits_mlp.onnx", "--norm", "3"}, *a3[] = {"nets/digits_mlp.onnx"};
   (void)st;
-  assert_int_equal(cmd_lipschitz(1, a1), 3);
-  assert_int_equal(cmd_lipschitz(3, a2), 2);
-  assert_int_equal(cmd_orthonormalize(1, a3), 2);  /* missing -o */
+  assert_int_equal(cerbere_run(cerbere, "lipschitz nets/nope.onnx 2> /dev/null"), 3);
+  assert_int_equal(cerbere_run(cerbere, "lipschitz nets/digits_mlp.onnx --norm 3 2> /dev/null"), 2);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize nets/digits_mlp.onnx 2> /dev/null"), 2);  /* missing -o */
 }
 
 /* ------------------------------------------------------------ oracles */
@@ -821,7 +835,7 @@ static void test_oom(void **st)
   cb_net_free(net);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reference_nets),
@@ -839,5 +853,7 @@ int main(void)
     cmocka_unit_test(test_bjorck),
     cmocka_unit_test(test_oom),
   };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
-#include "cmd_attr.h"
+#include "attr_cli.h"
+#include "cmd.h"
 #include "linalg.h"
 #include "report.h"
 

@@ -16,7 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include "args.h"
-#include "cmd_attr.h"
+#include "attr_cli.h"
+#include "cmd.h"
 #include "linalg.h"
 #include "report.h"
 #include "report_doc.h"

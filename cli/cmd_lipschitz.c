@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
-#include "cmd_lipschitz.h"
+#include "cmd.h"
 #include "orth.h"
 #include "report.h"
 

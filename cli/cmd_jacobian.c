@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "args.h"
-#include "cmd_jacobian.h"
+#include "cmd.h"
 #include "grad.h"
 #include "jacobian.h"
 #include "linalg.h"

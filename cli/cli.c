@@ -12,12 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cmd.h"
 #include "net.h"
 #include "report.h"
-#include "cmd_lipschitz.h"
 #include "report_doc.h"
-#include "cmd_jacobian.h"
-#include "cmd_attr.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"

@@ -20,6 +20,7 @@
 #include "certify.h"
 #include "exact.h"
 #include "linalg.h"
+#include "cmd.h"
 #include "report.h"
 #include "report_doc.h"
 

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include "verify.h"
+#include "cmd.h"
 #include "exact.h"
 #include "report.h"
+#include "verify.h"
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"

@@ -13,6 +13,7 @@
 #include "args.h"
 #include "bounds.h"
 #include "linalg.h"
+#include "cmd.h"
 #include "report.h"
 
 static const char *usage =
