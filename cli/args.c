@@ -52,26 +52,3 @@ int arg_rows(const char *cmd, const char *v, long *r0, long *r1)
   *r1 = (long)y;
   return 0;
 }
-
-int args_check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
-                    const args_ball *ball, cb_error *err)
-{
-  size_t n = cb_data_cols(d);
-  double *box = NULL;
-  cb_set s;
-  int rc = cb_data_check_labels(d, path, r0, r1, n_classes, err);
-  if (rc != CB_OK || !ball) return rc;
-  s = (cb_set){ball->norm, ball->eps, n, NULL, NULL, NULL};
-  if (ball->clip) {
-    if (!(box = cb_alloc(2 * n * sizeof *box))) return cb_error_set(err, CB_ENOMEM, "out of memory");
-    for (size_t j = 0; j < n; j++) { box[j] = ball->lo; box[n + j] = ball->hi; }
-    s.lo = box; s.hi = box + n;
-  }
-  for (size_t r = r0; r < r1 && rc == CB_OK; r++) {
-    cb_error e = {0};
-    s.center = cb_data_x(d, r);
-    if ((rc = set_check(&s, &e)) != CB_OK) rc = cb_error_set(err, e.status, "%s: row %zu: %s", path, r, e.msg);
-  }
-  cb_free(box);
-  return rc;
-}

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "args.h"
+#include "batch.h"
 #include "cmd.h"
 #include "orth.h"
 #include "report.h"
@@ -192,11 +192,9 @@ static cJSON *blocks_json(const cb_net *net, const lip_result *r)
 }
 
 /* One certified sample as JSON. */
-static cJSON *sample_json(size_t index, const lip_sample *s)
+static cJSON *sample_json(const batch *b, size_t k, const lip_sample *s)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "index", (double)index);
-  cJSON_AddNumberToObject(o, "label", s->label);
+  cJSON *o = batch_json_sample(b, k);
   cJSON_AddNumberToObject(o, "pred", (double)s->pred);
   cJSON_AddNumberToObject(o, "clean_margin", s->margin);
   cJSON_AddNumberToObject(o, "margin_lower_bound", s->margin_lo);
@@ -227,33 +225,33 @@ static void print_layers(const cb_net *net, const lip_result *r)
   printf("K_layerwise %.12g\nK_merged    %.12g\n", r->K_layerwise, r->K_merged);
 }
 
-/* Certifies every row; adds samples to root (may be NULL). */
-static int certify_rows(const cb_net *net, const lip_result *r, const lip_cli *o, cJSON *root, cb_error *err)
+/* Certifies every row of --data (batch.h: labels checked first), in order,
+   printing as it goes; adds samples to root (may be NULL).  Each row is one
+   forward pass: a plain loop, with the --timeout check per row. */
+static int certify_rows(batch *b, const lip_result *r, const lip_cli *o, cJSON *root, cb_error *err)
 {
-  cb_data *d = NULL;
-  cJSON *arr = root ? cJSON_AddArrayToObject(root, "samples") : NULL;
+  batch_rows sel = {0, -1, 0, NULL};
+  cJSON *arr;
   double sum = 0;
-  size_t correct = 0, rows;
-  int rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err);
+  size_t correct = 0;
+  int rc = batch_load_rows(b, o->data, &sel, err);
   if (rc != CB_OK) return rc;
-  rows = cb_data_rows(d);
-  if ((rc = cb_data_check_labels(d, o->data, 0, rows, cb_net_output_size(net), err)) != CB_OK) { cb_data_free(d); return rc; }
-  for (size_t i = 0; i < rows && rc == CB_OK; i++) {
+  arr = root ? cJSON_AddArrayToObject(root, "samples") : NULL;
+  for (size_t i = 0; i < b->n && rc == CB_OK; i++) {
     lip_sample s;
     if (cb_time_up()) { rc = cb_limit_error(err, "the certified radii"); break; }
-    if ((rc = lip_certify(net, r, cb_data_x(d, i), cb_data_label(d, i), &s, err)) != CB_OK) break;
+    if ((rc = lip_certify(b->net, r, batch_x(b, i), batch_label(b, i), &s, err)) != CB_OK) break;
     correct += s.pred == (size_t)s.label;
     sum += s.radius_pairwise;
-    if (arr) cJSON_AddItemToArray(arr, sample_json(i, &s));
+    if (arr) cJSON_AddItemToArray(arr, sample_json(b, i, &s));
     if (!o->quiet)
       printf("row %zu: label %d pred %zu margin %.6g radius %.6g (layerwise %.6g merged %.6g) pairwise %.6g\n",
              i, s.label, s.pred, s.margin, s.radius, s.radius_layerwise, s.radius_merged, s.radius_pairwise);
   }
   if (rc == CB_OK)
-    printf("%zu samples, accuracy %.4f, mean certified L%s radius (pairwise) %.6g\n", rows,
-           rows ? (double)correct / (double)rows : 0, cb_norm_table[r->norm].name, rows ? sum / (double)rows : 0);
-  if (rc == CB_OK && root) cJSON_AddNumberToObject(root, "n_samples", (double)rows);
-  cb_data_free(d);
+    printf("%zu samples, accuracy %.4f, mean certified L%s radius (pairwise) %.6g\n", b->n,
+           b->n ? (double)correct / (double)b->n : 0, cb_norm_table[r->norm].name, b->n ? sum / (double)b->n : 0);
+  if (rc == CB_OK && root) cJSON_AddNumberToObject(root, "n_samples", (double)b->n);
   return rc;
 }
 
@@ -276,20 +274,20 @@ static cJSON *lip_json(const lip_cli *o, const cb_net *net, const lip_result *r)
 /* Loads, bounds, prints, certifies --data rows, writes --json. */
 static int lip_run(const lip_cli *o, cb_error *err)
 {
-  cb_net *net = NULL;
+  batch b = {0};
   lip_result *r = NULL;
   cJSON *root = NULL;
   int rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  if ((rc = lip_analyze(net, &o->lo, &r, err)) != CB_OK) goto out;
-  print_layers(net, r);
-  if (o->json && !(root = lip_json(o, net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->data && (rc = certify_rows(net, r, o, root, err)) != CB_OK) goto out;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  if ((rc = lip_analyze(b.net, &o->lo, &r, err)) != CB_OK) goto out;
+  print_layers(b.net, r);
+  if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if (o->data && (rc = certify_rows(&b, r, o, root, err)) != CB_OK) goto out;
   if (o->json) rc = report_write_json(o->json, root, err);
 out:
   cJSON_Delete(root);
   lip_result_free(r);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 
@@ -386,6 +384,8 @@ static int orth_after(const lip_cli *o, const cb_net *net, lip_orth *orth, cb_ne
 /* Whole orthonormalize pipeline; every resource freed at out. */
 static int orth_run(const lip_cli *o, cb_error *err)
 {
+  batch b = {0};
+  batch_rows sel = {0, -1, 0, NULL};
   cb_net *net = NULL, *net2 = NULL;
   lip_result *before = NULL, *after = NULL;
   lip_orth *orth = NULL;
@@ -393,11 +393,12 @@ static int orth_run(const lip_cli *o, cb_error *err)
   cJSON *root = NULL;
   double acc[2];
   int rc, written = 0;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  net = b.net;
   if (strcmp(net->format, "onnx")) { rc = cb_error_set(err, CB_EUNSUP, "%s: orthonormalize writes ONNX; give an ONNX network", o->net); goto out; }
   if ((rc = lip_analyze(net, &o->lo, &before, err)) != CB_OK) goto out;
-  if (o->data && ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK ||
-                  (rc = cb_data_check_labels(d, o->data, 0, cb_data_rows(d), cb_net_output_size(net), err)) != CB_OK)) goto out;
+  if (o->data && (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  d = b.d;
   if ((rc = lip_orthonormalize(net, before, &o->bo, &orth, err)) != CB_OK) goto out;
   if ((rc = onnx_write_patched(o->net, o->out, orth->patch, orth->n_patch, err)) != CB_OK) goto out;
   written = 1;
@@ -410,9 +411,9 @@ out:
   if (rc != CB_OK && written) remove(o->out);  /* a failing run leaves no output */
   lip_orth_free(orth);
   cJSON_Delete(root);
-  cb_data_free(d);
   lip_result_free(before); lip_result_free(after);
-  cb_net_free(net); cb_net_free(net2);
+  cb_net_free(net2);
+  batch_close(&b);
   return rc;
 }
 
