@@ -137,19 +137,6 @@ typedef struct row {
   cb_error err;
 } row;
 
-static int top_indices(const double *map, size_t n, size_t k, int *idx)
-{
-  size_t c = 0;
-  for (size_t i = 0; i < n; i++) {          /* insertion into a sorted prefix: k is small */
-    size_t p = c < k ? c++ : k;
-    if (p == k && !(map[i] > map[idx[k - 1]])) continue;
-    if (p == k) p = k - 1;
-    while (p > 0 && map[i] > map[idx[p - 1]]) { idx[p] = idx[p - 1]; p--; }
-    idx[p] = (int)i;
-  }
-  return (int)c;
-}
-
 static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, size_t n, row *r)
 {
   struct timespec t0, t1;
@@ -166,7 +153,7 @@ static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, si
       (r->status = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->stab, &r->err)) != CB_OK ||
       (r->status = attr_cert_bounds(a, &s, r->target, r->lb, r->ub, &r->err)) != CB_OK) goto out;
   attr_max_change(r->map, r->lb, r->ub, attr_map_size(a), r->mc);
-  top_indices(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
+  attr_topk(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
   r->ncert = (int)attr_certified_topk(r->lb, r->ub, attr_map_size(a), (size_t)o->topk, r->cert);
 out:
   cb_free(clo);

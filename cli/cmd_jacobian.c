@@ -18,7 +18,6 @@
 #include "jacobian.h"
 #include "radius.h"
 #include "report.h"
-#include "round.h"
 
 static const char *usage =
   "usage: cerbere jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
@@ -130,39 +129,24 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-/* The ball part of one row: interval Jacobian of [margins; logits], L, operator norm, radius. */
-static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, const double *x, int label,
-                    size_t no, result *r)
+/* The ball part of one row: bounds, then the interval Jacobian of the
+   margins and logits (jac_ball_margins), then the radius (radius_lip_search). */
+static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, const double *x, int label, result *r)
 {
-  const cb_net *net = bn->net;
-  size_t n = cb_net_input_size(net), q = 2 * no - 1;
-  double *C = cb_calloc(q * no + 2 * q * n + q, sizeof *C), *lo, *hi, *Lq;
-  cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  cb_set s = {o->norm, o->eps, cb_net_input_size(bn->net), x, NULL, NULL};
   cb_ws *ws = NULL;
+  jac_ball jb = {r->jlo, r->jhi, r->L, r->Lint, r->Lout, 0};
   radius_lip_opts ro;
   int rc;
-  if (!C) { rc = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-  lo = C + q * no;
-  hi = lo + q * n;
-  Lq = hi + q * n;
-  jac_margin_rows(no, label, C);
-  for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
-  if (!(ws = ws_new(bn, &s, &r->err))) { rc = r->err.status; goto out; }
-  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, &r->err)) != CB_OK ||
-      (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, &r->op, &r->err)) != CB_OK) goto out;
-  memcpy(r->jlo, lo, (no - 1) * n * sizeof *lo);
-  memcpy(r->jhi, hi, (no - 1) * n * sizeof *hi);
-  jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
-  memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
-  memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
-  r->op = fmin(r->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
-  radius_lip_opts_init(&ro);
-  ro.method = o->method;
-  ro.steps = o->steps;
-  rc = radius_lip_search(bn, lr, x, label, &ro, &r->rad, &r->err);
-out:
+  if (!(ws = ws_new(bn, &s, &r->err))) return r->err.status;
+  if ((rc = bounds_run(ws, o->method, &r->err)) == CB_OK && (rc = jac_ball_margins(ws, label, lr, &jb, &r->err)) == CB_OK) {
+    r->op = jb.op;
+    radius_lip_opts_init(&ro);
+    ro.method = o->method;
+    ro.steps = o->steps;
+    rc = radius_lip_search(bn, lr, x, label, &ro, &r->rad, &r->err);
+  }
   ws_free(ws);
-  cb_free(C);
   return rc;
 }
 
@@ -178,7 +162,7 @@ static void run_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   jac_margin_rows(no, label, C);
   if ((r->status = grad_eval(g, x, C, no - 1, r->grad, r->logits, &r->err)) != CB_OK) goto out;
   for (size_t k = 0, j = 0; j < no; j++) if (j != (size_t)label) r->margin[k++] = r->logits[label] - r->logits[j];
-  if (o->ball) r->status = ball_one(bn, lr, o, x, label, no, r);
+  if (o->ball) r->status = ball_one(bn, lr, o, x, label, r);
 out:
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);

@@ -489,3 +489,30 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   cb_free(C);
   return rc;
 }
+
+int jac_ball_margins(const cb_ws *ws, int label, const lip_result *lr, jac_ball *b, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  size_t no = net->node[net->output].size, n = net->node[0].size, q = 2 * no - 1;
+  double *C, *lo, *hi, *Lq;
+  int rc;
+  if (no < 2 || label < 0 || (size_t)label >= no || !lr)
+    return cb_error_set(err, CB_EUSAGE, "%s: margin Jacobians need >= 2 classes, a valid label and the global constants", net->path);
+  if (!(C = cb_calloc(q * no + 2 * q * n + q, sizeof *C))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  lo = C + q * no;
+  hi = lo + q * n;
+  Lq = hi + q * n;
+  jac_margin_rows(no, label, C);
+  for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
+  if ((rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, err)) == CB_OK &&
+      (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, ws->set.norm, &b->op, err)) == CB_OK) {
+    memcpy(b->jlo, lo, (no - 1) * n * sizeof *lo);
+    memcpy(b->jhi, hi, (no - 1) * n * sizeof *hi);
+    jac_row_lipschitz(lo, hi, no - 1, n, ws->set.norm, b->Lint);
+    memcpy(b->L, Lq, (no - 1) * sizeof *Lq);
+    memcpy(b->Lout, Lq + no - 1, no * sizeof *Lq);
+    b->op = fmin(b->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
+  }
+  cb_free(C);
+  return rc;
+}

@@ -65,4 +65,18 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err);
 
+/* What `cerbere jacobian` reports over a ball: arrays the caller provides. */
+typedef struct jac_ball {
+  double *jlo, *jhi;    /* [no - 1 x n]: the margins' interval Jacobian (margin rows f_label - f_j, j != label) */
+  double *L;            /* [no - 1]: each margin's local Lipschitz constant (the cut bound with lr) */
+  double *Lint;         /* [no - 1]: the same from the interval Jacobian's rows alone (the input cut) */
+  double *Lout;         /* [no]: each logit's local Lipschitz constant (cut bound) */
+  double op;            /* bound of the ws->set.norm operator norm of the logits' interval Jacobian,
+                           capped by the global K (rounded up) */
+} jac_ball;
+
+/* One backward pass over the ball of ws (bounds_run done) for the margin and
+   logit rows of `label`: fills b.  lr: lip_analyze in the ball's norm. */
+int jac_ball_margins(const cb_ws *ws, int label, const lip_result *lr, jac_ball *b, cb_error *err);
+
 #endif
