@@ -76,10 +76,10 @@ int batch_label(const batch *b, size_t k) { return cb_data_label(b->d, b->r0 + k
 int batch_run(const batch *b, const batch_loop *L, cb_error *err)
 {
   volatile int stop_local = 0, *stop = L->stop ? L->stop : &stop_local;
-  int nt = L->threads > 0 ? L->threads : omp_get_max_threads(), rc = CB_OK;
+  int rc = CB_OK;
   size_t bad = b->n;    /* the lowest failing row so far */
   la_set_threads(1);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(L->threads > 0 ? L->threads : omp_get_max_threads())
   {
     cb_error te = {0};
     void *state = L->thread_new ? L->thread_new(L->ctx, &te) : NULL;
