@@ -26,8 +26,10 @@ FUZZ_PKGS := clang libclang-rt-14-dev
 # Floors, bottom to top: src/ <- bounds/ <- lip/ <- certify/ <- cli/.  A file
 # is compiled with the include paths of its own floor and the floors below
 # (plus include/ and the generated headers), so an #include of a header from
-# a floor above is a compile error.  cli/ (the command line, not part of the
-# library) joins once the folder exists; until then the CLI is certify/cli.c.
+# a floor above is a compile error.  cli/ is the command line (main, the
+# commands, argument parsing, the JSON and HTML reports): it builds the
+# cerbere binary and is not part of libcerbere.a, which is the four floors
+# below it.
 INC_src     := -Isrc
 INC_bounds  := $(INC_src) -Ibounds
 INC_lip     := $(INC_bounds) -Ilip
@@ -39,7 +41,7 @@ floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gn
 # tests, examples, fuzzers and benchmarks see every floor
 CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
 
-CLI_SRC := $(wildcard certify/cli.c cli/*.c)
+CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -140,7 +142,7 @@ $(B)/gen/commit.h: FORCE
 	 echo "#define CB_GIT_COMMIT \"$$c\"" > $@.tmp; \
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 FORCE:
-$(B)/certify/report_doc.o: $(B)/gen/commit.h
+$(B)/cli/report_doc.o: $(B)/gen/commit.h
 
 $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 	$(CC) -std=c11 $(OPT) -g -fPIC -c $< -o $@ $(CPPFLAGS)
@@ -153,8 +155,16 @@ $(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
 
-$(B)/libcerbere.a: $(LIB_OBJ)
-	ar rcs $@ $^
+# The archive is made afresh from its member list, which is rewritten only
+# when it changes (a file added, moved to cli/ or removed): `ar r` alone keeps
+# members whose source is gone, and the tests would link them.
+$(B)/gen/libmembers: FORCE
+	@mkdir -p $(B)/gen
+	@echo "$(LIB_OBJ)" > $@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/libcerbere.a: $(LIB_OBJ) $(B)/gen/libmembers
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
 
 $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

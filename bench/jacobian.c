@@ -11,7 +11,7 @@
 **             are already computed (the backward pass alone)
 **   ibp+ijac  ws_new + bounds_run(IBP) + jac_interval: a fresh ball
 **   crown+ijac  the same with CROWN intermediate bounds
-**   radius    jac_certify_radius (CROWN, at most 16 balls, tol 1e-3), L2
+**   radius    radius_lip_search (CROWN, at most 16 balls, tol 1e-3), L2
 ** Balls: L2, eps 0.1 (digits, inputs in [0,1]) and 0.02 (mnist).
 ** FLOPs: F = sum over AFFINE 2 out in and CONV 2 cout hout wout cin/g kh kw
 ** (forward); grad = F + q F (q rows back through every linear node); ijac =
@@ -31,6 +31,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "linalg.h"
+#include "radius.h"
 
 #define REPS 7
 
@@ -75,10 +76,10 @@ static void once(job *j)
   else if (!strcmp(j->what, "grad")) rc = grad_eval(j->g, x, j->C, j->q, j->lo, j->y, &err);
   else if (!strcmp(j->what, "ijac")) rc = jac_interval(j->ws, j->C, j->q, j->lo, j->hi, &err);
   else if (!strcmp(j->what, "radius")) {
-    jac_radius rad;
-    jac_radius_opts o;
-    jac_radius_opts_init(&o);
-    rc = jac_certify_radius(j->bn, j->lr, x, j->label[r], &o, &rad, &err);
+    radius_lip rad;
+    radius_lip_opts o;
+    radius_lip_opts_init(&o);
+    rc = radius_lip_search(j->bn, j->lr, x, j->label[r], &o, &rad, &err);
   } else {
     cb_set s = {CB_NORM_2, j->eps, n, x, NULL, NULL};
     cb_ws *ws = ws_new(j->bn, &s, &err);

@@ -21,8 +21,7 @@
 #define CB_BOUNDS_H
 
 #include "net.h"
-
-typedef enum cb_norm { CB_NORM_INF, CB_NORM_2, CB_NORM_1, CB_NORM_BOX } cb_norm;
+#include "norm.h"
 
 /* The input region: a ball {x : ||x - center|| <= eps} intersected with the
    box [lo, hi] when lo/hi are given, or (CB_NORM_BOX) just the box. */

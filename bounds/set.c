@@ -19,6 +19,7 @@
 ** step).  Every y of the box has |y_j - p_j| <= |y_j - c_j|, so the set also
 ** lies in the ball of radius eps around p.
 */
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +29,13 @@
 /* Absolute error of n products that may underflow (each <= 2^-1075), doubled. */
 #define UNDER(n) ((double)((n) + 2) * DBL_TRUE_MIN)
 
-static const char *norm_text(cb_norm n) { return n == CB_NORM_INF ? "L-inf" : n == CB_NORM_2 ? "L2" : "L1"; }
+const cb_norm_info cb_norm_table[CB_NORM_COUNT] = {
+  [CB_NORM_INF] = {"inf", "L-inf"},
+  [CB_NORM_2]   = {"2", "L2"},
+  [CB_NORM_1]   = {"1", "L1"},
+  [CB_NORM_BOX] = {"box", "box"},
+};
+static_assert(CB_NORM_COUNT == 4, "a new norm needs its row in cb_norm_table");
 
 /* The doubles just below and above the real |x - c|: d = fl(x - c) and its
    exact error e (TwoSum, Knuth TAOCP 4.2.2: d + e == x - c exactly, |e| <=
@@ -114,7 +121,7 @@ int set_check(const cb_set *s, cb_error *err)
   if (s->n && provably_empty(s)) {
     box_text(s, box, sizeof box);
     return cb_error_set(err, CB_EVALUE, "the set is empty: the %s ball of radius %.10g does not meet %s (distance %.6g)",
-                        norm_text(s->norm), s->eps, box, set_clip_distance(s, 0));
+                        cb_norm_table[s->norm].text, s->eps, box, set_clip_distance(s, 0));
   }
   return CB_OK;
 }

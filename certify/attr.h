@@ -92,6 +92,10 @@ void attr_max_change(const double *map, const double *lb, const double *ub, size
    (ascending), returns their count (<= k). */
 size_t attr_certified_topk(const double *lb, const double *ub, size_t n, size_t k, int *idx);
 
+/* The top-k features of a map: the indices of its k largest values, largest
+   first (ties: the lower index first); returns how many (min(k, n)). */
+size_t attr_topk(const double *map, size_t n, size_t k, int *idx);
+
 /* --- metrics (attr_metrics.c) --------------------------------------------- */
 
 /* Xplique's AverageStability at one sample: mean over K neighbours

@@ -147,6 +147,19 @@ void attr_max_change(const double *map, const double *lb, const double *ub, size
   out[2] = mx;
 }
 
+size_t attr_topk(const double *map, size_t n, size_t k, int *idx)
+{
+  size_t c = 0;
+  for (size_t i = 0; i < n && k > 0; i++) {   /* insertion into a sorted prefix: k is small */
+    size_t p = c < k ? c++ : k;
+    if (p == k && !(map[i] > map[idx[k - 1]])) continue;
+    if (p == k) p = k - 1;
+    while (p > 0 && map[i] > map[idx[p - 1]]) { idx[p] = idx[p - 1]; p--; }
+    idx[p] = (int)i;
+  }
+  return c;
+}
+
 size_t attr_certified_topk(const double *lb, const double *ub, size_t n, size_t k, int *idx)
 {
   size_t cnt = 0;

@@ -1,10 +1,11 @@
 /*
-** The certification cascade and the radius search (see certify.h).
+** The certification cascade (see certify.h); the radius search that reuses
+** its steps is in radius.c (cert_int.h).
 */
 #include <math.h>
 #include <string.h>
 #include <time.h>
-#include "certify.h"
+#include "cert_int.h"
 #include "forward.h"
 #include "exact.h"
 #include "jacobian.h"
@@ -12,18 +13,9 @@
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
                                           "local-lipschitz", "alpha-crown", "strong-attack"};
-const char *const cb_verdict_name[3] = {"unknown", "verified", "falsified"};
 
 /* The methods that need the global Lipschitz analysis (certifier_new). */
 #define LIP_METHODS ((1u << CM_LIPSCHITZ) | (1u << CM_LOCAL_LIP))
-
-struct cb_certifier {
-  const cb_net *net;
-  cb_bnet bn;
-  lip_result *lip;          /* NULL when the Lipschitz method is off or unsupported */
-  cb_cert_opt o;
-  size_t nin, nout;
-};
 
 void cert_opt_init(cb_cert_opt *o)
 {
@@ -50,7 +42,7 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
     lip_opts lo;
     cb_error e2 = {0};
     lip_opts_init(&lo);
-    lo.norm = o->norm == CB_NORM_INF ? LIP_NORM_INF : o->norm == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1;
+    lo.norm = o->norm;
     if (lip_analyze(net, &lo, &c->lip, &e2) != CB_OK) {
       if (e2.status == CB_ENOMEM || e2.status == CB_ELIMIT) { *err = e2; goto fail; }
       if (o->methods_named) {                         /* the user asked for it: say why it cannot run */
@@ -93,26 +85,6 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 
 void cert_result_free(cb_cert_result *r) { cb_free(r->logits); r->logits = NULL; }
 
-/* One sample's working state. */
-typedef struct job {
-  const cb_certifier *c;
-  const double *x;
-  int label;
-  cb_cert_result *r;
-  const volatile int *stop;
-  double *C, *lb, *best, *xa, *ya, *lo, *hi;
-  double *p;                 /* the clean point: x clamped into the clip box (x without one) */
-  double d_lo, d_up;         /* bounds of ||p - x||: S is empty for eps < d_lo (0 without a clip box) */
-  int have_best;             /* best[] holds some sound margin bounds */
-  cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
-  cb_ws *ws;
-  cb_set set;
-  double lip_radius;        /* global Lipschitz radius (0 if none) */
-  double *m_lo;             /* real-arithmetic margin lower bounds at p (local Lipschitz) */
-  int have_m_lo;
-  struct timespec t0;
-} job;
-
 static double since(const struct timespec *t0)
 {
   struct timespec t;
@@ -120,12 +92,12 @@ static double since(const struct timespec *t0)
   return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
-static int out_of_time(const job *j)
+int cert_out_of_time(const cert_job *j)
 {
   return (j->stop && *j->stop) || (j->c->o.timeout > 0 && since(&j->t0) > j->c->o.timeout);
 }
 
-static int on(const job *j, cb_cm m) { return (j->c->o.methods >> m) & 1; }
+static int on(const cert_job *j, cb_cm m) { return (j->c->o.methods >> m) & 1; }
 
 static int argmax(const double *y, size_t n)
 {
@@ -178,7 +150,7 @@ static int misclassified_exact(const cb_certifier *c, const double *x, int label
 ** label.  With keep, x, its double logits and that class go to r.  Returns
 ** 1 if accepted, 0 if not; *rc gets the status (an error of a forward pass).
 */
-static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_error *err)
+static int counterexample_accept(cert_job *j, const double *x, int keep, int *rc, cb_error *err)
 {
   const cb_certifier *c = j->c;
   double *y = j->ya;
@@ -198,7 +170,7 @@ static int counterexample_accept(job *j, const double *x, int keep, int *rc, cb_
 }
 
 /* Attack at radius eps; 1 if it found an accepted counterexample (stored in r with keep). */
-static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc)
+int cert_attack_at(cert_job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc)
 {
   const cb_certifier *c = j->c;
   struct timespec t;
@@ -215,16 +187,16 @@ static int attack_at(job *j, double eps, const cb_attack_opt *ao, cb_cm m, int k
 
 /* A bound method stopped with status rc: the sample's time ran out (0, not
    verified) or an error (-1). */
-static int stopped(job *j, int rc, cb_error *err)
+static int stopped(cert_job *j, int rc, cb_error *err)
 {
-  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); return 0; }
+  if (rc == CB_ELIMIT && cert_out_of_time(j)) { cb_error_clear(err); return 0; }
   return -1;
 }
 
 /* Folds the margin bounds lb of method m into best: 1 if every margin is
    proved > 0 (best = lb, the deciding method's bounds), 0 if not, -1 on a
    non-finite bound (reason in r). */
-static int take_bounds(job *j, cb_cm m)
+static int take_bounds(cert_job *j, cb_cm m)
 {
   size_t q = j->c->nout - 1;
   int ok = 1;
@@ -244,7 +216,7 @@ static int take_bounds(job *j, cb_cm m)
 /* CROWN's intermediate bounds over the set at the current eps, which local
    Lipschitz and alpha-CROWN (method m) build on: kept when CROWN ran at this
    eps, computed otherwise (m's time). */
-static int need_crown(job *j, cb_cm m, cb_error *err)
+static int need_crown(cert_job *j, cb_cm m, cb_error *err)
 {
   struct timespec t;
   int rc;
@@ -259,7 +231,7 @@ static int need_crown(job *j, cb_cm m, cb_error *err)
 /* Local Lipschitz at the current eps: m_j(p) - L_j eps, by the mean value
    theorem along the segment from p to any y of the set (p is in the set,
    which is convex, and ||y - p|| <= eps).  1 / 0 / -1 as take_bounds. */
-static int local_lip_at(job *j, cb_error *err)
+static int local_lip_at(cert_job *j, cb_error *err)
 {
   struct timespec t;
   int rc;
@@ -274,7 +246,7 @@ static int local_lip_at(job *j, cb_error *err)
 }
 
 /* alpha-CROWN's margin bounds at the current eps.  1 / 0 / -1 as take_bounds. */
-static int alpha_at(job *j, cb_error *err)
+static int alpha_at(cert_job *j, cb_error *err)
 {
   struct timespec t;
   int rc;
@@ -291,7 +263,7 @@ static int alpha_at(job *j, cb_error *err)
    0 if not, -1 on an error or a non-finite bound (reason in r).  A set that
    is provably empty (the radius search near the distance to the clip box)
    is verified vacuously, by no method (*by = CM_COUNT). */
-static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
+int cert_sound_at(cert_job *j, double eps, cb_cm *by, cb_error *err)
 {
   static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
@@ -312,7 +284,7 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
   for (int k = 0; k < 3 && v == 0; k++) {
     struct timespec t;
     int rc;
-    if (!on(j, order[k]) || out_of_time(j)) continue;
+    if (!on(j, order[k]) || cert_out_of_time(j)) continue;
     clock_gettime(CLOCK_MONOTONIC, &t);
     rc = bounds_run(j->ws, meth[k], err);
     if (rc == CB_OK) rc = bounds_spec(j->ws, j->C, q, j->lb, NULL, err);
@@ -322,13 +294,13 @@ static int sound_at(job *j, double eps, cb_cm *by, cb_error *err)
     j->last = order[k];
     if ((v = take_bounds(j, order[k])) > 0) *by = order[k];
   }
-  if (v == 0 && on(j, CM_LOCAL_LIP) && j->have_m_lo && !out_of_time(j) && (v = local_lip_at(j, err)) > 0) *by = CM_LOCAL_LIP;
-  if (v == 0 && on(j, CM_ALPHA) && !out_of_time(j) && (v = alpha_at(j, err)) > 0) *by = CM_ALPHA;
+  if (v == 0 && on(j, CM_LOCAL_LIP) && j->have_m_lo && !cert_out_of_time(j) && (v = local_lip_at(j, err)) > 0) *by = CM_LOCAL_LIP;
+  if (v == 0 && on(j, CM_ALPHA) && !cert_out_of_time(j) && (v = alpha_at(j, err)) > 0) *by = CM_ALPHA;
   return v;
 }
 
 /* The worst margin of the best bounds, for the reason text. */
-static void unknown_reason(job *j)
+static void unknown_reason(cert_job *j)
 {
   size_t q = j->c->nout - 1, w = 0;
   if (!j->have_best && on(j, CM_LIPSCHITZ)) {
@@ -344,7 +316,7 @@ static void unknown_reason(job *j)
 
 /* Logit bounds at eps for the report, from the workspace state of the last
    bound method (IBP when none ran). */
-static int logit_bounds(job *j, cb_error *err)
+static int logit_bounds(cert_job *j, cb_error *err)
 {
   size_t no = j->c->nout;
   double *I = cb_calloc(no * no, sizeof *I);
@@ -355,7 +327,7 @@ static int logit_bounds(job *j, cb_error *err)
   if (j->last == CM_COUNT) { j->last = CM_IBP; rc = bounds_run(j->ws, CB_IBP, err); } else rc = CB_OK;
   if (rc == CB_OK) rc = bounds_spec(j->ws, I, no, j->r->logit_lb, j->r->logit_ub, err);
   cb_free(I);
-  if (rc == CB_ELIMIT && out_of_time(j)) { cb_error_clear(err); j->r->have_logit_bounds = 0; return CB_OK; }
+  if (rc == CB_ELIMIT && cert_out_of_time(j)) { cb_error_clear(err); j->r->have_logit_bounds = 0; return CB_OK; }
   if (rc != CB_OK) return rc;
   j->r->have_logit_bounds = 1;
   j->r->logit_method = j->last;
@@ -364,53 +336,9 @@ static int logit_bounds(job *j, cb_error *err)
   return CB_OK;
 }
 
-/* [certified, attacked] radii by bisection, warm-started from the Lipschitz
-   radius.  Below d_lo (a lower bound of the distance from x to the clip
-   box) the set is empty, so every eps < d_lo is verified vacuously and the
-   search starts there: it never bounds or attacks an empty set.  A clean
-   point p that is a counterexample is in the set from eps = ||p - x||: both
-   radii are then that distance (d_lo, d_up: rounded down, up). */
-static int radius_search(job *j, cb_error *err)
-{
-  const cb_certifier *c = j->c;
-  cb_cert_result *r = j->r;
-  double lo = fmax(j->lip_radius, j->d_lo), hi = INFINITY, ahi = INFINITY, tol = c->o.radius_rtol, e;
-  cb_cm by;
-  int rc, v;
-  if (r->verdict == V_FALSIFIED && r->decided_by == CM_CLEAN) { r->certified_radius = j->d_lo; r->attack_radius = j->d_up; return CB_OK; }
-  if (r->verdict == V_VERIFIED) lo = fmax(lo, c->o.eps);
-  else if (r->verdict == V_FALSIFIED) hi = ahi = c->o.eps;
-  else hi = c->o.eps;
-  /* find a radius that is not verified */
-  for (e = fmax(lo, 1e-6) * 2; hi == INFINITY && e < 1e6 && !out_of_time(j); e *= 2) {
-    if ((v = sound_at(j, e, &by, err)) < 0) return CB_EINTERNAL;
-    if (v) lo = e; else hi = e;
-  }
-  while (hi < INFINITY && hi - lo > tol * hi && !out_of_time(j)) {
-    double m = 0.5 * (lo + hi);
-    if ((v = sound_at(j, m, &by, err)) < 0) return CB_EINTERNAL;
-    if (v) lo = m; else hi = m;
-  }
-  r->certified_radius = lo;
-  /* the attack radius: first a radius where the attack succeeds, then bisection down to lo */
-  for (e = hi; ahi == INFINITY && e < 1e6 && e > 0 && !out_of_time(j); e *= 2) {
-    if (attack_at(j, e, &c->o.strong, CM_STRONG_ATTACK, 0, err, &rc)) ahi = e;
-    if (rc != CB_OK) return rc;
-    if (e >= 64 * fmax(hi, 1e-6)) break;
-  }
-  double alo = lo;
-  while (ahi < INFINITY && ahi - alo > tol * ahi && !out_of_time(j)) {
-    double m = 0.5 * (alo + ahi);
-    if (attack_at(j, m, &c->o.cheap, CM_ATTACK, 0, err, &rc)) ahi = m; else alo = m;
-    if (rc != CB_OK) return rc;
-  }
-  r->attack_radius = ahi;
-  return CB_OK;
-}
-
 /* The clean step: the forward pass at the clean point p (logits and pred of
    the sample); falsified when p is misclassified and accepted. */
-static int clean_step(job *j, cb_error *err)
+static int clean_step(cert_job *j, cb_error *err)
 {
   const cb_certifier *c = j->c;
   cb_cert_result *r = j->r;
@@ -436,7 +364,7 @@ static int clean_step(job *j, cb_error *err)
 }
 
 /* Per-sample inputs of the Lipschitz methods, at the clean point p. */
-static int lipschitz_inputs(job *j, cb_error *err)
+static int lipschitz_inputs(cert_job *j, cb_error *err)
 {
   const cb_certifier *c = j->c;
   struct timespec t;
@@ -461,7 +389,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
                    const volatile int *stop, cb_error *err)
 {
   size_t q = c->nout - 1, ni = c->nin;
-  job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
+  cert_job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
   cb_cm by;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
@@ -498,12 +426,12 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   if ((rc = lipschitz_inputs(&j, err)) != CB_OK) goto out;
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
   /* cheap attack, then the sound methods, then a strong attack */
-  if (on(&j, CM_ATTACK) && attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {
+  if (on(&j, CM_ATTACK) && cert_attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {
     r->verdict = V_FALSIFIED; r->decided_by = CM_ATTACK;
-  } else if (rc == CB_OK && (v = sound_at(&j, c->o.eps, &by, err)) > 0) {
+  } else if (rc == CB_OK && (v = cert_sound_at(&j, c->o.eps, &by, err)) > 0) {
     r->verdict = V_VERIFIED; r->decided_by = by;
-  } else if (rc == CB_OK && v == 0 && on(&j, CM_STRONG_ATTACK) && !out_of_time(&j) &&
-             attack_at(&j, c->o.eps, &c->o.strong, CM_STRONG_ATTACK, 1, err, &rc)) {
+  } else if (rc == CB_OK && v == 0 && on(&j, CM_STRONG_ATTACK) && !cert_out_of_time(&j) &&
+             cert_attack_at(&j, c->o.eps, &c->o.strong, CM_STRONG_ATTACK, 1, err, &rc)) {
     r->verdict = V_FALSIFIED; r->decided_by = CM_STRONG_ATTACK;
   }
   if (rc != CB_OK) goto out;
@@ -520,12 +448,12 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
     snprintf(r->reason, sizeof r->reason, "eps %.6g < global Lipschitz radius %.6g", c->o.eps, j.lip_radius);
   else if (r->verdict == V_VERIFIED)
     snprintf(r->reason, sizeof r->reason, "%s: every margin lower bound > 0", cb_cm_name[by]);
-  else if (out_of_time(&j))
+  else if (cert_out_of_time(&j))
     snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
   else unknown_reason(&j);
   if ((rc = logit_bounds(&j, err)) != CB_OK) goto out;
 radius:
-  if (c->o.radius && (rc = radius_search(&j, err)) != CB_OK) {
+  if (c->o.radius && (rc = radius_bracket(&j, err)) != CB_OK) {
     if (rc == CB_EINTERNAL) { rc = CB_OK; cb_error_clear(err); r->certified_radius = 0; }
     else goto out;
   }

@@ -36,6 +36,7 @@
 
 #include "attack.h"
 #include "bounds.h"
+#include "verdict.h"
 
 /* Methods of the cascade, in cascade order. */
 typedef enum cb_cm {
@@ -43,8 +44,6 @@ typedef enum cb_cm {
 } cb_cm;
 extern const char *const cb_cm_name[CM_COUNT];   /* "clean", "attack", "lipschitz", "ibp", ... */
 
-typedef enum cb_verdict { V_UNKNOWN, V_VERIFIED, V_FALSIFIED } cb_verdict;
-extern const char *const cb_verdict_name[3];
 
 typedef struct cb_cert_opt {
   cb_norm norm;

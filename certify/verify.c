@@ -52,8 +52,6 @@
 #include "attack.h"
 #include "round.h"
 
-const char *const vfy_answer_name[5] = {"unsat", "sat", "timeout", "unknown", "error"};
-
 #define FD_MAX_DIM 64      /* finite differences (smear, local search) up to this input size */
 #define BATCH_PER_THREAD 4
 
@@ -302,7 +300,7 @@ static int set_sat(search *S, size_t b, const double *x, const double *y, size_t
   if (!r->x || !r->y) return CB_ENOMEM;
   memcpy(r->x, x, S->spec->nx * sizeof(double));
   memcpy(r->y, y, S->spec->ny * sizeof(double));
-  r->answer = VFY_SAT;
+  r->answer = V_FALSIFIED;
   r->box = b;
   r->conj = c;
   return CB_OK;
@@ -1180,17 +1178,17 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
   char leaf_why[96] = "";
   int rc = CB_OK;
   if (!W || !batch) { rc = CB_ENOMEM; goto out; }
-  while (*top && r->answer != VFY_SAT) {
+  while (*top && r->answer != V_FALSIFIED) {
     size_t n = 0;
-    if (now() - S->t0 > S->deadline) { r->answer = VFY_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout after %ld subdomains (%zu open)", r->nodes, *top); goto out; }
-    if (cancelled(S)) { r->answer = VFY_TIMEOUT; snprintf(r->reason, sizeof r->reason, "stopped: the other search answered"); goto out; }
-    if (S->o->max_nodes && r->nodes >= S->o->max_nodes) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "node limit %ld reached", r->nodes); goto out; }
+    if (now() - S->t0 > S->deadline) { r->answer = V_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout after %ld subdomains (%zu open)", r->nodes, *top); goto out; }
+    if (cancelled(S)) { r->answer = V_TIMEOUT; snprintf(r->reason, sizeof r->reason, "stopped: the other search answered"); goto out; }
+    if (S->o->max_nodes && r->nodes >= S->o->max_nodes) { r->answer = V_UNKNOWN; snprintf(r->reason, sizeof r->reason, "node limit %ld reached", r->nodes); goto out; }
     if (!S->strong_done && now() - S->t0 > S->o->strong_after) {   /* not easy: a much longer attack, once */
       S->strong_done = 1;
-      for (size_t b = 0; b < S->spec->n_box && r->answer != VFY_SAT; b++)
+      for (size_t b = 0; b < S->spec->n_box && r->answer != V_FALSIFIED; b++)
         if ((rc = pgd(S, b, S->spec->nx <= FD_MAX_DIM ? S->o->strong_restarts : 2, 100)) < 0) goto out;
       rc = CB_OK;
-      if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the long attack after %ld subdomains", r->nodes); goto out; }
+      if (r->answer == V_FALSIFIED) { snprintf(r->reason, sizeof r->reason, "witness from the long attack after %ld subdomains", r->nodes); goto out; }
     }
     cur = nt;
     if (S->o->grow) {
@@ -1212,7 +1210,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
       r->relu_states += W[k].states;
       if (W[k].o == O_CLOSED || W[k].o == O_SAT) S->rs_useful += W[k].states; else S->rs_wasted += W[k].states;
       if (it->depth > r->depth) r->depth = it->depth;
-      if (W[k].o == O_SAT && r->answer != VFY_SAT) {
+      if (W[k].o == O_SAT && r->answer != V_FALSIFIED) {
         double *y = cb_alloc(S->spec->ny * sizeof *y);
         size_t c = 0;
         if (y && vfy_check_witness(S->net, S->spec, it->box, W[k].x, y, &c, &S->r->fp_only)) {
@@ -1253,15 +1251,15 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
       W[k].prior = NULL;
       cb_free(it);
     }
-    if (rc != CB_OK && r->answer != VFY_SAT) {
-      if (rc == 1) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "memory limit: %zu subdomains queued", *top); rc = CB_OK; }
-      else r->answer = VFY_ERROR;
+    if (rc != CB_OK && r->answer != V_FALSIFIED) {
+      if (rc == 1) { r->answer = V_UNKNOWN; snprintf(r->reason, sizeof r->reason, "memory limit: %zu subdomains queued", *top); rc = CB_OK; }
+      else r->answer = V_ERROR;
       goto out;
     }
   }
-  if (r->answer == VFY_SAT) goto out;
-  if (leaves) { r->answer = VFY_UNKNOWN; snprintf(r->reason, sizeof r->reason, "%zu subdomains not decided (%s)", leaves, leaf_why); }
-  else { r->answer = VFY_UNSAT; snprintf(r->reason, sizeof r->reason, "all %ld subdomains refuted", r->nodes); }
+  if (r->answer == V_FALSIFIED) goto out;
+  if (leaves) { r->answer = V_UNKNOWN; snprintf(r->reason, sizeof r->reason, "%zu subdomains not decided (%s)", leaves, leaf_why); }
+  else { r->answer = V_VERIFIED; snprintf(r->reason, sizeof r->reason, "all %ld subdomains refuted", r->nodes); }
 out:
   cb_free(W); cb_free(batch);
   return rc < 0 ? rc : CB_OK;
@@ -1272,7 +1270,7 @@ static void note_fp_only(vfy_result *r)
 {
   char head[160];
   size_t n;
-  if (!r->fp_only || (r->answer != VFY_UNKNOWN && r->answer != VFY_TIMEOUT) || strstr(r->reason, "floating point")) return;
+  if (!r->fp_only || (r->answer != V_UNKNOWN && r->answer != V_TIMEOUT) || strstr(r->reason, "floating point")) return;
   n = (size_t)snprintf(head, sizeof head, "witness holds only in floating point (%ld candidate%s meet the property in "
                        "the double forward pass, none in real arithmetic); ", r->fp_only, r->fp_only == 1 ? "" : "s");
   if (n >= sizeof head) n = sizeof head - 1;
@@ -1300,7 +1298,7 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
   int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
   cb_set root = {CB_NORM_BOX, 0, nx, NULL, NULL, NULL};
   memset(r, 0, sizeof *r);
-  r->answer = VFY_ERROR;
+  r->answer = V_ERROR;
   if ((rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err)) != CB_OK) return rc;
   if (nt > 1) la_set_threads(1);
   cap = (size_t)(o->max_memory_mb * 1048576.0 / (double)item_bytes(&S));
@@ -1324,13 +1322,13 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
     memset(act0[b], 1, spec->box[b].n_conj + 1);
   }
   /* a conjunction without rows: any point of the inner box is a witness */
-  for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
+  for (size_t b = 0; b < spec->n_box && r->answer != V_FALSIFIED; b++)
     for (size_t c = 0; c < spec->box[b].n_conj; c++)
       if (!spec->box[b].conj[c].m) { if ((rc = local_search(&S, b)) < 0) goto oom; break; }
-  if (r->answer != VFY_SAT && spec->n_box && (rc = drop_contradictions(&S, ws[0], act0, &dropped, err)) != CB_OK) goto out;
-  for (size_t b = 0; b < spec->n_box && r->answer != VFY_SAT; b++)
-    if ((rc = local_search(&S, b)) < 0 || (r->answer != VFY_SAT && (rc = pgd(&S, b, o->attack_restarts, 40)) < 0)) goto oom;
-  if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the local search"); goto done; }
+  if (r->answer != V_FALSIFIED && spec->n_box && (rc = drop_contradictions(&S, ws[0], act0, &dropped, err)) != CB_OK) goto out;
+  for (size_t b = 0; b < spec->n_box && r->answer != V_FALSIFIED; b++)
+    if ((rc = local_search(&S, b)) < 0 || (r->answer != V_FALSIFIED && (rc = pgd(&S, b, o->attack_restarts, 40)) < 0)) goto oom;
+  if (r->answer == V_FALSIFIED) { snprintf(r->reason, sizeof r->reason, "witness from the local search"); goto done; }
   if (!(stack = cb_alloc(cap * sizeof *stack))) goto oom;
   /* Input splitting alone: two phases, branching with the wide aspect guard
      (o->aspect2) for a quarter of the time, then from scratch with the narrow
@@ -1352,13 +1350,13 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
     }
     S.aspect = phase ? (o->aspect > 1 ? o->aspect : 1) : o->aspect2;
     S.deadline = phase || relu ? o->timeout : 0.25 * o->timeout;
-    r->answer = VFY_ERROR;
+    r->answer = V_ERROR;
     if ((rc = bab(&S, stack, &top, cap, ws, nt, scratch)) < 0) { cb_error_set(err, rc, "%s", r->reason[0] ? r->reason : "out of memory in the search"); goto out; }
-    if (r->answer != VFY_TIMEOUT || relu) break;
+    if (r->answer != V_TIMEOUT || relu) break;
   }
-  if (r->answer == VFY_UNSAT && dropped)
+  if (r->answer == V_VERIFIED && dropped)
     snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "; %zu output conjunction(s) contradictory", dropped);
-  if (r->answer == VFY_UNSAT && !spec->n_box) snprintf(r->reason, sizeof r->reason, "no disjunct of the property can hold");
+  if (r->answer == V_VERIFIED && !spec->n_box) snprintf(r->reason, sizeof r->reason, "no disjunct of the property can hold");
   note_fp_only(r);
 done:
   rc = CB_OK;
@@ -1375,7 +1373,7 @@ out:
   bnet_free(&bn);
   free_rows(&S);
   r->seconds = now() - S.t0;
-  if (rc != CB_OK) r->answer = VFY_ERROR;
+  if (rc != CB_OK) r->answer = V_ERROR;
   return rc;
 }
 
@@ -1423,7 +1421,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
       #pragma omp atomic write
       grow = 1;
     }
-    if (rc[k] == CB_OK && (pr[k].answer == VFY_SAT || pr[k].answer == VFY_UNSAT)) {
+    if (rc[k] == CB_OK && (pr[k].answer == V_FALSIFIED || pr[k].answer == V_VERIFIED)) {
       #pragma omp critical(vfy_portfolio)
       if (win < 0) {
         win = k;

@@ -13,10 +13,12 @@
 #define CB_VERIFY_H
 
 #include "bounds.h"
+#include "verdict.h"
 #include "vnnlib.h"
 
-typedef enum vfy_answer { VFY_UNSAT, VFY_SAT, VFY_TIMEOUT, VFY_UNKNOWN, VFY_ERROR } vfy_answer;
-extern const char *const vfy_answer_name[5];   /* "unsat", "sat", "timeout", "unknown", "error" */
+/* Answers are verdicts (verdict.h), printed by their VNN-COMP word
+   (cb_verdict_table[a].vnnlib): V_VERIFIED "unsat", V_FALSIFIED "sat",
+   V_TIMEOUT, V_UNKNOWN, V_ERROR. */
 
 /* Lower bounds lb[0..q) of C f(x) (C: q x output size, row-major) over the
    box in ws->set.  Must be sound.  The default runs bounds_run(ws, method)
@@ -89,7 +91,7 @@ typedef struct vfy_opts {
 } vfy_opts;
 
 typedef struct vfy_result {
-  vfy_answer answer;
+  cb_verdict answer;
   double *x, *y;          /* SAT: the checked witness (nx and ny values), else NULL */
   size_t box, conj;       /* SAT: the input box and output conjunction it meets */
   long nodes;             /* subdomains bounded */

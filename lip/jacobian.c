@@ -1,7 +1,8 @@
 /*
 ** Interval Jacobian over a set (one backward pass = one switch over node
-** kinds, one small function per kind), local Lipschitz constants, and the
-** certified radius search built on them.  See jacobian.h for the contract.
+** kinds, one small function per kind) and local Lipschitz constants; the
+** certified radius search built on them is certify/radius.c.  See
+** jacobian.h for the contract.
 **
 ** Invariant of the backward pass: B.lo[i], B.hi[i] [q x size_i] enclose, for
 ** every point x of the set, the real-arithmetic d(C f)/d(node i) (Clarke
@@ -18,7 +19,7 @@
 **     absolute so that a double evaluation y(1 - y) or 1 - y^2 at the
 **     point lies inside too.
 ** Workload: called once per sample (CLI) or once per ball of the
-** radius search; q = number of output rows asked for (9 margins, 10 logits).
+** radius search (certify/radius.c); q = number of output rows asked for (9 margins, 10 logits).
 */
 #include <float.h>
 #include <math.h>
@@ -341,7 +342,7 @@ static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_r
                          double *hi, double *Lr, cb_error *err)
 {
   const cb_net *net = ws->net;
-  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == jac_norm_of(lr->norm) && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
+  jb B = {ws, q, NULL, NULL, lr && ws->set.norm == lr->norm && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
   size_t nin = net->node[0].size, no = net->node[net->output].size;
   int rc = CB_ENOMEM, i = net->output;
   double *L, *H;
@@ -445,9 +446,7 @@ int jac_op_norm(const double *lo, const double *hi, size_t q, size_t n, cb_norm 
   return rc;
 }
 
-/* ------------------------------------------------------------ margins and radius */
-
-cb_norm jac_norm_of(lip_norm n) { return n == LIP_NORM_2 ? CB_NORM_2 : n == LIP_NORM_INF ? CB_NORM_INF : CB_NORM_1; }
+/* ------------------------------------------------------------ margins */
 
 int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int label,
                    double *m_lo, double *y, cb_error *err)
@@ -491,80 +490,29 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   return rc;
 }
 
-void jac_radius_opts_init(jac_radius_opts *o) { o->method = CB_CROWN; o->steps = 16; o->tol = 1e-3; }
-
-/*
-** One ball of radius eps: bounds, the margins' local constants L_j(eps), and
-** what they certify.  L_j(eps) holds on every ball of radius r <= eps, so for
-** r < t = min_j m_lo_j / L_j(eps) every margin stays > 0 there: the ball
-** certifies min(eps, t) (rounded down twice: strictly inside), pass or fail.
-** *t receives t (HUGE_VAL when every L_j is 0).
-*/
-static int eval_ball(const cb_bnet *bn, const lip_result *lr, const jac_radius_opts *o, const double *x, double eps,
-                     int label, const double *m_lo, double *lb, double *L, double *t, cb_error *err)
+int jac_ball_margins(const cb_ws *ws, int label, const lip_result *lr, jac_ball *b, cb_error *err)
 {
-  const cb_net *net = bn->net;
-  cb_set s = {jac_norm_of(lr->norm), eps, net->node[0].size, x, NULL, NULL};
-  cb_ws *ws = ws_new(bn, &s, err);
+  const cb_net *net = ws->net;
+  size_t no = net->node[net->output].size, n = net->node[0].size, q = 2 * no - 1;
+  double *C, *lo, *hi, *Lq;
   int rc;
-  *t = HUGE_VAL;
-  if (!ws) return err ? err->status : CB_ENOMEM;
-  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
-    for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
-      if (L[j] > 0) *t = fmin(*t, round_next_down(round_next_down(m_lo[j] / L[j])));
-  ws_free(ws);
-  return rc;
-}
-
-/*
-** Radius search: maximise r(eps) = min(eps, t(eps)) (eval_ball).  t falls as
-** L grows with eps, so the best eps is near the fixed point t(eps) = eps,
-** where psi(eps) = log t(eps) - log eps changes sign.  Start at the radius
-** the centre's own gradient allows, t(0) (an eps = 0 ball); double while
-** psi >= 0, else follow eps <- t(eps) down until psi >= 0; then the Illinois
-** variant of regula falsi on psi over log eps (t spans decades on deep nets)
-** until the bracket is tol (relative) or `steps` balls were bounded.  Any
-** evaluated ball's r is certified; the best is kept, and the global-Lipschitz
-** radius (lip_certify, pairwise) is the floor.  Bounds need not be monotone
-** in eps: that costs evaluations, not soundness.
-** Source: Dowell & Jarratt 1971 (the Illinois method).
-*/
-int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
-                       const jac_radius_opts *o, jac_radius *out, cb_error *err)
-{
-  const cb_net *net = bn->net;
-  size_t no = net->node[net->output].size;
-  double *m_lo = cb_alloc(3 * no * sizeof *m_lo), *lb, *L, t, up_ = 0, pp = 0, uf = 0, pf = 0, e;
-  lip_sample ls;
-  int rc, havep = 0, havef = 0, side = 0;
-  memset(out, 0, sizeof *out);
-  if (!m_lo) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  lb = m_lo + no;
-  L = lb + no;
-  if ((rc = lip_certify(net, lr, x, label, &ls, err)) != CB_OK ||
-      (rc = jac_margins_at(net, lr, x, label, m_lo, NULL, err)) != CB_OK) goto out;
-  out->radius = out->radius_global = ls.radius_pairwise;
-  if ((rc = eval_ball(bn, lr, o, x, 0.0, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
-  out->evals = 1;
-  for (size_t j = 0; j + 1 < no; j++) if (!(m_lo[j] > 0)) goto out;   /* the margin itself is not certified */
-  out->upper = t;
-  e = isfinite(t) ? t : 1.0;
-  while (out->evals < 1 + o->steps && e > 0 && e < 1e300) {
-    double u = log(e), psi;
-    if ((rc = eval_ball(bn, lr, o, x, e, label, m_lo, lb, L, &t, err)) != CB_OK) goto out;
-    out->evals++;
-    out->radius_local = fmax(out->radius_local, fmin(e, t));
-    psi = isfinite(t) ? log(t) - u : 1.0;
-    if (psi >= 0) { if (side == 1 && havef) pf *= 0.5; up_ = u; pp = psi; havep = 1; side = 1; }
-    else { if (side == -1 && havep) pp *= 0.5; uf = u; pf = psi; havef = 1; side = -1; }
-    if (psi == 0) break;                    /* the fixed point itself */
-    if (!havef) e *= 2;                     /* no failing ball yet: grow */
-    else if (!havep) e = t;                 /* no passing ball yet: follow t down */
-    else if (uf - up_ <= log1p(o->tol) || out->radius_local * (1 + o->tol) >= exp(uf)) break;
-    else e = exp(up_ + (uf - up_) * pp / (pp - pf));
+  if (no < 2 || label < 0 || (size_t)label >= no || !lr)
+    return cb_error_set(err, CB_EUSAGE, "%s: margin Jacobians need >= 2 classes, a valid label and the global constants", net->path);
+  if (!(C = cb_calloc(q * no + 2 * q * n + q, sizeof *C))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  lo = C + q * no;
+  hi = lo + q * n;
+  Lq = hi + q * n;
+  jac_margin_rows(no, label, C);
+  for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
+  if ((rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, err)) == CB_OK &&
+      (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, ws->set.norm, &b->op, err)) == CB_OK) {
+    memcpy(b->jlo, lo, (no - 1) * n * sizeof *lo);
+    memcpy(b->jhi, hi, (no - 1) * n * sizeof *hi);
+    jac_row_lipschitz(lo, hi, no - 1, n, ws->set.norm, b->Lint);
+    memcpy(b->L, Lq, (no - 1) * sizeof *Lq);
+    memcpy(b->Lout, Lq + no - 1, no * sizeof *Lq);
+    b->op = fmin(b->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
   }
-  out->radius = fmax(out->radius_local, out->radius_global);
-out:
-  cb_free(m_lo);
+  cb_free(C);
   return rc;
 }

@@ -1,6 +1,6 @@
 /*
-** The backward network over a set: interval Jacobians, local Lipschitz
-** constants, and the certified radius they give.
+** The backward network over a set: interval Jacobians and local Lipschitz
+** constants (the certified radius they give: certify/radius.h).
 **
 ** jac_interval walks the graph backwards from the output with, per node, an
 ** interval matrix G_i [q x size_i] that holds d(C f)/d(node i) for every
@@ -65,30 +65,18 @@ int jac_margins_at(const cb_net *net, const lip_result *lr, const double *x, int
 int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double *m_lo, double *lb,
                   double *L, cb_error *err);
 
+/* What `cerbere jacobian` reports over a ball: arrays the caller provides. */
+typedef struct jac_ball {
+  double *jlo, *jhi;    /* [no - 1 x n]: the margins' interval Jacobian (margin rows f_label - f_j, j != label) */
+  double *L;            /* [no - 1]: each margin's local Lipschitz constant (the cut bound with lr) */
+  double *Lint;         /* [no - 1]: the same from the interval Jacobian's rows alone (the input cut) */
+  double *Lout;         /* [no]: each logit's local Lipschitz constant (cut bound) */
+  double op;            /* bound of the ws->set.norm operator norm of the logits' interval Jacobian,
+                           capped by the global K (rounded up) */
+} jac_ball;
 
-typedef struct jac_radius_opts {
-  cb_method method;     /* bounds of each ball: CB_IBP or CB_CROWN (default) */
-  int steps;            /* balls bounded by the search, at most (besides eps = 0); default 16 */
-  double tol;           /* stop when the bracket is <= tol x its lower end; default 1e-3 */
-} jac_radius_opts;
-
-typedef struct jac_radius {
-  double radius;        /* certified: max(radius_local, radius_global) */
-  double radius_local;  /* best radius certified by a ball's local constants (0 if none) */
-  double radius_global; /* the global-Lipschitz radius of lip_certify (per class pair) */
-  double upper;         /* min_j m_lo_j / L_j(0): what the centre's own gradient allows */
-  int evals;            /* balls bounded, the eps = 0 ball included */
-} jac_radius;
-
-void jac_radius_opts_init(jac_radius_opts *o);
-
-/* Certified radius around x in the norm of lr (lip_analyze with the same
-   norm): a ball of radius eps with local constants L_j(eps) certifies
-   min(eps, min_j m_lo_j / L_j(eps)); the search (regula falsi on eps) keeps
-   the best, never below the global-Lipschitz radius.  bn wraps the net. */
-int jac_certify_radius(const cb_bnet *bn, const lip_result *lr, const double *x, int label,
-                       const jac_radius_opts *o, jac_radius *out, cb_error *err);
-
-cb_norm jac_norm_of(lip_norm n);   /* LIP_NORM_2 -> CB_NORM_2 ... */
+/* One backward pass over the ball of ws (bounds_run done) for the margin and
+   logit rows of `label`: fills b.  lr: lip_analyze in the ball's norm. */
+int jac_ball_margins(const cb_ws *ws, int label, const lip_result *lr, jac_ball *b, cb_error *err);
 
 #endif

@@ -28,23 +28,12 @@
 /* Defaults: L2, dense_max 4096, merge_max 4 M entries, 1000 power iterations. */
 void lip_opts_init(lip_opts *o)
 {
-  o->norm = LIP_NORM_2;
+  o->norm = CB_NORM_2;
   o->dense_max = 4096;
   o->merge_max = (size_t)1 << 22;
   o->power_iters = 1000;
   o->power_tol = 1e-12;
   o->seed = 1;
-}
-
-/* Short name of a norm for messages and JSON. */
-const char *lip_norm_name(lip_norm n)
-{
-  switch (n) {
-  case LIP_NORM_2: return "2";
-  case LIP_NORM_INF: return "inf";
-  case LIP_NORM_1: return "1";
-  }
-  return "?";
 }
 
 /* Monotonic wall clock, seconds. */
@@ -143,7 +132,7 @@ static int const_weighted(const cb_net *net, int i, const lip_opts *o, lip_resul
   spec_opts(o, &so);
   if (lip_spec_abs_norms(&op, &n1, &ninf, NULL, NULL, &e) != CB_OK ||
       lip_spec_bound(&op, &so, &L->b, &e) != CB_OK) return node_err(net, i, &e, err);
-  absn = o->norm == LIP_NORM_2 ? round_next_up(sqrt(round_mul_up(n1, ninf))) : o->norm == LIP_NORM_1 ? n1 : ninf;
+  absn = o->norm == CB_NORM_2 ? round_next_up(sqrt(round_mul_up(n1, ninf))) : o->norm == CB_NORM_1 ? n1 : ninf;
   widen(&L->b, rel, absn);
   L->node = i;
   L->rows = op.rows;
@@ -189,12 +178,12 @@ static int64_t windows_per_input(int64_t in, int64_t out, int64_t k, int64_t s, 
 }
 
 /* MAXPOOL constant: 1 (Linf), c (L1), sqrt c (L2), c = windows per input. */
-static void const_maxpool(const cb_net *net, int i, lip_norm norm, lip_result *r)
+static void const_maxpool(const cb_net *net, int i, cb_norm norm, lip_result *r)
 {
   const cb_conv *g = &net->node[i].p.pool.g;
   double c = (double)(windows_per_input(g->hin, g->hout, g->kh, g->sh, g->pt, g->dh) *
                       windows_per_input(g->win, g->wout, g->kw, g->sw, g->pl, g->dw));
-  r->c[i] = norm == LIP_NORM_INF ? 1.0 : norm == LIP_NORM_1 ? c : round_next_up(sqrt(c));
+  r->c[i] = norm == CB_NORM_INF ? 1.0 : norm == CB_NORM_1 ? c : round_next_up(sqrt(c));
   r->cinf[i] = 1.0;
   r->cabs[i] = r->c[i];
 }
@@ -224,16 +213,16 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
 /* ---------------------------------------------------------------- propagation */
 
 /* CONCAT of blocks with constants K_k: ||[d_1; ...]||_p over the blocks. */
-static double concat_rule(const cb_node *n, lip_norm norm, const double *K)
+static double concat_rule(const cb_node *n, cb_norm norm, const double *K)
 {
   double s = 0;
   for (int k = 0; k < n->n_in; k++) {
     double v = K[n->in[k]];
-    if (norm == LIP_NORM_INF) s = fmax(s, v);
-    else if (norm == LIP_NORM_1) s = round_add_up(s, v);
+    if (norm == CB_NORM_INF) s = fmax(s, v);
+    else if (norm == CB_NORM_1) s = round_add_up(s, v);
     else s = round_add_up(s, round_mul_up(v, v));
   }
-  return norm == LIP_NORM_2 ? round_next_up(sqrt(s)) : s;
+  return norm == CB_NORM_2 ? round_next_up(sqrt(s)) : s;
 }
 
 /* Merged block ending at node i, or NULL. */
@@ -318,17 +307,17 @@ static int apply_linear(const cb_net *net, int s, const double *P, size_t nb, do
 }
 
 /* Norm (in `norm`) of the matrix whose transpose B [nb x m] is stored; rounding-safe. */
-static int norm_of_transposed(const double *B, size_t nb, size_t m, lip_norm norm, int exact_l2,
+static int norm_of_transposed(const double *B, size_t nb, size_t m, cb_norm norm, int exact_l2,
                               double *v, cb_error *err)
 {
   lip_op op;
   double n1, ninf;
   int rc;
   lip_power_op_dense(&op, B, nb, m);
-  if (norm == LIP_NORM_2 && exact_l2) return lip_spec_gram_upper(&op, v, NULL, err);
-  if (norm == LIP_NORM_2) { *v = round_nrm2_up(B, nb * m); return CB_OK; }
+  if (norm == CB_NORM_2 && exact_l2) return lip_spec_gram_upper(&op, v, NULL, err);
+  if (norm == CB_NORM_2) { *v = round_nrm2_up(B, nb * m); return CB_OK; }
   if ((rc = lip_spec_abs_norms(&op, &n1, &ninf, NULL, NULL, err)) != CB_OK) return rc;
-  *v = norm == LIP_NORM_INF ? n1 : ninf;
+  *v = norm == CB_NORM_INF ? n1 : ninf;
   return CB_OK;
 }
 
@@ -421,6 +410,8 @@ int lip_analyze(const cb_net *net, const lip_opts *o, lip_result **out, cb_error
   lip_result *r;
   int rc = CB_OK;
   *out = NULL;
+  if (o->norm != CB_NORM_INF && o->norm != CB_NORM_2 && o->norm != CB_NORM_1)
+    return cb_error_set(err, CB_EUSAGE, "Lipschitz constants need the norm inf, 2 or 1, not %s", cb_norm_table[o->norm].name);
   if (!(r = result_new(net->n))) return cb_error_set(err, CB_ENOMEM, "%s: out of memory", net->path);
   r->norm = o->norm;
   for (int i = 0; i < net->n && rc == CB_OK; i++)
@@ -520,17 +511,17 @@ static int last_affine(const cb_net *net)
 }
 
 /* ||w_y - w_j||_q (q dual of the norm) of the true weights, rounded up. */
-static double row_diff_norm(const cb_node *n, int y, int j, lip_norm norm)
+static double row_diff_norm(const cb_node *n, int y, int j, cb_norm norm)
 {
   const double *a = n->p.aff.W + (size_t)y * n->p.aff.in, *b = n->p.aff.W + (size_t)j * n->p.aff.in;
   double s = 0, rel = rel_of(n);
   for (size_t k = 0; k < n->p.aff.in; k++) {
     double d = round_add_up(round_next_up(fabs(a[k] - b[k])), round_mul_up(rel, round_add_up(fabs(a[k]), fabs(b[k]))));
-    if (norm == LIP_NORM_1) s = fmax(s, d);        /* dual of L1 is Linf */
-    else if (norm == LIP_NORM_INF) s = round_add_up(s, d);  /* dual of Linf is L1 */
+    if (norm == CB_NORM_1) s = fmax(s, d);        /* dual of L1 is Linf */
+    else if (norm == CB_NORM_INF) s = round_add_up(s, d);  /* dual of Linf is L1 */
     else s = round_add_up(s, round_mul_up(d, d));
   }
-  return norm == LIP_NORM_2 ? round_next_up(sqrt(s)) : s;
+  return norm == CB_NORM_2 ? round_next_up(sqrt(s)) : s;
 }
 
 /* Lower bound of the real margin f_y - f_j from the computed one and delta. */
@@ -577,7 +568,7 @@ int lip_certify(const cb_net *net, const lip_result *r, const double *x, int lab
     s->margin = HUGE_VAL;
     for (size_t j = 0; j < no; j++) if ((int)j != label) s->margin = fmin(s->margin, y[label] - y[j]);
     s->margin_lo = margin_lo(s->margin, delta);
-    cn = r->norm == LIP_NORM_2 ? round_next_up(sqrt(2.0)) : r->norm == LIP_NORM_INF ? 2.0 : 1.0;
+    cn = r->norm == CB_NORM_2 ? round_next_up(sqrt(2.0)) : r->norm == CB_NORM_INF ? 2.0 : 1.0;
     s->radius_layerwise = radius_of(s->margin_lo, round_mul_up(cn, r->K_layerwise));
     s->radius_merged = radius_of(s->margin_lo, round_mul_up(cn, r->K_merged));
     s->radius = fmax(s->radius_layerwise, s->radius_merged);

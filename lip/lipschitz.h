@@ -17,7 +17,7 @@
 #include "specnorm.h"
 
 typedef struct lip_opts {
-  lip_norm norm;        /* operator norm of every layer; default LIP_NORM_2 */
+  cb_norm norm;         /* operator norm of every layer (inf, 2 or 1); default CB_NORM_2 */
   size_t dense_max;     /* convs with min(inputs, outputs) <= this get the exact Gram bound; default 4096 */
   size_t merge_max;     /* a linear run is multiplied out when in * (largest size) <= this; default 1 << 22; 0 = never */
   int power_iters;      /* power-iteration cap per layer; default 1000 */
@@ -39,7 +39,7 @@ typedef struct lip_block {
 } lip_block;
 
 typedef struct lip_result {
-  lip_norm norm;
+  cb_norm norm;
   int n;                /* net->n */
   int n_layers, n_blocks;
   lip_layer *layer;
@@ -79,7 +79,5 @@ int lip_certify(const cb_net *net, const lip_result *r, const double *x, int lab
    y (output size, may be NULL) receives the computed output. */
 int lip_forward_error(const cb_net *net, const lip_result *r, const double *x, double *y,
                       double *delta, cb_error *err);
-
-const char *lip_norm_name(lip_norm n);               /* "2", "inf", "1" */
 
 #endif

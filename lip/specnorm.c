@@ -30,7 +30,7 @@
 /* Defaults: L2, dense_max 4096, power-iteration defaults. */
 void lip_spec_opts_init(lip_spec_opts *o)
 {
-  o->norm = LIP_NORM_2;
+  o->norm = CB_NORM_2;
   o->dense_max = 4096;
   lip_power_opts_init(&o->power);
 }
@@ -455,9 +455,10 @@ int lip_spec_bound(const lip_op *op, const lip_spec_opts *o, lip_bound *b, cb_er
   b->method = "abs-sum";
   if ((rc = lip_spec_abs_norms(op, &n1, &ninf, &lo1, &loinf, err)) != CB_OK) return rc;
   switch (o->norm) {
-  case LIP_NORM_INF: b->lower = loinf; b->upper = ninf; return CB_OK;
-  case LIP_NORM_1: b->lower = lo1; b->upper = n1; return CB_OK;
-  case LIP_NORM_2: return bound_l2(op, o, round_next_up(sqrt(round_mul_up(n1, ninf))), b, err);
+  case CB_NORM_INF: b->lower = loinf; b->upper = ninf; return CB_OK;
+  case CB_NORM_1: b->lower = lo1; b->upper = n1; return CB_OK;
+  case CB_NORM_2: return bound_l2(op, o, round_next_up(sqrt(round_mul_up(n1, ninf))), b, err);
+  case CB_NORM_BOX: case CB_NORM_COUNT: break;
   }
   return cb_error_set(err, CB_EUSAGE, "operator norm: unknown norm %d", (int)o->norm);
 }

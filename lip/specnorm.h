@@ -18,16 +18,11 @@
 #ifndef CB_LIP_SPECNORM_H
 #define CB_LIP_SPECNORM_H
 
+#include "norm.h"
 #include "power.h"
 
-typedef enum lip_norm {
-  LIP_NORM_2,    /* spectral norm */
-  LIP_NORM_INF,  /* max row sum of |A| */
-  LIP_NORM_1     /* max column sum of |A| */
-} lip_norm;
-
 typedef struct lip_spec_opts {
-  lip_norm norm;          /* which operator norm; default LIP_NORM_2 */
+  cb_norm norm;           /* which operator norm (inf, 2 or 1; not BOX); default CB_NORM_2 */
   size_t dense_max;       /* convs with min(inputs, outputs) <= this get the exact Gram bound; default 4096 */
   lip_power_opts power;   /* lower estimate (L2) */
 } lip_spec_opts;

@@ -489,6 +489,14 @@ static void test_topk_change(void **st)
   attr_max_change(map, lb, ub, 5, mc);
   assert_true(mc[2] >= 0.5 && mc[2] < 0.5 + 1e-12);
   assert_true(mc[0] >= 2.5 && mc[0] < 2.5 + 1e-12);
+  {   /* the map's own top-k: largest first, ties by index, at most n */
+    double m[6] = {1, 3, 2, 3, -1, 2};
+    assert_int_equal(attr_topk(m, 6, 3, idx), 3);
+    assert_int_equal(idx[0], 1); assert_int_equal(idx[1], 3); assert_int_equal(idx[2], 2);
+    assert_int_equal(attr_topk(m, 2, 5, idx), 2);
+    assert_int_equal(idx[0], 1); assert_int_equal(idx[1], 0);
+    assert_int_equal(attr_topk(m, 6, 0, idx), 0);
+  }
 }
 
 /* Failing-allocator sweep: every allocation failure of attr_new, each

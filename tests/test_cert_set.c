@@ -94,9 +94,9 @@ static void test_clip_row_outside(void **st)
       assert_int_equal(cert_result_init(&r, net), CB_OK);
       if (certify_sample(c, x, label, &r, NULL, &err) != CB_OK) fail_msg("%s", err.msg);
       snprintf(tag, sizeof tag, "clip4 norm %d label %d", k, label);
-      printf("  %s: %s (%s), radii [%g, %g]\n", tag, cb_verdict_name[r.verdict], r.reason, r.certified_radius, r.attack_radius);
+      printf("  %s: %s (%s), radii [%g, %g]\n", tag, cb_verdict_table[r.verdict].name, r.reason, r.certified_radius, r.attack_radius);
       if (label == 0) {      /* class 0 on the whole box: verified, by a bound */
-        if (r.verdict != V_VERIFIED) fail_msg("%s: %s (%s), expected verified", tag, cb_verdict_name[r.verdict], r.reason);
+        if (r.verdict != V_VERIFIED) fail_msg("%s: %s (%s), expected verified", tag, cb_verdict_table[r.verdict].name, r.reason);
         assert_int_equal(r.pred, 0);
         assert_true(r.certified_radius >= eps[k]);
       } else {               /* the clean point (0.6,0.6,0.6,0.6) is class 0: falsified by clean */
@@ -137,7 +137,7 @@ static void test_radius_l2_clip(void **st)
     assert_true(dist > 0.25 && dist < 0.4);
     assert_int_equal(cert_result_init(&r, net), CB_OK);
     if (certify_sample(c, x, cb_data_label(d, rows[k]), &r, NULL, &err) != CB_OK) fail_msg("row %zu: %s", rows[k], err.msg);
-    printf("  digits row %zu (distance %.6g to the box): %s, radii [%g, %g]\n", rows[k], dist, cb_verdict_name[r.verdict],
+    printf("  digits row %zu (distance %.6g to the box): %s, radii [%g, %g]\n", rows[k], dist, cb_verdict_table[r.verdict].name,
            r.certified_radius, r.attack_radius);
     assert_true(r.certified_radius >= dist && r.certified_radius <= r.attack_radius);
     if (r.verdict == V_FALSIFIED) check_cex(net, &o, x, &r, "digits L2 clip");
@@ -177,7 +177,7 @@ static void test_methods_subsets(void **st)
         if (ran && !named) fail_msg("methods %#x row %zu: %s ran without being named", o.methods, row, cb_cm_name[m]);
         if (named && !ran && !earlier)
           fail_msg("methods %#x row %zu: %s named but did not run (%s, %s)", o.methods, row, cb_cm_name[m],
-                   cb_verdict_name[r.verdict], r.reason);
+                   cb_verdict_table[r.verdict].name, r.reason);
       }
       if (r.verdict != V_UNKNOWN) assert_true((o.methods >> r.decided_by) & 1);
       if (r.verdict == V_UNKNOWN && (o.methods & ~((1u << CM_CLEAN) | (1u << CM_ATTACK) | (1u << CM_STRONG_ATTACK))))

@@ -744,7 +744,7 @@ static int as_double(const mpq_t v, double *d)
 
 /* ------------------------------------------------------------ running verify */
 
-typedef struct stats { const char *cat; int n, truth[2], ans[5], wrong, badwit, printed; double secs; } stats;
+typedef struct stats { const char *cat; int n, truth[2], ans[V_COUNT], wrong, badwit, printed; double secs; } stats;
 
 static stats ST[8];
 static int n_st, n_printed;
@@ -775,11 +775,11 @@ static int witness_ok(const tnet *N, const prop *P, const vfy_result *r)
 /* Prints a wrong answer: one line, then in full for the first of each category. */
 static void report_wrong(const tnet *N, const sbuf *B, const prop *P, stats *st, int truth, const vfy_result *r, int badwit)
 {
-  printf("WRONG [%s] verify: %s, exact truth: %s%s (%s)\n", P->cat, vfy_answer_name[r->answer],
+  printf("WRONG [%s] verify: %s, exact truth: %s%s (%s)\n", P->cat, cb_verdict_table[r->answer].vnnlib,
          truth ? "sat" : "unsat", badwit ? ", witness fails in exact arithmetic" : "", r->reason);
   if (st->printed >= 2 || n_printed >= MAX_PRINT) return;
   st->printed++; n_printed++;
-  if (r->answer == VFY_SAT && r->x) {
+  if (r->answer == V_FALSIFIED && r->x) {
     printf("  witness box %zu conj %zu x =", r->box, r->conj);
     for (size_t j = 0; j < N->nx; j++) printf(" %.17g", r->x[j]);
     printf("  y(double) =");
@@ -813,8 +813,8 @@ static void run_prop(const tnet *N, const prop *P)
   if (P->expect >= 0 && truth != P->expect) fail_msg("[%s] exact LP says %d, construction %d\n%s", P->cat, truth, P->expect, B.s);
   memset(&r, 0, sizeof r);
   if (vfy_run(N->net, S, &VO, &r, &err)) fail_msg("%s", err.msg);
-  if (r.answer == VFY_SAT) bad = !witness_ok(N, P, &r);
-  wrong = (r.answer == VFY_SAT && !truth) || (r.answer == VFY_UNSAT && truth);
+  if (r.answer == V_FALSIFIED) bad = !witness_ok(N, P, &r);
+  wrong = (r.answer == V_FALSIFIED && !truth) || (r.answer == V_VERIFIED && truth);
   st->n++; st->truth[truth]++; st->ans[r.answer]++; st->secs += r.seconds;
   st->wrong += wrong; st->badwit += bad && !wrong;
   if (wrong || bad) report_wrong(N, &B, P, st, truth, &r, bad);
@@ -1050,10 +1050,10 @@ static void print_stats(void)
     if (k < n_st) {
       all.n += s->n; all.wrong += s->wrong; all.badwit += s->badwit; all.secs += s->secs;
       for (int i = 0; i < 2; i++) all.truth[i] += s->truth[i];
-      for (int i = 0; i < 5; i++) all.ans[i] += s->ans[i];
+      for (int i = 0; i < V_COUNT; i++) all.ans[i] += s->ans[i];
     }
     printf("%-9s %5d %4d/%-4d | %5d %5d %7d %7d %5d | %5d %6d %7.2f\n", s->cat, s->n, s->truth[1], s->truth[0],
-           s->ans[VFY_UNSAT], s->ans[VFY_SAT], s->ans[VFY_TIMEOUT], s->ans[VFY_UNKNOWN], s->ans[VFY_ERROR],
+           s->ans[V_VERIFIED], s->ans[V_FALSIFIED], s->ans[V_TIMEOUT], s->ans[V_UNKNOWN], s->ans[V_ERROR],
            s->wrong, s->badwit, s->secs);
   }
 }

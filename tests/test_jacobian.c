@@ -28,8 +28,8 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "power.h"
+#include "radius.h"
 #include "round.h"
-#include "cmd_jacobian.h"
 #include "attack.h"
 
 static long ncut;   /* rows where a cut below the output beat the input cut */
@@ -177,7 +177,7 @@ static void sound_net(cb_net *net, const char *name)
     lip_opts lo_;
     lip_result *lr = NULL;
     lip_opts_init(&lo_);
-    lo_.norm = norms[c] == CB_NORM_2 ? LIP_NORM_2 : norms[c] == CB_NORM_1 ? LIP_NORM_1 : LIP_NORM_INF;
+    lo_.norm = norms[c];
     if (lip_analyze(net, &lo_, &lr, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
     for (int e = 0; e < 2; e++) {
       tset t = {norms[c], c == 3, radii[e], x0, lo, hi, n};
@@ -226,7 +226,7 @@ static void ref_net(const char *name)
   cb_grad *gr;
   lip_result *lr = NULL;
   lip_opts lo;
-  jac_radius_opts ro;
+  radius_lip_opts ro;
   cb_error err = {0};
   size_t n = 64, no = 10, q = 19;
   double *C = calloc(q * no, sizeof *C), *J = malloc(4 * q * n * sizeof *J), *G = malloc(q * n * sizeof *G), x[64];
@@ -241,7 +241,7 @@ static void ref_net(const char *name)
   lip_opts_init(&lo);
   if (lip_analyze(net, &lo, &lr, &err) != CB_OK) fail_msg("%s", err.msg);
   K = fmin(lr->K_layerwise, lr->K_merged);
-  jac_radius_opts_init(&ro);
+  radius_lip_opts_init(&ro);
   for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
   for (size_t row = 0; row < 20; row++) {
     const double *x0 = cb_data_x(d, row);
@@ -283,10 +283,10 @@ static void ref_net(const char *name)
       if (!(smax <= op)) fail_msg("%s row %zu eps %g: sampled ||J||_2 >= %.17g above the operator bound %.17g", name, row, eps, smax, op);
     }
     {
-      jac_radius r;
+      radius_lip r;
       const cJSON *sm = cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "samples"), (int)row);
       double rref = cJSON_GetObjectItem(sm, "certified_l2_radius_merged")->valuedouble;
-      if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
+      if (radius_lip_search(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
       if (!(r.radius >= rref)) fail_msg("%s row %zu: local-Lipschitz radius %.9g below the reference %.9g (global %.9g)", name, row, r.radius, rref, r.radius_global);
       evsum += r.evals;
       if (r.radius > 0) {   /* PGD on the margins inside the certified ball must find no counterexample */
@@ -324,7 +324,7 @@ static void test_ref_orth(void **st) { (void)st; ref_net("digits_orth"); }
 static void test_radius_norms(void **st)
 {
   static const char *nets[2] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
-  static const lip_norm norms[2] = {LIP_NORM_INF, LIP_NORM_1};
+  static const cb_norm norms[2] = {CB_NORM_INF, CB_NORM_1};
   cb_data *d = must_csv("nets/digits_test20.csv", 64);
   cb_error err = {0};
   double C[90], gmin = HUGE_VAL, gain = 0;
@@ -337,20 +337,20 @@ static void test_radius_norms(void **st)
     for (int m = 0; m < 2; m++) {
       lip_opts lo;
       lip_result *lr = NULL;
-      jac_radius_opts ro;
+      radius_lip_opts ro;
       lip_opts_init(&lo);
       lo.norm = norms[m];
       assert_int_equal(lip_analyze(net, &lo, &lr, &err), CB_OK);
-      jac_radius_opts_init(&ro);
+      radius_lip_opts_init(&ro);
       ro.method = m ? CB_IBP : CB_CROWN;
       for (size_t row = 0; row < 6; row++) {
         const double *x0 = cb_data_x(d, row);
         int label = cb_data_label(d, row);
-        jac_radius r;
-        if (jac_certify_radius(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
+        radius_lip r;
+        if (radius_lip_search(&bn, lr, x0, label, &ro, &r, &err) != CB_OK) fail_msg("%s", err.msg);
         assert_true(r.radius >= r.radius_global);
         if (r.radius > 0) {
-          cb_set s = {jac_norm_of(norms[m]), r.radius, 64, x0, NULL, NULL};
+          cb_set s = {norms[m], r.radius, 64, x0, NULL, NULL};
           cb_attack_opt ao = CB_ATTACK_DEFAULT;
           double xb[64], gb;
           jac_margin_rows(10, label, C);
@@ -403,20 +403,21 @@ static void test_bad(void **st)
   cb_net_free(net);
 }
 
-/* The CLI (cmd_jacobian) end to end: JSON fields, gradient inside the interval,
-   capped L <= interval L, radius >= global radius; without a ball, no ball fields. */
+static char cerbere[1024];
+
+/* The CLI (cerbere jacobian, run as a process) end to end: JSON fields,
+   gradient inside the interval, capped L <= interval L, radius >= global
+   radius; without a ball, no ball fields. */
 static void test_cli(void **st)
 {
   char out[] = "/tmp/cb_jac_XXXXXX";
-  char *a1[] = {"nets/digits_cnn.onnx", "--data", "nets/digits_test20.csv", "--norm", "2", "--eps", "0.05",
-                "--rows", "2:5", "--quiet", "--json", out};
-  char *a2[] = {"nets/digits_tanh.onnx", "--data", "nets/digits_test20.csv", "--rows", "0:2", "--quiet", "--json", out};
   cJSON *j, *s;
   int fd = mkstemp(out);
   (void)st;
   assert_true(fd >= 0);
   close(fd);
-  assert_int_equal(cmd_jacobian(12, a1), 0);
+  assert_int_equal(cerbere_run(cerbere, "jacobian nets/digits_cnn.onnx --data nets/digits_test20.csv --norm 2 --eps 0.05 "
+                                        "--rows 2:5 --quiet --json %s", out), 0);
   assert_non_null(j = load_json(out));
   assert_int_equal(cJSON_GetObjectItem(j, "n_samples")->valueint, 3);
   cJSON_ArrayForEach(s, cJSON_GetObjectItem(j, "samples")) {
@@ -438,7 +439,7 @@ static void test_cli(void **st)
     assert_true(cJSON_GetObjectItem(s, "lipschitz_operator")->valuedouble <= cJSON_GetObjectItem(j, "K_global")->valuedouble * (1 + 1e-15));
   }
   cJSON_Delete(j);
-  assert_int_equal(cmd_jacobian(8, a2), 0);
+  assert_int_equal(cerbere_run(cerbere, "jacobian nets/digits_tanh.onnx --data nets/digits_test20.csv --rows 0:2 --quiet --json %s", out), 0);
   assert_non_null(j = load_json(out));
   s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "samples"), 1);
   assert_non_null(cJSON_GetObjectItem(s, "gradient"));
@@ -458,7 +459,7 @@ static void test_oom(void **st)
   cb_bnet bn, bm;
   lip_result *lr = NULL;
   lip_opts lo;
-  jac_radius_opts ro;
+  radius_lip_opts ro;
   cb_error err = {0};
   size_t n, no;
   double *x0, C[25], *jl, *jh;
@@ -475,7 +476,7 @@ static void test_oom(void **st)
   assert_int_equal(bnet_init(&bm, mlp, &err), CB_OK);
   lip_opts_init(&lo);
   assert_int_equal(lip_analyze(mlp, &lo, &lr, &err), CB_OK);
-  jac_radius_opts_init(&ro);
+  radius_lip_opts_init(&ro);
   ro.steps = 3;
   {
     cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
@@ -494,17 +495,17 @@ static void test_oom(void **st)
     ws_free(ws);
   }
   for (m = 0; m < 100000; m++) {
-    jac_radius r;
+    radius_lip r;
     int rc;
     cb_error_clear(&err);
     cb_alloc_fail_after(m);
-    rc = jac_certify_radius(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
+    rc = radius_lip_search(&bm, lr, cb_data_x(d, 0), cb_data_label(d, 0), &ro, &r, &err);
     cb_alloc_fail_after(-1);
     if (rc == CB_OK) break;
     if (rc != CB_ENOMEM) fail_msg("failing allocation %d: status %d: %s", m, rc, err.msg);
     assert_true(err.msg[0] != 0);
   }
-  printf("jac_interval: %d, jac_certify_radius: %d allocation failure points, all reported\n", k, m);
+  printf("jac_interval: %d, radius_lip_search: %d allocation failure points, all reported\n", k, m);
   lip_result_free(lr);
   bnet_free(&bn);
   bnet_free(&bm);
@@ -514,7 +515,7 @@ static void test_oom(void **st)
   free(x0); free(jl); free(jh);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
@@ -522,5 +523,7 @@ int main(void)
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom),
   };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,10 +16,11 @@
 #include <unistd.h>
 #include "testutil.h"
 #include "bjorck.h"
-#include "cmd_lipschitz.h"
 #include "lipschitz.h"
+#include "orth.h"
 
 static const char *const ref_nets[] = {"digits_mlp", "digits_cnn", "digits_tanh", "digits_orth"};
+static char cerbere[1024];   /* the binary, for the commands' end-to-end checks */
 
 static double urange(uint64_t *s, double lo, double hi) { return lo + (hi - lo) * urand(s); }
 
@@ -28,7 +29,7 @@ static void rand_fill(double *x, size_t n, double scale, uint64_t *s)
   for (size_t i = 0; i < n; i++) x[i] = urange(s, -scale, scale);
 }
 
-static lip_result *must_analyze(const cb_net *net, lip_norm norm)
+static lip_result *must_analyze(const cb_net *net, cb_norm norm)
 {
   lip_opts o;
   lip_result *r = NULL;
@@ -110,7 +111,7 @@ static void test_reference_nets(void **st)
     lip = cJSON_GetObjectItem(ref, "lipschitz");
     snprintf(p, sizeof p, "nets/%s.onnx", ref_nets[k]);
     net = must_load(p);
-    r = must_analyze(net, LIP_NORM_2);
+    r = must_analyze(net, CB_NORM_2);
     printf("%s\n", ref_nets[k]);
     check_layers(net, r, lip);
     check_K(r->K_layerwise, cJSON_GetObjectItem(lip, "K_layerwise")->valuedouble, "K_layerwise");
@@ -127,7 +128,7 @@ static void test_reference_nets(void **st)
 static void test_orth_net(void **st)
 {
   cb_net *net = must_load("nets/digits_orth.onnx");
-  lip_result *r = must_analyze(net, LIP_NORM_2);
+  lip_result *r = must_analyze(net, CB_NORM_2);
   (void)st;
   printf("digits_orth: K_layerwise - 1 = %.3e, K_merged - 1 = %.3e\n", r->K_layerwise - 1, r->K_merged - 1);
   assert_true(fabs(r->K_layerwise - 1) <= 1e-6 && fabs(r->K_merged - 1) <= 1e-6);
@@ -148,11 +149,12 @@ static double accuracy_of(const cb_net *net, const char *csv)
   return a;
 }
 
+/* `cerbere orthonormalize` (run as a process): the file it writes is
+   certified <= 1 and its JSON gives that K and the measured accuracy. */
 static void test_orthonormalize_mlp(void **st)
 {
   char out[] = "/tmp/cb_lip_orth_XXXXXX", js[64];
   int fd = mkstemp(out);
-  char *argv[] = {"nets/digits_mlp.onnx", "-o", out, "--data", "nets/digits_test.csv", "--json", js};
   cb_net *net;
   lip_result *r;
   cJSON *j;
@@ -161,9 +163,9 @@ static void test_orthonormalize_mlp(void **st)
   assert_true(fd >= 0);
   close(fd);
   snprintf(js, sizeof js, "%s.json", out);
-  assert_int_equal(cmd_orthonormalize(7, argv), 0);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize nets/digits_mlp.onnx -o %s --data nets/digits_test.csv --json %s", out, js), 0);
   net = must_load(out);
-  r = must_analyze(net, LIP_NORM_2);
+  r = must_analyze(net, CB_NORM_2);
   acc = accuracy_of(net, "nets/digits_test.csv");
   assert_non_null(j = load_json(js));
   printf("orthonormalized digits_mlp: guaranteed K = %.15g, accuracy %.4f (reported %.4f)\n",
@@ -179,18 +181,72 @@ static void test_orthonormalize_mlp(void **st)
   remove(js);
 }
 
-/* A Gemm with alpha != 1 cannot be rewritten by replacing its initializer. */
+/* The library's orthonormalisation (lip/orth.h) on the dense and the conv
+   net: every weighted layer is rewritten, the written file reloads with every
+   layer certified <= 1, and lip_orth_check carries those bounds. */
+static void test_orth_library(void **st)
+{
+  static const char *const nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx"};
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    char out[] = "/tmp/cb_lip_orthlib_XXXXXX";
+    int fd = mkstemp(out);
+    cb_net *net = must_load(nets[k]), *net2;
+    lip_result *before = must_analyze(net, CB_NORM_2), *after;
+    lip_bjorck_opts bo;
+    lip_orth *o = NULL;
+    cb_error err = {0};
+    assert_true(fd >= 0);
+    close(fd);
+    lip_bjorck_opts_init(&bo);
+    if (lip_orthonormalize(net, before, &bo, &o, &err) != CB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(o->n_layers, before->n_layers);
+    if (onnx_write_patched(nets[k], out, o->patch, o->n_patch, &err) != CB_OK) fail_msg("%s", err.msg);
+    net2 = must_load(out);
+    after = must_analyze(net2, CB_NORM_2);
+    if (lip_orth_check(o, net, net2, after, &err) != CB_OK) fail_msg("%s", err.msg);
+    for (int j = 0; j < o->n_layers; j++) {
+      const lip_orth_layer *L = &o->layer[j];
+      const cb_node *n = &net->node[L->node];
+      assert_int_equal(L->done, n->kind != CB_SCALE && n->w_init != NULL);
+      if (L->done) assert_true(L->after_up <= 1.0 && L->after_up == after->layer[j].b.upper && L->shrink > 0 && L->shrink <= 1);
+    }
+    printf("%s: %d of %d layers orthonormalised, K after %.15g\n", nets[k], o->n_patch, o->n_layers,
+           fmin(after->K_layerwise, after->K_merged));
+    assert_true(fmin(after->K_layerwise, after->K_merged) <= 1 + 1e-9);
+    lip_orth_free(o);
+    lip_result_free(before); lip_result_free(after);
+    cb_net_free(net); cb_net_free(net2);
+    remove(out);
+  }
+  lip_orth_free(NULL);
+}
+
+/* A Gemm with alpha != 1 cannot be rewritten by replacing its initializer:
+   onnx_write_patched refuses the library's patches, and the command exits 3
+   leaving no file. */
 static void test_orthonormalize_refuses_alpha(void **st)
 {
   char out[] = "/tmp/cb_lip_alpha_XXXXXX";
   int fd = mkstemp(out);
-  char *argv[] = {"tests/data/ops/gemm_variants.onnx", "-o", out};
+  cb_net *net = must_load("tests/data/ops/gemm_variants.onnx");
+  lip_result *before = must_analyze(net, CB_NORM_2);
+  lip_bjorck_opts bo;
+  lip_orth *o = NULL;
+  cb_error err = {0};
   (void)st;
   assert_true(fd >= 0);
   close(fd);
   remove(out);
-  assert_int_equal(cmd_orthonormalize(3, argv), 3);
+  lip_bjorck_opts_init(&bo);
+  if (lip_orthonormalize(net, before, &bo, &o, &err) != CB_OK) fail_msg("%s", err.msg);
+  assert_int_equal(onnx_write_patched("tests/data/ops/gemm_variants.onnx", out, o->patch, o->n_patch, &err), CB_EUNSUP);
+  assert_true(access(out, F_OK) != 0);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize tests/data/ops/gemm_variants.onnx -o %s 2> /dev/null", out), 3);
   assert_true(access(out, F_OK) != 0);  /* no partial output */
+  lip_orth_free(o);
+  lip_result_free(before);
+  cb_net_free(net);
 }
 
 /* ------------------------------------------------------------ random nets */
@@ -374,27 +430,27 @@ static cb_net *rand_single(uint64_t *s, int conv)
 
 /* ------------------------------------------------------------ 3. property test */
 
-static double pnorm(const double *v, size_t n, lip_norm p)
+static double pnorm(const double *v, size_t n, cb_norm p)
 {
   double s = 0;
   for (size_t i = 0; i < n; i++) {
-    if (p == LIP_NORM_INF) s = fmax(s, fabs(v[i]));
-    else if (p == LIP_NORM_1) s += fabs(v[i]);
+    if (p == CB_NORM_INF) s = fmax(s, fabs(v[i]));
+    else if (p == CB_NORM_1) s += fabs(v[i]);
     else s += v[i] * v[i];
   }
-  return p == LIP_NORM_2 ? sqrt(s) : s;
+  return p == CB_NORM_2 ? sqrt(s) : s;
 }
 
 /* Worst direction of a one-layer net in norm p: top singular vector (L2),
    sign of the largest row (Linf), largest column's coordinate (L1). */
-static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
+static void sharp_dir(const cb_net *net, cb_norm p, double *v, uint64_t *s)
 {
   const cb_node *n = &net->node[net->output];
   lip_op op;
   size_t in = net->node[0].size;
   if (n->kind == CB_AFFINE) lip_power_op_dense(&op, n->p.aff.W, n->p.aff.out, n->p.aff.in);
   else lip_power_op_conv(&op, &n->p.conv.g, n->p.conv.W);
-  if (p == LIP_NORM_2) {
+  if (p == CB_NORM_2) {
     lip_power_opts po;
     lip_power_res pr;
     cb_error err = {0};
@@ -406,12 +462,12 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
     double *x = calloc(op.rows > in ? op.rows : in, sizeof *x), *y = calloc(op.rows > in ? op.rows : in, sizeof *y);
     size_t best = 0;
     for (size_t i = 0; i < in; i++) v[i] = 0;
-    if (p == LIP_NORM_1) {  /* column with the largest |A| sum: apply A to each basis vector */
+    if (p == CB_NORM_1) {  /* column with the largest |A| sum: apply A to each basis vector */
       double bs = -1;
       for (size_t j = 0; j < in; j++) {
         memset(x, 0, in * sizeof *x); x[j] = 1;
         assert_int_equal(lip_power_apply(&op, 0, x, 1, y), CB_OK);
-        if (pnorm(y, op.rows, LIP_NORM_1) > bs) { bs = pnorm(y, op.rows, LIP_NORM_1); best = j; }
+        if (pnorm(y, op.rows, CB_NORM_1) > bs) { bs = pnorm(y, op.rows, CB_NORM_1); best = j; }
       }
       v[best] = 1;
     } else {  /* row with the largest |A| sum: sign of A^T e_i */
@@ -419,7 +475,7 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
       for (size_t i = 0; i < op.rows; i++) {
         memset(y, 0, op.rows * sizeof *y); y[i] = 1;
         assert_int_equal(lip_power_apply(&op, 1, y, 1, x), CB_OK);
-        if (pnorm(x, in, LIP_NORM_1) > bs) { bs = pnorm(x, in, LIP_NORM_1); best = i; }
+        if (pnorm(x, in, CB_NORM_1) > bs) { bs = pnorm(x, in, CB_NORM_1); best = i; }
       }
       memset(y, 0, op.rows * sizeof *y); y[best] = 1;
       assert_int_equal(lip_power_apply(&op, 1, y, 1, x), CB_OK);
@@ -433,11 +489,11 @@ static void sharp_dir(const cb_net *net, lip_norm p, double *v, uint64_t *s)
 typedef struct pstats { long pairs, blocks, tighter; double worst; } pstats;
 
 /* npairs pairs (x, x + t d): d random, one-hot, signs, or the sharp direction. */
-static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, uint64_t *s, pstats *ps)
+static void check_pairs(const cb_net *net, cb_norm p, int npairs, int sharp, uint64_t *s, pstats *ps)
 {
   size_t in = net->node[0].size, no = net->node[net->output].size;
   double *x = calloc(in, sizeof *x), *y = calloc(in, sizeof *y), *d = calloc(in, sizeof *d), *sd = calloc(in, sizeof *sd);
-  double *fx = calloc(no, sizeof *fx), *fy = calloc(no, sizeof *fy), K, dx, dy, root = p == LIP_NORM_2 ? sqrt((double)no) : p == LIP_NORM_1 ? (double)no : 1;
+  double *fx = calloc(no, sizeof *fx), *fy = calloc(no, sizeof *fy), K, dx, dy, root = p == CB_NORM_2 ? sqrt((double)no) : p == CB_NORM_1 ? (double)no : 1;
   lip_result *r = must_analyze(net, p);
   cb_error err = {0};
   K = fmin(r->K_layerwise, r->K_merged);
@@ -456,7 +512,7 @@ static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, ui
     lhs = pnorm(fx, no, p) * (1 - 2e-15 * (double)(no + 4));
     slack = (dx + dy) * root * (1 + 1e-15);
     rhs = K * pnorm(d, in, p) * (1 + 2e-15 * (double)(in + 4)) + slack;
-    if (!(lhs <= rhs)) fail_msg("||f(x)-f(y)|| = %.17g > K ||x-y|| = %.17g (K %.17g, norm %s)", lhs, rhs, K, lip_norm_name(p));
+    if (!(lhs <= rhs)) fail_msg("||f(x)-f(y)|| = %.17g > K ||x-y|| = %.17g (K %.17g, norm %s)", lhs, rhs, K, cb_norm_table[p].name);
     ps->worst = fmax(ps->worst, lhs / (K * pnorm(d, in, p)));
     ps->pairs++;
   }
@@ -466,7 +522,7 @@ static void check_pairs(const cb_net *net, lip_norm p, int npairs, int sharp, ui
 
 static void test_property_random(void **st)
 {
-  static const lip_norm norms[] = {LIP_NORM_2, LIP_NORM_INF, LIP_NORM_1};
+  static const cb_norm norms[] = {CB_NORM_2, CB_NORM_INF, CB_NORM_1};
   uint64_t s = 20261122;
   int seen[CB_KIND_COUNT] = {0};
   (void)st;
@@ -482,10 +538,10 @@ static void test_property_random(void **st)
       }
     }
     printf("L%s: %ld pairs on random DAG nets (max ratio %.3g; %ld merged blocks, K_merged < K_layerwise on %ld "
-           "analyses), %ld on one-layer nets (max ratio %.6f), 0 violations\n", lip_norm_name(norms[ni]), dag.pairs,
+           "analyses), %ld on one-layer nets (max ratio %.6f), 0 violations\n", cb_norm_table[norms[ni]].name, dag.pairs,
            dag.worst, dag.blocks, dag.tighter, one.pairs, one.worst);
     assert_true(dag.blocks > 0 && dag.tighter > 0);
-    assert_true(one.worst > (norms[ni] == LIP_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
+    assert_true(one.worst > (norms[ni] == CB_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
   }
   for (int k = 0; k < CB_KIND_COUNT; k++) if (!seen[k]) fail_msg("kind %s not covered", cb_kind_info[k].name);
 }
@@ -505,7 +561,7 @@ static void test_property_opnets(void **st)
     net = must_load(p);
     for (int ni = 0; ni < 3; ni++) {
       pstats ps = {0, 0, 0, 0};
-      check_pairs(net, (lip_norm)ni, 90, 0, &s, &ps);
+      check_pairs(net, (cb_norm)ni, 90, 0, &s, &ps);
       pairs += ps.pairs;
     }
     cb_net_free(net);
@@ -543,13 +599,13 @@ static void test_no_rule(void **st)
   cb_net_free(net);
 }
 
+/* The commands' exit codes (the binary, run as a process). */
 static void test_cli_errors(void **st)
 {
-  char *a1[] = {"nets/nope.onnx"}, *a2[] = {"nets/digits_mlp.onnx", "--norm", "3"}, *a3[] = {"nets/digits_mlp.onnx"};
   (void)st;
-  assert_int_equal(cmd_lipschitz(1, a1), 3);
-  assert_int_equal(cmd_lipschitz(3, a2), 2);
-  assert_int_equal(cmd_orthonormalize(1, a3), 2);  /* missing -o */
+  assert_int_equal(cerbere_run(cerbere, "lipschitz nets/nope.onnx 2> /dev/null"), 3);
+  assert_int_equal(cerbere_run(cerbere, "lipschitz nets/digits_mlp.onnx --norm 3 2> /dev/null"), 2);
+  assert_int_equal(cerbere_run(cerbere, "orthonormalize nets/digits_mlp.onnx 2> /dev/null"), 2);  /* missing -o */
 }
 
 /* ------------------------------------------------------------ oracles */
@@ -676,7 +732,7 @@ static void test_conv_oracles(void **st)
 }
 
 /* Norm of the dense product of a linear net: columns f(e_j) - f(0), biases cancel. */
-static double linear_net_norm(const cb_net *net, lip_norm p)
+static double linear_net_norm(const cb_net *net, cb_norm p)
 {
   size_t in = net->node[0].size, no = net->node[net->output].size;
   double *X = calloc((in + 1) * in, sizeof *X), *Y = calloc((in + 1) * no, sizeof *Y), *A = calloc(no * in, sizeof *A), r = 0;
@@ -685,9 +741,9 @@ static double linear_net_norm(const cb_net *net, lip_norm p)
   if (cb_net_forward(net, X, in + 1, Y, &err) != CB_OK) fail_msg("%s", err.msg);
   for (size_t j = 0; j < in; j++)
     for (size_t i = 0; i < no; i++) A[i * in + j] = Y[(j + 1) * no + i] - Y[i];
-  if (p == LIP_NORM_2) r = svd_max(A, no, in);
-  for (size_t i = 0; p == LIP_NORM_INF && i < no; i++) r = fmax(r, pnorm(A + i * in, in, LIP_NORM_1));
-  for (size_t j = 0; p == LIP_NORM_1 && j < in; j++) {
+  if (p == CB_NORM_2) r = svd_max(A, no, in);
+  for (size_t i = 0; p == CB_NORM_INF && i < no; i++) r = fmax(r, pnorm(A + i * in, in, CB_NORM_1));
+  for (size_t j = 0; p == CB_NORM_1 && j < in; j++) {
     double c = 0;
     for (size_t i = 0; i < no; i++) c += fabs(A[i * in + j]);
     r = fmax(r, c);
@@ -711,11 +767,11 @@ static void test_merged_oracle(void **st)
     for (int ni = 0; ni < 3; ni++) {
       cb_net *nets[2] = {a, b};
       for (int k = 0; k < 2; k++) {
-        lip_result *r = must_analyze(nets[k], (lip_norm)ni);
-        double ex = linear_net_norm(nets[k], (lip_norm)ni);
+        lip_result *r = must_analyze(nets[k], (cb_norm)ni);
+        double ex = linear_net_norm(nets[k], (cb_norm)ni);
         assert_int_equal(r->n_blocks, 1);
         if (!(ex * (1 - 1e-12) <= r->K_merged && r->K_merged <= ex * (1 + 1e-9) && r->K_merged <= r->K_layerwise))
-          fail_msg("net %d norm %s: exact %.17g merged %.17g layerwise %.17g", k, lip_norm_name((lip_norm)ni), ex, r->K_merged, r->K_layerwise);
+          fail_msg("net %d norm %s: exact %.17g merged %.17g layerwise %.17g", k, cb_norm_table[(cb_norm)ni].name, ex, r->K_merged, r->K_layerwise);
         lip_result_free(r);
       }
     }
@@ -779,13 +835,14 @@ static void test_oom(void **st)
   cb_net_free(net);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reference_nets),
     cmocka_unit_test(test_orth_net),
     cmocka_unit_test(test_orthonormalize_mlp),
     cmocka_unit_test(test_orthonormalize_refuses_alpha),
+    cmocka_unit_test(test_orth_library),
     cmocka_unit_test(test_property_random),
     cmocka_unit_test(test_property_opnets),
     cmocka_unit_test(test_no_rule),
@@ -796,5 +853,7 @@ int main(void)
     cmocka_unit_test(test_bjorck),
     cmocka_unit_test(test_oom),
   };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

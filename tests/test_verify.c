@@ -83,7 +83,7 @@ static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) *
 static int relu_lp = 1;       /* vfy_opts.relu_lp for run() */
 static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
 
-static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_result *r)
+static cb_verdict run(const cb_net *net, const char *text, double timeout, vfy_result *r)
 {
   vnn_spec *s = spec(text);
   vfy_opts o;
@@ -99,7 +99,7 @@ static vfy_answer run(const cb_net *net, const char *text, double timeout, vfy_r
   o.threads = run_threads;
   o.relu_lp = relu_lp;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
-  if (r->answer == VFY_SAT) {   /* the witness replays, independently of the search */
+  if (r->answer == V_FALSIFIED) {   /* the witness replays, independently of the search */
     size_t c;
     double y[16];
     assert_true(vfy_check_witness(net, s, r->box, r->x, y, &c, NULL));
@@ -126,14 +126,14 @@ static void test_equality_attained(void **state)
   vfy_result r;
   (void)state;
   /* max of relu(x) on [-1, 1] is 1, attained only at x = 1: sat, witness x = 1 */
-  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= Y_0 1))", 10, &r), VFY_SAT);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (>= Y_0 1))", 10, &r), V_FALSIFIED);
   assert_true(r.x[0] == 1 && r.y[0] == 1);
   vfy_result_free(&r);
   /* strict: y > 1 has no solution, but the tie at x = 1 is within the rounding
      slack of any sound bound: the answer must not be sat (unknown is honest) */
-  assert_int_not_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1))", 10, &r), VFY_SAT);
+  assert_int_not_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1))", 10, &r), V_FALSIFIED);
   vfy_result_free(&r);
-  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1.000001))", 10, &r), VFY_UNSAT);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 -1))(assert (<= X_0 1))(assert (> Y_0 1.000001))", 10, &r), V_VERIFIED);
   vfy_result_free(&r);
   cb_net_free(net);
 }
@@ -143,16 +143,16 @@ static void test_determined_input(void **state)
   cb_net *net = relu1();
   vfy_result r;
   (void)state;
-  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.5))", 10, &r), VFY_SAT);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.5))", 10, &r), V_FALSIFIED);
   assert_true(r.x[0] == 0.5 && r.y[0] == 0.5);
   vfy_result_free(&r);
-  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.25))", 10, &r), VFY_UNSAT);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.25))", 10, &r), V_VERIFIED);
   vfy_result_free(&r);
   /* 0.1 is no double: the box holds no binary64 point, so sat cannot be witnessed,
      but unsat is still proved on the outer box */
-  assert_int_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0.5))", 10, &r), VFY_UNSAT);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0.5))", 10, &r), V_VERIFIED);
   vfy_result_free(&r);
-  assert_int_not_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 0.5))", 2, &r), VFY_UNSAT);
+  assert_int_not_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 0.5))", 2, &r), V_VERIFIED);
   vfy_result_free(&r);
   cb_net_free(net);
 }
@@ -166,7 +166,7 @@ static void test_contradictory_output(void **state)
   dense(net, act(net, CB_ACT_RELU, dense(net, 0, 2, W1, b1)), 2, I, b1);
   assert_int_equal(run(net, "(declare-const X_0 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)"
                             "(assert (>= X_0 -1))(assert (<= X_0 1))"
-                            "(assert (<= Y_0 Y_1))(assert (<= Y_1 (- Y_0 1)))", 10, &r), VFY_UNSAT);
+                            "(assert (<= Y_0 Y_1))(assert (<= Y_1 (- Y_0 1)))", 10, &r), V_VERIFIED);
   assert_non_null(strstr(r.reason, "contradictory"));
   assert_true(r.nodes <= 1);
   vfy_result_free(&r);
@@ -185,11 +185,11 @@ static void test_tiny_corner(void **state)
   (void)state;
   dense(net, act(net, CB_ACT_RELU, dense(net, 0, 2, I, c)), 1, s, &z);
   snprintf(p, sizeof p, "%s(assert (>= Y_0 0.0015))", d);
-  assert_int_equal(run(net, p, 20, &r), VFY_SAT);
+  assert_int_equal(run(net, p, 20, &r), V_FALSIFIED);
   assert_true(r.x[0] > 0.999 && r.x[1] > 0.999 && r.y[0] >= 0.0015);
   vfy_result_free(&r);
   snprintf(p, sizeof p, "%s(assert (> Y_0 0.00196))", d);
-  assert_int_equal(run(net, p, 20, &r), VFY_UNSAT);
+  assert_int_equal(run(net, p, 20, &r), V_VERIFIED);
   vfy_result_free(&r);
   cb_net_free(net);
 }
@@ -228,20 +228,20 @@ static void test_metamorphic(void **state)
     /* Y_0 - Y_1 >= (its value at w) - 1e-9: w is a witness, so never unsat */
     snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", y[0] - y[1] - 1e-9);
     prop_text(p, sizeof p, lo, hi, extra);
-    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    assert_int_not_equal(run(net, p, 3, &r), V_VERIFIED);
     vfy_result_free(&r);
     prop_text(p, sizeof p, wlo, whi, extra);             /* wider box */
-    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    assert_int_not_equal(run(net, p, 3, &r), V_VERIFIED);
     vfy_result_free(&r);
     snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))(assert (<= Y_1 %.17g))", y[0] - y[1] - 1e-9, y[1] + 1e-9);
     prop_text(p, sizeof p, lo, hi, extra);               /* plus a constraint w meets */
-    assert_int_not_equal(run(net, p, 3, &r), VFY_UNSAT);
+    assert_int_not_equal(run(net, p, 3, &r), V_VERIFIED);
     vfy_result_free(&r);
     /* a random threshold: an unsat answer must survive dense sampling */
     double thr = y[0] - y[1] + rnd(0, 0.5);
     snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", thr);
     prop_text(p, sizeof p, lo, hi, extra);
-    if (run(net, p, 3, &r) == VFY_UNSAT)
+    if (run(net, p, 3, &r) == V_VERIFIED)
       for (int k = 0; k < 4000; k++) {
         double x[2] = {rnd(lo[0], hi[0]), rnd(lo[1], hi[1])};
         if (k < 4) { x[0] = k & 1 ? hi[0] : lo[0]; x[1] = k & 2 ? hi[1] : lo[1]; }
@@ -401,7 +401,7 @@ static void test_relu_split(void **state)
     char extra[256], p[1024];
     cb_error err = {0};
     vfy_result ra, rb;
-    vfy_answer a, b;
+    cb_verdict a, b;
     for (int j = 0; j < 2; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.05, 1.5); }
     for (int k = 0; k < 2000; k++) {   /* the sampled maximum of Y_0 - Y_1 */
       x[0] = rnd(lo[0], hi[0]); x[1] = rnd(lo[1], hi[1]);
@@ -428,11 +428,11 @@ static void test_relu_split(void **state)
     tpoints += A.tpoints;
     {   /* without the LP tightening: the same decisive answers, more states */
       vfy_result rn;
-      vfy_answer n;
+      cb_verdict n;
       relu_lp = 0;
       n = run(net, p, 10, &rn);
       relu_lp = 1;
-      if ((a == VFY_SAT || a == VFY_UNSAT) && (n == VFY_SAT || n == VFY_UNSAT)) assert_int_equal(n, a);
+      if ((a == V_FALSIFIED || a == V_VERIFIED) && (n == V_FALSIFIED || n == V_VERIFIED)) assert_int_equal(n, a);
       states_nolp += rn.relu_states;
       vfy_result_free(&rn);
     }
@@ -441,22 +441,22 @@ static void test_relu_split(void **state)
     relu_split = -1;
     if (t < 10) {   /* the portfolio (two threads): the same answer */
       vfy_result rc;
-      vfy_answer c;
+      cb_verdict c;
       relu_split = 45;
       run_threads = 2;
       c = run(net, p, 10, &rc);
       run_threads = 1;
       relu_split = -1;
-      if (a == VFY_SAT || a == VFY_UNSAT) assert_int_equal(c, a);
+      if (a == V_FALSIFIED || a == V_VERIFIED) assert_int_equal(c, a);
       if (!strstr(rc.reason, "splitting]")) fail_msg("reason: %s", rc.reason);
       vfy_result_free(&rc);
     }
-    assert_false(a == VFY_SAT && b == VFY_UNSAT);
-    assert_false(a == VFY_UNSAT && b == VFY_SAT);
-    if (a == VFY_UNSAT || b == VFY_UNSAT) assert_false(sampled_witness(net, lo, hi, t1, t2));
-    agree += a == b && (a == VFY_SAT || a == VFY_UNSAT);
-    relu_unsat += a == VFY_UNSAT && ra.relu_states > 0;
-    relu_sat += a == VFY_SAT && ra.relu_states > 0;
+    assert_false(a == V_FALSIFIED && b == V_VERIFIED);
+    assert_false(a == V_VERIFIED && b == V_FALSIFIED);
+    if (a == V_VERIFIED || b == V_VERIFIED) assert_false(sampled_witness(net, lo, hi, t1, t2));
+    agree += a == b && (a == V_FALSIFIED || a == V_VERIFIED);
+    relu_unsat += a == V_VERIFIED && ra.relu_states > 0;
+    relu_sat += a == V_FALSIFIED && ra.relu_states > 0;
     states += ra.relu_states;
     vfy_result_free(&ra);
     vfy_result_free(&rb);
@@ -547,7 +547,7 @@ static void test_tiny_files(void **state)
     vfy_opts_init(&o);
     o.threads = 1;
     assert_int_equal(vfy_run(net, s, &o, &r, &err), CB_OK);
-    assert_int_equal(r.answer, k ? VFY_UNSAT : VFY_SAT);
+    assert_int_equal(r.answer, k ? V_VERIFIED : V_FALSIFIED);
     vfy_result_free(&r);
     vnn_free(s);
   }
@@ -578,7 +578,7 @@ static void test_acasxu(void **state)
     o.timeout = k == 2 ? 0.2 : 60;
     if (k == 3) o.max_memory_mb = 1e-3;   /* the cap on queued subdomains: unknown, not unsat */
     assert_int_equal(vfy_run(net, s, &o, &r, &err), CB_OK);
-    assert_string_equal(vfy_answer_name[r.answer], cases[k][2]);
+    assert_string_equal(cb_verdict_table[r.answer].vnnlib, cases[k][2]);
     if (k == 2) assert_true(r.seconds < 1.0);
     if (k == 3) assert_non_null(strstr(r.reason, "memory limit"));
     vfy_result_free(&r);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cjson/cJSON.h>
 #include "net.h"
 #include "forward.h"
@@ -86,6 +87,35 @@ static inline double *forward_rows(const cb_net *net, const cb_data *d)
   assert_non_null(y);
   if (cb_net_forward(net, cb_data_x(d, 0), rows, y, &err) != CB_OK) fail_msg("%s", err.msg);
   return y;
+}
+
+/* The cerbere binary of the build this test was run from (argv0
+   B/tests/test_x -> B/cerbere).  The CLI (cli/) is not in libcerbere.a, so a
+   test checks a command end to end by running the binary (cerbere_run). */
+static inline void cerbere_bin(const char *argv0, char *out, size_t cap)
+{
+  char *slash;
+  snprintf(out, cap, "%s", argv0);
+  for (int up = 0; up < 2; up++) {
+    slash = strrchr(out, '/');
+    if (slash) *slash = 0; else snprintf(out, cap, ".");
+  }
+  if (strlen(out) + 9 < cap) strcat(out, "/cerbere");
+}
+
+/* Runs "BIN ARGS" (ARGS from fmt, shell syntax) and returns its exit code,
+   -1 if it did not exit normally. */
+static inline int cerbere_run(const char *bin, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int cerbere_run(const char *bin, const char *fmt, ...)
+{
+  char cmd[8192];
+  int n = snprintf(cmd, sizeof cmd, "%s ", bin), rc;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+  va_end(ap);
+  rc = system(cmd);
+  return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 /* Simple deterministic RNG (xorshift64*), uniform in [0,1). */

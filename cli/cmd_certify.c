@@ -1,6 +1,6 @@
 /*
 ** `cerbere certify`: the dataset mode of the certification cascade.
-** Samples run in parallel (OpenMP, BLAS single-threaded inside).  Each
+** Samples run in parallel (batch.h: OpenMP, BLAS single-threaded inside).  Each
 ** finished sample is appended to DIR/progress.jsonl (flushed), so --resume
 ** can continue an interrupted run; DIR/certificates.json is written once at
 ** the end, to a temporary file renamed into place.  SIGINT stops the run
@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "args.h"
+#include "batch.h"
 #include "certify.h"
 #include "exact.h"
-#include "linalg.h"
+#include "cmd.h"
 #include "report.h"
 #include "report_doc.h"
 
@@ -151,7 +151,7 @@ static int parse(int argc, char **argv, opts *o)
 static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
 {
   cJSON *s = cJSON_CreateObject(), *m = cJSON_CreateArray();
-  cJSON_AddStringToObject(s, "norm", norm_name(o->co.norm));
+  cJSON_AddStringToObject(s, "norm", cb_norm_table[o->co.norm].name);
   cJSON_AddNumberToObject(s, "eps", o->co.eps);
   if (o->co.clip) { double c[2] = {o->co.clip_lo, o->co.clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(s, "clip");
@@ -189,14 +189,12 @@ static cJSON *real_logits(const cb_net *net, const double *x)
   return a;
 }
 
-static cJSON *sample_json(const cb_net *net, size_t index, const double *x, const cb_cert_result *r, size_t ni, size_t no,
-                          int radius)
+static cJSON *sample_json(const batch *b, size_t k, const cb_cert_result *r, int radius)
 {
-  cJSON *s = cJSON_CreateObject(), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
-  cJSON_AddNumberToObject(s, "index", (double)index);
-  cJSON_AddNumberToObject(s, "label", r->label);
+  cJSON *s = batch_json_sample(b, k), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
+  size_t ni = b->n_in, no = b->n_out;
   cJSON_AddNumberToObject(s, "pred", r->pred);
-  cJSON_AddStringToObject(s, "verdict", cb_verdict_name[r->verdict]);
+  cJSON_AddStringToObject(s, "verdict", cb_verdict_table[r->verdict].name);
   if (r->verdict == V_UNKNOWN) cJSON_AddNullToObject(s, "decided_by");
   else cJSON_AddStringToObject(s, "decided_by", cb_cm_name[r->decided_by]);
   cJSON_AddStringToObject(s, "reason", r->reason);
@@ -215,10 +213,10 @@ static cJSON *sample_json(const cb_net *net, size_t index, const double *x, cons
     cJSON_AddNullToObject(s, "logit_bounds_method");
   }
   if (r->verdict == V_FALSIFIED) {
-    cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)ni));
+    cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(batch_x(b, k), (int)ni));
     cJSON_AddItemToObject(s, "counterexample", cJSON_CreateDoubleArray(r->cex, (int)ni));
     cJSON_AddItemToObject(s, "counterexample_logits", cJSON_CreateDoubleArray(r->cex_logits, (int)no));
-    cJSON_AddItemToObject(s, "counterexample_logits_real", real_logits(net, r->cex));
+    cJSON_AddItemToObject(s, "counterexample_logits_real", real_logits(b->net, r->cex));
     cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
   } else {
     cJSON_AddNullToObject(s, "counterexample");
@@ -229,7 +227,7 @@ static cJSON *sample_json(const cb_net *net, size_t index, const double *x, cons
   cJSON_AddItemToObject(s, "certified_radius", radius ? cJSON_CreateNumber(r->certified_radius) : cJSON_CreateNull());
   cJSON_AddItemToObject(s, "attack_radius", radius ? num_or_null(r->attack_radius) : cJSON_CreateNull());
   cJSON_AddNumberToObject(s, "time_ms", r->ms_total);
-  for (int k = 0; k < CM_COUNT; k++) if (((r->ran >> k) & 1) || r->ms[k] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[k], r->ms[k]);
+  for (int m = 0; m < CM_COUNT; m++) if (((r->ran >> m) & 1) || r->ms[m] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[m], r->ms[m]);
   cJSON_AddItemToObject(s, "method_ms", ms);
   return s;
 }
@@ -313,7 +311,7 @@ static cJSON *summary_json(const tally *t, double medr, double secs, int threads
 
 static void print_summary(const opts *o, const tally *t, double medr, double secs, int threads)
 {
-  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, norm_name(o->co.norm), o->co.eps,
+  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, cb_norm_table[o->co.norm].name, o->co.eps,
          o->co.clip ? " (clipped)" : "", t->n, threads, threads > 1 ? "s" : "");
   printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
   printf("  %-20s %.4f  (%d verified)\n", "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);
@@ -324,19 +322,19 @@ static void print_summary(const opts *o, const tally *t, double medr, double sec
   printf("  %-20s %.3f s\n", "time", secs);
 }
 
-static void progress(int done, int total, const tally *t, double secs)
+static void progress(int done, size_t total, const tally *t, double secs)
 {
-  double eta = done ? secs / done * (total - done) : 0;
-  fprintf(stderr, "\r[%d/%d] verified %d falsified %d unknown %d  ETA %.0f s   ", done, total, t->ver, t->fal, t->unk, eta);
-  if (done == total) fputc('\n', stderr);
+  char what[96];
+  snprintf(what, sizeof what, "verified %d falsified %d unknown %d", t->ver, t->fal, t->unk);
+  batch_progress((size_t)done, total, secs, what);
 }
 
 /* DIR/report.json + report.html: the certificates plus what an auditor needs
    to tie them to the inputs (digests, tool commit, command line, Lipschitz). */
-static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cb_certifier *c, const cJSON *top, cb_error *err)
+static int write_report(const opts *o, const batch *b, const cb_certifier *c, const cJSON *top, cb_error *err)
 {
   const lip_result *lr = certifier_lipschitz(c);
-  return report_write_run(o->out, "certify", net, o->data, cb_data_rows(d), top, lr ? report_lipschitz(net, lr) : NULL, err);
+  return report_write_run(o->out, "certify", b->net, o->data, cb_data_rows(b->d), top, lr ? report_lipschitz(b->net, lr) : NULL, err);
 }
 
 static double now(void)
@@ -346,114 +344,129 @@ static double now(void)
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The run's state the row callbacks share (batch_run). */
+typedef struct run_ctx {
+  const batch *b;
+  const opts *o;
+  const cb_certifier *c;
+  cJSON **done;             /* per row: its sample, once finished (or resumed) */
+  tally *t;
+  FILE *pf;                 /* DIR/progress.jsonl, or NULL */
+  int ndone, bar;
+  double t0;
+} run_ctx;
+
+/* Per thread: the result of its current row. */
+static void *thread_result(void *ctx, cb_error *err)
+{
+  cb_cert_result *r = cb_calloc(1, sizeof *r);
+  (void)ctx;
+  if (!r) cb_error_set(err, CB_ENOMEM, "out of memory");
+  return r;
+}
+
+static void thread_result_free(void *state) { cert_result_free(state); cb_free(state); }
+
+static int row_certify(void *ctx, void *state, size_t k, cb_error *err)
+{
+  run_ctx *c = ctx;
+  cb_cert_result *r = state;
+  if (c->done[k]) return BATCH_SKIP;   /* resumed from progress.jsonl */
+  cert_result_free(r);
+  if (cert_result_init(r, c->b->net) != CB_OK) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  return certify_sample(c->c, batch_x(c->b, k), batch_label(c->b, k), r, &g_stop, err);
+}
+
+/* A finished row, under batch_run's lock: its sample, the tally, the
+   progress file, the row line or the progress bar. */
+static void row_done(void *ctx, void *state, size_t k)
+{
+  run_ctx *c = ctx;
+  const cb_cert_result *r = state;
+  cJSON *s = sample_json(c->b, k, r, c->o->co.radius);
+  c->done[k] = s;
+  count(c->t, s);
+  c->ndone++;
+  if (c->pf) { char *l = cJSON_PrintUnformatted(s); fprintf(c->pf, "%s\n", l); fflush(c->pf); cJSON_free(l); }
+  if (!c->o->quiet && !c->bar)
+    printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", c->b->r0 + k, r->label, r->pred, cb_verdict_table[r->verdict].name, r->reason, r->ms_total);
+  if (c->bar) progress(c->ndone, c->b->n, c->t, now() - c->t0);
+}
+
 static int run(const opts *o, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
+  batch b = {0};
   cb_certifier *c = NULL;
   cJSON **done = NULL, *top = NULL, *set = NULL, *samples;
   char *set_s = NULL, prog[4096] = "", fin[4096];
   FILE *pf = NULL;
-  size_t r0 = 0, r1 = 0, n = 0, ni, no;
+  batch_ball ball = {o->co.norm, o->co.eps, o->co.clip, o->co.clip_lo, o->co.clip_hi};
+  batch_rows sel = {o->r0, o->r1, 0, &ball};
   int rc, threads, bar = !o->quiet && isatty(2), ndone = 0;
   tally t = {0};
   double t0 = now(), medr;
   if (o->out && (rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  ni = cb_net_input_size(net); no = cb_net_output_size(net);
-  if ((rc = cb_data_load_csv(o->data, ni, &d, err)) != CB_OK) goto out;
-  r0 = (size_t)o->r0;
-  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
-  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
-  n = r1 - r0;
-  {
-    args_ball ball = {o->co.norm, o->co.eps, o->co.clip, o->co.clip_lo, o->co.clip_hi};
-    if ((rc = args_check_rows(d, o->data, r0, r1, no, &ball, err)) != CB_OK) goto out;
-  }
-  if (!(c = certifier_new(net, &o->co, err))) { rc = err->status; goto out; }
-  set = settings_json(o, r0, r1);
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  if (!(c = certifier_new(b.net, &o->co, err))) { rc = err->status; goto out; }
+  set = settings_json(o, b.r0, b.r1);
   set_s = cJSON_PrintUnformatted(set);
-  done = cb_calloc(n + 1, sizeof *done);
-  t.radii = cb_calloc(n + 1, sizeof *t.radii);
+  done = cb_calloc(b.n + 1, sizeof *done);
+  t.radii = cb_calloc(b.n + 1, sizeof *t.radii);
   if (!set_s || !done || !t.radii) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->out) {
     snprintf(prog, sizeof prog, "%s/progress.jsonl", o->out);
-    if (o->resume && (rc = load_progress(prog, set_s, done, r0, n, err)) != CB_OK) goto out;
+    if (o->resume && (rc = load_progress(prog, set_s, done, b.r0, b.n, err)) != CB_OK) goto out;
     if (!(pf = fopen(prog, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", prog); goto out; }
     fprintf(pf, "{\"settings\":%s}\n", set_s);
-    for (size_t k = 0; k < n; k++)
+    for (size_t k = 0; k < b.n; k++)
       if (done[k]) { char *l = cJSON_PrintUnformatted(done[k]); fprintf(pf, "%s\n", l); cJSON_free(l); count(&t, done[k]); ndone++; }
     fflush(pf);
   }
-  if (ndone) fprintf(stderr, "resuming: %d of %zu samples already done\n", ndone, n);
+  if (ndone) fprintf(stderr, "resuming: %d of %zu samples already done\n", ndone, b.n);
   threads = o->threads ? o->threads : omp_get_max_threads();
-  la_set_threads(1);
   g_stop = 0;
   signal(SIGINT, on_sigint);
-  rc = CB_OK;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (long k = 0; k < (long)n; k++) {
-    cb_cert_result r;
-    cb_error e = {0};
-    int st;
-    if (done[k] || g_stop) continue;
-    if (cert_result_init(&r, net) != CB_OK) { st = cb_error_set(&e, CB_ENOMEM, "out of memory"); }
-    else st = certify_sample(c, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), &r, &g_stop, &e);
-#pragma omp critical
-    {
-      if (st != CB_OK) { if (rc == CB_OK) { rc = st; *err = e; } g_stop = 2; }
-      else if (!g_stop) {
-        cJSON *s = sample_json(net, r0 + (size_t)k, cb_data_x(d, r0 + (size_t)k), &r, ni, no, o->co.radius);
-        done[k] = s;
-        count(&t, s);
-        ndone++;
-        if (pf) { char *l = cJSON_PrintUnformatted(s); fprintf(pf, "%s\n", l); fflush(pf); cJSON_free(l); }
-        if (!o->quiet && !bar)
-          printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", r0 + (size_t)k, r.label, r.pred, cb_verdict_name[r.verdict], r.reason, r.ms_total);
-        if (bar) progress(ndone, (int)n, &t, now() - t0);
-      }
-    }
-    cert_result_free(&r);
+  {
+    run_ctx rx = {&b, o, c, done, &t, pf, ndone, bar, t0};
+    batch_loop L = {.row = row_certify, .done = row_done, .thread_new = thread_result, .thread_free = thread_result_free,
+                    .ctx = &rx, .threads = threads, .stop = &g_stop};
+    rc = batch_run(&b, &L, err);
+    ndone = rx.ndone;
   }
   signal(SIGINT, SIG_DFL);
   if (pf) { fclose(pf); pf = NULL; }
   if (rc != CB_OK) goto out;
   if (g_stop) {
-    fprintf(stderr, "\ncerbere certify: interrupted: %d of %zu samples done%s\n", ndone, n,
+    fprintf(stderr, "\ncerbere certify: interrupted: %d of %zu samples done%s\n", ndone, b.n,
             o->out ? "; rerun with --resume to continue" : "");
     rc = EXIT_INTERRUPTED;
     goto out;
   }
-  top = cJSON_CreateObject();
-  cJSON_AddStringToObject(top, "command", "certify");
-  cJSON_AddStringToObject(top, "version", CB_VERSION);
-  cJSON_AddStringToObject(top, "net", o->net);
-  cJSON_AddStringToObject(top, "data", o->data);
+  top = batch_json_top(&b, "certify");
   cJSON_AddItemToObject(top, "settings", set); set = NULL;
   medr = median(t.radii, t.nr);
   cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads));
   print_summary(o, &t, medr, now() - t0, threads);
   samples = cJSON_AddArrayToObject(top, "samples");
-  for (size_t k = 0; k < n; k++) { cJSON_AddItemToArray(samples, done[k]); done[k] = NULL; }
+  for (size_t k = 0; k < b.n; k++) { cJSON_AddItemToArray(samples, done[k]); done[k] = NULL; }
   if (o->out) {
     snprintf(fin, sizeof fin, "%s/certificates.json", o->out);
     if ((rc = report_write_json(fin, top, err)) != CB_OK) goto out;
     remove(prog);
   }
   if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
-  if (o->out && (rc = write_report(o, net, d, c, top, err)) != CB_OK) goto out;
+  if (o->out && (rc = write_report(o, &b, c, top, err)) != CB_OK) goto out;
   rc = t.fal ? EXIT_FALSIFIED : t.unk ? EXIT_UNKNOWN : 0;
 out:
   if (pf) fclose(pf);
-  for (size_t k = 0; done && k < n; k++) cJSON_Delete(done[k]);
+  for (size_t k = 0; done && k < b.n; k++) cJSON_Delete(done[k]);
   cb_free(done);
   cb_free(t.radii);
   cJSON_free(set_s);
   cJSON_Delete(set);
   cJSON_Delete(top);
   certifier_free(c);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

@@ -83,7 +83,7 @@ cJSON *report_datafile(const char *path, size_t rows, cb_error *err)
 cJSON *report_lipschitz(const cb_net *net, const lip_result *r)
 {
   cJSON *o = cJSON_CreateObject(), *layers;
-  cJSON_AddStringToObject(o, "norm", lip_norm_name(r->norm));
+  cJSON_AddStringToObject(o, "norm", cb_norm_table[r->norm].name);
   layers = cJSON_AddArrayToObject(o, "layers");
   for (int k = 0; k < r->n_layers; k++) {
     const lip_layer *l = &r->layer[k];

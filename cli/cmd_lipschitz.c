@@ -3,21 +3,18 @@
 ** upper bound), the global constants K_layerwise / K_merged, and with --data
 ** the certified radius of every row (global and per class pair).
 **
-** `cerbere orthonormalize`: Bjorck orthonormalisation of every dense / conv
-** weight initializer (RKO for convs, then rescaled by the conv's guaranteed
-** operator bound), rounded to the file's float type so that the written
-** layer is certified <= 1, written as a new ONNX file, reloaded and bounded
-** again: the K it prints is the guaranteed constant of the file on disk.
+** `cerbere orthonormalize`: the certified orthonormalisation of lip/orth.h
+** (Bjorck, RKO for convs, float rounding certified <= 1 per layer), written
+** as a new ONNX file, reloaded and bounded again: the K it prints is the
+** guaranteed constant of the file on disk.
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bjorck.h"
-#include "round.h"
-#include "cmd_lipschitz.h"
-#include "lipschitz.h"
-#include "onnx_write.h"
+#include "batch.h"
+#include "cmd.h"
+#include "orth.h"
 #include "report.h"
 
 static const char *usage_lip =
@@ -82,16 +79,6 @@ typedef struct lip_cli {
   lip_bjorck_opts bo;
 } lip_cli;
 
-/* Parses "2", "inf" or "1"; 0 on anything else. */
-static int parse_norm(const char *s, lip_norm *n)
-{
-  if (!strcmp(s, "2")) *n = LIP_NORM_2;
-  else if (!strcmp(s, "inf")) *n = LIP_NORM_INF;
-  else if (!strcmp(s, "1")) *n = LIP_NORM_1;
-  else return 0;
-  return 1;
-}
-
 /* Parses an integer in [lo, hi]; 0 on failure. */
 static int parse_long(const char *s, long lo, long hi, long *v)
 {
@@ -116,7 +103,7 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
   if (!strcmp(opt, "--data")) o->data = val;
   else if (!strcmp(opt, "--json")) o->json = val;
   else if (!strcmp(opt, "-o")) o->out = val;
-  else if (!strcmp(opt, "--norm")) { if (!parse_norm(val, &o->lo.norm)) return report_usage(cmd, "--norm must be 2, inf or 1, not %s", val); }
+  else if (!strcmp(opt, "--norm")) { if (!arg_norm_word(val, &o->lo.norm)) return report_usage(cmd, "--norm must be 2, inf or 1, not %s", val); }
   else if (!strcmp(opt, "--dense-max")) { if (!parse_long(val, 0, 1L << 20, &l)) return report_usage(cmd, "bad --dense-max %s", val); o->lo.dense_max = (size_t)l; }
   else if (!strcmp(opt, "--iters")) {
     if (!parse_long(val, 0, 1000000, &l)) return report_usage(cmd, "bad --iters %s", val);
@@ -205,11 +192,9 @@ static cJSON *blocks_json(const cb_net *net, const lip_result *r)
 }
 
 /* One certified sample as JSON. */
-static cJSON *sample_json(size_t index, const lip_sample *s)
+static cJSON *sample_json(const batch *b, size_t k, const lip_sample *s)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "index", (double)index);
-  cJSON_AddNumberToObject(o, "label", s->label);
+  cJSON *o = batch_json_sample(b, k);
   cJSON_AddNumberToObject(o, "pred", (double)s->pred);
   cJSON_AddNumberToObject(o, "clean_margin", s->margin);
   cJSON_AddNumberToObject(o, "margin_lower_bound", s->margin_lo);
@@ -223,14 +208,14 @@ static cJSON *sample_json(size_t index, const lip_sample *s)
 /* Human-readable layer table and the global constants. */
 static void print_layers(const cb_net *net, const lip_result *r)
 {
-  printf("norm: L%s\n", lip_norm_name(r->norm));
+  printf("norm: L%s\n", cb_norm_table[r->norm].name);
   for (int k = 0; k < r->n_layers; k++) {
     const lip_layer *L = &r->layer[k];
     const cb_node *n = &net->node[L->node];
     printf("layer %-24s %-10s [%zu x %zu]  lower %.12g  upper %.12g  upper/lower %.3g  %s",
            n->name, n->op, L->rows, L->cols, L->b.lower, L->b.upper,
            L->b.lower > 0 ? L->b.upper / L->b.lower : HUGE_VAL, L->b.method);
-    if (r->norm == LIP_NORM_2 && strcmp(L->b.method, "max-abs"))
+    if (r->norm == CB_NORM_2 && strcmp(L->b.method, "max-abs"))
       printf("  power %d it%s", L->b.iters, L->b.converged ? "" : " (not converged)");
     printf("\n");
   }
@@ -240,33 +225,33 @@ static void print_layers(const cb_net *net, const lip_result *r)
   printf("K_layerwise %.12g\nK_merged    %.12g\n", r->K_layerwise, r->K_merged);
 }
 
-/* Certifies every row; adds samples to root (may be NULL). */
-static int certify_rows(const cb_net *net, const lip_result *r, const lip_cli *o, cJSON *root, cb_error *err)
+/* Certifies every row of --data (batch.h: labels checked first), in order,
+   printing as it goes; adds samples to root (may be NULL).  Each row is one
+   forward pass: a plain loop, with the --timeout check per row. */
+static int certify_rows(batch *b, const lip_result *r, const lip_cli *o, cJSON *root, cb_error *err)
 {
-  cb_data *d = NULL;
-  cJSON *arr = root ? cJSON_AddArrayToObject(root, "samples") : NULL;
+  batch_rows sel = {0, -1, 0, NULL};
+  cJSON *arr;
   double sum = 0;
-  size_t correct = 0, rows;
-  int rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err);
+  size_t correct = 0;
+  int rc = batch_load_rows(b, o->data, &sel, err);
   if (rc != CB_OK) return rc;
-  rows = cb_data_rows(d);
-  if ((rc = cb_data_check_labels(d, o->data, 0, rows, cb_net_output_size(net), err)) != CB_OK) { cb_data_free(d); return rc; }
-  for (size_t i = 0; i < rows && rc == CB_OK; i++) {
+  arr = root ? cJSON_AddArrayToObject(root, "samples") : NULL;
+  for (size_t i = 0; i < b->n && rc == CB_OK; i++) {
     lip_sample s;
     if (cb_time_up()) { rc = cb_limit_error(err, "the certified radii"); break; }
-    if ((rc = lip_certify(net, r, cb_data_x(d, i), cb_data_label(d, i), &s, err)) != CB_OK) break;
+    if ((rc = lip_certify(b->net, r, batch_x(b, i), batch_label(b, i), &s, err)) != CB_OK) break;
     correct += s.pred == (size_t)s.label;
     sum += s.radius_pairwise;
-    if (arr) cJSON_AddItemToArray(arr, sample_json(i, &s));
+    if (arr) cJSON_AddItemToArray(arr, sample_json(b, i, &s));
     if (!o->quiet)
       printf("row %zu: label %d pred %zu margin %.6g radius %.6g (layerwise %.6g merged %.6g) pairwise %.6g\n",
              i, s.label, s.pred, s.margin, s.radius, s.radius_layerwise, s.radius_merged, s.radius_pairwise);
   }
   if (rc == CB_OK)
-    printf("%zu samples, accuracy %.4f, mean certified L%s radius (pairwise) %.6g\n", rows,
-           rows ? (double)correct / (double)rows : 0, lip_norm_name(r->norm), rows ? sum / (double)rows : 0);
-  if (rc == CB_OK && root) cJSON_AddNumberToObject(root, "n_samples", (double)rows);
-  cb_data_free(d);
+    printf("%zu samples, accuracy %.4f, mean certified L%s radius (pairwise) %.6g\n", b->n,
+           b->n ? (double)correct / (double)b->n : 0, cb_norm_table[r->norm].name, b->n ? sum / (double)b->n : 0);
+  if (rc == CB_OK && root) cJSON_AddNumberToObject(root, "n_samples", (double)b->n);
   return rc;
 }
 
@@ -277,7 +262,7 @@ static cJSON *lip_json(const lip_cli *o, const cb_net *net, const lip_result *r)
   cJSON_AddStringToObject(root, "command", "lipschitz");
   cJSON_AddStringToObject(root, "version", CB_VERSION);
   cJSON_AddStringToObject(root, "net", o->net);
-  cJSON_AddStringToObject(root, "norm", lip_norm_name(r->norm));
+  cJSON_AddStringToObject(root, "norm", cb_norm_table[r->norm].name);
   if (o->data) cJSON_AddStringToObject(root, "data", o->data);
   cJSON_AddItemToObject(root, "layers", layers_json(net, r));
   cJSON_AddItemToObject(root, "blocks", blocks_json(net, r));
@@ -289,20 +274,20 @@ static cJSON *lip_json(const lip_cli *o, const cb_net *net, const lip_result *r)
 /* Loads, bounds, prints, certifies --data rows, writes --json. */
 static int lip_run(const lip_cli *o, cb_error *err)
 {
-  cb_net *net = NULL;
+  batch b = {0};
   lip_result *r = NULL;
   cJSON *root = NULL;
   int rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  if ((rc = lip_analyze(net, &o->lo, &r, err)) != CB_OK) goto out;
-  print_layers(net, r);
-  if (o->json && !(root = lip_json(o, net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->data && (rc = certify_rows(net, r, o, root, err)) != CB_OK) goto out;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  if ((rc = lip_analyze(b.net, &o->lo, &r, err)) != CB_OK) goto out;
+  print_layers(b.net, r);
+  if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if (o->data && (rc = certify_rows(&b, r, o, root, err)) != CB_OK) goto out;
   if (o->json) rc = report_write_json(o->json, root, err);
 out:
   cJSON_Delete(root);
   lip_result_free(r);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 
@@ -321,100 +306,6 @@ int cmd_lipschitz(int argc, char **argv)
 
 /* ------------------------------------------------------------------ orthonormalize */
 
-typedef struct orth_rec {
-  int node;              /* node index */
-  int done;              /* 0: kept as is (no initializer, e.g. an AveragePool) */
-  size_t rows, cols;     /* Bjorck matrix [cout x cin*kh*kw] or [out x in] */
-  double before_lo, before_up, after_lo, after_up;
-  double rko_bound;      /* conv: guaranteed operator bound after RKO, before rescaling */
-  double shrink;         /* final factor applied after Bjorck (float rounding margin) */
-  double residual;       /* ||W^T W - I||_F of the written (rounded) weights */
-  double bjorck_residual;/* the same right after Bjorck, before any rescaling and rounding */
-  int iters;
-  double *W;             /* new weights in node layout, float-representable */
-} orth_rec;
-
-/* Bjorck matrix shape of a node and its layer operator over weights W. */
-static void node_weights(const cb_node *n, lip_op *op, double *W, size_t *rows, size_t *cols)
-{
-  if (n->kind == CB_AFFINE) {
-    *rows = n->p.aff.out; *cols = n->p.aff.in;
-    lip_power_op_dense(op, W, *rows, *cols);
-  } else {
-    *rows = (size_t)n->p.conv.g.cout;
-    *cols = (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw);
-    lip_power_op_conv(op, &n->p.conv.g, W);
-  }
-}
-
-/* Guaranteed L2 upper bound of the layer operator with weights op->W. */
-static int op_upper(const lip_op *op, double *ub, double *abs2, cb_error *err)
-{
-  lip_spec_opts so;
-  lip_bound b;
-  double n1, ninf;
-  int rc;
-  lip_spec_opts_init(&so);
-  so.power.max_iters = 50;
-  if ((rc = lip_spec_bound(op, &so, &b, err)) != CB_OK) return rc;
-  if ((rc = lip_spec_abs_norms(op, &n1, &ninf, NULL, NULL, err)) != CB_OK) return rc;
-  *ub = b.upper;
-  *abs2 = sqrt(n1 * ninf);
-  return CB_OK;
-}
-
-/*
-** Rounds W to float32 after a shrink s so that the rounded layer is certified
-** <= 1.  fl32 moves each weight by <= 2^-24 |w|, so the norm moves by at most
-** 2^-24 || |W| ||_2 <= 2^-24 abs2: s = 1 / (sigma + f 2^-24 abs2) with f
-** growing to 4 always succeeds in exact arithmetic; every try is re-certified.
-*/
-static int round_to_unit(lip_op *op, const double *W, size_t nw, double *W32, orth_rec *rec, cb_error *err)
-{
-  static const double frac[] = {0, 0.125, 0.5, 1, 2, 4};
-  double sig, abs2, ub, a2;
-  lip_op o32 = *op;
-  int rc;
-  if ((rc = op_upper(op, &sig, &abs2, err)) != CB_OK) return rc;
-  o32.W = W32;
-  for (size_t t = 0; t < sizeof frac / sizeof frac[0]; t++) {
-    double s = round_next_down(1.0 / round_next_up(sig + frac[t] * 0x1p-24 * abs2 + 0x1p-40));
-    for (size_t i = 0; i < nw; i++) W32[i] = (double)(float)(W[i] * s);
-    if ((rc = op_upper(&o32, &ub, &a2, err)) != CB_OK) return rc;
-    if (ub <= 1.0) { rec->shrink = s; return CB_OK; }
-  }
-  return cb_error_set(err, CB_EINTERNAL, "cannot certify the rounded layer <= 1 (bound %.17g)", ub);
-}
-
-/* Bjorck (RKO for a conv), rescale by the conv bound, round: rec->W. */
-static int orth_node(const cb_net *net, int i, const lip_bjorck_opts *bo, orth_rec *rec, cb_error *err)
-{
-  const cb_node *n = &net->node[i];
-  lip_op op;
-  lip_bjorck_res br;
-  double *W = NULL, a2;
-  size_t nw;
-  int rc;
-  node_weights(n, &op, NULL, &rec->rows, &rec->cols);
-  nw = rec->rows * rec->cols;
-  W = cb_alloc(nw * sizeof *W);
-  rec->W = cb_alloc(nw * sizeof *rec->W);
-  if (!W || !rec->W) { cb_free(W); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
-  memcpy(W, n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W, nw * sizeof *W);
-  node_weights(n, &op, W, &rec->rows, &rec->cols);
-  if ((rc = lip_bjorck(W, rec->rows, rec->cols, bo, &br, err)) == CB_OK) {
-    rec->iters = br.iters;
-    rec->bjorck_residual = br.residual;
-    if (n->kind == CB_CONV && (rc = op_upper(&op, &rec->rko_bound, &a2, err)) == CB_OK && rec->rko_bound > 1)
-      for (size_t k = 0; k < nw; k++) W[k] /= rec->rko_bound;
-  }
-  if (rc == CB_OK) rc = round_to_unit(&op, W, nw, rec->W, rec, err);
-  if (rc == CB_OK) rec->residual = lip_bjorck_residual(rec->W, rec->rows, rec->cols);
-  cb_free(W);
-  rec->done = rc == CB_OK;
-  return rc;
-}
-
 /* Fraction of rows of d whose argmax is the label. */
 static int accuracy(const cb_net *net, const cb_data *d, double *acc, cb_error *err)
 {
@@ -429,28 +320,7 @@ static int accuracy(const cb_net *net, const cb_data *d, double *acc, cb_error *
   return rc;
 }
 
-/* Orthonormalises every layer with an initializer; fills recs and patches. */
-static int orth_all(const cb_net *net, const lip_result *before, const lip_bjorck_opts *bo, orth_rec *recs,
-                    onnx_patch *pt, int *np, cb_error *err)
-{
-  *np = 0;
-  for (int k = 0; k < before->n_layers; k++) {
-    const cb_node *n = &net->node[before->layer[k].node];
-    cb_error e = {0};
-    recs[k].node = before->layer[k].node;
-    recs[k].before_lo = before->layer[k].b.lower;
-    recs[k].before_up = before->layer[k].b.upper;
-    if (n->kind == CB_SCALE || !n->w_init) continue;
-    if (orth_node(net, recs[k].node, bo, &recs[k], &e) != CB_OK)
-      return cb_error_set(err, e.status, "%s: node \"%s\": %s", net->path, n->name, e.msg);
-    pt[*np] = (onnx_patch){n->name, n->w_init, n->w_trans, recs[k].rows, recs[k].cols,
-                           n->kind == CB_AFFINE ? n->p.aff.W : n->p.conv.W, recs[k].W};
-    (*np)++;
-  }
-  return CB_OK;
-}
-
-static cJSON *orth_json(const lip_cli *o, const cb_net *net, const orth_rec *recs, int n,
+static cJSON *orth_json(const lip_cli *o, const cb_net *net, const lip_orth_layer *recs, int n,
                         const lip_result *before, const lip_result *after, const double *acc)
 {
   cJSON *root = cJSON_CreateObject(), *arr;
@@ -483,11 +353,11 @@ static cJSON *orth_json(const lip_cli *o, const cb_net *net, const orth_rec *rec
   return root;
 }
 
-static void orth_print(const cb_net *net, const orth_rec *recs, int n, const lip_result *before,
+static void orth_print(const cb_net *net, const lip_orth_layer *recs, int n, const lip_result *before,
                        const lip_result *after)
 {
   for (int k = 0; k < n; k++) {
-    const orth_rec *r = &recs[k];
+    const lip_orth_layer *r = &recs[k];
     printf("layer %-24s %-8s sigma_max <= %.10g -> <= %.10g", net->node[r->node].name,
            net->node[r->node].op, r->before_up, r->after_up);
     if (!r->done) printf("  (kept: no weight initializer)\n");
@@ -500,58 +370,50 @@ static void orth_print(const cb_net *net, const orth_rec *recs, int n, const lip
          fmin(before->K_layerwise, before->K_merged), fmin(after->K_layerwise, after->K_merged));
 }
 
-/* Bounds the reloaded output and copies its per-layer bounds into recs. */
-static int orth_after(const lip_cli *o, const cb_net *net, orth_rec *recs, int n, cb_net **net2,
+/* Reloads and bounds the written file: the K printed is that of the file on disk. */
+static int orth_after(const lip_cli *o, const cb_net *net, lip_orth *orth, cb_net **net2,
                       lip_result **after, cb_error *err)
 {
   int rc;
   if ((rc = cb_net_load(o->out, net2, err)) != CB_OK) return rc;
-  if ((*net2)->n != net->n) return cb_error_set(err, CB_EINTERNAL, "%s: reloaded graph differs", o->out);
+  if ((rc = lip_orth_check(orth, net, *net2, NULL, err)) != CB_OK) return rc;
   if ((rc = lip_analyze(*net2, &o->lo, after, err)) != CB_OK) return rc;
-  if ((*after)->n_layers != n) return cb_error_set(err, CB_EINTERNAL, "%s: reloaded layers differ", o->out);
-  for (int k = 0; k < n; k++) {
-    recs[k].after_lo = (*after)->layer[k].b.lower;
-    recs[k].after_up = (*after)->layer[k].b.upper;
-  }
-  return CB_OK;
+  return lip_orth_check(orth, net, *net2, *after, err);
 }
 
 /* Whole orthonormalize pipeline; every resource freed at out. */
 static int orth_run(const lip_cli *o, cb_error *err)
 {
+  batch b = {0};
+  batch_rows sel = {0, -1, 0, NULL};
   cb_net *net = NULL, *net2 = NULL;
   lip_result *before = NULL, *after = NULL;
-  orth_rec *recs = NULL;
-  onnx_patch *pt = NULL;
+  lip_orth *orth = NULL;
   cb_data *d = NULL;
   cJSON *root = NULL;
   double acc[2];
-  int rc, np = 0, nl = 0, written = 0;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
+  int rc, written = 0;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  net = b.net;
   if (strcmp(net->format, "onnx")) { rc = cb_error_set(err, CB_EUNSUP, "%s: orthonormalize writes ONNX; give an ONNX network", o->net); goto out; }
   if ((rc = lip_analyze(net, &o->lo, &before, err)) != CB_OK) goto out;
-  nl = before->n_layers;
-  recs = cb_calloc((size_t)nl + 1, sizeof *recs);
-  pt = cb_calloc((size_t)nl + 1, sizeof *pt);
-  if (!recs || !pt) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->data && ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK ||
-                  (rc = cb_data_check_labels(d, o->data, 0, cb_data_rows(d), cb_net_output_size(net), err)) != CB_OK)) goto out;
-  if ((rc = orth_all(net, before, &o->bo, recs, pt, &np, err)) != CB_OK) goto out;
-  if ((rc = onnx_write_patched(o->net, o->out, pt, np, err)) != CB_OK) goto out;
+  if (o->data && (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  d = b.d;
+  if ((rc = lip_orthonormalize(net, before, &o->bo, &orth, err)) != CB_OK) goto out;
+  if ((rc = onnx_write_patched(o->net, o->out, orth->patch, orth->n_patch, err)) != CB_OK) goto out;
   written = 1;
-  if ((rc = orth_after(o, net, recs, nl, &net2, &after, err)) != CB_OK) goto out;
+  if ((rc = orth_after(o, net, orth, &net2, &after, err)) != CB_OK) goto out;
   if (d && ((rc = accuracy(net, d, &acc[0], err)) != CB_OK || (rc = accuracy(net2, d, &acc[1], err)) != CB_OK)) goto out;
-  if (o->json && (rc = report_write_json(o->json, root = orth_json(o, net, recs, nl, before, after, d ? acc : NULL), err)) != CB_OK) goto out;
-  orth_print(net, recs, nl, before, after);
+  if (o->json && (rc = report_write_json(o->json, root = orth_json(o, net, orth->layer, orth->n_layers, before, after, d ? acc : NULL), err)) != CB_OK) goto out;
+  orth_print(net, orth->layer, orth->n_layers, before, after);
   if (d) printf("accuracy on %s: %.4f before, %.4f after (measured)\n", o->data, acc[0], acc[1]);
 out:
   if (rc != CB_OK && written) remove(o->out);  /* a failing run leaves no output */
-  for (int k = 0; recs && k < nl; k++) cb_free(recs[k].W);
-  cb_free(recs); cb_free(pt);
+  lip_orth_free(orth);
   cJSON_Delete(root);
-  cb_data_free(d);
   lip_result_free(before); lip_result_free(after);
-  cb_net_free(net); cb_net_free(net2);
+  cb_net_free(net2);
+  batch_close(&b);
   return rc;
 }
 

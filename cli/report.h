@@ -12,12 +12,6 @@ int report_write_json(const char *path, cJSON *root, cb_error *err);  /* atomic 
 void report_exact_numbers(cJSON *root);   /* numbers -> shortest round-trip raw tokens (in place) */
 cJSON *report_shape(const cb_shape *s);                             /* [d0, d1, ...] */
 
-/* Command entry points (certify/cmd_*.c); each returns the process exit code. */
-int cmd_bounds(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_certify(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-
 /* Exit codes shared by every command. */
 #define EXIT_USAGE 2
 #define EXIT_INPUT 3

@@ -1,18 +1,19 @@
 /*
 ** `cerbere bounds`: for every CSV row, certified bounds on the logits and on
 ** the margins f_label - f_j (j != label, ascending) over an Lp ball around the
-** row, by IBP, CROWN, CROWN-IBP or alpha-CROWN.  Samples run in parallel (OpenMP, one
-** workspace per sample, BLAS single-threaded inside).  "verified" means every
-** margin lower bound is > 0: a sound proof that the label is kept on the ball.
+** row, by IBP, CROWN, CROWN-IBP or alpha-CROWN.  Samples run in parallel
+** (batch.h: OpenMP, one workspace per sample, BLAS single-threaded inside).
+** "verified" means every margin lower bound is > 0: a sound proof that the
+** label is kept on the ball.
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "args.h"
+#include "batch.h"
 #include "bounds.h"
-#include "linalg.h"
+#include "cmd.h"
 #include "report.h"
 
 static const char *usage =
@@ -140,11 +141,11 @@ static const char *method_name(cb_method m)
   return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : m == CB_CROWN_IBP ? "crown-ibp" : "alpha-crown";
 }
 
-static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
+static cJSON *sample_json(const batch *b, size_t k, const result *r)
 {
-  cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
-  cJSON_AddNumberToObject(s, "index", (double)row);
-  cJSON_AddNumberToObject(s, "label", label);
+  cJSON *s = batch_json_sample(b, k), *mc = cJSON_CreateArray();
+  size_t no = b->n_out;
+  int label = batch_label(b, k);
   if (r->timeout) cJSON_AddNullToObject(s, "logits");  /* the row may not have started */
   else cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
   for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
@@ -162,38 +163,31 @@ static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
   return s;
 }
 
-static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
+static cJSON *top_json(const batch *b, const opts *o, int nver, int nto)
 {
-  cJSON *t = cJSON_CreateObject();
-  cJSON_AddStringToObject(t, "command", "bounds");
-  cJSON_AddStringToObject(t, "version", CB_VERSION);
-  cJSON_AddStringToObject(t, "net", o->net);
-  cJSON_AddStringToObject(t, "data", o->data);
-  cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
+  cJSON *t = batch_json_top(b, "bounds");
+  cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(t, "eps", o->eps);
   cJSON_AddStringToObject(t, "method", method_name(o->method));
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(t, "clip");
-  cJSON_AddNumberToObject(t, "n_samples", (double)rows);
+  cJSON_AddNumberToObject(t, "n_samples", (double)b->n);
   cJSON_AddNumberToObject(t, "n_verified", nver);
   cJSON_AddNumberToObject(t, "n_timeout", nto);
   return t;
 }
 
-/* Runs every selected row (OpenMP over samples); fills res[]. */
-static int run_all(const cb_bnet *bn, const opts *o, const cb_data *d, size_t r0, size_t r1, size_t no, result *res, cb_error *err)
+/* One row of the batch (batch_run): its bounds into res[k]. */
+typedef struct run_ctx { const batch *b; const cb_bnet *bn; const opts *o; result *res; } run_ctx;
+
+static int row_bounds(void *ctx, void *state, size_t k, cb_error *err)
 {
-  long n = (long)(r1 - r0);
-  args_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
-  int rc = args_check_rows(d, o->data, r0, r1, no, &ball, err);
-  if (rc != CB_OK) return rc;
-  la_set_threads(1);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (long k = 0; k < n; k++)
-    run_one(bn, o, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), no, &res[k]);
-  for (long k = 0; k < n; k++)
-    if (res[k].status != CB_OK) { *err = res[k].err; return res[k].status; }
-  return CB_OK;
+  run_ctx *c = ctx;
+  result *r = &c->res[k];
+  (void)state;
+  run_one(c->bn, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->n_out, r);
+  if (r->status != CB_OK) *err = r->err;
+  return r->status;
 }
 
 static int alloc_results(result *res, size_t n, size_t no)
@@ -206,51 +200,51 @@ static int alloc_results(result *res, size_t n, size_t no)
   return CB_OK;
 }
 
+static void print_rows(const batch *b, const opts *o, const result *res, int nver, int nto)
+{
+  size_t no = b->n_out;
+  for (size_t k = 0; k < b->n && !o->quiet; k++) {
+    double m = res[k].mlb[0];
+    if (res[k].timeout) { printf("row %zu: label %d  timeout\n", b->r0 + k, batch_label(b, k)); continue; }
+    for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
+    printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", b->r0 + k, batch_label(b, k), m,
+           res[k].verified ? "verified" : "not verified", res[k].ms);
+  }
+  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
+  printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
+}
+
 static int bounds_cmd(const opts *o, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
+  batch b = {0};
   cb_bnet bn = {0};
   result *res = NULL;
   cJSON *top = NULL, *samples;
-  size_t r0, r1, no;
+  batch_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
+  batch_rows sel = {o->r0, o->r1, 1, &ball};
   int rc, nver = 0, nto = 0;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  if ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
-  no = cb_net_output_size(net);
-  r0 = (size_t)o->r0;
-  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
-  if (r1 > cb_data_rows(d) || no < 2) {
-    rc = cb_error_set(err, CB_EUSAGE, no < 2 ? "%s: margins need at least 2 outputs" : "%s: --rows goes past the last row",
-                      no < 2 ? o->net : o->data);
-    goto out;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  if ((rc = bnet_init(&bn, b.net, err)) != CB_OK) goto out;
+  if (!(res = cb_calloc(b.n + 1, sizeof *res)) || alloc_results(res, b.n, b.n_out) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  {
+    run_ctx c = {&b, &bn, o, res};
+    batch_loop L = {.row = row_bounds, .ctx = &c};
+    if ((rc = batch_run(&b, &L, err)) != CB_OK) goto out;
   }
-  if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
-  if (!(res = cb_calloc(r1 - r0 + 1, sizeof *res)) || alloc_results(res, r1 - r0, no) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if ((rc = run_all(&bn, o, d, r0, r1, no, res, err)) != CB_OK) goto out;
-  for (size_t k = 0; k < r1 - r0; k++) { nver += res[k].verified; nto += res[k].timeout; }
+  for (size_t k = 0; k < b.n; k++) { nver += res[k].verified; nto += res[k].timeout; }
   if (o->json) {
-    top = top_json(o, r1 - r0, nver, nto);
+    top = top_json(&b, o, nver, nto);
     samples = cJSON_AddArrayToObject(top, "samples");
-    for (size_t k = 0; k < r1 - r0; k++) cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), no, &res[k]));
+    for (size_t k = 0; k < b.n; k++) cJSON_AddItemToArray(samples, sample_json(&b, k, &res[k]));
     if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
   }
-  for (size_t k = 0; k < r1 - r0 && !o->quiet; k++) {
-    double m = res[k].mlb[0];
-    if (res[k].timeout) { printf("row %zu: label %d  timeout\n", r0 + k, cb_data_label(d, r0 + k)); continue; }
-    for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
-    printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
-           res[k].verified ? "verified" : "not verified", res[k].ms);
-  }
-  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
-  printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
+  print_rows(&b, o, res, nver, nto);
 out:
   cJSON_Delete(top);
-  if (res) for (size_t k = 0; k < r1 - r0 + 1 && res[k].logits; k++) cb_free(res[k].logits);
+  if (res) for (size_t k = 0; k < b.n + 1 && res[k].logits; k++) cb_free(res[k].logits);
   cb_free(res);
   bnet_free(&bn);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

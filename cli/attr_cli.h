@@ -1,15 +1,12 @@
 /*
-** The `attribute` and `audit` commands (certify/cmd_attribute.c,
-** certify/cmd_audit.c) and the attribution options they share.
+** The attribution options the `attribute` and `audit` commands share
+** (defined in cli/cmd_attribute.c).
 */
-#ifndef CB_CMD_ATTR_H
-#define CB_CMD_ATTR_H
+#ifndef CB_ATTR_CLI_H
+#define CB_ATTR_CLI_H
 
 #include <cjson/cJSON.h>
 #include "attr.h"
-
-int cmd_attribute(int argc, char **argv);  /* cerbere attribute NET --data CSV --method M [...] */
-int cmd_audit(int argc, char **argv);      /* cerbere audit NET --data CSV --method M --eps E --out DIR */
 
 /* Parsed attribution options: o plus the storage behind o.baseline_vec. */
 typedef struct attr_cli {

@@ -12,12 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "batch.h"
+#include "cmd.h"
 #include "net.h"
 #include "report.h"
-#include "cmd_lipschitz.h"
 #include "report_doc.h"
-#include "cmd_jacobian.h"
-#include "cmd_attr.h"
 
 static const char *usage_main =
   "usage: cerbere COMMAND [options]\n"
@@ -160,20 +159,14 @@ static int cmd_info(int argc, char **argv)
   return 0;
 }
 
-static cJSON *predict_json(const char *net, const char *data, const cb_data *d, const double *y,
-                           size_t nout, double acc)
+static cJSON *predict_json(const batch *b, const double *y, double acc)
 {
-  cJSON *root = cJSON_CreateObject(), *samples = cJSON_CreateArray();
-  cJSON_AddStringToObject(root, "command", "predict");
-  cJSON_AddStringToObject(root, "version", CB_VERSION);
-  cJSON_AddStringToObject(root, "net", net);
-  cJSON_AddStringToObject(root, "data", data);
-  cJSON_AddNumberToObject(root, "n_samples", (double)cb_data_rows(d));
+  cJSON *root = batch_json_top(b, "predict"), *samples = cJSON_CreateArray();
+  size_t nout = b->n_out;
+  cJSON_AddNumberToObject(root, "n_samples", (double)b->n);
   cJSON_AddNumberToObject(root, "accuracy", acc);
-  for (size_t r = 0; r < cb_data_rows(d); r++) {
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddNumberToObject(s, "index", (double)r);
-    cJSON_AddNumberToObject(s, "label", cb_data_label(d, r));
+  for (size_t r = 0; r < b->n; r++) {
+    cJSON *s = batch_json_sample(b, r);
     cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(y + r * nout, (int)nout));
     cJSON_AddNumberToObject(s, "pred", (double)cb_argmax(y + r * nout, nout));
     cJSON_AddItemToArray(samples, s);
@@ -182,34 +175,32 @@ static cJSON *predict_json(const char *net, const char *data, const cb_data *d, 
   return root;
 }
 
+/* Every row (batch.h: labels checked first), one batched forward pass. */
 static int predict_run(const char *path, const char *data, const char *json, int quiet, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
+  batch b = {0};
+  batch_rows sel = {0, -1, 0, NULL};
   double *y = NULL;
   cJSON *root = NULL;
   size_t rows, nout, correct = 0;
   int rc;
-  if ((rc = cb_net_load(path, &net, err)) != CB_OK) goto out;
-  if ((rc = cb_data_load_csv(data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
-  rows = cb_data_rows(d);
-  nout = cb_net_output_size(net);
-  if ((rc = cb_data_check_labels(d, data, 0, rows, nout, err)) != CB_OK) goto out;
+  if ((rc = batch_load_net(&b, path, err)) != CB_OK || (rc = batch_load_rows(&b, data, &sel, err)) != CB_OK) goto out;
+  rows = b.n;
+  nout = b.n_out;
   if (!(y = cb_calloc(rows * nout, sizeof *y))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  if ((rc = cb_net_forward(net, cb_data_x(d, 0), rows, y, err)) != CB_OK) goto out;
-  for (size_t r = 0; r < rows; r++) correct += cb_argmax(y + r * nout, nout) == (size_t)cb_data_label(d, r);
+  if ((rc = cb_net_forward(b.net, batch_x(&b, 0), rows, y, err)) != CB_OK) goto out;
+  for (size_t r = 0; r < rows; r++) correct += cb_argmax(y + r * nout, nout) == (size_t)batch_label(&b, r);
   if (json) {
-    if (!(root = predict_json(path, data, d, y, nout, (double)correct / (double)rows))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if (!(root = predict_json(&b, y, (double)correct / (double)rows))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
     if ((rc = report_write_json(json, root, err)) != CB_OK) goto out;
   }
   for (size_t r = 0; r < rows && !quiet; r++)
-    printf("row %zu: label %d pred %zu\n", r, cb_data_label(d, r), cb_argmax(y + r * nout, nout));
+    printf("row %zu: label %d pred %zu\n", r, batch_label(&b, r), cb_argmax(y + r * nout, nout));
   printf("%zu samples, accuracy %.4f (%zu correct)\n", rows, (double)correct / (double)rows, correct);
 out:
   cJSON_Delete(root);
   cb_free(y);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

@@ -3,21 +3,21 @@
 ** f_label - f_j (lip/grad.c) and, over an Lp ball, the interval Jacobian of
 ** the margins, their local Lipschitz constants, the operator norm of the
 ** logits' interval Jacobian and the certified radius from local Lipschitz
-** constants (lip/jacobian.c).  Samples run in parallel (OpenMP, BLAS
-** single-threaded inside); output is written only when every row succeeded.
+** constants (lip/jacobian.c, certify/radius.c).  Samples run in parallel
+** (batch.h: OpenMP, BLAS single-threaded inside); output is written only
+** when every row succeeded.
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "args.h"
-#include "cmd_jacobian.h"
+#include "batch.h"
+#include "cmd.h"
 #include "grad.h"
 #include "jacobian.h"
-#include "linalg.h"
+#include "radius.h"
 #include "report.h"
-#include "round.h"
 
 static const char *usage =
   "usage: cerbere jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
@@ -68,37 +68,22 @@ typedef struct result {
   double *logits, *margin, *grad;            /* no, no - 1, (no - 1) x n */
   double *jlo, *jhi, *L, *Lint, *Lout;       /* (no - 1) x n twice, no - 1 twice, no */
   double op, ms;
-  jac_radius rad;
+  radius_lip rad;
   int status;
   cb_error err;
 } result;
-
-static int parse_pair(const char *s, double *a, double *b)
-{
-  char *e;
-  *a = strtod(s, &e);
-  if (e == s || *e != ':') return 0;
-  s = e + 1;
-  *b = strtod(s, &e);
-  return e != s && !*e;
-}
 
 /* One option with value v; returns -1 if handled, else an exit code. */
 static int parse_value(const char *a, const char *v, opts *o, int *have_norm, int *have_eps)
 {
   char *e;
-  double x, y;
   if (!strcmp(a, "--data")) o->data = v;
   else if (!strcmp(a, "--json")) o->json = v;
   else if (!strcmp(a, "--norm")) {
     *have_norm = 1;
-    if (!strcmp(v, "inf")) o->norm = CB_NORM_INF;
-    else if (!strcmp(v, "2")) o->norm = CB_NORM_2;
-    else if (!strcmp(v, "1")) o->norm = CB_NORM_1;
-    else return report_usage("jacobian", "unknown norm '%s' (inf, 2 or 1)", v);
+    if (arg_norm("jacobian", v, &o->norm)) return EXIT_USAGE;
   } else if (!strcmp(a, "--eps")) {
-    o->eps = strtod(v, &e);
-    if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("jacobian", "--eps must be a finite number >= 0, not '%s'", v);
+    if (arg_eps("jacobian", "--eps", v, &o->eps)) return EXIT_USAGE;
     *have_eps = 1;
   } else if (!strcmp(a, "--bounds")) {
     if (!strcmp(v, "ibp")) o->method = CB_IBP;
@@ -108,9 +93,7 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
     int r2 = report_limit_option("jacobian", a, v);
     if (r2) return r2;
   } else if (!strcmp(a, "--rows")) {
-    if (!parse_pair(v, &x, &y) || x < 0 || y < x || x != floor(x) || y != floor(y))
-      return report_usage("jacobian", "--rows wants A:B with 0 <= A <= B, not '%s'", v);
-    o->r0 = (long)x; o->r1 = (long)y;
+    if (arg_rows("jacobian", v, &o->r0, &o->r1)) return EXIT_USAGE;
   } else if (!strcmp(a, "--steps")) {
     long s = strtol(v, &e, 10);
     if (e == v || *e || s < 0 || s > 60) return report_usage("jacobian", "--steps wants 0..60, not '%s'", v);
@@ -146,44 +129,24 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-static lip_norm lip_norm_of(cb_norm n) { return n == CB_NORM_INF ? LIP_NORM_INF : n == CB_NORM_2 ? LIP_NORM_2 : LIP_NORM_1; }
-
-/* The ball part of one row: interval Jacobian of [margins; logits], L, operator norm, radius. */
-static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, const double *x, int label,
-                    size_t no, result *r)
+/* The ball part of one row: bounds, then the interval Jacobian of the
+   margins and logits (jac_ball_margins), then the radius (radius_lip_search). */
+static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, const double *x, int label, result *r)
 {
-  const cb_net *net = bn->net;
-  size_t n = cb_net_input_size(net), q = 2 * no - 1;
-  double *C = cb_calloc(q * no + 2 * q * n + q, sizeof *C), *lo, *hi, *Lq;
-  cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  cb_set s = {o->norm, o->eps, cb_net_input_size(bn->net), x, NULL, NULL};
   cb_ws *ws = NULL;
-  jac_radius_opts ro;
+  jac_ball jb = {r->jlo, r->jhi, r->L, r->Lint, r->Lout, 0};
+  radius_lip_opts ro;
   int rc;
-  if (!C) { rc = cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-  lo = C + q * no;
-  hi = lo + q * n;
-  Lq = hi + q * n;
-  jac_margin_rows(no, label, C);
-  for (size_t k = 0; k < no; k++) C[(no - 1 + k) * no + k] = 1;
-  if (!(ws = ws_new(bn, &s, &r->err))) { rc = r->err.status; goto out; }
-  if ((rc = bounds_run(ws, o->method, &r->err)) != CB_OK || (rc = jac_interval_lip(ws, C, q, lr, lo, hi, Lq, &r->err)) != CB_OK ||
-      (rc = jac_op_norm(lo + (no - 1) * n, hi + (no - 1) * n, no, n, o->norm, &r->op, &r->err)) != CB_OK) goto out;
-  memcpy(r->jlo, lo, (no - 1) * n * sizeof *lo);
-  memcpy(r->jhi, hi, (no - 1) * n * sizeof *hi);
-  jac_row_lipschitz(lo, hi, no - 1, n, o->norm, r->Lint);
-  memcpy(r->L, Lq, (no - 1) * sizeof *Lq);
-  memcpy(r->Lout, Lq + no - 1, no * sizeof *Lq);
-  r->op = fmin(r->op, round_next_up(fmin(lr->K_layerwise, lr->K_merged)));
-  jac_radius_opts_init(&ro);
-  ro.method = o->method;
-  ro.steps = o->steps;
-  if (o->steps == 0) {
-    lip_sample ls;
-    if ((rc = lip_certify(net, lr, x, label, &ls, &r->err)) == CB_OK) r->rad.radius = r->rad.radius_global = ls.radius_pairwise;
-  } else rc = jac_certify_radius(bn, lr, x, label, &ro, &r->rad, &r->err);
-out:
+  if (!(ws = ws_new(bn, &s, &r->err))) return r->err.status;
+  if ((rc = bounds_run(ws, o->method, &r->err)) == CB_OK && (rc = jac_ball_margins(ws, label, lr, &jb, &r->err)) == CB_OK) {
+    r->op = jb.op;
+    radius_lip_opts_init(&ro);
+    ro.method = o->method;
+    ro.steps = o->steps;
+    rc = radius_lip_search(bn, lr, x, label, &ro, &r->rad, &r->err);
+  }
   ws_free(ws);
-  cb_free(C);
   return rc;
 }
 
@@ -199,7 +162,7 @@ static void run_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   jac_margin_rows(no, label, C);
   if ((r->status = grad_eval(g, x, C, no - 1, r->grad, r->logits, &r->err)) != CB_OK) goto out;
   for (size_t k = 0, j = 0; j < no; j++) if (j != (size_t)label) r->margin[k++] = r->logits[label] - r->logits[j];
-  if (o->ball) r->status = ball_one(bn, lr, o, x, label, no, r);
+  if (o->ball) r->status = ball_one(bn, lr, o, x, label, r);
 out:
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
@@ -215,11 +178,11 @@ static cJSON *matrix_json(const double *A, size_t rows, size_t cols)
   return a;
 }
 
-static cJSON *sample_json(size_t row, int label, size_t no, size_t n, const opts *o, const result *r)
+static cJSON *sample_json(const batch *b, size_t k, const opts *o, const result *r)
 {
-  cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
-  cJSON_AddNumberToObject(s, "index", (double)row);
-  cJSON_AddNumberToObject(s, "label", label);
+  cJSON *s = batch_json_sample(b, k), *mc = cJSON_CreateArray();
+  size_t no = b->n_out, n = b->n_in;
+  int label = batch_label(b, k);
   cJSON_AddNumberToObject(s, "pred", (double)cb_argmax(r->logits, no));
   cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
   for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
@@ -241,15 +204,11 @@ static cJSON *sample_json(size_t row, int label, size_t no, size_t n, const opts
   return s;
 }
 
-static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
+static cJSON *top_json(const batch *b, const opts *o, const lip_result *lr)
 {
-  cJSON *t = cJSON_CreateObject();
-  cJSON_AddStringToObject(t, "command", "jacobian");
-  cJSON_AddStringToObject(t, "version", CB_VERSION);
-  cJSON_AddStringToObject(t, "net", o->net);
-  cJSON_AddStringToObject(t, "data", o->data);
+  cJSON *t = batch_json_top(b, "jacobian");
   if (o->ball) {
-    cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
+    cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
     cJSON_AddNumberToObject(t, "eps", o->eps);
     cJSON_AddStringToObject(t, "bounds", o->method == CB_IBP ? "ibp" : "crown");
     cJSON_AddNumberToObject(t, "K_global", fmin(lr->K_layerwise, lr->K_merged));
@@ -257,7 +216,7 @@ static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
     cJSON_AddNullToObject(t, "norm");
     cJSON_AddNullToObject(t, "eps");
   }
-  cJSON_AddNumberToObject(t, "n_samples", (double)rows);
+  cJSON_AddNumberToObject(t, "n_samples", (double)b->n);
   return t;
 }
 
@@ -279,9 +238,10 @@ static int alloc_results(result *res, size_t rows, size_t no, size_t n)
   return CB_OK;
 }
 
-static void print_rows(const opts *o, const cb_data *d, size_t r0, size_t rows, size_t no, size_t n, const result *res)
+static void print_rows(const opts *o, const batch *b, const result *res)
 {
-  for (size_t k = 0; k < rows && !o->quiet; k++) {
+  size_t no = b->n_out, n = b->n_in;
+  for (size_t k = 0; k < b->n && !o->quiet; k++) {
     const result *r = &res[k];
     double gmax = 0, lmax = 0;
     for (size_t j = 0; j + 1 < no; j++) {
@@ -290,71 +250,68 @@ static void print_rows(const opts *o, const cb_data *d, size_t r0, size_t rows, 
       gmax = fmax(gmax, o->norm == CB_NORM_2 ? sqrt(s) : s);
       lmax = fmax(lmax, r->L[j]);
     }
-    printf("row %zu: label %d pred %zu  max |grad margin|_* %.6g", r0 + k, cb_data_label(d, r0 + k), cb_argmax(r->logits, no), gmax);
+    printf("row %zu: label %d pred %zu  max |grad margin|_* %.6g", b->r0 + k, batch_label(b, k), cb_argmax(r->logits, no), gmax);
     if (o->ball) printf("  local L <= %.6g  certified radius %.6g (global %.6g)", lmax, r->rad.radius, r->rad.radius_global);
     printf("  (%.2f ms)\n", r->ms);
   }
 }
 
+/* One row of the batch (batch_run): its gradient and ball into res[k]. */
+typedef struct run_ctx { const batch *b; const cb_bnet *bn; const lip_result *lr; const opts *o; result *res; } run_ctx;
+
+static int row_jacobian(void *ctx, void *state, size_t k, cb_error *err)
+{
+  run_ctx *c = ctx;
+  result *r = &c->res[k];
+  (void)state;
+  run_one(c->bn, c->lr, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->n_out, r);
+  if (r->status != CB_OK) *err = r->err;
+  return r->status;
+}
+
 static int jacobian_cmd(const opts *o, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
+  batch b = {0};
   cb_bnet bn = {0};
   lip_result *lr = NULL;
   result *res = NULL;
   cJSON *top = NULL, *samples;
-  size_t r0 = (size_t)o->r0, r1 = 0, no, n, rows = 0;
+  batch_ball ball = {o->norm, o->eps, 0, 0, 0};
+  batch_rows sel = {o->r0, o->r1, 1, o->ball ? &ball : NULL};
   double rsum = 0;
   int rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  if ((rc = cb_data_load_csv(o->data, cb_net_input_size(net), &d, err)) != CB_OK) goto out;
-  no = cb_net_output_size(net);
-  n = cb_net_input_size(net);
-  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
-  if (r1 > cb_data_rows(d) || no < 2) {
-    rc = cb_error_set(err, CB_EUSAGE, no < 2 ? "%s: margins need at least 2 outputs" : "%s: --rows goes past the last row",
-                      no < 2 ? o->net : o->data);
-    goto out;
-  }
-  rows = r1 - r0;
-  {
-    args_ball ball = {o->norm, o->eps, 0, 0, 0};
-    if ((rc = args_check_rows(d, o->data, r0, r1, no, o->ball ? &ball : NULL, err)) != CB_OK) goto out;
-  }
-  if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  if ((rc = bnet_init(&bn, b.net, err)) != CB_OK) goto out;
   if (o->ball) {
     lip_opts lo;
     lip_opts_init(&lo);
-    lo.norm = lip_norm_of(o->norm);
-    if ((rc = lip_analyze(net, &lo, &lr, err)) != CB_OK) goto out;
+    lo.norm = o->norm;
+    if ((rc = lip_analyze(b.net, &lo, &lr, err)) != CB_OK) goto out;
   }
-  if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_results(res, rows, no, n) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  la_set_threads(1);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (long k = 0; k < (long)rows; k++)
-    run_one(&bn, lr, o, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), no, &res[k]);
-  for (size_t k = 0; k < rows; k++)
-    if (res[k].status != CB_OK) { *err = res[k].err; rc = res[k].status; goto out; }
+  if (!(res = cb_calloc(b.n + 1, sizeof *res)) || alloc_results(res, b.n, b.n_out, b.n_in) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  {
+    run_ctx c = {&b, &bn, lr, o, res};
+    batch_loop L = {.row = row_jacobian, .ctx = &c};
+    if ((rc = batch_run(&b, &L, err)) != CB_OK) goto out;
+  }
   if (o->json) {
-    top = top_json(o, rows, lr);
+    top = top_json(&b, o, lr);
     samples = cJSON_AddArrayToObject(top, "samples");
-    for (size_t k = 0; k < rows; k++) cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), no, n, o, &res[k]));
+    for (size_t k = 0; k < b.n; k++) cJSON_AddItemToArray(samples, sample_json(&b, k, o, &res[k]));
     if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
   }
-  print_rows(o, d, r0, rows, no, n, res);
-  for (size_t k = 0; k < rows; k++) rsum += res[k].rad.radius;
-  if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", rows, norm_name(o->norm), o->eps,
-                      o->method == CB_IBP ? "ibp" : "crown", rows ? rsum / (double)rows : 0.0);
-  else printf("%zu rows: gradients of the margins\n", rows);
+  print_rows(o, &b, res);
+  for (size_t k = 0; k < b.n; k++) rsum += res[k].rad.radius;
+  if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", b.n, cb_norm_table[o->norm].name, o->eps,
+                      o->method == CB_IBP ? "ibp" : "crown", b.n ? rsum / (double)b.n : 0.0);
+  else printf("%zu rows: gradients of the margins\n", b.n);
 out:
   cJSON_Delete(top);
-  if (res) for (size_t k = 0; k < rows && res[k].logits; k++) cb_free(res[k].logits);
+  if (res) for (size_t k = 0; k < b.n && res[k].logits; k++) cb_free(res[k].logits);
   cb_free(res);
   lip_result_free(lr);
   bnet_free(&bn);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

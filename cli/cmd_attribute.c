@@ -1,18 +1,17 @@
 /*
 ** `cerbere attribute`: one attribution map per CSV row (certify/attr.h),
-** written as JSON.  Rows run in parallel (OpenMP, one attr_ctx per thread,
-** BLAS single-threaded); every map is deterministic for given options, so
+** written as JSON.  Rows run in parallel (batch.h: OpenMP, one attr_ctx per
+** thread, BLAS single-threaded); every map is deterministic for given options, so
 ** the output does not depend on the thread count.  Nothing is written when a
 ** row fails.
 */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "args.h"
-#include "cmd_attr.h"
-#include "linalg.h"
+#include "attr_cli.h"
+#include "batch.h"
+#include "cmd.h"
 #include "report.h"
 
 const char *const attr_cli_help =
@@ -239,7 +238,7 @@ static cJSON *settings_json(const attr_opt *o)
     if (o->node) cJSON_AddStringToObject(s, "node", o->node);
     break;
   case AM_EVA:
-    cJSON_AddStringToObject(s, "norm", norm_name(o->norm)); cJSON_AddNumberToObject(s, "eps", o->eps);
+    cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name); cJSON_AddNumberToObject(s, "eps", o->eps);
     cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddStringToObject(s, "bounds", "crown");
     break;
   case AM_SALIENCY: case AM_GRADXINPUT: case AM_COUNT: break;
@@ -247,111 +246,113 @@ static cJSON *settings_json(const attr_opt *o)
   return s;
 }
 
-static int attribute_cmd(const opts *o, cb_error *err)
+/* The rows of the batch (batch_run): one attr_ctx per thread, a map per row. */
+typedef struct run_ctx { const batch *b; const opts *o; const attr_ctx *probe; row *res; } run_ctx;
+
+static void *thread_ctx(void *ctx, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
-  row *res = NULL;
-  cJSON *top = NULL, *samples;
-  attr_ctx *probe = NULL;
-  size_t r0 = (size_t)o->r0, r1, rows = 0, n, nm;
-  int rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  n = cb_net_input_size(net);
-  if ((rc = attr_cli_check(&o->ac, n, err)) != CB_OK) goto out;
-  if ((rc = cb_data_load_csv(o->data, n, &d, err)) != CB_OK) goto out;
-  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
-  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
-  rows = r1 - r0;
-  {
-    args_ball ball = {o->ac.o.norm, o->ac.o.eps, 0, 0, 0};
-    if ((rc = args_check_rows(d, o->data, r0, r1, cb_net_output_size(net), o->ac.o.method == AM_EVA ? &ball : NULL, err)) != CB_OK) goto out;
+  run_ctx *c = ctx;
+  return attr_new(c->b->net, &c->probe->opt, err);
+}
+
+static void thread_ctx_free(void *state) { attr_free(state); }
+
+static int row_map(void *ctx, void *state, size_t k, cb_error *err)
+{
+  run_ctx *c = ctx;
+  attr_ctx *a = state;
+  row *r = &c->res[k];
+  const double *x = batch_x(c->b, k);
+  if ((r->status = attr_target(a, x, batch_label(c->b, k), &r->target, &r->err)) == CB_OK &&
+      (r->status = attr_map(a, x, r->target, r->map, &r->err)) == CB_OK)
+    r->status = attr_score(a, x, r->target, &r->score, NULL, &r->err);
+  if (r->status == CB_OK && c->o->metrics) r->status = metrics(a, c->o, x, r, &r->err);
+  if (r->status != CB_OK) *err = r->err;
+  return r->status;
+}
+
+static cJSON *attribute_json(const batch *b, const opts *o, const attr_ctx *probe, const row *res, size_t nm)
+{
+  cJSON *top = batch_json_top(b, "attribute"), *samples;
+  cJSON_AddStringToObject(top, "method", attr_method_name[o->ac.o.method]);
+  cJSON_AddItemToObject(top, "settings", settings_json(&probe->opt));
+  if (o->metrics) {
+    cJSON *m = cJSON_AddObjectToObject(top, "metric_settings");
+    cJSON_AddNumberToObject(m, "stability_radius", o->radius);
+    cJSON_AddNumberToObject(m, "neighbours", o->K);
+    cJSON_AddStringToObject(m, "stability_distance", "l2");
+    cJSON_AddNumberToObject(m, "deletion_steps", 16);
+    cJSON_AddNumberToObject(m, "mufidelity_grid", 9);
+    cJSON_AddNumberToObject(m, "mufidelity_fraction", 0.2);
+    cJSON_AddNumberToObject(m, "mufidelity_subsets", 200);
   }
-  if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
-  nm = attr_map_size(probe);
-  if (!(res = cb_calloc(rows + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  for (size_t k = 0; k < rows; k++)
-    if (!(res[k].map = cb_calloc(n, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  la_set_threads(1);
-#pragma omp parallel
-  {
-    cb_error e = {0};
-    attr_ctx *a = attr_new(net, &probe->opt, &e);
-#pragma omp for schedule(dynamic, 1)
-    for (long k = 0; k < (long)rows; k++) {
-      row *r = &res[k];
-      const double *x = cb_data_x(d, r0 + (size_t)k);
-      if (!a) { r->status = e.status; r->err = e; continue; }
-      if ((r->status = attr_target(a, x, cb_data_label(d, r0 + (size_t)k), &r->target, &r->err)) == CB_OK &&
-          (r->status = attr_map(a, x, r->target, r->map, &r->err)) == CB_OK)
-        r->status = attr_score(a, x, r->target, &r->score, NULL, &r->err);
-      if (r->status == CB_OK && o->metrics) r->status = metrics(a, o, x, r, &r->err);
-    }
-    attr_free(a);
-  }
-  for (size_t k = 0; k < rows; k++)
-    if (res[k].status != CB_OK) {
-      rc = cb_error_set(err, res[k].status, "%s: row %zu: %s", o->data, r0 + k, res[k].err.msg);
-      goto out;
-    }
-  if (o->json) {
-    top = cJSON_CreateObject();
-    cJSON_AddStringToObject(top, "command", "attribute");
-    cJSON_AddStringToObject(top, "version", CB_VERSION);
-    cJSON_AddStringToObject(top, "net", o->net);
-    cJSON_AddStringToObject(top, "data", o->data);
-    cJSON_AddStringToObject(top, "method", attr_method_name[o->ac.o.method]);
-    cJSON_AddItemToObject(top, "settings", settings_json(&probe->opt));
+  cJSON_AddItemToObject(top, "map_shape", map_shape(b->net, nm));
+  cJSON_AddNumberToObject(top, "n_samples", (double)b->n);
+  samples = cJSON_AddArrayToObject(top, "samples");
+  for (size_t k = 0; k < b->n; k++) {
+    cJSON *s = batch_json_sample(b, k);
+    cJSON_AddNumberToObject(s, "target", res[k].target);
+    cJSON_AddNumberToObject(s, "score", res[k].score);
+    cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)nm));
     if (o->metrics) {
-      cJSON *m = cJSON_AddObjectToObject(top, "metric_settings");
-      cJSON_AddNumberToObject(m, "stability_radius", o->radius);
-      cJSON_AddNumberToObject(m, "neighbours", o->K);
-      cJSON_AddStringToObject(m, "stability_distance", "l2");
-      cJSON_AddNumberToObject(m, "deletion_steps", 16);
-      cJSON_AddNumberToObject(m, "mufidelity_grid", 9);
-      cJSON_AddNumberToObject(m, "mufidelity_fraction", 0.2);
-      cJSON_AddNumberToObject(m, "mufidelity_subsets", 200);
+      cJSON *m = cJSON_AddObjectToObject(s, "metrics");
+      cJSON_AddNumberToObject(m, "stability", res[k].met[0]);
+      cJSON_AddNumberToObject(m, "deletion_auc", res[k].met[1]);
+      cJSON_AddNumberToObject(m, "insertion_auc", res[k].met[2]);
+      cJSON_AddNumberToObject(m, "mufidelity", res[k].met[3]);
     }
-    cJSON_AddItemToObject(top, "map_shape", map_shape(net, nm));
-    cJSON_AddNumberToObject(top, "n_samples", (double)rows);
-    samples = cJSON_AddArrayToObject(top, "samples");
-    for (size_t k = 0; k < rows; k++) {
-      cJSON *s = cJSON_CreateObject();
-      cJSON_AddNumberToObject(s, "index", (double)(r0 + k));
-      cJSON_AddNumberToObject(s, "label", cb_data_label(d, r0 + k));
-      cJSON_AddNumberToObject(s, "target", res[k].target);
-      cJSON_AddNumberToObject(s, "score", res[k].score);
-      cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(res[k].map, (int)nm));
-      if (o->metrics) {
-        cJSON *m = cJSON_AddObjectToObject(s, "metrics");
-        cJSON_AddNumberToObject(m, "stability", res[k].met[0]);
-        cJSON_AddNumberToObject(m, "deletion_auc", res[k].met[1]);
-        cJSON_AddNumberToObject(m, "insertion_auc", res[k].met[2]);
-        cJSON_AddNumberToObject(m, "mufidelity", res[k].met[3]);
-      }
-      cJSON_AddItemToArray(samples, s);
-    }
-    if ((rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
+    cJSON_AddItemToArray(samples, s);
   }
-  for (size_t k = 0; k < rows && !o->quiet; k++) {
+  return top;
+}
+
+static void print_rows(const batch *b, const opts *o, const row *res, size_t nm)
+{
+  for (size_t k = 0; k < b->n && !o->quiet; k++) {
     size_t im = 0;
     for (size_t i = 1; i < nm; i++) if (fabs(res[k].map[i]) > fabs(res[k].map[im])) im = i;
-    printf("row %zu: label %d target %d score %.6g  max |map| %.6g at feature %zu\n", r0 + k, cb_data_label(d, r0 + k),
-           res[k].target, res[k].score, n ? fabs(res[k].map[im]) : 0.0, im);
+    printf("row %zu: label %d target %d score %.6g  max |map| %.6g at feature %zu\n", b->r0 + k, batch_label(b, k),
+           res[k].target, res[k].score, b->n_in ? fabs(res[k].map[im]) : 0.0, im);
   }
-  printf("%zu rows: %s maps of %zu values\n", rows, attr_method_name[o->ac.o.method], nm);
-  if (o->metrics && rows) {
+  printf("%zu rows: %s maps of %zu values\n", b->n, attr_method_name[o->ac.o.method], nm);
+  if (o->metrics && b->n) {
     double m[4] = {0};
-    for (size_t k = 0; k < rows; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)rows;
+    for (size_t k = 0; k < b->n; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)b->n;
     printf("mean AverageStability %.6g, deletion AUC %.6g, insertion AUC %.6g, MuFidelity %.4f\n", m[0], m[1], m[2], m[3]);
   }
+}
+
+static int attribute_cmd(const opts *o, cb_error *err)
+{
+  batch b = {0};
+  row *res = NULL;
+  cJSON *top = NULL;
+  attr_ctx *probe = NULL;
+  batch_ball ball = {o->ac.o.norm, o->ac.o.eps, 0, 0, 0};
+  batch_rows sel = {o->r0, o->r1, 0, o->ac.o.method == AM_EVA ? &ball : NULL};
+  size_t nm;
+  int rc;
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  if ((rc = attr_cli_check(&o->ac, b.n_in, err)) != CB_OK) goto out;
+  if ((rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  if (!(probe = attr_new(b.net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
+  nm = attr_map_size(probe);
+  if (!(res = cb_calloc(b.n + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  for (size_t k = 0; k < b.n; k++)
+    if (!(res[k].map = cb_calloc(b.n_in, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  {
+    run_ctx c = {&b, o, probe, res};
+    batch_loop L = {.row = row_map, .thread_new = thread_ctx, .thread_free = thread_ctx_free, .ctx = &c, .name_row = 1};
+    if ((rc = batch_run(&b, &L, err)) != CB_OK) goto out;
+  }
+  if (o->json && (rc = report_write_json(o->json, top = attribute_json(&b, o, probe, res, nm), err)) != CB_OK) goto out;
+  print_rows(&b, o, res, nm);
 out:
   cJSON_Delete(top);
-  if (res) for (size_t k = 0; k < rows; k++) cb_free(res[k].map);
+  if (res) for (size_t k = 0; k < b.n; k++) cb_free(res[k].map);
   cb_free(res);
   attr_free(probe);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

@@ -7,17 +7,17 @@
 **   L-inf); the features certified to stay in the top-k; and `stable` when
 **   the whole top-k is certified.  Writes DIR/audit.json and the report
 **   (DIR/report.json with a run {"command": "audit"}, DIR/report.html).
-** Rows run in parallel, one attr_ctx per thread; nothing is written when a
-** row fails.
+** Rows run in parallel (batch.h), one attr_ctx per thread; nothing is
+** written when a row fails.
 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "args.h"
-#include "cmd_attr.h"
-#include "linalg.h"
+#include "attr_cli.h"
+#include "batch.h"
+#include "cmd.h"
 #include "report.h"
 #include "report_doc.h"
 
@@ -137,19 +137,6 @@ typedef struct row {
   cb_error err;
 } row;
 
-static int top_indices(const double *map, size_t n, size_t k, int *idx)
-{
-  size_t c = 0;
-  for (size_t i = 0; i < n; i++) {          /* insertion into a sorted prefix: k is small */
-    size_t p = c < k ? c++ : k;
-    if (p == k && !(map[i] > map[idx[k - 1]])) continue;
-    if (p == k) p = k - 1;
-    while (p > 0 && map[i] > map[idx[p - 1]]) { idx[p] = idx[p - 1]; p--; }
-    idx[p] = (int)i;
-  }
-  return (int)c;
-}
-
 static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, size_t n, row *r)
 {
   struct timespec t0, t1;
@@ -166,7 +153,7 @@ static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, si
       (r->status = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->stab, &r->err)) != CB_OK ||
       (r->status = attr_cert_bounds(a, &s, r->target, r->lb, r->ub, &r->err)) != CB_OK) goto out;
   attr_max_change(r->map, r->lb, r->ub, attr_map_size(a), r->mc);
-  top_indices(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
+  attr_topk(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
   r->ncert = (int)attr_certified_topk(r->lb, r->ub, attr_map_size(a), (size_t)o->topk, r->cert);
 out:
   cb_free(clo);
@@ -181,7 +168,7 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   cJSON_AddStringToObject(s, "method", attr_method_name[a->method]);
   cJSON_AddStringToObject(s, "target", a->target == -1 ? "label" : a->target == -2 ? "pred" : "class");
   if (a->target >= 0) cJSON_AddNumberToObject(s, "target_class", a->target);
-  cJSON_AddStringToObject(s, "norm", norm_name(o->norm));
+  cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(s, "eps", o->eps);
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(s, "clip");
@@ -201,13 +188,11 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   return s;
 }
 
-static cJSON *sample_json(size_t index, int label, const double *x, size_t n, size_t nm, int k, const row *r)
+static cJSON *sample_json(const batch *b, size_t j, size_t nm, int k, const row *r)
 {
-  cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateObject();
-  cJSON_AddNumberToObject(s, "index", (double)index);
-  cJSON_AddNumberToObject(s, "label", label);
+  cJSON *s = batch_json_sample(b, j), *mc = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "target", r->target);
-  cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(x, (int)n));
+  cJSON_AddItemToObject(s, "x", cJSON_CreateDoubleArray(batch_x(b, j), (int)b->n_in));
   cJSON_AddItemToObject(s, "map", cJSON_CreateDoubleArray(r->map, (int)nm));
   cJSON_AddItemToObject(s, "map_lb", cJSON_CreateDoubleArray(r->lb, (int)nm));
   cJSON_AddItemToObject(s, "map_ub", cJSON_CreateDoubleArray(r->ub, (int)nm));
@@ -256,9 +241,9 @@ static cJSON *summary_json(const row *res, size_t rows, int k, double secs)
 }
 
 /* DIR/report.json + report.html: one run {"command": "audit"}. */
-static int write_report(const opts *o, const cb_net *net, const cb_data *d, const cJSON *top, cb_error *err)
+static int write_report(const opts *o, const batch *b, const cJSON *top, cb_error *err)
 {
-  return report_write_run(o->out, "audit", net, o->data, cb_data_rows(d), top, NULL, err);
+  return report_write_run(o->out, "audit", b->net, o->data, cb_data_rows(b->d), top, NULL, err);
 }
 
 static int alloc_rows(row *res, size_t rows, size_t n, int k)
@@ -271,78 +256,81 @@ static int alloc_rows(row *res, size_t rows, size_t n, int k)
   return CB_OK;
 }
 
+/* The rows of the batch (batch_run): one attr_ctx per thread, an audit per row. */
+typedef struct run_ctx { const batch *b; const opts *o; const attr_ctx *probe; row *res; } run_ctx;
+
+static void *thread_ctx(void *ctx, cb_error *err)
+{
+  run_ctx *c = ctx;
+  return attr_new(c->b->net, &c->probe->opt, err);
+}
+
+static void thread_ctx_free(void *state) { attr_free(state); }
+
+static int row_audit(void *ctx, void *state, size_t k, cb_error *err)
+{
+  run_ctx *c = ctx;
+  row *r = &c->res[k];
+  audit_row(state, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->n_in, r);
+  if (r->status != CB_OK) *err = r->err;
+  return r->status;
+}
+
+static cJSON *audit_json(const batch *b, const opts *o, const attr_ctx *probe, const row *res, double secs)
+{
+  cJSON *top = batch_json_top(b, "audit"), *samples;
+  cJSON_AddItemToObject(top, "settings", settings_json(o, b->r0, b->r1));
+  cJSON_AddItemToObject(cJSON_GetObjectItem(top, "settings"), "map_shape", map_shape(b->net, attr_map_size(probe)));
+  cJSON_AddItemToObject(top, "summary", summary_json(res, b->n, o->topk, secs));
+  samples = cJSON_AddArrayToObject(top, "samples");
+  for (size_t k = 0; k < b->n; k++) cJSON_AddItemToArray(samples, sample_json(b, k, attr_map_size(probe), o->topk, &res[k]));
+  return top;
+}
+
 static int audit_cmd(opts *o, cb_error *err)
 {
-  cb_net *net = NULL;
-  cb_data *d = NULL;
+  batch b = {0};
   row *res = NULL;
   attr_ctx *probe = NULL;
-  cJSON *top = NULL, *samples;
-  size_t r0 = (size_t)o->r0, r1, rows = 0, n;
+  cJSON *top = NULL;
+  batch_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
+  batch_rows sel = {o->r0, o->r1, 0, &ball};
   struct timespec t0, t1;
   char path[4096];
   int rc, stable = 0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if ((rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
-  if ((rc = cb_net_load(o->net, &net, err)) != CB_OK) goto out;
-  n = cb_net_input_size(net);
-  if ((rc = attr_cli_check(&o->ac, n, err)) != CB_OK) goto out;
-  if ((rc = cb_data_load_csv(o->data, n, &d, err)) != CB_OK) goto out;
-  r1 = o->r1 < 0 ? cb_data_rows(d) : (size_t)o->r1;
-  if (r1 > cb_data_rows(d)) { rc = cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", o->data); goto out; }
-  rows = r1 - r0;
-  {
-    args_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
-    if ((rc = args_check_rows(d, o->data, r0, r1, cb_net_output_size(net), &ball, err)) != CB_OK) goto out;
-  }
-  if (!(probe = attr_new(net, &o->ac.o, err))) { rc = err->status; goto out; }
+  if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  if ((rc = attr_cli_check(&o->ac, b.n_in, err)) != CB_OK) goto out;
+  if ((rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
+  if (!(probe = attr_new(b.net, &o->ac.o, err))) { rc = err->status; goto out; }
   if ((size_t)o->topk > attr_map_size(probe)) o->topk = (int)attr_map_size(probe);
-  if (!(res = cb_calloc(rows + 1, sizeof *res)) || alloc_rows(res, rows, n, o->topk) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  la_set_threads(1);
-#pragma omp parallel
+  if (!(res = cb_calloc(b.n + 1, sizeof *res)) || alloc_rows(res, b.n, b.n_in, o->topk) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   {
-    cb_error e = {0};
-    attr_ctx *a = attr_new(net, &probe->opt, &e);
-#pragma omp for schedule(dynamic, 1)
-    for (long k = 0; k < (long)rows; k++) {
-      if (!a) { res[k].status = e.status; res[k].err = e; continue; }
-      audit_row(a, o, cb_data_x(d, r0 + (size_t)k), cb_data_label(d, r0 + (size_t)k), n, &res[k]);
-    }
-    attr_free(a);
+    run_ctx c = {&b, o, probe, res};
+    batch_loop L = {.row = row_audit, .thread_new = thread_ctx, .thread_free = thread_ctx_free, .ctx = &c, .name_row = 1};
+    if ((rc = batch_run(&b, &L, err)) != CB_OK) goto out;
   }
-  for (size_t k = 0; k < rows; k++)
-    if (res[k].status != CB_OK) { rc = cb_error_set(err, res[k].status, "%s: row %zu: %s", o->data, r0 + k, res[k].err.msg); goto out; }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  top = cJSON_CreateObject();
-  cJSON_AddStringToObject(top, "command", "audit");
-  cJSON_AddStringToObject(top, "version", CB_VERSION);
-  cJSON_AddStringToObject(top, "net", o->net);
-  cJSON_AddStringToObject(top, "data", o->data);
-  cJSON_AddItemToObject(top, "settings", settings_json(o, r0, r1));
-  cJSON_AddItemToObject(cJSON_GetObjectItem(top, "settings"), "map_shape", map_shape(net, attr_map_size(probe)));
-  cJSON_AddItemToObject(top, "summary", summary_json(res, rows, o->topk, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
-  samples = cJSON_AddArrayToObject(top, "samples");
-  for (size_t k = 0; k < rows; k++)
-    cJSON_AddItemToArray(samples, sample_json(r0 + k, cb_data_label(d, r0 + k), cb_data_x(d, r0 + k), n, attr_map_size(probe), o->topk, &res[k]));
+  top = audit_json(&b, o, probe, res, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   snprintf(path, sizeof path, "%s/audit.json", o->out);
   if ((rc = report_write_json(path, top, err)) != CB_OK) goto out;
   if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
-  if ((rc = write_report(o, net, d, top, err)) != CB_OK) goto out;
-  for (size_t k = 0; k < rows; k++) {
+  if ((rc = write_report(o, &b, top, err)) != CB_OK) goto out;
+  for (size_t k = 0; k < b.n; k++) {
     stable += res[k].ncert == o->topk;
     if (!o->quiet)
-      printf("row %zu: target %d  stability %.4g  max change L2 <= %.4g  certified top-%d: %d%s  (%.1f ms)\n", r0 + k, res[k].target, res[k].stab,
+      printf("row %zu: target %d  stability %.4g  max change L2 <= %.4g  certified top-%d: %d%s  (%.1f ms)\n", b.r0 + k, res[k].target, res[k].stab,
              res[k].mc[1], o->topk, res[k].ncert, res[k].ncert == o->topk ? "" : "  NOT certifiably stable", res[k].ms);
   }
-  printf("%zu rows, %s, L%s eps %g: %d certifiably stable (top-%d), report in %s\n", rows, attr_method_name[o->ac.o.method],
-         norm_name(o->norm), o->eps, stable, o->topk, o->out);
+  printf("%zu rows, %s, L%s eps %g: %d certifiably stable (top-%d), report in %s\n", b.n, attr_method_name[o->ac.o.method],
+         cb_norm_table[o->norm].name, o->eps, stable, o->topk, o->out);
 out:
   cJSON_Delete(top);
-  if (res) for (size_t k = 0; k < rows; k++) { cb_free(res[k].map); cb_free(res[k].topk); }
+  if (res) for (size_t k = 0; k < b.n; k++) { cb_free(res[k].map); cb_free(res[k].topk); }
   cb_free(res);
   attr_free(probe);
-  cb_data_free(d);
-  cb_net_free(net);
+  batch_close(&b);
   return rc;
 }
 

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include "verify.h"
+#include "cmd.h"
 #include "exact.h"
 #include "report.h"
+#include "verify.h"
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
@@ -148,8 +149,8 @@ static char *result_text(const vfy_result *r, size_t nx, size_t ny)
   size_t cap = 64 + (nx + ny) * 48, n;
   char *s = cb_alloc(cap);
   if (!s) return NULL;
-  n = (size_t)snprintf(s, cap, "%s\n", vfy_answer_name[r->answer]);
-  if (r->answer != VFY_SAT) return s;
+  n = (size_t)snprintf(s, cap, "%s\n", cb_verdict_table[r->answer].vnnlib);
+  if (r->answer != V_FALSIFIED) return s;
   for (size_t i = 0; i < nx + ny; i++)
     n += (size_t)snprintf(s + n, cap - n, "%s(%c_%zu %.17g)%s\n", i ? " " : "(", i < nx ? 'X' : 'Y',
                           i < nx ? i : i - nx, i < nx ? r->x[i] : r->y[i - nx], i + 1 == nx + ny ? ")" : "");
@@ -192,13 +193,13 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   cJSON_AddStringToObject(root, "version", CB_VERSION);
   cJSON_AddStringToObject(root, "net", o->net);
   cJSON_AddStringToObject(root, "prop", o->prop);
-  cJSON_AddStringToObject(root, "answer", vfy_answer_name[r->answer]);
+  cJSON_AddStringToObject(root, "answer", cb_verdict_table[r->answer].vnnlib);
   cJSON_AddStringToObject(root, "reason", r->reason);
   cJSON_AddNumberToObject(root, "nodes", (double)r->nodes);
   cJSON_AddNumberToObject(root, "relu_states", (double)r->relu_states);
   cJSON_AddNumberToObject(root, "depth", r->depth);
   cJSON_AddNumberToObject(root, "time_s", r->seconds);
-  if (r->answer == VFY_SAT) {
+  if (r->answer == V_FALSIFIED) {
     cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));
     cJSON_AddItemToObject(root, "y", cJSON_CreateDoubleArray(r->y, (int)ny));
     add_real_outputs(root, net, r->x);
@@ -226,7 +227,7 @@ int cmd_verify(int argc, char **argv)
     goto out;
   }
   rc = vfy_run(net, spec, &o.v, &r, &err);
-  if (rc != CB_OK) { r.answer = VFY_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
+  if (rc != CB_OK) { r.answer = V_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
   if (!(text = result_text(&r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
   alarm(0);
   if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }

@@ -1,0 +1,57 @@
+/*
+** Certify internals shared by the cascade (certify.c) and the radius search
+** (radius.c): the certifier, one sample's working state and the cascade's
+** steps the search reuses.  Not part of the library's interface.
+*/
+#ifndef CB_CERT_INT_H
+#define CB_CERT_INT_H
+
+#include <time.h>
+#include "certify.h"
+#include "lipschitz.h"
+
+struct cb_certifier {
+  const cb_net *net;
+  cb_bnet bn;
+  lip_result *lip;          /* NULL when the Lipschitz method is off or unsupported */
+  cb_cert_opt o;
+  size_t nin, nout;
+};
+
+/* One sample's working state. */
+typedef struct cert_job {
+  const cb_certifier *c;
+  const double *x;
+  int label;
+  cb_cert_result *r;
+  const volatile int *stop;
+  double *C, *lb, *best, *xa, *ya, *lo, *hi;
+  double *p;                 /* the clean point: x clamped into the clip box (x without one) */
+  double d_lo, d_up;         /* bounds of ||p - x||: S is empty for eps < d_lo (0 without a clip box) */
+  int have_best;             /* best[] holds some sound margin bounds */
+  cb_cm last;                /* last bound method run on ws (CM_COUNT: none) */
+  cb_ws *ws;
+  cb_set set;
+  double lip_radius;        /* global Lipschitz radius (0 if none) */
+  double *m_lo;             /* real-arithmetic margin lower bounds at p (local Lipschitz) */
+  int have_m_lo;
+  struct timespec t0;
+} cert_job;
+
+/* The sample's time is up (its timeout) or it was stopped (certify.h). */
+int cert_out_of_time(const cert_job *j);
+
+/* The attack at radius eps (method m's time); 1 if it found a counterexample
+   that counterexample_accept took (stored in the result with keep); *rc the
+   status. */
+int cert_attack_at(cert_job *j, double eps, const cb_attack_opt *ao, cb_cm m, int keep, cb_error *err, int *rc);
+
+/* The sound methods at radius eps, cheapest first: 1 if verified (*by the
+   method; CM_COUNT for a set provably empty), 0 if not, -1 on an error or a
+   non-finite bound (reason in the result). */
+int cert_sound_at(cert_job *j, double eps, cb_cm *by, cb_error *err);
+
+/* radius.c: the radius search of --radius, [certified, attacked] into j->r. */
+int radius_bracket(cert_job *j, cb_error *err);
+
+#endif

@@ -1,0 +1,135 @@
+/* The rows of a command and the loop over them (see batch.h). */
+#include <omp.h>
+#include <stdio.h>
+#include "batch.h"
+#include "linalg.h"
+
+/* Rows [r0, r1) of d checked before any work: each label a class of the
+   network (n_classes outputs, cb_data_check_labels) and, when ball is not
+   NULL, each row's set not empty (set_check, the same words for every
+   command).  The first bad row is named, "PATH: row R: ...", CB_EVALUE. */
+static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
+                      const batch_ball *ball, cb_error *err)
+{
+  size_t n = cb_data_cols(d);
+  double *box = NULL;
+  cb_set s;
+  int rc = cb_data_check_labels(d, path, r0, r1, n_classes, err);
+  if (rc != CB_OK || !ball) return rc;
+  s = (cb_set){ball->norm, ball->eps, n, NULL, NULL, NULL};
+  if (ball->clip) {
+    if (!(box = cb_alloc(2 * n * sizeof *box))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    for (size_t j = 0; j < n; j++) { box[j] = ball->lo; box[n + j] = ball->hi; }
+    s.lo = box; s.hi = box + n;
+  }
+  for (size_t r = r0; r < r1 && rc == CB_OK; r++) {
+    cb_error e = {0};
+    s.center = cb_data_x(d, r);
+    if ((rc = set_check(&s, &e)) != CB_OK) rc = cb_error_set(err, e.status, "%s: row %zu: %s", path, r, e.msg);
+  }
+  cb_free(box);
+  return rc;
+}
+
+int batch_load_net(batch *b, const char *net_path, cb_error *err)
+{
+  int rc;
+  b->net_path = net_path;
+  if ((rc = cb_net_load(net_path, &b->net, err)) != CB_OK) return rc;
+  b->n_in = cb_net_input_size(b->net);
+  b->n_out = cb_net_output_size(b->net);
+  return CB_OK;
+}
+
+int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_error *err)
+{
+  size_t rows;
+  int rc;
+  b->data_path = data_path;
+  if ((rc = cb_data_load_csv(data_path, b->n_in, &b->d, err)) != CB_OK) return rc;
+  rows = cb_data_rows(b->d);
+  b->r0 = (size_t)sel->r0;
+  b->r1 = sel->r1 < 0 ? rows : (size_t)sel->r1;
+  if (sel->margins && b->n_out < 2) return cb_error_set(err, CB_EUSAGE, "%s: margins need at least 2 outputs", b->net_path);
+  if (b->r1 > rows) return cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", data_path);
+  b->n = b->r1 - b->r0;
+  return check_rows(b->d, data_path, b->r0, b->r1, b->n_out, sel->ball, err);
+}
+
+void batch_close(batch *b)
+{
+  cb_data_free(b->d);
+  cb_net_free(b->net);
+  b->d = NULL;
+  b->net = NULL;
+}
+
+const double *batch_x(const batch *b, size_t k) { return cb_data_x(b->d, b->r0 + k); }
+int batch_label(const batch *b, size_t k) { return cb_data_label(b->d, b->r0 + k); }
+
+/*
+** Rows are handed out in increasing order (dynamic, 1), so when row k fails
+** every row below k has started and runs to its end: skipping the rows not
+** started loses no lower failure, and the error reported does not depend on
+** the threads.
+*/
+int batch_run(const batch *b, const batch_loop *L, cb_error *err)
+{
+  volatile int stop_local = 0, *stop = L->stop ? L->stop : &stop_local;
+  int rc = CB_OK;
+  size_t bad = b->n;    /* the lowest failing row so far */
+  la_set_threads(1);
+#pragma omp parallel num_threads(L->threads > 0 ? L->threads : omp_get_max_threads())
+  {
+    cb_error te = {0};
+    void *state = L->thread_new ? L->thread_new(L->ctx, &te) : NULL;
+    int dead = L->thread_new && !state;
+#pragma omp for schedule(dynamic, 1)
+    for (long k = 0; k < (long)b->n; k++) {
+      cb_error e = {0};
+      int st;
+      if (*stop) continue;
+      if (dead) { e = te; st = te.status; }
+      else st = L->row(L->ctx, state, (size_t)k, &e);
+#pragma omp critical(batch_run)
+      {
+        if (st < 0) {
+          if ((size_t)k < bad) { bad = (size_t)k; rc = st; *err = e; }
+          *stop = 2;
+        } else if (st == CB_OK && !*stop && L->done) L->done(L->ctx, state, (size_t)k);
+      }
+    }
+    if (state && L->thread_free) L->thread_free(state);
+  }
+  if (rc != CB_OK && L->name_row) {
+    cb_error e = *err;
+    cb_error_clear(err);
+    rc = cb_error_set(err, rc, "%s: row %zu: %s", b->data_path, b->r0 + bad, e.msg);
+  }
+  return rc;
+}
+
+cJSON *batch_json_top(const batch *b, const char *command)
+{
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddStringToObject(t, "command", command);
+  cJSON_AddStringToObject(t, "version", CB_VERSION);
+  cJSON_AddStringToObject(t, "net", b->net_path);
+  cJSON_AddStringToObject(t, "data", b->data_path);
+  return t;
+}
+
+cJSON *batch_json_sample(const batch *b, size_t k)
+{
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddNumberToObject(s, "index", (double)(b->r0 + k));
+  cJSON_AddNumberToObject(s, "label", batch_label(b, k));
+  return s;
+}
+
+void batch_progress(size_t done, size_t total, double secs, const char *what)
+{
+  double eta = done ? secs / (double)done * (double)(total - done) : 0;
+  fprintf(stderr, "\r[%zu/%zu] %s  ETA %.0f s   ", done, total, what, eta);
+  if (done == total) fputc('\n', stderr);
+}

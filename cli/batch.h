@@ -1,0 +1,89 @@
+/*
+** The rows a command runs over, and the loop that runs them.
+**
+** Every command that reads --data does the same steps around its own work
+** (bounds, certify, jacobian, attribute, audit, predict, lipschitz --data,
+** orthonormalize --data); they are done here once:
+**   batch_load_net   the network;
+**   batch_load_rows  the CSV (as many columns as the net has inputs), the
+**                    --rows range, and every selected row checked before
+**                    any work: its label a class of the net
+**                    (cb_data_check_labels) and, with a ball, its set not
+**                    empty (set_check);
+**   batch_run        the rows in parallel: OpenMP, one row at a time in
+**                    row order (schedule dynamic, 1), BLAS single-threaded
+**                    inside, optional per-thread state, a callback per row
+**                    and one under a lock after each row; an error stops
+**                    the rows not started, and the error reported is that
+**                    of the lowest failing row, whatever the thread count;
+**   batch_json_*     the fields every command's JSON starts with;
+**   batch_progress   the progress line on a terminal.
+** The commands keep their own per-row work, printing and JSON fields.
+*/
+#ifndef CB_BATCH_H
+#define CB_BATCH_H
+
+#include <cjson/cJSON.h>
+#include "args.h"
+
+typedef struct batch {
+  const char *net_path, *data_path;   /* as given on the command line (messages, JSON) */
+  cb_net *net;                        /* batch_load_net */
+  cb_data *d;                         /* batch_load_rows */
+  size_t r0, r1, n;                   /* the selected rows [r0, r1), n = r1 - r0 */
+  size_t n_in, n_out;                 /* the net's input and output sizes */
+} batch;
+
+/* A command's set around each row: the ball {x : ||x - row||_norm <= eps},
+   with clip intersected with [lo, hi]^n. */
+typedef struct batch_ball { cb_norm norm; double eps; int clip; double lo, hi; } batch_ball;
+
+typedef struct batch_rows {
+  long r0, r1;              /* --rows A:B (0-based, B excluded); r1 < 0: to the last row */
+  int margins;              /* the command bounds margins: a net with < 2 outputs is refused */
+  const batch_ball *ball;   /* the set around each row, refused when empty; NULL: no set */
+} batch_rows;
+
+/* Loads the network into b (which starts zeroed). */
+int batch_load_net(batch *b, const char *net_path, cb_error *err);
+
+/* Loads the CSV rows for b's net and selects and checks them, in this order:
+   "NET: margins need at least 2 outputs" (sel->margins), "DATA: --rows goes
+   past the last row" (both CB_EUSAGE), then each row's label and set
+   ("DATA: row R: ...", CB_EVALUE). */
+int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_error *err);
+
+void batch_close(batch *b);                         /* frees net and rows; b may be half loaded */
+const double *batch_x(const batch *b, size_t k);    /* features of row r0 + k */
+int batch_label(const batch *b, size_t k);          /* label of row r0 + k */
+
+#define BATCH_SKIP 1   /* a row callback's "nothing done" (a row resumed from an earlier run) */
+
+typedef struct batch_loop {
+  /* The work of row r0 + k: CB_OK, BATCH_SKIP, or an error status with err set.
+     state is the thread's (NULL without thread_new). */
+  int (*row)(void *ctx, void *state, size_t k, cb_error *err);
+  /* Optional, under a lock, in the thread that ran the row, after a row that
+     returned CB_OK while nothing stopped the run: record, print, progress. */
+  void (*done)(void *ctx, void *state, size_t k);
+  /* Optional per-thread state: NULL on failure with err set (then every row
+     the thread takes fails with that error); freed by thread_free. */
+  void *(*thread_new)(void *ctx, cb_error *err);
+  void (*thread_free)(void *state);
+  void *ctx;
+  int threads;              /* OpenMP threads over rows; 0: OpenMP's default */
+  volatile int *stop;       /* optional: once nonzero (Ctrl-C) no row starts; set to 2 on an error */
+  int name_row;             /* prefix a row's error with "DATA: row R: " */
+} batch_loop;
+
+/* Runs every selected row (see above).  Returns CB_OK, or the status and
+   error of the lowest failing row. */
+int batch_run(const batch *b, const batch_loop *L, cb_error *err);
+
+cJSON *batch_json_top(const batch *b, const char *command);   /* {command, version, net, data} */
+cJSON *batch_json_sample(const batch *b, size_t k);           /* {index: r0 + k, label} */
+
+/* "\r[DONE/TOTAL] WHAT  ETA S s" on stderr, a newline when done == total. */
+void batch_progress(size_t done, size_t total, double secs, const char *what);
+
+#endif
