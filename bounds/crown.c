@@ -29,7 +29,7 @@ typedef struct bwd {
   size_t q;
   double **A;       /* per node accumulated matrix, NULL if none reached it */
   char *merged;     /* per node: more than one contribution was added */
-  double *bias, *slack, *babs;
+  crown_terms T;    /* per row: bias, slack, babs */
   const crown_lines *lines;  /* per node per-row lines (alpha-CROWN), or NULL */
   double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
   size_t *off;
@@ -45,15 +45,23 @@ static double *acc(bwd *B, int i)
   return B->A[i];
 }
 
-
-/* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be NULL). */
-static void add_terms(bwd *B, const double *A, size_t n, const double *v, double g, const double *c)
+/* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be
+   NULL), for the q rows of A (q x n). */
+void crown_add_terms(const crown_terms *T, size_t q, const double *A, size_t n, const double *v, double g,
+                     const double *c)
 {
-  for (size_t r = 0; r < B->q; r++) {
+  for (size_t r = 0; r < q; r++) {
     double t = 0, s = terms_row(A + r * n, n, v, c, &t);
-    B->slack[r] += g * s;
-    if (c) { B->bias[r] += t; B->babs[r] += fabs(t); }
+    T->slack[r] += g * s;
+    if (c) { T->bias[r] += t; T->babs[r] += fabs(t); }
   }
+}
+
+/* A node reached by more than one contribution (a residual ADD, an injected
+   row): each entry of A_i took a rounded addition, 2u |A_i| zmax_i. */
+static void merge_slack(bwd *B, int i, const double *A)
+{
+  crown_add_terms(&B->T, B->q, A, B->ws->net->node[i].size, B->ws->zmax[i], 2 * ROUND_U, NULL);
 }
 
 /* The slack vector of an AFFINE/CONV node, |W| zmax_in + |b| (cached in the
@@ -90,6 +98,29 @@ double crown_slack_gamma(const cb_node *n, size_t in)
   return 2 * (round_gamma((size_t)((g->cin + g->cout) / g->groups * g->kh * g->kw) + 2) + n->rel_err);
 }
 
+/* Slack factor of a SCALE node: one product and one sum per entry of A_in
+   and of the bias, and one of each in the slack vector: 2 (gamma_3 + rel_err). */
+double crown_scale_gamma(const cb_node *n) { return 2 * (round_gamma(3) + n->rel_err); }
+
+/* Slack vector of a SCALE node on m entries: v = |a| zmax_in + |b|. */
+void crown_scale_vec(size_t m, const double *a, const double *b, const double *z, double *v)
+{
+  for (size_t e = 0; e < m; e++) v[e] = fabs(a[e]) * z[e] + fabs(b[e]);
+}
+
+/* Slack factor of a relaxed node (lines picked by sign, summed over the row):
+   2 gamma_{size+3}. */
+double crown_relax_gamma(const cb_node *n) { return 2 * round_gamma(n->size + 3); }
+
+/* Bias of a CONV on output window wo (channel-major, as the window's tensor):
+   c_e = b_co for every pixel of channel co. */
+void crown_conv_bias(const cb_node *n, pwin wo, double *c)
+{
+  size_t P = (size_t)((wo.h1 - wo.h0) * (wo.w1 - wo.w0));
+  for (size_t co = 0, e = 0; co < (size_t)n->p.conv.g.cout; co++)
+    for (size_t k = 0; k < P; k++, e++) c[e] = n->p.conv.b[co];
+}
+
 /* AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|). */
 static int back_affine(bwd *B, int i, const double *A)
 {
@@ -100,7 +131,7 @@ static int back_affine(bwd *B, int i, const double *A)
   if (!Ain || !v) return CB_ENOMEM;
   la_gemm(0, 0, B->q, in, out, 1.0, A, out, n->p.aff.W, in, 1.0, Ain, in);
   B->ws->flops += 2.0 * (double)B->q * (double)in * (double)out;
-  add_terms(B, A, out, v, crown_slack_gamma(n, in), n->p.aff.b);
+  crown_add_terms(&B->T, B->q, A, out, v, crown_slack_gamma(n, in), n->p.aff.b);
   return CB_OK;
 }
 
@@ -109,19 +140,39 @@ static int back_conv(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
   const cb_conv *g = &n->p.conv.g;
-  size_t P = (size_t)(g->hout * g->wout);
+  pwin all = {0, g->hout, 0, g->wout};
   double *Ain = acc(B, n->in[0]), *c = cb_alloc(n->size * sizeof *c);
   const double *v = crown_slack_vec(B->ws, i);
   int rc = CB_ENOMEM;
   if (!Ain || !c || !v) goto out;
   if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
   B->ws->flops += 2.0 * (double)B->q * (double)n->size * (double)(g->cin / g->groups * g->kh * g->kw);
-  for (size_t e = 0; e < n->size; e++) c[e] = n->p.conv.b[e / P];
-  add_terms(B, A, n->size, v, crown_slack_gamma(n, 0), c);
+  crown_conv_bias(n, all, c);
+  crown_add_terms(&B->T, B->q, A, n->size, v, crown_slack_gamma(n, 0), c);
   rc = CB_OK;
 out:
   cb_free(c);
   return rc;
+}
+
+/* ai += a times row j of a CONV's operator (output (co, oi, oj): co's
+   kernel at the pixel's receptive field) on the input window wi (the whole
+   input: {0, hin, 0, win}); the entries outside wi must be zero taps. */
+void crown_conv_row(const cb_node *n, size_t j, double a, pwin wi, double *ai)
+{
+  const cb_conv *g = &n->p.conv.g;
+  int64_t P = g->hout * g->wout, co = (int64_t)j / P, oi = ((int64_t)j % P) / g->wout, oj = (int64_t)j % g->wout;
+  int64_t cpg = g->cin / g->groups, c0 = co / (g->cout / g->groups) * cpg, hh = wi.h1 - wi.h0, ww = wi.w1 - wi.w0;
+  const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
+  for (int64_t c = 0; c < cpg; c++)
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+      int64_t ii = oi * g->sh - g->pt + ki * g->dh;
+      if (ii < 0 || ii >= g->hin) continue;
+      for (int64_t kj = 0; kj < g->kw; kj++) {
+        int64_t jj = oj * g->sw - g->pl + kj * g->dw;
+        if (jj >= 0 && jj < g->win) ai[((c0 + c) * hh + ii - wi.h0) * ww + jj - wi.w0] += a * w[(c * g->kh + ki) * g->kw + kj];
+      }
+    }
 }
 
 /*
@@ -129,49 +180,52 @@ out:
 ** intermediate bounds): row r of A_in is a times row j of the operator
 ** (AFFINE: W's row; CONV: the kernel of output channel co placed at the
 ** output pixel's receptive field), written directly instead of a product
-** with a mostly-zero matrix.  Same bias and slack terms as the general step.
+** with a mostly-zero matrix.  Same bias and slack terms as the general step:
+**   bias_r += a b_j,  slack_r += gamma |a| (|W| zmax_in + |b|)_j.
+** Row r of the step is unit row rows[r] (rows NULL: r); A_in has the size of
+** the input window wi per row (CONV; AFFINE: the whole input) and is added to.
 */
-static int back_unit(bwd *B, int i, const size_t *col, const double *val)
+int crown_unit(cb_ws *ws, const crown_terms *T, int i, size_t nr, const size_t *col, const double *val,
+               const size_t *rows, pwin wi, double *Ain)
 {
-  const cb_node *n = &B->ws->net->node[i];
-  size_t isz = B->ws->net->node[n->in[0]].size;
-  double *Ain = acc(B, n->in[0]), gm;
-  const double *v = crown_slack_vec(B->ws, i);
-  if (!Ain || !v) return CB_ENOMEM;
-  gm = crown_slack_gamma(n, n->kind == CB_AFFINE ? n->p.aff.in : 0);
-  B->ws->flops += 2.0 * (double)B->q * (double)(n->kind == CB_AFFINE ? n->p.aff.in
-                  : (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw));
-  for (size_t r = 0; r < B->q; r++) {
-    size_t j = col[r];
-    double a = val[r], *ai = Ain + r * isz, bj;
-    if (n->kind == CB_AFFINE) {
+  const cb_node *n = &ws->net->node[i];
+  int aff = n->kind == CB_AFFINE;
+  size_t isz = aff ? n->p.aff.in : win_size(n->p.conv.g.cin, wi);
+  const double *v = crown_slack_vec(ws, i);
+  double gm;
+  if (!v) return CB_ENOMEM;
+  gm = crown_slack_gamma(n, aff ? n->p.aff.in : 0);
+  ws->flops += 2.0 * (double)nr * (double)(aff ? n->p.aff.in
+               : (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw));
+  for (size_t r = 0; r < nr; r++) {
+    size_t j = col[rows ? rows[r] : r];
+    double a = val[rows ? rows[r] : r], *ai = Ain + r * isz, bj;
+    if (aff) {
       const double *w = n->p.aff.W + j * isz;
       for (size_t k = 0; k < isz; k++) ai[k] += a * w[k];
       bj = n->p.aff.b[j];
     } else {
-      const cb_conv *g = &n->p.conv.g;
-      int64_t P = g->hout * g->wout, co = (int64_t)j / P, oi = ((int64_t)j % P) / g->wout, oj = (int64_t)j % g->wout;
-      int64_t cpg = g->cin / g->groups, c0 = co / (g->cout / g->groups) * cpg;
-      const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
-      for (int64_t c = 0; c < cpg; c++)
-        for (int64_t ki = 0; ki < g->kh; ki++) {
-          int64_t ii = oi * g->sh - g->pt + ki * g->dh;
-          if (ii < 0 || ii >= g->hin) continue;
-          for (int64_t kj = 0; kj < g->kw; kj++) {
-            int64_t jj = oj * g->sw - g->pl + kj * g->dw;
-            if (jj >= 0 && jj < g->win) ai[((c0 + c) * g->hin + ii) * g->win + jj] += a * w[(c * g->kh + ki) * g->kw + kj];
-          }
-        }
-      bj = n->p.conv.b[co];
+      crown_conv_row(n, j, a, wi, ai);
+      bj = n->p.conv.b[(int64_t)j / (n->p.conv.g.hout * n->p.conv.g.wout)];
     }
-    B->bias[r] += a * bj;
-    B->babs[r] += fabs(a * bj);
-    B->slack[r] += gm * fabs(a) * v[j];
+    T->bias[r] += a * bj;
+    T->babs[r] += fabs(a * bj);
+    T->slack[r] += gm * fabs(a) * v[j];
   }
   return CB_OK;
 }
 
-/* SCALE: A_in += A .* a; bias += A b. */
+static int back_unit(bwd *B, int i, const size_t *col, const double *val)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  double *Ain = acc(B, n->in[0]);
+  pwin all = {0, 0, 0, 0};   /* CONV: its whole input; AFFINE reads no window */
+  if (n->kind == CB_CONV) all.h1 = n->p.conv.g.hin, all.w1 = n->p.conv.g.win;
+  if (!Ain) return CB_ENOMEM;
+  return crown_unit(B->ws, &B->T, i, B->q, col, val, NULL, all, Ain);
+}
+
+/* SCALE: A_in += A .* a; bias += A b; slack += gamma |A| (|a| zmax_in + |b|). */
 static int back_scale(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
@@ -180,47 +234,57 @@ static int back_scale(bwd *B, int i, const double *A)
   if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
   for (size_t r = 0; r < B->q; r++)
     for (size_t e = 0; e < n->size; e++) Ain[r * n->size + e] += A[r * n->size + e] * n->p.scale.a[e];
-  for (size_t e = 0; e < n->size; e++) v[e] = fabs(n->p.scale.a[e]) * z[e] + fabs(n->p.scale.b[e]);
-  add_terms(B, A, n->size, v, 2 * (round_gamma(3) + n->rel_err), n->p.scale.b);
+  crown_scale_vec(n->size, n->p.scale.a, n->p.scale.b, z, v);
+  crown_add_terms(&B->T, B->q, A, n->size, v, crown_scale_gamma(n), n->p.scale.b);
   cb_free(v);
   return CB_OK;
 }
 
+/*
+** Relaxed elementwise node, upper side:  A_in = A+ uw + A- lw,
+** bias += A+ ub + A- lb,  slack += gamma_{size+3} |A| v  with the slack vector
+** v = max(|uw|, |lw|) zmax_in + max(|ub|, |lb|) (either line may be picked).
+** Applied to nr rows of m entries (the node's, or a window's: crown_patch.c)
+** with the lines on those entries; A_in is added to; v is m doubles of room.
+*/
+void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
+                   const double *lw, const double *ub, const double *lb, const double *z, double *v, double g)
+{
+  for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  for (size_t r = 0; r < nr; r++) {   /* the slack term of crown_add_terms fused in */
+    double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
+    terms_add(T, r, t, g, sl);
+  }
+}
 
-/* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines). */
+/* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines):
+   the slack vector per row and entry, |line| zmax_in + |intercept| of the
+   line that row's sign picks (relaxed_row_lines). */
 static int back_relaxed_rows(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
   const crown_lines *L = &B->lines[i];
   const double *z = B->ws->zmax[n->in[0]];
-  double *Ain = acc(B, n->in[0]), g = 2 * round_gamma(n->size + 3);
+  double *Ain = acc(B, n->in[0]), g = crown_relax_gamma(n);
   if (!Ain) return CB_ENOMEM;
   for (size_t r = 0; r < B->q; r++) {
     size_t o = r * n->size;
     double s, t = relaxed_row_lines(A + o, Ain + o, n->size, L->uw + o, L->lw + o, L->ub + o, L->lb + o, z, &s);
-    B->bias[r] += t;
-    B->babs[r] += fabs(t);
-    B->slack[r] += g * s;
+    terms_add(&B->T, r, t, g, s);
   }
   return CB_OK;
 }
 
-/* Relaxed elementwise node: upper side of A y with the stored lines. */
+/* Relaxed elementwise node with the stored lines (or a row's own). */
 static int back_relaxed(bwd *B, int i, const double *A)
 {
   cb_ws *ws = B->ws;
   if (B->lines && B->lines[i].lw) return back_relaxed_rows(B, i, A);
   const cb_node *n = &ws->net->node[i];
-  const double *lw = ws->rl_w[i], *lb = ws->rl_b[i], *uw = ws->ru_w[i], *ub = ws->ru_b[i], *z = ws->zmax[n->in[0]];
   double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
   if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
-  for (size_t e = 0; e < n->size; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
-  for (size_t r = 0; r < B->q; r++) {   /* the slack term of add_terms fused in */
-    double sl, t = relaxed_row(A + r * n->size, Ain + r * n->size, n->size, uw, lw, ub, lb, v, &sl);
-    B->bias[r] += t;
-    B->babs[r] += fabs(t);
-    B->slack[r] += 2 * round_gamma(n->size + 3) * sl;
-  }
+  crown_relaxed(&B->T, B->q, n->size, A, Ain, ws->ru_w[i], ws->rl_w[i], ws->ru_b[i], ws->rl_b[i], ws->zmax[n->in[0]], v,
+                crown_relax_gamma(n));
   cb_free(v);
   return CB_OK;
 }
@@ -250,8 +314,8 @@ static int back_maxpool(bwd *B, int i, const double *A)
         for (size_t r = 0; r < B->q; r++) {
           double a = A[r * n->size + o];
           if (a < 0 || exact) Ain[r * isz + idx[jl]] += a;
-          else { B->bias[r] += a * umax; B->babs[r] += fabs(a * umax); }
-          B->slack[r] += 4 * ROUND_U * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
+          else { B->T.bias[r] += a * umax; B->T.babs[r] += fabs(a * umax); }
+          B->T.slack[r] += 4 * ROUND_U * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
         }
       }
   cb_free(idx);
@@ -273,17 +337,17 @@ static int back_index(bwd *B, int i, const double *A)
 /* Gradual underflow: a product below 2^-1022 has an absolute error up to
    2^-1075 that no gamma term covers.  A step through node i makes each entry
    of A_in (and of the bias) from at most size_i products, so the row's value
-   A_in . z_in moves by at most size_i 2^-1075 (sum |z_in| + 1); doubled. */
-static void underflow_slack(bwd *B, int i)
+   A_in . z_in moves by at most size_i 2^-1075 (sum |z_in| + 1); doubled:
+   (size_i + 1) 2^-1074 (sum |zmax_in| + 1) per row, 0 for index maps. */
+double crown_underflow(const cb_ws *ws, int i)
 {
-  const cb_net *net = B->ws->net;
+  const cb_net *net = ws->net;
   const cb_node *n = &net->node[i];
-  double z = 1, g;
-  if (n->kind == CB_RESHAPE || n->kind == CB_TRANSPOSE || n->kind == CB_CONCAT || n->kind == CB_ADD) return;
+  double z = 1;
+  if (n->kind == CB_RESHAPE || n->kind == CB_TRANSPOSE || n->kind == CB_CONCAT || n->kind == CB_ADD) return 0;
   for (int k = 0; k < n->n_in; k++)
-    for (size_t e = 0; e < net->node[n->in[k]].size; e++) z += B->ws->zmax[n->in[k]][e];
-  g = (double)(n->size + 1) * DBL_TRUE_MIN * z;
-  for (size_t r = 0; r < B->q; r++) B->slack[r] += g;
+    for (size_t e = 0; e < net->node[n->in[k]].size; e++) z += ws->zmax[n->in[k]][e];
+  return (double)(n->size + 1) * DBL_TRUE_MIN * z;
 }
 
 static int back_node(bwd *B, int i, const double *A)
@@ -300,16 +364,24 @@ static int back_node(bwd *B, int i, const double *A)
   return CB_EINTERNAL;
 }
 
+/* The last step of every pass: v = the row's max over the set (or the
+   bias, when nothing reached the input) plus the accumulated slack, doubled
+   to cover its own rounding, and the rounding of the bias sum:
+   round_up(v + 2 (slack + gamma_{n+2} babs)), n = the number of nodes. */
+double crown_close(const cb_net *net, const crown_terms *T, size_t r, double v)
+{
+  return round_up(v + 2 * (T->slack[r] + round_gamma((size_t)net->n + 2) * T->babs[r]));
+}
+
 /* Concretises the rows accumulated at node `stop` (the input set, or that node's box). */
 static void concretise(bwd *B, int stop, double *out)
 {
   cb_ws *ws = B->ws;
   cb_set box = {CB_NORM_BOX, 0, ws->net->node[stop].size, NULL, ws->lo[stop], ws->hi[stop]};
   const cb_set *s = stop == 0 ? &ws->set : &box;
-  if (B->merged[stop]) add_terms(B, B->A[stop], s->n, ws->zmax[stop], 2 * ROUND_U, NULL);
-  set_support(s, B->A[stop], B->q, B->bias, out);
-  for (size_t r = 0; r < B->q; r++)
-    out[r] = round_up(out[r] + 2 * (B->slack[r] + round_gamma((size_t)ws->net->n + 2) * B->babs[r]));
+  if (B->merged[stop]) merge_slack(B, stop, B->A[stop]);
+  set_support(s, B->A[stop], B->q, B->T.bias, out);
+  for (size_t r = 0; r < B->q; r++) out[r] = crown_close(ws->net, &B->T, r, out[r]);
 }
 
 /* Are the rows of A0 each one nonzero a e_j at an AFFINE/CONV node?  Then
@@ -334,13 +406,17 @@ static int unit_rows(const cb_net *net, int start, const double *A0, size_t q, s
   return 1;
 }
 
-/* Doubles a pass of q rows from `start` needs in its pool. */
-size_t crown_pool_size(const cb_net *net, int start, size_t q)
+/* Node d's matrix of a q-row pass lives at pool + crown_pool_offset(d)
+   (the matrices of nodes 0 .. d-1 before it). */
+size_t crown_pool_offset(const cb_net *net, int d, size_t q)
 {
   size_t t = 0;
-  for (int i = 0; i <= start; i++) t += net->node[i].size;
+  for (int i = 0; i < d; i++) t += net->node[i].size;
   return t * q;
 }
+
+/* Doubles a pass of q rows from `start` needs in its pool. */
+size_t crown_pool_size(const cb_net *net, int start, size_t q) { return crown_pool_offset(net, start + 1, q); }
 
 /* The workspace's scratch pool, grown to n doubles (kept for the next pass:
    no page faults from fresh allocations on every pass); NULL on OOM. */
@@ -364,7 +440,7 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
-  bwd B = {ws, q, NULL, NULL, NULL, NULL, NULL, lines, pool, NULL};
+  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL};
   size_t *col = NULL;
   double *val = NULL;
   int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
@@ -379,10 +455,10 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
   B.A = cb_calloc((size_t)n, sizeof *B.A);
   B.off = cb_calloc((size_t)n + 1, sizeof *B.off);
   B.merged = cb_calloc((size_t)n, 1);
-  B.bias = cb_calloc(q, sizeof(double));
-  B.slack = cb_calloc(q, sizeof(double));
-  B.babs = cb_calloc(q, sizeof(double));
-  if (!B.pool || !B.A || !B.off || !B.merged || !B.bias || !B.slack || !B.babs) goto out;
+  B.T.bias = cb_calloc(q, sizeof(double));
+  B.T.slack = cb_calloc(q, sizeof(double));
+  B.T.babs = cb_calloc(q, sizeof(double));
+  if (!B.pool || !B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
   for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
@@ -395,18 +471,19 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
   }
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
-    if (B.merged[i]) add_terms(&B, B.A[i], ws->net->node[i].size, ws->zmax[i], 2 * ROUND_U, NULL);
-    underflow_slack(&B, i);
+    double u = crown_underflow(ws, i);
+    if (B.merged[i]) merge_slack(&B, i, B.A[i]);
+    for (size_t r = 0; r < q; r++) B.T.slack[r] += u;
     if ((rc = i == start && unit ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK) goto out;
     if (keep) keep[i] = B.A[i];
     B.A[i] = NULL;
   }
   rc = CB_OK;
   if (B.A[stop]) concretise(&B, stop, out);
-  else for (size_t r = 0; r < q; r++) out[r] = round_up(B.bias[r] + 2 * (B.slack[r] + round_gamma((size_t)n + 2) * B.babs[r]));
+  else for (size_t r = 0; r < q; r++) out[r] = crown_close(ws->net, &B.T, r, B.T.bias[r]);
   if (keep) keep[stop] = B.A[stop];
 out:
-  cb_free(B.A); cb_free(B.off); cb_free(B.merged); cb_free(B.bias); cb_free(B.slack); cb_free(B.babs);
+  cb_free(B.A); cb_free(B.off); cb_free(B.merged); cb_free(B.T.bias); cb_free(B.T.slack); cb_free(B.T.babs);
   cb_free(col); cb_free(val);
   return rc;
 }

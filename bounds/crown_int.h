@@ -136,26 +136,65 @@ static inline double relaxed_row_lines(const double *restrict a, double *restric
   return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
 }
 
-/* crown.c: the per-node terms both passes use. */
+/* A pass's per-row terms (q rows each): the bias, the rounding slack, and
+   the sum of |bias contributions| (for the rounding of the bias sum). */
+typedef struct crown_terms { double *bias, *slack, *babs; } crown_terms;
+
+/* Row r takes a bias contribution t and a slack term g s. */
+static inline void terms_add(const crown_terms *T, size_t r, double t, double g, double s)
+{
+  T->bias[r] += t;
+  T->babs[r] += fabs(t);
+  T->slack[r] += g * s;
+}
+
+/* A window [h0, h1) x [w0, w1), all channels, of a c x h x w tensor; the
+   whole tensor is {0, h, 0, w}; an empty window has no entries. */
+typedef struct pwin { int64_t h0, h1, w0, w1; } pwin;
+
+static inline size_t win_size(int64_t c, pwin w) { return (size_t)(c * (w.h1 - w.h0) * (w.w1 - w.w0)); }
+
+/*
+** crown.c: the steps and terms both passes use, with the rounding factors
+** of bounds.h (each factor and slack vector is defined once, here).
+*/
 const double *crown_slack_vec(cb_ws *ws, int i);
                   /* |W| zmax_in + |b| of an AFFINE/CONV node (cached in ws); NULL on OOM */
 double crown_slack_gamma(const cb_node *n, size_t in);
                   /* its factor: 2 (gamma + rel_err) (in: AFFINE's input size, 0 for CONV) */
+double crown_scale_gamma(const cb_node *n);                     /* SCALE's factor, 2 (gamma_3 + rel_err) */
+void crown_scale_vec(size_t m, const double *a, const double *b, const double *z, double *v);
+                  /* SCALE's slack vector on m entries: |a| zmax_in + |b| */
+double crown_relax_gamma(const cb_node *n);                     /* a relaxed node's factor, 2 gamma_{size+3} */
+void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
+                   const double *lw, const double *ub, const double *lb, const double *z, double *v, double g);
+                  /* nr rows of m entries through a relaxed node's stored lines: Ain += the
+                     line each sign picks, and the rows' terms (v: m doubles of room) */
+void crown_add_terms(const crown_terms *T, size_t q, const double *A, size_t n, const double *v, double g,
+                     const double *c);
+                  /* slack_r += g sum_j |A_rj| v_j; bias_r += sum_j A_rj c_j (c may be NULL) */
+void crown_conv_bias(const cb_node *n, pwin wo, double *c);     /* a CONV's bias on output window wo */
+void crown_conv_row(const cb_node *n, size_t j, double a, pwin wi, double *ai);
+                  /* ai += a times row j of a CONV's operator, on the input window wi */
+int crown_unit(cb_ws *ws, const crown_terms *T, int i, size_t nr, const size_t *col, const double *val,
+               const size_t *rows, pwin wi, double *Ain);
+                  /* the first step of unit rows val e_col at AFFINE/CONV node i (rows NULL:
+                     rows 0..nr), Ain (nr x the window's size) added to */
+double crown_underflow(const cb_ws *ws, int i);
+                  /* a step's gradual-underflow slack per row: (size_i + 1) 2^-1074 (sum |zmax_in| + 1) */
+double crown_close(const cb_net *net, const crown_terms *T, size_t r, double v);
+                  /* row r's bound from its max v over the set: round_up(v + 2 (slack + gamma_{n+2} babs)) */
 double *crown_scratch(cb_ws *ws, size_t n);
                   /* the workspace's scratch pool, grown to n doubles; NULL on OOM */
+size_t crown_pool_offset(const cb_net *net, int d, size_t q);
+                  /* where node d's matrix of a q-row pass lives in its pool */
 
 /* crown_patch.c: the receptive-field pass. */
 #define PATCH_MAX 32   /* longest chain handled */
 
-typedef struct pwin { int64_t h0, h1, w0, w1; } pwin;   /* [h0, h1) x [w0, w1); empty: all 0 */
-
 /* Chain from a CONV down to the input: node[t] reads node[t + 1] (node[n - 1]
    reads node 0); c, h, w[t]: the shape of node[t]'s input. */
 typedef struct pchain { int n, node[PATCH_MAX]; int64_t c[PATCH_MAX], h[PATCH_MAX], w[PATCH_MAX]; } pchain;
-
-/* One group's per-row terms (rows of one output pixel) and gather space;
-   rows[] are the group's row numbers in the pass (for per-row lines). */
-typedef struct pgrp { cb_ws *ws; size_t nr; double *bias, *slack, *babs, *gat; const size_t *rows; const crown_lines *lines; } pgrp;
 
 /* What crown_pass_ex may ask of a pass besides the bound: per-row lines per
    node (alpha-CROWN; NULL: the workspace's), and keep[i] = node i's matrix,

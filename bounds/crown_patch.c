@@ -34,7 +34,23 @@
 #include "linalg.h"
 #include "round.h"
 
-static size_t win_size(int64_t c, pwin w) { return (size_t)(c * (w.h1 - w.h0) * (w.w1 - w.w0)); }
+/* A receptive-field pass: its buffers (sized for the largest group and
+   window) and the current group, the nr rows rows[] (their numbers in the
+   pass) of one output pixel, with their per-row terms. */
+typedef struct pgrp {
+  cb_ws *ws;
+  const pchain *ch;
+  const pextra *x;            /* per-row lines, matrices to keep (NULL: none) */
+  const crown_lines *lines;   /* x->lines */
+  size_t nr;                  /* rows in the group */
+  const size_t *rows;
+  crown_terms T;              /* the group's bias, slack, babs (nr each) */
+  double *X0, *X1, *M, *gat;  /* two window matrices, the window operator, gather space (6 windows) */
+  double *o;                  /* the group's max over the set */
+  size_t *idx;                /* input indices of the last window */
+  double ug[PATCH_MAX];       /* per chain node: its underflow term (crown_underflow) */
+  double *K[PATCH_MAX];       /* per chain node: the dense matrix kept at its input, or NULL */
+} pgrp;
 
 /* Window of a CONV's input that its output window o reads, clipped to the tensor. */
 static pwin win_in(const cb_conv *g, pwin o)
@@ -117,97 +133,61 @@ static void win_scatter(const double *restrict src, int64_t c, int64_t h, int64_
     }
 }
 
-/* First step (back_unit on the window wi of the start CONV's input): row rr
+/* First step (crown_unit on the window wi of the start CONV's input): row rr
    of Ain = val times output channel co's kernel at pixel (oi, oj). */
-static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, const size_t *rows, pwin wi, double *Ain)
+static int patch_unit(pgrp *G, int i, const size_t *col, const double *val, pwin wi, double *Ain)
 {
-  const cb_node *n = &G->ws->net->node[i];
-  const cb_conv *g = &n->p.conv.g;
-  const double *v = crown_slack_vec(G->ws, i);
-  int64_t P = g->hout * g->wout, cpg = g->cin / g->groups, opg = g->cout / g->groups;
-  int64_t hh = wi.h1 - wi.h0, ww = wi.w1 - wi.w0;
-  size_t mi = win_size(g->cin, wi);
-  double gm = crown_slack_gamma(n, 0);
-  if (!v) return CB_ENOMEM;
-  memset(Ain, 0, G->nr * mi * sizeof *Ain);
-  for (size_t rr = 0; rr < G->nr; rr++) {
-    size_t j = col[rows[rr]];
-    double a = val[rows[rr]], *ai = Ain + rr * mi, bj;
-    int64_t co = (int64_t)j / P, oi = ((int64_t)j % P) / g->wout, oj = (int64_t)j % g->wout, c0 = co / opg * cpg;
-    const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
-    for (int64_t c = 0; c < cpg; c++)
-      for (int64_t ki = 0; ki < g->kh; ki++) {
-        int64_t ii = oi * g->sh - g->pt + ki * g->dh;
-        if (ii < 0 || ii >= g->hin) continue;
-        for (int64_t kj = 0; kj < g->kw; kj++) {
-          int64_t jj = oj * g->sw - g->pl + kj * g->dw;
-          if (jj >= 0 && jj < g->win) ai[((c0 + c) * hh + ii - wi.h0) * ww + jj - wi.w0] += a * w[(c * g->kh + ki) * g->kw + kj];
-        }
-      }
-    bj = n->p.conv.b[co];
-    G->bias[rr] += a * bj;
-    G->babs[rr] += fabs(a * bj);
-    G->slack[rr] += gm * fabs(a) * v[j];
-  }
-  G->ws->flops += 2.0 * (double)G->nr * (double)(cpg * g->kh * g->kw);
-  return CB_OK;
+  memset(Ain, 0, G->nr * win_size(G->ws->net->node[i].p.conv.g.cin, wi) * sizeof *Ain);
+  return crown_unit(G->ws, &G->T, i, G->nr, col, val, G->rows, wi, Ain);
 }
 
-/* back_relaxed (back_relaxed_rows when the pass has per-row lines at node i)
-   on window w of node i (shape c x h x wd): Ain = A through the lines. */
+/* The relaxed step on window w of node i (shape c x h x wd): Ain = A through
+   the lines, the stored ones (crown_relaxed on the gathered window) or, when
+   the pass has per-row lines at node i, each row's own (back_relaxed_rows'
+   terms, one window row, a contiguous run, at a time). */
 static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, const double *A, double *Ain)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
   const crown_lines *L = G->lines && G->lines[i].lw ? &G->lines[i] : NULL;
-  size_t m = win_size(c, w);
-  double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = 2 * round_gamma(n->size + 3);
+  size_t m = win_size(c, w), len = (size_t)(w.w1 - w.w0);
+  double *uw = G->gat, *lw = uw + m, *ub = lw + m, *lb = ub + m, *z = lb + m, *v = z + m, g = crown_relax_gamma(n);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
   memset(Ain, 0, G->nr * m * sizeof *Ain);
-  if (L) {   /* the row's lines in place: one window row (a contiguous run) at a time */
-    size_t len = (size_t)(w.w1 - w.w0);
-    for (size_t r = 0; r < G->nr; r++) {
-      size_t o = G->rows[r] * n->size, k = 0;
-      double sl = 0, t = 0, sk;
-      for (int64_t ci = 0; ci < c; ci++)
-        for (int64_t y = w.h0; y < w.h1; y++, k += len) {
-          size_t go = o + (size_t)((ci * h + y) * wd + w.w0);
-          t += relaxed_row_lines(A + r * m + k, Ain + r * m + k, len, L->uw + go, L->lw + go, L->ub + go, L->lb + go, z + k, &sk);
-          sl += sk;
-        }
-      G->bias[r] += t;
-      G->babs[r] += fabs(t);
-      G->slack[r] += g * sl;
-    }
+  if (!L) {
+    win_gather(ws->ru_w[i], c, h, wd, w, uw); win_gather(ws->rl_w[i], c, h, wd, w, lw);
+    win_gather(ws->ru_b[i], c, h, wd, w, ub); win_gather(ws->rl_b[i], c, h, wd, w, lb);
+    crown_relaxed(&G->T, G->nr, m, A, Ain, uw, lw, ub, lb, z, v, g);
     return;
   }
-  win_gather(ws->ru_w[i], c, h, wd, w, uw); win_gather(ws->rl_w[i], c, h, wd, w, lw);
-  win_gather(ws->ru_b[i], c, h, wd, w, ub); win_gather(ws->rl_b[i], c, h, wd, w, lb);
-  for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
   for (size_t r = 0; r < G->nr; r++) {
-    double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
-    G->bias[r] += t;
-    G->babs[r] += fabs(t);
-    G->slack[r] += g * sl;
+    size_t o = G->rows[r] * n->size, k = 0;
+    double sl = 0, t = 0, sk;
+    for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t y = w.h0; y < w.h1; y++, k += len) {
+        size_t go = o + (size_t)((ci * h + y) * wd + w.w0);
+        t += relaxed_row_lines(A + r * m + k, Ain + r * m + k, len, L->uw + go, L->lw + go, L->ub + go, L->lb + go, z + k, &sk);
+        sl += sk;
+      }
+    terms_add(&G->T, r, t, g, sl);
   }
 }
 
-/* back_scale on window w of node i (shape c x h x wd), in place. */
+/* The SCALE step on window w of node i (shape c x h x wd), in place (its
+   sums in entry order: the same terms as the dense step's, in another order). */
 static void patch_scale(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, double *A)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
   size_t m = win_size(c, w);
-  double *sa = G->gat, *sb = sa + m, *z = sb + m, *v = z + m, g = 2 * (round_gamma(3) + n->rel_err);
+  double *sa = G->gat, *sb = sa + m, *z = sb + m, *v = z + m, g = crown_scale_gamma(n);
   win_gather(n->p.scale.a, c, h, wd, w, sa); win_gather(n->p.scale.b, c, h, wd, w, sb);
   win_gather(ws->zmax[n->in[0]], c, h, wd, w, z);
-  for (size_t e = 0; e < m; e++) v[e] = fabs(sa[e]) * z[e] + fabs(sb[e]);
+  crown_scale_vec(m, sa, sb, z, v);
   for (size_t r = 0; r < G->nr; r++) {
     double *a = A + r * m, t = 0, sl = 0;
     for (size_t e = 0; e < m; e++) { t += a[e] * sb[e]; sl += fabs(a[e]) * v[e]; a[e] *= sa[e]; }
-    G->bias[r] += t;
-    G->babs[r] += fabs(t);
-    G->slack[r] += g * sl;
+    terms_add(&G->T, r, t, g, sl);
   }
 }
 
@@ -220,51 +200,34 @@ static void patch_scale(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w
 static void window_operator(const cb_node *n, pwin wo, pwin wi, double *M)
 {
   const cb_conv *g = &n->p.conv.g;
-  int64_t cpg = g->cin / g->groups, opg = g->cout / g->groups, hh = wi.h1 - wi.h0, ww = wi.w1 - wi.w0;
   size_t mi = win_size(g->cin, wi), row = 0;
   memset(M, 0, win_size(g->cout, wo) * mi * sizeof *M);
   for (int64_t co = 0; co < g->cout; co++)
     for (int64_t oi = wo.h0; oi < wo.h1; oi++)
-      for (int64_t oj = wo.w0; oj < wo.w1; oj++, row++) {
-        const double *w = n->p.conv.W + (size_t)(co * cpg * g->kh * g->kw);
-        double *m = M + row * mi;
-        for (int64_t c = 0; c < cpg; c++)
-          for (int64_t ki = 0; ki < g->kh; ki++) {
-            int64_t ii = oi * g->sh - g->pt + ki * g->dh;
-            if (ii < 0 || ii >= g->hin) continue;
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-              int64_t jj = oj * g->sw - g->pl + kj * g->dw;
-              if (jj >= 0 && jj < g->win) m[((co / opg * cpg + c) * hh + ii - wi.h0) * ww + jj - wi.w0] += w[(c * g->kh + ki) * g->kw + kj];
-            }
-          }
-      }
+      for (int64_t oj = wo.w0; oj < wo.w1; oj++, row++)
+        crown_conv_row(n, (size_t)((co * g->hout + oi) * g->wout + oj), 1.0, wi, M + row * mi);
 }
 
-/* back_conv from output window wo to input window wi: A_in = A M with the
+/* The CONV step from output window wo to input window wi: A_in = A M with the
    window operator (one dgemm for the group; each entry sums the same nonzero
    products as the dense transposed conv), or for a large window the
-   transposed conv of the window (a conv whose input is wi, pads shifted). */
+   transposed conv of the window (a conv whose input is wi, pads shifted);
+   the terms as the dense step's, on the output window. */
 static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double *Ain, double *M)
 {
   cb_ws *ws = G->ws;
   const cb_node *n = &ws->net->node[i];
   const cb_conv *g = &n->p.conv.g;
-  size_t mo = win_size(g->cout, wo), mi = win_size(g->cin, wi), P = (size_t)((wo.h1 - wo.h0) * (wo.w1 - wo.w0));
+  size_t mo = win_size(g->cout, wo), mi = win_size(g->cin, wi);
   const double *sv = crown_slack_vec(ws, i);
-  double *v = G->gat, *cb = v + mo, gm = crown_slack_gamma(n, 0);
+  double *v = G->gat, *cb = v + mo;
   cb_conv l = *g;
   if (!sv) return CB_ENOMEM;
   if (mo == 0 || mi == 0) memset(Ain, 0, G->nr * mi * sizeof *Ain);
   if (mo == 0) return CB_OK;
   win_gather(sv, g->cout, g->hout, g->wout, wo, v);
-  for (size_t co = 0, e = 0; co < (size_t)g->cout; co++)
-    for (size_t k = 0; k < P; k++, e++) cb[e] = n->p.conv.b[co];
-  for (size_t r = 0; r < G->nr; r++) {
-    double t = 0, s = terms_row(A + r * mo, mo, v, cb, &t);
-    G->bias[r] += t;
-    G->babs[r] += fabs(t);
-    G->slack[r] += gm * s;
-  }
+  crown_conv_bias(n, wo, cb);
+  crown_add_terms(&G->T, G->nr, A, mo, v, crown_slack_gamma(n, 0), cb);
   if (mi == 0) return CB_OK;
   if (mo * mi <= PATCH_OPMAX) {
     window_operator(n, wo, wi, M);
@@ -279,43 +242,83 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   return la_conv_backward(&l, n->p.conv.W, A, G->nr, Ain);
 }
 
-/* Underflow term of a step through node i (underflow_slack's, per row). */
-static double underflow_term(const cb_ws *ws, int i)
+/* The group's rows at node[t]'s input (window w) into that node's dense matrix K[t]. */
+static void keep_rows(const pgrp *G, int t, pwin w, const double *A)
 {
-  const cb_node *n = &ws->net->node[i];
-  double z = 1;
-  for (size_t e = 0; e < ws->net->node[n->in[0]].size; e++) z += ws->zmax[n->in[0]][e];
-  return (double)(n->size + 1) * DBL_TRUE_MIN * z;
+  const pchain *ch = G->ch;
+  size_t m = win_size(ch->c[t], w), sz = G->ws->net->node[t < ch->n - 1 ? ch->node[t + 1] : 0].size;
+  if (!G->K[t]) return;
+  for (size_t r = 0; r < G->nr; r++) win_scatter(A + r * m, ch->c[t], ch->h[t], ch->w[t], w, G->K[t] + G->rows[r] * sz);
 }
 
-/* The group's rows at node[t]'s input (window w) into that node's dense matrix Kt. */
-static void keep_rows(const pgrp *G, const pchain *ch, int t, pwin w, const double *A, double *Kt, const cb_net *net)
+/* The group's rows (output pixel p) down the chain to the input: out_r for
+   each, as the dense pass computes it. */
+static int patch_group(pgrp *G, size_t p, const size_t *col, const double *val, double *out)
 {
-  size_t m = win_size(ch->c[t], w), sz = net->node[t < ch->n - 1 ? ch->node[t + 1] : 0].size;
-  for (size_t r = 0; r < G->nr; r++) win_scatter(A + r * m, ch->c[t], ch->h[t], ch->w[t], w, Kt + G->rows[r] * sz);
+  const cb_net *net = G->ws->net;
+  const pchain *ch = G->ch;
+  double *cur = G->X0, *nxt = G->X1, *sw;
+  size_t m = 0;
+  pwin W[PATCH_MAX];
+  int rc, last = ch->n - 1;
+  chain_windows(net, ch, p, W);
+  for (size_t r = 0; r < G->nr; r++) G->T.slack[r] += G->ug[0];
+  if ((rc = patch_unit(G, ch->node[0], col, val, W[0], cur)) != CB_OK) return rc;
+  keep_rows(G, 0, W[0], cur);
+  for (int t = 1; t < ch->n; t++) {
+    int i = ch->node[t];
+    for (size_t r = 0; r < G->nr; r++) G->T.slack[r] += G->ug[t];
+    if (net->node[i].kind == CB_CONV) {   /* crown_patch_chain admits CONV, SCALE, relaxed */
+      if ((rc = patch_conv(G, i, W[t - 1], W[t], cur, nxt, G->M)) != CB_OK) return rc;
+      sw = cur; cur = nxt; nxt = sw;
+    } else if (net->node[i].kind == CB_SCALE) patch_scale(G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
+    else {
+      patch_relaxed(G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur, nxt);
+      sw = cur; cur = nxt; nxt = sw;
+    }
+    keep_rows(G, t, W[t], cur);
+  }
+  for (int64_t c = 0; c < ch->c[last]; c++)   /* the input indices of the last window */
+    for (int64_t y = W[last].h0; y < W[last].h1; y++)
+      for (int64_t xx = W[last].w0; xx < W[last].w1; xx++) G->idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + xx);
+  set_support_win(&G->ws->set, cur, G->nr, m, G->idx, G->T.bias, G->o);
+  for (size_t r = 0; r < G->nr; r++) out[G->rows[r]] = crown_close(net, &G->T, r, G->o[r]);
+  return CB_OK;
 }
 
-/* Where node d's matrix of a q-row pass lives in its pool (as crown_pass's off[d]). */
-static size_t pool_offset(const cb_net *net, int d, size_t q)
+/* K[t]: the dense matrix at chain node t's input (node[t + 1] or the
+   input), zeroed, in the pool of x; and the start rows kept as the dense
+   pass keeps them. */
+static void keep_init(pgrp *G, size_t q)
 {
-  size_t off = 0;
-  for (int j = 0; j < d; j++) off += q * net->node[j].size;
-  return off;
+  const cb_net *net = G->ws->net;
+  const pchain *ch = G->ch;
+  const pextra *x = G->x;
+  for (int t = 0; t < ch->n; t++) {
+    int d = t < ch->n - 1 ? ch->node[t + 1] : 0;
+    G->K[t] = NULL;
+    if (!x || !x->keep) continue;
+    G->K[t] = x->keep[d] = x->pool + crown_pool_offset(net, d, q);
+    memset(G->K[t], 0, q * net->node[d].size * sizeof(double));
+  }
+  if (!x || !x->keep) return;
+  x->keep[ch->node[0]] = x->pool + crown_pool_offset(net, ch->node[0], q);
+  memcpy(x->keep[ch->node[0]], x->A0, q * net->node[ch->node[0]].size * sizeof(double));
 }
 
 /* The receptive-field pass for unit rows val[r] e_{col[r]} at chain start
-   ch->node[0] down to the input: out_r as crown_pass computes it. */
+   ch->node[0] down to the input: out_r as the dense pass computes it.  Rows
+   are grouped by output pixel (st[p] .. st[p + 1] in rows[]). */
 int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, const pextra *x,
-                      double *out)
+                     double *out)
 {
   const cb_net *net = ws->net;
   const cb_conv *g0 = &net->node[ch->node[0]].p.conv.g;
   size_t P = (size_t)(g0->hout * g0->wout), maxr = 0, maxw = 1, maxm = 1;
-  size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill, *idx = NULL;
-  double ug[PATCH_MAX], *X0, *X1, *M, *o, *K[PATCH_MAX];
+  size_t *st = cb_calloc(2 * P + 1, sizeof *st), *rows = cb_alloc((q + 1) * sizeof *rows), *fill;
   pwin W[PATCH_MAX];
-  pgrp G = {ws, 0, NULL, NULL, NULL, NULL, NULL, x ? x->lines : NULL};
-  int rc = CB_ENOMEM, last = ch->n - 1;
+  pgrp G = {.ws = ws, .ch = ch, .x = x, .lines = x ? x->lines : NULL};
+  int rc = CB_ENOMEM;
   if (!st || !rows) goto out;
   fill = st + P + 1;
   for (size_t r = 0; r < q; r++) st[col[r] % P + 1]++;   /* rows grouped by output pixel */
@@ -329,55 +332,24 @@ int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doubl
       if (t && net->node[ch->node[t]].kind == CB_CONV && mo * m <= PATCH_OPMAX && mo * m > maxm) maxm = mo * m;
     }
   }
-  if (!(idx = cb_alloc(maxw * sizeof *idx)) || !(X0 = crown_scratch(ws, 2 * maxr * maxw + maxm + 6 * maxw + 4 * maxr))) goto out;
-  X1 = X0 + maxr * maxw; M = X1 + maxr * maxw; G.gat = M + maxm;
-  G.bias = G.gat + 6 * maxw; G.slack = G.bias + maxr; G.babs = G.slack + maxr; o = G.babs + maxr;
-  for (int t = 0; t < ch->n; t++) ug[t] = underflow_term(ws, ch->node[t]);
+  if (!(G.idx = cb_alloc(maxw * sizeof *G.idx)) || !(G.X0 = crown_scratch(ws, 2 * maxr * maxw + maxm + 6 * maxw + 4 * maxr)))
+    goto out;
+  G.X1 = G.X0 + maxr * maxw; G.M = G.X1 + maxr * maxw; G.gat = G.M + maxm;
+  G.T.bias = G.gat + 6 * maxw; G.T.slack = G.T.bias + maxr; G.T.babs = G.T.slack + maxr; G.o = G.T.babs + maxr;
+  for (int t = 0; t < ch->n; t++) G.ug[t] = crown_underflow(ws, ch->node[t]);
   ws->patch_rows += q;
-  if (x && x->keep) {   /* K[t]: the dense matrix at node[t]'s input (node[t + 1] or the input), zeroed */
-    for (int t = 0; t < ch->n; t++) {
-      int d = t < last ? ch->node[t + 1] : 0;
-      K[t] = x->keep[d] = x->pool + pool_offset(net, d, q);
-      memset(K[t], 0, q * net->node[d].size * sizeof(double));
-    }
-    x->keep[ch->node[0]] = x->pool + pool_offset(net, ch->node[0], q);   /* the start rows, as the dense pass */
-    memcpy(x->keep[ch->node[0]], x->A0, q * net->node[ch->node[0]].size * sizeof(double));
-  }
-  for (size_t p = 0; p < P; p++) {
-    double *cur = X0, *nxt = X1, *sw;
-    size_t m = 0;
-    if (!(G.nr = st[p + 1] - st[p])) continue;
-    chain_windows(net, ch, p, W);
-    G.rows = rows + st[p];
-    memset(G.bias, 0, 3 * maxr * sizeof(double));
-    for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[0];
-    if ((rc = patch_unit(&G, ch->node[0], col, val, rows + st[p], W[0], cur)) != CB_OK) goto out;
-    if (x && x->keep) keep_rows(&G, ch, 0, W[0], cur, K[0], net);
-    for (int t = 1; t < ch->n; t++) {
-      int i = ch->node[t];
-      for (size_t r = 0; r < G.nr; r++) G.slack[r] += ug[t];
-      if (net->node[i].kind == CB_CONV) {   /* patch_chain admits CONV, SCALE, relaxed */
-        if ((rc = patch_conv(&G, i, W[t - 1], W[t], cur, nxt, M)) != CB_OK) goto out;
-        sw = cur; cur = nxt; nxt = sw;
-      } else if (net->node[i].kind == CB_SCALE) patch_scale(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur);
-      else {
-        patch_relaxed(&G, i, ch->c[t], ch->h[t], ch->w[t], W[t], cur, nxt);
-        sw = cur; cur = nxt; nxt = sw;
-      }
-      if (x && x->keep) keep_rows(&G, ch, t, W[t], cur, K[t], net);
-    }
-    for (int64_t c = 0; c < ch->c[last]; c++)   /* the input indices of the last window */
-      for (int64_t y = W[last].h0; y < W[last].h1; y++)
-        for (int64_t xx = W[last].w0; xx < W[last].w1; xx++) idx[m++] = (size_t)((c * ch->h[last] + y) * ch->w[last] + xx);
-    set_support_win(&ws->set, cur, G.nr, m, idx, G.bias, o);
-    for (size_t r = 0; r < G.nr; r++)
-      out[rows[st[p] + r]] = round_up(o[r] + 2 * (G.slack[r] + round_gamma((size_t)net->n + 2) * G.babs[r]));
-  }
+  keep_init(&G, q);
   rc = CB_OK;
+  for (size_t p = 0; p < P && rc == CB_OK; p++) {
+    if (!(G.nr = st[p + 1] - st[p])) continue;
+    G.rows = rows + st[p];
+    memset(G.T.bias, 0, 3 * maxr * sizeof(double));
+    rc = patch_group(&G, p, col, val, out);
+  }
 out:
   cb_free(st);
   cb_free(rows);
-  cb_free(idx);
+  cb_free(G.idx);
   return rc;
 }
 
