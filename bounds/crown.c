@@ -1,9 +1,11 @@
 /*
-** CROWN / DeepPoly back-substitution (one backward pass = one switch over
-** node kinds, one small function per kind), and the drivers that compute
-** intermediate bounds for IBP, CROWN and CROWN-IBP.  Unit rows at a CONV
-** whose chain down to the input allows it take the receptive-field pass
-** instead (crown_patch.c); crown_int.h holds what the two passes share.
+** CROWN / DeepPoly back-substitution over the whole graph (one backward
+** pass = one switch over node kinds, one small function per kind), the
+** steps and rounding terms the receptive-field pass shares (crown_int.h),
+** and CROWN's bounds of one node (crown_refine) and of a specification
+** (crown_spec, crown_linear).  Unit rows at a CONV whose chain down to the
+** input allows it take the receptive-field pass instead (crown_patch.c).
+** Which method runs which pass is the driver's business (bounds.c).
 **
 ** A backward pass bounds max over the set of A . value(start) for q rows at
 ** once: it walks the nodes from `start` down to `stop` (the input, or a node
@@ -507,15 +509,6 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
   return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
 }
 
-/* Relaxation lines of nonlinear node i from the box of its input. */
-static void relax_lines(cb_ws *ws, int i)
-{
-  const cb_node *n = &ws->net->node[i];
-  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
-  for (size_t e = 0; e < n->size; e++)
-    relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
-}
-
 /* Do all consumers of node k decide their relaxation only by the sign of the
    bounds (ReLU, LeakyReLU)?  Then a neuron that IBP already proves stable has
    the same exact relaxation whatever CROWN would say, and is not re-bounded. */
@@ -527,13 +520,12 @@ int crown_sign_only(const cb_net *net, int k)
   return 1;
 }
 
-
 /* CROWN bounds of node k (replacing its IBP box) for the neurons that need
    them: by one receptive-field pass where it applies, else densely in chunks
    of <= 32 neurons (2 rows each: upper and minus lower): 64 rows keep a
    pass's matrices in L2 (digits_cnn at eps 0.05 and cifar_base_kw 25% faster
    than 512 rows; mnist 256x6 within 4%). */
-static int crown_refine(cb_ws *ws, int k, cb_error *err)
+int crown_refine(cb_ws *ws, int k, cb_error *err)
 {
   size_t n = ws->net->node[k].size, ch = n < 32 ? n : 32, m = 0, *sel = cb_alloc(n * sizeof *sel);
   double *A = NULL, *out = NULL;
@@ -586,57 +578,6 @@ static int first_linear(const cb_net *net, int k)
 
 int crown_refines(const cb_net *net, int k) { return k > 0 && is_preactivation(net, k) && !first_linear(net, k); }
 
-/* Intersects node i's box with a prior box (valid on a superset of the set). */
-static void clamp_prior(cb_ws *ws, int i, const double *plo, const double *phi)
-{
-  for (size_t e = 0; e < ws->net->node[i].size; e++) {
-    if (plo[e] > ws->lo[i][e]) ws->lo[i][e] = plo[e];
-    if (phi[e] < ws->hi[i][e]) ws->hi[i][e] = phi[e];
-  }
-  set_zmax(ws, i);
-}
-
-int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err)
-{
-  return bounds_run_from(ws, m, plo, phi, 0, err);
-}
-
-int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, int first, cb_error *err)
-{
-  const cb_net *net = ws->net;
-  int rc = set_check(&ws->set, err);
-  ws->method = m;
-  memset(ws->sv_ok, 0, (size_t)net->n);
-  for (int i = 0; i < first && i < net->n && rc == CB_OK; i++) {   /* the prior's boxes as they are */
-    memcpy(ws->lo[i], plo[i], net->node[i].size * sizeof(double));
-    memcpy(ws->hi[i], phi[i], net->node[i].size * sizeof(double));
-    set_zmax(ws, i);
-    if (m != CB_IBP && is_relaxed(net->node[i].kind)) {
-      if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
-      relax_lines(ws, i);
-    }
-  }
-  for (int i = first > 0 ? first : 0; i < net->n && rc == CB_OK; i++) {
-    if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
-    if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
-    if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
-    if (m != CB_IBP && is_relaxed(net->node[i].kind)) {  /* its own lines first: a refinement of i uses them */
-      if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
-      relax_lines(ws, i);
-    }
-    if ((m == CB_CROWN || m == CB_ALPHA_CROWN) && crown_refines(net, i)) {
-      rc = crown_refine(ws, i, err);
-      if (plo) clamp_prior(ws, i, plo[i], phi[i]);
-    }
-  }
-  return rc;
-}
-
-int bounds_run(cb_ws *ws, cb_method m, cb_error *err)
-{
-  return bounds_run_prior(ws, m, NULL, NULL, err);
-}
-
 int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out, cb_error *err)
 {
   return crown_linear_inj(ws, C, q, NULL, lin, out, err);
@@ -658,20 +599,15 @@ int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *
   return rc;
 }
 
-/* Bounds of C f(x): one pass over [C; -C] (rows needed only).  IBP merges C
-   into a last AFFINE layer and concretises over that layer's input box;
-   alpha-CROWN optimises the lines per row (alpha.c, default options). */
-int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err)
+/* Bounds of C value(output): one pass over [C; -C] (the rows needed only)
+   down to node stop, the input set (0) or that node's box. */
+int crown_spec(cb_ws *ws, const double *C, size_t q, int stop, double *lb, double *ub, cb_error *err)
 {
   const cb_net *net = ws->net;
-  int start = net->output, stop = 0, rc;
+  int start = net->output, rc;
   size_t no = net->node[start].size, rows = (lb ? q : 0) + (ub ? q : 0);
-  double *A, *out;
-  if (ws->method == CB_ALPHA_CROWN) return alpha_spec(ws, C, q, NULL, lb, ub, err);
-  A = cb_alloc(rows * no * sizeof *A);
-  out = cb_alloc(rows * sizeof *out);
+  double *A = cb_alloc(rows * no * sizeof *A), *out = cb_alloc(rows * sizeof *out);
   if (!A || !out) { cb_free(A); cb_free(out); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
-  if (ws->method == CB_IBP) stop = net->node[start].kind == CB_AFFINE ? net->node[start].in[0] : start;
   if (ub) memcpy(A, C, q * no * sizeof *A);
   if (lb) for (size_t e = 0; e < q * no; e++) A[(ub ? q * no : 0) + e] = -C[e];
   rc = crown_pass(ws, start, stop, A, rows, NULL, NULL, NULL, out);
