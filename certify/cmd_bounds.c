@@ -78,11 +78,8 @@ static int parse(int argc, char **argv, opts *o)
       if (arg_eps("bounds", "--eps", v, &o->eps)) return EXIT_USAGE;
       have_eps = 1;
     } else if (!strcmp(a, "--method")) {
-      if (!strcmp(v, "ibp")) o->method = CB_IBP;
-      else if (!strcmp(v, "crown")) o->method = CB_CROWN;
-      else if (!strcmp(v, "crown-ibp")) o->method = CB_CROWN_IBP;
-      else if (!strcmp(v, "alpha-crown")) o->method = CB_ALPHA_CROWN;
-      else return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
+      if (!bounds_method_parse(v, &o->method) || cb_method_table[o->method].box_only)
+        return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
     } else if (!strcmp(a, "--clip")) {
       if (arg_clip("bounds", v, &o->clip_lo, &o->clip_hi)) return EXIT_USAGE;
       o->clip = 1;
@@ -135,11 +132,6 @@ out:
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
 
-static const char *method_name(cb_method m)
-{
-  return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : m == CB_CROWN_IBP ? "crown-ibp" : "alpha-crown";
-}
-
 static cJSON *sample_json(size_t row, int label, size_t no, const result *r)
 {
   cJSON *s = cJSON_CreateObject(), *mc = cJSON_CreateArray();
@@ -171,7 +163,7 @@ static cJSON *top_json(const opts *o, size_t rows, int nver, int nto)
   cJSON_AddStringToObject(t, "data", o->data);
   cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
   cJSON_AddNumberToObject(t, "eps", o->eps);
-  cJSON_AddStringToObject(t, "method", method_name(o->method));
+  cJSON_AddStringToObject(t, "method", bounds_method_name(o->method));
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)rows);
@@ -242,7 +234,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", r0 + k, cb_data_label(d, r0 + k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
+  printf("%s, %s ball eps %g: %d of %zu rows verified", bounds_method_name(o->method), norm_name(o->norm), o->eps, nver, r1 - r0);
   printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 out:
   cJSON_Delete(top);

@@ -101,9 +101,8 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
     if (e == v || *e || !(o->eps >= 0) || !isfinite(o->eps)) return report_usage("jacobian", "--eps must be a finite number >= 0, not '%s'", v);
     *have_eps = 1;
   } else if (!strcmp(a, "--bounds")) {
-    if (!strcmp(v, "ibp")) o->method = CB_IBP;
-    else if (!strcmp(v, "crown")) o->method = CB_CROWN;
-    else return report_usage("jacobian", "unknown bounds '%s' (crown or ibp)", v);
+    if (!bounds_method_parse(v, &o->method) || (o->method != CB_IBP && o->method != CB_CROWN))
+      return report_usage("jacobian", "unknown bounds '%s' (crown or ibp)", v);
   } else if (!strcmp(a, "--max-memory")) {
     int r2 = report_limit_option("jacobian", a, v);
     if (r2) return r2;
@@ -251,7 +250,7 @@ static cJSON *top_json(const opts *o, size_t rows, const lip_result *lr)
   if (o->ball) {
     cJSON_AddStringToObject(t, "norm", norm_name(o->norm));
     cJSON_AddNumberToObject(t, "eps", o->eps);
-    cJSON_AddStringToObject(t, "bounds", o->method == CB_IBP ? "ibp" : "crown");
+    cJSON_AddStringToObject(t, "bounds", bounds_method_name(o->method));
     cJSON_AddNumberToObject(t, "K_global", fmin(lr->K_layerwise, lr->K_merged));
   } else {
     cJSON_AddNullToObject(t, "norm");
@@ -345,7 +344,7 @@ static int jacobian_cmd(const opts *o, cb_error *err)
   print_rows(o, d, r0, rows, no, n, res);
   for (size_t k = 0; k < rows; k++) rsum += res[k].rad.radius;
   if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", rows, norm_name(o->norm), o->eps,
-                      o->method == CB_IBP ? "ibp" : "crown", rows ? rsum / (double)rows : 0.0);
+                      bounds_method_name(o->method), rows ? rsum / (double)rows : 0.0);
   else printf("%zu rows: gradients of the margins\n", rows);
 out:
   cJSON_Delete(top);
