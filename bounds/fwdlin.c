@@ -159,6 +159,7 @@ int fwdlin_run(cb_ws *ws, double *out_lo, double *out_hi, cb_error *err)
   Wp = q; Wn = Wp + wmax; xmax = Wn + wmax;
   for (size_t j = 0; j < nx; j++) xmax[j] = fmax(fabs(ws->set.lo[j]), fabs(ws->set.hi[j]));
   ws->method = CB_FWDLIN;   /* bounds_spec: CROWN's pass, as after CB_CROWN */
+  memset(ws->sv_ok, 0, (size_t)net->n);   /* every box moves: CROWN's cached slack vectors go stale */
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if ((rc = node_lin(ws, i, Z, nx, Wp, Wn)) != CB_OK) { rc = cb_error_set(err, rc, "forward linear bounds: unsupported node"); break; }
