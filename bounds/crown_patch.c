@@ -8,9 +8,11 @@
 ** kernel and stride and clipped at the borders.  The rows of one output pixel
 ** share their windows, so they go as one group of small dense matrices
 ** [rows x C (h1 - h0) (w1 - w0)] through the same steps as the dense pass
-** (back_unit, back_relaxed, back_scale, back_conv as a transposed conv of
-** the window, underflow_slack), with the same bias, slack and underflow terms
-** (factors from the whole node, as there), and are concretised by
+** (the unit first step, the relaxed, SCALE and CONV steps, the last as a
+** transposed conv of the window), with the same bias, slack and underflow
+** terms from the same functions of crown.c (crown_int.h: crown_unit,
+** crown_relaxed, crown_add_terms, the crown_*_gamma factors from the whole
+** node, crown_underflow, crown_close), and are concretised by
 ** set_support_win on the input window (set.c).  The dense pass's
 ** entries outside the windows are exact zeros, so both passes compute the
 ** same sums up to the order of their nonzero terms: equal up to rounding,
@@ -22,7 +24,7 @@
 ** kinds (one input each) and whose windows average less than half the
 ** tensors; anything else (AFFINE, ADD, CONCAT, MAXPOOL, ...) takes the dense
 ** pass.  alpha-CROWN's passes work too: per-row lines are gathered on the
-** window (back_relaxed_rows' terms), and the matrices it keeps for its
+** window (the dense pass's per-row terms), and the matrices it keeps for its
 ** gradient are scattered into dense ones in its pool.
 ** Sizes: digits_cnn's second conv, 512 rows in 16 groups of 32; windows of
 ** 8 x 3 x 3 at the first ReLU and 1 x 5 x 5 at the input (dense: 512, 64).
@@ -373,7 +375,7 @@ long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx)
 }
 
 /* Node k's neurons sel[0..m) by one receptive-field pass: rows j (upper) and
-   m + j (minus lower); patch_pass groups them by pixel itself. */
+   m + j (minus lower); crown_patch_pass groups them by pixel itself. */
 int crown_patch_refine(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, cb_error *err)
 {
   size_t *col = cb_alloc((2 * m + 1) * sizeof *col);
