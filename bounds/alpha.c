@@ -113,11 +113,8 @@ static void update_range(alpha_st *S, int i)
 /* Node i's workspace lines from its input's current bounds (after a re-bound). */
 static void update_lines(alpha_st *S, int i)
 {
-  cb_ws *ws = S->ws;
-  const cb_node *n = &ws->net->node[i];
-  for (size_t e = 0; e < n->size; e++)
-    relax_node(n, ws->lo[n->in[0]][e], ws->hi[n->in[0]][e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
-  if (relaxed(n)) update_range(S, i);
+  ws_relax_lines(S->ws, i);
+  if (relaxed(&S->ws->net->node[i])) update_range(S, i);
 }
 
 /* Allocates node i's parameters in pass P when some neuron has a family; initial values p0. */

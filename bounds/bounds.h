@@ -33,10 +33,12 @@ typedef struct cb_set {
   const double *lo, *hi;  /* box, or clip box for a ball (NULL = none) */
 } cb_set;
 
-/* Intermediate bounds: boxes (IBP), CROWN, IBP (CROWN-IBP), CROWN (alpha-CROWN);
-   the specification is bounded by CROWN except for IBP, and alpha-CROWN
-   optimises its relaxation lines per specification row (alpha.c). */
-typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN } cb_method;
+/* Intermediate bounds: boxes (IBP), CROWN, IBP (CROWN-IBP), CROWN (alpha-CROWN),
+   forward linear bounds (FWDLIN, box sets of dense nets: fwdlin.h); the
+   specification is bounded by CROWN except for IBP, and alpha-CROWN optimises
+   its relaxation lines per specification row (alpha.c).  One row each in
+   cb_method_table (bounds.c). */
+typedef enum cb_method { CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN, CB_FWDLIN, CB_METHOD_COUNT } cb_method;
 
 /* Per-network cache shared by all samples: |W| of each AFFINE/CONV node. */
 typedef struct cb_bnet {
@@ -82,7 +84,7 @@ typedef struct cb_ws {
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
   size_t scratch_n;
   cb_method method;
-  int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown.c), for the
+  int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown_patch.c), for the
                              tests that compare it with the dense pass; 0 (ws_new's default) */
   size_t patch_rows;      /* rows bounded by the receptive-field pass so far (tests, benchmarks) */
 } cb_ws;
@@ -113,6 +115,7 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on 
    arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */
 cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz);
 void ws_free(cb_ws *ws);                                              /* NULL is a no-op */
+void ws_relax_lines(cb_ws *ws, int i);  /* node i's relaxation lines (relax_node) from its input's box */
 
 /* ibp.c: boxes for every node. */
 int ibp_run(cb_ws *ws, cb_error *err);
@@ -142,7 +145,32 @@ void relax_param_line(const cb_node *n, double l, double u, int upper, double p,
 double relax_param_dline(const cb_node *n, int upper, double p, double x);
 void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d);
 
-/* crown.c */
+/* bounds.c: the bounding methods, one row each (the driver).  A method's run
+   computes every node's intermediate bounds as bounds_run_from says; its spec
+   bounds C f(x) as bounds_spec says, after run. */
+typedef struct cb_method_info {
+  cb_method id;
+  const char *name;   /* as the command line spells it: "ibp", "crown", "crown-ibp", "alpha-crown", "fwd" */
+  int (*run)(cb_ws *ws, double *const *plo, double *const *phi, int first, cb_error *err);
+  int (*spec)(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
+  int box_only;       /* 1: only for a box input set (forward linear bounds) */
+} cb_method_info;
+extern const cb_method_info cb_method_table[CB_METHOD_COUNT];
+int bounds_method_parse(const char *s, cb_method *m);  /* the method named s; 0 if unknown */
+const char *bounds_method_name(cb_method m);           /* "crown-ibp"; "?" out of range */
+int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */
+int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err);
+                  /* same, every box intersected with a prior box per node (bounds
+                     valid on a superset of the set, e.g. a parent subdomain's);
+                     neurons the prior proves stable are not re-bounded */
+int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, int first, cb_error *err);
+                  /* bounds_run_prior, except that nodes before `first` take the prior's
+                     boxes as they are (the caller knows they are this set's: a ReLU
+                     split at node `first` changes nothing above it) */
+int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
+                  /* bounds of C f(x) (C is q x output size) by ws's method; lb or ub may be NULL */
+
+/* crown.c: CROWN's backward passes (the receptive-field one is crown_patch.c). */
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
 typedef struct crown_lines { double *lw, *lb, *uw, *ub; } crown_lines;
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
@@ -156,18 +184,12 @@ long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx);
                   /* when CROWN's passes from node start take the receptive-field path, the
                      entries of node i's tensor a row e_j can make nonzero (the rest stay exactly
                      0, whichever path runs): written to idx (room for size_i), returns how
-                     many; -1 when the rows are dense or i is not on their chain */
+                     many; -1 when the rows are dense or i is not on their chain (crown_patch.c) */
 int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb_error *err);
                   /* out_i >= max over the set of A_i . value(start) (A is q x size(start)) */
-int bounds_run(cb_ws *ws, cb_method m, cb_error *err);  /* intermediate bounds for method m */
-int bounds_run_prior(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, cb_error *err);
-                  /* same, every box intersected with a prior box per node (bounds
-                     valid on a superset of the set, e.g. a parent subdomain's);
-                     neurons the prior proves stable are not re-bounded */
-int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *phi, int first, cb_error *err);
-                  /* bounds_run_prior, except that nodes before `first` take the prior's
-                     boxes as they are (the caller knows they are this set's: a ReLU
-                     split at node `first` changes nothing above it) */
+int crown_spec(cb_ws *ws, const double *C, size_t q, int stop, double *lb, double *ub, cb_error *err);
+                  /* bounds of C f(x) by one pass down to node stop: the input set (0) or
+                     that node's box; lb or ub may be NULL */
 int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out, cb_error *err);
                   /* after bounds_run: out_r >= max over the set of C_r f(x) (sound,
                      as crown_upper from the output) and lin (q x input size) the
@@ -177,11 +199,12 @@ int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *
                   /* crown_linear of C_r f(x) + sum_i inj[i]_r . value(node i) (inj: per node
                      NULL or q x size_i, nodes before the output): branch and bound's split
                      constraints enter the bound this way (verify.c) */
+int crown_refine(cb_ws *ws, int k, cb_error *err);
+                  /* CROWN's bounds of node k (all its neurons, or only those of unknown sign
+                     when crown_sign_only) replace its box; its lines' inputs must be current */
 int crown_refines(const cb_net *net, int k);  /* does CROWN re-bound node k (a pre-activation node)? */
 int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read node k (so CROWN re-bounds
                                                   only its neurons of unknown sign)? */
-int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
-                  /* bounds of C f(x) (C is q x output size); lb or ub may be NULL */
 
 /* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
 typedef struct cb_alpha_opt {

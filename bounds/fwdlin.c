@@ -124,14 +124,10 @@ static int node_lin(cb_ws *ws, int i, lin *Z, size_t nx, double *Wp, double *Wn)
     for (size_t e = 0; e < size; e++) z->E[e] = round_up((x->E[e] + y->E[e] + round_gamma(2) * (x->M[e] + y->M[e])) * (1 + 2 * round_gamma(2)));
     return CB_OK;
   }
-  case CB_ACT: {
-    const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
-    for (size_t e = 0; e < size; e++) {
-      relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
-    }
+  case CB_ACT:
+    ws_relax_lines(ws, i);
     fwd_lines(x, z, size, nx, ws->rl_w[i], ws->rl_b[i], ws->ru_w[i], ws->ru_b[i]);
     return CB_OK;
-  }
   case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_KIND_COUNT: break;
   }
   return CB_EUNSUP;
@@ -162,7 +158,8 @@ int fwdlin_run(cb_ws *ws, double *out_lo, double *out_hi, cb_error *err)
   }
   Wp = q; Wn = Wp + wmax; xmax = Wn + wmax;
   for (size_t j = 0; j < nx; j++) xmax[j] = fmax(fabs(ws->set.lo[j]), fabs(ws->set.hi[j]));
-  ws->method = CB_CROWN;
+  ws->method = CB_FWDLIN;   /* bounds_spec: CROWN's pass, as after CB_CROWN */
+  memset(ws->sv_ok, 0, (size_t)net->n);   /* every box moves: CROWN's cached slack vectors go stale */
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
     if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
     if ((rc = node_lin(ws, i, Z, nx, Wp, Wn)) != CB_OK) { rc = cb_error_set(err, rc, "forward linear bounds: unsupported node"); break; }

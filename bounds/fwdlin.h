@@ -12,9 +12,9 @@
 
 #include "bounds.h"
 
-/* Fills ws (box set only) like bounds_run(ws, CB_CROWN): every node's box,
-   zmax and relaxation lines, the boxes being the intersection of IBP and the
-   concretised forward linear bounds.  If out_lo / out_hi are not NULL they
+/* Fills ws (box set only) for bounds_run(ws, CB_FWDLIN), which calls it:
+   every node's box, zmax and relaxation lines, the boxes being the
+   intersection of IBP and the concretised forward linear bounds.  If out_lo / out_hi are not NULL they
    get the output's lower / upper functions, [size_out][n_in + 1] (last column
    the constant, rounding slack folded in).  CB_EUNSUP for a network with
    kinds other than INPUT AFFINE SCALE ADD RESHAPE and the elementwise

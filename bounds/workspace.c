@@ -115,6 +115,16 @@ cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz)
   return v;
 }
 
+/* Relaxation lines of nonlinear node i from the box of its input (once per
+   relaxed node per bounds run; again when alpha-CROWN moves the box). */
+void ws_relax_lines(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]];
+  for (size_t e = 0; e < n->size; e++)
+    relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
+}
+
 void ws_free(cb_ws *ws)
 {
   ws_block *b = (ws_block *)ws;

@@ -79,11 +79,8 @@ static int parse(int argc, char **argv, opts *o)
       if (arg_eps("bounds", "--eps", v, &o->eps)) return EXIT_USAGE;
       have_eps = 1;
     } else if (!strcmp(a, "--method")) {
-      if (!strcmp(v, "ibp")) o->method = CB_IBP;
-      else if (!strcmp(v, "crown")) o->method = CB_CROWN;
-      else if (!strcmp(v, "crown-ibp")) o->method = CB_CROWN_IBP;
-      else if (!strcmp(v, "alpha-crown")) o->method = CB_ALPHA_CROWN;
-      else return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
+      if (!bounds_method_parse(v, &o->method) || cb_method_table[o->method].box_only)
+        return report_usage("bounds", "unknown method '%s' (ibp, crown, crown-ibp or alpha-crown)", v);
     } else if (!strcmp(a, "--clip")) {
       if (arg_clip("bounds", v, &o->clip_lo, &o->clip_hi)) return EXIT_USAGE;
       o->clip = 1;
@@ -136,11 +133,6 @@ out:
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
 
-static const char *method_name(cb_method m)
-{
-  return m == CB_IBP ? "ibp" : m == CB_CROWN ? "crown" : m == CB_CROWN_IBP ? "crown-ibp" : "alpha-crown";
-}
-
 static cJSON *sample_json(const batch *b, size_t k, const result *r)
 {
   cJSON *s = batch_json_sample(b, k), *mc = cJSON_CreateArray();
@@ -168,7 +160,7 @@ static cJSON *top_json(const batch *b, const opts *o, int nver, int nto)
   cJSON *t = batch_json_top(b, "bounds");
   cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(t, "eps", o->eps);
-  cJSON_AddStringToObject(t, "method", method_name(o->method));
+  cJSON_AddStringToObject(t, "method", bounds_method_name(o->method));
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)b->n);
@@ -210,7 +202,7 @@ static void print_rows(const batch *b, const opts *o, const result *res, int nve
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", b->r0 + k, batch_label(b, k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified", method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
+  printf("%s, %s ball eps %g: %d of %zu rows verified", bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
   printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 }
 

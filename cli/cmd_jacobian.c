@@ -86,9 +86,8 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
     if (arg_eps("jacobian", "--eps", v, &o->eps)) return EXIT_USAGE;
     *have_eps = 1;
   } else if (!strcmp(a, "--bounds")) {
-    if (!strcmp(v, "ibp")) o->method = CB_IBP;
-    else if (!strcmp(v, "crown")) o->method = CB_CROWN;
-    else return report_usage("jacobian", "unknown bounds '%s' (crown or ibp)", v);
+    if (!bounds_method_parse(v, &o->method) || (o->method != CB_IBP && o->method != CB_CROWN))
+      return report_usage("jacobian", "unknown bounds '%s' (crown or ibp)", v);
   } else if (!strcmp(a, "--max-memory")) {
     int r2 = report_limit_option("jacobian", a, v);
     if (r2) return r2;
@@ -210,7 +209,7 @@ static cJSON *top_json(const batch *b, const opts *o, const lip_result *lr)
   if (o->ball) {
     cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
     cJSON_AddNumberToObject(t, "eps", o->eps);
-    cJSON_AddStringToObject(t, "bounds", o->method == CB_IBP ? "ibp" : "crown");
+    cJSON_AddStringToObject(t, "bounds", bounds_method_name(o->method));
     cJSON_AddNumberToObject(t, "K_global", fmin(lr->K_layerwise, lr->K_merged));
   } else {
     cJSON_AddNullToObject(t, "norm");
@@ -303,7 +302,7 @@ static int jacobian_cmd(const opts *o, cb_error *err)
   print_rows(o, &b, res);
   for (size_t k = 0; k < b.n; k++) rsum += res[k].rad.radius;
   if (o->ball) printf("%zu rows, %s ball eps %g (%s bounds): mean certified radius %.6g\n", b.n, cb_norm_table[o->norm].name, o->eps,
-                      o->method == CB_IBP ? "ibp" : "crown", b.n ? rsum / (double)b.n : 0.0);
+                      bounds_method_name(o->method), b.n ? rsum / (double)b.n : 0.0);
   else printf("%zu rows: gradients of the margins\n", b.n);
 out:
   cJSON_Delete(top);

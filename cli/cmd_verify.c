@@ -128,11 +128,9 @@ static int parse(int argc, char **argv, vopts *o)
       else o->v.relu_states = v;
     } else if (!strcmp(a, "--method")) {
       if (++i >= argc) return report_usage("verify", "%s needs a value", a);
-      if (!strcmp(argv[i], "crown")) o->v.method = CB_CROWN;
-      else if (!strcmp(argv[i], "crown-ibp")) o->v.method = CB_CROWN_IBP;
-      else if (!strcmp(argv[i], "ibp")) o->v.method = CB_IBP;
-      else if (!strcmp(argv[i], "fwd")) o->v.fwd = 1;
-      else return report_usage("verify", "unknown method '%s'", argv[i]);
+      cb_method m;
+      if (!bounds_method_parse(argv[i], &m) || m == CB_ALPHA_CROWN) return report_usage("verify", "unknown method '%s'", argv[i]);
+      if (m == CB_FWDLIN) o->v.fwd = 1; else o->v.method = m;
     } else if (a[0] == '-') return report_usage("verify", "unknown option %s", a);
     else if (!o->net) o->net = a;
     else if (!o->prop) o->prop = a;

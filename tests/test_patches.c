@@ -1,5 +1,5 @@
 /*
-** Oracle test of CROWN's receptive-field pass (bounds/crown.c, patch_pass)
+** Oracle test of CROWN's receptive-field pass (bounds/crown_patch.c)
 ** against the dense pass it replaces (cb_ws.dense_only = 1), SQLite
 ** BitvecBuiltinTest style: random conv nets (stride, padding, dilation,
 ** groups, an average pool as a depthwise conv, a folded BatchNorm SCALE,

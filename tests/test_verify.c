@@ -532,6 +532,43 @@ static void test_fwdlin_sound(void **state)
   }
 }
 
+/* A workspace reused for another box, as verify's workers reuse theirs,
+   gives the bounds a fresh workspace gives, bit for bit: fwdlin_run moves
+   every box, so CROWN's cached slack vectors (|W| zmax_in + |b|) of the
+   previous box must not survive it (a smaller previous box would leave a
+   too-small rounding slack in bounds_spec). */
+static void test_fwdlin_reuse(void **state)
+{
+  (void)state;
+  for (int t = 0; t < 10; t++) {
+    cb_net *net = random_dense();
+    cb_bnet bn;
+    cb_error err = {0};
+    double lo1[3], hi1[3], lo2[3], hi2[3], C[6] = {1, -1, 0, 0, 1, -1}, lb[2][2], ub[2][2];
+    for (int j = 0; j < 3; j++) { lo1[j] = rnd(-0.01, 0); hi1[j] = lo1[j] + 0.01; lo2[j] = rnd(40, 60); hi2[j] = lo2[j] + rnd(0, 2); }
+    cb_set small = {CB_NORM_BOX, 0, 3, NULL, lo1, hi1}, big = {CB_NORM_BOX, 0, 3, NULL, lo2, hi2};
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    cb_ws *ws = ws_new(&bn, &small, &err), *fresh = ws_new(&bn, &big, &err);
+    assert_non_null(ws);
+    assert_non_null(fresh);
+    assert_int_equal(fwdlin_run(ws, NULL, NULL, &err), CB_OK);
+    assert_int_equal(bounds_spec(ws, C, 2, lb[0], ub[0], &err), CB_OK);
+    ws->set.lo = lo2;
+    ws->set.hi = hi2;
+    assert_int_equal(fwdlin_run(ws, NULL, NULL, &err), CB_OK);
+    assert_int_equal(bounds_spec(ws, C, 2, lb[0], ub[0], &err), CB_OK);
+    assert_int_equal(fwdlin_run(fresh, NULL, NULL, &err), CB_OK);
+    assert_int_equal(bounds_spec(fresh, C, 2, lb[1], ub[1], &err), CB_OK);
+    for (int r = 0; r < 2; r++)
+      if (memcmp(lb[0] + r, lb[1] + r, sizeof(double)) || memcmp(ub[0] + r, ub[1] + r, sizeof(double)))
+        fail_msg("net %d row %d: reused workspace [%.17g, %.17g], fresh [%.17g, %.17g]", t, r, lb[0][r], ub[0][r], lb[1][r], ub[1][r]);
+    ws_free(ws);
+    ws_free(fresh);
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+}
+
 /* End-to-end on a network file (STYLE G10): the same net, a sat and an unsat property. */
 static void test_tiny_files(void **state)
 {
@@ -596,6 +633,7 @@ int main(void)
     cmocka_unit_test(test_tiny_corner),
     cmocka_unit_test(test_metamorphic),
     cmocka_unit_test(test_fwdlin_sound),
+    cmocka_unit_test(test_fwdlin_reuse),
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_tiny_files),
