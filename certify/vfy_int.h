@@ -1,0 +1,87 @@
+/*
+** Internals of the branch and bound of verify.h, shared by its files (not
+** part of the library's interface):
+**   verify.c      the search: options, the stack of subdomains and its loop,
+**                 the two phases, the portfolio, vfy_run;
+**   vfy_input.c   one subdomain: its bounds, the LP per output conjunction,
+**                 and the input-splitting rule (vfy_process);
+**   vfy_relu.c    ReLU splitting inside a box (vfy_relu_leaf);
+**   vfy_attack.c  the witness search before and during the search;
+**   vfy_common.c  the exact witness check and the helpers the others share.
+** Nothing here allocates per neuron; sizes are given per struct.
+*/
+#ifndef CB_VFY_INT_H
+#define CB_VFY_INT_H
+
+#include "verify.h"
+
+typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjunctions */
+  size_t box;
+  int depth;
+  double *lo, *hi;
+  unsigned char *act;
+  int has_prior;          /* plo/phi hold the parent's node boxes (valid here too) */
+  int relu_fail;          /* unknown-sign ReLUs when a ReLU search last failed on an
+                             ancestor (0: none); retried below 2/3 of that */
+  double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
+} item;
+
+typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
+
+typedef struct work {     /* result of bounding one item */
+  outcome o;
+  long states;            /* ReLU search states spent on it */
+  int upper_first;        /* O_SPLIT: search the upper half first (it holds the LP point) */
+  int relu_fail;          /* the item's relu_fail for its children */
+  int dim;
+  double *x;              /* O_SAT: witness (nx) */
+  double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
+  cb_error err;
+  char why[96];
+} work;
+
+typedef struct search {
+  const cb_net *net;
+  const vnn_spec *spec;
+  const vfy_opts *o;
+  vfy_bound_fn bound;
+  double **C;             /* per box: all rows of all conjunctions, stacked */
+  size_t *q;              /* per box: row count */
+  size_t **row0;          /* per box: first row of each conjunction */
+  double t0;
+  vfy_result *r;
+  double aspect;
+  int fwd;                /* intermediate bounds by fwdlin_run (low-dim dense nets) */
+  int prior;              /* children start from their parent's node boxes (default bound) */
+  double deadline;        /* seconds after t0 when this phase of the search stops */
+  int strong_done;        /* the long attack has run */
+  long rs_useful, rs_wasted; /* states of ReLU searches that decided their box / that
+                             handed it back; searches stop while wasted > 2 useful + RS_BASE */
+  size_t nb;              /* sum of node sizes */
+} search;
+
+#define FD_MAX_DIM 64      /* finite differences (smear, local search) up to this input size */
+
+/* vfy_common.c */
+double vfy_now(void);                                   /* monotonic seconds */
+int vfy_cancelled(const search *S);                     /* has the other search of a portfolio answered? */
+void vfy_boxes_out(const search *S, const cb_ws *ws, double *p);  /* node boxes -> p (lo then hi, S->nb each) */
+void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n + i]: node i's lo, hi in p */
+int vfy_set_sat(search *S, size_t b, const double *x, const double *y, size_t c);  /* S->r: SAT, witness x */
+
+/* vfy_attack.c: 1 (S->r set to SAT), 0 (nothing found) or a negative status */
+int vfy_local_search(search *S, size_t b);
+int vfy_pgd(search *S, size_t b, int restarts, int steps);
+
+/* vfy_input.c */
+void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch);
+
+/* vfy_relu.c */
+typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
+#define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
+#define RS_BASE 20000      /* ReLU search states any search may waste (see search.rs_wasted) */
+int vfy_net_has_relu(const cb_net *net);
+int vfy_rs_count(const cb_ws *ws);
+rres vfy_relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x, long *states, cb_error *err);
+
+#endif
