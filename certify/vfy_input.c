@@ -38,12 +38,7 @@ static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double
   for (size_t k = 0; k < q * ny; k++) nC[k] = -C[k];
   rc = crown_linear(ws, nC, q, a, out, err);
   for (size_t r = 0; r < q && rc == CB_OK; r++) {
-    double m = 0;
-    for (size_t j = 0; j < nx; j++) {
-      a[r * nx + j] = -a[r * nx + j];
-      m += fmin(a[r * nx + j] * ws->set.lo[j], a[r * nx + j] * ws->set.hi[j]);
-    }
-    c[r] = -out[r] - m;
+    c[r] = vfy_lower_form(a + r * nx, out[r], ws->set.lo, ws->set.hi, nx, a + r * nx);
     if (lb) lb[r] = -out[r];
   }
   cb_free(nC);
@@ -87,19 +82,10 @@ static double *save_prior(const search *S, const cb_ws *ws)
    its right-hand side is added explicitly. */
 static int combined_refutes(cb_ws *ws, const vnn_conj *k, size_t ny, const double *l, double *g, int *refuted, cb_error *err)
 {
-  const double *ymax = ws->zmax[ws->net->output];
-  double rhs = 0, rabs = 0, slack = 0, lbg;
+  double rhs, lbg, slack = vfy_combine_rows(k, ny, l, 0, ws->zmax[ws->net->output], g, &rhs);
   int rc;
-  for (size_t j = 0; j < ny; j++) {
-    double gabs = 0;
-    g[j] = 0;
-    for (size_t r = 0; r < k->m; r++) { g[j] += l[r] * k->A[r * ny + j]; gabs += l[r] * fabs(k->A[r * ny + j]); }
-    slack += round_gamma(k->m + 1) * gabs * ymax[j];
-  }
-  for (size_t r = 0; r < k->m; r++) { rhs += l[r] * k->b_up[r]; rabs += fabs(l[r] * k->b_up[r]); }
-  slack = round_up(2 * (slack + round_gamma(k->m + 1) * rabs));
   if ((rc = bounds_spec(ws, g, 1, &lbg, NULL, err)) != CB_OK) return rc;
-  *refuted = isfinite(slack) && round_down(lbg - slack) > rhs;
+  *refuted = vfy_combination_refutes(lbg, slack, rhs);
   return CB_OK;
 }
 
@@ -266,7 +252,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
     size_t r0 = S->row0[it->box][c];
     if (!it->act[c]) continue;
     for (size_t r = 0; r < k->m && it->act[c]; r++)
-      if (k->strict[r] ? lb[r0 + r] >= k->b_up[r] : lb[r0 + r] > k->b_up[r]) it->act[c] = 0;
+      if (vfy_row_refutes(k, r, lb[r0 + r])) it->act[c] = 0;
     live += it->act[c];
   }
   if (!live) { w->o = O_CLOSED; goto out; }

@@ -212,20 +212,14 @@ static rres rs_conj(rsearch *R, size_t c)
   cb_ws *ws = R->ws;
   const vnn_conj *k = &S->spec->box[R->it->box].conj[c];
   size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m, q = m + (size_t)R->ns, cc;
-  double t, lb1, slack = 0, rhs = 0, rabs = 0;
-  const double *ymax = ws->zmax[ws->net->output];
+  double t, lb1, slack, rhs;
   int res;
   for (size_t e = 0; e < m * ny; e++) R->C[e] = -k->A[e];
   if (crown_linear(ws, R->C, m, R->lin, R->out, R->err) != CB_OK) return R_ERR;
   for (size_t r = 0; r < m; r++) {   /* lower forms of the spec rows minus b */
-    double mn = 0;
     if (!isfinite(R->out[r])) return R_OPEN;
-    if (k->strict[r] ? -R->out[r] >= k->b_up[r] : -R->out[r] > k->b_up[r]) { rs_audit(R, c, -1, 0, 0); return R_CLOSED; }
-    for (size_t j = 0; j < nx; j++) {
-      R->a[r * nx + j] = -R->lin[r * nx + j];
-      mn += fmin(R->a[r * nx + j] * ws->set.lo[j], R->a[r * nx + j] * ws->set.hi[j]);
-    }
-    R->lc[r] = -R->out[r] - mn - k->b_up[r];
+    if (vfy_row_refutes(k, r, -R->out[r])) { rs_audit(R, c, -1, 0, 0); return R_CLOSED; }
+    R->lc[r] = vfy_lower_form(R->lin + r * nx, R->out[r], ws->set.lo, ws->set.hi, nx, R->a + r * nx) - k->b_up[r];
   }
   for (int s = 0; s < R->ns; s++) {   /* the region's rows, -sig xhat (exact forms, kept from the split) */
     const double *f = R->form + (2 * (size_t)s + (R->sp[s].sig > 0 ? 0 : 1)) * (nx + 1);
@@ -244,19 +238,12 @@ static rres rs_conj(rsearch *R, size_t c)
     return vfy_check_witness(S->net, S->spec, R->it->box, R->x, R->y, &cc, &S->r->fp_only) ? R_SAT : R_OPEN;
   }
   if (q == 1) return R_OPEN;   /* one row: its own bound above said no */
-  /* the combination, bounded soundly in one pass */
-  for (size_t j = 0; j < ny; j++) {
-    double gabs = 0;
-    R->g[j] = 0;
-    for (size_t r = 0; r < m; r++) { R->g[j] -= R->l[r] * k->A[r * ny + j]; gabs += R->l[r] * fabs(k->A[r * ny + j]); }
-    slack += round_gamma(m + 1) * gabs * ymax[j];
-  }
-  for (size_t r = 0; r < m; r++) { rhs += R->l[r] * k->b_up[r]; rabs += fabs(R->l[r] * k->b_up[r]); }
-  slack = round_up(2 * (slack + round_gamma(m + 1) * rabs));
+  /* the combination (-g: crown_linear bounds from above), bounded soundly in one pass */
+  slack = vfy_combine_rows(k, ny, R->l, 1, ws->zmax[ws->net->output], R->g, &rhs);
   rs_inj_clear(R, 1);
   rs_inj_splits(R, 0, R->l + m);
   if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
-  if (!(isfinite(slack) && isfinite(lb1) && round_down(-lb1 - slack) > rhs)) return R_OPEN;
+  if (!vfy_combination_refutes(-lb1, slack, rhs)) return R_OPEN;
   rs_audit(R, c, -1, 0, 0);
   return R_CLOSED;
 }
@@ -327,12 +314,8 @@ static rres rs_state(rsearch *R)
     R->inj[pre][np + bj] = -1;
     if (crown_linear_inj(R->ws, R->C, 2, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return R_ERR;
     for (int h = 0; h < 2; h++) {   /* sig = +1 takes row 0: lower form of -xhat = -(upper form of xhat) */
-      double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1), mn = 0;
-      for (size_t j = 0; j < nx; j++) {
-        f[j] = -R->lin[(size_t)h * nx + j];
-        mn += fmin(f[j] * R->ws->set.lo[j], f[j] * R->ws->set.hi[j]);
-      }
-      f[nx] = -R->out[h] - mn;
+      double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1);
+      f[nx] = vfy_lower_form(R->lin + (size_t)h * nx, R->out[h], R->ws->set.lo, R->ws->set.hi, nx, f);
       empty[h] = R->out[h] < 0;   /* max of sig xhat < 0: the child region is empty */
     }
   }
