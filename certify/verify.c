@@ -18,7 +18,7 @@
 **      sum_r l_r A_r, which is re-bounded by CROWN with its rounding added
 **      (combined_refutes).  The LP's minimiser is another candidate.
 **   4. ReLU splitting: when the box's CROWN bounds leave at most relu_leaf
-**      ReLUs of unknown sign (always, for inputs of more than 64 values),
+**      ReLUs of unknown sign (always, for high-dimensional inputs: vfy_int.h),
 **      a depth-first search over those ReLUs' phases decides the box or
 **      hands it back (see "ReLU splitting inside a box" below).
 **   5. split the dimension with the largest width_j * |sum_r l_r a_rj|, or
@@ -188,7 +188,7 @@ static int bab(search *S, item **stack, size_t *top, size_t cap, cb_ws **ws, int
     if (!S->strong_done && vfy_now() - S->t0 > S->o->strong_after) {   /* not easy: a much longer attack, once */
       S->strong_done = 1;
       for (size_t b = 0; b < S->spec->n_box && r->answer != VFY_SAT; b++)
-        if ((rc = vfy_pgd(S, b, S->spec->nx <= FD_MAX_DIM ? S->o->strong_restarts : 2, 100)) < 0) goto out;
+        if ((rc = vfy_pgd(S, b, vfy_low_dim(S->spec) ? S->o->strong_restarts : 2, 100)) < 0) goto out;
       rc = CB_OK;
       if (r->answer == VFY_SAT) { snprintf(r->reason, sizeof r->reason, "witness from the long attack after %ld subdomains", r->nodes); goto out; }
     }
@@ -290,7 +290,7 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
   S.prior = !o->bound && !S.fwd && o->method != CB_IBP;
   for (int i = 0; i < net->n; i++) S.nb += net->node[i].size;
   if (S.fwd && !fwdlin_supported(net)) return cb_error_set(err, CB_EUNSUP, "--method fwd needs a dense network with exact parameters (no conv, concat, transpose or maxpool)");
-  if (S.fwd && spec->nx > FD_MAX_DIM) return cb_error_set(err, CB_EUNSUP, "--method fwd is for inputs of at most %d values", FD_MAX_DIM);
+  if (S.fwd && !vfy_low_dim(spec)) return cb_error_set(err, CB_EUNSUP, "--method fwd is for inputs of at most %d values", VFY_LOW_DIM);
   cb_bnet bn = {0};
   cb_ws **ws = NULL;
   double **scratch = NULL;
@@ -339,8 +339,8 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
      1_1 the reverse.  With ReLU splitting, the wide guard throughout: with 16,
      4_2 prop 2 does not finish in 116 s (29 s with 64), 3_3 prop 2 takes 88 s
      (25 s), 1_1 prop 3 is the same. */
-  relu = o->relu_leaf > 0 && S.prior && vfy_net_has_relu(net) && o->aspect2 > 1 && nx <= FD_MAX_DIM;
-  for (int phase = relu || (o->aspect2 > 1 && nx <= FD_MAX_DIM) ? 0 : 1; phase < 2; phase++) {
+  relu = o->relu_leaf > 0 && S.prior && vfy_net_has_relu(net) && o->aspect2 > 1 && vfy_low_dim(spec);
+  for (int phase = relu || (o->aspect2 > 1 && vfy_low_dim(spec)) ? 0 : 1; phase < 2; phase++) {
     while (top) cb_free(stack[--top]);
     for (size_t b = 0; b < spec->n_box; b++) {
       item *it = item_new(&S, b, 0);
@@ -379,7 +379,7 @@ out:
   return rc;
 }
 
-/* Inputs of <= 64 values with two threads or more: a portfolio of two
+/* Low-dimensional inputs with two threads or more: a portfolio of two
    searches, input splitting alone and input + ReLU splitting, one core
    each; the first decisive answer stops the other, and each answer stands on
    its own proof or witness.  Input splitting alone gets a twentieth of the
@@ -398,7 +398,7 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
   cb_error pe[2];
   if (nt < 2 || !o->portfolio || o->relu_leaf <= 0 || o->bound || o->fwd || o->cancel ||
       vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err) != CB_OK ||
-      spec->nx > FD_MAX_DIM)
+      !vfy_low_dim(spec))
     return err->status ? err->status : vfy_run_one(net, spec, o, r, err);
   for (int k = 0; k < 2; k++) {
     po[k] = *o;

@@ -49,7 +49,7 @@ static long try_points(const search *S, size_t b, const double *X, size_t n, dou
   return -1;
 }
 
-/* Finite-difference gradient of phi at x (nx <= FD_MAX_DIM): X is (nx+1) x nx
+/* Finite-difference gradient of phi at x (low dimension): X is (nx+1) x nx
    scratch, Y (nx+1) x ny.  Returns phi(x) (NaN on failure). */
 static double fd_grad(const search *S, const vnn_box *B, const unsigned char *act, const double *x,
                       const double *lo, const double *hi, double *X, double *Y, double *g)
@@ -86,7 +86,7 @@ int vfy_local_search(search *S, size_t b)
   const vnn_box *B = &sp->box[b];
   size_t nx = sp->nx, ny = sp->ny, c = 0;
   unsigned long seed = S->o->seed * 2654435761UL + b + 1;
-  int found = 0, restarts = S->o->attack_restarts, fd = nx <= FD_MAX_DIM;
+  int found = 0, restarts = S->o->attack_restarts, fd = vfy_low_dim(sp);
   size_t nb = fd ? nx + 1 : 64;
   double *X = cb_alloc(nb * nx * sizeof *X), *Y = cb_alloc(nb * ny * sizeof *Y), *x = cb_alloc(nx * sizeof *x);
   double *g = cb_alloc(nx * sizeof *g), *y = cb_alloc(ny * sizeof *y);

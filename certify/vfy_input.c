@@ -63,7 +63,7 @@ static int prior_bound(const search *S, cb_ws *ws, const item *it, const double 
   rc = bounds_run_prior(ws, S->o->method, pl, it->has_prior ? ph : NULL, err);
   cb_free(pl);
   if (rc != CB_OK) return rc;
-  if (S->spec->nx > FD_MAX_DIM) return bounds_spec(ws, C, q, lb, NULL, err);
+  if (!vfy_low_dim(S->spec)) return bounds_spec(ws, C, q, lb, NULL, err);
   if ((rc = linear_bounds(ws, C, q, S->spec->nx, a, lc, lb, err)) == CB_OK) *have_lin = 1;
   return rc;
 }
@@ -159,7 +159,7 @@ static void fwd_rows(const double *C, size_t q, size_t ny, size_t nx, const doub
 ** splitting, and leaves the subdomain open (answer unknown), when
 **   - a dimension is narrower than PREC_FLOOR times its width in the
 **     property's box: it is not split any more; none left: open;
-**   - (inputs of <= 64 values) every row of every live conjunction varies
+**   - (low-dimensional inputs) every row of every live conjunction varies
 **     over the box by at most PREC_FLOOR of its magnitude: with a_r . x + c_r
 **     the row's CROWN form, sum_j w_j |a_rj| <= PREC_FLOOR (|c_r| + |b_r| +
 **     sum_j |a_rj| max(|lo_j|, |hi_j|)).  Splitting cannot move its bound by
@@ -227,7 +227,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
   double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *xb = score + nx, *a = NULL, *lc = NULL, *Flo, *Fhi;
   double best = 0, tbest = INFINITY;
-  int rc, have_x = 0, have_lin = 0, u;
+  int rc, have_x = 0, have_lin = 0, u, low = vfy_low_dim(sp);
   ws->set.lo = it->lo;
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
@@ -261,7 +261,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   if (vfy_check_witness(S->net, sp, it->box, x, y, &c, &S->r->fp_only)) goto sat;
   /* linear bounds of every row, the LP per live conjunction, the score */
   memset(score, 0, nx * sizeof *score);
-  if (nx > FD_MAX_DIM) goto branch;   /* high dimension: no per-dimension linear bounds */
+  if (!low) goto branch;   /* high dimension: no per-dimension linear bounds */
   if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
   else if (!have_lin && linear_bounds(ws, S->C[it->box], q, nx, a, lc, NULL, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
   live = 0;
@@ -282,15 +282,15 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 branch:
   w->relu_fail = it->relu_fail;
   if (S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = vfy_rs_count(ws)) > 0 &&
-      (nx > FD_MAX_DIM || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
-      (nx > FD_MAX_DIM || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)) {
+      (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
+      (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)) {
     rres rr = vfy_relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, &w->states, &w->err);
     if (rr == R_OPEN) w->relu_fail = u;   /* not again on the sub-boxes until they are simpler */
     if (rr == R_CLOSED) { w->o = O_CLOSED; goto out; }
     if (rr == R_SAT) goto sat;
     if (rr == R_ERR) { w->o = O_ERROR; goto out; }
   }
-  if (nx <= FD_MAX_DIM && at_precision(S, it, a, lc)) {
+  if (low && at_precision(S, it, a, lc)) {
     if (leaf_vertices(S, it, a, x, y, &c)) goto sat;
     w->o = O_LEAF;
     snprintf(w->why, sizeof w->why, "undecided below rounding error: the rows vary by < 2^-40 of their size");
@@ -310,11 +310,11 @@ branch:
     if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
   }
   if (w->dim < 0) {
-    if (nx <= FD_MAX_DIM && leaf_vertices(S, it, a, x, y, &c)) goto sat;
+    if (low && leaf_vertices(S, it, a, x, y, &c)) goto sat;
     w->o = O_LEAF; snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)"); goto out;
   }
   double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
-  w->upper_first = S->o->lp_side_first && nx <= FD_MAX_DIM && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
+  w->upper_first = S->o->lp_side_first && low && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
   if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
   else if (S->prior) w->prior = save_prior(S, ws);   /* NULL on OOM: the children start afresh */
   goto out;

@@ -60,7 +60,37 @@ typedef struct search {
   size_t nb;              /* sum of node sizes */
 } search;
 
-#define FD_MAX_DIM 64      /* finite differences (smear, local search) up to this input size */
+/*
+** Low- and high-dimensional inputs: one switch of strategy, made here only.
+** Up to VFY_LOW_DIM input values (ACAS Xu 5, digits 64) work per input
+** dimension is cheap and splitting the input box is the main search; above
+** it (MNIST 784) per-dimension work is dear and halving one input dimension
+** barely moves a bound, so each box is bounded soundly and goes to ReLU
+** splitting.  vfy_low_dim() decides, in low dimension / in high dimension:
+**   attack (vfy_attack.c, verify.c): the local search descends with finite
+**       differences / tries random vertices of the box; the long PGD run
+**       makes strong_restarts starts / 2;
+**   bounds (vfy_input.c): the one CROWN pass also gives the rows' linear
+**       forms (prior_bound), then an LP per live conjunction refines it
+**       (combined row, LP points as candidates, branching score) / the
+**       rows' sound bounds only;
+**   ties (vfy_input.c): a box whose rows vary below rounding scale is left
+**       open (at_precision), a leaf's vertices are tried / neither;
+**   branching (vfy_input.c): the scored dimension under the aspect guard,
+**       LP side first / the widest dimension relative to the root box,
+**       lower half first;
+**   ReLU splitting (vfy_input.c, vfy_relu.c): a box with at most relu_leaf
+**       unknown signs, while the searches have not wasted too many states
+**       (RS_BASE), relu_states states per search, LP-tightened neuron boxes
+**       on each region (relu_lp) / every box, whatever its count, no state
+**       cap and no LP tightening (on MNIST one state's LPs took longer
+**       than a 20 s timeout);
+**   the search (verify.c): two phases of input splitting (aspect2, then
+**       aspect), --method fwd and the portfolio are available / one phase,
+**       fwd refused, no portfolio.
+*/
+#define VFY_LOW_DIM 64
+static inline int vfy_low_dim(const vnn_spec *spec) { return spec->nx <= VFY_LOW_DIM; }
 
 /* vfy_common.c */
 double vfy_now(void);                                   /* monotonic seconds */

@@ -260,10 +260,10 @@ static rres rs_state(rsearch *R)
   size_t bj = 0;
   double best = -1;
   if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
-  /* each layer with unknown signs in turn, tightened on the region (inputs of
-     <= 64 values: on MNIST's 784 one state's LPs took longer than the 20 s
+  /* each layer with unknown signs in turn, tightened on the region (low
+     dimension only: on MNIST's 784 one state's LPs took longer than the 20 s
      timeout, and 256x2 prop_0_0.03, unsat in 2.7 s without, timed out) */
-  for (int from = 0; R->ns > 0 && S->o->relu_lp && S->spec->nx <= FD_MAX_DIM;) {
+  for (int from = 0; R->ns > 0 && S->o->relu_lp && vfy_low_dim(S->spec);) {
     int ti = -1, st, em, p;
     size_t u = 0;
     for (int i = from; i < net->n && ti < 0; i++) {
@@ -349,7 +349,7 @@ rres vfy_relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x, lo
   const cb_net *net = S->net;
   const vnn_box *B = &S->spec->box[it->box];
   size_t nc = B->n_conj, nx = S->spec->nx, ny = S->spec->ny, mmax = 0;
-  rsearch R = {S, ws, it, NULL, 0, nmax, 0, nx > FD_MAX_DIM ? LONG_MAX : S->o->relu_states, NULL, NULL, NULL, NULL, 0, 0, NULL,
+  rsearch R = {S, ws, it, NULL, 0, nmax, 0, !vfy_low_dim(S->spec) ? LONG_MAX : S->o->relu_states, NULL, NULL, NULL, NULL, 0, 0, NULL,
                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, err};
   rres res = R_ERR;
   *states = 0;
