@@ -1,18 +1,23 @@
 /*
-** One subdomain of the input-splitting search (vfy_int.h), vfy_process:
-**   1. bound: CROWN intermediate bounds started from the parent's boxes
-**      (bounds_run_prior), then one not-concretised CROWN pass of the rows
-**      (crown_linear) gives both their sound lower bounds and their linear
-**      forms a_r . x + c_r.  A conjunction is refuted if some row's lower
-**      bound is above its right-hand side (at or above for a strict row);
-**   2. candidates: the centre (clamped into the inner box), then the LP
-**      points below; a point meeting a conjunction is checked exactly;
-**   3. joint refutation: for a live conjunction with several rows, GLPK
-**      solves min over the box of max_r (a_r . x + c_r - b_r) (lp_minmax);
-**      if positive, its row weights l give one combined row sum_r l_r A_r,
-**      re-bounded by CROWN with its rounding added (combined_refutes);
-**   4. ReLU splitting (vfy_relu.c) when few ReLUs of unknown sign are left;
-**   5. else the split: the dimension and the side searched first.
+** One subdomain of the input-splitting search (vfy_int.h): vfy_process
+** bounds a sub-box and decides it, or says how to split it, in steps:
+**   1. bound_rows: CROWN intermediate bounds started from the parent's
+**      boxes (bounds_run_prior), then one not-concretised CROWN pass of the
+**      rows (crown_linear) gives both their sound lower bounds and (low
+**      dimension) their linear forms a_r . x + c_r.  A conjunction is
+**      refuted where a row's lower bound is above its right-hand side (at or
+**      above for a strict row);
+**   2. try_centre: the centre, clamped into the inner box, is checked
+**      exactly as a witness;
+**   3. refine_rows (low dimension): for a live conjunction with several
+**      rows, GLPK solves min over the box of max_r (a_r . x + c_r - b_r)
+**      (lp_minmax); if positive, its row weights l give one combined row
+**      sum_r l_r A_r, re-bounded by CROWN with its rounding added
+**      (combined_refutes).  The LP's minimiser is another candidate;
+**   4. relu_step: ReLU splitting inside the box (vfy_relu.c) when few ReLUs
+**      of unknown sign are left;
+**   5. split_step: the rounding-scale stop (ties end, below), else the
+**      dimension and side of choose_input_split, the branching rule.
 **
 ** Sizes: ACAS Xu: 5 inputs, 1..4 rows per conjunction, ~0.3 ms per call,
 ** 1e2..1e6 calls per property.
@@ -23,7 +28,6 @@
 #include "vfy_int.h"
 #include "lp.h"
 #include "fwdlin.h"
-#include "round.h"
 
 /* Sound lower bounds lb (may be NULL) of the rows C over the sub-box, and
    their linear forms a_r . x + c_r: one CROWN pass of -C (crown_linear); c_r
@@ -219,15 +223,194 @@ static int leaf_vertices(const search *S, const item *it, const double *a, doubl
   return 0;
 }
 
-/* Bounds item `it` with workspace ws; fills w (and it->act). */
+/* ---- the input-splitting rule ---- */
+
+/*
+** Which dimension of the box to halve (at its midpoint; the two halves share
+** it, so they cover the box), and which half to search first.
+**   - score: the dimension with the largest score_j = w_j |sum_r l_r a_rj|
+**     over the live conjunctions (refine_rows: a_r the rows' linear lower
+**     forms, l the LP's weights), i.e. the one along which the bound moves
+**     most;
+**   - aspect guard: the widest dimension relative to the root box instead,
+**     when nothing scores (high dimension: no forms) or when it is
+**     S->aspect times wider than the scored one (the output's slope ignores
+**     the relaxation gap that a wide dimension causes);
+**   - precision floor: only dimensions that splittable() allows.
+** *upper_first: the upper half first when it holds xlp, the LP point of the
+** most violated live conjunction (lp_side_first, low dimension; xlp NULL:
+** none: finds witnesses sooner), else the lower half.  Returns the
+** dimension, or -1 when no dimension can be split.
+*/
+static int choose_input_split(const search *S, const item *it, const double *score, const double *xlp,
+                              int *upper_first)
+{
+  const vnn_box *B = &S->spec->box[it->box];
+  size_t nx = S->spec->nx;
+  int dim = -1, wide = -1;
+  double best = 0, rw = 0, rd, mid;
+  for (size_t j = 0; j < nx; j++)
+    if (score[j] > best && splittable(it, B, j)) { best = score[j]; dim = (int)j; }
+  rd = dim >= 0 ? (it->hi[dim] - it->lo[dim]) / (B->hi[dim] - B->lo[dim]) : 0;
+  for (size_t j = 0; j < nx; j++) {
+    double s = splittable(it, B, j) ? (it->hi[j] - it->lo[j]) / (B->hi[j] - B->lo[j]) : 0;
+    if (s > rw) { rw = s; wide = (int)j; }
+  }
+  if (dim < 0 || rw > S->aspect * rd) dim = wide;
+  *upper_first = 0;
+  if (dim < 0) return -1;
+  mid = it->lo[dim] + 0.5 * (it->hi[dim] - it->lo[dim]);
+  *upper_first = S->o->lp_side_first && vfy_low_dim(S->spec) && xlp && xlp[dim] > mid;
+  return dim;
+}
+
+/* ---- one subdomain, step by step ---- */
+
+typedef struct sub {      /* one call of vfy_process */
+  const search *S;
+  cb_ws *ws;              /* its node boxes: this box's, once bounded */
+  item *it;
+  work *w;
+  const vnn_box *B;
+  size_t nx, ny, q;       /* inputs, outputs, rows of all the box's conjunctions */
+  int low;                /* vfy_low_dim */
+  int have_lin;           /* a, lc hold the rows' forms (from the bounding pass) */
+  double *lb;             /* q: sound lower bounds of the rows */
+  double *a, *lc;         /* q x nx, q: the rows' linear lower forms (low dimension) */
+  double *Flo, *Fhi;      /* (nx + 1) x ny each: forward linear bounds (S->fwd) */
+  double *x, *y;          /* nx, ny: a candidate and its output; the witness on O_SAT */
+  double *score;          /* nx: branching score per dimension */
+  double *xb;             /* nx: the LP point of the most violated live conjunction */
+  double tbest;           /* its LP value; INFINITY: no LP point */
+} sub;
+
+/* Is any conjunction of `it` still live? */
+static int any_live(const sub *D)
+{
+  for (size_t c = 0; c < D->B->n_conj; c++) if (D->it->act[c]) return 1;
+  return 0;
+}
+
+/* Step 1: the rows' sound lower bounds over the box (and, in low dimension,
+   their linear forms from the same CROWN pass); closes the conjunctions one
+   of whose rows they refute.  O_SPLIT: go on. */
+static outcome bound_rows(sub *D)
+{
+  const search *S = D->S;
+  item *it = D->it;
+  const double *C = S->C[it->box];
+  int rc;
+  if (S->fwd) rc = fwdlin_run(D->ws, D->Flo, D->Fhi, &D->w->err) ? D->w->err.status : bounds_spec(D->ws, C, D->q, D->lb, NULL, &D->w->err);
+  else if (S->prior) rc = prior_bound(S, D->ws, it, C, D->q, D->lb, D->a, D->lc, &D->have_lin, &D->w->err);
+  else rc = S->bound(S->o->bound_ctx, D->ws, S->o->method, C, D->q, D->lb, &D->w->err);
+  if (rc != CB_OK) return O_ERROR;
+  for (size_t r = 0; r < D->q; r++)
+    if (isnan(D->lb[r]) || D->lb[r] == INFINITY) { snprintf(D->w->why, sizeof D->w->why, "NaN or +inf in a bound"); return O_LEAF; }
+  for (size_t c = 0; c < D->B->n_conj; c++) {
+    const vnn_conj *k = &D->B->conj[c];
+    const double *lb = D->lb + S->row0[it->box][c];
+    for (size_t r = 0; r < k->m && it->act[c]; r++)
+      if (vfy_row_refutes(k, r, lb[r])) it->act[c] = 0;
+  }
+  return any_live(D) ? O_SPLIT : O_CLOSED;
+}
+
+/* The candidate D->x clamped into the inner box (a witness must lie there). */
+static void clamp_inner(sub *D)
+{
+  for (size_t j = 0; j < D->nx; j++) D->x[j] = fmin(fmax(D->x[j], D->B->lo_in[j]), D->B->hi_in[j]);
+}
+
+/* Is the candidate D->x a checked witness (vfy_check_witness)? */
+static int is_witness(sub *D)
+{
+  size_t c;
+  return vfy_check_witness(D->S->net, D->S->spec, D->it->box, D->x, D->y, &c, &D->S->r->fp_only);
+}
+
+/* Step 2: the box's centre as a candidate. */
+static outcome try_centre(sub *D)
+{
+  for (size_t j = 0; j < D->nx; j++) D->x[j] = D->it->lo[j] + 0.5 * (D->it->hi[j] - D->it->lo[j]);
+  clamp_inner(D);
+  return is_witness(D) ? O_SAT : O_SPLIT;
+}
+
+/* Step 3 (low dimension): the rows' linear forms, then per live conjunction
+   the LP, its combined row re-bounded (refine_conj) and its point as a
+   candidate; fills the branching score and the most violated conjunction's
+   LP point (xb, tbest). */
+static outcome refine_rows(sub *D)
+{
+  const search *S = D->S;
+  item *it = D->it;
+  size_t nx = D->nx;
+  int have_x = 0;
+  if (S->fwd) fwd_rows(S->C[it->box], D->q, D->ny, nx, D->Flo, D->Fhi, D->a, D->lc);
+  else if (!D->have_lin && linear_bounds(D->ws, S->C[it->box], D->q, nx, D->a, D->lc, NULL, &D->w->err) != CB_OK) return O_ERROR;
+  for (size_t c = 0; c < D->B->n_conj; c++) {
+    size_t r0 = S->row0[it->box][c];
+    double tv = INFINITY;
+    if (!it->act[c]) continue;
+    if (refine_conj(S, D->ws, it, c, D->a + r0 * nx, D->lc + r0, D->score, D->x, &have_x, &tv, &D->w->err) != CB_OK) return O_ERROR;
+    if (!have_x) continue;   /* the LP minimiser is a candidate too */
+    clamp_inner(D);
+    if (it->act[c] && tv < D->tbest) { D->tbest = tv; memcpy(D->xb, D->x, nx * sizeof *D->x); }
+    if (is_witness(D)) return O_SAT;
+    have_x = 0;
+  }
+  return any_live(D) ? O_SPLIT : O_CLOSED;
+}
+
+/* Step 4: ReLU splitting inside the box (vfy_relu.c). */
+static outcome relu_step(sub *D)
+{
+  switch (vfy_relu_box(D->S, D->ws, D->it, D->x, &D->w->states, &D->w->relu_fail, &D->w->err)) {
+  case R_CLOSED: return O_CLOSED;
+  case R_SAT: return O_SAT;
+  case R_ERR: return O_ERROR;
+  case R_OPEN: return O_SPLIT;
+  }
+  return O_ERROR;
+}
+
+/* Step 5: the split (choose_input_split), or a leaf left open at rounding
+   scale after its vertices are tried (low dimension). */
+static outcome split_step(sub *D)
+{
+  const search *S = D->S;
+  item *it = D->it;
+  work *w = D->w;
+  size_t c;
+  double mid;
+  if (D->low && at_precision(S, it, D->a, D->lc)) {
+    if (leaf_vertices(S, it, D->a, D->x, D->y, &c)) return O_SAT;
+    snprintf(w->why, sizeof w->why, "undecided below rounding error: the rows vary by < 2^-40 of their size");
+    return O_LEAF;
+  }
+  w->dim = choose_input_split(S, it, D->score, D->tbest < INFINITY ? D->xb : NULL, &w->upper_first);
+  if (w->dim < 0) {
+    if (D->low && leaf_vertices(S, it, D->a, D->x, D->y, &c)) return O_SAT;
+    snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)");
+    return O_LEAF;
+  }
+  mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
+  if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { snprintf(w->why, sizeof w->why, "subdomain too small to split"); return O_LEAF; }
+  if (S->prior) w->prior = save_prior(S, D->ws);   /* NULL on OOM: the children start afresh */
+  return O_SPLIT;
+}
+
+/* Bounds item `it` with workspace ws and decides it, or says how to split
+   it; fills w (and it->act).  scratch: q + 1 + 3 nx + ny doubles. */
 void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 {
-  const vnn_spec *sp = S->spec;
-  const vnn_box *B = &sp->box[it->box];
-  size_t nx = sp->nx, ny = sp->ny, q = S->q[it->box], live = 0, c;
-  double *lb = scratch, *x = lb + q + 1, *y = x + nx, *score = y + ny, *xb = score + nx, *a = NULL, *lc = NULL, *Flo, *Fhi;
-  double best = 0, tbest = INFINITY;
-  int rc, have_x = 0, have_lin = 0, u, low = vfy_low_dim(sp);
+  size_t nx = S->spec->nx, ny = S->spec->ny, q = S->q[it->box];
+  sub D = {.S = S, .ws = ws, .it = it, .w = w, .B = &S->spec->box[it->box], .nx = nx, .ny = ny, .q = q,
+           .low = vfy_low_dim(S->spec), .lb = scratch, .x = scratch + q + 1, .tbest = INFINITY};
+  outcome o;
+  D.y = D.x + nx;
+  D.score = D.y + ny;
+  D.xb = D.score + nx;
   ws->set.lo = it->lo;
   ws->set.hi = it->hi;
   w->o = O_SPLIT;
@@ -237,89 +420,22 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   w->x = NULL;
   w->prior = NULL;
   w->dim = -1;
-  a = cb_alloc((q * nx + q + 2 * (nx + 1) * ny + 1) * sizeof *a);
-  if (!a) { w->o = O_ERROR; cb_error_set(&w->err, CB_ENOMEM, "out of memory"); return; }
-  lc = a + q * nx;
-  Flo = lc + q; Fhi = Flo + (nx + 1) * ny;
-  if (S->fwd) rc = fwdlin_run(ws, Flo, Fhi, &w->err) ? w->err.status : bounds_spec(ws, S->C[it->box], q, lb, NULL, &w->err);
-  else if (S->prior) rc = prior_bound(S, ws, it, S->C[it->box], q, lb, a, lc, &have_lin, &w->err);
-  else rc = S->bound(S->o->bound_ctx, ws, S->o->method, S->C[it->box], q, lb, &w->err);
-  if (rc != CB_OK) { w->o = O_ERROR; goto out; }
-  for (size_t r = 0; r < q; r++)
-    if (isnan(lb[r]) || lb[r] == INFINITY) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "NaN or +inf in a bound"); goto out; }
-  for (c = 0; c < B->n_conj; c++) {
-    const vnn_conj *k = &B->conj[c];
-    size_t r0 = S->row0[it->box][c];
-    if (!it->act[c]) continue;
-    for (size_t r = 0; r < k->m && it->act[c]; r++)
-      if (vfy_row_refutes(k, r, lb[r0 + r])) it->act[c] = 0;
-    live += it->act[c];
+  if (!(D.a = cb_alloc((q * nx + q + 2 * (nx + 1) * ny + 1) * sizeof *D.a))) {
+    w->o = O_ERROR;
+    cb_error_set(&w->err, CB_ENOMEM, "out of memory");
+    return;
   }
-  if (!live) { w->o = O_CLOSED; goto out; }
-  for (size_t j = 0; j < nx; j++)   /* candidate: the centre, clamped into the inner box */
-    x[j] = fmin(fmax(it->lo[j] + 0.5 * (it->hi[j] - it->lo[j]), B->lo_in[j]), B->hi_in[j]);
-  if (vfy_check_witness(S->net, sp, it->box, x, y, &c, &S->r->fp_only)) goto sat;
-  /* linear bounds of every row, the LP per live conjunction, the score */
-  memset(score, 0, nx * sizeof *score);
-  if (!low) goto branch;   /* high dimension: no per-dimension linear bounds */
-  if (S->fwd) fwd_rows(S->C[it->box], q, ny, nx, Flo, Fhi, a, lc);
-  else if (!have_lin && linear_bounds(ws, S->C[it->box], q, nx, a, lc, NULL, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
-  live = 0;
-  for (c = 0; c < B->n_conj; c++) {
-    size_t r0 = S->row0[it->box][c];
-    if (!it->act[c]) continue;
-    double tv = INFINITY;
-    if (refine_conj(S, ws, it, c, a + r0 * nx, lc + r0, score, x, &have_x, &tv, &w->err) != CB_OK) { w->o = O_ERROR; goto out; }
-    live += it->act[c];
-    if (have_x) {   /* the LP minimiser is a candidate too */
-      for (size_t j = 0; j < nx; j++) x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
-      if (it->act[c] && tv < tbest) { tbest = tv; memcpy(xb, x, nx * sizeof *x); }
-      if (vfy_check_witness(S->net, sp, it->box, x, y, &c, &S->r->fp_only)) goto sat;
-      have_x = 0;
-    }
-  }
-  if (!live) { w->o = O_CLOSED; goto out; }
-branch:
-  w->relu_fail = it->relu_fail;
-  if (S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = vfy_rs_count(ws)) > 0 &&
-      (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
-      (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)) {
-    rres rr = vfy_relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, &w->states, &w->err);
-    if (rr == R_OPEN) w->relu_fail = u;   /* not again on the sub-boxes until they are simpler */
-    if (rr == R_CLOSED) { w->o = O_CLOSED; goto out; }
-    if (rr == R_SAT) goto sat;
-    if (rr == R_ERR) { w->o = O_ERROR; goto out; }
-  }
-  if (low && at_precision(S, it, a, lc)) {
-    if (leaf_vertices(S, it, a, x, y, &c)) goto sat;
-    w->o = O_LEAF;
-    snprintf(w->why, sizeof w->why, "undecided below rounding error: the rows vary by < 2^-40 of their size");
-    goto out;
-  }
-  for (size_t j = 0; j < nx; j++)
-    if (score[j] > best && splittable(it, B, j)) { best = score[j]; w->dim = (int)j; }
-  {  /* the widest dimension relative to the root box, when nothing scores or when
-        the scored one is already ASPECT times narrower (the output's slope
-        ignores the relaxation gap that a wide dimension causes) */
-    int wide = -1;
-    double rw = 0, rc_ = w->dim >= 0 ? (it->hi[w->dim] - it->lo[w->dim]) / (B->hi[w->dim] - B->lo[w->dim]) : 0;
-    for (size_t j = 0; j < nx; j++) {
-      double s = splittable(it, B, j) ? (it->hi[j] - it->lo[j]) / (B->hi[j] - B->lo[j]) : 0;
-      if (s > rw) { rw = s; wide = (int)j; }
-    }
-    if (w->dim < 0 || rw > S->aspect * rc_) w->dim = wide;
-  }
-  if (w->dim < 0) {
-    if (low && leaf_vertices(S, it, a, x, y, &c)) goto sat;
-    w->o = O_LEAF; snprintf(w->why, sizeof w->why, "undecided at 2^-40 of the box's width (rounding scale)"); goto out;
-  }
-  double mid = it->lo[w->dim] + 0.5 * (it->hi[w->dim] - it->lo[w->dim]);
-  w->upper_first = S->o->lp_side_first && low && tbest < INFINITY && xb[w->dim] > mid;   /* the most violated live conjunction's LP point */
-  if (!(mid > it->lo[w->dim] && mid < it->hi[w->dim])) { w->o = O_LEAF; snprintf(w->why, sizeof w->why, "subdomain too small to split"); }
-  else if (S->prior) w->prior = save_prior(S, ws);   /* NULL on OOM: the children start afresh */
-  goto out;
-sat:
-  if ((w->x = cb_alloc(nx * sizeof *w->x))) { memcpy(w->x, x, nx * sizeof *x); w->o = O_SAT; }
-out:
-  cb_free(a);
+  D.lc = D.a + q * nx;
+  D.Flo = D.lc + q;
+  D.Fhi = D.Flo + (nx + 1) * ny;
+  memset(D.score, 0, nx * sizeof *D.score);
+  o = bound_rows(&D);
+  if (o == O_SPLIT) o = try_centre(&D);
+  if (o == O_SPLIT && D.low) o = refine_rows(&D);
+  if (o == O_SPLIT) o = relu_step(&D);
+  if (o == O_SPLIT) o = split_step(&D);
+  if (o == O_SAT && (w->x = cb_alloc(nx * sizeof *w->x))) memcpy(w->x, D.x, nx * sizeof *D.x);
+  else if (o == O_SAT) { o = O_ERROR; cb_error_set(&w->err, CB_ENOMEM, "out of memory"); }
+  w->o = o;
+  cb_free(D.a);
 }

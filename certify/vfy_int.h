@@ -56,7 +56,8 @@ typedef struct search {
   double deadline;        /* seconds after t0 when this phase of the search stops */
   int strong_done;        /* the long attack has run */
   long rs_useful, rs_wasted; /* states of ReLU searches that decided their box / that
-                             handed it back; searches stop while wasted > 2 useful + RS_BASE */
+                             handed it back; searches stop while wasted > 2 useful + RS_BASE
+                             (vfy_relu.c) */
   size_t nb;              /* sum of node sizes */
 } search;
 
@@ -114,10 +115,8 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 
 /* vfy_relu.c */
 typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
-#define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
-#define RS_BASE 20000      /* ReLU search states any search may waste (see search.rs_wasted) */
 int vfy_net_has_relu(const cb_net *net);
-int vfy_rs_count(const cb_ws *ws);
-rres vfy_relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x, long *states, cb_error *err);
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err);
+                  /* decides the box by ReLU splitting when that is worth trying; R_OPEN: not decided */
 
 #endif

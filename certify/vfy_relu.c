@@ -42,10 +42,13 @@
 
 typedef struct rsplit { int node; size_t idx; int sig; } rsplit;
 
+#define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
+#define RS_BASE 20000      /* ReLU search states any search may waste (see search.rs_wasted) */
+
 typedef struct rsearch {
   const search *S;
   cb_ws *ws;
-  item *it;
+  const item *it;
   rsplit *sp;
   int ns, nmax;
   long states, max_states;
@@ -69,7 +72,7 @@ int vfy_net_has_relu(const cb_net *net)
 }
 
 /* Unknown-sign ReLUs of the current bounds (the count decides whether to try). */
-int vfy_rs_count(const cb_ws *ws)
+static int rs_count(const cb_ws *ws)
 {
   int u = 0;
   for (int i = 0; i < ws->net->n; i++)
@@ -344,7 +347,7 @@ static rres rs_state(rsearch *R)
 /* Decides the item's box by ReLU splitting (its CROWN bounds are in ws);
    R_OPEN leaves it to input splitting with ws's boxes restored.  SAT: the
    witness goes to x.  *states: the states it took. */
-rres vfy_relu_leaf(const search *S, cb_ws *ws, item *it, int nmax, double *x, long *states, cb_error *err)
+static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, double *x, long *states, cb_error *err)
 {
   const cb_net *net = S->net;
   const vnn_box *B = &S->spec->box[it->box];
@@ -388,4 +391,30 @@ out:
   for (int i = 0; R.inj && i < net->n; i++) cb_free(R.inj[i]);
   cb_free(R.inj); cb_free(R.sp); cb_free(R.act); cb_free(R.C); cb_free(R.pl); cb_free(R.box); cb_free(R.form); cb_free(R.mu);
   return res;
+}
+
+/*
+** Whether to decide the box of `it` by ReLU splitting, and doing so.  Tried
+** when the search keeps node boxes (S->prior: the default bound),
+** relu_leaf > 0, and the box's CROWN bounds (in ws) leave u > 0 ReLUs of
+** unknown sign, with
+**   - in low dimension: u <= relu_leaf, and the searches so far have not
+**     wasted more than twice the states of the useful ones plus RS_BASE;
+**   - in high dimension: any u, no such budget (vfy_int.h);
+**   - if a search failed on an ancestor at u' unknown signs
+**     (it->relu_fail): u <= 2/3 u'.
+** R_OPEN when not tried or handed back (then *relu_fail = u: not again on
+** the sub-boxes until they are simpler).  *states: the states taken.
+*/
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err)
+{
+  int low = vfy_low_dim(S->spec), u;
+  rres rr;
+  if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
+        (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
+        (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)))
+    return R_OPEN;
+  rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
+  if (rr == R_OPEN) *relu_fail = u;
+  return rr;
 }
