@@ -3,12 +3,17 @@
 ** part of the library's interface):
 **   verify.c      the search: options, the stack of subdomains and its loop,
 **                 the two phases, the portfolio, vfy_run;
-**   vfy_input.c   one subdomain: its bounds, the LP per output conjunction,
-**                 and the input-splitting rule (vfy_process);
-**   vfy_relu.c    ReLU splitting inside a box (vfy_relu_leaf);
+**   vfy_input.c   one subdomain: its bounds, the LP per output conjunction
+**                 (vfy_process), and the input-splitting rule
+**                 (choose_input_split);
+**   vfy_relu.c    ReLU splitting inside a box (vfy_relu_box) and its rule
+**                 (choose_relu_split);
 **   vfy_attack.c  the witness search before and during the search;
-**   vfy_common.c  the exact witness check and the helpers the others share.
-** Nothing here allocates per neuron; sizes are given per struct.
+**   vfy_common.c  the exact witness check, the single copies of the blocks
+**                 a refutation goes through, and small shared helpers.
+** Sizes: an item holds 2 nx doubles and, when the search keeps priors, two
+** per neuron of the net (its parent's node boxes); the stack's cap
+** (max_memory_mb) is counted in items.
 */
 #ifndef CB_VFY_INT_H
 #define CB_VFY_INT_H
@@ -65,9 +70,10 @@ typedef struct search {
 ** Low- and high-dimensional inputs: one switch of strategy, made here only.
 ** Up to VFY_LOW_DIM input values (ACAS Xu 5, digits 64) work per input
 ** dimension is cheap and splitting the input box is the main search; above
-** it (MNIST 784) per-dimension work is dear and halving one input dimension
-** barely moves a bound, so each box is bounded soundly and goes to ReLU
-** splitting.  vfy_low_dim() decides, in low dimension / in high dimension:
+** it (MNIST 784) per-dimension work is dear (one ReLU-search state's LPs
+** over 784 inputs outlasted a 20 s timeout), so each box is bounded soundly
+** and goes straight to ReLU splitting.  vfy_low_dim() decides, in low
+** dimension / in high dimension:
 **   attack (vfy_attack.c, verify.c): the local search descends with finite
 **       differences / tries random vertices of the box; the long PGD run
 **       makes strong_restarts starts / 2;
@@ -80,12 +86,11 @@ typedef struct search {
 **   branching (vfy_input.c): the scored dimension under the aspect guard,
 **       LP side first / the widest dimension relative to the root box,
 **       lower half first;
-**   ReLU splitting (vfy_input.c, vfy_relu.c): a box with at most relu_leaf
-**       unknown signs, while the searches have not wasted too many states
+**   ReLU splitting (vfy_relu.c): a box with at most relu_leaf unknown
+**       signs, while the searches have not wasted too many states
 **       (RS_BASE), relu_states states per search, LP-tightened neuron boxes
 **       on each region (relu_lp) / every box, whatever its count, no state
-**       cap and no LP tightening (on MNIST one state's LPs took longer
-**       than a 20 s timeout);
+**       cap and no LP tightening;
 **   the search (verify.c): two phases of input splitting (aspect2, then
 **       aspect), --method fwd and the portfolio are available / one phase,
 **       fwd refused, no portfolio.
