@@ -72,6 +72,7 @@ static double fd_grad(const search *S, const vnn_box *B, const unsigned char *ac
   return f0;
 }
 
+/* One xorshift step of *s: a uniform double in [0, 1) (53 bits). */
 static double rnd(unsigned long *s)
 {
   *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;

@@ -50,7 +50,7 @@ static int linear_bounds(cb_ws *ws, const double *C, size_t q, size_t nx, double
 }
 
 /* Bounds of the rows over the item's box with the parent's node boxes as a
-   prior.  Small inputs: one CROWN pass gives the rows' sound bounds and their
+   prior.  Low dimension: one CROWN pass gives the rows' sound bounds and their
    linear forms (a, lc; *have_lin = 1), one pass fewer than bounds_spec +
    linear_bounds. */
 static int prior_bound(const search *S, cb_ws *ws, const item *it, const double *C, size_t q, double *lb,
@@ -83,7 +83,7 @@ static double *save_prior(const search *S, const cb_ws *ws)
 /* Sound check of the row combination l of conjunction k: lb of (sum l_r A_r) y
    over the box > sum l_r b_r refutes the conjunction (any y meeting it has
    (sum l_r A_r) y <= sum l_r b_r).  The rounding of the combined row and of
-   its right-hand side is added explicitly. */
+   its right-hand side is added explicitly (vfy_combine_rows). */
 static int combined_refutes(cb_ws *ws, const vnn_conj *k, size_t ny, const double *l, double *g, int *refuted, cb_error *err)
 {
   double rhs, lbg, slack = vfy_combine_rows(k, ny, l, 0, ws->zmax[ws->net->output], g, &rhs);
