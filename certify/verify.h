@@ -67,7 +67,7 @@ typedef struct vfy_opts {
                              only; default 64 */
   int relu_leaf;          /* a box with at most this many ReLUs of unknown sign (CROWN
                              bounds, <= 64 inputs) is decided by splitting those ReLUs
-                             (verify.c, "ReLU splitting"); 0 = input splitting only;
+                             (vfy_relu.c); 0 = input splitting only;
                              default 100 */
   int relu_lp;            /* inside a ReLU search, tighten the boxes of neurons of
                              unknown sign on each split region by LP, layer by layer

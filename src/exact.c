@@ -414,7 +414,7 @@ static int ex_node(ev *E, int i)
 
 static void ev_free(ev *E)
 {
-  for (int i = 0; E->lo && i < E->net->n; i++) {
+  for (int i = 0; E->lo && E->hi && i < E->net->n; i++) {
     if (E->hi[i] != E->lo[i]) dy_array_free(E->hi[i], E->net->node[i].size);
     dy_array_free(E->lo[i], E->net->node[i].size);
   }

@@ -1,0 +1,127 @@
+/*
+** Internals of the branch and bound of verify.h, shared by its files (not
+** part of the library's interface):
+**   verify.c      the search: options, the stack of subdomains and its loop,
+**                 the two phases, the portfolio, vfy_run;
+**   vfy_input.c   one subdomain: its bounds, the LP per output conjunction
+**                 (vfy_process), and the input-splitting rule
+**                 (choose_input_split);
+**   vfy_relu.c    ReLU splitting inside a box (vfy_relu_box) and its rule
+**                 (choose_relu_split);
+**   vfy_attack.c  the witness search before and during the search;
+**   vfy_common.c  the exact witness check, the single copies of the blocks
+**                 a refutation goes through, and small shared helpers.
+** Sizes: an item holds 2 nx doubles and, when the search keeps priors, two
+** per neuron of the net (its parent's node boxes); the stack's cap
+** (max_memory_mb) is counted in items.
+*/
+#ifndef CB_VFY_INT_H
+#define CB_VFY_INT_H
+
+#include "verify.h"
+
+typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjunctions */
+  size_t box;
+  int depth;
+  double *lo, *hi;
+  unsigned char *act;
+  int has_prior;          /* plo/phi hold the parent's node boxes (valid here too) */
+  int relu_fail;          /* unknown-sign ReLUs when a ReLU search last failed on an
+                             ancestor (0: none); retried below 2/3 of that */
+  double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
+} item;
+
+typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
+
+typedef struct work {     /* result of bounding one item */
+  outcome o;
+  long states;            /* ReLU search states spent on it */
+  int upper_first;        /* O_SPLIT: search the upper half first (it holds the LP point) */
+  int relu_fail;          /* the item's relu_fail for its children */
+  int dim;
+  double *x;              /* O_SAT: witness (nx) */
+  double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
+  cb_error err;
+  char why[96];
+} work;
+
+typedef struct search {
+  const cb_net *net;
+  const vnn_spec *spec;
+  const vfy_opts *o;
+  vfy_bound_fn bound;
+  double **C;             /* per box: all rows of all conjunctions, stacked */
+  size_t *q;              /* per box: row count */
+  size_t **row0;          /* per box: first row of each conjunction */
+  double t0;
+  vfy_result *r;
+  double aspect;
+  int fwd;                /* intermediate bounds by fwdlin_run (low-dim dense nets) */
+  int prior;              /* children start from their parent's node boxes (default bound) */
+  double deadline;        /* seconds after t0 when this phase of the search stops */
+  int strong_done;        /* the long attack has run */
+  long rs_useful, rs_wasted; /* states of ReLU searches that decided their box / that
+                             handed it back; searches stop while wasted > 2 useful + RS_BASE
+                             (vfy_relu.c) */
+  size_t nb;              /* sum of node sizes */
+} search;
+
+/*
+** Low- and high-dimensional inputs: one switch of strategy, made here only.
+** Up to VFY_LOW_DIM input values (ACAS Xu 5, digits 64) work per input
+** dimension is cheap and splitting the input box is the main search; above
+** it (MNIST 784) per-dimension work is dear (one ReLU-search state's LPs
+** over 784 inputs outlasted a 20 s timeout), so each box is bounded soundly
+** and goes straight to ReLU splitting.  vfy_low_dim() decides, in low
+** dimension / in high dimension:
+**   attack (vfy_attack.c, verify.c): the local search descends with finite
+**       differences / tries random vertices of the box; the long PGD run
+**       makes strong_restarts starts / 2;
+**   bounds (vfy_input.c): the one CROWN pass also gives the rows' linear
+**       forms (prior_bound), then an LP per live conjunction refines it
+**       (combined row, LP points as candidates, branching score) / the
+**       rows' sound bounds only;
+**   ties (vfy_input.c): a box whose rows vary below rounding scale is left
+**       open (at_precision), a leaf's vertices are tried / neither;
+**   branching (vfy_input.c): the scored dimension under the aspect guard,
+**       LP side first / the widest dimension relative to the root box,
+**       lower half first;
+**   ReLU splitting (vfy_relu.c): a box with at most relu_leaf unknown
+**       signs, while the searches have not wasted too many states
+**       (RS_BASE), relu_states states per search, LP-tightened neuron boxes
+**       on each region (relu_lp) / every box, whatever its count, no state
+**       cap and no LP tightening;
+**   the search (verify.c): two phases of input splitting (aspect2, then
+**       aspect), --method fwd and the portfolio are available / one phase,
+**       fwd refused, no portfolio.
+*/
+#define VFY_LOW_DIM 64
+static inline int vfy_low_dim(const vnn_spec *spec) { return spec->nx <= VFY_LOW_DIM; }
+
+/* vfy_common.c */
+double vfy_now(void);                                   /* monotonic seconds */
+int vfy_cancelled(const search *S);                     /* has the other search of a portfolio answered? */
+void vfy_boxes_out(const search *S, const cb_ws *ws, double *p);  /* node boxes -> p (lo then hi, S->nb each) */
+void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n + i]: node i's lo, hi in p */
+int vfy_set_sat(search *S, size_t b, const double *x, const double *y, size_t c);  /* S->r: SAT, witness x */
+double vfy_lower_form(const double *lin, double out, const double *lo, const double *hi, size_t nx, double *a);
+                  /* a = -lin; returns c: a . x + c >= row over the box, min = -out */
+int vfy_row_refutes(const vnn_conj *k, size_t r, double lb);   /* lb > b_r (>= if strict) */
+double vfy_combine_rows(const vnn_conj *k, size_t ny, const double *l, int neg, const double *ymax, double *g,
+                        double *rhs);   /* g = +-sum l_r A_r, rhs = sum l_r b_r; returns the rounding slack */
+int vfy_combination_refutes(double lb, double slack, double rhs);   /* round_down(lb - slack) > rhs */
+
+/* vfy_attack.c: 1 (S->r set to SAT), 0 (nothing found) or a negative status */
+int vfy_local_search(search *S, size_t b);
+int vfy_pgd(search *S, size_t b, int restarts, int steps);
+
+/* vfy_input.c */
+void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch);
+
+/* vfy_relu.c */
+typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
+int vfy_net_has_relu(const cb_net *net);
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err);
+                  /* decides the box by ReLU splitting when that is worth trying; R_OPEN: not decided */
+
+#endif

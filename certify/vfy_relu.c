@@ -1,0 +1,556 @@
+/*
+** ReLU splitting inside a box (vfy_int.h): a box of the input-splitting
+** search whose CROWN bounds leave few ReLUs of unknown sign (any number, in
+** high dimension) is decided by a depth-first search over those ReLUs'
+** phases, or handed back to input splitting with its node boxes restored.
+** vfy_relu_box says when to try; per state (rs_state): the node boxes are
+** tightened on the region by LP (rs_tighten, low dimension), each live
+** conjunction is bounded and refuted or met (rs_conj), and the next neuron
+** to split is chosen by the rule choose_relu_split.
+**
+** Sizes: ACAS Xu boxes reach here with up to relu_leaf (100) unknown signs;
+** a search takes 1..relu_states (10,000) states of one to three CROWN passes
+** and an LP each.
+*/
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include "vfy_int.h"
+#include "lp.h"
+#include "round.h"
+
+/* A box whose CROWN bounds leave few ReLUs of unknown sign is decided by
+   splitting those ReLUs instead of the box.  A state fixes the phase of some
+   of them: neuron (node, idx) with sig = +1 lies in {xhat >= 0}, sig = -1 in
+   {xhat <= 0}; the state's region is the box cut by these half-spaces (the
+   two children of a split cover their parent: xhat = 0 is in both).  On the
+   region the split neuron's input box is [max(l, 0), u] (or [l, min(u, 0)]),
+   so its ReLU is exactly the identity (or 0), and the node boxes recomputed
+   by CROWN from these (bounds_run_prior, the parent state's boxes as prior)
+   hold on the region: downstream neurons become stable.  Then:
+     - CROWN of each row over the box with these lines bounds it on the
+       region (the split constraints themselves ignored, "beta = 0");
+     - a Farkas combination: if some l >= 0 makes
+         h(x) = sum_r l_r (A_r y - b_r) + sum_s l_s (-sig_s xhat_s)
+       positive over the box (one CROWN pass with the xhat terms injected at
+       their nodes, crown_linear_inj; the rounding of the combination added
+       by vfy_combine_rows), no point of the region meets the conjunction
+       (every term is <= 0 there).  l comes from GLPK (lp_minmax over the
+       rows' linear lower forms), which proves nothing by itself.
+   When no ReLU of unknown sign is left the network is affine on the region
+   and the forms are exact: the LP refutes or returns a point that is checked
+   as a witness.  A state it cannot decide (rounding at a boundary, the state
+   cap) hands the whole box back to input splitting, after its node boxes are
+   restored.  Splits follow the layer order (as nnenum's star sets do), so the
+   xhat forms of split neurons carry no relaxation. */
+
+typedef struct rsplit { int node; size_t idx; int sig; } rsplit;
+
+#define RS_MAX_DEPTH 256   /* splits on one path of a ReLU search */
+#define RS_BASE 20000      /* ReLU search states any search may waste (see search.rs_wasted) */
+
+typedef struct rsearch {
+  const search *S;
+  cb_ws *ws;
+  const item *it;
+  rsplit *sp;
+  int ns, nmax;
+  long states, max_states;
+  unsigned char *act;     /* (nmax + 1) x n_conj: live conjunctions per depth */
+  double *box;            /* (nmax + 2) x 2 nb: node boxes per depth (lo then hi) */
+  double **pl;            /* 2 x n pointers into one level of box */
+  double **inj;           /* per node: qmax x size for RELU inputs, else NULL */
+  size_t qmax;
+  int have_x;             /* x holds the last LP point */
+  double *form;           /* 2 (nmax + 2) x (nx + 1): per split level, the lower linear forms
+                             of -xhat (sig = +1) and of +xhat (sig = -1) */
+  double *C, *lin, *out, *a, *lc, *l, *g, *x, *y;
+  double *mu, *F, *f;     /* rs_tighten: qmax x (nmax + 1) multipliers; the region's rows */
+  cb_error *err;
+} rsearch;
+
+int vfy_net_has_relu(const cb_net *net)
+{
+  for (int i = 0; i < net->n; i++) if (node_is_act(&net->node[i], CB_ACT_RELU)) return 1;
+  return 0;
+}
+
+/* Unknown-sign ReLUs of the current bounds (the count decides whether to try). */
+static int rs_count(const cb_ws *ws)
+{
+  int u = 0;
+  for (int i = 0; i < ws->net->n; i++)
+    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
+      int p = ws->net->node[i].in[0];
+      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
+    }
+  return u;
+}
+
+/* Copies the workspace's node boxes into level d. */
+static void rs_save(rsearch *R, int d) { vfy_boxes_out(R->S, R->ws, R->box + (size_t)d * 2 * R->S->nb); }
+
+/* Node boxes from the priors at level d, taken as they are before node
+   `first` (bounds_run_from). */
+static int rs_bounds(rsearch *R, int d, int first)
+{
+  vfy_boxes_ptrs(R->S, R->box + (size_t)d * 2 * R->S->nb, R->pl);
+  return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + R->S->net->n, first, R->err);
+}
+
+/* Zeroes the first q injected rows of every node. */
+static void rs_inj_clear(rsearch *R, size_t q)
+{
+  const cb_net *net = R->ws->net;
+  for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+}
+
+/* Adds sum_s coef_s sig_s xhat_s (the split terms) to injected row `row`. */
+static void rs_inj_splits(rsearch *R, size_t row, const double *coef)
+{
+  const cb_net *net = R->ws->net;
+  for (int s = 0; s < R->ns; s++) {
+    int p = net->node[R->sp[s].node].in[0];
+    R->inj[p][row * net->node[p].size + R->sp[s].idx] += coef[s] * R->sp[s].sig;
+  }
+}
+
+/* Hands a refuted region to the audit hook (conj = (size_t)-1: empty region;
+   extra >= 0: one more split, not yet in R->sp, with sign extra_sig;
+   extra = -2 - k: the region's tightened box of node k, rs_tighten). */
+static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra_idx, int extra_sig)
+{
+  const vfy_opts *o = R->S->o;
+  int node[RS_MAX_DEPTH + 1], sig[RS_MAX_DEPTH + 1];
+  size_t idx[RS_MAX_DEPTH + 1], n = 0;
+  vfy_region g;
+  if (!o->audit) return;
+  for (int s = 0; s < R->ns && n < RS_MAX_DEPTH; s++, n++) { node[n] = R->sp[s].node; idx[n] = R->sp[s].idx; sig[n] = R->sp[s].sig; }
+  if (extra_node >= 0) { node[n] = extra_node; idx[n] = extra_idx; sig[n] = extra_sig; n++; }
+  g = (vfy_region){R->it->box, conj, R->ws->set.lo, R->ws->set.hi, n, node, sig, idx, -1, NULL, NULL};
+  if (extra_node < -1) { g.tnode = -extra_node - 2; g.tlo = R->ws->lo[g.tnode]; g.thi = R->ws->hi[g.tnode]; }
+  o->audit(o->audit_ctx, &g);
+}
+
+/* Split s's constraint on the region, -sig_s xhat_s <= 0, as a lower linear
+   form over the input (nx coefficients, then the constant): exact, kept from
+   the split (rs_split_forms). */
+static const double *rs_region_row(const rsearch *R, int s)
+{
+  return R->form + (2 * (size_t)s + (R->sp[s].sig > 0 ? 0 : 1)) * (R->S->spec->nx + 1);
+}
+
+/* rs_tighten, first pass: upper bounds g (sound on the box, so on the
+   region) of +xhat_j (row 2k) and -xhat_j (row 2k + 1), j = jj[k], k < u,
+   at pre-activation node pre, and their linear forms in R->lin. */
+static int rs_xhat_bounds(rsearch *R, int pre, const size_t *jj, size_t u)
+{
+  size_t np = R->S->net->node[pre].size, q = 2 * u;
+  rs_inj_clear(R, q);
+  memset(R->C, 0, q * R->S->spec->ny * sizeof *R->C);
+  for (size_t k = 0; k < u; k++) { R->inj[pre][2 * k * np + jj[k]] = 1; R->inj[pre][(2 * k + 1) * np + jj[k]] = -1; }
+  if (crown_linear_inj(R->ws, R->C, q, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  memcpy(R->g, R->out, q * sizeof *R->out);
+  return 0;
+}
+
+/* rs_tighten: GLPK's multipliers mu (q x ns, >= 0) of the split constraints
+   for the forms R->lin of the q rows; 0 where the box's maximising vertex
+   already lies in the region (no LP gain) or the LP fails. */
+static void rs_multipliers(rsearch *R, lp_region *LR, size_t q)
+{
+  const cb_ws *ws = R->ws;
+  size_t nx = R->S->spec->nx, ns = (size_t)R->ns;
+  for (size_t r = 0; r < q; r++) {
+    double v, *mu = R->mu + r * ns, *lin = R->lin + r * nx;
+    int inside = 1;
+    for (size_t s = 0; s < ns && inside; s++) {
+      double t = R->f[s];
+      for (size_t i = 0; i < nx; i++) t += R->F[s * nx + i] * (lin[i] > 0 ? ws->set.hi[i] : ws->set.lo[i]);
+      inside = t <= 0;
+    }
+    if (inside || !lp_region_max(LR, lin, mu, &v)) memset(mu, 0, ns * sizeof *mu);
+  }
+}
+
+/* rs_tighten, second pass: the rows with a multiplier, packed, each with the
+   split terms sum_s mu_s sig_s xhat_s injected; g keeps the smaller bound. */
+static int rs_xhat_region(rsearch *R, int pre, const size_t *jj, size_t q)
+{
+  size_t np = R->S->net->node[pre].size, ns = (size_t)R->ns, row[2 * RS_MAX_DEPTH], nz = 0;
+  rs_inj_clear(R, q);
+  for (size_t r = 0; r < q; r++) {
+    int any = 0;
+    for (size_t s = 0; s < ns; s++) any |= R->mu[r * ns + s] > 0;
+    if (!any) continue;
+    R->inj[pre][nz * np + jj[r / 2]] = r % 2 ? -1 : 1;
+    rs_inj_splits(R, nz, R->mu + r * ns);
+    row[nz++] = r;
+  }
+  if (nz && crown_linear_inj(R->ws, R->C, nz, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  for (size_t k = 0; k < nz; k++) R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
+  return 0;
+}
+
+/* rs_tighten: narrows the boxes of neurons jj[k] of node pre to the bounds
+   in g where those are narrower; counts the neurons now of known sign;
+   1 when a lower bound passes an upper one (the region is empty). */
+static int rs_narrow(rsearch *R, int pre, const size_t *jj, size_t u, int *stable)
+{
+  cb_ws *ws = R->ws;
+  for (size_t k = 0; k < u; k++) {
+    size_t j = jj[k];
+    double hi = R->g[2 * k], lo = -R->g[2 * k + 1];
+    if (isfinite(hi) && hi < ws->hi[pre][j]) ws->hi[pre][j] = hi;
+    if (isfinite(lo) && lo > ws->lo[pre][j]) ws->lo[pre][j] = lo;
+    if (ws->lo[pre][j] > ws->hi[pre][j]) return 1;
+    if (ws->lo[pre][j] >= 0 || ws->hi[pre][j] <= 0) (*stable)++;
+  }
+  return 0;
+}
+
+/* LP-tightened bounds on the state's region for the unknown-sign neurons of
+   ReLU node bi (in the spirit of nnenum's star-set bounds, re-checked): CROWN
+   gives upper linear forms of +xhat_j and -xhat_j over the box (exact for the
+   first layer with unknown signs, as every ReLU before it has a fixed sign on
+   the region; relaxed below it); GLPK maximises each over the box cut by the
+   split constraints (lp_region_max), and its multipliers mu_s >= 0 weigh the
+   split terms; one CROWN pass with those terms injected then bounds
+     sig xhat_j + sum_s mu_s sig_s xhat_s
+   from above, soundly, with the state's node boxes (valid on the region, not
+   on the whole input box).  On the region sig_s xhat_s >= 0, so that bound
+   holds for sig xhat_j there, whatever mu is: GLPK proves nothing, a bad mu
+   only gives a looser bound.  New boxes go to ws (node `pre` of bi), in
+   chunks of at most qmax / 2 neurons; *stable counts neurons now of known
+   sign, *empty says the region is empty (a lower bound above an upper one). */
+static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
+{
+  const cb_net *net = R->S->net;
+  cb_ws *ws = R->ws;
+  int pre = net->node[bi].in[0], rc = CB_OK;
+  size_t np = net->node[pre].size, nx = R->S->spec->nx, ns = (size_t)R->ns;
+  size_t per = R->qmax / 2 < RS_MAX_DEPTH ? R->qmax / 2 : RS_MAX_DEPTH, j0 = 0;
+  lp_region *LR;
+  *stable = *empty = 0;
+  for (size_t s = 0; s < ns; s++) {
+    const double *f = rs_region_row(R, (int)s);
+    memcpy(R->F + s * nx, f, nx * sizeof *f);
+    R->f[s] = f[nx];
+  }
+  if (!(LR = lp_region_new(R->F, R->f, ns, nx, ws->set.lo, ws->set.hi))) return cb_error_set(R->err, CB_ENOMEM, "out of memory in the LP");
+  while (j0 < np && !*empty) {
+    size_t jj[RS_MAX_DEPTH], u = 0;
+    for (; j0 < np && u < per; j0++) if (ws->lo[pre][j0] < 0 && ws->hi[pre][j0] > 0) jj[u++] = j0;
+    if (!u) break;
+    if (rs_xhat_bounds(R, pre, jj, u)) { rc = -1; break; }
+    rs_multipliers(R, LR, 2 * u);
+    if (rs_xhat_region(R, pre, jj, 2 * u)) { rc = -1; break; }
+    *empty = rs_narrow(R, pre, jj, u, stable);
+  }
+  lp_region_free(LR);
+  if (rc) return R->err->status ? R->err->status : CB_EINTERNAL;
+  rs_audit(R, 0, -2 - pre, 0, 0);
+  return CB_OK;
+}
+
+/* One conjunction c in the current state: R_CLOSED (refuted on the region),
+   R_SAT (R->x is a checked witness), R_OPEN or R_ERR. */
+static rres rs_conj(rsearch *R, size_t c)
+{
+  const search *S = R->S;
+  cb_ws *ws = R->ws;
+  const vnn_conj *k = &S->spec->box[R->it->box].conj[c];
+  size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m, q = m + (size_t)R->ns, cc;
+  double t, lb1, slack, rhs;
+  int res;
+  for (size_t e = 0; e < m * ny; e++) R->C[e] = -k->A[e];
+  if (crown_linear(ws, R->C, m, R->lin, R->out, R->err) != CB_OK) return R_ERR;
+  for (size_t r = 0; r < m; r++) {   /* lower forms of the spec rows minus b */
+    if (!isfinite(R->out[r])) return R_OPEN;
+    if (vfy_row_refutes(k, r, -R->out[r])) { rs_audit(R, c, -1, 0, 0); return R_CLOSED; }
+    R->lc[r] = vfy_lower_form(R->lin + r * nx, R->out[r], ws->set.lo, ws->set.hi, nx, R->a + r * nx) - k->b_up[r];
+  }
+  for (int s = 0; s < R->ns; s++) {   /* the region's rows, -sig xhat */
+    const double *f = rs_region_row(R, s);
+    memcpy(R->a + (m + (size_t)s) * nx, f, nx * sizeof *R->a);
+    R->lc[m + (size_t)s] = f[nx];
+  }
+  if ((res = lp_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t)) < 0) {
+    cb_error_set(R->err, res, "out of memory in the LP");
+    return R_ERR;
+  }
+  if (res != 1) return R_OPEN;
+  R->have_x = 1;
+  if (t <= 0) {   /* the LP point may be a witness */
+    const vnn_box *B = &S->spec->box[R->it->box];
+    for (size_t j = 0; j < nx; j++) R->x[j] = fmin(fmax(R->x[j], B->lo_in[j]), B->hi_in[j]);
+    return vfy_check_witness(S->net, S->spec, R->it->box, R->x, R->y, &cc, &S->r->fp_only) ? R_SAT : R_OPEN;
+  }
+  if (q == 1) return R_OPEN;   /* one row: its own bound above said no */
+  /* the combination (-g: crown_linear bounds from above), bounded soundly in one pass */
+  slack = vfy_combine_rows(k, ny, R->l, 1, ws->zmax[ws->net->output], R->g, &rhs);
+  rs_inj_clear(R, 1);
+  rs_inj_splits(R, 0, R->l + m);
+  if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
+  if (!vfy_combination_refutes(-lb1, slack, rhs)) return R_OPEN;
+  rs_audit(R, c, -1, 0, 0);
+  return R_CLOSED;
+}
+
+/* The first ReLU node at or after `from` with a neuron of unknown sign in
+   ws's boxes, or -1. */
+static int rs_unknown_layer(const rsearch *R, int from)
+{
+  const cb_net *net = R->S->net;
+  size_t u = 0;
+  for (int i = from; i < net->n; i++) {
+    int p;
+    if (!node_is_act(&net->node[i], CB_ACT_RELU)) continue;
+    p = net->node[i].in[0];
+    for (size_t j = 0; j < net->node[i].size; j++) u += R->ws->lo[p][j] < 0 && R->ws->hi[p][j] > 0;
+    if (u) return i;
+  }
+  return -1;
+}
+
+/* The state's node boxes tightened on its region, each layer with unknown
+   signs in turn (rs_tighten), every node below a layer that gained stable
+   neurons recomputed.  1: the region is empty; 0: go on; -1: error.  Low
+   dimension only: on MNIST's 784 inputs one state's LPs took longer than
+   the 20 s timeout, and 256x2 prop_0_0.03, unsat in 2.7 s without, timed
+   out. */
+static int rs_tighten_layers(rsearch *R)
+{
+  const cb_net *net = R->S->net;
+  for (int ti = rs_unknown_layer(R, 0); ti >= 0; ti = rs_unknown_layer(R, ti + 1)) {
+    int st, em;
+    if (rs_tighten(R, ti, &st, &em) != CB_OK) return -1;
+    if (em) { rs_audit(R, (size_t)-1, -1, 0, 0); return 1; }
+    if (st) {
+      rs_save(R, R->ns);   /* the tightened boxes, then every node below them again */
+      if (rs_bounds(R, R->ns, net->node[ti].in[0] + 1) != CB_OK) return -1;
+    }
+  }
+  return 0;
+}
+
+/* Every live conjunction (act) in the state: R_CLOSED when all are refuted,
+   R_OPEN when some are left, R_SAT or R_ERR from rs_conj. */
+static rres rs_conjs(rsearch *R, unsigned char *act)
+{
+  size_t nc = R->S->spec->box[R->it->box].n_conj;
+  int live = 0;
+  for (size_t c = 0; c < nc; c++) {
+    rres r;
+    if (!act[c]) continue;
+    r = rs_conj(R, c);
+    if (r == R_CLOSED) { act[c] = 0; continue; }
+    if (r != R_OPEN) return r;
+    live = 1;
+  }
+  return live ? R_OPEN : R_CLOSED;
+}
+
+/*
+** The ReLU-splitting rule: which neuron's phase to fix next.  The first
+** ReLU node, in the net's (topological) order, with a neuron of unknown
+** sign in the state's boxes, and there the neuron whose input box [l, u]
+** reaches furthest on both sides of 0, max min(-l, u): the widest
+** relaxation.  Splitting layer by layer keeps the forms of the split
+** neurons' xhat exact (every ReLU before a split has a fixed sign on the
+** region), as nnenum's star sets do.  Returns the node, or -1 when no ReLU
+** of unknown sign is left (the network is affine on the region); *idx: the
+** neuron.
+*/
+static int choose_relu_split(const rsearch *R, size_t *idx)
+{
+  const cb_net *net = R->S->net;
+  double best = -1;
+  *idx = 0;
+  for (int i = 0; i < net->n; i++) {
+    int p;
+    if (!node_is_act(&net->node[i], CB_ACT_RELU)) continue;
+    p = net->node[i].in[0];
+    for (size_t j = 0; j < net->node[i].size; j++) {
+      double gap = fmin(-R->ws->lo[p][j], R->ws->hi[p][j]);
+      if (gap > 0 && gap > best) { best = gap; *idx = j; }
+    }
+    if (best > 0) return i;
+  }
+  return -1;
+}
+
+/* The lower forms of -xhat and +xhat (rows of the children sig = +1, -1)
+   for neuron bj of ReLU node bi, from CROWN's upper forms of +xhat and
+   -xhat over this state: exact, as every ReLU before this layer has its
+   sign fixed on the region.  Stored at split level R->ns; empty[h]: the
+   child's region is empty (max of sig xhat < 0). */
+static int rs_split_forms(rsearch *R, int bi, size_t bj, int empty[2])
+{
+  const cb_net *net = R->S->net;
+  int pre = net->node[bi].in[0];
+  size_t np = net->node[pre].size, nx = R->S->spec->nx;
+  rs_inj_clear(R, 2);
+  memset(R->C, 0, 2 * R->S->spec->ny * sizeof *R->C);
+  R->inj[pre][bj] = 1;
+  R->inj[pre][np + bj] = -1;
+  if (crown_linear_inj(R->ws, R->C, 2, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  for (int h = 0; h < 2; h++) {   /* sig = +1 takes row 0: lower form of -xhat = -(upper form of xhat) */
+    double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1);
+    f[nx] = vfy_lower_form(R->lin + (size_t)h * nx, R->out[h], R->ws->set.lo, R->ws->set.hi, nx, f);
+    empty[h] = R->out[h] < 0;
+  }
+  return 0;
+}
+
+/* The child searched first: the side holding the last LP point (finds
+   witnesses sooner), else sig = +1. */
+static int rs_first_sig(const rsearch *R)
+{
+  size_t nx = R->S->spec->nx;
+  const double *f = R->form + 2 * (size_t)R->ns * (nx + 1);
+  double v = f[nx];
+  for (size_t j = 0; j < nx; j++) v += f[j] * R->x[j];
+  return R->have_x && v > 0 ? -1 : 1;   /* -xhat > 0 at the point: xhat < 0 there */
+}
+
+static rres rs_state(rsearch *R);
+
+/* The two children of splitting neuron bj of ReLU node bi, `first` first:
+   each clamps the neuron's input box to [0, u] or [l, 0] at the next level
+   and recomputes the boxes below it (rs_bounds).  An empty child is closed. */
+static rres rs_children(rsearch *R, int bi, size_t bj, const int empty[2], int first)
+{
+  const search *S = R->S;
+  size_t nc = S->spec->box[R->it->box].n_conj, nb = S->nb, boff = 0;
+  unsigned char *act = R->act + (size_t)R->ns * nc;
+  int pre = S->net->node[bi].in[0];
+  for (int i = 0; i < pre; i++) boff += S->net->node[i].size;   /* the pre-activation's offset */
+  for (int side = 0, sig = first; side < 2; side++, sig = -sig) {
+    rres r;
+    double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
+    if (empty[sig > 0 ? 0 : 1]) { rs_audit(R, (size_t)-1, bi, bj, sig); continue; }
+    memcpy(lv, R->box + (size_t)R->ns * 2 * nb, 2 * nb * sizeof *lv);
+    if (sig > 0) lv[boff + bj] = 0; else lv[nb + boff + bj] = 0;
+    memcpy(act + nc, act, nc);
+    R->sp[R->ns] = (rsplit){bi, bj, sig};
+    R->ns++;
+    r = rs_bounds(R, R->ns, pre + 1) == CB_OK ? rs_state(R) : R_ERR;
+    R->ns--;
+    if (r != R_CLOSED) return r;
+  }
+  return R_CLOSED;
+}
+
+/* Depth-first over the splits; R->ns splits are applied and the workspace
+   holds this state's node boxes.  R_OPEN hands the box back (state cap,
+   deadline, nothing left to split). */
+static rres rs_state(rsearch *R)
+{
+  const search *S = R->S;
+  unsigned char *act = R->act + (size_t)R->ns * S->spec->box[R->it->box].n_conj;
+  int bi, empty[2], t;
+  size_t bj;
+  rres r;
+  if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
+  if (R->ns > 0 && S->o->relu_lp && vfy_low_dim(S->spec) && (t = rs_tighten_layers(R)) != 0)
+    return t > 0 ? R_CLOSED : R_ERR;
+  if ((r = rs_conjs(R, act)) != R_OPEN) return r;
+  if ((bi = choose_relu_split(R, &bj)) < 0 || R->ns >= R->nmax) return R_OPEN;   /* still open: hand back */
+  rs_save(R, R->ns);
+  if (rs_split_forms(R, bi, bj, empty)) return R_ERR;
+  return rs_children(R, bi, bj, empty, rs_first_sig(R));
+}
+
+/* Frees what rs_alloc allocated (NULL fields are fine). */
+static void rs_free(rsearch *R)
+{
+  for (int i = 0; R->inj && i < R->S->net->n; i++) cb_free(R->inj[i]);
+  cb_free(R->inj); cb_free(R->sp); cb_free(R->act); cb_free(R->C); cb_free(R->pl); cb_free(R->box);
+  cb_free(R->form); cb_free(R->mu);
+}
+
+/* The search's buffers for at most nmax splits on a path: qmax = the most
+   rows of a conjunction + nmax + 1 rows per CROWN pass, node boxes and
+   split forms per level, one injected-row block per ReLU input node. */
+static int rs_alloc(rsearch *R, int nmax)
+{
+  const search *S = R->S;
+  const cb_net *net = S->net;
+  const vnn_box *B = &S->spec->box[R->it->box];
+  size_t nc = B->n_conj, nx = S->spec->nx, ny = S->spec->ny, mmax = 0;
+  for (size_t c = 0; c < nc; c++) if (B->conj[c].m > mmax) mmax = B->conj[c].m;
+  R->qmax = mmax + (size_t)nmax + 1;
+  R->sp = cb_alloc((size_t)(nmax + 1) * sizeof *R->sp);
+  R->act = cb_alloc((size_t)(nmax + 2) * nc + 1);
+  R->inj = cb_calloc((size_t)net->n, sizeof *R->inj);
+  R->pl = cb_alloc(2 * (size_t)net->n * sizeof *R->pl);
+  R->box = cb_alloc((size_t)(nmax + 2) * 2 * S->nb * sizeof *R->box);
+  R->form = cb_alloc(2 * (size_t)(nmax + 2) * (nx + 1) * sizeof *R->form);
+  R->mu = cb_alloc((R->qmax * (size_t)(nmax + 1) + (size_t)(nmax + 1) * (nx + 1)) * sizeof *R->mu);
+  R->C = cb_alloc((R->qmax * (ny + 2 * nx + 4) + nx + 2 * ny) * sizeof *R->C);
+  if (!R->sp || !R->act || !R->inj || !R->pl || !R->box || !R->form || !R->C || !R->mu) return CB_ENOMEM;
+  R->lin = R->C + R->qmax * ny;
+  R->a = R->lin + R->qmax * nx;
+  R->out = R->a + R->qmax * nx;
+  R->lc = R->out + R->qmax;
+  R->l = R->lc + R->qmax;
+  R->g = R->l + R->qmax;              /* ny */
+  R->x = R->g + R->qmax + ny;
+  R->y = R->x + nx;
+  R->F = R->mu + R->qmax * (size_t)(nmax + 1);
+  R->f = R->F + (size_t)(nmax + 1) * nx;
+  for (int i = 0; i < net->n; i++) {
+    int p = net->node[i].in[0];
+    if (node_is_act(&net->node[i], CB_ACT_RELU) && !R->inj[p] &&
+        !(R->inj[p] = cb_alloc(R->qmax * net->node[p].size * sizeof(double)))) return CB_ENOMEM;
+  }
+  return CB_OK;
+}
+
+/* Decides the item's box by ReLU splitting (its CROWN bounds are in ws), with
+   at most nmax splits on a path; R_OPEN leaves it to input splitting with
+   ws's boxes restored.  SAT: the witness goes to x.  *states: the states it
+   took (at most relu_states in low dimension, uncapped above). */
+static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, double *x, long *states, cb_error *err)
+{
+  rsearch R = {.S = S, .ws = ws, .it = it, .nmax = nmax, .err = err,
+               .max_states = !vfy_low_dim(S->spec) ? LONG_MAX : S->o->relu_states};
+  rres res = R_ERR;
+  *states = 0;
+  if (rs_alloc(&R, nmax) != CB_OK) { cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  memcpy(R.act, it->act, S->spec->box[it->box].n_conj);
+  res = rs_state(&R);
+  *states = R.states;
+  if (res == R_SAT) memcpy(x, R.x, S->spec->nx * sizeof *x);
+  if (res == R_OPEN && R.states > 1 && rs_bounds(&R, 0, S->net->n) != CB_OK) res = R_ERR;   /* the box's own boxes back */
+out:
+  rs_free(&R);
+  return res;
+}
+
+/*
+** Whether to decide the box of `it` by ReLU splitting, and doing so.  Tried
+** when the search keeps node boxes (S->prior: the default bound),
+** relu_leaf > 0, and the box's CROWN bounds (in ws) leave u > 0 ReLUs of
+** unknown sign, with
+**   - in low dimension: u <= relu_leaf, and the searches so far have not
+**     wasted more than twice the states of the useful ones plus RS_BASE;
+**   - in high dimension: any u, no such budget (vfy_int.h);
+**   - if a search failed on an ancestor at u' unknown signs
+**     (it->relu_fail): u <= 2/3 u'.
+** R_OPEN when not tried or handed back (then *relu_fail = u: not again on
+** the sub-boxes until they are simpler).  *states: the states taken.
+*/
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err)
+{
+  int low = vfy_low_dim(S->spec), u;
+  rres rr;
+  if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
+        (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
+        (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)))
+    return R_OPEN;
+  rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
+  if (rr == R_OPEN) *relu_fail = u;
+  return rr;
+}
