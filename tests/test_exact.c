@@ -222,6 +222,30 @@ static void test_certify_refuses_fp_counterexample(void **state)
   cb_net_free(net);
 }
 
+/* Every allocation of exact_eval may fail: an error is returned, nothing leaks. */
+static void test_exact_oom(void **state)
+{
+  (void)state;
+  cb_net *net = net_conv();
+  double x[98];
+  int done = 0;
+  net->output = net->n - 1;
+  for (size_t k = 0; k < net->node[0].size; k++) x[k] = rnd(-1, 1);
+  for (long n = 0; n < 100000 && !done; n++) {
+    cb_exact *E = NULL;
+    cb_error err = {0};
+    int rc;
+    cb_alloc_fail_after(n);
+    rc = exact_eval(net, x, &E, &err);
+    cb_alloc_fail_after(-1);
+    if (rc == CB_OK) { done = 1; assert_non_null(E); }
+    else { assert_int_equal(rc, CB_ENOMEM); assert_null(E); }
+    exact_free(E);
+  }
+  assert_true(done);
+  cb_net_free(net);
+}
+
 static void test_dist(void **state)
 {
   (void)state;
@@ -295,6 +319,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exact_values),
     cmocka_unit_test(test_dist),
+    cmocka_unit_test(test_exact_oom),
     cmocka_unit_test(test_random_nets),
     cmocka_unit_test(test_verify_near_tie),
     cmocka_unit_test(test_verify_cancellation),
