@@ -264,6 +264,7 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
    workspace and scratch each); W[k] receives item k's result. */
 static void bound_batch(const search *S, item **batch, work *W, size_t n, int cur, cb_ws **ws, double **scratch)
 {
+  (void)cur;   /* read only by the pragma (unused in a build without OpenMP) */
   #pragma omp parallel for schedule(dynamic, 1) num_threads(cur)
   for (size_t k = 0; k < n; k++) {
     int t = omp_get_thread_num();
