@@ -251,6 +251,13 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
     cb_free(y);
   } else if (w->o == O_ERROR) {
     if (*rc == CB_OK) { *rc = w->err.status ? w->err.status : CB_EINTERNAL; snprintf(r->reason, sizeof r->reason, "%s", w->err.msg); }
+  } else if (w->o == O_REAL) {
+    if (r->answer != V_UNKNOWN) {   /* the first one: the search ends (vfy_input.c, no_double) */
+      r->answer = V_UNKNOWN;
+      snprintf(r->reason, sizeof r->reason, "sat in real arithmetic, but the input box holds no double, so no witness "
+               "can be given: sound bounds show every point of a subdomain (depth %d) meets the property (%s)",
+               it->depth, w->why);
+    }
   } else if (w->o == O_LEAF) {
     (*leaves)++;
     snprintf(leaf_why, 96, "%s", w->why);
@@ -285,7 +292,7 @@ static int bab(search *S, istack *st, cb_ws **ws, int nt, double **scratch)
   char leaf_why[96] = "";
   int rc = CB_OK;
   if (!W || !batch) { rc = CB_ENOMEM; goto out; }
-  while (st->top && r->answer != V_FALSIFIED) {
+  while (st->top && r->answer != V_FALSIFIED && r->answer != V_UNKNOWN) {
     size_t n = 0;
     int cur;
     if (bab_stop(S, st->top)) goto out;
@@ -307,7 +314,7 @@ static int bab(search *S, istack *st, cb_ws **ws, int nt, double **scratch)
       goto out;
     }
   }
-  if (r->answer == V_FALSIFIED) goto out;
+  if (r->answer == V_FALSIFIED || r->answer == V_UNKNOWN) goto out;
   if (leaves) { r->answer = V_UNKNOWN; snprintf(r->reason, sizeof r->reason, "%zu subdomains not decided (%s)", leaves, leaf_why); }
   else { r->answer = V_VERIFIED; snprintf(r->reason, sizeof r->reason, "all %ld subdomains refuted", r->nodes); }
 out:

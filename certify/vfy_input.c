@@ -6,7 +6,9 @@
 **      rows (crown_linear) gives both their sound lower bounds and (low
 **      dimension) their linear forms a_r . x + c_r.  A conjunction is
 **      refuted where a row's lower bound is above its right-hand side (at or
-**      above for a strict row);
+**      above for a strict row).  When the spec's box holds no double, a box
+**      on which a live conjunction holds everywhere ends the search
+**      (no double in the box, below);
 **   2. try_centre: the centre, clamped into the inner box, is checked
 **      exactly as a witness;
 **   3. refine_rows (low dimension): for a live conjunction with several
@@ -275,7 +277,9 @@ typedef struct sub {      /* one call of vfy_process */
   size_t nx, ny, q;       /* inputs, outputs, rows of all the box's conjunctions */
   int low;                /* vfy_low_dim */
   int have_lin;           /* a, lc hold the rows' forms (from the bounding pass) */
+  int nodbl;              /* no double in the spec's box (no_double) */
   double *lb;             /* q: sound lower bounds of the rows */
+  double *ub;             /* q: their upper bounds (holds_everywhere) */
   double *a, *lc;         /* q x nx, q: the rows' linear lower forms (low dimension) */
   double *Flo, *Fhi;      /* (nx + 1) x ny each: forward linear bounds (S->fwd) */
   double *x, *y;          /* nx, ny: a candidate and its output; the witness on O_SAT */
@@ -291,9 +295,58 @@ static int any_live(const sub *D)
   return 0;
 }
 
+/*
+** No double in the box.  A VNNLIB file may pin an input to a decimal that is
+** not a double (Collins RUL: X_0 = -0.432882241988499, about 170 of 400
+** inputs): the real box then holds no double, no candidate passes
+** vfy_check_witness, and a witness can never be given.  Where the property
+** holds on the whole of a subdomain, no split refutes it either, and the
+** search bisected the free inputs down to the rounding floor until the
+** timeout (2^80 boxes for 2 free inputs).  So, when the spec's inner box is
+** empty, a subdomain whose rows' sound upper bounds meet every row of a
+** live conjunction (ub < b_dn if strict, ub <= b_dn otherwise; b_dn <= b,
+** the real right-hand side) is O_REAL: the property holds in real
+** arithmetic at every point of the box, which contains real points of the
+** spec's box (it is a sub-box of the outer box, split at doubles), so the
+** answer is not unsat, and with no double it cannot be sat: the search ends
+** with unknown and says why.  One more CROWN pass per subdomain, only for
+** such specs.
+*/
+static size_t no_double(const vnn_box *B, size_t nx)   /* the first input with no double, or nx */
+{
+  size_t j = 0;
+  while (j < nx && B->lo_in[j] <= B->hi_in[j]) j++;
+  return j;
+}
+
+static int row_holds(const vnn_conj *k, size_t r, double ub)
+{
+  return k->strict[r] ? ub < k->b_dn[r] : ub <= k->b_dn[r];
+}
+
+static outcome holds_everywhere(sub *D)
+{
+  const search *S = D->S;
+  item *it = D->it;
+  if (bounds_spec(D->ws, S->C[it->box], D->q, NULL, D->ub, &D->w->err) != CB_OK) return O_ERROR;
+  for (size_t c = 0; c < D->B->n_conj; c++) {
+    const vnn_conj *k = &D->B->conj[c];
+    const double *ub = D->ub + S->row0[it->box][c];
+    size_t r = 0;
+    if (!it->act[c]) continue;
+    while (r < k->m && row_holds(k, r, ub[r])) r++;
+    if (r < k->m) continue;
+    snprintf(D->w->why, sizeof D->w->why, "conjunction %zu met on the whole box; X_%zu is pinned between two doubles",
+             c, no_double(D->B, D->nx));
+    return O_REAL;
+  }
+  return O_SPLIT;
+}
+
 /* Step 1: the rows' sound lower bounds over the box (and, in low dimension,
    their linear forms from the same CROWN pass); closes the conjunctions one
-   of whose rows they refute.  O_SPLIT: go on. */
+   of whose rows they refute; with no double in the box, O_REAL where a
+   conjunction holds on all of it (holds_everywhere).  O_SPLIT: go on. */
 static outcome bound_rows(sub *D)
 {
   const search *S = D->S;
@@ -312,7 +365,8 @@ static outcome bound_rows(sub *D)
     for (size_t r = 0; r < k->m && it->act[c]; r++)
       if (vfy_row_refutes(k, r, lb[r])) it->act[c] = 0;
   }
-  return any_live(D) ? O_SPLIT : O_CLOSED;
+  if (!any_live(D)) return O_CLOSED;
+  return D->nodbl ? holds_everywhere(D) : O_SPLIT;
 }
 
 /* The candidate D->x clamped into the inner box (a witness must lie there). */
@@ -420,7 +474,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   w->x = NULL;
   w->prior = NULL;
   w->dim = -1;
-  if (!(D.a = cb_alloc((q * nx + q + 2 * (nx + 1) * ny + 1) * sizeof *D.a))) {
+  if (!(D.a = cb_alloc((q * nx + 2 * q + 2 * (nx + 1) * ny + 1) * sizeof *D.a))) {
     w->o = O_ERROR;
     cb_error_set(&w->err, CB_ENOMEM, "out of memory");
     return;
@@ -428,6 +482,8 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   D.lc = D.a + q * nx;
   D.Flo = D.lc + q;
   D.Fhi = D.Flo + (nx + 1) * ny;
+  D.ub = D.Fhi + (nx + 1) * ny;
+  D.nodbl = no_double(D.B, nx) < nx;
   memset(D.score, 0, nx * sizeof *D.score);
   o = bound_rows(&D);
   if (o == O_SPLIT) o = try_centre(&D);

@@ -31,7 +31,12 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
   double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
 } item;
 
-typedef enum outcome { O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR } outcome;
+typedef enum outcome {
+  O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR,
+  O_REAL                  /* every real point of the box meets a live conjunction, and no
+                             double lies in the spec's box: no witness can be checked, no
+                             refutation exists; the search ends (unknown, w->why) */
+} outcome;
 
 typedef struct work {     /* result of bounding one item */
   outcome o;

@@ -4,6 +4,8 @@
 ** forward linear bounds (fwdlin.c) that the search uses on dense nets:
 **  - a bound attained with equality at one point: sat with exactly that point;
 **  - a fully determined input (zero-width box): sat and unsat by the value;
+**  - inputs pinned to a non-double: unknown at once where the property holds
+**    on a whole box (no witness, no refutation), unsat where it cannot hold;
 **  - a contradictory output conjunction: unsat before search, with the reason;
 **  - sat only in a tiny corner of the box (no gradient leads there);
 **  - widening the box or adding a constraint met by a known witness never
@@ -570,6 +572,50 @@ static void test_fwdlin_reuse(void **state)
 }
 
 /* End-to-end on a network file (STYLE G10): the same net, a sat and an unsat property. */
+/* The VNNLIB text of a box with inputs 0 and 1 in [-1, 1] and every other
+   input pinned to v (a decimal string), then `out`. */
+static void pinned_text(char *p, size_t n, size_t nx, const char *v, const char *out)
+{
+  size_t k = 0;
+  for (size_t j = 0; j < nx; j++) k += (size_t)snprintf(p + k, n - k, "(declare-const X_%zu Real)", j);
+  k += (size_t)snprintf(p + k, n - k, "(declare-const Y_0 Real)");
+  for (size_t j = 0; j < nx; j++)
+    k += (size_t)snprintf(p + k, n - k, "(assert (>= X_%zu %s))(assert (<= X_%zu %s))", j, j < 2 ? "-1" : v, j, j < 2 ? "1" : v);
+  snprintf(p + k, n - k, "%s", out);
+}
+
+/* Inputs pinned to a decimal that is no double (as in Collins RUL, where
+   ~170 of 400 inputs are): the box holds no double, so sat can never be
+   witnessed.  Where the property holds on a whole subdomain nothing can
+   refute it either; the search used to bisect the two free inputs to the
+   rounding floor until the timeout.  Now: unknown at once, saying why
+   (vfy_input.c, no_double), in low (6 inputs) and high (80) dimension;
+   the same box pinned to doubles is sat, and a band no output reaches is
+   still unsat. */
+static void test_pinned_no_double(void **state)
+{
+  static const size_t dims[2] = {6, 80};
+  char p[16384];
+  (void)state;
+  for (int k = 0; k < 2; k++) {
+    cb_net *net = start(dims[k]);
+    vfy_result r;
+    dense(net, act(net, CB_ACT_RELU, dense(net, 0, 8, NULL, NULL)), 1, NULL, NULL);
+    pinned_text(p, sizeof p, dims[k], "0.1", "(assert (>= Y_0 -1000))(assert (<= Y_0 1000))");
+    assert_int_equal(run(net, p, 5, &r), V_UNKNOWN);
+    assert_non_null(strstr(r.reason, "sat in real arithmetic"));
+    assert_true(r.seconds < 2);
+    vfy_result_free(&r);
+    pinned_text(p, sizeof p, dims[k], "0.5", "(assert (>= Y_0 -1000))(assert (<= Y_0 1000))");
+    assert_int_equal(run(net, p, 5, &r), V_FALSIFIED);
+    vfy_result_free(&r);
+    pinned_text(p, sizeof p, dims[k], "0.1", "(assert (>= Y_0 1000))");
+    assert_int_equal(run(net, p, 5, &r), V_VERIFIED);
+    vfy_result_free(&r);
+    cb_net_free(net);
+  }
+}
+
 static void test_tiny_files(void **state)
 {
   cb_net *net = must_load("tests/data/tiny.nnet");
@@ -636,6 +682,7 @@ int main(void)
     cmocka_unit_test(test_fwdlin_reuse),
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
+    cmocka_unit_test(test_pinned_no_double),
     cmocka_unit_test(test_tiny_files),
     cmocka_unit_test(test_acasxu),
   };
