@@ -206,6 +206,41 @@ static void relax_elu(double a, double l, double u, double *lw, double *lb, doub
 }
 
 /*
+** Smooth convex activations (Softplus, Exp): f'' >= 0 on all of R, so every
+** chord lies above f between its ends and every tangent below f everywhere.
+**   upper:  the chord (l, f(l))-(u, f(u)): k = (f(u) - f(l))/(u - l), the
+**           intercept max(f(l) - k l, f(u) - k u) puts the line above both
+**           ends (whatever k rounded to), so above f on [l, u] by convexity;
+**   lower:  the tangent at d = (l + u)/2: s = f'(d), t = f(d) - s d.  With s
+**           not exactly f'(d), the line f(d) + s (x - d) is off the tangent by
+**           |f'(d) - s| |x - d|, a few u |s| max(|l|, |u|).
+** Margin: libm's f and f' (a few ulps, act.c's rule) and the roundings of
+** k l, f - k l, s d, f(d) - s d stay under 16 u (|s| max(|l|, |u|) + |t| + 1),
+** margin() below, added outward to each intercept.
+** Overflow (Exp): if a coefficient is not finite the lines fall back to the
+** constants f(l) <= y <= f(u) (f increasing), which are infinite only where
+** IBP has already refused the box (ibp.c: an activation bound that overflows).
+** Source: the chord/tangent rule of Zhang et al. 2018 (CROWN) Sec. 3.3.
+*/
+static void relax_convex(fn f, fn df, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double fl = f(l), fu = f(u), d = 0.5 * l + 0.5 * u;
+  if (l < u) {
+    *uw = (fu - fl) / (u - l);
+    *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
+    *lw = df(d);
+    *lb = f(d) - *lw * d;
+    *lb -= margin(*lw, *lb, l, u);
+    if (isfinite(*uw) && isfinite(*ub) && isfinite(*lw) && isfinite(*lb)) return;
+  }
+  *lw = *uw = 0;
+  *lb = fl - margin(0, fl, l, u);
+  *ub = fu + margin(0, fu, l, u);
+}
+
+static double softplus(double x) { return log1p(exp(-fabs(x))) + fmax(x, 0); }
+
+/*
 ** alpha-CROWN families (Xu et al. 2021, Sec. 3.1; auto_LiRPA 0.5.0 BoundRelu
 ** and BoundTanh "tangent point" parameters).  Each member is a valid line, so
 ** any p in the range gives a sound bound.  Slot 1 ("both signs"):
@@ -331,6 +366,11 @@ static void lines_elu(const cb_node *n, double l, double u, double *lw, double *
 {
   relax_elu(n->p.act.alpha, l, u, lw, lb, uw, ub);
 }
+static void lines_softplus(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_convex(softplus, sig, l, u, lw, lb, uw, ub);
+}
 
 static int leaky_ok(const cb_node *n, cb_error *err)
 {
@@ -360,8 +400,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_TANH] = {lines_tanh, RELAX_TANGENT, &TANH, NULL},
   [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
+  [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
 };
-_Static_assert(CB_ACT_COUNT == 6, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 7, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

@@ -105,6 +105,18 @@ static void elu_drange(const cb_node *n, double l, double u, double *dl, double 
 }
 static double elu_lip(const cb_node *n) { return fmax(1.0, n->p.act.alpha); }
 
+/* ---- Softplus: log(1 + e^x) = log1p(e^-|x|) + max(x, 0) (no overflow, no
+   cancellation: both terms >= 0, log1p's condition number <= 1), so exp,
+   log1p and one addition: a few ulps, inside the libm rule.  f' = sigmoid,
+   increasing: its range over [l, u] is [sigmoid(l), sigmoid(u)], widened. ---- */
+static double softplus_f(const cb_node *n, double x) { (void)n; return log1p(exp(-fabs(x))) + fmax(x, 0); }
+static double softplus_df(const cb_node *n, double x, double y) { (void)y; return sigmoid_f(n, x); }
+static void softplus_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  *dl = fmax(0, sigmoid_f(n, l) * (1 - 16 * ROUND_U) - DBL_TRUE_MIN);
+  *dh = fmin(1, sigmoid_f(n, u) * (1 + 16 * ROUND_U) + DBL_TRUE_MIN);
+}
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -112,5 +124,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_TANH] = {"TANH", 0, CB_ACT_ERR_LIBM, always, tanh_f, tanh_df, tanh_drange, one},
   [CB_ACT_CLIP] = {"CLIP", 1, CB_ACT_ERR_EXACT, always, clip_f, clip_df, clip_drange, one},
   [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip},
+  [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one},
 };
-_Static_assert(CB_ACT_COUNT == 6, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 7, "a new activation needs its row in cb_act_table");

@@ -22,6 +22,7 @@ typedef enum cb_act {
   CB_ACT_TANH,        /* y = tanh(x)                                    */
   CB_ACT_CLIP,        /* y = min(max(x, lo), hi)  (ReLU6 = Clip(0, 6))  */
   CB_ACT_ELU,         /* y = x if x > 0 else alpha (exp(x) - 1)         */
+  CB_ACT_SOFTPLUS,    /* y = log(1 + exp(x))                            */
   CB_ACT_COUNT
 } cb_act;
 

@@ -195,6 +195,8 @@ class Interp:
         if t == "Elu":
             al = a.get("alpha", 1.0)
             return [np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
+        if t == "Softplus":
+            return [np.logaddexp(0.0, x)]
         if t == "Clip":
             if self.opset <= 10:
                 lo = a.get("min", -np.inf)
@@ -535,6 +537,20 @@ def elu():
     x = n.add("Elu", [x])
     x = n.gemm(x, 8, 8)
     x = n.add("Elu", [x], alpha=0.3)
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def softplus():
+    n = Net("softplus", 13, [1, 6],
+            "Gemm, Softplus, Gemm, Mul by 4 (reaches the saturated ends), "
+            "Softplus, Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Softplus", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Mul", [x, n.init("sp_gain", np.array([4.0], dtype=np.float32))])
+    x = n.add("Softplus", [x])
     x = n.gemm(x, 8, 3)
     return n
 
