@@ -371,6 +371,11 @@ static void lines_softplus(const cb_node *n, double l, double u, double *lw, dou
   (void)n;
   relax_convex(softplus, sig, l, u, lw, lb, uw, ub);
 }
+static void lines_exp(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_convex(exp, exp, l, u, lw, lb, uw, ub);
+}
 
 static int leaky_ok(const cb_node *n, cb_error *err)
 {
@@ -401,8 +406,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
   [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
+  [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
 };
-_Static_assert(CB_ACT_COUNT == 7, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 8, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

@@ -117,6 +117,20 @@ static void softplus_drange(const cb_node *n, double l, double u, double *dl, do
   *dh = fmin(1, sigmoid_f(n, u) * (1 + 16 * ROUND_U) + DBL_TRUE_MIN);
 }
 
+/* ---- Exp: libm's exp (under 1 ulp in glibc); f' = f, increasing, so its
+   range over [l, u] is [e^l, e^u], widened.  No global Lipschitz constant:
+   +inf, which the Lipschitz analysis refuses by name (lip/lipschitz.c); e^u
+   that overflows makes IBP refuse the box (ibp.c). ---- */
+static double exp_f(const cb_node *n, double x) { (void)n; return exp(x); }
+static double exp_df(const cb_node *n, double x, double y) { (void)n; (void)x; return y; }
+static void exp_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  (void)n;
+  *dl = fmax(0, exp(l) * (1 - 16 * ROUND_U) - DBL_TRUE_MIN);
+  *dh = exp(u) * (1 + 16 * ROUND_U) + DBL_TRUE_MIN;
+}
+static double unbounded(const cb_node *n) { (void)n; return HUGE_VAL; }
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -125,5 +139,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_CLIP] = {"CLIP", 1, CB_ACT_ERR_EXACT, always, clip_f, clip_df, clip_drange, one},
   [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip},
   [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one},
+  [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded},
 };
-_Static_assert(CB_ACT_COUNT == 7, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 8, "a new activation needs its row in cb_act_table");

@@ -23,6 +23,7 @@ typedef enum cb_act {
   CB_ACT_CLIP,        /* y = min(max(x, lo), hi)  (ReLU6 = Clip(0, 6))  */
   CB_ACT_ELU,         /* y = x if x > 0 else alpha (exp(x) - 1)         */
   CB_ACT_SOFTPLUS,    /* y = log(1 + exp(x))                            */
+  CB_ACT_EXP,         /* y = exp(x)                                     */
   CB_ACT_COUNT
 } cb_act;
 
@@ -46,7 +47,8 @@ typedef struct cb_act_info {
   double (*df)(const struct cb_node *n, double x, double y);
   /* [dl, dh] contains f'(t) for every real t in [l, u] (one-sided at kinks), rounded outward */
   void (*drange)(const struct cb_node *n, double l, double u, double *dl, double *dh);
-  double (*lip)(const struct cb_node *n);                         /* sup |f'|, an upper bound */
+  /* sup |f'|, an upper bound; +inf if f' is unbounded (Exp: the Lipschitz analysis refuses it) */
+  double (*lip)(const struct cb_node *n);
 } cb_act_info;
 
 extern const cb_act_info cb_act_table[CB_ACT_COUNT];

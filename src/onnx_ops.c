@@ -611,6 +611,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Tanh")) return op_act(L, nd, CB_ACT_TANH, 0, err);
   if (!strcmp(op, "Elu")) return op_act(L, nd, CB_ACT_ELU, 1.0, err);
   if (!strcmp(op, "Softplus")) return op_act(L, nd, CB_ACT_SOFTPLUS, 0, err);
+  if (!strcmp(op, "Exp")) return op_act(L, nd, CB_ACT_EXP, 0, err);
   if (!strcmp(op, "Clip")) return op_clip(L, nd, err);
   if (!strcmp(op, "Conv")) return ops_window(L, nd, 0, err);
   if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") || !strcmp(op, "GlobalAveragePool")) {

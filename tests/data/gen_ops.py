@@ -197,6 +197,8 @@ class Interp:
             return [np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
         if t == "Softplus":
             return [np.logaddexp(0.0, x)]
+        if t == "Exp":
+            return [np.exp(x)]
         if t == "Clip":
             if self.opset <= 10:
                 lo = a.get("min", -np.inf)
@@ -551,6 +553,18 @@ def softplus():
     x = n.gemm(x, 8, 8)
     x = n.add("Mul", [x, n.init("sp_gain", np.array([4.0], dtype=np.float32))])
     x = n.add("Softplus", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def exp():
+    n = Net("exp", 13, [1, 6], "Gemm, Exp, Gemm, Exp, Gemm (pre-activations of a few units).",
+            in_range=(-1.0, 1.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Exp", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Exp", [x])
     x = n.gemm(x, 8, 3)
     return n
 
