@@ -241,6 +241,61 @@ static void relax_convex(fn f, fn df, double l, double u, double *lw, double *lb
 static double softplus(double x) { return log1p(exp(-fabs(x))) + fmax(x, 0); }
 
 /*
+** HardSigmoid, y = clip(z, 0, 1) with z = a x + b, a >= 0 (hsig_ok below):
+** Clip's relaxation in x.  Its kinks x0 = -b/a (y = 0) and x1 = (1 - b)/a
+** (y = 1) are real numbers; z at l and u is one fma, bracketed outward.
+**   on one piece over [l, u] (z <= 0, z >= 1, 0 <= z <= 1, or a = 0): that
+**     piece itself: 0, 1, clip(b), or y = a x + b (a, b doubles: exact);
+**   otherwise a slope s in [0, a] (Clip's choice: the chords through the
+**     kinks, or 0 / a by the larger area) and the intercept from hs_icpt:
+**     the outward max (upper) or min (lower) of y_i - s x_i over the vertices
+**     (l, f(l)), (u, f(u)) and the kinks near [l, u].  f - line is piecewise
+**     linear with breaks at the kinks only, so a line above (below) every
+**     vertex is above (below) f on [l, u].  As s >= 0, a kink is replaced by
+**     the double below it (upper side) or above it (lower side), and f(l),
+**     f(u) by clip of the outward z: each only moves the intercept outward.
+*/
+static double clip01(double z) { return z < 0 ? 0 : z > 1 ? 1 : z; }
+
+static double hs_icpt(double a, double b, double s, double l, double u, int up)
+{
+  double zl = fma(a, l, b), zu = fma(a, u, b);
+  double fl = clip01(up ? round_up(zl) : round_down(zl)), fu = clip01(up ? round_up(zu) : round_down(zu));
+  double t = up ? fmax(t_up(s, l, fl), t_up(s, u, fu)) : fmin(t_dn(s, l, fl), t_dn(s, u, fu));
+  double klo[2] = {round_down(-b / a), round_down(round_down(1 - b) / a)};
+  double khi[2] = {round_up(-b / a), round_up(round_up(1 - b) / a)};
+  for (int j = 0; j < 2; j++) {
+    if (!(khi[j] >= l && klo[j] <= u)) continue;  /* outside [l, u] (NaN: overflowed, so far outside) */
+    t = up ? fmax(t, t_up(s, klo[j], j)) : fmin(t, t_dn(s, khi[j], j));
+  }
+  return t;
+}
+
+static void relax_hsig(double a, double b, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double zl = fma(a, l, b), zu = fma(a, u, b), lo = round_down(zl), hi = round_up(zu);
+  if (a == 0 || hi <= 0 || lo >= 1) {
+    *lw = *uw = 0; *lb = *ub = a == 0 ? clip01(b) : hi <= 0 ? 0 : 1;
+    return;
+  }
+  if (lo >= 0 && hi <= 1) { *lw = *uw = a; *lb = *ub = b; return; }
+  if (lo < 0 && hi <= 1) {                        /* left kink only */
+    *uw = zu / (u - l);                           /* chord (l, 0)-(u, f(u)) */
+    *lw = zu > -zl ? a : 0;
+  } else if (lo >= 0) {                           /* right kink only */
+    *uw = 1 - zl > zu - 1 ? a : 0;
+    *lw = (1 - zl) / (u - l);                     /* chord (l, f(l))-(u, 1) */
+  } else {                                        /* both: through (l, 0), (x1, 1) and (x0, 0), (u, 1) */
+    *uw = a / (1 - zl);
+    *lw = a / zu;
+  }
+  *uw = fmin(a, fmax(0, *uw));                    /* s in [0, a] (fmax drops a NaN) */
+  *lw = fmin(a, fmax(0, *lw));
+  *ub = hs_icpt(a, b, *uw, l, u, 1);
+  *lb = hs_icpt(a, b, *lw, l, u, 0);
+}
+
+/*
 ** alpha-CROWN families (Xu et al. 2021, Sec. 3.1; auto_LiRPA 0.5.0 BoundRelu
 ** and BoundTanh "tangent point" parameters).  Each member is a valid line, so
 ** any p in the range gives a sound bound.  Slot 1 ("both signs"):
@@ -376,12 +431,23 @@ static void lines_exp(const cb_node *n, double l, double u, double *lw, double *
   (void)n;
   relax_convex(exp, exp, l, u, lw, lb, uw, ub);
 }
+static void lines_hsig(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
+}
 
 static int leaky_ok(const cb_node *n, cb_error *err)
 {
   if (!(n->p.act.alpha >= 0 && n->p.act.alpha <= 1))
     return cb_error_set(err, CB_EUNSUP, "node \"%s\": LeakyRelu alpha %g outside [0, 1] has no relaxation",
                         n->name, n->p.act.alpha);
+  return CB_OK;
+}
+static int hsig_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0 && isfinite(n->p.act.alpha) && isfinite(n->p.act.beta)))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": HardSigmoid alpha %g, beta %g: needs a finite alpha >= 0",
+                        n->name, n->p.act.alpha, n->p.act.beta);
   return CB_OK;
 }
 static int elu_ok(const cb_node *n, cb_error *err)
@@ -407,8 +473,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
   [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
   [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
+  [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
 };
-_Static_assert(CB_ACT_COUNT == 8, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 9, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

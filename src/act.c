@@ -4,7 +4,7 @@
 ** Jacobians), a Lipschitz constant and the forward-error rule.
 **
 ** Forward-error rules: ReLU and Clip only compare (exact).  LeakyReLU's
-** alpha x is one correctly rounded product.  Sigmoid, tanh and ELU call libm
+** alpha x is one correctly rounded product, HardSigmoid's alpha x + beta one fma.  Sigmoid, tanh and ELU call libm
 ** (exp, tanh, expm1), which glibc documents within 1-2 ulps on x86_64; with
 ** the logistic formula's two further roundings, 16 u relative plus the
 ** smallest subnormal absolute covers them with room to spare.
@@ -131,6 +131,29 @@ static void exp_drange(const cb_node *n, double l, double u, double *dl, double 
 }
 static double unbounded(const cb_node *n) { (void)n; return HUGE_VAL; }
 
+/* ---- HardSigmoid (alpha >= 0, checked by the loader): clip(z, 0, 1) with
+   z = alpha x + beta by one fma, so one rounding: inside [0, 1] the error is
+   at most u |y|, outside it none (0 and 1 are doubles and rounding is
+   monotone): the ROUND rule.  f' = alpha where 0 < z < 1 (strict, as
+   PyTorch's hardsigmoid backward), else 0; over [l, u] alpha if z stays in
+   (0, 1), 0 if it stays outside, else [0, alpha] (z bracketed outward). ---- */
+static double hsig_z(const cb_node *n, double x) { return fma(n->p.act.alpha, x, n->p.act.beta); }
+static double hsig_f(const cb_node *n, double x) { double z = hsig_z(n, x); return z < 0 ? 0 : z > 1 ? 1 : z; }
+static double hsig_df(const cb_node *n, double x, double y)
+{
+  double z = hsig_z(n, x);
+  (void)y;
+  return z > 0 && z < 1 ? n->p.act.alpha : 0;
+}
+static void hsig_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  double a = n->p.act.alpha, zl = round_down(hsig_z(n, l)), zh = round_up(hsig_z(n, u));
+  if (zh <= 0 || zl >= 1) *dl = *dh = 0;
+  else if (zl > 0 && zh < 1) *dl = *dh = a;
+  else { *dl = 0; *dh = a; }
+}
+static double hsig_lip(const cb_node *n) { return fabs(n->p.act.alpha); }
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -140,5 +163,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip},
   [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one},
   [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded},
+  [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip},
 };
-_Static_assert(CB_ACT_COUNT == 8, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 9, "a new activation needs its row in cb_act_table");

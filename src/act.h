@@ -9,8 +9,8 @@
 ** in bounds/relax.c, its ONNX mapping line in src/onnx_ops.c; tests/
 ** test_kinds.c walks every row through every analyzer.
 **
-** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU), lo/hi
-** (Clip).  Every function below reads them from the node.
+** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU,
+** HardSigmoid), beta (HardSigmoid), lo/hi (Clip).  Every function below reads them from the node.
 */
 #ifndef CB_ACT_H
 #define CB_ACT_H
@@ -24,6 +24,7 @@ typedef enum cb_act {
   CB_ACT_ELU,         /* y = x if x > 0 else alpha (exp(x) - 1)         */
   CB_ACT_SOFTPLUS,    /* y = log(1 + exp(x))                            */
   CB_ACT_EXP,         /* y = exp(x)                                     */
+  CB_ACT_HARD_SIGMOID,/* y = max(0, min(1, alpha x + beta))             */
   CB_ACT_COUNT
 } cb_act;
 

@@ -306,8 +306,8 @@ static void ex_move(ev *E, int i, int pt)
   }
 }
 
-/* y = f(x) for a piecewise-linear f with one kink at 0 (ReLU, LeakyReLU) or
-   CLIP: the range over [lo, hi] is spanned by f(lo), f(hi) and f(0) when 0
+/* y = f(x) for a piecewise-linear f with one kink at 0 (ReLU, LeakyReLU),
+   CLIP or HARD_SIGMOID (alpha >= 0, nondecreasing): the range over [lo, hi] is spanned by f(lo), f(hi) and f(0) when 0
    lies inside (any LeakyReLU slope, even negative). */
 static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
 {
@@ -317,6 +317,12 @@ static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
   else if (node_is_act(nd, CB_ACT_CLIP)) {
     if (dy_cmp_d(x, nd->p.act.lo, E) < 0) dy_set_d(y, nd->p.act.lo);
     else if (dy_cmp_d(x, nd->p.act.hi, E) > 0) dy_set_d(y, nd->p.act.hi);
+  } else if (node_is_act(nd, CB_ACT_HARD_SIGMOID)) {   /* clip(alpha x + beta, 0, 1), exactly */
+    dy_mul_d(y, x, nd->p.act.alpha);
+    dy_set_d(&E->p, nd->p.act.beta);
+    dy_add(y, y, &E->p, E->t);
+    if (mpz_sgn(y->m) < 0) { mpz_set_ui(y->m, 0); y->e = 0; }
+    else if (dy_cmp_d(y, 1.0, E) > 0) dy_set_d(y, 1.0);
   } else cb_assert(0 && "a piecewise-linear activation without an exact rule here");
 }
 

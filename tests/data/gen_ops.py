@@ -199,6 +199,8 @@ class Interp:
             return [np.logaddexp(0.0, x)]
         if t == "Exp":
             return [np.exp(x)]
+        if t == "HardSigmoid":
+            return [np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0)]
         if t == "Clip":
             if self.opset <= 10:
                 lo = a.get("min", -np.inf)
@@ -565,6 +567,21 @@ def exp():
     x = n.add("Exp", [x])
     x = n.gemm(x, 8, 8)
     x = n.add("Exp", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def hard_sigmoid():
+    n = Net("hard_sigmoid", 13, [1, 6],
+            "Gemm, HardSigmoid with the defaults (alpha 0.2, beta 0.5), Gemm, "
+            "HardSigmoid(alpha=0.25, beta=0.375: dyadic as float32), Gemm; both kinks reached.",
+            in_range=(-3.0, 3.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("HardSigmoid", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Mul", [x, n.init("hs_gain", np.array([6.0], dtype=np.float32))])
+    x = n.add("HardSigmoid", [x], alpha=0.25, beta=0.375)
     x = n.gemm(x, 8, 3)
     return n
 
