@@ -6,8 +6,8 @@
 **
 ** Rounding: a slope may be any double; the intercept is then chosen so the
 ** line is valid in real arithmetic: for piecewise-linear kinds it is rounded
-** outward at both ends of [l, u]; for sigmoid/tanh (libm values within a few
-** ulps) it is moved by a margin 16u (|s| max(|l|,|u|) + |t| + 1).
+** outward at both ends of [l, u]; for the smooth ones (libm values within a
+** few ulps) it is moved by a margin 16u (|s| max(|l|,|u|) + |t| + 1).
 */
 #include <float.h>
 #include <math.h>
@@ -80,7 +80,9 @@ static double margin(double s, double t, double l, double u)
 static void tangent(fn f, fn df, double d, double *s, double *t) { *s = df(d); *t = f(d) - *s * d; }
 
 /*
-** Sigmoid and tanh: convex on x <= 0, concave on x >= 0 (S-shaped).
+** Sigmoid, tanh and erf: convex on x <= 0, concave on x >= 0 (S-shaped;
+** erf'' = -2x erf'), f' even and largest at 0, f and f' from libm within a
+** few ulps relative (erf' through derf's split square, below).
 **   u <= 0:  upper = chord (l,f(l))-(u,f(u)); lower = tangent at (l+u)/2;
 **   l >= 0:  lower = chord;                   upper = tangent at (l+u)/2;
 **   l < 0 < u: lower = the chord if its slope k < f'(l); otherwise the
@@ -156,9 +158,37 @@ static void s_upper(fn g, fn dg, double l, double u, double *w, double *b)
   *b = -gb;
 }
 
-/* An S-shaped activation's functions: f, f', and g(x) = -f(-x) with g'. */
-typedef struct s_fns { fn f, df, g, dg; } s_fns;
-static const s_fns SIG = {sig, dsig, nsig, dnsig}, TANH = {tanh, dtanh, ntanh, dntanh};
+/* f'(x) = 2/sqrt(pi) e^(-x^2) with x^2 = hi + lo (fma) and e^(-lo) = 1 - lo:
+   a few ulps relative for every x, as tanh' and sigmoid' (act.c's derf). */
+static double derf(double x)
+{
+  double hi = x * x, lo = fma(x, x, -hi);
+  return 1.1283791670955126 * exp(-hi) * (1 - lo);
+}
+static double nerf(double x) { return -erf(-x); }
+
+/* alpha-CROWN's tangent at p from one libm call: f(p), f'(p), f''(p). */
+static void sig_at(double p, double *y, double *d1, double *d2)
+{
+  *y = sig(p); *d1 = *y * (1 - *y); *d2 = *d1 * (1 - 2 * *y);
+}
+static void tanh_at(double p, double *y, double *d1, double *d2)
+{
+  *y = tanh(p); *d1 = 1 - *y * *y; *d2 = -2 * *y * *d1;
+}
+static void erf_at(double p, double *y, double *d1, double *d2)
+{
+  *y = erf(p); *d1 = derf(p); *d2 = -2 * p * *d1;
+}
+
+/* An S-shaped activation's functions: f, f', g(x) = -f(-x) with g', and the
+   tangent data at a point for alpha-CROWN. */
+typedef struct s_fns {
+  fn f, df, g, dg;
+  void (*at)(double p, double *y, double *d1, double *d2);
+} s_fns;
+static const s_fns SIG = {sig, dsig, nsig, dnsig, sig_at}, TANH = {tanh, dtanh, ntanh, dntanh, tanh_at},
+                   ERF = {erf, derf, nerf, derf, erf_at};
 
 static void relax_s(const s_fns *F, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
@@ -300,10 +330,10 @@ static void relax_hsig(double a, double b, double l, double u, double *lw, doubl
 ** and BoundTanh "tangent point" parameters).  Each member is a valid line, so
 ** any p in the range gives a sound bound.  Slot 1 ("both signs"):
 **   ReLU/LeakyReLU, l < 0 < u, lower side:  y >= p x,  p in [alpha, 1];
-**   sigmoid/tanh, l < 0 < u, lower side without the chord: tangent at
+**   sigmoid/tanh/erf, l < 0 < u, lower side without the chord: tangent at
 **     p <= the CROWN point d(U) (tp_both), down to -500 (auto_LiRPA's table
 **     limit); upper side: the mirror image, p >= the mirrored point.
-** Slot 0 ("one sign"), sigmoid/tanh: lower side for u <= 0 and upper side for
+** Slot 0 ("one sign"), sigmoid/tanh/erf: lower side for u <= 0 and upper side for
 **   l >= 0: tangent at p in [l, u] (f is convex, resp. concave, there).
 ** Chords and other cases are fixed (-1).
 */
@@ -318,7 +348,7 @@ static int s_range_lower(fn f, fn df, double l, double u, double *pmin, double *
   return 1;
 }
 
-/* The S-shaped functions of node n (sigmoid or tanh), or NULL. */
+/* The S-shaped functions of node n (sigmoid, tanh, erf), or NULL. */
 static const s_fns *s_of(const cb_node *n);
 
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
@@ -338,27 +368,25 @@ int relax_param_range(const cb_node *n, double l, double u, int upper, double *p
   return slot;
 }
 
-/* Tangent at p from one libm call (f' = 1 - y^2 or y (1 - y)): the slope's
-   absolute error is then a few u rather than relative, so the margin also
-   covers 32 u (|x| + |p|) on the range (|x| <= M). */
+/* Tangent at p from the row's `at` (f' = 1 - y^2, y (1 - y), or erf's
+   split-square exponential): the slope's absolute error is then a few u
+   rather than relative, so the margin also covers 32 u (|x| + |p|) on the
+   range (|x| <= M). */
 void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b)
 {
-  double y, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
-  int t = node_is_act(n, CB_ACT_TANH);
+  double y, f2, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
   if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
-  y = t ? tanh(p) : sig(p);
-  *w = t ? 1 - y * y : y * (1 - y);
+  s_of(n)->at(p, &y, w, &f2);
   *b = y - *w * p;
   *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * ROUND_U * (M + fabs(p)));
 }
 
 double relax_param_dline(const cb_node *n, int upper, double p, double x)
 {
-  double f2;
+  double y, f1, f2;
   (void)upper;
   if (relax_alpha_family(n) == RELAX_SLOPE) return x;
-  if (node_is_act(n, CB_ACT_TANH)) { double y = tanh(p); f2 = -2 * y * (1 - y * y); }
-  else { double y = sig(p); f2 = y * (1 - y) * (1 - 2 * y); }
+  s_of(n)->at(p, &y, &f1, &f2);
   return f2 * (x - p);   /* d/dp [f'(p) x + f(p) - f'(p) p] */
 }
 
@@ -431,6 +459,11 @@ static void lines_exp(const cb_node *n, double l, double u, double *lw, double *
   (void)n;
   relax_convex(exp, exp, l, u, lw, lb, uw, ub);
 }
+static void lines_erf(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&ERF, l, u, lw, lb, uw, ub);
+}
 static void lines_hsig(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
   relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
@@ -474,8 +507,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
   [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
   [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
+  [CB_ACT_ERF] = {lines_erf, RELAX_TANGENT, &ERF, NULL},
 };
-_Static_assert(CB_ACT_COUNT == 9, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 10, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

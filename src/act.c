@@ -4,10 +4,12 @@
 ** Jacobians), a Lipschitz constant and the forward-error rule.
 **
 ** Forward-error rules: ReLU and Clip only compare (exact).  LeakyReLU's
-** alpha x is one correctly rounded product, HardSigmoid's alpha x + beta one fma.  Sigmoid, tanh and ELU call libm
-** (exp, tanh, expm1), which glibc documents within 1-2 ulps on x86_64; with
-** the logistic formula's two further roundings, 16 u relative plus the
-** smallest subnormal absolute covers them with room to spare.
+** alpha x is one correctly rounded product, HardSigmoid's alpha x + beta one
+** fma (its clipping only compares).  Sigmoid, tanh, ELU, Softplus, Exp and
+** Erf call libm (exp, tanh, expm1, log1p, erf), which glibc documents within
+** 1-2 ulps on x86_64; with the logistic formula's two further roundings (the
+** softplus sum's one), 16 u relative plus the smallest subnormal absolute
+** covers them with room to spare.
 **
 ** The ranges of f' are outward: sigmoid' and tanh' are even and decreasing
 ** in |x| (so the range over [l, u] is spanned by the smallest and the largest
@@ -154,6 +156,25 @@ static void hsig_drange(const cb_node *n, double l, double u, double *dl, double
 }
 static double hsig_lip(const cb_node *n) { return fabs(n->p.act.alpha); }
 
+/* ---- Erf: libm's erf (glibc: 1-2 ulps); f'(x) = 2/sqrt(pi) e^(-x^2), even and
+   decreasing in |x|.  x^2 is split as hi + lo (fma) and e^(-lo) taken as
+   1 - lo (|lo| <= u hi; hi < 745 or the result is 0), so f' is within a few
+   ulps relative for every x (plain exp(-x*x) errs by u x^2 relative).  The
+   peak 2/sqrt(pi) is taken one ulp above its nearest double. ---- */
+#define TWO_OVER_SQRTPI 1.1283791670955126   /* 2/sqrt(pi), rounded to nearest */
+static double erf_f(const cb_node *n, double x) { (void)n; return erf(x); }
+static double derf(double x)
+{
+  double hi = x * x, lo = fma(x, x, -hi);
+  return TWO_OVER_SQRTPI * exp(-hi) * (1 - lo);
+}
+static double erf_df(const cb_node *n, double x, double y) { (void)n; (void)y; return derf(x); }
+static double erf_peak(const cb_node *n) { (void)n; return nextafter(TWO_OVER_SQRTPI, 2.0); }
+static void erf_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  even_range(derf, erf_peak(n), l, u, dl, dh);
+}
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -164,5 +185,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one},
   [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded},
   [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip},
+  [CB_ACT_ERF] = {"ERF", 0, CB_ACT_ERR_LIBM, always, erf_f, erf_df, erf_drange, erf_peak},
 };
-_Static_assert(CB_ACT_COUNT == 9, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 10, "a new activation needs its row in cb_act_table");

@@ -199,6 +199,8 @@ class Interp:
             return [np.logaddexp(0.0, x)]
         if t == "Exp":
             return [np.exp(x)]
+        if t == "Erf":
+            return [np.vectorize(math.erf)(x)]
         if t == "HardSigmoid":
             return [np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0)]
         if t == "Clip":
@@ -582,6 +584,23 @@ def hard_sigmoid():
     x = n.gemm(x, 8, 8)
     x = n.add("Mul", [x, n.init("hs_gain", np.array([6.0], dtype=np.float32))])
     x = n.add("HardSigmoid", [x], alpha=0.25, beta=0.375)
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def erf():
+    n = Net("erf", 13, [1, 6],
+            "Gemm, Erf, Gemm, Div by sqrt 2 (float32), Erf, Add 1, Mul 0.5 (GELU's factor "
+            "0.5 (1 + erf(x / sqrt 2)) without the product by x), Gemm.",
+            in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Erf", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Div", [x, n.init("erf_sqrt2", np.array([1.4142135], dtype=np.float32))])
+    x = n.add("Erf", [x])
+    x = n.add("Add", [x, n.init("erf_one", np.array([1.0], dtype=np.float32))])
+    x = n.add("Mul", [x, n.init("erf_half", np.array([0.5], dtype=np.float32))])
     x = n.gemm(x, 8, 3)
     return n
 
