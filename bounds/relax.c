@@ -80,9 +80,10 @@ static double margin(double s, double t, double l, double u)
 static void tangent(fn f, fn df, double d, double *s, double *t) { *s = df(d); *t = f(d) - *s * d; }
 
 /*
-** Sigmoid, tanh and erf: convex on x <= 0, concave on x >= 0 (S-shaped;
-** erf'' = -2x erf'), f' even and largest at 0, f and f' from libm within a
-** few ulps relative (erf' through derf's split square, below).
+** Sigmoid, tanh, erf and softsign: convex on x <= 0, concave on x >= 0
+** (S-shaped; erf'' = -2x erf', softsign'' = -2 sign(x)/(1 + |x|)^3), f' even
+** and largest at 0, f and f' within a few ulps relative (libm; erf' through
+** derf's split square; softsign's quotients are two roundings each).
 **   u <= 0:  upper = chord (l,f(l))-(u,f(u)); lower = tangent at (l+u)/2;
 **   l >= 0:  lower = chord;                   upper = tangent at (l+u)/2;
 **   l < 0 < u: lower = the chord if its slope k < f'(l); otherwise the
@@ -167,6 +168,11 @@ static double derf(double x)
 }
 static double nerf(double x) { return -erf(-x); }
 
+/* Softsign x / (1 + |x|): f' = 1/(1 + |x|)^2, g(x) = -f(-x) = f(x). */
+static double softsign(double x) { return isinf(x) ? copysign(1, x) : x / (1 + fabs(x)); }
+static double dsoftsign(double x) { double d = 1 + fabs(x); return 1 / (d * d); }
+static double nsoftsign(double x) { return -softsign(-x); }
+
 /* alpha-CROWN's tangent at p from one libm call: f(p), f'(p), f''(p). */
 static void sig_at(double p, double *y, double *d1, double *d2)
 {
@@ -180,6 +186,10 @@ static void erf_at(double p, double *y, double *d1, double *d2)
 {
   *y = erf(p); *d1 = derf(p); *d2 = -2 * p * *d1;
 }
+static void softsign_at(double p, double *y, double *d1, double *d2)
+{
+  *y = softsign(p); *d1 = dsoftsign(p); *d2 = -2 * copysign(1, p) * *d1 / (1 + fabs(p));
+}
 
 /* An S-shaped activation's functions: f, f', g(x) = -f(-x) with g', and the
    tangent data at a point for alpha-CROWN. */
@@ -188,7 +198,8 @@ typedef struct s_fns {
   void (*at)(double p, double *y, double *d1, double *d2);
 } s_fns;
 static const s_fns SIG = {sig, dsig, nsig, dnsig, sig_at}, TANH = {tanh, dtanh, ntanh, dntanh, tanh_at},
-                   ERF = {erf, derf, nerf, derf, erf_at};
+                   ERF = {erf, derf, nerf, derf, erf_at},
+                   SOFTSIGN = {softsign, dsoftsign, nsoftsign, dsoftsign, softsign_at};
 
 static void relax_s(const s_fns *F, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
@@ -464,6 +475,11 @@ static void lines_erf(const cb_node *n, double l, double u, double *lw, double *
   (void)n;
   relax_s(&ERF, l, u, lw, lb, uw, ub);
 }
+static void lines_softsign(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&SOFTSIGN, l, u, lw, lb, uw, ub);
+}
 static void lines_hsig(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
   relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
@@ -508,8 +524,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
   [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
   [CB_ACT_ERF] = {lines_erf, RELAX_TANGENT, &ERF, NULL},
+  [CB_ACT_SOFTSIGN] = {lines_softsign, RELAX_TANGENT, &SOFTSIGN, NULL},
 };
-_Static_assert(CB_ACT_COUNT == 10, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 11, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

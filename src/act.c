@@ -8,7 +8,7 @@
 ** fma (its clipping only compares).  Sigmoid, tanh, ELU, Softplus, Exp and
 ** Erf call libm (exp, tanh, expm1, log1p, erf), which glibc documents within
 ** 1-2 ulps on x86_64; with the logistic formula's two further roundings (the
-** softplus sum's one), 16 u relative plus the smallest subnormal absolute
+** softplus sum's one; Softsign's quotient is two roundings and no libm), 16 u relative plus the smallest subnormal absolute
 ** covers them with room to spare.
 **
 ** The ranges of f' are outward: sigmoid' and tanh' are even and decreasing
@@ -175,6 +175,17 @@ static void erf_drange(const cb_node *n, double l, double u, double *dl, double 
   even_range(derf, erf_peak(n), l, u, dl, dh);
 }
 
+/* ---- Softsign: x / (1 + |x|), two roundings (inside the libm rule); +-1 at
+   +-inf.  f' = 1/(1 + |x|)^2, even and decreasing in |x|, at most 1. ---- */
+static double softsign_f(const cb_node *n, double x) { (void)n; return isinf(x) ? copysign(1, x) : x / (1 + fabs(x)); }
+static double dsoftsign(double x) { double d = 1 + fabs(x); return 1 / (d * d); }
+static double softsign_df(const cb_node *n, double x, double y) { (void)n; (void)y; return dsoftsign(x); }
+static void softsign_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  (void)n;
+  even_range(dsoftsign, 1.0, l, u, dl, dh);
+}
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -186,5 +197,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded},
   [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip},
   [CB_ACT_ERF] = {"ERF", 0, CB_ACT_ERR_LIBM, always, erf_f, erf_df, erf_drange, erf_peak},
+  [CB_ACT_SOFTSIGN] = {"SOFTSIGN", 0, CB_ACT_ERR_LIBM, always, softsign_f, softsign_df, softsign_drange, one},
 };
-_Static_assert(CB_ACT_COUNT == 10, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 11, "a new activation needs its row in cb_act_table");

@@ -26,6 +26,7 @@ typedef enum cb_act {
   CB_ACT_EXP,         /* y = exp(x)                                     */
   CB_ACT_HARD_SIGMOID,/* y = max(0, min(1, alpha x + beta))             */
   CB_ACT_ERF,         /* y = erf(x) = 2/sqrt(pi) int_0^x exp(-t^2) dt   */
+  CB_ACT_SOFTSIGN,    /* y = x / (1 + |x|)                              */
   CB_ACT_COUNT
 } cb_act;
 

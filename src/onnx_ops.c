@@ -617,6 +617,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Exp")) return op_act(L, nd, CB_ACT_EXP, 0, err);
   if (!strcmp(op, "HardSigmoid")) return op_act(L, nd, CB_ACT_HARD_SIGMOID, 0.2, err);
   if (!strcmp(op, "Erf")) return op_act(L, nd, CB_ACT_ERF, 0, err);
+  if (!strcmp(op, "Softsign")) return op_act(L, nd, CB_ACT_SOFTSIGN, 0, err);
   if (!strcmp(op, "Clip")) return op_clip(L, nd, err);
   if (!strcmp(op, "Conv")) return ops_window(L, nd, 0, err);
   if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") || !strcmp(op, "GlobalAveragePool")) {

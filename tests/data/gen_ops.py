@@ -199,6 +199,8 @@ class Interp:
             return [np.logaddexp(0.0, x)]
         if t == "Exp":
             return [np.exp(x)]
+        if t == "Softsign":
+            return [x / (1.0 + np.abs(x))]
         if t == "Erf":
             return [np.vectorize(math.erf)(x)]
         if t == "HardSigmoid":
@@ -601,6 +603,17 @@ def erf():
     x = n.add("Erf", [x])
     x = n.add("Add", [x, n.init("erf_one", np.array([1.0], dtype=np.float32))])
     x = n.add("Mul", [x, n.init("erf_half", np.array([0.5], dtype=np.float32))])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def softsign():
+    n = Net("softsign", 13, [1, 6], "Gemm, Softsign, Gemm, Softsign, Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Softsign", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Softsign", [x])
     x = n.gemm(x, 8, 3)
     return n
 
