@@ -282,6 +282,33 @@ static void relax_convex(fn f, fn df, double l, double u, double *lw, double *lb
 static double softplus(double x) { return log1p(exp(-fabs(x))) + fmax(x, 0); }
 
 /*
+** SELU = g ELU_a (a, g >= 0, selu_ok): y = g x on x >= 0, g a (e^x - 1) on
+** x <= 0 (convex there).  f' jumps from g a down to g at 0 when a > 1 (the
+** ONNX defaults a = 1.6733, g = 1.0507), so f is neither convex nor concave
+** across 0.
+**   l >= 0:     y = g x (g a double: exact in reals);
+**   u <= 0:     convex: the chord above and the midpoint tangent below, as
+**               relax_convex (same margin argument; two more products);
+**   l < 0 < u:  the constant lines f(l) <= y <= f(u) (f nondecreasing), with
+**               the libm margin, as ELU with alpha > 1.
+*/
+static double selu(double a, double g, double x) { return x > 0 ? g * x : g * (a * expm1(x)); }
+static void relax_selu(double a, double g, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double fl = selu(a, g, l), fu = selu(a, g, u), d = 0.5 * l + 0.5 * u;
+  if (l >= 0) { *lw = *uw = g; *lb = *ub = 0; return; }
+  if (u > 0 || l == u) {
+    *lw = *uw = 0; *lb = fl - margin(0, fl, l, u); *ub = fu + margin(0, fu, l, u);
+    return;
+  }
+  *uw = (fu - fl) / (u - l);
+  *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
+  *lw = g * (a * exp(d));
+  *lb = selu(a, g, d) - *lw * d;
+  *lb -= margin(*lw, *lb, l, u);
+}
+
+/*
 ** HardSigmoid, y = clip(z, 0, 1) with z = a x + b, a >= 0 (hsig_ok below):
 ** Clip's relaxation in x.  Its kinks x0 = -b/a (y = 0) and x1 = (1 - b)/a
 ** (y = 1) are real numbers; z at l and u is one fma, bracketed outward.
@@ -480,6 +507,10 @@ static void lines_softsign(const cb_node *n, double l, double u, double *lw, dou
   (void)n;
   relax_s(&SOFTSIGN, l, u, lw, lb, uw, ub);
 }
+static void lines_selu(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_selu(n->p.act.alpha, n->p.act.gamma, l, u, lw, lb, uw, ub);
+}
 static void lines_hsig(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
   relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
@@ -497,6 +528,13 @@ static int hsig_ok(const cb_node *n, cb_error *err)
   if (!(n->p.act.alpha >= 0 && isfinite(n->p.act.alpha) && isfinite(n->p.act.beta)))
     return cb_error_set(err, CB_EUNSUP, "node \"%s\": HardSigmoid alpha %g, beta %g: needs a finite alpha >= 0",
                         n->name, n->p.act.alpha, n->p.act.beta);
+  return CB_OK;
+}
+static int selu_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0 && n->p.act.gamma >= 0 && isfinite(n->p.act.alpha) && isfinite(n->p.act.gamma)))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": Selu alpha %g, gamma %g: needs finite alpha, gamma >= 0",
+                        n->name, n->p.act.alpha, n->p.act.gamma);
   return CB_OK;
 }
 static int elu_ok(const cb_node *n, cb_error *err)
@@ -525,8 +563,9 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
   [CB_ACT_ERF] = {lines_erf, RELAX_TANGENT, &ERF, NULL},
   [CB_ACT_SOFTSIGN] = {lines_softsign, RELAX_TANGENT, &SOFTSIGN, NULL},
+  [CB_ACT_SELU] = {lines_selu, RELAX_FIXED, NULL, selu_ok},
 };
-_Static_assert(CB_ACT_COUNT == 11, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

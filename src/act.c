@@ -6,7 +6,7 @@
 ** Forward-error rules: ReLU and Clip only compare (exact).  LeakyReLU's
 ** alpha x is one correctly rounded product, HardSigmoid's alpha x + beta one
 ** fma (its clipping only compares).  Sigmoid, tanh, ELU, Softplus, Exp and
-** Erf call libm (exp, tanh, expm1, log1p, erf), which glibc documents within
+** Erf (and SELU) call libm (exp, tanh, expm1, log1p, erf), which glibc documents within
 ** 1-2 ulps on x86_64; with the logistic formula's two further roundings (the
 ** softplus sum's one; Softsign's quotient is two roundings and no libm), 16 u relative plus the smallest subnormal absolute
 ** covers them with room to spare.
@@ -186,6 +186,24 @@ static void softsign_drange(const cb_node *n, double l, double u, double *dl, do
   even_range(dsoftsign, 1.0, l, u, dl, dh);
 }
 
+/* ---- SELU = gamma ELU_alpha (alpha, gamma >= 0, checked by the loader):
+   gamma x, or gamma (alpha expm1(x)): libm and two products, inside the
+   libm rule.  f' = gamma ELU', its range gamma times ELU's, rounded outward. ---- */
+static int selu_monotone(const cb_node *n) { return n->p.act.alpha >= 0 && n->p.act.gamma >= 0; }
+static double selu_f(const cb_node *n, double x)
+{
+  return x > 0 ? n->p.act.gamma * x : n->p.act.gamma * (n->p.act.alpha * expm1(x));
+}
+static double selu_df(const cb_node *n, double x, double y) { return n->p.act.gamma * elu_df(n, x, y); }
+static void selu_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  double g = n->p.act.gamma;
+  elu_drange(n, l, u, dl, dh);
+  *dl = fmax(0, *dl * g * (1 - 4 * ROUND_U) - DBL_TRUE_MIN);
+  *dh = *dh * g * (1 + 4 * ROUND_U) + DBL_TRUE_MIN;
+}
+static double selu_lip(const cb_node *n) { return n->p.act.gamma * elu_lip(n) * (1 + 4 * ROUND_U); }
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
   [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
@@ -198,5 +216,6 @@ const cb_act_info cb_act_table[CB_ACT_COUNT] = {
   [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip},
   [CB_ACT_ERF] = {"ERF", 0, CB_ACT_ERR_LIBM, always, erf_f, erf_df, erf_drange, erf_peak},
   [CB_ACT_SOFTSIGN] = {"SOFTSIGN", 0, CB_ACT_ERR_LIBM, always, softsign_f, softsign_df, softsign_drange, one},
+  [CB_ACT_SELU] = {"SELU", 0, CB_ACT_ERR_LIBM, selu_monotone, selu_f, selu_df, selu_drange, selu_lip},
 };
-_Static_assert(CB_ACT_COUNT == 11, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in cb_act_table");

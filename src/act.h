@@ -10,7 +10,7 @@
 ** test_kinds.c walks every row through every analyzer.
 **
 ** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU,
-** HardSigmoid), beta (HardSigmoid), lo/hi (Clip).  Every function below reads them from the node.
+** HardSigmoid, SELU), beta (HardSigmoid), gamma (SELU), lo/hi (Clip).  Every function below reads them from the node.
 */
 #ifndef CB_ACT_H
 #define CB_ACT_H
@@ -27,6 +27,7 @@ typedef enum cb_act {
   CB_ACT_HARD_SIGMOID,/* y = max(0, min(1, alpha x + beta))             */
   CB_ACT_ERF,         /* y = erf(x) = 2/sqrt(pi) int_0^x exp(-t^2) dt   */
   CB_ACT_SOFTSIGN,    /* y = x / (1 + |x|)                              */
+  CB_ACT_SELU,        /* y = gamma (x if x > 0 else alpha (exp(x) - 1)) */
   CB_ACT_COUNT
 } cb_act;
 

@@ -199,6 +199,10 @@ class Interp:
             return [np.logaddexp(0.0, x)]
         if t == "Exp":
             return [np.exp(x)]
+        if t == "Selu":
+            al = a.get("alpha", 1.67326319217681884765625)
+            ga = a.get("gamma", 1.05070102214813232421875)
+            return [ga * np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
         if t == "Softsign":
             return [x / (1.0 + np.abs(x))]
         if t == "Erf":
@@ -614,6 +618,19 @@ def softsign():
     x = n.add("Softsign", [x])
     x = n.gemm(x, 8, 8)
     x = n.add("Softsign", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def selu():
+    n = Net("selu", 13, [1, 6],
+            "Gemm, Selu with the defaults (alpha 1.6733, gamma 1.0507), Gemm, "
+            "Selu(alpha=0.5, gamma=2 as float32), Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Selu", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Selu", [x], alpha=0.5, gamma=2.0)
     x = n.gemm(x, 8, 3)
     return n
 
