@@ -5,15 +5,19 @@
 **
 ** Forward-error rules: ReLU and Clip only compare (exact).  LeakyReLU's
 ** alpha x is one correctly rounded product, HardSigmoid's alpha x + beta one
-** fma (its clipping only compares).  Sigmoid, tanh, ELU, Softplus, Exp and
-** Erf (and SELU) call libm (exp, tanh, expm1, log1p, erf), which glibc documents within
-** 1-2 ulps on x86_64; with the logistic formula's two further roundings (the
-** softplus sum's one; Softsign's quotient is two roundings and no libm), 16 u relative plus the smallest subnormal absolute
-** covers them with room to spare.
+** fma (its clipping only compares).  Sigmoid, tanh, ELU, SELU, Softplus, Exp
+** and Erf call libm (exp, tanh, expm1, log1p, erf), which glibc documents
+** within 1-2 ulps on x86_64; with the logistic formula's two further
+** roundings (SELU's two products, Softplus's sum; Softsign is two roundings
+** and no libm), 16 u relative plus the smallest subnormal absolute covers
+** them with room to spare.
 **
-** The ranges of f' are outward: sigmoid' and tanh' are even and decreasing
-** in |x| (so the range over [l, u] is spanned by the smallest and the largest
-** |x|), ELU's alpha e^x is increasing; each libm value is widened by 16 u.
+** The ranges of f' are outward: sigmoid', tanh', erf' and softsign' are even
+** and decreasing in |x| (so the range over [l, u] is spanned by the smallest
+** and the largest |x|), ELU's alpha e^x, Exp's e^x and Softplus's sigmoid
+** are increasing, SELU's is gamma times ELU's, HardSigmoid's is 0, alpha or
+** both; each libm value is widened by 16 u.  Exp has no global Lipschitz
+** constant: its lip is +inf, which lip/lipschitz.c refuses by name.
 */
 #include <float.h>
 #include <math.h>
