@@ -3,7 +3,8 @@
 ** make that row's bound as tight as possible (Xu et al. 2021, "Fast and
 ** Complete", Sec. 3.1).  Parameters (relax.c, relax_param_*): the lower slope
 ** p in [alpha, 1] of every unstable ReLU / LeakyReLU, and the tangent points
-** of sigmoid/tanh lines.  A "pass" is one CROWN backward pass: the final one
+** of S-shaped (sigmoid/tanh/erf/softsign) lines.  A "pass" is one CROWN
+** backward pass: the final one
 ** (rows = the specification) and, with opt->interm, one per intermediate node
 ** that CROWN re-bounds (rows = its neurons of unknown sign, upper and minus
 ** lower), each row with its own parameters.  Per iteration the passes run in
@@ -31,7 +32,7 @@
 ** parameter's range to moving bounds.
 ** Optimiser: Adam (Kingma & Ba 2015), step decayed geometrically, projection
 ** onto each parameter's range: auto_LiRPA's step 0.5, decay 0.98 and 20
-** iterations for piecewise-linear nets, but 40 when sigmoid/tanh tangent
+** iterations for piecewise-linear nets, but 40 when S-shaped tangent
 ** points are optimised: their landscape is not convex and after 20 steps our
 ** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
 ** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at

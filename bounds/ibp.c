@@ -9,7 +9,9 @@
 **                 for a conv, the whole kernel's norm per output channel,
 **                 an upper bound of every position's receptive-field norm);
 **   monotone nodes (activations, MAXPOOL, index maps): f(lo) <= f(x) <= f(hi),
-**                 computed by the forward pass itself on lo and on hi;
+**                 computed by the forward pass itself on lo and on hi; an
+**                 activation that overflows on a finite box is refused
+**                 (CB_EUNSUP), never passed on as an infinite bound;
 **   SCALE / ADD:  elementwise with outward rounding.
 ** Source: Gowal et al. 2018 (IBP); Zhang et al. 2020 (CROWN-IBP) Sec. 3.
 */
@@ -140,6 +142,19 @@ static void widen_libm(double *lo, double *hi, size_t n)
   }
 }
 
+/* An activation whose box overflows (Exp) on a finite input box: refused by
+   name, so no analyzer ever relaxes or sums an infinite bound. */
+static int act_finite(const cb_ws *ws, int i, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *xl = ws->lo[n->in[0]], *xh = ws->hi[n->in[0]];
+  for (size_t e = 0; e < n->size; e++)
+    if (isfinite(xl[e]) && isfinite(xh[e]) && !(isfinite(ws->lo[i][e]) && isfinite(ws->hi[i][e])))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": %s overflows on the input box [%g, %g] (no finite bound)",
+                          ws->net->path, n->name, node_kind_name(n), xl[e], xh[e]);
+  return CB_OK;
+}
+
 static int ibp_box(cb_ws *ws, int i, cb_error *err)
 {
   const cb_node *n = &ws->net->node[i];
@@ -164,6 +179,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_ROUND)  /* alpha * x rounds */
       for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_down(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
+    if (rc == CB_OK && n->kind == CB_ACT) rc = act_finite(ws, i, err);
     return rc;
   }
   case CB_KIND_COUNT: break;

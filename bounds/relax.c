@@ -6,8 +6,8 @@
 **
 ** Rounding: a slope may be any double; the intercept is then chosen so the
 ** line is valid in real arithmetic: for piecewise-linear kinds it is rounded
-** outward at both ends of [l, u]; for sigmoid/tanh (libm values within a few
-** ulps) it is moved by a margin 16u (|s| max(|l|,|u|) + |t| + 1).
+** outward at both ends of [l, u]; for the smooth ones (libm values within a
+** few ulps) it is moved by a margin 16u (|s| max(|l|,|u|) + |t| + 1).
 */
 #include <float.h>
 #include <math.h>
@@ -80,7 +80,10 @@ static double margin(double s, double t, double l, double u)
 static void tangent(fn f, fn df, double d, double *s, double *t) { *s = df(d); *t = f(d) - *s * d; }
 
 /*
-** Sigmoid and tanh: convex on x <= 0, concave on x >= 0 (S-shaped).
+** Sigmoid, tanh, erf and softsign: convex on x <= 0, concave on x >= 0
+** (S-shaped; erf'' = -2x erf', softsign'' = -2 sign(x)/(1 + |x|)^3), f' even
+** and largest at 0, f and f' within a few ulps relative (libm; erf' through
+** derf's split square; softsign's quotients are two roundings each).
 **   u <= 0:  upper = chord (l,f(l))-(u,f(u)); lower = tangent at (l+u)/2;
 **   l >= 0:  lower = chord;                   upper = tangent at (l+u)/2;
 **   l < 0 < u: lower = the chord if its slope k < f'(l); otherwise the
@@ -156,9 +159,47 @@ static void s_upper(fn g, fn dg, double l, double u, double *w, double *b)
   *b = -gb;
 }
 
-/* An S-shaped activation's functions: f, f', and g(x) = -f(-x) with g'. */
-typedef struct s_fns { fn f, df, g, dg; } s_fns;
-static const s_fns SIG = {sig, dsig, nsig, dnsig}, TANH = {tanh, dtanh, ntanh, dntanh};
+/* f'(x) = 2/sqrt(pi) e^(-x^2) with x^2 = hi + lo (fma) and e^(-lo) = 1 - lo:
+   a few ulps relative for every x, as tanh' and sigmoid' (act.c's derf). */
+static double derf(double x)
+{
+  double hi = x * x, lo = fma(x, x, -hi);
+  return 1.1283791670955126 * exp(-hi) * (1 - lo);
+}
+static double nerf(double x) { return -erf(-x); }
+
+/* Softsign x / (1 + |x|): f' = 1/(1 + |x|)^2, g(x) = -f(-x) = f(x). */
+static double softsign(double x) { return isinf(x) ? copysign(1, x) : x / (1 + fabs(x)); }
+static double dsoftsign(double x) { double d = 1 + fabs(x); return 1 / (d * d); }
+static double nsoftsign(double x) { return -softsign(-x); }
+
+/* alpha-CROWN's tangent at p from one libm call: f(p), f'(p), f''(p). */
+static void sig_at(double p, double *y, double *d1, double *d2)
+{
+  *y = sig(p); *d1 = *y * (1 - *y); *d2 = *d1 * (1 - 2 * *y);
+}
+static void tanh_at(double p, double *y, double *d1, double *d2)
+{
+  *y = tanh(p); *d1 = 1 - *y * *y; *d2 = -2 * *y * *d1;
+}
+static void erf_at(double p, double *y, double *d1, double *d2)
+{
+  *y = erf(p); *d1 = derf(p); *d2 = -2 * p * *d1;
+}
+static void softsign_at(double p, double *y, double *d1, double *d2)
+{
+  *y = softsign(p); *d1 = dsoftsign(p); *d2 = -2 * copysign(1, p) * *d1 / (1 + fabs(p));
+}
+
+/* An S-shaped activation's functions: f, f', g(x) = -f(-x) with g', and the
+   tangent data at a point for alpha-CROWN. */
+typedef struct s_fns {
+  fn f, df, g, dg;
+  void (*at)(double p, double *y, double *d1, double *d2);
+} s_fns;
+static const s_fns SIG = {sig, dsig, nsig, dnsig, sig_at}, TANH = {tanh, dtanh, ntanh, dntanh, tanh_at},
+                   ERF = {erf, derf, nerf, derf, erf_at},
+                   SOFTSIGN = {softsign, dsoftsign, nsoftsign, dsoftsign, softsign_at};
 
 static void relax_s(const s_fns *F, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
@@ -206,14 +247,131 @@ static void relax_elu(double a, double l, double u, double *lw, double *lb, doub
 }
 
 /*
+** Smooth convex activations (Softplus, Exp): f'' >= 0 on all of R, so every
+** chord lies above f between its ends and every tangent below f everywhere.
+**   upper:  the chord (l, f(l))-(u, f(u)): k = (f(u) - f(l))/(u - l), the
+**           intercept max(f(l) - k l, f(u) - k u) puts the line above both
+**           ends (whatever k rounded to), so above f on [l, u] by convexity;
+**   lower:  the tangent at d = (l + u)/2: s = f'(d), t = f(d) - s d.  With s
+**           not exactly f'(d), the line f(d) + s (x - d) is off the tangent by
+**           |f'(d) - s| |x - d|, a few u |s| max(|l|, |u|).
+** Margin: libm's f and f' (a few ulps, act.c's rule) and the roundings of
+** k l, f - k l, s d, f(d) - s d stay under 16 u (|s| max(|l|, |u|) + |t| + 1),
+** margin() below, added outward to each intercept.
+** Overflow (Exp): if a coefficient is not finite the lines fall back to the
+** constants f(l) <= y <= f(u) (f increasing), which are infinite only where
+** IBP has already refused the box (ibp.c: an activation bound that overflows).
+** Source: the chord/tangent rule of Zhang et al. 2018 (CROWN) Sec. 3.3.
+*/
+static void relax_convex(fn f, fn df, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double fl = f(l), fu = f(u), d = 0.5 * l + 0.5 * u;
+  if (l < u) {
+    *uw = (fu - fl) / (u - l);
+    *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
+    *lw = df(d);
+    *lb = f(d) - *lw * d;
+    *lb -= margin(*lw, *lb, l, u);
+    if (isfinite(*uw) && isfinite(*ub) && isfinite(*lw) && isfinite(*lb)) return;
+  }
+  *lw = *uw = 0;
+  *lb = fl - margin(0, fl, l, u);
+  *ub = fu + margin(0, fu, l, u);
+}
+
+static double softplus(double x) { return log1p(exp(-fabs(x))) + fmax(x, 0); }
+
+/*
+** SELU = g ELU_a (a, g >= 0, selu_ok): y = g x on x >= 0, g a (e^x - 1) on
+** x <= 0 (convex there).  f' jumps from g a down to g at 0 when a > 1 (the
+** ONNX defaults a = 1.6733, g = 1.0507), so f is neither convex nor concave
+** across 0.
+**   l >= 0:     y = g x (g a double: exact in reals);
+**   u <= 0:     convex: the chord above and the midpoint tangent below, as
+**               relax_convex (same margin argument; two more products);
+**   l < 0 < u:  the constant lines f(l) <= y <= f(u) (f nondecreasing), with
+**               the libm margin, as ELU with alpha > 1.
+*/
+static double selu(double a, double g, double x) { return x > 0 ? g * x : g * (a * expm1(x)); }
+static void relax_selu(double a, double g, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double fl = selu(a, g, l), fu = selu(a, g, u), d = 0.5 * l + 0.5 * u;
+  if (l >= 0) { *lw = *uw = g; *lb = *ub = 0; return; }
+  if (u > 0 || l == u) {
+    *lw = *uw = 0; *lb = fl - margin(0, fl, l, u); *ub = fu + margin(0, fu, l, u);
+    return;
+  }
+  *uw = (fu - fl) / (u - l);
+  *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
+  *lw = g * (a * exp(d));
+  *lb = selu(a, g, d) - *lw * d;
+  *lb -= margin(*lw, *lb, l, u);
+}
+
+/*
+** HardSigmoid, y = clip(z, 0, 1) with z = a x + b, a >= 0 (hsig_ok below):
+** Clip's relaxation in x.  Its kinks x0 = -b/a (y = 0) and x1 = (1 - b)/a
+** (y = 1) are real numbers; z at l and u is one fma, bracketed outward.
+**   on one piece over [l, u] (z <= 0, z >= 1, 0 <= z <= 1, or a = 0): that
+**     piece itself: 0, 1, clip(b), or y = a x + b (a, b doubles: exact);
+**   otherwise a slope s in [0, a] (Clip's choice: the chords through the
+**     kinks, or 0 / a by the larger area) and the intercept from hs_icpt:
+**     the outward max (upper) or min (lower) of y_i - s x_i over the vertices
+**     (l, f(l)), (u, f(u)) and the kinks near [l, u].  f - line is piecewise
+**     linear with breaks at the kinks only, so a line above (below) every
+**     vertex is above (below) f on [l, u].  As s >= 0, a kink is replaced by
+**     the double below it (upper side) or above it (lower side), and f(l),
+**     f(u) by clip of the outward z: each only moves the intercept outward.
+*/
+static double clip01(double z) { return z < 0 ? 0 : z > 1 ? 1 : z; }
+
+static double hs_icpt(double a, double b, double s, double l, double u, int up)
+{
+  double zl = fma(a, l, b), zu = fma(a, u, b);
+  double fl = clip01(up ? round_up(zl) : round_down(zl)), fu = clip01(up ? round_up(zu) : round_down(zu));
+  double t = up ? fmax(t_up(s, l, fl), t_up(s, u, fu)) : fmin(t_dn(s, l, fl), t_dn(s, u, fu));
+  double klo[2] = {round_down(-b / a), round_down(round_down(1 - b) / a)};
+  double khi[2] = {round_up(-b / a), round_up(round_up(1 - b) / a)};
+  for (int j = 0; j < 2; j++) {
+    if (!(khi[j] >= l && klo[j] <= u)) continue;  /* outside [l, u] (NaN: overflowed, so far outside) */
+    t = up ? fmax(t, t_up(s, klo[j], j)) : fmin(t, t_dn(s, khi[j], j));
+  }
+  return t;
+}
+
+static void relax_hsig(double a, double b, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  double zl = fma(a, l, b), zu = fma(a, u, b), lo = round_down(zl), hi = round_up(zu);
+  if (a == 0 || hi <= 0 || lo >= 1) {
+    *lw = *uw = 0; *lb = *ub = a == 0 ? clip01(b) : hi <= 0 ? 0 : 1;
+    return;
+  }
+  if (lo >= 0 && hi <= 1) { *lw = *uw = a; *lb = *ub = b; return; }
+  if (lo < 0 && hi <= 1) {                        /* left kink only */
+    *uw = zu / (u - l);                           /* chord (l, 0)-(u, f(u)) */
+    *lw = zu > -zl ? a : 0;
+  } else if (lo >= 0) {                           /* right kink only */
+    *uw = 1 - zl > zu - 1 ? a : 0;
+    *lw = (1 - zl) / (u - l);                     /* chord (l, f(l))-(u, 1) */
+  } else {                                        /* both: through (l, 0), (x1, 1) and (x0, 0), (u, 1) */
+    *uw = a / (1 - zl);
+    *lw = a / zu;
+  }
+  *uw = fmin(a, fmax(0, *uw));                    /* s in [0, a] (fmax drops a NaN) */
+  *lw = fmin(a, fmax(0, *lw));
+  *ub = hs_icpt(a, b, *uw, l, u, 1);
+  *lb = hs_icpt(a, b, *lw, l, u, 0);
+}
+
+/*
 ** alpha-CROWN families (Xu et al. 2021, Sec. 3.1; auto_LiRPA 0.5.0 BoundRelu
 ** and BoundTanh "tangent point" parameters).  Each member is a valid line, so
 ** any p in the range gives a sound bound.  Slot 1 ("both signs"):
 **   ReLU/LeakyReLU, l < 0 < u, lower side:  y >= p x,  p in [alpha, 1];
-**   sigmoid/tanh, l < 0 < u, lower side without the chord: tangent at
+**   sigmoid/tanh/erf, l < 0 < u, lower side without the chord: tangent at
 **     p <= the CROWN point d(U) (tp_both), down to -500 (auto_LiRPA's table
 **     limit); upper side: the mirror image, p >= the mirrored point.
-** Slot 0 ("one sign"), sigmoid/tanh: lower side for u <= 0 and upper side for
+** Slot 0 ("one sign"), sigmoid/tanh/erf: lower side for u <= 0 and upper side for
 **   l >= 0: tangent at p in [l, u] (f is convex, resp. concave, there).
 ** Chords and other cases are fixed (-1).
 */
@@ -228,7 +386,7 @@ static int s_range_lower(fn f, fn df, double l, double u, double *pmin, double *
   return 1;
 }
 
-/* The S-shaped functions of node n (sigmoid or tanh), or NULL. */
+/* The S-shaped functions of node n (sigmoid, tanh, erf), or NULL. */
 static const s_fns *s_of(const cb_node *n);
 
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
@@ -248,27 +406,25 @@ int relax_param_range(const cb_node *n, double l, double u, int upper, double *p
   return slot;
 }
 
-/* Tangent at p from one libm call (f' = 1 - y^2 or y (1 - y)): the slope's
-   absolute error is then a few u rather than relative, so the margin also
-   covers 32 u (|x| + |p|) on the range (|x| <= M). */
+/* Tangent at p from the row's `at` (f' = 1 - y^2, y (1 - y), or erf's
+   split-square exponential): the slope's absolute error is then a few u
+   rather than relative, so the margin also covers 32 u (|x| + |p|) on the
+   range (|x| <= M). */
 void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b)
 {
-  double y, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
-  int t = node_is_act(n, CB_ACT_TANH);
+  double y, f2, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
   if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
-  y = t ? tanh(p) : sig(p);
-  *w = t ? 1 - y * y : y * (1 - y);
+  s_of(n)->at(p, &y, w, &f2);
   *b = y - *w * p;
   *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * ROUND_U * (M + fabs(p)));
 }
 
 double relax_param_dline(const cb_node *n, int upper, double p, double x)
 {
-  double f2;
+  double y, f1, f2;
   (void)upper;
   if (relax_alpha_family(n) == RELAX_SLOPE) return x;
-  if (node_is_act(n, CB_ACT_TANH)) { double y = tanh(p); f2 = -2 * y * (1 - y * y); }
-  else { double y = sig(p); f2 = y * (1 - y) * (1 - 2 * y); }
+  s_of(n)->at(p, &y, &f1, &f2);
   return f2 * (x - p);   /* d/dp [f'(p) x + f(p) - f'(p) p] */
 }
 
@@ -331,12 +487,54 @@ static void lines_elu(const cb_node *n, double l, double u, double *lw, double *
 {
   relax_elu(n->p.act.alpha, l, u, lw, lb, uw, ub);
 }
+static void lines_softplus(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_convex(softplus, sig, l, u, lw, lb, uw, ub);
+}
+static void lines_exp(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_convex(exp, exp, l, u, lw, lb, uw, ub);
+}
+static void lines_erf(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&ERF, l, u, lw, lb, uw, ub);
+}
+static void lines_softsign(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_s(&SOFTSIGN, l, u, lw, lb, uw, ub);
+}
+static void lines_selu(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_selu(n->p.act.alpha, n->p.act.gamma, l, u, lw, lb, uw, ub);
+}
+static void lines_hsig(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
+}
 
 static int leaky_ok(const cb_node *n, cb_error *err)
 {
   if (!(n->p.act.alpha >= 0 && n->p.act.alpha <= 1))
     return cb_error_set(err, CB_EUNSUP, "node \"%s\": LeakyRelu alpha %g outside [0, 1] has no relaxation",
                         n->name, n->p.act.alpha);
+  return CB_OK;
+}
+static int hsig_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0 && isfinite(n->p.act.alpha) && isfinite(n->p.act.beta)))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": HardSigmoid alpha %g, beta %g: needs a finite alpha >= 0",
+                        n->name, n->p.act.alpha, n->p.act.beta);
+  return CB_OK;
+}
+static int selu_ok(const cb_node *n, cb_error *err)
+{
+  if (!(n->p.act.alpha >= 0 && n->p.act.gamma >= 0 && isfinite(n->p.act.alpha) && isfinite(n->p.act.gamma)))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": Selu alpha %g, gamma %g: needs finite alpha, gamma >= 0",
+                        n->name, n->p.act.alpha, n->p.act.gamma);
   return CB_OK;
 }
 static int elu_ok(const cb_node *n, cb_error *err)
@@ -360,8 +558,14 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_TANH] = {lines_tanh, RELAX_TANGENT, &TANH, NULL},
   [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
+  [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
+  [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
+  [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
+  [CB_ACT_ERF] = {lines_erf, RELAX_TANGENT, &ERF, NULL},
+  [CB_ACT_SOFTSIGN] = {lines_softsign, RELAX_TANGENT, &SOFTSIGN, NULL},
+  [CB_ACT_SELU] = {lines_selu, RELAX_FIXED, NULL, selu_ok},
 };
-_Static_assert(CB_ACT_COUNT == 6, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 

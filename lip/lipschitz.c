@@ -203,7 +203,12 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
   case CB_AFFINE: case CB_CONV: return const_weighted(net, i, o, r, err);
   case CB_SCALE: const_scale(net, i, r); return CB_OK;
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: const_fixed(r, i, 1.0); return CB_OK;
-  case CB_ACT: const_fixed(r, i, node_act(n)->lip(n)); return CB_OK;
+  case CB_ACT:   /* +inf: f' unbounded on R (Exp), no global constant */
+    if (isinf(node_act(n)->lip(n)))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s, kind %s): no global Lipschitz constant (f' is "
+                          "unbounded)", net->path, n->name, n->op, node_kind_name(n));
+    const_fixed(r, i, node_act(n)->lip(n));
+    return CB_OK;
   case CB_MAXPOOL: const_maxpool(net, i, o->norm, r); return CB_OK;
   case CB_KIND_COUNT: break;
   }

@@ -9,8 +9,8 @@
 ** in bounds/relax.c, its ONNX mapping line in src/onnx_ops.c; tests/
 ** test_kinds.c walks every row through every analyzer.
 **
-** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU), lo/hi
-** (Clip).  Every function below reads them from the node.
+** Parameters live on the node (cb_node.p.act): alpha (LeakyReLU, ELU,
+** HardSigmoid, SELU), beta (HardSigmoid), gamma (SELU), lo/hi (Clip).  Every function below reads them from the node.
 */
 #ifndef CB_ACT_H
 #define CB_ACT_H
@@ -22,6 +22,12 @@ typedef enum cb_act {
   CB_ACT_TANH,        /* y = tanh(x)                                    */
   CB_ACT_CLIP,        /* y = min(max(x, lo), hi)  (ReLU6 = Clip(0, 6))  */
   CB_ACT_ELU,         /* y = x if x > 0 else alpha (exp(x) - 1)         */
+  CB_ACT_SOFTPLUS,    /* y = log(1 + exp(x))                            */
+  CB_ACT_EXP,         /* y = exp(x)                                     */
+  CB_ACT_HARD_SIGMOID,/* y = max(0, min(1, alpha x + beta))             */
+  CB_ACT_ERF,         /* y = erf(x) = 2/sqrt(pi) int_0^x exp(-t^2) dt   */
+  CB_ACT_SOFTSIGN,    /* y = x / (1 + |x|)                              */
+  CB_ACT_SELU,        /* y = gamma (x if x > 0 else alpha (exp(x) - 1)) */
   CB_ACT_COUNT
 } cb_act;
 
@@ -45,7 +51,8 @@ typedef struct cb_act_info {
   double (*df)(const struct cb_node *n, double x, double y);
   /* [dl, dh] contains f'(t) for every real t in [l, u] (one-sided at kinks), rounded outward */
   void (*drange)(const struct cb_node *n, double l, double u, double *dl, double *dh);
-  double (*lip)(const struct cb_node *n);                         /* sup |f'|, an upper bound */
+  /* sup |f'|, an upper bound; +inf if f' is unbounded (Exp: the Lipschitz analysis refuses it) */
+  double (*lip)(const struct cb_node *n);
 } cb_act_info;
 
 extern const cb_act_info cb_act_table[CB_ACT_COUNT];

@@ -11,7 +11,8 @@
 **   - a node with exact = 0 stands for parameters p' with |p' - p| <= r|p|
 **     (r = rel_err): its output is the exact-parameter interval widened by
 **     r (sum_k |w_k| max(|x_lo,k|, |x_hi,k|) + |b|), computed exactly;
-**   - SIGMOID, TANH: monotone, so [f(lo), f(hi)]; f is computed by libm at
+**   - smooth monotone activations (SIGMOID, TANH, ELU, SOFTPLUS, ...):
+**     [f(lo), f(hi)]; f is computed by libm at
 **     the enclosing doubles of lo and hi and widened by 16 ulps relative
 **     plus 16 * DBL_TRUE_MIN absolute, then clamped to f's range.  glibc
 **     documents at most 1-2 ulp for exp and tanh on x86_64, and the logistic
@@ -305,8 +306,8 @@ static void ex_move(ev *E, int i, int pt)
   }
 }
 
-/* y = f(x) for a piecewise-linear f with one kink at 0 (ReLU, LeakyReLU) or
-   CLIP: the range over [lo, hi] is spanned by f(lo), f(hi) and f(0) when 0
+/* y = f(x) for a piecewise-linear f with one kink at 0 (ReLU, LeakyReLU),
+   CLIP or HARD_SIGMOID (alpha >= 0, nondecreasing): the range over [lo, hi] is spanned by f(lo), f(hi) and f(0) when 0
    lies inside (any LeakyReLU slope, even negative). */
 static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
 {
@@ -316,6 +317,12 @@ static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
   else if (node_is_act(nd, CB_ACT_CLIP)) {
     if (dy_cmp_d(x, nd->p.act.lo, E) < 0) dy_set_d(y, nd->p.act.lo);
     else if (dy_cmp_d(x, nd->p.act.hi, E) > 0) dy_set_d(y, nd->p.act.hi);
+  } else if (node_is_act(nd, CB_ACT_HARD_SIGMOID)) {   /* clip(alpha x + beta, 0, 1), exactly */
+    dy_mul_d(y, x, nd->p.act.alpha);
+    dy_set_d(&E->p, nd->p.act.beta);
+    dy_add(y, y, &E->p, E->t);
+    if (mpz_sgn(y->m) < 0) { mpz_set_ui(y->m, 0); y->e = 0; }
+    else if (dy_cmp_d(y, 1.0, E) > 0) dy_set_d(y, 1.0);
   } else cb_assert(0 && "a piecewise-linear activation without an exact rule here");
 }
 
@@ -338,7 +345,7 @@ static void ex_pl(ev *E, int i, int pt)
 
 /* Monotone smooth activation at the enclosing doubles, widened (header);
    the result is clamped to f's range [f(-inf), f(+inf)] from the table. */
-static void ex_smooth(ev *E, int i)
+static int ex_smooth(ev *E, int i)
 {
   const cb_node *nd = &E->net->node[i];
   const cb_act_info *a = node_act(nd);
@@ -348,9 +355,11 @@ static void ex_smooth(ev *E, int i)
     double fa = a->f(nd, dy_to_d(&xl[e], 0, E)), fb = a->f(nd, dy_to_d(&xh[e], 1, E));
     fa = fmax(fa - (fabs(fa) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_lo);
     fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_hi);
+    if (!isfinite(fa) || !isfinite(fb)) return CB_EUNSUP;   /* f overflows (Exp): no dyadic encloses it */
     dy_set_d(&E->lo[i][e], fa);
     dy_set_d(&E->hi[i][e], fb);
   }
+  return CB_OK;
 }
 
 static int ex_maxpool(ev *E, int i, int pt)
@@ -404,8 +413,8 @@ static int ex_node(ev *E, int i)
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: ex_move(E, i, pt); return CB_OK;
   case CB_ACT:
     if (!node_monotone(nd) && !node_piecewise_linear(nd)) return CB_EUNSUP;
-    if (node_piecewise_linear(nd)) ex_pl(E, i, pt); else ex_smooth(E, i);
-    return CB_OK;
+    if (node_piecewise_linear(nd)) { ex_pl(E, i, pt); return CB_OK; }
+    return ex_smooth(E, i);
   case CB_MAXPOOL: return ex_maxpool(E, i, pt);
   case CB_KIND_COUNT: break;
   }
@@ -462,7 +471,7 @@ out:
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "exact evaluation: out of memory");
   if (rc != CB_OK)
     return cb_error_set(err, rc, "%s: node \"%s\": exact evaluation: %s", net->path, net->node[last].name,
-                        rc == CB_EUNSUP ? "a max pool window with no element, or a non-monotone smooth activation"
+                        rc == CB_EUNSUP ? "a max pool window with no element, or a smooth activation that is not monotone or overflows"
                                           : "invalid kind");
   return CB_OK;
 }

@@ -93,7 +93,8 @@ typedef struct cb_node {
     struct { cb_conv g; double *W, *b; } conv;         /* CONV: W [cout][cin/g][kh][kw] */
     struct { int axis; } concat;                       /* CONCAT */
     struct { int perm[CB_MAX_RANK]; } transpose;       /* TRANSPOSE: out dim i = in dim perm[i] */
-    struct { cb_act type; double alpha, lo, hi; } act; /* ACT: alpha (LeakyReLU, ELU), lo/hi (Clip) */
+    struct { cb_act type; double alpha, beta, gamma, lo, hi; } act; /* ACT: alpha (LeakyReLU, ELU,
+                                          HardSigmoid, SELU), beta (HardSigmoid), gamma (SELU), lo/hi (Clip) */
     struct { cb_conv g; } pool;                        /* MAXPOOL */
   } p;
 } cb_node;

@@ -327,7 +327,9 @@ static int op_matmul(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   return ops_bind_node(L, nd, idx, err);
 }
 
-/* An activation; alpha0 is the op's default "alpha" (LeakyRelu, Elu). */
+/* An activation; alpha0 is the op's default "alpha" (LeakyRelu, Elu,
+   HardSigmoid, Selu); HardSigmoid's "beta" defaults to 0.5, Selu's "gamma"
+   to 1.0507... (the float32 values of the ONNX defaults). */
 static int op_act(ld *L, const Onnx__NodeProto *nd, cb_act type, double alpha0, cb_error *err)
 {
   const val *x;
@@ -338,8 +340,13 @@ static int op_act(ld *L, const Onnx__NodeProto *nd, cb_act type, double alpha0, 
   if (idx < 0) return ops_bind_node(L, nd, idx, err);
   L->net->node[idx].p.act.type = type;
   L->net->node[idx].p.act.alpha = ld_attr_float(nd, "alpha", alpha0);
-  if (type == CB_ACT_ELU && !(L->net->node[idx].p.act.alpha >= 0))
-    return ld_err(L, err, CB_EUNSUP, "Elu with alpha %g < 0 is not monotone (not supported)", L->net->node[idx].p.act.alpha);
+  L->net->node[idx].p.act.beta = type == CB_ACT_HARD_SIGMOID ? ld_attr_float(nd, "beta", 0.5) : 0;
+  L->net->node[idx].p.act.gamma = type == CB_ACT_SELU ? ld_attr_float(nd, "gamma", 1.05070102214813232421875) : 0;
+  if ((type == CB_ACT_ELU || type == CB_ACT_HARD_SIGMOID || type == CB_ACT_SELU) && !(L->net->node[idx].p.act.alpha >= 0))
+    return ld_err(L, err, CB_EUNSUP, "%s with alpha %g < 0 is not monotone (not supported)", nd->op_type,
+                  L->net->node[idx].p.act.alpha);
+  if (type == CB_ACT_SELU && !(L->net->node[idx].p.act.gamma >= 0))
+    return ld_err(L, err, CB_EUNSUP, "Selu with gamma %g < 0 is not monotone (not supported)", L->net->node[idx].p.act.gamma);
   return ops_bind_node(L, nd, idx, err);
 }
 
@@ -610,6 +617,12 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Sigmoid")) return op_act(L, nd, CB_ACT_SIGMOID, 0, err);
   if (!strcmp(op, "Tanh")) return op_act(L, nd, CB_ACT_TANH, 0, err);
   if (!strcmp(op, "Elu")) return op_act(L, nd, CB_ACT_ELU, 1.0, err);
+  if (!strcmp(op, "Softplus")) return op_act(L, nd, CB_ACT_SOFTPLUS, 0, err);
+  if (!strcmp(op, "Exp")) return op_act(L, nd, CB_ACT_EXP, 0, err);
+  if (!strcmp(op, "HardSigmoid")) return op_act(L, nd, CB_ACT_HARD_SIGMOID, 0.2, err);
+  if (!strcmp(op, "Erf")) return op_act(L, nd, CB_ACT_ERF, 0, err);
+  if (!strcmp(op, "Softsign")) return op_act(L, nd, CB_ACT_SOFTSIGN, 0, err);
+  if (!strcmp(op, "Selu")) return op_act(L, nd, CB_ACT_SELU, 1.67326319217681884765625, err);
   if (!strcmp(op, "Clip")) return op_clip(L, nd, err);
   if (!strcmp(op, "Conv")) return ops_window(L, nd, 0, err);
   if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") || !strcmp(op, "GlobalAveragePool")) {

@@ -52,6 +52,8 @@ static inline int act(cb_net *net, int in, cb_act a)
   assert_true(i >= 0);
   if (a == CB_ACT_LEAKY_RELU) net->node[i].p.act.alpha = 0.1;
   if (a == CB_ACT_ELU) net->node[i].p.act.alpha = 0.7;
+  if (a == CB_ACT_SELU) { net->node[i].p.act.alpha = 1.6732632; net->node[i].p.act.gamma = 1.0507010; }
+  if (a == CB_ACT_HARD_SIGMOID) { net->node[i].p.act.alpha = 0.2; net->node[i].p.act.beta = 0.5; }
   if (a == CB_ACT_CLIP) { net->node[i].p.act.lo = -0.2; net->node[i].p.act.hi = 0.4; }
   return i;
 }

@@ -124,6 +124,28 @@ static void test_exact_values(void **state)
   cb_net_free(net);
 }
 
+/* Exp at 800 overflows a double: exact_eval refuses it (no dyadic encloses
+   +inf) instead of reading an infinity; at 1 it encloses e. */
+static void test_exp_overflow(void **st)
+{
+  int64_t d[2] = {1, 1};
+  cb_net *net = start(2, d);
+  cb_exact *E = NULL;
+  cb_error err = {0};
+  double x = 1, lo, hi;
+  (void)st;
+  net->output = act(net, 0, CB_ACT_EXP);
+  assert_int_equal(exact_eval(net, &x, &E, &err), CB_OK);
+  exact_output(E, 0, &lo, &hi);
+  assert_true(lo <= 2.718281828459045 && 2.7182818284590455 <= hi);
+  exact_free(E);
+  E = NULL;
+  x = 800;
+  assert_int_equal(exact_eval(net, &x, &E, &err), CB_EUNSUP);
+  assert_null(E);
+  cb_net_free(net);
+}
+
 /* verify must not answer sat; it answers unknown (floating point) quickly. */
 static void check_not_sat(const cb_net *net, const char *text, int threads, cb_method m, int relu_leaf, long states)
 {
@@ -318,6 +340,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_exact_values),
+    cmocka_unit_test(test_exp_overflow),
     cmocka_unit_test(test_dist),
     cmocka_unit_test(test_exact_oom),
     cmocka_unit_test(test_random_nets),

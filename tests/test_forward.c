@@ -126,6 +126,8 @@ static void act(tiny *t, cb_act a, double x0, double x1, double w0, double w1)
   if (a == CB_ACT_LEAKY_RELU) n->p.act.alpha = 0.1;
   if (a == CB_ACT_ELU) n->p.act.alpha = 0.5;
   if (a == CB_ACT_CLIP) { n->p.act.lo = 0; n->p.act.hi = 6; }
+  if (a == CB_ACT_HARD_SIGMOID) { n->p.act.alpha = 0.2; n->p.act.beta = 0.5; }
+  if (a == CB_ACT_SELU) { n->p.act.alpha = 1.5; n->p.act.gamma = 2; }
   t->x[0] = x0; t->x[1] = x1; t->want[0] = w0; t->want[1] = w1;
 }
 
@@ -135,6 +137,13 @@ static void k_sigmoid(tiny *t) { act(t, CB_ACT_SIGMOID, 0, -800, 0.5, 0); }
 static void k_tanh(tiny *t) { act(t, CB_ACT_TANH, 0, 1, 0, tanh(1.0)); }
 static void k_clip(tiny *t) { act(t, CB_ACT_CLIP, -1, 7, 0, 6); }
 static void k_elu(tiny *t) { act(t, CB_ACT_ELU, -1, 2, 0.5 * expm1(-1.0), 2); }
+/* log(1 + e^0) = log 2; at 1000 the naive log(1 + exp(x)) overflows, softplus is x + 0. */
+static void k_softplus(tiny *t) { act(t, CB_ACT_SOFTPLUS, 0, 1000, log(2.0), 1000); }
+static void k_exp(tiny *t) { act(t, CB_ACT_EXP, 0, -800, 1, 0); }
+static void k_erf(tiny *t) { act(t, CB_ACT_ERF, 1, -30, 0.84270079294971487, -1); }   /* erf(1) (A&S 7.1) */
+static void k_softsign(tiny *t) { act(t, CB_ACT_SOFTSIGN, -3, 1, -0.75, 0.5); }
+static void k_selu(tiny *t) { act(t, CB_ACT_SELU, -1, 2, 3 * expm1(-1.0), 4); }   /* 2 (1.5 (e^-1 - 1)), 2 * 2 */
+static void k_hsig(tiny *t) { act(t, CB_ACT_HARD_SIGMOID, 1, 5, 0.7, 1); }   /* 0.2 + 0.5; clipped at 1 */
 
 /* 3x3 image 1..9, 2x2 window stride 1 -> [5, 6, 8, 9]. */
 static void k_maxpool(tiny *t)
@@ -157,7 +166,9 @@ static void (*const builders[])(tiny *) = {
 _Static_assert(sizeof builders / sizeof builders[0] == CB_KIND_COUNT, "every kind needs a forward oracle");
 static void (*const act_builders[])(tiny *) = {
   [CB_ACT_RELU] = k_relu, [CB_ACT_LEAKY_RELU] = k_leaky, [CB_ACT_SIGMOID] = k_sigmoid, [CB_ACT_TANH] = k_tanh,
-  [CB_ACT_CLIP] = k_clip, [CB_ACT_ELU] = k_elu,
+  [CB_ACT_CLIP] = k_clip, [CB_ACT_ELU] = k_elu, [CB_ACT_SOFTPLUS] = k_softplus,
+  [CB_ACT_EXP] = k_exp, [CB_ACT_HARD_SIGMOID] = k_hsig, [CB_ACT_ERF] = k_erf,
+  [CB_ACT_SOFTSIGN] = k_softsign, [CB_ACT_SELU] = k_selu,
 };
 _Static_assert(sizeof act_builders / sizeof act_builders[0] == CB_ACT_COUNT, "every activation needs a forward oracle");
 

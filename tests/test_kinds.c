@@ -52,7 +52,8 @@ static cb_net *input(int rank, const int64_t *dims)
 /* Parameters that keep each activation inside what its relaxation supports. */
 static void act_params(cb_node *n)
 {
-  n->p.act.alpha = n->p.act.type == CB_ACT_ELU ? 0.8 : 0.15;
+  n->p.act.alpha = n->p.act.type == CB_ACT_ELU ? 0.8 : n->p.act.type == CB_ACT_SELU ? 1.6732632 : 0.15;
+  n->p.act.gamma = 1.0507010;   /* SELU */
   n->p.act.lo = -0.3;
   n->p.act.hi = 0.6;
 }

@@ -180,11 +180,37 @@ static void test_every_activation(void **st)
   }
 }
 
+/* An Exp whose box overflows (pre-activations up to ~1e3) is refused by name
+   under every method: no infinite bound reaches a margin, so no false verified. */
+static void test_exp_overflow_refused(void **st)
+{
+  int64_t d[2] = {1, 5};
+  cb_net *net = start(2, d);
+  double x0[5] = {0};
+  cb_set s = {CB_NORM_INF, 1000, 5, x0, NULL, NULL};
+  cb_method meth[5] = {CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN, CB_FWDLIN};
+  cb_bnet bn;
+  cb_error err = {0};
+  (void)st;
+  dense(net, act(net, dense(net, 0, 4), CB_ACT_EXP), 2);
+  net->output = net->n - 1;
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  for (int m = 0; m < 5; m++) {
+    cb_ws *ws = ws_new(&bn, &s, &err);
+    assert_non_null(ws);
+    assert_int_equal(bounds_run(ws, meth[m], &err), CB_EUNSUP);
+    assert_non_null(strstr(err.msg, "overflows"));
+    ws_free(ws);
+  }
+  bnet_free(&bn);
+  cb_net_free(net);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual),
-    cmocka_unit_test(test_every_activation),
+    cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

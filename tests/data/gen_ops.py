@@ -195,6 +195,20 @@ class Interp:
         if t == "Elu":
             al = a.get("alpha", 1.0)
             return [np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
+        if t == "Softplus":
+            return [np.logaddexp(0.0, x)]
+        if t == "Exp":
+            return [np.exp(x)]
+        if t == "Selu":
+            al = a.get("alpha", 1.67326319217681884765625)
+            ga = a.get("gamma", 1.05070102214813232421875)
+            return [ga * np.where(x > 0, x, al * np.expm1(np.minimum(x, 0.0)))]
+        if t == "Softsign":
+            return [x / (1.0 + np.abs(x))]
+        if t == "Erf":
+            return [np.vectorize(math.erf)(x)]
+        if t == "HardSigmoid":
+            return [np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0)]
         if t == "Clip":
             if self.opset <= 10:
                 lo = a.get("min", -np.inf)
@@ -535,6 +549,88 @@ def elu():
     x = n.add("Elu", [x])
     x = n.gemm(x, 8, 8)
     x = n.add("Elu", [x], alpha=0.3)
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def softplus():
+    n = Net("softplus", 13, [1, 6],
+            "Gemm, Softplus, Gemm, Mul by 4 (reaches the saturated ends), "
+            "Softplus, Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Softplus", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Mul", [x, n.init("sp_gain", np.array([4.0], dtype=np.float32))])
+    x = n.add("Softplus", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def exp():
+    n = Net("exp", 13, [1, 6], "Gemm, Exp, Gemm, Exp, Gemm (pre-activations of a few units).",
+            in_range=(-1.0, 1.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Exp", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Exp", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def hard_sigmoid():
+    n = Net("hard_sigmoid", 13, [1, 6],
+            "Gemm, HardSigmoid with the defaults (alpha 0.2, beta 0.5), Gemm, "
+            "HardSigmoid(alpha=0.25, beta=0.375: dyadic as float32), Gemm; both kinks reached.",
+            in_range=(-3.0, 3.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("HardSigmoid", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Mul", [x, n.init("hs_gain", np.array([6.0], dtype=np.float32))])
+    x = n.add("HardSigmoid", [x], alpha=0.25, beta=0.375)
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def erf():
+    n = Net("erf", 13, [1, 6],
+            "Gemm, Erf, Gemm, Div by sqrt 2 (float32), Erf, Add 1, Mul 0.5 (GELU's factor "
+            "0.5 (1 + erf(x / sqrt 2)) without the product by x), Gemm.",
+            in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Erf", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Div", [x, n.init("erf_sqrt2", np.array([1.4142135], dtype=np.float32))])
+    x = n.add("Erf", [x])
+    x = n.add("Add", [x, n.init("erf_one", np.array([1.0], dtype=np.float32))])
+    x = n.add("Mul", [x, n.init("erf_half", np.array([0.5], dtype=np.float32))])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def softsign():
+    n = Net("softsign", 13, [1, 6], "Gemm, Softsign, Gemm, Softsign, Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Softsign", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Softsign", [x])
+    x = n.gemm(x, 8, 3)
+    return n
+
+
+@net
+def selu():
+    n = Net("selu", 13, [1, 6],
+            "Gemm, Selu with the defaults (alpha 1.6733, gamma 1.0507), Gemm, "
+            "Selu(alpha=0.5, gamma=2 as float32), Gemm.", in_range=(-2.0, 2.0))
+    x = n.gemm("input", 6, 8)
+    x = n.add("Selu", [x])
+    x = n.gemm(x, 8, 8)
+    x = n.add("Selu", [x], alpha=0.5, gamma=2.0)
     x = n.gemm(x, 8, 3)
     return n
 
