@@ -469,15 +469,10 @@ static void lines_leaky(const cb_node *n, double l, double u, double *lw, double
 {
   relax_leaky(n->p.act.alpha, l, u, lw, lb, uw, ub);
 }
-static void lines_sigmoid(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+/* Every S-shaped row (sigmoid, tanh, erf, softsign): its functions from the row. */
+static void lines_s(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
-  (void)n;
-  relax_s(&SIG, l, u, lw, lb, uw, ub);
-}
-static void lines_tanh(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
-{
-  (void)n;
-  relax_s(&TANH, l, u, lw, lb, uw, ub);
+  relax_s(s_of(n), l, u, lw, lb, uw, ub);
 }
 static void lines_clip(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
@@ -496,16 +491,6 @@ static void lines_exp(const cb_node *n, double l, double u, double *lw, double *
 {
   (void)n;
   relax_convex(exp, exp, l, u, lw, lb, uw, ub);
-}
-static void lines_erf(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
-{
-  (void)n;
-  relax_s(&ERF, l, u, lw, lb, uw, ub);
-}
-static void lines_softsign(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
-{
-  (void)n;
-  relax_s(&SOFTSIGN, l, u, lw, lb, uw, ub);
 }
 static void lines_selu(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
@@ -554,15 +539,15 @@ typedef struct relax_row {
 static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_RELU] = {lines_relu, RELAX_SLOPE, NULL, NULL},
   [CB_ACT_LEAKY_RELU] = {lines_leaky, RELAX_SLOPE, NULL, leaky_ok},
-  [CB_ACT_SIGMOID] = {lines_sigmoid, RELAX_TANGENT, &SIG, NULL},
-  [CB_ACT_TANH] = {lines_tanh, RELAX_TANGENT, &TANH, NULL},
+  [CB_ACT_SIGMOID] = {lines_s, RELAX_TANGENT, &SIG, NULL},
+  [CB_ACT_TANH] = {lines_s, RELAX_TANGENT, &TANH, NULL},
   [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
   [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
   [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
   [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
-  [CB_ACT_ERF] = {lines_erf, RELAX_TANGENT, &ERF, NULL},
-  [CB_ACT_SOFTSIGN] = {lines_softsign, RELAX_TANGENT, &SOFTSIGN, NULL},
+  [CB_ACT_ERF] = {lines_s, RELAX_TANGENT, &ERF, NULL},
+  [CB_ACT_SOFTSIGN] = {lines_s, RELAX_TANGENT, &SOFTSIGN, NULL},
   [CB_ACT_SELU] = {lines_selu, RELAX_FIXED, NULL, selu_ok},
 };
 _Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in relax_table");
