@@ -241,6 +241,16 @@ int main(int argc, char **argv)
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
+  {
+    /* --labels and --scale go with --data, for every command that reads it */
+    static const char *const with_data[] = {"predict", "bounds", "certify", "lipschitz", "orthonormalize",
+                                            "jacobian", "attribute", "audit"};
+    for (size_t k = 0; k < sizeof with_data / sizeof with_data[0]; k++)
+      if (!strcmp(argv[1], with_data[k])) {
+        int rc = batch_data_options(argv[1], &argc, argv);
+        if (rc) return rc;
+      }
+  }
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
