@@ -59,7 +59,7 @@ if [ -n "${CB_FUZZ_B:-}" ]; then
     n=$(basename "$f"); n=${n#fuzz_}
     # a fixed seed, fresh corpus and run count (about 20 s each here) make
     # the smoke run deterministic; `make fuzz` explores anew
-    case $n in vnnlib) runs=800000;; onnx) runs=50000;; *) runs=60000;; esac
+    case $n in vnnlib) runs=800000;; onnx) runs=50000;; npy) runs=60000;; *) runs=60000;; esac
     run "fuzz smoke $n" env FUZZ_SEED="${FUZZ_SEED:-1}" FUZZ_FRESH=1 FUZZ_RUNS="$runs" \
       sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
   done
