@@ -226,6 +226,8 @@ static int cmd_predict(int argc, char **argv)
   return 0;
 }
 
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
   /* Analyzers allocate and free matrices of a few MB per pass: keep them on
@@ -242,15 +244,29 @@ int main(int argc, char **argv)
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
   {
-    /* --labels and --scale go with --data, for every command that reads it */
+    /* --labels and --scale go with --data, for every command that reads it:
+       taken out of a copy of argv (cb_argv keeps them for the reproduce line) */
     static const char *const with_data[] = {"predict", "bounds", "certify", "lipschitz", "orthonormalize",
                                             "jacobian", "attribute", "audit"};
     for (size_t k = 0; k < sizeof with_data / sizeof with_data[0]; k++)
       if (!strcmp(argv[1], with_data[k])) {
-        int rc = batch_data_options(argv[1], &argc, argv);
-        if (rc) return rc;
+        char **av = malloc(((size_t)argc + 1) * sizeof *av);
+        int ac = argc, rc;
+        if (!av) { fputs("cerbere: out of memory\n", stderr); return EXIT_INTERNAL; }
+        memcpy(av, argv, (size_t)argc * sizeof *av);
+        av[argc] = NULL;
+        rc = batch_data_options(argv[1], &ac, av);
+        if (!rc) rc = run_command(ac, av);
+        free(av);
+        return rc;
       }
   }
+  return run_command(argc, argv);
+}
+
+/* Runs the command argv[1] with the options argv[2..argc). */
+static int run_command(int argc, char **argv)
+{
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
