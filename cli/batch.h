@@ -44,6 +44,13 @@ typedef struct batch_rows {
   const batch_ball *ball;   /* the set around each row, refused when empty; NULL: no set */
 } batch_rows;
 
+/* The --data, --labels and --scale lines of every command's --help. */
+#define BATCH_DATA_HELP \
+  "  --data FILE    samples: CSV rows 'label,x0,...', X.npy (with --labels), or .npz\n" \
+  "                 (np.savez(f, x=X, y=labels)); chosen by content, not by name\n" \
+  "  --labels Y.npy the labels of an X.npy (shape (N,), integers)\n" \
+  "  --scale S      multiply every feature by S (a number or A/B: 1/255 for uint8 pixels)\n"
+
 /* Takes --labels FILE and --scale S (a number or A/B) out of a command's
    argv (argc updated) for batch_load_rows; main calls it once for every
    command that reads --data.  Returns 0, or the usage exit code after a
