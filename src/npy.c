@@ -13,9 +13,10 @@
 ** gives N rows of d1*... features.
 **
 ** NPZ: a zip whose entries x.npy and y.npy are stored (method 0, what
-** np.savez writes), ZIP64 sizes and offsets included (numpy writes with
-** force_zip64).  Every offset and size is checked against the file size and
-** each entry's CRC-32 is checked.
+** np.savez writes) or deflated (method 8, np.savez_compressed; zlib, into
+** a buffer of exactly the declared size), ZIP64 sizes and offsets included
+** (numpy writes with force_zip64).  Every offset and size is checked
+** against the file size and each entry's CRC-32 is checked.
 **
 ** Refused by name, one line "PATH: ..." (an NPZ entry "PATH: x.npy: ..."):
 ** a header that does not parse, fortran_order True, a big-endian or other
@@ -23,7 +24,8 @@
 ** rows or no features, NaN or infinite features (CB_EVALUE), non-integral
 ** labels or labels that do not fit in an int, a label count that differs
 ** from the row count, a feature count that differs from the network's,
-** compressed (deflate) or encrypted NPZ entries, a zip without x.npy/y.npy.
+** encrypted NPZ entries or methods other than stored and deflate, corrupt
+** deflate data, a CRC mismatch, a zip without x.npy/y.npy.
 **
 ** Files are read whole into one cb_alloc buffer (hundreds of rows to a few
 ** hundred thousand, read once); the values are converted to double.
@@ -32,6 +34,7 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <zlib.h>
 #include "cb.h"
 
 #define NPY_MAX_DIMS 16
@@ -358,23 +361,70 @@ static int zip_entry(const unsigned char *b, size_t *p, size_t end, zent *e, con
   return zip64_extra(q + 46 + nl, xl, e, path, err);
 }
 
-/* The stored data of entry e in b[0..n): checks method, bounds and CRC. */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { (void)opaque; return cb_calloc(items, size); }
+static void z_free(voidpf opaque, voidpf p) { (void)opaque; cb_free(p); }
+
+/* Inflates the raw deflate stream in[0..n) into a new cb_alloc buffer of
+** exactly `want` bytes (*out; the entry's declared size, so a zip bomb
+** stops there). */
+static int inflate_entry(const unsigned char *in, size_t n, size_t want, unsigned char **out, const char *path,
+                         const zent *e, cb_error *err)
+{
+  z_stream z;
+  unsigned char *buf;
+  int zr, nn = (int)e->name_len;
+  const char *nm = (const char *)e->name;
+  if (want > CB_MAX_ELEMS * 8 + 65536 || n > UINT_MAX || want > UINT_MAX)
+    return cb_error_set(err, CB_ENOMEM, "%s: %.*s: absurd entry size", path, nn, nm);
+  if (!(buf = cb_alloc(want ? want : 1))) return cb_error_set(err, CB_ENOMEM, "%s: %.*s: out of memory", path, nn, nm);
+  memset(&z, 0, sizeof z);
+  z.zalloc = z_alloc;
+  z.zfree = z_free;
+  if (inflateInit2(&z, -15) != Z_OK) {
+    cb_free(buf);
+    return cb_error_set(err, CB_ENOMEM, "%s: %.*s: cannot start inflate", path, nn, nm);
+  }
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)n;
+  z.next_out = buf;
+  z.avail_out = (uInt)want;
+  zr = inflate(&z, Z_FINISH);
+  inflateEnd(&z);
+  if (zr == Z_MEM_ERROR) { cb_free(buf); return cb_error_set(err, CB_ENOMEM, "%s: %.*s: out of memory inflating", path, nn, nm); }
+  if (zr != Z_STREAM_END || z.total_out != want) {
+    cb_free(buf);
+    return cb_error_set(err, CB_EFORMAT, "%s: %.*s: corrupt deflate data (or not the declared size)", path, nn, nm);
+  }
+  *out = buf;
+  return CB_OK;
+}
+
+/* The data of entry e in b[0..n) (*size bytes): stored, pointing into b, or
+** deflated into a new buffer *own (cb_alloc; the caller frees it).  Checks
+** the method, every bound and the CRC. */
 static int zip_data(const unsigned char *b, size_t n, const zent *e, const char *path, const unsigned char **data,
-                    cb_error *err)
+                    size_t *size, unsigned char **own, cb_error *err)
 {
   uint64_t start;
   const char *nm = (const char *)e->name;
-  int nn = (int)e->name_len;
+  int nn = (int)e->name_len, rc;
+  *own = NULL;
   if (e->flags & 1) return cb_error_set(err, CB_EUNSUP, "%s: %.*s: encrypted zip entry is not supported", path, nn, nm);
-  if (e->method == 8) return cb_error_set(err, CB_EUNSUP, "%s: %.*s: compressed .npz is not supported; use np.savez", path, nn, nm);
-  if (e->method != 0) return cb_error_set(err, CB_EUNSUP, "%s: %.*s: zip compression method %u is not supported; use np.savez", path, nn, nm, e->method);
-  if (e->csize != e->usize) return cb_error_set(err, CB_EFORMAT, "%s: %.*s: stored entry with different sizes", path, nn, nm);
+  if (e->method != 0 && e->method != 8)
+    return cb_error_set(err, CB_EUNSUP, "%s: %.*s: zip compression method %u is not supported (np.savez or np.savez_compressed)", path, nn, nm, e->method);
+  if (e->method == 0 && e->csize != e->usize) return cb_error_set(err, CB_EFORMAT, "%s: %.*s: stored entry with different sizes", path, nn, nm);
   if (e->lho > n || n - e->lho < 30 || memcmp(b + e->lho, "PK\x03\x04", 4))
     return cb_error_set(err, CB_EFORMAT, "%s: %.*s: bad zip local header offset", path, nn, nm);
   start = e->lho + 30 + le(b + e->lho + 26, 2) + le(b + e->lho + 28, 2);
   if (start > n || e->csize > n - start) return cb_error_set(err, CB_EFORMAT, "%s: %.*s: zip entry runs past the end of the file (truncated?)", path, nn, nm);
-  if (crc32_of(b + start, (size_t)e->csize) != e->crc) return cb_error_set(err, CB_EFORMAT, "%s: %.*s: CRC mismatch (corrupt archive)", path, nn, nm);
   *data = b + start;
+  *size = (size_t)e->csize;
+  if (e->method == 8) {
+    if ((rc = inflate_entry(b + start, (size_t)e->csize, (size_t)e->usize, own, path, e, err)) < 0) return rc;
+    *data = *own;
+    *size = (size_t)e->usize;
+  }
+  if (crc32_of(*data, *size) != e->crc) return cb_error_set(err, CB_EFORMAT, "%s: %.*s: CRC mismatch (corrupt archive)", path, nn, nm);
   return CB_OK;
 }
 
@@ -387,26 +437,35 @@ static int load_npz(const unsigned char *b, size_t n, const char *path, size_t n
   int have[2] = {0, 0}, rc;
   npy_arr arr[2];
   char name[2][1100];
+  unsigned char *own[2] = {NULL, NULL};
   if ((rc = zip_dir(b, n, path, &cd, &cd_n, &cnt, err)) < 0) return rc;
   p = cd;
   for (size_t i = 0; i < cnt; i++) {
     zent e;
-    if ((rc = zip_entry(b, &p, cd + cd_n, &e, path, err)) < 0) return rc;
+    if ((rc = zip_entry(b, &p, cd + cd_n, &e, path, err)) < 0) goto out;
     for (int k = 0; k < 2; k++)
       if (e.name_len == 5 && !memcmp(e.name, k ? "y.npy" : "x.npy", 5)) {
-        if (have[k]) return cb_error_set(err, CB_EFORMAT, "%s: two entries %s", path, k ? "y.npy" : "x.npy");
+        if (have[k]) { rc = cb_error_set(err, CB_EFORMAT, "%s: two entries %s", path, k ? "y.npy" : "x.npy"); goto out; }
         ents[k] = e;
         have[k] = 1;
       }
   }
   for (int k = 0; k < 2; k++) {
     const unsigned char *data = NULL;
-    if (!have[k]) return cb_error_set(err, CB_EFORMAT, "%s: no %s in the archive (np.savez(path, x=X, y=labels))", path, k ? "y.npy" : "x.npy");
+    size_t size = 0;
+    if (!have[k]) {
+      rc = cb_error_set(err, CB_EFORMAT, "%s: no %s in the archive (np.savez(path, x=X, y=labels))", path, k ? "y.npy" : "x.npy");
+      goto out;
+    }
     snprintf(name[k], sizeof name[k], "%.1000s: %s", path, k ? "y.npy" : "x.npy");
-    if ((rc = zip_data(b, n, &ents[k], path, &data, err)) < 0) return rc;
-    if ((rc = npy_parse(data, (size_t)ents[k].csize, name[k], &arr[k], err)) < 0) return rc;
+    if ((rc = zip_data(b, n, &ents[k], path, &data, &size, &own[k], err)) < 0) goto out;
+    if ((rc = npy_parse(data, size, name[k], &arr[k], err)) < 0) goto out;
   }
-  return fill(d, &arr[0], name[0], &arr[1], name[1], n_features, scale, err);
+  rc = fill(d, &arr[0], name[0], &arr[1], name[1], n_features, scale, err);
+out:
+  cb_free(own[0]);
+  cb_free(own[1]);
+  return rc;
 }
 
 /* Loads X.npy (path) with labels.npy (labels_path) into d. */

@@ -2,7 +2,7 @@
 # Same answers from every format (issue 20, acceptance 1, on the 20 rows of
 # nets/digits_test20.csv): `certify --radius` on the CSV and on its NumPy
 # copies in tests/data/npy/ (X float64, float32, uint8 x16 with --scale 1/16,
-# (N, 1, 8, 8); .npz stored, and uint8 .npz) must give the same verdicts,
+# (N, 1, 8, 8); .npz stored, deflated (np.savez_compressed), and uint8) must give the same verdicts,
 # deciders, radii and margin lower bounds in certificates.json, bit for bit
 # (the values are decimal-exact: the digits pixels are k/16).  $1 = cerbere.
 CB=${1:-build/cerbere}
@@ -27,6 +27,7 @@ for v in "f8|--data $N/digits20_x_f8.npy --labels $N/digits20_y.npy" \
          "u1|--data $N/digits20_x_u1x16.npy --labels $N/digits20_y_u1.npy --scale 1/16" \
          "nchw|--data $N/digits20_x_8x8.npy --labels $N/digits20_y_f8.npy" \
          "npz|--data $N/digits20.npz" \
+         "npz_deflate|--data $N/digits20_compressed.npz" \
          "npz_u1|--data $N/digits20_u1x16.npz --scale 0.0625"; do
   name=${v%%|*}
   # shellcheck disable=SC2086

@@ -106,6 +106,7 @@ static void test_same_as_csv(void **state)
   check_like_csv(NP "digits20_x_v3.npy", NP "digits20_y.npy", 1, 64);
   check_like_csv(NP "digits20.npz", NULL, 1, 64);
   check_like_csv(NP "digits20_u1x16.npz", NULL, 0.0625, 64);
+  check_like_csv(NP "digits20_compressed.npz", NULL, 1, 64);   /* np.savez_compressed: deflate */
   check_like_csv(CSV20, NULL, 1, 64);   /* cb_data_load on CSV = cb_data_load_csv */
 }
 
@@ -173,7 +174,8 @@ static void test_bad_files(void **state)
     {"bad_npy_labels_shape.npy", CB_ESHAPE, "shape (N,) or (N, 1)"},
   };
   static const struct { const char *f; cb_status st; const char *sub; } Z[] = {
-    {"bad_npz_compressed.npz", CB_EUNSUP, "compressed .npz is not supported; use np.savez"},
+    {"bad_npz_bzip2.npz", CB_EUNSUP, "x.npy: zip compression method 12 is not supported"},
+    {"bad_npz_deflate_corrupt.npz", CB_EFORMAT, "x.npy: corrupt deflate data"},
     {"bad_npz_crc.npz", CB_EFORMAT, "CRC mismatch"},
     {"bad_npz_label_count.npz", CB_ESHAPE, "y.npy: 2 labels for 3 rows"},
     {"bad_npz_no_y.npz", CB_EFORMAT, "no y.npy"},
@@ -240,9 +242,10 @@ static void test_headers(void **state)
 /* Every allocation failure gives CB_ENOMEM (or success) and leaks nothing. */
 static void test_oom(void **state)
 {
-  static const char *const files[][2] = {{NP "digits20_x_u1x16.npy", NP "digits20_y.npy"}, {NP "digits20.npz", NULL}};
+  static const char *const files[][2] = {{NP "digits20_x_u1x16.npy", NP "digits20_y.npy"}, {NP "digits20.npz", NULL},
+                                         {NP "digits20_compressed.npz", NULL}};
   (void)state;
-  for (size_t f = 0; f < 2; f++)
+  for (size_t f = 0; f < 3; f++)
     for (long k = 0; k < 16; k++) {
       size_t before = cb_mem_used();
       cb_data *d = NULL;

@@ -35,6 +35,7 @@ np.save(f"{D}/digits20_y_u1.npy", y.astype(np.uint8))
 np.save(f"{D}/digits20_y_f8.npy", y.astype(np.float64))
 np.savez(f"{D}/digits20.npz", x=x, y=y)
 np.savez(f"{D}/digits20_u1x16.npz", x=(x * 16).astype(np.uint8), y=y)
+np.savez_compressed(f"{D}/digits20_compressed.npz", x=x, y=y)
 
 def npy_bytes(arr, version=(1, 0)):
     b = io.BytesIO()
@@ -81,7 +82,10 @@ def npz_bytes(arrays, compression=zipfile.ZIP_STORED):
                 f.write(npy_bytes(a))
     return b.getvalue()
 
-bad("bad_npz_compressed.npz", npz_bytes({"x": tx, "y": ty}, zipfile.ZIP_DEFLATED))
+bad("bad_npz_bzip2.npz", npz_bytes({"x": tx, "y": ty}, zipfile.ZIP_BZIP2))
+z = bytearray(npz_bytes({"x": tx, "y": ty}, zipfile.ZIP_DEFLATED))
+z[z.find(b"x.npy") + 5 + 20 + 10] ^= 0x55                          # inside x.npy's deflate stream
+bad("bad_npz_deflate_corrupt.npz", bytes(z))
 bad("bad_npz_no_y.npz", npz_bytes({"x": tx}))
 bad("bad_npz_truncated.npz", npz_bytes({"x": tx, "y": ty})[:-30])
 good = bytearray(npz_bytes({"x": tx, "y": ty}))
