@@ -374,8 +374,9 @@ static int inflate_entry(const unsigned char *in, size_t n, size_t want, unsigne
   unsigned char *buf;
   int zr, nn = (int)e->name_len;
   const char *nm = (const char *)e->name;
-  if (want > CB_MAX_ELEMS * 8 + 65536 || n > UINT_MAX || want > UINT_MAX)
-    return cb_error_set(err, CB_ENOMEM, "%s: %.*s: absurd entry size", path, nn, nm);
+  /* deflate expands at most 1032:1: a larger declared size is a lie */
+  if (want > CB_MAX_ELEMS * 8 + 65536 || n > UINT_MAX || want > UINT_MAX || want / 1032 > n + 1)
+    return cb_error_set(err, CB_EFORMAT, "%s: %.*s: declared size %zu is impossible for %zu deflated bytes", path, nn, nm, want, n);
   if (!(buf = cb_alloc(want ? want : 1))) return cb_error_set(err, CB_ENOMEM, "%s: %.*s: out of memory", path, nn, nm);
   memset(&z, 0, sizeof z);
   z.zalloc = z_alloc;
