@@ -14,11 +14,11 @@ OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
 # Each object also writes its header dependencies (build/src/net.d...).
 DEPFLAGS:= -MMD -MP
-LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lm $(OMPFLAG) $(EXTRA_LDLIBS)
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lz -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
-            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev valgrind libgmp-dev jq chromium
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev valgrind libgmp-dev jq chromium
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -90,7 +90,7 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, certify_interrupt, limits_ulimit, deps_check,
+# (T=cli_errors, bad_inputs, npy_formats, certify_interrupt, limits_ulimit, deps_check,
 # report_browser, predict); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
@@ -108,9 +108,9 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # test_patches and test_alpha (9-23 s), test_certify and test_jacobian
 # (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
 # runs them all.
-CHECK_FAST := forward ops nnet_csv oom limits reference exact grad bounds \
+CHECK_FAST := forward ops nnet_csv npy oom limits reference exact grad bounds \
               attack adversarial verify report benchmarks \
-              cli_errors bad_inputs limits_ulimit predict
+              cli_errors bad_inputs npy_formats limits_ulimit predict
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
 	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
 

@@ -1,8 +1,12 @@
 /* The rows of a command and the loop over them (see batch.h). */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "batch.h"
 #include "linalg.h"
+#include "report.h"
 
 /* Rows [r0, r1) of d checked before any work: each label a class of the
    network (n_classes outputs, cb_data_check_labels) and, when ball is not
@@ -31,6 +35,44 @@ static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, 
   return rc;
 }
 
+/* --labels and --scale, taken out of argv by batch_data_options (the CLI
+   runs one command per process). */
+static const char *data_labels;
+static double data_scale = 1;
+
+/* S as a number, or A/B as A divided by B: finite and > 0. */
+static int parse_scale(const char *v, double *s)
+{
+  char *e;
+  double a = strtod(v, &e), b = 1;
+  if (e != v && *e == '/') {
+    const char *q = e + 1;
+    b = strtod(q, &e);
+    if (e == q) return 0;
+  }
+  *s = a / b;
+  return e != v && !*e && isfinite(*s) && *s > 0;
+}
+
+int batch_data_options(const char *cmd, int *argc, char **argv)
+{
+  int n = 0, data = 0, extra = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--data")) data = 1;
+    if (strcmp(a, "--labels") && strcmp(a, "--scale")) { argv[n++] = argv[i]; continue; }
+    if (!v) return report_usage(cmd, "%s needs a value", a);
+    if (a[2] == 'l') data_labels = v;
+    else if (!parse_scale(v, &data_scale)) return report_usage(cmd, "--scale wants a number > 0 or A/B, not '%s'", v);
+    extra = 1;
+    i++;
+  }
+  *argc = n;
+  argv[n] = NULL;
+  if (extra && !data) return report_usage(cmd, "%s", "--labels and --scale go with --data");
+  return 0;
+}
+
 int batch_load_net(batch *b, const char *net_path, cb_error *err)
 {
   int rc;
@@ -46,7 +88,7 @@ int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_e
   size_t rows;
   int rc;
   b->data_path = data_path;
-  if ((rc = cb_data_load_csv(data_path, b->n_in, &b->d, err)) != CB_OK) return rc;
+  if ((rc = cb_data_load(data_path, data_labels, b->n_in, data_scale, &b->d, err)) != CB_OK) return rc;
   rows = cb_data_rows(b->d);
   b->r0 = (size_t)sel->r0;
   b->r1 = sel->r1 < 0 ? rows : (size_t)sel->r1;
@@ -116,6 +158,8 @@ cJSON *batch_json_top(const batch *b, const char *command)
   cJSON_AddStringToObject(t, "version", CB_VERSION);
   cJSON_AddStringToObject(t, "net", b->net_path);
   cJSON_AddStringToObject(t, "data", b->data_path);
+  if (data_labels) cJSON_AddStringToObject(t, "labels", data_labels);
+  if (data_scale != 1) cJSON_AddNumberToObject(t, "scale", data_scale);
   return t;
 }
 

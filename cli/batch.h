@@ -5,7 +5,7 @@
 ** (bounds, certify, jacobian, attribute, audit, predict, lipschitz --data,
 ** orthonormalize --data); they are done here once:
 **   batch_load_net   the network;
-**   batch_load_rows  the CSV (as many columns as the net has inputs), the
+**   batch_load_rows  the CSV, NPY or NPZ (as many columns as the net has inputs), the
 **                    --rows range, and every selected row checked before
 **                    any work: its label a class of the net
 **                    (cb_data_check_labels) and, with a ball, its set not
@@ -44,10 +44,24 @@ typedef struct batch_rows {
   const batch_ball *ball;   /* the set around each row, refused when empty; NULL: no set */
 } batch_rows;
 
+/* The --data, --labels and --scale lines of every command's --help. */
+#define BATCH_DATA_HELP \
+  "  --data FILE    samples: CSV rows 'label,x0,...', X.npy (with --labels), or .npz\n" \
+  "                 (np.savez(f, x=X, y=labels)); chosen by content, not by name\n" \
+  "  --labels Y.npy the labels of an X.npy (shape (N,), integers)\n" \
+  "  --scale S      multiply every feature by S (a number or A/B: 1/255 for uint8 pixels)\n"
+
+/* Takes --labels FILE and --scale S (a number or A/B) out of a command's
+   argv (argc updated) for batch_load_rows; main calls it once for every
+   command that reads --data.  Returns 0, or the usage exit code after a
+   message (a bad value, or either option without --data). */
+int batch_data_options(const char *cmd, int *argc, char **argv);
+
 /* Loads the network into b (which starts zeroed). */
 int batch_load_net(batch *b, const char *net_path, cb_error *err);
 
-/* Loads the CSV rows for b's net and selects and checks them, in this order:
+/* Loads the rows for b's net (cb_data_load: CSV, NPY with --labels, or
+   NPZ, features times --scale) and selects and checks them, in this order:
    "NET: margins need at least 2 outputs" (sel->margins), "DATA: --rows goes
    past the last row" (both CB_EUSAGE), then each row's label and set
    ("DATA: row R: ...", CB_EVALUE). */

@@ -25,27 +25,27 @@ static const char *usage_main =
   "\n"
   "commands:\n"
   "  info NET [--check] [--json OUT]   describe a network (nodes, kinds, shapes, parameters)\n"
-  "  predict NET --data CSV [--json OUT]  forward pass: logits, predicted class, accuracy\n"
-  "  bounds NET --data CSV --norm inf|2|1 --eps E --method ibp|crown|crown-ibp|alpha-crown [--json OUT]\n"
+  "  predict NET --data FILE [--json OUT]  forward pass: logits, predicted class, accuracy\n"
+  "  bounds NET --data FILE --norm inf|2|1 --eps E --method ibp|crown|crown-ibp|alpha-crown [--json OUT]\n"
   "                                    certified output and margin bounds over a ball per sample\n"
-  "  certify NET --data CSV --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
+  "  certify NET --data FILE --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
   "                                    per-sample verdicts (verified / falsified with a\n"
   "                                    checked counterexample / unknown), certified radii\n"
   "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
-  "  lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT]\n"
+  "  lipschitz NET [--norm 2|inf|1] [--data FILE] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
   "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
   "  verify NET PROP.vnnlib [--timeout S] [--out RESULT]\n"
   "                                    decide a VNNLIB property: sat (checked witness),\n"
   "                                    unsat (proved), timeout or unknown\n"
-  "  jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
+  "  jacobian NET --data FILE [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
   "                                    exact margin gradients; over a ball: interval Jacobian,\n"
   "                                    local Lipschitz constants, certified radius\n"
-  "  attribute NET --data CSV --method M [--json OUT]\n"
+  "  attribute NET --data FILE --method M [--json OUT]\n"
   "                                    attribution maps: saliency, gradxinput, ig, smoothgrad,\n"
   "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva\n"
-  "  audit NET --data CSV --method M --norm inf|2|1 --eps E --out DIR\n"
+  "  audit NET --data FILE --method M --norm inf|2|1 --eps E --out DIR\n"
   "                                    attribution stability audit: certified map bounds,\n"
   "                                    guaranteed max change, certified top-k, report\n"
   "\n"
@@ -68,14 +68,14 @@ static const char *usage_info =
   "  --json OUT    also write the description as JSON\n";
 
 static const char *usage_predict =
-  "usage: cerbere predict NET --data CSV [--json OUT] [--quiet]\n"
+  "usage: cerbere predict NET --data FILE [--json OUT] [--quiet]\n"
   "\n"
   "Runs the double-precision forward pass on every row of CSV (rows\n"
   "'label,x0,...,x(n-1)', no header; n = the network's input size) and prints\n"
   "the predicted class per row and the accuracy.  A label that is not a class\n"
   "of the network stops the run, naming the row (exit 3).\n"
   "\n"
-  "  --data CSV    samples (required)\n"
+  BATCH_DATA_HELP
   "  --json OUT    write {command, net, data, n_samples, accuracy, samples:[{index,\n"
   "                label, logits, pred}]} to OUT\n"
   "  --quiet       print only the summary line\n";
@@ -221,10 +221,12 @@ static int cmd_predict(int argc, char **argv)
     else path = argv[i];
   }
   if (!path) return report_usage("predict", "%s", "missing NET");
-  if (!data) return report_usage("predict", "%s", "missing --data CSV");
+  if (!data) return report_usage("predict", "%s", "missing --data FILE");
   if (predict_run(path, data, json, quiet, &err) != CB_OK) return report_fail(&err);
   return 0;
 }
+
+static int run_command(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
@@ -241,6 +243,30 @@ int main(int argc, char **argv)
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
   if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
+  {
+    /* --labels and --scale go with --data, for every command that reads it:
+       taken out of a copy of argv (cb_argv keeps them for the reproduce line) */
+    static const char *const with_data[] = {"predict", "bounds", "certify", "lipschitz", "orthonormalize",
+                                            "jacobian", "attribute", "audit"};
+    for (size_t k = 0; k < sizeof with_data / sizeof with_data[0]; k++)
+      if (!strcmp(argv[1], with_data[k])) {
+        char **av = malloc(((size_t)argc + 1) * sizeof *av);
+        int ac = argc, rc;
+        if (!av) { fputs("cerbere: out of memory\n", stderr); return EXIT_INTERNAL; }
+        memcpy(av, argv, (size_t)argc * sizeof *av);
+        av[argc] = NULL;
+        rc = batch_data_options(argv[1], &ac, av);
+        if (!rc) rc = run_command(ac, av);
+        free(av);
+        return rc;
+      }
+  }
+  return run_command(argc, argv);
+}
+
+/* Runs the command argv[1] with the options argv[2..argc). */
+static int run_command(int argc, char **argv)
+{
   if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);

@@ -35,7 +35,7 @@ const char *const attr_cli_help =
   "                 keeps one value per input feature\n";
 
 static const char *usage =
-  "usage: cerbere attribute NET --data CSV --method M [method options]\n"
+  "usage: cerbere attribute NET --data FILE --method M [method options]\n"
   "                         [--norm inf|2|1 --eps E] [--rows A:B] [--json OUT] [--quiet]\n"
   "                         [--max-memory M]\n"
   "\n"
@@ -51,6 +51,7 @@ static const char *usage =
   "A flat input whose size is a square is treated as a one-channel image.\n"
   "\n"
   "%s"
+  BATCH_DATA_HELP
   "  --norm P       EVA ball norm: inf (default), 2 or 1\n"
   "  --eps E        EVA ball radius (default 0.05)\n"
   "  --metrics      also per row: AverageStability (mean L2 distance to the maps\n"
@@ -192,7 +193,7 @@ static int parse(int argc, char **argv, opts *o)
     } else return report_usage("attribute", "unknown option %s", a);
   }
   if (!o->net) return report_usage("attribute", "%s", "missing NET");
-  if (!o->data) return report_usage("attribute", "%s", "missing --data CSV");
+  if (!o->data) return report_usage("attribute", "%s", "missing --data FILE");
   if (!o->have_method) return report_usage("attribute", "%s", "missing --method");
   if ((have_norm || have_eps) && o->ac.o.method != AM_EVA) return report_usage("attribute", "%s", "--norm and --eps are options of --method eva");
   return 0;

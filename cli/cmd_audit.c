@@ -22,7 +22,7 @@
 #include "report_doc.h"
 
 static const char *usage =
-  "usage: cerbere audit NET --data CSV --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
+  "usage: cerbere audit NET --data FILE --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
   "                     --out DIR [--radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
   "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
@@ -39,6 +39,7 @@ static const char *usage =
   "  stable         true when all K of the top-K are certified\n"
   "\n"
   "%s"
+  BATCH_DATA_HELP
   "  --radius R     AverageStability radius (default: E)\n"
   "  --neighbours K AverageStability neighbours (default 10)\n"
   "  --topk K       size of the top-k set (default 5)\n"
@@ -119,7 +120,7 @@ static int parse(int argc, char **argv, opts *o)
   }
   m = o->ac.o.method;
   if (!o->net) return report_usage("audit", "%s", "missing NET");
-  if (!o->data) return report_usage("audit", "%s", "missing --data CSV");
+  if (!o->data) return report_usage("audit", "%s", "missing --data FILE");
   if (!o->have_method) return report_usage("audit", "%s", "missing --method");
   if (m != AM_SALIENCY && m != AM_GRADXINPUT && m != AM_IG)
     return report_usage("audit", "certified bounds exist for saliency, gradxinput and ig, not '%s'", attr_method_name[m]);

@@ -17,7 +17,7 @@
 #include "report.h"
 
 static const char *usage =
-  "usage: cerbere bounds NET --data CSV --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
+  "usage: cerbere bounds NET --data FILE --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
   "                      [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
   "                      [--timeout S] [--max-memory M]\n"
   "\n"
@@ -28,6 +28,7 @@ static const char *usage =
   "whose set is empty (the ball misses the clip box) or whose label is not a\n"
   "class stops the run before any work, naming the row (exit 3).\n"
   "\n"
+  BATCH_DATA_HELP
   "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
   "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
   "                bound (intermediate layers included) by 20 Adam steps, 40 if\n"
@@ -92,7 +93,7 @@ static int parse(int argc, char **argv, opts *o)
     i++;
   }
   if (!o->net) return report_usage("bounds", "%s", "missing NET");
-  if (!o->data) return report_usage("bounds", "%s", "missing --data CSV");
+  if (!o->data) return report_usage("bounds", "%s", "missing --data FILE");
   if (!have_norm) return report_usage("bounds", "%s", "missing --norm inf|2|1");
   if (!have_eps) return report_usage("bounds", "%s", "missing --eps E");
   return 0;

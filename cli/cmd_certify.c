@@ -29,7 +29,7 @@
 #define EXIT_INTERRUPTED 130
 
 static const char *usage =
-  "usage: cerbere certify NET --data CSV --norm inf|2|1 --eps E --out DIR\n"
+  "usage: cerbere certify NET --data FILE --norm inf|2|1 --eps E --out DIR\n"
   "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
   "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
   "                       [--max-memory M]\n"
@@ -48,6 +48,7 @@ static const char *usage =
   "A row whose set is empty (the ball misses the clip box) or whose label is\n"
   "not a class stops the run before any work, naming the row (exit 3).\n"
   "\n"
+  BATCH_DATA_HELP
   "  --radius       also search the certified radius (largest verified eps, by\n"
   "                 bisection from the Lipschitz radius) and the attack radius\n"
   "                 (smallest eps where the attack succeeds): [certified, attacked];\n"
@@ -140,7 +141,7 @@ static int parse(int argc, char **argv, opts *o)
     i++;
   }
   if (!o->net) return report_usage("certify", "%s", "missing NET");
-  if (!o->data) return report_usage("certify", "%s", "missing --data CSV");
+  if (!o->data) return report_usage("certify", "%s", "missing --data FILE");
   if (!have_norm) return report_usage("certify", "%s", "missing --norm inf|2|1");
   if (!have_eps) return report_usage("certify", "%s", "missing --eps E");
   if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");

@@ -20,7 +20,7 @@
 #include "report.h"
 
 static const char *usage =
-  "usage: cerbere jacobian NET --data CSV [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
+  "usage: cerbere jacobian NET --data FILE [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
   "                        [--rows A:B] [--steps N] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...): the exact gradient of every margin\n"
@@ -39,6 +39,7 @@ static const char *usage =
   "    margin_j(row) / L_j(e)); a search over e (Illinois regula falsi on log e,\n"
   "    to 1e-3 relative) keeps the best, never below the global-Lipschitz radius.\n"
   "\n"
+  BATCH_DATA_HELP
   "  --norm P      ball norm: inf, 2 or 1 (needs --eps)\n"
   "  --eps E       ball radius, a finite number >= 0 (needs --norm)\n"
   "  --bounds B    pre-activation bounds of each ball: crown (default, tighter) or ibp\n"
@@ -122,7 +123,7 @@ static int parse(int argc, char **argv, opts *o)
     if ((rc = parse_value(a, argv[++i], o, &have_norm, &have_eps)) >= 0) return rc;
   }
   if (!o->net) return report_usage("jacobian", "%s", "missing NET");
-  if (!o->data) return report_usage("jacobian", "%s", "missing --data CSV");
+  if (!o->data) return report_usage("jacobian", "%s", "missing --data FILE");
   if (have_norm != have_eps) return report_usage("jacobian", "%s", "--norm and --eps go together");
   o->ball = have_eps;
   return 0;

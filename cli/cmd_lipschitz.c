@@ -18,7 +18,7 @@
 #include "report.h"
 
 static const char *usage_lip =
-  "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data CSV] [--json OUT] [--quiet]\n"
+  "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--quiet]\n"
   "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
   "Bounds the operator norm of every AFFINE / CONV / SCALE layer on its actual\n"
@@ -30,7 +30,8 @@ static const char *usage_lip =
   "L2, Linf, L1 input norm) and the tighter per-class-pair radius.\n"
   "\n"
   "  --norm P       operator / input norm: 2 (default), inf or 1\n"
-  "  --data CSV     rows 'label,x0,...' to certify\n"
+  "  --data FILE    rows to certify: CSV, X.npy with --labels Y.npy, or .npz;\n"
+  "                 --scale S multiplies the features\n"
   "  --json OUT     {command, net, norm, layers:[{node, op, kind, dense_shape, norm_lower,\n"
   "                 norm_upper, method, power_iters, power_converged, seconds}], blocks,\n"
   "                 K_layerwise, K_merged, samples:[{index, label, pred, clean_margin,\n"
@@ -47,7 +48,7 @@ static const char *usage_lip =
 
 static const char *usage_orth =
   "usage: cerbere orthonormalize NET -o OUT.onnx [--iters N] [--order P] [--tol T]\n"
-  "                              [--data CSV] [--json OUT] [--timeout S] [--max-memory M]\n"
+  "                              [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--timeout S] [--max-memory M]\n"
   "\n"
   "Replaces every Gemm / MatMul / Conv weight initializer of NET by its Bjorck\n"
   "orthonormalisation (deel-lip style: rescale by a power-iteration estimate,\n"
@@ -63,7 +64,8 @@ static const char *usage_orth =
   "  --iters N      Bjorck iterations, at most (default 100)\n"
   "  --order P      series order 1..5 (default 1: W (3/2 I - 1/2 W^T W))\n"
   "  --tol T        stop when ||W^T W - I||_F <= T (default 1e-12)\n"
-  "  --data CSV     measure the accuracy of NET and OUT on these rows\n"
+  "  --data FILE    measure the accuracy of NET and OUT on these rows (CSV, .npy with\n"
+  "                 --labels Y.npy, or .npz; --scale S multiplies the features)\n"
   "  --json OUT     write the per-layer report as JSON\n"
   "  --timeout S    stop after S seconds: error 'time limit of S s reached', exit 5,\n"
   "                 neither OUT.onnx nor the JSON written\n"

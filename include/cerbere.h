@@ -47,6 +47,13 @@ cb_status cb_net_forward(const cb_net *net, const double *x, size_t batch,
 
 cb_status cb_data_load_csv(const char *path, size_t n_features, cb_data **out,
                            cb_error *err);        /* rows "label,x0,...,x(n-1)"; n_features 0 = infer */
+cb_status cb_data_load(const char *path, const char *labels_path, size_t n_features, double scale,
+                       cb_data **out, cb_error *err);
+                                                  /* by content: X.npy (labels_path: labels .npy,
+                                                     required), .npz (x.npy, y.npy; labels_path
+                                                     NULL) or CSV (labels_path NULL); features
+                                                     times scale (> 0; 1 = as stored, 1/255.
+                                                     for uint8 pixels); n_features 0 = infer */
 void cb_data_free(cb_data *d);                    /* NULL is a no-op */
 size_t cb_data_rows(const cb_data *d);            /* number of samples */
 size_t cb_data_cols(const cb_data *d);            /* features per sample */

@@ -44,6 +44,13 @@ int cb_error_set(cb_error *err, cb_status status, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 void cb_error_clear(cb_error *err);
 
+/* Labelled samples (csv.c reads CSV, npy.c NPY/NPZ; csv.c owns the accessors). */
+struct cb_data {
+  size_t rows, cols;  /* samples, features per sample */
+  double *x;          /* [rows][cols], cb_alloc */
+  int *label;         /* [rows], cb_alloc */
+};
+
 /* Overflow-checked product of sizes; returns 0 on overflow or > CB_MAX_ELEMS. */
 int cb_mul_size(size_t a, size_t b, size_t *out);
 

@@ -24,12 +24,6 @@
 #include <string.h>
 #include "cb.h"
 
-struct cb_data {
-  size_t rows, cols;  /* samples, features per sample */
-  double *x;          /* [rows][cols] */
-  int *label;         /* [rows] */
-};
-
 typedef struct csv_rd {
   FILE *f;
   const char *path;

@@ -4,6 +4,9 @@
 # text, and write no output file.  Expectations: tests/bad/EXPECT_* lines
 # "file|exit code|substring" (several lines per file: all must hold).
 # CSV files are run through `predict tests/data/tiny.nnet --data FILE`,
+# NPY/NPZ files through the same predict (an X .npy with the labels
+# tests/data/npy/tiny_y.npy; a bad_npy_labels_* file as the labels of
+# tests/data/npy/tiny_x.npy; an .npz alone: it holds both),
 # VNNLIB files through `verify tests/data/tiny.nnet FILE`, everything else
 # through `info FILE` (all with --json, to check that no
 # partial output is written).  $1 is the cerbere binary.
@@ -25,7 +28,9 @@ while IFS='|' read -r b code sub; do
   rm -f "$tmp/out.json"
   case "$b" in
     *.vnnlib) $CB_VG "$CB" verify tests/data/tiny.nnet "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
-    *.csv) $CB_VG "$CB" predict tests/data/tiny.nnet --data "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
+    bad_npy_labels_*.npy) $CB_VG "$CB" predict tests/data/tiny.nnet --data tests/data/npy/tiny_x.npy --labels "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
+    *.npy) $CB_VG "$CB" predict tests/data/tiny.nnet --data "$f" --labels tests/data/npy/tiny_y.npy --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
+    *.csv|*.npz) $CB_VG "$CB" predict tests/data/tiny.nnet --data "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
     *) $CB_VG "$CB" info "$f" --json "$tmp/out.json" >"$tmp/stdout" 2>"$tmp/stderr";;
   esac
   rc=$?

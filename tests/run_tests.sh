@@ -36,6 +36,7 @@ for t in "$B"/tests/test_*; do
 done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
+[ -z "$VG" ] && run npy_formats sh tests/run_npy.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_interrupt sh tests/run_certify.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_set sh tests/run_cert_set.sh "$B/cerbere"
 [ -z "$VG" ] && [ "${CB_BROWSER:-1}" != 0 ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
@@ -59,7 +60,7 @@ if [ -n "${CB_FUZZ_B:-}" ]; then
     n=$(basename "$f"); n=${n#fuzz_}
     # a fixed seed, fresh corpus and run count (about 20 s each here) make
     # the smoke run deterministic; `make fuzz` explores anew
-    case $n in vnnlib) runs=800000;; onnx) runs=50000;; *) runs=60000;; esac
+    case $n in vnnlib) runs=800000;; onnx) runs=50000;; npy) runs=60000;; *) runs=60000;; esac
     run "fuzz smoke $n" env FUZZ_SEED="${FUZZ_SEED:-1}" FUZZ_FRESH=1 FUZZ_RUNS="$runs" \
       sh fuzz/run.sh "$n" "${CB_FUZZ_SECONDS:-30}" "$CB_FUZZ_B"
   done
