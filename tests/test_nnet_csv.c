@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "net.h"
+#include "testutil.h"
 
 #define ACAS "../shared/benchmarks/acasxu/nnet/ACASXU_run2a_1_1_batch_2000.nnet"
 #define TINY "tests/data/tiny.nnet"
@@ -26,40 +27,13 @@
   "2,3,2,\n0,\n-1.0,0.0,\n1.0,4.0,\n0.5,1.0,0.0,\n2.0,4.0,1.0,\n" \
   "1.0,-2.0,\n0.5,0.25,\n-1,1,\n1,\n0,\n-1.5,\n1,1,1,\n-1,0,2,\n0.5,\n-0.5,\n"
 
-static char tmpdir[64];
-static char tmpfiles[64][128];
-static int n_tmp;
-
-/* Writes `text` (len bytes) to a new file `name` in tmpdir; returns its path. */
-static const char *write_tmp(const char *name, const char *text, size_t len)
-{
-  char *path;
-  FILE *f;
-  assert_true(n_tmp < 64);
-  path = tmpfiles[n_tmp++];
-  snprintf(path, sizeof tmpfiles[0], "%s/%s", tmpdir, name);
-  f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(text, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
+static const char *write_tmp(const char *name, const void *bytes, size_t len) { return tmp_write(name, bytes, len); }
 
 /* Group setup: a fresh temporary directory. */
-static int setup_tmp(void **state)
-{
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/cb_nnet_csv_XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
+static int setup_tmp(void **state) { (void)state; return tmp_setup("cb_nnet_csv"); }
 
 /* Group teardown: removes every file written and the directory. */
-static int teardown_tmp(void **state)
-{
-  (void)state;
-  for (int i = 0; i < n_tmp; i++) unlink(tmpfiles[i]);
-  return rmdir(tmpdir);
-}
+static int teardown_tmp(void **state) { (void)state; return tmp_teardown(); }
 
 /* Loads text as an .nnet and checks the status and a message substring. */
 static void expect_nnet_error(const char *name, const char *text, int status, const char *sub)

@@ -16,28 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "cb.h"
+#include "testutil.h"
 
 #define CSV20 "nets/digits_test20.csv"
 #define NP "tests/data/npy/"
 
-static char tmpdir[64];
-static char tmpfiles[32][128];
-static int n_tmp;
-
-/* Writes len bytes to a new file `name` in tmpdir; returns its path. */
-static const char *write_tmp(const char *name, const void *bytes, size_t len)
-{
-  char *path;
-  FILE *f;
-  assert_true(n_tmp < 32);
-  path = tmpfiles[n_tmp++];
-  snprintf(path, sizeof tmpfiles[0], "%s/%s", tmpdir, name);
-  f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(bytes, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
+static const char *write_tmp(const char *name, const void *bytes, size_t len) { return tmp_write(name, bytes, len); }
 
 /* An NPY v1 file: header dict text (padded with spaces and a \n) then data. */
 static const char *write_npy(const char *name, const char *dict, const void *data, size_t n)
@@ -54,20 +38,9 @@ static const char *write_npy(const char *name, const char *dict, const void *dat
   return write_tmp(name, buf, tot + n);
 }
 
-static int setup_tmp(void **state)
-{
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/cb_npy_XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
+static int setup_tmp(void **state) { (void)state; return tmp_setup("cb_npy"); }
 
-static int teardown_tmp(void **state)
-{
-  (void)state;
-  for (int i = 0; i < n_tmp; i++) unlink(tmpfiles[i]);
-  rmdir(tmpdir);
-  return 0;
-}
+static int teardown_tmp(void **state) { (void)state; return tmp_teardown(); }
 
 /* a and b hold the same rows: same sizes, bit-identical features, same labels. */
 static void assert_same(const cb_data *a, const cb_data *b)

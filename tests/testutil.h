@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "net.h"
 #include "forward.h"
@@ -119,6 +120,41 @@ static inline int cerbere_run(const char *bin, const char *fmt, ...)
 }
 
 /* Simple deterministic RNG (xorshift64*), uniform in [0,1). */
+/* Scratch files of one test binary: tmp_setup makes a fresh directory
+   (cmocka group setup), tmp_write puts a file in it, tmp_teardown removes
+   every file written and the directory. */
+typedef struct tmp_files { char path[64][128]; int n; } tmp_files;
+static inline char *tmp_dir(void) { static char d[64]; return d; }
+static inline tmp_files *tmp_state(void) { static tmp_files t; return &t; }
+
+static inline int tmp_setup(const char *prefix)
+{
+  snprintf(tmp_dir(), 64, "/tmp/%.40s_XXXXXX", prefix);
+  return mkdtemp(tmp_dir()) ? 0 : -1;
+}
+
+static inline const char *tmp_write(const char *name, const void *bytes, size_t len)
+{
+  tmp_files *t = tmp_state();
+  char *path;
+  FILE *f;
+  assert_true(t->n < 64);
+  path = t->path[t->n++];
+  snprintf(path, sizeof t->path[0], "%.63s/%.60s", tmp_dir(), name);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(bytes, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+  return path;
+}
+
+static inline int tmp_teardown(void)
+{
+  tmp_files *t = tmp_state();
+  for (int i = 0; i < t->n; i++) unlink(t->path[i]);
+  return rmdir(tmp_dir());
+}
+
 static inline double urand(uint64_t *s)
 {
   *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
