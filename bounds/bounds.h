@@ -83,10 +83,21 @@ typedef struct cb_ws {
                              2 q x cout x hout x wout x cin/groups x kh x kw per CONV; benchmarks) */
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
   size_t scratch_n;
+  double *gather;         /* a dense AFFINE step's live columns of A (crown.c), reused */
+  size_t gather_n;
+  double **wlive;         /* per AFFINE node: W's rows at the live columns of the last pass (NULL: none); */
+  size_t **wlive_idx;     /* which rows, and how many: kept while the next pass has the same live set, */
+  size_t *wlive_k;        /* at most one compacted copy of the AFFINE weights per workspace (ws_free) */
+  size_t *live;           /* their indices, and a byte per column (live_n columns of room) */
+  size_t live_n;
+  double flops_skipped;   /* matmul FLOPs not done because A's columns were zero (stable-off ReLUs) */
   cb_method method;
   int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown_patch.c), for the
                              tests that compare it with the dense pass; 0 (ws_new's default) */
   size_t patch_rows;      /* rows bounded by the receptive-field pass so far (tests, benchmarks) */
+  int no_skip;            /* 1: the dense pass multiplies every column and bounds both sides of every
+                             selected neuron (tests compare it with the skipping pass); 0 by default */
+  size_t rows_skipped;    /* lower-bound rows not run because the upper bound proved the ReLU off */
 } cb_ws;
 
 /* set.c */
@@ -115,6 +126,7 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on 
    arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */
 cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz);
 void ws_free(cb_ws *ws);                                              /* NULL is a no-op */
+void ws_drop_cache(cb_ws *ws);  /* frees the passes' cached gathers (wlive); a later pass rebuilds them */
 void ws_relax_lines(cb_ws *ws, int i);  /* node i's relaxation lines (relax_node) from its input's box */
 
 /* ibp.c: boxes for every node. */

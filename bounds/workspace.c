@@ -125,11 +125,21 @@ void ws_relax_lines(cb_ws *ws, int i)
     relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
 }
 
+void ws_drop_cache(cb_ws *ws)
+{
+  for (int i = 0; ws->wlive && ws->wlive_idx && i < ws->net->n; i++) { cb_free(ws->wlive[i]); cb_free(ws->wlive_idx[i]); }
+  cb_free(ws->wlive); cb_free(ws->wlive_idx); cb_free(ws->wlive_k);
+  ws->wlive = NULL; ws->wlive_idx = NULL; ws->wlive_k = NULL;
+}
+
 void ws_free(cb_ws *ws)
 {
   ws_block *b = (ws_block *)ws;
   if (!b) return;
+  ws_drop_cache(ws);
   cb_free(ws->scratch);
+  cb_free(ws->gather);
+  cb_free(ws->live);
   arena_free(&b->arena);
   cb_free(b);
 }

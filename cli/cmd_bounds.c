@@ -37,7 +37,8 @@ static const char *usage =
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
   "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
-  "                margin_lb, verified, timeout, time_ms}]} (bounds null on a timeout)\n"
+  "                margin_lb, verified, timeout, time_ms, cpu_ms, flops}]} (bounds null\n"
+  "                on a timeout; cpu_ms: the row's thread CPU time; flops: its matmul FLOPs)\n"
   "  --timeout S   wall-time limit in seconds for the whole run: rows not finished\n"
   "                by then are reported 'timeout' (not verified, no bounds), exit 0\n"
   "  --max-memory M  cap the analysis' own arrays at M MiB: past it, error 'memory\n"
@@ -53,7 +54,7 @@ typedef struct opts {
 } opts;
 
 typedef struct result {
-  double *logits, *lb, *ub, *mlb, ms;   /* no, no, no, no - 1 values */
+  double *logits, *lb, *ub, *mlb, ms, cpu_ms, flops;   /* no, no, no, no - 1 values; wall and thread CPU ms; matmul FLOPs */
   int verified, status, timeout;  /* timeout: the row hit --timeout (no bounds) */
   cb_error err;
 } result;
@@ -107,8 +108,9 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   double *lo = NULL, *hi = NULL, *I = cb_calloc(no * no, sizeof *I), *C = cb_calloc(no * no, sizeof *C);
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
   cb_ws *ws = NULL;
-  struct timespec t0, t1;
+  struct timespec t0, t1, c0, c1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
   r->status = CB_ENOMEM;
   if (cb_time_up()) { r->status = cb_limit_error(&r->err, NULL); goto out; }
   if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
@@ -129,7 +131,10 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
 out:
   if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
   r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+  r->cpu_ms = 1e3 * (double)(c1.tv_sec - c0.tv_sec) + 1e-6 * (double)(c1.tv_nsec - c0.tv_nsec);
+  r->flops = ws ? ws->flops : 0;
   ws_free(ws);
   cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
 }
@@ -153,6 +158,8 @@ static cJSON *sample_json(const batch *b, size_t k, const result *r)
   cJSON_AddBoolToObject(s, "verified", r->verified);
   cJSON_AddBoolToObject(s, "timeout", r->timeout);
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
+  cJSON_AddNumberToObject(s, "cpu_ms", r->cpu_ms);
+  cJSON_AddNumberToObject(s, "flops", r->flops);
   return s;
 }
 

@@ -91,6 +91,7 @@ static void crown_run(const cb_net *net, const cb_bnet *bn, const cb_set *s, int
   cb_ws *ws = ws_new(bn, s, &err);
   assert_non_null(ws);
   ws->dense_only = dense_only;
+  ws->no_skip = 1;   /* both sides of every selected neuron, as the receptive-field pass bounds them */
   for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
   if (bounds_run(ws, CB_CROWN, &err) != CB_OK || bounds_spec(ws, I, no, R->lb, R->ub, &err) != CB_OK)
     fail_msg("%s: %s", tag, err.msg);
@@ -111,6 +112,7 @@ static void crown_run(const cb_net *net, const cb_bnet *bn, const cb_set *s, int
   ws = ws_new(bn, s, &err);   /* alpha-CROWN: its passes carry per-row lines and keep their matrices */
   assert_non_null(ws);
   ws->dense_only = dense_only;
+  ws->no_skip = 1;
   alpha_opt_init(&o);
   o.iters = 6;   /* enough to move every kind of parameter; the default 20-40 would take 15 s here */
   if (bounds_run(ws, CB_ALPHA_CROWN, &err) != CB_OK || alpha_spec(ws, I, no, &o, R->alb, R->aub, &err) != CB_OK)
