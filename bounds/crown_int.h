@@ -206,7 +206,7 @@ int crown_patch_chain(const cb_net *net, int k, pchain *ch);
 int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, const pextra *x,
                      double *out);
                   /* out_r >= max over the set of val[r] value(ch->node[0])_{col[r]}, as the dense pass */
-int crown_patch_refine(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, cb_error *err);
+int crown_patch_refine(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, int sides, cb_error *err);
                   /* node k's bounds for neurons sel[0..m) by one receptive-field pass */
 
 #endif

@@ -376,17 +376,25 @@ long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx)
 
 /* Node k's neurons sel[0..m) by one receptive-field pass: rows j (upper) and
    m + j (minus lower); crown_patch_pass groups them by pixel itself. */
-int crown_patch_refine(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, cb_error *err)
+int crown_patch_refine(cb_ws *ws, int k, const pchain *pc, const size_t *sel, size_t m, int sides, cb_error *err)
 {
-  size_t *col = cb_alloc((2 * m + 1) * sizeof *col);
-  double *val = cb_alloc((2 * m + 1) * sizeof *val), *out = cb_alloc((2 * m + 1) * sizeof *out);
+  size_t per = sides == 2 ? 2 : 1, *col = cb_alloc((per * m + 1) * sizeof *col);
+  double *val = cb_alloc((per * m + 1) * sizeof *val), *out = cb_alloc((per * m + 1) * sizeof *out);
   int rc = CB_ENOMEM;
   if (col && val && out) {
-    for (size_t j = 0; j < m; j++) { col[j] = col[m + j] = sel[j]; val[j] = 1; val[m + j] = -1; }
-    rc = crown_patch_pass(ws, pc, col, val, 2 * m, NULL, out);
+    for (size_t j = 0; j < m; j++) {
+      col[j] = sel[j];
+      val[j] = sides == -1 ? -1 : 1;
+      if (sides == 2) { col[m + j] = sel[j]; val[m + j] = -1; }
+    }
+    rc = m ? crown_patch_pass(ws, pc, col, val, per * m, NULL, out) : CB_OK;
   }
-  if (rc == CB_OK) for (size_t j = 0; j < m; j++) { ws->hi[k][sel[j]] = out[j]; ws->lo[k][sel[j]] = -out[m + j]; }
-  else rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", 2 * m);
+  if (rc == CB_OK)
+    for (size_t j = 0; j < m; j++) {
+      if (sides != -1) ws->hi[k][sel[j]] = out[j];
+      if (sides != 1) ws->lo[k][sel[j]] = -out[sides == 2 ? m + j : j];
+    }
+  else rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", per * m);
   cb_free(col);
   cb_free(val);
   cb_free(out);
