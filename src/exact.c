@@ -680,7 +680,7 @@ static int dy_decimal(const dy *a, long K, char *buf, size_t room)
   mpz_t n;
   long e = a->e;
   size_t digits, frac = (e < 0 ? (size_t)-e : 0) + (size_t)K;
-  if (e < -200) return 0;
+  if (e < -200 && !K) return 0;   /* a double point: "N/2^k" is shorter (a rational one: room decides) */
   mpz_init(n);
   if (e >= 0) mpz_mul_2exp(n, a->m, (mp_bitcnt_t)e);
   else { mpz_ui_pow_ui(n, 5, (unsigned long)-e); mpz_mul(n, n, a->m); }   /* m 2^-f = m 5^f / 10^f */

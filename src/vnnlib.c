@@ -28,8 +28,10 @@ typedef struct atom {     /* sum_k coef_k v_k <= b  (< if strict), b in [b_dn, b
   int line, col, strict;
   size_t off, n;          /* (var, coef) pairs in P->var/P->coef */
   double b_dn, b_up;
-  const char *dec;        /* A_X "X_i op literal", non-strict, literal no double equals:
-                             the literal (dec_len chars of the text), the exact bound; else NULL */
+  int plain;              /* "X_i op literal" or "literal op X_i": the outer bound is the
+                             literal rounded once (RU or RD), nothing more */
+  const char *dec;        /* plain, non-strict, and the literal is no double: the literal
+                             (dec_len chars of the text), the exact bound; else NULL */
   size_t dec_len;
 } atom;
 
@@ -329,7 +331,7 @@ static int dnf_and(parser *P, dnf *D, dnf *F)
 /* Stores the atom L (op) R as  sum a v <= b; returns its index in *out. */
 static int make_atom(parser *P, lin *L, lin *R, int sign, int strict, int line, int col, size_t *out)
 {
-  atom a = {A_TRUE, line, col, strict, P->nv, 0, 0, 0, NULL, 0};
+  atom a = {A_TRUE, line, col, strict, P->nv, 0, 0, 0, 0, NULL, 0};
   int sides = 0;
   if (lin_axpy(P, L, -1, R)) return P->rc;        /* L - R (op) 0 */
   if (sign < 0 && lin_scale(P, L, -1, -1, line, col)) return P->rc;  /* >=: R - L <= 0 */
@@ -403,10 +405,12 @@ static int formula(parser *P, dnf *D)
     size_t a = 0;
     next(P);
     if (!term_expr(P, &L) && !term_expr(P, &R) && !expect(P, T_RP, "')' closing the comparison")) {
-      const lin *lit = !strict && bare_input(&L) ? &R : !strict && bare_input(&R) ? &L : NULL;
-      const char *dec = lit && lit->num && lit->c_dn != lit->c_up ? lit->num : NULL;   /* read before make_atom */
+      const lin *lit = bare_input(&L) ? &R : bare_input(&R) ? &L : NULL;
+      int plain = lit && lit->num;    /* read before make_atom changes L */
+      const char *dec = plain && !strict && lit->c_dn != lit->c_up ? lit->num : NULL;
       size_t dec_len = dec ? lit->num_len : 0;
-      if (!make_atom(P, &L, &R, sign, strict, line, col, &a) && dec) {
+      if (!make_atom(P, &L, &R, sign, strict, line, col, &a)) {
+        P->atoms[a].plain = plain;
         P->atoms[a].dec = dec;        /* X_i <= d or X_i >= d exactly, for the decimal d */
         P->atoms[a].dec_len = dec_len;
       }
@@ -473,18 +477,28 @@ static int commands(parser *P, dnf *D)
 
 /* ---- DNF -> boxes ---- */
 
-typedef struct dref { const char *s; size_t n; } dref;   /* a decimal literal in the text */
+typedef struct dref {     /* a decimal literal in the text */
+  const char *s;
+  size_t n;
+  int mixed;              /* a bound that is not plain bounds this side too: no decimal */
+} dref;
 
-/* The exact decimal of a bound side when atom a bounds it with outer value o
-   and the side's outer bound was cur (tighter: o is the new bound).  A
-   tighter outer bound is a tighter real bound (o = RU or RD of the real
-   bound, as the coefficient is +-1 when a->dec is set), so its decimal (or
-   none) wins; at an equal outer bound the decimal stays only when both atoms
-   give the same literal, else the side has none (the caller then knows the
-   bound only as an interval of doubles). */
+/*
+** The exact decimal of a bound side when atom a bounds it with outer value
+** o, the side's outer bound so far being cur (tighter: o is the new one).
+** For plain atoms o is the literal rounded once, so a tighter outer bound is
+** a tighter real bound: its decimal (or none, for a double or a strict
+** bound) wins; at an equal outer bound the decimal stays only when both
+** atoms give the same literal.  Any other atom (a coefficient, arithmetic
+** on constants: two roundings) on the side removes its decimal for good, as
+** its outer bound no longer orders the real ones.  Without a decimal the
+** caller knows the bound only as an interval of doubles.
+*/
 static void side_dec(dref *d, int tighter, int equal, const atom *a)
 {
-  if (tighter) { d->s = a->dec; d->n = a->dec_len; }
+  if (!a->plain) d->mixed = 1;
+  if (d->mixed) d->s = NULL;
+  else if (tighter) { d->s = a->dec; d->n = a->dec_len; }
   else if (equal && !(d->s && a->dec && d->n == a->dec_len && !memcmp(d->s, a->dec, d->n))) d->s = NULL;
 }
 
@@ -494,7 +508,7 @@ static int term_box(parser *P, const term *t, size_t nx, double *bx, dref *dx, i
 {
   double *lo = bx, *hi = bx + nx, *li = bx + 2 * nx, *hin = bx + 3 * nx;
   *ok = 1;
-  for (size_t i = 0; i < nx; i++) { lo[i] = li[i] = -INFINITY; hi[i] = hin[i] = INFINITY; dx[i].s = dx[nx + i].s = NULL; }
+  for (size_t i = 0; i < nx; i++) { lo[i] = li[i] = -INFINITY; hi[i] = hin[i] = INFINITY; dx[i].s = dx[nx + i].s = NULL; dx[i].mixed = dx[nx + i].mixed = 0; }
   for (size_t k = 0; k < t->n; k++) {
     const atom *a = &P->atoms[t->a[k]];
     if (a->kind == A_FALSE) { *ok = 0; return CB_OK; }
