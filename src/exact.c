@@ -17,6 +17,14 @@
 **     plus 16 * DBL_TRUE_MIN absolute, then clamped to f's range.  glibc
 **     documents at most 1-2 ulp for exp and tanh on x86_64, and the logistic
 **     formula adds two roundings: 16 ulps leaves a wide margin.
+** At a rational point (exact_eval_dec: VNNLIB decimals no double equals)
+** every value is held times s = 10^K, K the decimals' digits: s x is then
+** an integer or a dyadic, the homogeneous nodes (affine maps, max pool,
+** ReLU, LeakyReLU) act on scaled values unchanged, their additive
+** constants (biases, Clip ends, HardSigmoid's offset and 1) are multiplied
+** by s (dy_set_ds), and smooth activations divide by s into enclosing
+** doubles and multiply back (docs/soundness.md, section 5b).  At a double
+** point s = 1.
 ** GMP allocates with malloc and aborts on failure (it cannot report it);
 ** the sizes here are a few machine words per number.
 */
