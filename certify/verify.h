@@ -121,7 +121,11 @@ void vfy_result_free(vfy_result *r);      /* frees x, y */
    piecewise-linear nets, an enclosure otherwise) meets output conjunction
    *conj (set) of that box, strict rows strictly; else 0.  A point that the
    double pass puts in a conjunction but real arithmetic does not is refused
-   and counted in *fp_only (atomically; fp_only may be NULL). */
+   and counted in *fp_only (atomically; fp_only may be NULL).  An input whose
+   real interval holds no double but has two decimal bounds (vnn_box.lo_dec)
+   may lie anywhere in x: x proposes in double, and the real point checked
+   takes the decimals' midpoint there (the decimal when pinned); the SAT
+   answer (vfy_set_sat) is then that rational point. */
 int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x,
                       double *y, size_t *conj, long *fp_only);
 

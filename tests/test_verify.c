@@ -639,7 +639,6 @@ static void test_pinned_no_double(void **state)
     dense(net, act(net, CB_ACT_RELU, dense(net, 0, 8, NULL, NULL)), 1, NULL, NULL);
     pinned_text(p, sizeof p, dims[k], "0.1", "(assert (>= Y_0 -1000))(assert (<= Y_0 1000))");
     assert_int_equal(run(net, p, 5, &r), V_FALSIFIED);
-    assert_non_null(strstr(r.reason, "exact VNNLIB decimals"));
     assert_true(r.rational && r.x_text && r.y_text);
     for (size_t j = 2; j < dims[k]; j++) assert_string_equal(r.x_text[j], "0.1");
     for (size_t j = 0; j < 2; j++) assert_true(r.x[j] >= -1 && r.x[j] <= 1);
