@@ -257,8 +257,9 @@ static int exact_witness(search *S, const item *it, int *rc)
 /* A subdomain left open (O_LEAF) or on which the property holds in real
    arithmetic (O_REAL), when no answer is in yet: with no double in the
    spec's box, the point at the exact decimals may be a witness
-   (exact_witness); else a leaf is counted, and the first O_REAL ends the
-   search with unknown (vfy_input.c, no_double). */
+   (exact_witness); else it is an undecided leaf (never unsat), and the
+   search goes on while time remains: another subdomain may still give a
+   witness. */
 static void apply_open(search *S, const item *it, const work *w, size_t *leaves, char *leaf_why, int *rc)
 {
   vfy_result *r = S->r;
@@ -267,15 +268,11 @@ static void apply_open(search *S, const item *it, const work *w, size_t *leaves,
     snprintf(r->reason, sizeof r->reason, "witness at the exact VNNLIB decimals, a rational point no double equals, "
              "checked in real arithmetic (subdomain at depth %d%s)", it->depth,
              w->o == O_REAL ? ", on which sound bounds show the property holds" : ", left open");
-  } else if (w->o == O_LEAF) {
-    (*leaves)++;
-    snprintf(leaf_why, 96, "%s", w->why);
-  } else if (r->answer != V_UNKNOWN) {
-    r->answer = V_UNKNOWN;
-    snprintf(r->reason, sizeof r->reason, "sat in real arithmetic, but the input box holds no double, and the point at "
-             "its exact decimals fails the real-arithmetic check, so no witness can be given: sound bounds show every "
-             "point of a subdomain (depth %d) meets the property (%s)", it->depth, w->why);
+    return;
   }
+  (*leaves)++;
+  if (w->o == O_LEAF) snprintf(leaf_why, 96, "%s", w->why);
+  else snprintf(leaf_why, 96, "sat in real arithmetic on one, but its point at the exact decimals fails the check");
 }
 
 /* Applies one bounded subdomain's result, in stack order: counts, the SAT

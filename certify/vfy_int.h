@@ -34,8 +34,9 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
 typedef enum outcome {
   O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR,
   O_REAL                  /* every real point of the box meets a live conjunction, and no
-                             double lies in the spec's box: no witness can be checked, no
-                             refutation exists; the search ends (unknown, w->why) */
+                             double lies in the spec's box: no refutation exists; the point
+                             at the exact decimals is checked as the witness (verify.c,
+                             apply_open), else the box is an undecided leaf */
 } outcome;
 
 typedef struct work {     /* result of bounding one item */

@@ -15,6 +15,7 @@
 **    gives unsat; every unsat of a random property survives dense sampling.
 */
 #include <math.h>
+#include <stdlib.h>
 #include "testutil.h"
 #include "bounds.h"
 #include "forward.h"
@@ -705,6 +706,33 @@ static void test_pinned_decimal_witness(void **state)
   }
 }
 
+/* A smooth activation at a pinned decimal: y = sigmoid(x), x = 0.1, and
+   "y <= b" for b = k ulps from the double nearest sigmoid(1/10) (libm's
+   value is within 2 ulps of it): never sat when b is 4 or more ulps below
+   (the truth is unsat), never unsat when 4 or more above (sat), and sat
+   with a rational witness once b clears the evaluator's 16-ulp enclosure. */
+static void test_pinned_decimal_sigmoid(void **state)
+{
+  cb_net *net = start(1);
+  double base = 1 / (1 + exp(-0.1));
+  char p[512];
+  (void)state;
+  act(net, CB_ACT_SIGMOID, 0);
+  for (int k = -30; k <= 30; k += 3) {
+    double b = base;
+    vfy_result r;
+    cb_verdict v;
+    for (int j = 0; j < abs(k); j++) b = nextafter(b, k < 0 ? 0 : 1);
+    snprintf(p, sizeof p, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 %.17g))", b);
+    v = run(net, p, 1, &r);
+    if (k <= -4) assert_int_not_equal(v, V_FALSIFIED);
+    if (k >= 4) assert_int_not_equal(v, V_VERIFIED);
+    if (k >= 24) { assert_int_equal(v, V_FALSIFIED); assert_true(r.rational); assert_string_equal(r.x_text[0], "0.1"); }
+    vfy_result_free(&r);
+  }
+  cb_net_free(net);
+}
+
 static void test_tiny_files(void **state)
 {
   cb_net *net = must_load("tests/data/tiny.nnet");
@@ -773,6 +801,7 @@ int main(void)
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_pinned_no_double),
     cmocka_unit_test(test_pinned_decimal_witness),
+    cmocka_unit_test(test_pinned_decimal_sigmoid),
     cmocka_unit_test(test_tiny_files),
     cmocka_unit_test(test_acasxu),
   };
