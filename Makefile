@@ -91,7 +91,7 @@ _test_all: all $(TESTS)
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
 # (T=cli_errors, bad_inputs, npy_formats, certify_interrupt, limits_ulimit, deps_check,
-# report_browser, predict); an unknown name fails.
+# report_browser, predict, verify_witness); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
 
@@ -110,7 +110,7 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # runs them all.
 CHECK_FAST := forward ops nnet_csv npy oom limits reference exact grad bounds \
               attack adversarial verify report benchmarks \
-              cli_errors bad_inputs npy_formats limits_ulimit predict
+              cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
 	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
 

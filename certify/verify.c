@@ -63,7 +63,9 @@ void vfy_result_free(vfy_result *r)
   if (!r) return;
   cb_free(r->x);
   cb_free(r->y);
+  cb_free(r->x_text);
   r->x = r->y = NULL;
+  r->x_text = r->y_text = NULL;
 }
 
 /* vfy_opts.bound's default: intermediate bounds by `m`, then the rows' lower
@@ -231,6 +233,48 @@ static int push_children(const search *S, const item *it, const work *w, istack 
   return CB_OK;
 }
 
+/* Does box B's real box hold no double (an input between two doubles)? */
+static int no_double(const vnn_box *B, size_t nx)
+{
+  for (size_t i = 0; i < nx; i++) if (!(B->lo_in[i] <= B->hi_in[i])) return 1;
+  return 0;
+}
+
+/* No double in the spec's box: the candidate at the exact decimals in the
+   subdomain `it`, checked in real arithmetic (vfy_check_witness_dec); 1 and
+   S->r set to SAT when it holds.  *rc: CB_ENOMEM when the answer cannot be
+   stored. */
+static int exact_witness(search *S, const item *it, int *rc)
+{
+  cb_exact *E = NULL;
+  size_t c = 0;
+  if (!vfy_check_witness_dec(S->net, S->spec, it->box, it->lo, it->hi, &c, &E)) return 0;
+  if (vfy_set_sat_dec(S, it->box, E, c) != CB_OK) { *rc = CB_ENOMEM; exact_free(E); return 0; }
+  exact_free(E);
+  return 1;
+}
+
+/* A subdomain left open (O_LEAF) or on which the property holds in real
+   arithmetic (O_REAL), when no answer is in yet: with no double in the
+   spec's box, the point at the exact decimals may be a witness
+   (exact_witness); else it is an undecided leaf (never unsat), and the
+   search goes on while time remains: another subdomain may still give a
+   witness. */
+static void apply_open(search *S, const item *it, const work *w, size_t *leaves, char *leaf_why, int *rc)
+{
+  vfy_result *r = S->r;
+  if (r->answer == V_FALSIFIED) return;
+  if (no_double(&S->spec->box[it->box], S->spec->nx) && exact_witness(S, it, rc)) {
+    snprintf(r->reason, sizeof r->reason, "witness at the exact VNNLIB decimals, a rational point no double equals, "
+             "checked in real arithmetic (subdomain at depth %d%s)", it->depth,
+             w->o == O_REAL ? ", on which sound bounds show the property holds" : ", left open");
+    return;
+  }
+  (*leaves)++;
+  if (w->o == O_LEAF) snprintf(leaf_why, 96, "%s", w->why);
+  else snprintf(leaf_why, 96, "sat in real arithmetic on one, but its point at the exact decimals fails the check");
+}
+
 /* Applies one bounded subdomain's result, in stack order: counts, the SAT
    witness (re-checked), the first error, an open leaf, or its children.
    *rc keeps the first failure (1: the stack is full). */
@@ -251,16 +295,8 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
     cb_free(y);
   } else if (w->o == O_ERROR) {
     if (*rc == CB_OK) { *rc = w->err.status ? w->err.status : CB_EINTERNAL; snprintf(r->reason, sizeof r->reason, "%s", w->err.msg); }
-  } else if (w->o == O_REAL) {
-    if (r->answer != V_UNKNOWN) {   /* the first one: the search ends (vfy_input.c, no_double) */
-      r->answer = V_UNKNOWN;
-      snprintf(r->reason, sizeof r->reason, "sat in real arithmetic, but the input box holds no double, so no witness "
-               "can be given: sound bounds show every point of a subdomain (depth %d) meets the property (%s)",
-               it->depth, w->why);
-    }
-  } else if (w->o == O_LEAF) {
-    (*leaves)++;
-    snprintf(leaf_why, 96, "%s", w->why);
+  } else if (w->o == O_REAL || w->o == O_LEAF) {
+    apply_open(S, it, w, leaves, leaf_why, rc);
   } else if (w->o == O_SPLIT) {
     int pc = push_children(S, it, w, st);
     if (pc != CB_OK && *rc == CB_OK) *rc = pc;

@@ -15,6 +15,7 @@
 #include "bounds.h"
 #include "verdict.h"
 #include "vnnlib.h"
+#include "exact.h"
 
 /* Answers are verdicts (verdict.h), printed by their VNN-COMP word
    (cb_verdict_table[a].vnnlib): V_VERIFIED "unsat", V_FALSIFIED "sat",
@@ -100,6 +101,12 @@ typedef struct vfy_result {
   double seconds;
   long fp_only;           /* candidates the double forward pass put in the property
                              that real arithmetic (exact.h) puts outside: never a witness */
+  int rational;           /* SAT: the witness is a rational point no double equals (an
+                             input pinned to a VNNLIB decimal such as 0.1): it was checked
+                             in real arithmetic at the exact decimals; x and y then hold
+                             the nearest doubles, which need not meet the property */
+  char **x_text, **y_text;/* rational SAT: the nx inputs as exact decimals and the ny real
+                             outputs (exact decimals, or "[lo, hi]" enclosures); else NULL */
   char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */
 } vfy_result;
 
@@ -114,8 +121,26 @@ void vfy_result_free(vfy_result *r);      /* frees x, y */
    piecewise-linear nets, an enclosure otherwise) meets output conjunction
    *conj (set) of that box, strict rows strictly; else 0.  A point that the
    double pass puts in a conjunction but real arithmetic does not is refused
-   and counted in *fp_only (atomically; fp_only may be NULL). */
+   and counted in *fp_only (atomically; fp_only may be NULL).  An input whose
+   real interval holds no double but has two decimal bounds (vnn_box.lo_dec)
+   may lie anywhere in x: x proposes in double, and the real point checked
+   takes the decimals' midpoint there (the decimal when pinned); the SAT
+   answer (vfy_set_sat) is then that rational point. */
 int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x,
                       double *y, size_t *conj, long *fp_only);
+
+/* The witness when box b's real box holds no double (an input pinned to, or
+   held between, decimals no double equals): the candidate is built at the
+   exact decimals (vnn_box.lo_dec/hi_dec; the midpoint of an input's two
+   decimal bounds, the decimal itself when pinned), the other inputs at the
+   centre of [lo, hi] clamped into the inner box (or at the decimal bound
+   [lo, hi] lies beside, when it misses the inner box); it is evaluated in real
+   arithmetic (exact_eval_dec) and must meet an output conjunction, strict
+   rows strictly, as in vfy_check_witness.  1: *conj is set and *E holds the
+   evaluation (exact inputs and outputs; the caller frees it); 0: no
+   candidate (an input with neither a double nor two decimal bounds) or it
+   fails, *E NULL. */
+int vfy_check_witness_dec(const cb_net *net, const vnn_spec *spec, size_t b, const double *lo, const double *hi,
+                          size_t *conj, cb_exact **E);
 
 #endif

@@ -123,19 +123,28 @@ out:
 
 /* PGD (attack.h) on each output conjunction of box b over its inner box:
    minimises max_r (A_r y - b_r); a point with value <= 0 is checked exactly.
-   Returns 1 (r set to SAT), 0 or a negative status. */
+   An input whose real interval holds no double (pinned to a decimal) but
+   has two decimal bounds is searched over its two neighbouring doubles;
+   vfy_check_witness then checks the point at the decimals.  Returns 1 (r
+   set to SAT), 0 or a negative status. */
 int vfy_pgd(search *S, size_t b, int restarts, int steps)
 {
   const vnn_spec *sp = S->spec;
   const vnn_box *B = &sp->box[b];
   size_t nx = sp->nx, ny = sp->ny, c;
-  cb_set set = {CB_NORM_BOX, 0, nx, NULL, B->lo_in, B->hi_in};
   cb_attack_opt opt = CB_ATTACK_DEFAULT;
   double *x = cb_alloc(nx * sizeof *x), *y = cb_alloc(ny * sizeof *y), *d = NULL, g;
+  double *lo = cb_alloc(2 * nx * sizeof *lo), *hi = lo + nx;
+  cb_set set = {CB_NORM_BOX, 0, nx, NULL, lo, hi};
   int found = 0;
   cb_error err = {0};
-  if (!x || !y) { found = CB_ENOMEM; goto out; }
-  for (size_t j = 0; j < nx; j++) if (!(B->lo_in[j] <= B->hi_in[j])) goto out;   /* no double in the box */
+  if (!x || !y || !lo) { found = CB_ENOMEM; goto out; }
+  for (size_t j = 0; j < nx; j++) {
+    lo[j] = B->lo_in[j]; hi[j] = B->hi_in[j];
+    if (lo[j] <= hi[j]) continue;
+    if (!B->lo_dec || !B->lo_dec[j] || !B->hi_dec[j]) goto out;   /* no double, no decimal: no candidate */
+    lo[j] = B->hi_in[j]; hi[j] = B->lo_in[j];   /* the doubles either side of the real interval */
+  }
   opt.restarts = restarts;
   opt.steps = steps;
   opt.seed = S->o->seed + (uint64_t)restarts;
@@ -150,6 +159,6 @@ int vfy_pgd(search *S, size_t b, int restarts, int steps)
     if (g <= 0 && vfy_check_witness(S->net, sp, b, x, y, &c, &S->r->fp_only)) found = vfy_set_sat(S, b, x, y, c) ? CB_ENOMEM : 1;
   }
 out:
-  cb_free(x); cb_free(y); cb_free(d);
+  cb_free(x); cb_free(y); cb_free(d); cb_free(lo);
   return found;
 }

@@ -13,6 +13,7 @@
 ** subdomain); the node boxes are the sum of node sizes (ACAS Xu: ~600).
 */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "vfy_int.h"
@@ -51,19 +52,58 @@ static int meets_exact(const vnn_conj *c, const cb_exact *E)
   return 1;
 }
 
+/* Is input i of box B a real interval with no double but two decimal bounds? */
+static int dec_input(const vnn_box *B, size_t i)
+{
+  return !(B->lo_in[i] <= B->hi_in[i]) && B->lo_dec && B->lo_dec[i] && B->hi_dec[i];
+}
+
+/* The real-arithmetic evaluation of candidate x of box B, at the exact
+   decimals (the midpoint of the two decimal bounds) on the inputs that hold
+   no double (dec: there are such inputs), at x elsewhere. */
+static int eval_candidate(const cb_net *net, const vnn_box *B, size_t nx, const double *x, int dec, cb_exact **E)
+{
+  cb_error err = {0};
+  const char **dl;
+  int rc;
+  if (!dec) return exact_eval(net, x, E, &err);
+  if (!(dl = cb_calloc(2 * nx + 1, sizeof *dl))) return CB_ENOMEM;
+  for (size_t i = 0; i < nx; i++)
+    if (dec_input(B, i)) { dl[i] = B->lo_dec[i]; dl[nx + i] = B->hi_dec[i]; }
+  rc = exact_eval_dec(net, x, dl, dl + nx, E, &err);
+  cb_free(dl);
+  return rc;
+}
+
+/* Does box B hold no double, with every such input between two decimals?
+   (Then candidates are checked at the decimals there.) */
+static int dec_box(const vnn_box *B, size_t nx)
+{
+  int any = 0;
+  for (size_t i = 0; i < nx; i++) {
+    if (B->lo_in[i] <= B->hi_in[i]) continue;
+    if (!dec_input(B, i)) return 0;
+    any = 1;
+  }
+  return any;
+}
+
 int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const double *x, double *y, size_t *conj,
                       long *fp_only)
 {
   const vnn_box *B = &spec->box[b];
   cb_error err = {0};
   cb_exact *E = NULL;
-  int any = 0, ok = 0;
-  for (size_t i = 0; i < spec->nx; i++)
-    if (!(x[i] >= B->lo_in[i] && x[i] <= B->hi_in[i])) return 0;
+  int any = 0, ok = 0, dec = 0;
+  for (size_t i = 0; i < spec->nx; i++) {
+    if (x[i] >= B->lo_in[i] && x[i] <= B->hi_in[i]) continue;
+    if (!dec_input(B, i)) return 0;
+    dec = 1;   /* no double here: the candidate takes the exact decimal (x proposes in double) */
+  }
   if (cb_net_forward(net, x, 1, y, &err) != CB_OK) return 0;
   for (size_t j = 0; j < spec->ny; j++) if (!isfinite(y[j])) return 0;
   for (size_t c = 0; c < B->n_conj && !any; c++) any = meets(&B->conj[c], y, spec->ny);
-  if (!any || exact_eval(net, x, &E, &err) != CB_OK) return 0;
+  if (!any || eval_candidate(net, B, spec->nx, x, dec, &E) != CB_OK) return 0;
   for (size_t c = 0; c < B->n_conj && !ok; c++)
     if (meets_exact(&B->conj[c], E)) { *conj = c; ok = 1; }
   exact_free(E);
@@ -71,6 +111,40 @@ int vfy_check_witness(const cb_net *net, const vnn_spec *spec, size_t b, const d
     #pragma omp atomic
     (*fp_only)++;
   }
+  return ok;
+}
+
+int vfy_check_witness_dec(const cb_net *net, const vnn_spec *spec, size_t b, const double *lo, const double *hi,
+                          size_t *conj, cb_exact **E)
+{
+  const vnn_box *B = &spec->box[b];
+  size_t nx = spec->nx;
+  double *x = cb_alloc(nx * sizeof *x + 1);
+  const char **dl = cb_calloc(2 * nx + 1, sizeof *dl), **dh = dl + nx;
+  cb_error err = {0};
+  int ok = 0;
+  *E = NULL;
+  if (!x || !dl) goto out;
+  for (size_t i = 0; i < nx; i++) {
+    const char *dlo = B->lo_dec ? B->lo_dec[i] : NULL, *dhi = B->lo_dec ? B->hi_dec[i] : NULL;
+    x[i] = 0;
+    if (B->lo_in[i] <= B->hi_in[i]) {   /* the real interval holds doubles */
+      if (hi[i] < B->lo_in[i] && dlo) dl[i] = dh[i] = dlo;        /* [lo, hi] lies below them: the real end */
+      else if (lo[i] > B->hi_in[i] && dhi) dl[i] = dh[i] = dhi;   /* above them */
+      else x[i] = fmin(fmax(lo[i] + 0.5 * (hi[i] - lo[i]), B->lo_in[i]), B->hi_in[i]);   /* the centre, clamped */
+      continue;
+    }
+    if (!dlo || !dhi) goto out;   /* the real point is unknown */
+    dl[i] = dlo;
+    dh[i] = dhi;
+  }
+  if (exact_eval_dec(net, x, dl, dh, E, &err) != CB_OK) goto out;
+  for (size_t c = 0; c < B->n_conj && !ok; c++)
+    if (meets_exact(&B->conj[c], *E)) { *conj = c; ok = 1; }
+out:
+  if (!ok) { exact_free(*E); *E = NULL; }
+  cb_free(x);
+  cb_free(dl);
   return ok;
 }
 
@@ -106,11 +180,64 @@ void vfy_boxes_ptrs(const search *S, double *p, double **pl)
 int vfy_set_sat(search *S, size_t b, const double *x, const double *y, size_t c)
 {
   vfy_result *r = S->r;
+  if (dec_box(&S->spec->box[b], S->spec->nx)) {   /* x was checked at the decimals: keep that point */
+    cb_exact *E = NULL;
+    int rc = eval_candidate(S->net, &S->spec->box[b], S->spec->nx, x, 1, &E);
+    if (rc == CB_OK) rc = vfy_set_sat_dec(S, b, E, c);
+    exact_free(E);
+    return rc;
+  }
   r->x = cb_alloc(S->spec->nx * sizeof(double));
   r->y = cb_alloc(S->spec->ny * sizeof(double));
   if (!r->x || !r->y) return CB_ENOMEM;
   memcpy(r->x, x, S->spec->nx * sizeof(double));
   memcpy(r->y, y, S->spec->ny * sizeof(double));
+  r->answer = V_FALSIFIED;
+  r->box = b;
+  r->conj = c;
+  return CB_OK;
+}
+
+/* Text k of a rational witness (inputs then outputs) into buf. */
+static void witness_text(const cb_exact *E, size_t nx, size_t k, char *buf, size_t n)
+{
+  if (k < nx) exact_input_text(E, k, buf, n);
+  else exact_output_text(E, k - nx, buf, n);
+}
+
+/* Sets r to SAT with the rational witness E (vfy_check_witness_dec) in box b:
+   exact texts (one block: nx + ny pointers, then the strings), and the
+   nearest doubles (inputs) or enclosure midpoints (outputs) in x and y. */
+int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c)
+{
+  enum { TEXT = 4096 };
+  vfy_result *r = S->r;
+  size_t nx = S->spec->nx, ny = S->spec->ny, total = 0;
+  char *buf = cb_alloc(TEXT), *t;
+  r->x = cb_alloc(nx * sizeof(double));
+  r->y = cb_alloc(ny * sizeof(double));
+  if (!buf || !r->x || !r->y) { cb_free(buf); return CB_ENOMEM; }
+  for (size_t k = 0; k < nx + ny; k++) { witness_text(E, nx, k, buf, TEXT); total += strlen(buf) + 1; }
+  if (!(r->x_text = cb_alloc((nx + ny) * sizeof(char *) + total))) { cb_free(buf); return CB_ENOMEM; }
+  r->y_text = r->x_text + nx;
+  t = (char *)(r->x_text + nx + ny);
+  for (size_t k = 0; k < nx + ny; k++) {
+    double lo, hi;
+    witness_text(E, nx, k, buf, TEXT);   /* via buf: the text is built longer, then trimmed */
+    memcpy(t, buf, strlen(buf) + 1);
+    r->x_text[k] = t;
+    if (k < nx) {
+      exact_input(E, k, &lo, &hi);
+      r->x[k] = lo == hi ? lo : strtod(t, NULL);   /* the nearest double (a fraction "N/D": an end) */
+      if (!(r->x[k] >= lo && r->x[k] <= hi)) r->x[k] = lo;
+    } else {
+      exact_output(E, k - nx, &lo, &hi);
+      r->y[k - nx] = lo == hi ? lo : lo + 0.5 * (hi - lo);
+    }
+    t += strlen(t) + 1;
+  }
+  cb_free(buf);
+  r->rational = !exact_input_is_double(E);
   r->answer = V_FALSIFIED;
   r->box = b;
   r->conj = c;

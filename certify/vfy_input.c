@@ -298,19 +298,18 @@ static int any_live(const sub *D)
 /*
 ** No double in the box.  A VNNLIB file may pin an input to a decimal that is
 ** not a double (Collins RUL: X_0 = -0.432882241988499, about 170 of 400
-** inputs): the real box then holds no double, no candidate passes
-** vfy_check_witness, and a witness can never be given.  Where the property
-** holds on the whole of a subdomain, no split refutes it either, and the
-** search bisected the free inputs down to the rounding floor until the
+** inputs): the real box then holds no double, and a witness must be a
+** rational point (vfy_check_witness takes the exact decimals there).  Where
+** the property holds on the whole of a subdomain, no split refutes it, and
+** the search bisected the free inputs down to the rounding floor until the
 ** timeout (2^80 boxes for 2 free inputs).  So, when the spec's inner box is
 ** empty, a subdomain whose rows' sound upper bounds meet every row of a
 ** live conjunction (ub < b_dn if strict, ub <= b_dn otherwise; b_dn <= b,
 ** the real right-hand side) is O_REAL: the property holds in real
-** arithmetic at every point of the box, which contains real points of the
-** spec's box (it is a sub-box of the outer box, split at doubles), so the
-** answer is not unsat, and with no double it cannot be sat: the search ends
-** with unknown and says why.  One more CROWN pass per subdomain, only for
-** such specs.
+** arithmetic at every point of the box, so it is not split further; the
+** point at the exact decimals in it is checked as the witness (verify.c,
+** apply_open), and if that fails it is an undecided leaf.  One more CROWN
+** pass per subdomain, only for such specs.
 */
 static size_t no_double(const vnn_box *B, size_t nx)   /* the first input with no double, or nx */
 {

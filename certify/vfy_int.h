@@ -34,8 +34,9 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
 typedef enum outcome {
   O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR,
   O_REAL                  /* every real point of the box meets a live conjunction, and no
-                             double lies in the spec's box: no witness can be checked, no
-                             refutation exists; the search ends (unknown, w->why) */
+                             double lies in the spec's box: no refutation exists; the point
+                             at the exact decimals is checked as the witness (verify.c,
+                             apply_open), else the box is an undecided leaf */
 } outcome;
 
 typedef struct work {     /* result of bounding one item */
@@ -109,6 +110,7 @@ int vfy_cancelled(const search *S);                     /* has the other search 
 void vfy_boxes_out(const search *S, const cb_ws *ws, double *p);  /* node boxes -> p (lo then hi, S->nb each) */
 void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n + i]: node i's lo, hi in p */
 int vfy_set_sat(search *S, size_t b, const double *x, const double *y, size_t c);  /* S->r: SAT, witness x */
+int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c);  /* S->r: SAT at E's exact (rational) point */
 double vfy_lower_form(const double *lin, double out, const double *lo, const double *hi, size_t nx, double *a);
                   /* a = -lin; returns c: a . x + c >= row over the box, min = -out */
 int vfy_row_refutes(const vnn_conj *k, size_t r, double lb);   /* lb > b_r (>= if strict) */

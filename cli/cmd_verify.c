@@ -33,21 +33,26 @@ static const char *usage =
   "  sat      a counterexample exists; the witness follows as ((X_0 v) ... (Y_0 v) ...).\n"
   "           It was replayed through the double forward pass and checked against the\n"
   "           input box exactly and against the output constraint before printing.\n"
+  "           When the input box holds no double (an input pinned to a decimal such as\n"
+  "           0.1), the witness is the rational point at the exact decimals, checked in\n"
+  "           real arithmetic; its X values are those decimals (Y exact when short,\n"
+  "           else the nearest double; --json has them exactly), and a last line\n"
+  "           \"; rational witness ...\" says a floating-point replay rounds them.\n"
   "  unsat    proved: no input in the box meets the output constraint (sound bounds\n"
   "           on every subdomain of a branch and bound that splits the input box and,\n"
   "           inside a box, the ReLUs of unknown sign; see --relu-split).\n"
   "  timeout  --timeout reached first.\n"
   "  unknown  the search could not decide (memory cap, a subdomain too small to split\n"
-  "           that is not refuted, a NaN in a bound), or cannot: the property holds on\n"
-  "           a whole subdomain but the input box holds no double (an input pinned to\n"
-  "           a decimal such as 0.1), so no witness can be checked.\n"
+  "           that is not refuted, a NaN in a bound, the point at the exact decimals of a\n"
+  "           box that holds no double failing the real-arithmetic check).\n"
   "  error    an internal error during the search.\n"
   "A second line on stdout gives the reason, node count and time.\n"
   "\n"
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
-  "                   time_s, x, y}\n"
+  "                   time_s, x, y, y_real, y_real_exact}; a rational witness adds\n"
+  "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles)\n"
   "  --threads N      threads over subdomains (default: OpenMP's default); with >= 2 and an\n"
   "                   input of <= 64 values, input splitting alone races the ReLU search\n"
   "                   for a twentieth of the timeout (>= 5 s), then the ReLU search takes\n"
@@ -143,17 +148,36 @@ static int parse(int argc, char **argv, vopts *o)
   return 0;
 }
 
-/* The VNN-COMP result text (answer line, witness for sat); caller frees. */
+/* The witness's value i (inputs then outputs) as text: %.17g of the double,
+   or, for a rational witness, the exact decimal (an output enclosure
+   "[lo, hi]" prints as its midpoint: a value must be one number). */
+static void witness_value(const vfy_result *r, size_t nx, size_t i, char *buf, size_t n)
+{
+  const char *t = r->x_text ? r->x_text[i] : NULL;
+  if (t && t[0] != '[' && !strchr(t, '/')) snprintf(buf, n, "%s", t);
+  else snprintf(buf, n, "%.17g", i < nx ? r->x[i] : r->y[i - nx]);
+}
+
+/* The VNN-COMP result text (answer line, witness for sat); caller frees.  A
+   rational witness (inputs pinned to decimals no double equals) ends with a
+   comment line saying so: replaying it in floating point rounds it. */
 static char *result_text(const vfy_result *r, size_t nx, size_t ny)
 {
-  size_t cap = 64 + (nx + ny) * 48, n;
-  char *s = cb_alloc(cap);
-  if (!s) return NULL;
+  size_t cap = 256 + (nx + ny) * 48, n;
+  char *s, v[4096];
+  for (size_t i = 0; r->answer == V_FALSIFIED && r->x_text && i < nx + ny; i++) cap += strlen(r->x_text[i]);
+  if (!(s = cb_alloc(cap))) return NULL;
   n = (size_t)snprintf(s, cap, "%s\n", cb_verdict_table[r->answer].vnnlib);
   if (r->answer != V_FALSIFIED) return s;
-  for (size_t i = 0; i < nx + ny; i++)
-    n += (size_t)snprintf(s + n, cap - n, "%s(%c_%zu %.17g)%s\n", i ? " " : "(", i < nx ? 'X' : 'Y',
-                          i < nx ? i : i - nx, i < nx ? r->x[i] : r->y[i - nx], i + 1 == nx + ny ? ")" : "");
+  for (size_t i = 0; i < nx + ny; i++) {
+    witness_value(r, nx, i, v, sizeof v);
+    n += (size_t)snprintf(s + n, cap - n, "%s(%c_%zu %s)%s\n", i ? " " : "(", i < nx ? 'X' : 'Y',
+                          i < nx ? i : i - nx, v, i + 1 == nx + ny ? ")" : "");
+  }
+  if (r->rational)
+    snprintf(s + n, cap - n, "; rational witness: the X values are the exact VNNLIB decimals, a point no double "
+             "equals, checked in real arithmetic; each Y value is exact, or the nearest double when its exact "
+             "value is too long or enclosed (--json: y_real); a floating-point replay rounds the inputs\n");
   return s;
 }
 
@@ -185,6 +209,21 @@ static void add_real_outputs(cJSON *root, const cb_net *net, const double *x)
   exact_free(E);
 }
 
+/* A rational witness: "x_rational": true, "x_exact" (the exact decimals;
+   "x" holds the nearest doubles), "y_real" and "y_real_exact" as above. */
+static void add_rational_witness(cJSON *root, const vfy_result *r, size_t nx, size_t ny)
+{
+  cJSON *xa = cJSON_AddArrayToObject(root, "x_exact"), *ya = cJSON_AddArrayToObject(root, "y_real");
+  int point = 1;
+  cJSON_AddBoolToObject(root, "x_rational", 1);
+  for (size_t i = 0; xa && i < nx; i++) cJSON_AddItemToArray(xa, cJSON_CreateString(r->x_text[i]));
+  for (size_t j = 0; ya && j < ny; j++) {
+    cJSON_AddItemToArray(ya, cJSON_CreateString(r->y_text[j]));
+    if (r->y_text[j][0] == '[') point = 0;
+  }
+  cJSON_AddBoolToObject(root, "y_real_exact", point);
+}
+
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
@@ -202,7 +241,8 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   if (r->answer == V_FALSIFIED) {
     cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));
     cJSON_AddItemToObject(root, "y", cJSON_CreateDoubleArray(r->y, (int)ny));
-    add_real_outputs(root, net, r->x);
+    if (r->rational) add_rational_witness(root, r, nx, ny);
+    else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
   return root;

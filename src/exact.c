@@ -17,6 +17,14 @@
 **     plus 16 * DBL_TRUE_MIN absolute, then clamped to f's range.  glibc
 **     documents at most 1-2 ulp for exp and tanh on x86_64, and the logistic
 **     formula adds two roundings: 16 ulps leaves a wide margin.
+** At a rational point (exact_eval_dec: VNNLIB decimals no double equals)
+** every value is held times s = 10^K, K the decimals' digits: s x is then
+** an integer or a dyadic, the homogeneous nodes (affine maps, max pool,
+** ReLU, LeakyReLU) act on scaled values unchanged, their additive
+** constants (biases, Clip ends, HardSigmoid's offset and 1) are multiplied
+** by s (dy_set_ds), and smooth activations divide by s into enclosing
+** doubles and multiply back (docs/soundness.md, section 5b).  At a double
+** point s = 1.
 ** GMP allocates with malloc and aborts on failure (it cannot report it);
 ** the sizes here are a few machine words per number.
 */
@@ -30,9 +38,12 @@
 typedef struct dy { mpz_t m; long e; } dy;   /* m * 2^e */
 
 struct cb_exact {
-  size_t n_out;
+  size_t n_out, n_in;
   int point;              /* 1: lo == hi for every output */
-  dy *lo, *hi;            /* n_out each (hi == lo when point) */
+  dy *lo, *hi;            /* n_out each (hi == lo when point); values times s */
+  dy *in;                 /* n_in: the input point, times s */
+  long K;                 /* s = 10^K */
+  mpz_t s;
 };
 
 typedef struct ev {       /* evaluation state */
@@ -40,6 +51,8 @@ typedef struct ev {       /* evaluation state */
   dy **lo, **hi;          /* per node; hi[i] == lo[i] while node i is a point */
   mpz_t t;                /* scratch for alignment */
   dy p;                   /* scratch product */
+  mpz_t s;                /* every value is held times s = 10^K (1 at a double point) */
+  long K;
 } ev;
 
 static void dy_init(dy *a) { mpz_init(a->m); a->e = 0; }
@@ -98,23 +111,57 @@ static void dy_norm(dy *a)
   if (z) { mpz_fdiv_q_2exp(a->m, a->m, z); a->e += (long)z; }
 }
 
-/* Sign of a - d for a double d (+-inf allowed). */
-static int dy_cmp_d(const dy *a, double d, ev *E)
+/* r = d s, the constant d of the network on the scale of the values. */
+static void dy_set_ds(dy *r, double d, ev *E)
+{
+  dy_set_d(r, d);
+  mpz_mul(r->m, r->m, E->s);
+}
+
+/* Sign of a - d s for a double d (+-inf allowed): a against the constant d. */
+static int dy_cmp_ds(const dy *a, double d, ev *E)
 {
   if (isinf(d)) return d > 0 ? -1 : 1;
-  dy_set_d(&E->p, d);
+  dy_set_ds(&E->p, d, E);
   return dy_cmp(a, &E->p, E->t);
 }
 
-/* The double next to a in direction up (1) or down (0): a <= result, or >=. */
-static double dy_to_d(const dy *a, int up, ev *E)
+/* A double near a / s (within an ulp or so), for dy_to_d to adjust; s = 1
+   is the plain conversion.  Magnitudes far outside the doubles give +-inf
+   or 0, which the adjustment then moves by at most one step. */
+static double dy_approx(const dy *a, const ev *E)
 {
   long k;
-  double f = mpz_get_d_2exp(&k, a->m), d;
-  k += a->e;
-  d = !mpz_sgn(a->m) ? 0 : k > 2000 ? copysign(HUGE_VAL, f) : k < -2000 ? 0 : ldexp(f, (int)k);
+  double f, lg;
+  if (!mpz_sgn(a->m)) return 0;
+  if (!E->K) {
+    f = mpz_get_d_2exp(&k, a->m);
+    k += a->e;
+    return k > 2000 ? copysign(HUGE_VAL, f) : k < -2000 ? 0 : ldexp(f, (int)k);
+  }
+  lg = (double)((long)mpz_sizeinbase(a->m, 2) + a->e) - 3.3219280948873623 * (double)E->K;   /* log2 |a / s| in (lg - 1.01, lg + 0.01) */
+  if (lg > 1020) return mpz_sgn(a->m) > 0 ? HUGE_VAL : -HUGE_VAL;   /* (near) overflow: a loose but sound end */
+  if (lg < -1090) return 0;                                         /* below 2^-1074: 0 is within a step */
+  {
+    mpq_t q;
+    mpq_init(q);
+    mpz_set(mpq_numref(q), a->m);
+    mpz_set(mpq_denref(q), E->s);
+    if (a->e >= 0) mpz_mul_2exp(mpq_numref(q), mpq_numref(q), (mp_bitcnt_t)a->e);
+    else mpz_mul_2exp(mpq_denref(q), mpq_denref(q), (mp_bitcnt_t)-a->e);
+    mpq_canonicalize(q);
+    f = mpq_get_d(q);   /* truncated: within one ulp */
+    mpq_clear(q);
+  }
+  return f;
+}
+
+/* The double next to a / s in direction up (1) or down (0): a <= result s, or >=. */
+static double dy_to_d(const dy *a, int up, ev *E)
+{
+  double d = dy_approx(a, E);
   for (int i = 0; i < 4; i++) {
-    int c = dy_cmp_d(a, d, E);
+    int c = dy_cmp_ds(a, d, E);
     if (up ? c <= 0 : c >= 0) return d;
     d = nextafter(d, up ? HUGE_VAL : -HUGE_VAL);
   }
@@ -188,8 +235,8 @@ typedef struct dot { const double *w; size_t n, wstride; const size_t *idx; doub
 static void affine_out(ev *E, const cb_node *nd, const dy *xl, const dy *xh, const dot *D, dy *yl, dy *yh)
 {
   int pt = yl == yh;   /* node_point: exact node, point inputs */
-  dy_set_d(yl, D->b);
-  if (!pt) dy_set_d(yh, D->b);
+  dy_set_ds(yl, D->b, E);
+  if (!pt) dy_set_ds(yh, D->b, E);
   for (size_t k = 0; k < D->n; k++) {
     size_t j = D->idx ? D->idx[k] : k;
     if (D->idx && j == SIZE_MAX) continue;
@@ -198,7 +245,7 @@ static void affine_out(ev *E, const cb_node *nd, const dy *xl, const dy *xh, con
   if (!nd->exact && nd->rel_err > 0) {
     dy mag;
     dy_init(&mag);
-    dy_set_d(&mag, fabs(D->b));
+    dy_set_ds(&mag, fabs(D->b), E);
     for (size_t k = 0; k < D->n; k++) {
       size_t j = D->idx ? D->idx[k] : k;
       if (D->idx && j == SIZE_MAX) continue;
@@ -315,14 +362,14 @@ static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
   if (node_is_act(nd, CB_ACT_RELU)) { if (mpz_sgn(x->m) < 0) mpz_set_ui(y->m, 0); }
   else if (node_is_act(nd, CB_ACT_LEAKY_RELU)) { if (mpz_sgn(x->m) < 0) dy_mul_d(y, x, nd->p.act.alpha); }
   else if (node_is_act(nd, CB_ACT_CLIP)) {
-    if (dy_cmp_d(x, nd->p.act.lo, E) < 0) dy_set_d(y, nd->p.act.lo);
-    else if (dy_cmp_d(x, nd->p.act.hi, E) > 0) dy_set_d(y, nd->p.act.hi);
+    if (dy_cmp_ds(x, nd->p.act.lo, E) < 0) dy_set_ds(y, nd->p.act.lo, E);
+    else if (dy_cmp_ds(x, nd->p.act.hi, E) > 0) dy_set_ds(y, nd->p.act.hi, E);
   } else if (node_is_act(nd, CB_ACT_HARD_SIGMOID)) {   /* clip(alpha x + beta, 0, 1), exactly */
     dy_mul_d(y, x, nd->p.act.alpha);
-    dy_set_d(&E->p, nd->p.act.beta);
+    dy_set_ds(&E->p, nd->p.act.beta, E);
     dy_add(y, y, &E->p, E->t);
     if (mpz_sgn(y->m) < 0) { mpz_set_ui(y->m, 0); y->e = 0; }
-    else if (dy_cmp_d(y, 1.0, E) > 0) dy_set_d(y, 1.0);
+    else if (dy_cmp_ds(y, 1.0, E) > 0) dy_set_ds(y, 1.0, E);
   } else cb_assert(0 && "a piecewise-linear activation without an exact rule here");
 }
 
@@ -356,8 +403,8 @@ static int ex_smooth(ev *E, int i)
     fa = fmax(fa - (fabs(fa) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_lo);
     fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_hi);
     if (!isfinite(fa) || !isfinite(fb)) return CB_EUNSUP;   /* f overflows (Exp): no dyadic encloses it */
-    dy_set_d(&E->lo[i][e], fa);
-    dy_set_d(&E->hi[i][e], fb);
+    dy_set_ds(&E->lo[i][e], fa, E);
+    dy_set_ds(&E->hi[i][e], fb, E);
   }
   return CB_OK;
 }
@@ -430,15 +477,23 @@ static void ev_free(ev *E)
   cb_free(E->lo);
   cb_free(E->hi);
   mpz_clear(E->t);
+  mpz_clear(E->s);
   dy_clear(&E->p);
 }
 
-/* Moves the output node's arrays into a cb_exact. */
+/* Moves the output node's arrays into a cb_exact, with a copy of the input
+   point and the scale. */
 static cb_exact *take_output(ev *E)
 {
   int o = E->net->output;
+  size_t nx = E->net->node[0].size;
   cb_exact *x = cb_calloc(1, sizeof *x);
   if (!x) return NULL;
+  if (!(x->in = dy_array(nx))) { cb_free(x); return NULL; }
+  for (size_t k = 0; k < nx; k++) dy_set(&x->in[k], &E->lo[0][k]);
+  x->n_in = nx;
+  mpz_init_set(x->s, E->s);
+  x->K = E->K;
   x->n_out = E->net->node[o].size;
   x->lo = E->lo[o]; x->hi = E->hi[o];
   x->point = x->lo == x->hi;
@@ -446,29 +501,126 @@ static cb_exact *take_output(ev *E)
   return x;
 }
 
-int exact_eval(const cb_net *net, const double *x, cb_exact **out, cb_error *err)
+/* ---- the input point: doubles, and decimals no double may equal ---- */
+
+/* q = the VNNLIB decimal text t ([+-]digits[.digits][(e|E)[+-]digits], at
+   least one digit before the exponent); 0 if t is not one or its exponent
+   lies beyond +-DEC_EXP_MAX (no VNNLIB constant needs that many digits). */
+#define DEC_EXP_MAX 4000
+static int dec_parse(const char *t, mpq_t q)
+{
+  const char *p = t;
+  long frac = 0, ex = 0;
+  int neg = 0, digits = 0, point = 0;
+  if (*p == '+' || *p == '-') neg = *p++ == '-';
+  mpz_set_ui(mpq_numref(q), 0);
+  for (; (*p >= '0' && *p <= '9') || (*p == '.' && !point); p++) {
+    if (*p == '.') { point = 1; continue; }
+    mpz_mul_ui(mpq_numref(q), mpq_numref(q), 10);
+    mpz_add_ui(mpq_numref(q), mpq_numref(q), (unsigned long)(*p - '0'));
+    digits++;
+    frac += point;
+  }
+  if (*p == 'e' || *p == 'E') {
+    int eneg = 0, ed = 0;
+    p++;
+    if (*p == '+' || *p == '-') eneg = *p++ == '-';
+    for (; *p >= '0' && *p <= '9'; p++, ed++) if (ex <= DEC_EXP_MAX) ex = ex * 10 + (*p - '0');
+    if (!ed) digits = 0;
+    if (eneg) ex = -ex;
+  }
+  ex -= frac;                        /* value = digits 10^ex */
+  if (!digits || *p || ex > DEC_EXP_MAX || ex < -DEC_EXP_MAX) return 0;
+  if (neg) mpz_neg(mpq_numref(q), mpq_numref(q));
+  mpz_ui_pow_ui(mpq_denref(q), 10, (unsigned long)(ex < 0 ? -ex : ex));
+  if (ex >= 0) { mpz_mul(mpq_numref(q), mpq_numref(q), mpq_denref(q)); mpz_set_ui(mpq_denref(q), 1); }
+  mpq_canonicalize(q);
+  return 1;
+}
+
+/* The least K with 10^K a multiple of d = 2^i 5^j (a decimal's denominator). */
+static long dec_digits(const mpz_t d)
+{
+  mpz_t r, five;
+  long i = (long)mpz_scan1(d, 0), j;
+  mpz_init(r);
+  mpz_init_set_ui(five, 5);
+  mpz_fdiv_q_2exp(r, d, (mp_bitcnt_t)i);
+  j = (long)mpz_remove(r, r, five);
+  cb_assert(mpz_cmp_ui(r, 1) == 0 && "a decimal's denominator is 2^i 5^j");
+  mpz_clear(r);
+  mpz_clear(five);
+  return i > j ? i : j;
+}
+
+/* m = (a + b) / 2 for the decimals a <= b of coordinate k; 0 if a text is
+   not a decimal or a > b. */
+static int dec_mid(const char *a, const char *b, mpq_t m, mpq_t t)
+{
+  if (!dec_parse(a, m) || !dec_parse(b, t) || mpq_cmp(m, t) > 0) return 0;
+  mpq_add(m, m, t);
+  mpq_div_2exp(m, m, 1);
+  return 1;
+}
+
+/* Node 0's values: the point times s = 10^K, K the least that makes every
+   decimal coordinate an integer times s (doubles are dyadic, and stay so
+   times s).  *bad: the coordinate refused (CB_EVALUE). */
+static int set_input(ev *E, const double *x, const char *const *dl, const char *const *dh, size_t *bad)
+{
+  size_t nx = E->net->node[0].size;
+  mpq_t m, t;
+  int rc = CB_OK;
+  mpq_init(m);
+  mpq_init(t);
+  E->K = 0;
+  for (size_t k = 0; k < nx && rc == CB_OK; k++) {
+    long K;
+    if (!dl || !dl[k]) { if (!isfinite(x[k])) { *bad = k; rc = CB_EVALUE; } continue; }
+    if (!dh || !dh[k] || !dec_mid(dl[k], dh[k], m, t)) { *bad = k; rc = CB_EVALUE; continue; }
+    if ((K = dec_digits(mpq_denref(m))) > E->K) E->K = K;
+  }
+  mpz_ui_pow_ui(E->s, 10, (unsigned long)E->K);
+  for (size_t k = 0; k < nx && rc == CB_OK; k++) {
+    dy *v = &E->lo[0][k];
+    if (!dl || !dl[k]) { dy_set_ds(v, x[k], E); continue; }
+    dec_mid(dl[k], dh[k], m, t);
+    mpz_divexact(v->m, E->s, mpq_denref(m));   /* s / den, an integer */
+    mpz_mul(v->m, v->m, mpq_numref(m));
+    v->e = 0;
+    dy_norm(v);
+  }
+  mpq_clear(m);
+  mpq_clear(t);
+  return rc;
+}
+
+int exact_eval_dec(const cb_net *net, const double *x, const char *const *dec_lo, const char *const *dec_hi,
+                   cb_exact **out, cb_error *err)
 {
   ev E;
   int rc = CB_OK, last = 0;
-  size_t nx = net->node[0].size;
+  size_t nx = net->node[0].size, bad = 0;
   *out = NULL;
-  for (size_t k = 0; k < nx; k++)
-    if (!isfinite(x[k])) return cb_error_set(err, CB_EVALUE, "exact evaluation: input %zu is not finite", k);
   memset(&E, 0, sizeof E);
   E.net = net;
   mpz_init(E.t);
+  mpz_init_set_ui(E.s, 1);
   dy_init(&E.p);
   E.lo = cb_calloc((size_t)net->n, sizeof *E.lo);
   E.hi = cb_calloc((size_t)net->n, sizeof *E.hi);
   if (!E.lo || !E.hi) { rc = CB_ENOMEM; goto out; }
   if (!(E.lo[0] = dy_array(nx))) { rc = CB_ENOMEM; goto out; }
   E.hi[0] = E.lo[0];
-  for (size_t k = 0; k < nx; k++) dy_set_d(&E.lo[0][k], x[k]);
+  if ((rc = set_input(&E, x, dec_lo, dec_hi, &bad)) != CB_OK) goto out;
   for (int i = 1; i < net->n && rc == CB_OK; i++) { rc = ex_node(&E, i); last = i; }
   if (rc == CB_OK && !(*out = take_output(&E))) rc = CB_ENOMEM;
 out:
   ev_free(&E);
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "exact evaluation: out of memory");
+  if (rc == CB_EVALUE)
+    return cb_error_set(err, rc, "exact evaluation: input %zu is %s", bad,
+                        dec_lo && dec_lo[bad] ? "not a decimal interval lo <= hi" : "not finite");
   if (rc != CB_OK)
     return cb_error_set(err, rc, "%s: node \"%s\": exact evaluation: %s", net->path, net->node[last].name,
                         rc == CB_EUNSUP ? "a max pool window with no element, or a smooth activation that is not monotone or overflows"
@@ -476,38 +628,70 @@ out:
   return CB_OK;
 }
 
+int exact_eval(const cb_net *net, const double *x, cb_exact **out, cb_error *err)
+{
+  return exact_eval_dec(net, x, NULL, NULL, out, err);
+}
+
 void exact_free(cb_exact *e)
 {
   if (!e) return;
   if (e->hi != e->lo) dy_array_free(e->hi, e->n_out);
   dy_array_free(e->lo, e->n_out);
+  dy_array_free(e->in, e->n_in);
+  mpz_clear(e->s);
   cb_free(e);
 }
 
 int exact_is_point(const cb_exact *e) { return e->point; }
 size_t exact_n_out(const cb_exact *e) { return e->n_out; }
+size_t exact_n_in(const cb_exact *e) { return e->n_in; }
 
-void exact_output(const cb_exact *e, size_t j, double *lo, double *hi)
+/* Scratch state for reading e's values (its scale s = 10^K). */
+static void ev_view(ev *E, const cb_exact *e)
 {
-  ev E;
-  mpz_init(E.t);
-  dy_init(&E.p);
-  *lo = dy_to_d(&e->lo[j], 0, &E);
-  *hi = dy_to_d(&e->hi[j], 1, &E);
-  mpz_clear(E.t);
-  dy_clear(&E.p);
+  mpz_init(E->t);
+  mpz_init_set(E->s, e->s);
+  E->K = e->K;
+  dy_init(&E->p);
 }
 
-/* The exact decimal of m 2^e when it has at most `room` characters. */
-static int dy_decimal(const dy *a, char *buf, size_t room)
+static void ev_view_done(ev *E)
+{
+  mpz_clear(E->t);
+  mpz_clear(E->s);
+  dy_clear(&E->p);
+}
+
+static void enclose(const cb_exact *e, const dy *lo, const dy *hi, double *dlo, double *dhi)
+{
+  ev E;
+  ev_view(&E, e);
+  *dlo = dy_to_d(lo, 0, &E);
+  *dhi = dy_to_d(hi, 1, &E);
+  ev_view_done(&E);
+}
+
+void exact_output(const cb_exact *e, size_t j, double *lo, double *hi) { enclose(e, &e->lo[j], &e->hi[j], lo, hi); }
+void exact_input(const cb_exact *e, size_t k, double *lo, double *hi) { enclose(e, &e->in[k], &e->in[k], lo, hi); }
+
+static void gmp_str_free(char *s)
+{
+  void (*fr)(void *, size_t);
+  mp_get_memory_functions(NULL, NULL, &fr);
+  fr(s, strlen(s) + 1);
+}
+
+/* The exact decimal of m 2^e / 10^K when it has at most `room` characters. */
+static int dy_decimal(const dy *a, long K, char *buf, size_t room)
 {
   mpz_t n;
   long e = a->e;
-  size_t digits, frac = e < 0 ? (size_t)-e : 0;
-  if (frac > 200) return 0;
+  size_t digits, frac = (e < 0 ? (size_t)-e : 0) + (size_t)K;
+  if (e < -200 && !K) return 0;   /* a double point: "N/2^k" is shorter (a rational one: room decides) */
   mpz_init(n);
   if (e >= 0) mpz_mul_2exp(n, a->m, (mp_bitcnt_t)e);
-  else { mpz_ui_pow_ui(n, 5, frac); mpz_mul(n, n, a->m); }   /* m 2^-f = m 5^f / 10^f */
+  else { mpz_ui_pow_ui(n, 5, (unsigned long)-e); mpz_mul(n, n, a->m); }   /* m 2^-f = m 5^f / 10^f */
   digits = mpz_sizeinbase(n, 10) + frac + 4;
   if (digits >= room) { mpz_clear(n); return 0; }
   {
@@ -525,55 +709,80 @@ static int dy_decimal(const dy *a, char *buf, size_t room)
       memcpy(buf + p, s, L - frac); p += L - frac;
       if (frac) { buf[p++] = '.'; memcpy(buf + p, s + L - frac, frac); p += frac; }
     }
-    while (frac && buf[p - 1] == '0') p--;   /* normalised m has no trailing zeros, but be safe */
+    while (frac && buf[p - 1] == '0') p--;   /* trailing zeros of the fraction (m 10^K) */
     if (buf[p - 1] == '.') p--;
     buf[p] = 0;
-    void (*fr)(void *, size_t);
-    mp_get_memory_functions(NULL, NULL, &fr);
-    fr(s, strlen(s) + 1);
+    gmp_str_free(s);
   }
   mpz_clear(n);
   return 1;
 }
 
+/* a / 10^K as text: its exact decimal, else "N/2^k" (K = 0) or "N/D". */
+static void dy_text(const dy *v, long K, char *buf, size_t n)
+{
+  dy a;
+  char *s;
+  dy_init(&a);
+  dy_set(&a, v);
+  dy_norm(&a);
+  if (dy_decimal(&a, K, buf, n)) { dy_clear(&a); return; }
+  if (K) {
+    mpq_t q;
+    mpq_init(q);
+    mpz_set(mpq_numref(q), a.m);
+    mpz_ui_pow_ui(mpq_denref(q), 10, (unsigned long)K);
+    if (a.e >= 0) mpz_mul_2exp(mpq_numref(q), mpq_numref(q), (mp_bitcnt_t)a.e);
+    else mpz_mul_2exp(mpq_denref(q), mpq_denref(q), (mp_bitcnt_t)-a.e);
+    mpq_canonicalize(q);
+    s = mpq_get_str(NULL, 10, q);
+    snprintf(buf, n, "%s", s);
+    mpq_clear(q);
+  } else {
+    s = mpz_get_str(NULL, 10, a.m);
+    if (a.e < 0) snprintf(buf, n, "%s/2^%ld", s, -a.e); else snprintf(buf, n, "%s*2^%ld", s, a.e);
+  }
+  gmp_str_free(s);
+  dy_clear(&a);
+}
+
 void exact_output_text(const cb_exact *e, size_t j, char *buf, size_t n)
 {
-  if (!n) return;
-  if (e->point) {
-    dy a;
-    dy_init(&a);
-    dy_set(&a, &e->lo[j]);
-    dy_norm(&a);
-    if (!dy_decimal(&a, buf, n)) {
-      char *s = mpz_get_str(NULL, 10, a.m);
-      void (*fr)(void *, size_t);
-      if (a.e < 0) snprintf(buf, n, "%s/2^%ld", s, -a.e); else snprintf(buf, n, "%s*2^%ld", s, a.e);
-      mp_get_memory_functions(NULL, NULL, &fr);
-      fr(s, strlen(s) + 1);
-    }
-    dy_clear(&a);
-    return;
-  }
   double lo, hi;
+  if (!n) return;
+  if (e->point) { dy_text(&e->lo[j], e->K, buf, n); return; }
   exact_output(e, j, &lo, &hi);
   snprintf(buf, n, "[%.17g, %.17g]", lo, hi);
+}
+
+void exact_input_text(const cb_exact *e, size_t k, char *buf, size_t n)
+{
+  if (n) dy_text(&e->in[k], e->K, buf, n);
+}
+
+int exact_input_is_double(const cb_exact *e)
+{
+  for (size_t k = 0; k < e->n_in; k++) {
+    double lo, hi;
+    exact_input(e, k, &lo, &hi);
+    if (lo != hi) return 0;
+  }
+  return 1;
 }
 
 void exact_row_sign(const cb_exact *e, const double *a, double b, int *smin, int *smax)
 {
   ev E;
   dy lo, hi;
-  mpz_init(E.t);
-  dy_init(&E.p);
+  ev_view(&E, e);
   dy_init(&lo); dy_init(&hi);
-  dy_set_d(&lo, -b);
-  dy_set_d(&hi, -b);
+  dy_set_ds(&lo, -b, &E);   /* a . y - b has the sign of a . (s y) - s b */
+  dy_set_ds(&hi, -b, &E);
   for (size_t j = 0; j < e->n_out; j++) acc_term(&E, &lo, &hi, a[j], &e->lo[j], &e->hi[j]);
   *smin = mpz_sgn(lo.m);
   *smax = mpz_sgn(hi.m);
   dy_clear(&lo); dy_clear(&hi);
-  mpz_clear(E.t);
-  dy_clear(&E.p);
+  ev_view_done(&E);
 }
 
 int exact_dist_le(const double *x, const double *c, size_t n, int p, double eps)

@@ -28,6 +28,11 @@ typedef struct atom {     /* sum_k coef_k v_k <= b  (< if strict), b in [b_dn, b
   int line, col, strict;
   size_t off, n;          /* (var, coef) pairs in P->var/P->coef */
   double b_dn, b_up;
+  int plain;              /* "X_i op literal" or "literal op X_i": the outer bound is the
+                             literal rounded once (RU or RD), nothing more */
+  const char *dec;        /* plain, non-strict, and the literal is no double: the literal
+                             (dec_len chars of the text), the exact bound; else NULL */
+  size_t dec_len;
 } atom;
 
 typedef struct term { size_t *a, n, cap; } term;   /* conjunction of atom indices */
@@ -37,6 +42,8 @@ typedef struct lin {      /* sum coef_k var_k + c, c in [c_dn, c_up]; var = 2 i 
   size_t n, cap;
   size_t *var;
   double *coef, c_dn, c_up;
+  const char *num;        /* the term is this one decimal literal (num_len chars), else NULL */
+  size_t num_len;
 } lin;
 
 typedef struct parser {
@@ -261,6 +268,7 @@ static int term_expr(parser *P, lin *L)
     if (number(P, &lo, &hi)) {
       if (!isfinite(lo) || !isfinite(hi)) return fail(P, P->tline, P->tcol, CB_EVALUE, "constant %.*s out of range", (int)P->len, P->s);
       L->c_dn = lo; L->c_up = hi;
+      L->num = P->s; L->num_len = P->len;
     } else {
       int rc = variable(P, &v);
       if (rc < 0 && P->rc == CB_OK)
@@ -323,7 +331,7 @@ static int dnf_and(parser *P, dnf *D, dnf *F)
 /* Stores the atom L (op) R as  sum a v <= b; returns its index in *out. */
 static int make_atom(parser *P, lin *L, lin *R, int sign, int strict, int line, int col, size_t *out)
 {
-  atom a = {A_TRUE, line, col, strict, P->nv, 0, 0, 0};
+  atom a = {A_TRUE, line, col, strict, P->nv, 0, 0, 0, 0, NULL, 0};
   int sides = 0;
   if (lin_axpy(P, L, -1, R)) return P->rc;        /* L - R (op) 0 */
   if (sign < 0 && lin_scale(P, L, -1, -1, line, col)) return P->rc;  /* >=: R - L <= 0 */
@@ -350,6 +358,12 @@ static int make_atom(parser *P, lin *L, lin *R, int sign, int strict, int line, 
 }
 
 static int formula(parser *P, dnf *D);
+
+/* Is L the input variable X_i alone (coefficient 1, no constant)? */
+static int bare_input(const lin *L)
+{
+  return L->n == 1 && !(L->var[0] & 1) && L->coef[0] == 1 && L->c_dn == 0 && L->c_up == 0;
+}
 
 /* (and F...) / (or F...) after the operator. */
 static int connective(parser *P, dnf *D, int is_and, int line, int col)
@@ -390,9 +404,17 @@ static int formula(parser *P, dnf *D)
     term t = {0};
     size_t a = 0;
     next(P);
-    if (!term_expr(P, &L) && !term_expr(P, &R) && !expect(P, T_RP, "')' closing the comparison") &&
-        !make_atom(P, &L, &R, sign, strict, line, col, &a)) {
-      if (!term_push(&t, a) || !dnf_push(D, t)) { cb_free(t.a); oom(P); }
+    if (!term_expr(P, &L) && !term_expr(P, &R) && !expect(P, T_RP, "')' closing the comparison")) {
+      const lin *lit = bare_input(&L) ? &R : bare_input(&R) ? &L : NULL;
+      int plain = lit && lit->num;    /* read before make_atom changes L */
+      const char *dec = plain && !strict && lit->c_dn != lit->c_up ? lit->num : NULL;
+      size_t dec_len = dec ? lit->num_len : 0;
+      if (!make_atom(P, &L, &R, sign, strict, line, col, &a)) {
+        P->atoms[a].plain = plain;
+        P->atoms[a].dec = dec;        /* X_i <= d or X_i >= d exactly, for the decimal d */
+        P->atoms[a].dec_len = dec_len;
+      }
+      if (P->rc == CB_OK && (!term_push(&t, a) || !dnf_push(D, t))) { cb_free(t.a); oom(P); }
     }
     lin_free(&L); lin_free(&R);
     return P->rc;
@@ -455,12 +477,38 @@ static int commands(parser *P, dnf *D)
 
 /* ---- DNF -> boxes ---- */
 
-/* Box (outer and inner) of term t; 0 if it has a false atom. */
-static int term_box(parser *P, const term *t, size_t nx, double *bx, int *ok)
+typedef struct dref {     /* a decimal literal in the text */
+  const char *s;
+  size_t n;
+  int mixed;              /* a bound that is not plain bounds this side too: no decimal */
+} dref;
+
+/*
+** The exact decimal of a bound side when atom a bounds it with outer value
+** o, the side's outer bound so far being cur (tighter: o is the new one).
+** For plain atoms o is the literal rounded once, so a tighter outer bound is
+** a tighter real bound: its decimal (or none, for a double or a strict
+** bound) wins; at an equal outer bound the decimal stays only when both
+** atoms give the same literal.  Any other atom (a coefficient, arithmetic
+** on constants: two roundings) on the side removes its decimal for good, as
+** its outer bound no longer orders the real ones.  Without a decimal the
+** caller knows the bound only as an interval of doubles.
+*/
+static void side_dec(dref *d, int tighter, int equal, const atom *a)
+{
+  if (!a->plain) d->mixed = 1;
+  if (d->mixed) d->s = NULL;
+  else if (tighter) { d->s = a->dec; d->n = a->dec_len; }
+  else if (equal && !(d->s && a->dec && d->n == a->dec_len && !memcmp(d->s, a->dec, d->n))) d->s = NULL;
+}
+
+/* Box (outer and inner) of term t, and the exact decimals of its bounds
+   that are no double (dx: nx lower then nx upper); 0 if it has a false atom. */
+static int term_box(parser *P, const term *t, size_t nx, double *bx, dref *dx, int *ok)
 {
   double *lo = bx, *hi = bx + nx, *li = bx + 2 * nx, *hin = bx + 3 * nx;
   *ok = 1;
-  for (size_t i = 0; i < nx; i++) { lo[i] = li[i] = -INFINITY; hi[i] = hin[i] = INFINITY; }
+  for (size_t i = 0; i < nx; i++) { lo[i] = li[i] = -INFINITY; hi[i] = hin[i] = INFINITY; dx[i].s = dx[nx + i].s = NULL; dx[i].mixed = dx[nx + i].mixed = 0; }
   for (size_t k = 0; k < t->n; k++) {
     const atom *a = &P->atoms[t->a[k]];
     if (a->kind == A_FALSE) { *ok = 0; return CB_OK; }
@@ -469,10 +517,12 @@ static int term_box(parser *P, const term *t, size_t nx, double *bx, int *ok)
     double c = P->coef[a->off];
     if (c > 0) {
       double o = round_div_ru(a->b_up, c) + 0.0, in = round_div_rd(a->b_dn, c) + 0.0;
+      side_dec(&dx[nx + i], o < hi[i], o == hi[i], a);
       hi[i] = fmin(hi[i], o);
       hin[i] = fmin(hin[i], a->strict ? round_next_down(in) : in);
     } else {
       double o = round_div_rd(a->b_up, c) + 0.0, in = round_div_ru(a->b_dn, c) + 0.0;
+      side_dec(&dx[i], o > lo[i], o == lo[i], a);
       lo[i] = fmax(lo[i], o);
       li[i] = fmax(li[i], a->strict ? round_next_up(in) : in);
     }
@@ -510,24 +560,54 @@ static int term_conj(parser *P, vnn_spec *S, const term *t, vnn_conj *c)
   return CB_OK;
 }
 
+/* Does box B have the decimals dx (NULL arrays: none)? */
+static int same_decimals(const vnn_box *B, const dref *dx, size_t nx)
+{
+  for (size_t k = 0; k < 2 * nx; k++) {
+    const char *s = B->lo_dec ? (k < nx ? B->lo_dec[k] : B->hi_dec[k - nx]) : NULL;
+    if (!s != !dx[k].s || (s && (strlen(s) != dx[k].n || memcmp(s, dx[k].s, dx[k].n)))) return 0;
+  }
+  return 1;
+}
+
+/* Copies the decimals dx into box B (arena); no arrays when there are none. */
+static int keep_decimals(vnn_spec *S, vnn_box *B, const dref *dx, size_t nx)
+{
+  size_t k = 0;
+  while (k < 2 * nx && !dx[k].s) k++;
+  if (k == 2 * nx) return CB_OK;
+  if (!(B->lo_dec = arena_array(&S->arena, 2 * nx, sizeof *B->lo_dec))) return CB_ENOMEM;
+  B->hi_dec = B->lo_dec + nx;
+  for (k = 0; k < 2 * nx; k++) {
+    char *c;
+    if (!dx[k].s) continue;
+    if (!(c = arena_alloc(&S->arena, dx[k].n + 1))) return CB_ENOMEM;
+    memcpy(c, dx[k].s, dx[k].n);
+    B->lo_dec[k] = c;   /* k >= nx: hi_dec[k - nx] */
+  }
+  return CB_OK;
+}
+
 static int build(parser *P, vnn_spec *S, dnf *D)
 {
   size_t nx = S->nx;
   double *bx = cb_alloc(4 * nx * sizeof *bx + 1);
+  dref *dx = cb_alloc(2 * nx * sizeof *dx + 1);
   S->box = arena_array(&S->arena, D->n + 1, sizeof *S->box);
-  if (!bx || !S->box) { cb_free(bx); return oom(P); }
+  if (!bx || !dx || !S->box) { cb_free(bx); cb_free(dx); return oom(P); }
   for (size_t i = 0; i < D->n && P->rc == CB_OK; i++) {
     int ok;
     size_t b;
-    if (term_box(P, &D->t[i], nx, bx, &ok) || !ok) continue;
+    if (term_box(P, &D->t[i], nx, bx, dx, &ok) || !ok) continue;
     for (b = 0; b < S->n_box; b++)
       if (!memcmp(S->box[b].lo, bx, nx * sizeof *bx) && !memcmp(S->box[b].hi, bx + nx, nx * sizeof *bx) &&
-          !memcmp(S->box[b].lo_in, bx + 2 * nx, nx * sizeof *bx) && !memcmp(S->box[b].hi_in, bx + 3 * nx, nx * sizeof *bx)) break;
+          !memcmp(S->box[b].lo_in, bx + 2 * nx, nx * sizeof *bx) && !memcmp(S->box[b].hi_in, bx + 3 * nx, nx * sizeof *bx) &&
+          same_decimals(&S->box[b], dx, nx)) break;
     vnn_box *B = &S->box[b];
     if (b == S->n_box) {
       double *v = arena_array(&S->arena, 4 * nx + 1, sizeof *v);
       B->conj = arena_array(&S->arena, D->n, sizeof *B->conj);
-      if (!v || !B->conj) { oom(P); break; }
+      if (!v || !B->conj || keep_decimals(S, B, dx, nx)) { oom(P); break; }
       memcpy(v, bx, 4 * nx * sizeof *v);
       B->lo = v; B->hi = v + nx; B->lo_in = v + 2 * nx; B->hi_in = v + 3 * nx;
       S->n_box++;
@@ -535,6 +615,7 @@ static int build(parser *P, vnn_spec *S, dnf *D)
     term_conj(P, S, &D->t[i], &B->conj[B->n_conj++]);
   }
   cb_free(bx);
+  cb_free(dx);
   return P->rc;
 }
 

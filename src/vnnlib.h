@@ -13,6 +13,8 @@
 ** up, and kept as an interval: the "outer" box contains the real box (used
 ** to prove unsat), the "inner" box holds only doubles inside the real box
 ** (used to search for and check witnesses); b_up >= b >= b_dn likewise.
+** An input bound that is no double also keeps its decimal text (lo_dec,
+** hi_dec), so a witness can be built at the exact real point (exact.h).
 ** Coefficients of variables must be exact in binary64 (else an error).
 */
 #ifndef CB_VNNLIB_H
@@ -32,6 +34,12 @@ typedef struct vnn_conj {
 typedef struct vnn_box {
   double *lo, *hi;        /* outer box: contains the real box (nx each) */
   double *lo_in, *hi_in;  /* inner box: doubles inside the real box (may be empty) */
+  const char **lo_dec, **hi_dec;  /* nx each, or both NULL when no entry is set: the
+                             exact real bound as its VNNLIB decimal text when it is
+                             no double and the file gives it as "X_i <= d" / ">="
+                             (or d <= X_i ...), non-strict, unambiguously; else NULL
+                             (a pinned input, lo_dec[i] = hi_dec[i] = "0.1", is the
+                             single real point 1/10, between two doubles) */
   size_t n_conj;
   vnn_conj *conj;         /* disjunction of output conjunctions */
 } vnn_box;

@@ -36,6 +36,7 @@ for t in "$B"/tests/test_*; do
 done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
+[ -z "$VG" ] && run verify_witness sh tests/run_verify_witness.sh "$B/cerbere"
 [ -z "$VG" ] && run npy_formats sh tests/run_npy.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_interrupt sh tests/run_certify.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_set sh tests/run_cert_set.sh "$B/cerbere"

@@ -12,8 +12,15 @@
 **  - exact_dist_le at the rounding edge of each norm;
 **  - random nets of every kind: piecewise-linear nets give exact points,
 **    sigmoid/tanh/rounded nodes narrow enclosures, and the double pass
-**    agrees with them up to its rounding.
+**    agrees with them up to its rounding;
+**  - the evaluator at a rational point (exact_eval_dec, issue 18): a
+**    hand-computed net at x = (0.1, 0.5) and at a decimal midpoint; a
+**    decimal that equals a double gives the very enclosure the double
+**    gives, on random nets of every kind; piecewise-linear chains (Clip,
+**    HardSigmoid, LeakyReLU, ReLU, SCALE: every scaled constant) against
+**    a direct GMP rational evaluation at random decimals; bad texts.
 */
+#include <gmp.h>
 #include <float.h>
 #include <math.h>
 #include "testutil.h"
@@ -314,6 +321,238 @@ static void check_net(cb_net *net, int want_point, double atol)
   free(x); free(y);
 }
 
+/*
+** y0 = relu(x0 + x1 - 0.6), y1 = relu(3 x0 + 0.25) at x0 = 1/10 (no double),
+** x1 = 0.5.  By hand, with the double -0.6 = -0.59999999999999997779...:
+**   y0 = 0.6 - 0.59999999999999997779553950749686919152736663818359375
+**      = 2.220446049250313080847263336181640625e-17,
+**   y1 = 0.3 + 0.25 = 0.55 (and the double 0.55 is above it);
+** at x0 = (0.1 + 0.2) / 2 = 0.15, y1 = 0.7.
+*/
+static cb_net *hand_dec(void)
+{
+  cb_net *net = hstart(2);
+  int i = hnode(net, CB_AFFINE, (int[]){0}, 1, 2);
+  cb_node *n = &net->node[i];
+  cb_error err = {0};
+  n->p.aff.out = 2; n->p.aff.in = 2;
+  n->p.aff.W = net_doubles(net, 4);
+  n->p.aff.b = net_doubles(net, 2);
+  n->p.aff.W[0] = 1; n->p.aff.W[1] = 1; n->p.aff.W[2] = 3; n->p.aff.W[3] = 0;
+  n->p.aff.b[0] = -0.6; n->p.aff.b[1] = 0.25;
+  net->output = net_add_act(net, CB_ACT_RELU, "relu", "test", i, &err);
+  assert_true(net->output > i);
+  return net;
+}
+
+static void test_decimal_point(void **state)
+{
+  (void)state;
+  cb_net *net = hand_dec();
+  cb_exact *E = NULL;
+  cb_error err = {0};
+  double x[2] = {0, 0.5}, lo, hi;
+  const char *dl[2] = {"0.1", NULL}, *dh[2] = {"0.1", NULL};
+  char buf[256];
+  int smin, smax;
+  assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_OK);
+  assert_true(exact_is_point(E));
+  assert_int_equal(exact_n_in(E), 2);
+  exact_output_text(E, 0, buf, sizeof buf);
+  assert_string_equal(buf, "0.00000000000000002220446049250313080847263336181640625");
+  exact_output_text(E, 1, buf, sizeof buf);
+  assert_string_equal(buf, "0.55");
+  exact_input_text(E, 0, buf, sizeof buf);
+  assert_string_equal(buf, "0.1");
+  exact_input_text(E, 1, buf, sizeof buf);
+  assert_string_equal(buf, "0.5");
+  exact_input(E, 0, &lo, &hi);
+  assert_true(hi == nextafter(lo, 1) && lo < 0.1 && hi == 0.1);   /* the double 0.1 is above 1/10 */
+  exact_input(E, 1, &lo, &hi);
+  assert_true(lo == 0.5 && hi == 0.5);
+  assert_false(exact_input_is_double(E));
+  exact_output(E, 1, &lo, &hi);
+  assert_true(lo < 0.55 && hi == 0.55);
+  exact_row_sign(E, (double[]){0, 1}, 0.55, &smin, &smax);   /* 0.55 - double(0.55) < 0 */
+  assert_int_equal(smin, -1); assert_int_equal(smax, -1);
+  exact_row_sign(E, (double[]){1, 0}, 0, &smin, &smax);
+  assert_int_equal(smin, 1); assert_int_equal(smax, 1);
+  exact_free(E);
+  /* the midpoint of 0.1 and 0.2, and the same decimal in other spellings */
+  dh[0] = "0.2";
+  assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_OK);
+  exact_output_text(E, 1, buf, sizeof buf);
+  assert_string_equal(buf, "0.7");
+  exact_input_text(E, 0, buf, sizeof buf);
+  assert_string_equal(buf, "0.15");
+  exact_free(E);
+  dl[0] = "1e-1"; dh[0] = "+0.0100E+1";
+  assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_OK);
+  exact_output_text(E, 1, buf, sizeof buf);
+  assert_string_equal(buf, "0.55");
+  exact_free(E);
+  /* refused: lo > hi, not a decimal, an absurd exponent, a non-finite double */
+  const char *bad[][2] = {{"0.2", "0.1"}, {"abc", "abc"}, {"0.1x", "0.1x"}, {"1e", "1e"}, {".", "."}, {"1e-99999", "1e-99999"}};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    dl[0] = bad[k][0]; dh[0] = bad[k][1];
+    assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_EVALUE);
+    assert_null(E);
+  }
+  dl[0] = NULL; x[0] = INFINITY;
+  assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_EVALUE);
+  cb_net_free(net);
+}
+
+/* A decimal that is a double (k / 1024, written in full) gives the same
+   values as that double, on random nets of every kind: the scale 10^K
+   changes nothing, points or enclosures. */
+static void same_as_double(cb_net *net)
+{
+  net->output = net->n - 1;
+  size_t nx = net->node[0].size, ny = net->node[net->output].size;
+  double *x = malloc(nx * sizeof *x);
+  char (*txt)[32] = malloc(nx * sizeof *txt), a[512], b[512];
+  const char **dl = malloc(nx * sizeof *dl);
+  cb_error err = {0};
+  for (int t = 0; t < 3; t++) {
+    cb_exact *E = NULL, *D = NULL;
+    for (size_t k = 0; k < nx; k++) {
+      x[k] = floor(rnd(-1024, 1024)) / 1024;
+      snprintf(txt[k], sizeof txt[k], "%.10f", x[k]);   /* exact: at most 10 decimals */
+      dl[k] = k % 2 ? txt[k] : NULL;                    /* half of them as decimals */
+    }
+    assert_int_equal(exact_eval(net, x, &E, &err), CB_OK);
+    assert_int_equal(exact_eval_dec(net, x, dl, dl, &D, &err), CB_OK);
+    assert_int_equal(exact_is_point(E), exact_is_point(D));
+    assert_true(exact_input_is_double(D));
+    for (size_t j = 0; j < ny; j++) {
+      exact_output_text(E, j, a, sizeof a);
+      exact_output_text(D, j, b, sizeof b);
+      if (strcmp(a, b) && !strchr(a, '/')) fail_msg("output %zu: %s at the double, %s at the decimal", j, a, b);
+    }
+    exact_free(E);
+    exact_free(D);
+  }
+  free(x); free(txt); free(dl);
+}
+
+/* q = the decimal or "N/D" text s. */
+static void q_of_text(mpq_t q, const char *s)
+{
+  char buf[1024];
+  const char *dot = strchr(s, '.');
+  if (strchr(s, '/') || !dot) { assert_int_equal(mpq_set_str(q, s, 10), 0); mpq_canonicalize(q); return; }
+  size_t n = (size_t)(dot - s), f = strlen(dot + 1);
+  snprintf(buf, sizeof buf, "%.*s%s/1", (int)n, s, dot + 1);
+  for (size_t k = 0; k < f; k++) strcat(buf, "0");
+  assert_int_equal(mpq_set_str(q, buf, 10), 0);
+  mpq_canonicalize(q);
+}
+
+/* Direct rational evaluation of the chain built by pl_chain at x (nx). */
+static void q_chain(const cb_net *net, mpq_t *v, size_t nx, mpq_t *out)
+{
+  mpq_t t, w, c;
+  mpq_t *cur = v, *nxt = NULL;
+  size_t n = nx;
+  mpq_init(t); mpq_init(w); mpq_init(c);
+  for (int i = 1; i < net->n; i++) {
+    const cb_node *nd = &net->node[i];
+    size_t m = nd->size;
+    nxt = malloc(m * sizeof *nxt);
+    for (size_t o = 0; o < m; o++) mpq_init(nxt[o]);
+    for (size_t o = 0; o < m; o++) {
+      if (nd->kind == CB_AFFINE) {
+        mpq_set_d(nxt[o], nd->p.aff.b[o]);
+        for (size_t k = 0; k < n; k++) { mpq_set_d(w, nd->p.aff.W[o * n + k]); mpq_mul(t, w, cur[k]); mpq_add(nxt[o], nxt[o], t); }
+      } else if (nd->kind == CB_SCALE) {
+        mpq_set_d(w, nd->p.scale.a[o]); mpq_mul(nxt[o], w, cur[o]);
+        mpq_set_d(c, nd->p.scale.b[o]); mpq_add(nxt[o], nxt[o], c);
+      } else if (node_is_act(nd, CB_ACT_RELU)) {
+        mpq_set(nxt[o], cur[o]); if (mpq_sgn(cur[o]) < 0) mpq_set_ui(nxt[o], 0, 1);
+      } else if (node_is_act(nd, CB_ACT_LEAKY_RELU)) {
+        mpq_set(nxt[o], cur[o]); if (mpq_sgn(cur[o]) < 0) { mpq_set_d(w, nd->p.act.alpha); mpq_mul(nxt[o], w, cur[o]); }
+      } else if (node_is_act(nd, CB_ACT_CLIP)) {
+        mpq_set(nxt[o], cur[o]);
+        mpq_set_d(c, nd->p.act.lo); if (mpq_cmp(cur[o], c) < 0) mpq_set(nxt[o], c);
+        mpq_set_d(c, nd->p.act.hi); if (mpq_cmp(cur[o], c) > 0) mpq_set(nxt[o], c);
+      } else if (node_is_act(nd, CB_ACT_HARD_SIGMOID)) {
+        mpq_set_d(w, nd->p.act.alpha); mpq_mul(nxt[o], w, cur[o]);
+        mpq_set_d(c, nd->p.act.beta); mpq_add(nxt[o], nxt[o], c);
+        if (mpq_sgn(nxt[o]) < 0) mpq_set_ui(nxt[o], 0, 1);
+        if (mpq_cmp_ui(nxt[o], 1, 1) > 0) mpq_set_ui(nxt[o], 1, 1);
+      } else fail_msg("q_chain: node %d", i);
+    }
+    if (cur != v) { for (size_t k = 0; k < n; k++) mpq_clear(cur[k]); free(cur); }
+    cur = nxt; n = m;
+  }
+  for (size_t o = 0; o < n; o++) mpq_set(out[o], cur[o]);
+  if (cur != v) { for (size_t k = 0; k < n; k++) mpq_clear(cur[k]); free(cur); }
+  mpq_clear(t); mpq_clear(w); mpq_clear(c);
+}
+
+/* Piecewise-linear chain with every kind of scaled constant. */
+static cb_net *pl_chain(void)
+{
+  int64_t d[2] = {1, 4};
+  cb_net *net = start(2, d);
+  int i = act(net, dense(net, 0, 6), CB_ACT_CLIP), s;
+  i = act(net, dense(net, i, 6), CB_ACT_HARD_SIGMOID);
+  i = act(net, dense(net, i, 5), CB_ACT_LEAKY_RELU);
+  s = add_node(net, CB_SCALE, i, 2, net->node[i].shape.dim);
+  net->node[s].p.scale.a = rnd_vec(net, 5, -2, 2);
+  net->node[s].p.scale.b = rnd_vec(net, 5, -0.5, 0.5);
+  i = act(net, dense(net, s, 4), CB_ACT_RELU);
+  dense(net, i, 3);
+  net->output = net->n - 1;
+  return net;
+}
+
+static void test_decimal_random(void **state)
+{
+  (void)state;
+  static const char *digits[] = {"0.1", "-0.3", "0.7", "-0.45", "0.123456789012345678", "1.5e-3", "-2.5E-1", "0.2"};
+  for (int k = 0; k < 3; k++) {
+    cb_net *net = net_dense(); same_as_double(net); cb_net_free(net);
+    net = net_conv(); same_as_double(net); cb_net_free(net);
+    net = net_residual(); same_as_double(net); cb_net_free(net);
+  }
+  for (int t = 0; t < 40; t++) {
+    cb_net *net = pl_chain();
+    cb_exact *E = NULL;
+    cb_error err = {0};
+    const char *dl[4], *dh[4];
+    double x[4] = {0};
+    mpq_t v[4], out[3], got, a, b;
+    char buf[2048];
+    for (int k = 0; k < 4; k++) {
+      dl[k] = digits[(t + 3 * k) % 8];
+      dh[k] = t % 3 ? dl[k] : digits[(t + 3 * k + 1) % 8];
+      mpq_init(v[k]); mpq_init(a); mpq_init(b);
+      q_of_text(a, strchr(dl[k], 'e') || strchr(dl[k], 'E') ? (dl[k][0] == '-' ? "-1/4" : "3/2000") : dl[k]);
+      q_of_text(b, strchr(dh[k], 'e') || strchr(dh[k], 'E') ? (dh[k][0] == '-' ? "-1/4" : "3/2000") : dh[k]);
+      if (mpq_cmp(a, b) > 0) { dh[k] = dl[k]; mpq_set(b, a); }   /* keep lo <= hi */
+      mpq_add(v[k], a, b); mpq_div_2exp(v[k], v[k], 1);
+      mpq_clear(a); mpq_clear(b);
+    }
+    for (int j = 0; j < 3; j++) mpq_init(out[j]);
+    mpq_init(got);
+    q_chain(net, v, 4, out);
+    assert_int_equal(exact_eval_dec(net, x, dl, dh, &E, &err), CB_OK);
+    assert_true(exact_is_point(E));
+    for (size_t j = 0; j < 3; j++) {
+      exact_output_text(E, j, buf, sizeof buf);
+      q_of_text(got, buf);
+      if (!mpq_equal(got, out[j])) fail_msg("net %d output %zu: %s", t, j, buf);
+    }
+    for (int k = 0; k < 4; k++) mpq_clear(v[k]);
+    for (int j = 0; j < 3; j++) mpq_clear(out[j]);
+    mpq_clear(got);
+    exact_free(E);
+    cb_net_free(net);
+  }
+}
+
 static void test_random_nets(void **state)
 {
   (void)state;
@@ -344,6 +583,8 @@ int main(void)
     cmocka_unit_test(test_dist),
     cmocka_unit_test(test_exact_oom),
     cmocka_unit_test(test_random_nets),
+    cmocka_unit_test(test_decimal_point),
+    cmocka_unit_test(test_decimal_random),
     cmocka_unit_test(test_verify_near_tie),
     cmocka_unit_test(test_verify_cancellation),
     cmocka_unit_test(test_certify_refuses_fp_counterexample),

@@ -4,19 +4,24 @@
 ** forward linear bounds (fwdlin.c) that the search uses on dense nets:
 **  - a bound attained with equality at one point: sat with exactly that point;
 **  - a fully determined input (zero-width box): sat and unsat by the value;
-**  - inputs pinned to a non-double: unknown at once where the property holds
-**    on a whole box (no witness, no refutation), unsat where it cannot hold;
+**  - inputs pinned to a non-double: sat at once where the property holds on
+**    a whole box, with the witness at the exact decimals (a rational point),
+**    unsat where it cannot hold; sat only at the decimal itself (10 x - 1 = 0
+**    at x = 0.1), and never sat where the decimal point fails the property in
+**    real arithmetic though the double box around it does not refute it;
 **  - a contradictory output conjunction: unsat before search, with the reason;
 **  - sat only in a tiny corner of the box (no gradient leads there);
 **  - widening the box or adding a constraint met by a known witness never
 **    gives unsat; every unsat of a random property survives dense sampling.
 */
 #include <math.h>
+#include <stdlib.h>
 #include "testutil.h"
 #include "bounds.h"
 #include "forward.h"
 #include "fwdlin.h"
 #include "verify.h"
+#include "exact.h"
 #include "lp.h"
 
 static uint64_t seed = 777;
@@ -85,6 +90,34 @@ static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) *
 static int relu_lp = 1;       /* vfy_opts.relu_lp for run() */
 static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
 
+/* A rational witness replays at its exact texts: each input is a double of
+   the inner box or the pinned decimal of the file, and the real outputs
+   meet conjunction r->conj (rows against b_dn, strict rows strictly). */
+static void replay_rational(const cb_net *net, const vnn_spec *s, const vfy_result *r)
+{
+  const vnn_box *B = &s->box[r->box];
+  const vnn_conj *k = &B->conj[r->conj];
+  cb_exact *E = NULL;
+  cb_error err = {0};
+  assert_int_equal(exact_eval_dec(net, r->x, (const char *const *)r->x_text, (const char *const *)r->x_text, &E, &err), CB_OK);
+  for (size_t j = 0; j < s->nx; j++) {
+    double lo, hi;
+    exact_input(E, j, &lo, &hi);
+    if (lo == hi) assert_true(lo >= B->lo_in[j] && lo <= B->hi_in[j]);
+    else {
+      assert_non_null(B->lo_dec);
+      assert_string_equal(r->x_text[j], B->lo_dec[j]);
+      assert_string_equal(r->x_text[j], B->hi_dec[j]);
+    }
+  }
+  for (size_t q = 0; q < k->m; q++) {
+    int smin, smax;
+    exact_row_sign(E, k->A + q * s->ny, k->b_dn[q], &smin, &smax);
+    assert_true(k->strict[q] ? smax < 0 : smax <= 0);
+  }
+  exact_free(E);
+}
+
 static cb_verdict run(const cb_net *net, const char *text, double timeout, vfy_result *r)
 {
   vnn_spec *s = spec(text);
@@ -101,7 +134,8 @@ static cb_verdict run(const cb_net *net, const char *text, double timeout, vfy_r
   o.threads = run_threads;
   o.relu_lp = relu_lp;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
-  if (r->answer == V_FALSIFIED) {   /* the witness replays, independently of the search */
+  if (r->answer == V_FALSIFIED && r->rational) replay_rational(net, s, r);
+  else if (r->answer == V_FALSIFIED) {   /* the witness replays, independently of the search */
     size_t c;
     double y[16];
     assert_true(vfy_check_witness(net, s, r->box, r->x, y, &c, NULL));
@@ -150,11 +184,14 @@ static void test_determined_input(void **state)
   vfy_result_free(&r);
   assert_int_equal(run(net, D1 "(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (<= Y_0 0.25))", 10, &r), V_VERIFIED);
   vfy_result_free(&r);
-  /* 0.1 is no double: the box holds no binary64 point, so sat cannot be witnessed,
-     but unsat is still proved on the outer box */
+  /* 0.1 is no double: the box holds no binary64 point; unsat is still proved
+     on the outer box, and sat is witnessed at the decimal itself */
   assert_int_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0.5))", 10, &r), V_VERIFIED);
   vfy_result_free(&r);
-  assert_int_not_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 0.5))", 2, &r), V_VERIFIED);
+  assert_int_equal(run(net, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 0.5))", 2, &r), V_FALSIFIED);
+  assert_true(r.rational);
+  assert_string_equal(r.x_text[0], "0.1");
+  assert_string_equal(r.y_text[0], "0.1");
   vfy_result_free(&r);
   cb_net_free(net);
 }
@@ -585,13 +622,13 @@ static void pinned_text(char *p, size_t n, size_t nx, const char *v, const char 
 }
 
 /* Inputs pinned to a decimal that is no double (as in Collins RUL, where
-   ~170 of 400 inputs are): the box holds no double, so sat can never be
-   witnessed.  Where the property holds on a whole subdomain nothing can
-   refute it either; the search used to bisect the two free inputs to the
-   rounding floor until the timeout.  Now: unknown at once, saying why
-   (vfy_input.c, no_double), in low (6 inputs) and high (80) dimension;
-   the same box pinned to doubles is sat, and a band no output reaches is
-   still unsat. */
+   ~170 of 400 inputs are): the box holds no double.  Where the property
+   holds on a whole subdomain nothing can refute it; the search used to
+   bisect the two free inputs to the rounding floor until the timeout, then
+   answered unknown.  Now: sat at once with the witness at the exact
+   decimals (issue 18; vfy_check_witness_dec), in low (6 inputs) and high
+   (80) dimension; the same box pinned to doubles is sat, and a band no
+   output reaches is still unsat. */
 static void test_pinned_no_double(void **state)
 {
   static const size_t dims[2] = {6, 80};
@@ -602,8 +639,10 @@ static void test_pinned_no_double(void **state)
     vfy_result r;
     dense(net, act(net, CB_ACT_RELU, dense(net, 0, 8, NULL, NULL)), 1, NULL, NULL);
     pinned_text(p, sizeof p, dims[k], "0.1", "(assert (>= Y_0 -1000))(assert (<= Y_0 1000))");
-    assert_int_equal(run(net, p, 5, &r), V_UNKNOWN);
-    assert_non_null(strstr(r.reason, "sat in real arithmetic"));
+    assert_int_equal(run(net, p, 5, &r), V_FALSIFIED);
+    assert_true(r.rational && r.x_text && r.y_text);
+    for (size_t j = 2; j < dims[k]; j++) assert_string_equal(r.x_text[j], "0.1");
+    for (size_t j = 0; j < 2; j++) assert_true(r.x[j] >= -1 && r.x[j] <= 1);
     assert_true(r.seconds < 2);
     vfy_result_free(&r);
     pinned_text(p, sizeof p, dims[k], "0.5", "(assert (>= Y_0 -1000))(assert (<= Y_0 1000))");
@@ -614,6 +653,84 @@ static void test_pinned_no_double(void **state)
     vfy_result_free(&r);
     cb_net_free(net);
   }
+}
+
+/*
+** Sat only at a decimal no double equals.  y = 10 x_j - 1 (weights and bias
+** doubles, every other input weighted 0) with x_j pinned to 0.1: in real
+** arithmetic y = 0 exactly, while at each double d near 0.1, 10 d - 1 != 0
+** (10 d = 1 needs d = 1/10), so "y >= 0 and y <= 0" has its only witness at
+** the decimal: sat, with X_j = 0.1 and Y_0 = 0 exactly.  Strict "y > 0" has
+** none (the real point gives 0): never sat.  And y = x_j - 0.1 (the bias is
+** the double 0.1000000000000000055..., above 1/10) at x_j = 0.1 is
+** -5.55e-18 < 0: "y >= 0" holds at the double RU(0.1) of the outer box, so
+** no bound refutes it, but the exact check at the decimal refuses: not sat
+** (the truth is unsat).  In 1, 6 and 80 dimensions (two free inputs in
+** [-1, 1] when there are several).
+*/
+static void test_pinned_decimal_witness(void **state)
+{
+  static const size_t dims[3] = {1, 6, 80};
+  char p[16384];
+  (void)state;
+  for (int k = 0; k < 3; k++) {
+    size_t nx = dims[k], j = nx - 1;
+    double *W = calloc(nx, sizeof *W), b = -1;
+    cb_net *net = start(nx);
+    vfy_result r;
+    W[j] = 10;
+    dense(net, 0, 1, W, &b);
+    pinned_text(p, sizeof p, nx, "0.1", "(assert (>= Y_0 0))(assert (<= Y_0 0))");
+    if (nx == 1) snprintf(p, sizeof p, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0))(assert (<= Y_0 0))");
+    assert_int_equal(run(net, p, 5, &r), V_FALSIFIED);
+    assert_true(r.rational);
+    assert_string_equal(r.x_text[j], "0.1");
+    assert_string_equal(r.y_text[0], "0");
+    assert_true(r.seconds < 2);
+    vfy_result_free(&r);
+    pinned_text(p, sizeof p, nx, "0.1", "(assert (> Y_0 0))");
+    if (nx == 1) snprintf(p, sizeof p, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (> Y_0 0))");
+    assert_int_not_equal(run(net, p, 2, &r), V_FALSIFIED);
+    vfy_result_free(&r);
+    cb_net_free(net);
+
+    net = start(nx);
+    W[j] = 1; b = -0.1;
+    dense(net, 0, 1, W, &b);
+    pinned_text(p, sizeof p, nx, "0.1", "(assert (>= Y_0 0))");
+    if (nx == 1) snprintf(p, sizeof p, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (>= Y_0 0))");
+    assert_int_not_equal(run(net, p, 2, &r), V_FALSIFIED);
+    vfy_result_free(&r);
+    cb_net_free(net);
+    free(W);
+  }
+}
+
+/* A smooth activation at a pinned decimal: y = sigmoid(x), x = 0.1, and
+   "y <= b" for b = k ulps from the double nearest sigmoid(1/10) (libm's
+   value is within 2 ulps of it): never sat when b is 4 or more ulps below
+   (the truth is unsat), never unsat when 4 or more above (sat), and sat
+   with a rational witness once b clears the evaluator's 16-ulp enclosure. */
+static void test_pinned_decimal_sigmoid(void **state)
+{
+  cb_net *net = start(1);
+  double base = 1 / (1 + exp(-0.1));
+  char p[512];
+  (void)state;
+  act(net, CB_ACT_SIGMOID, 0);
+  for (int k = -30; k <= 30; k += 3) {
+    double b = base;
+    vfy_result r;
+    cb_verdict v;
+    for (int j = 0; j < abs(k); j++) b = nextafter(b, k < 0 ? 0 : 1);
+    snprintf(p, sizeof p, D1 "(assert (>= X_0 0.1))(assert (<= X_0 0.1))(assert (<= Y_0 %.17g))", b);
+    v = run(net, p, 1, &r);
+    if (k <= -4) assert_int_not_equal(v, V_FALSIFIED);
+    if (k >= 4) assert_int_not_equal(v, V_VERIFIED);
+    if (k >= 24) { assert_int_equal(v, V_FALSIFIED); assert_true(r.rational); assert_string_equal(r.x_text[0], "0.1"); }
+    vfy_result_free(&r);
+  }
+  cb_net_free(net);
 }
 
 static void test_tiny_files(void **state)
@@ -683,6 +800,8 @@ int main(void)
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_pinned_no_double),
+    cmocka_unit_test(test_pinned_decimal_witness),
+    cmocka_unit_test(test_pinned_decimal_sigmoid),
     cmocka_unit_test(test_tiny_files),
     cmocka_unit_test(test_acasxu),
   };

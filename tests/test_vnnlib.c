@@ -81,6 +81,49 @@ static void test_strict_and_inexact(void **state)
   vnn_free(s);
 }
 
+/* The exact decimal of an input bound that is no double (vnn_box.lo_dec,
+   hi_dec; issue 18): kept for "X_i op literal" and "literal op X_i", the
+   tighter bound's; none for a double, a strict bound, two literals of the
+   same rounding, or a side also bounded through arithmetic (two roundings:
+   the outer bounds no longer order the real ones); boxes that differ only
+   in a decimal stay apart. */
+static void test_exact_decimals(void **state)
+{
+  vnn_spec *s = parse_ok(DECL2 "(assert (>= X_0 0.1))\n(assert (<= X_0 0.1))\n(assert (<= 0.3 X_1))\n(assert (<= X_1 0.5))\n"
+                         "(assert (<= X_1 0.7))\n(assert (>= Y_0 1))\n");
+  const vnn_box *b = &s->box[0];
+  (void)state;
+  assert_non_null(b->lo_dec);
+  assert_string_equal(b->lo_dec[0], "0.1");
+  assert_string_equal(b->hi_dec[0], "0.1");
+  assert_string_equal(b->lo_dec[1], "0.3");
+  assert_null(b->hi_dec[1]);                       /* 0.5 is a double: the bound is exact */
+  vnn_free(s);
+  s = parse_ok(DECL2 "(assert (>= X_0 -1))\n(assert (<= X_0 1))\n(assert (>= X_1 0))\n(assert (<= X_1 0.5))\n(assert (>= Y_0 1))\n");
+  assert_null(s->box[0].lo_dec);                   /* every bound a double: no arrays */
+  vnn_free(s);
+  s = parse_ok(DECL2 "(assert (>= X_0 0.7))\n(assert (>= X_0 0.3))\n(assert (< X_0 0.9))\n"
+                     "(assert (>= X_1 0.1))\n(assert (>= X_1 0.10000000000000000001))\n(assert (<= X_1 1))\n(assert (>= Y_0 1))\n");
+  b = &s->box[0];
+  assert_string_equal(b->lo_dec[0], "0.7");        /* the tighter, in either order */
+  assert_null(b->hi_dec[0]);                       /* strict */
+  assert_null(b->lo_dec[1]);                       /* two literals with the same roundings */
+  vnn_free(s);
+  s = parse_ok(DECL2 "(assert (>= X_0 0.1))\n(assert (<= X_0 0.1))\n(assert (<= (* 2 X_0) 0.2))\n"
+                     "(assert (>= X_1 (+ 0.1 0)))\n(assert (<= X_1 1))\n(assert (>= Y_0 1))\n");
+  b = &s->box[0];
+  assert_string_equal(b->lo_dec[0], "0.1");
+  assert_null(b->hi_dec[0]);                       /* 2 X_0 <= 0.2 bounds it too */
+  assert_null(b->lo_dec[1]);                       /* a constant through arithmetic */
+  vnn_free(s);
+  s = parse_ok(DECL2 "(assert (or (and (>= X_0 0.1) (<= X_0 0.1) (>= X_1 0) (<= X_1 1))\n"
+                     "            (and (>= X_0 0.10000000000000000001) (<= X_0 0.10000000000000000001) (>= X_1 0) (<= X_1 1))))\n"
+                     "(assert (>= Y_0 1))\n");
+  assert_int_equal(s->n_box, 2);                   /* the same doubles, other decimals */
+  assert_string_equal(s->box[1].hi_dec[0], "0.10000000000000000001");
+  vnn_free(s);
+}
+
 static void test_zero_width(void **state)
 {
   vnn_spec *s = parse_ok(DECL2 "(assert (>= X_0 0.5))\n(assert (<= X_0 0.5))\n(assert (<= X_1 -0.25))\n(assert (>= X_1 -0.25))\n"
@@ -234,6 +277,7 @@ int main(void)
     cmocka_unit_test(test_box_and_row),
     cmocka_unit_test(test_linear_terms),
     cmocka_unit_test(test_strict_and_inexact),
+    cmocka_unit_test(test_exact_decimals),
     cmocka_unit_test(test_zero_width),
     cmocka_unit_test(test_disjunctions),
     cmocka_unit_test(test_constant_atoms),
