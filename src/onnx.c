@@ -236,6 +236,18 @@ static int add_input(ld *L, const Onnx__GraphProto *g, cb_error *err)
   return CB_OK;
 }
 
+int ld_used(ld *L, const char *name)
+{
+  const Onnx__GraphProto *g = L->graph;
+  if (!name || !name[0] || !g) return 0;
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t k = 0; k < g->node[i]->n_input; k++)
+      if (!strcmp(g->node[i]->input[k], name)) return 1;
+  for (size_t i = 0; i < g->n_output; i++)
+    if (g->output[i]->name && !strcmp(g->output[i]->name, name)) return 1;
+  return 0;
+}
+
 /* Topological order of the nodes (Kahn); refuses cycles and dangling names. */
 static int topo_order(ld *L, const Onnx__GraphProto *g, size_t *order, cb_error *err)
 {
@@ -321,7 +333,11 @@ static int convert_all(ld *L, const Onnx__GraphProto *g, const size_t *order, cb
       size_t len = strlen(L->unsup);
       const char *why = strstr(err->msg, "): ");
       why = why ? why + 3 : err->msg;
-      if (rc == 1) goto mark;  /* consumer of an unsupported value: already listed */
+      if (rc == 1) {  /* consumer of an unsupported value: not checked, said so */
+        if (L->report) fprintf(L->report, "not checked %-20s \"%s\": reads the output of an unsupported node (its shape "
+                               "cannot be inferred)\n", nd->op_type, ld_node_name(nd));
+        goto mark;
+      }
       if (L->n_unsup < 12 && len + 40 < sizeof L->unsup)
         snprintf(L->unsup + len, sizeof L->unsup - len, "%snode \"%s\" (op %s): %.200s",
                  L->n_unsup ? "; " : "", ld_node_name(nd), nd->op_type, why);
@@ -375,6 +391,7 @@ static int load_graph(ld *L, const Onnx__ModelProto *m, cb_error *err)
   L->net->opset = L->opset;
   L->net->producer = arena_strdup(&L->net->arena, m->producer_name);
   L->graph_output = g->n_output && g->output[0]->name ? g->output[0]->name : "";
+  L->graph = g;
   if ((rc = add_initializers(L, g, err)) != CB_OK) return rc;
   if ((rc = add_input(L, g, err)) != CB_OK) return rc;
   order = arena_array(&L->tmp, g->n_node, sizeof *order);

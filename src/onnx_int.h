@@ -38,6 +38,7 @@ typedef struct ld {
   char unsup[900];       /* their "node (op)" list for the final message */
   const Onnx__NodeProto *cur;  /* node being converted, for messages */
   size_t file_len;       /* bytes in the file: sizes the arenas' limits */
+  const Onnx__GraphProto *graph;  /* the graph being loaded (ld_used) */
 } ld;
 
 /* onnx.c */
@@ -61,6 +62,13 @@ const char *ld_node_name(const Onnx__NodeProto *nd);   /* name, or first output 
 int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 int ops_bind_node(ld *L, const Onnx__NodeProto *nd, int idx, cb_error *err);
 int ops_alias(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+
+/* onnx_fold.c: evaluates a node whose inputs are all constants (and Shape of
+   any tensor) and binds its output as a constant; FOLD_NO if it does not apply. */
+#define FOLD_NO (-1000)
+int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+/* Is ONNX value `name` read by any node or the graph output? */
+int ld_used(ld *L, const char *name);
 
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);

@@ -120,8 +120,10 @@ static int fold_binary(ld *L, const Onnx__NodeProto *nd, char op, const val *a, 
   if (!bshape(&a->shape, &b->shape, &s)) return ld_err(L, err, CB_ESHAPE, "constant shapes do not broadcast");
   if (!(da = broadcast(L, a, &s, err)) || !(db = broadcast(L, b, &s, err))) return err->status;
   if (!(o = bind_const(L, nd, &s, err))) return CB_ENOMEM;
-  for (size_t i = 0; i < o->n; i++) o->d[i] = arith(op, da[i], db[i]);
   o->is_int = a->is_int && b->is_int;
+  for (size_t i = 0; i < o->n; i++) o->d[i] = arith(op, da[i], db[i]);
+  if (o->is_int && op == '/')   /* integer division truncates (ONNX), as in shape arithmetic */
+    for (size_t i = 0; i < o->n; i++) o->d[i] = trunc(o->d[i]);
   return CB_OK;
 }
 
@@ -583,12 +585,14 @@ static int op_softmax(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 }
 
 
-/* Outputs other than the first must not be used (Dropout mask, MaxPool indices, BN stats). */
+/* Outputs other than the first must not be read by any node or be the
+   graph's output (Dropout mask, MaxPool indices, BN stats); declaring them
+   is fine, as torch.onnx.export does for Dropout. */
 static int extra_outputs_unused(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   if (nd->n_output > 1)
     for (size_t o = 1; o < nd->n_output; o++)
-      if (nd->output[o][0])
+      if (ld_used(L, nd->output[o]))
         return ld_err(L, err, CB_EUNSUP, "output %zu (\"%s\") is used; only the first output is supported",
                       o, nd->output[o]);
   return CB_OK;
@@ -597,6 +601,7 @@ static int extra_outputs_unused(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   const char *op = nd->op_type ? nd->op_type : "";
+  int rc;
   if (nd->domain && nd->domain[0] && strcmp(nd->domain, "ai.onnx") != 0)
     return ld_err(L, err, CB_EUNSUP, "operator domain \"%s\" is not supported", nd->domain);
   for (size_t k = 0; k < nd->n_input; k++) {
@@ -606,6 +611,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (nd->n_output < 1) return ld_err(L, err, CB_EFORMAT, "has no output");
   if (strcmp(op, "Dropout") && strcmp(op, "MaxPool") && strcmp(op, "BatchNormalization") &&
       extra_outputs_unused(L, nd, err) != CB_OK) return err->status;
+  if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
   if (!strcmp(op, "MatMul")) return op_matmul(L, nd, err);
   if (!strcmp(op, "Add")) return op_binary(L, nd, '+', err);
@@ -644,7 +650,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Softmax")) return op_softmax(L, nd, err);
   if (!strcmp(op, "Identity")) return ops_alias(L, nd, err);
   if (!strcmp(op, "Dropout")) {
-    if (nd->n_output > 1 && nd->output[1][0])
+    if (nd->n_output > 1 && ld_used(L, nd->output[1]))
       return ld_err(L, err, CB_EUNSUP, "Dropout mask output is used");
     return ops_alias(L, nd, err);
   }

@@ -287,7 +287,33 @@ class Interp:
             pw = [(pads[i], pads[i + r]) for i in range(r)]
             return [np.pad(x, pw, constant_values=val)]
         if t == "Dropout":
-            return [x]
+            return [x, np.ones(x.shape, dtype=bool)]
+        if t == "Shape":
+            return [np.array(x.shape, dtype=np.int64)]
+        if t == "Gather":
+            return [np.take(x, ins[1].astype(np.int64), axis=a.get("axis", 0))]
+        if t == "Cast":
+            to = a["to"]
+            return [x.astype(np.int64) if to == TP.INT64 else x.astype(np.float32).astype(np.float64)
+                    if to == TP.FLOAT else x.astype(np.float64)]
+        if t == "Range":
+            return [np.arange(ins[0], ins[1], ins[2])]
+        if t == "Slice":
+            st, en = [int(v) for v in ins[1]], [int(v) for v in ins[2]]
+            ax = [int(v) for v in ins[3]] if len(ins) > 3 else list(range(len(st)))
+            sp = [int(v) for v in ins[4]] if len(ins) > 4 else [1] * len(st)
+            sl = [slice(None)] * x.ndim
+            for s0, e0, a0, p0 in zip(st, en, ax, sp):
+                sl[a0] = slice(s0, e0, p0)
+            return [x[tuple(sl)]]
+        if t == "ConstantOfShape":
+            v = tensor_value(a["value"]) if "value" in a else np.zeros(1)
+            return [np.full([int(d) for d in x], v.ravel()[0], dtype=v.dtype)]
+        if t == "Expand":
+            return [x * np.ones([int(d) for d in ins[1]], dtype=x.dtype)]
+        if t == "ReduceL2":
+            axes = tuple(a["axes"]) if "axes" in a else None
+            return [np.sqrt(np.sum(x * x, axis=axes, keepdims=bool(a.get("keepdims", 1))))]
         if t == "Identity":
             return [x]
         if t == "Constant":
@@ -919,6 +945,59 @@ def symbolic_batch():
     x = n.gemm("input", 5, 7)
     x = n.add("Relu", [x])
     x = n.gemm(x, 7, 3)
+    return n
+
+
+@net
+def dynamic_view():
+    n = Net("dynamic_view", 13, ["N", 1, 4, 4],
+            "torch's x.view(x.size(0), -1) with a dynamic batch: Conv -> Relu -> Shape -> Gather(0) -> "
+            "Unsqueeze -> Concat with [-1] -> Reshape -> Gemm (the shape subgraph is folded at load).")
+    x = n.conv("input", 1, 3, 3, pads=[1, 1, 1, 1])
+    x = n.add("Relu", [x])
+    sh = n.add("Shape", [x])
+    b = n.add("Gather", [sh, n.init("zero_idx", np.array(0, dtype=np.int64))], axis=0)
+    b = n.add("Unsqueeze", [b, n.init("unsq_axes0", np.array([0], dtype=np.int64))])
+    t = n.add("Concat", [b, n.init("minus_one", np.array([-1], dtype=np.int64))], axis=0)
+    x = n.add("Reshape", [x, t])
+    x = n.gemm(x, 48, 5)
+    return n
+
+
+@net
+def dropout_mask_declared():
+    n = Net("dropout_mask_declared", 13, [1, 6],
+            "Gemm -> Dropout declaring its (unused) mask output, as a training-mode export does -> Gemm.")
+    x = n.gemm("input", 6, 7)
+    n.nodes.append(helper.make_node("Dropout", [x], ["drop_out", "drop_mask"], name="dropout_0"))
+    n.cur = "drop_out"
+    x = n.gemm("drop_out", 7, 3)
+    return n
+
+
+@net
+def const_weight_subgraph():
+    n = Net("const_weight_subgraph", 13, [1, 4],
+            "Weights computed in the graph from initializers (a normalised parametrisation): "
+            "W = Transpose(W0 / ReduceL2(W0)); b = Slice(Cast(Range(0, 6, 1)) * 0.1) + "
+            "Expand(ConstantOfShape(0.5)); y = Relu(MatMul(x, W) + b) -> Gemm.  All folded at load.")
+    w0 = n.init("w0", n.rand((5, 4), 4))
+    nrm = n.add("ReduceL2", [w0], axes=[0, 1], keepdims=1)
+    wn = n.add("Div", [w0, nrm])
+    wt = n.add("Transpose", [wn], perm=[1, 0])
+    r = n.add("Range", [n.init("r0", np.array(0, dtype=np.int64)), n.init("r1", np.array(6, dtype=np.int64)),
+                        n.init("r2", np.array(1, dtype=np.int64))])
+    r = n.add("Cast", [r], to=TP.FLOAT)
+    r = n.add("Mul", [r, n.init("tenth", np.array(0.1, dtype=np.float32))])
+    r = n.add("Slice", [r, n.init("s0", np.array([1], dtype=np.int64)), n.init("s1", np.array([6], dtype=np.int64))])
+    c = n.add("ConstantOfShape", [n.init("cshape", np.array([1], dtype=np.int64))],
+              value=numpy_helper.from_array(np.array([0.5], dtype=np.float32), "half"))
+    c = n.add("Expand", [c, n.init("eshape", np.array([5], dtype=np.int64))])
+    bias = n.add("Add", [r, c])
+    x = n.add("MatMul", ["input", wt])
+    x = n.add("Add", [x, bias])
+    x = n.add("Relu", [x])
+    x = n.gemm(x, 5, 3)
     return n
 
 
