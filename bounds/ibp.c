@@ -8,6 +8,9 @@
 **                 eps ||W_row||_dual instead (auto_LiRPA's IBP does the same;
 **                 for a conv, the whole kernel's norm per output channel,
 **                 an upper bound of every position's receptive-field norm);
+**                 through an elementwise affine prefix (a normalisation,
+**                 SCALE nodes) the ball's image is a weighted ball, and the
+**                 radius eps ||W_row . |a|||_dual (dual_narrow);
 **   monotone nodes (activations, MAXPOOL, index maps): f(lo) <= f(x) <= f(hi),
 **                 computed by the forward pass itself on lo and on hi; an
 **                 activation that overflows on a finite box is refused
@@ -23,11 +26,33 @@
 #include "linalg.h"
 #include "round.h"
 
-/* True if node `in` is the input seen through RESHAPE nodes only. */
-static int reads_input(const cb_net *net, int in)
+/* Is node `in` the input seen through RESHAPE and SCALE nodes only (an
+   elementwise affine prefix: a normalisation (x - m) / s)?  The SCALEs'
+   indices into sc[] (nearest first, at most 8); their count, -1 if not. */
+#define PREFIX_MAX 8
+static int affine_prefix(const cb_net *net, int in, int *sc)
 {
-  while (net->node[in].kind == CB_RESHAPE) in = net->node[in].in[0];
-  return in == 0;
+  int ns = 0;
+  while (in > 0) {
+    const cb_node *n = &net->node[in];
+    if (n->kind == CB_SCALE && ns < PREFIX_MAX) sc[ns++] = in;
+    else if (n->kind != CB_RESHAPE) return -1;
+    in = n->in[0];
+  }
+  return ns;
+}
+
+/* [yl, yh] >= {a x + b : x in [xl, xh]} elementwise for SCALE node n, outward
+   rounded and widened by its rel_err (its a, b may be rounded). */
+static void scale_interval(const cb_node *n, const double *xl, const double *xh, double *yl, double *yh)
+{
+  for (size_t e = 0; e < n->size; e++) {
+    double a = n->p.scale.a[e], b = n->p.scale.b[e];
+    double p = a * (a >= 0 ? xl[e] : xh[e]), q = a * (a >= 0 ? xh[e] : xl[e]);
+    double w = n->rel_err * (fabs(p) + fabs(q) + fabs(b));
+    yl[e] = round_down(round_down(p) + b - w);
+    yh[e] = round_up(round_up(q) + b + w);
+  }
 }
 
 /* Per-row dual norms of W (rows of length k) times eps, rounded up. */
@@ -60,29 +85,81 @@ static int apply(const cb_node *n, const double *W, const double *b, const doubl
   return CB_OK;
 }
 
-/* Narrows the box of node i by the dual-norm bound W x0 + b +- eps ||W_row||_*. */
-static int dual_narrow(cb_ws *ws, int i, const double *slack, cb_error *err)
+/*
+** Narrows the box of node i by the dual-norm bound W x0 + b +- eps ||W_row||_*.
+** Through an elementwise affine prefix x' = a x + c (ns SCALE nodes sc[],
+** RESHAPEs keep the element order) the ball's image is a weighted ball:
+**   W x' + b  in  W x0' + b +- eps ||W_row . |a|||_*   (x0' = a x0 + c),
+** with |a| the product of the SCALEs' |a| (each widened by its rel_err and
+** 4u, so the rounded products W |a| stay above the real ones; for a CONV,
+** the largest |a| of each input channel), and x0' enclosed in [cl, ch] by
+** interval arithmetic (scale_interval): W x0' is W mid +- |W| rad, and the
+** rounding of those products gets its own slack (as ibp_weighted's, on
+** |mid| + rad).  Without a prefix (ns = 0) this is the plain dual-norm bound.
+*/
+static int dual_narrow(cb_ws *ws, int i, const double *slack, const int *sc, int ns, cb_error *err)
 {
   const cb_node *n = &ws->net->node[i];
   int conv = n->kind == CB_CONV;
-  size_t out = n->size, rows = conv ? (size_t)n->p.conv.g.cout : out, per = out / rows;
+  size_t out = n->size, rows = conv ? (size_t)n->p.conv.g.cout : out, per = out / rows, in = ws->net->node[n->in[0]].size;
   size_t k = conv ? (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw) : n->p.aff.in;
-  double *y = cb_alloc((out + rows) * sizeof *y);
-  if (!y || apply(n, conv ? n->p.conv.W : n->p.aff.W, conv ? n->p.conv.b : n->p.aff.b, ws->set.center, 1, y) != CB_OK) {
-    cb_free(y);
-    return cb_error_set(err, CB_ENOMEM, "out of memory in IBP");
+  const double *W = conv ? n->p.conv.W : n->p.aff.W, *b = conv ? n->p.conv.b : n->p.aff.b;
+  double *y = cb_alloc((3 * out + rows) * sizeof *y), *x = ns ? cb_alloc(4 * in * sizeof *x) : NULL, *Wa = NULL;
+  size_t nw = conv ? rows * k : out * in;
+  int rc = CB_ENOMEM;
+  if (!y || (ns && (!x || !(Wa = cb_alloc(nw * sizeof *Wa))))) goto out;
+  if (!ns) {
+    if (apply(n, W, b, ws->set.center, 1, y) != CB_OK) goto out;
+    dual_radius(ws->set.norm, ws->set.eps, W, rows, k, y + out);
+    memset(y + out + rows, 0, 2 * out * sizeof *y);
+  } else {
+    double *cl = x, *ch = x + in, *A = x + 2 * in, *mr = x + 3 * in, g = 2 * (round_gamma(k + 2) + n->rel_err);
+    memcpy(cl, ws->set.center, in * sizeof *cl);
+    memcpy(ch, ws->set.center, in * sizeof *ch);
+    for (size_t j = 0; j < in; j++) A[j] = 1;
+    for (int t = ns - 1; t >= 0; t--) {   /* input side first */
+      const cb_node *s = &ws->net->node[sc[t]];
+      scale_interval(s, cl, ch, cl, ch);
+      for (size_t j = 0; j < in; j++) A[j] = round_mul_up(A[j], fabs(s->p.scale.a[j]) * (1 + s->rel_err + 4 * ROUND_U));
+    }
+    for (size_t j = 0; j < in; j++) {   /* cl <- mid, ch <- rad, mr <- |mid| + rad */
+      double m = 0.5 * cl[j] + 0.5 * ch[j], r = round_up(fmax(ch[j] - m, m - cl[j]));
+      cl[j] = m; ch[j] = r; mr[j] = round_up(fabs(m) + r);
+    }
+    if (conv) {   /* the kernel times the largest |a| of each input channel */
+      const cb_conv *cg = &n->p.conv.g;
+      size_t P = (size_t)(cg->hin * cg->win), cpg = (size_t)(cg->cin / cg->groups), kk = (size_t)(cg->kh * cg->kw);
+      for (size_t co = 0; co < rows; co++)
+        for (size_t ci = 0; ci < cpg; ci++) {
+          size_t cin = co / (rows / (size_t)cg->groups) * cpg + ci;
+          double am = 0;
+          for (size_t e = 0; e < P; e++) am = fmax(am, A[cin * P + e]);
+          for (size_t t = 0; t < kk; t++) Wa[co * k + ci * kk + t] = W[co * k + ci * kk + t] * am;
+        }
+    } else
+      for (size_t o = 0; o < out; o++)
+        for (size_t j = 0; j < in; j++) Wa[o * in + j] = W[o * in + j] * A[j];
+    if (apply(n, W, b, cl, 1, y) != CB_OK || apply(n, ws->bn->absW[i], NULL, ch, 1, y + out + rows) != CB_OK ||
+        apply(n, ws->bn->absW[i], NULL, mr, 1, y + 2 * out + rows) != CB_OK) goto out;
+    dual_radius(ws->set.norm, ws->set.eps, Wa, rows, k, y + out);
+    for (size_t o = 0; o < out; o++)   /* |W| rad, and the slack of W mid + b and of |W| rad */
+      y[out + rows + o] = round_up(y[out + rows + o] + g * (y[2 * out + rows + o] + fabs(b[o / per])) +
+                                   2 * (double)(k + 2) * DBL_TRUE_MIN);
   }
-  dual_radius(ws->set.norm, ws->set.eps, conv ? n->p.conv.W : n->p.aff.W, rows, k, y + out);
   for (size_t o = 0; o < out; o++) {
-    double r = y[out + o / per];
-    double l = round_down(y[o] - r - slack[o]), h = round_up(y[o] + r + slack[o]);
+    double r = round_up(y[out + o / per] + y[out + rows + o]), sl = ns ? 0 : slack[o];
+    double l = round_down(y[o] - r - sl), h = round_up(y[o] + r + sl);
     /* with a clip box, keep the tighter of the two; without, the ball bound
        alone (as auto_LiRPA: at borders the box bound can be tighter) */
-    ws->lo[i][o] = ws->set.lo ? fmax(ws->lo[i][o], l) : l;
-    ws->hi[i][o] = ws->set.lo ? fmin(ws->hi[i][o], h) : h;
+    ws->lo[i][o] = ws->set.lo || ns ? fmax(ws->lo[i][o], l) : l;
+    ws->hi[i][o] = ws->set.lo || ns ? fmin(ws->hi[i][o], h) : h;
   }
+  rc = CB_OK;
+out:
   cb_free(y);
-  return CB_OK;
+  cb_free(x);
+  cb_free(Wa);
+  return rc == CB_OK ? CB_OK : cb_error_set(err, CB_ENOMEM, "out of memory in IBP");
 }
 
 /* Box of a weighted node (AFFINE or CONV) from the box of its input. */
@@ -111,8 +188,10 @@ static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
     ws->hi[i][o] = round_up(y[o] + y[out + o] + slack);
     y[2 * out + o] = slack;
   }
-  if (ws->set.norm != CB_NORM_INF && ws->set.norm != CB_NORM_BOX && reads_input(ws->net, n->in[0]))
-    rc = dual_narrow(ws, i, y + 2 * out, err);
+  if (ws->set.norm != CB_NORM_INF && ws->set.norm != CB_NORM_BOX) {
+    int sc[PREFIX_MAX], ns = affine_prefix(ws->net, n->in[0], sc);
+    if (ns >= 0) rc = dual_narrow(ws, i, y + 2 * out, sc, ns, err);
+  }
 out:
   cb_free(c);
   cb_free(y);
@@ -123,14 +202,7 @@ out:
 static void ibp_scale(cb_ws *ws, int i)
 {
   const cb_node *n = &ws->net->node[i];
-  const double *xl = ws->lo[n->in[0]], *xh = ws->hi[n->in[0]];
-  for (size_t e = 0; e < n->size; e++) {
-    double a = n->p.scale.a[e], b = n->p.scale.b[e];
-    double p = a * (a >= 0 ? xl[e] : xh[e]), q = a * (a >= 0 ? xh[e] : xl[e]);
-    double w = n->rel_err * (fabs(p) + fabs(q) + fabs(b));
-    ws->lo[i][e] = round_down(round_down(p) + b - w);
-    ws->hi[i][e] = round_up(round_up(q) + b + w);
-  }
+  scale_interval(n, ws->lo[n->in[0]], ws->hi[n->in[0]], ws->lo[i], ws->hi[i]);
 }
 
 /* libm's exp/tanh are within a few ulps: widen their outputs by 4 ulps. */

@@ -14,6 +14,7 @@
 #include <math.h>
 #include "testutil.h"
 #include "bounds.h"
+#include "round.h"
 #include "randnet.h"
 
 typedef struct tcase { cb_norm norm; int clip; double eps; const double *x0, *lo, *hi; size_t n; } tcase;
@@ -298,6 +299,78 @@ static void skip_net(cb_net *net, const char *name)
   sound_net(net, name);
 }
 
+/* A normalisation prefix (x - m) / s per channel, as two SCALE nodes, before
+   a padded CONV; then ReLU and a dense head. */
+static cb_net *net_prefix(int dense_first)
+{
+  int64_t d[4] = {1, 3, 5, 5};
+  cb_net *net = start(4, d);
+  int i = 0;
+  for (int t = 0; t < 2; t++) {
+    int s = add_node(net, CB_SCALE, i, 4, net->node[i].shape.dim);
+    net->node[s].p.scale.a = net_doubles(net, 75);
+    net->node[s].p.scale.b = net_doubles(net, 75);
+    for (int c = 0; c < 3; c++) {
+      double a = t ? 1 / (0.2 + 0.1 * c) : 1, b = t ? 0 : -(0.4 + 0.05 * c);
+      for (int e = 0; e < 25; e++) { net->node[s].p.scale.a[c * 25 + e] = a; net->node[s].p.scale.b[c * 25 + e] = b; }
+    }
+    if (t) net->node[s].rel_err = ROUND_U;   /* 1 / s is rounded */
+    i = s;
+  }
+  i = dense_first ? act(net, dense(net, flatten(net, i), 10), CB_ACT_RELU) : flatten(net, act(net, conv(net, i, 4, 3, 1, 1, 1, 1), CB_ACT_RELU));
+  dense(net, act(net, dense(net, i, 8), CB_ACT_RELU), 3);
+  return net;
+}
+
+/* Exact input sets through affine prefixes (issue 24): an L2 / L1 ball seen
+   through a normalisation is a weighted ball, so IBP's bound of the first
+   weighted node is the weighted dual norm, equal to CROWN's (which is exact
+   there) to 1e-9; before, IBP took the box of the ball's image and was far
+   looser.  Then the sampling + attack soundness check of all methods. */
+static void test_affine_prefix(void **st)
+{
+  (void)st;
+  for (int df = 0; df < 2; df++) {
+    cb_net *net = net_prefix(df);
+    size_t n = cb_net_input_size(net);
+    double *x0 = malloc(n * sizeof *x0), worst = 0;
+    int first = 4;   /* after INPUT, 2 SCALEs and the Flatten (dense) / the CONV (conv) */
+    cb_bnet bn;
+    cb_error err = {0};
+    net->output = net->n - 1;
+    assert_int_equal(net_check(net, &err), CB_OK);
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    if (!df) first = 3;
+    assert_true(net->node[first].kind == (df ? CB_AFFINE : CB_CONV));
+    for (int c = 0; c < 6; c++) {
+      cb_set s = {c % 2 ? CB_NORM_1 : CB_NORM_2, c % 2 ? 0.3 : 0.15, n, x0, NULL, NULL};
+      cb_ws *wi = ws_new(&bn, &s, &err), *wc = ws_new(&bn, &s, &err);
+      for (size_t j = 0; j < n; j++) x0[j] = rnd(0, 1);
+      wi->set.center = wc->set.center = x0;
+      if (bounds_run(wi, CB_IBP, &err) != CB_OK || bounds_run(wc, CB_CROWN, &err) != CB_OK) fail_msg("%s", err.msg);
+      for (size_t e = 0; e < net->node[first].size; e++) {
+        double dl = fabs(wi->lo[first][e] - wc->lo[first][e]), dh = fabs(wi->hi[first][e] - wc->hi[first][e]);
+        double tol = 1e-9 * (1 + fabs(wc->hi[first][e] - wc->lo[first][e]));
+        if (fmax(dl, dh) > worst) worst = fmax(dl, dh);
+        if (!df && !(dl <= tol && dh <= tol)) {   /* conv: per-channel scales, so the kernel bound is CROWN's at interior pixels */
+          const cb_conv *g = &net->node[first].p.conv.g;
+          size_t pix = e % (size_t)(g->hout * g->wout), oi = pix / (size_t)g->wout, oj = pix % (size_t)g->wout;
+          if (oi == 0 || oj == 0 || oi + 1 == (size_t)g->hout || oj + 1 == (size_t)g->wout) continue;   /* borders: IBP's is looser (whole kernel) */
+          fail_msg("prefix conv case %d neuron %zu: IBP [%.17g, %.17g], CROWN [%.17g, %.17g]", c, e, wi->lo[first][e], wi->hi[first][e], wc->lo[first][e], wc->hi[first][e]);
+        }
+        if (df && !(dl <= tol && dh <= tol))
+          fail_msg("prefix dense case %d neuron %zu: IBP [%.17g, %.17g], CROWN [%.17g, %.17g]", c, e, wi->lo[first][e], wi->hi[first][e], wc->lo[first][e], wc->hi[first][e]);
+      }
+      ws_free(wi);
+      ws_free(wc);
+    }
+    printf("normalisation prefix (%s): IBP's first-layer bounds = CROWN's (worst gap %.2g)\n", df ? "dense" : "conv", worst);
+    free(x0);
+    bnet_free(&bn);
+    sound_net(net, df ? "prefix dense" : "prefix conv");
+  }
+}
+
 static void test_skipping(void **st)
 {
   (void)st;
@@ -310,7 +383,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
-    cmocka_unit_test(test_skipping),
+    cmocka_unit_test(test_skipping), cmocka_unit_test(test_affine_prefix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
