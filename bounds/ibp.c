@@ -147,7 +147,7 @@ static int dual_narrow(cb_ws *ws, int i, const double *slack, const int *sc, int
                                    2 * (double)(k + 2) * DBL_TRUE_MIN);
   }
   for (size_t o = 0; o < out; o++) {
-    double r = round_up(y[out + o / per] + y[out + rows + o]), sl = ns ? 0 : slack[o];
+    double r = ns ? round_up(y[out + o / per] + y[out + rows + o]) : y[out + o / per], sl = ns ? 0 : slack[o];
     double l = round_down(y[o] - r - sl), h = round_up(y[o] + r + sl);
     /* with a clip box, keep the tighter of the two; without, the ball bound
        alone (as auto_LiRPA: at borders the box bound can be tighter) */
