@@ -20,6 +20,22 @@ void la_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const d
              size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
 {
   if (m == 0 || n == 0) return;
+  if (m == 1 || n == 1) {   /* a matrix-vector product: dgemv, which does not pack the matrix (dgemm
+                               copies all of it first: on a PGD gradient step through 256 x 256 layers that
+                               copy took 4x the multiply) */
+    size_t len = m == 1 ? n : m, inc = m == 1 ? 1 : ldc;
+    if (beta == 0) for (size_t i = 0; i < len; i++) C[i * inc] = 0;   /* y is never read, even as NaN * 0 */
+    if (m == 1) {   /* C (1 x n) = op(A) (1 x k) op(B) (k x n) */
+      blasint incx = ta ? (blasint)lda : 1;
+      if (!tb) cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)n, alpha, B, (blasint)ldb, A, incx, beta, C, 1);
+      else cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, B, (blasint)ldb, A, incx, beta, C, 1);
+    } else {        /* C (m x 1) = op(A) (m x k) op(B) (k x 1) */
+      blasint incx = tb ? 1 : (blasint)ldb;
+      if (!ta) cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, A, (blasint)lda, B, incx, beta, C, (blasint)ldc);
+      else cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)m, alpha, A, (blasint)lda, B, incx, beta, C, (blasint)ldc);
+    }
+    return;
+  }
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (blasint)m, (blasint)n, (blasint)k, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
               C, (blasint)ldc);
