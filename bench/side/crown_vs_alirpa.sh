@@ -1,0 +1,31 @@
+#!/bin/sh
+# IBP and CROWN side by side with auto_LiRPA (issue 24), 1 thread each, on L-inf
+# balls around VNNLIB box centres: per net, cerbere, auto_LiRPA, auto_LiRPA,
+# cerbere (interleaved); each sample's CPU time is the best of its two runs.
+# Run from a scratch directory (it writes its JSON there), with CB=path to cerbere
+# and the row files made by vnnlib_centres.py (CSV label,x...; box centres):
+#   /usr/bin/python3 bench/side/vnnlib_centres.py m.csv ../shared/benchmarks/mnistfc/vnnlib/prop_{0..4}_0.03.vnnlib
+#   (eran.csv: the first 5 of eran2021/vnnlib/mnist/*.vnnlib in ls order; cifar.csv: the
+#   first 5 oval21 cifar_base_kw-*.vnnlib; res.csv: the first 3 of cifar10_resnet
+#   resnet2b_pgd_filtered/*.vnnlib), then:
+#   sh crown_vs_alirpa.sh; python3 crown_vs_alirpa_summary.py  (Markdown table)
+# Needs auto_LiRPA's Debian dependencies (../shared/peers/README.md).
+SH=${SHARED:-/work/shared}
+P=$SH/peers/alirpa_bounds.py
+CBIN=${CB:-./cb}
+run() { name=$1; net=$2; csv=$3; eps=$4
+  for m in ibp crown; do
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $CBIN bounds $net --data $csv --norm inf --eps $eps --method $m --json ${name}_$m.cb1.json --quiet >/dev/null 2>&1
+  done
+  OMP_NUM_THREADS=1 /usr/bin/python3 $P $net ball $csv "inf:$eps" IBP,CROWN > ${name}.al1.jsonl 2>/dev/null
+  OMP_NUM_THREADS=1 /usr/bin/python3 $P $net ball $csv "inf:$eps" IBP,CROWN > ${name}.al2.jsonl 2>/dev/null
+  for m in ibp crown; do
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $CBIN bounds $net --data $csv --norm inf --eps $eps --method $m --json ${name}_$m.cb2.json --quiet >/dev/null 2>&1
+  done
+}
+echo "start $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
+run mnist256x6 $SH/benchmarks/mnistfc/onnx/mnist-net_256x6.onnx m.csv 0.015
+run eran9x200 $SH/benchmarks/eran2021/onnx/mnist_relu_9_200.onnx eran.csv 0.015
+run cifar_base_kw $SH/benchmarks/oval21/onnx/cifar_base_kw.onnx cifar.csv 0.0174
+run resnet_2b $SH/benchmarks/cifar10_resnet/onnx/resnet_2b.onnx res.csv 0.0322
+echo "end $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
