@@ -7,7 +7,12 @@
 ** backward pass: the final one
 ** (rows = the specification) and, with opt->interm, one per intermediate node
 ** that CROWN re-bounds (rows = its neurons of unknown sign, upper and minus
-** lower), each row with its own parameters.  Per iteration the passes run in
+** lower), each row with its own parameters.  A pass's parameters are those of
+** the relaxed nodes it crosses: every one before its start node, and the start
+** node itself when it is an activation (a net whose output is a ReLU, as
+** eran2021's mnist_relu_9_200: the final rows meet those lines first, and the
+** gradient to the intermediate bounds flows through them; leaving them out
+** cost 44 in mean margin there).  Per iteration the passes run in
 ** topological order; each writes its node's new bounds into the workspace and
 ** re-derives the lines that depend on them (saved first, restored at the end).
 **
@@ -188,7 +193,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   const cb_net *net = ws->net;
   int rc, k = P->start;
   if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
-  for (int i = 1; i < k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
+  for (int i = 1; i <= k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
   rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
@@ -235,7 +240,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 static void backprop(alpha_st *S, apass *P)
 {
   const cb_net *net = S->ws->net;
-  for (int i = 1; i < P->start; i++) {
+  for (int i = 1; i <= P->start; i++) {
     const cb_node *n = &net->node[i];
     const double *a = P->keep[i], *x = P->G[n->in[0]];
     const nrange *R = &S->R[i];
@@ -270,7 +275,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
 {
   const cb_net *net = S->ws->net;
   double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
-  for (int i = 1; i < P->start; i++) {
+  for (int i = 1; i <= P->start; i++) {
     npar *A = &P->par[i];
     const nrange *R = &S->R[i];
     for (int k = 0; k < 4; k++) {
@@ -355,12 +360,12 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
   P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
   P->need = cb_calloc((size_t)net->n, 1);
-  for (int i = 1; P->need && i < start; i++)
+  for (int i = 1; P->need && i <= start; i++)
     for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
-  for (int i = 1; q && i < start; i++)
+  for (int i = 1; q && i <= start; i++)
     if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   if (P->sel && q) {
     if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
