@@ -220,8 +220,9 @@ int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read no
 
 /* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
 typedef struct cb_alpha_opt {
-  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): 20 (auto_LiRPA's),
-                         40 if the net has sigmoid/tanh (non-convex tangent points) */
+  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): alpha_auto_iters,
+                         20 (auto_LiRPA's), 40 if the net has sigmoid/tanh (non-convex
+                         tangent points) or more than 3 relaxed layers on a path (deep nets) */
   double lr;          /* Adam step size; default 0.5 */
   double lr_decay;    /* step size multiplied by this after each step; default 0.98 */
   double beta1, beta2;/* Adam moment decays; default 0.9, 0.999 */
@@ -230,6 +231,9 @@ typedef struct cb_alpha_opt {
                          (auto_LiRPA's CROWN-Optimized does); 0: final lines only. Default 1 */
 } cb_alpha_opt;
 void alpha_opt_init(cb_alpha_opt *o);
+int alpha_auto_iters(const cb_net *net);
+                  /* the iteration count iters = 0 stands for: 20, or 40 for nets with
+                     sigmoid/tanh or more than 3 relaxed layers on a path */
 int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, double *lb, double *ub, cb_error *err);
                   /* as bounds_spec, each row's lines optimised (opt NULL = defaults); needs
                      bounds_run first (any method but IBP); every iterate is a sound bound and
