@@ -62,6 +62,8 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->beta1 = 0.9;
   o->beta2 = 0.999;
   o->interm = 1;
+  o->on_iterate = NULL;
+  o->ctx = NULL;
 }
 
 /* Parameters of one relaxed node in one pass: slot k = 2 side + family
@@ -464,7 +466,7 @@ static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, c
 }
 
 /* The optimisation loop: best[r] per final row. */
-static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *err)
+static int optimise(alpha_st *S, const cb_alpha_opt *o, int upper, double *best, cb_error *err)
 {
   apass *F = &S->P[S->np - 1];
   double lr = o->lr;
@@ -475,6 +477,7 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
     if (cb_time_up()) return cb_limit_error(err, "alpha-CROWN");
     for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
     for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
+    if (rc == CB_OK && o->on_iterate) o->on_iterate(o->ctx, S->ws, it, upper, F->out);
     if (rc != CB_OK || last) break;
     rc = gradient_step(S, o, it + 1, lr, err);
     lr *= o->lr_decay;
@@ -484,12 +487,13 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
 }
 
 /* Optimises the upper bounds of the rows A (q x output size) into best. */
-static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, double *best, cb_error *err)
+static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, int upper, double *best,
+                      cb_error *err)
 {
   alpha_st S = {ws, 0, NULL, NULL, NULL, NULL, NULL};
   int rc = init_state(&S, A, q, o->interm && ws->method != CB_CROWN_IBP);
   if (rc != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
-  else rc = optimise(&S, o, best, err);
+  else rc = optimise(&S, o, upper, best, err);
   free_state(&S);
   return rc;
 }
@@ -539,11 +543,11 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   if (!q) goto out;
   if (ub) {
     memcpy(A, C, q * no * sizeof *A);
-    if ((rc = alpha_rows(ws, A, q, &o, ub, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 1, ub, err)) != CB_OK) goto out;
   }
   if (lb) {
     for (size_t e = 0; e < q * no; e++) A[e] = -C[e];
-    if ((rc = alpha_rows(ws, A, q, &o, best, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 0, best, err)) != CB_OK) goto out;
     for (size_t r = 0; r < q; r++) lb[r] = -best[r];
   }
 out:

@@ -229,6 +229,12 @@ typedef struct cb_alpha_opt {
   int interm;         /* 1: also optimise the CROWN-refined intermediate bounds, each
                          neuron's with its own lines, by the gradient of the final bound
                          (auto_LiRPA's CROWN-Optimized does); 0: final lines only. Default 1 */
+  void (*on_iterate)(void *ctx, const cb_ws *ws, int iter, int upper, const double *out);
+                      /* NULL (default), or called after every iteration's bound evaluation
+                         (tests: each iterate must be sound): ws holds that iterate's
+                         intermediate bounds; out[r] is its bound of row r, an upper bound of
+                         C_r f(x) (upper = 1) or of -C_r f(x) (upper = 0: minus a lower bound) */
+  void *ctx;          /* passed to on_iterate */
 } cb_alpha_opt;
 void alpha_opt_init(cb_alpha_opt *o);
 int alpha_auto_iters(const cb_net *net);
