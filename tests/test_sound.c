@@ -167,20 +167,6 @@ static void sound_net(cb_net *net, const char *name)
   cb_net_free(net);
 }
 
-/* A deep ReLU chain of `depth` layers of width w (every third a LeakyReLU when
-   leaky), ending in a ReLU when relu_out (as eran2021's mnist_relu_9_200, whose
-   final pass starts at that ReLU and optimises its lines too). */
-static cb_net *net_deep(int depth, size_t w, int leaky, int relu_out)
-{
-  int64_t d[2] = {1, 4};
-  cb_net *net = start(2, d);
-  int i = 0;
-  for (int k = 0; k < depth; k++) i = act(net, dense(net, i, w), leaky && k % 3 == 2 ? CB_ACT_LEAKY_RELU : CB_ACT_RELU);
-  i = dense(net, i, 3);
-  if (relu_out) act(net, i, CB_ACT_RELU);
-  return net;
-}
-
 /* alpha-CROWN's iterates, recorded by on_iterate: per iterate, every node's
    bounds (the intermediate ones its optimised slopes gave) and the rows' bounds. */
 typedef struct iterates {
