@@ -98,6 +98,8 @@ typedef struct cb_ws {
   int no_skip;            /* 1: the dense pass multiplies every column and bounds both sides of every
                              selected neuron (tests compare it with the skipping pass); 0 by default */
   size_t rows_skipped;    /* lower-bound rows not run because the upper bound proved the ReLU off */
+  int alpha_iters;        /* alpha-CROWN's iterations when bounds_spec runs it: 0 (ws_new's
+                             default) = alpha_auto_iters, else cb_alpha_opt.iters */
 } cb_ws;
 
 /* set.c */

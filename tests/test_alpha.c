@@ -148,6 +148,14 @@ static void test_options(void **st)
   }
   printf("digits_mlp row 0, eps 0.05: lower bound after 1/5/20/60 iterations %.6g %.6g %.6g %.6g\n", lb[0], lb[1], lb[2], lb[3]);
   assert_true(lb[3] > lb[0]);
+  ws->alpha_iters = 1;   /* bounds_spec (cerbere bounds --alpha-iters 1): iteration 0 only, CROWN's bound */
+  assert_int_equal(bounds_spec(ws, C, 1, lb + 1, NULL, &err), CB_OK);
+  assert_int_equal(crown_spec(ws, C, 1, 0, lb + 2, NULL, &err), CB_OK);
+  if (!(lb[1] == lb[0] && fabs(lb[2] - lb[0]) <= 1e-9 * (1 + fabs(lb[0]))))
+    fail_msg("alpha_iters 1: %.17g, alpha_spec 1 iteration %.17g, CROWN %.17g", lb[1], lb[0], lb[2]);
+  ws->alpha_iters = 60;
+  assert_int_equal(bounds_spec(ws, C, 1, lb + 1, NULL, &err), CB_OK);
+  assert_true(lb[1] == lb[3]);
   ws_free(ws);
   bnet_free(&bn);
   cb_data_free(x);
