@@ -1,15 +1,21 @@
 #!/usr/bin/python3
 """Compare cerbere's margins (bench/alpha_vnn --json) with auto_LiRPA's (alirpa_bounds.py output), same rows.
-  alpha_compare.py CERBERE.jsonl ALIRPA.jsonl
-Per method: mean margin of each tool, median CPU ms per sample, their ratio, and the worst excess
+  alpha_compare.py CERBERE.jsonl[,MORE...] ALIRPA.jsonl[,MORE...]
+(several runs of one tool: the margins of the first, each sample's least CPU time over all)
+Per method: mean margin of each tool, median (over samples) CPU ms per sample, their ratio, and the worst excess
 (auto_LiRPA's margin minus cerbere's: > 0 where cerbere is looser) over every margin."""
 import json, statistics, sys
-def load(p):
+def load(paths):
     d = {}
-    for line in open(p):
-        if line.startswith('{'):
-            r = json.loads(line)
-            d[(r['method'], r['row'])] = r
+    for p in paths.split(','):
+        for line in open(p):
+            if line.startswith('{'):
+                r = json.loads(line)
+                k = (r['method'], r['row'])
+                if k in d:
+                    d[k]['cpu_ms'] = min(d[k]['cpu_ms'], r['cpu_ms'])
+                else:
+                    d[k] = r
     return d
 cb, al = load(sys.argv[1]), load(sys.argv[2])
 print('| method | cerbere mean margin | auto_LiRPA mean margin | worst excess | cerbere CPU ms | auto_LiRPA CPU ms | ratio |')

@@ -41,7 +41,11 @@
 ** points are optimised: their landscape is not convex and after 20 steps our
 ** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
 ** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
-** least as tight on all of them (tests/test_alpha.c).
+** least as tight on all of them (tests/test_alpha.c).  40 too for nets of more
+** than 3 relaxed layers, for the same reason (alpha_auto_iters).  Each final
+** row keeps its best iterate; the intermediate bounds are each iterate's own
+** (not intersected across iterates: tried, it helped mnist_relu_9_200 but cost
+** 256x6 up to 50 in margin, the gradient no longer seeing the bound in use).
 ** Lower and upper bounds of the same rows are separate optimisations.
 ** Sizes: final rows 9-20; intermediate rows twice the unstable neurons of a
 ** layer; per iteration one CROWN pass and one batched forward pass per pass.
