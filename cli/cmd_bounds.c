@@ -33,7 +33,7 @@ static const char *usage =
   "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
   "                bound (intermediate layers included) by 20 Adam steps, 40 if\n"
   "                the net has sigmoid/tanh or more than 3 activation layers;\n"
-  "                tighter, 10-70x the time of crown; logit lower, logit upper\n"
+  "                tighter, 10-150x the time of crown; logit lower, logit upper\n"
   "                and margin bounds are 3 optimisations\n"
   "  --alpha-iters N  alpha-crown's iteration count instead (every iterate is a\n"
   "                sound bound and each row keeps its best: more never loosens)\n"
