@@ -7,7 +7,12 @@
 ** backward pass: the final one
 ** (rows = the specification) and, with opt->interm, one per intermediate node
 ** that CROWN re-bounds (rows = its neurons of unknown sign, upper and minus
-** lower), each row with its own parameters.  Per iteration the passes run in
+** lower), each row with its own parameters.  A pass's parameters are those of
+** the relaxed nodes it crosses: every one before its start node, and the start
+** node itself when it is an activation (a net whose output is a ReLU, as
+** eran2021's mnist_relu_9_200: the final rows meet those lines first, and the
+** gradient to the intermediate bounds flows through them; leaving them out
+** cost 44 in mean margin there).  Per iteration the passes run in
 ** topological order; each writes its node's new bounds into the workspace and
 ** re-derives the lines that depend on them (saved first, restored at the end).
 **
@@ -36,7 +41,11 @@
 ** points are optimised: their landscape is not convex and after 20 steps our
 ** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
 ** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
-** least as tight on all of them (tests/test_alpha.c).
+** least as tight on all of them (tests/test_alpha.c).  40 too for nets of more
+** than 3 relaxed layers, for the same reason (alpha_auto_iters).  Each final
+** row keeps its best iterate; the intermediate bounds are each iterate's own
+** (not intersected across iterates: tried, it helped mnist_relu_9_200 but cost
+** 256x6 up to 50 in margin, the gradient no longer seeing the bound in use).
 ** Lower and upper bounds of the same rows are separate optimisations.
 ** Sizes: final rows 9-20; intermediate rows twice the unstable neurons of a
 ** layer; per iteration one CROWN pass and one batched forward pass per pass.
@@ -57,6 +66,8 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->beta1 = 0.9;
   o->beta2 = 0.999;
   o->interm = 1;
+  o->on_iterate = NULL;
+  o->ctx = NULL;
 }
 
 /* Parameters of one relaxed node in one pass: slot k = 2 side + family
@@ -188,7 +199,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   const cb_net *net = ws->net;
   int rc, k = P->start;
   if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
-  for (int i = 1; i < k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
+  for (int i = 1; i <= k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
   rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
@@ -235,7 +246,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 static void backprop(alpha_st *S, apass *P)
 {
   const cb_net *net = S->ws->net;
-  for (int i = 1; i < P->start; i++) {
+  for (int i = 1; i <= P->start; i++) {
     const cb_node *n = &net->node[i];
     const double *a = P->keep[i], *x = P->G[n->in[0]];
     const nrange *R = &S->R[i];
@@ -270,7 +281,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
 {
   const cb_net *net = S->ws->net;
   double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
-  for (int i = 1; i < P->start; i++) {
+  for (int i = 1; i <= P->start; i++) {
     npar *A = &P->par[i];
     const nrange *R = &S->R[i];
     for (int k = 0; k < 4; k++) {
@@ -355,12 +366,12 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
   P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
   P->need = cb_calloc((size_t)net->n, 1);
-  for (int i = 1; P->need && i < start; i++)
+  for (int i = 1; P->need && i <= start; i++)
     for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
-  for (int i = 1; q && i < start; i++)
+  for (int i = 1; q && i <= start; i++)
     if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   if (P->sel && q) {
     if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
@@ -459,7 +470,7 @@ static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, c
 }
 
 /* The optimisation loop: best[r] per final row. */
-static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *err)
+static int optimise(alpha_st *S, const cb_alpha_opt *o, int upper, double *best, cb_error *err)
 {
   apass *F = &S->P[S->np - 1];
   double lr = o->lr;
@@ -470,6 +481,7 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
     if (cb_time_up()) return cb_limit_error(err, "alpha-CROWN");
     for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
     for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
+    if (rc == CB_OK && o->on_iterate) o->on_iterate(o->ctx, S->ws, it, upper, F->out);
     if (rc != CB_OK || last) break;
     rc = gradient_step(S, o, it + 1, lr, err);
     lr *= o->lr_decay;
@@ -479,14 +491,42 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, double *best, cb_error *
 }
 
 /* Optimises the upper bounds of the rows A (q x output size) into best. */
-static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, double *best, cb_error *err)
+static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, int upper, double *best,
+                      cb_error *err)
 {
   alpha_st S = {ws, 0, NULL, NULL, NULL, NULL, NULL};
   int rc = init_state(&S, A, q, o->interm && ws->method != CB_CROWN_IBP);
   if (rc != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
-  else rc = optimise(&S, o, best, err);
+  else rc = optimise(&S, o, upper, best, err);
   free_state(&S);
   return rc;
+}
+
+/* Relaxed activations on the path from the output back to the input through
+   each node's first input (a chain for sequential nets; one path of a DAG). */
+static int relaxed_depth(const cb_net *net)
+{
+  int d = 0;
+  for (int i = net->output; i > 0; i = net->node[i].n_in ? net->node[i].in[0] : 0) d += relaxed(&net->node[i]);
+  return d;
+}
+
+/*
+** The automatic iteration count: auto_LiRPA's 20 for nets of at most 3
+** relaxed layers on the path (relaxed_depth); 40 when sigmoid/tanh tangent
+** points are optimised (not convex; see the header) or the net is deeper.
+** Deep ReLU nets: at 20 iterations our trajectory (the same algorithm in
+** double) ends within float32-trajectory noise of auto_LiRPA's, looser on
+** some rows (mnistfc 256x6 prop_12: 17.6 in margin, from a CROWN start 4.2
+** tighter than its float32 one); with 40 every margin of 13 mnist_relu_9_200
+** and 13 256x6 boxes is at least as tight (bench/RESULTS.md).  The first 20
+** iterates are those of a 20-iteration run and the best is kept, so more
+** iterations never loosen a bound.
+*/
+int alpha_auto_iters(const cb_net *net)
+{
+  for (int i = 1; i < net->n; i++) if (s_shaped(&net->node[i])) return 40;
+  return relaxed_depth(net) > 3 ? 40 : 20;
 }
 
 /* Lower and upper bounds are two optimisations (as auto_LiRPA's): the
@@ -500,21 +540,18 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   int rc = CB_OK;
   if (opt) o = *opt; else alpha_opt_init(&o);
   if (ws->method == CB_IBP) { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN needs CROWN or CROWN-IBP intermediate bounds, not IBP"); goto out; }
-  if (o.iters == 0) {   /* automatic: more steps when tangent points are optimised */
-    o.iters = 20;
-    for (int i = 1; i < net->n; i++) if (s_shaped(&net->node[i])) o.iters = 40;
-  }
+  if (o.iters == 0) o.iters = alpha_auto_iters(net);
   if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }
   if (!A || !best) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN"); goto out; }
   if (!q) goto out;
   if (ub) {
     memcpy(A, C, q * no * sizeof *A);
-    if ((rc = alpha_rows(ws, A, q, &o, ub, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 1, ub, err)) != CB_OK) goto out;
   }
   if (lb) {
     for (size_t e = 0; e < q * no; e++) A[e] = -C[e];
-    if ((rc = alpha_rows(ws, A, q, &o, best, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 0, best, err)) != CB_OK) goto out;
     for (size_t r = 0; r < q; r++) lb[r] = -best[r];
   }
 out:

@@ -108,10 +108,13 @@ static int spec_crown(cb_ws *ws, const double *C, size_t q, double *lb, double *
   return crown_spec(ws, C, q, 0, lb, ub, err);
 }
 
-/* alpha-CROWN's: each row's lines optimised (default options). */
+/* alpha-CROWN's: each row's lines optimised (default options, ws->alpha_iters iterations). */
 static int spec_alpha(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err)
 {
-  return alpha_spec(ws, C, q, NULL, lb, ub, err);
+  cb_alpha_opt o;
+  alpha_opt_init(&o);
+  o.iters = ws->alpha_iters;
+  return alpha_spec(ws, C, q, &o, lb, ub, err);
 }
 
 const cb_method_info cb_method_table[CB_METHOD_COUNT] = {

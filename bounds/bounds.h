@@ -98,6 +98,8 @@ typedef struct cb_ws {
   int no_skip;            /* 1: the dense pass multiplies every column and bounds both sides of every
                              selected neuron (tests compare it with the skipping pass); 0 by default */
   size_t rows_skipped;    /* lower-bound rows not run because the upper bound proved the ReLU off */
+  int alpha_iters;        /* alpha-CROWN's iterations when bounds_spec runs it: 0 (ws_new's
+                             default) = alpha_auto_iters, else cb_alpha_opt.iters */
 } cb_ws;
 
 /* set.c */
@@ -220,16 +222,26 @@ int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read no
 
 /* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
 typedef struct cb_alpha_opt {
-  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): 20 (auto_LiRPA's),
-                         40 if the net has sigmoid/tanh (non-convex tangent points) */
+  int iters;          /* bound evaluations (Adam steps + 1); 0 (default): alpha_auto_iters,
+                         20 (auto_LiRPA's), 40 if the net has sigmoid/tanh (non-convex
+                         tangent points) or more than 3 relaxed layers on a path (deep nets) */
   double lr;          /* Adam step size; default 0.5 */
   double lr_decay;    /* step size multiplied by this after each step; default 0.98 */
   double beta1, beta2;/* Adam moment decays; default 0.9, 0.999 */
   int interm;         /* 1: also optimise the CROWN-refined intermediate bounds, each
                          neuron's with its own lines, by the gradient of the final bound
                          (auto_LiRPA's CROWN-Optimized does); 0: final lines only. Default 1 */
+  void (*on_iterate)(void *ctx, const cb_ws *ws, int iter, int upper, const double *out);
+                      /* NULL (default), or called after every iteration's bound evaluation
+                         (tests: each iterate must be sound): ws holds that iterate's
+                         intermediate bounds; out[r] is its bound of row r, an upper bound of
+                         C_r f(x) (upper = 1) or of -C_r f(x) (upper = 0: minus a lower bound) */
+  void *ctx;          /* passed to on_iterate */
 } cb_alpha_opt;
 void alpha_opt_init(cb_alpha_opt *o);
+int alpha_auto_iters(const cb_net *net);
+                  /* the iteration count iters = 0 stands for: 20, or 40 for nets with
+                     sigmoid/tanh or more than 3 relaxed layers on a path */
 int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, double *lb, double *ub, cb_error *err);
                   /* as bounds_spec, each row's lines optimised (opt NULL = defaults); needs
                      bounds_run first (any method but IBP); every iterate is a sound bound and

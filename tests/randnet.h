@@ -5,6 +5,7 @@
 **   net_dense:    AFFINE, RELU, LEAKY_RELU, SCALE (folded BatchNorm), SIGMOID, TANH, CLIP
 **   net_conv:     CONV with stride/padding/dilation/groups, AvgPool as a depthwise CONV, MAXPOOL
 **   net_residual: residual ADD, CONCAT, TRANSPOSE, MAXPOOL, dense head
+**   net_deep:     a deep ReLU (LeakyReLU) chain, optionally ending in a ReLU
 */
 #ifndef CB_RANDNET_H
 #define CB_RANDNET_H
@@ -102,6 +103,20 @@ static inline cb_net *start(int rank, const int64_t *dims)
   cb_error err = {0};
   shape_set(&s, rank, dims);
   net_add(net, CB_INPUT, "x", "Input", NULL, 0, &s, &err);
+  return net;
+}
+
+/* A deep ReLU chain of `depth` layers of width w (every third a LeakyReLU when
+   leaky), ending in a ReLU when relu_out (as eran2021's mnist_relu_9_200, whose
+   final pass starts at that ReLU and optimises its lines too). */
+static inline cb_net *net_deep(int depth, size_t w, int leaky, int relu_out)
+{
+  int64_t d[2] = {1, 4};
+  cb_net *net = start(2, d);
+  int i = 0;
+  for (int k = 0; k < depth; k++) i = act(net, dense(net, i, w), leaky && k % 3 == 2 ? CB_ACT_LEAKY_RELU : CB_ACT_RELU);
+  i = dense(net, i, 3);
+  if (relu_out) act(net, i, CB_ACT_RELU);
   return net;
 }
 

@@ -7,6 +7,9 @@
 ** quantity, a projected-gradient attack on it (finite-difference gradients),
 ** and every forward output must lie within [lb, ub] with tolerance ZERO, for
 ** the logits (C = I) and for random specification rows.  lb <= ub always.
+** Deep ReLU chains (one ending in a ReLU) go through the same test, and
+** through test_alpha_iterates: every iterate of alpha-CROWN, intermediate
+** bounds included, against sampled and attacked points.
 ** Fixed seeds; the counts are printed.  test_skipping: the work CROWN skips
 ** (zero columns, lower bounds of ReLUs proved off) changes no bound.
 */
@@ -15,6 +18,7 @@
 #include "testutil.h"
 #include "bounds.h"
 #include "round.h"
+#include "forward.h"
 #include "randnet.h"
 
 typedef struct tcase { cb_norm norm; int clip; double eps; const double *x0, *lo, *hi; size_t n; } tcase;
@@ -163,23 +167,204 @@ static void sound_net(cb_net *net, const char *name)
   cb_net_free(net);
 }
 
+/* alpha-CROWN's iterates, recorded by on_iterate: per iterate, every node's
+   bounds (the intermediate ones its optimised slopes gave) and the rows' bounds. */
+typedef struct iterates {
+  size_t tot, q;             /* doubles of all nodes' bounds; rows */
+  int n, cap;
+  double *lo, *hi, *out;     /* n x tot, n x tot, n x q */
+  int *upper;
+} iterates;
+
+static void record(void *ctx, const cb_ws *ws, int it, int upper, const double *out)
+{
+  iterates *R = ctx;
+  size_t o = 0;
+  (void)it;
+  assert_true(R->n < R->cap);
+  for (int i = 0; i < ws->net->n; i++, o += ws->net->node[i - 1].size) {
+    memcpy(R->lo + (size_t)R->n * R->tot + o, ws->lo[i], ws->net->node[i].size * sizeof(double));
+    memcpy(R->hi + (size_t)R->n * R->tot + o, ws->hi[i], ws->net->node[i].size * sizeof(double));
+  }
+  memcpy(R->out + (size_t)R->n * R->q, out, R->q * sizeof *out);
+  R->upper[R->n++] = upper;
+}
+
+/* Every recorded iterate against the points X (m of them): each node's value in
+   its bounds, each row's value below its bound; tolerance 0.  Returns checks. */
+static long check_iterates(const cb_net *net, const iterates *R, const double *C, const double *X, size_t m, const char *tag)
+{
+  double **v = fwd_alloc(net, m);
+  size_t no = cb_net_output_size(net);
+  long checks = 0;
+  cb_error err = {0};
+  assert_non_null(v);
+  memcpy(v[0], X, m * net->node[0].size * sizeof *X);
+  assert_int_equal(fwd_all(net, m, v, &err), CB_OK);
+  for (int k = 0; k < R->n; k++) {
+    size_t o = 0;
+    for (int i = 0; i < net->n; o += net->node[i].size, i++)
+      for (size_t p = 0; p < m; p++)
+        for (size_t e = 0; e < net->node[i].size; e++, checks++) {
+          double x = v[i][p * net->node[i].size + e], l = R->lo[(size_t)k * R->tot + o + e], h = R->hi[(size_t)k * R->tot + o + e];
+          if (!(l <= x && x <= h)) fail_msg("%s iterate %d node %d neuron %zu: value %.17g outside [%.17g, %.17g]", tag, k, i, e, x, l, h);
+        }
+    for (size_t p = 0; p < m; p++)
+      for (size_t r = 0; r < R->q; r++, checks++) {
+        double y = 0;
+        for (size_t j = 0; j < no; j++) y += C[r * no + j] * v[net->output][p * no + j];
+        if (!R->upper[k]) y = -y;
+        if (!(y <= R->out[(size_t)k * R->q + r]))
+          fail_msg("%s iterate %d row %zu (%s): value %.17g above its bound %.17g", tag, k, r, R->upper[k] ? "upper" : "lower", y, R->out[(size_t)k * R->q + r]);
+      }
+  }
+  fwd_free(v);
+  return checks;
+}
+
+/* Projected sign-gradient ascent (finite differences) on dir * c . value(node);
+   its 12 iterates go to P (12 x n). */
+static void attack_node(const cb_net *net, const tcase *t, int node, const double *c, double dir, double *P)
+{
+  size_t n = t->n, sz = net->node[node].size;
+  double **v = fwd_alloc(net, 2 * n + 1), h = 1e-6, step = t->eps / 4, *x = P;
+  cb_error err = {0};
+  assert_non_null(v);
+  sample(t, x, 1);
+  for (int it = 0; it < 12; it++, step *= 0.8) {
+    if (it) { memcpy(P + (size_t)it * n, x, n * sizeof *x); x = P + (size_t)it * n; }
+    for (size_t j = 0; j < 2 * n + 1; j++) memcpy(v[0] + j * n, x, n * sizeof *x);
+    for (size_t j = 0; j < n; j++) { v[0][(1 + 2 * j) * n + j] += h; v[0][(2 + 2 * j) * n + j] -= h; }
+    assert_int_equal(fwd_all(net, 2 * n + 1, v, &err), CB_OK);
+    for (size_t j = 0; j < n; j++) {
+      double d = 0;
+      for (size_t e = 0; e < sz; e++) d += c[e] * (v[node][(1 + 2 * j) * sz + e] - v[node][(2 + 2 * j) * sz + e]);
+      x[j] += t->norm == CB_NORM_INF ? step * (dir * d > 0 ? 1 : dir * d < 0 ? -1 : 0) : step * dir * d;
+    }
+    project(t, x);
+  }
+  fwd_free(v);
+}
+
+/*
+** alpha-CROWN's intermediate slopes (one set per start node and neuron) on
+** deep random ReLU nets, with and without a final ReLU: every iterate's
+** intermediate bounds and row bounds (on_iterate), lower and upper, must
+** hold 10^4 sampled points of the set and the iterates of an attack on every
+** row and every intermediate neuron (both directions); tolerance 0.  Also the
+** optimised bound is never looser than CROWN's (iteration 0).
+*/
+static void iterates_case(const cb_net *net, const cb_bnet *bn, const tcase *t, const char *tag, long *pts, long *chk,
+                          long *moved)
+{
+  size_t no = cb_net_output_size(net), q = no + 2, n = t->n, N = 10000, tot = 0, m = 0;
+  double *C = calloc(q * no, sizeof *C), lb[8], ub[8], clb[8], cub[8];
+  cb_set s = {t->norm, t->eps, n, t->x0, t->clip ? t->lo : NULL, t->clip ? t->hi : NULL};
+  cb_alpha_opt o;
+  cb_error err = {0};
+  iterates R = {0};
+  cb_ws *ws = ws_new(bn, &s, &err);
+  double *X;
+  int iters = alpha_auto_iters(net);
+  for (int i = 0; i < net->n; i++) tot += net->node[i].size;
+  for (int i = 0; i < net->n; i++) if (crown_refines(net, i)) m += 24 * net->node[i].size;   /* attack points */
+  X = malloc((N + m + 24 * q) * n * sizeof *X);
+  R.tot = tot; R.q = q; R.cap = 2 * iters;
+  R.lo = malloc((size_t)R.cap * tot * sizeof(double)); R.hi = malloc((size_t)R.cap * tot * sizeof(double));
+  R.out = malloc((size_t)R.cap * q * sizeof(double)); R.upper = malloc((size_t)R.cap * sizeof(int));
+  for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
+  for (size_t k = no; k < q; k++) { C[k * no + k - no] = 1; C[k * no + (k - no + 1) % no] = -1; }
+  assert_non_null(ws);
+  if (bounds_run(ws, CB_ALPHA_CROWN, &err) != CB_OK || crown_spec(ws, C, q, 0, clb, cub, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
+  alpha_opt_init(&o);
+  o.on_iterate = record;
+  o.ctx = &R;
+  if (alpha_spec(ws, C, q, &o, lb, ub, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
+  assert_int_equal(R.n, 2 * iters);
+  for (int k = 1; k < R.n; k++)   /* the intermediate slopes moved some intermediate bound */
+    for (size_t e = 0; e < tot; e++) *moved += R.lo[(size_t)k * tot + e] != R.lo[e] || R.hi[(size_t)k * tot + e] != R.hi[e];
+  for (size_t r = 0; r < q; r++)
+    if (!(lb[r] >= clb[r] - 1e-9 * (1 + fabs(clb[r])) && ub[r] <= cub[r] + 1e-9 * (1 + fabs(cub[r]))))
+      fail_msg("%s row %zu: alpha-CROWN [%.17g, %.17g] looser than CROWN [%.17g, %.17g]", tag, r, lb[r], ub[r], clb[r], cub[r]);
+  for (size_t k = 0; k < N; k++) sample(t, X + k * n, (int)k);
+  m = N;
+  for (int i = 0; i < net->n; i++) {
+    size_t sz = net->node[i].size;
+    double *c = calloc(sz, sizeof *c);
+    if (!crown_refines(net, i)) { free(c); continue; }
+    for (size_t e = 0; e < sz; e++, c[e - 1] = 0)
+      for (int d = -1; d <= 1; d += 2, m += 12) { c[e] = 1; attack_node(net, t, i, c, d, X + m * n); }
+    free(c);
+  }
+  for (size_t r = 0; r < q; r++)
+    for (int d = -1; d <= 1; d += 2, m += 12) attack_node(net, t, net->output, C + r * no, d, X + m * n);
+  *chk += check_iterates(net, &R, C, X, m, tag);
+  *pts += (long)m;
+  ws_free(ws);
+  free(C); free(X); free(R.lo); free(R.hi); free(R.out); free(R.upper);
+}
+
+static void test_alpha_iterates(void **st)
+{
+  static const cb_norm norms[3] = {CB_NORM_INF, CB_NORM_2, CB_NORM_INF};
+  static const double radii[3] = {0.3, 0.8, 1.0};
+  (void)st;
+  for (int v = 0; v < 2; v++) {
+    cb_net *net = net_deep(6, 10, v == 0, v == 1);
+    size_t n = cb_net_input_size(net);
+    double x0[4], lo[4], hi[4];
+    long pts = 0, chk = 0, moved = 0;
+    cb_bnet bn;
+    cb_error err = {0};
+    char tag[128];
+    net->output = net->n - 1;
+    if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    assert_int_equal(alpha_auto_iters(net), 40);   /* 6 relaxed layers (7 with the final ReLU) */
+    for (int c = 0; c < 3; c++) {
+      tcase t = {norms[c], c == 2, radii[c], x0, lo, hi, n};
+      for (size_t j = 0; j < n; j++) { x0[j] = rnd(-0.5, 0.5); lo[j] = -0.6; hi[j] = 0.6; }
+      snprintf(tag, sizeof tag, "deep%s norm %d%s eps %g", v ? " relu-out" : " leaky", c, c == 2 ? " clipped" : "", radii[c]);
+      iterates_case(net, &bn, &t, tag, &pts, &chk, &moved);
+    }
+    printf("deep%s: 3 sets x 80 iterates (40 lower, 40 upper), %ld intermediate bounds moved from CROWN's, %ld points,"
+           " %ld point-bound checks, 0 outside\n", v ? " relu-out" : " leaky", moved, pts, chk);
+    assert_true(moved > 0);
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+}
+
+/* The deep nets through the whole property test (every method, 12 sets). */
+static void test_deep(void **st)
+{
+  (void)st;
+  sound_net(net_deep(6, 10, 1, 0), "deep leaky");
+  sound_net(net_deep(6, 10, 0, 1), "deep relu-out");
+}
+
 static void test_dense(void **st) { (void)st; sound_net(net_dense(), "dense"); }
 static void test_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
 
-/* Every activation of the table (act.h) in a dense net of its own: a new
-   activation is covered here with no change to this file. */
+/* Every activation of the table (act.h) in a dense net of its own, and in one
+   whose output is that activation (alpha-CROWN's final pass then optimises
+   its lines too): a new activation is covered here with no change to this file. */
 static void test_every_activation(void **st)
 {
   (void)st;
-  for (int a = 0; a < CB_ACT_COUNT; a++) {
-    int64_t d[2] = {1, 5};
-    cb_net *net = start(2, d);
-    int i = act(net, dense(net, 0, 10), (cb_act)a);
-    i = act(net, dense(net, i, 8), (cb_act)a);
-    dense(net, i, 4);
-    sound_net(net, cb_act_table[a].name);
-  }
+  for (int a = 0; a < CB_ACT_COUNT; a++)
+    for (int out = 0; out < 2; out++) {
+      int64_t d[2] = {1, 5};
+      cb_net *net = start(2, d);
+      char name[64];
+      int i = act(net, dense(net, 0, 10), (cb_act)a);
+      i = act(net, dense(net, i, 8), (cb_act)a);
+      i = dense(net, i, 4);
+      if (out) act(net, i, (cb_act)a);
+      snprintf(name, sizeof name, "%s%s", cb_act_table[a].name, out ? " (output)" : "");
+      sound_net(net, name);
+    }
 }
 
 /* An Exp whose box overflows (pre-activations up to ~1e3) is refused by name
@@ -384,6 +569,7 @@ int main(void)
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
     cmocka_unit_test(test_skipping), cmocka_unit_test(test_affine_prefix),
+    cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
