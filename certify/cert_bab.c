@@ -19,11 +19,15 @@
 ** with the search's account.
 **
 ** Budget: bab_timeout seconds (default CERT_BAB_TIMEOUT = 10 s), cut to what
-** is left of the sample's --timeout.  Why 10 s: on the 50 mnistfc 256x2 rows
-** at L-inf 0.02 (bench/RESULTS_certify.md) `verify` decided the rows the
-** cascade left open in 1-4 s each, and a row the search cannot close within
-** 10 s rarely closed within 60 s; a sample that stays open costs the whole
-** budget, so a longer default makes large runs slow for little gain.
+** is left of the sample's --timeout.  Why 10 s: a row the search cannot
+** close costs the whole budget, and in a dataset run most open rows are
+** such rows.  On the 50 mnistfc 256x2 rows at L-inf 0.02, clip [0,1]
+** (bench/RESULTS_certify.md, load 5-6 on 2 cores) bab closed 5 of the 11
+** rows the cascade left open within 10 s (0.7-7.5 s each); 4 more closed
+** in 45-55 s and 2 stayed open at 60 s, so --bab-timeout 60 closes every
+** row `verify` closes in 60 s but made that run 4x longer (199 s against
+** 50 s).  The default favours throughput; a user after the last rows
+** raises it.
 ** One thread per sample (certify runs samples in parallel); the search's
 ** queued subdomains are capped at bab_memory_mb.
 */
