@@ -466,7 +466,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   else if (cert_out_of_time(&j))
     snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
   else unknown_reason(&j);
-  if (r->verdict == V_UNKNOWN && bab_why[0]) {
+  if (r->verdict == V_UNKNOWN && bab_why[0] && !(stop && *stop)) {   /* interrupted: that is the reason */
     size_t l = strlen(r->reason);
     snprintf(r->reason + l, sizeof r->reason - l, "; %s", bab_why);
   }

@@ -165,7 +165,10 @@ static int parse(int argc, char **argv, opts *o)
   if (!have_norm) return report_usage("certify", "%s", "missing --norm inf|2|1");
   if (!have_eps) return report_usage("certify", "%s", "missing --eps E");
   if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");
-  if (!(o->co.bab_timeout > 0)) o->co.methods &= ~(1u << CM_BAB);   /* --bab-timeout 0: no bab step */
+  if (!(o->co.bab_timeout > 0)) {   /* --bab-timeout 0: no bab step */
+    o->co.methods &= ~(1u << CM_BAB);
+    if (o->co.methods == 1u << CM_CLEAN) return report_usage("certify", "%s", "--methods names only bab, which --bab-timeout 0 turns off");
+  }
   return 0;
 }
 
