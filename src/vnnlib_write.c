@@ -22,12 +22,16 @@
 
 #define NUM_MAX 400     /* below the reader's 512-character token limit (vnnlib.c, number) */
 
-/* v as a decimal; side < 0: the decimal is <= v, > 0: >= v, 0: v is exact
-   (a coefficient).  buf has NUM_MAX + 32 chars. */
+/* v as a decimal into buf (NUM_MAX + 32 chars); side < 0: the decimal is
+   <= v, > 0: >= v, 0: v itself (a coefficient, exact).  The length is taken
+   with strlen from a buffer that holds any expansion (at most 767
+   significant digits, exponent and sign): gcc's -fprintf-return-value
+   bounded snprintf's count for "%.767g" too low and kept a cut expansion. */
 static const char *num(double v, int side, char *buf)
 {
-  int n = snprintf(buf, NUM_MAX + 32, "%.767g", v);
-  if (n > 0 && n < NUM_MAX) return buf;
+  char full[1100];
+  snprintf(full, sizeof full, "%.767g", v);
+  if (strlen(full) < NUM_MAX) { memcpy(buf, full, strlen(full) + 1); return buf; }
   snprintf(buf, NUM_MAX + 32, "%.17g", side < 0 ? round_next_down(v) : side > 0 ? round_next_up(v) : v);
   return buf;
 }
