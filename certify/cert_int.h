@@ -51,6 +51,19 @@ int cert_attack_at(cert_job *j, double eps, const cb_attack_opt *ao, cb_cm m, in
    non-finite bound (reason in the result). */
 int cert_sound_at(cert_job *j, double eps, cb_cm *by, cb_error *err);
 
+/* THE acceptance test of a counterexample (certify.c): 1 if x lies in the set
+   at j->set.eps exactly and the forward pass, re-checked in real arithmetic,
+   puts another class at or above the label (stored in the result with keep);
+   *rc the status of a forward pass. */
+int cert_counterexample_accept(cert_job *j, const double *x, int keep, int *rc, cb_error *err);
+
+/* cert_bab.c: the bab step at the sample's eps.  Sets the verdict (verified,
+   or falsified through cert_counterexample_accept; decided_by CM_BAB) or
+   leaves it unknown with *why the search's account; the counts go to the
+   result.  A status: only out-of-memory and the --max-memory cap are errors,
+   anything else the search meets leaves the sample unknown. */
+int cert_bab(cert_job *j, char *why, size_t why_len, cb_error *err);
+
 /* radius.c: the radius search of --radius, [certified, attacked] into j->r. */
 int radius_bracket(cert_job *j, cb_error *err);
 

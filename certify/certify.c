@@ -12,7 +12,7 @@
 #include "lipschitz.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
-                                          "local-lipschitz", "alpha-crown", "strong-attack"};
+                                          "local-lipschitz", "alpha-crown", "strong-attack", "bab"};
 
 /* The methods that need the global Lipschitz analysis (certifier_new). */
 #define LIP_METHODS ((1u << CM_LIPSCHITZ) | (1u << CM_LOCAL_LIP))
@@ -25,6 +25,8 @@ void cert_opt_init(cb_cert_opt *o)
   o->cheap = (cb_attack_opt){10, 0, 1};
   o->strong = (cb_attack_opt){100, 8, 2};
   o->radius_rtol = 1e-3;
+  o->bab_timeout = CERT_BAB_TIMEOUT;
+  o->bab_memory_mb = 512;
 }
 
 cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err)
@@ -34,6 +36,7 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
   c->net = net;
   c->o = *o;
   c->o.methods |= 1u << CM_CLEAN;
+  if (!(c->o.bab_timeout > 0)) c->o.methods &= ~(1u << CM_BAB);
   c->nin = cb_net_input_size(net);
   c->nout = cb_net_output_size(net);
   if (c->nout < 2) { cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs", net->path); goto fail; }
@@ -150,7 +153,7 @@ static int misclassified_exact(const cb_certifier *c, const double *x, int label
 ** label.  With keep, x, its double logits and that class go to r.  Returns
 ** 1 if accepted, 0 if not; *rc gets the status (an error of a forward pass).
 */
-static int counterexample_accept(cert_job *j, const double *x, int keep, int *rc, cb_error *err)
+int cert_counterexample_accept(cert_job *j, const double *x, int keep, int *rc, cb_error *err)
 {
   const cb_certifier *c = j->c;
   double *y = j->ya;
@@ -179,7 +182,7 @@ int cert_attack_at(cert_job *j, double eps, const cb_attack_opt *ao, cb_cm m, in
   clock_gettime(CLOCK_MONOTONIC, &t);
   j->set.eps = eps;
   *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
-  if (*rc == CB_OK && g < 0) found = counterexample_accept(j, j->xa, keep, rc, err);
+  if (*rc == CB_OK && g < 0) found = cert_counterexample_accept(j, j->xa, keep, rc, err);
   j->r->ms[m] += 1e3 * since(&t);
   j->r->ran |= 1u << m;
   return found;
@@ -354,7 +357,7 @@ static int clean_step(cert_job *j, cb_error *err)
   for (size_t o = 0; o < c->nout; o++)
     if (!isfinite(r->logits[o])) return cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample");
   if (r->pred == j->label) return CB_OK;
-  found = counterexample_accept(j, j->p, 1, &rc, err);
+  found = cert_counterexample_accept(j, j->p, 1, &rc, err);
   if (rc != CB_OK || !found) return rc;      /* p not provably in the set: the cascade goes on */
   r->verdict = V_FALSIFIED;
   r->decided_by = CM_CLEAN;
@@ -390,7 +393,8 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
 {
   size_t q = c->nout - 1, ni = c->nin;
   cert_job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
-  cb_cm by;
+  char bab_why[200] = "";
+  cb_cm by = CM_COUNT;
   int rc = CB_OK, v = 0;
   clock_gettime(CLOCK_MONOTONIC, &j.t0);
   cb_task_deadline(c->o.timeout);    /* long bound passes stop at the sample's deadline too */
@@ -404,6 +408,9 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->attack_radius = INFINITY;
   r->ran = 0;
   memset(r->ms, 0, sizeof r->ms);
+  r->bab_answer = V_UNKNOWN;
+  r->bab_nodes = r->bab_relu_states = 0;
+  r->bab_depth = 0;
   if (label < 0 || (size_t)label >= c->nout)
     return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
   j.C = cb_calloc(q * c->nout + 3 * q + 4 * ni + c->nout, sizeof(double));
@@ -434,16 +441,24 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
              cert_attack_at(&j, c->o.eps, &c->o.strong, CM_STRONG_ATTACK, 1, err, &rc)) {
     r->verdict = V_FALSIFIED; r->decided_by = CM_STRONG_ATTACK;
   }
+  /* last, branch and bound on the set as a box property (cert_bab.c): L-inf only */
+  if (rc == CB_OK && v == 0 && r->verdict == V_UNKNOWN && on(&j, CM_BAB) && !cert_out_of_time(&j)) {
+    if (c->o.norm == CB_NORM_INF) rc = cert_bab(&j, bab_why, sizeof bab_why, err);
+    else snprintf(bab_why, sizeof bab_why, "bab skipped: the L%s ball is not a box (bab runs on L-inf balls only)",
+                  cb_norm_table[c->o.norm].name);
+  }
   if (rc != CB_OK) goto out;
   if (v < 0) {   /* a bound error: the sample stays unknown with the reason */
     if (!r->reason[0]) snprintf(r->reason, sizeof r->reason, "internal error: %.150s", err ? err->msg : "bound failed");
     cb_error_clear(err);
     goto done;
   }
-  r->have_margin_lb = r->verdict == V_VERIFIED ? by != CM_LIPSCHITZ : r->verdict == V_UNKNOWN && j.have_best;
+  r->have_margin_lb = r->verdict == V_VERIFIED ? by != CM_LIPSCHITZ && r->decided_by != CM_BAB : r->verdict == V_UNKNOWN && j.have_best;
   if (r->have_margin_lb) memcpy(r->margin_lb, j.best, q * sizeof *j.best);
   if (r->verdict == V_FALSIFIED)
     snprintf(r->reason, sizeof r->reason, "%s found an input classified %d", cb_cm_name[r->decided_by], r->cex_class);
+  else if (r->verdict == V_VERIFIED && r->decided_by == CM_BAB)
+    ;                                          /* cert_bab wrote it */
   else if (r->verdict == V_VERIFIED && by == CM_LIPSCHITZ)
     snprintf(r->reason, sizeof r->reason, "eps %.6g < global Lipschitz radius %.6g", c->o.eps, j.lip_radius);
   else if (r->verdict == V_VERIFIED)
@@ -451,6 +466,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   else if (cert_out_of_time(&j))
     snprintf(r->reason, sizeof r->reason, stop && *stop ? "interrupted" : "timeout after %g s", c->o.timeout);
   else unknown_reason(&j);
+  if (r->verdict == V_UNKNOWN && bab_why[0] && !(stop && *stop)) {   /* interrupted: that is the reason */
+    size_t l = strlen(r->reason);
+    snprintf(r->reason + l, sizeof r->reason - l, "; %s", bab_why);
+  }
   if ((rc = logit_bounds(&j, err)) != CB_OK) goto out;
 radius:
   if (c->o.radius && (rc = radius_bracket(&j, err)) != CB_OK) {

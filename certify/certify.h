@@ -13,6 +13,11 @@
 **                       L_j from the interval Jacobian over S (CROWN bounds)
 **   alpha-CROWN (bounds/alpha.c) -> verified if every optimised margin bound > 0
 **   strong attack       -> falsified
+**   bab (cert_bab.c)    -> branch and bound of verify.h on the set as a box
+**                          property (cert_sample_spec): verified when every
+**                          subdomain is refuted, falsified with its witness
+**                          (through counterexample_accept), within bab_timeout;
+**                          L-inf only (an L2/L1 ball is not a box)
 **   otherwise unknown, with the reason (which margin failed, timeout, error).
 ** Methods are tried cheapest first and the first that decides is recorded.
 ** The clean step always runs.  Local Lipschitz and alpha-CROWN need CROWN's
@@ -37,10 +42,11 @@
 #include "attack.h"
 #include "bounds.h"
 #include "verdict.h"
+#include "vnnlib.h"
 
 /* Methods of the cascade, in cascade order. */
 typedef enum cb_cm {
-  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_ALPHA, CM_STRONG_ATTACK, CM_COUNT
+  CM_CLEAN, CM_ATTACK, CM_LIPSCHITZ, CM_IBP, CM_CROWN_IBP, CM_CROWN, CM_LOCAL_LIP, CM_ALPHA, CM_STRONG_ATTACK, CM_BAB, CM_COUNT
 } cb_cm;
 extern const char *const cb_cm_name[CM_COUNT];   /* "clean", "attack", "lipschitz", "ibp", ... */
 
@@ -58,7 +64,13 @@ typedef struct cb_cert_opt {
   double timeout;           /* seconds per sample, 0 = none */
   int radius;               /* also search [certified, attacked] radii */
   double radius_rtol;       /* relative tolerance of the bisection (default 1e-3) */
+  double bab_timeout;       /* seconds of branch and bound per sample (CM_BAB), within the
+                               sample's timeout; default CERT_BAB_TIMEOUT; 0 = no bab step */
+  double bab_memory_mb;     /* cap on bab's queued subdomains per sample; default 512 */
 } cb_cert_opt;
+
+/* Default bab budget in seconds (cert_opt_init; why this value: cert_bab.c). */
+#define CERT_BAB_TIMEOUT 10
 
 void cert_opt_init(cb_cert_opt *o);   /* every method, default attacks, no radius */
 
@@ -72,7 +84,7 @@ typedef struct cb_cert_result {
   int label, pred;
   cb_verdict verdict;
   cb_cm decided_by;         /* meaningful unless unknown */
-  char reason[192];
+  char reason[320];
   double *logits;           /* n_out */
   double *margin_lb;        /* n_out - 1: margins f_y - f_j (j != y ascending) from the deciding
                                (or last) bound method; NAN when none ran */
@@ -88,6 +100,10 @@ typedef struct cb_cert_result {
   double attack_radius;     /* smallest eps with a counterexample; INFINITY if none found */
   double ms_total, ms[CM_COUNT];  /* wall time, total and per method */
   unsigned ran;             /* bit per cb_cm: the methods that ran on this sample */
+  cb_verdict bab_answer;    /* when CM_BAB ran: the search's answer (verify.h), which the
+                               verdict follows only for unsat and an accepted sat witness */
+  long bab_nodes, bab_relu_states;  /* subdomains bounded, ReLU-split states inside them */
+  int bab_depth;            /* deepest split */
 } cb_cert_result;
 
 int cert_result_init(cb_cert_result *r, const cb_net *net);   /* allocates the arrays */
@@ -98,5 +114,14 @@ void cert_result_free(cb_cert_result *r);
    ends as unknown with reason "interrupted". */
 int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
                    const volatile int *stop, cb_error *err);
+
+/* The sample's property in VNNLIB form (the asserts describe a counterexample):
+   one input box, the set's bounding box rounded outward (outer box; the inner
+   box rounded inward), with the clip box when there is one, and the
+   disjunction over j != label of y_label - y_j <= 0.  For an L-inf ball the
+   box is the set (up to rounding); for L2/L1 it only contains it, so an unsat
+   answer on it proves the sample but a sat one does not refute it.  *out is
+   freed with vnn_free. */
+int cert_sample_spec(const cb_certifier *c, const double *x, int label, vnn_spec **out, cb_error *err);
 
 #endif

@@ -32,7 +32,7 @@ static const char *usage =
   "usage: cerbere certify NET --data FILE --norm inf|2|1 --eps E --out DIR\n"
   "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
   "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
-  "                       [--max-memory M]\n"
+  "                       [--max-memory M] [--bab-timeout S] [--export-vnnlib DIR]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
   "the label over the set S = the ball {x : ||x - row||_p <= E}, intersected\n"
@@ -41,7 +41,8 @@ static const char *usage =
   "  clean (the clean point misclassified: the row, or with --clip the row\n"
   "  clamped into [LO,HI], the point of S nearest the row) -> attack (PGD,\n"
   "  cheap) -> lipschitz (global constant) -> ibp -> crown-ibp -> crown ->\n"
-  "  local-lipschitz (interval Jacobian over S) -> alpha-crown -> strong-attack.\n"
+  "  local-lipschitz (interval Jacobian over S) -> alpha-crown -> strong-attack\n"
+  "  -> bab (branch and bound, the engine of `cerbere verify`, on S: L-inf only).\n"
   "Verdicts: verified (a sound bound proved every margin > 0), falsified (a\n"
   "counterexample in S, re-checked by the forward pass, is reported), unknown\n"
   "(with the reason: the margin that failed, a timeout, an internal error).\n"
@@ -55,11 +56,28 @@ static const char *usage =
   "                 with --clip both are >= the row's distance to the box (S is\n"
   "                 empty below it)\n"
   "  --methods L    comma-separated subset of attack,lipschitz,ibp,crown-ibp,crown,\n"
-  "                 local-lipschitz,alpha-crown,strong-attack (default: all); clean\n"
+  "                 local-lipschitz,alpha-crown,strong-attack,bab (default: all); clean\n"
   "                 always runs.  local-lipschitz and alpha-crown compute CROWN's\n"
   "                 intermediate bounds themselves when crown is not listed; a net\n"
   "                 without a Lipschitz rule refuses lipschitz/local-lipschitz\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
+  "  --bab-timeout S  seconds of branch and bound per sample left open by the other\n"
+  "                 methods (default 10; within --timeout; 0 = no bab step).  bab\n"
+  "                 runs `verify`'s search (input and ReLU splitting, LP, attacks) on\n"
+  "                 the property 'some class j != label has logit >= the label's'\n"
+  "                 over S as a box: verified when every subdomain is refuted,\n"
+  "                 falsified with a witness that passes the same exact checks as\n"
+  "                 every counterexample; else unknown, the reason giving the\n"
+  "                 search's answer and subdomain count.  L2 and L1 balls are not\n"
+  "                 boxes: those rows skip bab (said in the reason).  Why 10 s: an\n"
+  "                 open row costs the whole budget; on 50 MNIST 256x2 rows 10 s\n"
+  "                 closed 5 of the 9 rows a 60 s budget closed, and 60 s made the\n"
+  "                 run 4x longer (bench/RESULTS_certify.md)\n"
+  "  --export-vnnlib DIR  write DIR/row_<index>.vnnlib for every row left unknown: the\n"
+  "                 row's property for another verifier (the box of S rounded outward,\n"
+  "                 with the clip box; Y_j >= Y_label for each j); for L2/L1 the box is\n"
+  "                 the ball's bounding box (unsat there proves the row, sat does not\n"
+  "                 refute it)\n"
   "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
   "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n"
   "  --threads N    OpenMP threads over samples (default: all cores)\n"
@@ -79,7 +97,7 @@ static const char *usage =
   "reached, 130 interrupted.\n";
 
 typedef struct opts {
-  const char *net, *data, *out, *json;
+  const char *net, *data, *out, *json, *export_dir;
   cb_cert_opt co;
   long r0, r1;
   int threads, resume, quiet;
@@ -99,11 +117,11 @@ static int parse_methods(const char *v, unsigned *m)
   for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     int k;
     for (k = CM_CLEAN; k < CM_COUNT; k++) if (!strcmp(t, cb_cm_name[k])) break;
-    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack)", t);
+    if (k == CM_COUNT) return report_usage("certify", "unknown method '%s' (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack, bab)", t);
     *m |= 1u << k;
   }
   if (*m == 1u << CM_CLEAN)
-    return report_usage("certify", "--methods '%s' names no method besides clean, which always runs (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack)", v);
+    return report_usage("certify", "--methods '%s' names no method besides clean, which always runs (attack, lipschitz, ibp, crown-ibp, crown, local-lipschitz, alpha-crown, strong-attack, bab)", v);
   return 0;
 }
 
@@ -126,6 +144,8 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--norm")) { if (arg_norm("certify", v, &o->co.norm)) return EXIT_USAGE; have_norm = 1; }
     else if (!strcmp(a, "--eps")) { if (arg_eps("certify", "--eps", v, &o->co.eps)) return EXIT_USAGE; have_eps = 1; }
     else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--bab-timeout")) { if (arg_eps("certify", "--bab-timeout", v, &o->co.bab_timeout)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--export-vnnlib")) o->export_dir = v;
     else if (!strcmp(a, "--max-memory")) { int rc = report_limit_option("certify", a, v); if (rc) return rc; }
     else if (!strcmp(a, "--clip")) { if (arg_clip("certify", v, &o->co.clip_lo, &o->co.clip_hi)) return EXIT_USAGE; o->co.clip = 1; }
     else if (!strcmp(a, "--rows")) { if (arg_rows("certify", v, &o->r0, &o->r1)) return EXIT_USAGE; }
@@ -145,6 +165,10 @@ static int parse(int argc, char **argv, opts *o)
   if (!have_norm) return report_usage("certify", "%s", "missing --norm inf|2|1");
   if (!have_eps) return report_usage("certify", "%s", "missing --eps E");
   if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");
+  if (!(o->co.bab_timeout > 0)) {   /* --bab-timeout 0: no bab step */
+    o->co.methods &= ~(1u << CM_BAB);
+    if (o->co.methods == 1u << CM_CLEAN) return report_usage("certify", "%s", "--methods names only bab, which --bab-timeout 0 turns off");
+  }
   return 0;
 }
 
@@ -161,6 +185,7 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   cJSON_AddBoolToObject(s, "radius", o->co.radius);
   cJSON_AddNumberToObject(s, "radius_rtol", o->co.radius_rtol);
   cJSON_AddNumberToObject(s, "timeout_s", o->co.timeout);
+  cJSON_AddNumberToObject(s, "bab_timeout_s", (o->co.methods >> CM_BAB) & 1 ? o->co.bab_timeout : 0);
   cJSON_AddNumberToObject(s, "attack_steps", o->co.cheap.steps);
   cJSON_AddNumberToObject(s, "attack_restarts", o->co.cheap.restarts);
   cJSON_AddNumberToObject(s, "strong_attack_steps", o->co.strong.steps);
@@ -227,6 +252,14 @@ static cJSON *sample_json(const batch *b, size_t k, const cb_cert_result *r, int
   }
   cJSON_AddItemToObject(s, "certified_radius", radius ? cJSON_CreateNumber(r->certified_radius) : cJSON_CreateNull());
   cJSON_AddItemToObject(s, "attack_radius", radius ? num_or_null(r->attack_radius) : cJSON_CreateNull());
+  if ((r->ran >> CM_BAB) & 1) {
+    cJSON *bb = cJSON_AddObjectToObject(s, "bab");
+    cJSON_AddStringToObject(bb, "answer", cb_verdict_table[r->bab_answer].vnnlib);
+    cJSON_AddNumberToObject(bb, "subdomains", (double)r->bab_nodes);
+    cJSON_AddNumberToObject(bb, "relu_states", (double)r->bab_relu_states);
+    cJSON_AddNumberToObject(bb, "depth", r->bab_depth);
+    cJSON_AddNumberToObject(bb, "time_ms", r->ms[CM_BAB]);
+  } else cJSON_AddNullToObject(s, "bab");
   cJSON_AddNumberToObject(s, "time_ms", r->ms_total);
   for (int m = 0; m < CM_COUNT; m++) if (((r->ran >> m) & 1) || r->ms[m] > 0) cJSON_AddNumberToObject(ms, cb_cm_name[m], r->ms[m]);
   cJSON_AddItemToObject(s, "method_ms", ms);
@@ -338,6 +371,39 @@ static int write_report(const opts *o, const batch *b, const cb_certifier *c, co
   return report_write_run(o->out, "certify", b->net, o->data, cb_data_rows(b->d), top, lr ? report_lipschitz(b->net, lr) : NULL, err);
 }
 
+/* --export-vnnlib DIR: DIR/row_<index>.vnnlib for every row left unknown,
+   the row's property as cert_sample_spec builds it (certify.h); *n counts them. */
+static int export_vnnlib(const opts *o, const batch *b, const cb_certifier *c, cJSON *const *done, int *n, cb_error *err)
+{
+  char path[4096], note[1024], clip[96] = "";
+  *n = 0;
+  for (size_t k = 0; k < b->n; k++) {
+    const cJSON *s = done[k];
+    vnn_spec *sp = NULL;
+    FILE *f;
+    int rc;
+    if (!s || strcmp(cJSON_GetObjectItem(s, "verdict")->valuestring, "unknown")) continue;
+    if ((rc = cert_sample_spec(c, batch_x(b, k), batch_label(b, k), &sp, err)) != CB_OK) return rc;
+    snprintf(path, sizeof path, "%s/row_%zu.vnnlib", o->export_dir, b->r0 + k);
+    if (o->co.clip) snprintf(clip, sizeof clip, ", clip box [%.17g, %.17g]", o->co.clip_lo, o->co.clip_hi);
+    snprintf(note, sizeof note,
+             "cerbere certify %s --data %s: row %zu, label %d, L%s eps %.17g%s\n"
+             "left unknown: %.400s\n"
+             "The asserts describe a counterexample: an input of the box (the row's set, bounds rounded\n"
+             "outward%s) where some output Y_j, j != %d, is >= Y_%d.%s",
+             o->net, o->data, b->r0 + k, batch_label(b, k), cb_norm_table[o->co.norm].name, o->co.eps, clip,
+             cJSON_GetObjectItem(s, "reason")->valuestring, o->co.clip ? ", cut by the clip box" : "",
+             batch_label(b, k), batch_label(b, k),
+             o->co.norm == CB_NORM_INF ? "" : "\nThe box is the bounding box of the ball: unsat on it proves the row, sat does not refute it.");
+    if (!(f = fopen(path, "w"))) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: cannot write", path); }
+    rc = vnn_write(f, sp, note);
+    if (fclose(f) != 0 || rc != CB_OK) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: write failed", path); }
+    vnn_free(sp);
+    (*n)++;
+  }
+  return CB_OK;
+}
+
 static double now(void)
 {
   struct timespec t;
@@ -407,6 +473,7 @@ static int run(const opts *o, cb_error *err)
   tally t = {0};
   double t0 = now(), medr;
   if (o->out && (rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
+  if (o->export_dir && (rc = report_prepare_dir(o->export_dir, err)) != CB_OK) return rc;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
   if (!(c = certifier_new(b.net, &o->co, err))) { rc = err->status; goto out; }
   set = settings_json(o, b.r0, b.r1);
@@ -448,6 +515,11 @@ static int run(const opts *o, cb_error *err)
   medr = median(t.radii, t.nr);
   cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads));
   print_summary(o, &t, medr, now() - t0, threads);
+  if (o->export_dir) {
+    int nx;
+    if ((rc = export_vnnlib(o, &b, c, done, &nx, err)) != CB_OK) goto out;
+    printf("  %-20s %d file%s in %s\n", "exported VNNLIB", nx, nx == 1 ? "" : "s", o->export_dir);
+  }
   samples = cJSON_AddArrayToObject(top, "samples");
   for (size_t k = 0; k < b.n; k++) { cJSON_AddItemToArray(samples, done[k]); done[k] = NULL; }
   if (o->out) {

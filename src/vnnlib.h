@@ -20,6 +20,7 @@
 #ifndef CB_VNNLIB_H
 #define CB_VNNLIB_H
 
+#include <stdio.h>
 #include "cb.h"
 #include "arena.h"
 
@@ -60,5 +61,11 @@ int vnn_parse_string(const char *text, size_t len, const char *path, vnn_spec **
 /* Declared sizes must equal the network's input and output sizes. */
 int vnn_check_sizes(const vnn_spec *s, size_t nx, size_t ny, cb_error *err);
 void vnn_free(vnn_spec *s);             /* NULL is a no-op */
+
+/* vnnlib_write.c: writes s as VNNLIB text that vnn_parse reads back to a spec
+   whose outer boxes contain s's (bounds printed exactly, or rounded outward)
+   and whose rows are s's (right-hand sides b_up); comment (may be NULL) goes
+   first, each line behind "; ".  CB_OK, or CB_EIO when f reports an error. */
+int vnn_write(FILE *f, const vnn_spec *s, const char *comment);
 
 #endif

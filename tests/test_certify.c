@@ -44,6 +44,7 @@ static void run_net(int t, int radius)
     o.norm = nm[0] == 'i' ? CB_NORM_INF : CB_NORM_2;
     o.eps = cJSON_GetObjectItem(sb, "eps")->valuedouble;
     o.radius = radius;
+    o.bab_timeout = 1;     /* bab on the few open L-inf rows (the tanh and cnn nets' search is slow): 1 s keeps the test short */
     if (radius && (o.norm != CB_NORM_2 || o.eps != 0.1)) continue;   /* radius: one ball per net */
     c = certifier_new(net, &o, &err);
     if (!c) fail_msg("%s", err.msg);

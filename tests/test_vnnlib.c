@@ -1,7 +1,7 @@
 /*
 ** VNNLIB reader: every construct of the VNN-COMP subset, the interval
 ** reading of decimal constants, and the strict errors (with line:column).
-** The last test reads every .vnnlib under ../shared/benchmarks (SKIPPED when
+** vnn_write's text reads back to the same spec.  The last test reads every .vnnlib under ../shared/benchmarks (SKIPPED when
 ** absent).
 */
 #include <dirent.h>
@@ -259,6 +259,48 @@ static void walk(const char *dir, int *n)
   closedir(d);
 }
 
+/* vnn_write then vnn_parse: the same boxes (bounds printed exactly, or the
+   outer box widened), the same conjunctions, rows and right-hand sides. */
+static void roundtrip(const char *text)
+{
+  vnn_spec *a = parse_ok(text), *b = NULL;
+  cb_error err = {0};
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  assert_non_null(f);
+  assert_int_equal(vnn_write(f, a, "written by test_vnnlib"), CB_OK);
+  assert_int_equal(fclose(f), 0);
+  if (vnn_parse_string(out, len, "w.vnnlib", &b, &err) != CB_OK) fail_msg("%s\n%s", err.msg, out);
+  assert_int_equal(a->nx, b->nx); assert_int_equal(a->ny, b->ny);
+  assert_int_equal(a->n_box, b->n_box);
+  for (size_t k = 0; k < a->n_box; k++) {
+    const vnn_box *p = &a->box[k], *q = &b->box[k];
+    for (size_t i = 0; i < a->nx; i++) assert_true(q->lo[i] <= p->lo[i] && q->hi[i] >= p->hi[i]);
+    assert_int_equal(p->n_conj, q->n_conj);
+    for (size_t c = 0; c < p->n_conj; c++) {
+      assert_int_equal(p->conj[c].m, q->conj[c].m);
+      assert_memory_equal(p->conj[c].A, q->conj[c].A, p->conj[c].m * a->ny * sizeof(double));
+      for (size_t r = 0; r < p->conj[c].m; r++) {
+        assert_true(q->conj[c].b_up[r] >= p->conj[c].b_up[r]);
+        assert_int_equal(q->conj[c].strict[r], p->conj[c].strict[r]);
+      }
+    }
+  }
+  free(out);
+  vnn_free(a); vnn_free(b);
+}
+
+static void test_write_roundtrip(void **state)
+{
+  (void)state;
+  roundtrip(DECL2 BOX2 "(assert (or (and (>= Y_0 Y_1)) (and (<= (+ (* 0.5 Y_0) (* -3 Y_1)) 0.1) (< Y_1 2e-300))))\n");
+  roundtrip(DECL2
+    "(assert (or (and (>= X_0 0) (<= X_0 1) (>= X_1 0) (<= X_1 1))\n"
+    "            (and (>= X_0 2) (<= X_0 3) (>= X_1 1e-310) (<= X_1 0.3))))\n"
+    "(assert (or (and (<= Y_0 Y_1) (>= Y_0 0)) (and (<= Y_1 Y_0))))\n");
+}
+
 static void test_benchmark_files(void **state)
 {
   char p[1024];
@@ -284,6 +326,7 @@ int main(void)
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_sizes),
     cmocka_unit_test(test_oom),
+    cmocka_unit_test(test_write_roundtrip),
     cmocka_unit_test(test_benchmark_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
