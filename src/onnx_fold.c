@@ -26,7 +26,11 @@ static val *out_const(ld *L, const Onnx__NodeProto *nd, const cb_shape *s, int i
   double cnt = 1;
   val *v;
   for (int i = 0; i < s->rank; i++) cnt *= (double)s->dim[i];
-  if (cnt > (double)(1 << 28)) { ld_err(L, err, CB_EUNSUP, "folded constant of %.3g elements is too large", cnt); return NULL; }
+  /* a folded value is a shape, an index list or a weight computed from the
+     file's own initializers: at most max(2^16, file bytes) elements, so a
+     forged Range or Expand cannot make the load slow or huge */
+  if (cnt > fmax(65536.0, (double)L->file_len))
+    { ld_err(L, err, CB_EUNSUP, "folded constant of %.3g elements is larger than the file allows", cnt); return NULL; }
   if (!(v = ld_new_val(L, nd->output[0], err))) return NULL;
   v->kind = V_CONST;
   v->shape = *s;
@@ -76,7 +80,8 @@ static int shape_from(ld *L, const val *v, cb_shape *s, const char *what, cb_err
     if (d[i] < 0 || d[i] > ((int64_t)1 << 31)) return ld_err(L, err, CB_ESHAPE, "%s entry %d is %lld", what, i, (long long)d[i]);
     s->dim[i] = d[i];
   }
-  if (shape_size(s) > ((size_t)1 << 28)) return ld_err(L, err, CB_EUNSUP, "%s has too many elements", what);
+  { double c = 1; for (int i = 0; i < s->rank; i++) c *= (double)s->dim[i];
+    if (c > fmax(65536.0, (double)L->file_len)) return ld_err(L, err, CB_EUNSUP, "%s has too many elements", what); }
   return CB_OK;
 }
 
@@ -185,12 +190,13 @@ static int fold_constant_of_shape(ld *L, const Onnx__NodeProto *nd, const val *s
 
 static int fold_range(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, const val *c, cb_error *err)
 {
-  double s0 = a->d[0], lim = b->d[0], dl = c->d[0], cnt;
+  double s0, lim, dl, cnt;
   cb_shape s = {1, {0}};
   val *o;
   if (a->n != 1 || b->n != 1 || c->n != 1) return ld_err(L, err, CB_EFORMAT, "Range inputs must be scalars");
+  s0 = a->d[0]; lim = b->d[0]; dl = c->d[0];
   cnt = dl != 0 ? ceil((lim - s0) / dl) : -1;
-  if (!(cnt >= 0) || cnt > (double)(1 << 28)) return ld_err(L, err, CB_EFORMAT, "Range of %g elements", cnt);
+  if (!(cnt >= 0) || cnt > fmax(65536.0, (double)L->file_len)) return ld_err(L, err, CB_EUNSUP, "Range of %g elements is larger than the file allows", cnt);
   s.dim[0] = (int64_t)cnt;
   if (!(o = out_const(L, nd, &s, a->is_int && b->is_int && c->is_int, err))) return err->status;
   for (size_t i = 0; i < o->n; i++) o->d[i] = s0 + (double)i * dl;
