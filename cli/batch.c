@@ -39,6 +39,23 @@ static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, 
    runs one command per process). */
 static const char *data_labels;
 static double data_scale = 1;
+#define NORM_MAX 4096
+static double norm_mean[NORM_MAX], norm_std[NORM_MAX];   /* --mean / --std, per channel */
+static size_t norm_nm, norm_ns;
+
+/* A comma-separated list of finite numbers into v (at most NORM_MAX); count, 0 if malformed. */
+static size_t parse_list(const char *s, double *v)
+{
+  size_t n = 0;
+  while (*s && n < NORM_MAX) {
+    char *e;
+    v[n] = strtod(s, &e);
+    if (e == s || !isfinite(v[n])) return 0;
+    n++;
+    if (*e == ',') s = e + 1; else if (!*e) return n; else return 0;
+  }
+  return 0;
+}
 
 /* S as a number, or A/B as A divided by B: finite and > 0. */
 static int parse_scale(const char *v, double *s)
@@ -60,6 +77,15 @@ int batch_data_options(const char *cmd, int *argc, char **argv)
   for (int i = 0; i < *argc; i++) {
     const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--data")) data = 1;
+    if (!strcmp(a, "--mean") || !strcmp(a, "--std")) {
+      size_t *cnt = a[2] == 'm' ? &norm_nm : &norm_ns;
+      if (!v) return report_usage(cmd, "%s needs a value", a);
+      if (!(*cnt = parse_list(v, a[2] == 'm' ? norm_mean : norm_std)))
+        return report_usage(cmd, "%s", a[2] == 'm' ? "--mean wants numbers separated by commas (one per channel, or one for all)"
+                                                 : "--std wants numbers separated by commas (one per channel, or one for all)");
+      i++;
+      continue;
+    }
     if (strcmp(a, "--labels") && strcmp(a, "--scale")) { argv[n++] = argv[i]; continue; }
     if (!v) return report_usage(cmd, "%s needs a value", a);
     if (a[2] == 'l') data_labels = v;
@@ -70,6 +96,8 @@ int batch_data_options(const char *cmd, int *argc, char **argv)
   *argc = n;
   argv[n] = NULL;
   if (extra && !data) return report_usage(cmd, "%s", "--labels and --scale go with --data");
+  if ((norm_nm || norm_ns) && norm_nm != norm_ns)
+    return report_usage(cmd, "%s", "--mean and --std go together, with as many values each");
   return 0;
 }
 
@@ -78,6 +106,7 @@ int batch_load_net(batch *b, const char *net_path, cb_error *err)
   int rc;
   b->net_path = net_path;
   if ((rc = cb_net_load(net_path, &b->net, err)) != CB_OK) return rc;
+  if (norm_nm && (rc = net_prefix_scale(b->net, norm_mean, norm_std, norm_nm, err)) != CB_OK) return rc;
   b->n_in = cb_net_input_size(b->net);
   b->n_out = cb_net_output_size(b->net);
   return CB_OK;
@@ -160,6 +189,13 @@ cJSON *batch_json_top(const batch *b, const char *command)
   cJSON_AddStringToObject(t, "data", b->data_path);
   if (data_labels) cJSON_AddStringToObject(t, "labels", data_labels);
   if (data_scale != 1) cJSON_AddNumberToObject(t, "scale", data_scale);
+  if (norm_nm) {
+    cJSON *nm = cJSON_AddObjectToObject(t, "normalisation");
+    cJSON_AddItemToObject(nm, "mean", cJSON_CreateDoubleArray(norm_mean, (int)norm_nm));
+    cJSON_AddItemToObject(nm, "std", cJSON_CreateDoubleArray(norm_std, (int)norm_ns));
+  }
+  cJSON_AddStringToObject(t, "input_space", norm_nm ? "raw: eps, clip box and counterexamples are in the data's space; "
+                          "the net sees (x - mean) / std" : "the network's input");
   return t;
 }
 

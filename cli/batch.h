@@ -49,7 +49,10 @@ typedef struct batch_rows {
   "  --data FILE    samples: CSV rows 'label,x0,...', X.npy (with --labels), or .npz\n" \
   "                 (np.savez(f, x=X, y=labels)); chosen by content, not by name\n" \
   "  --labels Y.npy the labels of an X.npy (shape (N,), integers)\n" \
-  "  --scale S      multiply every feature by S (a number or A/B: 1/255 for uint8 pixels)\n"
+  "  --scale S      multiply every feature by S (a number or A/B: 1/255 for uint8 pixels)\n" \
+  "  --mean M --std S  the net sees (x - M) / S, per channel (comma lists, one value per\n" \
+  "                 channel or one for all): an exact SCALE node is put in front of the\n" \
+  "                 net, so eps, --clip and counterexamples stay in the data's raw space\n"
 
 /* Takes --labels FILE and --scale S (a number or A/B) out of a command's
    argv (argc updated) for batch_load_rows; main calls it once for every

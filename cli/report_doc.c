@@ -215,6 +215,10 @@ int report_write_run(const char *dir, const char *command, const cb_net *net, co
   cJSON_AddStringToObject(run, "command_line", line ? line : "");
   cb_free(line);
   cJSON_AddItemToObject(run, "network", nj);
+  if (cJSON_GetObjectItem(top, "input_space"))   /* the space of eps, clip and counterexamples (batch_json_top) */
+    cJSON_AddItemToObject(dj, "input_space", cJSON_Duplicate(cJSON_GetObjectItem(top, "input_space"), 1));
+  if (cJSON_GetObjectItem(top, "normalisation"))
+    cJSON_AddItemToObject(dj, "normalisation", cJSON_Duplicate(cJSON_GetObjectItem(top, "normalisation"), 1));
   cJSON_AddItemToObject(run, "data", dj);
   cJSON_AddItemToObject(run, "settings", cJSON_Duplicate(cJSON_GetObjectItem(top, "settings"), 1));
   sum = cJSON_Duplicate(cJSON_GetObjectItem(top, "summary"), 1);

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include "net.h"
+#include "round.h"
 
 /*                     name        n_in wtd lin map elt mono pl rlx vrlx */
 const cb_kind_facts cb_kind_info[CB_KIND_COUNT] = {
@@ -61,6 +62,57 @@ void cb_net_free(cb_net *net)
 }
 
 double *net_doubles(cb_net *net, size_t n) { return arena_array(&net->arena, n, sizeof(double)); }
+
+/*
+** Input normalisation as the net's first node: SCALE y = (x - mean) / std
+** with one (mean, std) per channel (dim 1 of an NCHW/NC... input, nc of
+** them) or one for all (nc = 1).  Where a = 1/std or b = -mean/std round
+** (checked with fma), the node's rel_err is 2u (a and b each within u of the
+** real values; the SCALE steps bound a x + b with it) and exact = 0.  The node goes in
+** at index 1 (every reader of the input now reads it; indices shift by one),
+** so the sets, clip boxes and counterexamples stay in raw input space.
+*/
+int net_prefix_scale(cb_net *net, const double *mean, const double *std, size_t nc, cb_error *err)
+{
+  cb_shape shp = net->node[0].shape;   /* a copy: net_add may move the node array */
+  const cb_shape *s0 = &shp;
+  size_t n0 = net->node[0].size, per, ch = s0->rank >= 2 ? (size_t)s0->dim[1] : n0;
+  int zero = 0, idx;
+  cb_node nd;
+  if (nc != 1 && nc != ch)
+    return cb_error_set(err, CB_EUSAGE, "%s: --mean/--std have %zu values; the input has %zu channels (give 1 or %zu)",
+                        net->path, nc, ch, ch);
+  for (size_t c = 0; c < nc; c++)
+    if (!isfinite(mean[c]) || !isfinite(std[c]) || !(std[c] > 0))
+      return cb_error_set(err, CB_EUSAGE, "%s: --std must be > 0 and --mean finite (channel %zu)", net->path, c);
+  idx = net_add(net, CB_SCALE, "input_normalisation", "--mean/--std", &zero, 1, s0, err);
+  if (idx < 0) return idx;
+  nd = net->node[idx];
+  if (!(nd.p.scale.a = net_doubles(net, n0)) || !(nd.p.scale.b = net_doubles(net, n0)))
+    return cb_error_set(err, CB_ENOMEM, "out of memory");
+  per = n0 / ch;   /* entries per channel: batch 1, C-order */
+  for (size_t e = 0; e < n0; e++) {
+    size_t c = nc == 1 ? 0 : (s0->rank >= 2 ? e / per : e);
+    nd.p.scale.a[e] = 1 / std[c];
+    nd.p.scale.b[e] = -mean[c] / std[c];
+  }
+  nd.exact = 1;   /* a = 1/std and b = -mean/std may round: then 2u relative */
+  for (size_t c = 0; c < nc; c++)
+    if (fma(1 / std[c], std[c], -1) != 0 || fma(-mean[c] / std[c], std[c], mean[c]) != 0) nd.exact = 0;
+  nd.rel_err = nd.exact ? 0 : 2 * ROUND_U;
+  for (int i = 1; i < idx; i++)   /* readers of the input read the new node */
+    for (int k = 0; k < net->node[i].n_in; k++) if (net->node[i].in[k] == 0) net->node[i].in[k] = idx;
+  if (net->output == 0) net->output = idx;
+  memmove(net->node + 2, net->node + 1, (size_t)(idx - 1) * sizeof *net->node);   /* the node to index 1 */
+  net->node[1] = nd;
+  for (int i = 2; i < net->n; i++)
+    for (int k = 0; k < net->node[i].n_in; k++) {
+      int j = net->node[i].in[k];
+      net->node[i].in[k] = j == idx ? 1 : j >= 1 ? j + 1 : j;
+    }
+  net->output = net->output == idx ? 1 : net->output >= 1 ? net->output + 1 : net->output;
+  return CB_OK;
+}
 
 void net_warn(cb_net *net, const char *msg)
 {

@@ -121,6 +121,9 @@ int net_add(cb_net *net, cb_kind kind, const char *name, const char *op,
             const int *in, int n_in, const cb_shape *shape, cb_error *err);
                                /* appends a node, returns its index or a negative status */
 double *net_doubles(cb_net *net, size_t n);                       /* zeroed, in the arena */
+int net_prefix_scale(cb_net *net, const double *mean, const double *std, size_t nc, cb_error *err);
+                               /* prepends SCALE (x - mean) / std per channel (nc = 1 or the
+                                  input's channels); the net then reads raw inputs */
 void net_warn(cb_net *net, const char *msg);                      /* keep a loader warning */
 
 /* Shapes. */
