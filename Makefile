@@ -14,11 +14,11 @@ OMPFLAG ?= -fopenmp
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
 # Each object also writes its header dependencies (build/src/net.d...).
 DEPFLAGS:= -MMD -MP
-LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lz -lm $(OMPFLAG) $(EXTRA_LDLIBS)
+LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng -lz -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
-            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev valgrind libgmp-dev jq chromium
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev

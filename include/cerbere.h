@@ -51,7 +51,9 @@ cb_status cb_data_load(const char *path, const char *labels_path, size_t n_featu
                        cb_data **out, cb_error *err);
                                                   /* by content: X.npy (labels_path: labels .npy,
                                                      required), .npz (x.npy, y.npy; labels_path
-                                                     NULL) or CSV (labels_path NULL); features
+                                                     NULL), a folder of PNG images (labels_path:
+                                                     'file,label' CSV, required; pixels C,H,W) or
+                                                     CSV (labels_path NULL); features
                                                      times scale (> 0; 1 = as stored, 1/255.
                                                      for uint8 pixels); n_features 0 = infer */
 void cb_data_free(cb_data *d);                    /* NULL is a no-op */

@@ -51,6 +51,10 @@ struct cb_data {
   int *label;         /* [rows], cb_alloc */
 };
 
+/* png.c: a folder of PNG images with a labels CSV (cb_data_load sends directories here). */
+cb_status png_folder_load(const char *dir, const char *labels_path, size_t n_features, double scale, cb_data **out,
+                          cb_error *err);
+
 /* Overflow-checked product of sizes; returns 0 on overflow or > CB_MAX_ELEMS. */
 int cb_mul_size(size_t a, size_t b, size_t *out);
 

@@ -138,7 +138,7 @@ static const char *binary_format(const unsigned char *b, size_t n)
 {
   if (n >= 6 && !memcmp(b, "\x93NUMPY", 6)) return "a NumPy .npy file";
   if (n >= 4 && !memcmp(b, "PK\x03\x04", 4)) return "a zip archive (NumPy .npz?)";
-  if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return "a PNG image";
+  if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return "a PNG image (give the folder of images with --labels FILE.csv)";
   for (size_t i = 0; i < n; i++)
     if ((b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') || b[i] == 0x7f) return "a binary file";
   return NULL;

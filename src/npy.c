@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include "cb.h"
 
@@ -500,6 +501,10 @@ cb_status cb_data_load(const char *path, const char *labels_path, size_t n_featu
   if (!path || !out) return cb_error_set(err, CB_EUSAGE, "cb_data_load: NULL argument");
   *out = NULL;
   if (!(scale > 0) || !isfinite(scale)) return cb_error_set(err, CB_EUSAGE, "%s: scale %g is not a finite number > 0", path, scale);
+  {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return png_folder_load(path, labels_path, n_features, scale, out, err);
+  }
   {
     unsigned char head[6] = {0};
     FILE *f = fopen(path, "rb");
