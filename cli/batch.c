@@ -18,7 +18,7 @@ static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, 
   size_t n = cb_data_cols(d);
   double *box = NULL;
   cb_set s;
-  int rc = cb_data_check_labels(d, path, r0, r1, n_classes, err);
+  int rc = n_classes ? cb_data_check_labels(d, path, r0, r1, n_classes, err) : CB_OK;   /* 0: labels unused */
   if (rc != CB_OK || !ball) return rc;
   s = (cb_set){ball->norm, ball->eps, n, NULL, NULL, NULL};
   if (ball->clip) {
@@ -121,10 +121,10 @@ int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_e
   rows = cb_data_rows(b->d);
   b->r0 = (size_t)sel->r0;
   b->r1 = sel->r1 < 0 ? rows : (size_t)sel->r1;
-  if (sel->margins && b->n_out < 2) return cb_error_set(err, CB_EUSAGE, "%s: margins need at least 2 outputs", b->net_path);
+  if (sel->margins == 1 && b->n_out < 2) return cb_error_set(err, CB_EUSAGE, "%s: margins need at least 2 outputs", b->net_path);
   if (b->r1 > rows) return cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", data_path);
   b->n = b->r1 - b->r0;
-  return check_rows(b->d, data_path, b->r0, b->r1, b->n_out, sel->ball, err);
+  return check_rows(b->d, data_path, b->r0, b->r1, sel->margins == -1 && b->n_out < 2 ? 0 : b->n_out, sel->ball, err);
 }
 
 void batch_close(batch *b)

@@ -40,7 +40,9 @@ typedef struct batch_ball { cb_norm norm; double eps; int clip; double lo, hi; }
 
 typedef struct batch_rows {
   long r0, r1;              /* --rows A:B (0-based, B excluded); r1 < 0: to the last row */
-  int margins;              /* the command bounds margins: a net with < 2 outputs is refused */
+  int margins;              /* the command bounds margins: a net with < 2 outputs is refused;
+                               -1: margins when the net has >= 2 outputs, else plain output
+                               intervals with the labels ignored (bounds on a regression net) */
   const batch_ball *ball;   /* the set around each row, refused when empty; NULL: no set */
 } batch_rows;
 

@@ -26,7 +26,9 @@ static const char *usage =
   "intersected with the box [LO, HI]^n when --clip is given.  A row is\n"
   "'verified' when every margin lower bound is > 0 (a sound proof).  A row\n"
   "whose set is empty (the ball misses the clip box) or whose label is not a\n"
-  "class stops the run before any work, naming the row (exit 3).\n"
+  "class stops the run before any work, naming the row (exit 3).  A network\n"
+  "with a single output (regression) gets its output interval per row, with\n"
+  "the label column ignored, 'verified' null and no margins.\n"
   "\n"
   BATCH_DATA_HELP
   "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
@@ -129,14 +131,14 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
     s.lo = lo; s.hi = hi;
   }
   for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
-  for (size_t k = 0, j = 0; j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
+  for (size_t k = 0, j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
   if ((r->status = cb_net_forward(net, x, 1, r->logits, &r->err)) != CB_OK) goto out;
   if (!(ws = ws_new(bn, &s, &r->err))) { r->status = r->err.status; goto out; }
   ws->alpha_iters = o->alpha_iters;
   if ((r->status = bounds_run(ws, o->method, &r->err)) != CB_OK ||
       (r->status = bounds_spec(ws, I, no, r->lb, r->ub, &r->err)) != CB_OK ||
-      (r->status = bounds_spec(ws, C, no - 1, r->mlb, NULL, &r->err)) != CB_OK) goto out;
-  r->verified = 1;
+      (no >= 2 && (r->status = bounds_spec(ws, C, no - 1, r->mlb, NULL, &r->err)) != CB_OK)) goto out;
+  r->verified = no >= 2;   /* a single output has no margins: nothing to verify, the interval is the answer */
   for (size_t k = 0; k + 1 < no; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
 out:
   if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
@@ -156,7 +158,7 @@ static cJSON *sample_json(const batch *b, size_t k, const result *r)
   int label = batch_label(b, k);
   if (r->timeout) cJSON_AddNullToObject(s, "logits");  /* the row may not have started */
   else cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
-  for (size_t j = 0; j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  for (size_t j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
   cJSON_AddItemToObject(s, "margin_classes", mc);
   if (r->timeout) {
     cJSON_AddNullToObject(s, "logit_lb"); cJSON_AddNullToObject(s, "logit_ub"); cJSON_AddNullToObject(s, "margin_lb");
@@ -165,7 +167,8 @@ static cJSON *sample_json(const batch *b, size_t k, const result *r)
     cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
     cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
   }
-  cJSON_AddBoolToObject(s, "verified", r->verified);
+  if (no < 2) cJSON_AddNullToObject(s, "verified");   /* no margins on a single output */
+  else cJSON_AddBoolToObject(s, "verified", r->verified);
   cJSON_AddBoolToObject(s, "timeout", r->timeout);
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
   cJSON_AddNumberToObject(s, "cpu_ms", r->cpu_ms);
@@ -182,7 +185,8 @@ static cJSON *top_json(const batch *b, const opts *o, int nver, int nto)
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)b->n);
-  cJSON_AddNumberToObject(t, "n_verified", nver);
+  if (b->n_out < 2) cJSON_AddNullToObject(t, "n_verified");   /* a single output: intervals only */
+  else cJSON_AddNumberToObject(t, "n_verified", nver);
   cJSON_AddNumberToObject(t, "n_timeout", nto);
   return t;
 }
@@ -216,11 +220,14 @@ static void print_rows(const batch *b, const opts *o, const result *res, int nve
   for (size_t k = 0; k < b->n && !o->quiet; k++) {
     double m = res[k].mlb[0];
     if (res[k].timeout) { printf("row %zu: label %d  timeout\n", b->r0 + k, batch_label(b, k)); continue; }
+    if (no < 2) { printf("row %zu: output in [%.17g, %.17g]  (%.2f ms)\n", b->r0 + k, res[k].lb[0], res[k].ub[0], res[k].ms); continue; }
     for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", b->r0 + k, batch_label(b, k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }
-  printf("%s, %s ball eps %g: %d of %zu rows verified", bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
+  if (no < 2) printf("%s, %s ball eps %g: output intervals of %zu rows (a single output has no margins to verify)",
+                     bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, b->n);
+  else printf("%s, %s ball eps %g: %d of %zu rows verified", bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
   printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
 }
 
@@ -231,7 +238,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
   result *res = NULL;
   cJSON *top = NULL, *samples;
   batch_ball ball = {o->norm, o->eps, o->clip, o->clip_lo, o->clip_hi};
-  batch_rows sel = {o->r0, o->r1, 1, &ball};
+  batch_rows sel = {o->r0, o->r1, -1, &ball};   /* a single-output net: output intervals only */
   int rc, nver = 0, nto = 0;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
   if ((rc = bnet_init(&bn, b.net, err)) != CB_OK) goto out;

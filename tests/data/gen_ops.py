@@ -1001,6 +1001,16 @@ def const_weight_subgraph():
     return n
 
 
+@net
+def regression_head():
+    n = Net("regression_head", 13, [1, 6],
+            "A single-output (regression) net: Gemm -> Relu -> Gemm to 1 output; bounds gives its output interval.")
+    x = n.gemm("input", 6, 8)
+    x = n.add("Relu", [x])
+    x = n.gemm(x, 8, 1)
+    return n
+
+
 # --------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------
