@@ -127,6 +127,11 @@ int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_e
   return check_rows(b->d, data_path, b->r0, b->r1, sel->margins == -1 && b->n_out < 2 ? 0 : b->n_out, sel->ball, err);
 }
 
+void batch_print_warnings(const batch *b)
+{
+  for (int i = 0; b->net && i < b->net->n_warn; i++) printf("warning: %s: %s\n", b->net_path, b->net->warn[i]);
+}
+
 void batch_close(batch *b)
 {
   cb_data_free(b->d);
@@ -193,6 +198,10 @@ cJSON *batch_json_top(const batch *b, const char *command)
     cJSON *nm = cJSON_AddObjectToObject(t, "normalisation");
     cJSON_AddItemToObject(nm, "mean", cJSON_CreateDoubleArray(norm_mean, (int)norm_nm));
     cJSON_AddItemToObject(nm, "std", cJSON_CreateDoubleArray(norm_std, (int)norm_ns));
+  }
+  {
+    cJSON *w = cJSON_AddArrayToObject(t, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
+    for (int i = 0; b->net && i < b->net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(b->net->warn[i]));
   }
   cJSON_AddStringToObject(t, "input_space", norm_nm ? "raw: eps, clip box and counterexamples are in the data's space; "
                           "the net sees (x - mean) / std" : "the network's input");

@@ -72,7 +72,8 @@ int batch_load_net(batch *b, const char *net_path, cb_error *err);
    ("DATA: row R: ...", CB_EVALUE). */
 int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_error *err);
 
-void batch_close(batch *b);                         /* frees net and rows; b may be half loaded */
+void batch_close(batch *b);
+void batch_print_warnings(const batch *b);   /* the net's loader warnings, one stdout line each */                         /* frees net and rows; b may be half loaded */
 const double *batch_x(const batch *b, size_t k);    /* features of row r0 + k */
 int batch_label(const batch *b, size_t k);          /* label of row r0 + k */
 

@@ -229,6 +229,7 @@ static void print_rows(const batch *b, const opts *o, const result *res, int nve
                      bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, b->n);
   else printf("%s, %s ball eps %g: %d of %zu rows verified", bounds_method_name(o->method), cb_norm_table[o->norm].name, o->eps, nver, b->n);
   printf(nto ? ", %d timed out (--timeout)\n" : "\n", nto);
+  batch_print_warnings(b);
 }
 
 static int bounds_cmd(const opts *o, cb_error *err)

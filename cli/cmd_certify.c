@@ -515,6 +515,7 @@ static int run(const opts *o, cb_error *err)
   medr = median(t.radii, t.nr);
   cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads));
   print_summary(o, &t, medr, now() - t0, threads);
+  batch_print_warnings(&b);
   if (o->export_dir) {
     int nx;
     if ((rc = export_vnnlib(o, &b, c, done, &nx, err)) != CB_OK) goto out;

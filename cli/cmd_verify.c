@@ -245,6 +245,10 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
+  {
+    cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
+    for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
+  }
   return root;
 }
 
@@ -277,6 +281,7 @@ int cmd_verify(int argc, char **argv)
   }
   fputs(text, stdout);
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
+  for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
   if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
 out:
   cJSON_Delete(root);

@@ -56,6 +56,10 @@ cJSON *report_network(const cb_net *net, cb_error *err)
   cJSON_AddNumberToObject(o, "output_size", (double)cb_net_output_size(net));
   cJSON_AddNumberToObject(o, "parameters", (double)net_param_count(net));
   cJSON_AddNumberToObject(o, "nodes", net->n);
+  {
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
+    for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
+  }
   for (int i = 0; i < net->n; i++)   /* activations count by their own name, after the kinds */
     count[net->node[i].kind == CB_ACT ? CB_KIND_COUNT + (int)net->node[i].p.act.type : (int)net->node[i].kind]++;
   ops = cJSON_AddObjectToObject(o, "ops");

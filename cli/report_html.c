@@ -250,6 +250,11 @@ static void run_section(sb *b, const cJSON *run, int id)
   { char *t = cJSON_PrintUnformatted(get(net, "input_shape")); esc(b, t); cJSON_free(t); }
   put(b, "); data "); esc(b, str(data, "file")); put(b, " (sha256 %s, %d rows).</p>", str(data, "sha256"), (int)num(data, "rows"));
   if (cJSON_IsString(get(data, "input_space"))) { put(b, "<p class=muted>input space: "); esc(b, str(data, "input_space")); put(b, "</p>"); }
+  {
+    const cJSON *nw;
+    cJSON_ArrayForEach(nw, get(net, "warnings"))
+      if (cJSON_IsString(nw)) { put(b, "<p class=unknown>warning: "); esc(b, nw->valuestring); put(b, "</p>"); }
+  }
   put(b, "<h3>Certified accuracy versus eps</h3>");
   curve(b, run, id);
   if (!cJSON_IsTrue(get(set, "radius"))) put(b, "<p class=muted>Run with --radius for the full curve; without it the radii are unknown and the curve is empty.</p>");

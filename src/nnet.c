@@ -303,6 +303,12 @@ static int add_input(nnet_rd *rd, cb_net *net, const nnet_hdr *h)
   net->node[rc].exact = rel_err == 0;
   net->node[rc].rel_err = rel_err;
   net->input_shape = s;
+  for (size_t i = 0; i < h->n_in; i++)
+    if (a[i] != 1 || b[i] != 0) {   /* say so: the ONNX export of the same net may read normalised inputs */
+      net_warn(net, "the NNet header's input normalisation (x - mean) / range is the network's first node: "
+                    "inputs (data rows, VNNLIB boxes) are read in raw, unnormalised space");
+      break;
+    }
   return CB_OK;
 }
 
