@@ -22,5 +22,10 @@ n=$(grep -c '^not checked' "$tmp/out")
 [ "$(wc -l < "$tmp/err")" = 1 ] && grep -q "8 unsupported nodes" "$tmp/err" || { echo "FAIL: error line:"; cat "$tmp/err"; fail=1; }
 "$CB" info --check tests/data/ops/dynamic_view.onnx >"$tmp/out2" 2>&1 || { echo "FAIL: dynamic_view.onnx refused"; cat "$tmp/out2"; fail=1; }
 grep -q UNSUPPORTED "$tmp/out2" && { echo "FAIL: dynamic_view.onnx has UNSUPPORTED lines"; fail=1; }
+# loader warnings reach verify (a comment line after the answer) and its JSON
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib --json "$tmp/v.json" >"$tmp/v" 2>&1
+grep -q "^# warning: the NNet header's input normalisation" "$tmp/v" || { echo "FAIL: verify does not say the NNet normalisation"; cat "$tmp/v"; fail=1; }
+[ "$(jq '.warnings | length' "$tmp/v.json")" = 1 ] || { echo "FAIL: verify JSON warnings"; fail=1; }
+[ "$(head -n 1 "$tmp/v")" = unsat ] || { echo "FAIL: verify answer line moved"; fail=1; }
 [ "$fail" = 0 ] && echo "info --check: 8 of 8 unsupported nodes listed, 8 dependants said not checked; folded dynamic batch ok"
 exit $fail
