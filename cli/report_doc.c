@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include "commit.h"
 #include "report.h"
 #include "report_doc.h"
@@ -234,6 +236,18 @@ int report_write_run(const char *dir, const char *command, const cb_net *net, co
   if (lipschitz) cJSON_AddItemToObject(run, "lipschitz", lipschitz);
   else cJSON_AddNullToObject(run, "lipschitz");
   cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  {   /* when and where: the date goes with the timings (it differs between identical runs) */
+    char when[32], host[256] = "unknown", cwd[4096] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm); else strcpy(when, "unknown");
+    if (gethostname(host, sizeof host) != 0) strcpy(host, "unknown");
+    host[sizeof host - 1] = 0;
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    cJSON_AddStringToObject(timing, "created", when);
+    cJSON_AddStringToObject(run, "host", host);
+    cJSON_AddStringToObject(run, "cwd", cwd);   /* the command line's relative paths are relative to it */
+  }
   cJSON_AddItemToObject(run, "timing", timing);
   report = report_new(cJSON_CreateArray());
   cJSON_AddItemToArray(cJSON_GetObjectItem(report, "runs"), run);

@@ -69,7 +69,10 @@ static const char *css =
   ".head{display:flex;gap:14px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}"
   ".card b{display:block;font-size:22px}pre{background:#f6f8fa;padding:8px;overflow-x:auto}"
   "details{margin:4px 0}summary{cursor:pointer}.grid{display:flex;flex-wrap:wrap;gap:12px}"
-  ".fig{border:1px solid #eee;padding:4px}.fig div{font-size:12px;text-align:center}";
+  ".fig{border:1px solid #eee;padding:4px}.fig div{font-size:12px;text-align:center}"
+  /* print and PDF: every collapsed table shown (no script needed), no page break inside a row */
+  "@media print{details::details-content{content-visibility:visible;display:block}details>*{display:block}"
+  "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}}";
 
 static int is_image(const cJSON *net, int *h, int *w)
 {
@@ -228,6 +231,28 @@ static void sample_table(sb *b, const cJSON *run, const char *verdict)
   put(b, "</table></details></details>");
 }
 
+/* Every setting of the run, as stored (methods, attack strength, timeouts, seed...). */
+static void settings_table(sb *b, const cJSON *set)
+{
+  const cJSON *s;
+  put(b, "<details class=settings><summary>Settings</summary><table>");
+  cJSON_ArrayForEach(s, set) {
+    char *t = cJSON_PrintUnformatted(s);
+    put(b, "<tr><th class=l>"); esc(b, s->string); put(b, "</th><td class=l>"); esc(b, t ? t : "?"); put(b, "</td></tr>");
+    cJSON_free(t);
+  }
+  put(b, "</table></details>");
+}
+
+/* The command as run, from its directory: every relative path resolves. */
+static void reproduce(sb *b, const cJSON *run)
+{
+  put(b, "<h3>Reproduce</h3><pre>");
+  if (*str(run, "cwd")) { put(b, "cd "); esc(b, str(run, "cwd")); put(b, " &amp;&amp; "); }
+  esc(b, str(run, "command_line"));
+  put(b, "</pre>");
+}
+
 static void run_section(sb *b, const cJSON *run, int id)
 {
   const cJSON *net = get(run, "network"), *set = get(run, "settings"), *sum = get(run, "summary"), *s, *lip = get(run, "lipschitz");
@@ -255,9 +280,10 @@ static void run_section(sb *b, const cJSON *run, int id)
     cJSON_ArrayForEach(nw, get(net, "warnings"))
       if (cJSON_IsString(nw)) { put(b, "<p class=unknown>warning: "); esc(b, nw->valuestring); put(b, "</p>"); }
   }
-  put(b, "<h3>Certified accuracy versus eps</h3>");
-  curve(b, run, id);
-  if (!cJSON_IsTrue(get(set, "radius"))) put(b, "<p class=muted>Run with --radius for the full curve; without it the radii are unknown and the curve is empty.</p>");
+  put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created")); put(b, "</p>");
+  settings_table(b, set);
+  if (cJSON_IsTrue(get(set, "radius"))) { put(b, "<h3>Certified accuracy versus eps</h3>"); curve(b, run, id); }
+  else put(b, "<p class=muted>No accuracy-versus-eps curve: the radii are known only with --radius.</p>");
   put(b, "<h3>Decided by</h3><table><tr>");
   cJSON_ArrayForEach(s, get(sum, "decided_by")) { put(b, "<th>"); esc(b, s->string); put(b, "</th>"); }
   put(b, "</tr><tr>");
@@ -302,7 +328,7 @@ static void run_section(sb *b, const cJSON *run, int id)
     }
     put(b, "</table><p>Global constant: K (layerwise) "); pnum(b, num(lip, "K_layerwise")); put(b, ", K (merged chains) "); pnum(b, num(lip, "K_merged")); put(b, ".</p>");
   }
-  put(b, "<h3>Reproduce</h3><pre>"); esc(b, str(run, "command_line")); put(b, "</pre>");
+  reproduce(b, run);
 }
 
 
@@ -358,7 +384,7 @@ static void audit_section(sb *b, const cJSON *run, int id)
         shown++;
       }
   }
-  put(b, "<h3>Reproduce</h3><pre>"); esc(b, str(run, "command_line")); put(b, "</pre>");
+  reproduce(b, run);
 }
 
 char *report_html(const cJSON *report)

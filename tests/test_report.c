@@ -56,7 +56,8 @@ static void check_fields(const cJSON *o, const field *f, const char *where)
 static const field top_f[] = {{"schema", "s"}, {"tool", "o"}, {"runs", "a"}, {NULL, NULL}};
 static const field tool_f[] = {{"name", "s"}, {"version", "s"}, {"git_commit", "s"}, {NULL, NULL}};
 static const field run_f[] = {{"command", "s"}, {"argv", "a"}, {"command_line", "s"}, {"network", "o"}, {"data", "o"},
-                              {"settings", "o"}, {"summary", "o"}, {"lipschitz", "oz"}, {"samples", "a"}, {"timing", "o"}, {NULL, NULL}};
+                              {"settings", "o"}, {"summary", "o"}, {"lipschitz", "oz"}, {"samples", "a"}, {"timing", "o"},
+                              {"host", "s"}, {"cwd", "s"}, {NULL, NULL}};
 static const field net_f[] = {{"file", "s"}, {"sha256", "s"}, {"format", "s"}, {"input_shape", "a"}, {"output_shape", "a"},
                               {"input_size", "n"}, {"output_size", "n"}, {"parameters", "n"}, {"nodes", "n"}, {"ops", "o"}, {NULL, NULL}};
 static const field data_f[] = {{"file", "s"}, {"sha256", "s"}, {"rows", "n"}, {NULL, NULL}};
@@ -174,6 +175,22 @@ static void test_html_matches_json(void **st)
     const char *e = strstr(r, "</tr>");
     const char *f = strstr(r, want);
     if (!f || f > e) fail_msg("row of sample %d lacks its certified radius %s", cJSON_GetObjectItem(s, "index")->valueint, want);
+  }
+  /* every setting, where and when, a reproduce line that works from anywhere, a print stylesheet */
+  {
+    const cJSON *set;
+    char cwd[400], line[600];
+    cJSON_ArrayForEach(set, cJSON_GetObjectItem(run, "settings")) {
+      snprintf(want, sizeof want, "<tr><th class=l>%s</th>", set->string);
+      if (!strstr(html, want)) fail_msg("report.html does not show setting %s", set->string);
+    }
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(line, sizeof line, "<pre>cd %.400s &amp;&amp; cerbere certify", cwd);
+    if (!strstr(html, line)) fail_msg("report.html lacks the reproduce line '%s'", line);
+    assert_non_null(strstr(html, cJSON_GetObjectItem(run, "host")->valuestring));
+    assert_non_null(strstr(html, cJSON_GetObjectItem(cJSON_GetObjectItem(run, "timing"), "created")->valuestring));
+    assert_non_null(strstr(html, "@media print{details::details-content"));
+    assert_non_null(strstr(html, "<svg id=curve-0"));   /* --radius: the curve is drawn */
   }
   /* self-contained: nothing to fetch */
   assert_null(strstr(html, "http://"));
