@@ -71,6 +71,7 @@ static const char *css =
   "details{margin:4px 0}summary{cursor:pointer}.grid{display:flex;flex-wrap:wrap;gap:12px}"
   ".fig{border:1px solid #eee;padding:4px}.fig div{font-size:12px;text-align:center}"
   /* print and PDF: every collapsed table shown (no script needed), no page break inside a row */
+  ".audit{border:1px solid #bbb;border-left:4px solid #1a7f37;padding:8px 12px;margin:10px 0;background:#fafafa}"
   "@media print{details::details-content{content-visibility:visible;display:block}details>*{display:block}"
   "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}}";
 
@@ -281,6 +282,15 @@ static void run_section(sb *b, const cJSON *run, int id)
       if (cJSON_IsString(nw)) { put(b, "<p class=unknown>warning: "); esc(b, nw->valuestring); put(b, "</p>"); }
   }
   put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created")); put(b, "</p>");
+  put(b, "<div class=audit><b>What this certifies.</b> For each <span class=verified>verified</span> sample x<sub>i</sub> of ");
+  esc(b, str(data, "file"));
+  put(b, ": every input x with ||x &minus; x<sub>i</sub>||<sub>%s</sub> &le; ", str(set, "norm")); pnum(b, num(set, "eps"));
+  if (cJSON_IsArray(get(set, "clip"))) { put(b, " inside the box ["); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 0)->valuedouble); put(b, ", "); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 1)->valuedouble); put(b, "]"); }
+  put(b, " (input space: "); esc(b, *str(data, "input_space") ? str(data, "input_space") : "the network's input");
+  put(b, ") is given the sample's label by the network, in real arithmetic: the bounds are sound, with floating-point "
+         "rounding accounted for. <span class=falsified>Falsified</span>: a concrete input in that set, re-checked in exact "
+         "arithmetic, gets another class. <span class=unknown>Unknown</span>: neither proved nor refuted within the budget; "
+         "it is evidence of nothing.</div>");
   settings_table(b, set);
   if (cJSON_IsTrue(get(set, "radius"))) { put(b, "<h3>Certified accuracy versus eps</h3>"); curve(b, run, id); }
   else put(b, "<p class=muted>No accuracy-versus-eps curve: the radii are known only with --radius.</p>");

@@ -190,6 +190,8 @@ static void test_html_matches_json(void **st)
     assert_non_null(strstr(html, cJSON_GetObjectItem(run, "host")->valuestring));
     assert_non_null(strstr(html, cJSON_GetObjectItem(cJSON_GetObjectItem(run, "timing"), "created")->valuestring));
     assert_non_null(strstr(html, "@media print{details::details-content"));
+    assert_non_null(strstr(html, "<div class=audit><b>What this certifies.</b>"));   /* the auditor's summary */
+    assert_non_null(strstr(html, "||<sub>2</sub> &le; 0.2"));                          /* with this run's threat model */
     assert_non_null(strstr(html, "<svg id=curve-0"));   /* --radius: the curve is drawn */
   }
   /* self-contained: nothing to fetch */
