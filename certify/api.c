@@ -103,7 +103,6 @@ void cb_region_free(cb_region *r)
 /* A region of n values for net: checks what ball and box share. */
 static cb_status region_new(const cb_net *net, size_t n, cb_region **out, cb_error *err)
 {
-  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region");
   *out = NULL;
   if (!net) return fail(err, CB_EUSAGE, "%s: NULL network", "cb_region");
   if (n != cb_net_input_size(net))
@@ -119,8 +118,10 @@ cb_status cb_region_ball(const cb_net *net, cb_lp norm, double eps, const double
 {
   cb_region *r = NULL;
   cb_set s;
-  cb_status rc = region_new(net, n, &r, err);
-  if (rc != CB_OK) return rc;
+  cb_status rc;
+  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_ball");
+  *out = NULL;
+  if ((rc = region_new(net, n, &r, err)) != CB_OK) return rc;
   if (!center) { rc = fail(err, CB_EUSAGE, "%s: NULL centre", "cb_region_ball"); goto out; }
   if (!lp_norm(norm, &r->norm)) { rc = fail(err, CB_EUSAGE, "%s: unknown norm", "cb_region_ball"); goto out; }
   if (!(eps >= 0) || !isfinite(eps)) {
@@ -142,8 +143,10 @@ cb_status cb_region_box(const cb_net *net, const double *lo, const double *hi, s
 {
   cb_region *r = NULL;
   cb_set s;
-  cb_status rc = region_new(net, n, &r, err);
-  if (rc != CB_OK) return rc;
+  cb_status rc;
+  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_box");
+  *out = NULL;
+  if ((rc = region_new(net, n, &r, err)) != CB_OK) return rc;
   r->norm = CB_NORM_BOX;
   if (!lo || !hi) { rc = fail(err, CB_EUSAGE, "%s: NULL bound", "cb_region_box"); goto out; }
   if (!(r->lo = copy_doubles(lo, n)) || !(r->hi = copy_doubles(hi, n))) {
