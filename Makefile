@@ -11,14 +11,18 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wold-style-definition -Wundef -Wpointer-arith -Wvla
 OMPFLAG ?= -fopenmp
-CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(EXTRA_CFLAGS)
+# -fPIC on every object: the same library objects make libcerbere.a and
+# libcerbere.so (position-independent code costs nothing measurable on x86-64).
+PICFLAG ?= -fPIC
+CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L $(OMPFLAG) $(PICFLAG) $(EXTRA_CFLAGS)
 # Each object also writes its header dependencies (build/src/net.d...).
 DEPFLAGS:= -MMD -MP
 LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng -lz -lm $(OMPFLAG) $(EXTRA_LDLIBS)
 
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
-            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium
+            liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium \
+            pkg-config
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -47,10 +51,16 @@ LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+# The library's version is CB_VERSION in the public header; the soname
+# carries its major number.
+VERSION  := $(shell sed -n 's/^\#define CB_VERSION "\(.*\)"/\1/p' include/cerbere.h)
+SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
+SO_NAME  := libcerbere.so.$(SO_MAJOR)
+SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(EXAMPLES)
+.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -90,7 +100,7 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, npy_formats, certify_interrupt, limits_ulimit, deps_check,
+# (T=cli_errors, bad_inputs, npy_formats, certify_interrupt, limits_ulimit, deps_check, install,
 # report_browser, predict, verify_witness); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
@@ -151,7 +161,12 @@ $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 # folder of the source's path).  The headers an object includes come from its
 # .d file; the generated onnx.pb-c.h only has to exist before the first
 # compile (order-only: its .d entry rebuilds the objects that include it).
-$(B)/%.o: %.c | $(B)/gen/onnx.pb-c.h
+# $(B)/gen/cflags records the flags: an object built with other flags (before
+# -fPIC, or another EXTRA_CFLAGS) is rebuilt instead of linked.
+$(B)/gen/cflags: FORCE
+	@mkdir -p $(B)/gen
+	@echo "$(CC) $(CFLAGS)" > $@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(B)/%.o: %.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
 
@@ -166,11 +181,27 @@ $(B)/libcerbere.a: $(LIB_OBJ) $(B)/gen/libmembers
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
+# The shared library: the same objects, soname libcerbere.so.MAJOR, and only
+# the public API (the functions include/cerbere.h declares) exported: the
+# version script is generated from the header, so the internal functions of
+# the floors stay out of a program's namespace.
+$(B)/gen/cerbere.map: include/cerbere.h
+	@mkdir -p $(B)/gen
+	@{ echo "CERBERE_$(SO_MAJOR) {"; echo "  global:"; \
+	   sed -n 's/^[a-z_ ]*[ *]\(cb_[a-z0-9_]*\)(.*/    \1;/p' $< | sort -u; \
+	   echo "  local: *;"; echo "};"; } > $@
+
+$(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
+	$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=$(B)/gen/cerbere.map -Wl,--no-undefined \
+	  $(CFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf $(SO_REAL) $(B)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(B)/libcerbere.so
+
 $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.
-$(B)/tests/%.o: tests/%.c | $(B)/gen/onnx.pb-c.h
+$(B)/tests/%.o: tests/%.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(CPPFLAGS) -Wno-missing-prototypes -c $< -o $@
 $(TESTS): $(B)/tests/%: $(B)/tests/%.o $(B)/libcerbere.a
@@ -216,6 +247,37 @@ _fuzz_bins: $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(B)/libcerbere.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $(CPPFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -o $@ $< $(B)/libcerbere.a $(LDLIBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static and
+# shared libraries, the public header, cerbere.pc and the man page.  Build
+# first (`make`); install only copies.  make uninstall removes the same files.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PCDIR      ?= $(LIBDIR)/pkgconfig
+# Libraries a static link of libcerbere.a needs (cerbere.pc's Libs.private):
+# LDLIBS with OpenMP's runtime named as a library.
+PC_PRIVATE := $(filter-out -fopenmp,$(LDLIBS)) $(if $(OMPFLAG),-lgomp -lpthread)
+$(B)/cerbere.pc: cerbere.pc.in include/cerbere.h FORCE
+	@sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	     -e 's|@VERSION@|$(VERSION)|; s|@PRIVATE@|$(strip $(PC_PRIVATE))|' cerbere.pc.in > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+install: all $(B)/cerbere.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/cerbere $(DESTDIR)$(BINDIR)/cerbere
+	install -m 644 $(B)/libcerbere.a $(DESTDIR)$(LIBDIR)/libcerbere.a
+	install -m 755 $(B)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libcerbere.so
+	install -m 644 include/cerbere.h $(DESTDIR)$(INCLUDEDIR)/cerbere.h
+	install -m 644 $(B)/cerbere.pc $(DESTDIR)$(PCDIR)/cerbere.pc
+	install -m 644 man/cerbere.1 $(DESTDIR)$(MANDIR)/man1/cerbere.1
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cerbere $(DESTDIR)$(LIBDIR)/libcerbere.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	  $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libcerbere.so $(DESTDIR)$(INCLUDEDIR)/cerbere.h \
+	  $(DESTDIR)$(PCDIR)/cerbere.pc $(DESTDIR)$(MANDIR)/man1/cerbere.1
 
 bench: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/forward $(B)/bench/bounds

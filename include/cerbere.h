@@ -1,10 +1,30 @@
 /*
 ** cerbere: sound certificates for neural networks.  Public API.
 **
-** Handles are opaque.  Every fallible call returns a cb_status (0 = CB_OK,
-** negative on failure) and, on failure, fills the caller's cb_error with one
-** line that names the file, the node or line, and what is wrong.  Nothing is
-** printed and nothing exits below the CLI.  All *_free functions accept NULL.
+** Conventions, for every function below:
+** - Handles are opaque (cb_net, cb_data, cb_region, cb_certificate,
+**   cb_verification): created by one function, freed by its *_free, which
+**   accepts NULL.  The library keeps no global state of its own: a handle
+**   is used by one thread at a time, while const handles (a cb_net, a
+**   cb_region) may be read by many threads at once, e.g. one cb_net shared
+**   by threads that each bound their own region.
+** - Every fallible call returns a cb_status (0 = CB_OK, negative on failure)
+**   and, on failure, fills the caller's cb_error (which may be NULL) with
+**   one line that names the file, the node or line, and what is wrong.  On
+**   failure, output handles are set to NULL and output arrays are left in
+**   an unspecified state.  Nothing is printed and nothing exits.
+** - A NULL handle or pointer where one is required gives CB_EUSAGE; an array
+**   whose length (the size_t after it) is not the one the network needs
+**   gives CB_ESHAPE.  Something the library does not do yet gives
+**   CB_EUNSUP with a message saying what; it never answers in its place.
+** - Arrays are flat C-order double.  The caller owns every array it passes
+**   and every array it gets back is owned by the handle it came from (valid
+**   until that handle is freed).
+** - Soundness: a bound holds for the network's stored weights in real
+**   arithmetic, rounding included; CB_ANSWER_VERIFIED comes only from such
+**   a bound, CB_ANSWER_FALSIFIED only with a counterexample re-checked by
+**   the forward pass.
+** Build with: cc prog.c $(pkg-config --cflags --libs cerbere)
 */
 #ifndef CERBERE_H
 #define CERBERE_H
@@ -37,10 +57,12 @@ typedef struct cb_data cb_data;  /* labelled samples (opaque) */
 const char *cb_status_name(cb_status s);          /* short text for a status */
 
 cb_status cb_net_load(const char *path, cb_net **out, cb_error *err);
-                                                  /* ONNX or NNet, chosen by content */
+                                                  /* ONNX or NNet, chosen by content; *out is
+                                                     freed with cb_net_free.  CB_EIO, CB_EFORMAT,
+                                                     CB_EUNSUP, CB_ESHAPE, CB_EVALUE, CB_ENOMEM */
 void cb_net_free(cb_net *net);                    /* NULL is a no-op */
-size_t cb_net_input_size(const cb_net *net);      /* flattened input length */
-size_t cb_net_output_size(const cb_net *net);     /* flattened output length */
+size_t cb_net_input_size(const cb_net *net);      /* flattened input length (0 for NULL) */
+size_t cb_net_output_size(const cb_net *net);     /* flattened output length (0 for NULL) */
 cb_status cb_net_forward(const cb_net *net, const double *x, size_t batch,
                          double *y, cb_error *err);
                                                   /* x [batch][in] -> y [batch][out], double */
@@ -59,13 +81,181 @@ cb_status cb_data_load(const char *path, const char *labels_path, size_t n_featu
 void cb_data_free(cb_data *d);                    /* NULL is a no-op */
 size_t cb_data_rows(const cb_data *d);            /* number of samples */
 size_t cb_data_cols(const cb_data *d);            /* features per sample */
-const double *cb_data_x(const cb_data *d, size_t row); /* features of one row */
-int cb_data_label(const cb_data *d, size_t row);  /* label of one row */
+const double *cb_data_x(const cb_data *d, size_t row); /* features of one row (owned by d);
+                                                     NULL for a NULL d or row >= rows */
+int cb_data_label(const cb_data *d, size_t row);  /* label of one row; -1 for a NULL d or
+                                                     row >= rows */
 cb_status cb_data_check_labels(const cb_data *d, const char *path, size_t r0, size_t r1,
                                size_t n_classes, cb_error *err);
                                                   /* rows [r0, r1) labelled 0..n_classes-1, else
-                                                     "PATH: row R: label L is not a class ..." */
+                                                     CB_EVALUE "PATH: row R: label L is not a
+                                                     class ..."; CB_EUSAGE for a NULL d or a
+                                                     range outside the rows */
 
 size_t cb_argmax(const double *v, size_t n);      /* first index of the maximum */
+
+/* ---- Input regions ---------------------------------------------------------
+** A cb_region is the set of inputs an analysis covers: an Lp ball
+** {x : ||x - center||_p <= eps}, optionally intersected with a box (the
+** clip box: valid pixel range, per feature), or a box alone.  It copies
+** what it is given; its size is the network's input size. */
+typedef enum cb_lp {
+  CB_LP_INF,                                      /* max |x_i| */
+  CB_LP_2,                                        /* Euclidean */
+  CB_LP_1                                         /* sum |x_i| */
+} cb_lp;
+typedef struct cb_region cb_region;               /* input set (opaque) */
+
+cb_status cb_region_ball(const cb_net *net, cb_lp norm, double eps, const double *center, size_t n,
+                         cb_region **out, cb_error *err);
+                                                  /* ball of radius eps >= 0 (finite) around
+                                                     center (n = input size values, finite), no
+                                                     clip; free with cb_region_free.  CB_EUSAGE
+                                                     (NULL, unknown norm), CB_ESHAPE (n),
+                                                     CB_EVALUE (eps or a value not finite) */
+cb_status cb_region_box(const cb_net *net, const double *lo, const double *hi, size_t n,
+                        cb_region **out, cb_error *err);
+                                                  /* the box [lo, hi] (n values each, lo <= hi,
+                                                     finite); errors as cb_region_ball */
+cb_status cb_region_clip(cb_region *r, const double *lo, const double *hi, size_t n, cb_error *err);
+                                                  /* intersect a ball with the box [lo, hi]
+                                                     (replaces an earlier clip).  CB_EUSAGE on a
+                                                     box region, CB_ESHAPE (n), CB_EVALUE when
+                                                     lo > hi, a value is NaN, or the ball
+                                                     provably misses the box (empty set) */
+void cb_region_free(cb_region *r);                /* NULL is a no-op */
+
+/* ---- Bounds ---------------------------------------------------------------
+** Certified bounds over a region.  Each call builds its own workspace, so
+** calls on one network may run in parallel on different threads. */
+typedef enum cb_bound_method {
+  CB_BOUND_IBP,                                   /* interval bound propagation: fastest, loosest */
+  CB_BOUND_CROWN,                                 /* backward linear bounds (CROWN/DeepPoly) */
+  CB_BOUND_CROWN_IBP,                             /* IBP intermediate bounds, CROWN at the output */
+  CB_BOUND_ALPHA_CROWN                            /* CROWN with optimised relaxations: tightest,
+                                                     10-150x CROWN's time */
+} cb_bound_method;
+const char *cb_bound_method_name(cb_bound_method m); /* "ibp", "crown", "crown-ibp", "alpha-crown";
+                                                     "?" when unknown */
+
+cb_status cb_bounds_logits(const cb_net *net, const cb_region *set, cb_bound_method m,
+                           double *lo, double *hi, size_t n, cb_error *err);
+                                                  /* lo[k] <= f_k(x) <= hi[k] for every x in
+                                                     set, n = output size.  CB_EUSAGE (NULL,
+                                                     unknown method), CB_ESHAPE (n), CB_EUNSUP
+                                                     (a node the method cannot bound),
+                                                     CB_ENOMEM, CB_EVALUE (NaN in a bound) */
+cb_status cb_bounds_margins(const cb_net *net, const cb_region *set, cb_bound_method m, int label,
+                            double *lo, size_t n, cb_error *err);
+                                                  /* lo[k] <= f_label(x) - f_j(x) for the
+                                                     classes j != label in ascending order (k-th
+                                                     such j), n = output size - 1; all > 0
+                                                     proves the label is kept on set.  Errors
+                                                     as cb_bounds_logits, and CB_EUSAGE when
+                                                     label is not a class or the net has one
+                                                     output */
+
+/* ---- Certification of one sample -------------------------------------------
+** The certify cascade (the `cerbere certify` command): clean pass, attack,
+** global Lipschitz, IBP, CROWN-IBP, CROWN, local Lipschitz, alpha-CROWN,
+** strong attack, branch and bound; cheapest first, the first that decides
+** wins. */
+typedef enum cb_answer {
+  CB_ANSWER_UNKNOWN,                              /* neither proved nor refuted (see the reason) */
+  CB_ANSWER_VERIFIED,                             /* proved over the whole set / property box */
+  CB_ANSWER_FALSIFIED,                            /* a re-checked counterexample exists */
+  CB_ANSWER_TIMEOUT,                              /* verify: the time limit came first */
+  CB_ANSWER_ERROR                                 /* verify: an internal error stopped the search */
+} cb_answer;
+const char *cb_answer_name(cb_answer a);          /* "unknown", "verified", "falsified", "timeout",
+                                                     "error"; "?" when out of range */
+const char *cb_answer_vnnlib(cb_answer a);        /* VNN-COMP's word: "unknown", "unsat", "sat",
+                                                     "timeout", "error"; "?" out of range */
+
+typedef struct cb_certify_opts {
+  double timeout;                                 /* seconds for the sample; 0 = none (default 0);
+                                                     out of time gives CB_ANSWER_UNKNOWN */
+  double bab_timeout;                             /* seconds of branch and bound within it, L-inf
+                                                     balls only; 0 = no bab step (default 10) */
+  double bab_memory_mb;                           /* cap on bab's queued subdomains (default 512) */
+} cb_certify_opts;
+void cb_certify_opts_init(cb_certify_opts *o);    /* the defaults above; NULL is a no-op */
+
+typedef struct cb_certificate cb_certificate;     /* one sample's verdict (opaque) */
+
+cb_status cb_certify(const cb_net *net, const cb_region *set, int label, const cb_certify_opts *o,
+                     cb_certificate **out, cb_error *err);
+                                                  /* is every input of set classified as label?
+                                                     set is a ball (its centre is the sample),
+                                                     with a clip box whose bounds are the same
+                                                     for every feature, or none; o NULL = the
+                                                     defaults.  A verdict (any answer) is
+                                                     CB_OK; free *out with cb_certificate_free.
+                                                     CB_EUSAGE (NULL, label not a class, a box
+                                                     region), CB_EUNSUP (a per-feature clip box:
+                                                     the cascade takes one range for all
+                                                     features), CB_EVALUE, CB_ENOMEM */
+void cb_certificate_free(cb_certificate *c);      /* NULL is a no-op */
+cb_answer cb_certificate_answer(const cb_certificate *c); /* verified, falsified or unknown
+                                                     (CB_ANSWER_UNKNOWN for NULL) */
+const char *cb_certificate_method(const cb_certificate *c); /* the method that decided ("crown",
+                                                     "attack", ...), "none" when unknown, "" NULL */
+const char *cb_certificate_reason(const cb_certificate *c); /* one line: why (the margin that
+                                                     failed, a timeout); owned by c; "" for NULL */
+int cb_certificate_predicted(const cb_certificate *c); /* class of the clean point; -1 for NULL */
+const double *cb_certificate_counterexample(const cb_certificate *c, size_t *n);
+                                                  /* falsified: the checked input (owned by c,
+                                                     *n = input size); else NULL, *n = 0 */
+
+/* ---- VNNLIB verification ---------------------------------------------------
+** Complete verification of a VNNLIB property (the `cerbere verify`
+** command): branch and bound over the input box.  The asserts describe a
+** counterexample: unsat (CB_ANSWER_VERIFIED) = none exists, sat
+** (CB_ANSWER_FALSIFIED) = a witness checked in real arithmetic. */
+typedef struct cb_verify_opts {
+  double timeout;                                 /* wall-clock seconds (default 300) */
+  double max_memory_mb;                           /* cap on queued subdomains (default 2048);
+                                                     reaching it answers unknown */
+  int threads;                                    /* OpenMP threads; 0 = OpenMP's default */
+} cb_verify_opts;
+void cb_verify_opts_init(cb_verify_opts *o);      /* the defaults above; NULL is a no-op */
+
+typedef struct cb_verification cb_verification;   /* the answer and its witness (opaque) */
+
+cb_status cb_verify_vnnlib(const cb_net *net, const char *vnnlib_path, const cb_verify_opts *o,
+                           cb_verification **out, cb_error *err);
+                                                  /* decides the property; o NULL = defaults.
+                                                     CB_OK with any answer (error included);
+                                                     free *out with cb_verification_free.
+                                                     CB_EUSAGE (NULL), CB_EIO, CB_EFORMAT,
+                                                     CB_EUNSUP (the VNNLIB file), CB_ESHAPE (its
+                                                     X/Y counts differ from the net's),
+                                                     CB_ENOMEM */
+void cb_verification_free(cb_verification *v);    /* NULL is a no-op */
+cb_answer cb_verification_answer(const cb_verification *v); /* unsat = CB_ANSWER_VERIFIED, sat =
+                                                     CB_ANSWER_FALSIFIED, timeout, unknown, error
+                                                     (CB_ANSWER_ERROR for NULL) */
+const char *cb_verification_reason(const cb_verification *v); /* one line; owned by v; "" NULL */
+const double *cb_verification_witness(const cb_verification *v, size_t *nx, const double **y,
+                                      size_t *ny);
+                                                  /* sat: the witness input (*nx values) and
+                                                     its output (*y, *ny; y, ny may be NULL),
+                                                     owned by v; else NULL and zero sizes */
+int cb_verification_witness_rational(const cb_verification *v);
+                                                  /* 1 when the sat witness is a rational point
+                                                     no double equals (an input pinned to a
+                                                     decimal such as 0.1): checked exactly, and
+                                                     the witness arrays hold the nearest
+                                                     doubles; 0 otherwise */
+
+/* ---- Lipschitz -------------------------------------------------------------- */
+cb_status cb_lipschitz_upper(const cb_net *net, cb_lp norm, double *K, cb_error *err);
+                                                  /* *K >= the global Lipschitz constant of the
+                                                     whole network in the norm (||f(x) - f(y)||
+                                                     <= K ||x - y||, same norm on both sides):
+                                                     min of the layerwise and merged bounds of
+                                                     `cerbere lipschitz`.  CB_EUSAGE (NULL,
+                                                     unknown norm), CB_EUNSUP (a node kind
+                                                     without a Lipschitz rule), CB_ENOMEM */
 
 #endif

@@ -288,18 +288,16 @@ size_t cb_data_rows(const cb_data *d) { return d ? d->rows : 0; }
 /* Features per sample (0 for NULL). */
 size_t cb_data_cols(const cb_data *d) { return d ? d->cols : 0; }
 
-/* Features of row `row` (cols doubles); row must be < rows. */
+/* Features of row `row` (cols doubles); NULL for a NULL d or row >= rows. */
 const double *cb_data_x(const cb_data *d, size_t row)
 {
-  cb_assert(d && row < d->rows);
-  return d->x + row * d->cols;
+  return d && row < d->rows ? d->x + row * d->cols : NULL;
 }
 
-/* Label of row `row`; row must be < rows. */
+/* Label of row `row`; -1 for a NULL d or row >= rows. */
 int cb_data_label(const cb_data *d, size_t row)
 {
-  cb_assert(d && row < d->rows);
-  return d->label[row];
+  return d && row < d->rows ? d->label[row] : -1;
 }
 
 /* The one label check of every command: each row of [r0, r1) must carry a
@@ -309,10 +307,10 @@ int cb_data_label(const cb_data *d, size_t row)
 cb_status cb_data_check_labels(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
                                cb_error *err)
 {
-  cb_assert(d && r0 <= r1 && r1 <= d->rows);
+  if (!d || r0 > r1 || r1 > d->rows) return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_data_check_labels: rows %zu..%zu outside the data", r0, r1);
   for (size_t r = r0; r < r1; r++)
     if (d->label[r] < 0 || (size_t)d->label[r] >= n_classes)
-      return cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", path, r,
+      return cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is not a class of the network (0..%zu)", path ? path : "data", r,
                           d->label[r], n_classes ? n_classes - 1 : 0);
   return CB_OK;
 }

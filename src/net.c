@@ -333,5 +333,5 @@ void cb_net_dump(const cb_net *net, FILE *f)
   }
 }
 
-size_t cb_net_input_size(const cb_net *net) { return net->node[0].size; }
-size_t cb_net_output_size(const cb_net *net) { return net->node[net->output].size; }
+size_t cb_net_input_size(const cb_net *net) { return net ? net->node[0].size : 0; }
+size_t cb_net_output_size(const cb_net *net) { return net ? net->node[net->output].size : 0; }

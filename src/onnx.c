@@ -455,10 +455,11 @@ int onnx_check(const char *path, FILE *report, cb_error *err)
    header), goes to the NNet reader; everything else is read as ONNX. */
 cb_status cb_net_load(const char *path, cb_net **out, cb_error *err)
 {
-  const char *dot = strrchr(path, '.');
+  const char *dot;
   char head[2] = {0, 0};
   FILE *f;
   if (!path || !out) return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_net_load: NULL argument");
+  dot = strrchr(path, '.');
   *out = NULL;
   if ((f = fopen(path, "rb"))) {
     if (fread(head, 1, 2, f) != 2) head[0] = 0;

@@ -46,8 +46,12 @@ run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 [ -z "$VG" ] && [ "${CB_BROWSER:-1}" != 0 ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
 for e in "$B"/examples/*; do
   [ -x "$e" ] || continue
-  run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv
+  case $(basename "$e") in
+    verify) run "example verify" $VG "$e" tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib;;
+    *) run "example $(basename "$e")" $VG "$e" nets/digits_mlp.onnx nets/digits_test20.csv;;
+  esac
 done
+[ -z "$VG" ] && run install sh tests/run_install.sh "$B"
 run limits_ulimit sh tests/run_limits.sh "$B/cerbere"
 [ -z "$VG" ] && run deps_check sh tests/run_deps.sh
 if [ -n "${CB_ASAN_B:-}" ]; then
