@@ -236,6 +236,19 @@ static int add_input(ld *L, const Onnx__GraphProto *g, cb_error *err)
   return CB_OK;
 }
 
+int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, cb_shape *out, cb_error *err)
+{
+  int r = x->rank, n = ld_attr_ints(nd, "perm", perm, CB_MAX_RANK), seen[CB_MAX_RANK] = {0};
+  if (n < 0) { n = r; for (int i = 0; i < r; i++) perm[i] = r - 1 - i; }
+  if (n != r) return ld_err(L, err, CB_ESHAPE, "perm has %d entries for a %d-D tensor", n, r);
+  out->rank = r;
+  for (int i = 0; i < r; i++) {
+    if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]++) return ld_err(L, err, CB_EFORMAT, "perm is not a permutation");
+    out->dim[i] = x->dim[perm[i]];
+  }
+  return CB_OK;
+}
+
 int ld_used(ld *L, const char *name)
 {
   const Onnx__GraphProto *g = L->graph;

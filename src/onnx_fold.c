@@ -285,17 +285,11 @@ static int fold_slice(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *
 static int fold_transpose(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err)
 {
   int64_t perm[CB_MAX_RANK], ix[CB_MAX_RANK];
-  int r = x->shape.rank, n = ld_attr_ints(nd, "perm", perm, CB_MAX_RANK), seen[CB_MAX_RANK] = {0};
+  int r = x->shape.rank;
   size_t sx[CB_MAX_RANK];
   cb_shape s;
   val *o;
-  if (n < 0) { n = r; for (int i = 0; i < r; i++) perm[i] = r - 1 - i; }
-  if (n != r) return ld_err(L, err, CB_ESHAPE, "perm has %d entries for a %d-D tensor", n, r);
-  s.rank = r;
-  for (int i = 0; i < r; i++) {
-    if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]++) return ld_err(L, err, CB_EFORMAT, "perm is not a permutation");
-    s.dim[i] = x->shape.dim[perm[i]];
-  }
+  if (ld_perm(L, nd, &x->shape, perm, &s, err) != CB_OK) return err->status;
   if (!(o = out_const(L, nd, &s, x->is_int, err))) return err->status;
   strides(&x->shape, sx);
   for (size_t e = 0; e < o->n; e++) {

@@ -496,20 +496,14 @@ static int op_transpose(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   const val *x = in_val(L, nd, 0);
   int64_t perm[CB_MAX_RANK];
-  int n, r, seen[CB_MAX_RANK] = {0}, last = -1, order_kept = 1, idx;
+  int r, last = -1, order_kept = 1, idx;
   cb_shape s;
   if (!x) return ld_err(L, err, CB_EFORMAT, "missing input");
   if (x->kind != V_NODE) return ld_err(L, err, CB_EUNSUP, "Transpose of a constant is not supported");
   r = x->shape.rank;
-  n = ld_attr_ints(nd, "perm", perm, CB_MAX_RANK);
-  if (n < 0) { n = r; for (int i = 0; i < r; i++) perm[i] = r - 1 - i; }
-  if (n != r) return ld_err(L, err, CB_ESHAPE, "perm has %d entries for a %d-D tensor", n, r);
-  s.rank = r;
-  for (int i = 0; i < r; i++) {
-    if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]++) return ld_err(L, err, CB_EFORMAT, "perm is not a permutation");
-    s.dim[i] = x->shape.dim[perm[i]];
+  if (ld_perm(L, nd, &x->shape, perm, &s, err) != CB_OK) return err->status;
+  for (int i = 0; i < r; i++)
     if (s.dim[i] != 1) { if (perm[i] < last) order_kept = 0; last = (int)perm[i]; }
-  }
   if (order_kept) return reshape_to(L, nd, x, &s, err);  /* only size-1 dims move: same data order */
   idx = add(L, nd, CB_TRANSPOSE, &x, 1, &s, err);
   if (idx >= 0) for (int i = 0; i < r; i++) L->net->node[idx].p.transpose.perm[i] = (int)perm[i];
