@@ -3,8 +3,8 @@
 ** pass = one switch over node kinds, one small function per kind), the
 ** steps and rounding terms the receptive-field pass shares (crown_int.h),
 ** and CROWN's bounds of one node (crown_refine) and of a specification
-** (crown_spec, crown_linear).  Unit rows at a CONV whose chain down to the
-** input allows it take the receptive-field pass instead (crown_patch.c).
+** (crown_spec, crown_linear).  Unit rows at a CONV or ADD whose nodes down
+** to the input allow it take the receptive-field pass instead (crown_patch.c).
 ** Which method runs which pass is the driver's business (bounds.c).
 **
 ** A backward pass bounds max over the set of A . value(start) for q rows at

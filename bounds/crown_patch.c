@@ -1,33 +1,40 @@
 /*
 ** CROWN's receptive-field ("patches") pass; the dense pass is crown.c, and
 ** crown_int.h holds what both share.  CROWN's intermediate bounds of a CONV
-** node start from unit rows +-e_j, j = (co, oi, oj).  Back through a chain of
-** CONV, SCALE and relaxed elementwise nodes down to the input, such a row is
-** zero outside the receptive field of pixel (oi, oj): at each tensor a
-** window (all channels) x [h0, h1) x [w0, w1), grown by each CONV by its
-** kernel and stride and clipped at the borders.  The rows of one output pixel
-** share their windows, so they go as one group of small dense matrices
-** [rows x C (h1 - h0) (w1 - w0)] through the same steps as the dense pass
-** (the unit first step, the relaxed, SCALE and CONV steps, the last as a
-** transposed conv of the window), with the same bias, slack and underflow
-** terms from the same functions of crown.c (crown_int.h: crown_unit,
-** crown_relaxed, crown_add_terms, the crown_*_gamma factors from the whole
-** node, crown_underflow, crown_close), and are concretised by
-** set_support_win on the input window (set.c).  The dense pass's
-** entries outside the windows are exact zeros, so both passes compute the
-** same sums up to the order of their nonzero terms: equal up to rounding,
-** and each sum has no more nonzero terms than the dense pass's, so the
-** same gamma bounds cover it (tests/test_patches.c compares the two).
+** or residual ADD node start from unit rows +-e_j, j = (co, oi, oj).  Back
+** through the nodes below it down to the input -- a DAG of CONV, SCALE,
+** relaxed elementwise, ADD and channel CONCAT nodes -- such a row is zero
+** outside the receptive field of pixel (oi, oj): at each tensor a window
+** (all channels) x [h0, h1) x [w0, w1), the bounding box of what the node's
+** consumers read (a CONV grows its output window by its kernel and stride,
+** clipped at the borders; the others read the same pixels).  The rows of one
+** output pixel share their windows, so they go as one group of small dense
+** matrices [rows x C (h1 - h0) (w1 - w0)], one per node, through the same
+** steps as the dense pass in the same node order (the unit first step of a
+** CONV start, the relaxed, SCALE and CONV steps, the last as a transposed
+** conv of the window; ADD and CONCAT add their rows' blocks into their
+** inputs' windows), with the same bias, slack and underflow terms from the
+** same functions of crown.c (crown_int.h: crown_unit, crown_relaxed,
+** crown_add_terms, the crown_*_gamma factors from the whole node,
+** crown_underflow, crown_close), the dense pass's merge slack 2u |A| zmax on
+** a node two or more inputs read, and are concretised by set_support_win on
+** the input window (set.c).  The dense pass's entries outside the windows
+** are exact zeros, so both passes compute the same sums up to the order of
+** their nonzero terms: equal up to rounding, and each sum has no more
+** nonzero terms than the dense pass's, so the same gamma bounds cover it
+** (tests/test_patches.c compares the two).
 ** Source: the "patches" mode of auto_LiRPA (Xu et al. 2020, "Automatic
 ** Perturbation Analysis for Scalable Certified Robustness and Beyond").
-** Used for unit rows at a CONV whose chain down to the input has only those
-** kinds (one input each) and whose windows average less than half the
-** tensors; anything else (AFFINE, ADD, CONCAT, MAXPOOL, ...) takes the dense
+** Used for unit rows at a CONV or ADD whose nodes below have only those
+** kinds (at most PATCH_MAX, 4-d) and whose windows average less than half
+** the tensors; anything else (AFFINE, MAXPOOL, RESHAPE, ...) takes the dense
 ** pass.  alpha-CROWN's passes work too: per-row lines are gathered on the
 ** window (the dense pass's per-row terms), and the matrices it keeps for its
 ** gradient are scattered into dense ones in its pool.
 ** Sizes: digits_cnn's second conv, 512 rows in 16 groups of 32; windows of
 ** 8 x 3 x 3 at the first ReLU and 1 x 5 x 5 at the input (dense: 512, 64).
+** resnet_2b's residual ADDs: up to 2 x 1024 rows in 64 groups of up to 32
+** (the second ADD has 11 nodes below it, both shortcuts included).
 */
 #include <float.h>
 #include <math.h>
