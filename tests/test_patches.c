@@ -78,16 +78,6 @@ static cb_net *net_wide(void)
   return net;
 }
 
-/* y = a + b (same shapes), a residual join. */
-static int add2(cb_net *net, int a, int b)
-{
-  int in2[2] = {a, b}, i;
-  cb_error err = {0};
-  i = net_add(net, CB_ADD, "add", "Add", in2, 2, &net->node[a].shape, &err);
-  assert_true(i >= 0);
-  return i;
-}
-
 /* Channels of a then b (same spatial size). */
 static int concat2(cb_net *net, int a, int b)
 {
@@ -100,23 +90,6 @@ static int concat2(cb_net *net, int a, int b)
   assert_true(i >= 0);
   net->node[i].p.concat.axis = 1;
   return i;
-}
-
-/* resnet_2b's shape, smaller: a stride-2 block with a 1x1 stride-2 conv
-   shortcut, then a block with an identity shortcut; both ADDs feed ReLUs,
-   so CROWN refines them (the pass starts at an ADD) and the convs above
-   them (the pass goes down through both branches). */
-static cb_net *net_resblock(void)
-{
-  int64_t d[4] = {1, 2, 16, 16};
-  cb_net *net = start(4, d);
-  int c1 = act(net, conv(net, 0, 3, 3, 1, 1, 1, 1), CB_ACT_RELU);           /* 16x16 */
-  int b = act(net, conv(net, c1, 4, 3, 2, 1, 1, 1), CB_ACT_RELU);           /* 8x8 */
-  int r = act(net, add2(net, conv(net, b, 4, 3, 1, 1, 1, 1), conv(net, c1, 4, 1, 2, 0, 1, 1)), CB_ACT_RELU);
-  b = act(net, conv(net, r, 4, 3, 1, 1, 1, 1), CB_ACT_RELU);
-  r = act(net, add2(net, conv(net, b, 4, 3, 1, 1, 1, 1), r), CB_ACT_RELU);  /* identity shortcut */
-  dense(net, flatten(net, r), 4);
-  return net;
 }
 
 /* An ADD reading the input itself (the input's matrix merged), a channel
@@ -325,14 +298,14 @@ static void test_digits(void **st) { (void)st; compare_net(net_digits(), "digits
 static void test_mixed(void **st) { (void)st; compare_net(net_mixed(), "mixed"); }
 static void test_strided(void **st) { (void)st; compare_net(net_strided(), "strided"); }
 static void test_wide(void **st) { (void)st; compare_net(net_wide(), "wide"); }
-static void test_resblock(void **st) { (void)st; compare_net_dag(net_resblock(), "resblock", 3); }
+static void test_resconv(void **st) { (void)st; compare_net_dag(net_resconv(), "resconv", 3); }
 static void test_rescat(void **st) { (void)st; compare_net_dag(net_rescat(), "rescat", 5); }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_digits), cmocka_unit_test(test_mixed), cmocka_unit_test(test_strided),
-    cmocka_unit_test(test_wide), cmocka_unit_test(test_resblock), cmocka_unit_test(test_rescat),
+    cmocka_unit_test(test_wide), cmocka_unit_test(test_resconv), cmocka_unit_test(test_rescat),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
