@@ -3,8 +3,8 @@
 ** pass = one switch over node kinds, one small function per kind), the
 ** steps and rounding terms the receptive-field pass shares (crown_int.h),
 ** and CROWN's bounds of one node (crown_refine) and of a specification
-** (crown_spec, crown_linear).  Unit rows at a CONV whose chain down to the
-** input allows it take the receptive-field pass instead (crown_patch.c).
+** (crown_spec, crown_linear).  Unit rows at a CONV or ADD whose nodes down
+** to the input allow it take the receptive-field pass instead (crown_patch.c).
 ** Which method runs which pass is the driver's business (bounds.c).
 **
 ** A backward pass bounds max over the set of A . value(start) for q rows at
@@ -476,13 +476,14 @@ static void concretise(bwd *B, int stop, double *out)
   for (size_t r = 0; r < B->q; r++) out[r] = crown_close(ws->net, &B->T, r, out[r]);
 }
 
-/* Are the rows of A0 each one nonzero a e_j at an AFFINE/CONV node?  Then
-   col[r] = j, val[r] = a (allocated; the caller frees).  -1 on OOM. */
+/* Are the rows of A0 each one nonzero a e_j at an AFFINE/CONV node (its
+   first step: back_unit) or an ADD (the receptive-field pass's start)?
+   Then col[r] = j, val[r] = a (allocated; the caller frees).  -1 on OOM. */
 static int unit_rows(const cb_net *net, int start, const double *A0, size_t q, size_t **col, double **val)
 {
   size_t sz = net->node[start].size;
   cb_kind k = net->node[start].kind;
-  if (k != CB_AFFINE && k != CB_CONV) return 0;
+  if (k != CB_AFFINE && k != CB_CONV && k != CB_ADD) return 0;
   if (!(*col = cb_alloc((q + 1) * sizeof **col)) || !(*val = cb_alloc((q + 1) * sizeof **val))) return -1;
   for (size_t r = 0; r < q; r++) {   /* first nonzero, then an OR of the rest's bits but the sign (-0.0 is 0) */
     const double *a = A0 + r * sz;
@@ -566,7 +567,8 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
     double u = crown_underflow(ws, i);
     if (B.merged[i]) merge_slack(&B, i, B.A[i]);
     for (size_t r = 0; r < q; r++) B.T.slack[r] += u;
-    if ((rc = i == start && unit ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK) goto out;
+    if ((rc = i == start && unit && ws->net->node[i].kind != CB_ADD ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK)
+      goto out;
     if (keep) keep[i] = B.A[i];
     B.A[i] = NULL;
   }

@@ -190,11 +190,19 @@ size_t crown_pool_offset(const cb_net *net, int d, size_t q);
                   /* where node d's matrix of a q-row pass lives in its pool */
 
 /* crown_patch.c: the receptive-field pass. */
-#define PATCH_MAX 32   /* longest chain handled */
+#define PATCH_MAX 48   /* most nodes below a start handled */
+#define PATCH_IN 4     /* most inputs of a CONCAT handled */
 
-/* Chain from a CONV down to the input: node[t] reads node[t + 1] (node[n - 1]
-   reads node 0); c, h, w[t]: the shape of node[t]'s input. */
-typedef struct pchain { int n, node[PATCH_MAX]; int64_t c[PATCH_MAX], h[PATCH_MAX], w[PATCH_MAX]; } pchain;
+/* The nodes below a CONV or ADD down to the input (a DAG of CONV, SCALE,
+   relaxed, ADD and channel CONCAT nodes): slot t < n is node[t], in
+   decreasing node order (slot 0 the start, every consumer before what it
+   reads), slot n the input (node[n] = 0).  c, h, w[t]: slot t's tensor;
+   in[t][k]: the slot of its k-th input (nin[t] of them); cons[t]: how many
+   inputs of the DAG's nodes read it (2 or more: its matrix is merged). */
+typedef struct pchain {
+  int n, node[PATCH_MAX + 1], nin[PATCH_MAX], in[PATCH_MAX][PATCH_IN], cons[PATCH_MAX + 1];
+  int64_t c[PATCH_MAX + 1], h[PATCH_MAX + 1], w[PATCH_MAX + 1];
+} pchain;
 
 /* What crown_pass_ex may ask of a pass besides the bound: per-row lines per
    node (alpha-CROWN; NULL: the workspace's), and keep[i] = node i's matrix,
@@ -202,7 +210,7 @@ typedef struct pchain { int n, node[PATCH_MAX]; int64_t c[PATCH_MAX], h[PATCH_MA
 typedef struct pextra { const crown_lines *lines; double **keep; double *pool; const double *A0; } pextra;
 
 int crown_patch_chain(const cb_net *net, int k, pchain *ch);
-                  /* does the receptive-field pass apply to unit rows at node k?  fills ch */
+                  /* does the receptive-field pass apply to unit rows at node k (CONV or ADD)?  fills ch */
 int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const double *val, size_t q, const pextra *x,
                      double *out);
                   /* out_r >= max over the set of val[r] value(ch->node[0])_{col[r]}, as the dense pass */

@@ -5,6 +5,7 @@
 **   net_dense:    AFFINE, RELU, LEAKY_RELU, SCALE (folded BatchNorm), SIGMOID, TANH, CLIP
 **   net_conv:     CONV with stride/padding/dilation/groups, AvgPool as a depthwise CONV, MAXPOOL
 **   net_residual: residual ADD, CONCAT, TRANSPOSE, MAXPOOL, dense head
+**   net_resconv:  resnet-like conv blocks (1x1 stride-2 and identity shortcuts)
 **   net_deep:     a deep ReLU (LeakyReLU) chain, optionally ending in a ReLU
 */
 #ifndef CB_RANDNET_H
@@ -182,6 +183,33 @@ static inline cb_net *net_residual(void)
     shape_set(&s, 2, d5);
     i = net_add(net, CB_ADD, "join", "Add", in3, 2, &s, &err);
   }
+  return net;
+}
+
+/* y = a + b (same shapes), a residual join. */
+static inline int add2(cb_net *net, int a, int b)
+{
+  int in2[2] = {a, b}, i;
+  cb_error err = {0};
+  i = net_add(net, CB_ADD, "add", "Add", in2, 2, &net->node[a].shape, &err);
+  assert_true(i >= 0);
+  return i;
+}
+
+/* resnet_2b's shape, smaller: a stride-2 block with a 1x1 stride-2 conv
+   shortcut, then a block with an identity shortcut; both ADDs feed ReLUs,
+   so CROWN re-bounds them (a pass that starts at an ADD) and the convs above
+   them (a pass down both branches): CROWN's receptive-field pass runs on them. */
+static inline cb_net *net_resconv(void)
+{
+  int64_t d[4] = {1, 2, 16, 16};
+  cb_net *net = start(4, d);
+  int c1 = act(net, conv(net, 0, 3, 3, 1, 1, 1, 1), CB_ACT_RELU);           /* 16x16 */
+  int b = act(net, conv(net, c1, 4, 3, 2, 1, 1, 1), CB_ACT_RELU);           /* 8x8 */
+  int r = act(net, add2(net, conv(net, b, 4, 3, 1, 1, 1, 1), conv(net, c1, 4, 1, 2, 0, 1, 1)), CB_ACT_RELU);
+  b = act(net, conv(net, r, 4, 3, 1, 1, 1, 1), CB_ACT_RELU);
+  r = act(net, add2(net, conv(net, b, 4, 3, 1, 1, 1, 1), r), CB_ACT_RELU);  /* identity shortcut */
+  dense(net, flatten(net, r), 4);
   return net;
 }
 

@@ -78,6 +78,40 @@ static cb_net *net_wide(void)
   return net;
 }
 
+/* Channels of a then b (same spatial size). */
+static int concat2(cb_net *net, int a, int b)
+{
+  int in2[2] = {a, b}, i;
+  int64_t d[4] = {1, net->node[a].shape.dim[1] + net->node[b].shape.dim[1], net->node[a].shape.dim[2], net->node[a].shape.dim[3]};
+  cb_shape s;
+  cb_error err = {0};
+  shape_set(&s, 4, d);
+  i = net_add(net, CB_CONCAT, "cat", "Concat", in2, 2, &s, &err);
+  assert_true(i >= 0);
+  net->node[i].p.concat.axis = 1;
+  return i;
+}
+
+/* An ADD reading the input itself (the input's matrix merged), a channel
+   CONCAT of two branches with different windows (3x3 and 5x5 dilated), a
+   SCALE and sigmoid on one branch, an ADD of a node with itself. */
+static cb_net *net_rescat(void)
+{
+  int64_t d[4] = {1, 2, 14, 14};
+  cb_net *net = start(4, d);
+  int a = act(net, add2(net, conv(net, 0, 2, 3, 1, 1, 1, 1), 0), CB_ACT_LEAKY_RELU);
+  int s = add_node(net, CB_SCALE, a, 4, net->node[a].shape.dim), p, q, c;
+  net->node[s].p.scale.a = rnd_vec(net, net->node[s].size, -1.5, 1.5);
+  net->node[s].p.scale.b = rnd_vec(net, net->node[s].size, -0.3, 0.3);
+  p = act(net, conv(net, s, 3, 3, 1, 1, 1, 1), CB_ACT_SIGMOID);
+  q = act(net, conv(net, a, 2, 3, 1, 2, 2, 1), CB_ACT_RELU);
+  c = concat2(net, p, q);
+  c = act(net, add2(net, conv(net, c, 5, 3, 2, 1, 1, 1), conv(net, c, 5, 1, 2, 0, 1, 1)), CB_ACT_RELU);   /* 7x7 */
+  c = act(net, add2(net, c, c), CB_ACT_TANH);
+  dense(net, flatten(net, c), 3);
+  return net;
+}
+
 typedef struct run { double **lo, **hi, lb[8], ub[8], alb[8], aub[8]; size_t patch_rows, alpha_rows; } run;
 
 /* CROWN bounds (every node and the logits) and, when alpha, alpha-CROWN's
@@ -181,7 +215,32 @@ static void check_sound(const cb_net *net, const cb_set *s, const run *R, const 
   fwd_free(act);
 }
 
-static void compare_net(cb_net *net, const char *name)
+/* How many nodes CROWN re-bounds take the receptive-field pass (by
+   crown_window), and how many of those are ADDs or reach an ADD or CONCAT. */
+static int patched_starts(const cb_net *net, int *dag)
+{
+  size_t mx = 0, *buf;
+  int k, cnt = 0;
+  for (k = 0; k < net->n; k++) if (net->node[k].size > mx) mx = net->node[k].size;
+  buf = malloc(mx * sizeof *buf);
+  *dag = 0;
+  for (k = 1; k < net->n; k++) {
+    int below = 0;
+    if (!crown_refines(net, k) || crown_window(net, k, 0, 0, buf) < 0) continue;
+    cnt++;
+    for (int i = 1; i <= k; i++)
+      if ((net->node[i].kind == CB_ADD || net->node[i].kind == CB_CONCAT) && crown_window(net, k, 0, i, buf) >= 0) below = 1;
+    *dag += below;
+  }
+  free(buf);
+  return cnt;
+}
+
+static void compare_net_dag(cb_net *net, const char *name, int want_dag);
+
+static void compare_net(cb_net *net, const char *name) { compare_net_dag(net, name, 0); }
+
+static void compare_net_dag(cb_net *net, const char *name, int want_dag)
 {
   static const cb_norm norms[3] = {CB_NORM_INF, CB_NORM_2, CB_NORM_1};
   static const double radii[3][2] = {{0.02, 0.1}, {0.1, 0.5}, {0.3, 1.5}};
@@ -191,8 +250,12 @@ static void compare_net(cb_net *net, const char *name)
   cb_error err = {0};
   char tag[160];
   int cases = 0;
+  int starts, dag;
   net->output = net->n - 1;
   if (net_check(net, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
+  starts = patched_starts(net, &dag);
+  printf("%s: %d re-bounded nodes take the receptive-field pass, %d through an ADD or CONCAT\n", name, starts, dag);
+  if (dag < want_dag) fail_msg("%s: %d receptive-field passes through an ADD or CONCAT, want %d", name, dag, want_dag);
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   for (int c = 0; c < 3; c++)
     for (int e = 0; e < 2; e++)
@@ -235,12 +298,14 @@ static void test_digits(void **st) { (void)st; compare_net(net_digits(), "digits
 static void test_mixed(void **st) { (void)st; compare_net(net_mixed(), "mixed"); }
 static void test_strided(void **st) { (void)st; compare_net(net_strided(), "strided"); }
 static void test_wide(void **st) { (void)st; compare_net(net_wide(), "wide"); }
+static void test_resconv(void **st) { (void)st; compare_net_dag(net_resconv(), "resconv", 3); }
+static void test_rescat(void **st) { (void)st; compare_net_dag(net_rescat(), "rescat", 5); }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_digits), cmocka_unit_test(test_mixed), cmocka_unit_test(test_strided),
-    cmocka_unit_test(test_wide),
+    cmocka_unit_test(test_wide), cmocka_unit_test(test_resconv), cmocka_unit_test(test_rescat),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
