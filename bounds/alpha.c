@@ -232,9 +232,9 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
         double *gr = P->G[i] + g0;
         if (P->rho[r] == 0) { memset(gr, 0, n->size * sizeof *gr); continue; }  /* no gradient wanted */
         if (!ar) { for (size_t e = 0; e < n->size; e++) gr[e] = uw[e] * xr[e] + ub[e]; continue; }
-        for (size_t e = 0; e < n->size; e++) {
-          int lo = ar[e] < 0;
-          gr[e] = (lo ? lw[e] : uw[e]) * xr[e] + (lo ? lb[e] : ub[e]);
+        for (size_t e = 0; e < n->size; e++) {   /* both lines, then a select: no branch to mispredict */
+          double gl = lw[e] * xr[e] + lb[e], gu = uw[e] * xr[e] + ub[e];
+          gr[e] = ar[e] < 0 ? gl : gu;
         }
       }
     } else if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
