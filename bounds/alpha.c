@@ -57,6 +57,7 @@
 #include <string.h>
 #include "bounds.h"
 #include "forward.h"
+#include "linalg.h"
 
 void alpha_opt_init(cb_alpha_opt *o)
 {
@@ -97,6 +98,10 @@ typedef struct nrange {
 
 typedef struct alpha_st {
   cb_ws *ws;
+  int *sole;                 /* per node: its only consumer, -1 if none or several */
+  size_t *ia, *oa;           /* grad_affine's alive input and output entries (room for the widest node) */
+  double *xg;                /* grad_affine's gathered input values, xg_n doubles of room */
+  size_t xg_n;
   int np;                    /* passes: intermediate ones in node order, then the final one */
   apass *P;
   nrange *R;                 /* per node */
@@ -208,6 +213,53 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   return CB_OK;
 }
 
+/*
+** G at AFFINE node i on its alive entries only: inputs from an ACT node
+** whose lines are 0 in every row of the pass have G = 0 x + 0 = 0 there
+** (crown_alive), and outputs whose sole consumer is such an ACT node (at or
+** before the pass's start) are read only through those 0 lines and their
+** bound derivatives, which are 0 too (relax_line_dlu of a stable neuron):
+** they are set to 0, and the product is q x kout x kin.  G is never a bound.
+** Returns 1 when it did the node, 0 when the full product is no dearer.
+*/
+static int grad_affine(alpha_st *S, apass *P, int i)
+{
+  cb_ws *ws = S->ws;
+  const cb_node *n = &ws->net->node[i];
+  size_t in = n->p.aff.in, out = n->size, q = P->q, kin, kout = out;
+  int c = S->sole[i];
+  const double *X = P->G[n->in[0]], *Ws;
+  double *T, *Y = P->G[i];
+  if (q < 2 || ws->no_skip) return 0;
+  kin = crown_alive(ws, &P->lines[n->in[0]], n->in[0], q, S->ia);
+  if (c >= 0 && c <= P->start) kout = crown_alive(ws, &P->lines[c], c, q, S->oa);
+  if (8 * kin * kout > 7 * in * out) return 0;
+  if (!(Ws = crown_wsub(ws, i, kout < out ? S->oa : NULL, kout, kin < in ? S->ia : NULL, kin)) ||
+      !(T = crown_subout(ws, q * kout + 1))) return -1;
+  if (kin < in) {
+    if (S->xg_n < q * kin) {
+      cb_free(S->xg);
+      S->xg_n = 0;
+      if (!(S->xg = cb_alloc(q * kin * sizeof(double) + 1))) return -1;
+      S->xg_n = q * kin;
+    }
+    for (size_t r = 0; r < q; r++)
+      for (size_t k = 0; k < kin; k++) S->xg[r * kin + k] = X[r * in + S->ia[k]];
+    X = S->xg;
+  }
+  if (kin && kout) la_gemm(0, 1, q, kout, kin, 1.0, X, kin, Ws, kin, 0.0, T, kout);
+  else memset(T, 0, q * kout * sizeof *T);
+  for (size_t r = 0; r < q; r++) {
+    double *y = Y + r * out;
+    if (kout < out) memset(y, 0, out * sizeof *y);
+    for (size_t k = 0; k < kout; k++) {
+      size_t e = kout < out ? S->oa[k] : k;
+      y[e] = T[r * kout + k] + n->p.aff.b[e];
+    }
+  }
+  return 1;
+}
+
 /* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
 static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 {
@@ -237,7 +289,14 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
           gr[e] = ar[e] < 0 ? gl : gu;
         }
       }
-    } else if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
+      continue;
+    }
+    if (n->kind == CB_AFFINE) {
+      int done = grad_affine(S, P, i);
+      if (done < 0) return cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
+      if (done) continue;
+    }
+    if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
   }
   return CB_OK;
 }
@@ -407,7 +466,20 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
   S->ladj = cb_calloc((size_t)n, sizeof *S->ladj);
   S->uadj = cb_calloc((size_t)n, sizeof *S->uadj);
   S->save = cb_calloc((size_t)n, sizeof *S->save);
-  if (!S->R || !S->ladj || !S->uadj || !S->save) return CB_ENOMEM;
+  S->sole = cb_alloc((size_t)n * sizeof *S->sole);
+  if (!S->R || !S->ladj || !S->uadj || !S->save || !S->sole) return CB_ENOMEM;
+  for (int i = 0; i < n; i++) S->sole[i] = -1;
+  for (int j = 1; j < n; j++)   /* -2: read more than once */
+    for (int k = 0; k < net->node[j].n_in; k++) {
+      int *c = &S->sole[net->node[j].in[k]];
+      *c = *c == -1 ? j : -2;
+    }
+  for (int i = 0; i < n; i++) if (S->sole[i] < 0) S->sole[i] = -1;
+  {
+    size_t wide = 1;
+    for (int i = 0; i < n; i++) if (net->node[i].size > wide) wide = net->node[i].size;
+    if (!(S->ia = cb_alloc(wide * sizeof *S->ia)) || !(S->oa = cb_alloc(wide * sizeof *S->oa))) return CB_ENOMEM;
+  }
   for (int i = 1; i <= net->output; i++) {
     size_t sz = net->node[i].size;
     int target = interm && crown_refines(net, i) && i < net->output;
@@ -450,6 +522,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
+  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xg);
 }
 
 /* Gradients of the final rows' sum through every pass, then one Adam step on each. */
@@ -494,7 +567,7 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, int upper, double *best,
 static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, int upper, double *best,
                       cb_error *err)
 {
-  alpha_st S = {ws, 0, NULL, NULL, NULL, NULL, NULL};
+  alpha_st S = {.ws = ws};
   int rc = init_state(&S, A, q, o->interm && ws->method != CB_CROWN_IBP);
   if (rc != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
   else rc = optimise(&S, o, upper, best, err);
