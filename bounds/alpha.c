@@ -100,6 +100,7 @@ typedef struct alpha_st {
   cb_ws *ws;
   int *sole;                 /* per node: its only consumer, -1 if none or several */
   size_t *ia, *oa;           /* grad_affine's alive input and output entries (room for the widest node) */
+  size_t *xnz;               /* fill_alive's byte per entry (room for the widest node) */
   double *xg;                /* grad_affine's gathered input values, xg_n doubles of room */
   size_t xg_n;
   int np;                    /* passes: intermediate ones in node order, then the final one */
@@ -153,7 +154,8 @@ static int init_par(alpha_st *S, apass *P, int i)
       for (size_t r = 0; r < P->q; r++) A->p[s][r * sz + e] = p0;
     }
   }
-  if (!(L->lw = cb_alloc(k)) || !(L->lb = cb_alloc(k)) || !(L->uw = cb_alloc(k)) || !(L->ub = cb_alloc(k))) return CB_ENOMEM;
+  if (!(L->lw = cb_alloc(k)) || !(L->lb = cb_alloc(k)) || !(L->uw = cb_alloc(k)) || !(L->ub = cb_alloc(k)) ||
+      !(L->alive = cb_alloc(sz * sizeof *L->alive))) return CB_ENOMEM;
   for (size_t r = 0; r < P->q; r++) {   /* neurons outside R->idx keep these lines */
     memcpy(L->lw + r * sz, S->ws->rl_w[i], sz * sizeof(double)); memcpy(L->lb + r * sz, S->ws->rl_b[i], sz * sizeof(double));
     memcpy(L->uw + r * sz, S->ws->ru_w[i], sz * sizeof(double)); memcpy(L->ub + r * sz, S->ws->ru_b[i], sz * sizeof(double));
@@ -192,6 +194,28 @@ static void fill_lines(alpha_st *S, apass *P, int i)
     }
 }
 
+/* Pass P's alive entries at node i (crown_alive) after fill_lines: those
+   outside R->idx keep the lines init_par copied, the same in every row;
+   those in it are looked up row by row.  Windowed rows: left to crown_alive. */
+static void fill_alive(alpha_st *S, apass *P, int i)
+{
+  const cb_ws *ws = S->ws;
+  const nrange *R = &S->R[i];
+  crown_lines *L = &P->lines[i];
+  size_t sz = ws->net->node[i].size;
+  unsigned char *nz = (unsigned char *)S->xnz;
+  if (!L->alive) return;
+  if (P->wo && P->wo[i]) { cb_free(L->alive); L->alive = NULL; return; }
+  for (size_t e = 0; e < sz; e++) nz[e] = !R->has[e] && ((L->lw[e] != 0) | (L->lb[e] != 0) | (L->uw[e] != 0) | (L->ub[e] != 0));
+  for (size_t r = 0; r < P->q; r++)
+    for (size_t j = 0; j < R->nidx; j++) {
+      size_t e = R->idx[j], o = r * sz + e;
+      nz[e] |= (L->lw[o] != 0) | (L->lb[o] != 0) | (L->uw[o] != 0) | (L->ub[o] != 0);
+    }
+  L->nalive = 0;
+  for (size_t e = 0; e < sz; e++) if (nz[e]) L->alive[L->nalive++] = e;
+}
+
 /* Runs pass P; an intermediate pass writes its node's new bounds (no
    intersection with older ones: auto_LiRPA's behaviour, and the gradient stays
    exact) and re-derives the lines that use them; not at iteration 0 (write =
@@ -204,7 +228,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   const cb_net *net = ws->net;
   int rc, k = P->start;
   if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
-  for (int i = 1; i <= k; i++) if (P->lines[i].lw) fill_lines(S, P, i);
+  for (int i = 1; i <= k; i++) if (P->lines[i].lw) { fill_lines(S, P, i); fill_alive(S, P, i); }
   rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
@@ -284,6 +308,15 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
         double *gr = P->G[i] + g0;
         if (P->rho[r] == 0) { memset(gr, 0, n->size * sizeof *gr); continue; }  /* no gradient wanted */
         if (!ar) { for (size_t e = 0; e < n->size; e++) gr[e] = uw[e] * xr[e] + ub[e]; continue; }
+        if (L->alive) {   /* entries whose lines are 0 in every row: 0 x + 0 = 0 */
+          memset(gr, 0, n->size * sizeof *gr);
+          for (size_t j = 0; j < L->nalive; j++) {
+            size_t e = L->alive[j];
+            double gl = lw[e] * xr[e] + lb[e], gu = uw[e] * xr[e] + ub[e];
+            gr[e] = ar[e] < 0 ? gl : gu;
+          }
+          continue;
+        }
         for (size_t e = 0; e < n->size; e++) {   /* both lines, then a select: no branch to mispredict */
           double gl = lw[e] * xr[e] + lb[e], gu = uw[e] * xr[e] + ub[e];
           gr[e] = ar[e] < 0 ? gl : gu;
@@ -371,7 +404,9 @@ static void free_pass(alpha_st *S, apass *P)
   if (P->keep) free_keep(S, P);
   for (int i = 0; P->par && i < n; i++)
     for (int k = 0; k < 4; k++) { cb_free(P->par[i].p[k]); cb_free(P->par[i].m[k]); cb_free(P->par[i].v[k]); cb_free(P->par[i].g[k]); }
-  for (int i = 0; P->lines && i < n; i++) { cb_free(P->lines[i].lw); cb_free(P->lines[i].lb); cb_free(P->lines[i].uw); cb_free(P->lines[i].ub); }
+  for (int i = 0; P->lines && i < n; i++) {
+    cb_free(P->lines[i].lw); cb_free(P->lines[i].lb); cb_free(P->lines[i].uw); cb_free(P->lines[i].ub); cb_free(P->lines[i].alive);
+  }
   for (int i = 0; P->wo && i < n; i++) cb_free(P->wo[i]);
   for (int i = 0; P->wx && i < n; i++) cb_free(P->wx[i]);
   cb_free(P->wo); cb_free(P->wx);
@@ -478,7 +513,8 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
   {
     size_t wide = 1;
     for (int i = 0; i < n; i++) if (net->node[i].size > wide) wide = net->node[i].size;
-    if (!(S->ia = cb_alloc(wide * sizeof *S->ia)) || !(S->oa = cb_alloc(wide * sizeof *S->oa))) return CB_ENOMEM;
+    if (!(S->ia = cb_alloc(wide * sizeof *S->ia)) || !(S->oa = cb_alloc(wide * sizeof *S->oa)) ||
+        !(S->xnz = cb_alloc(wide * sizeof *S->xnz))) return CB_ENOMEM;
   }
   for (int i = 1; i <= net->output; i++) {
     size_t sz = net->node[i].size;
@@ -522,7 +558,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
-  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xg);
+  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->xg);
 }
 
 /* Gradients of the final rows' sum through every pass, then one Adam step on each. */

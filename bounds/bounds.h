@@ -194,7 +194,10 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
 
 /* crown.c: CROWN's backward passes (the receptive-field one is crown_patch.c). */
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
-typedef struct crown_lines { double *lw, *lb, *uw, *ub; } crown_lines;
+typedef struct crown_lines {
+  double *lw, *lb, *uw, *ub;
+  size_t *alive, nalive;  /* when alive: the entries whose lines are not 0 in every row (crown_alive) */
+} crown_lines;
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
                   double *pool, double *out, cb_error *err);
                   /* crown_upper, where row r uses lines[i] (when lines && lines[i].lw) at node i

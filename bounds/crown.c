@@ -200,6 +200,10 @@ size_t crown_alive(cb_ws *ws, const crown_lines *L, int i, size_t q, size_t *idx
   if (n->kind != CB_ACT || !ws->rl_w[i]) return sz;
   if (!grow((void **)&ws->alive_nz, &ws->alive_nz_n, sz, 1)) return sz;   /* no memory: all alive */
   nz = ws->alive_nz;
+  if (L && L->lw && L->alive) {   /* known to the caller */
+    memcpy(idx, L->alive, L->nalive * sizeof *idx);
+    return L->nalive;
+  }
   if (L && L->lw) {   /* the rows' own lines replace the workspace's; row by row, in memory order */
     memset(nz, 0, sz);
     for (size_t r = 0; r < q; r++) {
