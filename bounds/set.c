@@ -289,7 +289,11 @@ void set_argmax(const cb_set *s, const double *a, double *x)
   double nrm = 0;
   size_t jm = 0;
   if (s->norm == CB_NORM_BOX) {   /* no branch on a's sign: a select the compiler vectorises */
-    for (size_t j = 0; j < s->n; j++) x[j] = a[j] >= 0 ? s->hi[j] : s->lo[j];
+    const double *restrict hi = s->hi, *restrict lo = s->lo;
+    for (size_t j = 0; j < s->n; j++) {
+      double h = hi[j], l = lo[j];
+      x[j] = a[j] >= 0 ? h : l;
+    }
     return;
   }
   for (size_t j = 0; j < s->n; j++) {
