@@ -49,6 +49,10 @@
 ** Lower and upper bounds of the same rows are separate optimisations.
 ** Sizes: final rows 9-20; intermediate rows twice the unstable neurons of a
 ** layer; per iteration one CROWN pass and one batched forward pass per pass.
+** Entries of a ReLU that are off in every row of a pass (its four lines 0:
+** fill_alive) take part in nothing: the pass's AFFINE products and the
+** linearised forward run on the other entries only (crown_alive,
+** grad_affine); mnist_relu_9_200 has 72-92% of each layer off.
 ** Rows of a conv layer's pass that takes CROWN's receptive-field path are 0
 ** outside their windows (crown_window): their lines, gradients and Adam
 ** steps are computed on the windows only (digits_cnn: 72 of 512 entries).

@@ -15,7 +15,8 @@
 ** bound of the negated row, so both come from one pass over [A; -A] (STYLE G5).
 ** Relaxed nonlinear node, upper side:  A_in = A+ uw + A- lw,  bias += A+ ub + A- lb.
 ** Source: Zhang et al. 2018 (CROWN) Thm 3.2; Singh et al. 2019 (DeepPoly).
-** Sizes: q up to twice a layer's width; A matrices are propagated with dgemm.
+** Sizes: q up to twice a layer's width; A matrices are propagated with dgemm,
+** an AFFINE step on A's nonzero columns x the input entries not off only.
 */
 #include <float.h>
 #include <math.h>
