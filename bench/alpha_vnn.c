@@ -10,6 +10,7 @@
 ** alirpa_bounds.py's format (method, row, label, cpu_ms, margin_lb).  Run it single-threaded (OPENBLAS_NUM_THREADS=1).
 **   usage: build/bench/alpha_vnn [--iters N] [--interm 0|1] [--lr S] [--reps R] [--boxes OUT] [--json OUT] NET.onnx V1.vnnlib ...
 */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
   cb_net *net;
   cb_bnet bn;
   FILE *bf = NULL, *jf = NULL;
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);   /* as cerbere's main: freed matrices stay on the heap */
+  mallopt(M_TRIM_THRESHOLD, 1024 << 20);
   alpha_opt_init(&ao);
   for (; a < argc && argv[a][0] == '-'; a += 2) {
     if (a + 1 >= argc) break;

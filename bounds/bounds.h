@@ -90,6 +90,14 @@ typedef struct cb_ws {
   size_t *wlive_k;        /* at most one compacted copy of the AFFINE weights per workspace (ws_free) */
   size_t *live;           /* their indices, and a byte per column (live_n columns of room) */
   size_t live_n;
+  size_t *alive;          /* an AFFINE step's input entries that are not off (crown_alive), alive_n of room */
+  size_t alive_n;
+  unsigned char *alive_nz;  /* crown_alive's byte per entry, alive_nz_n of room */
+  size_t alive_nz_n;
+  double *wsub;           /* W at live outputs x alive inputs (crown_wsub), wsub_n doubles of room */
+  size_t wsub_n;
+  double *subout;         /* the product on those entries before its scatter, subout_n doubles of room */
+  size_t subout_n;
   double flops_skipped;   /* matmul FLOPs not done because A's columns were zero (stable-off ReLUs) */
   cb_method method;
   int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown_patch.c), for the
@@ -186,7 +194,10 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
 
 /* crown.c: CROWN's backward passes (the receptive-field one is crown_patch.c). */
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
-typedef struct crown_lines { double *lw, *lb, *uw, *ub; } crown_lines;
+typedef struct crown_lines {
+  double *lw, *lb, *uw, *ub;
+  size_t *alive, nalive;  /* when alive: the entries whose lines are not 0 in every row (crown_alive) */
+} crown_lines;
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
                   double *pool, double *out, cb_error *err);
                   /* crown_upper, where row r uses lines[i] (when lines && lines[i].lw) at node i
@@ -194,6 +205,16 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
                      (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
                      (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
 size_t crown_pool_size(const cb_net *net, int start, size_t q);
+size_t crown_alive(cb_ws *ws, const crown_lines *L, int i, size_t q, size_t *idx);
+                  /* the entries of node i that are not off: for an ACT node, those whose four
+                     lines (row r's own, lines L when L && L->lw, else the workspace's) are not
+                     all 0 in some row, written to idx (room for size_i); their count (size_i,
+                     idx untouched, for any other kind) */
+const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc);
+                  /* AFFINE node i's W at rows[0..kr) x cols[0..kc) (NULL: all), kr x kc
+                     row-major in the workspace (overwritten by the next call); NULL on OOM */
+double *crown_subout(cb_ws *ws, size_t n);
+                  /* the workspace's product buffer, grown to n doubles; NULL on OOM */
 long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx);
                   /* when CROWN's passes from node start take the receptive-field path, the
                      entries of node i's tensor a row e_j can make nonzero (the rest stay exactly

@@ -15,7 +15,8 @@
 ** bound of the negated row, so both come from one pass over [A; -A] (STYLE G5).
 ** Relaxed nonlinear node, upper side:  A_in = A+ uw + A- lw,  bias += A+ ub + A- lb.
 ** Source: Zhang et al. 2018 (CROWN) Thm 3.2; Singh et al. 2019 (DeepPoly).
-** Sizes: q up to twice a layer's width; A matrices are propagated with dgemm.
+** Sizes: q up to twice a layer's width; A matrices are propagated with dgemm,
+** an AFFINE step on A's nonzero columns x the input entries not off only.
 */
 #include <float.h>
 #include <math.h>
@@ -35,6 +36,7 @@ typedef struct bwd {
   const crown_lines *lines;  /* per node per-row lines (alpha-CROWN), or NULL */
   double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
   size_t *off;
+  int stop;         /* the node the pass concretises at */
 } bwd;
 
 /* A of node i, zeroed on first use (in the pass's pool). */
@@ -175,19 +177,110 @@ static const double *live_rows(cb_ws *ws, int i, size_t k)
   return ws->wlive[i];
 }
 
+/* Grows *p to n elements of sz bytes (kept for the next call); 0 on OOM. */
+static int grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+  if (n == 0) n = 1;
+  if (*cap >= n) return 1;
+  cb_free(*p);
+  *cap = 0;
+  if (!(*p = cb_alloc(n * sz))) return 0;
+  *cap = n;
+  return 1;
+}
+
+/* Entries of node i that are not off (bounds.h).  A column of A at an ACT
+   node whose four lines are 0 in every row takes part in nothing: the step
+   through the node adds a_e 0 to A_in, a_e 0 to the bias and |a_e| 0 to the
+   slack (both slack vectors are made of |line| terms), whatever finite a_e. */
+size_t crown_alive(cb_ws *ws, const crown_lines *L, int i, size_t q, size_t *idx)
+{
+  const cb_node *n = &ws->net->node[i];
+  size_t sz = n->size, k = 0;
+  unsigned char *nz;
+  if (n->kind != CB_ACT || !ws->rl_w[i]) return sz;
+  if (!grow((void **)&ws->alive_nz, &ws->alive_nz_n, sz, 1)) return sz;   /* no memory: all alive */
+  nz = ws->alive_nz;
+  if (L && L->lw && L->alive) {   /* known to the caller */
+    memcpy(idx, L->alive, L->nalive * sizeof *idx);
+    return L->nalive;
+  }
+  if (L && L->lw) {   /* the rows' own lines replace the workspace's; row by row, in memory order */
+    memset(nz, 0, sz);
+    for (size_t r = 0; r < q; r++) {
+      const double *lw = L->lw + r * sz, *lb = L->lb + r * sz, *uw = L->uw + r * sz, *ub = L->ub + r * sz;
+      for (size_t e = 0; e < sz; e++) nz[e] |= (lw[e] != 0) | (lb[e] != 0) | (uw[e] != 0) | (ub[e] != 0);
+    }
+  } else
+    for (size_t e = 0; e < sz; e++)
+      nz[e] = (ws->rl_w[i][e] != 0) | (ws->rl_b[i][e] != 0) | (ws->ru_w[i][e] != 0) | (ws->ru_b[i][e] != 0);
+  for (size_t e = 0; e < sz; e++) if (nz[e]) idx[k++] = e;
+  return k;
+}
+
+double *crown_subout(cb_ws *ws, size_t n)
+{
+  return grow((void **)&ws->subout, &ws->subout_n, n, sizeof(double)) ? ws->subout : NULL;
+}
+
+const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
+{
+  const cb_node *n = &ws->net->node[i];
+  size_t in = n->p.aff.in;
+  if (!grow((void **)&ws->wsub, &ws->wsub_n, kr * kc, sizeof(double))) return NULL;
+  for (size_t a = 0; a < kr; a++) {
+    const double *w = n->p.aff.W + (rows ? rows[a] : a) * in;
+    double *d = ws->wsub + a * kc;
+    if (cols) for (size_t c = 0; c < kc; c++) d[c] = w[cols[c]];
+    else memcpy(d, w, kc * sizeof *d);
+  }
+  return ws->wsub;
+}
+
+/*
+** AFFINE whose input is an ACT node (not the pass's stop) with entries that
+** are off (crown_alive): A_in's columns there are left 0 (they take part in
+** nothing, as crown_alive says), so the product runs on W's live rows x alive
+** columns only, q x kin x k, and is added into A_in's alive columns.  Each
+** computed entry is the same sum as the full product's (the dropped
+** products are not summed into it), so the slack stays valid.
+*/
+static int back_affine_sub(bwd *B, int i, const double *A, double *Ain, size_t k, size_t kin)
+{
+  cb_ws *ws = B->ws;
+  const cb_node *n = &ws->net->node[i];
+  size_t out = n->size, in = n->p.aff.in, q = B->q;
+  const double *Ws = k && kin ? crown_wsub(ws, i, k < out ? ws->live : NULL, k, ws->alive, kin) : NULL;
+  double *T = crown_subout(ws, q * kin), *G = (double *)A;
+  if ((k && kin && !Ws) || !T) return CB_ENOMEM;
+  if (!k || !kin) return CB_OK;
+  if (k < out) {
+    if (!(G = gather_buf(ws, k * q))) return CB_ENOMEM;
+    for (size_t r = 0; r < q; r++)
+      for (size_t c = 0; c < k; c++) G[r * k + c] = A[r * out + ws->live[c]];
+  }
+  la_gemm(0, 0, q, kin, k, 1.0, G, k, Ws, kin, 0.0, T, kin);
+  for (size_t r = 0; r < q; r++)
+    for (size_t c = 0; c < kin; c++) Ain[r * in + ws->alive[c]] += T[r * kin + c];
+  ws->flops += 2.0 * (double)q * (double)kin * (double)k;
+  ws->flops_skipped += 2.0 * (double)q * ((double)in * (double)out - (double)kin * (double)k);
+  return CB_OK;
+}
+
 /*
 ** AFFINE: A_in += A W; bias += A b; slack += gamma |A| (|W| zmax_in + |b|).
 ** Only A's live columns are multiplied: where k of the `out` columns are
 ** nonzero, A's k columns and W's k rows are gathered and the product is
 ** q x k x in (the dropped terms are exact zeros, and the rounding bound of a
 ** sum of k <= out terms is below that of out, so the slack stays valid).
-** Worth the gather when at least 1/8 of the columns are zero.
+** Worth the gather when at least 1/8 of the columns are zero.  Likewise only
+** the alive columns of A_in (back_affine_sub).
 */
 static int back_affine(bwd *B, int i, const double *A)
 {
   cb_ws *ws = B->ws;
   const cb_node *n = &ws->net->node[i];
-  size_t out = n->size, in = n->p.aff.in, q = B->q, k = out;
+  size_t out = n->size, in = n->p.aff.in, q = B->q, k = out, kin = in;
   double *Ain = acc(B, n->in[0]), *G;
   const double *v = crown_slack_vec(ws, i);
   if (!Ain || !v) return CB_ENOMEM;
@@ -198,6 +291,15 @@ static int back_affine(bwd *B, int i, const double *A)
     ws->live_n = out;
   }
   if (q > 1 && !ws->no_skip) k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+  if (q > 1 && !ws->no_skip && n->in[0] != B->stop) {
+    if (!grow((void **)&ws->alive, &ws->alive_n, in, sizeof(size_t))) return CB_ENOMEM;
+    kin = crown_alive(ws, B->lines ? &B->lines[n->in[0]] : NULL, n->in[0], q, ws->alive);
+  }
+  if (8 * kin <= 7 * in) {
+    int rc = back_affine_sub(B, i, A, Ain, k, kin);
+    if (rc == CB_OK) crown_add_terms(&B->T, q, A, out, v, crown_slack_gamma(n, in), n->p.aff.b);
+    return rc;
+  }
   if (8 * k <= 7 * out) {
     const double *Wk = k ? live_rows(ws, i, k) : NULL;
     if (k && (!Wk || !(G = gather_buf(ws, k * q)))) return CB_ENOMEM;
@@ -533,7 +635,7 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
-  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL};
+  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop};
   size_t *col = NULL;
   double *val = NULL;
   int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;

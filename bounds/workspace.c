@@ -140,6 +140,10 @@ void ws_free(cb_ws *ws)
   cb_free(ws->scratch);
   cb_free(ws->gather);
   cb_free(ws->live);
+  cb_free(ws->alive);
+  cb_free(ws->alive_nz);
+  cb_free(ws->wsub);
+  cb_free(ws->subout);
   arena_free(&b->arena);
   cb_free(b);
 }
