@@ -346,7 +346,7 @@ static void test_deep(void **st)
 static void test_dense(void **st) { (void)st; sound_net(net_dense(), "dense"); }
 static void test_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
-static void test_resconv(void **st) { (void)st; sound_net(net_resconv(), "resconv"); }   /* receptive-field pass through ADDs */
+static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 
 /* Every activation of the table (act.h) in a dense net of its own, and in one
    whose output is that activation (alpha-CROWN's final pass then optimises
