@@ -1,7 +1,8 @@
 /*
 ** The public API of include/cerbere.h above loading and the forward pass:
 ** input regions, bounds, certification of one sample, VNNLIB verification
-** and global Lipschitz bounds.  Thin wrappers: each checks its arguments
+** and global Lipschitz bounds (radius, gradients and attributions:
+** api_grad.c; the certificates JSON: api_json.c; shared: api_int.h).  Thin wrappers: each checks its arguments
 ** (NULL, sizes, enums), maps the public enums to the floors' (bounds.h,
 ** certify.h, verify.h, lipschitz.h), calls them and copies what the caller
 ** may keep into an opaque handle.  No algorithm lives here, and nothing
@@ -15,8 +16,7 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
-#include "cb.h"
-#include "bounds.h"
+#include "api_int.h"
 #include "certify.h"
 #include "lipschitz.h"
 #include "verify.h"
@@ -24,23 +24,6 @@
 static_assert(CB_ANSWER_UNKNOWN == (int)V_UNKNOWN && CB_ANSWER_VERIFIED == (int)V_VERIFIED &&
               CB_ANSWER_FALSIFIED == (int)V_FALSIFIED && CB_ANSWER_TIMEOUT == (int)V_TIMEOUT &&
               CB_ANSWER_ERROR == (int)V_ERROR && V_COUNT == 5, "cb_answer must follow cb_verdict");
-
-struct cb_region {
-  size_t n;               /* the network's input size */
-  cb_norm norm;           /* CB_NORM_BOX for a box region */
-  double eps;             /* radius (0 for a box) */
-  double *center;         /* n values, NULL for a box */
-  double *lo, *hi;        /* n values each: the box, or a ball's clip box (NULL: none) */
-};
-
-struct cb_certificate {
-  cb_answer answer;
-  int pred;
-  char method[32];        /* cb_cm_name of the deciding method, "none" when unknown */
-  char reason[320];
-  double *cex;            /* n_in values when falsified, else NULL */
-  size_t n_cex;
-};
 
 struct cb_verification {
   cb_answer answer;
@@ -50,13 +33,28 @@ struct cb_verification {
   int rational;
 };
 
-static cb_status fail(cb_error *err, cb_status s, const char *fmt, const char *what)
+const char *cb_version(void) { return CB_VERSION; }
+
+cb_status api_fail(cb_error *err, cb_status s, const char *fmt, const char *what)
 {
   return (cb_status)cb_error_set(err, s, fmt, what);
 }
 
+cb_status api_opts_read(void *dst, size_t full, const void *src, const char *what, cb_error *err)
+{
+  size_t sz;
+  if (!src) return CB_OK;
+  memcpy(&sz, src, sizeof sz);
+  if (sz < sizeof sz || sz > full)
+    return (cb_status)cb_error_set(err, CB_EUSAGE, "options: size field is %zu, not %zu: initialise the struct with %s first",
+                                   sz, full, what);
+  memcpy(dst, src, sz);
+  memcpy(dst, &full, sizeof full);
+  return CB_OK;
+}
+
 /* The internal norm of a public one; 0 if p is not a cb_lp. */
-static int lp_norm(cb_lp p, cb_norm *out)
+int api_lp_norm(cb_lp p, cb_norm *out)
 {
   switch (p) {
   case CB_LP_INF: *out = CB_NORM_INF; return 1;
@@ -67,7 +65,7 @@ static int lp_norm(cb_lp p, cb_norm *out)
 }
 
 /* The internal bounding method of a public one; 0 if m is not one. */
-static int bound_method(cb_bound_method m, cb_method *out)
+int api_bound_method(cb_bound_method m, cb_method *out)
 {
   switch (m) {
   case CB_BOUND_IBP: *out = CB_IBP; return 1;
@@ -79,7 +77,7 @@ static int bound_method(cb_bound_method m, cb_method *out)
 }
 
 /* A copy of n doubles through cb_alloc; NULL on OOM. */
-static double *copy_doubles(const double *v, size_t n)
+double *api_copy_doubles(const double *v, size_t n)
 {
   double *c = cb_alloc((n ? n : 1) * sizeof *c);
   if (c && n) memcpy(c, v, n * sizeof *c);
@@ -87,7 +85,7 @@ static double *copy_doubles(const double *v, size_t n)
 }
 
 /* The region's set, as bounds.h reads it (points into r). */
-static cb_set region_set(const cb_region *r)
+cb_set api_region_set(const cb_region *r)
 {
   cb_set s = {r->norm, r->eps, r->n, r->center, r->lo, r->hi};
   return s;
@@ -104,11 +102,11 @@ void cb_region_free(cb_region *r)
 static cb_status region_new(const cb_net *net, size_t n, cb_region **out, cb_error *err)
 {
   *out = NULL;
-  if (!net) return fail(err, CB_EUSAGE, "%s: NULL network", "cb_region");
+  if (!net) return api_fail(err, CB_EUSAGE, "%s: NULL network", "cb_region");
   if (n != cb_net_input_size(net))
     return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_region: %zu values given, the network takes %zu inputs", n,
                                    cb_net_input_size(net));
-  if (!(*out = cb_calloc(1, sizeof **out))) return fail(err, CB_ENOMEM, "%s: out of memory", "cb_region");
+  if (!(*out = cb_calloc(1, sizeof **out))) return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_region");
   (*out)->n = n;
   return CB_OK;
 }
@@ -119,18 +117,18 @@ cb_status cb_region_ball(const cb_net *net, cb_lp norm, double eps, const double
   cb_region *r = NULL;
   cb_set s;
   cb_status rc;
-  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_ball");
+  if (!out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_ball");
   *out = NULL;
   if ((rc = region_new(net, n, &r, err)) != CB_OK) return rc;
-  if (!center) { rc = fail(err, CB_EUSAGE, "%s: NULL centre", "cb_region_ball"); goto out; }
-  if (!lp_norm(norm, &r->norm)) { rc = fail(err, CB_EUSAGE, "%s: unknown norm", "cb_region_ball"); goto out; }
+  if (!center) { rc = api_fail(err, CB_EUSAGE, "%s: NULL centre", "cb_region_ball"); goto out; }
+  if (!api_lp_norm(norm, &r->norm)) { rc = api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_region_ball"); goto out; }
   if (!(eps >= 0) || !isfinite(eps)) {
     rc = (cb_status)cb_error_set(err, CB_EVALUE, "cb_region_ball: eps must be a finite number >= 0 (got %g)", eps);
     goto out;
   }
   r->eps = eps;
-  if (!(r->center = copy_doubles(center, n))) { rc = fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_ball"); goto out; }
-  s = region_set(r);
+  if (!(r->center = api_copy_doubles(center, n))) { rc = api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_ball"); goto out; }
+  s = api_region_set(r);
   rc = (cb_status)set_check(&s, err);
 out:
   if (rc != CB_OK) cb_region_free(r);
@@ -144,16 +142,16 @@ cb_status cb_region_box(const cb_net *net, const double *lo, const double *hi, s
   cb_region *r = NULL;
   cb_set s;
   cb_status rc;
-  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_box");
+  if (!out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_box");
   *out = NULL;
   if ((rc = region_new(net, n, &r, err)) != CB_OK) return rc;
   r->norm = CB_NORM_BOX;
-  if (!lo || !hi) { rc = fail(err, CB_EUSAGE, "%s: NULL bound", "cb_region_box"); goto out; }
-  if (!(r->lo = copy_doubles(lo, n)) || !(r->hi = copy_doubles(hi, n))) {
-    rc = fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_box");
+  if (!lo || !hi) { rc = api_fail(err, CB_EUSAGE, "%s: NULL bound", "cb_region_box"); goto out; }
+  if (!(r->lo = api_copy_doubles(lo, n)) || !(r->hi = api_copy_doubles(hi, n))) {
+    rc = api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_box");
     goto out;
   }
-  s = region_set(r);
+  s = api_region_set(r);
   rc = (cb_status)set_check(&s, err);
 out:
   if (rc != CB_OK) cb_region_free(r);
@@ -166,15 +164,15 @@ cb_status cb_region_clip(cb_region *r, const double *lo, const double *hi, size_
   double *l, *h;
   cb_set s;
   cb_status rc;
-  if (!r || !lo || !hi) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_clip");
-  if (r->norm == CB_NORM_BOX) return fail(err, CB_EUSAGE, "%s: a box region has no ball to clip", "cb_region_clip");
+  if (!r || !lo || !hi) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_region_clip");
+  if (r->norm == CB_NORM_BOX) return api_fail(err, CB_EUSAGE, "%s: a box region has no ball to clip", "cb_region_clip");
   if (n != r->n)
     return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_region_clip: %zu values given, the region has %zu", n, r->n);
-  if (!(l = copy_doubles(lo, n)) || !(h = copy_doubles(hi, n))) {
+  if (!(l = api_copy_doubles(lo, n)) || !(h = api_copy_doubles(hi, n))) {
     cb_free(l);
-    return fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_clip");
+    return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_region_clip");
   }
-  s = region_set(r);
+  s = api_region_set(r);
   s.lo = l; s.hi = h;
   if ((rc = (cb_status)set_check(&s, err)) != CB_OK) { cb_free(l); cb_free(h); return rc; }
   cb_free(r->lo); cb_free(r->hi);
@@ -185,7 +183,7 @@ cb_status cb_region_clip(cb_region *r, const double *lo, const double *hi, size_
 const char *cb_bound_method_name(cb_bound_method m)
 {
   cb_method im;
-  return bound_method(m, &im) ? bounds_method_name(im) : "?";
+  return api_bound_method(m, &im) ? bounds_method_name(im) : "?";
 }
 
 /* Bounds of C f(x) over set (C: q x output size; lb, ub may be NULL) by
@@ -197,17 +195,17 @@ static cb_status spec_bounds(const cb_net *net, const cb_region *set, cb_bound_m
   cb_bnet bn = {0};
   cb_ws *ws = NULL;
   cb_method im;
-  cb_set s = region_set(set);
+  cb_set s = api_region_set(set);
   cb_error local;
   cb_status rc;
   if (!err) err = &local;   /* ws_new reports its status through err */
-  if (!bound_method(m, &im)) return fail(err, CB_EUSAGE, "%s: unknown bounding method", "cb_bounds");
+  if (!api_bound_method(m, &im)) return api_fail(err, CB_EUSAGE, "%s: unknown bounding method", "cb_bounds");
   if ((rc = (cb_status)bnet_init(&bn, net, err)) != CB_OK) goto out;
   if (!(ws = ws_new(&bn, &s, err))) { rc = err->status; goto out; }
   if ((rc = (cb_status)bounds_run(ws, im, err)) != CB_OK || (rc = (cb_status)bounds_spec(ws, C, q, lb, ub, err)) != CB_OK)
     goto out;
   for (size_t k = 0; k < q; k++)
-    if ((lb && isnan(lb[k])) || (ub && isnan(ub[k]))) { rc = fail(err, CB_EVALUE, "%s: a bound is NaN", "cb_bounds"); goto out; }
+    if ((lb && isnan(lb[k])) || (ub && isnan(ub[k]))) { rc = api_fail(err, CB_EVALUE, "%s: a bound is NaN", "cb_bounds"); goto out; }
 out:
   ws_free(ws);
   bnet_free(&bn);
@@ -215,9 +213,9 @@ out:
 }
 
 /* The checks every bounds call shares: handles, and that region and net agree. */
-static cb_status bounds_args(const cb_net *net, const cb_region *set, const void *a, const void *b, cb_error *err)
+cb_status api_bounds_args(const cb_net *net, const cb_region *set, const void *a, const void *b, cb_error *err)
 {
-  if (!net || !set || !a || !b) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_bounds");
+  if (!net || !set || !a || !b) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_bounds");
   if (set->n != cb_net_input_size(net))
     return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_bounds: the region has %zu values, the network takes %zu inputs",
                                    set->n, cb_net_input_size(net));
@@ -229,11 +227,11 @@ cb_status cb_bounds_logits(const cb_net *net, const cb_region *set, cb_bound_met
 {
   double *I;
   size_t no;
-  cb_status rc = bounds_args(net, set, lo, hi, err);
+  cb_status rc = api_bounds_args(net, set, lo, hi, err);
   if (rc != CB_OK) return rc;
   no = cb_net_output_size(net);
   if (n != no) return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_bounds_logits: room for %zu values, the network has %zu outputs", n, no);
-  if (!(I = cb_calloc(no * no, sizeof *I))) return fail(err, CB_ENOMEM, "%s: out of memory", "cb_bounds_logits");
+  if (!(I = cb_calloc(no * no, sizeof *I))) return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_bounds_logits");
   for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
   rc = spec_bounds(net, set, m, I, no, lo, hi, err);
   cb_free(I);
@@ -245,15 +243,15 @@ cb_status cb_bounds_margins(const cb_net *net, const cb_region *set, cb_bound_me
 {
   double *C;
   size_t no;
-  cb_status rc = bounds_args(net, set, lo, lo, err);
+  cb_status rc = api_bounds_args(net, set, lo, lo, err);
   if (rc != CB_OK) return rc;
   no = cb_net_output_size(net);
-  if (no < 2) return fail(err, CB_EUSAGE, "%s: margins need at least 2 outputs", "cb_bounds_margins");
+  if (no < 2) return api_fail(err, CB_EUSAGE, "%s: margins need at least 2 outputs", "cb_bounds_margins");
   if (label < 0 || (size_t)label >= no)
     return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_bounds_margins: label %d is not a class of the network (0..%zu)", label, no - 1);
   if (n != no - 1)
     return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_bounds_margins: room for %zu values, the network has %zu margins", n, no - 1);
-  if (!(C = cb_calloc(no * no, sizeof *C))) return fail(err, CB_ENOMEM, "%s: out of memory", "cb_bounds_margins");
+  if (!(C = cb_calloc(no * no, sizeof *C))) return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_bounds_margins");
   for (size_t k = 0, j = 0; j < no; j++)
     if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
   rc = spec_bounds(net, set, m, C, no - 1, lo, NULL, err);
@@ -275,10 +273,13 @@ void cb_certify_opts_init(cb_certify_opts *o)
 {
   cb_cert_opt co;
   if (!o) return;
+  memset(o, 0, sizeof *o);
   cert_opt_init(&co);
+  o->size = sizeof *o;
   o->timeout = co.timeout;
   o->bab_timeout = co.bab_timeout;
   o->bab_memory_mb = co.bab_memory_mb;
+  o->radius = co.radius;
 }
 
 /* The cascade's options for a ball region: its one clip range when every
@@ -291,12 +292,14 @@ static cb_status cert_options(const cb_region *set, const cb_certify_opts *o, cb
   co->timeout = o->timeout;
   co->bab_timeout = o->bab_timeout;
   co->bab_memory_mb = o->bab_memory_mb;
+  co->radius = o->radius != 0;
   if (!(o->timeout >= 0) || !(o->bab_timeout >= 0) || !(o->bab_memory_mb > 0))
-    return fail(err, CB_EUSAGE, "%s: timeouts must be >= 0 and bab_memory_mb > 0", "cb_certify");
+    return api_fail(err, CB_EUSAGE, "%s: timeouts must be >= 0 and bab_memory_mb > 0", "cb_certify");
+  if (!(co->bab_timeout > 0)) co->methods &= ~(1u << CM_BAB);   /* as `certify --bab-timeout 0` */
   if (!set->lo) return CB_OK;
   for (size_t j = 1; j < set->n; j++)
     if (set->lo[j] != set->lo[0] || set->hi[j] != set->hi[0])
-      return fail(err, CB_EUNSUP, "%s: a clip box with different bounds per feature is not supported yet "
+      return api_fail(err, CB_EUNSUP, "%s: a clip box with different bounds per feature is not supported yet "
                   "(the cascade takes one range for every feature)", "cb_certify");
   co->clip = set->n > 0;
   co->clip_lo = set->n ? set->lo[0] : 0;
@@ -305,18 +308,29 @@ static cb_status cert_options(const cb_region *set, const cb_certify_opts *o, cb
 }
 
 /* The caller's copy of a cascade result. */
-static cb_status certificate_of(const cb_cert_result *r, size_t n_in, cb_certificate **out, cb_error *err)
+static cb_status certificate_of(const cb_cert_result *r, const cb_cert_opt *co, size_t n_in, size_t n_out,
+                                cb_certificate **out, cb_error *err)
 {
   cb_certificate *c = cb_calloc(1, sizeof *c);
-  if (!c) return fail(err, CB_ENOMEM, "%s: out of memory", "cb_certify");
+  if (!c) return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_certify");
   c->answer = (cb_answer)r->verdict;
+  c->label = r->label;
   c->pred = r->pred;
+  c->norm = co->norm;
+  c->eps = co->eps;
+  c->n_out = n_out;
   snprintf(c->method, sizeof c->method, "%s", r->verdict == V_UNKNOWN ? "none" : cb_cm_name[r->decided_by]);
   snprintf(c->reason, sizeof c->reason, "%s", r->reason);
-  if (r->verdict == V_FALSIFIED && r->cex) {
-    if (!(c->cex = copy_doubles(r->cex, n_in))) { cb_free(c); return fail(err, CB_ENOMEM, "%s: out of memory", "cb_certify"); }
-    c->n_cex = n_in;
+  c->radius = co->radius;
+  c->certified = r->certified_radius;
+  c->attacked = r->attack_radius;
+  if (!(c->logits = api_copy_doubles(r->logits, n_out)) ||
+      (r->have_margin_lb && !(c->margin_lb = api_copy_doubles(r->margin_lb, n_out - 1))) ||
+      (r->verdict == V_FALSIFIED && r->cex && !(c->cex = api_copy_doubles(r->cex, n_in)))) {
+    cb_certificate_free(c);
+    return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_certify");
   }
+  if (c->cex) c->n_cex = n_in;
   *out = c;
   return CB_OK;
 }
@@ -324,26 +338,27 @@ static cb_status certificate_of(const cb_cert_result *r, size_t n_in, cb_certifi
 cb_status cb_certify(const cb_net *net, const cb_region *set, int label, const cb_certify_opts *o,
                      cb_certificate **out, cb_error *err)
 {
-  cb_certify_opts dflt;
+  cb_certify_opts oo;
   cb_cert_opt co;
   cb_certifier *c = NULL;
   cb_cert_result r = {0};
   cb_error local;
   cb_status rc;
   if (!err) err = &local;   /* certifier_new reports its status through err */
-  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_certify");
+  if (!out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_certify");
   *out = NULL;
-  if ((rc = bounds_args(net, set, set, net, err)) != CB_OK) return rc;
-  if (set->norm == CB_NORM_BOX) return fail(err, CB_EUSAGE, "%s: the region must be a ball around the sample, not a box", "cb_certify");
+  if ((rc = api_bounds_args(net, set, set, net, err)) != CB_OK) return rc;
+  if (set->norm == CB_NORM_BOX) return api_fail(err, CB_EUSAGE, "%s: the region must be a ball around the sample, not a box", "cb_certify");
   if (label < 0 || (size_t)label >= cb_net_output_size(net) || cb_net_output_size(net) < 2)
     return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_certify: label %d is not a class of the network (%zu outputs)", label,
                                    cb_net_output_size(net));
-  if (!o) { cb_certify_opts_init(&dflt); o = &dflt; }
-  if ((rc = cert_options(set, o, &co, err)) != CB_OK) return rc;
+  cb_certify_opts_init(&oo);
+  if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_certify_opts_init", err)) != CB_OK) return rc;
+  if ((rc = cert_options(set, &oo, &co, err)) != CB_OK) return rc;
   if (!(c = certifier_new(net, &co, err))) return err->status;
-  if ((rc = (cb_status)cert_result_init(&r, net)) != CB_OK) { fail(err, rc, "%s: out of memory", "cb_certify"); goto out; }
+  if ((rc = (cb_status)cert_result_init(&r, net)) != CB_OK) { api_fail(err, rc, "%s: out of memory", "cb_certify"); goto out; }
   if ((rc = (cb_status)certify_sample(c, set->center, label, &r, NULL, err)) != CB_OK) goto out;
-  rc = certificate_of(&r, set->n, out, err);
+  rc = certificate_of(&r, &co, set->n, cb_net_output_size(net), out, err);
 out:
   cert_result_free(&r);
   certifier_free(c);
@@ -354,7 +369,25 @@ void cb_certificate_free(cb_certificate *c)
 {
   if (!c) return;
   cb_free(c->cex);
+  cb_free(c->logits);
+  cb_free(c->margin_lb);
   cb_free(c);
+}
+
+int cb_certificate_label(const cb_certificate *c) { return c ? c->label : -1; }
+
+const double *cb_certificate_margins(const cb_certificate *c, size_t *n)
+{
+  if (n) *n = c && c->margin_lb ? c->n_out - 1 : 0;
+  return c ? c->margin_lb : NULL;
+}
+
+int cb_certificate_radii(const cb_certificate *c, double *certified, double *attacked)
+{
+  int has = c && c->radius;
+  if (certified) *certified = has ? c->certified : 0;
+  if (attacked) *attacked = has ? c->attacked : INFINITY;
+  return has;
 }
 
 cb_answer cb_certificate_answer(const cb_certificate *c) { return c ? c->answer : CB_ANSWER_UNKNOWN; }
@@ -372,7 +405,9 @@ void cb_verify_opts_init(cb_verify_opts *o)
 {
   vfy_opts v;
   if (!o) return;
+  memset(o, 0, sizeof *o);
   vfy_opts_init(&v);
+  o->size = sizeof *o;
   o->timeout = v.timeout;
   o->max_memory_mb = v.max_memory_mb;
   o->threads = v.threads;
@@ -382,13 +417,13 @@ void cb_verify_opts_init(cb_verify_opts *o)
 static cb_status verification_of(const vfy_result *r, size_t nx, size_t ny, cb_verification **out, cb_error *err)
 {
   cb_verification *v = cb_calloc(1, sizeof *v);
-  if (!v) return fail(err, CB_ENOMEM, "%s: out of memory", "cb_verify_vnnlib");
+  if (!v) return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_verify_vnnlib");
   v->answer = (cb_answer)r->answer;
   snprintf(v->reason, sizeof v->reason, "%s", r->reason);
   if (r->answer == V_FALSIFIED && r->x && r->y) {
-    if (!(v->x = copy_doubles(r->x, nx)) || !(v->y = copy_doubles(r->y, ny))) {
+    if (!(v->x = api_copy_doubles(r->x, nx)) || !(v->y = api_copy_doubles(r->y, ny))) {
       cb_verification_free(v);
-      return fail(err, CB_ENOMEM, "%s: out of memory", "cb_verify_vnnlib");
+      return api_fail(err, CB_ENOMEM, "%s: out of memory", "cb_verify_vnnlib");
     }
     v->nx = nx; v->ny = ny;
     v->rational = r->rational;
@@ -403,18 +438,19 @@ cb_status cb_verify_vnnlib(const cb_net *net, const char *vnnlib_path, const cb_
   vnn_spec *spec = NULL;
   vfy_opts vo;
   vfy_result r = {0};
+  cb_verify_opts oo;
   cb_status rc;
-  if (!out) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
+  if (!out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
   *out = NULL;
-  if (!net || !vnnlib_path) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
+  if (!net || !vnnlib_path) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
   vfy_opts_init(&vo);
-  if (o) {
-    if (!(o->timeout > 0) || !(o->max_memory_mb > 0) || o->threads < 0)
-      return fail(err, CB_EUSAGE, "%s: timeout and max_memory_mb must be > 0, threads >= 0", "cb_verify_vnnlib");
-    vo.timeout = o->timeout;
-    vo.max_memory_mb = o->max_memory_mb;
-    vo.threads = o->threads;
-  }
+  cb_verify_opts_init(&oo);
+  if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_verify_opts_init", err)) != CB_OK) return rc;
+  if (!(oo.timeout > 0) || !(oo.max_memory_mb > 0) || oo.threads < 0)
+    return api_fail(err, CB_EUSAGE, "%s: timeout and max_memory_mb must be > 0, threads >= 0", "cb_verify_vnnlib");
+  vo.timeout = oo.timeout;
+  vo.max_memory_mb = oo.max_memory_mb;
+  vo.threads = oo.threads;
   if ((rc = (cb_status)vnn_parse(vnnlib_path, &spec, err)) != CB_OK ||
       (rc = (cb_status)vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err)) != CB_OK)
     goto out;
@@ -456,13 +492,13 @@ cb_status cb_lipschitz_upper(const cb_net *net, cb_lp norm, double *K, cb_error 
   lip_result *r = NULL;
   cb_status rc;
   double k;
-  if (!net || !K) return fail(err, CB_EUSAGE, "%s: NULL argument", "cb_lipschitz_upper");
+  if (!net || !K) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_lipschitz_upper");
   lip_opts_init(&lo);
-  if (!lp_norm(norm, &lo.norm)) return fail(err, CB_EUSAGE, "%s: unknown norm", "cb_lipschitz_upper");
+  if (!api_lp_norm(norm, &lo.norm)) return api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_lipschitz_upper");
   if ((rc = (cb_status)lip_analyze(net, &lo, &r, err)) != CB_OK) return rc;
   k = r->K_merged <= r->K_layerwise ? r->K_merged : r->K_layerwise;
   lip_result_free(r);
-  if (!(k >= 0)) return fail(err, CB_EVALUE, "%s: the bound is NaN", "cb_lipschitz_upper");
+  if (!(k >= 0)) return api_fail(err, CB_EVALUE, "%s: the bound is NaN", "cb_lipschitz_upper");
   *K = k;
   return CB_OK;
 }

@@ -20,6 +20,13 @@
 ** - Arrays are flat C-order double.  The caller owns every array it passes
 **   and every array it gets back is owned by the handle it came from (valid
 **   until that handle is freed).
+** - Options structs (cb_*_opts) are passed by pointer and start with a
+**   `size` field that cb_*_opts_init sets to sizeof the struct: always call
+**   the init function first, then change fields.  New fields are only ever
+**   appended, so a program built against an older header keeps working
+**   (the library reads the first `size` bytes, defaults for the rest); a
+**   size of 0 (struct not initialised) or larger than the library knows
+**   gives CB_EUSAGE.  A NULL opts pointer means the defaults.
 ** - Soundness: a bound holds for the network's stored weights in real
 **   arithmetic, rounding included; CB_ANSWER_VERIFIED comes only from such
 **   a bound, CB_ANSWER_FALSIFIED only with a counterexample re-checked by
@@ -32,6 +39,10 @@
 #include <stddef.h>
 
 #define CB_VERSION "0.1.0"
+
+const char *cb_version(void);                     /* the loaded library's version, e.g. "0.1.0"
+                                                     (CB_VERSION of the header it was built
+                                                     with; compare with this header's) */
 
 typedef enum cb_status {
   CB_OK = 0,
@@ -173,11 +184,15 @@ const char *cb_answer_vnnlib(cb_answer a);        /* VNN-COMP's word: "unknown",
                                                      "timeout", "error"; "?" out of range */
 
 typedef struct cb_certify_opts {
+  size_t size;                                    /* sizeof (cb_certify_opts), set by init */
   double timeout;                                 /* seconds for the sample; 0 = none (default 0);
                                                      out of time gives CB_ANSWER_UNKNOWN */
   double bab_timeout;                             /* seconds of branch and bound within it, L-inf
                                                      balls only; 0 = no bab step (default 10) */
   double bab_memory_mb;                           /* cap on bab's queued subdomains (default 512) */
+  int radius;                                     /* 1: also search the certified radius
+                                                     (`certify --radius`, cb_certificate_radii);
+                                                     default 0 */
 } cb_certify_opts;
 void cb_certify_opts_init(cb_certify_opts *o);    /* the defaults above; NULL is a no-op */
 
@@ -206,6 +221,18 @@ int cb_certificate_predicted(const cb_certificate *c); /* class of the clean poi
 const double *cb_certificate_counterexample(const cb_certificate *c, size_t *n);
                                                   /* falsified: the checked input (owned by c,
                                                      *n = input size); else NULL, *n = 0 */
+int cb_certificate_label(const cb_certificate *c); /* the label certified; -1 for NULL */
+const double *cb_certificate_margins(const cb_certificate *c, size_t *n);
+                                                  /* lower bounds of f_label - f_j (j != label,
+                                                     ascending) over the set from the deciding
+                                                     (or last) bound method, *n = outputs - 1;
+                                                     NULL, *n = 0 when no bound method ran */
+int cb_certificate_radii(const cb_certificate *c, double *certified, double *attacked);
+                                                  /* with opts radius = 1: 1, *certified = the
+                                                     largest eps proved (bisection with the
+                                                     cascade's sound methods), *attacked = the
+                                                     smallest eps with a counterexample
+                                                     (INFINITY if none found); else 0 */
 
 /* ---- VNNLIB verification ---------------------------------------------------
 ** Complete verification of a VNNLIB property (the `cerbere verify`
@@ -213,6 +240,7 @@ const double *cb_certificate_counterexample(const cb_certificate *c, size_t *n);
 ** counterexample: unsat (CB_ANSWER_VERIFIED) = none exists, sat
 ** (CB_ANSWER_FALSIFIED) = a witness checked in real arithmetic. */
 typedef struct cb_verify_opts {
+  size_t size;                                    /* sizeof (cb_verify_opts), set by init */
   double timeout;                                 /* wall-clock seconds (default 300) */
   double max_memory_mb;                           /* cap on queued subdomains (default 2048);
                                                      reaching it answers unknown */
@@ -257,5 +285,141 @@ cb_status cb_lipschitz_upper(const cb_net *net, cb_lp norm, double *K, cb_error 
                                                      `cerbere lipschitz`.  CB_EUSAGE (NULL,
                                                      unknown norm), CB_EUNSUP (a node kind
                                                      without a Lipschitz rule), CB_ENOMEM */
+
+/* ---- Radius search -----------------------------------------------------------
+** The largest eps for which a sample's label is proved over the ball. */
+typedef enum cb_radius_method {
+  CB_RADIUS_CASCADE,                              /* `certify --radius`: bisection on eps with
+                                                     the certify cascade's sound methods, and
+                                                     the attack radius above it (default) */
+  CB_RADIUS_LOCAL_LIPSCHITZ                       /* `jacobian`'s certified_radius_local: balls
+                                                     whose local Lipschitz constants (interval
+                                                     Jacobian) certify min(eps, m_j / L_j),
+                                                     never below the global-Lipschitz radius;
+                                                     no attack, *attacked = INFINITY */
+} cb_radius_method;
+typedef struct cb_radius_opts {
+  size_t size;                                    /* sizeof (cb_radius_opts), set by init */
+  cb_radius_method method;                        /* default CB_RADIUS_CASCADE */
+  double timeout;                                 /* cascade: seconds for the sample (0 = none,
+                                                     default 0): the bracket found by then */
+  double bab_timeout;                             /* cascade: bab seconds at the region's eps
+                                                     (default 10; 0 = no bab step) */
+  cb_bound_method bounds;                         /* local Lipschitz: pre-activation bounds of
+                                                     each ball, CB_BOUND_CROWN (default) or
+                                                     CB_BOUND_IBP */
+  int steps;                                      /* local Lipschitz: balls bounded at most
+                                                     (default 16, 0..60; 0 = the global radius) */
+} cb_radius_opts;
+void cb_radius_opts_init(cb_radius_opts *o);      /* the defaults above; NULL is a no-op */
+
+cb_status cb_radius(const cb_net *net, const cb_region *set, int label, const cb_radius_opts *o,
+                    double *certified, double *attacked, cb_error *err);
+                                                  /* set: a ball around the sample (its norm
+                                                     and centre; CB_RADIUS_CASCADE starts at its
+                                                     eps and honours its clip box, as `certify
+                                                     --radius --eps E`; the local search reads
+                                                     neither, CB_EUNSUP with a clip box).
+                                                     *certified: the label holds on the ball of
+                                                     that radius (0 if none proved); *attacked
+                                                     (may be NULL): the smallest radius with a
+                                                     checked counterexample, INFINITY if none.
+                                                     CB_EUSAGE (NULL, box region, label, opts),
+                                                     CB_EUNSUP, CB_ENOMEM */
+
+/* ---- Gradients and interval Jacobians ---------------------------------------- */
+cb_status cb_gradient(const cb_net *net, const double *x, size_t n, const double *C, size_t q,
+                      double *G, size_t ng, cb_error *err);
+                                                  /* G = C df/dx at x (reverse mode, derivative
+                                                     of ReLU at 0 = 0 as in PyTorch): C is q x
+                                                     outputs row-major (NULL: the identity, q =
+                                                     outputs: the Jacobian), G is q x inputs
+                                                     (ng = q * inputs), n = input size.  The
+                                                     double computation, not a bound.
+                                                     CB_EUSAGE, CB_ESHAPE, CB_EVALUE, CB_ENOMEM */
+cb_status cb_jacobian_bounds(const cb_net *net, const cb_region *set, cb_bound_method m,
+                             const double *C, size_t q, double *lo, double *hi, size_t ng,
+                             cb_error *err);
+                                                  /* interval Jacobian: lo <= C df/dx(x) <= hi
+                                                     entrywise for every x of set (the Clarke
+                                                     Jacobian at kinks; sound, rounding
+                                                     included); C and sizes as cb_gradient.  m:
+                                                     the pre-activation bounds, CB_BOUND_IBP or
+                                                     CB_BOUND_CROWN (tighter); others CB_EUNSUP */
+
+/* ---- Attributions ------------------------------------------------------------
+** One value per input feature (C order) of the score f_target, or per pixel
+** for an image input with C > 1 channels (max over channels, `reduce`). */
+typedef enum cb_attr_method {
+  CB_ATTR_SALIENCY,                               /* |df/dx| */
+  CB_ATTR_GRADXINPUT,                             /* x * df/dx */
+  CB_ATTR_IG,                                     /* Integrated Gradients (trapezoid, steps) */
+  CB_ATTR_SMOOTHGRAD,                             /* mean gradient under Gaussian noise */
+  CB_ATTR_VARGRAD,                                /* its variance */
+  CB_ATTR_SQUAREGRAD,                             /* its mean square */
+  CB_ATTR_OCCLUSION,                              /* score drop of patches set to baseline */
+  CB_ATTR_RISE,                                   /* random masks */
+  CB_ATTR_GRADCAM,                                /* Grad-CAM at a CONV node */
+  CB_ATTR_GRADCAMPP,                              /* Grad-CAM++ */
+  CB_ATTR_EVA                                     /* certified margin gain of pinned groups */
+} cb_attr_method;
+const char *cb_attr_method_name(cb_attr_method m); /* "saliency", "gradxinput", "ig", ...
+                                                     (the CLI's --method words); "?" unknown */
+typedef struct cb_attr_opts {
+  size_t size;                                    /* sizeof (cb_attr_opts), set by init */
+  cb_attr_method method;                          /* default CB_ATTR_SALIENCY */
+  int steps;                                      /* IG trapezoid intervals (default 50) */
+  double baseline;                                /* IG baseline / occlusion value (default 0) */
+  const double *baseline_vec;                     /* IG: one baseline per input (input size
+                                                     values), NULL = the constant (default) */
+  int n_baselines;                                /* IG: > 0 averages over that many random
+                                                     baselines ~ U[min x, max x] (default 0) */
+  int samples;                                    /* noise samples / RISE masks; 0 = the
+                                                     method's default (50, RISE 2000) */
+  double sigma;                                   /* noise standard deviation (default 0.2) */
+  unsigned long long seed;                        /* RNG seed of random methods (default 1) */
+  int patch, stride;                              /* occlusion patch (0 = default 2; EVA group
+                                                     side, default 1) and stride (default 1) */
+  double rise_p;                                  /* RISE keep probability (default 0.5) */
+  int rise_cells;                                 /* RISE grid side (default 4) */
+  const char *node;                               /* Grad-CAM node name (NULL: last CONV) */
+  int reduce;                                     /* 1 (default): max over channels when C > 1;
+                                                     0: one value per input feature */
+  cb_lp norm;                                     /* EVA ball norm (default CB_LP_INF) */
+  double eps;                                     /* EVA ball radius (default 0.05) */
+} cb_attr_opts;
+void cb_attr_opts_init(cb_attr_opts *o);          /* the defaults above; NULL is a no-op */
+size_t cb_attr_map_size(const cb_net *net, const cb_attr_opts *o);
+                                                  /* map length: H x W when channels are reduced,
+                                                     else the input size (0 for NULL net) */
+cb_status cb_attribute(const cb_net *net, const double *x, size_t n, int target,
+                       const cb_attr_opts *o, double *map, size_t nm, cb_error *err);
+                                                  /* the map of class target at x (n = input
+                                                     size, nm = cb_attr_map_size); the same
+                                                     numbers as `cerbere attribute` (seeded,
+                                                     deterministic).  CB_EUSAGE (NULL, target,
+                                                     options), CB_ESHAPE, CB_EUNSUP, CB_ENOMEM */
+cb_status cb_attribute_bounds(const cb_net *net, const cb_region *set, int target,
+                              const cb_attr_opts *o, double *lb, double *ub, size_t nm,
+                              cb_error *err);
+                                                  /* certified: lb <= map(y) <= ub for every y
+                                                     of set (a ball, maybe clipped; its centre
+                                                     is the sample), for saliency, gradxinput
+                                                     and ig (`cerbere audit`'s bounds); other
+                                                     methods CB_EUNSUP */
+
+/* ---- JSON report ---------------------------------------------------------------- */
+cb_status cb_certificates_write_json(const char *path, const cb_certificate *const *certs, size_t n,
+                                     cb_error *err);
+                                                  /* writes {command: "api", version, summary:
+                                                     {n_samples, n_verified, n_falsified,
+                                                     n_unknown}, samples: [{index, label, norm,
+                                                     eps, pred, verdict, decided_by, reason,
+                                                     logits, margin_lb, counterexample,
+                                                     certified_radius, attack_radius}]} with
+                                                     the keys of `certify`'s certificates.json;
+                                                     numbers print back to the same doubles;
+                                                     written to PATH.tmp and renamed (no
+                                                     partial file).  CB_EUSAGE, CB_EIO, CB_ENOMEM */
 
 #endif
