@@ -206,6 +206,7 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 }
 
 void la_set_threads(int n) { openblas_set_num_threads(n); }
+int la_get_threads(void) { return openblas_get_num_threads(); }
 
 int la_syevd(double *V, size_t p, double *w)
 {

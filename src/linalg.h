@@ -32,6 +32,7 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 
 /* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
 void la_set_threads(int n);
+int la_get_threads(void);          /* OpenBLAS's current thread count */
 
 /* Eigen-decomposition of symmetric V (p x p, row-major, in place: columns become
    eigenvectors) with ascending eigenvalues in w (LAPACK dsyevd).  CB_ENOMEM or

@@ -52,6 +52,7 @@ for e in "$B"/examples/*; do
   esac
 done
 [ -z "$VG" ] && run install sh tests/run_install.sh "$B"
+[ -z "$VG" ] && run python sh tests/run_python.sh "$B"
 run limits_ulimit sh tests/run_limits.sh "$B/cerbere"
 [ -z "$VG" ] && run deps_check sh tests/run_deps.sh
 if [ -n "${CB_ASAN_B:-}" ]; then
