@@ -13,6 +13,7 @@ package with PYTHONPATH or an installed copy).  Every comparison is exact
   - gradient and local-Lipschitz radius of `cerbere jacobian --json`; the
     interval Jacobian encloses the gradient at the centre;
   - attribution maps of `cerbere attribute --json` (saliency, ig);
+  - one Network shared by two threads gives the serial bounds;
   - errors raise CerbereError with the library's one-line message.
 Prints one line per check and exits 1 on the first failure.
 """
@@ -194,6 +195,20 @@ def check_attribute(net):
     ok("attribute gradcam on %s: %d values" % (CNN, mp.size))
 
 
+def check_threads(net):
+    """One Network used by two threads at once: the same bounds as one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    xs = [DATA[r, 1:] for r in range(8)]
+    serial = [net.bounds(x, 0.02, "inf", "crown") for x in xs]
+    with ThreadPoolExecutor(2) as ex:
+        par = list(ex.map(lambda x: net.bounds(x, 0.02, "inf", "crown"), xs))
+    for k, (a, b) in enumerate(zip(serial, par)):
+        same(a[0], b[0], "threads: row %d logit_lb" % k)
+        same(a[1], b[1], "threads: row %d logit_ub" % k)
+    ok("one Network shared by 2 threads: 8 rows of bounds equal the serial ones")
+
+
 def expect_error(f, status, what):
     try:
         f()
@@ -236,6 +251,7 @@ def main():
     check_lipschitz(net)
     check_jacobian(net)
     check_attribute(net)
+    check_threads(net)
     check_errors(net)
     print("python_binding: all checks passed")
 

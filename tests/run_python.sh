@@ -10,9 +10,11 @@
 #      is an ImportError naming it; without CERBERE_LIB the source-tree
 #      package finds an installed library or the build tree's;
 #   3. `pip install --no-build-isolation --no-index ./python` into a fresh
-#      venv (--system-site-packages, for NumPy): offline, then the installed
-#      package runs the example python/examples/certify_torch.py.  SKIPPED
-#      (this part only) without python3-venv / python3-pip.
+#      venv (--system-site-packages, for NumPy): offline; then `make install`
+#      into a staging root, and the installed package, with only
+#      LD_LIBRARY_PATH pointing at the installed library, runs the example
+#      python/examples/certify_torch.py.  SKIPPED (this part only) without
+#      python3-venv / python3-pip.
 #   usage: sh tests/run_python.sh BUILD_DIR
 B=${1:-build}
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
@@ -46,6 +48,14 @@ cp -r python "$T/src"   # pip builds in the source folder: keep the tree clean
   || { cat "$T/pip.log"; fail "pip install --no-build-isolation ./python failed"; }
 inst=$(cd "$T" && CERBERE_LIB=$LIB "$T/venv/bin/python" -c "import cerbere; print(cerbere.__file__)") || fail "the installed package does not import"
 case $inst in "$T"/venv/*) ;; *) fail "imported $inst, not the installed package";; esac
-CERBERE_LIB=$LIB "$T/venv/bin/python" python/examples/certify_torch.py --rows 4 > "$T/ex.log" 2>&1 || { cat "$T/ex.log"; fail "the example failed"; }
+# the installed package with the installed library (`make install` into a
+# staging root, found through LD_LIBRARY_PATH: no CERBERE_LIB, no build tree)
+make --no-print-directory -s install B="$B" DESTDIR="$T/dest" PREFIX=/usr > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "make install failed"; }
+found=$(cd "$T" && env -u CERBERE_LIB LD_LIBRARY_PATH="$T/dest/usr/lib" "$T/venv/bin/python" -c "import cerbere; print(cerbere.lib_path)") \
+  || fail "the installed package does not find the installed library"
+case $found in libcerbere.so*|"$T"/dest/*) ;; *) fail "the installed package loaded $found, not the installed library";; esac
+(cd "$T" && env -u CERBERE_LIB LD_LIBRARY_PATH="$T/dest/usr/lib" "$T/venv/bin/python" "$OLDPWD/python/examples/certify_torch.py" --rows 4 \
+  --json "$T/certs.json") > "$T/ex.log" 2>&1 || { cat "$T/ex.log"; fail "the example failed"; }
 grep -q "^certified " "$T/ex.log" || { cat "$T/ex.log"; fail "the example printed no summary"; }
-echo "ok   pip install --no-build-isolation ./python (offline) into a venv; the example runs: $(grep '^certified ' "$T/ex.log")"
+jq -e '.samples | length == 4' "$T/certs.json" > /dev/null 2>&1 || { command -v jq > /dev/null && fail "the example's certificates JSON has not 4 samples"; }
+echo "ok   pip install --no-build-isolation ./python (offline) into a venv; with the installed library ($found) the example runs: $(grep '^certified ' "$T/ex.log")"
