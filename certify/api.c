@@ -41,6 +41,14 @@ cb_status api_fail(cb_error *err, cb_status s, const char *fmt, const char *what
   return (cb_status)cb_error_set(err, s, fmt, what);
 }
 
+void api_opts_init(void *o, size_t size, const void *d, size_t full)
+{
+  if (!o || size < sizeof size) return;
+  memcpy(o, d, size < full ? size : full);
+  if (size > full) memset((char *)o + full, 0, size - full);
+  memcpy(o, &size, sizeof size);
+}
+
 cb_status api_opts_read(void *dst, size_t full, const void *src, const char *what, cb_error *err)
 {
   size_t sz;
@@ -270,17 +278,17 @@ const char *cb_answer_vnnlib(cb_answer a)
   return a >= CB_ANSWER_UNKNOWN && a <= CB_ANSWER_ERROR ? cb_verdict_table[a].vnnlib : "?";
 }
 
-void cb_certify_opts_init(cb_certify_opts *o)
+void cb_certify_opts_init(cb_certify_opts *o, size_t size)
 {
   cb_cert_opt co;
-  if (!o) return;
-  memset(o, 0, sizeof *o);
+  cb_certify_opts d;
+  memset(&d, 0, sizeof d);
   cert_opt_init(&co);
-  o->size = sizeof *o;
-  o->timeout = co.timeout;
-  o->bab_timeout = co.bab_timeout;
-  o->bab_memory_mb = co.bab_memory_mb;
-  o->radius = co.radius;
+  d.timeout = co.timeout;
+  d.bab_timeout = co.bab_timeout;
+  d.bab_memory_mb = co.bab_memory_mb;
+  d.radius = co.radius;
+  api_opts_init(o, size, &d, sizeof d);
 }
 
 /* The cascade's options for a ball region: its one clip range when every
@@ -353,7 +361,7 @@ cb_status cb_certify(const cb_net *net, const cb_region *set, int label, const c
   if (label < 0 || (size_t)label >= cb_net_output_size(net) || cb_net_output_size(net) < 2)
     return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_certify: label %d is not a class of the network (%zu outputs)", label,
                                    cb_net_output_size(net));
-  cb_certify_opts_init(&oo);
+  cb_certify_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_certify_opts_init", err)) != CB_OK) return rc;
   if ((rc = cert_options(set, &oo, &co, err)) != CB_OK) return rc;
   if (!(c = certifier_new(net, &co, err))) return err->status;
@@ -402,16 +410,16 @@ const double *cb_certificate_counterexample(const cb_certificate *c, size_t *n)
   return c ? c->cex : NULL;
 }
 
-void cb_verify_opts_init(cb_verify_opts *o)
+void cb_verify_opts_init(cb_verify_opts *o, size_t size)
 {
   vfy_opts v;
-  if (!o) return;
-  memset(o, 0, sizeof *o);
+  cb_verify_opts d;
+  memset(&d, 0, sizeof d);
   vfy_opts_init(&v);
-  o->size = sizeof *o;
-  o->timeout = v.timeout;
-  o->max_memory_mb = v.max_memory_mb;
-  o->threads = v.threads;
+  d.timeout = v.timeout;
+  d.max_memory_mb = v.max_memory_mb;
+  d.threads = v.threads;
+  api_opts_init(o, size, &d, sizeof d);
 }
 
 /* The caller's copy of a search result; the witness is copied, not moved. */
@@ -446,7 +454,7 @@ cb_status cb_verify_vnnlib(const cb_net *net, const char *vnnlib_path, const cb_
   *out = NULL;
   if (!net || !vnnlib_path) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
   vfy_opts_init(&vo);
-  cb_verify_opts_init(&oo);
+  cb_verify_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_verify_opts_init", err)) != CB_OK) return rc;
   if (!(oo.timeout > 0) || !(oo.max_memory_mb > 0) || oo.threads < 0)
     return api_fail(err, CB_EUSAGE, "%s: timeout and max_memory_mb must be > 0, threads >= 0", "cb_verify_vnnlib");

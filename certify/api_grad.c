@@ -26,20 +26,20 @@ static_assert(CB_ATTR_SALIENCY == (int)AM_SALIENCY && CB_ATTR_IG == (int)AM_IG &
 
 /* ------------------------------------------------------------ radius */
 
-void cb_radius_opts_init(cb_radius_opts *o)
+void cb_radius_opts_init(cb_radius_opts *o, size_t size)
 {
   cb_certify_opts co;
   radius_lip_opts ro;
-  if (!o) return;
-  memset(o, 0, sizeof *o);
-  cb_certify_opts_init(&co);
+  cb_radius_opts d;
+  memset(&d, 0, sizeof d);
+  cb_certify_opts_init(&co, sizeof co);
   radius_lip_opts_init(&ro);
-  o->size = sizeof *o;
-  o->method = CB_RADIUS_CASCADE;
-  o->timeout = co.timeout;
-  o->bab_timeout = co.bab_timeout;
-  o->bounds = CB_BOUND_CROWN;
-  o->steps = ro.steps;
+  d.method = CB_RADIUS_CASCADE;
+  d.timeout = co.timeout;
+  d.bab_timeout = co.bab_timeout;
+  d.bounds = CB_BOUND_CROWN;
+  d.steps = ro.steps;
+  api_opts_init(o, size, &d, sizeof d);
 }
 
 /* `certify --radius`: the cascade with its radius search at the set's eps. */
@@ -49,7 +49,7 @@ static cb_status radius_cascade(const cb_net *net, const cb_region *set, int lab
   cb_certify_opts co;
   cb_certificate *c = NULL;
   cb_status rc;
-  cb_certify_opts_init(&co);
+  cb_certify_opts_init(&co, sizeof co);
   co.timeout = o->timeout;
   co.bab_timeout = o->bab_timeout;
   co.radius = 1;
@@ -100,7 +100,7 @@ cb_status cb_radius(const cb_net *net, const cb_region *set, int label, const cb
   if (label < 0 || (size_t)label >= cb_net_output_size(net) || cb_net_output_size(net) < 2)
     return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_radius: label %d is not a class of the network (%zu outputs)", label,
                                    cb_net_output_size(net));
-  cb_radius_opts_init(&oo);
+  cb_radius_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_radius_opts_init", err)) != CB_OK) return rc;
   switch (oo.method) {
   case CB_RADIUS_CASCADE: return radius_cascade(net, set, label, &oo, certified, attacked, err);
@@ -187,29 +187,29 @@ const char *cb_attr_method_name(cb_attr_method m)
   return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_EVA ? attr_method_name[m] : "?";
 }
 
-void cb_attr_opts_init(cb_attr_opts *o)
+void cb_attr_opts_init(cb_attr_opts *o, size_t size)
 {
   attr_opt a;
-  if (!o) return;
-  memset(o, 0, sizeof *o);
+  cb_attr_opts d;
+  memset(&d, 0, sizeof d);
   attr_opt_init(&a);
-  o->size = sizeof *o;
-  o->method = (cb_attr_method)a.method;
-  o->steps = a.steps;
-  o->baseline = a.baseline;
-  o->baseline_vec = a.baseline_vec;
-  o->n_baselines = a.n_baselines;
-  o->samples = a.samples;
-  o->sigma = a.sigma;
-  o->seed = a.seed;
-  o->patch = a.patch;
-  o->stride = a.stride;
-  o->rise_p = a.rise_p;
-  o->rise_cells = a.rise_cells;
-  o->node = a.node;
-  o->reduce = a.reduce;
-  o->norm = CB_LP_INF;
-  o->eps = a.eps;
+  d.method = (cb_attr_method)a.method;
+  d.steps = a.steps;
+  d.baseline = a.baseline;
+  d.baseline_vec = a.baseline_vec;
+  d.n_baselines = a.n_baselines;
+  d.samples = a.samples;
+  d.sigma = a.sigma;
+  d.seed = a.seed;
+  d.patch = a.patch;
+  d.stride = a.stride;
+  d.rise_p = a.rise_p;
+  d.rise_cells = a.rise_cells;
+  d.node = a.node;
+  d.reduce = a.reduce;
+  d.norm = CB_LP_INF;
+  d.eps = a.eps;
+  api_opts_init(o, size, &d, sizeof d);
 }
 
 /* The attribution context of the caller's options for target; checks both. */
@@ -219,7 +219,7 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   attr_opt a;
   cb_status rc;
   *out = NULL;
-  cb_attr_opts_init(&oo);
+  cb_attr_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", err)) != CB_OK) return rc;
   attr_opt_init(&a);
   if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_EVA) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
@@ -254,7 +254,7 @@ size_t cb_attr_map_size(const cb_net *net, const cb_attr_opts *o)
   int c, h, w, reduce = 1;
   cb_attr_opts oo;
   if (!net) return 0;
-  cb_attr_opts_init(&oo);
+  cb_attr_opts_init(&oo, sizeof oo);
   if (api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", NULL) == CB_OK) reduce = oo.reduce != 0;
   attr_image(net, &c, &h, &w);
   return reduce && c > 1 ? (size_t)h * (size_t)w : cb_net_input_size(net);

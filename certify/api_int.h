@@ -47,6 +47,11 @@ cb_set api_region_set(const cb_region *r);
 /* NULL checks of net, set, a and b, and that the region fits the net. */
 cb_status api_bounds_args(const cb_net *net, const cb_region *set, const void *a, const void *b, cb_error *err);
 
+/* An init function's work: the defaults d (full bytes) into the caller's o
+   of `size` bytes (bytes past full zeroed), o->size = size; nothing when o
+   is NULL or too small to hold the size field. */
+void api_opts_init(void *o, size_t size, const void *d, size_t full);
+
 /* An options struct from the caller: dst (full bytes) holds the defaults;
    the first src->size bytes of src replace them (src NULL: kept).  A size
    of 0 or above full is CB_EUSAGE naming `what` (the init function). */

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
   size_t nin;
   int rc = 1;
   if (argc < 3 || argc > 5) { fprintf(stderr, "usage: %s NET CSV [EPS [BAB_TIMEOUT]]\n", argv[0]); return 2; }
-  cb_certify_opts_init(&opts);
+  cb_certify_opts_init(&opts, sizeof opts);
   if (argc > 4) opts.bab_timeout = atof(argv[4]);
   if (cb_net_load(argv[1], &net, &err) != CB_OK ||
       cb_data_load_csv(argv[2], cb_net_input_size(net), &data, &err) != CB_OK) goto out;

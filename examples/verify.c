@@ -20,7 +20,7 @@ int main(int argc, char **argv)
   size_t nx, ny;
   int rc = 1;
   if (argc < 3 || argc > 4) { fprintf(stderr, "usage: %s NET PROP.vnnlib [TIMEOUT]\n", argv[0]); return 2; }
-  cb_verify_opts_init(&opts);
+  cb_verify_opts_init(&opts, sizeof opts);
   if (argc > 3) opts.timeout = atof(argv[3]);
   if (cb_net_load(argv[1], &net, &err) != CB_OK || cb_verify_vnnlib(net, argv[2], &opts, &v, &err) != CB_OK) {
     fprintf(stderr, "error: %s: %s\n", cb_status_name(err.status), err.msg);

@@ -21,12 +21,14 @@
 **   and every array it gets back is owned by the handle it came from (valid
 **   until that handle is freed).
 ** - Options structs (cb_*_opts) are passed by pointer and start with a
-**   `size` field that cb_*_opts_init sets to sizeof the struct: always call
-**   the init function first, then change fields.  New fields are only ever
-**   appended, so a program built against an older header keeps working
-**   (the library reads the first `size` bytes, defaults for the rest); a
-**   size of 0 (struct not initialised) or larger than the library knows
-**   gives CB_EUSAGE.  A NULL opts pointer means the defaults.
+**   `size` field.  Always fill one with its init function first, giving
+**   the struct's size: cb_certify_opts o; cb_certify_opts_init(&o, sizeof o);
+**   then change fields.  New fields are only ever appended, so a program
+**   built against an older header keeps working with a newer library: init
+**   writes no more than `size` bytes, and a call reads the first o->size
+**   bytes and takes the defaults for the rest.  A size of 0 (struct not
+**   initialised) or one larger than the library knows (a newer header than
+**   the library) gives CB_EUSAGE.  A NULL opts pointer means the defaults.
 ** - Soundness: a bound holds for the network's stored weights in real
 **   arithmetic, rounding included; CB_ANSWER_VERIFIED comes only from such
 **   a bound, CB_ANSWER_FALSIFIED only with a counterexample re-checked by
@@ -184,7 +186,7 @@ const char *cb_answer_vnnlib(cb_answer a);        /* VNN-COMP's word: "unknown",
                                                      "timeout", "error"; "?" out of range */
 
 typedef struct cb_certify_opts {
-  size_t size;                                    /* sizeof (cb_certify_opts), set by init */
+  size_t size;                                    /* sizeof (cb_certify_opts): set by init */
   double timeout;                                 /* seconds for the sample; 0 = none (default 0);
                                                      out of time gives CB_ANSWER_UNKNOWN */
   double bab_timeout;                             /* seconds of branch and bound within it, L-inf
@@ -194,7 +196,10 @@ typedef struct cb_certify_opts {
                                                      (`certify --radius`, cb_certificate_radii);
                                                      default 0 */
 } cb_certify_opts;
-void cb_certify_opts_init(cb_certify_opts *o);    /* the defaults above; NULL is a no-op */
+void cb_certify_opts_init(cb_certify_opts *o, size_t size);
+                                                  /* the defaults above into the first size
+                                                     bytes of *o (size = sizeof *o; sets
+                                                     o->size); NULL is a no-op */
 
 typedef struct cb_certificate cb_certificate;     /* one sample's verdict (opaque) */
 
@@ -246,7 +251,10 @@ typedef struct cb_verify_opts {
                                                      reaching it answers unknown */
   int threads;                                    /* OpenMP threads; 0 = OpenMP's default */
 } cb_verify_opts;
-void cb_verify_opts_init(cb_verify_opts *o);      /* the defaults above; NULL is a no-op */
+void cb_verify_opts_init(cb_verify_opts *o, size_t size);
+                                                  /* the defaults above into the first size
+                                                     bytes of *o (size = sizeof *o; sets
+                                                     o->size); NULL is a no-op */
 
 typedef struct cb_verification cb_verification;   /* the answer and its witness (opaque) */
 
@@ -311,7 +319,10 @@ typedef struct cb_radius_opts {
   int steps;                                      /* local Lipschitz: balls bounded at most
                                                      (default 16, 0..60; 0 = the global radius) */
 } cb_radius_opts;
-void cb_radius_opts_init(cb_radius_opts *o);      /* the defaults above; NULL is a no-op */
+void cb_radius_opts_init(cb_radius_opts *o, size_t size);
+                                                  /* the defaults above into the first size
+                                                     bytes of *o (size = sizeof *o; sets
+                                                     o->size); NULL is a no-op */
 
 cb_status cb_radius(const cb_net *net, const cb_region *set, int label, const cb_radius_opts *o,
                     double *certified, double *attacked, cb_error *err);
@@ -388,10 +399,14 @@ typedef struct cb_attr_opts {
   cb_lp norm;                                     /* EVA ball norm (default CB_LP_INF) */
   double eps;                                     /* EVA ball radius (default 0.05) */
 } cb_attr_opts;
-void cb_attr_opts_init(cb_attr_opts *o);          /* the defaults above; NULL is a no-op */
+void cb_attr_opts_init(cb_attr_opts *o, size_t size);
+                                                  /* the defaults above into the first size
+                                                     bytes of *o (size = sizeof *o; sets
+                                                     o->size); NULL is a no-op */
 size_t cb_attr_map_size(const cb_net *net, const cb_attr_opts *o);
-                                                  /* map length: H x W when channels are reduced,
-                                                     else the input size (0 for NULL net) */
+                                                  /* map length: H x W when channels are reduced
+                                                     (o->reduce, o NULL = the defaults), else the
+                                                     input size; 0 for a NULL net */
 cb_status cb_attribute(const cb_net *net, const double *x, size_t n, int target,
                        const cb_attr_opts *o, double *map, size_t nm, cb_error *err);
                                                   /* the map of class target at x (n = input

@@ -149,8 +149,8 @@ static void test_certify_errors(void **state)
   double x[2] = {0.25, 1}, lo[2] = {0, 0}, hi[2] = {1, 2};
   size_t n = 7;
   (void)state;
-  cb_certify_opts_init(&o);
-  cb_certify_opts_init(NULL);
+  cb_certify_opts_init(&o, sizeof o);
+  cb_certify_opts_init(NULL, 0);
   assert_int_equal(cb_region_ball(net, CB_LP_INF, 0.01, x, 2, &ball, &err), CB_OK);
   assert_int_equal(cb_region_box(net, lo, hi, 2, &box, &err), CB_OK);
   expect_status(cb_certify(net, ball, 0, &o, NULL, &err), CB_EUSAGE, err);
@@ -161,7 +161,7 @@ static void test_certify_errors(void **state)
   expect_status(cb_certify(net, ball, 5, &o, &c, &err), CB_EUSAGE, err);
   o.timeout = -1;
   expect_status(cb_certify(net, ball, 0, &o, &c, &err), CB_EUSAGE, err);
-  cb_certify_opts_init(&o);
+  cb_certify_opts_init(&o, sizeof o);
   assert_int_equal(cb_region_clip(ball, lo, hi, 2, &err), CB_OK);   /* [0,1] x [0,2]: per feature */
   expect_status(cb_certify(net, ball, 0, &o, &c, &err), CB_EUNSUP, err);
   assert_null(c);
@@ -196,8 +196,8 @@ static void test_verify_errors(void **state)
   size_t nx = 7, ny = 7;
   double K;
   (void)state;
-  cb_verify_opts_init(&o);
-  cb_verify_opts_init(NULL);
+  cb_verify_opts_init(&o, sizeof o);
+  cb_verify_opts_init(NULL, 0);
   expect_status(cb_verify_vnnlib(tiny, "tests/data/tiny_unsat.vnnlib", &o, NULL, &err), CB_EUSAGE, err);
   expect_status(cb_verify_vnnlib(NULL, "tests/data/tiny_unsat.vnnlib", &o, &v, &err), CB_EUSAGE, err);
   assert_null(v);
@@ -294,12 +294,12 @@ static void test_version_opts(void **state)
   double x[2] = {0.25, 1}, cr, ar, map[2];
   (void)state;
   assert_string_equal(cb_version(), CB_VERSION);
-  cb_radius_opts_init(NULL);
-  cb_attr_opts_init(NULL);
-  cb_certify_opts_init(&o);
-  cb_verify_opts_init(&vo);
-  cb_radius_opts_init(&ro);
-  cb_attr_opts_init(&ao);
+  cb_radius_opts_init(NULL, 0);
+  cb_attr_opts_init(NULL, 0);
+  cb_certify_opts_init(&o, sizeof o);
+  cb_verify_opts_init(&vo, sizeof vo);
+  cb_radius_opts_init(&ro, sizeof ro);
+  cb_attr_opts_init(&ao, sizeof ao);
   assert_int_equal(o.size, sizeof o);
   assert_int_equal(vo.size, sizeof vo);
   assert_int_equal(ro.size, sizeof ro);
@@ -319,8 +319,21 @@ static void test_version_opts(void **state)
   expect_status(cb_radius(net, r, 0, &ro, &cr, &ar, &err), CB_EUSAGE, err);
   ao.size = 0;
   expect_status(cb_attribute(net, x, 2, 0, &ao, map, 2, &err), CB_EUSAGE, err);
-  /* a struct of an older header (without `radius`): the default for the rest */
-  cb_certify_opts_init(&o);
+  /* a struct of an older header (without `radius`): init writes no byte past
+     its size, and the call takes the default for the rest */
+  {
+    unsigned char buf[sizeof(cb_certify_opts) + 16];
+    size_t old = offsetof(cb_certify_opts, radius), sz;
+    memset(buf, 0xab, sizeof buf);
+    cb_certify_opts_init((cb_certify_opts *)(void *)buf, old);
+    memcpy(&sz, buf, sizeof sz);
+    assert_int_equal(sz, old);
+    for (size_t k = old; k < sizeof buf; k++) assert_int_equal(buf[k], 0xab);
+    memset(buf, 0xab, sizeof buf);
+    cb_certify_opts_init((cb_certify_opts *)(void *)buf, 4);   /* too small for the size field */
+    for (size_t k = 0; k < sizeof buf; k++) assert_int_equal(buf[k], 0xab);
+  }
+  cb_certify_opts_init(&o, sizeof o);
   o.radius = 1;
   o.size = offsetof(cb_certify_opts, radius);
   assert_int_equal(cb_certify(net, r, 0, &o, &c, &err), CB_OK);
@@ -331,6 +344,17 @@ static void test_version_opts(void **state)
   assert_int_equal(cb_certificate_radii(c, &cr, &ar), 1);
   assert_int_equal(cb_certificate_label(c), 0);
   cb_certificate_free(c);
+  /* a newer header's longer struct: init zeroes the tail, the call refuses it */
+  {
+    struct { cb_radius_opts o; double later; } big;
+    memset(&big, 0xab, sizeof big);
+    cb_radius_opts_init(&big.o, sizeof big);
+    assert_int_equal(big.o.size, sizeof big);
+    assert_true(big.later == 0);
+    assert_int_equal(big.o.steps, 16);
+    expect_status(cb_radius(net, r, 0, &big.o, &cr, &ar, &err), CB_EUSAGE, err);
+    assert_non_null(strstr(err.msg, "cb_radius_opts_init"));
+  }
   assert_int_equal(cb_certificate_label(NULL), -1);
   assert_int_equal(cb_certificate_radii(NULL, &cr, &ar), 0);
   assert_true(cr == 0 && isinf(ar));
@@ -434,7 +458,7 @@ static void test_radius(void **state)
   int label = digits_row(0, x);
   (void)state;
   assert_int_equal(cb_region_ball(net, CB_LP_INF, 0.01, x, 64, &r, &err), CB_OK);
-  cb_radius_opts_init(&o);
+  cb_radius_opts_init(&o, sizeof o);
   o.method = CB_RADIUS_LOCAL_LIPSCHITZ;
   assert_int_equal(cb_radius(net, r, label, &o, &cert, &att, &err), CB_OK);
   assert_true(isinf(att) && cert > 0);
@@ -448,7 +472,7 @@ static void test_radius(void **state)
   lip_result_free(lr);
   bnet_free(&bn);
   /* the cascade's bracket */
-  cb_radius_opts_init(&o);
+  cb_radius_opts_init(&o, sizeof o);
   assert_int_equal(cb_radius(net, r, label, &o, &cert, &att, &err), CB_OK);
   cert_opt_init(&co);
   co.norm = CB_NORM_INF;
@@ -504,7 +528,7 @@ static void test_attribute(void **state)
   assert_string_equal(cb_attr_method_name(CB_ATTR_IG), "ig");
   assert_string_equal(cb_attr_method_name((cb_attr_method)40), "?");
   for (int k = 0; k < 4; k++) {
-    cb_attr_opts_init(&o);
+    cb_attr_opts_init(&o, sizeof o);
     o.method = ms[k];
     o.steps = 8;
     o.samples = 5;
@@ -527,7 +551,7 @@ static void test_attribute(void **state)
     } else expect_status(cb_attribute_bounds(net, r, label, &o, lb, ub, 64, &err), CB_EUNSUP, err);
     attr_free(a);
   }
-  cb_attr_opts_init(&o);
+  cb_attr_opts_init(&o, sizeof o);
   expect_status(cb_attribute(net, x, 64, 10, &o, map, 64, &err), CB_EUSAGE, err);
   expect_status(cb_attribute(net, x, 64, -1, &o, map, 64, &err), CB_EUSAGE, err);
   expect_status(cb_attribute(net, x, 63, label, &o, map, 64, &err), CB_ESHAPE, err);
@@ -537,16 +561,16 @@ static void test_attribute(void **state)
   o.steps = 0;
   o.method = CB_ATTR_IG;
   expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
-  cb_attr_opts_init(&o);
+  cb_attr_opts_init(&o, sizeof o);
   o.method = (cb_attr_method)77;
   expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
   o.method = CB_ATTR_GRADCAM;   /* an MLP has no CONV node */
   assert_int_not_equal(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_OK);
   assert_true(strlen(err.msg) > 0);
-  cb_attr_opts_init(&o);
+  cb_attr_opts_init(&o, sizeof o);
   o.norm = (cb_lp)9;
   expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
-  cb_attr_opts_init(&o);
+  cb_attr_opts_init(&o, sizeof o);
   assert_int_equal(cb_region_box(net, lb, lb, 64, &box, &err), CB_OK);
   expect_status(cb_attribute_bounds(net, box, label, &o, lb, ub, 64, &err), CB_EUSAGE, err);
   expect_status(cb_attribute_bounds(net, r, label, &o, lb, ub, 3, &err), CB_ESHAPE, err);
@@ -571,7 +595,7 @@ static void test_certificates_json(void **state)
   FILE *f;
   cJSON *doc, *samples;
   (void)state;
-  cb_certify_opts_init(&o);
+  cb_certify_opts_init(&o, sizeof o);
   o.radius = 1;
   o.bab_timeout = 0;
   for (int k = 0; k < 3; k++) {
@@ -633,7 +657,7 @@ static void test_oom_sweep_new(void **state)
   cb_radius_opts ro;
   int done = 0;
   (void)state;
-  cb_radius_opts_init(&ro);
+  cb_radius_opts_init(&ro, sizeof ro);
   ro.method = CB_RADIUS_LOCAL_LIPSCHITZ;
   for (long n = 0; n < 100000 && !done; n++) {
     cb_region *r = NULL;

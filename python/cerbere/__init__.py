@@ -217,7 +217,7 @@ class Network:
     def certify(self, x, label, eps, norm="inf", clip=None, timeout=0.0, bab_timeout=10.0, radius=False):
         """The certify cascade on one sample (`cerbere certify`): a Certificate."""
         o = CertifyOpts()
-        lib.cb_certify_opts_init(ctypes.byref(o))
+        lib.cb_certify_opts_init(ctypes.byref(o), ctypes.sizeof(o))
         o.timeout, o.bab_timeout, o.radius = float(timeout), float(bab_timeout), int(bool(radius))
         r = self._region(x, eps, norm, clip)
         h = ctypes.c_void_p()
@@ -233,7 +233,7 @@ class Network:
         --radius` started at eps; "local-lipschitz" is `jacobian`'s
         certified_radius_local (bounds crown or ibp, steps balls)."""
         o = RadiusOpts()
-        lib.cb_radius_opts_init(ctypes.byref(o))
+        lib.cb_radius_opts_init(ctypes.byref(o), ctypes.sizeof(o))
         o.method = _choice(_RADIUS_METHODS, method, "radius method")
         o.timeout, o.bab_timeout, o.steps = float(timeout), float(bab_timeout), int(steps)
         o.bounds = _choice(BOUND_METHODS, bounds, "bounding method")
@@ -290,7 +290,7 @@ class Network:
     # ---- attributions
     def _attr_opts(self, method, kw):
         o = AttrOpts()
-        lib.cb_attr_opts_init(ctypes.byref(o))
+        lib.cb_attr_opts_init(ctypes.byref(o), ctypes.sizeof(o))
         o.method = _choice(ATTRIBUTION_METHODS, method, "attribution method")
         keep = []
         for k, v in kw.items():
@@ -346,7 +346,7 @@ def verify(net, vnnlib, timeout=300.0, max_memory_mb=2048.0, threads=0):
     if not isinstance(net, Network):
         raise CerbereError(-1, "usage error", "verify wants a cerbere.Network, not %r" % (type(net).__name__,))
     o = VerifyOpts()
-    lib.cb_verify_opts_init(ctypes.byref(o))
+    lib.cb_verify_opts_init(ctypes.byref(o), ctypes.sizeof(o))
     o.timeout, o.max_memory_mb, o.threads = float(timeout), float(max_memory_mb), int(threads)
     h = ctypes.c_void_p()
     err = Error()

@@ -8,7 +8,9 @@ The library is looked up, first found wins:
   3. the build tree this package sits in: ../../build/libcerbere.so.0 from
      this file (python/cerbere/ in the cerbere repository).
 The structs below mirror the header field for field; every options struct
-is filled by its *_opts_init first, which also sets its `size` field.
+is filled by its *_opts_init first, given ctypes.sizeof of the struct here:
+the library writes no more than that and reads it back by that size, so a
+newer library with longer structs still works with this binding.
 """
 import ctypes
 import ctypes.util
@@ -83,7 +85,7 @@ _PROTOS = {
     "cb_bounds_margins": (_S, [_H, _H, _I, _I, c_double_p, _Z, _E]),
     "cb_answer_name": (ctypes.c_char_p, [_I]),
     "cb_answer_vnnlib": (ctypes.c_char_p, [_I]),
-    "cb_certify_opts_init": (None, [ctypes.POINTER(CertifyOpts)]),
+    "cb_certify_opts_init": (None, [ctypes.POINTER(CertifyOpts), _Z]),
     "cb_certify": (_S, [_H, _H, _I, ctypes.POINTER(CertifyOpts), _P, _E]),
     "cb_certificate_free": (None, [_H]),
     "cb_certificate_answer": (_I, [_H]),
@@ -94,7 +96,7 @@ _PROTOS = {
     "cb_certificate_label": (_I, [_H]),
     "cb_certificate_margins": (c_double_p, [_H, c_size_t_p]),
     "cb_certificate_radii": (_I, [_H, c_double_p, c_double_p]),
-    "cb_verify_opts_init": (None, [ctypes.POINTER(VerifyOpts)]),
+    "cb_verify_opts_init": (None, [ctypes.POINTER(VerifyOpts), _Z]),
     "cb_verify_vnnlib": (_S, [_H, ctypes.c_char_p, ctypes.POINTER(VerifyOpts), _P, _E]),
     "cb_verification_free": (None, [_H]),
     "cb_verification_answer": (_I, [_H]),
@@ -102,12 +104,12 @@ _PROTOS = {
     "cb_verification_witness": (c_double_p, [_H, c_size_t_p, ctypes.POINTER(c_double_p), c_size_t_p]),
     "cb_verification_witness_rational": (_I, [_H]),
     "cb_lipschitz_upper": (_S, [_H, _I, c_double_p, _E]),
-    "cb_radius_opts_init": (None, [ctypes.POINTER(RadiusOpts)]),
+    "cb_radius_opts_init": (None, [ctypes.POINTER(RadiusOpts), _Z]),
     "cb_radius": (_S, [_H, _H, _I, ctypes.POINTER(RadiusOpts), c_double_p, c_double_p, _E]),
     "cb_gradient": (_S, [_H, c_double_p, _Z, c_double_p, _Z, c_double_p, _Z, _E]),
     "cb_jacobian_bounds": (_S, [_H, _H, _I, c_double_p, _Z, c_double_p, c_double_p, _Z, _E]),
     "cb_attr_method_name": (ctypes.c_char_p, [_I]),
-    "cb_attr_opts_init": (None, [ctypes.POINTER(AttrOpts)]),
+    "cb_attr_opts_init": (None, [ctypes.POINTER(AttrOpts), _Z]),
     "cb_attr_map_size": (_Z, [_H, ctypes.POINTER(AttrOpts)]),
     "cb_attribute": (_S, [_H, c_double_p, _Z, _I, ctypes.POINTER(AttrOpts), c_double_p, _Z, _E]),
     "cb_attribute_bounds": (_S, [_H, _H, _I, ctypes.POINTER(AttrOpts), c_double_p, c_double_p, _Z, _E]),
