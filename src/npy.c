@@ -590,6 +590,7 @@ cb_status cb_vector_load(const char *path, size_t n, double *out, cb_error *err)
       char shp[128] = "";
       size_t o = 0;
       for (size_t d = 0; d < a.ndim && o + 24 < sizeof shp; d++) o += (size_t)snprintf(shp + o, sizeof shp - o, "%s%zu", d ? ", " : "", a.shape[d]);
+      if (a.ndim == 1) snprintf(shp + o, sizeof shp - o, ",");   /* NumPy's (3,) */
       rc = cb_error_set(err, CB_ESHAPE, "%s: shape (%s) holds %zu values, the network takes %zu inputs", path, shp, a.count, n);
       goto out;
     }
