@@ -26,7 +26,7 @@ LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
             liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium \
-            pkg-config
+            pkg-config poppler-utils
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev

@@ -73,7 +73,8 @@ static const char *css =
   /* print and PDF: every collapsed table shown (no script needed), no page break inside a row */
   ".audit{border:1px solid #bbb;border-left:4px solid #1a7f37;padding:8px 12px;margin:10px 0;background:#fafafa}"
   "@media print{details::details-content{content-visibility:visible;display:block}details>*{display:block}"
-  "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}}";
+  "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}"
+  "pre,td{white-space:pre-wrap;overflow-wrap:anywhere}}";   /* paper does not scroll: wrap the reproduce line */
 
 static int is_image(const cJSON *net, int *h, int *w)
 {
@@ -278,12 +279,20 @@ static void run_section(sb *b, const cJSON *run, int id)
   { char *t = cJSON_PrintUnformatted(get(net, "input_shape")); esc(b, t); cJSON_free(t); }
   put(b, "); data "); esc(b, str(data, "file")); put(b, " (sha256 %s, %d rows).</p>", str(data, "sha256"), (int)num(data, "rows"));
   if (cJSON_IsString(get(data, "input_space"))) { put(b, "<p class=muted>input space: "); esc(b, str(data, "input_space")); put(b, "</p>"); }
+  if (cJSON_IsObject(get(data, "normalisation"))) {   /* --mean/--std: the exact SCALE node in front of the net */
+    char *m = cJSON_PrintUnformatted(get(get(data, "normalisation"), "mean")), *d = cJSON_PrintUnformatted(get(get(data, "normalisation"), "std"));
+    put(b, "<p class=muted>normalisation: mean "); esc(b, m ? m : "?"); put(b, ", std "); esc(b, d ? d : "?");
+    put(b, " (per channel; the network sees (x &minus; mean) / std)</p>");
+    cJSON_free(m); cJSON_free(d);
+  }
   {
     const cJSON *nw;
     cJSON_ArrayForEach(nw, get(net, "warnings"))
       if (cJSON_IsString(nw)) { put(b, "<p class=unknown>warning: "); esc(b, nw->valuestring); put(b, "</p>"); }
   }
-  put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created")); put(b, "</p>");
+  put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created"));
+  if (cJSON_IsNumber(get(sum, "threads"))) put(b, ", threads %d", (int)num(sum, "threads"));
+  put(b, "</p>");
   put(b, "<div class=audit><b>What this certifies.</b> For each <span class=verified>verified</span> sample x<sub>i</sub> of ");
   esc(b, str(data, "file"));
   if (weighted) {   /* a weighted L-inf ball: eps scales the per-feature radii */
