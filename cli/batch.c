@@ -91,7 +91,7 @@ int batch_data_options(const char *cmd, int *argc, char **argv)
     if (!strcmp(a, "--data")) data = 1;
     if ((!strcmp(a, "--box") || !strcmp(a, "--eps-per-feature") || !strcmp(a, "--target")) &&
         (!strcmp(cmd, "certify") || !strcmp(cmd, "bounds"))) {   /* others: their own --target, or "unknown option" */
-      if (!v || (a[2] == 'b' && i + 2 >= *argc)) return report_usage(cmd, "%s", a[2] == 'b' ? "--box needs two files, LO and HI" : "a threat option needs a value");
+      if (!v || (a[2] == 'b' && (i + 2 >= *argc || !strncmp(argv[i + 2], "--", 2)))) return report_usage(cmd, "%s", a[2] == 'b' ? "--box needs two files, LO and HI" : "a threat option needs a value");
       if (a[2] == 'b') { box_paths[0] = v; box_paths[1] = argv[i + 2]; i += 2; continue; }
       if (a[2] == 'e') epsw_path = v;
       else {
