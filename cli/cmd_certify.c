@@ -413,7 +413,7 @@ static int write_report(const opts *o, const batch *b, const cb_certifier *c, co
    the row's property as cert_sample_spec builds it (certify.h); *n counts them. */
 static int export_vnnlib(const opts *o, const batch *b, const cb_certifier *c, cJSON *const *done, int *n, cb_error *err)
 {
-  char path[4096], note[1024], clip[96] = "";
+  char path[4096], note[1024], clip[96] = "", who[64];
   *n = 0;
   for (size_t k = 0; k < b->n; k++) {
     const cJSON *s = done[k];
@@ -424,14 +424,17 @@ static int export_vnnlib(const opts *o, const batch *b, const cb_certifier *c, c
     if ((rc = cert_sample_spec(c, batch_x(b, k), batch_label(b, k), &sp, err)) != CB_OK) return rc;
     snprintf(path, sizeof path, "%s/row_%zu.vnnlib", o->export_dir, b->r0 + k);
     if (o->co.clip) snprintf(clip, sizeof clip, ", clip box [%.17g, %.17g]", o->co.clip_lo, o->co.clip_hi);
+    if (b->target >= 0) snprintf(who, sizeof who, "the target's output Y_%d is >=", b->target);   /* targeted: one disjunct */
+    else snprintf(who, sizeof who, "some output Y_j, j != %d, is >=", batch_label(b, k));
     snprintf(note, sizeof note,
              "cerbere certify %s --data %s: row %zu, label %d, L%s eps %.17g%s\n"
              "left unknown: %.400s\n"
              "The asserts describe a counterexample: an input of the box (the row's set, bounds rounded\n"
-             "outward%s) where some output Y_j, j != %d, is >= Y_%d.%s",
+             "outward%s) where %s Y_%d.%s",
              o->net, o->data, b->r0 + k, batch_label(b, k), cb_norm_table[o->co.norm].name, o->co.eps, clip,
-             cJSON_GetObjectItem(s, "reason")->valuestring, o->co.clip ? ", cut by the clip box" : "",
-             batch_label(b, k), batch_label(b, k),
+             cJSON_GetObjectItem(s, "reason")->valuestring,
+             b->box_lo || b->eps_w ? ", cut by the clip box and --box, per-feature radii times eps" : o->co.clip ? ", cut by the clip box" : "",
+             who, batch_label(b, k),
              o->co.norm == CB_NORM_INF ? "" : "\nThe box is the bounding box of the ball: unsat on it proves the row, sat does not refute it.");
     if (!(f = fopen(path, "w"))) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: cannot write", path); }
     rc = vnn_write(f, sp, note);
