@@ -26,6 +26,12 @@
 ** need the global Lipschitz analysis of the net.
 ** The Lipschitz methods may centre on p: every y of the box has
 ** |y_j - p_j| <= |y_j - x_j|, so S lies in the ball of radius eps around p.
+** Threat models (cb_cert_opt, issue 20): a per-feature box merged with the
+** clip box; a weighted L-inf ball (cb_set.w: local-lipschitz does not
+** apply, the global Lipschitz radius is divided by max w); a target class
+** (one margin row, f_label - f_target); regression (2 n_out rows
+** T + f_j(x) - f_j(y) >= 0 and f_j(y) - f_j(x) + T >= 0 with f(x) enclosed
+** exactly, non-strict; no Lipschitz methods, no bab).
 ** A verdict "verified" comes only from a sound bound; a NaN or infinite bound
 ** is an internal error for the sample (unknown), never read as verified.
 ** "falsified" only through counterexample_accept (certify.c): the point lies
@@ -134,8 +140,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
 
 /* The sample's property in VNNLIB form (the asserts describe a counterexample):
    one input box, the set's bounding box rounded outward (outer box; the inner
-   box rounded inward), with the clip box when there is one, and the
-   disjunction over j != label of y_label - y_j <= 0.  For an L-inf ball the
+   box rounded inward; per-feature radii eps w_i when weighted), with the clip
+   box and --box when there are, and the disjunction over j != label of
+   y_label - y_j <= 0 (targeted: the one disjunct j = target; regression:
+   refused, CB_EUNSUP).  For an L-inf ball the
    box is the set (up to rounding); for L2/L1 it only contains it, so an unsat
    answer on it proves the sample but a sat one does not refute it.  *out is
    freed with vnn_free. */

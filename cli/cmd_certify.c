@@ -204,6 +204,7 @@ static cJSON *settings_json(const opts *o, const batch *b, unsigned methods, siz
   for (int k = 0; k < CM_COUNT; k++) if ((methods >> k) & 1) cJSON_AddItemToArray(m, cJSON_CreateString(cb_cm_name[k]));
   cJSON_AddItemToObject(s, "methods", m);
   cJSON_AddBoolToObject(s, "radius", o->co.radius);
+  if (b->eps_w) cJSON_AddStringToObject(s, "radius_unit", "a scale of the per-feature radii (eps_per_feature)");
   cJSON_AddNumberToObject(s, "radius_rtol", o->co.radius_rtol);
   cJSON_AddNumberToObject(s, "timeout_s", o->co.timeout);
   cJSON_AddNumberToObject(s, "bab_timeout_s", (methods >> CM_BAB) & 1 ? o->co.bab_timeout : 0);
@@ -388,7 +389,7 @@ static void print_summary(const opts *o, const tally *t, double medr, double sec
   if (!o->co.regression) printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
   printf("  %-20s %.4f  (%d verified)\n", o->co.regression ? "verified fraction" : "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);
   printf("  %-20s %d\n  %-20s %d\n", "falsified", t->fal, "unknown", t->unk);
-  if (o->co.radius) printf("  %-20s %.6g\n", "median cert. radius", medr);
+  if (o->co.radius) printf("  %-20s %.6g%s\n", "median cert. radius", medr, o->co.eps_w ? " (a scale of the per-feature radii)" : "");
   printf("  %-20s", "decided by");
   for (int k = 0; k < CM_COUNT; k++) printf(" %s %d%s", cb_cm_name[k], t->by[k], k + 1 < CM_COUNT ? "," : "\n");
   printf("  %-20s %.3f s\n", "time", secs);
