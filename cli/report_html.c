@@ -438,8 +438,9 @@ char *report_html(const cJSON *report)
   b.s[0] = 0;
   put(&b, "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>cerbere certification report</title><style>%s</style></head><body>", css);
   put(&b, "<h1>cerbere certification report</h1><p class=muted>%s %s (commit %s), report schema %s. Verified means a sound bound "
-          "proved every margin positive over the whole set, for real arithmetic; falsified means a counterexample was found "
-          "and re-checked by the forward pass.</p>", str(tool, "name"), str(tool, "version"), str(tool, "git_commit"), str(report, "schema"));
+          "proved the run's property (every margin positive, the target's margin positive, or every output within the "
+          "regression tolerance: see each run's box) over the whole set, for real arithmetic; falsified means a counterexample "
+          "was found and re-checked in exact arithmetic.</p>", str(tool, "name"), str(tool, "version"), str(tool, "git_commit"), str(report, "schema"));
   put(&b, "<ul>");
   cJSON_ArrayForEach(run, get(report, "runs")) {
     const cJSON *set = get(run, "settings"), *sum = get(run, "summary");
@@ -448,7 +449,9 @@ char *report_html(const cJSON *report)
     if (!strcmp(str(run, "command"), "audit"))
       put(&b, "</a>: %s attributions, %d of %d certifiably stable</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"));
     else
-      put(&b, "</a>: certified accuracy %.4f, %d falsified, %d unknown</li>", num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
+      put(&b, "</a>: %s %.4f, %d falsified, %d unknown</li>", cJSON_IsNumber(get(set, "tol")) ? "regression, verified fraction" :
+          cJSON_IsNumber(get(get(set, "threat_model"), "target")) ? "targeted, certified accuracy" : "certified accuracy",
+          num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
     id++;
   }
   put(&b, "</ul>");
