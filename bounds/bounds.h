@@ -23,14 +23,18 @@
 #include "net.h"
 #include "norm.h"
 
-/* The input region: a ball {x : ||x - center|| <= eps} intersected with the
-   box [lo, hi] when lo/hi are given, or (CB_NORM_BOX) just the box. */
+/* The input region: a ball {x : ||x - center|| <= eps} (with w: the weighted
+   L-inf ball max_j |x_j - center_j| / w_j <= eps) intersected with the box
+   [lo, hi] when lo/hi are given, or (CB_NORM_BOX) just the box. */
 typedef struct cb_set {
   cb_norm norm;
   double eps;             /* radius, >= 0 (ignored for a box) */
   size_t n;               /* dimension = network input size */
   const double *center;   /* n values (NULL for a box) */
   const double *lo, *hi;  /* box, or clip box for a ball (NULL = none) */
+  const double *w;        /* weighted L-inf ball (norm CB_NORM_INF only; NULL = none):
+                             {x : |x_j - center_j| <= eps w_j}, w_j >= 0 finite
+                             (--eps-per-feature: eps scales the per-feature radii w) */
 } cb_set;
 
 /* Intermediate bounds: boxes (IBP), CROWN, IBP (CROWN-IBP), CROWN (alpha-CROWN),

@@ -11,6 +11,12 @@
 ** (gradual underflow is absolute, not relative, error), then is rounded up.
 ** Called once per bound row.
 **
+** Weighted L-inf balls (w, --eps-per-feature): {x : |x_j - c_j| <= eps w_j}
+** is the box [c - eps w, c + eps w]; every support value goes through
+** box_support with the radius eps w_j rounded up (wrad), so a bound holds on
+** a superset; membership (set_contains) takes eps w_j rounded down, so an
+** accepted point is in the real set.
+**
 ** Empty sets.  A ball around a centre c outside the clip box meets the box
 ** iff the box point nearest c, p = clamp(c) coordinatewise (nearest in every
 ** p-norm), lies in the ball: ||p - c|| <= eps.  set_check refuses a set whose
@@ -49,6 +55,14 @@ static void abs_diff(double x, double c, double *lo, double *hi)
   *hi = E <= 0 ? D : nextafter(D, HUGE_VAL);
 }
 
+/* The radius of coordinate j: eps, or eps w_j rounded up (up = 1, for
+   bounds) or down (up = 0, for membership). */
+static double wrad(const cb_set *s, size_t j, int up)
+{
+  if (!s->w) return s->eps;
+  return up ? round_mul_ru(s->eps, s->w[j]) : round_mul_rd(s->eps, s->w[j]);
+}
+
 /* 1 if |x - c| <= eps exactly (doubles, eps >= 0). */
 static int within(double x, double c, double eps)
 {
@@ -75,6 +89,8 @@ double set_clip_distance(const cb_set *s, int up)
     double p = fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), lo, hi, d;
     abs_diff(p, s->center[j], &lo, &hi);
     d = up ? hi : lo;
+    if (s->w && d > 0)   /* weighted: |p_j - c_j| / w_j, infinite where w_j = 0 */
+      d = s->w[j] > 0 ? (up ? round_div_ru(d, s->w[j]) : round_div_rd(d, s->w[j])) : HUGE_VAL;
     if (s->norm == CB_NORM_INF) acc = fmax(acc, d);
     else acc += s->norm == CB_NORM_2 ? d * d : d;
   }
@@ -91,8 +107,12 @@ static int provably_empty(const cb_set *s)
 {
   if (!s->lo || s->norm == CB_NORM_BOX) return 0;
   if (s->norm == CB_NORM_INF) {
-    for (size_t j = 0; j < s->n; j++)
-      if (!within(fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), s->center[j], s->eps)) return 1;
+    for (size_t j = 0; j < s->n; j++) {
+      double p = fmin(fmax(s->center[j], s->lo[j]), s->hi[j]), lo, hi;
+      if (!s->w) { if (!within(p, s->center[j], s->eps)) return 1; continue; }
+      abs_diff(p, s->center[j], &lo, &hi);
+      if (lo > wrad(s, j, 1)) return 1;     /* beyond eps w_j rounded up: beyond the real one */
+    }
     return 0;
   }
   return set_clip_distance(s, 0) > s->eps;
@@ -113,6 +133,12 @@ int set_check(const cb_set *s, cb_error *err)
     return cb_error_set(err, CB_EUSAGE, "eps must be a finite number >= 0 (got %g)", s->eps);
   if (s->norm == CB_NORM_BOX && (!s->lo || !s->hi))
     return cb_error_set(err, CB_EUSAGE, "a box needs lower and upper bounds");
+  if (s->w && s->norm != CB_NORM_INF)
+    return cb_error_set(err, CB_EUSAGE, "per-feature radii make a weighted L-inf ball: the norm must be inf, not %s",
+                        cb_norm_table[s->norm].name);
+  for (size_t j = 0; s->w && j < s->n; j++)
+    if (!(s->w[j] >= 0) || !isfinite(s->w[j]))
+      return cb_error_set(err, CB_EVALUE, "input %zu: per-feature radius %g is not a finite number >= 0", j, s->w[j]);
   for (size_t j = 0; j < s->n; j++) {
     if (s->center && !isfinite(s->center[j])) return cb_error_set(err, CB_EVALUE, "input %zu is not finite", j);
     if (s->lo && (!isfinite(s->lo[j]) || !isfinite(s->hi[j]) || s->lo[j] > s->hi[j]))
@@ -120,8 +146,8 @@ int set_check(const cb_set *s, cb_error *err)
   }
   if (s->n && provably_empty(s)) {
     box_text(s, box, sizeof box);
-    return cb_error_set(err, CB_EVALUE, "the set is empty: the %s ball of radius %.10g does not meet %s (distance %.6g)",
-                        cb_norm_table[s->norm].text, s->eps, box, set_clip_distance(s, 0));
+    return cb_error_set(err, CB_EVALUE, "the set is empty: the %s%s ball of radius %.10g does not meet %s (distance %.6g)",
+                        s->w ? "weighted " : "", cb_norm_table[s->norm].text, s->eps, box, set_clip_distance(s, 0));
   }
   return CB_OK;
 }
@@ -129,8 +155,9 @@ int set_check(const cb_set *s, cb_error *err)
 void set_box(const cb_set *s, double *lo, double *hi)
 {
   for (size_t j = 0; j < s->n; j++) {
-    double l = s->norm == CB_NORM_BOX ? s->lo[j] : round_down(s->center[j] - s->eps);
-    double h = s->norm == CB_NORM_BOX ? s->hi[j] : round_up(s->center[j] + s->eps);
+    double r = wrad(s, j, 1);
+    double l = s->norm == CB_NORM_BOX ? s->lo[j] : round_down(s->center[j] - r);
+    double h = s->norm == CB_NORM_BOX ? s->hi[j] : round_up(s->center[j] + r);
     if (s->norm != CB_NORM_BOX && s->lo) { l = fmax(l, s->lo[j]); h = fmin(h, s->hi[j]); }
     lo[j] = l;
     hi[j] = h;
@@ -148,7 +175,7 @@ int set_contains(const cb_set *s, const double *x)
     if (!isfinite(x[j])) return 0;
     if (s->lo && (x[j] < s->lo[j] || x[j] > s->hi[j])) return 0;
     if (s->norm == CB_NORM_BOX) continue;
-    if (s->norm == CB_NORM_INF) { if (!within(x[j], s->center[j], s->eps)) return 0; continue; }
+    if (s->norm == CB_NORM_INF) { if (!within(x[j], s->center[j], wrad(s, j, 0))) return 0; continue; }
     abs_diff(x[j], s->center[j], &lo, &d);
     acc += s->norm == CB_NORM_2 ? d * d : d;
   }
@@ -193,10 +220,11 @@ static double box_support(const cb_set *s, const double *a, size_t m, const size
   if (!idx && s->norm == CB_NORM_BOX) return box_support_dense(s, a, bias);
   for (size_t k = 0; k < m; k++) {
     size_t j = idx ? idx[k] : k;
-    double l = s->lo[j], h = s->hi[j];
-    if (s->norm != CB_NORM_BOX) {  /* clipped ball: its box */
-      l = fmax(s->center[j] - s->eps, l);
-      h = fmin(s->center[j] + s->eps, h);
+    double l = s->lo ? s->lo[j] : -HUGE_VAL, h = s->hi ? s->hi[j] : HUGE_VAL;
+    if (s->norm != CB_NORM_BOX) {  /* clipped (or weighted) L-inf ball: its box */
+      double r = wrad(s, j, 1);
+      l = fmax(s->center[j] - r, l);
+      h = fmin(s->center[j] + r, h);
       l = round_down(l); h = round_up(h);
     }
     v += a[k] >= 0 ? a[k] * h : a[k] * l;
@@ -269,7 +297,7 @@ void set_support_win(const cb_set *s, const double *A, size_t q, size_t m, const
   for (size_t i = 0; i < q; i++) {
     const double *a = A + i * m;
     double b = bias ? bias[i] : 0;
-    if (s->norm == CB_NORM_BOX || (s->norm == CB_NORM_INF && s->lo)) out[i] = box_support(s, a, m, idx, b);
+    if (s->norm == CB_NORM_BOX || (s->norm == CB_NORM_INF && (s->lo || s->w))) out[i] = box_support(s, a, m, idx, b);
     else if (!s->lo) out[i] = ball_support(s, a, m, idx, b);
     else out[i] = fmin(ball_support(s, a, m, idx, b), box_support(s, a, m, idx, b));
   }
@@ -304,7 +332,7 @@ void set_argmax(const cb_set *s, const double *a, double *x)
   for (size_t j = 0; j < s->n; j++) {
     double sg = a[j] > 0 ? 1 : a[j] < 0 ? -1 : 0;
     if (s->norm == CB_NORM_BOX) { x[j] = a[j] >= 0 ? s->hi[j] : s->lo[j]; continue; }
-    x[j] = s->center[j] + (s->norm == CB_NORM_INF ? s->eps * sg
+    x[j] = s->center[j] + (s->norm == CB_NORM_INF ? wrad(s, j, 0) * sg
                          : s->norm == CB_NORM_2 ? (nrm > 0 ? s->eps * a[j] / nrm : 0)
                          : (j == jm ? s->eps * sg : 0));
     if (s->lo) x[j] = fmin(fmax(x[j], s->lo[j]), s->hi[j]);

@@ -67,7 +67,10 @@ int attack_project(const cb_set *s, double *x)
   if (s->norm != CB_NORM_BOX) {
     const double *c = s->center;
     if (s->norm == CB_NORM_INF) {
-      for (size_t j = 0; j < n; j++) x[j] = fmin(fmax(x[j], c[j] - s->eps), c[j] + s->eps);
+      for (size_t j = 0; j < n; j++) {   /* weighted ball: radius eps w_j */
+        double r = s->w ? s->eps * s->w[j] : s->eps;
+        x[j] = fmin(fmax(x[j], c[j] - r), c[j] + r);
+      }
     } else {
       double nrm = 0;
       for (size_t j = 0; j < n; j++) { x[j] -= c[j]; nrm += x[j] * x[j]; }
@@ -183,7 +186,7 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   a.xbest = x_best;
   if (!a.g || !a.y || !a.G || !a.x || !a.r) { if (a.g) cb_error_set(err, CB_ENOMEM, "attack: out of memory"); goto out; }
   for (size_t j = 0; j < a.nin; j++) {
-    a.r[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->hi[j] - set->lo[j]) : set->eps;
+    a.r[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->hi[j] - set->lo[j]) : set->w ? set->eps * set->w[j] : set->eps;
     a.x[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->lo[j] + set->hi[j]) : set->center[j];
   }
   /* 1. the centre (projected: with a clip box it may lie outside).  No point

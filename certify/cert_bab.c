@@ -85,18 +85,24 @@ int cert_sample_spec(const cb_certifier *c, const double *x, int label, vnn_spec
   if (spec_alloc(S, nx, ny) != CB_OK) { vnn_free(S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   B = &S->box[0];
   for (size_t i = 0; i < nx; i++) {
-    B->lo[i] = round_add_rd(x[i], -eps) + 0.0; B->lo_in[i] = round_add_ru(x[i], -eps) + 0.0;
-    B->hi[i] = round_add_ru(x[i], eps) + 0.0;  B->hi_in[i] = round_add_rd(x[i], eps) + 0.0;
-    if (c->o.clip) {
-      B->lo[i] = fmax(B->lo[i], c->o.clip_lo); B->lo_in[i] = fmax(B->lo_in[i], c->o.clip_lo);
-      B->hi[i] = fmin(B->hi[i], c->o.clip_hi); B->hi_in[i] = fmin(B->hi_in[i], c->o.clip_hi);
+    double ru = c->w ? round_mul_ru(eps, c->w[i]) : eps, rd = c->w ? round_mul_rd(eps, c->w[i]) : eps;  /* weighted: eps w_i */
+    B->lo[i] = round_add_rd(x[i], -ru) + 0.0; B->lo_in[i] = round_add_ru(x[i], -rd) + 0.0;
+    B->hi[i] = round_add_ru(x[i], ru) + 0.0;  B->hi_in[i] = round_add_rd(x[i], rd) + 0.0;
+    if (c->blo) {   /* the clip box and --box */
+      B->lo[i] = fmax(B->lo[i], c->blo[i]); B->lo_in[i] = fmax(B->lo_in[i], c->blo[i]);
+      B->hi[i] = fmin(B->hi[i], c->bhi[i]); B->hi_in[i] = fmin(B->hi_in[i], c->bhi[i]);
     }
     if (!(B->lo[i] <= B->hi[i])) {
       vnn_free(S);
       return cb_error_set(err, CB_EVALUE, "the set is empty in input %zu: [%.17g, %.17g]", i, B->lo[i], B->hi[i]);
     }
   }
-  for (size_t k = 0, j = 0; j < ny; j++) {
+  if (c->o.regression) { vnn_free(S); return cb_error_set(err, CB_EUNSUP, "%s", "a regression row has no VNNLIB property here"); }
+  if (c->o.target >= 0) {   /* targeted: the one disjunct y_label - y_target <= 0 */
+    B->conj[0].A[label] = 1;
+    B->conj[0].A[c->o.target] = -1;
+    B->n_conj = 1;
+  } else for (size_t k = 0, j = 0; j < ny; j++) {
     if ((int)j == label) continue;
     B->conj[k].A[label] = 1;
     B->conj[k].A[j] = -1;

@@ -16,6 +16,10 @@ struct cb_certifier {
   lip_result *lip;          /* NULL when the Lipschitz method is off or unsupported */
   cb_cert_opt o;
   size_t nin, nout;
+  size_t q;                 /* specification rows: nout - 1 margins, 1 (target), 2 nout (regression) */
+  double *blo, *bhi;        /* the clip box and --box merged, per feature (NULL: none) */
+  double *w;                /* per-feature radii (NULL: a plain ball) */
+  double wmax;              /* max w (1 without w) */
 };
 
 /* One sample's working state. */
@@ -26,6 +30,8 @@ typedef struct cert_job {
   cb_cert_result *r;
   const volatile int *stop;
   double *C, *lb, *best, *xa, *ya, *lo, *hi;
+  double *d;                 /* regression: the rows' constants (C_r f + d_r >= 0 is the property); NULL otherwise */
+  double *y_lo, *y_hi;       /* regression: enclosure of the real outputs f(x) at the row */
   double *p;                 /* the clean point: x clamped into the clip box (x without one) */
   double d_lo, d_up;         /* bounds of ||p - x||: S is empty for eps < d_lo (0 without a clip box) */
   int have_best;             /* best[] holds some sound margin bounds */

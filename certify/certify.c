@@ -10,6 +10,7 @@
 #include "exact.h"
 #include "jacobian.h"
 #include "lipschitz.h"
+#include "round.h"
 
 const char *const cb_cm_name[CM_COUNT] = {"clean", "attack", "lipschitz", "ibp", "crown-ibp", "crown",
                                           "local-lipschitz", "alpha-crown", "strong-attack", "bab"};
@@ -27,6 +28,47 @@ void cert_opt_init(cb_cert_opt *o)
   o->radius_rtol = 1e-3;
   o->bab_timeout = CERT_BAB_TIMEOUT;
   o->bab_memory_mb = 512;
+  o->target = -1;
+}
+
+/* The threat model's arrays (certify.h): the merged box, the radii. */
+static int threat_init(cb_certifier *c, const cb_cert_opt *o, cb_error *err)
+{
+  size_t n = c->nin;
+  if (o->regression && !(o->tol >= 0 && isfinite(o->tol)))
+    return cb_error_set(err, CB_EUSAGE, "--tol must be a finite number >= 0 (got %g)", o->tol);
+  if (o->regression && o->target >= 0) return cb_error_set(err, CB_EUSAGE, "%s", "--target is for classifiers, not with --regression");
+  if (o->target >= 0 && (size_t)o->target >= c->nout)
+    return cb_error_set(err, CB_EUSAGE, "%s: --target %d is not a class of the network (0..%zu)", c->net->path, o->target, c->nout - 1);
+  if (o->eps_w && o->norm != CB_NORM_INF)
+    return cb_error_set(err, CB_EUSAGE, "per-feature radii make a weighted L-inf ball: use --norm inf, not %s", cb_norm_table[o->norm].name);
+  if ((o->box_lo != NULL) != (o->box_hi != NULL)) return cb_error_set(err, CB_EUSAGE, "%s", "a box needs both its lower and upper bounds");
+  if (o->clip || o->box_lo) {
+    if (!(c->blo = cb_alloc(2 * n * sizeof *c->blo))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    c->bhi = c->blo + n;
+    for (size_t j = 0; j < n; j++) {
+      c->blo[j] = o->clip ? o->clip_lo : -HUGE_VAL;
+      c->bhi[j] = o->clip ? o->clip_hi : HUGE_VAL;
+      if (o->box_lo) { c->blo[j] = fmax(c->blo[j], o->box_lo[j]); c->bhi[j] = fmin(c->bhi[j], o->box_hi[j]); }
+      if (!(c->blo[j] <= c->bhi[j]) || !isfinite(c->blo[j]) || !isfinite(c->bhi[j]))
+        return cb_error_set(err, CB_EVALUE, "input %zu: the box [%g, %g]%s is empty or not finite", j, c->blo[j], c->bhi[j],
+                            o->clip && o->box_lo ? " (--box cut by --clip)" : "");
+    }
+  }
+  c->wmax = 1;
+  if (o->eps_w) {
+    if (!(c->w = cb_alloc(n * sizeof *c->w))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    c->wmax = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (!(o->eps_w[j] >= 0) || !isfinite(o->eps_w[j]))
+        return cb_error_set(err, CB_EVALUE, "input %zu: per-feature radius %g is not a finite number >= 0", j, o->eps_w[j]);
+      c->w[j] = o->eps_w[j];
+      c->wmax = fmax(c->wmax, c->w[j]);
+    }
+  }
+  c->o.box_lo = c->o.box_hi = c->o.eps_w = NULL;   /* the caller's arrays: not kept */
+  c->q = o->regression ? 2 * c->nout : o->target >= 0 ? 1 : c->nout - 1;
+  return CB_OK;
 }
 
 cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err)
@@ -39,7 +81,22 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
   if (!(c->o.bab_timeout > 0)) c->o.methods &= ~(1u << CM_BAB);
   c->nin = cb_net_input_size(net);
   c->nout = cb_net_output_size(net);
-  if (c->nout < 2) { cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs", net->path); goto fail; }
+  if (c->nout < 2 && !o->regression) {
+    cb_error_set(err, CB_EUSAGE, "%s: certification needs at least 2 outputs (a regression net: --regression --tol T)", net->path);
+    goto fail;
+  }
+  if (c->nout < 1) { cb_error_set(err, CB_EUSAGE, "%s: the network has no output", net->path); goto fail; }
+  if (threat_init(c, o, err) != CB_OK) goto fail;
+  if (o->regression || o->eps_w) {   /* the methods that do not apply */
+    unsigned off = o->regression ? LIP_METHODS | (1u << CM_BAB) : 1u << CM_LOCAL_LIP;
+    if (o->methods_named && (o->methods & off & ~(1u << CM_BAB))) {
+      cb_error_set(err, CB_EUNSUP, "--methods %s does not apply %s", (o->methods >> CM_LIPSCHITZ) & 1 && o->regression ? "lipschitz" : "local-lipschitz",
+                   o->regression ? "to --regression (it bounds class margins)" : "to per-feature radii (--eps-per-feature)");
+      goto fail;
+    }
+    c->o.methods &= ~off;
+    if (c->o.methods == 1u << CM_CLEAN) { cb_error_set(err, CB_EUSAGE, "%s", "--methods names no method that applies here"); goto fail; }
+  }
   if (bnet_init(&c->bn, net, err) != CB_OK) goto fail;
   if ((c->o.methods & LIP_METHODS) && o->norm != CB_NORM_BOX) {
     lip_opts lo;
@@ -63,12 +120,15 @@ fail:
 }
 
 const struct lip_result *certifier_lipschitz(const cb_certifier *c) { return c->lip; }
+unsigned certifier_methods(const cb_certifier *c) { return c->o.methods; }
 
 void certifier_free(cb_certifier *c)
 {
   if (!c) return;
   lip_result_free(c->lip);
   bnet_free(&c->bn);
+  cb_free(c->blo);
+  cb_free(c->w);
   cb_free(c);
 }
 
@@ -76,10 +136,10 @@ int cert_result_init(cb_cert_result *r, const cb_net *net)
 {
   size_t ni = cb_net_input_size(net), no = cb_net_output_size(net);
   memset(r, 0, sizeof *r);
-  r->logits = cb_calloc(5 * no + ni, sizeof(double));   /* logits, margin_lb, cex_logits, logit_lb, logit_ub, cex */
+  r->logits = cb_calloc(6 * no + ni, sizeof(double));   /* logits, margin_lb (2 no: regression), cex_logits, logit_lb, logit_ub, cex */
   if (!r->logits) return CB_ENOMEM;
   r->margin_lb = r->logits + no;
-  r->cex_logits = r->margin_lb + no;
+  r->cex_logits = r->margin_lb + 2 * no;
   r->logit_lb = r->cex_logits + no;
   r->logit_ub = r->logit_lb + no;
   r->cex = r->logit_ub + no;
@@ -115,7 +175,30 @@ static int in_set_exact(const cb_set *s, const double *x)
 {
   for (size_t i = 0; s->lo && i < s->n; i++) if (!(x[i] >= s->lo[i] && x[i] <= s->hi[i])) return 0;
   if (s->norm == CB_NORM_BOX) return 1;
+  if (s->w) {   /* weighted: |x_i - c_i| <= eps w_i, the radius rounded down (a lower bound of the real one) */
+    for (size_t i = 0; i < s->n; i++) if (!exact_dist_le(x + i, s->center + i, 1, 0, round_mul_rd(s->eps, s->w[i]))) return 0;
+    return 1;
+  }
   return exact_dist_le(x, s->center, s->n, s->norm == CB_NORM_INF ? 0 : s->norm == CB_NORM_2 ? 2 : 1, s->eps);
+}
+
+/* Regression: an output j whose real value at x deviates from its real
+   value at the row by more than tol, from the enclosures (exact_output) at
+   both points: lo(f_j(x)) - hi(f_j(row)) rounded down > tol, or the mirror;
+   -1 if none (or on an error, *rc). */
+static int deviates_exact(const cert_job *j, const double *x, int *rc, cb_error *err)
+{
+  const cb_certifier *c = j->c;
+  cb_exact *E = NULL;
+  int found = -1;
+  if ((*rc = exact_eval(c->net, x, &E, err)) != CB_OK) return -1;
+  for (size_t o = 0; o < c->nout && found < 0; o++) {
+    double lo, hi;
+    exact_output(E, o, &lo, &hi);
+    if (round_add_rd(lo, -j->y_hi[o]) > c->o.tol || round_add_rd(j->y_lo[o], -hi) > c->o.tol) found = (int)o;
+  }
+  exact_free(E);
+  return found;
 }
 
 /* A class k != label whose real-arithmetic logit is >= the label's at x
@@ -132,6 +215,7 @@ static int misclassified_exact(const cb_certifier *c, const double *x, int label
   for (size_t t = 0; t <= c->nout && found < 0; t++) {
     int k = t == 0 ? first : (int)t - 1, smin, smax;
     if (k == label || (t > 0 && k == first)) continue;
+    if (c->o.target >= 0 && k != c->o.target) continue;   /* targeted: only the target counts */
     a[label] = 1; a[k] = -1;
     exact_row_sign(E, a, 0, &smin, &smax);   /* y_label - y_k <= 0 everywhere in the enclosure */
     a[k] = 0;
@@ -162,8 +246,13 @@ int cert_counterexample_accept(cert_job *j, const double *x, int keep, int *rc, 
   if (!set_contains(&j->set, x) || !in_set_exact(&j->set, x)) return 0;
   if ((*rc = cb_net_forward(c->net, x, 1, y, err)) != CB_OK) return 0;
   for (size_t o = 0; o < c->nout; o++) if (!isfinite(y[o])) return 0;
-  if ((k = argmax(y, c->nout)) == j->label) return 0;
-  if ((k = misclassified_exact(c, x, j->label, k, rc, err)) < 0) return 0;
+  if (c->o.regression) {
+    if ((k = deviates_exact(j, x, rc, err)) < 0) return 0;
+  } else {
+    k = c->o.target >= 0 ? c->o.target : argmax(y, c->nout);
+    if (k == j->label || (c->o.target >= 0 && y[k] < y[j->label])) return 0;   /* the double pass's filter */
+    if ((k = misclassified_exact(c, x, j->label, k, rc, err)) < 0) return 0;
+  }
   if (keep) {
     if (x != j->r->cex) memcpy(j->r->cex, x, c->nin * sizeof *x);
     memcpy(j->r->cex_logits, y, c->nout * sizeof *y);
@@ -181,7 +270,7 @@ int cert_attack_at(cert_job *j, double eps, const cb_attack_opt *ao, cb_cm m, in
   int found = 0;
   clock_gettime(CLOCK_MONOTONIC, &t);
   j->set.eps = eps;
-  *rc = attack_run(c->net, &j->set, j->C, NULL, c->nout - 1, CB_AGG_MIN, 0, ao, j->xa, &g, err);
+  *rc = attack_run(c->net, &j->set, j->C, j->d, c->q, CB_AGG_MIN, 0, ao, j->xa, &g, err);
   if (*rc == CB_OK && g < 0) found = cert_counterexample_accept(j, j->xa, keep, rc, err);
   j->r->ms[m] += 1e3 * since(&t);
   j->r->ran |= 1u << m;
@@ -201,14 +290,17 @@ static int stopped(cert_job *j, int rc, cb_error *err)
    non-finite bound (reason in r). */
 static int take_bounds(cert_job *j, cb_cm m)
 {
-  size_t q = j->c->nout - 1;
+  size_t q = j->c->q;
   int ok = 1;
   for (size_t r = 0; r < q; r++) {
     if (!isfinite(j->lb[r])) {
       snprintf(j->r->reason, sizeof j->r->reason, "internal error: non-finite %s bound on margin %zu", cb_cm_name[m], r);
       return -1;
     }
-    if (!(j->lb[r] > 0)) ok = 0;
+    if (j->d) {   /* regression: C_r f + d_r >= 0 (non-strict: |f_j(y) - f_j(x)| <= tol) */
+      j->lb[r] = round_add_rd(j->lb[r], j->d[r]);
+      if (!(j->lb[r] >= 0)) ok = 0;
+    } else if (!(j->lb[r] > 0)) ok = 0;
     j->best[r] = j->have_best ? fmax(j->best[r], j->lb[r]) : j->lb[r];
   }
   j->have_best = 1;
@@ -245,6 +337,8 @@ static int local_lip_at(cert_job *j, cb_error *err)
   j->r->ms[CM_LOCAL_LIP] += 1e3 * since(&t);
   j->r->ran |= 1u << CM_LOCAL_LIP;
   if (rc != CB_OK) return stopped(j, rc, err);
+  if (j->c->o.target >= 0)   /* the target's margin (j != label ascending) is the one row */
+    j->lb[0] = j->lb[j->c->o.target < j->label ? j->c->o.target : j->c->o.target - 1];
   return take_bounds(j, CM_LOCAL_LIP);
 }
 
@@ -255,7 +349,7 @@ static int alpha_at(cert_job *j, cb_error *err)
   int rc;
   if ((rc = need_crown(j, CM_ALPHA, err)) != CB_OK) return stopped(j, rc, err);
   clock_gettime(CLOCK_MONOTONIC, &t);
-  rc = alpha_spec(j->ws, j->C, j->c->nout - 1, NULL, j->lb, NULL, err);
+  rc = alpha_spec(j->ws, j->C, j->c->q, NULL, j->lb, NULL, err);
   j->r->ms[CM_ALPHA] += 1e3 * since(&t);
   j->r->ran |= 1u << CM_ALPHA;
   if (rc != CB_OK) return stopped(j, rc, err);
@@ -270,13 +364,13 @@ int cert_sound_at(cert_job *j, double eps, cb_cm *by, cb_error *err)
 {
   static const cb_cm order[] = {CM_IBP, CM_CROWN_IBP, CM_CROWN};
   static const cb_method meth[] = {CB_IBP, CB_CROWN_IBP, CB_CROWN};
-  size_t q = j->c->nout - 1;
+  size_t q = j->c->q;
   int v = 0;
   *by = CM_COUNT;
   j->last = CM_COUNT;          /* the workspace holds nothing at this eps yet */
   j->set.eps = eps;
   j->ws->set.eps = eps;
-  if (eps < j->d_up) {
+  if (eps < j->d_up || j->set.w) {   /* weighted: d is in units of the scale, checked at every eps */
     cb_error e2 = {0};
     if (set_check(&j->set, &e2) != CB_OK) return 1;
   }
@@ -305,7 +399,7 @@ int cert_sound_at(cert_job *j, double eps, cb_cm *by, cb_error *err)
 /* The worst margin of the best bounds, for the reason text. */
 static void unknown_reason(cert_job *j)
 {
-  size_t q = j->c->nout - 1, w = 0;
+  size_t q = j->c->q, w = 0;
   if (!j->have_best && on(j, CM_LIPSCHITZ)) {
     snprintf(j->r->reason, sizeof j->r->reason, "eps %.6g not below the global Lipschitz radius %.6g, no counterexample found",
              j->c->o.eps, j->lip_radius);
@@ -313,6 +407,16 @@ static void unknown_reason(cert_job *j)
   }
   if (!j->have_best) { snprintf(j->r->reason, sizeof j->r->reason, "no sound method ran"); return; }
   for (size_t r = 1; r < q; r++) if (j->best[r] < j->best[w]) w = r;
+  if (j->d) {
+    snprintf(j->r->reason, sizeof j->r->reason, "output %zu: f(y) %s f(x) %s %g not proved: best margin %.6g, no counterexample found",
+             w / 2, w % 2 ? ">=" : "<=", w % 2 ? "-" : "+", j->c->o.tol, j->best[w]);
+    return;
+  }
+  if (j->c->o.target >= 0) {
+    snprintf(j->r->reason, sizeof j->r->reason, "margin against the target class %d not proved: best lower bound %.6g, "
+             "no counterexample found", j->c->o.target, j->best[0]);
+    return;
+  }
   snprintf(j->r->reason, sizeof j->r->reason, "margin against class %zu not proved: best lower bound %.6g, no counterexample found",
            w < (size_t)j->label ? w : w + 1, j->best[w]);
 }
@@ -356,12 +460,18 @@ static int clean_step(cert_job *j, cb_error *err)
   r->pred = argmax(r->logits, c->nout);
   for (size_t o = 0; o < c->nout; o++)
     if (!isfinite(r->logits[o])) return cb_error_set(err, CB_EVALUE, "the network output is not finite at this sample");
-  if (r->pred == j->label) return CB_OK;
+  if (c->o.regression ? !memcmp(j->p, j->x, c->nin * sizeof *j->x)            /* f(x) - f(x) = 0 */
+      : c->o.target >= 0 ? r->logits[c->o.target] < r->logits[j->label] : r->pred == j->label) return CB_OK;
   found = cert_counterexample_accept(j, j->p, 1, &rc, err);
   if (rc != CB_OK || !found) return rc;      /* p not provably in the set: the cascade goes on */
   r->verdict = V_FALSIFIED;
   r->decided_by = CM_CLEAN;
-  snprintf(r->reason, sizeof r->reason, "the %s is classified %d, not %d",
+  if (c->o.regression)
+    snprintf(r->reason, sizeof r->reason, "the row clamped into the box moves output %d by more than %g", r->cex_class, c->o.tol);
+  else if (c->o.target >= 0)
+    snprintf(r->reason, sizeof r->reason, "the target class %d scores >= the label %d at the %s", c->o.target, j->label,
+             memcmp(j->p, j->x, c->nin * sizeof *j->x) ? "row clamped into the box" : "sample itself");
+  else snprintf(r->reason, sizeof r->reason, "the %s is classified %d, not %d",
            memcmp(j->p, j->x, c->nin * sizeof *j->x) ? "row clamped into the clip box" : "sample itself", r->pred, j->label);
   return CB_OK;
 }
@@ -376,7 +486,10 @@ static int lipschitz_inputs(cert_job *j, cb_error *err)
   if (on(j, CM_LIPSCHITZ)) {
     lip_sample ls;
     if ((rc = lip_certify(c->net, c->lip, j->p, j->label, &ls, err)) != CB_OK) return rc;
-    j->lip_radius = ls.radius_pairwise;
+    j->lip_radius = ls.radius_pairwise;   /* every margin: a lower bound of the target's alone too */
+    /* weighted ball: S lies in the L-inf ball of radius eps wmax around p, so in
+       units of the scale eps the radius is lip / wmax (rounded down) */
+    if (c->w) j->lip_radius = c->wmax > 0 ? round_div_rd(j->lip_radius, c->wmax) : 0;
     j->r->ms[CM_LIPSCHITZ] += 1e3 * since(&t);
   }
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -391,7 +504,7 @@ static int lipschitz_inputs(cert_job *j, cb_error *err)
 int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_result *r,
                    const volatile int *stop, cb_error *err)
 {
-  size_t q = c->nout - 1, ni = c->nin;
+  size_t q = c->q, ni = c->nin, no = c->nout, nl = q > no ? q : no;
   cert_job j = {.c = c, .x = x, .label = label, .r = r, .stop = stop, .last = CM_COUNT};
   char bab_why[200] = "";
   cb_cm by = CM_COUNT;
@@ -411,20 +524,31 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   r->bab_answer = V_UNKNOWN;
   r->bab_nodes = r->bab_relu_states = 0;
   r->bab_depth = 0;
-  if (label < 0 || (size_t)label >= c->nout)
-    return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, c->nout - 1);
-  j.C = cb_calloc(q * c->nout + 3 * q + 4 * ni + c->nout, sizeof(double));
+  if (!c->o.regression && (label < 0 || (size_t)label >= no))
+    return cb_error_set(err, CB_EVALUE, "label %d is not a class of the network (0..%zu)", label, no - 1);
+  if (c->o.target >= 0 && label == c->o.target)
+    return cb_error_set(err, CB_EVALUE, "label %d is the target class (--target): nothing to exclude", label);
+  j.C = cb_calloc(q * no + nl + 2 * q + 4 * ni + 4 * no, sizeof(double));
   if (!j.C) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  j.lb = j.C + q * c->nout; j.best = j.lb + q; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.p = j.hi + ni;
+  j.lb = j.C + q * no; j.best = j.lb + nl; j.xa = j.best + q; j.lo = j.xa + ni; j.hi = j.lo + ni; j.p = j.hi + ni;
   j.ya = j.p + ni;
-  j.m_lo = j.ya + c->nout;
-  for (size_t k = 0, o = 0; o < c->nout; o++)
-    if ((int)o != label) { j.C[k * c->nout + (size_t)label] = 1; j.C[k * c->nout + o] = -1; k++; }
-  j.set = (cb_set){c->o.norm, c->o.eps, ni, x, NULL, NULL};
-  if (c->o.clip) {
-    for (size_t k = 0; k < ni; k++) { j.lo[k] = c->o.clip_lo; j.hi[k] = c->o.clip_hi; }
-    j.set.lo = j.lo; j.set.hi = j.hi;
-  }
+  j.m_lo = j.ya + no;
+  j.y_lo = j.m_lo + no; j.y_hi = j.y_lo + no;
+  if (c->o.regression) {   /* rows -f_o + (tol + f_o(x)) >= 0 and f_o + (tol - f_o(x)) >= 0 */
+    cb_exact *E = NULL;
+    j.d = j.y_hi + no;
+    if ((rc = exact_eval(c->net, x, &E, err)) != CB_OK) goto out;
+    for (size_t o = 0; o < no; o++) {
+      exact_output(E, o, &j.y_lo[o], &j.y_hi[o]);
+      j.C[2 * o * no + o] = -1; j.d[2 * o] = round_add_rd(c->o.tol, j.y_lo[o]);
+      j.C[(2 * o + 1) * no + o] = 1; j.d[2 * o + 1] = round_add_rd(c->o.tol, -j.y_hi[o]);
+    }
+    exact_free(E);
+  } else if (c->o.target >= 0) {
+    j.C[(size_t)label] = 1; j.C[(size_t)c->o.target] = -1;
+  } else for (size_t k = 0, o = 0; o < no; o++)
+    if ((int)o != label) { j.C[k * no + (size_t)label] = 1; j.C[k * no + o] = -1; k++; }
+  j.set = (cb_set){c->o.norm, c->o.eps, ni, x, c->blo, c->bhi, c->w};
   if ((rc = set_check(&j.set, err)) != CB_OK) goto out;
   j.d_lo = set_clip_distance(&j.set, 0);
   j.d_up = set_clip_distance(&j.set, 1);
@@ -443,7 +567,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   }
   /* last, branch and bound on the set as a box property (cert_bab.c): L-inf only */
   if (rc == CB_OK && v == 0 && r->verdict == V_UNKNOWN && on(&j, CM_BAB) && !cert_out_of_time(&j)) {
-    if (c->o.norm == CB_NORM_INF) rc = cert_bab(&j, bab_why, sizeof bab_why, err);
+    if (c->o.norm == CB_NORM_INF) rc = cert_bab(&j, bab_why, sizeof bab_why, err);   /* weighted too: a box */
     else snprintf(bab_why, sizeof bab_why, "bab skipped: the L%s ball is not a box (bab runs on L-inf balls only)",
                   cb_norm_table[c->o.norm].name);
   }
@@ -455,12 +579,22 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   }
   r->have_margin_lb = r->verdict == V_VERIFIED ? by != CM_LIPSCHITZ && r->decided_by != CM_BAB : r->verdict == V_UNKNOWN && j.have_best;
   if (r->have_margin_lb) memcpy(r->margin_lb, j.best, q * sizeof *j.best);
-  if (r->verdict == V_FALSIFIED)
+  if (r->verdict == V_FALSIFIED && c->o.regression)
+    snprintf(r->reason, sizeof r->reason, "%s found an input that moves output %d by more than %g", cb_cm_name[r->decided_by],
+             r->cex_class, c->o.tol);
+  else if (r->verdict == V_FALSIFIED && c->o.target >= 0)
+    snprintf(r->reason, sizeof r->reason, "%s found an input where the target class %d scores >= the label", cb_cm_name[r->decided_by],
+             c->o.target);
+  else if (r->verdict == V_FALSIFIED)
     snprintf(r->reason, sizeof r->reason, "%s found an input classified %d", cb_cm_name[r->decided_by], r->cex_class);
   else if (r->verdict == V_VERIFIED && r->decided_by == CM_BAB)
     ;                                          /* cert_bab wrote it */
   else if (r->verdict == V_VERIFIED && by == CM_LIPSCHITZ)
     snprintf(r->reason, sizeof r->reason, "eps %.6g < global Lipschitz radius %.6g", c->o.eps, j.lip_radius);
+  else if (r->verdict == V_VERIFIED && c->o.regression)
+    snprintf(r->reason, sizeof r->reason, "%s: every output stays within %g of its value at the row", cb_cm_name[by], c->o.tol);
+  else if (r->verdict == V_VERIFIED && c->o.target >= 0)
+    snprintf(r->reason, sizeof r->reason, "%s: the margin against the target class %d is > 0", cb_cm_name[by], c->o.target);
   else if (r->verdict == V_VERIFIED)
     snprintf(r->reason, sizeof r->reason, "%s: every margin lower bound > 0", cb_cm_name[by]);
   else if (cert_out_of_time(&j))

@@ -26,6 +26,12 @@
 ** need the global Lipschitz analysis of the net.
 ** The Lipschitz methods may centre on p: every y of the box has
 ** |y_j - p_j| <= |y_j - x_j|, so S lies in the ball of radius eps around p.
+** Threat models (cb_cert_opt, issue 20): a per-feature box merged with the
+** clip box; a weighted L-inf ball (cb_set.w: local-lipschitz does not
+** apply, the global Lipschitz radius is divided by max w); a target class
+** (one margin row, f_label - f_target); regression (2 n_out rows
+** T + f_j(x) - f_j(y) >= 0 and f_j(y) - f_j(x) + T >= 0 with f(x) enclosed
+** exactly, non-strict; no Lipschitz methods, no bab).
 ** A verdict "verified" comes only from a sound bound; a NaN or infinite bound
 ** is an internal error for the sample (unknown), never read as verified.
 ** "falsified" only through counterexample_accept (certify.c): the point lies
@@ -67,6 +73,19 @@ typedef struct cb_cert_opt {
   double bab_timeout;       /* seconds of branch and bound per sample (CM_BAB), within the
                                sample's timeout; default CERT_BAB_TIMEOUT; 0 = no bab step */
   double bab_memory_mb;     /* cap on bab's queued subdomains per sample; default 512 */
+  /* Threat models (issue 20).  Arrays have the net's input size and are copied by certifier_new. */
+  const double *box_lo, *box_hi;  /* per-feature box: the set is also cut by [box_lo, box_hi]
+                               (and by the clip box when both are given); NULL = none */
+  const double *eps_w;      /* per-feature radii: the set is the weighted L-inf ball
+                               {y : |y_i - x_i| <= eps eps_w[i]} (norm inf only; eps is then a scale,
+                               1 = the radii as given, and --radius searches that scale); NULL = none */
+  int target;               /* >= 0: targeted: verified means f_label - f_target > 0 on all of S
+                               ("target not reachable"; other classes may win), falsified a point of
+                               S with f_target >= f_label in real arithmetic; -1 (default): every class */
+  int regression;           /* 1: regression: verified means |f_j(y) - f_j(x)| <= tol on all of S for
+                               every output j (any output count >= 1; labels unused), falsified a
+                               point of S where some |f_j(y) - f_j(x)| > tol in real arithmetic */
+  double tol;               /* the regression tolerance, finite >= 0 */
 } cb_cert_opt;
 
 /* Default bab budget in seconds (cert_opt_init; why this value: cert_bab.c). */
@@ -79,6 +98,8 @@ typedef struct cb_certifier cb_certifier;   /* per network and options, shared b
 cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *err);
 void certifier_free(cb_certifier *c);
 const struct lip_result *certifier_lipschitz(const cb_certifier *c);  /* NULL if not computed */
+unsigned certifier_methods(const cb_certifier *c);  /* the methods that run (bit per cb_cm): the options'
+                                                       less those the threat model rules out */
 
 typedef struct cb_cert_result {
   int label, pred;
@@ -87,7 +108,9 @@ typedef struct cb_cert_result {
   char reason[320];
   double *logits;           /* n_out */
   double *margin_lb;        /* n_out - 1: margins f_y - f_j (j != y ascending) from the deciding
-                               (or last) bound method; NAN when none ran */
+                               (or last) bound method; NAN when none ran.  Targeted: one, f_y - f_target;
+                               regression: 2 n_out, (tol + f_j(x)) - f_j(y) and f_j(y) - (f_j(x) - tol)
+                               for each j (>= 0 proves |f_j(y) - f_j(x)| <= tol) */
   int have_margin_lb;
   double *logit_lb, *logit_ub;  /* n_out: logit bounds at eps from the last bound method that
                                ran there (IBP when none did); have_logit_bounds = 0 if none */
@@ -95,7 +118,7 @@ typedef struct cb_cert_result {
   cb_cm logit_method;
   double *cex;              /* n_in: the counterexample when falsified */
   double *cex_logits;       /* n_out */
-  int cex_class;
+  int cex_class;             /* the class that wins; regression: the output that deviates by > tol */
   double certified_radius;  /* radius search: largest verified eps (0 if none) */
   double attack_radius;     /* smallest eps with a counterexample; INFINITY if none found */
   double ms_total, ms[CM_COUNT];  /* wall time, total and per method */
@@ -117,8 +140,10 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
 
 /* The sample's property in VNNLIB form (the asserts describe a counterexample):
    one input box, the set's bounding box rounded outward (outer box; the inner
-   box rounded inward), with the clip box when there is one, and the
-   disjunction over j != label of y_label - y_j <= 0.  For an L-inf ball the
+   box rounded inward; per-feature radii eps w_i when weighted), with the clip
+   box and --box when there are, and the disjunction over j != label of
+   y_label - y_j <= 0 (targeted: the one disjunct j = target; regression:
+   refused, CB_EUNSUP).  For an L-inf ball the
    box is the set (up to rounding); for L2/L1 it only contains it, so an unsat
    answer on it proves the sample but a sat one does not refute it.  *out is
    freed with vnn_free. */

@@ -12,18 +12,28 @@
    network (n_classes outputs, cb_data_check_labels) and, when ball is not
    NULL, each row's set not empty (set_check, the same words for every
    command).  The first bad row is named, "PATH: row R: ...", CB_EVALUE. */
-static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
+static int check_rows(const batch *b, const cb_data *d, const char *path, size_t r0, size_t r1, size_t n_classes,
                       const batch_ball *ball, cb_error *err)
 {
   size_t n = cb_data_cols(d);
   double *box = NULL;
   cb_set s;
   int rc = n_classes ? cb_data_check_labels(d, path, r0, r1, n_classes, err) : CB_OK;   /* 0: labels unused */
+  for (size_t r = r0; rc == CB_OK && n_classes && b->target >= 0 && r < r1; r++)
+    if (cb_data_label(d, r) == b->target)
+      rc = cb_error_set(err, CB_EVALUE, "%s: row %zu: label %d is the target class (--target %d): nothing to exclude", path, r,
+                        b->target, b->target);
   if (rc != CB_OK || !ball) return rc;
-  s = (cb_set){ball->norm, ball->eps, n, NULL, NULL, NULL};
-  if (ball->clip) {
+  s = (cb_set){ball->norm, ball->eps, n, NULL, NULL, NULL, b->eps_w};
+  if (ball->clip || b->box_lo) {   /* the clip box and --box, merged as the certifier does */
     if (!(box = cb_alloc(2 * n * sizeof *box))) return cb_error_set(err, CB_ENOMEM, "out of memory");
-    for (size_t j = 0; j < n; j++) { box[j] = ball->lo; box[n + j] = ball->hi; }
+    for (size_t j = 0; j < n && rc == CB_OK; j++) {
+      box[j] = ball->clip ? ball->lo : -HUGE_VAL;
+      box[n + j] = ball->clip ? ball->hi : HUGE_VAL;
+      if (b->box_lo) { box[j] = fmax(box[j], b->box_lo[j]); box[n + j] = fmin(box[n + j], b->box_hi[j]); }
+      if (!(box[j] <= box[n + j]))
+        rc = cb_error_set(err, CB_EVALUE, "--box: input %zu: [%g, %g] is empty%s", j, box[j], box[n + j], ball->clip ? " (cut by --clip)" : "");
+    }
     s.lo = box; s.hi = box + n;
   }
   for (size_t r = r0; r < r1 && rc == CB_OK; r++) {
@@ -39,6 +49,8 @@ static int check_rows(const cb_data *d, const char *path, size_t r0, size_t r1, 
    runs one command per process). */
 static const char *data_labels;
 static double data_scale = 1;
+static const char *box_paths[2], *epsw_path;   /* --box LO HI, --eps-per-feature FILE */
+static long data_target = -1;                  /* --target K */
 #define NORM_MAX 4096
 static double norm_mean[NORM_MAX], norm_std[NORM_MAX];   /* --mean / --std, per channel */
 static size_t norm_nm, norm_ns;
@@ -77,6 +89,19 @@ int batch_data_options(const char *cmd, int *argc, char **argv)
   for (int i = 0; i < *argc; i++) {
     const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--data")) data = 1;
+    if ((!strcmp(a, "--box") || !strcmp(a, "--eps-per-feature") || !strcmp(a, "--target")) &&
+        (!strcmp(cmd, "certify") || !strcmp(cmd, "bounds"))) {   /* others: their own --target, or "unknown option" */
+      if (!v || (a[2] == 'b' && (i + 2 >= *argc || !strncmp(argv[i + 2], "--", 2)))) return report_usage(cmd, "%s", a[2] == 'b' ? "--box needs two files, LO and HI" : "a threat option needs a value");
+      if (a[2] == 'b') { box_paths[0] = v; box_paths[1] = argv[i + 2]; i += 2; continue; }
+      if (a[2] == 'e') epsw_path = v;
+      else {
+        char *e;
+        data_target = strtol(v, &e, 10);
+        if (e == v || *e || data_target < 0 || data_target > 1000000) return report_usage(cmd, "--target wants a class number >= 0, not '%s'", v);
+      }
+      i++;
+      continue;
+    }
     if (!strcmp(a, "--mean") || !strcmp(a, "--std")) {
       size_t *cnt = a[2] == 'm' ? &norm_nm : &norm_ns;
       if (!v) return report_usage(cmd, "%s needs a value", a);
@@ -109,7 +134,41 @@ int batch_load_net(batch *b, const char *net_path, cb_error *err)
   if (norm_nm && (rc = net_prefix_scale(b->net, norm_mean, norm_std, norm_nm, err)) != CB_OK) return rc;
   b->n_in = cb_net_input_size(b->net);
   b->n_out = cb_net_output_size(b->net);
+  b->target = (int)data_target;
+  if (data_target >= 0 && (size_t)data_target >= b->n_out)
+    return cb_error_set(err, CB_EUSAGE, "%s: --target %ld is not a class of the network (0..%zu)", net_path, data_target, b->n_out - 1);
+  if (box_paths[0]) {
+    if (!(b->box_lo = cb_alloc(2 * b->n_in * sizeof *b->box_lo))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    b->box_hi = b->box_lo + b->n_in;
+    if ((rc = cb_vector_load(box_paths[0], b->n_in, b->box_lo, err)) != CB_OK ||
+        (rc = cb_vector_load(box_paths[1], b->n_in, b->box_hi, err)) != CB_OK) return rc;
+    for (size_t j = 0; j < b->n_in; j++)
+      if (!(b->box_lo[j] <= b->box_hi[j]))
+        return cb_error_set(err, CB_EVALUE, "%s: input %zu: lower bound %g is above the upper bound %g in %s", box_paths[0], j,
+                            b->box_lo[j], b->box_hi[j], box_paths[1]);
+  }
+  if (epsw_path) {
+    if (!(b->eps_w = cb_alloc(b->n_in * sizeof *b->eps_w))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+    if ((rc = cb_vector_load(epsw_path, b->n_in, b->eps_w, err)) != CB_OK) return rc;
+    for (size_t j = 0; j < b->n_in; j++)
+      if (!(b->eps_w[j] >= 0)) return cb_error_set(err, CB_EVALUE, "%s: input %zu: radius %g is negative", epsw_path, j, b->eps_w[j]);
+  }
   return CB_OK;
+}
+
+cJSON *batch_json_threat(const batch *b)
+{
+  cJSON *t = cJSON_CreateObject();
+  if (b->box_lo) {
+    cJSON *x = cJSON_AddObjectToObject(t, "box");
+    cJSON_AddStringToObject(x, "lo", box_paths[0]);
+    cJSON_AddStringToObject(x, "hi", box_paths[1]);
+  } else cJSON_AddNullToObject(t, "box");
+  if (b->eps_w) cJSON_AddStringToObject(t, "eps_per_feature", epsw_path);
+  else cJSON_AddNullToObject(t, "eps_per_feature");
+  if (b->target >= 0) cJSON_AddNumberToObject(t, "target", b->target);
+  else cJSON_AddNullToObject(t, "target");
+  return t;
 }
 
 int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_error *err)
@@ -124,7 +183,10 @@ int batch_load_rows(batch *b, const char *data_path, const batch_rows *sel, cb_e
   if (sel->margins == 1 && b->n_out < 2) return cb_error_set(err, CB_EUSAGE, "%s: margins need at least 2 outputs", b->net_path);
   if (b->r1 > rows) return cb_error_set(err, CB_EUSAGE, "%s: --rows goes past the last row", data_path);
   b->n = b->r1 - b->r0;
-  return check_rows(b->d, data_path, b->r0, b->r1, sel->margins == -1 && b->n_out < 2 ? 0 : b->n_out, sel->ball, err);
+  if (b->eps_w && sel->ball && sel->ball->norm != CB_NORM_INF)
+    return cb_error_set(err, CB_EUSAGE, "%s: per-feature radii make a weighted L-inf ball: use --norm inf, not %s", epsw_path,
+                        cb_norm_table[sel->ball->norm].name);
+  return check_rows(b, b->d, data_path, b->r0, b->r1, sel->no_labels || (sel->margins == -1 && b->n_out < 2) ? 0 : b->n_out, sel->ball, err);
 }
 
 void batch_print_warnings(const batch *b)
@@ -136,8 +198,11 @@ void batch_close(batch *b)
 {
   cb_data_free(b->d);
   cb_net_free(b->net);
+  cb_free(b->box_lo);
+  cb_free(b->eps_w);
   b->d = NULL;
   b->net = NULL;
+  b->box_lo = b->box_hi = b->eps_w = NULL;
 }
 
 const double *batch_x(const batch *b, size_t k) { return cb_data_x(b->d, b->r0 + k); }

@@ -32,6 +32,9 @@ typedef struct batch {
   cb_data *d;                         /* batch_load_rows */
   size_t r0, r1, n;                   /* the selected rows [r0, r1), n = r1 - r0 */
   size_t n_in, n_out;                 /* the net's input and output sizes */
+  double *box_lo, *box_hi;            /* --box LO HI, per feature (NULL: none); batch_load_net */
+  double *eps_w;                      /* --eps-per-feature FILE (NULL: none); batch_load_net */
+  int target;                         /* --target K, or -1 */
 } batch;
 
 /* A command's set around each row: the ball {x : ||x - row||_norm <= eps},
@@ -43,7 +46,9 @@ typedef struct batch_rows {
   int margins;              /* the command bounds margins: a net with < 2 outputs is refused;
                                -1: margins when the net has >= 2 outputs, else plain output
                                intervals with the labels ignored (bounds on a regression net) */
-  const batch_ball *ball;   /* the set around each row, refused when empty; NULL: no set */
+  const batch_ball *ball;   /* the set around each row (with b's --box and --eps-per-feature),
+                               refused when empty; NULL: no set */
+  int no_labels;            /* 1: the labels are read but not used (certify --regression) */
 } batch_rows;
 
 /* The --data, --labels and --scale lines of every command's --help. */
@@ -56,11 +61,30 @@ typedef struct batch_rows {
   "                 channel or one for all): an exact SCALE node is put in front of the\n" \
   "                 net, so eps, --clip and counterexamples stay in the data's raw space\n"
 
+/* The threat-model lines of certify's and bounds' --help. */
+#define BATCH_THREAT_HELP \
+  "  --box LO HI    per-feature input box: LO and HI are .npy arrays (any shape with one\n" \
+  "                 value per network input, e.g. (C, H, W)) or text files of that many\n" \
+  "                 numbers; the set is the ball intersected with the box (and with --clip\n" \
+  "                 when both are given).  Raw data space, as eps\n" \
+  "  --eps-per-feature FILE  a weighted L-inf ball: |x_i - row_i| <= E * r_i with r from\n" \
+  "                 FILE (.npy or text, one value >= 0 per input; 0 pins a feature).\n" \
+  "                 --norm inf; --eps E is then a scale (1: the radii as given) and a\n" \
+  "                 radius search reports the largest certified scale\n" \
+  "  --target K     targeted threat model: only class K must be excluded.  Verified:\n" \
+  "                 f_label - f_K > 0 on all of the set (K never reaches the label, so K is\n" \
+  "                 never the top class; other classes may win); falsified: a point of the\n" \
+  "                 set where f_K >= f_label in real arithmetic.  A row labelled K is refused\n"
+
 /* Takes --labels FILE and --scale S (a number or A/B) out of a command's
    argv (argc updated) for batch_load_rows; main calls it once for every
    command that reads --data.  Returns 0, or the usage exit code after a
    message (a bad value, or either option without --data). */
 int batch_data_options(const char *cmd, int *argc, char **argv);
+
+/* The threat model as the JSON's "threat_model" object: {box, eps_per_feature,
+   target} (paths as given; null when absent). */
+cJSON *batch_json_threat(const batch *b);
 
 /* Loads the network into b (which starts zeroed). */
 int batch_load_net(batch *b, const char *net_path, cb_error *err);

@@ -19,7 +19,8 @@
 static const char *usage =
   "usage: cerbere bounds NET --data FILE --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
   "                      [--alpha-iters N] [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
-  "                      [--timeout S] [--max-memory M]\n"
+  "                      [--timeout S] [--max-memory M] [--box LO HI] [--eps-per-feature FILE]\n"
+  "                      [--target K]\n"
   "\n"
   "For each CSV row (label,x0,...), bounds the logits and the margins\n"
   "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
@@ -31,6 +32,8 @@ static const char *usage =
   "the label column ignored, 'verified' null and no margins.\n"
   "\n"
   BATCH_DATA_HELP
+  BATCH_THREAT_HELP
+  "                 (bounds: margin_lb holds the one margin f_label - f_K)\n"
   "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
   "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
   "                bound (intermediate layers included) by 20 Adam steps, 40 if\n"
@@ -112,12 +115,12 @@ static int parse(int argc, char **argv, opts *o)
 }
 
 /* Bounds of one sample into r (r->lb etc. preallocated). */
-static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label, size_t no, result *r)
+static void run_one(const cb_bnet *bn, const opts *o, const batch *b, const double *x, int label, size_t no, result *r)
 {
   const cb_net *net = bn->net;
-  size_t n = cb_net_input_size(net);
+  size_t n = cb_net_input_size(net), nm = b->target >= 0 ? 1 : no - 1;   /* margin rows */
   double *lo = NULL, *hi = NULL, *I = cb_calloc(no * no, sizeof *I), *C = cb_calloc(no * no, sizeof *C);
-  cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  cb_set s = {o->norm, o->eps, n, x, NULL, NULL, b->eps_w};
   cb_ws *ws = NULL;
   struct timespec t0, t1, c0, c1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -125,21 +128,26 @@ static void run_one(const cb_bnet *bn, const opts *o, const double *x, int label
   r->status = CB_ENOMEM;
   if (cb_time_up()) { r->status = cb_limit_error(&r->err, NULL); goto out; }
   if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->clip) {
+  if (o->clip || b->box_lo) {   /* the clip box and --box */
     if (!(lo = cb_alloc(n * sizeof *lo)) || !(hi = cb_alloc(n * sizeof *hi))) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-    for (size_t j = 0; j < n; j++) { lo[j] = o->clip_lo; hi[j] = o->clip_hi; }
+    for (size_t j = 0; j < n; j++) {
+      lo[j] = o->clip ? o->clip_lo : -HUGE_VAL;
+      hi[j] = o->clip ? o->clip_hi : HUGE_VAL;
+      if (b->box_lo) { lo[j] = fmax(lo[j], b->box_lo[j]); hi[j] = fmin(hi[j], b->box_hi[j]); }
+    }
     s.lo = lo; s.hi = hi;
   }
   for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
-  for (size_t k = 0, j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
+  if (b->target >= 0) { C[(size_t)label] = 1; C[(size_t)b->target] = -1; }   /* targeted: the one margin f_label - f_target */
+  else for (size_t k = 0, j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
   if ((r->status = cb_net_forward(net, x, 1, r->logits, &r->err)) != CB_OK) goto out;
   if (!(ws = ws_new(bn, &s, &r->err))) { r->status = r->err.status; goto out; }
   ws->alpha_iters = o->alpha_iters;
   if ((r->status = bounds_run(ws, o->method, &r->err)) != CB_OK ||
       (r->status = bounds_spec(ws, I, no, r->lb, r->ub, &r->err)) != CB_OK ||
-      (no >= 2 && (r->status = bounds_spec(ws, C, no - 1, r->mlb, NULL, &r->err)) != CB_OK)) goto out;
+      (no >= 2 && (r->status = bounds_spec(ws, C, nm, r->mlb, NULL, &r->err)) != CB_OK)) goto out;
   r->verified = no >= 2;   /* a single output has no margins: nothing to verify, the interval is the answer */
-  for (size_t k = 0; k + 1 < no; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
+  for (size_t k = 0; no >= 2 && k < nm; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
 out:
   if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -158,14 +166,16 @@ static cJSON *sample_json(const batch *b, size_t k, const result *r)
   int label = batch_label(b, k);
   if (r->timeout) cJSON_AddNullToObject(s, "logits");  /* the row may not have started */
   else cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
-  for (size_t j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  size_t nm = b->target >= 0 ? 1 : no - 1;
+  if (b->target >= 0) cJSON_AddItemToArray(mc, cJSON_CreateNumber(b->target));
+  else for (size_t j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
   cJSON_AddItemToObject(s, "margin_classes", mc);
   if (r->timeout) {
     cJSON_AddNullToObject(s, "logit_lb"); cJSON_AddNullToObject(s, "logit_ub"); cJSON_AddNullToObject(s, "margin_lb");
   } else {
     cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->lb, (int)no));
     cJSON_AddItemToObject(s, "logit_ub", cJSON_CreateDoubleArray(r->ub, (int)no));
-    cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)no - 1));
+    cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->mlb, (int)(no >= 2 ? nm : 0)));
   }
   if (no < 2) cJSON_AddNullToObject(s, "verified");   /* no margins on a single output */
   else cJSON_AddBoolToObject(s, "verified", r->verified);
@@ -182,6 +192,7 @@ static cJSON *top_json(const batch *b, const opts *o, int nver, int nto)
   cJSON_AddStringToObject(t, "norm", cb_norm_table[o->norm].name);
   cJSON_AddNumberToObject(t, "eps", o->eps);
   cJSON_AddStringToObject(t, "method", bounds_method_name(o->method));
+  cJSON_AddItemToObject(t, "threat_model", batch_json_threat(b));
   if (o->clip) { double c[2] = {o->clip_lo, o->clip_hi}; cJSON_AddItemToObject(t, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(t, "clip");
   cJSON_AddNumberToObject(t, "n_samples", (double)b->n);
@@ -199,7 +210,7 @@ static int row_bounds(void *ctx, void *state, size_t k, cb_error *err)
   run_ctx *c = ctx;
   result *r = &c->res[k];
   (void)state;
-  run_one(c->bn, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->n_out, r);
+  run_one(c->bn, c->o, c->b, batch_x(c->b, k), batch_label(c->b, k), c->b->n_out, r);
   if (r->status != CB_OK) *err = r->err;
   return r->status;
 }
@@ -221,7 +232,7 @@ static void print_rows(const batch *b, const opts *o, const result *res, int nve
     double m = res[k].mlb[0];
     if (res[k].timeout) { printf("row %zu: label %d  timeout\n", b->r0 + k, batch_label(b, k)); continue; }
     if (no < 2) { printf("row %zu: output in [%.17g, %.17g]  (%.2f ms)\n", b->r0 + k, res[k].lb[0], res[k].ub[0], res[k].ms); continue; }
-    for (size_t j = 1; j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
+    for (size_t j = 1; b->target < 0 && j + 1 < no; j++) m = fmin(m, res[k].mlb[j]);
     printf("row %zu: label %d  min margin lower bound %+.6g  %s  (%.2f ms)\n", b->r0 + k, batch_label(b, k), m,
            res[k].verified ? "verified" : "not verified", res[k].ms);
   }

@@ -33,6 +33,8 @@ static const char *usage =
   "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
   "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
   "                       [--max-memory M] [--bab-timeout S] [--export-vnnlib DIR]\n"
+  "                       [--box LO HI] [--eps-per-feature FILE] [--target K]\n"
+  "                       [--regression --tol T]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
   "the label over the set S = the ball {x : ||x - row||_p <= E}, intersected\n"
@@ -50,6 +52,14 @@ static const char *usage =
   "not a class stops the run before any work, naming the row (exit 3).\n"
   "\n"
   BATCH_DATA_HELP
+  BATCH_THREAT_HELP
+  "  --regression --tol T  for a network with any number of outputs (a regression net):\n"
+  "                 verified means |f_j(y) - f_j(row)| <= T for every output j and every y\n"
+  "                 of the set (the outputs at the row taken in real arithmetic, src/exact.c);\n"
+  "                 falsified, a point y of the set where some output moves by more than T,\n"
+  "                 re-checked in real arithmetic (counterexample_output says which).  Labels\n"
+  "                 are read but unused; methods: attack, ibp, crown-ibp, crown, alpha-crown,\n"
+  "                 strong-attack (lipschitz, local-lipschitz and bab bound class margins)\n"
   "  --radius       also search the certified radius (largest verified eps, by\n"
   "                 bisection from the Lipschitz radius) and the attack radius\n"
   "                 (smallest eps where the attack succeeds): [certified, attacked];\n"
@@ -99,6 +109,7 @@ static const char *usage =
 typedef struct opts {
   const char *net, *data, *out, *json, *export_dir;
   cb_cert_opt co;
+  int have_tol;
   long r0, r1;
   int threads, resume, quiet;
 } opts;
@@ -136,6 +147,7 @@ static int parse(int argc, char **argv, opts *o)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
     if (!strcmp(a, "--radius")) { o->co.radius = 1; continue; }
+    if (!strcmp(a, "--regression")) { o->co.regression = 1; continue; }
     if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
     if (a[0] == '-' && a[1] == '-' && !v) return report_usage("certify", "%s needs a value", a);
     if (!strcmp(a, "--data")) o->data = v;
@@ -143,6 +155,7 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--json")) o->json = v;
     else if (!strcmp(a, "--norm")) { if (arg_norm("certify", v, &o->co.norm)) return EXIT_USAGE; have_norm = 1; }
     else if (!strcmp(a, "--eps")) { if (arg_eps("certify", "--eps", v, &o->co.eps)) return EXIT_USAGE; have_eps = 1; }
+    else if (!strcmp(a, "--tol")) { if (arg_eps("certify", "--tol", v, &o->co.tol)) return EXIT_USAGE; o->have_tol = 1; }
     else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
     else if (!strcmp(a, "--bab-timeout")) { if (arg_eps("certify", "--bab-timeout", v, &o->co.bab_timeout)) return EXIT_USAGE; }
     else if (!strcmp(a, "--export-vnnlib")) o->export_dir = v;
@@ -165,6 +178,8 @@ static int parse(int argc, char **argv, opts *o)
   if (!have_norm) return report_usage("certify", "%s", "missing --norm inf|2|1");
   if (!have_eps) return report_usage("certify", "%s", "missing --eps E");
   if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");
+  if (o->co.regression != o->have_tol) return report_usage("certify", "%s", "--regression and --tol T go together");
+  if (o->co.regression && o->export_dir) return report_usage("certify", "%s", "--export-vnnlib writes class-margin properties, not --regression ones");
   if (!(o->co.bab_timeout > 0)) {   /* --bab-timeout 0: no bab step */
     o->co.methods &= ~(1u << CM_BAB);
     if (o->co.methods == 1u << CM_CLEAN) return report_usage("certify", "%s", "--methods names only bab, which --bab-timeout 0 turns off");
@@ -173,19 +188,26 @@ static int parse(int argc, char **argv, opts *o)
 }
 
 /* The settings object: also the identity of a run for --resume. */
-static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
+static cJSON *settings_json(const opts *o, const batch *b, unsigned methods, size_t r0, size_t r1)
 {
   cJSON *s = cJSON_CreateObject(), *m = cJSON_CreateArray();
   cJSON_AddStringToObject(s, "norm", cb_norm_table[o->co.norm].name);
   cJSON_AddNumberToObject(s, "eps", o->co.eps);
+  cJSON_AddItemToObject(s, "threat_model", batch_json_threat(b));
+  cJSON_AddStringToObject(s, "property", o->co.regression ? "regression: |f_j(y) - f_j(x)| <= tol for every output j"
+                          : b->target >= 0 ? "targeted: f_label - f_target > 0 (the target class never reaches the label)"
+                          : "f_label - f_j > 0 for every class j != label");
+  if (o->co.regression) cJSON_AddNumberToObject(s, "tol", o->co.tol);
+  else cJSON_AddNullToObject(s, "tol");
   if (o->co.clip) { double c[2] = {o->co.clip_lo, o->co.clip_hi}; cJSON_AddItemToObject(s, "clip", cJSON_CreateDoubleArray(c, 2)); }
   else cJSON_AddNullToObject(s, "clip");
-  for (int k = 0; k < CM_COUNT; k++) if ((o->co.methods >> k) & 1) cJSON_AddItemToArray(m, cJSON_CreateString(cb_cm_name[k]));
+  for (int k = 0; k < CM_COUNT; k++) if ((methods >> k) & 1) cJSON_AddItemToArray(m, cJSON_CreateString(cb_cm_name[k]));
   cJSON_AddItemToObject(s, "methods", m);
   cJSON_AddBoolToObject(s, "radius", o->co.radius);
+  if (b->eps_w) cJSON_AddStringToObject(s, "radius_unit", "a scale of the per-feature radii (eps_per_feature)");
   cJSON_AddNumberToObject(s, "radius_rtol", o->co.radius_rtol);
   cJSON_AddNumberToObject(s, "timeout_s", o->co.timeout);
-  cJSON_AddNumberToObject(s, "bab_timeout_s", (o->co.methods >> CM_BAB) & 1 ? o->co.bab_timeout : 0);
+  cJSON_AddNumberToObject(s, "bab_timeout_s", (methods >> CM_BAB) & 1 ? o->co.bab_timeout : 0);
   cJSON_AddNumberToObject(s, "attack_steps", o->co.cheap.steps);
   cJSON_AddNumberToObject(s, "attack_restarts", o->co.cheap.restarts);
   cJSON_AddNumberToObject(s, "strong_attack_steps", o->co.strong.steps);
@@ -215,19 +237,27 @@ static cJSON *real_logits(const cb_net *net, const double *x)
   return a;
 }
 
-static cJSON *sample_json(const batch *b, size_t k, const cb_cert_result *r, int radius)
+/* The margin rows of a sample (certify.h's margin_lb). */
+static size_t n_margins(const cb_cert_opt *co, size_t no) { return co->regression ? 2 * no : co->target >= 0 ? 1 : no - 1; }
+
+static cJSON *sample_json(const batch *b, size_t k, const cb_cert_result *r, const cb_cert_opt *co)
 {
   cJSON *s = batch_json_sample(b, k), *ms = cJSON_CreateObject(), *mc = cJSON_CreateArray();
-  size_t ni = b->n_in, no = b->n_out;
-  cJSON_AddNumberToObject(s, "pred", r->pred);
+  size_t ni = b->n_in, no = b->n_out, nm = n_margins(co, no);
+  int radius = co->radius;
+  if (co->regression) cJSON_AddNullToObject(s, "pred");
+  else cJSON_AddNumberToObject(s, "pred", r->pred);
   cJSON_AddStringToObject(s, "verdict", cb_verdict_table[r->verdict].name);
   if (r->verdict == V_UNKNOWN) cJSON_AddNullToObject(s, "decided_by");
   else cJSON_AddStringToObject(s, "decided_by", cb_cm_name[r->decided_by]);
   cJSON_AddStringToObject(s, "reason", r->reason);
   cJSON_AddItemToObject(s, "logits", cJSON_CreateDoubleArray(r->logits, (int)no));
-  for (size_t j = 0; j < no; j++) if ((int)j != r->label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
-  cJSON_AddItemToObject(s, "margin_classes", mc);
-  if (r->have_margin_lb) cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->margin_lb, (int)no - 1));
+  if (co->regression)   /* rows 2j: tol + f_j(x) - f_j(y), 2j + 1: f_j(y) - f_j(x) + tol */
+    for (size_t j = 0; j < 2 * no; j++) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)(j / 2)));
+  else if (co->target >= 0) cJSON_AddItemToArray(mc, cJSON_CreateNumber(co->target));
+  else for (size_t j = 0; j < no; j++) if ((int)j != r->label) cJSON_AddItemToArray(mc, cJSON_CreateNumber((double)j));
+  cJSON_AddItemToObject(s, co->regression ? "margin_outputs" : "margin_classes", mc);
+  if (r->have_margin_lb) cJSON_AddItemToObject(s, "margin_lb", cJSON_CreateDoubleArray(r->margin_lb, (int)nm));
   else cJSON_AddNullToObject(s, "margin_lb");
   if (r->have_logit_bounds) {
     cJSON_AddItemToObject(s, "logit_lb", cJSON_CreateDoubleArray(r->logit_lb, (int)no));
@@ -243,7 +273,11 @@ static cJSON *sample_json(const batch *b, size_t k, const cb_cert_result *r, int
     cJSON_AddItemToObject(s, "counterexample", cJSON_CreateDoubleArray(r->cex, (int)ni));
     cJSON_AddItemToObject(s, "counterexample_logits", cJSON_CreateDoubleArray(r->cex_logits, (int)no));
     cJSON_AddItemToObject(s, "counterexample_logits_real", real_logits(b->net, r->cex));
-    cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
+    if (co->regression) {
+      cJSON_AddItemToObject(s, "logits_real", real_logits(b->net, batch_x(b, k)));   /* f(x), to compare */
+      cJSON_AddNullToObject(s, "counterexample_class");
+      cJSON_AddNumberToObject(s, "counterexample_output", r->cex_class);
+    } else cJSON_AddNumberToObject(s, "counterexample_class", r->cex_class);
   } else {
     cJSON_AddNullToObject(s, "counterexample");
     cJSON_AddNullToObject(s, "counterexample_logits");
@@ -307,7 +341,8 @@ static void count(tally *t, const cJSON *s)
   t->ver += !strcmp(v, "verified");
   t->fal += !strcmp(v, "falsified");
   t->unk += !strcmp(v, "unknown");
-  t->clean_ok += cJSON_GetObjectItem(s, "pred")->valueint == cJSON_GetObjectItem(s, "label")->valueint;
+  t->clean_ok += cJSON_IsNumber(cJSON_GetObjectItem(s, "pred")) &&
+                 cJSON_GetObjectItem(s, "pred")->valueint == cJSON_GetObjectItem(s, "label")->valueint;
   by = cJSON_IsString(b) ? b->valuestring : NULL;
   for (int k = 0; by && k < CM_COUNT; k++) if (!strcmp(by, cb_cm_name[k])) t->by[k]++;
   if (cJSON_IsNumber(r)) t->radii[t->nr++] = r->valuedouble;
@@ -324,11 +359,12 @@ static double median(double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static cJSON *summary_json(const tally *t, double medr, double secs, int threads)
+static cJSON *summary_json(const tally *t, double medr, double secs, int threads, int regression)
 {
   cJSON *s = cJSON_CreateObject(), *by = cJSON_CreateObject(), *ms = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "n_samples", t->n);
-  cJSON_AddNumberToObject(s, "clean_accuracy", t->n ? (double)t->clean_ok / t->n : 0);
+  if (regression) cJSON_AddNullToObject(s, "clean_accuracy");   /* no classes */
+  else cJSON_AddNumberToObject(s, "clean_accuracy", t->n ? (double)t->clean_ok / t->n : 0);
   cJSON_AddNumberToObject(s, "certified_accuracy", t->n ? (double)t->ver / t->n : 0);
   cJSON_AddNumberToObject(s, "n_verified", t->ver);
   cJSON_AddNumberToObject(s, "n_falsified", t->fal);
@@ -345,12 +381,15 @@ static cJSON *summary_json(const tally *t, double medr, double secs, int threads
 
 static void print_summary(const opts *o, const tally *t, double medr, double secs, int threads)
 {
-  printf("cerbere certify: %s, L%s eps %g%s, %d samples, %d thread%s\n", o->net, cb_norm_table[o->co.norm].name, o->co.eps,
-         o->co.clip ? " (clipped)" : "", t->n, threads, threads > 1 ? "s" : "");
-  printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
-  printf("  %-20s %.4f  (%d verified)\n", "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);
+  printf("cerbere certify: %s, L%s eps %g%s%s%s, %d samples, %d thread%s\n", o->net, cb_norm_table[o->co.norm].name, o->co.eps,
+         o->co.clip ? " (clipped)" : "", o->co.eps_w ? " (per-feature radii times eps)" : "", o->co.box_lo ? " (--box)" : "",
+         t->n, threads, threads > 1 ? "s" : "");
+  if (o->co.regression) printf("  %-20s |f_j(y) - f_j(x)| <= %g for every output j\n", "regression", o->co.tol);
+  else if (o->co.target >= 0) printf("  %-20s class %d must not reach the label\n", "targeted", o->co.target);
+  if (!o->co.regression) printf("  %-20s %.4f\n", "clean accuracy", t->n ? (double)t->clean_ok / t->n : 0);
+  printf("  %-20s %.4f  (%d verified)\n", o->co.regression ? "verified fraction" : "certified accuracy", t->n ? (double)t->ver / t->n : 0, t->ver);
   printf("  %-20s %d\n  %-20s %d\n", "falsified", t->fal, "unknown", t->unk);
-  if (o->co.radius) printf("  %-20s %.6g\n", "median cert. radius", medr);
+  if (o->co.radius) printf("  %-20s %.6g%s\n", "median cert. radius", medr, o->co.eps_w ? " (a scale of the per-feature radii)" : "");
   printf("  %-20s", "decided by");
   for (int k = 0; k < CM_COUNT; k++) printf(" %s %d%s", cb_cm_name[k], t->by[k], k + 1 < CM_COUNT ? "," : "\n");
   printf("  %-20s %.3f s\n", "time", secs);
@@ -375,7 +414,7 @@ static int write_report(const opts *o, const batch *b, const cb_certifier *c, co
    the row's property as cert_sample_spec builds it (certify.h); *n counts them. */
 static int export_vnnlib(const opts *o, const batch *b, const cb_certifier *c, cJSON *const *done, int *n, cb_error *err)
 {
-  char path[4096], note[1024], clip[96] = "";
+  char path[4096], note[1024], clip[96] = "", who[64];
   *n = 0;
   for (size_t k = 0; k < b->n; k++) {
     const cJSON *s = done[k];
@@ -386,14 +425,17 @@ static int export_vnnlib(const opts *o, const batch *b, const cb_certifier *c, c
     if ((rc = cert_sample_spec(c, batch_x(b, k), batch_label(b, k), &sp, err)) != CB_OK) return rc;
     snprintf(path, sizeof path, "%s/row_%zu.vnnlib", o->export_dir, b->r0 + k);
     if (o->co.clip) snprintf(clip, sizeof clip, ", clip box [%.17g, %.17g]", o->co.clip_lo, o->co.clip_hi);
+    if (b->target >= 0) snprintf(who, sizeof who, "the target's output Y_%d is >=", b->target);   /* targeted: one disjunct */
+    else snprintf(who, sizeof who, "some output Y_j, j != %d, is >=", batch_label(b, k));
     snprintf(note, sizeof note,
              "cerbere certify %s --data %s: row %zu, label %d, L%s eps %.17g%s\n"
              "left unknown: %.400s\n"
              "The asserts describe a counterexample: an input of the box (the row's set, bounds rounded\n"
-             "outward%s) where some output Y_j, j != %d, is >= Y_%d.%s",
+             "outward%s) where %s Y_%d.%s",
              o->net, o->data, b->r0 + k, batch_label(b, k), cb_norm_table[o->co.norm].name, o->co.eps, clip,
-             cJSON_GetObjectItem(s, "reason")->valuestring, o->co.clip ? ", cut by the clip box" : "",
-             batch_label(b, k), batch_label(b, k),
+             cJSON_GetObjectItem(s, "reason")->valuestring,
+             b->box_lo || b->eps_w ? ", cut by the clip box and --box, per-feature radii times eps" : o->co.clip ? ", cut by the clip box" : "",
+             who, batch_label(b, k),
              o->co.norm == CB_NORM_INF ? "" : "\nThe box is the bounding box of the ball: unsat on it proves the row, sat does not refute it.");
     if (!(f = fopen(path, "w"))) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: cannot write", path); }
     rc = vnn_write(f, sp, note);
@@ -450,12 +492,14 @@ static void row_done(void *ctx, void *state, size_t k)
 {
   run_ctx *c = ctx;
   const cb_cert_result *r = state;
-  cJSON *s = sample_json(c->b, k, r, c->o->co.radius);
+  cJSON *s = sample_json(c->b, k, r, &c->o->co);
   c->done[k] = s;
   count(c->t, s);
   c->ndone++;
   if (c->pf) { char *l = cJSON_PrintUnformatted(s); fprintf(c->pf, "%s\n", l); fflush(c->pf); cJSON_free(l); }
-  if (!c->o->quiet && !c->bar)
+  if (!c->o->quiet && !c->bar && c->o->co.regression)
+    printf("row %zu: %s (%s) %.2f ms\n", c->b->r0 + k, cb_verdict_table[r->verdict].name, r->reason, r->ms_total);
+  else if (!c->o->quiet && !c->bar)
     printf("row %zu: label %d pred %d %s (%s) %.2f ms\n", c->b->r0 + k, r->label, r->pred, cb_verdict_table[r->verdict].name, r->reason, r->ms_total);
   if (c->bar) progress(c->ndone, c->b->n, c->t, now() - c->t0);
 }
@@ -463,20 +507,27 @@ static void row_done(void *ctx, void *state, size_t k)
 static int run(const opts *o, cb_error *err)
 {
   batch b = {0};
+  opts o_eff;
   cb_certifier *c = NULL;
   cJSON **done = NULL, *top = NULL, *set = NULL, *samples;
   char *set_s = NULL, prog[4096] = "", fin[4096];
   FILE *pf = NULL;
   batch_ball ball = {o->co.norm, o->co.eps, o->co.clip, o->co.clip_lo, o->co.clip_hi};
-  batch_rows sel = {o->r0, o->r1, 0, &ball};
+  batch_rows sel = {o->r0, o->r1, 0, &ball, o->co.regression};
   int rc, threads, bar = !o->quiet && isatty(2), ndone = 0;
   tally t = {0};
   double t0 = now(), medr;
   if (o->out && (rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
   if (o->export_dir && (rc = report_prepare_dir(o->export_dir, err)) != CB_OK) return rc;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
-  if (!(c = certifier_new(b.net, &o->co, err))) { rc = err->status; goto out; }
-  set = settings_json(o, b.r0, b.r1);
+  {
+    cb_cert_opt co = o->co;   /* the threat model's arrays, loaded with the net (batch.h) */
+    co.box_lo = b.box_lo; co.box_hi = b.box_hi; co.eps_w = b.eps_w; co.target = b.target;
+      if (!(c = certifier_new(b.net, &co, err))) { rc = err->status; goto out; }
+    o_eff = *o;   /* the summary line's view of the threat model */
+    o_eff.co = co;
+  }
+  set = settings_json(o, &b, certifier_methods(c), b.r0, b.r1);
   set_s = cJSON_PrintUnformatted(set);
   done = cb_calloc(b.n + 1, sizeof *done);
   t.radii = cb_calloc(b.n + 1, sizeof *t.radii);
@@ -511,10 +562,11 @@ static int run(const opts *o, cb_error *err)
     goto out;
   }
   top = batch_json_top(&b, "certify");
+  cJSON_AddItemToObject(top, "threat_model", batch_json_threat(&b));
   cJSON_AddItemToObject(top, "settings", set); set = NULL;
   medr = median(t.radii, t.nr);
-  cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads));
-  print_summary(o, &t, medr, now() - t0, threads);
+  cJSON_AddItemToObject(top, "summary", summary_json(&t, medr, now() - t0, threads, o->co.regression));
+  print_summary(&o_eff, &t, medr, now() - t0, threads);
   batch_print_warnings(&b);
   if (o->export_dir) {
     int nx;

@@ -2,8 +2,10 @@
 ** report.json pieces and the atomic writer of report.json + report.html
 ** (see report_doc.h).  File digests: SHA-256 from OpenSSL's libcrypto.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +40,50 @@ static int sha256_file(const char *path, char *hex)
   ok = ok && f && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len);
   for (unsigned int i = 0; ok && i < len; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
   if (f) fclose(f);
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A folder (PNG images and their labels CSV): SHA-256 of the lines
+   "NAME  SHA256\n" of its regular files in name order (sha256sum's format,
+   so `cd DIR && sha256sum * | sha256sum` gives the same digest when every
+   entry is a file); 0 if unreadable. */
+static int sha256_folder(const char *dir, char *hex)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char **names = NULL, path[4096], fh[65], line[4200];
+  size_t n = 0, cap = 0;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = d && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  while (ok && (e = readdir(d))) {
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (n == cap) {
+      char **t = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *names);
+      if (!t) { ok = 0; break; }
+      names = t;
+    }
+    if (!(names[n] = strdup(e->d_name))) { ok = 0; break; }
+    n++;
+  }
+  if (ok) qsort(names, n, sizeof *names, cmp_name);
+  for (size_t i = 0; ok && i < n; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    ok = sha256_file(path, fh);
+    snprintf(line, sizeof line, "%s  %s\n", fh, names[i]);
+    ok = ok && EVP_DigestUpdate(ctx, line, strlen(line));
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx, md, &len);
+  for (unsigned int i = 0; ok && i < len; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  for (size_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+  if (d) closedir(d);
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -78,10 +124,13 @@ cJSON *report_datafile(const char *path, size_t rows, cb_error *err)
 {
   char hex[65];
   cJSON *o;
-  if (!sha256_file(path, hex)) { cb_error_set(err, CB_EIO, "%s: cannot read for its digest", path); return NULL; }
+  struct stat st;
+  int folder = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  if (!(folder ? sha256_folder(path, hex) : sha256_file(path, hex))) { cb_error_set(err, CB_EIO, "%s: cannot read for its digest", path); return NULL; }
   o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "file", path);
   cJSON_AddStringToObject(o, "sha256", hex);
+  if (folder) cJSON_AddStringToObject(o, "sha256_of", "the folder: sha256sum of its files, one line each in name order");
   cJSON_AddNumberToObject(o, "rows", (double)rows);
   return o;
 }

@@ -73,7 +73,8 @@ static const char *css =
   /* print and PDF: every collapsed table shown (no script needed), no page break inside a row */
   ".audit{border:1px solid #bbb;border-left:4px solid #1a7f37;padding:8px 12px;margin:10px 0;background:#fafafa}"
   "@media print{details::details-content{content-visibility:visible;display:block}details>*{display:block}"
-  "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}}";
+  "summary{font-weight:bold;list-style:none}tr{break-inside:avoid}body{max-width:none;margin:0}"
+  "pre,td{white-space:pre-wrap;overflow-wrap:anywhere}}";   /* paper does not scroll: wrap the reproduce line */
 
 static int is_image(const cJSON *net, int *h, int *w)
 {
@@ -257,16 +258,18 @@ static void reproduce(sb *b, const cJSON *run)
 static void run_section(sb *b, const cJSON *run, int id)
 {
   const cJSON *net = get(run, "network"), *set = get(run, "settings"), *sum = get(run, "summary"), *s, *lip = get(run, "lipschitz");
-  const cJSON *data = get(run, "data");
-  int h, w, shown = 0;
+  const cJSON *data = get(run, "data"), *tm = get(set, "threat_model");
+  int h, w, shown = 0, regression = cJSON_IsNumber(get(set, "tol")), target = cJSON_IsNumber(get(tm, "target")) ? (int)num(tm, "target") : -1;
+  int weighted = cJSON_IsString(get(tm, "eps_per_feature")), boxed = cJSON_IsObject(get(tm, "box"));
   put(b, "<h2 id=run-%d>%s: ", id, str(run, "command"));
   esc(b, str(net, "file"));
   put(b, " &mdash; L%s ball, eps ", str(set, "norm")); pnum(b, num(set, "eps"));
   if (cJSON_IsArray(get(set, "clip"))) { put(b, ", clipped to ["); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 0)->valuedouble); put(b, ", "); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 1)->valuedouble); put(b, "]"); }
   put(b, "</h2>");
   put(b, "<div class=head id=summary-%d>", id);
-  put(b, "<div class=card>certified accuracy<b class=verified>%.4f</b>%d of %d verified</div>", num(sum, "certified_accuracy"), (int)num(sum, "n_verified"), (int)num(sum, "n_samples"));
-  put(b, "<div class=card>clean accuracy<b>%.4f</b></div>", num(sum, "clean_accuracy"));
+  put(b, "<div class=card>%s<b class=verified>%.4f</b>%d of %d verified</div>", regression ? "verified fraction" : "certified accuracy",
+      num(sum, "certified_accuracy"), (int)num(sum, "n_verified"), (int)num(sum, "n_samples"));
+  if (!regression) put(b, "<div class=card>clean accuracy<b>%.4f</b></div>", num(sum, "clean_accuracy"));
   put(b, "<div class=card>falsified<b class=falsified>%d</b>counterexample checked</div>", (int)num(sum, "n_falsified"));
   put(b, "<div class=card>unknown<b class=unknown>%d</b>&nbsp;</div>", (int)num(sum, "n_unknown"));
   if (cJSON_IsNumber(get(sum, "median_certified_radius"))) { put(b, "<div class=card>median certified radius<b>"); pnum(b, num(sum, "median_certified_radius")); put(b, "</b>&nbsp;</div>"); }
@@ -276,21 +279,47 @@ static void run_section(sb *b, const cJSON *run, int id)
   { char *t = cJSON_PrintUnformatted(get(net, "input_shape")); esc(b, t); cJSON_free(t); }
   put(b, "); data "); esc(b, str(data, "file")); put(b, " (sha256 %s, %d rows).</p>", str(data, "sha256"), (int)num(data, "rows"));
   if (cJSON_IsString(get(data, "input_space"))) { put(b, "<p class=muted>input space: "); esc(b, str(data, "input_space")); put(b, "</p>"); }
+  if (cJSON_IsObject(get(data, "normalisation"))) {   /* --mean/--std: the exact SCALE node in front of the net */
+    char *m = cJSON_PrintUnformatted(get(get(data, "normalisation"), "mean")), *d = cJSON_PrintUnformatted(get(get(data, "normalisation"), "std"));
+    put(b, "<p class=muted>normalisation: mean "); esc(b, m ? m : "?"); put(b, ", std "); esc(b, d ? d : "?");
+    put(b, " (per channel; the network sees (x &minus; mean) / std)</p>");
+    cJSON_free(m); cJSON_free(d);
+  }
   {
     const cJSON *nw;
     cJSON_ArrayForEach(nw, get(net, "warnings"))
       if (cJSON_IsString(nw)) { put(b, "<p class=unknown>warning: "); esc(b, nw->valuestring); put(b, "</p>"); }
   }
-  put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created")); put(b, "</p>");
+  put(b, "<p class=muted>run on "); esc(b, str(run, "host")); put(b, ", "); esc(b, str(get(run, "timing"), "created"));
+  if (cJSON_IsNumber(get(sum, "threads"))) put(b, ", threads %d", (int)num(sum, "threads"));
+  put(b, "</p>");
   put(b, "<div class=audit><b>What this certifies.</b> For each <span class=verified>verified</span> sample x<sub>i</sub> of ");
   esc(b, str(data, "file"));
-  put(b, ": every input x with ||x &minus; x<sub>i</sub>||<sub>%s</sub> &le; ", str(set, "norm")); pnum(b, num(set, "eps"));
+  if (weighted) {   /* a weighted L-inf ball: eps scales the per-feature radii */
+    put(b, ": every input x with |x<sub>j</sub> &minus; x<sub>i,j</sub>| &le; "); pnum(b, num(set, "eps"));
+    put(b, " r<sub>j</sub> for every feature j (per-feature radii r from "); esc(b, str(tm, "eps_per_feature")); put(b, ")");
+  } else { put(b, ": every input x with ||x &minus; x<sub>i</sub>||<sub>%s</sub> &le; ", str(set, "norm")); pnum(b, num(set, "eps")); }
   if (cJSON_IsArray(get(set, "clip"))) { put(b, " inside the box ["); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 0)->valuedouble); put(b, ", "); pnum(b, cJSON_GetArrayItem(get(set, "clip"), 1)->valuedouble); put(b, "]"); }
+  if (boxed) {
+    put(b, " inside the per-feature box (lower bounds "); esc(b, str(get(tm, "box"), "lo"));
+    put(b, ", upper bounds "); esc(b, str(get(tm, "box"), "hi")); put(b, ")");
+  }
   put(b, " (input space: "); esc(b, *str(data, "input_space") ? str(data, "input_space") : "the network's input");
-  put(b, ") is given the sample's label by the network, in real arithmetic: the bounds are sound, with floating-point "
-         "rounding accounted for. <span class=falsified>Falsified</span>: a concrete input in that set, re-checked in exact "
-         "arithmetic, gets another class. <span class=unknown>Unknown</span>: neither proved nor refuted within the budget; "
-         "it is evidence of nothing.</div>");
+  if (regression) {
+    put(b, ") moves no output of the network by more than "); pnum(b, num(set, "tol"));
+    put(b, " from its value at x<sub>i</sub> (regression: |f<sub>j</sub>(x) &minus; f<sub>j</sub>(x<sub>i</sub>)| &le; tol for every output j), in real arithmetic: "
+           "the bounds are sound, with floating-point rounding accounted for. <span class=falsified>Falsified</span>: a concrete input in that set, "
+           "re-checked in exact arithmetic, moves an output by more than the tolerance.");
+  } else if (target >= 0) {
+    put(b, ") keeps the margin f<sub>label</sub> &minus; f<sub>%d</sub> &gt; 0 (targeted threat model: class %d never reaches the label, so it is "
+           "never the top class; other classes are not examined), in real arithmetic: the bounds are sound, with floating-point rounding "
+           "accounted for. <span class=falsified>Falsified</span>: a concrete input in that set, re-checked in exact arithmetic, where class %d "
+           "scores at least the label.", target, target, target);
+  } else
+    put(b, ") is given the sample's label by the network, in real arithmetic: the bounds are sound, with floating-point "
+           "rounding accounted for. <span class=falsified>Falsified</span>: a concrete input in that set, re-checked in exact "
+           "arithmetic, gets another class.");
+  put(b, " <span class=unknown>Unknown</span>: neither proved nor refuted within the budget; it is evidence of nothing.</div>");
   settings_table(b, set);
   if (cJSON_IsTrue(get(set, "radius"))) { put(b, "<h3>Certified accuracy versus eps</h3>"); curve(b, run, id); }
   else put(b, "<p class=muted>No accuracy-versus-eps curve: the radii are known only with --radius.</p>");
@@ -321,7 +350,8 @@ static void run_section(sb *b, const cJSON *run, int id)
       put(b, "<div class=grid>");
       snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
       heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
-      snprintf(cap, sizeof cap, "counterexample: class %d", (int)num(s, "counterexample_class"));
+      if (regression) snprintf(cap, sizeof cap, "counterexample: output %d moves", (int)num(s, "counterexample_output"));
+      else snprintf(cap, sizeof cap, "counterexample: class %d", (int)num(s, "counterexample_class"));
       heatmap(b, get(s, "counterexample"), NULL, h, w, 0, cap);
       heatmap(b, get(s, "counterexample"), get(s, "x"), h, w, 1, "difference");
       put(b, "</div>");
@@ -408,8 +438,9 @@ char *report_html(const cJSON *report)
   b.s[0] = 0;
   put(&b, "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>cerbere certification report</title><style>%s</style></head><body>", css);
   put(&b, "<h1>cerbere certification report</h1><p class=muted>%s %s (commit %s), report schema %s. Verified means a sound bound "
-          "proved every margin positive over the whole set, for real arithmetic; falsified means a counterexample was found "
-          "and re-checked by the forward pass.</p>", str(tool, "name"), str(tool, "version"), str(tool, "git_commit"), str(report, "schema"));
+          "proved the run's property (every margin positive, the target's margin positive, or every output within the "
+          "regression tolerance: see each run's box) over the whole set, for real arithmetic; falsified means a counterexample "
+          "was found and re-checked in exact arithmetic.</p>", str(tool, "name"), str(tool, "version"), str(tool, "git_commit"), str(report, "schema"));
   put(&b, "<ul>");
   cJSON_ArrayForEach(run, get(report, "runs")) {
     const cJSON *set = get(run, "settings"), *sum = get(run, "summary");
@@ -418,7 +449,9 @@ char *report_html(const cJSON *report)
     if (!strcmp(str(run, "command"), "audit"))
       put(&b, "</a>: %s attributions, %d of %d certifiably stable</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"));
     else
-      put(&b, "</a>: certified accuracy %.4f, %d falsified, %d unknown</li>", num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
+      put(&b, "</a>: %s %.4f, %d falsified, %d unknown</li>", cJSON_IsNumber(get(set, "tol")) ? "regression, verified fraction" :
+          cJSON_IsNumber(get(get(set, "threat_model"), "target")) ? "targeted, certified accuracy" : "certified accuracy",
+          num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
     id++;
   }
   put(&b, "</ul>");

@@ -3,7 +3,11 @@
 ** input as X alone (an NPZ, or CSV, or an NPY refused for want of labels)
 ** and as both X and its own labels (an NPY of shape (N,)), with the feature
 ** count inferred (0) and imposed (the last byte mod 5); rows read back.
+** Then the same bytes as a --box / --eps-per-feature vector (cb_vector_load:
+** NPY of any shape, or text) of 1..5 values: refused with one line, or
+** every value finite.
 */
+#include <math.h>
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       sink += cb_data_label(d, r);
     }
     cb_data_free(d);
+  }
+  {
+    double v[5];
+    cb_error err = {0};
+    size_t n = want ? want : 1;
+    if (cb_vector_load(p, n, v, &err) != CB_OK) { if (!err.msg[0] || strchr(err.msg, '\n')) abort(); }
+    else for (size_t j = 0; j < n; j++) { if (!isfinite(v[j])) abort(); sink += v[j]; }
   }
   (void)sink;
   return 0;

@@ -20,7 +20,7 @@ case $name in
   onnx) seeds="nets/*.onnx tests/data/ops/*.onnx tests/bad/*.onnx";;
   nnet) seeds="tests/data/*.nnet tests/bad/*.nnet";;
   csv) seeds="nets/digits_test20.csv tests/data/*.csv tests/data/ops/*.in.csv tests/bad/*.csv tests/cli/*.csv";;
-  npy) seeds="tests/data/npy/*.npy tests/data/npy/*.npz tests/bad/*.npy tests/bad/*.npz";;
+  npy) seeds="tests/data/npy/*.npy tests/data/npy/*.npz tests/bad/*.npy tests/bad/*.npz tests/bad/bad_box_* tests/bad/bad_epsw_* tests/data/threat/*.txt";;
   vnnlib) seeds="tests/data/*.vnnlib tests/bad/*.vnnlib nets/*.vnnlib";;
   *) seeds="";;
 esac

@@ -475,6 +475,8 @@ int jac_margin_lb(const cb_ws *ws, int label, const lip_result *lr, const double
   int rc;
   if (no < 2 || label < 0 || (size_t)label >= no || !ws->set.center || ws->set.norm == CB_NORM_BOX)
     return cb_error_set(err, CB_EUSAGE, "%s: margin bounds need >= 2 classes, a valid label and a ball", net->path);
+  if (ws->set.w)   /* eps w_j per feature: m - L eps would use the wrong radius */
+    return cb_error_set(err, CB_EUNSUP, "%s: local Lipschitz margins do not support per-feature radii", net->path);
   if (!(C = cb_alloc(((no - 1) * no + 2 * (no - 1) * n + no) * sizeof *C))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   lo = C + (no - 1) * no;
   hi = lo + (no - 1) * n;

@@ -55,6 +55,12 @@ struct cb_data {
 cb_status png_folder_load(const char *dir, const char *labels_path, size_t n_features, double scale, cb_data **out,
                           cb_error *err);
 
+/* npy.c: n values, one per network input, from an NPY array of n elements
+   (any shape, float or integer dtype) or a text file of n numbers (commas,
+   blanks or newlines); one line naming the file on error (--box,
+   --eps-per-feature). */
+cb_status cb_vector_load(const char *path, size_t n, double *out, cb_error *err);
+
 /* Overflow-checked product of sizes; returns 0 on overflow or > CB_MAX_ELEMS. */
 int cb_mul_size(size_t a, size_t b, size_t *out);
 

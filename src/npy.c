@@ -534,3 +534,85 @@ out:
   else *out = d;
   return (cb_status)rc;
 }
+
+/*
+** One value per feature (--box LO HI, --eps-per-feature, issue 20): an NPY
+** array of any C-order shape whose element count is n (float64, float32 or
+** an integer dtype; (n,), (1, n), or the network's (C, H, W)), or a text
+** file of exactly n numbers separated by commas, blanks or newlines (a
+** CSV row or column; '#' starts a comment line).  Every value finite.
+** Errors name the file; out is untouched on error.
+*/
+static int vector_text(const char *path, const unsigned char *b, size_t len, size_t n, double *out, cb_error *err)
+{
+  size_t k = 0, line = 1;
+  const char *p = (const char *)b, *e = p + len;
+  char tok[64];
+  while (p < e) {
+    size_t t = 0;
+    if (*p == '#') { while (p < e && *p != '\n') p++; continue; }
+    if (*p == '\n') { line++; p++; continue; }
+    if (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' || *p == ';') { p++; continue; }
+    while (p < e && !strchr(",; \t\r\n", *p) && t + 1 < sizeof tok) tok[t++] = *p++;
+    tok[t] = 0;
+    if (p < e && !strchr(",; \t\r\n", *p))
+      return cb_error_set(err, CB_EFORMAT, "%s: line %zu: value too long", path, line);
+    {
+      char *end;
+      double v = strtod(tok, &end);
+      if (end == tok || *end)
+        return cb_error_set(err, CB_EFORMAT, "%s: line %zu: '%.40s' is not a number", path, line, tok);
+      if (!isfinite(v)) return cb_error_set(err, CB_EVALUE, "%s: line %zu: value %zu is NaN or infinite", path, line, k);
+      if (k >= n) return cb_error_set(err, CB_ESHAPE, "%s: more than %zu values, the network takes %zu inputs", path, n, n);
+      out[k++] = v;
+    }
+  }
+  if (k != n) return cb_error_set(err, CB_ESHAPE, "%s: %zu values, the network takes %zu inputs", path, k, n);
+  return CB_OK;
+}
+
+cb_status cb_vector_load(const char *path, size_t n, double *out, cb_error *err)
+{
+  unsigned char *b = NULL;
+  size_t len = 0;
+  double *v = NULL;
+  npy_arr a;
+  int rc;
+  struct stat st;
+  if (!path || !out) return cb_error_set(err, CB_EUSAGE, "cb_vector_load: NULL argument");
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cb_error_set(err, CB_EIO, "%s: is a directory, not a file", path);
+  if ((rc = read_all(path, &b, &len, err)) < 0) return (cb_status)rc;
+  if (!(v = cb_calloc(n ? n : 1, sizeof *v))) { rc = cb_error_set(err, CB_ENOMEM, "%s: out of memory", path); goto out; }
+  if (len >= 6 && !memcmp(b, "\x93NUMPY", 6)) {
+    if ((rc = npy_parse(b, len, path, &a, err)) < 0) goto out;
+    if (a.kind != 'f' && a.kind != 'i' && a.kind != 'u') { rc = cb_error_set(err, CB_EUNSUP, "%s: values must be floats or integers", path); goto out; }
+    if (a.count != n) {
+      char shp[128] = "";
+      size_t o = 0;
+      for (size_t d = 0; d < a.ndim && o + 24 < sizeof shp; d++) o += (size_t)snprintf(shp + o, sizeof shp - o, "%s%zu", d ? ", " : "", a.shape[d]);
+      if (a.ndim == 1) snprintf(shp + o, sizeof shp - o, ",");   /* NumPy's (3,) */
+      rc = cb_error_set(err, CB_ESHAPE, "%s: shape (%s) holds %zu values, the network takes %zu inputs", path, shp, a.count, n);
+      goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+      v[i] = npy_get(&a, i);
+      if (!isfinite(v[i])) { rc = cb_error_set(err, CB_EVALUE, "%s: value %zu is NaN or infinite", path, i); goto out; }
+    }
+  } else if (len >= 4 && !memcmp(b, "PK\x03\x04", 4)) {
+    rc = cb_error_set(err, CB_EFORMAT, "%s: a .npz archive: give one .npy array or a text file of %zu numbers", path, n);
+    goto out;
+  } else {
+    for (size_t i = 0; i < len; i++)
+      if (b[i] == 0 || (b[i] < 32 && !strchr("\t\r\n", b[i]))) {
+        rc = cb_error_set(err, CB_EFORMAT, "%s: binary data, not an .npy array nor a text file of numbers", path);
+        goto out;
+      }
+    if ((rc = vector_text(path, b, len, n, v, err)) < 0) goto out;
+  }
+  memcpy(out, v, n * sizeof *v);
+  rc = CB_OK;
+out:
+  cb_free(v);
+  cb_free(b);
+  return (cb_status)rc;
+}

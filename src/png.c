@@ -85,7 +85,7 @@ static int read_png(const char *path, double *x, size_t n, int *c0, int *h0, int
     }
     px = (size_t)h * w;
     if ((size_t)ch * px != n) {
-      rc = cb_error_set(err, CB_EUSAGE, "%s: %d x %u x %u = %zu values, the network's input has %zu", path, ch, (unsigned)h,
+      rc = cb_error_set(err, CB_ESHAPE, "%s: %d x %u x %u = %zu values, the network's input has %zu", path, ch, (unsigned)h,
                         (unsigned)w, (size_t)ch * px, n);
       goto out;
     }

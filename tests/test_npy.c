@@ -235,6 +235,53 @@ static void test_oom(void **state)
     }
 }
 
+/* cb_vector_load (--box, --eps-per-feature): the same 6 values from an NPY of
+   shape (1, 2, 3) float64, an (6,) int64 NPY, a (6, 1) float32 NPY and text
+   with commas, blanks, semicolons, newlines and a comment; refusals name the
+   file; a failing allocator leaks nothing and leaves out untouched. */
+static void test_vector(void **state)
+{
+  static const double want[6] = {0, 0.5, -1, 2, 1e-3, 7};
+  static const int64_t iv[6] = {0, 1, -1, 2, 3, 7};
+  float fv[6];
+  double out[6], keep[6] = {9, 9, 9, 9, 9, 9};
+  cb_error err = {0};
+  const char *f8, *i8, *f4, *txt, *bad;
+  (void)state;
+  for (int k = 0; k < 6; k++) fv[k] = (float)want[k];
+  f8 = write_npy("v_f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 3), }", want, sizeof want);
+  i8 = write_npy("v_i8.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (6,), }", iv, sizeof iv);
+  f4 = write_npy("v_f4.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 1), }", fv, sizeof fv);
+  static const char text[] = "# radii\n0, 0.5;-1\n2\t1e-3 7\n";
+  txt = write_tmp("v.txt", text, strlen(text));
+  assert_int_equal(cb_vector_load(f8, 6, out, &err), CB_OK);
+  assert_memory_equal(out, want, sizeof want);
+  assert_int_equal(cb_vector_load(i8, 6, out, &err), CB_OK);
+  for (int k = 0; k < 6; k++) assert_true(out[k] == (double)iv[k]);
+  assert_int_equal(cb_vector_load(f4, 6, out, &err), CB_OK);
+  for (int k = 0; k < 6; k++) assert_true(out[k] == (double)fv[k]);
+  assert_int_equal(cb_vector_load(txt, 6, out, &err), CB_OK);
+  assert_memory_equal(out, want, sizeof want);
+  bad = write_tmp("v_bad.txt", "1,2,x\n", strlen("1,2,x\n"));
+  memcpy(out, keep, sizeof keep);
+  assert_int_equal(cb_vector_load(bad, 3, out, &err), CB_EFORMAT);
+  assert_non_null(strstr(err.msg, "v_bad.txt: line 1: 'x' is not a number"));
+  assert_memory_equal(out, keep, sizeof keep);
+  cb_error_clear(&err);
+  assert_int_equal(cb_vector_load(f8, 5, out, &err), CB_ESHAPE);
+  assert_non_null(strstr(err.msg, "shape (1, 2, 3) holds 6 values, the network takes 5 inputs"));
+  for (long k = 0; k < 4; k++) {
+    size_t before = cb_mem_used();
+    int rc;
+    cb_error e2 = {0};
+    cb_alloc_fail_after(k);
+    rc = cb_vector_load(f8, 6, out, &e2);
+    cb_alloc_fail_after(-1);
+    assert_true(rc == CB_OK || rc == CB_ENOMEM);
+    assert_int_equal(cb_mem_used(), before);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -244,6 +291,7 @@ int main(void)
     cmocka_unit_test(test_bad_files),
     cmocka_unit_test(test_headers),
     cmocka_unit_test(test_oom),
+    cmocka_unit_test(test_vector),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
