@@ -56,6 +56,8 @@ void vfy_opts_init(vfy_opts *o)
   o->relu_lp = 1;
   o->portfolio = 1;
   o->lp_side_first = 1;
+  o->beta_bab = 1;
+  o->beta_iters = 10;
 }
 
 void vfy_result_free(vfy_result *r)

@@ -128,7 +128,15 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 /* vfy_relu.c */
 typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
 int vfy_net_has_relu(const cb_net *net);
+
 rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err);
                   /* decides the box by ReLU splitting when that is worth trying; R_OPEN: not decided */
+
+/* vfy_beta.c: beta-CROWN branch and bound over ReLU splits inside the box
+   of `it` (high dimension), its CROWN bounds in ws; R_OPEN restores them.
+   *states: subdomains bounded. */
+#define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
+rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err);
+
 
 #endif

@@ -550,6 +550,11 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
         (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
         (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)))
     return R_OPEN;
+  if (!low && S->o->beta_bab) {
+    rr = vfy_beta_box(S, ws, it, x, states, err);
+    if (rr == R_OPEN) *relu_fail = u;
+    return rr;
+  }
   rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
   if (rr == R_OPEN) *relu_fail = u;
   return rr;

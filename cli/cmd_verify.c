@@ -237,6 +237,14 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   cJSON_AddNumberToObject(root, "nodes", (double)r->nodes);
   cJSON_AddNumberToObject(root, "relu_states", (double)r->relu_states);
   cJSON_AddNumberToObject(root, "depth", r->depth);
+  {
+    cJSON *b = cJSON_AddObjectToObject(root, "beta_bab");   /* the beta-CROWN ReLU search (high dimension) */
+    cJSON_AddNumberToObject(b, "subdomains", (double)r->beta_doms);
+    cJSON_AddNumberToObject(b, "max_queue", (double)r->beta_qmax);
+    cJSON_AddNumberToObject(b, "bound_s", r->t_bound);
+    cJSON_AddNumberToObject(b, "branch_s", r->t_branch);
+    cJSON_AddNumberToObject(b, "attack_s", r->t_attack);
+  }
   cJSON_AddNumberToObject(root, "time_s", r->seconds);
   if (r->answer == V_FALSIFIED) {
     cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));
