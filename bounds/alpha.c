@@ -815,9 +815,9 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }
   for (size_t s = 0; s < o.nsplit && rc == CB_OK; s++)
-    if (!o.split_node || !o.split_idx || !o.split_sig || o.split_node[s] <= 0 || o.split_node[s] >= net->output ||
+    if (!o.split_node || !o.split_idx || !o.split_sig || o.split_node[s] < 0 || o.split_node[s] >= net->output ||
         o.split_idx[s] >= net->node[o.split_node[s]].size || (o.split_sig[s] != 1 && o.split_sig[s] != -1))
-      rc = cb_error_set(err, CB_EUSAGE, "beta-CROWN: split %zu must name a neuron of a node between the input and the output, sign +1 or -1", s);
+      rc = cb_error_set(err, CB_EUSAGE, "beta-CROWN: split %zu must name a neuron of a node before the output, sign +1 or -1", s);
   if (rc == CB_OK && o.nsplit && !(o.beta_lr >= 0)) rc = cb_error_set(err, CB_EUSAGE, "beta-CROWN: the step of beta must be >= 0");
   if (rc != CB_OK) goto out;
   if (!A || !best) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN"); goto out; }

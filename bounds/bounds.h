@@ -270,7 +270,7 @@ typedef struct cb_alpha_opt {
      optimised with the lines.  The caller's node boxes must be valid on
      that region (e.g. the split neurons' boxes clamped); docs/soundness.md. */
   size_t nsplit;      /* split constraints; 0 (default): none */
-  const int *split_node;     /* pre-activation node of each (before the output) */
+  const int *split_node;     /* pre-activation node of each (before the output; 0: the input) */
   const size_t *split_idx;   /* neuron */
   const int *split_sig;      /* +1 (value >= 0) or -1 (value <= 0) */
   double *beta;       /* NULL (default: start at 0, not returned), or q x nsplit: in, the start;

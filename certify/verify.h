@@ -75,9 +75,9 @@ typedef struct vfy_opts {
                              (rs_tighten; inputs of <= 64 values); default 1 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 10000 */
-  int beta_bab;           /* inputs of > 64 values: ReLU splitting by beta-CROWN branch and
-                             bound (vfy_beta.c) instead of the depth-first search with LPs;
-                             default 1 */
+  int beta_bab;           /* 1 (default): inputs of > 64 values split ReLUs by beta-CROWN branch
+                             and bound (vfy_beta.c) instead of the depth-first search with LPs;
+                             2: every input size (tests); 0: never */
   int beta_iters;         /* alpha/beta optimisation steps per subdomain (twice at the root);
                              default 10 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of

@@ -547,14 +547,14 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
   int low = vfy_low_dim(S->spec), u;
   rres rr;
   if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
-        (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
-        (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)))
+        (!it->relu_fail || 3 * u <= 2 * it->relu_fail)))
     return R_OPEN;
-  if (!low && S->o->beta_bab) {
+  if (S->o->beta_bab == 2 || (!low && S->o->beta_bab)) {   /* beta-CROWN branch and bound */
     rr = vfy_beta_box(S, ws, it, x, states, err);
     if (rr == R_OPEN) *relu_fail = u;
     return rr;
   }
+  if (low && (u > S->o->relu_leaf || S->rs_wasted > 2 * S->rs_useful + RS_BASE)) return R_OPEN;
   rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
   if (rr == R_OPEN) *relu_fail = u;
   return rr;
