@@ -23,6 +23,7 @@
 **
 ** Files (vfy_int.h): this one; vfy_input.c, one subdomain and the
 ** input-splitting rule; vfy_relu.c, ReLU splitting and its rule;
+** vfy_beta.c, beta-CROWN branch and bound over ReLU splits (high dimension);
 ** vfy_attack.c, the witness search; vfy_common.c, the exact witness check
 ** and the blocks every refutation goes through.
 **

@@ -8,6 +8,8 @@
 **                 (choose_input_split);
 **   vfy_relu.c    ReLU splitting inside a box (vfy_relu_box) and its rule
 **                 (choose_relu_split);
+**   vfy_beta.c    the beta-CROWN branch and bound over ReLU splits that
+**                 vfy_relu_box calls in high dimension (vfy_beta_box);
 **   vfy_attack.c  the witness search before and during the search;
 **   vfy_common.c  the exact witness check, the single copies of the blocks
 **                 a refutation goes through, and small shared helpers.
@@ -95,8 +97,9 @@ typedef struct search {
 **   ReLU splitting (vfy_relu.c): a box with at most relu_leaf unknown
 **       signs, while the searches have not wasted too many states
 **       (RS_BASE), relu_states states per search, LP-tightened neuron boxes
-**       on each region (relu_lp) / every box, whatever its count, no state
-**       cap and no LP tightening;
+**       on each region (relu_lp) / every box, whatever its count, by the
+**       beta-CROWN branch and bound (vfy_beta.c; beta_bab, else the
+**       depth-first search with no state cap and no LP tightening);
 **   the search (verify.c): two phases of input splitting (aspect2, then
 **       aspect), --method fwd and the portfolio are available / one phase,
 **       fwd refused, no portfolio.
