@@ -72,7 +72,8 @@ typedef struct beng {
   double *x, *y, *pool;   /* candidate, its output; one-row pass matrices */
   double **keep, **inj;   /* per node: that pass's matrices; injected rows (1 x size at split nodes) */
   double root_margin;
-  double t_attack;        /* seconds in PGD */
+  double t_bound, t_branch, t_attack;   /* seconds (added to S->r at the end) */
+  long qmax;              /* the largest queue */
   long leaves;            /* subdomains left open with no ReLU of unknown sign */
 } beng;
 
@@ -266,7 +267,7 @@ static int choose_split(const beng *E, size_t *idx)
 }
 
 /* PGD from E->x on the live conjunctions of D (a box around it: the whole
-   inner box, started at x).  1: S->r set to SAT; 0; negative: out of memory. */
+   inner box, started at x).  1: E->x is a checked witness; 0; negative: out of memory. */
 static int pgd_from(beng *E, const bdom *D)
 {
   const search *S = E->S;
@@ -322,7 +323,7 @@ static int push_children(beng *E, const bdom *D, int bi, size_t j, double margin
     memcpy(C->act, D->act, E->nc);
     E->Q[E->nq++] = C;
   }
-  if (E->nq > (size_t)S->r->beta_qmax) S->r->beta_qmax = (long)E->nq;
+  if ((long)E->nq > E->qmax) E->qmax = (long)E->nq;
   return CB_OK;
 }
 
@@ -332,24 +333,23 @@ static int push_children(beng *E, const bdom *D, int bi, size_t j, double margin
 static rres process(beng *E, bdom *D, int *full)
 {
   const search *S = E->S;
-  vfy_result *r = S->r;
   double margin, t0 = vfy_now(), t1;
   size_t qa, w, j = 0, c;
   int bi, pc;
   if (load_boxes(E, D, D->depth ? D->node[D->depth - 1] + 1 : S->net->n) != CB_OK) return R_ERR;
-  if (region_empty(E)) { r->t_bound += vfy_now() - t0; return R_CLOSED; }
+  if (region_empty(E)) { E->t_bound += vfy_now() - t0; return R_CLOSED; }
   if (bound_rows(E, D, &qa, &margin, &w) != CB_OK) return R_ERR;
   t1 = vfy_now();
-  r->t_bound += t1 - t0;
+  E->t_bound += t1 - t0;
   if (margin == INFINITY) return R_CLOSED;
+  if (w >= qa) { E->leaves++; return R_OPEN; }   /* a live conjunction without rows */
   if (!D->depth) { E->root_margin = margin; vfy_boxes_out(S, E->ws, E->root); }
   if (worst_pass(E, D, w) < 0) return R_ERR;
-  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &r->fp_only)) return R_SAT;
+  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) return R_SAT;
   bi = choose_split(E, &j);
-  r->t_branch += vfy_now() - t1;
+  E->t_branch += vfy_now() - t1;
   if ((margin > 0.1 * E->root_margin || !D->depth) && E->t_attack < 0.2 * (vfy_now() - S->t0)) {
     int f = pgd_from(E, D);
-    r->t_attack = E->t_attack;
     if (f < 0) { cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack"); return R_ERR; }
     if (f) return R_SAT;
   }
@@ -410,7 +410,6 @@ static int eng_alloc(beng *E)
 static rres search_loop(beng *E, long *doms)
 {
   const search *S = E->S;
-  vfy_result *r = S->r;
   while (E->nq) {
     bdom *D;
     rres res;
@@ -419,12 +418,26 @@ static rres search_loop(beng *E, long *doms)
     D = pop(E);
     res = process(E, D, &full);
     (*doms)++;
-    #pragma omp atomic
-    r->beta_doms++;
     cb_free(D);
     if (res == R_SAT || res == R_ERR || full) return full ? R_OPEN : res;
   }
   return E->leaves ? R_OPEN : R_CLOSED;
+}
+
+/* The search's counters into the result (searches of several boxes may run
+   on parallel threads). */
+static void add_counts(vfy_result *r, const beng *E, long doms)
+{
+  #pragma omp atomic
+  r->beta_doms += doms;
+  #pragma omp atomic
+  r->t_bound += E->t_bound;
+  #pragma omp atomic
+  r->t_branch += E->t_branch;
+  #pragma omp atomic
+  r->t_attack += E->t_attack;
+  #pragma omp critical(vfy_beta_qmax)
+  if (E->qmax > r->beta_qmax) r->beta_qmax = E->qmax;
 }
 
 rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err)
@@ -442,6 +455,7 @@ rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
     if (bounds_run_from(ws, S->o->method, E.pl, E.pl + S->net->n, S->net->n, err) != CB_OK) res = R_ERR;
   }
 out:
+  add_counts(S->r, &E, *states);
   eng_free(&E);
   return res;
 }
