@@ -131,10 +131,12 @@ static int all_refuted(const beng *E, const unsigned char *act, const double *be
   return 1;
 }
 
+/* alpha_opt.done: stop once refuted, or at the deadline (the best iterate so far is sound). */
 static int opt_done(void *ctx, const double *best)
 {
   const dctx *x = ctx;
-  return all_refuted(x->E, x->D->act, best);
+  const search *S = x->E->S;
+  return all_refuted(x->E, x->D->act, best) || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S);
 }
 
 /* Node boxes of D on its region into ws: its boxes as they are before
