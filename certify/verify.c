@@ -293,7 +293,7 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
     size_t c = 0;
     if (y && vfy_check_witness(S->net, S->spec, it->box, w->x, y, &c, &S->r->fp_only)) {
       if (vfy_set_sat(S, it->box, w->x, y, c)) *rc = CB_ENOMEM;
-      else snprintf(r->reason, sizeof r->reason, "witness at a subdomain centre (depth %d)", it->depth);
+      else snprintf(r->reason, sizeof r->reason, "witness %s (depth %d)", w->why[0] ? w->why : "at a subdomain centre", it->depth);
     }
     cb_free(y);
   } else if (w->o == O_ERROR) {

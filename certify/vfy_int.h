@@ -139,6 +139,7 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
    of `it` (high dimension), its CROWN bounds in ws; R_OPEN restores them.
    *states: subdomains bounded. */
 #define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
+int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
 rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err);
 
 
