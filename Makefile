@@ -116,14 +116,14 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # take at most about 1.5 s of CPU each (measured with time; 0.1-3 s of wall
 # time at load 3-5 on this shared machine): the loaders and ops (nnet_csv, ops, reference, benchmarks,
 # limits, oom), forward, exact, grad, bounds, attack, adversarial, verify,
-# report; and the CLI's error paths (cli_errors, bad_inputs: 3-4 s each,
+# beta (0.5 s), report; and the CLI's error paths (cli_errors, bad_inputs: 3-4 s each,
 # mostly process start-up), ulimit and the example.  Left out, by time:
 # test_vnnlib and test_lipschitz (2-6 s), test_attr and test_sound (5-6 s),
 # test_patches and test_alpha (9-23 s), test_certify and test_jacobian
 # (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
 # runs them all.
 CHECK_FAST := forward ops nnet_csv npy oom limits reference exact grad bounds \
-              attack adversarial verify report benchmarks \
+              attack adversarial verify beta report benchmarks \
               cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
 	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)

@@ -7,7 +7,8 @@
 # answer is the result file's first line ("error" when the run exited non-zero
 # without one).  Threads: $THREADS (default 1, the machine is shared).
 # $EVERY=k keeps every k-th matching instance (a representative subset);
-# $SUFFIX is appended to the output name (e.g. _subset).
+# $SUFFIX is appended to the output name (e.g. _subset).  $VERIFY_ARGS is
+# passed to verify as extra options (e.g. "--beta-bab 0").
 set -u
 fam=${1:?usage: bench/vnncomp.sh FAMILY [FILTER]}
 filter=${2:-.}
@@ -24,7 +25,7 @@ grep -e "$filter" "$root/instances.csv" | awk -v k="${EVERY:-1}" '(NR - 1) % k =
   rm -f "$tmp/res" "$tmp/j"
   t0=$(date +%s.%N)
   OMP_NUM_THREADS=${THREADS:-1} OPENBLAS_NUM_THREADS=1 "$cb" verify "$root/$net" "$root/$prop" \
-    --timeout "$to" --out "$tmp/res" --json "$tmp/j" --threads "${THREADS:-1}" >/dev/null 2>"$tmp/err"
+    --timeout "$to" --out "$tmp/res" --json "$tmp/j" --threads "${THREADS:-1}" ${VERIFY_ARGS:-} >/dev/null 2>"$tmp/err"
   t1=$(date +%s.%N)
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
   nodes=$(sed -n 's/.*"nodes":[[:space:]]*\([0-9]*\).*/\1/p' "$tmp/j" 2>/dev/null | head -n 1)

@@ -73,6 +73,14 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->interm = 1;
   o->on_iterate = NULL;
   o->ctx = NULL;
+  o->nsplit = 0;
+  o->split_node = NULL;
+  o->split_idx = NULL;
+  o->split_sig = NULL;
+  o->beta = NULL;
+  o->beta_lr = 0.05;
+  o->done = NULL;
+  o->keep_interm = 0;
 }
 
 /* Parameters of one relaxed node in one pass: slot k = 2 side + family
@@ -112,6 +120,12 @@ typedef struct alpha_st {
   nrange *R;                 /* per node */
   double **ladj, **uadj;     /* per re-bounded node: dLoss/dlo, dLoss/dhi */
   double **save;             /* per node: saved lo|hi (re-bounded) or the 4 lines (relaxed) */
+  const cb_alpha_opt *o;
+  size_t ns;                 /* beta-CROWN: split constraints (o->split_*), 0: none */
+  char *injn;                /* per node: some split lies on it */
+  double **inj;              /* per node with a split: the final pass's q x size Lagrangian rows */
+  double *beta, *bm, *bv, *bbest;   /* q x ns: multipliers, Adam moments, best */
+  double **ibox;             /* keep_interm: per re-bounded node, the intersection of its bounds (lo|hi) */
 } alpha_st;
 
 /* Activations whose lines alpha-CROWN moves (relax.c's families), and the S-shaped ones. */
@@ -220,6 +234,32 @@ static void fill_alive(alpha_st *S, apass *P, int i)
   for (size_t e = 0; e < sz; e++) if (nz[e]) L->alive[L->nalive++] = e;
 }
 
+/*
+** beta-CROWN's Lagrangian rows of the final pass: inj[p]_r has
+** beta_rs sig_s at neuron idx_s of each split's node p.  For x in the region,
+** sig_s value_p(x)_{idx_s} >= 0, so with beta >= 0
+**   A0_r f(x) <= A0_r f(x) + sum_s beta_rs sig_s value_p(x)_{idx_s},
+** and the pass's sound upper bound of the right side (over the input set,
+** with lines valid on the region's node boxes) bounds the left side on the
+** region: every beta >= 0 gives a sound bound (weak duality).  NULL when
+** every beta is 0 (the pass is then exactly alpha-CROWN's).
+*/
+static const double *const *fill_inj(alpha_st *S, size_t q)
+{
+  const cb_net *net = S->ws->net;
+  const cb_alpha_opt *o = S->o;
+  int any = 0;
+  for (size_t k = 0; k < q * S->ns; k++) any |= S->beta[k] > 0;
+  if (!any) return NULL;
+  for (int i = 0; i < net->n; i++) if (S->inj[i]) memset(S->inj[i], 0, q * net->node[i].size * sizeof(double));
+  for (size_t r = 0; r < q; r++)
+    for (size_t s = 0; s < S->ns; s++) {
+      int p = o->split_node[s];
+      S->inj[p][r * net->node[p].size + o->split_idx[s]] += S->beta[r * S->ns + s] * o->split_sig[s];
+    }
+  return (const double *const *)S->inj;
+}
+
 /* Runs pass P; an intermediate pass writes its node's new bounds (no
    intersection with older ones: auto_LiRPA's behaviour, and the gradient stays
    exact) and re-derives the lines that use them; not at iteration 0 (write =
@@ -231,9 +271,10 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   cb_ws *ws = S->ws;
   const cb_net *net = ws->net;
   int rc, k = P->start;
+  const double *const *inj = P == &S->P[S->np - 1] ? fill_inj(S, P->q) : NULL;
   if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
   for (int i = 1; i <= k; i++) if (P->lines[i].lw) { fill_lines(S, P, i); fill_alive(S, P, i); }
-  rc = crown_pass_ex(ws, k, P->A0, P->q, P->lines, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
+  rc = crown_pass_inj_ex(ws, k, P->A0, P->q, P->lines, inj, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
   for (int i = k + 1; i < net->n; i++)
@@ -260,7 +301,7 @@ static int grad_affine(alpha_st *S, apass *P, int i)
   double *T, *Y = P->G[i];
   if (q < 2 || ws->no_skip) return 0;
   kin = crown_alive(ws, &P->lines[n->in[0]], n->in[0], q, S->ia);
-  if (c >= 0 && c <= P->start) kout = crown_alive(ws, &P->lines[c], c, q, S->oa);
+  if (c >= 0 && c <= P->start && !(S->injn && S->injn[i])) kout = crown_alive(ws, &P->lines[c], c, q, S->oa);   /* beta needs G at splits */
   if (8 * kin * kout > 7 * in * out) return 0;
   if (!(Ws = crown_wsub(ws, i, kout < out ? S->oa : NULL, kout, kin < in ? S->ia : NULL, kin)) ||
       !(T = crown_subout(ws, q * kout + 1))) return -1;
@@ -565,6 +606,28 @@ static void free_state(alpha_st *S)
   cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->xg);
 }
 
+/*
+** beta's gradient and Adam step, projected onto beta >= 0: the final row's
+** bound U_r takes beta_rs sig_s at node p's neuron j in its matrix there, and
+** dU_r/dA_p = G_p (the header), so dU_r/dbeta_rs = sig_s G_p[r][j].
+*/
+static void beta_step(alpha_st *S, const apass *P, const cb_alpha_opt *o, int t, double lr)
+{
+  const cb_net *net = S->ws->net;
+  const cb_alpha_opt *so = S->o;
+  double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
+  for (size_t r = 0; r < P->q; r++)
+    for (size_t s = 0; s < S->ns; s++) {
+      int p = so->split_node[s];
+      size_t k = r * S->ns + s;
+      double g = P->G[p] ? so->split_sig[s] * P->G[p][r * net->node[p].size + so->split_idx[s]] : 0;
+      S->bm[k] = o->beta1 * S->bm[k] + (1 - o->beta1) * g;
+      S->bv[k] = o->beta2 * S->bv[k] + (1 - o->beta2) * g * g;
+      S->beta[k] -= lr * (S->bm[k] / c1) / (sqrt(S->bv[k] / c2) + 1e-8);
+      if (!(S->beta[k] > 0)) S->beta[k] = 0;
+    }
+}
+
 /* Gradients of the final rows' sum through every pass, then one Adam step on each. */
 static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, cb_error *err)
 {
@@ -578,8 +641,49 @@ static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, c
     if ((rc = grad_forward(S, P, err)) != CB_OK) break;
     backprop(S, P);
     adam_step(S, P, o, t, lr);
+    if (k == S->np - 1 && S->ns) beta_step(S, P, o, t, o->beta_lr * pow(o->lr_decay, t - 1));
   }
   return rc;
+}
+
+/* keep_interm: the re-bounded nodes' boxes of this iterate intersected into S->ibox. */
+static void meet_interm(alpha_st *S)
+{
+  const cb_ws *ws = S->ws;
+  for (int i = 0; i < ws->net->n; i++) {
+    size_t sz = ws->net->node[i].size;
+    if (!S->ibox[i]) continue;
+    for (size_t e = 0; e < sz; e++) {
+      S->ibox[i][e] = fmax(S->ibox[i][e], ws->lo[i][e]);
+      S->ibox[i][sz + e] = fmin(S->ibox[i][sz + e], ws->hi[i][e]);
+    }
+  }
+}
+
+/* keep_interm, after the workspace is restored: the intersected boxes go in,
+   and every activation after the first of them takes its box (IBP) and
+   lines from its input's.  Boxes of other nodes stay (valid, maybe looser). */
+static int write_interm(alpha_st *S, cb_error *err)
+{
+  cb_ws *ws = S->ws;
+  const cb_net *net = ws->net;
+  int first = net->n;
+  for (int i = 0; i < net->n; i++) {
+    size_t sz = net->node[i].size;
+    if (!S->ibox[i]) continue;
+    if (first > i) first = i;
+    memcpy(ws->lo[i], S->ibox[i], sz * sizeof(double));
+    memcpy(ws->hi[i], S->ibox[i] + sz, sz * sizeof(double));
+    set_zmax(ws, i);
+  }
+  memset(ws->sv_ok, 0, (size_t)net->n);
+  for (int i = first + 1; i < net->n; i++) {
+    int rc;
+    if (net->node[i].kind != CB_ACT) continue;
+    if ((rc = ibp_node(ws, i, err)) != CB_OK) return rc;
+    ws_relax_lines(ws, i);
+  }
+  return CB_OK;
 }
 
 /* The optimisation loop: best[r] per final row. */
@@ -593,9 +697,14 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, int upper, double *best,
     int last = it == o->iters - 1;
     if (cb_time_up()) return cb_limit_error(err, "alpha-CROWN");
     for (int k = 0; k < S->np && rc == CB_OK; k++) rc = run_pass(S, &S->P[k], !last, it > 0, err);
-    for (size_t r = 0; rc == CB_OK && r < F->q; r++) if (F->out[r] < best[r]) best[r] = F->out[r];
+    for (size_t r = 0; rc == CB_OK && r < F->q; r++)
+      if (F->out[r] < best[r]) {
+        best[r] = F->out[r];
+        if (S->ns) memcpy(S->bbest + r * S->ns, S->beta + r * S->ns, S->ns * sizeof *S->bbest);
+      }
+    if (rc == CB_OK && S->ibox) meet_interm(S);
     if (rc == CB_OK && o->on_iterate) o->on_iterate(o->ctx, S->ws, it, upper, F->out);
-    if (rc != CB_OK || last) break;
+    if (rc != CB_OK || last || (o->done && o->done(o->ctx, best))) break;
     rc = gradient_step(S, o, it + 1, lr, err);
     lr *= o->lr_decay;
     for (int k = 0; k < S->np; k++) free_keep(S, &S->P[k]);
@@ -603,15 +712,64 @@ static int optimise(alpha_st *S, const cb_alpha_opt *o, int upper, double *best,
   return rc;
 }
 
+/* beta-CROWN's state for q final rows (nothing without splits). */
+static int init_beta(alpha_st *S, size_t q)
+{
+  const cb_net *net = S->ws->net;
+  const cb_alpha_opt *o = S->o;
+  size_t n = q * o->nsplit + 1;
+  if (!o->nsplit) return CB_OK;
+  S->ns = o->nsplit;
+  if (!(S->injn = cb_calloc((size_t)net->n, 1)) || !(S->inj = cb_calloc((size_t)net->n, sizeof *S->inj)) ||
+      !(S->beta = cb_alloc(n * sizeof(double))) || !(S->bm = cb_calloc(n, sizeof(double))) ||
+      !(S->bv = cb_calloc(n, sizeof(double))) || !(S->bbest = cb_calloc(n, sizeof(double)))) return CB_ENOMEM;
+  for (size_t k = 0; k + 1 < n; k++) S->beta[k] = o->beta && o->beta[k] > 0 ? o->beta[k] : 0;
+  memcpy(S->bbest, S->beta, (n - 1) * sizeof *S->bbest);
+  for (size_t s = 0; s < S->ns; s++) {
+    int p = o->split_node[s];
+    S->injn[p] = 1;
+    if (!S->inj[p] && !(S->inj[p] = cb_alloc(q * net->node[p].size * sizeof(double) + 1))) return CB_ENOMEM;
+  }
+  return CB_OK;
+}
+
+/* keep_interm: each re-bounded node's box starts as its current one. */
+static int init_ibox(alpha_st *S)
+{
+  const cb_ws *ws = S->ws;
+  if (!(S->ibox = cb_calloc((size_t)ws->net->n, sizeof *S->ibox))) return CB_ENOMEM;
+  for (int i = 0; i < ws->net->n; i++) {
+    size_t sz = ws->net->node[i].size;
+    if (!S->ladj[i]) continue;
+    if (!(S->ibox[i] = cb_alloc(2 * sz * sizeof(double)))) return CB_ENOMEM;
+    memcpy(S->ibox[i], ws->lo[i], sz * sizeof(double));
+    memcpy(S->ibox[i] + sz, ws->hi[i], sz * sizeof(double));
+  }
+  return CB_OK;
+}
+
+static void free_beta(alpha_st *S)
+{
+  for (int i = 0; S->inj && i < S->ws->net->n; i++) cb_free(S->inj[i]);
+  cb_free(S->inj); cb_free(S->injn); cb_free(S->beta); cb_free(S->bm); cb_free(S->bv); cb_free(S->bbest);
+}
+
 /* Optimises the upper bounds of the rows A (q x output size) into best. */
 static int alpha_rows(cb_ws *ws, const double *A, size_t q, const cb_alpha_opt *o, int upper, double *best,
                       cb_error *err)
 {
-  alpha_st S = {.ws = ws};
+  alpha_st S = {.ws = ws, .o = o};
   int rc = init_state(&S, A, q, o->interm && ws->method != CB_CROWN_IBP);
+  if (rc == CB_OK) rc = init_beta(&S, q);
+  if (rc == CB_OK && o->keep_interm) rc = init_ibox(&S);
   if (rc != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
   else rc = optimise(&S, o, upper, best, err);
-  free_state(&S);
+  if (rc == CB_OK && S.ns && o->beta) memcpy(o->beta, S.bbest, q * S.ns * sizeof *o->beta);
+  free_beta(&S);
+  free_state(&S);   /* restores the workspace */
+  if (rc == CB_OK && S.ibox) rc = write_interm(&S, err);
+  for (int i = 0; S.ibox && i < ws->net->n; i++) cb_free(S.ibox[i]);
+  cb_free(S.ibox);
   return rc;
 }
 
@@ -656,6 +814,12 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   if (o.iters == 0) o.iters = alpha_auto_iters(net);
   if (o.iters < 1 || !(o.lr >= 0) || !(o.lr_decay > 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     { rc = cb_error_set(err, CB_EUSAGE, "alpha-CROWN: iterations must be >= 1, step >= 0, decay > 0, Adam betas in [0, 1)"); goto out; }
+  for (size_t s = 0; s < o.nsplit && rc == CB_OK; s++)
+    if (!o.split_node || !o.split_idx || !o.split_sig || o.split_node[s] < 0 || o.split_node[s] >= net->output ||
+        o.split_idx[s] >= net->node[o.split_node[s]].size || (o.split_sig[s] != 1 && o.split_sig[s] != -1))
+      rc = cb_error_set(err, CB_EUSAGE, "beta-CROWN: split %zu must name a neuron of a node before the output, sign +1 or -1", s);
+  if (rc == CB_OK && o.nsplit && !(o.beta_lr >= 0)) rc = cb_error_set(err, CB_EUSAGE, "beta-CROWN: the step of beta must be >= 0");
+  if (rc != CB_OK) goto out;
   if (!A || !best) { rc = cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN"); goto out; }
   if (!q) goto out;
   if (ub) {

@@ -208,6 +208,11 @@ int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_l
                      instead of its stored lines; the accumulated matrices live in pool
                      (crown_pool_size doubles; NULL: the workspace's scratch) and keep[i]
                      (when keep, with a pool) points to node i's (q x size_i), NULL if not reached */
+int crown_pass_inj_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines,
+                      const double *const *inj, double **keep, double *pool, double *out, cb_error *err);
+                  /* crown_pass_ex of A_r . value(start) + sum_i inj[i]_r . value(i) (inj NULL,
+                     or per node NULL or q x size_i, nodes before start): beta-CROWN's
+                     Lagrangian terms of split constraints enter this way (alpha.c) */
 size_t crown_pool_size(const cb_net *net, int start, size_t q);
 size_t crown_alive(cb_ws *ws, const crown_lines *L, int i, size_t q, size_t *idx);
                   /* the entries of node i that are not off: for an ACT node, those whose four
@@ -261,7 +266,29 @@ typedef struct cb_alpha_opt {
                          (tests: each iterate must be sound): ws holds that iterate's
                          intermediate bounds; out[r] is its bound of row r, an upper bound of
                          C_r f(x) (upper = 1) or of -C_r f(x) (upper = 0: minus a lower bound) */
-  void *ctx;          /* passed to on_iterate */
+  void *ctx;          /* passed to on_iterate and done */
+  /* beta-CROWN (Wang et al. 2021): the rows are bounded on the region of the
+     input set where sig_s value(split_node[s])_{split_idx[s]} >= 0 for every
+     split s (ReLU splits, at pre-activation nodes); the final pass adds the
+     Lagrangian terms sum_s beta_rs sig_s value(...) to row r, beta >= 0
+     optimised with the lines.  The caller's node boxes must be valid on
+     that region (e.g. the split neurons' boxes clamped); docs/soundness.md. */
+  size_t nsplit;      /* split constraints; 0 (default): none */
+  const int *split_node;     /* pre-activation node of each (before the output; 0: the input) */
+  const size_t *split_idx;   /* neuron */
+  const int *split_sig;      /* +1 (value >= 0) or -1 (value <= 0) */
+  double *beta;       /* NULL (default: start at 0, not returned), or q x nsplit: in, the start;
+                         out, each row's beta at its best iterate (a warm start for children) */
+  double beta_lr;     /* Adam step size of beta; default 0.05 (beta-CROWN's lr_beta) */
+  int keep_interm;    /* 1 (with interm): at the end the CROWN-refined intermediate nodes keep
+                         the intersection over the iterates of their bounds (each is valid)
+                         and the activations reading them their box and lines from it, in
+                         place of the boxes they had (a branch and bound's root); 0 (default):
+                         the workspace is left as it was */
+  int (*done)(void *ctx, const double *best);
+                      /* NULL (default), or called after every iteration with each row's best
+                         bound so far: 1 stops the optimisation (a branch and bound stops
+                         once the subdomain is refuted) */
 } cb_alpha_opt;
 void alpha_opt_init(cb_alpha_opt *o);
 int alpha_auto_iters(const cb_net *net);

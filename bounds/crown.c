@@ -698,7 +698,13 @@ int crown_upper(cb_ws *ws, int start, const double *A, size_t q, double *out, cb
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
                   double *pool, double *out, cb_error *err)
 {
-  int rc = crown_pass(ws, start, 0, A, q, lines, keep, pool, out);
+  return crown_pass_inj_ex(ws, start, A, q, lines, NULL, keep, pool, out, err);
+}
+
+int crown_pass_inj_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines,
+                      const double *const *inj, double **keep, double *pool, double *out, cb_error *err)
+{
+  int rc = crown_pass_inj(ws, start, 0, A, q, lines, inj, keep, pool, out);
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
   return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "internal error in CROWN");
 }

@@ -23,6 +23,7 @@
 **
 ** Files (vfy_int.h): this one; vfy_input.c, one subdomain and the
 ** input-splitting rule; vfy_relu.c, ReLU splitting and its rule;
+** vfy_beta.c, beta-CROWN branch and bound over ReLU splits (high dimension);
 ** vfy_attack.c, the witness search; vfy_common.c, the exact witness check
 ** and the blocks every refutation goes through.
 **
@@ -56,6 +57,8 @@ void vfy_opts_init(vfy_opts *o)
   o->relu_lp = 1;
   o->portfolio = 1;
   o->lp_side_first = 1;
+  o->beta_bab = 1;
+  o->beta_iters = 10;
 }
 
 void vfy_result_free(vfy_result *r)
@@ -290,7 +293,7 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
     size_t c = 0;
     if (y && vfy_check_witness(S->net, S->spec, it->box, w->x, y, &c, &S->r->fp_only)) {
       if (vfy_set_sat(S, it->box, w->x, y, c)) *rc = CB_ENOMEM;
-      else snprintf(r->reason, sizeof r->reason, "witness at a subdomain centre (depth %d)", it->depth);
+      else snprintf(r->reason, sizeof r->reason, "witness %s (depth %d)", w->why[0] ? w->why : "at a subdomain centre", it->depth);
     }
     cb_free(y);
   } else if (w->o == O_ERROR) {

@@ -75,6 +75,11 @@ typedef struct vfy_opts {
                              (rs_tighten; inputs of <= 64 values); default 1 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 10000 */
+  int beta_bab;           /* 1 (default): inputs of > 64 values split ReLUs by beta-CROWN branch
+                             and bound (vfy_beta.c) instead of the depth-first search with LPs;
+                             2: every input size (tests); 0: never */
+  int beta_iters;         /* alpha/beta optimisation steps per subdomain (twice at the root);
+                             default 10 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of
                              the most violated live conjunction (else the lower half);
                              default 1 (the portfolio's ReLU search uses 0) */
@@ -97,6 +102,11 @@ typedef struct vfy_result {
   size_t box, conj;       /* SAT: the input box and output conjunction it meets */
   long nodes;             /* subdomains bounded */
   long relu_states;       /* states of the ReLU searches inside them (relu_leaf) */
+  long beta_doms;         /* subdomains bounded by the beta-CROWN search (vfy_beta.c) */
+  long beta_qmax;         /* its largest queue */
+  double t_bound, t_branch, t_attack;   /* its seconds bounding (node boxes and alpha/beta),
+                             branching (the worst row's pass, the score, the candidate check),
+                             and in PGD from the bound's minimisers */
   int depth;              /* deepest split */
   double seconds;
   long fp_only;           /* candidates the double forward pass put in the property

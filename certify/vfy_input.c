@@ -420,7 +420,9 @@ static outcome relu_step(sub *D)
 {
   switch (vfy_relu_box(D->S, D->ws, D->it, D->x, &D->w->states, &D->w->relu_fail, &D->w->err)) {
   case R_CLOSED: return O_CLOSED;
-  case R_SAT: return O_SAT;
+  case R_SAT:
+    snprintf(D->w->why, sizeof D->w->why, "%s", vfy_beta_used(D->S) ? "from the beta-CROWN search" : "from the ReLU search");
+    return O_SAT;
   case R_ERR: return O_ERROR;
   case R_OPEN: return O_SPLIT;
   }
@@ -472,6 +474,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   w->relu_fail = it->relu_fail;
   w->x = NULL;
   w->prior = NULL;
+  w->why[0] = 0;
   w->dim = -1;
   if (!(D.a = cb_alloc((q * nx + 2 * q + 2 * (nx + 1) * ny + 1) * sizeof *D.a))) {
     w->o = O_ERROR;

@@ -8,6 +8,8 @@
 **                 (choose_input_split);
 **   vfy_relu.c    ReLU splitting inside a box (vfy_relu_box) and its rule
 **                 (choose_relu_split);
+**   vfy_beta.c    the beta-CROWN branch and bound over ReLU splits that
+**                 vfy_relu_box calls in high dimension (vfy_beta_box);
 **   vfy_attack.c  the witness search before and during the search;
 **   vfy_common.c  the exact witness check, the single copies of the blocks
 **                 a refutation goes through, and small shared helpers.
@@ -95,8 +97,9 @@ typedef struct search {
 **   ReLU splitting (vfy_relu.c): a box with at most relu_leaf unknown
 **       signs, while the searches have not wasted too many states
 **       (RS_BASE), relu_states states per search, LP-tightened neuron boxes
-**       on each region (relu_lp) / every box, whatever its count, no state
-**       cap and no LP tightening;
+**       on each region (relu_lp) / every box, whatever its count, by the
+**       beta-CROWN branch and bound (vfy_beta.c; beta_bab, else the
+**       depth-first search with no state cap and no LP tightening);
 **   the search (verify.c): two phases of input splitting (aspect2, then
 **       aspect), --method fwd and the portfolio are available / one phase,
 **       fwd refused, no portfolio.
@@ -128,7 +131,16 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 /* vfy_relu.c */
 typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
 int vfy_net_has_relu(const cb_net *net);
+
 rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err);
                   /* decides the box by ReLU splitting when that is worth trying; R_OPEN: not decided */
+
+/* vfy_beta.c: beta-CROWN branch and bound over ReLU splits inside the box
+   of `it` (high dimension), its CROWN bounds in ws; R_OPEN restores them.
+   *states: subdomains bounded. */
+#define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
+int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
+rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err);
+
 
 #endif

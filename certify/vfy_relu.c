@@ -529,6 +529,9 @@ out:
   return res;
 }
 
+/* Does ReLU splitting go to the beta-CROWN search (vfy_beta.c)? */
+int vfy_beta_used(const search *S) { return S->o->beta_bab == 2 || (!vfy_low_dim(S->spec) && S->o->beta_bab); }
+
 /*
 ** Whether to decide the box of `it` by ReLU splitting, and doing so.  Tried
 ** when the search keeps node boxes (S->prior: the default bound),
@@ -547,9 +550,14 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
   int low = vfy_low_dim(S->spec), u;
   rres rr;
   if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
-        (!low || u <= S->o->relu_leaf) && (!it->relu_fail || 3 * u <= 2 * it->relu_fail) &&
-        (!low || S->rs_wasted <= 2 * S->rs_useful + RS_BASE)))
+        (!it->relu_fail || 3 * u <= 2 * it->relu_fail)))
     return R_OPEN;
+  if (vfy_beta_used(S)) {   /* beta-CROWN branch and bound */
+    rr = vfy_beta_box(S, ws, it, x, states, err);
+    if (rr == R_OPEN) *relu_fail = u;
+    return rr;
+  }
+  if (low && (u > S->o->relu_leaf || S->rs_wasted > 2 * S->rs_useful + RS_BASE)) return R_OPEN;
   rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
   if (rr == R_OPEN) *relu_fail = u;
   return rr;

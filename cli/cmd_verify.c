@@ -25,7 +25,7 @@
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
-  "                      [--method crown|crown-ibp|ibp|fwd]\n"
+  "                      [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
   "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
@@ -51,6 +51,8 @@ static const char *usage =
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
+  "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
+  "                   the beta-CROWN search ran,\n"
   "                   time_s, x, y, y_real, y_real_exact}; a rational witness adds\n"
   "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles)\n"
   "  --threads N      threads over subdomains (default: OpenMP's default); with >= 2 and an\n"
@@ -64,6 +66,13 @@ static const char *usage =
   "                   ReLU splitting from the start; 0 = input splitting only (default 100)\n"
   "  --relu-states K  states one such search may take (inputs of <= 64 values) before\n"
   "                   the box goes back to input splitting (default 10000)\n"
+  "  --beta-bab 0|1   inputs of > 64 values: 1 (default) splits ReLUs by beta-CROWN branch\n"
+  "                   and bound (split constraints as optimised Lagrangian terms in an\n"
+  "                   alpha-CROWN bound, best-first queue, BaBSR branching in the first\n"
+  "                   layer with unknown signs, PGD from the bounds' minimisers); 0: the\n"
+  "                   depth-first ReLU search with GLPK as for small inputs\n"
+  "  --beta-iters K   alpha/beta optimisation steps per beta-CROWN subdomain (default 10;\n"
+  "                   the root takes alpha-CROWN's 20 or 40, intermediate bounds included)\n"
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
   "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
   "                   dense networks with at most 64 inputs)\n"
@@ -124,6 +133,13 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
+    } else if (!strcmp(a, "--beta-bab") || !strcmp(a, "--beta-iters")) {
+      long v, hi = a[7] == 'b' ? 1 : 10000, lo = a[7] == 'b' ? 0 : 1;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtol(argv[i], &e, 10);
+      if (e == argv[i] || *e || v < lo || v > hi)
+        return report_usage("verify", a[7] == 'b' ? "%s must be 0 or 1" : "%s must be an integer in 1..10000", a);
+      if (a[7] == 'b') o->v.beta_bab = (int)v; else o->v.beta_iters = (int)v;
     } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split") || !strcmp(a, "--relu-states")) {
       long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -237,6 +253,14 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   cJSON_AddNumberToObject(root, "nodes", (double)r->nodes);
   cJSON_AddNumberToObject(root, "relu_states", (double)r->relu_states);
   cJSON_AddNumberToObject(root, "depth", r->depth);
+  if (r->beta_doms) {   /* the beta-CROWN ReLU search ran (inputs of > 64 values) */
+    cJSON *b = cJSON_AddObjectToObject(root, "beta_bab");
+    cJSON_AddNumberToObject(b, "subdomains", (double)r->beta_doms);
+    cJSON_AddNumberToObject(b, "max_queue", (double)r->beta_qmax);
+    cJSON_AddNumberToObject(b, "bound_s", r->t_bound);
+    cJSON_AddNumberToObject(b, "branch_s", r->t_branch);
+    cJSON_AddNumberToObject(b, "attack_s", r->t_attack);
+  }
   cJSON_AddNumberToObject(root, "time_s", r->seconds);
   if (r->answer == V_FALSIFIED) {
     cJSON_AddItemToObject(root, "x", cJSON_CreateDoubleArray(r->x, (int)nx));

@@ -88,6 +88,7 @@ static void audit(void *ctx, const vfy_region *g);
 static int relu_split = -1;   /* >= 0: vfy_opts.relu_leaf for run() */
 static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) */
 static int relu_lp = 1;       /* vfy_opts.relu_lp for run() */
+static int beta_bab = 1;      /* vfy_opts.beta_bab for run() (2: beta-CROWN on these small inputs too) */
 static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
 
 /* A rational witness replays at its exact texts: each input is a double of
@@ -133,6 +134,7 @@ static cb_verdict run(const cb_net *net, const char *text, double timeout, vfy_r
   if (auditing) { o.audit = audit; o.audit_ctx = auditing; }
   o.threads = run_threads;
   o.relu_lp = relu_lp;
+  o.beta_bab = beta_bab;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
   if (r->answer == V_FALSIFIED && r->rational) replay_rational(net, s, r);
   else if (r->answer == V_FALSIFIED) {   /* the witness replays, independently of the search */
@@ -513,6 +515,76 @@ static void test_relu_split(void **state)
   assert_true(relu_unsat >= 5);
 }
 
+/*
+** The beta-CROWN branch and bound (vfy_beta.c, forced on 2 inputs with
+** beta_bab = 2, without the attacks before the search) against dense
+** sampling and against the LP search on the same random properties: a
+** property with a sampled witness is never unsat; every unsat survives
+** 20,000 samples; sat and unsat never cross between the two searches; and it
+** decides most of them itself, after ReLU splits.  Thresholds at the
+** sampled maximum +-5-10% make half of them sat, half unsat at small margins.
+*/
+static void test_beta_bab(void **state)
+{
+  int unsat = 0, sat = 0, agree = 0, known_sat = 0;
+  long doms = 0;
+  (void)state;
+  for (int t = 0; t < 30; t++) {
+    cb_net *net = start(2);
+    int i = t % 4 == 3 ? act(net, CB_ACT_RELU, 0) : 0;
+    i = act(net, CB_ACT_RELU, dense(net, i, 12, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 10, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 8, NULL, NULL));
+    dense(net, i, 2, NULL, NULL);
+    double lo[2], hi[2], best = -INFINITY, y[2], x[2], t2 = -INFINITY;
+    char extra[256], p[1024];
+    cb_error err = {0};
+    vfy_result ra, rb;
+    cb_verdict a, b;
+    int wit;
+    for (int j = 0; j < 2; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.05, 1.5); }
+    for (int k = 0; k < 2000; k++) {
+      x[0] = rnd(lo[0], hi[0]); x[1] = rnd(lo[1], hi[1]);
+      cb_net_forward(net, x, 1, y, &err);
+      if (y[0] - y[1] > best) { best = y[0] - y[1]; t2 = y[0]; }
+    }
+    double t1 = best + rnd(-0.05, 0.1) * (fabs(best) + 0.1);
+    if (t & 1) {
+      t2 += rnd(-0.05, 0.05) * (fabs(t2) + 0.1);
+      snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))(assert (>= Y_0 %.17g))", t1, t2);
+    } else {
+      t2 = -INFINITY;
+      snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", t1);
+    }
+    prop_text(p, sizeof p, lo, hi, extra);
+    relu_split = 100000;
+    beta_bab = 2;
+    a = run(net, p, 10, &ra);
+    beta_bab = 1;
+    b = run(net, p, 10, &rb);
+    relu_split = -1;
+    wit = sampled_witness(net, lo, hi, t1, t2);
+    known_sat += wit;
+    if (wit) assert_int_not_equal(a, V_VERIFIED);
+    if (a == V_VERIFIED) assert_false(wit);
+    assert_false(a == V_FALSIFIED && b == V_VERIFIED);
+    assert_false(a == V_VERIFIED && b == V_FALSIFIED);
+    agree += a == b && (a == V_FALSIFIED || a == V_VERIFIED);
+    unsat += a == V_VERIFIED && ra.beta_doms > 1;
+    sat += a == V_FALSIFIED;
+    doms += ra.beta_doms;
+    vfy_result_free(&ra);
+    vfy_result_free(&rb);
+    cb_net_free(net);
+  }
+  printf("beta-CROWN BaB: %d of 30 decided as the LP search does; unsat %d after ReLU splits, sat %d "
+         "(%d with a sampled witness); %ld subdomains\n", agree, unsat, sat, known_sat, doms);
+  assert_true(agree >= 20);
+  assert_true(unsat >= 5);
+  assert_true(known_sat >= 3);
+  assert_true(sat >= 3);
+}
+
 /* Dense kinds with random weights, 3 inputs, for the forward linear bounds. */
 static cb_net *random_dense(void)
 {
@@ -799,6 +871,7 @@ int main(void)
     cmocka_unit_test(test_fwdlin_reuse),
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
+    cmocka_unit_test(test_beta_bab),
     cmocka_unit_test(test_pinned_no_double),
     cmocka_unit_test(test_pinned_decimal_witness),
     cmocka_unit_test(test_pinned_decimal_sigmoid),
