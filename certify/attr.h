@@ -119,6 +119,69 @@ int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *ma
 int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
                     uint64_t seed, double *out, cb_error *err);
 
+/* --- three-valued audits (attr_audit.c) ----------------------------------- */
+
+/* The verdict of an audited row (a closed set):
+     stable     certified: every top-k feature is certified to stay in the
+                top-k over the ball, and the guaranteed maximum change (L2)
+                is within the threshold (when one is set)
+     unstable   a witness point w of the ball (distance checked exactly,
+                src/exact.c) whose map, recomputed, changes the top-k set
+                (a feature enters with a value above a leaving one by more
+                than the floating-point margin) or moves more than the
+                threshold (L2) from the clean map
+     undecided  neither */
+typedef enum attr_verdict { AV_STABLE, AV_UNSTABLE, AV_UNDECIDED, AV_COUNT } attr_verdict;
+extern const char *const attr_verdict_name[AV_COUNT];   /* "stable", "unstable", "undecided" */
+
+typedef struct attr_audit_opt {
+  int topk;                 /* size k of the top-k set (default 5) */
+  double threshold;         /* L2 change threshold; INFINITY (default): top-k only */
+  int samples;              /* random points of the ball (default 2000) */
+  int steps;                /* random-sign finite-difference ascent steps per start (default 30) */
+  int restarts;             /* ascent starts: the best samples, then random points (default 6) */
+  uint64_t seed;            /* RNG seed of this row (the CLI mixes the row index in) */
+} attr_audit_opt;
+
+void attr_audit_opt_init(attr_audit_opt *o);
+
+/* What attr_audit found.  The caller provides witness (n), wmap (map size),
+   wtopk, entered and left (k each). */
+typedef struct attr_audit_res {
+  attr_verdict verdict;
+  int certified;            /* 1 when the bounds certify the row (verdict stable) */
+  int reason_topk;          /* unstable: 1 the top-k set changed, 0 only the threshold */
+  double emp[3];            /* largest change sampled: max ||map(y) - map(x)|| in L1, L2, L-inf */
+  double wchange[3];        /* unstable: ||map(w) - map(x)|| in L1, L2, L-inf */
+  double *witness, *wmap;   /* unstable: the witness point and its map */
+  int *wtopk, *entered, *left;
+  int n_entered, n_left;    /* features entering / leaving the top-k at the witness */
+  long evals;               /* maps computed by the sampling and the attack */
+} attr_audit_res;
+
+/* Audits one row: x the centre of the ball s, map its clean map, lb/ub the
+   certified bounds of the map over s (NULL: no bounds, never stable).
+   Samples the ball (the empirical stability) and, unless the row is
+   certified, attacks the attribution: sign steps along random directions on
+   the rank-change objective max_{j not in S} m_j - min_{i in S} m_i (S the
+   clean top-k, m the map normalised by max |map(x)|), from the best samples
+   and random restarts.  Deterministic for a fixed o->seed.  A sampled point
+   that breaks a certified top-k is reported as an internal error (it would
+   be a soundness bug). */
+int attr_audit(attr_ctx *a, const cb_set *s, int target, const double *map, const double *lb, const double *ub,
+               const attr_audit_opt *o, attr_audit_res *r, cb_error *err);
+
+/* 1 if w is in the set s: ||w - centre||_p <= eps checked exactly
+   (exact_dist_le) and lo <= w <= hi for a clipped ball. */
+int attr_in_ball(const cb_set *s, const double *w);
+
+/* Compares the top-k sets of the clean map m0 (top-k t0) and of m1: writes
+   m1's top-k to t1 and the features entering / leaving; returns 1 when the
+   set changed by more than the floating-point margin (an entering feature's
+   value exceeds a leaving one's by more than 1e-9 max |m1|), else 0. */
+int attr_topk_changed(const double *m1, size_t nm, size_t k, const int *t0, int *t1, int *entered, int *n_entered,
+                      int *left, int *n_left);
+
 /* --- internals shared by the attr_*.c files ------------------------------- */
 struct attr_ctx {
   const cb_net *net;

@@ -342,8 +342,55 @@ static void run_section(sb *b, const cJSON *run, int id)
 }
 
 
-/* An audit run (cerbere audit): per sample the map, its certified bounds,
-   guaranteed change, stability and certified top-k. */
+/* The verdict of an audit sample ("stable", "unstable", "undecided"; a
+   report without verdicts: "stable" or "not certifiably stable"). */
+static const char *audit_verdict(const cJSON *s)
+{
+  const char *v = str(s, "verdict");
+  return *v ? v : cJSON_IsTrue(get(s, "stable")) ? "stable" : "not certifiably stable";
+}
+
+static const char *verdict_class(const char *v)
+{
+  return !strcmp(v, "stable") ? "verified" : !strcmp(v, "unstable") ? "falsified" : "unknown";
+}
+
+/* Witnesses of the unstable samples: the input, the witness, their
+   difference, the clean map and the witness's map on one scale, and the
+   features entering and leaving the top-k. */
+static void audit_witnesses(sb *b, const cJSON *run, int h, int w)
+{
+  const cJSON *s;
+  int k = 0;
+  put(b, "<h3>Witnesses of instability</h3><p class=muted>Per unstable sample: the input, the witness point of the ball "
+        "(its distance to the input checked exactly), their difference (red +, blue &minus;), then the map at the input and the map "
+        "recomputed at the witness on one grey scale (white the smallest value of both, black the largest); first channel.</p>");
+  cJSON_ArrayForEach(s, get(run, "samples")) {
+    const cJSON *wt = get(s, "witness");
+    char cap[160], *en, *lf;
+    double lo, hi;
+    if (!cJSON_IsObject(wt) || !cJSON_IsArray(get(s, "x")) || !cJSON_IsArray(get(s, "map")) || k >= 12) continue;
+    en = cJSON_PrintUnformatted(get(wt, "entered")); lf = cJSON_PrintUnformatted(get(wt, "left"));
+    put(b, "<div class=grid>");
+    snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
+    heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
+    heatmap(b, get(wt, "x"), NULL, h, w, 0, "witness");
+    heatmap(b, get(wt, "x"), get(s, "x"), h, w, 1, "difference");
+    range2(get(s, "map"), get(wt, "map"), h * w, &lo, &hi);
+    heatmap_in(b, get(s, "map"), NULL, h, w, 0, "map at the input", lo, hi);
+    snprintf(cap, sizeof cap, "map at the witness: %s; entered %s, left %s", !strcmp(str(wt, "reason"), "topk") ? "top-k changed" : "change above the threshold",
+             en ? en : "", lf ? lf : "");
+    heatmap_in(b, get(wt, "map"), NULL, h, w, 0, cap, lo, hi);
+    put(b, "</div>");
+    cJSON_free(en); cJSON_free(lf);
+    k++;
+  }
+  if (!k) put(b, "<p>No unstable sample.</p>");
+}
+
+/* An audit run (cerbere audit): per sample the verdict, the map, its
+   certified bounds, guaranteed and sampled change, stability, certified
+   top-k and the witness of an unstable sample. */
 static void audit_section(sb *b, const cJSON *run, int id)
 {
   const cJSON *net = get(run, "network"), *set = get(run, "settings"), *sum = get(run, "summary"), *s, *data = get(run, "data");
@@ -352,22 +399,30 @@ static void audit_section(sb *b, const cJSON *run, int id)
   esc(b, str(net, "file"));
   put(b, " &mdash; %s attributions, L%s ball, eps ", str(set, "method"), str(set, "norm")); pnum(b, num(set, "eps"));
   put(b, "</h2><div class=head id=summary-%d>", id);
-  put(b, "<div class=card>certifiably stable<b class=verified>%d</b>of %d samples (top-%d certified)</div>", (int)num(sum, "n_stable"), (int)num(sum, "n_samples"), (int)num(set, "topk"));
+  put(b, "<div class=card>stable<b class=verified>%d</b>of %d samples (top-%d certified)</div>", (int)num(sum, "n_stable"), (int)num(sum, "n_samples"), (int)num(set, "topk"));
+  if (cJSON_IsNumber(get(sum, "n_unstable"))) {
+    put(b, "<div class=card>unstable<b class=falsified>%d</b>witness found and re-checked</div>", (int)num(sum, "n_unstable"));
+    put(b, "<div class=card>undecided<b class=unknown>%d</b>neither</div>", (int)num(sum, "n_undecided"));
+  }
   put(b, "<div class=card>mean AverageStability<b>"); pnum(b, num(sum, "mean_stability")); put(b, "</b>empirical, radius "); pnum(b, num(set, "stability_radius")); put(b, "</div>");
   put(b, "<div class=card>mean guaranteed max change (L2)<b>"); pnum(b, num(sum, "mean_max_change_l2")); put(b, "</b>certified</div>");
   put(b, "<div class=card>mean certified top-k<b>"); pnum(b, num(sum, "mean_certified_topk")); put(b, "</b>features</div></div>");
   put(b, "<p class=muted>network "); esc(b, str(net, "file")); put(b, " (sha256 %s); data ", str(net, "sha256"));
   esc(b, str(data, "file")); put(b, " (sha256 %s). The certified bounds hold for every input of the ball (sound, rounding included); "
-        "AverageStability is an empirical estimate (Xplique's definition). A sample is flagged when its top-k features are not all "
-        "certified to stay in the top-k over the ball.</p>", str(data, "sha256"));
-  put(b, "<table><tr><th>#</th><th>label</th><th>target</th><th>stability</th><th>max change L1</th><th>L2</th><th>Linf</th><th class=l>top-k</th><th class=l>certified top-k</th><th class=l>flag</th></tr>");
+        "AverageStability is an empirical estimate (Xplique's definition). Verdicts: <span class=verified>stable</span> when the whole "
+        "top-k is certified to stay the top-k over the ball; <span class=falsified>unstable</span> when a witness point of the ball "
+        "(distance checked exactly) has a recomputed map whose top-k set differs (or that moves past the threshold); "
+        "<span class=unknown>undecided</span> otherwise. The sampled change is the largest change seen at the points the audit "
+        "tried: a gap to the certified change means loose bounds or a missed witness.</p>", str(data, "sha256"));
+  put(b, "<table><tr><th>#</th><th>label</th><th>target</th><th>stability</th><th>max change L1</th><th>L2</th><th>Linf</th><th>sampled change L2</th><th class=l>top-k</th><th class=l>certified top-k</th><th class=l>verdict</th></tr>");
   cJSON_ArrayForEach(s, get(run, "samples")) {
     char *t1 = cJSON_PrintUnformatted(get(s, "topk")), *t2 = cJSON_PrintUnformatted(get(s, "certified_topk"));
     const cJSON *mc = get(s, "max_change");
     put(b, "<tr><td>%d</td><td>%d</td><td>%d</td><td>", (int)num(s, "index"), (int)num(s, "label"), (int)num(s, "target"));
     pnum(b, num(s, "stability")); put(b, "</td><td>"); pnum(b, num(mc, "l1")); put(b, "</td><td>"); pnum(b, num(mc, "l2"));
-    put(b, "</td><td>"); pnum(b, num(mc, "linf")); put(b, "</td><td class=l>%s</td><td class=l>%s</td><td class=l>%s</td></tr>", t1 ? t1 : "", t2 ? t2 : "",
-        cJSON_IsTrue(get(s, "stable")) ? "<span class=verified>stable</span>" : "<span class=unknown>not certifiably stable</span>");
+    put(b, "</td><td>"); pnum(b, num(mc, "linf")); put(b, "</td><td>"); pnum(b, num(get(s, "empirical_max_change"), "l2"));
+    put(b, "</td><td class=l>%s</td><td class=l>%s</td><td class=l><span class=%s>%s</span></td></tr>", t1 ? t1 : "", t2 ? t2 : "",
+        verdict_class(audit_verdict(s)), audit_verdict(s));
     cJSON_free(t1); cJSON_free(t2);
   }
   put(b, "</table>");
@@ -388,11 +443,12 @@ static void audit_section(sb *b, const cJSON *run, int id)
         heatmap_in(b, get(s, "map"), NULL, h, w, 0, cap, lo, hi);
         heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower", lo, hi);
         heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper", lo, hi);
-        snprintf(cap, sizeof cap, "width (max change Linf %.3g)%s", num(get(s, "max_change"), "linf"), cJSON_IsTrue(get(s, "stable")) ? "" : " NOT STABLE");
+        snprintf(cap, sizeof cap, "width (max change Linf %.3g), %s", num(get(s, "max_change"), "linf"), audit_verdict(s));
         heatmap(b, get(s, "map_ub"), get(s, "map_lb"), h, w, 0, cap);
         put(b, "</div>");
         shown++;
       }
+    audit_witnesses(b, run, h, w);
   }
   reproduce(b, run);
 }
@@ -416,7 +472,8 @@ char *report_html(const cJSON *report)
     put(&b, "<li><a href='#run-%d'>%s L%s eps ", id, str(run, "command"), str(set, "norm"));
     pnum(&b, num(set, "eps"));
     if (!strcmp(str(run, "command"), "audit"))
-      put(&b, "</a>: %s attributions, %d of %d certifiably stable</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"));
+      put(&b, "</a>: %s attributions, %d of %d stable, %d unstable, %d undecided</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"),
+          (int)num(sum, "n_unstable"), (int)num(sum, "n_undecided"));
     else
       put(&b, "</a>: certified accuracy %.4f, %d falsified, %d unknown</li>", num(sum, "certified_accuracy"), (int)num(sum, "n_falsified"), (int)num(sum, "n_unknown"));
     id++;
