@@ -27,9 +27,14 @@
 
 typedef enum attr_method {
   AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
-  AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA, AM_COUNT
+  AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA,
+  AM_LRP, AM_DEEPLIFT, AM_GUIDEDBP, AM_DECONVNET, AM_KERNELSHAP, AM_COUNT
 } attr_method;
 extern const char *const attr_method_name[AM_COUNT];   /* "saliency", "gradxinput", ... */
+
+/* LRP rules for AFFINE and CONV layers (attr_rules.c has the formulas). */
+typedef enum attr_lrp_rule { LRP_EPS, LRP_GAMMA, LRP_ZPLUS, LRP_ALPHABETA, LRP_COUNT } attr_lrp_rule;
+extern const char *const attr_lrp_rule_name[LRP_COUNT];   /* "eps", "gamma", "zplus", "alphabeta" */
 
 typedef struct attr_opt {
   attr_method method;
@@ -48,10 +53,20 @@ typedef struct attr_opt {
   int reduce;               /* 1 (default): max over channels when C > 1 -> H x W map; 0: every feature */
   cb_norm norm;             /* EVA ball (default L-inf, eps 0.05) */
   double eps;
+  attr_lrp_rule lrp_rule[2];   /* LRP rule of [0] AFFINE, [1] CONV layers (default eps, zplus: EpsilonPlus) */
+  int lrp_rule_set[2];      /* 1: chosen for every layer, 2: for this layer type (the net must have one) */
+  double lrp_eps;           /* LRP eps stabiliser (1e-6; 0: LRP-0) */
+  double lrp_gamma;         /* LRP gamma (0.25) */
+  double lrp_alpha;         /* LRP alpha (2; beta = alpha - 1) */
 } attr_opt;
 
 void attr_opt_init(attr_opt *o);
 int attr_method_parse(const char *s, attr_method *m);   /* 0 if unknown */
+
+/* Parses an LRP --rule value into o: "R" (every AFFINE and CONV layer) or a
+   comma list of "dense=R" / "conv=R", R in eps|gamma|zplus|alphabeta.
+   0 if malformed (msg, when not NULL, receives why). */
+int attr_lrp_rule_parse(const char *s, attr_opt *o, char *msg, size_t cap);
 
 /* Image view of the input: C x H x W (rank-4 input, or a flat square input as
    1 x s x s, else 1 x 1 x n). */
@@ -194,7 +209,16 @@ struct attr_ctx {
   double *C, *G, *y, *t1, *t2, *t3;   /* no, n, no, n, n, n scratch */
   double *batch, *ybatch;   /* perturbation methods: AB inputs and outputs */
   int cam_node;             /* Grad-CAM node index */
+  struct attr_rules *rules; /* lrp, deeplift, guidedbackprop, deconvnet buffers (lazy) */
+  double lrp_absorbed;      /* LRP: relevance absorbed by biases and eps in the last map */
 };
+typedef struct attr_rules attr_rules;
+void attr_rules_free(attr_rules *r);
+/* Method-specific checks of the net (deeplift: no MaxPool; deconvnet: ReLU
+   activations; --rule: the layer type exists; rule parameters). */
+int attr_rules_check(const cb_net *net, const attr_opt *o, cb_error *err);
+int attr_rules_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_shap_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 #define ATTR_BATCH 64
 
 uint64_t attr_rng_next(uint64_t *s);          /* splitmix64 */
