@@ -322,8 +322,14 @@ int attr_rules_map(attr_ctx *a, const double *x, int target, double *map, cb_err
     memcpy(w->act0[0], b, a->n * sizeof *b);
     if ((rc = fwd_all(net, 1, w->act0, err)) != CB_OK) return rc;
   }
-  for (int i = net->output; i > 0; i--)
-    if ((rc = back_node(a, i, err)) != CB_OK) return rc;
+  for (int i = net->output; i > 0; i--) {
+    cb_error e = {0};
+    if ((rc = back_node(a, i, &e)) == CB_OK) continue;
+    if (e.msg[0]) *err = e;   /* the linear algebra returns a bare status (out of memory) */
+    else cb_error_set(err, rc, "%s: backward step at node \"%s\" failed (%s)", attr_method_name[a->opt.method], net->node[i].name,
+                      rc == CB_ENOMEM ? "out of memory" : "internal error");
+    return rc;
+  }
   for (size_t e = 0; e < a->n; e++) {
     map[e] = a->opt.method == AM_DEEPLIFT ? w->rel[0][e] * (x[e] - b[e]) : w->rel[0][e];
     if (!isfinite(map[e])) return cb_error_set(err, CB_EVALUE, "%s: non-finite attribution at feature %zu", attr_method_name[a->opt.method], e);
