@@ -342,6 +342,24 @@ static void run_section(sb *b, const cJSON *run, int id)
 }
 
 
+/* A caption followed by a grey colour bar from lo (white) to hi (black),
+   both printed, into buf (HTML). */
+static void bar_caption(char *buf, size_t cap, const char *text, double lo, double hi)
+{
+  int n = snprintf(buf, cap, "%s<br><svg width=80 height=8>", text);
+  for (int k = 0; k < 8 && n > 0 && (size_t)n < cap; k++) {
+    int g = 255 - k * 255 / 7;
+    n += snprintf(buf + n, cap - (size_t)n, "<rect x=%d width=10 height=8 fill='rgb(%d,%d,%d)'/>", k * 10, g, g, g);
+  }
+  if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "</svg> %.3g&hellip;%.3g", lo, hi);
+}
+
+/* Smallest and largest of the first n values of a. */
+static void range1(const cJSON *a, int n, double *lo, double *hi)
+{
+  range2(a, a, n, lo, hi);
+}
+
 /* The verdict of an audit sample ("stable", "unstable", "undecided"; a
    report without verdicts: "stable" or "not certifiably stable"). */
 static const char *audit_verdict(const cJSON *s)
@@ -377,10 +395,15 @@ static void audit_witnesses(sb *b, const cJSON *run, int h, int w)
     heatmap(b, get(wt, "x"), NULL, h, w, 0, "witness");
     heatmap(b, get(wt, "x"), get(s, "x"), h, w, 1, "difference");
     range2(get(s, "map"), get(wt, "map"), h * w, &lo, &hi);
-    heatmap_in(b, get(s, "map"), NULL, h, w, 0, "map at the input", lo, hi);
-    snprintf(cap, sizeof cap, "map at the witness: %s; entered %s, left %s", !strcmp(str(wt, "reason"), "topk") ? "top-k changed" : "change above the threshold",
-             en ? en : "", lf ? lf : "");
-    heatmap_in(b, get(wt, "map"), NULL, h, w, 0, cap, lo, hi);
+    {
+      char bc[1024], t[200];
+      bar_caption(bc, sizeof bc, "map at the input", lo, hi);
+      heatmap_in(b, get(s, "map"), NULL, h, w, 0, bc, lo, hi);
+      snprintf(t, sizeof t, "map at the witness: %s; entered %s, left %s", !strcmp(str(wt, "reason"), "topk") ? "top-k changed" : "change above the threshold",
+               en ? en : "", lf ? lf : "");
+      bar_caption(bc, sizeof bc, t, lo, hi);
+      heatmap_in(b, get(wt, "map"), NULL, h, w, 0, bc, lo, hi);
+    }
     put(b, "</div>");
     cJSON_free(en); cJSON_free(lf);
     k++;
@@ -427,22 +450,26 @@ static void audit_section(sb *b, const cJSON *run, int id)
   }
   put(b, "</table>");
   if (img) {
-    put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map, the certified lower and upper maps "
-          "over the ball (these three on one grey scale: white the smallest lower bound, black the largest upper bound) and the "
-          "width upper - lower per feature (own scale); first channel. Samples that are not certifiably stable first.</p>");
+    put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map (its own grey scale), the certified "
+          "lower and upper maps over the ball (one grey scale for both: white the smallest lower bound, black the largest upper bound) "
+          "and the width upper - lower per feature (own scale), each with its colour bar; first channel. Samples that are not stable first.</p>");
     for (int pass = 0; pass < 2; pass++)
       cJSON_ArrayForEach(s, get(run, "samples")) {
-        char cap[128];
+        char cap[128], bc[1024];
         double lo, hi;
         if (cJSON_IsTrue(get(s, "stable")) != pass || shown >= 24 || !cJSON_IsArray(get(s, "map"))) continue;
         put(b, "<div class=grid>");
         snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
         if (cJSON_IsArray(get(s, "x"))) heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
         snprintf(cap, sizeof cap, "map (target %d), stability %.3g", (int)num(s, "target"), num(s, "stability"));
+        range1(get(s, "map"), h * w, &lo, &hi);
+        bar_caption(bc, sizeof bc, cap, lo, hi);
+        heatmap_in(b, get(s, "map"), NULL, h, w, 0, bc, lo, hi);
         range2(get(s, "map_lb"), get(s, "map_ub"), h * w, &lo, &hi);
-        heatmap_in(b, get(s, "map"), NULL, h, w, 0, cap, lo, hi);
-        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower", lo, hi);
-        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper", lo, hi);
+        bar_caption(bc, sizeof bc, "certified lower", lo, hi);
+        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, bc, lo, hi);
+        bar_caption(bc, sizeof bc, "certified upper", lo, hi);
+        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, bc, lo, hi);
         snprintf(cap, sizeof cap, "width (max change Linf %.3g), %s", num(get(s, "max_change"), "linf"), audit_verdict(s));
         heatmap(b, get(s, "map_ub"), get(s, "map_lb"), h, w, 0, cap);
         put(b, "</div>");
