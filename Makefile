@@ -63,7 +63,7 @@ SO_NAME  := libcerbere.so.$(SO_MAJOR)
 SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -299,6 +299,20 @@ bench-jac: deps all
 bench-attr: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/attributions
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/attributions
+
+# The audit's verdicts against 3,000 independent uniform samples per ball
+# (bench/audit_undecided.c): make run's audit, then digits_cnn at L-inf 0.01
+# and 0.03 (every row of nets/digits_test.csv), saliency and gradxinput.
+# Exits non-zero when a row stays undecided (or stable) although sampling
+# finds a top-k change.  Results in bench/RESULTS_attributions.md.
+bench-audit: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/audit_undecided
+	@set -e; d=$$(mktemp -d /tmp/cb_bench_audit_XXXXXX); \
+	$(B)/cerbere audit $(DEFAULT_NET) --data nets/digits_test.csv --rows 0:20 --method saliency --norm inf --eps 0.01 --quiet --out $$d/run; \
+	$(B)/bench/audit_undecided $(DEFAULT_NET) nets/digits_test.csv $$d/run; \
+	for m in saliency gradxinput; do for e in 0.01 0.03; do \
+	  $(B)/cerbere audit nets/digits_cnn.onnx --data nets/digits_test.csv --method $$m --norm inf --eps $$e --quiet --out $$d/$$m$$e; \
+	  $(B)/bench/audit_undecided nets/digits_cnn.onnx nets/digits_test.csv $$d/$$m$$e; done; done; rm -rf $$d
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)

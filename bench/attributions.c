@@ -90,6 +90,8 @@ int main(void)
     {"saliency", AM_SALIENCY, 0}, {"gradxinput", AM_GRADXINPUT, 0}, {"ig (m=50)", AM_IG, 0},
     {"smoothgrad (N=50)", AM_SMOOTHGRAD, 0}, {"occlusion (2x2/1)", AM_OCCLUSION, 0}, {"rise (N=2000)", AM_RISE, 0},
     {"gradcam", AM_GRADCAM, 0}, {"eva (inf 0.05)", AM_EVA, 0},
+    {"lrp (eps/zplus)", AM_LRP, 0}, {"deeplift", AM_DEEPLIFT, 0}, {"guidedbackprop", AM_GUIDEDBP, 0},
+    {"kernelshap (N=2000)", AM_KERNELSHAP, 0},
     {"cert saliency (inf 0.01)", AM_SALIENCY, 1}, {"cert gradxinput (inf 0.01)", AM_GRADXINPUT, 1}, {"cert ig m=50 (inf 0.01)", AM_IG, 1},
   };
   int nr = (int)(sizeof rows / sizeof rows[0]);

@@ -9,7 +9,8 @@
 
 const char *const attr_method_name[AM_COUNT] = {
   "saliency", "gradxinput", "ig", "smoothgrad", "vargrad", "squaregrad",
-  "occlusion", "rise", "gradcam", "gradcampp", "eva"
+  "occlusion", "rise", "gradcam", "gradcampp", "eva",
+  "lrp", "deeplift", "guidedbackprop", "deconvnet", "kernelshap"
 };
 
 void attr_opt_init(attr_opt *o)
@@ -27,6 +28,33 @@ void attr_opt_init(attr_opt *o)
   o->reduce = 1;
   o->norm = CB_NORM_INF;
   o->eps = 0.05;
+  o->lrp_rule[0] = LRP_EPS;
+  o->lrp_rule[1] = LRP_ZPLUS;
+  o->lrp_eps = 1e-6;
+  o->lrp_gamma = 0.25;
+  o->lrp_alpha = 2;
+}
+
+int attr_lrp_rule_parse(const char *s, attr_opt *o, char *msg, size_t cap)
+{
+  char buf[128], *tok, *save = NULL;
+  if (strlen(s) >= sizeof buf) { if (msg) snprintf(msg, cap, "too long"); return 0; }
+  strcpy(buf, s);
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    const char *name = eq ? eq + 1 : tok;
+    int r = -1, t0 = 0, t1 = 1;
+    for (int k = 0; k < LRP_COUNT; k++) if (!strcmp(name, attr_lrp_rule_name[k])) r = k;
+    if (r < 0) { if (msg) snprintf(msg, cap, "%s: unknown LRP rule '%s' (eps, gamma, zplus, alphabeta)", s, name); return 0; }
+    if (eq) {
+      *eq = 0;
+      if (!strcmp(tok, "dense")) t1 = 0;
+      else if (!strcmp(tok, "conv")) t0 = 1;
+      else { if (msg) snprintf(msg, cap, "%s: LRP rules are set for the layer types dense and conv, not '%s'", s, tok); return 0; }
+    }
+    for (int t = t0; t <= t1; t++) { o->lrp_rule[t] = (attr_lrp_rule)r; o->lrp_rule_set[t] = eq ? 2 : 1; }
+  }
+  return 1;
 }
 
 int attr_method_parse(const char *s, attr_method *m)
@@ -67,7 +95,7 @@ double attr_rng_normal(uint64_t *s)
 static int check_opt(attr_ctx *a, cb_error *err)
 {
   attr_opt *o = &a->opt;
-  if (!o->samples) o->samples = o->method == AM_RISE ? 2000 : 50;
+  if (!o->samples) o->samples = o->method == AM_RISE || o->method == AM_KERNELSHAP ? 2000 : 50;
   if (!o->patch) o->patch = o->method == AM_OCCLUSION ? 2 : 1;
   if (o->steps < 1 || o->steps > 100000) return cb_error_set(err, CB_EUSAGE, "IG steps must be in 1..100000 (got %d)", o->steps);
   if (o->samples < 1 || o->samples > 10000000) return cb_error_set(err, CB_EUSAGE, "samples must be in 1..10^7 (got %d)", o->samples);
@@ -81,7 +109,7 @@ static int check_opt(attr_ctx *a, cb_error *err)
     for (size_t i = 0; i < a->n; i++)
       if (!isfinite(o->baseline_vec[i])) return cb_error_set(err, CB_EUSAGE, "baseline value %zu is not finite", i);
   if (o->method == AM_GRADCAM || o->method == AM_GRADCAMPP) return attr_cam_node(a->net, o->node, &a->cam_node, err);
-  return CB_OK;
+  return attr_rules_check(a->net, o, err);
 }
 
 attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err)
@@ -115,6 +143,7 @@ void attr_free(attr_ctx *a)
 {
   if (!a) return;
   grad_free(a->g);
+  attr_rules_free(a->rules);
   bnet_free(&a->bn);
   cb_free(a->C);
   cb_free(a);
@@ -182,6 +211,10 @@ static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_er
     return attr_cam_map(a, x, target, map, err);
   case AM_EVA:
     return attr_eva_map(a, x, target, map, err);
+  case AM_LRP: case AM_DEEPLIFT: case AM_GUIDEDBP: case AM_DECONVNET:
+    return attr_rules_map(a, x, target, map, err);
+  case AM_KERNELSHAP:
+    return attr_shap_map(a, x, target, map, err);
   case AM_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "unknown attribution method %d", (int)a->opt.method);

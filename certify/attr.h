@@ -27,9 +27,14 @@
 
 typedef enum attr_method {
   AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
-  AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA, AM_COUNT
+  AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA,
+  AM_LRP, AM_DEEPLIFT, AM_GUIDEDBP, AM_DECONVNET, AM_KERNELSHAP, AM_COUNT
 } attr_method;
 extern const char *const attr_method_name[AM_COUNT];   /* "saliency", "gradxinput", ... */
+
+/* LRP rules for AFFINE and CONV layers (attr_rules.c has the formulas). */
+typedef enum attr_lrp_rule { LRP_EPS, LRP_GAMMA, LRP_ZPLUS, LRP_ALPHABETA, LRP_COUNT } attr_lrp_rule;
+extern const char *const attr_lrp_rule_name[LRP_COUNT];   /* "eps", "gamma", "zplus", "alphabeta" */
 
 typedef struct attr_opt {
   attr_method method;
@@ -48,10 +53,20 @@ typedef struct attr_opt {
   int reduce;               /* 1 (default): max over channels when C > 1 -> H x W map; 0: every feature */
   cb_norm norm;             /* EVA ball (default L-inf, eps 0.05) */
   double eps;
+  attr_lrp_rule lrp_rule[2];   /* LRP rule of [0] AFFINE, [1] CONV layers (default eps, zplus: EpsilonPlus) */
+  int lrp_rule_set[2];      /* 1: chosen for every layer, 2: for this layer type (the net must have one) */
+  double lrp_eps;           /* LRP eps stabiliser (1e-6; 0: LRP-0) */
+  double lrp_gamma;         /* LRP gamma (0.25) */
+  double lrp_alpha;         /* LRP alpha (2; beta = alpha - 1) */
 } attr_opt;
 
 void attr_opt_init(attr_opt *o);
 int attr_method_parse(const char *s, attr_method *m);   /* 0 if unknown */
+
+/* Parses an LRP --rule value into o: "R" (every AFFINE and CONV layer) or a
+   comma list of "dense=R" / "conv=R", R in eps|gamma|zplus|alphabeta.
+   0 if malformed (msg, when not NULL, receives why). */
+int attr_lrp_rule_parse(const char *s, attr_opt *o, char *msg, size_t cap);
 
 /* Image view of the input: C x H x W (rank-4 input, or a flat square input as
    1 x s x s, else 1 x 1 x n). */
@@ -119,6 +134,69 @@ int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *ma
 int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
                     uint64_t seed, double *out, cb_error *err);
 
+/* --- three-valued audits (attr_audit.c) ----------------------------------- */
+
+/* The verdict of an audited row (a closed set):
+     stable     certified: every top-k feature is certified to stay in the
+                top-k over the ball, and the guaranteed maximum change (L2)
+                is within the threshold (when one is set)
+     unstable   a witness point w of the ball (distance checked exactly,
+                src/exact.c) whose map, recomputed, changes the top-k set
+                (a feature enters with a value above a leaving one by more
+                than the floating-point margin) or moves more than the
+                threshold (L2) from the clean map
+     undecided  neither */
+typedef enum attr_verdict { AV_STABLE, AV_UNSTABLE, AV_UNDECIDED, AV_COUNT } attr_verdict;
+extern const char *const attr_verdict_name[AV_COUNT];   /* "stable", "unstable", "undecided" */
+
+typedef struct attr_audit_opt {
+  int topk;                 /* size k of the top-k set (default 5) */
+  double threshold;         /* L2 change threshold; INFINITY (default): top-k only */
+  int samples;              /* random points of the ball (default 2000) */
+  int steps;                /* random-sign finite-difference ascent steps per start (default 30) */
+  int restarts;             /* ascent starts: the best samples, then random points (default 6) */
+  uint64_t seed;            /* RNG seed of this row (the CLI mixes the row index in) */
+} attr_audit_opt;
+
+void attr_audit_opt_init(attr_audit_opt *o);
+
+/* What attr_audit found.  The caller provides witness (n), wmap (map size),
+   wtopk, entered and left (k each). */
+typedef struct attr_audit_res {
+  attr_verdict verdict;
+  int certified;            /* 1 when the bounds certify the row (verdict stable) */
+  int reason_topk;          /* unstable: 1 the top-k set changed, 0 only the threshold */
+  double emp[3];            /* largest change sampled: max ||map(y) - map(x)|| in L1, L2, L-inf */
+  double wchange[3];        /* unstable: ||map(w) - map(x)|| in L1, L2, L-inf */
+  double *witness, *wmap;   /* unstable: the witness point and its map */
+  int *wtopk, *entered, *left;
+  int n_entered, n_left;    /* features entering / leaving the top-k at the witness */
+  long evals;               /* maps computed by the sampling and the attack */
+} attr_audit_res;
+
+/* Audits one row: x the centre of the ball s, map its clean map, lb/ub the
+   certified bounds of the map over s (NULL: no bounds, never stable).
+   Samples the ball (the empirical stability) and, unless the row is
+   certified, attacks the attribution: sign steps along random directions on
+   the rank-change objective max_{j not in S} m_j - min_{i in S} m_i (S the
+   clean top-k, m the map normalised by max |map(x)|), from the best samples
+   and random restarts.  Deterministic for a fixed o->seed.  A sampled point
+   that breaks a certified top-k is reported as an internal error (it would
+   be a soundness bug). */
+int attr_audit(attr_ctx *a, const cb_set *s, int target, const double *map, const double *lb, const double *ub,
+               const attr_audit_opt *o, attr_audit_res *r, cb_error *err);
+
+/* 1 if w is in the set s: ||w - centre||_p <= eps checked exactly
+   (exact_dist_le) and lo <= w <= hi for a clipped ball. */
+int attr_in_ball(const cb_set *s, const double *w);
+
+/* Compares the top-k sets of the clean map m0 (top-k t0) and of m1: writes
+   m1's top-k to t1 and the features entering / leaving; returns 1 when the
+   set changed by more than the floating-point margin (an entering feature's
+   value exceeds a leaving one's by more than 1e-9 max |m1|), else 0. */
+int attr_topk_changed(const double *m1, size_t nm, size_t k, const int *t0, int *t1, int *entered, int *n_entered,
+                      int *left, int *n_left);
+
 /* --- internals shared by the attr_*.c files ------------------------------- */
 struct attr_ctx {
   const cb_net *net;
@@ -131,7 +209,16 @@ struct attr_ctx {
   double *C, *G, *y, *t1, *t2, *t3;   /* no, n, no, n, n, n scratch */
   double *batch, *ybatch;   /* perturbation methods: AB inputs and outputs */
   int cam_node;             /* Grad-CAM node index */
+  struct attr_rules *rules; /* lrp, deeplift, guidedbackprop, deconvnet buffers (lazy) */
+  double lrp_absorbed;      /* LRP: relevance absorbed by biases and eps in the last map */
 };
+typedef struct attr_rules attr_rules;
+void attr_rules_free(attr_rules *r);
+/* Method-specific checks of the net (deeplift: no MaxPool; deconvnet: ReLU
+   activations; --rule: the layer type exists; rule parameters). */
+int attr_rules_check(const cb_net *net, const attr_opt *o, cb_error *err);
+int attr_rules_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_shap_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 #define ATTR_BATCH 64
 
 uint64_t attr_rng_next(uint64_t *s);          /* splitmix64 */

@@ -30,6 +30,12 @@ const char *const attr_cli_help =
   "  --p P          RISE: probability a cell is kept (default 0.5)\n"
   "  --cells C      RISE: low-resolution grid side (default 4)\n"
   "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n"
+  "  --rule R       LRP rule of every dense and conv layer, or dense=R,conv=R:\n"
+  "                 eps, gamma, zplus, alphabeta (default: dense=eps,conv=zplus,\n"
+  "                 the EpsilonPlus composite); a layer type the net lacks is an error\n"
+  "  --lrp-eps E    LRP eps stabiliser (default 1e-6; 0 gives LRP-0)\n"
+  "  --gamma G      LRP gamma rule: w + G max(w, 0) (default 0.25)\n"
+  "  --alpha A      LRP alpha-beta rule: alpha A >= 1, beta A - 1 (default 2)\n"
   "  --reduce R     images with C > 1 channels: max (default, as Xplique) gives\n"
   "                 one value per pixel (max over channels, H x W map); none\n"
   "                 keeps one value per input feature\n";
@@ -47,7 +53,14 @@ static const char *usage =
   "of the gradient under Gaussian noise); occlusion (score drop, summed over the\n"
   "patches covering a feature); rise (random masks); gradcam, gradcampp (at a\n"
   "CONV node, upsampled to the input); eva (gain of the certified worst-case\n"
-  "margin over the ball --norm/--eps, default inf 0.05, when a group is fixed).\n"
+  "margin over the ball --norm/--eps, default inf 0.05, when a group is fixed);\n"
+  "lrp (Layer-wise Relevance Propagation, --rule); deeplift (Rescale rule,\n"
+  "baseline --baseline, sums to f_c(x) - f_c(baseline); no MaxPool);\n"
+  "guidedbackprop (gradient with negative signals zeroed at activations);\n"
+  "deconvnet (ReLU networks: max(signal, 0) at each ReLU); kernelshap (Shapley\n"
+  "values of --patch P groups, default 1, against the baseline: exact\n"
+  "enumeration for 12 groups or fewer, else --samples N (2000) paired\n"
+  "coalitions drawn with --seed, batched forward passes).\n"
   "A flat input whose size is a square is treated as a one-channel image.\n"
   "\n"
   "%s"
@@ -73,7 +86,15 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
   long l;
   double d;
   if (!strcmp(a, "--method")) {
-    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva)", v);
+    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap)", v);
+  } else if (!strcmp(a, "--rule")) {
+    char msg[160];
+    if (!attr_lrp_rule_parse(v, o, msg, sizeof msg)) return report_usage(cmd, "--rule %s", msg);
+  } else if (!strcmp(a, "--lrp-eps") || !strcmp(a, "--gamma") || !strcmp(a, "--alpha")) {
+    d = strtod(v, &e);
+    if (e == v || *e || !isfinite(d) || d < (a[2] == 'a' ? 1 : 0))
+      return report_usage(cmd, a[2] == 'a' ? "--alpha wants a finite number >= 1, not '%s'" : "%s wants a finite number >= 0", a[2] == 'a' ? v : a);
+    if (a[2] == 'a') o->lrp_alpha = d; else if (a[2] == 'g') o->lrp_gamma = d; else o->lrp_eps = d;
   } else if (!strcmp(a, "--target")) {
     if (!strcmp(v, "label")) o->target = -1;
     else if (!strcmp(v, "pred")) o->target = -2;
@@ -242,7 +263,23 @@ static cJSON *settings_json(const attr_opt *o)
     cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name); cJSON_AddNumberToObject(s, "eps", o->eps);
     cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddStringToObject(s, "bounds", "crown");
     break;
-  case AM_SALIENCY: case AM_GRADXINPUT: case AM_COUNT: break;
+  case AM_LRP:
+    cJSON_AddStringToObject(s, "rule_dense", attr_lrp_rule_name[o->lrp_rule[0]]);
+    cJSON_AddStringToObject(s, "rule_conv", attr_lrp_rule_name[o->lrp_rule[1]]);
+    cJSON_AddNumberToObject(s, "eps", o->lrp_eps); cJSON_AddNumberToObject(s, "gamma", o->lrp_gamma);
+    cJSON_AddNumberToObject(s, "alpha", o->lrp_alpha); cJSON_AddNumberToObject(s, "beta", o->lrp_alpha - 1);
+    break;
+  case AM_DEEPLIFT:
+    if (o->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else cJSON_AddNumberToObject(s, "baseline", o->baseline);
+    break;
+  case AM_KERNELSHAP:
+    if (o->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else cJSON_AddNumberToObject(s, "baseline", o->baseline);
+    cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddNumberToObject(s, "samples", o->samples);
+    cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    break;
+  case AM_SALIENCY: case AM_GRADXINPUT: case AM_GUIDEDBP: case AM_DECONVNET: case AM_COUNT: break;
   }
   return s;
 }

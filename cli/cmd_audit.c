@@ -5,7 +5,12 @@
 **   certified bounds map_lb <= map(y) <= map_ub for every y of the ball
 **   (attr_cert_bounds); the guaranteed maximum change of the map (L1, L2,
 **   L-inf); the features certified to stay in the top-k; and `stable` when
-**   the whole top-k is certified.  Writes DIR/audit.json and the report
+**   the whole top-k is certified; then the three-valued verdict of
+**   attr_audit (certify/attr_audit.c): stable (certified), unstable (a
+**   witness point of the ball whose recomputed map changes the top-k or
+**   moves past --threshold, found by sampling the ball and a seeded attack
+**   on the attribution) or undecided, with the largest change sampled (the
+**   empirical stability) beside the certified maximum change.  Writes DIR/audit.json and the report
 **   (DIR/report.json with a run {"command": "audit"}, DIR/report.html).
 ** Rows run in parallel (batch.h), one attr_ctx per thread; nothing is
 ** written when a row fails.
@@ -24,6 +29,7 @@
 static const char *usage =
   "usage: cerbere audit NET --data FILE --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
   "                     --out DIR [--radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
+  "                     [--threshold T] [--attack-samples N] [--attack-steps S] [--attack-restarts R]\n"
   "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
   "Audits the attribution map of each CSV row (label,x0,...) over the ball\n"
@@ -36,19 +42,36 @@ static const char *usage =
   "                 input ball scaled by its alpha)\n"
   "  max_change     guaranteed max over the ball of ||map(y) - map(row)|| in L1, L2, Linf\n"
   "  certified_topk features certified to be among the top-K values for every y\n"
-  "  stable         true when all K of the top-K are certified\n"
+  "  verdict        stable:    certified: all K of the top-K certified (and the max change\n"
+  "                             L2 <= T with --threshold)\n"
+  "                 unstable:  a witness point of the ball (distance checked exactly) whose\n"
+  "                             recomputed map changes the top-K set (or moves more than T\n"
+  "                             in L2), found by N random points of the ball and a\n"
+  "                             random-sign finite-difference ascent on the rank-change\n"
+  "                             objective from R starts of S steps (seeded by --seed and\n"
+  "                             the row index: reproducible bit for bit)\n"
+  "                 undecided: neither\n"
+  "  empirical_max_change  the largest ||map(y) - map(row)|| (L1, L2, Linf) over every\n"
+  "                 point sampled or attacked: a gap to max_change means loose bounds\n"
   "\n"
   "%s"
   BATCH_DATA_HELP
   "  --radius R     AverageStability radius (default: E)\n"
   "  --neighbours K AverageStability neighbours (default 10)\n"
   "  --topk K       size of the top-k set (default 5)\n"
+  "  --threshold T  also call a row unstable when its map moves more than T (L2)\n"
+  "                 from the row's map, and stable only when max_change L2 <= T\n"
+  "  --attack-samples N  random points per ball (default 2000; 0: none)\n"
+  "  --attack-steps S    ascent steps per start (default 30)\n"
+  "  --attack-restarts R ascent starts (default 6)\n"
   "  --clip LO:HI   intersect the ball with the box [LO, HI]^n; a row whose ball\n"
   "                 misses the box (an empty set) stops the run, naming the row (exit 3)\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
   "  --out DIR      DIR/audit.json {command, version, net, data, settings, summary,\n"
   "                 samples: [{index, label, target, map, map_lb, map_ub, max_change:\n"
-  "                 {l1, l2, linf}, stability, topk, certified_topk, stable, time_ms}]},\n"
+  "                 {l1, l2, linf}, empirical_max_change, stability, topk, certified_topk,\n"
+  "                 stable, verdict, witness (unstable: {x, map, topk, entered, left,\n"
+  "                 change, reason}, else null), attack_maps, time_ms}]},\n"
   "                 DIR/report.json and DIR/report.html (docs/report-schema.md)\n"
   "  --json OUT     also write audit.json's content to OUT\n"
   "  --quiet        print only the summary line\n"
@@ -58,6 +81,7 @@ static const char *usage =
 typedef struct opts {
   const char *net, *data, *out, *json;
   attr_cli ac;
+  attr_audit_opt ao;
   cb_norm norm;
   double eps, radius, clip_lo, clip_hi;
   int have_norm, have_eps, have_method, have_radius, clip, K, topk, quiet;
@@ -93,6 +117,15 @@ static int parse_value(opts *o, const char *a, const char *v)
   else if (!strcmp(a, "--max-memory")) return report_limit_option("audit", a, v);
   else if (!strcmp(a, "--neighbours")) return parse_int(a, v, 1, &o->K);
   else if (!strcmp(a, "--topk")) return parse_int(a, v, 1, &o->topk);
+  else if (!strcmp(a, "--threshold")) {
+    double t;
+    if ((rc = arg_eps("audit", "--threshold", v, &t)) != 0) return rc;
+    if (!(t > 0)) return report_usage("audit", "--threshold wants a number > 0, not '%s'", v);
+    o->ao.threshold = t;
+  }
+  else if (!strcmp(a, "--attack-samples")) return parse_int(a, v, 0, &o->ao.samples);
+  else if (!strcmp(a, "--attack-steps")) return parse_int(a, v, 0, &o->ao.steps);
+  else if (!strcmp(a, "--attack-restarts")) return parse_int(a, v, 0, &o->ao.restarts);
   else return report_usage("audit", "unknown option %s", a);
   return 0;
 }
@@ -103,6 +136,7 @@ static int parse(int argc, char **argv, opts *o)
   attr_method m;
   memset(o, 0, sizeof *o);
   attr_opt_init(&o->ac.o);
+  attr_audit_opt_init(&o->ao);
   o->K = 10;
   o->topk = 5;
   o->r1 = -1;
@@ -135,13 +169,22 @@ static int parse(int argc, char **argv, opts *o)
 typedef struct row {
   double *map, *lb, *ub, mc[3], stab, ms;
   int *topk, *cert, target, ncert, status;
+  attr_audit_res ar;       /* verdict, empirical change, witness */
   cb_error err;
 } row;
 
-static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, size_t n, row *r)
+/* The attack's seed for row `index`: --seed mixed with the row index, so a
+   row's verdict does not depend on the rows around it or the threads. */
+static uint64_t row_seed(uint64_t seed, size_t index)
+{
+  return seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)index + 1) * 0xBF58476D1CE4E5B9ull;
+}
+
+static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, size_t index, size_t n, row *r)
 {
   struct timespec t0, t1;
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL};
+  attr_audit_opt ao = o->ao;
   double *clo = NULL;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (o->clip) {
@@ -156,6 +199,9 @@ static void audit_row(attr_ctx *a, const opts *o, const double *x, int label, si
   attr_max_change(r->map, r->lb, r->ub, attr_map_size(a), r->mc);
   attr_topk(r->map, attr_map_size(a), (size_t)o->topk, r->topk);
   r->ncert = (int)attr_certified_topk(r->lb, r->ub, attr_map_size(a), (size_t)o->topk, r->cert);
+  ao.topk = o->topk;
+  ao.seed = row_seed(a->opt.seed, index);
+  r->status = attr_audit(a, &s, r->target, r->map, r->lb, r->ub, &ao, &r->ar, &r->err);
 out:
   cb_free(clo);
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -183,10 +229,41 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   cJSON_AddStringToObject(s, "stability_distance", "l2");
   cJSON_AddNumberToObject(s, "seed", (double)a->seed);
   cJSON_AddNumberToObject(s, "topk", o->topk);
+  if (isfinite(o->ao.threshold)) cJSON_AddNumberToObject(s, "threshold", o->ao.threshold);
+  else cJSON_AddNullToObject(s, "threshold");
+  cJSON_AddNumberToObject(s, "attack_samples", o->ao.samples);
+  cJSON_AddNumberToObject(s, "attack_steps", o->ao.steps);
+  cJSON_AddNumberToObject(s, "attack_restarts", o->ao.restarts);
   cJSON_AddStringToObject(s, "bounds", "crown + interval jacobian");
   cJSON_AddNumberToObject(s, "rows_from", (double)r0);
   cJSON_AddNumberToObject(s, "rows_to", (double)r1);
   return s;
+}
+
+static cJSON *change_json(const double c[3])
+{
+  cJSON *mc = cJSON_CreateObject();
+  cJSON_AddNumberToObject(mc, "l1", c[0]);
+  cJSON_AddNumberToObject(mc, "l2", c[1]);
+  cJSON_AddNumberToObject(mc, "linf", c[2]);
+  return mc;
+}
+
+/* The witness of an unstable row: the point, its map and top-k, the
+   features entering and leaving the top-k, the change and why. */
+static cJSON *witness_json(const row *r, size_t n, size_t nm, int k)
+{
+  cJSON *w;
+  if (r->ar.verdict != AV_UNSTABLE) return cJSON_CreateNull();
+  w = cJSON_CreateObject();
+  cJSON_AddItemToObject(w, "x", cJSON_CreateDoubleArray(r->ar.witness, (int)n));
+  cJSON_AddItemToObject(w, "map", cJSON_CreateDoubleArray(r->ar.wmap, (int)nm));
+  cJSON_AddItemToObject(w, "topk", cJSON_CreateIntArray(r->ar.wtopk, k));
+  cJSON_AddItemToObject(w, "entered", cJSON_CreateIntArray(r->ar.entered, r->ar.n_entered));
+  cJSON_AddItemToObject(w, "left", cJSON_CreateIntArray(r->ar.left, r->ar.n_left));
+  cJSON_AddItemToObject(w, "change", change_json(r->ar.wchange));
+  cJSON_AddStringToObject(w, "reason", r->ar.reason_topk ? "topk" : "threshold");
+  return w;
 }
 
 static cJSON *sample_json(const batch *b, size_t j, size_t nm, int k, const row *r)
@@ -204,7 +281,11 @@ static cJSON *sample_json(const batch *b, size_t j, size_t nm, int k, const row 
   cJSON_AddNumberToObject(s, "stability", r->stab);
   cJSON_AddItemToObject(s, "topk", cJSON_CreateIntArray(r->topk, k));
   cJSON_AddItemToObject(s, "certified_topk", cJSON_CreateIntArray(r->cert, r->ncert));
-  cJSON_AddBoolToObject(s, "stable", r->ncert == k);
+  cJSON_AddItemToObject(s, "empirical_max_change", change_json(r->ar.emp));
+  cJSON_AddBoolToObject(s, "stable", r->ar.verdict == AV_STABLE);
+  cJSON_AddStringToObject(s, "verdict", attr_verdict_name[r->ar.verdict]);
+  cJSON_AddItemToObject(s, "witness", witness_json(r, b->n_in, nm, k));
+  cJSON_AddNumberToObject(s, "attack_maps", (double)r->ar.evals);
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
   return s;
 }
@@ -218,17 +299,26 @@ static double median(double *v, size_t n)
 static cJSON *summary_json(const row *res, size_t rows, int k, double secs)
 {
   cJSON *s = cJSON_CreateObject();
-  double st = 0, c1 = 0, c2 = 0, ci = 0, nc = 0, *v = cb_alloc((rows + 1) * sizeof *v);
-  int stable = 0;
+  double st = 0, c1 = 0, c2 = 0, ci = 0, nc = 0, e2 = 0, *v = cb_alloc((rows + 1) * sizeof *v);
+  int stable = 0, cnt[AV_COUNT] = {0};
+  cJSON *vc = cJSON_CreateObject();
+  (void)k;
   for (size_t j = 0; j < rows; j++) {
     st += res[j].stab; c1 += res[j].mc[0]; c2 += res[j].mc[1]; ci += res[j].mc[2]; nc += res[j].ncert;
-    stable += res[j].ncert == k;
+    e2 += res[j].ar.emp[1];
+    cnt[res[j].ar.verdict]++;
+    stable += res[j].ar.verdict == AV_STABLE;
     if (v) v[j] = res[j].mc[1];
   }
   double d = rows ? (double)rows : 1;
   cJSON_AddNumberToObject(s, "n_samples", (double)rows);
   cJSON_AddNumberToObject(s, "n_stable", stable);
+  cJSON_AddNumberToObject(s, "n_unstable", cnt[AV_UNSTABLE]);
+  cJSON_AddNumberToObject(s, "n_undecided", cnt[AV_UNDECIDED]);
+  for (int q = 0; q < AV_COUNT; q++) cJSON_AddNumberToObject(vc, attr_verdict_name[q], cnt[q]);
+  cJSON_AddItemToObject(s, "verdicts", vc);
   cJSON_AddNumberToObject(s, "stable_fraction", rows ? stable / d : 0);
+  cJSON_AddNumberToObject(s, "mean_empirical_max_change_l2", e2 / d);
   cJSON_AddNumberToObject(s, "mean_stability", st / d);
   cJSON_AddNumberToObject(s, "mean_max_change_l1", c1 / d);
   cJSON_AddNumberToObject(s, "mean_max_change_l2", c2 / d);
@@ -251,8 +341,10 @@ static int alloc_rows(row *res, size_t rows, size_t n, int k)
 {
   for (size_t j = 0; j < rows; j++) {
     row *r = &res[j];
-    if (!(r->map = cb_calloc(3 * n, sizeof(double))) || !(r->topk = cb_calloc(2 * (size_t)k, sizeof(int)))) return CB_ENOMEM;
+    if (!(r->map = cb_calloc(5 * n, sizeof(double))) || !(r->topk = cb_calloc(5 * (size_t)k, sizeof(int)))) return CB_ENOMEM;
     r->lb = r->map + n; r->ub = r->lb + n; r->cert = r->topk + k;
+    r->ar.witness = r->ub + n; r->ar.wmap = r->ar.witness + n;
+    r->ar.wtopk = r->cert + k; r->ar.entered = r->ar.wtopk + k; r->ar.left = r->ar.entered + k;
   }
   return CB_OK;
 }
@@ -272,7 +364,7 @@ static int row_audit(void *ctx, void *state, size_t k, cb_error *err)
 {
   run_ctx *c = ctx;
   row *r = &c->res[k];
-  audit_row(state, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->n_in, r);
+  audit_row(state, c->o, batch_x(c->b, k), batch_label(c->b, k), c->b->r0 + k, c->b->n_in, r);
   if (r->status != CB_OK) *err = r->err;
   return r->status;
 }
@@ -288,6 +380,26 @@ static cJSON *audit_json(const batch *b, const opts *o, const attr_ctx *probe, c
   return top;
 }
 
+static void print_list(const char *name, const int *v, int n)
+{
+  printf(" %s [", name);
+  for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", v[i]);
+  printf("]");
+}
+
+/* One line per row: verdict, certified and empirical change, evidence. */
+static void print_row(const row *r, size_t index, int k)
+{
+  printf("row %zu: target %d  %-9s  max change L2 <= %.4g (certified), >= %.4g (sampled)  certified top-%d: %d",
+         index, r->target, attr_verdict_name[r->ar.verdict], r->mc[1], r->ar.emp[1], k, r->ncert);
+  if (r->ar.verdict == AV_UNSTABLE) {
+    printf("  witness: %s", r->ar.reason_topk ? "top-k changed," : "change above the threshold,");
+    print_list("entered", r->ar.entered, r->ar.n_entered);
+    print_list("left", r->ar.left, r->ar.n_left);
+  }
+  printf("  (%.1f ms)\n", r->ms);
+}
+
 static int audit_cmd(opts *o, cb_error *err)
 {
   batch b = {0};
@@ -298,7 +410,7 @@ static int audit_cmd(opts *o, cb_error *err)
   batch_rows sel = {o->r0, o->r1, 0, &ball};
   struct timespec t0, t1;
   char path[4096];
-  int rc, stable = 0;
+  int rc, cnt[AV_COUNT] = {0};
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if ((rc = report_prepare_dir(o->out, err)) != CB_OK) return rc;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
@@ -319,13 +431,11 @@ static int audit_cmd(opts *o, cb_error *err)
   if (o->json && (rc = report_write_json(o->json, top, err)) != CB_OK) goto out;
   if ((rc = write_report(o, &b, top, err)) != CB_OK) goto out;
   for (size_t k = 0; k < b.n; k++) {
-    stable += res[k].ncert == o->topk;
-    if (!o->quiet)
-      printf("row %zu: target %d  stability %.4g  max change L2 <= %.4g  certified top-%d: %d%s  (%.1f ms)\n", b.r0 + k, res[k].target, res[k].stab,
-             res[k].mc[1], o->topk, res[k].ncert, res[k].ncert == o->topk ? "" : "  NOT certifiably stable", res[k].ms);
+    cnt[res[k].ar.verdict]++;
+    if (!o->quiet) print_row(&res[k], b.r0 + k, o->topk);
   }
-  printf("%zu rows, %s, L%s eps %g: %d certifiably stable (top-%d), report in %s\n", b.n, attr_method_name[o->ac.o.method],
-         cb_norm_table[o->norm].name, o->eps, stable, o->topk, o->out);
+  printf("%zu rows, %s, L%s eps %g, top-%d: %d stable, %d unstable, %d undecided; report in %s\n", b.n, attr_method_name[o->ac.o.method],
+         cb_norm_table[o->norm].name, o->eps, o->topk, cnt[AV_STABLE], cnt[AV_UNSTABLE], cnt[AV_UNDECIDED], o->out);
 out:
   cJSON_Delete(top);
   if (res) for (size_t k = 0; k < b.n; k++) { cb_free(res[k].map); cb_free(res[k].topk); }

@@ -372,8 +372,78 @@ static void run_section(sb *b, const cJSON *run, int id)
 }
 
 
-/* An audit run (cerbere audit): per sample the map, its certified bounds,
-   guaranteed change, stability and certified top-k. */
+/* A caption followed by a grey colour bar from lo (white) to hi (black),
+   both printed, into buf (HTML). */
+static void bar_caption(char *buf, size_t cap, const char *text, double lo, double hi)
+{
+  int n = snprintf(buf, cap, "%s<br><svg width=80 height=8>", text);
+  for (int k = 0; k < 8 && n > 0 && (size_t)n < cap; k++) {
+    int g = 255 - k * 255 / 7;
+    n += snprintf(buf + n, cap - (size_t)n, "<rect x=%d width=10 height=8 fill='rgb(%d,%d,%d)'/>", k * 10, g, g, g);
+  }
+  if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "</svg> %.3g&hellip;%.3g", lo, hi);
+}
+
+/* Smallest and largest of the first n values of a. */
+static void range1(const cJSON *a, int n, double *lo, double *hi)
+{
+  range2(a, a, n, lo, hi);
+}
+
+/* The verdict of an audit sample ("stable", "unstable", "undecided"; a
+   report without verdicts: "stable" or "not certifiably stable"). */
+static const char *audit_verdict(const cJSON *s)
+{
+  const char *v = str(s, "verdict");
+  return *v ? v : cJSON_IsTrue(get(s, "stable")) ? "stable" : "not certifiably stable";
+}
+
+static const char *verdict_class(const char *v)
+{
+  return !strcmp(v, "stable") ? "verified" : !strcmp(v, "unstable") ? "falsified" : "unknown";
+}
+
+/* Witnesses of the unstable samples: the input, the witness, their
+   difference, the clean map and the witness's map on one scale, and the
+   features entering and leaving the top-k. */
+static void audit_witnesses(sb *b, const cJSON *run, int h, int w)
+{
+  const cJSON *s;
+  int k = 0;
+  put(b, "<h3>Witnesses of instability</h3><p class=muted>Per unstable sample: the input, the witness point of the ball "
+        "(its distance to the input checked exactly), their difference (red +, blue &minus;), then the map at the input and the map "
+        "recomputed at the witness on one grey scale (white the smallest value of both, black the largest); first channel.</p>");
+  cJSON_ArrayForEach(s, get(run, "samples")) {
+    const cJSON *wt = get(s, "witness");
+    char cap[160], *en, *lf;
+    double lo, hi;
+    if (!cJSON_IsObject(wt) || !cJSON_IsArray(get(s, "x")) || !cJSON_IsArray(get(s, "map")) || k >= 12) continue;
+    en = cJSON_PrintUnformatted(get(wt, "entered")); lf = cJSON_PrintUnformatted(get(wt, "left"));
+    put(b, "<div class=grid>");
+    snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
+    heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
+    heatmap(b, get(wt, "x"), NULL, h, w, 0, "witness");
+    heatmap(b, get(wt, "x"), get(s, "x"), h, w, 1, "difference");
+    range2(get(s, "map"), get(wt, "map"), h * w, &lo, &hi);
+    {
+      char bc[1024], t[200];
+      bar_caption(bc, sizeof bc, "map at the input", lo, hi);
+      heatmap_in(b, get(s, "map"), NULL, h, w, 0, bc, lo, hi);
+      snprintf(t, sizeof t, "map at the witness: %s; entered %s, left %s", !strcmp(str(wt, "reason"), "topk") ? "top-k changed" : "change above the threshold",
+               en ? en : "", lf ? lf : "");
+      bar_caption(bc, sizeof bc, t, lo, hi);
+      heatmap_in(b, get(wt, "map"), NULL, h, w, 0, bc, lo, hi);
+    }
+    put(b, "</div>");
+    cJSON_free(en); cJSON_free(lf);
+    k++;
+  }
+  if (!k) put(b, "<p>No unstable sample.</p>");
+}
+
+/* An audit run (cerbere audit): per sample the verdict, the map, its
+   certified bounds, guaranteed and sampled change, stability, certified
+   top-k and the witness of an unstable sample. */
 static void audit_section(sb *b, const cJSON *run, int id)
 {
   const cJSON *net = get(run, "network"), *set = get(run, "settings"), *sum = get(run, "summary"), *s, *data = get(run, "data");
@@ -382,47 +452,60 @@ static void audit_section(sb *b, const cJSON *run, int id)
   esc(b, str(net, "file"));
   put(b, " &mdash; %s attributions, L%s ball, eps ", str(set, "method"), str(set, "norm")); pnum(b, num(set, "eps"));
   put(b, "</h2><div class=head id=summary-%d>", id);
-  put(b, "<div class=card>certifiably stable<b class=verified>%d</b>of %d samples (top-%d certified)</div>", (int)num(sum, "n_stable"), (int)num(sum, "n_samples"), (int)num(set, "topk"));
+  put(b, "<div class=card>stable<b class=verified>%d</b>of %d samples (top-%d certified)</div>", (int)num(sum, "n_stable"), (int)num(sum, "n_samples"), (int)num(set, "topk"));
+  if (cJSON_IsNumber(get(sum, "n_unstable"))) {
+    put(b, "<div class=card>unstable<b class=falsified>%d</b>witness found and re-checked</div>", (int)num(sum, "n_unstable"));
+    put(b, "<div class=card>undecided<b class=unknown>%d</b>neither</div>", (int)num(sum, "n_undecided"));
+  }
   put(b, "<div class=card>mean AverageStability<b>"); pnum(b, num(sum, "mean_stability")); put(b, "</b>empirical, radius "); pnum(b, num(set, "stability_radius")); put(b, "</div>");
   put(b, "<div class=card>mean guaranteed max change (L2)<b>"); pnum(b, num(sum, "mean_max_change_l2")); put(b, "</b>certified</div>");
   put(b, "<div class=card>mean certified top-k<b>"); pnum(b, num(sum, "mean_certified_topk")); put(b, "</b>features</div></div>");
   put(b, "<p class=muted>network "); esc(b, str(net, "file")); put(b, " (sha256 %s); data ", str(net, "sha256"));
   esc(b, str(data, "file")); put(b, " (sha256 %s). The certified bounds hold for every input of the ball (sound, rounding included); "
-        "AverageStability is an empirical estimate (Xplique's definition). A sample is flagged when its top-k features are not all "
-        "certified to stay in the top-k over the ball.</p>", str(data, "sha256"));
-  put(b, "<table><tr><th>#</th><th>label</th><th>target</th><th>stability</th><th>max change L1</th><th>L2</th><th>Linf</th><th class=l>top-k</th><th class=l>certified top-k</th><th class=l>flag</th></tr>");
+        "AverageStability is an empirical estimate (Xplique's definition). Verdicts: <span class=verified>stable</span> when the whole "
+        "top-k is certified to stay the top-k over the ball; <span class=falsified>unstable</span> when a witness point of the ball "
+        "(distance checked exactly) has a recomputed map whose top-k set differs (or that moves past the threshold); "
+        "<span class=unknown>undecided</span> otherwise. The sampled change is the largest change seen at the points the audit "
+        "tried: a gap to the certified change means loose bounds or a missed witness.</p>", str(data, "sha256"));
+  put(b, "<table><tr><th>#</th><th>label</th><th>target</th><th>stability</th><th>max change L1</th><th>L2</th><th>Linf</th><th>sampled change L2</th><th class=l>top-k</th><th class=l>certified top-k</th><th class=l>verdict</th></tr>");
   cJSON_ArrayForEach(s, get(run, "samples")) {
     char *t1 = cJSON_PrintUnformatted(get(s, "topk")), *t2 = cJSON_PrintUnformatted(get(s, "certified_topk"));
     const cJSON *mc = get(s, "max_change");
     put(b, "<tr><td>%d</td><td>%d</td><td>%d</td><td>", (int)num(s, "index"), (int)num(s, "label"), (int)num(s, "target"));
     pnum(b, num(s, "stability")); put(b, "</td><td>"); pnum(b, num(mc, "l1")); put(b, "</td><td>"); pnum(b, num(mc, "l2"));
-    put(b, "</td><td>"); pnum(b, num(mc, "linf")); put(b, "</td><td class=l>%s</td><td class=l>%s</td><td class=l>%s</td></tr>", t1 ? t1 : "", t2 ? t2 : "",
-        cJSON_IsTrue(get(s, "stable")) ? "<span class=verified>stable</span>" : "<span class=unknown>not certifiably stable</span>");
+    put(b, "</td><td>"); pnum(b, num(mc, "linf")); put(b, "</td><td>"); pnum(b, num(get(s, "empirical_max_change"), "l2"));
+    put(b, "</td><td class=l>%s</td><td class=l>%s</td><td class=l><span class=%s>%s</span></td></tr>", t1 ? t1 : "", t2 ? t2 : "",
+        verdict_class(audit_verdict(s)), audit_verdict(s));
     cJSON_free(t1); cJSON_free(t2);
   }
   put(b, "</table>");
   if (img) {
-    put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map, the certified lower and upper maps "
-          "over the ball (these three on one grey scale: white the smallest lower bound, black the largest upper bound) and the "
-          "width upper - lower per feature (own scale); first channel. Samples that are not certifiably stable first.</p>");
+    put(b, "<h3>Maps and their certified bounds</h3><p class=muted>Per sample: the input, the map (its own grey scale), the certified "
+          "lower and upper maps over the ball (one grey scale for both: white the smallest lower bound, black the largest upper bound) "
+          "and the width upper - lower per feature (own scale), each with its colour bar; first channel. Samples that are not stable first.</p>");
     for (int pass = 0; pass < 2; pass++)
       cJSON_ArrayForEach(s, get(run, "samples")) {
-        char cap[128];
+        char cap[128], bc[1024];
         double lo, hi;
         if (cJSON_IsTrue(get(s, "stable")) != pass || shown >= 24 || !cJSON_IsArray(get(s, "map"))) continue;
         put(b, "<div class=grid>");
         snprintf(cap, sizeof cap, "#%d label %d", (int)num(s, "index"), (int)num(s, "label"));
         if (cJSON_IsArray(get(s, "x"))) heatmap(b, get(s, "x"), NULL, h, w, 0, cap);
         snprintf(cap, sizeof cap, "map (target %d), stability %.3g", (int)num(s, "target"), num(s, "stability"));
+        range1(get(s, "map"), h * w, &lo, &hi);
+        bar_caption(bc, sizeof bc, cap, lo, hi);
+        heatmap_in(b, get(s, "map"), NULL, h, w, 0, bc, lo, hi);
         range2(get(s, "map_lb"), get(s, "map_ub"), h * w, &lo, &hi);
-        heatmap_in(b, get(s, "map"), NULL, h, w, 0, cap, lo, hi);
-        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, "certified lower", lo, hi);
-        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, "certified upper", lo, hi);
-        snprintf(cap, sizeof cap, "width (max change Linf %.3g)%s", num(get(s, "max_change"), "linf"), cJSON_IsTrue(get(s, "stable")) ? "" : " NOT STABLE");
+        bar_caption(bc, sizeof bc, "certified lower", lo, hi);
+        heatmap_in(b, get(s, "map_lb"), NULL, h, w, 0, bc, lo, hi);
+        bar_caption(bc, sizeof bc, "certified upper", lo, hi);
+        heatmap_in(b, get(s, "map_ub"), NULL, h, w, 0, bc, lo, hi);
+        snprintf(cap, sizeof cap, "width (max change Linf %.3g), %s", num(get(s, "max_change"), "linf"), audit_verdict(s));
         heatmap(b, get(s, "map_ub"), get(s, "map_lb"), h, w, 0, cap);
         put(b, "</div>");
         shown++;
       }
+    audit_witnesses(b, run, h, w);
   }
   reproduce(b, run);
 }
@@ -447,7 +530,8 @@ char *report_html(const cJSON *report)
     put(&b, "<li><a href='#run-%d'>%s L%s eps ", id, str(run, "command"), str(set, "norm"));
     pnum(&b, num(set, "eps"));
     if (!strcmp(str(run, "command"), "audit"))
-      put(&b, "</a>: %s attributions, %d of %d certifiably stable</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"));
+      put(&b, "</a>: %s attributions, %d of %d stable, %d unstable, %d undecided</li>", str(set, "method"), (int)num(sum, "n_stable"), (int)num(sum, "n_samples"),
+          (int)num(sum, "n_unstable"), (int)num(sum, "n_undecided"));
     else
       put(&b, "</a>: %s %.4f, %d falsified, %d unknown</li>", cJSON_IsNumber(get(set, "tol")) ? "regression, verified fraction" :
           cJSON_IsNumber(get(get(set, "threat_model"), "target")) ? "targeted, certified accuracy" : "certified accuracy",

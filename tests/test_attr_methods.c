@@ -1,0 +1,391 @@
+/*
+** Oracles of the backward-rule and Shapley attributions (certify/attr_rules.c,
+** certify/attr_shap.c):
+**   LRP-0 (eps rule with eps 0 on every layer) on ReLU nets with zero biases
+**   (dense; conv + MaxPool) equals Gradient x Input to 1e-12 of the largest
+**   entry; on a linear model with a bias, LRP-0 = x .* w_c and sums to
+**   f_c(x) - b_c; LRP conserves relevance up to the absorption it reports
+**   (sum(map) + absorbed = f_c(x) to 1e-9) for every rule and the default
+**   composite on the reference nets, and the absorption vanishes with zero
+**   biases and eps -> 0 (alphabeta, zplus: exactly conservative there);
+**   DeepLIFT Rescale sums to f_c(x) - f_c(baseline) to 1e-9 on random nets
+**   of every elementwise activation and the reference nets (constant and
+**   vector baselines), and equals w .* (x - b) on a linear model;
+**   Guided Backprop and DeconvNet equal their closed forms on a two-layer
+**   ReLU net; KernelSHAP on a linear model equals w .* (x - baseline) to
+**   1e-9 with exact enumeration (12 features) and with sampling (64
+**   features), is efficient (sums to f_c(x) - f_c(baseline)) on digits_cnn,
+**   and is reproducible bit for bit for a seed; the method errors (deconvnet
+**   on tanh, deeplift on MaxPool, --rule on a missing layer type, on
+**   another method, an unknown layer type) are one line with exit 2 or 3.
+*/
+#include <math.h>
+#include "attr.h"
+#include "randnet.h"
+
+static char cerbere[512];
+
+static attr_ctx *mk(const cb_net *net, attr_method m)
+{
+  attr_opt o;
+  cb_error err = {0};
+  attr_ctx *a;
+  attr_opt_init(&o);
+  o.method = m;
+  o.reduce = 0;   /* one value per input feature (the sums below are over features) */
+  if (!(a = attr_new(net, &o, &err))) fail_msg("attr_new %s: %s", attr_method_name[m], err.msg);
+  return a;
+}
+
+static void map_of(attr_ctx *a, const double *x, int c, double *map)
+{
+  cb_error err = {0};
+  if (attr_map(a, x, c, map, &err) != CB_OK) fail_msg("%s: %s", attr_method_name[a->opt.method], err.msg);
+}
+
+static double score(const cb_net *net, const double *x, int c)
+{
+  double y[64];
+  cb_error err = {0};
+  if (cb_net_forward(net, x, 1, y, &err) != CB_OK) fail_msg("%s", err.msg);
+  return y[c];
+}
+
+static double sum(const double *v, size_t n) { double s = 0; for (size_t i = 0; i < n; i++) s += v[i]; return s; }
+static double maxabs(const double *v, size_t n) { double s = 0; for (size_t i = 0; i < n; i++) s = fmax(s, fabs(v[i])); return s; }
+
+static void zero_biases(cb_net *net)
+{
+  for (int i = 0; i < net->n; i++) {
+    cb_node *n = &net->node[i];
+    if (n->kind == CB_AFFINE && n->p.aff.b) memset(n->p.aff.b, 0, n->p.aff.out * sizeof(double));
+    if (n->kind == CB_CONV && n->p.conv.b) memset(n->p.conv.b, 0, (size_t)n->p.conv.g.cout * sizeof(double));
+  }
+}
+
+static cb_net *finish(cb_net *net)
+{
+  cb_error err = {0};
+  net->output = net->n - 1;
+  if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
+  return net;
+}
+
+static cb_net *relu_dense(void)
+{
+  int64_t d[2] = {1, 10};
+  cb_net *net = start(2, d);
+  int h = act(net, dense(net, 0, 12), CB_ACT_RELU);
+  h = act(net, dense(net, h, 9), CB_ACT_RELU);
+  dense(net, h, 4);
+  return finish(net);
+}
+
+static cb_net *relu_conv(void)
+{
+  int64_t d[4] = {1, 2, 6, 6};
+  cb_net *net = start(4, d);
+  int h = act(net, conv(net, 0, 3, 3, 1, 1, 1, 1), CB_ACT_RELU);
+  h = maxpool(net, h, 2, 2, 0);
+  h = act(net, conv(net, h, 4, 2, 1, 0, 1, 1), CB_ACT_RELU);
+  dense(net, flatten(net, h), 3);
+  return finish(net);
+}
+
+/* LRP-0 = Gradient x Input on zero-bias ReLU nets. */
+static void test_lrp0_gxi(void **st)
+{
+  (void)st;
+  cb_net *nets[2] = {relu_dense(), relu_conv()};
+  for (int k = 0; k < 2; k++) {
+    cb_net *net = nets[k];
+    size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
+    double *x = malloc(3 * n * sizeof *x), *m1 = x + n, *m2 = m1 + n;
+    attr_ctx *l, *g;
+    zero_biases(net);
+    l = mk(net, AM_LRP); g = mk(net, AM_GRADXINPUT);
+    l->opt.lrp_rule[0] = l->opt.lrp_rule[1] = LRP_EPS;
+    l->opt.lrp_eps = 0;
+    for (int t = 0; t < 20; t++) {
+      int c = t % (int)no;
+      for (size_t i = 0; i < n; i++) x[i] = rnd(-1, 1);
+      map_of(l, x, c, m1);
+      map_of(g, x, c, m2);
+      for (size_t i = 0; i < n; i++)
+        if (fabs(m1[i] - m2[i]) > 1e-12 * maxabs(m2, n)) fail_msg("net %d trial %d feature %zu: LRP-0 %.17g, GxI %.17g", k, t, i, m1[i], m2[i]);
+      assert_true(fabs(l->lrp_absorbed) <= 1e-12 * (1 + fabs(score(net, x, c))));   /* no bias, no eps: conservative */
+    }
+    attr_free(l); attr_free(g);
+    free(x);
+    cb_net_free(net);
+  }
+}
+
+/* Linear model 16 -> 3 with biases. */
+static cb_net *linear(size_t n)
+{
+  int64_t d[2] = {1, (int64_t)n};
+  cb_net *net = start(2, d);
+  dense(net, 0, 3);
+  return finish(net);
+}
+
+static void test_lrp_linear_and_conservation(void **st)
+{
+  (void)st;
+  static const char *nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx", "nets/digits_tanh.onnx", "nets/digits_orth.onnx"};
+  cb_net *lin = linear(16);
+  const cb_node *A = &lin->node[1];
+  double x[16], m[16];
+  attr_ctx *a = mk(lin, AM_LRP);
+  a->opt.lrp_eps = 0;
+  for (int i = 0; i < 16; i++) x[i] = rnd(0, 1);
+  for (int c = 0; c < 3; c++) {
+    map_of(a, x, c, m);
+    for (int i = 0; i < 16; i++) assert_true(fabs(m[i] - x[i] * A->p.aff.W[c * 16 + i]) <= 1e-13);
+    assert_true(fabs(sum(m, 16) - (score(lin, x, c) - A->p.aff.b[c])) <= 1e-12);
+  }
+  attr_free(a);
+  cb_net_free(lin);
+  for (int k = 0; k < 4; k++) {
+    cb_net *net = must_load(nets[k]);
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    double *map = malloc(n * sizeof *map);
+    for (int r = 0; r < 5; r++) {   /* default composite, then each rule everywhere */
+      a = mk(net, AM_LRP);
+      a->opt.lrp_eps = 0.25;
+      if (r) a->opt.lrp_rule[0] = a->opt.lrp_rule[1] = (attr_lrp_rule)(r - 1);
+      for (size_t row = 0; row < 4; row++) {
+        const double *xr = cb_data_x(d, row);
+        int c = cb_data_label(d, row);
+        double f = score(net, xr, c);
+        map_of(a, xr, c, map);
+        if (fabs(sum(map, n) + a->lrp_absorbed - f) > 1e-9 * (1 + fabs(f)))
+          fail_msg("%s rule %d row %zu: sum %.17g + absorbed %.17g != f %.17g", nets[k], r, row, sum(map, n), a->lrp_absorbed, f);
+      }
+      attr_free(a);
+    }
+    free(map);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+  {   /* zero biases: alphabeta and zplus conserve exactly, eps 1e-9 nearly */
+    cb_net *net = relu_conv();
+    size_t n = cb_net_input_size(net);
+    double *xx = malloc(2 * n * sizeof *xx), *mm = xx + n;
+    zero_biases(net);
+    for (size_t i = 0; i < n; i++) xx[i] = rnd(-1, 1);
+    for (int r = 0; r < LRP_COUNT; r++) {
+      a = mk(net, AM_LRP);
+      a->opt.lrp_eps = 1e-9;
+      a->opt.lrp_rule[0] = a->opt.lrp_rule[1] = (attr_lrp_rule)r;
+      map_of(a, xx, 1, mm);
+      if (r != LRP_GAMMA && fabs(sum(mm, n) - score(net, xx, 1)) > 1e-7 * (1 + fabs(score(net, xx, 1))))
+        fail_msg("rule %s, zero biases: sum %.17g, f %.17g", attr_lrp_rule_name[r], sum(mm, n), score(net, xx, 1));
+      attr_free(a);
+    }
+    free(xx);
+    cb_net_free(net);
+  }
+}
+
+/* DeepLIFT summation to delta. */
+static void test_deeplift(void **st)
+{
+  (void)st;
+  static const char *nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx", "nets/digits_tanh.onnx", "nets/digits_orth.onnx"};
+  static const cb_act acts[] = {CB_ACT_RELU, CB_ACT_LEAKY_RELU, CB_ACT_SIGMOID, CB_ACT_TANH, CB_ACT_ELU, CB_ACT_SOFTPLUS, CB_ACT_CLIP};
+  for (size_t q = 0; q < sizeof acts / sizeof *acts; q++) {
+    int64_t d[2] = {1, 8};
+    cb_net *net = start(2, d);
+    double x[8], b[8], m[8];
+    attr_ctx *a;
+    int h = act(net, dense(net, 0, 10), acts[q]);
+    h = act(net, dense(net, h, 6), acts[q]);
+    dense(net, h, 3);
+    finish(net);
+    a = mk(net, AM_DEEPLIFT);
+    for (int t = 0; t < 10; t++) {
+      for (int i = 0; i < 8; i++) { x[i] = rnd(-2, 2); b[i] = rnd(-1, 1); }
+      a->opt.baseline_vec = t % 2 ? b : NULL;
+      a->opt.baseline = 0.1;
+      map_of(a, x, t % 3, m);
+      double f0 = score(net, t % 2 ? b : (double[8]){0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}, t % 3), f = score(net, x, t % 3);
+      if (fabs(sum(m, 8) - (f - f0)) > 1e-9 * (1 + fabs(f) + fabs(f0)))
+        fail_msg("%s trial %d: sum %.17g, delta %.17g", cb_act_table[acts[q]].name, t, sum(m, 8), f - f0);
+    }
+    attr_free(a);
+    cb_net_free(net);
+  }
+  for (int k = 0; k < 4; k++) {
+    cb_net *net = must_load(nets[k]);
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    double *map = malloc(2 * n * sizeof *map), *zero = map + n;
+    attr_ctx *a = mk(net, AM_DEEPLIFT);
+    memset(zero, 0, n * sizeof *zero);
+    for (size_t r = 0; r < 10; r++) {
+      const double *xr = cb_data_x(d, r);
+      int c = cb_data_label(d, r);
+      double delta = score(net, xr, c) - score(net, zero, c);
+      map_of(a, xr, c, map);
+      if (fabs(sum(map, n) - delta) > 1e-9 * (1 + fabs(delta))) fail_msg("%s row %zu: sum %.17g, delta %.17g", nets[k], r, sum(map, n), delta);
+    }
+    attr_free(a);
+    free(map);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+  {
+    cb_net *lin = linear(16);
+    double x[16], m[16];
+    attr_ctx *a = mk(lin, AM_DEEPLIFT);
+    a->opt.baseline = 0.3;
+    for (int i = 0; i < 16; i++) x[i] = rnd(0, 1);
+    map_of(a, x, 2, m);
+    for (int i = 0; i < 16; i++) assert_true(fabs(m[i] - lin->node[1].p.aff.W[32 + i] * (x[i] - 0.3)) <= 1e-14);
+    attr_free(a);
+    cb_net_free(lin);
+  }
+}
+
+/* Guided Backprop and DeconvNet on h = relu(W1 x + b1), f = W2 h + b2. */
+static void test_guided_deconv(void **st)
+{
+  (void)st;
+  int64_t d[2] = {1, 7};
+  cb_net *net = start(2, d);
+  int h = act(net, dense(net, 0, 9), CB_ACT_RELU);
+  const cb_node *L1, *L2;
+  double x[7], m[7], z[9];
+  attr_ctx *g, *dc;
+  dense(net, h, 3);
+  finish(net);
+  L1 = &net->node[1]; L2 = &net->node[3];
+  g = mk(net, AM_GUIDEDBP); dc = mk(net, AM_DECONVNET);
+  for (int t = 0; t < 10; t++) {
+    int c = t % 3;
+    for (int i = 0; i < 7; i++) x[i] = rnd(-1, 1);
+    for (int k = 0; k < 9; k++) { z[k] = L1->p.aff.b[k]; for (int i = 0; i < 7; i++) z[k] += L1->p.aff.W[k * 7 + i] * x[i]; }
+    map_of(g, x, c, m);
+    for (int i = 0; i < 7; i++) {
+      double e = 0;
+      for (int k = 0; k < 9; k++) e += L1->p.aff.W[k * 7 + i] * (z[k] > 0 ? fmax(L2->p.aff.W[c * 9 + k], 0) : 0);
+      assert_true(fabs(m[i] - e) <= 1e-13);
+    }
+    map_of(dc, x, c, m);
+    for (int i = 0; i < 7; i++) {
+      double e = 0;
+      for (int k = 0; k < 9; k++) e += L1->p.aff.W[k * 7 + i] * fmax(L2->p.aff.W[c * 9 + k], 0);
+      assert_true(fabs(m[i] - e) <= 1e-13);
+    }
+  }
+  attr_free(g); attr_free(dc);
+  cb_net_free(net);
+}
+
+static void test_kernelshap(void **st)
+{
+  (void)st;
+  for (int q = 0; q < 2; q++) {   /* 12 features: exact enumeration; 64: sampled regression */
+    size_t n = q ? 64 : 12;
+    cb_net *lin = linear(n);
+    double *x = malloc(3 * n * sizeof *x), *m = x + n, *b = m + n;
+    attr_ctx *a = mk(lin, AM_KERNELSHAP);
+    for (size_t i = 0; i < n; i++) { x[i] = rnd(0, 1); b[i] = rnd(-0.5, 0.5); }
+    a->opt.baseline_vec = b;
+    for (int c = 0; c < 3; c++) {
+      map_of(a, x, c, m);
+      for (size_t i = 0; i < n; i++) {
+        double e = lin->node[1].p.aff.W[(size_t)c * n + i] * (x[i] - b[i]);
+        if (fabs(m[i] - e) > 1e-9) fail_msg("%zu features, class %d, feature %zu: %.17g, expected %.17g", n, c, i, m[i], e);
+      }
+    }
+    attr_free(a);
+    free(x);
+    cb_net_free(lin);
+  }
+  {
+    cb_net *net = must_load("nets/digits_cnn.onnx");
+    size_t n = cb_net_input_size(net);
+    cb_data *d = must_csv("nets/digits_test20.csv", n);
+    double *m1 = malloc(3 * n * sizeof *m1), *m2 = m1 + n, *zero = m2 + n;
+    const double *x = cb_data_x(d, 3);
+    int c = cb_data_label(d, 3);
+    attr_ctx *a = mk(net, AM_KERNELSHAP);
+    memset(zero, 0, n * sizeof *zero);
+    for (int p = 1; p <= 2; p++) {   /* 64 groups (sampled), 16 groups (sampled) */
+      double delta = score(net, x, c) - score(net, zero, c);
+      a->opt.patch = p * 2 - 1 == 1 ? 1 : 2;
+      a->opt.samples = 300;
+      map_of(a, x, c, m1);
+      if (fabs(sum(m1, n) - delta) > 1e-9 * (1 + fabs(delta))) fail_msg("patch %d: sum %.17g, delta %.17g", a->opt.patch, sum(m1, n), delta);
+      map_of(a, x, c, m2);
+      assert_memory_equal(m1, m2, n * sizeof *m1);
+      a->opt.seed = 2;
+      map_of(a, x, c, m2);
+      assert_true(memcmp(m1, m2, n * sizeof *m1) != 0);
+      a->opt.seed = 1;
+    }
+    a->opt.patch = 3;   /* 3 x 3 = 9 groups: exact */
+    map_of(a, x, c, m1);
+    assert_true(fabs(sum(m1, n) - (score(net, x, c) - score(net, zero, c))) <= 1e-9 * (1 + fabs(score(net, x, c))));
+    attr_free(a);
+    free(m1);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
+/* Method errors through the CLI: one line, exit 2 (usage) or 3 (input). */
+static void test_errors(void **st)
+{
+  (void)st;
+  static const struct { const char *args, *want; } bad[] = {
+    {"nets/digits_tanh.onnx --method deconvnet", "deconvnet is defined for ReLU networks"},
+    {"nets/digits_mlp.onnx --method lrp --rule conv=gamma", "no CONV layer"},
+    {"nets/digits_mlp.onnx --method lrp --rule pool=eps", "dense and conv, not 'pool'"},
+    {"nets/digits_mlp.onnx --method lrp --rule eps2", "unknown LRP rule"},
+    {"nets/digits_mlp.onnx --method saliency --rule eps", "option of --method lrp"},
+    {"nets/digits_mlp.onnx --method lrp --alpha 0.5", "--alpha"},
+  };
+  char dir[] = "/tmp/cb_test_methods_XXXXXX", cmd[1024], p[256], *t;
+  if (!mkdtemp(dir)) fail_msg("mkdtemp");
+  for (size_t q = 0; q < sizeof bad / sizeof *bad; q++) {
+    int rc;
+    snprintf(cmd, sizeof cmd, "%s attribute %s --data nets/digits_test20.csv --json %s/o.json > %s/out 2> %s/err; "
+             "r=$?; test $(wc -l < %s/err) = 1 && test ! -s %s/out && test ! -e %s/o.json && exit $r; exit 99",
+             cerbere, bad[q].args, dir, dir, dir, dir, dir, dir);
+    rc = system(cmd);
+    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (rc != 2 && rc != 3) fail_msg("'%s': exit %d (want one line and exit 2 or 3)", bad[q].args, rc);
+    snprintf(p, sizeof p, "%s/err", dir);
+    t = slurp(p);
+    if (!t || !strstr(t, bad[q].want)) fail_msg("'%s': message '%s' lacks '%s'", bad[q].args, t ? t : "", bad[q].want);
+    free(t);
+  }
+  {   /* a MaxPool net for deeplift */
+    cb_net *net = relu_conv();
+    cb_error err = {0};
+    attr_opt o;
+    attr_opt_init(&o);
+    o.method = AM_DEEPLIFT;
+    assert_null(attr_new(net, &o, &err));
+    assert_non_null(strstr(err.msg, "MaxPool"));
+    cb_net_free(net);
+  }
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fail_msg("rm");
+}
+
+int main(int argc, char **argv)
+{
+  const struct CMUnitTest t[] = {
+    cmocka_unit_test(test_lrp0_gxi), cmocka_unit_test(test_lrp_linear_and_conservation), cmocka_unit_test(test_deeplift),
+    cmocka_unit_test(test_guided_deconv), cmocka_unit_test(test_kernelshap), cmocka_unit_test(test_errors),
+  };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
+  return cmocka_run_group_tests(t, NULL, NULL);
+}
