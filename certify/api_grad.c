@@ -21,7 +21,8 @@
 #include "radius.h"
 
 static_assert(CB_ATTR_SALIENCY == (int)AM_SALIENCY && CB_ATTR_IG == (int)AM_IG && CB_ATTR_OCCLUSION == (int)AM_OCCLUSION &&
-              CB_ATTR_GRADCAM == (int)AM_GRADCAM && CB_ATTR_EVA == (int)AM_EVA && AM_COUNT == 11,
+              CB_ATTR_GRADCAM == (int)AM_GRADCAM && CB_ATTR_EVA == (int)AM_EVA && CB_ATTR_LRP == (int)AM_LRP &&
+              CB_ATTR_KERNELSHAP == (int)AM_KERNELSHAP && AM_COUNT == 16,
               "cb_attr_method must follow attr_method");
 
 /* ------------------------------------------------------------ radius */
@@ -184,7 +185,7 @@ out:
 
 const char *cb_attr_method_name(cb_attr_method m)
 {
-  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_EVA ? attr_method_name[m] : "?";
+  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_KERNELSHAP ? attr_method_name[m] : "?";
 }
 
 void cb_attr_opts_init(cb_attr_opts *o, size_t size)
@@ -209,6 +210,10 @@ void cb_attr_opts_init(cb_attr_opts *o, size_t size)
   d.reduce = a.reduce;
   d.norm = CB_LP_INF;
   d.eps = a.eps;
+  d.lrp_rule = NULL;
+  d.lrp_eps = a.lrp_eps;
+  d.lrp_gamma = a.lrp_gamma;
+  d.lrp_alpha = a.lrp_alpha;
   api_opts_init(o, size, &d, sizeof d);
 }
 
@@ -222,7 +227,7 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   cb_attr_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", err)) != CB_OK) return rc;
   attr_opt_init(&a);
-  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_EVA) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
+  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_KERNELSHAP) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
   if (!api_lp_norm(oo.norm, &a.norm)) return api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_attr_opts");
   if (oo.n_baselines < 0 || oo.samples < 0 || oo.patch < 0)
     return api_fail(err, CB_EUSAGE, "%s: n_baselines, samples and patch must be >= 0", "cb_attr_opts");
@@ -245,6 +250,14 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   a.node = oo.node;
   a.reduce = oo.reduce != 0;
   a.eps = oo.eps;
+  a.lrp_eps = oo.lrp_eps;
+  a.lrp_gamma = oo.lrp_gamma;
+  a.lrp_alpha = oo.lrp_alpha;
+  if (oo.lrp_rule) {
+    char msg[160];
+    if (a.method != AM_LRP) return api_fail(err, CB_EUSAGE, "%s: lrp_rule is an option of CB_ATTR_LRP", "cb_attr_opts");
+    if (!attr_lrp_rule_parse(oo.lrp_rule, &a, msg, sizeof msg)) return api_fail(err, CB_EUSAGE, "cb_attr_opts: lrp_rule: %s", msg);
+  }
   if (!(*out = attr_new(net, &a, err))) return err->status != CB_OK ? err->status : CB_ENOMEM;
   return CB_OK;
 }

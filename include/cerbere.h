@@ -372,7 +372,13 @@ typedef enum cb_attr_method {
   CB_ATTR_RISE,                                   /* random masks */
   CB_ATTR_GRADCAM,                                /* Grad-CAM at a CONV node */
   CB_ATTR_GRADCAMPP,                              /* Grad-CAM++ */
-  CB_ATTR_EVA                                     /* certified margin gain of pinned groups */
+  CB_ATTR_EVA,                                    /* certified margin gain of pinned groups */
+  CB_ATTR_LRP,                                    /* layer-wise relevance (lrp_rule, default
+                                                     EpsilonPlus: eps dense, zplus conv) */
+  CB_ATTR_DEEPLIFT,                               /* DeepLIFT Rescale (baseline as IG) */
+  CB_ATTR_GUIDEDBP,                               /* Guided Backprop (ReLU nets) */
+  CB_ATTR_DECONVNET,                              /* DeconvNet (ReLU nets) */
+  CB_ATTR_KERNELSHAP                              /* KernelSHAP (seeded; exact for <= 12 groups) */
 } cb_attr_method;
 const char *cb_attr_method_name(cb_attr_method m); /* "saliency", "gradxinput", "ig", ...
                                                      (the CLI's --method words); "?" unknown */
@@ -398,6 +404,10 @@ typedef struct cb_attr_opts {
                                                      0: one value per input feature */
   cb_lp norm;                                     /* EVA ball norm (default CB_LP_INF) */
   double eps;                                     /* EVA ball radius (default 0.05) */
+  const char *lrp_rule;                           /* LRP rules as `--rule`: "R" or
+                                                     "dense=R,conv=R", R in eps|gamma|zplus|
+                                                     alphabeta; NULL = the default composite */
+  double lrp_eps, lrp_gamma, lrp_alpha;           /* LRP eps (1e-6), gamma (0.25), alpha (2) */
 } cb_attr_opts;
 void cb_attr_opts_init(cb_attr_opts *o, size_t size);
                                                   /* the defaults above into the first size

@@ -180,6 +180,10 @@ def check_jacobian(net):
 
 
 def check_attribute(net):
+    for m, extra, kw in (("lrp", ["--rule", "dense=zplus"], {"lrp_rule": "dense=zplus"}), ("deeplift", [], {})):
+        doc = cli_json("attribute", NET, "--data", CSV, "--rows", "0:3", "--method", m, "--quiet", *extra)
+        for s, (r, x, y) in zip(doc["samples"], rows()):
+            same(net.attribute(x, s["target"], m, **kw), s["map"], "attribute %s row %d" % (m, r))
     for m, extra in (("saliency", []), ("ig", ["--steps", "8"])):
         doc = cli_json("attribute", NET, "--data", CSV, "--rows", "0:3", "--method", m, "--quiet", *extra)
         for s, (r, x, y) in zip(doc["samples"], rows()):
@@ -188,7 +192,7 @@ def check_attribute(net):
             same(mp, s["map"], "attribute %s row %d" % (m, r))
             lb, ub = net.attribute_bounds(x, s["target"], 0.01, "inf", m, **kw)
             assert np.all(lb <= mp) and np.all(mp <= ub), "attribution bounds miss the centre's map"
-    ok("attribute saliency/ig equal `cerbere attribute` on 3 rows; certified bounds enclose them")
+    ok("attribute saliency/ig/lrp/deeplift equal `cerbere attribute` on 3 rows; certified bounds enclose them")
     cnn = cerbere.Network(CNN)
     mp = cnn.attribute(DATA[0, 1:], 0, "gradcam")
     assert mp.shape == (64,) and np.all(np.isfinite(mp))

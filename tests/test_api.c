@@ -551,6 +551,29 @@ static void test_attribute(void **state)
     } else expect_status(cb_attribute_bounds(net, r, label, &o, lb, ub, 64, &err), CB_EUNSUP, err);
     attr_free(a);
   }
+  /* the rule-based methods: LRP with a rule string, and DeepLIFT, through the same options as the CLI */
+  cb_attr_opts_init(&o, sizeof o);
+  o.method = CB_ATTR_LRP;
+  o.lrp_rule = "dense=zplus";
+  assert_int_equal(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_OK);
+  attr_opt_init(&ao);
+  ao.method = AM_LRP;
+  ao.target = label;
+  assert_int_equal(attr_lrp_rule_parse("dense=zplus", &ao, NULL, 0), 1);
+  assert_non_null(a = attr_new(net, &ao, &err));
+  assert_int_equal(attr_map(a, x, label, ref, &err), CB_OK);
+  assert_memory_equal(map, ref, sizeof map);
+  attr_free(a);
+  o.lrp_rule = "conv=gamma";   /* digits_mlp has no CONV layer */
+  expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
+  o.lrp_rule = "bogus";
+  expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
+  o.method = CB_ATTR_DEEPLIFT;
+  o.lrp_rule = "eps";          /* a rule on another method is refused */
+  expect_status(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_EUSAGE, err);
+  o.lrp_rule = NULL;
+  assert_int_equal(cb_attribute(net, x, 64, label, &o, map, 64, &err), CB_OK);
+  assert_string_equal(cb_attr_method_name(CB_ATTR_KERNELSHAP), "kernelshap");
   cb_attr_opts_init(&o, sizeof o);
   expect_status(cb_attribute(net, x, 64, 10, &o, map, 64, &err), CB_EUSAGE, err);
   expect_status(cb_attribute(net, x, 64, -1, &o, map, 64, &err), CB_EUSAGE, err);

@@ -30,7 +30,8 @@ __all__ = ["Network", "Certificate", "Verification", "CerbereError", "verify", "
 
 BOUND_METHODS = {"ibp": 0, "crown": 1, "crown-ibp": 2, "alpha-crown": 3}
 ATTRIBUTION_METHODS = {"saliency": 0, "gradxinput": 1, "ig": 2, "smoothgrad": 3, "vargrad": 4, "squaregrad": 5,
-                       "occlusion": 6, "rise": 7, "gradcam": 8, "gradcampp": 9, "eva": 10}
+                       "occlusion": 6, "rise": 7, "gradcam": 8, "gradcampp": 9, "eva": 10,
+                       "lrp": 11, "deeplift": 12, "guidedbackprop": 13, "deconvnet": 14, "kernelshap": 15}
 _NORMS = {"inf": 0, "linf": 0, "2": 1, "l2": 1, "1": 2, "l1": 2}
 _RADIUS_METHODS = {"cascade": 0, "local-lipschitz": 1}
 
@@ -298,14 +299,14 @@ class Network:
                 b = _vec(v, self.n_inputs, "baseline")
                 keep.append(b)
                 o.baseline_vec = _ptr(b)
-            elif k == "node":
-                o.node = None if v is None else str(v).encode()
+            elif k in ("node", "lrp_rule"):
+                setattr(o, k, None if v is None else str(v).encode())
             elif k == "norm":
                 o.norm = _norm(v)
             elif k == "reduce":
                 o.reduce = int(bool(v))
             elif k in ("steps", "n_baselines", "samples", "seed", "patch", "stride", "rise_cells", "baseline", "sigma",
-                       "rise_p", "eps"):
+                       "rise_p", "eps", "lrp_eps", "lrp_gamma", "lrp_alpha"):
                 setattr(o, k, v)
             else:
                 raise CerbereError(-1, "usage error", "unknown attribution option %r" % (k,))
@@ -316,7 +317,8 @@ class Network:
         one value per input feature, or per pixel for a multi-channel image
         (reduce=False keeps every feature).  options: steps, baseline (a
         number or an array), n_baselines, samples, sigma, seed, patch,
-        stride, rise_p, rise_cells, node, reduce, norm, eps."""
+        stride, rise_p, rise_cells, node, reduce, norm, eps, lrp_rule (as
+        `--rule`), lrp_eps, lrp_gamma, lrp_alpha."""
         o, keep = self._attr_opts(method, options)
         a = _vec(x, self.n_inputs)
         nm = lib.cb_attr_map_size(self._h.ptr, ctypes.byref(o))

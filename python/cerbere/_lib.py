@@ -57,7 +57,8 @@ class AttrOpts(ctypes.Structure):
                 ("samples", ctypes.c_int), ("sigma", ctypes.c_double), ("seed", ctypes.c_ulonglong),
                 ("patch", ctypes.c_int), ("stride", ctypes.c_int), ("rise_p", ctypes.c_double),
                 ("rise_cells", ctypes.c_int), ("node", ctypes.c_char_p), ("reduce", ctypes.c_int),
-                ("norm", ctypes.c_int), ("eps", ctypes.c_double)]
+                ("norm", ctypes.c_int), ("eps", ctypes.c_double), ("lrp_rule", ctypes.c_char_p),
+                ("lrp_eps", ctypes.c_double), ("lrp_gamma", ctypes.c_double), ("lrp_alpha", ctypes.c_double)]
 
 
 _H = ctypes.c_void_p           # every opaque handle
