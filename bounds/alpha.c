@@ -365,7 +365,7 @@ static void backprop(alpha_st *S, apass *P)
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
         if (a[o] == 0) continue;
-        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, s, A->p[k][o], x[o]);
+        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]);
         else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
       }
     }
