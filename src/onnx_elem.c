@@ -8,7 +8,10 @@
 **   PRelu with one slope -> LEAKY_RELU; with per-channel slopes a:
 **     relu(x) + a relu(-x) * (-1)  (RELU, SCALE(-1), RELU, SCALE(-a), ADD:
 **     exact, as PRelu(x) = max(x, 0) - a max(-x, 0));
+**   Mul(x, x) -> POW 2; Mul(x, Mul(x, x)) -> POW 3;
 **   Mul(x, Sigmoid(x)) -> SILU(x)                       (torch's SiLU export);
+**   torch's tanh-GELU export x (1 + tanh(c (x + k x^3))) with the row's c, k
+**     -> 2 GELU_TANH(x);
 **   Mul(x, Add(Erf(Div(x, c)), 1)) -> (2/b) GELU(b x),  b = sqrt 2 / c
 **     (torch's GELU export, x * 0.5 * (1 + erf(x / sqrt 2)): c = sqrt 2
 **     rounded, so b is 1 within a few ulps; both scales carry their rounding
@@ -171,14 +174,44 @@ static int fuse_gelu(ld *L, const Onnx__NodeProto *nd, int x, int t, cb_error *e
   return ops_bind_node(L, nd, scale_on(L, nd, g, NULL, 2 / b, 1.02 * rel + 8 * ROUND_U, err), err);
 }
 
+/* GELU's tanh export: t = SCALE(1, +1) of TANH of w = SCALE(c, 0) of
+   ADD(x, SCALE(k, 0) of POW 3 of x) with c, k the doubles GELU_TANH's row
+   uses (sqrt(2/pi) rounded, 0.044715): x t = 2 GELU_TANH(x).  Other
+   constants (a float32 export) are not fused (the product is refused). */
+static int fuse_gelu_tanh(ld *L, const Onnx__NodeProto *nd, int x, int t, cb_error *err)
+{
+  const cb_node *T = &L->net->node[t], *H, *W, *A, *S, *P;
+  double one = 1, c = NAN, k = NAN;
+  int g, j;
+  if (!uniform_scale(T, &one, 1)) return FOLD_NO;
+  H = &L->net->node[T->in[0]];
+  if (!node_is_act(H, CB_ACT_TANH)) return FOLD_NO;
+  W = &L->net->node[H->in[0]];
+  if (!uniform_scale(W, &c, 0) || c != 0.79788456080286541 || !W->exact) return FOLD_NO;
+  A = &L->net->node[W->in[0]];
+  if (A->kind != CB_ADD || A->n_in != 2) return FOLD_NO;
+  j = A->in[0] == x ? 1 : A->in[1] == x ? 0 : -1;
+  if (j < 0) return FOLD_NO;
+  S = &L->net->node[A->in[j]];
+  if (!uniform_scale(S, &k, 0) || k != 0.044715 || !S->exact) return FOLD_NO;
+  P = &L->net->node[S->in[0]];
+  if (!node_is_act(P, CB_ACT_POW) || P->p.act.alpha != 3 || P->in[0] != x) return FOLD_NO;
+  if ((g = act_on(L, nd, x, CB_ACT_GELU_TANH, 0, err)) < 0) return g;
+  return ops_bind_node(L, nd, scale_on(L, nd, g, NULL, 2, 0, err), err);
+}
+
 int ops_fuse_product(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, cb_error *err)
 {
+  if (a->node == b->node) return ops_bind_node(L, nd, act_on(L, nd, a->node, CB_ACT_POW, 2, err), err);   /* x x */
   for (int k = 0; k < 2; k++) {
     int x = (k ? b : a)->node, t = (k ? a : b)->node, rc;
     const cb_node *T = &L->net->node[t];
     if (node_is_act(T, CB_ACT_SIGMOID) && T->in[0] == x)
       return ops_bind_node(L, nd, act_on(L, nd, x, CB_ACT_SILU, 0, err), err);
+    if (node_is_act(T, CB_ACT_POW) && T->p.act.alpha == 2 && T->in[0] == x)   /* x (x x) */
+      return ops_bind_node(L, nd, act_on(L, nd, x, CB_ACT_POW, 3, err), err);
     if ((rc = fuse_gelu(L, nd, x, t, err)) != FOLD_NO) return rc;
+    if ((rc = fuse_gelu_tanh(L, nd, x, t, err)) != FOLD_NO) return rc;
   }
   return FOLD_NO;
 }

@@ -67,8 +67,11 @@ def nets():
     conv1d = nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.SiLU(), nn.MaxPool1d(2),
                            nn.Conv1d(4, 4, 3, stride=2, dilation=2, padding=2), nn.ReLU(), nn.AvgPool1d(2),
                            nn.Flatten(), nn.Linear(8, 3))
+    torch.manual_seed(7)
+    gelut = nn.Sequential(nn.Linear(6, 10), nn.GELU(approximate="tanh"), nn.Linear(10, 3))
     return [
         ("conv1d", conv1d, (2, 16), "SILU RELU"),
+        ("gelu_tanh_mlp", gelut, (6,), "GELU_TANH"),
         ("gelu_mlp", gelu_mlp, (6,), "GELU"),
         ("silu_cnn", silu_cnn, (1, 8, 8), "SILU"),
         ("misc_elem", misc, (5,), "HARD_SWISH RELU ABS POW LOG"),
