@@ -399,15 +399,30 @@ static double slope_floor(const cb_node *n)
   return node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : node_is_act(n, CB_ACT_ABS) ? -1 : 0;
 }
 
-/* Curvature-map rows: p = the slope, in the range of f' over [l, u] (slot 1
-   on both sides; fixed when [l, u] is a point or outside the domain). */
+/* Curvature-map rows: the slope ranges over [dl, dh], the range of f' on
+   [l, u]; its parameter p in [l, u] (x units, as a tangent point: alpha-
+   CROWN's step size is tuned for those) maps to it linearly,
+   slope(p) = dl + (p - l) (dh - dl) / (u - l).  Slot 1 on both sides; fixed
+   when [l, u] is a point, outside the domain or f' unbounded on it. */
+static int shape_slopes(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  if (!(l < u) || !in_domain(n, l, u)) return 0;
+  node_act(n)->drange(n, l, u, dl, dh);
+  return isfinite(*dl) && isfinite(*dh);
+}
+static double shape_slope(double l, double u, double dl, double dh, double p)
+{
+  double t = (p - l) / (u - l);
+  return dl + (t < 0 ? 0 : t > 1 ? 1 : t) * (dh - dl);
+}
 static int shape_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
 {
-  double b;
-  if (!(l < u) || !in_domain(n, l, u)) return -1;
-  node_act(n)->drange(n, l, u, pmin, pmax);
-  if (!(isfinite(*pmin) && isfinite(*pmax))) return -1;
-  shape_line(n, l, u, upper, p0, &b);
+  double b, w, dl, dh;
+  if (!shape_slopes(n, l, u, &dl, &dh)) return -1;
+  shape_line(n, l, u, upper, &w, &b);
+  *pmin = l; *pmax = u;
+  *p0 = dh > dl ? l + (w - dl) / (dh - dl) * (u - l) : 0.5 * l + 0.5 * u;
+  *p0 = fmin(u, fmax(l, *p0));
   return 1;
 }
 
@@ -437,7 +452,12 @@ void relax_param_line(const cb_node *n, double l, double u, int upper, double p,
 {
   double y, f2, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
   if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
-  if (by_shape(n)) { *w = p; *b = act_shape_offset(n, p, l, u, upper, NULL); return; }
+  if (by_shape(n)) {   /* any slope is valid: the intercept makes it so */
+    double dl, dh;
+    *w = shape_slopes(n, l, u, &dl, &dh) ? shape_slope(l, u, dl, dh, p) : 0;
+    *b = act_shape_offset(n, *w, l, u, upper, NULL);
+    return;
+  }
   s_of(n)->at(p, &y, w, &f2);
   *b = y - *w * p;
   *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * ROUND_U * (M + fabs(p)));
@@ -447,9 +467,11 @@ double relax_param_dline(const cb_node *n, double l, double u, int upper, double
 {
   double y, f1, f2, xs;
   if (relax_alpha_family(n) == RELAX_SLOPE) return x;
-  if (by_shape(n)) {   /* d/dp [p x + sup (f - p t)] = x - t*, t* the touching point (envelope) */
-    act_shape_offset(n, p, l, u, upper, &xs);
-    return x - xs;
+  if (by_shape(n)) {   /* d/dw [w x + sup (f - w t)] = x - t*, t* the touching point (envelope); dw/dp */
+    double dl, dh;
+    if (!shape_slopes(n, l, u, &dl, &dh)) return 0;
+    act_shape_offset(n, shape_slope(l, u, dl, dh, p), l, u, upper, &xs);
+    return (x - xs) * (dh - dl) / (u - l);
   }
   s_of(n)->at(p, &y, &f1, &f2);
   return f2 * (x - p);   /* d/dp [f'(p) x + f(p) - f'(p) p] */
