@@ -9,11 +9,13 @@
 ** forward pass matches torch's float64 outputs to 1e-6 relative, and IBP,
 ** CROWN, CROWN-IBP and alpha-CROWN bounds on an L-inf ball around the first
 ** row hold 500 sampled points (corners and inside) with zero tolerance.
+** The exact evaluator's enclosure at every row holds the forward output.
 */
 #include <dirent.h>
 #include <math.h>
 #include "testutil.h"
 #include "bounds.h"
+#include "exact.h"
 
 static uint64_t seed = 77;
 
@@ -64,6 +66,27 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
   free(I); free(lb); free(ub); free(x); free(y);
 }
 
+/* The exact evaluator's enclosure (src/exact.c: the new activations through
+   act_shape_range) holds torch's output and the double forward pass at every
+   row, and is narrow (1e-9 relative). */
+static void check_exact(const char *base, const cb_net *net, const cb_data *x, const cb_data *want, const double *y)
+{
+  size_t no = cb_net_output_size(net);
+  cb_error err = {0};
+  for (size_t r = 0; r < cb_data_rows(x); r++) {
+    cb_exact *E = NULL;
+    if (exact_eval(net, cb_data_x(x, r), &E, &err) != CB_OK) fail_msg("%s exact: %s", base, err.msg);
+    for (size_t k = 0; k < no; k++) {
+      double lo, hi, w = cb_data_x(want, r)[k], v = y[r * no + k];
+      exact_output(E, k, &lo, &hi);
+      if (!(lo <= v && v <= hi) || hi - lo > 1e-9 * fmax(1, fabs(v)))
+        fail_msg("%s exact: row %zu output %zu: forward %.17g, enclosure [%.17g, %.17g]", base, r, k, v, lo, hi);
+      if (!(fabs(w - v) <= 1e-6 * fmax(fabs(w), 1e-3))) fail_msg("%s: torch %.17g", base, w);
+    }
+    exact_free(E);
+  }
+}
+
 static int check_net(const char *dir, const char *file)
 {
   char p[1024], base[512];
@@ -89,6 +112,7 @@ static int check_net(const char *dir, const char *file)
     }
   printf("%-20s %2d nodes  max rel. error vs torch %.2g\n", base, net->n, worst);
   if (worst > 1e-6) fail_msg("%s: forward differs from torch's float64 outputs by %g", base, worst);
+  check_exact(base, net, x, want, y);
   check_bounds(base, net, cb_data_x(x, 0));
   free(y);
   cb_data_free(x);
