@@ -5,6 +5,7 @@
 **   HardSwish -> HARD_SWISH; Abs -> ABS; Log -> LOG;
 **   Sqrt, Reciprocal, Pow(x, constant scalar p) -> POW (p = 1/2, -1, p);
 **   Neg -> SCALE(-1);
+**   Resize in nearest mode -> an exact 0/1 AFFINE (small tensors only);
 **   PRelu with one slope -> LEAKY_RELU; with per-channel slopes a:
 **     relu(x) + a relu(-x) * (-1)  (RELU, SCALE(-1), RELU, SCALE(-a), ADD:
 **     exact, as PRelu(x) = max(x, 0) - a max(-x, 0));
@@ -20,6 +21,7 @@
 ** for a product of two computed tensors (ops_fuse_product); FOLD_NO: not ours.
 */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "onnx_int.h"
 #include "round.h"
@@ -76,7 +78,7 @@ static int op_gelu(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   const Onnx__AttributeProto *a = ld_attr(nd, "approximate");
   const char *ap = "none";
-  static char buf[16];
+  char buf[16];
   if (a && a->s.len > 0) {
     size_t n = a->s.len < sizeof buf - 1 ? a->s.len : sizeof buf - 1;
     memcpy(buf, a->s.data, n); buf[n] = 0; ap = buf;
@@ -126,6 +128,109 @@ static int op_prelu(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   return ops_bind_node(L, nd, o, err);
 }
 
+/* String attribute `name` into buf (def if absent). */
+static const char *attr_str(const Onnx__NodeProto *nd, const char *name, const char *def, char *buf, size_t n)
+{
+  const Onnx__AttributeProto *a = ld_attr(nd, name);
+  if (!a || !a->s.data) return def;
+  snprintf(buf, n, "%.*s", (int)(a->s.len < n - 1 ? a->s.len : n - 1), (const char *)a->s.data);
+  return buf;
+}
+
+/* Resize (opsets 10-20) in nearest mode: output coordinate o of an axis of
+   input length n and scale s = out/n goes to x = T(o) (the coordinate
+   transformation mode), then to the input index by the nearest mode,
+   clamped to [0, n - 1] (onnx/reference/ops/op_resize.py).  The result is a
+   0/1 matrix, an exact AFFINE node; refused above 2^22 entries (a dense
+   matrix: large upsamplings need an index-map kind, not written yet), and
+   for every other mode (linear, cubic: not supported yet). */
+static int64_t nearest_index(const char *ct, const char *nm, int64_t o, int64_t n, int64_t out, double sc)
+{
+  double x, f;
+  int64_t i;
+  if (!strcmp(ct, "asymmetric")) x = (double)o / sc;
+  else if (!strcmp(ct, "align_corners")) x = out > 1 ? (double)o * (double)(n - 1) / (double)(out - 1) : 0;
+  else if (!strcmp(ct, "tf_half_pixel_for_nn")) x = ((double)o + 0.5) / sc;
+  else if (!strcmp(ct, "pytorch_half_pixel")) x = out > 1 ? ((double)o + 0.5) / sc - 0.5 : 0;
+  else x = ((double)o + 0.5) / sc - 0.5;   /* half_pixel */
+  f = floor(x);
+  if (!strcmp(nm, "floor")) i = (int64_t)f;
+  else if (!strcmp(nm, "ceil")) i = (int64_t)ceil(x);
+  else if (!strcmp(nm, "round_prefer_ceil")) i = x - f >= 0.5 ? (int64_t)f + 1 : (int64_t)f;
+  else i = x - f > 0.5 ? (int64_t)f + 1 : (int64_t)f;   /* round_prefer_floor */
+  return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
+{
+  char b1[32], b2[32], b3[32];
+  const char *mode = attr_str(nd, "mode", "nearest", b1, sizeof b1);
+  const char *ct = attr_str(nd, "coordinate_transformation_mode", L->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
+  const char *nm = attr_str(nd, "nearest_mode", L->opset < 11 ? "floor" : "round_prefer_floor", b3, sizeof b3);
+  const val *x = one_in(L, nd, 4, err), *sc = NULL, *sz = NULL;
+  double scale[CB_MAX_RANK];
+  cb_shape os;
+  size_t nin, nout, nw;
+  int idx, r;
+  cb_node *n;
+  if (!x) return err->status;
+  if (strcmp(mode, "nearest")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"%s\" is not supported yet (nearest is)", mode);
+  if (strcmp(ct, "asymmetric") && strcmp(ct, "align_corners") && strcmp(ct, "half_pixel") && strcmp(ct, "pytorch_half_pixel") &&
+      strcmp(ct, "tf_half_pixel_for_nn"))
+    return ld_err(L, err, CB_EUNSUP, "Resize coordinate_transformation_mode=\"%s\" is not supported", ct);
+  if (strcmp(nm, "floor") && strcmp(nm, "ceil") && strcmp(nm, "round_prefer_floor") && strcmp(nm, "round_prefer_ceil"))
+    return ld_err(L, err, CB_EUNSUP, "Resize nearest_mode=\"%s\" is not supported", nm);
+  if (ld_attr(nd, "axes") || ld_attr_int(nd, "antialias", 0) || strcmp(attr_str(nd, "keep_aspect_ratio_policy", "stretch", b1, sizeof b1), "stretch"))
+    return ld_err(L, err, CB_EUNSUP, "Resize axes / antialias / keep_aspect_ratio_policy are not supported");
+  if (L->opset < 11) sc = in_v(L, nd, 1);
+  else { sc = in_v(L, nd, 2); sz = in_v(L, nd, 3); }
+  if (sc && sc->n == 0) sc = NULL;
+  if (sz && sz->n == 0) sz = NULL;
+  if ((sc && sc->kind != V_CONST) || (sz && sz->kind != V_CONST) || (!sc && !sz) || (sc && sz))
+    return ld_err(L, err, CB_EUNSUP, "Resize needs exactly one of constant scales and sizes");
+  r = x->shape.rank;
+  if ((sc ? sc->n : sz->n) != (size_t)r) return ld_err(L, err, CB_ESHAPE, "Resize scales/sizes have %zu entries for rank %d", sc ? sc->n : sz->n, r);
+  os = x->shape;
+  for (int d = 0; d < r; d++) {
+    int64_t want;
+    if (sz) {
+      if (ld_const_int(L, sz, (size_t)d, "sizes", &want, err) != CB_OK) return err->status;
+      if (want < 1 || want > (1 << 20)) return ld_err(L, err, CB_EVALUE, "Resize size %lld out of range", (long long)want);
+      os.dim[d] = want;
+      scale[d] = (double)want / (double)x->shape.dim[d];
+    } else {
+      scale[d] = sc->d[d];
+      if (!(scale[d] > 0 && scale[d] <= 4096)) return ld_err(L, err, CB_EVALUE, "Resize scale %g out of range", scale[d]);
+      os.dim[d] = (int64_t)floor((double)x->shape.dim[d] * scale[d]);
+      if (os.dim[d] < 1) return ld_err(L, err, CB_EVALUE, "Resize gives an empty axis");
+    }
+    if (d < 2 && os.dim[d] != x->shape.dim[d]) return ld_err(L, err, CB_EUNSUP, "Resize of the batch or channel axis is not supported");
+  }
+  nin = L->net->node[x->node].size;
+  nout = shape_size(&os);
+  if (!cb_mul_size(nin, nout, &nw) || nw > ((size_t)1 << 22))
+    return ld_err(L, err, CB_EUNSUP, "Resize to %zu values from %zu: a matrix too large (an index-map kind is not written yet)", nout, nin);
+  if ((idx = net_add(L->net, CB_AFFINE, ld_node_name(nd), nd->op_type, &x->node, 1, &os, err)) < 0) return idx;
+  n = &L->net->node[idx];
+  n->p.aff.out = nout; n->p.aff.in = nin;
+  n->p.aff.W = net_doubles(L->net, nw);
+  n->p.aff.b = net_doubles(L->net, nout);
+  if (!n->p.aff.W || !n->p.aff.b) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  memset(n->p.aff.W, 0, nw * sizeof(double));
+  memset(n->p.aff.b, 0, nout * sizeof(double));
+  for (size_t o = 0; o < nout; o++) {
+    size_t rem = o, src = 0, stride = 1;
+    for (int d = r - 1; d >= 0; d--) {
+      int64_t od = (int64_t)(rem % (size_t)os.dim[d]);
+      rem /= (size_t)os.dim[d];
+      src += (size_t)nearest_index(ct, nm, od, x->shape.dim[d], os.dim[d], scale[d]) * stride;
+      stride *= (size_t)x->shape.dim[d];
+    }
+    n->p.aff.W[o * nin + src] = 1;
+  }
+  return ops_bind_node(L, nd, idx, err);
+}
+
 int ops_elem(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   const char *op = nd->op_type ? nd->op_type : "";
@@ -137,6 +242,7 @@ int ops_elem(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Reciprocal")) return unary(L, nd, CB_ACT_POW, -1, err);
   if (!strcmp(op, "Pow")) return op_pow(L, nd, err);
   if (!strcmp(op, "PRelu")) return op_prelu(L, nd, err);
+  if (!strcmp(op, "Resize")) return op_resize(L, nd, err);
   if (!strcmp(op, "Neg")) {
     const val *x = one_in(L, nd, 1, err);
     if (!x) return err->status;

@@ -69,8 +69,12 @@ def nets():
                            nn.Flatten(), nn.Linear(8, 3))
     torch.manual_seed(7)
     gelut = nn.Sequential(nn.Linear(6, 10), nn.GELU(approximate="tanh"), nn.Linear(10, 3))
+    torch.manual_seed(8)
+    resize = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2, mode="nearest"),
+                           nn.Conv2d(2, 2, 3, stride=2), nn.Hardswish(), nn.Flatten(), nn.Linear(50, 3))
     return [
         ("conv1d", conv1d, (2, 16), "SILU RELU"),
+        ("resize_nearest", resize, (1, 6, 6), "RELU HARD_SWISH"),
         ("gelu_tanh_mlp", gelut, (6,), "GELU_TANH"),
         ("gelu_mlp", gelu_mlp, (6,), "GELU"),
         ("silu_cnn", silu_cnn, (1, 8, 8), "SILU"),
@@ -112,7 +116,7 @@ def main():
             onnx.save(gelu20_model(m, "tanh" if "tanh" in name else "none"), path)
         else:
             buf = io.BytesIO()
-            torch.onnx.export(m, x[:1], buf, opset_version=14 if name == "misc_elem" else 13,   # 14: HardSwish op
+            torch.onnx.export(m, x[:1], buf, opset_version=14 if name in ("misc_elem", "resize_nearest") else 13,   # 14: HardSwish
                               input_names=["x"], output_names=["y"])
             with open(path, "wb") as f:
                 f.write(buf.getvalue())
