@@ -17,7 +17,9 @@
 **                                          + max(-g'(x0), 0)(x0 - a).
 ** The infimum is the mirror image (convex <-> concave).
 ** Rounding: f(x) is within ferr(x) of the real value (the row's rule,
-** doubled); g'(x0) within E = 2^-40 |f'(x0)| + 2^-1000 (the rows' f' are a
+** doubled, with 2^-1000 absolute instead of the rule's 2^-1074: a value
+** computed through subnormals, e.g. x erfc(z) near z = 27, can err by a few
+** hundred 2^-1074); g'(x0) within E = 2^-40 |f'(x0)| + 2^-1000 (the rows' f' are a
 ** few ulps, GELU_TANH's within its COND factor); a breakpoint rounded to a
 ** double mislabels at most an ulp-wide sliver, where g differs from its
 ** value at the breakpoint (an end of both pieces) by Lip(g) ulp: each term
@@ -39,8 +41,8 @@ static double ferr(const cb_node *n, double y)
   switch (node_act(n)->err) {
   case CB_ACT_ERR_EXACT: return 0;
   case CB_ACT_ERR_ROUND: return 2 * ROUND_U * fabs(y);
-  case CB_ACT_ERR_LIBM: return 32 * ROUND_U * fabs(y) + 2 * DBL_TRUE_MIN;
-  case CB_ACT_ERR_COND: return 0x1p-39 * fabs(y) + 2 * DBL_TRUE_MIN;
+  case CB_ACT_ERR_LIBM: return 32 * ROUND_U * fabs(y) + 0x1p-1000;
+  case CB_ACT_ERR_COND: return 0x1p-39 * fabs(y) + 0x1p-1000;
   }
   return HUGE_VAL;
 }
