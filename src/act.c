@@ -18,6 +18,15 @@
 ** are increasing, SELU's is gamma times ELU's, HardSigmoid's is 0, alpha or
 ** both; each libm value is widened by 16 u.  Exp has no global Lipschitz
 ** constant: its lip is +inf, which lip/lipschitz.c refuses by name.
+**
+** The rows with a curvature map (SiLU, GELU, GELU_TANH, HardSwish, Abs, Log,
+** Pow) take the ranges of f and f' from src/act_shape.c.  Their forward
+** errors: SiLU a few roundings around exp (libm rule); GELU x Phi(x) with
+** Phi from erfc and a two-double argument (libm rule, see gelu_f);
+** GELU_TANH's sigmoid amplifies its argument's rounding (the COND rule);
+** HardSwish three roundings; Abs exact; Log, Sqrt, 1/x, x*x and pow under
+** an ulp.  Log and Pow have no global Lipschitz constant (+inf, refused by
+** name) except Pow with exponent 0 or 1.
 */
 #include <float.h>
 #include <math.h>
