@@ -301,7 +301,9 @@ static int grad_affine(alpha_st *S, apass *P, int i)
   double *T, *Y = P->G[i];
   if (q < 2 || ws->no_skip) return 0;
   kin = crown_alive(ws, &P->lines[n->in[0]], n->in[0], q, S->ia);
-  if (c >= 0 && c <= P->start && !(S->injn && S->injn[i])) kout = crown_alive(ws, &P->lines[c], c, q, S->oa);   /* beta needs G at splits */
+  if (c >= 0 && c <= P->start && ws->net->node[c].kind == CB_ACT &&   /* an elementwise consumer (not a CONV of its image) */
+      !(S->injn && S->injn[i]))                                          /* beta needs G at splits */
+    kout = crown_alive(ws, &P->lines[c], c, q, S->oa);
   if (8 * kin * kout > 7 * in * out) return 0;
   if (!(Ws = crown_wsub(ws, i, kout < out ? S->oa : NULL, kout, kin < in ? S->ia : NULL, kin)) ||
       !(T = crown_subout(ws, q * kout + 1))) return -1;
@@ -406,7 +408,7 @@ static void backprop(alpha_st *S, apass *P)
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
         if (a[o] == 0) continue;
-        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, s, A->p[k][o], x[o]);
+        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]);
         else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
       }
     }

@@ -162,13 +162,14 @@ relax_family relax_alpha_family(const cb_node *n);
    lines indexed by p in [*pmin, *pmax]; relax_param_range returns its slot
    (0: one-sign tangent of sigmoid/tanh, 1: ReLU slope or both-sign tangent)
    or -1 when the line is fixed, and *p0, the member CROWN uses.
-   ReLU/LeakyReLU lower side: p = slope in [alpha, 1], line p x.
+   ReLU/LeakyReLU/Abs lower side: p = slope in [alpha, 1] ([-1, 1]), line p x.
+   Rows relaxed by their curvature map: p = slope, line p x + sup/inf (f - p x).
    Sigmoid/tanh: p = tangent point, line f'(p) x + f(p) - f'(p) p (moved by
    the rounding margin).  relax_param_dline = d(line at x)/dp; relax_line_dlu
    gives d[4] = derivatives of the fixed line's slope and intercept in l and u. */
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0);
 void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b);
-double relax_param_dline(const cb_node *n, int upper, double p, double x);
+double relax_param_dline(const cb_node *n, double l, double u, int upper, double p, double x);
 void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d);
 
 /* bounds.c: the bounding methods, one row each (the driver).  A method's run

@@ -733,9 +733,20 @@ static int relu_only(const cb_net *net, int k)
 /* Dense CROWN bounds of the m neurons sel[] of node k, in chunks of <= ch
    rows (unit rows, `sides` per neuron: 2 = upper and minus lower in one pass,
    +1 = upper only, -1 = lower only). */
+/* Does an activation defined on part of R (Log, Pow: act.h's domain) read
+   node k?  Then CROWN's bounds of k are intersected with its IBP box, which
+   stays inside the domain (CROWN's alone may leave it: Log after Exp). */
+static int domain_consumer(const cb_net *net, int k)
+{
+  for (int i = k + 1; i < net->n; i++)
+    if (net->node[i].kind == CB_ACT && node_act(&net->node[i])->domain && net->node[i].in[0] == k) return 1;
+  return 0;
+}
+
 static int refine_rows(cb_ws *ws, int k, const size_t *sel, size_t m, int sides, cb_error *err)
 {
   size_t n = ws->net->node[k].size, per = sides == 2 ? 2 : 1, ch = 64 / per;
+  int keep = domain_consumer(ws->net, k);
   double *A = cb_calloc(64 * n, sizeof *A), *out = cb_alloc(64 * sizeof *out);
   int rc = CB_OK;
   if (!A || !out) rc = cb_error_set(err, CB_ENOMEM, "out of memory in CROWN");
@@ -749,8 +760,9 @@ static int refine_rows(cb_ws *ws, int k, const size_t *sel, size_t m, int sides,
     }
     if ((rc = crown_upper(ws, k, A, per * c, out, err)) != CB_OK) break;
     for (size_t j = 0; j < c; j++) {
-      if (sides != -1) ws->hi[k][sel[r0 + j]] = out[j];
-      if (sides != 1) ws->lo[k][sel[r0 + j]] = -out[sides == 2 ? c + j : j];
+      double *h = &ws->hi[k][sel[r0 + j]], *l = &ws->lo[k][sel[r0 + j]];
+      if (sides != -1) *h = keep ? fmin(*h, out[j]) : out[j];
+      if (sides != 1) *l = keep ? fmax(*l, -out[sides == 2 ? c + j : j]) : -out[sides == 2 ? c + j : j];
     }
   }
   cb_free(A);

@@ -205,12 +205,13 @@ static void ibp_scale(cb_ws *ws, int i)
   scale_interval(n, ws->lo[n->in[0]], ws->hi[n->in[0]], ws->lo[i], ws->hi[i]);
 }
 
-/* libm's exp/tanh are within a few ulps: widen their outputs by 4 ulps. */
-static void widen_libm(double *lo, double *hi, size_t n)
+/* libm's exp/tanh are within a few ulps: widen their outputs by 4 ulps
+   (rel; the COND rule's 2^-40 for GELU_TANH). */
+static void widen_libm(double *lo, double *hi, size_t n, double rel)
 {
   for (size_t e = 0; e < n; e++) {
-    lo[e] = lo[e] - 8 * ROUND_U * fabs(lo[e]) - DBL_TRUE_MIN;
-    hi[e] = hi[e] + 8 * ROUND_U * fabs(hi[e]) + DBL_TRUE_MIN;
+    lo[e] = lo[e] - rel * fabs(lo[e]) - DBL_TRUE_MIN;
+    hi[e] = hi[e] + rel * fabs(hi[e]) + DBL_TRUE_MIN;
   }
 }
 
@@ -227,6 +228,23 @@ static int act_finite(const cb_ws *ws, int i, cb_error *err)
   return CB_OK;
 }
 
+/* An activation with a curvature map (act.h: not monotone, or defined on
+   part of R): its input box must lie in its domain (Log, Pow: refused by
+   name otherwise), and its range is act_shape_range's rigorous enclosure. */
+static int ibp_shape(cb_ws *ws, int i, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  const cb_act_info *a = node_act(n);
+  const double *xl = ws->lo[n->in[0]], *xh = ws->hi[n->in[0]];
+  for (size_t e = 0; e < n->size; e++) {
+    if (!(xl[e] <= xh[e]) || (a->domain && !a->domain(n, xl[e], xh[e])))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": %s outside its domain on the input box [%g, %g]",
+                          ws->net->path, n->name, node_kind_name(n), xl[e], xh[e]);
+    act_shape_range(n, xl[e], xh[e], &ws->lo[i][e], &ws->hi[i][e]);
+  }
+  return act_finite(ws, i, err);
+}
+
 static int ibp_box(cb_ws *ws, int i, cb_error *err)
 {
   const cb_node *n = &ws->net->node[i];
@@ -241,6 +259,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
     }
     return CB_OK;
   case CB_ACT:
+    if (node_act(n)->shape) return ibp_shape(ws, i, err);
     if (!node_monotone(n))
       return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": %s with these parameters is not monotone", ws->net->path, n->name,
                           node_kind_name(n));
@@ -248,7 +267,8 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
   case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: {
     int rc = fwd_node(ws->net, i, 1, ws->lo, err);
     if (rc == CB_OK) rc = fwd_node(ws->net, i, 1, ws->hi, err);
-    if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size);
+    if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size, 8 * ROUND_U);
+    if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_COND) widen_libm(ws->lo[i], ws->hi[i], n->size, 0x1p-40);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_ROUND)  /* alpha * x rounds */
       for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_down(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
     if (rc == CB_OK && n->kind == CB_ACT) rc = act_finite(ws, i, err);

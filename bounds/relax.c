@@ -386,14 +386,52 @@ static int s_range_lower(fn f, fn df, double l, double u, double *pmin, double *
   return 1;
 }
 
-/* The S-shaped functions of node n (sigmoid, tanh, erf), or NULL. */
+/* The S-shaped functions of node n (sigmoid, tanh, erf), or NULL; rows
+   relaxed by their curvature map (lines_shape). */
 static const s_fns *s_of(const cb_node *n);
+static int by_shape(const cb_node *n);
+static void shape_line(const cb_node *n, double l, double u, int upper, double *w, double *b);
+static int in_domain(const cb_node *n, double l, double u);
+
+/* The lower slope's floor of a ReLU-like row: LeakyReLU's alpha, Abs's -1, ReLU's 0. */
+static double slope_floor(const cb_node *n)
+{
+  return node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : node_is_act(n, CB_ACT_ABS) ? -1 : 0;
+}
+
+/* Curvature-map rows: the slope ranges over [dl, dh], the range of f' on
+   [l, u]; its parameter p in [l, u] (x units, as a tangent point: alpha-
+   CROWN's step size is tuned for those) maps to it linearly,
+   slope(p) = dl + (p - l) (dh - dl) / (u - l).  Slot 1 on both sides; fixed
+   when [l, u] is a point, outside the domain or f' unbounded on it. */
+static int shape_slopes(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  if (!(l < u) || !in_domain(n, l, u)) return 0;
+  node_act(n)->drange(n, l, u, dl, dh);
+  return isfinite(*dl) && isfinite(*dh);
+}
+static double shape_slope(double l, double u, double dl, double dh, double p)
+{
+  double t = (p - l) / (u - l);
+  return dl + (t < 0 ? 0 : t > 1 ? 1 : t) * (dh - dl);
+}
+static int shape_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
+{
+  double b, w, dl, dh;
+  if (!shape_slopes(n, l, u, &dl, &dh)) return -1;
+  shape_line(n, l, u, upper, &w, &b);
+  *pmin = l; *pmax = u;
+  *p0 = dh > dl ? l + (w - dl) / (dh - dl) * (u - l) : 0.5 * l + 0.5 * u;
+  *p0 = fmin(u, fmax(l, *p0));
+  return 1;
+}
 
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
 {
   const s_fns *F = s_of(n);
   int slot;
-  double a = node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : 0, m0, m1, mp;
+  double a = slope_floor(n), m0, m1, mp;
+  if (by_shape(n)) return shape_range(n, l, u, upper, pmin, pmax, p0);
   if (relax_alpha_family(n) == RELAX_SLOPE) {
     if (upper || !(l < 0 && u > 0)) return -1;
     *pmin = a; *pmax = 1; *p0 = u > -l ? 1 : a;
@@ -414,16 +452,27 @@ void relax_param_line(const cb_node *n, double l, double u, int upper, double p,
 {
   double y, f2, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
   if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
+  if (by_shape(n)) {   /* any slope is valid: the intercept makes it so */
+    double dl, dh;
+    *w = shape_slopes(n, l, u, &dl, &dh) ? shape_slope(l, u, dl, dh, p) : 0;
+    *b = act_shape_offset(n, *w, l, u, upper, NULL);
+    return;
+  }
   s_of(n)->at(p, &y, w, &f2);
   *b = y - *w * p;
   *b += (upper ? 1 : -1) * (margin(*w, *b, M, M) + 32 * ROUND_U * (M + fabs(p)));
 }
 
-double relax_param_dline(const cb_node *n, int upper, double p, double x)
+double relax_param_dline(const cb_node *n, double l, double u, int upper, double p, double x)
 {
-  double y, f1, f2;
-  (void)upper;
+  double y, f1, f2, xs;
   if (relax_alpha_family(n) == RELAX_SLOPE) return x;
+  if (by_shape(n)) {   /* d/dw [w x + sup (f - w t)] = x - t*, t* the touching point (envelope); dw/dp */
+    double dl, dh;
+    if (!shape_slopes(n, l, u, &dl, &dh)) return 0;
+    act_shape_offset(n, shape_slope(l, u, dl, dh, p), l, u, upper, &xs);
+    return (x - xs) * (dh - dl) / (u - l);
+  }
   s_of(n)->at(p, &y, &f1, &f2);
   return f2 * (x - p);   /* d/dp [f'(p) x + f(p) - f'(p) p] */
 }
@@ -447,7 +496,7 @@ void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d)
   d[0] = d[1] = d[2] = d[3] = 0;
   if (!(l < u)) return;
   if (relax_alpha_family(n) == RELAX_SLOPE) {
-    double a = node_is_act(n, CB_ACT_LEAKY_RELU) ? n->p.act.alpha : 0, h = (u - l) * (u - l), s = (u - a * l) / (u - l);
+    double a = slope_floor(n), h = (u - l) * (u - l), s = (u - a * l) / (u - l);
     if (!upper || !(l < 0 && u > 0)) return;
     d[0] = u * (1 - a) / h; d[1] = -u * d[0];
     d[2] = -l * (1 - a) / h; d[3] = (1 - s) - u * d[2];
@@ -501,6 +550,69 @@ static void lines_hsig(const cb_node *n, double l, double u, double *lw, double 
   relax_hsig(n->p.act.alpha, n->p.act.beta, l, u, lw, lb, uw, ub);
 }
 
+/*
+** Activations given by a curvature map (act.h's shape: SiLU, GELU,
+** GELU_TANH, HardSwish, Log, Pow), non-convex and non-monotone ones
+** included (GELU's dip near -0.75).  Every line is slope s plus the
+** tightest sound intercept act_shape_offset(s) (src/act_shape.c: exact
+** extremum of f(x) - s x over [l, u] from the curvature map, rounded
+** outward), so ANY slope gives a valid line: a secant or tangent slope
+** becomes the secant/tangent itself where f is convex/concave on [l, u],
+** and the parallel line touching f elsewhere.  CROWN picks, per side, the
+** best by the line's mean over [l, u] among the slopes of the chord and the
+** tangents at l, u, the midpoint and the quarter points (the tangent at the
+** midpoint is the optimum on a convex piece, the chord on a concave one).
+** alpha-CROWN optimises the slope itself over the range of f' on [l, u].
+*/
+static double sfv(const cb_node *n, double x) { return node_act(n)->f(n, x); }
+static double sdf(const cb_node *n, double x) { return node_act(n)->df(n, x, sfv(n, x)); }
+static int in_domain(const cb_node *n, double l, double u)
+{
+  return l <= u && isfinite(l) && isfinite(u) && (!node_act(n)->domain || node_act(n)->domain(n, l, u));
+}
+
+static void shape_line(const cb_node *n, double l, double u, int upper, double *w, double *b)
+{
+  double k, cand[6], best = 0, bs = 0, bb = 0, m = 0.5 * l + 0.5 * u;
+  int have = 0;
+  if (!in_domain(n, l, u)) { *w = 0; *b = upper ? HUGE_VAL : -HUGE_VAL; return; }
+  if (l == u) { *w = 0; *b = act_shape_offset(n, 0, l, u, upper, NULL); return; }
+  k = (sfv(n, u) - sfv(n, l)) / (u - l);
+  cand[0] = k; cand[1] = sdf(n, m); cand[2] = sdf(n, l); cand[3] = sdf(n, u);
+  cand[4] = sdf(n, 0.75 * l + 0.25 * u); cand[5] = sdf(n, 0.25 * l + 0.75 * u);
+  for (int j = 0; j < 6; j++) {
+    double t, v;
+    if (!isfinite(cand[j])) continue;
+    t = act_shape_offset(n, cand[j], l, u, upper, NULL);
+    v = cand[j] * m + t;   /* the line's mean over [l, u] */
+    if (!isfinite(v)) continue;
+    if (!have || (upper ? v < best : v > best)) { best = v; bs = cand[j]; bb = t; have = 1; }
+  }
+  if (!have) { bs = 0; bb = act_shape_offset(n, 0, l, u, upper, NULL); }
+  *w = bs; *b = bb;
+}
+
+static void lines_shape(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  shape_line(n, l, u, 0, lw, lb);
+  shape_line(n, l, u, 1, uw, ub);
+}
+
+/* Abs = LeakyReLU with slope -1 on x < 0: the chord above, y >= p x below
+   (p in [-1, 1], every member valid as |x| >= x and |x| >= -x). */
+static void lines_abs(const cb_node *n, double l, double u, double *lw, double *lb, double *uw, double *ub)
+{
+  (void)n;
+  relax_leaky(-1, l, u, lw, lb, uw, ub);
+}
+
+static int pow_ok(const cb_node *n, cb_error *err)
+{
+  if (!isfinite(n->p.act.alpha))
+    return cb_error_set(err, CB_EUNSUP, "node \"%s\": Pow exponent %g is not finite", n->name, n->p.act.alpha);
+  return CB_OK;
+}
+
 static int leaky_ok(const cb_node *n, cb_error *err)
 {
   if (!(n->p.act.alpha >= 0 && n->p.act.alpha <= 1))
@@ -534,25 +646,34 @@ typedef struct relax_row {
   relax_family family;                          /* alpha-CROWN's parameters, if any */
   const s_fns *s;                               /* RELAX_TANGENT: the S-shaped functions */
   int (*supported)(const cb_node *n, cb_error *err);   /* NULL: every parameter */
+  int by_shape;                                 /* lines_shape: alpha-CROWN moves the slopes */
 } relax_row;
 
 static const relax_row relax_table[CB_ACT_COUNT] = {
-  [CB_ACT_RELU] = {lines_relu, RELAX_SLOPE, NULL, NULL},
-  [CB_ACT_LEAKY_RELU] = {lines_leaky, RELAX_SLOPE, NULL, leaky_ok},
-  [CB_ACT_SIGMOID] = {lines_s, RELAX_TANGENT, &SIG, NULL},
-  [CB_ACT_TANH] = {lines_s, RELAX_TANGENT, &TANH, NULL},
-  [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL},
-  [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok},
-  [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL},
-  [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL},
-  [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok},
-  [CB_ACT_ERF] = {lines_s, RELAX_TANGENT, &ERF, NULL},
-  [CB_ACT_SOFTSIGN] = {lines_s, RELAX_TANGENT, &SOFTSIGN, NULL},
-  [CB_ACT_SELU] = {lines_selu, RELAX_FIXED, NULL, selu_ok},
+  [CB_ACT_RELU] = {lines_relu, RELAX_SLOPE, NULL, NULL, 0},
+  [CB_ACT_LEAKY_RELU] = {lines_leaky, RELAX_SLOPE, NULL, leaky_ok, 0},
+  [CB_ACT_SIGMOID] = {lines_s, RELAX_TANGENT, &SIG, NULL, 0},
+  [CB_ACT_TANH] = {lines_s, RELAX_TANGENT, &TANH, NULL, 0},
+  [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL, 0},
+  [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok, 0},
+  [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL, 0},
+  [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL, 0},
+  [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok, 0},
+  [CB_ACT_ERF] = {lines_s, RELAX_TANGENT, &ERF, NULL, 0},
+  [CB_ACT_SOFTSIGN] = {lines_s, RELAX_TANGENT, &SOFTSIGN, NULL, 0},
+  [CB_ACT_SELU] = {lines_selu, RELAX_FIXED, NULL, selu_ok, 0},
+  [CB_ACT_SILU] = {lines_shape, RELAX_TANGENT, NULL, NULL, 1},
+  [CB_ACT_GELU] = {lines_shape, RELAX_TANGENT, NULL, NULL, 1},
+  [CB_ACT_GELU_TANH] = {lines_shape, RELAX_TANGENT, NULL, NULL, 1},
+  [CB_ACT_HARD_SWISH] = {lines_shape, RELAX_TANGENT, NULL, NULL, 1},
+  [CB_ACT_ABS] = {lines_abs, RELAX_SLOPE, NULL, NULL, 0},
+  [CB_ACT_LOG] = {lines_shape, RELAX_TANGENT, NULL, NULL, 1},
+  [CB_ACT_POW] = {lines_shape, RELAX_TANGENT, NULL, pow_ok, 1},
 };
-_Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in relax_table");
+_Static_assert(CB_ACT_COUNT == 19, "a new activation needs its row in relax_table");
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
+static int by_shape(const cb_node *n) { return n->kind == CB_ACT && relax_table[n->p.act.type].by_shape; }
 
 relax_family relax_alpha_family(const cb_node *n)
 {

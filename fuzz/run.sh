@@ -17,7 +17,7 @@ corpus=$B/corpus/$name; art=$B/artifacts/$name
 if [ "${FUZZ_FRESH:-0}" = 1 ]; then corpus=$B/corpus-smoke/$name; rm -rf "$corpus"; fi
 mkdir -p "$corpus" "$art"
 case $name in
-  onnx) seeds="nets/*.onnx tests/data/ops/*.onnx tests/bad/*.onnx";;
+  onnx) seeds="nets/*.onnx tests/data/ops/*.onnx tests/data/torch_elem/*.onnx tests/bad/*.onnx";;
   nnet) seeds="tests/data/*.nnet tests/bad/*.nnet";;
   csv) seeds="nets/digits_test20.csv tests/data/*.csv tests/data/ops/*.in.csv tests/bad/*.csv tests/cli/*.csv";;
   npy) seeds="tests/data/npy/*.npy tests/data/npy/*.npz tests/bad/*.npy tests/bad/*.npz tests/bad/bad_box_* tests/bad/bad_epsw_* tests/data/threat/*.txt";;

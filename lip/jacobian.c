@@ -104,6 +104,7 @@ static int back_act(jb *B, int i)
   for (size_t e = 0; e < n->size; e++) {
     if (isnan(l[e]) || isnan(u[e])) { cb_free(d); return CB_EVALUE; }
     deriv_range(n, l[e], u[e], d + e, d + n->size + e);
+    if (!(isfinite(d[e]) && isfinite(d[n->size + e]))) { cb_free(d); return CB_EUNSUP; }   /* f' unbounded on the box (Log, Sqrt near 0) */
   }
   rc = back_diag(B, i, d, d + n->size);
   cb_free(d);
@@ -371,6 +372,7 @@ out:
   cb_free(B.lo); cb_free(B.hi);
   if (rc == CB_ENOMEM) return cb_error_set(err, rc, "%s: out of memory in the interval Jacobian (%zu rows)", net->path, q);
   if (rc == CB_EVALUE) return cb_error_set(err, rc, "%s: the interval Jacobian is not finite (bounds overflow)", net->path);
+  if (rc == CB_EUNSUP) return cb_error_set(err, rc, "%s: an activation's derivative is unbounded on its input box (Log or Pow near 0)", net->path);
   if (rc != CB_OK) return cb_error_set(err, rc, "%s: internal error in the interval Jacobian", net->path);
   return CB_OK;
 }

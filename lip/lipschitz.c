@@ -478,6 +478,7 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
     case CB_ACT_ERR_EXACT: d[i] = round_mul_up(r->cinf[i], di); return CB_OK;
     case CB_ACT_ERR_ROUND: d[i] = round_add_up(round_mul_up(r->cinf[i], di), round_mul_up(ROUND_U, ym)); return CB_OK;
     case CB_ACT_ERR_LIBM: d[i] = round_add_up(round_add_up(round_mul_up(r->cinf[i], di), round_mul_up(16 * ROUND_U, ym)), ROUND_ETA); return CB_OK;
+    case CB_ACT_ERR_COND: d[i] = round_add_up(round_add_up(round_mul_up(r->cinf[i], di), round_mul_up(0x1p-40, ym)), ROUND_ETA); return CB_OK;
     }
     break;
   case CB_KIND_COUNT: break;

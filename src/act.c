@@ -18,6 +18,15 @@
 ** are increasing, SELU's is gamma times ELU's, HardSigmoid's is 0, alpha or
 ** both; each libm value is widened by 16 u.  Exp has no global Lipschitz
 ** constant: its lip is +inf, which lip/lipschitz.c refuses by name.
+**
+** The rows with a curvature map (SiLU, GELU, GELU_TANH, HardSwish, Abs, Log,
+** Pow) take the ranges of f and f' from src/act_shape.c.  Their forward
+** errors: SiLU a few roundings around exp (libm rule); GELU x Phi(x) with
+** Phi from erfc and a two-double argument (libm rule, see gelu_f);
+** GELU_TANH's sigmoid amplifies its argument's rounding (the COND rule);
+** HardSwish three roundings; Abs exact; Log, Sqrt, 1/x, x*x and pow under
+** an ulp.  Log and Pow have no global Lipschitz constant (+inf, refused by
+** name) except Pow with exponent 0 or 1.
 */
 #include <float.h>
 #include <math.h>
@@ -208,18 +217,182 @@ static void selu_drange(const cb_node *n, double l, double u, double *dl, double
 }
 static double selu_lip(const cb_node *n) { return n->p.act.gamma * elu_lip(n) * (1 + 4 * ROUND_U); }
 
+
+/* ---- SiLU = x sigmoid(x): x / (1 + e^-x) for x >= 0, x e^x / (1 + e^x)
+   below (exp's argument exact, three roundings: the libm rule).
+   f' = s (1 + x (1 - s)), s = sigmoid(x); f'' = s (1 - s)(2 - x tanh(x/2)):
+   convex on [-c, c], concave outside, c = 2.39935728051546767 (x tanh(x/2)
+   = 2).  sup |f'| = f'(c) = 1.0998393201288669... ---- */
+#define SILU_C 2.3993572805154677
+static double silu_f(const cb_node *n, double x)
+{
+  (void)n;
+  if (x >= 0) return x / (1.0 + exp(-x));
+  double e = exp(x);
+  return x * e / (1.0 + e);
+}
+static double silu_df(const cb_node *n, double x, double y)
+{
+  double s = sigmoid_f(n, x);
+  (void)y;
+  return s * (1 + x * (1 - s));
+}
+static double silu_lip(const cb_node *n) { (void)n; return 1.0998393201289; }
+static int inflect_pm(double c, double *bp, signed char *cv)
+{
+  bp[0] = -c; bp[1] = c;
+  cv[0] = -1; cv[1] = 1; cv[2] = -1;
+  return 2;
+}
+static int silu_shape(const cb_node *n, double *bp, signed char *cv) { (void)n; return inflect_pm(SILU_C, bp, cv); }
+
+/* ---- GELU = x Phi(x) = (x/2) erfc(-x/sqrt 2).  erfc, not 1 + erf: no
+   cancellation for x < 0.  Its argument z = -x/sqrt 2 is taken as zh + zl
+   (x times the two-double 1/sqrt 2, fma for the product's error) and
+   erfc(zh + zl) ~ erfc(zh) - 2/sqrt(pi) e^(-zh^2) zl: relative error a few
+   ulps for every x, inside the libm rule.  f' = Phi(x) + x phi(x),
+   f'' = phi(x) (2 - x^2): convex on [-sqrt 2, sqrt 2], concave outside;
+   sup |f'| = f'(sqrt 2) = 1.1289041451851548... ---- */
+#define RSQRT2_HI 0.70710678118654757          /* 1/sqrt 2 = HI + LO */
+#define RSQRT2_LO (-4.8336466567264567e-17)
+#define RSQRT2PI 0.3989422804014327            /* 1/sqrt(2 pi) */
+static double phi_upper(double x)              /* Phi(x) = erfc(-x/sqrt 2)/2, a few ulps */
+{
+  double zh = -x * RSQRT2_HI, zl = -fma(x, RSQRT2_HI, -(-zh)) - x * RSQRT2_LO;
+  return 0.5 * (erfc(zh) - TWO_OVER_SQRTPI * exp(-zh * zh) * zl);
+}
+static double gelu_f(const cb_node *n, double x) { (void)n; return isinf(x) ? (x > 0 ? x : 0) : x * phi_upper(x); }
+static double gelu_df(const cb_node *n, double x, double y)
+{
+  double h = x * x, l = fma(x, x, -h);
+  (void)n; (void)y;
+  return phi_upper(x) + x * (RSQRT2PI * exp(-0.5 * h) * (1 - 0.5 * l));
+}
+static double gelu_lip(const cb_node *n) { (void)n; return 1.1289041451852; }
+static int gelu_shape(const cb_node *n, double *bp, signed char *cv) { (void)n; return inflect_pm(1.4142135623730951, bp, cv); }
+
+/* ---- GELU, tanh approximation: (x/2)(1 + tanh w) with w = sqrt(2/pi)(x +
+   0.044715 x^3), computed as x sigmoid(2w) (no cancellation for x < 0).  w
+   is a few roundings, and sigmoid(2w) amplifies its relative error by |2w|
+   (up to ~700 before it underflows): the COND rule.  f'' changes sign at
+   +-1.41850400879082836 only (convex between, concave outside; checked at
+   50 digits); sup |f'| = 1.1289930686587718... ---- */
+#define GT_C 0.79788456080286541               /* sqrt(2/pi) */
+#define GT_K 0.044715
+static double gt_w2(double x) { return 2 * GT_C * (x + GT_K * (x * x * x)); }
+static double gelu_tanh_f(const cb_node *n, double x) { return isinf(x) ? (x > 0 ? x : 0) : x * sigmoid_f(n, gt_w2(x)); }
+static double gelu_tanh_df(const cb_node *n, double x, double y)
+{
+  double s = sigmoid_f(n, gt_w2(x));
+  (void)y;
+  return s + x * (s * (1 - s)) * (2 * GT_C * (1 + 3 * GT_K * x * x));
+}
+static double gelu_tanh_lip(const cb_node *n) { (void)n; return 1.1289930686588; }
+static int gelu_tanh_shape(const cb_node *n, double *bp, signed char *cv) { (void)n; return inflect_pm(1.4185040087908284, bp, cv); }
+
+/* ---- HardSwish = x clip(x/6 + 1/2, 0, 1): 0 for x <= -3, x for x >= 3,
+   x (x + 3) / 6 between (three roundings: the libm rule).  Linear, convex,
+   linear on (-inf, -3], [-3, 3], [3, inf); f' = 0, (2x + 3)/6, 1 (as
+   PyTorch: (2x + 3)/6 on [-3, 3]); sup |f'| = 3/2. ---- */
+static double hswish_f(const cb_node *n, double x) { (void)n; return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6; }
+static double hswish_df(const cb_node *n, double x, double y) { (void)n; (void)y; return x < -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6; }
+static double three_halves(const cb_node *n) { (void)n; return 1.5; }
+static int hswish_shape(const cb_node *n, double *bp, signed char *cv)
+{
+  (void)n;
+  bp[0] = -3; bp[1] = 3;
+  cv[0] = 0; cv[1] = 1; cv[2] = 0;
+  return 2;
+}
+
+/* ---- Abs: exact; f' = sign(x) (PyTorch: 0 at 0); linear on each side of 0. ---- */
+static double abs_f(const cb_node *n, double x) { (void)n; return fabs(x); }
+static double abs_df(const cb_node *n, double x, double y) { (void)n; (void)y; return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
+static void abs_drange(const cb_node *n, double l, double u, double *dl, double *dh)
+{
+  (void)n;
+  *dl = l >= 0 ? (l > 0 ? 1 : 0) : -1;
+  *dh = u <= 0 ? (u < 0 ? -1 : 0) : 1;
+  if (l < 0 && u > 0) { *dl = -1; *dh = 1; }
+  if (l == 0 && u > 0) *dl = 0;
+}
+static int abs_shape(const cb_node *n, double *bp, signed char *cv) { (void)n; bp[0] = 0; cv[0] = cv[1] = 0; return 1; }
+static int never(const cb_node *n) { (void)n; return 0; }
+
+/* ---- Log (x > 0): libm's log, concave, increasing; f' = 1/x, unbounded. ---- */
+static double log_f(const cb_node *n, double x) { (void)n; return log(x); }
+static double log_df(const cb_node *n, double x, double y) { (void)n; (void)y; return 1 / x; }
+static int concave1(const cb_node *n, double *bp, signed char *cv) { (void)n; (void)bp; cv[0] = -1; return 0; }
+static int positive(const cb_node *n, double l, double u) { (void)n; return l > 0 && u < HUGE_VAL; }
+
+/* ---- Pow x^p, p = alpha a finite constant: x * x for 2, sqrt for 1/2, 1/x
+   for -1 (correctly rounded), else libm's pow (glibc: under 1 ulp).
+   Domain: R for integers p >= 0; x != 0 for negative integers; x >= 0 for
+   other p > 0; x > 0 for other p < 0.  Curvature: p (p - 1) x^(p-2), so
+   convex for even p >= 2 (on R), for p > 1 and p < 0 on x > 0, concave for
+   0 < p < 1; on x < 0 an integer p is convex if p is even, concave if odd.
+   f' = p x^(p-1): unbounded unless p is 0 or 1. ---- */
+static double pw(const cb_node *n) { return n->p.act.alpha; }
+static int pw_int(double p) { return p == floor(p) && fabs(p) < 0x1p52; }
+static double pow_f(const cb_node *n, double x)
+{
+  double p = pw(n);
+  return p == 2 ? x * x : p == 0.5 ? sqrt(x) : p == -1 ? 1 / x : p == 1 ? x : pow(x, p);
+}
+static double pow_df(const cb_node *n, double x, double y)
+{
+  double p = pw(n);
+  (void)y;
+  return p == 2 ? 2 * x : p == 1 ? 1 : p == 0 ? 0 : p == 0.5 ? 0.5 / sqrt(x) : p == -1 ? -1 / (x * x) : p * pow(x, p - 1);
+}
+static int pow_monotone(const cb_node *n)
+{
+  double p = pw(n);
+  return p == 0 || (p > 0 && !(pw_int(p) && fmod(p, 2) == 0));
+}
+static double pow_lip(const cb_node *n) { double p = pw(n); return p == 0 ? 0 : p == 1 ? 1 : HUGE_VAL; }
+static int pow_shape(const cb_node *n, double *bp, signed char *cv)
+{
+  double p = pw(n);
+  if (p == 0 || p == 1) { cv[0] = 0; return 0; }
+  if (!pw_int(p)) { cv[0] = p > 0 && p < 1 ? -1 : 1; return 0; }
+  if (p > 0 && fmod(p, 2) == 0) { cv[0] = 1; return 0; }
+  bp[0] = 0;
+  cv[0] = fmod(p, 2) == 0 ? 1 : -1;
+  cv[1] = 1;
+  return 1;
+}
+static int pow_domain(const cb_node *n, double l, double u)
+{
+  double p = pw(n);
+  if (!(l > -HUGE_VAL && u < HUGE_VAL)) return 0;
+  if (pw_int(p) && p >= 0) return 1;
+  if (pw_int(p)) return l > 0 || u < 0;
+  return p > 0 ? l >= 0 : l > 0;
+}
+static void shape_drange(const cb_node *n, double l, double u, double *dl, double *dh) { act_shape_drange(n, l, u, dl, dh); }
+
 const cb_act_info cb_act_table[CB_ACT_COUNT] = {
-  [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one},
-  [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip},
-  [CB_ACT_SIGMOID] = {"SIGMOID", 0, CB_ACT_ERR_LIBM, always, sigmoid_f, sigmoid_df, sigmoid_drange, quarter},
-  [CB_ACT_TANH] = {"TANH", 0, CB_ACT_ERR_LIBM, always, tanh_f, tanh_df, tanh_drange, one},
-  [CB_ACT_CLIP] = {"CLIP", 1, CB_ACT_ERR_EXACT, always, clip_f, clip_df, clip_drange, one},
-  [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip},
-  [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one},
-  [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded},
-  [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip},
-  [CB_ACT_ERF] = {"ERF", 0, CB_ACT_ERR_LIBM, always, erf_f, erf_df, erf_drange, erf_peak},
-  [CB_ACT_SOFTSIGN] = {"SOFTSIGN", 0, CB_ACT_ERR_LIBM, always, softsign_f, softsign_df, softsign_drange, one},
-  [CB_ACT_SELU] = {"SELU", 0, CB_ACT_ERR_LIBM, selu_monotone, selu_f, selu_df, selu_drange, selu_lip},
+  [CB_ACT_RELU] = {"RELU", 1, CB_ACT_ERR_EXACT, always, relu_f, relu_df, leaky_drange, one, NULL, NULL},
+  [CB_ACT_LEAKY_RELU] = {"LEAKY_RELU", 1, CB_ACT_ERR_ROUND, alpha_nonneg, leaky_f, leaky_df, leaky_drange, leaky_lip, NULL, NULL},
+  [CB_ACT_SIGMOID] = {"SIGMOID", 0, CB_ACT_ERR_LIBM, always, sigmoid_f, sigmoid_df, sigmoid_drange, quarter, NULL, NULL},
+  [CB_ACT_TANH] = {"TANH", 0, CB_ACT_ERR_LIBM, always, tanh_f, tanh_df, tanh_drange, one, NULL, NULL},
+  [CB_ACT_CLIP] = {"CLIP", 1, CB_ACT_ERR_EXACT, always, clip_f, clip_df, clip_drange, one, NULL, NULL},
+  [CB_ACT_ELU] = {"ELU", 0, CB_ACT_ERR_LIBM, alpha_nonneg, elu_f, elu_df, elu_drange, elu_lip, NULL, NULL},
+  [CB_ACT_SOFTPLUS] = {"SOFTPLUS", 0, CB_ACT_ERR_LIBM, always, softplus_f, softplus_df, softplus_drange, one, NULL, NULL},
+  [CB_ACT_EXP] = {"EXP", 0, CB_ACT_ERR_LIBM, always, exp_f, exp_df, exp_drange, unbounded, NULL, NULL},
+  [CB_ACT_HARD_SIGMOID] = {"HARD_SIGMOID", 1, CB_ACT_ERR_ROUND, alpha_nonneg, hsig_f, hsig_df, hsig_drange, hsig_lip, NULL, NULL},
+  [CB_ACT_ERF] = {"ERF", 0, CB_ACT_ERR_LIBM, always, erf_f, erf_df, erf_drange, erf_peak, NULL, NULL},
+  [CB_ACT_SOFTSIGN] = {"SOFTSIGN", 0, CB_ACT_ERR_LIBM, always, softsign_f, softsign_df, softsign_drange, one, NULL, NULL},
+  [CB_ACT_SELU] = {"SELU", 0, CB_ACT_ERR_LIBM, selu_monotone, selu_f, selu_df, selu_drange, selu_lip, NULL, NULL},
+  [CB_ACT_SILU] = {"SILU", 0, CB_ACT_ERR_LIBM, never, silu_f, silu_df, shape_drange, silu_lip, silu_shape, NULL},
+  [CB_ACT_GELU] = {"GELU", 0, CB_ACT_ERR_LIBM, never, gelu_f, gelu_df, shape_drange, gelu_lip, gelu_shape, NULL},
+  [CB_ACT_GELU_TANH] = {"GELU_TANH", 0, CB_ACT_ERR_COND, never, gelu_tanh_f, gelu_tanh_df, shape_drange, gelu_tanh_lip,
+                        gelu_tanh_shape, NULL},
+  [CB_ACT_HARD_SWISH] = {"HARD_SWISH", 0, CB_ACT_ERR_LIBM, never, hswish_f, hswish_df, shape_drange, three_halves,
+                         hswish_shape, NULL},
+  [CB_ACT_ABS] = {"ABS", 1, CB_ACT_ERR_EXACT, never, abs_f, abs_df, abs_drange, one, abs_shape, NULL},
+  [CB_ACT_LOG] = {"LOG", 0, CB_ACT_ERR_LIBM, always, log_f, log_df, shape_drange, unbounded, concave1, positive},
+  [CB_ACT_POW] = {"POW", 0, CB_ACT_ERR_LIBM, pow_monotone, pow_f, pow_df, shape_drange, pow_lip, pow_shape, pow_domain},
 };
-_Static_assert(CB_ACT_COUNT == 12, "a new activation needs its row in cb_act_table");
+_Static_assert(CB_ACT_COUNT == 19, "a new activation needs its row in cb_act_table");

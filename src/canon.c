@@ -104,6 +104,7 @@ static int is_identity(const cb_net *net, const cb_node *n)
 {
   const cb_node *x;
   if (n->kind == CB_SCALE) {
+    if (!n->exact && n->rel_err > 0) return 0;   /* a rounded a = 1 stands for a real a != 1 */
     for (size_t e = 0; e < n->size; e++) if (n->p.scale.a[e] != 1 || n->p.scale.b[e] != 0) return 0;
     return 1;
   }

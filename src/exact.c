@@ -361,6 +361,7 @@ static void pl_value(const cb_node *nd, const dy *x, dy *y, ev *E)
   dy_set(y, x);
   if (node_is_act(nd, CB_ACT_RELU)) { if (mpz_sgn(x->m) < 0) mpz_set_ui(y->m, 0); }
   else if (node_is_act(nd, CB_ACT_LEAKY_RELU)) { if (mpz_sgn(x->m) < 0) dy_mul_d(y, x, nd->p.act.alpha); }
+  else if (node_is_act(nd, CB_ACT_ABS)) { if (mpz_sgn(x->m) < 0) mpz_neg(y->m, y->m); }
   else if (node_is_act(nd, CB_ACT_CLIP)) {
     if (dy_cmp_ds(x, nd->p.act.lo, E) < 0) dy_set_ds(y, nd->p.act.lo, E);
     else if (dy_cmp_ds(x, nd->p.act.hi, E) > 0) dy_set_ds(y, nd->p.act.hi, E);
@@ -377,7 +378,7 @@ static void ex_pl(ev *E, int i, int pt)
 {
   const cb_node *nd = &E->net->node[i];
   const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
-  int neg_slope = node_is_act(nd, CB_ACT_LEAKY_RELU) && nd->p.act.alpha < 0;
+  int neg_slope = (node_is_act(nd, CB_ACT_LEAKY_RELU) && nd->p.act.alpha < 0) || node_is_act(nd, CB_ACT_ABS);
   for (size_t e = 0; e < nd->size; e++) {
     pl_value(nd, &xl[e], &E->lo[i][e], E);
     if (pt) continue;
@@ -397,9 +398,16 @@ static int ex_smooth(ev *E, int i)
   const cb_node *nd = &E->net->node[i];
   const cb_act_info *a = node_act(nd);
   const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]];
-  double range_lo = a->f(nd, -HUGE_VAL), range_hi = a->f(nd, HUGE_VAL);
+  double range_lo = a->shape ? -HUGE_VAL : a->f(nd, -HUGE_VAL), range_hi = a->shape ? HUGE_VAL : a->f(nd, HUGE_VAL);
   for (size_t e = 0; e < nd->size; e++) {
-    double fa = a->f(nd, dy_to_d(&xl[e], 0, E)), fb = a->f(nd, dy_to_d(&xh[e], 1, E));
+    double fa, fb, l = dy_to_d(&xl[e], 0, E), u = dy_to_d(&xh[e], 1, E);
+    if (a->shape) {   /* not monotone / partial domain: act_shape.c's rigorous range over the enclosing doubles */
+      if (!(l <= u) || (a->domain && !a->domain(nd, l, u))) return CB_EUNSUP;
+      act_shape_range(nd, l, u, &fa, &fb);
+    } else {
+      fa = a->f(nd, l);
+      fb = a->f(nd, u);
+    }
     fa = fmax(fa - (fabs(fa) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_lo);
     fb = fmin(fb + (fabs(fb) * 16 * DBL_EPSILON + 16 * DBL_TRUE_MIN), range_hi);
     if (!isfinite(fa) || !isfinite(fb)) return CB_EUNSUP;   /* f overflows (Exp): no dyadic encloses it */
@@ -459,7 +467,7 @@ static int ex_node(ev *E, int i)
   case CB_CONV: return ex_conv(E, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: ex_move(E, i, pt); return CB_OK;
   case CB_ACT:
-    if (!node_monotone(nd) && !node_piecewise_linear(nd)) return CB_EUNSUP;
+    if (!node_monotone(nd) && !node_piecewise_linear(nd) && !node_act(nd)->shape) return CB_EUNSUP;
     if (node_piecewise_linear(nd)) { ex_pl(E, i, pt); return CB_OK; }
     return ex_smooth(E, i);
   case CB_MAXPOOL: return ex_maxpool(E, i, pt);

@@ -12,7 +12,8 @@
 **     piecewise-linear activations (ReLU, LeakyReLU, Clip): every double is
 **     dyadic and these only add, multiply and compare, so nothing rounds;
 **   - as an enclosing interval of dyadics through the smooth activations
-**     (sigmoid, tanh, ELU: monotone; the libm value widened outward by 16
+**     (sigmoid, tanh, ELU: monotone; SiLU, GELU, Log, Pow...: the rigorous
+**     range of src/act_shape.c; the libm value widened outward by 16
 **     ulps, see exact.c) and through nodes whose
 **     stored parameters are roundings of the file's (exact = 0: each
 **     parameter p stands for some p' with |p' - p| <= rel_err |p|).

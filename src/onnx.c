@@ -398,8 +398,8 @@ static int load_graph(ld *L, const Onnx__ModelProto *m, cb_error *err)
   if (!g) return ld_err(L, err, CB_EFORMAT, "not an ONNX model (no graph; truncated or not a protobuf?)");
   if (g->n_node == 0) return ld_err(L, err, CB_EFORMAT, "graph has no nodes");
   L->opset = model_opset(m);
-  if (L->opset < 7 || L->opset > 18)
-    return ld_err(L, err, CB_EUNSUP, "opset %lld is not supported (7 to 18 are)", (long long)L->opset);
+  if (L->opset < 7 || L->opset > 20)   /* 19, 20: no change to the float ops mapped here; 20 adds Gelu */
+    return ld_err(L, err, CB_EUNSUP, "opset %lld is not supported (7 to 20 are)", (long long)L->opset);
   L->net->ir_version = m->ir_version;
   L->net->opset = L->opset;
   L->net->producer = arena_strdup(&L->net->arena, m->producer_name);

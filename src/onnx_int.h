@@ -73,6 +73,13 @@ int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, 
 /* Is ONNX value `name` read by any node or the graph output? */
 int ld_used(ld *L, const char *name);
 
+/* onnx_elem.c: Gelu, HardSwish, Abs, Log, Sqrt, Reciprocal, Pow, Neg, PRelu
+   (FOLD_NO if nd is none of them), and the SiLU / GELU product patterns of a
+   Mul of two computed tensors (FOLD_NO if none matches). */
+int ops_elem(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+int ops_fuse_product(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, cb_error *err);
+/* onnx_ops.c: constant c broadcast (numpy rules) to shape s, in L->tmp. */
+double *ops_broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err);
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);
 int ops_batchnorm(ld *L, const Onnx__NodeProto *nd, cb_error *err);

@@ -92,6 +92,8 @@ static double *broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err)
   return d;
 }
 
+double *ops_broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err) { return broadcast(L, c, s, err); }
+
 /* Broadcast shape of two constants (numpy rules). */
 static int bshape(const cb_shape *a, const cb_shape *b, cb_shape *o)
 {
@@ -179,6 +181,7 @@ static int op_binary(ld *L, const Onnx__NodeProto *nd, char op, cb_error *err)
     if (op == '/') return ld_err(L, err, CB_EUNSUP, "division by a computed tensor is not linear");
     return scale_binary(L, nd, op, b, a, 1, err);
   }
+  if (op == '*' && (rc = ops_fuse_product(L, nd, a, b, err)) != FOLD_NO) return rc;   /* SiLU, GELU exports */
   if (op != '+')
     return ld_err(L, err, CB_EUNSUP, "%s of two computed tensors is not supported",
                   op == '-' ? "subtraction" : op == '*' ? "product" : "division");
@@ -648,5 +651,6 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       return ld_err(L, err, CB_EUNSUP, "Dropout mask output is used");
     return ops_alias(L, nd, err);
   }
+  if ((rc = ops_elem(L, nd, err)) != FOLD_NO) return rc;
   return ld_err(L, err, CB_EUNSUP, "operator not supported");
 }

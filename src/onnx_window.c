@@ -26,14 +26,30 @@ static int auto_pad(ld *L, const Onnx__NodeProto *nd, int *valid, cb_error *err)
   return ld_err(L, err, CB_EUNSUP, "unsupported attribute value auto_pad=%s (give explicit pads)", s);
 }
 
-/* Reads strides, dilations, pads and kernel into g; x is [1,C,H,W]. */
+/* 1-D windows (Conv1d, MaxPool1d, AvgPool1d on [1,C,L]) are 2-D ones on
+   [1,C,1,L]: their 1-entry kernel_shape/strides/dilations and 2-entry pads
+   become (1, k), (1, s), (1, d) and (0, b, 0, e). */
+static void widen_1d(int64_t *a, int n, int64_t one)
+{
+  if (n == 1) { a[1] = a[0]; a[0] = one; }
+}
+
+/* Reads strides, dilations, pads and kernel into g; x is [1,C,H,W] (H = 1 for 1-D). */
 static int geometry(ld *L, const Onnx__NodeProto *nd, const val *x, int64_t kh, int64_t kw,
-                    cb_conv *g, cb_error *err)
+                    cb_conv *g, int oned, cb_error *err)
 {
   int64_t st[2] = {1, 1}, dl[2] = {1, 1}, pd[4] = {0, 0, 0, 0}, ks[2];
   int valid, n, rc;
   if ((rc = auto_pad(L, nd, &valid, err)) != CB_OK) return rc;
-  if ((n = ld_attr_ints(nd, "kernel_shape", ks, 2)) != -1) {
+  if (oned) {
+    int a, b, c, d;
+    if ((a = ld_attr_ints(nd, "kernel_shape", ks, 2)) > 1 || (b = ld_attr_ints(nd, "strides", st, 2)) > 1 ||
+        (c = ld_attr_ints(nd, "dilations", dl, 2)) > 1 || ((d = ld_attr_ints(nd, "pads", pd, 4)) != -1 && d != 2))
+      return ld_err(L, err, CB_EUNSUP, "kernel_shape/strides/dilations/pads of the wrong length for a 1-D window");
+    if (a == 1) { widen_1d(ks, 1, 1); if (kh && (ks[0] != kh || ks[1] != kw)) return ld_err(L, err, CB_ESHAPE, "kernel_shape disagrees with the weight"); kh = ks[0]; kw = ks[1]; }
+    widen_1d(st, b, 1); widen_1d(dl, c, 1);
+    if (d == 2) { pd[3] = pd[1]; pd[1] = pd[0]; pd[0] = 0; pd[2] = 0; }
+  } else if ((n = ld_attr_ints(nd, "kernel_shape", ks, 2)) != -1) {
     if (n != 2) return ld_err(L, err, CB_EUNSUP, "kernel_shape has %d entries: only 2-D windows are supported", n);
     if (kh && (ks[0] != kh || ks[1] != kw))
       return ld_err(L, err, CB_ESHAPE, "kernel_shape (%lld,%lld) disagrees with the weight (%lld,%lld)",
@@ -41,9 +57,9 @@ static int geometry(ld *L, const Onnx__NodeProto *nd, const val *x, int64_t kh, 
     kh = ks[0]; kw = ks[1];
   }
   if (!kh) return ld_err(L, err, CB_EFORMAT, "missing kernel_shape");
-  if (((n = ld_attr_ints(nd, "strides", st, 2)) != -1 && n != 2) ||
+  if (!oned && (((n = ld_attr_ints(nd, "strides", st, 2)) != -1 && n != 2) ||
       ((n = ld_attr_ints(nd, "dilations", dl, 2)) != -1 && n != 2) ||
-      ((n = ld_attr_ints(nd, "pads", pd, 4)) != -1 && n != 4))
+      ((n = ld_attr_ints(nd, "pads", pd, 4)) != -1 && n != 4)))
     return ld_err(L, err, CB_EUNSUP, "strides/dilations/pads of the wrong length for a 2-D window");
   if (valid) memset(pd, 0, sizeof pd);
   for (int i = 0; i < 4; i++)
@@ -71,13 +87,23 @@ static int ceil_ok(ld *L, const Onnx__NodeProto *nd, const cb_conv *g, cb_error 
   return ld_err(L, err, CB_EUNSUP, "unsupported attribute value ceil_mode=1 (it changes the output size here)");
 }
 
-static const val *input4(ld *L, const Onnx__NodeProto *nd, cb_error *err)
+/* The window's input as [1,C,H,W]: a [1,C,L] input (1-D window) is viewed
+   as [1,C,1,L] in *v4 (same values, same order), *oned set. */
+static const val *input4(ld *L, const Onnx__NodeProto *nd, val *v4, int *oned, cb_error *err)
 {
   const val *x = ld_find(L, nd->n_input ? nd->input[0] : "");
+  *oned = 0;
   if (!x || nd->n_input < 1) { ld_err(L, err, CB_EFORMAT, "missing input"); return NULL; }
   if (x->kind != V_NODE) { ld_err(L, err, CB_EUNSUP, "constant input is not supported"); return NULL; }
+  if (x->shape.rank == 3 && x->shape.dim[0] == 1) {
+    *v4 = *x;
+    v4->shape.rank = 4;
+    v4->shape.dim[3] = x->shape.dim[2]; v4->shape.dim[2] = 1;
+    *oned = 1;
+    return v4;
+  }
   if (x->shape.rank != 4 || x->shape.dim[0] != 1) {
-    ld_err(L, err, CB_EUNSUP, "input has %d dims: only 2-D windows on [1,C,H,W] are supported", x->shape.rank);
+    ld_err(L, err, CB_EUNSUP, "input has %d dims: only 1-D and 2-D windows on [1,C,L] and [1,C,H,W] are supported", x->shape.rank);
     return NULL;
   }
   return x;
@@ -102,7 +128,7 @@ static int add_conv(ld *L, const Onnx__NodeProto *nd, const val *x, const cb_con
   return idx;
 }
 
-static int op_conv(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err)
+static int op_conv(ld *L, const Onnx__NodeProto *nd, const val *x, int oned, cb_error *err)
 {
   const val *W = ld_find(L, nd->n_input > 1 ? nd->input[1] : ""), *B = NULL;
   int64_t grp = ld_attr_int(nd, "group", 1);
@@ -110,13 +136,15 @@ static int op_conv(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err
   cb_node *n;
   int idx, rc;
   if (!W || W->kind != V_CONST) return ld_err(L, err, CB_EUNSUP, "weight is missing or not a constant");
-  if (W->shape.rank != 4) return ld_err(L, err, CB_EUNSUP, "%d-D kernel: only 2-D convolutions are supported", W->shape.rank - 2);
+  if (W->shape.rank != (oned ? 3 : 4))
+    return ld_err(L, err, CB_EUNSUP, "%d-D kernel on a %d-D input: only 1-D and 2-D convolutions are supported",
+                  W->shape.rank - 2, oned ? 1 : 2);
   if (nd->n_input > 2 && nd->input[2][0]) {
     B = ld_find(L, nd->input[2]);
     if (!B || B->kind != V_CONST) return ld_err(L, err, CB_EUNSUP, "bias is not a constant");
     if (B->n != (size_t)W->shape.dim[0]) return ld_err(L, err, CB_ESHAPE, "bias has %zu values for %lld filters", B->n, (long long)W->shape.dim[0]);
   }
-  if ((rc = geometry(L, nd, x, W->shape.dim[2], W->shape.dim[3], &g, err)) != CB_OK) return rc;
+  if ((rc = geometry(L, nd, x, oned ? 1 : W->shape.dim[2], W->shape.dim[oned ? 2 : 3], &g, oned, err)) != CB_OK) return rc;
   if (grp < 1 || g.cin % grp || W->shape.dim[0] % grp || W->shape.dim[1] * grp != g.cin)
     return ld_err(L, err, CB_ESHAPE, "kernel expects %lld input channels per group (group=%lld), the input has %lld channels",
                   (long long)W->shape.dim[1], (long long)grp, (long long)g.cin);
@@ -130,7 +158,7 @@ static int op_conv(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err
 }
 
 /* AveragePool / GlobalAveragePool as a depthwise conv with weights 1/(kh*kw). */
-static int op_avgpool(ld *L, const Onnx__NodeProto *nd, const val *x, int global, cb_error *err)
+static int op_avgpool(ld *L, const Onnx__NodeProto *nd, const val *x, int global, int oned, cb_error *err)
 {
   cb_conv g;
   cb_node *n;
@@ -141,7 +169,7 @@ static int op_avgpool(ld *L, const Onnx__NodeProto *nd, const val *x, int global
     g.cin = x->shape.dim[1]; g.hin = g.hout = x->shape.dim[2]; g.win = g.wout = x->shape.dim[3];
     g.kh = g.hin; g.kw = g.win; g.sh = g.sw = g.dh = g.dw = 1; g.hout = g.wout = 1;
   } else {
-    if ((rc = geometry(L, nd, x, 0, 0, &g, err)) != CB_OK || (rc = ceil_ok(L, nd, &g, err)) != CB_OK) return rc;
+    if ((rc = geometry(L, nd, x, 0, 0, &g, oned, err)) != CB_OK || (rc = ceil_ok(L, nd, &g, err)) != CB_OK) return rc;
     if ((g.pt || g.pl || g.pb || g.pr) && !ld_attr_int(nd, "count_include_pad", 0))
       return ld_err(L, err, CB_EUNSUP, "unsupported attribute value count_include_pad=0 with non-zero pads");
   }
@@ -153,12 +181,12 @@ static int op_avgpool(ld *L, const Onnx__NodeProto *nd, const val *x, int global
   return ops_bind_node(L, nd, idx, err);
 }
 
-static int op_maxpool(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *err)
+static int op_maxpool(ld *L, const Onnx__NodeProto *nd, const val *x, int oned, cb_error *err)
 {
   cb_conv g;
   cb_shape s;
   int idx, rc;
-  if ((rc = geometry(L, nd, x, 0, 0, &g, err)) != CB_OK || (rc = ceil_ok(L, nd, &g, err)) != CB_OK) return rc;
+  if ((rc = geometry(L, nd, x, 0, 0, &g, oned, err)) != CB_OK || (rc = ceil_ok(L, nd, &g, err)) != CB_OK) return rc;
   if (g.pt >= g.kh || g.pb >= g.kh || g.pl >= g.kw || g.pr >= g.kw)
     return ld_err(L, err, CB_EFORMAT, "pads must be smaller than the kernel");
   g.cout = g.cin;
@@ -168,13 +196,31 @@ static int op_maxpool(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error *
   return ops_bind_node(L, nd, idx, err);
 }
 
+/* A 1-D window's [1,C,1,L'] node, seen again as [1,C,L'] by a free RESHAPE. */
+static int back_to_1d(ld *L, const Onnx__NodeProto *nd, cb_error *err)
+{
+  val *v = ld_find(L, nd->output[0]);
+  cb_shape s;
+  int idx;
+  if (!v || v->kind != V_NODE) return ld_err(L, err, CB_EINTERNAL, "1-D window output not bound");
+  s.rank = 3; s.dim[0] = 1; s.dim[1] = v->shape.dim[1]; s.dim[2] = v->shape.dim[3];
+  idx = net_add(L->net, CB_RESHAPE, ld_node_name(nd), nd->op_type, &v->node, 1, &s, err);
+  if (idx < 0) return idx;
+  v->node = idx;
+  v->shape = s;
+  return CB_OK;
+}
+
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err)
 {
-  const val *x = input4(L, nd, err);
+  val v4;
+  int oned, rc;
+  const val *x = input4(L, nd, &v4, &oned, err);
   if (!x) return err->status;
-  if (kind == 0) return op_conv(L, nd, x, err);
-  if (kind == 1) return op_maxpool(L, nd, x, err);
-  return op_avgpool(L, nd, x, kind == 3, err);
+  if (kind == 0) rc = op_conv(L, nd, x, oned, err);
+  else if (kind == 1) rc = op_maxpool(L, nd, x, oned, err);
+  else rc = op_avgpool(L, nd, x, kind == 3, oned, err);
+  return rc == CB_OK && oned ? back_to_1d(L, nd, err) : rc;
 }
 
 /* Pads and value: attributes before opset 11, inputs from 11. */

@@ -50,13 +50,16 @@ static inline int dense(cb_net *net, int in, size_t out)
 static inline int act(cb_net *net, int in, cb_act a)
 {
   cb_error err = {0};
-  int i = net_add_act(net, a, cb_act_table[a].name, "test", in, &err);
+  int i;
+  if (a == CB_ACT_LOG) in = act(net, in, CB_ACT_EXP);   /* Log needs x > 0 */
+  i = net_add_act(net, a, cb_act_table[a].name, "test", in, &err);
   assert_true(i >= 0);
   if (a == CB_ACT_LEAKY_RELU) net->node[i].p.act.alpha = 0.1;
   if (a == CB_ACT_ELU) net->node[i].p.act.alpha = 0.7;
   if (a == CB_ACT_SELU) { net->node[i].p.act.alpha = 1.6732632; net->node[i].p.act.gamma = 1.0507010; }
   if (a == CB_ACT_HARD_SIGMOID) { net->node[i].p.act.alpha = 0.2; net->node[i].p.act.beta = 0.5; }
   if (a == CB_ACT_CLIP) { net->node[i].p.act.lo = -0.2; net->node[i].p.act.hi = 0.4; }
+  if (a == CB_ACT_POW) net->node[i].p.act.alpha = 2;   /* other exponents: test_sound's test_pow */
   return i;
 }
 

@@ -128,6 +128,7 @@ static void act(tiny *t, cb_act a, double x0, double x1, double w0, double w1)
   if (a == CB_ACT_CLIP) { n->p.act.lo = 0; n->p.act.hi = 6; }
   if (a == CB_ACT_HARD_SIGMOID) { n->p.act.alpha = 0.2; n->p.act.beta = 0.5; }
   if (a == CB_ACT_SELU) { n->p.act.alpha = 1.5; n->p.act.gamma = 2; }
+  if (a == CB_ACT_POW) n->p.act.alpha = 3;
   t->x[0] = x0; t->x[1] = x1; t->want[0] = w0; t->want[1] = w1;
 }
 
@@ -144,6 +145,14 @@ static void k_erf(tiny *t) { act(t, CB_ACT_ERF, 1, -30, 0.84270079294971487, -1)
 static void k_softsign(tiny *t) { act(t, CB_ACT_SOFTSIGN, -3, 1, -0.75, 0.5); }
 static void k_selu(tiny *t) { act(t, CB_ACT_SELU, -1, 2, 3 * expm1(-1.0), 4); }   /* 2 (1.5 (e^-1 - 1)), 2 * 2 */
 static void k_hsig(tiny *t) { act(t, CB_ACT_HARD_SIGMOID, 1, 5, 0.7, 1); }   /* 0.2 + 0.5; clipped at 1 */
+/* Values at 40 digits (mpmath): x / (1 + e^-x); x Phi(x); the tanh form. */
+static void k_silu(tiny *t) { act(t, CB_ACT_SILU, 1, -40, 0.73105857863000487925, -1.6993417021166355909e-16); }
+static void k_gelu(tiny *t) { act(t, CB_ACT_GELU, 1, -10, 0.84134474606854294859, -7.619853024160526066e-23); }
+static void k_gelu_tanh(tiny *t) { act(t, CB_ACT_GELU_TANH, 1, -3, 0.84119199060827670478, -0.0036373920817730188378); }
+static void k_hswish(tiny *t) { act(t, CB_ACT_HARD_SWISH, 1, -4, 2.0 / 3, 0); }   /* 1 (1/6 + 1/2); 0 below -3 */
+static void k_abs(tiny *t) { act(t, CB_ACT_ABS, -3, 2, 3, 2); }
+static void k_log(tiny *t) { act(t, CB_ACT_LOG, 1, 2, 0, 0.69314718055994530942); }
+static void k_pow(tiny *t) { act(t, CB_ACT_POW, -2, 1.5, -8, 3.375); }   /* x^3 */
 
 /* 3x3 image 1..9, 2x2 window stride 1 -> [5, 6, 8, 9]. */
 static void k_maxpool(tiny *t)
@@ -168,7 +177,9 @@ static void (*const act_builders[])(tiny *) = {
   [CB_ACT_RELU] = k_relu, [CB_ACT_LEAKY_RELU] = k_leaky, [CB_ACT_SIGMOID] = k_sigmoid, [CB_ACT_TANH] = k_tanh,
   [CB_ACT_CLIP] = k_clip, [CB_ACT_ELU] = k_elu, [CB_ACT_SOFTPLUS] = k_softplus,
   [CB_ACT_EXP] = k_exp, [CB_ACT_HARD_SIGMOID] = k_hsig, [CB_ACT_ERF] = k_erf,
-  [CB_ACT_SOFTSIGN] = k_softsign, [CB_ACT_SELU] = k_selu,
+  [CB_ACT_SOFTSIGN] = k_softsign, [CB_ACT_SELU] = k_selu, [CB_ACT_SILU] = k_silu, [CB_ACT_GELU] = k_gelu,
+  [CB_ACT_GELU_TANH] = k_gelu_tanh, [CB_ACT_HARD_SWISH] = k_hswish, [CB_ACT_ABS] = k_abs, [CB_ACT_LOG] = k_log,
+  [CB_ACT_POW] = k_pow,
 };
 _Static_assert(sizeof act_builders / sizeof act_builders[0] == CB_ACT_COUNT, "every activation needs a forward oracle");
 

@@ -49,17 +49,21 @@ static cb_net *input(int rank, const int64_t *dims)
   return net;
 }
 
-/* Parameters that keep each activation inside what its relaxation supports. */
-static void act_params(cb_node *n)
+/* Parameters that keep each activation inside what its relaxation supports
+   (Pow: a different exponent per repetition). */
+static void act_params(cb_node *n, int rep)
 {
-  n->p.act.alpha = n->p.act.type == CB_ACT_ELU ? 0.8 : n->p.act.type == CB_ACT_SELU ? 1.6732632 : 0.15;
+  static const double pw[5] = {2, 0.5, -1, 3, -2};
+  n->p.act.alpha = n->p.act.type == CB_ACT_ELU ? 0.8 : n->p.act.type == CB_ACT_SELU ? 1.6732632 :
+                   n->p.act.type == CB_ACT_POW ? pw[rep % 5] : 0.15;
   n->p.act.gamma = 1.0507010;   /* SELU */
   n->p.act.lo = -0.3;
   n->p.act.hi = 0.6;
 }
 
-/* The net for kind k (k == CB_ACT: activation a). */
-static cb_net *one_node(cb_kind k, cb_act a)
+/* The net for kind k (k == CB_ACT: activation a, behind an Exp when its
+   domain is not all of R: Log, Sqrt, Reciprocal). */
+static cb_net *one_node(cb_kind k, cb_act a, int rep)
 {
   static const int64_t v4[2] = {1, 4}, v3[2] = {1, 3}, v8[2] = {1, 8}, m22[3] = {1, 2, 2};
   static const int64_t t23[3] = {1, 2, 3}, t32[3] = {1, 3, 2}, img[4] = {1, 2, 4, 4}, img1[4] = {1, 1, 4, 4};
@@ -101,13 +105,19 @@ static cb_net *one_node(cb_kind k, cb_act a)
     i = add(net, CB_TRANSPOSE, in2, 1, 3, t32);
     net->node[i].p.transpose.perm[0] = 0; net->node[i].p.transpose.perm[1] = 2; net->node[i].p.transpose.perm[2] = 1;
     return net;
-  case CB_ACT:
+  case CB_ACT: {
+    cb_node t = {.kind = CB_ACT};
+    int from = 0;
+    t.p.act.type = a;
+    act_params(&t, rep);
     net = input(2, v4);
-    i = net_add_act(net, a, cb_act_table[a].name, "test", 0, &err);
-    if (i < 0) fail_msg("%s", err.msg);
+    if (cb_act_table[a].domain && !cb_act_table[a].domain(&t, -2, 2)) from = net_add_act(net, CB_ACT_EXP, "exp", "test", 0, &err);
+    i = net_add_act(net, a, cb_act_table[a].name, "test", from, &err);
+    if (i < 0 || from < 0) fail_msg("%s", err.msg);
     net->output = i;
-    act_params(&net->node[i]);
+    act_params(&net->node[i], rep);
     return net;
+  }
   case CB_MAXPOOL: {
     cb_conv g = {.cin = 1, .hin = 4, .win = 4, .cout = 1, .hout = 2, .wout = 2, .kh = 2, .kw = 2, .sh = 2, .sw = 2,
                  .dh = 1, .dw = 1, .groups = 1};
@@ -295,7 +305,7 @@ static void test_every_kind(void **st)
   for (int k = 0; k < CB_KIND_COUNT; k++) {
     if (k == CB_ACT) continue;
     for (int rep = 0; rep < 3; rep++) {
-      cb_net *net = one_node((cb_kind)k, CB_ACT_RELU);
+      cb_net *net = one_node((cb_kind)k, CB_ACT_RELU, rep);
       walk(net, cb_kind_info[k].name);
       cb_net_free(net);
     }
@@ -310,7 +320,7 @@ static void test_every_activation(void **st)
     assert_non_null(t->name); assert_non_null(t->f); assert_non_null(t->df);
     assert_non_null(t->drange); assert_non_null(t->lip); assert_non_null(t->monotone);
     for (int rep = 0; rep < 5; rep++) {
-      cb_net *net = one_node(CB_ACT, (cb_act)a);
+      cb_net *net = one_node(CB_ACT, (cb_act)a, rep);
       walk(net, t->name);
       cb_net_free(net);
     }

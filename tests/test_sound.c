@@ -368,6 +368,28 @@ static void test_every_activation(void **st)
     }
 }
 
+/* Pow with the exponents ONNX exports produce (Sqrt 1/2, Reciprocal -1, the
+   square of a variance 2, odd and negative integers, a fractional one), each
+   behind an Exp when its domain needs x > 0. */
+static void test_pow(void **st)
+{
+  static const double pw[6] = {3, 0.5, -1, -2, 1.5, 4};
+  (void)st;
+  for (int k = 0; k < 6; k++) {
+    int64_t d[2] = {1, 5};
+    cb_net *net = start(2, d);
+    char name[64];
+    int i = dense(net, 0, 8);
+    if (!(pw[k] == floor(pw[k]) && pw[k] > 0)) i = act(net, i, CB_ACT_EXP);
+    i = act(net, i, CB_ACT_POW);
+    net->node[i].p.act.alpha = pw[k];
+    dense(net, i, 3);
+    net->output = net->n - 1;
+    snprintf(name, sizeof name, "POW %g", pw[k]);
+    sound_net(net, name);
+  }
+}
+
 /* An Exp whose box overflows (pre-activations up to ~1e3) is refused by name
    under every method: no infinite bound reaches a margin, so no false verified. */
 static void test_exp_overflow_refused(void **st)
@@ -568,7 +590,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
-    cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
+    cmocka_unit_test(test_every_activation), cmocka_unit_test(test_pow), cmocka_unit_test(test_exp_overflow_refused),
     cmocka_unit_test(test_skipping), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
   };

@@ -223,9 +223,9 @@ def shapes():
          ["bigk_conv_40"], "Conv bigk_conv_40: 5x5 kernel, no pads, on a 3x3 input (no output)")
 
     n0 = helper.make_node("Conv", ["input", "conv1d_21_W"], ["y"], name="conv1d_21")
-    save("conv1d.onnx",
-         model([n0], [init("conv1d_21_W", w((3, 2, 3)))], [vi("input", [1, 2, 8])], [vi("y", [1, 3, 6])]),
-         ["conv1d_21"], "1-D Conv conv1d_21 (kernel [3,2,3], input [1,2,8]): only 2-D is supported")
+    save("conv1d_kernel_too_big.onnx",
+         model([n0], [init("conv1d_21_W", w((3, 2, 9)))], [vi("input", [1, 2, 8])], [vi("y", [1, 3, 1])]),
+         ["conv1d_21"], "1-D Conv conv1d_21: kernel of 9 on an input of 8, no pads (no output)")
 
     n0 = helper.make_node("Conv", ["input", "conv3d_22_W"], ["y"], name="conv3d_22")
     save("conv3d.onnx",

@@ -1,0 +1,146 @@
+/*
+** PyTorch exports of the elementwise activations (tests/data/torch_elem/,
+** made by tests/data/gen_torch_elem.py with python3-torch 1.13): a GELU MLP
+** (torch's Erf decomposition), a SiLU CNN (Sigmoid then Mul), the opset-20
+** Gelu op (exact and tanh), and HardSwish / PRelu per channel / Abs / Pow /
+** Sqrt / Log / Reciprocal / Neg, and a Conv1d net (Conv1d, MaxPool1d,
+** AvgPool1d on [1,C,L] as 2-D windows of height 1), a CNN with a nearest
+** Upsample (Resize) and HardSwish, and torch's tanh-GELU decomposition.  Each loads into the activation kinds
+** listed in NAME.kinds (the patterns were recognised, not refused), its
+** forward pass matches torch's float64 outputs to 1e-6 relative, and IBP,
+** CROWN, CROWN-IBP and alpha-CROWN bounds on an L-inf ball around the first
+** row hold 500 sampled points (corners and inside) with zero tolerance.
+** The exact evaluator's enclosure at every row holds the forward output.
+*/
+#include <dirent.h>
+#include <math.h>
+#include "testutil.h"
+#include "bounds.h"
+#include "exact.h"
+
+static uint64_t seed = 77;
+
+static void check_kinds(const char *dir, const char *base, const cb_net *net)
+{
+  char p[1024], line[256], *tok, *save = NULL;
+  FILE *f;
+  snprintf(p, sizeof p, "%s/%s.kinds", dir, base);
+  f = fopen(p, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  fclose(f);
+  for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+    int found = 0;
+    for (int i = 0; i < net->n; i++) found |= !strcmp(node_kind_name(&net->node[i]), tok);
+    if (!found) fail_msg("%s: no %s node after loading", base, tok);
+  }
+}
+
+static void check_bounds(const char *base, const cb_net *net, const double *x0)
+{
+  static const cb_method ms[4] = {CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN};
+  size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
+  double *I = calloc(no * no, sizeof *I), *lb = malloc(no * sizeof *lb), *ub = malloc(no * sizeof *ub);
+  double *x = malloc(n * sizeof *x), *y = malloc(no * sizeof *y), eps = 0.05;
+  cb_set ball = {CB_NORM_INF, eps, n, x0, NULL, NULL};
+  cb_error err = {0};
+  cb_bnet bn;
+  cb_ws *ws;
+  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  ws = ws_new(&bn, &ball, &err);
+  assert_non_null(ws);
+  for (int m = 0; m < 4; m++) {
+    if (bounds_run(ws, ms[m], &err) != CB_OK || bounds_spec(ws, I, no, lb, ub, &err) != CB_OK)
+      fail_msg("%s %s: %s", base, bounds_method_name(ms[m]), err.msg);
+    for (int t = 0; t < 500; t++) {
+      for (size_t j = 0; j < n; j++) x[j] = x0[j] + (t % 2 ? eps * (2 * urand(&seed) - 1) : (urand(&seed) < 0.5 ? -eps : eps));
+      assert_int_equal(cb_net_forward(net, x, 1, y, &err), CB_OK);
+      for (size_t k = 0; k < no; k++)
+        if (!(y[k] >= lb[k] && y[k] <= ub[k]))
+          fail_msg("%s %s: output %zu = %.17g outside [%.17g, %.17g]", base, bounds_method_name(ms[m]), k, y[k], lb[k], ub[k]);
+    }
+    printf("  %-16s %-11s width of output 0: %.4g\n", base, bounds_method_name(ms[m]), ub[0] - lb[0]);
+  }
+  ws_free(ws);
+  bnet_free(&bn);
+  free(I); free(lb); free(ub); free(x); free(y);
+}
+
+/* The exact evaluator's enclosure (src/exact.c: the new activations through
+   act_shape_range) holds torch's output and the double forward pass at every
+   row, and is narrow (1e-9 relative). */
+static void check_exact(const char *base, const cb_net *net, const cb_data *x, const cb_data *want, const double *y)
+{
+  size_t no = cb_net_output_size(net);
+  cb_error err = {0};
+  for (size_t r = 0; r < cb_data_rows(x); r++) {
+    cb_exact *E = NULL;
+    if (exact_eval(net, cb_data_x(x, r), &E, &err) != CB_OK) fail_msg("%s exact: %s", base, err.msg);
+    for (size_t k = 0; k < no; k++) {
+      double lo, hi, w = cb_data_x(want, r)[k], v = y[r * no + k];
+      exact_output(E, k, &lo, &hi);
+      if (!(lo <= v && v <= hi) || hi - lo > 1e-9 * fmax(1, fabs(v)))
+        fail_msg("%s exact: row %zu output %zu: forward %.17g, enclosure [%.17g, %.17g]", base, r, k, v, lo, hi);
+      if (!(fabs(w - v) <= 1e-6 * fmax(fabs(w), 1e-3))) fail_msg("%s: torch %.17g", base, w);
+    }
+    exact_free(E);
+  }
+}
+
+static int check_net(const char *dir, const char *file)
+{
+  char p[1024], base[512];
+  cb_net *net;
+  cb_data *x, *want;
+  double *y, worst = 0;
+  size_t no;
+  snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - 5), file);
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  net = must_load(p);
+  check_kinds(dir, base, net);
+  snprintf(p, sizeof p, "%s/%s.in.csv", dir, base);
+  x = must_csv(p, cb_net_input_size(net));
+  snprintf(p, sizeof p, "%s/%s.out.csv", dir, base);
+  no = cb_net_output_size(net);
+  want = must_csv(p, no);
+  assert_int_equal(cb_data_rows(x), cb_data_rows(want));
+  y = forward_rows(net, x);
+  for (size_t r = 0; r < cb_data_rows(x); r++)
+    for (size_t k = 0; k < no; k++) {
+      double w = cb_data_x(want, r)[k], d = fabs(y[r * no + k] - w) / fmax(fabs(w), 1e-3);
+      if (d > worst) worst = d;
+    }
+  printf("%-20s %2d nodes  max rel. error vs torch %.2g\n", base, net->n, worst);
+  if (worst > 1e-6) fail_msg("%s: forward differs from torch's float64 outputs by %g", base, worst);
+  check_exact(base, net, x, want, y);
+  check_bounds(base, net, cb_data_x(x, 0));
+  free(y);
+  cb_data_free(x);
+  cb_data_free(want);
+  cb_net_free(net);
+  return 1;
+}
+
+static void test_torch_elem(void **st)
+{
+  const char *dir = "tests/data/torch_elem";
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  (void)st;
+  assert_non_null(d);
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len > 5 && !strcmp(e->d_name + len - 5, ".onnx")) n += check_net(dir, e->d_name);
+  }
+  closedir(d);
+  printf("%d torch nets checked\n", n);
+  assert_true(n >= 8);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem) };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
