@@ -152,29 +152,11 @@ static double *gather_buf(cb_ws *ws, size_t n)
   return ws->gather;
 }
 
-/* W's rows at the k live columns ws->live[] of AFFINE node i: the cached
-   gather when the live set is the last pass's (the chunks of one refinement
-   and the refinements of later layers see the same stable ReLUs), else a
-   fresh one, cached.  NULL on OOM. */
+/* W's rows at the k live columns ws->live[] of AFFINE node i, all columns
+   (crown_wsub's cache).  NULL on OOM. */
 static const double *live_rows(cb_ws *ws, int i, size_t k)
 {
-  const cb_node *n = &ws->net->node[i];
-  size_t in = n->p.aff.in, nn = (size_t)ws->net->n;
-  if (!ws->wlive && (!(ws->wlive = cb_calloc(nn, sizeof *ws->wlive)) || !(ws->wlive_idx = cb_calloc(nn, sizeof *ws->wlive_idx)) ||
-                     !(ws->wlive_k = cb_calloc(nn, sizeof *ws->wlive_k)))) { ws_drop_cache(ws); return NULL; }
-  if (ws->wlive[i] && ws->wlive_k[i] == k && !memcmp(ws->wlive_idx[i], ws->live, k * sizeof *ws->live)) return ws->wlive[i];
-  if (ws->wlive_k[i] < k) {
-    cb_free(ws->wlive[i]); cb_free(ws->wlive_idx[i]);
-    ws->wlive_k[i] = 0;
-    if (!(ws->wlive[i] = cb_alloc(k * in * sizeof(double))) || !(ws->wlive_idx[i] = cb_alloc(k * sizeof(size_t)))) {
-      cb_free(ws->wlive[i]); ws->wlive[i] = NULL; ws->wlive_idx[i] = NULL;
-      return NULL;
-    }
-  }
-  for (size_t c = 0; c < k; c++) memcpy(ws->wlive[i] + c * in, n->p.aff.W + ws->live[c] * in, in * sizeof(double));
-  memcpy(ws->wlive_idx[i], ws->live, k * sizeof *ws->live);
-  ws->wlive_k[i] = k;
-  return ws->wlive[i];
+  return crown_wsub(ws, i, ws->live, k, NULL, ws->net->node[i].p.aff.in);
 }
 
 /* Grows *p to n elements of sz bytes (kept for the next call); 0 on OOM. */
@@ -223,18 +205,55 @@ double *crown_subout(cb_ws *ws, size_t n)
   return grow((void **)&ws->subout, &ws->subout_n, n, sizeof(double)) ? ws->subout : NULL;
 }
 
+int crown_conv_back(cb_ws *ws, const cb_conv *g, const double *W, const double *A, size_t q, double *Ain)
+{
+  if (!grow((void **)&ws->convbuf, &ws->convbuf_n, la_conv_backward_need(g, q), sizeof(double))) return CB_ENOMEM;
+  return la_conv_backward_buf(g, W, A, q, Ain, ws->convbuf);
+}
+
+/* Does cache entry c hold W at rows (rows, kr) x columns (cols, kc)? */
+static int wc_hit(const cb_wcache *c, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
+{
+  return c->valid && c->kr == kr && c->kc == kc && c->rall == !rows && c->call == !cols &&
+         (!rows || !memcmp(c->ri, rows, kr * sizeof *rows)) && (!cols || !memcmp(c->ci, cols, kc * sizeof *cols));
+}
+
+/*
+** W of AFFINE node i at rows rows[0..kr) x columns cols[0..kc) (NULL: all,
+** in order), kr x kc row-major.  Cached per node in two entries keyed on the
+** two index sets (the backward step's and alpha-CROWN's gradient's sets at a
+** node may differ; the chunks of one refinement, the refinements of later
+** layers and alpha-CROWN's iterations mostly see the same stable ReLUs); a
+** miss rebuilds the least recently used entry.  The pointer stays valid until
+** the next crown_wsub at node i.  W itself when both sets are all.  NULL on OOM.
+*/
 const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
 {
   const cb_node *n = &ws->net->node[i];
   size_t in = n->p.aff.in;
-  if (!grow((void **)&ws->wsub, &ws->wsub_n, kr * kc, sizeof(double))) return NULL;
+  cb_wcache *c, *e;
+  if (!rows && !cols) return n->p.aff.W;
+  if (!ws->wc && !(ws->wc = cb_calloc(2 * (size_t)ws->net->n, sizeof *ws->wc))) return NULL;
+  e = ws->wc + 2 * i;
+  ws->wc_clock++;
+  for (int t = 0; t < 2; t++)
+    if (wc_hit(&e[t], rows, kr, cols, kc)) { e[t].use = ws->wc_clock; return e[t].w; }
+  c = e[0].use <= e[1].use ? &e[0] : &e[1];
+  c->valid = 0;   /* a failed rebuild leaves no stale entry behind */
+  if (!grow((void **)&c->w, &c->wcap, kr * kc, sizeof *c->w) || !grow((void **)&c->ri, &c->rcap, kr, sizeof *c->ri) ||
+      !grow((void **)&c->ci, &c->ccap, kc, sizeof *c->ci)) return NULL;
   for (size_t a = 0; a < kr; a++) {
     const double *w = n->p.aff.W + (rows ? rows[a] : a) * in;
-    double *d = ws->wsub + a * kc;
-    if (cols) for (size_t c = 0; c < kc; c++) d[c] = w[cols[c]];
+    double *d = c->w + a * kc;
+    if (cols) for (size_t k = 0; k < kc; k++) d[k] = w[cols[k]];
     else memcpy(d, w, kc * sizeof *d);
   }
-  return ws->wsub;
+  if (rows) memcpy(c->ri, rows, kr * sizeof *rows);
+  if (cols) memcpy(c->ci, cols, kc * sizeof *cols);
+  c->kr = kr; c->kc = kc; c->rall = !rows; c->call = !cols;
+  c->valid = 1;
+  c->use = ws->wc_clock;
+  return c->w;
 }
 
 /*
@@ -323,7 +342,7 @@ static int back_conv(bwd *B, int i, const double *A)
   const double *v = crown_slack_vec(B->ws, i);
   int rc = CB_ENOMEM;
   if (!Ain || !c || !v) goto out;
-  if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
+  if (crown_conv_back(B->ws, g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
   B->ws->flops += 2.0 * (double)B->q * (double)n->size * (double)(g->cin / g->groups * g->kh * g->kw);
   crown_conv_bias(n, all, c);
   crown_add_terms(&B->T, B->q, A, n->size, v, crown_slack_gamma(n, 0), c);

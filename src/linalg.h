@@ -30,6 +30,11 @@ double la_time_dgemm(size_t n, int reps);
    Returns CB_ENOMEM on failure. */
 int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain);
 
+/* The same with the caller's scratch buf of la_conv_backward_need(g, q)
+   doubles (kept across calls: no allocation, no fresh pages). */
+size_t la_conv_backward_need(const cb_conv *g, size_t q);
+int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain, double *buf);
+
 /* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
 void la_set_threads(int n);
 
