@@ -51,6 +51,7 @@ static double *acc(bwd *B, int i)
 
 /* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be
    NULL), for the q rows of A (q x n). */
+CB_SIMD_CLONES
 void crown_add_terms(const crown_terms *T, size_t q, const double *A, size_t n, const double *v, double g,
                      const double *c)
 {
@@ -444,6 +445,7 @@ static int back_scale(bwd *B, int i, const double *A)
 ** Applied to nr rows of m entries (the node's, or a window's: crown_patch.c)
 ** with the lines on those entries; A_in is added to; v is m doubles of room.
 */
+CB_SIMD_CLONES
 void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
                    const double *lw, const double *ub, const double *lb, const double *z, double *v, double g)
 {
@@ -457,6 +459,7 @@ void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, d
 /* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines):
    the slack vector per row and entry, |line| zmax_in + |intercept| of the
    line that row's sign picks (relaxed_row_lines). */
+CB_SIMD_CLONES
 static int back_relaxed_rows(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];

@@ -224,6 +224,7 @@ static void win_add(const double *restrict src, size_t ms, pwin ws, double *rest
    the lines, the stored ones (crown_relaxed on the gathered window) or, when
    the pass has per-row lines at node i, each row's own (back_relaxed_rows'
    terms, one window row, a contiguous run, at a time). */
+CB_SIMD_CLONES
 static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, const double *A, double *Ain)
 {
   cb_ws *ws = G->ws;

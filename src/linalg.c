@@ -184,7 +184,7 @@ static inline void pair_add(double *restrict xr, const double *restrict ra, cons
 ** add (which vectorises; a stride-2 scatter does not).  Every entry of x sums
 ** its terms in the same order as before (taps in (ki, kj) order).
 */
-__attribute__((target_clones("avx2", "default")))
+CB_SIMD_CLONES
 static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t nb, double *x, size_t xstride)
 {
   int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
