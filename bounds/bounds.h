@@ -105,6 +105,9 @@ typedef struct cb_ws {
   size_t alive_nz_n;
   double *subout;         /* the product on those entries before its scatter, subout_n doubles of room */
   size_t subout_n;
+  size_t *plan_off;       /* the compact layout of a dense pass's matrices (crown.c), for plan_start/stop */
+  int plan_start, plan_stop;
+  size_t plan_tot;
   double *convbuf;        /* a transposed conv's col and gathered A (la_conv_backward_buf), convbuf_n of room */
   size_t convbuf_n;
   double flops_skipped;   /* matmul FLOPs not done because A's columns were zero (stable-off ReLUs) */

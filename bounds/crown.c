@@ -623,6 +623,69 @@ static int unit_rows(const cb_net *net, int start, const double *A0, size_t q, s
   return 1;
 }
 
+/*
+** Compact layout of a pass's matrices (a pass without kept matrices or
+** injected rows): node d's matrix is live from the step of its highest
+** consumer in (d, start] (which first adds into it) down to its own step
+** (stop's: the concretisation), and matrices whose lives overlap get
+** disjoint ranges, first fit; a RESHAPE whose input only it reads hands its
+** matrix down (back_index), so the two share one range, live until the
+** input's step.  A chain then reuses two or three matrices' room instead of
+** one per node: the pool stays in L2 and a first pass faults in a fraction
+** of the pages.  Offsets in units of q doubles (cached per start and stop
+** in the workspace); the pool's size in *tot.
+*/
+static const size_t *compact_plan(cb_ws *ws, int start, int stop, size_t *tot)
+{
+  const cb_net *net = ws->net;
+  int n = net->n, *birth, *own, *death, *ord, nr = 0;
+  size_t *off;
+  if (ws->plan_off && ws->plan_start == start && ws->plan_stop == stop) { *tot = ws->plan_tot; return ws->plan_off; }
+  cb_free(ws->plan_off);
+  ws->plan_off = NULL;
+  off = cb_calloc((size_t)n + 1, sizeof *off);
+  birth = cb_alloc(5 * (size_t)n * sizeof *birth);
+  if (!off || !birth) { cb_free(off); cb_free(birth); return NULL; }
+  own = birth + n; death = own + n; ord = death + n;
+  for (int d = 0; d < n; d++) { birth[d] = -1; own[d] = d; death[d] = d; }
+  birth[start] = start;
+  for (int c = start; c > stop; c--)
+    for (int k = 0; k < net->node[c].n_in; k++) {
+      int d = net->node[c].in[k];
+      if (d >= stop && birth[d] < 0) birth[d] = c;
+    }
+  for (int c = start; c > stop; c--) {   /* handed-down matrices: the input lives in its RESHAPE's range */
+    int d = net->node[c].n_in ? net->node[c].in[0] : -1;
+    if (birth[c] >= 0 && net->node[c].kind == CB_RESHAPE && d >= stop && consumers(net, d) == 1) {
+      own[d] = own[c];
+      if (d < death[own[c]]) death[own[c]] = d;
+    }
+  }
+  for (int c = start; c >= stop; c--) if (birth[c] >= 0 && own[c] == c) ord[nr++] = c;   /* by birth, latest first */
+  for (int a = 1; a < nr; a++)
+    for (int b = a; b > 0 && birth[ord[b]] > birth[ord[b - 1]]; b--) { int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t; }
+  *tot = 0;
+  for (int a = 0; a < nr; a++) {   /* lowest offset clear of every placed range live at the same time */
+    int r = ord[a], nl = 0, *live = ord + nr;   /* the placed ranges live with r: after ord (room for n) */
+    size_t o = 0, sz = net->node[r].size;
+    for (int b = 0; b < a; b++)
+      if (death[ord[b]] <= birth[r] && death[r] <= birth[ord[b]]) live[nl++] = ord[b];
+    for (int moved = 1; moved;) {
+      moved = 0;
+      for (int b = 0; b < nl; b++) {
+        int x = live[b];
+        if (o < off[x] + net->node[x].size && off[x] < o + sz) { o = off[x] + net->node[x].size; moved = 1; }
+      }
+    }
+    off[r] = o;
+    if (o + sz > *tot) *tot = o + sz;
+  }
+  for (int d = stop; d <= start; d++) off[d] = off[own[d]];
+  cb_free(birth);
+  ws->plan_off = off; ws->plan_start = start; ws->plan_stop = stop; ws->plan_tot = *tot;
+  return off;
+}
+
 /* Node d's matrix of a q-row pass lives at pool + crown_pool_offset(d)
    (the matrices of nodes 0 .. d-1 before it). */
 size_t crown_pool_offset(const cb_net *net, int d, size_t q)
@@ -668,15 +731,22 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
     rc = crown_patch_pass(ws, &pc, col, val, q, &x, out);   /* before B.pool: it uses the scratch pool too */
     goto out;
   }
-  if (!B.pool) B.pool = crown_scratch(ws, crown_pool_size(ws->net, start, q));
   B.A = cb_calloc((size_t)n, sizeof *B.A);
   B.off = cb_calloc((size_t)n + 1, sizeof *B.off);
   B.merged = cb_calloc((size_t)n, 1);
   B.T.bias = cb_calloc(q, sizeof(double));
   B.T.slack = cb_calloc(q, sizeof(double));
   B.T.babs = cb_calloc(q, sizeof(double));
-  if (!B.pool || !B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
-  for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
+  if (!B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
+  if (!B.pool && !keep && !inj) {   /* compact: ranges reused by matrices that are not live together */
+    size_t tot;
+    const size_t *u = compact_plan(ws, start, stop, &tot);
+    if (!u || !(B.pool = crown_scratch(ws, q * tot))) goto out;
+    for (int i = stop; i <= start; i++) B.off[i] = q * u[i];
+  } else {
+    if (!B.pool && !(B.pool = crown_scratch(ws, crown_pool_size(ws->net, start, q)))) goto out;
+    for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
+  }
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
   for (int i = stop; inj && i < start; i++) {   /* stop too: a split on a ReLU of the input */

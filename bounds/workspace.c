@@ -144,6 +144,7 @@ void ws_free(cb_ws *ws)
   cb_free(ws->alive_nz);
   cb_free(ws->subout);
   cb_free(ws->convbuf);
+  cb_free(ws->plan_off);
   arena_free(&b->arena);
   cb_free(b);
 }
