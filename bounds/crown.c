@@ -37,6 +37,7 @@ typedef struct bwd {
   double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
   size_t *off;
   int stop;         /* the node the pass concretises at */
+  int start;        /* the node its rows start at */
 } bwd;
 
 /* A of node i, zeroed on first use (in the pass's pool). */
@@ -139,6 +140,16 @@ static size_t live_columns(const double *A, size_t q, size_t m, size_t *live, un
   }
   for (size_t j = 0; j < m; j++) if (nz[j]) live[k++] = j;
   return k;
+}
+
+/* The one node that reads node i, or -1 (none, or two or more reads). */
+static int sole_consumer(const cb_net *net, int i)
+{
+  int c = -1;
+  for (int j = i + 1; j < net->n; j++)
+    for (int k = 0; k < net->node[j].n_in; k++)
+      if (net->node[j].in[k] == i) { if (c >= 0) return -1; c = j; }
+  return c;
 }
 
 /* Grows the workspace's gather buffer to n doubles (kept); NULL on OOM. */
@@ -310,7 +321,14 @@ static int back_affine(bwd *B, int i, const double *A)
     if (!(ws->live = cb_alloc(out * (sizeof(size_t) + 1)))) return CB_ENOMEM;
     ws->live_n = out;
   }
-  if (q > 1 && !ws->no_skip) k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+  if (q > 1 && !ws->no_skip) {   /* A's columns at entries its sole ACT consumer has off are 0 (crown_alive):
+                                    that set, fixed while the lines are, keeps crown_wsub's cache hot; a
+                                    column 0 in every row by chance adds exact zeros */
+    int c = sole_consumer(ws->net, i);
+    if (c > i && c <= B->start && !B->merged[i] && ws->net->node[c].kind == CB_ACT && ws->rl_w[c])
+      k = crown_alive(ws, B->lines ? &B->lines[c] : NULL, c, q, ws->live);
+    else k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+  }
   if (q > 1 && !ws->no_skip && n->in[0] != B->stop) {
     if (!grow((void **)&ws->alive, &ws->alive_n, in, sizeof(size_t))) return CB_ENOMEM;
     kin = crown_alive(ws, B->lines ? &B->lines[n->in[0]] : NULL, n->in[0], q, ws->alive);
@@ -720,7 +738,7 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
-  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop};
+  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop, start};
   size_t *col = NULL;
   double *val = NULL;
   int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
