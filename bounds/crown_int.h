@@ -36,7 +36,7 @@ typedef double v4du __attribute__((vector_size(32), aligned(8), may_alias));   /
 
 /* sum_j |a_j| v_j, and *t = sum_j a_j c_j when c; four partial sums (any
    order of a sum is within the same gamma bound). */
-static inline double terms_row(const double *restrict a, size_t n, const double *restrict v, const double *restrict c, double *t)
+static inline __attribute__((always_inline)) double terms_row(const double *restrict a, size_t n, const double *restrict v, const double *restrict c, double *t)
 {
   v4d s4 = {0, 0, 0, 0}, t4 = {0, 0, 0, 0};
   double s = 0, tt = 0;
@@ -71,7 +71,7 @@ static inline double pos_part(double a)
 ** bound); positive part and |a| by bit masks, the same values as pos_part
 ** and fabs.
 */
-static inline double relaxed_row(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+static inline __attribute__((always_inline)) double relaxed_row(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
                           const double *restrict lw, const double *restrict ub, const double *restrict lb,
                           const double *restrict v, double *sl)
 {
@@ -99,7 +99,7 @@ static inline double relaxed_row(const double *restrict a, double *restrict y, s
 
 /* relaxed_row with a row's own lines (alpha-CROWN): the slack term is
    sum_e pos_e (|uw_e| z_e + |ub_e|) - neg_e (|lw_e| z_e + |lb_e|). */
-static inline double relaxed_row_lines(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+static inline __attribute__((always_inline)) double relaxed_row_lines(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
                                 const double *restrict lw, const double *restrict ub, const double *restrict lb,
                                 const double *restrict z, double *sl)
 {
