@@ -33,8 +33,8 @@ for n in nets:
     mc=statistics.mean(x for k in rows for x in cb[k][1]); ma=statistics.mean(x for k in rows for x in al[(M,k)][1])
     fl=statistics.median(cb[k][2] for k in rows)/1e9
     extra=''
-    if rate is not None:
+    if rate is not None:   # median GFLOP per sample over the median CPU time per sample
       gf=fl/(tc*1e-3); extra+=f' {gf:.1f} | {100*gf/rate:.0f}% |'
     if base and all(k in bs for k in rows):
-      tb=statistics.median(bs[k][0] for k in rows); extra=f' {tb:.2f} | {tb/tc:.2f}x |'
+      tb=statistics.median(bs[k][0] for k in rows); extra+=f' {tb:.2f} | {tb/tc:.2f}x |'
     print(f'| {n} | {M} | {tc:.2f} | {ta:.2f} | {ta/tc:.1f}x | {mc:.6g} | {ma:.6g} | {fl:.3f} |'+extra)
