@@ -122,7 +122,7 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # test_patches and test_alpha (9-23 s), test_certify and test_jacobian
 # (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
 # runs them all.
-CHECK_FAST := forward ops nnet_csv npy oom limits reference exact grad bounds \
+CHECK_FAST := forward ops linalg nnet_csv npy oom limits reference exact grad bounds \
               attack adversarial verify beta report benchmarks \
               cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))

@@ -73,6 +73,15 @@ typedef struct cb_vrelax {
 } cb_vrelax;
 
 /* Per-sample workspace: everything the analyzers learn about one sample. */
+/* W of an AFFINE node at rows ri[0..kr) x columns ci[0..kc) (rall / call:
+   all of them, in order), kr x kc row-major (crown_wsub); use: last use. */
+typedef struct cb_wcache {
+  double *w;
+  size_t *ri, *ci, kr, kc, wcap, rcap, ccap;
+  int rall, call, valid;
+  unsigned long use;
+} cb_wcache;
+
 typedef struct cb_ws {
   const cb_bnet *bn;
   const cb_net *net;
@@ -89,19 +98,22 @@ typedef struct cb_ws {
   size_t scratch_n;
   double *gather;         /* a dense AFFINE step's live columns of A (crown.c), reused */
   size_t gather_n;
-  double **wlive;         /* per AFFINE node: W's rows at the live columns of the last pass (NULL: none); */
-  size_t **wlive_idx;     /* which rows, and how many: kept while the next pass has the same live set, */
-  size_t *wlive_k;        /* at most one compacted copy of the AFFINE weights per workspace (ws_free) */
+  unsigned long wc_clock; /* crown_wsub's calls so far (its entries' last use) */
+  struct cb_wcache *wc;   /* per AFFINE node two cached gathers of W (crown_wsub), keyed on their row and
+                             column sets: at most two compacted copies of the weights per workspace */
   size_t *live;           /* their indices, and a byte per column (live_n columns of room) */
   size_t live_n;
   size_t *alive;          /* an AFFINE step's input entries that are not off (crown_alive), alive_n of room */
   size_t alive_n;
   unsigned char *alive_nz;  /* crown_alive's byte per entry, alive_nz_n of room */
   size_t alive_nz_n;
-  double *wsub;           /* W at live outputs x alive inputs (crown_wsub), wsub_n doubles of room */
-  size_t wsub_n;
   double *subout;         /* the product on those entries before its scatter, subout_n doubles of room */
   size_t subout_n;
+  size_t *plan_off;       /* the compact layout of a dense pass's matrices (crown.c), for plan_start/stop */
+  int plan_start, plan_stop;
+  size_t plan_tot;
+  double *convbuf;        /* a transposed conv's col and gathered A (la_conv_backward_buf), convbuf_n of room */
+  size_t convbuf_n;
   double flops_skipped;   /* matmul FLOPs not done because A's columns were zero (stable-off ReLUs) */
   cb_method method;
   int dense_only;         /* 1: CROWN never takes the receptive-field pass (crown_patch.c), for the
@@ -140,7 +152,7 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on 
    arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */
 cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz);
 void ws_free(cb_ws *ws);                                              /* NULL is a no-op */
-void ws_drop_cache(cb_ws *ws);  /* frees the passes' cached gathers (wlive); a later pass rebuilds them */
+void ws_drop_cache(cb_ws *ws);  /* frees the passes' cached gathers (wc); a later pass rebuilds them */
 void ws_relax_lines(cb_ws *ws, int i);  /* node i's relaxation lines (relax_node) from its input's box */
 
 /* ibp.c: boxes for every node. */
@@ -224,6 +236,8 @@ const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const 
                   /* AFFINE node i's W at rows[0..kr) x cols[0..kc) (NULL: all), kr x kc
                      row-major in the workspace (overwritten by the next call); NULL on OOM */
 double *crown_subout(cb_ws *ws, size_t n);
+int crown_conv_back(cb_ws *ws, const cb_conv *g, const double *W, const double *A, size_t q, double *Ain);
+                  /* Ain += the transposed conv of A's q rows (la_conv_backward_buf, the workspace's buffer) */
                   /* the workspace's product buffer, grown to n doubles; NULL on OOM */
 long crown_window(const cb_net *net, int start, size_t j, int i, size_t *idx);
                   /* when CROWN's passes from node start take the receptive-field path, the

@@ -37,6 +37,7 @@ typedef struct bwd {
   double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
   size_t *off;
   int stop;         /* the node the pass concretises at */
+  int start;        /* the node its rows start at */
 } bwd;
 
 /* A of node i, zeroed on first use (in the pass's pool). */
@@ -51,6 +52,7 @@ static double *acc(bwd *B, int i)
 
 /* slack_r += g * sum_j |A_rj| v_j  and  bias_r += sum_j A_rj c_j (c may be
    NULL), for the q rows of A (q x n). */
+CB_SIMD_CLONES
 void crown_add_terms(const crown_terms *T, size_t q, const double *A, size_t n, const double *v, double g,
                      const double *c)
 {
@@ -140,6 +142,16 @@ static size_t live_columns(const double *A, size_t q, size_t m, size_t *live, un
   return k;
 }
 
+/* The one node that reads node i, or -1 (none, or two or more reads). */
+static int sole_consumer(const cb_net *net, int i)
+{
+  int c = -1;
+  for (int j = i + 1; j < net->n; j++)
+    for (int k = 0; k < net->node[j].n_in; k++)
+      if (net->node[j].in[k] == i) { if (c >= 0) return -1; c = j; }
+  return c;
+}
+
 /* Grows the workspace's gather buffer to n doubles (kept); NULL on OOM. */
 static double *gather_buf(cb_ws *ws, size_t n)
 {
@@ -152,29 +164,11 @@ static double *gather_buf(cb_ws *ws, size_t n)
   return ws->gather;
 }
 
-/* W's rows at the k live columns ws->live[] of AFFINE node i: the cached
-   gather when the live set is the last pass's (the chunks of one refinement
-   and the refinements of later layers see the same stable ReLUs), else a
-   fresh one, cached.  NULL on OOM. */
+/* W's rows at the k live columns ws->live[] of AFFINE node i, all columns
+   (crown_wsub's cache).  NULL on OOM. */
 static const double *live_rows(cb_ws *ws, int i, size_t k)
 {
-  const cb_node *n = &ws->net->node[i];
-  size_t in = n->p.aff.in, nn = (size_t)ws->net->n;
-  if (!ws->wlive && (!(ws->wlive = cb_calloc(nn, sizeof *ws->wlive)) || !(ws->wlive_idx = cb_calloc(nn, sizeof *ws->wlive_idx)) ||
-                     !(ws->wlive_k = cb_calloc(nn, sizeof *ws->wlive_k)))) { ws_drop_cache(ws); return NULL; }
-  if (ws->wlive[i] && ws->wlive_k[i] == k && !memcmp(ws->wlive_idx[i], ws->live, k * sizeof *ws->live)) return ws->wlive[i];
-  if (ws->wlive_k[i] < k) {
-    cb_free(ws->wlive[i]); cb_free(ws->wlive_idx[i]);
-    ws->wlive_k[i] = 0;
-    if (!(ws->wlive[i] = cb_alloc(k * in * sizeof(double))) || !(ws->wlive_idx[i] = cb_alloc(k * sizeof(size_t)))) {
-      cb_free(ws->wlive[i]); ws->wlive[i] = NULL; ws->wlive_idx[i] = NULL;
-      return NULL;
-    }
-  }
-  for (size_t c = 0; c < k; c++) memcpy(ws->wlive[i] + c * in, n->p.aff.W + ws->live[c] * in, in * sizeof(double));
-  memcpy(ws->wlive_idx[i], ws->live, k * sizeof *ws->live);
-  ws->wlive_k[i] = k;
-  return ws->wlive[i];
+  return crown_wsub(ws, i, ws->live, k, NULL, ws->net->node[i].p.aff.in);
 }
 
 /* Grows *p to n elements of sz bytes (kept for the next call); 0 on OOM. */
@@ -223,18 +217,55 @@ double *crown_subout(cb_ws *ws, size_t n)
   return grow((void **)&ws->subout, &ws->subout_n, n, sizeof(double)) ? ws->subout : NULL;
 }
 
+int crown_conv_back(cb_ws *ws, const cb_conv *g, const double *W, const double *A, size_t q, double *Ain)
+{
+  if (!grow((void **)&ws->convbuf, &ws->convbuf_n, la_conv_backward_need(g, q), sizeof(double))) return CB_ENOMEM;
+  return la_conv_backward_buf(g, W, A, q, Ain, ws->convbuf);
+}
+
+/* Does cache entry c hold W at rows (rows, kr) x columns (cols, kc)? */
+static int wc_hit(const cb_wcache *c, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
+{
+  return c->valid && c->kr == kr && c->kc == kc && c->rall == !rows && c->call == !cols &&
+         (!rows || !memcmp(c->ri, rows, kr * sizeof *rows)) && (!cols || !memcmp(c->ci, cols, kc * sizeof *cols));
+}
+
+/*
+** W of AFFINE node i at rows rows[0..kr) x columns cols[0..kc) (NULL: all,
+** in order), kr x kc row-major.  Cached per node in two entries keyed on the
+** two index sets (the backward step's and alpha-CROWN's gradient's sets at a
+** node may differ; the chunks of one refinement, the refinements of later
+** layers and alpha-CROWN's iterations mostly see the same stable ReLUs); a
+** miss rebuilds the least recently used entry.  The pointer stays valid until
+** the next crown_wsub at node i.  W itself when both sets are all.  NULL on OOM.
+*/
 const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
 {
   const cb_node *n = &ws->net->node[i];
   size_t in = n->p.aff.in;
-  if (!grow((void **)&ws->wsub, &ws->wsub_n, kr * kc, sizeof(double))) return NULL;
+  cb_wcache *c, *e;
+  if (!rows && !cols) return n->p.aff.W;
+  if (!ws->wc && !(ws->wc = cb_calloc(2 * (size_t)ws->net->n, sizeof *ws->wc))) return NULL;
+  e = ws->wc + 2 * i;
+  ws->wc_clock++;
+  for (int t = 0; t < 2; t++)
+    if (wc_hit(&e[t], rows, kr, cols, kc)) { e[t].use = ws->wc_clock; return e[t].w; }
+  c = e[0].use <= e[1].use ? &e[0] : &e[1];
+  c->valid = 0;   /* a failed rebuild leaves no stale entry behind */
+  if (!grow((void **)&c->w, &c->wcap, kr * kc, sizeof *c->w) || !grow((void **)&c->ri, &c->rcap, kr, sizeof *c->ri) ||
+      !grow((void **)&c->ci, &c->ccap, kc, sizeof *c->ci)) return NULL;
   for (size_t a = 0; a < kr; a++) {
     const double *w = n->p.aff.W + (rows ? rows[a] : a) * in;
-    double *d = ws->wsub + a * kc;
-    if (cols) for (size_t c = 0; c < kc; c++) d[c] = w[cols[c]];
+    double *d = c->w + a * kc;
+    if (cols) for (size_t k = 0; k < kc; k++) d[k] = w[cols[k]];
     else memcpy(d, w, kc * sizeof *d);
   }
-  return ws->wsub;
+  if (rows) memcpy(c->ri, rows, kr * sizeof *rows);
+  if (cols) memcpy(c->ci, cols, kc * sizeof *cols);
+  c->kr = kr; c->kc = kc; c->rall = !rows; c->call = !cols;
+  c->valid = 1;
+  c->use = ws->wc_clock;
+  return c->w;
 }
 
 /*
@@ -290,7 +321,14 @@ static int back_affine(bwd *B, int i, const double *A)
     if (!(ws->live = cb_alloc(out * (sizeof(size_t) + 1)))) return CB_ENOMEM;
     ws->live_n = out;
   }
-  if (q > 1 && !ws->no_skip) k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+  if (q > 1 && !ws->no_skip) {   /* A's columns at entries its sole ACT consumer has off are 0 (crown_alive):
+                                    that set, fixed while the lines are, keeps crown_wsub's cache hot; a
+                                    column 0 in every row by chance adds exact zeros */
+    int c = sole_consumer(ws->net, i);
+    if (c > i && c <= B->start && !B->merged[i] && ws->net->node[c].kind == CB_ACT && ws->rl_w[c])
+      k = crown_alive(ws, B->lines ? &B->lines[c] : NULL, c, q, ws->live);
+    else k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+  }
   if (q > 1 && !ws->no_skip && n->in[0] != B->stop) {
     if (!grow((void **)&ws->alive, &ws->alive_n, in, sizeof(size_t))) return CB_ENOMEM;
     kin = crown_alive(ws, B->lines ? &B->lines[n->in[0]] : NULL, n->in[0], q, ws->alive);
@@ -323,7 +361,7 @@ static int back_conv(bwd *B, int i, const double *A)
   const double *v = crown_slack_vec(B->ws, i);
   int rc = CB_ENOMEM;
   if (!Ain || !c || !v) goto out;
-  if (la_conv_backward(g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
+  if (crown_conv_back(B->ws, g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
   B->ws->flops += 2.0 * (double)B->q * (double)n->size * (double)(g->cin / g->groups * g->kh * g->kw);
   crown_conv_bias(n, all, c);
   crown_add_terms(&B->T, B->q, A, n->size, v, crown_slack_gamma(n, 0), c);
@@ -425,6 +463,7 @@ static int back_scale(bwd *B, int i, const double *A)
 ** Applied to nr rows of m entries (the node's, or a window's: crown_patch.c)
 ** with the lines on those entries; A_in is added to; v is m doubles of room.
 */
+CB_SIMD_CLONES
 void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
                    const double *lw, const double *ub, const double *lb, const double *z, double *v, double g)
 {
@@ -438,6 +477,7 @@ void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, d
 /* Relaxed node with one pair of lines per row (alpha-CROWN's optimised lines):
    the slack vector per row and entry, |line| zmax_in + |intercept| of the
    line that row's sign picks (relaxed_row_lines). */
+CB_SIMD_CLONES
 static int back_relaxed_rows(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
@@ -601,6 +641,69 @@ static int unit_rows(const cb_net *net, int start, const double *A0, size_t q, s
   return 1;
 }
 
+/*
+** Compact layout of a pass's matrices (a pass without kept matrices or
+** injected rows): node d's matrix is live from the step of its highest
+** consumer in (d, start] (which first adds into it) down to its own step
+** (stop's: the concretisation), and matrices whose lives overlap get
+** disjoint ranges, first fit; a RESHAPE whose input only it reads hands its
+** matrix down (back_index), so the two share one range, live until the
+** input's step.  A chain then reuses two or three matrices' room instead of
+** one per node: the pool stays in L2 and a first pass faults in a fraction
+** of the pages.  Offsets in units of q doubles (cached per start and stop
+** in the workspace); the pool's size in *tot.
+*/
+static const size_t *compact_plan(cb_ws *ws, int start, int stop, size_t *tot)
+{
+  const cb_net *net = ws->net;
+  int n = net->n, *birth, *own, *death, *ord, nr = 0;
+  size_t *off;
+  if (ws->plan_off && ws->plan_start == start && ws->plan_stop == stop) { *tot = ws->plan_tot; return ws->plan_off; }
+  cb_free(ws->plan_off);
+  ws->plan_off = NULL;
+  off = cb_calloc((size_t)n + 1, sizeof *off);
+  birth = cb_alloc(5 * (size_t)n * sizeof *birth);
+  if (!off || !birth) { cb_free(off); cb_free(birth); return NULL; }
+  own = birth + n; death = own + n; ord = death + n;
+  for (int d = 0; d < n; d++) { birth[d] = -1; own[d] = d; death[d] = d; }
+  birth[start] = start;
+  for (int c = start; c > stop; c--)
+    for (int k = 0; k < net->node[c].n_in; k++) {
+      int d = net->node[c].in[k];
+      if (d >= stop && birth[d] < 0) birth[d] = c;
+    }
+  for (int c = start; c > stop; c--) {   /* handed-down matrices: the input lives in its RESHAPE's range */
+    int d = net->node[c].n_in ? net->node[c].in[0] : -1;
+    if (birth[c] >= 0 && net->node[c].kind == CB_RESHAPE && d >= stop && consumers(net, d) == 1) {
+      own[d] = own[c];
+      if (d < death[own[c]]) death[own[c]] = d;
+    }
+  }
+  for (int c = start; c >= stop; c--) if (birth[c] >= 0 && own[c] == c) ord[nr++] = c;   /* by birth, latest first */
+  for (int a = 1; a < nr; a++)
+    for (int b = a; b > 0 && birth[ord[b]] > birth[ord[b - 1]]; b--) { int t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t; }
+  *tot = 0;
+  for (int a = 0; a < nr; a++) {   /* lowest offset clear of every placed range live at the same time */
+    int r = ord[a], nl = 0, *live = ord + nr;   /* the placed ranges live with r: after ord (room for n) */
+    size_t o = 0, sz = net->node[r].size;
+    for (int b = 0; b < a; b++)
+      if (death[ord[b]] <= birth[r] && death[r] <= birth[ord[b]]) live[nl++] = ord[b];
+    for (int moved = 1; moved;) {
+      moved = 0;
+      for (int b = 0; b < nl; b++) {
+        int x = live[b];
+        if (o < off[x] + net->node[x].size && off[x] < o + sz) { o = off[x] + net->node[x].size; moved = 1; }
+      }
+    }
+    off[r] = o;
+    if (o + sz > *tot) *tot = o + sz;
+  }
+  for (int d = stop; d <= start; d++) off[d] = off[own[d]];
+  cb_free(birth);
+  ws->plan_off = off; ws->plan_start = start; ws->plan_stop = stop; ws->plan_tot = *tot;
+  return off;
+}
+
 /* Node d's matrix of a q-row pass lives at pool + crown_pool_offset(d)
    (the matrices of nodes 0 .. d-1 before it). */
 size_t crown_pool_offset(const cb_net *net, int d, size_t q)
@@ -635,7 +738,7 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
-  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop};
+  bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop, start};
   size_t *col = NULL;
   double *val = NULL;
   int rc = CB_ENOMEM, n = ws->net->n, unit = start > stop ? unit_rows(ws->net, start, A0, q, &col, &val) : 0;
@@ -646,15 +749,22 @@ static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size
     rc = crown_patch_pass(ws, &pc, col, val, q, &x, out);   /* before B.pool: it uses the scratch pool too */
     goto out;
   }
-  if (!B.pool) B.pool = crown_scratch(ws, crown_pool_size(ws->net, start, q));
   B.A = cb_calloc((size_t)n, sizeof *B.A);
   B.off = cb_calloc((size_t)n + 1, sizeof *B.off);
   B.merged = cb_calloc((size_t)n, 1);
   B.T.bias = cb_calloc(q, sizeof(double));
   B.T.slack = cb_calloc(q, sizeof(double));
   B.T.babs = cb_calloc(q, sizeof(double));
-  if (!B.pool || !B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
-  for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
+  if (!B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
+  if (!B.pool && !keep && !inj) {   /* compact: ranges reused by matrices that are not live together */
+    size_t tot;
+    const size_t *u = compact_plan(ws, start, stop, &tot);
+    if (!u || !(B.pool = crown_scratch(ws, q * tot))) goto out;
+    for (int i = stop; i <= start; i++) B.off[i] = q * u[i];
+  } else {
+    if (!B.pool && !(B.pool = crown_scratch(ws, crown_pool_size(ws->net, start, q)))) goto out;
+    for (int i = 0; i < start; i++) B.off[i + 1] = B.off[i] + q * ws->net->node[i].size;
+  }
   acc(&B, start);
   memcpy(B.A[start], A0, q * ws->net->node[start].size * sizeof(double));
   for (int i = stop; inj && i < start; i++) {   /* stop too: a split on a ReLU of the input */

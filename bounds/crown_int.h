@@ -16,29 +16,39 @@
 #include <string.h>
 #include "bounds.h"
 
-/* Two doubles in one SSE2 register (GCC/clang vector extension), for the row kernels. */
-typedef double v2d __attribute__((vector_size(16)));
-typedef long long v2i __attribute__((vector_size(16)));
+/* Four doubles in one vector (GCC/clang vector extension) for the row
+   kernels: one AVX2 register in the callers' avx2 clones (CB_SIMD_CLONES,
+   chosen at run time), two SSE2 registers in their default clones.  Lane t
+   of a 4-lane accumulator holds the partial sum of the entries e = t mod 4,
+   and the final reduction is (lane0 + lane2) + (lane1 + lane3): the same
+   operations in the same order on either width (no FMA contraction:
+   -std=c11 keeps -ffp-contract=off), so both clones give the same bits. */
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4i __attribute__((vector_size(32)));
+typedef double v4du __attribute__((vector_size(32), aligned(8), may_alias));   /* an unaligned load or store */
 
-static inline v2d load2(const double *p) { v2d v; memcpy(&v, p, sizeof v); return v; }
-static inline v2d abs2(v2d a) { const v2i m = {0x7fffffffffffffffLL, 0x7fffffffffffffffLL}; return (v2d)((v2i)a & m); }
+/* Macros, not functions: a function taking or returning a 32-byte vector
+   has another ABI with and without AVX (gcc -Wpsabi). */
+#define LOAD4(p) (*(const v4du *)(p))
+#define STORE4(p, v) (*(v4du *)(p) = (v))
+#define ABS4(a) ((v4d)((v4i)(a) & (v4i){0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL, 0x7fffffffffffffffLL}))
+#define HSUM4(t) (((t)[0] + (t)[2]) + ((t)[1] + (t)[3]))
 
 /* sum_j |a_j| v_j, and *t = sum_j a_j c_j when c; four partial sums (any
    order of a sum is within the same gamma bound). */
-static inline double terms_row(const double *restrict a, size_t n, const double *restrict v, const double *restrict c, double *t)
+static inline __attribute__((always_inline)) double terms_row(const double *restrict a, size_t n, const double *restrict v, const double *restrict c, double *t)
 {
-  v2d s0 = {0, 0}, s1 = {0, 0}, t0 = {0, 0}, t1 = {0, 0};
+  v4d s4 = {0, 0, 0, 0}, t4 = {0, 0, 0, 0};
   double s = 0, tt = 0;
   size_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    v2d a0 = load2(a + j), a1 = load2(a + j + 2);
-    s0 += abs2(a0) * load2(v + j);
-    s1 += abs2(a1) * load2(v + j + 2);
-    if (c) { t0 += a0 * load2(c + j); t1 += a1 * load2(c + j + 2); }
+    v4d a0 = LOAD4(a + j);
+    s4 += ABS4(a0) * LOAD4(v + j);
+    if (c) t4 += a0 * LOAD4(c + j);
   }
   for (; j < n; j++) { s += fabs(a[j]) * v[j]; if (c) tt += a[j] * c[j]; }
-  if (c) *t = ((t0[0] + t1[0]) + (t0[1] + t1[1])) + tt;
-  return ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
+  if (c) *t = HSUM4(t4) + tt;
+  return HSUM4(s4) + s;
 }
 
 /* max(a, 0) without a branch: gcc compiles `a > 0 ? a : 0` to a jump, which
@@ -56,31 +66,26 @@ static inline double pos_part(double a)
 /*
 ** One row through a relaxed node, upper side, with the line each entry's sign
 ** picks: y_e += a_e (a_e > 0 ? uw_e : lw_e); returns the bias term
-** sum_e a_e (a_e > 0 ? ub_e : lb_e) and *sl = sum_e |a_e| v_e.  Two entries
-** per vector and two vectors per step (four partial sums: any order of a sum
-** is within the same gamma bound); positive part and |a| by bit masks, the
-** same values as pos_part and fabs.
+** sum_e a_e (a_e > 0 ? ub_e : lb_e) and *sl = sum_e |a_e| v_e.  Four entries
+** per vector (four partial sums: any order of a sum is within the same gamma
+** bound); positive part and |a| by bit masks, the same values as pos_part
+** and fabs.
 */
-static inline double relaxed_row(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+static inline __attribute__((always_inline)) double relaxed_row(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
                           const double *restrict lw, const double *restrict ub, const double *restrict lb,
                           const double *restrict v, double *sl)
 {
-  const v2d zero = {0, 0};
-  v2d t0 = zero, t1 = zero, s0 = zero, s1 = zero;
+  const v4d zero = {0, 0, 0, 0};
+  v4d t4 = zero, s4 = zero;
   double t = 0, s = 0;
   size_t e = 0;
   for (; e + 4 <= n; e += 4) {
-    v2d a0 = load2(a + e), a1 = load2(a + e + 2);
-    v2d p0 = (v2d)((v2i)a0 & (a0 > zero)), p1 = (v2d)((v2i)a1 & (a1 > zero));
-    v2d n0 = a0 - p0, n1 = a1 - p1;
-    v2d y0 = load2(y + e) + (p0 * load2(uw + e) + n0 * load2(lw + e));
-    v2d y1 = load2(y + e + 2) + (p1 * load2(uw + e + 2) + n1 * load2(lw + e + 2));
-    memcpy(y + e, &y0, sizeof y0);
-    memcpy(y + e + 2, &y1, sizeof y1);
-    t0 += p0 * load2(ub + e) + n0 * load2(lb + e);
-    t1 += p1 * load2(ub + e + 2) + n1 * load2(lb + e + 2);
-    s0 += abs2(a0) * load2(v + e);
-    s1 += abs2(a1) * load2(v + e + 2);
+    v4d a0 = LOAD4(a + e);
+    v4d p0 = (v4d)((v4i)a0 & (a0 > zero));
+    v4d n0 = a0 - p0;
+    STORE4(y + e, LOAD4(y + e) + (p0 * LOAD4(uw + e) + n0 * LOAD4(lw + e)));
+    t4 += p0 * LOAD4(ub + e) + n0 * LOAD4(lb + e);
+    s4 += ABS4(a0) * LOAD4(v + e);
   }
   for (; e < n; e++) {
     double ae = a[e], pos = pos_part(ae), neg = ae - pos;
@@ -88,43 +93,36 @@ static inline double relaxed_row(const double *restrict a, double *restrict y, s
     t += pos * ub[e] + neg * lb[e];
     s += fabs(ae) * v[e];
   }
-  *sl = ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
-  return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
+  *sl = HSUM4(s4) + s;
+  return HSUM4(t4) + t;
 }
 
 /* relaxed_row with a row's own lines (alpha-CROWN): the slack term is
    sum_e pos_e (|uw_e| z_e + |ub_e|) - neg_e (|lw_e| z_e + |lb_e|). */
-static inline double relaxed_row_lines(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
+static inline __attribute__((always_inline)) double relaxed_row_lines(const double *restrict a, double *restrict y, size_t n, const double *restrict uw,
                                 const double *restrict lw, const double *restrict ub, const double *restrict lb,
                                 const double *restrict z, double *sl)
 {
-  const v2d zero = {0, 0};
-  v2d t0 = zero, t1 = zero, s0 = zero, s1 = zero;
+  const v4d zero = {0, 0, 0, 0};
+  v4d t4 = zero, s4 = zero;
   double t = 0, s = 0;
   size_t e = 0;
   for (; e + 4 <= n; e += 4) {
-    v2d a0 = load2(a + e), a1 = load2(a + e + 2);
-    v2d p0 = (v2d)((v2i)a0 & (a0 > zero)), p1 = (v2d)((v2i)a1 & (a1 > zero));
-    v2d n0 = a0 - p0, n1 = a1 - p1;
-    v2d u0 = load2(uw + e), u1 = load2(uw + e + 2), l0 = load2(lw + e), l1 = load2(lw + e + 2);
-    v2d bu0 = load2(ub + e), bu1 = load2(ub + e + 2), bl0 = load2(lb + e), bl1 = load2(lb + e + 2);
-    v2d z0 = load2(z + e), z1 = load2(z + e + 2);
-    v2d y0 = load2(y + e) + (p0 * u0 + n0 * l0), y1 = load2(y + e + 2) + (p1 * u1 + n1 * l1);
-    memcpy(y + e, &y0, sizeof y0);
-    memcpy(y + e + 2, &y1, sizeof y1);
-    t0 += p0 * bu0 + n0 * bl0;
-    t1 += p1 * bu1 + n1 * bl1;
-    s0 += p0 * (abs2(u0) * z0 + abs2(bu0)) - n0 * (abs2(l0) * z0 + abs2(bl0));
-    s1 += p1 * (abs2(u1) * z1 + abs2(bu1)) - n1 * (abs2(l1) * z1 + abs2(bl1));
+    v4d a0 = LOAD4(a + e);
+    v4d p0 = (v4d)((v4i)a0 & (a0 > zero));
+    v4d n0 = a0 - p0;
+    v4d u0 = LOAD4(uw + e), l0 = LOAD4(lw + e), bu0 = LOAD4(ub + e), bl0 = LOAD4(lb + e), z0 = LOAD4(z + e);
+    STORE4(y + e, LOAD4(y + e) + (p0 * u0 + n0 * l0));
+    t4 += p0 * bu0 + n0 * bl0;
+    s4 += p0 * (ABS4(u0) * z0 + ABS4(bu0)) - n0 * (ABS4(l0) * z0 + ABS4(bl0));
   }
-  if (e + 2 <= n) {   /* the patched pass calls this on window runs of 2-5 entries */
-    v2d a0 = load2(a + e), p0 = (v2d)((v2i)a0 & (a0 > zero)), n0 = a0 - p0;
-    v2d u0 = load2(uw + e), l0 = load2(lw + e), bu0 = load2(ub + e), bl0 = load2(lb + e), z0 = load2(z + e);
-    v2d y0 = load2(y + e) + (p0 * u0 + n0 * l0);
-    memcpy(y + e, &y0, sizeof y0);
-    t0 += p0 * bu0 + n0 * bl0;
-    s0 += p0 * (abs2(u0) * z0 + abs2(bu0)) - n0 * (abs2(l0) * z0 + abs2(bl0));
-    e += 2;
+  if (e + 2 <= n) {   /* the patched pass calls this on window runs of 2-5 entries: lanes 0 and 1 */
+    for (int k = 0; k < 2; k++, e++) {
+      double ae = a[e], pos = pos_part(ae), neg = ae - pos;
+      y[e] += pos * uw[e] + neg * lw[e];
+      t4[k] += pos * ub[e] + neg * lb[e];
+      s4[k] += pos * (fabs(uw[e]) * z[e] + fabs(ub[e])) - neg * (fabs(lw[e]) * z[e] + fabs(lb[e]));
+    }
   }
   for (; e < n; e++) {
     double ae = a[e], pos = pos_part(ae), neg = ae - pos;
@@ -132,8 +130,8 @@ static inline double relaxed_row_lines(const double *restrict a, double *restric
     t += pos * ub[e] + neg * lb[e];
     s += pos * (fabs(uw[e]) * z[e] + fabs(ub[e])) - neg * (fabs(lw[e]) * z[e] + fabs(lb[e]));
   }
-  *sl = ((s0[0] + s1[0]) + (s0[1] + s1[1])) + s;
-  return ((t0[0] + t1[0]) + (t0[1] + t1[1])) + t;
+  *sl = HSUM4(s4) + s;
+  return HSUM4(t4) + t;
 }
 
 /* A pass's per-row terms (q rows each): the bias, the rounding slack, and

@@ -224,6 +224,7 @@ static void win_add(const double *restrict src, size_t ms, pwin ws, double *rest
    the lines, the stored ones (crown_relaxed on the gathered window) or, when
    the pass has per-row lines at node i, each row's own (back_relaxed_rows'
    terms, one window row, a contiguous run, at a time). */
+CB_SIMD_CLONES
 static void patch_relaxed(pgrp *G, int i, int64_t c, int64_t h, int64_t wd, pwin w, const double *A, double *Ain)
 {
   cb_ws *ws = G->ws;
@@ -317,7 +318,7 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   l.hin = wi.h1 - wi.h0; l.win = wi.w1 - wi.w0; l.hout = wo.h1 - wo.h0; l.wout = wo.w1 - wo.w0;
   l.pt = g->pt + wi.h0 - wo.h0 * g->sh; l.pl = g->pl + wi.w0 - wo.w0 * g->sw;
   ws->flops += 2.0 * (double)G->nr * (double)mo * (double)(g->cin / g->groups * g->kh * g->kw);
-  return la_conv_backward(&l, n->p.conv.W, A, G->nr, Ain);
+  return crown_conv_back(ws, &l, n->p.conv.W, A, G->nr, Ain);
 }
 
 /* Slot t's rows (window w) into its dense matrix K[t] (when kept). */

@@ -30,6 +30,7 @@
 #include <math.h>
 #include <stdio.h>
 #include "bounds.h"
+#include "linalg.h"
 #include "round.h"
 
 /* Absolute error of n products that may underflow (each <= 2^-1075), doubled. */
@@ -190,6 +191,7 @@ int set_contains(const cb_set *s, const double *x)
    keeps the gamma_{n+2} bound, as each term takes part in at most n + 1
    additions.  Half of alpha-CROWN's concretisation time went to the
    branches of the general loop. */
+CB_SIMD_CLONES
 static double box_support_dense(const cb_set *s, const double *a, double bias)
 {
   double v[4] = {0, 0, 0, 0}, g[4] = {0, 0, 0, 0}, vt = bias, mag = fabs(bias);
@@ -237,6 +239,7 @@ static double box_support(const cb_set *s, const double *a, size_t m, const size
    four partial sums each (independent chains the compiler can pair into
    SIMD lanes): any order of a sum keeps the gamma_{n+2} bound of
    ball_support, as each term takes part in at most n + 1 additions. */
+CB_SIMD_CLONES
 static void dense_sums(const double *a, const double *c, size_t m, int p, double *dot, double *mag, double *nrm)
 {
   double d[4] = {0, 0, 0, 0}, g[4] = {0, 0, 0, 0}, r[4] = {0, 0, 0, 0};

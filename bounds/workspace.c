@@ -127,9 +127,9 @@ void ws_relax_lines(cb_ws *ws, int i)
 
 void ws_drop_cache(cb_ws *ws)
 {
-  for (int i = 0; ws->wlive && ws->wlive_idx && i < ws->net->n; i++) { cb_free(ws->wlive[i]); cb_free(ws->wlive_idx[i]); }
-  cb_free(ws->wlive); cb_free(ws->wlive_idx); cb_free(ws->wlive_k);
-  ws->wlive = NULL; ws->wlive_idx = NULL; ws->wlive_k = NULL;
+  for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) { cb_free(ws->wc[i].w); cb_free(ws->wc[i].ri); cb_free(ws->wc[i].ci); }
+  cb_free(ws->wc);
+  ws->wc = NULL;
 }
 
 void ws_free(cb_ws *ws)
@@ -142,8 +142,9 @@ void ws_free(cb_ws *ws)
   cb_free(ws->live);
   cb_free(ws->alive);
   cb_free(ws->alive_nz);
-  cb_free(ws->wsub);
   cb_free(ws->subout);
+  cb_free(ws->convbuf);
+  cb_free(ws->plan_off);
   arena_free(&b->arena);
   cb_free(b);
 }

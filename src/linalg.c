@@ -147,49 +147,117 @@ double la_time_dgemm(size_t n, int reps)
   return best;
 }
 
-/* Adds col [K x (nb*P)] back into the input layout of nb rows (inverse of im2col). */
+/* xr[s oj] += rr[oj] for oj in [j0, j1). */
+static inline void tap_add(double *restrict xr, const double *restrict rr, int64_t s, int64_t j0, int64_t j1)
+{
+  if (s == 1) for (int64_t oj = j0; oj < j1; oj++) xr[oj] += rr[oj];
+  else for (int64_t oj = j0; oj < j1; oj++) xr[oj * s] += rr[oj];
+}
+
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4i __attribute__((vector_size(32)));
+
+/* xr[2 oj] += ra[oj], xr[2 oj + 1] += rb[oj] for oj in [j0, j1): four
+   columns of each at a time, interleaved by shuffles. */
+static inline void pair_add(double *restrict xr, const double *restrict ra, const double *restrict rb, int64_t j0, int64_t j1)
+{
+  const v4i lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+  int64_t oj = j0;
+  for (; oj + 4 <= j1; oj += 4) {
+    v4d a, b, x0, x1;
+    memcpy(&a, ra + oj, sizeof a); memcpy(&b, rb + oj, sizeof b);
+    memcpy(&x0, xr + 2 * oj, sizeof x0); memcpy(&x1, xr + 2 * oj + 4, sizeof x1);
+    x0 += __builtin_shuffle(a, b, lo);
+    x1 += __builtin_shuffle(a, b, hi);
+    memcpy(xr + 2 * oj, &x0, sizeof x0); memcpy(xr + 2 * oj + 4, &x1, sizeof x1);
+  }
+  for (; oj < j1; oj++) { xr[2 * oj] += ra[oj]; xr[2 * oj + 1] += rb[oj]; }
+}
+
+/*
+** Adds col [K x (nb*P)] back into the input layout of nb rows (inverse of
+** im2col).  Row by row, channel by channel: one row's channel (hin x win
+** doubles) stays in L1 while all its kh kw taps are added into it, with the
+** valid output rows and columns of each tap computed once per tap.  Stride 2
+** (dilation 1): taps kj and kj + 1 write the even and odd columns of the same
+** run, never the same entry, so a pair of them is one contiguous interleaved
+** add (which vectorises; a stride-2 scatter does not).  Every entry of x sums
+** its terms in the same order as before (taps in (ki, kj) order).
+*/
+CB_SIMD_CLONES
 static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t nb, double *x, size_t xstride)
 {
   int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
   size_t cols = nb * (size_t)P;
-  for (int64_t c = 0; c < cpg; c++)
-    for (int64_t ki = 0; ki < g->kh; ki++)
-      for (int64_t kj = 0; kj < g->kw; kj++) {
-        const double *row = col + (size_t)((c * g->kh + ki) * g->kw + kj) * cols;
-        for (size_t s = 0; s < nb; s++) {
-          double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-          const double *r = row + s * (size_t)P;
-          int64_t off = kj * g->dw - g->pl, j0, j1;   /* columns in range, as im2col_row */
+  int pair = g->sw == 2 && g->dw == 1;
+  for (size_t s = 0; s < nb; s++)
+    for (int64_t c = 0; c < cpg; c++) {
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t offi = ki * g->dh - g->pt, i0, i1;
+        const double *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
+        valid_cols(offi, g->sh, g->hin, g->hout, &i0, &i1);
+        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
+          int64_t off = kj * g->dw - g->pl, j0, j1, k0, k1, c0, c1;   /* columns in range, as im2col_row */
           valid_cols(off, g->sw, g->win, g->wout, &j0, &j1);
-          for (int64_t oi = 0; oi < g->hout; oi++) {
-            int64_t ii = oi * g->sh - g->pt + ki * g->dh;
-            double *xr;
-            const double *rr = r + oi * g->wout;
-            if (ii < 0 || ii >= g->hin) continue;
-            xr = xc + ii * g->win + off;
-            if (g->sw == 1) for (int64_t oj = j0; oj < j1; oj++) xr[oj] += rr[oj];
-            else for (int64_t oj = j0; oj < j1; oj++) xr[oj * g->sw] += rr[oj];
+          if (pair && kj + 1 < g->kw) {   /* taps kj, kj + 1 on their common range, the rest one by one */
+            const double *r2 = r + cols;
+            valid_cols(off + 1, 2, g->win, g->wout, &k0, &k1);
+            c0 = j0 > k0 ? j0 : k0; c1 = j1 < k1 ? j1 : k1;
+            if (c1 < c0) c1 = c0;
+            for (int64_t oi = i0; oi < i1; oi++) {
+              double *restrict xr = xc + (oi * g->sh + offi) * g->win + off;
+              const double *restrict ra = r + oi * g->wout, *restrict rb = r2 + oi * g->wout;
+              tap_add(xr, ra, 2, j0, c0 < j1 ? c0 : j1);
+              tap_add(xr + 1, rb, 2, k0, c0 < k1 ? c0 : k1);
+              pair_add(xr, ra, rb, c0, c1);
+              tap_add(xr, ra, 2, c1 > j0 ? c1 : j0, j1);
+              tap_add(xr + 1, rb, 2, c1 > k0 ? c1 : k0, k1);
+            }
+            kj++; r += cols;
+            continue;
           }
+          for (int64_t oi = i0; oi < i1; oi++)
+            tap_add(xc + (oi * g->sh + offi) * g->win + off, r + oi * g->wout, g->sw, j0, j1);
         }
       }
+    }
+}
+
+/* Rows per chunk of la_conv_backward_buf: col [K x chunk P] and the gathered
+   A [opg x chunk P] together at most 16 K doubles (128 KB; at least one row),
+   so col is still in L1/L2 when col2im reads it.  On cifar_base_kw's convs
+   (one row per chunk) CROWN took 10% less time than with 2 MB chunks; on
+   resnet_2b's the chunk size made no measurable difference. */
+static size_t back_chunk(const cb_conv *g, size_t q)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), chunk = ((size_t)1 << 14) / (K * P + opg * P + 1);
+  if (chunk < 1) chunk = 1;
+  if (chunk > q) chunk = q;
+  return chunk;
+}
+
+size_t la_conv_backward_need(const cb_conv *g, size_t q)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), chunk = back_chunk(g, q ? q : 1);
+  return (K + opg) * P * chunk;
 }
 
 /*
 ** Transposed convolution for q rows: for group g, with A_g [opg x (rows*P)]
 ** gathered from the rows, col = W_g^T A_g (dgemm), then col2im adds col into
-** Ain.  Rows are processed in chunks so col stays under ~16 M doubles.
+** Ain.  Rows go in chunks whose col stays in L2 (back_chunk); buf holds
+** la_conv_backward_need doubles (kept by the caller across calls: no fresh
+** pages per call).
 */
-int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain)
+int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain, double *buf)
 {
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
   size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)g->cout * P, isz = (size_t)(g->cin * g->hin * g->win);
-  size_t chunk = (size_t)(1u << 18) / (K * P + opg * P + 1);
-  double *col, *ag;
-  if (chunk < 1) chunk = 1;
-  if (chunk > q) chunk = q;
-  col = cb_alloc(K * P * chunk * sizeof *col);
-  ag = cb_alloc(opg * P * chunk * sizeof *ag);
-  if (!col || !ag) { cb_free(col); cb_free(ag); return CB_ENOMEM; }
+  size_t chunk = back_chunk(g, q ? q : 1);
+  double *col = buf, *ag = buf + K * P * chunk;
   for (size_t r0 = 0; r0 < q; r0 += chunk) {
     size_t nb = q - r0 < chunk ? q - r0 : chunk, cols = nb * P;
     for (int64_t gi = 0; gi < g->groups; gi++) {
@@ -200,9 +268,17 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
       col2im_add(g, gi, col, nb, Ain + r0 * isz, isz);
     }
   }
-  cb_free(col);
-  cb_free(ag);
   return CB_OK;
+}
+
+int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain)
+{
+  double *buf = cb_alloc(la_conv_backward_need(g, q) * sizeof *buf);
+  int rc;
+  if (!buf) return CB_ENOMEM;
+  rc = la_conv_backward_buf(g, W, A, q, Ain, buf);
+  cb_free(buf);
+  return rc;
 }
 
 void la_set_threads(int n) { openblas_set_num_threads(n); }

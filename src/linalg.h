@@ -13,6 +13,19 @@
 void la_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A,
              size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
+/* On a per-element hot loop (function definition): GCC compiles it twice,
+   for AVX2 and for the baseline (SSE2), and the loader picks the widest the
+   CPU has (an ifunc), so one portable binary uses 256-bit vectors where they
+   exist; no -march=native.  The loops it marks give the same bits on both
+   clones (their vector lanes are fixed by the code, and -std=c11 keeps
+   -ffp-contract=off: no FMA contraction).  Elsewhere (clang, other targets)
+   it is nothing. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CB_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CB_SIMD_CLONES
+#endif
+
 /* Y[batch][out] = X[batch][in] W^T + b (AFFINE forward). */
 void la_affine_rows(const double *W, const double *b, size_t out, size_t in,
                     const double *X, size_t batch, double *Y);
@@ -29,6 +42,11 @@ double la_time_dgemm(size_t n, int reps);
    Ain[q][cin*hin*win] += A[q][cout*hout*wout] convolved back through W.
    Returns CB_ENOMEM on failure. */
 int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain);
+
+/* The same with the caller's scratch buf of la_conv_backward_need(g, q)
+   doubles (kept across calls: no allocation, no fresh pages). */
+size_t la_conv_backward_need(const cb_conv *g, size_t q);
+int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain, double *buf);
 
 /* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
 void la_set_threads(int n);

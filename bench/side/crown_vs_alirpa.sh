@@ -9,11 +9,20 @@
 #   first 5 oval21 cifar_base_kw-*.vnnlib; res.csv: the first 3 of cifar10_resnet
 #   resnet2b_pgd_filtered/*.vnnlib), then:
 #   sh crown_vs_alirpa.sh; python3 crown_vs_alirpa_summary.py  (Markdown table)
+# CB_BASE=path to another cerbere (e.g. main's) also runs it, interleaved the same way
+# (base, cerbere, auto_LiRPA, auto_LiRPA, cerbere, base), into *.base1/2.json: the summary
+# then shows its column and the speed-up of CB over it from the same run.
 # Needs auto_LiRPA's Debian dependencies (../shared/peers/README.md).
 SH=${SHARED:-/work/shared}
 P=$SH/peers/alirpa_bounds.py
 CBIN=${CB:-./cb}
+cbrun() { bin=$1; tag=$2
+  for m in ibp crown; do
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $bin bounds $net --data $csv --norm inf --eps $eps --method $m --json ${name}_$m.$tag.json --quiet >/dev/null 2>&1
+  done
+}
 run() { name=$1; net=$2; csv=$3; eps=$4
+  [ -n "${CB_BASE:-}" ] && cbrun "$CB_BASE" base1
   for m in ibp crown; do
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $CBIN bounds $net --data $csv --norm inf --eps $eps --method $m --json ${name}_$m.cb1.json --quiet >/dev/null 2>&1
   done
@@ -22,10 +31,18 @@ run() { name=$1; net=$2; csv=$3; eps=$4
   for m in ibp crown; do
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $CBIN bounds $net --data $csv --norm inf --eps $eps --method $m --json ${name}_$m.cb2.json --quiet >/dev/null 2>&1
   done
+  [ -n "${CB_BASE:-}" ] && cbrun "$CB_BASE" base2
+  return 0
 }
+# DGEMM=path to build/bench/dgemm_rate: the single-thread dgemm rate (CPU time) at the start and
+# the end, into dgemm.txt; the summary then gives each CROWN cell's GFLOP/s and its % of that rate.
+rm -f dgemm.txt
+[ -n "${DGEMM:-}" ] && $DGEMM >> dgemm.txt
 echo "start $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
 run mnist256x6 $SH/benchmarks/mnistfc/onnx/mnist-net_256x6.onnx m.csv 0.015
 run eran9x200 $SH/benchmarks/eran2021/onnx/mnist_relu_9_200.onnx eran.csv 0.015
 run cifar_base_kw $SH/benchmarks/oval21/onnx/cifar_base_kw.onnx cifar.csv 0.0174
 run resnet_2b $SH/benchmarks/cifar10_resnet/onnx/resnet_2b.onnx res.csv 0.0322
 echo "end $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${DGEMM:-}" ] && $DGEMM >> dgemm.txt
+exit 0

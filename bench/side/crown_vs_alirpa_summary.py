@@ -1,7 +1,21 @@
 import json,statistics,glob,sys
 nets=['mnist256x6','eran9x200','cifar_base_kw','resnet_2b']
-print('| net | method | cerbere CPU ms/sample (median) | auto_LiRPA CPU ms/sample (median) | ratio | cerbere mean margin | auto_LiRPA mean margin | cerbere GFLOP/sample |')
-print('|---|---|---|---|---|---|---|---|')
+import os,re
+rate=None   # median of the n=1024 medians in dgemm.txt (start and end of the run)
+if os.path.exists('dgemm.txt'):
+  r=[float(m.group(1)) for m in re.finditer(r'n=1024 1 thread: median ([0-9.]+)',open('dgemm.txt').read())]
+  if r: rate=statistics.median(r); print(f'dgemm n=1024, 1 thread, CPU time: {", ".join(str(x) for x in r)} GFLOP/s (start, end)\n')
+base=any(os.path.exists(n+'_crown.base1.json') for n in nets)
+print('| net | method | cerbere CPU ms/sample (median) | auto_LiRPA CPU ms/sample (median) | ratio | cerbere mean margin | auto_LiRPA mean margin | cerbere GFLOP/sample |'+(' GFLOP/s | of dgemm |' if rate else '')+(' base CPU ms/sample | base / cerbere |' if base else ''))
+print('|---|---|---|---|---|---|---|---|'+('---|---|' if rate else '')+('---|---|' if base else ''))
+def load(n,m,tags):
+  cb={}
+  for t in tags:
+    try: d=json.load(open(n+'_'+m+'.'+t+'.json'))
+    except Exception: continue
+    for s in d['samples']:
+      k=s['index']; cb[k]=(min(cb.get(k,(1e30,))[0], s['cpu_ms']), s['margin_lb'], s['flops'])
+  return cb
 for n in nets:
   al={}
   for f in (n+'.al1.jsonl',n+'.al2.jsonl'):
@@ -12,15 +26,15 @@ for n in nets:
         al[k]=min(al.get(k,(1e30,None))[0], r['cpu_ms']), r['margin_lb']
     except FileNotFoundError: pass
   for m,M in (('ibp','IBP'),('crown','CROWN')):
-    cb={}
-    for f in (n+'_'+m+'.cb1.json',n+'_'+m+'.cb2.json'):
-      try: d=json.load(open(f))
-      except Exception: continue
-      for s in d['samples']:
-        k=s['index']; cb[k]=(min(cb.get(k,(1e30,))[0], s['cpu_ms']), s['margin_lb'], s['flops'])
+    cb=load(n,m,('cb1','cb2')); bs=load(n,m,('base1','base2'))
     rows=sorted(k for k in cb if (M,k) in al)
     if not rows: continue
     tc=statistics.median(cb[k][0] for k in rows); ta=statistics.median(al[(M,k)][0] for k in rows)
     mc=statistics.mean(x for k in rows for x in cb[k][1]); ma=statistics.mean(x for k in rows for x in al[(M,k)][1])
     fl=statistics.median(cb[k][2] for k in rows)/1e9
-    print(f'| {n} | {M} | {tc:.2f} | {ta:.2f} | {ta/tc:.1f}x | {mc:.6g} | {ma:.6g} | {fl:.3f} |')
+    extra=''
+    if rate is not None:   # median GFLOP per sample over the median CPU time per sample
+      gf=fl/(tc*1e-3); extra+=f' {gf:.1f} | {100*gf/rate:.0f}% |'
+    if base and all(k in bs for k in rows):
+      tb=statistics.median(bs[k][0] for k in rows); extra+=f' {tb:.2f} | {tb/tc:.2f}x |'
+    print(f'| {n} | {M} | {tc:.2f} | {ta:.2f} | {ta/tc:.1f}x | {mc:.6g} | {ma:.6g} | {fl:.3f} |'+extra)

@@ -1,0 +1,93 @@
+/*
+** src/linalg.c's transposed convolution (la_conv_backward, the CROWN and
+** interval-Jacobian step through a CONV) against its definition, on random
+** geometries: strides 1-3 (stride 2 takes the paired-tap path of col2im),
+** dilations 1-2, groups 1-2, odd and even kernels, asymmetric pads, and
+** enough rows to span several chunks.  Ain is added to, so it starts random.
+** The reference sums the same products in another order: each entry must be
+** within 1e-13 of the sum of its terms' magnitudes (plus the start value's).
+*/
+#include "testutil.h"
+#include <math.h>
+#include "linalg.h"
+
+static double lurand(unsigned *s)
+{
+  *s = *s * 1103515245u + 12345u;
+  return ((double)((*s >> 8) & 0xffff) / 32768.0) - 1.0;
+}
+
+/* Ain[r] += conv^T(A[r]) by the definition; mag[r] the sums of |terms|. */
+static void naive(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain, double *mag)
+{
+  int64_t cpg = g->cin / g->groups, opg = g->cout / g->groups, isz = g->cin * g->hin * g->win, osz = g->cout * g->hout * g->wout;
+  for (size_t r = 0; r < q; r++)
+    for (int64_t co = 0; co < g->cout; co++)
+      for (int64_t oi = 0; oi < g->hout; oi++)
+        for (int64_t oj = 0; oj < g->wout; oj++) {
+          double a = A[r * (size_t)osz + (size_t)((co * g->hout + oi) * g->wout + oj)];
+          for (int64_t c = 0; c < cpg; c++)
+            for (int64_t ki = 0; ki < g->kh; ki++)
+              for (int64_t kj = 0; kj < g->kw; kj++) {
+                int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
+                size_t x;
+                double t;
+                if (ii < 0 || ii >= g->hin || jj < 0 || jj >= g->win) continue;
+                x = r * (size_t)isz + (size_t)(((co / opg * cpg + c) * g->hin + ii) * g->win + jj);
+                t = a * W[((co * cpg + c) * g->kh + ki) * g->kw + kj];
+                Ain[x] += t;
+                mag[x] += fabs(t);
+              }
+        }
+}
+
+static void test_conv_backward_random(void **state)
+{
+  (void)state;
+  unsigned s = 12345;
+  for (int trial = 0; trial < 60; trial++) {
+    cb_conv g;
+    size_t q = 1 + (size_t)(trial % 7) * 3, nW, isz, osz;
+    double *W, *A, *X, *Y, *R, *mag, *buf;
+    g.groups = 1 + trial % 2;
+    g.cin = g.groups * (1 + trial % 3);
+    g.cout = g.groups * (1 + (trial / 3) % 3);
+    g.kh = 1 + trial % 4; g.kw = 1 + (trial / 4) % 5;
+    g.sh = 1 + (trial / 2) % 3; g.sw = trial % 3 == 0 ? 1 : 2 + (trial / 7) % 2;
+    g.dh = 1 + (trial / 5) % 2; g.dw = trial % 4 == 1 ? 2 : 1;
+    g.pt = trial % 3; g.pb = (trial / 3) % 2; g.pl = (trial / 2) % 3; g.pr = trial % 2;
+    g.hin = 5 + trial % 9; g.win = 4 + (trial * 7) % 11;
+    g.hout = (g.hin + g.pt + g.pb - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+    g.wout = (g.win + g.pl + g.pr - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+    if (g.hout < 1 || g.wout < 1) continue;
+    nW = (size_t)(g.cout * (g.cin / g.groups) * g.kh * g.kw);
+    isz = (size_t)(g.cin * g.hin * g.win); osz = (size_t)(g.cout * g.hout * g.wout);
+    W = malloc(nW * sizeof *W); A = malloc(q * osz * sizeof *A); X = malloc(q * isz * sizeof *X);
+    Y = malloc(q * isz * sizeof *Y); R = malloc(q * isz * sizeof *R); mag = calloc(q * isz, sizeof *mag);
+    buf = malloc(la_conv_backward_need(&g, q) * sizeof *buf);
+    assert_non_null(W); assert_non_null(A); assert_non_null(X); assert_non_null(Y); assert_non_null(R);
+    assert_non_null(mag); assert_non_null(buf);
+    for (size_t i = 0; i < nW; i++) W[i] = lurand(&s);
+    for (size_t i = 0; i < q * osz; i++) A[i] = lurand(&s);
+    for (size_t i = 0; i < q * isz; i++) { X[i] = lurand(&s); Y[i] = X[i]; R[i] = X[i]; mag[i] = fabs(X[i]); }
+    assert_int_equal(la_conv_backward(&g, W, A, q, X), CB_OK);
+    assert_int_equal(la_conv_backward_buf(&g, W, A, q, Y, buf), CB_OK);
+    naive(&g, W, A, q, R, mag);
+    for (size_t i = 0; i < q * isz; i++) {
+      if (fabs(X[i] - R[i]) > 1e-13 * mag[i] || X[i] != Y[i])
+        fail_msg("trial %d (cin %ld cout %ld groups %ld k %ldx%ld s %ldx%ld d %ldx%ld pads %ld %ld %ld %ld in %ldx%ld, %zu rows): "
+                 "entry %zu is %.17g, by definition %.17g (buffered %.17g)", trial, (long)g.cin, (long)g.cout, (long)g.groups,
+                 (long)g.kh, (long)g.kw, (long)g.sh, (long)g.sw, (long)g.dh, (long)g.dw, (long)g.pt, (long)g.pl, (long)g.pb,
+                 (long)g.pr, (long)g.hin, (long)g.win, q, i, X[i], R[i], Y[i]);
+    }
+    free(W); free(A); free(X); free(Y); free(R); free(mag); free(buf);
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_conv_backward_random),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
