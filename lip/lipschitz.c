@@ -12,6 +12,9 @@
 **   MAXPOOL           Linf: 1; L1: c; L2: sqrt(c), c = the largest number of
 **                     windows one input falls in:  |max_w x - max_w y| <=
 **                     max_{i in w} |x_i - y_i|, so sum_w (.)^2 <= c ||x - y||^2.
+**   SORT              1 in every p-norm: continuous, and on each region where the
+**                     order is fixed a permutation (norm 1); a segment crosses
+**                     finitely many regions, so |s(x) - s(y)|_p <= |x - y|_p.
 ** A node whose parameters are a rounding of the file's (exact = 0) has
 ** ||A_true|| <= ||A|| + rel_err || |A| ||, || |A| ||_2 <= sqrt(||A||_1 ||A||_inf).
 ** Arithmetic on bounds rounds outward (round.h, one nextafter step).
@@ -210,6 +213,7 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
     const_fixed(r, i, node_act(n)->lip(n));
     return CB_OK;
   case CB_MAXPOOL: const_maxpool(net, i, o->norm, r); return CB_OK;
+  case CB_SORT: const_fixed(r, i, 1.0); return CB_OK;   /* a permutation per region (header) */
   case CB_KIND_COUNT: break;
   }
   return no_rule(net, i, err);
@@ -248,7 +252,7 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
     case CB_ADD: K[i] = round_add_up(K[n->in[0]], K[n->in[1]]); break;
     case CB_CONCAT: K[i] = concat_rule(n, r->norm, K); break;
     case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_ACT: case CB_MAXPOOL:
+    case CB_ACT: case CB_MAXPOOL: case CB_SORT:
       K[i] = round_mul_up(r->c[i], K[n->in[0]]);
       break;
     case CB_INPUT: case CB_KIND_COUNT: return no_rule(net, i, err);
@@ -306,7 +310,7 @@ static int apply_linear(const cb_net *net, int s, const double *P, size_t nb, do
     one.n = 2;
     return fwd_node(&one, 1, nb, act, err);
   }
-  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_KIND_COUNT: break;
+  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "%s: node \"%s\": not linear", net->path, n->name);
 }
@@ -455,7 +459,7 @@ static double affine_round(const cb_node *n, const lip_result *r, int i, const d
 ** delta_i >= max |computed - exact| at node i (Linf), by kind:
 **   linear:  cinf delta_in + rounding of A x + b (above)
 **   ADD:     delta_a + delta_b + u |y|;  CONCAT: max;  exact maps (RESHAPE, TRANSPOSE,
-**            RELU, CLIP, MAXPOOL): delta_in;  LEAKY_RELU: |alpha| delta_in + u |y|
+**            RELU, CLIP, MAXPOOL, SORT): delta_in;  LEAKY_RELU: |alpha| delta_in + u |y|
 **   SIGMOID, TANH: L delta_in + 16u |y|  (glibc exp/tanh <= 2 ulp; + 3 roundings)
 */
 static int node_delta(const cb_net *net, const lip_result *r, int i, double *const *act, double *d, cb_error *err)
@@ -472,7 +476,7 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
     d[i] = 0;
     for (int k = 0; k < n->n_in; k++) d[i] = fmax(d[i], d[n->in[k]]);
     return CB_OK;
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: d[i] = di; return CB_OK;
+  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: d[i] = di; return CB_OK;
   case CB_ACT:   /* the activation's forward-error rule (act.h) */
     switch (node_act(n)->err) {
     case CB_ACT_ERR_EXACT: d[i] = round_mul_up(r->cinf[i], di); return CB_OK;

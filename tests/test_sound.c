@@ -346,6 +346,7 @@ static void test_deep(void **st)
 static void test_dense(void **st) { (void)st; sound_net(net_dense(), "dense"); }
 static void test_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
+static void test_groupsort(void **st) { (void)st; sound_net(net_groupsort(), "groupsort"); }
 static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 
 /* Every activation of the table (act.h) in a dense net of its own, and in one
@@ -568,6 +569,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
+    cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
     cmocka_unit_test(test_skipping), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
