@@ -152,6 +152,7 @@ void cb_net_dump(const cb_net *net, FILE *f);                     /* one line pe
 
 /* Canonicalisation (canon.c): exact folds, dead-node removal. */
 int canon_run(cb_net *net, cb_error *err);
+int canon_sort(cb_net *net, cb_error *err);   /* canon_sort.c: GroupSort exports to one SORT */
 
 /* Loaders. */
 int onnx_load(const char *path, cb_net **out, cb_error *err);

@@ -73,6 +73,10 @@ int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, 
 /* Is ONNX value `name` read by any node or the graph output? */
 int ld_used(ld *L, const char *name);
 
+/* onnx_sort.c: TopK, ReduceMax/Min, Max/Min, Split, Neg (GroupSort exports);
+   FOLD_NO if the op is not one of them. */
+int ops_sort(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);
 int ops_batchnorm(ld *L, const Onnx__NodeProto *nd, cb_error *err);

@@ -603,7 +603,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     if (v && v->kind == V_UNSUP) return 1;  /* depends on an unsupported node */
   }
   if (nd->n_output < 1) return ld_err(L, err, CB_EFORMAT, "has no output");
-  if (strcmp(op, "Dropout") && strcmp(op, "MaxPool") && strcmp(op, "BatchNormalization") &&
+  if (strcmp(op, "Dropout") && strcmp(op, "MaxPool") && strcmp(op, "BatchNormalization") && strcmp(op, "Split") &&
       extra_outputs_unused(L, nd, err) != CB_OK) return err->status;
   if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
@@ -648,5 +648,6 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       return ld_err(L, err, CB_EUNSUP, "Dropout mask output is used");
     return ops_alias(L, nd, err);
   }
+  if ((rc = ops_sort(L, nd, err)) != FOLD_NO) return rc;   /* onnx_sort.c */
   return ld_err(L, err, CB_EUNSUP, "operator not supported");
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Generate the 1-Lipschitz (GroupSort / MaxMin) test nets in tests/data/groupsort/.
+
+Run with Debian's python3-torch (torch 1.13, onnx 1.12):
+
+    /usr/bin/python3 tests/data/gen_groupsort.py
+
+One orthogonal GroupSort2 network (deel-lip / deel-torchlip / orthogonium
+style: Linear 64-32-32-10 with orthogonal weights, GroupSort2 on pairs of
+neighbours, smallest first) is trained briefly on nets/digits_test.csv (the
+8x8 digits; this is a test net, so the test split is the training data), in
+float64, with torch's orthogonal parametrisation.  Its weights are then baked
+and the SAME network is exported with its activation written three ways:
+    gs2_topk     Reshape, TopK(largest=0), Reshape          (torch.topk / sort)
+    gs2_reduce   Reshape, ReduceMin, ReduceMax, Concat       (amin / amax)
+    gs2_split    Reshape, Split, Min, Max, Concat            (split, minimum, maximum)
+Other 1-Lipschitz activations, each its own small net (weights orthogonal):
+    maxmin_lnets  MaxMin as LNets writes it: [max of pairs; min of pairs] along
+                  the channels (ReduceMax/ReduceMin keepdims=0, Concat)
+    gs4_topk      GroupSort-4 (TopK over groups of 4)
+    fullsort      FullSort (TopK over the whole layer)
+    crelu_maxmin  deel-torchlip-style MaxMin [relu(x); relu(-x)]  (Relu, Neg, Relu, Concat)
+For every net NAME: groupsort/NAME.onnx (float64 weights, opset 13) and
+groupsort/NAME.out.csv, torch's float64 outputs on the 20 rows of
+nets/digits_test20.csv (`label,y0..y9`, '%.17g').  Deterministic (seeded).
+Python is only needed to regenerate these files; the tests never run it.
+"""
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "groupsort")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+torch.set_default_dtype(torch.float64)
+
+
+def load(path):
+    a = np.loadtxt(path, delimiter=",")
+    return torch.tensor(a[:, 1:]), torch.tensor(a[:, 0]).long()
+
+
+class GS2(nn.Module):
+    """GroupSort2 on neighbour pairs, smallest first, written `how`."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        c = x.shape[1]
+        y = x.view(-1, c // 2, 2)
+        if self.how == "topk":
+            y = torch.topk(y, 2, dim=2, largest=False).values
+        elif self.how == "reduce":
+            y = torch.cat((torch.amin(y, dim=2, keepdim=True), torch.amax(y, dim=2, keepdim=True)), dim=2)
+        else:
+            a, b = y.split(1, dim=2)
+            y = torch.cat((torch.minimum(a, b), torch.maximum(a, b)), dim=2)
+        return y.reshape(-1, c)
+
+
+class MaxMinLNets(nn.Module):
+    def forward(self, x):
+        c = x.shape[1]
+        y = x.view(-1, c // 2, 2)
+        return torch.cat((torch.amax(y, dim=2), torch.amin(y, dim=2)), dim=1)
+
+
+class GSk(nn.Module):
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        c = x.shape[1]
+        k = self.k or c
+        return torch.topk(x.view(-1, c // k, k), k, dim=2, largest=False).values.reshape(-1, c)
+
+
+class CReLU(nn.Module):
+    def forward(self, x):
+        return torch.cat((torch.relu(x), torch.relu(-x)), dim=1)
+
+
+def orth_net(widths, act, seed, crelu=False):
+    torch.manual_seed(seed)
+    layers = []
+    for i in range(len(widths) - 1):
+        inn = widths[i] * (2 if crelu and i > 0 else 1)
+        lin = nn.Linear(inn, widths[i + 1])
+        nn.utils.parametrizations.orthogonal(lin)
+        layers.append(lin)
+        if i < len(widths) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def train(net, x, y, steps):
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(8 * net(x), y)   # temperature: 1-Lipschitz logits are small
+        loss.backward()
+        opt.step()
+    acc = (net(x).argmax(1) == y).double().mean().item()
+    return acc
+
+
+def baked(net, act_for):
+    """A plain Sequential with the orthogonal weights as fixed float64 tensors."""
+    layers = []
+    for m in net:
+        if isinstance(m, nn.Linear):
+            lin = nn.Linear(m.in_features, m.out_features)
+            with torch.no_grad():
+                lin.weight.copy_(m.weight.detach())
+                lin.bias.copy_(m.bias.detach())
+            layers.append(lin)
+        else:
+            layers.append(act_for())
+    return nn.Sequential(*layers).eval()
+
+
+def export(model, name, xt):
+    path = os.path.join(OUT, name + ".onnx")
+    torch.onnx.export(model, xt[:1], path, opset_version=13, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    with torch.no_grad():
+        y = model(xt).numpy()
+    with open(os.path.join(OUT, name + ".out.csv"), "w") as f:
+        for r in range(y.shape[0]):
+            f.write("0," + ",".join("%.17g" % v for v in y[r]) + "\n")
+    w = [m.weight.detach().numpy() for m in model if isinstance(m, nn.Linear)]
+    dev = max(np.linalg.norm(a, 2) for a in w) - 1
+    print("%-14s max ||W||_2 - 1 = %.2e" % (name, dev))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    x, y = load(os.path.join(ROOT, "nets", "digits_test.csv"))
+    xt, _ = load(os.path.join(ROOT, "nets", "digits_test20.csv"))
+    net = orth_net([64, 32, 32, 10], lambda: GS2("topk"), 1)
+    print("gs2 training accuracy %.3f" % train(net, x, y, 150))
+    for how in ("topk", "reduce", "split"):
+        export(baked(net, lambda: GS2(how)), "gs2_" + how, xt)
+    for name, act, seed, crelu in (("maxmin_lnets", MaxMinLNets, 2, False), ("gs4_topk", lambda: GSk(4), 3, False),
+                                   ("fullsort", lambda: GSk(0), 4, False)):
+        n = orth_net([64, 16, 16, 10], act, seed)
+        print("%s training accuracy %.3f" % (name, train(n, x, y, 100)))
+        export(baked(n, act), name, xt)
+    n = orth_net([64, 16, 16, 10], CReLU, 5, crelu=True)
+    print("crelu_maxmin training accuracy %.3f" % train(n, x, y, 100))
+    export(baked(n, CReLU), "crelu_maxmin", xt)
+
+
+if __name__ == "__main__":
+    main()
