@@ -209,6 +209,9 @@ static int op_minmax(ld *L, const Onnx__NodeProto *nd, int max, cb_error *err)
   int ra, rb, in2[2], C, S, i;
   cb_shape s1, s2;
   if (nd->n_input != 2) return ld_err(L, err, CB_EUNSUP, "%s of %zu operands (2 supported)", nd->op_type, nd->n_input);
+  for (size_t k = 0; k < 2; k++)
+    if ((a = input_of(L, nd, k)) && a->kind == V_CONST)
+      return ld_err(L, err, CB_EUNSUP, "%s with a constant operand is not supported (only of two computed tensors)", nd->op_type);
   if (!(a = computed(L, nd, 0, err)) || !(b = computed(L, nd, 1, err))) return err->status;
   if (!same_shape(&a->shape, &b->shape))
     return ld_err(L, err, CB_EUNSUP, "%s of operands of different shapes (broadcasting is not supported)", nd->op_type);

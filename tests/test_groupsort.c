@@ -11,7 +11,8 @@
 **     margin / (sqrt 2 K) on the 20 digits rows;
 **   - bounds of every method over L-inf / L2 / L1 balls (radii 0.01, 0.1,
 **     0.5, with and without the clip box [0, 1]) hold every sampled point and
-**     the iterates of a sign-gradient attack on each logit, tolerance 0.
+**     the iterates of a sign-gradient attack on each logit, tolerance 0;
+**   - a TopK whose indices are read and a Max with a constant are refused.
 */
 #include <math.h>
 #include "testutil.h"
@@ -123,6 +124,24 @@ static void test_lipschitz(void **st)
   }
 }
 
+/* Refusals: one line naming the file, the node and what is wrong. */
+static void test_refused(void **st)
+{
+  static const char *bad[2][3] = {{"bad_topk_indices", "\"topk_used_indices\" (op TopK)", "output 1 (\"i\") is used"},
+                                  {"bad_max_const", "\"max_with_constant\" (op Max)", "constant operand"}};
+  (void)st;
+  for (int k = 0; k < 2; k++) {
+    char p[256];
+    cb_net *net = NULL;
+    cb_error err = {0};
+    snprintf(p, sizeof p, "tests/data/groupsort/%s.onnx", bad[k][0]);
+    assert_int_equal(cb_net_load(p, &net, &err), CB_EUNSUP);
+    assert_null(net);
+    if (!strstr(err.msg, p) || !strstr(err.msg, bad[k][1]) || !strstr(err.msg, bad[k][2]) || strchr(err.msg, '\n'))
+      fail_msg("%s: message \"%s\"", bad[k][0], err.msg);
+  }
+}
+
 static uint64_t seed = 777;
 
 static double gauss(void) { return sqrt(-2 * log(1 - urand(&seed))) * cos(6.283185307179586 * urand(&seed)); }
@@ -222,7 +241,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_predict), cmocka_unit_test(test_same_graph),
-    cmocka_unit_test(test_lipschitz), cmocka_unit_test(test_sound),
+    cmocka_unit_test(test_lipschitz), cmocka_unit_test(test_sound), cmocka_unit_test(test_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

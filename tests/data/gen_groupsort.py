@@ -20,6 +20,9 @@ Other 1-Lipschitz activations, each its own small net (weights orthogonal):
     gs4_topk      GroupSort-4 (TopK over groups of 4)
     fullsort      FullSort (TopK over the whole layer)
     crelu_maxmin  deel-torchlip-style MaxMin [relu(x); relu(-x)]  (Relu, Neg, Relu, Concat)
+Refused on purpose (tests/test_groupsort.c checks the one-line message):
+    bad_topk_indices  TopK whose Indices output is read (an ArgMax-like use)
+    bad_max_const     Max(x, 0.5): a constant operand
 For every net NAME: groupsort/NAME.onnx (float64 weights, opset 13) and
 groupsort/NAME.out.csv, torch's float64 outputs on the 20 rows of
 nets/digits_test20.csv (`label,y0..y9`, '%.17g').  Deterministic (seeded).
@@ -138,6 +141,23 @@ def export(model, name, xt):
     print("%-14s max ||W||_2 - 1 = %.2e" % (name, dev))
 
 
+def bad_nets():
+    import onnx
+    from onnx import TensorProto as TP, helper, numpy_helper
+    x = helper.make_tensor_value_info("x", TP.DOUBLE, [1, 4])
+    y = helper.make_tensor_value_info("y", TP.DOUBLE, [1, 2])
+    k = numpy_helper.from_array(np.array([2], dtype=np.int64), "k")
+    nodes = [helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk_used_indices", axis=1),
+             helper.make_node("Cast", ["i"], ["f"], name="cast", to=TP.DOUBLE),
+             helper.make_node("Add", ["v", "f"], ["y"], name="add")]
+    g = helper.make_graph(nodes, "bad", [x], [y], [k])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(OUT, "bad_topk_indices.onnx"))
+    y4 = helper.make_tensor_value_info("y", TP.DOUBLE, [1, 4])
+    c = numpy_helper.from_array(np.array([0.5]), "c")
+    g = helper.make_graph([helper.make_node("Max", ["x", "c"], ["y"], name="max_with_constant")], "bad", [x], [y4], [c])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(OUT, "bad_max_const.onnx"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     x, y = load(os.path.join(ROOT, "nets", "digits_test.csv"))
@@ -154,6 +174,7 @@ def main():
     n = orth_net([64, 16, 16, 10], CReLU, 5, crelu=True)
     print("crelu_maxmin training accuracy %.3f" % train(n, x, y, 100))
     export(baked(n, CReLU), "crelu_maxmin", xt)
+    bad_nets()
 
 
 if __name__ == "__main__":
