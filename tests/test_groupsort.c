@@ -3,7 +3,8 @@
 ** tests/data/gen_groupsort.py): one orthogonal GroupSort2 net exported three
 ** ways (TopK; ReduceMin/ReduceMax/Concat; Split/Min/Max/Concat), LNets'
 ** MaxMin, GroupSort-4, FullSort and deel-torchlip's [relu(x); relu(-x)].
-**   - predict matches torch's float64 outputs (relative 1e-9);
+**   - predict matches torch's float64 outputs (relative 1e-9); also a conv
+**     net with deel-torchlip's channel GroupSort2 (TopK and Split exports);
 **   - the three GroupSort2 exports load to the same canonical graph (kinds,
 **     shapes, SORT parameters, weights bit for bit), hence the same bounds;
 **   - the global Lipschitz constant in L2 is <= 1 + 1e-6 for every net, and
@@ -18,8 +19,10 @@
 #include "testutil.h"
 #include "lipschitz.h"
 
-static const char *nets[] = {"gs2_topk", "gs2_reduce", "gs2_split", "maxmin_lnets", "gs4_topk", "fullsort", "crelu_maxmin"};
+static const char *nets[] = {"gs2_topk", "gs2_reduce", "gs2_split", "maxmin_lnets", "gs4_topk", "fullsort", "crelu_maxmin",
+                             "conv_gs2_topk", "conv_gs2_split"};
 #define NNETS (sizeof nets / sizeof nets[0])
+#define NORTH 7   /* the first 7 have orthogonal weights */
 
 static cb_net *load(const char *name)
 {
@@ -51,13 +54,12 @@ static void test_predict(void **st)
   }
 }
 
-/* The three GroupSort2 exports: one canonical graph. */
-static void test_same_graph(void **st)
+/* Exports of one net (nets[first], then the others of [first, last)): one canonical graph. */
+static void same_graph(size_t first, size_t last, int want_n)
 {
-  cb_net *a = load("gs2_topk");
+  cb_net *a = load(nets[first]);
   int sorts = 0;
-  (void)st;
-  for (int k = 1; k < 3; k++) {
+  for (size_t k = first + 1; k < last; k++) {
     cb_net *b = load(nets[k]);
     assert_int_equal(a->n, b->n);
     assert_int_equal(a->output, b->output);
@@ -71,18 +73,30 @@ static void test_same_graph(void **st)
         assert_int_equal(x->p.sort.g, y->p.sort.g);
         assert_int_equal(x->p.sort.inner, y->p.sort.inner);
         assert_int_equal(x->p.sort.desc, y->p.sort.desc);
-        sorts += k == 1;
+        sorts += k == first + 1;
       }
       if (x->kind == CB_AFFINE) {
         assert_memory_equal(x->p.aff.W, y->p.aff.W, x->p.aff.out * x->p.aff.in * sizeof(double));
         assert_memory_equal(x->p.aff.b, y->p.aff.b, x->p.aff.out * sizeof(double));
       }
+      if (x->kind == CB_CONV) {
+        const cb_conv *g = &x->p.conv.g;
+        assert_memory_equal(g, &y->p.conv.g, sizeof *g);
+        assert_memory_equal(x->p.conv.W, y->p.conv.W, (size_t)(g->cout * g->cin / g->groups * g->kh * g->kw) * sizeof(double));
+      }
     }
     cb_net_free(b);
   }
-  assert_int_equal(sorts, 2);   /* AFFINE SORT AFFINE SORT AFFINE */
-  assert_int_equal(a->n, 6);
+  assert_int_equal(sorts, 2);   /* weighted, SORT, weighted, SORT, ... */
+  assert_int_equal(a->n, want_n);
   cb_net_free(a);
+}
+
+static void test_same_graph(void **st)
+{
+  (void)st;
+  same_graph(0, 3, 6);   /* INPUT AFFINE SORT AFFINE SORT AFFINE */
+  same_graph(7, 9, 8);   /* INPUT RESHAPE CONV SORT CONV SORT RESHAPE AFFINE */
 }
 
 /* K <= 1 + 1e-6 in L2; equal constants and radii across the three exports. */
@@ -102,21 +116,21 @@ static void test_lipschitz(void **st)
       lip_opts_init(&o);
       o.norm = norms[ni];
       if (lip_analyze(net, &o, &r, &err) != CB_OK) fail_msg("%s: %s", nets[k], err.msg);
-      if (ni == 0) {
-        printf("%-14s L2 K_layerwise %.17g K_merged %.17g\n", nets[k], r->K_layerwise, r->K_merged);
-        assert_true(r->K_layerwise <= 1 + 1e-6 && r->K_merged <= 1 + 1e-6);
-      }
+      if (ni == 0) printf("%-14s L2 K_layerwise %.17g K_merged %.17g\n", nets[k], r->K_layerwise, r->K_merged);
+      if (ni == 0 && k < NORTH) assert_true(r->K_layerwise <= 1 + 1e-6 && r->K_merged <= 1 + 1e-6);
       for (size_t s = 0; s < cb_data_rows(x); s++) {
         lip_sample ls;
         if (lip_certify(net, r, cb_data_x(x, s), cb_data_label(x, s), &ls, &err) != CB_OK) fail_msg("%s", err.msg);
         if (k == 0) rad0[s] = ls.radius;
         else if (k < 3 && ls.radius != rad0[s]) fail_msg("%s row %zu: radius %.17g, gs2_topk %.17g", nets[k], s, ls.radius, rad0[s]);
-        if (ni == 0 && ls.margin_lo > 0)   /* margin / (sqrt 2 K), K within 1e-6 of 1 */
+        if (k == 8 && ls.radius != rad0[s]) fail_msg("conv_gs2_split row %zu: radius differs from conv_gs2_topk", s);
+        if (k == 7) rad0[s] = ls.radius;
+        if (ni == 0 && k < NORTH && ls.margin_lo > 0)   /* margin / (sqrt 2 K), K within 1e-6 of 1 */
           assert_true(ls.radius >= ls.margin_lo / sqrt(2.0) / (1 + 1e-6) * (1 - 1e-12));
         ncert += ls.radius > 0;
       }
-      if (k == 0) K0 = r->K_merged;
-      else if (k < 3 && r->K_merged != K0) fail_msg("%s: K %.17g, gs2_topk %.17g", nets[k], r->K_merged, K0);
+      if (k == 0 || k == 7) K0 = r->K_merged;
+      else if ((k < 3 || k == 8) && r->K_merged != K0) fail_msg("%s: K %.17g, gs2_topk %.17g", nets[k], r->K_merged, K0);
       if (k == 0) printf("L%s: gs2 exports K %.17g, %d of 20 rows certified at a positive radius\n",
                          cb_norm_table[norms[ni]].name, K0, ncert);
       lip_result_free(r); cb_data_free(x); cb_net_free(net);
@@ -218,9 +232,9 @@ static long sound_case(const cb_net *net, cb_lp norm, double eps, int clip, cons
 static void test_sound(void **st)
 {
   static const double radii[3] = {0.01, 0.1, 0.5};
-  static const char *pick[4] = {"gs2_topk", "maxmin_lnets", "fullsort", "crelu_maxmin"};
+  static const char *pick[5] = {"gs2_topk", "maxmin_lnets", "fullsort", "crelu_maxmin", "conv_gs2_split"};
   (void)st;
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < 5; k++) {
     cb_net *net = load(pick[k]);
     cb_data *x = must_csv("nets/digits_test20.csv", cb_net_input_size(net));
     long checks = 0;

@@ -20,6 +20,10 @@ Other 1-Lipschitz activations, each its own small net (weights orthogonal):
     gs4_topk      GroupSort-4 (TopK over groups of 4)
     fullsort      FullSort (TopK over the whole layer)
     crelu_maxmin  deel-torchlip-style MaxMin [relu(x); relu(-x)]  (Relu, Neg, Relu, Concat)
+    conv_gs2_topk, conv_gs2_split  a small conv net (not orthogonal) with
+                  deel-torchlip's channel GroupSort2 on [N, C, H, W] feature
+                  maps (pairs of channels), exported with TopK and with
+                  Split/Min/Max/Concat
 Refused on purpose (tests/test_groupsort.c checks the one-line message):
     bad_topk_indices  TopK whose Indices output is read (an ArgMax-like use)
     bad_max_const     Max(x, 0.5): a constant operand
@@ -63,6 +67,39 @@ class GS2(nn.Module):
             a, b = y.split(1, dim=2)
             y = torch.cat((torch.minimum(a, b), torch.maximum(a, b)), dim=2)
         return y.reshape(-1, c)
+
+
+class ChannelGS2(nn.Module):
+    """GroupSort2 on pairs of channels of [N, C, H, W] (deel-torchlip's GroupSort on dim 1)."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        y = x.view(-1, c // 2, 2, h, w)
+        if self.how == "topk":
+            y = torch.topk(y, 2, dim=2, largest=False).values
+        else:
+            a, b = y.split(1, dim=2)
+            y = torch.cat((torch.minimum(a, b), torch.maximum(a, b)), dim=2)
+        return y.reshape(-1, c, h, w)
+
+
+class ConvGS(nn.Module):
+    def __init__(self, how):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.a1 = ChannelGS2(how)
+        self.c2 = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+        self.a2 = ChannelGS2(how)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.a1(self.c1(x.view(-1, 1, 8, 8)))
+        x = self.a2(self.c2(x))
+        return self.fc(x.reshape(-1, 64))
 
 
 class MaxMinLNets(nn.Module):
@@ -136,7 +173,7 @@ def export(model, name, xt):
     with open(os.path.join(OUT, name + ".out.csv"), "w") as f:
         for r in range(y.shape[0]):
             f.write("0," + ",".join("%.17g" % v for v in y[r]) + "\n")
-    w = [m.weight.detach().numpy() for m in model if isinstance(m, nn.Linear)]
+    w = [m.weight.detach().numpy() for m in model.modules() if isinstance(m, nn.Linear)]
     dev = max(np.linalg.norm(a, 2) for a in w) - 1
     print("%-14s max ||W||_2 - 1 = %.2e" % (name, dev))
 
@@ -174,6 +211,13 @@ def main():
     n = orth_net([64, 16, 16, 10], CReLU, 5, crelu=True)
     print("crelu_maxmin training accuracy %.3f" % train(n, x, y, 100))
     export(baked(n, CReLU), "crelu_maxmin", xt)
+    torch.manual_seed(6)
+    conv = ConvGS("topk")
+    print("conv_gs2 training accuracy %.3f" % train(conv, x, y, 60))
+    for how in ("topk", "split"):
+        m = ConvGS(how).eval()
+        m.load_state_dict(conv.state_dict())
+        export(m, "conv_gs2_" + how, xt)
     bad_nets()
 
 
