@@ -6,10 +6,12 @@
 **   - one candidate j:  y_r = x_j  (exact, both sides);
 **   - always:  y_r in [r-th order statistic of l, of u]  (order statistics are
 **     nondecreasing in every entry): the constant lines;
-**   - the group's max (rank 0 desc, g-1 asc), max over the candidates:
-**       lower  y >= x_j*,  j* = the candidate with the largest l + u
-**       (DeepPoly's choice for max; any member is below the max);
-**   - the group's min: upper  y <= x_j*, the smallest l + u;
+**   - largest first: a member j whose rank is >= r at every point
+**     (rmin_j >= r) is below y_r:  lower  y_r >= x_j  (the one with the
+**     largest l + u); one whose rank is <= r (rmax_j <= r) is above:
+**     upper  y_r <= x_j (smallest l + u); smallest first: the other way round.
+**     For the group's max every member qualifies below (DeepPoly's max), for
+**     its min every member above; these lines win over the others;
 **   - two candidates a, b (any rank): y in [min(x_a, x_b), max(x_a, x_b)];
 **       max(a, b) = b + relu(a - b), a - b in [L, U] = [l_a - u_b, u_a - l_b]:
 **       upper  y <= mu x_a + (1 - mu) x_b + c,  mu = U / (U - L)  (the ReLU chord);
@@ -18,8 +20,9 @@
 **     stored weights: max(a, b) - w.x is convex, so its max over the box is at
 **     one of the 4 vertices (c = that max, rounded up); min(a, b) - w.x is
 **     concave (c' = the min over the vertices, rounded down).
-** A k-sort's middle ranks with 3 or more candidates keep the constants: sound,
-** looser than a relaxed sorting network (said in docs/soundness.md).
+** A k-sort's middle ranks with 3 or more candidates and no member surely
+** below (above) keep the constants: sound, looser than a relaxed sorting
+** network (said in docs/soundness.md).
 ** Source: Singh et al. 2019 (DeepPoly) max; Zhang et al. 2018 (CROWN) ReLU chord;
 ** auto_LiRPA BoundMax (the same a + relu(b - a) form).
 */
@@ -65,23 +68,24 @@ void relax_sort_group(const cb_node *n, const double *l, const double *u, const 
                       sort_line *lo, sort_line *up)
 {
   size_t g = (size_t)n->p.sort.g, *rmin = zs, *rmax = zs + g;
+  int desc = n->p.sort.desc;
   double *ls = zd, *us = zd + g;
   sort_values(n, l, idx, rmin, ls);   /* rmin as the order's scratch, filled below */
   sort_values(n, u, idx, rmin, us);
   sort_rank_range(n, l, u, idx, rmin, rmax);
   for (size_t r = 0; r < g; r++) {
-    size_t cand[2] = {0, 0}, nc = 0, top = 0, bot = 0;
-    int is_max = n->p.sort.desc ? r == 0 : r == g - 1, is_min = n->p.sort.desc ? r == g - 1 : r == 0;
-    double best_top = -HUGE_VAL, best_bot = HUGE_VAL;
+    size_t cand[2] = {0, 0}, nc = 0, below = 0, above = 0;
+    double best_below = -HUGE_VAL, best_above = HUGE_VAL;
     line_const(&lo[r], ls[r]);
     line_const(&up[r], us[r]);
     for (size_t j = 0; j < g; j++) {
       double mid = l[idx[j]] + u[idx[j]];
+      int late = rmin[j] >= r, early = rmax[j] <= r;   /* rank >= r, <= r at every point */
+      if ((desc ? late : early) && isfinite(mid) && mid > best_below) { best_below = mid; below = j; }   /* x_j <= y_r */
+      if ((desc ? early : late) && isfinite(mid) && mid < best_above) { best_above = mid; above = j; }   /* x_j >= y_r */
       if (rmin[j] > r || rmax[j] < r) continue;
       if (nc < 2) cand[nc] = j;
       nc++;
-      if (mid > best_top) { best_top = mid; top = j; }
-      if (mid < best_bot) { best_bot = mid; bot = j; }
     }
     if (nc == 1) { line_one(&lo[r], idx[cand[0]]); line_one(&up[r], idx[cand[0]]); continue; }
     if (nc == 2 && isfinite(l[idx[cand[0]]] + u[idx[cand[0]]] + l[idx[cand[1]]] + u[idx[cand[1]]])) {
@@ -90,7 +94,7 @@ void relax_sort_group(const cb_node *n, const double *l, const double *u, const 
       if (mu.n > 0) up[r] = mu;
       if (ml.n > 0) lo[r] = ml;
     }
-    if (is_max && best_top > -HUGE_VAL && isfinite(best_top)) line_one(&lo[r], idx[top]);
-    if (is_min && best_bot < HUGE_VAL && isfinite(best_bot)) line_one(&up[r], idx[bot]);
+    if (best_below > -HUGE_VAL) line_one(&lo[r], idx[below]);
+    if (best_above < HUGE_VAL) line_one(&up[r], idx[above]);
   }
 }
