@@ -13,7 +13,9 @@
 **   - bounds of every method over L-inf / L2 / L1 balls (radii 0.01, 0.1,
 **     0.5, with and without the clip box [0, 1]) hold every sampled point and
 **     the iterates of a sign-gradient attack on each logit, tolerance 0;
-**   - a TopK whose indices are read and a Max with a constant are refused.
+**   - a TopK whose indices are read and a Max with a constant are refused;
+**   - end to end: `cerbere lipschitz` K <= 1 + 1e-6, `cerbere certify --radius`
+**     the same radius per row from the three exports.
 */
 #include <math.h>
 #include "testutil.h"
@@ -156,6 +158,46 @@ static void test_refused(void **st)
   }
 }
 
+static char cerbere[512];
+
+/* The commands end to end: `lipschitz` gives K <= 1 + 1e-6 and `certify
+   --radius` the same certified radius per row for the three exports. */
+static void test_cli(void **st)
+{
+  char dir[] = "/tmp/cb_gs_XXXXXX", p[256];
+  double rad[20] = {0};
+  (void)st;
+  assert_non_null(mkdtemp(dir));
+  for (int k = 0; k < 3; k++) {
+    cJSON *j, *s;
+    int row = 0;
+    snprintf(p, sizeof p, "%s/lip_%d.json", dir, k);
+    assert_int_equal(cerbere_run(cerbere, "lipschitz tests/data/groupsort/%s.onnx --norm 2 --quiet --json %s", nets[k], p), 0);
+    assert_non_null(j = load_json(p));
+    assert_true(cJSON_GetObjectItem(j, "K_merged")->valuedouble <= 1 + 1e-6);
+    cJSON_Delete(j);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/c%d", dir, k);
+    assert_int_equal(cerbere_run(cerbere, "certify tests/data/groupsort/%s.onnx --data nets/digits_test20.csv --norm 2 --eps 0.1 "
+                                          "--radius --methods clean,lipschitz,crown --quiet --out %s > /dev/null", nets[k], p), 0);
+    snprintf(p, sizeof p, "%s/c%d/report.json", dir, k);
+    assert_non_null(j = load_json(p));
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "runs"), 0), "samples")) {
+      int i = cJSON_GetObjectItem(s, "index")->valueint;
+      double r = cJSON_GetObjectItem(s, "certified_radius")->valuedouble;
+      assert_true(i >= 0 && i < 20 && r > 0);
+      if (k == 0) rad[i] = r;
+      else if (r != rad[i]) fail_msg("%s row %d: certified radius %.17g, gs2_topk %.17g", nets[k], i, r, rad[i]);
+      row++;
+    }
+    assert_int_equal(row, 20);
+    cJSON_Delete(j);
+    snprintf(p, sizeof p, "rm -rf %s/c%d", dir, k);
+    assert_int_equal(system(p), 0);
+  }
+  assert_int_equal(rmdir(dir), 0);
+}
+
 static uint64_t seed = 777;
 
 static double gauss(void) { return sqrt(-2 * log(1 - urand(&seed))) * cos(6.283185307179586 * urand(&seed)); }
@@ -251,11 +293,14 @@ static void test_sound(void **st)
   }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_predict), cmocka_unit_test(test_same_graph),
     cmocka_unit_test(test_lipschitz), cmocka_unit_test(test_sound), cmocka_unit_test(test_refused),
+    cmocka_unit_test(test_cli),
   };
+  (void)argc;
+  cerbere_bin(argv[0], cerbere, sizeof cerbere);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
