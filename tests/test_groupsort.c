@@ -4,7 +4,8 @@
 ** ways (TopK; ReduceMin/ReduceMax/Concat; Split/Min/Max/Concat), LNets'
 ** MaxMin, GroupSort-4, FullSort and deel-torchlip's [relu(x); relu(-x)].
 **   - predict matches torch's float64 outputs (relative 1e-9); also a conv
-**     net with deel-torchlip's channel GroupSort2 (TopK and Split exports);
+**     net with deel-torchlip's channel GroupSort2 (TopK and Split exports),
+**     and the general ops: Max/Min of two branches, ReduceMax/Min over H, W;
 **   - the three GroupSort2 exports load to the same canonical graph (kinds,
 **     shapes, SORT parameters, weights bit for bit), hence the same bounds;
 **   - the global Lipschitz constant in L2 is <= 1 + 1e-6 for every net, and
@@ -22,7 +23,7 @@
 #include "lipschitz.h"
 
 static const char *nets[] = {"gs2_topk", "gs2_reduce", "gs2_split", "maxmin_lnets", "gs4_topk", "fullsort", "crelu_maxmin",
-                             "conv_gs2_topk", "conv_gs2_split"};
+                             "conv_gs2_topk", "conv_gs2_split", "max_branches", "reduce_spatial"};
 #define NNETS (sizeof nets / sizeof nets[0])
 #define NORTH 7   /* the first 7 have orthogonal weights */
 
@@ -239,7 +240,7 @@ static long sound_case(const cb_net *net, cb_lp norm, double eps, int clip, cons
   if (clip) assert_int_equal(cb_region_clip(set, zero, one, n, &err), CB_OK);
   for (int m = 0; m < 4; m++)
     if (cb_bounds_logits(net, set, (cb_bound_method)m, lo + 16 * m, hi + 16 * m, no, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
-  for (int k = 0; k < 300; k++) {
+  for (int k = 0; k < 200; k++) {
     double s = 0, r = k % 2 ? urand(&seed) : 1;
     for (size_t j = 0; j < n; j++) {
       g[j] = norm == CB_LP_INF ? (k % 2 ? 2 * urand(&seed) - 1 : (urand(&seed) < 0.5 ? -1 : 1)) : gauss();
@@ -253,7 +254,7 @@ static long sound_case(const cb_net *net, cb_lp norm, double eps, int clip, cons
   for (size_t t = 0; t < 2 * no; t++) {   /* ascend (t even) or descend logit t / 2 */
     double dir = t % 2 ? -1 : 1, step = eps / 4, yp[16], ym[16];
     memcpy(x, x0, n * sizeof *x);
-    for (int it = 0; it < 8; it++, step *= 0.7) {
+    for (int it = 0; it < 5; it++, step *= 0.6) {
       for (size_t j = 0; j < n; j++) {
         double keep = x[j];
         x[j] = keep + 1e-6; cb_net_forward(net, x, 1, yp, &err);
@@ -274,9 +275,10 @@ static long sound_case(const cb_net *net, cb_lp norm, double eps, int clip, cons
 static void test_sound(void **st)
 {
   static const double radii[3] = {0.01, 0.1, 0.5};
-  static const char *pick[5] = {"gs2_topk", "maxmin_lnets", "fullsort", "crelu_maxmin", "conv_gs2_split"};
+  static const char *pick[7] = {"gs2_topk", "maxmin_lnets", "fullsort", "crelu_maxmin", "conv_gs2_split", "max_branches",
+                                "reduce_spatial"};
   (void)st;
-  for (int k = 0; k < 5; k++) {
+  for (int k = 0; k < 7; k++) {
     cb_net *net = load(pick[k]);
     cb_data *x = must_csv("nets/digits_test20.csv", cb_net_input_size(net));
     long checks = 0;

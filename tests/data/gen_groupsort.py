@@ -24,6 +24,8 @@ Other 1-Lipschitz activations, each its own small net (weights orthogonal):
                   deel-torchlip's channel GroupSort2 on [N, C, H, W] feature
                   maps (pairs of channels), exported with TopK and with
                   Split/Min/Max/Concat
+    max_branches  general ops: Max and Min of two computed branches (two Gemms)
+    reduce_spatial  general ops: ReduceMax and ReduceMin over H, W of a conv map
 Refused on purpose (tests/test_groupsort.c checks the one-line message):
     bad_topk_indices  TopK whose Indices output is read (an ArgMax-like use)
     bad_max_const     Max(x, 0.5): a constant operand
@@ -100,6 +102,29 @@ class ConvGS(nn.Module):
         x = self.a1(self.c1(x.view(-1, 1, 8, 8)))
         x = self.a2(self.c2(x))
         return self.fc(x.reshape(-1, 64))
+
+
+class MaxBranches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 16)
+        self.b = nn.Linear(64, 16)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        return self.fc(torch.cat((torch.maximum(a, b), torch.minimum(a, b)), dim=1))
+
+
+class ReduceSpatial(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 6, 3, padding=1)
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        y = self.c(x.view(-1, 1, 8, 8))
+        return self.fc(torch.cat((torch.amax(y, dim=(2, 3)), torch.amin(y, dim=(2, 3))), dim=1))
 
 
 class MaxMinLNets(nn.Module):
@@ -218,6 +243,11 @@ def main():
         m = ConvGS(how).eval()
         m.load_state_dict(conv.state_dict())
         export(m, "conv_gs2_" + how, xt)
+    for name, cls, seed in (("max_branches", MaxBranches, 7), ("reduce_spatial", ReduceSpatial, 8)):
+        torch.manual_seed(seed)
+        m = cls()
+        print("%s training accuracy %.3f" % (name, train(m, x, y, 60)))
+        export(m.eval(), name, xt)
     bad_nets()
 
 
