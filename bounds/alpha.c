@@ -260,7 +260,7 @@ static int grad_affine(alpha_st *S, apass *P, int i)
   double *T, *Y = P->G[i];
   if (q < 2 || ws->no_skip) return 0;
   kin = crown_alive(ws, &P->lines[n->in[0]], n->in[0], q, S->ia);
-  if (c >= 0 && c <= P->start && ws->net->node[c].kind == CB_ACT)   /* crown_alive counts c's entries: ACT's are i's */
+  if (c >= 0 && c <= P->start && ws->net->node[c].kind == CB_ACT)   /* an elementwise consumer (not a CONV of its image) */
     kout = crown_alive(ws, &P->lines[c], c, q, S->oa);
   if (8 * kin * kout > 7 * in * out) return 0;
   if (!(Ws = crown_wsub(ws, i, kout < out ? S->oa : NULL, kout, kin < in ? S->ia : NULL, kin)) ||

@@ -67,15 +67,14 @@ int ops_alias(ld *L, const Onnx__NodeProto *nd, cb_error *err);
    any tensor) and binds its output as a constant; FOLD_NO if it does not apply. */
 #define FOLD_NO (-1000)
 int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+/* onnx_sort.c: TopK, ReduceMax/Min, Max/Min, Split, Neg (GroupSort exports);
+   FOLD_NO if the op is not one of them. */
+int ops_sort(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 /* Transpose's perm attribute (default: reversed) checked against shape x
    (a permutation of its rank) into perm[], and the transposed shape. */
 int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, cb_shape *out, cb_error *err);
 /* Is ONNX value `name` read by any node or the graph output? */
 int ld_used(ld *L, const char *name);
-
-/* onnx_sort.c: TopK, ReduceMax/Min, Max/Min, Split, Neg (GroupSort exports);
-   FOLD_NO if the op is not one of them. */
-int ops_sort(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);

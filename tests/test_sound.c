@@ -569,10 +569,10 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
-    cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_exp_overflow_refused),
     cmocka_unit_test(test_skipping), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
+    cmocka_unit_test(test_groupsort),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
