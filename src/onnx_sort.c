@@ -11,7 +11,8 @@
 **   Split                      one selection per output;
 **   Neg                        SCALE by -1.
 ** A selection is an AFFINE whose rows are unit vectors and whose bias is 0:
-** exact (each output is one input entry).  Nodes built twice from the same
+** exact (each output is one input entry); dense, so refused above 2^24
+** entries (a Split of a 2048-entry tensor is 2^21).  Nodes built twice from the same
 ** inputs (the SORT read by both ReduceMax and ReduceMin, the CONCAT read by
 ** both Max and Min) are shared, so canon_sort (canon_sort.c) can fold the
 ** selections around one SORT back into the SORT every export has in common.
@@ -96,7 +97,9 @@ static int select_node(ld *L, const Onnx__NodeProto *nd, int x, const size_t *ma
   size_t rows = shape_size(s), cols = L->net->node[x].size, nw;
   int i;
   cb_node *n;
-  if (!cb_mul_size(rows, cols, &nw)) return ld_err(L, err, CB_ENOMEM, "selection matrix too large");
+  if (!cb_mul_size(rows, cols, &nw) || nw > ((size_t)1 << 24))   /* a dense 0/1 matrix: 128 MB at most */
+    return ld_err(L, err, CB_EUNSUP, "%s on a tensor of %zu entries: its selection matrix (%zu x %zu) is above "
+                  "2^24 entries", nd->op_type, cols, rows, cols);
   if ((i = net_add(L->net, CB_AFFINE, ld_node_name(nd), nd->op_type, &x, 1, s, err)) < 0) return i;
   n = &L->net->node[i];
   n->p.aff.out = rows;
