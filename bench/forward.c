@@ -159,6 +159,7 @@ static net_cost count_cost(const cb_net *net)
       c.other += sz * (double)(g->kh * g->kw);              /* comparisons */
       break;
     }
+    case CB_SORT: c.other += sz * (double)n->p.sort.g; break;   /* insertion-sort comparisons, at most */
     case CB_INPUT: case CB_RESHAPE: case CB_CONCAT: case CB_TRANSPOSE: case CB_KIND_COUNT:
       break;
     }

@@ -25,6 +25,8 @@
 #include "crown_int.h"
 #include "backward.h"
 #include "linalg.h"
+#include "relax_sort.h"
+#include "sort.h"
 #include "round.h"
 
 typedef struct bwd {
@@ -540,6 +542,44 @@ static int back_maxpool(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
+/*
+** SORT, per group: each rank's lower and upper line over at most two input
+** entries (relax_sort.c), picked by the sign of A's entry:
+**   A_in += a w,  bias += a c,  slack += 2 gamma_{size+3} |a| (|w| zmax_in + |c|)
+** (an entry of A_in sums at most g <= size products: the relaxed nodes' factor).
+*/
+static int back_sort(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const double *l = B->ws->lo[n->in[0]], *u = B->ws->hi[n->in[0]], *z = B->ws->zmax[n->in[0]];
+  size_t g = (size_t)n->p.sort.g, isz = n->size, *zs = cb_alloc(3 * g * sizeof *zs);
+  double *zd = cb_alloc(2 * g * sizeof *zd), *sl = cb_calloc(B->q, sizeof *sl), *Ain = acc(B, n->in[0]);
+  sort_line *lines = cb_alloc(2 * g * sizeof *lines);
+  int rc = CB_ENOMEM;
+  if (!zs || !zd || !sl || !Ain || !lines) goto out;
+  for (size_t k = 0; k < sort_groups(n); k++) {
+    size_t *idx = zs + 2 * g;
+    sort_members(n, k, idx);
+    relax_sort_group(n, l, u, idx, zs, zd, lines, lines + g);
+    for (size_t r = 0; r < B->q; r++)
+      for (size_t t = 0; t < g; t++) {
+        double a = A[r * isz + idx[t]], s;
+        const sort_line *L = a > 0 ? &lines[g + t] : &lines[t];
+        if (a == 0) continue;
+        s = fabs(L->c);
+        for (int m = 0; m < L->n; m++) { Ain[r * isz + L->j[m]] += a * L->w[m]; s += fabs(L->w[m]) * z[L->j[m]]; }
+        B->T.bias[r] += a * L->c;
+        B->T.babs[r] += fabs(a * L->c);
+        sl[r] += fabs(a) * s;
+      }
+  }
+  for (size_t r = 0; r < B->q; r++) B->T.slack[r] += crown_relax_gamma(n) * sl[r];
+  rc = CB_OK;
+out:
+  cb_free(zs); cb_free(zd); cb_free(sl); cb_free(lines);
+  return rc;
+}
+
 /* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
 /* How many node inputs read node k. */
 static int consumers(const cb_net *net, int k)
@@ -592,6 +632,7 @@ static int back_node(bwd *B, int i, const double *A)
   case CB_SCALE: return back_scale(B, i, A);
   case CB_ACT: return back_relaxed(B, i, A);
   case CB_MAXPOOL: return back_maxpool(B, i, A);
+  case CB_SORT: return back_sort(B, i, A);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i, A);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }
@@ -922,7 +963,7 @@ out:
 static int is_preactivation(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
-    if ((is_relaxed(net->node[i].kind) || net->node[i].kind == CB_MAXPOOL) && net->node[i].in[0] == k) return 1;
+    if ((is_relaxed(net->node[i].kind) || net->node[i].kind == CB_MAXPOOL || net->node[i].kind == CB_SORT) && net->node[i].in[0] == k) return 1;
   return 0;
 }
 

@@ -264,7 +264,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
       return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\": %s with these parameters is not monotone", ws->net->path, n->name,
                           node_kind_name(n));
     /* fall through */
-  case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: {
+  case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: {
     int rc = fwd_node(ws->net, i, 1, ws->lo, err);
     if (rc == CB_OK) rc = fwd_node(ws->net, i, 1, ws->hi, err);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_LIBM) widen_libm(ws->lo[i], ws->hi[i], n->size, 8 * ROUND_U);

@@ -10,6 +10,7 @@
 #include "forward.h"
 #include "grad.h"
 #include "linalg.h"
+#include "sort.h"
 
 struct cb_grad {
   const cb_net *net;
@@ -81,6 +82,23 @@ static void back_maxpool(cb_grad *g, const cb_node *n, size_t q, const double *A
       }
 }
 
+/* SORT: the adjoint of rank r's position goes to the member at rank r (the
+   forward pass's stable order: the derivative of the computed function). */
+static int back_sort(cb_grad *g, const cb_node *n, size_t q, const double *A, double *Ain)
+{
+  size_t gs = (size_t)n->p.sort.g, *idx = cb_alloc(2 * gs * sizeof *idx), *ord = idx + gs;
+  const double *x = g->act[n->in[0]];
+  if (!idx) return CB_ENOMEM;
+  for (size_t k = 0; k < sort_groups(n); k++) {
+    sort_members(n, k, idx);
+    sort_order(n, x, idx, ord);
+    for (size_t r = 0; r < q; r++)
+      for (size_t t = 0; t < gs; t++) Ain[r * n->size + idx[ord[t]]] += A[r * n->size + idx[t]];
+  }
+  cb_free(idx);
+  return CB_OK;
+}
+
 static int back_node(cb_grad *g, int i, size_t q)
 {
   const cb_node *n = &g->net->node[i];
@@ -109,6 +127,7 @@ static int back_node(cb_grad *g, int i, size_t q)
   case CB_MAXPOOL:
     back_maxpool(g, n, q, A, Ain);
     return CB_OK;
+  case CB_SORT: return back_sort(g, n, q, A, Ain);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(g->net, i, k, q, A, g->adj[n->in[k]]);
     return CB_OK;

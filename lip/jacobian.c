@@ -27,6 +27,7 @@
 #include "jacobian.h"
 #include "linalg.h"
 #include "round.h"
+#include "sort.h"
 
 typedef struct jb {
   const cb_ws *ws;
@@ -231,6 +232,40 @@ static int back_maxpool(jb *B, int i)
   return CB_OK;
 }
 
+/*
+** SORT, group with input boxes [l_j, u_j]: d y_{m_r} / d x_{m_j} is 1 when
+** member j is at rank r, else 0.  Member j can be at rank r when r lies in its
+** rank range (sort_rank_range).  One candidate for rank r: G flows to it
+** exactly; several: each gets G x [0, 1] = hull(0, G), as MaxPool's routes.
+*/
+static int back_sort(jb *B, int i)
+{
+  const cb_ws *ws = B->ws;
+  const cb_node *n = &ws->net->node[i];
+  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]], *gl = B->lo[i], *gh = B->hi[i];
+  size_t g = (size_t)n->p.sort.g, *idx = cb_alloc(3 * g * sizeof *idx), *rmin = idx + g, *rmax = idx + 2 * g;
+  double *L, *H;
+  if (!idx || reach(B, n->in[0], &L, &H) != CB_OK) { cb_free(idx); return CB_ENOMEM; }
+  for (size_t k = 0; k < sort_groups(n); k++) {
+    sort_members(n, k, idx);
+    sort_rank_range(n, l, u, idx, rmin, rmax);
+    for (size_t r = 0; r < g; r++) {
+      size_t routes = 0;
+      for (size_t j = 0; j < g; j++) routes += rmin[j] <= r && r <= rmax[j];
+      for (size_t j = 0; j < g; j++) {
+        if (rmin[j] > r || r > rmax[j]) continue;
+        for (size_t q = 0; q < B->q; q++) {
+          size_t t = q * n->size + idx[j], s = q * n->size + idx[r];
+          L[t] = round_acc_down(L[t], routes == 1 ? gl[s] : mn(gl[s], 0));
+          H[t] = round_acc_up(H[t], routes == 1 ? gh[s] : mx(gh[s], 0));
+        }
+      }
+    }
+  }
+  cb_free(idx);
+  return CB_OK;
+}
+
 /* Adds interval entry s of node i into entry t of the input buffers (L, H). */
 static void route(jb *B, int i, size_t s, double *L, double *H, size_t t)
 {
@@ -288,6 +323,7 @@ static int back_node(jb *B, int i)
   case CB_SCALE: return back_scale(B, i);
   case CB_ACT: return back_act(B, i);
   case CB_MAXPOOL: return back_maxpool(B, i);
+  case CB_SORT: return back_sort(B, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }

@@ -12,6 +12,10 @@
 **   MAXPOOL           Linf: 1; L1: c; L2: sqrt(c), c = the largest number of
 **                     windows one input falls in:  |max_w x - max_w y| <=
 **                     max_{i in w} |x_i - y_i|, so sum_w (.)^2 <= c ||x - y||^2.
+**   CONCAT [relu(v); relu(-v)]  1 from v in every norm (crelu_source)
+**   SORT              1 in every p-norm: continuous, and on each region where the
+**                     order is fixed a permutation (norm 1); a segment crosses
+**                     finitely many regions, so |s(x) - s(y)|_p <= |x - y|_p.
 ** A node whose parameters are a rounding of the file's (exact = 0) has
 ** ||A_true|| <= ||A|| + rel_err || |A| ||, || |A| ||_2 <= sqrt(||A||_1 ||A||_inf).
 ** Arithmetic on bounds rounds outward (round.h, one nextafter step).
@@ -210,6 +214,7 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
     const_fixed(r, i, node_act(n)->lip(n));
     return CB_OK;
   case CB_MAXPOOL: const_maxpool(net, i, o->norm, r); return CB_OK;
+  case CB_SORT: const_fixed(r, i, 1.0); return CB_OK;   /* a permutation per region (header) */
   case CB_KIND_COUNT: break;
   }
   return no_rule(net, i, err);
@@ -230,6 +235,37 @@ static double concat_rule(const cb_node *n, cb_norm norm, const double *K)
   return norm == CB_NORM_2 ? round_next_up(sqrt(s)) : s;
 }
 
+/* Node i without a negation y = -x (SCALE a = -1, b = 0) in front: its input, else i. */
+static int strip_neg(const cb_net *net, int i)
+{
+  const cb_node *n = &net->node[i];
+  if (n->kind != CB_SCALE || !n->exact) return i;
+  for (size_t e = 0; e < n->size; e++) if (n->p.scale.a[e] != -1 || n->p.scale.b[e] != 0) return i;
+  return n->in[0];
+}
+
+/*
+** CONCAT [relu(v); relu(-v)] (either order, either half possibly negated):
+** deel-torchlip's MaxMin, exported as Relu, Neg, Relu, Concat.  Per entry,
+** d1 = relu(x) - relu(y) and d2 = relu(-y) - relu(-x) have the sign of x - y
+** and d1 + d2 = x - y, so |d1| + |d2| = |x - y|, d1^2 + d2^2 <= (x - y)^2 and
+** max(|d1|, |d2|) <= |x - y|: 1-Lipschitz from v in L1, L2 and Linf.
+** Returns v, or -1 when node n is not this pattern.
+*/
+static int crelu_source(const cb_net *net, const cb_node *n)
+{
+  int a, b, va, vb;
+  if (n->kind != CB_CONCAT || n->n_in != 2) return -1;
+  a = strip_neg(net, n->in[0]);
+  b = strip_neg(net, n->in[1]);
+  if (!node_is_act(&net->node[a], CB_ACT_RELU) || !node_is_act(&net->node[b], CB_ACT_RELU)) return -1;
+  va = net->node[a].in[0];
+  vb = net->node[b].in[0];
+  if (strip_neg(net, vb) == va && vb != va) return va;
+  if (strip_neg(net, va) == vb && va != vb) return vb;
+  return -1;
+}
+
 /* Merged block ending at node i, or NULL. */
 static const lip_block *block_at(const lip_result *r, int i)
 {
@@ -246,9 +282,14 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
     const lip_block *b;
     switch (n->kind) {
     case CB_ADD: K[i] = round_add_up(K[n->in[0]], K[n->in[1]]); break;
-    case CB_CONCAT: K[i] = concat_rule(n, r->norm, K); break;
+    case CB_CONCAT: {
+      int v = crelu_source(net, n);
+      K[i] = concat_rule(n, r->norm, K);
+      if (v >= 0) K[i] = fmin(K[i], K[v]);
+      break;
+    }
     case CB_AFFINE: case CB_SCALE: case CB_CONV: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_ACT: case CB_MAXPOOL:
+    case CB_ACT: case CB_MAXPOOL: case CB_SORT:
       K[i] = round_mul_up(r->c[i], K[n->in[0]]);
       break;
     case CB_INPUT: case CB_KIND_COUNT: return no_rule(net, i, err);
@@ -306,7 +347,7 @@ static int apply_linear(const cb_net *net, int s, const double *P, size_t nb, do
     one.n = 2;
     return fwd_node(&one, 1, nb, act, err);
   }
-  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_KIND_COUNT: break;
+  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "%s: node \"%s\": not linear", net->path, n->name);
 }
@@ -455,7 +496,7 @@ static double affine_round(const cb_node *n, const lip_result *r, int i, const d
 ** delta_i >= max |computed - exact| at node i (Linf), by kind:
 **   linear:  cinf delta_in + rounding of A x + b (above)
 **   ADD:     delta_a + delta_b + u |y|;  CONCAT: max;  exact maps (RESHAPE, TRANSPOSE,
-**            RELU, CLIP, MAXPOOL): delta_in;  LEAKY_RELU: |alpha| delta_in + u |y|
+**            RELU, CLIP, MAXPOOL, SORT): delta_in;  LEAKY_RELU: |alpha| delta_in + u |y|
 **   SIGMOID, TANH: L delta_in + 16u |y|  (glibc exp/tanh <= 2 ulp; + 3 roundings)
 */
 static int node_delta(const cb_net *net, const lip_result *r, int i, double *const *act, double *d, cb_error *err)
@@ -472,7 +513,7 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
     d[i] = 0;
     for (int k = 0; k < n->n_in; k++) d[i] = fmax(d[i], d[n->in[k]]);
     return CB_OK;
-  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: d[i] = di; return CB_OK;
+  case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: d[i] = di; return CB_OK;
   case CB_ACT:   /* the activation's forward-error rule (act.h) */
     switch (node_act(n)->err) {
     case CB_ACT_ERR_EXACT: d[i] = round_mul_up(r->cinf[i], di); return CB_OK;

@@ -9,6 +9,7 @@
 **    in double (checked with fma); ACAS Xu's MatMul + Add becomes one AFFINE;
 **  - SCALE with a = 1, b = 0, and RESHAPE to the same shape, are removed;
 **    RESHAPE of RESHAPE reads the original;
+**  - GroupSort exports fold to one SORT (canon_sort.c, first);
 **  - nodes that do not reach the output are dropped.
 ** Runs once per load; O(nodes + parameters).
 */
@@ -141,8 +142,9 @@ static int compact(cb_net *net, cb_error *err)
 
 int canon_run(cb_net *net, cb_error *err)
 {
-  int *uses = cb_calloc((size_t)net->n, sizeof *uses);
-  if (!uses) return cb_error_set(err, CB_ENOMEM, "%s: out of memory", net->path);
+  int *uses, rc = canon_sort(net, err);
+  if (rc != CB_OK) return rc;
+  if (!(uses = cb_calloc((size_t)net->n, sizeof *uses))) return cb_error_set(err, CB_ENOMEM, "%s: out of memory", net->path);
   for (int i = 1; i < net->n; i++) {
     cb_node *n = &net->node[i];
     count_uses(net, uses);

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <gmp.h>
 #include "exact.h"
+#include "sort.h"
 
 typedef struct dy { mpz_t m; long e; } dy;   /* m * 2^e */
 
@@ -441,6 +442,40 @@ static int ex_maxpool(ev *E, int i, int pt)
   return CB_OK;
 }
 
+/* SORT: rank r's enclosure is [r-th order statistic of the lows, of the
+   highs] (order statistics are nondecreasing in every entry); a point input
+   sorts exactly.  Insertion sort by dy_cmp per group. */
+static int ex_sort_side(ev *E, const cb_node *nd, const dy *x, dy *y, const dy **v, size_t *idx)
+{
+  size_t g = (size_t)nd->p.sort.g;
+  for (size_t k = 0; k < sort_groups(nd); k++) {
+    sort_members(nd, k, idx);
+    for (size_t j = 0; j < g; j++) {
+      size_t t = j;
+      while (t > 0 && (nd->p.sort.desc ? dy_cmp(&x[idx[j]], v[t - 1], E->t) > 0 : dy_cmp(&x[idx[j]], v[t - 1], E->t) < 0)) {
+        v[t] = v[t - 1];
+        t--;
+      }
+      v[t] = &x[idx[j]];
+    }
+    for (size_t r = 0; r < g; r++) dy_set(&y[idx[r]], v[r]);
+  }
+  return CB_OK;
+}
+
+static int ex_sort(ev *E, int i, int pt)
+{
+  const cb_node *nd = &E->net->node[i];
+  size_t g = (size_t)nd->p.sort.g, *idx = cb_alloc(g * sizeof *idx);
+  const dy **v = cb_alloc(g * sizeof *v);
+  if (!idx || !v) { cb_free(idx); cb_free((void *)v); return CB_ENOMEM; }
+  ex_sort_side(E, nd, E->lo[nd->in[0]], E->lo[i], v, idx);
+  if (!pt) ex_sort_side(E, nd, E->hi[nd->in[0]], E->hi[i], v, idx);
+  cb_free(idx);
+  cb_free((void *)v);
+  return CB_OK;
+}
+
 /* 1 if node i's value can stay a point given its inputs. */
 static int node_point(const ev *E, const cb_node *nd)
 {
@@ -471,6 +506,7 @@ static int ex_node(ev *E, int i)
     if (node_piecewise_linear(nd)) { ex_pl(E, i, pt); return CB_OK; }
     return ex_smooth(E, i);
   case CB_MAXPOOL: return ex_maxpool(E, i, pt);
+  case CB_SORT: return ex_sort(E, i, pt);
   case CB_KIND_COUNT: break;
   }
   return CB_EINTERNAL;

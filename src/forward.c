@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "forward.h"
+#include "sort.h"
 #include "linalg.h"
 
 static void fwd_scale(const cb_node *n, size_t batch, const double *x, double *y)
@@ -108,6 +109,10 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
   case CB_TRANSPOSE: fwd_transpose(n, &net->node[n->in[0]], batch, x, y); return CB_OK;
   case CB_ACT: fwd_act(n, len, x, y); return CB_OK;
   case CB_MAXPOOL: fwd_maxpool(&n->p.pool.g, batch, x, y); return CB_OK;
+  case CB_SORT:
+    if (sort_forward(n, batch, x, y) != CB_OK)
+      return cb_error_set(err, CB_ENOMEM, "%s: node \"%s\": out of memory in sort", net->path, n->name);
+    return CB_OK;
   case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "%s: node \"%s\": invalid kind", net->path, n->name);

@@ -23,8 +23,9 @@ const cb_kind_facts cb_kind_info[CB_KIND_COUNT] = {
   [CB_TRANSPOSE] = {"TRANSPOSE",  1,  0,  1,  1,  0,  1,  1,  0,  0},
   [CB_ACT]       = {"ACT",        1,  0,  0,  0,  1,  0,  0,  1,  0},
   [CB_MAXPOOL]   = {"MAXPOOL",    1,  0,  0,  0,  0,  1,  1,  0,  0},
+  [CB_SORT]      = {"SORT",       1,  0,  0,  0,  0,  1,  1,  0,  0},
 };
-static_assert(CB_KIND_COUNT == 10, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
+static_assert(CB_KIND_COUNT == 11, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
 
 const char *node_kind_name(const cb_node *n) { return n->kind == CB_ACT ? cb_act_table[n->p.act.type].name : cb_kind_info[n->kind].name; }
 const cb_act_info *node_act(const cb_node *n) { return n->kind == CB_ACT ? &cb_act_table[n->p.act.type] : NULL; }
@@ -268,6 +269,11 @@ static int check_node(const cb_net *net, int i, cb_error *err)
       bad = "pad not smaller than the window";
     break;
   }
+  case CB_SORT:
+    if (x->size != nd->size) { bad = "size changes"; break; }
+    if (nd->p.sort.g < 1 || nd->p.sort.inner < 1 || nd->size % (size_t)(nd->p.sort.g * nd->p.sort.inner))
+      bad = "sort groups do not tile the tensor";
+    break;
   case CB_ACT:
     if ((unsigned)nd->p.act.type >= CB_ACT_COUNT) { bad = "invalid activation"; break; }
     if (node_is_act(nd, CB_ACT_CLIP) && !(nd->p.act.lo <= nd->p.act.hi)) bad = "clip min > max";
@@ -313,7 +319,7 @@ size_t net_param_count(const cb_net *net)
       break;
     }
     case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_ACT: case CB_MAXPOOL: case CB_KIND_COUNT:
+    case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT:
       break;
     }
   }

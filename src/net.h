@@ -41,6 +41,8 @@ typedef enum cb_kind {
   CB_TRANSPOSE,   /* y = permute(x, perm): a pure index map                     */
   CB_ACT,         /* y = f(x) elementwise, f = cb_act_table[p.act.type] (act.h)  */
   CB_MAXPOOL,     /* y[c,i,j] = max over the window of x[c,.,.] (pads are -inf) */
+  CB_SORT,        /* y = x sorted within groups of g entries at stride `inner` (GroupSort,
+                     MaxMin, FullSort, TopK): a permutation per input region (sort.h) */
   CB_KIND_COUNT
 } cb_kind;
 
@@ -96,6 +98,7 @@ typedef struct cb_node {
     struct { cb_act type; double alpha, beta, gamma, lo, hi; } act; /* ACT: alpha (LeakyReLU, ELU,
                                           HardSigmoid, SELU), beta (HardSigmoid), gamma (SELU), lo/hi (Clip) */
     struct { cb_conv g; } pool;                        /* MAXPOOL */
+    struct { int64_t g, inner; int desc; } sort;       /* SORT: group size, stride, 1 = largest first */
   } p;
 } cb_node;
 
@@ -149,6 +152,7 @@ void cb_net_dump(const cb_net *net, FILE *f);                     /* one line pe
 
 /* Canonicalisation (canon.c): exact folds, dead-node removal. */
 int canon_run(cb_net *net, cb_error *err);
+int canon_sort(cb_net *net, cb_error *err);   /* canon_sort.c: GroupSort exports to one SORT */
 
 /* Loaders. */
 int onnx_load(const char *path, cb_net **out, cb_error *err);

@@ -67,6 +67,9 @@ int ops_alias(ld *L, const Onnx__NodeProto *nd, cb_error *err);
    any tensor) and binds its output as a constant; FOLD_NO if it does not apply. */
 #define FOLD_NO (-1000)
 int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+/* onnx_sort.c: TopK, ReduceMax/Min, Max/Min, Split, Neg (GroupSort exports);
+   FOLD_NO if the op is not one of them. */
+int ops_sort(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 /* Transpose's perm attribute (default: reversed) checked against shape x
    (a permutation of its rank) into perm[], and the transposed shape. */
 int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, cb_shape *out, cb_error *err);

@@ -606,9 +606,10 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     if (v && v->kind == V_UNSUP) return 1;  /* depends on an unsupported node */
   }
   if (nd->n_output < 1) return ld_err(L, err, CB_EFORMAT, "has no output");
-  if (strcmp(op, "Dropout") && strcmp(op, "MaxPool") && strcmp(op, "BatchNormalization") &&
+  if (strcmp(op, "Dropout") && strcmp(op, "MaxPool") && strcmp(op, "BatchNormalization") && strcmp(op, "Split") &&
       extra_outputs_unused(L, nd, err) != CB_OK) return err->status;
   if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
+  if ((rc = ops_sort(L, nd, err)) != FOLD_NO) return rc;   /* onnx_sort.c: GroupSort exports */
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
   if (!strcmp(op, "MatMul")) return op_matmul(L, nd, err);
   if (!strcmp(op, "Add")) return op_binary(L, nd, '+', err);

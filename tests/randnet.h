@@ -6,6 +6,7 @@
 **   net_conv:     CONV with stride/padding/dilation/groups, AvgPool as a depthwise CONV, MAXPOOL
 **   net_residual: residual ADD, CONCAT, TRANSPOSE, MAXPOOL, dense head
 **   net_resconv:  resnet-like conv blocks (1x1 stride-2 and identity shortcuts)
+**   net_groupsort: AFFINE and SORT (GroupSort2, strided 4-sort, FullSort)
 **   net_deep:     a deep ReLU (LeakyReLU) chain, optionally ending in a ReLU
 */
 #ifndef CB_RANDNET_H
@@ -94,6 +95,14 @@ static inline int maxpool(cb_net *net, int in, int64_t k, int64_t s, int64_t p)
   return i;
 }
 
+/* SORT of groups of g entries at stride inner (desc: largest first). */
+static inline int sortg(cb_net *net, int in, int64_t g, int64_t inner, int desc)
+{
+  int i = add_node(net, CB_SORT, in, net->node[in].shape.rank, net->node[in].shape.dim);
+  net->node[i].p.sort.g = g; net->node[i].p.sort.inner = inner; net->node[i].p.sort.desc = desc;
+  return i;
+}
+
 static inline int flatten(cb_net *net, int in)
 {
   int64_t d[2] = {1, (int64_t)net->node[in].size};
@@ -155,6 +164,19 @@ static inline cb_net *net_conv(void)
   i = maxpool(net, i, 2, 1, 1);
   i = act(net, dense(net, flatten(net, i), 8), CB_ACT_RELU);
   dense(net, i, 3);
+  return net;
+}
+
+/* 1-Lipschitz-style dense net: GroupSort2 (pairs), a 4-sort of strided
+   members (largest first), a full sort (FullSort), as deel-lip/orthogonium. */
+static inline cb_net *net_groupsort(void)
+{
+  int64_t d[2] = {1, 6};
+  cb_net *net = start(2, d);
+  int i = sortg(net, dense(net, 0, 8), 2, 1, 0);
+  i = sortg(net, dense(net, i, 8), 4, 2, 1);
+  i = sortg(net, dense(net, i, 6), 6, 1, 0);
+  dense(net, i, 4);
   return net;
 }
 

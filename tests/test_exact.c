@@ -516,6 +516,7 @@ static void test_decimal_random(void **state)
     cb_net *net = net_dense(); same_as_double(net); cb_net_free(net);
     net = net_conv(); same_as_double(net); cb_net_free(net);
     net = net_residual(); same_as_double(net); cb_net_free(net);
+    net = net_groupsort(); same_as_double(net); cb_net_free(net);
   }
   for (int t = 0; t < 40; t++) {
     cb_net *net = pl_chain();
@@ -566,6 +567,9 @@ static void test_random_nets(void **state)
     cb_net_free(net);
     net = net_residual();
     check_net(net, -1, 1e-9);
+    cb_net_free(net);
+    net = net_groupsort();       /* AFFINE and SORT: exact points */
+    check_net(net, 1, 1e-9);
     cb_net_free(net);
   }
   net = cancellation();          /* PL and exact: points; the double pass is off by ~2^-22 */

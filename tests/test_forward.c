@@ -167,10 +167,23 @@ static void k_maxpool(tiny *t)
   t->want[0] = 5; t->want[1] = 6; t->want[2] = 8; t->want[3] = 9;
 }
 
+/* Groups of 3 at stride 2, largest first: (3, 2, 4) at 0, 2, 4 -> (4, 3, 2);
+   (1, 5, 6) at 1, 3, 5 -> (6, 5, 1). */
+static void k_sort(tiny *t)
+{
+  static const int64_t d6[] = {1, 6};
+  static const double x[6] = {3, 1, 2, 5, 4, 6}, y[6] = {4, 6, 3, 5, 2, 1};
+  cb_node *n;
+  t->net = with_input(2, d6);
+  n = &t->net->node[add1(t->net, CB_SORT, 0, 2, d6)];
+  n->p.sort.g = 3; n->p.sort.inner = 2; n->p.sort.desc = 1;
+  for (int i = 0; i < 6; i++) { t->x[i] = x[i]; t->want[i] = y[i]; }
+}
+
 static void (*const builders[])(tiny *) = {
   [CB_INPUT] = k_input, [CB_AFFINE] = k_affine, [CB_SCALE] = k_scale, [CB_CONV] = k_conv,
   [CB_ADD] = k_add, [CB_CONCAT] = k_concat, [CB_RESHAPE] = k_reshape, [CB_TRANSPOSE] = k_transpose,
-  [CB_ACT] = k_relu, [CB_MAXPOOL] = k_maxpool,
+  [CB_ACT] = k_relu, [CB_MAXPOOL] = k_maxpool, [CB_SORT] = k_sort,
 };
 _Static_assert(sizeof builders / sizeof builders[0] == CB_KIND_COUNT, "every kind needs a forward oracle");
 static void (*const act_builders[])(tiny *) = {

@@ -36,6 +36,13 @@ static int far_from_kinks(const cb_net *net, const cb_grad *g)
           if (x[j] != y[e] && fabs(x[j] - y[e]) < 1e-4) close = 1;
         if (close) return 0;   /* conservative: any near-tie in the channel */
       }
+    } else if (n->kind == CB_SORT) {   /* a near-tie between two members of one group */
+      size_t gs = (size_t)n->p.sort.g, in = (size_t)n->p.sort.inner;
+      for (size_t e = 0; e < n->size; e++)
+        for (size_t j = 1; j < gs; j++) {
+          size_t f = e + j * in;
+          if ((e / in) % gs + j < gs && f < n->size && fabs(x[e] - x[f]) < 1e-4) return 0;
+        }
     }
   }
   return 1;
@@ -162,6 +169,7 @@ static void random_net(cb_net *net, const char *name)
 static void test_dense(void **st) { (void)st; random_net(net_dense(), "dense"); }
 static void test_conv(void **st) { (void)st; random_net(net_conv(), "conv"); }
 static void test_residual(void **st) { (void)st; random_net(net_residual(), "residual"); }
+static void test_groupsort(void **st) { (void)st; random_net(net_groupsort(), "groupsort"); }
 
 /* Kink conventions (PyTorch): ReLU'(0) = 0, LeakyReLU'(0) = alpha. */
 static void test_kinks(void **st)
@@ -190,7 +198,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reference_nets), cmocka_unit_test(test_dense),
-    cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_kinks),
+    cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_groupsort), cmocka_unit_test(test_kinks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

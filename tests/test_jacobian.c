@@ -198,6 +198,7 @@ static void sound_net(cb_net *net, const char *name)
 static void test_sound_dense(void **st) { (void)st; sound_net(net_dense(), "dense"); }
 static void test_sound_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_sound_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
+static void test_sound_groupsort(void **st) { (void)st; sound_net(net_groupsort(), "groupsort"); }
 
 /* A guaranteed lower bound of ||J||_2 (q x n): power iteration's `lower`. */
 static double spec_lower(const double *J, size_t q, size_t n)
@@ -518,7 +519,7 @@ static void test_oom(void **st)
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual),
+    cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual), cmocka_unit_test(test_sound_groupsort),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom),

@@ -127,6 +127,13 @@ static cb_net *one_node(cb_kind k, cb_act a, int rep)
     net->node[i].p.pool.g = g;
     return net;
   }
+  case CB_SORT: {   /* groups of 3 at stride 2 (middle ranks, strided members), largest first */
+    static const int64_t v6[2] = {1, 6};
+    net = input(2, v6);
+    i = add(net, CB_SORT, in2, 1, 2, v6);
+    net->node[i].p.sort.g = 3; net->node[i].p.sort.inner = 2; net->node[i].p.sort.desc = 1;
+    return net;
+  }
   case CB_KIND_COUNT: break;
   }
   fail_msg("no net for kind %d", (int)k);

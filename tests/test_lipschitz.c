@@ -350,6 +350,13 @@ static int t_maxpool(cb_net *net, int in, int64_t k, int64_t st, int64_t pad)
   return i;
 }
 
+static int t_sort(cb_net *net, int in, int64_t g, int desc)
+{
+  int i = tadd(net, CB_SORT, &in, 1, net->node[in].shape.rank, net->node[in].shape.dim);
+  net->node[i].p.sort.g = g; net->node[i].p.sort.inner = 1; net->node[i].p.sort.desc = desc;
+  return i;
+}
+
 static int t_flat(cb_net *net, int in)
 {
   int64_t d[2] = {1, (int64_t)net->node[in].size};
@@ -393,7 +400,7 @@ static void t_finish(cb_net *net, int out)
   if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
 }
 
-/* Dense chain: SCALE, AFFINE, act, AFFINE-AFFINE (a merged block), act, AFFINE. */
+/* Dense chain: SCALE, AFFINE, act, AFFINE-AFFINE (a merged block), act, SORT, AFFINE. */
 static cb_net *rand_dense(uint64_t *s)
 {
   static const int64_t d[2] = {1, 8};
@@ -404,6 +411,7 @@ static cb_net *rand_dense(uint64_t *s)
   i = t_affine(net, i, 6, s);
   i = t_affine(net, i, 7, s);
   i = t_act(net, i, (int)(urand(s) * CB_ACT_COUNT), s);
+  i = t_sort(net, i, 7, urand(s) < 0.5);   /* FullSort */
   i = t_affine(net, i, 3, s);
   t_finish(net, i);
   return net;
