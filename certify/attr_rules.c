@@ -35,6 +35,7 @@
 #include <math.h>
 #include <string.h>
 #include "attr.h"
+#include "sort.h"
 #include "backward.h"
 #include "forward.h"
 #include "linalg.h"
@@ -245,6 +246,21 @@ static int act_rule(attr_ctx *a, const cb_node *n, int i, const double *R, doubl
   return CB_OK;
 }
 
+/* SORT at input x: output position idx[t] holds the value of member idx[ord[t]], so its relevance goes there. */
+static int sort_route(const cb_node *n, const double *x, const double *R, double *Rin)
+{
+  size_t gs = (size_t)n->p.sort.g, *idx = cb_alloc(2 * gs * sizeof *idx), *ord;
+  if (!idx) return CB_ENOMEM;
+  ord = idx + gs;
+  for (size_t k = 0; k < sort_groups(n); k++) {
+    sort_members(n, k, idx);
+    sort_order(n, x, idx, ord);
+    for (size_t t = 0; t < gs; t++) Rin[idx[ord[t]]] += R[idx[t]];
+  }
+  cb_free(idx);
+  return CB_OK;
+}
+
 /* One node of the sweep: its vector onto its inputs. */
 static int back_node(attr_ctx *a, int i, cb_error *err)
 {
@@ -277,6 +293,10 @@ static int back_node(attr_ctx *a, int i, cb_error *err)
   case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(a->net, i, k, 1, R, w->rel[n->in[k]]);
     return CB_OK;
+  case CB_SORT:   /* a permutation at x: relevance follows each value back to its member (conserved) */
+    if (a->opt.method == AM_DEEPLIFT)
+      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a SORT: the Rescale rule is not implemented for sorts", n->name);
+    return sort_route(n, x, R, Rin);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "attribution rules: node %d", i);
@@ -290,6 +310,8 @@ int attr_rules_check(const cb_net *net, const attr_opt *o, cb_error *err)
     if (n->kind == CB_AFFINE || n->kind == CB_CONV) has[n->kind == CB_CONV] = 1;
     if (o->method == AM_DEEPLIFT && n->kind == CB_MAXPOOL)
       return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a MaxPool: the Rescale rule is not implemented for MaxPool", n->name);
+    if (o->method == AM_DEEPLIFT && n->kind == CB_SORT)
+      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a SORT: the Rescale rule is not implemented for sorts", n->name);
     if (o->method == AM_DECONVNET && n->kind == CB_ACT && n->p.act.type != CB_ACT_RELU && n->p.act.type != CB_ACT_LEAKY_RELU)
       return cb_error_set(err, CB_EUNSUP, "deconvnet is defined for ReLU networks: node \"%s\" is a %s activation", n->name, node_act(n)->name);
   }

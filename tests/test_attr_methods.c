@@ -133,7 +133,9 @@ static cb_net *linear(size_t n)
 static void test_lrp_linear_and_conservation(void **st)
 {
   (void)st;
-  static const char *nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx", "nets/digits_tanh.onnx", "nets/digits_orth.onnx"};
+  static const char *nets[] = {"nets/digits_mlp.onnx", "nets/digits_cnn.onnx", "nets/digits_tanh.onnx", "nets/digits_orth.onnx",
+                               "tests/data/groupsort/gs2_topk.onnx", "tests/data/groupsort/fullsort.onnx",
+                               "tests/data/groupsort/conv_gs2_split.onnx"};   /* SORT: relevance follows the permutation */
   cb_net *lin = linear(16);
   const cb_node *A = &lin->node[1];
   double x[16], m[16];
@@ -147,7 +149,7 @@ static void test_lrp_linear_and_conservation(void **st)
   }
   attr_free(a);
   cb_net_free(lin);
-  for (int k = 0; k < 4; k++) {
+  for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) {
     cb_net *net = must_load(nets[k]);
     size_t n = cb_net_input_size(net);
     cb_data *d = must_csv("nets/digits_test20.csv", n);
