@@ -75,6 +75,11 @@ typedef struct vfy_opts {
                              (rs_tighten; inputs of <= 64 values); default 1 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 10000 */
+  int milp_leaf;          /* a ReLU-search state (or a caller's subdomain) with at most this
+                             many ReLUs of unknown sign is decided by the MILP leaf
+                             (vfy_milp.c); 0 = never; default VFY_MILP_LEAF */
+  long milp_nodes;        /* phase-tree nodes per conjunction of one MILP leaf before it
+                             gives the region back; default 2000 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of
                              the most violated live conjunction (else the lower half);
                              default 1 (the portfolio's ReLU search uses 0) */
@@ -90,6 +95,23 @@ typedef struct vfy_opts {
                              sample it */
   void *audit_ctx;
 } vfy_opts;
+
+/* Where a search's time went (verify --json "profile"); wall seconds summed
+   over the threads that did the work. */
+typedef struct vfy_prof {
+  double bound_s;         /* bounding subdomains: CROWN passes of vfy_process and of the
+                             ReLU-search states (the LPs and MILP leaves below excluded) */
+  double branch_s;        /* choosing splits (input dimension, ReLU neuron) */
+  double lp_s;            /* GLPK LPs of the search (lp_minmax, region tightening) */
+  long lp_calls;
+  double milp_s;          /* MILP leaves (vfy_milp.c), their LPs included */
+  long milp_calls, milp_nodes, milp_closed, milp_sat;   /* conjunctions tried, phase-tree
+                             nodes (one LP each), regions closed, witnesses found */
+  double attack_s;        /* witness search before and during the search */
+} vfy_prof;
+
+/* Default of vfy_opts.milp_leaf (measured: bench/RESULTS_certify.md). */
+#define VFY_MILP_LEAF 16
 
 typedef struct vfy_result {
   cb_verdict answer;
@@ -108,6 +130,7 @@ typedef struct vfy_result {
   char **x_text, **y_text;/* rational SAT: the nx inputs as exact decimals and the ny real
                              outputs (exact decimals, or "[lo, hi]" enclosures); else NULL */
   char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */
+  vfy_prof prof;          /* where the time went */
 } vfy_result;
 
 void vfy_opts_init(vfy_opts *o);

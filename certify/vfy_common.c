@@ -312,3 +312,12 @@ int vfy_combination_refutes(double lb, double slack, double rhs)
 {
   return isfinite(slack) && isfinite(lb) && round_down(lb - slack) > rhs;
 }
+
+void vfy_prof_add(vfy_prof *to, const vfy_prof *p)
+{
+  to->bound_s += p->bound_s; to->branch_s += p->branch_s;
+  to->lp_s += p->lp_s; to->lp_calls += p->lp_calls;
+  to->milp_s += p->milp_s; to->milp_calls += p->milp_calls; to->milp_nodes += p->milp_nodes;
+  to->milp_closed += p->milp_closed; to->milp_sat += p->milp_sat;
+  to->attack_s += p->attack_s;
+}

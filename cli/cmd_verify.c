@@ -51,8 +51,13 @@ static const char *usage =
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
-  "                   time_s, x, y, y_real, y_real_exact}; a rational witness adds\n"
-  "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles)\n"
+  "                   time_s, x, y, y_real, y_real_exact, profile}; a rational witness adds\n"
+  "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles);\n"
+  "                   profile: seconds in bounding, branching, LPs, MILP leaves and attacks\n"
+  "                   (bound_s, branch_s, lp_s, milp_s, attack_s; summed over threads), LP\n"
+  "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
+  "  --milp-leaf K    decide a ReLU-search region with <= K ReLUs of unknown sign by the\n"
+  "                   MILP leaf (exact, each closed node proved soundly; default 16; 0 = off)\n"
   "  --threads N      threads over subdomains (default: OpenMP's default); with >= 2 and an\n"
   "                   input of <= 64 values, input splitting alone races the ReLU search\n"
   "                   for a twentieth of the timeout (>= 5 s), then the ReLU search takes\n"
@@ -124,6 +129,12 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
+    } else if (!strcmp(a, "--milp-leaf")) {
+      long v;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtol(argv[i], &e, 10);
+      if (e == argv[i] || *e || v < 0 || v > 64) return report_usage("verify", "%s must be an integer in 0..64", a);
+      o->v.milp_leaf = (int)v;
     } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split") || !strcmp(a, "--relu-states")) {
       long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -224,6 +235,23 @@ static void add_rational_witness(cJSON *root, const vfy_result *r, size_t nx, si
   cJSON_AddBoolToObject(root, "y_real_exact", point);
 }
 
+/* "profile": where the search's time went (vfy_prof, verify.h). */
+static void add_profile(cJSON *root, const vfy_prof *p)
+{
+  cJSON *j = cJSON_AddObjectToObject(root, "profile");
+  if (!j) return;
+  cJSON_AddNumberToObject(j, "bound_s", p->bound_s);
+  cJSON_AddNumberToObject(j, "branch_s", p->branch_s);
+  cJSON_AddNumberToObject(j, "lp_s", p->lp_s);
+  cJSON_AddNumberToObject(j, "lp_calls", (double)p->lp_calls);
+  cJSON_AddNumberToObject(j, "milp_s", p->milp_s);
+  cJSON_AddNumberToObject(j, "milp_calls", (double)p->milp_calls);
+  cJSON_AddNumberToObject(j, "milp_nodes", (double)p->milp_nodes);
+  cJSON_AddNumberToObject(j, "milp_closed", (double)p->milp_closed);
+  cJSON_AddNumberToObject(j, "milp_sat", (double)p->milp_sat);
+  cJSON_AddNumberToObject(j, "attack_s", p->attack_s);
+}
+
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
@@ -245,6 +273,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
+  add_profile(root, &r->prof);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
     for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
