@@ -608,7 +608,13 @@ static int portfolio(const cb_net *net, const vnn_spec *spec, const vfy_opts *o,
    16 / 19 s.  Otherwise one search. */
 int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
 {
-  int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
+  if (o->cpu_clock && nt == 1) {   /* one thread: its CPU time is the search's */
+    vfy_clock_cpu(1);
+    rc = vfy_run_one(net, spec, o, r, err);
+    vfy_clock_cpu(0);
+    return rc;
+  }
   if (nt < 2 || !o->portfolio || o->relu_leaf <= 0 || o->bound || o->fwd || o->cancel ||
       vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err) != CB_OK ||
       !vfy_low_dim(spec))

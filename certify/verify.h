@@ -75,9 +75,10 @@ typedef struct vfy_opts {
                              (rs_tighten; inputs of <= 64 values); default 1 */
   long relu_states;       /* states of one such ReLU search before the box goes back
                              to input splitting; default 10000 */
-  int milp_leaf;          /* a ReLU-search state (or a caller's subdomain) with at most this
-                             many ReLUs of unknown sign is decided by the MILP leaf
-                             (vfy_milp.c); 0 = never; default VFY_MILP_LEAF */
+  int milp_leaf;          /* a ReLU-search state (inputs of > 64 values; or a caller's
+                             subdomain) with at most this many ReLUs of unknown sign is
+                             decided by the MILP leaf (vfy_milp.c); 0 = never; default
+                             VFY_MILP_LEAF */
   long milp_nodes;        /* phase-tree nodes per conjunction of one MILP leaf before it
                              gives the region back; default 2000 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of
@@ -87,6 +88,10 @@ typedef struct vfy_opts {
                              alone (a twentieth of the timeout, >= 5 s) against input +
                              ReLU splitting, one thread each, then the ReLU search on
                              every thread; first decisive answer wins; default 1 */
+  int cpu_clock;          /* 1, with threads = 1: timeout (and every deadline and time of the
+                             search) counts the CPU time of the calling thread, not wall
+                             time: a budget of work that the machine's load does not
+                             shrink (certify's bab step); default 0 */
   const int *cancel;      /* internal (portfolio): the search stops when *cancel != 0 */
   const int *grow;        /* internal (portfolio): while *grow == 0 the search runs on one
                              of its `threads` threads only */

@@ -107,7 +107,9 @@ static inline int vfy_low_dim(const vnn_spec *spec) { return spec->nx <= VFY_LOW
 
 /* vfy_common.c */
 void vfy_prof_add(vfy_prof *to, const vfy_prof *p);     /* to += p, field by field */
-double vfy_now(void);                                   /* monotonic seconds */
+double vfy_now(void);                                   /* monotonic seconds, or this thread's CPU
+                                                           seconds after vfy_clock_cpu(1) */
+void vfy_clock_cpu(int on);                             /* vfy_now's clock for this thread (vfy_run) */
 int vfy_cancelled(const search *S);                     /* has the other search of a portfolio answered? */
 void vfy_boxes_out(const search *S, const cb_ws *ws, double *p);  /* node boxes -> p (lo then hi, S->nb each) */
 void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n + i]: node i's lo, hi in p */
