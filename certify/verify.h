@@ -115,8 +115,17 @@ typedef struct vfy_prof {
   double attack_s;        /* witness search before and during the search */
 } vfy_prof;
 
-/* Default of vfy_opts.milp_leaf (measured: bench/RESULTS_certify.md). */
-#define VFY_MILP_LEAF 16
+/* Default of vfy_opts.milp_leaf: 0, off.  Measured on the mnistfc 256x2
+   rows of bench/RESULTS_certify.md (one thread, CPU seconds): a ReLU-search
+   state costs ~2 ms there and a node of the leaf's phase tree ~50 ms (GLPK
+   re-factorises a ~580-row basis over the 784 inputs per solve), and the
+   search's states below a state with <= 8 or <= 16 unknown signs were fewer
+   than 25 times the leaf's nodes: row 36 took 2.4 s without the leaf and
+   3.7 s with 16 (5 leaves, 31 nodes), row 44 2.6 s and 4.2 s with 8, sat
+   row 37 1.9 s and 7.9 s with 16; ACAS Xu 3_3 prop 2 (unsat in 50,942
+   states without) timed out at 60 s with 16.  The leaf stays for callers
+   with dearer states (β-CROWN, vfy_milp_leaf) and --milp-leaf K. */
+#define VFY_MILP_LEAF 0
 
 typedef struct vfy_result {
   cb_verdict answer;
