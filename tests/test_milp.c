@@ -24,6 +24,7 @@
 #include "forward.h"
 #include "lp.h"
 #include "vfy_int.h"
+#include "verify.h"
 
 static uint64_t seed = 4242;
 static double rnd(double a, double b) { return a + (b - a) * urand(&seed); }
@@ -320,12 +321,128 @@ static void test_milp_refuses(void **state)
   cb_net_free(net);
 }
 
+
+/* ---- the leaf inside verify's ReLU search ---- */
+
+#define HX 72             /* inputs: above VFY_LOW_DIM, where the search uses the leaf */
+
+typedef struct audit_ctx { const cb_net *net; const double *tau; long regions, inside; } audit_ctx;
+
+/* Every region the search refutes (the leaf's included): 500 points of its
+   box, those inside its half-spaces by the forward pass, meet neither
+   conjunction (Y_1 >= Y_0 + tau_0, Y_2 >= Y_0 + tau_1). */
+static void audit(void *ctx, const vfy_region *g)
+{
+  audit_ctx *A = ctx;
+  double **act = fwd_alloc(A->net, 1);
+  cb_error err = {0};
+  assert_non_null(act);
+  if (g->tnode < 0) A->regions++;
+  for (int k = 0; k < 500 && g->tnode < 0; k++) {
+    int in = 1;
+    const double *y;
+    for (size_t j = 0; j < HX; j++) act[0][j] = rnd(g->lo[j], g->hi[j]);
+    assert_int_equal(fwd_all(A->net, 1, act, &err), CB_OK);
+    for (size_t s = 0; s < g->n && in; s++) in = g->sig[s] * act[A->net->node[g->node[s]].in[0]][g->idx[s]] >= 0;
+    if (!in) continue;
+    A->inside++;
+    assert_true(g->conj != (size_t)-1);
+    y = act[A->net->output];
+    assert_false(y[1 + g->conj] >= y[0] + A->tau[g->conj]);
+  }
+  fwd_free(act);
+}
+
+/*
+** Random nets over 72 inputs, the property "Y_1 >= Y_0 + tau_0 or
+** Y_2 >= Y_0 + tau_1" on a small box, the taus around the sampled maxima
+** (mostly just above: unsat or a rare witness): verify without the leaf and with it (milp_leaf 12) never
+** disagree, every unsat survives sampling, every refuted region (the
+** leaf's too) survives the audit, and the leaf decided regions itself.
+*/
+static void test_milp_in_search(void **state)
+{
+  int agree = 0, decided = 0;
+  long leaf_closed = 0, leaf_calls = 0;
+  (void)state;
+  for (int t = 0; t < 16; t++) {
+    cb_net *net = random_net(HX, 10, 8);
+    double c[HX], eps = 0.05 + 0.03 * (t % 3), tau[2] = {-INFINITY, -INFINITY};
+    char *text = malloc(20000);
+    size_t n = 0;
+    vnn_spec *sp = NULL;
+    cb_error err = {0};
+    vfy_result r[2];
+    audit_ctx A = {net, tau, 0, 0};
+    for (size_t j = 0; j < HX; j++) c[j] = rnd(-1, 1);
+    for (size_t j = 0; j < HX; j++) n += (size_t)snprintf(text + n, 20000 - n, "(declare-const X_%zu Real)", j);
+    n += (size_t)snprintf(text + n, 20000 - n, "(declare-const Y_0 Real)(declare-const Y_1 Real)(declare-const Y_2 Real)");
+    for (size_t j = 0; j < HX; j++)
+      n += (size_t)snprintf(text + n, 20000 - n, "(assert (>= X_%zu %.17g))(assert (<= X_%zu %.17g))", j, c[j] - eps, j, c[j] + eps);
+    for (int s = 0; s < 300; s++) {   /* thresholds around the sampled maxima of Y_k - Y_0 */
+      double x[HX], y[3];
+      for (size_t j = 0; j < HX; j++) x[j] = rnd(c[j] - eps, c[j] + eps);
+      assert_int_equal(cb_net_forward(net, x, 1, y, &err), CB_OK);
+      tau[0] = fmax(tau[0], y[1] - y[0]);
+      tau[1] = fmax(tau[1], y[2] - y[0]);
+    }
+    {   /* tau between the sampled maximum and CROWN's upper bound: neither decides it */
+      double lo[HX], hi[HX], C[6] = {-1, 1, 0, -1, 0, 1}, lb[2], ub[2];
+      cb_bnet bn;
+      cb_ws *ws;
+      for (size_t j = 0; j < HX; j++) { lo[j] = c[j] - eps; hi[j] = c[j] + eps; }
+      cb_set set = {CB_NORM_BOX, 0, HX, NULL, lo, hi};
+      assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+      assert_non_null(ws = ws_new(&bn, &set, &err));
+      assert_int_equal(bounds_run(ws, CB_CROWN, &err), CB_OK);
+      assert_int_equal(bounds_spec(ws, C, 2, lb, ub, &err), CB_OK);
+      for (int k = 0; k < 2; k++) tau[k] += (t % 4 == 0 ? 0.1 : 0.4 + 0.1 * (t % 3)) * (ub[k] - tau[k]);
+      ws_free(ws);
+      bnet_free(&bn);
+    }
+    snprintf(text + n, 20000 - n, "(assert (or (and (>= Y_1 (+ Y_0 %.17g))) (and (>= Y_2 (+ Y_0 %.17g)))))", tau[0], tau[1]);
+    assert_int_equal(vnn_parse_string(text, strlen(text), "t.vnnlib", &sp, &err), CB_OK);
+    for (int k = 0; k < 2; k++) {
+      vfy_opts o;
+      vfy_opts_init(&o);
+      o.timeout = 20;
+      o.threads = 1;
+      o.milp_leaf = k ? 12 : 0;
+      o.audit = audit;
+      o.audit_ctx = &A;
+      assert_int_equal(vfy_run(net, sp, &o, &r[k], &err), CB_OK);
+    }
+    assert_false(r[0].answer == V_VERIFIED && r[1].answer == V_FALSIFIED);
+    assert_false(r[1].answer == V_VERIFIED && r[0].answer == V_FALSIFIED);
+    agree += r[0].answer == r[1].answer;
+    decided += r[1].answer == V_VERIFIED || r[1].answer == V_FALSIFIED;
+    leaf_calls += r[1].prof.milp_calls;
+    leaf_closed += r[1].prof.milp_closed;
+    if (r[1].answer == V_VERIFIED || r[0].answer == V_VERIFIED)
+      for (int s = 0; s < 3000; s++) {   /* unsat survives sampling */
+        double x[HX], y[3];
+        for (size_t j = 0; j < HX; j++) x[j] = rnd(c[j] - eps, c[j] + eps);
+        assert_int_equal(cb_net_forward(net, x, 1, y, &err), CB_OK);
+        assert_false(y[1] >= y[0] + tau[0] || y[2] >= y[0] + tau[1]);
+      }
+    for (int k = 0; k < 2; k++) vfy_result_free(&r[k]);
+    vnn_free(sp);
+    free(text);
+    cb_net_free(net);
+  }
+  print_message("milp in the search: %d of 16 agree, %d decided with the leaf, %ld leaves (%ld closed)\n",
+                agree, decided, leaf_calls, leaf_closed);
+  assert_true(decided >= 8);
+  assert_true(leaf_closed >= 3);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lp_bound_sound),
     cmocka_unit_test(test_milp_vs_enumeration),
     cmocka_unit_test(test_milp_refuses),
+    cmocka_unit_test(test_milp_in_search),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
