@@ -54,7 +54,8 @@ static const char *usage =
   "                   time_s, x, y, y_real, y_real_exact, profile}; a rational witness adds\n"
   "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles);\n"
   "                   profile: seconds in bounding, branching, LPs, MILP leaves and attacks\n"
-  "                   (bound_s, branch_s, lp_s, milp_s, attack_s; summed over threads), LP\n"
+  "                   (bound_time_s, branch_time_s, lp_time_s, milp_time_s, attack_time_s;\n"
+  "                   summed over threads), LP\n"
   "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
   "  --milp-leaf K    inputs of > 64 values: decide a ReLU-search region with <= K ReLUs of\n"
   "                   unknown sign by the MILP leaf (exact, each closed node proved\n"
@@ -242,16 +243,16 @@ static void add_profile(cJSON *root, const vfy_prof *p)
 {
   cJSON *j = cJSON_AddObjectToObject(root, "profile");
   if (!j) return;
-  cJSON_AddNumberToObject(j, "bound_s", p->bound_s);
-  cJSON_AddNumberToObject(j, "branch_s", p->branch_s);
-  cJSON_AddNumberToObject(j, "lp_s", p->lp_s);
+  cJSON_AddNumberToObject(j, "bound_time_s", p->bound_s);
+  cJSON_AddNumberToObject(j, "branch_time_s", p->branch_s);
+  cJSON_AddNumberToObject(j, "lp_time_s", p->lp_s);
   cJSON_AddNumberToObject(j, "lp_calls", (double)p->lp_calls);
-  cJSON_AddNumberToObject(j, "milp_s", p->milp_s);
+  cJSON_AddNumberToObject(j, "milp_time_s", p->milp_s);
   cJSON_AddNumberToObject(j, "milp_calls", (double)p->milp_calls);
   cJSON_AddNumberToObject(j, "milp_nodes", (double)p->milp_nodes);
   cJSON_AddNumberToObject(j, "milp_closed", (double)p->milp_closed);
   cJSON_AddNumberToObject(j, "milp_sat", (double)p->milp_sat);
-  cJSON_AddNumberToObject(j, "attack_s", p->attack_s);
+  cJSON_AddNumberToObject(j, "attack_time_s", p->attack_s);
 }
 
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
