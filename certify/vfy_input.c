@@ -405,6 +405,7 @@ static outcome refine_rows(sub *D)
     size_t r0 = S->row0[it->box][c];
     double tv = INFINITY;
     if (!it->act[c]) continue;
+    D->w->prof.lp_calls += S->spec->box[it->box].conj[c].m > 1;   /* refine_conj's lp_minmax */
     if (refine_conj(S, D->ws, it, c, D->a + r0 * nx, D->lc + r0, D->score, D->x, &have_x, &tv, &D->w->err) != CB_OK) return O_ERROR;
     if (!have_x) continue;   /* the LP minimiser is a candidate too */
     clamp_inner(D);
