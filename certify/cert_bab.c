@@ -26,9 +26,9 @@
 ** on the 11 mnistfc 256x2 rows the cascade leaves open (L-inf 0.02, clip
 ** [0,1]; bench/RESULTS_certify.md), at load 14-16 on 2 cores a 10 s wall
 ** budget gave each search ~1 s of CPU and closed 4 rows; 10 s of CPU closed
-** 8, every row `verify` decides in 60 s.  Why 10 s: those rows take
-** 0.9-3 s of CPU since lp_minmax starts GLPK's dual simplex (0.9-16.7 s
-** before; row 37 is sat), a row the search cannot close costs the whole
+** 9, every row `verify` decides in 60 s (rows 13 and 20 stay open for both).
+** Why 10 s: those rows take 1-4 s of CPU since lp_minmax starts GLPK's dual
+** simplex (4-20 s before), a row the search cannot close costs the whole
 ** budget, and in a dataset run most open rows are such rows.
 ** One thread per sample (certify runs samples in parallel); the search's
 ** queued subdomains are capped at bab_memory_mb.
