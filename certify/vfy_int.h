@@ -170,9 +170,10 @@ vfy_milp *vfy_milp_new(const cb_net *net, const cb_ws *ws, const vnn_conj *conj,
                   /* the program of the region (ws) and the nc conjunctions; NULL with err->status CB_EUNSUP
                      (kinds, an infinite box, more than kmax binaries), CB_ENOMEM or CB_EINTERNAL */
 size_t vfy_milp_binaries(const vfy_milp *P);   /* K: ReLUs of unknown sign encoded */
-int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*check)(void *ctx, const double *x),
+int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*check)(void *ctx, double *x),
                   void *ctx, double *x, milp_stat *st);
-                  /* conjunction c: MILP_REFUTED (sound), MILP_SAT (check(ctx, x) accepted x, copied to x),
+                  /* conjunction c: MILP_REFUTED (sound), MILP_SAT (check(ctx, x) accepted x, which it may
+                     move, e.g. clamp; copied to x),
                      MILP_OPEN; deadline in vfy_now() seconds; max_nodes 0 = no cap */
 void vfy_milp_free(vfy_milp *P);
 rres vfy_milp_leaf(const search *S, const cb_ws *ws, size_t box, unsigned char *act, double *x, milp_stat *st,

@@ -91,7 +91,7 @@ struct vfy_milp {
   double deadline;
   long max_nodes;
   milp_stat *st;
-  int (*check)(void *ctx, const double *x);
+  int (*check)(void *ctx, double *x);
   void *ctx;
 };
 
@@ -353,7 +353,7 @@ static int bb_node(vfy_milp *P, int depth)
   return open ? MILP_OPEN : MILP_REFUTED;
 }
 
-int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*check)(void *ctx, const double *x),
+int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*check)(void *ctx, double *x),
                   void *ctx, double *x, milp_stat *st)
 {
   double t0 = vfy_now();
@@ -376,10 +376,15 @@ int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*
 
 typedef struct leafck { const search *S; size_t box; double *y; } leafck;
 
-static int leaf_check(void *ctx, const double *x)
+/* The search's check: x clamped into the spec box's inner box (a witness
+   must lie there; the program's box is the outer one), then the exact
+   replay. */
+static int leaf_check(void *ctx, double *x)
 {
   const leafck *L = ctx;
+  const vnn_box *B = &L->S->spec->box[L->box];
   size_t c;
+  for (size_t j = 0; j < L->S->spec->nx; j++) x[j] = fmin(fmax(x[j], B->lo_in[j]), B->hi_in[j]);
   return vfy_check_witness(L->S->net, L->S->spec, L->box, x, L->y, &c, &L->S->r->fp_only);
 }
 

@@ -133,7 +133,7 @@ typedef struct inst {     /* one instance: the net, its box and CROWN boxes, one
 } inst;
 
 /* The leaf's check in the test: x in the box, forward(x) meets every row (double). */
-static int check_point(void *ctx, const double *x)
+static int check_point(void *ctx, double *x)
 {
   const inst *I = ctx;
   double y[3];
