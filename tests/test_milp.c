@@ -15,10 +15,15 @@
 **    cross-checks the enumeration.  A sat answer's witness lies in the box
 **    and meets the rows in the forward pass.  Right-hand sides come from
 **    sampled row values (sat), below the rows' sampled minimum (mostly
-**    unsat) and at the value at a vertex (boundary).
+**    unsat) and at the value at a vertex (boundary);
+**  - inside verify's ReLU search on 72-input nets: the same answers with and
+**    without the leaf, unsat survives sampling, refuted regions the audit;
+**  - the CPU clock of certify's bab budget ignores a sleep, the wall clock
+**    does not.
 */
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 #include "testutil.h"
 #include "bounds.h"
 #include "forward.h"
@@ -436,6 +441,25 @@ static void test_milp_in_search(void **state)
   assert_true(leaf_closed >= 3);
 }
 
+/* vfy_opts.cpu_clock's clock (certify's bab budget): after vfy_clock_cpu(1)
+   a sleep does not advance vfy_now (CPU time of this thread), after
+   vfy_clock_cpu(0) it does (monotonic wall time). */
+static void test_cpu_clock(void **state)
+{
+  struct timespec nap = {0, 200000000};
+  double t0, t1;
+  (void)state;
+  vfy_clock_cpu(1);
+  t0 = vfy_now();
+  nanosleep(&nap, NULL);
+  t1 = vfy_now();
+  vfy_clock_cpu(0);
+  assert_true(t1 - t0 < 0.1);
+  t0 = vfy_now();
+  nanosleep(&nap, NULL);
+  assert_true(vfy_now() - t0 >= 0.19);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -443,6 +467,7 @@ int main(void)
     cmocka_unit_test(test_milp_vs_enumeration),
     cmocka_unit_test(test_milp_refuses),
     cmocka_unit_test(test_milp_in_search),
+    cmocka_unit_test(test_cpu_clock),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
