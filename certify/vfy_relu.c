@@ -67,6 +67,8 @@ typedef struct rsearch {
   double *C, *lin, *out, *a, *lc, *l, *g, *x, *y;
   double *mu, *F, *f;     /* rs_tighten: qmax x (nmax + 1) multipliers; the region's rows */
   vfy_prof *prof;         /* LP, MILP and branching time go here */
+  int milp_block;         /* split depth of a state the MILP leaf left open (its subtree does
+                             not call the leaf again), -1: none */
   cb_error *err;
 } rsearch;
 
@@ -425,12 +427,14 @@ static rres rs_state(rsearch *R);
    o->milp_leaf ReLUs of unknown sign are left, in high dimension only: on
    ACAS Xu's 5 inputs a state costs ~0.3 ms and an LP of the program more
    (3_3 prop 2: unsat in 50,942 states without, a timeout at 60 s with 644
-   leaves); on MNIST a state costs 5-10 ms.  The state's node boxes carry
-   its splits (each split neuron's box is clamped to its side), so the
-   program's region contains this state's.  R_CLOSED: every live
-   conjunction refuted (each handed to the audit hook); R_SAT: R->x a
-   checked witness; R_OPEN: go on splitting (the refuted ones are off in
-   act); R_ERR. */
+   leaves); on MNIST 256x2 a state costs ~2 ms of CPU and a node of the
+   leaf ~50 ms, which is why it is off by default (VFY_MILP_LEAF).  The
+   state's node boxes carry its splits (each split neuron's box is clamped
+   to its side), so the program's region contains this state's.  A state
+   the leaf leaves open is not retried below it (milp_block).  R_CLOSED:
+   every live conjunction refuted (each handed to the audit hook); R_SAT:
+   R->x a checked witness; R_OPEN: go on splitting (the refuted ones are off
+   in act); R_ERR. */
 static rres rs_milp(rsearch *R, unsigned char *act)
 {
   const search *S = R->S;
@@ -439,6 +443,10 @@ static rres rs_milp(rsearch *R, unsigned char *act)
   milp_stat st = {0};
   int u;
   rres r;
+  if (R->milp_block >= 0) {   /* inside the subtree of a state the leaf left open? */
+    if (R->ns > R->milp_block) return R_OPEN;
+    R->milp_block = -1;
+  }
   if (S->o->milp_leaf <= 0 || vfy_low_dim(S->spec) || nc > sizeof before || (u = rs_count(R->ws)) > S->o->milp_leaf ||
       !vfy_milp_supported(S->net))
     return R_OPEN;
@@ -450,6 +458,7 @@ static rres rs_milp(rsearch *R, unsigned char *act)
   R->prof->milp_closed += r == R_CLOSED;
   R->prof->milp_sat += r == R_SAT;
   for (size_t c = 0; c < nc; c++) if (before[c] && !act[c]) rs_audit(R, c, -1, 0, 0);
+  if (r == R_OPEN) R->milp_block = R->ns;
   return r;
 }
 
@@ -557,7 +566,7 @@ static int rs_alloc(rsearch *R, int nmax)
 static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, double *x, long *states, vfy_prof *prof,
                       cb_error *err)
 {
-  rsearch R = {.S = S, .ws = ws, .it = it, .nmax = nmax, .err = err, .prof = prof,
+  rsearch R = {.S = S, .ws = ws, .it = it, .nmax = nmax, .err = err, .prof = prof, .milp_block = -1,
                .max_states = !vfy_low_dim(S->spec) ? LONG_MAX : S->o->relu_states};
   rres res = R_ERR;
   *states = 0;
