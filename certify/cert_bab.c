@@ -18,7 +18,7 @@
 ** (timeout, unknown, an error inside the search) leaves the sample unknown
 ** with the search's account.
 **
-** Budget: bab_timeout seconds (default CERT_BAB_TIMEOUT = 10 s) of the
+** Budget: bab_timeout seconds (default CERT_BAB_TIMEOUT = 60 s) of the
 ** search's CPU time (vfy_opts.cpu_clock: its one thread's clock), cut to
 ** what is left of the sample's --timeout, in which case it is wall time
 ** (a deadline the user set).  Why CPU time: the rows bab can close need a
@@ -26,10 +26,13 @@
 ** on the 11 mnistfc 256x2 rows the cascade leaves open (L-inf 0.02, clip
 ** [0,1]; bench/RESULTS_certify.md), at load 14-16 on 2 cores a 10 s wall
 ** budget gave each search ~1 s of CPU and closed 4 rows; 10 s of CPU closed
-** 9, every row `verify` decides in 60 s (rows 13 and 20 stay open for both).
-** Why 10 s: those rows take 1-4 s of CPU since lp_minmax starts GLPK's dual
-** simplex (4-20 s before), a row the search cannot close costs the whole
-** budget, and in a dataset run most open rows are such rows.
+** 9.  Why 60 s: `verify --timeout 60` on one of these boxes runs this same
+** search on one thread (one subdomain), so on an idle core it has 60 s of
+** CPU, and row 13 needs 34 s (13,125 states, unsat): with 60 s of CPU bab
+** decides every row `verify` decides within 60 s, whatever the load.  The
+** cost is a row the search cannot close (row 20: 60 s of CPU); the other
+** rows take 1-4 s since lp_minmax starts GLPK's dual simplex (4-20 s
+** before).  A user after throughput lowers --bab-timeout.
 ** One thread per sample (certify runs samples in parallel); the search's
 ** queued subdomains are capped at bab_memory_mb.
 */

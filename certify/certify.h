@@ -71,7 +71,7 @@ typedef struct cb_cert_opt {
 } cb_cert_opt;
 
 /* Default bab budget in CPU seconds (cert_opt_init; why this value: cert_bab.c). */
-#define CERT_BAB_TIMEOUT 10
+#define CERT_BAB_TIMEOUT 60
 
 void cert_opt_init(cb_cert_opt *o);   /* every method, default attacks, no radius */
 
