@@ -35,4 +35,34 @@ int lp_region_max(lp_region *R, const double *a, double *mu, double *val);
 void lp_region_free(lp_region *R);
 extern int lp_region_force_glpk;   /* tests: GLPK even for small regions (compare both) */
 
+/*
+** A general LP kept across many solves (the MILP leaf's branch and bound,
+** certify/vfy_milp.c): min c . v  s.t.  rl_i <= a_i . v <= ru_i (rows, CSR:
+** row i's entries rp[i] .. rp[i + 1] - 1 of ci / av), cl_j <= v_j <= cu_j
+** (columns: finite bounds; rows may have an infinite side).  Between solves
+** only column bounds change (lp_model_set_col), and each solve starts from
+** the last basis (dual simplex), as a branch and bound wants.
+**
+** GLPK proves nothing here either: lp_model_bound turns ANY multipliers y
+** into a sound lower bound of the objective (or, objective 0, of the
+** relation every feasible point satisfies), rounding included; see there.
+*/
+typedef struct lp_model lp_model;
+lp_model *lp_model_new(size_t nrow, size_t ncol, const size_t *rp, const int *ci, const double *av,
+                       const double *rl, const double *ru, const double *cl, const double *cu, const double *c);
+                  /* copies everything; NULL on OOM, on a non-finite column bound or entry */
+void lp_model_set_col(lp_model *M, size_t j, double lo, double hi);   /* new bounds of column j (lo <= hi) */
+void lp_model_get_col(const lp_model *M, size_t j, double *lo, double *hi);
+void lp_model_set_row(lp_model *M, size_t i, double lo, double hi);   /* new bounds of row i (infinite sides allowed) */
+void lp_model_set_obj(lp_model *M, const double *c);                  /* new objective (ncol, finite) */
+int lp_model_solve(lp_model *M, double *v, double *y, double *obj);
+                  /* 1: optimal (GLPK's word): v the point (ncol), y the row duals (nrow), *obj its
+                     estimate; 0: GLPK found no feasible point, y a candidate infeasibility certificate
+                     (a tableau row's multipliers, zero if none); -1: neither (iteration limit, failure) */
+double lp_model_bound(const lp_model *M, const double *y, int with_obj);
+                  /* a sound lower bound, for the current column bounds, of c . v (with_obj) or of 0
+                     (with_obj = 0: > 0 proves the LP infeasible) over the LP's feasible set, from any
+                     multipliers y (nrow); -INFINITY when nothing finite comes out */
+void lp_model_free(lp_model *M);            /* NULL is a no-op */
+
 #endif

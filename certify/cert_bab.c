@@ -18,16 +18,21 @@
 ** (timeout, unknown, an error inside the search) leaves the sample unknown
 ** with the search's account.
 **
-** Budget: bab_timeout seconds (default CERT_BAB_TIMEOUT = 10 s), cut to what
-** is left of the sample's --timeout.  Why 10 s: a row the search cannot
-** close costs the whole budget, and in a dataset run most open rows are
-** such rows.  On the 50 mnistfc 256x2 rows at L-inf 0.02, clip [0,1]
-** (bench/RESULTS_certify.md, load 5-6 on 2 cores) bab closed 5 of the 11
-** rows the cascade left open within 10 s (0.7-7.5 s each); 4 more closed
-** in 45-55 s and 2 stayed open at 60 s, so --bab-timeout 60 closes every
-** row `verify` closes in 60 s but made that run 4x longer (199 s against
-** 50 s).  The default favours throughput; a user after the last rows
-** raises it.
+** Budget: bab_timeout seconds (default CERT_BAB_TIMEOUT = 60 s) of the
+** search's CPU time (vfy_opts.cpu_clock: its one thread's clock), cut to
+** what is left of the sample's --timeout, in which case it is wall time
+** (a deadline the user set).  Why CPU time: the rows bab can close need a
+** fixed amount of work, and a wall budget shrank with the machine's load:
+** on the 11 mnistfc 256x2 rows the cascade leaves open (L-inf 0.02, clip
+** [0,1]; bench/RESULTS_certify.md), at load 14-16 on 2 cores a 10 s wall
+** budget gave each search ~1 s of CPU and closed 4 rows; 10 s of CPU closed
+** 9.  Why 60 s: `verify --timeout 60` on one of these boxes runs this same
+** search on one thread (one subdomain), so on an idle core it has 60 s of
+** CPU, and row 13 needs 34 s (13,125 states, unsat): with 60 s of CPU bab
+** decides every row `verify` decides within 60 s, whatever the load.  The
+** cost is a row the search cannot close (row 20: 60 s of CPU); the other
+** rows take 1-4 s since lp_minmax starts GLPK's dual simplex (4-20 s
+** before).  A user after throughput lowers --bab-timeout.
 ** One thread per sample (certify runs samples in parallel); the search's
 ** queued subdomains are capped at bab_memory_mb.
 */
@@ -170,6 +175,7 @@ int cert_bab(cert_job *j, char *why, size_t n, cb_error *err)
   vo.threads = 1;
   vo.max_memory_mb = c->o.bab_memory_mb;
   vo.cancel = (const int *)j->stop;    /* read atomically by the search (vfy_cancelled) */
+  vo.cpu_clock = !(c->o.timeout > 0);  /* the budget in CPU seconds, unless the sample has a wall deadline */
   rc = vfy_run(c->net, sp, &vo, &vr, &e2);
   r->bab_answer = vr.answer;
   r->bab_nodes = vr.nodes;

@@ -70,8 +70,9 @@ typedef struct cb_cert_opt {
   double timeout;           /* seconds per sample, 0 = none */
   int radius;               /* also search [certified, attacked] radii */
   double radius_rtol;       /* relative tolerance of the bisection (default 1e-3) */
-  double bab_timeout;       /* seconds of branch and bound per sample (CM_BAB), within the
-                               sample's timeout; default CERT_BAB_TIMEOUT; 0 = no bab step */
+  double bab_timeout;       /* CPU seconds of branch and bound per sample (CM_BAB); with a
+                               sample timeout, within what is left of it (wall); default
+                               CERT_BAB_TIMEOUT; 0 = no bab step */
   double bab_memory_mb;     /* cap on bab's queued subdomains per sample; default 512 */
   /* Threat models (issue 20).  Arrays have the net's input size and are copied by certifier_new. */
   const double *box_lo, *box_hi;  /* per-feature box: the set is also cut by [box_lo, box_hi]
@@ -88,8 +89,8 @@ typedef struct cb_cert_opt {
   double tol;               /* the regression tolerance, finite >= 0 */
 } cb_cert_opt;
 
-/* Default bab budget in seconds (cert_opt_init; why this value: cert_bab.c). */
-#define CERT_BAB_TIMEOUT 10
+/* Default bab budget in CPU seconds (cert_opt_init; why this value: cert_bab.c). */
+#define CERT_BAB_TIMEOUT 60
 
 void cert_opt_init(cb_cert_opt *o);   /* every method, default attacks, no radius */
 

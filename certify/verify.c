@@ -55,6 +55,8 @@ void vfy_opts_init(vfy_opts *o)
   o->relu_leaf = 100;   /* ACAS Xu, portfolio: 45 -> 118.2 s, 100 -> 99.0 s, 150 -> 98.9 s in total */
   o->relu_states = 10000;
   o->relu_lp = 1;
+  o->milp_leaf = VFY_MILP_LEAF;
+  o->milp_nodes = 2000;
   o->portfolio = 1;
   o->lp_side_first = 1;
   o->beta_bab = 1;
@@ -189,10 +191,12 @@ static int strong_attack(search *S)
 {
   vfy_result *r = S->r;
   int rc;
+  double t0 = vfy_now();
   if (S->strong_done || !(vfy_now() - S->t0 > S->o->strong_after)) return 0;
   S->strong_done = 1;
   for (size_t b = 0; b < S->spec->n_box && r->answer != V_FALSIFIED; b++)
     if ((rc = vfy_pgd(S, b, vfy_low_dim(S->spec) ? S->o->strong_restarts : 2, 100)) < 0) return rc;
+  r->prof.attack_s += vfy_now() - t0;
   if (r->answer != V_FALSIFIED) return 0;
   snprintf(r->reason, sizeof r->reason, "witness from the long attack after %ld subdomains", r->nodes);
   return 1;
@@ -286,6 +290,7 @@ static void apply_work(search *S, const item *it, const work *w, istack *st, siz
   vfy_result *r = S->r;
   r->nodes++;
   r->relu_states += w->states;
+  vfy_prof_add(&r->prof, &w->prof);
   if (w->o == O_CLOSED || w->o == O_SAT) S->rs_useful += w->states; else S->rs_wasted += w->states;
   if (it->depth > r->depth) r->depth = it->depth;
   if (w->o == O_SAT && r->answer != V_FALSIFIED) {
@@ -441,8 +446,10 @@ static int before_search(run *R, cb_error *err)
     for (size_t c = 0; c < spec->box[b].n_conj; c++)
       if (!spec->box[b].conj[c].m) { if ((rc = vfy_local_search(S, b)) < 0) return CB_ENOMEM; break; }
   if (r->answer != V_FALSIFIED && spec->n_box && (rc = drop_contradictions(S, R->ws[0], R->act0, &R->dropped, err)) != CB_OK) return rc;
+  double t0 = vfy_now();
   for (size_t b = 0; b < spec->n_box && r->answer != V_FALSIFIED; b++)
     if (vfy_local_search(S, b) < 0 || (r->answer != V_FALSIFIED && vfy_pgd(S, b, S->o->attack_restarts, 40) < 0)) return CB_ENOMEM;
+  r->prof.attack_s += vfy_now() - t0;
   return CB_OK;
 }
 
@@ -584,6 +591,7 @@ static int portfolio(const cb_net *net, const vnn_spec *spec, const vfy_opts *o,
   if (rc[win] != CB_OK) { *err = pe[win]; return rc[win]; }
   r->nodes += pr[1 - win].nodes;
   r->relu_states += pr[1 - win].relu_states;
+  vfy_prof_add(&r->prof, &pr[1 - win].prof);
   r->fp_only += pr[1 - win].fp_only;
   note_fp_only(r);
   snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), " [%s]",
@@ -603,7 +611,13 @@ static int portfolio(const cb_net *net, const vnn_spec *spec, const vfy_opts *o,
    16 / 19 s.  Otherwise one search. */
 int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
 {
-  int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
+  if (o->cpu_clock && nt == 1) {   /* one thread: its CPU time is the search's */
+    vfy_clock_cpu(1);
+    rc = vfy_run_one(net, spec, o, r, err);
+    vfy_clock_cpu(0);
+    return rc;
+  }
   if (nt < 2 || !o->portfolio || o->relu_leaf <= 0 || o->bound || o->fwd || o->cancel ||
       vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err) != CB_OK ||
       !vfy_low_dim(spec))

@@ -80,6 +80,12 @@ typedef struct vfy_opts {
                              2: every input size (tests); 0: never */
   int beta_iters;         /* alpha/beta optimisation steps per subdomain (twice at the root);
                              default 10 */
+  int milp_leaf;          /* a ReLU-search state (inputs of > 64 values; or a caller's
+                             subdomain) with at most this many ReLUs of unknown sign is
+                             decided by the MILP leaf (vfy_milp.c); 0 = never; default
+                             VFY_MILP_LEAF */
+  long milp_nodes;        /* phase-tree nodes per conjunction of one MILP leaf before it
+                             gives the region back; default 2000 */
   int lp_side_first;      /* input splitting: search first the half holding the LP point of
                              the most violated live conjunction (else the lower half);
                              default 1 (the portfolio's ReLU search uses 0) */
@@ -87,6 +93,10 @@ typedef struct vfy_opts {
                              alone (a twentieth of the timeout, >= 5 s) against input +
                              ReLU splitting, one thread each, then the ReLU search on
                              every thread; first decisive answer wins; default 1 */
+  int cpu_clock;          /* 1, with threads = 1: timeout (and every deadline and time of the
+                             search) counts the CPU time of the calling thread, not wall
+                             time: a budget of work that the machine's load does not
+                             shrink (certify's bab step); default 0 */
   const int *cancel;      /* internal (portfolio): the search stops when *cancel != 0 */
   const int *grow;        /* internal (portfolio): while *grow == 0 the search runs on one
                              of its `threads` threads only */
@@ -95,6 +105,32 @@ typedef struct vfy_opts {
                              sample it */
   void *audit_ctx;
 } vfy_opts;
+
+/* Where a search's time went (verify --json "profile"); wall seconds summed
+   over the threads that did the work. */
+typedef struct vfy_prof {
+  double bound_s;         /* bounding subdomains: CROWN passes of vfy_process and of the
+                             ReLU-search states (the LPs and MILP leaves below excluded) */
+  double branch_s;        /* choosing splits (input dimension, ReLU neuron) */
+  double lp_s;            /* GLPK LPs of the search (lp_minmax, region tightening) */
+  long lp_calls;
+  double milp_s;          /* MILP leaves (vfy_milp.c), their LPs included */
+  long milp_calls, milp_nodes, milp_closed, milp_sat;   /* conjunctions tried, phase-tree
+                             nodes (one LP each), regions closed, witnesses found */
+  double attack_s;        /* witness search before and during the search */
+} vfy_prof;
+
+/* Default of vfy_opts.milp_leaf: 0, off.  Measured on the mnistfc 256x2
+   rows of bench/RESULTS_certify.md (one thread, CPU seconds): a ReLU-search
+   state costs ~2 ms there and a node of the leaf's phase tree ~50 ms (GLPK
+   re-factorises a ~580-row basis over the 784 inputs per solve), and the
+   search's states below a state with <= 8 or <= 16 unknown signs were fewer
+   than 25 times the leaf's nodes: row 36 took 2.4 s without the leaf and
+   3.7 s with 16 (5 leaves, 31 nodes), row 44 2.6 s and 4.2 s with 8, sat
+   row 37 1.9 s and 7.9 s with 16; ACAS Xu 3_3 prop 2 (unsat in 50,942
+   states without) timed out at 60 s with 16.  The leaf stays for callers
+   with dearer states (β-CROWN, vfy_milp_leaf) and --milp-leaf K. */
+#define VFY_MILP_LEAF 0
 
 typedef struct vfy_result {
   cb_verdict answer;
@@ -118,6 +154,7 @@ typedef struct vfy_result {
   char **x_text, **y_text;/* rational SAT: the nx inputs as exact decimals and the ny real
                              outputs (exact decimals, or "[lo, hi]" enclosures); else NULL */
   char reason[256];       /* why: "all 1234 subdomains refuted", "contradictory output ..." */
+  vfy_prof prof;          /* where the time went */
 } vfy_result;
 
 void vfy_opts_init(vfy_opts *o);

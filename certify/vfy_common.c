@@ -21,10 +21,15 @@
 #include "exact.h"
 #include "round.h"
 
+/* The clock of the searches this thread runs (vfy_opts.cpu_clock). */
+static _Thread_local int cpu_clock;
+
+void vfy_clock_cpu(int on) { cpu_clock = on; }
+
 double vfy_now(void)
 {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -311,4 +316,13 @@ double vfy_combine_rows(const vnn_conj *k, size_t ny, const double *l, int neg, 
 int vfy_combination_refutes(double lb, double slack, double rhs)
 {
   return isfinite(slack) && isfinite(lb) && round_down(lb - slack) > rhs;
+}
+
+void vfy_prof_add(vfy_prof *to, const vfy_prof *p)
+{
+  to->bound_s += p->bound_s; to->branch_s += p->branch_s;
+  to->lp_s += p->lp_s; to->lp_calls += p->lp_calls;
+  to->milp_s += p->milp_s; to->milp_calls += p->milp_calls; to->milp_nodes += p->milp_nodes;
+  to->milp_closed += p->milp_closed; to->milp_sat += p->milp_sat;
+  to->attack_s += p->attack_s;
 }

@@ -405,6 +405,7 @@ static outcome refine_rows(sub *D)
     size_t r0 = S->row0[it->box][c];
     double tv = INFINITY;
     if (!it->act[c]) continue;
+    D->w->prof.lp_calls += S->spec->box[it->box].conj[c].m > 1;   /* refine_conj's lp_minmax */
     if (refine_conj(S, D->ws, it, c, D->a + r0 * nx, D->lc + r0, D->score, D->x, &have_x, &tv, &D->w->err) != CB_OK) return O_ERROR;
     if (!have_x) continue;   /* the LP minimiser is a candidate too */
     clamp_inner(D);
@@ -418,7 +419,11 @@ static outcome refine_rows(sub *D)
 /* Step 4: ReLU splitting inside the box (vfy_relu.c). */
 static outcome relu_step(sub *D)
 {
-  switch (vfy_relu_box(D->S, D->ws, D->it, D->x, &D->w->states, &D->w->relu_fail, &D->w->err)) {
+  vfy_prof *pf = &D->w->prof;
+  double t0 = vfy_now(), inner = pf->lp_s + pf->milp_s + pf->branch_s;
+  rres r = vfy_relu_box(D->S, D->ws, D->it, D->x, &D->w->states, &D->w->relu_fail, pf, &D->w->err);
+  pf->bound_s += vfy_now() - t0 - (pf->lp_s + pf->milp_s + pf->branch_s - inner);   /* the states' CROWN passes */
+  switch (r) {
   case R_CLOSED: return O_CLOSED;
   case R_SAT:
     snprintf(D->w->why, sizeof D->w->why, "%s", vfy_beta_used(D->S) ? "from the beta-CROWN search" : "from the ReLU search");
@@ -463,6 +468,7 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   sub D = {.S = S, .ws = ws, .it = it, .w = w, .B = &S->spec->box[it->box], .nx = nx, .ny = ny, .q = q,
            .low = vfy_low_dim(S->spec), .lb = scratch, .x = scratch + q + 1, .tbest = INFINITY};
   outcome o;
+  double t0;
   D.y = D.x + nx;
   D.score = D.y + ny;
   D.xb = D.score + nx;
@@ -487,11 +493,18 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
   D.ub = D.Fhi + (nx + 1) * ny;
   D.nodbl = no_double(D.B, nx) < nx;
   memset(D.score, 0, nx * sizeof *D.score);
+  memset(&w->prof, 0, sizeof w->prof);
+  t0 = vfy_now();
   o = bound_rows(&D);
   if (o == O_SPLIT) o = try_centre(&D);
+  w->prof.bound_s += vfy_now() - t0;
+  t0 = vfy_now();
   if (o == O_SPLIT && D.low) o = refine_rows(&D);
+  w->prof.lp_s += vfy_now() - t0;   /* the LPs, and their combined rows' CROWN passes */
   if (o == O_SPLIT) o = relu_step(&D);
+  t0 = vfy_now();
   if (o == O_SPLIT) o = split_step(&D);
+  w->prof.branch_s += vfy_now() - t0;
   if (o == O_SAT && (w->x = cb_alloc(nx * sizeof *w->x))) memcpy(w->x, D.x, nx * sizeof *D.x);
   else if (o == O_SAT) { o = O_ERROR; cb_error_set(&w->err, CB_ENOMEM, "out of memory"); }
   w->o = o;

@@ -49,6 +49,7 @@ typedef struct work {     /* result of bounding one item */
   int dim;
   double *x;              /* O_SAT: witness (nx) */
   double *prior;          /* O_SPLIT with priors: the node boxes (lo then hi), for the children */
+  vfy_prof prof;          /* its share of the profile (verify.c adds it to the result's) */
   cb_error err;
   char why[96];
 } work;
@@ -108,7 +109,10 @@ typedef struct search {
 static inline int vfy_low_dim(const vnn_spec *spec) { return spec->nx <= VFY_LOW_DIM; }
 
 /* vfy_common.c */
-double vfy_now(void);                                   /* monotonic seconds */
+void vfy_prof_add(vfy_prof *to, const vfy_prof *p);     /* to += p, field by field */
+double vfy_now(void);                                   /* monotonic seconds, or this thread's CPU
+                                                           seconds after vfy_clock_cpu(1) */
+void vfy_clock_cpu(int on);                             /* vfy_now's clock for this thread (vfy_run) */
 int vfy_cancelled(const search *S);                     /* has the other search of a portfolio answered? */
 void vfy_boxes_out(const search *S, const cb_ws *ws, double *p);  /* node boxes -> p (lo then hi, S->nb each) */
 void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n + i]: node i's lo, hi in p */
@@ -132,7 +136,8 @@ void vfy_process(const search *S, cb_ws *ws, item *it, work *w, double *scratch)
 typedef enum rres { R_CLOSED, R_SAT, R_OPEN, R_ERR } rres;
 int vfy_net_has_relu(const cb_net *net);
 
-rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err);
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, vfy_prof *prof,
+                  cb_error *err);
                   /* decides the box by ReLU splitting when that is worth trying; R_OPEN: not decided */
 
 /* vfy_beta.c: beta-CROWN branch and bound over ReLU splits inside the box
@@ -142,5 +147,47 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
 rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err);
 
+/*
+** vfy_milp.c: the complete leaf, an MILP over a region's ReLUs of unknown
+** sign (big-M from the sound node boxes), decided by a depth-first branch
+** and bound over their phases on GLPK's simplex; each closed node is proved
+** by a sound bound on GLPK's multipliers (lp_model_bound), a candidate
+** witness goes through a check.  The region: the inputs in ws->set's box
+** whose node values lie in ws's node boxes (sound on it; a split neuron's
+** pre-activation box clamped to [0, u] or [l, 0] carries the split).  The
+** β-CROWN search can call it on a subdomain whose node boxes it holds in a
+** workspace:
+**   vfy_milp_leaf    all live conjunctions (act) of spec box `box`:
+**                    R_CLOSED (every one refuted; act cleared), R_SAT (x a
+**                    witness checked by vfy_check_witness), R_OPEN (some
+**                    left: node cap o->milp_nodes, the deadline, rounding,
+**                    a net it cannot encode, more than o->milp_leaf binaries;
+**                    refuted ones are cleared in act), R_ERR (err set).
+**   vfy_milp_new / _conj / _free   the same, one conjunction at a time,
+**                    with the caller's check (tests: against enumeration).
+*/
+typedef struct milp_stat {
+  long calls;             /* vfy_milp_conj calls */
+  long nodes;             /* phase-tree nodes (one LP each) */
+  long lps;               /* LPs solved */
+  long candidates;        /* points given to the check */
+  double seconds;         /* wall time inside */
+} milp_stat;
+enum { MILP_REFUTED, MILP_SAT, MILP_OPEN };
+typedef struct vfy_milp vfy_milp;
+int vfy_milp_supported(const cb_net *net);   /* INPUT, AFFINE, SCALE, ADD, RESHAPE, ReLU; exact parameters */
+vfy_milp *vfy_milp_new(const cb_net *net, const cb_ws *ws, const vnn_conj *conj, size_t nc, size_t ny, int kmax,
+                       cb_error *err);
+                  /* the program of the region (ws) and the nc conjunctions; NULL with err->status CB_EUNSUP
+                     (kinds, an infinite box, more than kmax binaries), CB_ENOMEM or CB_EINTERNAL */
+size_t vfy_milp_binaries(const vfy_milp *P);   /* K: ReLUs of unknown sign encoded */
+int vfy_milp_conj(vfy_milp *P, size_t c, double deadline, long max_nodes, int (*check)(void *ctx, double *x),
+                  void *ctx, double *x, milp_stat *st);
+                  /* conjunction c: MILP_REFUTED (sound), MILP_SAT (check(ctx, x) accepted x, which it may
+                     move, e.g. clamp; copied to x),
+                     MILP_OPEN; deadline in vfy_now() seconds; max_nodes 0 = no cap */
+void vfy_milp_free(vfy_milp *P);
+rres vfy_milp_leaf(const search *S, const cb_ws *ws, size_t box, unsigned char *act, double *x, milp_stat *st,
+                   cb_error *err);
 
 #endif

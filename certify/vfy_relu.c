@@ -66,6 +66,9 @@ typedef struct rsearch {
                              of -xhat (sig = +1) and of +xhat (sig = -1) */
   double *C, *lin, *out, *a, *lc, *l, *g, *x, *y;
   double *mu, *F, *f;     /* rs_tighten: qmax x (nmax + 1) multipliers; the region's rows */
+  vfy_prof *prof;         /* LP, MILP and branching time go here */
+  int milp_block;         /* split depth of a state the MILP leaf left open (its subtree does
+                             not call the leaf again), -1: none */
   cb_error *err;
 } rsearch;
 
@@ -243,7 +246,7 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
     for (; j0 < np && u < per; j0++) if (ws->lo[pre][j0] < 0 && ws->hi[pre][j0] > 0) jj[u++] = j0;
     if (!u) break;
     if (rs_xhat_bounds(R, pre, jj, u)) { rc = -1; break; }
-    rs_multipliers(R, LR, 2 * u);
+    { double t0 = vfy_now(); rs_multipliers(R, LR, 2 * u); R->prof->lp_s += vfy_now() - t0; R->prof->lp_calls += (long)(2 * u); }
     if (rs_xhat_region(R, pre, jj, 2 * u)) { rc = -1; break; }
     *empty = rs_narrow(R, pre, jj, u, stable);
   }
@@ -261,7 +264,7 @@ static rres rs_conj(rsearch *R, size_t c)
   cb_ws *ws = R->ws;
   const vnn_conj *k = &S->spec->box[R->it->box].conj[c];
   size_t nx = S->spec->nx, ny = S->spec->ny, m = k->m, q = m + (size_t)R->ns, cc;
-  double t, lb1, slack, rhs;
+  double t, t0, lb1, slack, rhs;
   int res;
   for (size_t e = 0; e < m * ny; e++) R->C[e] = -k->A[e];
   if (crown_linear(ws, R->C, m, R->lin, R->out, R->err) != CB_OK) return R_ERR;
@@ -275,7 +278,11 @@ static rres rs_conj(rsearch *R, size_t c)
     memcpy(R->a + (m + (size_t)s) * nx, f, nx * sizeof *R->a);
     R->lc[m + (size_t)s] = f[nx];
   }
-  if ((res = lp_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t)) < 0) {
+  t0 = vfy_now();
+  res = lp_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t);
+  R->prof->lp_s += vfy_now() - t0;
+  R->prof->lp_calls++;
+  if (res < 0) {
     cb_error_set(R->err, res, "out of memory in the LP");
     return R_ERR;
   }
@@ -416,6 +423,45 @@ static int rs_first_sig(const rsearch *R)
 
 static rres rs_state(rsearch *R);
 
+/* The complete leaf (vfy_milp.c) on the state's region when at most
+   o->milp_leaf ReLUs of unknown sign are left, in high dimension only: on
+   ACAS Xu's 5 inputs a state costs ~0.3 ms and an LP of the program more
+   (3_3 prop 2: unsat in 50,942 states without, a timeout at 60 s with 644
+   leaves); on MNIST 256x2 a state costs ~2 ms of CPU and a node of the
+   leaf ~50 ms, which is why it is off by default (VFY_MILP_LEAF).  The
+   state's node boxes carry its splits (each split neuron's box is clamped
+   to its side), so the program's region contains this state's.  A state
+   the leaf leaves open is not retried below it (milp_block).  R_CLOSED:
+   every live conjunction refuted (each handed to the audit hook); R_SAT:
+   R->x a checked witness; R_OPEN: go on splitting (the refuted ones are off
+   in act); R_ERR. */
+static rres rs_milp(rsearch *R, unsigned char *act)
+{
+  const search *S = R->S;
+  size_t nc = S->spec->box[R->it->box].n_conj;
+  unsigned char before[64];
+  milp_stat st = {0};
+  int u;
+  rres r;
+  if (R->milp_block >= 0) {   /* inside the subtree of a state the leaf left open? */
+    if (R->ns > R->milp_block) return R_OPEN;
+    R->milp_block = -1;
+  }
+  if (S->o->milp_leaf <= 0 || vfy_low_dim(S->spec) || nc > sizeof before || (u = rs_count(R->ws)) > S->o->milp_leaf ||
+      !vfy_milp_supported(S->net))
+    return R_OPEN;
+  memcpy(before, act, nc);
+  r = vfy_milp_leaf(S, R->ws, R->it->box, act, R->x, &st, R->err);
+  R->prof->milp_s += st.seconds;
+  R->prof->milp_calls += st.calls;
+  R->prof->milp_nodes += st.nodes;
+  R->prof->milp_closed += r == R_CLOSED;
+  R->prof->milp_sat += r == R_SAT;
+  for (size_t c = 0; c < nc; c++) if (before[c] && !act[c]) rs_audit(R, c, -1, 0, 0);
+  if (r == R_OPEN) R->milp_block = R->ns;
+  return r;
+}
+
 /* The two children of splitting neuron bj of ReLU node bi, `first` first:
    each clamps the neuron's input box to [0, u] or [l, 0] at the next level
    and recomputes the boxes below it (rs_bounds).  An empty child is closed. */
@@ -451,12 +497,17 @@ static rres rs_state(rsearch *R)
   unsigned char *act = R->act + (size_t)R->ns * S->spec->box[R->it->box].n_conj;
   int bi, empty[2], t;
   size_t bj;
+  double t0;
   rres r;
   if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
   if (R->ns > 0 && S->o->relu_lp && vfy_low_dim(S->spec) && (t = rs_tighten_layers(R)) != 0)
     return t > 0 ? R_CLOSED : R_ERR;
   if ((r = rs_conjs(R, act)) != R_OPEN) return r;
-  if ((bi = choose_relu_split(R, &bj)) < 0 || R->ns >= R->nmax) return R_OPEN;   /* still open: hand back */
+  if ((r = rs_milp(R, act)) != R_OPEN) return r;
+  t0 = vfy_now();
+  bi = choose_relu_split(R, &bj);
+  R->prof->branch_s += vfy_now() - t0;
+  if (bi < 0 || R->ns >= R->nmax) return R_OPEN;   /* still open: hand back */
   rs_save(R, R->ns);
   if (rs_split_forms(R, bi, bj, empty)) return R_ERR;
   return rs_children(R, bi, bj, empty, rs_first_sig(R));
@@ -512,9 +563,10 @@ static int rs_alloc(rsearch *R, int nmax)
    at most nmax splits on a path; R_OPEN leaves it to input splitting with
    ws's boxes restored.  SAT: the witness goes to x.  *states: the states it
    took (at most relu_states in low dimension, uncapped above). */
-static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, double *x, long *states, cb_error *err)
+static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, double *x, long *states, vfy_prof *prof,
+                      cb_error *err)
 {
-  rsearch R = {.S = S, .ws = ws, .it = it, .nmax = nmax, .err = err,
+  rsearch R = {.S = S, .ws = ws, .it = it, .nmax = nmax, .err = err, .prof = prof, .milp_block = -1,
                .max_states = !vfy_low_dim(S->spec) ? LONG_MAX : S->o->relu_states};
   rres res = R_ERR;
   *states = 0;
@@ -545,7 +597,8 @@ int vfy_beta_used(const search *S) { return S->o->beta_bab == 2 || (!vfy_low_dim
 ** R_OPEN when not tried or handed back (then *relu_fail = u: not again on
 ** the sub-boxes until they are simpler).  *states: the states taken.
 */
-rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, cb_error *err)
+rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, int *relu_fail, vfy_prof *prof,
+                  cb_error *err)
 {
   int low = vfy_low_dim(S->spec), u;
   rres rr;
@@ -558,7 +611,7 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
     return rr;
   }
   if (low && (u > S->o->relu_leaf || S->rs_wasted > 2 * S->rs_useful + RS_BASE)) return R_OPEN;
-  rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, err);
+  rr = relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, prof, err);
   if (rr == R_OPEN) *relu_fail = u;
   return rr;
 }

@@ -25,7 +25,7 @@
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
-  "                      [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
+  "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
   "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
@@ -53,8 +53,17 @@ static const char *usage =
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
   "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
   "                   the beta-CROWN search ran,\n"
-  "                   time_s, x, y, y_real, y_real_exact}; a rational witness adds\n"
-  "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles)\n"
+  "                   time_s, x, y, y_real, y_real_exact, profile}; a rational witness adds\n"
+  "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles);\n"
+  "                   profile: seconds in bounding, branching, LPs, MILP leaves and attacks\n"
+  "                   (bound_time_s, branch_time_s, lp_time_s, milp_time_s, attack_time_s;\n"
+  "                   summed over threads), LP\n"
+  "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
+  "  --milp-leaf K    inputs of > 64 values with --beta-bab 0: decide a ReLU-search region\n"
+  "                   with <= K ReLUs of\n"
+  "                   unknown sign by the MILP leaf (exact, each closed node proved\n"
+  "                   soundly, witnesses checked exactly); default 0 = off (on MNIST\n"
+  "                   nets a leaf node costs ~25 search states and saved fewer)\n"
   "  --threads N      threads over subdomains (default: OpenMP's default); with >= 2 and an\n"
   "                   input of <= 64 values, input splitting alone races the ReLU search\n"
   "                   for a twentieth of the timeout (>= 5 s), then the ReLU search takes\n"
@@ -140,6 +149,12 @@ static int parse(int argc, char **argv, vopts *o)
       if (e == argv[i] || *e || v < lo || v > hi)
         return report_usage("verify", a[7] == 'b' ? "%s must be 0 or 1" : "%s must be an integer in 1..10000", a);
       if (a[7] == 'b') o->v.beta_bab = (int)v; else o->v.beta_iters = (int)v;
+    } else if (!strcmp(a, "--milp-leaf")) {
+      long v;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtol(argv[i], &e, 10);
+      if (e == argv[i] || *e || v < 0 || v > 64) return report_usage("verify", "%s must be an integer in 0..64", a);
+      o->v.milp_leaf = (int)v;
     } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split") || !strcmp(a, "--relu-states")) {
       long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -240,6 +255,23 @@ static void add_rational_witness(cJSON *root, const vfy_result *r, size_t nx, si
   cJSON_AddBoolToObject(root, "y_real_exact", point);
 }
 
+/* "profile": where the search's time went (vfy_prof, verify.h). */
+static void add_profile(cJSON *root, const vfy_prof *p)
+{
+  cJSON *j = cJSON_AddObjectToObject(root, "profile");
+  if (!j) return;
+  cJSON_AddNumberToObject(j, "bound_time_s", p->bound_s);
+  cJSON_AddNumberToObject(j, "branch_time_s", p->branch_s);
+  cJSON_AddNumberToObject(j, "lp_time_s", p->lp_s);
+  cJSON_AddNumberToObject(j, "lp_calls", (double)p->lp_calls);
+  cJSON_AddNumberToObject(j, "milp_time_s", p->milp_s);
+  cJSON_AddNumberToObject(j, "milp_calls", (double)p->milp_calls);
+  cJSON_AddNumberToObject(j, "milp_nodes", (double)p->milp_nodes);
+  cJSON_AddNumberToObject(j, "milp_closed", (double)p->milp_closed);
+  cJSON_AddNumberToObject(j, "milp_sat", (double)p->milp_sat);
+  cJSON_AddNumberToObject(j, "attack_time_s", p->attack_s);
+}
+
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
@@ -269,6 +301,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
+  add_profile(root, &r->prof);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
     for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
