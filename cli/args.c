@@ -15,16 +15,20 @@ static int pair(const char *s, double *a, double *b)
   return e != s && !*e;
 }
 
+/* "inf", "2", "1", and the aliases linf, l2, l1 (any case of the l), as
+   other tools write them. */
 int arg_norm_word(const char *v, cb_norm *n)
 {
+  static const char *const alias[] = {"linf", "l2", "l1"};
   for (int k = CB_NORM_INF; k <= CB_NORM_1; k++)
-    if (!strcmp(v, cb_norm_table[k].name)) { *n = (cb_norm)k; return 1; }
+    if (!strcmp(v, cb_norm_table[k].name) ||
+        ((v[0] == 'l' || v[0] == 'L') && !strcmp(v + 1, alias[k - CB_NORM_INF] + 1))) { *n = (cb_norm)k; return 1; }
   return 0;
 }
 
 int arg_norm(const char *cmd, const char *v, cb_norm *n)
 {
-  return arg_norm_word(v, n) ? 0 : report_usage(cmd, "unknown norm '%s' (inf, 2 or 1)", v);
+  return arg_norm_word(v, n) ? 0 : report_usage(cmd, "unknown norm '%s' (inf, 2 or 1; or linf, l2, l1)", v);
 }
 
 int arg_eps(const char *cmd, const char *opt, const char *v, double *e)

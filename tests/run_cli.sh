@@ -18,5 +18,15 @@ while IFS='|' read -r args code sub; do
   [ -e "$tmp/out.json" ] && why="$why; output file written"
   if [ -z "$why" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL [$args]: $why"; sed 's/^/    /' "$tmp/stderr" | head -3; fi
 done < tests/cli/cases.txt
+# --norm linf|l2|l1 are aliases of inf|2|1: the same bounds (timings stripped)
+for pair in "linf inf" "L2 2" "l1 1"; do
+  set -- $pair
+  for n in "$1" "$2"; do
+    "$CB" bounds nets/digits_mlp.onnx --data nets/digits_test20.csv --rows 0:3 --norm "$n" --eps 0.02 --json "$tmp/b_$n.json" >/dev/null 2>&1 ||
+      { fail=$((fail+1)); echo "FAIL: bounds --norm $n exited non-zero"; }
+    grep -v '"time_ms"\|"cpu_ms"\|"created"\|"seconds"' "$tmp/b_$n.json" > "$tmp/b_$n.txt" 2>/dev/null
+  done
+  if cmp -s "$tmp/b_$1.txt" "$tmp/b_$2.txt" && [ -s "$tmp/b_$1.txt" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --norm $1 and --norm $2 differ"; fi
+done
 echo "cli error cases: $pass passed, $fail failed"
 [ "$fail" = 0 ]
