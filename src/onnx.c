@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "onnx_int.h"
 
 #define MAX_FILE ((size_t)1 << 31)
@@ -470,10 +471,13 @@ cb_status cb_net_load(const char *path, cb_net **out, cb_error *err)
 {
   const char *dot;
   char head[2] = {0, 0};
+  struct stat st;
   FILE *f;
   if (!path || !out) return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_net_load: NULL argument");
   dot = strrchr(path, '.');
   *out = NULL;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))   /* fopen succeeds on a directory; say what it is */
+    return (cb_status)cb_error_set(err, CB_EIO, "%s: is a directory, not a network file", path);
   if ((f = fopen(path, "rb"))) {
     if (fread(head, 1, 2, f) != 2) head[0] = 0;
     fclose(f);

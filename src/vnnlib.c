@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "vnnlib.h"
 #include "round.h"
 
@@ -650,11 +651,14 @@ int vnn_parse_string(const char *text, size_t len, const char *path, vnn_spec **
 
 int vnn_parse(const char *path, vnn_spec **out, cb_error *err)
 {
-  FILE *f = fopen(path, "rb");
+  FILE *f;
   char *buf = NULL;
   long n;
   int rc;
+  struct stat st;
   *out = NULL;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return cb_error_set(err, CB_EIO, "%s: is a directory, not a VNNLIB file", path);
+  f = fopen(path, "rb");
   if (!f) return cb_error_set(err, CB_EIO, "%s: cannot open", path);
   if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); return cb_error_set(err, CB_EIO, "%s: cannot read", path); }
   if (!(buf = cb_alloc((size_t)n + 1))) { fclose(f); return cb_error_set(err, CB_ENOMEM, "%s: out of memory", path); }
