@@ -26,6 +26,7 @@ static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
+  "                      [--input-space raw|normalized]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
   "X_i/Y_j Real, assert with <= >= < > and or, linear terms + - * over X and Y;\n"
@@ -59,6 +60,11 @@ static const char *usage =
   "                   (bound_time_s, branch_time_s, lp_time_s, milp_time_s, attack_time_s;\n"
   "                   summed over threads), LP\n"
   "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
+  "  --input-space S  NNet files whose header normalises inputs: raw (default) reads the\n"
+  "                   VNNLIB box in raw units, the normalisation being the net's first node;\n"
+  "                   normalized reads it as already normalised (the normalisation is not\n"
+  "                   applied; as the ONNX exports of ACAS Xu expect). A '# warning:' line\n"
+  "                   and --json's warnings say which; refused for other networks\n"
   "  --milp-leaf K    inputs of > 64 values with --beta-bab 0: decide a ReLU-search region\n"
   "                   with <= K ReLUs of\n"
   "                   unknown sign by the MILP leaf (exact, each closed node proved\n"
@@ -92,6 +98,7 @@ static const char *usage =
 
 typedef struct vopts {
   const char *net, *prop, *out, *json;
+  int normalised;         /* --input-space normalized: an NNet's header normalisation is not applied */
   vfy_opts v;
 } vopts;
 
@@ -149,6 +156,11 @@ static int parse(int argc, char **argv, vopts *o)
       if (e == argv[i] || *e || v < lo || v > hi)
         return report_usage("verify", a[7] == 'b' ? "%s must be 0 or 1" : "%s must be an integer in 1..10000", a);
       if (a[7] == 'b') o->v.beta_bab = (int)v; else o->v.beta_iters = (int)v;
+    } else if (!strcmp(a, "--input-space")) {
+      if (++i >= argc) return report_usage("verify", "%s needs raw or normalized", a);
+      if (!strcmp(argv[i], "raw")) o->normalised = 0;
+      else if (!strcmp(argv[i], "normalized") || !strcmp(argv[i], "normalised")) o->normalised = 1;
+      else return report_usage("verify", "--input-space must be raw or normalized, not '%s'", argv[i]);
     } else if (!strcmp(a, "--milp-leaf")) {
       long v;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -321,7 +333,8 @@ int cmd_verify(int argc, char **argv)
   int rc = parse(argc, argv, &o), code = 0;
   if (rc) return rc == 1 ? 0 : rc;
   arm_alarm(o.out, o.v.timeout);
-  if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
+  if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (o.normalised && (rc = nnet_inputs_normalised(net, &err)) != CB_OK) ||
+      (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
       (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {
     alarm(0);
     code = report_fail(&err);

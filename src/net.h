@@ -158,5 +158,6 @@ int canon_sort(cb_net *net, cb_error *err);   /* canon_sort.c: GroupSort exports
 int onnx_load(const char *path, cb_net **out, cb_error *err);
 int onnx_check(const char *path, FILE *report, cb_error *err);   /* op support report */
 int nnet_load(const char *path, cb_net **out, cb_error *err);
+int nnet_inputs_normalised(cb_net *net, cb_error *err);   /* NNet: drop the header's input normalisation (nnet.c) */
 
 #endif

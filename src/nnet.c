@@ -386,3 +386,26 @@ out:
   if (rd.f) fclose(rd.f);
   return rc;
 }
+
+/* The VNNLIB box / data rows are already in the NNet header's normalised
+** space: the normalising SCALE node becomes the identity (a = 1, b = 0,
+** exact), and the loader's warning says which space inputs are read in.
+** CB_EUSAGE when net is not an NNet file with a normalisation node. */
+int nnet_inputs_normalised(cb_net *net, cb_error *err)
+{
+  static const char raw[] = "the NNet header's input normalisation";
+  for (int i = 0; net && !strcmp(net->format, "nnet") && i < net->n; i++) {
+    cb_node *n = &net->node[i];
+    if (n->kind != CB_SCALE || !n->op || strcmp(n->op, "NNetNormalize")) continue;
+    for (size_t e = 0; e < n->size; e++) { n->p.scale.a[e] = 1; n->p.scale.b[e] = 0; }
+    n->exact = 1;
+    n->rel_err = 0;
+    for (int w = 0; w < net->n_warn; w++)
+      if (!strncmp(net->warn[w], raw, sizeof raw - 1))
+        net->warn[w] = arena_strdup(&net->arena, "the NNet header's input normalisation is not applied (--input-space "
+                                                 "normalized): inputs (VNNLIB boxes) are read as already normalised");
+    return CB_OK;
+  }
+  return cb_error_set(err, CB_EUSAGE, "%s: --input-space normalized applies to NNet files (their header's input "
+                                      "normalisation), and this is not one", net && net->path ? net->path : "network");
+}

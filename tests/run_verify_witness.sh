@@ -28,6 +28,19 @@ check "closing rational witness line" sh -c "tail -n 1 '$tmp/r' | grep -q '^; ra
 check "stdout carries the same text" grep -qx '((X_0 0.1)' "$tmp/o"
 check "json x_rational" [ "$(jq -c .x_rational "$tmp/j")" = true ]
 check "json x_exact" [ "$(jq -c .x_exact "$tmp/j")" = '["0.1","2"]' ]
+# --input-space normalized: the same box written in the header's normalised
+# space (tests/data/tiny_pinned_norm.vnnlib) gives the same real point's exact
+# outputs, and the warning says which space the box was read in; an ONNX net
+# refuses the option.
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_pinned_norm.vnnlib --input-space normalized --threads 1 --out "$tmp/rn" --json "$tmp/jn" >"$tmp/on" 2>"$tmp/en"
+check "normalized: exit 0, sat" [ "$?" = 0 ] && check "normalized: sat" [ "$(head -n 1 "$tmp/rn")" = sat ]
+check "normalized: X_0 -0.2" grep -qx '((X_0 -0.2)' "$tmp/rn"
+check "normalized: Y_0 exact 0.8" grep -qx ' (Y_0 0.8)' "$tmp/rn"
+check "normalized: Y_1 exact -0.8" grep -qx ' (Y_1 -0.8))' "$tmp/rn"
+check "normalized: the warning names the space" grep -q '^# warning: .*--input-space normalized' "$tmp/on"
+check "normalized: json warnings" sh -c "jq -r '.warnings[0]' '$tmp/jn' | grep -q 'read as already normalised'"
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_pinned.vnnlib --threads 1 >"$tmp/oraw" 2>&1
+check "raw (default): the warning names the raw space" grep -q '^# warning: .*raw, unnormalised space' "$tmp/oraw"
 check "json y_real" [ "$(jq -c .y_real "$tmp/j")" = '["0.8","-0.8"]' ]
 check "json y_real_exact" [ "$(jq -c .y_real_exact "$tmp/j")" = true ]
 check "json x holds the nearest doubles" [ "$(jq -c .x "$tmp/j")" = '[0.1,2]' ]
