@@ -68,7 +68,7 @@ static const char *usage =
   "  --norm P       EVA ball norm: inf (default), 2 or 1\n"
   "  --eps E        EVA ball radius (default 0.05)\n"
   "  --metrics      also per row: AverageStability (mean L2 distance to the maps\n"
-  "                 at --neighbours K (10) points x + U([0, --radius R (0.1)])^n),\n"
+  "                 at --neighbours K (10) points x + U([0, --stability-radius R (0.1)])^n),\n"
   "                 Deletion and Insertion AUC (16 steps, to/from --baseline),\n"
   "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2)\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
@@ -205,7 +205,9 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--eps")) { have_eps = 1; if ((rc = arg_eps("attribute", "--eps", v, &o->ac.o.eps))) return rc; }
     else if (!strcmp(a, "--rows")) { if ((rc = arg_rows("attribute", v, &o->r0, &o->r1))) return rc; }
     else if (!strcmp(a, "--max-memory")) { if ((rc = report_limit_option("attribute", a, v))) return rc; }
-    else if (!strcmp(a, "--radius")) { if ((rc = arg_eps("attribute", "--radius", v, &o->radius))) return rc; }
+    else if (!strcmp(a, "--stability-radius")) { if ((rc = arg_eps("attribute", "--stability-radius", v, &o->radius))) return rc; }
+    else if (!strcmp(a, "--radius"))   /* one meaning across commands: certify's radius search */
+      return report_usage("attribute", "%s is certify's radius search; the AverageStability radius is --stability-radius R", a);
     else if (!strcmp(a, "--neighbours")) {
       char *e;
       long l = strtol(v, &e, 10);

@@ -28,7 +28,7 @@
 
 static const char *usage =
   "usage: cerbere audit NET --data FILE --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
-  "                     --out DIR [--radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
+  "                     --out DIR [--stability-radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
   "                     [--threshold T] [--attack-samples N] [--attack-steps S] [--attack-restarts R]\n"
   "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
@@ -56,7 +56,7 @@ static const char *usage =
   "\n"
   "%s"
   BATCH_DATA_HELP
-  "  --radius R     AverageStability radius (default: E)\n"
+  "  --stability-radius R  AverageStability radius (default: E)\n"
   "  --neighbours K AverageStability neighbours (default 10)\n"
   "  --topk K       size of the top-k set (default 5)\n"
   "  --threshold T  also call a row unstable when its map moves more than T (L2)\n"
@@ -111,7 +111,9 @@ static int parse_value(opts *o, const char *a, const char *v)
   else if (!strcmp(a, "--json")) o->json = v;
   else if (!strcmp(a, "--norm")) { o->have_norm = 1; return arg_norm("audit", v, &o->norm); }
   else if (!strcmp(a, "--eps")) { o->have_eps = 1; return arg_eps("audit", "--eps", v, &o->eps); }
-  else if (!strcmp(a, "--radius")) { o->have_radius = 1; return arg_eps("audit", "--radius", v, &o->radius); }
+  else if (!strcmp(a, "--stability-radius")) { o->have_radius = 1; return arg_eps("audit", "--stability-radius", v, &o->radius); }
+  else if (!strcmp(a, "--radius"))   /* one meaning across commands: certify's radius search */
+    return report_usage("audit", "%s is certify's radius search; the AverageStability radius is --stability-radius R", a);
   else if (!strcmp(a, "--clip")) { o->clip = 1; return arg_clip("audit", v, &o->clip_lo, &o->clip_hi); }
   else if (!strcmp(a, "--rows")) return arg_rows("audit", v, &o->r0, &o->r1);
   else if (!strcmp(a, "--max-memory")) return report_limit_option("audit", a, v);
