@@ -449,7 +449,6 @@ cb_status cb_verify_vnnlib(const cb_net *net, const char *vnnlib_path, const cb_
   vfy_result r = {0};
   cb_verify_opts oo;
   cb_status rc;
-  int blas_threads;
   if (!out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
   *out = NULL;
   if (!net || !vnnlib_path) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_verify_vnnlib");
@@ -464,9 +463,7 @@ cb_status cb_verify_vnnlib(const cb_net *net, const char *vnnlib_path, const cb_
   if ((rc = (cb_status)vnn_parse(vnnlib_path, &spec, err)) != CB_OK ||
       (rc = (cb_status)vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err)) != CB_OK)
     goto out;
-  blas_threads = la_get_threads();
-  rc = (cb_status)vfy_run(net, spec, &vo, &r, err);
-  la_set_threads(blas_threads);   /* vfy_run sets OpenBLAS to one thread: the caller's count comes back */
+  rc = (cb_status)vfy_run(net, spec, &vo, &r, err);   /* gives OpenBLAS's thread count back (la_single_end) */
   if (rc != CB_OK) {
     if (rc == CB_ENOMEM || rc == CB_EUSAGE) goto out;
     r.answer = V_ERROR;   /* as `cerbere verify`: an error in the search is the answer "error" */

@@ -510,7 +510,6 @@ static int vfy_run_one(const cb_net *net, const vnn_spec *spec, const vfy_opts *
   memset(r, 0, sizeof *r);
   r->answer = V_ERROR;
   if ((rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err)) != CB_OK) return rc;
-  if (R.nt > 1) la_set_threads(1);
   R.st.cap = (size_t)(o->max_memory_mb * 1048576.0 / (double)item_bytes(S));
   if (R.st.cap < 16) R.st.cap = 16;
   if (R.st.cap > ((size_t)1 << 26)) R.st.cap = (size_t)1 << 26;
@@ -566,7 +565,6 @@ static int portfolio(const cb_net *net, const vnn_spec *spec, const vfy_opts *o,
   cb_error pe[2];
   portfolio_opts(o, nt, &stop, &grow, po);
   memset(pe, 0, sizeof pe);
-  la_set_threads(1);
   omp_set_max_active_levels(2);   /* the ReLU search's own team inside the portfolio's */
   #pragma omp parallel for num_threads(2) schedule(static, 1)
   for (int k = 0; k < 2; k++) {
@@ -609,9 +607,9 @@ static int portfolio(const cb_net *net, const vnn_spec *spec, const vfy_opts *o,
    misses (1_9 prop 7: 0.8 s, a timeout for the ReLU search alone), while
    the ReLU search on both cores takes 3_3 / 4_2 prop 2 from 26 / 32 s to
    16 / 19 s.  Otherwise one search. */
-int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
+static int run_nt(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, int nt, vfy_result *r, cb_error *err)
 {
-  int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
+  int rc;
   if (o->cpu_clock && nt == 1) {   /* one thread: its CPU time is the search's */
     vfy_clock_cpu(1);
     rc = vfy_run_one(net, spec, o, r, err);
@@ -623,4 +621,18 @@ int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_resu
       !vfy_low_dim(spec))
     return err->status ? err->status : vfy_run_one(net, spec, o, r, err);
   return portfolio(net, spec, o, nt, r, err);
+}
+
+/* With several search threads OpenBLAS runs on one (each thread's products
+   are small; nested teams oversubscribe the cores).  That setting is the
+   process's: la_single_begin/end count the searches that need it and give
+   the caller's thread count back when the last one ends, so concurrent
+   calls (the library, one handle per thread) cannot leave it changed. */
+int vfy_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, cb_error *err)
+{
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads(), rc;
+  if (nt > 1) la_single_begin();
+  rc = run_nt(net, spec, o, nt, r, err);
+  if (nt > 1) la_single_end();
+  return rc;
 }

@@ -12,6 +12,7 @@
 */
 #include <cblas.h>
 #include <lapacke.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include "linalg.h"
@@ -283,6 +284,26 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 
 void la_set_threads(int n) { openblas_set_num_threads(n); }
 int la_get_threads(void) { return openblas_get_num_threads(); }
+
+static pthread_mutex_t single_mu = PTHREAD_MUTEX_INITIALIZER;
+static int single_n, single_saved;   /* open begin/end pairs; the count before the first */
+
+void la_single_begin(void)
+{
+  pthread_mutex_lock(&single_mu);
+  if (single_n++ == 0) {
+    single_saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&single_mu);
+}
+
+void la_single_end(void)
+{
+  pthread_mutex_lock(&single_mu);
+  if (single_n > 0 && --single_n == 0) openblas_set_num_threads(single_saved);
+  pthread_mutex_unlock(&single_mu);
+}
 
 int la_syevd(double *V, size_t p, double *w)
 {

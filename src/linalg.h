@@ -51,6 +51,8 @@ int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, siz
 /* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
 void la_set_threads(int n);
 int la_get_threads(void);          /* OpenBLAS's current thread count */
+void la_single_begin(void);        /* OpenBLAS on one thread until the matching end; nested and */
+void la_single_end(void);          /* concurrent pairs counted: the last end restores the count */
 
 /* Eigen-decomposition of symmetric V (p x p, row-major, in place: columns become
    eigenvectors) with ascending eigenvalues in w (LAPACK dsyevd).  CB_ENOMEM or

@@ -14,6 +14,7 @@
 ** inputs: equal bit for bit (memcmp), since the same code runs.
 */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,6 +27,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "radius.h"
+#include "linalg.h"
 
 #define TINY "tests/data/tiny.nnet"
 #define DIGITS "nets/digits_mlp.onnx"
@@ -672,6 +674,47 @@ static void test_certificates_json(void **state)
 }
 
 /* The allocation-failure sweep over the new calls. */
+/* Verify with two search threads puts OpenBLAS on one thread while it runs
+   (a process-wide setting): from two threads at once, each verifying,
+   the caller's count must come back when both are done. */
+static void *verify_twice(void *arg)
+{
+  cb_net *net = arg;
+  cb_verify_opts o;
+  cb_error err;
+  for (int k = 0; k < 4; k++) {
+    cb_verification *v = NULL;
+    cb_verify_opts_init(&o, sizeof o);
+    o.threads = 2;
+    o.timeout = 20;
+    if (cb_verify_vnnlib(net, k % 2 ? "tests/data/tiny_sat.vnnlib" : "tests/data/tiny_unsat.vnnlib", &o, &v, &err) != CB_OK ||
+        cb_verification_answer(v) != (k % 2 ? CB_ANSWER_FALSIFIED : CB_ANSWER_VERIFIED)) {
+      cb_verification_free(v);
+      return (void *)1;
+    }
+    cb_verification_free(v);
+  }
+  return NULL;
+}
+
+static void test_verify_blas_threads(void **state)
+{
+  cb_net *tiny = load(TINY);
+  pthread_t t[2];
+  void *res[2];
+  int before;
+  (void)state;
+  la_set_threads(3);
+  before = la_get_threads();
+  for (int k = 0; k < 2; k++) assert_int_equal(pthread_create(&t[k], NULL, verify_twice, tiny), 0);
+  for (int k = 0; k < 2; k++) assert_int_equal(pthread_join(t[k], &res[k]), 0);
+  assert_null(res[0]);
+  assert_null(res[1]);
+  assert_int_equal(la_get_threads(), before);
+  la_set_threads(1);
+  cb_net_free(tiny);
+}
+
 static void test_oom_sweep_new(void **state)
 {
   cb_net *net = load(TINY);
@@ -726,6 +769,7 @@ int main(void)
     cmocka_unit_test(test_attribute),
     cmocka_unit_test(test_certificates_json),
     cmocka_unit_test(test_oom_sweep_new),
+    cmocka_unit_test(test_verify_blas_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
