@@ -292,7 +292,7 @@ void cb_certify_opts_init(cb_certify_opts *o, size_t size)
 }
 
 /* The cascade's options for a ball region: its one clip range when every
-   feature has the same, else CB_EUNSUP. */
+   feature has the same, else its per-feature box (certify's --box). */
 static cb_status cert_options(const cb_region *set, const cb_certify_opts *o, cb_cert_opt *co, cb_error *err)
 {
   cert_opt_init(co);
@@ -307,9 +307,11 @@ static cb_status cert_options(const cb_region *set, const cb_certify_opts *o, cb
   if (!(co->bab_timeout > 0)) co->methods &= ~(1u << CM_BAB);   /* as `certify --bab-timeout 0` */
   if (!set->lo) return CB_OK;
   for (size_t j = 1; j < set->n; j++)
-    if (set->lo[j] != set->lo[0] || set->hi[j] != set->hi[0])
-      return api_fail(err, CB_EUNSUP, "%s: a clip box with different bounds per feature is not supported yet "
-                  "(the cascade takes one range for every feature)", "cb_certify");
+    if (set->lo[j] != set->lo[0] || set->hi[j] != set->hi[0]) {   /* per feature: the cascade's --box */
+      co->box_lo = set->lo;
+      co->box_hi = set->hi;
+      return CB_OK;
+    }
   co->clip = set->n > 0;
   co->clip_lo = set->n ? set->lo[0] : 0;
   co->clip_hi = set->n ? set->hi[0] : 0;

@@ -207,14 +207,13 @@ cb_status cb_certify(const cb_net *net, const cb_region *set, int label, const c
                      cb_certificate **out, cb_error *err);
                                                   /* is every input of set classified as label?
                                                      set is a ball (its centre is the sample),
-                                                     with a clip box whose bounds are the same
-                                                     for every feature, or none; o NULL = the
-                                                     defaults.  A verdict (any answer) is
+                                                     with or without a clip box (one range for
+                                                     every feature is `certify --clip`; bounds
+                                                     per feature are `certify --box`); o NULL =
+                                                     the defaults.  A verdict (any answer) is
                                                      CB_OK; free *out with cb_certificate_free.
                                                      CB_EUSAGE (NULL, label not a class, a box
-                                                     region), CB_EUNSUP (a per-feature clip box:
-                                                     the cascade takes one range for all
-                                                     features), CB_EVALUE, CB_ENOMEM */
+                                                     region), CB_EVALUE, CB_ENOMEM */
 void cb_certificate_free(cb_certificate *c);      /* NULL is a no-op */
 cb_answer cb_certificate_answer(const cb_certificate *c); /* verified, falsified or unknown
                                                      (CB_ANSWER_UNKNOWN for NULL) */

@@ -164,9 +164,31 @@ static void test_certify_errors(void **state)
   o.timeout = -1;
   expect_status(cb_certify(net, ball, 0, &o, &c, &err), CB_EUSAGE, err);
   cb_certify_opts_init(&o, sizeof o);
-  assert_int_equal(cb_region_clip(ball, lo, hi, 2, &err), CB_OK);   /* [0,1] x [0,2]: per feature */
-  expect_status(cb_certify(net, ball, 0, &o, &c, &err), CB_EUNSUP, err);
-  assert_null(c);
+  assert_int_equal(cb_region_clip(ball, lo, hi, 2, &err), CB_OK);   /* [0,1] x [0,2]: per feature, certify's --box */
+  {
+    double xo[2] = {0.995, 1.5}, lo2[2] = {0, 0}, hi2[2] = {1, 2};
+    cb_region *edge = NULL;
+    const double *cx;
+    size_t ncx = 0;
+    int falsified = 0;
+    assert_int_equal(cb_certify(net, ball, 0, &o, &c, &err), CB_OK);
+    cb_certificate_free(c);
+    c = NULL;
+    /* a ball poking out of the box: any counterexample lies in the box */
+    assert_int_equal(cb_region_ball(net, CB_LP_INF, 0.05, xo, 2, &edge, &err), CB_OK);
+    assert_int_equal(cb_region_clip(edge, lo2, hi2, 2, &err), CB_OK);
+    for (int lab = 0; lab < 2; lab++) {
+      assert_int_equal(cb_certify(net, edge, lab, &o, &c, &err), CB_OK);
+      if ((cx = cb_certificate_counterexample(c, &ncx))) {
+        falsified++;
+        for (size_t j = 0; j < ncx; j++) assert_true(cx[j] >= lo2[j] && cx[j] <= hi2[j] && fabs(cx[j] - xo[j]) <= 0.05);
+      }
+      cb_certificate_free(c);
+      c = NULL;
+    }
+    cb_region_free(edge);
+    assert_true(falsified >= 1);   /* the label that is not the class is falsified (at least at the centre) */
+  }
   assert_int_equal(cb_certificate_answer(NULL), CB_ANSWER_UNKNOWN);
   assert_string_equal(cb_certificate_method(NULL), "");
   assert_string_equal(cb_certificate_reason(NULL), "");
