@@ -533,7 +533,10 @@ int crown_maxpool_lines(const cb_ws *ws, int i, crown_pool *P)
       for (int64_t oj = 0; oj < g->wout; oj++, o++) {
         int m = pool_window(g, c, oi, oj, idx), jl = 0, exact = 1;
         double umax = u[idx[0]];
-        for (int k = 1; k < m; k++) { if (l[idx[k]] > l[idx[jl]]) jl = k; umax = fmax(umax, u[idx[k]]); }
+        for (int k = 1; k < m; k++) {   /* ties (ReLU lower bounds 0): the larger upper bound */
+          if (l[idx[k]] > l[idx[jl]] || (l[idx[k]] == l[idx[jl]] && u[idx[k]] > u[idx[jl]])) jl = k;
+          umax = fmax(umax, u[idx[k]]);
+        }
         for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
         P->jl[o] = idx[jl]; P->exact[o] = (unsigned char)exact; P->umax[o] = umax; P->zs[o] = fmax(umax, z[idx[jl]]);
       }
@@ -882,11 +885,17 @@ int crown_pass_inj_ex(cb_ws *ws, int start, const double *A, size_t q, const cro
 /* Do all consumers of node k decide their relaxation only by the sign of the
    bounds (ReLU, LeakyReLU)?  Then a neuron that IBP already proves stable has
    the same exact relaxation whatever CROWN would say, and is not re-bounded. */
+static int is_preactivation(const cb_net *net, int k);
+
+/* Not when such a ReLU feeds a MaxPool (or another node that needs its box):
+   then node k's full box makes the ReLU's (bounds.c skips its own pass). */
 int crown_sign_only(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
     for (int j = 0; j < net->node[i].n_in; j++)
-      if (net->node[i].in[j] == k && !node_is_act(&net->node[i], CB_ACT_RELU) && !node_is_act(&net->node[i], CB_ACT_LEAKY_RELU)) return 0;
+      if (net->node[i].in[j] == k &&
+          ((!node_is_act(&net->node[i], CB_ACT_RELU) && !node_is_act(&net->node[i], CB_ACT_LEAKY_RELU)) || is_preactivation(net, i)))
+        return 0;
   return 1;
 }
 
