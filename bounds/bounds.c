@@ -37,6 +37,20 @@ static void clamp_prior(cb_ws *ws, int i, const double *plo, const double *phi)
 ** nodes after it are bounded (a refinement reads them); refine: CROWN
 ** re-bounds the pre-activation nodes (crown_refines), then the prior again.
 */
+/* A ReLU whose input CROWN re-bounds in full (not sign only: every neuron,
+   both sides), or a linear node on the input (whose box is exact): its box relu([l, u]) is as tight as its own CROWN pass
+   could give (the pass through its lines meets the input's bounds from the
+   same relaxations: chord(u) = relu(u) above, alpha l <= 0 below), so that
+   pass (a dense one for a ReLU feeding a MaxPool) is skipped. */
+static int relu_box_exact(const cb_net *net, int i)
+{
+  const cb_node *n = &net->node[i], *x;
+  if (n->kind != CB_ACT || n->p.act.type != CB_ACT_RELU) return 0;
+  x = &net->node[n->in[0]];
+  return (crown_refines(net, n->in[0]) && !crown_sign_only(net, n->in[0])) ||
+         ((x->kind == CB_AFFINE || x->kind == CB_CONV || x->kind == CB_SCALE) && x->in[0] == 0);
+}
+
 static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int first, int relax, int refine,
                      cb_error *err)
 {
@@ -59,7 +73,7 @@ static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int firs
       if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
       ws_relax_lines(ws, i);
     }
-    if (refine && crown_refines(net, i)) {
+    if (refine && crown_refines(net, i) && !relu_box_exact(net, i)) {
       rc = crown_refine(ws, i, err);
       if (plo) clamp_prior(ws, i, plo[i], phi[i]);
     }

@@ -515,30 +515,52 @@ static int back_relaxed(bwd *B, int i, const double *A)
 **   else  upper: y <= max_j u_j (constant);  lower: y >= x_jl, jl = argmax_j l_j.
 ** Sound: y is the max of the window, so y >= every x_j and y <= max u_j.
 ** Source: Singh et al. 2019 (DeepPoly) Sec. 4.
+** The lines of every output (both passes use these, so they agree).
 */
-static int back_maxpool(bwd *B, int i, const double *A)
+int crown_maxpool_lines(const cb_ws *ws, int i, crown_pool *P)
 {
-  const cb_node *n = &B->ws->net->node[i];
+  const cb_node *n = &ws->net->node[i];
   const cb_conv *g = &n->p.pool.g;
-  const double *l = B->ws->lo[n->in[0]], *u = B->ws->hi[n->in[0]];
-  size_t isz = B->ws->net->node[n->in[0]].size, *idx = cb_alloc((size_t)(g->kh * g->kw) * sizeof *idx), o = 0;
-  double *Ain = acc(B, n->in[0]);
-  if (!Ain || !idx) { cb_free(idx); return CB_ENOMEM; }
+  const double *l = ws->lo[n->in[0]], *u = ws->hi[n->in[0]], *z = ws->zmax[n->in[0]];
+  size_t *idx = cb_alloc((size_t)(g->kh * g->kw) * sizeof *idx), o = 0;
+  P->jl = cb_alloc(n->size * sizeof *P->jl);
+  P->exact = cb_alloc(n->size);
+  P->umax = cb_alloc(2 * n->size * sizeof *P->umax);
+  P->zs = P->umax ? P->umax + n->size : NULL;
+  if (!idx || !P->jl || !P->exact || !P->umax) { cb_free(idx); crown_pool_free(P); return CB_ENOMEM; }
   for (int64_t c = 0; c < g->cin; c++)
     for (int64_t oi = 0; oi < g->hout; oi++)
       for (int64_t oj = 0; oj < g->wout; oj++, o++) {
         int m = pool_window(g, c, oi, oj, idx), jl = 0, exact = 1;
         double umax = u[idx[0]];
-        for (int k = 1; k < m; k++) { if (l[idx[k]] > l[idx[jl]]) jl = k; umax = fmax(umax, u[idx[k]]); }
-        for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
-        for (size_t r = 0; r < B->q; r++) {
-          double a = A[r * n->size + o];
-          if (a < 0 || exact) Ain[r * isz + idx[jl]] += a;
-          else { B->T.bias[r] += a * umax; B->T.babs[r] += fabs(a * umax); }
-          B->T.slack[r] += 4 * ROUND_U * fabs(a) * fmax(umax, B->ws->zmax[n->in[0]][idx[jl]]);
+        for (int k = 1; k < m; k++) {   /* ties (ReLU lower bounds 0): the larger upper bound */
+          if (l[idx[k]] > l[idx[jl]] || (l[idx[k]] == l[idx[jl]] && u[idx[k]] > u[idx[jl]])) jl = k;
+          umax = fmax(umax, u[idx[k]]);
         }
+        for (int k = 0; k < m; k++) if (k != jl && u[idx[k]] > l[idx[jl]]) exact = 0;
+        P->jl[o] = idx[jl]; P->exact[o] = (unsigned char)exact; P->umax[o] = umax; P->zs[o] = fmax(umax, z[idx[jl]]);
       }
   cb_free(idx);
+  return CB_OK;
+}
+
+void crown_pool_free(crown_pool *P)
+{
+  cb_free(P->jl); cb_free(P->exact); cb_free(P->umax);
+  P->jl = NULL; P->exact = NULL; P->umax = P->zs = NULL;
+}
+
+static int back_maxpool(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  size_t isz = B->ws->net->node[n->in[0]].size;
+  double *Ain = acc(B, n->in[0]);
+  crown_pool P;
+  if (!Ain || crown_maxpool_lines(B->ws, i, &P) != CB_OK) return CB_ENOMEM;
+  for (size_t o = 0; o < n->size; o++)
+    for (size_t r = 0; r < B->q; r++)
+      maxpool_entry(&B->T, r, A[r * n->size + o], &P, o, Ain + r * isz + P.jl[o]);
+  crown_pool_free(&P);
   return CB_OK;
 }
 
@@ -863,11 +885,17 @@ int crown_pass_inj_ex(cb_ws *ws, int start, const double *A, size_t q, const cro
 /* Do all consumers of node k decide their relaxation only by the sign of the
    bounds (ReLU, LeakyReLU)?  Then a neuron that IBP already proves stable has
    the same exact relaxation whatever CROWN would say, and is not re-bounded. */
+static int is_preactivation(const cb_net *net, int k);
+
+/* Not when such a ReLU feeds a MaxPool (or another node that needs its box):
+   then node k's full box makes the ReLU's (bounds.c skips its own pass). */
 int crown_sign_only(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
     for (int j = 0; j < net->node[i].n_in; j++)
-      if (net->node[i].in[j] == k && !node_is_act(&net->node[i], CB_ACT_RELU) && !node_is_act(&net->node[i], CB_ACT_LEAKY_RELU)) return 0;
+      if (net->node[i].in[j] == k &&
+          ((!node_is_act(&net->node[i], CB_ACT_RELU) && !node_is_act(&net->node[i], CB_ACT_LEAKY_RELU)) || is_preactivation(net, i)))
+        return 0;
   return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "bounds.h"
+#include "round.h"
 
 /* Four doubles in one vector (GCC/clang vector extension) for the row
    kernels: one AVX2 register in the callers' avx2 clones (CB_SIMD_CLONES,
@@ -187,12 +188,29 @@ double *crown_scratch(cb_ws *ws, size_t n);
 size_t crown_pool_offset(const cb_net *net, int d, size_t q);
                   /* where node d's matrix of a q-row pass lives in its pool */
 
+/* MaxPool's relaxation (crown.c, DeepPoly's): per output o, the lower line
+   y >= x_{jl[o]} (an input index), the upper bound umax[o] (a constant) or,
+   when exact[o], y = x_{jl[o]}; zs[o] = max(umax, zmax_in[jl]) for the slack. */
+typedef struct crown_pool { size_t *jl; unsigned char *exact; double *umax, *zs; } crown_pool;
+int crown_maxpool_lines(const cb_ws *ws, int i, crown_pool *P);   /* fills P (allocated); CB_ENOMEM */
+void crown_pool_free(crown_pool *P);
+
+/* One entry a of a row r at MaxPool output o: the line its sign picks
+   (ain_jl: the row's input-matrix entry of jl), the
+   bias, and the slack 4u |a| zs (the same in both passes). */
+static inline void maxpool_entry(const crown_terms *T, size_t r, double a, const crown_pool *P, size_t o, double *ain_jl)
+{
+  if (a < 0 || P->exact[o]) *ain_jl += a;
+  else { T->bias[r] += a * P->umax[o]; T->babs[r] += fabs(a * P->umax[o]); }
+  T->slack[r] += 4 * ROUND_U * fabs(a) * P->zs[o];
+}
+
 /* crown_patch.c: the receptive-field pass. */
 #define PATCH_MAX 48   /* most nodes below a start handled */
 #define PATCH_IN 4     /* most inputs of a CONCAT handled */
 
-/* The nodes below a CONV or ADD down to the input (a DAG of CONV, SCALE,
-   relaxed, ADD and channel CONCAT nodes): slot t < n is node[t], in
+/* The nodes below a CONV or ADD down to the input (a DAG of CONV, MAXPOOL,
+   SCALE, relaxed, ADD and channel CONCAT nodes): slot t < n is node[t], in
    decreasing node order (slot 0 the start, every consumer before what it
    reads), slot n the input (node[n] = 0).  c, h, w[t]: slot t's tensor;
    in[t][k]: the slot of its k-th input (nin[t] of them); cons[t]: how many

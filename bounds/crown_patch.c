@@ -2,12 +2,15 @@
 ** CROWN's receptive-field ("patches") pass; the dense pass is crown.c, and
 ** crown_int.h holds what both share.  CROWN's intermediate bounds of a CONV
 ** or residual ADD node start from unit rows +-e_j, j = (co, oi, oj).  Back
-** through the nodes below it down to the input -- a DAG of CONV, SCALE,
-** relaxed elementwise, ADD and channel CONCAT nodes -- such a row is zero
+** through the nodes below it down to the input -- a DAG of CONV, MAXPOOL,
+** SCALE, relaxed elementwise, ADD and channel CONCAT nodes -- such a row is zero
 ** outside the receptive field of pixel (oi, oj): at each tensor a window
 ** (all channels) x [h0, h1) x [w0, w1), the bounding box of what the node's
-** consumers read (a CONV grows its output window by its kernel and stride,
-** clipped at the borders; the others read the same pixels).  The rows of one
+** consumers read (a CONV or MAXPOOL grows its output window by its kernel
+** and stride, clipped at the borders; the others read the same pixels).
+** MAXPOOL's step takes each window entry through the dense pass's lines
+** (crown_maxpool_lines, computed once per pass, and maxpool_entry: the
+** same bias and slack terms, the same 4u |a| zs per entry).  The rows of one
 ** output pixel share their windows, so they go as one group of small dense
 ** matrices [rows x C (h1 - h0) (w1 - w0)], one per node, through the same
 ** steps as the dense pass in the same node order (the unit first step of a
@@ -27,7 +30,7 @@
 ** Perturbation Analysis for Scalable Certified Robustness and Beyond").
 ** Used for unit rows at a CONV or ADD whose nodes below have only those
 ** kinds (at most PATCH_MAX, 4-d) and whose windows average less than half
-** the tensors; anything else (AFFINE, MAXPOOL, RESHAPE, ...) takes the dense
+** the tensors; anything else (AFFINE, SORT, RESHAPE, ...) takes the dense
 ** pass.  alpha-CROWN's passes work too: per-row lines are gathered on the
 ** window (the dense pass's per-row terms), and the matrices it keeps for its
 ** gradient are scattered into dense ones in its pool.
@@ -57,6 +60,7 @@ typedef struct pgrp {
   double *Acc[PATCH_MAX + 1]; /* per slot: its window matrix [nr x window], summed over its consumers */
   double *X, *M, *gat;        /* a step's window matrix, the window operator, gather space (6 windows) */
   double *o;                  /* the group's max over the set */
+  crown_pool P[PATCH_MAX];    /* per MAXPOOL slot: its lines (crown_maxpool_lines, the dense pass's) */
   size_t *idx;                /* input indices of the input's window */
   double ug[PATCH_MAX];       /* per slot: its underflow term (crown_underflow) */
   double *K[PATCH_MAX + 1];   /* per slot: the dense matrix kept for it, or NULL */
@@ -101,7 +105,7 @@ static void chain_windows(const cb_net *net, const pchain *ch, size_t p, pwin *W
   W[0] = (pwin){oi, oi + 1, oj, oj + 1};
   for (int t = 0; t < ch->n; t++) {
     const cb_node *n = &net->node[ch->node[t]];
-    pwin o = n->kind == CB_CONV ? win_in(&n->p.conv.g, W[t]) : W[t];
+    pwin o = n->kind == CB_CONV ? win_in(&n->p.conv.g, W[t]) : n->kind == CB_MAXPOOL ? win_in(&n->p.pool.g, W[t]) : W[t];
     if (win_empty(W[t])) continue;
     for (int k = 0; k < ch->nin[t]; k++) W[ch->in[t][k]] = win_union(W[ch->in[t][k]], o);
   }
@@ -122,13 +126,13 @@ static int dims_fit(pchain *ch, int s, int64_t c, int64_t h, int64_t w)
   return ch->c[s] == c && ch->h[s] == h && ch->w[s] == w;
 }
 
-/* Slot t's inputs: each node below a CONV, SCALE, relaxed, ADD or CONCAT
+/* Slot t's inputs: each node below a CONV, MAXPOOL, SCALE, relaxed, ADD or CONCAT
    along channels, with the shapes the step expects; 0 if not. */
 static int link_inputs(const cb_net *net, pchain *ch, int t)
 {
   const cb_node *n = &net->node[ch->node[t]];
   int64_t csum = 0;
-  int one = n->kind == CB_CONV || n->kind == CB_SCALE || cb_kind_info[n->kind].relaxed;
+  int one = n->kind == CB_CONV || n->kind == CB_MAXPOOL || n->kind == CB_SCALE || cb_kind_info[n->kind].relaxed;
   if (one ? n->n_in != 1 : n->kind == CB_ADD ? n->n_in != 2 : n->kind != CB_CONCAT || n->p.concat.axis != 1 ||
       n->n_in < 1 || n->n_in > PATCH_IN) return 0;
   ch->nin[t] = n->n_in;
@@ -137,9 +141,10 @@ static int link_inputs(const cb_net *net, pchain *ch, int t)
     int s = ch->in[t][k] = slot_of(ch, n->in[k]), ok;
     if (s < 0) return 0;
     ch->cons[s]++;
-    if (n->kind == CB_CONV) {
-      const cb_conv *g = &n->p.conv.g;
+    if (n->kind == CB_CONV || n->kind == CB_MAXPOOL) {
+      const cb_conv *g = n->kind == CB_CONV ? &n->p.conv.g : &n->p.pool.g;
       ok = dims_fit(ch, s, g->cin, g->hin, g->win) && g->cout == ch->c[t] && g->hout == ch->h[t] && g->wout == ch->w[t];
+      if (n->kind == CB_MAXPOOL) ok = ok && g->cout == g->cin && g->dh >= 1 && g->dw >= 1;
     } else if (n->kind == CB_CONCAT) {
       ok = x->shape.rank == 4 && dims_fit(ch, s, x->shape.dim[1], ch->h[t], ch->w[t]);
       csum += ch->c[s];
@@ -321,6 +326,25 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   return crown_conv_back(ws, &l, n->p.conv.W, A, G->nr, Ain);
 }
 
+/* The MAXPOOL step from output window wo to input window wi (which holds
+   the pool windows of wo): each entry through the dense pass's lines
+   (maxpool_entry with crown_maxpool_lines' P), in the dense pass's order
+   (outputs, then rows); outside wo A is 0 and adds nothing there. */
+static void patch_maxpool(pgrp *G, int i, const crown_pool *P, pwin wo, pwin wi, const double *A, double *Ain)
+{
+  const cb_conv *g = &G->ws->net->node[i].p.pool.g;
+  size_t mo = win_size(g->cout, wo), mi = win_size(g->cin, wi), e = 0;
+  int64_t hi = wi.h1 - wi.h0, wdi = wi.w1 - wi.w0;
+  for (int64_t c = 0; c < g->cout; c++)
+    for (int64_t oi = wo.h0; oi < wo.h1; oi++)
+      for (int64_t oj = wo.w0; oj < wo.w1; oj++, e++) {
+        size_t o = (size_t)((c * g->hout + oi) * g->wout + oj), j = P->jl[o];
+        int64_t jc = (int64_t)j / (g->hin * g->win), jy = (int64_t)j / g->win % g->hin, jx = (int64_t)j % g->win;
+        size_t k = (size_t)((jc * hi + jy - wi.h0) * wdi + jx - wi.w0);
+        for (size_t r = 0; r < G->nr; r++) maxpool_entry(&G->T, r, A[r * mo + e], P, o, Ain + r * mi + k);
+      }
+}
+
 /* Slot t's rows (window w) into its dense matrix K[t] (when kept). */
 static void keep_rows(const pgrp *G, int t, pwin w, const double *A)
 {
@@ -364,6 +388,7 @@ static int patch_step(pgrp *G, int t, const pwin *W, double *A)
   size_t m = win_size(ch->c[t], W[t]), area = (size_t)((W[t].h1 - W[t].h0) * (W[t].w1 - W[t].w0));
   switch (n->kind) {
   case CB_CONV: return patch_conv(G, ch->node[t], W[t], W[s], A, G->Acc[s], G->M);
+  case CB_MAXPOOL: patch_maxpool(G, ch->node[t], &G->P[t], W[t], W[s], A, G->Acc[s]); return CB_OK;
   case CB_SCALE:
     patch_scale(G, ch->node[t], ch->c[t], ch->h[t], ch->w[t], W[t], A);
     win_add(A, m, W[t], G->Acc[s], win_size(ch->c[s], W[s]), W[s], ch->c[t], G->nr);
@@ -379,7 +404,7 @@ static int patch_step(pgrp *G, int t, const pwin *W, double *A)
               ch->c[s], G->nr);
     }
     return CB_OK;
-  case CB_AFFINE: case CB_MAXPOOL: case CB_SORT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_INPUT: case CB_KIND_COUNT: break;
+  case CB_AFFINE: case CB_SORT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_INPUT: case CB_KIND_COUNT: break;
   }
   return CB_EINTERNAL;
 }
@@ -476,7 +501,10 @@ int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doubl
   for (int t = 1; t <= ch->n; t++) G.Acc[t] = G.Acc[t - 1] + maxr * mw[t - 1];
   G.M = G.Acc[ch->n] + maxr * mw[ch->n]; G.gat = G.M + maxm;
   G.T.bias = G.gat + 6 * maxw; G.T.slack = G.T.bias + maxr; G.T.babs = G.T.slack + maxr; G.o = G.T.babs + maxr;
-  for (int t = 0; t < ch->n; t++) G.ug[t] = crown_underflow(ws, ch->node[t]);
+  for (int t = 0; t < ch->n; t++) {
+    G.ug[t] = crown_underflow(ws, ch->node[t]);
+    if (net->node[ch->node[t]].kind == CB_MAXPOOL && crown_maxpool_lines(ws, ch->node[t], &G.P[t]) != CB_OK) goto out;
+  }
   ws->patch_rows += q;
   keep_init(&G, q);
   rc = CB_OK;
@@ -487,6 +515,7 @@ int crown_patch_pass(cb_ws *ws, const pchain *ch, const size_t *col, const doubl
     rc = patch_group(&G, p, col, val, out);
   }
 out:
+  for (int t = 0; t < ch->n; t++) crown_pool_free(&G.P[t]);
   cb_free(st);
   cb_free(rows);
   cb_free(G.idx);

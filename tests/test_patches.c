@@ -3,6 +3,7 @@
 ** against the dense pass it replaces (cb_ws.dense_only = 1), SQLite
 ** BitvecBuiltinTest style: random conv nets (stride, padding, dilation,
 ** groups, an average pool as a depthwise conv, a folded BatchNorm SCALE,
+** MaxPools between convs (strided, padded with -inf, overlapping),
 ** windows too large for a window operator,
 ** ReLU / LeakyReLU / sigmoid / tanh / clip) x {L-inf, L2, L1} balls with and
 ** without a clip box x radii.  For every node CROWN re-bounds, and for the
@@ -112,6 +113,39 @@ static cb_net *net_rescat(void)
   return net;
 }
 
+/* MaxPools between convs (3x3 s1 p1 with -inf pads, 3x3 s2 p1
+   overlapping) and an average pool (a depthwise conv) after one; a 2x2 s2
+   MaxPool below the last conv (its window covers the tensor: dense). */
+static cb_net *net_pooled(void)
+{
+  int64_t d[4] = {1, 1, 14, 14};
+  cb_net *net = start(4, d);
+  int i = act(net, conv(net, 0, 2, 3, 1, 1, 1, 1), CB_ACT_RELU);       /* 14x14 */
+  int a;
+  i = maxpool(net, i, 3, 1, 1);                                        /* 14x14, padded */
+  i = act(net, conv(net, i, 3, 3, 1, 1, 1, 1), CB_ACT_LEAKY_RELU);     /* 14x14 */
+  i = maxpool(net, i, 3, 2, 1);                                        /* 7x7, overlapping */
+  a = conv(net, i, 3, 2, 1, 0, 1, 3);                                  /* avgpool 2x2 s1: 6x6 */
+  for (int k = 0; k < 12; k++) net->node[a].p.conv.W[k] = 0.25;
+  for (int k = 0; k < 3; k++) net->node[a].p.conv.b[k] = 0;
+  i = maxpool(net, act(net, conv(net, a, 3, 3, 1, 1, 1, 1), CB_ACT_RELU), 2, 2, 0);   /* 3x3 */
+  dense(net, flatten(net, i), 4);
+  return net;
+}
+
+/* digits_cnn-like with a pool: conv -> relu -> maxpool 2x2 -> conv -> relu -> dense. */
+static cb_net *net_pool_digits(void)
+{
+  int64_t d[4] = {1, 1, 12, 12};
+  cb_net *net = start(4, d);
+  int i = act(net, conv(net, 0, 4, 3, 1, 1, 1, 1), CB_ACT_RELU);
+  i = maxpool(net, i, 2, 2, 0);                                        /* 6x6 */
+  i = act(net, conv(net, i, 6, 3, 1, 1, 1, 1), CB_ACT_RELU);
+  i = act(net, conv(net, i, 6, 3, 2, 1, 1, 1), CB_ACT_RELU);           /* 3x3 */
+  dense(net, flatten(net, i), 5);
+  return net;
+}
+
 typedef struct run { double **lo, **hi, lb[8], ub[8], alb[8], aub[8]; size_t patch_rows, alpha_rows; } run;
 
 /* CROWN bounds (every node and the logits) and, when alpha, alpha-CROWN's
@@ -216,31 +250,34 @@ static void check_sound(const cb_net *net, const cb_set *s, const run *R, const 
 }
 
 /* How many nodes CROWN re-bounds take the receptive-field pass (by
-   crown_window), and how many of those are ADDs or reach an ADD or CONCAT. */
-static int patched_starts(const cb_net *net, int *dag)
+   crown_window), how many of those are ADDs or reach an ADD or CONCAT, and
+   (*pool) how many reach a MAXPOOL. */
+static int patched_starts(const cb_net *net, int *dag, int *pool)
 {
   size_t mx = 0, *buf;
   int k, cnt = 0;
   for (k = 0; k < net->n; k++) if (net->node[k].size > mx) mx = net->node[k].size;
   buf = malloc(mx * sizeof *buf);
-  *dag = 0;
+  *dag = *pool = 0;
   for (k = 1; k < net->n; k++) {
-    int below = 0;
+    int below = 0, mp = 0;
     if (!crown_refines(net, k) || crown_window(net, k, 0, 0, buf) < 0) continue;
     cnt++;
     for (int i = 1; i <= k; i++)
       if ((net->node[i].kind == CB_ADD || net->node[i].kind == CB_CONCAT) && crown_window(net, k, 0, i, buf) >= 0) below = 1;
+      else if (net->node[i].kind == CB_MAXPOOL && crown_window(net, k, 0, i, buf) >= 0) mp = 1;
     *dag += below;
+    *pool += mp;
   }
   free(buf);
   return cnt;
 }
 
-static void compare_net_dag(cb_net *net, const char *name, int want_dag);
+static void compare_net_dag(cb_net *net, const char *name, int want_dag, int want_pool);
 
-static void compare_net(cb_net *net, const char *name) { compare_net_dag(net, name, 0); }
+static void compare_net(cb_net *net, const char *name) { compare_net_dag(net, name, 0, 0); }
 
-static void compare_net_dag(cb_net *net, const char *name, int want_dag)
+static void compare_net_dag(cb_net *net, const char *name, int want_dag, int want_pool)
 {
   static const cb_norm norms[3] = {CB_NORM_INF, CB_NORM_2, CB_NORM_1};
   static const double radii[3][2] = {{0.02, 0.1}, {0.1, 0.5}, {0.3, 1.5}};
@@ -250,12 +287,14 @@ static void compare_net_dag(cb_net *net, const char *name, int want_dag)
   cb_error err = {0};
   char tag[160];
   int cases = 0;
-  int starts, dag;
+  int starts, dag, pool;
   net->output = net->n - 1;
   if (net_check(net, &err) != CB_OK) fail_msg("%s: %s", name, err.msg);
-  starts = patched_starts(net, &dag);
-  printf("%s: %d re-bounded nodes take the receptive-field pass, %d through an ADD or CONCAT\n", name, starts, dag);
+  starts = patched_starts(net, &dag, &pool);
+  printf("%s: %d re-bounded nodes take the receptive-field pass, %d through an ADD or CONCAT, %d through a MaxPool\n", name,
+         starts, dag, pool);
   if (dag < want_dag) fail_msg("%s: %d receptive-field passes through an ADD or CONCAT, want %d", name, dag, want_dag);
+  if (pool < want_pool) fail_msg("%s: %d receptive-field passes through a MaxPool, want %d", name, pool, want_pool);
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   for (int c = 0; c < 3; c++)
     for (int e = 0; e < 2; e++)
@@ -298,14 +337,17 @@ static void test_digits(void **st) { (void)st; compare_net(net_digits(), "digits
 static void test_mixed(void **st) { (void)st; compare_net(net_mixed(), "mixed"); }
 static void test_strided(void **st) { (void)st; compare_net(net_strided(), "strided"); }
 static void test_wide(void **st) { (void)st; compare_net(net_wide(), "wide"); }
-static void test_resconv(void **st) { (void)st; compare_net_dag(net_resconv(), "resconv", 3); }
-static void test_rescat(void **st) { (void)st; compare_net_dag(net_rescat(), "rescat", 5); }
+static void test_resconv(void **st) { (void)st; compare_net_dag(net_resconv(), "resconv", 3, 0); }
+static void test_rescat(void **st) { (void)st; compare_net_dag(net_rescat(), "rescat", 5, 0); }
+static void test_pooled(void **st) { (void)st; compare_net_dag(net_pooled(), "pooled", 0, 2); }
+static void test_pool_digits(void **st) { (void)st; compare_net_dag(net_pool_digits(), "pool-digits", 0, 2); }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_digits), cmocka_unit_test(test_mixed), cmocka_unit_test(test_strided),
     cmocka_unit_test(test_wide), cmocka_unit_test(test_resconv), cmocka_unit_test(test_rescat),
+    cmocka_unit_test(test_pooled), cmocka_unit_test(test_pool_digits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

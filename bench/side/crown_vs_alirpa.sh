@@ -14,7 +14,7 @@
 # then shows its column and the speed-up of CB over it from the same run.
 # Needs auto_LiRPA's Debian dependencies (../shared/peers/README.md).
 SH=${SHARED:-/work/shared}
-P=$SH/peers/alirpa_bounds.py
+P=${ALIRPA:-$SH/peers/alirpa_bounds.py}   # ALIRPA: another copy (e.g. with an op added to onnx_to_torch.py)
 CBIN=${CB:-./cb}
 cbrun() { bin=$1; tag=$2
   for m in ibp crown; do
@@ -39,10 +39,16 @@ run() { name=$1; net=$2; csv=$3; eps=$4
 rm -f dgemm.txt
 [ -n "${DGEMM:-}" ] && $DGEMM >> dgemm.txt
 echo "start $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
+# NETS=pooled: only the MaxPool conv net of bench/nets (gen_pooled_cnn.py; its rows pooled_cnn.csv)
+if [ "${NETS:-}" = pooled ]; then
+  B=$(dirname "$0")/../nets
+  run pooled_cnn $B/pooled_cnn.onnx $B/pooled_cnn.csv 0.01
+else
 run mnist256x6 $SH/benchmarks/mnistfc/onnx/mnist-net_256x6.onnx m.csv 0.015
 run eran9x200 $SH/benchmarks/eran2021/onnx/mnist_relu_9_200.onnx eran.csv 0.015
 run cifar_base_kw $SH/benchmarks/oval21/onnx/cifar_base_kw.onnx cifar.csv 0.0174
 run resnet_2b $SH/benchmarks/cifar10_resnet/onnx/resnet_2b.onnx res.csv 0.0322
+fi
 echo "end $(date -u) load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${DGEMM:-}" ] && $DGEMM >> dgemm.txt
 exit 0

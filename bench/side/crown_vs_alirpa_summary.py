@@ -1,5 +1,5 @@
 import json,statistics,glob,sys
-nets=['mnist256x6','eran9x200','cifar_base_kw','resnet_2b']
+nets=['mnist256x6','eran9x200','cifar_base_kw','resnet_2b','pooled_cnn']
 import os,re
 rate=None   # median of the n=1024 medians in dgemm.txt (start and end of the run)
 if os.path.exists('dgemm.txt'):
