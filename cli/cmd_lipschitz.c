@@ -362,8 +362,6 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
       cJSON_AddItemToArray(rows, e);
     }
   }
-  if (rc == CB_OK && o->row >= 0 && (size_t)o->row >= no)
-    rc = cb_error_set(err, CB_EVALUE, "--row %d: the network has %zu outputs", o->row, no);
   cb_free(lo);
   return rc;
 }
@@ -376,6 +374,10 @@ static int lip_run(const lip_cli *o, cb_error *err)
   cJSON *root = NULL;
   int rc;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
+  if (o->bracket && o->row >= 0 && (size_t)o->row >= cb_net_output_size(b.net)) {
+    rc = cb_error_set(err, CB_EVALUE, "--row %d: the network has %zu outputs", o->row, cb_net_output_size(b.net));
+    goto out;
+  }
   if ((rc = lip_analyze(b.net, &o->lo, &r, err)) != CB_OK) goto out;
   print_layers(b.net, r);
   if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
