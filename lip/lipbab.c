@@ -336,8 +336,8 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
   if (!(b = box_new(n))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   memcpy(b->lo, lo, n * sizeof *lo);
   memcpy(b->hi, hi, n * sizeof *hi);
-  if ((rc = bound(&B, b, HUGE_VAL, err)) != CB_OK || (rc = sample(&B, b, err)) != CB_OK
-      || (rc = heap_push(&B, b)) != CB_OK) { if (B.nheap == 0) cb_free(b); goto out; }
+  if ((rc = bound(&B, b, HUGE_VAL, err)) != CB_OK || (rc = sample(&B, b, err)) != CB_OK) { cb_free(b); goto out; }
+  if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   r->nodes = 1;
   for (;;) {
     double up = B.heap[0]->ub;
@@ -356,7 +356,7 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
       if (!(mid > b->lo[w] && mid < b->hi[w])) {   /* a point box: its bound stays, nothing to split */
         cb_free(kid);
         r->stop = "nodes";
-        heap_push(&B, b);
+        if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
         break;
       }
       b->hi[w] = mid;
@@ -365,8 +365,8 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
     if ((rc = bound(&B, b, up, err)) != CB_OK || (rc = bound(&B, kid, up, err)) != CB_OK
         || (rc = sample(&B, b, err)) != CB_OK || (rc = sample(&B, kid, err)) != CB_OK) { cb_free(b); cb_free(kid); goto out; }
     r->nodes += 2;
-    if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); cb_free(kid); goto out; }
-    if ((rc = heap_push(&B, kid)) != CB_OK) { cb_free(kid); goto out; }
+    if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if ((rc = heap_push(&B, kid)) != CB_OK) { cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   }
   r->upper = B.heap[0]->ub;
   r->grad_norm = B.best;
