@@ -117,7 +117,7 @@ static void check(cb_net *net, size_t j, double blo, double bhi, cb_norm norm, l
 static void test_relu_chains(void **state)
 {
   (void)state;
-  for (int t = 0; t < 4; t++) {
+  for (int t = 0; t < 2; t++) {
     cb_net *net = ready(net_deep(2, 6, 0, 0));   /* 4 -> 6 -> 6 -> 3: 12 ReLUs */
     for (size_t j = 0; j < 3; j++) {
       check(net, j, -1, 1, CB_NORM_2, 100000, 1);
@@ -133,7 +133,7 @@ static void test_relu_chains(void **state)
 static void test_leaky_chain(void **state)
 {
   (void)state;
-  for (int t = 0; t < 3; t++) {
+  for (int t = 0; t < 2; t++) {
     cb_net *net = ready(net_deep(3, 4, 1, 0));   /* 12 hidden, the third layer LeakyReLU */
     for (size_t j = 0; j < 3; j++) {
       check(net, j, -1, 1, CB_NORM_2, 100000, 1);
