@@ -28,5 +28,11 @@ for pair in "linf inf" "L2 2" "l1 1"; do
   done
   if cmp -s "$tmp/b_$1.txt" "$tmp/b_$2.txt" && [ -s "$tmp/b_$1.txt" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --norm $1 and --norm $2 differ"; fi
 done
+# One success path of lipschitz --bracket: exit 0, the bracket in the JSON
+# (upper >= lower, both points) and on stdout.
+if $CB_VG "$CB" lipschitz tests/data/tiny.nnet --bracket --domain -1:1 --budget 5 --json "$tmp/b.json" >"$tmp/stdout" 2>"$tmp/stderr" \
+   && grep -q '"bracket"' "$tmp/b.json" && grep -q '"point2"' "$tmp/b.json" && grep -q '^row 0: upper' "$tmp/stdout" \
+   && awk '/^row /{ if ($4 + 0 < $6 + 0) bad = 1 } END { exit bad }' "$tmp/stdout"; then pass=$((pass+1))
+else fail=$((fail+1)); echo "FAIL [lipschitz --bracket success path]"; head -3 "$tmp/stderr"; fi
 echo "cli error cases: $pass passed, $fail failed"
 [ "$fail" = 0 ]
