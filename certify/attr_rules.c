@@ -246,6 +246,15 @@ static int act_rule(attr_ctx *a, const cb_node *n, int i, const double *R, doubl
   return CB_OK;
 }
 
+/* DeepLIFT's Rescale rule has no form for a MaxPool or a SORT (the selection
+   at x and at the baseline differ): refused by name, before the sweep
+   (attr_rules_check) and again in it, should the options change. */
+static int deeplift_refuse(const cb_node *n, cb_error *err)
+{
+  return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a %s: the Rescale rule is not implemented for %s", n->name,
+                      n->kind == CB_MAXPOOL ? "MaxPool" : "SORT", n->kind == CB_MAXPOOL ? "MaxPool" : "sorts");
+}
+
 /* SORT at input x: output position idx[t] holds the value of member idx[ord[t]], so its relevance goes there. */
 static int sort_route(const cb_node *n, const double *x, const double *R, double *Rin)
 {
@@ -286,16 +295,14 @@ static int back_node(attr_ctx *a, int i, cb_error *err)
   case CB_ACT:
     return act_rule(a, n, i, R, Rin, err);
   case CB_MAXPOOL:
-    if (a->opt.method == AM_DEEPLIFT)
-      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a MaxPool: the Rescale rule is not implemented for MaxPool", n->name);
+    if (a->opt.method == AM_DEEPLIFT) return deeplift_refuse(n, err);
     to_argmax(w, a->net, n, x, R, Rin);
     return CB_OK;
   case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(a->net, i, k, 1, R, w->rel[n->in[k]]);
     return CB_OK;
   case CB_SORT:   /* a permutation at x: relevance follows each value back to its member (conserved) */
-    if (a->opt.method == AM_DEEPLIFT)
-      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a SORT: the Rescale rule is not implemented for sorts", n->name);
+    if (a->opt.method == AM_DEEPLIFT) return deeplift_refuse(n, err);
     return sort_route(n, x, R, Rin);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }
@@ -308,10 +315,7 @@ int attr_rules_check(const cb_net *net, const attr_opt *o, cb_error *err)
   for (int i = 0; i < net->n; i++) {
     const cb_node *n = &net->node[i];
     if (n->kind == CB_AFFINE || n->kind == CB_CONV) has[n->kind == CB_CONV] = 1;
-    if (o->method == AM_DEEPLIFT && n->kind == CB_MAXPOOL)
-      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a MaxPool: the Rescale rule is not implemented for MaxPool", n->name);
-    if (o->method == AM_DEEPLIFT && n->kind == CB_SORT)
-      return cb_error_set(err, CB_EUNSUP, "deeplift: node \"%s\" is a SORT: the Rescale rule is not implemented for sorts", n->name);
+    if (o->method == AM_DEEPLIFT && (n->kind == CB_MAXPOOL || n->kind == CB_SORT)) return deeplift_refuse(n, err);
     if (o->method == AM_DECONVNET && n->kind == CB_ACT && n->p.act.type != CB_ACT_RELU && n->p.act.type != CB_ACT_LEAKY_RELU)
       return cb_error_set(err, CB_EUNSUP, "deconvnet is defined for ReLU networks: node \"%s\" is a %s activation", n->name, node_act(n)->name);
   }

@@ -4,7 +4,6 @@
 ** NAME.in.csv matches NAME.out.csv, the outputs of an independent float64
 ** numpy implementation of each op, to 1e-9 (relative to max(1, |y|)).
 */
-#include <dirent.h>
 #include <math.h>
 #include "testutil.h"
 
@@ -41,17 +40,8 @@ static int check_net(const char *dir, const char *file)
 
 static void test_ops(void **st)
 {
-  const char *dir = "tests/data/ops";
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  int n = 0;
+  int n = each_onnx("tests/data/ops", check_net);
   (void)st;
-  assert_non_null(d);
-  while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    if (len > 5 && !strcmp(e->d_name + len - 5, ".onnx")) n += check_net(dir, e->d_name);
-  }
-  closedir(d);
   printf("%d op nets checked\n", n);
   assert_true(n >= 15);
 }

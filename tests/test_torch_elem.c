@@ -12,7 +12,6 @@
 ** row hold 500 sampled points (corners and inside) with zero tolerance.
 ** The exact evaluator's enclosure at every row holds the forward output.
 */
-#include <dirent.h>
 #include <math.h>
 #include "testutil.h"
 #include "bounds.h"
@@ -124,17 +123,8 @@ static int check_net(const char *dir, const char *file)
 
 static void test_torch_elem(void **st)
 {
-  const char *dir = "tests/data/torch_elem";
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  int n = 0;
+  int n = each_onnx("tests/data/torch_elem", check_net);
   (void)st;
-  assert_non_null(d);
-  while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    if (len > 5 && !strcmp(e->d_name + len - 5, ".onnx")) n += check_net(dir, e->d_name);
-  }
-  closedir(d);
   printf("%d torch nets checked\n", n);
   assert_true(n >= 8);
 }

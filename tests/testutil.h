@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,6 +160,22 @@ static inline double urand(uint64_t *s)
 {
   *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
   return (double)((*s * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* Calls check(dir, name) on every *.onnx file of dir; the sum of what it
+   returns (the nets it checked). */
+static inline int each_onnx(const char *dir, int (*check)(const char *dir, const char *name))
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  assert_non_null(d);
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len > 5 && !strcmp(e->d_name + len - 5, ".onnx")) n += check(dir, e->d_name);
+  }
+  closedir(d);
+  return n;
 }
 
 #endif
