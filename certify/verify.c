@@ -61,6 +61,7 @@ void vfy_opts_init(vfy_opts *o)
   o->lp_side_first = 1;
   o->beta_bab = 1;
   o->beta_iters = 10;
+  o->beta_fsb = 8;
 }
 
 void vfy_result_free(vfy_result *r)

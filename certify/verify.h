@@ -80,6 +80,10 @@ typedef struct vfy_opts {
                              2: every input size (tests); 0: never */
   int beta_iters;         /* alpha/beta optimisation steps per subdomain (twice at the root);
                              default 10 */
+  int beta_fsb;           /* beta-CROWN branching: filtered smart branching over this many
+                             BaBSR candidates of all layers plus the first layer's best
+                             (vfy_fsb.c; at most 32); 0 = BaBSR in the first layer with a
+                             neuron of unknown sign only; default 8 */
   int milp_leaf;          /* a ReLU-search state (inputs of > 64 values; or a caller's
                              subdomain) with at most this many ReLUs of unknown sign is
                              decided by the MILP leaf (vfy_milp.c); 0 = never; default

@@ -18,7 +18,9 @@
 **   3. an open subdomain: one CROWN pass of its worst row (the best beta
 **      injected) gives the bound's minimiser over the box (a candidate
 **      witness, checked exactly) and the matrices at the ReLUs for the
-**      branching score (choose_split, BaBSR);
+**      branching score (FSB over BaBSR candidates, vfy_fsb.c, with
+**      --beta-fsb K > 0, the default; else choose_split: BaBSR in the first
+**      layer with a neuron of unknown sign);
 **   4. its two children inherit the node boxes and each row's beta (a warm
 **      start; the new split's beta starts at 0).
 ** The queue is best-first: the subdomain whose parent had the worst margin
@@ -72,6 +74,7 @@ typedef struct beng {
   double *x, *y, *pool;   /* candidate, its output; one-row pass matrices */
   double **keep, **inj;   /* per node: that pass's matrices; injected rows (1 x size at split nodes) */
   double root_margin;
+  double pout;            /* worst_pass's bound of its row */
   double t_bound, t_branch, t_attack;   /* seconds (added to S->r at the end) */
   long qmax;              /* the largest queue */
   long leaves;            /* subdomains left open with no ReLU of unknown sign */
@@ -228,6 +231,7 @@ static int worst_pass(beng *E, const bdom *D, size_t w)
   memset(E->keep, 0, (size_t)net->n * sizeof *E->keep);
   if (crown_pass_inj_ex(E->ws, net->output, E->C + w * E->ny, 1, NULL, any ? (const double *const *)E->inj : NULL,
                         E->keep, E->pool, &out, E->err) != CB_OK) return -1;
+  E->pout = out;
   if (E->keep[0]) set_argmax(&E->ws->set, E->keep[0], E->x);
   else for (size_t j = 0; j < E->nx; j++) E->x[j] = 0.5 * (E->ws->set.lo[j] + E->ws->set.hi[j]);
   for (size_t j = 0; j < E->nx; j++) E->x[j] = fmin(fmax(E->x[j], E->B->lo_in[j]), E->B->hi_in[j]);
@@ -348,7 +352,11 @@ static rres process(beng *E, bdom *D, int *full)
   if (!D->depth) { E->root_margin = margin; vfy_boxes_out(S, E->ws, E->root); }
   if (worst_pass(E, D, w) < 0) return R_ERR;
   if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) return R_SAT;
-  bi = choose_split(E, &j);
+  if (S->o->beta_fsb > 0) {
+    bi = vfy_fsb_pick(E->ws, E->C + w * E->ny, D->depth ? (const double *const *)E->inj : NULL, E->keep,
+                      S->o->beta_fsb, E->pout, VFY_FSB_FAVOUR, &j, E->err);
+    if (bi == -2) return R_ERR;
+  } else bi = choose_split(E, &j);
   E->t_branch += vfy_now() - t1;
   if ((margin > 0.1 * E->root_margin || !D->depth) && E->t_attack < 0.2 * (vfy_now() - S->t0)) {
     int f = pgd_from(E, D);

@@ -10,6 +10,7 @@
 **                 (choose_relu_split);
 **   vfy_beta.c    the beta-CROWN branch and bound over ReLU splits that
 **                 vfy_relu_box calls in high dimension (vfy_beta_box);
+**   vfy_fsb.c     its filtered smart branching rule (vfy_fsb_pick);
 **   vfy_attack.c  the witness search before and during the search;
 **   vfy_common.c  the exact witness check, the single copies of the blocks
 **                 a refutation goes through, and small shared helpers.
@@ -145,6 +146,14 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
    *states: subdomains bounded. */
 #define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
+#define VFY_FSB_FAVOUR 3.0   /* FSB: the first layer's candidate's gain counts this many times
+                                (its split also tightens the re-bounded later layers, which
+                                the candidates' cheap bounds do not see) */
+int vfy_fsb_pick(cb_ws *ws, const double *row, const double *const *inj, double *const *keep, int k,
+                 double parent, double favour, size_t *idx, cb_error *err);
+                  /* vfy_fsb.c: the ReLU node to split (-1: none of unknown sign, -2: error)
+                     and *idx its neuron, by FSB over k BaBSR candidates of all layers
+                     and the first layer's best (keep: the row's matrices per node) */
 rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *states, cb_error *err);
 
 /*

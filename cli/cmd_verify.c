@@ -26,6 +26,7 @@ static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
+  "                      [--beta-fsb K]\n"
   "                      [--input-space raw|normalized]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
@@ -83,11 +84,15 @@ static const char *usage =
   "                   the box goes back to input splitting (default 10000)\n"
   "  --beta-bab 0|1   inputs of > 64 values: 1 (default) splits ReLUs by beta-CROWN branch\n"
   "                   and bound (split constraints as optimised Lagrangian terms in an\n"
-  "                   alpha-CROWN bound, best-first queue, BaBSR branching in the first\n"
-  "                   layer with unknown signs, PGD from the bounds' minimisers); 0: the\n"
+  "                   alpha-CROWN bound, best-first queue, FSB branching (--beta-fsb),\n"
+  "                   PGD from the bounds' minimisers); 0: the\n"
   "                   depth-first ReLU search with GLPK as for small inputs\n"
   "  --beta-iters K   alpha/beta optimisation steps per beta-CROWN subdomain (default 10;\n"
   "                   the root takes alpha-CROWN's 20 or 40, intermediate bounds included)\n"
+  "  --beta-fsb K     beta-CROWN branching: filtered smart branching, the split whose two\n"
+  "                   children's cheap CROWN bounds gain most among the K best BaBSR\n"
+  "                   candidates of all layers and the best of the first layer with\n"
+  "                   unknown signs (default 8, at most 32); 0: that first-layer one only\n"
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
   "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
   "                   dense networks with at most 64 inputs)\n"
@@ -149,6 +154,12 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
+    } else if (!strcmp(a, "--beta-fsb")) {
+      long v;
+      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
+      v = strtol(argv[i], &e, 10);
+      if (e == argv[i] || *e || v < 0 || v > 32) return report_usage("verify", "%s must be an integer in 0..32", a);
+      o->v.beta_fsb = (int)v;
     } else if (!strcmp(a, "--beta-bab") || !strcmp(a, "--beta-iters")) {
       long v, hi = a[7] == 'b' ? 1 : 10000, lo = a[7] == 'b' ? 0 : 1;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
