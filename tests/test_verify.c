@@ -23,6 +23,7 @@
 #include "verify.h"
 #include "exact.h"
 #include "lp.h"
+#include "vfy_int.h"
 
 static uint64_t seed = 777;
 static double rnd(double a, double b) { return a + (b - a) * urand(&seed); }
@@ -89,6 +90,7 @@ static int relu_split = -1;   /* >= 0: vfy_opts.relu_leaf for run() */
 static int run_threads = 1;   /* vfy_opts.threads for run() (2: the portfolio) */
 static int relu_lp = 1;       /* vfy_opts.relu_lp for run() */
 static int beta_bab = 1;      /* vfy_opts.beta_bab for run() (2: beta-CROWN on these small inputs too) */
+static int beta_fsb = -1;     /* >= 0: vfy_opts.beta_fsb for run() */
 static audit_ctx *auditing;   /* non-NULL: run() installs the audit hook */
 
 /* A rational witness replays at its exact texts: each input is a double of
@@ -135,6 +137,7 @@ static cb_verdict run(const cb_net *net, const char *text, double timeout, vfy_r
   o.threads = run_threads;
   o.relu_lp = relu_lp;
   o.beta_bab = beta_bab;
+  if (beta_fsb >= 0) o.beta_fsb = beta_fsb;
   if (vfy_run(net, s, &o, r, &err)) fail_msg("%s", err.msg);
   if (r->answer == V_FALSIFIED && r->rational) replay_rational(net, s, r);
   else if (r->answer == V_FALSIFIED) {   /* the witness replays, independently of the search */
@@ -539,8 +542,8 @@ static void test_beta_bab(void **state)
     double lo[2], hi[2], best = -INFINITY, y[2], x[2], t2 = -INFINITY;
     char extra[256], p[1024];
     cb_error err = {0};
-    vfy_result ra, rb;
-    cb_verdict a, b;
+    vfy_result ra, rb, rc;
+    cb_verdict a, b, c;
     int wit;
     for (int j = 0; j < 2; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.05, 1.5); }
     for (int k = 0; k < 2000; k++) {
@@ -560,10 +563,17 @@ static void test_beta_bab(void **state)
     relu_split = 100000;
     beta_bab = 2;
     a = run(net, p, 10, &ra);
+    beta_fsb = 0;   /* the first-layer BaBSR rule alone: never crosses FSB's answers */
+    c = run(net, p, 10, &rc);
+    beta_fsb = -1;
     beta_bab = 1;
     b = run(net, p, 10, &rb);
     relu_split = -1;
     wit = sampled_witness(net, lo, hi, t1, t2);
+    assert_false(c == V_FALSIFIED && (a == V_VERIFIED || b == V_VERIFIED));
+    assert_false(c == V_VERIFIED && (a == V_FALSIFIED || b == V_FALSIFIED));
+    if (wit) assert_int_not_equal(c, V_VERIFIED);
+    vfy_result_free(&rc);
     known_sat += wit;
     if (wit) assert_int_not_equal(a, V_VERIFIED);
     if (a == V_VERIFIED) assert_false(wit);
@@ -583,6 +593,88 @@ static void test_beta_bab(void **state)
   assert_true(unsat >= 5);
   assert_true(known_sat >= 3);
   assert_true(sat >= 3);
+}
+
+/*
+** FSB (vfy_fsb.c) is a heuristic that scores candidates by changing the
+** workspace's relaxation lines of one neuron at a time: on random ReLU nets
+** it must leave every line and box bit for bit as it found them (so the
+** same CROWN pass gives the same bound), pick a neuron of unknown sign, and
+** say -1 only when no neuron has an unknown sign.
+*/
+static void test_fsb_pick(void **state)
+{
+  int picked = 0, deeper = 0;
+  (void)state;
+  for (int t = 0; t < 20; t++) {
+    cb_net *net = start(4);
+    int i = act(net, CB_ACT_RELU, dense(net, 0, 12, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 10, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 8, NULL, NULL));
+    dense(net, i, 2, NULL, NULL);
+    cb_bnet bn;
+    cb_error err = {0};
+    double lo[4], hi[4], C[2] = {1, -1}, out, out2, *pool, **keep, **save;
+    size_t tot = 0, idx = 0, o = 0;
+    int unknown = 0, first = -1, bi;
+    for (int j = 0; j < 4; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + (t % 5 == 4 ? 1e-9 : rnd(0.1, 2)); }
+    cb_set set = {CB_NORM_BOX, 0, 4, NULL, lo, hi};
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    cb_ws *ws = ws_new(&bn, &set, &err);
+    assert_non_null(ws);
+    assert_int_equal(bounds_run(ws, CB_CROWN, &err), CB_OK);
+    pool = malloc((crown_pool_size(net, net->output, 1) + 1) * sizeof *pool);
+    keep = calloc((size_t)net->n, sizeof *keep);
+    for (int k = 0; k < net->n; k++) tot += net->node[k].size;
+    save = malloc(6 * sizeof *save);
+    for (int m = 0; m < 6; m++) save[m] = malloc(tot * sizeof **save);
+    assert_int_equal(crown_pass_inj_ex(ws, net->output, C, 1, NULL, NULL, keep, pool, &out, &err), CB_OK);
+    for (int k = 0; k < net->n; k++) {
+      size_t n = net->node[k].size;
+      int relu = node_is_act(&net->node[k], CB_ACT_RELU);
+      memcpy(save[0] + o, ws->lo[k], n * sizeof(double));
+      memcpy(save[1] + o, ws->hi[k], n * sizeof(double));
+      for (size_t j = 0; j < n; j++) {
+        save[2][o + j] = relu ? ws->rl_w[k][j] : 0; save[3][o + j] = relu ? ws->rl_b[k][j] : 0;
+        save[4][o + j] = relu ? ws->ru_w[k][j] : 0; save[5][o + j] = relu ? ws->ru_b[k][j] : 0;
+        if (relu && ws->lo[net->node[k].in[0]][j] < 0 && ws->hi[net->node[k].in[0]][j] > 0) { unknown++; if (first < 0) first = k; }
+      }
+      o += n;
+    }
+    bi = vfy_fsb_pick(ws, C, NULL, keep, 8, out, VFY_FSB_FAVOUR, &idx, &err);
+    if (!unknown) assert_int_equal(bi, -1);
+    else {
+      int p;
+      assert_true(bi >= 0 && bi < net->n && node_is_act(&net->node[bi], CB_ACT_RELU));
+      p = net->node[bi].in[0];
+      assert_true(idx < net->node[bi].size && ws->lo[p][idx] < 0 && ws->hi[p][idx] > 0);
+      picked++;
+      deeper += bi != first;
+    }
+    o = 0;
+    for (int k = 0; k < net->n; k++) {
+      size_t n = net->node[k].size;
+      int relu = node_is_act(&net->node[k], CB_ACT_RELU);
+      assert_memory_equal(save[0] + o, ws->lo[k], n * sizeof(double));
+      assert_memory_equal(save[1] + o, ws->hi[k], n * sizeof(double));
+      for (size_t j = 0; j < n && relu; j++) {
+        assert_memory_equal(&save[2][o + j], &ws->rl_w[k][j], sizeof(double));
+        assert_memory_equal(&save[3][o + j], &ws->rl_b[k][j], sizeof(double));
+        assert_memory_equal(&save[4][o + j], &ws->ru_w[k][j], sizeof(double));
+        assert_memory_equal(&save[5][o + j], &ws->ru_b[k][j], sizeof(double));
+      }
+      o += n;
+    }
+    assert_int_equal(crown_pass_inj_ex(ws, net->output, C, 1, NULL, NULL, NULL, NULL, &out2, &err), CB_OK);
+    assert_memory_equal(&out, &out2, sizeof out);
+    for (int m = 0; m < 6; m++) free(save[m]);
+    free(save); free(keep); free(pool);
+    ws_free(ws);
+    bnet_free(&bn);
+    cb_net_free(net);
+  }
+  printf("FSB: a split picked on %d of 20 nets, %d outside the first layer with unknown signs\n", picked, deeper);
+  assert_true(picked >= 10);
 }
 
 /* Dense kinds with random weights, 3 inputs, for the forward linear bounds. */
@@ -872,6 +964,7 @@ int main(void)
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_beta_bab),
+    cmocka_unit_test(test_fsb_pick),
     cmocka_unit_test(test_pinned_no_double),
     cmocka_unit_test(test_pinned_decimal_witness),
     cmocka_unit_test(test_pinned_decimal_sigmoid),
