@@ -8,7 +8,8 @@
 # without one).  Threads: $THREADS (default 1, the machine is shared).
 # $EVERY=k keeps every k-th matching instance (a representative subset);
 # $SUFFIX is appended to the output name (e.g. _subset).  $VERIFY_ARGS is
-# passed to verify as extra options (e.g. "--beta-bab 0").
+# passed to verify as extra options (e.g. "--beta-bab 0").  The reason field
+# ends with "; beta-CROWN N subdomains" when the beta-CROWN search ran.
 set -u
 fam=${1:?usage: bench/vnncomp.sh FAMILY [FILTER]}
 filter=${2:-.}
@@ -31,6 +32,8 @@ grep -e "$filter" "$root/instances.csv" | awk -v k="${EVERY:-1}" '(NR - 1) % k =
   nodes=$(sed -n 's/.*"nodes":[[:space:]]*\([0-9]*\).*/\1/p' "$tmp/j" 2>/dev/null | head -n 1)
   why=$(sed -n 's/.*"reason":[[:space:]]*"\([^"]*\)".*/\1/p' "$tmp/j" 2>/dev/null | head -n 1 | tr ',' ';')
   [ -s "$tmp/err" ] && why="$why $(head -n 1 "$tmp/err" | tr ',' ';')"
+  bdoms=$(sed -n 's/.*"subdomains":[[:space:]]*\([0-9]*\).*/\1/p' "$tmp/j" 2>/dev/null | head -n 1)
+  [ -n "$bdoms" ] && why="$why; beta-CROWN $bdoms subdomains"
   t=$(echo "$t1 - $t0" | bc)
   echo "$(basename "$net" .onnx)+$(basename "$prop" .vnnlib),$ans,$t,${nodes:-0},$why" | tee -a "$out.tmp"
 done
