@@ -146,6 +146,11 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
    *states: subdomains bounded. */
 #define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
+int vfy_fsb_children(cb_ws *ws, const double *row, const double *const *inj, const int *node, const size_t *idx,
+                     int n, int batched, double *up, double *dn, cb_error *err);
+                  /* vfy_fsb.c: upper bounds of the row (one CROWN pass, no re-bounding) on the
+                     two children of each neuron idx[c] of ReLU node node[c] (up: active,
+                     dn: inactive); batched: one pass of 2 n stacked rows, else 2 n passes */
 #define VFY_FSB_FAVOUR 3.0   /* FSB: the first layer's candidate's gain counts this many times
                                 (its split also tightens the re-bounded later layers, which
                                 the candidates' cheap bounds do not see) */
