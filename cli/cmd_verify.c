@@ -21,6 +21,7 @@
 #include "exact.h"
 #include "report.h"
 #include "verify.h"
+#include "vfy_dist.h"
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
@@ -284,7 +285,25 @@ static void add_profile(cJSON *root, const vfy_prof *p)
   cJSON_AddNumberToObject(j, "attack_time_s", p->attack_s);
 }
 
-static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
+/* "mpi": the run's ranks and messages (build/cerbere-mpi under mpirun). */
+static void add_dist(cJSON *root, const vfy_dist_info *d)
+{
+  cJSON *j = cJSON_AddObjectToObject(root, "mpi");
+  if (!j) return;
+  cJSON_AddNumberToObject(j, "ranks", d->ranks);
+  cJSON_AddNumberToObject(j, "messages", (double)d->msgs);
+  cJSON_AddNumberToObject(j, "bytes", (double)d->bytes);
+  cJSON_AddNumberToObject(j, "subdomains_moved", (double)d->items_sent);
+  cJSON_AddNumberToObject(j, "steal_requests", (double)d->steals);
+  cJSON_AddNumberToObject(j, "subdomains_max_rank", (double)d->nodes_max);
+  cJSON_AddNumberToObject(j, "subdomains_min_rank", (double)d->nodes_min);
+  cJSON_AddNumberToObject(j, "idle_s", d->idle_s);
+  cJSON_AddNumberToObject(j, "ranks_counted", d->stats_ranks);
+  if (d->note[0]) cJSON_AddStringToObject(j, "note", d->note);
+}
+
+static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, const vfy_dist_info *d, size_t nx,
+                          size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
@@ -314,6 +333,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
   add_profile(root, &r->prof);
+  if (d->ranks > 1) add_dist(root, d);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
     for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
@@ -327,6 +347,7 @@ int cmd_verify(int argc, char **argv)
   cb_net *net = NULL;
   vnn_spec *spec = NULL;
   vfy_result r = {0};
+  vfy_dist_info dist = {0};
   cb_error err = {0};
   cJSON *root = NULL;
   char *text = NULL;
@@ -340,18 +361,22 @@ int cmd_verify(int argc, char **argv)
     code = report_fail(&err);
     goto out;
   }
-  rc = vfy_run(net, spec, &o.v, &r, &err);
+  rc = vfy_dist_run(net, spec, &o.v, &r, &dist, &err);
   if (rc != CB_OK) { r.answer = V_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
+  if (dist.rank) goto out;   /* under mpirun only rank 0 answers */
   if (!(text = result_text(&r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
   alarm(0);
   if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }
   if (o.json) {
-    if (!(root = result_json(&o, net, &r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
+    if (!(root = result_json(&o, net, &r, &dist, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
     if (report_write_json(o.json, root, &err) != CB_OK) { code = report_fail(&err); goto out; }
   }
   fputs(text, stdout);
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
+  if (dist.ranks > 1)
+    printf("# mpi: %d ranks, %ld messages, %ld bytes, %ld subdomains moved%s%s\n", dist.ranks, dist.msgs, dist.bytes,
+           dist.items_sent, dist.note[0] ? "; " : "", dist.note);
   if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
 out:
   cJSON_Delete(root);
