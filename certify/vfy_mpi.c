@@ -61,6 +61,7 @@ enum { T_WORK = 1, T_STEAL, T_STOP, T_IDLE, T_GIVE, T_RESULT, T_STATS };
 typedef struct peer {        /* rank 0's view of another rank */
   int busy;                  /* has work (or has not yet said it is idle) */
   int done;                  /* its search ended on its own (T_RESULT) */
+  int racing;                /* the racer, before it joins: not asked for work */
   long leaves;               /* subdomains it left undecided, as of its last T_IDLE */
   char why[96];
 } peer;
@@ -364,6 +365,7 @@ static int lead_msg(dist *d, search *S, istack *st, int from, int tag, size_t n)
       d->p[from].why[95] = 0;
     }
     d->p[from].busy = 0;
+    d->p[from].racing = 0;
     return VFY_SHARE_GO;
   case T_GIVE:
     d->steal_to = -1;
@@ -406,7 +408,7 @@ static int maybe_steal(dist *d, const istack *st)
   if (!idle) return CB_OK;
   for (int k = 0; k < d->ranks - 1; k++) {
     int w = 1 + (d->rr + k) % (d->ranks - 1);
-    if (!d->p[w].busy || d->p[w].done) continue;
+    if (!d->p[w].busy || d->p[w].done || d->p[w].racing) continue;
     d->rr = w % (d->ranks - 1);
     d->steal_to = w;
     d->steals++;
@@ -564,9 +566,46 @@ static void finalize(void)
   MPI_Finalize();
 }
 
+/*
+** The race.  With two threads or more, one process races input splitting
+** alone against the search with ReLU splitting (verify.c, portfolio): each
+** answers instances the other does not (ACAS Xu 1_9 prop 7: sat in 1 s by
+** the portfolio, a timeout for the ReLU search alone).  Here the last rank
+** runs the portfolio's first search (input splitting alone, with the wide
+** aspect guard, for a twentieth of the timeout, at least 5 s), on its own
+** whole copy of the property; a decisive answer ends the run like any
+** rank's (rank 0 re-checks a witness), else the rank joins the shared
+** search, which uses the portfolio's second search's options.
+*/
+static int race_wanted(const vfy_opts *o, int ranks)
+{
+  return ranks >= 2 && o->portfolio && o->relu_leaf > 0 && !o->fwd && !o->bound;
+}
+
+static int race(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, long *nodes, cb_error *err)
+{
+  vfy_opts ro = *o;
+  int rc;
+  ro.relu_leaf = 0;   /* portfolio_opts, search 0 */
+  ro.timeout = fmin(o->timeout, fmax(5, 0.05 * o->timeout));
+  ro.aspect = o->aspect2 > 1 ? o->aspect2 : o->aspect;
+  ro.aspect2 = 0;
+  ro.share = NULL;
+  rc = vfy_run(net, spec, &ro, r, err);
+  if (rc == CB_OK && (r->answer == V_FALSIFIED || r->answer == V_VERIFIED)) {
+    size_t n = strlen(r->reason);
+    snprintf(r->reason + n, sizeof r->reason - n, " [input splitting alone]");
+    return 1;
+  }
+  *nodes = r->nodes;
+  vfy_result_free(r);
+  return rc == CB_OK ? 0 : rc;
+}
+
 int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, vfy_dist_info *info,
                  cb_error *err)
 {
+  long race_nodes = 0;
   dist d = {.net = net, .spec = spec, .steal_to = -1, .first = 1};
   vfy_opts so = *o;
   int init = 0, prov, rc, shared = vfy_low_dim(spec);
@@ -589,15 +628,23 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
              "shared: the search ran on rank 0 alone", VFY_LOW_DIM);
   if (!(d.p = cb_calloc((size_t)d.ranks, sizeof *d.p))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   for (int w = 1; w < d.ranks; w++) d.p[w].busy = shared;
+  if (shared && race_wanted(o, d.ranks)) d.p[d.ranks - 1].racing = 1;
   if (shared) {
     so.share = d.rank ? worker_share : lead_share;
     so.share_ctx = &d;
     so.seed = o->seed + (unsigned long)d.rank;   /* the attacks of the ranks try other points */
+    if (race_wanted(o, d.ranks)) so.lp_side_first = 0;   /* portfolio_opts, search 1 */
   }
   MPI_Barrier(MPI_COMM_WORLD);
   t0 = now();
   if (d.rank && !shared) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; rc = CB_OK; }
-  else rc = vfy_run(net, spec, &so, r, err);
+  else if (d.p[d.rank].racing && (rc = race(net, spec, o, r, &race_nodes, err)) != 0) rc = rc > 0 ? CB_OK : rc;
+  else {
+    so.timeout = o->timeout - (now() - t0);
+    rc = so.timeout > 0 ? vfy_run(net, spec, &so, r, err) : CB_OK;
+    if (so.timeout <= 0) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout"); }
+    r->nodes += race_nodes;
+  }
   if (d.rank) {
     if (worker_end(&d, r, rc, shared) != CB_OK && rc == CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory");
   } else {
