@@ -4,7 +4,7 @@
 # ../shared/benchmarks/acasxu/instances.csv (or those matching the grep
 # pattern FILTER) twice, interleaved:
 #   single   build/cerbere verify, $THREADS threads (default 2: the portfolio)
-#   mpi      mpirun -np $NP (default 2) "$cbm" verify, 1 thread a rank
+#   mpi      mpirun -np $NP (default 2) build/cerbere-mpi verify, 1 thread a rank
 # with the csv's timeout, and writes bench/results/acasxu_mpi$SUFFIX.csv:
 #   instance,single,single_s,mpi,mpi_s,same,nodes,messages,bytes,moved
 # A sat answer of either run has its witness re-checked by a third run: the
@@ -41,10 +41,10 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
   rm -f "$tmp/s" "$tmp/m" "$tmp/j"
   t0=$(date +%s.%N)
   OMP_NUM_THREADS=${THREADS:-2} OPENBLAS_NUM_THREADS=1 nice "$cb" verify "$root/$net" "$root/$prop" \
-    --timeout "$to" --threads "${THREADS:-2}" --out "$tmp/s" >/dev/null 2>&1
+    --timeout "$to" --threads "${THREADS:-2}" --out "$tmp/s" </dev/null >/dev/null 2>&1
   t1=$(date +%s.%N)
   OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice $mpirun --oversubscribe -np "$np" "$cbm" verify "$root/$net" "$root/$prop" \
-    --timeout "$to" --threads 1 --out "$tmp/m" --json "$tmp/j" >/dev/null 2>"$tmp/err"
+    --timeout "$to" --threads 1 --out "$tmp/m" --json "$tmp/j" </dev/null >/dev/null 2>"$tmp/err"
   t2=$(date +%s.%N)
   s=$(head -n 1 "$tmp/s" 2>/dev/null || echo error)
   m=$(head -n 1 "$tmp/m" 2>/dev/null || echo error)

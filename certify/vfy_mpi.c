@@ -42,6 +42,7 @@
 */
 #include <mpi.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ enum { T_WORK = 1, T_STEAL, T_STOP, T_IDLE, T_GIVE, T_RESULT, T_STATS };
 typedef struct peer {        /* rank 0's view of another rank */
   int busy;                  /* has work (or has not yet said it is idle) */
   int done;                  /* its search ended on its own (T_RESULT) */
-  int racing;                /* the racer, before it joins: not asked for work */
+  int racing;                /* the racer, before it joins: holds no shared subdomain, gets none */
   long leaves;               /* subdomains it left undecided, as of its last T_IDLE */
   char why[96];
 } peer;
@@ -384,10 +385,10 @@ static int lead_msg(dist *d, search *S, istack *st, int from, int tag, size_t n)
 static int feed(dist *d, const search *S, istack *st)
 {
   int idle = 0, rc;
-  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done;
+  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done && !d->p[w].racing;
   for (int w = 1; w < d->ranks && idle && st->top >= 2; w++) {
     size_t k;
-    if (d->p[w].busy || d->p[w].done) continue;
+    if (d->p[w].busy || d->p[w].done || d->p[w].racing) continue;
     k = st->top / (size_t)(idle + 1);
     if (k < 1) k = 1;
     if (k > GIVE_MAX) k = GIVE_MAX;
@@ -404,7 +405,7 @@ static int maybe_steal(dist *d, const istack *st)
 {
   int idle = !st->top;
   if (d->steal_to >= 0 || now() < d->steal_after) return CB_OK;
-  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done;
+  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done && !d->p[w].racing;
   if (!idle) return CB_OK;
   for (int k = 0; k < d->ranks - 1; k++) {
     int w = 1 + (d->rr + k) % (d->ranks - 1);
@@ -579,19 +580,64 @@ static void finalize(void)
 */
 static int race_wanted(const vfy_opts *o, int ranks)
 {
-  return ranks >= 2 && o->portfolio && o->relu_leaf > 0 && !o->fwd && !o->bound;
+  int lvl = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&lvl);
+  return ranks >= 2 && lvl >= MPI_THREAD_SERIALIZED && o->portfolio && o->relu_leaf > 0 && !o->fwd && !o->bound;
 }
 
-static int race(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, long *nodes, cb_error *err)
+typedef struct watch { int cancel, quit; } watch;
+
+/* The racer's second thread: sets cancel when rank 0's T_STOP is waiting (it
+   does not receive it).  The only thread calling MPI meanwhile (the search
+   calls none): MPI_THREAD_SERIALIZED. */
+static void *watch_stop(void *arg)
+{
+  watch *w = arg;
+  for (;;) {
+    int flag = 0, quit;
+    struct timespec ts = {0, 1000000L};
+    #pragma omp atomic read
+    quit = w->quit;
+    if (quit) return NULL;
+    MPI_Iprobe(0, T_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (flag) {
+      #pragma omp atomic write
+      w->cancel = 1;
+      return NULL;
+    }
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* The race on this rank: 1 (a decisive answer in r), 0 (none: join the
+   shared search), 2 (rank 0 said stop: its T_STOP is received here), or a
+   negative status. */
+static int race(dist *d, const vfy_opts *o, vfy_result *r, long *nodes, cb_error *err)
 {
   vfy_opts ro = *o;
-  int rc;
+  watch w = {0, 0};
+  pthread_t th;
+  int rc, started, stop;
   ro.relu_leaf = 0;   /* portfolio_opts, search 0 */
   ro.timeout = fmin(o->timeout, fmax(5, 0.05 * o->timeout));
   ro.aspect = o->aspect2 > 1 ? o->aspect2 : o->aspect;
   ro.aspect2 = 0;
   ro.share = NULL;
-  rc = vfy_run(net, spec, &ro, r, err);
+  ro.cancel = &w.cancel;
+  started = !pthread_create(&th, NULL, watch_stop, &w);
+  rc = vfy_run(d->net, d->spec, &ro, r, err);
+  if (started) {
+    #pragma omp atomic write
+    w.quit = 1;
+    pthread_join(th, NULL);
+  }
+  #pragma omp atomic read
+  stop = w.cancel;
+  if (stop) {
+    MPI_Recv(NULL, 0, MPI_BYTE, 0, T_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    d->stopped = 1;
+    return 2;
+  }
   if (rc == CB_OK && (r->answer == V_FALSIFIED || r->answer == V_VERIFIED)) {
     size_t n = strlen(r->reason);
     snprintf(r->reason + n, sizeof r->reason - n, " [input splitting alone]");
@@ -613,7 +659,7 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
   memset(info, 0, sizeof *info);
   MPI_Initialized(&init);
   if (!init) {
-    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &prov);
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &prov);   /* the racer's watcher (race) */
     atexit(finalize);
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &d.rank);
@@ -628,7 +674,7 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
              "shared: the search ran on rank 0 alone", VFY_LOW_DIM);
   if (!(d.p = cb_calloc((size_t)d.ranks, sizeof *d.p))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   for (int w = 1; w < d.ranks; w++) d.p[w].busy = shared;
-  if (shared && race_wanted(o, d.ranks)) d.p[d.ranks - 1].racing = 1;
+  if (shared && race_wanted(o, d.ranks)) { d.p[d.ranks - 1].racing = 1; d.p[d.ranks - 1].busy = 0; }
   if (shared) {
     so.share = d.rank ? worker_share : lead_share;
     so.share_ctx = &d;
@@ -637,8 +683,10 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
   }
   MPI_Barrier(MPI_COMM_WORLD);
   t0 = now();
+  if (!d.rank) alarm((unsigned)ceil(o->timeout) + 2);   /* the CLI's backstop, from the start of the search:
+                                                           MPI's start-up took part of its second */
   if (d.rank && !shared) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; rc = CB_OK; }
-  else if (d.p[d.rank].racing && (rc = race(net, spec, o, r, &race_nodes, err)) != 0) rc = rc > 0 ? CB_OK : rc;
+  else if (d.p[d.rank].racing && (rc = race(&d, o, r, &race_nodes, err)) != 0) rc = rc > 0 ? CB_OK : rc;
   else {
     so.timeout = o->timeout - (now() - t0);
     rc = so.timeout > 0 ? vfy_run(net, spec, &so, r, err) : CB_OK;
@@ -648,7 +696,7 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
   if (d.rank) {
     if (worker_end(&d, r, rc, shared) != CB_OK && rc == CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory");
   } else {
-    lead_end(&d, r, info, t0 + o->timeout + 0.5);
+    lead_end(&d, r, info, t0 + o->timeout + 1);
     if (rc == CB_OK) global_reason(r, d.ranks);
   }
   progress(&d);

@@ -34,7 +34,7 @@ pinned() {
 same() {   # NAME NET PROP TIMEOUT [verify options]: -np 4 answers as one process does
   name=$1 net=$2 prop=$3 to=$4; shift 4
   "$CB" verify "$net" "$prop" --threads 1 --timeout "$to" --out "$tmp/s" "$@" >/dev/null 2>&1
-  mpirun --oversubscribe -np 4 "$MPI" verify "$net" "$prop" --threads 1 --timeout "$to" --out "$tmp/m" --json "$tmp/j" "$@" \
+  mpirun --oversubscribe -np 4 "$MPI" verify "$net" "$prop" --threads 1 --timeout "$to" --out "$tmp/m" --json "$tmp/j" "$@" </dev/null \
     >"$tmp/o" 2>"$tmp/e"
   rc=$?
   s=$(head -n 1 "$tmp/s" 2>/dev/null); m=$(head -n 1 "$tmp/m" 2>/dev/null)
@@ -72,15 +72,30 @@ if [ -f "$a/instances.csv" ]; then
 else
   echo "SKIPPED: ACAS Xu (no $a/instances.csv)"
 fi
-# A rank killed mid-run: an unsat property that takes a few seconds on 2
-# ranks (tiny.nnet with --relu-split 0 and a node cap would end too soon, so
-# the ACAS Xu 4_9 prop 1 when present, else tiny_unsat with a slow method).
-if [ -f "$a/instances.csv" ]; then
-  set -- "$a/onnx/ACASXU_run2a_4_9_batch_2000.onnx" "$a/vnnlib/prop_1.vnnlib" --timeout 100
-else
-  set -- tests/data/clip4.nnet tests/data/tiny_unsat.vnnlib --timeout 100
-fi
-mpirun --oversubscribe -np 2 "$MPI" verify "$@" --threads 1 --out "$tmp/k" >"$tmp/ko" 2>"$tmp/ke" &
+# A rank killed mid-run: a property the search cannot finish in the time
+# the test waits (nets/digits_mlp.onnx, the L-inf box of radius 0.15 around
+# row 0 of nets/digits_test.csv, input splitting alone: ~5,000 subdomains a
+# second, still open at 8 s), so that the ranks are exchanging subdomains.
+awk -F, 'NR == 1 {
+  for (i = 0; i < 64; i++) printf "(declare-const X_%d Real)\n", i
+  for (j = 0; j < 10; j++) printf "(declare-const Y_%d Real)\n", j
+  for (i = 2; i <= 65; i++) { lo = $i - 0.15; hi = $i + 0.15; if (lo < 0) lo = 0; if (hi > 1) hi = 1
+    printf "(assert (>= X_%d %s))\n(assert (<= X_%d %s))\n", i - 2, lo, i - 2, hi }
+  printf "(assert (or"; for (j = 0; j < 10; j++) if (j != $1) printf " (and (>= Y_%d Y_%d))", j, $1; print "))" }' \
+  nets/digits_test.csv > "$tmp/digits.vnnlib"
+set -- nets/digits_mlp.onnx "$tmp/digits.vnnlib" --relu-split 0 --timeout 60
+# The timeout holds globally: 4 ranks, --timeout 3, one "timeout" answer,
+# all four ranks counted, and the run ends within a few seconds of it.
+t0=$(date +%s)
+mpirun --oversubscribe -np 4 "$MPI" verify "$@" --threads 1 --timeout 3 --json "$tmp/tj" </dev/null >"$tmp/to" 2>"$tmp/te"
+rc=$?; t1=$(date +%s)
+check "timeout: exit 0 (got $rc: $(head -n 2 "$tmp/te"))" [ "$rc" = 0 ]
+check "timeout: one answer line, timeout" [ "$(grep -x -e sat -e unsat -e timeout -e unknown -e error "$tmp/to")" = timeout ]
+check "timeout: every rank counted" [ "$(jq .mpi.ranks_counted "$tmp/tj")" = 4 ]
+check "timeout: subdomains on every rank" [ "$(jq '.mpi.subdomains_min_rank > 0' "$tmp/tj")" = true ]
+check "timeout: ends within 15 s of the start ($((t1 - t0)) s)" [ $((t1 - t0)) -le 15 ]
+echo "timeout: $(grep '^# mpi' "$tmp/to")"
+mpirun --oversubscribe -np 2 "$MPI" verify "$@" --threads 1 --out "$tmp/k" </dev/null >"$tmp/ko" 2>"$tmp/ke" &
 mp=$!
 victim=""
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
