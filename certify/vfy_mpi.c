@@ -308,7 +308,7 @@ static int worker_share(void *ctx, struct search *S, struct istack *st, size_t *
 
 /* ---- rank 0 ---- */
 
-/* A rank's answer (T_RESULT: int32 answer, box, rational, pad; reason[256];
+/* A rank's answer (T_RESULT: int32 answer, box, two pads; reason[256];
    x[nx]).  A witness is re-checked exactly here before it is taken. */
 static int lead_result(dist *d, search *S, int from, size_t n)
 {
@@ -324,16 +324,12 @@ static int lead_result(dist *d, search *S, int from, size_t n)
   d->p[from].busy = 0;
   if (h[0] == V_FALSIFIED) {
     double *x = cb_alloc((nx + S->spec->ny + 1) * sizeof *x), *y = x ? x + nx : NULL;
-    cb_exact *E = NULL;
-    int ok = 0, rc = CB_OK;
+    int ok, rc = CB_OK;
     if (!x) return CB_ENOMEM;
     memcpy(x, d->buf + 16 + 256, nx * sizeof *x);
     if (h[1] < 0 || (size_t)h[1] >= S->spec->n_box) { cb_free(x); return CB_EINTERNAL; }
-    if (h[2]) {   /* a rational witness: the same point at the exact decimals (vfy_check_witness_dec) */
-      if ((ok = vfy_check_witness_dec(S->net, S->spec, (size_t)h[1], x, x, &c, &E)))
-        rc = vfy_set_sat_dec(S, (size_t)h[1], E, c);
-      exact_free(E);
-    } else if ((ok = vfy_check_witness(S->net, S->spec, (size_t)h[1], x, y, &c, &r->fp_only)))
+    /* as apply_work does (verify.c): at the exact decimals when the box holds no double */
+    if ((ok = vfy_check_witness(S->net, S->spec, (size_t)h[1], x, y, &c, &r->fp_only)))
       rc = vfy_set_sat(S, (size_t)h[1], x, y, c);
     cb_free(x);
     if (rc != CB_OK) return CB_ENOMEM;
@@ -474,7 +470,7 @@ static int worker_end(dist *d, const vfy_result *r, int rc, int searched)
   double *v;
   if (!d->stopped && searched) {
     unsigned char *b = cb_calloc(16 + 256 + 8 * nx + 8, 1);
-    int32_t h[4] = {rc != CB_OK ? V_ERROR : (int32_t)r->answer, (int32_t)r->box, r->rational, 0};
+    int32_t h[4] = {rc != CB_OK ? V_ERROR : (int32_t)r->answer, (int32_t)r->box, 0, 0};
     if (!b) return CB_ENOMEM;
     memcpy(b, h, 16);
     snprintf((char *)b + 16, 256, "%s", r->reason);
