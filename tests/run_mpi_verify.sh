@@ -8,7 +8,9 @@
 #      sat again (an independent single-process run);
 #   2. 20 ACAS Xu instances (SKIPPED without ../shared/benchmarks), -np 4:
 #      the same answers as single-process, witnesses re-checked the same way;
-#   3. a rank killed (SIGKILL) mid-run: non-zero exit, mpirun's message naming
+#      a Collins RUL instance (400 inputs: rank 0 alone, said in mpi.note);
+#   3. --timeout 3 on 4 ranks: one timeout answer, every rank counted;
+#   4. a rank killed (SIGKILL) mid-run: non-zero exit, mpirun's message naming
 #      the signal, and no answer line.
 B=${1:-build}
 CB=$B/cerbere
@@ -71,6 +73,17 @@ if [ -f "$a/instances.csv" ]; then
   same "acasxu 3_3 prop 9" "$a/onnx/ACASXU_run2a_3_3_batch_2000.onnx" "$a/vnnlib/prop_9.vnnlib" 60
 else
   echo "SKIPPED: ACAS Xu (no $a/instances.csv)"
+fi
+# More than 64 inputs (Collins RUL, 400): ReLU splitting from the root, not
+# shared: rank 0 alone, the same (rational) witness, and the note says so.
+c=${SHARED:-../shared}/benchmarks/collins_rul_cnn
+if [ -f "$c/instances.csv" ]; then
+  same "collins (rank 0 alone)" tests/data/collins/NN_rul_small_window_20.onnx \
+    "$c/vnnlib/robustness_2perturbations_delta5_epsilon10_w20.vnnlib" 60
+  check "collins: the note says rank 0 alone" sh -c "jq -r .mpi.note '$tmp/j' | grep -q 'rank 0 alone'"
+  check "collins: the rational witness's decimal" grep -qx '((X_0 -0.432882241988499)' "$tmp/m"
+else
+  echo "SKIPPED: Collins RUL (no $c/instances.csv)"
 fi
 # A rank killed mid-run: a property the search cannot finish in the time
 # the test waits (nets/digits_mlp.onnx, the L-inf box of radius 0.15 around
