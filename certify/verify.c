@@ -21,6 +21,9 @@
 ** races it against input + ReLU splitting (vfy_run).  Which of these run
 ** depends on the input's dimension (vfy_int.h, vfy_low_dim).
 **
+** A distributed run (vfy_mpi.c) shares the stack through vfy_opts.share,
+** called before each batch: one phase, no portfolio.
+**
 ** Files (vfy_int.h): this one; vfy_input.c, one subdomain and the
 ** input-splitting rule; vfy_relu.c, ReLU splitting and its rule;
 ** vfy_beta.c, beta-CROWN branch and bound over ReLU splits (high dimension);
