@@ -55,7 +55,7 @@
 enum { T_WORK = 1, T_STEAL, T_STOP, T_IDLE, T_GIVE, T_RESULT, T_STATS };
 
 #define GIVE_MAX 64          /* most subdomains in one message */
-#define NAP_NS 50000L        /* sleep between probes while waiting (50 us) */
+#define NAP_NS 50000L        /* first sleep between probes while waiting (50 us), doubling to 1 ms */
 #define STEAL_BACKOFF 0.002  /* seconds before asking again after an empty reply */
 #define STATS_WAIT 2.0       /* seconds rank 0 waits for the counts after the end */
 
@@ -91,10 +91,14 @@ static int stats_missing;   /* rank 0: ranks whose counts had not arrived when i
 
 static double now(void) { return MPI_Wtime(); }
 
-static void nap(void)
+/* Sleeps *ns nanoseconds, then doubles *ns up to 1 ms: a waiting rank
+   answers within 50 us at first and wakes ~1000 times a second after a few
+   ms (the ranks may share cores: mpirun --oversubscribe). */
+static void nap(long *ns)
 {
-  struct timespec ts = {0, NAP_NS};
+  struct timespec ts = {0, *ns};
   nanosleep(&ts, NULL);
+  if (*ns < 1000000L) *ns *= 2;
 }
 
 /* Frees the buffers of the sends that completed. */
@@ -298,9 +302,9 @@ static int worker_share(void *ctx, struct search *S, struct istack *st, size_t *
   }
   if ((rc = post(d, 0, T_IDLE, b, 104)) != CB_OK) return rc;
   t0 = now();
-  for (;;) {
+  for (long ns = NAP_NS;;) {
     progress(d);
-    if ((tag = poll_msg(d, 0, &from, &n)) == 0) { nap(); continue; }
+    if ((tag = poll_msg(d, 0, &from, &n)) == 0) { nap(&ns); continue; }
     if (tag < 0) return CB_ENOMEM;
     if ((rc = worker_msg(d, S, st, tag, n)) != VFY_SHARE_GO || st->top) { d->idle_s += now() - t0; return rc; }
   }
@@ -419,6 +423,7 @@ static int lead_share(void *ctx, struct search *S, struct istack *st, size_t *le
 {
   dist *d = ctx;
   double t0 = -1;
+  long ns = NAP_NS;
   for (;;) {
     int tag, from, rc, busy = 0;
     size_t n;
@@ -442,7 +447,7 @@ static int lead_share(void *ctx, struct search *S, struct istack *st, size_t *le
       snprintf(S->r->reason, sizeof S->r->reason, "timeout after %ld subdomains on rank 0 (the others' follow)", S->r->nodes);
       return VFY_SHARE_STOP;
     }
-    nap();
+    nap(&ns);
   }
 }
 
@@ -504,11 +509,11 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
   info->idle_s = d->idle_s;
   for (int w = 1; w < d->ranks; w++) post_empty(d, w, T_STOP);
   t_end = fmin(now() + STATS_WAIT, deadline);
-  while (got < d->ranks && now() < t_end) {
+  for (long ns = NAP_NS; got < d->ranks && now() < t_end;) {
     int tag, from;
     size_t n;
     progress(d);
-    if ((tag = poll_msg(d, MPI_ANY_SOURCE, &from, &n)) == 0) { nap(); continue; }
+    if ((tag = poll_msg(d, MPI_ANY_SOURCE, &from, &n)) == 0) { nap(&ns); continue; }
     if (tag != T_STATS || n < sizeof v) continue;
     memcpy(v, d->buf, sizeof v);
     got++;
