@@ -22,6 +22,10 @@ typedef struct vfy_dist_info {
   long steals;            /* rank 0: steal requests sent */
   long nodes_max, nodes_min;   /* rank 0: subdomains bounded by the busiest / idlest rank */
   double idle_s;          /* rank 0: seconds the ranks spent waiting for work, summed */
+  double cpu_max_s, cpu_min_s;   /* rank 0: CPU seconds of the search on the busiest / idlest
+                             rank (each rank's process CPU time from the start of the search):
+                             on a loaded machine, the time the run would take on idle cores
+                             is about cpu_max_s plus the waits */
   int stats_ranks;        /* rank 0: ranks whose counts arrived (ranks when complete) */
   char note[160];         /* why the search was not shared (""), e.g. high-dimensional inputs */
 } vfy_dist_info;

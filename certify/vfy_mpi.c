@@ -75,6 +75,7 @@ typedef struct dist {
   const vnn_spec *spec;
   long msgs, bytes, items_sent, steals;
   double idle_s;
+  double cpu0;               /* CPU seconds at the start of the search */
   int stopped;               /* another rank: rank 0 said stop */
   int first;                 /* another rank: the roots are rank 0's, drop them */
   peer *p;                   /* rank 0: per rank */
@@ -454,7 +455,15 @@ static int lead_share(void *ctx, struct search *S, struct istack *st, size_t *le
 /* ---- the end: answers and counts ---- */
 
 enum { ST_NODES, ST_STATES, ST_DEPTH, ST_FP, ST_MSGS, ST_BYTES, ST_ITEMS, ST_IDLE, ST_BOUND, ST_BRANCH, ST_LP,
-       ST_LPC, ST_MILP, ST_MILPC, ST_MILPN, ST_MILPCL, ST_MILPS, ST_ATTACK, ST_COUNT };
+       ST_LPC, ST_MILP, ST_MILPC, ST_MILPN, ST_MILPCL, ST_MILPS, ST_ATTACK, ST_CPU, ST_COUNT };
+
+/* This process's CPU seconds (all its threads). */
+static double cpu_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void stats_of(const dist *d, const vfy_result *r, double *v)
 {
@@ -462,7 +471,7 @@ static void stats_of(const dist *d, const vfy_result *r, double *v)
   double a[ST_COUNT] = {(double)r->nodes, (double)r->relu_states, r->depth, (double)r->fp_only, (double)d->msgs,
                         (double)d->bytes, (double)d->items_sent, d->idle_s, p->bound_s, p->branch_s, p->lp_s,
                         (double)p->lp_calls, p->milp_s, (double)p->milp_calls, (double)p->milp_nodes,
-                        (double)p->milp_closed, (double)p->milp_sat, p->attack_s};
+                        (double)p->milp_closed, (double)p->milp_sat, p->attack_s, cpu_now() - d->cpu0};
   memcpy(v, a, sizeof a);
 }
 
@@ -502,6 +511,7 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
   int got = 1;
   stats_of(d, r, v);
   info->nodes_max = info->nodes_min = r->nodes;
+  info->cpu_max_s = info->cpu_min_s = v[ST_CPU];
   info->msgs = d->msgs + d->ranks - 1;   /* the stops below */
   info->bytes = d->bytes;
   info->items_sent = d->items_sent;
@@ -531,6 +541,8 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
     info->idle_s += v[ST_IDLE];
     if ((long)v[ST_NODES] > info->nodes_max) info->nodes_max = (long)v[ST_NODES];
     if ((long)v[ST_NODES] < info->nodes_min) info->nodes_min = (long)v[ST_NODES];
+    info->cpu_max_s = fmax(info->cpu_max_s, v[ST_CPU]);
+    info->cpu_min_s = fmin(info->cpu_min_s, v[ST_CPU]);
   }
   info->stats_ranks = got;
   stats_missing = d->ranks - got;
@@ -684,6 +696,7 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
   }
   MPI_Barrier(MPI_COMM_WORLD);
   t0 = now();
+  d.cpu0 = cpu_now();
   if (!d.rank) alarm((unsigned)ceil(o->timeout) + 2);   /* the CLI's backstop, from the start of the search:
                                                            MPI's start-up took part of its second */
   if (d.rank && !shared) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; rc = CB_OK; }

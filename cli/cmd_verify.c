@@ -304,6 +304,8 @@ static void add_dist(cJSON *root, const vfy_dist_info *d)
   cJSON_AddNumberToObject(j, "subdomains_max_rank", (double)d->nodes_max);
   cJSON_AddNumberToObject(j, "subdomains_min_rank", (double)d->nodes_min);
   cJSON_AddNumberToObject(j, "idle_s", d->idle_s);
+  cJSON_AddNumberToObject(j, "cpu_max_rank_s", d->cpu_max_s);
+  cJSON_AddNumberToObject(j, "cpu_min_rank_s", d->cpu_min_s);
   cJSON_AddNumberToObject(j, "ranks_counted", d->stats_ranks);
   if (d->note[0]) cJSON_AddStringToObject(j, "note", d->note);
 }
