@@ -27,11 +27,14 @@ check() {   # WHAT CONDITION...
   what=$1; shift
   if "$@"; then :; else echo "FAIL: $what"; fail=1; fi
 }
-# pinned PROP RESULT: PROP with each input pinned to the witness in RESULT
+# pinned PROP RESULT: PROP with each input pinned to the witness in RESULT.
+# The VNNLIB reader takes decimals exactly, so each printed value (%.17g: the
+# double, read back by strtod) is written as the double's exact decimal
+# expansion (awk's printf %.80g), not as the 17-digit decimal itself.
 pinned() {
   cat "$1"
-  sed -n 's/^[ (]*(X_\([0-9]*\) \([^)]*\)).*/\1 \2/p' "$2" | while read -r i v; do
-    echo "(assert (>= X_$i $v))"; echo "(assert (<= X_$i $v))"; done
+  sed -n 's/^[ (]*(X_\([0-9]*\) \([^)]*\)).*/\1 \2/p' "$2" |
+    awk '{ printf "(assert (>= X_%s %.80g))\n(assert (<= X_%s %.80g))\n", $1, $2, $1, $2 }'
 }
 same() {   # NAME NET PROP TIMEOUT [verify options]: -np 4 answers as one process does
   name=$1 net=$2 prop=$3 to=$4; shift 4
