@@ -37,8 +37,9 @@
 ** of more than VFY_LOW_DIM values go to ReLU splitting at the root (beta-
 ** CROWN), whose frontier is not shared: rank 0 runs them alone and says so.
 **
-** Sizes (ACAS Xu): records of 10 KB (5 inputs, 612 node values), subdomains
-** of ~0.3 ms, a message per ~100 subdomains (bench/RESULTS_distributed.md).
+** Sizes (ACAS Xu): records of 9,944 B (5 inputs, 615 node values), subdomains
+** of 0.2-17 ms, a message per 100-160 subdomains at 8 ranks
+** (bench/RESULTS_distributed.md).
 */
 #include <mpi.h>
 #include <math.h>
