@@ -5,7 +5,7 @@
 # pattern FILTER) twice, interleaved:
 #   single   build/cerbere verify, $THREADS threads (default 2: the portfolio)
 #   mpi      mpirun -np $NP (default 2) build/cerbere-mpi verify, 1 thread a rank
-# with the csv's timeout, and writes bench/results/acasxu_mpi$SUFFIX.csv:
+# with the csv's timeout ($TIMEOUT overrides it), and writes bench/results/acasxu_mpi$SUFFIX.csv:
 #   instance,single,single_s,mpi,mpi_s,same,nodes,messages,bytes,moved
 # A sat answer of either run has its witness re-checked by a third run: the
 # property with every input pinned to the witness's value must be sat again.
@@ -25,10 +25,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "# load before: $(cat /proc/loadavg)"
 echo "instance,single,single_s,mpi,mpi_s,same,nodes,messages,bytes,moved" > "$out.tmp"
 # pinned PROP RESULT > OUT: PROP with each X_i of the witness in RESULT pinned
+# (the doubles' exact decimal expansions, awk %.80g: the VNNLIB reader takes
+# decimals exactly, and a 17-digit decimal is not the double it prints)
 pinned() {
   cat "$1"
-  sed -n 's/^[ (]*(X_\([0-9]*\) \([^)]*\)).*/\1 \2/p' "$2" | while read -r i v; do
-    echo "(assert (>= X_$i $v))"; echo "(assert (<= X_$i $v))"; done
+  sed -n 's/^[ (]*(X_\([0-9]*\) \([^)]*\)).*/\1 \2/p' "$2" |
+    awk '{ printf "(assert (>= X_%s %.80g))\n(assert (<= X_%s %.80g))\n", $1, $2, $1, $2 }'
 }
 recheck() {  # NET PROP RESULT: "ok" when the pinned property is sat again
   pinned "$2" "$3" > "$tmp/pin.vnnlib"
@@ -37,6 +39,7 @@ recheck() {  # NET PROP RESULT: "ok" when the pinned property is sat again
 }
 grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
   to=$(echo "$to" | tr -d '\r ')
+  [ -n "${TIMEOUT:-}" ] && to=$TIMEOUT
   name="$(basename "$net" .onnx)+$(basename "$prop" .vnnlib)"
   rm -f "$tmp/s" "$tmp/m" "$tmp/j"
   t0=$(date +%s.%N)
