@@ -44,7 +44,10 @@ same() {   # NAME NET PROP TIMEOUT [verify options]: -np 4 answers as one proces
   rc=$?
   s=$(head -n 1 "$tmp/s" 2>/dev/null); m=$(head -n 1 "$tmp/m" 2>/dev/null)
   check "$name: mpirun exit 0 (got $rc: $(head -n 2 "$tmp/e"))" [ "$rc" = 0 ]
-  check "$name: same answer (single $s, mpi $m)" [ "$s" = "$m" ]
+  # a single-process timeout (the machine's load: the reference ran out of
+  # time) is no answer to compare with; every other pair must agree
+  if [ "$s" = timeout ]; then echo "$name: single-process timed out at this load: not compared"
+  else check "$name: same answer (single $s, mpi $m)" [ "$s" = "$m" ]; fi
   case $m in sat|unsat) ;; *) check "$name: a decisive answer ($m)" false;; esac
   check "$name: one answer line on stdout" [ "$(grep -c -x -e sat -e unsat -e timeout -e unknown -e error "$tmp/o")" = 1 ]
   check "$name: json says 4 ranks" [ "$(jq .mpi.ranks "$tmp/j")" = 4 ]
@@ -62,9 +65,9 @@ check "tiny_pinned: the rational witness's decimal" grep -qx '((X_0 0.1)' "$tmp/
 same tiny_unsat_input tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib 20 --relu-split 0
 a=${SHARED:-../shared}/benchmarks/acasxu
 if [ -f "$a/instances.csv" ]; then
-  # 20 instances that single-process decides in about a second each: properties
-  # 3 and 4 on ten networks (unsat, and sat on 1_7-1_9 / 1_9? as they fall), and
-  # prop 2 on 2_1..2_5 (sat and unsat)
+  # 20 instances that single-process decides in about a second each on an idle
+  # machine: properties 3 and 4 on six networks, property 2 on six (sat), and
+  # properties 8 (sat) and 10 (unsat)
   for n in 1_1 1_7 2_2 3_4 4_6 5_9; do
     same "acasxu $n prop 3" "$a/onnx/ACASXU_run2a_${n}_batch_2000.onnx" "$a/vnnlib/prop_3.vnnlib" 60
     same "acasxu $n prop 4" "$a/onnx/ACASXU_run2a_${n}_batch_2000.onnx" "$a/vnnlib/prop_4.vnnlib" 60
@@ -72,8 +75,8 @@ if [ -f "$a/instances.csv" ]; then
   for n in 2_1 2_2 3_1 3_5 5_1 5_3 ; do
     same "acasxu $n prop 2" "$a/onnx/ACASXU_run2a_${n}_batch_2000.onnx" "$a/vnnlib/prop_2.vnnlib" 60
   done
-  same "acasxu 1_1 prop 5" "$a/onnx/ACASXU_run2a_1_1_batch_2000.onnx" "$a/vnnlib/prop_5.vnnlib" 60
-  same "acasxu 3_3 prop 9" "$a/onnx/ACASXU_run2a_3_3_batch_2000.onnx" "$a/vnnlib/prop_9.vnnlib" 60
+  same "acasxu 4_5 prop 10" "$a/onnx/ACASXU_run2a_4_5_batch_2000.onnx" "$a/vnnlib/prop_10.vnnlib" 60
+  same "acasxu 2_9 prop 8" "$a/onnx/ACASXU_run2a_2_9_batch_2000.onnx" "$a/vnnlib/prop_8.vnnlib" 60
 else
   echo "SKIPPED: ACAS Xu (no $a/instances.csv)"
 fi
