@@ -26,7 +26,7 @@ LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
             liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium \
-            pkg-config poppler-utils
+            pkg-config poppler-utils openmpi-bin libopenmpi-dev
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -49,9 +49,19 @@ floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gn
 # tests, examples, fuzzers and benchmarks see every floor
 CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
 
-CLI_SRC := $(wildcard cli/*.c)
+# MPI: files named *_mpi.c (one per command that distributes work) are
+# compiled by mpicc and linked into build/cerbere-mpi only, before the
+# library, so that their definitions replace its one-process backends
+# (certify/vfy_dist.h).  Without mpicc they are not built and `make` builds
+# everything else.
+MPICC     ?= mpicc
+HAVE_MPI  := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+MPI_SRC   := $(wildcard */*_mpi.c)
+MPI_OBJ   := $(patsubst %.c,$(B)/%.o,$(MPI_SRC))
+MPI_INC   := $(if $(HAVE_MPI),$(shell $(MPICC) --showme:incdirs 2>/dev/null | sed 's/[^ ][^ ]*/-I&/g'))
+CLI_SRC := $(filter-out $(MPI_SRC),$(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
-LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
+LIB_SRC := $(filter-out $(CLI_SRC) $(MPI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
@@ -64,7 +74,7 @@ SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
 .PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
+all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -104,8 +114,8 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
-# report_browser, predict, verify_witness); an unknown name fails.
+# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python, mpi_verify,
+# report_browser, predict, verify_witness, mpi_verify); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
 
@@ -203,6 +213,14 @@ $(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
 
 $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# build/cerbere-mpi: the same objects plus the MPI backends (mpicc, wrapping
+# $(CC)), for `mpirun -np P build/cerbere-mpi verify ...`.
+$(B)/%_mpi.o: %_mpi.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
+$(B)/cerbere-mpi: $(CLI_OBJ) $(MPI_OBJ) $(B)/libcerbere.a
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.
 $(B)/tests/%.o: tests/%.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
@@ -335,7 +353,7 @@ deps-floors: $(DEPS_FLOORS)
 	@echo "deps-check: floors ok ($(strip $(FLOORS)))"
 $(DEPS_FLOORS): deps-floor-%: $(B)/gen/onnx.pb-c.h $(B)/gen/commit.h
 	@mkdir -p $(B)/deps
-	@$(CC) -MM $(call floor_cppflags,$*) $(wildcard $*/*.c $*/*.h) > $(B)/deps/$*.mm || \
+	@$(CC) -MM $(call floor_cppflags,$*) $(MPI_INC) $(filter-out $(if $(HAVE_MPI),,$(MPI_SRC)),$(wildcard $*/*.c $*/*.h)) > $(B)/deps/$*.mm || \
 	  { echo "deps-check: a file in $*/ includes a header that $*/ may not see (floors above: $(or $(call floors_above,$*),none))"; exit 1; }
 	@sed 's/\\$$//' $(B)/deps/$*.mm | awk -v floor=$* -v above=" $(call floors_above,$*) " ' \
 	  { for (i = 1; i <= NF; i++) { \

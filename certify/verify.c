@@ -21,6 +21,9 @@
 ** races it against input + ReLU splitting (vfy_run).  Which of these run
 ** depends on the input's dimension (vfy_int.h, vfy_low_dim).
 **
+** A distributed run (vfy_mpi.c) shares the stack through vfy_opts.share,
+** called before each batch: one phase, no portfolio.
+**
 ** Files (vfy_int.h): this one; vfy_input.c, one subdomain and the
 ** input-splitting rule; vfy_relu.c, ReLU splitting and its rule;
 ** vfy_beta.c, beta-CROWN branch and bound over ReLU splits (high dimension);
@@ -86,7 +89,7 @@ static int default_bound(void *ctx, cb_ws *ws, cb_method m, const double *C, siz
 
 /* A subdomain of box `box` in one allocation: node boxes (when the search
    keeps priors), lo, hi, live conjunctions; none of them filled. */
-static item *item_new(const search *S, size_t box, int depth)
+item *vfy_item_new(const search *S, size_t box, int depth)
 {
   size_t nx = S->spec->nx, nc = S->spec->box[box].n_conj, np = S->prior ? S->nb : 0;
   item *it = cb_alloc(sizeof *it + (2 * np + 2 * nx) * sizeof(double) + nc + 1);
@@ -169,11 +172,6 @@ out:
 
 /* ---- the loop ---- */
 
-typedef struct istack {   /* the open subdomains; the top is searched first */
-  item **it;
-  size_t top, cap;        /* cap: from --max-memory */
-} istack;
-
 /* Checked before each batch: the phase's deadline, the other search's
    answer, the node cap.  1 (answer and reason set) or 0. */
 static int bab_stop(search *S, size_t open)
@@ -219,7 +217,7 @@ static int batch_threads(const search *S, int nt)
    CB_OK, 1 (the stack is full) or CB_ENOMEM. */
 static int push_children(const search *S, const item *it, const work *w, istack *st)
 {
-  item *a = item_new(S, it->box, it->depth + 1), *b = item_new(S, it->box, it->depth + 1);
+  item *a = vfy_item_new(S, it->box, it->depth + 1), *b = vfy_item_new(S, it->box, it->depth + 1);
   size_t nx = S->spec->nx, d = (size_t)w->dim;
   double mid = it->lo[d] + 0.5 * (it->hi[d] - it->lo[d]);
   if (!a || !b || st->top + 2 > st->cap) {
@@ -337,9 +335,15 @@ static int bab(search *S, istack *st, cb_ws **ws, int nt, double **scratch)
   char leaf_why[96] = "";
   int rc = CB_OK;
   if (!W || !batch) { rc = CB_ENOMEM; goto out; }
-  while (st->top && r->answer != V_FALSIFIED && r->answer != V_UNKNOWN) {
+  while (r->answer != V_FALSIFIED && r->answer != V_UNKNOWN) {
     size_t n = 0;
-    int cur;
+    int cur, sh;
+    if (S->o->share && (sh = S->o->share(S->o->share_ctx, S, st, &leaves, leaf_why)) != VFY_SHARE_GO) {
+      if (sh < 0) { rc = sh; r->answer = V_ERROR; goto out; }
+      if (sh == VFY_SHARE_STOP) goto out;
+      break;   /* VFY_SHARE_DONE: closed everywhere */
+    }
+    if (!st->top) break;
     if (bab_stop(S, st->top)) goto out;
     if ((rc = strong_attack(S)) != 0) { if (rc > 0) rc = CB_OK; goto out; }
     cur = batch_threads(S, nt);
@@ -460,7 +464,7 @@ static int push_roots(run *R)
   const vnn_spec *spec = R->S.spec;
   while (R->st.top) cb_free(R->st.it[--R->st.top]);
   for (size_t b = 0; b < spec->n_box; b++) {
-    item *it = item_new(&R->S, b, 0);
+    item *it = vfy_item_new(&R->S, b, 0);
     if (!it) return CB_ENOMEM;
     memcpy(it->lo, spec->box[b].lo, spec->nx * sizeof(double));
     memcpy(it->hi, spec->box[b].hi, spec->nx * sizeof(double));
@@ -484,7 +488,7 @@ static int search_phases(run *R, cb_error *err)
   const vfy_opts *o = S->o;
   vfy_result *r = S->r;
   int relu = o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && o->aspect2 > 1 && vfy_low_dim(S->spec), rc;
-  for (int phase = relu || (o->aspect2 > 1 && vfy_low_dim(S->spec)) ? 0 : 1; phase < 2; phase++) {
+  for (int phase = relu || (o->aspect2 > 1 && vfy_low_dim(S->spec) && !o->share) ? 0 : 1; phase < 2; phase++) {
     if (push_roots(R) != CB_OK) return cb_error_set(err, CB_ENOMEM, "out of memory in the search");
     S->aspect = phase ? (o->aspect > 1 ? o->aspect : 1) : o->aspect2;
     S->deadline = phase || relu ? o->timeout : 0.25 * o->timeout;
@@ -617,7 +621,7 @@ static int run_nt(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, in
     vfy_clock_cpu(0);
     return rc;
   }
-  if (nt < 2 || !o->portfolio || o->relu_leaf <= 0 || o->bound || o->fwd || o->cancel ||
+  if (nt < 2 || !o->portfolio || o->relu_leaf <= 0 || o->bound || o->fwd || o->cancel || o->share ||
       vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), err) != CB_OK ||
       !vfy_low_dim(spec))
     return err->status ? err->status : vfy_run_one(net, spec, o, r, err);

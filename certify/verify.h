@@ -43,6 +43,21 @@ typedef struct vfy_region {
   const double *tlo, *thi;
 } vfy_region;
 
+struct search;
+struct istack;
+
+/* vfy_opts.share: a frontier shared with other processes (vfy_mpi.c), called
+   by the input-splitting loop before each batch, with the stack of open
+   subdomains (vfy_int.h) and the count of subdomains left undecided there
+   (*leaves, *leaf_why: 96 chars).  It may take subdomains off the stack (to
+   hand them to another process) and push subdomains received; while the
+   stack is empty it waits for work.  Returns VFY_SHARE_GO (the stack is not
+   empty), VFY_SHARE_STOP (stop now: the answer is in the search's result),
+   VFY_SHARE_DONE (every subdomain of every process is closed; *leaves then
+   counts the undecided ones of all of them), or a negative status. */
+enum { VFY_SHARE_GO, VFY_SHARE_STOP, VFY_SHARE_DONE };
+typedef int (*vfy_share_fn)(void *ctx, struct search *S, struct istack *st, size_t *leaves, char *leaf_why);
+
 typedef struct vfy_opts {
   double timeout;         /* wall-clock seconds for the whole search; default 300 */
   double max_memory_mb;   /* cap on queued subdomains; default 2048 MB */
@@ -108,6 +123,9 @@ typedef struct vfy_opts {
                              threads) for every region the ReLU search refutes: tests
                              sample it */
   void *audit_ctx;
+  vfy_share_fn share;     /* NULL, or the distributed frontier (see above): one search of
+                             one phase, no portfolio */
+  void *share_ctx;
 } vfy_opts;
 
 /* Where a search's time went (verify --json "profile"); wall seconds summed

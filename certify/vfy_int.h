@@ -34,6 +34,11 @@ typedef struct item {     /* a subdomain: sub-box of spec box `box`, live conjun
   double *plo, *phi;      /* sum of node sizes each, when the search keeps priors */
 } item;
 
+typedef struct istack {   /* the open subdomains; the top is searched first */
+  item **it;
+  size_t top, cap;        /* cap: from --max-memory */
+} istack;
+
 typedef enum outcome {
   O_CLOSED, O_SPLIT, O_SAT, O_LEAF, O_ERROR,
   O_REAL                  /* every real point of the box meets a live conjunction, and no
@@ -108,6 +113,10 @@ typedef struct search {
 */
 #define VFY_LOW_DIM 64
 static inline int vfy_low_dim(const vnn_spec *spec) { return spec->nx <= VFY_LOW_DIM; }
+
+/* verify.c: a subdomain of box `box` in one allocation (node boxes when the
+   search keeps priors, lo, hi, live conjunctions; none filled); cb_free. */
+item *vfy_item_new(const search *S, size_t box, int depth);
 
 /* vfy_common.c */
 void vfy_prof_add(vfy_prof *to, const vfy_prof *p);     /* to += p, field by field */

@@ -21,6 +21,7 @@
 #include "exact.h"
 #include "report.h"
 #include "verify.h"
+#include "vfy_dist.h"
 
 static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
@@ -96,6 +97,12 @@ static const char *usage =
   "  --method M       intermediate bounds per subdomain: crown (default), crown-ibp, ibp,\n"
   "                   or fwd (forward linear bounds: cheaper per subdomain but looser;\n"
   "                   dense networks with at most 64 inputs)\n"
+  "\n"
+  "Under mpirun (build/cerbere-mpi, built when mpicc is present): mpirun -np P\n"
+  "build/cerbere-mpi verify ... shares the input-splitting frontier across the P\n"
+  "ranks (--threads each); rank 0 prints the one answer, with a '# mpi:' line, and\n"
+  "--json adds \"mpi\" {ranks, messages, bytes, subdomains_moved, ...}; inputs of\n"
+  "more than 64 values run on rank 0 alone.\n"
   "\n"
   "exit codes: 0 an answer was printed (including timeout and unknown), 2 usage error,\n"
   "3 input error (network, VNNLIB file, sizes that do not match; nothing is written),\n"
@@ -295,7 +302,27 @@ static void add_profile(cJSON *root, const vfy_prof *p)
   cJSON_AddNumberToObject(j, "attack_time_s", p->attack_s);
 }
 
-static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, size_t nx, size_t ny)
+/* "mpi": the run's ranks and messages (build/cerbere-mpi under mpirun). */
+static void add_dist(cJSON *root, const vfy_dist_info *d)
+{
+  cJSON *j = cJSON_AddObjectToObject(root, "mpi");
+  if (!j) return;
+  cJSON_AddNumberToObject(j, "ranks", d->ranks);
+  cJSON_AddNumberToObject(j, "messages", (double)d->msgs);
+  cJSON_AddNumberToObject(j, "bytes", (double)d->bytes);
+  cJSON_AddNumberToObject(j, "subdomains_moved", (double)d->items_sent);
+  cJSON_AddNumberToObject(j, "steal_requests", (double)d->steals);
+  cJSON_AddNumberToObject(j, "subdomains_max_rank", (double)d->nodes_max);
+  cJSON_AddNumberToObject(j, "subdomains_min_rank", (double)d->nodes_min);
+  cJSON_AddNumberToObject(j, "idle_s", d->idle_s);
+  cJSON_AddNumberToObject(j, "cpu_max_rank_s", d->cpu_max_s);
+  cJSON_AddNumberToObject(j, "cpu_min_rank_s", d->cpu_min_s);
+  cJSON_AddNumberToObject(j, "ranks_counted", d->stats_ranks);
+  if (d->note[0]) cJSON_AddStringToObject(j, "note", d->note);
+}
+
+static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, const vfy_dist_info *d, size_t nx,
+                          size_t ny)
 {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
@@ -325,6 +352,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
   add_profile(root, &r->prof);
+  if (d->ranks > 1) add_dist(root, d);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
     for (int i = 0; i < net->n_warn; i++) cJSON_AddItemToArray(w, cJSON_CreateString(net->warn[i]));
@@ -338,6 +366,7 @@ int cmd_verify(int argc, char **argv)
   cb_net *net = NULL;
   vnn_spec *spec = NULL;
   vfy_result r = {0};
+  vfy_dist_info dist = {0};
   cb_error err = {0};
   cJSON *root = NULL;
   char *text = NULL;
@@ -351,18 +380,22 @@ int cmd_verify(int argc, char **argv)
     code = report_fail(&err);
     goto out;
   }
-  rc = vfy_run(net, spec, &o.v, &r, &err);
+  rc = vfy_dist_run(net, spec, &o.v, &r, &dist, &err);
   if (rc != CB_OK) { r.answer = V_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
+  if (dist.rank) goto out;   /* under mpirun only rank 0 answers */
   if (!(text = result_text(&r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
   alarm(0);
   if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }
   if (o.json) {
-    if (!(root = result_json(&o, net, &r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
+    if (!(root = result_json(&o, net, &r, &dist, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
     if (report_write_json(o.json, root, &err) != CB_OK) { code = report_fail(&err); goto out; }
   }
   fputs(text, stdout);
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
+  if (dist.ranks > 1)
+    printf("# mpi: %d ranks, %ld messages, %ld bytes, %ld subdomains moved%s%s\n", dist.ranks, dist.msgs, dist.bytes,
+           dist.items_sent, dist.note[0] ? "; " : "", dist.note);
   if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
 out:
   cJSON_Delete(root);
