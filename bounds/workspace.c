@@ -127,9 +127,17 @@ void ws_relax_lines(cb_ws *ws, int i)
 
 void ws_drop_cache(cb_ws *ws)
 {
-  for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) { cb_free(ws->wc[i].w); cb_free(ws->wc[i].ri); cb_free(ws->wc[i].ci); }
+  for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) {
+    cb_free(ws->wc[i].w); cb_free(ws->wc[i].wf); cb_free(ws->wc[i].ri); cb_free(ws->wc[i].ci);
+  }
   cb_free(ws->wc);
   ws->wc = NULL;
+  for (int i = 0; ws->wcf && i < 2 * ws->net->n; i++) { cb_free(ws->wcf[i].wf); cb_free(ws->wcf[i].ri); cb_free(ws->wcf[i].ci); }
+  cb_free(ws->wcf);
+  ws->wcf = NULL;
+  for (int i = 0; ws->wfull && i < ws->net->n; i++) cb_free(ws->wfull[i]);
+  cb_free(ws->wfull);
+  ws->wfull = NULL;
 }
 
 void ws_free(cb_ws *ws)
@@ -145,6 +153,10 @@ void ws_free(cb_ws *ws)
   cb_free(ws->subout);
   cb_free(ws->convbuf);
   cb_free(ws->plan_off);
+  cb_free(ws->wf_state);
+  cb_free(ws->wf_wmax);
+  cb_free(ws->fA);
+  cb_free(ws->fT);
   arena_free(&b->arena);
   cb_free(b);
 }
