@@ -49,6 +49,10 @@ typedef struct cb_bnet {
   const cb_net *net;
   double **absW;          /* per node, NULL for kinds without weights */
   double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
+  float **wf;             /* bnet_single: per AFFINE node whose W fits binary32, W in binary32 (NULL otherwise,
+                             or before bnet_single: each workspace then converts its own) */
+  unsigned char *wf_state;/* bnet_single: per node 1 W fits binary32, 2 not (crown.c w_fits_single) */
+  double *wf_wmax;        /* bnet_single: per node max |w| */
 } cb_bnet;
 
 /*
@@ -161,6 +165,8 @@ void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of
 /* workspace.c */
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err);
 void bnet_free(cb_bnet *bn);
+int bnet_single(cb_bnet *bn, cb_error *err);   /* the binary32 weights (wf) shared by every workspace with
+                                                  single = 1 (call before the samples run; optional) */
 cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on error */
 /* Node i's vector relaxation with nnz entries in all, in the workspace's
    arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */

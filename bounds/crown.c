@@ -272,10 +272,12 @@ const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const 
 
 /* Does AFFINE node i's W fit binary32 with a relative rounding error of at
    most u = 2^-24 per entry (every nonzero |w| normal and at most 2^100)?
-   Checked once per workspace (wf_state), with max |w| (wf_wmax). */
+   Checked once per workspace (wf_state), with max |w| (wf_wmax), or once
+   per net by bnet_single (workspace.c, the same condition). */
 static int w_fits_single(cb_ws *ws, int i)
 {
   const cb_node *n = &ws->net->node[i];
+  if (ws->bn->wf) return ws->bn->wf_state[i] == 1;   /* bnet_single ran: the net's, shared */
   if (!ws->wf_state && !(ws->wf_state = cb_calloc((size_t)ws->net->n, 1))) return 0;
   if (!ws->wf_wmax && !(ws->wf_wmax = cb_calloc((size_t)ws->net->n, sizeof *ws->wf_wmax))) return 0;
   if (!ws->wf_state[i]) {
@@ -294,6 +296,15 @@ static int w_fits_single(cb_ws *ws, int i)
   return ws->wf_state[i] == 1;
 }
 
+/* max |w| of node i (w_fits_single must have said 1). */
+static double w_max_single(const cb_ws *ws, int i) { return ws->bn->wf ? ws->bn->wf_wmax[i] : ws->wf_wmax[i]; }
+
+/* Did w_fits_single refuse node i (not an OOM)? */
+static int w_refused_single(const cb_ws *ws, int i)
+{
+  return ws->bn->wf ? ws->bn->wf_state[i] == 2 : ws->wf_state && ws->wf_state[i] == 2;
+}
+
 /* crown_wsub in binary32, built from W (each entry within u |w|:
    w_fits_single) and cached the same way in ws->wcf; the whole W in
    ws->wfull[i]. */
@@ -302,8 +313,11 @@ const float *crown_wsub_f(cb_ws *ws, int i, const size_t *rows, size_t kr, const
   const cb_node *n = &ws->net->node[i];
   size_t in = n->p.aff.in, m = kr * kc;
   cb_wcache *c, *e;
+  const float *src;
   if (!w_fits_single(ws, i)) return NULL;
+  src = ws->bn->wf ? ws->bn->wf[i] : NULL;
   if (!rows && !cols) {
+    if (src) return src;
     if (!ws->wfull && !(ws->wfull = cb_calloc((size_t)ws->net->n, sizeof *ws->wfull))) return NULL;
     if (ws->wfull[i]) return ws->wfull[i];
     if (!(ws->wfull[i] = cb_alloc((m ? m : 1) * sizeof(float)))) return NULL;
@@ -321,8 +335,11 @@ const float *crown_wsub_f(cb_ws *ws, int i, const size_t *rows, size_t kr, const
       !grow((void **)&c->ci, &c->ccap, kc, sizeof *c->ci)) return NULL;
   for (size_t a = 0; a < kr; a++) {
     const double *w = n->p.aff.W + (rows ? rows[a] : a) * in;
+    const float *wf = src ? src + (rows ? rows[a] : a) * in : NULL;
     float *d = c->wf + a * kc;
-    if (cols) for (size_t k = 0; k < kc; k++) d[k] = (float)w[cols[k]];
+    if (wf && cols) for (size_t k = 0; k < kc; k++) d[k] = wf[cols[k]];
+    else if (wf) memcpy(d, wf, kc * sizeof *d);
+    else if (cols) for (size_t k = 0; k < kc; k++) d[k] = (float)w[cols[k]];
     else for (size_t k = 0; k < kc; k++) d[k] = (float)w[k];
   }
   if (rows) memcpy(c->ri, rows, kr * sizeof *rows);
@@ -400,14 +417,14 @@ static int single_product(cb_ws *ws, int i, const double *G, size_t q, size_t k,
   *done = 0;
   if (!k || !nc || gamma32_up(n->size + 3) == HUGE_VAL) return CB_OK;
   if (!(Wf = crown_wsub_f(ws, i, k < n->size ? rows : NULL, k, cols, nc)))
-    return ws->wf_state && ws->wf_state[i] == 2 ? CB_OK : CB_ENOMEM;
+    return w_refused_single(ws, i) ? CB_OK : CB_ENOMEM;
   if (!grow((void **)&ws->fA, &ws->fA_n, q * k, sizeof(float)) || !grow((void **)&ws->fT, &ws->fT_n, q * nc, sizeof(float)))
     return CB_ENOMEM;
   fa = ws->fA; ft = ws->fT;
   amax = abs_max(G, q * k);
   /* every partial sum of the product is at most (1 + gamma_k) k amax wmax in magnitude: below 2^126, no
      overflow (and no entry of G overflows its conversion); otherwise, or on a NaN, the step runs in double */
-  if (!(amax <= 0x1p100 && amax * ws->wf_wmax[i] * (double)(k + 1) <= 0x1p125)) { ws->single_fallback++; return CB_OK; }
+  if (!(amax <= 0x1p100 && amax * w_max_single(ws, i) * (double)(k + 1) <= 0x1p125)) { ws->single_fallback++; return CB_OK; }
   to_float(G, q * k, fa);
   la_sgemm(q, nc, k, fa, k, Wf, nc, ft, nc);
   for (size_t r = 0; r < q; r++) {

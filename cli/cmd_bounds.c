@@ -274,6 +274,7 @@ static int bounds_cmd(const opts *o, cb_error *err)
   int rc, nver = 0, nto = 0;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK || (rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
   if ((rc = bnet_init(&bn, b.net, err)) != CB_OK) goto out;
+  if (o->single && (rc = bnet_single(&bn, err)) != CB_OK) goto out;
   if (!(res = cb_calloc(b.n + 1, sizeof *res)) || alloc_results(res, b.n, b.n_out) != CB_OK) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   {
     run_ctx c = {&b, &bn, o, res};

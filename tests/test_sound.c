@@ -627,6 +627,20 @@ static void single_net(cb_net *(*make)(void), const char *name)
       if (v) fs += ws->flops_single;
       ws_free(ws);
     }
+    {   /* the net's shared binary32 weights (bnet_single, as the CLI) give the same bits */
+      cb_bnet b2;
+      double l2[5], u2[5];
+      cb_ws *ws;
+      assert_int_equal(bnet_init(&b2, net, &err), CB_OK);
+      assert_int_equal(bnet_single(&b2, &err), CB_OK);
+      assert_non_null(ws = ws_new(&b2, &st, &err));
+      ws->single = 1;
+      if (bounds_run(ws, CB_CROWN, &err) != CB_OK || bounds_spec(ws, I, no, l2, u2, &err) != CB_OK) fail_msg("%s", err.msg);
+      assert_memory_equal(l2, lb[1], no * sizeof(double));
+      assert_memory_equal(u2, ub[1], no * sizeof(double));
+      ws_free(ws);
+      bnet_free(&b2);
+    }
     for (size_t k = 0; k < no; k++) {
       double dl = fabs(lb[1][k] - lb[0][k]) / fmax(1, ub[0][k] - lb[0][k]), du = fabs(ub[1][k] - ub[0][k]) / fmax(1, ub[0][k] - lb[0][k]);
       worst = fmax(worst, fmax(dl, du));
