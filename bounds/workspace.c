@@ -20,6 +20,9 @@ static size_t weight_count(const cb_node *n)
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
 {
   bn->net = net;
+  bn->wf = NULL;   /* bnet_single's, when called */
+  bn->wf_state = NULL;
+  bn->wf_wmax = NULL;
   bn->absW = cb_calloc((size_t)net->n, sizeof *bn->absW);
   bn->wmin = cb_alloc((size_t)net->n * sizeof *bn->wmin);
   if (!bn->absW || !bn->wmin) { cb_free(bn->wmin); cb_free(bn->absW); bn->absW = NULL; bn->wmin = NULL; return cb_error_set(err, CB_ENOMEM, "out of memory"); }
