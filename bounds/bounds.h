@@ -49,6 +49,10 @@ typedef struct cb_bnet {
   const cb_net *net;
   double **absW;          /* per node, NULL for kinds without weights */
   double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
+  float **wf;             /* bnet_single: per AFFINE node whose W fits binary32, W in binary32 (NULL otherwise,
+                             or before bnet_single: each workspace then converts its own) */
+  unsigned char *wf_state;/* bnet_single: per node 1 W fits binary32, 2 not (crown.c w_fits_single) */
+  double *wf_wmax;        /* bnet_single: per node max |w| */
 } cb_bnet;
 
 /*
@@ -77,7 +81,8 @@ typedef struct cb_vrelax {
    all of them, in order), kr x kc row-major (crown_wsub); use: last use. */
 typedef struct cb_wcache {
   double *w;
-  size_t *ri, *ci, kr, kc, wcap, rcap, ccap;
+  float *wf;              /* instead of w in ws->wcf's entries: the gather in binary32 (crown_wsub_f) */
+  size_t *ri, *ci, kr, kc, wcap, rcap, ccap, wfcap;
   int rall, call, valid;
   unsigned long use;
 } cb_wcache;
@@ -124,6 +129,19 @@ typedef struct cb_ws {
   size_t rows_skipped;    /* lower-bound rows not run because the upper bound proved the ReLU off */
   int alpha_iters;        /* alpha-CROWN's iterations when bounds_spec runs it: 0 (ws_new's
                              default) = alpha_auto_iters, else cb_alpha_opt.iters */
+  int single;             /* 1 (--precision single): the dense pass's AFFINE products run in binary32
+                             (sgemm) with u = 2^-24 in their slack (docs/soundness.md, "Single
+                             precision"); a step whose weights or result do not fit binary32 runs in
+                             double.  0 (ws_new's default): everything in double */
+  float **wfull;          /* per AFFINE node: W in binary32 (single), NULL until used */
+  struct cb_wcache *wcf;  /* per AFFINE node two cached binary32 gathers of W (crown_wsub_f, in wf) */
+  double *wf_wmax;        /* per node: max |w| (set with wf_state) */
+  unsigned char *wf_state;/* per node: 0 not checked, 1 W fits binary32 (every nonzero |w| in
+                             [2^-126, 2^126]), 2 it does not (the node runs in double) */
+  float *fA, *fT;         /* a single step's A and product, fA_n / fT_n floats of room */
+  size_t fA_n, fT_n;
+  double flops_single;    /* of flops: those done in binary32 */
+  size_t single_fallback; /* single-precision steps redone in double (non-finite binary32 product) */
 } cb_ws;
 
 /* set.c */
@@ -147,6 +165,8 @@ void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of
 /* workspace.c */
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err);
 void bnet_free(cb_bnet *bn);
+int bnet_single(cb_bnet *bn, cb_error *err);   /* the binary32 weights (wf) shared by every workspace with
+                                                  single = 1 (call before the samples run; optional) */
 cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on error */
 /* Node i's vector relaxation with nnz entries in all, in the workspace's
    arena (lives as long as ws); NULL on OOM.  Called once per node and sample. */
@@ -233,6 +253,9 @@ size_t crown_alive(cb_ws *ws, const crown_lines *L, int i, size_t q, size_t *idx
                      all 0 in some row, written to idx (room for size_i); their count (size_i,
                      idx untouched, for any other kind) */
 const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc);
+const float *crown_wsub_f(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc);
+                  /* the same in binary32 (cached alongside), or NULL when node i's W does not
+                     fit binary32 (wf_state 2) or on OOM (wf_state 1) */
                   /* AFFINE node i's W at rows[0..kr) x cols[0..kc) (NULL: all), kr x kc
                      row-major in the workspace (overwritten by the next call); NULL on OOM */
 double *crown_subout(cb_ws *ws, size_t n);

@@ -270,6 +270,197 @@ const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const 
   return c->w;
 }
 
+/* Does AFFINE node i's W fit binary32 with a relative rounding error of at
+   most u = 2^-24 per entry (every nonzero |w| normal and at most 2^100)?
+   Checked once per workspace (wf_state), with max |w| (wf_wmax), or once
+   per net by bnet_single (workspace.c, the same condition). */
+static int w_fits_single(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  if (ws->bn->wf) return ws->bn->wf_state[i] == 1;   /* bnet_single ran: the net's, shared */
+  if (!ws->wf_state && !(ws->wf_state = cb_calloc((size_t)ws->net->n, 1))) return 0;
+  if (!ws->wf_wmax && !(ws->wf_wmax = cb_calloc((size_t)ws->net->n, sizeof *ws->wf_wmax))) return 0;
+  if (!ws->wf_state[i]) {
+    size_t m = n->size * n->p.aff.in;
+    const double *w = n->p.aff.W;
+    double mx = 0;
+    int ok = 1;
+    for (size_t e = 0; e < m && ok; e++) {
+      double a = fabs(w[e]);
+      ok = a == 0 || (a >= 0x1p-126 && a <= 0x1p100);   /* NaN fails too */
+      if (a > mx) mx = a;
+    }
+    ws->wf_state[i] = ok ? 1 : 2;
+    ws->wf_wmax[i] = mx;
+  }
+  return ws->wf_state[i] == 1;
+}
+
+/* max |w| of node i (w_fits_single must have said 1). */
+static double w_max_single(const cb_ws *ws, int i) { return ws->bn->wf ? ws->bn->wf_wmax[i] : ws->wf_wmax[i]; }
+
+/* Did w_fits_single refuse node i (not an OOM)? */
+static int w_refused_single(const cb_ws *ws, int i)
+{
+  return ws->bn->wf ? ws->bn->wf_state[i] == 2 : ws->wf_state && ws->wf_state[i] == 2;
+}
+
+/* crown_wsub in binary32, built from W (each entry within u |w|:
+   w_fits_single) and cached the same way in ws->wcf; the whole W in
+   ws->wfull[i]. */
+const float *crown_wsub_f(cb_ws *ws, int i, const size_t *rows, size_t kr, const size_t *cols, size_t kc)
+{
+  const cb_node *n = &ws->net->node[i];
+  size_t in = n->p.aff.in, m = kr * kc;
+  cb_wcache *c, *e;
+  const float *src;
+  if (!w_fits_single(ws, i)) return NULL;
+  src = ws->bn->wf ? ws->bn->wf[i] : NULL;
+  if (!rows && !cols) {
+    if (src) return src;
+    if (!ws->wfull && !(ws->wfull = cb_calloc((size_t)ws->net->n, sizeof *ws->wfull))) return NULL;
+    if (ws->wfull[i]) return ws->wfull[i];
+    if (!(ws->wfull[i] = cb_alloc((m ? m : 1) * sizeof(float)))) return NULL;
+    for (size_t t = 0; t < m; t++) ws->wfull[i][t] = (float)n->p.aff.W[t];
+    return ws->wfull[i];
+  }
+  if (!ws->wcf && !(ws->wcf = cb_calloc(2 * (size_t)ws->net->n, sizeof *ws->wcf))) return NULL;
+  e = ws->wcf + 2 * i;
+  ws->wc_clock++;
+  for (int t = 0; t < 2; t++)
+    if (wc_hit(&e[t], rows, kr, cols, kc)) { e[t].use = ws->wc_clock; return e[t].wf; }
+  c = e[0].use <= e[1].use ? &e[0] : &e[1];
+  c->valid = 0;
+  if (!grow((void **)&c->wf, &c->wfcap, m, sizeof *c->wf) || !grow((void **)&c->ri, &c->rcap, kr, sizeof *c->ri) ||
+      !grow((void **)&c->ci, &c->ccap, kc, sizeof *c->ci)) return NULL;
+  for (size_t a = 0; a < kr; a++) {
+    const double *w = n->p.aff.W + (rows ? rows[a] : a) * in;
+    const float *wf = src ? src + (rows ? rows[a] : a) * in : NULL;
+    float *d = c->wf + a * kc;
+    if (wf && cols) for (size_t k = 0; k < kc; k++) d[k] = wf[cols[k]];
+    else if (wf) memcpy(d, wf, kc * sizeof *d);
+    else if (cols) for (size_t k = 0; k < kc; k++) d[k] = (float)w[cols[k]];
+    else for (size_t k = 0; k < kc; k++) d[k] = (float)w[k];
+  }
+  if (rows) memcpy(c->ri, rows, kr * sizeof *rows);
+  if (cols) memcpy(c->ci, cols, kc * sizeof *cols);
+  c->kr = kr; c->kc = kc; c->rall = !rows; c->call = !cols;
+  c->valid = 1;
+  c->use = ws->wc_clock;
+  return c->wf;
+}
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
+
+/* max |g_e| over m entries, or NaN when an entry is NaN; 4 lanes. */
+CB_SIMD_CLONES
+static double abs_max(const double *g, size_t m)
+{
+  v4d mx = {0, 0, 0, 0};
+  v4i nan = {0, 0, 0, 0};
+  double s = 0;
+  size_t e = 0;
+  for (; e + 4 <= m; e += 4) {
+    v4d a = ABS4(LOAD4(g + e));
+    nan |= a != a;
+    v4i gt = a > mx;
+    mx = (v4d)(((v4i)a & gt) | ((v4i)mx & ~gt));
+  }
+  for (; e < m; e++) { double a = fabs(g[e]); if (a != a) return NAN; if (a > s) s = a; }
+  if (nan[0] | nan[1] | nan[2] | nan[3]) return NAN;
+  for (int t = 0; t < 4; t++) if (mx[t] > s) s = mx[t];
+  return s;
+}
+
+/* f_e = (float)g_e (each |g_e| <= 2^126: no overflow). */
+CB_SIMD_CLONES
+static void to_float(const double *g, size_t m, float *f)
+{
+  size_t e = 0;
+  for (; e + 4 <= m; e += 4) *(v4fu *)(f + e) = __builtin_convertvector(LOAD4(g + e), v4f);
+  for (; e < m; e++) f[e] = (float)g[e];
+}
+
+/* a_e += (double)t_e, contiguous. */
+CB_SIMD_CLONES
+static void add_float(double *a, const float *t, size_t m)
+{
+  size_t e = 0;
+  for (; e + 4 <= m; e += 4) STORE4(a + e, LOAD4(a + e) + __builtin_convertvector(*(const v4fu *)(t + e), v4d));
+  for (; e < m; e++) a[e] += (double)t[e];
+}
+
+/* gamma_n of binary32 (u = 2^-24), rounded up; HUGE_VAL once n u >= 1/4. */
+static double gamma32_up(size_t n)
+{
+  double nu = (double)n * 0x1p-24;
+  if (nu >= 0.25) return HUGE_VAL;
+  return round_next_up(nu / round_next_down(1.0 - nu));
+}
+
+/*
+** A dense AFFINE step's product in binary32 (ws->single): Ain[r, cols[c]] +=
+** fl32(G_f Wf)[r, c] for G (q x k, A's live columns) and W's rows rows[0..k)
+** x columns cols[0..nc) (NULL: all).  *done = 0 (Ain untouched) when W does
+** not fit binary32, an entry of G is not within 2^126, or the product is
+** not finite (an overflow): the caller runs the step in double.  Its
+** rounding is covered by single_slack (docs/soundness.md, "Single precision").
+*/
+static int single_product(cb_ws *ws, int i, const double *G, size_t q, size_t k, const size_t *rows, const size_t *cols,
+                          size_t nc, double *Ain, size_t in, int *done)
+{
+  const cb_node *n = &ws->net->node[i];
+  const float *Wf;
+  float *fa, *ft;
+  double amax;
+  *done = 0;
+  if (!k || !nc || gamma32_up(n->size + 3) == HUGE_VAL) return CB_OK;
+  if (!(Wf = crown_wsub_f(ws, i, k < n->size ? rows : NULL, k, cols, nc)))
+    return w_refused_single(ws, i) ? CB_OK : CB_ENOMEM;
+  if (!grow((void **)&ws->fA, &ws->fA_n, q * k, sizeof(float)) || !grow((void **)&ws->fT, &ws->fT_n, q * nc, sizeof(float)))
+    return CB_ENOMEM;
+  fa = ws->fA; ft = ws->fT;
+  amax = abs_max(G, q * k);
+  /* every partial sum of the product is at most (1 + gamma_k) k amax wmax in magnitude: below 2^126, no
+     overflow (and no entry of G overflows its conversion); otherwise, or on a NaN, the step runs in double */
+  if (!(amax <= 0x1p100 && amax * w_max_single(ws, i) * (double)(k + 1) <= 0x1p125)) { ws->single_fallback++; return CB_OK; }
+  to_float(G, q * k, fa);
+  la_sgemm(q, nc, k, fa, k, Wf, nc, ft, nc);
+  for (size_t r = 0; r < q; r++) {
+    const float *t = ft + r * nc;
+    double *a = Ain + r * in;
+    if (cols) for (size_t c = 0; c < nc; c++) a[cols[c]] += (double)t[c];
+    else add_float(a, t, nc);
+  }
+  ws->flops_single += 2.0 * (double)q * (double)k * (double)nc;
+  *done = 1;
+  return CB_OK;
+}
+
+/*
+** The terms of an AFFINE step whose product ran in binary32: bias += A b,
+** slack += 2 (gamma32_{out+3} + gamma_{out+in+2} + rel_err) |A| (|W| zmax_in + |b|)
+** (binary32's gamma over the product of k <= out terms and A's and W's
+** conversions, and the double step's own factor for the rest) plus,
+** per row, 2 eta (sum_o v_o + (out + 1) sum_j zmax_in_j) with eta = 2^-125 for
+** underflow (gradual or flushed) in the conversions and the product.
+*/
+static void single_terms(bwd *B, int i, const double *A, const double *v)
+{
+  cb_ws *ws = B->ws;
+  const cb_node *n = &ws->net->node[i];
+  size_t out = n->size, in = n->p.aff.in;
+  const double *z = ws->zmax[n->in[0]];
+  double sv = 0, sz = 0, u;
+  for (size_t o = 0; o < out; o++) sv += v[o];
+  for (size_t j = 0; j < in; j++) sz += z[j];
+  u = 2 * 0x1p-125 * (sv + (double)(out + 1) * sz);
+  u = u * (1 + 0x1p-20) + DBL_MIN;   /* its own rounding (a few operations of relative error u64 each) */
+  crown_add_terms(&B->T, B->q, A, out, v, 2 * (gamma32_up(out + 3) + crown_slack_gamma(n, in) / 2), n->p.aff.b);
+  for (size_t r = 0; r < B->q; r++) B->T.slack[r] += u;
+}
+
 /*
 ** AFFINE whose input is an ACT node (not the pass's stop) with entries that
 ** are off (crown_alive): A_in's columns there are left 0 (they take part in
@@ -278,20 +469,32 @@ const double *crown_wsub(cb_ws *ws, int i, const size_t *rows, size_t kr, const 
 ** computed entry is the same sum as the full product's (the dropped
 ** products are not summed into it), so the slack stays valid.
 */
-static int back_affine_sub(bwd *B, int i, const double *A, double *Ain, size_t k, size_t kin)
+static int back_affine_sub(bwd *B, int i, const double *A, double *Ain, size_t k, size_t kin, int *single)
 {
   cb_ws *ws = B->ws;
   const cb_node *n = &ws->net->node[i];
   size_t out = n->size, in = n->p.aff.in, q = B->q;
-  const double *Ws = k && kin ? crown_wsub(ws, i, k < out ? ws->live : NULL, k, ws->alive, kin) : NULL;
-  double *T = crown_subout(ws, q * kin), *G = (double *)A;
-  if ((k && kin && !Ws) || !T) return CB_ENOMEM;
+  const double *Ws;
+  double *T, *G = (double *)A;
+  int rc;
+  *single = 0;
   if (!k || !kin) return CB_OK;
   if (k < out) {
     if (!(G = gather_buf(ws, k * q))) return CB_ENOMEM;
     for (size_t r = 0; r < q; r++)
       for (size_t c = 0; c < k; c++) G[r * k + c] = A[r * out + ws->live[c]];
   }
+  if (ws->single) {
+    if ((rc = single_product(ws, i, G, q, k, ws->live, ws->alive, kin, Ain, in, single)) != CB_OK) return rc;
+    if (*single) {
+      ws->flops += 2.0 * (double)q * (double)kin * (double)k;
+      ws->flops_skipped += 2.0 * (double)q * ((double)in * (double)out - (double)kin * (double)k);
+      return CB_OK;
+    }
+  }
+  Ws = crown_wsub(ws, i, k < out ? ws->live : NULL, k, ws->alive, kin);
+  T = crown_subout(ws, q * kin);
+  if (!Ws || !T) return CB_ENOMEM;
   la_gemm(0, 0, q, kin, k, 1.0, G, k, Ws, kin, 0.0, T, kin);
   for (size_t r = 0; r < q; r++)
     for (size_t c = 0; c < kin; c++) Ain[r * in + ws->alive[c]] += T[r * kin + c];
@@ -336,9 +539,26 @@ static int back_affine(bwd *B, int i, const double *A)
     kin = crown_alive(ws, B->lines ? &B->lines[n->in[0]] : NULL, n->in[0], q, ws->alive);
   }
   if (8 * kin <= 7 * in) {
-    int rc = back_affine_sub(B, i, A, Ain, k, kin);
-    if (rc == CB_OK) crown_add_terms(&B->T, q, A, out, v, crown_slack_gamma(n, in), n->p.aff.b);
+    int single, rc = back_affine_sub(B, i, A, Ain, k, kin, &single);
+    if (rc == CB_OK && single) single_terms(B, i, A, v);
+    else if (rc == CB_OK) crown_add_terms(&B->T, q, A, out, v, crown_slack_gamma(n, in), n->p.aff.b);
     return rc;
+  }
+  if (ws->single && k) {   /* binary32 on A's live columns x all of W's columns */
+    int single, rc;
+    G = (double *)A;
+    if (k < out) {
+      if (!(G = gather_buf(ws, k * q))) return CB_ENOMEM;
+      for (size_t r = 0; r < q; r++)
+        for (size_t c = 0; c < k; c++) G[r * k + c] = A[r * out + ws->live[c]];
+    }
+    if ((rc = single_product(ws, i, G, q, k, ws->live, NULL, in, Ain, in, &single)) != CB_OK) return rc;
+    if (single) {
+      ws->flops += 2.0 * (double)q * (double)in * (double)k;
+      ws->flops_skipped += 2.0 * (double)q * (double)in * (double)(out - k);
+      single_terms(B, i, A, v);
+      return CB_OK;
+    }
   }
   if (8 * k <= 7 * out) {
     const double *Wk = k ? live_rows(ws, i, k) : NULL;

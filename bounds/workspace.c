@@ -20,6 +20,9 @@ static size_t weight_count(const cb_node *n)
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
 {
   bn->net = net;
+  bn->wf = NULL;   /* bnet_single's, when called */
+  bn->wf_state = NULL;
+  bn->wf_wmax = NULL;
   bn->absW = cb_calloc((size_t)net->n, sizeof *bn->absW);
   bn->wmin = cb_alloc((size_t)net->n * sizeof *bn->wmin);
   if (!bn->absW || !bn->wmin) { cb_free(bn->wmin); cb_free(bn->absW); bn->absW = NULL; bn->wmin = NULL; return cb_error_set(err, CB_ENOMEM, "out of memory"); }
@@ -38,9 +41,49 @@ int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
   return CB_OK;
 }
 
+/* W in binary32 for --precision single, once per net: per AFFINE node whose
+   every nonzero |w| is in [2^-126, 2^100] (crown.c's condition), else state 2. */
+int bnet_single(cb_bnet *bn, cb_error *err)
+{
+  const cb_net *net = bn->net;
+  size_t nn = (size_t)net->n;
+  if (bn->wf) return CB_OK;
+  bn->wf = cb_calloc(nn, sizeof *bn->wf);
+  bn->wf_state = cb_calloc(nn, 1);
+  bn->wf_wmax = cb_calloc(nn, sizeof *bn->wf_wmax);
+  if (!bn->wf || !bn->wf_state || !bn->wf_wmax) goto oom;
+  for (int i = 0; i < net->n; i++) {
+    const cb_node *n = &net->node[i];
+    size_t m;
+    double mx = 0;
+    int ok = 1;
+    if (n->kind != CB_AFFINE) continue;
+    m = n->size * n->p.aff.in;
+    for (size_t e = 0; e < m && ok; e++) {
+      double a = fabs(n->p.aff.W[e]);
+      ok = a == 0 || (a >= 0x1p-126 && a <= 0x1p100);   /* NaN fails too */
+      if (a > mx) mx = a;
+    }
+    bn->wf_state[i] = ok ? 1 : 2;
+    bn->wf_wmax[i] = mx;
+    if (!ok) continue;
+    if (!(bn->wf[i] = cb_alloc((m ? m : 1) * sizeof(float)))) goto oom;
+    for (size_t e = 0; e < m; e++) bn->wf[i][e] = (float)n->p.aff.W[e];
+  }
+  return CB_OK;
+oom:
+  for (int i = 0; bn->wf && i < net->n; i++) cb_free(bn->wf[i]);
+  cb_free(bn->wf); cb_free(bn->wf_state); cb_free(bn->wf_wmax);
+  bn->wf = NULL; bn->wf_state = NULL; bn->wf_wmax = NULL;
+  return cb_error_set(err, CB_ENOMEM, "out of memory");
+}
+
 void bnet_free(cb_bnet *bn)
 {
   if (!bn || !bn->absW) return;
+  for (int i = 0; bn->wf && i < bn->net->n; i++) cb_free(bn->wf[i]);
+  cb_free(bn->wf); cb_free(bn->wf_state); cb_free(bn->wf_wmax);
+  bn->wf = NULL; bn->wf_state = NULL; bn->wf_wmax = NULL;
   for (int i = 0; i < bn->net->n; i++) cb_free(bn->absW[i]);
   cb_free(bn->absW);
   cb_free(bn->wmin);
@@ -127,9 +170,17 @@ void ws_relax_lines(cb_ws *ws, int i)
 
 void ws_drop_cache(cb_ws *ws)
 {
-  for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) { cb_free(ws->wc[i].w); cb_free(ws->wc[i].ri); cb_free(ws->wc[i].ci); }
+  for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) {
+    cb_free(ws->wc[i].w); cb_free(ws->wc[i].wf); cb_free(ws->wc[i].ri); cb_free(ws->wc[i].ci);
+  }
   cb_free(ws->wc);
   ws->wc = NULL;
+  for (int i = 0; ws->wcf && i < 2 * ws->net->n; i++) { cb_free(ws->wcf[i].wf); cb_free(ws->wcf[i].ri); cb_free(ws->wcf[i].ci); }
+  cb_free(ws->wcf);
+  ws->wcf = NULL;
+  for (int i = 0; ws->wfull && i < ws->net->n; i++) cb_free(ws->wfull[i]);
+  cb_free(ws->wfull);
+  ws->wfull = NULL;
 }
 
 void ws_free(cb_ws *ws)
@@ -145,6 +196,10 @@ void ws_free(cb_ws *ws)
   cb_free(ws->subout);
   cb_free(ws->convbuf);
   cb_free(ws->plan_off);
+  cb_free(ws->wf_state);
+  cb_free(ws->wf_wmax);
+  cb_free(ws->fA);
+  cb_free(ws->fT);
   arena_free(&b->arena);
   cb_free(b);
 }

@@ -98,6 +98,7 @@ cb_certifier *certifier_new(const cb_net *net, const cb_cert_opt *o, cb_error *e
     if (c->o.methods == 1u << CM_CLEAN) { cb_error_set(err, CB_EUSAGE, "%s", "--methods names no method that applies here"); goto fail; }
   }
   if (bnet_init(&c->bn, net, err) != CB_OK) goto fail;
+  if (o->single && bnet_single(&c->bn, err) != CB_OK) goto fail;
   if ((c->o.methods & LIP_METHODS) && o->norm != CB_NORM_BOX) {
     lip_opts lo;
     cb_error e2 = {0};
@@ -556,6 +557,7 @@ int certify_sample(const cb_certifier *c, const double *x, int label, cb_cert_re
   if (r->verdict == V_FALSIFIED) goto radius;
   if ((rc = lipschitz_inputs(&j, err)) != CB_OK) goto out;
   if (!(j.ws = ws_new(&c->bn, &j.set, err))) { rc = err ? err->status : CB_ENOMEM; goto out; }
+  j.ws->single = c->o.single;
   /* cheap attack, then the sound methods, then a strong attack */
   if (on(&j, CM_ATTACK) && cert_attack_at(&j, c->o.eps, &c->o.cheap, CM_ATTACK, 1, err, &rc)) {
     r->verdict = V_FALSIFIED; r->decided_by = CM_ATTACK;

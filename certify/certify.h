@@ -87,6 +87,8 @@ typedef struct cb_cert_opt {
                                every output j (any output count >= 1; labels unused), falsified a
                                point of S where some |f_j(y) - f_j(x)| > tol in real arithmetic */
   double tol;               /* the regression tolerance, finite >= 0 */
+  int single;               /* 1 (--precision single): the sound methods' CROWN passes run their dense
+                               products in binary32 (bounds.h cb_ws.single); 0 (default): double */
 } cb_cert_opt;
 
 /* Default bab budget in CPU seconds (cert_opt_init; why this value: cert_bab.c). */

@@ -34,7 +34,7 @@ static const char *usage =
   "                       [--rows A:B] [--threads N] [--resume] [--json OUT] [--quiet]\n"
   "                       [--max-memory M] [--bab-timeout S] [--export-vnnlib DIR]\n"
   "                       [--box LO HI] [--eps-per-feature FILE] [--target K]\n"
-  "                       [--regression --tol T]\n"
+  "                       [--regression --tol T] [--precision single|double]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
   "the label over the set S = the ball {x : ||x - row||_p <= E}, intersected\n"
@@ -71,6 +71,8 @@ static const char *usage =
   "                 intermediate bounds themselves when crown is not listed; a net\n"
   "                 without a Lipschitz rule refuses lipschitz/local-lipschitz\n"
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
+  "  --precision P  double (default) or single: the sound methods' CROWN passes\n"
+  "                 run their dense matrix products in binary32 (bounds --help)\n"
   "  --bab-timeout S  CPU seconds of branch and bound per sample left open by the\n"
   "                 other methods (default 60; 0 = no bab step; with --timeout, within\n"
   "                 what is left of it, as wall time).  bab\n"
@@ -161,6 +163,10 @@ static int parse(int argc, char **argv, opts *o)
     else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
     else if (!strcmp(a, "--bab-timeout")) { if (arg_eps("certify", "--bab-timeout", v, &o->co.bab_timeout)) return EXIT_USAGE; }
     else if (!strcmp(a, "--export-vnnlib")) o->export_dir = v;
+    else if (!strcmp(a, "--precision")) {
+      if (strcmp(v, "single") && strcmp(v, "double")) return report_usage("certify", "unknown precision '%s' (single or double)", v);
+      o->co.single = !strcmp(v, "single");
+    }
     else if (!strcmp(a, "--max-memory")) { int rc = report_limit_option("certify", a, v); if (rc) return rc; }
     else if (!strcmp(a, "--clip")) { if (arg_clip("certify", v, &o->co.clip_lo, &o->co.clip_hi)) return EXIT_USAGE; o->co.clip = 1; }
     else if (!strcmp(a, "--rows")) { if (arg_rows("certify", v, &o->r0, &o->r1)) return EXIT_USAGE; }

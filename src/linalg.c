@@ -17,6 +17,15 @@
 #include <time.h>
 #include "linalg.h"
 
+void la_sgemm(size_t m, size_t n, size_t k, const float *A, size_t lda, const float *B, size_t ldb, float *C,
+              size_t ldc)
+{
+  if (m == 0 || n == 0) return;
+  if (k == 0) { for (size_t r = 0; r < m; r++) memset(C + r * ldc, 0, n * sizeof *C); return; }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, A, (blasint)lda, B,
+              (blasint)ldb, 0.0f, C, (blasint)ldc);
+}
+
 void la_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A,
              size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc)
 {

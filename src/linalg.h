@@ -12,6 +12,8 @@
 /* C[m x n] = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. */
 void la_gemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A,
              size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
+void la_sgemm(size_t m, size_t n, size_t k, const float *A, size_t lda, const float *B, size_t ldb, float *C,
+              size_t ldc);   /* C = A B in binary32 (cblas_sgemm, row-major, no transposes) */
 
 /* On a per-element hot loop (function definition): GCC compiles it twice,
    for AVX2 and for the baseline (SSE2), and the loader picks the widest the

@@ -6,8 +6,8 @@ if os.path.exists('dgemm.txt'):
   r=[float(m.group(1)) for m in re.finditer(r'n=1024 1 thread: median ([0-9.]+)',open('dgemm.txt').read())]
   if r: rate=statistics.median(r); print(f'dgemm n=1024, 1 thread, CPU time: {", ".join(str(x) for x in r)} GFLOP/s (start, end)\n')
 base=any(os.path.exists(n+'_crown.base1.json') for n in nets)
-print('| net | method | cerbere CPU ms/sample (median) | auto_LiRPA CPU ms/sample (median) | ratio | cerbere mean margin | auto_LiRPA mean margin | cerbere GFLOP/sample |'+(' GFLOP/s | of dgemm |' if rate else '')+(' base CPU ms/sample | base / cerbere |' if base else ''))
-print('|---|---|---|---|---|---|---|---|'+('---|---|' if rate else '')+('---|---|' if base else ''))
+print('| net | method | cerbere CPU ms/sample (median) | auto_LiRPA CPU ms/sample (median) | ratio | cerbere mean margin | auto_LiRPA mean margin | cerbere GFLOP/sample |'+(' GFLOP/s | of dgemm |' if rate else '')+(' base CPU ms/sample | base / cerbere | base vs auto_LiRPA | base mean margin |' if base else ''))
+print('|---|---|---|---|---|---|---|---|'+('---|---|' if rate else '')+('---|---|---|---|' if base else ''))
 def load(n,m,tags):
   cb={}
   for t in tags:
@@ -36,5 +36,6 @@ for n in nets:
     if rate is not None:   # median GFLOP per sample over the median CPU time per sample
       gf=fl/(tc*1e-3); extra+=f' {gf:.1f} | {100*gf/rate:.0f}% |'
     if base and all(k in bs for k in rows):
-      tb=statistics.median(bs[k][0] for k in rows); extra+=f' {tb:.2f} | {tb/tc:.2f}x |'
+      tb=statistics.median(bs[k][0] for k in rows); mb=statistics.mean(x for k in rows for x in bs[k][1])
+      extra+=f' {tb:.2f} | {tb/tc:.2f}x | {ta/tb:.1f}x | {mb:.6g} |'
     print(f'| {n} | {M} | {tc:.2f} | {ta:.2f} | {ta/tc:.1f}x | {mc:.6g} | {ma:.6g} | {fl:.3f} |'+extra)

@@ -2,7 +2,8 @@
 # Golden outputs for refactoring (issue 17): `sh tests/golden/golden.sh record`
 # writes tests/golden/json/*.json from the current build, `... check` reruns the
 # same commands and diffs every number bit for bit (as printed, %.17g).
-# Timings, thread counts and versions are dropped (jq); everything else stays.
+# Timings, thread counts, work counters (flops*, rows_skipped), the precision
+# setting and versions are dropped (jq); everything else stays.
 #   - bounds: 4 methods x digits_{mlp,cnn,tanh,orth} x (L-inf 0.01, L2 0.1), 20 rows
 #   - certify --radius on digits_mlp and digits_cnn (L-inf 0.01, 1 thread)
 #   - lipschitz and jacobian on digits_cnn
@@ -15,7 +16,7 @@ cb=${2:-build/cerbere}
 dir=tests/golden/json
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 acas=${SHARED:-../shared}/benchmarks/acasxu
-strip='walk(if type == "object" then with_entries(select(.key | test("time|_ms|^ms$|threads|seconds|flops|version|commit|created|^out$|^dir$") | not)) else . end)'
+strip='walk(if type == "object" then with_entries(select(.key | test("time|_ms|^ms$|threads|seconds|flops|rows_skipped|^precision$|version|commit|created|^out$|^dir$") | not)) else . end)'
 fail=0
 run() {  # name, command... (writes $tmp/j)
   name=$1; shift
