@@ -128,6 +128,17 @@ static int back_node(cb_grad *g, int i, size_t q)
     back_maxpool(g, n, q, A, Ain);
     return CB_OK;
   case CB_SORT: return back_sort(g, n, q, A, Ain);
+  case CB_MUL: {   /* d(x y) = y dx + x dy (x .* x: both terms reach x) */
+    const double *x = g->act[n->in[0]], *y = g->act[n->in[1]];
+    double *Ay = g->adj[n->in[1]];
+    for (size_t r = 0; r < q; r++)
+      for (size_t e = 0; e < n->size; e++) {
+        double a = A[r * n->size + e];
+        Ain[r * n->size + e] += a * y[e];
+        Ay[r * n->size + e] += a * x[e];
+      }
+    return CB_OK;
+  }
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(g->net, i, k, q, A, g->adj[n->in[k]]);
     return CB_OK;

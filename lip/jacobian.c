@@ -65,13 +65,13 @@ static void imul(double gl, double gh, double dl, double dh, double *lo, double 
   *hi = mx(mx(round_prod_up(gl, dl), round_prod_up(gl, dh)), mx(round_prod_up(gh, dl), round_prod_up(gh, dh)));
 }
 
-/* Diagonal step: G_in += G .* [dl, dh] (elementwise kinds and SCALE). */
-static int back_diag(jb *B, int i, const double *dl, const double *dh)
+/* Diagonal step onto input k: G_in += G .* [dl, dh] (elementwise kinds, SCALE, MUL). */
+static int back_diag_to(jb *B, int i, int which, const double *dl, const double *dh)
 {
   const cb_node *n = &B->ws->net->node[i];
   const double *gl = B->lo[i], *gh = B->hi[i];
   double *L, *H;
-  if (reach(B, n->in[0], &L, &H) != CB_OK) return CB_ENOMEM;
+  if (reach(B, n->in[which], &L, &H) != CB_OK) return CB_ENOMEM;
   for (size_t r = 0; r < B->q; r++)
     for (size_t e = 0, k = r * n->size; e < n->size; e++, k++) {
       double a, b;
@@ -79,6 +79,24 @@ static int back_diag(jb *B, int i, const double *dl, const double *dh)
       L[k] = round_acc_down(L[k], a);
       H[k] = round_acc_up(H[k], b);
     }
+  return CB_OK;
+}
+
+static int back_diag(jb *B, int i, const double *dl, const double *dh) { return back_diag_to(B, i, 0, dl, dh); }
+
+/* MUL z = x .* y: dz/dx = y in [y_l, y_u], dz/dy = x in [x_l, x_u] over the
+   workspace's boxes: G_x += G .* [y_l, y_u], G_y += G .* [x_l, x_u]
+   (x .* x: both terms reach x, 2x as the derivative). */
+static int back_mul(jb *B, int i)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  int rc;
+  for (int k = 0; k < 2; k++) {
+    const double *l = B->ws->lo[n->in[1 - k]], *u = B->ws->hi[n->in[1 - k]];
+    for (size_t e = 0; e < n->size; e++)
+      if (!(isfinite(l[e]) && isfinite(u[e]))) return CB_EUNSUP;
+    if ((rc = back_diag_to(B, i, k, l, u)) != CB_OK) return rc;
+  }
   return CB_OK;
 }
 
@@ -324,6 +342,7 @@ static int back_node(jb *B, int i)
   case CB_ACT: return back_act(B, i);
   case CB_MAXPOOL: return back_maxpool(B, i);
   case CB_SORT: return back_sort(B, i);
+  case CB_MUL: return back_mul(B, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }

@@ -104,6 +104,10 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
 #pragma omp simd
     for (size_t e = 0; e < len; e++) y[e] = x[e] + act[n->in[1]][e];
     return CB_OK;
+  case CB_MUL:
+#pragma omp simd
+    for (size_t e = 0; e < len; e++) y[e] = x[e] * act[n->in[1]][e];
+    return CB_OK;
   case CB_CONCAT: fwd_concat(net, n, batch, act, y); return CB_OK;
   case CB_RESHAPE: memcpy(y, x, len * sizeof *y); return CB_OK;
   case CB_TRANSPOSE: fwd_transpose(n, &net->node[n->in[0]], batch, x, y); return CB_OK;

@@ -43,6 +43,8 @@ typedef enum cb_kind {
   CB_MAXPOOL,     /* y[c,i,j] = max over the window of x[c,.,.] (pads are -inf) */
   CB_SORT,        /* y = x sorted within groups of g entries at stride `inner` (GroupSort,
                      MaxMin, FullSort, TopK): a permutation per input region (sort.h) */
+  CB_MUL,         /* y = x0 .* x1, two computed tensors of one size (attention's products;
+                     MatMul between activations and Div by one canonicalise to it) */
   CB_KIND_COUNT
 } cb_kind;
 

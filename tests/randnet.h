@@ -180,6 +180,30 @@ static inline cb_net *net_groupsort(void)
   return net;
 }
 
+/* y = a .* b (same sizes): a product of two computed tensors. */
+static inline int mul2(cb_net *net, int a, int b)
+{
+  int in2[2] = {a, b}, i;
+  cb_error err = {0};
+  i = net_add(net, CB_MUL, "mul", "Mul", in2, 2, &net->node[a].shape, &err);
+  assert_true(i >= 0);
+  return i;
+}
+
+/* Products of activations (attention's kind of node): q .* k of two dense
+   maps of the input, a tanh gate times a dense branch, a square x .* x
+   (both operands one node), then a dense read-out. */
+static inline cb_net *net_products(void)
+{
+  int64_t d[2] = {1, 5};
+  cb_net *net = start(2, d);
+  int q = dense(net, 0, 6), k = dense(net, 0, 6), p = mul2(net, q, k);
+  int g = act(net, dense(net, p, 6), CB_ACT_TANH), v = dense(net, p, 6), h = mul2(net, g, v);
+  h = mul2(net, h, h);
+  dense(net, h, 4);
+  return net;
+}
+
 /* Residual ADD, CONCAT, TRANSPOSE, and a max pool feeding dense layers. */
 static inline cb_net *net_residual(void)
 {
