@@ -266,10 +266,11 @@ static int ibp_mul(cb_ws *ws, int i, cb_error *err)
   const cb_node *n = &ws->net->node[i];
   const double *al = ws->lo[n->in[0]], *ah = ws->hi[n->in[0]], *bl = ws->lo[n->in[1]], *bh = ws->hi[n->in[1]];
   for (size_t e = 0; e < n->size; e++) {
-    if (!(isfinite(al[e]) && isfinite(ah[e]) && isfinite(bl[e]) && isfinite(bh[e])))
+    size_t j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+    if (!(isfinite(al[j0]) && isfinite(ah[j0]) && isfinite(bl[j1]) && isfinite(bh[j1])))
       return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s): product of unbounded operands (no finite bound)",
                           ws->net->path, n->name, n->op);
-    ibp_mul_interval(al[e], ah[e], bl[e], bh[e], &ws->lo[i][e], &ws->hi[i][e]);
+    ibp_mul_interval(al[j0], ah[j0], bl[j1], bh[j1], &ws->lo[i][e], &ws->hi[i][e]);
     if (!(isfinite(ws->lo[i][e]) && isfinite(ws->hi[i][e])))
       return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s): product overflows on the input box", ws->net->path,
                           n->name, n->op);

@@ -65,13 +65,13 @@ static void imul(double gl, double gh, double dl, double dh, double *lo, double 
   *hi = mx(mx(round_prod_up(gl, dl), round_prod_up(gl, dh)), mx(round_prod_up(gh, dl), round_prod_up(gh, dh)));
 }
 
-/* Diagonal step onto input k: G_in += G .* [dl, dh] (elementwise kinds, SCALE, MUL). */
-static int back_diag_to(jb *B, int i, int which, const double *dl, const double *dh)
+/* Diagonal step: G_in += G .* [dl, dh] (elementwise kinds and SCALE). */
+static int back_diag(jb *B, int i, const double *dl, const double *dh)
 {
   const cb_node *n = &B->ws->net->node[i];
   const double *gl = B->lo[i], *gh = B->hi[i];
   double *L, *H;
-  if (reach(B, n->in[which], &L, &H) != CB_OK) return CB_ENOMEM;
+  if (reach(B, n->in[0], &L, &H) != CB_OK) return CB_ENOMEM;
   for (size_t r = 0; r < B->q; r++)
     for (size_t e = 0, k = r * n->size; e < n->size; e++, k++) {
       double a, b;
@@ -82,20 +82,31 @@ static int back_diag_to(jb *B, int i, int which, const double *dl, const double 
   return CB_OK;
 }
 
-static int back_diag(jb *B, int i, const double *dl, const double *dh) { return back_diag_to(B, i, 0, dl, dh); }
-
-/* MUL z = x .* y: dz/dx = y in [y_l, y_u], dz/dy = x in [x_l, x_u] over the
-   workspace's boxes: G_x += G .* [y_l, y_u], G_y += G .* [x_l, x_u]
+/* MUL z_e = x[i0 e] y[i1 e]: dz_e/dx[i0 e] = y[i1 e] in [y_l, y_u],
+   dz_e/dy[i1 e] = x[i0 e] in [x_l, x_u] over the workspace's boxes:
+   G_x[i0 e] += G_e [y_l, y_u]_{i1 e}, G_y[i1 e] += G_e [x_l, x_u]_{i0 e}
    (x .* x: both terms reach x, 2x as the derivative). */
 static int back_mul(jb *B, int i)
 {
   const cb_node *n = &B->ws->net->node[i];
-  int rc;
+  const double *gl = B->lo[i], *gh = B->hi[i];
   for (int k = 0; k < 2; k++) {
-    const double *l = B->ws->lo[n->in[1 - k]], *u = B->ws->hi[n->in[1 - k]];
-    for (size_t e = 0; e < n->size; e++)
+    int me = n->in[k], other = n->in[1 - k];
+    const size_t *im = k ? n->p.mul.i1 : n->p.mul.i0, *io = k ? n->p.mul.i0 : n->p.mul.i1;
+    const double *l = B->ws->lo[other], *u = B->ws->hi[other];
+    size_t sm = B->ws->net->node[me].size;
+    double *L, *H;
+    for (size_t e = 0; e < B->ws->net->node[other].size; e++)
       if (!(isfinite(l[e]) && isfinite(u[e]))) return CB_EUNSUP;
-    if ((rc = back_diag_to(B, i, k, l, u)) != CB_OK) return rc;
+    if (reach(B, me, &L, &H) != CB_OK) return CB_ENOMEM;
+    for (size_t r = 0; r < B->q; r++)
+      for (size_t e = 0; e < n->size; e++) {
+        size_t k0 = r * n->size + e, t = r * sm + mul_at(im, e), d = mul_at(io, e);
+        double a, b;
+        imul(gl[k0], gh[k0], l[d], u[d], &a, &b);
+        L[t] = round_acc_down(L[t], a);
+        H[t] = round_acc_up(H[t], b);
+      }
   }
   return CB_OK;
 }

@@ -494,12 +494,13 @@ static int ex_mul(ev *E, int i, int pt)
   dy c;
   if (E->K > 0) return CB_EUNSUP;
   if (pt) {
-    for (size_t e = 0; e < nd->size; e++) dy_mul(&E->lo[i][e], &xl[e], &yl[e]);
+    for (size_t e = 0; e < nd->size; e++) dy_mul(&E->lo[i][e], &xl[mul_at(nd->p.mul.i0, e)], &yl[mul_at(nd->p.mul.i1, e)]);
     return CB_OK;
   }
   dy_init(&c);
   for (size_t e = 0; e < nd->size; e++) {
-    const dy *xs[2] = {&xl[e], &xh[e]}, *ys[2] = {&yl[e], &yh[e]};
+    size_t j0 = mul_at(nd->p.mul.i0, e), j1 = mul_at(nd->p.mul.i1, e);
+    const dy *xs[2] = {&xl[j0], &xh[j0]}, *ys[2] = {&yl[j1], &yh[j1]};
     dy_mul(&E->lo[i][e], xs[0], ys[0]);
     dy_set(&E->hi[i][e], &E->lo[i][e]);
     for (int k = 1; k < 4; k++) {

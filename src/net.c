@@ -250,8 +250,13 @@ static int check_node(const cb_net *net, int i, cb_error *err)
         net->node[nd->in[1]].size != nd->size) bad = "ADD operands differ in size";
     break;
   case CB_MUL:
-    if (nd->n_in != 2 || net->node[nd->in[0]].size != nd->size ||
-        net->node[nd->in[1]].size != nd->size) bad = "MUL operands differ in size";
+    if (nd->n_in != 2) { bad = "MUL needs two operands"; break; }
+    for (int k = 0; k < 2 && !bad; k++) {
+      const size_t *ix = k ? nd->p.mul.i1 : nd->p.mul.i0;
+      size_t m = net->node[nd->in[k]].size;
+      if (!ix && m != nd->size) bad = "MUL operand differs in size and has no index map";
+      for (size_t e = 0; ix && e < nd->size && !bad; e++) if (ix[e] >= m) bad = "MUL index map out of range";
+    }
     break;
   case CB_CONCAT: {
     size_t s = 0;

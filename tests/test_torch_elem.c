@@ -11,6 +11,7 @@
 ** CROWN, CROWN-IBP and alpha-CROWN bounds on an L-inf ball around the first
 ** row hold 500 sampled points (corners and inside) with zero tolerance.
 ** The exact evaluator's enclosure at every row holds the forward output.
+** The same checks run on tests/data/attn/ (attention nets, gen_attn.py).
 */
 #include <math.h>
 #include "testutil.h"
@@ -129,8 +130,20 @@ static void test_torch_elem(void **st)
   assert_true(n >= 8);
 }
 
+/* tests/data/attn/ (tests/data/gen_attn.py): a 2-layer attention block
+   (2 heads, q k^T / sqrt d, Softmax inside the net, a @ v, residual, ReLU
+   MLP) and products / quotients of activations with a LogSoftmax, through
+   the same checks. */
+static void test_attn(void **st)
+{
+  int n = each_onnx("tests/data/attn", check_net);
+  (void)st;
+  printf("%d attention nets checked\n", n);
+  assert_true(n >= 2);
+}
+
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem) };
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_attn) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
