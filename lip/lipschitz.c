@@ -217,7 +217,7 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
   case CB_SORT: const_fixed(r, i, 1.0); return CB_OK;   /* a permutation per region (header) */
   case CB_MUL:   /* x y: its derivative grows with |x| and |y| without bound (dot-product attention) */
     return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s, kind MUL): a product of two computed tensors has no "
-                        "global Lipschitz constant (use a local bound: jacobian or certify --method jacobian)",
+                        "global Lipschitz constant (local bounds: cerbere jacobian, or certify --methods local-lipschitz)",
                         net->path, n->name, n->op);
   case CB_KIND_COUNT: break;
   }
