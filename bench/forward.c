@@ -151,7 +151,7 @@ static net_cost count_cost(const cb_net *net)
       break;
     }
     case CB_SCALE: c.other += 2.0 * sz; break;               /* a*x + b */
-    case CB_ADD: case CB_ACT:
+    case CB_ADD: case CB_ACT: case CB_MUL:
       c.other += sz;
       break;
     case CB_MAXPOOL: {

@@ -266,6 +266,20 @@ static const double *const *fill_inj(alpha_st *S, size_t q)
    0), whose parameters are CROWN's: the bounds_run values are kept, so that
    iteration 0 is exactly CROWN (a recomputation can differ by rounding, and a
    MaxPool's choice of input can flip on a near-tie). */
+/* Is [lo, hi] inside the domain of every activation reading node k (Log,
+   Pow with a negative or fractional exponent)?  A pass's bound below CROWN's
+   (its lines are other lines) may leave it, e.g. the lower bound of a sum of
+   exponentials going below 0 in front of a reciprocal (softmax): the
+   neuron then keeps its previous bound, which is valid too. */
+static int in_domains(const cb_net *net, int k, double lo, double hi)
+{
+  for (int i = k + 1; i < net->n; i++) {
+    const cb_node *n = &net->node[i];
+    if (n->kind == CB_ACT && n->in[0] == k && node_act(n)->domain && !node_act(n)->domain(n, lo, hi)) return 0;
+  }
+  return 1;
+}
+
 static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
 {
   cb_ws *ws = S->ws;
@@ -276,7 +290,12 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   for (int i = 1; i <= k; i++) if (P->lines[i].lw) { fill_lines(S, P, i); fill_alive(S, P, i); }
   rc = crown_pass_inj_ex(ws, k, P->A0, P->q, P->lines, inj, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
-  for (size_t j = 0; j < P->m; j++) { ws->hi[k][P->sel[j]] = P->out[j]; ws->lo[k][P->sel[j]] = -P->out[P->m + j]; }
+  for (size_t j = 0; j < P->m; j++) {
+    double hi = P->out[j], lo = -P->out[P->m + j];
+    if (!(lo <= hi) || !in_domains(net, k, lo, hi)) continue;   /* keep the previous (valid) bound */
+    ws->hi[k][P->sel[j]] = hi;
+    ws->lo[k][P->sel[j]] = lo;
+  }
   for (int i = k + 1; i < net->n; i++)
     if (net->node[i].kind == CB_ACT && net->node[i].in[0] == k) update_lines(S, i);
   return CB_OK;

@@ -25,6 +25,7 @@
 #include "crown_int.h"
 #include "backward.h"
 #include "linalg.h"
+#include "relax_mul.h"
 #include "relax_sort.h"
 #include "sort.h"
 #include "round.h"
@@ -822,6 +823,53 @@ out:
   return rc;
 }
 
+/*
+** MUL z = x .* y, per entry: McCormick's lower and upper planes over the
+** operands' boxes (relax_mul.c), picked by the sign of A's entry a:
+**   A_x += a wx,  A_y += a wy,  bias += a c,
+**   slack += 2 gamma_{size+3} |a| (|wx| zmax_x + |wy| zmax_y + |c|).
+** x and y may be the same node (x .* x): both updates go to its matrix.
+** A broadcast operand (index map i0/i1) takes entry e's terms at the entry
+** it reads; an entry of A_x then sums up to size products (the relaxed
+** nodes' gamma still covers it).
+*/
+static int back_mul(bwd *B, int i, const double *A)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  int a0 = n->in[0], a1 = n->in[1];
+  const double *xl = B->ws->lo[a0], *xu = B->ws->hi[a0], *yl = B->ws->lo[a1], *yu = B->ws->hi[a1];
+  const double *zx = B->ws->zmax[a0], *zy = B->ws->zmax[a1];
+  size_t sz = n->size, s0 = B->ws->net->node[a0].size, s1 = B->ws->net->node[a1].size;
+  const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
+  double *sl = cb_calloc(B->q, sizeof *sl), *Ax = acc(B, a0), *Ay = acc(B, a1);
+  mul_line *lo = cb_alloc(2 * sz * sizeof *lo), *up = lo ? lo + sz : NULL;
+  int rc = CB_ENOMEM;
+  if (!sl || !Ax || !Ay || !lo) goto out;
+  rc = CB_EUNSUP;
+  for (size_t e = 0; e < sz; e++) {
+    size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &lo[e], &up[e])) goto out;
+  }
+  for (size_t r = 0; r < B->q; r++)
+    for (size_t e = 0; e < sz; e++) {
+      double a = A[r * sz + e];
+      const mul_line *L = a > 0 ? &up[e] : &lo[e];
+      if (a == 0) continue;
+      size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+      Ax[r * s0 + j0] += a * L->wx;
+      Ay[r * s1 + j1] += a * L->wy;
+      B->T.bias[r] += a * L->c;
+      B->T.babs[r] += fabs(a * L->c);
+      sl[r] += fabs(a) * (fabs(L->wx) * zx[j0] + fabs(L->wy) * zy[j1] + fabs(L->c));
+    }
+  for (size_t r = 0; r < B->q; r++) B->T.slack[r] += crown_relax_gamma(n) * sl[r];
+  rc = CB_OK;
+out:
+  cb_free(sl);
+  cb_free(lo);
+  return rc;
+}
+
 /* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
 /* How many node inputs read node k. */
 static int consumers(const cb_net *net, int k)
@@ -875,6 +923,7 @@ static int back_node(bwd *B, int i, const double *A)
   case CB_ACT: return back_relaxed(B, i, A);
   case CB_MAXPOOL: return back_maxpool(B, i, A);
   case CB_SORT: return back_sort(B, i, A);
+  case CB_MUL: return back_mul(B, i, A);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i, A);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }
@@ -1212,6 +1261,7 @@ static int is_preactivation(const cb_net *net, int k)
 {
   for (int i = k + 1; i < net->n; i++)
     if ((is_relaxed(net->node[i].kind) || net->node[i].kind == CB_MAXPOOL || net->node[i].kind == CB_SORT) && net->node[i].in[0] == k) return 1;
+    else if (net->node[i].kind == CB_MUL && (net->node[i].in[0] == k || net->node[i].in[1] == k)) return 1;
   return 0;
 }
 

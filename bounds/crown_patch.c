@@ -404,7 +404,7 @@ static int patch_step(pgrp *G, int t, const pwin *W, double *A)
               ch->c[s], G->nr);
     }
     return CB_OK;
-  case CB_AFFINE: case CB_SORT: case CB_RESHAPE: case CB_TRANSPOSE: case CB_INPUT: case CB_KIND_COUNT: break;
+  case CB_AFFINE: case CB_SORT: case CB_MUL: case CB_RESHAPE: case CB_TRANSPOSE: case CB_INPUT: case CB_KIND_COUNT: break;
   }
   return CB_EINTERNAL;
 }

@@ -31,7 +31,7 @@ int fwdlin_supported(const cb_net *net)
     switch (n->kind) {
     case CB_INPUT: case CB_AFFINE: case CB_SCALE: case CB_ADD: case CB_RESHAPE:
     case CB_ACT: break;
-    case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: return 0;
+    case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_MUL: case CB_KIND_COUNT: return 0;
     }
   }
   return 1;
@@ -128,7 +128,7 @@ static int node_lin(cb_ws *ws, int i, lin *Z, size_t nx, double *Wp, double *Wn)
     ws_relax_lines(ws, i);
     fwd_lines(x, z, size, nx, ws->rl_w[i], ws->rl_b[i], ws->ru_w[i], ws->ru_b[i]);
     return CB_OK;
-  case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: break;
+  case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_MUL: case CB_KIND_COUNT: break;
   }
   return CB_EUNSUP;
 }

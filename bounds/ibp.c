@@ -245,6 +245,39 @@ static int ibp_shape(cb_ws *ws, int i, cb_error *err)
   return act_finite(ws, i, err);
 }
 
+/* MUL: [a, b] .* [c, d] = [min, max] of the four corner products, each
+   rounded outward (a product with an exact 0 is 0). */
+static void ibp_mul_interval(double a, double b, double c, double d, double *lo, double *hi)
+{
+  double l = HUGE_VAL, h = -HUGE_VAL;
+  double x[4] = {a, a, b, b}, y[4] = {c, d, c, d};
+  for (int k = 0; k < 4; k++) {
+    double pl = x[k] == 0 || y[k] == 0 ? 0 : round_mul_rd(x[k], y[k]);
+    double ph = x[k] == 0 || y[k] == 0 ? 0 : round_mul_ru(x[k], y[k]);
+    l = fmin(l, pl);
+    h = fmax(h, ph);
+  }
+  *lo = l;
+  *hi = h;
+}
+
+static int ibp_mul(cb_ws *ws, int i, cb_error *err)
+{
+  const cb_node *n = &ws->net->node[i];
+  const double *al = ws->lo[n->in[0]], *ah = ws->hi[n->in[0]], *bl = ws->lo[n->in[1]], *bh = ws->hi[n->in[1]];
+  for (size_t e = 0; e < n->size; e++) {
+    size_t j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+    if (!(isfinite(al[j0]) && isfinite(ah[j0]) && isfinite(bl[j1]) && isfinite(bh[j1])))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s): product of unbounded operands (no finite bound)",
+                          ws->net->path, n->name, n->op);
+    ibp_mul_interval(al[j0], ah[j0], bl[j1], bh[j1], &ws->lo[i][e], &ws->hi[i][e]);
+    if (!(isfinite(ws->lo[i][e]) && isfinite(ws->hi[i][e])))
+      return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s): product overflows on the input box", ws->net->path,
+                          n->name, n->op);
+  }
+  return CB_OK;
+}
+
 static int ibp_box(cb_ws *ws, int i, cb_error *err)
 {
   const cb_node *n = &ws->net->node[i];
@@ -258,6 +291,7 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
       ws->hi[i][e] = round_up(ws->hi[n->in[0]][e] + ws->hi[n->in[1]][e]);
     }
     return CB_OK;
+  case CB_MUL: return ibp_mul(ws, i, err);
   case CB_ACT:
     if (node_act(n)->shape) return ibp_shape(ws, i, err);
     if (!node_monotone(n))

@@ -301,6 +301,9 @@ static int back_node(attr_ctx *a, int i, cb_error *err)
   case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(a->net, i, k, 1, R, w->rel[n->in[k]]);
     return CB_OK;
+  case CB_MUL:
+    return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" is a product of two computed tensors: no relevance rule for it",
+                        attr_method_name[a->opt.method], n->name);
   case CB_SORT:   /* a permutation at x: relevance follows each value back to its member (conserved) */
     if (a->opt.method == AM_DEEPLIFT) return deeplift_refuse(n, err);
     return sort_route(n, x, R, Rin);

@@ -105,7 +105,7 @@ int vfy_milp_supported(const cb_net *net)
     case CB_INPUT: case CB_RESHAPE: break;
     case CB_AFFINE: case CB_SCALE: case CB_ADD: if (!nd->exact) return 0; break;
     case CB_ACT: if (!node_is_act(nd, CB_ACT_RELU)) return 0; break;
-    case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: return 0;
+    case CB_CONV: case CB_CONCAT: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: case CB_MUL: case CB_KIND_COUNT: return 0;
     }
   }
   return 1;

@@ -128,6 +128,19 @@ static int back_node(cb_grad *g, int i, size_t q)
     back_maxpool(g, n, q, A, Ain);
     return CB_OK;
   case CB_SORT: return back_sort(g, n, q, A, Ain);
+  case CB_MUL: {   /* d(x y) = y dx + x dy (x .* x: both terms reach x) */
+    const double *x = g->act[n->in[0]], *y = g->act[n->in[1]];
+    double *Ay = g->adj[n->in[1]];
+    size_t s0 = g->net->node[n->in[0]].size, s1 = g->net->node[n->in[1]].size;
+    for (size_t r = 0; r < q; r++)
+      for (size_t e = 0; e < n->size; e++) {
+        double a = A[r * n->size + e];
+        size_t j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+        Ain[r * s0 + j0] += a * y[j1];
+        Ay[r * s1 + j1] += a * x[j0];
+      }
+    return CB_OK;
+  }
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
     for (int k = 0; k < n->n_in; k++) bwd_index(g->net, i, k, q, A, g->adj[n->in[k]]);
     return CB_OK;

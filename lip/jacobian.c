@@ -82,6 +82,35 @@ static int back_diag(jb *B, int i, const double *dl, const double *dh)
   return CB_OK;
 }
 
+/* MUL z_e = x[i0 e] y[i1 e]: dz_e/dx[i0 e] = y[i1 e] in [y_l, y_u],
+   dz_e/dy[i1 e] = x[i0 e] in [x_l, x_u] over the workspace's boxes:
+   G_x[i0 e] += G_e [y_l, y_u]_{i1 e}, G_y[i1 e] += G_e [x_l, x_u]_{i0 e}
+   (x .* x: both terms reach x, 2x as the derivative). */
+static int back_mul(jb *B, int i)
+{
+  const cb_node *n = &B->ws->net->node[i];
+  const double *gl = B->lo[i], *gh = B->hi[i];
+  for (int k = 0; k < 2; k++) {
+    int me = n->in[k], other = n->in[1 - k];
+    const size_t *im = k ? n->p.mul.i1 : n->p.mul.i0, *io = k ? n->p.mul.i0 : n->p.mul.i1;
+    const double *l = B->ws->lo[other], *u = B->ws->hi[other];
+    size_t sm = B->ws->net->node[me].size;
+    double *L, *H;
+    for (size_t e = 0; e < B->ws->net->node[other].size; e++)
+      if (!(isfinite(l[e]) && isfinite(u[e]))) return CB_EUNSUP;
+    if (reach(B, me, &L, &H) != CB_OK) return CB_ENOMEM;
+    for (size_t r = 0; r < B->q; r++)
+      for (size_t e = 0; e < n->size; e++) {
+        size_t k0 = r * n->size + e, t = r * sm + mul_at(im, e), d = mul_at(io, e);
+        double a, b;
+        imul(gl[k0], gh[k0], l[d], u[d], &a, &b);
+        L[t] = round_acc_down(L[t], a);
+        H[t] = round_acc_up(H[t], b);
+      }
+  }
+  return CB_OK;
+}
+
 /* sigmoid'(x) = t / (1 + t)^2 and tanh'(x) = 4t / (1 + t)^2, t = exp(-|x|) resp.
    exp(-2|x|): even, decreasing in |x|, without the cancellation of 1 - y. */
 /*
@@ -324,6 +353,7 @@ static int back_node(jb *B, int i)
   case CB_ACT: return back_act(B, i);
   case CB_MAXPOOL: return back_maxpool(B, i);
   case CB_SORT: return back_sort(B, i);
+  case CB_MUL: return back_mul(B, i);
   case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE: return back_index(B, i);
   case CB_INPUT: case CB_KIND_COUNT: break;
   }

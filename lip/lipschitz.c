@@ -215,6 +215,10 @@ static int node_const(const cb_net *net, int i, const lip_opts *o, lip_result *r
     return CB_OK;
   case CB_MAXPOOL: const_maxpool(net, i, o->norm, r); return CB_OK;
   case CB_SORT: const_fixed(r, i, 1.0); return CB_OK;   /* a permutation per region (header) */
+  case CB_MUL:   /* x y: its derivative grows with |x| and |y| without bound (dot-product attention) */
+    return cb_error_set(err, CB_EUNSUP, "%s: node \"%s\" (op %s, kind MUL): a product of two computed tensors has no "
+                        "global Lipschitz constant (local bounds: cerbere jacobian, or certify --methods local-lipschitz)",
+                        net->path, n->name, n->op);
   case CB_KIND_COUNT: break;
   }
   return no_rule(net, i, err);
@@ -292,6 +296,7 @@ static int propagate(const cb_net *net, lip_result *r, int merged, double *K, cb
     case CB_ACT: case CB_MAXPOOL: case CB_SORT:
       K[i] = round_mul_up(r->c[i], K[n->in[0]]);
       break;
+    case CB_MUL: return no_rule(net, i, err);
     case CB_INPUT: case CB_KIND_COUNT: return no_rule(net, i, err);
     }
     if (merged && (b = block_at(r, i)))
@@ -347,7 +352,7 @@ static int apply_linear(const cb_net *net, int s, const double *P, size_t nb, do
     one.n = 2;
     return fwd_node(&one, 1, nb, act, err);
   }
-  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT: break;
+  case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_MUL: case CB_KIND_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "%s: node \"%s\": not linear", net->path, n->name);
 }
@@ -514,6 +519,12 @@ static int node_delta(const cb_net *net, const lip_result *r, int i, double *con
     for (int k = 0; k < n->n_in; k++) d[i] = fmax(d[i], d[n->in[k]]);
     return CB_OK;
   case CB_RESHAPE: case CB_TRANSPOSE: case CB_MAXPOOL: case CB_SORT: d[i] = di; return CB_OK;
+  case CB_MUL: {   /* |x'y' - xy| <= |x'| dy + |y'| dx + dx dy, plus the product's rounding u |y| */
+    double dy = d[n->in[1]], mx = vmaxabs(act[n->in[0]], n->size), my = vmaxabs(act[n->in[1]], n->size);
+    d[i] = round_add_up(round_add_up(round_add_up(round_mul_up(mx, dy), round_mul_up(my, di)), round_mul_up(di, dy)),
+                        round_add_up(round_mul_up(ROUND_U, ym), ROUND_ETA));
+    return CB_OK;
+  }
   case CB_ACT:   /* the activation's forward-error rule (act.h) */
     switch (node_act(n)->err) {
     case CB_ACT_ERR_EXACT: d[i] = round_mul_up(r->cinf[i], di); return CB_OK;

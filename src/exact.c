@@ -476,6 +476,43 @@ static int ex_sort(ev *E, int i, int pt)
   return CB_OK;
 }
 
+/* r = a b exactly (r may alias neither). */
+static void dy_mul(dy *r, const dy *a, const dy *b)
+{
+  mpz_mul(r->m, a->m, b->m);
+  r->e = mpz_sgn(r->m) ? a->e + b->e : 0;
+  dy_norm(r);
+}
+
+/* MUL: x y exactly, an interval product by its four corners.  On the
+   scaled values of a rational point (s = 10^K > 1) s x s y is s^2 x y, and
+   dividing by s leaves the dyadics: refused (CB_EUNSUP). */
+static int ex_mul(ev *E, int i, int pt)
+{
+  const cb_node *nd = &E->net->node[i];
+  const dy *xl = E->lo[nd->in[0]], *xh = E->hi[nd->in[0]], *yl = E->lo[nd->in[1]], *yh = E->hi[nd->in[1]];
+  dy c;
+  if (E->K > 0) return CB_EUNSUP;
+  if (pt) {
+    for (size_t e = 0; e < nd->size; e++) dy_mul(&E->lo[i][e], &xl[mul_at(nd->p.mul.i0, e)], &yl[mul_at(nd->p.mul.i1, e)]);
+    return CB_OK;
+  }
+  dy_init(&c);
+  for (size_t e = 0; e < nd->size; e++) {
+    size_t j0 = mul_at(nd->p.mul.i0, e), j1 = mul_at(nd->p.mul.i1, e);
+    const dy *xs[2] = {&xl[j0], &xh[j0]}, *ys[2] = {&yl[j1], &yh[j1]};
+    dy_mul(&E->lo[i][e], xs[0], ys[0]);
+    dy_set(&E->hi[i][e], &E->lo[i][e]);
+    for (int k = 1; k < 4; k++) {
+      dy_mul(&c, xs[k >> 1], ys[k & 1]);
+      if (dy_cmp(&c, &E->lo[i][e], E->t) < 0) dy_set(&E->lo[i][e], &c);
+      if (dy_cmp(&c, &E->hi[i][e], E->t) > 0) dy_set(&E->hi[i][e], &c);
+    }
+  }
+  dy_clear(&c);
+  return CB_OK;
+}
+
 /* 1 if node i's value can stay a point given its inputs. */
 static int node_point(const ev *E, const cb_node *nd)
 {
@@ -507,6 +544,7 @@ static int ex_node(ev *E, int i)
     return ex_smooth(E, i);
   case CB_MAXPOOL: return ex_maxpool(E, i, pt);
   case CB_SORT: return ex_sort(E, i, pt);
+  case CB_MUL: return ex_mul(E, i, pt);
   case CB_KIND_COUNT: break;
   }
   return CB_EINTERNAL;

@@ -104,6 +104,19 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
 #pragma omp simd
     for (size_t e = 0; e < len; e++) y[e] = x[e] + act[n->in[1]][e];
     return CB_OK;
+  case CB_MUL: {
+    const double *x1 = act[n->in[1]];
+    size_t s0 = net->node[n->in[0]].size, s1 = net->node[n->in[1]].size;
+    if (!n->p.mul.i0 && !n->p.mul.i1) {
+#pragma omp simd
+      for (size_t e = 0; e < len; e++) y[e] = x[e] * x1[e];
+      return CB_OK;
+    }
+    for (size_t b = 0; b < batch; b++)
+      for (size_t e = 0; e < n->size; e++)
+        y[b * n->size + e] = x[b * s0 + mul_at(n->p.mul.i0, e)] * x1[b * s1 + mul_at(n->p.mul.i1, e)];
+    return CB_OK;
+  }
   case CB_CONCAT: fwd_concat(net, n, batch, act, y); return CB_OK;
   case CB_RESHAPE: memcpy(y, x, len * sizeof *y); return CB_OK;
   case CB_TRANSPOSE: fwd_transpose(n, &net->node[n->in[0]], batch, x, y); return CB_OK;

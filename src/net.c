@@ -24,8 +24,9 @@ const cb_kind_facts cb_kind_info[CB_KIND_COUNT] = {
   [CB_ACT]       = {"ACT",        1,  0,  0,  0,  1,  0,  0,  1,  0},
   [CB_MAXPOOL]   = {"MAXPOOL",    1,  0,  0,  0,  0,  1,  1,  0,  0},
   [CB_SORT]      = {"SORT",       1,  0,  0,  0,  0,  1,  1,  0,  0},
+  [CB_MUL]       = {"MUL",        2,  0,  0,  0,  0,  0,  0,  0,  0},
 };
-static_assert(CB_KIND_COUNT == 11, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
+static_assert(CB_KIND_COUNT == 12, "a new kind needs its row in cb_kind_info (and every analyzer switch)");
 
 const char *node_kind_name(const cb_node *n) { return n->kind == CB_ACT ? cb_act_table[n->p.act.type].name : cb_kind_info[n->kind].name; }
 const cb_act_info *node_act(const cb_node *n) { return n->kind == CB_ACT ? &cb_act_table[n->p.act.type] : NULL; }
@@ -217,7 +218,8 @@ static int check_node(const cb_net *net, int i, cb_error *err)
   for (int k = 0; k < nd->n_in; k++)
     if (nd->in[k] < 0 || nd->in[k] >= i) bad = "input is not earlier in topological order";
   if (bad) goto out;
-  if (nd->kind != CB_INPUT && nd->kind != CB_CONCAT && nd->kind != CB_ADD && nd->n_in != 1)
+  if (nd->kind != CB_INPUT && nd->kind != CB_CONCAT && nd->kind != CB_ADD && nd->kind != CB_MUL &&
+      nd->n_in != 1)
     { bad = "wrong number of inputs"; goto out; }
   switch (nd->kind) {
   case CB_INPUT:
@@ -246,6 +248,15 @@ static int check_node(const cb_net *net, int i, cb_error *err)
   case CB_ADD:
     if (nd->n_in != 2 || net->node[nd->in[0]].size != nd->size ||
         net->node[nd->in[1]].size != nd->size) bad = "ADD operands differ in size";
+    break;
+  case CB_MUL:
+    if (nd->n_in != 2) { bad = "MUL needs two operands"; break; }
+    for (int k = 0; k < 2 && !bad; k++) {
+      const size_t *ix = k ? nd->p.mul.i1 : nd->p.mul.i0;
+      size_t m = net->node[nd->in[k]].size;
+      if (!ix && m != nd->size) bad = "MUL operand differs in size and has no index map";
+      for (size_t e = 0; ix && e < nd->size && !bad; e++) if (ix[e] >= m) bad = "MUL index map out of range";
+    }
     break;
   case CB_CONCAT: {
     size_t s = 0;
@@ -319,7 +330,7 @@ size_t net_param_count(const cb_net *net)
       break;
     }
     case CB_INPUT: case CB_ADD: case CB_CONCAT: case CB_RESHAPE: case CB_TRANSPOSE:
-    case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_KIND_COUNT:
+    case CB_ACT: case CB_MAXPOOL: case CB_SORT: case CB_MUL: case CB_KIND_COUNT:
       break;
     }
   }

@@ -43,6 +43,9 @@ typedef enum cb_kind {
   CB_MAXPOOL,     /* y[c,i,j] = max over the window of x[c,.,.] (pads are -inf) */
   CB_SORT,        /* y = x sorted within groups of g entries at stride `inner` (GroupSort,
                      MaxMin, FullSort, TopK): a permutation per input region (sort.h) */
+  CB_MUL,         /* y_e = x0[i0[e]] x1[i1[e]], two computed tensors (attention's products;
+                     MatMul between activations, broadcasting Mul and Div canonicalise to it);
+                     i0, i1 NULL: the operand has the output's size, read in place */
   CB_KIND_COUNT
 } cb_kind;
 
@@ -99,6 +102,7 @@ typedef struct cb_node {
                                           HardSigmoid, SELU), beta (HardSigmoid), gamma (SELU), lo/hi (Clip) */
     struct { cb_conv g; } pool;                        /* MAXPOOL */
     struct { int64_t g, inner; int desc; } sort;       /* SORT: group size, stride, 1 = largest first */
+    struct { size_t *i0, *i1; } mul;                   /* MUL: operand entries per output entry (NULL: e) */
   } p;
 } cb_node;
 
@@ -143,6 +147,9 @@ int node_monotone(const cb_node *n);
 int net_add_act(cb_net *net, cb_act type, const char *name, const char *op, int in, cb_error *err);
                                /* an activation node shaped as its input; index or status */
 
+/* MUL: the entry of an operand that output entry e reads (ix NULL: e itself). */
+static inline size_t mul_at(const size_t *ix, size_t e) { return ix ? ix[e] : e; }
+
 /* Checks and queries. */
 int net_check(const cb_net *net, cb_error *err);                  /* shapes chain, params finite */
 size_t net_param_count(const cb_net *net);                        /* weights + biases */
@@ -153,6 +160,13 @@ void cb_net_dump(const cb_net *net, FILE *f);                     /* one line pe
 /* Canonicalisation (canon.c): exact folds, dead-node removal. */
 int canon_run(cb_net *net, cb_error *err);
 int canon_sort(cb_net *net, cb_error *err);   /* canon_sort.c: GroupSort exports to one SORT */
+/* canon_attn.c: attention's blocks from canonical nodes; each returns the
+   index of its last node or a negative status.  MatMul of computed a
+   ([L,m,k] entries) and b ([L,k,n], or [L,n,k] when b_trans) to shape out;
+   Softmax (log_form: LogSoftmax) of x over `axis` (negative: from the end). */
+int net_add_matmul(cb_net *net, const char *name, const char *op, int a, int b, int64_t L, int64_t m, int64_t k,
+                   int64_t n, int b_trans, const cb_shape *out, cb_error *err);
+int net_add_softmax(cb_net *net, const char *name, const char *op, int x, int axis, int log_form, cb_error *err);
 
 /* Loaders. */
 int onnx_load(const char *path, cb_net **out, cb_error *err);

@@ -81,6 +81,10 @@ int ld_used(ld *L, const char *name);
    Mul of two computed tensors (FOLD_NO if none matches). */
 int ops_elem(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 int ops_fuse_product(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, cb_error *err);
+/* onnx_attn.c: MatMul of computed tensors or of many rows, Softmax/LogSoftmax
+   inside the net (FOLD_NO if none applies); Mul/Div (div = 1) of two computed tensors. */
+int ops_attn(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+int ops_product(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, int div, cb_error *err);
 /* onnx_ops.c: constant c broadcast (numpy rules) to shape s, in L->tmp. */
 double *ops_broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err);
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */

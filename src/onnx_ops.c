@@ -182,6 +182,7 @@ static int op_binary(ld *L, const Onnx__NodeProto *nd, char op, cb_error *err)
     return scale_binary(L, nd, op, b, a, 1, err);
   }
   if (op == '*' && (rc = ops_fuse_product(L, nd, a, b, err)) != FOLD_NO) return rc;   /* SiLU, GELU exports */
+  if (op == '*' || op == '/') return ops_product(L, nd, a, b, op == '/', err);         /* onnx_attn.c */
   if (op != '+')
     return ld_err(L, err, CB_EUNSUP, "%s of two computed tensors is not supported",
                   op == '-' ? "subtraction" : op == '*' ? "product" : "division");
@@ -611,6 +612,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
   if ((rc = ops_sort(L, nd, err)) != FOLD_NO) return rc;   /* onnx_sort.c: GroupSort exports */
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
+  if (!strcmp(op, "MatMul") && (rc = ops_attn(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "MatMul")) return op_matmul(L, nd, err);
   if (!strcmp(op, "Add")) return op_binary(L, nd, '+', err);
   if (!strcmp(op, "Sub")) return op_binary(L, nd, '-', err);
@@ -645,6 +647,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Concat")) return op_concat(L, nd, err);
   if (!strcmp(op, "Pad")) return ops_pad(L, nd, err);
   if (!strcmp(op, "Constant")) return op_constant(L, nd, err);
+  if ((!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && (rc = ops_attn(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "Softmax")) return op_softmax(L, nd, err);
   if (!strcmp(op, "Identity")) return ops_alias(L, nd, err);
   if (!strcmp(op, "Dropout")) {

@@ -180,6 +180,60 @@ static inline cb_net *net_groupsort(void)
   return net;
 }
 
+/* y = a .* b (same sizes): a product of two computed tensors. */
+static inline int mul2(cb_net *net, int a, int b)
+{
+  int in2[2] = {a, b}, i;
+  cb_error err = {0};
+  i = net_add(net, CB_MUL, "mul", "Mul", in2, 2, &net->node[a].shape, &err);
+  assert_true(i >= 0);
+  return i;
+}
+
+/* Products of activations (attention's kind of node): q .* k of two dense
+   maps of the input, a tanh gate times a dense branch, a square x .* x
+   (both operands one node), then a dense read-out. */
+static inline cb_net *net_products(void)
+{
+  int64_t d[2] = {1, 5};
+  cb_net *net = start(2, d);
+  int q = dense(net, 0, 6), k = dense(net, 0, 6), p = mul2(net, q, k);
+  int g = act(net, dense(net, p, 6), CB_ACT_TANH), v = dense(net, p, 6), h = mul2(net, g, v);
+  h = mul2(net, h, h);
+  dense(net, h, 4);
+  return net;
+}
+
+static inline int reshape3(cb_net *net, int in, int64_t a, int64_t b)
+{
+  int64_t d[3] = {1, a, b};
+  return add_node(net, CB_RESHAPE, in, 3, d);
+}
+
+/* One head of dot-product attention over 3 tokens of dimension 2, from
+   canon_attn.c's blocks: softmax(Q K^T) V, then a dense read-out.  log_form:
+   a LogSoftmax instead (over the other axis), feeding a tanh. */
+static inline cb_net *net_attention(int log_form)
+{
+  int64_t d[2] = {1, 6}, s33[3] = {1, 3, 3}, s32[3] = {1, 3, 2};
+  cb_net *net = start(2, d);
+  cb_error err = {0};
+  cb_shape s;
+  int q = reshape3(net, dense(net, 0, 6), 3, 2), k = reshape3(net, dense(net, 0, 6), 3, 2);
+  int v = reshape3(net, dense(net, 0, 6), 3, 2), sc, a, o;
+  shape_set(&s, 3, s33);
+  sc = net_add_matmul(net, "qk", "MatMul", q, k, 1, 3, 2, 3, 1, &s, &err);
+  assert_true(sc >= 0);
+  a = net_add_softmax(net, "softmax", "Softmax", sc, log_form ? 1 : -1, log_form, &err);
+  assert_true(a >= 0);
+  if (log_form) a = act(net, a, CB_ACT_TANH);
+  shape_set(&s, 3, s32);
+  o = net_add_matmul(net, "av", "MatMul", a, v, 1, 3, 3, 2, 0, &s, &err);
+  assert_true(o >= 0);
+  dense(net, flatten(net, o), 3);
+  return net;
+}
+
 /* Residual ADD, CONCAT, TRANSPOSE, and a max pool feeding dense layers. */
 static inline cb_net *net_residual(void)
 {

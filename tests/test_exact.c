@@ -571,6 +571,18 @@ static void test_random_nets(void **state)
     net = net_groupsort();       /* AFFINE and SORT: exact points */
     check_net(net, 1, 1e-9);
     cb_net_free(net);
+    net = net_products();        /* MUL of intervals (behind a tanh) */
+    check_net(net, 0, 1e-9);
+    cb_net_free(net);
+    {                            /* MUL of points: exact */
+      int64_t d[2] = {1, 4};
+      int q, kk;
+      net = start(2, d);
+      q = dense(net, 0, 5); kk = dense(net, 0, 5);
+      dense(net, mul2(net, q, kk), 3);
+      check_net(net, 1, 1e-9);
+      cb_net_free(net);
+    }
   }
   net = cancellation();          /* PL and exact: points; the double pass is off by ~2^-22 */
   check_net(net, 1, 1e-6);

@@ -81,6 +81,18 @@ static void k_add(tiny *t)
   t->x[0] = 1.5; t->x[1] = -2; t->want[0] = 3; t->want[1] = -4;
 }
 
+/* x .* x of x = [[1.5, -2]] -> [2.25, 4]. */
+static void k_mul(tiny *t)
+{
+  int in[2] = {0, 0};
+  cb_shape s;
+  cb_error err = {0};
+  t->net = with_input(2, d2);
+  shape_set(&s, 2, d2);
+  assert_true(net_add(t->net, CB_MUL, "mul", "Mul", in, 2, &s, &err) == 1);
+  t->x[0] = 1.5; t->x[1] = -2; t->want[0] = 2.25; t->want[1] = 4;
+}
+
 /* concat([x, relu(x)], axis 1) of x = [[-1, 2]] -> [-1, 2, 0, 2]. */
 static void k_concat(tiny *t)
 {
@@ -184,6 +196,7 @@ static void (*const builders[])(tiny *) = {
   [CB_INPUT] = k_input, [CB_AFFINE] = k_affine, [CB_SCALE] = k_scale, [CB_CONV] = k_conv,
   [CB_ADD] = k_add, [CB_CONCAT] = k_concat, [CB_RESHAPE] = k_reshape, [CB_TRANSPOSE] = k_transpose,
   [CB_ACT] = k_relu, [CB_MAXPOOL] = k_maxpool, [CB_SORT] = k_sort,
+  [CB_MUL] = k_mul,
 };
 _Static_assert(sizeof builders / sizeof builders[0] == CB_KIND_COUNT, "every kind needs a forward oracle");
 static void (*const act_builders[])(tiny *) = {

@@ -134,6 +134,16 @@ static cb_net *one_node(cb_kind k, cb_act a, int rep)
     net->node[i].p.sort.g = 3; net->node[i].p.sort.inner = 2; net->node[i].p.sort.desc = 1;
     return net;
   }
+  case CB_MUL: {   /* x .* (W x + b): two correlated operands of both signs */
+    int in[2] = {0, 0};
+    net = input(2, v4);
+    i = add(net, CB_AFFINE, in2, 1, 2, v4);
+    net->node[i].p.aff.out = 4; net->node[i].p.aff.in = 4;
+    net->node[i].p.aff.W = rvec(net, 16, -1, 1); net->node[i].p.aff.b = rvec(net, 4, -0.5, 0.5);
+    in[1] = i;
+    add(net, CB_MUL, in, 2, 2, v4);
+    return net;
+  }
   case CB_KIND_COUNT: break;
   }
   fail_msg("no net for kind %d", (int)k);

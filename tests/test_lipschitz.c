@@ -562,6 +562,23 @@ static void test_property_random(void **st)
     assert_true(dag.blocks > 0 && dag.tighter > 0);
     assert_true(one.worst > (norms[ni] == CB_NORM_2 ? 0.999 : 0.99));  /* the sharp pairs reach K */
   }
+  {   /* MUL has no global constant: a net with one is refused by name, not given a K */
+    int64_t d[2] = {1, 3};
+    int in2[2] = {0, 0};
+    cb_net *net = net_new("mul", "test");
+    lip_opts o;
+    lip_result *r = NULL;
+    cb_error err = {0};
+    tadd(net, CB_INPUT, NULL, 0, 2, d);
+    tadd(net, CB_MUL, in2, 2, 2, d);
+    net->output = 1;
+    lip_opts_init(&o);
+    assert_int_equal(lip_analyze(net, &o, &r, &err), CB_EUNSUP);
+    assert_non_null(strstr(err.msg, "kind MUL"));
+    lip_result_free(r);
+    seen[CB_MUL] = 1;
+    cb_net_free(net);
+  }
   for (int k = 0; k < CB_KIND_COUNT; k++) if (!seen[k]) fail_msg("kind %s not covered", cb_kind_info[k].name);
 }
 

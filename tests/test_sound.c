@@ -357,6 +357,13 @@ static void test_dense(void **st) { (void)st; sound_net(net_dense(), "dense"); }
 static void test_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
 static void test_groupsort(void **st) { (void)st; sound_net(net_groupsort(), "groupsort"); }
+static void test_products(void **st) { (void)st; sound_net(net_products(), "products"); }
+static void test_attention(void **st)
+{
+  (void)st;
+  sound_net(net_attention(0), "attention");
+  sound_net(net_attention(1), "attention (log-softmax)");
+}
 static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 
 /* Every activation of the table (act.h) in a dense net of its own, and in one
@@ -698,6 +705,8 @@ int main(void)
     cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
+    cmocka_unit_test(test_products),
+    cmocka_unit_test(test_attention),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

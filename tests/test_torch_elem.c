@@ -11,6 +11,7 @@
 ** CROWN, CROWN-IBP and alpha-CROWN bounds on an L-inf ball around the first
 ** row hold 500 sampled points (corners and inside) with zero tolerance.
 ** The exact evaluator's enclosure at every row holds the forward output.
+** The same checks run on tests/data/attn/ (attention nets, gen_attn.py).
 */
 #include <math.h>
 #include "testutil.h"
@@ -129,8 +130,94 @@ static void test_torch_elem(void **st)
   assert_true(n >= 8);
 }
 
+/*
+** Issue 19 acceptance 3, side by side with recorded auto_LiRPA 0.5.0 margin
+** lower bounds (tests/data/attn/NET.alirpa.json, written by
+** bench/attn_vs_alirpa.py --write-ref): cerbere's CROWN margins on every
+** recorded row, alpha-CROWN's on the first row of the cheap net (alpha on
+** the attention block takes seconds per row).  Prints the worst amount by
+** which we are looser (> 0) per cell and whether it is within the
+** acceptance's 1e-4; fails if any is looser by more than 2.5e-3 (what we
+** measured, 2e-3 at worst, with room for libm differences): a guard, not
+** the acceptance, which is not met yet (bench/RESULTS.md).
+*/
+static void vs_alirpa(const char *name)
+{
+  char p[512];
+  cJSON *J;
+  const cJSON *b, *labels;
+  cb_net *net;
+  cb_data *x;
+  cb_bnet bn;
+  cb_error err = {0};
+  size_t no, n;
+  snprintf(p, sizeof p, "tests/data/attn/%s.alirpa.json", name);
+  J = load_json(p);
+  assert_non_null(J);
+  snprintf(p, sizeof p, "tests/data/attn/%s.onnx", name);
+  net = must_load(p);
+  no = cb_net_output_size(net);
+  n = cb_net_input_size(net);
+  snprintf(p, sizeof p, "tests/data/attn/%s.in.csv", name);
+  x = must_csv(p, n);
+  labels = cJSON_GetObjectItem(J, "labels");
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  cJSON_ArrayForEach(b, cJSON_GetObjectItem(J, "bounds")) {
+    double eps = cJSON_GetObjectItem(b, "eps")->valuedouble, worst = -HUGE_VAL;
+    int alpha = !strcmp(cJSON_GetObjectItem(b, "method")->valuestring, "alpha-crown");
+    const cJSON *rows = cJSON_GetObjectItem(b, "margin_lb");
+    size_t nr = alpha ? (strcmp(name, "gated") ? 0 : 1) : (size_t)cJSON_GetArraySize(rows);
+    for (size_t r = 0; r < nr; r++) {
+      int lab = cJSON_GetArrayItem(labels, (int)r)->valueint;
+      double *C = calloc((no - 1) * no, sizeof *C), *lb = malloc(no * sizeof *lb);
+      cb_set ball = {CB_NORM_INF, eps, n, cb_data_x(x, r), NULL, NULL};
+      cb_ws *ws = ws_new(&bn, &ball, &err);
+      size_t q = 0;
+      assert_non_null(ws);
+      for (size_t j = 0; j < no; j++)
+        if ((int)j != lab) { C[q * no + (size_t)lab] = 1; C[q * no + j] = -1; q++; }
+      if (bounds_run(ws, alpha ? CB_ALPHA_CROWN : CB_CROWN, &err) != CB_OK || bounds_spec(ws, C, q, lb, NULL, &err) != CB_OK)
+        fail_msg("%s: %s", name, err.msg);
+      for (size_t k = 0; k < q; k++) {
+        double a = cJSON_GetArrayItem(cJSON_GetArrayItem(rows, (int)r), (int)k)->valuedouble;
+        if (a - lb[k] > worst) worst = a - lb[k];
+      }
+      ws_free(ws);
+      free(C); free(lb);
+    }
+    if (!nr) continue;
+    printf("  %-10s %-11s eps %.2f: %zu rows, worst (auto_LiRPA - cerbere) margin lb %+.3g: %s\n", name,
+           alpha ? "alpha-crown" : "crown", eps, nr, worst, worst <= 1e-4 ? "within 1e-4" : "LOOSER than 1e-4");
+    if (worst > 2.5e-3) fail_msg("%s %s eps %g: looser than auto_LiRPA by %g", name, alpha ? "alpha-crown" : "crown", eps, worst);
+  }
+  bnet_free(&bn);
+  cb_data_free(x);
+  cb_net_free(net);
+  cJSON_Delete(J);
+}
+
+static void test_attn_vs_alirpa(void **st)
+{
+  (void)st;
+  vs_alirpa("attn_block");
+  vs_alirpa("gated");
+}
+
+/* tests/data/attn/ (tests/data/gen_attn.py): a 2-layer attention block
+   (2 heads, q k^T / sqrt d, Softmax inside the net, a @ v, residual, ReLU
+   MLP) and products / quotients of activations with a LogSoftmax, through
+   the same checks. */
+static void test_attn(void **st)
+{
+  int n = each_onnx("tests/data/attn", check_net);
+  (void)st;
+  printf("%d attention nets checked\n", n);
+  assert_true(n >= 2);
+}
+
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem) };
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_attn),
+                                        cmocka_unit_test(test_attn_vs_alirpa) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

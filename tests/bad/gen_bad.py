@@ -123,20 +123,22 @@ def ops():
          ["bad_sin_3", "bad_cos_4"], "two unsupported ops on parallel branches (Sin node bad_sin_3, "
          "Cos node bad_cos_4, joined by an Add): the message must name both")
 
-    # Softmax not last
+    # Softmax not last, over an axis the tensor does not have (a Softmax in the middle is supported since
+    # the attention kinds; before, this file had axis=1 and was refused for its place)
     n0, i0 = gemm("sm_gemm_0", "input", 5, 4)
-    n1 = helper.make_node("Softmax", ["sm_gemm_0_out"], ["sm"], name="mid_softmax_31", axis=1)
+    n1 = helper.make_node("Softmax", ["sm_gemm_0_out"], ["sm"], name="mid_softmax_31", axis=5)
     n2, i2 = gemm("sm_gemm_1", "sm", 4, 3)
     save("softmax_middle.onnx",
          model([n0, n1, n2], i0 + i2, [vi("input", [1, 5])], [vi("sm_gemm_1_out", [1, 3])]),
-         ["mid_softmax_31"], "Softmax in the middle of the graph (only a trailing one can be dropped)")
+         ["mid_softmax_31"], "Softmax mid_softmax_31 in the middle of the graph over axis 5 of a 2-D tensor")
 
-    # product of two computed tensors
+    # product of two computed tensors whose shapes do not broadcast (a product of two computed tensors is
+    # supported since the attention kinds; before, both were [1,4] and the file was refused for the product)
     na, ia = gemm("bl_gemm_a", "input", 5, 4)
-    nb, ib = gemm("bl_gemm_b", "input", 5, 4)
+    nb, ib = gemm("bl_gemm_b", "input", 5, 3)
     n1 = helper.make_node("Mul", ["bl_gemm_a_out", "bl_gemm_b_out"], ["prod"], name="bilinear_mul_34")
     save("bilinear_mul.onnx", model([na, nb, n1], ia + ib, [vi("input", [1, 5])], [vi("prod", [1, 4])]),
-         ["bilinear_mul_34"], "Mul of two computed tensors (not a constant scaling)")
+         ["bilinear_mul_34"], "Mul bilinear_mul_34 of two computed tensors [1,4] and [1,3]")
 
     # Dropout in training mode (opset 13: training_mode input = true)
     n0, i0 = gemm("td_gemm", "input", 5, 4)
