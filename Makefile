@@ -43,6 +43,9 @@ INC_bounds  := $(INC_src) -Ibounds
 INC_lip     := $(INC_bounds) -Ilip
 INC_certify := $(INC_lip) -Icertify
 INC_cli     := $(INC_certify) -Icli
+# check/ (the proof checker) sees src/ only: it must not trust the code whose
+# answers it checks (build/cerbere-check links check/ and src/ objects alone).
+INC_check   := $(INC_src) -Icheck
 LIB_FLOORS  := src bounds lip certify
 FLOORS      := $(LIB_FLOORS) $(wildcard cli)
 floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gnu
@@ -53,6 +56,8 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+SRC_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(wildcard src/*.c))
+CHECK_OBJ := $(B)/check/check.o
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 # The library's version is CB_VERSION in the public header; the soname
@@ -64,7 +69,7 @@ SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
 .PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
+all: $(B)/cerbere $(B)/cerbere-check $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -201,7 +206,12 @@ $(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
 	ln -sf $(SO_REAL) $(B)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(B)/libcerbere.so
 
-$(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
+$(B)/cerbere: $(CLI_OBJ) $(CHECK_OBJ) $(B)/libcerbere.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The proof checker alone: check/ and src/ objects, nothing of bounds/, lip/,
+# certify/ or cli/ (tests/run_proof.sh builds it and checks its symbols).
+$(B)/cerbere-check: $(B)/check/main.o $(CHECK_OBJ) $(SRC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.
