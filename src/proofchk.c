@@ -32,7 +32,9 @@
 */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,9 +132,14 @@ static double dy_round(const dy *a, int up, dy *p, mpz_t t)
 
 /* ---- the checker's state ---- */
 
+typedef __int128 i128;     /* GCC and clang: back-substitution sums, exact (see grid_of) */
+
 typedef struct pnode {    /* one node, parameters split into mantissas once */
   dd *W, *b;              /* AFFINE: out x in, out; SCALE: a, b (size each) */
   size_t in, out;
+  int64_t *Wi;            /* W (SCALE: a) on the grid 2^F: W = Wi 2^F exactly, |Wi| < 2^wbits */
+  long F;
+  size_t ns, *so, *sj;    /* entries off that grid (tiny next to the largest): bounded one by one */
   signed char *sign;      /* a node feeding a ReLU: the leaf's split per entry (0: none) */
 } pnode;
 
@@ -141,7 +148,10 @@ struct pchk {
   const vnn_spec *spec;
   pnode *pn;
   double **lo, **hi;      /* per node: bounds on the current leaf */
-  dy *c0, *c1;            /* back-substitution rows, max node size each */
+  dy *c0, *c1;            /* exact rows (the output's combined row), max node size each */
+  int64_t *ci;            /* the back-substitution row: ci 2^E, |ci| <= 2^53 */
+  i128 *v;                /* its next value before renormalising */
+  long E;
   size_t maxn;
   dy acc, acc2, p;
   mpz_t t;
@@ -171,6 +181,34 @@ static dd *dd_array(const double *v, size_t n, int *ok)
   return r;
 }
 
+/* The fixed-point grid of a weight array: F so that every entry whose
+   lowest set bit is >= F is Wi 2^F with |Wi| < 2^wbits, wbits leaving room
+   for sums of n products with 54-bit rows in 126 bits; the other entries
+   (at least 2^(wbits - 54) times smaller than the largest) go to the
+   sparse list, bounded one by one (exactly) during back-substitution. */
+static int grid_of(pnode *q, const dd *W, size_t n, size_t nsum)
+{
+  long top = LONG_MIN, wbits = 62, lg = 0;
+  size_t ns = 0;
+  while (((size_t)1 << lg) < nsum + 1) lg++;
+  if (126 - 55 - lg < wbits) wbits = 126 - 55 - lg;
+  for (size_t k = 0; k < n; k++) if (W[k].m) {
+    long t = W[k].e + 64 - __builtin_clzl((unsigned long)labs(W[k].m));
+    if (t > top) top = t;
+  }
+  q->F = top == LONG_MIN ? 0 : top - wbits;
+  if (!(q->Wi = cb_calloc(n ? n : 1, sizeof *q->Wi))) return CB_ENOMEM;
+  for (size_t k = 0; k < n; k++) {
+    if (!W[k].m) continue;
+    if (W[k].e >= q->F) q->Wi[k] = W[k].m * (1L << (W[k].e - q->F)); else ns++;
+  }
+  q->so = cb_alloc((ns + 1) * sizeof *q->so);
+  q->sj = cb_alloc((ns + 1) * sizeof *q->sj);
+  if (!q->so || !q->sj) return CB_ENOMEM;
+  for (size_t k = 0; k < n; k++) if (W[k].m && W[k].e < q->F) { q->so[q->ns] = k; q->sj[q->ns++] = k; }
+  return CB_OK;
+}
+
 static int prep_node(pchk *P, int i)
 {
   const cb_node *nd = &P->net->node[i];
@@ -179,9 +217,11 @@ static int prep_node(pchk *P, int i)
   if (nd->kind == CB_AFFINE) {
     q->in = nd->p.aff.in; q->out = nd->p.aff.out;
     if (!(q->W = dd_array(nd->p.aff.W, q->in * q->out, &ok)) || !(q->b = dd_array(nd->p.aff.b, q->out, &ok))) return CB_ENOMEM;
+    if (grid_of(q, q->W, q->in * q->out, q->out) != CB_OK) return CB_ENOMEM;
   } else if (nd->kind == CB_SCALE) {
     q->in = q->out = nd->size;
     if (!(q->W = dd_array(nd->p.scale.a, nd->size, &ok)) || !(q->b = dd_array(nd->p.scale.b, nd->size, &ok))) return CB_ENOMEM;
+    if (grid_of(q, q->W, nd->size, 1) != CB_OK) return CB_ENOMEM;
   }
   if (i + 1 < P->net->n && P->net->node[i + 1].kind == CB_ACT && !(q->sign = cb_calloc(nd->size + 1, 1))) return CB_ENOMEM;
   if (!(P->lo[i] = cb_alloc((nd->size + 1) * sizeof(double))) || !(P->hi[i] = cb_alloc((nd->size + 1) * sizeof(double)))) return CB_ENOMEM;
@@ -213,6 +253,7 @@ int pchk_new(const cb_net *net, const vnn_spec *spec, pchk **out, cb_error *err)
   if (rc == CB_OK && spec->ny > P->maxn) P->maxn = spec->ny;
   if (rc == CB_OK && (!(P->c0 = cb_calloc(P->maxn, sizeof *P->c0)) || !(P->c1 = cb_calloc(P->maxn, sizeof *P->c1)))) rc = CB_ENOMEM;
   if (rc == CB_OK) for (size_t k = 0; k < P->maxn; k++) { dy_init(&P->c0[k]); dy_init(&P->c1[k]); }
+  if (rc == CB_OK && (!(P->ci = cb_calloc(P->maxn, sizeof *P->ci)) || !(P->v = cb_calloc(P->maxn, sizeof *P->v)))) rc = CB_ENOMEM;
   if (rc != CB_OK) {
     if (P->c0 && !P->c1) { cb_free(P->c0); P->c0 = NULL; }
     pchk_free(P);
@@ -228,113 +269,211 @@ void pchk_free(pchk *P)
   if (!P) return;
   for (int i = 0; P->pn && i < P->net->n; i++) {
     cb_free(P->pn[i].W); cb_free(P->pn[i].b); cb_free(P->pn[i].sign);
+    cb_free(P->pn[i].Wi); cb_free(P->pn[i].so); cb_free(P->pn[i].sj);
     if (P->lo) cb_free(P->lo[i]);
     if (P->hi) cb_free(P->hi[i]);
   }
   if (P->c0 && P->c1) for (size_t k = 0; k < P->maxn; k++) { dy_clear(&P->c0[k]); dy_clear(&P->c1[k]); }
-  cb_free(P->c0); cb_free(P->c1);
+  cb_free(P->c0); cb_free(P->c1); cb_free(P->ci); cb_free(P->v);
   cb_free(P->pn); cb_free(P->lo); cb_free(P->hi);
   mpz_clear(P->t); dy_clear(&P->acc); dy_clear(&P->acc2); dy_clear(&P->p);
   cb_free(P);
 }
 
-/* ---- step 2: back-substitution ---- */
+/* ---- step 2: back-substitution, in fixed point ----
+** The row is ci 2^E with |ci| <= 2^53 (int64); a node's step makes exact
+** 128-bit integers v 2^G (products of ci with the grid weights Wi 2^F, or
+** with ReLU slopes S 2^-30), and renorm() keeps their top 53 bits: v =
+** q 2^s + r with 0 <= r < 2^s, the row becomes q 2^(G+s) and r 2^G . x
+** >= r 2^G lo goes into the constant, exactly (mpz). */
 
-/* cst += min over x in [lo, hi] of c . x, entry by entry. */
-static void concretise(pchk *P, const dy *c, size_t n, const double *lo, const double *hi, dy *cst)
+/* cst += a 2^e (a a 128-bit integer). */
+static void add_i128(pchk *P, dy *cst, i128 a, long e)
 {
-  for (size_t k = 0; k < n; k++) {
-    int s = mpz_sgn(c[k].m);
-    if (s) dy_addmul(cst, &c[k], dd_of(s > 0 ? lo[k] : hi[k]), &P->p, P->t);
-  }
+  int neg = a < 0;
+  unsigned __int128 u = neg ? -(unsigned __int128)a : (unsigned __int128)a;
+  mpz_set_ui(P->p.m, (unsigned long)(u >> 64));
+  mpz_mul_2exp(P->p.m, P->p.m, 64);
+  mpz_add_ui(P->p.m, P->p.m, (unsigned long)u);
+  if (neg) mpz_neg(P->p.m, P->p.m);
+  P->p.e = e;
+  dy_add(cst, cst, &P->p, P->t);
 }
 
-/* AFFINE node i: cst += c . b; d = W^T c, rounded to doubles, the residual
-   concretised over node i-1's box. */
-static void back_affine(pchk *P, int i, dy *c, dy *d, dy *cst)
+/* cst += c 2^e * w for an int64 c and a double w, exactly. */
+static void add_cw(pchk *P, dy *cst, int64_t c, long e, dd w)
+{
+  if (!c || !w.m) return;
+  mpz_set_si(P->p.m, c);
+  mpz_mul_si(P->p.m, P->p.m, w.m);
+  P->p.e = e + w.e;
+  dy_add(cst, cst, &P->p, P->t);
+}
+
+/* cst += c 2^e * w * x for an int64 c and doubles w, x, exactly. */
+static void add_cwx(pchk *P, dy *cst, int64_t c, long e, dd w, double x)
+{
+  dd d = dd_of(x);
+  if (!c || !w.m || !d.m) return;
+  mpz_set_si(P->p.m, c);
+  mpz_mul_si(P->p.m, P->p.m, w.m);
+  mpz_mul_si(P->p.m, P->p.m, d.m);
+  P->p.e = e + w.e + d.e;
+  dy_add(cst, cst, &P->p, P->t);
+}
+
+static int bits128(i128 a)
+{
+  unsigned __int128 u = a < 0 ? -(unsigned __int128)a : (unsigned __int128)a;
+  unsigned long h = (unsigned long)(u >> 64), l = (unsigned long)u;
+  return h ? 128 - __builtin_clzl(h) : l ? 64 - __builtin_clzl(l) : 0;
+}
+
+/* P->v (n entries, 2^G) over the box [lo, hi] -> P->ci 2^E, residual to cst. */
+static void renorm(pchk *P, size_t n, long G, const double *lo, dy *cst)
+{
+  int B = 0, sh;
+  for (size_t j = 0; j < n; j++) { int b = bits128(P->v[j]); if (b > B) B = b; }
+  sh = B > 53 ? B - 53 : 0;
+  for (size_t j = 0; j < n; j++) {
+    i128 q = P->v[j] >> sh, r = P->v[j] - (q << sh);   /* arithmetic shift: floor */
+    if (r) {
+      dd l = dd_of(lo[j]);
+      if (l.m) { i128 t = r; dy_zero(&P->acc2); add_i128(P, &P->acc2, t, 0); mpz_mul_si(P->acc2.m, P->acc2.m, l.m); P->acc2.e += G + l.e; dy_add(cst, cst, &P->acc2, P->t); dy_zero(&P->acc2); }
+    }
+    P->ci[j] = (int64_t)q;
+  }
+  P->E = G + sh;
+}
+
+/* AFFINE node i: cst += c . b; v = W^T c on the grid; entries off the grid
+   bounded alone over x's box; renormalised over node i-1's box. */
+static void back_affine(pchk *P, int i, dy *cst)
 {
   const pnode *q = &P->pn[i];
   const double *lo = P->lo[i - 1], *hi = P->hi[i - 1];
-  for (size_t j = 0; j < q->in; j++) dy_zero(&d[j]);
+  for (size_t j = 0; j < q->in; j++) P->v[j] = 0;
   for (size_t o = 0; o < q->out; o++) {
-    if (!mpz_sgn(c[o].m)) continue;
-    dy_addmul(cst, &c[o], q->b[o], &P->p, P->t);
-    for (size_t j = 0; j < q->in; j++) dy_addmul(&d[j], &c[o], q->W[o * q->in + j], &P->p, P->t);
+    int64_t c = P->ci[o];
+    const int64_t *w = q->Wi + o * q->in;
+    if (!c) continue;
+    add_cw(P, cst, c, P->E, q->b[o]);
+    for (size_t j = 0; j < q->in; j++) P->v[j] += (i128)c * w[j];
   }
-  for (size_t j = 0; j < q->in; j++) {
-    double v;
-    if (!mpz_sgn(d[j].m)) continue;
-    v = dy_approx(&d[j]);
-    if (!isfinite(v)) v = 0;
-    dy_set_d(&P->acc2, -v);
-    dy_add(&P->acc2, &d[j], &P->acc2, P->t);          /* residual d_j - v, exact */
-    if (mpz_sgn(P->acc2.m)) dy_addmul(cst, &P->acc2, dd_of(mpz_sgn(P->acc2.m) > 0 ? lo[j] : hi[j]), &P->p, P->t);
-    dy_set_d(&d[j], v);
+  for (size_t k = 0; k < q->ns; k++) {
+    size_t o = q->so[k] / q->in, j = q->so[k] % q->in;
+    int64_t c = P->ci[o];
+    dd w = q->W[q->so[k]];
+    if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
   }
+  renorm(P, q->in, P->E + q->F, lo, cst);
 }
 
-/* ReLU node i over node i-1's box (the lines of the header). */
-static void back_relu(pchk *P, int i, dy *c, dy *d, dy *cst)
+/* SCALE node i: y = a x + b elementwise, the same on its diagonal grid. */
+static void back_scale(pchk *P, int i, dy *cst)
+{
+  const pnode *q = &P->pn[i];
+  const double *lo = P->lo[i - 1], *hi = P->hi[i - 1];
+  for (size_t k = 0; k < q->out; k++) {
+    add_cw(P, cst, P->ci[k], P->E, q->b[k]);
+    P->v[k] = (i128)P->ci[k] * q->Wi[k];
+  }
+  for (size_t k = 0; k < q->ns; k++) {
+    size_t j = q->so[k];
+    int64_t c = P->ci[j];
+    dd w = q->W[j];
+    if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
+  }
+  renorm(P, q->out, P->E + q->F, lo, cst);
+}
+
+/* ReLU node i over node i-1's box [l, u] (the lines of the header; the
+   upper slope is s = S 2^-30, S = floor(2^30 u / (u - l)) in [0, 2^30]). */
+static void back_relu(pchk *P, int i, dy *cst)
 {
   const double *l = P->lo[i - 1], *u = P->hi[i - 1];
   for (size_t j = 0; j < P->net->node[i].size; j++) {
-    int s = mpz_sgn(c[j].m);
-    if (!s || u[j] <= 0) { dy_zero(&d[j]); continue; }
-    if (l[j] >= 0) { dy_set(&d[j], &c[j]); continue; }
-    if (s > 0) {
-      if (u[j] > -l[j]) dy_set(&d[j], &c[j]); else dy_zero(&d[j]);
-      continue;
-    }
+    int64_t c = P->ci[j];
+    if (!c || u[j] <= 0) { P->v[j] = 0; continue; }
+    if (l[j] >= 0 || (c > 0 && u[j] > -l[j])) { P->v[j] = (i128)c << 30; continue; }
+    if (c > 0) { P->v[j] = 0; continue; }
     {
-      double sl = u[j] / (u[j] - l[j]);
-      dd sd = dd_of(sl);
-      if (!(sl >= 0 && sl <= 1)) sd = dd_of(1);   /* any slope in [0, 1] is valid with its t */
-      /* t = max(-s l, u - s u), exact */
+      double sl = floor(ldexp(u[j] / (u[j] - l[j]), 30));
+      int64_t S = sl >= 0 && sl <= 1073741824.0 ? (int64_t)sl : 1073741824;
+      dd sd = {S, -30};
+      dy w;
+      dy_init(&w);
       dy_set_d(&P->acc2, l[j]);
       dy_mul_dd(&P->acc2, &P->acc2, sd);
       mpz_neg(P->acc2.m, P->acc2.m);                  /* -s l */
       dy_set_d(&P->p, u[j]);
       dy_mul_dd(&P->p, &P->p, sd);
       mpz_neg(P->p.m, P->p.m);
-      {
-        dy w;
-        dy_init(&w);
-        dy_set_d(&w, u[j]);
-        dy_add(&w, &w, &P->p, P->t);                  /* u - s u */
-        if (dy_cmp(&w, &P->acc2, P->t) > 0) dy_set(&P->acc2, &w);
-        dy_clear(&w);
-      }
-      mpz_mul(P->acc2.m, P->acc2.m, c[j].m);          /* c_j t */
-      P->acc2.e += c[j].e;
+      dy_set_d(&w, u[j]);
+      dy_add(&w, &w, &P->p, P->t);                    /* u - s u */
+      if (dy_cmp(&w, &P->acc2, P->t) > 0) dy_set(&P->acc2, &w);
+      mpz_mul_si(P->acc2.m, P->acc2.m, c);            /* c 2^E t */
+      P->acc2.e += P->E;
       dy_add(cst, cst, &P->acc2, P->t);
-      dy_mul_dd(&d[j], &c[j], sd);
+      dy_zero(&P->acc2);
+      dy_clear(&w);
+      P->v[j] = (i128)c * S;
     }
   }
+  renorm(P, P->net->node[i].size, P->E - 30, l, cst);
 }
 
-/* *cst = a lower bound of c . v(s) over the leaf (c: node s's size, P->c0
-   or P->c1; overwritten). */
+/* *cst = a lower bound of (P->ci 2^P->E) . v(s) over the leaf. */
 static void back_lower(pchk *P, int s, dy *cst)
 {
-  dy *c = P->c0, *d = P->c1;
+  const double *lo = P->lo[0], *hi = P->hi[0];
   dy_zero(cst);
+  dy_zero(&P->acc2);
   for (int i = s; i > 0; i--) {
-    const cb_node *nd = &P->net->node[i];
-    dy *t;
-    switch (nd->kind) {
-    case CB_AFFINE: back_affine(P, i, c, d, cst); break;
-    case CB_SCALE:
-      for (size_t k = 0; k < nd->size; k++) {
-        dy_addmul(cst, &c[k], P->pn[i].b[k], &P->p, P->t);
-        dy_mul_dd(&d[k], &c[k], P->pn[i].W[k]);
-      }
-      break;
-    case CB_ACT: back_relu(P, i, c, d, cst); break;
-    default: continue;   /* RESHAPE: the same entries */
+    switch (P->net->node[i].kind) {
+    case CB_AFFINE: back_affine(P, i, cst); break;
+    case CB_SCALE: back_scale(P, i, cst); break;
+    case CB_ACT: back_relu(P, i, cst); break;
+    default: break;   /* RESHAPE: the same entries */
     }
-    t = c; c = d; d = t;
   }
-  concretise(P, c, P->net->node[0].size, P->lo[0], P->hi[0], cst);
+  for (size_t k = 0; k < P->net->node[0].size; k++)
+    if (P->ci[k]) add_cw(P, cst, P->ci[k], P->E, dd_of(P->ci[k] > 0 ? lo[k] : hi[k]));
+}
+
+/* The exact row g (P->c0, node `o`'s size) on the fixed-point grid: its
+   rounding residual bounded over node o's box into cst. */
+static void row_from_exact(pchk *P, int o, dy *cst)
+{
+  size_t n = P->net->node[o].size;
+  long emin = LONG_MAX, top = LONG_MIN;
+  for (size_t j = 0; j < n; j++) if (mpz_sgn(P->c0[j].m)) {
+    long t = P->c0[j].e + (long)mpz_sizeinbase(P->c0[j].m, 2);
+    if (t > top) top = t;
+    if (P->c0[j].e < emin) emin = P->c0[j].e;
+  }
+  dy_zero(cst);
+  if (top == LONG_MIN) { for (size_t j = 0; j < n; j++) P->ci[j] = 0; P->E = 0; return; }
+  P->E = top - 53;
+  for (size_t j = 0; j < n; j++) {
+    dy *g = &P->c0[j];
+    /* q = floor(g / 2^E), r = g - q 2^E >= 0 */
+    if (g->e >= P->E) mpz_mul_2exp(P->t, g->m, (mp_bitcnt_t)(g->e - P->E));
+    else mpz_fdiv_q_2exp(P->t, g->m, (mp_bitcnt_t)(P->E - g->e));
+    P->ci[j] = mpz_get_si(P->t);
+    mpz_mul_2exp(P->p.m, P->t, 0);
+    P->p.e = P->E;
+    mpz_neg(P->p.m, P->p.m);
+    dy_add(&P->acc2, g, &P->p, P->t);                 /* r */
+    if (mpz_sgn(P->acc2.m)) {
+      dd l = dd_of(P->lo[o][j]);
+      mpz_mul_si(P->acc2.m, P->acc2.m, l.m);
+      P->acc2.e += l.e;
+      dy_add(cst, cst, &P->acc2, P->t);
+    }
+    dy_zero(&P->acc2);
+  }
+  (void)emin;
 }
 
 /* ---- step 1: node bounds on the leaf ---- */
@@ -381,8 +520,9 @@ static void crown_node(pchk *P, int i)
   for (size_t j = 0; j < n; j++) {
     for (int side = 0; side < 2 && P->lo[i][j] < 0 && P->hi[i][j] > 0; side++) {
       double v;
-      for (size_t k = 0; k < n; k++) dy_zero(&P->c0[k]);
-      mpz_set_si(P->c0[j].m, side ? -1 : 1);
+      for (size_t k = 0; k < n; k++) P->ci[k] = 0;
+      P->ci[j] = side ? -1 : 1;
+      P->E = 0;
       back_lower(P, i, &P->acc);
       v = dy_round(&P->acc, 0, &P->p, P->t);
       if (!side && v > P->lo[i][j]) P->lo[i][j] = v;
@@ -446,7 +586,10 @@ static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why,
     dy_set_d(&P->acc2, k->b_up[r]);
     dy_addmul(&rhs, &P->acc2, l, &P->p, P->t);
   }
+  row_from_exact(P, o, &P->acc);
+  dy_set(&P->c1[0], &P->acc);
   back_lower(P, o, &P->acc);
+  dy_add(&P->acc, &P->acc, &P->c1[0], P->t);
   if (dy_cmp(&P->acc, &rhs, P->t) > 0) { dy_clear(&rhs); return 1; }
   {
     double lb = dy_round(&P->acc, 1, &P->p, P->t), rb = dy_round(&rhs, 0, &P->p, P->t);
