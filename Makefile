@@ -109,7 +109,7 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
+# (T=cli_errors, bad_inputs, proof_cli, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
 # report_browser, predict, verify_witness); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
@@ -129,7 +129,7 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # runs them all.
 CHECK_FAST := forward ops linalg nnet_csv npy oom limits reference exact grad bounds \
               attack adversarial verify beta report benchmarks \
-              cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness
+              cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness proof
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
 	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
 

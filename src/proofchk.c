@@ -612,11 +612,13 @@ int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pch
         return 0;
       }
   set_signs(P, sp, ns, 1);
-  ok = leaf_bounds(P, lo, hi);
+  ok = leaf_bounds(P, lo, hi);                      /* 0: the region is empty, nothing to refute */
   if (ok < 0) snprintf(why, nwhy, "a bound is not finite");
-  for (size_t c = 0; ok > 0 && c < B->n_conj; c++) ok = refute_conj(P, &B->conj[c], lam[c], why, nwhy, c);
+  if (ok > 0)
+    for (size_t c = 0; ok && c < B->n_conj; c++) ok = refute_conj(P, &B->conj[c], lam[c], why, nwhy, c);
+  else ok = ok == 0;
   set_signs(P, sp, ns, 0);
-  return ok != 0 ? ok > 0 : 0;
+  return ok;
 }
 
 int pchk_leaf_auto(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,

@@ -37,6 +37,7 @@ done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 [ -z "$VG" ] && run verify_witness sh tests/run_verify_witness.sh "$B/cerbere"
+[ -z "$VG" ] && run proof_cli sh tests/run_proof.sh "$B"
 [ -z "$VG" ] && run npy_formats sh tests/run_npy.sh "$B/cerbere"
 [ -z "$VG" ] && run formats_360 sh tests/run_formats.sh "$B/cerbere"
 [ -z "$VG" ] && run normalise_cifar sh tests/run_normalise.sh "$B/cerbere"

@@ -256,6 +256,12 @@ static void test_relu_splits(void **state)
   c = check_text("tests/data/tiny.nnet", "tests/data/tiny_unsat.vnnlib", buf);
   assert_int_equal(c.ok, 1);
   assert_int_equal(c.leaves, 3);
+  {   /* a ReLU split over a tree whose second half has leaves with empty regions (gen_proofs.sh) */
+    char *r = read_all("tests/data/tiny_split_relu.proof");
+    c = check_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", r);
+    assert_int_equal(c.ok, 1);
+    free(r);
+  }
   snprintf(buf, sizeof buf, "%srelu 2 1\nleaf 0\nconj 0 1\nleaf 1\nconj 0 1\nend\n", hdr);   /* node 2 is AFFINE */
   c = check_text("tests/data/tiny.nnet", "tests/data/tiny_unsat.vnnlib", buf);
   assert_int_equal(c.ok, 0);
