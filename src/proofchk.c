@@ -140,6 +140,8 @@ typedef struct pnode {    /* one node, parameters split into mantissas once */
   int64_t *Wi;            /* W (SCALE: a) on the grid 2^F: W = Wi 2^F exactly, |Wi| < 2^wbits */
   long F;
   size_t ns, *so, *sj;    /* entries off that grid (tiny next to the largest): bounded one by one */
+  int64_t *bi;            /* AFFINE: the biases on their grid 2^Fb (0: off it, added exactly) */
+  long Fb;
   signed char *sign;      /* a node feeding a ReLU: the leaf's split per entry (0: none) */
 } pnode;
 
@@ -209,6 +211,24 @@ static int grid_of(pnode *q, const dd *W, size_t n, size_t nsum)
   return CB_OK;
 }
 
+/* The biases on a grid 2^Fb with |bi| < 2^60 (sums of out products with
+   54-bit rows stay in 126 bits for out < 2^12; larger layers add the
+   biases one by one); entries below the grid stay 0 (added exactly). */
+static int bias_grid(pnode *q)
+{
+  long top = LONG_MIN;
+  if (!(q->bi = cb_calloc(q->out + 1, sizeof *q->bi))) return CB_ENOMEM;
+  if (q->out >= 4096) return CB_OK;
+  for (size_t o = 0; o < q->out; o++) if (q->b[o].m) {
+    long t = q->b[o].e + 64 - __builtin_clzl((unsigned long)labs(q->b[o].m));
+    if (t > top) top = t;
+  }
+  q->Fb = top == LONG_MIN ? 0 : top - 60;
+  for (size_t o = 0; o < q->out; o++)
+    if (q->b[o].m && q->b[o].e >= q->Fb) q->bi[o] = q->b[o].m * (1L << (q->b[o].e - q->Fb));
+  return CB_OK;
+}
+
 static int prep_node(pchk *P, int i)
 {
   const cb_node *nd = &P->net->node[i];
@@ -217,7 +237,8 @@ static int prep_node(pchk *P, int i)
   if (nd->kind == CB_AFFINE) {
     q->in = nd->p.aff.in; q->out = nd->p.aff.out;
     if (!(q->W = dd_array(nd->p.aff.W, q->in * q->out, &ok)) || !(q->b = dd_array(nd->p.aff.b, q->out, &ok))) return CB_ENOMEM;
-    if (grid_of(q, q->W, q->in * q->out, q->out) != CB_OK) return CB_ENOMEM;
+    if (grid_of(q, q->W, q->in * q->out, q->in > q->out ? q->in : q->out) != CB_OK) return CB_ENOMEM;
+    if (bias_grid(q) != CB_OK) return CB_ENOMEM;
   } else if (nd->kind == CB_SCALE) {
     q->in = q->out = nd->size;
     if (!(q->W = dd_array(nd->p.scale.a, nd->size, &ok)) || !(q->b = dd_array(nd->p.scale.b, nd->size, &ok))) return CB_ENOMEM;
@@ -269,7 +290,7 @@ void pchk_free(pchk *P)
   if (!P) return;
   for (int i = 0; P->pn && i < P->net->n; i++) {
     cb_free(P->pn[i].W); cb_free(P->pn[i].b); cb_free(P->pn[i].sign);
-    cb_free(P->pn[i].Wi); cb_free(P->pn[i].so); cb_free(P->pn[i].sj);
+    cb_free(P->pn[i].Wi); cb_free(P->pn[i].so); cb_free(P->pn[i].sj); cb_free(P->pn[i].bi);
     if (P->lo) cb_free(P->lo[i]);
     if (P->hi) cb_free(P->hi[i]);
   }
@@ -329,17 +350,31 @@ static int bits128(i128 a)
   return h ? 128 - __builtin_clzl(h) : l ? 64 - __builtin_clzl(l) : 0;
 }
 
-/* P->v (n entries, 2^G) over the box [lo, hi] -> P->ci 2^E, residual to cst. */
-static void renorm(pchk *P, size_t n, long G, const double *lo, dy *cst)
+/* P->v (n entries, 2^G) over the box [lo, hi] -> P->ci 2^E, residual to
+   cst: v_j = q 2^s + r, q = floor (r >= 0) when lo_j >= 0 and ceil (r <= 0)
+   when hi_j <= 0, so that r x_j >= 0 on the box and is dropped; an entry
+   whose box holds 0 inside adds r 2^G lo_j (floor), exactly. */
+static void renorm(pchk *P, size_t n, long G, const double *lo, const double *hi, dy *cst)
 {
-  int B = 0, sh;
-  for (size_t j = 0; j < n; j++) { int b = bits128(P->v[j]); if (b > B) B = b; }
+  int B, sh;
+  i128 all = 0;
+  for (size_t j = 0; j < n; j++) all |= P->v[j] < 0 ? -P->v[j] : P->v[j];   /* |v_j| < 2^127: no overflow */
+  B = bits128(all);
   sh = B > 53 ? B - 53 : 0;
   for (size_t j = 0; j < n; j++) {
-    i128 q = P->v[j] >> sh, r = P->v[j] - (q << sh);   /* arithmetic shift: floor */
-    if (r) {
+    i128 q, r;
+    if (!P->v[j]) { P->ci[j] = 0; continue; }
+    q = P->v[j] >> sh;                                /* arithmetic shift: floor */
+    r = P->v[j] - (q << sh);
+    if (r && hi[j] <= 0) { q += 1; r = 0; }           /* ceil: r - 2^s <= 0 */
+    else if (r && lo[j] < 0) {
       dd l = dd_of(lo[j]);
-      if (l.m) { i128 t = r; dy_zero(&P->acc2); add_i128(P, &P->acc2, t, 0); mpz_mul_si(P->acc2.m, P->acc2.m, l.m); P->acc2.e += G + l.e; dy_add(cst, cst, &P->acc2, P->t); dy_zero(&P->acc2); }
+      dy_zero(&P->acc2);
+      add_i128(P, &P->acc2, r, 0);
+      mpz_mul_si(P->acc2.m, P->acc2.m, l.m);
+      P->acc2.e += G + l.e;
+      dy_add(cst, cst, &P->acc2, P->t);
+      dy_zero(&P->acc2);
     }
     P->ci[j] = (int64_t)q;
   }
@@ -353,20 +388,22 @@ static void back_affine(pchk *P, int i, dy *cst)
   const pnode *q = &P->pn[i];
   const double *lo = P->lo[i - 1], *hi = P->hi[i - 1];
   for (size_t j = 0; j < q->in; j++) P->v[j] = 0;
+  i128 bsum = 0;
   for (size_t o = 0; o < q->out; o++) {
     int64_t c = P->ci[o];
     const int64_t *w = q->Wi + o * q->in;
     if (!c) continue;
-    add_cw(P, cst, c, P->E, q->b[o]);
+    if (q->bi[o] || !q->b[o].m) bsum += (i128)c * q->bi[o]; else add_cw(P, cst, c, P->E, q->b[o]);
     for (size_t j = 0; j < q->in; j++) P->v[j] += (i128)c * w[j];
   }
+  if (bsum) add_i128(P, cst, bsum, P->E + q->Fb);
   for (size_t k = 0; k < q->ns; k++) {
     size_t o = q->so[k] / q->in, j = q->so[k] % q->in;
     int64_t c = P->ci[o];
     dd w = q->W[q->so[k]];
     if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
   }
-  renorm(P, q->in, P->E + q->F, lo, cst);
+  renorm(P, q->in, P->E + q->F, lo, hi, cst);
 }
 
 /* SCALE node i: y = a x + b elementwise, the same on its diagonal grid. */
@@ -384,7 +421,7 @@ static void back_scale(pchk *P, int i, dy *cst)
     dd w = q->W[j];
     if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
   }
-  renorm(P, q->out, P->E + q->F, lo, cst);
+  renorm(P, q->out, P->E + q->F, lo, hi, cst);
 }
 
 /* ReLU node i over node i-1's box [l, u] (the lines of the header; the
@@ -420,7 +457,7 @@ static void back_relu(pchk *P, int i, dy *cst)
       P->v[j] = (i128)c * S;
     }
   }
-  renorm(P, P->net->node[i].size, P->E - 30, l, cst);
+  renorm(P, P->net->node[i].size, P->E - 30, l, u, cst);
 }
 
 /* *cst = a lower bound of (P->ci 2^P->E) . v(s) over the leaf. */
@@ -478,22 +515,60 @@ static void row_from_exact(pchk *P, int o, dy *cst)
 
 /* ---- step 1: node bounds on the leaf ---- */
 
-/* Interval image of node i (AFFINE or SCALE) of its input's box. */
+/* Interval image of node i (AFFINE or SCALE) of its input's box.  AFFINE:
+   the box rounded outward to the grid 2^H (53 bits below its largest end;
+   a larger box, so still sound), W on its grid, sums exact in 128 bits;
+   off-grid weights, the bias and the rounding to doubles in GMP. */
 static void ibp_node(pchk *P, int i)
 {
   const pnode *q = &P->pn[i];
   const cb_node *nd = &P->net->node[i];
   const double *xl = P->lo[i - 1], *xh = P->hi[i - 1];
+  if (nd->kind == CB_AFFINE) {
+    long top = LONG_MIN, H;
+    int64_t *li = (int64_t *)P->v, *hi2 = li + q->in;   /* scratch: 2 in int64 fit in maxn int128 */
+    for (size_t j = 0; j < q->in; j++) {
+      int e;
+      if (xl[j]) { frexp(xl[j], &e); if (e > top) top = e; }
+      if (xh[j]) { frexp(xh[j], &e); if (e > top) top = e; }
+    }
+    H = top == LONG_MIN ? 0 : top - 53;
+    for (size_t j = 0; j < q->in; j++) {
+      li[j] = (int64_t)floor(ldexp(xl[j], (int)-H));
+      hi2[j] = (int64_t)ceil(ldexp(xh[j], (int)-H));
+    }
+    for (size_t o = 0; o < q->out; o++) {
+      const int64_t *w = q->Wi + o * q->in;
+      i128 sl = 0, sh = 0;
+      for (size_t j = 0; j < q->in; j++) {
+        if (w[j] > 0) { sl += (i128)w[j] * li[j]; sh += (i128)w[j] * hi2[j]; }
+        else if (w[j] < 0) { sl += (i128)w[j] * hi2[j]; sh += (i128)w[j] * li[j]; }
+      }
+      dy_set_dd(&P->acc, q->b[o]);
+      dy_set_dd(&P->c1[0], q->b[o]);
+      add_i128(P, &P->acc, sl, H + q->F);
+      add_i128(P, &P->c1[0], sh, H + q->F);
+      P->lo[i][o] = 0;   /* the off-grid weights of row o */
+      for (size_t k = 0; k < q->ns; k++) {
+        size_t oo = q->so[k] / q->in, j = q->so[k] % q->in;
+        dd wk = q->W[q->so[k]];
+        if (oo != o) continue;
+        add_cwx(P, &P->acc, 1, 0, wk, wk.m > 0 ? xl[j] : xh[j]);
+        add_cwx(P, &P->c1[0], 1, 0, wk, wk.m > 0 ? xh[j] : xl[j]);
+      }
+      P->lo[i][o] = dy_round(&P->acc, 0, &P->p, P->t);
+      P->hi[i][o] = dy_round(&P->c1[0], 1, &P->p, P->t);
+    }
+    return;
+  }
   for (size_t o = 0; o < q->out; o++) {
+    dd w = q->W[o];
     dy_set_dd(&P->acc, q->b[o]);
     dy_set_dd(&P->acc2, q->b[o]);
-    for (size_t j = 0; j < (nd->kind == CB_AFFINE ? q->in : 1); j++) {
-      size_t x = nd->kind == CB_AFFINE ? j : o;
-      dd w = nd->kind == CB_AFFINE ? q->W[o * q->in + j] : q->W[o];
-      if (!w.m) continue;
-      dy_set_d(&P->c0[0], w.m > 0 ? xl[x] : xh[x]);
+    if (w.m) {
+      dy_set_d(&P->c0[0], w.m > 0 ? xl[o] : xh[o]);
       dy_addmul(&P->acc, &P->c0[0], w, &P->p, P->t);
-      dy_set_d(&P->c0[0], w.m > 0 ? xh[x] : xl[x]);
+      dy_set_d(&P->c0[0], w.m > 0 ? xh[o] : xl[o]);
       dy_addmul(&P->acc2, &P->c0[0], w, &P->p, P->t);
     }
     P->lo[i][o] = dy_round(&P->acc, 0, &P->p, P->t);
