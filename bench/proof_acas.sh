@@ -5,10 +5,12 @@
 # unsat, `build/cerbere-check` on the proof.  Writes
 # bench/results/proof_FAMILY.csv:
 #   instance,answer,verify_s,proof_s,leaves,bytes,check_s,check
-# verify_s: the search's own time (--json time_s); proof_s: writing the proof
-# (the '# proof:' line); check_s: wall time of the checker; check: valid /
-# invalid / none (no proof written: the reason is in the .err column of the
-# log).  Summary line at the end.  Usage: nice bench/proof_acas.sh [FAMILY [FILTER]]
+# All times are CPU seconds (the machine is shared: wall time grows with the
+# load, CPU time does not): verify_s the verify process's user+sys CPU
+# (/usr/bin/time) less proof_s, the proof search's CPU (the '# proof:'
+# line); check_s the checker process's user+sys CPU.  check: valid /
+# invalid / none (no proof written, with verify's reason).  Summary line at
+# the end.  Usage: nice bench/proof_acas.sh [FAMILY [FILTER]]
 set -u
 fam=${1:-acasxu}
 filter=${2:-.}
@@ -24,23 +26,21 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
   to=$(echo "$to" | tr -d '\r ')
   [ -n "${TIMEOUT:-}" ] && to=$TIMEOUT
   rm -f "$tmp/res" "$tmp/j" "$tmp/p" "$tmp/log"
-  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$cb" verify "$root/$net" "$root/$prop" --timeout "$to" --threads 1 \
-    --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$cb" verify "$root/$net" "$root/$prop" \
+    --timeout "$to" --threads 1 --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
-  vs=$(sed -n 's/.*"time_s":[[:space:]]*\([0-9.e+-]*\).*/\1/p' "$tmp/j" 2>/dev/null | head -n 1)
-  ps=$(sed -n 's/^# proof: .*, \([0-9.]*\) s (.*/\1/p' "$tmp/log")
+  ps=$(sed -n 's/^# proof: .*, \([0-9.]*\) s CPU (.*/\1/p' "$tmp/log")
+  vs=$(awk -v p="${ps:-0}" '{ printf "%.3f", $1 + $2 - p }' "$tmp/cpu")
   lv=$(sed -n 's/^# proof: [^,]*, \([0-9]*\) leaves.*/\1/p' "$tmp/log")
   by=$(sed -n 's/^# proof: .*, \([0-9]*\) bytes.*/\1/p' "$tmp/log")
   cs=""; ck_res=none
   if [ "$ans" = unsat ] && [ -f "$tmp/p" ]; then
-    t0=$(date +%s.%N)
-    ck_res=$(OMP_NUM_THREADS=1 "$ck" "$root/$net" "$root/$prop" "$tmp/p" | head -n 1 | cut -d: -f1)
-    t1=$(date +%s.%N)
-    cs=$(echo "$t1 - $t0" | bc)
+    ck_res=$(OMP_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/cpu2" "$ck" "$root/$net" "$root/$prop" "$tmp/p" | head -n 1 | cut -d: -f1)
+    cs=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/cpu2")
   elif [ "$ans" = unsat ]; then ck_res="none: $(head -n 1 "$tmp/err" | tr ',' ';')"
   fi
   echo "$(basename "$net" .onnx)+$(basename "$prop" .vnnlib),$ans,${vs:-},${ps:-},${lv:-},${by:-},$cs,$ck_res" | tee -a "$out.tmp"
 done
 mv "$out.tmp" "$out"
 awk -F, 'NR > 1 && $2 == "unsat" { n++; v += $3; p += $4; c += $7; b += $6; if ($8 == "valid") ok++; if ($7 > 3 * ($3 + $4)) slow++ }
-  END { printf "%d unsat, %d with a valid proof; verify %.1f s, proof %.1f s, check %.1f s in total; %.1f MB of proofs; %d checks over 3x verify+proof\n", n, ok, v, p, c, b / 1e6, slow }' "$out"
+  END { printf "%d unsat, %d with a valid proof; CPU: verify %.1f s, proof %.1f s, check %.1f s in total; %.1f MB of proofs; %d checks over 3x verify+proof\n", n, ok, v, p, c, b / 1e6, slow }' "$out"

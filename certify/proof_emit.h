@@ -23,14 +23,15 @@ typedef struct proof_emit_stats {
   long leaves, splits;
   int depth;              /* deepest input split */
   long rejected;          /* boxes CROWN refuted that the exact test did not (split further) */
-  double seconds;
+  double seconds;          /* wall */
+  double cpu_seconds;      /* CPU of the process while writing it */
   long bytes;             /* size of the proof file */
 } proof_emit_stats;
 
 /* Writes the proof of `unsat` for net and spec (read from net_path and
    prop_path, whose SHA-256 go into the header) to out, atomically (a
-   temporary file renamed; nothing is left on error).  timeout: seconds
-   (CB_ELIMIT past it); max_depth: deepest split on a path.  CB_EUNSUP when
+   temporary file renamed; nothing is left on error).  timeout: CPU
+   seconds of the process (CB_ELIMIT past it); max_depth: deepest split on a path.  CB_EUNSUP when
    the checker does not take the net, CB_EVALUE when a box cannot be refuted
    down to max_depth (the property may be sat, or need ReLU splits). */
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,

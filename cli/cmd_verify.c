@@ -56,7 +56,7 @@ static const char *usage =
   "                   'cerbere check NET PROP FILE' validates in exact arithmetic without\n"
   "                   trusting this search (docs/proof-format.md): a tree of input splits\n"
   "                   searched again after the answer, each leaf refuted by CROWN and\n"
-  "                   confirmed exactly; within another --timeout S.  Dense ReLU nets\n"
+  "                   confirmed exactly; within --timeout S more seconds of CPU.  Dense ReLU nets\n"
   "                   (AFFINE, SCALE, RESHAPE, ReLU) only; a '# proof:' line says what was\n"
   "                   written, and a proof that cannot be made is an error (exit 3 or 5)\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
@@ -365,8 +365,8 @@ int cmd_verify(int argc, char **argv)
       fprintf(stderr, "cerbere verify: --proof: no proof written: %s\n", err.msg);
       code = err.status == CB_ELIMIT ? EXIT_LIMIT : err.status == CB_ENOMEM || err.status == CB_EIO ? EXIT_INTERNAL : EXIT_INPUT;
     } else
-      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s (%ld boxes CROWN refuted split further for the exact test)\n",
-             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.rejected);
+      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test)\n",
+             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected);
   }
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
   if (code == EXIT_INTERNAL) fprintf(stderr, "cerbere: %s\n", err.msg);
