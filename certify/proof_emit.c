@@ -66,8 +66,9 @@ static int sha256_file(const char *path, char *hex, cb_error *err)
   return ok ? CB_OK : cb_error_set(err, CB_EIO, "%s: cannot read it to hash it", path);
 }
 
-/* Box b's rows stacked (conjunction c from row0[c]); q rows. */
-static size_t stack_rows(emit *E, size_t b, size_t *row0)
+/* Box b's rows stacked (conjunction c from row0[c]), then for each
+   conjunction of several rows their sum (at sum0[c]); q rows in all. */
+static size_t stack_rows(emit *E, size_t b, size_t *row0, size_t *sum0)
 {
   const vnn_box *B = &E->spec->box[b];
   size_t q = 0, ny = E->spec->ny;
@@ -75,6 +76,15 @@ static size_t stack_rows(emit *E, size_t b, size_t *row0)
     row0[c] = q;
     memcpy(E->C + q * ny, B->conj[c].A, B->conj[c].m * ny * sizeof(double));
     q += B->conj[c].m;
+  }
+  for (size_t c = 0; c < B->n_conj; c++) {
+    sum0[c] = (size_t)-1;
+    if (B->conj[c].m < 2) continue;
+    sum0[c] = q;
+    memset(E->C + q * ny, 0, ny * sizeof(double));
+    for (size_t r = 0; r < B->conj[c].m; r++)
+      for (size_t j = 0; j < ny; j++) E->C[q * ny + j] += B->conj[c].A[r * ny + j];
+    q++;
   }
   return q;
 }
@@ -105,9 +115,12 @@ static int choose_dim(emit *E, const pbox *x, const double *root_lo, const doubl
   return CB_OK;
 }
 
-/* CROWN on box x: *refuted = 1 when every conjunction has a row whose lower
-   bound exceeds its b_up; else *worst = the row to branch on. */
-static int crown_box(emit *E, size_t b, const size_t *row0, size_t q, const pbox *x, int *refuted, size_t *worst, cb_error *err)
+/* CROWN on box x: *refuted = 1 when every conjunction has a row, or the
+   sum of its rows, whose lower bound exceeds its b_up (the sum's, for the
+   sum: a guess in double that the exact test confirms); else *worst = the
+   row to branch on. */
+static int crown_box(emit *E, size_t b, const size_t *row0, const size_t *sum0, size_t q, const pbox *x, int *refuted,
+                     size_t *worst, cb_error *err)
 {
   const vnn_box *B = &E->spec->box[b];
   int rc;
@@ -118,17 +131,19 @@ static int crown_box(emit *E, size_t b, const size_t *row0, size_t q, const pbox
   *worst = 0;
   for (size_t c = 0; c < B->n_conj; c++) {
     const vnn_conj *k = &B->conj[c];
-    double m = -HUGE_VAL;
+    double m = -HUGE_VAL, bs = 0;
     size_t mr = row0[c];
+    if (!k->m) return cb_error_set(err, CB_EVALUE, "conjunction at line %d has no rows: every point meets it", k->line);
     for (size_t r = 0; r < k->m; r++) {
       double g = E->lb[row0[c] + r] - k->b_up[r];
+      bs += k->b_up[r];
       if (g > m || isnan(m)) { m = g; mr = row0[c] + r; }
     }
+    if (sum0[c] != (size_t)-1 && E->lb[sum0[c]] - bs > 0) m = E->lb[sum0[c]] - bs;
     if (!(m > 0)) {
       if (*refuted || m > wm) { wm = m; *worst = mr; }
       *refuted = 0;
     }
-    if (!k->m) return cb_error_set(err, CB_EVALUE, "conjunction at line %d has no rows: every point meets it", k->line);
   }
   return CB_OK;
 }
@@ -138,9 +153,9 @@ static void write_leaf(emit *E, size_t b)
   const vnn_box *B = &E->spec->box[b];
   fprintf(E->f, "leaf %ld\n", E->st->leaves++);
   for (size_t c = 0; c < B->n_conj; c++) {
-    long r = E->pick[c] < 0 ? 0 : E->pick[c];
+    long r = E->pick[c] == -1 ? 0 : E->pick[c];
     fprintf(E->f, "conj %zu", c);
-    for (size_t k = 0; k < B->conj[c].m; k++) fputs((long)k == r ? " 1" : " 0", E->f);
+    for (size_t k = 0; k < B->conj[c].m; k++) fputs((long)k == r || r == -2 ? " 1" : " 0", E->f);
     fputc('\n', E->f);
   }
 }
@@ -150,13 +165,13 @@ static int emit_box(emit *E, size_t b, cb_error *err)
 {
   const vnn_box *B = &E->spec->box[b];
   size_t nx = E->spec->nx, cap = (size_t)E->max_depth + 4, top = 0, q, worst;
-  size_t *row0 = cb_alloc((B->n_conj + 1) * sizeof *row0);
+  size_t *row0 = cb_alloc(2 * (B->n_conj + 1) * sizeof *row0), *sum0 = row0 ? row0 + B->n_conj + 1 : NULL;
   pbox *st = cb_calloc(cap, sizeof *st);
   double *mem = cb_alloc(2 * nx * cap * sizeof *mem + 1);
   int rc = CB_OK, refuted;
   if (!row0 || !st || !mem) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   for (size_t k = 0; k < cap; k++) { st[k].lo = mem + 2 * nx * k; st[k].hi = st[k].lo + nx; }
-  q = stack_rows(E, b, row0);
+  q = stack_rows(E, b, row0, sum0);
   fprintf(E->f, "box %zu\n", b);
   memcpy(st[0].lo, B->lo, nx * sizeof *mem);
   memcpy(st[0].hi, B->hi, nx * sizeof *mem);
@@ -169,7 +184,7 @@ static int emit_box(emit *E, size_t b, cb_error *err)
     memcpy(x->lo, st[top].lo, 2 * nx * sizeof *mem);
     x->depth = st[top].depth;
     if (cpu_s() - E->c0 > E->timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", E->timeout); break; }
-    if ((rc = crown_box(E, b, row0, q, x, &refuted, &worst, err)) != CB_OK) break;
+    if ((rc = crown_box(E, b, row0, sum0, q, x, &refuted, &worst, err)) != CB_OK) break;
     if (refuted) {
       int ok = pchk_leaf_auto(E->P, b, x->lo, x->hi, NULL, 0, NULL, E->pick);
       if (ok < 0) { rc = cb_error_set(err, ok, "out of memory"); break; }
@@ -215,6 +230,7 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   for (size_t b = 0; b < spec->n_box; b++) {
     size_t q = 0;
     for (size_t c = 0; c < spec->box[b].n_conj; c++) q += spec->box[b].conj[c].m;
+    q += spec->box[b].n_conj;   /* the sums */
     if (q > qmax) qmax = q;
     if (spec->box[b].n_conj > cmax) cmax = spec->box[b].n_conj;
   }

@@ -718,6 +718,10 @@ int pchk_leaf_auto(pchk *P, size_t box, const double *lo, const double *hi, cons
         lam[r] = 1;
         if ((got = refute_conj(P, &B->conj[c], lam, why, sizeof why, c))) row[c] = (long)r;
       }
+      if (!got && B->conj[c].m > 1) {               /* the rows' sum: contradictory rows (y <= 0, y >= 1) */
+        for (size_t r = 0; r < B->conj[c].m; r++) lam[r] = 1;
+        if ((got = refute_conj(P, &B->conj[c], lam, why, sizeof why, c))) row[c] = -2;
+      }
       ok = got;
     }
   else ok = 0;

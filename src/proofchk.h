@@ -73,8 +73,9 @@ void pchk_free(pchk *P);   /* NULL is a no-op */
 int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
               const double *const *lam, char *why, size_t nwhy);
 /* The same with multipliers chosen here: for each conjunction c with
-   use[c] set, the single rows (unit multipliers) in turn; the first that
-   refutes goes to row[c] (-1 when the region is empty).  1 / 0 / status. */
+   use[c] set, the single rows (unit multipliers) in turn, then the sum of
+   all its rows; the first that refutes goes to row[c] (-2: the sum; -1 when
+   the region is empty).  1 / 0 / status. */
 int pchk_leaf_auto(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
                    const unsigned char *use, long *row);
 

@@ -2,7 +2,8 @@
 ** Proofs of unsat (issue 22): verify --proof's emitter (certify/proof_emit.c)
 ** and the exact checker (src/proofchk.c).
 **   - emitted proofs of the unit cases check valid: tiny_unsat (one leaf),
-**     tiny_split (a tree of input splits, two output disjuncts);
+**     tiny_split (a tree of input splits, two output disjuncts), tiny_contra
+**     (contradictory rows, refuted by their sum);
 **   - tampered proofs are rejected with the first bad leaf named: a leaf
 **     removed, a multiplier negated, a split bound moved one ulp the wrong
 **     way (either child), the network's weight moved one ulp (tight.nnet,
@@ -125,9 +126,9 @@ static const char *tight_proof(const char *net_path, const char *prop_path)
 
 static void test_unit_proofs_valid(void **state)
 {
-  static const char *props[] = {"tests/data/tiny_unsat.vnnlib", "tests/data/tiny_split.vnnlib"};
+  static const char *props[] = {"tests/data/tiny_unsat.vnnlib", "tests/data/tiny_split.vnnlib", "tests/data/tiny_contra.vnnlib"};
   (void)state;
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     proof_emit_stats st;
     char *t = emit_text("tests/data/tiny.nnet", props[k], &st);
     checked c = check_text("tests/data/tiny.nnet", props[k], t);
@@ -135,6 +136,7 @@ static void test_unit_proofs_valid(void **state)
     assert_int_equal(c.ok, 1);
     assert_int_equal(c.leaves, st.leaves);
     if (k == 1) assert_true(st.leaves >= 5);   /* a tree, not one leaf */
+    if (k == 2) assert_non_null(strstr(t, "conj 0 1 1\n"));   /* contradictory rows: their sum */
     free(t);
   }
 }
