@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   for (size_t k = 0; k < pf->n; k++) if (pf->r[k].type == PR_LEAF && pf->r[k].a != nl++) abort();
   if (nl != pf->n_leaf) abort();
-  if (P) {
+  if (P && pf->n_leaf <= 256) {   /* bigger trees: the parse alone (each leaf costs ~1 ms) */
     rc = proof_check(P, pf, msg, sizeof msg, &leaves);
     if (rc < 0 && rc != CB_ENOMEM) abort();
     if (rc == 0 && !msg[0]) abort();

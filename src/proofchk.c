@@ -364,8 +364,8 @@ static void renorm(pchk *P, size_t n, long G, const double *lo, const double *hi
   for (size_t j = 0; j < n; j++) {
     i128 q, r;
     if (!P->v[j]) { P->ci[j] = 0; continue; }
-    q = P->v[j] >> sh;                                /* arithmetic shift: floor */
-    r = P->v[j] - (q << sh);
+    q = P->v[j] >= 0 ? P->v[j] >> sh : -((-P->v[j] - 1) >> sh) - 1;   /* floor(v / 2^s), no shift of a negative */
+    r = P->v[j] - q * ((i128)1 << sh);
     if (r && hi[j] <= 0) { q += 1; r = 0; }           /* ceil: r - 2^s <= 0 */
     else if (r && lo[j] < 0) {
       dd l = dd_of(lo[j]);
@@ -432,7 +432,7 @@ static void back_relu(pchk *P, int i, dy *cst)
   for (size_t j = 0; j < P->net->node[i].size; j++) {
     int64_t c = P->ci[j];
     if (!c || u[j] <= 0) { P->v[j] = 0; continue; }
-    if (l[j] >= 0 || (c > 0 && u[j] > -l[j])) { P->v[j] = (i128)c << 30; continue; }
+    if (l[j] >= 0 || (c > 0 && u[j] > -l[j])) { P->v[j] = (i128)c * ((i128)1 << 30); continue; }
     if (c > 0) { P->v[j] = 0; continue; }
     {
       double sl = floor(ldexp(u[j] / (u[j] - l[j]), 30));
@@ -944,6 +944,7 @@ int proof_parse(const char *text, size_t len, proof **out, cb_error *err)
     cb_free(buf);
     buf = NULL;
   }
+  cb_free(buf);
   if (rc == CB_OK && !ended) rc = cb_error_set(err, CB_EFORMAT, "line %d: the proof does not end with \"end\" (truncated?)", line);
   if (rc == CB_ENOMEM && !err->status) cb_error_set(err, rc, "out of memory");
 out:
