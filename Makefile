@@ -43,6 +43,9 @@ INC_bounds  := $(INC_src) -Ibounds
 INC_lip     := $(INC_bounds) -Ilip
 INC_certify := $(INC_lip) -Icertify
 INC_cli     := $(INC_certify) -Icli
+# check/ (the proof checker) sees src/ only: it must not trust the code whose
+# answers it checks (build/cerbere-check links check/ and src/ objects alone).
+INC_check   := $(INC_src) -Icheck
 LIB_FLOORS  := src bounds lip certify
 FLOORS      := $(LIB_FLOORS) $(wildcard cli)
 floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gnu
@@ -63,6 +66,8 @@ CLI_SRC := $(filter-out $(MPI_SRC),$(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC) $(MPI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
+SRC_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(wildcard src/*.c))
+CHECK_OBJ := $(B)/check/check.o
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 # The library's version is CB_VERSION in the public header; the soname
@@ -74,7 +79,7 @@ SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
 .PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
+all: $(B)/cerbere $(B)/cerbere-check $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -114,7 +119,7 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python, mpi_verify,
+# (T=cli_errors, bad_inputs, proof_cli, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
 # report_browser, predict, verify_witness, mpi_verify); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
@@ -134,7 +139,7 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # runs them all.
 CHECK_FAST := forward ops linalg nnet_csv npy oom limits reference exact grad bounds \
               attack adversarial verify beta report benchmarks \
-              cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness
+              cli_errors bad_inputs npy_formats limits_ulimit predict verify_witness proof
 check-fast: all $(filter $(TESTS),$(patsubst %,$(B)/tests/test_%,$(CHECK_FAST)))
 	@CB_RUN="$(CHECK_FAST)" sh tests/run_tests.sh $(B)
 
@@ -211,7 +216,12 @@ $(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
 	ln -sf $(SO_REAL) $(B)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(B)/libcerbere.so
 
-$(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
+$(B)/cerbere: $(CLI_OBJ) $(CHECK_OBJ) $(B)/libcerbere.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The proof checker alone: check/ and src/ objects, nothing of bounds/, lip/,
+# certify/ or cli/ (tests/run_proof.sh builds it and checks its symbols).
+$(B)/cerbere-check: $(B)/check/main.o $(CHECK_OBJ) $(SRC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # build/cerbere-mpi: the same objects plus the MPI backends (mpicc, wrapping
@@ -219,7 +229,7 @@ $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 $(B)/%_mpi.o: %_mpi.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
-$(B)/cerbere-mpi: $(CLI_OBJ) $(MPI_OBJ) $(B)/libcerbere.a
+$(B)/cerbere-mpi: $(CLI_OBJ) $(CHECK_OBJ) $(MPI_OBJ) $(B)/libcerbere.a
 	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.

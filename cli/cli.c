@@ -36,9 +36,12 @@ static const char *usage_main =
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
   "                                    bound), global Lipschitz constants, certified radii\n"
   "  orthonormalize NET -o OUT.onnx    Bjorck-orthonormalise the weights (1-Lipschitz layers)\n"
-  "  verify NET PROP.vnnlib [--timeout S] [--out RESULT]\n"
+  "  verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--proof FILE]\n"
   "                                    decide a VNNLIB property: sat (checked witness),\n"
-  "                                    unsat (proved), timeout or unknown\n"
+  "                                    unsat (proved; --proof writes a checkable proof),\n"
+  "                                    timeout or unknown\n"
+  "  check NET PROP.vnnlib PROOF       check a proof of unsat in exact arithmetic, independently\n"
+  "                                    of the verifier (docs/proof-format.md): valid / invalid\n"
   "  jacobian NET --data FILE [--norm inf|2|1 --eps E] [--bounds crown|ibp] [--json OUT]\n"
   "                                    exact margin gradients; over a ball: interval Jacobian,\n"
   "                                    local Lipschitz constants, certified radius\n"
@@ -271,6 +274,7 @@ static int run_command(int argc, char **argv)
   if (!strcmp(argv[1], "predict")) return cmd_predict(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bounds")) return cmd_bounds(argc - 2, argv + 2);
   if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "check")) return check_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
   if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);

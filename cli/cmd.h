@@ -13,6 +13,7 @@ int cmd_certify(int argc, char **argv);        /* cmd_certify.c: certify NET --d
 int cmd_report(int argc, char **argv);         /* cmd_report.c: report --out DIR REPORT.json... */
 int cmd_lipschitz(int argc, char **argv);      /* cmd_lipschitz.c: lipschitz NET [--norm P] [--data CSV] */
 int cmd_orthonormalize(int argc, char **argv); /* cmd_lipschitz.c: orthonormalize NET -o OUT.onnx */
+int check_main(int argc, char **argv);        /* check/check.c: check NET PROP PROOF (the proof checker) */
 int cmd_verify(int argc, char **argv);         /* cmd_verify.c: verify NET PROP.vnnlib */
 int cmd_jacobian(int argc, char **argv);       /* cmd_jacobian.c: jacobian NET --data CSV [--norm P --eps E] */
 int cmd_attribute(int argc, char **argv);      /* cmd_attribute.c: attribute NET --data CSV --method M */

@@ -22,9 +22,10 @@
 #include "report.h"
 #include "verify.h"
 #include "vfy_dist.h"
+#include "proof_emit.h"
 
 static const char *usage =
-  "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT]\n"
+  "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT] [--proof FILE]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
   "                      [--beta-fsb K]\n"
@@ -53,6 +54,13 @@ static const char *usage =
   "\n"
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
+  "  --proof FILE     on unsat only (no file for any other answer), also write a proof that\n"
+  "                   'cerbere check NET PROP FILE' validates in exact arithmetic without\n"
+  "                   trusting this search (docs/proof-format.md): a tree of input splits\n"
+  "                   searched again after the answer, each leaf refuted by CROWN and\n"
+  "                   confirmed exactly; within --timeout S more seconds of CPU.  Dense ReLU nets\n"
+  "                   (AFFINE, SCALE, RESHAPE, ReLU) only; a '# proof:' line says what was\n"
+  "                   written, and a proof that cannot be made is an error (exit 3 or 5)\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
   "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
   "                   the beta-CROWN search ran,\n"
@@ -109,7 +117,7 @@ static const char *usage =
   "4 internal error (the answer line is 'error').\n";
 
 typedef struct vopts {
-  const char *net, *prop, *out, *json;
+  const char *net, *prop, *out, *json, *proof;
   int normalised;         /* --input-space normalized: an NNet's header normalisation is not applied */
   vfy_opts v;
 } vopts;
@@ -152,9 +160,9 @@ static int parse(int argc, char **argv, vopts *o)
     const char *a = argv[i];
     char *e;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 1; }
-    if (!strcmp(a, "--out") || !strcmp(a, "--json")) {
+    if (!strcmp(a, "--out") || !strcmp(a, "--json") || !strcmp(a, "--proof")) {
       if (++i >= argc) return report_usage("verify", "%s needs a file", a);
-      if (a[2] == 'o') o->out = argv[i]; else o->json = argv[i];
+      if (a[2] == 'o') o->out = argv[i]; else if (a[2] == 'j') o->json = argv[i]; else o->proof = argv[i];
     } else if (!strcmp(a, "--timeout") || !strcmp(a, "--max-memory")) {
       double v;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -392,6 +400,15 @@ int cmd_verify(int argc, char **argv)
   }
   fputs(text, stdout);
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
+  if (o.proof && r.answer == V_VERIFIED && code == 0) {
+    proof_emit_stats ps;
+    if (proof_emit(net, spec, o.net, o.prop, o.proof, o.v.timeout, 64, &ps, &err) != CB_OK) {
+      fprintf(stderr, "cerbere verify: --proof: no proof written: %s\n", err.msg);
+      code = err.status == CB_ELIMIT ? EXIT_LIMIT : err.status == CB_ENOMEM || err.status == CB_EIO ? EXIT_INTERNAL : EXIT_INPUT;
+    } else
+      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test)\n",
+             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected);
+  }
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
   if (dist.ranks > 1)
     printf("# mpi: %d ranks, %ld messages, %ld bytes, %ld subdomains moved%s%s\n", dist.ranks, dist.msgs, dist.bytes,

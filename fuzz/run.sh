@@ -22,6 +22,7 @@ case $name in
   csv) seeds="nets/digits_test20.csv tests/data/*.csv tests/data/ops/*.in.csv tests/bad/*.csv tests/cli/*.csv";;
   npy) seeds="tests/data/npy/*.npy tests/data/npy/*.npz tests/bad/*.npy tests/bad/*.npz tests/bad/bad_box_* tests/bad/bad_epsw_* tests/data/threat/*.txt";;
   vnnlib) seeds="tests/data/*.vnnlib tests/bad/*.vnnlib nets/*.vnnlib";;
+  proof) seeds="tests/data/*.proof";;
   *) seeds="";;
 esac
 for s in $seeds; do [ -f "$s" ] && cp "$s" "$corpus/seed_$(basename "$s")"; done

@@ -1,0 +1,266 @@
+/*
+** verify --proof: the proof tree, searched by input splitting with CROWN and
+** confirmed leaf by leaf in exact arithmetic (proof_emit.h).  Written in
+** preorder (docs/proof-format.md): a depth-first stack whose left half is
+** popped first.  Cost: one CROWN pass per box and one exact leaf test per
+** leaf (the exact test dominates on ACAS Xu, see bench/RESULTS_vnncomp.md).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "proof_emit.h"
+#include "proofchk.h"
+#include "bounds.h"
+
+typedef struct pbox { double *lo, *hi; int depth; } pbox;
+
+typedef struct emit {
+  const cb_net *net;
+  const vnn_spec *spec;
+  pchk *P;
+  cb_ws *ws;
+  FILE *f;
+  double *C, *lb, *lin, *row;   /* rows of the box (q x ny), their lower bounds, one row's input coefficients */
+  long *pick;                   /* per conjunction: the refuting row */
+  unsigned char *use;
+  double t0, c0, timeout;
+  int max_depth;
+  proof_emit_stats *st;
+} emit;
+
+static double now_s(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds of this process (the proof search runs on one thread): its
+   timeout and its reported cost do not grow with the machine's load. */
+static double cpu_s(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int sha256_file(const char *path, char *hex, cb_error *err)
+{
+  unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  size_t n;
+  int ok = 0;
+  FILE *f = fopen(path, "rb");
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+    ok = 1;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ok &= EVP_DigestUpdate(ctx, buf, n);
+    ok &= !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+  }
+  for (unsigned int k = 0; ok && k < len; k++) snprintf(hex + 2 * k, 3, "%02x", md[k]);
+  EVP_MD_CTX_free(ctx);
+  if (f) fclose(f);
+  return ok ? CB_OK : cb_error_set(err, CB_EIO, "%s: cannot read it to hash it", path);
+}
+
+/* Box b's rows stacked (conjunction c from row0[c]), then for each
+   conjunction of several rows their sum (at sum0[c]); q rows in all. */
+static size_t stack_rows(emit *E, size_t b, size_t *row0, size_t *sum0)
+{
+  const vnn_box *B = &E->spec->box[b];
+  size_t q = 0, ny = E->spec->ny;
+  for (size_t c = 0; c < B->n_conj; c++) {
+    row0[c] = q;
+    memcpy(E->C + q * ny, B->conj[c].A, B->conj[c].m * ny * sizeof(double));
+    q += B->conj[c].m;
+  }
+  for (size_t c = 0; c < B->n_conj; c++) {
+    sum0[c] = (size_t)-1;
+    if (B->conj[c].m < 2) continue;
+    sum0[c] = q;
+    memset(E->C + q * ny, 0, ny * sizeof(double));
+    for (size_t r = 0; r < B->conj[c].m; r++)
+      for (size_t j = 0; j < ny; j++) E->C[q * ny + j] += B->conj[c].A[r * ny + j];
+    q++;
+  }
+  return q;
+}
+
+/* The dimension to halve: largest |coefficient| x width in CROWN's linear
+   lower bound of row r (the row closest to refuting a conjunction that is
+   not refuted), unless the widest dimension relative to the root box is 16
+   times wider than that one. */
+static int choose_dim(emit *E, const pbox *x, const double *root_lo, const double *root_hi, size_t r, int *dim, cb_error *err)
+{
+  size_t nx = E->spec->nx, ny = E->spec->ny;
+  int best = 0, wide = 0, rc;
+  double bs = -1, bw = -1, ub;
+  for (size_t j = 0; j < ny; j++) E->row[j] = -E->C[r * ny + j];
+  if ((rc = crown_linear(E->ws, E->row, 1, E->lin, &ub, err)) != CB_OK) return rc;
+  for (size_t k = 0; k < nx; k++) {
+    double w = x->hi[k] - x->lo[k], rel = root_hi[k] > root_lo[k] ? w / (root_hi[k] - root_lo[k]) : 0;
+    double sc = fabs(E->lin[k]) * w;
+    if (!(w > 0) || x->lo[k] + 0.5 * w <= x->lo[k] || x->lo[k] + 0.5 * w >= x->hi[k]) continue;   /* cannot halve */
+    if (sc > bs) { bs = sc; best = (int)k; }
+    if (rel > bw) { bw = rel; wide = (int)k; }
+  }
+  if (bw < 0) return cb_error_set(err, CB_EVALUE, "a box too small to split is not refuted");
+  {
+    double rb = root_hi[best] > root_lo[best] ? (x->hi[best] - x->lo[best]) / (root_hi[best] - root_lo[best]) : 0;
+    *dim = bs <= 0 || bw > 16 * rb ? wide : best;
+  }
+  return CB_OK;
+}
+
+/* CROWN on box x: *refuted = 1 when every conjunction has a row, or the
+   sum of its rows, whose lower bound exceeds its b_up (the sum's, for the
+   sum: a guess in double that the exact test confirms); else *worst = the
+   row to branch on. */
+static int crown_box(emit *E, size_t b, const size_t *row0, const size_t *sum0, size_t q, const pbox *x, int *refuted,
+                     size_t *worst, cb_error *err)
+{
+  const vnn_box *B = &E->spec->box[b];
+  int rc;
+  double wm = -HUGE_VAL;
+  E->ws->set.lo = x->lo; E->ws->set.hi = x->hi;
+  if ((rc = bounds_run(E->ws, CB_CROWN, err)) != CB_OK || (rc = bounds_spec(E->ws, E->C, q, E->lb, NULL, err)) != CB_OK) return rc;
+  *refuted = 1;
+  *worst = 0;
+  for (size_t c = 0; c < B->n_conj; c++) {
+    const vnn_conj *k = &B->conj[c];
+    double m = -HUGE_VAL, bs = 0;
+    size_t mr = row0[c];
+    if (!k->m) return cb_error_set(err, CB_EVALUE, "conjunction at line %d has no rows: every point meets it", k->line);
+    for (size_t r = 0; r < k->m; r++) {
+      double g = E->lb[row0[c] + r] - k->b_up[r];
+      bs += k->b_up[r];
+      if (g > m || isnan(m)) { m = g; mr = row0[c] + r; }
+    }
+    if (sum0[c] != (size_t)-1 && E->lb[sum0[c]] - bs > 0) m = E->lb[sum0[c]] - bs;
+    if (!(m > 0)) {
+      if (*refuted || m > wm) { wm = m; *worst = mr; }
+      *refuted = 0;
+    }
+  }
+  return CB_OK;
+}
+
+static void write_leaf(emit *E, size_t b)
+{
+  const vnn_box *B = &E->spec->box[b];
+  fprintf(E->f, "leaf %ld\n", E->st->leaves++);
+  for (size_t c = 0; c < B->n_conj; c++) {
+    long r = E->pick[c] == -1 ? 0 : E->pick[c];
+    fprintf(E->f, "conj %zu", c);
+    for (size_t k = 0; k < B->conj[c].m; k++) fputs((long)k == r || r == -2 ? " 1" : " 0", E->f);
+    fputc('\n', E->f);
+  }
+}
+
+/* Box b's tree, depth first; the stack holds boxes of nx doubles each side. */
+static int emit_box(emit *E, size_t b, cb_error *err)
+{
+  const vnn_box *B = &E->spec->box[b];
+  size_t nx = E->spec->nx, cap = (size_t)E->max_depth + 4, top = 0, q, worst;
+  size_t *row0 = cb_alloc(2 * (B->n_conj + 1) * sizeof *row0), *sum0 = row0 ? row0 + B->n_conj + 1 : NULL;
+  pbox *st = cb_calloc(cap, sizeof *st);
+  double *mem = cb_alloc(2 * nx * cap * sizeof *mem + 1);
+  int rc = CB_OK, refuted;
+  if (!row0 || !st || !mem) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  for (size_t k = 0; k < cap; k++) { st[k].lo = mem + 2 * nx * k; st[k].hi = st[k].lo + nx; }
+  q = stack_rows(E, b, row0, sum0);
+  fprintf(E->f, "box %zu\n", b);
+  memcpy(st[0].lo, B->lo, nx * sizeof *mem);
+  memcpy(st[0].hi, B->hi, nx * sizeof *mem);
+  st[0].depth = 0;
+  top = 1;
+  while (top && rc == CB_OK) {
+    pbox *x = &st[cap - 1];             /* scratch: the popped box */
+    int leaf = 0, dim = 0;
+    top--;
+    memcpy(x->lo, st[top].lo, 2 * nx * sizeof *mem);
+    x->depth = st[top].depth;
+    if (cpu_s() - E->c0 > E->timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", E->timeout); break; }
+    if ((rc = crown_box(E, b, row0, sum0, q, x, &refuted, &worst, err)) != CB_OK) break;
+    if (refuted) {
+      int ok = pchk_leaf_auto(E->P, b, x->lo, x->hi, NULL, 0, NULL, E->pick);
+      if (ok < 0) { rc = cb_error_set(err, ok, "out of memory"); break; }
+      if (ok) leaf = 1;
+      else E->st->rejected++;
+    }
+    if (leaf) { write_leaf(E, b); continue; }
+    if (x->depth >= E->max_depth) { rc = cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth); break; }
+    if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) break;
+    {
+      double mid = x->lo[dim] + 0.5 * (x->hi[dim] - x->lo[dim]);
+      pbox *r = &st[top], *l = &st[top + 1];   /* the right half below the left: the left is popped first */
+      memcpy(r->lo, x->lo, 2 * nx * sizeof *mem);
+      memcpy(l->lo, x->lo, 2 * nx * sizeof *mem);
+      r->lo[dim] = mid;
+      l->hi[dim] = mid;
+      l->depth = r->depth = x->depth + 1;
+      if (r->depth > E->st->depth) E->st->depth = r->depth;
+      fprintf(E->f, "split %d %a %a\n", dim, mid, mid);
+      E->st->splits++;
+      top += 2;
+    }
+  }
+out:
+  cb_free(row0); cb_free(st); cb_free(mem);
+  return rc;
+}
+
+int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
+               double timeout, int max_depth, proof_emit_stats *st, cb_error *err)
+{
+  emit E = {net, spec};
+  cb_bnet bn;
+  int rc, have_bn = 0;
+  char hn[65] = "", hp[65] = "", *tmp = NULL;
+  size_t qmax = 1, cmax = 1, nx = spec->nx, ny = spec->ny;
+  cb_set root = {CB_NORM_BOX, 0, nx, NULL, NULL, NULL};
+  memset(st, 0, sizeof *st);
+  E.st = st; E.t0 = now_s(); E.c0 = cpu_s(); E.timeout = timeout; E.max_depth = max_depth > 0 ? max_depth : 64;
+  if (E.max_depth > PROOF_MAX_DEPTH) E.max_depth = PROOF_MAX_DEPTH;
+  if ((rc = sha256_file(net_path, hn, err)) != CB_OK || (rc = sha256_file(prop_path, hp, err)) != CB_OK) return rc;
+  if ((rc = pchk_new(net, spec, &E.P, err)) != CB_OK) return rc;
+  for (size_t b = 0; b < spec->n_box; b++) {
+    size_t q = 0;
+    for (size_t c = 0; c < spec->box[b].n_conj; c++) q += spec->box[b].conj[c].m;
+    q += spec->box[b].n_conj;   /* the sums */
+    if (q > qmax) qmax = q;
+    if (spec->box[b].n_conj > cmax) cmax = spec->box[b].n_conj;
+  }
+  E.C = cb_alloc(qmax * ny * sizeof *E.C);
+  E.lb = cb_alloc(qmax * sizeof *E.lb);
+  E.lin = cb_alloc((nx + 1) * sizeof *E.lin);
+  E.row = cb_alloc((ny + 1) * sizeof *E.row);
+  E.pick = cb_alloc(cmax * sizeof *E.pick);
+  tmp = cb_alloc(strlen(out) + 16);
+  if (!E.C || !E.lb || !E.lin || !E.row || !E.pick || !tmp) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
+  have_bn = 1;
+  root.lo = spec->n_box ? spec->box[0].lo : NULL;
+  root.hi = spec->n_box ? spec->box[0].hi : NULL;
+  if (spec->n_box && !(E.ws = ws_new(&bn, &root, err))) { rc = err->status ? err->status : CB_ENOMEM; goto out; }
+  snprintf(tmp, strlen(out) + 16, "%s.tmp%ld", out, (long)getpid());
+  if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
+  fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\nboxes %zu\n", PROOF_VERSION, hn, hp, spec->n_box);
+  for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
+  if (rc == CB_OK) fprintf(E.f, "end\n");
+  if (rc == CB_OK) st->bytes = ftell(E.f);
+  if (fclose(E.f) != 0 && rc == CB_OK) rc = cb_error_set(err, CB_EIO, "%s: write error", out);
+  if (rc == CB_OK && rename(tmp, out) != 0) rc = cb_error_set(err, CB_EIO, "%s: cannot write", out);
+  if (rc != CB_OK) remove(tmp);
+out:
+  st->seconds = now_s() - E.t0;
+  st->cpu_seconds = cpu_s() - E.c0;
+  ws_free(E.ws);
+  if (have_bn) bnet_free(&bn);
+  pchk_free(E.P);
+  cb_free(E.C); cb_free(E.lb); cb_free(E.lin); cb_free(E.row); cb_free(E.pick); cb_free(tmp);
+  return rc;
+}

@@ -1,0 +1,40 @@
+/*
+** Proofs of `unsat` (verify --proof): a branch-and-bound tree over the input
+** boxes of a VNNLIB spec whose every leaf the exact checker (src/proofchk.c,
+** `cerbere check`) accepts.  Format: docs/proof-format.md.
+**
+** The tree is searched here, after the verifier has answered unsat, by input
+** splitting alone: each box is bounded by CROWN (bounds/), a box whose rows
+** refute every output conjunction is confirmed by the checker's own exact
+** leaf test (pchk_leaf_auto) before it becomes a leaf, so a written proof
+** checks by construction; otherwise the box is halved along the input with
+** the largest |CROWN coefficient| x width (the widest, relative to the root
+** box, when that is 16 times wider).  The verifier's own tree is not reused:
+** its leaves are closed by LPs, alpha-CROWN, ReLU splits with LP-tightened
+** boxes and parents' node boxes, which the checker does not re-derive.
+*/
+#ifndef CB_PROOF_EMIT_H
+#define CB_PROOF_EMIT_H
+
+#include "vnnlib.h"
+#include "net.h"
+
+typedef struct proof_emit_stats {
+  long leaves, splits;
+  int depth;              /* deepest input split */
+  long rejected;          /* boxes CROWN refuted that the exact test did not (split further) */
+  double seconds;          /* wall */
+  double cpu_seconds;      /* CPU of the process while writing it */
+  long bytes;             /* size of the proof file */
+} proof_emit_stats;
+
+/* Writes the proof of `unsat` for net and spec (read from net_path and
+   prop_path, whose SHA-256 go into the header) to out, atomically (a
+   temporary file renamed; nothing is left on error).  timeout: CPU
+   seconds of the process (CB_ELIMIT past it); max_depth: deepest split on a path.  CB_EUNSUP when
+   the checker does not take the net, CB_EVALUE when a box cannot be refuted
+   down to max_depth (the property may be sat, or need ReLU splits). */
+int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
+               double timeout, int max_depth, proof_emit_stats *st, cb_error *err);
+
+#endif

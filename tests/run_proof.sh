@@ -1,0 +1,66 @@
+#!/bin/sh
+# Proofs of unsat (issue 22) through the command line, and the checker's
+# independence.  $1 = the build folder (default build).
+#   1. The checker builds from check/ and src/ alone: check/check.c compiles
+#      with the include path of src/ only (a header of bounds/, lip/,
+#      certify/ or cli/ is not found), and links with the src/ objects only
+#      (a symbol of those floors would be undefined); build/cerbere-check
+#      defines none of their functions (nm).
+#   2. verify --proof writes a proof for the unsat unit cases that `cerbere
+#      check` and build/cerbere-check call valid (exit 0); none for a sat
+#      answer; a proof checked against another property is invalid (exit 1),
+#      and with --ignore-hash names its failing leaf.
+#   3. With ../shared: three ACAS Xu unsat instances get proofs that check
+#      valid (SKIPPED without it).
+B=${1:-build}
+CB=$B/cerbere
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() {   # WHAT CONDITION...
+  what=$1; shift
+  if "$@"; then :; else echo "FAIL: $what"; fail=1; fi
+}
+CC=${CC:-cc}
+LIBS="-lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng -lz -lm -fopenmp"
+# 1. independence
+for f in check/check.c check/main.c; do
+  check "$f compiles with src/ headers only" $CC -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -c -Iinclude -Isrc -Icheck -I$B/gen \
+    -I/usr/include/x86_64-linux-gnu "$f" -o "$tmp/$(basename "$f" .c).o"
+done
+check "the checker links from check/ and src/ objects alone" \
+  $CC -o "$tmp/ck" "$tmp/check.o" "$tmp/main.o" $B/src/*.o $B/gen/onnx.pb-c.o $LIBS
+check "build/cerbere-check defines no function of bounds/, lip/, certify/, cli/" \
+  sh -c "! nm --defined-only $B/cerbere-check | grep -Eq ' T (bounds_|crown_|alpha_|ibp_|ws_|bnet_|lip_|jac_|vfy_|proof_emit|cert_|cmd_)'"
+check "src/proofchk.c includes no header of a floor above" sh -c "! grep -Eq '#include \"(bounds|crown|verify|vfy|certify|lip)' src/proofchk.c src/proofchk.h check/check.c"
+# 2. command line
+for p in tiny_unsat tiny_split; do
+  "$CB" verify tests/data/tiny.nnet tests/data/$p.vnnlib --threads 1 --proof "$tmp/$p.proof" > "$tmp/o" 2> "$tmp/e"
+  check "$p: unsat with a '# proof:' line" sh -c "head -n 1 '$tmp/o' | grep -qx unsat && grep -q '^# proof: ' '$tmp/o'"
+  "$CB" check tests/data/tiny.nnet tests/data/$p.vnnlib "$tmp/$p.proof" > "$tmp/c"; rc=$?
+  check "$p: cerbere check says valid, exit 0 (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+  [ -x "$tmp/ck" ] && { "$tmp/ck" tests/data/tiny.nnet tests/data/$p.vnnlib "$tmp/$p.proof" > "$tmp/c2"; rc=$?
+    check "$p: the separately linked checker agrees (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c2' | grep -qx valid"; }
+done
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_sat.vnnlib --threads 1 --proof "$tmp/sat.proof" > "$tmp/o" 2>&1
+check "no proof file for a sat answer" sh -c "head -n 1 '$tmp/o' | grep -qx sat && [ ! -e '$tmp/sat.proof' ]"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib "$tmp/tiny_split.proof" > "$tmp/c"; rc=$?
+check "a proof of another property: invalid, exit 1 (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: the proof is for another property' '$tmp/c'"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib "$tmp/tiny_split.proof" --ignore-hash > "$tmp/c"; rc=$?
+check "--ignore-hash: the first failing leaf named (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib /nonexistent.proof > "$tmp/c" 2>&1; rc=$?
+check "a missing proof file: exit 3 (got $rc)" [ "$rc" = 3 ]
+# 3. ACAS Xu
+A=${CB_SHARED:-../shared}/benchmarks/acasxu
+if [ -d "$A/onnx" ]; then
+  for i in "1_1 prop_1" "1_9 prop_1" "3_5 prop_3"; do
+    set -- $i
+    n=$A/onnx/ACASXU_run2a_$1_batch_2000.onnx; p=$A/vnnlib/$2.vnnlib
+    OMP_NUM_THREADS=1 "$CB" verify "$n" "$p" --threads 1 --timeout 60 --proof "$tmp/a.proof" > "$tmp/o" 2>&1
+    check "ACAS $1 $2: unsat with a proof" sh -c "head -n 1 '$tmp/o' | grep -qx unsat && [ -s '$tmp/a.proof' ]"
+    "$B/cerbere-check" "$n" "$p" "$tmp/a.proof" > "$tmp/c"; rc=$?
+    check "ACAS $1 $2: valid (got $rc: $(head -n 1 "$tmp/c"))" [ "$rc" = 0 ]
+    rm -f "$tmp/a.proof"
+  done
+else echo "SKIPPED: ACAS Xu part (no $A)"; fi
+exit $fail

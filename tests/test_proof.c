@@ -1,0 +1,312 @@
+/*
+** Proofs of unsat (issue 22): verify --proof's emitter (certify/proof_emit.c)
+** and the exact checker (src/proofchk.c).
+**   - emitted proofs of the unit cases check valid: tiny_unsat (one leaf),
+**     tiny_split (a tree of input splits, two output disjuncts), tiny_contra
+**     (contradictory rows, refuted by their sum);
+**   - tampered proofs are rejected with the first bad leaf named: a leaf
+**     removed, a multiplier negated, a split bound moved one ulp the wrong
+**     way (either child), the network's weight moved one ulp (tight.nnet,
+**     unsat by 2^-52: the verifier cannot prove it in double, a hand-written
+**     one-leaf proof checks exactly), the property's threshold moved;
+**   - ReLU splits: a complementary pair checks, a split naming no ReLU does
+**     not; parse errors name their line.
+*/
+#include <math.h>
+#include "testutil.h"
+#include "vnnlib.h"
+#include "proofchk.h"
+#include "proof_emit.h"
+
+typedef struct checked { int ok; char msg[1100]; long leaves; } checked;
+
+static char *read_all(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  char *s;
+  long n;
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  assert_non_null(s);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = 0;
+  fclose(f);
+  return s;
+}
+
+/* Checks proof text against net and spec files: parse errors give ok = 0
+   and the parser's message. */
+static checked check_text(const char *net_path, const char *prop_path, const char *text)
+{
+  cb_net *net = NULL;
+  vnn_spec *spec = NULL;
+  proof *pf = NULL;
+  pchk *P = NULL;
+  cb_error err = {0};
+  checked r = {0, "", 0};
+  assert_int_equal(cb_net_load(net_path, &net, &err), CB_OK);
+  assert_int_equal(vnn_parse(prop_path, &spec, &err), CB_OK);
+  assert_int_equal(pchk_new(net, spec, &P, &err), CB_OK);
+  if (proof_parse(text, strlen(text), &pf, &err) != CB_OK) snprintf(r.msg, sizeof r.msg, "%s", err.msg);
+  else r.ok = proof_check(P, pf, r.msg, sizeof r.msg, &r.leaves);
+  proof_free(pf);
+  pchk_free(P);
+  vnn_free(spec);
+  cb_net_free(net);
+  return r;
+}
+
+/* The emitted proof of net/prop as text (caller frees). */
+static char *emit_text(const char *net_path, const char *prop_path, proof_emit_stats *st)
+{
+  cb_net *net = NULL;
+  vnn_spec *spec = NULL;
+  cb_error err = {0};
+  char path[] = "/tmp/cb_test_proof_XXXXXX", *s;
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(cb_net_load(net_path, &net, &err), CB_OK);
+  assert_int_equal(vnn_parse(prop_path, &spec, &err), CB_OK);
+  assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, st, &err), CB_OK);
+  s = read_all(path);
+  remove(path);
+  vnn_free(spec);
+  cb_net_free(net);
+  return s;
+}
+
+/* text with its line number k (1-based) replaced by repl (NULL: removed). */
+static char *replace_line(const char *text, int k, const char *repl)
+{
+  size_t n = strlen(text) + (repl ? strlen(repl) : 0) + 2, o = 0;
+  char *out = malloc(n);
+  int line = 1;
+  assert_non_null(out);
+  for (const char *p = text; *p; line++) {
+    const char *e = strchr(p, '\n');
+    size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
+    if (line != k) { memcpy(out + o, p, len); o += len; }
+    else if (repl) { o += (size_t)sprintf(out + o, "%s\n", repl); }
+    p += len;
+  }
+  out[o] = 0;
+  return out;
+}
+
+/* The line number of the first line starting with prefix (0: none). */
+static int find_line(const char *text, const char *prefix)
+{
+  int line = 1;
+  for (const char *p = text; *p; line++) {
+    if (!strncmp(p, prefix, strlen(prefix))) return line;
+    p = strchr(p, '\n');
+    if (!p) break;
+    p++;
+  }
+  return 0;
+}
+
+static const char *tight_proof(const char *net_path, const char *prop_path)
+{
+  static char buf[512];
+  char hn[65] = "", hp[65] = "", cmd[512];
+  FILE *f;
+  snprintf(cmd, sizeof cmd, "sha256sum %s %s", net_path, prop_path);
+  f = popen(cmd, "r");
+  assert_non_null(f);
+  assert_int_equal(fscanf(f, "%64s %*s %64s", hn, hp), 2);
+  pclose(f);
+  snprintf(buf, sizeof buf, "cerbere-proof 1\nnetwork-sha256 %s\nproperty-sha256 %s\nboxes 1\nbox 0\nleaf 0\nconj 0 1\nend\n", hn, hp);
+  return buf;
+}
+
+static void test_unit_proofs_valid(void **state)
+{
+  static const char *props[] = {"tests/data/tiny_unsat.vnnlib", "tests/data/tiny_split.vnnlib", "tests/data/tiny_contra.vnnlib"};
+  (void)state;
+  for (int k = 0; k < 3; k++) {
+    proof_emit_stats st;
+    char *t = emit_text("tests/data/tiny.nnet", props[k], &st);
+    checked c = check_text("tests/data/tiny.nnet", props[k], t);
+    if (!c.ok) fprintf(stderr, "%s: %s\n", props[k], c.msg);
+    assert_int_equal(c.ok, 1);
+    assert_int_equal(c.leaves, st.leaves);
+    if (k == 1) assert_true(st.leaves >= 5);   /* a tree, not one leaf */
+    if (k == 2) assert_non_null(strstr(t, "conj 0 1 1\n"));   /* contradictory rows: their sum */
+    free(t);
+  }
+}
+
+static void test_tamper_leaf_removed(void **state)
+{
+  proof_emit_stats st;
+  char *t = emit_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", &st), *u, *w;
+  int k = find_line(t, "leaf 3\n");
+  checked c;
+  (void)state;
+  assert_true(k > 0);
+  u = replace_line(t, k, NULL);       /* the leaf and its two multiplier lines */
+  w = replace_line(u, k, NULL);
+  free(u);
+  u = replace_line(w, k, NULL);
+  c = check_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", u);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "leaf 3"));
+  free(t); free(u); free(w);
+}
+
+static void test_tamper_multiplier_negated(void **state)
+{
+  proof_emit_stats st;
+  char *t = emit_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", &st), *u;
+  int k = find_line(t, "leaf 2\n");
+  checked c;
+  (void)state;
+  assert_true(k > 0);
+  assert_int_equal(strncmp(strchr(strstr(t, "leaf 2\n"), '\n') + 1, "conj 0 1\n", 9), 0);
+  u = replace_line(t, k + 1, "conj 0 -1");
+  c = check_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", u);
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 2 ", 7), 0);
+  assert_non_null(strstr(c.msg, "negative"));
+  free(t); free(u);
+}
+
+static void test_tamper_split_ulp(void **state)
+{
+  proof_emit_stats st;
+  char *t = emit_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", &st);
+  int k = find_line(t, "split ");
+  (void)state;
+  assert_true(k > 0);
+  for (int side = 0; side < 2; side++) {
+    int d;
+    double x, y;
+    char repl[128], *u;
+    checked c;
+    const char *p = strstr(t, "split ");
+    assert_int_equal(sscanf(p, "split %d %la %la", &d, &x, &y), 3);
+    if (side == 0) x = nextafter(x, -INFINITY); else y = nextafter(y, INFINITY);   /* a gap of one ulp */
+    snprintf(repl, sizeof repl, "split %d %a %a", d, x, y);
+    u = replace_line(t, k, repl);
+    c = check_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", u);
+    assert_int_equal(c.ok, 0);
+    assert_int_equal(strncmp(c.msg, "leaf 0:", 7), 0);
+    assert_non_null(strstr(c.msg, "gap"));
+    free(u);
+  }
+  free(t);
+}
+
+static void write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_tight_weight_and_threshold(void **state)
+{
+  char *net = read_all("tests/data/tight.nnet"), *prop = read_all("tests/data/tight.vnnlib"), *n2, *p2, *q;
+  const char *pf = tight_proof("tests/data/tight.nnet", "tests/data/tight.vnnlib");
+  char npath[] = "/tmp/cb_tight_XXXXXX", ppath[] = "/tmp/cb_tightp_XXXXXX";
+  checked c;
+  (void)state;
+  close(mkstemp(npath));
+  close(mkstemp(ppath));
+  c = check_text("tests/data/tight.nnet", "tests/data/tight.vnnlib", pf);   /* exact: unsat by 2^-52 */
+  assert_int_equal(c.ok, 1);
+  /* the output weight (the line after "0.0," of the first bias) one ulp up */
+  q = strstr(net, "\n1.0,\n0.0,\n1.0,\n0.0,\n");
+  assert_non_null(q);
+  n2 = malloc(strlen(net) + 64);
+  memcpy(n2, net, (size_t)(q - net));
+  strcpy(n2 + (q - net), "\n1.0,\n0.0,\n1.0000000000000002,\n0.0,\n");
+  write_file(npath, n2);
+  c = check_text(npath, "tests/data/tight.vnnlib", pf);
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 0 ", 7), 0);
+  assert_non_null(strstr(c.msg, "not refuted"));
+  /* the threshold moved to 1 */
+  q = strstr(prop, "1.0000000000000002220446049250313080847263336181640625");
+  assert_non_null(q);
+  p2 = malloc(strlen(prop) + 1);
+  memcpy(p2, prop, (size_t)(q - prop));
+  strcpy(p2 + (q - prop), "1))\n");
+  write_file(ppath, p2);
+  c = check_text("tests/data/tight.nnet", ppath, pf);
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 0 ", 7), 0);
+  remove(npath); remove(ppath);
+  free(net); free(prop); free(n2); free(p2);
+}
+
+static void test_relu_splits(void **state)
+{
+  char *t = read_all("tests/data/tiny_unsat.vnnlib");
+  const char *hdr = "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+                    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\n";
+  char buf[1024];
+  checked c;
+  (void)state;
+  snprintf(buf, sizeof buf, "%srelu 3 1\nleaf 0\nconj 0 1\nsplit 1 0x1p+0 0x1p+0\nleaf 1\nconj 0 1\nleaf 2\nconj 0 1\nend\n", hdr);
+  c = check_text("tests/data/tiny.nnet", "tests/data/tiny_unsat.vnnlib", buf);
+  assert_int_equal(c.ok, 1);
+  assert_int_equal(c.leaves, 3);
+  {   /* a ReLU split over a tree whose second half has leaves with empty regions (gen_proofs.sh) */
+    char *r = read_all("tests/data/tiny_split_relu.proof");
+    c = check_text("tests/data/tiny.nnet", "tests/data/tiny_split.vnnlib", r);
+    assert_int_equal(c.ok, 1);
+    free(r);
+  }
+  snprintf(buf, sizeof buf, "%srelu 2 1\nleaf 0\nconj 0 1\nleaf 1\nconj 0 1\nend\n", hdr);   /* node 2 is AFFINE */
+  c = check_text("tests/data/tiny.nnet", "tests/data/tiny_unsat.vnnlib", buf);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "names no ReLU"));
+  snprintf(buf, sizeof buf, "%srelu 3 1\nleaf 0\nconj 0 1\nend\n", hdr);   /* one child only */
+  c = check_text("tests/data/tiny.nnet", "tests/data/tiny_unsat.vnnlib", buf);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "incomplete"));
+  free(t);
+}
+
+static void test_parse_errors(void **state)
+{
+  static const char *bad[] = {
+    "cerbere-proof 2\n",
+    "cerbere-proof 1\nnetwork-sha256 xyz\n",
+    "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\nleaf 0\nconj 0 nan\nend\n",
+    "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\nleaf 0\nconj 0 1\n",
+    "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 2\nbox 0\nleaf 0\nconj 0 1\nend\n",
+  };
+  (void)state;
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    proof *pf = NULL;
+    cb_error err = {0};
+    assert_int_not_equal(proof_parse(bad[k], strlen(bad[k]), &pf, &err), CB_OK);
+    assert_null(pf);
+    assert_non_null(strstr(err.msg, "line "));
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_unit_proofs_valid),
+    cmocka_unit_test(test_tamper_leaf_removed),
+    cmocka_unit_test(test_tamper_multiplier_negated),
+    cmocka_unit_test(test_tamper_split_ulp),
+    cmocka_unit_test(test_tight_weight_and_threshold),
+    cmocka_unit_test(test_relu_splits),
+    cmocka_unit_test(test_parse_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
