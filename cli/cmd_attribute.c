@@ -22,14 +22,23 @@ const char *const attr_cli_help =
   "                 a comma-separated list of one value per input\n"
   "  --baselines K  IG: average over K random baselines ~ U[min x, max x]^n\n"
   "  --samples N    SmoothGrad/VarGrad/SquareGrad noise samples (default 50),\n"
-  "                 RISE masks (default 2000)\n"
+  "                 RISE masks (default 2000), lime samples (500), sobol design\n"
+  "                 points (32, a power of two), hsic masks (500)\n"
   "  --sigma S      noise standard deviation (default 0.2)\n"
-  "  --seed S       RNG seed of the random methods (default 1)\n"
-  "  --patch P      occlusion patch side (default 2); EVA group side (default 1)\n"
+  "  --seed S       RNG seed of the random methods (default 1); sobol and hsic:\n"
+  "                 the digital shift of the Sobol' design (0: none)\n"
+  "  --patch P      occlusion patch side (default 2); EVA, kernelshap and lime\n"
+  "                 group side (superpixel grid of P x P squares, default 1)\n"
   "  --stride S     occlusion stride (default 1)\n"
   "  --p P          RISE: probability a cell is kept (default 0.5)\n"
   "  --cells C      RISE: low-resolution grid side (default 4)\n"
-  "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n"
+  "  --node NAME    gradcam, gradcampp, scorecam, opticam: the CONV node whose maps\n"
+  "                 are weighted (default: the last CONV); another kind is an error\n"
+  "  --lr R         opticam: Adam learning rate (default 0.1; --steps Adam steps, 50)\n"
+  "  --grid G       sobol, hsic: G x G cells (default 8, capped at the image sides)\n"
+  "  --kernel-width W  lime: width of the sample weight exp(-d^2/W^2), d the cosine\n"
+  "                 distance to the unmasked input (default 0.25)\n"
+  "  --ridge L      lime: ridge penalty of the weighted linear fit (default 1)\n"
   "  --rule R       LRP rule of every dense and conv layer, or dense=R,conv=R:\n"
   "                 eps, gamma, zplus, alphabeta (default: dense=eps,conv=zplus,\n"
   "                 the EpsilonPlus composite); a layer type the net lacks is an error\n"
@@ -60,7 +69,14 @@ static const char *usage =
   "deconvnet (ReLU networks: max(signal, 0) at each ReLU); kernelshap (Shapley\n"
   "values of --patch P groups, default 1, against the baseline: exact\n"
   "enumeration for 12 groups or fewer, else --samples N (2000) paired\n"
-  "coalitions drawn with --seed, batched forward passes).\n"
+  "coalitions drawn with --seed, batched forward passes); scorecam (maps of the\n"
+  "--node CONV as input masks, weights the softmax of the masked class\n"
+  "probabilities); opticam (mask weights optimised by --steps Adam steps on\n"
+  "the masked logit); lime (weighted ridge fit on --samples random P x P\n"
+  "superpixel masks); sobol (total-order Sobol indices of --grid cells,\n"
+  "quasi-Monte-Carlo masks, Jansen estimator, Fel et al. 2021); hsic (HSIC of\n"
+  "binary cell masks and the score, Novello et al. 2022).  Perturbations set\n"
+  "the masked part to --baseline.\n"
   "A flat input whose size is a square is treated as a one-channel image.\n"
   "\n"
   "%s"
@@ -86,7 +102,7 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
   long l;
   double d;
   if (!strcmp(a, "--method")) {
-    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap)", v);
+    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap, scorecam, opticam, lime, sobol, hsic)", v);
   } else if (!strcmp(a, "--rule")) {
     char msg[160];
     if (!attr_lrp_rule_parse(v, o, msg, sizeof msg)) return report_usage(cmd, "--rule %s", msg);
@@ -95,6 +111,16 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
     if (e == v || *e || !isfinite(d) || d < (a[2] == 'a' ? 1 : 0))
       return report_usage(cmd, a[2] == 'a' ? "--alpha wants a finite number >= 1, not '%s'" : "%s wants a finite number >= 0", a[2] == 'a' ? v : a);
     if (a[2] == 'a') o->lrp_alpha = d; else if (a[2] == 'g') o->lrp_gamma = d; else o->lrp_eps = d;
+  } else if (!strcmp(a, "--lr") || !strcmp(a, "--kernel-width") || !strcmp(a, "--ridge")) {
+    d = strtod(v, &e);
+    if (e == v || *e || !isfinite(d) || d < 0 || (d == 0 && strcmp(a, "--ridge")))
+      return report_usage(cmd, !strcmp(a, "--ridge") ? "--ridge wants a finite number >= 0, not '%s'" :
+                               !strcmp(a, "--lr") ? "--lr wants a finite number > 0, not '%s'" : "--kernel-width wants a finite number > 0, not '%s'", v);
+    if (!strcmp(a, "--lr")) o->lr = d; else if (!strcmp(a, "--ridge")) o->ridge = d; else o->kernel_width = d;
+  } else if (!strcmp(a, "--grid")) {
+    l = strtol(v, &e, 10);
+    if (e == v || *e || l < 1 || l > 64) return report_usage(cmd, "--grid wants an integer in 1..64, not '%s'", v);
+    o->grid = (int)l;
   } else if (!strcmp(a, "--target")) {
     if (!strcmp(v, "label")) o->target = -1;
     else if (!strcmp(v, "pred")) o->target = -2;
@@ -258,8 +284,21 @@ static cJSON *settings_json(const attr_opt *o)
     cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "p", o->rise_p);
     cJSON_AddNumberToObject(s, "cells", o->rise_cells); cJSON_AddNumberToObject(s, "seed", (double)o->seed);
     break;
-  case AM_GRADCAM: case AM_GRADCAMPP:
+  case AM_GRADCAM: case AM_GRADCAMPP: case AM_SCORECAM:
     if (o->node) cJSON_AddStringToObject(s, "node", o->node);
+    break;
+  case AM_OPTICAM:
+    if (o->node) cJSON_AddStringToObject(s, "node", o->node);
+    cJSON_AddNumberToObject(s, "steps", o->steps); cJSON_AddNumberToObject(s, "lr", o->lr);
+    break;
+  case AM_LIME: case AM_SOBOL: case AM_HSIC:
+    if (o->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else cJSON_AddNumberToObject(s, "baseline", o->baseline);
+    cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    if (o->method == AM_LIME) {
+      cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddNumberToObject(s, "kernel_width", o->kernel_width);
+      cJSON_AddNumberToObject(s, "ridge", o->ridge);
+    } else cJSON_AddNumberToObject(s, "grid", o->grid);
     break;
   case AM_EVA:
     cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name); cJSON_AddNumberToObject(s, "eps", o->eps);
