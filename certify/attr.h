@@ -140,6 +140,37 @@ int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *ma
 int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
                     uint64_t seed, double *out, cb_error *err);
 
+/* --- comparing maps (attr_compare.c) ---------------------------------------- */
+
+/* Spearman rank correlation of a and b (n values; average ranks for ties);
+   NaN when either is constant or n < 2. */
+double attr_spearman(const double *a, const double *b, size_t n);
+
+/* MeGe and ReCo of K models (Xplique's K-models / K-splits protocol; the
+   definitions and the one documented deviation are in attr_compare.c). */
+typedef struct attr_mege_res {
+  double mege, reco;        /* NaN when S= (MeGe) or S= u S!= (ReCo) is empty */
+  size_t n_eq, n_ne, n_nan; /* |S=|, |S!=|, pairs left out (a constant map) */
+} attr_mege_res;
+
+/* maps: K x R x nm (model k's map of row n at (k R + n) nm), pred: K x R
+   predicted classes, label and split: R each (split n in 0..K-1: the model
+   that did not see row n). */
+int attr_mege_reco(const double *maps, const int *pred, const int *label, const int *split, size_t K, size_t R,
+                   size_t nm, attr_mege_res *out, cb_error *err);
+
+/* Sparseness (Gini index of |map|) and complexity (entropy of |map| / sum). */
+double attr_sparseness(const double *map, size_t n);
+double attr_complexity(const double *map, size_t n);
+
+/* Model-parameter randomisation (Adebayo et al. 2018), cascading from the
+   output: the last `layers` AFFINE/CONV layers (layers <= 0: all) get
+   weights ~ N(0, s^2), s the standard deviation of that layer's original
+   weights (1 if they are constant), and zero biases, from a splitmix64
+   stream of seed and the node index.  *done: layers re-initialised;
+   CB_EUNSUP when the net has none. */
+int attr_randomise_net(cb_net *net, int layers, uint64_t seed, int *done);
+
 /* --- three-valued audits (attr_audit.c) ----------------------------------- */
 
 /* The verdict of an audited row (a closed set):

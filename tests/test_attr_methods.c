@@ -27,6 +27,8 @@
 **   standard errors of the mean over 16 digitally shifted designs; LIME with
 **   ridge 0 on a linear model equals w .* (x - b) to 1e-9; lime, sobol and
 **   hsic are reproducible bit for bit for a seed and change with it.
+** compare-models: K identical models give MeGe 1 and ReCo 1; three nets
+**   match a scipy recomputation of Xplique's MeGe/ReCo to 1e-12.
 */
 #include <math.h>
 #include "attr.h"
@@ -513,12 +515,55 @@ static void test_gsa_seeds(void **st)
   cb_net_free(net);
 }
 
+/* compare-models: K identical models give MeGe 1 and ReCo 1 for several
+   methods; three different nets match the scipy reference of
+   tests/data/gen_mege_ref.py (tests/data/mege/ref.json) to 1e-12. */
+static void test_compare_models(void **st)
+{
+  (void)st;
+  static const char *methods[] = {"saliency", "gradxinput", "ig", "smoothgrad", "lime", "occlusion"};
+  char dir[] = "/tmp/cb_test_mege_XXXXXX", cmd[1024], p[300];
+  cJSON *j, *ref;
+  if (!mkdtemp(dir)) fail_msg("mkdtemp");
+  snprintf(p, sizeof p, "%s/o.json", dir);
+  for (size_t q = 0; q < sizeof methods / sizeof *methods; q++) {
+    snprintf(cmd, sizeof cmd, "%s compare-models --models nets/digits_cnn.onnx nets/digits_cnn.onnx nets/digits_cnn.onnx "
+             "--data nets/digits_test20.csv --splits tests/data/mege/splits20.csv --method %s --quiet --json %s > /dev/null",
+             cerbere, methods[q], p);
+    if (system(cmd) != 0) fail_msg("%s failed", cmd);
+    j = load_json(p);
+    if (cJSON_GetObjectItem(j, "mege")->valuedouble != 1 || cJSON_GetObjectItem(j, "reco")->valuedouble != 1 ||
+        cJSON_GetObjectItem(j, "n_eq")->valueint != 40 || cJSON_GetObjectItem(j, "n_ne")->valueint != 0)
+      fail_msg("%s: identical models give MeGe %g, ReCo %g", methods[q], cJSON_GetObjectItem(j, "mege")->valuedouble,
+               cJSON_GetObjectItem(j, "reco")->valuedouble);
+    cJSON_Delete(j);
+  }
+  ref = load_json("tests/data/mege/ref.json");
+  snprintf(cmd, sizeof cmd, "%s compare-models --models nets/digits_mlp.onnx nets/digits_tanh.onnx nets/digits_orth.onnx "
+           "--data nets/digits_test.csv --splits tests/data/mege/splits3.csv --method saliency --quiet --json %s > /dev/null", cerbere, p);
+  if (system(cmd) != 0) fail_msg("%s failed", cmd);
+  j = load_json(p);
+  for (int q = 0; q < 2; q++) {
+    const char *k = q ? "reco" : "mege";
+    double got = cJSON_GetObjectItem(j, k)->valuedouble, want = cJSON_GetObjectItem(ref, k)->valuedouble;
+    if (fabs(got - want) > 1e-12) fail_msg("%s %.17g, scipy reference %.17g", k, got, want);
+  }
+  assert_int_equal(cJSON_GetObjectItem(j, "n_eq")->valueint, cJSON_GetObjectItem(ref, "n_eq")->valueint);
+  assert_int_equal(cJSON_GetObjectItem(j, "n_ne")->valueint, cJSON_GetObjectItem(ref, "n_ne")->valueint);
+  assert_true(cJSON_GetObjectItem(j, "mege")->valuedouble < 0.9 && cJSON_GetObjectItem(j, "n_ne")->valueint > 0);
+  cJSON_Delete(j);
+  cJSON_Delete(ref);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fail_msg("rm");
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_lrp0_gxi), cmocka_unit_test(test_lrp_linear_and_conservation), cmocka_unit_test(test_deeplift),
     cmocka_unit_test(test_guided_deconv), cmocka_unit_test(test_kernelshap), cmocka_unit_test(test_errors),
     cmocka_unit_test(test_cam_reference), cmocka_unit_test(test_sobol_additive), cmocka_unit_test(test_gsa_seeds),
+    cmocka_unit_test(test_compare_models),
   };
   (void)argc;
   cerbere_bin(argv[0], cerbere, sizeof cerbere);
