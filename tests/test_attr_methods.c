@@ -29,6 +29,10 @@
 **   hsic are reproducible bit for bit for a seed and change with it.
 ** compare-models: K identical models give MeGe 1 and ReCo 1; three nets
 **   match a scipy recomputation of Xplique's MeGe/ReCo to 1e-12.
+** Sparseness (Gini) and complexity (entropy) equal their closed forms;
+**   model randomisation re-initialises exactly the layers asked for and
+**   moves the map of every gradient method (saliency ... gradcampp) by more
+**   than 10% (L2) on 5 rows of digits_cnn.
 */
 #include <math.h>
 #include "attr.h"
@@ -515,6 +519,62 @@ static void test_gsa_seeds(void **st)
   cb_net_free(net);
 }
 
+/* Sparseness and complexity closed forms; model randomisation changes every
+   gradient method's map (and only the layers it was asked to). */
+static void test_sparseness_randomisation(void **st)
+{
+  (void)st;
+  double one[10] = {0}, flat[10], mixed[4] = {1, -1, 2, 0};
+  static const attr_method grads[] = {AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
+                                      AM_GUIDEDBP, AM_DECONVNET, AM_LRP, AM_DEEPLIFT, AM_GRADCAM, AM_GRADCAMPP};
+  cb_net *net = must_load("nets/digits_cnn.onnx"), *rn = must_load("nets/digits_cnn.onnx"), *r1 = must_load("nets/digits_cnn.onnx");
+  size_t n = cb_net_input_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  int done;
+  one[3] = -2.5;
+  for (int i = 0; i < 10; i++) flat[i] = i % 2 ? 0.5 : -0.5;
+  assert_true(fabs(attr_sparseness(one, 10) - 0.9) < 1e-15 && attr_sparseness(flat, 10) == 0);
+  assert_true(attr_complexity(one, 10) == 0 && fabs(attr_complexity(flat, 10) - log(10.0)) < 1e-15);
+  /* |m| = 1 1 2 0, sorted 0 1 1 2: (-3*0 - 1*1 + 1*1 + 3*2) / (4 * 4) = 6/16; entropy of 1/4 1/4 1/2 */
+  assert_true(fabs(attr_sparseness(mixed, 4) - 6.0 / 16) < 1e-15);
+  assert_true(fabs(attr_complexity(mixed, 4) - (2 * 0.25 * log(4.0) + 0.5 * log(2.0))) < 1e-15);
+  assert_int_equal(attr_randomise_net(rn, 0, 3, &done), CB_OK);
+  assert_int_equal(done, 4);   /* c1, c2, fc1, fc2 */
+  assert_int_equal(attr_randomise_net(r1, 1, 3, &done), CB_OK);
+  assert_int_equal(done, 1);
+  for (int i = 0; i < net->n; i++) {   /* --sanity-layers 1: only the last layer moved; every layer moved otherwise */
+    const cb_node *a = &net->node[i], *b = &r1->node[i], *c = &rn->node[i];
+    if (a->kind == CB_AFFINE) {
+      size_t k = a->p.aff.out * a->p.aff.in * sizeof(double);
+      assert_true((memcmp(a->p.aff.W, b->p.aff.W, k) != 0) == (i == net->output));
+      assert_true(memcmp(a->p.aff.W, c->p.aff.W, k) != 0);
+    }
+    if (a->kind == CB_CONV) {
+      size_t k = (size_t)a->p.conv.g.cout * (size_t)a->p.conv.g.cin * (size_t)a->p.conv.g.kh * (size_t)a->p.conv.g.kw * sizeof(double);
+      assert_true(memcmp(a->p.conv.W, b->p.conv.W, k) == 0 && memcmp(a->p.conv.W, c->p.conv.W, k) != 0);
+    }
+  }
+  for (size_t q = 0; q < sizeof grads / sizeof *grads; q++) {
+    attr_ctx *a = mk(net, grads[q]), *ar = mk(rn, grads[q]);
+    double m0[64], m1[64];
+    for (size_t r = 0; r < 5; r++) {
+      const double *x = cb_data_x(d, r);
+      int c = cb_data_label(d, r);
+      double dd = 0, z = 0;
+      map_of(a, x, c, m0);
+      map_of(ar, x, c, m1);
+      for (int i = 0; i < 64; i++) { dd += (m1[i] - m0[i]) * (m1[i] - m0[i]); z += m0[i] * m0[i]; }
+      if (!(dd > 0.01 * z)) fail_msg("%s row %zu: the randomised model's map moved by only %g of the map", attr_method_name[grads[q]], r, sqrt(dd / z));
+    }
+    attr_free(a);
+    attr_free(ar);
+  }
+  cb_data_free(d);
+  cb_net_free(net);
+  cb_net_free(rn);
+  cb_net_free(r1);
+}
+
 /* compare-models: K identical models give MeGe 1 and ReCo 1 for several
    methods; three different nets match the scipy reference of
    tests/data/gen_mege_ref.py (tests/data/mege/ref.json) to 1e-12. */
@@ -563,7 +623,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_lrp0_gxi), cmocka_unit_test(test_lrp_linear_and_conservation), cmocka_unit_test(test_deeplift),
     cmocka_unit_test(test_guided_deconv), cmocka_unit_test(test_kernelshap), cmocka_unit_test(test_errors),
     cmocka_unit_test(test_cam_reference), cmocka_unit_test(test_sobol_additive), cmocka_unit_test(test_gsa_seeds),
-    cmocka_unit_test(test_compare_models),
+    cmocka_unit_test(test_compare_models), cmocka_unit_test(test_sparseness_randomisation),
   };
   (void)argc;
   cerbere_bin(argv[0], cerbere, sizeof cerbere);
