@@ -321,8 +321,10 @@ int attr_gsa_map(attr_ctx *a, const double *x, int target, double *map, cb_error
   g.a = a; g.x = x; g.b = b; g.cell = cell; g.M = M;
   g.batch = phi + M;
   g.yb = g.batch + (size_t)GSA_BATCH * n;
+  la_single_begin();   /* the same bits for any BLAS thread count (the CLI runs BLAS on one thread per row) */
   rc = a->opt.method == AM_LIME ? lime(&g, target, phi, err) : a->opt.method == AM_SOBOL ? sobol(&g, target, phi, err)
                                                                                          : hsic(&g, target, phi, err);
+  la_single_end();
   if (rc == CB_OK)
     for (size_t e = 0; e < n; e++) map[e] = phi[cell[e]];
   cb_free(cell);
