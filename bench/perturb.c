@@ -134,7 +134,7 @@ static void bench_net(const char *path)
     o.method = ms[q].m;
     o.reduce = 0;
     if (!(a = attr_new(net, &o, &err))) { printf("| %s | %s |\n", ms[q].name, err.msg); continue; }
-    G = a->opt.grid < h ? a->opt.grid : h;
+    G = a->opt.grid < h ? a->opt.grid : h;   /* square images here */
     switch (ms[q].m) {
     case AM_LIME: fw = a->opt.samples; break;
     case AM_KERNELSHAP: fw = (double)h * w <= 12 ? (double)(1 << (h * w)) : 2.0 * a->opt.samples + 2; break;

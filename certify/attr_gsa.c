@@ -16,18 +16,19 @@
 **          decomposition, eigenvalues below 1e-12 of the largest dropped).
 **          Every feature of cell g gets phi_g.
 **   sobol  (Fel et al. 2021) total-order Sobol indices of the G x G cells
-**          (--grid G, default 8, capped at the image sides; cell of pixel
-**          (i, j): (i G / H, j G / W), nearest upsampling).  Quasi-Monte-Carlo
+**          (--grid G, default 8; each side capped at the image's, so a
+**          flat 1 x n input gets 1 x min(G, n) cells; cell of pixel (i, j):
+**          (i gh / H, j gw / W), nearest upsampling).  Quasi-Monte-Carlo
 **          design: N (--samples, default 32, a power of two) points of a
-**          2 G^2-dimensional Sobol' sequence (Gray-code construction,
+**          2M-dimensional Sobol' sequence (M cells) (Gray-code construction,
 **          primitive polynomials over GF(2) in increasing order, initial
 **          direction numbers drawn once from a fixed splitmix64 stream, not
 **          Joe-Kuo's: the numbers differ from Xplique's) give the matrices A
-**          (first G^2 coordinates) and B (the rest); C_i is A with column i
+**          (first M coordinates) and B (the rest); C_i is A with column i
 **          from B.  A random digital shift from --seed (seed 0: none)
 **          randomises the design.  Jansen's estimator:
 **            ST_i = sum_n (f(A_n) - f(C_i,n))^2 / (2 N var(f(A))),
-**          var with N - 1, floored at 1e-12.  N (G^2 + 1) forwards (B itself
+**          var with N - 1, floored at 1e-12.  N (M + 1) forwards (B itself
 **          is not evaluated: Jansen's estimator does not use it).
 **   hsic   (Novello et al. 2022) G x G cells as sobol; N (--samples, 500)
 **          binary masks: the Sobol' points (digitally shifted by --seed)
@@ -38,7 +39,7 @@
 **          z_b)^2) of Xplique's BinaryEstimator:
 **            HSIC_i = tr(K_i H L H) / N = 2 z_i^T (H L H) z_i / N
 **          (z_i the N values of cell i; exact rewriting, the constant part
-**          of K_i vanishes against H L H), one N x N by N x G^2 product.
+**          of K_i vanishes against H L H), one N x N by N x M product.
 ** Forward passes go GSA_BATCH at a time through cb_net_forward (dgemm).
 */
 #include <math.h>
@@ -301,13 +302,11 @@ static int hsic(gsa *g, int target, double *h, cb_error *err)
 int attr_gsa_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err)
 {
   size_t n = a->n, hw = (size_t)a->ih * (size_t)a->iw, *cell, M;
-  int H = a->ih, W = a->iw, G = a->opt.grid, P = a->opt.patch, rc;
+  int H = a->ih, W = a->iw, gh = a->opt.grid < H ? a->opt.grid : H, gw = a->opt.grid < W ? a->opt.grid : W, P = a->opt.patch, rc;
   double *phi, *b = a->t1;
   gsa g;
-  if (G > H) G = H;
-  if (G > W) G = W;
   if (a->opt.method == AM_LIME) M = (size_t)((H + P - 1) / P) * (size_t)((W + P - 1) / P);
-  else M = (size_t)G * (size_t)G;
+  else M = (size_t)gh * (size_t)gw;
   if (a->opt.method == AM_SOBOL && M > 4096) return cb_error_set(err, CB_EUSAGE, "sobol: %zu cells, at most 4096", M);
   cell = cb_alloc(n * sizeof *cell);
   phi = cb_alloc((M + (size_t)GSA_BATCH * (n + a->no)) * sizeof *phi);
@@ -315,7 +314,7 @@ int attr_gsa_map(attr_ctx *a, const double *x, int target, double *map, cb_error
   for (size_t e = 0; e < n; e++) {
     size_t p = e % hw, i = p / (size_t)W, j = p % (size_t)W;
     if (a->opt.method == AM_LIME) cell[e] = (i / (size_t)P) * (size_t)((W + P - 1) / P) + j / (size_t)P;
-    else cell[e] = (i * (size_t)G / (size_t)H) * (size_t)G + j * (size_t)G / (size_t)W;
+    else cell[e] = (i * (size_t)gh / (size_t)H) * (size_t)gw + j * (size_t)gw / (size_t)W;
   }
   attr_ig_baseline(a, x, 0, b);
   g.a = a; g.x = x; g.b = b; g.cell = cell; g.M = M;
