@@ -78,7 +78,7 @@ SO_NAME  := libcerbere.so.$(SO_MAJOR)
 SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-perturb bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/cerbere-check $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -327,6 +327,14 @@ bench-jac: deps all
 bench-attr: deps all
 	@$(MAKE) --no-print-directory $(B)/bench/attributions
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(B)/bench/attributions
+
+# Perturbation attributions (lime, kernelshap, sobol, hsic, rise, occlusion):
+# cost in forward passes and batched forward rate against the same-run dgemm
+# rate, on digits_cnn and mnist-net_256x6 (from /work/shared; SKIPPED
+# without it).  Results in bench/RESULTS_attributions.md.
+bench-perturb: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/perturb
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice $(B)/bench/perturb
 
 # The audit's verdicts against 3,000 independent uniform samples per ball
 # (bench/audit_undecided.c): make run's audit, then digits_cnn at L-inf 0.01

@@ -22,7 +22,8 @@
 
 static_assert(CB_ATTR_SALIENCY == (int)AM_SALIENCY && CB_ATTR_IG == (int)AM_IG && CB_ATTR_OCCLUSION == (int)AM_OCCLUSION &&
               CB_ATTR_GRADCAM == (int)AM_GRADCAM && CB_ATTR_EVA == (int)AM_EVA && CB_ATTR_LRP == (int)AM_LRP &&
-              CB_ATTR_KERNELSHAP == (int)AM_KERNELSHAP && AM_COUNT == 16,
+              CB_ATTR_KERNELSHAP == (int)AM_KERNELSHAP && CB_ATTR_SCORECAM == (int)AM_SCORECAM &&
+              CB_ATTR_HSIC == (int)AM_HSIC && AM_COUNT == 21,
               "cb_attr_method must follow attr_method");
 
 /* ------------------------------------------------------------ radius */
@@ -185,7 +186,7 @@ out:
 
 const char *cb_attr_method_name(cb_attr_method m)
 {
-  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_KERNELSHAP ? attr_method_name[m] : "?";
+  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_HSIC ? attr_method_name[m] : "?";
 }
 
 void cb_attr_opts_init(cb_attr_opts *o, size_t size)
@@ -214,6 +215,10 @@ void cb_attr_opts_init(cb_attr_opts *o, size_t size)
   d.lrp_eps = a.lrp_eps;
   d.lrp_gamma = a.lrp_gamma;
   d.lrp_alpha = a.lrp_alpha;
+  d.lr = a.lr;
+  d.grid = a.grid;
+  d.kernel_width = a.kernel_width;
+  d.ridge = a.ridge;
   api_opts_init(o, size, &d, sizeof d);
 }
 
@@ -227,7 +232,7 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   cb_attr_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", err)) != CB_OK) return rc;
   attr_opt_init(&a);
-  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_KERNELSHAP) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
+  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_HSIC) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
   if (!api_lp_norm(oo.norm, &a.norm)) return api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_attr_opts");
   if (oo.n_baselines < 0 || oo.samples < 0 || oo.patch < 0)
     return api_fail(err, CB_EUSAGE, "%s: n_baselines, samples and patch must be >= 0", "cb_attr_opts");
@@ -253,6 +258,10 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   a.lrp_eps = oo.lrp_eps;
   a.lrp_gamma = oo.lrp_gamma;
   a.lrp_alpha = oo.lrp_alpha;
+  a.lr = oo.lr;
+  a.grid = oo.grid;
+  a.kernel_width = oo.kernel_width;
+  a.ridge = oo.ridge;
   if (oo.lrp_rule) {
     char msg[160];
     if (a.method != AM_LRP) return api_fail(err, CB_EUSAGE, "%s: lrp_rule is an option of CB_ATTR_LRP", "cb_attr_opts");

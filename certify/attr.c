@@ -10,7 +10,8 @@
 const char *const attr_method_name[AM_COUNT] = {
   "saliency", "gradxinput", "ig", "smoothgrad", "vargrad", "squaregrad",
   "occlusion", "rise", "gradcam", "gradcampp", "eva",
-  "lrp", "deeplift", "guidedbackprop", "deconvnet", "kernelshap"
+  "lrp", "deeplift", "guidedbackprop", "deconvnet", "kernelshap",
+  "scorecam", "opticam", "lime", "sobol", "hsic"
 };
 
 void attr_opt_init(attr_opt *o)
@@ -31,6 +32,10 @@ void attr_opt_init(attr_opt *o)
   o->lrp_rule[0] = LRP_EPS;
   o->lrp_rule[1] = LRP_ZPLUS;
   o->lrp_eps = 1e-6;
+  o->lr = 0.1;
+  o->grid = 8;
+  o->kernel_width = 0.25;
+  o->ridge = 1;
   o->lrp_gamma = 0.25;
   o->lrp_alpha = 2;
 }
@@ -95,7 +100,9 @@ double attr_rng_normal(uint64_t *s)
 static int check_opt(attr_ctx *a, cb_error *err)
 {
   attr_opt *o = &a->opt;
-  if (!o->samples) o->samples = o->method == AM_RISE || o->method == AM_KERNELSHAP ? 2000 : 50;
+  if (!o->samples)
+    o->samples = o->method == AM_RISE || o->method == AM_KERNELSHAP ? 2000 : o->method == AM_LIME ? 500 :
+                 o->method == AM_SOBOL ? 32 : o->method == AM_HSIC ? 500 : 50;
   if (!o->patch) o->patch = o->method == AM_OCCLUSION ? 2 : 1;
   if (o->steps < 1 || o->steps > 100000) return cb_error_set(err, CB_EUSAGE, "IG steps must be in 1..100000 (got %d)", o->steps);
   if (o->samples < 1 || o->samples > 10000000) return cb_error_set(err, CB_EUSAGE, "samples must be in 1..10^7 (got %d)", o->samples);
@@ -108,7 +115,13 @@ static int check_opt(attr_ctx *a, cb_error *err)
   if (o->baseline_vec)
     for (size_t i = 0; i < a->n; i++)
       if (!isfinite(o->baseline_vec[i])) return cb_error_set(err, CB_EUSAGE, "baseline value %zu is not finite", i);
-  if (o->method == AM_GRADCAM || o->method == AM_GRADCAMPP) return attr_cam_node(a->net, o->node, &a->cam_node, err);
+  if (!(o->lr > 0) || !isfinite(o->lr)) return cb_error_set(err, CB_EUSAGE, "the learning rate must be a finite number > 0 (got %g)", o->lr);
+  if (o->grid < 1 || o->grid > 64) return cb_error_set(err, CB_EUSAGE, "the grid side must be in 1..64 (got %d)", o->grid);
+  if (!(o->kernel_width > 0) || !isfinite(o->kernel_width)) return cb_error_set(err, CB_EUSAGE, "the kernel width must be a finite number > 0 (got %g)", o->kernel_width);
+  if (!(o->ridge >= 0) || !isfinite(o->ridge)) return cb_error_set(err, CB_EUSAGE, "the ridge penalty must be a finite number >= 0 (got %g)", o->ridge);
+  if (o->method == AM_SOBOL && (o->samples & (o->samples - 1))) return cb_error_set(err, CB_EUSAGE, "sobol: --samples (the design size) must be a power of two (got %d)", o->samples);
+  if (o->method == AM_GRADCAM || o->method == AM_GRADCAMPP || o->method == AM_SCORECAM || o->method == AM_OPTICAM)
+    return attr_cam_node(a->net, attr_method_name[o->method], o->node, &a->cam_node, err);
   return attr_rules_check(a->net, o, err);
 }
 
@@ -207,7 +220,7 @@ static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_er
     return attr_grad_map(a, x, target, map, err);
   case AM_OCCLUSION: case AM_RISE:
     return attr_perturb_map(a, x, target, map, err);
-  case AM_GRADCAM: case AM_GRADCAMPP:
+  case AM_GRADCAM: case AM_GRADCAMPP: case AM_SCORECAM: case AM_OPTICAM:
     return attr_cam_map(a, x, target, map, err);
   case AM_EVA:
     return attr_eva_map(a, x, target, map, err);
@@ -215,6 +228,8 @@ static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_er
     return attr_rules_map(a, x, target, map, err);
   case AM_KERNELSHAP:
     return attr_shap_map(a, x, target, map, err);
+  case AM_LIME: case AM_SOBOL: case AM_HSIC:
+    return attr_gsa_map(a, x, target, map, err);
   case AM_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "unknown attribution method %d", (int)a->opt.method);

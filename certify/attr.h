@@ -9,7 +9,8 @@
 **   attr_grad.c     Saliency |df_c/dx|, Gradient x Input, Integrated Gradients
 **                   (trapezoid, m steps), SmoothGrad / VarGrad / SquareGrad
 **   attr_perturb.c  Occlusion, RISE
-**   attr_cam.c      Grad-CAM, Grad-CAM++ at a named CONV node
+**   attr_cam.c      Grad-CAM, Grad-CAM++, Score-CAM, Opti-CAM at a named CONV node
+**   attr_gsa.c      LIME, Sobol total indices, HSIC (batched masked forwards)
 **   attr_eva.c      EVA: certified worst-case margin gain when a group is pinned
 **   attr_metrics.c  AverageStability (Xplique), Deletion / Insertion AUC
 **   attr_cert.c     sound bounds of Saliency, Gradient x Input and the discrete
@@ -28,7 +29,8 @@
 typedef enum attr_method {
   AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
   AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA,
-  AM_LRP, AM_DEEPLIFT, AM_GUIDEDBP, AM_DECONVNET, AM_KERNELSHAP, AM_COUNT
+  AM_LRP, AM_DEEPLIFT, AM_GUIDEDBP, AM_DECONVNET, AM_KERNELSHAP,
+  AM_SCORECAM, AM_OPTICAM, AM_LIME, AM_SOBOL, AM_HSIC, AM_COUNT
 } attr_method;
 extern const char *const attr_method_name[AM_COUNT];   /* "saliency", "gradxinput", ... */
 
@@ -49,7 +51,7 @@ typedef struct attr_opt {
   int patch, stride;        /* occlusion patch side and stride (2, 1); EVA group side (1) */
   double rise_p;            /* RISE: probability a cell is kept (0.5) */
   int rise_cells;           /* RISE: low-resolution grid side (4) */
-  const char *node;         /* Grad-CAM node name (NULL: the last CONV node) */
+  const char *node;         /* CAM methods' CONV node name (NULL: the last CONV node) */
   int reduce;               /* 1 (default): max over channels when C > 1 -> H x W map; 0: every feature */
   cb_norm norm;             /* EVA ball (default L-inf, eps 0.05) */
   double eps;
@@ -58,6 +60,10 @@ typedef struct attr_opt {
   double lrp_eps;           /* LRP eps stabiliser (1e-6; 0: LRP-0) */
   double lrp_gamma;         /* LRP gamma (0.25) */
   double lrp_alpha;         /* LRP alpha (2; beta = alpha - 1) */
+  double lr;                /* Opti-CAM: Adam learning rate (0.1; steps = the IG steps, 50) */
+  int grid;                 /* Sobol / HSIC: grid side G, G x G cells (8, capped at the image side) */
+  double kernel_width;      /* LIME: kernel width of exp(-d^2 / w^2), d the cosine distance (0.25) */
+  double ridge;             /* LIME: ridge penalty of the weighted linear fit (1) */
 } attr_opt;
 
 void attr_opt_init(attr_opt *o);
@@ -134,6 +140,37 @@ int attr_deletion_auc(attr_ctx *a, const double *x, int target, const double *ma
 int attr_mufidelity(attr_ctx *a, const double *x, int target, const double *map, int g, double frac, int N,
                     uint64_t seed, double *out, cb_error *err);
 
+/* --- comparing maps (attr_compare.c) ---------------------------------------- */
+
+/* Spearman rank correlation of a and b (n values; average ranks for ties);
+   NaN when either is constant or n < 2. */
+double attr_spearman(const double *a, const double *b, size_t n);
+
+/* MeGe and ReCo of K models (Xplique's K-models / K-splits protocol; the
+   definitions and the one documented deviation are in attr_compare.c). */
+typedef struct attr_mege_res {
+  double mege, reco;        /* NaN when S= (MeGe) or S= u S!= (ReCo) is empty */
+  size_t n_eq, n_ne, n_nan; /* |S=|, |S!=|, pairs left out (a constant map) */
+} attr_mege_res;
+
+/* maps: K x R x nm (model k's map of row n at (k R + n) nm), pred: K x R
+   predicted classes, label and split: R each (split n in 0..K-1: the model
+   that did not see row n). */
+int attr_mege_reco(const double *maps, const int *pred, const int *label, const int *split, size_t K, size_t R,
+                   size_t nm, attr_mege_res *out, cb_error *err);
+
+/* Sparseness (Gini index of |map|) and complexity (entropy of |map| / sum). */
+double attr_sparseness(const double *map, size_t n);
+double attr_complexity(const double *map, size_t n);
+
+/* Model-parameter randomisation (Adebayo et al. 2018), cascading from the
+   output: the last `layers` AFFINE/CONV layers (layers <= 0: all) get
+   weights ~ N(0, s^2), s the standard deviation of that layer's original
+   weights (1 if they are constant), and zero biases, from a splitmix64
+   stream of seed and the node index.  *done: layers re-initialised;
+   CB_EUNSUP when the net has none. */
+int attr_randomise_net(cb_net *net, int layers, uint64_t seed, int *done);
+
 /* --- three-valued audits (attr_audit.c) ----------------------------------- */
 
 /* The verdict of an audited row (a closed set):
@@ -208,7 +245,7 @@ struct attr_ctx {
   cb_bnet bn;               /* EVA and certified bounds */
   double *C, *G, *y, *t1, *t2, *t3;   /* no, n, no, n, n, n scratch */
   double *batch, *ybatch;   /* perturbation methods: AB inputs and outputs */
-  int cam_node;             /* Grad-CAM node index */
+  int cam_node;             /* CAM methods' CONV node index */
   struct attr_rules *rules; /* lrp, deeplift, guidedbackprop, deconvnet buffers (lazy) */
   double lrp_absorbed;      /* LRP: relevance absorbed by biases and eps in the last map */
 };
@@ -219,6 +256,7 @@ void attr_rules_free(attr_rules *r);
 int attr_rules_check(const cb_net *net, const attr_opt *o, cb_error *err);
 int attr_rules_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 int attr_shap_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
+int attr_gsa_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 #define ATTR_BATCH 64
 
 uint64_t attr_rng_next(uint64_t *s);          /* splitmix64 */
@@ -229,7 +267,7 @@ int attr_grad_map(attr_ctx *a, const double *x, int target, double *map, cb_erro
 int attr_perturb_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 int attr_cam_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
 int attr_eva_map(attr_ctx *a, const double *x, int target, double *map, cb_error *err);
-int attr_cam_node(const cb_net *net, const char *name, int *idx, cb_error *err);
+int attr_cam_node(const cb_net *net, const char *method, const char *name, int *idx, cb_error *err);
 
 /* EVA building block: certified lower bound of min_j (f_c - f_j) over the
    ball of a->opt around x with the coordinates in `pin` (n flags, may be

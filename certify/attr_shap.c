@@ -172,7 +172,10 @@ int attr_shap_map(attr_ctx *a, const double *x, int target, double *map, cb_erro
       cb_free(ee);
       if (rc != CB_OK) goto out;
     }
-    if ((rc = regress(mk, v, N, M, ends[0], ends[1], phi, err)) != CB_OK) goto out;
+    la_single_begin();   /* the same bits for any BLAS thread count (as the CLI's one thread per row) */
+    rc = regress(mk, v, N, M, ends[0], ends[1], phi, err);
+    la_single_end();
+    if (rc != CB_OK) goto out;
   }
   for (size_t e = 0; e < n; e++) map[e] = phi[grp[e]] / (double)cnt[grp[e]];
 out:

@@ -47,7 +47,11 @@ static const char *usage_main =
   "                                    local Lipschitz constants, certified radius\n"
   "  attribute NET --data FILE --method M [--json OUT]\n"
   "                                    attribution maps: saliency, gradxinput, ig, smoothgrad,\n"
-  "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva\n"
+  "                                    vargrad, squaregrad, occlusion, rise, gradcam(pp), eva,\n"
+  "                                    lrp, deeplift, guidedbackprop, deconvnet, kernelshap,\n"
+  "                                    scorecam, opticam, lime, sobol, hsic\n"
+  "  compare-models --models M1 ... MK --data FILE --splits SPLITS.csv --method M\n"
+  "                                    MeGe and ReCo of a method over K models / K splits\n"
   "  audit NET --data FILE --method M --norm inf|2|1 --eps E --out DIR\n"
   "                                    attribution stability audit: certified map bounds,\n"
   "                                    guaranteed max change, certified top-k, report\n"
@@ -282,5 +286,6 @@ static int run_command(int argc, char **argv)
   if (!strcmp(argv[1], "jacobian")) return cmd_jacobian(argc - 2, argv + 2);
   if (!strcmp(argv[1], "attribute")) return cmd_attribute(argc - 2, argv + 2);
   if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "compare-models")) return cmd_compare_models(argc - 2, argv + 2);
   return report_usage(NULL, "unknown command %s", argv[1]);
 }

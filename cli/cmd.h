@@ -18,5 +18,6 @@ int cmd_verify(int argc, char **argv);         /* cmd_verify.c: verify NET PROP.
 int cmd_jacobian(int argc, char **argv);       /* cmd_jacobian.c: jacobian NET --data CSV [--norm P --eps E] */
 int cmd_attribute(int argc, char **argv);      /* cmd_attribute.c: attribute NET --data CSV --method M */
 int cmd_audit(int argc, char **argv);          /* cmd_audit.c: audit NET --data CSV --method M --eps E --out DIR */
+int cmd_compare_models(int argc, char **argv); /* cmd_compare.c: compare-models --models M... --data CSV --splits S --method M */
 
 #endif

@@ -22,14 +22,23 @@ const char *const attr_cli_help =
   "                 a comma-separated list of one value per input\n"
   "  --baselines K  IG: average over K random baselines ~ U[min x, max x]^n\n"
   "  --samples N    SmoothGrad/VarGrad/SquareGrad noise samples (default 50),\n"
-  "                 RISE masks (default 2000)\n"
+  "                 RISE masks (default 2000), lime samples (500), sobol design\n"
+  "                 points (32, a power of two), hsic masks (500)\n"
   "  --sigma S      noise standard deviation (default 0.2)\n"
-  "  --seed S       RNG seed of the random methods (default 1)\n"
-  "  --patch P      occlusion patch side (default 2); EVA group side (default 1)\n"
+  "  --seed S       RNG seed of the random methods (default 1); sobol and hsic:\n"
+  "                 the digital shift of the Sobol' design (0: none)\n"
+  "  --patch P      occlusion patch side (default 2); EVA, kernelshap and lime\n"
+  "                 group side (superpixel grid of P x P squares, default 1)\n"
   "  --stride S     occlusion stride (default 1)\n"
   "  --p P          RISE: probability a cell is kept (default 0.5)\n"
   "  --cells C      RISE: low-resolution grid side (default 4)\n"
-  "  --node NAME    Grad-CAM(++): the CONV node (default: the last CONV)\n"
+  "  --node NAME    gradcam, gradcampp, scorecam, opticam: the CONV node whose maps\n"
+  "                 are weighted (default: the last CONV); another kind is an error\n"
+  "  --lr R         opticam: Adam learning rate (default 0.1; --steps Adam steps, 50)\n"
+  "  --grid G       sobol, hsic: G x G cells (default 8, capped at the image sides)\n"
+  "  --kernel-width W  lime: width of the sample weight exp(-d^2/W^2), d the cosine\n"
+  "                 distance to the unmasked input (default 0.25)\n"
+  "  --ridge L      lime: ridge penalty of the weighted linear fit (default 1)\n"
   "  --rule R       LRP rule of every dense and conv layer, or dense=R,conv=R:\n"
   "                 eps, gamma, zplus, alphabeta (default: dense=eps,conv=zplus,\n"
   "                 the EpsilonPlus composite); a layer type the net lacks is an error\n"
@@ -60,7 +69,14 @@ static const char *usage =
   "deconvnet (ReLU networks: max(signal, 0) at each ReLU); kernelshap (Shapley\n"
   "values of --patch P groups, default 1, against the baseline: exact\n"
   "enumeration for 12 groups or fewer, else --samples N (2000) paired\n"
-  "coalitions drawn with --seed, batched forward passes).\n"
+  "coalitions drawn with --seed, batched forward passes); scorecam (maps of the\n"
+  "--node CONV as input masks, weights the softmax of the masked class\n"
+  "probabilities); opticam (mask weights optimised by --steps Adam steps on\n"
+  "the masked logit); lime (weighted ridge fit on --samples random P x P\n"
+  "superpixel masks); sobol (total-order Sobol indices of --grid cells,\n"
+  "quasi-Monte-Carlo masks, Jansen estimator, Fel et al. 2021); hsic (HSIC of\n"
+  "binary cell masks and the score, Novello et al. 2022).  Perturbations set\n"
+  "the masked part to --baseline.\n"
   "A flat input whose size is a square is treated as a one-channel image.\n"
   "\n"
   "%s"
@@ -70,11 +86,22 @@ static const char *usage =
   "  --metrics      also per row: AverageStability (mean L2 distance to the maps\n"
   "                 at --neighbours K (10) points x + U([0, --stability-radius R (0.1)])^n),\n"
   "                 Deletion and Insertion AUC (16 steps, to/from --baseline),\n"
-  "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2)\n"
+  "                 MuFidelity (200 random subsets of a 9x9 grid, fraction 0.2),\n"
+  "                 sparseness (Gini index of |map|) and complexity (entropy of\n"
+  "                 |map| / sum |map|)\n"
+  "  --sanity       also per row, the randomisation sanity checks (Adebayo et al.\n"
+  "                 2018): the map of a copy of the net whose last --sanity-layers N\n"
+  "                 (default all) AFFINE/CONV layers are re-initialised (weights\n"
+  "                 ~ N(0, s^2), s the layer's weight standard deviation, biases 0,\n"
+  "                 from --seed), and the map of a random other class (seeded per\n"
+  "                 row); each compared to the map by Spearman rank correlation and\n"
+  "                 relative L2 change ||m' - m|| / ||m||\n"
   "  --rows A:B     only rows A..B-1 (0-based)\n"
   "  --json OUT     {command, version, net, data, method, settings, map_shape, n_samples,\n"
   "                 samples: [{index, label, target, score, map, metrics (with\n"
-  "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity}}]}\n"
+  "                 --metrics): {stability, deletion_auc, insertion_auc, mufidelity,\n"
+  "                 sparseness, complexity}, sanity (with --sanity): {model_spearman,\n"
+  "                 model_change, logit_class, logit_spearman, logit_change}}]}\n"
   "  --quiet        print only the summary line\n"
   "  --max-memory M cap the analysis' own arrays at M MiB (default: the machine's\n"
   "                 RAM): past it, error 'memory limit of M MiB reached', exit 5\n";
@@ -86,7 +113,7 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
   long l;
   double d;
   if (!strcmp(a, "--method")) {
-    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap)", v);
+    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap, scorecam, opticam, lime, sobol, hsic)", v);
   } else if (!strcmp(a, "--rule")) {
     char msg[160];
     if (!attr_lrp_rule_parse(v, o, msg, sizeof msg)) return report_usage(cmd, "--rule %s", msg);
@@ -95,6 +122,16 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
     if (e == v || *e || !isfinite(d) || d < (a[2] == 'a' ? 1 : 0))
       return report_usage(cmd, a[2] == 'a' ? "--alpha wants a finite number >= 1, not '%s'" : "%s wants a finite number >= 0", a[2] == 'a' ? v : a);
     if (a[2] == 'a') o->lrp_alpha = d; else if (a[2] == 'g') o->lrp_gamma = d; else o->lrp_eps = d;
+  } else if (!strcmp(a, "--lr") || !strcmp(a, "--kernel-width") || !strcmp(a, "--ridge")) {
+    d = strtod(v, &e);
+    if (e == v || *e || !isfinite(d) || d < 0 || (d == 0 && strcmp(a, "--ridge")))
+      return report_usage(cmd, !strcmp(a, "--ridge") ? "--ridge wants a finite number >= 0, not '%s'" :
+                               !strcmp(a, "--lr") ? "--lr wants a finite number > 0, not '%s'" : "--kernel-width wants a finite number > 0, not '%s'", v);
+    if (!strcmp(a, "--lr")) o->lr = d; else if (!strcmp(a, "--ridge")) o->ridge = d; else o->kernel_width = d;
+  } else if (!strcmp(a, "--grid")) {
+    l = strtol(v, &e, 10);
+    if (e == v || *e || l < 1 || l > 64) return report_usage(cmd, "--grid wants an integer in 1..64, not '%s'", v);
+    o->grid = (int)l;
   } else if (!strcmp(a, "--target")) {
     if (!strcmp(v, "label")) o->target = -1;
     else if (!strcmp(v, "pred")) o->target = -2;
@@ -172,7 +209,7 @@ typedef struct opts {
   const char *net, *data, *json;
   attr_cli ac;
   long r0, r1;
-  int quiet, have_method, metrics, K;
+  int quiet, have_method, metrics, K, sanity, sanity_layers;
   double radius;
 } opts;
 
@@ -189,6 +226,7 @@ static int parse(int argc, char **argv, opts *o)
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { printf(usage, attr_cli_help); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
     if (!strcmp(a, "--metrics")) { o->metrics = 1; continue; }
+    if (!strcmp(a, "--sanity")) { o->sanity = 1; continue; }
     if (a[0] != '-') {
       if (o->net) return report_usage("attribute", "unexpected argument %s", a);
       o->net = a;
@@ -213,6 +251,11 @@ static int parse(int argc, char **argv, opts *o)
       long l = strtol(v, &e, 10);
       if (e == v || *e || l < 1 || l > 1000000) return report_usage("attribute", "--neighbours wants an integer >= 1, not '%s'", v);
       o->K = (int)l;
+    } else if (!strcmp(a, "--sanity-layers")) {
+      char *e;
+      long l = strtol(v, &e, 10);
+      if (e == v || *e || l < 1 || l > 1000000) return report_usage("attribute", "--sanity-layers wants an integer >= 1, not '%s'", v);
+      o->sanity_layers = (int)l;
     } else return report_usage("attribute", "unknown option %s", a);
   }
   if (!o->net) return report_usage("attribute", "%s", "missing NET");
@@ -222,7 +265,7 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-typedef struct row { double *map, score, met[4]; int target, status; cb_error err; } row;
+typedef struct row { double *map, score, met[6], san[4]; int target, status, logit; cb_error err; } row;
 
 /* --metrics: stability, deletion, insertion, MuFidelity of one row's map. */
 static int metrics(attr_ctx *a, const opts *o, const double *x, row *r, cb_error *err)
@@ -231,7 +274,41 @@ static int metrics(attr_ctx *a, const opts *o, const double *x, row *r, cb_error
   if ((rc = attr_stability(a, x, r->target, r->map, o->radius, o->K, 2, a->opt.seed, &r->met[0], err)) != CB_OK) return rc;
   if ((rc = attr_deletion_auc(a, x, r->target, r->map, 0, 16, &r->met[1], err)) != CB_OK) return rc;
   if ((rc = attr_deletion_auc(a, x, r->target, r->map, 1, 16, &r->met[2], err)) != CB_OK) return rc;
-  return attr_mufidelity(a, x, r->target, r->map, 9, 0.2, 200, a->opt.seed, &r->met[3], err);
+  if ((rc = attr_mufidelity(a, x, r->target, r->map, 9, 0.2, 200, a->opt.seed, &r->met[3], err)) != CB_OK) return rc;
+  r->met[4] = attr_sparseness(r->map, attr_map_size(a));
+  r->met[5] = attr_complexity(r->map, attr_map_size(a));
+  return CB_OK;
+}
+
+/* ||m1 - m0|| / ||m0|| (L2; the plain norm of m1 - m0 when m0 is zero). */
+static double rel_change(const double *m0, const double *m1, size_t n)
+{
+  double d = 0, z = 0;
+  for (size_t i = 0; i < n; i++) { d += (m1[i] - m0[i]) * (m1[i] - m0[i]); z += m0[i] * m0[i]; }
+  return z > 0 ? sqrt(d / z) : sqrt(d);
+}
+
+/* --sanity: the randomised model's map, and a random other class's map. */
+static int sanity(attr_ctx *a, attr_ctx *ar, const opts *o, const double *x, size_t k, row *r, cb_error *err)
+{
+  size_t nm = attr_map_size(a);
+  double *m = cb_alloc(nm * sizeof *m);
+  uint64_t s = a->opt.seed ^ (0xA5A5A5A5ull + (uint64_t)k * 0x9E3779B97F4A7C15ull);
+  int rc;
+  if (!m) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  if ((rc = attr_map(ar, x, r->target, m, err)) == CB_OK) {
+    r->san[0] = attr_spearman(r->map, m, nm);
+    r->san[1] = rel_change(r->map, m, nm);
+    r->logit = (int)(attr_rng_next(&s) % (a->no - 1));
+    if (r->logit >= r->target) r->logit++;
+    if ((rc = attr_map(a, x, r->logit, m, err)) == CB_OK) {
+      r->san[2] = attr_spearman(r->map, m, nm);
+      r->san[3] = rel_change(r->map, m, nm);
+    }
+  }
+  (void)o;
+  cb_free(m);
+  return rc;
 }
 
 static cJSON *settings_json(const attr_opt *o)
@@ -258,8 +335,21 @@ static cJSON *settings_json(const attr_opt *o)
     cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "p", o->rise_p);
     cJSON_AddNumberToObject(s, "cells", o->rise_cells); cJSON_AddNumberToObject(s, "seed", (double)o->seed);
     break;
-  case AM_GRADCAM: case AM_GRADCAMPP:
+  case AM_GRADCAM: case AM_GRADCAMPP: case AM_SCORECAM:
     if (o->node) cJSON_AddStringToObject(s, "node", o->node);
+    break;
+  case AM_OPTICAM:
+    if (o->node) cJSON_AddStringToObject(s, "node", o->node);
+    cJSON_AddNumberToObject(s, "steps", o->steps); cJSON_AddNumberToObject(s, "lr", o->lr);
+    break;
+  case AM_LIME: case AM_SOBOL: case AM_HSIC:
+    if (o->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    else cJSON_AddNumberToObject(s, "baseline", o->baseline);
+    cJSON_AddNumberToObject(s, "samples", o->samples); cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    if (o->method == AM_LIME) {
+      cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddNumberToObject(s, "kernel_width", o->kernel_width);
+      cJSON_AddNumberToObject(s, "ridge", o->ridge);
+    } else cJSON_AddNumberToObject(s, "grid", o->grid);
     break;
   case AM_EVA:
     cJSON_AddStringToObject(s, "norm", cb_norm_table[o->norm].name); cJSON_AddNumberToObject(s, "eps", o->eps);
@@ -287,26 +377,42 @@ static cJSON *settings_json(const attr_opt *o)
 }
 
 /* The rows of the batch (batch_run): one attr_ctx per thread, a map per row. */
-typedef struct run_ctx { const batch *b; const opts *o; const attr_ctx *probe; row *res; } run_ctx;
+typedef struct run_ctx { const batch *b; const opts *o; const attr_ctx *probe; row *res; const cb_net *rnet; } run_ctx;
+typedef struct thread_state { attr_ctx *a, *ar; } thread_state;   /* ar: on the randomised net (--sanity) */
+
+static void thread_ctx_free(void *state)
+{
+  thread_state *t = state;
+  if (!t) return;
+  attr_free(t->a);
+  attr_free(t->ar);
+  cb_free(t);
+}
 
 static void *thread_ctx(void *ctx, cb_error *err)
 {
   run_ctx *c = ctx;
-  return attr_new(c->b->net, &c->probe->opt, err);
+  thread_state *t = cb_calloc(1, sizeof *t);
+  if (!t) { cb_error_set(err, CB_ENOMEM, "out of memory"); return NULL; }
+  if (!(t->a = attr_new(c->b->net, &c->probe->opt, err)) || (c->rnet && !(t->ar = attr_new(c->rnet, &c->probe->opt, err)))) {
+    thread_ctx_free(t);
+    return NULL;
+  }
+  return t;
 }
-
-static void thread_ctx_free(void *state) { attr_free(state); }
 
 static int row_map(void *ctx, void *state, size_t k, cb_error *err)
 {
   run_ctx *c = ctx;
-  attr_ctx *a = state;
+  thread_state *t = state;
+  attr_ctx *a = t->a;
   row *r = &c->res[k];
   const double *x = batch_x(c->b, k);
   if ((r->status = attr_target(a, x, batch_label(c->b, k), &r->target, &r->err)) == CB_OK &&
       (r->status = attr_map(a, x, r->target, r->map, &r->err)) == CB_OK)
     r->status = attr_score(a, x, r->target, &r->score, NULL, &r->err);
   if (r->status == CB_OK && c->o->metrics) r->status = metrics(a, c->o, x, r, &r->err);
+  if (r->status == CB_OK && c->o->sanity) r->status = sanity(a, t->ar, c->o, x, k, r, &r->err);
   if (r->status != CB_OK) *err = r->err;
   return r->status;
 }
@@ -340,6 +446,16 @@ static cJSON *attribute_json(const batch *b, const opts *o, const attr_ctx *prob
       cJSON_AddNumberToObject(m, "deletion_auc", res[k].met[1]);
       cJSON_AddNumberToObject(m, "insertion_auc", res[k].met[2]);
       cJSON_AddNumberToObject(m, "mufidelity", res[k].met[3]);
+      cJSON_AddNumberToObject(m, "sparseness", res[k].met[4]);
+      cJSON_AddNumberToObject(m, "complexity", res[k].met[5]);
+    }
+    if (o->sanity) {
+      cJSON *m = cJSON_AddObjectToObject(s, "sanity");
+      if (isnan(res[k].san[0])) cJSON_AddNullToObject(m, "model_spearman"); else cJSON_AddNumberToObject(m, "model_spearman", res[k].san[0]);
+      cJSON_AddNumberToObject(m, "model_change", res[k].san[1]);
+      cJSON_AddNumberToObject(m, "logit_class", res[k].logit);
+      if (isnan(res[k].san[2])) cJSON_AddNullToObject(m, "logit_spearman"); else cJSON_AddNumberToObject(m, "logit_spearman", res[k].san[2]);
+      cJSON_AddNumberToObject(m, "logit_change", res[k].san[3]);
     }
     cJSON_AddItemToArray(samples, s);
   }
@@ -348,6 +464,18 @@ static cJSON *attribute_json(const batch *b, const opts *o, const attr_ctx *prob
 
 static void print_rows(const batch *b, const opts *o, const row *res, size_t nm)
 {
+  if (o->sanity && b->n) {   /* means over the rows with a defined rank correlation */
+    double ms = 0, mc = 0, ls = 0, lc = 0;
+    size_t nms = 0, nls = 0;
+    for (size_t k = 0; k < b->n; k++) {
+      if (!isnan(res[k].san[0])) { ms += res[k].san[0]; nms++; }
+      if (!isnan(res[k].san[2])) { ls += res[k].san[2]; nls++; }
+      mc += res[k].san[1] / (double)b->n;
+      lc += res[k].san[3] / (double)b->n;
+    }
+    printf("sanity: randomised model: mean Spearman %.4f, mean relative change %.4f; random logit: mean Spearman %.4f, "
+           "mean relative change %.4f\n", nms ? ms / (double)nms : NAN, mc, nls ? ls / (double)nls : NAN, lc);
+  }
   for (size_t k = 0; k < b->n && !o->quiet; k++) {
     size_t im = 0;
     for (size_t i = 1; i < nm; i++) if (fabs(res[k].map[i]) > fabs(res[k].map[im])) im = i;
@@ -359,6 +487,11 @@ static void print_rows(const batch *b, const opts *o, const row *res, size_t nm)
     double m[4] = {0};
     for (size_t k = 0; k < b->n; k++) for (int q = 0; q < 4; q++) m[q] += res[k].met[q] / (double)b->n;
     printf("mean AverageStability %.6g, deletion AUC %.6g, insertion AUC %.6g, MuFidelity %.4f\n", m[0], m[1], m[2], m[3]);
+    {
+      double sp = 0, cx = 0;
+      for (size_t k = 0; k < b->n; k++) { sp += res[k].met[4] / (double)b->n; cx += res[k].met[5] / (double)b->n; }
+      printf("mean sparseness (Gini) %.4f, complexity (entropy) %.4f\n", sp, cx);
+    }
   }
 }
 
@@ -368,12 +501,22 @@ static int attribute_cmd(const opts *o, cb_error *err)
   row *res = NULL;
   cJSON *top = NULL;
   attr_ctx *probe = NULL;
+  cb_net *rnet = NULL;
   batch_ball ball = {o->ac.o.norm, o->ac.o.eps, 0, 0, 0};
   batch_rows sel = {o->r0, o->r1, 0, o->ac.o.method == AM_EVA ? &ball : NULL};
   size_t nm;
   int rc;
   if ((rc = batch_load_net(&b, o->net, err)) != CB_OK) goto out;
   if ((rc = attr_cli_check(&o->ac, b.n_in, err)) != CB_OK) goto out;
+  if (o->sanity) {   /* the randomised copy: loaded again, then re-initialised */
+    int done;
+    if ((rc = cb_net_load(o->net, &rnet, err)) != CB_OK) goto out;
+    if (attr_randomise_net(rnet, o->sanity_layers, o->ac.o.seed, &done) != CB_OK) {
+      rc = cb_error_set(err, CB_EUNSUP, "%s: --sanity: the network has no AFFINE or CONV layer to re-initialise", o->net);
+      goto out;
+    }
+    (void)done;
+  }
   if ((rc = batch_load_rows(&b, o->data, &sel, err)) != CB_OK) goto out;
   if (!(probe = attr_new(b.net, &o->ac.o, err))) { rc = err->status; goto out; }   /* option errors before any work */
   nm = attr_map_size(probe);
@@ -381,7 +524,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
   for (size_t k = 0; k < b.n; k++)
     if (!(res[k].map = cb_calloc(b.n_in, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   {
-    run_ctx c = {&b, o, probe, res};
+    run_ctx c = {&b, o, probe, res, rnet};
     batch_loop L = {.row = row_map, .thread_new = thread_ctx, .thread_free = thread_ctx_free, .ctx = &c, .name_row = 1};
     if ((rc = batch_run(&b, &L, err)) != CB_OK) goto out;
   }
@@ -392,6 +535,7 @@ out:
   if (res) for (size_t k = 0; k < b.n; k++) cb_free(res[k].map);
   cb_free(res);
   attr_free(probe);
+  cb_net_free(rnet);
   batch_close(&b);
   return rc;
 }

@@ -377,7 +377,12 @@ typedef enum cb_attr_method {
   CB_ATTR_DEEPLIFT,                               /* DeepLIFT Rescale (baseline as IG) */
   CB_ATTR_GUIDEDBP,                               /* Guided Backprop (ReLU nets) */
   CB_ATTR_DECONVNET,                              /* DeconvNet (ReLU nets) */
-  CB_ATTR_KERNELSHAP                              /* KernelSHAP (seeded; exact for <= 12 groups) */
+  CB_ATTR_KERNELSHAP,                             /* KernelSHAP (seeded; exact for <= 12 groups) */
+  CB_ATTR_SCORECAM,                               /* Score-CAM at a CONV node */
+  CB_ATTR_OPTICAM,                                /* Opti-CAM (Adam on the mask weights) */
+  CB_ATTR_LIME,                                   /* LIME (seeded, patch superpixels) */
+  CB_ATTR_SOBOL,                                  /* total-order Sobol indices (QMC masks) */
+  CB_ATTR_HSIC                                    /* HSIC of binary cell masks */
 } cb_attr_method;
 const char *cb_attr_method_name(cb_attr_method m); /* "saliency", "gradxinput", "ig", ...
                                                      (the CLI's --method words); "?" unknown */
@@ -390,15 +395,17 @@ typedef struct cb_attr_opts {
                                                      values), NULL = the constant (default) */
   int n_baselines;                                /* IG: > 0 averages over that many random
                                                      baselines ~ U[min x, max x] (default 0) */
-  int samples;                                    /* noise samples / RISE masks; 0 = the
-                                                     method's default (50, RISE 2000) */
+  int samples;                                    /* noise samples / RISE masks / LIME, Sobol,
+                                                     HSIC designs; 0 = the method's default
+                                                     (50, RISE and KernelSHAP 2000, LIME 500,
+                                                     Sobol 32, HSIC 500) */
   double sigma;                                   /* noise standard deviation (default 0.2) */
   unsigned long long seed;                        /* RNG seed of random methods (default 1) */
   int patch, stride;                              /* occlusion patch (0 = default 2; EVA group
                                                      side, default 1) and stride (default 1) */
   double rise_p;                                  /* RISE keep probability (default 0.5) */
   int rise_cells;                                 /* RISE grid side (default 4) */
-  const char *node;                               /* Grad-CAM node name (NULL: last CONV) */
+  const char *node;                               /* CAM methods' CONV node (NULL: last CONV) */
   int reduce;                                     /* 1 (default): max over channels when C > 1;
                                                      0: one value per input feature */
   cb_lp norm;                                     /* EVA ball norm (default CB_LP_INF) */
@@ -407,6 +414,9 @@ typedef struct cb_attr_opts {
                                                      "dense=R,conv=R", R in eps|gamma|zplus|
                                                      alphabeta; NULL = the default composite */
   double lrp_eps, lrp_gamma, lrp_alpha;           /* LRP eps (1e-6), gamma (0.25), alpha (2) */
+  double lr;                                      /* Opti-CAM Adam learning rate (0.1) */
+  int grid;                                       /* Sobol / HSIC grid side (8) */
+  double kernel_width, ridge;                     /* LIME kernel width (0.25), ridge (1) */
 } cb_attr_opts;
 void cb_attr_opts_init(cb_attr_opts *o, size_t size);
                                                   /* the defaults above into the first size

@@ -326,3 +326,10 @@ int la_syevd(double *V, size_t p, double *w)
   if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
   return info == 0 ? CB_OK : CB_EINTERNAL;
 }
+
+int la_posv(double *A, size_t p, double *B, size_t nrhs)
+{
+  lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, A, (lapack_int)p, B, (lapack_int)nrhs);
+  if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
+  return info == 0 ? CB_OK : info > 0 ? CB_EVALUE : CB_EINTERNAL;
+}

@@ -60,5 +60,9 @@ void la_single_end(void);          /* concurrent pairs counted: the last end res
    eigenvectors) with ascending eigenvalues in w (LAPACK dsyevd).  CB_ENOMEM or
    CB_EINTERNAL on failure. */
 int la_syevd(double *V, size_t p, double *w);
+/* Solves A X = B for a symmetric positive definite A (p x p, overwritten by
+   its Cholesky factor) and B (p x nrhs, overwritten by X); CB_EVALUE when A
+   is not positive definite. */
+int la_posv(double *A, size_t p, double *B, size_t nrhs);
 
 #endif

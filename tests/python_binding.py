@@ -197,6 +197,17 @@ def check_attribute(net):
     mp = cnn.attribute(DATA[0, 1:], 0, "gradcam")
     assert mp.shape == (64,) and np.all(np.isfinite(mp))
     ok("attribute gradcam on %s: %d values" % (CNN, mp.size))
+    for path, m, extra, kw in ((NET, "lime", ["--ridge", "0.5", "--kernel-width", "0.5", "--seed", "3"],
+                                {"ridge": 0.5, "kernel_width": 0.5, "seed": 3}),
+                               (NET, "sobol", ["--grid", "4", "--samples", "16"], {"grid": 4, "samples": 16}),
+                               (CNN, "opticam", ["--steps", "5", "--lr", "0.2"], {"steps": 5, "lr": 0.2}),
+                               (NET, "kernelshap", ["--patch", "2", "--samples", "100"], {"patch": 2, "samples": 100}),
+                               (NET, "hsic", ["--grid", "4", "--samples", "64"], {"grid": 4, "samples": 64})):
+        doc = cli_json("attribute", path, "--data", CSV, "--rows", "0:2", "--method", m, "--quiet", *extra)
+        nw = cnn if path == CNN else net
+        for s, (r, x, y) in zip(doc["samples"], rows()):
+            same(nw.attribute(x, s["target"], m, **kw), s["map"], "attribute %s row %d" % (m, r))
+    ok("attribute lime/sobol/opticam/kernelshap/hsic (their options through the API) equal `cerbere attribute`")
 
 
 def check_threads(net):

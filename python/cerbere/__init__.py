@@ -31,7 +31,8 @@ __all__ = ["Network", "Certificate", "Verification", "CerbereError", "verify", "
 BOUND_METHODS = {"ibp": 0, "crown": 1, "crown-ibp": 2, "alpha-crown": 3}
 ATTRIBUTION_METHODS = {"saliency": 0, "gradxinput": 1, "ig": 2, "smoothgrad": 3, "vargrad": 4, "squaregrad": 5,
                        "occlusion": 6, "rise": 7, "gradcam": 8, "gradcampp": 9, "eva": 10,
-                       "lrp": 11, "deeplift": 12, "guidedbackprop": 13, "deconvnet": 14, "kernelshap": 15}
+                       "lrp": 11, "deeplift": 12, "guidedbackprop": 13, "deconvnet": 14, "kernelshap": 15,
+                       "scorecam": 16, "opticam": 17, "lime": 18, "sobol": 19, "hsic": 20}
 _NORMS = {"inf": 0, "linf": 0, "2": 1, "l2": 1, "1": 2, "l1": 2}
 _RADIUS_METHODS = {"cascade": 0, "local-lipschitz": 1}
 
@@ -306,7 +307,7 @@ class Network:
             elif k == "reduce":
                 o.reduce = int(bool(v))
             elif k in ("steps", "n_baselines", "samples", "seed", "patch", "stride", "rise_cells", "baseline", "sigma",
-                       "rise_p", "eps", "lrp_eps", "lrp_gamma", "lrp_alpha"):
+                       "rise_p", "eps", "lrp_eps", "lrp_gamma", "lrp_alpha", "lr", "grid", "kernel_width", "ridge"):
                 setattr(o, k, v)
             else:
                 raise CerbereError(-1, "usage error", "unknown attribution option %r" % (k,))
@@ -318,7 +319,8 @@ class Network:
         (reduce=False keeps every feature).  options: steps, baseline (a
         number or an array), n_baselines, samples, sigma, seed, patch,
         stride, rise_p, rise_cells, node, reduce, norm, eps, lrp_rule (as
-        `--rule`), lrp_eps, lrp_gamma, lrp_alpha."""
+        `--rule`), lrp_eps, lrp_gamma, lrp_alpha, lr (opticam), grid (sobol,
+        hsic), kernel_width and ridge (lime)."""
         o, keep = self._attr_opts(method, options)
         a = _vec(x, self.n_inputs)
         nm = lib.cb_attr_map_size(self._h.ptr, ctypes.byref(o))

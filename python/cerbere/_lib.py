@@ -58,7 +58,9 @@ class AttrOpts(ctypes.Structure):
                 ("patch", ctypes.c_int), ("stride", ctypes.c_int), ("rise_p", ctypes.c_double),
                 ("rise_cells", ctypes.c_int), ("node", ctypes.c_char_p), ("reduce", ctypes.c_int),
                 ("norm", ctypes.c_int), ("eps", ctypes.c_double), ("lrp_rule", ctypes.c_char_p),
-                ("lrp_eps", ctypes.c_double), ("lrp_gamma", ctypes.c_double), ("lrp_alpha", ctypes.c_double)]
+                ("lrp_eps", ctypes.c_double), ("lrp_gamma", ctypes.c_double), ("lrp_alpha", ctypes.c_double),
+                ("lr", ctypes.c_double), ("grid", ctypes.c_int), ("kernel_width", ctypes.c_double),
+                ("ridge", ctypes.c_double)]
 
 
 _H = ctypes.c_void_p           # every opaque handle
