@@ -26,7 +26,7 @@ LDLIBS  := -lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng
 # Debian packages the build, the tests and `make run` need (checked by `make deps`).
 DEB_PKGS := gcc make protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev \
             liblapacke-dev libglpk-dev libcjson-dev libcmocka-dev libssl-dev zlib1g-dev libpng-dev valgrind libgmp-dev jq chromium \
-            pkg-config poppler-utils
+            pkg-config poppler-utils openmpi-bin libopenmpi-dev
 # The fuzzing build (`make fuzz`, and the smoke run inside `make test`):
 # clang and its compiler-rt (libFuzzer, ASan, UBSan runtimes) on Debian 12.
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -49,7 +49,15 @@ floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gn
 # tests, examples, fuzzers and benchmarks see every floor
 CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
 
-CLI_SRC := $(wildcard cli/*.c)
+# MPI is optional: cli/mpi_*.c (one file per command that distributes work)
+# are compiled by mpicc into a second binary, $(B)/cerbere-mpi, made only when
+# mpicc is found (`make MPICC=` builds without it).  $(B)/cerbere links
+# cli/mpi_none.c instead, whose entry points refuse under mpirun, so the main
+# binary, the library and every test build and run without MPI.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+MPI_SRC := $(filter-out cli/mpi_none.c,$(wildcard cli/mpi_*.c))
+MPI_OBJ := $(patsubst %.c,$(B)/%.o,$(MPI_SRC))
+CLI_SRC := $(filter-out $(MPI_SRC),$(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -64,7 +72,7 @@ SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
 .PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES)
+all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(MPICC),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -204,6 +212,14 @@ $(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
 $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The MPI build: the same CLI objects with the mpi_*.o files for mpi_none.o,
+# linked by mpicc (which adds Open MPI's include and library flags).
+$(MPI_OBJ): $(B)/%.o: %.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,cli) -c $< -o $@
+$(B)/cerbere-mpi: $(filter-out $(B)/cli/mpi_none.o,$(CLI_OBJ)) $(MPI_OBJ) $(B)/libcerbere.a
+	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # A test is compiled once and relinked when the library changes.
 $(B)/tests/%.o: tests/%.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
@@ -271,6 +287,7 @@ $(B)/cerbere.pc: cerbere.pc.in include/cerbere.h FORCE
 install: all $(B)/cerbere.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(B)/cerbere $(DESTDIR)$(BINDIR)/cerbere
+	if [ -f $(B)/cerbere-mpi ]; then install -m 755 $(B)/cerbere-mpi $(DESTDIR)$(BINDIR)/cerbere-mpi; fi
 	install -m 644 $(B)/libcerbere.a $(DESTDIR)$(LIBDIR)/libcerbere.a
 	install -m 755 $(B)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
@@ -279,7 +296,7 @@ install: all $(B)/cerbere.pc
 	install -m 644 $(B)/cerbere.pc $(DESTDIR)$(PCDIR)/cerbere.pc
 	install -m 644 man/cerbere.1 $(DESTDIR)$(MANDIR)/man1/cerbere.1
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/cerbere $(DESTDIR)$(LIBDIR)/libcerbere.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	rm -f $(DESTDIR)$(BINDIR)/cerbere $(DESTDIR)$(BINDIR)/cerbere-mpi $(DESTDIR)$(LIBDIR)/libcerbere.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
 	  $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libcerbere.so $(DESTDIR)$(INCLUDEDIR)/cerbere.h \
 	  $(DESTDIR)$(PCDIR)/cerbere.pc $(DESTDIR)$(MANDIR)/man1/cerbere.1
 
@@ -335,7 +352,8 @@ deps-floors: $(DEPS_FLOORS)
 	@echo "deps-check: floors ok ($(strip $(FLOORS)))"
 $(DEPS_FLOORS): deps-floor-%: $(B)/gen/onnx.pb-c.h $(B)/gen/commit.h
 	@mkdir -p $(B)/deps
-	@$(CC) -MM $(call floor_cppflags,$*) $(wildcard $*/*.c $*/*.h) > $(B)/deps/$*.mm || \
+	@$(CC) -MM $(call floor_cppflags,$*) $(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null),) \
+	  $(filter-out $(if $(MPICC),,$(MPI_SRC)),$(wildcard $*/*.c $*/*.h)) > $(B)/deps/$*.mm || \
 	  { echo "deps-check: a file in $*/ includes a header that $*/ may not see (floors above: $(or $(call floors_above,$*),none))"; exit 1; }
 	@sed 's/\\$$//' $(B)/deps/$*.mm | awk -v floor=$* -v above=" $(call floors_above,$*) " ' \
 	  { for (i = 1; i <= NF; i++) { \
