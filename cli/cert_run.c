@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "cert_run.h"
 #include "exact.h"
+#include "linalg.h"
 #include "report.h"
 #include "report_doc.h"
 
@@ -322,7 +323,14 @@ int certify_setup(certify_run *R, const certify_opts *o, int writer, int threads
   {
     cb_cert_opt co = o->co;   /* the threat model's arrays, loaded with the net (batch.h) */
     co.box_lo = R->b.box_lo; co.box_hi = R->b.box_hi; co.eps_w = R->b.eps_w; co.target = R->b.target;
-    if (!(R->c = certifier_new(R->b.net, &co, err))) return err->status;
+    /* OpenBLAS on one thread for the network-wide work (the Lipschitz
+       constant seeds every radius search): its sums then do not depend on
+       the cores a process sees, so shards on other machines and MPI ranks
+       bound to one core give the same radii, bit for bit */
+    la_single_begin();
+    R->c = certifier_new(R->b.net, &co, err);
+    la_single_end();
+    if (!R->c) return err->status;
     R->o_eff = *o;   /* the summary line's view of the threat model */
     R->o_eff.co = co;
   }
