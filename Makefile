@@ -112,7 +112,8 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
+# (T=cli_errors, bad_inputs, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, certify_shard,
+# certify_mpi (SKIPPED without Open MPI's mpirun or build/cerbere-mpi), limits_ulimit, deps_check, install, python,
 # report_browser, predict, verify_witness); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
