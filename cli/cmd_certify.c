@@ -5,6 +5,8 @@
 ** can continue an interrupted run; DIR/certificates.json is written once at
 ** the end, to a temporary file renamed into place.  SIGINT stops the run
 ** cleanly: finished samples stay in progress.jsonl, no certificates.json.
+** The steps around the loop are cert_run.c's, shared with the MPI driver
+** (mpi_certify.c, under mpirun) and with `cerbere merge` (cmd_merge.c).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +94,9 @@ static const char *usage =
   "                 0-based: 0 <= I < N, as SLURM_ARRAY_TASK_ID with --array=0-(N-1));\n"
   "                 the settings record the shard, each shard writes its own --out DIR,\n"
   "                 and `cerbere merge DIR... --out ALL` joins them (docs/cluster.md)\n"
+  "  mpirun -np P cerbere-mpi certify ...  the MPI build shares the rows between P\n"
+  "                 processes (rank 0 deals them and writes the files; --threads per\n"
+  "                 rank); the results equal a single run's (docs/cluster.md)\n"
   "  --resume       continue the interrupted run in DIR (same settings), skipping\n"
   "                 the samples already in DIR/progress.jsonl\n"
   "  --out DIR      write DIR/report.json and DIR/report.html (the certification\n"
