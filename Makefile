@@ -49,14 +49,18 @@ floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gn
 # tests, examples, fuzzers and benchmarks see every floor
 CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
 
-# MPI is optional: cli/mpi_*.c (one file per command that distributes work)
-# are compiled by mpicc into a second binary, $(B)/cerbere-mpi, made only when
-# mpicc is found (`make MPICC=` builds without it).  $(B)/cerbere links
-# cli/mpi_none.c instead, whose entry points refuse under mpirun, so the main
-# binary, the library and every test build and run without MPI.
-MPICC   ?= $(shell command -v mpicc 2>/dev/null)
-MPI_SRC := $(filter-out cli/mpi_none.c,$(wildcard cli/mpi_*.c))
-MPI_OBJ := $(patsubst %.c,$(B)/%.o,$(MPI_SRC))
+# MPI is optional: files named *_mpi.c (one per command that distributes
+# work) are compiled by mpicc into a second binary, $(B)/cerbere-mpi, made
+# only when mpicc is found (`make MPICC=` builds without it).  Each has a
+# *_nompi.c twin with the same entry points, which refuse under mpirun:
+# $(B)/cerbere links the twins, so the main binary, the library and every
+# test build and run without MPI.
+MPICC     ?= mpicc
+HAVE_MPI  := $(if $(MPICC),$(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1))
+MPI_SRC   := $(wildcard */*_mpi.c)
+MPI_OBJ   := $(patsubst %.c,$(B)/%.o,$(MPI_SRC))
+NOMPI_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard */*_nompi.c))
+MPI_INC   := $(if $(HAVE_MPI),$(shell $(MPICC) --showme:incdirs 2>/dev/null | sed 's/[^ ][^ ]*/-I&/g'))
 CLI_SRC := $(filter-out $(MPI_SRC),$(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
@@ -72,7 +76,7 @@ SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
 .PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
-all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(MPICC),$(B)/cerbere-mpi)
+all: $(B)/cerbere $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
 deps:
@@ -213,13 +217,14 @@ $(B)/$(SO_REAL): $(LIB_OBJ) $(B)/gen/libmembers $(B)/gen/cerbere.map
 $(B)/cerbere: $(CLI_OBJ) $(B)/libcerbere.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# The MPI build: the same CLI objects with the mpi_*.o files for mpi_none.o,
-# linked by mpicc (which adds Open MPI's include and library flags).
+# The MPI build: the same CLI objects with the *_mpi.o files for the
+# *_nompi.o ones, compiled and linked by mpicc (wrapping $(CC); it adds Open
+# MPI's include and library flags).
 $(MPI_OBJ): $(B)/%.o: %.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
-	$(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,cli) -c $< -o $@
-$(B)/cerbere-mpi: $(filter-out $(B)/cli/mpi_none.o,$(CLI_OBJ)) $(MPI_OBJ) $(B)/libcerbere.a
-	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
+$(B)/cerbere-mpi: $(filter-out $(NOMPI_OBJ),$(CLI_OBJ)) $(MPI_OBJ) $(B)/libcerbere.a
+	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.
 $(B)/tests/%.o: tests/%.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
@@ -353,8 +358,7 @@ deps-floors: $(DEPS_FLOORS)
 	@echo "deps-check: floors ok ($(strip $(FLOORS)))"
 $(DEPS_FLOORS): deps-floor-%: $(B)/gen/onnx.pb-c.h $(B)/gen/commit.h
 	@mkdir -p $(B)/deps
-	@$(CC) -MM $(call floor_cppflags,$*) $(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null),) \
-	  $(filter-out $(if $(MPICC),,$(MPI_SRC)),$(wildcard $*/*.c $*/*.h)) > $(B)/deps/$*.mm || \
+	@$(CC) -MM $(call floor_cppflags,$*) $(MPI_INC) $(filter-out $(if $(HAVE_MPI),,$(MPI_SRC)),$(wildcard $*/*.c $*/*.h)) > $(B)/deps/$*.mm || \
 	  { echo "deps-check: a file in $*/ includes a header that $*/ may not see (floors above: $(or $(call floors_above,$*),none))"; exit 1; }
 	@sed 's/\\$$//' $(B)/deps/$*.mm | awk -v floor=$* -v above=" $(call floors_above,$*) " ' \
 	  { for (i = 1; i <= NF; i++) { \

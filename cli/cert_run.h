@@ -1,7 +1,7 @@
 /*
 ** One `cerbere certify` run, shared by its three drivers:
 **   cmd_certify.c   one process, OpenMP threads over the rows (batch_run);
-**   mpi_certify.c   under mpirun: rank 0 deals rows to every rank;
+**   certify_mpi.c   under mpirun: rank 0 deals rows to every rank;
 **   cmd_merge.c     no run at all: joins the outputs of --shard runs.
 ** The steps every driver takes are here once: the options, the settings
 ** object (the identity --resume and merge check), a row's sample JSON, the

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "batch.h"
 #include "cmd.h"
-#include "mpi_run.h"
+#include "certify_mpi.h"
 #include "net.h"
 #include "report.h"
 #include "report_doc.h"

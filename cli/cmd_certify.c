@@ -6,7 +6,7 @@
 ** the end, to a temporary file renamed into place.  SIGINT stops the run
 ** cleanly: finished samples stay in progress.jsonl, no certificates.json.
 ** The steps around the loop are cert_run.c's, shared with the MPI driver
-** (mpi_certify.c, under mpirun) and with `cerbere merge` (cmd_merge.c).
+** (certify_mpi.c, under mpirun) and with `cerbere merge` (cmd_merge.c).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include "cert_run.h"
 #include "cmd.h"
-#include "mpi_run.h"
+#include "certify_mpi.h"
 #include "report.h"
 
 
@@ -277,7 +277,7 @@ int cmd_certify(int argc, char **argv)
     if (saved[1] >= 0) { dup2(saved[1], 2); close(saved[1]); }
   }
   if (rc != 0) return rc < 0 ? 0 : rc;
-  if (mpi_launched()) return mpi_certify(&o);   /* under mpirun: mpi_certify.c (or mpi_none.c: refused) */
+  if (mpi_launched()) return mpi_certify(&o);   /* under mpirun: certify_mpi.c (or certify_nompi.c: refused) */
   rc = run(&o, &err);
   if (rc == 0 || rc == EXIT_FALSIFIED || rc == EXIT_UNKNOWN || rc == EXIT_INTERRUPTED) return rc;
   return report_fail(&err);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# certify under mpirun (build/cerbere-mpi, cli/mpi_certify.c; docs/cluster.md):
+# certify under mpirun (build/cerbere-mpi, cli/certify_mpi.c; docs/cluster.md):
 #   - mpirun -np 2 and -np 4 (oversubscribed) give the single run's
 #     certificates (every field but the documented timing ones) and exit code;
 #   - a rank killed with SIGKILL mid-run: non-zero exit, a clear message, no

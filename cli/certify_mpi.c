@@ -1,5 +1,5 @@
 /*
-** `cerbere certify` under mpirun -np P (build/cerbere-mpi; mpi_run.h).
+** `cerbere certify` under mpirun -np P (build/cerbere-mpi; certify_mpi.h).
 **
 ** Every rank loads the net, the rows and the certifier from the same command
 ** line.  Rank 0 owns the run: it keeps the queue of rows still to do (the
@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "linalg.h"
-#include "mpi_run.h"
+#include "certify_mpi.h"
 #include "report.h"
 
 enum { TAG_SAMPLES = 101, TAG_FAIL, TAG_ROWS };

@@ -1,16 +1,17 @@
 /*
-** The MPI drivers of the CLI, one file per command that distributes work
-** (DESIGN.md: optional engines sit at the edge in files of their own):
-**   mpi_certify.c  `certify` under mpirun: rank 0 deals rows to every rank;
-**   mpi_none.c     the same entry points in a build without MPI: they refuse,
-**                  saying so.
-** make links build/cerbere with mpi_none.o, and, when mpicc is present,
-** build/cerbere-mpi with the mpi_*.o files compiled by mpicc.  Whether a
+** certify over MPI: one interface, two files, chosen when the binary is
+** linked (DESIGN.md: optional engines sit at the edge in files of their own;
+** the *_mpi.c naming is the Makefile's, as for verify's vfy_mpi.c):
+**   certify_mpi.c    `certify` under mpirun: rank 0 deals rows to every rank;
+**   certify_nompi.c  the same entry points in a build without MPI: they
+**                    refuse, saying so.
+** make links build/cerbere with certify_nompi.o, and, when mpicc is present,
+** build/cerbere-mpi with the *_mpi.o files compiled by mpicc.  Whether a
 ** command runs distributed is read from the environment mpirun (or srun with
 ** PMI/PMIx) gives each process, so one command line serves both.
 */
-#ifndef CB_MPI_RUN_H
-#define CB_MPI_RUN_H
+#ifndef CB_CERTIFY_MPI_H
+#define CB_CERTIFY_MPI_H
 
 #include <stdlib.h>
 #include "cert_run.h"

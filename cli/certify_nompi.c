@@ -1,10 +1,10 @@
 /*
 ** The MPI entry points of a build without MPI (build/cerbere; see
-** mpi_run.h): started by mpirun, a command would run whole on every rank and
+** certify_mpi.h): started by mpirun, a command would run whole on every rank and
 ** each would write the same files, so it refuses instead, on rank 0 only.
 */
 #include <stdio.h>
-#include "mpi_run.h"
+#include "certify_mpi.h"
 #include "report.h"
 
 const char *mpi_library(void) { return NULL; }
