@@ -52,15 +52,17 @@ floor_cppflags = -Iinclude $(INC_$(1)) -I$(B)/gen -I/usr/include/x86_64-linux-gn
 # tests, examples, fuzzers and benchmarks see every floor
 CPPFLAGS    := $(call floor_cppflags,$(lastword $(FLOORS)))
 
-# MPI: files named *_mpi.c (one per command that distributes work) are
-# compiled by mpicc and linked into build/cerbere-mpi only, before the
-# library, so that their definitions replace its one-process backends
-# (certify/vfy_dist.h).  Without mpicc they are not built and `make` builds
-# everything else.
+# MPI is optional: files named *_mpi.c (one per command that distributes
+# work) are compiled by mpicc into a second binary, $(B)/cerbere-mpi, made
+# only when mpicc is found (`make MPICC=` builds without it).  Each has a
+# *_nompi.c twin with the same entry points, which refuse under mpirun:
+# $(B)/cerbere links the twins, so the main binary, the library and every
+# test build and run without MPI.
 MPICC     ?= mpicc
-HAVE_MPI  := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+HAVE_MPI  := $(if $(MPICC),$(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1))
 MPI_SRC   := $(wildcard */*_mpi.c)
 MPI_OBJ   := $(patsubst %.c,$(B)/%.o,$(MPI_SRC))
+NOMPI_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard */*_nompi.c))
 MPI_INC   := $(if $(HAVE_MPI),$(shell $(MPICC) --showme:incdirs 2>/dev/null | sed 's/[^ ][^ ]*/-I&/g'))
 CLI_SRC := $(filter-out $(MPI_SRC),$(wildcard cli/*.c))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
@@ -119,8 +121,9 @@ _test_all: all $(TESTS)
 # load average 3-4 from other work).
 # make check T=NAME runs one test: a unit test (T=verify runs
 # build/tests/test_verify) or a CLI test by its name in run_tests.sh
-# (T=cli_errors, bad_inputs, proof_cli, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, limits_ulimit, deps_check, install, python,
-# report_browser, predict, verify_witness, mpi_verify); an unknown name fails.
+# (T=cli_errors, bad_inputs, proof_cli, npy_formats, formats_360, normalise_cifar, regression_bounds, certify_interrupt, certify_shard,
+# certify_mpi and mpi_verify (SKIPPED without Open MPI's mpirun or build/cerbere-mpi), limits_ulimit, deps_check, install, python,
+# report_browser, predict, verify_witness); an unknown name fails.
 check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)),$(TESTS) deps-check)
 	@CB_RUN="$(T)" CB_BROWSER=$(if $(T),1,0) sh tests/run_tests.sh $(B)
 
@@ -224,12 +227,14 @@ $(B)/cerbere: $(CLI_OBJ) $(CHECK_OBJ) $(B)/libcerbere.a
 $(B)/cerbere-check: $(B)/check/main.o $(CHECK_OBJ) $(SRC_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# build/cerbere-mpi: the same objects plus the MPI backends (mpicc, wrapping
-# $(CC)), for `mpirun -np P build/cerbere-mpi verify ...`.
-$(B)/%_mpi.o: %_mpi.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
+# The MPI build: the same CLI objects with the *_mpi.o files for the
+# *_nompi.o ones (and certify/vfy_mpi.o's definitions replacing the
+# library's one-process certify/vfy_dist.o), compiled and linked by mpicc
+# (wrapping $(CC); it adds Open MPI's include and library flags).
+$(MPI_OBJ): $(B)/%.o: %.c $(B)/gen/cflags | $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) $(DEPFLAGS) $(call floor_cppflags,$(firstword $(subst /, ,$<))) -c $< -o $@
-$(B)/cerbere-mpi: $(CLI_OBJ) $(CHECK_OBJ) $(MPI_OBJ) $(B)/libcerbere.a
+$(B)/cerbere-mpi: $(filter-out $(NOMPI_OBJ),$(CLI_OBJ)) $(CHECK_OBJ) $(MPI_OBJ) $(B)/libcerbere.a
 	OMPI_CC=$(CC) $(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # A test is compiled once and relinked when the library changes.
@@ -299,6 +304,7 @@ $(B)/cerbere.pc: cerbere.pc.in include/cerbere.h FORCE
 install: all $(B)/cerbere.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(B)/cerbere $(DESTDIR)$(BINDIR)/cerbere
+	if [ -f $(B)/cerbere-mpi ]; then install -m 755 $(B)/cerbere-mpi $(DESTDIR)$(BINDIR)/cerbere-mpi; fi
 	install -m 644 $(B)/libcerbere.a $(DESTDIR)$(LIBDIR)/libcerbere.a
 	install -m 755 $(B)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
@@ -307,7 +313,7 @@ install: all $(B)/cerbere.pc
 	install -m 644 $(B)/cerbere.pc $(DESTDIR)$(PCDIR)/cerbere.pc
 	install -m 644 man/cerbere.1 $(DESTDIR)$(MANDIR)/man1/cerbere.1
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/cerbere $(DESTDIR)$(LIBDIR)/libcerbere.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
+	rm -f $(DESTDIR)$(BINDIR)/cerbere $(DESTDIR)$(BINDIR)/cerbere-mpi $(DESTDIR)$(LIBDIR)/libcerbere.a $(DESTDIR)$(LIBDIR)/$(SO_REAL) \
 	  $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/libcerbere.so $(DESTDIR)$(INCLUDEDIR)/cerbere.h \
 	  $(DESTDIR)$(PCDIR)/cerbere.pc $(DESTDIR)$(MANDIR)/man1/cerbere.1
 

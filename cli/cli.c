@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "batch.h"
 #include "cmd.h"
+#include "certify_mpi.h"
 #include "net.h"
 #include "report.h"
 #include "report_doc.h"
@@ -31,6 +32,8 @@ static const char *usage_main =
   "  certify NET --data FILE --norm inf|2|1 --eps E --out DIR [--radius] [--clip LO:HI]\n"
   "                                    per-sample verdicts (verified / falsified with a\n"
   "                                    checked counterexample / unknown), certified radii\n"
+  "  merge DIR... --out DIR            join the output directories of certify --shard I/N\n"
+  "                                    runs into the files one run over all rows writes\n"
   "  report --out DIR REPORT.json...   merge certification reports into one JSON + HTML\n"
   "  lipschitz NET [--norm 2|inf|1] [--data FILE] [--json OUT]\n"
   "                                    per-layer operator norms (lower estimate, guaranteed upper\n"
@@ -58,7 +61,9 @@ static const char *usage_main =
   "\n"
   "options:\n"
   "  -h, --help      this text; 'cerbere COMMAND --help' for a command\n"
-  "  --version       print the version\n"
+  "  --version       print the version, and the MPI library of an MPI build (cerbere-mpi:\n"
+  "                  under mpirun -np P, certify shares its rows between the P processes;\n"
+  "                  docs/cluster.md)\n"
   "\n"
   "exit codes: 0 success, 2 usage error, 3 input error (file, format, shape,\n"
   "unsupported op), 4 internal error, 5 resource limit (--timeout, --max-memory).\n";
@@ -249,7 +254,12 @@ int main(int argc, char **argv)
     cb_limits_set(0, (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE));
   if (argc < 2) { fputs(usage_main, stderr); return EXIT_USAGE; }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { fputs(usage_main, stdout); return 0; }
-  if (!strcmp(argv[1], "--version")) { printf("cerbere %s\n", CB_VERSION); return 0; }
+  if (!strcmp(argv[1], "--version")) {
+    printf("cerbere %s\n", CB_VERSION);
+    if (mpi_library()) printf("MPI: %s (certify shares its rows between mpirun's processes)\n", mpi_library());
+    else printf("MPI: none (this binary was built without MPI; make builds cerbere-mpi when mpicc is present)\n");
+    return 0;
+  }
   {
     /* --labels and --scale go with --data, for every command that reads it:
        taken out of a copy of argv (cb_argv keeps them for the reproduce line) */
@@ -280,6 +290,7 @@ static int run_command(int argc, char **argv)
   if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 2, argv + 2);
   if (!strcmp(argv[1], "check")) return check_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "certify")) return cmd_certify(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "merge")) return cmd_merge(argc - 2, argv + 2);
   if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lipschitz")) return cmd_lipschitz(argc - 2, argv + 2);
   if (!strcmp(argv[1], "orthonormalize")) return cmd_orthonormalize(argc - 2, argv + 2);

@@ -10,6 +10,7 @@
 
 int cmd_bounds(int argc, char **argv);         /* cmd_bounds.c: bounds NET --data CSV --norm P --eps E */
 int cmd_certify(int argc, char **argv);        /* cmd_certify.c: certify NET --data CSV --norm P --eps E --out DIR */
+int cmd_merge(int argc, char **argv);          /* cmd_merge.c: merge DIR... --out DIR (certify --shard outputs) */
 int cmd_report(int argc, char **argv);         /* cmd_report.c: report --out DIR REPORT.json... */
 int cmd_lipschitz(int argc, char **argv);      /* cmd_lipschitz.c: lipschitz NET [--norm P] [--data CSV] */
 int cmd_orthonormalize(int argc, char **argv); /* cmd_lipschitz.c: orthonormalize NET -o OUT.onnx */

@@ -47,6 +47,8 @@ run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_interrupt sh tests/run_certify.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_set sh tests/run_cert_set.sh "$B/cerbere"
 [ -z "$VG" ] && run certify_bab sh tests/run_cert_bab.sh "$B/cerbere"
+[ -z "$VG" ] && run certify_shard sh tests/run_shard.sh "$B/cerbere"
+[ -z "$VG" ] && run certify_mpi sh tests/run_mpi_certify.sh "$B/cerbere"
 [ -z "$VG" ] && [ "${CB_BROWSER:-1}" != 0 ] && run report_browser sh tests/run_browser.sh "$B/cerbere"
 for e in "$B"/examples/*; do
   [ -x "$e" ] || continue
