@@ -11,6 +11,7 @@
 **   at radius 0 the bounds close on the map (relative width <= 1e-9): the
 **   bounds follow the map's own masks, noise and upsampling;
 **   the interval square and product helpers on their corner cases;
+**   a failing-allocator sweep of every new bound;
 **   the interval Jacobian at a node (jac_interval_node) holds the adjoint
 **   grad_adjoint at sampled points.
 */
@@ -289,11 +290,49 @@ static void test_jac_node(void **st)
   cb_net_free(net);
 }
 
+/* Failing-allocator sweep over the new bounds (tiny options): every
+   allocation failure is reported as out of memory, no crash (leaks show
+   under make asan). */
+static void test_oom(void **st)
+{
+  (void)st;
+  cb_net *net = must_load("nets/digits_cnn.onnx");
+  size_t n = cb_net_input_size(net);
+  cb_data *d = must_csv("nets/digits_test20.csv", n);
+  double *lb = malloc(2 * n * sizeof *lb), *ub = lb + n;
+  const double *x = cb_data_x(d, 0);
+  cb_set s = {CB_NORM_2, 0.05, n, x, NULL, NULL};
+  for (size_t mi = 0; mi < NMETHODS; mi++) {
+    attr_opt o;
+    attr_ctx *a;
+    int k, ok = 0;
+    cb_error err = {0};
+    attr_opt_init(&o);
+    o.method = methods[mi];
+    o.steps = 1; o.samples = 2; o.patch = 4; o.stride = 4;
+    if (o.method == AM_IG) o.n_baselines = 1;
+    if (!(a = attr_new(net, &o, &err))) fail_msg("%s", err.msg);
+    for (k = 0; k < 5000 && !ok; k++) {
+      int rc;
+      cb_alloc_fail_after(k);
+      rc = attr_cert_bounds(a, &s, 1, lb, ub, &err);
+      cb_alloc_fail_after(-1);
+      if (rc == CB_OK) ok = 1;
+      else if (rc != CB_ENOMEM || !err.msg[0]) fail_msg("%s, failing allocation %d: status %d: %s", attr_method_name[o.method], k, rc, err.msg);
+    }
+    if (!ok) fail_msg("%s: still failing after %d allocation failure points", attr_method_name[o.method], k);
+    attr_free(a);
+  }
+  free(lb);
+  cb_data_free(d);
+  cb_net_free(net);
+}
+
 int main(void)
 {
   const struct CMUnitTest t[] = {
     cmocka_unit_test(test_interval_helpers), cmocka_unit_test(test_jac_node), cmocka_unit_test(test_cert_radius0),
-    cmocka_unit_test(test_cert_refnets), cmocka_unit_test(test_cert_random_nets),
+    cmocka_unit_test(test_cert_refnets), cmocka_unit_test(test_cert_random_nets), cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(t, NULL, NULL);
 }
