@@ -12,9 +12,12 @@
 **   attr_cam.c      Grad-CAM, Grad-CAM++ at a named CONV node
 **   attr_eva.c      EVA: certified worst-case margin gain when a group is pinned
 **   attr_metrics.c  AverageStability (Xplique), Deletion / Insertion AUC
-**   attr_cert.c     sound bounds of Saliency, Gradient x Input and the discrete
-**                   IG over an Lp ball (interval Jacobian), guaranteed maximum
-**                   change of the map, certified-stable top-k
+**   attr_cert.c     sound bounds of Saliency, Gradient x Input, the discrete
+**                   IG and SmoothGrad / VarGrad / SquareGrad over an Lp ball
+**                   (interval Jacobian), guaranteed maximum change of the
+**                   map, certified-stable top-k
+**   attr_cert_cam.c   sound Grad-CAM / Grad-CAM++ bounds
+**   attr_cert_pert.c  sound Occlusion / RISE bounds
 ** An attr_ctx holds the per-network buffers of one thread; the maps are
 ** deterministic for fixed options (seeded RNG, no thread-dependent sums).
 */
@@ -92,10 +95,14 @@ int attr_score(attr_ctx *a, const double *x, int target, double *score, double *
 
 /* For every y in the set s (center x, any norm, optional clip box):
    lb <= map(y) <= ub entrywise (attr_map_size values; a channel-reduced
-   map's bounds are the max over channels of the per-feature bounds), for methods saliency, gradxinput and ig
-   (the discrete IG of a->opt, each path point's ball the input ball scaled
-   by alpha; a constant or vector baseline).  Holds for real arithmetic
-   (see attr_cert.c for what of the double computation is covered). */
+   map's bounds are the max over channels of the per-feature bounds), for the
+   methods of attr_cert_supported: saliency, gradxinput, ig (the discrete IG
+   of a->opt, each path point's ball the input ball scaled by alpha for a
+   constant or vector baseline, boxes for random baselines), smoothgrad,
+   vargrad, squaregrad (the map's seeded noise), occlusion, rise (its
+   masks), gradcam and gradcampp (bounds may be infinite where a Grad-CAM++
+   denominator can vanish).  Holds for real arithmetic (see attr_cert.c for
+   what of the double computation is covered). */
 int attr_cert_bounds(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
 
 /* 1 if attr_cert_bounds covers method m (the list in ATTR_CERT_METHODS). */

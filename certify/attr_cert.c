@@ -21,7 +21,11 @@
 ** each gradient in attr_grad.c is not bounded here (about 1e-16 relative,
 ** far inside the outward rounding of the interval Jacobian in practice:
 ** test_attr compares computed maps with tolerance 0).
-** Cost: one CROWN + one interval-Jacobian pass (saliency, gxi), m + 1 (IG).
+**   SmoothGrad, VarGrad, SquareGrad, IG with random baselines: see
+**                 noise_bounds and ig_rand_bounds below; Grad-CAM(++) in
+**                 attr_cert_cam.c, Occlusion and RISE in attr_cert_pert.c.
+** Cost: one CROWN + one interval-Jacobian pass (saliency, gxi), m + 1 (IG),
+** N (noise methods), nb (m + 1) (IG with nb random baselines).
 */
 #include <math.h>
 #include <string.h>
