@@ -136,7 +136,7 @@ check: all $(if $(T),$(filter $(B)/tests/test_$(patsubst test_%,%,$(T)),$(TESTS)
 # limits, oom), forward, exact, grad, bounds, attack, adversarial, verify,
 # beta (0.5 s), report; and the CLI's error paths (cli_errors, bad_inputs: 3-4 s each,
 # mostly process start-up), ulimit and the example.  Left out, by time:
-# test_vnnlib and test_lipschitz (2-6 s), test_attr and test_sound (5-6 s),
+# test_vnnlib and test_lipschitz (2-6 s), test_attr, test_attr_cert and test_sound (5-6 s),
 # test_patches and test_alpha (9-23 s), test_certify and test_jacobian
 # (14-41 s), certify_interrupt (5 s) and deps_check (7 s).  make check
 # runs them all.

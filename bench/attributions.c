@@ -13,7 +13,11 @@
 **   gradcam      1 gradient + the map (conv net only)
 **   eva          L-inf 0.05, single features: 65 CROWN margin bounds
 **   cert-*       certified bounds over the L-inf ball 0.01: saliency and
-**                gradxinput = 1 CROWN + 1 interval Jacobian; ig (m = 50) = 51
+**                gradxinput = 1 CROWN + 1 interval Jacobian; ig (m = 50) = 51;
+**                gradcam(pp) = 1 CROWN + 1 interval Jacobian stopped at the
+**                node; smoothgrad / vargrad N = 50: 50 of each; occlusion:
+**                50 CROWN score bounds; rise N = 200: 200; ig with 4 random
+**                baselines: 204 CROWN + interval Jacobians over boxes
 ** Each figure is the median of REPS measurements of >= 0.05 s each; ratios
 ** are median / median(forward).  FLOPs of one forward pass F = sum over
 ** AFFINE 2 out in and CONV 2 cout hout wout cin/g kh kw.
@@ -86,13 +90,17 @@ static double flops(const cb_net *net)
 int main(void)
 {
   static const char *nets[] = {"digits_mlp", "digits_cnn", "digits_tanh", "digits_orth"};
-  struct { const char *name; attr_method m; int cert; } rows[] = {
+  struct { const char *name; attr_method m; int cert, samples, nb; } rows[] = {
     {"saliency", AM_SALIENCY, 0}, {"gradxinput", AM_GRADXINPUT, 0}, {"ig (m=50)", AM_IG, 0},
     {"smoothgrad (N=50)", AM_SMOOTHGRAD, 0}, {"occlusion (2x2/1)", AM_OCCLUSION, 0}, {"rise (N=2000)", AM_RISE, 0},
     {"gradcam", AM_GRADCAM, 0}, {"eva (inf 0.05)", AM_EVA, 0},
     {"lrp (eps/zplus)", AM_LRP, 0}, {"deeplift", AM_DEEPLIFT, 0}, {"guidedbackprop", AM_GUIDEDBP, 0},
     {"kernelshap (N=2000)", AM_KERNELSHAP, 0},
     {"cert saliency (inf 0.01)", AM_SALIENCY, 1}, {"cert gradxinput (inf 0.01)", AM_GRADXINPUT, 1}, {"cert ig m=50 (inf 0.01)", AM_IG, 1},
+    {"cert gradcam (inf 0.01)", AM_GRADCAM, 1}, {"cert gradcampp (inf 0.01)", AM_GRADCAMPP, 1},
+    {"cert smoothgrad N=50 (inf 0.01)", AM_SMOOTHGRAD, 1}, {"cert vargrad N=50 (inf 0.01)", AM_VARGRAD, 1},
+    {"cert occlusion 2x2/1 (inf 0.01)", AM_OCCLUSION, 1}, {"cert rise N=200 (inf 0.01)", AM_RISE, 1, 200},
+    {"cert ig m=50, 4 random baselines (inf 0.01)", AM_IG, 1, 0, 4},
   };
   int nr = (int)(sizeof rows / sizeof rows[0]);
   la_set_threads(1);
@@ -126,6 +134,8 @@ int main(void)
       size_t n = cb_net_input_size(net[k]);
       attr_opt_init(&o);
       o.method = rows[r].m;
+      o.samples = rows[r].samples;
+      o.n_baselines = rows[r].nb;
       attr_ctx *a = attr_new(net[k], &o, &err);
       if (!a) { printf(" n/a |"); continue; }
       job j = {a, data[k], net[k], 1 + rows[r].cert, buf[k], buf[k] + n, buf[k] + 2 * n, 0.01};

@@ -81,6 +81,15 @@ int main(int argc, char **argv)
   if (cJSON_IsNumber(get(set, "steps"))) ao.steps = (int)get(set, "steps")->valuedouble;
   if (cJSON_IsNumber(get(set, "baseline"))) ao.baseline = get(set, "baseline")->valuedouble;
   if (cJSON_IsString(get(set, "baseline"))) { fprintf(stderr, "vector baselines: not handled here\n"); return 1; }
+  if (cJSON_IsNumber(get(set, "baselines"))) ao.n_baselines = (int)get(set, "baselines")->valuedouble;
+  if (cJSON_IsNumber(get(set, "samples"))) ao.samples = (int)get(set, "samples")->valuedouble;
+  if (cJSON_IsNumber(get(set, "sigma"))) ao.sigma = get(set, "sigma")->valuedouble;
+  if (cJSON_IsNumber(get(set, "patch"))) ao.patch = (int)get(set, "patch")->valuedouble;
+  if (cJSON_IsNumber(get(set, "stride"))) ao.stride = (int)get(set, "stride")->valuedouble;
+  if (cJSON_IsNumber(get(set, "rise_p"))) ao.rise_p = get(set, "rise_p")->valuedouble;
+  if (cJSON_IsNumber(get(set, "rise_cells"))) ao.rise_cells = (int)get(set, "rise_cells")->valuedouble;
+  if (cJSON_IsNumber(get(set, "seed"))) ao.seed = (uint64_t)get(set, "seed")->valuedouble;
+  if (cJSON_IsString(get(set, "node"))) ao.node = get(set, "node")->valuestring;
   if (!strcmp(get(set, "norm")->valuestring, "2")) norm = CB_NORM_2;
   else if (!strcmp(get(set, "norm")->valuestring, "1")) norm = CB_NORM_1;
   eps = get(set, "eps")->valuedouble;

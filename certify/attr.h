@@ -13,9 +13,12 @@
 **   attr_gsa.c      LIME, Sobol total indices, HSIC (batched masked forwards)
 **   attr_eva.c      EVA: certified worst-case margin gain when a group is pinned
 **   attr_metrics.c  AverageStability (Xplique), Deletion / Insertion AUC
-**   attr_cert.c     sound bounds of Saliency, Gradient x Input and the discrete
-**                   IG over an Lp ball (interval Jacobian), guaranteed maximum
-**                   change of the map, certified-stable top-k
+**   attr_cert.c     sound bounds of Saliency, Gradient x Input, the discrete
+**                   IG and SmoothGrad / VarGrad / SquareGrad over an Lp ball
+**                   (interval Jacobian), guaranteed maximum change of the
+**                   map, certified-stable top-k
+**   attr_cert_cam.c   sound Grad-CAM / Grad-CAM++ bounds
+**   attr_cert_pert.c  sound Occlusion / RISE bounds
 ** An attr_ctx holds the per-network buffers of one thread; the maps are
 ** deterministic for fixed options (seeded RNG, no thread-dependent sums).
 */
@@ -98,11 +101,19 @@ int attr_score(attr_ctx *a, const double *x, int target, double *score, double *
 
 /* For every y in the set s (center x, any norm, optional clip box):
    lb <= map(y) <= ub entrywise (attr_map_size values; a channel-reduced
-   map's bounds are the max over channels of the per-feature bounds), for methods saliency, gradxinput and ig
-   (the discrete IG of a->opt, each path point's ball the input ball scaled
-   by alpha; a constant or vector baseline).  Holds for real arithmetic
-   (see attr_cert.c for what of the double computation is covered). */
+   map's bounds are the max over channels of the per-feature bounds), for the
+   methods of attr_cert_supported: saliency, gradxinput, ig (the discrete IG
+   of a->opt, each path point's ball the input ball scaled by alpha for a
+   constant or vector baseline, boxes for random baselines), smoothgrad,
+   vargrad, squaregrad (the map's seeded noise), occlusion, rise (its
+   masks), gradcam and gradcampp (bounds may be infinite where a Grad-CAM++
+   denominator can vanish).  Holds for real arithmetic (see attr_cert.c for
+   what of the double computation is covered). */
 int attr_cert_bounds(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
+
+/* 1 if attr_cert_bounds covers method m (the list in ATTR_CERT_METHODS). */
+int attr_cert_supported(attr_method m);
+#define ATTR_CERT_METHODS "saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam and gradcampp"
 
 /* Guaranteed maximum change max_y ||map(y) - map(x)|| in L1, L2, L-inf
    (out[0..2]) from the bounds and the centre map (rounded up). */
@@ -274,6 +285,31 @@ int attr_cam_node(const cb_net *net, const char *method, const char *name, int *
    NULL) fixed to x. */
 int attr_eva_margin(attr_ctx *a, const double *x, int target, const unsigned char *pin, double *m,
                     cb_error *err);
+
+/* Bilinear sample of the h x w CAM at input pixel (i, j) of an H x W image
+   (half-pixel centres; nonnegative weights summing to 1). */
+double attr_cam_upsample(const double *cam, int h, int w, int H, int W, int i, int j);
+
+/* One RISE mask m (h x w, values in [0, 1]) for a grid of s x s cells kept
+   with probability p, drawn from rng (grid: (s+1)^2 scratch). */
+void attr_rise_mask(int h, int w, int s, double p, uint64_t *rng, double *grid, double *m);
+
+/* Certified bounds of the full (unreduced, n values) map of the other
+   methods, called by attr_cert_bounds: Grad-CAM / Grad-CAM++
+   (attr_cert_cam.c), Occlusion / RISE (attr_cert_pert.c).  ylo, yhi: the
+   set's box (set_box). */
+int attr_cert_cam(attr_ctx *a, const cb_set *s, int target, double *lb, double *ub, cb_error *err);
+int attr_cert_perturb(attr_ctx *a, const cb_set *s, int target, const double *ylo, const double *yhi,
+                      double *lb, double *ub, cb_error *err);
+
+/* [lo, hi] of f_c over the set s (CROWN, outward rounded). */
+int attr_cert_score(attr_ctx *a, const cb_set *s, int target, double *lo, double *hi, cb_error *err);
+
+/* Interval helpers of the certified bounds (attr_cert.c), outward rounded:
+   the product of [a0, a1] and [b0, b1] (0 times an infinite end is 0), the
+   square of [a0, a1] (its true range: 0 inside when a0 < 0 < a1). */
+void attr_imul(double a0, double a1, double b0, double b1, double *lo, double *hi);
+void attr_isq(double a0, double a1, double *lo, double *hi);
 
 /* map[p] = max over channels c of full[c H W + p] (H W = a->nm). */
 void attr_reduce(const attr_ctx *a, const double *full, double *map);

@@ -39,8 +39,7 @@ int attr_cam_node(const cb_net *net, const char *method, const char *name, int *
   return cb_error_set(err, CB_EUSAGE, "%s: %s needs a CONV node and the network has none", net->path, method);
 }
 
-/* Bilinear sample of the h x w map at input pixel (i, j) of an H x W image. */
-static double upsample(const double *cam, int h, int w, int H, int W, int i, int j)
+double attr_cam_upsample(const double *cam, int h, int w, int H, int W, int i, int j)
 {
   double u = (i + 0.5) * h / H - 0.5, v = (j + 0.5) * w / W - 0.5;
   int i0, j0, i1, j1;
@@ -213,7 +212,7 @@ int attr_cam_map(attr_ctx *a, const double *x, int target, double *map, cb_error
   attr_image(a->net, &C, &H, &W);
   for (int c = 0; c < C; c++)
     for (int i = 0; i < H; i++)
-      for (int j = 0; j < W; j++) map[((size_t)c * (size_t)H + (size_t)i) * (size_t)W + (size_t)j] = upsample(cam, h, w, H, W, i, j);
+      for (int j = 0; j < W; j++) map[((size_t)c * (size_t)H + (size_t)i) * (size_t)W + (size_t)j] = attr_cam_upsample(cam, h, w, H, W, i, j);
   cb_free(cam);
   return CB_OK;
 }

@@ -58,8 +58,7 @@ static int occlusion(attr_ctx *a, const double *x, int target, double *map, cb_e
   return CB_OK;
 }
 
-/* One RISE mask (H x W) from the RNG. */
-static void rise_mask(int h, int w, int s, double p, uint64_t *rng, double *grid, double *m)
+void attr_rise_mask(int h, int w, int s, double p, uint64_t *rng, double *grid, double *m)
 {
   int ch = (h + s - 1) / s, cw = (w + s - 1) / s;
   double dy = attr_rng_unit(rng) * ch, dx = attr_rng_unit(rng) * cw;
@@ -91,7 +90,7 @@ static int rise(attr_ctx *a, const double *x, int target, double *map, cb_error 
   memset(map, 0, n * sizeof *map);
   for (int t = 0; t < N; t++) {
     double *m = masks + k * hw, *z = a->batch + k * n;
-    rise_mask(h, w, s, a->opt.rise_p, &rng, grid, m);
+    attr_rise_mask(h, w, s, a->opt.rise_p, &rng, grid, m);
     for (size_t i = 0; i < n; i++) z[i] = x[i] * m[i % hw];
     if (++k < ATTR_BATCH && t + 1 < N) continue;
     if ((rc = batch_scores(a, k, target, sc, err)) != CB_OK) { cb_free(grid); return rc; }

@@ -1,6 +1,8 @@
 /*
 ** `cerbere audit`: how trustworthy is an attribution map over a ball?
-** Per CSV row, for Saliency, Gradient x Input or IG (certify/attr.h):
+** Per CSV row, for a method with certified bounds (attr_cert_supported:
+** Saliency, Gradient x Input, IG, SmoothGrad, VarGrad, SquareGrad,
+** Occlusion, RISE, Grad-CAM, Grad-CAM++; certify/attr.h):
 **   map at the row; empirical AverageStability (K neighbours, radius r);
 **   certified bounds map_lb <= map(y) <= map_ub for every y of the ball
 **   (attr_cert_bounds); the guaranteed maximum change of the map (L1, L2,
@@ -27,7 +29,7 @@
 #include "report_doc.h"
 
 static const char *usage =
-  "usage: cerbere audit NET --data FILE --method saliency|gradxinput|ig --norm inf|2|1 --eps E\n"
+  "usage: cerbere audit NET --data FILE --method M --norm inf|2|1 --eps E\n"
   "                     --out DIR [--stability-radius R] [--neighbours K] [--topk K] [--clip LO:HI]\n"
   "                     [--threshold T] [--attack-samples N] [--attack-steps S] [--attack-restarts R]\n"
   "                     [method options] [--rows A:B] [--json OUT] [--quiet] [--max-memory M]\n"
@@ -38,8 +40,15 @@ static const char *usage =
   "  stability      empirical AverageStability (Xplique): mean L2 distance between\n"
   "                 the map and the maps at K neighbours row + U([0, R])^n\n"
   "  map_lb/map_ub  certified bounds: every map over the ball lies inside (sound,\n"
-  "                 from the interval Jacobian; IG: each path point's ball is the\n"
-  "                 input ball scaled by its alpha)\n"
+  "                 outward rounded), for M in saliency, gradxinput, ig: the interval\n"
+  "                 Jacobian (IG: each path point's ball is the input ball scaled by\n"
+  "                 its alpha; random --baselines: boxes holding the moving baseline);\n"
+  "                 smoothgrad, vargrad, squaregrad: one interval Jacobian per noisy\n"
+  "                 point over the ball shifted by its fixed (seeded) noise, in\n"
+  "                 interval arithmetic; gradcam, gradcampp: the interval Jacobian at\n"
+  "                 the --node conv and its CROWN activation boxes; occlusion, rise:\n"
+  "                 CROWN bounds of the score over each masked ball, combined\n"
+  "                 term by term\n"
   "  max_change     guaranteed max over the ball of ||map(y) - map(row)|| in L1, L2, Linf\n"
   "  certified_topk features certified to be among the top-K values for every y\n"
   "  verdict        stable:    certified: all K of the top-K certified (and the max change\n"
@@ -158,9 +167,8 @@ static int parse(int argc, char **argv, opts *o)
   if (!o->net) return report_usage("audit", "%s", "missing NET");
   if (!o->data) return report_usage("audit", "%s", "missing --data FILE");
   if (!o->have_method) return report_usage("audit", "%s", "missing --method");
-  if (m != AM_SALIENCY && m != AM_GRADXINPUT && m != AM_IG)
-    return report_usage("audit", "certified bounds exist for saliency, gradxinput and ig, not '%s'", attr_method_name[m]);
-  if (o->ac.o.n_baselines > 0) return report_usage("audit", "%s", "--baselines (random IG baselines) has no certified bounds; give --baseline");
+  if (!attr_cert_supported(m))
+    return report_usage("audit", "certified bounds exist for " ATTR_CERT_METHODS ", not '%s'", attr_method_name[m]);
   if (!o->have_norm) return report_usage("audit", "%s", "missing --norm");
   if (!o->have_eps) return report_usage("audit", "%s", "missing --eps");
   if (!o->out) return report_usage("audit", "%s", "missing --out DIR");
@@ -223,9 +231,25 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   else cJSON_AddNullToObject(s, "clip");
   if (a->method == AM_IG) {
     cJSON_AddNumberToObject(s, "steps", a->steps);
-    if (a->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
+    if (a->n_baselines > 0) cJSON_AddNumberToObject(s, "baselines", a->n_baselines);
+    else if (a->baseline_vec) cJSON_AddStringToObject(s, "baseline", "vector");
     else cJSON_AddNumberToObject(s, "baseline", a->baseline);
   }
+  if (a->method == AM_SMOOTHGRAD || a->method == AM_VARGRAD || a->method == AM_SQUAREGRAD) {
+    cJSON_AddNumberToObject(s, "samples", a->samples);
+    cJSON_AddNumberToObject(s, "sigma", a->sigma);
+  }
+  if (a->method == AM_OCCLUSION) {
+    cJSON_AddNumberToObject(s, "patch", a->patch);
+    cJSON_AddNumberToObject(s, "stride", a->stride);
+    cJSON_AddNumberToObject(s, "baseline", a->baseline);
+  }
+  if (a->method == AM_RISE) {
+    cJSON_AddNumberToObject(s, "samples", a->samples);
+    cJSON_AddNumberToObject(s, "rise_p", a->rise_p);
+    cJSON_AddNumberToObject(s, "rise_cells", a->rise_cells);
+  }
+  if ((a->method == AM_GRADCAM || a->method == AM_GRADCAMPP) && a->node) cJSON_AddStringToObject(s, "node", a->node);
   cJSON_AddNumberToObject(s, "stability_radius", o->radius);
   cJSON_AddNumberToObject(s, "neighbours", o->K);
   cJSON_AddStringToObject(s, "stability_distance", "l2");
@@ -236,7 +260,9 @@ static cJSON *settings_json(const opts *o, size_t r0, size_t r1)
   cJSON_AddNumberToObject(s, "attack_samples", o->ao.samples);
   cJSON_AddNumberToObject(s, "attack_steps", o->ao.steps);
   cJSON_AddNumberToObject(s, "attack_restarts", o->ao.restarts);
-  cJSON_AddStringToObject(s, "bounds", "crown + interval jacobian");
+  cJSON_AddStringToObject(s, "bounds", a->method == AM_OCCLUSION || a->method == AM_RISE ? "crown per masked ball" :
+                          a->method == AM_GRADCAM || a->method == AM_GRADCAMPP ? "crown activations + interval jacobian at the node" :
+                          "crown + interval jacobian");
   cJSON_AddNumberToObject(s, "rows_from", (double)r0);
   cJSON_AddNumberToObject(s, "rows_to", (double)r1);
   return s;

@@ -438,9 +438,12 @@ cb_status cb_attribute_bounds(const cb_net *net, const cb_region *set, int targe
                               cb_error *err);
                                                   /* certified: lb <= map(y) <= ub for every y
                                                      of set (a ball, maybe clipped; its centre
-                                                     is the sample), for saliency, gradxinput
-                                                     and ig (`cerbere audit`'s bounds); other
-                                                     methods CB_EUNSUP */
+                                                     is the sample), for saliency, gradxinput,
+                                                     ig (also with random baselines),
+                                                     smoothgrad, vargrad, squaregrad (fixed
+                                                     seed), occlusion, rise, gradcam and
+                                                     gradcampp (`cerbere audit`'s bounds);
+                                                     other methods CB_EUNSUP */
 
 /* ---- JSON report ---------------------------------------------------------------- */
 cb_status cb_certificates_write_json(const char *path, const cb_certificate *const *certs, size_t n,

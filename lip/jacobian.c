@@ -405,12 +405,14 @@ static void cut_bound(jb *B, int h)
   }
 }
 
-static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo,
+/* The backward pass from the output down to node `stop` (0: the input):
+   lo, hi (q x size_stop) receive the interval of d(C f)/d(node stop). */
+static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, int stop, double *lo,
                          double *hi, double *Lr, cb_error *err)
 {
   const cb_net *net = ws->net;
   jb B = {ws, q, NULL, NULL, lr && ws->set.norm == lr->norm && ws->set.norm != CB_NORM_BOX ? lr : NULL, Lr};
-  size_t nin = net->node[0].size, no = net->node[net->output].size;
+  size_t nin = net->node[stop].size, no = net->node[net->output].size;
   int rc = CB_ENOMEM, i = net->output;
   double *L, *H;
   B.lo = cb_calloc((size_t)net->n, sizeof *B.lo);
@@ -419,7 +421,7 @@ static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_r
   memcpy(L, C, q * no * sizeof *L);
   memcpy(H, C, q * no * sizeof *H);
   for (size_t r = 0; Lr && r < q; r++) Lr[r] = HUGE_VAL;
-  for (; i > 0; i--) {
+  for (; i > stop; i--) {
     if (!B.lo[i]) continue;
     if (B.lr && Lr && is_cut(net, i)) cut_bound(&B, i);
     if ((rc = back_node(&B, i)) != CB_OK) goto out;
@@ -428,7 +430,7 @@ static int interval_pass(const cb_ws *ws, const double *C, size_t q, const lip_r
   }
   memset(lo, 0, q * nin * sizeof *lo);
   memset(hi, 0, q * nin * sizeof *hi);
-  if (B.lo[0]) { memcpy(lo, B.lo[0], q * nin * sizeof *lo); memcpy(hi, B.hi[0], q * nin * sizeof *hi); }
+  if (B.lo[stop]) { memcpy(lo, B.lo[stop], q * nin * sizeof *lo); memcpy(hi, B.hi[stop], q * nin * sizeof *hi); }
   for (size_t r = 0; Lr && r < q; r++) Lr[r] = fmin(Lr[r], row_dual(lo + r * nin, hi + r * nin, nin, ws->set.norm));
   rc = CB_OK;
   for (size_t k = 0; k < q * nin && rc == CB_OK; k++) if (!isfinite(lo[k]) || !isfinite(hi[k])) rc = CB_EVALUE;
@@ -445,13 +447,20 @@ out:
 
 int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err)
 {
-  return interval_pass(ws, C, q, NULL, lo, hi, NULL, err);
+  return interval_pass(ws, C, q, NULL, 0, lo, hi, NULL, err);
+}
+
+int jac_interval_node(const cb_ws *ws, const double *C, size_t q, int node, double *lo, double *hi, cb_error *err)
+{
+  if (node < 0 || node > ws->net->output)
+    return cb_error_set(err, CB_EINTERNAL, "%s: jac_interval_node: node %d is not in the graph", ws->net->path, node);
+  return interval_pass(ws, C, q, NULL, node, lo, hi, NULL, err);
 }
 
 int jac_interval_lip(const cb_ws *ws, const double *C, size_t q, const lip_result *lr, double *lo, double *hi,
                      double *L, cb_error *err)
 {
-  return interval_pass(ws, C, q, lr, lo, hi, L, err);
+  return interval_pass(ws, C, q, lr, 0, lo, hi, L, err);
 }
 
 /* ------------------------------------------------------------ norms */

@@ -26,6 +26,13 @@
    row-major).  C is q x output size.  CB_EVALUE if the result is not finite. */
 int jac_interval(const cb_ws *ws, const double *C, size_t q, double *lo, double *hi, cb_error *err);
 
+/* The same pass stopped at node `node`: for every x in the set,
+   lo <= d(C f)/d(value of node)(x) <= hi entrywise (q x size of the node),
+   the adjoint that Grad-CAM reads at a CONV node.  Contributions reach the
+   node only through the nodes after it (topological order), so the pass
+   over nodes output..node+1 is complete. */
+int jac_interval_node(const cb_ws *ws, const double *C, size_t q, int node, double *lo, double *hi, cb_error *err);
+
 /* jac_interval, and L_r >= the Lipschitz constant of row r of C f over the set
    (dual norm of the set's norm): the smallest, over the cut nodes h of the
    graph (every input-output path passes h; the input and the output are

@@ -247,7 +247,7 @@ def check_errors(net):
     expect_error(lambda: net.certify(x, 10, 0.1), "usage error", "label out of range")
     expect_error(lambda: net.margin_bounds(x, 1.5, 0.1), "usage error", "float label")
     expect_error(lambda: net.attribute(x, 0, "saliency", bogus=1), "usage error", "unknown option")
-    expect_error(lambda: net.attribute_bounds(x, 0, 0.1, method="rise"), "unsupported", "rise bounds")
+    expect_error(lambda: net.attribute_bounds(x, 0, 0.1, method="kernelshap"), "unsupported", "kernelshap bounds")
     expect_error(lambda: net.jacobian_bounds(x, 0.1, method="alpha-crown"), "unsupported", "alpha Jacobian")
     expect_error(lambda: net.gradient(x, np.ones((2, 3))), "shape error", "C of the wrong width")
     expect_error(lambda: net.bounds(x, 0.1, clip=(5.0, 6.0)), "bad value", "clip box missing the ball")

@@ -11,6 +11,8 @@
 **   top-k change (digits_mlp, `make run`'s audit: saliency L-inf 0.01, 20
 **   rows; digits_cnn L-inf 0.01 and 0.03, a few rows; bench/audit_undecided
 **   runs the full sets);
+**   the same for Grad-CAM, Grad-CAM++, SmoothGrad, Occlusion and RISE on
+**   digits_cnn (L-inf 0.01, and 1e-4 where rows are certified stable);
 **   the threshold on the L2 change (linear model, closed form), seeds
 **   (bit-for-bit reproducible), and the CLI (audit.json verdict counts and
 **   witnesses, the HTML witness section, bad option values).
@@ -31,6 +33,9 @@ static attr_ctx *ctx(const cb_net *net, attr_method m, int steps)
   attr_opt_init(&o);
   o.method = m;
   o.steps = steps;
+  o.samples = m == AM_RISE ? 16 : 4;   /* the noise and RISE methods, cheap (their bounds: test_attr_cert) */
+  o.sigma = 0.1;
+  o.stride = 2;
   if (!(a = attr_new(net, &o, &err))) fail_msg("attr_new: %s", err.msg);
   return a;
 }
@@ -167,16 +172,27 @@ static void test_verdicts(void **st)
     {"nets/digits_cnn.onnx", AM_SALIENCY, CB_NORM_INF, 0.03, 0, 23, 2, 1},
     {"nets/digits_cnn.onnx", AM_SALIENCY, CB_NORM_INF, 0.03, 0, 53, 1, 1},
     {"nets/digits_cnn.onnx", AM_GRADXINPUT, CB_NORM_INF, 0.01, 1, 0, 4, 0},
+    /* the methods with the newer bounds (attr_cert_cam.c, attr_cert_pert.c, noise in attr_cert.c) */
+    {"nets/digits_cnn.onnx", AM_GRADCAM, CB_NORM_INF, 0.01, 0, 0, 4, 1},
+    {"nets/digits_cnn.onnx", AM_GRADCAMPP, CB_NORM_INF, 0.01, 0, 0, 2, 1},
+    {"nets/digits_cnn.onnx", AM_SMOOTHGRAD, CB_NORM_INF, 0.01, 0, 0, 4, 1},
+    {"nets/digits_cnn.onnx", AM_OCCLUSION, CB_NORM_INF, 0.01, 0, 0, 4, 1},
+    {"nets/digits_cnn.onnx", AM_RISE, CB_NORM_INF, 0.01, 1, 0, 4, 1},
+    {"nets/digits_cnn.onnx", AM_GRADCAM, CB_NORM_INF, 0.0001, 0, 0, 2, 1},   /* small balls: stable rows */
+    {"nets/digits_cnn.onnx", AM_SMOOTHGRAD, CB_NORM_INF, 0.0001, 0, 0, 2, 1},
+    {"nets/digits_cnn.onnx", AM_RISE, CB_NORM_INF, 0.0001, 0, 0, 2, 1},
   };
-  int all[3] = {0};
+  int all[3] = {0}, newer[3] = {0};
   for (size_t j = 0; j < sizeof jobs / sizeof *jobs; j++) {
     int c[3] = {0};
     run_job(&jobs[j], c);
+    for (int q = 0; q < 3 && jobs[j].m != AM_SALIENCY && jobs[j].m != AM_GRADXINPUT && jobs[j].m != AM_IG; q++) newer[q] += c[q];
     printf("  %s %s eps %g: %d stable, %d unstable, %d undecided\n", jobs[j].net, attr_method_name[jobs[j].m], jobs[j].eps, c[0], c[1], c[2]);
     for (int q = 0; q < 3; q++) all[q] += c[q];
   }
-  /* the suite exercises all three verdicts */
+  /* the suite exercises all three verdicts, and the newer methods reach stable and unstable */
   assert_true(all[AV_STABLE] > 0 && all[AV_UNSTABLE] > 0 && all[AV_UNDECIDED] > 0);
+  assert_true(newer[AV_STABLE] > 0 && newer[AV_UNSTABLE] > 0);
 }
 
 /* Linear model 16 -> 3, map x .* w with k = 16 (the top-k never changes):

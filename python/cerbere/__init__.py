@@ -333,7 +333,8 @@ class Network:
 
     def attribute_bounds(self, x, target, eps, norm="inf", method="saliency", clip=None, **options):
         """(lb, ub): certified bounds of the map over the ball, for saliency,
-        gradxinput and ig (`cerbere audit`)."""
+        gradxinput, ig (also random baselines), smoothgrad, vargrad,
+        squaregrad, occlusion, rise, gradcam and gradcampp (`cerbere audit`)."""
         o, keep = self._attr_opts(method, options)
         r = self._region(x, eps, norm, clip)
         nm = lib.cb_attr_map_size(self._h.ptr, ctypes.byref(o))
