@@ -57,7 +57,7 @@ static void upsample_all(const double *A, int K, int h, int w, int H, int W, dou
   size_t hw = (size_t)h * (size_t)w, HW = (size_t)H * (size_t)W;
   for (int k = 0; k < K; k++)
     for (int i = 0; i < H; i++)
-      for (int j = 0; j < W; j++) U[(size_t)k * HW + (size_t)i * (size_t)W + (size_t)j] = upsample(A + (size_t)k * hw, h, w, H, W, i, j);
+      for (int j = 0; j < W; j++) U[(size_t)k * HW + (size_t)i * (size_t)W + (size_t)j] = attr_cam_upsample(A + (size_t)k * hw, h, w, H, W, i, j);
 }
 
 /* m = (u - min u) / (max u - min u), 0 when u is constant; *lo, *hi: the
@@ -190,7 +190,7 @@ int attr_cam_map(attr_ctx *a, const double *x, int target, double *map, cb_error
         for (int i = 0; i < H; i++)
           for (int j = 0; j < W; j++)
             map[((size_t)c * (size_t)H + (size_t)i) * (size_t)W + (size_t)j] =
-              a->opt.method == AM_SCORECAM ? upsample(cam, h, w, H, W, i, j) : cam[hw + (size_t)i * (size_t)W + (size_t)j];
+              a->opt.method == AM_SCORECAM ? attr_cam_upsample(cam, h, w, H, W, i, j) : cam[hw + (size_t)i * (size_t)W + (size_t)j];
     cb_free(Ac);
     return rc;
   }
