@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include "proof_emit.h"
 #include "proofchk.h"
 #include "bounds.h"
@@ -49,20 +48,7 @@ static double cpu_s(void)
 
 static int sha256_file(const char *path, char *hex, cb_error *err)
 {
-  unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  size_t n;
-  int ok = 0;
-  FILE *f = fopen(path, "rb");
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-    ok = 1;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ok &= EVP_DigestUpdate(ctx, buf, n);
-    ok &= !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-  }
-  for (unsigned int k = 0; ok && k < len; k++) snprintf(hex + 2 * k, 3, "%02x", md[k]);
-  EVP_MD_CTX_free(ctx);
-  if (f) fclose(f);
+  int ok = proof_sha256_file(path, hex);
   return ok ? CB_OK : cb_error_set(err, CB_EIO, "%s: cannot read it to hash it", path);
 }
 

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/evp.h>
 #include "check.h"
 #include "net.h"
 #include "proofchk.h"
@@ -37,26 +36,6 @@ static const char *usage =
   "  --input-space S  as for verify (NNet files whose header normalises inputs)\n"
   "\n"
   "exit codes: 0 valid, 1 invalid, 2 usage error, 3 input error.\n";
-
-/* The SHA-256 of a file as 64 lower-case hex digits; 0 on error. */
-static int file_sha256(const char *path, char *hex)
-{
-  unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  size_t n;
-  int ok = 0;
-  FILE *f = fopen(path, "rb");
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-    ok = 1;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ok &= EVP_DigestUpdate(ctx, buf, n);
-    ok &= !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-  }
-  for (unsigned int k = 0; ok && k < len; k++) snprintf(hex + 2 * k, 3, "%02x", md[k]);
-  EVP_MD_CTX_free(ctx);
-  if (f) fclose(f);
-  return ok;
-}
 
 static char *read_file(const char *path, size_t *len, cb_error *err)
 {
@@ -117,7 +96,7 @@ int check_main(int argc, char **argv)
     else fprintf(stderr, "cerbere check: %s\n", err.msg);
     goto out;
   }
-  if (!file_sha256(pos[0], hn) || !file_sha256(pos[1], hp)) { fprintf(stderr, "cerbere check: cannot hash the inputs\n"); goto out; }
+  if (!proof_sha256_file(pos[0], hn) || !proof_sha256_file(pos[1], hp)) { fprintf(stderr, "cerbere check: cannot hash the inputs\n"); goto out; }
   if (strcmp(hn, pf->net_sha) || strcmp(hp, pf->prop_sha)) {
     if (!ignore_hash) {
       printf("invalid: the proof is for another %s (SHA-256 %s, this file %s)\n", strcmp(hn, pf->net_sha) ? "network" : "property",

@@ -33,10 +33,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <gmp.h>
+#include "dyadic.h"
 #include "exact.h"
 #include "sort.h"
 
-typedef struct dy { mpz_t m; long e; } dy;   /* m * 2^e */
 
 struct cb_exact {
   size_t n_out, n_in;
@@ -56,9 +56,6 @@ typedef struct ev {       /* evaluation state */
   long K;
 } ev;
 
-static void dy_init(dy *a) { mpz_init(a->m); a->e = 0; }
-static void dy_clear(dy *a) { mpz_clear(a->m); }
-static void dy_set(dy *r, const dy *a) { if (r != a) { mpz_set(r->m, a->m); r->e = a->e; } }
 
 /* r = d exactly: d = f 2^k with f in [0.5, 1), so f 2^53 is an integer. */
 static void dy_set_d(dy *r, double d)
@@ -70,20 +67,6 @@ static void dy_set_d(dy *r, double d)
 }
 
 /* r = a + b (r may alias either); t is scratch. */
-static void dy_add(dy *r, const dy *a, const dy *b, mpz_t t)
-{
-  if (!mpz_sgn(b->m)) { dy_set(r, a); return; }
-  if (!mpz_sgn(a->m)) { dy_set(r, b); return; }
-  if (a->e <= b->e) {
-    mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e));
-    mpz_add(r->m, a->m, t);
-    r->e = a->e;
-  } else {
-    mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
-    mpz_add(r->m, t, b->m);
-    r->e = b->e;
-  }
-}
 
 /* r = a * w for a double w (r may alias a). */
 static void dy_mul_d(dy *r, const dy *a, double w)
@@ -95,14 +78,6 @@ static void dy_mul_d(dy *r, const dy *a, double w)
 }
 
 /* Sign of a - b. */
-static int dy_cmp(const dy *a, const dy *b, mpz_t t)
-{
-  int sa = mpz_sgn(a->m), sb = mpz_sgn(b->m);
-  if (!sa || !sb || sa != sb) return sa > sb ? 1 : sa < sb ? -1 : 0;
-  if (a->e <= b->e) { mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e)); return mpz_cmp(a->m, t); }
-  mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
-  return mpz_cmp(t, b->m);
-}
 
 /* Drops trailing zero bits of m (keeps numbers short across layers). */
 static void dy_norm(dy *a)

@@ -23,7 +23,7 @@
 **
 ** Cost: one GMP multiply-add per weight use; meant for a handful of points
 ** per property (candidates the double pass already accepts), not for search.
-** This is the only file that uses GMP.
+** GMP is used here and in the proof checker (proofchk.c), through dyadic.h.
 */
 #ifndef CB_EXACT_H
 #define CB_EXACT_H

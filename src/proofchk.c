@@ -39,14 +39,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gmp.h>
+#include "dyadic.h"
+#include <openssl/evp.h>
 #include "proofchk.h"
 
-typedef struct dy { mpz_t m; long e; } dy;   /* m 2^e */
 
-static void dy_init(dy *a) { mpz_init(a->m); a->e = 0; }
-static void dy_clear(dy *a) { mpz_clear(a->m); }
 static void dy_zero(dy *a) { mpz_set_ui(a->m, 0); a->e = 0; }
-static void dy_set(dy *r, const dy *a) { if (r != a) { mpz_set(r->m, a->m); r->e = a->e; } }
 
 /* A finite double as (integer mantissa, exponent): d = m 2^e exactly. */
 typedef struct dd { long m; long e; } dd;
@@ -65,20 +63,6 @@ static void dy_set_dd(dy *r, dd d) { mpz_set_si(r->m, d.m); r->e = d.e; }
 static void dy_set_d(dy *r, double d) { dy_set_dd(r, dd_of(d)); }
 
 /* r = a + b (r may alias either); t is scratch. */
-static void dy_add(dy *r, const dy *a, const dy *b, mpz_t t)
-{
-  if (!mpz_sgn(b->m)) { dy_set(r, a); return; }
-  if (!mpz_sgn(a->m)) { dy_set(r, b); return; }
-  if (a->e <= b->e) {
-    mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e));
-    mpz_add(r->m, a->m, t);
-    r->e = a->e;
-  } else {
-    mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
-    mpz_add(r->m, t, b->m);
-    r->e = b->e;
-  }
-}
 
 /* acc += a * w, p and t scratch. */
 static void dy_addmul(dy *acc, const dy *a, dd w, dy *p, mpz_t t)
@@ -95,14 +79,6 @@ static void dy_mul_dd(dy *r, const dy *a, dd w)
   r->e = mpz_sgn(r->m) ? a->e + w.e : 0;
 }
 
-static int dy_cmp(const dy *a, const dy *b, mpz_t t)
-{
-  int sa = mpz_sgn(a->m), sb = mpz_sgn(b->m);
-  if (!sa || !sb || sa != sb) return sa > sb ? 1 : sa < sb ? -1 : 0;
-  if (a->e <= b->e) { mpz_mul_2exp(t, b->m, (mp_bitcnt_t)(b->e - a->e)); return mpz_cmp(a->m, t); }
-  mpz_mul_2exp(t, a->m, (mp_bitcnt_t)(a->e - b->e));
-  return mpz_cmp(t, b->m);
-}
 
 /* A double near a (truncated); +-HUGE_VAL or 0 far outside the doubles. */
 static double dy_approx(const dy *a)
@@ -1104,5 +1080,26 @@ int proof_check(pchk *P, const proof *pf, char *msg, size_t nmsg, long *leaves_c
   }
 out:
   cb_free(W.lo); cb_free(W.hi); cb_free(W.f); cb_free(W.sp); cb_free((void *)W.lam);
+  return ok;
+}
+
+/* The one file hash of proofs (verify --proof writes it, cerbere check
+   compares it): OpenSSL's SHA-256, as the report's digests. */
+int proof_sha256_file(const char *path, char hex[65])
+{
+  unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  size_t n;
+  int ok = 0;
+  FILE *f = fopen(path, "rb");
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (f && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+    ok = 1;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ok &= EVP_DigestUpdate(ctx, buf, n);
+    ok &= !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
+  }
+  for (unsigned int k = 0; ok && k < len; k++) snprintf(hex + 2 * k, 3, "%02x", md[k]);
+  EVP_MD_CTX_free(ctx);
+  if (f) fclose(f);
   return ok;
 }

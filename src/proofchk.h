@@ -53,6 +53,9 @@ typedef struct proof {
    "line N: what". */
 int proof_parse(const char *text, size_t len, proof **out, cb_error *err);
 void proof_free(proof *p);   /* NULL is a no-op */
+/* The SHA-256 of the file at path as 64 lower-case hex digits and a NUL;
+   0 when it cannot be read (hex is then unspecified), else 1. */
+int proof_sha256_file(const char *path, char hex[65]);
 
 /* ---- checking ---- */
 typedef struct pchk pchk;
