@@ -169,12 +169,13 @@ static int parse(int argc, char **argv, vopts *o)
       v = strtod(argv[i], &e);
       if (e == argv[i] || *e || !isfinite(v) || v <= 0 || v > 1e7) return report_usage("verify", "%s must be a finite number > 0", a);
       if (a[2] == 't') o->v.timeout = v; else o->v.max_memory_mb = v;
-    } else if (!strcmp(a, "--beta-fsb")) {
-      long v;
+    } else if (!strcmp(a, "--beta-fsb") || !strcmp(a, "--milp-leaf")) {
+      long v, hi = a[2] == 'b' ? 32 : 64;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
       v = strtol(argv[i], &e, 10);
-      if (e == argv[i] || *e || v < 0 || v > 32) return report_usage("verify", "%s must be an integer in 0..32", a);
-      o->v.beta_fsb = (int)v;
+      if (e == argv[i] || *e || v < 0 || v > hi)
+        return report_usage("verify", hi == 32 ? "%s must be an integer in 0..32" : "%s must be an integer in 0..64", a);
+      if (a[2] == 'b') o->v.beta_fsb = (int)v; else o->v.milp_leaf = (int)v;
     } else if (!strcmp(a, "--beta-bab") || !strcmp(a, "--beta-iters")) {
       long v, hi = a[7] == 'b' ? 1 : 10000, lo = a[7] == 'b' ? 0 : 1;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);
@@ -187,12 +188,6 @@ static int parse(int argc, char **argv, vopts *o)
       if (!strcmp(argv[i], "raw")) o->normalised = 0;
       else if (!strcmp(argv[i], "normalized") || !strcmp(argv[i], "normalised")) o->normalised = 1;
       else return report_usage("verify", "--input-space must be raw or normalized, not '%s'", argv[i]);
-    } else if (!strcmp(a, "--milp-leaf")) {
-      long v;
-      if (++i >= argc) return report_usage("verify", "%s needs a number", a);
-      v = strtol(argv[i], &e, 10);
-      if (e == argv[i] || *e || v < 0 || v > 64) return report_usage("verify", "%s must be an integer in 0..64", a);
-      o->v.milp_leaf = (int)v;
     } else if (!strcmp(a, "--threads") || !strcmp(a, "--relu-split") || !strcmp(a, "--relu-states")) {
       long v, lo = a[2] == 't' ? 1 : 0, hi = a[2] == 't' ? 1024 : 1000000000;
       if (++i >= argc) return report_usage("verify", "%s needs a number", a);

@@ -32,19 +32,6 @@ static size_t bcast_at(const cb_shape *x, const cb_shape *s, const int64_t *idx)
   return f;
 }
 
-static int bcast_shape(const cb_shape *a, const cb_shape *b, cb_shape *o)
-{
-  int r = a->rank > b->rank ? a->rank : b->rank;
-  o->rank = r;
-  for (int i = 0; i < r; i++) {
-    int64_t x = i - (r - a->rank) >= 0 ? a->dim[i - (r - a->rank)] : 1;
-    int64_t y = i - (r - b->rank) >= 0 ? b->dim[i - (r - b->rank)] : 1;
-    if (x != y && x != 1 && y != 1) return 0;
-    o->dim[i] = x > y ? x : y;
-  }
-  return 1;
-}
-
 static int same_dims(const cb_shape *a, const cb_shape *b)
 {
   if (a->rank != b->rank) return 0;
@@ -59,7 +46,7 @@ static int mul_nodes(ld *L, const Onnx__NodeProto *nd, int x, const cb_shape *xs
   int in2[2] = {x, y}, i;
   size_t *i0 = NULL, *i1 = NULL, n;
   int64_t idx[CB_MAX_RANK] = {0};
-  if (!bcast_shape(xs, ys, &s)) return ld_err(L, err, CB_ESHAPE, "operand shapes do not broadcast");
+  if (!ops_bshape(xs, ys, &s)) return ld_err(L, err, CB_ESHAPE, "operand shapes do not broadcast");
   n = shape_size(&s);
   if (!same_dims(xs, &s) || !same_dims(ys, &s)) {
     i0 = arena_array(&L->net->arena, n, sizeof *i0);

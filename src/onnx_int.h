@@ -87,6 +87,8 @@ int ops_attn(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 int ops_product(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b, int div, cb_error *err);
 /* onnx_ops.c: constant c broadcast (numpy rules) to shape s, in L->tmp. */
 double *ops_broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err);
+/* o = the broadcast shape of a and b (numpy rules); 0 when they do not broadcast. */
+int ops_bshape(const cb_shape *a, const cb_shape *b, cb_shape *o);
 /* onnx_window.c: Conv, MaxPool, AveragePool (kind 2), GlobalAveragePool (3), Pad, BN. */
 int ops_window(ld *L, const Onnx__NodeProto *nd, int kind, cb_error *err);
 int ops_batchnorm(ld *L, const Onnx__NodeProto *nd, cb_error *err);

@@ -94,8 +94,8 @@ static double *broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err)
 
 double *ops_broadcast(ld *L, const val *c, const cb_shape *s, cb_error *err) { return broadcast(L, c, s, err); }
 
-/* Broadcast shape of two constants (numpy rules). */
-static int bshape(const cb_shape *a, const cb_shape *b, cb_shape *o)
+/* Broadcast shape of two shapes (numpy rules); 0 when they do not broadcast. */
+int ops_bshape(const cb_shape *a, const cb_shape *b, cb_shape *o)
 {
   int r = a->rank > b->rank ? a->rank : b->rank;
   o->rank = r;
@@ -119,7 +119,7 @@ static int fold_binary(ld *L, const Onnx__NodeProto *nd, char op, const val *a, 
   cb_shape s;
   double *da, *db;
   val *o;
-  if (!bshape(&a->shape, &b->shape, &s)) return ld_err(L, err, CB_ESHAPE, "constant shapes do not broadcast");
+  if (!ops_bshape(&a->shape, &b->shape, &s)) return ld_err(L, err, CB_ESHAPE, "constant shapes do not broadcast");
   if (!(da = broadcast(L, a, &s, err)) || !(db = broadcast(L, b, &s, err))) return err->status;
   if (!(o = bind_const(L, nd, &s, err))) return CB_ENOMEM;
   o->is_int = a->is_int && b->is_int;
