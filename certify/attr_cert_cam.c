@@ -42,7 +42,12 @@ static void iratio(double g0, double g1, double t0, double t1, double *lo, doubl
 {
   double dl = round_add_rd(2 * g0, t0), dh = round_add_ru(2 * g1, t1);
   *lo = HUGE_VAL; *hi = -HUGE_VAL;
-  if (!(dl > 0 || dh < 0)) { *lo = -HUGE_VAL; *hi = HUGE_VAL; return; }
+  /* An infinite corner (g^2 or s3 overflowed) would give inf / inf = NaN,
+     which fmin/fmax drop: no finite claim then. */
+  if (!isfinite(g0) || !isfinite(g1) || !isfinite(t0) || !isfinite(t1) || !(dl > 0 || dh < 0)) {
+    *lo = -HUGE_VAL; *hi = HUGE_VAL;
+    return;
+  }
   for (int a = 0; a < 2; a++)
     for (int b = 0; b < 2; b++) {
       double g = a ? g1 : g0, t = b ? t1 : t0;
@@ -137,9 +142,9 @@ int attr_cert_cam(attr_ctx *a, const cb_set *s, int target, double *lb, double *
       s0 = round_acc_down(s0, t0);
       s1 = round_acc_up(s1, t1);
     }
+    if (isnan(s0) || isnan(s1)) {   /* before the ReLU: fmax(NaN, 0) is 0 */ rc = cb_error_set(err, CB_EVALUE, "%s: the Grad-CAM bounds are not a number", a->net->path); goto out; }
     cl[p] = fmax(s0, 0);   /* ReLU, monotone */
     ch[p] = fmax(s1, 0);
-    if (isnan(cl[p]) || isnan(ch[p])) { rc = cb_error_set(err, CB_EVALUE, "%s: the Grad-CAM bounds are not a number", a->net->path); goto out; }
   }
   cam_upsample_bounds(a, cl, ch, h, w, lb, ub);
 out:

@@ -43,11 +43,42 @@ double round_two_sum_err(double a, double b, double s) { double bb = s - a; retu
 
 double round_add_ru(double a, double b) { double s = a + b; return ru(s, round_two_sum_err(a, b, s)); }
 double round_add_rd(double a, double b) { double s = a + b; return rd(s, round_two_sum_err(a, b, s)); }
-double round_mul_ru(double a, double b) { double p = a * b; return ru(p, fma(a, b, -p)); }
-double round_mul_rd(double a, double b) { double p = a * b; return rd(p, fma(a, b, -p)); }
+/*
+** Where the residual can underflow it can round to 0 (or be flushed) while
+** the real result differs from p: below |p| = 2^-968 a product's residual,
+** a multiple of the factors' last-bit product ~ |p| 2^-104, may be below
+** 2^-1074 (0x1.0000000000001p-500 * 0x1.0000000000001p-520: residual
+** 2^-1124).  There the step outward is taken unconditionally (sound: the
+** real value is within half a step of p), unless the result is exact
+** because a factor is 0.  The same for a quotient whose dividend or
+** quotient is that small.
+*/
+#define ROUND_TINY 0x1p-968
+double round_mul_ru(double a, double b)
+{
+  double p = a * b;
+  if (fabs(p) < ROUND_TINY && a != 0 && b != 0) return round_next_up(p);
+  return ru(p, fma(a, b, -p));
+}
+double round_mul_rd(double a, double b)
+{
+  double p = a * b;
+  if (fabs(p) < ROUND_TINY && a != 0 && b != 0) return round_next_down(p);
+  return rd(p, fma(a, b, -p));
+}
 /* x / y: the remainder x - q y has the sign of x/y - q when y > 0. */
-double round_div_ru(double x, double y) { double q = x / y, r = fma(-q, y, x); return ru(q, y > 0 ? r : -r); }
-double round_div_rd(double x, double y) { double q = x / y, r = fma(-q, y, x); return rd(q, y > 0 ? r : -r); }
+double round_div_ru(double x, double y)
+{
+  double q = x / y, r = fma(-q, y, x);
+  if ((fabs(q) < ROUND_TINY || fabs(x) < ROUND_TINY) && x != 0 && y != 0 && isfinite(y)) return round_next_up(q);
+  return ru(q, y > 0 ? r : -r);
+}
+double round_div_rd(double x, double y)
+{
+  double q = x / y, r = fma(-q, y, x);
+  if ((fabs(q) < ROUND_TINY || fabs(x) < ROUND_TINY) && x != 0 && y != 0 && isfinite(y)) return round_next_down(q);
+  return rd(q, y > 0 ? r : -r);
+}
 
 /* Sum of n >= 0 nonnegative terms whose float sum is s:
    real <= s / (1 - gamma_n) <= s (1 + 2 gamma_n) (gamma_n <= 1/3 here). */

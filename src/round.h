@@ -53,9 +53,11 @@ double round_next_down(double x); /* the next double below x */
 double round_add_up(double a, double b);  /* round_next_up(a + b) >= a + b */
 double round_mul_up(double a, double b);  /* round_next_up(a * b) >= a b */
 
-/* Directed rounding RU / RD of one operation.  The fma residual of a product
-   or quotient is exact unless it underflows: RU / RD hold for |a b| >= 2^-960
-   and for |x| >= 2^-960 (x / y); below that they may return fl(.) itself. */
+/* Directed rounding RU / RD of one operation, sound everywhere.  The fma
+   residual of a product or quotient is exact unless it underflows: for
+   |fl(a b)| >= 2^-968, and |x|, |fl(x / y)| >= 2^-968, RU / RD are tight (one
+   step apart, exact results kept exact); below that they step outward from
+   fl(.) unconditionally (a factor or dividend 0 stays exact). */
 double round_two_sum_err(double a, double b, double s);  /* (a + b) - s exactly, for s = fl(a + b) (barring overflow) */
 double round_add_ru(double a, double b);  /* RU(a + b): least double >= a + b */
 double round_add_rd(double a, double b);  /* RD(a + b): greatest double <= a + b */

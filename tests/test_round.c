@@ -174,8 +174,10 @@ static void test_brackets(void **state)
       else if (op == '-') { lo = round_add_rd(a, -b); hi = round_add_ru(a, -b); }
       else if (op == '*') { assert_brackets(-HUGE_VAL, x, round_mul_up(a, b)); lo = round_mul_rd(a, b); hi = round_mul_ru(a, b); }
       else { lo = round_div_rd(a, b); hi = round_div_ru(a, b); }
-      if ((op == '*' && fabs(v) < 0x1p-960) || (op == '/' && fabs(a) < 0x1p-960)) continue;  /* residual may underflow (round.h) */
-      assert_brackets(lo, x, hi);
+      assert_brackets(lo, x, hi);   /* everywhere, the tiny region included */
+      /* tight (one step, exact kept exact) except where the residual may
+         underflow: there RU/RD step outward unconditionally (round.c) */
+      if ((op == '*' && fabs(v) < 0x1p-960) || (op == '/' && (fabs(a) < 0x1p-960 || fabs(v) < 0x1p-960))) continue;
       mpq_set_d(q, v);
       assert_true(mpq_equal(q, x) ? lo == v && hi == v : hi == round_next_up(lo));
     }
@@ -291,6 +293,27 @@ static void test_edges(void **state)
   assert_true(round_nrm2_up(NULL, 0) > 0 && round_nrm2_up(NULL, 0) < 1e-150 && round_nrm2_down(NULL, 0) == 0);
 }
 
+/* Products and quotients whose fma residual underflows (found in review):
+   the real value is nonzero or off p, so RU/RD must still step outward. */
+static void test_tiny_residual(void **state)
+{
+  (void)state;
+  assert_true(round_mul_ru(0x1p-600, 0x1p-600) > 0);              /* real 2^-1200 */
+  assert_true(round_mul_rd(-0x1p-600, 0x1p-600) < 0);
+  assert_true(round_mul_rd(0x1p-600, 0x1p-600) <= 0);
+  /* a normal result: residual 2^-1124, p below the real value */
+  double a = 0x1.0000000000001p-500, b = 0x1.0000000000001p-520, p = a * b;
+  assert_true(round_mul_ru(a, b) > p && round_mul_rd(a, b) <= p);
+  assert_true(round_mul_ru(-a, b) >= -p && round_mul_rd(-a, b) < -p);
+  /* quotients with a tiny dividend or quotient */
+  assert_true(round_div_ru(0x1p-1000, 0x1p100) > 0 && round_div_rd(-0x1p-1000, 0x1p100) < 0);
+  double x = 0x1.0000000000001p-1000, y = 0x1.0000000000003p-900, q = x / y;
+  assert_true(round_div_ru(x, y) > q && round_div_rd(x, y) < q);
+  /* exact cases stay exact where a factor is 0 */
+  assert_true(round_mul_ru(0, 0x1p-600) == 0 && round_mul_rd(0x1p-600, 0) == 0);
+  assert_true(round_div_ru(0, 0x1p-600) == 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -301,6 +324,7 @@ int main(void)
     cmocka_unit_test(test_inline),
     cmocka_unit_test(test_sums),
     cmocka_unit_test(test_edges),
+    cmocka_unit_test(test_tiny_residual),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
