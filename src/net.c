@@ -146,12 +146,15 @@ void shape_str(const cb_shape *s, char *buf, size_t n)
   if (k < n) snprintf(buf + k, n - k, "]");
 }
 
-/* Appends a node; shape dims must be positive and the size sane. */
+/* Appends a node; shape dims must be positive and the size sane.  shape
+   may point into net->node (a node's own shape): it is copied before the
+   node array grows. */
 int net_add(cb_net *net, cb_kind kind, const char *name, const char *op,
-            const int *in, int n_in, const cb_shape *shape, cb_error *err)
+            const int *in, int n_in, const cb_shape *shape_in, cb_error *err)
 {
   cb_node *nd;
   size_t size = 1;
+  const cb_shape sh = *shape_in, *shape = &sh;
   for (int i = 0; i < shape->rank; i++)
     if (shape->dim[i] <= 0 || !cb_mul_size(size, (size_t)shape->dim[i], &size))
       return cb_error_set(err, CB_ENOMEM, "%s: node \"%s\" (op %s): absurd or empty tensor shape",
