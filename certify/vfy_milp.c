@@ -169,14 +169,22 @@ static int enc_node(enc *E, struct vfy_milp *P, const cb_ws *ws, int i)
       if (P->col[p][j] >= 0) row_add(E, P->col[p][j], -nd->p.scale.a[j]);
       row_end(E, nd->p.scale.b[j], nd->p.scale.b[j]);
       break;
-    case CB_ADD:
+    case CB_ADD: {
+      int c0 = P->col[p][j], c1 = P->col[nd->in[1]][j];
       if ((col[j] = node_col(E, P, ws, i, j)) < 0) break;
-      if (P->col[p][j] == COL_NONE || P->col[nd->in[1]][j] == COL_NONE) return -1;
+      if (c0 == COL_NONE || c1 == COL_NONE) return -1;
       row_add(E, col[j], 1);
-      if (P->col[p][j] >= 0) row_add(E, P->col[p][j], -1);
-      if (P->col[nd->in[1]][j] >= 0) row_add(E, P->col[nd->in[1]][j], -1);
+      /* one column for both addends (x + x; relu(z) + z with z >= 0, a stable
+         ReLU being z's own column): one entry, as GLPK aborts on a row that
+         names a column twice */
+      if (c0 >= 0 && c0 == c1) row_add(E, c0, -2);
+      else {
+        if (c0 >= 0) row_add(E, c0, -1);
+        if (c1 >= 0) row_add(E, c1, -1);
+      }
       row_end(E, 0, 0);
       break;
+    }
     default: {   /* ReLU (vfy_milp_supported) */
       double l = ws->lo[p][j], u = ws->hi[p][j];
       if (!P->use[i][j]) { col[j] = COL_NONE; break; }

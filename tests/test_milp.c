@@ -442,6 +442,57 @@ static void test_milp_in_search(void **state)
   assert_true(leaf_closed >= 3);
 }
 
+/*
+** An ADD whose two addends are one column of the program: x + x, or
+** relu(z) + z where z's box is >= 0 (a stable ReLU is z's own column).  The
+** ADD's row then named that column twice, and GLPK aborts the process on a
+** row with a duplicate column (glp_set_mat_row); it must hold one entry -2.
+** z0 = x0 - x1 + 5 in [3, 7] on [-1, 1]^2, so y0 = relu(z0) + z0 = 2 z0 is in
+** [6, 14] (attained at x = (-1, 1)), and y2 = 2 (0.3 x1 - x0 - 0.2) + ...:
+** y0 <= 6 is met (sat), y0 <= 6 - 2^-20 nowhere (refuted).
+*/
+static void test_milp_add_one_column(void **state)
+{
+  (void)state;
+  for (int form = 0; form < 2; form++)
+    for (int tight = 0; tight < 2; tight++) {
+      cb_net *net = start(2);
+      static const double W[6] = {1, -1, 0.5, 1, -1, 0.3}, b[3] = {5, 0.1, -0.2};
+      double lo[2] = {-1, -1}, hi[2] = {1, 1}, A[3] = {1, 0, 0}, bu = tight ? 6 : 6 - 0x1p-20, x[2];
+      unsigned char strict = 0;
+      cb_bnet bn;
+      cb_error err = {0};
+      milp_stat st = {0};
+      int64_t d[2] = {1, 3};
+      cb_shape s;
+      inst I = {.net = net, .nx = 2, .ny = 3, .lo = lo, .hi = hi, .k = {1, A, &bu, &bu, &strict, 0}};
+      int a = dense(net, 0, 3), r, in2[2], res;
+      vfy_milp *P;
+      for (int k = 0; k < 6; k++) net->node[a].p.aff.W[k] = W[k];
+      for (int k = 0; k < 3; k++) net->node[a].p.aff.b[k] = b[k];
+      r = relu(net, a);
+      in2[0] = form ? a : r; in2[1] = a;   /* relu(z) + z, or z + z */
+      shape_set(&s, 2, d);
+      assert_true((net->output = net_add(net, CB_ADD, "add", "test", in2, 2, &s, &err)) >= 0);
+      net->node[net->output].exact = 1;
+      cb_set set = {CB_NORM_BOX, 0, 2, NULL, lo, hi};
+      assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+      assert_non_null(I.ws = ws_new(&bn, &set, &err));
+      assert_int_equal(bounds_run(I.ws, CB_CROWN, &err), CB_OK);
+      assert_true(I.ws->lo[a][0] >= 0);   /* the stable neuron whose column is shared */
+      assert_non_null(P = vfy_milp_new(net, I.ws, &I.k, 1, 3, 12, &err));
+      res = vfy_milp_conj(P, 0, vfy_now() + 30, 0, check_point, &I, x, &st);
+      vfy_milp_free(P);
+      if (tight) {   /* met only at x = (-1, 1): sat or, at the boundary, open; never refuted */
+        assert_int_not_equal(res, MILP_REFUTED);
+        if (res == MILP_SAT) assert_true(check_point(&I, x));
+      } else assert_int_equal(res, MILP_REFUTED);
+      ws_free(I.ws);
+      bnet_free(&bn);
+      cb_net_free(net);
+    }
+}
+
 /* vfy_opts.cpu_clock's clock (certify's bab budget): after vfy_clock_cpu(1)
    a sleep does not advance vfy_now (CPU time of this thread), after
    vfy_clock_cpu(0) it does (monotonic wall time). */
@@ -467,6 +518,7 @@ int main(void)
     cmocka_unit_test(test_lp_bound_sound),
     cmocka_unit_test(test_milp_vs_enumeration),
     cmocka_unit_test(test_milp_refuses),
+    cmocka_unit_test(test_milp_add_one_column),
     cmocka_unit_test(test_milp_in_search),
     cmocka_unit_test(test_cpu_clock),
   };
