@@ -6,6 +6,8 @@
 */
 #include <gmp.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
@@ -60,8 +62,8 @@ typedef struct sb {
   const double *brow;
   node **heap;
   size_t nheap, cap;
-  double *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
-  double best, *bestx, *bestv, *um, *rn;
+  double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
+  double best, *bestx, *bestv, *um, *rn, *E;
   long nodes, lps, pruned, kept;
   int have;
 } sb;
@@ -248,7 +250,9 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
   if (!(lmax > 0)) return 0;
   sel = cb_alloc(nrows * sizeof *sel);
   if (!sel) return 0;
-  for (size_t r = 0; r < nrows; r++) if (lw[r] > 1e-9 * lmax) sel[ns++] = r;
+  /* the last row (t > 0) always: its bound t >= 0 carries a reduced cost GLPK
+     does not report as a row dual */
+  for (size_t r = 0; r < nrows; r++) if (lw[r] > 1e-9 * lmax || r + 1 == nrows) sel[ns++] = r;
   cols = ns;
   rows = cb_alloc(ns * n1 * sizeof *rows);
   scr = cb_alloc((n1 + 2 * S->wmax) * sizeof *scr);
@@ -307,6 +311,17 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
       for (size_t j = 0; j < ns; j++) if (!isp[j]) { mpq_mul(t, Mx[q * ns + j], l[j]); mpq_sub(l[c], l[c], t); }
     }
     ok = rk < ns;   /* a nonzero null vector needs a free column */
+    if (ok && ns - rk == 1) {   /* one null direction: scale it to a nonzero, then orient it */
+      int nneg = 0, npos = 0;
+      for (size_t c = 0; c < ns; c++) if (!isp[c]) mpq_set_ui(l[c], 1, 1);
+      for (size_t q = 0; q < rk; q++) {
+        size_t c = (size_t)piv[q];
+        mpq_set_ui(l[c], 0, 1);
+        for (size_t j = 0; j < ns; j++) if (!isp[j]) { mpq_mul(t, Mx[q * ns + j], l[j]); mpq_sub(l[c], l[c], t); }
+      }
+      for (size_t c = 0; c < ns; c++) { nneg += mpq_sgn(l[c]) < 0; npos += mpq_sgn(l[c]) > 0; }
+      if (nneg && !npos) for (size_t c = 0; c < ns; c++) mpq_neg(l[c], l[c]);
+    }
     {
       int pos = 0;
       for (size_t c = 0; c < ns && ok; c++) { if (mpq_sgn(l[c]) < 0) ok = 0; if (mpq_sgn(l[c]) > 0) pos = 1; }
@@ -318,6 +333,10 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
       for (size_t c = 0; c < ns; c++) { mpq_mul(t, l[c], rows[c * n1 + q]); mpq_add(acc, acc, t); }
       if (mpq_sgn(acc)) ok = 0;
       mpq_clear(acc);
+    }
+    if (getenv("LIPSIGN_DEBUG")) {
+      int neg = 0; for (size_t c = 0; c < ns; c++) neg += mpq_sgn(l[c]) < 0;
+      fprintf(stderr, "cert ns %zu rank %zu neg %d ok %d\n", ns, rk, neg, ok);
     }
     for (size_t i = 0; i < n1 * ns; i++) mpq_clear(Mx[i]);
     for (size_t c = 0; c < ns; c++) mpq_clear(l[c]);
@@ -336,15 +355,22 @@ out:
 /* J in C +- R (m x n) for states st with the first d units fixed; others
    relaxed.  Rounding: each product C W is off by <= gamma |C||W|, folded
    into R, and R's own products are inflated by (1 + 4 gamma). */
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop);
+
 static void jac_bound(sb *S, const unsigned char *st, int d)
 {
-  size_t m = S->m;
+  jac_from(S, st, d, S->Wrow, S->m, S->nl - 2);
+}
+
+/* C0 (m x layer ktop's outputs, exact) times D_ktop W_ktop ... D_0 W_0 into
+   C +- R (m x n). */
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop)
+{
   double *C = S->C, *R = S->R;
-  layer *last = &S->L[S->nl - 1];
-  size_t w = last->in;
-  memcpy(C, S->Wrow, m * w * sizeof *C);
+  size_t w = ktop >= 0 ? S->L[ktop].out : S->n;
+  memcpy(C, C0, m * w * sizeof *C);
   memset(R, 0, m * w * sizeof *R);
-  for (int k = S->nl - 2; k >= 0; k--) {
+  for (int k = ktop; k >= 0; k--) {
     layer *l = &S->L[k];
     double g = round_gamma(l->in + 4), *C2 = S->C2, *R2 = S->R2;
     /* C, R over layer k's outputs (w = l->out) -> times D_k */
@@ -408,6 +434,79 @@ static double norm_up(sb *S)
     if (b < HUGE_VAL && lip_spec_gram_upper(&op, &c, NULL, &e) == CB_OK) b = round_add_up(b, c);
     else b = HUGE_VAL;
     return fmin(a, b);
+  }
+}
+
+/* Single-row nets, every layer before the last hidden one fixed, at most 16
+   of its units open: the largest ||J|| over every completion of the last
+   hidden layer's states (Gray-code enumeration), rounding bounded; HUGE_VAL
+   when not applicable. */
+static double enum_bound(sb *S, const unsigned char *st, int d)
+{
+  int lk = S->nl - 2;
+  layer *l;
+  size_t n = S->n, open = 0, no, idx[16];
+  double *P, *Pr, *w = (double *)S->Wrow, *base, *vec, *T, maxsq = 0, steps;
+  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  l = &S->L[lk];
+  if ((size_t)d < l->u0) return HUGE_VAL;
+  for (size_t u = l->u0; u < l->u0 + l->nu; u++) if ((long)u >= d) { if (open == 16) return HUGE_VAL; idx[open++] = u; }
+  no = l->out;
+  /* P +- Pr: rows of dz_lk/dx */
+  jac_from(S, st, d, l->W, no, lk - 1);
+  P = S->C; Pr = S->R;
+  base = S->E; vec = base + n; T = vec + n;
+  double *Rr = T + n, *dl = Rr + n;   /* radii; open x n deltas */
+  for (size_t q = 0; q < n; q++) { base[q] = 0; T[q] = 0; Rr[q] = 0; }
+  for (size_t u = l->u0; u < l->u0 + l->nu; u++) {
+    const unit *U = &S->U[u];
+    int fixed = (long)u < d;
+    double k0a, k0b, k1a, k1b;   /* coefficients of rows a, b under states 0 and 1 */
+    size_t ra = U->a, rb = U->b;
+    if (l->act == 0) { k0a = 0; k1a = w[ra]; k0b = k1b = 0; }
+    else {
+      if (swaps(l, 0)) { k0a = w[rb]; k0b = w[ra]; } else { k0a = w[ra]; k0b = w[rb]; }
+      if (swaps(l, 1)) { k1a = w[rb]; k1b = w[ra]; } else { k1a = w[ra]; k1b = w[rb]; }
+    }
+    for (size_t q = 0; q < n; q++) {
+      double pa = P[ra * n + q], pb = l->act == 0 ? 0 : P[rb * n + q];
+      double c0 = k0a * pa + k0b * pb, c1 = k1a * pa + k1b * pb;
+      T[q] += fabs(c0) + fabs(c1);
+      Rr[q] += (fabs(k0a) + fabs(k1a)) * Pr[ra * n + q] + (l->act == 0 ? 0 : (fabs(k0b) + fabs(k1b)) * Pr[rb * n + q]);
+      if (fixed) base[q] += st[u] ? c1 : c0;
+      else base[q] += c0;
+    }
+    if (!fixed) {
+      size_t i = 0;
+      while (idx[i] != u) i++;
+      for (size_t q = 0; q < n; q++) {
+        double pa = P[ra * n + q], pb = l->act == 0 ? 0 : P[rb * n + q];
+        dl[i * n + q] = (k1a - k0a) * pa + (k1b - k0b) * pb;
+      }
+    }
+  }
+  memcpy(vec, base, n * sizeof *vec);
+  {
+    unsigned long long gray = 0, N = 1ull << open;
+    for (unsigned long long it = 0; it < N; it++) {
+      double sq = 0;
+      if (it) {
+        int bit = __builtin_ctzll(it);
+        double sg = (gray >> bit) & 1 ? -1 : 1;
+        gray ^= 1ull << bit;
+        for (size_t q = 0; q < n; q++) vec[q] += sg * dl[(size_t)bit * n + q];
+      }
+      for (size_t q = 0; q < n; q++) sq += vec[q] * vec[q];
+      if (sq > maxsq) maxsq = sq;
+    }
+    steps = (double)N + (double)l->nu + 8;
+  }
+  /* |computed - real| per entry <= the rows' radii + steps * 2u * T (T
+     bounds every partial sum); ||real|| <= ||computed|| + ||err|| */
+  for (size_t q = 0; q < n; q++) vec[q] = round_up(round_up(Rr[q] * (1 + round_gamma(4 * l->nu + 4))) + T[q] * (steps + 4) * 4 * ROUND_U + 1e-300);
+  {
+    double e = round_nrm2_up(vec, n), top = round_up(sqrt(round_up(maxsq * (1 + round_gamma(n + 2)))));
+    return round_add_up(top, e);
   }
 }
 
@@ -629,7 +728,7 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->C); cb_free(S->um); cb_free(S->rn);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->E); cb_free(S->Cb);
 }
 
 int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
@@ -662,13 +761,18 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   nrmax = S.nu + 2 * n + 2;
   tot = 4 * S.m * S.wmax + 2 * S.wmax + 2 * S.wmax * n + 2 * S.wmax + S.m * n + nrmax * (n + 1) +
         2 * (n + 1) + nrmax + nrmax + 3 * n + S.nu + 16 + n + 2 * no;
-  S.C = cb_alloc(tot * sizeof(double));
+  S.blk = cb_alloc(tot * sizeof(double));
   S.um = cb_alloc((S.nu + 1) * sizeof(double));
   S.rn = cb_alloc(nrmax * sizeof(double));
-  if (!S.C || !S.um || !S.rn) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
-  memset(S.C, 0, tot * sizeof(double));
-  S.R = S.C + S.m * S.wmax; S.C2 = S.R + S.m * S.wmax; S.R2 = S.C2 + S.m * S.wmax + 2 * no;
-  S.z = S.R2 + S.m * S.wmax; S.z2 = S.z + S.wmax;
+  {
+    size_t cs = (S.m + S.wmax) * S.wmax + 2 * no + 2;
+    S.Cb = cb_alloc(4 * cs * sizeof(double));
+    S.E = cb_alloc((20 * n + 8) * sizeof(double));
+    if (S.Cb) { S.C = S.Cb; S.R = S.C + cs; S.C2 = S.R + cs; S.R2 = S.C2 + cs; }
+  }
+  if (!S.blk || !S.Cb || !S.E || !S.um || !S.rn) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  memset(S.blk, 0, tot * sizeof(double));
+  S.z = S.blk; S.z2 = S.z + S.wmax;
   S.M = S.z2 + S.wmax; S.M2 = S.M + S.wmax * n; S.mo = S.M2 + S.wmax * n; S.mo2 = S.mo + S.wmax;
   S.A = S.mo2 + S.wmax; S.ap = S.A + S.m * n; S.cp = S.ap + nrmax * (n + 1);
   S.lp = S.cp + 2 * (n + 1) + nrmax; S.xp = S.lp + nrmax; S.bestv = S.xp + n; S.v = S.bestv + n;
@@ -727,6 +831,7 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
         if (f == 2) S.kept++;
         jac_bound(&S, c->st, c->depth);
         c->ub = fmin(norm_up(&S), b->ub);
+        c->ub = fmin(c->ub, enum_bound(&S, c->st, c->depth));
         if (c->has_pt && s != s0) try_point(&S, c->pt);
         if (c->ub <= S.best) { upper_done = fmax(upper_done, c->ub); cb_free(c); continue; }   /* settled: its bound is kept */
         if (heap_push(&S, c) != CB_OK) { cb_free(c); cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
