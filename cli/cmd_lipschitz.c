@@ -375,7 +375,7 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
 
 /* --bracket --split sign (or --domain all): one sign-split branch and bound
    of the whole Jacobian's L2 norm (or row --row J); adds "bracket". */
-static int bracket_sign(const lip_cli *o, const cb_net *net, cJSON *root, cb_error *err)
+static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *lr, cJSON *root, cb_error *err)
 {
   size_t n = cb_net_input_size(net);
   double *lo = cb_alloc(4 * n * sizeof *lo), *hi, *x, *y;
@@ -390,6 +390,7 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, cJSON *root, cb_err
   so.seconds = o->bab.seconds;
   if (o->bab.max_nodes != 200000) so.max_nodes = o->bab.max_nodes;
   so.row = o->row;
+  if (o->row < 0 && lr->norm == CB_NORM_2) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
   if (!o->domain_all) { so.lo = lo; so.hi = hi; }
   if ((rc = lip_sign_bab(net, &so, &sr, x, y, err)) != CB_OK) { cb_free(lo); return rc; }
   if (o->domain_all) printf("bracket over R^%zu (sign splits), L2 norm of ", n);
@@ -451,7 +452,7 @@ static int lip_run(const lip_cli *o, cb_error *err)
   print_layers(b.net, r);
   if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->data && (rc = certify_rows(&b, r, o, root, err)) != CB_OK) goto out;
-  if (o->bracket && o->split_sign && (rc = bracket_sign(o, b.net, root, err)) != CB_OK) goto out;
+  if (o->bracket && o->split_sign && (rc = bracket_sign(o, b.net, r, root, err)) != CB_OK) goto out;
   if (o->bracket && !o->split_sign && (rc = bracket_rows(o, b.net, r, root, err)) != CB_OK) goto out;
   if (o->json) rc = report_write_json(o->json, root, err);
 out:

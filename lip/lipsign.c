@@ -5,6 +5,7 @@
 ** backward product (a few thousand flops) and at most one small LP.
 */
 #include <gmp.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,12 @@ typedef struct layer {
   size_t out, in;
   const double *W, *b;  /* W [out x in] */
   int act;              /* 0 ReLU, 1 sorted pairs, -1 none (the last layer) */
-  int64_t inner;        /* pairs: stride */
-  int desc;             /* pairs: larger first */
+  int64_t inner, g;     /* sort: stride, group size */
+  int desc;             /* sort: larger first */
   size_t u0, nu;        /* its units: u0 .. u0 + nu - 1 */
 } layer;
 
-typedef struct unit { int layer; size_t a, b; } unit;   /* b: pair partner (pairs only) */
+typedef struct unit { int layer; size_t a, b; } unit;   /* sort: the pair's entries (state 1: z_a > z_b) */
 
 typedef struct node {
   double ub;
@@ -78,8 +79,9 @@ static int extract(sb *S, cb_error *err)
   if (!S->L) return cb_error_set(err, CB_ENOMEM, "out of memory");
   while (i < net->n) {
     const cb_node *nd = &net->node[i];
+    if (nd->n_in != 1 || nd->in[0] != i - 1) goto bad;   /* a chain */
     if (nd->kind == CB_RESHAPE) { i++; continue; }
-    if (nd->kind != CB_AFFINE || nd->in[0] != (k ? i - 1 : 0))
+    if (nd->kind != CB_AFFINE)
       goto bad;
     S->L[k].out = nd->p.aff.out; S->L[k].in = nd->p.aff.in;
     S->L[k].W = nd->p.aff.W; S->L[k].b = nd->p.aff.b; S->L[k].act = -1;
@@ -88,10 +90,11 @@ static int extract(sb *S, cb_error *err)
     while (i < net->n && net->node[i].kind == CB_RESHAPE) i++;
     if (i == net->n) { k++; break; }
     nd = &net->node[i];
+    if (nd->n_in != 1 || nd->in[0] != i - 1) goto bad;
     if (node_is_act(nd, CB_ACT_RELU)) S->L[k].act = 0;
-    else if (nd->kind == CB_SORT && nd->p.sort.g == 2 && nd->p.sort.inner >= 1 &&
-             nd->size % (size_t)(2 * nd->p.sort.inner) == 0) {
-      S->L[k].act = 1; S->L[k].inner = nd->p.sort.inner; S->L[k].desc = nd->p.sort.desc;
+    else if (nd->kind == CB_SORT && nd->p.sort.g >= 2 && nd->p.sort.g <= 8 && nd->p.sort.inner >= 1 &&
+             nd->size % (size_t)(nd->p.sort.g * nd->p.sort.inner) == 0) {
+      S->L[k].act = 1; S->L[k].inner = nd->p.sort.inner; S->L[k].desc = nd->p.sort.desc; S->L[k].g = nd->p.sort.g;
     } else goto bad;
     k++; i++;
   }
@@ -102,7 +105,7 @@ bad:
   if (i >= net->n) i = net->n - 1;
   return cb_error_set(err, CB_EUNSUP,
                       "lipschitz --split sign: node %d (%s \"%s\"): only chains of Gemm/MatMul, ReLU and "
-                      "GroupSort/MaxMin with group size 2 are covered (use the box split)",
+                      "GroupSort/MaxMin/sort groups of at most 8 are covered (use the box split)",
                       i, node_kind_name(&net->node[i]), net->node[i].name ? net->node[i].name : "");
 }
 
@@ -117,6 +120,29 @@ int lip_sign_check(const cb_net *net, cb_error *err)
   return rc;
 }
 
+/* Sort groups: group q's member m is entry gmember(l, q, m); its units are
+   the pairs m1 < m2 in order.  group_pos: each member's output position
+   range [lo, hi] from the pairs fixed among units u .. (u < d); with every
+   pair fixed, lo = hi = its rank (from the largest when desc). */
+static size_t gmember(const layer *l, size_t q, int m)
+{
+  size_t in = (size_t)l->inner, o = q / in, i = q % in;
+  return o * (size_t)l->g * in + (size_t)m * in + i;
+}
+
+static void group_pos(const layer *l, const unsigned char *st, size_t u, long d, int *lo, int *hi)
+{
+  int g = (int)l->g;
+  for (int m = 0; m < g; m++) { lo[m] = 0; hi[m] = g - 1; }
+  for (int m1 = 0; m1 < g; m1++)
+    for (int m2 = m1 + 1; m2 < g; m2++, u++)
+      if ((long)u < d) { if (st[u]) { lo[m1]++; hi[m2]--; } else { lo[m2]++; hi[m1]--; } }
+  if (l->desc) for (int m = 0; m < g; m++) { int t = g - 1 - lo[m]; lo[m] = g - 1 - hi[m]; hi[m] = t; }
+  for (int m = 0; m < g; m++) { if (lo[m] > g - 1) lo[m] = g - 1; if (hi[m] < 0) hi[m] = 0; if (hi[m] < lo[m]) hi[m] = lo[m]; }
+}
+
+static size_t group_units(const layer *l) { return (size_t)(l->g * (l->g - 1) / 2); }
+
 static void units(sb *S)
 {
   size_t u = 0;
@@ -125,10 +151,11 @@ static void units(sb *S)
     l->u0 = u;
     if (l->act == 0) for (size_t e = 0; e < l->out; e++, u++) { S->U[u].layer = k; S->U[u].a = e; S->U[u].b = e; }
     else
-      for (size_t o = 0; o < l->out; o += 2 * (size_t)l->inner)
-        for (size_t i = 0; i < (size_t)l->inner; i++, u++) {
-          S->U[u].layer = k; S->U[u].a = o + i; S->U[u].b = o + i + (size_t)l->inner;
-        }
+      for (size_t q = 0; q < l->out / (size_t)l->g; q++)
+        for (int m1 = 0; m1 < l->g; m1++)
+          for (int m2 = m1 + 1; m2 < l->g; m2++, u++) {
+            S->U[u].layer = k; S->U[u].a = gmember(l, q, m1); S->U[u].b = gmember(l, q, m2);
+          }
     l->nu = u - l->u0;
   }
   S->nu = u;
@@ -154,17 +181,22 @@ static void affine_to(sb *S, const unsigned char *st, int kk)
       /* a = D z (previous layer), z' = W a + b */
       layer *p = &S->L[k - 1];
       double *A = S->M2, *ao = S->mo2;
-      for (size_t uu = p->u0; uu < p->u0 + p->nu; uu++) {
-        unit *U = &S->U[uu];
-        int s = st[uu];
-        if (p->act == 0) {
-          if (s) { memcpy(A + U->a * n, M + U->a * n, n * sizeof *A); ao[U->a] = mo[U->a]; }
+      if (p->act == 0)
+        for (size_t uu = p->u0; uu < p->u0 + p->nu; uu++) {
+          unit *U = &S->U[uu];
+          if (st[uu]) { memcpy(A + U->a * n, M + U->a * n, n * sizeof *A); ao[U->a] = mo[U->a]; }
           else { memset(A + U->a * n, 0, n * sizeof *A); ao[U->a] = 0; }
-        } else {
-          size_t ia = U->a, ib = U->b;
-          if (swaps(p, s)) { size_t t = ia; ia = ib; ib = t; }
-          memcpy(A + U->a * n, M + ia * n, n * sizeof *A); ao[U->a] = mo[ia];
-          memcpy(A + U->b * n, M + ib * n, n * sizeof *A); ao[U->b] = mo[ib];
+        }
+      else {
+        int lo[8], hi[8];
+        memset(A, 0, p->out * n * sizeof *A);
+        memset(ao, 0, p->out * sizeof *ao);
+        for (size_t q = 0; q < p->out / (size_t)p->g; q++) {
+          group_pos(p, st, p->u0 + q * group_units(p), LONG_MAX, lo, hi);
+          for (int m = 0; m < p->g; m++) {
+            size_t src = gmember(p, q, m), dst = gmember(p, q, lo[m]);
+            memcpy(A + dst * n, M + src * n, n * sizeof *A); ao[dst] = mo[src];
+          }
         }
       }
       for (size_t r = 0; r < l->out; r++) {
@@ -216,11 +248,14 @@ static void exact_row(sb *S, const unsigned char *st, size_t u, int s, mpq_t *ro
     layer *l = &S->L[kk];
     /* v (over layer kk's outputs a) -> D^T: over its pre-activations z */
     for (size_t j = 0; j < l->out; j++) mpq_set(w[j], v[j]);
-    for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) {
-      unit *V = &S->U[uu];
-      if (l->act == 0) { if (!st[uu]) mpq_set_ui(w[V->a], 0, 1); }
-      else if (swaps(l, st[uu])) { mpq_set(w[V->a], v[V->b]); mpq_set(w[V->b], v[V->a]); }
-    }
+    if (l->act == 0)
+      for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) { if (!st[uu]) mpq_set_ui(w[S->U[uu].a], 0, 1); }
+    else
+      for (size_t q = 0; q < l->out / (size_t)l->g; q++) {
+        int lo[8], hi[8];
+        group_pos(l, st, l->u0 + q * group_units(l), LONG_MAX, lo, hi);
+        for (int m = 0; m < l->g; m++) mpq_set(w[gmember(l, q, m)], v[gmember(l, q, lo[m])]);
+      }
     for (size_t j = 0; j < l->out; j++) { mpq_set_d(t, l->b[j]); mpq_mul(t, t, w[j]); mpq_add(row[n], row[n], t); }
     for (size_t q = 0; q < l->in; q++) {
       mpq_set_ui(v[q], 0, 1);
@@ -374,21 +409,38 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
     layer *l = &S->L[k];
     double g = round_gamma(l->in + 4), *C2 = S->C2, *R2 = S->R2;
     /* C, R over layer k's outputs (w = l->out) -> times D_k */
-    for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) {
-      unit *U = &S->U[uu];
-      int fixed = (long)uu < d, s = fixed ? st[uu] : 0;
-      for (size_t i = 0; i < m; i++) {
-        double *c = C + i * w, *r = R + i * w;
-        if (l->act == 0) {
+    if (l->act == 0)
+      for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) {
+        unit *U = &S->U[uu];
+        int fixed = (long)uu < d, s = fixed ? st[uu] : 0;
+        for (size_t i = 0; i < m; i++) {
+          double *c = C + i * w, *r = R + i * w;
           if (!fixed) { r[U->a] = round_up(r[U->a] + 0.5 * fabs(c[U->a])); c[U->a] *= 0.5; }
           else if (!s) { c[U->a] = 0; r[U->a] = 0; }
-        } else if (!fixed) {
-          double ca = c[U->a], cb = c[U->b], rr = round_up(0.5 * fabs(ca - cb) + fmax(r[U->a], r[U->b]));
-          c[U->a] = c[U->b] = 0.5 * (ca + cb);
-          r[U->a] = r[U->b] = round_up(rr + round_slack(fabs(c[U->a])));
-        } else if (swaps(l, s)) {
-          double t = c[U->a]; c[U->a] = c[U->b]; c[U->b] = t;
-          t = r[U->a]; r[U->a] = r[U->b]; r[U->b] = t;
+        }
+      }
+    else {
+      /* column of member m: some column at a position in [lo, hi]: their hull */
+      double *c2 = S->C2, *r2 = S->R2;
+      memcpy(c2, C, m * w * sizeof *c2);
+      memcpy(r2, R, m * w * sizeof *r2);
+      for (size_t q = 0; q < l->out / (size_t)l->g; q++) {
+        int lo[8], hi[8];
+        group_pos(l, st, l->u0 + q * group_units(l), d, lo, hi);
+        for (int mm = 0; mm < l->g; mm++) {
+          size_t e = gmember(l, q, mm);
+          for (size_t i = 0; i < m; i++) {
+            double cmin = HUGE_VAL, cmax = -HUGE_VAL, rmax = 0;
+            for (int p = lo[mm]; p <= hi[mm]; p++) {
+              size_t f = gmember(l, q, p);
+              cmin = fmin(cmin, c2[i * w + f]); cmax = fmax(cmax, c2[i * w + f]); rmax = fmax(rmax, r2[i * w + f]);
+            }
+            if (lo[mm] == hi[mm]) { C[i * w + e] = cmin; R[i * w + e] = rmax; }
+            else {
+              C[i * w + e] = 0.5 * cmin + 0.5 * cmax;
+              R[i * w + e] = round_up(round_up(0.5 * cmax - 0.5 * cmin) + rmax + round_slack(fabs(C[i * w + e])));
+            }
+          }
         }
       }
     }
@@ -449,6 +501,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   double *P, *Pr, *w = (double *)S->Wrow, *base, *vec, *T, maxsq = 0, steps;
   if (S->m != 1 || lk < 0) return HUGE_VAL;
   l = &S->L[lk];
+  if (l->act == 1 && l->g != 2) return HUGE_VAL;
   if ((size_t)d < l->u0) return HUGE_VAL;
   for (size_t u = l->u0; u < l->u0 + l->nu; u++) if ((long)u >= d) { if (open == 16) return HUGE_VAL; idx[open++] = u; }
   no = l->out;
@@ -528,14 +581,14 @@ static void states_at(sb *S, const double *x, unsigned char *st2)
     for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) {
       unit *U = &S->U[uu];
       if (l->act == 0) { st2[uu] = z[U->a] > 0; a[U->a] = fmax(z[U->a], 0); S->um[uu] = z[U->a]; }
-      else {
-        double za = z[U->a], zb = z[U->b];
-        S->um[uu] = za - zb;
-        st2[uu] = za > zb;
-        a[U->a] = swaps(l, st2[uu]) ? zb : za;
-        a[U->b] = swaps(l, st2[uu]) ? za : zb;
-      }
+      else { S->um[uu] = z[U->a] - z[U->b]; st2[uu] = z[U->a] > z[U->b]; }
     }
+    if (l->act == 1)
+      for (size_t q = 0; q < l->out / (size_t)l->g; q++) {
+        int lo[8], hi[8];
+        group_pos(l, st2, l->u0 + q * group_units(l), LONG_MAX, lo, hi);
+        for (int m = 0; m < l->g; m++) a[gmember(l, q, lo[m])] = z[gmember(l, q, m)];
+      }
   }
 }
 
@@ -785,6 +838,7 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   b->has_pt = 1; b->margin = 1;
   jac_bound(&S, b->st, 0);
   b->ub = norm_up(&S);
+  if (o->cap > 0) b->ub = fmin(b->ub, o->cap);
   try_point(&S, b->pt);
   if (heap_push(&S, b) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   r->stop = "done";
