@@ -1,8 +1,8 @@
 /*
 ** The sign-split Lipschitz bracket (lip/lipsign.h) against an exact value
 ** computed here, zero tolerance, on random nets with at most 14 hidden units
-** (ReLU chains of two and three hidden layers, GroupSort2 chains, one and two
-** outputs), over boxes and over the whole space (--domain all):
+** (ReLU chains of two and three hidden layers, GroupSort chains with groups
+** of 2, 3 and 4, one and two outputs), over boxes and over the whole space (--domain all):
 **   exact = the largest ||J_P||_2 over the activation patterns P whose region
 **     has an interior point, found by enumerating the patterns unit by unit
 **     with an independent GLPK margin LP per prefix (x in [-B, B]^n, B = 1e4
@@ -29,7 +29,8 @@ typedef struct ref {
   const cb_net *net;
   int nl;
   const cb_node *aff[8];
-  int act[8];            /* 0 relu, 1 sort pairs (g 2, inner 1, asc), -1 none */
+  int act[8];            /* 0 relu, 1 sort groups (inner 1, ascending), -1 none */
+  int g[8];              /* sort: group size */
   size_t n, m;
   double B, lo, hi;      /* the box: [lo, hi] (boxed) or [-B, B] */
   double best;
@@ -51,11 +52,20 @@ static void parse_net(ref *R, const cb_net *net)
     const cb_node *nd = &net->node[i];
     if (nd->kind == CB_AFFINE) { R->aff[R->nl] = nd; R->act[R->nl] = -1; R->nl++; }
     else if (node_is_act(nd, CB_ACT_RELU)) R->act[R->nl - 1] = 0;
-    else if (nd->kind == CB_SORT) { assert_true(nd->p.sort.g == 2 && nd->p.sort.inner == 1 && !nd->p.sort.desc); R->act[R->nl - 1] = 1; }
+    else if (nd->kind == CB_SORT) {
+      assert_true(nd->p.sort.inner == 1 && !nd->p.sort.desc);
+      R->act[R->nl - 1] = 1; R->g[R->nl - 1] = (int)nd->p.sort.g;
+    }
     else fail_msg("unexpected node");
   }
   R->n = cb_net_input_size(net);
   R->m = cb_net_output_size(net);
+}
+
+static int layer_units(const ref *R, int k)
+{
+  int w = (int)R->aff[k]->p.aff.out;
+  return R->act[k] == 0 ? w : w / R->g[k] * (R->g[k] * (R->g[k] - 1) / 2);
 }
 
 /* Affine maps of every layer's pre-activations (M: rows x n, c) for the
@@ -74,14 +84,25 @@ static void maps(const ref *R, const int *st, int upto, double M[][MAXW][MAXW], 
     /* post-activations of layer k - 1 */
     {
       int u0 = 0;
-      for (int kk = 0; kk < k - 1; kk++) u0 += R->act[kk] == 0 ? (int)R->aff[kk]->p.aff.out : (int)R->aff[kk]->p.aff.out / 2;
-      for (size_t j = 0; j < in; j++) {
-        size_t src = j;
-        double keep = 1;
-        if (R->act[k - 1] == 0) keep = st[u0 + (int)j];
-        else { int s = st[u0 + (int)(j / 2)]; if (s) src = j ^ 1; }   /* swap when z_even > z_odd */
-        for (size_t q = 0; q < n; q++) A[j][q] = keep * M[k - 1][src][q];
-        a[j] = keep * c[k - 1][src];
+      for (int kk = 0; kk < k - 1; kk++) u0 += layer_units(R, kk);
+      if (R->act[k - 1] == 0)
+        for (size_t j = 0; j < in; j++) {
+          double keep = st[u0 + (int)j];
+          for (size_t q = 0; q < n; q++) A[j][q] = keep * M[k - 1][j][q];
+          a[j] = keep * c[k - 1][j];
+        }
+      else {
+        /* member m of a group goes to position = how many members are below it */
+        int g = R->g[k - 1], u = u0;
+        for (size_t base = 0; base < in; base += (size_t)g) {
+          int rank[8] = {0};
+          for (int m1 = 0; m1 < g; m1++)
+            for (int m2 = m1 + 1; m2 < g; m2++, u++) rank[st[u] ? m1 : m2]++;
+          for (int m = 0; m < g; m++) {
+            for (size_t q = 0; q < n; q++) A[base + (size_t)rank[m]][q] = M[k - 1][base + (size_t)m][q];
+            a[base + (size_t)rank[m]] = c[k - 1][base + (size_t)m];
+          }
+        }
       }
     }
     for (size_t i = 0; i < out; i++) {
@@ -149,7 +170,7 @@ static double jac_norm(const ref *R, const int *st)
 static int n_units(const ref *R)
 {
   int u = 0;
-  for (int k = 0; k + 1 < R->nl; k++) u += R->act[k] == 0 ? (int)R->aff[k]->p.aff.out : (int)R->aff[k]->p.aff.out / 2;
+  for (int k = 0; k + 1 < R->nl; k++) u += layer_units(R, k);
   return u;
 }
 
@@ -163,13 +184,18 @@ static void enumerate(ref *R, int *st, int u, int U)
     st[u] = s;
     /* rows of every unit 0..u: layers fully fixed below each */
     for (int k = 0; k + 1 < R->nl && uu <= u; k++) {
-      int nuk = R->act[k] == 0 ? (int)R->aff[k]->p.aff.out : (int)R->aff[k]->p.aff.out / 2;
+      int nuk = layer_units(R, k), ia[MAXU], ib[MAXU], t = 0;
       maps(R, st, k, M, c);
+      if (R->act[k] == 0) for (int j = 0; j < nuk; j++) { ia[j] = j; ib[j] = -1; }
+      else
+        for (int base = 0; base < (int)R->aff[k]->p.aff.out; base += R->g[k])
+          for (int m1 = 0; m1 < R->g[k]; m1++)
+            for (int m2 = m1 + 1; m2 < R->g[k]; m2++, t++) { ia[t] = base + m1; ib[t] = base + m2; }
       for (int j = 0; j < nuk && uu <= u; j++, uu++) {
         double sg = st[uu] ? 1 : -1;
         for (size_t q = 0; q < R->n; q++)
-          rows[nr][q] = sg * (R->act[k] == 0 ? M[k][j][q] : M[k][2 * j][q] - M[k][2 * j + 1][q]);
-        cs[nr] = sg * (R->act[k] == 0 ? c[k][j] : c[k][2 * j] - c[k][2 * j + 1]);
+          rows[nr][q] = sg * (ib[j] < 0 ? M[k][ia[j]][q] : M[k][ia[j]][q] - M[k][ib[j]][q]);
+        cs[nr] = sg * (ib[j] < 0 ? c[k][ia[j]] : c[k][ia[j]] - c[k][ib[j]]);
         nr++;
       }
     }
@@ -279,12 +305,12 @@ static cb_net *relu_net(size_t in, size_t w, int depth, size_t out)
   return ready(net);
 }
 
-static cb_net *gs_net(size_t in, size_t w, int depth, size_t out)
+static cb_net *gs_net(size_t in, size_t w, int depth, size_t out, int g)
 {
   int64_t d[2] = {1, (int64_t)in};
   cb_net *net = start(2, d);
   int i = 0;
-  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), 2, 1, 0);
+  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), g, 1, 0);
   dense(net, i, out);
   return ready(net);
 }
@@ -310,13 +336,18 @@ static void test_groupsort(void **state)
 {
   (void)state;
   for (int t = 0; t < 3; t++) {
-    cb_net *a = gs_net(3, 6, 2, 1), *b = gs_net(4, 8, 2, 2), *c = gs_net(3, 4, 3, 1);
+    cb_net *a = gs_net(3, 6, 2, 1, 2), *b = gs_net(4, 8, 2, 2, 2), *c = gs_net(3, 4, 3, 1, 2);
+    cb_net *e = gs_net(3, 6, 2, 1, 3), *f = gs_net(4, 4, 1, 2, 4);   /* 12 and 6 pair units */
     check(a, 0, 0, 0, -1, 1000000);
     check(a, 1, -1, 1, -1, 1000000);
     check(b, 0, 0, 0, -1, 1000000);
     check(b, 0, 0, 0, -1, 4);
     check(c, 0, 0, 0, -1, 1000000);
-    cb_net_free(a); cb_net_free(b); cb_net_free(c);
+    check(e, 0, 0, 0, -1, 1000000);
+    check(e, 1, -1, 1, -1, 1000000);
+    check(f, 0, 0, 0, -1, 1000000);
+    check(e, 0, 0, 0, -1, 20);
+    cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f);
   }
 }
 
@@ -332,11 +363,11 @@ static void test_refusals(void **state)
   assert_non_null(strstr(err.msg, "SIGMOID"));
   cb_net_free(net);
   net = start(2, d);
-  dense(net, sortg(net, dense(net, 0, 4), 4, 1, 0), 1);
+  dense(net, act(net, dense(net, 0, 4), CB_ACT_LEAKY_RELU), 1);
   ready(net);
   cb_error_clear(&err);
   assert_int_equal(lip_sign_check(net, &err), CB_EUNSUP);
-  assert_non_null(strstr(err.msg, "group size 2"));
+  assert_non_null(strstr(err.msg, "node 2"));
   cb_net_free(net);
 }
 
