@@ -21,7 +21,7 @@
 
 static const char *usage_lip =
   "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--quiet]\n"
-  "                         [--bracket --domain LO:HI [--row J] [--gap G] [--nodes N] [--budget S]]\n"
+  "                         [--bracket --domain LO:HI|all [--split sign|box] [--row J] [--gap G] [--nodes N] [--budget S]]\n"
   "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
   "Bounds the operator norm of every AFFINE / CONV / SCALE layer on its actual\n"
@@ -62,9 +62,16 @@ static const char *usage_lip =
   "  --domain LO:HI the box [LO, HI] in every input (required with --bracket).  A\n"
   "                 piecewise-linear net's constant over the whole space is >= its value\n"
   "                 on any box; the bracket is of the box's constant only\n"
-  "  --row J        bracket output J only (default: every output)\n"
+  "  --split sign   (L2 only) branch on activation signs instead of the box: the\n"
+  "                 spectral norm of the whole Jacobian (or row --row J) for chains of\n"
+  "                 Gemm/MatMul with ReLU or sort groups (GroupSort/MaxMin, <= 8); a\n"
+  "                 region is dropped only on an exact Motzkin certificate, a region with\n"
+  "                 every sign fixed gets its exact norm; root capped by K_merged\n"
+  "  --domain all   the whole input space R^n (implies --split sign; no box needed)\n"
+  "  --row J        bracket output J only (default: every output; with --split sign\n"
+  "                 the whole Jacobian)\n"
   "  --gap G        stop at (upper - lower) <= G upper (default 1e-2)\n"
-  "  --nodes N      stop after N sub-boxes per row (default 200000)\n"
+  "  --nodes N      stop after N sub-boxes per row (default 200000; sign split 5000000)\n"
   "  --budget S     stop a row after S seconds (default: none); --timeout S also\n"
   "                 stops the bracket (the bracket reached is printed, exit 0)\n";
 
