@@ -7,8 +7,6 @@
 #include <gmp.h>
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
@@ -368,10 +366,6 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
       for (size_t c = 0; c < ns; c++) { mpq_mul(t, l[c], rows[c * n1 + q]); mpq_add(acc, acc, t); }
       if (mpq_sgn(acc)) ok = 0;
       mpq_clear(acc);
-    }
-    if (getenv("LIPSIGN_DEBUG")) {
-      int neg = 0; for (size_t c = 0; c < ns; c++) neg += mpq_sgn(l[c]) < 0;
-      fprintf(stderr, "cert ns %zu rank %zu neg %d ok %d\n", ns, rk, neg, ok);
     }
     for (size_t i = 0; i < n1 * ns; i++) mpq_clear(Mx[i]);
     for (size_t c = 0; c < ns; c++) mpq_clear(l[c]);
