@@ -63,6 +63,7 @@ typedef struct sb {
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
   double best, *bestx, *bestv, *um, *rn, *E;
+  size_t *ru;           /* LP row -> unit */
   long nodes, lps, pruned, kept;
   int have;
 } sb;
@@ -269,9 +270,9 @@ static void exact_row(sb *S, const unsigned char *st, size_t u, int s, mpq_t *ro
   mpq_clear(t);
 }
 
-/* Rows of the child's LP: units 0..d-1 (states st), box rows (lo <= x <= hi
-   as x - lo t >= 0, hi t - x >= 0), and t >= 0.  Row index r:
-   r < d: unit r; then 2n box rows if boxed; last: t.  Certificate over the
+/* Rows of the child's LP: fixed units with a nonzero row (states st), box
+   rows (lo <= x <= hi as x - lo t >= 0, hi t - x >= 0), and t >= 0.  Row
+   index r: r < d: unit S->ru[r]; then 2n box rows if boxed; last: t.  Certificate over the
    rows with weight lw[r] > 0: exact nonneg null combination?  1: proven. */
 static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw, size_t nrows)
 {
@@ -298,7 +299,8 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
     mpq_t *row = rows + c * n1;
     int zero = 1;
     if (r < (size_t)d) {
-      exact_row(S, st, r, st[r], scr);
+      size_t u = S->ru[r];
+      exact_row(S, st, u, st[u], scr);
       for (size_t q = 0; q < n1; q++) mpq_set(row[q], scr[q]);
     } else if (S->o->lo && r < (size_t)d + 2 * n) {
       size_t q = (r - (size_t)d) / 2;
@@ -681,7 +683,7 @@ static node *node_new(sb *S)
    (point set), 0 proven empty, 2 kept without a point. */
 static int child_lp(sb *S, node *b)
 {
-  size_t n = S->n, n1 = n + 1, nr = 0, d = (size_t)b->depth;
+  size_t n = S->n, n1 = n + 1, nr = 0, nur, d = (size_t)b->depth;
   int boxed = S->o->lo != NULL, rc;
   double *a = S->ap, *lw = S->lp, *ylo = S->cp, *yhi = ylo + n1, *y = S->z, t;
   double *c0 = S->mo2;   /* scratch for the LP's constant column */
@@ -695,10 +697,13 @@ static int child_lp(sb *S, node *b)
     a[nr * n1 + n] = c;
     for (size_t q = 0; q < n1; q++) nn += a[nr * n1 + q] * a[nr * n1 + q];
     nn = sqrt(nn);
-    for (size_t q = 0; q < n1; q++) a[nr * n1 + q] = nn > 0 ? -a[nr * n1 + q] / nn : 0;
-    S->rn[nr] = nn > 0 ? nn : 1;
+    if (!(nn > 0)) continue;   /* 0 >= 0 (in double): no constraint; the certificate never uses it */
+    for (size_t q = 0; q < n1; q++) a[nr * n1 + q] = -a[nr * n1 + q] / nn;
+    S->rn[nr] = nn;
+    S->ru[nr] = u;
     nr++;
   }
+  nur = nr;
   if (boxed)
     for (size_t q = 0; q < n; q++) {
       double nl = sqrt(1 + S->o->lo[q] * S->o->lo[q]), nh = sqrt(1 + S->o->hi[q] * S->o->hi[q]);
@@ -719,7 +724,7 @@ static int child_lp(sb *S, node *b)
     b->margin = -t; b->has_pt = 1;
     return 1;
   }
-  if (rc == 1 && certify_empty(S, b->st, (int)d, lw, nr)) return 0;
+  if (rc == 1 && certify_empty(S, b->st, (int)nur, lw, nr)) return 0;
   b->has_pt = 0;
   return 2;
 }
@@ -775,7 +780,7 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->E); cb_free(S->Cb);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb);
 }
 
 int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
@@ -811,13 +816,14 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   S.blk = cb_alloc(tot * sizeof(double));
   S.um = cb_alloc((S.nu + 1) * sizeof(double));
   S.rn = cb_alloc(nrmax * sizeof(double));
+  S.ru = cb_alloc(nrmax * sizeof(size_t));
   {
     size_t cs = (S.m + S.wmax) * S.wmax + 2 * no + 2;
     S.Cb = cb_alloc(4 * cs * sizeof(double));
     S.E = cb_alloc((20 * n + 8) * sizeof(double));
     if (S.Cb) { S.C = S.Cb; S.R = S.C + cs; S.C2 = S.R + cs; S.R2 = S.C2 + cs; }
   }
-  if (!S.blk || !S.Cb || !S.E || !S.um || !S.rn) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  if (!S.blk || !S.Cb || !S.E || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   memset(S.blk, 0, tot * sizeof(double));
   S.z = S.blk; S.z2 = S.z + S.wmax;
   S.M = S.z2 + S.wmax; S.M2 = S.M + S.wmax * n; S.mo = S.M2 + S.wmax * n; S.mo2 = S.mo + S.wmax;
