@@ -15,12 +15,13 @@
 #include "batch.h"
 #include "cmd.h"
 #include "lipbab.h"
+#include "lipsign.h"
 #include "orth.h"
 #include "report.h"
 
 static const char *usage_lip =
   "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--quiet]\n"
-  "                         [--bracket --domain LO:HI [--row J] [--gap G] [--nodes N] [--budget S]]\n"
+  "                         [--bracket --domain LO:HI|all [--split sign|box] [--row J] [--gap G] [--nodes N] [--budget S]]\n"
   "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
   "Bounds the operator norm of every AFFINE / CONV / SCALE layer on its actual\n"
@@ -61,9 +62,16 @@ static const char *usage_lip =
   "  --domain LO:HI the box [LO, HI] in every input (required with --bracket).  A\n"
   "                 piecewise-linear net's constant over the whole space is >= its value\n"
   "                 on any box; the bracket is of the box's constant only\n"
-  "  --row J        bracket output J only (default: every output)\n"
+  "  --split sign   (L2 only) branch on activation signs instead of the box: the\n"
+  "                 spectral norm of the whole Jacobian (or row --row J) for chains of\n"
+  "                 Gemm/MatMul with ReLU or sort groups (GroupSort/MaxMin, <= 8); a\n"
+  "                 region is dropped only on an exact Motzkin certificate, a region with\n"
+  "                 every sign fixed gets its exact norm; root capped by K_merged\n"
+  "  --domain all   the whole input space R^n (implies --split sign; no box needed)\n"
+  "  --row J        bracket output J only (default: every output; with --split sign\n"
+  "                 the whole Jacobian)\n"
   "  --gap G        stop at (upper - lower) <= G upper (default 1e-2)\n"
-  "  --nodes N      stop after N sub-boxes per row (default 200000)\n"
+  "  --nodes N      stop after N sub-boxes per row (default 200000; sign split 5000000)\n"
   "  --budget S     stop a row after S seconds (default: none); --timeout S also\n"
   "                 stops the bracket (the bracket reached is printed, exit 0)\n";
 
@@ -99,7 +107,7 @@ typedef struct lip_cli {
   const char *net, *data, *json, *out;
   int quiet, bracket, row;
   double dlo, dhi;
-  int has_domain;
+  int has_domain, domain_all, split_sign;
   lip_bab_opts bab;
   lip_opts lo;
   lip_bjorck_opts bo;
@@ -127,11 +135,17 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
   long l;
   double d;
   if (!strcmp(opt, "--data")) o->data = val;
+  else if (!strcmp(opt, "--domain") && !strcmp(val, "all")) { o->has_domain = 1; o->domain_all = 1; o->split_sign = 1; }
+  else if (!strcmp(opt, "--split")) {
+    if (!strcmp(val, "sign")) o->split_sign = 1;
+    else if (!strcmp(val, "box")) o->split_sign = 0;
+    else return report_usage(cmd, "--split must be sign or box, not %s", val);
+  }
   else if (!strcmp(opt, "--domain")) {
     char *e, *f;
     o->dlo = strtod(val, &e);
     if (e == val || *e != ':' || (o->dhi = strtod(e + 1, &f), f == e + 1 || *f) || !isfinite(o->dlo) || !isfinite(o->dhi) || o->dlo > o->dhi)
-      return report_usage(cmd, "--domain must be LO:HI with finite LO <= HI, not %s", val);
+      return report_usage(cmd, "--domain must be LO:HI with finite LO <= HI, or all, not %s", val);
     o->has_domain = 1;
   }
   else if (!strcmp(opt, "--row")) { if (!parse_long(val, 0, 1L << 30, &l)) return report_usage(cmd, "bad --row %s", val); o->row = (int)l; }
@@ -366,6 +380,69 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
   return rc;
 }
 
+/* --bracket --split sign (or --domain all): one sign-split branch and bound
+   of the whole Jacobian's L2 norm (or row --row J); adds "bracket". */
+static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *lr, cJSON *root, cb_error *err)
+{
+  size_t n = cb_net_input_size(net);
+  double *lo = cb_alloc(4 * n * sizeof *lo), *hi, *x, *y;
+  lip_sign_opts so;
+  lip_sign_result sr;
+  int rc;
+  if (!lo) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  hi = lo + n; x = hi + n; y = x + n;
+  for (size_t k = 0; k < n; k++) { lo[k] = o->dlo; hi[k] = o->dhi; }
+  lip_sign_opts_init(&so);
+  so.gap = o->bab.gap;
+  so.seconds = o->bab.seconds;
+  if (o->bab.max_nodes != 200000) so.max_nodes = o->bab.max_nodes;
+  so.row = o->row;
+  if (o->row < 0 && lr->norm == CB_NORM_2) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
+  if (!o->domain_all) { so.lo = lo; so.hi = hi; }
+  if ((rc = lip_sign_bab(net, &so, &sr, x, y, err)) != CB_OK) { cb_free(lo); return rc; }
+  if (o->domain_all) printf("bracket over R^%zu (sign splits), L2 norm of ", n);
+  else printf("bracket over [%g, %g]^%zu (sign splits), L2 norm of ", o->dlo, o->dhi, n);
+  if (o->row >= 0) printf("row %d's gradient", o->row); else printf("the whole Jacobian");
+  printf(", gap target %g\n", so.gap);
+  printf("upper %.10g lower %.10g gap %.3g nodes %ld lps %ld pruned %ld uncertified %ld open %ld time %.3f s "
+         "stop %s (norm at x %.10g; 1%% gap at %.3f s)\n", sr.upper, sr.lower, sr.gap, sr.nodes, sr.lps, sr.pruned,
+         sr.kept_uncertified, sr.open, sr.seconds, sr.stop, sr.grad_norm, sr.t_report);
+  if (!o->quiet) {
+    printf("  lower = ||f(y) - f(x)|| / ||y - x|| (exact) at x = [");
+    for (size_t k = 0; k < n; k++) printf("%s%.17g", k ? ", " : "", x[k]);
+    printf("]\n  y = [");
+    for (size_t k = 0; k < n; k++) printf("%s%.17g", k ? ", " : "", y[k]);
+    printf("]\n");
+  }
+  if (root) {
+    cJSON *jb = cJSON_AddObjectToObject(root, "bracket"), *rows = NULL, *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(jb, "split", "sign");
+    if (o->domain_all) cJSON_AddStringToObject(jb, "domain", "all");
+    else { cJSON_AddNumberToObject(jb, "domain_lo", o->dlo); cJSON_AddNumberToObject(jb, "domain_hi", o->dhi); }
+    cJSON_AddStringToObject(jb, "input_norm", "2");
+    cJSON_AddNumberToObject(jb, "gap_target", so.gap);
+    rows = cJSON_AddArrayToObject(jb, "rows");
+    if (o->row >= 0) cJSON_AddNumberToObject(e, "row", o->row); else cJSON_AddStringToObject(e, "row", "all");
+    cJSON_AddNumberToObject(e, "upper", sr.upper);
+    cJSON_AddNumberToObject(e, "lower", sr.lower);
+    cJSON_AddNumberToObject(e, "gap", sr.gap);
+    cJSON_AddNumberToObject(e, "nodes", (double)sr.nodes);
+    cJSON_AddNumberToObject(e, "lps", (double)sr.lps);
+    cJSON_AddNumberToObject(e, "pruned", (double)sr.pruned);
+    cJSON_AddNumberToObject(e, "uncertified", (double)sr.kept_uncertified);
+    cJSON_AddNumberToObject(e, "open", (double)sr.open);
+    cJSON_AddNumberToObject(e, "seconds", sr.seconds);
+    cJSON_AddNumberToObject(e, "seconds_to_1pct", sr.t_report);
+    cJSON_AddStringToObject(e, "stop", sr.stop);
+    cJSON_AddNumberToObject(e, "grad_norm_at_point", sr.grad_norm);
+    cJSON_AddItemToObject(e, "point", cJSON_CreateDoubleArray(x, (int)n));
+    cJSON_AddItemToObject(e, "point2", cJSON_CreateDoubleArray(y, (int)n));
+    cJSON_AddItemToArray(rows, e);
+  }
+  cb_free(lo);
+  return CB_OK;
+}
+
 /* Loads, bounds, prints, certifies --data rows, writes --json. */
 static int lip_run(const lip_cli *o, cb_error *err)
 {
@@ -382,7 +459,8 @@ static int lip_run(const lip_cli *o, cb_error *err)
   print_layers(b.net, r);
   if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->data && (rc = certify_rows(&b, r, o, root, err)) != CB_OK) goto out;
-  if (o->bracket && (rc = bracket_rows(o, b.net, r, root, err)) != CB_OK) goto out;
+  if (o->bracket && o->split_sign && (rc = bracket_sign(o, b.net, r, root, err)) != CB_OK) goto out;
+  if (o->bracket && !o->split_sign && (rc = bracket_rows(o, b.net, r, root, err)) != CB_OK) goto out;
   if (o->json) rc = report_write_json(o->json, root, err);
 out:
   cJSON_Delete(root);
@@ -396,12 +474,14 @@ int cmd_lipschitz(int argc, char **argv)
 {
   static const char *const valued[] = {"--norm", "--data", "--json", "--dense-max", "--iters", "--tol",
                                        "--timeout", "--max-memory", "--domain", "--row", "--gap", "--nodes",
-                                       "--budget", NULL};
+                                       "--budget", "--split", NULL};
   lip_cli o;
   cb_error err = {0};
   int rc = parse("lipschitz", usage_lip, valued, argc, argv, &o);
   if (rc >= 0) return rc;
-  if (o.bracket && !o.has_domain) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI");
+  if (o.bracket && !o.has_domain) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI or --domain all");
+  if (o.split_sign && o.lo.norm != CB_NORM_2) return report_usage("lipschitz", "%s", "--split sign and --domain all bracket the L2 constant only (--norm 2)");
+  if (o.domain_all && !o.split_sign) return report_usage("lipschitz", "%s", "--domain all needs --split sign");
   if (!o.bracket && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--domain and --row go with --bracket");
   if (lip_run(&o, &err) != CB_OK) return report_fail(&err);
   return 0;

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Issue 25, acceptance 2 on the committed ExLipBaB nets (tests/data/exlipbab,
+# PROVENANCE): `lipschitz --bracket --domain all` must bracket the exact
+# global L2 constant of values.json (lower <= exact <= upper; the reference
+# is a double enumeration, trusted to 1e-9 relative) and close to a 1% gap
+# ("stop gap") within 120 s each.  $1 = cerbere.
+CB=${1:-build/cerbere}
+E=tests/data/exlipbab
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+command -v jq >/dev/null || { echo "SKIPPED: jq not installed"; exit 0; }
+fail=0
+for f in wine_11x12x12x1_relu wine_11x12x12x1_groupsort2 iris_4x6x6x3_relu iris_4x6x6x3_groupsort2 \
+         iris_4x6x6x3_groupsort3 abalone_9x16x16x1_groupsort2; do
+  ex=$(jq -r ".nets.\"$f\".exact" "$E/values.json")
+  if ! "$CB" lipschitz "$E/$f.onnx" --bracket --domain all --budget 120 --quiet --json "$tmp/$f.json" >"$tmp/$f.out" 2>&1; then
+    echo "FAIL $f: exit code"; head -3 "$tmp/$f.out"; fail=1; continue
+  fi
+  ok=$(jq -r --argjson ex "$ex" '.bracket.rows[0] | (.lower <= $ex * (1 + 1e-9)) and ($ex <= .upper * (1 + 1e-9))
+        and (.upper - .lower <= 0.01 * .upper) and .stop == "gap"' "$tmp/$f.json")
+  line=$(jq -r '.bracket.rows[0] | "[\(.lower), \(.upper)] gap \(.gap) nodes \(.nodes) \(.seconds) s stop \(.stop)"' "$tmp/$f.json")
+  if [ "$ok" = true ]; then echo "ok $f: exact $ex in $line"; else echo "FAIL $f: exact $ex, bracket $line"; fail=1; fi
+done
+exit $fail
