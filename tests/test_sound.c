@@ -111,6 +111,54 @@ static void attack(checker *ck, const cb_net *net, const tcase *t, size_t r, dou
 }
 
 static int g_single;   /* 1: every workspace of run_case runs CROWN's dense products in binary32 (test_single) */
+static int g_batch;    /* 1: run_case's bounds come from a batched pass of 3 workspaces (test_batched) */
+static double g_batch_diff;   /* the largest |batched - unbatched| / (1 + |unbatched|) so far */
+
+/*
+** Batched passes (issue 24): set s is the middle of three workspaces (two
+** other centres of the same shape around it) that run bounds_run_batch and
+** bounds_spec_batch together; lb/ub (the unbatched bounds on entry) are
+** replaced by the batched ones, which the caller then checks against its
+** points and attacks at zero tolerance.  Batched and unbatched must agree
+** within 1e-9 relative (docs/soundness.md "Batched passes": the stacked
+** products only change the reduction order, which the slack covers).
+*/
+static void batched_case(const cb_bnet *bn, const cb_set *s, cb_method m, const double *C, size_t q, double *lb,
+                         double *ub, const char *tag)
+{
+  size_t n = s->n;
+  double *x = malloc(3 * n * sizeof *x), *l = malloc(3 * q * sizeof *l), *u = malloc(3 * q * sizeof *u);
+  cb_set sets[3];
+  cb_ws *ws[3];
+  const double *Cs[3] = {C, C, C};
+  double *ls[3] = {l, l + q, l + 2 * q}, *us[3] = {u, u + q, u + 2 * q};
+  cb_error err = {0};
+  for (int t = 0; t < 3; t++) {
+    sets[t] = *s;
+    if (t != 1) {
+      for (size_t j = 0; j < n; j++) {   /* inside the clip box: a nonempty set */
+        double c = s->center[j] + rnd(-0.3, 0.3);
+        x[(size_t)t * n + j] = s->lo ? fmin(fmax(c, s->lo[j]), s->hi[j]) : c;
+      }
+      sets[t].center = x + (size_t)t * n;
+    }
+    assert_non_null(ws[t] = ws_new(bn, &sets[t], &err));
+    ws[t]->single = g_single;
+  }
+  if (bounds_run_batch(ws, 3, m, NULL, NULL, NULL, &err) != CB_OK || bounds_spec_batch(ws, 3, Cs, q, ls, us, &err) != CB_OK)
+    fail_msg("%s batched: %s", tag, err.msg);
+  if (m != CB_ALPHA_CROWN && !g_single && !ws[1]->rows_batched) fail_msg("%s method %d: no stacked pass ran", tag, (int)m);
+  for (size_t r = 0; r < q; r++) {
+    double dl = fabs(ls[1][r] - lb[r]) / (1 + fabs(lb[r])), du = fabs(us[1][r] - ub[r]) / (1 + fabs(ub[r]));
+    g_batch_diff = fmax(g_batch_diff, fmax(dl, du));
+    if (!(dl <= 1e-9 && du <= 1e-9))
+      fail_msg("%s method %d row %zu: batched [%.17g, %.17g], unbatched [%.17g, %.17g]", tag, (int)m, r, ls[1][r], us[1][r], lb[r], ub[r]);
+    lb[r] = ls[1][r];
+    ub[r] = us[1][r];
+  }
+  for (int t = 0; t < 3; t++) ws_free(ws[t]);
+  free(x); free(l); free(u);
+}
 
 static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long *pts, long *chk, const char *tag)
 {
@@ -129,6 +177,7 @@ static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long 
     ws->single = g_single;
     if (bounds_run(ws, meth[m], &err) != CB_OK || bounds_spec(ws, C, q, lb + (size_t)m * q, ub + (size_t)m * q, &err) != CB_OK)
       fail_msg("%s: %s", tag, err.msg);
+    if (g_batch) batched_case(bn, &s, meth[m], C, q, lb + (size_t)m * q, ub + (size_t)m * q, tag);
     for (size_t r = 0; r < q; r++) if (!(lb[(size_t)m * q + r] <= ub[(size_t)m * q + r])) fail_msg("%s method %d row %zu: lb %.17g > ub %.17g", tag, m, r, lb[(size_t)m * q + r], ub[(size_t)m * q + r]);
     ws_free(ws);
   }
@@ -661,6 +710,22 @@ static void single_net(cb_net *(*make)(void), const char *name)
   sound_net_p(net, name, 1);
 }
 
+/* Batched passes: the nets of test_dense, test_resconv (conv, residual
+   ADDs, a dense head) and the deep ReLU chain, every method and set, their bounds
+   from 3-workspace batches, checked at zero tolerance and against the
+   unbatched bounds (batched_case). */
+static void test_batched(void **st)
+{
+  (void)st;
+  g_batch = 1;
+  g_batch_diff = 0;
+  sound_net(net_deep_relu(), "deep ReLU, batched");
+  sound_net(net_dense(), "dense, batched");
+  sound_net(net_resconv_hw(8), "resconv, batched");
+  printf("batched vs unbatched: largest difference %.3g relative\n", g_batch_diff);
+  g_batch = 0;
+}
+
 static void test_single(void **st)
 {
   cb_net *net;
@@ -702,7 +767,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_pow), cmocka_unit_test(test_exp_overflow_refused),
-    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_affine_prefix),
+    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_batched), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
