@@ -216,7 +216,7 @@ int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double *const *con
   net = ws[0]->net;
   for (size_t s = 1; s < S; s++)
     if (ws[s]->net != net) return cb_error_set(err, CB_EUSAGE, "a batched pass needs workspaces of one network");
-  if (m != CB_CROWN && m != CB_ALPHA_CROWN) {
+  if (S == 1 || (m != CB_CROWN && m != CB_ALPHA_CROWN)) {
     for (size_t s = 0; s < S && rc == CB_OK; s++)
       rc = bounds_run_from(ws[s], m, plo ? plo[s] : NULL, phi ? phi[s] : NULL, first ? first[s] : 0, err);
     return rc;

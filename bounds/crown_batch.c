@@ -65,46 +65,65 @@ static int batch_affine(bwd *B, size_t S, size_t Q, int i)
   cb_ws *w0 = B[0].ws;
   const cb_net *net = w0->net;
   const cb_node *n = &net->node[i];
-  int j = n->in[0];
+  int j = n->in[0], skip_in;
   size_t out = n->size, in = n->p.aff.in, k = out, kin = in;
   const double *A = B[0].A[i];
-  double *Ain = NULL, *G = (double *)A;
-  unsigned char *nz;
+  double *Ain = NULL, *G = (double *)A, own = 0;
+  unsigned char *nz, *nzs = cb_alloc(out ? out : 1);
+  if (!nzs) return CB_ENOMEM;
+  if (w0->live_n < out) {
+    cb_free(w0->live);
+    w0->live_n = 0;
+    if (!(w0->live = cb_alloc(out * (sizeof(size_t) + 1)))) { cb_free(nzs); return CB_ENOMEM; }
+    w0->live_n = out;
+  }
+  skip_in = !w0->no_skip && j != B[0].stop && net->node[j].kind == CB_ACT;
+  for (size_t s = 0; s < S; s++) skip_in &= B[s].ws->rl_w[j] != NULL;
+  if (skip_in && (!bgrow((void **)&w0->alive, &w0->alive_n, in, sizeof(size_t)) ||
+                  !bgrow((void **)&w0->alive_nz, &w0->alive_nz_n, in, 1))) { cb_free(nzs); return CB_ENOMEM; }
+  nz = (unsigned char *)(w0->live + out);
+  memset(nz, 0, out);
+  if (skip_in) memset(w0->alive_nz, 0, in);
+  for (size_t s = 0, R = 0; s < S; R += B[s].q, s++) {   /* the union of the samples' columns, and their own counts */
+    const cb_ws *w = B[s].ws;
+    size_t ks = 0, kis = in;
+    memset(nzs, 0, out);
+    for (size_t r = R; r < R + B[s].q; r++)
+      for (size_t c = 0; c < out; c++) nzs[c] |= A[r * out + c] != 0;
+    for (size_t c = 0; c < out; c++) { ks += nzs[c]; nz[c] |= nzs[c]; }
+    if (skip_in) {
+      kis = 0;
+      for (size_t e = 0; e < in; e++) {
+        unsigned char a = (w->rl_w[j][e] != 0) | (w->rl_b[j][e] != 0) | (w->ru_w[j][e] != 0) | (w->ru_b[j][e] != 0);
+        kis += a;
+        w0->alive_nz[e] |= a;
+      }
+    }
+    own += (double)B[s].q * (double)ks * (double)kis;
+  }
+  cb_free(nzs);
+  if (!w0->no_skip) {
+    k = 0;
+    for (size_t c = 0; c < out; c++) if (nz[c]) w0->live[k++] = c;
+  }
+  if (skip_in) {
+    kin = 0;
+    for (size_t e = 0; e < in; e++) if (w0->alive_nz[e]) w0->alive[kin++] = e;
+  }
+  /* The samples' live columns differ (each has its own stable ReLUs): where
+     the union costs more than 1/8 above their own products, each runs its
+     own step (crown.c's, on its block) instead. */
+  if (!w0->no_skip && 8 * (double)Q * (double)k * (double)kin > 9 * own) {
+    for (size_t s = 0; s < S; s++) {
+      int rc = crown_bwd_node(&B[s], i, B[s].A[i]);
+      if (rc != CB_OK) return rc;
+    }
+    return CB_OK;
+  }
   for (size_t s = 0; s < S; s++) {
     double *a = crown_bwd_acc(&B[s], j);
     if (!a) return CB_ENOMEM;
     if (s == 0) Ain = a;
-  }
-  if (w0->live_n < out) {
-    cb_free(w0->live);
-    w0->live_n = 0;
-    if (!(w0->live = cb_alloc(out * (sizeof(size_t) + 1)))) return CB_ENOMEM;
-    w0->live_n = out;
-  }
-  if (!w0->no_skip) {   /* the stacked A's nonzero columns */
-    nz = (unsigned char *)(w0->live + out);
-    memset(nz, 0, out);
-    for (size_t r = 0; r < Q; r++)
-      for (size_t c = 0; c < out; c++) nz[c] |= A[r * out + c] != 0;
-    k = 0;
-    for (size_t c = 0; c < out; c++) if (nz[c]) w0->live[k++] = c;
-  }
-  if (!w0->no_skip && j != B[0].stop && net->node[j].kind == CB_ACT) {   /* entries not off in some sample */
-    int all = 1;
-    for (size_t s = 0; s < S; s++) all &= B[s].ws->rl_w[j] != NULL;
-    if (all) {
-      if (!bgrow((void **)&w0->alive, &w0->alive_n, in, sizeof(size_t)) ||
-          !bgrow((void **)&w0->alive_nz, &w0->alive_nz_n, in, 1)) return CB_ENOMEM;
-      nz = w0->alive_nz;
-      memset(nz, 0, in);
-      for (size_t s = 0; s < S; s++) {
-        const cb_ws *w = B[s].ws;
-        for (size_t e = 0; e < in; e++)
-          nz[e] |= (w->rl_w[j][e] != 0) | (w->rl_b[j][e] != 0) | (w->ru_w[j][e] != 0) | (w->ru_b[j][e] != 0);
-      }
-      kin = 0;
-      for (size_t e = 0; e < in; e++) if (nz[e]) w0->alive[kin++] = e;
-    }
   }
   if (k && kin && (k < out || kin < in)) {
     const double *Ws;
@@ -250,7 +269,7 @@ int crown_upper_batch(cb_ws *const *ws, size_t S, int start, int stop, const dou
   if (!w || !a || !o || !qq) rc = CB_ENOMEM;
   for (size_t s = 0; rc == CB_OK && s < S; s++)
     if (q[s]) { w[m] = ws[s]; a[m] = A[s]; o[m] = out[s]; qq[m++] = q[s]; rows += q[s]; }
-  if (rc == CB_OK && m && !batchable(w, m)) {
+  if (rc == CB_OK && m && (m == 1 || !batchable(w, m))) {   /* one workspace: its own pass, the same bits */
     for (size_t s = 0; s < m && rc == CB_OK; s++) rc = crown_pass_stop(w[s], start, stop, a[s], qq[s], o[s]);
   } else if (rc == CB_OK && m) rc = pass_stacked(w, m, start, stop, a, qq, o);
   cb_free(w); cb_free(a); cb_free(o); cb_free(qq);
