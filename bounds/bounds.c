@@ -205,7 +205,7 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
 ** (docs/soundness.md "Batched passes").  Methods without CROWN
 ** refinements (IBP, CROWN-IBP, forward linear) run per workspace.
 */
-int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double *const *const *plo, double *const *const *phi,
+int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *plo, double **const *phi,
                      const int *first, cb_error *err)
 {
   const cb_net *net;

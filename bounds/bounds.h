@@ -236,7 +236,7 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
    that every AFFINE/CONV step is one product of all their rows.  Bounds equal
    S unbatched calls' up to the stacked products' reduction order, which
    their slack covers (docs/soundness.md "Batched passes"). */
-int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double *const *const *plo, double *const *const *phi,
+int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *plo, double **const *phi,
                      const int *first, cb_error *err);
                   /* bounds_run_from(ws[s], m, plo[s], phi[s], first[s]) for every s (plo, phi,
                      first, and each plo[s]/phi[s] may be NULL: no prior, first 0) */

@@ -726,6 +726,89 @@ static void test_batched(void **st)
   g_batch = 0;
 }
 
+/* Batched subdomains (the API a branch and bound's batch uses): four
+   ReLU splits of one set, each a prior (the parent's boxes with one unstable
+   pre-activation neuron clamped to [0, u] or [l, 0]), bounded by
+   bounds_run_batch + bounds_spec_batch: the same bounds as bounds_run_prior
+   + bounds_spec per subdomain within 1e-9, and the passes stacked. */
+static void test_batched_prior(void **st)
+{
+  cb_net *net = net_deep_relu();
+  size_t n, no, tot = 0;
+  double *x0, *I, *l[2], *u[2], *pool;
+  double **plo[4], **phi[4];
+  cb_ws *par, *ws[2][4];
+  cb_bnet bn;
+  cb_error err = {0};
+  int k = -1;
+  (void)st;
+  net->output = net->n - 1;
+  assert_int_equal(net_check(net, &err), CB_OK);
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  n = cb_net_input_size(net);
+  no = cb_net_output_size(net);
+  x0 = malloc(n * sizeof *x0);
+  I = calloc(no * no, sizeof *I);
+  l[0] = malloc(8 * no * sizeof(double)); u[0] = l[0] + 4 * no; l[1] = malloc(8 * no * sizeof(double)); u[1] = l[1] + 4 * no;
+  for (size_t j = 0; j < n; j++) x0[j] = rnd(-0.5, 0.5);
+  for (size_t j = 0; j < no; j++) I[j * no + j] = 1;
+  cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
+  assert_non_null(par = ws_new(&bn, &s, &err));
+  assert_int_equal(bounds_run(par, CB_CROWN, &err), CB_OK);
+  for (int i = 0; i < net->n; i++) tot += net->node[i].size;
+  pool = malloc(8 * tot * sizeof *pool);
+  for (int t = 0; t < 4; t++) {
+    size_t o = 0;
+    plo[t] = malloc((size_t)net->n * sizeof(double *));
+    phi[t] = malloc((size_t)net->n * sizeof(double *));
+    for (int i = 0; i < net->n; i++, o += net->node[i - 1].size) {
+      plo[t][i] = pool + (size_t)(2 * t) * tot + o;
+      phi[t][i] = pool + (size_t)(2 * t + 1) * tot + o;
+      memcpy(plo[t][i], par->lo[i], net->node[i].size * sizeof(double));
+      memcpy(phi[t][i], par->hi[i], net->node[i].size * sizeof(double));
+    }
+  }
+  for (int i = 1; i < net->n && k < 0; i++)   /* the first re-bounded node with two unstable neurons */
+    if (crown_refines(net, i)) {
+      size_t c = 0;
+      for (size_t e = 0; e < net->node[i].size; e++) c += par->lo[i][e] < 0 && par->hi[i][e] > 0;
+      if (c >= 2) k = i;
+    }
+  assert_true(k > 0);
+  for (int t = 0, e = 0; t < 4; t++) {   /* splits of the first two unstable neurons, both ways */
+    size_t ui[2] = {0, 0}, c = 0;
+    for (size_t j = 0; j < net->node[k].size && c < 2; j++) if (par->lo[k][j] < 0 && par->hi[k][j] > 0) ui[c++] = j;
+    e = t / 2;
+    if (t % 2) phi[t][k][ui[e]] = 0; else plo[t][k][ui[e]] = 0;
+  }
+  for (int v = 0; v < 2; v++)
+    for (int t = 0; t < 4; t++) assert_non_null(ws[v][t] = ws_new(&bn, &s, &err));
+  for (int t = 0; t < 4; t++)
+    if (bounds_run_prior(ws[0][t], CB_CROWN, plo[t], phi[t], &err) != CB_OK ||
+        bounds_spec(ws[0][t], I, no, l[0] + (size_t)t * no, u[0] + (size_t)t * no, &err) != CB_OK) fail_msg("%s", err.msg);
+  {
+    const double *Cs[4] = {I, I, I, I};
+    double *ls[4], *us[4];
+    for (int t = 0; t < 4; t++) { ls[t] = l[1] + (size_t)t * no; us[t] = u[1] + (size_t)t * no; }
+    if (bounds_run_batch(ws[1], 4, CB_CROWN, plo, phi, NULL, &err) != CB_OK || bounds_spec_batch(ws[1], 4, Cs, no, ls, us, &err) != CB_OK)
+      fail_msg("%s", err.msg);
+  }
+  for (size_t r = 0; r < 4 * no; r++)
+    if (!(fabs(l[1][r] - l[0][r]) <= 1e-9 * (1 + fabs(l[0][r])) && fabs(u[1][r] - u[0][r]) <= 1e-9 * (1 + fabs(u[0][r]))))
+      fail_msg("subdomain %zu logit %zu: batched [%.17g, %.17g], unbatched [%.17g, %.17g]", r / no, r % no, l[1][r], u[1][r], l[0][r], u[0][r]);
+  for (int t = 0; t < 4; t++) {
+    assert_true(ws[1][t]->rows_batched > 0);
+    assert_true(ws[1][t]->flops <= ws[0][t]->flops * 1.125 + 1);   /* stacked only where the union does not cost more */
+    printf("subdomain %d: %zu rows stacked, %.3g vs %.3g FLOPs unbatched\n", t, ws[1][t]->rows_batched, ws[1][t]->flops, ws[0][t]->flops);
+  }
+  for (int v = 0; v < 2; v++) for (int t = 0; t < 4; t++) ws_free(ws[v][t]);
+  for (int t = 0; t < 4; t++) { free(plo[t]); free(phi[t]); }
+  ws_free(par);
+  free(pool); free(x0); free(I); free(l[0]); free(l[1]);
+  bnet_free(&bn);
+  cb_net_free(net);
+}
+
 static void test_single(void **st)
 {
   cb_net *net;
@@ -767,7 +850,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_pow), cmocka_unit_test(test_exp_overflow_refused),
-    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_batched), cmocka_unit_test(test_affine_prefix),
+    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_batched), cmocka_unit_test(test_batched_prior), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
