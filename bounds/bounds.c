@@ -51,12 +51,27 @@ static int relu_box_exact(const cb_net *net, int i)
          ((x->kind == CB_AFFINE || x->kind == CB_CONV || x->kind == CB_SCALE) && x->in[0] == 0);
 }
 
-static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int first, int relax, int refine,
-                     cb_error *err)
+/* Node i's box (IBP, the prior) and, with relax, its lines: the steps of
+   run_nodes before node i's refinement. */
+static int node_box(cb_ws *ws, int i, double *const *plo, double *const *phi, int relax, cb_error *err)
+{
+  int rc;
+  if (cb_time_up()) return cb_limit_error(err, "the bounds");
+  if ((rc = ibp_node(ws, i, err)) != CB_OK) return rc;
+  if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
+  if (relax && cb_kind_info[ws->net->node[i].kind].relaxed) {  /* its own lines first: a refinement of i uses them */
+    if ((rc = relax_supported(&ws->net->node[i], err)) != CB_OK) return rc;
+    ws_relax_lines(ws, i);
+  }
+  return CB_OK;
+}
+
+/* The nodes before `first`: the prior's boxes as they are. */
+static int prior_boxes(cb_ws *ws, double *const *plo, double *const *phi, int first, int relax, cb_error *err)
 {
   const cb_net *net = ws->net;
   int rc = set_check(&ws->set, err);
-  for (int i = 0; i < first && i < net->n && rc == CB_OK; i++) {   /* the prior's boxes as they are */
+  for (int i = 0; i < first && i < net->n && rc == CB_OK; i++) {
     memcpy(ws->lo[i], plo[i], net->node[i].size * sizeof(double));
     memcpy(ws->hi[i], phi[i], net->node[i].size * sizeof(double));
     set_zmax(ws, i);
@@ -65,15 +80,20 @@ static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int firs
       ws_relax_lines(ws, i);
     }
   }
+  return rc;
+}
+
+/* Does the driver re-bound node i by CROWN (when the method refines)? */
+static int refined(const cb_net *net, int i) { return crown_refines(net, i) && !relu_box_exact(net, i); }
+
+static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int first, int relax, int refine,
+                     cb_error *err)
+{
+  const cb_net *net = ws->net;
+  int rc = prior_boxes(ws, plo, phi, first, relax, err);
   for (int i = first > 0 ? first : 0; i < net->n && rc == CB_OK; i++) {
-    if (cb_time_up()) { rc = cb_limit_error(err, "the bounds"); break; }
-    if ((rc = ibp_node(ws, i, err)) != CB_OK) break;
-    if (plo && i > 0) clamp_prior(ws, i, plo[i], phi[i]);
-    if (relax && cb_kind_info[net->node[i].kind].relaxed) {  /* its own lines first: a refinement of i uses them */
-      if ((rc = relax_supported(&net->node[i], err)) != CB_OK) break;
-      ws_relax_lines(ws, i);
-    }
-    if (refine && crown_refines(net, i) && !relu_box_exact(net, i)) {
+    if ((rc = node_box(ws, i, plo, phi, relax, err)) != CB_OK) break;
+    if (refine && refined(net, i)) {
       rc = crown_refine(ws, i, err);
       if (plo) clamp_prior(ws, i, plo[i], phi[i]);
     }
@@ -174,4 +194,74 @@ int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb
 {
   cb_assert((unsigned)ws->method < CB_METHOD_COUNT);
   return cb_method_table[ws->method].spec(ws, C, q, lb, ub, err);
+}
+
+/*
+** Batched: S workspaces of one net (samples, or subdomains with their own
+** priors plo[s]/phi[s] and `first[s]`; each may be NULL) run method m node
+** by node together, and CROWN's refinement of each node is one stacked
+** pass over all of them (crown_refine_batch): the same bounds as S calls
+** of bounds_run_from, up to the reduction order of the stacked products
+** (docs/soundness.md "Batched passes").  Methods without CROWN
+** refinements (IBP, CROWN-IBP, forward linear) run per workspace.
+*/
+int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *plo, double **const *phi,
+                     const int *first, cb_error *err)
+{
+  const cb_net *net;
+  cb_ws **sub = NULL;
+  int rc = CB_OK;
+  if ((unsigned)m >= CB_METHOD_COUNT) return cb_error_set(err, CB_EUSAGE, "unknown bounding method %d", (int)m);
+  if (!S) return CB_OK;
+  net = ws[0]->net;
+  for (size_t s = 1; s < S; s++)
+    if (ws[s]->net != net) return cb_error_set(err, CB_EUSAGE, "a batched pass needs workspaces of one network");
+  if (S == 1 || (m != CB_CROWN && m != CB_ALPHA_CROWN)) {
+    for (size_t s = 0; s < S && rc == CB_OK; s++)
+      rc = bounds_run_from(ws[s], m, plo ? plo[s] : NULL, phi ? phi[s] : NULL, first ? first[s] : 0, err);
+    return rc;
+  }
+  if (!(sub = cb_alloc(S * sizeof *sub))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  for (size_t s = 0; s < S && rc == CB_OK; s++) {
+    ws[s]->method = m;
+    memset(ws[s]->sv_ok, 0, (size_t)net->n);   /* the boxes change: cached slack vectors go stale */
+    rc = prior_boxes(ws[s], plo ? plo[s] : NULL, phi ? phi[s] : NULL, first ? first[s] : 0, 1, err);
+  }
+  for (int i = 0; i < net->n && rc == CB_OK; i++) {
+    size_t ns = 0;
+    for (size_t s = 0; s < S && rc == CB_OK; s++) {
+      double *const *pl = plo ? plo[s] : NULL, *const *ph = phi ? phi[s] : NULL;
+      if (first && i < first[s]) continue;
+      if ((rc = node_box(ws[s], i, pl, ph, 1, err)) == CB_OK) sub[ns++] = ws[s];
+    }
+    if (rc != CB_OK || !ns || !refined(net, i)) continue;
+    rc = crown_refine_batch(sub, ns, i, err);
+    for (size_t s = 0; s < S && rc == CB_OK; s++)
+      if (plo && plo[s] && (!first || i >= first[s])) clamp_prior(ws[s], i, plo[s][i], phi[s][i]);
+  }
+  cb_free(sub);
+  return rc;
+}
+
+/* bounds_spec for S workspaces after bounds_run_batch (one method): C[s] is
+   sample s's q x output matrix; CROWN's passes stacked, alpha-CROWN per sample. */
+int bounds_spec_batch(cb_ws *const *ws, size_t S, const double *const *C, size_t q, double *const *lb,
+                      double *const *ub, cb_error *err)
+{
+  cb_method m;
+  const cb_node *o;
+  int rc = CB_OK;
+  if (!S) return CB_OK;
+  m = ws[0]->method;
+  cb_assert((unsigned)m < CB_METHOD_COUNT);
+  for (size_t s = 1; s < S; s++)
+    if (ws[s]->method != m || ws[s]->net != ws[0]->net)
+      return cb_error_set(err, CB_EUSAGE, "a batched pass needs workspaces of one network and method");
+  if (m == CB_ALPHA_CROWN) {
+    for (size_t s = 0; s < S && rc == CB_OK; s++) rc = bounds_spec(ws[s], C[s], q, lb ? lb[s] : NULL, ub ? ub[s] : NULL, err);
+    return rc;
+  }
+  o = &ws[0]->net->node[ws[0]->net->output];
+  return crown_spec_batch(ws, S, C, q, m == CB_IBP && o->kind == CB_AFFINE ? o->in[0] : m == CB_IBP ? ws[0]->net->output : 0,
+                          lb, ub, err);
 }

@@ -142,6 +142,8 @@ typedef struct cb_ws {
   size_t fA_n, fT_n;
   double flops_single;    /* of flops: those done in binary32 */
   size_t single_fallback; /* single-precision steps redone in double (non-finite binary32 product) */
+  size_t rows_batched;    /* rows of this workspace's passes that ran stacked with other workspaces'
+                             (crown_batch.c), for tests and benchmarks */
 } cb_ws;
 
 /* set.c */
@@ -228,6 +230,28 @@ int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *p
                      split at node `first` changes nothing above it) */
 int bounds_spec(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err);
                   /* bounds of C f(x) (C is q x output size) by ws's method; lb or ub may be NULL */
+
+/* bounds.c, batched (crown_batch.c): S workspaces of one net (samples of
+   bounds/certify, or subdomains) share each CROWN pass, their rows stacked so
+   that every AFFINE/CONV step is one product of all their rows.  Bounds equal
+   S unbatched calls' up to the stacked products' reduction order, which
+   their slack covers (docs/soundness.md "Batched passes"). */
+int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *plo, double **const *phi,
+                     const int *first, cb_error *err);
+                  /* bounds_run_from(ws[s], m, plo[s], phi[s], first[s]) for every s (plo, phi,
+                     first, and each plo[s]/phi[s] may be NULL: no prior, first 0) */
+int bounds_spec_batch(cb_ws *const *ws, size_t S, const double *const *C, size_t q, double *const *lb,
+                      double *const *ub, cb_error *err);
+                  /* bounds_spec(ws[s], C[s], q, lb[s], ub[s]) for every s (lb or ub NULL: that side
+                     not computed), after bounds_run_batch; alpha-CROWN runs per workspace */
+int crown_upper_batch(cb_ws *const *ws, size_t S, int start, int stop, const double *const *A, const size_t *q,
+                      double *const *out, cb_error *err);
+                  /* out[s]_r >= max over ws[s]'s set (stop 0) or stop's box of A[s]_r . value(start),
+                     A[s] q[s] x size(start) (q[s] = 0: nothing), one stacked pass */
+int crown_refine_batch(cb_ws *const *ws, size_t S, int k, cb_error *err);
+                  /* crown_refine(ws[s], k) for every s, the dense passes stacked */
+int crown_spec_batch(cb_ws *const *ws, size_t S, const double *const *C, size_t q, int stop, double *const *lb,
+                     double *const *ub, cb_error *err);
 
 /* crown.c: CROWN's backward passes (the receptive-field one is crown_patch.c). */
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */

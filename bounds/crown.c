@@ -30,19 +30,6 @@
 #include "sort.h"
 #include "round.h"
 
-typedef struct bwd {
-  cb_ws *ws;
-  size_t q;
-  double **A;       /* per node accumulated matrix, NULL if none reached it */
-  char *merged;     /* per node: more than one contribution was added */
-  crown_terms T;    /* per row: bias, slack, babs */
-  const crown_lines *lines;  /* per node per-row lines (alpha-CROWN), or NULL */
-  double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
-  size_t *off;
-  int stop;         /* the node the pass concretises at */
-  int start;        /* the node its rows start at */
-} bwd;
-
 /* A of node i, zeroed on first use (in the pass's pool). */
 static double *acc(bwd *B, int i)
 {
@@ -1319,3 +1306,21 @@ int crown_spec(cb_ws *ws, const double *C, size_t q, int stop, double *lb, doubl
   cb_free(out);
   return rc;
 }
+
+/* The steps above, for crown_batch.c (crown_int.h). */
+double *crown_bwd_acc(bwd *B, int i) { return acc(B, i); }
+int crown_bwd_node(bwd *B, int i, const double *A) { return back_node(B, i, A); }
+int crown_bwd_unit(bwd *B, int i, const size_t *col, const double *val) { return back_unit(B, i, col, val); }
+void crown_bwd_merge(bwd *B, int i, const double *A) { merge_slack(B, i, A); }
+void crown_bwd_concretise(bwd *B, int stop, double *out) { concretise(B, stop, out); }
+int crown_unit_rows(const cb_net *net, int start, const double *A0, size_t q, size_t **col, double **val)
+{
+  return unit_rows(net, start, A0, q, col, val);
+}
+const size_t *crown_plan(cb_ws *ws, int start, int stop, size_t *tot) { return compact_plan(ws, start, stop, tot); }
+int crown_relu_only(const cb_net *net, int k) { return relu_only(net, k); }
+int crown_pass_stop(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out)
+{
+  return crown_pass(ws, start, stop, A0, q, NULL, NULL, NULL, out);
+}
+int crown_domain_consumer(const cb_net *net, int k) { return domain_consumer(net, k); }

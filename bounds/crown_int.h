@@ -147,6 +147,37 @@ static inline void terms_add(const crown_terms *T, size_t r, double t, double g,
   T->slack[r] += g * s;
 }
 
+/* One backward pass (crown.c; crown_batch.c runs one per sample over a
+   shared pool, each on its block of the stacked rows). */
+typedef struct bwd {
+  cb_ws *ws;
+  size_t q;
+  double **A;       /* per node accumulated matrix, NULL if none reached it */
+  char *merged;     /* per node: more than one contribution was added */
+  crown_terms T;    /* per row: bias, slack, babs */
+  const crown_lines *lines;  /* per node per-row lines (alpha-CROWN), or NULL */
+  double *pool;     /* node i's matrix lives at pool + off[i] (no allocation per node) */
+  size_t *off;
+  int stop;         /* the node the pass concretises at */
+  int start;        /* the node its rows start at */
+} bwd;
+
+/* crown.c's pass steps, for crown_batch.c's stacked passes (each on one bwd). */
+double *crown_bwd_acc(bwd *B, int i);                 /* node i's matrix, zeroed on first use */
+int crown_bwd_node(bwd *B, int i, const double *A);   /* the step through node i */
+int crown_bwd_unit(bwd *B, int i, const size_t *col, const double *val);   /* a unit first step */
+void crown_bwd_merge(bwd *B, int i, const double *A); /* a merged node's 2u |A| zmax slack */
+void crown_bwd_concretise(bwd *B, int stop, double *out);
+int crown_unit_rows(const cb_net *net, int start, const double *A0, size_t q, size_t **col, double **val);
+                  /* 1 when A0's rows are signed unit rows at an AFFINE/CONV/ADD start (col, val
+                     allocated), 0 when not, -1 on OOM */
+const size_t *crown_plan(cb_ws *ws, int start, int stop, size_t *tot);
+                  /* the compact layout of a pass's matrices, in units of its row count */
+int crown_relu_only(const cb_net *net, int k);        /* do only ReLUs read node k? */
+int crown_domain_consumer(const cb_net *net, int k);  /* does a Log/Pow-like activation read node k? */
+int crown_pass_stop(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out);
+                  /* one sample's pass from start down to stop (the input set or stop's box) */
+
 /* A window [h0, h1) x [w0, w1), all channels, of a c x h x w tensor; the
    whole tensor is {0, h, 0, w}; an empty window has no entries. */
 typedef struct pwin { int64_t h0, h1, w0, w1; } pwin;

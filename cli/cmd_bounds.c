@@ -20,7 +20,7 @@ static const char *usage =
   "usage: cerbere bounds NET --data FILE --norm inf|2|1 --eps E [--method ibp|crown|crown-ibp|alpha-crown]\n"
   "                      [--alpha-iters N] [--clip LO:HI] [--rows A:B] [--json OUT] [--quiet]\n"
   "                      [--timeout S] [--max-memory M] [--box LO HI] [--eps-per-feature FILE]\n"
-  "                      [--target K] [--precision single|double]\n"
+  "                      [--target K] [--precision single|double] [--batch N]\n"
   "\n"
   "For each CSV row (label,x0,...), bounds the logits and the margins\n"
   "f_label - f_j (j != label, ascending) over the ball {x : ||x - row||_p <= E},\n"
@@ -47,31 +47,42 @@ static const char *usage =
   "                rounding covered with u = 2^-24 (still sound; bounds looser by\n"
   "                about 1e-7 relative); a step that does not fit binary32 runs\n"
   "                in double\n"
+  "  --batch N     N rows (1..1024, default 1) share each CROWN pass, their rows\n"
+  "                stacked so that every dense/conv step is one larger product;\n"
+  "                the same bounds up to the products' rounding order (covered by\n"
+  "                the slack); each row's time_ms/cpu_ms is its chunk's share;\n"
+  "                alpha-crown's optimisation and --precision single still run\n"
+  "                per row\n"
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --json OUT    {command, net, data, norm, eps, method, clip, n_samples, n_verified,\n"
   "                samples: [{index, label, logits, margin_classes, logit_lb, logit_ub,\n"
   "                margin_lb, verified, timeout, time_ms, cpu_ms, flops, flops_skipped,\n"
-  "                flops_single, rows_skipped}], precision} (bounds null on a timeout;\n"
+  "                flops_single, rows_skipped, rows_batched}], precision} (bounds null on a timeout;\n"
   "                cpu_ms: the row's thread CPU time; flops: its matmul FLOPs, of which\n"
   "                flops_single in binary32; flops_skipped: products by columns of\n"
   "                ReLUs off on the whole set, not done; rows_skipped: lower-bound\n"
-  "                rows of neurons their upper bound proved off, not run)\n"
+  "                rows of neurons their upper bound proved off, not run;\n"
+  "                rows_batched: pass rows stacked with other rows' (--batch))\n"
   "  --timeout S   wall-time limit in seconds for the whole run: rows not finished\n"
   "                by then are reported 'timeout' (not verified, no bounds), exit 0\n"
   "  --max-memory M  cap the analysis' own arrays at M MiB: past it, error 'memory\n"
   "                limit of M MiB reached', exit 5, no output file\n";
+
+/* --batch's default: rows per stacked pass (bench/RESULTS.md, "Batched passes"). */
+#define BOUNDS_BATCH_DEFAULT 1
 
 typedef struct opts {
   const char *net, *data, *json;
   cb_norm norm;
   double eps, clip_lo, clip_hi;
   int clip, quiet, alpha_iters, single;   /* alpha_iters: 0 = automatic; single: --precision single */
+  int batch;                              /* --batch N: rows whose CROWN passes are stacked (>= 1) */
   cb_method method;
   long r0, r1;
 } opts;
 
 typedef struct result {
-  double *logits, *lb, *ub, *mlb, ms, cpu_ms, flops, flops_skipped, flops_single, rows_skipped;   /* no, no, no, no - 1 values; wall and thread CPU ms; matmul FLOPs */
+  double *logits, *lb, *ub, *mlb, ms, cpu_ms, flops, flops_skipped, flops_single, rows_skipped, rows_batched;   /* no, no, no, no - 1 values; wall and thread CPU ms; matmul FLOPs */
   int verified, status, timeout;  /* timeout: the row hit --timeout (no bounds) */
   cb_error err;
 } result;
@@ -82,6 +93,7 @@ static int parse(int argc, char **argv, opts *o)
   memset(o, 0, sizeof *o);
   o->method = CB_CROWN;
   o->r1 = -1;
+  o->batch = BOUNDS_BATCH_DEFAULT;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
@@ -110,6 +122,11 @@ static int parse(int argc, char **argv, opts *o)
       long l = strtol(v, &e, 10);
       if (e == v || *e || l < 1 || l > 100000) return report_usage("bounds", "%s", "--alpha-iters must be an integer in 1..100000");
       o->alpha_iters = (int)l;
+    } else if (!strcmp(a, "--batch")) {
+      char *e;
+      long l = strtol(v, &e, 10);
+      if (e == v || *e || l < 1 || l > 1024) return report_usage("bounds", "%s", "--batch must be an integer in 1..1024");
+      o->batch = (int)l;
     } else if (!strcmp(a, "--precision")) {
       if (strcmp(v, "single") && strcmp(v, "double")) return report_usage("bounds", "unknown precision '%s' (single or double)", v);
       o->single = !strcmp(v, "single");
@@ -126,53 +143,96 @@ static int parse(int argc, char **argv, opts *o)
   return 0;
 }
 
-/* Bounds of one sample into r (r->lb etc. preallocated). */
-static void run_one(const cb_bnet *bn, const opts *o, const batch *b, const double *x, int label, size_t no, result *r)
+/* One sample's set, specification rows and workspace (prepare), freed by
+   unprep; the chunk's bounds run over several of them together. */
+typedef struct prep { double *lo, *hi, *I, *C; cb_set s; cb_ws *ws; } prep;
+
+static int prepare(const cb_bnet *bn, const opts *o, const batch *b, const double *x, int label, size_t no, result *r,
+                   prep *p)
 {
   const cb_net *net = bn->net;
-  size_t n = cb_net_input_size(net), nm = b->target >= 0 ? 1 : no - 1;   /* margin rows */
-  double *lo = NULL, *hi = NULL, *I = cb_calloc(no * no, sizeof *I), *C = cb_calloc(no * no, sizeof *C);
+  size_t n = cb_net_input_size(net);
   cb_set s = {o->norm, o->eps, n, x, NULL, NULL, b->eps_w};
-  cb_ws *ws = NULL;
+  memset(p, 0, sizeof *p);
+  p->I = cb_calloc(no * no, sizeof *p->I);
+  p->C = cb_calloc(no * no, sizeof *p->C);
+  if (!p->I || !p->C) return cb_error_set(&r->err, CB_ENOMEM, "out of memory");
+  if (o->clip || b->box_lo) {   /* the clip box and --box */
+    if (!(p->lo = cb_alloc(n * sizeof *p->lo)) || !(p->hi = cb_alloc(n * sizeof *p->hi))) return cb_error_set(&r->err, CB_ENOMEM, "out of memory");
+    for (size_t j = 0; j < n; j++) {
+      p->lo[j] = o->clip ? o->clip_lo : -HUGE_VAL;
+      p->hi[j] = o->clip ? o->clip_hi : HUGE_VAL;
+      if (b->box_lo) { p->lo[j] = fmax(p->lo[j], b->box_lo[j]); p->hi[j] = fmin(p->hi[j], b->box_hi[j]); }
+    }
+    s.lo = p->lo; s.hi = p->hi;
+  }
+  p->s = s;
+  for (size_t k = 0; k < no; k++) p->I[k * no + k] = 1;
+  if (b->target >= 0) { p->C[(size_t)label] = 1; p->C[(size_t)b->target] = -1; }   /* targeted: the one margin f_label - f_target */
+  else for (size_t k = 0, j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) { p->C[k * no + (size_t)label] = 1; p->C[k * no + j] = -1; k++; }
+  if (cb_net_forward(net, x, 1, r->logits, &r->err) != CB_OK) return r->err.status;
+  if (!(p->ws = ws_new(bn, &p->s, &r->err))) return r->err.status;
+  p->ws->alpha_iters = o->alpha_iters;
+  p->ws->single = o->single;
+  return CB_OK;
+}
+
+static void unprep(prep *p)
+{
+  ws_free(p->ws);
+  cb_free(p->I); cb_free(p->C); cb_free(p->lo); cb_free(p->hi);
+  memset(p, 0, sizeof *p);
+}
+
+/*
+** Bounds of the cnt samples k0 .. k0+cnt-1 into res[] (r->lb etc.
+** preallocated): with cnt > 1 their CROWN passes are stacked (--batch,
+** bounds_run_batch); each row's time and CPU time are the chunk's shared
+** equally.  An error or a timeout applies to every row of the chunk.
+*/
+static void run_chunk(const cb_bnet *bn, const opts *o, const batch *b, size_t k0, size_t cnt, result *res)
+{
+  size_t no = b->n_out, nm = b->target >= 0 ? 1 : no - 1;   /* margin rows */
+  prep *p = cb_calloc(cnt, sizeof *p);
+  cb_ws **ws = cb_calloc(cnt + 1, sizeof *ws);
+  const double **Is = cb_calloc(cnt + 1, sizeof *Is), **Cs = cb_calloc(cnt + 1, sizeof *Cs);
+  double **lb = cb_calloc(cnt + 1, sizeof *lb), **ub = cb_calloc(cnt + 1, sizeof *ub), **mlb = cb_calloc(cnt + 1, sizeof *mlb);
   struct timespec t0, t1, c0, c1;
+  int st = CB_OK;
+  cb_error e = {0};
   clock_gettime(CLOCK_MONOTONIC, &t0);
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-  r->status = CB_ENOMEM;
-  if (cb_time_up()) { r->status = cb_limit_error(&r->err, NULL); goto out; }
-  if (!I || !C) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-  if (o->clip || b->box_lo) {   /* the clip box and --box */
-    if (!(lo = cb_alloc(n * sizeof *lo)) || !(hi = cb_alloc(n * sizeof *hi))) { cb_error_set(&r->err, CB_ENOMEM, "out of memory"); goto out; }
-    for (size_t j = 0; j < n; j++) {
-      lo[j] = o->clip ? o->clip_lo : -HUGE_VAL;
-      hi[j] = o->clip ? o->clip_hi : HUGE_VAL;
-      if (b->box_lo) { lo[j] = fmax(lo[j], b->box_lo[j]); hi[j] = fmin(hi[j], b->box_hi[j]); }
-    }
-    s.lo = lo; s.hi = hi;
+  if (!p || !ws || !Is || !Cs || !lb || !ub || !mlb) st = cb_error_set(&e, CB_ENOMEM, "out of memory");
+  else if (cb_time_up()) st = cb_limit_error(&e, NULL);
+  for (size_t t = 0; t < cnt && st == CB_OK; t++) {
+    result *r = &res[k0 + t];
+    if ((st = prepare(bn, o, b, batch_x(b, k0 + t), batch_label(b, k0 + t), no, r, &p[t])) != CB_OK) { e = r->err; break; }
+    ws[t] = p[t].ws; Is[t] = p[t].I; Cs[t] = p[t].C; lb[t] = r->lb; ub[t] = r->ub; mlb[t] = r->mlb;
   }
-  for (size_t k = 0; k < no; k++) I[k * no + k] = 1;
-  if (b->target >= 0) { C[(size_t)label] = 1; C[(size_t)b->target] = -1; }   /* targeted: the one margin f_label - f_target */
-  else for (size_t k = 0, j = 0; no >= 2 && j < no; j++) if (j != (size_t)label) { C[k * no + (size_t)label] = 1; C[k * no + j] = -1; k++; }
-  if ((r->status = cb_net_forward(net, x, 1, r->logits, &r->err)) != CB_OK) goto out;
-  if (!(ws = ws_new(bn, &s, &r->err))) { r->status = r->err.status; goto out; }
-  ws->alpha_iters = o->alpha_iters;
-  ws->single = o->single;
-  if ((r->status = bounds_run(ws, o->method, &r->err)) != CB_OK ||
-      (r->status = bounds_spec(ws, I, no, r->lb, r->ub, &r->err)) != CB_OK ||
-      (no >= 2 && (r->status = bounds_spec(ws, C, nm, r->mlb, NULL, &r->err)) != CB_OK)) goto out;
-  r->verified = no >= 2;   /* a single output has no margins: nothing to verify, the interval is the answer */
-  for (size_t k = 0; no >= 2 && k < nm; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
-out:
-  if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
+  if (st == CB_OK &&
+      ((st = bounds_run_batch(ws, cnt, o->method, NULL, NULL, NULL, &e)) != CB_OK ||
+       (st = bounds_spec_batch(ws, cnt, Is, no, lb, ub, &e)) != CB_OK ||
+       (no >= 2 && (st = bounds_spec_batch(ws, cnt, Cs, nm, mlb, NULL, &e)) != CB_OK))) {}
   clock_gettime(CLOCK_MONOTONIC, &t1);
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-  r->ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
-  r->cpu_ms = 1e3 * (double)(c1.tv_sec - c0.tv_sec) + 1e-6 * (double)(c1.tv_nsec - c0.tv_nsec);
-  r->flops = ws ? ws->flops : 0;
-  r->flops_skipped = ws ? ws->flops_skipped : 0;
-  r->flops_single = ws ? ws->flops_single : 0;
-  r->rows_skipped = ws ? (double)ws->rows_skipped : 0;
-  ws_free(ws);
-  cb_free(I); cb_free(C); cb_free(lo); cb_free(hi);
+  for (size_t t = 0; t < cnt; t++) {
+    result *r = &res[k0 + t];
+    cb_ws *w = p ? p[t].ws : NULL;
+    r->status = st;
+    if (st != CB_OK) r->err = e;
+    r->verified = st == CB_OK && no >= 2;   /* a single output has no margins: nothing to verify, the interval is the answer */
+    for (size_t k = 0; r->verified && k < nm; k++) if (!(r->mlb[k] > 0)) r->verified = 0;
+    if (r->status == CB_ELIMIT && !cb_mem_limit_hit()) { r->timeout = 1; r->verified = 0; r->status = CB_OK; }
+    r->ms = (1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec)) / (double)cnt;
+    r->cpu_ms = (1e3 * (double)(c1.tv_sec - c0.tv_sec) + 1e-6 * (double)(c1.tv_nsec - c0.tv_nsec)) / (double)cnt;
+    r->flops = w ? w->flops : 0;
+    r->flops_skipped = w ? w->flops_skipped : 0;
+    r->flops_single = w ? w->flops_single : 0;
+    r->rows_skipped = w ? (double)w->rows_skipped : 0;
+    r->rows_batched = w ? (double)w->rows_batched : 0;
+    if (p) unprep(&p[t]);
+  }
+  cb_free(p); cb_free(ws); cb_free(Is); cb_free(Cs); cb_free(lb); cb_free(ub); cb_free(mlb);
 }
 
 static cJSON *sample_json(const batch *b, size_t k, const result *r)
@@ -202,6 +262,7 @@ static cJSON *sample_json(const batch *b, size_t k, const result *r)
   cJSON_AddNumberToObject(s, "flops_skipped", r->flops_skipped);
   cJSON_AddNumberToObject(s, "flops_single", r->flops_single);
   cJSON_AddNumberToObject(s, "rows_skipped", r->rows_skipped);
+  cJSON_AddNumberToObject(s, "rows_batched", r->rows_batched);
   return s;
 }
 
@@ -225,14 +286,18 @@ static cJSON *top_json(const batch *b, const opts *o, int nver, int nto)
 /* One row of the batch (batch_run): its bounds into res[k]. */
 typedef struct run_ctx { const batch *b; const cb_bnet *bn; const opts *o; result *res; } run_ctx;
 
+/* Row k: the leader of its chunk of --batch rows runs the chunk; the
+   others were (or will be) filled by theirs. */
 static int row_bounds(void *ctx, void *state, size_t k, cb_error *err)
 {
   run_ctx *c = ctx;
-  result *r = &c->res[k];
+  size_t N = (size_t)c->o->batch, k0 = k - k % N, cnt = c->b->n - k0 < N ? c->b->n - k0 : N;
   (void)state;
-  run_one(c->bn, c->o, c->b, batch_x(c->b, k), batch_label(c->b, k), c->b->n_out, r);
-  if (r->status != CB_OK) *err = r->err;
-  return r->status;
+  if (k != k0) return CB_OK;
+  run_chunk(c->bn, c->o, c->b, k0, cnt, c->res);
+  for (size_t t = 0; t < cnt; t++)
+    if (c->res[k0 + t].status != CB_OK) { *err = c->res[k0 + t].err; return c->res[k0 + t].status; }
+  return CB_OK;
 }
 
 static int alloc_results(result *res, size_t n, size_t no)

@@ -28,6 +28,15 @@ for pair in "linf inf" "L2 2" "l1 1"; do
   done
   if cmp -s "$tmp/b_$1.txt" "$tmp/b_$2.txt" && [ -s "$tmp/b_$1.txt" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --norm $1 and --norm $2 differ"; fi
 done
+# bounds --batch 7: rows share CROWN passes (rows_batched > 0) and print the same
+# verdicts and margins (6 digits; batched bounds differ by rounding only)
+for b in 1 7; do
+  "$CB" bounds nets/digits_mlp.onnx --data nets/digits_test20.csv --norm inf --eps 0.02 --batch $b --json "$tmp/bt_$b.json" 2>/dev/null |
+    sed 's/ *([0-9.]* ms)//' > "$tmp/bt_$b.txt"
+done
+if cmp -s "$tmp/bt_1.txt" "$tmp/bt_7.txt" && [ -s "$tmp/bt_1.txt" ] && tr -d "[:space:]" < "$tmp/bt_7.json" | grep -q "\"rows_batched\":[1-9]" &&
+   ! tr -d "[:space:]" < "$tmp/bt_1.json" | grep -q "\"rows_batched\":[1-9]"; then pass=$((pass+1))
+else fail=$((fail+1)); echo "FAIL: bounds --batch 7 differs from --batch 1 (or stacked nothing)"; diff "$tmp/bt_1.txt" "$tmp/bt_7.txt" | head -5; fi
 # One success path of lipschitz --bracket: exit 0, the bracket in the JSON
 # (upper >= lower, both points) and on stdout.
 if $CB_VG "$CB" lipschitz tests/data/tiny.nnet --bracket --domain -1:1 --budget 5 --json "$tmp/b.json" >"$tmp/stdout" 2>"$tmp/stderr" \

@@ -111,6 +111,54 @@ static void attack(checker *ck, const cb_net *net, const tcase *t, size_t r, dou
 }
 
 static int g_single;   /* 1: every workspace of run_case runs CROWN's dense products in binary32 (test_single) */
+static int g_batch;    /* 1: run_case's bounds come from a batched pass of 3 workspaces (test_batched) */
+static double g_batch_diff;   /* the largest |batched - unbatched| / (1 + |unbatched|) so far */
+
+/*
+** Batched passes (issue 24): set s is the middle of three workspaces (two
+** other centres of the same shape around it) that run bounds_run_batch and
+** bounds_spec_batch together; lb/ub (the unbatched bounds on entry) are
+** replaced by the batched ones, which the caller then checks against its
+** points and attacks at zero tolerance.  Batched and unbatched must agree
+** within 1e-9 relative (docs/soundness.md "Batched passes": the stacked
+** products only change the reduction order, which the slack covers).
+*/
+static void batched_case(const cb_bnet *bn, const cb_set *s, cb_method m, const double *C, size_t q, double *lb,
+                         double *ub, const char *tag)
+{
+  size_t n = s->n;
+  double *x = malloc(3 * n * sizeof *x), *l = malloc(3 * q * sizeof *l), *u = malloc(3 * q * sizeof *u);
+  cb_set sets[3];
+  cb_ws *ws[3];
+  const double *Cs[3] = {C, C, C};
+  double *ls[3] = {l, l + q, l + 2 * q}, *us[3] = {u, u + q, u + 2 * q};
+  cb_error err = {0};
+  for (int t = 0; t < 3; t++) {
+    sets[t] = *s;
+    if (t != 1) {
+      for (size_t j = 0; j < n; j++) {   /* inside the clip box: a nonempty set */
+        double c = s->center[j] + rnd(-0.3, 0.3);
+        x[(size_t)t * n + j] = s->lo ? fmin(fmax(c, s->lo[j]), s->hi[j]) : c;
+      }
+      sets[t].center = x + (size_t)t * n;
+    }
+    assert_non_null(ws[t] = ws_new(bn, &sets[t], &err));
+    ws[t]->single = g_single;
+  }
+  if (bounds_run_batch(ws, 3, m, NULL, NULL, NULL, &err) != CB_OK || bounds_spec_batch(ws, 3, Cs, q, ls, us, &err) != CB_OK)
+    fail_msg("%s batched: %s", tag, err.msg);
+  if (m != CB_ALPHA_CROWN && !g_single && !ws[1]->rows_batched) fail_msg("%s method %d: no stacked pass ran", tag, (int)m);
+  for (size_t r = 0; r < q; r++) {
+    double dl = fabs(ls[1][r] - lb[r]) / (1 + fabs(lb[r])), du = fabs(us[1][r] - ub[r]) / (1 + fabs(ub[r]));
+    g_batch_diff = fmax(g_batch_diff, fmax(dl, du));
+    if (!(dl <= 1e-9 && du <= 1e-9))
+      fail_msg("%s method %d row %zu: batched [%.17g, %.17g], unbatched [%.17g, %.17g]", tag, (int)m, r, ls[1][r], us[1][r], lb[r], ub[r]);
+    lb[r] = ls[1][r];
+    ub[r] = us[1][r];
+  }
+  for (int t = 0; t < 3; t++) ws_free(ws[t]);
+  free(x); free(l); free(u);
+}
 
 static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long *pts, long *chk, const char *tag)
 {
@@ -129,6 +177,7 @@ static void run_case(const cb_net *net, const cb_bnet *bn, const tcase *t, long 
     ws->single = g_single;
     if (bounds_run(ws, meth[m], &err) != CB_OK || bounds_spec(ws, C, q, lb + (size_t)m * q, ub + (size_t)m * q, &err) != CB_OK)
       fail_msg("%s: %s", tag, err.msg);
+    if (g_batch) batched_case(bn, &s, meth[m], C, q, lb + (size_t)m * q, ub + (size_t)m * q, tag);
     for (size_t r = 0; r < q; r++) if (!(lb[(size_t)m * q + r] <= ub[(size_t)m * q + r])) fail_msg("%s method %d row %zu: lb %.17g > ub %.17g", tag, m, r, lb[(size_t)m * q + r], ub[(size_t)m * q + r]);
     ws_free(ws);
   }
@@ -661,6 +710,105 @@ static void single_net(cb_net *(*make)(void), const char *name)
   sound_net_p(net, name, 1);
 }
 
+/* Batched passes: the nets of test_dense, test_resconv (conv, residual
+   ADDs, a dense head) and the deep ReLU chain, every method and set, their bounds
+   from 3-workspace batches, checked at zero tolerance and against the
+   unbatched bounds (batched_case). */
+static void test_batched(void **st)
+{
+  (void)st;
+  g_batch = 1;
+  g_batch_diff = 0;
+  sound_net(net_deep_relu(), "deep ReLU, batched");
+  sound_net(net_dense(), "dense, batched");
+  sound_net(net_resconv_hw(8), "resconv, batched");
+  printf("batched vs unbatched: largest difference %.3g relative\n", g_batch_diff);
+  g_batch = 0;
+}
+
+/* Batched subdomains (the API a branch and bound's batch uses): four
+   ReLU splits of one set, each a prior (the parent's boxes with one unstable
+   pre-activation neuron clamped to [0, u] or [l, 0]), bounded by
+   bounds_run_batch + bounds_spec_batch: the same bounds as bounds_run_prior
+   + bounds_spec per subdomain within 1e-9, and the passes stacked. */
+static void test_batched_prior(void **st)
+{
+  cb_net *net = net_deep_relu();
+  size_t n, no, tot = 0;
+  double *x0, *I, *l[2], *u[2], *pool;
+  double **plo[4], **phi[4];
+  cb_ws *par, *ws[2][4];
+  cb_bnet bn;
+  cb_error err = {0};
+  int k = -1;
+  (void)st;
+  net->output = net->n - 1;
+  assert_int_equal(net_check(net, &err), CB_OK);
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  n = cb_net_input_size(net);
+  no = cb_net_output_size(net);
+  x0 = malloc(n * sizeof *x0);
+  I = calloc(no * no, sizeof *I);
+  l[0] = malloc(8 * no * sizeof(double)); u[0] = l[0] + 4 * no; l[1] = malloc(8 * no * sizeof(double)); u[1] = l[1] + 4 * no;
+  for (size_t j = 0; j < n; j++) x0[j] = rnd(-0.5, 0.5);
+  for (size_t j = 0; j < no; j++) I[j * no + j] = 1;
+  cb_set s = {CB_NORM_INF, 0.1, n, x0, NULL, NULL};
+  assert_non_null(par = ws_new(&bn, &s, &err));
+  assert_int_equal(bounds_run(par, CB_CROWN, &err), CB_OK);
+  for (int i = 0; i < net->n; i++) tot += net->node[i].size;
+  pool = malloc(8 * tot * sizeof *pool);
+  for (int t = 0; t < 4; t++) {
+    size_t o = 0;
+    plo[t] = malloc((size_t)net->n * sizeof(double *));
+    phi[t] = malloc((size_t)net->n * sizeof(double *));
+    for (int i = 0; i < net->n; i++, o += net->node[i - 1].size) {
+      plo[t][i] = pool + (size_t)(2 * t) * tot + o;
+      phi[t][i] = pool + (size_t)(2 * t + 1) * tot + o;
+      memcpy(plo[t][i], par->lo[i], net->node[i].size * sizeof(double));
+      memcpy(phi[t][i], par->hi[i], net->node[i].size * sizeof(double));
+    }
+  }
+  for (int i = 1; i < net->n && k < 0; i++)   /* the first re-bounded node with two unstable neurons */
+    if (crown_refines(net, i)) {
+      size_t c = 0;
+      for (size_t e = 0; e < net->node[i].size; e++) c += par->lo[i][e] < 0 && par->hi[i][e] > 0;
+      if (c >= 2) k = i;
+    }
+  assert_true(k > 0);
+  for (int t = 0, e = 0; t < 4; t++) {   /* splits of the first two unstable neurons, both ways */
+    size_t ui[2] = {0, 0}, c = 0;
+    for (size_t j = 0; j < net->node[k].size && c < 2; j++) if (par->lo[k][j] < 0 && par->hi[k][j] > 0) ui[c++] = j;
+    e = t / 2;
+    if (t % 2) phi[t][k][ui[e]] = 0; else plo[t][k][ui[e]] = 0;
+  }
+  for (int v = 0; v < 2; v++)
+    for (int t = 0; t < 4; t++) assert_non_null(ws[v][t] = ws_new(&bn, &s, &err));
+  for (int t = 0; t < 4; t++)
+    if (bounds_run_prior(ws[0][t], CB_CROWN, plo[t], phi[t], &err) != CB_OK ||
+        bounds_spec(ws[0][t], I, no, l[0] + (size_t)t * no, u[0] + (size_t)t * no, &err) != CB_OK) fail_msg("%s", err.msg);
+  {
+    const double *Cs[4] = {I, I, I, I};
+    double *ls[4], *us[4];
+    for (int t = 0; t < 4; t++) { ls[t] = l[1] + (size_t)t * no; us[t] = u[1] + (size_t)t * no; }
+    if (bounds_run_batch(ws[1], 4, CB_CROWN, plo, phi, NULL, &err) != CB_OK || bounds_spec_batch(ws[1], 4, Cs, no, ls, us, &err) != CB_OK)
+      fail_msg("%s", err.msg);
+  }
+  for (size_t r = 0; r < 4 * no; r++)
+    if (!(fabs(l[1][r] - l[0][r]) <= 1e-9 * (1 + fabs(l[0][r])) && fabs(u[1][r] - u[0][r]) <= 1e-9 * (1 + fabs(u[0][r]))))
+      fail_msg("subdomain %zu logit %zu: batched [%.17g, %.17g], unbatched [%.17g, %.17g]", r / no, r % no, l[1][r], u[1][r], l[0][r], u[0][r]);
+  for (int t = 0; t < 4; t++) {
+    assert_true(ws[1][t]->rows_batched > 0);
+    assert_true(ws[1][t]->flops <= ws[0][t]->flops * 1.125 + 1);   /* stacked only where the union does not cost more */
+    printf("subdomain %d: %zu rows stacked, %.3g vs %.3g FLOPs unbatched\n", t, ws[1][t]->rows_batched, ws[1][t]->flops, ws[0][t]->flops);
+  }
+  for (int v = 0; v < 2; v++) for (int t = 0; t < 4; t++) ws_free(ws[v][t]);
+  for (int t = 0; t < 4; t++) { free(plo[t]); free(phi[t]); }
+  ws_free(par);
+  free(pool); free(x0); free(I); free(l[0]); free(l[1]);
+  bnet_free(&bn);
+  cb_net_free(net);
+}
+
 static void test_single(void **st)
 {
   cb_net *net;
@@ -702,7 +850,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_dense), cmocka_unit_test(test_conv), cmocka_unit_test(test_residual), cmocka_unit_test(test_resconv),
     cmocka_unit_test(test_every_activation), cmocka_unit_test(test_pow), cmocka_unit_test(test_exp_overflow_refused),
-    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_affine_prefix),
+    cmocka_unit_test(test_skipping), cmocka_unit_test(test_single), cmocka_unit_test(test_batched), cmocka_unit_test(test_batched_prior), cmocka_unit_test(test_affine_prefix),
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
