@@ -154,6 +154,8 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
    of `it` (high dimension), its CROWN bounds in ws; R_OPEN restores them.
    *states: subdomains bounded. */
 #define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
+#define VFY_BETA_STRONG 0.1  /* the beta-CROWN search's long APGD attack (once, past strong_after
+                                seconds): at most this share of the timeout, in rounds */
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
 int vfy_fsb_children(cb_ws *ws, const double *row, const double *const *inj, const int *node, const size_t *idx,
                      int n, int batched, double *up, double *dn, cb_error *err);
