@@ -79,6 +79,7 @@ typedef struct beng {
   long qmax;              /* the largest queue */
   long leaves;            /* subdomains left open with no ReLU of unknown sign */
   int strong_done;        /* the long APGD attack ran */
+  int wsrc;               /* R_SAT: vfy_result.beta_wsrc */
 } beng;
 
 /* ---- subdomains ---- */
@@ -377,7 +378,7 @@ static rres process(beng *E, bdom *D, int *full)
   if (!D->depth) {
     int f = root_probe(E, D);
     if (f < 0) { if (f == CB_ENOMEM) cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack"); return R_ERR; }
-    if (f) return R_SAT;
+    if (f) { E->wsrc = 2; return R_SAT; }
   }
   if (bound_rows(E, D, &qa, &margin, &w) != CB_OK) return R_ERR;
   t1 = vfy_now();
@@ -386,7 +387,7 @@ static rres process(beng *E, bdom *D, int *full)
   if (w >= qa) { E->leaves++; return R_OPEN; }   /* a live conjunction without rows */
   if (!D->depth) { E->root_margin = margin; vfy_boxes_out(S, E->ws, E->root); }
   if (worst_pass(E, D, w) < 0) return R_ERR;
-  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) return R_SAT;
+  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) { E->wsrc = 1; return R_SAT; }
   if (S->o->beta_fsb > 0) {
     bi = vfy_fsb_pick(E->ws, E->C + w * E->ny, D->depth ? (const double *const *)E->inj : NULL, E->keep,
                       S->o->beta_fsb, E->pout, VFY_FSB_FAVOUR, &j, E->err);
@@ -396,7 +397,7 @@ static rres process(beng *E, bdom *D, int *full)
   if ((margin > 0.1 * E->root_margin || !D->depth) && E->t_attack < 0.2 * (vfy_now() - S->t0)) {
     int f = pgd_from(E, D->act, 0, 0);
     if (f < 0) { cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack"); return R_ERR; }
-    if (f) return R_SAT;
+    if (f) { E->wsrc = 3; return R_SAT; }
   }
   if (bi < 0 || D->depth >= VFY_BETA_DEPTH) { E->leaves++; return R_OPEN; }
   if ((pc = push_children(E, D, bi, j, margin)) < 0) { cb_error_set(E->err, CB_ENOMEM, "out of memory"); return R_ERR; }
@@ -460,14 +461,14 @@ static rres search_loop(beng *E, long *doms)
     rres res;
     int full = 0;
     if (vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
-    if (!E->strong_done && *doms && vfy_now() - S->t0 > S->o->strong_after) {
+    if (!E->strong_done && *doms && vfy_now() - S->t0 > fmax(S->o->strong_after, VFY_BETA_STRONG_AT * S->o->timeout)) {
       int f;
       E->strong_done = 1;
       if ((f = pgd_from(E, E->it->act, 1, VFY_BETA_STRONG * S->o->timeout)) < 0) {
         cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack");
         return R_ERR;
       }
-      if (f) return R_SAT;
+      if (f) { E->wsrc = 4; return R_SAT; }
     }
     D = pop(E);
     res = process(E, D, &full);
@@ -503,7 +504,11 @@ rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
   *states = 0;
   if (eng_alloc(&E) != CB_OK) { cb_error_set(err, CB_ENOMEM, "out of memory in the beta-CROWN search"); goto out; }
   res = search_loop(&E, states);
-  if (res == R_SAT) memcpy(x, E.x, E.nx * sizeof *x);
+  if (res == R_SAT) {
+    memcpy(x, E.x, E.nx * sizeof *x);
+    #pragma omp atomic write
+    S->r->beta_wsrc = E.wsrc;
+  }
   if (res == R_OPEN) {   /* the box's own node boxes back, for input splitting */
     vfy_boxes_ptrs(S, E.root, E.pl);
     if (bounds_run_from(ws, S->o->method, E.pl, E.pl + S->net->n, S->net->n, err) != CB_OK) res = R_ERR;
