@@ -347,20 +347,29 @@ static int push_children(beng *E, const bdom *D, int bi, size_t j, double margin
 /* Before the root's alpha-CROWN optimisation (many iterations over every
    layer on deep nets): for each live row, the minimiser of its plain CROWN
    bound over the box (one pass), checked as a witness and then the start of
-   a short PGD.  1: E->x a checked witness; 0; negative: an error. */
+   a short PGD on the row's conjunction.  1: E->x a checked witness; 0; negative: an error. */
 static int root_probe(beng *E, const bdom *D)
 {
   const search *S = E->S;
   size_t qa = live_rows(E, D), c;
+  unsigned char *one = cb_calloc(E->nc + 1, 1);
   int f = 0;
+  if (!one) return CB_ENOMEM;
   for (size_t w = 0; w < qa && !f; w++) {
     double t0 = vfy_now();
+    size_t k = 0, r0 = 0;
     if (vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) break;
-    if (worst_pass(E, D, w) < 0) return CB_EINTERNAL;
+    if (worst_pass(E, D, w) < 0) { f = CB_EINTERNAL; break; }
     if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) f = 1;
     E->t_attack += vfy_now() - t0;   /* pgd_from counts its own */
-    if (!f && (f = pgd_from(E, D->act, 0, 0)) < 0) return f;
+    if (f) break;
+    while (k < E->nc && r0 + E->B->conj[k].m <= E->row[w]) r0 += E->B->conj[k++].m;   /* row w's conjunction */
+    if (k >= E->nc) continue;
+    one[k] = 1;
+    f = pgd_from(E, one, 0, 0);   /* PGD on that conjunction alone */
+    one[k] = 0;
   }
+  cb_free(one);
   return f;
 }
 
