@@ -276,8 +276,9 @@ static int choose_split(const beng *E, size_t *idx)
 
 /* PGD from E->x on the live conjunctions act (a box around it: the whole
    inner box, started at x), 20 steps.  With `strong`: APGD (attack.h) over
-   the inner box from its centre, 100 steps, restarts in rounds of 4 with
-   fresh seeds until `budget` seconds have passed.  1: E->x is a checked
+   the inner box from its centre and one random start per conjunction, 100
+   steps each, in rounds with fresh seeds until `budget` seconds have passed
+   (checked after each conjunction: conv nets take seconds per round).  1: E->x is a checked
    witness; 0; negative: out of memory. */
 static int pgd_from(beng *E, const unsigned char *act, int strong, double budget)
 {
@@ -291,7 +292,7 @@ static int pgd_from(beng *E, const unsigned char *act, int strong, double budget
   cb_error err = {0};
   if (!xb) return CB_ENOMEM;
   for (size_t j = 0; j < E->nx; j++) set.eps = fmax(set.eps, B->hi_in[j] - B->lo_in[j]);
-  if (strong) { set.norm = CB_NORM_BOX; set.center = NULL; set.eps = 0; opt = (cb_attack_opt){100, 4, S->o->seed + 1, 1}; }
+  if (strong) { set.norm = CB_NORM_BOX; set.center = NULL; set.eps = 0; opt = (cb_attack_opt){100, 1, S->o->seed + 1, 1}; }
   for (int round = 0; !found; round++) {
     for (size_t k = 0; k < E->nc && !found; k++) {
       const vnn_conj *cj = &B->conj[k];
@@ -304,7 +305,7 @@ static int pgd_from(beng *E, const unsigned char *act, int strong, double budget
         memcpy(E->x, xb, E->nx * sizeof *xb);
         found = 1;
       }
-      if (strong && (vfy_now() - S->t0 > S->deadline || vfy_cancelled(S))) break;
+      if (strong && (vfy_now() - t0 > budget || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S))) break;
     }
     opt.seed += 0x9E3779B9u;
     if (!strong || vfy_now() - t0 > budget || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) break;
