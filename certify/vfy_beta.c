@@ -28,8 +28,10 @@
 ** the queue from growing).  Counterexamples: the bound's minimiser of each
 ** open subdomain, and PGD (attack.h) started from it on the subdomains whose
 ** margin is within a tenth of the root's, while the attack has used less
-** than a fifth of the time.  Every candidate goes through
-** vfy_check_witness.
+** than a fifth of the time; before the root's alpha-CROWN, the root probe
+** (each row's plain CROWN minimiser, and PGD from it); once past
+** VFY_BETA_STRONG_AT of the timeout, a long APGD over the box.  Every
+** candidate goes through vfy_check_witness.
 **
 ** Answers: R_CLOSED when every subdomain is refuted or empty; R_SAT with a
 ** checked witness; R_OPEN at the deadline, when the queue reaches its cap

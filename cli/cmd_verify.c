@@ -94,7 +94,7 @@ static const char *usage =
   "  --beta-bab 0|1   inputs of > 64 values: 1 (default) splits ReLUs by beta-CROWN branch\n"
   "                   and bound (split constraints as optimised Lagrangian terms in an\n"
   "                   alpha-CROWN bound, best-first queue, FSB branching (--beta-fsb),\n"
-  "                   PGD from the bounds' minimisers, a long APGD past a quarter of the\n"
+  "                   PGD from the bounds' minimisers, a long APGD past half of the\n"
   "                   timeout); 0: the\n"
   "                   depth-first ReLU search with GLPK as for small inputs\n"
   "  --beta-iters K   alpha/beta optimisation steps per beta-CROWN subdomain (default 10;\n"
