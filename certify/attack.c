@@ -5,6 +5,15 @@
 ** per coordinate for a box).  Projection onto the L1 ball: Duchi et al. 2008
 ** (sort-based).  A start that does not improve is not kept; the best point
 ** over every start is returned.
+**
+** With opt.apgd, L-inf balls and boxes use the step-size schedule of APGD
+** (Croce and Hein 2020, "Reliable evaluation of adversarial robustness with
+** an ensemble of diverse parameter-free attacks", Alg. 1): step 2r, momentum
+** 0.75, and at checkpoints 0.22, 0.22 + 0.19, ... of the steps the step is
+** halved and the iterate restarts from the run's best point when fewer than
+** 75% of the steps since the last checkpoint improved, or when the step and
+** the best value did not change.  Every iterate is projected into the set,
+** so the point returned is inside it whatever the schedule.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -107,6 +116,7 @@ typedef struct atk {
   cb_agg agg;
   cb_grad *g;
   double *y, *G, *x, *step;   /* scratch */
+  double *xp, *xl;            /* APGD: previous iterate, the run's best point */
   double *r;                  /* per-coordinate radius (step scale) */
   double best, *xbest;
   int evals;
@@ -151,6 +161,50 @@ static int pgd(atk *a, int steps, double stop_below, cb_error *err)
   return CB_OK;
 }
 
+/* APGD from a.x for `steps` steps (L-inf ball or box; the header). */
+static int apgd(atk *a, int steps, double stop_below, cb_error *err)
+{
+  double gx, lbest, eta = 2, eta_ck = 2, best_ck, p = 0, dp = 0.22;
+  int rc, ck = (int)ceil(0.22 * steps), last_ck = 0, good = 0;
+  size_t n = a->nin;
+  if ((rc = eval(a, &gx, err)) != CB_OK) return rc;
+  lbest = best_ck = gx;
+  memcpy(a->xl, a->x, n * sizeof *a->x);
+  memcpy(a->xp, a->x, n * sizeof *a->x);
+  for (int t = 0; t < steps && a->best >= stop_below; t++) {
+    double fprev = gx;
+    for (size_t j = 0; j < n; j++) {   /* z = P(x - eta r sign g); x' = P(x + 0.75 (z - x) + 0.25 (x - x_prev)) */
+      double x = a->x[j], z = x - eta * a->r[j] * (a->G[j] > 0 ? 1 : a->G[j] < 0 ? -1 : 0);
+      a->step[j] = z;
+    }
+    if (!attack_project(a->set, a->step)) break;
+    for (size_t j = 0; j < n; j++) {
+      double x = a->x[j], m = t ? x + 0.75 * (a->step[j] - x) + 0.25 * (x - a->xp[j]) : a->step[j];
+      a->xp[j] = x;
+      a->x[j] = m;
+    }
+    if (!attack_project(a->set, a->x)) break;
+    if ((rc = eval(a, &gx, err)) != CB_OK) return rc;
+    if (gx < fprev) good++;
+    if (gx < lbest) { lbest = gx; memcpy(a->xl, a->x, n * sizeof *a->x); }
+    if (t + 1 == ck) {   /* checkpoint */
+      int span = ck - last_ck;
+      if (good < 0.75 * span || (eta == eta_ck && lbest == best_ck)) {
+        eta *= 0.5;
+        memcpy(a->x, a->xl, n * sizeof *a->x);
+        memcpy(a->xp, a->xl, n * sizeof *a->x);
+        if ((rc = eval(a, &gx, err)) != CB_OK) return rc;
+      }
+      eta_ck = eta; best_ck = lbest; good = 0; last_ck = ck;
+      p += dp;
+      dp = fmax(dp - 0.03, 0.06);
+      ck = (int)ceil((p + dp) * steps);
+      if (ck <= t + 1) ck = t + 2;
+    }
+  }
+  return CB_OK;
+}
+
 /* A random start inside the set. */
 static void random_start(atk *a, uint64_t *rs)
 {
@@ -175,6 +229,7 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   cb_attack_opt o = opt ? *opt : CB_ATTACK_DEFAULT;
   uint64_t rs = o.seed ? o.seed : 0x9E3779B97F4A7C15ULL;
   double gx;
+  int (*run)(atk *, int, double, cb_error *) = o.apgd && (set->norm == CB_NORM_INF || set->norm == CB_NORM_BOX) ? apgd : pgd;
   int rc = CB_ENOMEM;
   a.nin = net->node[0].size;
   a.nout = net->node[net->output].size;
@@ -183,8 +238,11 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   a.G = cb_alloc(a.nin * sizeof *a.G);
   a.x = cb_alloc(a.nin * sizeof *a.x);
   a.r = cb_alloc(a.nin * sizeof *a.r);
+  a.step = cb_alloc(3 * a.nin * sizeof *a.step);
+  a.xp = a.step ? a.step + a.nin : NULL;
+  a.xl = a.step ? a.step + 2 * a.nin : NULL;
   a.xbest = x_best;
-  if (!a.g || !a.y || !a.G || !a.x || !a.r) { if (a.g) cb_error_set(err, CB_ENOMEM, "attack: out of memory"); goto out; }
+  if (!a.g || !a.y || !a.G || !a.x || !a.r || !a.step) { if (a.g) cb_error_set(err, CB_ENOMEM, "attack: out of memory"); goto out; }
   for (size_t j = 0; j < a.nin; j++) {
     a.r[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->hi[j] - set->lo[j]) : set->w ? set->eps * set->w[j] : set->eps;
     a.x[j] = set->norm == CB_NORM_BOX ? 0.5 * (set->lo[j] + set->hi[j]) : set->center[j];
@@ -200,11 +258,11 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   }
   if ((rc = eval(&a, &gx, err)) != CB_OK) goto out;
   /* 2. PGD from the centre: its first step is the FGSM corner guess */
-  if (a.best >= stop_below && (rc = pgd(&a, o.steps, stop_below, err)) != CB_OK) goto out;
+  if (a.best >= stop_below && (rc = run(&a, o.steps, stop_below, err)) != CB_OK) goto out;
   /* 3. random starts */
   for (int k = 0; k < o.restarts && a.best >= stop_below; k++) {
     random_start(&a, &rs);
-    if ((rc = pgd(&a, o.steps, stop_below, err)) != CB_OK) goto out;
+    if ((rc = run(&a, o.steps, stop_below, err)) != CB_OK) goto out;
   }
   /* the concrete forward pass decides the reported value */
   if ((rc = cb_net_forward(net, x_best, 1, a.y, err)) != CB_OK) goto out;
@@ -212,6 +270,6 @@ int attack_run(const cb_net *net, const cb_set *set, const double *C, const doub
   rc = CB_OK;
 out:
   grad_free(a.g);
-  cb_free(a.y); cb_free(a.G); cb_free(a.x); cb_free(a.r);
+  cb_free(a.y); cb_free(a.G); cb_free(a.x); cb_free(a.r); cb_free(a.step);
   return rc;
 }

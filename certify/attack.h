@@ -21,9 +21,12 @@ typedef struct cb_attack_opt {
   int steps;          /* PGD steps per start (default 40) */
   int restarts;       /* random starts besides the deterministic ones (default 4) */
   uint64_t seed;      /* RNG seed (0 = fixed default) */
+  int apgd;           /* 1: L-inf / box sets take APGD's schedule (Croce and Hein 2020:
+                         momentum 0.75, step 2r halved at checkpoints without progress,
+                         restarting from the run's best point); 0: plain PGD */
 } cb_attack_opt;
 
-#define CB_ATTACK_DEFAULT ((cb_attack_opt){40, 4, 0})
+#define CB_ATTACK_DEFAULT ((cb_attack_opt){40, 4, 0, 0})
 
 /* x_best (n_in) and g_best receive the best point found; stops early once
    g < stop_below.  A set without a point provably in it (empty, or within

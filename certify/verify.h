@@ -162,6 +162,10 @@ typedef struct vfy_result {
   long relu_states;       /* states of the ReLU searches inside them (relu_leaf) */
   long beta_doms;         /* subdomains bounded by the beta-CROWN search (vfy_beta.c) */
   long beta_qmax;         /* its largest queue */
+  int beta_wsrc;          /* SAT by the beta-CROWN search: where its witness came from:
+                             1 a bound's minimiser, 2 the root probe (plain CROWN minimisers
+                             and PGD from them, before the root's alpha), 3 PGD from a
+                             subdomain's minimiser, 4 the long APGD attack; else 0 */
   double t_bound, t_branch, t_attack;   /* its seconds bounding (node boxes and alpha/beta),
                              branching (the worst row's pass, the score, the candidate check),
                              and in PGD from the bound's minimisers */

@@ -147,6 +147,7 @@ int vfy_pgd(search *S, size_t b, int restarts, int steps)
   }
   opt.restarts = restarts;
   opt.steps = steps;
+  opt.apgd = !vfy_low_dim(sp);   /* APGD's schedule for images (ACAS Xu keeps its PGD) */
   opt.seed = S->o->seed + (uint64_t)restarts;
   for (size_t k = 0; k < B->n_conj && !found; k++) {
     const vnn_conj *cj = &B->conj[k];

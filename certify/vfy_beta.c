@@ -28,8 +28,10 @@
 ** the queue from growing).  Counterexamples: the bound's minimiser of each
 ** open subdomain, and PGD (attack.h) started from it on the subdomains whose
 ** margin is within a tenth of the root's, while the attack has used less
-** than a fifth of the time.  Every candidate goes through
-** vfy_check_witness.
+** than a fifth of the time; before the root's alpha-CROWN, the root probe
+** (each row's plain CROWN minimiser, and PGD from it); once past
+** VFY_BETA_STRONG_AT of the timeout, a long APGD over the box.  Every
+** candidate goes through vfy_check_witness.
 **
 ** Answers: R_CLOSED when every subdomain is refuted or empty; R_SAT with a
 ** checked witness; R_OPEN at the deadline, when the queue reaches its cap
@@ -78,6 +80,8 @@ typedef struct beng {
   double t_bound, t_branch, t_attack;   /* seconds (added to S->r at the end) */
   long qmax;              /* the largest queue */
   long leaves;            /* subdomains left open with no ReLU of unknown sign */
+  int strong_done;        /* the long APGD attack ran */
+  int wsrc;               /* R_SAT: vfy_result.beta_wsrc */
 } beng;
 
 /* ---- subdomains ---- */
@@ -272,31 +276,41 @@ static int choose_split(const beng *E, size_t *idx)
   return bi;
 }
 
-/* PGD from E->x on the live conjunctions of D (a box around it: the whole
-   inner box, started at x).  1: E->x is a checked witness; 0; negative: out of memory. */
-static int pgd_from(beng *E, const bdom *D)
+/* PGD from E->x on the live conjunctions act (a box around it: the whole
+   inner box, started at x), 20 steps.  With `strong`: APGD (attack.h) over
+   the inner box from its centre and one random start per conjunction, 100
+   steps each, in rounds with fresh seeds until `budget` seconds have passed
+   (checked after each conjunction: conv nets take seconds per round).  1: E->x is a checked
+   witness; 0; negative: out of memory. */
+static int pgd_from(beng *E, const unsigned char *act, int strong, double budget)
 {
   const search *S = E->S;
   const vnn_box *B = E->B;
   cb_set set = {CB_NORM_INF, 0, E->nx, E->x, B->lo_in, B->hi_in};
-  cb_attack_opt opt = {20, 0, S->o->seed};
+  cb_attack_opt opt = {20, 0, S->o->seed, 0};
   double *xb = cb_alloc(E->nx * sizeof *xb), g, t0 = vfy_now();
   size_t c;
   int found = 0;
   cb_error err = {0};
   if (!xb) return CB_ENOMEM;
   for (size_t j = 0; j < E->nx; j++) set.eps = fmax(set.eps, B->hi_in[j] - B->lo_in[j]);
-  for (size_t k = 0; k < E->nc && !found; k++) {
-    const vnn_conj *cj = &B->conj[k];
-    double d[64];
-    if (!D->act[k] || !cj->m || cj->m > 64) continue;
-    for (size_t r = 0; r < cj->m; r++) d[r] = -cj->b_dn[r];
-    cb_error_clear(&err);
-    if (attack_run(S->net, &set, cj->A, d, cj->m, CB_AGG_MAX, 0, &opt, xb, &g, &err) != CB_OK) continue;
-    if (g <= 0 && vfy_check_witness(S->net, S->spec, E->it->box, xb, E->y, &c, &S->r->fp_only)) {
-      memcpy(E->x, xb, E->nx * sizeof *xb);
-      found = 1;
+  if (strong) { set.norm = CB_NORM_BOX; set.center = NULL; set.eps = 0; opt = (cb_attack_opt){100, 1, S->o->seed + 1, 1}; }
+  for (int round = 0; !found; round++) {
+    for (size_t k = 0; k < E->nc && !found; k++) {
+      const vnn_conj *cj = &B->conj[k];
+      double d[64];
+      if (!act[k] || !cj->m || cj->m > 64) continue;
+      for (size_t r = 0; r < cj->m; r++) d[r] = -cj->b_dn[r];
+      cb_error_clear(&err);
+      if (attack_run(S->net, &set, cj->A, d, cj->m, CB_AGG_MAX, 0, &opt, xb, &g, &err) != CB_OK) continue;
+      if (g <= 0 && vfy_check_witness(S->net, S->spec, E->it->box, xb, E->y, &c, &S->r->fp_only)) {
+        memcpy(E->x, xb, E->nx * sizeof *xb);
+        found = 1;
+      }
+      if (strong && (vfy_now() - t0 > budget || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S))) break;
     }
+    opt.seed += 0x9E3779B9u;
+    if (!strong || vfy_now() - t0 > budget || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) break;
   }
   cb_free(xb);
   E->t_attack += vfy_now() - t0;
@@ -333,6 +347,35 @@ static int push_children(beng *E, const bdom *D, int bi, size_t j, double margin
   return CB_OK;
 }
 
+/* Before the root's alpha-CROWN optimisation (many iterations over every
+   layer on deep nets): for each live row, the minimiser of its plain CROWN
+   bound over the box (one pass), checked as a witness and then the start of
+   a short PGD on the row's conjunction.  1: E->x a checked witness; 0; negative: an error. */
+static int root_probe(beng *E, const bdom *D)
+{
+  const search *S = E->S;
+  size_t qa = live_rows(E, D), c;
+  unsigned char *one = cb_calloc(E->nc + 1, 1);
+  int f = 0;
+  if (!one) return CB_ENOMEM;
+  for (size_t w = 0; w < qa && !f; w++) {
+    double t0 = vfy_now();
+    size_t k = 0, r0 = 0;
+    if (vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) break;
+    if (worst_pass(E, D, w) < 0) { f = CB_EINTERNAL; break; }
+    if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) f = 1;
+    E->t_attack += vfy_now() - t0;   /* pgd_from counts its own */
+    if (f) break;
+    while (k < E->nc && r0 + E->B->conj[k].m <= E->row[w]) r0 += E->B->conj[k++].m;   /* row w's conjunction */
+    if (k >= E->nc) continue;
+    one[k] = 1;
+    f = pgd_from(E, one, 0, 0);   /* PGD on that conjunction alone */
+    one[k] = 0;
+  }
+  cb_free(one);
+  return f;
+}
+
 /* Bounds D and applies the result: R_CLOSED (refuted or empty), R_SAT
    (E->x a checked witness), R_OPEN (children pushed, or a leaf left open),
    R_ERR; *full when the queue is full. */
@@ -344,6 +387,11 @@ static rres process(beng *E, bdom *D, int *full)
   int bi, pc;
   if (load_boxes(E, D, D->depth ? D->node[D->depth - 1] + 1 : S->net->n) != CB_OK) return R_ERR;
   if (region_empty(E)) { E->t_bound += vfy_now() - t0; return R_CLOSED; }
+  if (!D->depth) {
+    int f = root_probe(E, D);
+    if (f < 0) { if (f == CB_ENOMEM) cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack"); return R_ERR; }
+    if (f) { E->wsrc = 2; return R_SAT; }
+  }
   if (bound_rows(E, D, &qa, &margin, &w) != CB_OK) return R_ERR;
   t1 = vfy_now();
   E->t_bound += t1 - t0;
@@ -351,7 +399,7 @@ static rres process(beng *E, bdom *D, int *full)
   if (w >= qa) { E->leaves++; return R_OPEN; }   /* a live conjunction without rows */
   if (!D->depth) { E->root_margin = margin; vfy_boxes_out(S, E->ws, E->root); }
   if (worst_pass(E, D, w) < 0) return R_ERR;
-  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) return R_SAT;
+  if (vfy_check_witness(S->net, S->spec, E->it->box, E->x, E->y, &c, &S->r->fp_only)) { E->wsrc = 1; return R_SAT; }
   if (S->o->beta_fsb > 0) {
     bi = vfy_fsb_pick(E->ws, E->C + w * E->ny, D->depth ? (const double *const *)E->inj : NULL, E->keep,
                       S->o->beta_fsb, E->pout, VFY_FSB_FAVOUR, &j, E->err);
@@ -359,9 +407,9 @@ static rres process(beng *E, bdom *D, int *full)
   } else bi = choose_split(E, &j);
   E->t_branch += vfy_now() - t1;
   if ((margin > 0.1 * E->root_margin || !D->depth) && E->t_attack < 0.2 * (vfy_now() - S->t0)) {
-    int f = pgd_from(E, D);
+    int f = pgd_from(E, D->act, 0, 0);
     if (f < 0) { cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack"); return R_ERR; }
-    if (f) return R_SAT;
+    if (f) { E->wsrc = 3; return R_SAT; }
   }
   if (bi < 0 || D->depth >= VFY_BETA_DEPTH) { E->leaves++; return R_OPEN; }
   if ((pc = push_children(E, D, bi, j, margin)) < 0) { cb_error_set(E->err, CB_ENOMEM, "out of memory"); return R_ERR; }
@@ -425,6 +473,15 @@ static rres search_loop(beng *E, long *doms)
     rres res;
     int full = 0;
     if (vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
+    if (!E->strong_done && *doms && vfy_now() - S->t0 > fmax(S->o->strong_after, VFY_BETA_STRONG_AT * S->o->timeout)) {
+      int f;
+      E->strong_done = 1;
+      if ((f = pgd_from(E, E->it->act, 1, VFY_BETA_STRONG * S->o->timeout)) < 0) {
+        cb_error_set(E->err, CB_ENOMEM, "out of memory in the attack");
+        return R_ERR;
+      }
+      if (f) { E->wsrc = 4; return R_SAT; }
+    }
     D = pop(E);
     res = process(E, D, &full);
     (*doms)++;
@@ -459,7 +516,11 @@ rres vfy_beta_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
   *states = 0;
   if (eng_alloc(&E) != CB_OK) { cb_error_set(err, CB_ENOMEM, "out of memory in the beta-CROWN search"); goto out; }
   res = search_loop(&E, states);
-  if (res == R_SAT) memcpy(x, E.x, E.nx * sizeof *x);
+  if (res == R_SAT) {
+    memcpy(x, E.x, E.nx * sizeof *x);
+    #pragma omp atomic write
+    S->r->beta_wsrc = E.wsrc;
+  }
   if (res == R_OPEN) {   /* the box's own node boxes back, for input splitting */
     vfy_boxes_ptrs(S, E.root, E.pl);
     if (bounds_run_from(ws, S->o->method, E.pl, E.pl + S->net->n, S->net->n, err) != CB_OK) res = R_ERR;

@@ -154,6 +154,11 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
    of `it` (high dimension), its CROWN bounds in ws; R_OPEN restores them.
    *states: subdomains bounded. */
 #define VFY_BETA_DEPTH 512   /* most splits on one path; deeper subdomains are left open */
+#define VFY_BETA_STRONG 0.05    /* the beta-CROWN search's long APGD attack (once): about this share
+                                   of the timeout, in rounds of 2 starts x 100 steps per conjunction */
+#define VFY_BETA_STRONG_AT 0.5  /* ... past this share of the timeout (and strong_after): the
+                                   instances the search decides sooner do not pay for it (at a
+                                   quarter, oval21's unsat instances of 20-30 s paid ~3 s) */
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
 int vfy_fsb_children(cb_ws *ws, const double *row, const double *const *inj, const int *node, const size_t *idx,
                      int n, int batched, double *up, double *dn, cb_error *err);

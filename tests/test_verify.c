@@ -596,6 +596,60 @@ static void test_beta_bab(void **state)
 }
 
 /*
+** The root probe of the beta-CROWN search (vfy_beta.c: the plain CROWN
+** bound's minimiser of each row, and PGD from it, before the root's
+** alpha-CROWN): on random properties that sampling shows satisfiable
+** (threshold 0.1-2% below the sampled maximum), with the attacks before
+** the search off, the search answers sat every time (never unsat: the
+** witness is sampled), every witness replays (run()), and of those that
+** reach the beta-CROWN search (the cheap point checks of the input search
+** answer most here), the probe answers some (vfy_result.beta_wsrc == 2; on
+** 2-input nets the later subdomains' minimisers find the rest; its effect
+** is on deep image nets: bench/RESULTS_vnncomp.md).
+*/
+static void test_beta_root_probe(void **state)
+{
+  int probe = 0, sat = 0, ran = 0;
+  (void)state;
+  for (int t = 0; t < 40; t++) {
+    cb_net *net = start(2);
+    int i = act(net, CB_ACT_RELU, dense(net, 0, 12, NULL, NULL));
+    i = act(net, CB_ACT_RELU, dense(net, i, 10, NULL, NULL));
+    dense(net, i, 2, NULL, NULL);
+    double lo[2], hi[2], best = -INFINITY, y[2], x[2];
+    char extra[256], p[1024];
+    cb_error err = {0};
+    vfy_result ra;
+    cb_verdict a;
+    for (int j = 0; j < 2; j++) { lo[j] = rnd(-1, 0.5); hi[j] = lo[j] + rnd(0.05, 1.5); }
+    for (int k = 0; k < 2000; k++) {
+      x[0] = rnd(lo[0], hi[0]); x[1] = rnd(lo[1], hi[1]);
+      cb_net_forward(net, x, 1, y, &err);
+      best = fmax(best, y[0] - y[1]);
+    }
+    double t1 = best - rnd(0.001, 0.02) * (fabs(best) + 0.1);
+    snprintf(extra, sizeof extra, "(assert (>= (- Y_0 Y_1) %.17g))", t1);
+    prop_text(p, sizeof p, lo, hi, extra);
+    assert_true(sampled_witness(net, lo, hi, t1, -INFINITY));
+    relu_split = 100000;
+    beta_bab = 2;
+    a = run(net, p, 10, &ra);
+    relu_split = -1;
+    beta_bab = 1;
+    assert_int_equal(a, V_FALSIFIED);
+    sat++;
+    probe += ra.beta_wsrc == 2;
+    ran += ra.beta_doms > 0;
+    vfy_result_free(&ra);
+    cb_net_free(net);
+  }
+  printf("beta-CROWN root probe: %d sat properties, %d reached the beta-CROWN search, %d answered by its root probe\n",
+         sat, ran, probe);
+  assert_true(ran >= 4);
+  assert_true(probe >= 1);
+}
+
+/*
 ** FSB (vfy_fsb.c) is a heuristic that scores candidates by the bounds of
 ** their children (one neuron's lines fixed to its phase): on random ReLU
 ** nets the stacked pass (2 rows per candidate) gives each child's bound of
@@ -994,6 +1048,7 @@ int main(void)
     cmocka_unit_test(test_lp_region),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_beta_bab),
+    cmocka_unit_test(test_beta_root_probe),
     cmocka_unit_test(test_fsb_pick),
     cmocka_unit_test(test_pinned_no_double),
     cmocka_unit_test(test_pinned_decimal_witness),
