@@ -322,6 +322,22 @@ static void add_dist(cJSON *root, const vfy_dist_info *d)
   cJSON_AddNumberToObject(j, "cpu_min_rank_s", d->cpu_min_s);
   cJSON_AddNumberToObject(j, "ranks_counted", d->stats_ranks);
   if (d->note[0]) cJSON_AddStringToObject(j, "note", d->note);
+  if (d->per_n > 0) {   /* each rank's own counts (the first VFY_DIST_PER ranks) */
+    cJSON *a = cJSON_AddArrayToObject(j, "per_rank");
+    for (int i = 0; a && i < d->per_n; i++) {
+      cJSON *e = cJSON_CreateObject();
+      if (!e) break;
+      cJSON_AddNumberToObject(e, "subdomains", (double)d->per[i].nodes);
+      cJSON_AddNumberToObject(e, "relu_states", (double)d->per[i].states);
+      cJSON_AddNumberToObject(e, "race_subdomains", (double)d->per[i].race_nodes);
+      cJSON_AddNumberToObject(e, "messages", (double)d->per[i].msgs);
+      cJSON_AddNumberToObject(e, "bytes", (double)d->per[i].bytes);
+      cJSON_AddNumberToObject(e, "busy_cpu_s", d->per[i].busy_cpu_s);
+      cJSON_AddNumberToObject(e, "race_cpu_s", d->per[i].race_cpu_s);
+      cJSON_AddNumberToObject(e, "idle_s", d->per[i].idle_s);
+      cJSON_AddItemToArray(a, e);
+    }
+  }
 }
 
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, const vfy_dist_info *d, size_t nx,
