@@ -281,7 +281,7 @@ static int stack_full(search *S, istack *st)
 ** rank.  A decisive answer ends the run like any rank's (rank 0 re-checks a
 ** witness); the race's search makes no MPI call.
 */
-#define RACE_SHARE 0.08    /* the race's share of its rank's CPU while the shared search has work */
+#define RACE_SHARE 0.05    /* the race's share of its rank's CPU while the shared search has work */
 #define RACE_SLICE 0.004   /* CPU seconds per turn of the race */
 
 typedef struct racer {
