@@ -33,12 +33,18 @@
 ** sends its counts (T_STATS) and rank 0 adds them up.
 **
 ** Sends are non-blocking (MPI_Isend, buffers freed as they complete), so a
-** rank answering a steal request never waits for the coordinator.  Inputs
+** rank answering a steal request never waits for the coordinator.  The
+** shared search bounds one subdomain a thread per batch (verify.c), so the
+** rest of a rank's stack stays available between its subdomains.  The last
+** rank also runs the portfolio's race, in a thread that takes turns with its
+** shared search (below: "The race").  Every rank reports its own counts at
+** the end (T_STATS; --json mpi.per_rank): on ACAS Xu at -np 2 the ranks'
+** subdomains and ReLU-search states add up to single-process's exactly.  Inputs
 ** of more than VFY_LOW_DIM values go to ReLU splitting at the root (beta-
 ** CROWN), whose frontier is not shared: rank 0 runs them alone and says so.
 **
 ** Sizes (ACAS Xu): records of 9,944 B (5 inputs, 615 node values), subdomains
-** of 0.2-17 ms, a message per 100-160 subdomains at 8 ranks
+** of 0.2-17 ms, 0.001-0.01 messages per subdomain at 2 and 8 ranks
 ** (bench/RESULTS_distributed.md).
 */
 #include <mpi.h>
@@ -75,7 +81,7 @@ typedef struct dist {
   const vnn_spec *spec;
   long msgs, bytes, items_sent, steals;
   long race_nodes;           /* subdomains of the race */
-  double idle_s;
+  double idle_s;             /* wall seconds waiting for work (the race may run meanwhile) */
   double cpu0;               /* CPU seconds at the start of the search */
   double tcpu0;              /* the main thread's CPU seconds then */
   struct racer *race;        /* the last rank: its race (below), or NULL */
