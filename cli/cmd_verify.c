@@ -109,7 +109,7 @@ static const char *usage =
   "Under mpirun (build/cerbere-mpi, built when mpicc is present): mpirun -np P\n"
   "build/cerbere-mpi verify ... shares the input-splitting frontier across the P\n"
   "ranks (--threads each); rank 0 prints the one answer, with a '# mpi:' line, and\n"
-  "--json adds \"mpi\" {ranks, messages, bytes, subdomains_moved, ...}; inputs of\n"
+  "--json adds \"mpi\" {ranks, messages, bytes, subdomains_moved, per_rank, ...}; inputs of\n"
   "more than 64 values run on rank 0 alone.\n"
   "\n"
   "exit codes: 0 an answer was printed (including timeout and unknown), 2 usage error,\n"
