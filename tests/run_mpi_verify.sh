@@ -92,6 +92,12 @@ if [ -f "$a/instances.csv" ]; then
     check "np 2 $1 prop $2: mpirun exit 0 ($(head -n 2 "$tmp/e"))" [ $? = 0 ]
     if [ "$(jq -r .answer "$tmp/s1")" != unsat ]; then echo "np 2 $1 prop $2: single-process did not answer unsat at this load: not compared"; continue; fi
     check "np 2 $1 prop $2: unsat" [ "$(jq -r .answer "$tmp/j2")" = unsat ]
+    # the race (input splitting alone, on rank 1's idle time) may answer first
+    # under load (4_5 prop 10: 725 subdomains alone); the shared search is
+    # then cut short and its counts are not single-process's
+    if jq -r .reason "$tmp/j2" | grep -q 'input splitting alone'; then
+      echo "np 2 $1 prop $2: the race answered first ($(jq -r .reason "$tmp/j2")): counts not compared"; continue
+    fi
     check "np 2 $1 prop $2: shared subdomains add up to single-process's ($(jq -c '[.mpi.per_rank[].subdomains]' "$tmp/j2") vs $(jq .nodes "$tmp/s1"))" \
       [ "$(jq '[.mpi.per_rank[].subdomains] | add' "$tmp/j2")" = "$(jq .nodes "$tmp/s1")" ]
     check "np 2 $1 prop $2: ReLU states add up to single-process's" \
