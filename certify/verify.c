@@ -347,7 +347,9 @@ static int bab(search *S, istack *st, cb_ws **ws, int nt, double **scratch)
     if (bab_stop(S, st->top)) goto out;
     if ((rc = strong_attack(S)) != 0) { if (rc > 0) rc = CB_OK; goto out; }
     cur = batch_threads(S, nt);
-    while (n < (size_t)cur * BATCH_PER_THREAD && st->top) batch[n++] = st->it[--st->top];   /* <= nb */
+    /* shared (vfy_mpi.c): one subdomain a thread per batch, so that what is
+       not being bounded stays on the stack for an idle process to take */
+    while (n < (size_t)cur * (S->o->share ? 1 : BATCH_PER_THREAD) && st->top) batch[n++] = st->it[--st->top];   /* <= nb */
     bound_batch(S, batch, W, n, cur, ws, scratch);
     for (size_t k = 0; k < n; k++) {
       apply_work(S, batch[k], &W[k], st, &leaves, leaf_why, &rc);

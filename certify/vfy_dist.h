@@ -15,6 +15,8 @@
 
 #include "verify.h"
 
+#define VFY_DIST_PER 16   /* ranks whose own counts vfy_dist_info keeps */
+
 typedef struct vfy_dist_info {
   int rank, ranks;        /* this process's rank and the number of ranks (0 and 1 alone) */
   long msgs, bytes;       /* rank 0: messages and bytes sent by all ranks (payload only) */
@@ -27,6 +29,16 @@ typedef struct vfy_dist_info {
                              on a loaded machine, the time the run would take on idle cores
                              is about cpu_max_s plus the waits */
   int stats_ranks;        /* rank 0: ranks whose counts arrived (ranks when complete) */
+  int per_n;              /* rank 0: ranks in per[] (the first VFY_DIST_PER of them) */
+  struct vfy_rank_stat {  /* rank 0: each rank's own counts */
+    long nodes;           /* subdomains it bounded in the shared search */
+    long states;          /* ReLU-search states inside them */
+    long race_nodes;      /* subdomains of its race (the last rank; 0 elsewhere) */
+    long msgs, bytes;     /* messages and payload bytes it sent */
+    double busy_cpu_s;    /* CPU seconds of its shared search's thread(s) (process CPU minus the race's) */
+    double race_cpu_s;    /* CPU seconds of its race */
+    double idle_s;        /* wall seconds it waited for work (the race may have run meanwhile) */
+  } per[VFY_DIST_PER];
   char note[160];         /* why the search was not shared (""), e.g. high-dimensional inputs */
 } vfy_dist_info;
 

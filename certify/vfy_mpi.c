@@ -33,12 +33,18 @@
 ** sends its counts (T_STATS) and rank 0 adds them up.
 **
 ** Sends are non-blocking (MPI_Isend, buffers freed as they complete), so a
-** rank answering a steal request never waits for the coordinator.  Inputs
+** rank answering a steal request never waits for the coordinator.  The
+** shared search bounds one subdomain a thread per batch (verify.c), so the
+** rest of a rank's stack stays available between its subdomains.  The last
+** rank also runs the portfolio's race, in a thread that takes turns with its
+** shared search (below: "The race").  Every rank reports its own counts at
+** the end (T_STATS; --json mpi.per_rank): on ACAS Xu at -np 2 the ranks'
+** subdomains and ReLU-search states add up to single-process's exactly.  Inputs
 ** of more than VFY_LOW_DIM values go to ReLU splitting at the root (beta-
 ** CROWN), whose frontier is not shared: rank 0 runs them alone and says so.
 **
 ** Sizes (ACAS Xu): records of 9,944 B (5 inputs, 615 node values), subdomains
-** of 0.2-17 ms, a message per 100-160 subdomains at 8 ranks
+** of 0.2-17 ms, 0.001-0.01 messages per subdomain at 2 and 8 ranks
 ** (bench/RESULTS_distributed.md).
 */
 #include <mpi.h>
@@ -63,7 +69,6 @@ enum { T_WORK = 1, T_STEAL, T_STOP, T_IDLE, T_GIVE, T_RESULT, T_STATS };
 typedef struct peer {        /* rank 0's view of another rank */
   int busy;                  /* has work (or has not yet said it is idle) */
   int done;                  /* its search ended on its own (T_RESULT) */
-  int racing;                /* the racer, before it joins: holds no shared subdomain, gets none */
   long leaves;               /* subdomains it left undecided, as of its last T_IDLE */
   char why[96];
 } peer;
@@ -75,8 +80,12 @@ typedef struct dist {
   const cb_net *net;
   const vnn_spec *spec;
   long msgs, bytes, items_sent, steals;
-  double idle_s;
+  long race_nodes;           /* subdomains of the race */
+  double idle_s;             /* wall seconds waiting for work (the race may run meanwhile) */
   double cpu0;               /* CPU seconds at the start of the search */
+  double tcpu0;              /* the main thread's CPU seconds then */
+  struct racer *race;        /* the last rank: its race (below), or NULL */
+  int race_ended;            /* the race answered (its result replaces the shared search's) */
   int stopped;               /* another rank: rank 0 said stop */
   int first;                 /* another rank: the roots are rank 0's, drop them */
   peer *p;                   /* rank 0: per rank */
@@ -257,6 +266,167 @@ static int stack_full(search *S, istack *st)
   return VFY_SHARE_STOP;
 }
 
+/*
+** The race.  With two threads or more, one process races input splitting
+** alone against the search with ReLU splitting (verify.c, portfolio): each
+** answers instances the other does not (ACAS Xu 1_9 prop 7: sat by the
+** portfolio's input splitting, a timeout for the ReLU search alone).  Here
+** the last rank runs the portfolio's first search (input splitting alone,
+** with the wide aspect guard, a budget of a twentieth of the timeout, at
+** least 5 s, counted in that search's own CPU time), on its own whole copy
+** of the property, in a second thread, while the rank's main thread takes
+** part in the shared search from the start like every rank.  The two
+** threads never run at once: a token passes between them (a coroutine).
+** The race gets the token
+**   - while the rank waits for work (it would sleep otherwise), and
+**   - for RACE_SHARE of the rank's CPU time while the shared search has work,
+** in slices of RACE_SLICE CPU seconds (its batches of input splitting
+** alone last ~1 ms, and the gate is its share hook, called before each).
+** So the race yields to the shared search instead of holding a rank for a
+** twentieth of the timeout: on an unsat instance it costs RACE_SHARE of one
+** rank.  A decisive answer ends the run like any rank's (rank 0 re-checks a
+** witness); the race's search makes no MPI call.
+*/
+#define RACE_SHARE 0.05    /* the race's share of its rank's CPU while the shared search has work */
+#define RACE_SLICE 0.004   /* CPU seconds per turn of the race */
+
+typedef struct racer {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int turn;                  /* 1: the race may run; 0: the main thread */
+  int quit;                  /* the main thread ends the race */
+  int done;                  /* the race's search has returned */
+  int cancel;                /* the race search's vfy_opts.cancel */
+  double cpu0, cpu;          /* the race thread's CPU seconds: at its start, used since */
+  double slice_end;          /* the race thread's CPU time when its turn ends */
+  const cb_net *net;
+  const vnn_spec *spec;
+  vfy_opts o;
+  vfy_result r;
+  cb_error err;
+  int rc;
+} racer;
+
+static double thread_cpu(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Waits (race thread, mutex held) until its turn or the end; starts a slice. */
+static void race_wait_turn(racer *R)
+{
+  while (!R->turn && !R->quit) pthread_cond_wait(&R->cv, &R->mu);
+  R->slice_end = thread_cpu() + RACE_SLICE;
+}
+
+/* The race search's share hook: at the end of its slice, gives the token
+   back and waits for the next turn.  Touches no stack. */
+static int race_gate(void *ctx, struct search *S, struct istack *st, size_t *leaves, char *why)
+{
+  racer *R = ctx;
+  double c = thread_cpu();
+  (void)S; (void)st; (void)leaves; (void)why;
+  pthread_mutex_lock(&R->mu);
+  R->cpu = c - R->cpu0;
+  if (c >= R->slice_end && !R->quit) {
+    R->turn = 0;
+    pthread_cond_broadcast(&R->cv);
+    race_wait_turn(R);
+  }
+  pthread_mutex_unlock(&R->mu);
+  return VFY_SHARE_GO;
+}
+
+static void *race_main(void *arg)
+{
+  racer *R = arg;
+  pthread_mutex_lock(&R->mu);
+  R->cpu0 = thread_cpu();
+  race_wait_turn(R);
+  pthread_mutex_unlock(&R->mu);
+  if (!R->quit) R->rc = vfy_run(R->net, R->spec, &R->o, &R->r, &R->err);
+  pthread_mutex_lock(&R->mu);
+  R->cpu = thread_cpu() - R->cpu0;
+  R->done = 1;
+  R->turn = 0;
+  pthread_cond_broadcast(&R->cv);
+  pthread_mutex_unlock(&R->mu);
+  return NULL;
+}
+
+/* Starts the race thread (it waits for its first turn).  0, or -1 when no
+   thread could be made (then no race). */
+static int race_start(racer *R, const cb_net *net, const vnn_spec *spec, const vfy_opts *o)
+{
+  memset(R, 0, sizeof *R);
+  R->net = net;
+  R->spec = spec;
+  R->o = *o;
+  R->o.relu_leaf = 0;   /* portfolio_opts, search 0 */
+  R->o.timeout = fmin(o->timeout, fmax(5, 0.05 * o->timeout));
+  R->o.cpu_clock = 1;   /* its budget is its own CPU time: paused turns do not count */
+  R->o.threads = 1;
+  R->o.aspect = o->aspect2 > 1 ? o->aspect2 : o->aspect;
+  R->o.aspect2 = 0;
+  R->o.share = race_gate;
+  R->o.share_ctx = R;
+  R->o.cancel = &R->cancel;
+  R->r.answer = V_TIMEOUT;
+  pthread_mutex_init(&R->mu, NULL);
+  pthread_cond_init(&R->cv, NULL);
+  if (pthread_create(&R->th, NULL, race_main, R)) {
+    pthread_mutex_destroy(&R->mu);
+    pthread_cond_destroy(&R->cv);
+    return -1;
+  }
+  return 0;
+}
+
+/* Main thread: one turn of the race (returns when the race gives the token
+   back or ends).  1 when the race has ended. */
+static int race_turn(racer *R)
+{
+  int done;
+  pthread_mutex_lock(&R->mu);
+  if (!R->done && !R->quit) {
+    R->turn = 1;
+    pthread_cond_broadcast(&R->cv);
+    while (R->turn && !R->done) pthread_cond_wait(&R->cv, &R->mu);
+  }
+  done = R->done;
+  pthread_mutex_unlock(&R->mu);
+  return done;
+}
+
+/* Has the race ended with a decisive answer? */
+static int race_won(const racer *R)
+{
+  return R->done && R->rc == CB_OK && (R->r.answer == V_FALSIFIED || R->r.answer == V_VERIFIED);
+}
+
+/* Ends the race thread (cancelled if still running) and joins it. */
+static void race_stop(racer *R)
+{
+  pthread_mutex_lock(&R->mu);
+  R->quit = 1;
+  #pragma omp atomic write
+  R->cancel = 1;
+  R->turn = 1;
+  pthread_cond_broadcast(&R->cv);
+  pthread_mutex_unlock(&R->mu);
+  pthread_join(R->th, NULL);
+  pthread_mutex_destroy(&R->mu);
+  pthread_cond_destroy(&R->cv);
+}
+
+static int race_wanted(const vfy_opts *o, int ranks)
+{
+  return ranks >= 2 && o->portfolio && o->relu_leaf > 0 && !o->fwd && !o->bound;
+}
+
 /* ---- ranks other than 0 ---- */
 
 /* One message from rank 0 during the search: VFY_SHARE_GO, _STOP or a status. */
@@ -280,6 +450,23 @@ static int worker_msg(dist *d, search *S, istack *st, int tag, size_t n)
   }
 }
 
+/* Is the race owed a turn (its share of this rank's CPU not yet used)? */
+static int race_due(const dist *d)
+{
+  const racer *R = d->race;
+  return R && !R->done && R->cpu < RACE_SHARE / (1 - RACE_SHARE) * (thread_cpu() - d->tcpu0);
+}
+
+/* The race answered: the shared search on this rank stops (vfy_dist_run
+   sends the race's answer). */
+static int race_answered(dist *d, search *S)
+{
+  d->race_ended = 1;
+  S->r->answer = V_TIMEOUT;
+  snprintf(S->r->reason, sizeof S->r->reason, "the race answered");
+  return VFY_SHARE_STOP;
+}
+
 /* vfy_opts.share on a rank other than 0. */
 static int worker_share(void *ctx, struct search *S, struct istack *st, size_t *leaves, char *why)
 {
@@ -295,7 +482,10 @@ static int worker_share(void *ctx, struct search *S, struct istack *st, size_t *
   progress(d);
   while ((tag = poll_msg(d, 0, &from, &n)) != 0)
     if (tag < 0 || (rc = worker_msg(d, S, st, tag, n)) != VFY_SHARE_GO) return tag < 0 ? CB_ENOMEM : rc;
-  if (st->top) return VFY_SHARE_GO;
+  if (st->top) {
+    if (race_due(d) && race_turn(d->race) && race_won(d->race)) return race_answered(d, S);
+    return VFY_SHARE_GO;
+  }
   if (!(b = cb_alloc(104))) return CB_ENOMEM;
   {
     int64_t l = (int64_t)*leaves;
@@ -306,7 +496,12 @@ static int worker_share(void *ctx, struct search *S, struct istack *st, size_t *
   t0 = now();
   for (long ns = NAP_NS;;) {
     progress(d);
-    if ((tag = poll_msg(d, 0, &from, &n)) == 0) { nap(&ns); continue; }
+    if ((tag = poll_msg(d, 0, &from, &n)) == 0) {
+      if (d->race && !d->race->done) {   /* waiting for work: the race's turn instead of a sleep */
+        if (race_turn(d->race) && race_won(d->race)) { d->idle_s += now() - t0; return race_answered(d, S); }
+      } else nap(&ns);
+      continue;
+    }
     if (tag < 0) return CB_ENOMEM;
     if ((rc = worker_msg(d, S, st, tag, n)) != VFY_SHARE_GO || st->top) { d->idle_s += now() - t0; return rc; }
   }
@@ -368,7 +563,6 @@ static int lead_msg(dist *d, search *S, istack *st, int from, int tag, size_t n)
       d->p[from].why[95] = 0;
     }
     d->p[from].busy = 0;
-    d->p[from].racing = 0;
     return VFY_SHARE_GO;
   case T_GIVE:
     d->steal_to = -1;
@@ -387,10 +581,10 @@ static int lead_msg(dist *d, search *S, istack *st, int from, int tag, size_t n)
 static int feed(dist *d, const search *S, istack *st)
 {
   int idle = 0, rc;
-  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done && !d->p[w].racing;
+  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done;
   for (int w = 1; w < d->ranks && idle && st->top >= 2; w++) {
     size_t k;
-    if (d->p[w].busy || d->p[w].done || d->p[w].racing) continue;
+    if (d->p[w].busy || d->p[w].done) continue;
     k = st->top / (size_t)(idle + 1);
     if (k < 1) k = 1;
     if (k > GIVE_MAX) k = GIVE_MAX;
@@ -407,11 +601,11 @@ static int maybe_steal(dist *d, const istack *st)
 {
   int idle = !st->top;
   if (d->steal_to >= 0 || now() < d->steal_after) return CB_OK;
-  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done && !d->p[w].racing;
+  for (int w = 1; w < d->ranks; w++) idle += !d->p[w].busy && !d->p[w].done;
   if (!idle) return CB_OK;
   for (int k = 0; k < d->ranks - 1; k++) {
     int w = 1 + (d->rr + k) % (d->ranks - 1);
-    if (!d->p[w].busy || d->p[w].done || d->p[w].racing) continue;
+    if (!d->p[w].busy || d->p[w].done) continue;
     d->rr = w % (d->ranks - 1);
     d->steal_to = w;
     d->steals++;
@@ -456,7 +650,8 @@ static int lead_share(void *ctx, struct search *S, struct istack *st, size_t *le
 /* ---- the end: answers and counts ---- */
 
 enum { ST_NODES, ST_STATES, ST_DEPTH, ST_FP, ST_MSGS, ST_BYTES, ST_ITEMS, ST_IDLE, ST_BOUND, ST_BRANCH, ST_LP,
-       ST_LPC, ST_MILP, ST_MILPC, ST_MILPN, ST_MILPCL, ST_MILPS, ST_ATTACK, ST_CPU, ST_COUNT };
+       ST_LPC, ST_MILP, ST_MILPC, ST_MILPN, ST_MILPCL, ST_MILPS, ST_ATTACK, ST_CPU, ST_RCPU, ST_RNODES,
+       ST_COUNT };
 
 /* This process's CPU seconds (all its threads). */
 static double cpu_now(void)
@@ -472,7 +667,8 @@ static void stats_of(const dist *d, const vfy_result *r, double *v)
   double a[ST_COUNT] = {(double)r->nodes, (double)r->relu_states, r->depth, (double)r->fp_only, (double)d->msgs,
                         (double)d->bytes, (double)d->items_sent, d->idle_s, p->bound_s, p->branch_s, p->lp_s,
                         (double)p->lp_calls, p->milp_s, (double)p->milp_calls, (double)p->milp_nodes,
-                        (double)p->milp_closed, (double)p->milp_sat, p->attack_s, cpu_now() - d->cpu0};
+                        (double)p->milp_closed, (double)p->milp_sat, p->attack_s, cpu_now() - d->cpu0,
+                        d->race ? d->race->cpu : 0, (double)d->race_nodes};
   memcpy(v, a, sizeof a);
 }
 
@@ -504,6 +700,22 @@ static int worker_end(dist *d, const vfy_result *r, int rc, int searched)
   return post(d, 0, T_STATS, (unsigned char *)v, ST_COUNT * sizeof *v);
 }
 
+/* Rank `from`'s own counts (its T_STATS, or rank 0's) into info->per. */
+static void rank_stat(vfy_dist_info *info, int from, const double *v)
+{
+  struct vfy_rank_stat *p;
+  if (from < 0 || from >= VFY_DIST_PER) return;
+  p = &info->per[from];
+  p->nodes = (long)v[ST_NODES] - (long)v[ST_RNODES];
+  p->states = (long)v[ST_STATES];
+  p->race_nodes = (long)v[ST_RNODES];
+  p->msgs = (long)v[ST_MSGS];
+  p->bytes = (long)v[ST_BYTES];
+  p->busy_cpu_s = v[ST_CPU] - v[ST_RCPU];
+  p->race_cpu_s = v[ST_RCPU];
+  p->idle_s = v[ST_IDLE];
+}
+
 /* Rank 0 after its search: stops every rank, then adds up their counts
    (waiting at most STATS_WAIT seconds: rank 0 must print before its alarm). */
 static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadline)
@@ -518,6 +730,8 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
   info->items_sent = d->items_sent;
   info->steals = d->steals;
   info->idle_s = d->idle_s;
+  rank_stat(info, 0, v);
+  info->per_n = d->ranks < VFY_DIST_PER ? d->ranks : VFY_DIST_PER;
   for (int w = 1; w < d->ranks; w++) post_empty(d, w, T_STOP);
   t_end = fmin(now() + STATS_WAIT, deadline);
   for (long ns = NAP_NS; got < d->ranks && now() < t_end;) {
@@ -528,6 +742,7 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
     if (tag != T_STATS || n < sizeof v) continue;
     memcpy(v, d->buf, sizeof v);
     got++;
+    rank_stat(info, from, v);
     r->nodes += (long)v[ST_NODES];
     r->relu_states += (long)v[ST_STATES];
     if ((int)v[ST_DEPTH] > r->depth) r->depth = (int)v[ST_DEPTH];
@@ -581,99 +796,18 @@ static void finalize(void)
   MPI_Finalize();
 }
 
-/*
-** The race.  With two threads or more, one process races input splitting
-** alone against the search with ReLU splitting (verify.c, portfolio): each
-** answers instances the other does not (ACAS Xu 1_9 prop 7: sat in 1 s by
-** the portfolio, a timeout for the ReLU search alone).  Here the last rank
-** runs the portfolio's first search (input splitting alone, with the wide
-** aspect guard, for a twentieth of the timeout, at least 5 s), on its own
-** whole copy of the property; a decisive answer ends the run like any
-** rank's (rank 0 re-checks a witness), else the rank joins the shared
-** search, which uses the portfolio's second search's options.
-*/
-static int race_wanted(const vfy_opts *o, int ranks)
-{
-  int lvl = MPI_THREAD_SINGLE;
-  MPI_Query_thread(&lvl);
-  return ranks >= 2 && lvl >= MPI_THREAD_SERIALIZED && o->portfolio && o->relu_leaf > 0 && !o->fwd && !o->bound;
-}
-
-typedef struct watch { int cancel, quit; } watch;
-
-/* The racer's second thread: sets cancel when rank 0's T_STOP is waiting (it
-   does not receive it).  The only thread calling MPI meanwhile (the search
-   calls none): MPI_THREAD_SERIALIZED. */
-static void *watch_stop(void *arg)
-{
-  watch *w = arg;
-  for (;;) {
-    int flag = 0, quit;
-    struct timespec ts = {0, 1000000L};
-    #pragma omp atomic read
-    quit = w->quit;
-    if (quit) return NULL;
-    MPI_Iprobe(0, T_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
-    if (flag) {
-      #pragma omp atomic write
-      w->cancel = 1;
-      return NULL;
-    }
-    nanosleep(&ts, NULL);
-  }
-}
-
-/* The race on this rank: 1 (a decisive answer in r), 0 (none: join the
-   shared search), 2 (rank 0 said stop: its T_STOP is received here), or a
-   negative status. */
-static int race(dist *d, const vfy_opts *o, vfy_result *r, long *nodes, cb_error *err)
-{
-  vfy_opts ro = *o;
-  watch w = {0, 0};
-  pthread_t th;
-  int rc, started, stop;
-  ro.relu_leaf = 0;   /* portfolio_opts, search 0 */
-  ro.timeout = fmin(o->timeout, fmax(5, 0.05 * o->timeout));
-  ro.aspect = o->aspect2 > 1 ? o->aspect2 : o->aspect;
-  ro.aspect2 = 0;
-  ro.share = NULL;
-  ro.cancel = &w.cancel;
-  started = !pthread_create(&th, NULL, watch_stop, &w);
-  rc = vfy_run(d->net, d->spec, &ro, r, err);
-  if (started) {
-    #pragma omp atomic write
-    w.quit = 1;
-    pthread_join(th, NULL);
-  }
-  #pragma omp atomic read
-  stop = w.cancel;
-  if (stop) {
-    MPI_Recv(NULL, 0, MPI_BYTE, 0, T_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    d->stopped = 1;
-    return 2;
-  }
-  if (rc == CB_OK && (r->answer == V_FALSIFIED || r->answer == V_VERIFIED)) {
-    size_t n = strlen(r->reason);
-    snprintf(r->reason + n, sizeof r->reason - n, " [input splitting alone]");
-    return 1;
-  }
-  *nodes = r->nodes;
-  vfy_result_free(r);
-  return rc == CB_OK ? 0 : rc;
-}
-
 int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy_result *r, vfy_dist_info *info,
                  cb_error *err)
 {
-  long race_nodes = 0;
   dist d = {.net = net, .spec = spec, .steal_to = -1, .first = 1};
   vfy_opts so = *o;
-  int init = 0, prov, rc, shared = vfy_low_dim(spec);
+  racer R;
+  int init = 0, prov, rc, shared = vfy_low_dim(spec), racing;
   double t0;
   memset(info, 0, sizeof *info);
   MPI_Initialized(&init);
   if (!init) {
-    MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &prov);   /* the racer's watcher (race) */
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &prov);   /* only the main thread calls MPI (the race's calls none) */
     atexit(finalize);
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &d.rank);
@@ -688,25 +822,43 @@ int vfy_dist_run(const cb_net *net, const vnn_spec *spec, const vfy_opts *o, vfy
              "shared: the search ran on rank 0 alone", VFY_LOW_DIM);
   if (!(d.p = cb_calloc((size_t)d.ranks, sizeof *d.p))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   for (int w = 1; w < d.ranks; w++) d.p[w].busy = shared;
-  if (shared && race_wanted(o, d.ranks)) { d.p[d.ranks - 1].racing = 1; d.p[d.ranks - 1].busy = 0; }
+  racing = shared && race_wanted(o, d.ranks);
   if (shared) {
     so.share = d.rank ? worker_share : lead_share;
     so.share_ctx = &d;
     so.seed = o->seed + (unsigned long)d.rank;   /* the attacks of the ranks try other points */
-    if (race_wanted(o, d.ranks)) so.lp_side_first = 0;   /* portfolio_opts, search 1 */
+    if (racing) so.lp_side_first = 0;   /* portfolio_opts, search 1 */
+    if (d.rank) so.strong_after = HUGE_VAL;   /* the long attack once, on rank 0 (it is not divided) */
   }
   MPI_Barrier(MPI_COMM_WORLD);
   t0 = now();
   d.cpu0 = cpu_now();
+  d.tcpu0 = thread_cpu();
   if (!d.rank) alarm((unsigned)ceil(o->timeout) + 2);   /* the CLI's backstop, from the start of the search:
                                                            MPI's start-up took part of its second */
+  if (racing && d.rank == d.ranks - 1 && race_start(&R, net, spec, o) == 0) d.race = &R;
   if (d.rank && !shared) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; rc = CB_OK; }
-  else if (d.p[d.rank].racing && (rc = race(&d, o, r, &race_nodes, err)) != 0) rc = rc > 0 ? CB_OK : rc;
   else {
     so.timeout = o->timeout - (now() - t0);
     rc = so.timeout > 0 ? vfy_run(net, spec, &so, r, err) : CB_OK;
     if (so.timeout <= 0) { memset(r, 0, sizeof *r); r->answer = V_TIMEOUT; snprintf(r->reason, sizeof r->reason, "timeout"); }
-    r->nodes += race_nodes;
+  }
+  if (d.race) {   /* the race ends with the shared search; its answer replaces this rank's when it decided */
+    race_stop(&R);
+    d.race_nodes = R.r.nodes;
+    if (d.race_ended && !d.stopped && race_won(&R)) {
+      long nodes = r->nodes;
+      size_t n;
+      vfy_result_free(r);
+      *r = R.r;
+      r->nodes += nodes;
+      n = strlen(r->reason);
+      snprintf(r->reason + n, sizeof r->reason - n, " [input splitting alone]");
+      rc = CB_OK;
+    } else {
+      r->nodes += R.r.nodes;
+      vfy_result_free(&R.r);
+    }
   }
   if (d.rank) {
     if (worker_end(&d, r, rc, shared) != CB_OK && rc == CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory");

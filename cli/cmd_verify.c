@@ -110,7 +110,7 @@ static const char *usage =
   "Under mpirun (build/cerbere-mpi, built when mpicc is present): mpirun -np P\n"
   "build/cerbere-mpi verify ... shares the input-splitting frontier across the P\n"
   "ranks (--threads each); rank 0 prints the one answer, with a '# mpi:' line, and\n"
-  "--json adds \"mpi\" {ranks, messages, bytes, subdomains_moved, ...}; inputs of\n"
+  "--json adds \"mpi\" {ranks, messages, bytes, subdomains_moved, per_rank, ...}; inputs of\n"
   "more than 64 values run on rank 0 alone.\n"
   "\n"
   "exit codes: 0 an answer was printed (including timeout and unknown), 2 usage error,\n"
@@ -323,6 +323,22 @@ static void add_dist(cJSON *root, const vfy_dist_info *d)
   cJSON_AddNumberToObject(j, "cpu_min_rank_s", d->cpu_min_s);
   cJSON_AddNumberToObject(j, "ranks_counted", d->stats_ranks);
   if (d->note[0]) cJSON_AddStringToObject(j, "note", d->note);
+  if (d->per_n > 0) {   /* each rank's own counts (the first VFY_DIST_PER ranks) */
+    cJSON *a = cJSON_AddArrayToObject(j, "per_rank");
+    for (int i = 0; a && i < d->per_n; i++) {
+      cJSON *e = cJSON_CreateObject();
+      if (!e) break;
+      cJSON_AddNumberToObject(e, "subdomains", (double)d->per[i].nodes);
+      cJSON_AddNumberToObject(e, "relu_states", (double)d->per[i].states);
+      cJSON_AddNumberToObject(e, "race_subdomains", (double)d->per[i].race_nodes);
+      cJSON_AddNumberToObject(e, "messages", (double)d->per[i].msgs);
+      cJSON_AddNumberToObject(e, "bytes", (double)d->per[i].bytes);
+      cJSON_AddNumberToObject(e, "busy_cpu_s", d->per[i].busy_cpu_s);
+      cJSON_AddNumberToObject(e, "race_cpu_s", d->per[i].race_cpu_s);
+      cJSON_AddNumberToObject(e, "idle_s", d->per[i].idle_s);
+      cJSON_AddItemToArray(a, e);
+    }
+  }
 }
 
 static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r, const vfy_dist_info *d, size_t nx,

@@ -8,6 +8,8 @@
 #      sat again (an independent single-process run);
 #   2. 20 ACAS Xu instances (SKIPPED without ../shared/benchmarks), -np 4:
 #      the same answers as single-process, witnesses re-checked the same way;
+#      two of them at -np 2: the ranks' own counts add up to single-process's
+#      (no work repeated) and both ranks bound subdomains (the race yields);
 #      a Collins RUL instance (400 inputs: rank 0 alone, said in mpi.note);
 #   3. --timeout 3 on 4 ranks: one timeout answer, every rank counted;
 #   4. a rank killed (SIGKILL) mid-run: non-zero exit, mpirun's message naming
@@ -77,6 +79,35 @@ if [ -f "$a/instances.csv" ]; then
   done
   same "acasxu 4_5 prop 10" "$a/onnx/ACASXU_run2a_4_5_batch_2000.onnx" "$a/vnnlib/prop_10.vnnlib" 60
   same "acasxu 2_9 prop 8" "$a/onnx/ACASXU_run2a_2_9_batch_2000.onnx" "$a/vnnlib/prop_8.vnnlib" 60
+  # -np 2 divides the work and repeats none: the ranks' own subdomain and
+  # ReLU-state counts (mpi.per_rank) add up to single-process's exactly (the
+  # tree does not depend on who bounds a box), each rank bounded some, and
+  # the last rank, which also runs the race, takes part from the start (the
+  # race yields; it used to hold that rank for 5 s).
+  for n in "1_1 2" "4_5 10"; do
+    set -- $n
+    net=$a/onnx/ACASXU_run2a_$1_batch_2000.onnx prop=$a/vnnlib/prop_$2.vnnlib
+    "$CB" verify "$net" "$prop" --threads 1 --timeout 60 --json "$tmp/s1" >/dev/null 2>&1
+    mpirun --oversubscribe -np 2 "$MPI" verify "$net" "$prop" --threads 1 --timeout 60 --json "$tmp/j2" </dev/null >/dev/null 2>"$tmp/e"
+    check "np 2 $1 prop $2: mpirun exit 0 ($(head -n 2 "$tmp/e"))" [ $? = 0 ]
+    if [ "$(jq -r .answer "$tmp/s1")" != unsat ]; then echo "np 2 $1 prop $2: single-process did not answer unsat at this load: not compared"; continue; fi
+    check "np 2 $1 prop $2: unsat" [ "$(jq -r .answer "$tmp/j2")" = unsat ]
+    # the race (input splitting alone, on rank 1's idle time) may answer first
+    # under load (4_5 prop 10: 725 subdomains alone); the shared search is
+    # then cut short and its counts are not single-process's
+    if jq -r .reason "$tmp/j2" | grep -q 'input splitting alone'; then
+      echo "np 2 $1 prop $2: the race answered first ($(jq -r .reason "$tmp/j2")): counts not compared"; continue
+    fi
+    check "np 2 $1 prop $2: shared subdomains add up to single-process's ($(jq -c '[.mpi.per_rank[].subdomains]' "$tmp/j2") vs $(jq .nodes "$tmp/s1"))" \
+      [ "$(jq '[.mpi.per_rank[].subdomains] | add' "$tmp/j2")" = "$(jq .nodes "$tmp/s1")" ]
+    check "np 2 $1 prop $2: ReLU states add up to single-process's" \
+      [ "$(jq '[.mpi.per_rank[].relu_states] | add' "$tmp/j2")" = "$(jq .relu_states "$tmp/s1")" ]
+    check "np 2 $1 prop $2: the total counts the race's subdomains" \
+      [ "$(jq '[.mpi.per_rank[] | .subdomains + .race_subdomains] | add' "$tmp/j2")" = "$(jq .nodes "$tmp/j2")" ]
+    check "np 2 $1 prop $2: both ranks bounded subdomains" [ "$(jq '[.mpi.per_rank[].subdomains | select(. > 0)] | length' "$tmp/j2")" = 2 ]
+    check "np 2 $1 prop $2: subdomains moved" [ "$(jq '.mpi.subdomains_moved > 0' "$tmp/j2")" = true ]
+    echo "np 2 $1 prop $2: per rank $(jq -c '[.mpi.per_rank[] | [.subdomains, .race_subdomains]]' "$tmp/j2"), single $(jq .nodes "$tmp/s1")"
+  done
 else
   echo "SKIPPED: ACAS Xu (no $a/instances.csv)"
 fi
