@@ -30,13 +30,15 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
     --timeout "$to" --threads 1 --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
   ps=$(sed -n 's/^# proof: .*, \([0-9.]*\) s CPU (.*/\1/p' "$tmp/log")
-  vs=$(awk -v p="${ps:-0}" '{ printf "%.3f", $1 + $2 - p }' "$tmp/cpu")
+  # /usr/bin/time puts "Command exited with non-zero status N" before the
+  # times when verify exits non-zero (no proof written): read the last line
+  vs=$(tail -n 1 "$tmp/cpu" | awk -v p="${ps:-0}" '{ printf "%.3f", $1 + $2 - p }')
   lv=$(sed -n 's/^# proof: [^,]*, \([0-9]*\) leaves.*/\1/p' "$tmp/log")
   by=$(sed -n 's/^# proof: .*, \([0-9]*\) bytes.*/\1/p' "$tmp/log")
   cs=""; ck_res=none
   if [ "$ans" = unsat ] && [ -f "$tmp/p" ]; then
     ck_res=$(OMP_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/cpu2" "$ck" "$root/$net" "$root/$prop" "$tmp/p" | head -n 1 | cut -d: -f1)
-    cs=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/cpu2")
+    cs=$(tail -n 1 "$tmp/cpu2" | awk '{ printf "%.3f", $1 + $2 }')
   elif [ "$ans" = unsat ]; then ck_res="none: $(head -n 1 "$tmp/err" | tr ',' ';')"
   fi
   echo "$(basename "$net" .onnx)+$(basename "$prop" .vnnlib),$ans,${vs:-},${ps:-},${lv:-},${by:-},$cs,$ck_res" | tee -a "$out.tmp"

@@ -200,7 +200,7 @@ out:
 }
 
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
-               double timeout, int max_depth, proof_emit_stats *st, cb_error *err)
+               double timeout, int max_depth, int normalised, proof_emit_stats *st, cb_error *err)
 {
   emit E = {net, spec};
   cb_bnet bn;
@@ -234,7 +234,8 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   if (spec->n_box && !(E.ws = ws_new(&bn, &root, err))) { rc = err->status ? err->status : CB_ENOMEM; goto out; }
   snprintf(tmp, strlen(out) + 16, "%s.tmp%ld", out, (long)getpid());
   if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
-  fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\nboxes %zu\n", PROOF_VERSION, hn, hp, spec->n_box);
+  fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
+          normalised ? "normalized" : "raw", spec->n_box);
   for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
   if (rc == CB_OK) fprintf(E.f, "end\n");
   if (rc == CB_OK) st->bytes = ftell(E.f);

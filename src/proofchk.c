@@ -862,7 +862,7 @@ static int parse_line(proof *p, pstate *S, char **tok, int nt, int line, cb_erro
   return cb_error_set(err, CB_EFORMAT, "line %d: unknown record \"%.40s\"", line, k);
 }
 
-/* The header's four lines; 0 when they are all there. */
+/* The header's lines (four in version 1; version 2 adds input-space). */
 static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_error *err)
 {
   switch (*state) {
@@ -870,14 +870,22 @@ static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_er
     if (nt != 2 || strcmp(tok[0], "cerbere-proof") || !get_long(tok[1], 1000, &p->n_box))
       return cb_error_set(err, CB_EFORMAT, "line %d: not a cerbere proof (expected \"cerbere-proof %d\")", line, PROOF_VERSION);
     p->version = (int)p->n_box;
-    if (p->version != PROOF_VERSION)
-      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads version %d", line, p->version, PROOF_VERSION);
+    if (p->version != 1 && p->version != PROOF_VERSION)
+      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads versions 1 and %d", line, p->version,
+                          PROOF_VERSION);
+    p->input_space = -1;
     break;
   case 1: case 2:
     if (nt != 2 || strcmp(tok[0], *state == 1 ? "network-sha256" : "property-sha256") || !get_sha(tok[1], *state == 1 ? p->net_sha : p->prop_sha))
       return cb_error_set(err, CB_EFORMAT, "line %d: expected \"%s HEX64\"", line, *state == 1 ? "network-sha256" : "property-sha256");
+    if (*state == 2 && p->version == 1) (*state)++;   /* version 1 has no input-space line */
     break;
   case 3:
+    if (nt != 2 || strcmp(tok[0], "input-space") || (strcmp(tok[1], "raw") && strcmp(tok[1], "normalized")))
+      return cb_error_set(err, CB_EFORMAT, "line %d: expected \"input-space raw\" or \"input-space normalized\"", line);
+    p->input_space = !strcmp(tok[1], "normalized");
+    break;
+  case 4:
     if (nt != 2 || strcmp(tok[0], "boxes") || !get_long(tok[1], 1L << 40, &p->n_box))
       return cb_error_set(err, CB_EFORMAT, "line %d: expected \"boxes N\"", line);
     break;
@@ -911,7 +919,7 @@ int proof_parse(const char *text, size_t len, proof **out, cb_error *err)
     if (nt > 4096) rc = cb_error_set(err, CB_EFORMAT, "line %d: more than 4096 fields", line);
     else if (nt == 0 || tok[0][0] == '#') { /* blank or comment */ }
     else if (ended) rc = cb_error_set(err, CB_EFORMAT, "line %d: text after \"end\"", line);
-    else if (head < 4) rc = header_line(p, &head, tok, nt, line, err);
+    else if (head < 5) rc = header_line(p, &head, tok, nt, line, err);
     else if (!strcmp(tok[0], "end") && nt == 1) {
       if ((rc = tree_done(S, line, err)) == CB_OK && S->box != p->n_box)
         rc = cb_error_set(err, CB_EFORMAT, "line %d: %ld boxes declared, %ld given", line, p->n_box, S->box);

@@ -50,6 +50,27 @@ check "a proof of another property: invalid, exit 1 (got $rc)" sh -c "[ $rc = 1 
 check "--ignore-hash: the first failing leaf named (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib /nonexistent.proof > "$tmp/c" 2>&1; rc=$?
 check "a missing proof file: exit 3 (got $rc)" [ "$rc" = 3 ]
+# the input space is in the header (version 2): a raw-space proof checks without options; the same
+# proof claimed for normalized space (tiny_space is sat there) is invalid with its leaf named;
+# --input-space that disagrees with the header is a usage error; version 1 proofs still read
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_space.vnnlib --threads 1 --proof "$tmp/sp.proof" > "$tmp/o" 2> "$tmp/e"
+check "verify names the command that re-checks the proof" grep -q "re-check it independently: cerbere check tests/data/tiny.nnet tests/data/tiny_space.vnnlib $tmp/sp.proof" "$tmp/o"
+check "the proof records input-space raw" grep -qx "input-space raw" "$tmp/sp.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp.proof" > "$tmp/c"; rc=$?
+check "tiny_space raw proof: valid (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+sed 's/^input-space raw$/input-space normalized/' "$tmp/sp.proof" > "$tmp/sp2.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp2.proof" > "$tmp/c"; rc=$?
+check "header switched to normalized: invalid, leaf named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp.proof" --input-space normalized > "$tmp/c" 2> "$tmp/e"; rc=$?
+check "--input-space against the header: exit 2 with the reason (got $rc)" sh -c "[ $rc = 2 ] && grep -q 'records input-space raw' '$tmp/e'"
+sed 's/^input-space raw$/input-space both/' "$tmp/sp.proof" > "$tmp/sp3.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp3.proof" > "$tmp/c"; rc=$?
+check "a bad input-space line: invalid, its line named (got $rc)" sh -c "[ $rc = 1 ] && grep -q 'line 4: expected .input-space raw' '$tmp/c'"
+grep -v '^input-space' "$tmp/sp.proof" | sed 's/^cerbere-proof 2$/cerbere-proof 1/' > "$tmp/v1.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/v1.proof" > "$tmp/c"; rc=$?
+check "a version-1 proof still reads and checks (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/v1.proof" --input-space normalized > "$tmp/c"; rc=$?
+check "version 1 with --input-space normalized: the other function, invalid (got $rc)" [ "$rc" = 1 ]
 # 3. ACAS Xu
 A=${CB_SHARED:-../shared}/benchmarks/acasxu
 if [ -d "$A/onnx" ]; then

@@ -71,7 +71,7 @@ static char *emit_text(const char *net_path, const char *prop_path, proof_emit_s
   close(fd);
   assert_int_equal(cb_net_load(net_path, &net, &err), CB_OK);
   assert_int_equal(vnn_parse(prop_path, &spec, &err), CB_OK);
-  assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, st, &err), CB_OK);
+  assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, 0, st, &err), CB_OK);
   s = read_all(path);
   remove(path);
   vnn_free(spec);
