@@ -23,6 +23,7 @@
 
 static const char *usage =
   "usage: cerbere check NET PROP.vnnlib PROOF [--ignore-hash] [--input-space raw|normalized]\n"
+  "       cerbere check NET DIR/certificates.json [--data FILE]\n"
   "\n"
   "Checks a proof written by 'cerbere verify NET PROP --proof PROOF' (docs/proof-format.md):\n"
   "every leaf of its branch-and-bound tree refutes every output conjunction of the\n"
@@ -37,9 +38,15 @@ static const char *usage =
   "                   for version-1 proofs; version 2 records it in its header, and an\n"
   "                   --input-space that disagrees with the header is a usage error\n"
   "\n"
+  "The second form checks the per-sample proofs of 'cerbere certify --proof' (L-inf):\n"
+  "each proved sample's row and label are re-read from the data (the file the\n"
+  "certificates name, or --data FILE), its set from the certificate's eps and clip box;\n"
+  "its property file must contain that set and state every margin, and its proof must\n"
+  "check valid.  Prints 'valid' or 'invalid: sample row N: reason'.\n"
+  "\n"
   "exit codes: 0 valid, 1 invalid, 2 usage error, 3 input error.\n";
 
-static char *read_file(const char *path, size_t *len, cb_error *err)
+char *check_read_file(const char *path, size_t *len, cb_error *err)
 {
   FILE *f = fopen(path, "rb");
   char *s = NULL;
@@ -71,7 +78,7 @@ static double now_s(clockid_t c)
 
 int check_main(int argc, char **argv)
 {
-  const char *pos[3] = {NULL, NULL, NULL};
+  const char *pos[3] = {NULL, NULL, NULL}, *data = NULL;
   int np = 0, ignore_hash = 0, normalised = 0, space_given = 0, code = 3, rc;
   cb_net *net = NULL;
   vnn_spec *spec = NULL;
@@ -85,13 +92,19 @@ int check_main(int argc, char **argv)
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
     if (!strcmp(argv[i], "--ignore-hash")) ignore_hash = 1;
+    else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--input-space") && i + 1 < argc && (!strcmp(argv[i + 1], "raw") || !strcmp(argv[i + 1], "normalized")))
       normalised = !strcmp(argv[++i], "normalized"), space_given = 1;
     else if (argv[i][0] == '-' || np == 3) { fprintf(stderr, "cerbere check: bad argument '%s'\n%s", argv[i], usage); return 2; }
     else pos[np++] = argv[i];
   }
+  if (np == 2 && strlen(pos[1]) > 5 && !strcmp(pos[1] + strlen(pos[1]) - 5, ".json")) {
+    if (ignore_hash || space_given) { fprintf(stderr, "cerbere check: --ignore-hash and --input-space are for a proof of a property\n"); return 2; }
+    return check_certs(pos[0], pos[1], data);
+  }
+  if (data) { fprintf(stderr, "cerbere check: --data is for certificates.json\n%s", usage); return 2; }
   if (np != 3) { fputs(usage, stderr); return 2; }
-  if (!(text = read_file(pos[2], &len, &err))) { fprintf(stderr, "cerbere check: %s\n", err.msg); goto out; }
+  if (!(text = check_read_file(pos[2], &len, &err))) { fprintf(stderr, "cerbere check: %s\n", err.msg); goto out; }
   if (proof_parse(text, len, &pf, &err) != CB_OK) { printf("invalid: %s: %s\n", pos[2], err.msg); code = 1; goto out; }
   if (pf->input_space >= 0) {   /* version 2: the header says which function the proof is about */
     if (space_given && normalised != pf->input_space) {
