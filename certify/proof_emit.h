@@ -7,9 +7,10 @@
 ** splitting alone: each box is bounded by CROWN (bounds/), a box whose rows
 ** refute every output conjunction is confirmed by the checker's own exact
 ** leaf test (pchk_leaf_auto) before it becomes a leaf, so a written proof
-** checks by construction; otherwise the box is halved along the input with
-** the largest |CROWN coefficient| x width (the widest, relative to the root
-** box, when that is 16 times wider).  The verifier's own tree is not reused:
+** checks by construction; otherwise the box is halved along an input chosen
+** by strong branching (LOOKAHEAD candidates by |CROWN coefficient| x width,
+** each half bounded by CROWN; the widest input relative to the root box when
+** it lags far behind).  The verifier's own tree is not reused:
 ** its leaves are closed by LPs, alpha-CROWN, ReLU splits with LP-tightened
 ** boxes and parents' node boxes, which the checker does not re-derive.
 */
