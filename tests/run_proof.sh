@@ -77,6 +77,7 @@ check "version 1 with --input-space normalized: the other function, invalid (got
 # a multiplier negated, eps enlarged, a label changed, a center moved.  L2 is refused in one line.
 "$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm inf --eps 1 --out "$tmp/ct" --proof --threads 1 > "$tmp/o" 2> "$tmp/e"; rc=$?
 check "certify --proof: exit 0, a proofs line with the re-check command (got $rc)" sh -c "[ $rc = 0 ] && grep -q 'proofs .*6 of 6 verified rows carry a proof.*re-check them all: cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json' '$tmp/o'"
+check "report.html says how many verified samples carry a proof and the re-check command" grep -q "6 of the 6 <span class=verified>verified</span> samples carry a proof.*<code>cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json</code>" "$tmp/ct/report.html"
 check "certificates.json: the proofs summary and each sample's proof" sh -c "grep -q '\"with_proof\":.*6' '$tmp/ct/certificates.json' && [ \$(grep -c '\"file\":.*\"proofs/row_' '$tmp/ct/certificates.json') = 6 ] && grep -q '^split ' '$tmp/ct/proofs/row_4.proof'"
 "$CB" check tests/data/tiny.nnet "$tmp/ct/certificates.json" > "$tmp/c"; rc=$?
 check "check certificates.json: valid, 6 sample proofs (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid && grep -q '# 6 sample proofs checked' '$tmp/c'"
