@@ -7,7 +7,7 @@
 ** 0 with a message, never a crash; a proof the parser accepts has leaves
 ** numbered 0..n_leaf-1 and boxes 0..n_box-1, and its header's input space is
 ** raw or normalized (version 2) or unrecorded (version 1).  Seeds:
-** tests/data/*.proof (version 1 and 2).
+** the proof files of tests/data (versions 1 and 2).
 */
 #include "fuzz_util.h"
 #include "vnnlib.h"
