@@ -346,7 +346,10 @@ static void lo_grid(pchk *P, int k)
   int top = INT_MIN, e;
   for (size_t j = 0; j < n; j++) if (lo[j] < 0) { frexp(lo[j], &e); if (e > top) top = e; }
   q->H = top == INT_MIN ? 0 : (long)top - 40;
-  for (size_t j = 0; j < n; j++) q->L[j] = lo[j] < 0 ? (int64_t)floor(ldexp(lo[j], (int)-q->H)) : 0;
+  for (size_t j = 0; j < n; j++) {
+    q->L[j] = lo[j] < 0 ? (int64_t)floor(ldexp(lo[j], (int)-q->H)) : 0;
+    if (lo[j] < 0 && q->L[j] == 0) q->L[j] = -1;     /* ldexp into the subnormals may round to -0: floor is <= -1 */
+  }
   q->lo_ok = 1;
 }
 
