@@ -32,6 +32,7 @@ typedef struct emit {
   long *pick;                   /* per conjunction: the refuting row */
   unsigned char *use;
   int cand[LOOKAHEAD], ncand;   /* choose_dim's candidate dimensions, best first */
+  int look;                     /* 1: strong branching (the first attempt), 0: choose_dim's rule alone */
   int wide;                     /* ... its widest dimension relative to the root box, and that ratio */
   double bw;
   double t0, c0, timeout;
@@ -211,7 +212,7 @@ static int emit_box(emit *E, size_t b, cb_error *err)
     if (leaf) { write_leaf(E, b); continue; }
     if (x->depth >= E->max_depth) { rc = cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth); break; }
     if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) break;
-    if (E->ncand > 1) {   /* strong branching over the candidates: the top slots of the stack as scratch */
+    if (E->ncand > 1 && E->look) {   /* strong branching over the candidates: the top slots of the stack as scratch */
       pbox *h = &st[top];
       double bestv = -HUGE_VAL;
       size_t wk;
@@ -285,10 +286,22 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   root.hi = spec->n_box ? spec->box[0].hi : NULL;
   if (spec->n_box && !(E.ws = ws_new(&bn, &root, err))) { rc = err->status ? err->status : CB_ENOMEM; goto out; }
   snprintf(tmp, strlen(out) + 16, "%s.tmp%ld", out, (long)getpid());
-  if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
-  fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
-          normalised ? "normalized" : "raw", spec->n_box);
-  for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
+  /* two attempts: strong branching within half the CPU budget (smaller
+     trees, cheaper to check), then, if it runs out of time or depth,
+     choose_dim's rule alone within what is left */
+  for (int att = 0; att < 2; att++) {
+    double used = cpu_s() - E.c0;
+    if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
+    fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
+            normalised ? "normalized" : "raw", spec->n_box);
+    E.look = att == 0;
+    E.timeout = att == 0 ? 0.5 * timeout : timeout;
+    memset(st, 0, sizeof *st);
+    rc = CB_OK;
+    for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
+    if (att == 0 && (rc == CB_ELIMIT || rc == CB_EVALUE) && used < timeout) { fclose(E.f); E.f = NULL; memset(err, 0, sizeof *err); continue; }
+    break;
+  }
   if (rc == CB_OK) fprintf(E.f, "end\n");
   if (rc == CB_OK) st->bytes = ftell(E.f);
   if (fclose(E.f) != 0 && rc == CB_OK) rc = cb_error_set(err, CB_EIO, "%s: write error", out);
