@@ -45,4 +45,4 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
 done
 mv "$out.tmp" "$out"
 awk -F, 'NR > 1 && $2 == "unsat" { n++; v += $3; p += $4; c += $7; b += $6; if ($8 == "valid") ok++; if ($7 > 3 * ($3 + $4)) slow++; if ($8 == "valid" && $7 > 3 * $3) slowv++ }
-  END { printf "%d unsat, %d with a valid proof; CPU: verify %.1f s, proof %.1f s, check %.1f s in total (check/verify %.2f); %.1f MB of proofs; %d checks over 3x verify+proof, %d over 3x verify alone\n", n, ok, v, p, c, v > 0 ? c / v : 0, b / 1e6, slow, slowv }' "$out"
+  END { printf "%d unsat, %d with a valid proof; CPU: verify %.1f s, proof %.1f s, check %.1f s in total (check/verify %.2f); %.1f MB of proofs; %d checks over 3x verify+proof, %d over 3x verify alone\n", n, ok, v, p, c, (v > 0 ? c / v : 0), b / 1e6, slow, slowv }' "$out"
