@@ -69,7 +69,7 @@ CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 LIB_SRC := $(filter-out $(CLI_SRC) $(MPI_SRC),$(foreach d,$(LIB_FLOORS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SRC_OBJ := $(B)/gen/onnx.pb-c.o $(patsubst %.c,$(B)/%.o,$(wildcard src/*.c))
-CHECK_OBJ := $(B)/check/check.o
+CHECK_OBJ := $(B)/check/check.o $(B)/check/certs.o
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 # The library's version is CB_VERSION in the public header; the soname

@@ -30,17 +30,19 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
     --timeout "$to" --threads 1 --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
   ps=$(sed -n 's/^# proof: .*, \([0-9.]*\) s CPU (.*/\1/p' "$tmp/log")
-  vs=$(awk -v p="${ps:-0}" '{ printf "%.3f", $1 + $2 - p }' "$tmp/cpu")
+  # /usr/bin/time puts "Command exited with non-zero status N" before the
+  # times when verify exits non-zero (no proof written): read the last line
+  vs=$(tail -n 1 "$tmp/cpu" | awk -v p="${ps:-0}" '{ printf "%.3f", $1 + $2 - p }')
   lv=$(sed -n 's/^# proof: [^,]*, \([0-9]*\) leaves.*/\1/p' "$tmp/log")
   by=$(sed -n 's/^# proof: .*, \([0-9]*\) bytes.*/\1/p' "$tmp/log")
   cs=""; ck_res=none
   if [ "$ans" = unsat ] && [ -f "$tmp/p" ]; then
     ck_res=$(OMP_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/cpu2" "$ck" "$root/$net" "$root/$prop" "$tmp/p" | head -n 1 | cut -d: -f1)
-    cs=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/cpu2")
+    cs=$(tail -n 1 "$tmp/cpu2" | awk '{ printf "%.3f", $1 + $2 }')
   elif [ "$ans" = unsat ]; then ck_res="none: $(head -n 1 "$tmp/err" | tr ',' ';')"
   fi
   echo "$(basename "$net" .onnx)+$(basename "$prop" .vnnlib),$ans,${vs:-},${ps:-},${lv:-},${by:-},$cs,$ck_res" | tee -a "$out.tmp"
 done
 mv "$out.tmp" "$out"
-awk -F, 'NR > 1 && $2 == "unsat" { n++; v += $3; p += $4; c += $7; b += $6; if ($8 == "valid") ok++; if ($7 > 3 * ($3 + $4)) slow++ }
-  END { printf "%d unsat, %d with a valid proof; CPU: verify %.1f s, proof %.1f s, check %.1f s in total; %.1f MB of proofs; %d checks over 3x verify+proof\n", n, ok, v, p, c, b / 1e6, slow }' "$out"
+awk -F, 'NR > 1 && $2 == "unsat" { n++; v += $3; p += $4; c += $7; b += $6; if ($8 == "valid") ok++; if ($7 > 3 * ($3 + $4)) slow++; if ($8 == "valid" && $7 > 3 * $3) slowv++ }
+  END { printf "%d unsat, %d with a valid proof; CPU: verify %.1f s, proof %.1f s, check %.1f s in total (check/verify %.2f); %.1f MB of proofs; %d checks over 3x verify+proof, %d over 3x verify alone\n", n, ok, v, p, c, (v > 0 ? c / v : 0), b / 1e6, slow, slowv }' "$out"

@@ -16,6 +16,12 @@
 
 typedef struct pbox { double *lo, *hi; int depth; } pbox;
 
+/* Dimensions tried per split (strong branching): each candidate's two halves
+   get a CROWN pass, and the split whose worse half is closest to refuted
+   wins.  Fewer leaves mean fewer exact leaf tests, for the emitter and for
+   the checker alike (bench/RESULTS_vnncomp.md). */
+#define LOOKAHEAD 3
+
 typedef struct emit {
   const cb_net *net;
   const vnn_spec *spec;
@@ -25,6 +31,10 @@ typedef struct emit {
   double *C, *lb, *lin, *row;   /* rows of the box (q x ny), their lower bounds, one row's input coefficients */
   long *pick;                   /* per conjunction: the refuting row */
   unsigned char *use;
+  int cand[LOOKAHEAD], ncand;   /* choose_dim's candidate dimensions, best first */
+  int look;                     /* 1: strong branching (the first attempt), 0: choose_dim's rule alone */
+  int wide;                     /* ... its widest dimension relative to the root box, and that ratio */
+  double bw;
   double t0, c0, timeout;
   int max_depth;
   proof_emit_stats *st;
@@ -98,6 +108,26 @@ static int choose_dim(emit *E, const pbox *x, const double *root_lo, const doubl
     double rb = root_hi[best] > root_lo[best] ? (x->hi[best] - x->lo[best]) / (root_hi[best] - root_lo[best]) : 0;
     *dim = bs <= 0 || bw > 16 * rb ? wide : best;
   }
+  /* the runners-up by |coefficient| x width, for the lookahead (E->cand);
+     none when the widest dimension is forced (every one must shrink) */
+  E->ncand = 0;
+  E->cand[E->ncand++] = *dim;
+  E->wide = wide;
+  E->bw = bw;
+  if (*dim != best) return CB_OK;
+  for (int t = 0; t < LOOKAHEAD && E->ncand < LOOKAHEAD; t++) {
+    int arg = -1;
+    double v = 0;
+    for (size_t k = 0; k < nx; k++) {
+      double w = x->hi[k] - x->lo[k], sc = fabs(E->lin[k]) * w;
+      int dup = 0;
+      if (!(w > 0) || x->lo[k] + 0.5 * w <= x->lo[k] || x->lo[k] + 0.5 * w >= x->hi[k]) continue;
+      for (int c = 0; c < E->ncand; c++) dup |= E->cand[c] == (int)k;
+      if (!dup && sc > v) { v = sc; arg = (int)k; }
+    }
+    if (arg < 0) break;
+    E->cand[E->ncand++] = arg;
+  }
   return CB_OK;
 }
 
@@ -106,11 +136,11 @@ static int choose_dim(emit *E, const pbox *x, const double *root_lo, const doubl
    sum: a guess in double that the exact test confirms); else *worst = the
    row to branch on. */
 static int crown_box(emit *E, size_t b, const size_t *row0, const size_t *sum0, size_t q, const pbox *x, int *refuted,
-                     size_t *worst, cb_error *err)
+                     size_t *worst, double *wmin, cb_error *err)
 {
   const vnn_box *B = &E->spec->box[b];
   int rc;
-  double wm = -HUGE_VAL;
+  double wm = -HUGE_VAL, all = HUGE_VAL;
   E->ws->set.lo = x->lo; E->ws->set.hi = x->hi;
   if ((rc = bounds_run(E->ws, CB_CROWN, err)) != CB_OK || (rc = bounds_spec(E->ws, E->C, q, E->lb, NULL, err)) != CB_OK) return rc;
   *refuted = 1;
@@ -126,11 +156,13 @@ static int crown_box(emit *E, size_t b, const size_t *row0, const size_t *sum0, 
       if (g > m || isnan(m)) { m = g; mr = row0[c] + r; }
     }
     if (sum0[c] != (size_t)-1 && E->lb[sum0[c]] - bs > 0) m = E->lb[sum0[c]] - bs;
+    if (!(m >= all)) all = isnan(m) ? -HUGE_VAL : m;
     if (!(m > 0)) {
       if (*refuted || m > wm) { wm = m; *worst = mr; }
       *refuted = 0;
     }
   }
+  if (wmin) *wmin = all;
   return CB_OK;
 }
 
@@ -170,7 +202,7 @@ static int emit_box(emit *E, size_t b, cb_error *err)
     memcpy(x->lo, st[top].lo, 2 * nx * sizeof *mem);
     x->depth = st[top].depth;
     if (cpu_s() - E->c0 > E->timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", E->timeout); break; }
-    if ((rc = crown_box(E, b, row0, sum0, q, x, &refuted, &worst, err)) != CB_OK) break;
+    if ((rc = crown_box(E, b, row0, sum0, q, x, &refuted, &worst, NULL, err)) != CB_OK) break;
     if (refuted) {
       int ok = pchk_leaf_auto(E->P, b, x->lo, x->hi, NULL, 0, NULL, E->pick);
       if (ok < 0) { rc = cb_error_set(err, ok, "out of memory"); break; }
@@ -180,6 +212,27 @@ static int emit_box(emit *E, size_t b, cb_error *err)
     if (leaf) { write_leaf(E, b); continue; }
     if (x->depth >= E->max_depth) { rc = cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth); break; }
     if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) break;
+    if (E->ncand > 1 && E->look) {   /* strong branching over the candidates: the top slots of the stack as scratch */
+      pbox *h = &st[top];
+      double bestv = -HUGE_VAL;
+      size_t wk;
+      for (int c = 0; c < E->ncand && rc == CB_OK; c++) {
+        int d = E->cand[c], rf;
+        double mid = x->lo[d] + 0.5 * (x->hi[d] - x->lo[d]), v = 0, m;
+        for (int side = 0; side < 2 && rc == CB_OK; side++) {
+          memcpy(h->lo, x->lo, 2 * nx * sizeof *mem);
+          if (side) h->lo[d] = mid; else h->hi[d] = mid;
+          rc = crown_box(E, b, row0, sum0, q, h, &rf, &wk, &m, err);
+          v += fmax(fmin(m, 0), -1e300);   /* a refuted half counts as 0 */
+        }
+        if (rc == CB_OK && v > bestv) { bestv = v; dim = d; }
+      }
+      if (rc != CB_OK) break;
+      {   /* the widest-dimension rule of choose_dim holds for the chosen one too */
+        double rel = x->hi[dim] - x->lo[dim], rr = B->hi[dim] - B->lo[dim];
+        if (E->bw > 256 * (rr > 0 ? rel / rr : 0)) dim = E->wide;
+      }
+    }
     {
       double mid = x->lo[dim] + 0.5 * (x->hi[dim] - x->lo[dim]);
       pbox *r = &st[top], *l = &st[top + 1];   /* the right half below the left: the left is popped first */
@@ -200,7 +253,7 @@ out:
 }
 
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
-               double timeout, int max_depth, proof_emit_stats *st, cb_error *err)
+               double timeout, int max_depth, int normalised, proof_emit_stats *st, cb_error *err)
 {
   emit E = {net, spec};
   cb_bnet bn;
@@ -233,9 +286,22 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   root.hi = spec->n_box ? spec->box[0].hi : NULL;
   if (spec->n_box && !(E.ws = ws_new(&bn, &root, err))) { rc = err->status ? err->status : CB_ENOMEM; goto out; }
   snprintf(tmp, strlen(out) + 16, "%s.tmp%ld", out, (long)getpid());
-  if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
-  fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\nboxes %zu\n", PROOF_VERSION, hn, hp, spec->n_box);
-  for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
+  /* two attempts: strong branching within half the CPU budget (smaller
+     trees, cheaper to check), then, if it runs out of time or depth,
+     choose_dim's rule alone within what is left */
+  for (int att = 0; att < 2; att++) {
+    double used = cpu_s() - E.c0;
+    if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
+    fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
+            normalised ? "normalized" : "raw", spec->n_box);
+    E.look = att == 0;
+    E.timeout = att == 0 ? 0.5 * timeout : timeout;
+    memset(st, 0, sizeof *st);
+    rc = CB_OK;
+    for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
+    if (att == 0 && (rc == CB_ELIMIT || rc == CB_EVALUE) && used < timeout) { fclose(E.f); E.f = NULL; memset(err, 0, sizeof *err); continue; }
+    break;
+  }
   if (rc == CB_OK) fprintf(E.f, "end\n");
   if (rc == CB_OK) st->bytes = ftell(E.f);
   if (fclose(E.f) != 0 && rc == CB_OK) rc = cb_error_set(err, CB_EIO, "%s: write error", out);

@@ -7,9 +7,10 @@
 ** splitting alone: each box is bounded by CROWN (bounds/), a box whose rows
 ** refute every output conjunction is confirmed by the checker's own exact
 ** leaf test (pchk_leaf_auto) before it becomes a leaf, so a written proof
-** checks by construction; otherwise the box is halved along the input with
-** the largest |CROWN coefficient| x width (the widest, relative to the root
-** box, when that is 16 times wider).  The verifier's own tree is not reused:
+** checks by construction; otherwise the box is halved along an input chosen
+** by strong branching (LOOKAHEAD candidates by |CROWN coefficient| x width,
+** each half bounded by CROWN; the widest input relative to the root box when
+** it lags far behind).  The verifier's own tree is not reused:
 ** its leaves are closed by LPs, alpha-CROWN, ReLU splits with LP-tightened
 ** boxes and parents' node boxes, which the checker does not re-derive.
 */
@@ -31,10 +32,12 @@ typedef struct proof_emit_stats {
 /* Writes the proof of `unsat` for net and spec (read from net_path and
    prop_path, whose SHA-256 go into the header) to out, atomically (a
    temporary file renamed; nothing is left on error).  timeout: CPU
-   seconds of the process (CB_ELIMIT past it); max_depth: deepest split on a path.  CB_EUNSUP when
+   seconds of the process (CB_ELIMIT past it); max_depth: deepest split on a path; normalised: the
+   net was loaded with --input-space normalized (recorded in the header,
+   the checker applies it).  CB_EUNSUP when
    the checker does not take the net, CB_EVALUE when a box cannot be refuted
    down to max_depth (the property may be sat, or need ReLU splits). */
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
-               double timeout, int max_depth, proof_emit_stats *st, cb_error *err);
+               double timeout, int max_depth, int normalised, proof_emit_stats *st, cb_error *err);
 
 #endif

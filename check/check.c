@@ -23,6 +23,7 @@
 
 static const char *usage =
   "usage: cerbere check NET PROP.vnnlib PROOF [--ignore-hash] [--input-space raw|normalized]\n"
+  "       cerbere check NET DIR/certificates.json [--data FILE]\n"
   "\n"
   "Checks a proof written by 'cerbere verify NET PROP --proof PROOF' (docs/proof-format.md):\n"
   "every leaf of its branch-and-bound tree refutes every output conjunction of the\n"
@@ -33,11 +34,19 @@ static const char *usage =
   "\n"
   "  --ignore-hash    check against NET and PROP even when their SHA-256 differ from\n"
   "                   the proof's header (the verdict is then about these files)\n"
-  "  --input-space S  as for verify (NNet files whose header normalises inputs)\n"
+  "  --input-space S  as for verify (NNet files whose header normalises inputs): only\n"
+  "                   for version-1 proofs; version 2 records it in its header, and an\n"
+  "                   --input-space that disagrees with the header is a usage error\n"
+  "\n"
+  "The second form checks the per-sample proofs of 'cerbere certify --proof' (L-inf):\n"
+  "each proved sample's row and label are re-read from the data (the file the\n"
+  "certificates name, or --data FILE), its set from the certificate's eps and clip box;\n"
+  "its property file must contain that set and state every margin, and its proof must\n"
+  "check valid.  Prints 'valid' or 'invalid: sample row N: reason'.\n"
   "\n"
   "exit codes: 0 valid, 1 invalid, 2 usage error, 3 input error.\n";
 
-static char *read_file(const char *path, size_t *len, cb_error *err)
+char *check_read_file(const char *path, size_t *len, cb_error *err)
 {
   FILE *f = fopen(path, "rb");
   char *s = NULL;
@@ -69,8 +78,8 @@ static double now_s(clockid_t c)
 
 int check_main(int argc, char **argv)
 {
-  const char *pos[3] = {NULL, NULL, NULL};
-  int np = 0, ignore_hash = 0, normalised = 0, code = 3, rc;
+  const char *pos[3] = {NULL, NULL, NULL}, *data = NULL;
+  int np = 0, ignore_hash = 0, normalised = 0, space_given = 0, code = 3, rc;
   cb_net *net = NULL;
   vnn_spec *spec = NULL;
   proof *pf = NULL;
@@ -83,17 +92,32 @@ int check_main(int argc, char **argv)
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(usage, stdout); return 0; }
     if (!strcmp(argv[i], "--ignore-hash")) ignore_hash = 1;
+    else if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
     else if (!strcmp(argv[i], "--input-space") && i + 1 < argc && (!strcmp(argv[i + 1], "raw") || !strcmp(argv[i + 1], "normalized")))
-      normalised = !strcmp(argv[++i], "normalized");
+      normalised = !strcmp(argv[++i], "normalized"), space_given = 1;
     else if (argv[i][0] == '-' || np == 3) { fprintf(stderr, "cerbere check: bad argument '%s'\n%s", argv[i], usage); return 2; }
     else pos[np++] = argv[i];
   }
+  if (np == 2 && strlen(pos[1]) > 5 && !strcmp(pos[1] + strlen(pos[1]) - 5, ".json")) {
+    if (ignore_hash || space_given) { fprintf(stderr, "cerbere check: --ignore-hash and --input-space are for a proof of a property\n"); return 2; }
+    return check_certs(pos[0], pos[1], data);
+  }
+  if (data) { fprintf(stderr, "cerbere check: --data is for certificates.json\n%s", usage); return 2; }
   if (np != 3) { fputs(usage, stderr); return 2; }
+  if (!(text = check_read_file(pos[2], &len, &err))) { fprintf(stderr, "cerbere check: %s\n", err.msg); goto out; }
+  if (proof_parse(text, len, &pf, &err) != CB_OK) { printf("invalid: %s: %s\n", pos[2], err.msg); code = 1; goto out; }
+  if (pf->input_space >= 0) {   /* version 2: the header says which function the proof is about */
+    if (space_given && normalised != pf->input_space) {
+      fprintf(stderr, "cerbere check: --input-space %s, but %s records input-space %s\n", normalised ? "normalized" : "raw", pos[2],
+              pf->input_space ? "normalized" : "raw");
+      code = 2;
+      goto out;
+    }
+    normalised = pf->input_space;
+  }
   if ((rc = cb_net_load(pos[0], &net, &err)) != CB_OK || (normalised && (rc = nnet_inputs_normalised(net, &err)) != CB_OK) ||
-      (rc = vnn_parse(pos[1], &spec, &err)) != CB_OK || !(text = read_file(pos[2], &len, &err)) ||
-      (rc = proof_parse(text, len, &pf, &err)) != CB_OK) {
-    if (pf == NULL && text) fprintf(stdout, "invalid: %s: %s\n", pos[2], err.msg), code = 1;
-    else fprintf(stderr, "cerbere check: %s\n", err.msg);
+      (rc = vnn_parse(pos[1], &spec, &err)) != CB_OK) {
+    fprintf(stderr, "cerbere check: %s\n", err.msg);
     goto out;
   }
   if (!proof_sha256_file(pos[0], hn) || !proof_sha256_file(pos[1], hp)) { fprintf(stderr, "cerbere check: cannot hash the inputs\n"); goto out; }

@@ -11,6 +11,8 @@
 #include "cert_run.h"
 #include "exact.h"
 #include "linalg.h"
+#include "proof_emit.h"
+#include "proofchk.h"
 #include "report.h"
 #include "report_doc.h"
 
@@ -277,6 +279,56 @@ static int export_vnnlib(const certify_opts *o, const batch *b, const cb_certifi
   return CB_OK;
 }
 
+/* --proof: for every verified row, DIR/proofs/row_<index>.vnnlib (its
+   property, cert_sample_spec's box and rows) and row_<index>.proof (the
+   emitter of verify --proof, within the bab budget or 30 s of CPU); the
+   sample gains "proof": {"file", "property", "leaves"} or {"error"}.  *np
+   counts the proofs, *nv the verified rows. */
+static int write_proofs(const certify_opts *o, const batch *b, const cb_certifier *c, cJSON *const *done, int *np, int *nv, cb_error *err)
+{
+  char dir[4096], vp[4200], pp[4200], note[512];
+  int rc;
+  *np = *nv = 0;
+  snprintf(dir, sizeof dir, "%s/proofs", o->out);
+  if ((rc = report_prepare_dir(dir, err)) != CB_OK) return rc;
+  for (size_t k = 0; k < b->n; k++) {
+    cJSON *s = done[k], *pj;
+    vnn_spec *sp = NULL;
+    proof_emit_stats st;
+    cb_error e2 = {0};
+    FILE *f;
+    size_t row = b->r0 + k;
+    if (!s || strcmp(cJSON_GetObjectItem(s, "verdict")->valuestring, "verified")) continue;
+    (*nv)++;
+    if ((rc = cert_sample_spec(c, batch_x(b, k), batch_label(b, k), &sp, err)) != CB_OK) return rc;
+    snprintf(vp, sizeof vp, "%s/row_%zu.vnnlib", dir, row);
+    snprintf(pp, sizeof pp, "%s/row_%zu.proof", dir, row);
+    snprintf(note, sizeof note, "cerbere certify %s --data %s --proof: row %zu, label %d, Linf eps %.17g; its proof: row_%zu.proof\n"
+             "The asserts describe a counterexample (some Y_j, j != label, >= Y_label on the row's box, rounded outward).",
+             o->net, o->data, row, batch_label(b, k), o->co.eps, row);
+    if (!(f = fopen(vp, "w"))) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: cannot write", vp); }
+    rc = vnn_write(f, sp, note);
+    if (fclose(f) != 0 || rc != CB_OK) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: write failed", vp); }
+    pj = cJSON_CreateObject();
+    rc = proof_emit(b->net, sp, o->net, vp, pp, o->co.bab_timeout > 0 ? o->co.bab_timeout : 30, 64, 0, &st, &e2);
+    vnn_free(sp);
+    if (rc == CB_OK) {
+      snprintf(vp, sizeof vp, "proofs/row_%zu.vnnlib", row);
+      snprintf(pp, sizeof pp, "proofs/row_%zu.proof", row);
+      cJSON_AddStringToObject(pj, "file", pp);
+      cJSON_AddStringToObject(pj, "property", vp);
+      cJSON_AddNumberToObject(pj, "leaves", (double)st.leaves);
+      (*np)++;
+    } else {
+      if (rc == CB_ENOMEM || rc == CB_EIO) { cJSON_Delete(pj); return cb_error_set(err, rc, "%s", e2.msg); }
+      remove(vp);
+      cJSON_AddStringToObject(pj, "error", e2.msg);
+    }
+    cJSON_AddItemToObject(s, "proof", pj);
+  }
+  return CB_OK;
+}
+
 double certify_now(void)
 {
   struct timespec t;
@@ -333,6 +385,23 @@ int certify_setup(certify_run *R, const certify_opts *o, int writer, int threads
     if (!R->c) return err->status;
     R->o_eff = *o;   /* the summary line's view of the threat model */
     R->o_eff.co = co;
+  }
+  if (o->proof) {   /* what the checker cannot re-derive is refused before any work */
+    cJSON *top = batch_json_top(&R->b, "certify");
+    int nm = cJSON_GetObjectItem(top, "normalisation") != NULL;
+    cJSON_Delete(top);
+    if (R->b.box_lo || R->b.eps_w || R->b.target >= 0 || nm)
+      return cb_error_set(err, CB_EUSAGE, "--proof: per-sample proofs are of the plain L-inf ball (with --clip); not with %s",
+                          R->b.box_lo ? "--box" : R->b.eps_w ? "--eps-per-feature" : R->b.target >= 0 ? "--target" : "--mean/--std");
+    if (R->b.n) {
+      vnn_spec *sp = NULL;
+      pchk *P = NULL;
+      if ((rc = cert_sample_spec(R->c, batch_x(&R->b, 0), batch_label(&R->b, 0), &sp, err)) != CB_OK) return rc;
+      rc = pchk_new(R->b.net, sp, &P, err);
+      pchk_free(P);
+      vnn_free(sp);
+      if (rc != CB_OK) return cb_error_set(err, rc, "--proof: %s", err->msg);
+    }
   }
   R->set = settings_json(o, &R->b, certifier_methods(R->c), R->b.r0, R->b.r1);
   R->set_s = cJSON_PrintUnformatted(R->set);
@@ -392,6 +461,18 @@ int certify_finish(certify_run *R, cb_error *err)
     int nx;
     if ((rc = export_vnnlib(o, &R->b, R->c, R->done, &nx, err)) != CB_OK) goto out;
     printf("  %-20s %d file%s in %s\n", "exported VNNLIB", nx, nx == 1 ? "" : "s", o->export_dir);
+  }
+  if (o->proof) {
+    int np, nv;
+    char cmd[8300];
+    cJSON *pr;
+    if ((rc = write_proofs(o, &R->b, R->c, R->done, &np, &nv, err)) != CB_OK) goto out;
+    snprintf(cmd, sizeof cmd, "cerbere check %s %s/certificates.json", o->net, o->out);
+    pr = cJSON_AddObjectToObject(top, "proofs");
+    cJSON_AddNumberToObject(pr, "verified", nv);
+    cJSON_AddNumberToObject(pr, "with_proof", np);
+    cJSON_AddStringToObject(pr, "recheck", cmd);
+    printf("  %-20s %d of %d verified rows carry a proof (%s/proofs); re-check them all: %s\n", "proofs", np, nv, o->out, cmd);
   }
   samples = cJSON_AddArrayToObject(top, "samples");
   for (size_t k = 0; k < R->b.n; k++) if (R->done[k]) { cJSON_AddItemToArray(samples, R->done[k]); R->done[k] = NULL; }

@@ -34,6 +34,7 @@ typedef struct certify_opts {
   long r0, r1;              /* --rows A:B; r1 < 0: to the last row */
   long shard_i, shard_n;    /* --shard I/N; shard_n 0: no sharding */
   int threads, resume, quiet;
+  int proof;                /* --proof: DIR/proofs/row_<i>.{vnnlib,proof} for every verified row */
 } certify_opts;
 
 /* Parses certify's options (after the command name); 0, -1 after --help,

@@ -31,7 +31,7 @@ static const char *usage =
   "                       [--rows A:B] [--shard I/N] [--threads N] [--resume] [--json OUT] [--quiet]\n"
   "                       [--max-memory M] [--bab-timeout S] [--export-vnnlib DIR]\n"
   "                       [--box LO HI] [--eps-per-feature FILE] [--target K]\n"
-  "                       [--regression --tol T] [--precision single|double]\n"
+  "                       [--regression --tol T] [--precision single|double] [--proof]\n"
   "\n"
   "For each CSV row (label,x0,...), decides whether the prediction is provably\n"
   "the label over the set S = the ball {x : ||x - row||_p <= E}, intersected\n"
@@ -84,6 +84,13 @@ static const char *usage =
   "                 bab decides what verify decides in 60 s, whatever the load (on 50\n"
   "                 MNIST 256x2 rows: 1-4 s each, one row 34 s); a row it cannot\n"
   "                 close costs the whole budget (bench/RESULTS_certify.md)\n"
+  "  --proof        (L-inf, --out DIR) for every verified row, also write a proof that an\n"
+  "                 independent exact checker validates: DIR/proofs/row_<index>.vnnlib (the\n"
+  "                 row's property, as --export-vnnlib writes it) and row_<index>.proof\n"
+  "                 (as verify --proof, docs/proof-format.md); the sample's \"proof\" names\n"
+  "                 them (or says why none was found).  Re-check every one with\n"
+  "                 'cerbere check NET DIR/certificates.json'.  Dense ReLU nets only; not\n"
+  "                 with --box, --eps-per-feature, --target, --mean/--std\n"
   "  --export-vnnlib DIR  write DIR/row_<index>.vnnlib for every row left unknown: the\n"
   "                 row's property for another verifier (the box of S rounded outward,\n"
   "                 with the clip box; Y_j >= Y_label for each j); for L2/L1 the box is\n"
@@ -162,6 +169,7 @@ static int parse(int argc, char **argv, certify_opts *o)
     if (!strcmp(a, "--radius")) { o->co.radius = 1; continue; }
     if (!strcmp(a, "--regression")) { o->co.regression = 1; continue; }
     if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
+    if (!strcmp(a, "--proof")) { o->proof = 1; continue; }
     if (a[0] == '-' && a[1] == '-' && !v) return report_usage("certify", "%s needs a value", a);
     if (!strcmp(a, "--data")) o->data = v;
     else if (!strcmp(a, "--out")) o->out = v;
@@ -198,6 +206,11 @@ static int parse(int argc, char **argv, certify_opts *o)
   if (!o->out && !o->json) return report_usage("certify", "%s", "missing --out DIR");
   if (o->co.regression != o->have_tol) return report_usage("certify", "%s", "--regression and --tol T go together");
   if (o->co.regression && o->export_dir) return report_usage("certify", "%s", "--export-vnnlib writes class-margin properties, not --regression ones");
+  if (o->proof && !o->out) return report_usage("certify", "%s", "--proof writes its files under --out DIR");
+  if (o->proof && o->co.norm != CB_NORM_INF)
+    return report_usage("certify", "--proof: per-sample proofs are of L-inf balls (boxes) only; the L%s ball's dual norm is not "
+                        "bounded exactly by the checker, use --norm inf", cb_norm_table[o->co.norm].name);
+  if (o->proof && o->co.regression) return report_usage("certify", "%s", "--proof proves class margins, not --regression rows");
   if (!(o->co.bab_timeout > 0)) {   /* --bab-timeout 0: no bab step */
     o->co.methods &= ~(1u << CM_BAB);
     if (o->co.methods == 1u << CM_CLEAN) return report_usage("certify", "%s", "--methods names only bab, which --bab-timeout 0 turns off");

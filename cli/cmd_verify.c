@@ -59,8 +59,9 @@ static const char *usage =
   "                   trusting this search (docs/proof-format.md): a tree of input splits\n"
   "                   searched again after the answer, each leaf refuted by CROWN and\n"
   "                   confirmed exactly; within --timeout S more seconds of CPU.  Dense ReLU nets\n"
-  "                   (AFFINE, SCALE, RESHAPE, ReLU) only; a '# proof:' line says what was\n"
-  "                   written, and a proof that cannot be made is an error (exit 3 or 5)\n"
+  "                   (AFFINE, SCALE, RESHAPE, ReLU) only; the proof records --input-space;\n"
+  "                   '# proof:' lines say what was written and the one command that\n"
+  "                   re-checks it; a proof that cannot be made is an error (exit 3 or 5)\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
   "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
   "                   the beta-CROWN search ran,\n"
@@ -414,12 +415,13 @@ int cmd_verify(int argc, char **argv)
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
   if (o.proof && r.answer == V_VERIFIED && code == 0) {
     proof_emit_stats ps;
-    if (proof_emit(net, spec, o.net, o.prop, o.proof, o.v.timeout, 64, &ps, &err) != CB_OK) {
+    if (proof_emit(net, spec, o.net, o.prop, o.proof, o.v.timeout, 64, o.normalised, &ps, &err) != CB_OK) {
       fprintf(stderr, "cerbere verify: --proof: no proof written: %s\n", err.msg);
       code = err.status == CB_ELIMIT ? EXIT_LIMIT : err.status == CB_ENOMEM || err.status == CB_EIO ? EXIT_INTERNAL : EXIT_INPUT;
     } else
       printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test)\n",
-             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected);
+             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected),
+      printf("# the unsat verdict carries this proof; re-check it independently: cerbere check %s %s %s\n", o.net, o.prop, o.proof);
   }
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);
   if (dist.ranks > 1)

@@ -285,6 +285,8 @@ int report_write_run(const char *dir, const char *command, const cb_net *net, co
   if (lipschitz) cJSON_AddItemToObject(run, "lipschitz", lipschitz);
   else cJSON_AddNullToObject(run, "lipschitz");
   cJSON_AddItemToObject(run, "samples", cJSON_Duplicate(cJSON_GetObjectItem(top, "samples"), 1));
+  if (cJSON_GetObjectItem(top, "proofs"))   /* certify --proof: how many verdicts carry a proof, the re-check command */
+    cJSON_AddItemToObject(run, "proofs", cJSON_Duplicate(cJSON_GetObjectItem(top, "proofs"), 1));
   {   /* when and where: the date goes with the timings (it differs between identical runs) */
     char when[32], host[256] = "unknown", cwd[4096] = "";
     time_t now = time(NULL);

@@ -273,7 +273,17 @@ static void run_section(sb *b, const cJSON *run, int id)
   put(b, "<div class=card>falsified<b class=falsified>%d</b>counterexample checked</div>", (int)num(sum, "n_falsified"));
   put(b, "<div class=card>unknown<b class=unknown>%d</b>&nbsp;</div>", (int)num(sum, "n_unknown"));
   if (cJSON_IsNumber(get(sum, "median_certified_radius"))) { put(b, "<div class=card>median certified radius<b>"); pnum(b, num(sum, "median_certified_radius")); put(b, "</b>&nbsp;</div>"); }
+  if (cJSON_IsObject(get(run, "proofs")))   /* certify --proof */
+    put(b, "<div class=card>proofs<b class=verified>%d</b>of %d verified</div>", (int)num(get(run, "proofs"), "with_proof"),
+        (int)num(get(run, "proofs"), "verified"));
   put(b, "</div>");
+  if (cJSON_IsObject(get(run, "proofs"))) {
+    put(b, "<p>%d of the %d <span class=verified>verified</span> samples carry a proof (each sample's <code>proof</code> in "
+        "certificates.json), which an independent exact checker re-checks; all of them with one command: <code>",
+        (int)num(get(run, "proofs"), "with_proof"), (int)num(get(run, "proofs"), "verified"));
+    esc(b, str(get(run, "proofs"), "recheck"));
+    put(b, "</code></p>");
+  }
   put(b, "<p class=muted>network ");
   esc(b, str(net, "file")); put(b, " (sha256 %s, %d parameters, input ", str(net, "sha256"), (int)num(net, "parameters"));
   { char *t = cJSON_PrintUnformatted(get(net, "input_shape")); esc(b, t); cJSON_free(t); }

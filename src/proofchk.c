@@ -119,6 +119,12 @@ typedef struct pnode {    /* one node, parameters split into mantissas once */
   int64_t *bi;            /* AFFINE: the biases on their grid 2^Fb (0: off it, added exactly) */
   long Fb;
   signed char *sign;      /* a node feeding a ReLU: the leaf's split per entry (0: none) */
+  /* per leaf, made at first use once the node's bounds are final (see lo_grid, relu_table): */
+  int64_t *L;             /* lo_j rounded down to the grid 2^H (|L_j| <= 2^41) */
+  long H;
+  int64_t *S, *T;         /* ReLU node: upper slope S_j 2^-30 and intercept t_j <= T_j 2^Gt (T_j < 2^62) */
+  long Gt;
+  int lo_ok, tab_ok;
 } pnode;
 
 struct pchk {
@@ -221,6 +227,9 @@ static int prep_node(pchk *P, int i)
     if (grid_of(q, q->W, nd->size, 1) != CB_OK) return CB_ENOMEM;
   }
   if (i + 1 < P->net->n && P->net->node[i + 1].kind == CB_ACT && !(q->sign = cb_calloc(nd->size + 1, 1))) return CB_ENOMEM;
+  if (!(q->L = cb_calloc(nd->size + 1, sizeof *q->L))) return CB_ENOMEM;
+  if (nd->kind == CB_ACT && (!(q->S = cb_calloc(nd->size + 1, sizeof *q->S)) || !(q->T = cb_calloc(nd->size + 1, sizeof *q->T))))
+    return CB_ENOMEM;
   if (!(P->lo[i] = cb_alloc((nd->size + 1) * sizeof(double))) || !(P->hi[i] = cb_alloc((nd->size + 1) * sizeof(double)))) return CB_ENOMEM;
   if (nd->size > P->maxn) P->maxn = nd->size;
   return ok ? CB_OK : CB_EVALUE;
@@ -267,6 +276,7 @@ void pchk_free(pchk *P)
   for (int i = 0; P->pn && i < P->net->n; i++) {
     cb_free(P->pn[i].W); cb_free(P->pn[i].b); cb_free(P->pn[i].sign);
     cb_free(P->pn[i].Wi); cb_free(P->pn[i].so); cb_free(P->pn[i].sj); cb_free(P->pn[i].bi);
+    cb_free(P->pn[i].L); cb_free(P->pn[i].S); cb_free(P->pn[i].T);
     if (P->lo) cb_free(P->lo[i]);
     if (P->hi) cb_free(P->hi[i]);
   }
@@ -326,14 +336,35 @@ static int bits128(i128 a)
   return h ? 128 - __builtin_clzl(h) : l ? 64 - __builtin_clzl(l) : 0;
 }
 
-/* P->v (n entries, 2^G) over the box [lo, hi] -> P->ci 2^E, residual to
+/* Node k's lower bounds on the grid 2^H, rounded down: L_j 2^H <= lo_j,
+   |L_j| <= 2^41 (H 40 bits below the largest |lo_j|). */
+static void lo_grid(pchk *P, int k)
+{
+  pnode *q = &P->pn[k];
+  const double *lo = P->lo[k];
+  size_t n = P->net->node[k].size;
+  int top = INT_MIN, e;
+  for (size_t j = 0; j < n; j++) if (lo[j] < 0) { frexp(lo[j], &e); if (e > top) top = e; }
+  q->H = top == INT_MIN ? 0 : (long)top - 40;
+  for (size_t j = 0; j < n; j++) {
+    q->L[j] = lo[j] < 0 ? (int64_t)floor(ldexp(lo[j], (int)-q->H)) : 0;
+    if (lo[j] < 0 && q->L[j] == 0) q->L[j] = -1;     /* ldexp into the subnormals may round to -0: floor is <= -1 */
+  }
+  q->lo_ok = 1;
+}
+
+/* P->v (n entries, 2^G) over node k's box [lo, hi] -> P->ci 2^E, residual to
    cst: v_j = q 2^s + r, q = floor (r >= 0) when lo_j >= 0 and ceil (r <= 0)
    when hi_j <= 0, so that r x_j >= 0 on the box and is dropped; an entry
-   whose box holds 0 inside adds r 2^G lo_j (floor), exactly. */
-static void renorm(pchk *P, size_t n, long G, const double *lo, const double *hi, dy *cst)
+   whose box holds 0 inside adds r 2^G lo_j (floor) >= r 2^G L_j 2^H: these
+   terms (each <= 0, |r| < 2^74, |L_j| <= 2^41) are summed in 128 bits for
+   n < 4096 entries, else added one by one exactly. */
+static void renorm(pchk *P, size_t n, long G, int k, dy *cst)
 {
-  int B, sh;
-  i128 all = 0;
+  const double *lo = P->lo[k], *hi = P->hi[k];
+  pnode *nk = &P->pn[k];
+  int B, sh, small = n < 4096;
+  i128 all = 0, res = 0;
   for (size_t j = 0; j < n; j++) all |= P->v[j] < 0 ? -P->v[j] : P->v[j];   /* |v_j| < 2^127: no overflow */
   B = bits128(all);
   sh = B > 53 ? B - 53 : 0;
@@ -343,7 +374,10 @@ static void renorm(pchk *P, size_t n, long G, const double *lo, const double *hi
     q = P->v[j] >= 0 ? P->v[j] >> sh : -((-P->v[j] - 1) >> sh) - 1;   /* floor(v / 2^s), no shift of a negative */
     r = P->v[j] - q * ((i128)1 << sh);
     if (r && hi[j] <= 0) { q += 1; r = 0; }           /* ceil: r - 2^s <= 0 */
-    else if (r && lo[j] < 0) {
+    else if (r && lo[j] < 0 && small) {
+      if (!nk->lo_ok) lo_grid(P, k);
+      res += r * (i128)nk->L[j];
+    } else if (r && lo[j] < 0) {
       dd l = dd_of(lo[j]);
       dy_zero(&P->acc2);
       add_i128(P, &P->acc2, r, 0);
@@ -354,6 +388,7 @@ static void renorm(pchk *P, size_t n, long G, const double *lo, const double *hi
     }
     P->ci[j] = (int64_t)q;
   }
+  if (res) add_i128(P, cst, res, G + nk->H);
   P->E = G + sh;
 }
 
@@ -379,7 +414,7 @@ static void back_affine(pchk *P, int i, dy *cst)
     dd w = q->W[q->so[k]];
     if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
   }
-  renorm(P, q->in, P->E + q->F, lo, hi, cst);
+  renorm(P, q->in, P->E + q->F, i - 1, cst);
 }
 
 /* SCALE node i: y = a x + b elementwise, the same on its diagonal grid. */
@@ -397,43 +432,81 @@ static void back_scale(pchk *P, int i, dy *cst)
     dd w = q->W[j];
     if (c) add_cwx(P, cst, c, P->E, w, (c > 0) == (w.m > 0) ? lo[j] : hi[j]);
   }
-  renorm(P, q->out, P->E + q->F, lo, hi, cst);
+  renorm(P, q->out, P->E + q->F, i - 1, cst);
 }
 
-/* ReLU node i over node i-1's box [l, u] (the lines of the header; the
-   upper slope is s = S 2^-30, S = floor(2^30 u / (u - l)) in [0, 2^30]). */
-static void back_relu(pchk *P, int i, dy *cst)
+/* ReLU node i's upper lines over node i-1's box [l, u], l < 0 < u (the
+   lines of the header): slope S_j 2^-30, S_j = floor(2^30 u / (u - l)) in
+   [0, 2^30], and intercept t_j = max(-s l, u - s u) >= 0 computed exactly,
+   then rounded up to T_j 2^Gt (62 bits below the largest): the line
+   y <= s x + T_j 2^Gt lies above y <= s x + t_j, so it is valid too. */
+static void relu_table(pchk *P, int i)
 {
+  pnode *q = &P->pn[i];
   const double *l = P->lo[i - 1], *u = P->hi[i - 1];
-  for (size_t j = 0; j < P->net->node[i].size; j++) {
-    int64_t c = P->ci[j];
-    if (!c || u[j] <= 0) { P->v[j] = 0; continue; }
-    if (l[j] >= 0 || (c > 0 && u[j] > -l[j])) { P->v[j] = (i128)c * ((i128)1 << 30); continue; }
-    if (c > 0) { P->v[j] = 0; continue; }
+  size_t n = P->net->node[i].size;
+  long top = LONG_MIN;
+  dy *t = P->c1;          /* scratch: the exact intercepts (c1 holds maxn dyadics, unused here) */
+  dy w;
+  dy_init(&w);
+  for (size_t j = 0; j < n; j++) {
+    dy_zero(&t[j]);
+    q->S[j] = 0;
+    if (!(l[j] < 0 && u[j] > 0)) continue;
     {
       double sl = floor(ldexp(u[j] / (u[j] - l[j]), 30));
       int64_t S = sl >= 0 && sl <= 1073741824.0 ? (int64_t)sl : 1073741824;
       dd sd = {S, -30};
-      dy w;
-      dy_init(&w);
-      dy_set_d(&P->acc2, l[j]);
-      dy_mul_dd(&P->acc2, &P->acc2, sd);
-      mpz_neg(P->acc2.m, P->acc2.m);                  /* -s l */
+      q->S[j] = S;
+      dy_set_d(&t[j], l[j]);
+      dy_mul_dd(&t[j], &t[j], sd);
+      mpz_neg(t[j].m, t[j].m);                        /* -s l */
       dy_set_d(&P->p, u[j]);
       dy_mul_dd(&P->p, &P->p, sd);
       mpz_neg(P->p.m, P->p.m);
       dy_set_d(&w, u[j]);
       dy_add(&w, &w, &P->p, P->t);                    /* u - s u */
-      if (dy_cmp(&w, &P->acc2, P->t) > 0) dy_set(&P->acc2, &w);
-      mpz_mul_si(P->acc2.m, P->acc2.m, c);            /* c 2^E t */
-      P->acc2.e += P->E;
-      dy_add(cst, cst, &P->acc2, P->t);
-      dy_zero(&P->acc2);
-      dy_clear(&w);
-      P->v[j] = (i128)c * S;
+      if (dy_cmp(&w, &t[j], P->t) > 0) dy_set(&t[j], &w);
+      if (mpz_sgn(t[j].m)) {
+        long b = t[j].e + (long)mpz_sizeinbase(t[j].m, 2);
+        if (b > top) top = b;
+      }
     }
   }
-  renorm(P, P->net->node[i].size, P->E - 30, l, u, cst);
+  q->Gt = top == LONG_MIN ? 0 : top - 62;
+  for (size_t j = 0; j < n; j++) {
+    q->T[j] = 0;
+    if (!mpz_sgn(t[j].m)) continue;
+    if (t[j].e >= q->Gt) mpz_mul_2exp(P->t, t[j].m, (mp_bitcnt_t)(t[j].e - q->Gt));
+    else mpz_cdiv_q_2exp(P->t, t[j].m, (mp_bitcnt_t)(q->Gt - t[j].e));   /* rounded up */
+    q->T[j] = mpz_get_si(P->t);
+  }
+  dy_clear(&w);
+  q->tab_ok = 1;
+}
+
+/* ReLU node i over node i-1's box [l, u]: lower line y >= a x (a = 1 if
+   u > -l else 0) for c_j > 0, the upper line of relu_table for c_j < 0
+   (c_j T_j summed in 128 bits: each <= 0, |c_j T_j| < 2^115, fewer than
+   4096 entries; else one by one). */
+static void back_relu(pchk *P, int i, dy *cst)
+{
+  const double *l = P->lo[i - 1], *u = P->hi[i - 1];
+  pnode *q = &P->pn[i];
+  size_t n = P->net->node[i].size;
+  i128 tsum = 0;
+  for (size_t j = 0; j < n; j++) {
+    int64_t c = P->ci[j];
+    if (!c || u[j] <= 0) { P->v[j] = 0; continue; }
+    if (l[j] >= 0 || (c > 0 && u[j] > -l[j])) { P->v[j] = (i128)c * ((i128)1 << 30); continue; }
+    if (c > 0) { P->v[j] = 0; continue; }
+    if (!q->tab_ok) relu_table(P, i);
+    P->v[j] = (i128)c * q->S[j];
+    if (n < 4096) tsum += (i128)c * q->T[j];
+    else add_i128(P, cst, (i128)c * q->T[j], P->E + q->Gt);
+  }
+  if (tsum) add_i128(P, cst, tsum, P->E + q->Gt);
+  renorm(P, n, P->E - 30, i - 1, cst);
 }
 
 /* *cst = a lower bound of (P->ci 2^P->E) . v(s) over the leaf. */
@@ -586,6 +659,7 @@ static void crown_node(pchk *P, int i)
 static int leaf_bounds(pchk *P, const double *lo, const double *hi)
 {
   const cb_net *net = P->net;
+  for (int i = 0; i < net->n; i++) P->pn[i].lo_ok = P->pn[i].tab_ok = 0;   /* per-leaf tables: made again at first use */
   memcpy(P->lo[0], lo, net->node[0].size * sizeof(double));
   memcpy(P->hi[0], hi, net->node[0].size * sizeof(double));
   for (size_t k = 0; k < net->node[0].size; k++) if (!(lo[k] <= hi[k])) return 0;
@@ -638,9 +712,14 @@ static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why,
     dy_addmul(&rhs, &P->acc2, l, &P->p, P->t);
   }
   row_from_exact(P, o, &P->acc);
-  dy_set(&P->c1[0], &P->acc);
-  back_lower(P, o, &P->acc);
-  dy_add(&P->acc, &P->acc, &P->c1[0], P->t);
+  {
+    dy sv;                                            /* the residual's bound (back_lower's tables use c1 as scratch) */
+    dy_init(&sv);
+    dy_set(&sv, &P->acc);
+    back_lower(P, o, &P->acc);
+    dy_add(&P->acc, &P->acc, &sv, P->t);
+    dy_clear(&sv);
+  }
   if (dy_cmp(&P->acc, &rhs, P->t) > 0) { dy_clear(&rhs); return 1; }
   {
     double lb = dy_round(&P->acc, 1, &P->p, P->t), rb = dy_round(&rhs, 0, &P->p, P->t);
@@ -862,7 +941,7 @@ static int parse_line(proof *p, pstate *S, char **tok, int nt, int line, cb_erro
   return cb_error_set(err, CB_EFORMAT, "line %d: unknown record \"%.40s\"", line, k);
 }
 
-/* The header's four lines; 0 when they are all there. */
+/* The header's lines (four in version 1; version 2 adds input-space). */
 static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_error *err)
 {
   switch (*state) {
@@ -870,14 +949,22 @@ static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_er
     if (nt != 2 || strcmp(tok[0], "cerbere-proof") || !get_long(tok[1], 1000, &p->n_box))
       return cb_error_set(err, CB_EFORMAT, "line %d: not a cerbere proof (expected \"cerbere-proof %d\")", line, PROOF_VERSION);
     p->version = (int)p->n_box;
-    if (p->version != PROOF_VERSION)
-      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads version %d", line, p->version, PROOF_VERSION);
+    if (p->version != 1 && p->version != PROOF_VERSION)
+      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads versions 1 and %d", line, p->version,
+                          PROOF_VERSION);
+    p->input_space = -1;
     break;
   case 1: case 2:
     if (nt != 2 || strcmp(tok[0], *state == 1 ? "network-sha256" : "property-sha256") || !get_sha(tok[1], *state == 1 ? p->net_sha : p->prop_sha))
       return cb_error_set(err, CB_EFORMAT, "line %d: expected \"%s HEX64\"", line, *state == 1 ? "network-sha256" : "property-sha256");
+    if (*state == 2 && p->version == 1) (*state)++;   /* version 1 has no input-space line */
     break;
   case 3:
+    if (nt != 2 || strcmp(tok[0], "input-space") || (strcmp(tok[1], "raw") && strcmp(tok[1], "normalized")))
+      return cb_error_set(err, CB_EFORMAT, "line %d: expected \"input-space raw\" or \"input-space normalized\"", line);
+    p->input_space = !strcmp(tok[1], "normalized");
+    break;
+  case 4:
     if (nt != 2 || strcmp(tok[0], "boxes") || !get_long(tok[1], 1L << 40, &p->n_box))
       return cb_error_set(err, CB_EFORMAT, "line %d: expected \"boxes N\"", line);
     break;
@@ -911,7 +998,7 @@ int proof_parse(const char *text, size_t len, proof **out, cb_error *err)
     if (nt > 4096) rc = cb_error_set(err, CB_EFORMAT, "line %d: more than 4096 fields", line);
     else if (nt == 0 || tok[0][0] == '#') { /* blank or comment */ }
     else if (ended) rc = cb_error_set(err, CB_EFORMAT, "line %d: text after \"end\"", line);
-    else if (head < 4) rc = header_line(p, &head, tok, nt, line, err);
+    else if (head < 5) rc = header_line(p, &head, tok, nt, line, err);
     else if (!strcmp(tok[0], "end") && nt == 1) {
       if ((rc = tree_done(S, line, err)) == CB_OK && S->box != p->n_box)
         rc = cb_error_set(err, CB_EFORMAT, "line %d: %ld boxes declared, %ld given", line, p->n_box, S->box);

@@ -25,7 +25,7 @@
 #include "net.h"
 #include "vnnlib.h"
 
-#define PROOF_VERSION 1
+#define PROOF_VERSION 2   /* written; versions 1 and 2 are read */
 #define PROOF_MAX_DEPTH 2000   /* deepest tree accepted (input + ReLU splits on one path) */
 
 /* ---- the parsed proof (structure only; proof_parse needs no network) ---- */
@@ -40,6 +40,7 @@ typedef struct proof_rec {
 typedef struct proof {
   int version;
   char net_sha[65], prop_sha[65];   /* lower-case hex */
+  int input_space;        /* version 2's header: 0 raw, 1 normalized; -1 not recorded (version 1) */
   long n_box, n_leaf;
   proof_rec *r;
   size_t n, cap;

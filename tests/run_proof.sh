@@ -24,12 +24,12 @@ check() {   # WHAT CONDITION...
 CC=${CC:-cc}
 LIBS="-lprotobuf-c -lcjson -llapacke -lopenblas -lglpk -lgmp -lcrypto -lpng -lz -lm -fopenmp"
 # 1. independence
-for f in check/check.c check/main.c; do
+for f in check/check.c check/certs.c check/main.c; do
   check "$f compiles with src/ headers only" $CC -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -c -Iinclude -Isrc -Icheck -I$B/gen \
     -I/usr/include/x86_64-linux-gnu "$f" -o "$tmp/$(basename "$f" .c).o"
 done
 check "the checker links from check/ and src/ objects alone" \
-  $CC -o "$tmp/ck" "$tmp/check.o" "$tmp/main.o" $B/src/*.o $B/gen/onnx.pb-c.o $LIBS
+  $CC -o "$tmp/ck" "$tmp/check.o" "$tmp/certs.o" "$tmp/main.o" $B/src/*.o $B/gen/onnx.pb-c.o $LIBS
 check "build/cerbere-check defines no function of bounds/, lip/, certify/, cli/" \
   sh -c "! nm --defined-only $B/cerbere-check | grep -Eq ' T (bounds_|crown_|alpha_|ibp_|ws_|bnet_|lip_|jac_|vfy_|proof_emit|cert_|cmd_)'"
 check "src/proofchk.c includes no header of a floor above" sh -c "! grep -Eq '#include \"(bounds|crown|verify|vfy|certify|lip)' src/proofchk.c src/proofchk.h check/check.c"
@@ -50,6 +50,59 @@ check "a proof of another property: invalid, exit 1 (got $rc)" sh -c "[ $rc = 1 
 check "--ignore-hash: the first failing leaf named (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib /nonexistent.proof > "$tmp/c" 2>&1; rc=$?
 check "a missing proof file: exit 3 (got $rc)" [ "$rc" = 3 ]
+# the input space is in the header (version 2): a raw-space proof checks without options; the same
+# proof claimed for normalized space (tiny_space is sat there) is invalid with its leaf named;
+# --input-space that disagrees with the header is a usage error; version 1 proofs still read
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_space.vnnlib --threads 1 --proof "$tmp/sp.proof" > "$tmp/o" 2> "$tmp/e"
+check "verify names the command that re-checks the proof" grep -q "re-check it independently: cerbere check tests/data/tiny.nnet tests/data/tiny_space.vnnlib $tmp/sp.proof" "$tmp/o"
+check "the proof records input-space raw" grep -qx "input-space raw" "$tmp/sp.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp.proof" > "$tmp/c"; rc=$?
+check "tiny_space raw proof: valid (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+sed 's/^input-space raw$/input-space normalized/' "$tmp/sp.proof" > "$tmp/sp2.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp2.proof" > "$tmp/c"; rc=$?
+check "header switched to normalized: invalid, leaf named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp.proof" --input-space normalized > "$tmp/c" 2> "$tmp/e"; rc=$?
+check "--input-space against the header: exit 2 with the reason (got $rc)" sh -c "[ $rc = 2 ] && grep -q 'records input-space raw' '$tmp/e'"
+sed 's/^input-space raw$/input-space both/' "$tmp/sp.proof" > "$tmp/sp3.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/sp3.proof" > "$tmp/c"; rc=$?
+check "a bad input-space line: invalid, its line named (got $rc)" sh -c "[ $rc = 1 ] && grep -q 'line 4: expected .input-space raw' '$tmp/c'"
+grep -v '^input-space' "$tmp/sp.proof" | sed 's/^cerbere-proof 2$/cerbere-proof 1/' > "$tmp/v1.proof"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/v1.proof" > "$tmp/c"; rc=$?
+check "a version-1 proof still reads and checks (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+"$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/v1.proof" --input-space normalized > "$tmp/c"; rc=$?
+check "version 1 with --input-space normalized: the other function, invalid (got $rc)" [ "$rc" = 1 ]
+# certify --proof (L-inf): tests/data/tiny_rows.csv (six hand-written rows of tiny.nnet, all class 0)
+# at eps 1, every row verified with a proof (row 4's has a split); clip4 with a clip box.
+# `cerbere check NET DIR/certificates.json` validates them; tampering is rejected naming the row:
+# a multiplier negated, eps enlarged, a label changed, a center moved.  L2 is refused in one line.
+"$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm inf --eps 1 --out "$tmp/ct" --proof --threads 1 > "$tmp/o" 2> "$tmp/e"; rc=$?
+check "certify --proof: exit 0, a proofs line with the re-check command (got $rc)" sh -c "[ $rc = 0 ] && grep -q 'proofs .*6 of 6 verified rows carry a proof.*re-check them all: cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json' '$tmp/o'"
+check "report.html says how many verified samples carry a proof and the re-check command" grep -q "6 of the 6 <span class=verified>verified</span> samples carry a proof.*<code>cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json</code>" "$tmp/ct/report.html"
+check "certificates.json: the proofs summary and each sample's proof" sh -c "grep -q '\"with_proof\":.*6' '$tmp/ct/certificates.json' && [ \$(grep -c '\"file\":.*\"proofs/row_' '$tmp/ct/certificates.json') = 6 ] && grep -q '^split ' '$tmp/ct/proofs/row_4.proof'"
+"$CB" check tests/data/tiny.nnet "$tmp/ct/certificates.json" > "$tmp/c"; rc=$?
+check "check certificates.json: valid, 6 sample proofs (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid && grep -q '# 6 sample proofs checked' '$tmp/c'"
+[ -x "$tmp/ck" ] && { "$tmp/ck" tests/data/tiny.nnet "$tmp/ct/certificates.json" > "$tmp/c"; rc=$?
+  check "the separately linked checker agrees on certificates.json (got $rc)" [ "$rc" = 0 ]; }
+cp -r "$tmp/ct" "$tmp/t1"; sed -i 's/^conj 0 1$/conj 0 -1/' "$tmp/t1/proofs/row_2.proof"
+"$CB" check tests/data/tiny.nnet "$tmp/t1/certificates.json" > "$tmp/c"; rc=$?
+check "a multiplier negated: invalid, row 2 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 2: .*multiplier 0 is negative' '$tmp/c'"
+cp -r "$tmp/ct" "$tmp/t2"; sed -i 's/"eps":[[:space:]]*1\([,}]\)/"eps": 1.0625\1/' "$tmp/t2/certificates.json"
+"$CB" check tests/data/tiny.nnet "$tmp/t2/certificates.json" > "$tmp/c"; rc=$?
+check "eps enlarged: invalid, row 0 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 0: the property.s box .* does not contain the sample.s set' '$tmp/c'"
+cp -r "$tmp/ct" "$tmp/t3"; awk '/"index":[[:space:]]*3[,}]?$/ { f = 1 } f && /"label":[[:space:]]*0/ { sub(/"label":[[:space:]]*0/, "\"label\": 1"); f = 0 } { print }' "$tmp/ct/certificates.json" > "$tmp/t3/certificates.json"
+"$CB" check tests/data/tiny.nnet "$tmp/t3/certificates.json" > "$tmp/c"; rc=$?
+check "a label changed: invalid, row 3 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 3: label 1 in the certificate, 0 in' '$tmp/c'"
+sed '2s/.*/0,-0.375,3/' tests/data/tiny_rows.csv > "$tmp/moved.csv"
+"$CB" check tests/data/tiny.nnet "$tmp/ct/certificates.json" --data "$tmp/moved.csv" > "$tmp/c"; rc=$?
+check "a center moved: invalid, row 1 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 1: the property.s box .* in input 0 does not contain' '$tmp/c'"
+"$CB" certify tests/data/clip4.nnet --data tests/data/clip4_mixed.csv --norm inf --eps 0.05 --clip 0:1 --out "$tmp/cc" --proof --threads 1 > "$tmp/o" 2>&1
+"$CB" check tests/data/clip4.nnet "$tmp/cc/certificates.json" > "$tmp/c"; rc=$?
+check "clip4 with a clip box: 1 proof valid (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 0 ] && grep -q '# 1 sample proofs checked.*clipped' '$tmp/c'"
+"$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm 2 --eps 1 --out "$tmp/c2" --proof > "$tmp/o" 2> "$tmp/e"; rc=$?
+check "certify --proof --norm 2: refused in one line naming the norm (got $rc)" sh -c "[ $rc = 2 ] && grep -q 'L2 ball.s dual norm' '$tmp/e' && [ ! -e '$tmp/c2/certificates.json' ]"
+"$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm inf --eps 1 --out "$tmp/c4" --threads 1 > "$tmp/o" 2>&1
+"$CB" check tests/data/tiny.nnet "$tmp/c4/certificates.json" > "$tmp/c"; rc=$?
+check "certificates without proofs: not valid (got $rc)" sh -c "[ $rc = 1 ] && grep -q 'no sample carries a proof' '$tmp/c'"
 # 3. ACAS Xu
 A=${CB_SHARED:-../shared}/benchmarks/acasxu
 if [ -d "$A/onnx" ]; then

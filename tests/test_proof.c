@@ -10,7 +10,8 @@
 **     unsat by 2^-52: the verifier cannot prove it in double, a hand-written
 **     one-leaf proof checks exactly), the property's threshold moved;
 **   - ReLU splits: a complementary pair checks, a split naming no ReLU does
-**     not; parse errors name their line.
+**     not; parse errors name their line;
+**   - format version 2's header records the input space, version 1 still reads.
 */
 #include <math.h>
 #include "testutil.h"
@@ -71,7 +72,7 @@ static char *emit_text(const char *net_path, const char *prop_path, proof_emit_s
   close(fd);
   assert_int_equal(cb_net_load(net_path, &net, &err), CB_OK);
   assert_int_equal(vnn_parse(prop_path, &spec, &err), CB_OK);
-  assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, st, &err), CB_OK);
+  assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, 0, st, &err), CB_OK);
   s = read_all(path);
   remove(path);
   vnn_free(spec);
@@ -278,7 +279,15 @@ static void test_relu_splits(void **state)
 static void test_parse_errors(void **state)
 {
   static const char *bad[] = {
-    "cerbere-proof 2\n",
+    "cerbere-proof 3\n",
+    "cerbere-proof 2\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\nleaf 0\nconj 0 1\nend\n",
+    "cerbere-proof 2\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space both\nboxes 1\nbox 0\nleaf 0\n"
+    "conj 0 1\nend\n",
+    "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space raw\nboxes 1\nbox 0\nleaf 0\n"
+    "conj 0 1\nend\n",
     "cerbere-proof 1\nnetwork-sha256 xyz\n",
     "cerbere-proof 1\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
     "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\nleaf 0\nconj 0 nan\nend\n",
@@ -297,6 +306,28 @@ static void test_parse_errors(void **state)
   }
 }
 
+/* Version 2 records the input space; version 1 does not (-1). */
+static void test_header_input_space(void **state)
+{
+  static const char *h = "network-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+                         "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\n";
+  static const char *tail = "boxes 1\nbox 0\nleaf 0\nconj 0 1\nend\n";
+  const char *v[3] = {"cerbere-proof 2\n", "cerbere-proof 2\n", "cerbere-proof 1\n"};
+  const char *sp[3] = {"input-space raw\n", "input-space normalized\n", ""};
+  int want[3] = {0, 1, -1};
+  (void)state;
+  for (int k = 0; k < 3; k++) {
+    char text[1024];
+    proof *pf = NULL;
+    cb_error err = {0};
+    snprintf(text, sizeof text, "%s%s%s%s", v[k], h, sp[k], tail);
+    assert_int_equal(proof_parse(text, strlen(text), &pf, &err), CB_OK);
+    assert_int_equal(pf->input_space, want[k]);
+    assert_int_equal(pf->version, k < 2 ? 2 : 1);
+    proof_free(pf);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -307,6 +338,7 @@ int main(void)
     cmocka_unit_test(test_tight_weight_and_threshold),
     cmocka_unit_test(test_relu_splits),
     cmocka_unit_test(test_parse_errors),
+    cmocka_unit_test(test_header_input_space),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
