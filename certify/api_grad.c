@@ -23,7 +23,7 @@
 static_assert(CB_ATTR_SALIENCY == (int)AM_SALIENCY && CB_ATTR_IG == (int)AM_IG && CB_ATTR_OCCLUSION == (int)AM_OCCLUSION &&
               CB_ATTR_GRADCAM == (int)AM_GRADCAM && CB_ATTR_EVA == (int)AM_EVA && CB_ATTR_LRP == (int)AM_LRP &&
               CB_ATTR_KERNELSHAP == (int)AM_KERNELSHAP && CB_ATTR_SCORECAM == (int)AM_SCORECAM &&
-              CB_ATTR_HSIC == (int)AM_HSIC && AM_COUNT == 21,
+              CB_ATTR_HSIC == (int)AM_HSIC && CB_ATTR_ROLLOUT == (int)AM_ROLLOUT && AM_COUNT == 22,
               "cb_attr_method must follow attr_method");
 
 /* ------------------------------------------------------------ radius */
@@ -186,7 +186,7 @@ out:
 
 const char *cb_attr_method_name(cb_attr_method m)
 {
-  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_HSIC ? attr_method_name[m] : "?";
+  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_ROLLOUT ? attr_method_name[m] : "?";
 }
 
 void cb_attr_opts_init(cb_attr_opts *o, size_t size)
@@ -219,6 +219,9 @@ void cb_attr_opts_init(cb_attr_opts *o, size_t size)
   d.grid = a.grid;
   d.kernel_width = a.kernel_width;
   d.ridge = a.ridge;
+  d.attention_raw = a.attn_raw;
+  d.head_fusion = (int)a.fusion;
+  d.query = a.query;
   api_opts_init(o, size, &d, sizeof d);
 }
 
@@ -232,7 +235,7 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   cb_attr_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", err)) != CB_OK) return rc;
   attr_opt_init(&a);
-  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_HSIC) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
+  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_ROLLOUT) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
   if (!api_lp_norm(oo.norm, &a.norm)) return api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_attr_opts");
   if (oo.n_baselines < 0 || oo.samples < 0 || oo.patch < 0)
     return api_fail(err, CB_EUSAGE, "%s: n_baselines, samples and patch must be >= 0", "cb_attr_opts");
@@ -262,6 +265,10 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   a.grid = oo.grid;
   a.kernel_width = oo.kernel_width;
   a.ridge = oo.ridge;
+  a.attn_raw = oo.attention_raw != 0;
+  if (oo.head_fusion < 0 || oo.head_fusion >= AF_COUNT) return api_fail(err, CB_EUSAGE, "%s: head_fusion must be 0 (mean), 1 (max) or 2 (min)", "cb_attr_opts");
+  a.fusion = (attr_fusion)oo.head_fusion;
+  a.query = oo.query;
   if (oo.lrp_rule) {
     char msg[160];
     if (a.method != AM_LRP) return api_fail(err, CB_EUSAGE, "%s: lrp_rule is an option of CB_ATTR_LRP", "cb_attr_opts");
@@ -278,6 +285,13 @@ size_t cb_attr_map_size(const cb_net *net, const cb_attr_opts *o)
   if (!net) return 0;
   cb_attr_opts_init(&oo, sizeof oo);
   if (api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", NULL) == CB_OK) reduce = oo.reduce != 0;
+  if (oo.method == CB_ATTR_ROLLOUT) {   /* the token count of the attention maps: 0 when there are none */
+    attr_ctx *a = NULL;
+    cb_error e = {0};
+    size_t nm = attr_open(net, o, 0, &a, &e) == CB_OK ? attr_map_size(a) : 0;
+    attr_free(a);
+    return nm;
+  }
   attr_image(net, &c, &h, &w);
   return reduce && c > 1 ? (size_t)h * (size_t)w : cb_net_input_size(net);
 }

@@ -382,7 +382,9 @@ typedef enum cb_attr_method {
   CB_ATTR_OPTICAM,                                /* Opti-CAM (Adam on the mask weights) */
   CB_ATTR_LIME,                                   /* LIME (seeded, patch superpixels) */
   CB_ATTR_SOBOL,                                  /* total-order Sobol indices (QMC masks) */
-  CB_ATTR_HSIC                                    /* HSIC of binary cell masks */
+  CB_ATTR_HSIC,                                   /* HSIC of binary cell masks */
+  CB_ATTR_ROLLOUT                                 /* attention rollout / raw attention: one
+                                                     value per token, class-independent */
 } cb_attr_method;
 const char *cb_attr_method_name(cb_attr_method m); /* "saliency", "gradxinput", "ig", ...
                                                      (the CLI's --method words); "?" unknown */
@@ -417,6 +419,13 @@ typedef struct cb_attr_opts {
   double lr;                                      /* Opti-CAM Adam learning rate (0.1) */
   int grid;                                       /* Sobol / HSIC grid side (8) */
   double kernel_width, ridge;                     /* LIME kernel width (0.25), ridge (1) */
+  int attention_raw;                              /* rollout: 0 (default) rollout over the
+                                                     layers, 1 raw attention of the `node` layer
+                                                     (NULL: the last) */
+  int head_fusion;                                /* rollout: heads fused by 0 mean (default),
+                                                     1 max, 2 min */
+  int query;                                      /* rollout: the query token's row; -1 (default)
+                                                     the mean of the rows */
 } cb_attr_opts;
 void cb_attr_opts_init(cb_attr_opts *o, size_t size);
                                                   /* the defaults above into the first size

@@ -208,6 +208,14 @@ def check_attribute(net):
         for s, (r, x, y) in zip(doc["samples"], rows()):
             same(nw.attribute(x, s["target"], m, **kw), s["map"], "attribute %s row %d" % (m, r))
     ok("attribute lime/sobol/opticam/kernelshap/hsic (their options through the API) equal `cerbere attribute`")
+    att, acsv = "tests/data/attn/rollout2.onnx", "tests/data/attn/rollout2.in.csv"
+    anet, adata = cerbere.Network(att), np.loadtxt(acsv, delimiter=",")
+    for extra, kw in (([], {}), (["--attention", "raw", "--head-fusion", "max", "--query", "0"],
+                                 {"attention": "raw", "head_fusion": "max", "query": 0})):
+        doc = cli_json("attribute", att, "--data", acsv, "--rows", "0:2", "--method", "rollout", "--quiet", *extra)
+        for r, s in enumerate(doc["samples"]):
+            same(anet.attribute(adata[r, 1:], s["target"], "rollout", **kw), s["map"], "attribute rollout row %d" % r)
+    ok("attribute rollout (rollout and raw attention) equals `cerbere attribute` on %s" % att)
 
 
 def check_threads(net):

@@ -32,7 +32,9 @@ BOUND_METHODS = {"ibp": 0, "crown": 1, "crown-ibp": 2, "alpha-crown": 3}
 ATTRIBUTION_METHODS = {"saliency": 0, "gradxinput": 1, "ig": 2, "smoothgrad": 3, "vargrad": 4, "squaregrad": 5,
                        "occlusion": 6, "rise": 7, "gradcam": 8, "gradcampp": 9, "eva": 10,
                        "lrp": 11, "deeplift": 12, "guidedbackprop": 13, "deconvnet": 14, "kernelshap": 15,
-                       "scorecam": 16, "opticam": 17, "lime": 18, "sobol": 19, "hsic": 20}
+                       "scorecam": 16, "opticam": 17, "lime": 18, "sobol": 19, "hsic": 20, "rollout": 21}
+_ATTENTION = {"rollout": 0, "raw": 1}
+_HEAD_FUSION = {"mean": 0, "max": 1, "min": 2}
 _NORMS = {"inf": 0, "linf": 0, "2": 1, "l2": 1, "1": 2, "l1": 2}
 _RADIUS_METHODS = {"cascade": 0, "local-lipschitz": 1}
 
@@ -306,6 +308,12 @@ class Network:
                 o.norm = _norm(v)
             elif k == "reduce":
                 o.reduce = int(bool(v))
+            elif k == "attention":
+                o.attention_raw = _choice(_ATTENTION, v, "attention")
+            elif k == "head_fusion":
+                o.head_fusion = _choice(_HEAD_FUSION, v, "head fusion")
+            elif k == "query":
+                o.query = -1 if v is None else int(v)
             elif k in ("steps", "n_baselines", "samples", "seed", "patch", "stride", "rise_cells", "baseline", "sigma",
                        "rise_p", "eps", "lrp_eps", "lrp_gamma", "lrp_alpha", "lr", "grid", "kernel_width", "ridge"):
                 setattr(o, k, v)
@@ -320,7 +328,10 @@ class Network:
         number or an array), n_baselines, samples, sigma, seed, patch,
         stride, rise_p, rise_cells, node, reduce, norm, eps, lrp_rule (as
         `--rule`), lrp_eps, lrp_gamma, lrp_alpha, lr (opticam), grid (sobol,
-        hsic), kernel_width and ridge (lime)."""
+        hsic), kernel_width and ridge (lime); rollout (attention nets: one
+        value per token, any target): attention ("rollout" or "raw"),
+        head_fusion ("mean", "max", "min"), query (a token, None: the mean
+        of the rows), node (the attention map's Softmax node)."""
         o, keep = self._attr_opts(method, options)
         a = _vec(x, self.n_inputs)
         nm = lib.cb_attr_map_size(self._h.ptr, ctypes.byref(o))

@@ -60,7 +60,8 @@ class AttrOpts(ctypes.Structure):
                 ("norm", ctypes.c_int), ("eps", ctypes.c_double), ("lrp_rule", ctypes.c_char_p),
                 ("lrp_eps", ctypes.c_double), ("lrp_gamma", ctypes.c_double), ("lrp_alpha", ctypes.c_double),
                 ("lr", ctypes.c_double), ("grid", ctypes.c_int), ("kernel_width", ctypes.c_double),
-                ("ridge", ctypes.c_double)]
+                ("ridge", ctypes.c_double), ("attention_raw", ctypes.c_int), ("head_fusion", ctypes.c_int),
+                ("query", ctypes.c_int)]
 
 
 _H = ctypes.c_void_p           # every opaque handle
