@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "attr.h"
+#include "forward.h"
 
 const char *const attr_method_name[AM_COUNT] = {
   "saliency", "gradxinput", "ig", "smoothgrad", "vargrad", "squaregrad",
@@ -160,9 +161,17 @@ void attr_free(attr_ctx *a)
   grad_free(a->g);
   attr_rules_free(a->rules);
   attr_attn_free(a->attn);
+  fwd_ws_free(a->fw);
   bnet_free(&a->bn);
   cb_free(a->C);
   cb_free(a);
+}
+
+int attr_forward(attr_ctx *a, const double *X, size_t batch, double *Y, cb_error *err)
+{
+  if (!a->fw && !(a->fw = fwd_ws_new(a->net, ATTR_FWD_BATCH)))
+    return cb_error_set(err, CB_ENOMEM, "%s: out of memory for the forward workspace", a->net->path);
+  return fwd_ws_run(a->fw, X, batch, Y, err);
 }
 
 int attr_target(attr_ctx *a, const double *x, int label, int *target, cb_error *err)

@@ -268,7 +268,13 @@ struct attr_ctx {
   struct attr_rules *rules; /* lrp, deeplift, guidedbackprop, deconvnet buffers (lazy) */
   double lrp_absorbed;      /* LRP: relevance absorbed by biases and eps in the last map */
   struct attr_attn *attn;   /* rollout: the attention maps found and their buffers */
+  struct fwd_ws *fw;        /* batched forwards' workspace (lazy, ATTR_FWD_BATCH samples) */
 };
+/* Y = f(X) for a batch (cb_net_forward's numbers) through the context's
+   forward workspace, allocated at the first call and kept: no allocation
+   per call. */
+int attr_forward(attr_ctx *a, const double *X, size_t batch, double *Y, cb_error *err);
+#define ATTR_FWD_BATCH 128
 typedef struct attr_attn attr_attn;
 /* Rollout (attr_attn.c): finds the attention maps (checks --node, the query,
    square maps for rollout) and sets a->nm to the token count; the map of x. */
