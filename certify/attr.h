@@ -190,6 +190,13 @@ double attr_complexity(const double *map, size_t n);
    CB_EUNSUP when the net has none. */
 int attr_randomise_net(cb_net *net, int layers, uint64_t seed, int *done);
 
+/* The same on a copy: net is unchanged; the copy shares every node and
+   parameter with it except the re-initialised layers' weights and biases,
+   and lives until attr_randomised_copy_free (before net is freed).  NULL
+   with err set: CB_EUNSUP (no layer), CB_ENOMEM. */
+cb_net *attr_randomised_copy(const cb_net *net, int layers, uint64_t seed, int *done, cb_error *err);
+void attr_randomised_copy_free(cb_net *copy);   /* NULL: no-op */
+
 /* --- three-valued audits (attr_audit.c) ----------------------------------- */
 
 /* The verdict of an audited row (a closed set):

@@ -454,6 +454,46 @@ cb_status cb_attribute_bounds(const cb_net *net, const cb_region *set, int targe
                                                      gradcampp (`cerbere audit`'s bounds);
                                                      other methods CB_EUNSUP */
 
+/* ---- Comparing attributions across models, and sanity checks ----------------- */
+typedef struct cb_mege {
+  double mege, reco;                              /* NaN when undefined (no pair of its kind) */
+  size_t n_eq, n_ne, n_nan;                       /* pairs with equal / different correctness,
+                                                     pairs left out (a constant map) */
+} cb_mege;
+cb_status cb_compare_models(const cb_net *const *nets, size_t K, const double *X, const int *labels,
+                            const int *splits, size_t R, size_t n, const cb_attr_opts *o,
+                            cb_mege *out, cb_error *err);
+                                                  /* MeGe and ReCo (Xplique's K-models /
+                                                     K-splits protocol, `cerbere compare-
+                                                     models`): X R rows of n inputs, labels R
+                                                     classes, splits R indices in 0..K-1 (model
+                                                     k did not see split k; every split used);
+                                                     each model's map of each row's label.
+                                                     CB_EUSAGE (NULL, K < 2, eva), CB_ESHAPE
+                                                     (models of different input sizes or
+                                                     classes), CB_EVALUE (splits that do not
+                                                     partition the rows, labels) */
+typedef struct cb_sanity {
+  double model_spearman, model_change;            /* the map against the map of a copy of the
+                                                     net with re-initialised layers: Spearman
+                                                     rank correlation (NaN: a constant map),
+                                                     relative L2 change ||m' - m|| / ||m|| */
+  int logit_class;                                /* a random class other than the target */
+  double logit_spearman, logit_change;            /* the map against that class's map */
+} cb_sanity;
+cb_status cb_attr_sanity(const cb_net *net, const double *x, size_t n, int target,
+                         const cb_attr_opts *o, int layers, size_t row, cb_sanity *out,
+                         cb_error *err);
+                                                  /* the randomisation sanity checks (Adebayo
+                                                     et al. 2018) of `cerbere attribute
+                                                     --sanity`: the last `layers` (<= 0: all)
+                                                     AFFINE/CONV layers re-initialised from
+                                                     o->seed (net itself is unchanged); row is
+                                                     mixed into the random class's seed as the
+                                                     CLI does for data row `row`.  CB_EUNSUP
+                                                     (no such layer; one class), as
+                                                     cb_attribute otherwise */
+
 /* ---- JSON report ---------------------------------------------------------------- */
 cb_status cb_certificates_write_json(const char *path, const cb_certificate *const *certs, size_t n,
                                      cb_error *err);
