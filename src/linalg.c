@@ -211,26 +211,27 @@ static void conv_batch_inner(const cb_conv *g, const double *W, const double *b,
           }
     la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 0.0, tmp + (size_t)gi * opg * cols, cols);
   }
-  if (flags & CB_CONV_OUT_BI) {   /* y[co][p][s0 + s] = tmp[co][p][s] + b[co] */
-    for (size_t co = 0; co < (size_t)g->cout; co++)
-      for (size_t p = 0; p < P; p++) {
-        const double *t = tmp + (co * P + p) * nb;
-        double *yo = y + (co * P + p) * batch + s0, bc = b[co];
-        if (relu) for (size_t s = 0; s < nb; s++) { double v = t[s] + bc; yo[s] = v > 0 ? v : 0; }
-        else for (size_t s = 0; s < nb; s++) yo[s] = t[s] + bc;
-      }
+  for (size_t co = 0; co < (size_t)g->cout; co++) {   /* tmp += b[co], then the ReLU: compare-and-mask vectors */
+    double *t = tmp + co * cols, bc = b[co];
+    if (relu) {
+#pragma omp simd
+      for (size_t e = 0; e < cols; e++) { double v = t[e] + bc; t[e] = v > 0 ? v : 0; }
+    } else {
+#pragma omp simd
+      for (size_t e = 0; e < cols; e++) t[e] += bc;
+    }
+  }
+  if (flags & CB_CONV_OUT_BI) {   /* y[co][p][s0 + s] = tmp[co][p][s] */
+    for (size_t e = 0; e < outsz; e++) memcpy(y + e * batch + s0, tmp + e * nb, rowb);
     return;
   }
   y += s0 * outsz;
-  for (size_t q0 = 0; q0 < nb; q0 += 8) {   /* y[s][co][p] = tmp[co][p][s] + b[co], 8 samples at a time */
+  for (size_t q0 = 0; q0 < nb; q0 += 8) {   /* y[s][co][p] = tmp[co][p][s], 8 samples at a time */
     size_t q1 = q0 + 8 < nb ? q0 + 8 : nb;
-    for (size_t co = 0; co < (size_t)g->cout; co++)
-      for (size_t p = 0; p < P; p++) {
-        const double *t = tmp + (co * P + p) * nb;
-        if (relu)
-          for (size_t q = q0; q < q1; q++) { double v = t[q] + b[co]; y[q * outsz + co * P + p] = v > 0 ? v : 0; }
-        else for (size_t q = q0; q < q1; q++) y[q * outsz + co * P + p] = t[q] + b[co];
-      }
+    for (size_t e = 0; e < outsz; e++) {
+      const double *t = tmp + e * nb;
+      for (size_t q = q0; q < q1; q++) y[q * outsz + e] = t[q];
+    }
   }
 }
 
@@ -246,7 +247,10 @@ void la_conv_forward_buf(const cb_conv *g, const double *W, const double *b, con
     else {
       double *ys = y + s0 * outsz;
       conv_sample_major(g, W, b, x + s0 * isz, nb, ys, buf);
-      if (flags & CB_CONV_RELU) for (size_t e = 0; e < nb * outsz; e++) ys[e] = ys[e] > 0 ? ys[e] : 0;
+      if (flags & CB_CONV_RELU) {
+#pragma omp simd
+        for (size_t e = 0; e < nb * outsz; e++) ys[e] = ys[e] > 0 ? ys[e] : 0;
+      }
     }
   }
 }
