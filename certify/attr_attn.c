@@ -108,6 +108,7 @@ void attr_attn_free(attr_attn *t)
 {
   if (!t) return;
   cb_free(t->node);
+  cb_free(t->H);
   fwd_free(t->act);
   cb_free(t->F);
   cb_free(t);
@@ -152,13 +153,11 @@ int attr_attn_new(attr_ctx *a, cb_error *err)
     return cb_error_set(err, CB_EUSAGE, "%s: rollout needs attention (a Softmax over keys feeding a MatMul with values) "
                         "and the network has none", net->path);
   if (a->opt.query < -1) return cb_error_set(err, CB_EUSAGE, "rollout: the query token must be >= 0 or -1 (the mean)");
-  if (!(t = cb_calloc(1, sizeof *t)) || !(t->node = cb_calloc((size_t)L, sizeof *t->node + 3 * sizeof(int64_t)))) {
-    cb_free(t);
-    return cb_error_set(err, CB_ENOMEM, "out of memory");
-  }
+  if (!(t = cb_calloc(1, sizeof *t))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   a->attn = t;
+  if (!(t->H = cb_calloc(3 * (size_t)L, sizeof *t->H)) || !(t->node = cb_calloc((size_t)L, sizeof *t->node)))
+    return cb_error_set(err, CB_ENOMEM, "out of memory");
   t->n_layer = attr_attn_layers(net, t->node, L);
-  t->H = (int64_t *)(t->node + L);
   t->m = t->H + L; t->k = t->m + L;
   for (int l = 0; l < L; l++) {
     const cb_shape *s = &net->node[t->node[l]].shape;
