@@ -10,6 +10,9 @@ It writes
                              seeded random weights) exported by torch.onnx.export
                              (opset 13), as gen_attn.py does
     attn/rollout2.in.csv     6 rows `0,x0,...` (x in [-1, 1]^40)
+    attn/rollout2.out.csv    torch's own float64 outputs of those rows, and
+    attn/rollout2.kinds      the kinds it must load into (tests/test_torch_elem.c
+                             checks every net of attn/ with them, as gen_attn.py's)
     attn/rollout_ref.json    maps of both nets (rollout2 and gen_attn.py's attn_block)
 The reference is computed by torch from the module, independently of cerbere's
 graph matching: the attention weights are the softmax tensors the module
@@ -106,6 +109,13 @@ def main():
     with open(os.path.join(OUT, "rollout2.in.csv"), "w") as f:
         for r in x.numpy():
             f.write("0," + ",".join("%.17g" % v for v in r) + "\n")
+    with torch.no_grad():
+        y = torch.cat([two(x[i:i + 1]) for i in range(x.shape[0])])
+    with open(os.path.join(OUT, "rollout2.out.csv"), "w") as f:
+        for r in y.numpy():
+            f.write("0," + ",".join("%.17g" % v for v in r) + "\n")
+    with open(os.path.join(OUT, "rollout2.kinds"), "w") as f:
+        f.write("MUL EXP POW RELU\n")
     ref = {"generator": "tests/data/gen_rollout_ref.py", "nets": []}
     cases = []
     for i in range(x.shape[0]):
