@@ -10,7 +10,8 @@
 **
 ** One thread (OpenBLAS 1), thread CPU time, the median of REPS runs:
 **   forward      one cb_net_forward of batch 1: the unit of "x fwd"
-**   batched      cb_net_forward of batch 128 (the methods' batch) and 256: GFLOP/s (FLOPs per sample F
+**   batched      cb_net_forward (fresh buffers per call) and fwd_ws_run (a workspace
+**                kept across calls, what the methods use) of batch 128 (the methods' batch) and 256: GFLOP/s (FLOPs per sample F
 **                = sum 2 out in (AFFINE) + 2 cout hout wout cin/g kh kw (CONV))
 **   <method>     one map; forwards = the forward passes it makes; rate =
 **                forwards F / time (everything the method does counted as
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include "attr.h"
+#include "forward.h"
 #include "linalg.h"
 
 #define REPS 5
@@ -69,11 +71,12 @@ static double dgemm_rate(size_t n)
 }
 
 /* Median CPU seconds of fn over REPS runs of at least 0.05 s each. */
-typedef struct job { const cb_net *net; attr_ctx *a; const double *x; double *y; size_t batch; int target; } job;
+typedef struct job { const cb_net *net; attr_ctx *a; const double *x; double *y; size_t batch; int target; fwd_ws *w; } job;
 
 static int run(job *j)
 {
   cb_error err = {0};
+  if (j->w) return fwd_ws_run(j->w, j->x, j->batch, j->y, &err);
   if (!j->a) return cb_net_forward(j->net, j->x, j->batch, j->y, &err);
   return attr_map(j->a, j->x, j->target, j->y, &err);
 }
@@ -96,7 +99,7 @@ static void bench_net(const char *path)
   cb_net *net = NULL;
   cb_error err = {0};
   size_t n, no;
-  double *x, *y, F, tf, tb, tb2, d256, d1024;
+  double *x, *y, F, tf, tb, tb2, tw, tw2, d256, d1024;
   uint64_t s = 42;
   int c, h, w;
   static const struct { attr_method m; const char *name; } ms[] = {
@@ -112,10 +115,15 @@ static void bench_net(const char *path)
   F = flops(net);
   attr_image(net, &c, &h, &w);
   {
-    job j1 = {net, NULL, x, y, 1, 0}, j128 = {net, NULL, x, y, 128, 0}, j256 = {net, NULL, x, y, 256, 0};
+    job j1 = {net, NULL, x, y, 1, 0, NULL}, j128 = {net, NULL, x, y, 128, 0, NULL}, j256 = {net, NULL, x, y, 256, 0, NULL};
+    job w128 = {net, NULL, x, y, 128, 0, fwd_ws_new(net, 128)}, w256 = {net, NULL, x, y, 256, 0, fwd_ws_new(net, 256)};
     tf = measure(&j1);
     tb = measure(&j128) / 128;
     tb2 = measure(&j256) / 256;
+    tw = measure(&w128) / 128;
+    tw2 = measure(&w256) / 256;
+    fwd_ws_free(w128.w);
+    fwd_ws_free(w256.w);
   }
   d256 = dgemm_rate(256);
   d1024 = dgemm_rate(1024);
@@ -125,6 +133,8 @@ static void bench_net(const char *path)
   printf("| forward, batch 1 | %.4f | 1 | 1 | %.2f | %.0f%% |\n", 1e3 * tf, 1e-9 * F / tf, 100 * 1e-9 * F / tf / d1024);
   printf("| forward, batch 128 (per sample; the methods' batch) | %.4f | 1 | %.2f | %.2f | %.0f%% |\n", 1e3 * tb, tb / tf, 1e-9 * F / tb, 100 * 1e-9 * F / tb / d1024);
   printf("| forward, batch 256 (per sample) | %.4f | 1 | %.2f | %.2f | %.0f%% |\n", 1e3 * tb2, tb2 / tf, 1e-9 * F / tb2, 100 * 1e-9 * F / tb2 / d1024);
+  printf("| forward, batch 128, workspace kept (fwd_ws; the methods' path) | %.4f | 1 | %.2f | %.2f | %.0f%% |\n", 1e3 * tw, tw / tf, 1e-9 * F / tw, 100 * 1e-9 * F / tw / d1024);
+  printf("| forward, batch 256, workspace kept | %.4f | 1 | %.2f | %.2f | %.0f%% |\n", 1e3 * tw2, tw2 / tf, 1e-9 * F / tw2, 100 * 1e-9 * F / tw2 / d1024);
   for (size_t q = 0; q < sizeof ms / sizeof *ms; q++) {
     attr_opt o;
     attr_ctx *a;
@@ -144,7 +154,7 @@ static void bench_net(const char *path)
     default: fw = (double)(h - a->opt.patch + 1) * (w - a->opt.patch + 1) + 1; break;
     }
     {
-      job j = {net, a, x, y, 1, 0};
+      job j = {net, a, x, y, 1, 0, NULL};
       t = measure(&j);
     }
     printf("| %s | %.3f | %.0f | %.0f | %.2f | %.0f%% |\n", ms[q].name, 1e3 * t, fw, t / tf, 1e-9 * F * fw / t,

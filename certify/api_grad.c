@@ -23,7 +23,7 @@
 static_assert(CB_ATTR_SALIENCY == (int)AM_SALIENCY && CB_ATTR_IG == (int)AM_IG && CB_ATTR_OCCLUSION == (int)AM_OCCLUSION &&
               CB_ATTR_GRADCAM == (int)AM_GRADCAM && CB_ATTR_EVA == (int)AM_EVA && CB_ATTR_LRP == (int)AM_LRP &&
               CB_ATTR_KERNELSHAP == (int)AM_KERNELSHAP && CB_ATTR_SCORECAM == (int)AM_SCORECAM &&
-              CB_ATTR_HSIC == (int)AM_HSIC && AM_COUNT == 21,
+              CB_ATTR_HSIC == (int)AM_HSIC && CB_ATTR_ROLLOUT == (int)AM_ROLLOUT && AM_COUNT == 22,
               "cb_attr_method must follow attr_method");
 
 /* ------------------------------------------------------------ radius */
@@ -186,7 +186,7 @@ out:
 
 const char *cb_attr_method_name(cb_attr_method m)
 {
-  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_HSIC ? attr_method_name[m] : "?";
+  return m >= CB_ATTR_SALIENCY && m <= CB_ATTR_ROLLOUT ? attr_method_name[m] : "?";
 }
 
 void cb_attr_opts_init(cb_attr_opts *o, size_t size)
@@ -219,6 +219,9 @@ void cb_attr_opts_init(cb_attr_opts *o, size_t size)
   d.grid = a.grid;
   d.kernel_width = a.kernel_width;
   d.ridge = a.ridge;
+  d.attention_raw = a.attn_raw;
+  d.head_fusion = (int)a.fusion;
+  d.query = a.query;
   api_opts_init(o, size, &d, sizeof d);
 }
 
@@ -232,7 +235,7 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   cb_attr_opts_init(&oo, sizeof oo);
   if ((rc = api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", err)) != CB_OK) return rc;
   attr_opt_init(&a);
-  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_HSIC) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
+  if (oo.method < CB_ATTR_SALIENCY || oo.method > CB_ATTR_ROLLOUT) return api_fail(err, CB_EUSAGE, "%s: unknown method", "cb_attr_opts");
   if (!api_lp_norm(oo.norm, &a.norm)) return api_fail(err, CB_EUSAGE, "%s: unknown norm", "cb_attr_opts");
   if (oo.n_baselines < 0 || oo.samples < 0 || oo.patch < 0)
     return api_fail(err, CB_EUSAGE, "%s: n_baselines, samples and patch must be >= 0", "cb_attr_opts");
@@ -262,6 +265,10 @@ static cb_status attr_open(const cb_net *net, const cb_attr_opts *o, int target,
   a.grid = oo.grid;
   a.kernel_width = oo.kernel_width;
   a.ridge = oo.ridge;
+  a.attn_raw = oo.attention_raw != 0;
+  if (oo.head_fusion < 0 || oo.head_fusion >= AF_COUNT) return api_fail(err, CB_EUSAGE, "%s: head_fusion must be 0 (mean), 1 (max) or 2 (min)", "cb_attr_opts");
+  a.fusion = (attr_fusion)oo.head_fusion;
+  a.query = oo.query;
   if (oo.lrp_rule) {
     char msg[160];
     if (a.method != AM_LRP) return api_fail(err, CB_EUSAGE, "%s: lrp_rule is an option of CB_ATTR_LRP", "cb_attr_opts");
@@ -278,6 +285,13 @@ size_t cb_attr_map_size(const cb_net *net, const cb_attr_opts *o)
   if (!net) return 0;
   cb_attr_opts_init(&oo, sizeof oo);
   if (api_opts_read(&oo, sizeof oo, o, "cb_attr_opts_init", NULL) == CB_OK) reduce = oo.reduce != 0;
+  if (oo.method == CB_ATTR_ROLLOUT) {   /* the token count of the attention maps: 0 when there are none */
+    attr_ctx *a = NULL;
+    cb_error e = {0};
+    size_t nm = attr_open(net, o, 0, &a, &e) == CB_OK ? attr_map_size(a) : 0;
+    attr_free(a);
+    return nm;
+  }
   attr_image(net, &c, &h, &w);
   return reduce && c > 1 ? (size_t)h * (size_t)w : cb_net_input_size(net);
 }
@@ -324,5 +338,131 @@ cb_status cb_attribute_bounds(const cb_net *net, const cb_region *set, int targe
   s = api_region_set(set);
   if ((rc = attr_sizes(a, set->n, nm, "cb_attribute_bounds", err)) == CB_OK) rc = (cb_status)attr_cert_bounds(a, &s, target, lb, ub, err);
   attr_free(a);
+  return rc;
+}
+
+/* ------------------------------------------------- comparing models, sanity */
+
+/* ||m1 - m0|| / ||m0|| (L2; the plain norm of m1 - m0 when m0 is zero), as the CLI. */
+static double rel_change(const double *m0, const double *m1, size_t n)
+{
+  double d = 0, z = 0;
+  for (size_t i = 0; i < n; i++) { d += (m1[i] - m0[i]) * (m1[i] - m0[i]); z += m0[i] * m0[i]; }
+  return z > 0 ? sqrt(d / z) : sqrt(d);
+}
+
+/* The argument checks of cb_compare_models. */
+static cb_status compare_args(const cb_net *const *nets, size_t K, const int *labels, const int *splits, size_t R,
+                              size_t n, cb_error *err)
+{
+  size_t no;
+  for (size_t k = 0; k < K; k++) if (!nets[k]) return api_fail(err, CB_EUSAGE, "%s: NULL network", "cb_compare_models");
+  no = cb_net_output_size(nets[0]);
+  for (size_t k = 0; k < K; k++) {
+    if (cb_net_input_size(nets[k]) != n)
+      return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_compare_models: model %zu takes %zu inputs, the rows have %zu: the K "
+                                     "models must take the same input", k, cb_net_input_size(nets[k]), n);
+    if (cb_net_output_size(nets[k]) != no)
+      return (cb_status)cb_error_set(err, CB_ESHAPE, "cb_compare_models: model %zu has %zu classes and model 0 has %zu: the K "
+                                     "models must have the same classes", k, cb_net_output_size(nets[k]), no);
+  }
+  for (size_t k = 0; k < K; k++) {
+    size_t c = 0;
+    for (size_t r = 0; r < R; r++) c += splits[r] == (int)k;
+    if (!c) return (cb_status)cb_error_set(err, CB_EVALUE, "cb_compare_models: split %zu has no row: the splits do not partition "
+                                           "the rows into %zu parts", k, K);
+  }
+  for (size_t r = 0; r < R; r++) {
+    if (splits[r] < 0 || (size_t)splits[r] >= K)
+      return (cb_status)cb_error_set(err, CB_EVALUE, "cb_compare_models: row %zu: split %d is not in 0..%zu", r, splits[r], K - 1);
+    if (labels[r] < 0 || (size_t)labels[r] >= no)
+      return (cb_status)cb_error_set(err, CB_EVALUE, "cb_compare_models: row %zu: label %d is not a class (0..%zu)", r, labels[r], no - 1);
+  }
+  return CB_OK;
+}
+
+cb_status cb_compare_models(const cb_net *const *nets, size_t K, const double *X, const int *labels, const int *splits,
+                            size_t R, size_t n, const cb_attr_opts *o, cb_mege *out, cb_error *err)
+{
+  attr_ctx *a = NULL;
+  double *maps = NULL, *y = NULL;
+  int *pred = NULL;
+  size_t nm = 0;
+  attr_mege_res res;
+  cb_error local;
+  cb_status rc;
+  if (!err) err = &local;
+  if (!nets || !X || !labels || !splits || !out || !R) return api_fail(err, CB_EUSAGE, "%s: NULL argument or no rows", "cb_compare_models");
+  if (K < 2) return api_fail(err, CB_EUSAGE, "%s: at least two models (K >= 2)", "cb_compare_models");
+  if ((rc = compare_args(nets, K, labels, splits, R, n, err)) != CB_OK) return rc;
+  if (o && o->method == CB_ATTR_EVA) return api_fail(err, CB_EUSAGE, "%s: eva needs a ball; compare the other methods", "cb_compare_models");
+  for (size_t r = 0; r < R * n; r++)
+    if (!isfinite(X[r])) return (cb_status)cb_error_set(err, CB_EVALUE, "cb_compare_models: row %zu: input %zu is not finite", r / n, r % n);
+  if (!(pred = cb_alloc(K * R * sizeof *pred)) || !(y = cb_alloc(cb_net_output_size(nets[0]) * sizeof *y))) {
+    rc = (cb_status)cb_error_set(err, CB_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t k = 0; k < K; k++) {
+    if ((rc = attr_open(nets[k], o, 0, &a, err)) != CB_OK) goto out;
+    if (!k && !(maps = cb_alloc(K * R * (nm = attr_map_size(a)) * sizeof *maps))) {
+      rc = (cb_status)cb_error_set(err, CB_ENOMEM, "out of memory for %zu x %zu maps", K, R);
+      goto out;
+    }
+    for (size_t r = 0; r < R && rc == CB_OK; r++) {
+      if ((rc = cb_net_forward(nets[k], X + r * n, 1, y, err)) != CB_OK) break;
+      pred[k * R + r] = (int)cb_argmax(y, cb_net_output_size(nets[k]));
+      rc = (cb_status)attr_map(a, X + r * n, labels[r], maps + (k * R + r) * nm, err);
+    }
+    attr_free(a);
+    a = NULL;
+    if (rc != CB_OK) goto out;
+  }
+  if ((rc = (cb_status)attr_mege_reco(maps, pred, labels, splits, K, R, nm, &res, err)) == CB_OK) {
+    out->mege = res.mege; out->reco = res.reco;
+    out->n_eq = res.n_eq; out->n_ne = res.n_ne; out->n_nan = res.n_nan;
+  }
+out:
+  attr_free(a);
+  cb_free(maps);
+  cb_free(pred);
+  cb_free(y);
+  return rc;
+}
+
+cb_status cb_attr_sanity(const cb_net *net, const double *x, size_t n, int target, const cb_attr_opts *o, int layers,
+                         size_t row, cb_sanity *out, cb_error *err)
+{
+  attr_ctx *a = NULL, *ar = NULL;
+  cb_net *rnet = NULL;
+  double *m0 = NULL, *m1;
+  size_t nm, no;
+  uint64_t s;
+  int done;
+  cb_error local;
+  cb_status rc;
+  if (!err) err = &local;
+  if (!net || !x || !out) return api_fail(err, CB_EUSAGE, "%s: NULL argument", "cb_attr_sanity");
+  if ((no = cb_net_output_size(net)) < 2) return api_fail(err, CB_EUNSUP, "%s: the random-logit check needs two classes", "cb_attr_sanity");
+  if ((rc = attr_open(net, o, target, &a, err)) != CB_OK) return rc;
+  if ((rc = attr_sizes(a, n, attr_map_size(a), "cb_attr_sanity", err)) != CB_OK) goto out;
+  nm = attr_map_size(a);
+  if (!(m0 = cb_alloc(2 * nm * sizeof *m0))) { rc = (cb_status)cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  m1 = m0 + nm;
+  if (!(rnet = attr_randomised_copy(net, layers, a->opt.seed, &done, err))) { rc = err->status; goto out; }
+  if ((rc = attr_open(rnet, o, target, &ar, err)) != CB_OK) goto out;
+  if ((rc = (cb_status)attr_map(a, x, target, m0, err)) != CB_OK || (rc = (cb_status)attr_map(ar, x, target, m1, err)) != CB_OK) goto out;
+  out->model_spearman = attr_spearman(m0, m1, nm);
+  out->model_change = rel_change(m0, m1, nm);
+  s = a->opt.seed ^ (0xA5A5A5A5ull + (uint64_t)row * 0x9E3779B97F4A7C15ull);   /* as cmd_attribute.c's sanity() */
+  out->logit_class = (int)(attr_rng_next(&s) % (no - 1));
+  if (out->logit_class >= target) out->logit_class++;
+  if ((rc = (cb_status)attr_map(a, x, out->logit_class, m1, err)) != CB_OK) goto out;
+  out->logit_spearman = attr_spearman(m0, m1, nm);
+  out->logit_change = rel_change(m0, m1, nm);
+out:
+  attr_free(a);
+  attr_free(ar);
+  attr_randomised_copy_free(rnet);
+  cb_free(m0);
   return rc;
 }

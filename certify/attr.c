@@ -6,12 +6,13 @@
 #include <math.h>
 #include <string.h>
 #include "attr.h"
+#include "forward.h"
 
 const char *const attr_method_name[AM_COUNT] = {
   "saliency", "gradxinput", "ig", "smoothgrad", "vargrad", "squaregrad",
   "occlusion", "rise", "gradcam", "gradcampp", "eva",
   "lrp", "deeplift", "guidedbackprop", "deconvnet", "kernelshap",
-  "scorecam", "opticam", "lime", "sobol", "hsic"
+  "scorecam", "opticam", "lime", "sobol", "hsic", "rollout"
 };
 
 void attr_opt_init(attr_opt *o)
@@ -36,6 +37,7 @@ void attr_opt_init(attr_opt *o)
   o->grid = 8;
   o->kernel_width = 0.25;
   o->ridge = 1;
+  o->query = -1;
   o->lrp_gamma = 0.25;
   o->lrp_alpha = 2;
 }
@@ -139,6 +141,7 @@ attr_ctx *attr_new(const cb_net *net, const attr_opt *o, cb_error *err)
   if (bnet_init(&a->bn, net, err) != CB_OK) { attr_free(a); return NULL; }
   attr_image(net, &a->ch, &a->ih, &a->iw);
   a->nm = a->opt.reduce && a->ch > 1 ? (size_t)a->ih * (size_t)a->iw : n;
+  if (a->opt.method == AM_ROLLOUT && attr_attn_new(a, err) != CB_OK) { attr_free(a); return NULL; }
   a->C = cb_calloc(2 * no + 5 * n + ATTR_BATCH * (n + no), sizeof(double));
   if (!a->C) { attr_free(a); cb_error_set(err, CB_ENOMEM, "out of memory"); return NULL; }
   a->y = a->C + no;
@@ -157,9 +160,18 @@ void attr_free(attr_ctx *a)
   if (!a) return;
   grad_free(a->g);
   attr_rules_free(a->rules);
+  attr_attn_free(a->attn);
+  fwd_ws_free(a->fw);
   bnet_free(&a->bn);
   cb_free(a->C);
   cb_free(a);
+}
+
+int attr_forward(attr_ctx *a, const double *X, size_t batch, double *Y, cb_error *err)
+{
+  if (!a->fw && !(a->fw = fwd_ws_new(a->net, ATTR_FWD_BATCH)))
+    return cb_error_set(err, CB_ENOMEM, "%s: out of memory for the forward workspace", a->net->path);
+  return fwd_ws_run(a->fw, X, batch, Y, err);
 }
 
 int attr_target(attr_ctx *a, const double *x, int label, int *target, cb_error *err)
@@ -206,6 +218,7 @@ int attr_map(attr_ctx *a, const double *x, int target, double *map, cb_error *er
   int rc;
   if (target < 0 || (size_t)target >= a->no)
     return cb_error_set(err, CB_EVALUE, "target class %d is out of range (0..%zu)", target, a->no - 1);
+  if (a->opt.method == AM_ROLLOUT) return attr_attn_map(a, x, map, err);
   if (a->nm == a->n) return map_full(a, x, target, map, err);
   if ((rc = map_full(a, x, target, a->full, err)) != CB_OK) return rc;
   attr_reduce(a, a->full, map);
@@ -230,6 +243,7 @@ static int map_full(attr_ctx *a, const double *x, int target, double *map, cb_er
     return attr_shap_map(a, x, target, map, err);
   case AM_LIME: case AM_SOBOL: case AM_HSIC:
     return attr_gsa_map(a, x, target, map, err);
+  case AM_ROLLOUT: return attr_attn_map(a, x, map, err);
   case AM_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "unknown attribution method %d", (int)a->opt.method);

@@ -11,6 +11,7 @@
 **   attr_perturb.c  Occlusion, RISE
 **   attr_cam.c      Grad-CAM, Grad-CAM++, Score-CAM, Opti-CAM at a named CONV node
 **   attr_gsa.c      LIME, Sobol total indices, HSIC (batched masked forwards)
+**   attr_attn.c     attention rollout and raw attention (one value per token)
 **   attr_eva.c      EVA: certified worst-case margin gain when a group is pinned
 **   attr_metrics.c  AverageStability (Xplique), Deletion / Insertion AUC
 **   attr_cert.c     sound bounds of Saliency, Gradient x Input, the discrete
@@ -33,13 +34,17 @@ typedef enum attr_method {
   AM_SALIENCY, AM_GRADXINPUT, AM_IG, AM_SMOOTHGRAD, AM_VARGRAD, AM_SQUAREGRAD,
   AM_OCCLUSION, AM_RISE, AM_GRADCAM, AM_GRADCAMPP, AM_EVA,
   AM_LRP, AM_DEEPLIFT, AM_GUIDEDBP, AM_DECONVNET, AM_KERNELSHAP,
-  AM_SCORECAM, AM_OPTICAM, AM_LIME, AM_SOBOL, AM_HSIC, AM_COUNT
+  AM_SCORECAM, AM_OPTICAM, AM_LIME, AM_SOBOL, AM_HSIC, AM_ROLLOUT, AM_COUNT
 } attr_method;
 extern const char *const attr_method_name[AM_COUNT];   /* "saliency", "gradxinput", ... */
 
 /* LRP rules for AFFINE and CONV layers (attr_rules.c has the formulas). */
 typedef enum attr_lrp_rule { LRP_EPS, LRP_GAMMA, LRP_ZPLUS, LRP_ALPHABETA, LRP_COUNT } attr_lrp_rule;
 extern const char *const attr_lrp_rule_name[LRP_COUNT];   /* "eps", "gamma", "zplus", "alphabeta" */
+
+/* Rollout: how the heads of one attention layer are fused. */
+typedef enum attr_fusion { AF_MEAN, AF_MAX, AF_MIN, AF_COUNT } attr_fusion;
+extern const char *const attr_fusion_name[AF_COUNT];   /* "mean", "max", "min" */
 
 typedef struct attr_opt {
   attr_method method;
@@ -67,6 +72,9 @@ typedef struct attr_opt {
   int grid;                 /* Sobol / HSIC: grid side G, G x G cells (8, capped at the image side) */
   double kernel_width;      /* LIME: kernel width of exp(-d^2 / w^2), d the cosine distance (0.25) */
   double ridge;             /* LIME: ridge penalty of the weighted linear fit (1) */
+  int attn_raw;             /* rollout: 0 (default) rollout over the layers, 1 the raw attention of one layer */
+  attr_fusion fusion;       /* rollout: head fusion (default mean) */
+  int query;                /* rollout: query token whose row is the map; -1 (default) the mean of the rows */
 } attr_opt;
 
 void attr_opt_init(attr_opt *o);
@@ -182,6 +190,13 @@ double attr_complexity(const double *map, size_t n);
    CB_EUNSUP when the net has none. */
 int attr_randomise_net(cb_net *net, int layers, uint64_t seed, int *done);
 
+/* The same on a copy: net is unchanged; the copy shares every node and
+   parameter with it except the re-initialised layers' weights and biases,
+   and lives until attr_randomised_copy_free (before net is freed).  NULL
+   with err set: CB_EUNSUP (no layer), CB_ENOMEM. */
+cb_net *attr_randomised_copy(const cb_net *net, int layers, uint64_t seed, int *done, cb_error *err);
+void attr_randomised_copy_free(cb_net *copy);   /* NULL: no-op */
+
 /* --- three-valued audits (attr_audit.c) ----------------------------------- */
 
 /* The verdict of an audited row (a closed set):
@@ -259,7 +274,24 @@ struct attr_ctx {
   int cam_node;             /* CAM methods' CONV node index */
   struct attr_rules *rules; /* lrp, deeplift, guidedbackprop, deconvnet buffers (lazy) */
   double lrp_absorbed;      /* LRP: relevance absorbed by biases and eps in the last map */
+  struct attr_attn *attn;   /* rollout: the attention maps found and their buffers */
+  struct fwd_ws *fw;        /* batched forwards' workspace (lazy, ATTR_FWD_BATCH samples) */
 };
+/* Y = f(X) for a batch (cb_net_forward's numbers) through the context's
+   forward workspace, allocated at the first call and kept: no allocation
+   per call. */
+int attr_forward(attr_ctx *a, const double *X, size_t batch, double *Y, cb_error *err);
+#define ATTR_FWD_BATCH 128
+typedef struct attr_attn attr_attn;
+/* Rollout (attr_attn.c): finds the attention maps (checks --node, the query,
+   square maps for rollout) and sets a->nm to the token count; the map of x. */
+int attr_attn_new(attr_ctx *a, cb_error *err);
+void attr_attn_free(attr_attn *t);
+int attr_attn_map(attr_ctx *a, const double *x, double *map, cb_error *err);
+/* The nodes holding the net's attention maps (a Softmax over keys that is the
+   left operand of a MatMul), topological order: their count; the first cap
+   go to nodes (may be NULL). */
+int attr_attn_layers(const cb_net *net, int *nodes, int cap);
 typedef struct attr_rules attr_rules;
 void attr_rules_free(attr_rules *r);
 /* Method-specific checks of the net (deeplift: no MaxPool; deconvnet: ReLU

@@ -12,7 +12,7 @@
 **   normalised to M_k = (U_k - min U_k) / (max U_k - min U_k) (0 when U_k is
 **   constant), masks the input (every channel): s_k = softmax(f(x .* M_k))_c;
 **   a = softmax_k(s_k); cam = ReLU(sum_k a_k A_k), upsampled as Grad-CAM.
-**   Cost: K forwards, batched (ATTR_BATCH) through cb_net_forward.
+**   Cost: K forwards, batched (ATTR_BATCH) through attr_forward (the context's forward workspace).
 ** Opti-CAM (Zhang et al. 2023): weights w (K, start 0), a = softmax(w),
 **   S(w) = sum_k a_k U_k, M(w) = (S - min S) / (max S - min S); `steps`
 **   Adam steps (lr, beta 0.9 / 0.999, eps 1e-8) on w to maximise the logit
@@ -95,7 +95,7 @@ static int scorecam(attr_ctx *a, const double *x, int target, const double *A, i
     minmax_norm(U + (size_t)k * HW, HW, m, NULL, NULL);
     apply_mask(x, m, n, HW, a->batch + q * n);
     if (++q < ATTR_BATCH && k + 1 < K) continue;
-    if ((rc = cb_net_forward(a->net, a->batch, q, a->ybatch, err)) != CB_OK) goto out;
+    if ((rc = attr_forward(a, a->batch, q, a->ybatch, err)) != CB_OK) goto out;
     for (size_t r = 0; r < q; r++) {   /* softmax(f)_c, stably */
       const double *y = a->ybatch + r * no;
       double ym = y[0], z = 0;

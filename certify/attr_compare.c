@@ -168,3 +168,64 @@ int attr_randomise_net(cb_net *net, int layers, uint64_t seed, int *done)
   if (done) *done = count;
   return count ? CB_OK : CB_EUNSUP;
 }
+
+/* A shallow copy of net whose re-initialised layers own fresh weights. */
+typedef struct rcopy { cb_net net; double *owned; } rcopy;
+
+cb_net *attr_randomised_copy(const cb_net *net, int layers, uint64_t seed, int *done, cb_error *err)
+{
+  rcopy *c = cb_calloc(1, sizeof *c);
+  size_t total = 0;
+  int count = 0, rc;
+  double *p;
+  if (!c || !(c->net.node = cb_alloc((size_t)net->n * sizeof *c->net.node))) goto oom;
+  memcpy(c->net.node, net->node, (size_t)net->n * sizeof *c->net.node);
+  for (int pass = 0; pass < 2; pass++) {   /* 0: size the layers attr_randomise_net will move, 1: give them copies */
+    count = 0;
+    p = c->owned;
+    for (int i = net->n - 1; i > 0 && (layers <= 0 || count < layers); i--) {
+      cb_node *nd = &c->net.node[i];
+      size_t nw, nb;
+      if (nd->kind == CB_AFFINE) { nw = nd->p.aff.out * nd->p.aff.in; nb = nd->p.aff.out; }
+      else if (nd->kind == CB_CONV) {
+        nw = (size_t)nd->p.conv.g.cout * (size_t)(nd->p.conv.g.cin / nd->p.conv.g.groups) * (size_t)nd->p.conv.g.kh * (size_t)nd->p.conv.g.kw;
+        nb = (size_t)nd->p.conv.g.cout;
+      } else continue;
+      count++;
+      if (!pass) { total += nw + nb; continue; }
+      if (nd->kind == CB_AFFINE) {
+        memcpy(p, nd->p.aff.W, nw * sizeof *p); nd->p.aff.W = p; p += nw;
+        if (nd->p.aff.b) { memcpy(p, nd->p.aff.b, nb * sizeof *p); nd->p.aff.b = p; } p += nb;
+      } else {
+        memcpy(p, nd->p.conv.W, nw * sizeof *p); nd->p.conv.W = p; p += nw;
+        if (nd->p.conv.b) { memcpy(p, nd->p.conv.b, nb * sizeof *p); nd->p.conv.b = p; } p += nb;
+      }
+    }
+    if (!pass && !(c->owned = cb_alloc((total ? total : 1) * sizeof *c->owned))) goto oom;
+  }
+  c->net.n = net->n; c->net.cap = net->n; c->net.output = net->output;
+  c->net.path = net->path; c->net.format = net->format; c->net.producer = net->producer;
+  c->net.ir_version = net->ir_version; c->net.opset = net->opset;
+  c->net.input_name = net->input_name; c->net.output_name = net->output_name;
+  c->net.input_shape = net->input_shape; c->net.in_min = net->in_min; c->net.in_max = net->in_max;
+  if ((rc = attr_randomise_net(&c->net, layers, seed, done)) != CB_OK) {
+    attr_randomised_copy_free(&c->net);
+    cb_error_set(err, rc, "%s: the network has no AFFINE or CONV layer to re-initialise", net->path);
+    return NULL;
+  }
+  (void)count;
+  return &c->net;
+oom:
+  if (c) { cb_free(c->net.node); cb_free(c); }
+  cb_error_set(err, CB_ENOMEM, "out of memory");
+  return NULL;
+}
+
+void attr_randomised_copy_free(cb_net *net)
+{
+  rcopy *c = (rcopy *)net;
+  if (!c) return;
+  cb_free(c->owned);
+  cb_free(c->net.node);
+  cb_free(c);
+}

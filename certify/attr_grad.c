@@ -87,7 +87,7 @@ int attr_grad_map(attr_ctx *a, const double *x, int target, double *map, cb_erro
     return noise_map(a, x, target, map, err);
   case AM_OCCLUSION: case AM_RISE: case AM_GRADCAM: case AM_GRADCAMPP: case AM_EVA:
   case AM_LRP: case AM_DEEPLIFT: case AM_GUIDEDBP: case AM_DECONVNET: case AM_KERNELSHAP:
-  case AM_SCORECAM: case AM_OPTICAM: case AM_LIME: case AM_SOBOL: case AM_HSIC: case AM_COUNT: break;
+  case AM_SCORECAM: case AM_OPTICAM: case AM_LIME: case AM_SOBOL: case AM_HSIC: case AM_ROLLOUT: case AM_COUNT: break;
   }
   return cb_error_set(err, CB_EINTERNAL, "attr_grad_map: not a gradient method");
 }

@@ -40,7 +40,7 @@
 **            HSIC_i = tr(K_i H L H) / N = 2 z_i^T (H L H) z_i / N
 **          (z_i the N values of cell i; exact rewriting, the constant part
 **          of K_i vanishes against H L H), one N x N by N x M product.
-** Forward passes go GSA_BATCH at a time through cb_net_forward (dgemm).
+** Forward passes go GSA_BATCH at a time through attr_forward (the context's forward workspace) (dgemm).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -152,7 +152,7 @@ static int scores(gsa *g, const double *masks, size_t k, int target, double *v, 
       double *z = g->batch + r * n;
       for (size_t e = 0; e < n; e++) { double t = m[g->cell[e]]; z[e] = g->x[e] * t + (1 - t) * g->b[e]; }
     }
-    if ((rc = cb_net_forward(a->net, g->batch, q, g->yb, err)) != CB_OK) return rc;
+    if ((rc = attr_forward(a, g->batch, q, g->yb, err)) != CB_OK) return rc;
     for (size_t r = 0; r < q; r++) {
       v[s + r] = g->yb[r * a->no + (size_t)target];
       if (!isfinite(v[s + r])) return cb_error_set(err, CB_EVALUE, "%s: a masked score is not finite", attr_method_name[a->opt.method]);

@@ -8,7 +8,7 @@
 **              probability p, bilinearly upsampled to cells of side ceil(H/s),
 **              shifted by a random offset in [0, cell) and cropped to H x W;
 **              map = sum_k f_c(x .* m_k) m_k / (N p)   (Petsiuk et al. 2018).
-** Forward passes go in batches of ATTR_BATCH through cb_net_forward.
+** Forward passes go in batches of ATTR_BATCH through attr_forward (the context's forward workspace).
 ** Cost: about (H/S)(W/S) forwards (occlusion), N forwards (RISE).
 */
 #include <math.h>
@@ -18,7 +18,7 @@
 /* Scores of the k inputs in a->batch into sc. */
 static int batch_scores(attr_ctx *a, size_t k, int target, double *sc, cb_error *err)
 {
-  int rc = cb_net_forward(a->net, a->batch, k, a->ybatch, err);
+  int rc = attr_forward(a, a->batch, k, a->ybatch, err);
   if (rc != CB_OK) return rc;
   for (size_t j = 0; j < k; j++) {
     sc[j] = a->ybatch[j * a->no + (size_t)target];

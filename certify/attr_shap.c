@@ -16,7 +16,7 @@
 **             decomposition, eigenvalues below 1e-12 of the largest dropped).
 ** The map gives each feature of group g the value phi_g / |g|, so the map
 ** sums to f_c(x) - f_c(baseline) (efficiency).  Forward passes go in
-** batches of ATTR_BATCH through cb_net_forward (dgemm).  Cost: 2^M
+** batches of ATTR_BATCH through attr_forward (the context's forward workspace) (dgemm).  Cost: 2^M
 ** forwards (exact) or N + 2 (sampled) plus an (M-1)^2 N product.
 */
 #include <math.h>
@@ -44,7 +44,7 @@ static int values(attr_ctx *a, const double *x, const double *b, const unsigned 
       double *row = a->batch + r * n;
       for (size_t e = 0; e < n; e++) row[e] = z[grp[e]] ? x[e] : b[e];
     }
-    if ((rc = cb_net_forward(a->net, a->batch, m, a->ybatch, err)) != CB_OK) return rc;
+    if ((rc = attr_forward(a, a->batch, m, a->ybatch, err)) != CB_OK) return rc;
     for (size_t r = 0; r < m; r++) {
       v[s + r] = a->ybatch[r * a->no + (size_t)target];
       if (!isfinite(v[s + r])) return cb_error_set(err, CB_EVALUE, "kernelshap: a coalition's score is not finite");

@@ -45,6 +45,12 @@ const char *const attr_cli_help =
   "  --lrp-eps E    LRP eps stabiliser (default 1e-6; 0 gives LRP-0)\n"
   "  --gamma G      LRP gamma rule: w + G max(w, 0) (default 0.25)\n"
   "  --alpha A      LRP alpha-beta rule: alpha A >= 1, beta A - 1 (default 2)\n"
+  "  --attention A  rollout: rollout (default: (A + I) / 2 per layer, rows\n"
+  "                 normalised, multiplied over the layers up to --node) or raw\n"
+  "                 (the attention of the --node layer, default the last)\n"
+  "  --head-fusion F  rollout: heads fused by mean (default), max or min\n"
+  "  --query Q      rollout: the map is query token Q's row (ViT class token: 0);\n"
+  "                 default the mean of the rows\n"
   "  --reduce R     images with C > 1 channels: max (default, as Xplique) gives\n"
   "                 one value per pixel (max over channels, H x W map); none\n"
   "                 keeps one value per input feature\n";
@@ -75,8 +81,11 @@ static const char *usage =
   "the masked logit); lime (weighted ridge fit on --samples random P x P\n"
   "superpixel masks); sobol (total-order Sobol indices of --grid cells,\n"
   "quasi-Monte-Carlo masks, Jansen estimator, Fel et al. 2021); hsic (HSIC of\n"
-  "binary cell masks and the score, Novello et al. 2022).  Perturbations set\n"
-  "the masked part to --baseline.\n"
+  "binary cell masks and the score, Novello et al. 2022); rollout (attention\n"
+  "nets: attention rollout or raw attention over the heads, Abnar & Zuidema\n"
+  "2020; one value per token, the same for every class; the attention maps\n"
+  "are the Softmax nodes feeding a MatMul with values, --node names one).\n"
+  "Perturbations set the masked part to --baseline.\n"
   "A flat input whose size is a square is treated as a one-channel image.\n"
   "\n"
   "%s"
@@ -113,7 +122,20 @@ int attr_cli_option(const char *cmd, const char *a, const char *v, attr_cli *c)
   long l;
   double d;
   if (!strcmp(a, "--method")) {
-    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap, scorecam, opticam, lime, sobol, hsic)", v);
+    if (!attr_method_parse(v, &o->method)) return report_usage(cmd, "unknown method '%s' (saliency, gradxinput, ig, smoothgrad, vargrad, squaregrad, occlusion, rise, gradcam, gradcampp, eva, lrp, deeplift, guidedbackprop, deconvnet, kernelshap, scorecam, opticam, lime, sobol, hsic, rollout)", v);
+  } else if (!strcmp(a, "--attention")) {
+    if (!strcmp(v, "rollout")) o->attn_raw = 0;
+    else if (!strcmp(v, "raw")) o->attn_raw = 1;
+    else return report_usage(cmd, "--attention wants rollout or raw, not '%s'", v);
+  } else if (!strcmp(a, "--head-fusion")) {
+    int f = -1;
+    for (int k = 0; k < AF_COUNT; k++) if (!strcmp(v, attr_fusion_name[k])) f = k;
+    if (f < 0) return report_usage(cmd, "--head-fusion wants mean, max or min, not '%s'", v);
+    o->fusion = (attr_fusion)f;
+  } else if (!strcmp(a, "--query")) {
+    l = strtol(v, &e, 10);
+    if (e == v || *e || l < 0 || l > 10000000) return report_usage(cmd, "--query wants a token index >= 0, not '%s'", v);
+    o->query = (int)l;
   } else if (!strcmp(a, "--rule")) {
     char msg[160];
     if (!attr_lrp_rule_parse(v, o, msg, sizeof msg)) return report_usage(cmd, "--rule %s", msg);
@@ -192,6 +214,10 @@ cJSON *map_shape(const cb_net *net, size_t nm)
   int c, h, w;
   attr_image(net, &c, &h, &w);
   if (nm == cb_net_input_size(net)) return report_shape(&net->node[0].shape);
+  if (nm != (size_t)h * (size_t)w) {   /* rollout: one value per token */
+    int t = (int)nm;
+    return cJSON_CreateIntArray(&t, 1);
+  }
   int dims[2] = {h, w};
   return cJSON_CreateIntArray(dims, 2);
 }
@@ -262,6 +288,8 @@ static int parse(int argc, char **argv, opts *o)
   if (!o->data) return report_usage("attribute", "%s", "missing --data FILE");
   if (!o->have_method) return report_usage("attribute", "%s", "missing --method");
   if ((have_norm || have_eps) && o->ac.o.method != AM_EVA) return report_usage("attribute", "%s", "--norm and --eps are options of --method eva");
+  if (o->metrics && o->ac.o.method == AM_ROLLOUT)
+    return report_usage("attribute", "%s", "--metrics perturb input features, and a rollout map has one value per token");
   return 0;
 }
 
@@ -370,6 +398,12 @@ static cJSON *settings_json(const attr_opt *o)
     else cJSON_AddNumberToObject(s, "baseline", o->baseline);
     cJSON_AddNumberToObject(s, "patch", o->patch); cJSON_AddNumberToObject(s, "samples", o->samples);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    break;
+  case AM_ROLLOUT:
+    cJSON_AddStringToObject(s, "attention", o->attn_raw ? "raw" : "rollout");
+    cJSON_AddStringToObject(s, "head_fusion", attr_fusion_name[o->fusion]);
+    if (o->query >= 0) cJSON_AddNumberToObject(s, "query", o->query); else cJSON_AddStringToObject(s, "query", "mean");
+    if (o->node) cJSON_AddStringToObject(s, "node", o->node);
     break;
   case AM_SALIENCY: case AM_GRADXINPUT: case AM_GUIDEDBP: case AM_DECONVNET: case AM_COUNT: break;
   }
@@ -522,7 +556,7 @@ static int attribute_cmd(const opts *o, cb_error *err)
   nm = attr_map_size(probe);
   if (!(res = cb_calloc(b.n + 1, sizeof *res))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   for (size_t k = 0; k < b.n; k++)
-    if (!(res[k].map = cb_calloc(b.n_in, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if (!(res[k].map = cb_calloc(b.n_in > nm ? b.n_in : nm, sizeof(double)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   {
     run_ctx c = {&b, o, probe, res, rnet};
     batch_loop L = {.row = row_map, .thread_new = thread_ctx, .thread_free = thread_ctx_free, .ctx = &c, .name_row = 1};

@@ -382,7 +382,9 @@ typedef enum cb_attr_method {
   CB_ATTR_OPTICAM,                                /* Opti-CAM (Adam on the mask weights) */
   CB_ATTR_LIME,                                   /* LIME (seeded, patch superpixels) */
   CB_ATTR_SOBOL,                                  /* total-order Sobol indices (QMC masks) */
-  CB_ATTR_HSIC                                    /* HSIC of binary cell masks */
+  CB_ATTR_HSIC,                                   /* HSIC of binary cell masks */
+  CB_ATTR_ROLLOUT                                 /* attention rollout / raw attention: one
+                                                     value per token, class-independent */
 } cb_attr_method;
 const char *cb_attr_method_name(cb_attr_method m); /* "saliency", "gradxinput", "ig", ...
                                                      (the CLI's --method words); "?" unknown */
@@ -417,6 +419,13 @@ typedef struct cb_attr_opts {
   double lr;                                      /* Opti-CAM Adam learning rate (0.1) */
   int grid;                                       /* Sobol / HSIC grid side (8) */
   double kernel_width, ridge;                     /* LIME kernel width (0.25), ridge (1) */
+  int attention_raw;                              /* rollout: 0 (default) rollout over the
+                                                     layers, 1 raw attention of the `node` layer
+                                                     (NULL: the last) */
+  int head_fusion;                                /* rollout: heads fused by 0 mean (default),
+                                                     1 max, 2 min */
+  int query;                                      /* rollout: the query token's row; -1 (default)
+                                                     the mean of the rows */
 } cb_attr_opts;
 void cb_attr_opts_init(cb_attr_opts *o, size_t size);
                                                   /* the defaults above into the first size
@@ -444,6 +453,46 @@ cb_status cb_attribute_bounds(const cb_net *net, const cb_region *set, int targe
                                                      seed), occlusion, rise, gradcam and
                                                      gradcampp (`cerbere audit`'s bounds);
                                                      other methods CB_EUNSUP */
+
+/* ---- Comparing attributions across models, and sanity checks ----------------- */
+typedef struct cb_mege {
+  double mege, reco;                              /* NaN when undefined (no pair of its kind) */
+  size_t n_eq, n_ne, n_nan;                       /* pairs with equal / different correctness,
+                                                     pairs left out (a constant map) */
+} cb_mege;
+cb_status cb_compare_models(const cb_net *const *nets, size_t K, const double *X, const int *labels,
+                            const int *splits, size_t R, size_t n, const cb_attr_opts *o,
+                            cb_mege *out, cb_error *err);
+                                                  /* MeGe and ReCo (Xplique's K-models /
+                                                     K-splits protocol, `cerbere compare-
+                                                     models`): X R rows of n inputs, labels R
+                                                     classes, splits R indices in 0..K-1 (model
+                                                     k did not see split k; every split used);
+                                                     each model's map of each row's label.
+                                                     CB_EUSAGE (NULL, K < 2, eva), CB_ESHAPE
+                                                     (models of different input sizes or
+                                                     classes), CB_EVALUE (splits that do not
+                                                     partition the rows, labels) */
+typedef struct cb_sanity {
+  double model_spearman, model_change;            /* the map against the map of a copy of the
+                                                     net with re-initialised layers: Spearman
+                                                     rank correlation (NaN: a constant map),
+                                                     relative L2 change ||m' - m|| / ||m|| */
+  int logit_class;                                /* a random class other than the target */
+  double logit_spearman, logit_change;            /* the map against that class's map */
+} cb_sanity;
+cb_status cb_attr_sanity(const cb_net *net, const double *x, size_t n, int target,
+                         const cb_attr_opts *o, int layers, size_t row, cb_sanity *out,
+                         cb_error *err);
+                                                  /* the randomisation sanity checks (Adebayo
+                                                     et al. 2018) of `cerbere attribute
+                                                     --sanity`: the last `layers` (<= 0: all)
+                                                     AFFINE/CONV layers re-initialised from
+                                                     o->seed (net itself is unchanged); row is
+                                                     mixed into the random class's seed as the
+                                                     CLI does for data row `row`.  CB_EUNSUP
+                                                     (no such layer; one class), as
+                                                     cb_attribute otherwise */
 
 /* ---- JSON report ---------------------------------------------------------------- */
 cb_status cb_certificates_write_json(const char *path, const cb_certificate *const *certs, size_t n,

@@ -86,7 +86,18 @@ static void fwd_act(const cb_node *n, size_t len, const double *x, double *y)
   for (size_t e = 0; e < len; e++) y[e] = a->f(n, x[e]);
 }
 
+static int node_run(const cb_net *net, int i, size_t batch, double *const *act, double *scratch, int flags,
+                    cb_error *err);
+
 int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_error *err)
+{
+  return node_run(net, i, batch, act, NULL, 0, err);
+}
+
+/* fwd_node; scratch: NULL, or la_conv_forward_need doubles for a CONV node,
+   which then runs with the workspace's CB_CONV_* flags (linalg.h). */
+static int node_run(const cb_net *net, int i, size_t batch, double *const *act, double *scratch, int flags,
+                    cb_error *err)
 {
   const cb_node *n = &net->node[i];
   const double *x = n->n_in ? act[n->in[0]] : NULL;
@@ -97,6 +108,7 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
   case CB_AFFINE: la_affine_rows(n->p.aff.W, n->p.aff.b, n->p.aff.out, n->p.aff.in, x, batch, y); return CB_OK;
   case CB_SCALE: fwd_scale(n, batch, x, y); return CB_OK;
   case CB_CONV:
+    if (scratch) { la_conv_forward_buf(&n->p.conv.g, n->p.conv.W, n->p.conv.b, x, batch, y, scratch, flags); return CB_OK; }
     if (la_conv_forward(&n->p.conv.g, n->p.conv.W, n->p.conv.b, x, batch, y) != CB_OK)
       return cb_error_set(err, CB_ENOMEM, "%s: node \"%s\": out of memory in conv", net->path, n->name);
     return CB_OK;
@@ -160,29 +172,45 @@ void fwd_free(double **act)
 }
 
 /*
-** cb_net_forward's buffer plan (fwd_all and fwd_alloc keep one buffer per node
-** for callers that want every value).  Node values share as few per-sample
-** slots as possible: a slot is reused once every reader of its value has run,
-** and no node writes into a slot it reads.  INPUT reads the caller's x, the
-** output node writes straight into the caller's y (unless y overlaps x), and a
-** RESHAPE that is not the output aliases its input's buffer (no copy).  A
-** chain then needs two slots instead of one buffer per node, so a call touches
-** and faults in much less fresh memory.  The arithmetic is unchanged.
+** The forward workspace (fwd_ws): cb_net_forward's buffer plan, its buffers
+** and the convolutions' im2col scratch, built once for a batch size and
+** reused by every call (the perturbation attributions run thousands of
+** batched forwards per map: fresh buffers per call cost page faults that
+** made a batch of 128 slower per sample than a batch of one).
 **
-** Expected use: one plan per call, O(n * slots) work, negligible next to the
-** node arithmetic.
+** The plan (fwd_all and fwd_alloc keep one buffer per node for callers that
+** want every value): node values share as few per-sample slots as possible.
+** A slot is reused once every reader of its value has run, and no node
+** writes into a slot it reads.  INPUT reads the caller's x, a RESHAPE aliases
+** its input's buffer (no copy), a ReLU that is a CONV's only reader is
+** applied by the CONV as it writes its output (the same max(y, 0), on data
+** still in cache) and aliases it, a CONV (or its fused ReLU) whose only
+** reader is a CONV hands it the batch-innermost layout (linalg.h
+** CB_CONV_OUT_BI / IN_BI: no transposition between the two), and the
+** output is copied to the caller's y.
+** A chain then needs two slots instead of one buffer per node.  The
+** arithmetic is unchanged.
+**
+** Expected use: one workspace per thread and network, O(n * slots) to
+** build; a call costs the node arithmetic only.
 */
-typedef struct fwd_plan {
-  double **act;     /* [n] node buffers for fwd_node */
+struct fwd_ws {
+  const cb_net *net;
+  size_t max_batch; /* batch the buffers hold; larger calls run in chunks */
+  double **act;     /* [n] node buffers for node_run */
   size_t *cap;      /* [n] per slot: per-sample length, then per-sample offset */
   int *owner;       /* [n] node whose buffer holds node i's value (i, or the aliased node) */
   int *last;        /* [n] per owner: index of its last reader */
-  int *slot;        /* [n] per owner: its slot, or -1 (the caller's x or y) */
+  int *slot;        /* [n] per owner: its slot */
   int *busy;        /* [n] per slot: last reader of its current value */
-} fwd_plan;
+  int *cflags;      /* [n] CONV nodes' CB_CONV_* flags: a fused reader ReLU (which aliases it), layouts */
+  int *nread;       /* [n] readers per node (plan building) */
+  double *buf;      /* the slots: total * max_batch */
+  double *scratch;  /* im2col scratch of the largest CONV at max_batch (NULL: none) */
+};
 
 /* A free slot for node i: the smallest that holds size, else the largest; -1 if none. */
-static int plan_pick(const fwd_plan *p, int nslot, int i, size_t size)
+static int plan_pick(const fwd_ws *p, int nslot, int i, size_t size)
 {
   int best = -1;
   for (int s = 0; s < nslot; s++) {
@@ -195,13 +223,45 @@ static int plan_pick(const fwd_plan *p, int nslot, int i, size_t size)
 }
 
 /* Fills the plan; returns the per-sample length of all slots together. */
-static size_t plan_build(const cb_net *net, fwd_plan *p, int out_in_y)
+/* The only reader of node v, or -1. */
+static int only_reader(const cb_net *net, const fwd_ws *p, int v)
+{
+  if (p->nread[v] != 1) return -1;
+  for (int j = v + 1; j < net->n; j++)
+    for (int k = 0; k < net->node[j].n_in; k++) if (net->node[j].in[k] == v) return j;
+  return -1;
+}
+
+/* CONV flags: ReLU fusion, then the batch-innermost hand-over between CONVs. */
+static void plan_conv_flags(const cb_net *net, fwd_ws *p)
+{
+  int n = net->n;
+  for (int i = 0; i < n; i++) { p->nread[i] = 0; p->cflags[i] = 0; }
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < net->node[i].n_in; k++) p->nread[net->node[i].in[k]]++;
+  for (int c = 0; c < n; c++) {
+    int r, v = c;
+    if (net->node[c].kind != CB_CONV || c == net->output) continue;
+    r = only_reader(net, p, c);
+    if (r >= 0 && r != net->output && node_is_act(&net->node[r], CB_ACT_RELU)) { p->cflags[c] |= CB_CONV_RELU; v = r; }
+    r = only_reader(net, p, v);
+    if (v != net->output && r >= 0 && net->node[r].kind == CB_CONV && net->node[r].n_in == 1) {
+      p->cflags[c] |= CB_CONV_OUT_BI;
+      p->cflags[r] |= CB_CONV_IN_BI;
+    }
+  }
+}
+
+/* Fills the plan; returns the per-sample length of all slots together. */
+static size_t plan_build(const cb_net *net, fwd_ws *p)
 {
   int nslot = 0, n = net->n;
   size_t total = 0;
+  plan_conv_flags(net, p);
   for (int i = 0; i < n; i++) {
     const cb_node *nd = &net->node[i];
-    p->owner[i] = nd->kind == CB_RESHAPE && i != net->output ? p->owner[nd->in[0]] : i;
+    int fused_relu = nd->n_in == 1 && (p->cflags[nd->in[0]] & CB_CONV_RELU) && net->node[nd->in[0]].kind == CB_CONV;
+    p->owner[i] = (nd->kind == CB_RESHAPE && i != net->output) || fused_relu ? p->owner[nd->in[0]] : i;
     p->last[i] = i;   /* readers of an alias update its owner */
     for (int k = 0; k < nd->n_in && p->owner[i] == i; k++)
       if (p->last[p->owner[nd->in[k]]] < i) p->last[p->owner[nd->in[k]]] = i;
@@ -209,7 +269,7 @@ static size_t plan_build(const cb_net *net, fwd_plan *p, int out_in_y)
   for (int i = 0; i < n; i++) {
     size_t size = net->node[i].size;
     p->slot[i] = -1;
-    if (i == 0 || p->owner[i] != i || (i == net->output && out_in_y)) continue;
+    if (i == 0 || p->owner[i] != i) continue;
     int s = plan_pick(p, nslot, i, size);
     if (s < 0) { s = nslot++; p->cap[s] = 0; }
     if (p->cap[s] < size) p->cap[s] = size;
@@ -220,53 +280,84 @@ static size_t plan_build(const cb_net *net, fwd_plan *p, int out_in_y)
   return total;
 }
 
-/* 1 if [a, a+na) and [b, b+nb) share a double. */
-static int overlaps(const double *a, size_t na, const double *b, size_t nb)
+void fwd_ws_free(fwd_ws *w)
 {
-  uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-  return a0 < b0 + nb * sizeof *b && b0 < a0 + na * sizeof *a;
+  if (!w) return;
+  cb_free(w->buf);
+  cb_free(w->scratch);
+  cb_free(w->act);
+  cb_free(w);
 }
 
-/* Runs the planned forward pass; the caller has checked the arguments. */
-static int fwd_planned(const cb_net *net, const double *x, size_t batch, double *y, cb_error *err)
+fwd_ws *fwd_ws_new(const cb_net *net, size_t max_batch)
 {
-  int n = net->n, rc = CB_OK, out_in_y;
-  size_t nin = net->node[0].size, nout = net->node[net->output].size, total;
-  fwd_plan p;
-  void *block = cb_alloc((size_t)n * (sizeof(double *) + sizeof(size_t) + 4 * sizeof(int)));
-  double *buf = NULL;
-  if (!block) goto oom;
-  p.act = block;
-  p.cap = (size_t *)(p.act + n);
-  p.owner = (int *)(p.cap + n);
-  p.last = p.owner + n; p.slot = p.last + n; p.busy = p.slot + n;
-  out_in_y = !overlaps(x, batch * nin, y, batch * nout);
-  total = plan_build(net, &p, out_in_y);
-  if (total && total > SIZE_MAX / sizeof(double) / batch) goto oom;
-  if (total && !(buf = cb_alloc(total * batch * sizeof *buf))) goto oom;
-  for (int i = 0; i < n; i++) {
-    int o = p.owner[i];
-    p.act[i] = o == 0 ? (double *)(uintptr_t)x   /* INPUT is read only */
-             : p.slot[o] >= 0 ? buf + p.cap[p.slot[o]] * batch : y;
-  }
-  for (int i = 1; i < n && rc == CB_OK; i++)
-    if (p.owner[i] == i) rc = fwd_node(net, i, batch, p.act, err);
-  if (rc == CB_OK && !out_in_y) memcpy(y, p.act[net->output], batch * nout * sizeof *y);
-  cb_free(buf);
-  cb_free(block);
-  return rc;
+  int n = net->n;
+  size_t total, need = 0;
+  fwd_ws *w = cb_calloc(1, sizeof *w);
+  if (!w || max_batch == 0) { cb_free(w); return NULL; }
+  w->net = net;
+  w->max_batch = max_batch;
+  if (!(w->act = cb_alloc((size_t)n * (sizeof(double *) + sizeof(size_t) + 6 * sizeof(int))))) goto oom;
+  w->cap = (size_t *)(w->act + n);
+  w->owner = (int *)(w->cap + n);
+  w->last = w->owner + n; w->slot = w->last + n; w->busy = w->slot + n; w->cflags = w->busy + n; w->nread = w->cflags + n;
+  total = plan_build(net, w);
+  if (total > SIZE_MAX / sizeof(double) / max_batch) goto oom;
+  if (!(w->buf = cb_alloc(total * max_batch * sizeof *w->buf))) goto oom;
+  for (int i = 0; i < n; i++)
+    if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, max_batch) > need)
+      need = la_conv_forward_need(&net->node[i].p.conv.g, max_batch);
+  if (need && !(w->scratch = cb_alloc(need * sizeof *w->scratch))) goto oom;
+  return w;
 oom:
-  cb_free(block);
-  return cb_error_set(err, CB_ENOMEM, "%s: out of memory for a batch of %zu", net->path, batch);
+  fwd_ws_free(w);
+  return NULL;
+}
+
+/* One chunk of at most max_batch samples. */
+static int ws_chunk(fwd_ws *w, const double *x, size_t batch, double *y, cb_error *err)
+{
+  const cb_net *net = w->net;
+  int rc = CB_OK;
+  for (int i = 0; i < net->n; i++) {
+    int o = w->owner[i];
+    w->act[i] = o == 0 ? (double *)(uintptr_t)x : w->buf + w->cap[w->slot[o]] * batch;   /* INPUT is read only */
+  }
+  for (int i = 1; i < net->n && rc == CB_OK; i++)
+    if (w->owner[i] == i) rc = node_run(net, i, batch, w->act, w->scratch, w->cflags[i], err);
+  if (rc == CB_OK) memcpy(y, w->act[net->output], batch * net->node[net->output].size * sizeof *y);
+  return rc;
+}
+
+int fwd_ws_run(fwd_ws *w, const double *x, size_t batch, double *y, cb_error *err)
+{
+  const cb_net *net = w->net;
+  size_t nin = net->node[0].size, nout = net->node[net->output].size;
+  if (net->output == 0) {  /* the output is the input */
+    memmove(y, x, batch * nin * sizeof *y);
+    return CB_OK;
+  }
+  for (size_t s0 = 0; s0 < batch; s0 += w->max_batch) {
+    size_t nb = batch - s0 < w->max_batch ? batch - s0 : w->max_batch;
+    int rc = ws_chunk(w, x + s0 * nin, nb, y + s0 * nout, err);
+    if (rc != CB_OK) return rc;
+  }
+  return CB_OK;
 }
 
 cb_status cb_net_forward(const cb_net *net, const double *x, size_t batch, double *y, cb_error *err)
 {
+  fwd_ws *w;
+  int rc;
   if (!net || (!x && batch) || (!y && batch)) return (cb_status)cb_error_set(err, CB_EUSAGE, "cb_net_forward: NULL argument");
   if (batch == 0) return CB_OK;
   if (net->output == 0) {  /* the output is the input */
     memmove(y, x, batch * net->node[0].size * sizeof *y);
     return CB_OK;
   }
-  return (cb_status)fwd_planned(net, x, batch, y, err);
+  if (!(w = fwd_ws_new(net, batch)))
+    return (cb_status)cb_error_set(err, CB_ENOMEM, "%s: out of memory for a batch of %zu", net->path, batch);
+  rc = fwd_ws_run(w, x, batch, y, err);
+  fwd_ws_free(w);
+  return (cb_status)rc;
 }

@@ -17,4 +17,13 @@ int fwd_all(const cb_net *net, size_t batch, double *const *act, cb_error *err);
 double **fwd_alloc(const cb_net *net, size_t batch);
 void fwd_free(double **act);
 
+/* A forward workspace: buffers and conv scratch for batches of up to
+   max_batch samples, kept across calls (one per thread and network).
+   fwd_ws_run is cb_net_forward without the allocations (bit-identical
+   results); a larger batch runs in chunks.  NULL on OOM; free(NULL) no-op. */
+typedef struct fwd_ws fwd_ws;
+fwd_ws *fwd_ws_new(const cb_net *net, size_t max_batch);
+int fwd_ws_run(fwd_ws *w, const double *x, size_t batch, double *y, cb_error *err);
+void fwd_ws_free(fwd_ws *w);
+
 #endif

@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include "linalg.h"
@@ -108,35 +109,150 @@ static void im2col(const cb_conv *g, int64_t gi, const double *x, size_t nb, dou
       }
 }
 
+/* Samples per im2col chunk: the chunk's scratch near CONV_CHUNK doubles. */
+#define CONV_CHUNK ((size_t)1 << 16)
+#define CONV_BI_MIN 8   /* from this many samples on, the batch-innermost path */
+
+/* Per-sample scratch doubles: the batch-innermost path's transposed input,
+   im2col and output (the sample-major path needs less). */
+static size_t conv_per_sample(const cb_conv *g)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  return (size_t)(g->cin * g->hin * g->win) + K * P + (size_t)g->cout * P;
+}
+
+static size_t conv_chunk(const cb_conv *g, size_t batch)
+{
+  size_t chunk = CONV_CHUNK / conv_per_sample(g);
+  if (chunk < CONV_BI_MIN) chunk = CONV_BI_MIN;
+  return chunk > batch ? batch : chunk;
+}
+
+size_t la_conv_forward_need(const cb_conv *g, size_t batch)
+{
+  return conv_per_sample(g) * conv_chunk(g, batch);
+}
+
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
                     size_t batch, double *y)
 {
+  double *buf = cb_alloc(la_conv_forward_need(g, batch) * sizeof *buf);
+  if (!buf) return CB_ENOMEM;
+  la_conv_forward_buf(g, W, b, x, batch, y, buf, 0);
+  cb_free(buf);
+  return CB_OK;
+}
+
+/* Sample-major path (few samples): col [K x (nb P)] per group, one dgemm. */
+static void conv_sample_major(const cb_conv *g, const double *W, const double *b, const double *x, size_t nb,
+                              double *y, double *buf)
+{
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
-  size_t opg = (size_t)(g->cout / g->groups), outsz = (size_t)g->cout * P;
-  size_t chunk = (size_t)(1u << 18) / (K * P + opg * P + 1);
-  double *col, *tmp;
-  if (chunk < 1) chunk = 1;
-  if (chunk > batch) chunk = batch;
-  col = cb_alloc(K * P * chunk * sizeof *col);
-  tmp = cb_alloc(opg * P * chunk * sizeof *tmp);
-  if (!col || !tmp) { cb_free(col); cb_free(tmp); return CB_ENOMEM; }
-  for (size_t s0 = 0; s0 < batch; s0 += chunk) {
-    size_t nb = batch - s0 < chunk ? batch - s0 : chunk, cols = nb * P;
-    for (int64_t gi = 0; gi < g->groups; gi++) {
-      im2col(g, gi, x + s0 * (size_t)(g->cin * g->hin * g->win), nb, col);
-      la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 0.0, tmp, cols);
-      for (size_t s = 0; s < nb; s++)
-        for (size_t o = 0; o < opg; o++) {
-          size_t co = (size_t)gi * opg + o;
-          double *yo = y + (s0 + s) * outsz + co * P;
-          const double *t = tmp + o * cols + s * P;
-          for (size_t p = 0; p < P; p++) yo[p] = t[p] + b[co];
-        }
+  size_t opg = (size_t)(g->cout / g->groups), outsz = (size_t)g->cout * P, cols = nb * P;
+  double *col = buf, *tmp = buf + K * cols;
+  for (int64_t gi = 0; gi < g->groups; gi++) {
+    im2col(g, gi, x, nb, col);
+    la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 0.0, tmp, cols);
+    for (size_t s = 0; s < nb; s++)
+      for (size_t o = 0; o < opg; o++) {
+        size_t co = (size_t)gi * opg + o;
+        double *yo = y + s * outsz + co * P;
+        const double *t = tmp + o * cols + s * P;
+        for (size_t p = 0; p < P; p++) yo[p] = t[p] + b[co];
+      }
+  }
+}
+
+/* t[e nb + s] = x[s m + e] (s < nb, e < m), in blocks of 8 samples. */
+static void to_batch_inner(const double *x, size_t nb, size_t m, double *t)
+{
+  size_t s0 = 0;
+  for (; s0 + 8 <= nb; s0 += 8)
+    for (size_t e = 0; e < m; e++) {
+      double *te = t + e * nb + s0;
+      for (size_t s = 0; s < 8; s++) te[s] = x[(s0 + s) * m + e];
+    }
+  for (; s0 < nb; s0++)
+    for (size_t e = 0; e < m; e++) t[e * nb + s0] = x[s0 * m + e];
+}
+
+/*
+** Batch-innermost path: the input as [c][h][w][sample] (moved there unless
+** the caller's x already is: CB_CONV_IN_BI, row length `batch`), so every
+** im2col entry is a contiguous run of nb samples (one memcpy per kernel tap
+** and output pixel, not one short strided loop per sample), and one dgemm
+** per group gives the output as [co][p][sample], moved back to
+** [sample][co][p] with the bias, or kept so (CB_CONV_OUT_BI) for a CONV
+** that reads it next.  Samples s0 .. s0+nb of a batch of `batch`.
+*/
+static void conv_batch_inner(const cb_conv *g, const double *W, const double *b, const double *x, size_t s0, size_t nb,
+                             size_t batch, double *y, double *buf, int flags)
+{
+  int64_t cpg = g->cin / g->groups, hw = g->hin * g->win;
+  size_t K = (size_t)(cpg * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), outsz = (size_t)g->cout * P, isz = (size_t)(g->cin * hw);
+  size_t cols = P * nb, rowb = nb * sizeof(double), ld = nb;
+  double *xt = buf, *col = xt + isz * nb, *tmp = col + K * cols;
+  int relu = flags & CB_CONV_RELU;
+  if (flags & CB_CONV_IN_BI) { xt = (double *)(uintptr_t)(x + s0); ld = batch; }
+  else to_batch_inner(x + s0 * isz, nb, isz, xt);
+  for (int64_t gi = 0; gi < g->groups; gi++) {
+    double *dst = col;
+    for (int64_t c = 0; c < cpg; c++)
+      for (int64_t ki = 0; ki < g->kh; ki++)
+        for (int64_t kj = 0; kj < g->kw; kj++)
+          for (int64_t oi = 0; oi < g->hout; oi++) {
+            int64_t ii = oi * g->sh - g->pt + ki * g->dh;
+            for (int64_t oj = 0; oj < g->wout; oj++, dst += nb) {
+              int64_t jj = oj * g->sw - g->pl + kj * g->dw;
+              if (ii < 0 || ii >= g->hin || jj < 0 || jj >= g->win) memset(dst, 0, rowb);
+              else memcpy(dst, xt + (size_t)((gi * cpg + c) * hw + ii * g->win + jj) * ld, rowb);
+            }
+          }
+    la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 0.0, tmp + (size_t)gi * opg * cols, cols);
+  }
+  for (size_t co = 0; co < (size_t)g->cout; co++) {   /* tmp += b[co], then the ReLU: compare-and-mask vectors */
+    double *t = tmp + co * cols, bc = b[co];
+    if (relu) {
+#pragma omp simd
+      for (size_t e = 0; e < cols; e++) { double v = t[e] + bc; t[e] = v > 0 ? v : 0; }
+    } else {
+#pragma omp simd
+      for (size_t e = 0; e < cols; e++) t[e] += bc;
     }
   }
-  cb_free(col);
-  cb_free(tmp);
-  return CB_OK;
+  if (flags & CB_CONV_OUT_BI) {   /* y[co][p][s0 + s] = tmp[co][p][s] */
+    for (size_t e = 0; e < outsz; e++) memcpy(y + e * batch + s0, tmp + e * nb, rowb);
+    return;
+  }
+  y += s0 * outsz;
+  for (size_t q0 = 0; q0 < nb; q0 += 8) {   /* y[s][co][p] = tmp[co][p][s], 8 samples at a time */
+    size_t q1 = q0 + 8 < nb ? q0 + 8 : nb;
+    for (size_t e = 0; e < outsz; e++) {
+      const double *t = tmp + e * nb;
+      for (size_t q = q0; q < q1; q++) y[q * outsz + e] = t[q];
+    }
+  }
+}
+
+void la_conv_forward_buf(const cb_conv *g, const double *W, const double *b, const double *x,
+                         size_t batch, double *y, double *buf, int flags)
+{
+  size_t chunk = conv_chunk(g, batch), isz = (size_t)(g->cin * g->hin * g->win);
+  size_t outsz = (size_t)(g->cout * g->hout * g->wout);
+  for (size_t s0 = 0; s0 < batch; s0 += chunk) {
+    size_t nb = batch - s0 < chunk ? batch - s0 : chunk;
+    if (nb >= CONV_BI_MIN || (flags & (CB_CONV_IN_BI | CB_CONV_OUT_BI)))
+      conv_batch_inner(g, W, b, x, s0, nb, batch, y, buf, flags);
+    else {
+      double *ys = y + s0 * outsz;
+      conv_sample_major(g, W, b, x + s0 * isz, nb, ys, buf);
+      if (flags & CB_CONV_RELU) {
+#pragma omp simd
+        for (size_t e = 0; e < nb * outsz; e++) ys[e] = ys[e] > 0 ? ys[e] : 0;
+      }
+    }
+  }
 }
 
 double la_time_dgemm(size_t n, int reps)

@@ -18,6 +18,7 @@ package with PYTHONPATH or an installed copy).  Every comparison is exact
 Prints one line per check and exits 1 on the first failure.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -208,6 +209,28 @@ def check_attribute(net):
         for s, (r, x, y) in zip(doc["samples"], rows()):
             same(nw.attribute(x, s["target"], m, **kw), s["map"], "attribute %s row %d" % (m, r))
     ok("attribute lime/sobol/opticam/kernelshap/hsic (their options through the API) equal `cerbere attribute`")
+    att, acsv = "tests/data/attn/rollout2.onnx", "tests/data/attn/rollout2.in.csv"
+    anet, adata = cerbere.Network(att), np.loadtxt(acsv, delimiter=",")
+    for extra, kw in (([], {}), (["--attention", "raw", "--head-fusion", "max", "--query", "0"],
+                                 {"attention": "raw", "head_fusion": "max", "query": 0})):
+        doc = cli_json("attribute", att, "--data", acsv, "--rows", "0:2", "--method", "rollout", "--quiet", *extra)
+        for r, s in enumerate(doc["samples"]):
+            same(anet.attribute(adata[r, 1:], s["target"], "rollout", **kw), s["map"], "attribute rollout row %d" % r)
+    ok("attribute rollout (rollout and raw attention) equals `cerbere attribute` on %s" % att)
+    doc = cli_json("attribute", CNN, "--data", CSV, "--rows", "0:3", "--method", "saliency", "--sanity", "--quiet")
+    for s in doc["samples"]:
+        got = cnn.sanity(DATA[s["index"], 1:], s["target"], "saliency", row=s["index"])
+        for k, v in s["sanity"].items():
+            assert (v is None and math.isnan(got[k])) or got[k] == v, "sanity %s row %d: %r vs the CLI's %r" % (k, s["index"], got[k], v)
+    ok("sanity (model randomisation, random logit) equals `cerbere attribute --sanity` on 3 rows")
+    spl = np.loadtxt("tests/data/mege/splits20.csv", dtype=int)
+    doc = cli_json("compare-models", "--models", NET, "nets/digits_tanh.onnx", "nets/digits_orth.onnx", "--data", CSV,
+                   "--splits", "tests/data/mege/splits20.csv", "--method", "saliency", "--quiet")
+    got = cerbere.compare_models([net, cerbere.Network("nets/digits_tanh.onnx"), cerbere.Network("nets/digits_orth.onnx")],
+                                 DATA[:, 1:], DATA[:, 0].astype(int), spl, "saliency")
+    for k in ("mege", "reco", "n_eq", "n_ne"):
+        assert got[k] == doc[k], "compare_models %s: %r vs the CLI's %r" % (k, got[k], doc[k])
+    ok("compare_models equals `cerbere compare-models` (MeGe %.4f, ReCo %.4f)" % (got["mege"], got["reco"]))
 
 
 def check_threads(net):

@@ -22,17 +22,19 @@ import math
 
 import numpy as np
 
-from ._lib import (AttrOpts, CerbereError, CertifyOpts, Error, RadiusOpts, VerifyOpts, c_double_p, check, lib,
-                   lib_path)
+from ._lib import (AttrOpts, CerbereError, CertifyOpts, Error, Mege, RadiusOpts, Sanity, VerifyOpts, c_double_p, check,
+                   lib, lib_path)
 
-__all__ = ["Network", "Certificate", "Verification", "CerbereError", "verify", "write_certificates_json",
+__all__ = ["Network", "Certificate", "Verification", "CerbereError", "verify", "write_certificates_json", "compare_models",
            "version", "lib_path", "ATTRIBUTION_METHODS", "BOUND_METHODS"]
 
 BOUND_METHODS = {"ibp": 0, "crown": 1, "crown-ibp": 2, "alpha-crown": 3}
 ATTRIBUTION_METHODS = {"saliency": 0, "gradxinput": 1, "ig": 2, "smoothgrad": 3, "vargrad": 4, "squaregrad": 5,
                        "occlusion": 6, "rise": 7, "gradcam": 8, "gradcampp": 9, "eva": 10,
                        "lrp": 11, "deeplift": 12, "guidedbackprop": 13, "deconvnet": 14, "kernelshap": 15,
-                       "scorecam": 16, "opticam": 17, "lime": 18, "sobol": 19, "hsic": 20}
+                       "scorecam": 16, "opticam": 17, "lime": 18, "sobol": 19, "hsic": 20, "rollout": 21}
+_ATTENTION = {"rollout": 0, "raw": 1}
+_HEAD_FUSION = {"mean": 0, "max": 1, "min": 2}
 _NORMS = {"inf": 0, "linf": 0, "2": 1, "l2": 1, "1": 2, "l1": 2}
 _RADIUS_METHODS = {"cascade": 0, "local-lipschitz": 1}
 
@@ -306,6 +308,12 @@ class Network:
                 o.norm = _norm(v)
             elif k == "reduce":
                 o.reduce = int(bool(v))
+            elif k == "attention":
+                o.attention_raw = _choice(_ATTENTION, v, "attention")
+            elif k == "head_fusion":
+                o.head_fusion = _choice(_HEAD_FUSION, v, "head fusion")
+            elif k == "query":
+                o.query = -1 if v is None else int(v)
             elif k in ("steps", "n_baselines", "samples", "seed", "patch", "stride", "rise_cells", "baseline", "sigma",
                        "rise_p", "eps", "lrp_eps", "lrp_gamma", "lrp_alpha", "lr", "grid", "kernel_width", "ridge"):
                 setattr(o, k, v)
@@ -320,7 +328,10 @@ class Network:
         number or an array), n_baselines, samples, sigma, seed, patch,
         stride, rise_p, rise_cells, node, reduce, norm, eps, lrp_rule (as
         `--rule`), lrp_eps, lrp_gamma, lrp_alpha, lr (opticam), grid (sobol,
-        hsic), kernel_width and ridge (lime)."""
+        hsic), kernel_width and ridge (lime); rollout (attention nets: one
+        value per token, any target): attention ("rollout" or "raw"),
+        head_fusion ("mean", "max", "min"), query (a token, None: the mean
+        of the rows), node (the attention map's Softmax node)."""
         o, keep = self._attr_opts(method, options)
         a = _vec(x, self.n_inputs)
         nm = lib.cb_attr_map_size(self._h.ptr, ctypes.byref(o))
@@ -330,6 +341,22 @@ class Network:
                                nm, ctypes.byref(err)), err)
         del keep
         return out
+
+    def sanity(self, x, target, method="saliency", layers=0, row=0, **options):
+        """The randomisation sanity checks (`cerbere attribute --sanity`): a
+        dict of model_spearman and model_change (the map against the map of
+        a copy of the net whose last `layers` (0: all) AFFINE/CONV layers
+        are re-initialised from the seed option), logit_class (a random
+        other class; row is mixed into its seed as for the CLI's data row),
+        logit_spearman and logit_change.  The network is not changed."""
+        o, keep = self._attr_opts(method, options)
+        a = _vec(x, self.n_inputs)
+        r = Sanity()
+        err = Error()
+        check(lib.cb_attr_sanity(self._h.ptr, _ptr(a), a.size, self._label(target, "target"), ctypes.byref(o), int(layers),
+                                 int(row), ctypes.byref(r), ctypes.byref(err)), err)
+        del keep
+        return {k: getattr(r, k) for k, _ in Sanity._fields_}
 
     def attribute_bounds(self, x, target, eps, norm="inf", method="saliency", clip=None, **options):
         """(lb, ub): certified bounds of the map over the ball, for saliency,
@@ -344,6 +371,36 @@ class Network:
                                       _ptr(ub), nm, ctypes.byref(err)), err)
         del keep
         return lb, ub
+
+
+def compare_models(nets, X, labels, splits, method="saliency", **options):
+    """MeGe and ReCo of a method over K models (`cerbere compare-models`):
+    nets K Networks, X (R rows of inputs), labels (R classes), splits (R
+    indices in 0..K-1: model k did not see split k).  A dict of mege, reco
+    (NaN when undefined), n_eq, n_ne, n_nan."""
+    nets = list(nets)
+    for m in nets:
+        if not isinstance(m, Network):
+            raise CerbereError(-1, "usage error", "compare_models wants cerbere.Networks, not %r" % (type(m).__name__,))
+    if not nets:
+        raise CerbereError(-1, "usage error", "compare_models wants at least two networks")
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+    R = X.shape[0] if X.ndim > 1 else 1
+    X = X.reshape(R, -1)
+    lab = np.ascontiguousarray(np.asarray(labels, dtype=np.intc).reshape(-1))
+    spl = np.ascontiguousarray(np.asarray(splits, dtype=np.intc).reshape(-1))
+    if lab.size != R or spl.size != R:
+        raise CerbereError(-5, "shape error", "%d rows, %d labels and %d splits: one label and one split per row"
+                           % (R, lab.size, spl.size))
+    o, keep = nets[0]._attr_opts(method, options)
+    arr = (ctypes.c_void_p * len(nets))(*[m._h.ptr for m in nets])
+    r = Mege()
+    err = Error()
+    ip = ctypes.POINTER(ctypes.c_int)
+    check(lib.cb_compare_models(arr, len(nets), _ptr(X), lab.ctypes.data_as(ip), spl.ctypes.data_as(ip), R, X.shape[1],
+                                ctypes.byref(o), ctypes.byref(r), ctypes.byref(err)), err)
+    del keep
+    return {"mege": r.mege, "reco": r.reco, "n_eq": r.n_eq, "n_ne": r.n_ne, "n_nan": r.n_nan}
 
 
 def verify(net, vnnlib, timeout=300.0, max_memory_mb=2048.0, threads=0):

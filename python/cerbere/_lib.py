@@ -51,6 +51,16 @@ class RadiusOpts(ctypes.Structure):
                 ("bab_timeout", ctypes.c_double), ("bounds", ctypes.c_int), ("steps", ctypes.c_int)]
 
 
+class Mege(ctypes.Structure):
+    _fields_ = [("mege", ctypes.c_double), ("reco", ctypes.c_double), ("n_eq", ctypes.c_size_t),
+                ("n_ne", ctypes.c_size_t), ("n_nan", ctypes.c_size_t)]
+
+
+class Sanity(ctypes.Structure):
+    _fields_ = [("model_spearman", ctypes.c_double), ("model_change", ctypes.c_double), ("logit_class", ctypes.c_int),
+                ("logit_spearman", ctypes.c_double), ("logit_change", ctypes.c_double)]
+
+
 class AttrOpts(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t), ("method", ctypes.c_int), ("steps", ctypes.c_int),
                 ("baseline", ctypes.c_double), ("baseline_vec", c_double_p), ("n_baselines", ctypes.c_int),
@@ -60,7 +70,8 @@ class AttrOpts(ctypes.Structure):
                 ("norm", ctypes.c_int), ("eps", ctypes.c_double), ("lrp_rule", ctypes.c_char_p),
                 ("lrp_eps", ctypes.c_double), ("lrp_gamma", ctypes.c_double), ("lrp_alpha", ctypes.c_double),
                 ("lr", ctypes.c_double), ("grid", ctypes.c_int), ("kernel_width", ctypes.c_double),
-                ("ridge", ctypes.c_double)]
+                ("ridge", ctypes.c_double), ("attention_raw", ctypes.c_int), ("head_fusion", ctypes.c_int),
+                ("query", ctypes.c_int)]
 
 
 _H = ctypes.c_void_p           # every opaque handle
@@ -116,6 +127,9 @@ _PROTOS = {
     "cb_attr_map_size": (_Z, [_H, ctypes.POINTER(AttrOpts)]),
     "cb_attribute": (_S, [_H, c_double_p, _Z, _I, ctypes.POINTER(AttrOpts), c_double_p, _Z, _E]),
     "cb_attribute_bounds": (_S, [_H, _H, _I, ctypes.POINTER(AttrOpts), c_double_p, c_double_p, _Z, _E]),
+    "cb_compare_models": (_S, [ctypes.POINTER(ctypes.c_void_p), _Z, c_double_p, ctypes.POINTER(_I),
+                               ctypes.POINTER(_I), _Z, _Z, ctypes.POINTER(AttrOpts), ctypes.POINTER(Mege), _E]),
+    "cb_attr_sanity": (_S, [_H, c_double_p, _Z, _I, ctypes.POINTER(AttrOpts), _I, _Z, ctypes.POINTER(Sanity), _E]),
     "cb_certificates_write_json": (_S, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), _Z, _E]),
 }
 
