@@ -611,6 +611,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       extra_outputs_unused(L, nd, err) != CB_OK) return err->status;
   if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
   if ((rc = ops_sort(L, nd, err)) != FOLD_NO) return rc;   /* onnx_sort.c: GroupSort exports */
+  if ((rc = ops_xfmr(L, nd, err)) != FOLD_NO) return rc;   /* onnx_xfmr.c: LayerNorm, reductions, selections */
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
   if (!strcmp(op, "MatMul") && (rc = ops_attn(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "MatMul")) return op_matmul(L, nd, err);
