@@ -23,6 +23,11 @@ static uint64_t seed = 77;
    LayerNorms divide by standard deviations near sqrt(eps) and its softmaxes
    compound the libm error rules over 186 nodes (measured 7.4e-6). */
 static double exact_width = 1e-9;
+/* The ball's radius, the methods (from ms[]: first m0), and alpha-CROWN's
+   iterations (0: its default) of check_bounds; the ViT overrides them (IBP
+   on it is finite only at radii near 1e-7, alpha-CROWN takes minutes). */
+static double bound_eps = 0.05;
+static int m0 = 0, a_iters = 0;
 
 static void check_kinds(const char *dir, const char *base, const cb_net *net)
 {
@@ -45,7 +50,7 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
   static const cb_method ms[4] = {CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN};
   size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
   double *I = calloc(no * no, sizeof *I), *lb = malloc(no * sizeof *lb), *ub = malloc(no * sizeof *ub);
-  double *x = malloc(n * sizeof *x), *y = malloc(no * sizeof *y), eps = 0.05;
+  double *x = malloc(n * sizeof *x), *y = malloc(no * sizeof *y), eps = bound_eps;
   cb_set ball = {CB_NORM_INF, eps, n, x0, NULL, NULL};
   cb_error err = {0};
   cb_bnet bn;
@@ -54,7 +59,9 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   ws = ws_new(&bn, &ball, &err);
   assert_non_null(ws);
-  for (int m = 0; m < 4; m++) {
+  ws->alpha_iters = a_iters;
+  for (int m = m0; m < 4; m++) {
+    if (m0 && ms[m] == CB_CROWN_IBP) continue;
     if (bounds_run(ws, ms[m], &err) != CB_OK || bounds_spec(ws, I, no, lb, ub, &err) != CB_OK)
       fail_msg("%s %s: %s", base, bounds_method_name(ms[m]), err.msg);
     for (int t = 0; t < 500; t++) {
@@ -64,7 +71,7 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
         if (!(y[k] >= lb[k] && y[k] <= ub[k]))
           fail_msg("%s %s: output %zu = %.17g outside [%.17g, %.17g]", base, bounds_method_name(ms[m]), k, y[k], lb[k], ub[k]);
     }
-    printf("  %-16s %-11s width of output 0: %.4g\n", base, bounds_method_name(ms[m]), ub[0] - lb[0]);
+    printf("  %-16s %-11s eps %g width of output 0: %.4g\n", base, bounds_method_name(ms[m]), eps, ub[0] - lb[0]);
   }
   ws_free(ws);
   bnet_free(&bn);
@@ -118,7 +125,15 @@ static int check_net(const char *dir, const char *file)
   printf("%-20s %2d nodes  max rel. error vs torch %.2g\n", base, net->n, worst);
   if (worst > 1e-6) fail_msg("%s: forward differs from torch's float64 outputs by %g", base, worst);
   check_exact(base, net, x, want, y);
-  check_bounds(base, net, cb_data_x(x, 0));
+  if (!strcmp(base, "vit_digits")) {   /* all four at 1e-7; CROWN and alpha-CROWN (3 iterations) at 1e-3 */
+    double e0 = bound_eps;
+    bound_eps = 1e-7; a_iters = 3;
+    check_bounds(base, net, cb_data_x(x, 0));
+    bound_eps = 1e-3; m0 = 1;
+    check_bounds(base, net, cb_data_x(x, 0));
+    bound_eps = e0; m0 = 0; a_iters = 0;
+  } else
+    check_bounds(base, net, cb_data_x(x, 0));
   free(y);
   cb_data_free(x);
   cb_data_free(want);
