@@ -6,7 +6,7 @@
 **     TRANSPOSE the reduced axes last (when they are not), RESHAPE [1,1,R,K],
 **     CONV 1 x K stride K with weights 1 (Mean: fl(1/K); rel_err u unless K
 **     is a power of two), RESHAPE.  SumSquare and L2 square first (POW 2),
-**     L2 takes POW 0.5 after.  (ReduceMax/Min: onnx_sort.c.)
+**     L2 takes RELU (the identity on a sum of squares) and POW 0.5 after.  (ReduceMax/Min: onnx_sort.c.)
 **   Add / Sub of two computed tensors, numpy broadcasting: an operand whose
 **     shape is not the result's is broadcast by a selection (ops_select: unit
 **     rows, exact); Sub is ADD of SCALE -1.
@@ -20,7 +20,8 @@
 **   LayerNormalization (opset 17) over the axes [axis, rank) of K entries,
 **     per row x of K entries (R rows):
 **       c = (I - 1 1^T / K) x              CONV 1 x K with K channels (the centring)
-**       v = 1^T (c .* c) / K + eps         POW 2, CONV 1 x K, SCALE
+**       v = relu(1^T (c .* c) / K) + eps   POW 2, CONV 1 x K, RELU (the identity there:
+**                                          a CROWN lower bound may dip below 0), SCALE
 **       y = gamma .* c .* v^(-1/2) + beta  POW -0.5, MUL (v read once per row), SCALE
 **     The centring is one linear map, so IBP does not lose the correlation
 **     of x and its mean, and v^(-1/2) is one convex decreasing row, tighter
@@ -197,7 +198,11 @@ static int op_reduce(ld *L, const Onnx__NodeProto *nd, const val *x, const char 
     for (int64_t t = 0; t < K; t++) W[t] = w;
     if ((y = rows_linear(L, nd, y, R, K, 1, W, NULL, ex ? 0 : ROUND_U, &s, err)) < 0) return y;
   }
-  if (!strcmp(kind, "L2") && (y = pow_node(L, nd, y, 0.5, err)) < 0) return y;
+  if (!strcmp(kind, "L2")) {   /* RELU: the identity on the sum of squares (>= 0), so POW 0.5 sees a box in
+                                  [0, inf) even where a CROWN lower bound of the sum is below 0 */
+    if ((y = net_add_act(L->net, CB_ACT_RELU, ld_node_name(nd), nd->op_type, y, err)) < 0) return y;
+    if ((y = pow_node(L, nd, y, 0.5, err)) < 0) return y;
+  }
   return ops_bind_node(L, nd, y, err);
 }
 
@@ -339,6 +344,9 @@ static int op_layernorm(ld *L, const Onnx__NodeProto *nd, const val *x, cb_error
   vs.rank = 2; vs.dim[0] = 1; vs.dim[1] = R;
   for (int64_t t = 0; t < K; t++) M[t] = inv;
   if ((y = rows_linear(L, nd, y, R, K, 1, M, NULL, ex ? 0 : ROUND_U, &vs, err)) < 0) return y;
+  /* RELU is the identity on the variance (>= 0); it keeps v + eps >= eps > 0 for POW -0.5 where a
+     CROWN lower bound of the mean of squares is below -eps */
+  if ((y = net_add_act(L->net, CB_ACT_RELU, ld_node_name(nd), nd->op_type, y, err)) < 0) return y;
   if (!(e1 = arena_array(&L->tmp, (size_t)R, sizeof *e1))) return ld_err(L, err, CB_ENOMEM, "out of memory");
   for (int64_t t = 0; t < R; t++) e1[t] = eps;
   if ((y = scale_node(L, nd, y, NULL, e1, err)) < 0) return y;

@@ -12,6 +12,8 @@ For every net NAME it writes, as gen_attn.py does,
     vit/NAME.in.csv   8 rows `0,x0,...` (label column = dummy 0), x flattened
     vit/NAME.out.csv  8 rows `0,y0,...`: torch's own float64 outputs
     vit/NAME.kinds    the kinds cerbere must load it into
+    vit/vit_digits.pt the trained ViT's state_dict (torch.save), read by
+                      bench/vit_vs_alirpa.py to build the same module for auto_LiRPA
 
 vit_digits: 4x4 patches (a Conv 4x4 stride 4, 16 channels), a CLS token
 (Concat of a parameter), learned position embeddings, 2 pre-LN blocks of
@@ -36,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "vit")
 NROWS = 8
 nn = torch.nn
+GELU = nn.GELU   # bench/vit_vs_alirpa.py swaps in auto_LiRPA's GELU module (the same function)
 
 
 class LayerNormDecomposed(nn.Module):
@@ -76,7 +79,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = LN(D), LN(D)
         self.att = Attention(T, D, H)
-        self.mlp = nn.Sequential(nn.Linear(D, 2 * D), nn.GELU(), nn.Linear(2 * D, D))
+        self.mlp = nn.Sequential(nn.Linear(D, 2 * D), GELU(), nn.Linear(2 * D, D))
 
     def forward(self, x):
         x = x + self.att(self.ln1(x))
@@ -199,6 +202,7 @@ def main():
         with open(os.path.join(OUT, name + ".kinds"), "w") as f:
             f.write(kinds + "\n")
         print(name, "written")
+    torch.save(built[0][1].state_dict(), os.path.join(OUT, "vit_digits.pt"))
     with open(os.path.join(OUT, "accuracy.txt"), "w") as f:
         f.write("vit_digits train accuracy (rows 0-299 of nets/digits_test.csv) %.4f\n" % acc[0])
         f.write("vit_digits held-out accuracy (rows 300-359) %.4f\n" % acc[1])
