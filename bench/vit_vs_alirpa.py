@@ -67,14 +67,15 @@ gen.torch = _TorchShim()
 gen.GELU = AlirpaGELU
 
 
-class LayerNormA(gen.LayerNormDecomposed):
-    """gen_vit's decomposed LayerNorm with its affine parameters shaped [1, 1, D]
-    (auto_LiRPA 0.5's BoundAdd asserts that a broadcast operand keeps the batch dims)."""
+class ViTA(gen.ViT):
+    """gen_vit.ViT with the position embedding added as a [5, D] tensor (the same
+    sums): auto_LiRPA 0.5's BoundAdd fails its broadcast assertion on a [1, 5, D] constant."""
 
     def forward(self, x):
-        c = x - x.mean(dim=-1, keepdim=True)
-        v = (c ** 2).mean(dim=-1, keepdim=True)
-        return c / torch.sqrt(v + self.eps) * self.weight.view(1, 1, -1) + self.bias.view(1, 1, -1)
+        p = self.patch(x.view(-1, 1, 8, 8)).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(p.shape[0], 1, self.D), p], dim=1) + self.pos[0]
+        x = self.ln(self.blocks(x))
+        return self.head(x[:, 0])
 
 
 def read_rows(path):
@@ -117,7 +118,7 @@ def alirpa_row(model, x, lab, eps, method, warm):
 def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
-    model = gen.ViT(LN=LayerNormA).double()
+    model = ViTA(LN=gen.LayerNormDecomposed).double()
     model.load_state_dict(torch.load(os.path.join(ROOT, "tests/data/vit/vit_digits.pt")))
     model.eval()
     x = read_rows(os.path.join(ROOT, "tests/data/vit/vit_digits.in.csv"))[:NROWS]
