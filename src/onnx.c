@@ -119,6 +119,7 @@ static void raw_to_double(const uint8_t *p, int dt, size_t n, double *d)
     if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) { float f; memcpy(&f, p + 4 * i, 4); d[i] = f; }
     else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE) memcpy(&d[i], p + 8 * i, 8);
     else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) { int64_t v; memcpy(&v, p + 8 * i, 8); d[i] = (double)v; }
+    else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) d[i] = p[i] != 0;
     else { int32_t v; memcpy(&v, p + 4 * i, 4); d[i] = v; }
   }
 }
@@ -136,16 +137,18 @@ int ld_tensor(ld *L, const Onnx__TensorProto *t, const char *what, val *out, cb_
   case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: es = 8; have = t->n_double_data; break;
   case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: es = 8; have = t->n_int64_data; break;
   case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: es = 4; have = t->n_int32_data; break;
+  case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: es = 1; have = t->n_int32_data; break;   /* masks (Where) */
   default:
     return ld_err(L, err, CB_EUNSUP, "%s \"%s\": data type %d is not supported "
-                  "(float32, float64, int32, int64 are)", what, t->name, dt);
+                  "(float32, float64, int32, int64, bool are)", what, t->name, dt);
   }
   if (t->has_raw_data) have = t->raw_data.len % es ? (size_t)-1 : t->raw_data.len / es;
   if (have != out->n)
     return ld_err(L, err, CB_EFORMAT, "%s \"%s\": holds %zu values, its dims say %zu",
                   what, t->name, have == (size_t)-1 ? 0 : have, out->n);
   out->kind = V_CONST;
-  out->is_int = dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+  out->is_int = dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
+                dt == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
   out->d = arena_array(&L->tmp, out->n ? out->n : 1, sizeof(double));
   if (!out->d) return ld_err(L, err, CB_ENOMEM, "out of memory");
   if (t->has_raw_data) raw_to_double(t->raw_data.data, dt, out->n, out->d);
@@ -153,6 +156,7 @@ int ld_tensor(ld *L, const Onnx__TensorProto *t, const char *what, val *out, cb_
     out->d[i] = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ? (double)t->float_data[i]
               : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? t->double_data[i]
               : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? (double)t->int64_data[i]
+              : dt == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? (double)(t->int32_data[i] != 0)
               : (double)t->int32_data[i];
   for (size_t i = 0; i < out->n; i++)
     if (!isfinite(out->d[i]))

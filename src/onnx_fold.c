@@ -397,6 +397,61 @@ static int fold_pow(ld *L, const Onnx__NodeProto *nd, const val *a, const val *b
   for (size_t i = 0; i < o->n; i++) o->d[i] = pow(da[i], db[i]);
   return CB_OK;
 }
+/* Equal(a, b) and Where(cond, a, b) of constants (numpy broadcasting): the
+   shape arithmetic torch exports around Expand and Reshape. */
+static int fold_select(ld *L, const Onnx__NodeProto *nd, int where, cb_error *err)
+{
+  const val *v[3];
+  cb_shape s, t;
+  double *d[3];
+  int k = where ? 3 : 2;
+  val *o;
+  for (int i = 0; i < k; i++) if (!(v[i] = in_const(L, nd, (size_t)i))) return FOLD_NO;
+  s = v[0]->shape;
+  for (int i = 1; i < k; i++) {
+    if (!ops_bshape(&s, &v[i]->shape, &t)) return ld_err(L, err, CB_ESHAPE, "operand shapes do not broadcast");
+    s = t;
+  }
+  for (int i = 0; i < k; i++) if (!(d[i] = ops_broadcast(L, v[i], &s, err))) return err->status;
+  if (!(o = out_const(L, nd, &s, where ? v[1]->is_int && v[2]->is_int : 1, err))) return err->status;
+  for (size_t e = 0; e < o->n; e++) o->d[e] = where ? (d[0][e] != 0 ? d[1][e] : d[2][e]) : d[0][e] == d[1][e];
+  return CB_OK;
+}
+
+/*
+** The index map of a pure selection op (Gather with constant indices, Slice,
+** Expand) applied to a computed tensor shaped xs: the op's own fold run on
+** the tensor of flat indices 0..n-1 (exact in double below 2^53), so the
+** node version selects exactly what the constant version copies.  The
+** folded constant is bound to the output name and then shadowed by the
+** caller's node.  FOLD_NO if the op is not one of them.
+*/
+int ops_fold_map(ld *L, const Onnx__NodeProto *nd, const cb_shape *xs, size_t **map, cb_shape *out, cb_error *err)
+{
+  const char *op = nd->op_type ? nd->op_type : "";
+  val iv = {0};
+  const val *o;
+  int rc;
+  iv.kind = V_CONST;
+  iv.shape = *xs;
+  iv.n = shape_size(xs);
+  if (!(iv.d = arena_array(&L->tmp, iv.n ? iv.n : 1, sizeof(double)))) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  for (size_t e = 0; e < iv.n; e++) iv.d[e] = (double)e;
+  for (size_t k = 1; k < nd->n_input; k++)
+    if (nd->input[k][0] && !in_const(L, nd, k))
+      return ld_err(L, err, CB_EUNSUP, "%s with a computed input %zu (\"%s\") is not supported", op, k, nd->input[k]);
+  if (!strcmp(op, "Gather") && nd->n_input == 2) rc = fold_gather(L, nd, &iv, in_const(L, nd, 1), err);
+  else if (!strcmp(op, "Slice")) rc = fold_slice(L, nd, &iv, err);
+  else if (!strcmp(op, "Expand") && nd->n_input == 2) rc = fold_expand(L, nd, &iv, in_const(L, nd, 1), err);
+  else return FOLD_NO;
+  if (rc != CB_OK) return rc;
+  if (!(o = ld_find(L, nd->output[0])) || o->kind != V_CONST) return ld_err(L, err, CB_EFORMAT, "internal: no index map");
+  if (o->n == 0) return ld_err(L, err, CB_EUNSUP, "%s selects no entry (an empty tensor)", op);
+  if (!(*map = arena_array(&L->tmp, o->n, sizeof **map))) return ld_err(L, err, CB_ENOMEM, "out of memory");
+  for (size_t e = 0; e < o->n; e++) (*map)[e] = (size_t)o->d[e];
+  *out = o->shape;
+  return CB_OK;
+}
 
 int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
@@ -414,6 +469,8 @@ int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   for (size_t k = 0; k < nd->n_input; k++) if (!nd->input[k][0] && strcmp(op, "Slice") && strcmp(op, "Clip")) return FOLD_NO;
   if (!strcmp(op, "Gather") && nin == 2) return fold_gather(L, nd, x, in_const(L, nd, 1), err);
   if (!strcmp(op, "Concat")) return fold_concat(L, nd, err);
+  if (!strcmp(op, "Equal") && nin == 2) return fold_select(L, nd, 0, err);
+  if (!strcmp(op, "Where") && nin == 3) return fold_select(L, nd, 1, err);
   if (!strcmp(op, "Cast")) return fold_cast(L, nd, x, err);
   if (!strcmp(op, "ConstantOfShape")) return fold_constant_of_shape(L, nd, x, err);
   if (!strcmp(op, "Range") && nin == 3) return fold_range(L, nd, x, in_const(L, nd, 1), in_const(L, nd, 2), err);

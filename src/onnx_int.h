@@ -67,9 +67,18 @@ int ops_alias(ld *L, const Onnx__NodeProto *nd, cb_error *err);
    any tensor) and binds its output as a constant; FOLD_NO if it does not apply. */
 #define FOLD_NO (-1000)
 int ops_fold(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+/* The index map (map[r]: the input entry output r copies) of Gather with
+   constant indices, Slice or Expand on a tensor shaped xs, and the output
+   shape; FOLD_NO for other ops. */
+int ops_fold_map(ld *L, const Onnx__NodeProto *nd, const cb_shape *xs, size_t **map, cb_shape *out, cb_error *err);
 /* onnx_sort.c: TopK, ReduceMax/Min, Max/Min, Split, Neg (GroupSort exports);
    FOLD_NO if the op is not one of them. */
 int ops_sort(ld *L, const Onnx__NodeProto *nd, cb_error *err);
+/* Selection y_r = x_{map[r]} of node x shaped s: an AFFINE of unit rows (exact). */
+int ops_select(ld *L, const Onnx__NodeProto *nd, int x, const size_t *map, const cb_shape *s, cb_error *err);
+/* onnx_xfmr.c: reductions, broadcasting Add/Sub, Gather/Slice/Expand/Where and
+   Concat with constants on computed tensors, LayerNormalization (FOLD_NO if none applies). */
+int ops_xfmr(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 /* Transpose's perm attribute (default: reversed) checked against shape x
    (a permutation of its rank) into perm[], and the transposed shape. */
 int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, cb_shape *out, cb_error *err);

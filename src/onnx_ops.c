@@ -611,6 +611,7 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       extra_outputs_unused(L, nd, err) != CB_OK) return err->status;
   if ((rc = ops_fold(L, nd, err)) != FOLD_NO) return rc;
   if ((rc = ops_sort(L, nd, err)) != FOLD_NO) return rc;   /* onnx_sort.c: GroupSort exports */
+  if ((rc = ops_xfmr(L, nd, err)) != FOLD_NO) return rc;   /* onnx_xfmr.c: LayerNorm, reductions, selections */
   if (!strcmp(op, "Gemm")) return op_gemm(L, nd, err);
   if (!strcmp(op, "MatMul") && (rc = ops_attn(L, nd, err)) != FOLD_NO) return rc;
   if (!strcmp(op, "MatMul")) return op_matmul(L, nd, err);
@@ -651,8 +652,11 @@ int ops_convert(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Softmax")) return op_softmax(L, nd, err);
   if (!strcmp(op, "Identity")) return ops_alias(L, nd, err);
   if (!strcmp(op, "Dropout")) {
+    const val *tm = nd->n_input > 2 && nd->input[2][0] ? ld_find(L, nd->input[2]) : NULL;
     if (nd->n_output > 1 && ld_used(L, nd->output[1]))
       return ld_err(L, err, CB_EUNSUP, "Dropout mask output is used");
+    if (tm && (tm->kind != V_CONST || tm->n != 1 || tm->d[0] != 0))
+      return ld_err(L, err, CB_EUNSUP, "Dropout with training_mode not constant false (random: not an inference net)");
     return ops_alias(L, nd, err);
   }
   if ((rc = ops_elem(L, nd, err)) != FOLD_NO) return rc;

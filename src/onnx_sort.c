@@ -111,6 +111,11 @@ static int select_node(ld *L, const Onnx__NodeProto *nd, int x, const size_t *ma
   return i;
 }
 
+int ops_select(ld *L, const Onnx__NodeProto *nd, int x, const size_t *map, const cb_shape *s, cb_error *err)
+{
+  return select_node(L, nd, x, map, s, err);
+}
+
 /* Products of the dims before a, in [a, b], after b. */
 static void split_dims(const cb_shape *s, int a, int b, int64_t *outer, int64_t *mid, int64_t *inner)
 {

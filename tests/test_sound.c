@@ -413,6 +413,14 @@ static void test_attention(void **st)
   sound_net(net_attention(0), "attention");
   sound_net(net_attention(1), "attention (log-softmax)");
 }
+/* Issue 19: the ONNX loader's LayerNorm and selections (tests/data/gen_vit.py
+   ln_ops: the decomposed LayerNorm, ReduceSum/Mean over two axes, ReduceL2,
+   Slice, Gather, Expand, Where, broadcasting Sub, Concat with a constant). */
+static void test_ln_ops(void **st)
+{
+  (void)st;
+  sound_net(must_load("tests/data/vit/ln_ops.onnx"), "ln_ops (onnx)");
+}
 static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 
 /* Every activation of the table (act.h) in a dense net of its own, and in one
@@ -854,7 +862,7 @@ int main(void)
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
-    cmocka_unit_test(test_attention),
+    cmocka_unit_test(test_attention), cmocka_unit_test(test_ln_ops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

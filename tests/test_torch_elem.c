@@ -19,6 +19,15 @@
 #include "exact.h"
 
 static uint64_t seed = 77;
+/* Width allowed for the exact evaluator's enclosure, relative: the ViT's
+   LayerNorms divide by standard deviations near sqrt(eps) and its softmaxes
+   compound the libm error rules over 186 nodes (measured 7.4e-6). */
+static double exact_width = 1e-9;
+/* The ball's radius, the methods (from ms[]: first m0), and alpha-CROWN's
+   iterations (0: its default) of check_bounds; the ViT overrides them (IBP
+   on it is finite only at radii near 1e-7, alpha-CROWN takes minutes). */
+static double bound_eps = 0.05;
+static int m0 = 0, a_iters = 0;
 
 static void check_kinds(const char *dir, const char *base, const cb_net *net)
 {
@@ -41,7 +50,7 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
   static const cb_method ms[4] = {CB_IBP, CB_CROWN, CB_CROWN_IBP, CB_ALPHA_CROWN};
   size_t n = cb_net_input_size(net), no = cb_net_output_size(net);
   double *I = calloc(no * no, sizeof *I), *lb = malloc(no * sizeof *lb), *ub = malloc(no * sizeof *ub);
-  double *x = malloc(n * sizeof *x), *y = malloc(no * sizeof *y), eps = 0.05;
+  double *x = malloc(n * sizeof *x), *y = malloc(no * sizeof *y), eps = bound_eps;
   cb_set ball = {CB_NORM_INF, eps, n, x0, NULL, NULL};
   cb_error err = {0};
   cb_bnet bn;
@@ -50,7 +59,9 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   ws = ws_new(&bn, &ball, &err);
   assert_non_null(ws);
-  for (int m = 0; m < 4; m++) {
+  ws->alpha_iters = a_iters;
+  for (int m = m0; m < 4; m++) {
+    if (m0 && ms[m] == CB_CROWN_IBP) continue;
     if (bounds_run(ws, ms[m], &err) != CB_OK || bounds_spec(ws, I, no, lb, ub, &err) != CB_OK)
       fail_msg("%s %s: %s", base, bounds_method_name(ms[m]), err.msg);
     for (int t = 0; t < 500; t++) {
@@ -60,7 +71,7 @@ static void check_bounds(const char *base, const cb_net *net, const double *x0)
         if (!(y[k] >= lb[k] && y[k] <= ub[k]))
           fail_msg("%s %s: output %zu = %.17g outside [%.17g, %.17g]", base, bounds_method_name(ms[m]), k, y[k], lb[k], ub[k]);
     }
-    printf("  %-16s %-11s width of output 0: %.4g\n", base, bounds_method_name(ms[m]), ub[0] - lb[0]);
+    printf("  %-16s %-11s eps %g width of output 0: %.4g\n", base, bounds_method_name(ms[m]), eps, ub[0] - lb[0]);
   }
   ws_free(ws);
   bnet_free(&bn);
@@ -80,7 +91,7 @@ static void check_exact(const char *base, const cb_net *net, const cb_data *x, c
     for (size_t k = 0; k < no; k++) {
       double lo, hi, w = cb_data_x(want, r)[k], v = y[r * no + k];
       exact_output(E, k, &lo, &hi);
-      if (!(lo <= v && v <= hi) || hi - lo > 1e-9 * fmax(1, fabs(v)))
+      if (!(lo <= v && v <= hi) || hi - lo > exact_width * fmax(1, fabs(v)))
         fail_msg("%s exact: row %zu output %zu: forward %.17g, enclosure [%.17g, %.17g]", base, r, k, v, lo, hi);
       if (!(fabs(w - v) <= 1e-6 * fmax(fabs(w), 1e-3))) fail_msg("%s: torch %.17g", base, w);
     }
@@ -114,7 +125,15 @@ static int check_net(const char *dir, const char *file)
   printf("%-20s %2d nodes  max rel. error vs torch %.2g\n", base, net->n, worst);
   if (worst > 1e-6) fail_msg("%s: forward differs from torch's float64 outputs by %g", base, worst);
   check_exact(base, net, x, want, y);
-  check_bounds(base, net, cb_data_x(x, 0));
+  if (!strcmp(base, "vit_digits")) {   /* all four at 1e-7; CROWN and alpha-CROWN (3 iterations) at 1e-3 */
+    double e0 = bound_eps;
+    bound_eps = 1e-7; a_iters = 3;
+    check_bounds(base, net, cb_data_x(x, 0));
+    bound_eps = 1e-3; m0 = 1;
+    check_bounds(base, net, cb_data_x(x, 0));
+    bound_eps = e0; m0 = 0; a_iters = 0;
+  } else
+    check_bounds(base, net, cb_data_x(x, 0));
   free(y);
   cb_data_free(x);
   cb_data_free(want);
@@ -141,7 +160,7 @@ static void test_torch_elem(void **st)
 ** measured, 2e-3 at worst, with room for libm differences): a guard, not
 ** the acceptance, which is not met yet (bench/RESULTS.md).
 */
-static void vs_alirpa(const char *name)
+static void vs_alirpa_in(const char *dir, const char *name, double guard)
 {
   char p[512];
   cJSON *J;
@@ -151,19 +170,20 @@ static void vs_alirpa(const char *name)
   cb_bnet bn;
   cb_error err = {0};
   size_t no, n;
-  snprintf(p, sizeof p, "tests/data/attn/%s.alirpa.json", name);
+  snprintf(p, sizeof p, "%s/%s.alirpa.json", dir, name);
   J = load_json(p);
   assert_non_null(J);
-  snprintf(p, sizeof p, "tests/data/attn/%s.onnx", name);
+  snprintf(p, sizeof p, "%s/%s.onnx", dir, name);
   net = must_load(p);
   no = cb_net_output_size(net);
   n = cb_net_input_size(net);
-  snprintf(p, sizeof p, "tests/data/attn/%s.in.csv", name);
+  snprintf(p, sizeof p, "%s/%s.in.csv", dir, name);
   x = must_csv(p, n);
   labels = cJSON_GetObjectItem(J, "labels");
   assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
   cJSON_ArrayForEach(b, cJSON_GetObjectItem(J, "bounds")) {
-    double eps = cJSON_GetObjectItem(b, "eps")->valuedouble, worst = -HUGE_VAL;
+    double eps = cJSON_GetObjectItem(b, "eps")->valuedouble, worst = -HUGE_VAL, sum = 0;
+    size_t nm = 0, nloose = 0;
     int alpha = !strcmp(cJSON_GetObjectItem(b, "method")->valuestring, "alpha-crown");
     const cJSON *rows = cJSON_GetObjectItem(b, "margin_lb");
     size_t nr = alpha ? (strcmp(name, "gated") ? 0 : 1) : (size_t)cJSON_GetArraySize(rows);
@@ -181,14 +201,18 @@ static void vs_alirpa(const char *name)
       for (size_t k = 0; k < q; k++) {
         double a = cJSON_GetArrayItem(cJSON_GetArrayItem(rows, (int)r), (int)k)->valuedouble;
         if (a - lb[k] > worst) worst = a - lb[k];
+        sum += lb[k] - a;
+        nm++;
+        nloose += a - lb[k] > 1e-4;
       }
       ws_free(ws);
       free(C); free(lb);
     }
     if (!nr) continue;
-    printf("  %-10s %-11s eps %.2f: %zu rows, worst (auto_LiRPA - cerbere) margin lb %+.3g: %s\n", name,
-           alpha ? "alpha-crown" : "crown", eps, nr, worst, worst <= 1e-4 ? "within 1e-4" : "LOOSER than 1e-4");
-    if (worst > 2.5e-3) fail_msg("%s %s eps %g: looser than auto_LiRPA by %g", name, alpha ? "alpha-crown" : "crown", eps, worst);
+    printf("  %-10s %-11s eps %.3f: %zu rows, worst (auto_LiRPA - cerbere) margin lb %+.3g: %s; mean (cerbere - "
+           "auto_LiRPA) %+.3g, %zu of %zu margins looser by > 1e-4\n", name, alpha ? "alpha-crown" : "crown", eps, nr, worst,
+           worst <= 1e-4 ? "within 1e-4" : "LOOSER than 1e-4", sum / (double)nm, nloose, nm);
+    if (worst > guard) fail_msg("%s %s eps %g: looser than auto_LiRPA by %g", name, alpha ? "alpha-crown" : "crown", eps, worst);
   }
   bnet_free(&bn);
   cb_data_free(x);
@@ -196,11 +220,25 @@ static void vs_alirpa(const char *name)
   cJSON_Delete(J);
 }
 
+static void vs_alirpa(const char *name) { vs_alirpa_in("tests/data/attn", name, 2.5e-3); }
+
 static void test_attn_vs_alirpa(void **st)
 {
   (void)st;
   vs_alirpa("attn_block");
   vs_alirpa("gated");
+}
+
+/* The tiny ViT (tests/data/vit/vit_digits.alirpa.json, bench/vit_vs_alirpa.py
+   --write-ref): CROWN margins on the 8 recorded rows at eps 0.001 and 0.003
+   against auto_LiRPA 0.5.0's.  Tighter on average, but the worst margin is
+   looser by 5e-4 at eps 0.001 and 5.3e-3 at 0.003 (bench/RESULTS.md), so the
+   acceptance's 1e-4 is printed, not met; the test fails beyond 1e-2: a
+   regression guard. */
+static void test_vit_vs_alirpa(void **st)
+{
+  (void)st;
+  vs_alirpa_in("tests/data/vit", "vit_digits", 1e-2);
 }
 
 /* tests/data/attn/ (tests/data/gen_attn.py): a 2-layer attention block
@@ -215,9 +253,26 @@ static void test_attn(void **st)
   assert_true(n >= 2);
 }
 
+/* tests/data/vit/ (tests/data/gen_vit.py): the tiny ViT trained on the 8x8
+   digits (opset-17 LayerNormalization, CLS token Concat of a parameter and
+   Gather, Conv patches, 2 blocks of 2-head attention and GELU MLP) and
+   ln_ops (the decomposed LayerNorm export, ReduceSum/Mean over two axes,
+   ReduceL2, Slice, Gather, Expand, Where with a constant mask, broadcasting
+   Sub, Concat with a constant), through the same checks. */
+static void test_vit(void **st)
+{
+  int n;
+  (void)st;
+  exact_width = 1e-4;
+  n = each_onnx("tests/data/vit", check_net);
+  exact_width = 1e-9;
+  printf("%d transformer nets checked\n", n);
+  assert_true(n >= 2);
+}
+
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_attn),
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
                                         cmocka_unit_test(test_attn_vs_alirpa) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
