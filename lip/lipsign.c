@@ -101,6 +101,8 @@ static int extract(sb *S, cb_error *err)
   S->nl = k;
   return CB_OK;
 bad:
+  cb_free(S->L);   /* the caller frees nothing on a refusal */
+  S->L = NULL;
   if (i >= net->n) i = net->n - 1;
   return cb_error_set(err, CB_EUNSUP,
                       "lipschitz --split sign: node %d (%s \"%s\"): only chains of Gemm/MatMul, ReLU and "
