@@ -289,6 +289,14 @@ static int certify_empty(sb *S, const unsigned char *st, int d, const double *lw
   /* the last row (t > 0) always: its bound t >= 0 carries a reduced cost GLPK
      does not report as a row dual */
   for (size_t r = 0; r < nrows; r++) if (lw[r] > 1e-9 * lmax || r + 1 == nrows) sel[ns++] = r;
+  /* A box side with lo_q == hi_q: the box has no interior, so "no interior
+     point" says nothing about the region's points in the box (its two rows
+     alone sum to 0 and would drop every region).  Such rows are not used. */
+  for (size_t c = 0; c < ns && S->o->lo; c++)
+    if (sel[c] >= (size_t)d && sel[c] < (size_t)d + 2 * n && S->o->lo[(sel[c] - (size_t)d) / 2] == S->o->hi[(sel[c] - (size_t)d) / 2]) {
+      cb_free(sel);
+      return 0;
+    }
   cols = ns;
   rows = cb_alloc(ns * n1 * sizeof *rows);
   scr = cb_alloc((n1 + 2 * S->wmax) * sizeof *scr);

@@ -371,12 +371,58 @@ static void test_refusals(void **state)
   cb_net_free(net);
 }
 
+/* A box with lo_q == hi_q has no interior: a region's "no interior point in
+   the box" certificate must not use those two rows (they sum to 0 and would
+   drop every region crossing the box).  Two nets where that dropped the
+   regions that carry the gradient (upper 0.1 and 0 before the fix). */
+static void test_degenerate_box(void **state)
+{
+  int64_t d[2] = {1, 2};
+  lip_sign_opts o;
+  lip_sign_result r;
+  cb_error err = {0};
+  double lo[2] = {0, -1}, hi[2] = {0, 1}, x[2], y[2];
+  cb_net *net = start(2, d);
+  int i = dense(net, 0, 2);
+  double *W = net->node[i].p.aff.W, *b = net->node[i].p.aff.b;
+  (void)state;
+  /* {0} x [-1, 1]; f = 10 relu(x2 - 0.5) + 0.1 relu(x2 + 5): ||J(0, 0.75)|| = 10.1 */
+  W[0] = 0; W[1] = 1; b[0] = -0.5;
+  W[2] = 0; W[3] = 1; b[1] = 5;
+  i = dense(net, act(net, i, CB_ACT_RELU), 1);
+  net->node[i].p.aff.W[0] = 10; net->node[i].p.aff.W[1] = 0.1; net->node[i].p.aff.b[0] = 0;
+  ready(net);
+  lip_sign_opts_init(&o);
+  o.gap = 1e-6; o.lo = lo; o.hi = hi;
+  assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_OK);
+  if (!(r.upper >= 10.1)) fail_msg("upper %.17g below ||J(0, 0.75)|| = 10.1", r.upper);
+  cb_net_free(net);
+  /* the single point (0, 0) (--domain 0:0) on the kinks of relu(x1) and
+     relu(-x1): f = relu(x1) - relu(-x1) + relu(x2 + 5) = x1 + x2 + 5 there,
+     differentiable with ||J|| = sqrt 2 */
+  net = start(2, d);
+  i = dense(net, 0, 3);
+  W = net->node[i].p.aff.W; b = net->node[i].p.aff.b;
+  W[0] = 1; W[1] = 0; b[0] = 0;
+  W[2] = 0; W[3] = 1; b[1] = 5;
+  W[4] = -1; W[5] = 0; b[2] = 0;
+  i = dense(net, act(net, i, CB_ACT_RELU), 1);
+  W = net->node[i].p.aff.W;
+  W[0] = 1; W[1] = 1; W[2] = -1; net->node[i].p.aff.b[0] = 0;
+  ready(net);
+  lo[1] = hi[1] = 0;
+  assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_OK);
+  if (!(r.upper >= sqrt(2))) fail_msg("upper %.17g below ||J(0, 0)|| = sqrt 2", r.upper);
+  cb_net_free(net);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_relu),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_degenerate_box),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
