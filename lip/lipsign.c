@@ -413,7 +413,8 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   memset(R, 0, m * w * sizeof *R);
   for (int k = ktop; k >= 0; k--) {
     layer *l = &S->L[k];
-    double g = round_gamma(l->in + 4), *C2 = S->C2, *R2 = S->R2;
+    /* the product below sums l->out terms per entry (more than l->in on a widening layer) */
+    double g = round_gamma((l->in > l->out ? l->in : l->out) + 4), *C2 = S->C2, *R2 = S->R2;
     /* C, R over layer k's outputs (w = l->out) -> times D_k */
     if (l->act == 0)
       for (size_t uu = l->u0; uu < l->u0 + l->nu; uu++) {
@@ -530,7 +531,11 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
     for (size_t q = 0; q < n; q++) {
       double pa = P[ra * n + q], pb = l->act == 0 ? 0 : P[rb * n + q];
       double c0 = k0a * pa + k0b * pb, c1 = k1a * pa + k1b * pb;
-      T[q] += fabs(c0) + fabs(c1);
+      /* T bounds the computed terms' magnitudes, not only their sums: c0, c1
+         and the delta are sums of two products that can cancel (sort pairs
+         with w_a ~ -w_b and rows p_a ~ p_b), and their rounding is relative
+         to the products */
+      T[q] += (fabs(k0a) + fabs(k1a)) * fabs(pa) + (fabs(k0b) + fabs(k1b)) * fabs(pb);
       Rr[q] += (fabs(k0a) + fabs(k1a)) * Pr[ra * n + q] + (l->act == 0 ? 0 : (fabs(k0b) + fabs(k1b)) * Pr[rb * n + q]);
       if (fixed) base[q] += st[u] ? c1 : c0;
       else base[q] += c0;
@@ -561,7 +566,8 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
     steps = (double)N + (double)l->nu + 8;
   }
   /* |computed - real| per entry <= the rows' radii + steps * 2u * T (T
-     bounds every partial sum); ||real|| <= ||computed|| + ||err|| */
+     bounds every partial sum and every term's products); ||real|| <=
+     ||computed|| + ||err|| */
   for (size_t q = 0; q < n; q++) vec[q] = round_up(round_up(Rr[q] * (1 + round_gamma(4 * l->nu + 4))) + T[q] * (steps + 4) * 4 * ROUND_U + 1e-300);
   {
     double e = round_nrm2_up(vec, n), top = round_up(sqrt(round_up(maxsq * (1 + round_gamma(n + 2)))));
@@ -730,7 +736,12 @@ static int child_lp(sb *S, node *b)
   S->lps++;
   rc = lp_minmax(a, S->cp + 2 * n1, nr, n1, ylo, yhi, y, lw, &t);
   if (rc == 1 && -t > 1e-9 && y[n] > 0) {
-    for (size_t q = 0; q < n; q++) b->pt[q] = y[q] / y[n];
+    /* GLPK's point meets the box rows only within its tolerances (and y / t
+       rounds): clamped, so the points the lower is taken at are in the box */
+    for (size_t q = 0; q < n; q++) {
+      b->pt[q] = y[q] / y[n];
+      if (boxed) b->pt[q] = fmin(fmax(b->pt[q], S->o->lo[q]), S->o->hi[q]);
+    }
     b->margin = -t; b->has_pt = 1;
     return 1;
   }
