@@ -82,6 +82,14 @@ static int extract(sb *S, cb_error *err)
     if (nd->kind == CB_RESHAPE) { i++; continue; }
     if (nd->kind != CB_AFFINE)
       goto bad;
+    if (!nd->exact && nd->rel_err > 0) {   /* rounded weights (Gemm alpha/beta): the regions and the exact rows would be the stored net's */
+      cb_free(S->L);
+      S->L = NULL;
+      return cb_error_set(err, CB_EUNSUP,
+                          "lipschitz --split sign: node %d (%s \"%s\"): its weights are rounded (relative error %g); the exact "
+                          "certificates need the file's weights as stored (use the box split)",
+                          i, node_kind_name(nd), nd->name ? nd->name : "", nd->rel_err);
+    }
     S->L[k].out = nd->p.aff.out; S->L[k].in = nd->p.aff.in;
     S->L[k].W = nd->p.aff.W; S->L[k].b = nd->p.aff.b; S->L[k].act = -1;
     if (k && S->L[k].in != S->L[k - 1].out) goto bad;

@@ -4,7 +4,8 @@
 ** whole input space R^n.
 **
 ** Nets: INPUT, then AFFINE, (ReLU | SORT with group size 2), AFFINE, ...,
-** AFFINE (RESHAPE nodes in between are skipped).  A "unit" is one ReLU (its
+** AFFINE (RESHAPE nodes in between are skipped), AFFINE weights exact as
+** stored (a node with rounded weights, rel_err > 0, is refused).  A "unit" is one ReLU (its
 ** state: z > 0) or one sorted pair (its state: z_first > z_second).  A node
 ** of the search fixes the states of the first d units in layer order; its
 ** region {x : every fixed unit's state holds} is a polyhedron (the layers

@@ -22,6 +22,7 @@
 #include "exact.h"
 #include "grad.h"
 #include "lipsign.h"
+#include "round.h"
 
 #define MAXU 32
 #define MAXW 16
@@ -369,6 +370,17 @@ static void test_refusals(void **state)
   cb_error_clear(&err);
   assert_int_equal(lip_sign_check(net, &err), CB_EUNSUP);
   assert_non_null(strstr(err.msg, "node 2"));
+  cb_net_free(net);
+  /* an AFFINE whose stored weights are rounded (Gemm with alpha 0.1): the
+     real net's regions are not the stored one's, so no exact certificate */
+  net = start(2, d);
+  dense(net, act(net, dense(net, 0, 4), CB_ACT_RELU), 1);
+  ready(net);
+  net->node[1].exact = 0;
+  net->node[1].rel_err = ROUND_U;
+  cb_error_clear(&err);
+  assert_int_equal(lip_sign_check(net, &err), CB_EUNSUP);
+  assert_non_null(strstr(err.msg, "rounded"));
   cb_net_free(net);
 }
 
