@@ -834,7 +834,12 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
       }
   S.wmax = n;
   for (int k = 0; k < S.nl; k++) S.wmax = S.L[k].out > S.wmax ? S.L[k].out : S.wmax;
-  S.U = cb_alloc((S.wmax * (size_t)S.nl + 1) * sizeof *S.U);
+  {   /* a sort group of g entries has g (g - 1) / 2 pair units: more than its entries when g > 3 */
+    size_t nu = 1;
+    for (int k = 0; k + 1 < S.nl; k++)
+      nu += S.L[k].act == 0 ? S.L[k].out : S.L[k].out / (size_t)S.L[k].g * (size_t)(S.L[k].g * (S.L[k].g - 1) / 2);
+    S.U = cb_alloc(nu * sizeof *S.U);
+  }
   S.m = o->row >= 0 ? 1 : no;
   S.Wrow = S.L[S.nl - 1].W + (o->row >= 0 ? (size_t)o->row * S.L[S.nl - 1].in : 0);
   if (!S.U) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }

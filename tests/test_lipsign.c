@@ -470,6 +470,22 @@ static void test_enum_cancel(void **state)
   }
 }
 
+/* Sort groups of 5 and 8 (10 and 28 pair units for 10 and 8 entries: more
+   units than entries; the unit table was sized by the widths and overflowed):
+   one row, a node budget, sampled and attained only. */
+static void test_big_groups(void **state)
+{
+  (void)state;
+  for (int t = 0; t < 2; t++) {
+    cb_net *a = gs_net(3, 10, 1, 1, 5), *b = gs_net(4, 8, 1, 2, 8);
+    check(a, 0, 0, 0, 0, 3000);
+    check(a, 1, -1, 1, 0, 3000);
+    check(b, 0, 0, 0, 1, 3000);
+    check(b, 1, -1, 1, 0, 3000);
+    cb_net_free(a); cb_net_free(b);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -478,6 +494,7 @@ int main(void)
     cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_degenerate_box),
     cmocka_unit_test(test_enum_cancel),
+    cmocka_unit_test(test_big_groups),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
