@@ -23,6 +23,7 @@
 typedef struct proof_emit_stats {
   long leaves, splits;
   int depth;              /* deepest input split */
+  long lp_leaves;          /* leaves whose multipliers GLPK weighed (rows combined) */
   long rejected;          /* boxes CROWN refuted that the exact test did not (split further) */
   double seconds;          /* wall */
   double cpu_seconds;      /* CPU of the process while writing it */
