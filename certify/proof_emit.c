@@ -13,6 +13,7 @@
 #include "proof_emit.h"
 #include "proofchk.h"
 #include "bounds.h"
+#include "lp.h"
 
 typedef struct pbox { double *lo, *hi; int depth; } pbox;
 
@@ -29,7 +30,12 @@ typedef struct emit {
   cb_ws *ws;
   FILE *f;
   double *C, *lb, *lin, *row;   /* rows of the box (q x ny), their lower bounds, one row's input coefficients */
-  long *pick;                   /* per conjunction: the refuting row */
+  long *pick;                   /* per conjunction: the refuting row (-3: the LP's combination lam) */
+  double *lam, *la, *lc, *lx;   /* per conjunction (mmax each): its LP multipliers; the rows' lower
+                                   forms over the box (mmax x nx), constants, the LP's point */
+  double *negA, *llin, *lout;   /* the rows as -A (mmax x ny), their CROWN input coefficients, bounds */
+  const double **lamp;          /* per conjunction: E->lam's row, for pchk_leaf */
+  size_t mmax;
   unsigned char *use;
   int cand[LOOKAHEAD], ncand;   /* choose_dim's candidate dimensions, best first */
   int look;                     /* 1: strong branching (the first attempt), 0: choose_dim's rule alone */
@@ -166,6 +172,54 @@ static int crown_box(emit *E, size_t b, const size_t *row0, const size_t *sum0, 
   return CB_OK;
 }
 
+/* A box CROWN does not refute row by row: per conjunction, GLPK weighs its
+   rows' CROWN lower forms over the box (lp_minmax: min over the box of the
+   max of the forms); when every conjunction's optimum is positive the
+   combination lam is a candidate leaf, and the exact test (pchk_leaf, the
+   checker's own) decides: GLPK proves nothing.  *leaf 1 when accepted
+   (E->pick[c] = -3, the multipliers in E->lam). */
+static int lp_leaf(emit *E, size_t b, const pbox *x, int *leaf, cb_error *err)
+{
+  const vnn_box *B = &E->spec->box[b];
+  size_t nx = E->spec->nx, ny = E->spec->ny;
+  char why[8];
+  int multi = 0;
+  *leaf = 0;
+  for (size_t c = 0; c < B->n_conj; c++) multi |= B->conj[c].m > 1;
+  if (!multi) return CB_OK;   /* single rows: crown_box's bounds already said no */
+  for (size_t c = 0; c < B->n_conj; c++) {
+    const vnn_conj *k = &B->conj[c];
+    double *lam = E->lam + c * E->mmax, t;
+    int res;
+    E->lamp[c] = lam;
+    for (size_t e = 0; e < k->m * ny; e++) E->negA[e] = -k->A[e];
+    if (crown_linear(E->ws, E->negA, k->m, E->llin, E->lout, err) != CB_OK) return err->status;
+    for (size_t r = 0; r < k->m; r++) {   /* A_r y >= a_r . x + (-out_r - min a_r . x) on the box */
+      double mn = 0;
+      if (!isfinite(E->lout[r])) return CB_OK;
+      for (size_t j = 0; j < nx; j++) {
+        double a = -E->llin[r * nx + j];
+        E->la[r * nx + j] = a;
+        mn += fmin(a * x->lo[j], a * x->hi[j]);
+      }
+      E->lc[r] = -E->lout[r] - mn - k->b_up[r];
+    }
+    res = lp_minmax(E->la, E->lc, k->m, nx, x->lo, x->hi, E->lx, lam, &t);
+    if (res < 0) return cb_error_set(err, res, "out of memory in the LP");
+    if (res != 1 || !(t > 0)) return CB_OK;
+    for (size_t r = 0; r < k->m; r++) if (!(lam[r] >= 0)) lam[r] = 0;   /* GLPK's -0 or tiny negatives */
+  }
+  {
+    int ok = pchk_leaf(E->P, b, x->lo, x->hi, NULL, 0, E->lamp, why, sizeof why);
+    if (ok < 0) return cb_error_set(err, ok, "out of memory");
+    if (!ok) { E->st->rejected++; return CB_OK; }
+  }
+  for (size_t c = 0; c < B->n_conj; c++) E->pick[c] = -3;
+  *leaf = 1;
+  E->st->lp_leaves++;
+  return CB_OK;
+}
+
 static void write_leaf(emit *E, size_t b)
 {
   const vnn_box *B = &E->spec->box[b];
@@ -173,7 +227,9 @@ static void write_leaf(emit *E, size_t b)
   for (size_t c = 0; c < B->n_conj; c++) {
     long r = E->pick[c] == -1 ? 0 : E->pick[c];
     fprintf(E->f, "conj %zu", c);
-    for (size_t k = 0; k < B->conj[c].m; k++) fputs((long)k == r || r == -2 ? " 1" : " 0", E->f);
+    for (size_t k = 0; k < B->conj[c].m; k++)
+      if (r == -3) fprintf(E->f, " %a", E->lam[c * E->mmax + k]);
+      else fputs((long)k == r || r == -2 ? " 1" : " 0", E->f);
     fputc('\n', E->f);
   }
 }
@@ -209,6 +265,7 @@ static int emit_box(emit *E, size_t b, cb_error *err)
       if (ok) leaf = 1;
       else E->st->rejected++;
     }
+    if (!leaf && (rc = lp_leaf(E, b, x, &leaf, err)) != CB_OK) break;
     if (leaf) { write_leaf(E, b); continue; }
     if (x->depth >= E->max_depth) { rc = cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth); break; }
     if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) break;
@@ -278,8 +335,19 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   E.lin = cb_alloc((nx + 1) * sizeof *E.lin);
   E.row = cb_alloc((ny + 1) * sizeof *E.row);
   E.pick = cb_alloc(cmax * sizeof *E.pick);
+  for (size_t b = 0; b < spec->n_box; b++)
+    for (size_t c = 0; c < spec->box[b].n_conj; c++) if (spec->box[b].conj[c].m > E.mmax) E.mmax = spec->box[b].conj[c].m;
+  if (!E.mmax) E.mmax = 1;
+  E.lam = cb_calloc(cmax * E.mmax, sizeof *E.lam);
+  E.la = cb_alloc(E.mmax * nx * sizeof *E.la);
+  E.lc = cb_alloc(E.mmax * sizeof *E.lc);
+  E.lx = cb_alloc((nx + 1) * sizeof *E.lx);
+  E.negA = cb_alloc(E.mmax * ny * sizeof *E.negA);
+  E.llin = cb_alloc(E.mmax * nx * sizeof *E.llin);
+  E.lout = cb_alloc(E.mmax * sizeof *E.lout);
+  E.lamp = cb_calloc(cmax, sizeof *E.lamp);
   tmp = cb_alloc(strlen(out) + 16);
-  if (!E.C || !E.lb || !E.lin || !E.row || !E.pick || !tmp) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if (!E.C || !E.lb || !E.lin || !E.row || !E.pick || !tmp || !E.lam || !E.la || !E.lc || !E.lx || !E.negA || !E.llin || !E.lout || !E.lamp) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
   have_bn = 1;
   root.lo = spec->n_box ? spec->box[0].lo : NULL;
@@ -314,5 +382,7 @@ out:
   if (have_bn) bnet_free(&bn);
   pchk_free(E.P);
   cb_free(E.C); cb_free(E.lb); cb_free(E.lin); cb_free(E.row); cb_free(E.pick); cb_free(tmp);
+  cb_free(E.lam); cb_free(E.la); cb_free(E.lc); cb_free(E.lx); cb_free(E.negA); cb_free(E.llin); cb_free(E.lout);
+  cb_free((void *)E.lamp);
   return rc;
 }

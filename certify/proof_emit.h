@@ -7,7 +7,10 @@
 ** splitting alone: each box is bounded by CROWN (bounds/), a box whose rows
 ** refute every output conjunction is confirmed by the checker's own exact
 ** leaf test (pchk_leaf_auto) before it becomes a leaf, so a written proof
-** checks by construction; otherwise the box is halved along an input chosen
+** checks by construction; a box whose conjunction no single row refutes
+** may still be a leaf with the rows weighed by GLPK (lp_minmax over their
+** CROWN lower forms), again only once the exact test (pchk_leaf) accepts
+** the weights; otherwise the box is halved along an input chosen
 ** by strong branching (LOOKAHEAD candidates by |CROWN coefficient| x width,
 ** each half bounded by CROWN; the widest input relative to the root box when
 ** it lags far behind).  The verifier's own tree is not reused:
@@ -23,6 +26,7 @@
 typedef struct proof_emit_stats {
   long leaves, splits;
   int depth;              /* deepest input split */
+  long lp_leaves;          /* leaves whose multipliers GLPK weighed (rows combined) */
   long rejected;          /* boxes CROWN refuted that the exact test did not (split further) */
   double seconds;          /* wall */
   double cpu_seconds;      /* CPU of the process while writing it */

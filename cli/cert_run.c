@@ -303,9 +303,10 @@ static int write_proofs(const certify_opts *o, const batch *b, const cb_certifie
     if ((rc = cert_sample_spec(c, batch_x(b, k), batch_label(b, k), &sp, err)) != CB_OK) return rc;
     snprintf(vp, sizeof vp, "%s/row_%zu.vnnlib", dir, row);
     snprintf(pp, sizeof pp, "%s/row_%zu.proof", dir, row);
-    snprintf(note, sizeof note, "cerbere certify %s --data %s --proof: row %zu, label %d, Linf eps %.17g; its proof: row_%zu.proof\n"
-             "The asserts describe a counterexample (some Y_j, j != label, >= Y_label on the row's box, rounded outward).",
-             o->net, o->data, row, batch_label(b, k), o->co.eps, row);
+    snprintf(note, sizeof note, "cerbere certify %s --data %s --proof: row %zu, label %d, L%s eps %.17g; its proof: row_%zu.proof\n"
+             "The asserts describe a counterexample (some Y_j, j != label, >= Y_label on the row's box, rounded outward%s).",
+             o->net, o->data, row, batch_label(b, k), cb_norm_table[o->co.norm].name, o->co.eps, row,
+             o->co.norm == CB_NORM_INF ? "" : "; the box of radius eps contains the ball");
     if (!(f = fopen(vp, "w"))) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: cannot write", vp); }
     rc = vnn_write(f, sp, note);
     if (fclose(f) != 0 || rc != CB_OK) { vnn_free(sp); return cb_error_set(err, CB_EIO, "%s: write failed", vp); }

@@ -84,7 +84,7 @@ static const char *usage =
   "                 bab decides what verify decides in 60 s, whatever the load (on 50\n"
   "                 MNIST 256x2 rows: 1-4 s each, one row 34 s); a row it cannot\n"
   "                 close costs the whole budget (bench/RESULTS_certify.md)\n"
-  "  --proof        (L-inf, --out DIR) for every verified row, also write a proof that an\n"
+  "  --proof        (--out DIR) for every verified row, also write a proof that an\n"
   "                 independent exact checker validates: DIR/proofs/row_<index>.vnnlib (the\n"
   "                 row's property, as --export-vnnlib writes it) and row_<index>.proof\n"
   "                 (as verify --proof, docs/proof-format.md); the sample's \"proof\" names\n"
@@ -207,9 +207,6 @@ static int parse(int argc, char **argv, certify_opts *o)
   if (o->co.regression != o->have_tol) return report_usage("certify", "%s", "--regression and --tol T go together");
   if (o->co.regression && o->export_dir) return report_usage("certify", "%s", "--export-vnnlib writes class-margin properties, not --regression ones");
   if (o->proof && !o->out) return report_usage("certify", "%s", "--proof writes its files under --out DIR");
-  if (o->proof && o->co.norm != CB_NORM_INF)
-    return report_usage("certify", "--proof: per-sample proofs are of L-inf balls (boxes) only; the L%s ball's dual norm is not "
-                        "bounded exactly by the checker, use --norm inf", cb_norm_table[o->co.norm].name);
   if (o->proof && o->co.regression) return report_usage("certify", "%s", "--proof proves class margins, not --regression rows");
   if (!(o->co.bab_timeout > 0)) {   /* --bab-timeout 0: no bab step */
     o->co.methods &= ~(1u << CM_BAB);

@@ -74,7 +74,7 @@ check "version 1 with --input-space normalized: the other function, invalid (got
 # certify --proof (L-inf): tests/data/tiny_rows.csv (six hand-written rows of tiny.nnet, all class 0)
 # at eps 1, every row verified with a proof (row 4's has a split); clip4 with a clip box.
 # `cerbere check NET DIR/certificates.json` validates them; tampering is rejected naming the row:
-# a multiplier negated, eps enlarged, a label changed, a center moved.  L2 is refused in one line.
+# a multiplier negated, eps enlarged, a label changed, a center moved.  L2 and L1 below.
 "$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm inf --eps 1 --out "$tmp/ct" --proof --threads 1 > "$tmp/o" 2> "$tmp/e"; rc=$?
 check "certify --proof: exit 0, a proofs line with the re-check command (got $rc)" sh -c "[ $rc = 0 ] && grep -q 'proofs .*6 of 6 verified rows carry a proof.*re-check them all: cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json' '$tmp/o'"
 check "report.html says how many verified samples carry a proof and the re-check command" grep -q "6 of the 6 <span class=verified>verified</span> samples carry a proof.*<code>cerbere check tests/data/tiny.nnet $tmp/ct/certificates.json</code>" "$tmp/ct/report.html"
@@ -98,8 +98,25 @@ check "a center moved: invalid, row 1 named (got $rc: $(head -n 1 "$tmp/c"))" sh
 "$CB" certify tests/data/clip4.nnet --data tests/data/clip4_mixed.csv --norm inf --eps 0.05 --clip 0:1 --out "$tmp/cc" --proof --threads 1 > "$tmp/o" 2>&1
 "$CB" check tests/data/clip4.nnet "$tmp/cc/certificates.json" > "$tmp/c"; rc=$?
 check "clip4 with a clip box: 1 proof valid (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 0 ] && grep -q '# 1 sample proofs checked.*clipped' '$tmp/c'"
-"$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm 2 --eps 1 --out "$tmp/c2" --proof > "$tmp/o" 2> "$tmp/e"; rc=$?
-check "certify --proof --norm 2: refused in one line naming the norm (got $rc)" sh -c "[ $rc = 2 ] && grep -q 'L2 ball.s dual norm' '$tmp/e' && [ ! -e '$tmp/c2/certificates.json' ]"
+# L2 and L1 balls: proved by the box of radius eps that contains them; the checker's box test is the
+# same (|x_i - row_i| <= |x - row|_p <= eps); eps enlarged and a multiplier negated are still rejected;
+# a norm the checker does not know is refused in one line
+for p in 2 1; do
+  "$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm $p --eps 1 --out "$tmp/nrm$p" --proof --threads 1 > "$tmp/o" 2> "$tmp/e"; rc=$?
+  check "certify --proof --norm $p: exit 0, every verified row with a proof (got $rc)" sh -c "[ $rc = 0 ] && grep -q 'proofs .*6 of 6 verified rows carry a proof' '$tmp/o'"
+  check "L$p: the row's property names the norm" grep -q "L$p eps 1; its proof" "$tmp/nrm$p/proofs/row_0.vnnlib"
+  "$CB" check tests/data/tiny.nnet "$tmp/nrm$p/certificates.json" > "$tmp/c"; rc=$?
+  check "L$p certificates.json: valid, 6 sample proofs (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid && grep -q '# 6 sample proofs checked' '$tmp/c'"
+  cp -r "$tmp/nrm$p" "$tmp/nrme$p"; sed -i 's/"eps":[[:space:]]*1\([,}]\)/"eps": 1.0625\1/' "$tmp/nrme$p/certificates.json"
+  "$CB" check tests/data/tiny.nnet "$tmp/nrme$p/certificates.json" > "$tmp/c"; rc=$?
+  check "L$p eps enlarged: invalid, row 0 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 0: the property.s box .* does not contain the sample.s set' '$tmp/c'"
+  cp -r "$tmp/nrm$p" "$tmp/nrmn$p"; sed -i 's/^conj 0 1$/conj 0 -1/' "$tmp/nrmn$p/proofs/row_2.proof"
+  "$CB" check tests/data/tiny.nnet "$tmp/nrmn$p/certificates.json" > "$tmp/c"; rc=$?
+  check "L$p a multiplier negated: invalid, row 2 named (got $rc: $(head -n 1 "$tmp/c"))" sh -c "[ $rc = 1 ] && grep -q '^invalid: sample row 2: .*multiplier 0 is negative' '$tmp/c'"
+done
+cp -r "$tmp/nrm2" "$tmp/nrm7"; sed -i 's/"norm":[[:space:]]*"2"/"norm": "7"/' "$tmp/nrm7/certificates.json"
+"$CB" check tests/data/tiny.nnet "$tmp/nrm7/certificates.json" > "$tmp/c" 2> "$tmp/e"; rc=$?
+check "a norm the checker does not know: refused in one line (got $rc: $(head -n 1 "$tmp/e"))" sh -c "[ $rc != 0 ] && grep -q 'norm L7: per-sample proofs are of L-inf, L2 and L1 balls only' '$tmp/e' && ! grep -q '^valid' '$tmp/c'"
 "$CB" certify tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm inf --eps 1 --out "$tmp/c4" --threads 1 > "$tmp/o" 2>&1
 "$CB" check tests/data/tiny.nnet "$tmp/c4/certificates.json" > "$tmp/c"; rc=$?
 check "certificates without proofs: not valid (got $rc)" sh -c "[ $rc = 1 ] && grep -q 'no sample carries a proof' '$tmp/c'"

@@ -142,6 +142,52 @@ static void test_unit_proofs_valid(void **state)
   }
 }
 
+/* LP-weighed rows (the emitter's lp_leaf): tiny_contra3's conjunction is
+   refuted by neither one row nor the sum of its three rows, only by a
+   weighing that drops Y_1 <= 100; the emitted proof checks valid, and
+   changing its multipliers (dropping a needed row, or weighing Y_1's row
+   in) makes the leaf fail with its number named. */
+static void test_lp_weighed_rows(void **state)
+{
+  const char *net = "tests/data/tiny.nnet", *prop = "tests/data/tiny_contra3.vnnlib";
+  proof_emit_stats st;
+  char *t = emit_text(net, prop, &st), *u;
+  checked c = check_text(net, prop, t);
+  int k = find_line(t, "conj 0 ");
+  double l0, l1, l2;
+  char repl[128];
+  (void)state;
+  if (!c.ok) fprintf(stderr, "%s\n", c.msg);
+  assert_int_equal(c.ok, 1);
+  assert_true(st.lp_leaves >= 1);
+  assert_true(k > 0);
+  {
+    const char *p = t;
+    for (int line = 1; line < k; line++) p = strchr(p, '\n') + 1;
+    assert_int_equal(sscanf(p, "conj 0 %la %la %la", &l0, &l1, &l2), 3);
+  }
+  assert_true(l0 > 0 && l1 > 0 && l2 == 0);
+  snprintf(repl, sizeof repl, "conj 0 %a 0 0", l0);   /* the row Y_0 >= 0.75 dropped */
+  u = replace_line(t, k, repl);
+  c = check_text(net, prop, u);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "leaf 0"));
+  free(u);
+  snprintf(repl, sizeof repl, "conj 0 %a %a 1", l0, l1);   /* Y_1 <= 100 weighed in */
+  u = replace_line(t, k, repl);
+  c = check_text(net, prop, u);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "leaf 0"));
+  free(u);
+  snprintf(repl, sizeof repl, "conj 0 %a %a -0x1p-60", l0, l1);   /* a negative multiplier, however small */
+  u = replace_line(t, k, repl);
+  c = check_text(net, prop, u);
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "negative"));
+  free(u);
+  free(t);
+}
+
 static void test_tamper_leaf_removed(void **state)
 {
   proof_emit_stats st;
@@ -332,6 +378,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_unit_proofs_valid),
+    cmocka_unit_test(test_lp_weighed_rows),
     cmocka_unit_test(test_tamper_leaf_removed),
     cmocka_unit_test(test_tamper_multiplier_negated),
     cmocka_unit_test(test_tamper_split_ulp),
