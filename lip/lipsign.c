@@ -7,6 +7,8 @@
 #include <gmp.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
@@ -62,9 +64,9 @@ typedef struct sb {
   node **heap;
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
-  double best, *bestx, *bestv, *um, *rn, *E;
+  double best, *bestx, *bestv, *um, *rn, *E, *Hs, *hv, *tail, tail0;
   size_t *ru;           /* LP row -> unit */
-  long nodes, lps, pruned, kept;
+  long nodes, lps, pruned, kept, tr;
   int have;
 } sb;
 
@@ -388,22 +390,22 @@ out:
 /* J in C +- R (m x n) for states st with the first d units fixed; others
    relaxed.  Rounding: each product C W is off by <= gamma |C||W|, folded
    into R, and R's own products are inflated by (1 + 4 gamma). */
-static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop);
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop, int kbot);
 
 static void jac_bound(sb *S, const unsigned char *st, int d)
 {
-  jac_from(S, st, d, S->Wrow, S->m, S->nl - 2);
+  jac_from(S, st, d, S->Wrow, S->m, S->nl - 2, 0);
 }
 
-/* C0 (m x layer ktop's outputs, exact) times D_ktop W_ktop ... D_0 W_0 into
-   C +- R (m x n). */
-static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop)
+/* C0 (m x layer ktop's outputs, exact) times D_ktop W_ktop ... D_kbot W_kbot
+   into C +- R (m x layer kbot's inputs; kbot = 0: m x n). */
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop, int kbot)
 {
   double *C = S->C, *R = S->R;
   size_t w = ktop >= 0 ? S->L[ktop].out : S->n;
   memcpy(C, C0, m * w * sizeof *C);
   memset(R, 0, m * w * sizeof *R);
-  for (int k = ktop; k >= 0; k--) {
+  for (int k = ktop; k >= kbot; k--) {
     layer *l = &S->L[k];
     double g = round_gamma(l->in + 4), *C2 = S->C2, *R2 = S->R2;
     /* C, R over layer k's outputs (w = l->out) -> times D_k */
@@ -462,29 +464,87 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   }
 }
 
-/* Certified upper bound of max ||J||_2 over J in C +- R (m x n). */
-static double norm_up(sb *S)
+/* Certified upper bound of max ||J||_2 over J in C +- R (m x n); A: m x n
+   scratch. */
+static double norm_up_dims(const double *C, const double *R, size_t m, size_t n, double *A, double *v)
 {
-  size_t m = S->m, n = S->n;
   if (m == 1) {
-    for (size_t q = 0; q < n; q++) S->v[q] = round_up(fabs(S->C[q]) + S->R[q]);
-    return round_up(round_nrm2_up(S->v, n));
+    for (size_t q = 0; q < n; q++) v[q] = round_up(fabs(C[q]) + R[q]);
+    return round_up(round_nrm2_up(v, n));
   } else {
     lip_op op;
-    double a = HUGE_VAL, b = HUGE_VAL, c = HUGE_VAL, *Ab = S->A;
+    double a = HUGE_VAL, b = HUGE_VAL, c = HUGE_VAL;
     cb_error e;
     memset(&e, 0, sizeof e);
+    memset(&op, 0, sizeof op);
     op.rows = m; op.cols = n; op.g = NULL;
-    for (size_t i = 0; i < m * n; i++) Ab[i] = round_up(fabs(S->C[i]) + S->R[i]);
-    op.W = Ab;
+    for (size_t i = 0; i < m * n; i++) A[i] = round_up(fabs(C[i]) + R[i]);
+    op.W = A;
     if (lip_spec_gram_upper(&op, &a, NULL, &e) != CB_OK) a = HUGE_VAL;
-    op.W = S->C;
+    op.W = C;
     if (lip_spec_gram_upper(&op, &b, NULL, &e) != CB_OK) b = HUGE_VAL;
-    op.W = S->R;
+    op.W = R;
     if (b < HUGE_VAL && lip_spec_gram_upper(&op, &c, NULL, &e) == CB_OK) b = round_add_up(b, c);
     else b = HUGE_VAL;
     return fmin(a, b);
   }
+}
+
+static double norm_up(sb *S) { return norm_up_dims(S->C, S->R, S->m, S->n, S->A, S->v); }
+
+/* Tail times head.  With layers < k fixed and layers > k open (the search
+   fixes units in layer order), J = T D_k H where H = W_k D_{k-1} ... W_0 is
+   the fixed head (z_k as a map of x), D_k the layer's activation Jacobian
+   (diag in [0, 1] for ReLU, a permutation for sort groups: ||D_k||_2 <= 1
+   whatever its states) and T = Wrow D_{L-1} W_{L-1} ... D_{k+1} W_{k+1} the
+   open tail, with sup ||T||_2 <= tail[k] (precomputed: the smaller of the
+   norm product and the interval bound with every unit above k open).  So
+   ||J||_2 <= tail[k] ||H||_2, rounded up; HUGE_VAL when not applicable (the
+   Gram side above 64: too costly per node). */
+static double head_bound(sb *S, const unsigned char *st, int d)
+{
+  int k;
+  size_t out;
+  double h;
+  if (d >= (int)S->nu || !S->tail) return HUGE_VAL;
+  k = S->U[d].layer;
+  if (k < 1) return S->tail0;
+  out = S->L[k].out;
+  if ((out < S->n ? out : S->n) > 64 || !(S->tail[k] < HUGE_VAL)) return HUGE_VAL;
+  jac_from(S, st, d, S->L[k].W, out, k - 1, 0);
+  h = norm_up_dims(S->C, S->R, out, S->n, S->Hs, S->hv);
+  return round_mul_up(S->tail[k], h);
+}
+
+/* tail[k] for k = 0 .. L-2 (see head_bound) and tail0 = tail[0] ||W_0||_2. */
+static int tails(sb *S)
+{
+  int nl = S->nl;
+  unsigned char *st0 = cb_alloc(S->nu + 1);
+  double *wn = cb_alloc((size_t)nl * sizeof *wn);
+  S->tail = cb_alloc((size_t)nl * sizeof *S->tail);
+  if (!st0 || !wn || !S->tail) { cb_free(st0); cb_free(wn); cb_free(S->tail); S->tail = NULL; return CB_ENOMEM; }
+  memset(st0, 0, S->nu + 1);
+  for (int k = 0; k < nl; k++) {
+    size_t zero = S->L[k].out * S->L[k].in;
+    double *Z = S->Hs;
+    memset(Z, 0, zero * sizeof *Z);
+    wn[k] = norm_up_dims(S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
+  }
+  for (int k = nl - 2; k >= 0; k--) {
+    double t1, t2;
+    size_t w = S->L[k + 1].in;
+    if (k == nl - 2) {
+      memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
+      t1 = norm_up_dims(S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
+    } else t1 = round_mul_up(S->tail[k + 1], wn[k + 1]);
+    jac_from(S, st0, 0, S->Wrow, S->m, nl - 2, k + 1);
+    t2 = norm_up_dims(S->C, S->R, S->m, w, S->Hs, S->hv);
+    S->tail[k] = fmin(t1, t2);
+  }
+  S->tail0 = round_mul_up(S->tail[0], wn[0]);
+  cb_free(st0); cb_free(wn);
+  return CB_OK;
 }
 
 /* Single-row nets, every layer before the last hidden one fixed, at most 16
@@ -504,7 +564,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   for (size_t u = l->u0; u < l->u0 + l->nu; u++) if ((long)u >= d) { if (open == 16) return HUGE_VAL; idx[open++] = u; }
   no = l->out;
   /* P +- Pr: rows of dz_lk/dx */
-  jac_from(S, st, d, l->W, no, lk - 1);
+  jac_from(S, st, d, l->W, no, lk - 1, 0);
   P = S->C; Pr = S->R;
   base = S->E; vec = base + n; T = vec + n;
   double *Rr = T + n, *dl = Rr + n;   /* radii; open x n deltas */
@@ -782,7 +842,7 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->tail);
 }
 
 int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
@@ -823,9 +883,11 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
     size_t cs = (S.m + S.wmax) * S.wmax + 2 * no + 2;
     S.Cb = cb_alloc(4 * cs * sizeof(double));
     S.E = cb_alloc((20 * n + 8) * sizeof(double));
+    S.Hs = cb_alloc((2 * S.wmax * S.wmax + 8) * sizeof(double));
+    S.hv = cb_alloc((S.wmax + 8) * sizeof(double));
     if (S.Cb) { S.C = S.Cb; S.R = S.C + cs; S.C2 = S.R + cs; S.R2 = S.C2 + cs; }
   }
-  if (!S.blk || !S.Cb || !S.E || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  if (!S.blk || !S.Cb || !S.E || !S.Hs || !S.hv || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   memset(S.blk, 0, tot * sizeof(double));
   S.z = S.blk; S.z2 = S.z + S.wmax;
   S.M = S.z2 + S.wmax; S.M2 = S.M + S.wmax * n; S.mo = S.M2 + S.wmax * n; S.mo2 = S.mo + S.wmax;
@@ -840,6 +902,8 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   b->has_pt = 1; b->margin = 1;
   jac_bound(&S, b->st, 0);
   b->ub = norm_up(&S);
+  if (!o->no_head && tails(&S) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  b->ub = fmin(b->ub, head_bound(&S, b->st, 0));
   if (o->cap > 0) b->ub = fmin(b->ub, o->cap);
   try_point(&S, b->pt);
   if (heap_push(&S, b) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
@@ -851,6 +915,14 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
     if (!S.nheap) { r->stop = "done"; break; }
     if (S.nodes >= o->max_nodes) { r->stop = "nodes"; break; }
     if ((o->seconds > 0 && now() - t0 > o->seconds) || cb_time_up()) { r->stop = "time"; break; }
+    if (getenv("CB_LIPSIGN_TRACE") && S.nodes - S.tr >= 20000) {
+      int hist[64] = {0};
+      S.tr = S.nodes;
+      for (size_t i = 0; i < S.nheap; i++) hist[S.heap[i]->depth * 64 / ((int)S.nu + 1)]++;
+      fprintf(stderr, "t %.1f nodes %ld heap %zu top %.5f depth %d best %.5f done %.5f |", now() - t0, S.nodes, S.nheap, S.heap[0]->ub, S.heap[0]->depth, S.best, upper_done);
+      for (int i = 0; i < 64; i++) if (hist[i]) fprintf(stderr, " %d:%d", i * ((int)S.nu + 1) / 64, hist[i]);
+      fprintf(stderr, "\n");
+    }
     b = heap_pop(&S);
     if (b->depth == (int)S.nu) {   /* a leaf: its bound is the region's norm */
       if (!b->has_pt) upper_done = fmax(upper_done, b->ub);
@@ -888,6 +960,7 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
         jac_bound(&S, c->st, c->depth);
         c->ub = fmin(norm_up(&S), b->ub);
         c->ub = fmin(c->ub, enum_bound(&S, c->st, c->depth));
+        c->ub = fmin(c->ub, head_bound(&S, c->st, c->depth));
         if (c->has_pt && s != s0) try_point(&S, c->pt);
         if (c->ub <= S.best) { upper_done = fmax(upper_done, c->ub); cb_free(c); continue; }   /* settled: its bound is kept */
         if (heap_push(&S, c) != CB_OK) { cb_free(c); cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
