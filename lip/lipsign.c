@@ -6,12 +6,14 @@
 */
 #include <gmp.h>
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
+#include "linalg.h"
 #include "lp.h"
 #include "lipsign.h"
 #include "round.h"
@@ -64,7 +66,8 @@ typedef struct sb {
   node **heap;
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
-  double best, *bestx, *bestv, *um, *rn, *E, *Hs, *hv, *tail, tail0;
+  double best, *bestx, *bestv, *um, *rn, *E, *Hs, *hv, *cvb, *tail, tail0;
+  unsigned char *st2;  /* nu states: completions */
   size_t *ru;           /* LP row -> unit */
   long nodes, lps, pruned, kept, tr;
   int have;
@@ -464,6 +467,48 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   }
 }
 
+/* Every permutation of g <= 5 (member m at position perms[k][m]); returns
+   g!. */
+static int all_perms(int g, int perms[][5])
+{
+  int np = 0, tot = 1;
+  for (int k = 2; k <= g; k++) tot *= k;
+  for (int code = 0; code < tot; code++) {
+    int used[5] = {0}, c = code;
+    for (int m = 0; m < g; m++) {
+      int r = c % (g - m), k;
+      c /= g - m;
+      for (k = 0; k < g; k++) if (!used[k] && r-- == 0) break;
+      used[k] = 1; perms[np][m] = k;
+    }
+    np++;
+  }
+  return np;
+}
+
+/* Is order perms (positions) consistent with the pairs of the group whose
+   first unit is u0 that are fixed (units < d)? */
+static int perm_ok(const layer *l, const unsigned char *st, size_t u0, long d, const int *pos)
+{
+  size_t u = u0;
+  for (int m1 = 0; m1 < l->g; m1++)
+    for (int m2 = m1 + 1; m2 < l->g; m2++, u++)
+      if ((long)u < d) {
+        int big1 = l->desc ? pos[m1] < pos[m2] : pos[m1] > pos[m2];
+        if (big1 != (st[u] != 0)) return 0;
+      }
+  return 1;
+}
+
+/* The pair states of a group in order pos. */
+static void perm_states(const layer *l, unsigned char *st, size_t u0, const int *pos)
+{
+  size_t u = u0;
+  for (int m1 = 0; m1 < l->g; m1++)
+    for (int m2 = m1 + 1; m2 < l->g; m2++, u++)
+      st[u] = (unsigned char)(l->desc ? pos[m1] < pos[m2] : pos[m1] > pos[m2]);
+}
+
 /* Certified upper bound of max ||J||_2 over J in C +- R (m x n); A: m x n
    scratch. */
 static double norm_up_dims(const double *C, const double *R, size_t m, size_t n, double *A, double *v)
@@ -514,6 +559,69 @@ static double head_bound(sb *S, const unsigned char *st, int d)
   jac_from(S, st, d, S->L[k].W, out, k - 1, 0);
   h = norm_up_dims(S->C, S->R, out, S->n, S->Hs, S->hv);
   return round_mul_up(S->tail[k], h);
+}
+
+/* The head bound over the completions of the first open layer k (below the
+   last hidden one): every point of the region has the states of one
+   completion (ReLU: 2^open; sort groups of <= 5: the orders consistent with
+   the fixed pairs), so the largest head_bound over at most 32 completions,
+   each with layer k fixed, bounds the region.  HUGE_VAL when not applicable. */
+static double head_enum_bound(sb *S, const unsigned char *st, int d)
+{
+  int k, perms[120][5], np = 0, cnt[64], sel[64][32], ngo = 0;
+  layer *l;
+  size_t ng, gu;
+  long comb = 1;
+  double best = 0;
+  unsigned char *s2 = S->st2;
+  if (d >= (int)S->nu || !S->tail) return HUGE_VAL;
+  k = S->U[d].layer;
+  l = &S->L[k];
+  if (k >= S->nl - 2) return HUGE_VAL;
+  memcpy(s2, st, S->nu);
+  if (l->act == 0) {
+    size_t open = l->u0 + l->nu - (size_t)d;
+    if (open > 5) return HUGE_VAL;
+    for (unsigned c = 0; c < 1u << open; c++) {
+      double h;
+      for (size_t i = 0; i < open; i++) s2[(size_t)d + i] = (unsigned char)((c >> i) & 1);
+      h = head_bound(S, s2, (int)(l->u0 + l->nu));
+      if (!(h < HUGE_VAL)) return HUGE_VAL;
+      best = fmax(best, h);
+    }
+    return best;
+  }
+  if (l->g > 5) return HUGE_VAL;
+  np = all_perms((int)l->g, perms);
+  gu = group_units(l); ng = l->out / (size_t)l->g;
+  if (ng > 64) return HUGE_VAL;
+  for (size_t q = 0; q < ng; q++) {
+    size_t u0 = l->u0 + q * gu;
+    cnt[q] = 0;
+    for (int j = 0; j < np; j++)
+      if (perm_ok(l, st, u0, d, perms[j])) { if (cnt[q] == 32) return HUGE_VAL; sel[q][cnt[q]++] = j; }
+    if (!cnt[q]) return HUGE_VAL;
+    comb *= cnt[q];
+    if (comb > 32) return HUGE_VAL;
+    ngo++;
+  }
+  {
+    int pi[64] = {0};
+    for (;;) {
+      double h;
+      for (size_t q = 0; q < ng; q++) perm_states(l, s2, l->u0 + q * gu, perms[sel[q][pi[q]]]);
+      h = head_bound(S, s2, (int)(l->u0 + l->nu));
+      if (!(h < HUGE_VAL)) return HUGE_VAL;
+      best = fmax(best, h);
+      {
+        long q = (long)ng - 1;
+        while (q >= 0 && ++pi[q] == cnt[q]) { pi[q] = 0; q--; }
+        if (q < 0) break;
+      }
+    }
+  }
+  (void)ngo;
+  return best;
 }
 
 /* tail[k] for k = 0 .. L-2 (see head_bound) and tail0 = tail[0] ||W_0||_2. */
@@ -621,6 +729,118 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   }
 }
 
+/* Single-row nets whose last hidden layer is sort groups of 3 to 5, every
+   layer before it fixed: the largest ||J|| over every combination of the
+   open groups' orders consistent with the fixed pairs (at most 2^15
+   combinations), rounding bounded as in enum_bound; HUGE_VAL when not
+   applicable.  Each group's order is a permutation pi (member m at output
+   position pi[m]); the gradient is sum_groups sum_m w[pos pi[m]] * row m of
+   dz/dx. */
+static double sort_enum_bound(sb *S, const unsigned char *st, int d)
+{
+  int lk = S->nl - 2, g, perms[120][5], np = 0, nperm[64], pi[5];
+  layer *l;
+  size_t n = S->n, ng, nopen = 0, gu;
+  double *P, *Pr, *w = (double *)S->Wrow, *base, *T, *Rr, *cv, *part, maxsq = 0, comb = 1;
+  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  l = &S->L[lk];
+  if (l->act != 1 || l->g < 3 || l->g > 5 || (size_t)d < l->u0) return HUGE_VAL;
+  g = (int)l->g; ng = l->out / (size_t)g; gu = group_units(l);
+  np = all_perms(g, perms);
+  jac_from(S, st, d, l->W, l->out, lk - 1, 0);
+  P = S->C; Pr = S->R;
+  base = S->E; T = base + n; Rr = T + n; part = Rr + n;   /* part: (ng + 1) x n partial sums */
+  cv = S->cvb;                                            /* per open group: up to 120 x n */
+  if (ng > 16) return HUGE_VAL;                           /* part: (ng + 1) x n within S->E */
+  for (size_t q = 0; q < n; q++) { base[q] = 0; T[q] = 0; Rr[q] = 0; }
+  for (size_t q = 0; q < ng; q++) {
+    size_t u0 = l->u0 + q * gu;
+    double wm = 0;
+    int cnt = 0, first = -1;
+    for (int m = 0; m < g; m++) wm = fmax(wm, fabs(w[gmember(l, q, m)]));
+    for (int m = 0; m < g; m++)
+      for (size_t c = 0; c < n; c++) {
+        T[c] += wm * fabs(P[gmember(l, q, m) * n + c]);
+        Rr[c] += wm * Pr[gmember(l, q, m) * n + c];
+      }
+    for (int k = 0; k < np; k++) {
+      size_t u = u0;
+      int ok = 1;
+      for (int m1 = 0; m1 < g && ok; m1++)
+        for (int m2 = m1 + 1; m2 < g; m2++, u++)
+          if ((long)u < d) {
+            int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
+            if (big1 != (st[u] != 0)) { ok = 0; break; }
+          }
+      if (!ok) continue;
+      if (first < 0) first = k;
+      cnt++;
+      if (cnt > 1) break;
+    }
+    if (cnt == 0) return HUGE_VAL;   /* an inconsistent order: the LP prunes the region */
+    if (cnt == 1) {
+      for (int m = 0; m < g; m++) {
+        double wv = w[gmember(l, q, perms[first][m])];
+        for (size_t c = 0; c < n; c++) base[c] += wv * P[gmember(l, q, m) * n + c];
+      }
+    } else {
+      if (nopen == 4) return HUGE_VAL;   /* cv holds 4 groups */
+      nperm[nopen] = 0;
+      for (int k = 0; k < np; k++) {
+        size_t u = u0;
+        int ok = 1;
+        double *v;
+        for (int m1 = 0; m1 < g && ok; m1++)
+          for (int m2 = m1 + 1; m2 < g; m2++, u++)
+            if ((long)u < d) {
+              int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
+              if (big1 != (st[u] != 0)) { ok = 0; break; }
+            }
+        if (!ok) continue;
+        v = cv + (nopen * 120 + (size_t)nperm[nopen]) * n;
+        for (size_t c = 0; c < n; c++) v[c] = 0;
+        for (int m = 0; m < g; m++) {
+          double wv = w[gmember(l, q, perms[k][m])];
+          for (size_t c = 0; c < n; c++) v[c] += wv * P[gmember(l, q, m) * n + c];
+        }
+        nperm[nopen]++;
+      }
+      comb *= nperm[nopen];
+      nopen++;
+      if (comb > 32768) return HUGE_VAL;
+    }
+  }
+  /* odometer over the open groups, partial sums per level (no drift) */
+  memcpy(part, base, n * sizeof *part);
+  for (size_t k = 0; k < nopen; k++) pi[k] = 0;
+  for (;;) {
+    for (size_t k = 0; k < nopen; k++) {
+      const double *v = cv + (k * 120 + (size_t)pi[k]) * n;
+      for (size_t c = 0; c < n; c++) part[(k + 1) * n + c] = part[k * n + c] + v[c];
+    }
+    {
+      const double *f = part + nopen * n;
+      double sq = 0;
+      for (size_t c = 0; c < n; c++) sq += f[c] * f[c];
+      if (sq > maxsq) maxsq = sq;
+    }
+    {
+      long k = (long)nopen - 1;
+      while (k >= 0 && ++pi[k] == nperm[k]) { pi[k] = 0; k--; }
+      if (k < 0) break;
+    }
+  }
+  /* |computed - real| per entry <= Rr (the rows' radii) + gamma(g ng + ng + 8) T
+     (base sums up to g ng products, a combination adds ng + 1 vectors) */
+  {
+    double e, top, gm = round_gamma((size_t)g * ng + ng + 8);
+    for (size_t c = 0; c < n; c++) T[c] = round_up(round_up(Rr[c] * (1 + gm)) + round_up(T[c] * 2 * gm) + 1e-300);
+    e = round_nrm2_up(T, n);
+    top = round_up(sqrt(round_up(maxsq * (1 + round_gamma(n + 2)))));
+    return round_add_up(top, e);
+  }
+}
+
 /* ---- points: the pattern and the Jacobian norm at x (double) ---- */
 
 /* Full states at x into st2; returns the smallest |margin| / ||row|| (the
@@ -690,6 +910,44 @@ static void try_point(sb *S, const double *x)
     S->best = g; S->have = 1;
     memcpy(S->bestx, x, S->n * sizeof *x);
     memcpy(S->bestv, v, S->n * sizeof *v);
+  }
+}
+
+/* Lower-side warm start: the Jacobian norm at sampled points (uniform in the
+   box, or in cubes of half-width 0.01 .. 1000 around 0 for R^n), then a
+   random local search around the best point at shrinking scales.  Only
+   raises S->best (a norm some real point attains; the final lower is the
+   exact secant there).  About 2e8 flops at most. */
+static uint64_t lcg(uint64_t *s) { *s = *s * 6364136223846793005ull + 1442695040888963407ull; return *s >> 11; }
+static double urand01(uint64_t *s) { return (double)lcg(s) / 9007199254740992.0; }
+
+static void warm_points(sb *S)
+{
+  size_t n = S->n, cost = 1, np;
+  double *x = S->hv, *b = S->cvb;   /* n each: hv holds wmax >= n, cvb 480 n */
+  uint64_t sd = 12345;
+  for (int k = 0; k < S->nl; k++) cost += 2 * S->L[k].out * S->L[k].in + S->m * S->L[k].out * S->L[k].in;
+  np = (size_t)(2e8 / (double)cost);
+  if (np > 4096) np = 4096;
+  for (size_t i = 0; i < np; i++) {
+    double sc = pow(10.0, (double)(i % 6) - 2);
+    for (size_t q = 0; q < n; q++) {
+      double u = urand01(&sd);
+      x[q] = S->o->lo ? S->o->lo[q] + (S->o->hi[q] - S->o->lo[q]) * u : sc * (2 * u - 1);
+    }
+    try_point(S, x);
+  }
+  if (!S->have) return;
+  for (size_t i = 0; i < np; i++) {
+    double xs = 0, sig;
+    memcpy(b, S->bestx, n * sizeof *b);
+    for (size_t q = 0; q < n; q++) xs = fmax(xs, fabs(b[q]));
+    sig = fmax(xs, 1e-3) * pow(10.0, -3.0 * (double)i / (double)np);
+    for (size_t q = 0; q < n; q++) {
+      x[q] = b[q] + sig * (2 * urand01(&sd) - 1);
+      if (S->o->lo) x[q] = fmin(fmax(x[q], S->o->lo[q]), S->o->hi[q]);
+    }
+    try_point(S, x);
   }
 }
 
@@ -842,11 +1100,11 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->tail);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2);
 }
 
-int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
-                 cb_error *err)
+static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
+                    cb_error *err)
 {
   sb S;
   size_t n = cb_net_input_size(net), no = cb_net_output_size(net), tot, nrmax;
@@ -885,9 +1143,11 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
     S.E = cb_alloc((20 * n + 8) * sizeof(double));
     S.Hs = cb_alloc((2 * S.wmax * S.wmax + 8) * sizeof(double));
     S.hv = cb_alloc((S.wmax + 8) * sizeof(double));
+    S.cvb = cb_alloc((4 * 120 * n + 8) * sizeof(double));
+    S.st2 = cb_alloc(S.nu + 8);
     if (S.Cb) { S.C = S.Cb; S.R = S.C + cs; S.C2 = S.R + cs; S.R2 = S.C2 + cs; }
   }
-  if (!S.blk || !S.Cb || !S.E || !S.Hs || !S.hv || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  if (!S.blk || !S.Cb || !S.E || !S.Hs || !S.hv || !S.cvb || !S.st2 || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   memset(S.blk, 0, tot * sizeof(double));
   S.z = S.blk; S.z2 = S.z + S.wmax;
   S.M = S.z2 + S.wmax; S.M2 = S.M + S.wmax * n; S.mo = S.M2 + S.wmax * n; S.mo2 = S.mo + S.wmax;
@@ -906,6 +1166,7 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   b->ub = fmin(b->ub, head_bound(&S, b->st, 0));
   if (o->cap > 0) b->ub = fmin(b->ub, o->cap);
   try_point(&S, b->pt);
+  if (!o->no_warm) warm_points(&S);
   if (heap_push(&S, b) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   r->stop = "done";
   while (S.nheap || upper_done > 0) {
@@ -961,6 +1222,8 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
         c->ub = fmin(norm_up(&S), b->ub);
         c->ub = fmin(c->ub, enum_bound(&S, c->st, c->depth));
         c->ub = fmin(c->ub, head_bound(&S, c->st, c->depth));
+        c->ub = fmin(c->ub, sort_enum_bound(&S, c->st, c->depth));
+        if (c->ub > S.best) c->ub = fmin(c->ub, head_enum_bound(&S, c->st, c->depth));
         if (c->has_pt && s != s0) try_point(&S, c->pt);
         if (c->ub <= S.best) { upper_done = fmax(upper_done, c->ub); cb_free(c); continue; }   /* settled: its bound is kept */
         if (heap_push(&S, c) != CB_OK) { cb_free(c); cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
@@ -977,5 +1240,17 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   r->gap = r->upper > 0 ? (r->upper - r->lower) / r->upper : 0;
   r->seconds = now() - t0;
   sb_free(&S);
+  return rc;
+}
+
+/* OpenBLAS on one thread: the search's eigenproblems are at most 64 x 64,
+   where its worker threads only spin (a fifth of the time on this machine). */
+int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
+                 cb_error *err)
+{
+  int rc;
+  la_single_begin();
+  rc = sign_bab(net, o, r, x, y, err);
+  la_single_end();
   return rc;
 }

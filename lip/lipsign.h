@@ -39,6 +39,7 @@ typedef struct lip_sign_opts {
   double report_gap;    /* record the time the gap first reaches this (default 1e-2) */
   double cap;           /* a guaranteed global L2 bound of the same quantity (e.g. K_merged), or 0 */
   int no_head;          /* 1: without the tail-times-head bound (for comparisons and tests) */
+  int no_warm;          /* 1: without the sampled warm start of the lower */
 } lip_sign_opts;
 
 typedef struct lip_sign_result {

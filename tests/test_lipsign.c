@@ -338,6 +338,8 @@ static void test_groupsort(void **state)
   for (int t = 0; t < 3; t++) {
     cb_net *a = gs_net(3, 6, 2, 1, 2), *b = gs_net(4, 8, 2, 2, 2), *c = gs_net(3, 4, 3, 1, 2);
     cb_net *e = gs_net(3, 6, 2, 1, 3), *f = gs_net(4, 4, 1, 2, 4);   /* 12 and 6 pair units */
+    cb_net *h = gs_net(3, 4, 2, 1, 4);   /* 12 pair units: the order enumerations of a group of 4
+                                            (head completions, last layer) */
     check(a, 0, 0, 0, -1, 1000000);
     check(a, 1, -1, 1, -1, 1000000);
     check(b, 0, 0, 0, -1, 1000000);
@@ -347,7 +349,10 @@ static void test_groupsort(void **state)
     check(e, 1, -1, 1, -1, 1000000);
     check(f, 0, 0, 0, -1, 1000000);
     check(e, 0, 0, 0, -1, 20);
-    cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f);
+    check(h, 0, 0, 0, -1, 1000000);
+    check(h, 1, -1, 1, -1, 1000000);
+    check(h, 0, 0, 0, -1, 6);
+    cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f); cb_net_free(h);
   }
 }
 
