@@ -8,8 +8,6 @@
 #include <limits.h>
 #include <stdint.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
@@ -69,7 +67,7 @@ typedef struct sb {
   double best, *bestx, *bestv, *um, *rn, *E, *Hs, *hv, *cvb, *tail, tail0;
   unsigned char *st2;  /* nu states: completions */
   size_t *ru;           /* LP row -> unit */
-  long nodes, lps, pruned, kept, tr;
+  long nodes, lps, pruned, kept;
   int have;
 } sb;
 
@@ -1176,14 +1174,6 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
     if (!S.nheap) { r->stop = "done"; break; }
     if (S.nodes >= o->max_nodes) { r->stop = "nodes"; break; }
     if ((o->seconds > 0 && now() - t0 > o->seconds) || cb_time_up()) { r->stop = "time"; break; }
-    if (getenv("CB_LIPSIGN_TRACE") && S.nodes - S.tr >= 20000) {
-      int hist[64] = {0};
-      S.tr = S.nodes;
-      for (size_t i = 0; i < S.nheap; i++) hist[S.heap[i]->depth * 64 / ((int)S.nu + 1)]++;
-      fprintf(stderr, "t %.1f nodes %ld heap %zu top %.5f depth %d best %.5f done %.5f |", now() - t0, S.nodes, S.nheap, S.heap[0]->ub, S.heap[0]->depth, S.best, upper_done);
-      for (int i = 0; i < 64; i++) if (hist[i]) fprintf(stderr, " %d:%d", i * ((int)S.nu + 1) / 64, hist[i]);
-      fprintf(stderr, "\n");
-    }
     b = heap_pop(&S);
     if (b->depth == (int)S.nu) {   /* a leaf: its bound is the region's norm */
       if (!b->has_pt) upper_done = fmax(upper_done, b->ub);

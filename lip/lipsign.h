@@ -20,8 +20,13 @@
 **     dropped only when an exact (GMP) Motzkin certificate l >= 0, l != 0,
 **     sum_r l_r A_r = 0 over nonzero homogenised rows shows its region has no
 **     interior; otherwise it stays (sound, maybe loose).
-**   lower: the Jacobian norm at every interior point met (double), and at the
-**     end the best point's secant ||f(y) - f(x)|| / ||y - x|| along its top
+**   also (docs/soundness.md): tail times head (sup ||open tail|| times the
+**     certified norm of the fixed head, activation Jacobians being
+**     contractions), the same over <= 32 completions of the first open
+**     layer, and the exact max over the orders of open sort groups of 3-5
+**     in the last hidden layer (one row).
+**   lower: the Jacobian norm at sampled points and every interior point met
+**     (double), and at the end the best point's secant ||f(y) - f(x)|| / ||y - x|| along its top
 **     singular direction, evaluated in exact arithmetic and rounded down.
 ** See docs/soundness.md, "Lipschitz brackets by sign splits".
 */

@@ -305,15 +305,17 @@ static cb_net *relu_net(size_t in, size_t w, int depth, size_t out)
   return ready(net);
 }
 
-static cb_net *gs_net(size_t in, size_t w, int depth, size_t out, int g)
+static cb_net *gs_net_o(size_t in, size_t w, int depth, size_t out, int g, int desc)
 {
   int64_t d[2] = {1, (int64_t)in};
   cb_net *net = start(2, d);
   int i = 0;
-  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), g, 1, 0);
+  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), g, 1, desc);
   dense(net, i, out);
   return ready(net);
 }
+
+static cb_net *gs_net(size_t in, size_t w, int depth, size_t out, int g) { return gs_net_o(in, w, depth, out, g, 0); }
 
 static void test_relu(void **state)
 {
@@ -352,6 +354,12 @@ static void test_groupsort(void **state)
     check(h, 0, 0, 0, -1, 1000000);
     check(h, 1, -1, 1, -1, 1000000);
     check(h, 0, 0, 0, -1, 6);
+    {   /* larger first (the reference enumeration is ascending only): sampled and attained */
+      cb_net *hd = gs_net_o(3, 4, 2, 1, 4, 1), *ed = gs_net_o(3, 6, 2, 1, 3, 1);
+      check(hd, 0, 0, 0, 0, 1000000);
+      check(ed, 1, -1, 1, 0, 1000000);
+      cb_net_free(hd); cb_net_free(ed);
+    }
     cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f); cb_net_free(h);
   }
 }
