@@ -941,11 +941,12 @@ static void warm_points(sb *S)
     memcpy(b, S->bestx, n * sizeof *b);
     for (size_t q = 0; q < n; q++) xs = fmax(xs, fabs(b[q]));
     sig = fmax(xs, 1e-3) * pow(10.0, -3.0 * (double)i / (double)np);
+    int in = 1;
     for (size_t q = 0; q < n; q++) {
       x[q] = b[q] + sig * (2 * urand01(&sd) - 1);
-      if (S->o->lo) x[q] = fmin(fmax(x[q], S->o->lo[q]), S->o->hi[q]);
+      if (S->o->lo) in &= x[q] > S->o->lo[q] && x[q] < S->o->hi[q];
     }
-    try_point(S, x);
+    if (in) try_point(S, x);   /* strictly inside a box: the secant needs room on one side */
   }
 }
 
