@@ -43,7 +43,7 @@ typedef struct lip_sign_opts {
   const double *lo, *hi;/* the box domain, or NULL for R^n */
   double report_gap;    /* record the time the gap first reaches this (default 1e-2) */
   double cap;           /* a guaranteed global L2 bound of the same quantity (e.g. K_merged), or 0 */
-  int no_head;          /* 1: without the tail-times-head bound (for comparisons and tests) */
+  int no_head;          /* 1: without the tail-times-head bounds (tests check both ways) */
   int no_warm;          /* 1: without the sampled warm start of the lower */
 } lip_sign_opts;
 

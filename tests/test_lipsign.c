@@ -283,6 +283,15 @@ static void check(const cb_net *net, int boxed, double lo, double hi, long row, 
       fail_msg("bracket [%.17g, %.17g] misses the exact %.17g (%ld regions)", r.lower, r.upper, ex, regions);
     if (max_nodes > 100000 && !(r.upper - r.lower <= 1e-6 * r.upper))
       fail_msg("gap not reached: [%.17g, %.17g], exact %.17g, stop %s", r.lower, r.upper, ex, r.stop);
+    {   /* without the tail-times-head bounds and the warm start: a bracket too */
+      lip_sign_opts o2 = o;
+      lip_sign_result r2;
+      double x2[MAXW], y2[MAXW];
+      o2.no_head = 1; o2.no_warm = 1;
+      assert_int_equal(lip_sign_bab(net, &o2, &r2, x2, y2, &err), CB_OK);
+      if (!(r2.lower <= ex && ex <= r2.upper))
+        fail_msg("plain bracket [%.17g, %.17g] misses the exact %.17g", r2.lower, r2.upper, ex);
+    }
   }
   for (int t = 0; t < 20000; t++) {
     double sc = boxed ? 1 : (t % 3 == 0 ? 1 : t % 3 == 1 ? 10 : 100);
