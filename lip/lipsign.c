@@ -6,10 +6,12 @@
 */
 #include <gmp.h>
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
 #include "exact.h"
+#include "linalg.h"
 #include "lp.h"
 #include "lipsign.h"
 #include "round.h"
@@ -62,7 +64,8 @@ typedef struct sb {
   node **heap;
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
-  double best, *bestx, *bestv, *um, *rn, *E;
+  double best, *bestx, *bestv, *um, *rn, *E, *Hs, *hv, *cvb, *tail, tail0;
+  unsigned char *st2;  /* nu states: completions */
   size_t *ru;           /* LP row -> unit */
   long nodes, lps, pruned, kept;
   int have;
@@ -404,22 +407,22 @@ out:
 /* J in C +- R (m x n) for states st with the first d units fixed; others
    relaxed.  Rounding: each product C W is off by <= gamma |C||W|, folded
    into R, and R's own products are inflated by (1 + 4 gamma). */
-static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop);
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop, int kbot);
 
 static void jac_bound(sb *S, const unsigned char *st, int d)
 {
-  jac_from(S, st, d, S->Wrow, S->m, S->nl - 2);
+  jac_from(S, st, d, S->Wrow, S->m, S->nl - 2, 0);
 }
 
-/* C0 (m x layer ktop's outputs, exact) times D_ktop W_ktop ... D_0 W_0 into
-   C +- R (m x n). */
-static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop)
+/* C0 (m x layer ktop's outputs, exact) times D_ktop W_ktop ... D_kbot W_kbot
+   into C +- R (m x layer kbot's inputs; kbot = 0: m x n). */
+static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, size_t m, int ktop, int kbot)
 {
   double *C = S->C, *R = S->R;
   size_t w = ktop >= 0 ? S->L[ktop].out : S->n;
   memcpy(C, C0, m * w * sizeof *C);
   memset(R, 0, m * w * sizeof *R);
-  for (int k = ktop; k >= 0; k--) {
+  for (int k = ktop; k >= kbot; k--) {
     layer *l = &S->L[k];
     /* the product below sums l->out terms per entry (more than l->in on a widening layer) */
     double g = round_gamma((l->in > l->out ? l->in : l->out) + 4), *C2 = S->C2, *R2 = S->R2;
@@ -479,29 +482,192 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   }
 }
 
-/* Certified upper bound of max ||J||_2 over J in C +- R (m x n). */
-static double norm_up(sb *S)
+/* Every permutation of g <= 5 (member m at position perms[k][m]); returns
+   g!. */
+static int all_perms(int g, int perms[][5])
 {
-  size_t m = S->m, n = S->n;
+  int np = 0, tot = 1;
+  for (int k = 2; k <= g; k++) tot *= k;
+  for (int code = 0; code < tot; code++) {
+    int used[5] = {0}, c = code;
+    for (int m = 0; m < g; m++) {
+      int r = c % (g - m), k;
+      c /= g - m;
+      for (k = 0; k < g; k++) if (!used[k] && r-- == 0) break;
+      used[k] = 1; perms[np][m] = k;
+    }
+    np++;
+  }
+  return np;
+}
+
+/* Is order perms (positions) consistent with the pairs of the group whose
+   first unit is u0 that are fixed (units < d)? */
+static int perm_ok(const layer *l, const unsigned char *st, size_t u0, long d, const int *pos)
+{
+  size_t u = u0;
+  for (int m1 = 0; m1 < l->g; m1++)
+    for (int m2 = m1 + 1; m2 < l->g; m2++, u++)
+      if ((long)u < d) {
+        int big1 = l->desc ? pos[m1] < pos[m2] : pos[m1] > pos[m2];
+        if (big1 != (st[u] != 0)) return 0;
+      }
+  return 1;
+}
+
+/* The pair states of a group in order pos. */
+static void perm_states(const layer *l, unsigned char *st, size_t u0, const int *pos)
+{
+  size_t u = u0;
+  for (int m1 = 0; m1 < l->g; m1++)
+    for (int m2 = m1 + 1; m2 < l->g; m2++, u++)
+      st[u] = (unsigned char)(l->desc ? pos[m1] < pos[m2] : pos[m1] > pos[m2]);
+}
+
+/* Certified upper bound of max ||J||_2 over J in C +- R (m x n); A: m x n
+   scratch. */
+static double norm_up_dims(const double *C, const double *R, size_t m, size_t n, double *A, double *v)
+{
   if (m == 1) {
-    for (size_t q = 0; q < n; q++) S->v[q] = round_up(fabs(S->C[q]) + S->R[q]);
-    return round_up(round_nrm2_up(S->v, n));
+    for (size_t q = 0; q < n; q++) v[q] = round_up(fabs(C[q]) + R[q]);
+    return round_up(round_nrm2_up(v, n));
   } else {
     lip_op op;
-    double a = HUGE_VAL, b = HUGE_VAL, c = HUGE_VAL, *Ab = S->A;
+    double a = HUGE_VAL, b = HUGE_VAL, c = HUGE_VAL;
     cb_error e;
     memset(&e, 0, sizeof e);
+    memset(&op, 0, sizeof op);
     op.rows = m; op.cols = n; op.g = NULL;
-    for (size_t i = 0; i < m * n; i++) Ab[i] = round_up(fabs(S->C[i]) + S->R[i]);
-    op.W = Ab;
+    for (size_t i = 0; i < m * n; i++) A[i] = round_up(fabs(C[i]) + R[i]);
+    op.W = A;
     if (lip_spec_gram_upper(&op, &a, NULL, &e) != CB_OK) a = HUGE_VAL;
-    op.W = S->C;
+    op.W = C;
     if (lip_spec_gram_upper(&op, &b, NULL, &e) != CB_OK) b = HUGE_VAL;
-    op.W = S->R;
+    op.W = R;
     if (b < HUGE_VAL && lip_spec_gram_upper(&op, &c, NULL, &e) == CB_OK) b = round_add_up(b, c);
     else b = HUGE_VAL;
     return fmin(a, b);
   }
+}
+
+static double norm_up(sb *S) { return norm_up_dims(S->C, S->R, S->m, S->n, S->A, S->v); }
+
+/* Tail times head.  With layers < k fixed and layers > k open (the search
+   fixes units in layer order), J = T D_k H where H = W_k D_{k-1} ... W_0 is
+   the fixed head (z_k as a map of x), D_k the layer's activation Jacobian
+   (diag in [0, 1] for ReLU, a permutation for sort groups: ||D_k||_2 <= 1
+   whatever its states) and T = Wrow D_{L-1} W_{L-1} ... D_{k+1} W_{k+1} the
+   open tail, with sup ||T||_2 <= tail[k] (precomputed: the smaller of the
+   norm product and the interval bound with every unit above k open).  So
+   ||J||_2 <= tail[k] ||H||_2, rounded up; HUGE_VAL when not applicable (the
+   Gram side above 64: too costly per node). */
+static double head_bound(sb *S, const unsigned char *st, int d)
+{
+  int k;
+  size_t out;
+  double h;
+  if (d >= (int)S->nu || !S->tail) return HUGE_VAL;
+  k = S->U[d].layer;
+  if (k < 1) return S->tail0;
+  out = S->L[k].out;
+  if ((out < S->n ? out : S->n) > 64 || !(S->tail[k] < HUGE_VAL)) return HUGE_VAL;
+  jac_from(S, st, d, S->L[k].W, out, k - 1, 0);
+  h = norm_up_dims(S->C, S->R, out, S->n, S->Hs, S->hv);
+  return round_mul_up(S->tail[k], h);
+}
+
+/* The head bound over the completions of the first open layer k (below the
+   last hidden one): every point of the region has the states of one
+   completion (ReLU: 2^open; sort groups of <= 5: the orders consistent with
+   the fixed pairs), so the largest head_bound over at most 32 completions,
+   each with layer k fixed, bounds the region.  HUGE_VAL when not applicable. */
+static double head_enum_bound(sb *S, const unsigned char *st, int d)
+{
+  int k, perms[120][5], np = 0, cnt[64], sel[64][32], ngo = 0;
+  layer *l;
+  size_t ng, gu;
+  long comb = 1;
+  double best = 0;
+  unsigned char *s2 = S->st2;
+  if (d >= (int)S->nu || !S->tail) return HUGE_VAL;
+  k = S->U[d].layer;
+  l = &S->L[k];
+  if (k >= S->nl - 2) return HUGE_VAL;
+  memcpy(s2, st, S->nu);
+  if (l->act == 0) {
+    size_t open = l->u0 + l->nu - (size_t)d;
+    if (open > 5) return HUGE_VAL;
+    for (unsigned c = 0; c < 1u << open; c++) {
+      double h;
+      for (size_t i = 0; i < open; i++) s2[(size_t)d + i] = (unsigned char)((c >> i) & 1);
+      h = head_bound(S, s2, (int)(l->u0 + l->nu));
+      if (!(h < HUGE_VAL)) return HUGE_VAL;
+      best = fmax(best, h);
+    }
+    return best;
+  }
+  if (l->g > 5) return HUGE_VAL;
+  np = all_perms((int)l->g, perms);
+  gu = group_units(l); ng = l->out / (size_t)l->g;
+  if (ng > 64) return HUGE_VAL;
+  for (size_t q = 0; q < ng; q++) {
+    size_t u0 = l->u0 + q * gu;
+    cnt[q] = 0;
+    for (int j = 0; j < np; j++)
+      if (perm_ok(l, st, u0, d, perms[j])) { if (cnt[q] == 32) return HUGE_VAL; sel[q][cnt[q]++] = j; }
+    if (!cnt[q]) return HUGE_VAL;
+    comb *= cnt[q];
+    if (comb > 32) return HUGE_VAL;
+    ngo++;
+  }
+  {
+    int pi[64] = {0};
+    for (;;) {
+      double h;
+      for (size_t q = 0; q < ng; q++) perm_states(l, s2, l->u0 + q * gu, perms[sel[q][pi[q]]]);
+      h = head_bound(S, s2, (int)(l->u0 + l->nu));
+      if (!(h < HUGE_VAL)) return HUGE_VAL;
+      best = fmax(best, h);
+      {
+        long q = (long)ng - 1;
+        while (q >= 0 && ++pi[q] == cnt[q]) { pi[q] = 0; q--; }
+        if (q < 0) break;
+      }
+    }
+  }
+  (void)ngo;
+  return best;
+}
+
+/* tail[k] for k = 0 .. L-2 (see head_bound) and tail0 = tail[0] ||W_0||_2. */
+static int tails(sb *S)
+{
+  int nl = S->nl;
+  unsigned char *st0 = cb_alloc(S->nu + 1);
+  double *wn = cb_alloc((size_t)nl * sizeof *wn);
+  S->tail = cb_alloc((size_t)nl * sizeof *S->tail);
+  if (!st0 || !wn || !S->tail) { cb_free(st0); cb_free(wn); cb_free(S->tail); S->tail = NULL; return CB_ENOMEM; }
+  memset(st0, 0, S->nu + 1);
+  for (int k = 0; k < nl; k++) {
+    size_t zero = S->L[k].out * S->L[k].in;
+    double *Z = S->Hs;
+    memset(Z, 0, zero * sizeof *Z);
+    wn[k] = norm_up_dims(S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
+  }
+  for (int k = nl - 2; k >= 0; k--) {
+    double t1, t2;
+    size_t w = S->L[k + 1].in;
+    if (k == nl - 2) {
+      memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
+      t1 = norm_up_dims(S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
+    } else t1 = round_mul_up(S->tail[k + 1], wn[k + 1]);
+    jac_from(S, st0, 0, S->Wrow, S->m, nl - 2, k + 1);
+    t2 = norm_up_dims(S->C, S->R, S->m, w, S->Hs, S->hv);
+    S->tail[k] = fmin(t1, t2);
+  }
+  S->tail0 = round_mul_up(S->tail[0], wn[0]);
+  cb_free(st0); cb_free(wn);
+  return CB_OK;
 }
 
 /* Single-row nets, every layer before the last hidden one fixed, at most 16
@@ -521,7 +687,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   for (size_t u = l->u0; u < l->u0 + l->nu; u++) if ((long)u >= d) { if (open == 16) return HUGE_VAL; idx[open++] = u; }
   no = l->out;
   /* P +- Pr: rows of dz_lk/dx */
-  jac_from(S, st, d, l->W, no, lk - 1);
+  jac_from(S, st, d, l->W, no, lk - 1, 0);
   P = S->C; Pr = S->R;
   base = S->E; vec = base + n; T = vec + n;
   double *Rr = T + n, *dl = Rr + n;   /* radii; open x n deltas */
@@ -579,6 +745,118 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   for (size_t q = 0; q < n; q++) vec[q] = round_up(round_up(Rr[q] * (1 + round_gamma(4 * l->nu + 4))) + T[q] * (steps + 4) * 4 * ROUND_U + 1e-300);
   {
     double e = round_nrm2_up(vec, n), top = round_up(sqrt(round_up(maxsq * (1 + round_gamma(n + 2)))));
+    return round_add_up(top, e);
+  }
+}
+
+/* Single-row nets whose last hidden layer is sort groups of 3 to 5, every
+   layer before it fixed: the largest ||J|| over every combination of the
+   open groups' orders consistent with the fixed pairs (at most 2^15
+   combinations), rounding bounded as in enum_bound; HUGE_VAL when not
+   applicable.  Each group's order is a permutation pi (member m at output
+   position pi[m]); the gradient is sum_groups sum_m w[pos pi[m]] * row m of
+   dz/dx. */
+static double sort_enum_bound(sb *S, const unsigned char *st, int d)
+{
+  int lk = S->nl - 2, g, perms[120][5], np = 0, nperm[64], pi[5];
+  layer *l;
+  size_t n = S->n, ng, nopen = 0, gu;
+  double *P, *Pr, *w = (double *)S->Wrow, *base, *T, *Rr, *cv, *part, maxsq = 0, comb = 1;
+  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  l = &S->L[lk];
+  if (l->act != 1 || l->g < 3 || l->g > 5 || (size_t)d < l->u0) return HUGE_VAL;
+  g = (int)l->g; ng = l->out / (size_t)g; gu = group_units(l);
+  np = all_perms(g, perms);
+  jac_from(S, st, d, l->W, l->out, lk - 1, 0);
+  P = S->C; Pr = S->R;
+  base = S->E; T = base + n; Rr = T + n; part = Rr + n;   /* part: (ng + 1) x n partial sums */
+  cv = S->cvb;                                            /* per open group: up to 120 x n */
+  if (ng > 16) return HUGE_VAL;                           /* part: (ng + 1) x n within S->E */
+  for (size_t q = 0; q < n; q++) { base[q] = 0; T[q] = 0; Rr[q] = 0; }
+  for (size_t q = 0; q < ng; q++) {
+    size_t u0 = l->u0 + q * gu;
+    double wm = 0;
+    int cnt = 0, first = -1;
+    for (int m = 0; m < g; m++) wm = fmax(wm, fabs(w[gmember(l, q, m)]));
+    for (int m = 0; m < g; m++)
+      for (size_t c = 0; c < n; c++) {
+        T[c] += wm * fabs(P[gmember(l, q, m) * n + c]);
+        Rr[c] += wm * Pr[gmember(l, q, m) * n + c];
+      }
+    for (int k = 0; k < np; k++) {
+      size_t u = u0;
+      int ok = 1;
+      for (int m1 = 0; m1 < g && ok; m1++)
+        for (int m2 = m1 + 1; m2 < g; m2++, u++)
+          if ((long)u < d) {
+            int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
+            if (big1 != (st[u] != 0)) { ok = 0; break; }
+          }
+      if (!ok) continue;
+      if (first < 0) first = k;
+      cnt++;
+      if (cnt > 1) break;
+    }
+    if (cnt == 0) return HUGE_VAL;   /* an inconsistent order: the LP prunes the region */
+    if (cnt == 1) {
+      for (int m = 0; m < g; m++) {
+        double wv = w[gmember(l, q, perms[first][m])];
+        for (size_t c = 0; c < n; c++) base[c] += wv * P[gmember(l, q, m) * n + c];
+      }
+    } else {
+      if (nopen == 4) return HUGE_VAL;   /* cv holds 4 groups */
+      nperm[nopen] = 0;
+      for (int k = 0; k < np; k++) {
+        size_t u = u0;
+        int ok = 1;
+        double *v;
+        for (int m1 = 0; m1 < g && ok; m1++)
+          for (int m2 = m1 + 1; m2 < g; m2++, u++)
+            if ((long)u < d) {
+              int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
+              if (big1 != (st[u] != 0)) { ok = 0; break; }
+            }
+        if (!ok) continue;
+        v = cv + (nopen * 120 + (size_t)nperm[nopen]) * n;
+        for (size_t c = 0; c < n; c++) v[c] = 0;
+        for (int m = 0; m < g; m++) {
+          double wv = w[gmember(l, q, perms[k][m])];
+          for (size_t c = 0; c < n; c++) v[c] += wv * P[gmember(l, q, m) * n + c];
+        }
+        nperm[nopen]++;
+      }
+      comb *= nperm[nopen];
+      nopen++;
+      if (comb > 32768) return HUGE_VAL;
+    }
+  }
+  /* odometer over the open groups, partial sums per level (no drift) */
+  memcpy(part, base, n * sizeof *part);
+  for (size_t k = 0; k < nopen; k++) pi[k] = 0;
+  for (;;) {
+    for (size_t k = 0; k < nopen; k++) {
+      const double *v = cv + (k * 120 + (size_t)pi[k]) * n;
+      for (size_t c = 0; c < n; c++) part[(k + 1) * n + c] = part[k * n + c] + v[c];
+    }
+    {
+      const double *f = part + nopen * n;
+      double sq = 0;
+      for (size_t c = 0; c < n; c++) sq += f[c] * f[c];
+      if (sq > maxsq) maxsq = sq;
+    }
+    {
+      long k = (long)nopen - 1;
+      while (k >= 0 && ++pi[k] == nperm[k]) { pi[k] = 0; k--; }
+      if (k < 0) break;
+    }
+  }
+  /* |computed - real| per entry <= Rr (the rows' radii) + gamma(g ng + ng + 8) T
+     (base sums up to g ng products, a combination adds ng + 1 vectors) */
+  {
+    double e, top, gm = round_gamma((size_t)g * ng + ng + 8);
+    for (size_t c = 0; c < n; c++) T[c] = round_up(round_up(Rr[c] * (1 + gm)) + round_up(T[c] * 2 * gm) + 1e-300);
+    e = round_nrm2_up(T, n);
+    top = round_up(sqrt(round_up(maxsq * (1 + round_gamma(n + 2)))));
     return round_add_up(top, e);
   }
 }
@@ -652,6 +930,45 @@ static void try_point(sb *S, const double *x)
     S->best = g; S->have = 1;
     memcpy(S->bestx, x, S->n * sizeof *x);
     memcpy(S->bestv, v, S->n * sizeof *v);
+  }
+}
+
+/* Lower-side warm start: the Jacobian norm at sampled points (uniform in the
+   box, or in cubes of half-width 0.01 .. 1000 around 0 for R^n), then a
+   random local search around the best point at shrinking scales.  Only
+   raises S->best (a norm some real point attains; the final lower is the
+   exact secant there).  About 2e8 flops at most. */
+static uint64_t lcg(uint64_t *s) { *s = *s * 6364136223846793005ull + 1442695040888963407ull; return *s >> 11; }
+static double urand01(uint64_t *s) { return (double)lcg(s) / 9007199254740992.0; }
+
+static void warm_points(sb *S)
+{
+  size_t n = S->n, cost = 1, np;
+  double *x = S->hv, *b = S->cvb;   /* n each: hv holds wmax >= n, cvb 480 n */
+  uint64_t sd = 12345;
+  for (int k = 0; k < S->nl; k++) cost += 2 * S->L[k].out * S->L[k].in + S->m * S->L[k].out * S->L[k].in;
+  np = (size_t)(2e8 / (double)cost);
+  if (np > 4096) np = 4096;
+  for (size_t i = 0; i < np; i++) {
+    double sc = pow(10.0, (double)(i % 6) - 2);
+    for (size_t q = 0; q < n; q++) {
+      double u = urand01(&sd);
+      x[q] = S->o->lo ? S->o->lo[q] + (S->o->hi[q] - S->o->lo[q]) * u : sc * (2 * u - 1);
+    }
+    try_point(S, x);
+  }
+  if (!S->have) return;
+  for (size_t i = 0; i < np; i++) {
+    double xs = 0, sig;
+    memcpy(b, S->bestx, n * sizeof *b);
+    for (size_t q = 0; q < n; q++) xs = fmax(xs, fabs(b[q]));
+    sig = fmax(xs, 1e-3) * pow(10.0, -3.0 * (double)i / (double)np);
+    int in = 1;
+    for (size_t q = 0; q < n; q++) {
+      x[q] = b[q] + sig * (2 * urand01(&sd) - 1);
+      if (S->o->lo) in &= x[q] > S->o->lo[q] && x[q] < S->o->hi[q];
+    }
+    if (in) try_point(S, x);   /* strictly inside a box: the secant needs room on one side */
   }
 }
 
@@ -809,11 +1126,11 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2);
 }
 
-int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
-                 cb_error *err)
+static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
+                    cb_error *err)
 {
   sb S;
   size_t n = cb_net_input_size(net), no = cb_net_output_size(net), tot, nrmax;
@@ -855,9 +1172,13 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
     size_t cs = (S.m + S.wmax) * S.wmax + 2 * no + 2;
     S.Cb = cb_alloc(4 * cs * sizeof(double));
     S.E = cb_alloc((20 * n + 8) * sizeof(double));
+    S.Hs = cb_alloc((2 * S.wmax * S.wmax + 8) * sizeof(double));
+    S.hv = cb_alloc((S.wmax + 8) * sizeof(double));
+    S.cvb = cb_alloc((4 * 120 * n + 8) * sizeof(double));
+    S.st2 = cb_alloc(S.nu + 8);
     if (S.Cb) { S.C = S.Cb; S.R = S.C + cs; S.C2 = S.R + cs; S.R2 = S.C2 + cs; }
   }
-  if (!S.blk || !S.Cb || !S.E || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  if (!S.blk || !S.Cb || !S.E || !S.Hs || !S.hv || !S.cvb || !S.st2 || !S.um || !S.rn || !S.ru) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   memset(S.blk, 0, tot * sizeof(double));
   S.z = S.blk; S.z2 = S.z + S.wmax;
   S.M = S.z2 + S.wmax; S.M2 = S.M + S.wmax * n; S.mo = S.M2 + S.wmax * n; S.mo2 = S.mo + S.wmax;
@@ -872,8 +1193,11 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   b->has_pt = 1; b->margin = 1;
   jac_bound(&S, b->st, 0);
   b->ub = norm_up(&S);
+  if (!o->no_head && tails(&S) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+  b->ub = fmin(b->ub, head_bound(&S, b->st, 0));
   if (o->cap > 0) b->ub = fmin(b->ub, o->cap);
   try_point(&S, b->pt);
+  if (!o->no_warm) warm_points(&S);
   if (heap_push(&S, b) != CB_OK) { cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   r->stop = "done";
   while (S.nheap || upper_done > 0) {
@@ -920,6 +1244,9 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
         jac_bound(&S, c->st, c->depth);
         c->ub = fmin(norm_up(&S), b->ub);
         c->ub = fmin(c->ub, enum_bound(&S, c->st, c->depth));
+        c->ub = fmin(c->ub, head_bound(&S, c->st, c->depth));
+        c->ub = fmin(c->ub, sort_enum_bound(&S, c->st, c->depth));
+        if (c->ub > S.best) c->ub = fmin(c->ub, head_enum_bound(&S, c->st, c->depth));
         if (c->has_pt && s != s0) try_point(&S, c->pt);
         if (c->ub <= S.best) { upper_done = fmax(upper_done, c->ub); cb_free(c); continue; }   /* settled: its bound is kept */
         if (heap_push(&S, c) != CB_OK) { cb_free(c); cb_free(b); sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
@@ -936,5 +1263,17 @@ int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, 
   r->gap = r->upper > 0 ? (r->upper - r->lower) / r->upper : 0;
   r->seconds = now() - t0;
   sb_free(&S);
+  return rc;
+}
+
+/* OpenBLAS on one thread: the search's eigenproblems are at most 64 x 64,
+   where its worker threads only spin (a fifth of the time on this machine). */
+int lip_sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
+                 cb_error *err)
+{
+  int rc;
+  la_single_begin();
+  rc = sign_bab(net, o, r, x, y, err);
+  la_single_end();
   return rc;
 }

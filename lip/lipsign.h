@@ -21,8 +21,13 @@
 **     dropped only when an exact (GMP) Motzkin certificate l >= 0, l != 0,
 **     sum_r l_r A_r = 0 over nonzero homogenised rows shows its region has no
 **     interior; otherwise it stays (sound, maybe loose).
-**   lower: the Jacobian norm at every interior point met (double), and at the
-**     end the best point's secant ||f(y) - f(x)|| / ||y - x|| along its top
+**   also (docs/soundness.md): tail times head (sup ||open tail|| times the
+**     certified norm of the fixed head, activation Jacobians being
+**     contractions), the same over <= 32 completions of the first open
+**     layer, and the exact max over the orders of open sort groups of 3-5
+**     in the last hidden layer (one row).
+**   lower: the Jacobian norm at sampled points and every interior point met
+**     (double), and at the end the best point's secant ||f(y) - f(x)|| / ||y - x|| along its top
 **     singular direction, evaluated in exact arithmetic and rounded down.
 ** See docs/soundness.md, "Lipschitz brackets by sign splits".
 */
@@ -39,6 +44,8 @@ typedef struct lip_sign_opts {
   const double *lo, *hi;/* the box domain, or NULL for R^n */
   double report_gap;    /* record the time the gap first reaches this (default 1e-2) */
   double cap;           /* a guaranteed global L2 bound of the same quantity (e.g. K_merged), or 0 */
+  int no_head;          /* 1: without the tail-times-head bounds (tests check both ways) */
+  int no_warm;          /* 1: without the sampled warm start of the lower */
 } lip_sign_opts;
 
 typedef struct lip_sign_result {

@@ -285,6 +285,15 @@ static void check(const cb_net *net, int boxed, double lo, double hi, long row, 
       fail_msg("bracket [%.17g, %.17g] misses the exact %.17g (%ld regions)", r.lower, r.upper, ex, regions);
     if (max_nodes > 100000 && !(r.upper - r.lower <= 1e-6 * r.upper))
       fail_msg("gap not reached: [%.17g, %.17g], exact %.17g, stop %s", r.lower, r.upper, ex, r.stop);
+    {   /* without the tail-times-head bounds and the warm start: a bracket too */
+      lip_sign_opts o2 = o;
+      lip_sign_result r2;
+      double x2[MAXW], y2[MAXW];
+      o2.no_head = 1; o2.no_warm = 1;
+      assert_int_equal(lip_sign_bab(net, &o2, &r2, x2, y2, &err), CB_OK);
+      if (!(r2.lower <= ex && ex <= r2.upper))
+        fail_msg("plain bracket [%.17g, %.17g] misses the exact %.17g", r2.lower, r2.upper, ex);
+    }
   }
   for (int t = 0; t < 20000; t++) {
     double sc = boxed ? 1 : (t % 3 == 0 ? 1 : t % 3 == 1 ? 10 : 100);
@@ -307,15 +316,17 @@ static cb_net *relu_net(size_t in, size_t w, int depth, size_t out)
   return ready(net);
 }
 
-static cb_net *gs_net(size_t in, size_t w, int depth, size_t out, int g)
+static cb_net *gs_net_o(size_t in, size_t w, int depth, size_t out, int g, int desc)
 {
   int64_t d[2] = {1, (int64_t)in};
   cb_net *net = start(2, d);
   int i = 0;
-  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), g, 1, 0);
+  for (int k = 0; k < depth; k++) i = sortg(net, dense(net, i, w), g, 1, desc);
   dense(net, i, out);
   return ready(net);
 }
+
+static cb_net *gs_net(size_t in, size_t w, int depth, size_t out, int g) { return gs_net_o(in, w, depth, out, g, 0); }
 
 static void test_relu(void **state)
 {
@@ -340,6 +351,8 @@ static void test_groupsort(void **state)
   for (int t = 0; t < 3; t++) {
     cb_net *a = gs_net(3, 6, 2, 1, 2), *b = gs_net(4, 8, 2, 2, 2), *c = gs_net(3, 4, 3, 1, 2);
     cb_net *e = gs_net(3, 6, 2, 1, 3), *f = gs_net(4, 4, 1, 2, 4);   /* 12 and 6 pair units */
+    cb_net *h = gs_net(3, 4, 2, 1, 4);   /* 12 pair units: the order enumerations of a group of 4
+                                            (head completions, last layer) */
     check(a, 0, 0, 0, -1, 1000000);
     check(a, 1, -1, 1, -1, 1000000);
     check(b, 0, 0, 0, -1, 1000000);
@@ -349,7 +362,16 @@ static void test_groupsort(void **state)
     check(e, 1, -1, 1, -1, 1000000);
     check(f, 0, 0, 0, -1, 1000000);
     check(e, 0, 0, 0, -1, 20);
-    cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f);
+    check(h, 0, 0, 0, -1, 1000000);
+    check(h, 1, -1, 1, -1, 1000000);
+    check(h, 0, 0, 0, -1, 6);
+    {   /* larger first (the reference enumeration is ascending only): sampled and attained */
+      cb_net *hd = gs_net_o(3, 4, 2, 1, 4, 1), *ed = gs_net_o(3, 6, 2, 1, 3, 1);
+      check(hd, 0, 0, 0, 0, 1000000);
+      check(ed, 1, -1, 1, 0, 1000000);
+      cb_net_free(hd); cb_net_free(ed);
+    }
+    cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f); cb_net_free(h);
   }
 }
 
