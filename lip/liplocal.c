@@ -88,6 +88,21 @@ static pnode *heap_pop(heap *H)
   return top;
 }
 
+/* 1 when node i is a ReLU / LeakyReLU whose input node feeds nothing else:
+   a split overwrites that node's bounds during one backward pass, which
+   only node i may read (another consumer would see [1, 1] or [-1, -1]). */
+static int splittable(const cb_net *net, int i)
+{
+  const cb_node *nd = &net->node[i];
+  int uses = 0;
+  if (!node_is_act(nd, CB_ACT_RELU) && !node_is_act(nd, CB_ACT_LEAKY_RELU)) return 0;
+  for (int k = 0; k < net->n; k++) {
+    const cb_node *o = &net->node[k];
+    for (int a = 0; a < o->n_in; a++) uses += o->in[a] == nd->in[0];
+  }
+  return uses == 1 && nd->in[0] != net->output;
+}
+
 /* Bound of the row with the first depth units fixed to the signs s. */
 static int bound_pattern(cb_ws *ws, const unit *U, const signed char *s, int depth, const double *c,
                          const lip_result *lr, double *jlo, double *jhi, double *L, cb_error *err)
@@ -189,7 +204,7 @@ static int unit_scores(cb_ws *ws, const double *c, unit *U, size_t nu, cb_error 
   for (int i = 0; i < net->n && rc == CB_OK; i++) {
     const cb_node *nd = &net->node[i];
     double *a;
-    if (!node_is_act(nd, CB_ACT_RELU) && !node_is_act(nd, CB_ACT_LEAKY_RELU)) continue;
+    if (!splittable(net, i)) continue;
     if (!(a = cb_alloc(2 * nd->size * sizeof *a))) return cb_error_set(err, CB_ENOMEM, "out of memory");
     if ((rc = jac_interval_node(ws, c, 1, i, a, a + nd->size, err)) == CB_OK)
       for (size_t k = 0; k < nu; k++)
@@ -215,14 +230,14 @@ int liplocal_row(cb_ws *ws, const double *c, const lip_result *lr, const liploca
   if ((rc = lower_row(ws, c, o, &r->lower, pt, err)) != CB_OK) return rc;
   for (int i = 0; i < net->n; i++) {
     const cb_node *nd = &net->node[i];
-    if (!node_is_act(nd, CB_ACT_RELU) && !node_is_act(nd, CB_ACT_LEAKY_RELU)) continue;
+    if (!splittable(net, i)) continue;
     for (size_t e = 0; e < nd->size; e++) nu += ws->lo[nd->in[0]][e] < 0 && ws->hi[nd->in[0]][e] > 0;
   }
   if (!(jlo = cb_alloc(2 * n * sizeof *jlo)) || (nu && !(U = cb_alloc(nu * sizeof *U)))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   nu = 0;
   for (int i = 0; i < net->n; i++) {
     const cb_node *nd = &net->node[i];
-    if (!node_is_act(nd, CB_ACT_RELU) && !node_is_act(nd, CB_ACT_LEAKY_RELU)) continue;
+    if (!splittable(net, i)) continue;
     for (size_t e = 0; e < nd->size; e++) {
       double l = ws->lo[nd->in[0]][e], h = ws->hi[nd->in[0]][e];
       if (l < 0 && h > 0) { U[nu].node = nd->in[0]; U[nu].e = e; U[nu].l = l; U[nu].h = h; U[nu].score = 0; nu++; }

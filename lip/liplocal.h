@@ -12,7 +12,9 @@
 ** widens the input gradient's interval); its bound is the interval
 ** Jacobian (jacobian.h, with the cut bound of the global constants) with the
 ** fixed neurons' derivatives set to 1 or the negative slope; the node with
-** the largest bound is split on its next neuron.  Every point of S where no
+** the largest bound is split on its next neuron.  Only neurons whose
+** pre-activation node feeds nothing else are split (the split overwrites
+** that node's bounds during one backward pass).  Every point of S where no
 ** unstable neuron sits on its kink (a full-measure set) has one sign pattern,
 ** covered by an open leaf, so the largest leaf bound holds (infeasible
 ** patterns only cost tightness).  See docs/soundness.md, "Local brackets".

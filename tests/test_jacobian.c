@@ -381,6 +381,22 @@ static void check_local(cb_net *net, cb_norm norm, double eps, long nodes, const
   free(x0); free(x); free(pt); free(G); free(c);
 }
 
+/* A pre-activation read by a ReLU and a tanh (summed): its units must not be
+   split (the tanh would read the overwritten bounds). */
+static cb_net *net_shared_pre(void)
+{
+  int64_t d[2] = {1, 4}, d6[2] = {1, 6};
+  cb_net *net = start(2, d);
+  int h = dense(net, 0, 6), a = act(net, h, CB_ACT_RELU), b = act(net, h, CB_ACT_TANH), in2[2], sum;
+  cb_shape s;
+  cb_error err = {0};
+  in2[0] = a; in2[1] = b;
+  shape_set(&s, 2, d6);
+  sum = net_add(net, CB_ADD, "add", "Add", in2, 2, &s, &err);
+  dense(net, act(net, dense(net, sum, 5), CB_ACT_RELU), 3);
+  return net;
+}
+
 static void test_liplocal_sound(void **st)
 {
   static const cb_norm norms[3] = {CB_NORM_2, CB_NORM_INF, CB_NORM_1};
@@ -400,6 +416,18 @@ static void test_liplocal_sound(void **st)
       check_local(c, norms[m], m == 1 ? 0.05 : 0.3, 30, "conv");
       cb_net_free(a); cb_net_free(b); cb_net_free(c);
     }
+  for (int t = 0; t < 2; t++) {
+    cb_net *r = net_residual(), *h = net_shared_pre();
+    cb_error err = {0};
+    r->output = r->n - 1;
+    h->output = h->n - 1;
+    assert_int_equal(net_check(r, &err), CB_OK);
+    assert_int_equal(net_check(h, &err), CB_OK);
+    check_local(r, CB_NORM_2, 0.3, 40, "residual");
+    check_local(h, CB_NORM_2, 0.8, 100, "shared pre-activation");
+    check_local(h, CB_NORM_INF, 0.5, 100, "shared pre-activation");
+    cb_net_free(r); cb_net_free(h);
+  }
 }
 
 /* The radius search with brackets and shells on digits_mlp / digits_cnn: never
