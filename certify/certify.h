@@ -74,6 +74,9 @@ typedef struct cb_cert_opt {
                                sample timeout, within what is left of it (wall); default
                                CERT_BAB_TIMEOUT; 0 = no bab step */
   double bab_memory_mb;     /* cap on bab's queued subdomains per sample; default 512 */
+  long lip_nodes;           /* > 0: the local-lipschitz step tightens each margin's constant by the sign
+                               branch and bound of lip/liplocal.h, at most this many nodes per margin
+                               (skipped when the sample is out of time); 0 (default): the interval bound */
   /* Threat models (issue 20).  Arrays have the net's input size and are copied by certifier_new. */
   const double *box_lo, *box_hi;  /* per-feature box: the set is also cut by [box_lo, box_hi]
                                (and by the clip box when both are given); NULL = none */

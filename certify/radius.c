@@ -12,12 +12,41 @@
 #include <string.h>
 #include "cert_int.h"
 #include "jacobian.h"
+#include "liplocal.h"
 #include "radius.h"
 #include "round.h"
 
 /* ------------------------------------------------------------ local-Lipschitz radius */
 
-void radius_lip_opts_init(radius_lip_opts *o) { o->method = CB_CROWN; o->steps = 16; o->tol = 1e-3; }
+void radius_lip_opts_init(radius_lip_opts *o)
+{
+  memset(o, 0, sizeof *o);
+  o->method = CB_CROWN;
+  o->steps = 16;
+  o->tol = 1e-3;
+}
+
+/* The margins' constants L_j over the ball of ws (bounds_run done): the cut
+   bound of jac_margin_lb, tightened by the sign branch and bound of
+   lip/liplocal.h when o->nodes > 0 (each a sound bound: the smaller holds). */
+static int ball_constants(cb_ws *ws, const lip_result *lr, const radius_lip_opts *o, int label, const double *m_lo,
+                          double *lb, double *L, cb_error *err)
+{
+  size_t no = ws->net->node[ws->net->output].size;
+  liplocal_result *lr_ = NULL;
+  liplocal_opts lo;
+  int rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err);
+  if (rc != CB_OK || o->nodes <= 0) return rc;
+  if (!(lr_ = cb_alloc((no - 1) * sizeof *lr_))) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  liplocal_opts_init(&lo);
+  lo.max_nodes = o->nodes;
+  lo.samples = 0;          /* the lower side is not needed here */
+  lo.gap = 0;
+  if ((rc = liplocal_margins(ws, label, lr, &lo, lr_, NULL, err)) == CB_OK)
+    for (size_t j = 0; j + 1 < no; j++) L[j] = fmin(L[j], lr_[j].upper);
+  cb_free(lr_);
+  return rc;
+}
 
 /*
 ** One ball of radius eps: bounds, the margins' local constants L_j(eps), and
@@ -35,10 +64,53 @@ static int eval_ball(const cb_bnet *bn, const lip_result *lr, const radius_lip_o
   int rc;
   *t = HUGE_VAL;
   if (!ws) return err ? err->status : CB_ENOMEM;
-  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = jac_margin_lb(ws, label, lr, m_lo, lb, L, err)) == CB_OK)
+  if ((rc = bounds_run(ws, o->method, err)) == CB_OK && (rc = ball_constants(ws, lr, o, label, m_lo, lb, L, err)) == CB_OK)
     for (size_t j = 0; j + 1 < net->node[net->output].size; j++)
       if (L[j] > 0) *t = fmin(*t, round_next_down(round_next_down(m_lo[j] / L[j])));
   ws_free(ws);
+  return rc;
+}
+
+/*
+** Shells: the margin's drop along a ray.  For ||d|| = rho, cut the segment
+** x -> x + d at the distances s_0 = 0 < s_1 < ... (s_k = k top / K): the
+** piece between s_{k-1} and s_k lies in the ball of radius s_k, where L_j(s_k)
+** is a Lipschitz constant of margin j, and has length s_k - s_{k-1} (any norm
+** is homogeneous along a ray).  So
+**   m_j(x + d) >= m_lo_j - sum_{k: s_k <= rho} (s_k - s_{k-1}) L_j(s_k) - (rho - s_K') L_j(s_{K'+1})
+** and the label holds at every rho where that stays > 0: with I_j the sum over
+** the shells passed, the shell (s_{k-1}, s_k] certifies up to
+** s_{k-1} + (m_lo_j - I_j) / L_j(s_k) (rounded down twice), capped at s_k.
+** A ball's constant is the worst point of the whole ball; here the points near
+** x only pay the constant of the small balls, which stays near the centre's
+** gradient.  Each sum is rounded up, each radius down.
+*/
+static int shell_radius(const cb_bnet *bn, const lip_result *lr, const radius_lip_opts *o, const double *x, int label,
+                        const double *m_lo, double top, radius_lip *out, cb_error *err)
+{
+  size_t no = bn->net->node[bn->net->output].size;
+  double *I = cb_calloc(3 * no, sizeof *I), *lb, *L, t, prev = 0;
+  int rc = CB_OK;
+  if (!I) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  lb = I + no;
+  L = lb + no;
+  for (int k = 1; k <= o->shells; k++) {
+    double e = k == o->shells ? top : top * k / o->shells, w, rk = HUGE_VAL;
+    if (!(e > prev)) continue;
+    if ((rc = eval_ball(bn, lr, o, x, e, label, m_lo, lb, L, &t, err)) != CB_OK) break;
+    out->evals++;
+    w = round_add_ru(e, -prev);
+    for (size_t j = 0; j + 1 < no; j++) {
+      double avail = round_add_rd(m_lo[j], -I[j]);
+      if (!(avail > 0)) { rk = 0; break; }
+      if (L[j] > 0) rk = fmin(rk, round_next_down(round_add_rd(prev, round_div_rd(avail, L[j]))));
+    }
+    if (rk <= e) { out->radius_shell = fmax(out->radius_shell, fmax(rk, 0.0)); break; }
+    for (size_t j = 0; j + 1 < no; j++) I[j] = round_add_ru(I[j], round_mul_ru(w, L[j]));
+    out->radius_shell = e;   /* rk > e: every margin stays > 0 on the closed ball of radius e */
+    prev = e;
+  }
+  cb_free(I);
   return rc;
 }
 
@@ -91,7 +163,9 @@ int radius_lip_search(const cb_bnet *bn, const lip_result *lr, const double *x, 
     else if (uf - up_ <= log1p(o->tol) || out->radius_local * (1 + o->tol) >= exp(uf)) break;
     else e = exp(up_ + (uf - up_) * pp / (pp - pf));
   }
-  out->radius = fmax(out->radius_local, out->radius_global);
+  if (o->shells > 0 && isfinite(out->upper) && out->upper > 0 &&
+      (rc = shell_radius(bn, lr, o, x, label, m_lo, out->upper, out, err)) != CB_OK) goto out;
+  out->radius = fmax(fmax(out->radius_local, out->radius_shell), out->radius_global);
 out:
   cb_free(m_lo);
   return rc;

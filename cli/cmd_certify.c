@@ -29,7 +29,7 @@ static const char *usage =
   "usage: cerbere certify NET --data FILE --norm inf|2|1 --eps E --out DIR\n"
   "                       [--clip LO:HI] [--radius] [--methods LIST] [--timeout S]\n"
   "                       [--rows A:B] [--shard I/N] [--threads N] [--resume] [--json OUT] [--quiet]\n"
-  "                       [--max-memory M] [--bab-timeout S] [--export-vnnlib DIR]\n"
+  "                       [--max-memory M] [--bab-timeout S] [--lip-nodes N] [--export-vnnlib DIR]\n"
   "                       [--box LO HI] [--eps-per-feature FILE] [--target K]\n"
   "                       [--regression --tol T] [--precision single|double] [--proof]\n"
   "\n"
@@ -70,6 +70,10 @@ static const char *usage =
   "  --timeout S    seconds per sample; a sample out of time is unknown\n"
   "  --precision P  double (default) or single: the sound methods' CROWN passes\n"
   "                 run their dense matrix products in binary32 (bounds --help)\n"
+  "  --lip-nodes N  local-lipschitz tightens each margin's constant over S by a\n"
+  "                 branch and bound on the signs of the ReLUs unstable over S (at most\n"
+  "                 N interval-Jacobian passes per margin; skipped once the sample is out\n"
+  "                 of time; default 0 = off); --radius's search uses it too\n"
   "  --bab-timeout S  CPU seconds of branch and bound per sample left open by the\n"
   "                 other methods (default 60; 0 = no bab step; with --timeout, within\n"
   "                 what is left of it, as wall time).  bab\n"
@@ -178,6 +182,12 @@ static int parse(int argc, char **argv, certify_opts *o)
     else if (!strcmp(a, "--eps")) { if (arg_eps("certify", "--eps", v, &o->co.eps)) return EXIT_USAGE; have_eps = 1; }
     else if (!strcmp(a, "--tol")) { if (arg_eps("certify", "--tol", v, &o->co.tol)) return EXIT_USAGE; o->have_tol = 1; }
     else if (!strcmp(a, "--timeout")) { if (arg_eps("certify", "--timeout", v, &o->co.timeout)) return EXIT_USAGE; }
+    else if (!strcmp(a, "--lip-nodes")) {
+      char *e;
+      long nn = strtol(v, &e, 10);
+      if (e == v || *e || nn < 0 || nn > 100000000) return report_usage("certify", "--lip-nodes wants 0..100000000, not '%s'", v);
+      o->co.lip_nodes = nn;
+    }
     else if (!strcmp(a, "--bab-timeout")) { if (arg_eps("certify", "--bab-timeout", v, &o->co.bab_timeout)) return EXIT_USAGE; }
     else if (!strcmp(a, "--export-vnnlib")) o->export_dir = v;
     else if (!strcmp(a, "--precision")) {

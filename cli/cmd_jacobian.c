@@ -16,12 +16,14 @@
 #include "cmd.h"
 #include "grad.h"
 #include "jacobian.h"
+#include "liplocal.h"
 #include "radius.h"
 #include "report.h"
 
 static const char *usage =
   "usage: cerbere jacobian NET --data FILE [--norm inf|2|1 --eps E] [--bounds crown|ibp]\n"
-  "                        [--rows A:B] [--steps N] [--json OUT] [--quiet] [--max-memory M]\n"
+  "                        [--rows A:B] [--steps N] [--bracket [--nodes N] [--shells K]]\n"
+  "                        [--json OUT] [--quiet] [--max-memory M]\n"
   "\n"
   "For each CSV row (label,x0,...): the exact gradient of every margin\n"
   "f_label - f_j (j != label, ascending) at the row (reverse mode; ReLU'(0) = 0\n"
@@ -45,11 +47,22 @@ static const char *usage =
   "  --bounds B    pre-activation bounds of each ball: crown (default, tighter) or ibp\n"
   "  --rows A:B    only rows A..B-1 (0-based)\n"
   "  --steps N     balls the radius search may bound (default 16; 0 = global radius only)\n"
+  "  --bracket     (with --eps) per margin, a bracket of its Lipschitz constant on the\n"
+  "                ball: upper (branch and bound on the signs of the ReLU-type neurons\n"
+  "                unstable over the ball, interval Jacobian per sign pattern), lower\n"
+  "                (the gradient norm at the reported point of the ball, the best of\n"
+  "                the centre and 32 random points), gap, nodes, point; and the radius\n"
+  "                search uses the tightened constants and adds the shell radius: the\n"
+  "                ray from the row crosses K nested balls of radii k u / K (u = the\n"
+  "                radius the row's own gradient allows), each paying its own constant\n"
+  "  --nodes N     sign-split nodes per margin and ball (default 64 with --bracket)\n"
+  "  --shells K    nested balls of the shell radius (default 16 with --bracket; 0: off)\n"
   "  --json OUT    {command, version, net, data, norm, eps, bounds, K_global, n_samples,\n"
   "                samples: [{index, label, pred, logits, margin_classes, margins,\n"
   "                gradient, jacobian_lb, jacobian_ub, local_lipschitz,\n"
   "                local_lipschitz_interval, local_lipschitz_logits, lipschitz_operator,\n"
-  "                certified_radius_local,\n"
+  "                certified_radius_local, with --bracket bracket: [{upper, lower,\n"
+  "                gap, nodes, unstable, point}] per margin and certified_radius_shell,\n"
   "                certified_radius_global, radius_evals, time_ms}]}; gradient and\n"
   "                jacobian_* are [margin row][input] arrays; ball fields only with --eps\n"
   "  --quiet       print only the summary line\n"
@@ -60,7 +73,8 @@ typedef struct opts {
   const char *net, *data, *json;
   cb_norm norm;
   double eps;
-  int ball, quiet, steps;
+  int ball, quiet, steps, bracket, shells;
+  long nodes;
   cb_method method;
   long r0, r1;
 } opts;
@@ -68,6 +82,8 @@ typedef struct opts {
 typedef struct result {
   double *logits, *margin, *grad;            /* no, no - 1, (no - 1) x n */
   double *jlo, *jhi, *L, *Lint, *Lout;       /* (no - 1) x n twice, no - 1 twice, no */
+  liplocal_result *br;                       /* --bracket: no - 1 */
+  double *bpt;                               /* --bracket: (no - 1) x n, the points of the lowers */
   double op, ms;
   radius_lip rad;
   int status;
@@ -98,6 +114,14 @@ static int parse_value(const char *a, const char *v, opts *o, int *have_norm, in
     long s = strtol(v, &e, 10);
     if (e == v || *e || s < 0 || s > 60) return report_usage("jacobian", "--steps wants 0..60, not '%s'", v);
     o->steps = (int)s;
+  } else if (!strcmp(a, "--nodes")) {
+    long s = strtol(v, &e, 10);
+    if (e == v || *e || s < 1 || s > 100000000) return report_usage("jacobian", "--nodes wants 1..100000000, not '%s'", v);
+    o->nodes = s;
+  } else if (!strcmp(a, "--shells")) {
+    long s = strtol(v, &e, 10);
+    if (e == v || *e || s < 0 || s > 4096) return report_usage("jacobian", "--shells wants 0..4096, not '%s'", v);
+    o->shells = (int)s;
   } else return report_usage("jacobian", "unknown option %s", a);
   return -1;
 }
@@ -109,11 +133,14 @@ static int parse(int argc, char **argv, opts *o)
   memset(o, 0, sizeof *o);
   o->method = CB_CROWN;
   o->steps = 16;
+  o->nodes = -1;
+  o->shells = -1;
   o->r1 = -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return -1; }
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+    if (!strcmp(a, "--bracket")) { o->bracket = 1; continue; }
     if (a[0] != '-') {
       if (o->net) return report_usage("jacobian", "unexpected argument %s", a);
       o->net = a;
@@ -126,6 +153,10 @@ static int parse(int argc, char **argv, opts *o)
   if (!o->data) return report_usage("jacobian", "%s", "missing --data FILE");
   if (have_norm != have_eps) return report_usage("jacobian", "%s", "--norm and --eps go together");
   o->ball = have_eps;
+  if (!o->bracket && (o->nodes >= 0 || o->shells >= 0)) return report_usage("jacobian", "%s", "--nodes and --shells go with --bracket");
+  if (o->bracket && !o->ball) return report_usage("jacobian", "%s", "--bracket needs --norm and --eps (a ball)");
+  if (o->nodes < 0) o->nodes = 64;
+  if (o->shells < 0) o->shells = 16;
   return 0;
 }
 
@@ -141,11 +172,20 @@ static int ball_one(const cb_bnet *bn, const lip_result *lr, const opts *o, cons
   if (!(ws = ws_new(bn, &s, &r->err))) return r->err.status;
   if ((rc = bounds_run(ws, o->method, &r->err)) == CB_OK && (rc = jac_ball_margins(ws, label, lr, &jb, &r->err)) == CB_OK) {
     r->op = jb.op;
+    if (o->bracket) {
+      liplocal_opts lo;
+      liplocal_opts_init(&lo);
+      lo.max_nodes = o->nodes;
+      if ((rc = liplocal_margins(ws, label, lr, &lo, r->br, r->bpt, &r->err)) != CB_OK) goto out;
+      for (size_t j = 0; j + 1 < cb_net_output_size(bn->net); j++) r->L[j] = fmin(r->L[j], r->br[j].upper);
+    }
     radius_lip_opts_init(&ro);
     ro.method = o->method;
     ro.steps = o->steps;
+    if (o->bracket) { ro.nodes = o->nodes; ro.shells = o->shells; }
     rc = radius_lip_search(bn, lr, x, label, &ro, &r->rad, &r->err);
   }
+out:
   ws_free(ws);
   return rc;
 }
@@ -199,6 +239,20 @@ static cJSON *sample_json(const batch *b, size_t k, const opts *o, const result 
     cJSON_AddNumberToObject(s, "certified_radius_local", r->rad.radius);
     cJSON_AddNumberToObject(s, "certified_radius_global", r->rad.radius_global);
     cJSON_AddNumberToObject(s, "radius_evals", r->rad.evals);
+    if (o->bracket) {
+      cJSON *a = cJSON_AddArrayToObject(s, "bracket");
+      for (size_t j = 0; j + 1 < no; j++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "upper", r->br[j].upper);
+        cJSON_AddNumberToObject(e, "lower", r->br[j].lower);
+        cJSON_AddNumberToObject(e, "gap", r->br[j].gap);
+        cJSON_AddNumberToObject(e, "nodes", (double)r->br[j].nodes);
+        cJSON_AddNumberToObject(e, "unstable", r->br[j].unstable);
+        cJSON_AddItemToObject(e, "point", cJSON_CreateDoubleArray(r->bpt + j * n, (int)n));
+        cJSON_AddItemToArray(a, e);
+      }
+      cJSON_AddNumberToObject(s, "certified_radius_shell", r->rad.radius_shell);
+    }
   }
   cJSON_AddNumberToObject(s, "time_ms", r->ms);
   return s;
@@ -223,7 +277,7 @@ static cJSON *top_json(const batch *b, const opts *o, const lip_result *lr)
 /* Allocates every row's arrays in one block per row. */
 static int alloc_results(result *res, size_t rows, size_t no, size_t n)
 {
-  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m + no;
+  size_t m = no - 1, per = no + m + m * n + 2 * m * n + 2 * m + no + m * n;
   for (size_t k = 0; k < rows; k++) {
     result *r = &res[k];
     if (!(r->logits = cb_calloc(per, sizeof(double)))) return CB_ENOMEM;
@@ -234,6 +288,8 @@ static int alloc_results(result *res, size_t rows, size_t no, size_t n)
     r->L = r->jhi + m * n;
     r->Lint = r->L + m;
     r->Lout = r->Lint + m;
+    r->bpt = r->Lout + no;
+    if (!(r->br = cb_calloc(m, sizeof *r->br))) return CB_ENOMEM;
   }
   return CB_OK;
 }
@@ -307,7 +363,7 @@ static int jacobian_cmd(const opts *o, cb_error *err)
   else printf("%zu rows: gradients of the margins\n", b.n);
 out:
   cJSON_Delete(top);
-  if (res) for (size_t k = 0; k < b.n && res[k].logits; k++) cb_free(res[k].logits);
+  if (res) for (size_t k = 0; k < b.n && res[k].logits; k++) { cb_free(res[k].logits); cb_free(res[k].br); }
   cb_free(res);
   lip_result_free(lr);
   bnet_free(&bn);

@@ -15,6 +15,7 @@
 #include "batch.h"
 #include "cmd.h"
 #include "lipbab.h"
+#include "liplocal.h"
 #include "lipsign.h"
 #include "orth.h"
 #include "report.h"
@@ -22,6 +23,7 @@
 static const char *usage_lip =
   "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--quiet]\n"
   "                         [--bracket --domain LO:HI|all [--split sign|box] [--row J] [--gap G] [--nodes N] [--budget S]]\n"
+  "                         [--bracket --data FILE --eps E [--nodes N] [--gap G]]\n"
   "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
   "Bounds the operator norm of every AFFINE / CONV / SCALE layer on its actual\n"
@@ -73,7 +75,19 @@ static const char *usage_lip =
   "  --gap G        stop at (upper - lower) <= G upper (default 1e-2)\n"
   "  --nodes N      stop after N sub-boxes per row (default 200000; sign split 5000000)\n"
   "  --budget S     stop a row after S seconds (default: none); --timeout S also\n"
-  "                 stops the bracket (the bracket reached is printed, exit 0)\n";
+  "                 stops the bracket (the bracket reached is printed, exit 0)\n"
+  "\n"
+  "Local bracket (over the --norm ball of radius E around each --data row):\n"
+  "  --eps E        with --bracket and --data (no --domain): for each row and each\n"
+  "                 margin f_label - f_j, a bracket of its Lipschitz constant on the\n"
+  "                 ball: upper from CROWN bounds over the ball and a branch and bound\n"
+  "                 on the signs of the ReLU-type neurons unstable over it (interval\n"
+  "                 Jacobian per sign pattern; guaranteed), lower = the gradient norm at\n"
+  "                 the reported point of the ball (double; the best of the centre and\n"
+  "                 32 random points).  --nodes N: patterns bounded per margin (default\n"
+  "                 1024), --gap G as above.  JSON adds \"bracket_local\": [{index,\n"
+  "                 label, eps, margins: [{class, upper, upper_plain, lower, gap, nodes,\n"
+  "                 unstable, point}]}]\n";
 
 static const char *usage_orth =
   "usage: cerbere orthonormalize NET -o OUT.onnx [--iters N] [--order P] [--tol T]\n"
@@ -107,7 +121,8 @@ typedef struct lip_cli {
   const char *net, *data, *json, *out;
   int quiet, bracket, row;
   double dlo, dhi;
-  int has_domain, domain_all, split_sign;
+  int has_domain, domain_all, split_sign, has_eps, has_nodes;
+  double eps;
   lip_bab_opts bab;
   lip_opts lo;
   lip_bjorck_opts bo;
@@ -150,7 +165,8 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
   }
   else if (!strcmp(opt, "--row")) { if (!parse_long(val, 0, 1L << 30, &l)) return report_usage(cmd, "bad --row %s", val); o->row = (int)l; }
   else if (!strcmp(opt, "--gap")) { if (!parse_pos(val, &d)) return report_usage(cmd, "bad --gap %s", val); o->bab.gap = d; }
-  else if (!strcmp(opt, "--nodes")) { if (!parse_long(val, 1, 1L << 40, &l)) return report_usage(cmd, "bad --nodes %s", val); o->bab.max_nodes = l; }
+  else if (!strcmp(opt, "--nodes")) { if (!parse_long(val, 1, 1L << 40, &l)) return report_usage(cmd, "bad --nodes %s", val); o->bab.max_nodes = l; o->has_nodes = 1; }
+  else if (!strcmp(opt, "--eps")) { if (arg_eps(cmd, "--eps", val, &o->eps)) return EXIT_USAGE; o->has_eps = 1; }
   else if (!strcmp(opt, "--budget")) { if (!parse_pos(val, &d)) return report_usage(cmd, "bad --budget %s", val); o->bab.seconds = d; }
   else if (!strcmp(opt, "--json")) o->json = val;
   else if (!strcmp(opt, "-o")) o->out = val;
@@ -443,6 +459,73 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
   return CB_OK;
 }
 
+/* --bracket --data --eps: per row, liplocal_margins over the ball; adds
+   "bracket_local" to root. */
+static int bracket_local(const lip_cli *o, batch *b, const lip_result *r, cJSON *root, cb_error *err)
+{
+  size_t n = cb_net_input_size(b->net), no = cb_net_output_size(b->net);
+  liplocal_result *res = NULL;
+  double *pts = NULL;
+  cJSON *arr = root ? cJSON_AddArrayToObject(root, "bracket_local") : NULL;
+  liplocal_opts lo;
+  cb_bnet bn;
+  int rc;
+  if (no < 2) return cb_error_set(err, CB_EUNSUP, "%s: local brackets are of class margins: the network has %zu output", o->net, no);
+  if ((rc = bnet_init(&bn, b->net, err)) != CB_OK) return rc;
+  liplocal_opts_init(&lo);
+  lo.max_nodes = o->has_nodes ? o->bab.max_nodes : 1024;
+  lo.gap = o->bab.gap;
+  res = cb_alloc((no - 1) * sizeof *res);
+  pts = cb_alloc((no - 1) * n * sizeof *pts);
+  if (!res || !pts) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  printf("local brackets over L%s balls of radius %g, margins f_label - f_j, gap target %g, %ld nodes per margin\n",
+         cb_norm_table[r->norm].name, o->eps, lo.gap, lo.max_nodes);
+  for (size_t i = 0; i < b->n && rc == CB_OK; i++) {
+    cb_set s = {r->norm, o->eps, n, batch_x(b, i), NULL, NULL};
+    cb_ws *ws = ws_new(&bn, &s, err);
+    int label = batch_label(b, i);
+    double wu = 0, wl = 0;
+    if (!ws) { rc = err->status ? err->status : CB_ENOMEM; break; }
+    if ((rc = bounds_run(ws, CB_CROWN, err)) == CB_OK) rc = liplocal_margins(ws, label, r, &lo, res, pts, err);
+    ws_free(ws);
+    if (rc != CB_OK) break;
+    for (size_t j = 0; j + 1 < no; j++) { wu = fmax(wu, res[j].upper); wl = fmax(wl, res[j].lower); }
+    if (!o->quiet) {
+      printf("row %zu: label %d  max over margins: upper %.6g lower %.6g\n", i, label, wu, wl);
+      for (size_t j = 0, c = 0; j + 1 < no; j++, c++) {
+        if (c == (size_t)label) c++;
+        printf("  class %zu: upper %.6g (interval %.6g) lower %.6g gap %.3g nodes %ld unstable %d\n", c, res[j].upper,
+               res[j].upper_plain, res[j].lower, res[j].gap, res[j].nodes, res[j].unstable);
+      }
+    }
+    if (arr) {
+      cJSON *e = cJSON_CreateObject(), *m = cJSON_AddArrayToObject(e, "margins");
+      cJSON_AddNumberToObject(e, "index", (double)(b->r0 + i));
+      cJSON_AddNumberToObject(e, "label", label);
+      cJSON_AddNumberToObject(e, "eps", o->eps);
+      for (size_t j = 0, c = 0; j + 1 < no; j++, c++) {
+        cJSON *q = cJSON_CreateObject();
+        if (c == (size_t)label) c++;
+        cJSON_AddNumberToObject(q, "class", (double)c);
+        cJSON_AddNumberToObject(q, "upper", res[j].upper);
+        cJSON_AddNumberToObject(q, "upper_plain", res[j].upper_plain);
+        cJSON_AddNumberToObject(q, "lower", res[j].lower);
+        cJSON_AddNumberToObject(q, "gap", res[j].gap);
+        cJSON_AddNumberToObject(q, "nodes", (double)res[j].nodes);
+        cJSON_AddNumberToObject(q, "unstable", res[j].unstable);
+        cJSON_AddItemToObject(q, "point", cJSON_CreateDoubleArray(pts + j * n, (int)n));
+        cJSON_AddItemToArray(m, q);
+      }
+      cJSON_AddItemToArray(arr, e);
+    }
+  }
+out:
+  cb_free(res);
+  cb_free(pts);
+  bnet_free(&bn);
+  return rc;
+}
+
 /* Loads, bounds, prints, certifies --data rows, writes --json. */
 static int lip_run(const lip_cli *o, cb_error *err)
 {
@@ -459,8 +542,9 @@ static int lip_run(const lip_cli *o, cb_error *err)
   print_layers(b.net, r);
   if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if (o->data && (rc = certify_rows(&b, r, o, root, err)) != CB_OK) goto out;
+  if (o->bracket && o->has_eps && (rc = bracket_local(o, &b, r, root, err)) != CB_OK) goto out;
   if (o->bracket && o->split_sign && (rc = bracket_sign(o, b.net, r, root, err)) != CB_OK) goto out;
-  if (o->bracket && !o->split_sign && (rc = bracket_rows(o, b.net, r, root, err)) != CB_OK) goto out;
+  if (o->bracket && o->has_domain && !o->split_sign && (rc = bracket_rows(o, b.net, r, root, err)) != CB_OK) goto out;
   if (o->json) rc = report_write_json(o->json, root, err);
 out:
   cJSON_Delete(root);
@@ -474,12 +558,14 @@ int cmd_lipschitz(int argc, char **argv)
 {
   static const char *const valued[] = {"--norm", "--data", "--json", "--dense-max", "--iters", "--tol",
                                        "--timeout", "--max-memory", "--domain", "--row", "--gap", "--nodes",
-                                       "--budget", "--split", NULL};
+                                       "--budget", "--split", "--eps", NULL};
   lip_cli o;
   cb_error err = {0};
   int rc = parse("lipschitz", usage_lip, valued, argc, argv, &o);
   if (rc >= 0) return rc;
-  if (o.bracket && !o.has_domain) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI or --domain all");
+  if (o.has_eps && !(o.bracket && o.data)) return report_usage("lipschitz", "%s", "--eps goes with --bracket and --data (local brackets)");
+  if (o.has_eps && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--eps (local brackets over balls) and --domain/--row (a box) exclude each other");
+  if (o.bracket && !o.has_domain && !o.has_eps) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI, --domain all, or --data with --eps");
   if (o.split_sign && o.lo.norm != CB_NORM_2) return report_usage("lipschitz", "%s", "--split sign and --domain all bracket the L2 constant only (--norm 2)");
   if (o.domain_all && !o.split_sign) return report_usage("lipschitz", "%s", "--domain all needs --split sign");
   if (!o.bracket && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--domain and --row go with --bracket");

@@ -190,7 +190,12 @@ static int phase_split(bab *B, cb_ws *ws, double *L, cb_error *err)
   int u = 0, rc = CB_OK;
   for (int i = 0; i < B->net->n; i++) {
     const cb_node *nd = &B->net->node[i];
+    int uses = 0;
     if (!node_is_act(nd, CB_ACT_RELU) && !node_is_act(nd, CB_ACT_LEAKY_RELU)) continue;
+    /* the phase overwrites the input node's bounds: only when nothing else reads them */
+    for (int k = 0; k < B->net->n; k++)
+      for (int a = 0; a < B->net->node[k].n_in; a++) uses += B->net->node[k].in[a] == nd->in[0];
+    if (uses != 1) continue;
     for (size_t e = 0; e < nd->size; e++) {
       double l = ws->lo[nd->in[0]][e], h = ws->hi[nd->in[0]][e];
       if (!(l < 0 && h > 0)) continue;
