@@ -421,6 +421,8 @@ static int use_pad(const cb_conv *g)
 ** taps that fall on pads write the pad cells, which are never copied back),
 ** and the pixels are copied back.  Every pixel sums the same terms in the
 ** same order (its value, then the taps in (ki, kj) order) as col2im_add,
+** When no tap reaches a pad (pads 0 and the taps inside the plane: the
+** receptive-field pass's inner windows), the runs go into x itself, no copy.
 ** so the result has the same bits (but -0.0 + 0.0 = +0.0 on pixels between
 ** stride-2 taps).  xp holds pad_h x pad_w + 4 doubles.
 */
@@ -431,29 +433,33 @@ static void col2im_pad(const cb_conv *g, int64_t gi, const double *col, size_t n
   int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
   int64_t hp = pad_h(g), wp = pad_w(g);
   int64_t y1 = g->hin < hp - g->pt ? g->hin : hp - g->pt, x1 = g->win < wp - g->pl ? g->win : wp - g->pl;
+  int inplace = g->pt == 0 && g->pl == 0 && hp <= g->hin && wp <= g->win;   /* no tap on a pad: work on x itself */
+  int64_t pitch = inplace ? g->win : wp;
   size_t cols = nb * (size_t)P;
   int pair = g->sw == 2 && g->dw == 1;
-  memset(xp, 0, ((size_t)(hp * wp) + 4) * sizeof *xp);
+  if (!inplace) memset(xp, 0, ((size_t)(hp * wp) + 4) * sizeof *xp);
   for (size_t s = 0; s < nb; s++)
     for (int64_t c = 0; c < cpg; c++) {
-      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-      for (int64_t y = 0; y < y1; y++) copy_run(xp + (y + g->pt) * wp + g->pl, xc + y * g->win, x1);
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw), *base = inplace ? xc : xp;
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xp + (y + g->pt) * wp + g->pl, xc + y * g->win, x1);
       for (int64_t ki = 0; ki < g->kh; ki++) {
         const double *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
-        double *xk = xp + ki * g->dh * wp;
+        double *xk = base + ki * g->dh * pitch;
         for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
           double *xr = xk + kj * g->dw;
           if (pair && kj + 1 < g->kw) {
             const double *r2 = r + cols;
             for (int64_t oi = 0; oi < g->hout; oi++)
-              pair_add(xr + oi * g->sh * wp, r + oi * g->wout, r2 + oi * g->wout, 0, g->wout);
+              pair_add(xr + oi * g->sh * pitch, r + oi * g->wout, r2 + oi * g->wout, 0, g->wout);
             kj++; r += cols;
             continue;
           }
-          for (int64_t oi = 0; oi < g->hout; oi++) run_add(xr + oi * g->sh * wp, r + oi * g->wout, g->sw, g->wout);
+          for (int64_t oi = 0; oi < g->hout; oi++) run_add(xr + oi * g->sh * pitch, r + oi * g->wout, g->sw, g->wout);
         }
       }
-      for (int64_t y = 0; y < y1; y++) copy_run(xc + y * g->win, xp + (y + g->pt) * wp + g->pl, x1);
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xc + y * g->win, xp + (y + g->pt) * wp + g->pl, x1);
     }
 }
 
