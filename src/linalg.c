@@ -356,6 +356,113 @@ static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t n
     }
 }
 
+/* xr[s oj] += rr[oj] for oj in [0, n), s = 1 or 2 (even entries only; the
+   odd ones in between get + 0.0, which leaves their values as they are):
+   four columns at a time.  Never touches xr[s n - 1] or beyond. */
+static inline void run_add(double *restrict xr, const double *restrict rr, int64_t s, int64_t n)
+{
+  int64_t oj = 0;
+  if (s == 1) {
+    for (; oj + 4 <= n; oj += 4) {
+      v4d a, x;
+      memcpy(&a, rr + oj, sizeof a); memcpy(&x, xr + oj, sizeof x);
+      x += a;
+      memcpy(xr + oj, &x, sizeof x);
+    }
+    for (; oj < n; oj++) xr[oj] += rr[oj];
+    return;
+  }
+  {
+    const v4i lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+    const v4d zero = {0, 0, 0, 0};
+    for (; oj + 4 < n; oj += 4) {   /* writes xr[2 oj .. 2 oj + 7], below 2 n - 1 */
+      v4d a, x0, x1;
+      memcpy(&a, rr + oj, sizeof a);
+      memcpy(&x0, xr + 2 * oj, sizeof x0); memcpy(&x1, xr + 2 * oj + 4, sizeof x1);
+#if defined(__clang__)
+      (void)lo; (void)hi;
+      x0 += __builtin_shufflevector(a, zero, 0, 4, 1, 5);
+      x1 += __builtin_shufflevector(a, zero, 2, 6, 3, 7);
+#else
+      x0 += __builtin_shuffle(a, zero, lo);
+      x1 += __builtin_shuffle(a, zero, hi);
+#endif
+      memcpy(xr + 2 * oj, &x0, sizeof x0); memcpy(xr + 2 * oj + 4, &x1, sizeof x1);
+    }
+    for (; oj < n; oj++) xr[2 * oj] += rr[oj];
+  }
+}
+
+/* d[0..n) = s[0..n): short runs, no memcpy call. */
+static inline void copy_run(double *restrict d, const double *restrict s, int64_t n)
+{
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) { v4d a; memcpy(&a, s + j, sizeof a); memcpy(d + j, &a, sizeof a); }
+  for (; j < n; j++) d[j] = s[j];
+}
+
+/* The padded plane of col2im_pad: rows [0, hp) x columns [0, wp) cover every
+   input pixel a tap reaches, pads included (pixel (y, x) at (y + pt, x + pl)). */
+static int64_t pad_h(const cb_conv *g) { return (g->hout - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
+static int64_t pad_w(const cb_conv *g) { return (g->wout - 1) * g->sw + (g->kw - 1) * g->dw + 1; }
+
+/* col2im_pad pays a copy of each plane in and out; it pays back where taps
+   cut runs at the borders and stride-2 taps scatter: kernels of 4 or more
+   taps, strides 1 or 2 (bench: cifar_base_kw's and resnet_2b's convs). */
+static int use_pad(const cb_conv *g)
+{
+  return g->kh * g->kw >= 4 && g->sh <= 2 && g->sw <= 2 && g->pt >= 0 && g->pl >= 0 && g->hout > 0 && g->wout > 0;
+}
+
+/*
+** col2im_add on a padded plane: per row and channel, the plane's pixels are
+** copied into buffer xp (hp x wp, pads included), every tap adds its whole
+** [hout x wout] block there in full-length vector runs (no border cuts:
+** taps that fall on pads write the pad cells, which are never copied back),
+** and the pixels are copied back.  Every pixel sums the same terms in the
+** same order (its value, then the taps in (ki, kj) order) as col2im_add,
+** When no tap reaches a pad (pads 0 and the taps inside the plane: the
+** receptive-field pass's inner windows), the runs go into x itself, no copy.
+** so the result has the same bits (but -0.0 + 0.0 = +0.0 on pixels between
+** stride-2 taps).  xp holds pad_h x pad_w + 4 doubles.
+*/
+CB_SIMD_CLONES
+static void col2im_pad(const cb_conv *g, int64_t gi, const double *col, size_t nb, double *x, size_t xstride,
+                       double *xp)
+{
+  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
+  int64_t hp = pad_h(g), wp = pad_w(g);
+  int64_t y1 = g->hin < hp - g->pt ? g->hin : hp - g->pt, x1 = g->win < wp - g->pl ? g->win : wp - g->pl;
+  int inplace = g->pt == 0 && g->pl == 0 && hp <= g->hin && wp <= g->win;   /* no tap on a pad: work on x itself */
+  int64_t pitch = inplace ? g->win : wp;
+  size_t cols = nb * (size_t)P;
+  int pair = g->sw == 2 && g->dw == 1;
+  if (!inplace) memset(xp, 0, ((size_t)(hp * wp) + 4) * sizeof *xp);
+  for (size_t s = 0; s < nb; s++)
+    for (int64_t c = 0; c < cpg; c++) {
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw), *base = inplace ? xc : xp;
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xp + (y + g->pt) * wp + g->pl, xc + y * g->win, x1);
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        const double *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
+        double *xk = base + ki * g->dh * pitch;
+        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
+          double *xr = xk + kj * g->dw;
+          if (pair && kj + 1 < g->kw) {
+            const double *r2 = r + cols;
+            for (int64_t oi = 0; oi < g->hout; oi++)
+              pair_add(xr + oi * g->sh * pitch, r + oi * g->wout, r2 + oi * g->wout, 0, g->wout);
+            kj++; r += cols;
+            continue;
+          }
+          for (int64_t oi = 0; oi < g->hout; oi++) run_add(xr + oi * g->sh * pitch, r + oi * g->wout, g->sw, g->wout);
+        }
+      }
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xc + y * g->win, xp + (y + g->pt) * wp + g->pl, x1);
+    }
+}
+
 /* Rows per chunk of la_conv_backward_buf: col [K x chunk P] and the gathered
    A [opg x chunk P] together at most 16 K doubles (128 KB; at least one row),
    so col is still in L1/L2 when col2im reads it.  On cifar_base_kw's convs
@@ -374,7 +481,7 @@ size_t la_conv_backward_need(const cb_conv *g, size_t q)
 {
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
   size_t opg = (size_t)(g->cout / g->groups), chunk = back_chunk(g, q ? q : 1);
-  return (K + opg) * P * chunk;
+  return (K + opg) * P * chunk + (use_pad(g) ? (size_t)(pad_h(g) * pad_w(g)) + 4 : 0);
 }
 
 /*
@@ -389,15 +496,20 @@ int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, siz
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
   size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)g->cout * P, isz = (size_t)(g->cin * g->hin * g->win);
   size_t chunk = back_chunk(g, q ? q : 1);
-  double *col = buf, *ag = buf + K * P * chunk;
+  double *col = buf, *ag = buf + K * P * chunk, *xp = ag + opg * P * chunk;
+  int pad = use_pad(g);
   for (size_t r0 = 0; r0 < q; r0 += chunk) {
     size_t nb = q - r0 < chunk ? q - r0 : chunk, cols = nb * P;
     for (int64_t gi = 0; gi < g->groups; gi++) {
-      for (size_t o = 0; o < opg; o++)
-        for (size_t s = 0; s < nb; s++)
-          memcpy(ag + o * cols + s * P, A + (r0 + s) * osz + ((size_t)gi * opg + o) * P, P * sizeof *ag);
-      la_gemm(1, 0, K, cols, opg, 1.0, W + (size_t)gi * opg * K, K, ag, cols, 0.0, col, cols);
-      col2im_add(g, gi, col, nb, Ain + r0 * isz, isz);
+      const double *a = ag;
+      if (nb == 1) a = A + r0 * osz + (size_t)gi * opg * P;   /* one row: its group's block is A_g already */
+      else
+        for (size_t o = 0; o < opg; o++)
+          for (size_t s = 0; s < nb; s++)
+            memcpy(ag + o * cols + s * P, A + (r0 + s) * osz + ((size_t)gi * opg + o) * P, P * sizeof *ag);
+      la_gemm(1, 0, K, cols, opg, 1.0, W + (size_t)gi * opg * K, K, a, cols, 0.0, col, cols);
+      if (pad) col2im_pad(g, gi, col, nb, Ain + r0 * isz, isz, xp);
+      else col2im_add(g, gi, col, nb, Ain + r0 * isz, isz);
     }
   }
   return CB_OK;

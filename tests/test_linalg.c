@@ -1,7 +1,10 @@
 /*
 ** src/linalg.c's transposed convolution (la_conv_backward, the CROWN and
 ** interval-Jacobian step through a CONV) against its definition, on random
-** geometries: strides 1-3 (stride 2 takes the paired-tap path of col2im),
+** geometries: strides 1-3 (stride 2 takes the paired-tap path of col2im;
+** kernels of 4+ taps at strides 1-2 the padded plane, col2im_pad), and the
+** real nets' convs (cifar_base_kw's 4x4 stride 2, resnet_2b's 3x3 strides
+** 1 and 2, one row and several: one row skips the gather of A),
 ** dilations 1-2, groups 1-2, odd and even kernels, asymmetric pads, and
 ** enough rows to span several chunks.  Ain is added to, so it starts random.
 ** The reference sums the same products in another order: each entry must be
@@ -45,7 +48,10 @@ static void test_conv_backward_random(void **state)
 {
   (void)state;
   unsigned s = 12345;
-  for (int trial = 0; trial < 60; trial++) {
+  /* cin, cout, k, stride, pad, in: the real nets' convs (trials 60-65) */
+  static const int64_t real[6][6] = {{3, 8, 4, 2, 1, 32}, {8, 16, 4, 2, 1, 16}, {3, 8, 3, 2, 1, 32},
+                                     {8, 16, 3, 2, 1, 16}, {16, 16, 3, 1, 1, 8}, {16, 16, 3, 1, 0, 7}};
+  for (int trial = 0; trial < 66; trial++) {
     cb_conv g;
     size_t q = 1 + (size_t)(trial % 7) * 3, nW, isz, osz;
     double *W, *A, *X, *Y, *R, *mag, *buf;
@@ -57,6 +63,12 @@ static void test_conv_backward_random(void **state)
     g.dh = 1 + (trial / 5) % 2; g.dw = trial % 4 == 1 ? 2 : 1;
     g.pt = trial % 3; g.pb = (trial / 3) % 2; g.pl = (trial / 2) % 3; g.pr = trial % 2;
     g.hin = 5 + trial % 9; g.win = 4 + (trial * 7) % 11;
+    if (trial >= 60) {
+      const int64_t *e = real[trial - 60];
+      q = trial % 2 ? 1 : 3;
+      g.groups = 1; g.cin = e[0]; g.cout = e[1]; g.kh = g.kw = e[2]; g.sh = g.sw = e[3];
+      g.pt = g.pb = g.pl = g.pr = e[4]; g.dh = g.dw = 1; g.hin = g.win = e[5];
+    }
     g.hout = (g.hin + g.pt + g.pb - g.dh * (g.kh - 1) - 1) / g.sh + 1;
     g.wout = (g.win + g.pl + g.pr - g.dw * (g.kw - 1) - 1) / g.sw + 1;
     if (g.hout < 1 || g.wout < 1) continue;
