@@ -14,7 +14,7 @@ defaults); cerbere runs `bounds --method crown|alpha-crown` on the same rows.
 Prints per net, eps and method: the mean margin lower bound of each tool,
 the largest amount by which cerbere's is below auto_LiRPA's (> 0: looser),
 and the median CPU ms per row of each (auto_LiRPA: the bound call only,
-after one warm-up row; cerbere: its own per-sample time_ms with
+after one warm-up row; cerbere: its own per-sample cpu_ms (time_ms is wall) with
 OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1).  --write-ref writes
 tests/data/attn/NET.alirpa.json: auto_LiRPA's margin lower bounds per
 (eps, method, row), read by tests/test_torch_elem.c.
@@ -85,7 +85,7 @@ def cerbere_run(onnx_path, x, labels, eps, method):
         d = json.load(fh)
     os.unlink(csv)
     os.unlink(out)
-    return [s["margin_lb"] for s in d["samples"]], [s.get("time_ms", float("nan")) for s in d["samples"]]
+    return [s["margin_lb"] for s in d["samples"]], [s.get("cpu_ms", float("nan")) for s in d["samples"]]
 
 
 # alpha-CROWN on these nets stops at an assertion of auto_LiRPA's sparse alpha

@@ -15,7 +15,7 @@ and softmax as exp / sum (as bench/attn_vs_alirpa.py explains).
 Prints per eps and method: mean margin lower bound of each tool, the worst
 amount by which cerbere's is below auto_LiRPA's (> 0: looser), the median
 CPU ms per row of each (auto_LiRPA: the compute_bounds call after one
-untimed warm-up; cerbere: its per-sample time_ms, OMP/OpenBLAS 1 thread),
+untimed warm-up; cerbere: its per-sample cpu_ms (thread CPU time; time_ms is wall), OMP/OpenBLAS 1 thread),
 their ratio, and the load average.  --write-ref writes
 tests/data/vit/vit_digits.alirpa.json (read by tests/test_torch_elem.c).
 """
@@ -95,7 +95,7 @@ def cerbere_row(x, lab, eps, method):
         d = json.load(fh)["samples"][0]
     os.unlink(csv)
     os.unlink(out)
-    return d["margin_lb"], d.get("time_ms", float("nan"))
+    return d["margin_lb"], d.get("cpu_ms", float("nan"))   # CPU, as auto_LiRPA's process_time (time_ms is wall)
 
 
 def alirpa_row(model, x, lab, eps, method, warm):

@@ -113,6 +113,7 @@ typedef struct alpha_st {
   int *sole;                 /* per node: its only consumer, -1 if none or several */
   size_t *ia, *oa;           /* grad_affine's alive input and output entries (room for the widest node) */
   size_t *xnz;               /* fill_alive's byte per entry (room for the widest node) */
+  double *memo;              /* fill_lines: per side and entry, the last parameter and its line (6 x widest) */
   double *xg;                /* grad_affine's gathered input values, xg_n doubles of room */
   size_t xg_n;
   int np;                    /* passes: intermediate ones in node order, then the final one */
@@ -192,6 +193,12 @@ static void fill_lines(alpha_st *S, apass *P, int i)
   crown_lines *L = &P->lines[i];
   int moved = S->ladj[n->in[0]] != NULL;   /* input bounds re-computed: its fixed lines may move */
   int win = P->wo && P->wo[i];
+  /* memo[3 (sz s + e) ..]: the last (p, w, b) of side s at entry e in this call
+     (l, u fixed here): rows sharing a parameter (all of them at the start,
+     and those the gradient never moved) cost one line, not one each; a
+     curvature-map line (GELU, Pow) is a root search of f' */
+  double *memo = S->memo;
+  for (size_t k = 0; k < 2 * n->size; k++) memo[3 * k] = NAN;
   for (size_t r = 0; r < P->q; r++)
     for (size_t j = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : R->nidx; j < ne; j++) {
       size_t e = win ? P->wx[i][P->wo[i][r] + j] : R->idx[j], o = r * n->size + e;
@@ -207,7 +214,12 @@ static void fill_lines(alpha_st *S, apass *P, int i)
         p = &A->p[k][o];
         *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
         if (!s_shaped(n)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
-        relax_param_line(n, l[e], u[e], s, *p, s ? &L->uw[o] : &L->lw[o], s ? &L->ub[o] : &L->lb[o]);
+        {
+          double *me = memo + 3 * (s * n->size + e), *w = s ? &L->uw[o] : &L->lw[o], *b = s ? &L->ub[o] : &L->lb[o];
+          if (me[0] == *p) { *w = me[1]; *b = me[2]; continue; }   /* NAN never equal */
+          relax_param_line(n, l[e], u[e], s, *p, w, b);
+          me[0] = *p; me[1] = *w; me[2] = *b;
+        }
       }
     }
 }
@@ -580,7 +592,8 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
     size_t wide = 1;
     for (int i = 0; i < n; i++) if (net->node[i].size > wide) wide = net->node[i].size;
     if (!(S->ia = cb_alloc(wide * sizeof *S->ia)) || !(S->oa = cb_alloc(wide * sizeof *S->oa)) ||
-        !(S->xnz = cb_alloc(wide * sizeof *S->xnz))) return CB_ENOMEM;
+        !(S->xnz = cb_alloc(wide * sizeof *S->xnz)) || !(S->memo = cb_alloc(6 * wide * sizeof *S->memo)))
+      return CB_ENOMEM;
   }
   for (int i = 1; i <= net->output; i++) {
     size_t sz = net->node[i].size;
@@ -624,7 +637,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
-  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->xg);
+  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg);
 }
 
 /*

@@ -11,7 +11,7 @@
 ** convex, concave or linear (g'' = f'').  On a piece [a, c]:
 **   sup of a convex or linear g: at a or c;
 **   sup of a concave g: g' = f' - s is nonincreasing; if g'(a) <= 0 it is
-**     g(a), if g'(c) >= 0 g(c), else at the root of g' found by bisection
+**     g(a), if g'(c) >= 0 g(c), else at the root of g' found by regula falsi
 **     (x0); in every case the tangent at x0 bounds it:
 **     g(x) <= g(x0) + g'(x0)(x - x0) <= g(x0) + max(g'(x0), 0)(c - x0)
 **                                          + max(-g'(x0), 0)(x0 - a).
@@ -26,7 +26,8 @@
 ** is added outward.  The result is rounded outward (round.h).
 ** Ranges: offsets of slope 0.  Ranges of f': hull of f' at l, u and at the
 ** breakpoints inside (both sides), f' being monotone on every piece.
-** Cost: per call at most 4 pieces x 100 bisection steps of f'.
+** Cost: per call at most 4 pieces x (usually about 10) regula falsi steps
+** of f' (Illinois; about 55 steps of plain bisection before).
 */
 #include <float.h>
 #include <math.h>
@@ -84,13 +85,29 @@ static double piece_sup(const cb_node *n, double s, const piece *p, int sgn, dou
   if (sgn * (dfv(n, a) - s) <= 0) x0 = a;
   else if (sgn * (dfv(n, c) - s) >= 0) x0 = c;
   else {
-    double lo = a, hi = c;   /* sgn g'(lo) > 0 > sgn g'(hi) */
+    /* h = sgn g' is nonincreasing, h(lo) > 0 > h(hi): the Illinois variant of
+       regula falsi (a bisection step when a step keeps more than half the
+       bracket), to the bracket's last ulp or an exact zero; x0 = the end with
+       the smaller |h| (any x0 in [a, c] is sound: the slope terms below) */
+    double lo = a, hi = c, hl = sgn * (dfv(n, a) - s), hh = sgn * (dfv(n, c) - s);
+    int side = 0;
     for (int it = 0; it < 100; it++) {
-      double m = 0.5 * lo + 0.5 * hi;
+      double w = hi - lo, m = lo + w * (hl / (hl - hh)), hm;
+      if (!(m > lo && m < hi) || !isfinite(m)) m = 0.5 * lo + 0.5 * hi;
       if (!(m > lo && m < hi)) break;
-      if (sgn * (dfv(n, m) - s) > 0) lo = m; else hi = m;
+      hm = sgn * (dfv(n, m) - s);
+      if (hm == 0) { lo = hi = m; hl = hh = 0; break; }
+      if (hm > 0) { lo = m; hl = hm; if (side > 0) hh *= 0.5; side = 1; }
+      else { hi = m; hh = hm; if (side < 0) hl *= 0.5; side = -1; }
+      if (hi - lo > 0.5 * w) {   /* slow side: bisect once */
+        double b = 0.5 * lo + 0.5 * hi, hb;
+        if (!(b > lo && b < hi)) break;
+        hb = sgn * (dfv(n, b) - s);
+        if (hb > 0) { lo = b; hl = hb; } else if (hb < 0) { hi = b; hh = hb; } else { lo = hi = b; break; }
+        side = 0;
+      }
     }
-    x0 = lo;
+    x0 = lo == hi || fabs(sgn * (dfv(n, lo) - s)) <= fabs(sgn * (dfv(n, hi) - s)) ? lo : hi;
   }
   *xt = x0;
   g0 = fv(n, x0);

@@ -322,6 +322,21 @@ static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t n
   int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
   size_t cols = nb * (size_t)P;
   int pair = g->sw == 2 && g->dw == 1;
+  if (g->kh == 1 && g->sh == 1 && g->pt == 0 && g->hout == g->hin && g->pl == 0 && g->sw == g->kw && g->dw == 1 &&
+      g->wout * g->kw == g->win) {
+    /* rows of taps that tile each input row (a MatMul over tokens: kernel 1 x D,
+       stride D; a reduction; 1x1): every entry of x gets exactly one term, col
+       is x transposed per row, and the per-tap runs above would be 1 long */
+    for (size_t s = 0; s < nb; s++)
+      for (int64_t c = 0; c < cpg; c++) {
+        double *restrict xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+          const double *restrict r = col + (size_t)(c * g->kw + kj) * cols + s * (size_t)P;
+          for (int64_t k = 0; k < P; k++) xc[k * g->kw + kj] += r[k];
+        }
+      }
+    return;
+  }
   for (size_t s = 0; s < nb; s++)
     for (int64_t c = 0; c < cpg; c++) {
       double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);

@@ -116,10 +116,12 @@ static void ascend(ibox *b, const tset *t, cb_grad *gr, const double *C, double 
 }
 
 /* One set: intervals by IBP and CROWN for rows C, then 10^4 points and an ascent. */
+static size_t npoints = 10000;   /* sampled points per set */
+
 static long run_set(const cb_bnet *bn, const lip_result *lr, cb_grad *gr, const tset *t, const double *C, size_t q,
                     const char *tag)
 {
-  size_t n = t->n, N = 10000;
+  size_t n = t->n, N = npoints;
   double *lo = malloc(4 * q * n * sizeof *lo), *L = malloc(2 * q * sizeof *L), *G = malloc(q * n * sizeof *G);
   double *x = malloc(n * sizeof *x), *xb = malloc(n * sizeof *xb), best = -1;
   cb_set s = {t->norm, t->eps, n, t->x0, t->clip ? t->lo : NULL, t->clip ? t->hi : NULL};
@@ -200,6 +202,70 @@ static void test_sound_dense(void **st) { (void)st; sound_net(net_dense(), "dens
 static void test_sound_conv(void **st) { (void)st; sound_net(net_conv(), "conv"); }
 static void test_sound_residual(void **st) { (void)st; sound_net(net_residual(), "residual"); }
 static void test_sound_groupsort(void **st) { (void)st; sound_net(net_groupsort(), "groupsort"); }
+
+/*
+** Issue 19 acceptance 2 for the transformer loader paths (src/onnx_xfmr.c):
+** nets exported by torch (tests/data/vit/, tests/data/gen_vit.py), the same
+** sets and checks as sound_net (10^4 points per set and the ascent, zero
+** tolerance, IBP and CROWN intervals, 4 norms / clip, 2 radii), centred on
+** row 0 of the net's in.csv; the clip box [x0 - eps/2, x0 + eps] cuts the
+** ball.  lr = NULL: these nets hold products (MUL), for which the Lipschitz
+** analyzer has no global constant, so L is the input cut alone.
+**   ln_ops: LayerNorm written out (ReduceMean, Sub, Pow, Sqrt, Div, Mul,
+**     Add), ReduceSum over two axes, ReduceMean, ReduceL2, Gather, Slice,
+**     Expand, Where with a constant condition, Sub of two broadcast
+**     activations, Concat with a constant;
+**   ln17: opset-17 LayerNormalization, Add of two activations, a residual
+**     Concat with a constant.
+*/
+static void sound_file(const char *name, double r0, double r1, size_t npts)
+{
+  static const cb_norm norms[4] = {CB_NORM_INF, CB_NORM_2, CB_NORM_1, CB_NORM_INF};
+  double radii[2] = {r0, r1};
+  char path[256], tag[160];
+  cb_net *net;
+  cb_data *d;
+  size_t n, no, q;
+  double *C, *lo, *hi;
+  const double *x0;
+  long checks = 0;
+  cb_bnet bn;
+  cb_grad *gr;
+  cb_error err = {0};
+  snprintf(path, sizeof path, "tests/data/vit/%s.onnx", name);
+  net = must_load(path);
+  n = cb_net_input_size(net);
+  no = cb_net_output_size(net);
+  snprintf(path, sizeof path, "tests/data/vit/%s.in.csv", name);
+  d = must_csv(path, n);
+  x0 = cb_data_x(d, 0);
+  q = 2 * no - 1;
+  C = calloc(q * no, sizeof *C);
+  lo = malloc(n * sizeof *lo);
+  hi = malloc(n * sizeof *hi);
+  for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
+  jac_margin_rows(no, 0, C + no * no);
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  assert_non_null(gr = grad_new(net, q, &err));
+  npoints = npts;
+  for (int c = 0; c < 4; c++)
+    for (int e = 0; e < 2; e++) {
+      tset t = {norms[c], c == 3, radii[e], x0, lo, hi, n};
+      for (size_t j = 0; j < n; j++) { lo[j] = x0[j] - radii[e] / 2; hi[j] = x0[j] + radii[e]; }
+      snprintf(tag, sizeof tag, "%s norm %d%s eps %g", name, c, c == 3 ? " clipped" : "", radii[e]);
+      checks += run_set(&bn, NULL, gr, &t, C, q, tag);
+    }
+  npoints = 10000;
+  printf("%s: 8 sets x 2 bound methods, %ld gradient-entry checks, 0 outside\n", name, checks);
+  grad_free(gr);
+  bnet_free(&bn);
+  cb_data_free(d);
+  free(C); free(lo); free(hi);
+  cb_net_free(net);
+}
+
+static void test_sound_ln_ops(void **st) { (void)st; sound_file("ln_ops", 0.01, 0.05, 10000); }
+static void test_sound_ln17(void **st) { (void)st; sound_file("ln17", 0.01, 0.05, 10000); }
 
 /* A guaranteed lower bound of ||J||_2 (q x n): power iteration's `lower`. */
 static double spec_lower(const double *J, size_t q, size_t n)
@@ -686,6 +752,7 @@ int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual), cmocka_unit_test(test_sound_groupsort),
+    cmocka_unit_test(test_sound_ln_ops), cmocka_unit_test(test_sound_ln17),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom), cmocka_unit_test(test_liplocal_sound), cmocka_unit_test(test_liplocal_radius),

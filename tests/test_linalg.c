@@ -6,7 +6,9 @@
 ** real nets' convs (cifar_base_kw's 4x4 stride 2, resnet_2b's 3x3 strides
 ** 1 and 2, one row and several: one row skips the gather of A),
 ** dilations 1-2, groups 1-2, odd and even kernels, asymmetric pads, and
-** enough rows to span several chunks.  Ain is added to, so it starts random.
+** enough rows to span several chunks; and kernels 1 x kw of stride kw that
+** tile the input rows (MatMul over tokens: col2im's direct path).  Ain is
+** added to, so it starts random.
 ** The reference sums the same products in another order: each entry must be
 ** within 1e-13 of the sum of its terms' magnitudes (plus the start value's).
 */
@@ -44,6 +46,36 @@ static void naive(const cb_conv *g, const double *W, const double *A, size_t q, 
         }
 }
 
+static void check_geom(const cb_conv *gp, size_t q, unsigned *sp, int trial)
+{
+  cb_conv g = *gp;
+  unsigned s = *sp;
+  size_t nW, isz, osz;
+  double *W, *A, *X, *Y, *R, *mag, *buf;
+  nW = (size_t)(g.cout * (g.cin / g.groups) * g.kh * g.kw);
+  isz = (size_t)(g.cin * g.hin * g.win); osz = (size_t)(g.cout * g.hout * g.wout);
+  W = malloc(nW * sizeof *W); A = malloc(q * osz * sizeof *A); X = malloc(q * isz * sizeof *X);
+  Y = malloc(q * isz * sizeof *Y); R = malloc(q * isz * sizeof *R); mag = calloc(q * isz, sizeof *mag);
+  buf = malloc(la_conv_backward_need(&g, q) * sizeof *buf);
+  assert_non_null(W); assert_non_null(A); assert_non_null(X); assert_non_null(Y); assert_non_null(R);
+  assert_non_null(mag); assert_non_null(buf);
+  for (size_t i = 0; i < nW; i++) W[i] = lurand(&s);
+  for (size_t i = 0; i < q * osz; i++) A[i] = lurand(&s);
+  for (size_t i = 0; i < q * isz; i++) { X[i] = lurand(&s); Y[i] = X[i]; R[i] = X[i]; mag[i] = fabs(X[i]); }
+  assert_int_equal(la_conv_backward(&g, W, A, q, X), CB_OK);
+  assert_int_equal(la_conv_backward_buf(&g, W, A, q, Y, buf), CB_OK);
+  naive(&g, W, A, q, R, mag);
+  for (size_t i = 0; i < q * isz; i++) {
+    if (fabs(X[i] - R[i]) > 1e-13 * mag[i] || X[i] != Y[i])
+    fail_msg("trial %d (cin %ld cout %ld groups %ld k %ldx%ld s %ldx%ld d %ldx%ld pads %ld %ld %ld %ld in %ldx%ld, %zu rows): "
+         "entry %zu is %.17g, by definition %.17g (buffered %.17g)", trial, (long)g.cin, (long)g.cout, (long)g.groups,
+         (long)g.kh, (long)g.kw, (long)g.sh, (long)g.sw, (long)g.dh, (long)g.dw, (long)g.pt, (long)g.pl, (long)g.pb,
+         (long)g.pr, (long)g.hin, (long)g.win, q, i, X[i], R[i], Y[i]);
+  }
+  free(W); free(A); free(X); free(Y); free(R); free(mag); free(buf);
+  *sp = s;
+}
+
 static void test_conv_backward_random(void **state)
 {
   (void)state;
@@ -53,8 +85,7 @@ static void test_conv_backward_random(void **state)
                                      {8, 16, 3, 2, 1, 16}, {16, 16, 3, 1, 1, 8}, {16, 16, 3, 1, 0, 7}};
   for (int trial = 0; trial < 66; trial++) {
     cb_conv g;
-    size_t q = 1 + (size_t)(trial % 7) * 3, nW, isz, osz;
-    double *W, *A, *X, *Y, *R, *mag, *buf;
+    size_t q = 1 + (size_t)(trial % 7) * 3;
     g.groups = 1 + trial % 2;
     g.cin = g.groups * (1 + trial % 3);
     g.cout = g.groups * (1 + (trial / 3) % 3);
@@ -72,34 +103,31 @@ static void test_conv_backward_random(void **state)
     g.hout = (g.hin + g.pt + g.pb - g.dh * (g.kh - 1) - 1) / g.sh + 1;
     g.wout = (g.win + g.pl + g.pr - g.dw * (g.kw - 1) - 1) / g.sw + 1;
     if (g.hout < 1 || g.wout < 1) continue;
-    nW = (size_t)(g.cout * (g.cin / g.groups) * g.kh * g.kw);
-    isz = (size_t)(g.cin * g.hin * g.win); osz = (size_t)(g.cout * g.hout * g.wout);
-    W = malloc(nW * sizeof *W); A = malloc(q * osz * sizeof *A); X = malloc(q * isz * sizeof *X);
-    Y = malloc(q * isz * sizeof *Y); R = malloc(q * isz * sizeof *R); mag = calloc(q * isz, sizeof *mag);
-    buf = malloc(la_conv_backward_need(&g, q) * sizeof *buf);
-    assert_non_null(W); assert_non_null(A); assert_non_null(X); assert_non_null(Y); assert_non_null(R);
-    assert_non_null(mag); assert_non_null(buf);
-    for (size_t i = 0; i < nW; i++) W[i] = lurand(&s);
-    for (size_t i = 0; i < q * osz; i++) A[i] = lurand(&s);
-    for (size_t i = 0; i < q * isz; i++) { X[i] = lurand(&s); Y[i] = X[i]; R[i] = X[i]; mag[i] = fabs(X[i]); }
-    assert_int_equal(la_conv_backward(&g, W, A, q, X), CB_OK);
-    assert_int_equal(la_conv_backward_buf(&g, W, A, q, Y, buf), CB_OK);
-    naive(&g, W, A, q, R, mag);
-    for (size_t i = 0; i < q * isz; i++) {
-      if (fabs(X[i] - R[i]) > 1e-13 * mag[i] || X[i] != Y[i])
-        fail_msg("trial %d (cin %ld cout %ld groups %ld k %ldx%ld s %ldx%ld d %ldx%ld pads %ld %ld %ld %ld in %ldx%ld, %zu rows): "
-                 "entry %zu is %.17g, by definition %.17g (buffered %.17g)", trial, (long)g.cin, (long)g.cout, (long)g.groups,
-                 (long)g.kh, (long)g.kw, (long)g.sh, (long)g.sw, (long)g.dh, (long)g.dw, (long)g.pt, (long)g.pl, (long)g.pb,
-                 (long)g.pr, (long)g.hin, (long)g.win, q, i, X[i], R[i], Y[i]);
-    }
-    free(W); free(A); free(X); free(Y); free(R); free(mag); free(buf);
+    check_geom(&g, q, &s, trial);
+  }
+}
+
+/* Kernels 1 x kw with stride kw tiling each input row (kh 1, no pad): the
+   loader's MatMul over tokens and its reductions, col2im's direct path. */
+static void test_conv_backward_rows(void **state)
+{
+  unsigned s = 777;
+  (void)state;
+  for (int trial = 0; trial < 24; trial++) {
+    cb_conv g = {0};
+    g.groups = 1 + trial % 2;
+    g.cin = g.groups * (1 + trial % 3);
+    g.cout = g.groups * (1 + (trial / 3) % 4);
+    g.kh = 1; g.kw = 1 + (trial * 5) % 17; g.sh = 1; g.sw = g.kw; g.dh = 1 + trial % 2; g.dw = 1;
+    g.hin = g.hout = 1 + trial % 6; g.wout = 1 + (trial / 6) % 3; g.win = g.wout * g.kw;
+    check_geom(&g, 1 + (size_t)(trial % 5) * 4, &s, trial);
   }
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_conv_backward_random),
+    cmocka_unit_test(test_conv_backward_random), cmocka_unit_test(test_conv_backward_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -415,11 +415,14 @@ static void test_attention(void **st)
 }
 /* Issue 19: the ONNX loader's LayerNorm and selections (tests/data/gen_vit.py
    ln_ops: the decomposed LayerNorm, ReduceSum/Mean over two axes, ReduceL2,
-   Slice, Gather, Expand, Where, broadcasting Sub, Concat with a constant). */
+   Slice, Gather, Expand, Where, broadcasting Sub, Concat with a constant;
+   ln17: opset-17 LayerNormalization, Add of two activations, Concat with a
+   constant). */
 static void test_ln_ops(void **st)
 {
   (void)st;
   sound_net(must_load("tests/data/vit/ln_ops.onnx"), "ln_ops (onnx)");
+  sound_net(must_load("tests/data/vit/ln17.onnx"), "ln17 (onnx)");
 }
 static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 

@@ -23,6 +23,8 @@ LayerNormalization op.  Trained (Adam, seeded, float64) on the first 300
 rows of nets/digits_test.csv (the 8x8 digits, pixels / 16; sklearn is not
 available, and this is a test net); accuracy on the last 60 rows is printed
 and recorded in vit/PROVENANCE.  Its in.csv rows are the first 8 digits.
+ln17: opset-17 LayerNormalization, Add of two activations, Concat with a
+constant (`--only ln17` writes it alone, without training the ViT).
 ln_ops: LayerNorm written out (mean, sub, pow, mean, add, sqrt, div: the
 decomposed export) and ReduceSum / ReduceMean over two axes, ReduceL2,
 Slice, Gather, Expand, Where with a constant mask, Sub of broadcast
@@ -30,6 +32,7 @@ computed tensors, Concat with a constant (opset 13, random weights).
 """
 import io
 import os
+import sys
 
 import torch
 
@@ -37,6 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "vit")
 NROWS = 8
+# --only ln17 writes ln17 alone (the others need the ViT's 400 epochs of training)
+ONLY = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else None
 nn = torch.nn
 GELU = nn.GELU   # bench/vit_vs_alirpa.py swaps in auto_LiRPA's GELU module (the same function)
 
@@ -136,6 +141,28 @@ class LnOps(nn.Module):
         return self.d(z)
 
 
+class Ln17(nn.Module):
+    """Opset-17 LayerNormalization, Add of two activations (a residual over a
+    sigmoid branch), Concat with a constant (tests/test_jacobian.c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(10, 12)
+        self.ln = nn.LayerNorm(6)
+        self.b = nn.Linear(6, 6)
+        self.c0 = nn.Parameter(torch.randn(1, 1, 6))
+        self.d = nn.Linear(18, 4)
+        with torch.no_grad():
+            self.ln.weight.copy_(torch.linspace(1.5, 0.5, 6))
+            self.ln.bias.copy_(torch.linspace(0.3, -0.2, 6))
+
+    def forward(self, x):
+        h = self.ln(torch.tanh(self.a(x)).view(1, 2, 6))
+        h = h + torch.sigmoid(self.b(h))                                # Add of two activations
+        h = torch.cat([self.c0, h], dim=1)                               # Concat with a constant: [1, 3, 6]
+        return self.d(h.reshape(1, 18))
+
+
 def load_digits():
     rows = [l.strip().split(",") for l in open(os.path.join(ROOT, "nets", "digits_test.csv")) if l.strip()]
     y = torch.tensor([int(r[0]) for r in rows])
@@ -166,8 +193,17 @@ def train_vit(x, y):
     return m, acc_tr, acc_te
 
 
+def ln17():
+    torch.manual_seed(23)
+    m = Ln17().double()
+    torch.manual_seed(101)
+    return ("ln17", m, torch.rand((NROWS, 10), dtype=torch.float64) * 2 - 1, 17, "MUL POW SIGMOID TANH CONCAT")
+
+
 def nets():
     """(name, module, input rows, opset, kinds); the ViT is trained here."""
+    if ONLY == ["ln17"]:
+        return [ln17()], None
     x, y = load_digits()
     vit, acc_tr, acc_te = train_vit(x, y)
     torch.manual_seed(21)
@@ -177,6 +213,7 @@ def nets():
     return [
         ("vit_digits", vit, x[:NROWS], 17, "MUL EXP POW GELU CONCAT"),
         ("ln_ops", ops, xo, 13, "MUL POW SIGMOID TANH CONCAT"),
+        ln17(),
     ], (acc_tr, acc_te)
 
 
@@ -202,6 +239,8 @@ def main():
         with open(os.path.join(OUT, name + ".kinds"), "w") as f:
             f.write(kinds + "\n")
         print(name, "written")
+    if acc is None:
+        return
     torch.save(built[0][1].state_dict(), os.path.join(OUT, "vit_digits.pt"))
     with open(os.path.join(OUT, "accuracy.txt"), "w") as f:
         f.write("vit_digits train accuracy (rows 0-299 of nets/digits_test.csv) %.4f\n" % acc[0])
