@@ -325,4 +325,6 @@ void vfy_prof_add(vfy_prof *to, const vfy_prof *p)
   to->milp_s += p->milp_s; to->milp_calls += p->milp_calls; to->milp_nodes += p->milp_nodes;
   to->milp_closed += p->milp_closed; to->milp_sat += p->milp_sat;
   to->attack_s += p->attack_s;
+  to->batches += p->batches; to->batch_items += p->batch_items;
+  if (p->batch_max > to->batch_max) to->batch_max = p->batch_max;
 }

@@ -63,11 +63,15 @@ static const char *usage =
   "                   '# proof:' lines say what was written and the one command that\n"
   "                   re-checks it; a proof that cannot be made is an error (exit 3 or 5)\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
-  "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
+  "                   beta_bab {subdomains, max_queue, batch (subdomains a pass: 1),\n"
+  "                   subdomains_per_bound_s, bound_s, branch_s, attack_s} when\n"
   "                   the beta-CROWN search ran,\n"
   "                   time_s, x, y, y_real, y_real_exact, profile}; a rational witness adds\n"
   "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles);\n"
-  "                   profile: seconds in bounding, branching, LPs, MILP leaves and attacks\n"
+  "                   profile: subdomains_bounded (input-split subdomains + ReLU-search\n"
+  "                   states, beta-CROWN's included), subdomains_per_s (over time_s),\n"
+  "                   batches, batch_mean, batch_max (subdomains bounded together by the\n"
+  "                   input-splitting loop), seconds in bounding, branching, LPs, MILP leaves and attacks\n"
   "                   (bound_time_s, branch_time_s, lp_time_s, milp_time_s, attack_time_s;\n"
   "                   summed over threads), LP\n"
   "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
@@ -291,10 +295,17 @@ static void add_rational_witness(cJSON *root, const vfy_result *r, size_t nx, si
 }
 
 /* "profile": where the search's time went (vfy_prof, verify.h). */
-static void add_profile(cJSON *root, const vfy_prof *p)
+static void add_profile(cJSON *root, const vfy_result *r)
 {
+  const vfy_prof *p = &r->prof;
+  long doms = r->nodes + r->relu_states;   /* relu_states counts the beta-CROWN subdomains too */
   cJSON *j = cJSON_AddObjectToObject(root, "profile");
   if (!j) return;
+  cJSON_AddNumberToObject(j, "subdomains_bounded", (double)doms);
+  cJSON_AddNumberToObject(j, "subdomains_per_s", r->seconds > 0 ? (double)doms / r->seconds : 0);
+  cJSON_AddNumberToObject(j, "batches", (double)p->batches);
+  cJSON_AddNumberToObject(j, "batch_mean", p->batches ? (double)p->batch_items / (double)p->batches : 0);
+  cJSON_AddNumberToObject(j, "batch_max", (double)p->batch_max);
   cJSON_AddNumberToObject(j, "bound_time_s", p->bound_s);
   cJSON_AddNumberToObject(j, "branch_time_s", p->branch_s);
   cJSON_AddNumberToObject(j, "lp_time_s", p->lp_s);
@@ -360,6 +371,8 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     cJSON *b = cJSON_AddObjectToObject(root, "beta_bab");
     cJSON_AddNumberToObject(b, "subdomains", (double)r->beta_doms);
     cJSON_AddNumberToObject(b, "max_queue", (double)r->beta_qmax);
+    cJSON_AddNumberToObject(b, "batch", 1);   /* one subdomain a CROWN pass: not batched yet */
+    cJSON_AddNumberToObject(b, "subdomains_per_bound_s", r->t_bound > 0 ? (double)r->beta_doms / r->t_bound : 0);
     cJSON_AddNumberToObject(b, "bound_s", r->t_bound);
     cJSON_AddNumberToObject(b, "branch_s", r->t_branch);
     cJSON_AddNumberToObject(b, "attack_s", r->t_attack);
@@ -372,7 +385,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
-  add_profile(root, &r->prof);
+  add_profile(root, r);
   if (d->ranks > 1) add_dist(root, d);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
