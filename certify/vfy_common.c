@@ -18,6 +18,7 @@
 #include <time.h>
 #include "vfy_int.h"
 #include "forward.h"
+#include "lp.h"
 #include "exact.h"
 #include "round.h"
 
@@ -261,6 +262,13 @@ int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c)
 ** steers the LP, the branching and the side searched first: it proves
 ** nothing (-out and the CROWN passes do).
 */
+int vfy_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+               double *x, double *l, double *t)
+{
+  int r = lp_minmax_small(a, c, m, n, lo, hi, x, l, t);
+  return r ? r : lp_minmax(a, c, m, n, lo, hi, x, l, t);
+}
+
 double vfy_lower_form(const double *lin, double out, const double *lo, const double *hi, size_t nx, double *a)
 {
   double m = 0;
