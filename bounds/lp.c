@@ -220,14 +220,38 @@ static int solve_dense(double *A, double *r, size_t n)
    violated constraint: x is optimal and lam are the LP's duals.  Every lam
    >= 0 is a valid weighting (the caller's re-check needs nothing more), so a
    stop at the iteration cap or a singular system is only "not solved". */
+/* small_max: the vertex x of the active set W (M x = d, M's row i is c_{W[i]})
+   and Minv = M^-1, from scratch (solve_dense); 0 if singular. */
+static int small_refresh(const lp_region *R, const size_t *W, double *x, double *Minv)
+{
+  size_t n = R->n;
+  double M[LP_SMALL_N * LP_SMALL_N], A[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], e[LP_SMALL_N];
+  for (size_t i = 0; i < n; i++) {
+    x[i] = cons(R, W[i], c);
+    memcpy(M + i * n, c, n * sizeof *c);
+  }
+  memcpy(A, M, n * n * sizeof *A);
+  if (!solve_dense(A, x, n)) return 0;
+  for (size_t j = 0; j < n; j++) {
+    memset(e, 0, n * sizeof *e);
+    e[j] = 1;
+    memcpy(A, M, n * n * sizeof *A);
+    if (!solve_dense(A, e, n)) return 0;
+    for (size_t i = 0; i < n; i++) Minv[i * n + j] = e[i];
+  }
+  return 1;
+}
+
 static int small_max(const lp_region *R, const double *a, double *mu, double *val, double *xout)
 {
   size_t n = R->n, m = R->m, W[LP_SMALL_N], itmax = 50 + 4 * (m + n);
-  double lam[LP_SMALL_N], x[LP_SMALL_N], v[LP_SMALL_N], M[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], d;
+  double lam[LP_SMALL_N], x[LP_SMALL_N], v[LP_SMALL_N], Minv[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], col[LP_SMALL_N], d;
+  memset(Minv, 0, n * n * sizeof *Minv);
   for (size_t j = 0; j < n; j++) {
     W[j] = m + 2 * j + (a[j] >= 0 ? 0 : 1);
     lam[j] = fabs(a[j]);
     x[j] = a[j] >= 0 ? R->hi[j] : R->lo[j];
+    Minv[j * n + j] = a[j] >= 0 ? 1 : -1;   /* M = diag(+-1): the box sides */
   }
   for (size_t it = 0;; it++) {
     size_t k = (size_t)-1, p = (size_t)-1;
@@ -268,23 +292,31 @@ static int small_max(const lp_region *R, const double *a, double *mu, double *va
     }
     if (k == (size_t)-1) break;   /* optimal */
     if (it >= itmax) return 0;
-    for (size_t i = 0; i < n; i++) {   /* M^T v = c_k: M's row i is c_{W[i]} */
-      cons(R, W[i], c);
-      for (size_t j = 0; j < n; j++) M[j * n + i] = c[j];
+    d = cons(R, k, c);   /* M^T v = c_k: v = Minv^T c_k */
+    for (size_t i = 0; i < n; i++) {
+      double s = 0;
+      for (size_t j = 0; j < n; j++) s += Minv[j * n + i] * c[j];
+      v[i] = s;
     }
-    cons(R, k, v);
-    if (!solve_dense(M, v, n)) return 0;
     for (size_t i = 0; i < n; i++)
       if (v[i] > 1e-12 && lam[i] / v[i] < t) { t = lam[i] / v[i]; p = i; }
     if (p == (size_t)-1) return 0;   /* dual unbounded: the region is empty */
     for (size_t i = 0; i < n; i++) lam[i] = fmax(0, lam[i] - t * v[i]);
     lam[p] = t;
     W[p] = k;
-    for (size_t i = 0; i < n; i++) {   /* the new vertex: M x = d */
-      x[i] = cons(R, W[i], c);
-      memcpy(M + i * n, c, n * sizeof *c);
+    if (v[p] < 1e-6 || it % 16 == 15) {   /* ill-conditioned step, or drift: from scratch */
+      if (!small_refresh(R, W, x, Minv)) return 0;
+    } else {   /* row p of M becomes c_k (Sherman-Morrison): the new vertex moves along
+                  Minv's column p, which then scales by 1 / v_p; Minv -= col (v - e_p)^T / v_p */
+      double step = d;
+      for (size_t j = 0; j < n; j++) step -= c[j] * x[j];
+      step /= v[p];
+      for (size_t i = 0; i < n; i++) col[i] = Minv[i * n + p];
+      for (size_t i = 0; i < n; i++) x[i] += step * col[i];
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) Minv[i * n + j] -= col[i] * (v[j] - (j == p)) / v[p];
+      for (size_t i = 0; i < n; i++) if (!isfinite(x[i])) return 0;
     }
-    if (!solve_dense(M, x, n)) return 0;
   }
   memset(mu, 0, m * sizeof *mu);
   *val = 0;
