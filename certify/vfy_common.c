@@ -250,6 +250,14 @@ int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c)
   return CB_OK;
 }
 
+/* The min-max LP of the row combinations (vfy_int.h): an estimate either way. */
+int vfy_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+               double *x, double *l, double *t)
+{
+  int r = lp_minmax_small(a, c, m, n, lo, hi, x, l, t);
+  return r ? r : lp_minmax(a, c, m, n, lo, hi, x, l, t);
+}
+
 /* ---- the soundness-critical blocks, one copy each ---- */
 
 /*
@@ -262,13 +270,6 @@ int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c)
 ** steers the LP, the branching and the side searched first: it proves
 ** nothing (-out and the CROWN passes do).
 */
-int vfy_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
-               double *x, double *l, double *t)
-{
-  int r = lp_minmax_small(a, c, m, n, lo, hi, x, l, t);
-  return r ? r : lp_minmax(a, c, m, n, lo, hi, x, l, t);
-}
-
 double vfy_lower_form(const double *lin, double out, const double *lo, const double *hi, size_t nx, double *a)
 {
   double m = 0;
