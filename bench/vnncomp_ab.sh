@@ -8,7 +8,9 @@
 #   instance,answer_a,answer_b,wall_a,wall_b,cpu_a,cpu_b,states_a,states_b,load
 # (cpu = user + sys seconds of the process, all threads; states = subdomains +
 # ReLU-search states from --json).  Timeout: the csv's, or $TIMEOUT.
-# Threads: $THREADS (default 2).  A sat answer's witness is checked by verify
+# Threads: $THREADS (default 2).  $VERIFY_ARGS goes to both (e.g. THREADS=1
+# VERIFY_ARGS=--cpu-time: timeouts in CPU seconds, the same searches whatever
+# the machine's load).  A sat answer's witness is checked by verify
 # itself in exact arithmetic; an unsat answer of one binary against a sat one
 # of the other is printed as CROSSED and makes the script exit 1.
 set -u
@@ -27,7 +29,7 @@ one() {  # bin net prop timeout -> $tmp/{ans,wall,cpu,st}
   rm -f "$tmp/res" "$tmp/j"
   t0=$(date +%s.%N)
   OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/t" nice "$1" verify "$root/$2" "$root/$3" \
-    --timeout "$4" --out "$tmp/res" --json "$tmp/j" --threads "$th" >/dev/null 2>&1
+    --timeout "$4" --out "$tmp/res" --json "$tmp/j" --threads "$th" ${VERIFY_ARGS:-} >/dev/null 2>&1
   t1=$(date +%s.%N)
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
   wall=$(echo "$t1 - $t0" | bc)

@@ -28,7 +28,7 @@ static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT] [--proof FILE]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
-  "                      [--beta-fsb K]\n"
+  "                      [--beta-fsb K] [--cpu-time]\n"
   "                      [--input-space raw|normalized]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
@@ -94,6 +94,9 @@ static const char *usage =
   "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
   "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
   "                   ReLU splitting from the start; 0 = input splitting only (default 100)\n"
+  "  --cpu-time       with --threads 1: --timeout and every deadline of the search count\n"
+  "                   the process's CPU seconds, not wall-clock ones (benchmarks on a\n"
+  "                   loaded machine: the same search whatever the load)\n"
   "  --relu-states K  states one such search may take (inputs of <= 64 values) before\n"
   "                   the box goes back to input splitting (default 10000)\n"
   "  --beta-bab 0|1   inputs of > 64 values: 1 (default) splits ReLUs by beta-CROWN branch\n"
@@ -166,7 +169,8 @@ static int parse(int argc, char **argv, vopts *o)
     const char *a = argv[i];
     char *e;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 1; }
-    if (!strcmp(a, "--out") || !strcmp(a, "--json") || !strcmp(a, "--proof")) {
+    if (!strcmp(a, "--cpu-time")) o->v.cpu_clock = 1;
+    else if (!strcmp(a, "--out") || !strcmp(a, "--json") || !strcmp(a, "--proof")) {
       if (++i >= argc) return report_usage("verify", "%s needs a file", a);
       if (a[2] == 'o') o->out = argv[i]; else if (a[2] == 'j') o->json = argv[i]; else o->proof = argv[i];
     } else if (!strcmp(a, "--timeout") || !strcmp(a, "--max-memory")) {
@@ -213,6 +217,7 @@ static int parse(int argc, char **argv, vopts *o)
     else if (!o->prop) o->prop = a;
     else return report_usage("verify", "unexpected argument %s", a);
   }
+  if (o->v.cpu_clock && o->v.threads != 1) return report_usage("verify", "%s needs --threads 1", "--cpu-time");
   if (!o->net) return report_usage("verify", "%s", "missing NET");
   if (!o->prop) return report_usage("verify", "%s", "missing PROP.vnnlib");
   return 0;
