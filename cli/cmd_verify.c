@@ -7,7 +7,8 @@
 ** The hard timeout: the search stops itself at --timeout; a SIGALRM set one
 ** second later is a backstop for a single step that runs long (a load, one
 ** huge bound): its handler writes "timeout" (async-signal-safe calls only:
-** open, write, rename, _exit) so an answer line always appears.
+** open, write, rename, _exit) so an answer line always appears.  With
+** --cpu-time the backstop is a CPU-time timer (SIGPROF), as the search's clock.
 */
 #include <fcntl.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <cjson/cJSON.h>
 #include "cmd.h"
 #include "exact.h"
@@ -149,17 +151,25 @@ static void on_alarm(int sig)
   _exit(0);
 }
 
-static void arm_alarm(const char *out, double timeout)
+static void arm_alarm(const char *out, double timeout, int cpu)
 {
   struct sigaction sa;
+  struct itimerval it;
   if (out) {
     snprintf(alarm_tmp, sizeof alarm_tmp, "%s.alarm.tmp", out);
     snprintf(alarm_dst, sizeof alarm_dst, "%s", out);
   }
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
-  sigaction(SIGALRM, &sa, NULL);
-  alarm((unsigned)ceil(timeout) + 1);
+  if (!cpu) {
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)ceil(timeout) + 1);
+    return;
+  }
+  sigaction(SIGPROF, &sa, NULL);   /* --cpu-time: the backstop counts CPU time too */
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_sec = (time_t)ceil(timeout) + 1;
+  setitimer(ITIMER_PROF, &it, NULL);
 }
 
 static int parse(int argc, char **argv, vopts *o)
@@ -411,7 +421,7 @@ int cmd_verify(int argc, char **argv)
   char *text = NULL;
   int rc = parse(argc, argv, &o), code = 0;
   if (rc) return rc == 1 ? 0 : rc;
-  arm_alarm(o.out, o.v.timeout);
+  arm_alarm(o.out, o.v.timeout, o.v.cpu_clock);
   if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (o.normalised && (rc = nnet_inputs_normalised(net, &err)) != CB_OK) ||
       (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
       (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {
