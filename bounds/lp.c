@@ -220,53 +220,108 @@ static int solve_dense(double *A, double *r, size_t n)
    violated constraint: x is optimal and lam are the LP's duals.  Every lam
    >= 0 is a valid weighting (the caller's re-check needs nothing more), so a
    stop at the iteration cap or a singular system is only "not solved". */
-static int small_max(const lp_region *R, const double *a, double *mu, double *val)
+/* small_max: the vertex x of the active set W (M x = d, M's row i is c_{W[i]})
+   and Minv = M^-1, from scratch (solve_dense); 0 if singular. */
+static int small_refresh(const lp_region *R, const size_t *W, double *x, double *Minv)
+{
+  size_t n = R->n;
+  double M[LP_SMALL_N * LP_SMALL_N], A[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], e[LP_SMALL_N];
+  for (size_t i = 0; i < n; i++) {
+    x[i] = cons(R, W[i], c);
+    memcpy(M + i * n, c, n * sizeof *c);
+  }
+  memcpy(A, M, n * n * sizeof *A);
+  if (!solve_dense(A, x, n)) return 0;
+  for (size_t j = 0; j < n; j++) {
+    memset(e, 0, n * sizeof *e);
+    e[j] = 1;
+    memcpy(A, M, n * n * sizeof *A);
+    if (!solve_dense(A, e, n)) return 0;
+    for (size_t i = 0; i < n; i++) Minv[i * n + j] = e[i];
+  }
+  return 1;
+}
+
+static int small_max(const lp_region *R, const double *a, double *mu, double *val, double *xout)
 {
   size_t n = R->n, m = R->m, W[LP_SMALL_N], itmax = 50 + 4 * (m + n);
-  double lam[LP_SMALL_N], x[LP_SMALL_N], v[LP_SMALL_N], M[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], d;
+  double lam[LP_SMALL_N], x[LP_SMALL_N], v[LP_SMALL_N], Minv[LP_SMALL_N * LP_SMALL_N], c[LP_SMALL_N], col[LP_SMALL_N], d;
+  memset(Minv, 0, n * n * sizeof *Minv);
   for (size_t j = 0; j < n; j++) {
     W[j] = m + 2 * j + (a[j] >= 0 ? 0 : 1);
     lam[j] = fabs(a[j]);
     x[j] = a[j] >= 0 ? R->hi[j] : R->lo[j];
+    Minv[j * n + j] = a[j] >= 0 ? 1 : -1;   /* M = diag(+-1): the box sides */
   }
   for (size_t it = 0;; it++) {
     size_t k = (size_t)-1, p = (size_t)-1;
     double worst = 0, t = INFINITY;
+    int fin = 1;
+    unsigned char box_act[2 * LP_SMALL_N];
+    for (size_t j = 0; j < n; j++) fin &= isfinite(x[j]) != 0;
+    memset(box_act, 0, 2 * n);
+    for (size_t i = 0; i < n; i++) if (W[i] >= m) box_act[W[i] - m] = 1;
     for (size_t q = 0; q < m + 2 * n; q++) {   /* the most violated inactive constraint */
       double e, scale = 1;
       int act = 0;
       if (q < m && !R->ok[q]) continue;
+      if (q >= m && fin) {   /* a box side: the sums below with only c_j = +-1 nonzero, the
+                                same arithmetic (adding the 0 * x_i terms changes nothing) */
+        size_t b = q - m, j = b / 2;
+        if (box_act[b]) continue;
+        e = b % 2 == 0 ? -R->hi[j] + x[j] : R->lo[j] - x[j];
+        scale = 1 + fabs(x[j]);
+        scale += fabs(b % 2 == 0 ? R->hi[j] : -R->lo[j]);
+        if (e > 1e-11 * scale && e / scale > worst) { worst = e / scale; k = q; }
+        continue;
+      }
       for (size_t i = 0; i < n && !act; i++) act = W[i] == q;
       if (act) continue;
-      d = cons(R, q, c);
-      e = -d;
-      for (size_t j = 0; j < n; j++) { e += c[j] * x[j]; scale += fabs(c[j] * x[j]); }
+      if (q < m) {   /* a row, read in place (cons copies it) */
+        const double *F = R->F + q * n;
+        d = -R->f[q];
+        e = -d;
+        for (size_t j = 0; j < n; j++) { e += F[j] * x[j]; scale += fabs(F[j] * x[j]); }
+      } else {
+        d = cons(R, q, c);
+        e = -d;
+        for (size_t j = 0; j < n; j++) { e += c[j] * x[j]; scale += fabs(c[j] * x[j]); }
+      }
       scale += fabs(d);
       if (e > 1e-11 * scale && e / scale > worst) { worst = e / scale; k = q; }
     }
     if (k == (size_t)-1) break;   /* optimal */
     if (it >= itmax) return 0;
-    for (size_t i = 0; i < n; i++) {   /* M^T v = c_k: M's row i is c_{W[i]} */
-      cons(R, W[i], c);
-      for (size_t j = 0; j < n; j++) M[j * n + i] = c[j];
+    d = cons(R, k, c);   /* M^T v = c_k: v = Minv^T c_k */
+    for (size_t i = 0; i < n; i++) {
+      double s = 0;
+      for (size_t j = 0; j < n; j++) s += Minv[j * n + i] * c[j];
+      v[i] = s;
     }
-    cons(R, k, v);
-    if (!solve_dense(M, v, n)) return 0;
     for (size_t i = 0; i < n; i++)
       if (v[i] > 1e-12 && lam[i] / v[i] < t) { t = lam[i] / v[i]; p = i; }
     if (p == (size_t)-1) return 0;   /* dual unbounded: the region is empty */
     for (size_t i = 0; i < n; i++) lam[i] = fmax(0, lam[i] - t * v[i]);
     lam[p] = t;
     W[p] = k;
-    for (size_t i = 0; i < n; i++) {   /* the new vertex: M x = d */
-      x[i] = cons(R, W[i], c);
-      memcpy(M + i * n, c, n * sizeof *c);
+    if (v[p] < 1e-6 || it % 16 == 15) {   /* ill-conditioned step, or drift: from scratch */
+      if (!small_refresh(R, W, x, Minv)) return 0;
+    } else {   /* row p of M becomes c_k (Sherman-Morrison): the new vertex moves along
+                  Minv's column p, which then scales by 1 / v_p; Minv -= col (v - e_p)^T / v_p */
+      double step = d;
+      for (size_t j = 0; j < n; j++) step -= c[j] * x[j];
+      step /= v[p];
+      for (size_t i = 0; i < n; i++) col[i] = Minv[i * n + p];
+      for (size_t i = 0; i < n; i++) x[i] += step * col[i];
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) Minv[i * n + j] -= col[i] * (v[j] - (j == p)) / v[p];
+      for (size_t i = 0; i < n; i++) if (!isfinite(x[i])) return 0;
     }
-    if (!solve_dense(M, x, n)) return 0;
   }
   memset(mu, 0, m * sizeof *mu);
   *val = 0;
   for (size_t j = 0; j < n; j++) *val += a[j] * x[j];
+  if (xout) memcpy(xout, x, n * sizeof *x);
   for (size_t i = 0; i < n; i++) if (W[i] < m) mu[W[i]] = lam[i];
   return isfinite(*val);
 }
@@ -320,12 +375,71 @@ lp_region *lp_region_new(const double *F, const double *f, size_t m, size_t n, c
 int lp_region_max(lp_region *R, const double *a, double *mu, double *val)
 {
   for (size_t j = 0; j < R->n; j++) if (!isfinite(a[j])) return 0;
-  if (!R->P) return small_max(R, a, mu, val);
+  if (!R->P) return small_max(R, a, mu, val, NULL);
   for (size_t j = 0; j < R->n; j++) glp_set_obj_coef(R->P, (int)j + 1, a[j]);
   if (!solve(R->P)) return 0;
   for (size_t s = 0; s < R->m; s++) mu[s] = fmax(0, glp_get_row_dual(R->P, (int)s + 1));
   *val = glp_get_obj_val(R->P);
   return isfinite(*val);
+}
+
+/*
+** lp_minmax for n < LP_SMALL_N variables (ACAS Xu's 5), by the small solver:
+** max -t over {(x, t) : a_r . x - t + c_r <= 0}, x in [lo, hi], t in
+** [tlo, thi] with tlo below max_r min_x (a_r . x + c_r) (as lp_minmax's
+** bound, never active) and thi above max_r max_x (a_r . x + c_r) (never
+** active: t is minimised).  Its row duals are the weights l (they sum to 1
+** when no bound of t is active; normalised).  GLPK's problem set-up cost
+** more than the solve on ACAS Xu (~10% of a ReLU search).  0 when it cannot
+** solve (n too large, a non-finite entry, a singular or cycling step): the
+** caller falls back to lp_minmax.  An estimate, as lp_minmax's.
+*/
+int lp_minmax_small(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+                    double *x, double *l, double *t)
+{
+  lp_region R = {0};
+  double obj[LP_SMALL_N], xs[LP_SMALL_N], tlow = 0, tup = 0, val, s = 0;
+  size_t n1 = n + 1;
+  int ok;
+  if (!m || n1 > LP_SMALL_N || m > 100000) return 0;
+  R.m = m; R.n = n1;
+  R.F = cb_alloc((m * n1 + m + 2 * n1) * sizeof *R.F);
+  R.ok = cb_alloc(m);
+  if (!R.F || !R.ok) { cb_free(R.F); cb_free(R.ok); return CB_ENOMEM; }
+  R.f = R.F + m * n1; R.lo = R.f + m; R.hi = R.lo + n1;
+  for (size_t r = 0; r < m; r++) {
+    double vmin = c[r], vmax = c[r];
+    for (size_t j = 0; j < n; j++) {
+      double p = a[r * n + j] * lo[j], q = a[r * n + j] * hi[j];
+      vmin += fmin(p, q); vmax += fmax(p, q);
+      R.F[r * n1 + j] = a[r * n + j];
+    }
+    R.F[r * n1 + n] = -1;
+    R.f[r] = c[r];
+    R.ok[r] = 1;
+    if (r == 0 || vmin > tlow) tlow = vmin;
+    if (r == 0 || vmax > tup) tup = vmax;
+  }
+  memcpy(R.lo, lo, n * sizeof *lo);
+  memcpy(R.hi, hi, n * sizeof *hi);
+  R.lo[n] = tlow - 1 - fabs(tlow);
+  R.hi[n] = tup + 1 + fabs(tup);
+  ok = isfinite(R.lo[n]) && isfinite(R.hi[n]);
+  for (size_t j = 0; j < n && ok; j++) ok = isfinite(lo[j]) && isfinite(hi[j]) && lo[j] <= hi[j];
+  memset(obj, 0, n * sizeof *obj);
+  obj[n] = -1;
+  if (ok) ok = small_max(&R, obj, l, &val, xs);
+  if (ok) {
+    for (size_t r = 0; r < m; r++) { l[r] = fmax(0, l[r]); s += l[r]; }
+    ok = s > 0 && isfinite(val) && xs[n] > R.lo[n] && xs[n] < R.hi[n];
+  }
+  if (ok) {
+    for (size_t r = 0; r < m; r++) l[r] /= s;
+    for (size_t j = 0; j < n; j++) x[j] = fmin(fmax(xs[j], lo[j]), hi[j]);
+    *t = -val;
+  }
+  cb_free(R.F); cb_free(R.ok);
+  return ok;
 }
 
 void lp_region_free(lp_region *R)

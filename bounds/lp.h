@@ -22,6 +22,10 @@ int lp_farkas(const double *A, const double *b, size_t m, size_t n, const double
    not, CB_ENOMEM. */
 int lp_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
               double *x, double *l, double *t);
+/* The same LP by a small dense active-set method (no GLPK), for n < 16
+   variables; 0 when it cannot solve it (the caller then calls lp_minmax). */
+int lp_minmax_small(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+                    double *x, double *l, double *t);
 
 /* A region {x in [lo, hi] : F_s . x + f_s <= 0, s < m} (F m x n) for many
    objectives: lp_region_max gives max over the region of a . x (without a

@@ -350,6 +350,9 @@ static int bab(search *S, istack *st, cb_ws **ws, int nt, double **scratch)
     /* shared (vfy_mpi.c): one subdomain a thread per batch, so that what is
        not being bounded stays on the stack for an idle process to take */
     while (n < (size_t)cur * (S->o->share ? 1 : BATCH_PER_THREAD) && st->top) batch[n++] = st->it[--st->top];   /* <= nb */
+    r->prof.batches++;
+    r->prof.batch_items += (long)n;
+    if ((long)n > r->prof.batch_max) r->prof.batch_max = (long)n;
     bound_batch(S, batch, W, n, cur, ws, scratch);
     for (size_t k = 0; k < n; k++) {
       apply_work(S, batch[k], &W[k], st, &leaves, leaf_why, &rc);

@@ -140,6 +140,10 @@ typedef struct vfy_prof {
   long milp_calls, milp_nodes, milp_closed, milp_sat;   /* conjunctions tried, phase-tree
                              nodes (one LP each), regions closed, witnesses found */
   double attack_s;        /* witness search before and during the search */
+  long batches;           /* batches of the input-splitting loop (verify.c bab): subdomains
+                             taken off the stack together and bounded in parallel */
+  long batch_items;       /* subdomains in them (their sum; / batches: the mean size) */
+  long batch_max;         /* the largest batch */
 } vfy_prof;
 
 /* Default of vfy_opts.milp_leaf: 0, off.  Measured on the mnistfc 256x2

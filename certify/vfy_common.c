@@ -18,6 +18,7 @@
 #include <time.h>
 #include "vfy_int.h"
 #include "forward.h"
+#include "lp.h"
 #include "exact.h"
 #include "round.h"
 
@@ -249,6 +250,14 @@ int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c)
   return CB_OK;
 }
 
+/* The min-max LP of the row combinations (vfy_int.h): an estimate either way. */
+int vfy_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+               double *x, double *l, double *t)
+{
+  int r = lp_minmax_small(a, c, m, n, lo, hi, x, l, t);
+  return r ? r : lp_minmax(a, c, m, n, lo, hi, x, l, t);
+}
+
 /* ---- the soundness-critical blocks, one copy each ---- */
 
 /*
@@ -325,4 +334,6 @@ void vfy_prof_add(vfy_prof *to, const vfy_prof *p)
   to->milp_s += p->milp_s; to->milp_calls += p->milp_calls; to->milp_nodes += p->milp_nodes;
   to->milp_closed += p->milp_closed; to->milp_sat += p->milp_sat;
   to->attack_s += p->attack_s;
+  to->batches += p->batches; to->batch_items += p->batch_items;
+  if (p->batch_max > to->batch_max) to->batch_max = p->batch_max;
 }

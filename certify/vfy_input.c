@@ -126,7 +126,7 @@ static int refine_conj(const search *S, cb_ws *ws, item *it, size_t c, const dou
     *tv = t;
     *have_x = 1;
   }
-  else if ((res = lp_minmax(a, cc, m, nx, it->lo, it->hi, xs, l, &t)) < 0) { rc = cb_error_set(err, res, "out of memory in the LP"); goto out; }
+  else if ((res = vfy_minmax(a, cc, m, nx, it->lo, it->hi, xs, l, &t)) < 0) { rc = cb_error_set(err, res, "out of memory in the LP"); goto out; }
   if (res == 1) {
     *have_x = 1;
     *tv = t;

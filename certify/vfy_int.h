@@ -129,6 +129,10 @@ void vfy_boxes_ptrs(const search *S, double *p, double **pl);     /* pl[i], pl[n
 int vfy_set_sat(search *S, size_t b, const double *x, const double *y, size_t c);  /* S->r: SAT, witness x */
 int vfy_set_sat_dec(search *S, size_t b, const cb_exact *E, size_t c);  /* S->r: SAT at E's exact (rational) point */
 double vfy_lower_form(const double *lin, double out, const double *lo, const double *hi, size_t nx, double *a);
+/* lp_minmax (lp.h), by the small dense solver where it can (lp_minmax_small: few
+   inputs, no GLPK set-up), else GLPK; an estimate, re-checked by the caller. */
+int vfy_minmax(const double *a, const double *c, size_t m, size_t n, const double *lo, const double *hi,
+               double *x, double *l, double *t);
                   /* a = -lin; returns c: a . x + c >= row over the box, min = -out */
 int vfy_row_refutes(const vnn_conj *k, size_t r, double lb);   /* lb > b_r (>= if strict) */
 double vfy_combine_rows(const vnn_conj *k, size_t ny, const double *l, int neg, const double *ymax, double *g,

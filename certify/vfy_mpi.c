@@ -651,7 +651,7 @@ static int lead_share(void *ctx, struct search *S, struct istack *st, size_t *le
 
 enum { ST_NODES, ST_STATES, ST_DEPTH, ST_FP, ST_MSGS, ST_BYTES, ST_ITEMS, ST_IDLE, ST_BOUND, ST_BRANCH, ST_LP,
        ST_LPC, ST_MILP, ST_MILPC, ST_MILPN, ST_MILPCL, ST_MILPS, ST_ATTACK, ST_CPU, ST_RCPU, ST_RNODES,
-       ST_COUNT };
+       ST_BATCH, ST_BITEMS, ST_BMAX, ST_COUNT };
 
 /* This process's CPU seconds (all its threads). */
 static double cpu_now(void)
@@ -668,7 +668,8 @@ static void stats_of(const dist *d, const vfy_result *r, double *v)
                         (double)d->bytes, (double)d->items_sent, d->idle_s, p->bound_s, p->branch_s, p->lp_s,
                         (double)p->lp_calls, p->milp_s, (double)p->milp_calls, (double)p->milp_nodes,
                         (double)p->milp_closed, (double)p->milp_sat, p->attack_s, cpu_now() - d->cpu0,
-                        d->race ? d->race->cpu : 0, (double)d->race_nodes};
+                        d->race ? d->race->cpu : 0, (double)d->race_nodes,
+                        (double)p->batches, (double)p->batch_items, (double)p->batch_max};
   memcpy(v, a, sizeof a);
 }
 
@@ -751,6 +752,8 @@ static void lead_end(dist *d, vfy_result *r, vfy_dist_info *info, double deadlin
     r->prof.lp_calls += (long)v[ST_LPC]; r->prof.milp_s += v[ST_MILP]; r->prof.milp_calls += (long)v[ST_MILPC];
     r->prof.milp_nodes += (long)v[ST_MILPN]; r->prof.milp_closed += (long)v[ST_MILPCL];
     r->prof.milp_sat += (long)v[ST_MILPS]; r->prof.attack_s += v[ST_ATTACK];
+    r->prof.batches += (long)v[ST_BATCH]; r->prof.batch_items += (long)v[ST_BITEMS];
+    if ((long)v[ST_BMAX] > r->prof.batch_max) r->prof.batch_max = (long)v[ST_BMAX];
     info->msgs += (long)v[ST_MSGS] + 1;
     info->bytes += (long)v[ST_BYTES] + (long)sizeof v;
     info->items_sent += (long)v[ST_ITEMS];

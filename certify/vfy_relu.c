@@ -35,7 +35,7 @@
        positive over the box (one CROWN pass with the xhat terms injected at
        their nodes, crown_linear_inj; the rounding of the combination added
        by vfy_combine_rows), no point of the region meets the conjunction
-       (every term is <= 0 there).  l comes from GLPK (lp_minmax over the
+       (every term is <= 0 there).  l comes from an LP (vfy_minmax over the
        rows' linear lower forms), which proves nothing by itself.
    When no ReLU of unknown sign is left the network is affine on the region
    and the forms are exact: the LP refutes or returns a point that is checked
@@ -159,8 +159,16 @@ static int rs_xhat_bounds(rsearch *R, int pre, const size_t *jj, size_t u)
 
 /* rs_tighten: GLPK's multipliers mu (q x ns, >= 0) of the split constraints
    for the forms R->lin of the q rows; 0 where the box's maximising vertex
-   already lies in the region (no LP gain) or the LP fails. */
-static void rs_multipliers(rsearch *R, lp_region *LR, size_t q)
+   already lies in the region (no LP gain), where the LP fails, and where the
+   LP's maximum of the row's form over the region (its value plus the form's
+   constant, g minus the form's maximum over the box) is no lower than the
+   neuron's present bound: the injected pass (rs_xhat_region) would then
+   bound it no lower either (on the first layer with unknown signs that
+   pass's bound is this LP's dual value; below it the same relaxation), so
+   the row is not bounded again.  Multipliers only make bounds looser or
+   tighter, never unsound; leaving a row out keeps its present bound.  ACAS
+   Xu 3_3 prop 2 and 1_8 prop 2: the same ReLU-search states. */
+static void rs_multipliers(rsearch *R, lp_region *LR, int pre, const size_t *jj, size_t q)
 {
   const cb_ws *ws = R->ws;
   size_t nx = R->S->spec->nx, ns = (size_t)R->ns;
@@ -172,7 +180,12 @@ static void rs_multipliers(rsearch *R, lp_region *LR, size_t q)
       for (size_t i = 0; i < nx; i++) t += R->F[s * nx + i] * (lin[i] > 0 ? ws->set.hi[i] : ws->set.lo[i]);
       inside = t <= 0;
     }
-    if (inside || !lp_region_max(LR, lin, mu, &v)) memset(mu, 0, ns * sizeof *mu);
+    if (inside || !lp_region_max(LR, lin, mu, &v)) { memset(mu, 0, ns * sizeof *mu); continue; }
+    {
+      double mb = 0, cur = r % 2 ? -ws->lo[pre][jj[r / 2]] : ws->hi[pre][jj[r / 2]];
+      for (size_t i = 0; i < nx; i++) mb += fmax(lin[i] * ws->set.lo[i], lin[i] * ws->set.hi[i]);
+      if (v + (R->g[r] - mb) >= cur) memset(mu, 0, ns * sizeof *mu);
+    }
   }
 }
 
@@ -246,7 +259,7 @@ static int rs_tighten(rsearch *R, int bi, int *stable, int *empty)
     for (; j0 < np && u < per; j0++) if (ws->lo[pre][j0] < 0 && ws->hi[pre][j0] > 0) jj[u++] = j0;
     if (!u) break;
     if (rs_xhat_bounds(R, pre, jj, u)) { rc = -1; break; }
-    { double t0 = vfy_now(); rs_multipliers(R, LR, 2 * u); R->prof->lp_s += vfy_now() - t0; R->prof->lp_calls += (long)(2 * u); }
+    { double t0 = vfy_now(); rs_multipliers(R, LR, pre, jj, 2 * u); R->prof->lp_s += vfy_now() - t0; R->prof->lp_calls += (long)(2 * u); }
     if (rs_xhat_region(R, pre, jj, 2 * u)) { rc = -1; break; }
     *empty = rs_narrow(R, pre, jj, u, stable);
   }
@@ -279,7 +292,7 @@ static rres rs_conj(rsearch *R, size_t c)
     R->lc[m + (size_t)s] = f[nx];
   }
   t0 = vfy_now();
-  res = lp_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t);
+  res = vfy_minmax(R->a, R->lc, q, nx, ws->set.lo, ws->set.hi, R->x, R->l, &t);
   R->prof->lp_s += vfy_now() - t0;
   R->prof->lp_calls++;
   if (res < 0) {

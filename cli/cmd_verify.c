@@ -7,7 +7,8 @@
 ** The hard timeout: the search stops itself at --timeout; a SIGALRM set one
 ** second later is a backstop for a single step that runs long (a load, one
 ** huge bound): its handler writes "timeout" (async-signal-safe calls only:
-** open, write, rename, _exit) so an answer line always appears.
+** open, write, rename, _exit) so an answer line always appears.  With
+** --cpu-time the backstop is a CPU-time timer (SIGPROF), as the search's clock.
 */
 #include <fcntl.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <cjson/cJSON.h>
 #include "cmd.h"
 #include "exact.h"
@@ -28,7 +30,7 @@ static const char *usage =
   "usage: cerbere verify NET PROP.vnnlib [--timeout S] [--out RESULT] [--json OUT] [--proof FILE]\n"
   "                      [--threads N] [--max-memory MB] [--relu-split N] [--relu-states K]\n"
   "                      [--milp-leaf K] [--method crown|crown-ibp|ibp|fwd] [--beta-bab 0|1] [--beta-iters K]\n"
-  "                      [--beta-fsb K]\n"
+  "                      [--beta-fsb K] [--cpu-time]\n"
   "                      [--input-space raw|normalized]\n"
   "\n"
   "Decides the VNNLIB property PROP on NET (the VNN-COMP subset: declare-const\n"
@@ -63,11 +65,15 @@ static const char *usage =
   "                   '# proof:' lines say what was written and the one command that\n"
   "                   re-checks it; a proof that cannot be made is an error (exit 3 or 5)\n"
   "  --json OUT       write {command, net, prop, answer, reason, nodes, relu_states, depth,\n"
-  "                   beta_bab {subdomains, max_queue, bound_s, branch_s, attack_s} when\n"
+  "                   beta_bab {subdomains, max_queue, batch (subdomains a pass: 1),\n"
+  "                   subdomains_per_bound_s, bound_s, branch_s, attack_s} when\n"
   "                   the beta-CROWN search ran,\n"
   "                   time_s, x, y, y_real, y_real_exact, profile}; a rational witness adds\n"
   "                   x_rational: true and x_exact (the decimals; x holds the nearest doubles);\n"
-  "                   profile: seconds in bounding, branching, LPs, MILP leaves and attacks\n"
+  "                   profile: subdomains_bounded (input-split subdomains + ReLU-search\n"
+  "                   states, beta-CROWN's included), subdomains_per_s (over time_s),\n"
+  "                   batches, batch_mean, batch_max (subdomains bounded together by the\n"
+  "                   input-splitting loop), seconds in bounding, branching, LPs, MILP leaves and attacks\n"
   "                   (bound_time_s, branch_time_s, lp_time_s, milp_time_s, attack_time_s;\n"
   "                   summed over threads), LP\n"
   "                   calls, MILP leaf calls / phase-tree nodes / regions closed / witnesses\n"
@@ -90,6 +96,9 @@ static const char *usage =
   "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
   "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
   "                   ReLU splitting from the start; 0 = input splitting only (default 100)\n"
+  "  --cpu-time       with --threads 1: --timeout and every deadline of the search count\n"
+  "                   the process's CPU seconds, not wall-clock ones (benchmarks on a\n"
+  "                   loaded machine: the same search whatever the load)\n"
   "  --relu-states K  states one such search may take (inputs of <= 64 values) before\n"
   "                   the box goes back to input splitting (default 10000)\n"
   "  --beta-bab 0|1   inputs of > 64 values: 1 (default) splits ReLUs by beta-CROWN branch\n"
@@ -142,17 +151,25 @@ static void on_alarm(int sig)
   _exit(0);
 }
 
-static void arm_alarm(const char *out, double timeout)
+static void arm_alarm(const char *out, double timeout, int cpu)
 {
   struct sigaction sa;
+  struct itimerval it;
   if (out) {
     snprintf(alarm_tmp, sizeof alarm_tmp, "%s.alarm.tmp", out);
     snprintf(alarm_dst, sizeof alarm_dst, "%s", out);
   }
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
-  sigaction(SIGALRM, &sa, NULL);
-  alarm((unsigned)ceil(timeout) + 1);
+  if (!cpu) {
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)ceil(timeout) + 1);
+    return;
+  }
+  sigaction(SIGPROF, &sa, NULL);   /* --cpu-time: the backstop counts CPU time too */
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_sec = (time_t)ceil(timeout) + 1;
+  setitimer(ITIMER_PROF, &it, NULL);
 }
 
 static int parse(int argc, char **argv, vopts *o)
@@ -162,7 +179,8 @@ static int parse(int argc, char **argv, vopts *o)
     const char *a = argv[i];
     char *e;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 1; }
-    if (!strcmp(a, "--out") || !strcmp(a, "--json") || !strcmp(a, "--proof")) {
+    if (!strcmp(a, "--cpu-time")) o->v.cpu_clock = 1;
+    else if (!strcmp(a, "--out") || !strcmp(a, "--json") || !strcmp(a, "--proof")) {
       if (++i >= argc) return report_usage("verify", "%s needs a file", a);
       if (a[2] == 'o') o->out = argv[i]; else if (a[2] == 'j') o->json = argv[i]; else o->proof = argv[i];
     } else if (!strcmp(a, "--timeout") || !strcmp(a, "--max-memory")) {
@@ -209,6 +227,7 @@ static int parse(int argc, char **argv, vopts *o)
     else if (!o->prop) o->prop = a;
     else return report_usage("verify", "unexpected argument %s", a);
   }
+  if (o->v.cpu_clock && o->v.threads != 1) return report_usage("verify", "%s needs --threads 1", "--cpu-time");
   if (!o->net) return report_usage("verify", "%s", "missing NET");
   if (!o->prop) return report_usage("verify", "%s", "missing PROP.vnnlib");
   return 0;
@@ -291,10 +310,17 @@ static void add_rational_witness(cJSON *root, const vfy_result *r, size_t nx, si
 }
 
 /* "profile": where the search's time went (vfy_prof, verify.h). */
-static void add_profile(cJSON *root, const vfy_prof *p)
+static void add_profile(cJSON *root, const vfy_result *r)
 {
+  const vfy_prof *p = &r->prof;
+  long doms = r->nodes + r->relu_states;   /* relu_states counts the beta-CROWN subdomains too */
   cJSON *j = cJSON_AddObjectToObject(root, "profile");
   if (!j) return;
+  cJSON_AddNumberToObject(j, "subdomains_bounded", (double)doms);
+  cJSON_AddNumberToObject(j, "subdomains_per_s", r->seconds > 0 ? (double)doms / r->seconds : 0);
+  cJSON_AddNumberToObject(j, "batches", (double)p->batches);
+  cJSON_AddNumberToObject(j, "batch_mean", p->batches ? (double)p->batch_items / (double)p->batches : 0);
+  cJSON_AddNumberToObject(j, "batch_max", (double)p->batch_max);
   cJSON_AddNumberToObject(j, "bound_time_s", p->bound_s);
   cJSON_AddNumberToObject(j, "branch_time_s", p->branch_s);
   cJSON_AddNumberToObject(j, "lp_time_s", p->lp_s);
@@ -360,6 +386,8 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     cJSON *b = cJSON_AddObjectToObject(root, "beta_bab");
     cJSON_AddNumberToObject(b, "subdomains", (double)r->beta_doms);
     cJSON_AddNumberToObject(b, "max_queue", (double)r->beta_qmax);
+    cJSON_AddNumberToObject(b, "batch", 1);   /* one subdomain a CROWN pass: not batched yet */
+    cJSON_AddNumberToObject(b, "subdomains_per_bound_s", r->t_bound > 0 ? (double)r->beta_doms / r->t_bound : 0);
     cJSON_AddNumberToObject(b, "bound_s", r->t_bound);
     cJSON_AddNumberToObject(b, "branch_s", r->t_branch);
     cJSON_AddNumberToObject(b, "attack_s", r->t_attack);
@@ -372,7 +400,7 @@ static cJSON *result_json(const vopts *o, const cb_net *net, const vfy_result *r
     else add_real_outputs(root, net, r->x);
   }
   cJSON_AddNumberToObject(root, "fp_only_refused", (double)r->fp_only);
-  add_profile(root, &r->prof);
+  add_profile(root, r);
   if (d->ranks > 1) add_dist(root, d);
   {
     cJSON *w = cJSON_AddArrayToObject(root, "warnings");   /* the loader's: NNet normalisation, dropped Softmax */
@@ -393,7 +421,7 @@ int cmd_verify(int argc, char **argv)
   char *text = NULL;
   int rc = parse(argc, argv, &o), code = 0;
   if (rc) return rc == 1 ? 0 : rc;
-  arm_alarm(o.out, o.v.timeout);
+  arm_alarm(o.out, o.v.timeout, o.v.cpu_clock);
   if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (o.normalised && (rc = nnet_inputs_normalised(net, &err)) != CB_OK) ||
       (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
       (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {

@@ -28,6 +28,16 @@ check "closing rational witness line" sh -c "tail -n 1 '$tmp/r' | grep -q '^; ra
 check "stdout carries the same text" grep -qx '((X_0 0.1)' "$tmp/o"
 check "json x_rational" [ "$(jq -c .x_rational "$tmp/j")" = true ]
 check "json x_exact" [ "$(jq -c .x_exact "$tmp/j")" = '["0.1","2"]' ]
+# --cpu-time (timeouts in CPU seconds, --threads 1) runs the same search: the
+# same answer and subdomain count; --json's profile counts the work
+# (subdomains_bounded = nodes + relu_states, the batches of the loop).
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_pinned.vnnlib --threads 1 --cpu-time --out "$tmp/rc" --json "$tmp/jc" >/dev/null 2>&1
+check "cpu-time: sat" [ "$(head -n 1 "$tmp/rc")" = sat ]
+check "cpu-time: same nodes" [ "$(jq .nodes "$tmp/jc")" = "$(jq .nodes "$tmp/j")" ]
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_split.vnnlib --threads 1 --json "$tmp/js" >/dev/null 2>&1
+check "split: unsat" [ "$(jq -r .answer "$tmp/js")" = unsat ]
+check "profile subdomains_bounded = nodes + relu_states > 1" [ "$(jq '.profile.subdomains_bounded == .nodes + .relu_states and .profile.subdomains_bounded > 1' "$tmp/js")" = true ]
+check "profile batches: one of one subdomain" [ "$(jq -c '.profile | [.batches, .batch_mean, .batch_max]' "$tmp/js")" = '[1,1,1]' ]
 # --input-space normalized: the same box written in the header's normalised
 # space (tests/data/tiny_pinned_norm.vnnlib) gives the same real point's exact
 # outputs, and the warning says which space the box was read in; an ONNX net

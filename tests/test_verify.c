@@ -386,6 +386,57 @@ static void test_lp_region(void **state)
   assert_true(empty >= 15);
 }
 
+/* lp_minmax_small (rs_conj's and the input search's LP, ACAS Xu-sized) against
+   GLPK's lp_minmax on random problems of 1..8 rows over boxes of 2..7
+   variables: both solve, the values agree to 1e-9, the weights are >= 0 and
+   sum to 1, the point lies in the box and max_r (a_r . x + c_r) there is the
+   value; the weighted row's minimum over the box equals the value (the
+   weights are the LP's duals, as rs_conj's combination needs); no sampled
+   box point goes below the value (a minimum). */
+static void test_lp_minmax_small(void **state)
+{
+  int solved = 0;
+  (void)state;
+  for (int t = 0; t < 400; t++) {
+    size_t n = 2 + (size_t)t % 6, m = 1 + (size_t)(t / 6) % 8;
+    double a[8 * 7], c[8], lo[7], hi[7], x[7], l[8], xg[7], lg[8], v, vg, comb[7], cm = 0, s = 0, mx = -INFINITY;
+    int r1, r2;
+    for (size_t j = 0; j < n; j++) { lo[j] = rnd(-1, 0.5); hi[j] = t % 17 == 5 && j == 0 ? lo[j] : lo[j] + rnd(0.01, 2); }
+    for (size_t r = 0; r < m; r++) { c[r] = rnd(-1, 1); for (size_t j = 0; j < n; j++) a[r * n + j] = rnd(-1, 1); }
+    r1 = lp_minmax_small(a, c, m, n, lo, hi, x, l, &v);
+    r2 = lp_minmax(a, c, m, n, lo, hi, xg, lg, &vg);
+    assert_int_equal(r2, 1);
+    if (r1 != 1) continue;   /* not solved: the caller falls back to GLPK */
+    solved++;
+    assert_true(fabs(v - vg) <= 1e-9 * (1 + fabs(vg)));
+    memset(comb, 0, sizeof comb);
+    for (size_t r = 0; r < m; r++) {
+      double y = c[r];
+      assert_true(l[r] >= 0);
+      s += l[r];
+      cm += l[r] * c[r];
+      for (size_t j = 0; j < n; j++) { y += a[r * n + j] * x[j]; comb[j] += l[r] * a[r * n + j]; }
+      mx = fmax(mx, y);
+    }
+    assert_true(fabs(s - 1) <= 1e-12);
+    for (size_t j = 0; j < n; j++) { assert_true(x[j] >= lo[j] && x[j] <= hi[j]); cm += fmin(comb[j] * lo[j], comb[j] * hi[j]); }
+    assert_true(fabs(mx - v) <= 1e-9 * (1 + fabs(v)));
+    assert_true(fabs(cm - v) <= 1e-9 * (1 + fabs(v)));
+    for (int k = 0; k < 500; k++) {
+      double p[7], w = -INFINITY;
+      for (size_t j = 0; j < n; j++) p[j] = rnd(lo[j], hi[j]);
+      for (size_t r = 0; r < m; r++) {
+        double y = c[r];
+        for (size_t j = 0; j < n; j++) y += a[r * n + j] * p[j];
+        w = fmax(w, y);
+      }
+      assert_true(w >= v - 1e-9);
+    }
+  }
+  printf("lp_minmax_small: %d of 400 solved, all equal to GLPK's\n", solved);
+  assert_true(solved >= 380);
+}
+
 /* The audit hook: every region the ReLU search refutes is sampled (2,000
    points of its box, those inside its half-spaces by the real forward pass):
    none may meet the refuted conjunction, and an "empty" region holds none. */
@@ -1046,6 +1097,7 @@ int main(void)
     cmocka_unit_test(test_fwdlin_sound),
     cmocka_unit_test(test_fwdlin_reuse),
     cmocka_unit_test(test_lp_region),
+    cmocka_unit_test(test_lp_minmax_small),
     cmocka_unit_test(test_relu_split),
     cmocka_unit_test(test_beta_bab),
     cmocka_unit_test(test_beta_root_probe),

@@ -16,7 +16,7 @@ cb=${2:-build/cerbere}
 dir=tests/golden/json
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 acas=${SHARED:-../shared}/benchmarks/acasxu
-strip='walk(if type == "object" then with_entries(select(.key | test("time|_ms|^ms$|threads|seconds|flops|rows_skipped|^precision$|version|commit|created|^out$|^dir$") | not)) else . end)'
+strip='walk(if type == "object" then with_entries(select(.key | test("time|_per_s|_ms|^ms$|threads|seconds|flops|rows_skipped|^precision$|version|commit|created|^out$|^dir$") | not)) else . end)'
 fail=0
 run() {  # name, command... (writes $tmp/j)
   name=$1; shift
