@@ -1,5 +1,7 @@
 /* Option values shared by the commands (see args.h). */
+#include <fenv.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
@@ -55,4 +57,17 @@ int arg_rows(const char *cmd, const char *v, long *r0, long *r1)
   *r0 = (long)x;
   *r1 = (long)y;
   return 0;
+}
+
+/* V with DIGITS significant digits, the decimal rounded up (DIR > 0) or
+   down (DIR < 0), so that a printed upper bound is still an upper bound and
+   a printed lower bound still a lower bound (glibc's printf rounds in the
+   current rounding mode). BUF holds at least 40 characters. */
+const char *fmt_dir(char *buf, double v, int digits, int dir)
+{
+  int mode = fegetround();
+  fesetround(dir > 0 ? FE_UPWARD : dir < 0 ? FE_DOWNWARD : FE_TONEAREST);
+  snprintf(buf, 40, "%.*g", digits, v);
+  fesetround(mode);
+  return buf;
 }

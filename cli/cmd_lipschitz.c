@@ -282,17 +282,19 @@ static void print_layers(const cb_net *net, const lip_result *r)
   for (int k = 0; k < r->n_layers; k++) {
     const lip_layer *L = &r->layer[k];
     const cb_node *n = &net->node[L->node];
-    printf("layer %-24s %-10s [%zu x %zu]  lower %.12g  upper %.12g  upper/lower %.3g  %s",
-           n->name, n->op, L->rows, L->cols, L->b.lower, L->b.upper,
+    char bl[40], bu[40];
+    printf("layer %-24s %-10s [%zu x %zu]  lower %s  upper %s  upper/lower %.3g  %s",
+           n->name, n->op, L->rows, L->cols, fmt_dir(bl, L->b.lower, 12, -1), fmt_dir(bu, L->b.upper, 12, 1),
            L->b.lower > 0 ? L->b.upper / L->b.lower : HUGE_VAL, L->b.method);
     if (r->norm == CB_NORM_2 && strcmp(L->b.method, "max-abs"))
       printf("  power %d it%s", L->b.iters, L->b.converged ? "" : " (not converged)");
     printf("\n");
   }
+  char b1[40], b2[40];
   for (int k = 0; k < r->n_blocks; k++)
-    printf("block %s .. %s: merged %.12g (layers %.12g)\n", net->node[r->block[k].first].name,
-           net->node[r->block[k].last].name, r->block[k].upper, r->block[k].product);
-  printf("K_layerwise %.12g\nK_merged    %.12g\n", r->K_layerwise, r->K_merged);
+    printf("block %s .. %s: merged %s (layers %s)\n", net->node[r->block[k].first].name,
+           net->node[r->block[k].last].name, fmt_dir(b1, r->block[k].upper, 12, 1), fmt_dir(b2, r->block[k].product, 12, 1));
+  printf("K_layerwise %s\nK_merged    %s\n", fmt_dir(b1, r->K_layerwise, 12, 1), fmt_dir(b2, r->K_merged, 12, 1));
 }
 
 /* Certifies every row of --data (batch.h: labels checked first), in order,
@@ -367,8 +369,9 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
     lip_bab_result br;
     if (o->row >= 0 && (size_t)o->row != j) continue;
     if ((rc = lip_bab(net, j, lo, hi, r, &bo, &br, x, y, err)) != CB_OK) break;
-    printf("row %zu: upper %.10g lower %.10g gap %.3g nodes %ld open %ld time %.3f s stop %s (gradient norm at x %.10g)\n",
-           j, br.upper, br.lower, br.gap, br.nodes, br.open, br.seconds, br.stop, br.grad_norm);
+    char bu[40], bl[40];
+    printf("row %zu: upper %s lower %s gap %.3g nodes %ld open %ld time %.3f s stop %s (gradient norm at x %.10g)\n",
+           j, fmt_dir(bu, br.upper, 10, 1), fmt_dir(bl, br.lower, 10, -1), br.gap, br.nodes, br.open, br.seconds, br.stop, br.grad_norm);
     if (!o->quiet) {
       printf("  lower = |f(y) - f(x)| / ||y - x|| (exact) at x = [");
       for (size_t k = 0; k < n; k++) printf("%s%.17g", k ? ", " : "", x[k]);
@@ -420,8 +423,9 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
   else printf("bracket over [%g, %g]^%zu (sign splits), L2 norm of ", o->dlo, o->dhi, n);
   if (o->row >= 0) printf("row %d's gradient", o->row); else printf("the whole Jacobian");
   printf(", gap target %g\n", so.gap);
-  printf("upper %.10g lower %.10g gap %.3g nodes %ld lps %ld pruned %ld uncertified %ld open %ld time %.3f s "
-         "stop %s (norm at x %.10g; 1%% gap at %.3f s)\n", sr.upper, sr.lower, sr.gap, sr.nodes, sr.lps, sr.pruned,
+  char bu[40], bl[40];
+  printf("upper %s lower %s gap %.3g nodes %ld lps %ld pruned %ld uncertified %ld open %ld time %.3f s "
+         "stop %s (norm at x %.10g; 1%% gap at %.3f s)\n", fmt_dir(bu, sr.upper, 10, 1), fmt_dir(bl, sr.lower, 10, -1), sr.gap, sr.nodes, sr.lps, sr.pruned,
          sr.kept_uncertified, sr.open, sr.seconds, sr.stop, sr.grad_norm, sr.t_report);
   if (!o->quiet) {
     printf("  lower = ||f(y) - f(x)|| / ||y - x|| (exact) at x = [");
@@ -491,11 +495,13 @@ static int bracket_local(const lip_cli *o, batch *b, const lip_result *r, cJSON 
     if (rc != CB_OK) break;
     for (size_t j = 0; j + 1 < no; j++) { wu = fmax(wu, res[j].upper); wl = fmax(wl, res[j].lower); }
     if (!o->quiet) {
-      printf("row %zu: label %d  max over margins: upper %.6g lower %.6g\n", i, label, wu, wl);
+      char bu[40], bl[40], bp[40];
+      printf("row %zu: label %d  max over margins: upper %s lower %s\n", i, label, fmt_dir(bu, wu, 6, 1),
+             fmt_dir(bl, wl, 6, -1));
       for (size_t j = 0, c = 0; j + 1 < no; j++, c++) {
         if (c == (size_t)label) c++;
-        printf("  class %zu: upper %.6g (interval %.6g) lower %.6g gap %.3g nodes %ld unstable %d\n", c, res[j].upper,
-               res[j].upper_plain, res[j].lower, res[j].gap, res[j].nodes, res[j].unstable);
+        printf("  class %zu: upper %s (interval %s) lower %s gap %.3g nodes %ld unstable %d\n", c,
+               fmt_dir(bu, res[j].upper, 6, 1), fmt_dir(bp, res[j].upper_plain, 6, 1), fmt_dir(bl, res[j].lower, 6, -1), res[j].gap, res[j].nodes, res[j].unstable);
       }
     }
     if (arr) {

@@ -20,5 +20,12 @@ for f in wine_11x12x12x1_relu wine_11x12x12x1_groupsort2 iris_4x6x6x3_relu iris_
         and (.upper - .lower <= 0.01 * .upper) and .stop == "gap"' "$tmp/$f.json")
   line=$(jq -r '.bracket.rows[0] | "[\(.lower), \(.upper)] gap \(.gap) nodes \(.nodes) \(.seconds) s stop \(.stop)"' "$tmp/$f.json")
   if [ "$ok" = true ]; then echo "ok $f: exact $ex in $line"; else echo "FAIL $f: exact $ex, bracket $line"; fail=1; fi
+  # The text line's 10 digits are rounded outward: the printed upper is still
+  # >= the JSON's upper, the printed lower still <= its lower.
+  pu=$(sed -n 's/^upper \([^ ]*\) lower \([^ ]*\) .*/\1/p' "$tmp/$f.out")
+  pl=$(sed -n 's/^upper \([^ ]*\) lower \([^ ]*\) .*/\2/p' "$tmp/$f.out")
+  dir=$(jq -r --argjson pu "${pu:-0}" --argjson pl "${pl:-1e308}" \
+        '.bracket.rows[0] | ($pu >= .upper) and ($pl <= .lower)' "$tmp/$f.json")
+  if [ "$dir" != true ]; then echo "FAIL $f: printed upper $pu / lower $pl not rounded outward"; fail=1; fi
 done
 exit $fail
