@@ -32,6 +32,11 @@ void la_sgemm(size_t m, size_t n, size_t k, const float *A, size_t lda, const fl
 void la_affine_rows(const double *W, const double *b, size_t out, size_t in,
                     const double *X, size_t batch, double *Y);
 
+/* The same with X batch-innermost, X[in][batch] (a CONV's CB_CONV_OUT_BI
+   output, flattened): Y[batch][out] = X^T W^T + b, one dgemm, no transposition. */
+void la_affine_cols(const double *W, const double *b, size_t out, size_t in,
+                    const double *X, size_t batch, double *Y);
+
 /* Conv forward on a batch: x [batch][cin*hin*win] -> y [batch][cout*hout*wout].
    Uses im2col + one dgemm per group and chunk of samples; returns CB_ENOMEM on failure. */
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
@@ -41,7 +46,9 @@ int la_conv_forward(const cb_conv *g, const double *W, const double *b, const do
    doubles).  flags: CB_CONV_RELU also applies y = (y > 0 ? y : 0), the ReLU
    that reads it; CB_CONV_IN_BI: x is batch-innermost, [cin][hin][win][batch];
    CB_CONV_OUT_BI: y is written so ([cout][hout][wout][batch]), for a CONV
-   that reads it with CB_CONV_IN_BI.  The layouts change where values are
+   that reads it with CB_CONV_IN_BI or an AFFINE that reads it with
+   la_affine_cols (from CONV_BI_MIN samples on: the whole batch at once, one
+   chunk of output pixels per dgemm, written in place).  The layouts change where values are
    stored, not the products and sums that make them. */
 #define CB_CONV_RELU 1
 #define CB_CONV_IN_BI 2
