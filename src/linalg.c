@@ -260,9 +260,10 @@ static void conv_batch_inner(const cb_conv *g, const double *W, const double *b,
 ** as [c][h][w][sample] (moved there unless CB_CONV_IN_BI), then per group
 ** and chunk of output pixels [p0, p1) an im2col [K][p][sample] of every
 ** sample, and one dgemm that writes y[co][p0..p1)[sample] in place (its
-** rows are P batch apart: ldc), then the bias and the fused ReLU on that
-** chunk while it is in cache.  No output buffer and no copy of the output:
-** the same products and sums as conv_batch_inner.
+** rows are P batch apart: ldc) onto the bias written there first, then the
+** fused ReLU on that chunk while it is in cache.  No output buffer and no
+** copy of the output (the bias is added by dgemm's beta = 1, the way
+** la_affine_rows adds it).
 */
 static void conv_pixel_bi(const cb_conv *g, const double *W, const double *b, const double *x, size_t batch,
                           double *y, double *buf, int flags)
@@ -289,16 +290,16 @@ static void conv_pixel_bi(const cb_conv *g, const double *W, const double *b, co
               else memcpy(dst, xt + (size_t)((gi * cpg + c) * hw + ii * g->win + jj) * batch, rowb);
             }
       double *yc = y + ((size_t)gi * opg * P + p0) * batch;
-      la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 0.0, yc, P * batch);
-      for (size_t o = 0; o < opg; o++) {   /* += b[co], then the ReLU: compare-and-mask vectors */
+      for (size_t o = 0; o < opg; o++) {   /* y = b[co], then dgemm adds (beta 1: no zeroing pass) */
         double *t = yc + o * P * batch, bc = b[(size_t)gi * opg + o];
-        if (relu) {
 #pragma omp simd
-          for (size_t e = 0; e < cols; e++) { double v = t[e] + bc; t[e] = v > 0 ? v : 0; }
-        } else {
+        for (size_t e = 0; e < cols; e++) t[e] = bc;
+      }
+      la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 1.0, yc, P * batch);
+      for (size_t o = 0; relu && o < opg; o++) {   /* the ReLU: compare-and-mask vectors */
+        double *t = yc + o * P * batch;
 #pragma omp simd
-          for (size_t e = 0; e < cols; e++) t[e] += bc;
-        }
+        for (size_t e = 0; e < cols; e++) t[e] = t[e] > 0 ? t[e] : 0;
       }
     }
 }
