@@ -321,9 +321,9 @@ fwd_ws *fwd_ws_new(const cb_net *net, size_t max_batch)
   total = plan_build(net, w);
   if (total > SIZE_MAX / sizeof(double) / max_batch) goto oom;
   if (!(w->buf = cb_alloc(total * max_batch * sizeof *w->buf))) goto oom;
-  for (int i = 0; i < n; i++)
-    if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, max_batch) > need)
-      need = la_conv_forward_need(&net->node[i].p.conv.g, max_batch);
+  for (int i = 0; i < n; i++)   /* la_conv_forward_need grows with the batch: enough for any chunk */
+    if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, max_batch, w->cflags[i]) > need)
+      need = la_conv_forward_need(&net->node[i].p.conv.g, max_batch, w->cflags[i]);
   if (need && !(w->scratch = cb_alloc(need * sizeof *w->scratch))) goto oom;
   return w;
 oom:

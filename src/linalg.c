@@ -146,17 +146,23 @@ static size_t conv_pixels(const cb_conv *g, size_t batch)
   return pc < 1 ? 1 : pc > P ? P : pc;
 }
 
-size_t la_conv_forward_need(const cb_conv *g, size_t batch)
+size_t la_conv_forward_need(const cb_conv *g, size_t batch, int flags)
 {
   size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), isz = (size_t)(g->cin * g->hin * g->win);
-  size_t a = conv_per_sample(g) * conv_chunk(g, batch), b = (isz + K * conv_pixels(g, batch)) * batch;
+  size_t P = (size_t)(g->hout * g->wout), a = conv_per_sample(g) * conv_chunk(g, batch), b, c;
+  if (!(flags & CB_CONV_OUT_BI)) return a;
+  /* conv_pixel_bi: the moved input (unless IN_BI) and one im2col chunk, K conv_pixels batch
+     <= min(max(CONV_CHUNK, K batch), K P batch).  Every term grows with batch, so a
+     workspace sized for max_batch holds any smaller chunk, on either path. */
+  c = K * batch > CONV_CHUNK ? K * batch : CONV_CHUNK;
+  b = ((flags & CB_CONV_IN_BI) ? 0 : isz * batch) + (c < K * P * batch ? c : K * P * batch);
   return a > b ? a : b;
 }
 
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
                     size_t batch, double *y)
 {
-  double *buf = cb_alloc(la_conv_forward_need(g, batch) * sizeof *buf);
+  double *buf = cb_alloc(la_conv_forward_need(g, batch, 0) * sizeof *buf);
   if (!buf) return CB_ENOMEM;
   la_conv_forward_buf(g, W, b, x, batch, y, buf, 0);
   cb_free(buf);

@@ -42,8 +42,8 @@ void la_affine_cols(const double *W, const double *b, size_t out, size_t in,
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
                     size_t batch, double *y);
 
-/* The same with caller scratch (buf holds la_conv_forward_need(g, batch)
-   doubles).  flags: CB_CONV_RELU also applies y = (y > 0 ? y : 0), the ReLU
+/* The same with caller scratch (buf holds la_conv_forward_need(g, batch,
+   flags) doubles).  flags: CB_CONV_RELU also applies y = (y > 0 ? y : 0), the ReLU
    that reads it; CB_CONV_IN_BI: x is batch-innermost, [cin][hin][win][batch];
    CB_CONV_OUT_BI: y is written so ([cout][hout][wout][batch]), for a CONV
    that reads it with CB_CONV_IN_BI or an AFFINE that reads it with
@@ -53,7 +53,7 @@ int la_conv_forward(const cb_conv *g, const double *W, const double *b, const do
 #define CB_CONV_RELU 1
 #define CB_CONV_IN_BI 2
 #define CB_CONV_OUT_BI 4
-size_t la_conv_forward_need(const cb_conv *g, size_t batch);
+size_t la_conv_forward_need(const cb_conv *g, size_t batch, int flags);
 void la_conv_forward_buf(const cb_conv *g, const double *W, const double *b, const double *x,
                          size_t batch, double *y, double *buf, int flags);
 
