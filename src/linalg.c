@@ -528,3 +528,33 @@ int la_posv(double *A, size_t p, double *B, size_t nrhs)
   if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
   return info == 0 ? CB_OK : info > 0 ? CB_EVALUE : CB_EINTERNAL;
 }
+
+void la_gram(const double *A, size_t N, size_t p, double *G)
+{
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)N, 1.0, A, (blasint)p, 0.0, G, (blasint)p);
+  for (size_t i = 0; i < p; i++)
+    for (size_t j = 0; j < i; j++) G[i * p + j] = G[j * p + i];
+}
+
+void la_gram_rows(const double *A, size_t N, size_t p, double *K)
+{
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)N, (blasint)p, 1.0, A, (blasint)p, 0.0, K, (blasint)N);
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < i; j++) K[i * N + j] = K[j * N + i];
+}
+
+int la_lstsq(double *A, size_t N, size_t p, const double *b, double rcond, double *x)
+{
+  size_t m = N > p ? N : p;
+  double *bb = cb_alloc(m * sizeof *bb), *sv = cb_alloc((N < p ? N : p) * sizeof *sv);
+  lapack_int rank, info;
+  if (!bb || !sv) { cb_free(bb); cb_free(sv); return CB_ENOMEM; }
+  memcpy(bb, b, N * sizeof *bb);
+  if (m > N) memset(bb + N, 0, (m - N) * sizeof *bb);
+  info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)N, (lapack_int)p, 1, A, (lapack_int)p, bb, 1, sv, rcond, &rank);
+  if (info == 0) memcpy(x, bb, p * sizeof *x);
+  cb_free(bb);
+  cb_free(sv);
+  if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
+  return info == 0 ? CB_OK : CB_EINTERNAL;
+}

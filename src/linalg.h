@@ -85,4 +85,15 @@ int la_syevd(double *V, size_t p, double *w);
    is not positive definite. */
 int la_posv(double *A, size_t p, double *B, size_t nrhs);
 
+/* G = A^T A (A row-major N x p, G p x p, both triangles): one dsyrk. */
+void la_gram(const double *A, size_t N, size_t p, double *G);
+
+/* K = A A^T (A row-major N x p, K N x N, both triangles): one dsyrk. */
+void la_gram_rows(const double *A, size_t N, size_t p, double *K);
+
+/* x = the minimum-norm least-squares solution of A x = b (A row-major N x p,
+   overwritten; b N values; x p values), LAPACK dgelsd (SVD, singular values
+   below rcond times the largest treated as zero).  CB_ENOMEM / CB_EINTERNAL. */
+int la_lstsq(double *A, size_t N, size_t p, const double *b, double rcond, double *x);
+
 #endif
