@@ -12,8 +12,11 @@
 **          cosine distance to the unmasked input), w = --kernel-width (0.25).
 **          Weighted ridge regression with an unpenalised intercept,
 **          min sum pi (f_c(z) - b0 - phi . z)^2 + lambda |phi|^2 (lambda =
-**          --ridge, 1), solved by Cholesky (ridge 0: the symmetric eigen-
-**          decomposition, eigenvalues below 1e-12 of the largest dropped).
+**          --ridge, 1), solved by Cholesky (dsyrk, dposv) of the M x M normal
+**          equations, or of the N x N dual ones when N < M (phi = Z^T
+**          (Z Z^T + lambda I)^-1 y, the same solution); ridge 0: LAPACK's
+**          minimum-norm least squares (dgelsd, singular values below 1e-6
+**          of the largest dropped).
 **          Every feature of cell g gets phi_g.
 **   sobol  (Fel et al. 2021) total-order Sobol indices of the G x G cells
 **          (--grid G, default 8; each side capped at the image's, so a
@@ -164,11 +167,11 @@ static int scores(gsa *g, const double *masks, size_t k, int target, double *v, 
 static int lime(gsa *g, int target, double *phi, cb_error *err)
 {
   size_t M = g->M, N = (size_t)g->a->opt.samples;
-  double *Z = cb_alloc((N * M + 3 * N + M * M + 3 * M) * sizeof *Z), *y, *pw, *G, *ev, *rhs, *zb, sw = 0, yb = 0, w2;
+  double *Z = cb_alloc((N * M + 2 * N + M) * sizeof *Z), *y, *pw, *G, *zb, sw = 0, yb = 0, w2;
   uint64_t rs = g->a->opt.seed * 0xD1B54A32D192ED03ull + 3;
   int rc;
   if (!Z) return cb_error_set(err, CB_ENOMEM, "out of memory for LIME (%zu samples x %zu cells)", N, M);
-  y = Z + N * M; pw = y + N; G = pw + N; ev = G + M * M; rhs = ev + M; zb = rhs + M;
+  y = Z + N * M; pw = y + N; zb = pw + N;
   for (size_t r = 0; r < N; r++) {
     size_t on = 0;
     for (size_t c = 0; c < M; c++) on += (Z[r * M + c] = attr_rng_unit(&rs) < 0.5 ? 1 : 0) != 0;
@@ -185,32 +188,36 @@ static int lime(gsa *g, int target, double *phi, cb_error *err)
     for (size_t c = 0; c < M; c++) Z[r * M + c] = (Z[r * M + c] - zb[c]) * s;
     y[r] = (y[r] - yb) * s;
   }
-  la_gemm(1, 0, M, M, N, 1.0, Z, M, Z, M, 0.0, G, M);
-  la_gemm(1, 0, M, 1, N, 1.0, Z, M, y, 1, 0.0, rhs, 1);
-  for (size_t c = 0; c < M; c++) G[c * M + c] += g->a->opt.ridge;
-  if (g->a->opt.ridge > 0) {   /* positive definite: Cholesky */
-    memcpy(phi, rhs, M * sizeof *phi);
-    if ((rc = la_posv(G, M, phi, 1)) != CB_OK) { cb_free(Z); return cb_error_set(err, rc, "lime: the ridge system is not positive definite"); }
+  if (g->a->opt.ridge > 0 && N < M) {
+    /* fewer samples than cells: the dual form phi = Z^T (Z Z^T + ridge I)^-1 y
+       (the same ridge solution; N x N instead of M x M): dsyrk, dposv, one product */
+    double *K = cb_alloc((N * N + N) * sizeof *K), *al;
+    if (!K) { cb_free(Z); return cb_error_set(err, CB_ENOMEM, "out of memory for LIME (%zu samples)", N); }
+    al = K + N * N;
+    la_gram_rows(Z, N, M, K);
+    for (size_t r = 0; r < N; r++) K[r * N + r] += g->a->opt.ridge;
+    memcpy(al, y, N * sizeof *al);
+    rc = la_posv(K, N, al, 1);
+    if (rc == CB_OK) la_gemm(1, 0, M, 1, N, 1.0, Z, M, al, 1, 0.0, phi, 1);
+    cb_free(K);
     cb_free(Z);
-    return CB_OK;
+    return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "lime: the ridge system is not positive definite");
   }
-  /* ridge 0: least squares through the eigen-decomposition, eigenvalues below 1e-12 of the largest dropped */
-  if ((rc = la_syevd(G, M, ev)) != CB_OK) { cb_free(Z); return cb_error_set(err, rc, "lime: eigen-decomposition failed"); }
-  {
-    double top = fabs(ev[M - 1]);
-    for (size_t k = 0; k < M; k++) {
-      double c = 0;
-      for (size_t q = 0; q < M; q++) c += G[q * M + k] * rhs[q];
-      zb[k] = ev[k] > 1e-12 * top ? c / ev[k] : 0;
-    }
-    for (size_t q = 0; q < M; q++) {
-      double s = 0;
-      for (size_t k = 0; k < M; k++) s += G[q * M + k] * zb[k];
-      phi[q] = s;
-    }
+  if (g->a->opt.ridge > 0) {   /* positive definite: G = Z^T Z + ridge I (dsyrk), Cholesky (dposv) */
+    if (!(G = cb_alloc(M * M * sizeof *G))) { cb_free(Z); return cb_error_set(err, CB_ENOMEM, "out of memory for LIME (%zu cells)", M); }
+    la_gram(Z, N, M, G);
+    la_gemm(1, 0, M, 1, N, 1.0, Z, M, y, 1, 0.0, phi, 1);
+    for (size_t c = 0; c < M; c++) G[c * M + c] += g->a->opt.ridge;
+    rc = la_posv(G, M, phi, 1);
+    cb_free(G);
+    cb_free(Z);
+    return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "lime: the ridge system is not positive definite");
   }
+  /* ridge 0: LAPACK's minimum-norm least squares (dgelsd; singular values below
+     1e-6 of the largest, eigenvalues of Z^T Z below 1e-12, dropped) */
+  rc = la_lstsq(Z, N, M, y, 1e-6, phi);
   cb_free(Z);
-  return CB_OK;
+  return rc == CB_OK ? CB_OK : cb_error_set(err, rc, "lime: the least-squares fit failed");
 }
 
 static int sobol(gsa *g, int target, double *st, cb_error *err)

@@ -12,12 +12,15 @@
 **             s = 1..M-1, each with its complement (paired sampling), seeded;
 **             phi = argmin sum_n (v(S_n) - v(0) - sum_{g in S_n} phi_g)^2
 **             subject to sum_g phi_g = v(all) - v(0) (eliminating phi_M, the
-**             normal equations solved through LAPACK's symmetric eigen-
-**             decomposition, eigenvalues below 1e-12 of the largest dropped).
+**             normal equations A^T A (dsyrk) solved by Cholesky (dposv);
+**             when they are singular or nearly (the factor's diagonal ratio
+**             squared below 1e-12), LAPACK's minimum-norm least squares
+**             (dgelsd, singular values below 1e-6 of the largest dropped)).
 ** The map gives each feature of group g the value phi_g / |g|, so the map
 ** sums to f_c(x) - f_c(baseline) (efficiency).  Forward passes go in
 ** batches of ATTR_BATCH through attr_forward (the context's forward workspace) (dgemm).  Cost: 2^M
-** forwards (exact) or N + 2 (sampled) plus an (M-1)^2 N product.
+** forwards (exact) or N + 2 (sampled) plus an (M-1)^2 N / 2 product (dsyrk)
+** and an (M-1)^3 / 3 Cholesky.
 */
 #include <math.h>
 #include <string.h>
@@ -108,32 +111,29 @@ static void draw(attr_ctx *a, size_t M, size_t N, unsigned char *mk, size_t *per
 static int regress(const unsigned char *mk, const double *v, size_t N, size_t M, double v0, double v1, double *phi, cb_error *err)
 {
   size_t p = M - 1;
-  double *A = cb_alloc((N * p + p * p + 2 * p + N) * sizeof *A), *G, *ev, *rhs, *t, top;
+  double *A = cb_alloc((N * p + p * p + p + N) * sizeof *A), *G, *rhs, *t, dmin = INFINITY, dmax = 0;
   int rc;
   if (!A) return cb_error_set(err, CB_ENOMEM, "out of memory");
-  G = A + N * p; ev = G + p * p; rhs = ev + p; t = rhs + p;
+  G = A + N * p; rhs = G + p * p; t = rhs + p;
   for (size_t r = 0; r < N; r++) {
     double zl = mk[r * M + p];
     for (size_t g = 0; g < p; g++) A[r * p + g] = mk[r * M + g] - zl;
     t[r] = v[r] - v0 - zl * (v1 - v0);
   }
-  la_gemm(1, 0, p, p, N, 1.0, A, p, A, p, 0.0, G, p);
+  la_gram(A, N, p, G);   /* normal equations: G = A^T A (dsyrk), rhs = A^T t, Cholesky (dposv) */
   la_gemm(1, 0, p, 1, N, 1.0, A, p, t, 1, 0.0, rhs, 1);
-  if ((rc = la_syevd(G, p, ev)) != CB_OK) { cb_free(A); return cb_error_set(err, rc, "kernelshap: eigen-decomposition failed"); }
-  top = fabs(ev[p - 1]);
-  /* phi' = V diag(1/ev) V^T rhs, small eigenvalues dropped */
-  for (size_t k = 0; k < p; k++) {
-    double c = 0;
-    for (size_t g = 0; g < p; g++) c += G[g * p + k] * rhs[g];
-    t[k] = ev[k] > 1e-12 * top ? c / ev[k] : 0;
+  memcpy(phi, rhs, p * sizeof *phi);
+  rc = la_posv(G, p, phi, 1);
+  for (size_t g = 0; rc == CB_OK && g < p; g++) { dmin = fmin(dmin, fabs(G[g * p + g])); dmax = fmax(dmax, fabs(G[g * p + g])); }
+  if (rc == CB_EVALUE || (rc == CB_OK && !(dmin * dmin > 1e-12 * dmax * dmax))) {
+    /* not positive definite, or nearly singular (the Cholesky factor's diagonal
+       ratio squared below 1e-12): the minimum-norm solution (dgelsd, singular
+       values below 1e-6 of the largest, eigenvalues of G below 1e-12, dropped) */
+    rc = la_lstsq(A, N, p, t, 1e-6, phi);
   }
+  if (rc != CB_OK) { cb_free(A); return cb_error_set(err, rc, "kernelshap: the least-squares fit failed"); }
   phi[p] = v1 - v0;
-  for (size_t g = 0; g < p; g++) {
-    double s = 0;
-    for (size_t k = 0; k < p; k++) s += G[g * p + k] * t[k];
-    phi[g] = s;
-    phi[p] -= s;
-  }
+  for (size_t g = 0; g < p; g++) phi[p] -= phi[g];
   cb_free(A);
   return CB_OK;
 }

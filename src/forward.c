@@ -94,8 +94,13 @@ int fwd_node(const cb_net *net, int i, size_t batch, double *const *act, cb_erro
   return node_run(net, i, batch, act, NULL, 0, err);
 }
 
+/* An AFFINE's workspace flag: its input is a CONV's batch-innermost output
+   (CB_CONV_OUT_BI, through a RESHAPE or not): la_affine_cols. */
+#define FWD_AFF_IN_BI 8
+
 /* fwd_node; scratch: NULL, or la_conv_forward_need doubles for a CONV node,
-   which then runs with the workspace's CB_CONV_* flags (linalg.h). */
+   which then runs with the workspace's CB_CONV_* flags (linalg.h); an
+   AFFINE with FWD_AFF_IN_BI (only with scratch: a workspace's plan). */
 static int node_run(const cb_net *net, int i, size_t batch, double *const *act, double *scratch, int flags,
                     cb_error *err)
 {
@@ -105,7 +110,10 @@ static int node_run(const cb_net *net, int i, size_t batch, double *const *act, 
   size_t len = batch * n->size;
   switch (n->kind) {
   case CB_INPUT: return CB_OK;
-  case CB_AFFINE: la_affine_rows(n->p.aff.W, n->p.aff.b, n->p.aff.out, n->p.aff.in, x, batch, y); return CB_OK;
+  case CB_AFFINE:
+    if (flags & FWD_AFF_IN_BI) la_affine_cols(n->p.aff.W, n->p.aff.b, n->p.aff.out, n->p.aff.in, x, batch, y);
+    else la_affine_rows(n->p.aff.W, n->p.aff.b, n->p.aff.out, n->p.aff.in, x, batch, y);
+    return CB_OK;
   case CB_SCALE: fwd_scale(n, batch, x, y); return CB_OK;
   case CB_CONV:
     if (scratch) { la_conv_forward_buf(&n->p.conv.g, n->p.conv.W, n->p.conv.b, x, batch, y, scratch, flags); return CB_OK; }
@@ -186,8 +194,9 @@ void fwd_free(double **act)
 ** applied by the CONV as it writes its output (the same max(y, 0), on data
 ** still in cache) and aliases it, a CONV (or its fused ReLU) whose only
 ** reader is a CONV hands it the batch-innermost layout (linalg.h
-** CB_CONV_OUT_BI / IN_BI: no transposition between the two), and the
-** output is copied to the caller's y.
+** CB_CONV_OUT_BI / IN_BI: no transposition between the two), or to an
+** AFFINE that reads it (through a RESHAPE: la_affine_cols, the dgemm reads
+** it transposed), and the output is copied to the caller's y.
 ** A chain then needs two slots instead of one buffer per node.  The
 ** arithmetic is unchanged.
 **
@@ -248,6 +257,14 @@ static void plan_conv_flags(const cb_net *net, fwd_ws *p)
     if (v != net->output && r >= 0 && net->node[r].kind == CB_CONV && net->node[r].n_in == 1) {
       p->cflags[c] |= CB_CONV_OUT_BI;
       p->cflags[r] |= CB_CONV_IN_BI;
+      continue;
+    }
+    /* CONV -> [ReLU] -> [RESHAPE] -> AFFINE: a RESHAPE keeps the element
+       order, so the AFFINE reads the batch-innermost output as X[in][batch]. */
+    if (v != net->output && r >= 0 && r != net->output && net->node[r].kind == CB_RESHAPE) r = only_reader(net, p, r);
+    if (v != net->output && r >= 0 && net->node[r].kind == CB_AFFINE) {
+      p->cflags[c] |= CB_CONV_OUT_BI;
+      p->cflags[r] |= FWD_AFF_IN_BI;
     }
   }
 }
@@ -304,9 +321,9 @@ fwd_ws *fwd_ws_new(const cb_net *net, size_t max_batch)
   total = plan_build(net, w);
   if (total > SIZE_MAX / sizeof(double) / max_batch) goto oom;
   if (!(w->buf = cb_alloc(total * max_batch * sizeof *w->buf))) goto oom;
-  for (int i = 0; i < n; i++)
-    if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, max_batch) > need)
-      need = la_conv_forward_need(&net->node[i].p.conv.g, max_batch);
+  for (int i = 0; i < n; i++)   /* la_conv_forward_need grows with the batch: enough for any chunk */
+    if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, max_batch, w->cflags[i]) > need)
+      need = la_conv_forward_need(&net->node[i].p.conv.g, max_batch, w->cflags[i]);
   if (need && !(w->scratch = cb_alloc(need * sizeof *w->scratch))) goto oom;
   return w;
 oom:

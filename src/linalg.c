@@ -65,6 +65,15 @@ void la_affine_rows(const double *W, const double *b, size_t out, size_t in,
     la_gemm(0, 1, batch, out, in, 1.0, X, in, W, in, 1.0, Y, out);
 }
 
+void la_affine_cols(const double *W, const double *b, size_t out, size_t in,
+                    const double *X, size_t batch, double *Y)
+{
+  memcpy(Y, b, out * sizeof *b);
+  for (size_t r = 1; r < batch; r *= 2)
+    memcpy(Y + r * out, Y, (r < batch - r ? r : batch - r) * out * sizeof *Y);
+  la_gemm(1, 1, batch, out, in, 1.0, X, batch, W, in, 1.0, Y, out);
+}
+
 /* Output columns oj whose input column oj*s + off lies in [0, w): [*j0, *j1), clamped to [0, wout]. */
 static void valid_cols(int64_t off, int64_t s, int64_t w, int64_t wout, int64_t *j0, int64_t *j1)
 {
@@ -128,15 +137,32 @@ static size_t conv_chunk(const cb_conv *g, size_t batch)
   return chunk > batch ? batch : chunk;
 }
 
-size_t la_conv_forward_need(const cb_conv *g, size_t batch)
+/* Output pixels per chunk of the whole-batch path (conv_pixel_bi): its im2col
+   chunk [K][pixels][batch] near CONV_CHUNK doubles, at least one pixel. */
+static size_t conv_pixels(const cb_conv *g, size_t batch)
 {
-  return conv_per_sample(g) * conv_chunk(g, batch);
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t pc = CONV_CHUNK / (K * batch);
+  return pc < 1 ? 1 : pc > P ? P : pc;
+}
+
+size_t la_conv_forward_need(const cb_conv *g, size_t batch, int flags)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), isz = (size_t)(g->cin * g->hin * g->win);
+  size_t P = (size_t)(g->hout * g->wout), a = conv_per_sample(g) * conv_chunk(g, batch), b, c;
+  if (!(flags & CB_CONV_OUT_BI)) return a;
+  /* conv_pixel_bi: the moved input (unless IN_BI) and one im2col chunk, K conv_pixels batch
+     <= min(max(CONV_CHUNK, K batch), K P batch).  Every term grows with batch, so a
+     workspace sized for max_batch holds any smaller chunk, on either path. */
+  c = K * batch > CONV_CHUNK ? K * batch : CONV_CHUNK;
+  b = ((flags & CB_CONV_IN_BI) ? 0 : isz * batch) + (c < K * P * batch ? c : K * P * batch);
+  return a > b ? a : b;
 }
 
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
                     size_t batch, double *y)
 {
-  double *buf = cb_alloc(la_conv_forward_need(g, batch) * sizeof *buf);
+  double *buf = cb_alloc(la_conv_forward_need(g, batch, 0) * sizeof *buf);
   if (!buf) return CB_ENOMEM;
   la_conv_forward_buf(g, W, b, x, batch, y, buf, 0);
   cb_free(buf);
@@ -235,9 +261,62 @@ static void conv_batch_inner(const cb_conv *g, const double *W, const double *b,
   }
 }
 
+/*
+** Whole-batch path for a batch-innermost output (CB_CONV_OUT_BI): the input
+** as [c][h][w][sample] (moved there unless CB_CONV_IN_BI), then per group
+** and chunk of output pixels [p0, p1) an im2col [K][p][sample] of every
+** sample, and one dgemm that writes y[co][p0..p1)[sample] in place (its
+** rows are P batch apart: ldc) onto the bias written there first, then the
+** fused ReLU on that chunk while it is in cache.  No output buffer and no
+** copy of the output (the bias is added by dgemm's beta = 1, the way
+** la_affine_rows adds it).
+*/
+static void conv_pixel_bi(const cb_conv *g, const double *W, const double *b, const double *x, size_t batch,
+                          double *y, double *buf, int flags)
+{
+  int64_t cpg = g->cin / g->groups, hw = g->hin * g->win;
+  size_t K = (size_t)(cpg * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), isz = (size_t)(g->cin * hw), pc = conv_pixels(g, batch);
+  size_t rowb = batch * sizeof(double);
+  const double *xt = x;
+  double *col = buf;
+  int relu = flags & CB_CONV_RELU;
+  if (!(flags & CB_CONV_IN_BI)) { to_batch_inner(x, batch, isz, buf); xt = buf; col = buf + isz * batch; }
+  for (int64_t gi = 0; gi < g->groups; gi++)
+    for (size_t p0 = 0; p0 < P; p0 += pc) {
+      size_t p1 = p0 + pc < P ? p0 + pc : P, cols = (p1 - p0) * batch;
+      double *dst = col;
+      for (int64_t c = 0; c < cpg; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+          for (int64_t kj = 0; kj < g->kw; kj++)
+            for (size_t p = p0; p < p1; p++, dst += batch) {
+              int64_t oi = (int64_t)p / g->wout, oj = (int64_t)p % g->wout;
+              int64_t ii = oi * g->sh - g->pt + ki * g->dh, jj = oj * g->sw - g->pl + kj * g->dw;
+              if (ii < 0 || ii >= g->hin || jj < 0 || jj >= g->win) memset(dst, 0, rowb);
+              else memcpy(dst, xt + (size_t)((gi * cpg + c) * hw + ii * g->win + jj) * batch, rowb);
+            }
+      double *yc = y + ((size_t)gi * opg * P + p0) * batch;
+      for (size_t o = 0; o < opg; o++) {   /* y = b[co], then dgemm adds (beta 1: no zeroing pass) */
+        double *t = yc + o * P * batch, bc = b[(size_t)gi * opg + o];
+#pragma omp simd
+        for (size_t e = 0; e < cols; e++) t[e] = bc;
+      }
+      la_gemm(0, 0, opg, cols, K, 1.0, W + (size_t)gi * opg * K, K, col, cols, 1.0, yc, P * batch);
+      for (size_t o = 0; relu && o < opg; o++) {   /* the ReLU: compare-and-mask vectors */
+        double *t = yc + o * P * batch;
+#pragma omp simd
+        for (size_t e = 0; e < cols; e++) t[e] = t[e] > 0 ? t[e] : 0;
+      }
+    }
+}
+
 void la_conv_forward_buf(const cb_conv *g, const double *W, const double *b, const double *x,
                          size_t batch, double *y, double *buf, int flags)
 {
+  if ((flags & CB_CONV_OUT_BI) && batch >= CONV_BI_MIN) {
+    conv_pixel_bi(g, W, b, x, batch, y, buf, flags);
+    return;
+  }
   size_t chunk = conv_chunk(g, batch), isz = (size_t)(g->cin * g->hin * g->win);
   size_t outsz = (size_t)(g->cout * g->hout * g->wout);
   for (size_t s0 = 0; s0 < batch; s0 += chunk) {
@@ -575,4 +654,34 @@ int la_posv(double *A, size_t p, double *B, size_t nrhs)
   lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)p, (lapack_int)nrhs, A, (lapack_int)p, B, (lapack_int)nrhs);
   if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
   return info == 0 ? CB_OK : info > 0 ? CB_EVALUE : CB_EINTERNAL;
+}
+
+void la_gram(const double *A, size_t N, size_t p, double *G)
+{
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)p, (blasint)N, 1.0, A, (blasint)p, 0.0, G, (blasint)p);
+  for (size_t i = 0; i < p; i++)
+    for (size_t j = 0; j < i; j++) G[i * p + j] = G[j * p + i];
+}
+
+void la_gram_rows(const double *A, size_t N, size_t p, double *K)
+{
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)N, (blasint)p, 1.0, A, (blasint)p, 0.0, K, (blasint)N);
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < i; j++) K[i * N + j] = K[j * N + i];
+}
+
+int la_lstsq(double *A, size_t N, size_t p, const double *b, double rcond, double *x)
+{
+  size_t m = N > p ? N : p;
+  double *bb = cb_alloc(m * sizeof *bb), *sv = cb_alloc((N < p ? N : p) * sizeof *sv);
+  lapack_int rank, info;
+  if (!bb || !sv) { cb_free(bb); cb_free(sv); return CB_ENOMEM; }
+  memcpy(bb, b, N * sizeof *bb);
+  if (m > N) memset(bb + N, 0, (m - N) * sizeof *bb);
+  info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)N, (lapack_int)p, 1, A, (lapack_int)p, bb, 1, sv, rcond, &rank);
+  if (info == 0) memcpy(x, bb, p * sizeof *x);
+  cb_free(bb);
+  cb_free(sv);
+  if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR) return CB_ENOMEM;
+  return info == 0 ? CB_OK : CB_EINTERNAL;
 }

@@ -32,21 +32,28 @@ void la_sgemm(size_t m, size_t n, size_t k, const float *A, size_t lda, const fl
 void la_affine_rows(const double *W, const double *b, size_t out, size_t in,
                     const double *X, size_t batch, double *Y);
 
+/* The same with X batch-innermost, X[in][batch] (a CONV's CB_CONV_OUT_BI
+   output, flattened): Y[batch][out] = X^T W^T + b, one dgemm, no transposition. */
+void la_affine_cols(const double *W, const double *b, size_t out, size_t in,
+                    const double *X, size_t batch, double *Y);
+
 /* Conv forward on a batch: x [batch][cin*hin*win] -> y [batch][cout*hout*wout].
    Uses im2col + one dgemm per group and chunk of samples; returns CB_ENOMEM on failure. */
 int la_conv_forward(const cb_conv *g, const double *W, const double *b, const double *x,
                     size_t batch, double *y);
 
-/* The same with caller scratch (buf holds la_conv_forward_need(g, batch)
-   doubles).  flags: CB_CONV_RELU also applies y = (y > 0 ? y : 0), the ReLU
+/* The same with caller scratch (buf holds la_conv_forward_need(g, batch,
+   flags) doubles).  flags: CB_CONV_RELU also applies y = (y > 0 ? y : 0), the ReLU
    that reads it; CB_CONV_IN_BI: x is batch-innermost, [cin][hin][win][batch];
    CB_CONV_OUT_BI: y is written so ([cout][hout][wout][batch]), for a CONV
-   that reads it with CB_CONV_IN_BI.  The layouts change where values are
+   that reads it with CB_CONV_IN_BI or an AFFINE that reads it with
+   la_affine_cols (from CONV_BI_MIN samples on: the whole batch at once, one
+   chunk of output pixels per dgemm, written in place).  The layouts change where values are
    stored, not the products and sums that make them. */
 #define CB_CONV_RELU 1
 #define CB_CONV_IN_BI 2
 #define CB_CONV_OUT_BI 4
-size_t la_conv_forward_need(const cb_conv *g, size_t batch);
+size_t la_conv_forward_need(const cb_conv *g, size_t batch, int flags);
 void la_conv_forward_buf(const cb_conv *g, const double *W, const double *b, const double *x,
                          size_t batch, double *y, double *buf, int flags);
 
@@ -77,5 +84,16 @@ int la_syevd(double *V, size_t p, double *w);
    its Cholesky factor) and B (p x nrhs, overwritten by X); CB_EVALUE when A
    is not positive definite. */
 int la_posv(double *A, size_t p, double *B, size_t nrhs);
+
+/* G = A^T A (A row-major N x p, G p x p, both triangles): one dsyrk. */
+void la_gram(const double *A, size_t N, size_t p, double *G);
+
+/* K = A A^T (A row-major N x p, K N x N, both triangles): one dsyrk. */
+void la_gram_rows(const double *A, size_t N, size_t p, double *K);
+
+/* x = the minimum-norm least-squares solution of A x = b (A row-major N x p,
+   overwritten; b N values; x p values), LAPACK dgelsd (SVD, singular values
+   below rcond times the largest treated as zero).  CB_ENOMEM / CB_EINTERNAL. */
+int la_lstsq(double *A, size_t N, size_t p, const double *b, double rcond, double *x);
 
 #endif

@@ -5,7 +5,9 @@
 **     to 1e-12 on a 2-layer net (rollout2) and the 1-layer attn_block, for
 **     rollout and raw attention, mean / max / min head fusion, query rows
 **     0 and 2 and the mean of the rows; through attr_map and through the
-**     public cb_attribute (cb_attr_map_size = the token count);
+**     public cb_attribute (cb_attr_map_size = the token count); and every map
+**     of tests/data/vit/rollout_ref.json (gen_vit_rollout_ref.py) on the tiny
+**     ViT, through the CLI too;
 **   the attention maps are found from the graph: 2 layers, 1 layer, none on
 **     a LogSoftmax net and the reference CNNs; --node picks a layer (rollout
 **     through the first layer of rollout2 = (mean rows of F_1 + 1/T) / 2, a
@@ -37,10 +39,10 @@ static attr_ctx *mk(const cb_net *net, int raw, attr_fusion f, int q, const char
   return a;
 }
 
-static void test_reference(void **st)
+/* Every map of one reference file; returns how many were checked. */
+static int check_reference(const char *path)
 {
-  (void)st;
-  cJSON *ref = load_json("tests/data/attn/rollout_ref.json"), *jn;
+  cJSON *ref = load_json(path), *jn;
   int checked = 0;
   cJSON_ArrayForEach(jn, cJSON_GetObjectItem(ref, "nets")) {
     cb_net *net = must_load(cJSON_GetObjectItem(jn, "net")->valuestring);
@@ -81,8 +83,55 @@ static void test_reference(void **st)
     cb_data_free(d);
     cb_net_free(net);
   }
-  assert_int_equal(checked, 6 * 18 + 4 * 18);
   cJSON_Delete(ref);
+  return checked;
+}
+
+static void test_reference(void **st)
+{
+  (void)st;
+  assert_int_equal(check_reference("tests/data/attn/rollout_ref.json"), 6 * 18 + 4 * 18);
+}
+
+/* The tiny ViT (tests/data/vit/vit_digits.onnx: patch Conv, CLS token, 2
+   pre-LayerNorm blocks of 2 heads, opset 17): its two softmaxes are found
+   through the decomposed LayerNorm and the CLS Concat, and every map (8
+   rows x raw/rollout x 3 fusions x 3 queries, CLS included) equals torch's
+   (gen_vit_rollout_ref.py) to 1e-12. */
+static void test_reference_vit(void **st)
+{
+  (void)st;
+  cJSON *ref, *out, *c, *m;
+  char dir[] = "/tmp/cb_test_rollout_vit_XXXXXX", cmd[1024], path[300];
+  int rows = 0;
+  assert_int_equal(check_reference("tests/data/vit/rollout_ref.json"), 8 * 18);
+  /* the CLI: `attribute --method rollout --query 0` (the CLS row) on the 8 rows */
+  if (!mkdtemp(dir)) fail_msg("mkdtemp");
+  snprintf(cmd, sizeof cmd, "%s attribute tests/data/vit/vit_digits.onnx --data tests/data/vit/vit_digits.in.csv "
+           "--method rollout --query 0 --quiet --json %s/o.json > /dev/null", cerbere, dir);
+  if (system(cmd) != 0) fail_msg("'%s' failed", cmd);
+  snprintf(path, sizeof path, "%s/o.json", dir);
+  out = load_json(path);
+  ref = load_json("tests/data/vit/rollout_ref.json");
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(ref, "nets"), 0), "cases")) {
+    cJSON *got = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(out, "samples"), cJSON_GetObjectItem(c, "row")->valueint), "map");
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(c, "maps")) {
+      if (strcmp(cJSON_GetObjectItem(m, "attention")->valuestring, "rollout") || strcmp(cJSON_GetObjectItem(m, "fusion")->valuestring, "mean") ||
+          cJSON_GetObjectItem(m, "query")->valueint != 0) continue;
+      assert_non_null(got);
+      assert_int_equal(cJSON_GetArraySize(got), 5);
+      for (int i = 0; i < 5; i++) {
+        double g = cJSON_GetArrayItem(got, i)->valuedouble, r = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "map"), i)->valuedouble;
+        if (!(fabs(g - r) <= 1e-12)) fail_msg("CLI vit row %d token %d: %.17g, torch %.17g", cJSON_GetObjectItem(c, "row")->valueint, i, g, r);
+      }
+      rows++;
+    }
+  }
+  assert_int_equal(rows, 8);
+  cJSON_Delete(out);
+  cJSON_Delete(ref);
+  remove(path);
+  rmdir(dir);
 }
 
 /* Layers found from the graph, and --node picking the first one. */
@@ -180,7 +229,9 @@ static void test_oom(void **st)
 int main(int argc, char **argv)
 {
   const struct CMUnitTest t[] = {
-    cmocka_unit_test(test_reference), cmocka_unit_test(test_layers), cmocka_unit_test(test_errors), cmocka_unit_test(test_oom),
+    cmocka_unit_test(test_reference),
+    cmocka_unit_test(test_reference_vit),
+    cmocka_unit_test(test_layers), cmocka_unit_test(test_errors), cmocka_unit_test(test_oom),
   };
   (void)argc;
   cerbere_bin(argv[0], cerbere, sizeof cerbere);
