@@ -15,6 +15,7 @@
 #include "jacobian.h"
 #include "lipbab.h"
 #include "round.h"
+#include "ubheap.h"
 
 void lip_bab_opts_init(lip_bab_opts *o)
 {
@@ -69,8 +70,7 @@ typedef struct bab {
   size_t n;
   cb_grad *g;
   double *G, *x, *jlo, *jhi;
-  box **heap;
-  size_t nheap, cap;
+  ub_heap heap;               /* open boxes, largest upper first */
   uint64_t rng;
   double best;          /* lower so far, attained at bestx */
   double *bestx;
@@ -84,40 +84,6 @@ static box *box_new(size_t n)
   b->lo = (double *)(b + 1);
   b->hi = b->lo + n;
   return b;
-}
-
-static int heap_push(bab *B, box *b)
-{
-  size_t i;
-  if (B->nheap == B->cap) {
-    size_t nc = B->cap ? 2 * B->cap : 256;
-    box **h = cb_alloc(nc * sizeof *h);
-    if (!h) return CB_ENOMEM;
-    if (B->nheap) memcpy(h, B->heap, B->nheap * sizeof *h);
-    cb_free(B->heap);
-    B->heap = h;
-    B->cap = nc;
-  }
-  i = B->nheap++;
-  while (i > 0 && B->heap[(i - 1) / 2]->ub < b->ub) { B->heap[i] = B->heap[(i - 1) / 2]; i = (i - 1) / 2; }
-  B->heap[i] = b;
-  return CB_OK;
-}
-
-static box *heap_pop(bab *B)
-{
-  box *top = B->heap[0], *last = B->heap[--B->nheap];
-  size_t i = 0;
-  for (;;) {
-    size_t l = 2 * i + 1, m = l;
-    if (l >= B->nheap) break;
-    if (l + 1 < B->nheap && B->heap[l + 1]->ub > B->heap[l]->ub) m = l + 1;
-    if (B->heap[m]->ub <= last->ub) break;
-    B->heap[i] = B->heap[m];
-    i = m;
-  }
-  if (B->nheap) B->heap[i] = last;
-  return top;
 }
 
 /* 1 when no piecewise-linear activation of the last grad_forward has an
@@ -305,8 +271,8 @@ static int secant(bab *B, size_t j, const double *lo, const double *hi, double *
 
 static void bab_free(bab *B)
 {
-  for (size_t i = 0; i < B->nheap; i++) cb_free(B->heap[i]);
-  cb_free(B->heap);
+  for (size_t i = 0; i < B->heap.n; i++) cb_free(B->heap.a[i].p);
+  ub_heap_free(&B->heap);
   cb_free(B->G);
   grad_free(B->g);
 }
@@ -342,16 +308,16 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
   memcpy(b->lo, lo, n * sizeof *lo);
   memcpy(b->hi, hi, n * sizeof *hi);
   if ((rc = bound(&B, b, HUGE_VAL, err)) != CB_OK || (rc = sample(&B, b, err)) != CB_OK) { cb_free(b); goto out; }
-  if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if ((rc = ub_heap_push(&B.heap, b->ub, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   r->nodes = 1;
   for (;;) {
-    double up = B.heap[0]->ub;
+    double up = B.heap.a[0].ub;
     size_t w = 0;
     if (!B.have) B.best = 0;
     if (up - B.best <= o->gap * up) { r->stop = "gap"; break; }
     if (r->nodes >= o->max_nodes) { r->stop = "nodes"; break; }
     if ((o->seconds > 0 && now() - t0 >= o->seconds) || cb_time_up()) { r->stop = "time"; break; }
-    b = heap_pop(&B);
+    b = ub_heap_pop(&B.heap);
     for (size_t k = 1; k < n; k++) if (b->hi[k] - b->lo[k] > b->hi[w] - b->lo[w]) w = k;
     if (!(kid = box_new(n))) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
     memcpy(kid->lo, b->lo, n * sizeof *lo);
@@ -361,7 +327,7 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
       if (!(mid > b->lo[w] && mid < b->hi[w])) {   /* a point box: its bound stays, nothing to split */
         cb_free(kid);
         r->stop = "nodes";
-        if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+        if ((rc = ub_heap_push(&B.heap, b->ub, b)) != CB_OK) { cb_free(b); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
         break;
       }
       b->hi[w] = mid;
@@ -370,12 +336,12 @@ int lip_bab(const cb_net *net, size_t j, const double *lo, const double *hi, con
     if ((rc = bound(&B, b, up, err)) != CB_OK || (rc = bound(&B, kid, up, err)) != CB_OK
         || (rc = sample(&B, b, err)) != CB_OK || (rc = sample(&B, kid, err)) != CB_OK) { cb_free(b); cb_free(kid); goto out; }
     r->nodes += 2;
-    if ((rc = heap_push(&B, b)) != CB_OK) { cb_free(b); cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-    if ((rc = heap_push(&B, kid)) != CB_OK) { cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if ((rc = ub_heap_push(&B.heap, b->ub, b)) != CB_OK) { cb_free(b); cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    if ((rc = ub_heap_push(&B.heap, kid->ub, kid)) != CB_OK) { cb_free(kid); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   }
-  r->upper = B.heap[0]->ub;
+  r->upper = B.heap.a[0].ub;
   r->grad_norm = B.best;
-  r->open = (long)B.nheap;
+  r->open = (long)B.heap.n;
   if (!B.have) { rc = cb_error_set(err, CB_EVALUE, "lipschitz bracket: every sampled point lies on an activation kink"); goto out; }
   if ((rc = secant(&B, j, lo, hi, y, &r->lower, err)) != CB_OK) goto out;
   r->gap = r->upper > 0 ? (r->upper - r->lower) / r->upper : 0;

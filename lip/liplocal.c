@@ -13,6 +13,7 @@
 #include "jacobian.h"
 #include "lipbab.h"
 #include "liplocal.h"
+#include "ubheap.h"
 
 void liplocal_opts_init(liplocal_opts *o)
 {
@@ -51,42 +52,6 @@ static int unit_cmp(const void *a, const void *b)
 }
 
 typedef struct pnode { double ub; int depth; signed char s[]; } pnode;
-
-typedef struct heap { pnode **a; size_t n, cap; } heap;
-
-static int heap_push(heap *H, pnode *p)
-{
-  size_t i;
-  if (H->n == H->cap) {
-    size_t nc = H->cap ? 2 * H->cap : 64;
-    pnode **a = cb_alloc(nc * sizeof *a);
-    if (!a) return CB_ENOMEM;
-    if (H->n) memcpy(a, H->a, H->n * sizeof *a);
-    cb_free(H->a);
-    H->a = a;
-    H->cap = nc;
-  }
-  i = H->n++;
-  while (i > 0 && H->a[(i - 1) / 2]->ub < p->ub) { H->a[i] = H->a[(i - 1) / 2]; i = (i - 1) / 2; }
-  H->a[i] = p;
-  return CB_OK;
-}
-
-static pnode *heap_pop(heap *H)
-{
-  pnode *top = H->a[0], *last = H->a[--H->n];
-  size_t i = 0;
-  for (;;) {
-    size_t l = 2 * i + 1, m = l;
-    if (l >= H->n) break;
-    if (l + 1 < H->n && H->a[l + 1]->ub > H->a[l]->ub) m = l + 1;
-    if (H->a[m]->ub <= last->ub) break;
-    H->a[i] = H->a[m];
-    i = m;
-  }
-  if (H->n) H->a[i] = last;
-  return top;
-}
 
 /* 1 when node i is a ReLU / LeakyReLU whose input node feeds nothing else:
    a split overwrites that node's bounds during one backward pass, which
@@ -220,7 +185,7 @@ int liplocal_row(cb_ws *ws, const double *c, const lip_result *lr, const liploca
   const cb_net *net = ws->net;
   size_t n = net->node[0].size, nu = 0;
   unit *U = NULL;
-  heap H = {NULL, 0, 0};
+  ub_heap H = {NULL, 0, 0};
   double *jlo = NULL, L;
   int rc, u;
   memset(r, 0, sizeof *r);
@@ -254,10 +219,10 @@ int liplocal_row(cb_ws *ws, const double *c, const lip_result *lr, const liploca
     pnode *p = cb_alloc(sizeof *p + (size_t)u);
     if (!p) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
     p->ub = L; p->depth = 0;
-    if ((rc = heap_push(&H, p)) != CB_OK) { cb_free(p); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-    while (r->nodes + 2 <= o->max_nodes && H.a[0]->ub - r->lower > o->gap * H.a[0]->ub && H.a[0]->depth < u
+    if ((rc = ub_heap_push(&H, p->ub, p)) != CB_OK) { cb_free(p); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+    while (r->nodes + 2 <= o->max_nodes && H.a[0].ub - r->lower > o->gap * H.a[0].ub && ((pnode *)H.a[0].p)->depth < u
            && !cb_time_up()) {
-      pnode *par = heap_pop(&H);
+      pnode *par = ub_heap_pop(&H);
       for (int sg = 1; sg >= -1; sg -= 2) {
         pnode *k = cb_alloc(sizeof *k + (size_t)u);
         if (!k) { cb_free(par); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
@@ -266,12 +231,12 @@ int liplocal_row(cb_ws *ws, const double *c, const lip_result *lr, const liploca
         k->depth = par->depth + 1;
         if ((rc = bound_pattern(ws, U, k->s, k->depth, c, lr, jlo, jlo + n, &L, err)) != CB_OK) { cb_free(k); cb_free(par); goto out; }
         k->ub = L < par->ub ? L : par->ub;
-        if ((rc = heap_push(&H, k)) != CB_OK) { cb_free(k); cb_free(par); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+        if ((rc = ub_heap_push(&H, k->ub, k)) != CB_OK) { cb_free(k); cb_free(par); rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
         r->nodes++;
       }
       cb_free(par);
     }
-    r->upper = H.a[0]->ub;
+    r->upper = H.a[0].ub;
   }
   /* a sampled gradient above a guaranteed bound: a bug, never hidden (beyond the
      double evaluation's own rounding, 1e-9 relative; the tests use zero tolerance) */
@@ -279,8 +244,8 @@ int liplocal_row(cb_ws *ws, const double *c, const lip_result *lr, const liploca
     rc = cb_error_set(err, CB_EINTERNAL, "local Lipschitz bracket: sampled norm %.17g above the bound %.17g", r->lower, r->upper);
   r->gap = r->upper > 0 ? (r->upper - r->lower) / r->upper : 0;
 out:
-  for (size_t i = 0; i < H.n; i++) cb_free(H.a[i]);
-  cb_free(H.a);
+  for (size_t i = 0; i < H.n; i++) cb_free(H.a[i].p);
+  ub_heap_free(&H);
   cb_free(U);
   cb_free(jlo);
   return rc;
