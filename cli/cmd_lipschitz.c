@@ -64,8 +64,10 @@ static const char *usage_lip =
   "  --domain LO:HI the box [LO, HI] in every input (required with --bracket).  A\n"
   "                 piecewise-linear net's constant over the whole space is >= its value\n"
   "                 on any box; the bracket is of the box's constant only\n"
-  "  --split sign   (L2 only) branch on activation signs instead of the box: the\n"
-  "                 spectral norm of the whole Jacobian (or row --row J) for chains of\n"
+  "  --split sign   branch on activation signs instead of the box: the --norm\n"
+  "                 operator norm of the whole Jacobian (2: spectral; inf: largest row\n"
+  "                 sum of |J|; 1: largest column sum) or of row --row J (its gradient's\n"
+  "                 dual norm: ||g||_2, ||g||_1, ||g||_inf) for chains of\n"
   "                 Gemm/MatMul with ReLU or sort groups (GroupSort/MaxMin, <= 8); a\n"
   "                 region is dropped only on an exact Motzkin certificate, a region with\n"
   "                 every sign fixed gets its exact norm; root capped by K_merged\n"
@@ -400,7 +402,7 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
 }
 
 /* --bracket --split sign (or --domain all): one sign-split branch and bound
-   of the whole Jacobian's L2 norm (or row --row J); adds "bracket". */
+   of the whole Jacobian's --norm operator norm (or row --row J); adds "bracket". */
 static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *lr, cJSON *root, cb_error *err)
 {
   size_t n = cb_net_input_size(net);
@@ -416,12 +418,14 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
   so.seconds = o->bab.seconds;
   if (o->bab.max_nodes != 200000) so.max_nodes = o->bab.max_nodes;
   so.row = o->row;
-  if (o->row < 0 && lr->norm == CB_NORM_2) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
+  so.norm = lr->norm;
+  if (o->row < 0) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
   if (!o->domain_all) { so.lo = lo; so.hi = hi; }
   if ((rc = lip_sign_bab(net, &so, &sr, x, y, err)) != CB_OK) { cb_free(lo); return rc; }
-  if (o->domain_all) printf("bracket over R^%zu (sign splits), L2 norm of ", n);
-  else printf("bracket over [%g, %g]^%zu (sign splits), L2 norm of ", o->dlo, o->dhi, n);
-  if (o->row >= 0) printf("row %d's gradient", o->row); else printf("the whole Jacobian");
+  if (o->domain_all) printf("bracket over R^%zu (sign splits), %s norm of ", n, cb_norm_table[so.norm].text);
+  else printf("bracket over [%g, %g]^%zu (sign splits), %s norm of ", o->dlo, o->dhi, n, cb_norm_table[so.norm].text);
+  if (o->row >= 0) printf("row %d's gradient (as a 1 x n operator: dual norm %s)", o->row, so.norm == CB_NORM_INF ? "L1" : so.norm == CB_NORM_1 ? "L-inf" : "L2");
+  else printf("the whole Jacobian (induced operator norm)");
   printf(", gap target %g\n", so.gap);
   char bu[40], bl[40];
   printf("upper %s lower %s gap %.3g nodes %ld lps %ld pruned %ld uncertified %ld open %ld time %.3f s "
@@ -439,7 +443,7 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
     cJSON_AddStringToObject(jb, "split", "sign");
     if (o->domain_all) cJSON_AddStringToObject(jb, "domain", "all");
     else { cJSON_AddNumberToObject(jb, "domain_lo", o->dlo); cJSON_AddNumberToObject(jb, "domain_hi", o->dhi); }
-    cJSON_AddStringToObject(jb, "input_norm", "2");
+    cJSON_AddStringToObject(jb, "input_norm", cb_norm_table[so.norm].name);
     cJSON_AddNumberToObject(jb, "gap_target", so.gap);
     rows = cJSON_AddArrayToObject(jb, "rows");
     if (o->row >= 0) cJSON_AddNumberToObject(e, "row", o->row); else cJSON_AddStringToObject(e, "row", "all");
@@ -572,7 +576,6 @@ int cmd_lipschitz(int argc, char **argv)
   if (o.has_eps && !(o.bracket && o.data)) return report_usage("lipschitz", "%s", "--eps goes with --bracket and --data (local brackets)");
   if (o.has_eps && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--eps (local brackets over balls) and --domain/--row (a box) exclude each other");
   if (o.bracket && !o.has_domain && !o.has_eps) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI, --domain all, or --data with --eps");
-  if (o.split_sign && o.lo.norm != CB_NORM_2) return report_usage("lipschitz", "%s", "--split sign and --domain all bracket the L2 constant only (--norm 2)");
   if (o.domain_all && !o.split_sign) return report_usage("lipschitz", "%s", "--domain all needs --split sign");
   if (!o.bracket && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--domain and --row go with --bracket");
   if (lip_run(&o, &err) != CB_OK) return report_fail(&err);

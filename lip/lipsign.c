@@ -14,6 +14,7 @@
 #include "linalg.h"
 #include "lp.h"
 #include "lipsign.h"
+#include "norm.h"
 #include "round.h"
 #include "specnorm.h"
 
@@ -24,6 +25,7 @@ void lip_sign_opts_init(lip_sign_opts *o)
   o->max_nodes = 5000000;
   o->row = -1;
   o->report_gap = 1e-2;
+  o->norm = CB_NORM_2;
 }
 
 static double now(void)
@@ -526,8 +528,24 @@ static void perm_states(const layer *l, unsigned char *st, size_t u0, const int 
 
 /* Certified upper bound of max ||J||_2 over J in C +- R (m x n); A: m x n
    scratch. */
-static double norm_up_dims(const double *C, const double *R, size_t m, size_t n, double *A, double *v)
+static double norm_up_dims(int norm, const double *C, const double *R, size_t m, size_t n, double *A, double *v)
 {
+  if (norm != CB_NORM_2) {
+    /* the induced L-inf norm: the largest row sum of |J|; L1: the largest
+       column sum.  Every |J_iq| <= |C_iq| + R_iq; sums rounded upward */
+    double best = 0;
+    size_t outer = norm == CB_NORM_INF ? m : n, inner = norm == CB_NORM_INF ? n : m;
+    (void)A; (void)v;
+    for (size_t i = 0; i < outer; i++) {
+      double s = 0;
+      for (size_t q = 0; q < inner; q++) {
+        size_t e = norm == CB_NORM_INF ? i * n + q : q * n + i;
+        s = round_add_ru(s, round_add_ru(fabs(C[e]), R[e]));
+      }
+      best = fmax(best, s);
+    }
+    return best;
+  }
   if (m == 1) {
     for (size_t q = 0; q < n; q++) v[q] = round_up(fabs(C[q]) + R[q]);
     return round_up(round_nrm2_up(v, n));
@@ -550,7 +568,7 @@ static double norm_up_dims(const double *C, const double *R, size_t m, size_t n,
   }
 }
 
-static double norm_up(sb *S) { return norm_up_dims(S->C, S->R, S->m, S->n, S->A, S->v); }
+static double norm_up(sb *S) { return norm_up_dims(S->o->norm, S->C, S->R, S->m, S->n, S->A, S->v); }
 
 /* Tail times head.  With layers < k fixed and layers > k open (the search
    fixes units in layer order), J = T D_k H where H = W_k D_{k-1} ... W_0 is
@@ -572,7 +590,7 @@ static double head_bound(sb *S, const unsigned char *st, int d)
   out = S->L[k].out;
   if ((out < S->n ? out : S->n) > 64 || !(S->tail[k] < HUGE_VAL)) return HUGE_VAL;
   jac_from(S, st, d, S->L[k].W, out, k - 1, 0);
-  h = norm_up_dims(S->C, S->R, out, S->n, S->Hs, S->hv);
+  h = norm_up_dims(S->o->norm, S->C, S->R, out, S->n, S->Hs, S->hv);
   return round_mul_up(S->tail[k], h);
 }
 
@@ -652,17 +670,17 @@ static int tails(sb *S)
     size_t zero = S->L[k].out * S->L[k].in;
     double *Z = S->Hs;
     memset(Z, 0, zero * sizeof *Z);
-    wn[k] = norm_up_dims(S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
+    wn[k] = norm_up_dims(S->o->norm, S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
   }
   for (int k = nl - 2; k >= 0; k--) {
     double t1, t2;
     size_t w = S->L[k + 1].in;
     if (k == nl - 2) {
       memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
-      t1 = norm_up_dims(S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
+      t1 = norm_up_dims(S->o->norm, S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
     } else t1 = round_mul_up(S->tail[k + 1], wn[k + 1]);
     jac_from(S, st0, 0, S->Wrow, S->m, nl - 2, k + 1);
-    t2 = norm_up_dims(S->C, S->R, S->m, w, S->Hs, S->hv);
+    t2 = norm_up_dims(S->o->norm, S->C, S->R, S->m, w, S->Hs, S->hv);
     S->tail[k] = fmin(t1, t2);
   }
   S->tail0 = round_mul_up(S->tail[0], wn[0]);
@@ -680,7 +698,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, open = 0, no, idx[16];
   double *P, *Pr, *w = (double *)S->Wrow, *base, *vec, *T, maxsq = 0, steps;
-  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2) return HUGE_VAL;   /* its error terms are L2's */
   l = &S->L[lk];
   if (l->act == 1 && l->g != 2) return HUGE_VAL;
   if ((size_t)d < l->u0) return HUGE_VAL;
@@ -762,7 +780,7 @@ static double sort_enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, ng, nopen = 0, gu;
   double *P, *Pr, *w = (double *)S->Wrow, *base, *T, *Rr, *cv, *part, maxsq = 0, comb = 1;
-  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2) return HUGE_VAL;   /* its error terms are L2's */
   l = &S->L[lk];
   if (l->act != 1 || l->g < 3 || l->g > 5 || (size_t)d < l->u0) return HUGE_VAL;
   g = (int)l->g; ng = l->out / (size_t)g; gu = group_units(l);
@@ -896,6 +914,20 @@ static double jac_norm_est(sb *S, const unsigned char *st2, double *v)
 {
   size_t m = S->m, n = S->n;
   jac_bound(S, st2, (int)S->nu);
+  if (S->o->norm != CB_NORM_2) {
+    /* L-inf: the largest row sum, attained along v = the signs of that row;
+       L1: the largest column sum, attained along that input's unit vector */
+    int inf = S->o->norm == CB_NORM_INF;
+    size_t outer = inf ? m : n, inner = inf ? n : m, top = 0;
+    double best = -1;
+    for (size_t i = 0; i < outer; i++) {
+      double sum = 0;
+      for (size_t q = 0; q < inner; q++) sum += fabs(S->C[inf ? i * n + q : q * n + i]);
+      if (sum > best) { best = sum; top = i; }
+    }
+    for (size_t q = 0; q < n; q++) v[q] = inf ? (S->C[top * n + q] < 0 ? -1 : 1) : (q == top ? 1 : 0);
+    return best;
+  }
   if (m == 1) {
     double s = 0;
     for (size_t q = 0; q < n; q++) s += S->C[q] * S->C[q];
@@ -1105,12 +1137,19 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
         if (S->o->row >= 0 && (long)j != S->o->row) continue;
         exact_output(ex, j, &ay, &by);
         dj = fmax(0, fmax(round_add_rd(ay, -bx[j]), round_add_rd(ax[j], -by)));
-        num = round_add_rd(num, round_mul_rd(dj, dj));
+        if (S->o->norm == CB_NORM_INF) num = fmax(num, dj);
+        else if (S->o->norm == CB_NORM_1) num = round_add_rd(num, dj);
+        else num = round_add_rd(num, round_mul_rd(dj, dj));
       }
       exact_free(ex);
-      num = round_next_down(sqrt(num));
-      for (size_t q = 0; q < n; q++) { double dq = round_up(fabs(yy[q] - x[q])); den = round_add_ru(den, round_mul_ru(dq, dq)); }
-      den = round_next_up(sqrt(den));
+      if (S->o->norm == CB_NORM_2) num = round_next_down(sqrt(num));
+      for (size_t q = 0; q < n; q++) {
+        double dq = round_up(fabs(yy[q] - x[q]));
+        if (S->o->norm == CB_NORM_INF) den = fmax(den, dq);
+        else if (S->o->norm == CB_NORM_1) den = round_add_ru(den, dq);
+        else den = round_add_ru(den, round_mul_ru(dq, dq));
+      }
+      if (S->o->norm == CB_NORM_2) den = round_next_up(sqrt(den));
       if (num > 0 && den > 0) {
         double val = round_div_rd(num, den);
         if (val > best) { best = val; memcpy(y, yy, n * sizeof *y); }
@@ -1142,6 +1181,10 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
   r->t_report = -1;
   S.net = net; S.o = o; S.n = n;
   if ((rc = extract(&S, err)) != CB_OK) return rc;
+  if (o->norm != CB_NORM_2 && o->norm != CB_NORM_INF && o->norm != CB_NORM_1) {
+    sb_free(&S);
+    return cb_error_set(err, CB_EVALUE, "lipschitz --split sign: the norm must be 2, inf or 1");
+  }
   if (o->row >= (long)no) { sb_free(&S); return cb_error_set(err, CB_EVALUE, "lipschitz bracket: output row %ld: the network has %zu outputs", o->row, no); }
   if (o->lo)
     for (size_t q = 0; q < n; q++)
