@@ -26,6 +26,7 @@ void lip_sign_opts_init(lip_sign_opts *o)
   o->row = -1;
   o->report_gap = 1e-2;
   o->norm = CB_NORM_2;
+  o->margin_i = o->margin_j = -1;
 }
 
 static double now(void)
@@ -63,6 +64,7 @@ typedef struct sb {
   size_t nu, n, m, wmax;
   const double *Wrow;   /* the last layer's rows used (m of them) */
   const double *brow;
+  double *Wmar, *Wrad;  /* margin I:J: the row fl(W_I - W_J) and its rounding error's bound (NULL: exact) */
   node **heap;
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
@@ -423,7 +425,8 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   double *C = S->C, *R = S->R;
   size_t w = ktop >= 0 ? S->L[ktop].out : S->n;
   memcpy(C, C0, m * w * sizeof *C);
-  memset(R, 0, m * w * sizeof *R);
+  if (C0 == S->Wrow && S->Wrad) memcpy(R, S->Wrad, m * w * sizeof *R);   /* the margin row's rounding */
+  else memset(R, 0, m * w * sizeof *R);
   for (int k = ktop; k >= kbot; k--) {
     layer *l = &S->L[k];
     /* the product below sums l->out terms per entry (more than l->in on a widening layer) */
@@ -676,7 +679,8 @@ static int tails(sb *S)
     double t1, t2;
     size_t w = S->L[k + 1].in;
     if (k == nl - 2) {
-      memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
+      if (S->Wrad) memcpy(S->Hs, S->Wrad, S->m * w * sizeof *S->Hs);
+      else memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
       t1 = norm_up_dims(S->o->norm, S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
     } else t1 = round_mul_up(S->tail[k + 1], wn[k + 1]);
     jac_from(S, st0, 0, S->Wrow, S->m, nl - 2, k + 1);
@@ -698,7 +702,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, open = 0, no, idx[16];
   double *P, *Pr, *w = (double *)S->Wrow, *base, *vec, *T, maxsq = 0, steps;
-  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2) return HUGE_VAL;   /* its error terms are L2's */
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2 || S->Wrad) return HUGE_VAL;   /* its error terms are L2's, for an exact row */
   l = &S->L[lk];
   if (l->act == 1 && l->g != 2) return HUGE_VAL;
   if ((size_t)d < l->u0) return HUGE_VAL;
@@ -780,7 +784,7 @@ static double sort_enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, ng, nopen = 0, gu;
   double *P, *Pr, *w = (double *)S->Wrow, *base, *T, *Rr, *cv, *part, maxsq = 0, comb = 1;
-  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2) return HUGE_VAL;   /* its error terms are L2's */
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2 || S->Wrad) return HUGE_VAL;   /* its error terms are L2's, for an exact row */
   l = &S->L[lk];
   if (l->act != 1 || l->g < 3 || l->g > 5 || (size_t)d < l->u0) return HUGE_VAL;
   g = (int)l->g; ng = l->out / (size_t)g; gu = group_units(l);
@@ -1132,7 +1136,18 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
       }
       if (!in) continue;
       if ((rc = exact_eval(S->net, yy, &ex, err)) != CB_OK) return rc;
-      for (size_t j = 0; j < no; j++) {
+      if (S->o->margin_i >= 0) {   /* |(f_I - f_J)(y) - (f_I - f_J)(x)| >= the enclosures' smaller side */
+        double iy0, iy1, jy0, jy1, lo, hi;
+        size_t I = (size_t)S->o->margin_i, J = (size_t)S->o->margin_j;
+        exact_output(ex, I, &iy0, &iy1);
+        exact_output(ex, J, &jy0, &jy1);
+        /* d = (iy - jy) - (ix - jx): lo = iy0 - jy1 - ix1 + jx0, hi = iy1 - jy0 - ix0 + jx1 */
+        lo = round_add_rd(round_add_rd(iy0, -jy1), round_add_rd(-bx[I], ax[J]));
+        hi = round_add_ru(round_add_ru(iy1, -jy0), round_add_ru(-ax[I], bx[J]));
+        num = fmax(0, fmax(lo, -hi));
+        if (S->o->norm == CB_NORM_2) num = round_mul_rd(num, num);
+      }
+      for (size_t j = 0; j < (S->o->margin_i >= 0 ? 0 : no); j++) {
         double ay, by, dj;
         if (S->o->row >= 0 && (long)j != S->o->row) continue;
         exact_output(ex, j, &ay, &by);
@@ -1165,7 +1180,7 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2); cb_free(S->Wmar);
 }
 
 static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
@@ -1185,6 +1200,10 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
     sb_free(&S);
     return cb_error_set(err, CB_EVALUE, "lipschitz --split sign: the norm must be 2, inf or 1");
   }
+  if (o->margin_i >= 0 && (o->margin_i >= (long)no || o->margin_j < 0 || o->margin_j >= (long)no || o->margin_i == o->margin_j || o->row >= 0)) {
+    sb_free(&S);
+    return cb_error_set(err, CB_EVALUE, "lipschitz bracket: margin %ld:%ld: wants two different outputs below %zu (and no row)", o->margin_i, o->margin_j, no);
+  }
   if (o->row >= (long)no) { sb_free(&S); return cb_error_set(err, CB_EVALUE, "lipschitz bracket: output row %ld: the network has %zu outputs", o->row, no); }
   if (o->lo)
     for (size_t q = 0; q < n; q++)
@@ -1202,6 +1221,22 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
   }
   S.m = o->row >= 0 ? 1 : no;
   S.Wrow = S.L[S.nl - 1].W + (o->row >= 0 ? (size_t)o->row * S.L[S.nl - 1].in : 0);
+  if (o->margin_i >= 0) {   /* f_I - f_J: the row W_I - W_J, rounded, with its exact error bound */
+    size_t w = S.L[S.nl - 1].in;
+    const double *wi = S.L[S.nl - 1].W + (size_t)o->margin_i * w, *wj = S.L[S.nl - 1].W + (size_t)o->margin_j * w;
+    int any = 0;
+    S.m = 1;
+    S.Wmar = cb_alloc(2 * w * sizeof *S.Wmar);
+    if (!S.Wmar) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+    for (size_t q = 0; q < w; q++) {
+      double dq = wi[q] - wj[q], e = fabs(round_two_sum_err(wi[q], -wj[q], dq));
+      S.Wmar[q] = dq;
+      S.Wmar[w + q] = e > 0 ? round_next_up(e) : 0;
+      any |= e > 0 || !isfinite(dq);
+    }
+    S.Wrow = S.Wmar;
+    if (any) S.Wrad = S.Wmar + w;
+  }
   if (!S.U) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   units(&S);
   nrmax = S.nu + 2 * n + 2;

@@ -49,6 +49,7 @@ typedef struct lip_sign_opts {
   long max_nodes;       /* nodes bounded, at most (default 5000000) */
   double seconds;       /* wall-time budget (0: none) */
   long row;             /* -1: the whole Jacobian's spectral norm (default); else output row */
+  long margin_i, margin_j; /* >= 0 (row -1): the margin f_I - f_J instead (default -1 -1) */
   const double *lo, *hi;/* the box domain, or NULL for R^n */
   double report_gap;    /* record the time the gap first reaches this (default 1e-2) */
   double cap;           /* a guaranteed global L2 bound of the same quantity (e.g. K_merged), or 0 */

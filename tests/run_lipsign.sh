@@ -43,4 +43,14 @@ for nm in inf 1; do
     else echo "FAIL $f --norm $nm: $(grep '^upper' "$tmp/n.out")"; fail=1; fi
   done
 done
+# Margins (--margin I:J): iris ReLU f_0 - f_2 in the three norms closes to
+# 1% (exactness against an enumeration: test_lipsign's test_margin).
+for nm in 2 inf 1; do
+  if "$CB" lipschitz "$E/iris_4x6x6x3_relu.onnx" --bracket --domain all --norm $nm --margin 0:2 --budget 60 --quiet \
+       --json "$tmp/m.json" >"$tmp/m.out" 2>&1 &&
+     [ "$(jq -r '.bracket.rows[0] | .row == "0-2" and .margin_i == 0 and .margin_j == 2 and .lower > 0
+          and (.upper - .lower <= 0.01 * .upper) and .stop == "gap"' "$tmp/m.json")" = true ] &&
+     grep -q "margin f_0 - f_2" "$tmp/m.out"; then echo "ok iris relu --margin 0:2 --norm $nm: $(grep '^upper' "$tmp/m.out" | cut -d' ' -f1-6)"
+  else echo "FAIL iris relu --margin 0:2 --norm $nm"; head -3 "$tmp/m.out"; fail=1; fi
+done
 exit $fail

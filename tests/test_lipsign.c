@@ -423,6 +423,94 @@ static void test_norms(void **state)
   g_norm = CB_NORM_2;
 }
 
+/* Margins f_I - f_J (opts.margin_i/j) in the three norms.  (a) Output
+   weights on a 2^-10 grid, so W_I - W_J is exact: the net with row I
+   replaced by W_I - W_J (b_I - b_J) and every other row 0 has, in every
+   norm, whole-Jacobian constant = the margin's; its enumeration is the
+   exact value: lower <= exact <= upper, zero tolerance, gap reached.
+   (b) Random output weights (W_I - W_J rounded: the row's radius path):
+   upper >= 20,000 sampled margin-gradient norms, lower <= the secant. */
+static double dual_norm(const double *g, size_t n)
+{
+  return op_norm(g, MAXW, 1, n);
+}
+
+static void margin_case(cb_net *net, long I, long J, int grid, int boxed)
+{
+  size_t n = cb_net_input_size(net), m = cb_net_output_size(net);
+  cb_node *last = &net->node[net->n - 1];
+  size_t w = last->p.aff.in;
+  double blo[MAXW], bhi[MAXW], x[MAXW], y[MAXW], p[MAXW], G[MAXW], c[4] = {0, 0, 0, 0}, smax = 0;
+  lip_sign_opts o;
+  lip_sign_result r;
+  cb_error err = {0};
+  uint64_t sd = 7;
+  if (grid)
+    for (size_t k = 0; k < m * w; k++) last->p.aff.W[k] = round(last->p.aff.W[k] * 1024) / 1024;
+  for (size_t q = 0; q < n; q++) { blo[q] = -1; bhi[q] = 1; }
+  lip_sign_opts_init(&o);
+  o.gap = 1e-6; o.norm = g_norm; o.margin_i = I; o.margin_j = J;
+  if (boxed) { o.lo = blo; o.hi = bhi; }
+  assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_OK);
+  {   /* sampled margin gradients; the secant's upper enclosure */
+    cb_grad *g = grad_new(net, 1, &err);
+    cb_exact *ex = NULL, *ey = NULL;
+    double a0, a1, b0, b1, c0, c1, d0, d1, num, den = 0;
+    assert_non_null(g);
+    c[I] = 1; c[J] = -1;
+    for (int t = 0; t < 20000; t++) {
+      double sc = boxed ? 1 : (t % 3 == 0 ? 1 : t % 3 == 1 ? 10 : 100);
+      for (size_t q = 0; q < n; q++) p[q] = sc * (2 * urand(&sd) - 1);
+      assert_int_equal(grad_eval(g, p, c, 1, G, NULL, &err), CB_OK);
+      smax = fmax(smax, dual_norm(G, n));
+    }
+    grad_free(g);
+    if (!(smax <= r.upper)) fail_msg("margin %ld:%ld: sampled %.17g above the upper %.17g", I, J, smax, r.upper);
+    assert_int_equal(exact_eval(net, x, &ex, &err), CB_OK);
+    assert_int_equal(exact_eval(net, y, &ey, &err), CB_OK);
+    exact_output(ex, (size_t)I, &a0, &a1); exact_output(ex, (size_t)J, &b0, &b1);
+    exact_output(ey, (size_t)I, &c0, &c1); exact_output(ey, (size_t)J, &d0, &d1);
+    num = fmax(fabs((c1 - d0) - (a0 - b1)), fabs((c0 - d1) - (a1 - b0))) * (1 + 1e-14);
+    for (size_t q = 0; q < n; q++) {
+      double d = fabs(y[q] - x[q]) * (1 - 1e-15);
+      if (g_norm == CB_NORM_INF) den = fmax(den, d); else if (g_norm == CB_NORM_1) den += d * (1 - 1e-15); else den += d * d * (1 - 1e-15);
+    }
+    if (g_norm == CB_NORM_2) den = sqrt(den) * (1 - 1e-15);
+    if (!(r.lower <= num / den * (1 + 1e-14))) fail_msg("lower %.17g above the secant %.17g", r.lower, num / den);
+    exact_free(ex); exact_free(ey);
+  }
+  if (grid) {   /* the reference net: row I := W_I - W_J (exact on the grid), others 0 */
+    double ex;
+    long regions = 0;
+    for (size_t k = 0; k < w; k++) last->p.aff.W[(size_t)I * w + k] -= last->p.aff.W[(size_t)J * w + k];
+    last->p.aff.b[I] -= last->p.aff.b[J];
+    for (size_t j = 0; j < m; j++)
+      if ((long)j != I) { for (size_t k = 0; k < w; k++) last->p.aff.W[j * w + k] = 0; last->p.aff.b[j] = 0; }
+    ex = exact_value(net, boxed ? -1 : -1e4, boxed ? 1 : 1e4, &regions);
+    if (!(r.lower <= ex && ex <= r.upper))
+      fail_msg("margin %ld:%ld: bracket [%.17g, %.17g] misses the exact %.17g (%ld regions)", I, J, r.lower, r.upper, ex, regions);
+    if (!(r.upper - r.lower <= 1e-6 * r.upper)) fail_msg("margin: gap not reached [%.17g, %.17g] stop %s", r.lower, r.upper, r.stop);
+  }
+}
+
+static void test_margin(void **state)
+{
+  (void)state;
+  for (int nm = 0; nm < 3; nm++) {
+    g_norm = nm == 0 ? CB_NORM_2 : nm == 1 ? CB_NORM_INF : CB_NORM_1;
+    for (int t = 0; t < 2; t++)
+      for (int grid = 0; grid < 2; grid++)
+        for (int boxed = 0; boxed < 2; boxed++) {
+          cb_net *a = relu_net(3, 7, 2, 2), *b = gs_net(4, 8, 2, 2, 2), *c = gs_net(3, 6, 2, 2, 3);
+          margin_case(a, 0, 1, grid, boxed);
+          margin_case(b, 1, 0, grid, boxed);
+          margin_case(c, 0, 1, grid, boxed);
+          cb_net_free(a); cb_net_free(b); cb_net_free(c);
+        }
+  }
+  g_norm = CB_NORM_2;
+}
+
 static void test_refusals(void **state)
 {
   int64_t d[2] = {1, 4};
@@ -575,6 +663,7 @@ int main(void)
     cmocka_unit_test(test_relu),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_norms),
+    cmocka_unit_test(test_margin),
     cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_degenerate_box),
     cmocka_unit_test(test_enum_cancel),
