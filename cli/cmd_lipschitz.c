@@ -22,7 +22,7 @@
 
 static const char *usage_lip =
   "usage: cerbere lipschitz NET [--norm 2|inf|1] [--data FILE [--labels Y.npy] [--scale S]] [--json OUT] [--quiet]\n"
-  "                         [--bracket --domain LO:HI|all [--split sign|box] [--row J] [--gap G] [--nodes N] [--budget S]]\n"
+  "                         [--bracket --domain LO:HI|all [--split sign|box] [--row J | --margin I:J] [--gap G] [--nodes N] [--budget S]]\n"
   "                         [--bracket --data FILE --eps E [--nodes N] [--gap G]]\n"
   "                         [--dense-max N] [--iters N] [--tol T] [--timeout S] [--max-memory M]\n"
   "\n"
@@ -64,11 +64,15 @@ static const char *usage_lip =
   "  --domain LO:HI the box [LO, HI] in every input (required with --bracket).  A\n"
   "                 piecewise-linear net's constant over the whole space is >= its value\n"
   "                 on any box; the bracket is of the box's constant only\n"
-  "  --split sign   (L2 only) branch on activation signs instead of the box: the\n"
-  "                 spectral norm of the whole Jacobian (or row --row J) for chains of\n"
+  "  --split sign   branch on activation signs instead of the box: the --norm\n"
+  "                 operator norm of the whole Jacobian (2: spectral; inf: largest row\n"
+  "                 sum of |J|; 1: largest column sum) or of row --row J (its gradient's\n"
+  "                 dual norm: ||g||_2, ||g||_1, ||g||_inf) for chains of\n"
   "                 Gemm/MatMul with ReLU or sort groups (GroupSort/MaxMin, <= 8); a\n"
   "                 region is dropped only on an exact Motzkin certificate, a region with\n"
   "                 every sign fixed gets its exact norm; root capped by K_merged\n"
+  "  --margin I:J   (sign split) bracket the margin f_I - f_J instead (its gradient's\n"
+  "                 dual norm; JSON row \"I-J\", margin_i, margin_j)\n"
   "  --domain all   the whole input space R^n (implies --split sign; no box needed)\n"
   "  --row J        bracket output J only (default: every output; with --split sign\n"
   "                 the whole Jacobian)\n"
@@ -119,7 +123,7 @@ static const char *usage_orth =
 
 typedef struct lip_cli {
   const char *net, *data, *json, *out;
-  int quiet, bracket, row;
+  int quiet, bracket, row, margin_i, margin_j;
   double dlo, dhi;
   int has_domain, domain_all, split_sign, has_eps, has_nodes;
   double eps;
@@ -164,6 +168,15 @@ static int parse_value(const char *cmd, const char *opt, const char *val, lip_cl
     o->has_domain = 1;
   }
   else if (!strcmp(opt, "--row")) { if (!parse_long(val, 0, 1L << 30, &l)) return report_usage(cmd, "bad --row %s", val); o->row = (int)l; }
+  else if (!strcmp(opt, "--margin")) {
+    char *c = strchr(val, ':');
+    long l2;
+    if (!c) return report_usage(cmd, "--margin wants I:J, not %s", val);
+    *c = 0;
+    if (!parse_long(val, 0, 1L << 30, &l) || !parse_long(c + 1, 0, 1L << 30, &l2) || l == l2) { *c = ':'; return report_usage(cmd, "--margin wants I:J with two different outputs, not %s", val); }
+    *c = ':';
+    o->margin_i = (int)l; o->margin_j = (int)l2;
+  }
   else if (!strcmp(opt, "--gap")) { if (!parse_pos(val, &d)) return report_usage(cmd, "bad --gap %s", val); o->bab.gap = d; }
   else if (!strcmp(opt, "--nodes")) { if (!parse_long(val, 1, 1L << 40, &l)) return report_usage(cmd, "bad --nodes %s", val); o->bab.max_nodes = l; o->has_nodes = 1; }
   else if (!strcmp(opt, "--eps")) { if (arg_eps(cmd, "--eps", val, &o->eps)) return EXIT_USAGE; o->has_eps = 1; }
@@ -192,6 +205,7 @@ static int parse(const char *cmd, const char *usage, const char *const *valued, 
   lip_bjorck_opts_init(&o->bo);
   lip_bab_opts_init(&o->bab);
   o->row = -1;
+  o->margin_i = o->margin_j = -1;
   for (int i = 0; i < argc; i++) {
     int takes = 0, rc;
     for (int k = 0; valued[k]; k++) takes |= !strcmp(argv[i], valued[k]);
@@ -400,7 +414,7 @@ static int bracket_rows(const lip_cli *o, const cb_net *net, const lip_result *r
 }
 
 /* --bracket --split sign (or --domain all): one sign-split branch and bound
-   of the whole Jacobian's L2 norm (or row --row J); adds "bracket". */
+   of the whole Jacobian's --norm operator norm (or row --row J); adds "bracket". */
 static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *lr, cJSON *root, cb_error *err)
 {
   size_t n = cb_net_input_size(net);
@@ -416,12 +430,16 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
   so.seconds = o->bab.seconds;
   if (o->bab.max_nodes != 200000) so.max_nodes = o->bab.max_nodes;
   so.row = o->row;
-  if (o->row < 0 && lr->norm == CB_NORM_2) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
+  so.margin_i = o->margin_i; so.margin_j = o->margin_j;
+  so.norm = lr->norm;
+  if (o->row < 0 && o->margin_i < 0) so.cap = fmin(lr->K_layerwise, lr->K_merged);   /* the whole Jacobian's global bound */
   if (!o->domain_all) { so.lo = lo; so.hi = hi; }
   if ((rc = lip_sign_bab(net, &so, &sr, x, y, err)) != CB_OK) { cb_free(lo); return rc; }
-  if (o->domain_all) printf("bracket over R^%zu (sign splits), L2 norm of ", n);
-  else printf("bracket over [%g, %g]^%zu (sign splits), L2 norm of ", o->dlo, o->dhi, n);
-  if (o->row >= 0) printf("row %d's gradient", o->row); else printf("the whole Jacobian");
+  if (o->domain_all) printf("bracket over R^%zu (sign splits), %s norm of ", n, cb_norm_table[so.norm].text);
+  else printf("bracket over [%g, %g]^%zu (sign splits), %s norm of ", o->dlo, o->dhi, n, cb_norm_table[so.norm].text);
+  if (o->margin_i >= 0) printf("the margin f_%d - f_%d's gradient (as a 1 x n operator: dual norm %s)", o->margin_i, o->margin_j, so.norm == CB_NORM_INF ? "L1" : so.norm == CB_NORM_1 ? "L-inf" : "L2");
+  else if (o->row >= 0) printf("row %d's gradient (as a 1 x n operator: dual norm %s)", o->row, so.norm == CB_NORM_INF ? "L1" : so.norm == CB_NORM_1 ? "L-inf" : "L2");
+  else printf("the whole Jacobian (induced operator norm)");
   printf(", gap target %g\n", so.gap);
   char bu[40], bl[40];
   printf("upper %s lower %s gap %.3g nodes %ld lps %ld pruned %ld uncertified %ld open %ld time %.3f s "
@@ -439,10 +457,16 @@ static int bracket_sign(const lip_cli *o, const cb_net *net, const lip_result *l
     cJSON_AddStringToObject(jb, "split", "sign");
     if (o->domain_all) cJSON_AddStringToObject(jb, "domain", "all");
     else { cJSON_AddNumberToObject(jb, "domain_lo", o->dlo); cJSON_AddNumberToObject(jb, "domain_hi", o->dhi); }
-    cJSON_AddStringToObject(jb, "input_norm", "2");
+    cJSON_AddStringToObject(jb, "input_norm", cb_norm_table[so.norm].name);
     cJSON_AddNumberToObject(jb, "gap_target", so.gap);
     rows = cJSON_AddArrayToObject(jb, "rows");
-    if (o->row >= 0) cJSON_AddNumberToObject(e, "row", o->row); else cJSON_AddStringToObject(e, "row", "all");
+    if (o->margin_i >= 0) {
+      char mb[48];
+      snprintf(mb, sizeof mb, "%d-%d", o->margin_i, o->margin_j);
+      cJSON_AddStringToObject(e, "row", mb);
+      cJSON_AddNumberToObject(e, "margin_i", o->margin_i);
+      cJSON_AddNumberToObject(e, "margin_j", o->margin_j);
+    } else if (o->row >= 0) cJSON_AddNumberToObject(e, "row", o->row); else cJSON_AddStringToObject(e, "row", "all");
     cJSON_AddNumberToObject(e, "upper", sr.upper);
     cJSON_AddNumberToObject(e, "lower", sr.lower);
     cJSON_AddNumberToObject(e, "gap", sr.gap);
@@ -544,6 +568,10 @@ static int lip_run(const lip_cli *o, cb_error *err)
     rc = cb_error_set(err, CB_EVALUE, "--row %d: the network has %zu outputs", o->row, cb_net_output_size(b.net));
     goto out;
   }
+  if (o->bracket && o->margin_i >= 0 && (size_t)(o->margin_i > o->margin_j ? o->margin_i : o->margin_j) >= cb_net_output_size(b.net)) {
+    rc = cb_error_set(err, CB_EVALUE, "--margin %d:%d: the network has %zu outputs", o->margin_i, o->margin_j, cb_net_output_size(b.net));
+    goto out;
+  }
   if ((rc = lip_analyze(b.net, &o->lo, &r, err)) != CB_OK) goto out;
   print_layers(b.net, r);
   if (o->json && !(root = lip_json(o, b.net, r))) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
@@ -564,7 +592,7 @@ int cmd_lipschitz(int argc, char **argv)
 {
   static const char *const valued[] = {"--norm", "--data", "--json", "--dense-max", "--iters", "--tol",
                                        "--timeout", "--max-memory", "--domain", "--row", "--gap", "--nodes",
-                                       "--budget", "--split", "--eps", NULL};
+                                       "--budget", "--split", "--eps", "--margin", NULL};
   lip_cli o;
   cb_error err = {0};
   int rc = parse("lipschitz", usage_lip, valued, argc, argv, &o);
@@ -572,8 +600,9 @@ int cmd_lipschitz(int argc, char **argv)
   if (o.has_eps && !(o.bracket && o.data)) return report_usage("lipschitz", "%s", "--eps goes with --bracket and --data (local brackets)");
   if (o.has_eps && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--eps (local brackets over balls) and --domain/--row (a box) exclude each other");
   if (o.bracket && !o.has_domain && !o.has_eps) return report_usage("lipschitz", "%s", "--bracket needs --domain LO:HI, --domain all, or --data with --eps");
-  if (o.split_sign && o.lo.norm != CB_NORM_2) return report_usage("lipschitz", "%s", "--split sign and --domain all bracket the L2 constant only (--norm 2)");
   if (o.domain_all && !o.split_sign) return report_usage("lipschitz", "%s", "--domain all needs --split sign");
+  if (o.margin_i >= 0 && !(o.bracket && o.split_sign)) return report_usage("lipschitz", "%s", "--margin I:J goes with --bracket --split sign or --domain all");
+  if (o.margin_i >= 0 && o.row >= 0) return report_usage("lipschitz", "%s", "--margin and --row exclude each other");
   if (!o.bracket && (o.has_domain || o.row >= 0)) return report_usage("lipschitz", "%s", "--domain and --row go with --bracket");
   if (lip_run(&o, &err) != CB_OK) return report_fail(&err);
   return 0;

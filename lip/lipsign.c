@@ -14,6 +14,7 @@
 #include "linalg.h"
 #include "lp.h"
 #include "lipsign.h"
+#include "norm.h"
 #include "round.h"
 #include "specnorm.h"
 
@@ -24,6 +25,8 @@ void lip_sign_opts_init(lip_sign_opts *o)
   o->max_nodes = 5000000;
   o->row = -1;
   o->report_gap = 1e-2;
+  o->norm = CB_NORM_2;
+  o->margin_i = o->margin_j = -1;
 }
 
 static double now(void)
@@ -61,6 +64,7 @@ typedef struct sb {
   size_t nu, n, m, wmax;
   const double *Wrow;   /* the last layer's rows used (m of them) */
   const double *brow;
+  double *Wmar, *Wrad;  /* margin I:J: the row fl(W_I - W_J) and its rounding error's bound (NULL: exact) */
   node **heap;
   size_t nheap, cap;
   double *blk, *Cb, *C, *R, *C2, *R2, *z, *z2, *M, *M2, *mo, *mo2, *A, *ap, *cp, *xp, *lp, *v;
@@ -421,7 +425,8 @@ static void jac_from(sb *S, const unsigned char *st, int d, const double *C0, si
   double *C = S->C, *R = S->R;
   size_t w = ktop >= 0 ? S->L[ktop].out : S->n;
   memcpy(C, C0, m * w * sizeof *C);
-  memset(R, 0, m * w * sizeof *R);
+  if (C0 == S->Wrow && S->Wrad) memcpy(R, S->Wrad, m * w * sizeof *R);   /* the margin row's rounding */
+  else memset(R, 0, m * w * sizeof *R);
   for (int k = ktop; k >= kbot; k--) {
     layer *l = &S->L[k];
     /* the product below sums l->out terms per entry (more than l->in on a widening layer) */
@@ -526,8 +531,24 @@ static void perm_states(const layer *l, unsigned char *st, size_t u0, const int 
 
 /* Certified upper bound of max ||J||_2 over J in C +- R (m x n); A: m x n
    scratch. */
-static double norm_up_dims(const double *C, const double *R, size_t m, size_t n, double *A, double *v)
+static double norm_up_dims(int norm, const double *C, const double *R, size_t m, size_t n, double *A, double *v)
 {
+  if (norm != CB_NORM_2) {
+    /* the induced L-inf norm: the largest row sum of |J|; L1: the largest
+       column sum.  Every |J_iq| <= |C_iq| + R_iq; sums rounded upward */
+    double best = 0;
+    size_t outer = norm == CB_NORM_INF ? m : n, inner = norm == CB_NORM_INF ? n : m;
+    (void)A; (void)v;
+    for (size_t i = 0; i < outer; i++) {
+      double s = 0;
+      for (size_t q = 0; q < inner; q++) {
+        size_t e = norm == CB_NORM_INF ? i * n + q : q * n + i;
+        s = round_add_ru(s, round_add_ru(fabs(C[e]), R[e]));
+      }
+      best = fmax(best, s);
+    }
+    return best;
+  }
   if (m == 1) {
     for (size_t q = 0; q < n; q++) v[q] = round_up(fabs(C[q]) + R[q]);
     return round_up(round_nrm2_up(v, n));
@@ -550,7 +571,7 @@ static double norm_up_dims(const double *C, const double *R, size_t m, size_t n,
   }
 }
 
-static double norm_up(sb *S) { return norm_up_dims(S->C, S->R, S->m, S->n, S->A, S->v); }
+static double norm_up(sb *S) { return norm_up_dims(S->o->norm, S->C, S->R, S->m, S->n, S->A, S->v); }
 
 /* Tail times head.  With layers < k fixed and layers > k open (the search
    fixes units in layer order), J = T D_k H where H = W_k D_{k-1} ... W_0 is
@@ -572,7 +593,7 @@ static double head_bound(sb *S, const unsigned char *st, int d)
   out = S->L[k].out;
   if ((out < S->n ? out : S->n) > 64 || !(S->tail[k] < HUGE_VAL)) return HUGE_VAL;
   jac_from(S, st, d, S->L[k].W, out, k - 1, 0);
-  h = norm_up_dims(S->C, S->R, out, S->n, S->Hs, S->hv);
+  h = norm_up_dims(S->o->norm, S->C, S->R, out, S->n, S->Hs, S->hv);
   return round_mul_up(S->tail[k], h);
 }
 
@@ -652,17 +673,18 @@ static int tails(sb *S)
     size_t zero = S->L[k].out * S->L[k].in;
     double *Z = S->Hs;
     memset(Z, 0, zero * sizeof *Z);
-    wn[k] = norm_up_dims(S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
+    wn[k] = norm_up_dims(S->o->norm, S->L[k].W, Z, S->L[k].out, S->L[k].in, S->Hs + zero, S->hv);
   }
   for (int k = nl - 2; k >= 0; k--) {
     double t1, t2;
     size_t w = S->L[k + 1].in;
     if (k == nl - 2) {
-      memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
-      t1 = norm_up_dims(S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
+      if (S->Wrad) memcpy(S->Hs, S->Wrad, S->m * w * sizeof *S->Hs);
+      else memset(S->Hs, 0, S->m * w * sizeof *S->Hs);
+      t1 = norm_up_dims(S->o->norm, S->Wrow, S->Hs, S->m, w, S->Hs + S->m * w, S->hv);
     } else t1 = round_mul_up(S->tail[k + 1], wn[k + 1]);
     jac_from(S, st0, 0, S->Wrow, S->m, nl - 2, k + 1);
-    t2 = norm_up_dims(S->C, S->R, S->m, w, S->Hs, S->hv);
+    t2 = norm_up_dims(S->o->norm, S->C, S->R, S->m, w, S->Hs, S->hv);
     S->tail[k] = fmin(t1, t2);
   }
   S->tail0 = round_mul_up(S->tail[0], wn[0]);
@@ -680,7 +702,7 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, open = 0, no, idx[16];
   double *P, *Pr, *w = (double *)S->Wrow, *base, *vec, *T, maxsq = 0, steps;
-  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2 || S->Wrad) return HUGE_VAL;   /* its error terms are L2's, for an exact row */
   l = &S->L[lk];
   if (l->act == 1 && l->g != 2) return HUGE_VAL;
   if ((size_t)d < l->u0) return HUGE_VAL;
@@ -762,7 +784,7 @@ static double sort_enum_bound(sb *S, const unsigned char *st, int d)
   layer *l;
   size_t n = S->n, ng, nopen = 0, gu;
   double *P, *Pr, *w = (double *)S->Wrow, *base, *T, *Rr, *cv, *part, maxsq = 0, comb = 1;
-  if (S->m != 1 || lk < 0) return HUGE_VAL;
+  if (S->m != 1 || lk < 0 || S->o->norm != CB_NORM_2 || S->Wrad) return HUGE_VAL;   /* its error terms are L2's, for an exact row */
   l = &S->L[lk];
   if (l->act != 1 || l->g < 3 || l->g > 5 || (size_t)d < l->u0) return HUGE_VAL;
   g = (int)l->g; ng = l->out / (size_t)g; gu = group_units(l);
@@ -896,6 +918,20 @@ static double jac_norm_est(sb *S, const unsigned char *st2, double *v)
 {
   size_t m = S->m, n = S->n;
   jac_bound(S, st2, (int)S->nu);
+  if (S->o->norm != CB_NORM_2) {
+    /* L-inf: the largest row sum, attained along v = the signs of that row;
+       L1: the largest column sum, attained along that input's unit vector */
+    int inf = S->o->norm == CB_NORM_INF;
+    size_t outer = inf ? m : n, inner = inf ? n : m, top = 0;
+    double best = -1;
+    for (size_t i = 0; i < outer; i++) {
+      double sum = 0;
+      for (size_t q = 0; q < inner; q++) sum += fabs(S->C[inf ? i * n + q : q * n + i]);
+      if (sum > best) { best = sum; top = i; }
+    }
+    for (size_t q = 0; q < n; q++) v[q] = inf ? (S->C[top * n + q] < 0 ? -1 : 1) : (q == top ? 1 : 0);
+    return best;
+  }
   if (m == 1) {
     double s = 0;
     for (size_t q = 0; q < n; q++) s += S->C[q] * S->C[q];
@@ -1100,17 +1136,35 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
       }
       if (!in) continue;
       if ((rc = exact_eval(S->net, yy, &ex, err)) != CB_OK) return rc;
-      for (size_t j = 0; j < no; j++) {
+      if (S->o->margin_i >= 0) {   /* |(f_I - f_J)(y) - (f_I - f_J)(x)| >= the enclosures' smaller side */
+        double iy0, iy1, jy0, jy1, lo, hi;
+        size_t I = (size_t)S->o->margin_i, J = (size_t)S->o->margin_j;
+        exact_output(ex, I, &iy0, &iy1);
+        exact_output(ex, J, &jy0, &jy1);
+        /* d = (iy - jy) - (ix - jx): lo = iy0 - jy1 - ix1 + jx0, hi = iy1 - jy0 - ix0 + jx1 */
+        lo = round_add_rd(round_add_rd(iy0, -jy1), round_add_rd(-bx[I], ax[J]));
+        hi = round_add_ru(round_add_ru(iy1, -jy0), round_add_ru(-ax[I], bx[J]));
+        num = fmax(0, fmax(lo, -hi));
+        if (S->o->norm == CB_NORM_2) num = round_mul_rd(num, num);
+      }
+      for (size_t j = 0; j < (S->o->margin_i >= 0 ? 0 : no); j++) {
         double ay, by, dj;
         if (S->o->row >= 0 && (long)j != S->o->row) continue;
         exact_output(ex, j, &ay, &by);
         dj = fmax(0, fmax(round_add_rd(ay, -bx[j]), round_add_rd(ax[j], -by)));
-        num = round_add_rd(num, round_mul_rd(dj, dj));
+        if (S->o->norm == CB_NORM_INF) num = fmax(num, dj);
+        else if (S->o->norm == CB_NORM_1) num = round_add_rd(num, dj);
+        else num = round_add_rd(num, round_mul_rd(dj, dj));
       }
       exact_free(ex);
-      num = round_next_down(sqrt(num));
-      for (size_t q = 0; q < n; q++) { double dq = round_up(fabs(yy[q] - x[q])); den = round_add_ru(den, round_mul_ru(dq, dq)); }
-      den = round_next_up(sqrt(den));
+      if (S->o->norm == CB_NORM_2) num = round_next_down(sqrt(num));
+      for (size_t q = 0; q < n; q++) {
+        double dq = round_up(fabs(yy[q] - x[q]));
+        if (S->o->norm == CB_NORM_INF) den = fmax(den, dq);
+        else if (S->o->norm == CB_NORM_1) den = round_add_ru(den, dq);
+        else den = round_add_ru(den, round_mul_ru(dq, dq));
+      }
+      if (S->o->norm == CB_NORM_2) den = round_next_up(sqrt(den));
       if (num > 0 && den > 0) {
         double val = round_div_rd(num, den);
         if (val > best) { best = val; memcpy(y, yy, n * sizeof *y); }
@@ -1126,7 +1180,7 @@ static int secant(sb *S, double *y, double *out, cb_error *err)
 static void sb_free(sb *S)
 {
   for (size_t i = 0; i < S->nheap; i++) cb_free(S->heap[i]);
-  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2);
+  cb_free(S->heap); cb_free(S->L); cb_free(S->U); cb_free(S->blk); cb_free(S->um); cb_free(S->rn); cb_free(S->ru); cb_free(S->E); cb_free(S->Cb); cb_free(S->Hs); cb_free(S->hv); cb_free(S->cvb); cb_free(S->tail); cb_free(S->st2); cb_free(S->Wmar);
 }
 
 static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *r, double *x, double *y,
@@ -1142,6 +1196,14 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
   r->t_report = -1;
   S.net = net; S.o = o; S.n = n;
   if ((rc = extract(&S, err)) != CB_OK) return rc;
+  if (o->norm != CB_NORM_2 && o->norm != CB_NORM_INF && o->norm != CB_NORM_1) {
+    sb_free(&S);
+    return cb_error_set(err, CB_EVALUE, "lipschitz --split sign: the norm must be 2, inf or 1");
+  }
+  if (o->margin_i >= 0 && (o->margin_i >= (long)no || o->margin_j < 0 || o->margin_j >= (long)no || o->margin_i == o->margin_j || o->row >= 0)) {
+    sb_free(&S);
+    return cb_error_set(err, CB_EVALUE, "lipschitz bracket: margin %ld:%ld: wants two different outputs below %zu (and no row)", o->margin_i, o->margin_j, no);
+  }
   if (o->row >= (long)no) { sb_free(&S); return cb_error_set(err, CB_EVALUE, "lipschitz bracket: output row %ld: the network has %zu outputs", o->row, no); }
   if (o->lo)
     for (size_t q = 0; q < n; q++)
@@ -1159,6 +1221,22 @@ static int sign_bab(const cb_net *net, const lip_sign_opts *o, lip_sign_result *
   }
   S.m = o->row >= 0 ? 1 : no;
   S.Wrow = S.L[S.nl - 1].W + (o->row >= 0 ? (size_t)o->row * S.L[S.nl - 1].in : 0);
+  if (o->margin_i >= 0) {   /* f_I - f_J: the row W_I - W_J, rounded, with its exact error bound */
+    size_t w = S.L[S.nl - 1].in;
+    const double *wi = S.L[S.nl - 1].W + (size_t)o->margin_i * w, *wj = S.L[S.nl - 1].W + (size_t)o->margin_j * w;
+    int any = 0;
+    S.m = 1;
+    S.Wmar = cb_alloc(2 * w * sizeof *S.Wmar);
+    if (!S.Wmar) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
+    for (size_t q = 0; q < w; q++) {
+      double dq = wi[q] - wj[q], e = fabs(round_two_sum_err(wi[q], -wj[q], dq));
+      S.Wmar[q] = dq;
+      S.Wmar[w + q] = e > 0 ? round_next_up(e) : 0;
+      any |= e > 0 || !isfinite(dq);
+    }
+    S.Wrow = S.Wmar;
+    if (any) S.Wrad = S.Wmar + w;
+  }
   if (!S.U) { sb_free(&S); return cb_error_set(err, CB_ENOMEM, "out of memory"); }
   units(&S);
   nrmax = S.nu + 2 * n + 2;

@@ -1,5 +1,5 @@
 /*
-** Exact-in-the-limit L2 Lipschitz brackets of piecewise-linear MLPs by
+** Exact-in-the-limit L2 (and L-inf, L1: opts.norm) Lipschitz brackets of piecewise-linear MLPs by
 ** branch and bound on activation signs (ExLipBaB-style), over a box or the
 ** whole input space R^n.
 **
@@ -29,29 +29,42 @@
 **   lower: the Jacobian norm at sampled points and every interior point met
 **     (double), and at the end the best point's secant ||f(y) - f(x)|| / ||y - x|| along its top
 **     singular direction, evaluated in exact arithmetic and rounded down.
+** L-inf and L1 (opts.norm): the same search; a node's interval Jacobian is
+** bounded by the largest row (column) sum of |C| + R, rounded up (exact
+** for a fixed region up to rounding), the tail times head bounds hold as
+** well (ReLU diagonals and sort permutations have induced norm <= 1 in
+** every p-norm); the Gray-code and sort-order enumerations (L2 error terms)
+** are not used; the lower's direction is the signs of the largest row
+** (L-inf) or the unit vector of the largest column (L1).
 ** See docs/soundness.md, "Lipschitz brackets by sign splits".
 */
 #ifndef CB_LIP_LIPSIGN_H
 #define CB_LIP_LIPSIGN_H
 
 #include "net.h"
+#include "norm.h"
 
 typedef struct lip_sign_opts {
   double gap;           /* relative gap to stop at (default 1e-2) */
   long max_nodes;       /* nodes bounded, at most (default 5000000) */
   double seconds;       /* wall-time budget (0: none) */
   long row;             /* -1: the whole Jacobian's spectral norm (default); else output row */
+  long margin_i, margin_j; /* >= 0 (row -1): the margin f_I - f_J instead (default -1 -1) */
   const double *lo, *hi;/* the box domain, or NULL for R^n */
   double report_gap;    /* record the time the gap first reaches this (default 1e-2) */
   double cap;           /* a guaranteed global L2 bound of the same quantity (e.g. K_merged), or 0 */
   int no_head;          /* 1: without the tail-times-head bounds (tests check both ways) */
   int no_warm;          /* 1: without the sampled warm start of the lower */
+  cb_norm norm;         /* CB_NORM_2 (default), CB_NORM_INF or CB_NORM_1: the norm on inputs and
+                           outputs; the bracket is of the induced operator norm of the Jacobian
+                           (inf: largest row sum of |J|, 1: largest column sum; for one row the
+                           dual norm of the gradient: ||g||_1 for inf, ||g||_inf for 1) */
 } lip_sign_opts;
 
 typedef struct lip_sign_result {
-  double upper;         /* >= ||J(x)||_2 at every differentiable point of the domain */
-  double lower;         /* <= ||f(y) - f(x)||_2 / ||y - x||_2 (exact arithmetic, rounded down) */
-  double grad_norm;     /* ||J(x)||_2 in double at the lower's point x */
+  double upper;         /* >= ||J(x)|| (the norm of opts.norm) at every differentiable point of the domain */
+  double lower;         /* <= ||f(y) - f(x)|| / ||y - x|| (that norm; exact arithmetic, rounded down) */
+  double grad_norm;     /* ||J(x)|| in double at the lower's point x */
   double gap;           /* (upper - lower) / upper */
   long nodes, lps, pruned, kept_uncertified, open;
   double seconds, t_report;  /* wall time; time to report_gap (-1: not reached) */

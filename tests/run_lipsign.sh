@@ -28,4 +28,29 @@ for f in wine_11x12x12x1_relu wine_11x12x12x1_groupsort2 iris_4x6x6x3_relu iris_
         '.bracket.rows[0] | ($pu >= .upper) and ($pl <= .lower)' "$tmp/$f.json")
   if [ "$dir" != true ]; then echo "FAIL $f: printed upper $pu / lower $pl not rounded outward"; fail=1; fi
 done
+# L-inf and L1 (--norm inf|1: the induced operator norms; exactness against an
+# enumeration is test_lipsign's): on two iris nets the bracket closes to 1%,
+# the JSON names the norm, and the printed line names it.
+for nm in inf 1; do
+  for f in iris_4x6x6x3_relu iris_4x6x6x3_groupsort2; do
+    if ! "$CB" lipschitz "$E/$f.onnx" --bracket --domain all --norm $nm --budget 60 --quiet --json "$tmp/n.json" >"$tmp/n.out" 2>&1; then
+      echo "FAIL $f --norm $nm: exit code"; head -3 "$tmp/n.out"; fail=1; continue
+    fi
+    ok=$(jq -r --arg nm "$nm" '.bracket.input_norm == $nm and (.bracket.rows[0] | .lower > 0 and .lower <= .upper
+          and (.upper - .lower <= 0.01 * .upper) and .stop == "gap")' "$tmp/n.json")
+    txt=$([ $nm = inf ] && echo "L-inf norm of" || echo "L1 norm of")
+    if [ "$ok" = true ] && grep -q "$txt" "$tmp/n.out"; then echo "ok $f --norm $nm: $(grep '^upper' "$tmp/n.out" | cut -d' ' -f1-6)"
+    else echo "FAIL $f --norm $nm: $(grep '^upper' "$tmp/n.out")"; fail=1; fi
+  done
+done
+# Margins (--margin I:J): iris ReLU f_0 - f_2 in the three norms closes to
+# 1% (exactness against an enumeration: test_lipsign's test_margin).
+for nm in 2 inf 1; do
+  if "$CB" lipschitz "$E/iris_4x6x6x3_relu.onnx" --bracket --domain all --norm $nm --margin 0:2 --budget 60 --quiet \
+       --json "$tmp/m.json" >"$tmp/m.out" 2>&1 &&
+     [ "$(jq -r '.bracket.rows[0] | .row == "0-2" and .margin_i == 0 and .margin_j == 2 and .lower > 0
+          and (.upper - .lower <= 0.01 * .upper) and .stop == "gap"' "$tmp/m.json")" = true ] &&
+     grep -q "margin f_0 - f_2" "$tmp/m.out"; then echo "ok iris relu --margin 0:2 --norm $nm: $(grep '^upper' "$tmp/m.out" | cut -d' ' -f1-6)"
+  else echo "FAIL iris relu --margin 0:2 --norm $nm"; head -3 "$tmp/m.out"; fail=1; fi
+done
 exit $fail

@@ -39,6 +39,28 @@ typedef struct ref {
   long regions;
 } ref;
 
+static cb_norm g_norm = CB_NORM_2;   /* the norm the checks use (check() sets the engine's to it) */
+
+/* ||J||, the norm induced by g_norm, of the m x n matrix J (row stride ld) in
+   double: L2 for m <= 2 (closed form), L-inf the largest row sum of |J|, L1
+   the largest column sum. */
+static double op_norm(const double *J, size_t ld, size_t m, size_t n)
+{
+  double best = 0;
+  if (g_norm == CB_NORM_INF)
+    for (size_t i = 0; i < m; i++) { double s = 0; for (size_t q = 0; q < n; q++) s += fabs(J[i * ld + q]); best = fmax(best, s); }
+  else if (g_norm == CB_NORM_1)
+    for (size_t q = 0; q < n; q++) { double s = 0; for (size_t i = 0; i < m; i++) s += fabs(J[i * ld + q]); best = fmax(best, s); }
+  else if (m == 1) { double s = 0; for (size_t q = 0; q < n; q++) s += J[q] * J[q]; best = sqrt(s); }
+  else {
+    double a = 0, b = 0, d = 0;
+    assert_int_equal(m, 2);
+    for (size_t q = 0; q < n; q++) { a += J[q] * J[q]; b += J[q] * J[ld + q]; d += J[ld + q] * J[ld + q]; }
+    best = sqrt(0.5 * (a + d) + sqrt(0.25 * (a - d) * (a - d) + b * b));
+  }
+  return best;
+}
+
 static cb_net *ready(cb_net *net)
 {
   cb_error err = {0};
@@ -155,18 +177,8 @@ static double margin(const ref *R, double rows[][MAXW], const double *cs, int nr
 static double jac_norm(const ref *R, const int *st)
 {
   double M[8][MAXW][MAXW], c[8][MAXW];
-  size_t n = R->n;
   maps(R, st, R->nl - 1, M, c);
-  {
-    double (*J)[MAXW] = M[R->nl - 1];
-    if (R->m == 1) { double s = 0; for (size_t q = 0; q < n; q++) s += J[0][q] * J[0][q]; return sqrt(s); }
-    else {
-      double a = 0, b = 0, d = 0;
-      assert_int_equal(R->m, 2);
-      for (size_t q = 0; q < n; q++) { a += J[0][q] * J[0][q]; b += J[0][q] * J[1][q]; d += J[1][q] * J[1][q]; }
-      return sqrt(0.5 * (a + d) + sqrt(0.25 * (a - d) * (a - d) + b * b));
-    }
-  }
+  return op_norm(&M[R->nl - 1][0][0], MAXW, R->m, R->n);
 }
 
 static int n_units(const ref *R)
@@ -233,11 +245,19 @@ static double secant_hi(const cb_net *net, const double *x, const double *y, lon
     exact_output(ex, j, &axl, &axh);
     exact_output(ey, j, &ayl, &ayh);
     d = fmax(fabs(ayh - axl), fabs(axh - ayl)) * (1 + 1e-15);
-    num += d * d * (1 + 1e-15);
+    if (g_norm == CB_NORM_INF) num = fmax(num, d);
+    else if (g_norm == CB_NORM_1) num += d * (1 + 1e-15);
+    else num += d * d * (1 + 1e-15);
   }
-  for (size_t q = 0; q < n; q++) { double d = fabs(y[q] - x[q]) * (1 - 1e-15); den += d * d * (1 - 1e-15); }
+  for (size_t q = 0; q < n; q++) {
+    double d = fabs(y[q] - x[q]) * (1 - 1e-15);
+    if (g_norm == CB_NORM_INF) den = fmax(den, d);
+    else if (g_norm == CB_NORM_1) den += d * (1 - 1e-15);
+    else den += d * d * (1 - 1e-15);
+  }
+  if (g_norm == CB_NORM_2) { num = sqrt(num); den = sqrt(den); }
   exact_free(ex); exact_free(ey);
-  return sqrt(num) * (1 + 1e-15) / (sqrt(den) * (1 - 1e-15));
+  return num * (1 + 1e-15) / (den * (1 - 1e-15));
 }
 
 /* The Jacobian's L2 norm at p (double), rows 0..m-1 (m <= 2) or row. */
@@ -250,12 +270,7 @@ static double grad_norm(cb_grad *g, const double *p, size_t n, size_t m, long ro
     c[0] = c[1] = 0; c[row >= 0 ? row : (long)j] = 1;
     assert_int_equal(grad_eval(g, p, c, 1, G[j], NULL, &err), CB_OK);
   }
-  if (mm == 1) { double s = 0; for (size_t q = 0; q < n; q++) s += G[0][q] * G[0][q]; return sqrt(s); }
-  {
-    double a = 0, b = 0, d = 0;
-    for (size_t q = 0; q < n; q++) { a += G[0][q] * G[0][q]; b += G[0][q] * G[1][q]; d += G[1][q] * G[1][q]; }
-    return sqrt(0.5 * (a + d) + sqrt(0.25 * (a - d) * (a - d) + b * b));
-  }
+  return op_norm(&G[0][0], MAXW, mm, n);
 }
 
 static void check(const cb_net *net, int boxed, double lo, double hi, long row, long max_nodes)
@@ -274,6 +289,7 @@ static void check(const cb_net *net, int boxed, double lo, double hi, long row, 
   o.gap = 1e-6;
   o.max_nodes = max_nodes;
   o.row = row;
+  o.norm = g_norm;
   if (boxed) { o.lo = blo; o.hi = bhi; }
   assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_OK);
   if (row >= 0) {
@@ -375,6 +391,126 @@ static void test_groupsort(void **state)
   }
 }
 
+/* L-inf and L1 (the induced operator norms; one row: the gradient's dual
+   norm): the same exact enumeration, zero tolerance, on ReLU and GroupSort
+   nets over boxes and the whole space, with and without the head bounds. */
+static void test_norms(void **state)
+{
+  (void)state;
+  for (int nm = 0; nm < 2; nm++) {
+    g_norm = nm ? CB_NORM_1 : CB_NORM_INF;
+    for (int t = 0; t < 2; t++) {
+      cb_net *a = relu_net(4, 6, 2, 1), *b = relu_net(3, 7, 2, 2), *c = relu_net(3, 4, 3, 1);
+      cb_net *e = gs_net(4, 8, 2, 2, 2), *f = gs_net(3, 6, 2, 1, 3), *h = gs_net(3, 4, 2, 1, 4);
+      check(a, 0, 0, 0, -1, 1000000);
+      check(a, 1, -1, 1, -1, 1000000);
+      check(a, 0, 0, 0, -1, 5);
+      check(b, 0, 0, 0, -1, 1000000);
+      check(b, 1, -2, 1, -1, 1000000);
+      check(b, 0, 0, 0, 1, 1000000);
+      check(c, 0, 0, 0, -1, 1000000);
+      check(c, 1, -0.5, 0.5, -1, 30);
+      check(e, 0, 0, 0, -1, 1000000);
+      check(e, 1, -1, 1, -1, 1000000);
+      check(e, 0, 0, 0, 0, 1000000);
+      check(f, 0, 0, 0, -1, 1000000);
+      check(f, 1, -1, 1, -1, 20);
+      check(h, 0, 0, 0, -1, 1000000);
+      check(h, 1, -1, 1, -1, 1000000);
+      cb_net_free(a); cb_net_free(b); cb_net_free(c); cb_net_free(e); cb_net_free(f); cb_net_free(h);
+    }
+  }
+  g_norm = CB_NORM_2;
+}
+
+/* Margins f_I - f_J (opts.margin_i/j) in the three norms.  (a) Output
+   weights on a 2^-10 grid, so W_I - W_J is exact: the net with row I
+   replaced by W_I - W_J (b_I - b_J) and every other row 0 has, in every
+   norm, whole-Jacobian constant = the margin's; its enumeration is the
+   exact value: lower <= exact <= upper, zero tolerance, gap reached.
+   (b) Random output weights (W_I - W_J rounded: the row's radius path):
+   upper >= 5,000 sampled margin-gradient norms, lower <= the secant. */
+static double dual_norm(const double *g, size_t n)
+{
+  return op_norm(g, MAXW, 1, n);
+}
+
+static void margin_case(cb_net *net, long I, long J, int grid, int boxed)
+{
+  size_t n = cb_net_input_size(net), m = cb_net_output_size(net);
+  cb_node *last = &net->node[net->n - 1];
+  size_t w = last->p.aff.in;
+  double blo[MAXW], bhi[MAXW], x[MAXW], y[MAXW], p[MAXW], G[MAXW], c[4] = {0, 0, 0, 0}, smax = 0;
+  lip_sign_opts o;
+  lip_sign_result r;
+  cb_error err = {0};
+  uint64_t sd = 7;
+  if (grid)
+    for (size_t k = 0; k < m * w; k++) last->p.aff.W[k] = round(last->p.aff.W[k] * 1024) / 1024;
+  for (size_t q = 0; q < n; q++) { blo[q] = -1; bhi[q] = 1; }
+  lip_sign_opts_init(&o);
+  o.gap = 1e-6; o.norm = g_norm; o.margin_i = I; o.margin_j = J;
+  if (boxed) { o.lo = blo; o.hi = bhi; }
+  assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_OK);
+  {   /* sampled margin gradients; the secant's upper enclosure */
+    cb_grad *g = grad_new(net, 1, &err);
+    cb_exact *ex = NULL, *ey = NULL;
+    double a0, a1, b0, b1, c0, c1, d0, d1, num, den = 0;
+    assert_non_null(g);
+    c[I] = 1; c[J] = -1;
+    for (int t = 0; t < 5000; t++) {
+      double sc = boxed ? 1 : (t % 3 == 0 ? 1 : t % 3 == 1 ? 10 : 100);
+      for (size_t q = 0; q < n; q++) p[q] = sc * (2 * urand(&sd) - 1);
+      assert_int_equal(grad_eval(g, p, c, 1, G, NULL, &err), CB_OK);
+      smax = fmax(smax, dual_norm(G, n));
+    }
+    grad_free(g);
+    if (!(smax <= r.upper)) fail_msg("margin %ld:%ld: sampled %.17g above the upper %.17g", I, J, smax, r.upper);
+    assert_int_equal(exact_eval(net, x, &ex, &err), CB_OK);
+    assert_int_equal(exact_eval(net, y, &ey, &err), CB_OK);
+    exact_output(ex, (size_t)I, &a0, &a1); exact_output(ex, (size_t)J, &b0, &b1);
+    exact_output(ey, (size_t)I, &c0, &c1); exact_output(ey, (size_t)J, &d0, &d1);
+    num = fmax(fabs((c1 - d0) - (a0 - b1)), fabs((c0 - d1) - (a1 - b0))) * (1 + 1e-14);
+    for (size_t q = 0; q < n; q++) {
+      double d = fabs(y[q] - x[q]) * (1 - 1e-15);
+      if (g_norm == CB_NORM_INF) den = fmax(den, d); else if (g_norm == CB_NORM_1) den += d * (1 - 1e-15); else den += d * d * (1 - 1e-15);
+    }
+    if (g_norm == CB_NORM_2) den = sqrt(den) * (1 - 1e-15);
+    if (!(r.lower <= num / den * (1 + 1e-14))) fail_msg("lower %.17g above the secant %.17g", r.lower, num / den);
+    exact_free(ex); exact_free(ey);
+  }
+  if (grid) {   /* the reference net: row I := W_I - W_J (exact on the grid), others 0 */
+    double ex;
+    long regions = 0;
+    for (size_t k = 0; k < w; k++) last->p.aff.W[(size_t)I * w + k] -= last->p.aff.W[(size_t)J * w + k];
+    last->p.aff.b[I] -= last->p.aff.b[J];
+    for (size_t j = 0; j < m; j++)
+      if ((long)j != I) { for (size_t k = 0; k < w; k++) last->p.aff.W[j * w + k] = 0; last->p.aff.b[j] = 0; }
+    ex = exact_value(net, boxed ? -1 : -1e4, boxed ? 1 : 1e4, &regions);
+    if (!(r.lower <= ex && ex <= r.upper))
+      fail_msg("margin %ld:%ld: bracket [%.17g, %.17g] misses the exact %.17g (%ld regions)", I, J, r.lower, r.upper, ex, regions);
+    if (!(r.upper - r.lower <= 1e-6 * r.upper)) fail_msg("margin: gap not reached [%.17g, %.17g] stop %s", r.lower, r.upper, r.stop);
+  }
+}
+
+static void test_margin(void **state)
+{
+  (void)state;
+  for (int nm = 0; nm < 3; nm++) {
+    g_norm = nm == 0 ? CB_NORM_2 : nm == 1 ? CB_NORM_INF : CB_NORM_1;
+    for (int t = 0; t < 2; t++)
+      for (int grid = 0; grid < 2; grid++)
+        for (int boxed = 0; boxed < 2; boxed++) {
+          cb_net *a = relu_net(3, 7, 2, 2), *b = gs_net(4, 8, 2, 2, 2), *c = gs_net(3, 6, 2, 2, 3);
+          margin_case(a, 0, 1, grid, boxed);
+          margin_case(b, 1, 0, grid, boxed);
+          margin_case(c, 0, 1, grid, boxed);
+          cb_net_free(a); cb_net_free(b); cb_net_free(c);
+        }
+  }
+  g_norm = CB_NORM_2;
+}
+
 static void test_refusals(void **state)
 {
   int64_t d[2] = {1, 4};
@@ -403,6 +539,19 @@ static void test_refusals(void **state)
   cb_error_clear(&err);
   assert_int_equal(lip_sign_check(net, &err), CB_EUNSUP);
   assert_non_null(strstr(err.msg, "rounded"));
+  cb_net_free(net);
+  /* a set without an operator norm (box) */
+  net = relu_net(3, 4, 1, 1);
+  {
+    lip_sign_opts o;
+    lip_sign_result r;
+    double x[3], y[3];
+    lip_sign_opts_init(&o);
+    o.norm = CB_NORM_BOX;
+    cb_error_clear(&err);
+    assert_int_equal(lip_sign_bab(net, &o, &r, x, y, &err), CB_EVALUE);
+    assert_non_null(strstr(err.msg, "norm"));
+  }
   cb_net_free(net);
 }
 
@@ -513,6 +662,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_relu),
     cmocka_unit_test(test_groupsort),
+    cmocka_unit_test(test_norms),
+    cmocka_unit_test(test_margin),
     cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_degenerate_box),
     cmocka_unit_test(test_enum_cancel),
