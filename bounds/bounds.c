@@ -16,9 +16,13 @@
 ** per specification.
 */
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 #include "bounds.h"
 #include "fwdlin.h"
+#include "round.h"
+
+#define CB_SOFTMAX_MAX 64   /* entries per softmax row the product form bounds (a stack row); longer rows keep one form */
 
 /* Intersects node i's box with a prior box (valid on a superset of the set). */
 static void clamp_prior(cb_ws *ws, int i, const double *plo, const double *phi)
@@ -66,6 +70,154 @@ static int node_box(cb_ws *ws, int i, double *const *plo, double *const *phi, in
   return CB_OK;
 }
 
+/*
+** Softmax in auto_LiRPA's product form, intersected with canon_attn.c's.
+** The net computes y_i = 1 / (1 + sum_{j != i} exp(x_j - x_i)) (POW -1 of a
+** 1x1 CONV with bias 1 summing EXP of a 1x1 CONV's differences); its lower
+** end is exactly 1 / (the sum's upper bound).  The same y_i is
+** e_i R, e_i = exp(x_i), R = 1 / T, T = sum_j exp(x_j), and McCormick's
+** planes of that product, with EXP's and POW's own lines (relax_node) for
+** e_i, T and R over the box of x, give lines in x:
+**   lower: e R >= Rl e + El R - El Rl,  e R >= Ru e + Eu R - Eu Ru,
+**          e >= EXP lower line, R >= POW lower line (slope <= 0) with T <= the
+**          sum of EXP upper lines;
+**   upper: e R <= Ru e + El R - El Ru,  e R <= Rl e + Eu R - Eu Rl,
+**          e <= EXP upper line, R <= POW upper line with T >= EXP lower lines.
+** One CROWN pass from x's node (crown_upper) concretises the four lines of
+** every entry jointly over the input set, which beats 1 / S_u on many lower
+** ends (bench/RESULTS.md, the ViT); each end of y's box keeps the tighter of
+** the two forms.  Rounding: El, Eu, Tl, Tu, Rl, Ru are rounded outward; the
+** lines' coefficients are products of doubles, whose rounding error (at most
+** gamma_3 of the sum of the products' magnitudes per coefficient, and of the
+** constant's terms) is charged to the constant against the box of x
+** (docs/soundness.md).  The pattern is checked weight by weight, so a node
+** that only looks like a softmax is left alone.
+*/
+/* Node i's box intersected with the product form's (comment above), when
+   node i is a softmax output; CROWN and alpha-CROWN only (three passes from
+   the scores' node: its box, T's box, the four lines per entry). */
+static int softmax_product(cb_ws *ws, int i, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  int64_t B = 0, n;
+  int t = 0;
+  const cb_node *yn = &net->node[i], *en;
+  const double *xl, *xh;
+  double *A, *out, *c, *xb, *tA = NULL, *tc = NULL, g3 = round_gamma_up(3) * 2;
+  size_t q, N;
+  int rc;
+  if (!(n = crown_softmax_rows(net, i, &B, &t))) return CB_OK;
+  en = &net->node[net->node[net->node[i].in[0]].in[0]];
+  N = net->node[t].size;
+  q = 4 * (size_t)N;   /* per entry: two lower lines, two upper lines */
+  A = cb_calloc(q * N, sizeof *A);
+  out = cb_alloc(q * sizeof *out);
+  c = cb_alloc(q * sizeof *c);
+  xb = cb_alloc(2 * N * sizeof *xb);
+  if (!A || !out || !c || !xb) {
+    cb_free(A); cb_free(out); cb_free(c); cb_free(xb);
+    return cb_error_set(err, CB_ENOMEM, "out of memory in the softmax bound");
+  }
+  /* x's own CROWN box first (its box may be IBP's: a MatMul's sum is not
+     re-bounded), intersected with the box it has: rows +e_k, -e_k */
+  for (size_t e = 0; e < N; e++) { A[2 * e * N + e] = 1; A[(2 * e + 1) * N + e] = -1; }
+  if ((rc = crown_upper(ws, t, A, 2 * N, out, err)) != CB_OK) { cb_free(A); cb_free(out); cb_free(c); cb_free(xb); return rc; }
+  memset(A, 0, 2 * N * N * sizeof *A);
+  for (size_t e = 0; e < N; e++) {
+    xb[e] = fmax(ws->lo[t][e], -out[2 * e + 1]);
+    xb[N + e] = fmin(ws->hi[t][e], out[2 * e]);
+  }
+  xl = xb;
+  xh = xb + N;
+  /* T = sum_j exp(x_j)'s CROWN box per row b: EXP's upper lines' sum from
+     above, the lower lines' from below (rows 2b, 2b + 1 of tA) */
+  tA = cb_calloc(2 * (size_t)B * N, sizeof *tA);
+  tc = cb_alloc(4 * (size_t)B * sizeof *tc);
+  if (!tA || !tc) rc = cb_error_set(err, CB_ENOMEM, "out of memory in the softmax bound");
+  for (int64_t b = 0; rc == CB_OK && b < B; b++) {
+    double su = 0, sl = 0;
+    for (int64_t k = 0; k < n; k++) {
+      double l = xl[k * B + b], u = xh[k * B + b], w0, b0, w1, b1;
+      if (!isfinite(l) || !isfinite(u) || l > u) { su = NAN; break; }
+      relax_node(en, l, u, &w0, &b0, &w1, &b1);
+      tA[(2 * b) * N + k * B + b] = w1;
+      tA[(2 * b + 1) * N + k * B + b] = -w0;
+      su = round_add_ru(su, b1);
+      sl = round_add_rd(sl, b0);
+    }
+    tc[2 * b] = su;
+    tc[2 * b + 1] = sl;
+  }
+  if (rc == CB_OK) rc = crown_upper(ws, t, tA, 2 * (size_t)B, tc + 2 * B, err);
+  if (rc != CB_OK) { cb_free(A); cb_free(out); cb_free(c); cb_free(xb); cb_free(tA); cb_free(tc); return rc; }
+  for (size_t r = 0; r < q; r++) c[r] = NAN;
+  for (int64_t b = 0; b < B; b++) {
+    double El[CB_SOFTMAX_MAX], Eu[CB_SOFTMAX_MAX], lw[CB_SOFTMAX_MAX], lb[CB_SOFTMAX_MAX], uw[CB_SOFTMAX_MAX],
+        ub[CB_SOFTMAX_MAX], zx[CB_SOFTMAX_MAX];
+    double Tl = 0, Tu = 0, Rl, Ru, plw, plb, puw, pub, Sub = 0, Slb = 0;
+    int ok = n <= CB_SOFTMAX_MAX;
+    for (int64_t k = 0; ok && k < n; k++) {
+      double l = xl[k * B + b], u = xh[k * B + b];
+      if (!isfinite(l) || !isfinite(u) || l > u) { ok = 0; break; }
+      El[k] = round_down(exp(l));
+      Eu[k] = round_up(exp(u));
+      if (El[k] < 0) El[k] = 0;
+      relax_node(en, l, u, &lw[k], &lb[k], &uw[k], &ub[k]);
+      zx[k] = fmax(fabs(l), fabs(u));
+      Tl = round_add_rd(Tl, El[k]);
+      Tu = round_add_ru(Tu, Eu[k]);
+      Sub = round_add_ru(Sub, ub[k]);
+      Slb = round_add_rd(Slb, lb[k]);
+      ok = isfinite(Eu[k]) && isfinite(lw[k]) && isfinite(lb[k]) && isfinite(uw[k]) && isfinite(ub[k]);
+    }
+    if (isfinite(tc[2 * b]) && isfinite(tc[2 * B + 2 * b])) Tu = fmin(Tu, round_add_ru(tc[2 * b], tc[2 * B + 2 * b]));
+    if (isfinite(tc[2 * b + 1]) && isfinite(tc[2 * B + 2 * b + 1])) Tl = fmax(Tl, round_add_rd(tc[2 * b + 1], -tc[2 * B + 2 * b + 1]));
+    if (!ok || !isfinite(Tu) || !(Tl > 0) || Tl > Tu) continue;
+    Rl = round_div_rd(1, Tu);
+    Ru = round_div_ru(1, Tl);
+    relax_node(yn, Tl, Tu, &plw, &plb, &puw, &pub);
+    if (!isfinite(plw) || !isfinite(plb) || !isfinite(puw) || !isfinite(pub) || plw > 0 || puw > 0) continue;
+    for (int64_t i0 = 0; i0 < n; i0++)
+      for (int s = 0; s < 4; s++) {
+        /* s = 0, 1: lower lines (alpha e + beta R - gamma); 2, 3: upper lines.
+           In A the row is negated for the lower lines: crown_upper bounds max A x. */
+        int up = s >= 2;
+        double al = s == 0 ? Rl : s == 1 ? Ru : s == 2 ? Ru : Rl, be = s == 0 || s == 2 ? El[i0] : Eu[i0];
+        double ga = al * be, pw = up ? puw : plw, pb = up ? pub : plb, *row = A + ((size_t)(4 * (i0 * B + b) + s)) * N;
+        double sgn = up ? 1 : -1, cst, slack;
+        /* e's line (lower for a lower bound), R's line (pw <= 0: T's opposite-side lines) */
+        double ew = up ? uw[i0] : lw[i0], eb = up ? ub[i0] : lb[i0], Ssum = up ? Slb : Sub;
+        slack = 0;
+        for (int64_t k = 0; k < n; k++) {
+          double tw = up ? lw[k] : uw[k], v = be * pw * tw + (k == i0 ? al * ew : 0);
+          row[k * B + b] = sgn * v;
+          slack += (g3 * (fabs(be * pw * tw) + (k == i0 ? fabs(al * ew) : 0)) + 2 * ROUND_ETA) * zx[k];
+        }
+        cst = al * eb + be * (pw * Ssum + pb) - ga;
+        slack += g3 * (fabs(al * eb) + fabs(be * pw * Ssum) + fabs(be * pb) + fabs(ga)) + 4 * ROUND_ETA;
+        slack = round_up(slack);
+        c[4 * (i0 * B + b) + s] = up ? round_add_ru(cst, slack) : round_add_rd(cst, -slack);
+      }
+  }
+  rc = crown_upper(ws, t, A, q, out, err);
+  if (rc == CB_OK)
+    for (size_t e = 0; e < N; e++)
+      for (int s = 0; s < 4; s++) {
+        double cs = c[4 * e + s], o = out[4 * e + s], v;
+        if (isnan(cs) || !isfinite(o)) continue;
+        if (s < 2) { v = round_add_rd(cs, -o); if (v > ws->lo[i][e]) ws->lo[i][e] = v; }
+        else { v = round_add_ru(cs, o); if (v < ws->hi[i][e]) ws->hi[i][e] = v; }
+      }
+  cb_free(A);
+  cb_free(out);
+  cb_free(c);
+  cb_free(xb);
+  cb_free(tA);
+  cb_free(tc);
+  set_zmax(ws, i);
+  return rc;
+}
+
 /* The nodes before `first`: the prior's boxes as they are. */
 static int prior_boxes(cb_ws *ws, double *const *plo, double *const *phi, int first, int relax, cb_error *err)
 {
@@ -97,6 +249,7 @@ static int run_nodes(cb_ws *ws, double *const *plo, double *const *phi, int firs
       rc = crown_refine(ws, i, err);
       if (plo) clamp_prior(ws, i, plo[i], phi[i]);
     }
+    if (rc == CB_OK && refine) rc = softmax_product(ws, i, err);
   }
   return rc;
 }
@@ -234,10 +387,13 @@ int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *pl
       if (first && i < first[s]) continue;
       if ((rc = node_box(ws[s], i, pl, ph, 1, err)) == CB_OK) sub[ns++] = ws[s];
     }
-    if (rc != CB_OK || !ns || !refined(net, i)) continue;
-    rc = crown_refine_batch(sub, ns, i, err);
-    for (size_t s = 0; s < S && rc == CB_OK; s++)
-      if (plo && plo[s] && (!first || i >= first[s])) clamp_prior(ws[s], i, plo[s][i], phi[s][i]);
+    if (rc != CB_OK || !ns) continue;
+    if (refined(net, i)) {
+      rc = crown_refine_batch(sub, ns, i, err);
+      for (size_t s = 0; s < S && rc == CB_OK; s++)
+        if (plo && plo[s] && (!first || i >= first[s])) clamp_prior(ws[s], i, plo[s][i], phi[s][i]);
+    }
+    for (size_t s = 0; s < ns && rc == CB_OK; s++) rc = softmax_product(sub[s], i, err);
   }
   cb_free(sub);
   return rc;

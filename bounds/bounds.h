@@ -308,6 +308,11 @@ int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *
 int crown_refine(cb_ws *ws, int k, cb_error *err);
                   /* CROWN's bounds of node k (all its neurons, or only those of unknown sign
                      when crown_sign_only) replace its box; its lines' inputs must be current */
+int64_t crown_softmax_rows(const cb_net *net, int i, int64_t *B, int *x);
+                  /* is node i a softmax output as canon_attn.c builds it (POW -1 of a
+                     1x1 CONV with bias 1 summing EXP of the differences x_j - x_a), checked
+                     weight by weight?  Its n entries per row (0: no), B rows, *x the node
+                     of the scores [1, n, B, 1] */
 int crown_refines(const cb_net *net, int k);  /* does CROWN re-bound node k (a pre-activation node)? */
 int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read node k (so CROWN re-bounds
                                                   only its neurons of unknown sign)? */

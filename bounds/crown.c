@@ -1170,9 +1170,15 @@ static int relu_only(const cb_net *net, int k)
    +1 = upper only, -1 = lower only). */
 /* Does an activation defined on part of R (Log, Pow: act.h's domain) read
    node k?  Then CROWN's bounds of k are intersected with its IBP box, which
-   stays inside the domain (CROWN's alone may leave it: Log after Exp). */
+   stays inside the domain (CROWN's alone may leave it: Log after Exp).  So
+   are a softmax output's reshapes and transposes: their IBP box is the
+   softmax's box, which bounds.c intersects with the product form's. */
 static int domain_consumer(const cb_net *net, int k)
 {
+  int v = k;
+  int64_t B;
+  while (v > 0 && (net->node[v].kind == CB_RESHAPE || net->node[v].kind == CB_TRANSPOSE)) v = net->node[v].in[0];
+  if (v > 0 && crown_softmax_rows(net, v, &B, &(int){0})) return 1;   /* a view of a softmax: keep its product-form box (bounds.c) */
   for (int i = k + 1; i < net->n; i++)
     if (net->node[i].kind == CB_ACT && node_act(&net->node[i])->domain && net->node[i].in[0] == k) return 1;
   return 0;
@@ -1324,3 +1330,42 @@ int crown_pass_stop(cb_ws *ws, int start, int stop, const double *A0, size_t q, 
   return crown_pass(ws, start, stop, A0, q, NULL, NULL, NULL, out);
 }
 int crown_domain_consumer(const cb_net *net, int k) { return domain_consumer(net, k); }
+
+int64_t crown_softmax_rows(const cb_net *net, int i, int64_t *B, int *x)
+{
+  const cb_node *y = &net->node[i], *s, *e, *d;
+  int64_t n, m;
+  if (y->kind != CB_ACT || y->p.act.type != CB_ACT_POW || y->p.act.alpha != -1) return 0;
+  s = &net->node[y->in[0]];
+  if (s->kind != CB_CONV || !s->exact) return 0;
+  n = s->p.conv.g.cout;
+  m = n * (n - 1);
+  if (n < 2 || s->p.conv.g.cin != m || s->p.conv.g.kh != 1 || s->p.conv.g.kw != 1 || s->p.conv.g.groups != 1 ||
+      s->p.conv.g.wout != 1 || s->p.conv.g.win != 1 || s->p.conv.g.hout != s->p.conv.g.hin ||
+      s->p.conv.g.sh != 1 || s->p.conv.g.sw != 1 || s->p.conv.g.pt || s->p.conv.g.pl || s->p.conv.g.pb || s->p.conv.g.pr)
+    return 0;
+  for (int64_t o = 0; o < n; o++) {
+    if (s->p.conv.b[o] != 1) return 0;
+    for (int64_t c = 0; c < m; c++)
+      if (s->p.conv.W[o * m + c] != (c / (n - 1) == o ? 1 : 0)) return 0;
+  }
+  e = &net->node[s->in[0]];
+  if (!node_is_act(e, CB_ACT_EXP)) return 0;
+  d = &net->node[e->in[0]];
+  if (d->kind != CB_CONV || !d->exact || d->p.conv.g.cout != m || d->p.conv.g.cin != n || d->p.conv.g.kh != 1 ||
+      d->p.conv.g.kw != 1 || d->p.conv.g.groups != 1 || d->p.conv.g.win != 1 || d->p.conv.g.wout != 1 ||
+      d->p.conv.g.hin != s->p.conv.g.hin || d->p.conv.g.hout != d->p.conv.g.hin || d->p.conv.g.sh != 1 ||
+      d->p.conv.g.sw != 1 || d->p.conv.g.pt || d->p.conv.g.pl || d->p.conv.g.pb || d->p.conv.g.pr)
+    return 0;
+  for (int64_t a = 0, r = 0; a < n; a++)   /* channel r: x_j - x_a, j != a in order */
+    for (int64_t j = 0; j < n; j++) {
+      if (j == a) continue;
+      if (d->p.conv.b[r] != 0) return 0;
+      for (int64_t c = 0; c < n; c++)
+        if (d->p.conv.W[r * n + c] != (c == j ? 1 : c == a ? -1 : 0)) return 0;
+      r++;
+    }
+  *B = s->p.conv.g.hout;
+  *x = d->in[0];
+  return (size_t)(n * *B) == y->size ? n : 0;
+}

@@ -413,6 +413,96 @@ static void test_attention(void **st)
   sound_net(net_attention(0), "attention");
   sound_net(net_attention(1), "attention (log-softmax)");
 }
+/* The softmax's product form (bounds.c softmax_product): after CROWN, every
+   node's box holds m sampled points of the set (tolerance 0: the softmax
+   output, its reshaped and transposed views whose CROWN box keeps it, and
+   everything after), and the softmax output's box is strictly inside
+   [1 / hi(S), 1 / lo(S)] (the sum form's own box) on `tight` ends: the new
+   form acted.  Returns the number of such ends. */
+static long softmax_forms_case(const cb_net *net, const cb_bnet *bn, const tcase *t, size_t m, const char *tag)
+{
+  cb_set s = {t->norm, t->eps, t->n, t->x0, t->clip ? t->lo : NULL, t->clip ? t->hi : NULL};
+  cb_error err = {0};
+  cb_ws *ws = ws_new(bn, &s, &err);
+  double **v = fwd_alloc(net, m);
+  long tight = 0;
+  assert_non_null(ws);
+  assert_non_null(v);
+  if (bounds_run(ws, CB_CROWN, &err) != CB_OK) fail_msg("%s: %s", tag, err.msg);
+  for (size_t k = 0; k < m; k++) sample(t, v[0] + k * t->n, (int)k);
+  assert_int_equal(fwd_all(net, m, v, &err), CB_OK);
+  for (int i = 0; i < net->n; i++) {
+    int64_t B;
+    int x;
+    size_t sz = net->node[i].size;
+    for (size_t p = 0; p < m; p++)
+      for (size_t e = 0; e < sz; e++) {
+        double y = v[i][p * sz + e];
+        if (!(ws->lo[i][e] <= y && y <= ws->hi[i][e]))
+          fail_msg("%s node %d (%s) entry %zu: value %.17g outside [%.17g, %.17g]", tag, i, node_kind_name(&net->node[i]), e, y,
+                   ws->lo[i][e], ws->hi[i][e]);
+      }
+    if (crown_softmax_rows(net, i, &B, &x)) {
+      int S = net->node[i].in[0];
+      for (size_t e = 0; e < sz; e++)
+        tight += (ws->lo[i][e] > round_div_ru(1, ws->hi[S][e])) + (ws->hi[i][e] < round_div_rd(1, ws->lo[S][e]));
+    }
+  }
+  fwd_free(v);
+  ws_free(ws);
+  return tight;
+}
+
+static void test_softmax_forms(void **st)
+{
+  static const double radii[3] = {0.01, 0.1, 0.5};
+  static const cb_norm norms[4] = {CB_NORM_INF, CB_NORM_2, CB_NORM_1, CB_NORM_INF};
+  cb_net *net = net_attention(0);
+  size_t n = cb_net_input_size(net);
+  double *x0 = malloc(n * sizeof *x0), *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
+  long tight = 0;
+  cb_bnet bn;
+  cb_error err = {0};
+  char tag[128];
+  (void)st;
+  net->output = net->n - 1;
+  if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
+  assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+  for (int rep = 0; rep < 3; rep++)
+    for (int c = 0; c < 4; c++)
+      for (int e = 0; e < 3; e++) {
+        tcase t = {norms[c], c == 3, radii[e], x0, lo, hi, n};
+        for (size_t j = 0; j < n; j++) { x0[j] = rnd(-0.5, 0.5); lo[j] = -0.5; hi[j] = 0.5; }
+        snprintf(tag, sizeof tag, "softmax forms norm %d%s eps %g", c, c == 3 ? " clipped" : "", radii[e]);
+        tight += softmax_forms_case(net, &bn, &t, 2000, tag);
+      }
+  bnet_free(&bn);
+  cb_net_free(net);
+  free(x0); free(lo); free(hi);
+  printf("attention: 36 sets x 2000 points, every node's CROWN box, 0 outside; %ld softmax ends tighter than 1/S's\n", tight);
+  assert_true(tight > 0);
+  /* The tiny ViT (where the product form tightens the margins against auto_LiRPA): rows 0 and 4, eps 0.001 and 0.003 */
+  {
+    cb_data *d;
+    long vt = 0;
+    net = must_load("tests/data/vit/vit_digits.onnx");
+    n = cb_net_input_size(net);
+    if (cb_data_load_csv("tests/data/vit/vit_digits.in.csv", n, &d, &err) != CB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    for (int r = 0; r < 2; r++)
+      for (int e = 0; e < 2; e++) {
+        tcase t = {CB_NORM_INF, 0, e ? 0.003 : 0.001, (double *)cb_data_x(d, r ? 4 : 0), NULL, NULL, n};
+        snprintf(tag, sizeof tag, "vit row %d eps %g", r ? 4 : 0, t.eps);
+        vt += softmax_forms_case(net, &bn, &t, 200, tag);
+      }
+    printf("vit_digits: 4 sets x 200 points, every node's CROWN box, 0 outside; %ld softmax ends tighter than 1/S's\n", vt);
+    assert_true(vt > 0);
+    bnet_free(&bn);
+    cb_data_free(d);
+    cb_net_free(net);
+  }
+}
+
 /* Issue 19: the ONNX loader's LayerNorm and selections (tests/data/gen_vit.py
    ln_ops: the decomposed LayerNorm, ReduceSum/Mean over two axes, ReduceL2,
    Slice, Gather, Expand, Where, broadcasting Sub, Concat with a constant;
@@ -865,7 +955,7 @@ int main(void)
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
-    cmocka_unit_test(test_attention), cmocka_unit_test(test_ln_ops),
+    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_ln_ops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
