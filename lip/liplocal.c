@@ -194,7 +194,8 @@ static int secant(const cb_ws *ws, const double *c, const double *x, const doubl
     double sg = G[k] > 0 ? 1 : G[k] < 0 ? -1 : 0;
     d[k] = s->norm == CB_NORM_2 ? (g2 > 0 ? G[k] / g2 : 0) : s->norm == CB_NORM_INF ? sg : k == kmax ? sg : 0;
   }
-  if (!(g2 > 0) || (rc = exact_outs(net, x, no, ex, err)) != CB_OK) goto out;
+  /* x is a sample kept by in_set or the centre, which a clip box may exclude */
+  if (!(g2 > 0) || !in_set(s, x) || (rc = exact_outs(net, x, no, ex, err)) != CB_OK) goto out;
   for (double t = 1e-6 * s->eps; t > 1e-14 * s->eps; t /= 16) {
     for (int sg = 1; sg >= -1; sg -= 2) {
       double num, den = 0, v;
@@ -244,10 +245,11 @@ static int lower_row(const cb_ws *ws, const double *c, const liplocal_opts *o, l
   if (!g || !y) { grad_free(g); cb_free(y); return err && err->status ? err->status : cb_error_set(err, CB_ENOMEM, "out of memory"); }
   G = y + n;
   Gb = G + n;
+  memset(Gb, 0, n * sizeof *Gb);   /* stays 0 (no secant) when neither the centre nor a sample is in the set */
   memcpy(pts, s->center, n * sizeof *pts);
   memcpy(pts + n, s->center, n * sizeof *pts);
   for (int t = -1; t < o->samples && rc == CB_OK; t++) {
-    if (t < 0) memcpy(y, s->center, n * sizeof *y);
+    if (t < 0) { memcpy(y, s->center, n * sizeof *y); if (!in_set(s, y)) continue; }
     else {
       double nr = 0, sc;
       for (size_t k = 0; k < n; k++) {
