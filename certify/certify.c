@@ -342,6 +342,7 @@ static int local_lip_lb(cert_job *j, cb_error *err)
   liplocal_opts_init(&lo);
   lo.max_nodes = j->c->o.lip_nodes;
   lo.samples = 0;
+  lo.lower = 0;
   lo.gap = 0;
   if ((rc = jac_margin_lb(j->ws, j->label, j->c->lip, j->m_lo, j->lb, L, err)) == CB_OK &&
       (rc = liplocal_margins(j->ws, j->label, j->c->lip, &lo, br, NULL, err)) == CB_OK)

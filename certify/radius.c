@@ -40,7 +40,8 @@ static int ball_constants(cb_ws *ws, const lip_result *lr, const radius_lip_opts
   if (!(lr_ = cb_alloc((no - 1) * sizeof *lr_))) return cb_error_set(err, CB_ENOMEM, "out of memory");
   liplocal_opts_init(&lo);
   lo.max_nodes = o->nodes;
-  lo.samples = 0;          /* the lower side is not needed here */
+  lo.samples = 0;
+  lo.lower = 0;          /* the lower side is not needed here */
   lo.gap = 0;
   if ((rc = liplocal_margins(ws, label, lr, &lo, lr_, NULL, err)) == CB_OK)
     for (size_t j = 0; j + 1 < no; j++) L[j] = fmin(L[j], lr_[j].upper);

@@ -86,12 +86,13 @@ static const char *usage_lip =
   "                 margin f_label - f_j, a bracket of its Lipschitz constant on the\n"
   "                 ball: upper from CROWN bounds over the ball and a branch and bound\n"
   "                 on the signs of the ReLU-type neurons unstable over it (interval\n"
-  "                 Jacobian per sign pattern; guaranteed), lower = the gradient norm at\n"
-  "                 the reported point of the ball (double; the best of the centre and\n"
-  "                 32 random points).  --nodes N: patterns bounded per margin (default\n"
+  "                 Jacobian per sign pattern; guaranteed), lower = a certified secant\n"
+  "                 |f(y) - f(x)| / ||y - x|| between two points of the ball (exact\n"
+  "                 arithmetic, rounded down; x the best of the centre and 32 random\n"
+  "                 points).  --nodes N: patterns bounded per margin (default\n"
   "                 1024), --gap G as above.  JSON adds \"bracket_local\": [{index,\n"
   "                 label, eps, margins: [{class, upper, upper_plain, lower, gap, nodes,\n"
-  "                 unstable, point}]}]\n";
+  "                 unstable, grad_norm, point, point_y}]}] (points null when lower is 0)\n";
 
 static const char *usage_orth =
   "usage: cerbere orthonormalize NET -o OUT.onnx [--iters N] [--order P] [--tol T]\n"
@@ -504,7 +505,7 @@ static int bracket_local(const lip_cli *o, batch *b, const lip_result *r, cJSON 
   lo.max_nodes = o->has_nodes ? o->bab.max_nodes : 1024;
   lo.gap = o->bab.gap;
   res = cb_alloc((no - 1) * sizeof *res);
-  pts = cb_alloc((no - 1) * n * sizeof *pts);
+  pts = cb_alloc(2 * (no - 1) * n * sizeof *pts);
   if (!res || !pts) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   printf("local brackets over L%s balls of radius %g, margins f_label - f_j, gap target %g, %ld nodes per margin\n",
          cb_norm_table[r->norm].name, o->eps, lo.gap, lo.max_nodes);
@@ -540,10 +541,12 @@ static int bracket_local(const lip_cli *o, batch *b, const lip_result *r, cJSON 
         cJSON_AddNumberToObject(q, "upper", res[j].upper);
         cJSON_AddNumberToObject(q, "upper_plain", res[j].upper_plain);
         cJSON_AddNumberToObject(q, "lower", res[j].lower);
+        cJSON_AddNumberToObject(q, "grad_norm", res[j].grad_norm);
         cJSON_AddNumberToObject(q, "gap", res[j].gap);
         cJSON_AddNumberToObject(q, "nodes", (double)res[j].nodes);
         cJSON_AddNumberToObject(q, "unstable", res[j].unstable);
-        cJSON_AddItemToObject(q, "point", cJSON_CreateDoubleArray(pts + j * n, (int)n));
+        cJSON_AddItemToObject(q, "point", res[j].attained ? cJSON_CreateDoubleArray(pts + 2 * j * n, (int)n) : cJSON_CreateNull());
+        cJSON_AddItemToObject(q, "point_y", res[j].attained ? cJSON_CreateDoubleArray(pts + (2 * j + 1) * n, (int)n) : cJSON_CreateNull());
         cJSON_AddItemToArray(m, q);
       }
       cJSON_AddItemToArray(arr, e);

@@ -44,15 +44,15 @@ if $CB_VG "$CB" lipschitz tests/data/tiny.nnet --bracket --domain -1:1 --budget 
    && awk '/^row /{ if ($4 + 0 < $6 + 0) bad = 1 } END { exit bad }' "$tmp/stdout"; then pass=$((pass+1))
 else fail=$((fail+1)); echo "FAIL [lipschitz --bracket success path]"; head -3 "$tmp/stderr"; fi
 # Local brackets: lipschitz --bracket --data --eps (every margin's upper >= its
-# lower on stdout, bracket_local with points in the JSON) and jacobian --bracket
+# lower on stdout, bracket_local with both secant points in the JSON) and jacobian --bracket
 # (bracket and certified_radius_shell in the JSON; mean radius >= the plain one).
 if $CB_VG "$CB" lipschitz nets/digits_mlp.onnx --bracket --data nets/digits_test20.csv --eps 0.2 --nodes 16 --json "$tmp/lb.json" >"$tmp/stdout" 2>"$tmp/stderr" \
-   && grep -q '"bracket_local"' "$tmp/lb.json" && grep -q '"upper_plain"' "$tmp/lb.json" && [ "$(grep -c '^  class' "$tmp/stdout")" = 180 ] \
+   && grep -q '"bracket_local"' "$tmp/lb.json" && grep -q '"upper_plain"' "$tmp/lb.json" && grep -q '"point_y"' "$tmp/lb.json" && [ "$(grep -c '^  class' "$tmp/stdout")" = 180 ] \
    && awk '/^  class/{ if ($4 + 0 < $8 + 0 || $4 + 0 > $6 + 0) bad = 1 } END { exit bad }' "$tmp/stdout"; then pass=$((pass+1))
 else fail=$((fail+1)); echo "FAIL [lipschitz --bracket --data --eps success path]"; head -3 "$tmp/stderr"; fi
 if $CB_VG "$CB" jacobian nets/digits_mlp.onnx --data nets/digits_test20.csv --rows 0:4 --norm 2 --eps 0.1 --quiet >"$tmp/p.txt" 2>"$tmp/stderr" \
    && $CB_VG "$CB" jacobian nets/digits_mlp.onnx --data nets/digits_test20.csv --rows 0:4 --norm 2 --eps 0.1 --bracket --nodes 16 --shells 4 --json "$tmp/jb.json" --quiet >"$tmp/b.txt" 2>>"$tmp/stderr" \
-   && grep -q '"certified_radius_shell"' "$tmp/jb.json" && grep -q '"bracket"' "$tmp/jb.json" \
+   && grep -q '"certified_radius_shell"' "$tmp/jb.json" && grep -q '"bracket"' "$tmp/jb.json" && grep -q '"point_y"' "$tmp/jb.json" \
    && [ "$(awk '{print $NF}' "$tmp/b.txt")" ] && awk -v p="$(awk '{print $NF}' "$tmp/p.txt")" '{ exit !($NF + 0 >= p + 0) }' "$tmp/b.txt"; then pass=$((pass+1))
 else fail=$((fail+1)); echo "FAIL [jacobian --bracket success path]"; head -3 "$tmp/stderr"; cat "$tmp/p.txt" "$tmp/b.txt"; fi
 echo "cli error cases: $pass passed, $fail failed"
