@@ -1,7 +1,7 @@
 #!/bin/sh
 # Proofs of unsat on a VNN-COMP family (default acasxu): for every instance
 # of ../shared/benchmarks/FAMILY/instances.csv (or the lines matching FILTER),
-# `cerbere verify --proof` (timeout from the csv, one thread), then, for an
+# `cerbere verify --proof` (timeout from the csv in CPU seconds, --cpu-time, one thread), then, for an
 # unsat, `build/cerbere-check` on the proof.  Writes
 # bench/results/proof_FAMILY.csv:
 #   instance,answer,verify_s,proof_s,leaves,bytes,check_s,check
@@ -27,7 +27,7 @@ grep -e "$filter" "$root/instances.csv" | while IFS=, read -r net prop to; do
   [ -n "${TIMEOUT:-}" ] && to=$TIMEOUT
   rm -f "$tmp/res" "$tmp/j" "$tmp/p" "$tmp/log"
   OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$cb" verify "$root/$net" "$root/$prop" \
-    --timeout "$to" --threads 1 --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
+    --timeout "$to" --threads 1 --cpu-time --out "$tmp/res" --json "$tmp/j" --proof "$tmp/p" > "$tmp/log" 2> "$tmp/err"
   ans=$(head -n 1 "$tmp/res" 2>/dev/null || echo error)
   ps=$(sed -n 's/^# proof: .*, \([0-9.]*\) s CPU (.*/\1/p' "$tmp/log")
   # /usr/bin/time puts "Command exited with non-zero status N" before the

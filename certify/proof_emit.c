@@ -234,79 +234,145 @@ static void write_leaf(emit *E, size_t b)
   }
 }
 
-/* Box b's tree, depth first; the stack holds boxes of nx doubles each side. */
-static int emit_box(emit *E, size_t b, cb_error *err)
+/* One search of the proof tree with one split rule, resumable: its own
+   file, its depth-first stack (boxes of nx doubles each side), the box it
+   is in and its CPU so far.  proof_emit runs two of them side by side
+   (choose_dim's rule and strong branching) and keeps the first to finish. */
+typedef struct prun {
+  FILE *f;
+  char *tmp;
+  pbox *st;
+  double *mem;
+  size_t cap, top, b, q, *row0, *sum0;
+  int look, inbox, state;       /* state: 0 searching, 1 finished (the tree written), -1 failed (error in err) */
+  double cpu, done;             /* CPU spent in it; fraction of the current box's volume closed by leaves */
+  proof_emit_stats s;
+  cb_error err;
+} prun;
+
+static int prun_init(emit *E, prun *R, const char *out, int look, int k, cb_error *err)
 {
-  const vnn_box *B = &E->spec->box[b];
-  size_t nx = E->spec->nx, cap = (size_t)E->max_depth + 4, top = 0, q, worst;
-  size_t *row0 = cb_alloc(2 * (B->n_conj + 1) * sizeof *row0), *sum0 = row0 ? row0 + B->n_conj + 1 : NULL;
-  pbox *st = cb_calloc(cap, sizeof *st);
-  double *mem = cb_alloc(2 * nx * cap * sizeof *mem + 1);
-  int rc = CB_OK, refuted;
-  if (!row0 || !st || !mem) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
-  for (size_t k = 0; k < cap; k++) { st[k].lo = mem + 2 * nx * k; st[k].hi = st[k].lo + nx; }
-  q = stack_rows(E, b, row0, sum0);
-  fprintf(E->f, "box %zu\n", b);
-  memcpy(st[0].lo, B->lo, nx * sizeof *mem);
-  memcpy(st[0].hi, B->hi, nx * sizeof *mem);
-  st[0].depth = 0;
-  top = 1;
-  while (top && rc == CB_OK) {
-    pbox *x = &st[cap - 1];             /* scratch: the popped box */
-    int leaf = 0, dim = 0;
-    top--;
-    memcpy(x->lo, st[top].lo, 2 * nx * sizeof *mem);
-    x->depth = st[top].depth;
-    if (cpu_s() - E->c0 > E->timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", E->timeout); break; }
-    if ((rc = crown_box(E, b, row0, sum0, q, x, &refuted, &worst, NULL, err)) != CB_OK) break;
-    if (refuted) {
-      int ok = pchk_leaf_auto(E->P, b, x->lo, x->hi, NULL, 0, NULL, E->pick);
-      if (ok < 0) { rc = cb_error_set(err, ok, "out of memory"); break; }
-      if (ok) leaf = 1;
-      else E->st->rejected++;
-    }
-    if (!leaf && (rc = lp_leaf(E, b, x, &leaf, err)) != CB_OK) break;
-    if (leaf) { write_leaf(E, b); continue; }
-    if (x->depth >= E->max_depth) { rc = cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth); break; }
-    if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) break;
-    if (E->ncand > 1 && E->look) {   /* strong branching over the candidates: the top slots of the stack as scratch */
-      pbox *h = &st[top];
-      double bestv = -HUGE_VAL;
-      size_t wk;
-      for (int c = 0; c < E->ncand && rc == CB_OK; c++) {
-        int d = E->cand[c], rf;
-        double mid = x->lo[d] + 0.5 * (x->hi[d] - x->lo[d]), v = 0, m;
-        for (int side = 0; side < 2 && rc == CB_OK; side++) {
-          memcpy(h->lo, x->lo, 2 * nx * sizeof *mem);
-          if (side) h->lo[d] = mid; else h->hi[d] = mid;
-          rc = crown_box(E, b, row0, sum0, q, h, &rf, &wk, &m, err);
-          v += fmax(fmin(m, 0), -1e300);   /* a refuted half counts as 0 */
-        }
-        if (rc == CB_OK && v > bestv) { bestv = v; dim = d; }
+  size_t nx = E->spec->nx, cmax = 1;
+  for (size_t b = 0; b < E->spec->n_box; b++) if (E->spec->box[b].n_conj > cmax) cmax = E->spec->box[b].n_conj;
+  R->look = look;
+  R->cap = (size_t)E->max_depth + 4;
+  R->row0 = cb_alloc(2 * (cmax + 1) * sizeof *R->row0);
+  R->st = cb_calloc(R->cap, sizeof *R->st);
+  R->mem = cb_alloc(2 * nx * R->cap * sizeof *R->mem + 1);
+  R->tmp = cb_alloc(strlen(out) + 32);
+  if (!R->row0 || !R->st || !R->mem || !R->tmp) return cb_error_set(err, CB_ENOMEM, "out of memory");
+  R->sum0 = R->row0 + cmax + 1;
+  for (size_t k2 = 0; k2 < R->cap; k2++) { R->st[k2].lo = R->mem + 2 * nx * k2; R->st[k2].hi = R->st[k2].lo + nx; }
+  snprintf(R->tmp, strlen(out) + 32, "%s.tmp%ld.%d", out, (long)getpid(), k);
+  if (!(R->f = fopen(R->tmp, "w"))) return cb_error_set(err, CB_EIO, "%s: cannot write", out);
+  return CB_OK;
+}
+
+static void prun_free(prun *R)
+{
+  if (R->f) { fclose(R->f); remove(R->tmp); }
+  cb_free(R->row0); cb_free(R->st); cb_free(R->mem); cb_free(R->tmp);
+}
+
+/* One step of run R: open its next box, or pop one box and write it as a
+   leaf (confirmed by the exact test) or split it. */
+static int prun_step(emit *E, prun *R, cb_error *err)
+{
+  size_t nx = E->spec->nx, b = R->b, worst;
+  const vnn_box *B;
+  pbox *st = R->st, *x = &st[R->cap - 1];   /* scratch: the popped box */
+  int rc, refuted, leaf = 0, dim = 0;
+  if (b >= E->spec->n_box) { fprintf(R->f, "end\n"); R->state = 1; return CB_OK; }
+  B = &E->spec->box[b];
+  E->f = R->f; E->st = &R->s; E->look = R->look;
+  R->q = stack_rows(E, b, R->row0, R->sum0);   /* E->C is shared by the runs: restacked each step (a few rows) */
+  if (!R->inbox) {
+    fprintf(R->f, "box %zu\n", b);
+    memcpy(st[0].lo, B->lo, nx * sizeof *R->mem);
+    memcpy(st[0].hi, B->hi, nx * sizeof *R->mem);
+    st[0].depth = 0;
+    R->top = 1; R->inbox = 1; R->done = 0;
+    return CB_OK;
+  }
+  if (!R->top) { R->inbox = 0; R->b++; return CB_OK; }
+  R->top--;
+  memcpy(x->lo, st[R->top].lo, 2 * nx * sizeof *R->mem);
+  x->depth = st[R->top].depth;
+  if ((rc = crown_box(E, b, R->row0, R->sum0, R->q, x, &refuted, &worst, NULL, err)) != CB_OK) return rc;
+  if (refuted) {
+    int ok = pchk_leaf_auto(E->P, b, x->lo, x->hi, NULL, 0, NULL, E->pick);
+    if (ok < 0) return cb_error_set(err, ok, "out of memory");
+    if (ok) leaf = 1;
+    else R->s.rejected++;
+  }
+  if (!leaf && (rc = lp_leaf(E, b, x, &leaf, err)) != CB_OK) return rc;
+  if (leaf) { write_leaf(E, b); R->done += ldexp(1, -x->depth); return CB_OK; }
+  if (x->depth >= E->max_depth) return cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth);
+  if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) return rc;
+  if (E->ncand > 1 && E->look) {   /* strong branching over the candidates: the top slot of the stack as scratch */
+    pbox *h = &st[R->top];
+    double bestv = -HUGE_VAL;
+    size_t wk;
+    for (int c = 0; c < E->ncand; c++) {
+      int d = E->cand[c], rf;
+      double mid = x->lo[d] + 0.5 * (x->hi[d] - x->lo[d]), v = 0, m;
+      for (int side = 0; side < 2; side++) {
+        memcpy(h->lo, x->lo, 2 * nx * sizeof *R->mem);
+        if (side) h->lo[d] = mid; else h->hi[d] = mid;
+        if ((rc = crown_box(E, b, R->row0, R->sum0, R->q, h, &rf, &wk, &m, err)) != CB_OK) return rc;
+        v += fmax(fmin(m, 0), -1e300);   /* a refuted half counts as 0 */
       }
-      if (rc != CB_OK) break;
-      {   /* the widest-dimension rule of choose_dim holds for the chosen one too */
-        double rel = x->hi[dim] - x->lo[dim], rr = B->hi[dim] - B->lo[dim];
-        if (E->bw > 256 * (rr > 0 ? rel / rr : 0)) dim = E->wide;
-      }
+      if (v > bestv) { bestv = v; dim = d; }
     }
-    {
-      double mid = x->lo[dim] + 0.5 * (x->hi[dim] - x->lo[dim]);
-      pbox *r = &st[top], *l = &st[top + 1];   /* the right half below the left: the left is popped first */
-      memcpy(r->lo, x->lo, 2 * nx * sizeof *mem);
-      memcpy(l->lo, x->lo, 2 * nx * sizeof *mem);
-      r->lo[dim] = mid;
-      l->hi[dim] = mid;
-      l->depth = r->depth = x->depth + 1;
-      if (r->depth > E->st->depth) E->st->depth = r->depth;
-      fprintf(E->f, "split %d %a %a\n", dim, mid, mid);
-      E->st->splits++;
-      top += 2;
+    {   /* the widest-dimension rule of choose_dim holds for the chosen one too */
+      double rel = x->hi[dim] - x->lo[dim], rr = B->hi[dim] - B->lo[dim];
+      if (E->bw > 256 * (rr > 0 ? rel / rr : 0)) dim = E->wide;
     }
   }
-out:
-  cb_free(row0); cb_free(st); cb_free(mem);
-  return rc;
+  {
+    double mid = x->lo[dim] + 0.5 * (x->hi[dim] - x->lo[dim]);
+    pbox *r = &st[R->top], *l = &st[R->top + 1];   /* the right half below the left: the left is popped first */
+    memcpy(r->lo, x->lo, 2 * nx * sizeof *R->mem);
+    memcpy(l->lo, x->lo, 2 * nx * sizeof *R->mem);
+    r->lo[dim] = mid;
+    l->hi[dim] = mid;
+    l->depth = r->depth = x->depth + 1;
+    if (r->depth > R->s.depth) R->s.depth = r->depth;
+    fprintf(R->f, "split %d %a %a\n", dim, mid, mid);
+    R->s.splits++;
+    R->top += 2;
+  }
+  return CB_OK;
+}
+
+/* Which run takes the next step.  Neither split rule is better on every
+   instance (bench/RESULTS_vnncomp.md, sessions 9-10: strong branching
+   writes 2.6-6x fewer leaves on 4_7, 4_9, 5_8, 2_8 prop 1 but runs out of
+   time on 3_6, 3_7, 3_9 prop 1 and 1_1 prop 2, where choose_dim's rule
+   alone takes 10-40 s).  So both run, interleaved step by step: equal CPU
+   shares until WARM of the budget is spent, then the run whose remaining
+   time, estimated from the fraction of its box volume closed (each leaf at
+   depth d closes 2^-d), is smaller gets the CPU, the other keeping at least
+   MINSHARE of it.  The first to finish writes the proof. */
+#define WARM 0.1
+#define MINSHARE 0.1
+
+static double prun_left(const emit *E, const prun *R)
+{
+  double p = ((double)R->b + (R->inbox ? R->done : 0)) / (double)(E->spec->n_box ? E->spec->n_box : 1);
+  return p > 0 ? R->cpu * (1 - p) / p : HUGE_VAL;
+}
+
+static int pick_run(const emit *E, const prun *R, double timeout)
+{
+  double tot = R[0].cpu + R[1].cpu;
+  int fav, oth;
+  if (R[0].state) return 1;
+  if (R[1].state) return 0;
+  if (tot < WARM * timeout) return R[1].cpu < R[0].cpu;
+  fav = prun_left(E, &R[1]) < prun_left(E, &R[0]);
+  oth = !fav;
+  return R[oth].cpu < MINSHARE * tot ? oth : fav;
 }
 
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
@@ -314,10 +380,12 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
 {
   emit E = {net, spec};
   cb_bnet bn;
-  int rc, have_bn = 0;
-  char hn[65] = "", hp[65] = "", *tmp = NULL;
+  int rc, have_bn = 0, win = -1;
+  char hn[65] = "", hp[65] = "";
   size_t qmax = 1, cmax = 1, nx = spec->nx, ny = spec->ny;
   cb_set root = {CB_NORM_BOX, 0, nx, NULL, NULL, NULL};
+  prun R[2];
+  memset(R, 0, sizeof R);
   memset(st, 0, sizeof *st);
   E.st = st; E.t0 = now_s(); E.c0 = cpu_s(); E.timeout = timeout; E.max_depth = max_depth > 0 ? max_depth : 64;
   if (E.max_depth > PROOF_MAX_DEPTH) E.max_depth = PROOF_MAX_DEPTH;
@@ -346,42 +414,53 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   E.llin = cb_alloc(E.mmax * nx * sizeof *E.llin);
   E.lout = cb_alloc(E.mmax * sizeof *E.lout);
   E.lamp = cb_calloc(cmax, sizeof *E.lamp);
-  tmp = cb_alloc(strlen(out) + 16);
-  if (!E.C || !E.lb || !E.lin || !E.row || !E.pick || !tmp || !E.lam || !E.la || !E.lc || !E.lx || !E.negA || !E.llin || !E.lout || !E.lamp) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
+  if (!E.C || !E.lb || !E.lin || !E.row || !E.pick || !E.lam || !E.la || !E.lc || !E.lx || !E.negA || !E.llin || !E.lout || !E.lamp) { rc = cb_error_set(err, CB_ENOMEM, "out of memory"); goto out; }
   if ((rc = bnet_init(&bn, net, err)) != CB_OK) goto out;
   have_bn = 1;
   root.lo = spec->n_box ? spec->box[0].lo : NULL;
   root.hi = spec->n_box ? spec->box[0].hi : NULL;
   if (spec->n_box && !(E.ws = ws_new(&bn, &root, err))) { rc = err->status ? err->status : CB_ENOMEM; goto out; }
-  snprintf(tmp, strlen(out) + 16, "%s.tmp%ld", out, (long)getpid());
-  /* two attempts: strong branching within half the CPU budget (smaller
-     trees, cheaper to check), then, if it runs out of time or depth,
-     choose_dim's rule alone within what is left */
-  for (int att = 0; att < 2; att++) {
-    double used = cpu_s() - E.c0;
-    if (!(E.f = fopen(tmp, "w"))) { rc = cb_error_set(err, CB_EIO, "%s: cannot write", out); goto out; }
-    fprintf(E.f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
+  /* two runs side by side (pick_run): R[0] choose_dim's rule alone, R[1]
+     strong branching; every leaf of either is confirmed by the exact test */
+  for (int k = 0; k < 2; k++) {
+    if ((rc = prun_init(&E, &R[k], out, k, k, err)) != CB_OK) goto out;
+    fprintf(R[k].f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
             normalised ? "normalized" : "raw", spec->n_box);
-    E.look = att == 0;
-    E.timeout = att == 0 ? 0.5 * timeout : timeout;
-    memset(st, 0, sizeof *st);
-    rc = CB_OK;
-    for (size_t b = 0; b < spec->n_box && rc == CB_OK; b++) rc = emit_box(&E, b, err);
-    if (att == 0 && (rc == CB_ELIMIT || rc == CB_EVALUE) && used < timeout) { fclose(E.f); E.f = NULL; memset(err, 0, sizeof *err); continue; }
-    break;
   }
-  if (rc == CB_OK) fprintf(E.f, "end\n");
-  if (rc == CB_OK) st->bytes = ftell(E.f);
-  if (fclose(E.f) != 0 && rc == CB_OK) rc = cb_error_set(err, CB_EIO, "%s: write error", out);
-  if (rc == CB_OK && rename(tmp, out) != 0) rc = cb_error_set(err, CB_EIO, "%s: cannot write", out);
-  if (rc != CB_OK) remove(tmp);
+  while (win < 0) {
+    int k;
+    double c0;
+    if (R[0].state < 0 && R[1].state < 0) {   /* both failed: the strong run's reason unless it is only the time */
+      *err = R[R[1].err.status == CB_ELIMIT ? 0 : 1].err;
+      rc = err->status;
+      goto out;
+    }
+    if (cpu_s() - E.c0 > timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", timeout); goto out; }
+    k = pick_run(&E, R, timeout);
+    c0 = cpu_s();
+    rc = prun_step(&E, &R[k], &R[k].err);
+    R[k].cpu += cpu_s() - c0;
+    if (rc == CB_EVALUE || rc == CB_ELIMIT) { R[k].state = -1; continue; }   /* this rule cannot finish: the other goes on */
+    if (rc != CB_OK) { *err = R[k].err; goto out; }
+    if (R[k].state == 1) win = k;
+  }
+  *st = R[win].s;
+  st->strong = win;
+  st->cpu_rule[0] = R[0].cpu; st->cpu_rule[1] = R[1].cpu;
+  st->bytes = ftell(R[win].f);
+  rc = fclose(R[win].f);
+  R[win].f = NULL;
+  if (rc != 0) rc = cb_error_set(err, CB_EIO, "%s: write error", out);
+  if (rc == CB_OK && rename(R[win].tmp, out) != 0) rc = cb_error_set(err, CB_EIO, "%s: cannot write", out);
+  if (rc != CB_OK) remove(R[win].tmp);
 out:
+  prun_free(&R[0]); prun_free(&R[1]);
   st->seconds = now_s() - E.t0;
   st->cpu_seconds = cpu_s() - E.c0;
   ws_free(E.ws);
   if (have_bn) bnet_free(&bn);
   pchk_free(E.P);
-  cb_free(E.C); cb_free(E.lb); cb_free(E.lin); cb_free(E.row); cb_free(E.pick); cb_free(tmp);
+  cb_free(E.C); cb_free(E.lb); cb_free(E.lin); cb_free(E.row); cb_free(E.pick);
   cb_free(E.lam); cb_free(E.la); cb_free(E.lc); cb_free(E.lx); cb_free(E.negA); cb_free(E.llin); cb_free(E.lout);
   cb_free((void *)E.lamp);
   return rc;

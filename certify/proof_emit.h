@@ -31,6 +31,8 @@ typedef struct proof_emit_stats {
   double seconds;          /* wall */
   double cpu_seconds;      /* CPU of the process while writing it */
   long bytes;             /* size of the proof file */
+  int strong;             /* 1: the tree of strong branching, 0: of choose_dim's rule alone (both run side by side) */
+  double cpu_rule[2];     /* CPU each of the two runs took (choose_dim's rule, strong branching) */
 } proof_emit_stats;
 
 /* Writes the proof of `unsat` for net and spec (read from net_path and

@@ -9,6 +9,8 @@
 ** huge bound): its handler writes "timeout" (async-signal-safe calls only:
 ** open, write, rename, _exit) so an answer line always appears.  With
 ** --cpu-time the backstop is a CPU-time timer (SIGPROF), as the search's clock.
+** It is disarmed once the answer is written: --proof's search that follows
+** has its own CPU budget (proof_emit) and must not turn unsat into timeout.
 */
 #include <fcntl.h>
 #include <math.h>
@@ -169,6 +171,14 @@ static void arm_alarm(const char *out, double timeout, int cpu)
   sigaction(SIGPROF, &sa, NULL);   /* --cpu-time: the backstop counts CPU time too */
   memset(&it, 0, sizeof it);
   it.it_value.tv_sec = (time_t)ceil(timeout) + 1;
+  setitimer(ITIMER_PROF, &it, NULL);
+}
+
+static void disarm_alarm(void)
+{
+  struct itimerval it;
+  memset(&it, 0, sizeof it);
+  alarm(0);
   setitimer(ITIMER_PROF, &it, NULL);
 }
 
@@ -443,12 +453,15 @@ int cmd_verify(int argc, char **argv)
   printf("# %s; %ld subdomains (%ld ReLU-split states), depth %d, %.3f s\n", r.reason, r.nodes, r.relu_states, r.depth, r.seconds);
   if (o.proof && r.answer == V_VERIFIED && code == 0) {
     proof_emit_stats ps;
+    disarm_alarm();   /* the answer is written: the proof search has its own CPU budget, and the backstop
+                         must not overwrite the unsat verdict with `timeout` (it did on 1_1 prop 5) */
     if (proof_emit(net, spec, o.net, o.prop, o.proof, o.v.timeout, 64, o.normalised, &ps, &err) != CB_OK) {
       fprintf(stderr, "cerbere verify: --proof: no proof written: %s\n", err.msg);
       code = err.status == CB_ELIMIT ? EXIT_LIMIT : err.status == CB_ENOMEM || err.status == CB_EIO ? EXIT_INTERNAL : EXIT_INPUT;
     } else
-      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test; %ld leaves with rows weighed by LP)\n",
-             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected, ps.lp_leaves),
+      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test; %ld leaves with rows weighed by LP; split rule: %s, runs of %.3f and %.3f s of CPU)\n",
+             o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected, ps.lp_leaves,
+             ps.strong ? "strong branching" : "widest coefficient", ps.cpu_rule[0], ps.cpu_rule[1]),
       printf("# the unsat verdict carries this proof; re-check it independently: cerbere check %s %s %s\n", o.net, o.prop, o.proof);
   }
   for (int i = 0; i < net->n_warn; i++) printf("# warning: %s\n", net->warn[i]);

@@ -13,6 +13,7 @@
 **     not; parse errors name their line;
 **   - format version 2's header records the input space, version 1 still reads.
 */
+#include <glob.h>
 #include <math.h>
 #include "testutil.h"
 #include "vnnlib.h"
@@ -74,6 +75,16 @@ static char *emit_text(const char *net_path, const char *prop_path, proof_emit_s
   assert_int_equal(vnn_parse(prop_path, &spec, &err), CB_OK);
   assert_int_equal(proof_emit(net, spec, net_path, prop_path, path, 30, 64, 0, st, &err), CB_OK);
   s = read_all(path);
+  {   /* both runs' temporary files are gone: the winner's renamed, the other's removed */
+    char pat[64];
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s.tmp*", path);
+    assert_int_equal(glob(pat, 0, NULL, &g), GLOB_NOMATCH);
+    globfree(&g);
+  }
+  assert_int_equal((long)strlen(s), st->bytes);
+  assert_true(st->strong == 0 || st->strong == 1);
+  assert_true(st->cpu_rule[0] + st->cpu_rule[1] <= st->cpu_seconds + 1e-6);
   remove(path);
   vnn_free(spec);
   cb_net_free(net);
@@ -137,6 +148,7 @@ static void test_unit_proofs_valid(void **state)
     assert_int_equal(c.ok, 1);
     assert_int_equal(c.leaves, st.leaves);
     if (k == 1) assert_true(st.leaves >= 5);   /* a tree, not one leaf */
+    if (k == 1) assert_true(st.cpu_rule[0] > 0 && st.cpu_rule[1] > 0);   /* both split rules ran, side by side */
     if (k == 2) assert_non_null(strstr(t, "conj 0 1 1\n"));   /* contradictory rows: their sum */
     free(t);
   }
