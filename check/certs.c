@@ -215,9 +215,13 @@ int check_certs(const char *net_path, const char *json_path, const char *data_ov
     printf("invalid: %s: no sample carries a proof (cerbere certify --proof writes them)\n", json_path);
     code = 1;
   }
-  if (code == 0)
-    printf("valid\n# %d sample proofs checked in exact arithmetic (L-inf eps %.17g%s); %d verified samples carry no proof\n", checked, eps,
-           clip ? ", clipped" : "", noproof);
+  if (code == 0 && noproof)   /* never a bare "valid" when some verified verdicts rest on cerbere alone */
+    printf("valid, partial: %d verified samples carry no proof\n# %d sample proofs checked in exact arithmetic (L%s ball, eps %.17g%s, "
+           "through its enclosing box); the %d verified samples without a proof are not covered by this check\n", noproof, checked,
+           get(set, "norm")->valuestring, eps, clip ? ", clipped" : "", noproof);
+  else if (code == 0)
+    printf("valid\n# %d sample proofs checked in exact arithmetic (L%s ball, eps %.17g%s, through its "
+           "enclosing box); every verified sample carries one\n", checked, get(set, "norm")->valuestring, eps, clip ? ", clipped" : "");
 out:
   cJSON_Delete(top);
   cb_free(text);

@@ -135,7 +135,8 @@ int check_main(int argc, char **argv)
   rc = proof_check(P, pf, msg, sizeof msg, &leaves);
   if (rc < 0) { fprintf(stderr, "cerbere check: out of memory\n"); code = 4; goto out; }
   if (rc == 1)
-    printf("valid\n# %ld leaves checked in exact arithmetic, %.3f s, %.3f s CPU\n", leaves, now_s(CLOCK_MONOTONIC) - t0,
+    printf("valid\n# %ld leaves checked in exact arithmetic over the %s input space, %.3f s, %.3f s CPU\n", leaves,
+           normalised ? "normalized (the NNet file's input normalisation applied)" : "raw", now_s(CLOCK_MONOTONIC) - t0,
            now_s(CLOCK_PROCESS_CPUTIME_ID) - c0);
   else printf("invalid: %s\n", msg);
   code = rc == 1 ? 0 : 1;
