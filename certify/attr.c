@@ -7,6 +7,7 @@
 #include <string.h>
 #include "attr.h"
 #include "forward.h"
+#include "rng.h"
 
 const char *const attr_method_name[AM_COUNT] = {
   "saliency", "gradxinput", "ig", "smoothgrad", "vargrad", "squaregrad",
@@ -82,21 +83,12 @@ void attr_image(const cb_net *net, int *c, int *h, int *w)
   *w = (int)n;
 }
 
-uint64_t attr_rng_next(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+/* The attribution methods' draws: src/rng.c's generator (one for the project). */
+uint64_t attr_rng_next(uint64_t *s) { return cb_rng_next(s); }
 
-double attr_rng_unit(uint64_t *s) { return (double)(attr_rng_next(s) >> 11) * 0x1p-53; }
+double attr_rng_unit(uint64_t *s) { return cb_rng_unit(s); }
 
-double attr_rng_normal(uint64_t *s)
-{
-  double u = attr_rng_unit(s), v = attr_rng_unit(s);
-  return sqrt(-2 * log(1 - u)) * cos(6.283185307179586 * v);
-}
+double attr_rng_normal(uint64_t *s) { return cb_rng_normal(s); }
 
 /* Method defaults and option checks that do not need a row. */
 static int check_opt(attr_ctx *a, cb_error *err)

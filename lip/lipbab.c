@@ -14,6 +14,7 @@
 #include "grad.h"
 #include "jacobian.h"
 #include "lipbab.h"
+#include "rng.h"
 #include "round.h"
 #include "ubheap.h"
 
@@ -45,15 +46,6 @@ static double now(void)
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double urand01(uint64_t *s)   /* splitmix64 -> [0, 1) */
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * 0x1.0p-53;
 }
 
 typedef struct box {
@@ -127,7 +119,7 @@ static int sample(bab *B, const box *b, cb_error *err)
   for (size_t k = 0; k < B->n; k++) B->x[k] = 0.5 * b->lo[k] + 0.5 * b->hi[k];
   if ((rc = probe(B, err)) != CB_OK) return rc;
   for (int s = 0; s < B->o->samples; s++) {
-    for (size_t k = 0; k < B->n; k++) B->x[k] = b->lo[k] + (b->hi[k] - b->lo[k]) * urand01(&B->rng);
+    for (size_t k = 0; k < B->n; k++) B->x[k] = b->lo[k] + (b->hi[k] - b->lo[k]) * cb_rng_unit(&B->rng);
     if ((rc = probe(B, err)) != CB_OK) return rc;
   }
   return CB_OK;

@@ -15,6 +15,7 @@
 #include "jacobian.h"
 #include "lipbab.h"
 #include "liplocal.h"
+#include "rng.h"
 #include "round.h"
 #include "ubheap.h"
 
@@ -26,21 +27,6 @@ void liplocal_opts_init(liplocal_opts *o)
   o->samples = 32;
   o->lower = 1;
   o->seed = 1;
-}
-
-static double urand01(uint64_t *s)   /* splitmix64 -> [0, 1) */
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * 0x1.0p-53;
-}
-
-static double gauss(uint64_t *s)
-{
-  double u = urand01(s), v = urand01(s);
-  return sqrt(-2 * log(1 - u)) * cos(6.283185307179586 * v);
 }
 
 /* One unstable neuron: its pre-activation node and entry, its bounds. */
@@ -218,14 +204,14 @@ static int lower_row(const cb_ws *ws, const double *c, const liplocal_opts *o, l
     else {
       double nr = 0, sc;
       for (size_t k = 0; k < n; k++) {
-        if (s->norm == CB_NORM_INF) y[k] = 2 * urand01(&rng) - 1;
-        else if (s->norm == CB_NORM_1) y[k] = (urand01(&rng) < 0.5 ? -1 : 1) * -log(1 - urand01(&rng));
-        else y[k] = gauss(&rng);
+        if (s->norm == CB_NORM_INF) y[k] = 2 * cb_rng_unit(&rng) - 1;
+        else if (s->norm == CB_NORM_1) y[k] = (cb_rng_unit(&rng) < 0.5 ? -1 : 1) * -log(1 - cb_rng_unit(&rng));
+        else y[k] = cb_rng_normal(&rng);
         nr = s->norm == CB_NORM_INF ? fmax(nr, fabs(y[k])) : s->norm == CB_NORM_1 ? nr + fabs(y[k]) : nr + y[k] * y[k];
       }
       if (s->norm == CB_NORM_2) nr = sqrt(nr);
       sc = nr > 0 ? s->eps / nr * (1 - 1e-9) : 0;
-      if (t % 2) sc *= pow(urand01(&rng), 1.0 / (double)n);
+      if (t % 2) sc *= pow(cb_rng_unit(&rng), 1.0 / (double)n);
       for (size_t k = 0; k < n; k++) {
         y[k] = s->center[k] + sc * y[k];
         if (s->lo) y[k] = fmin(fmax(y[k], s->lo[k]), s->hi[k]);

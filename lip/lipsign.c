@@ -771,6 +771,21 @@ static double enum_bound(sb *S, const unsigned char *st, int d)
   }
 }
 
+/* 1 when the order perm of a sort group (member m at position perm[m])
+   agrees with every fixed pair unit of the group (units u0, u0 + 1, ...,
+   fixed when below d, st[u] != 0 meaning "the first member is larger"). */
+static int order_agrees(const layer *l, const int *perm, int g, const unsigned char *st, size_t u0, int d)
+{
+  size_t u = u0;
+  for (int m1 = 0; m1 < g; m1++)
+    for (int m2 = m1 + 1; m2 < g; m2++, u++)
+      if ((long)u < d) {
+        int big1 = l->desc ? perm[m1] < perm[m2] : perm[m1] > perm[m2];
+        if (big1 != (st[u] != 0)) return 0;
+      }
+  return 1;
+}
+
 /* Single-row nets whose last hidden layer is sort groups of 3 to 5, every
    layer before it fixed: the largest ||J|| over every combination of the
    open groups' orders consistent with the fixed pairs (at most 2^15
@@ -806,15 +821,7 @@ static double sort_enum_bound(sb *S, const unsigned char *st, int d)
         Rr[c] += wm * Pr[gmember(l, q, m) * n + c];
       }
     for (int k = 0; k < np; k++) {
-      size_t u = u0;
-      int ok = 1;
-      for (int m1 = 0; m1 < g && ok; m1++)
-        for (int m2 = m1 + 1; m2 < g; m2++, u++)
-          if ((long)u < d) {
-            int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
-            if (big1 != (st[u] != 0)) { ok = 0; break; }
-          }
-      if (!ok) continue;
+      if (!order_agrees(l, perms[k], g, st, u0, d)) continue;
       if (first < 0) first = k;
       cnt++;
       if (cnt > 1) break;
@@ -829,16 +836,8 @@ static double sort_enum_bound(sb *S, const unsigned char *st, int d)
       if (nopen == 4) return HUGE_VAL;   /* cv holds 4 groups */
       nperm[nopen] = 0;
       for (int k = 0; k < np; k++) {
-        size_t u = u0;
-        int ok = 1;
         double *v;
-        for (int m1 = 0; m1 < g && ok; m1++)
-          for (int m2 = m1 + 1; m2 < g; m2++, u++)
-            if ((long)u < d) {
-              int big1 = l->desc ? perms[k][m1] < perms[k][m2] : perms[k][m1] > perms[k][m2];
-              if (big1 != (st[u] != 0)) { ok = 0; break; }
-            }
-        if (!ok) continue;
+        if (!order_agrees(l, perms[k], g, st, u0, d)) continue;
         v = cv + (nopen * 120 + (size_t)nperm[nopen]) * n;
         for (size_t c = 0; c < n; c++) v[c] = 0;
         for (int m = 0; m < g; m++) {
