@@ -10,6 +10,7 @@
 #      check` and build/cerbere-check call valid (exit 0); none for a sat
 #      answer; a proof checked against another property is invalid (exit 1),
 #      and with --ignore-hash names its failing leaf.
+#      A proof search killed after the answer keeps the verdict on stdout.
 #   3. With ../shared: three ACAS Xu unsat instances get proofs that check
 #      valid (SKIPPED without it).
 B=${1:-build}
@@ -50,6 +51,20 @@ check "a proof of another property: invalid, exit 1 (got $rc)" sh -c "[ $rc = 1 
 check "--ignore-hash: the first failing leaf named (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 0 (box 0' '$tmp/c'"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib /nonexistent.proof > "$tmp/c" 2>&1; rc=$?
 check "a missing proof file: exit 3 (got $rc)" [ "$rc" = 3 ]
+# a proof search killed from outside (a harness's timeout) keeps the verdict already printed:
+# the proof's temp file is a FIFO nobody reads, so fopen blocks in proof_emit after the answer;
+# SIGKILL then must find 'unsat' on stdout, not only in --out (review11: stdout was buffered)
+rm -f "$tmp/k.out"
+sh -c 'mkfifo "$3.tmp$$.0" && exec "$0" verify "$1" "$2" --threads 1 --out "$4" --proof "$3"' \
+  "$CB" tests/data/tiny.nnet tests/data/tiny_split.vnnlib "$tmp/k.proof" "$tmp/k.out" > "$tmp/ko" 2> "$tmp/ke" &
+kpid=$!
+i=0; while [ $i -lt 300 ] && ! [ -s "$tmp/k.out" ]; do sleep 0.1; i=$((i+1)); done
+sleep 0.5
+kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
+check "a killed proof search: --out says unsat" grep -qx unsat "$tmp/k.out"
+check "a killed proof search: stdout still carries the verdict (got '$(head -n 1 "$tmp/ko")')" sh -c "head -n 1 '$tmp/ko' | grep -qx unsat"
+check "a killed proof search: no proof file" [ ! -e "$tmp/k.proof" ]
+rm -f "$tmp"/k.proof.tmp*
 # the input space is in the header (version 2): a raw-space proof checks without options; the same
 # proof claimed for normalized space (tiny_space is sat there) is invalid with its leaf named;
 # --input-space that disagrees with the header is a usage error; version 1 proofs still read
