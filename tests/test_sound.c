@@ -581,6 +581,85 @@ static void test_softmax_extreme(void **st)
   assert_true(ran >= 80 && tight > 0 && exact_pts > 0);
 }
 
+/* review11: act_shape_offset's lines (GELU, GELU_TANH, SiLU, HardSwish, Log,
+   Pow; the concave pieces' touching point by regula falsi) against a long
+   double reference of f at 501 points of [l, u] (its ends, and both
+   neighbours of every breakpoint inside), for random intervals (wide, ulp
+   wide, l = u, around the breakpoints and the dips) and slopes (f' at random
+   points, 0, beyond f's range): s x + b >= f(x) (upper), <= (lower),
+   evaluated in long double, tolerance 0.  The touching point x0 of a
+   concave piece moved anywhere in it keeps every line valid (the slope
+   terms), and without them a moved x0 fails here (mutants, review11). */
+static long double ref_f(cb_act a, double p, long double x)
+{
+  switch (a) {
+  case CB_ACT_GELU: return 0.5L * x * erfcl(-x / sqrtl(2.0L));
+  case CB_ACT_GELU_TANH: return x / (1 + expl(-2 * (long double)0.79788456080286541 * (x + (long double)0.044715 * x * x * x)));
+  case CB_ACT_SILU: return x / (1 + expl(-x));
+  case CB_ACT_HARD_SWISH: return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6;
+  case CB_ACT_LOG: return logl(x);
+  default: return p == 2 ? x * x : p == -1 ? 1 / x : p == 0.5 ? sqrtl(x) : powl(x, (long double)p);
+  }
+}
+
+static void test_shape_lines(void **st)
+{
+  static const cb_act acts[6] = {CB_ACT_GELU, CB_ACT_GELU_TANH, CB_ACT_SILU, CB_ACT_HARD_SWISH, CB_ACT_LOG, CB_ACT_POW};
+  static const double pows[6] = {2, 3, -1, -2, 0.5, 1.5};
+  long lines = 0, pts = 0;
+  (void)st;
+  for (int ai = 0; ai < 11; ai++) {
+    int64_t d[2] = {1, 1};
+    cb_net *net = start(2, d);
+    cb_act a = acts[ai < 5 ? ai : 5];
+    double p = ai < 5 ? 0 : pows[ai - 5];
+    int pos = a == CB_ACT_LOG || (a == CB_ACT_POW && p != floor(p)) || (a == CB_ACT_POW && p < 0);
+    int i = net_add_act(net, a, "a", "test", 0, &(cb_error){0});
+    const cb_node *n;
+    assert_true(i >= 0);
+    if (a == CB_ACT_POW) net->node[i].p.act.alpha = p;
+    n = &net->node[i];
+    for (int c = 0; c < 1500; c++) {
+      double l, u, w, s, b, sl;
+      int kind = c % 6;
+      /* interval: wide, narrow, l = u, an ulp, around -0.75 / -1.28 / +-3, huge */
+      l = pos ? exp(rnd(-8, 4)) : rnd(-6, 4);
+      w = kind == 0 ? rnd(0, 8) : kind == 1 ? rnd(0, 1e-3) : kind == 2 ? 0 : kind == 3 ? 0 : kind == 4 ? rnd(0, 2) : rnd(0, 60);
+      if (kind == 3) { u = nextafter(l, HUGE_VAL); w = u - l; }
+      if (kind == 4 && !pos) l = (c / 6) % 4 == 0 ? -0.75 - w / 2 : (c / 6) % 4 == 1 ? -1.28 - w / 2 : (c / 6) % 4 == 2 ? -3 - w / 2 : 3 - w / 2;
+      if (kind == 5 && !pos) l = rnd(-40, 0);
+      u = l + w;
+      if (u < l) u = l;
+      /* slope: f' somewhere in [l, u] (the tangents), 0, or beyond */
+      sl = node_act(n)->df(n, l + (u - l) * urand(&seed), 0);
+      s = c % 5 == 0 ? 0 : c % 5 == 1 ? sl * rnd(0.5, 1.5) + rnd(-0.1, 0.1) : sl;
+      if (!isfinite(s)) continue;
+      for (int upper = 0; upper < 2; upper++) {
+        b = act_shape_offset(n, s, l, u, upper, NULL);
+        if (!isfinite(b)) continue;
+        lines++;
+        for (int k = -4; k <= 500; k++) {
+          long double x, fx, line;
+          if (k == -4) x = l;
+          else if (k == -3) x = u;
+          else if (k < 0) { double bp = k == -2 ? -3 : 3; x = nextafter(bp, k == -2 ? -HUGE_VAL : HUGE_VAL); if (!(x >= l && x <= u)) continue; }
+          else x = l + (u - l) * ((double)k / 500.0);
+          if (x < l || x > u) continue;
+          fx = ref_f(a, p, x);
+          line = (long double)s * x + b;
+          if (upper ? !(fx <= line) : !(fx >= line))
+            fail_msg("%s p %g [%.17g, %.17g] slope %.17g %s offset %.17g: f(%.17Lg) = %.20Lg, line %.20Lg", cb_act_table[a].name, p, l, u,
+                     s, upper ? "upper" : "lower", b, x, fx, line);
+          pts++;
+        }
+      }
+    }
+    cb_net_free(net);
+  }
+  printf("shape lines: %ld lines, %ld point checks in long double, 0 on the wrong side\n", lines, pts);
+  assert_true(lines > 25000);
+}
+
 /* Issue 19: the ONNX loader's LayerNorm and selections (tests/data/gen_vit.py
    ln_ops: the decomposed LayerNorm, ReduceSum/Mean over two axes, ReduceL2,
    Slice, Gather, Expand, Where, broadcasting Sub, Concat with a constant;
@@ -1033,7 +1112,7 @@ int main(void)
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
-    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_ln_ops),
+    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_shape_lines), cmocka_unit_test(test_ln_ops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
