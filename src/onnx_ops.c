@@ -352,8 +352,7 @@ static int op_matmul(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if ((idx = add_affine(L, nd, x, &s, N, K, &n, err)) < 0) return idx;
   if (!(n->w_init = arena_strdup(&L->net->arena, B->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
   n->w_trans = 1;
-  for (size_t o = 0; o < N; o++)
-    for (size_t k = 0; k < K; k++) n->p.aff.W[o * K + k] = B->d[k * N + o];
+  ld_transpose2(B->d, K, N, n->p.aff.W);   /* W[o K + k] = B[k N + o] */
   return ops_bind_node(L, nd, idx, err);
 }
 
