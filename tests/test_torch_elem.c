@@ -24,9 +24,10 @@ static uint64_t seed = 77;
    compound the libm error rules over 186 nodes (measured 7.4e-6). */
 static double exact_width = 1e-9;
 /* How far (relative) the double forward pass may lie outside the exact
-   enclosure: 0, except for the Resize nets, whose exact parameters make the
-   enclosure a few ulps wide, narrower than the forward pass's own rounding
-   of a dot product (measured 2.5e-16 relative). */
+   enclosure: 0, except for the Resize and held-out nets (piecewise-linear
+   with exact parameters): their enclosure is a few ulps wide, narrower than
+   the forward pass's own rounding of a dot product (measured 2.5e-16
+   relative). */
 static double fwd_slack = 0;
 /* The ball's radius, the methods (from ms[]: first m0), and alpha-CROWN's
    iterations (0: its default) of check_bounds; the ViT overrides them (IBP
@@ -292,6 +293,22 @@ static void test_resize(void **st)
   assert_true(n >= 8);
 }
 
+/* tests/data/heldout/ (tests/data/gen_heldout.py, issue 19 acceptance 1's
+   held-out set): a CNN with BatchNorm (fused by torch), a residual Add, a
+   Softmax head and NHWC input, dynamic batch, exported at opsets 11 to 17:
+   every one loads and predicts torch's float64 logits within 1e-6, with
+   the same exact-enclosure and bound checks. */
+static void test_heldout(void **st)
+{
+  int n;
+  (void)st;
+  fwd_slack = 1e-14;
+  n = each_onnx("tests/data/heldout", check_net);
+  fwd_slack = 0;
+  printf("%d held-out exports checked\n", n);
+  assert_true(n >= 7);
+}
+
 /* tests/data/vit/ (tests/data/gen_vit.py): the tiny ViT trained on the 8x8
    digits (opset-17 LayerNormalization, CLS token Concat of a parameter and
    Gather, Conv patches, 2 blocks of 2-head attention and GELU MLP) and
@@ -311,7 +328,7 @@ static void test_vit(void **st)
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_heldout), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
                                         cmocka_unit_test(test_attn_vs_alirpa) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
