@@ -80,7 +80,7 @@ SO_NAME  := libcerbere.so.$(SO_MAJOR)
 SO_REAL  := libcerbere.so.$(VERSION)
 ONNX_PROTO = $(shell dpkg -L libonnx-dev 2>/dev/null | grep '/onnx\.proto$$' | head -n 1)
 
-.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-lip bench-jac bench-attr bench-perturb bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
+.PHONY: FORCE all install uninstall deps test run check check-fast deps-check deps-floors deps-cli asan valgrind bench bench-load bench-lip bench-jac bench-attr bench-perturb bench-audit clean _test _run fuzz fuzz-build _test_all _build _fuzz_bins
 all: $(B)/cerbere $(B)/cerbere-check $(B)/libcerbere.a $(B)/$(SO_REAL) $(EXAMPLES) $(if $(HAVE_MPI),$(B)/cerbere-mpi)
 
 # Installs only what is missing; runs apt-get update once, before installing.
@@ -355,6 +355,17 @@ bench-audit: deps all
 	for m in saliency gradxinput; do for e in 0.01 0.03; do \
 	  $(B)/cerbere audit nets/digits_cnn.onnx --data nets/digits_test.csv --method $$m --norm inf --eps $$e --quiet --out $$d/$$m$$e; \
 	  $(B)/bench/audit_undecided nets/digits_cnn.onnx nets/digits_test.csv $$d/$$m$$e; done; done; rm -rf $$d
+
+# ONNX load time (issue 19: a 10 MB export with folded weight-only subgraphs
+# under 0.2 s): bench/gen_fold_net.py writes the export under build/ (needs
+# /usr/bin/python3 with torch: SKIPPED without), bench/load.c times
+# cb_net_load (median wall and CPU of 7, load average).  bench/RESULTS.md.
+bench-load: deps all
+	@$(MAKE) --no-print-directory $(B)/bench/load
+	@if [ ! -f $(B)/bench/fold10mb.onnx ]; then \
+	  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then nice /usr/bin/python3 bench/gen_fold_net.py $(B)/bench/fold10mb.onnx; \
+	  else echo "bench-load: SKIPPED (no /usr/bin/python3 with torch to generate the export)"; exit 0; fi; fi; \
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice $(B)/bench/load $(B)/bench/fold10mb.onnx 7
 
 $(B)/bench/%: bench/%.c $(B)/libcerbere.a
 	@mkdir -p $(dir $@)

@@ -26,13 +26,19 @@ void *arena_alloc(cb_arena *a, size_t n)
   if (a->limit && n > a->limit - (a->used < a->limit ? a->used : a->limit)) { a->over = 1; return NULL; }
   if (!b || b->cap - b->off < n) {
     size_t cap = n > ARENA_MIN_BLOCK ? n : ARENA_MIN_BLOCK;
-    if (cap > SIZE_MAX - sizeof *b) return NULL;
-    b = cb_alloc(sizeof *b + cap);
+    int fresh = cap == n;   /* a block of its own: calloc's zeros (for a large block, untouched */
+    if (cap > SIZE_MAX - sizeof *b) return NULL;                 /* zero pages, no memset pass) */
+    b = fresh ? cb_calloc(1, sizeof *b + cap) : cb_alloc(sizeof *b + cap);
     if (!b) return NULL;
     b->cap = cap;
     b->off = 0;
     b->next = a->head;
     a->head = b;
+    if (fresh) {
+      b->off = n;
+      a->used += n;
+      return b->data;
+    }
   }
   p = b->data + b->off;
   b->off += n;

@@ -5,7 +5,8 @@
 **   HardSwish -> HARD_SWISH; Abs -> ABS; Log -> LOG;
 **   Sqrt, Reciprocal, Pow(x, constant scalar p) -> POW (p = 1/2, -1, p);
 **   Neg -> SCALE(-1);
-**   Resize in nearest mode -> an exact 0/1 AFFINE (small tensors only);
+**   Resize in nearest mode -> an exact 0/1 AFFINE, in linear mode -> an AFFINE
+**     with the separable interpolation weights (small tensors only);
 **   PRelu with one slope -> LEAKY_RELU; with per-channel slopes a:
 **     relu(x) + a relu(-x) * (-1)  (RELU, SCALE(-1), RELU, SCALE(-a), ADD:
 **     exact, as PRelu(x) = max(x, 0) - a max(-x, 0));
@@ -137,13 +138,34 @@ static const char *attr_str(const Onnx__NodeProto *nd, const char *name, const c
   return buf;
 }
 
-/* Resize (opsets 10-20) in nearest mode: output coordinate o of an axis of
-   input length n and scale s = out/n goes to x = T(o) (the coordinate
-   transformation mode), then to the input index by the nearest mode,
-   clamped to [0, n - 1] (onnx/reference/ops/op_resize.py).  The result is a
-   0/1 matrix, an exact AFFINE node; refused above 2^22 entries (a dense
-   matrix: large upsamplings need an index-map kind, not written yet), and
-   for every other mode (linear, cubic: not supported yet). */
+/* Resize (opsets 10-20), nearest and linear modes, constant scales or sizes.
+
+   nearest: output coordinate o of an axis of input length n and scale
+   s = out/n goes to x = T(o) (the coordinate transformation mode), then to
+   the input index by the nearest mode, clamped to [0, n - 1]
+   (onnx/reference/ops/op_resize.py).  A 0/1 matrix: an exact AFFINE node.
+
+   linear (bilinear, trilinear: separable over every axis): x = T(o) is a
+   rational number num/den computed in integers from the file's numbers
+   (a scale s is a float: s = sp/sq exactly with sq a power of two; sizes
+   give s = out/n); i = floor(x), w = x - i; the output is
+   (1 - w) X[clamp(i)] + w X[clamp(i + 1)] along each axis (the reference's
+   edge padding is this clamp; exclude_outside renormalises to the same
+   weights).  The matrix is the product of the per-axis weights, all >= 0:
+   an AFFINE node with zero bias.  Each per-axis weight is fl(p/q) of an
+   exact rational and each product of factors one more rounding, so a
+   stored weight is within (1 + u)^(2r) - 1 <= 4 r u (r the rank) of the
+   real one, relative; when every division and product was exact (checked
+   with fma; scale 2, align_corners with n - 1 | out - 1...) the node is
+   exact, otherwise exact = 0 and rel_err = 4 r u (docs/soundness.md 1).
+   The real-arithmetic map is the certified one: align_corners uses the
+   integer output length (as torch and onnxruntime do).
+
+   Refused by name: cubic and unknown modes, tf_crop_and_resize and
+   half_pixel_symmetric, axes / antialias / keep_aspect_ratio_policy, a
+   resize of the batch or channel axis, and matrices above 2^22 entries (a
+   dense matrix: large upsamplings need an index-map kind, not written
+   yet). */
 static int64_t nearest_index(const char *ct, const char *nm, int64_t o, int64_t n, int64_t out, double sc)
 {
   double x, f;
@@ -161,6 +183,48 @@ static int64_t nearest_index(const char *ct, const char *nm, int64_t o, int64_t 
   return i < 0 ? 0 : i >= n ? n - 1 : i;
 }
 
+/* The scale s = *sp / *sq exactly (sq a power of two); 0 when its numerator
+   or denominator exceeds 2^40 (the integer arithmetic below stays < 2^62). */
+static int scale_ratio(double s, int64_t *sp, int64_t *sq)
+{
+  int e;
+  double f = frexp(s, &e);   /* s = f 2^e, f in [0.5, 1) */
+  int64_t m = (int64_t)ldexp(f, 53);
+  e -= 53;
+  while (m % 2 == 0) { m /= 2; e++; }
+  if (m > ((int64_t)1 << 40) || e > 40 || e < -40) return 0;
+  if (e >= 0) {
+    if (m > (((int64_t)1 << 40) >> e)) return 0;
+    *sp = m << e; *sq = 1;
+  } else { *sp = m; *sq = (int64_t)1 << -e; }
+  return 1;
+}
+
+/* Linear weights of output coordinate o on one axis: up to 2 (index, weight)
+   pairs, weights fl(p/q) of exact rationals; *exact cleared when one is not
+   a double.  The coordinate x = num/den (den > 0) by the mode; sp/sq the
+   scale (out/n for sizes). */
+static int linear_taps(const char *ct, int64_t o, int64_t n, int64_t out, int64_t sp, int64_t sq,
+                       int64_t idx[2], double w[2], int *exact)
+{
+  int64_t num, den, i0, r, a, b;
+  if (!strcmp(ct, "asymmetric")) { num = o * sq; den = sp; }
+  else if (!strcmp(ct, "align_corners")) { num = out > 1 ? o * (n - 1) : 0; den = out > 1 ? out - 1 : 1; }
+  else if (!strcmp(ct, "tf_half_pixel_for_nn")) { num = (2 * o + 1) * sq; den = 2 * sp; }
+  else if (!strcmp(ct, "pytorch_half_pixel") && out == 1) { num = -1; den = 2; }
+  else { num = (2 * o + 1) * sq - sp; den = 2 * sp; }   /* half_pixel, pytorch_half_pixel */
+  i0 = num >= 0 ? num / den : -((-num + den - 1) / den);   /* floor */
+  r = num - i0 * den;                                          /* in [0, den) */
+  a = i0 < 0 ? 0 : i0 >= n ? n - 1 : i0;
+  b = i0 + 1 < 0 ? 0 : i0 + 1 >= n ? n - 1 : i0 + 1;
+  if (r == 0 || a == b) { idx[0] = a; w[0] = 1; return 1; }   /* x integer: X[clamp(x)]; both taps clamped together */
+  idx[0] = a; idx[1] = b;
+  w[0] = (double)(den - r) / (double)den;
+  w[1] = (double)r / (double)den;
+  if (fma(w[0], (double)den, -(double)(den - r)) != 0 || fma(w[1], (double)den, -(double)r) != 0) *exact = 0;
+  return 2;
+}
+
 static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   char b1[32], b2[32], b3[32];
@@ -169,16 +233,19 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   const char *nm = attr_str(nd, "nearest_mode", L->opset < 11 ? "floor" : "round_prefer_floor", b3, sizeof b3);
   const val *x = one_in(L, nd, 4, err), *sc = NULL, *sz = NULL;
   double scale[CB_MAX_RANK];
+  int64_t sp[CB_MAX_RANK], sq[CB_MAX_RANK];
   cb_shape os;
   size_t nin, nout, nw;
-  int idx, r;
+  int idx, r, linear, exact = 1;
   cb_node *n;
   if (!x) return err->status;
-  if (strcmp(mode, "nearest")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"%s\" is not supported yet (nearest is)", mode);
+  if (!strcmp(mode, "cubic")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"cubic\" is not supported (nearest and linear are)");
+  linear = !strcmp(mode, "linear");
+  if (!linear && strcmp(mode, "nearest")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"%s\" is not supported (nearest and linear are)", mode);
   if (strcmp(ct, "asymmetric") && strcmp(ct, "align_corners") && strcmp(ct, "half_pixel") && strcmp(ct, "pytorch_half_pixel") &&
       strcmp(ct, "tf_half_pixel_for_nn"))
     return ld_err(L, err, CB_EUNSUP, "Resize coordinate_transformation_mode=\"%s\" is not supported", ct);
-  if (strcmp(nm, "floor") && strcmp(nm, "ceil") && strcmp(nm, "round_prefer_floor") && strcmp(nm, "round_prefer_ceil"))
+  if (!linear && strcmp(nm, "floor") && strcmp(nm, "ceil") && strcmp(nm, "round_prefer_floor") && strcmp(nm, "round_prefer_ceil"))
     return ld_err(L, err, CB_EUNSUP, "Resize nearest_mode=\"%s\" is not supported", nm);
   if (ld_attr(nd, "axes") || ld_attr_int(nd, "antialias", 0) || strcmp(attr_str(nd, "keep_aspect_ratio_policy", "stretch", b1, sizeof b1), "stretch"))
     return ld_err(L, err, CB_EUNSUP, "Resize axes / antialias / keep_aspect_ratio_policy are not supported");
@@ -198,11 +265,14 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       if (want < 1 || want > (1 << 20)) return ld_err(L, err, CB_EVALUE, "Resize size %lld out of range", (long long)want);
       os.dim[d] = want;
       scale[d] = (double)want / (double)x->shape.dim[d];
+      sp[d] = want; sq[d] = x->shape.dim[d];
     } else {
       scale[d] = sc->d[d];
       if (!(scale[d] > 0 && scale[d] <= 4096)) return ld_err(L, err, CB_EVALUE, "Resize scale %g out of range", scale[d]);
       os.dim[d] = (int64_t)floor((double)x->shape.dim[d] * scale[d]);
       if (os.dim[d] < 1) return ld_err(L, err, CB_EVALUE, "Resize gives an empty axis");
+      if (linear && !scale_ratio(scale[d], &sp[d], &sq[d]))
+        return ld_err(L, err, CB_EUNSUP, "Resize linear with scale %.17g: not a binary fraction of at most 40 bits", scale[d]);
     }
     if (d < 2 && os.dim[d] != x->shape.dim[d]) return ld_err(L, err, CB_EUNSUP, "Resize of the batch or channel axis is not supported");
   }
@@ -220,14 +290,43 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   memset(n->p.aff.b, 0, nout * sizeof(double));
   for (size_t o = 0; o < nout; o++) {
     size_t rem = o, src = 0, stride = 1;
-    for (int d = r - 1; d >= 0; d--) {
-      int64_t od = (int64_t)(rem % (size_t)os.dim[d]);
-      rem /= (size_t)os.dim[d];
-      src += (size_t)nearest_index(ct, nm, od, x->shape.dim[d], os.dim[d], scale[d]) * stride;
-      stride *= (size_t)x->shape.dim[d];
+    if (!linear) {
+      for (int d = r - 1; d >= 0; d--) {
+        int64_t od = (int64_t)(rem % (size_t)os.dim[d]);
+        rem /= (size_t)os.dim[d];
+        src += (size_t)nearest_index(ct, nm, od, x->shape.dim[d], os.dim[d], scale[d]) * stride;
+        stride *= (size_t)x->shape.dim[d];
+      }
+      n->p.aff.W[o * nin + src] = 1;
+    } else {
+      /* taps per axis, then every combination (at most 2^r) */
+      int64_t ti[CB_MAX_RANK][2];
+      double tw[CB_MAX_RANK][2];
+      int nt[CB_MAX_RANK], ncomb = 1;
+      for (int d = r - 1; d >= 0; d--) {
+        int64_t od = (int64_t)(rem % (size_t)os.dim[d]);
+        rem /= (size_t)os.dim[d];
+        nt[d] = linear_taps(ct, od, x->shape.dim[d], os.dim[d], sp[d], sq[d], ti[d], tw[d], &exact);
+        ncomb *= nt[d];
+      }
+      for (int c = 0; c < ncomb; c++) {
+        double w = 1;
+        int cc = c;
+        src = 0; stride = 1;
+        for (int d = r - 1; d >= 0; d--) {
+          int k = cc % nt[d];
+          double p = w * tw[d][k];
+          cc /= nt[d];
+          if (fma(w, tw[d][k], -p) != 0) exact = 0;
+          w = p;
+          src += (size_t)ti[d][k] * stride;
+          stride *= (size_t)x->shape.dim[d];
+        }
+        n->p.aff.W[o * nin + src] += w;   /* distinct combinations hit distinct sources */
+      }
     }
-    n->p.aff.W[o * nin + src] = 1;
   }
+  if (!exact) { n->exact = 0; n->rel_err = 4.0 * r * ROUND_U; }
   return ops_bind_node(L, nd, idx, err);
 }
 

@@ -82,6 +82,7 @@ int ops_xfmr(ld *L, const Onnx__NodeProto *nd, cb_error *err);
 /* Transpose's perm attribute (default: reversed) checked against shape x
    (a permutation of its rank) into perm[], and the transposed shape. */
 int ld_perm(ld *L, const Onnx__NodeProto *nd, const cb_shape *x, int64_t *perm, cb_shape *out, cb_error *err);
+void ld_transpose2(const double *a, size_t rows, size_t cols, double *t);   /* t = a^T (a: rows x cols), tiled */
 /* Is ONNX value `name` read by any node or the graph output? */
 int ld_used(ld *L, const char *name);
 

@@ -117,13 +117,37 @@ static double arith(char op, double x, double y)
 static int fold_binary(ld *L, const Onnx__NodeProto *nd, char op, const val *a, const val *b, cb_error *err)
 {
   cb_shape s;
-  double *da, *db;
+  const double *da = a->d, *db = b->d;
+  size_t sa[CB_MAX_RANK], sb[CB_MAX_RANK], ix[CB_MAX_RANK] = {0}, ia = 0, ib = 0;
+  int is_int = a->is_int && b->is_int;
   val *o;
   if (!ops_bshape(&a->shape, &b->shape, &s)) return ld_err(L, err, CB_ESHAPE, "constant shapes do not broadcast");
-  if (!(da = broadcast(L, a, &s, err)) || !(db = broadcast(L, b, &s, err))) return err->status;
+  /* each operand's stride along each output axis (0 where it broadcasts):
+     no broadcast copy (a weight normalisation's g V / ||V|| is 10^6 entries) */
+  for (int k = 0; k < 2; k++) {
+    const val *c = k ? b : a;
+    size_t *st = k ? sb : sa, stride = 1;
+    int off = s.rank - c->shape.rank;
+    for (int i = s.rank - 1; i >= 0; i--) {
+      int j = i - off;
+      if (j >= 0 && c->shape.dim[j] != 1 && c->shape.dim[j] != s.dim[i])   /* an empty axis against 1 */
+        return ld_err(L, err, CB_ESHAPE, "constant shapes do not broadcast (dim %d: %lld vs %lld)", i,
+                      (long long)c->shape.dim[j], (long long)s.dim[i]);
+      st[i] = j >= 0 && c->shape.dim[j] != 1 ? stride : 0;
+      if (j >= 0) stride *= (size_t)c->shape.dim[j];
+    }
+  }
   if (!(o = bind_const(L, nd, &s, err))) return CB_ENOMEM;
-  o->is_int = a->is_int && b->is_int;
-  for (size_t i = 0; i < o->n; i++) o->d[i] = arith(op, da[i], db[i]);
+  o->is_int = is_int;
+  for (size_t e = 0; e < o->n; e++) {
+    o->d[e] = arith(op, da[ia], db[ib]);
+    for (int i = s.rank - 1; i >= 0; i--) {   /* the next output index, odometer order */
+      ia += sa[i]; ib += sb[i];
+      if (++ix[i] < (size_t)s.dim[i]) break;
+      ia -= sa[i] * (size_t)s.dim[i]; ib -= sb[i] * (size_t)s.dim[i];
+      ix[i] = 0;
+    }
+  }
   if (o->is_int && op == '/')   /* integer division truncates (ONNX), as in shape arithmetic */
     for (size_t i = 0; i < o->n; i++) o->d[i] = trunc(o->d[i]);
   return CB_OK;
@@ -328,8 +352,7 @@ static int op_matmul(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if ((idx = add_affine(L, nd, x, &s, N, K, &n, err)) < 0) return idx;
   if (!(n->w_init = arena_strdup(&L->net->arena, B->name))) return ld_err(L, err, CB_ENOMEM, "out of memory");
   n->w_trans = 1;
-  for (size_t o = 0; o < N; o++)
-    for (size_t k = 0; k < K; k++) n->p.aff.W[o * K + k] = B->d[k * N + o];
+  ld_transpose2(B->d, K, N, n->p.aff.W);   /* W[o K + k] = B[k N + o] */
   return ops_bind_node(L, nd, idx, err);
 }
 

@@ -265,6 +265,17 @@ static void sound_file(const char *name, double r0, double r1, size_t npts)
   cb_net_free(net);
 }
 
+/* Issue 19: Resize in linear mode (tests/data/gen_resize.py), through
+   sound_net: 4 norms x 2 radii, IBP and CROWN intervals, the global
+   Lipschitz constant's cut; pytorch_half_pixel with sizes 4 -> 7 (weights
+   k/14, rounded) and half_pixel (same weights, the attribute changed). */
+static void test_sound_resize(void **st)
+{
+  (void)st;
+  sound_net(must_load("tests/data/resize/bilinear_hp.onnx"), "bilinear_hp (onnx)");
+  sound_net(must_load("tests/data/resize/bilinear_s15.onnx"), "bilinear_s15 (onnx)");
+}
+
 static void test_sound_ln_ops(void **st) { (void)st; sound_file("ln_ops", 0.01, 0.05, 10000); }
 static void test_sound_ln17(void **st) { (void)st; sound_file("ln17", 0.01, 0.05, 10000); }
 
@@ -826,7 +837,7 @@ int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sound_dense), cmocka_unit_test(test_sound_conv), cmocka_unit_test(test_sound_residual), cmocka_unit_test(test_sound_groupsort),
-    cmocka_unit_test(test_sound_ln_ops), cmocka_unit_test(test_sound_ln17),
+    cmocka_unit_test(test_sound_ln_ops), cmocka_unit_test(test_sound_resize), cmocka_unit_test(test_sound_ln17),
     cmocka_unit_test(test_ref_mlp), cmocka_unit_test(test_ref_cnn), cmocka_unit_test(test_ref_tanh),
     cmocka_unit_test(test_ref_orth), cmocka_unit_test(test_radius_norms), cmocka_unit_test(test_bad), cmocka_unit_test(test_cli),
     cmocka_unit_test(test_oom), cmocka_unit_test(test_liplocal_sound), cmocka_unit_test(test_liplocal_radius),

@@ -166,10 +166,13 @@ static void sample(const ctx *C, double *x)
     x[j] = corner ? C->c[j] + (urand(&seed) < 0.5 ? -C->eps : C->eps) : C->c[j] + rnd(-C->eps, C->eps);
 }
 
+static int n_unsup;   /* named refusals so far (test_loaded_resize wants none) */
+
 static int unsup_ok(int rc, const cb_error *err, const char *what, const ctx *C)
 {
   if (rc == CB_OK) return 1;
-  if (rc == CB_EUNSUP) { print_message("    %-10s %-10s unsupported: %s\n", C->name, what, err->msg); return 0; }
+  if (rc == CB_EUNSUP) {
+    n_unsup++; print_message("    %-10s %-10s unsupported: %s\n", C->name, what, err->msg); return 0; }
   fail_msg("%s %s: status %d: %s", C->name, what, rc, err->msg);
   return 0;
 }
@@ -344,6 +347,51 @@ static void test_every_activation(void **st)
   }
 }
 
+/* Issue 19: a Resize in linear mode as loaded from torch's export (an
+   AFFINE with the bilinear weights, tests/data/gen_resize.py), alone, through
+   every analyzer: bounds, forward-linear, gradient, interval Jacobian and
+   the Lipschitz constant, all sampled at zero tolerance (forward-linear
+   bounds need exact parameters: resize_hp's weights are eighths, exact;
+   resize_ac's ninths are rounded, so it runs there only). */
+static void loaded_resize(const char *path, const char *name)
+{
+  cb_net *net = must_load(path);
+  const cb_node *r = &net->node[net->output];
+  lip_opts o;
+  lip_result *lr = NULL;
+  cb_error err = {0};
+  double c1 = 0, ci = 0;
+  assert_true(r->kind == CB_AFFINE && !strcmp(r->op, "Resize"));
+  assert_int_equal(r->exact, !strcmp(name, "resize_hp"));
+  n_unsup = 0;
+  walk(net, name);
+  if (n_unsup) fail_msg("%s: %d analyzers refused a linear Resize", name, n_unsup);
+  /* its L2 constant is at most sqrt(||W||_1 ||W||_inf) (weights >= 0) */
+  for (size_t i = 0; i < r->p.aff.in; i++) {
+    double s = 0;
+    for (size_t k = 0; k < r->p.aff.out; k++) s += r->p.aff.W[k * r->p.aff.in + i];
+    c1 = fmax(c1, s);
+  }
+  for (size_t k = 0; k < r->p.aff.out; k++) {
+    double s = 0;
+    for (size_t i = 0; i < r->p.aff.in; i++) s += r->p.aff.W[k * r->p.aff.in + i];
+    ci = fmax(ci, s);
+  }
+  lip_opts_init(&o);
+  assert_int_equal(lip_analyze(net, &o, &lr, &err), CB_OK);
+  printf("  %s: K %.10g, sqrt(||W||_1 ||W||_inf) %.10g\n", name, lr->K_layerwise, sqrt(c1 * ci));
+  assert_true(lr->K_layerwise <= sqrt(c1 * ci) * (1 + 1e-9));
+  lip_result_free(lr);
+  cb_net_free(net);
+}
+
+static void test_loaded_resize(void **st)
+{
+  (void)st;
+  loaded_resize("tests/data/resize/resize_ac_only.onnx", "resize_ac");
+  loaded_resize("tests/data/resize/resize_hp_only.onnx", "resize_hp");
+}
+
 /* The table is complete: every kind has a name and an input count. */
 static void test_tables(void **st)
 {
@@ -360,6 +408,7 @@ int main(void)
     cmocka_unit_test(test_tables),
     cmocka_unit_test(test_every_kind),
     cmocka_unit_test(test_every_activation),
+    cmocka_unit_test(test_loaded_resize),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

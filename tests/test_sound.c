@@ -671,6 +671,16 @@ static void test_ln_ops(void **st)
   sound_net(must_load("tests/data/vit/ln_ops.onnx"), "ln_ops (onnx)");
   sound_net(must_load("tests/data/vit/ln17.onnx"), "ln17 (onnx)");
 }
+/* Issue 19: Resize in linear mode (tests/data/gen_resize.py): bilinear
+   upsampling exported by torch, align_corners (inexact weights k/9, rel_err),
+   nn.Upsample (exact 1/4, 3/4), asymmetric with scale 1.5 (thirds). */
+static void test_resize_linear(void **st)
+{
+  (void)st;
+  sound_net(must_load("tests/data/resize/bilinear_ac.onnx"), "bilinear_ac (onnx)");
+  sound_net(must_load("tests/data/resize/upsample.onnx"), "upsample (onnx)");
+  sound_net(must_load("tests/data/resize/bilinear_asym.onnx"), "bilinear_asym (onnx)");
+}
 static void test_resconv(void **st) { (void)st; sound_net(net_resconv_hw(8), "resconv"); }   /* receptive-field pass through ADDs */
 
 /* Every activation of the table (act.h) in a dense net of its own, and in one
@@ -1112,7 +1122,7 @@ int main(void)
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
-    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_shape_lines), cmocka_unit_test(test_ln_ops),
+    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_shape_lines), cmocka_unit_test(test_ln_ops), cmocka_unit_test(test_resize_linear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
