@@ -807,7 +807,7 @@ static int back_softmax(bwd *B, int i, const double *A)
 static int back_relaxed(bwd *B, int i, const double *A)
 {
   const cb_ws *ws = B->ws;
-  if (!B->lines && ws->smx_on[i] && ws->smx[i] && (int)ws->smx[i][0] >= B->stop) return back_softmax(B, i, A);
+  if (!B->lines && !ws->smx_off && ws->smx_on[i] && ws->smx[i] && (int)ws->smx[i][0] >= B->stop) return back_softmax(B, i, A);
   return back_relaxed_own(B, i, A);
 }
 
@@ -1158,8 +1158,44 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 /* One backward pass from `start` (rows A0, q x size) down to `stop`; see
    crown_pass_ex.  inj (NULL, or per node NULL or q x size) adds inj[i] . value(i)
    to every row: node i's matrix starts from inj[i] (counted as merged). */
+static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                     const double *const *inj, double **keep, double *pool, double *out);
+
+/* Is a softmax output with product-form lines between stop and start? */
+static int smx_between(const cb_ws *ws, int start, int stop)
+{
+  for (int i = stop + 1; i <= start; i++) if (ws->smx_on[i]) return 1;
+  return 0;
+}
+
+/*
+** The pass, and where it crosses a softmax output with the product form
+** stored (back_softmax), the pass with the node's own lines too: each row
+** keeps the smaller of the two bounds (both are sound).  Neither form
+** dominates on the ViT: the product form alone makes every margin at least
+** as tight as auto_LiRPA's, but the mean margin at eps 0.003 falls by 0.13
+** against the sum form's (bench/RESULTS.md); the minimum keeps both gains
+** for about 1.7x the CPU of the passes that cross a softmax.  Kept matrices
+** (crown_linear's coefficients) and alpha-CROWN's per-row lines: the first
+** pass only, whose matrices are the ones returned.
+*/
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
+{
+  double *o2;
+  int rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+  if (rc != CB_OK || lines || keep || ws->smx_off || !smx_between(ws, start, stop)) return rc;
+  if (!(o2 = cb_alloc((q + 1) * sizeof *o2))) return CB_ENOMEM;
+  ws->smx_off = 1;
+  rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, o2);
+  ws->smx_off = 0;
+  for (size_t r = 0; rc == CB_OK && r < q; r++) if (o2[r] < out[r]) out[r] = o2[r];
+  cb_free(o2);
+  return rc;
+}
+
+static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                     const double *const *inj, double **keep, double *pool, double *out)
 {
   bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop, start};
   size_t *col = NULL;
