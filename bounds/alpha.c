@@ -128,7 +128,8 @@ typedef struct alpha_st {
   double **inj;              /* per node with a split: the final pass's q x size Lagrangian rows */
   double *beta, *bm, *bv, *bbest;   /* q x ns: multipliers, Adam moments, best */
   double **ibox;             /* keep_interm: per re-bounded node, the intersection of its bounds (lo|hi) */
-  char *keep0;               /* per node: its pass's bounds are met with iteration 0's (crown_domain_consumer) */
+  char *keep0;               /* per node: its pass's bounds are met with iteration 0's (as CROWN meets a Log/Pow
+                                input's or a softmax view's; every node after a product-form softmax) */
 } alpha_st;
 
 /* Activations whose lines alpha-CROWN moves (relax.c's families), and the S-shaped ones. */
@@ -620,7 +621,14 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
   S->sole = cb_alloc((size_t)n * sizeof *S->sole);
   S->keep0 = cb_calloc((size_t)n, 1);
   if (!S->R || !S->ladj || !S->uadj || !S->save || !S->sole || !S->keep0) return CB_ENOMEM;
-  for (int i = 1; i < n; i++) S->keep0[i] = (char)crown_domain_consumer(net, i);
+  {   /* with a softmax's product form in CROWN's passes (crown.c back_softmax), which alpha's own
+         passes do not take, CROWN's box of every node after it can be the tighter: met too */
+    int smx = 0;
+    for (int i = 1; i < n; i++) {
+      S->keep0[i] = (char)(crown_domain_consumer(net, i) || smx);
+      smx |= ws->smx_on[i];
+    }
+  }
   for (int i = 0; i < n; i++) S->sole[i] = -1;
   for (int j = 1; j < n; j++)   /* -2: read more than once */
     for (int k = 0; k < net->node[j].n_in; k++) {
