@@ -744,10 +744,18 @@ static int back_softmax(bwd *B, int i, const double *A)
   size_t Bn = (size_t)L[1], n = (size_t)L[2], N = ws->net->node[i].size, Nt = ws->net->node[t].size;
   const double *Lr = L + 3, *Le = L + 3 + 8 * Bn;
   double *Am = cb_alloc(B->q * N * sizeof *Am), *Ae = cb_alloc((N + 1) * sizeof *Ae), *At = acc(B, t);
-  double g = crown_relax_gamma(&ws->net->node[i]);
+  double g = crown_relax_gamma(&ws->net->node[i]), uf = 1;
   int rc;
   if (!Am || !Ae || !At) { cb_free(Am); cb_free(Ae); return CB_ENOMEM; }
   memcpy(Am, A, B->q * N * sizeof *Am);
+  /* underflow: each of the step's at most 4 (N + B) + 4 products of a row, rounded to a
+     subnormal, is off by at most DBL_TRUE_MIN times its variable's magnitude */
+  for (size_t b = 0; b < Bn; b++) {   /* rows with stored boxes only (the others' entries are not set) */
+    if (Lr[8 * b] == 0) continue;
+    uf += Lr[8 * b + 2] + Lr[8 * b + 7] + 1;
+    for (size_t k = 0; k < n; k++) uf += Le[7 * (k * Bn + b) + 1] + Le[7 * (k * Bn + b) + 6];
+  }
+  uf *= (double)(4 * (N + Bn) + 4) * DBL_TRUE_MIN;
   for (size_t r = 0; r < B->q; r++) {
     double sl = 0, bias = 0, babs = 0;
     const double *a = A + r * N;
@@ -793,7 +801,7 @@ static int back_softmax(bwd *B, int i, const double *A)
     }
     B->T.bias[r] += bias;
     B->T.babs[r] += babs;
-    B->T.slack[r] += g * sl;
+    B->T.slack[r] += g * sl + uf;
   }
   rc = back_relaxed_own(B, i, Am);
   cb_free(Am);
