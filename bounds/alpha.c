@@ -62,6 +62,7 @@
 #include "bounds.h"
 #include "forward.h"
 #include "linalg.h"
+#include "relax_mul.h"
 
 void alpha_opt_init(cb_alpha_opt *o)
 {
@@ -127,6 +128,8 @@ typedef struct alpha_st {
   double **inj;              /* per node with a split: the final pass's q x size Lagrangian rows */
   double *beta, *bm, *bv, *bbest;   /* q x ns: multipliers, Adam moments, best */
   double **ibox;             /* keep_interm: per re-bounded node, the intersection of its bounds (lo|hi) */
+  char *keep0;               /* per node: its pass's bounds are met with iteration 0's (as CROWN meets a Log/Pow
+                                input's or a softmax view's; every node after a product-form softmax) */
 } alpha_st;
 
 /* Activations whose lines alpha-CROWN moves (relax.c's families), and the S-shaped ones. */
@@ -304,6 +307,11 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) {
     double hi = P->out[j], lo = -P->out[P->m + j];
+    if (S->keep0[k]) {   /* as CROWN (crown_domain_consumer): met with iteration 0's box, also valid */
+      size_t sz = net->node[k].size;
+      hi = fmin(hi, S->save[k][sz + P->sel[j]]);
+      lo = fmax(lo, S->save[k][P->sel[j]]);
+    }
     if (!(lo <= hi) || !in_domains(net, k, lo, hi)) continue;   /* keep the previous (valid) bound */
     ws->hi[k][P->sel[j]] = hi;
     ws->lo[k][P->sel[j]] = lo;
@@ -362,6 +370,33 @@ static int grad_affine(alpha_st *S, apass *P, int i)
   return 1;
 }
 
+/*
+** G at a product of two activations (MUL): the linearised network applies
+** the plane the row's pass used there (crown.c back_mul: the upper plane
+** where the row's A is > 0, the lower one elsewhere), as at an activation;
+** the product x y of the inputs' G is another function, and a gradient
+** through it pointed the ViT's GELU/Pow steps the wrong way (every Adam
+** step loosened its margins).  G is never a bound: no rounding here.
+*/
+static int grad_mul(alpha_st *S, apass *P, int i)
+{
+  const cb_ws *ws = S->ws;
+  const cb_node *n = &ws->net->node[i];
+  int a0 = n->in[0], a1 = n->in[1];
+  size_t sz = n->size, s0 = ws->net->node[a0].size, s1 = ws->net->node[a1].size;
+  const double *A = P->keep[i], *gx = P->G[a0], *gy = P->G[a1];
+  for (size_t e = 0; e < sz; e++) {
+    size_t j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+    mul_line lo, up;
+    if (!relax_mul(ws->lo[a0][j0], ws->hi[a0][j0], ws->lo[a1][j1], ws->hi[a1][j1], &lo, &up)) return CB_EUNSUP;
+    for (size_t r = 0; r < P->q; r++) {
+      const mul_line *L = A[r * sz + e] > 0 ? &up : &lo;
+      P->G[i][r * sz + e] = L->wx * gx[r * s0 + j0] + L->wy * gy[r * s1 + j1] + L->c;
+    }
+  }
+  return CB_OK;
+}
+
 /* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
 static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 {
@@ -400,6 +435,10 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
           gr[e] = ar[e] < 0 ? gl : gu;
         }
       }
+      continue;
+    }
+    if (n->kind == CB_MUL && P->keep[i]) {   /* the McCormick plane each row used (back_mul), not x y */
+      if (grad_mul(S, P, i) != CB_OK) return cb_error_set(err, CB_EUNSUP, "alpha-CROWN: no McCormick planes at node %d", i);
       continue;
     }
     if (n->kind == CB_AFFINE) {
@@ -580,7 +619,16 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
   S->uadj = cb_calloc((size_t)n, sizeof *S->uadj);
   S->save = cb_calloc((size_t)n, sizeof *S->save);
   S->sole = cb_alloc((size_t)n * sizeof *S->sole);
-  if (!S->R || !S->ladj || !S->uadj || !S->save || !S->sole) return CB_ENOMEM;
+  S->keep0 = cb_calloc((size_t)n, 1);
+  if (!S->R || !S->ladj || !S->uadj || !S->save || !S->sole || !S->keep0) return CB_ENOMEM;
+  {   /* with a softmax's product form in CROWN's passes (crown.c back_softmax), which alpha's own
+         passes do not take, CROWN's box of every node after it can be the tighter: met too */
+    int smx = 0;
+    for (int i = 1; i < n; i++) {
+      S->keep0[i] = (char)(crown_domain_consumer(net, i) || smx);
+      smx |= ws->smx_on[i];
+    }
+  }
   for (int i = 0; i < n; i++) S->sole[i] = -1;
   for (int j = 1; j < n; j++)   /* -2: read more than once */
     for (int k = 0; k < net->node[j].n_in; k++) {
@@ -637,7 +685,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
-  cb_free(S->sole); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg);
+  cb_free(S->sole); cb_free(S->keep0); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg);
 }
 
 /*

@@ -106,6 +106,7 @@ static int softmax_product(cb_ws *ws, int i, cb_error *err)
   double *A, *out, *c, *xb, *tA = NULL, *tc = NULL, g3 = round_gamma_up(3) * 2;
   size_t q, N;
   int rc;
+  double *L = NULL;   /* ws->smx[i]: the product form's boxes and lines for CROWN's passes (crown.c back_softmax) */
   if (!(n = crown_softmax_rows(net, i, &B, &t))) return CB_OK;
   en = &net->node[net->node[net->node[i].in[0]].in[0]];
   N = net->node[t].size;
@@ -151,6 +152,14 @@ static int softmax_product(cb_ws *ws, int i, cb_error *err)
   if (rc == CB_OK) rc = crown_upper(ws, t, tA, 2 * (size_t)B, tc + 2 * B, err);
   if (rc != CB_OK) { cb_free(A); cb_free(out); cb_free(c); cb_free(xb); cb_free(tA); cb_free(tc); return rc; }
   for (size_t r = 0; r < q; r++) c[r] = NAN;
+  if (!ws->smx[i] && (ws->smx[i] = cb_alloc((3 + 8 * (size_t)B + 7 * N) * sizeof(double)))) {
+    cb_free(ws->plan_off);   /* a cached compact plan may predate the edge to t (crown.c compact_plan) */
+    ws->plan_off = NULL;
+  }
+  if ((L = ws->smx[i])) {
+    L[0] = t; L[1] = (double)B; L[2] = (double)n;
+    for (int64_t b = 0; b < B; b++) L[3 + 8 * b] = 0;
+  }
   for (int64_t b = 0; b < B; b++) {
     double El[CB_SOFTMAX_MAX], Eu[CB_SOFTMAX_MAX], lw[CB_SOFTMAX_MAX], lb[CB_SOFTMAX_MAX], uw[CB_SOFTMAX_MAX],
         ub[CB_SOFTMAX_MAX], zx[CB_SOFTMAX_MAX];
@@ -177,6 +186,14 @@ static int softmax_product(cb_ws *ws, int i, cb_error *err)
     Ru = round_div_ru(1, Tl);
     relax_node(yn, Tl, Tu, &plw, &plb, &puw, &pub);
     if (!isfinite(plw) || !isfinite(plb) || !isfinite(puw) || !isfinite(pub) || plw > 0 || puw > 0) continue;
+    if (L) {   /* row b: ok, Rl, Ru, R's lines over [Tl, Tu], Tu; entry e: El, Eu, e's lines, max |x_e| */
+      double *Lb = L + 3 + 8 * b, rb[8] = {1, Rl, Ru, plw, plb, puw, pub, Tu};
+      memcpy(Lb, rb, sizeof rb);
+      for (int64_t k = 0; k < n; k++) {
+        double *Le = L + 3 + 8 * B + 7 * (k * B + b), eb[7] = {El[k], Eu[k], lw[k], lb[k], uw[k], ub[k], zx[k]};
+        memcpy(Le, eb, sizeof eb);
+      }
+    }
     for (int64_t i0 = 0; i0 < n; i0++)
       for (int s = 0; s < 4; s++) {
         /* s = 0, 1: lower lines (alpha e + beta R - gamma); 2, 3: upper lines.
@@ -208,6 +225,7 @@ static int softmax_product(cb_ws *ws, int i, cb_error *err)
         if (s < 2) { v = round_add_rd(cs, -o); if (v > ws->lo[i][e]) ws->lo[i][e] = v; }
         else { v = round_add_ru(cs, o); if (v < ws->hi[i][e]) ws->hi[i][e] = v; }
       }
+  if (rc == CB_OK && L) ws->smx_on[i] = 1;
   cb_free(A);
   cb_free(out);
   cb_free(c);
@@ -295,13 +313,32 @@ static int spec_crown(cb_ws *ws, const double *C, size_t q, double *lb, double *
   return crown_spec(ws, C, q, 0, lb, ub, err);
 }
 
-/* alpha-CROWN's: each row's lines optimised (default options, ws->alpha_iters iterations). */
+/* alpha-CROWN's: each row's lines optimised (default options, ws->alpha_iters iterations).
+   alpha-CROWN's passes take each node's own lines, not a softmax's product
+   form (crown.c back_softmax), so on a net with one its iterate 0 can be
+   looser than CROWN: there CROWN's bound of the rows is computed too and
+   each row keeps the tighter (both are sound). */
 static int spec_alpha(cb_ws *ws, const double *C, size_t q, double *lb, double *ub, cb_error *err)
 {
   cb_alpha_opt o;
+  double *cl = NULL, *cu = NULL;
+  int rc, smx = 0;
+  for (int i = 0; i < ws->net->n; i++) smx |= ws->smx_on[i];
   alpha_opt_init(&o);
   o.iters = ws->alpha_iters;
-  return alpha_spec(ws, C, q, &o, lb, ub, err);
+  if ((rc = alpha_spec(ws, C, q, &o, lb, ub, err)) != CB_OK || !smx || !q) return rc;
+  if ((lb && !(cl = cb_alloc(q * sizeof *cl))) || (ub && !(cu = cb_alloc(q * sizeof *cu)))) {
+    cb_free(cl);
+    return cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
+  }
+  if ((rc = crown_spec(ws, C, q, 0, cl, cu, err)) == CB_OK)
+    for (size_t r = 0; r < q; r++) {
+      if (lb && cl[r] > lb[r]) lb[r] = cl[r];
+      if (ub && cu[r] < ub[r]) ub[r] = cu[r];
+    }
+  cb_free(cl);
+  cb_free(cu);
+  return rc;
 }
 
 const cb_method_info cb_method_table[CB_METHOD_COUNT] = {
@@ -330,6 +367,7 @@ int bounds_run_from(cb_ws *ws, cb_method m, double *const *plo, double *const *p
   if ((unsigned)m >= CB_METHOD_COUNT) return cb_error_set(err, CB_EUSAGE, "unknown bounding method %d", (int)m);
   ws->method = m;
   memset(ws->sv_ok, 0, (size_t)ws->net->n);   /* the boxes change: CROWN's cached slack vectors go stale */
+  memset(ws->smx_on, 0, (size_t)ws->net->n);  /* and softmax_product's lines */
   return cb_method_table[m].run(ws, plo, phi, first, err);
 }
 
@@ -378,6 +416,7 @@ int bounds_run_batch(cb_ws *const *ws, size_t S, cb_method m, double **const *pl
   for (size_t s = 0; s < S && rc == CB_OK; s++) {
     ws[s]->method = m;
     memset(ws[s]->sv_ok, 0, (size_t)net->n);   /* the boxes change: cached slack vectors go stale */
+    memset(ws[s]->smx_on, 0, (size_t)net->n);
     rc = prior_boxes(ws[s], plo ? plo[s] : NULL, phi ? phi[s] : NULL, first ? first[s] : 0, 1, err);
   }
   for (int i = 0; i < net->n && rc == CB_OK; i++) {

@@ -97,6 +97,12 @@ typedef struct cb_ws {
   cb_vrelax **vr;         /* per node: its vector relaxation, NULL for scalar kinds */
   double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
   char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
+  double **smx;           /* per softmax output node (crown_softmax_rows): the product form's boxes and
+                             lines, which CROWN's passes take instead of the node's own lines
+                             (bounds.c softmax_product, crown.c back_softmax); cb_alloc'ed on first
+                             use, NULL otherwise */
+  char *smx_on;           /* per node: smx holds this run's lines (bounds_run clears it) */
+  int smx_off;            /* 1 while a pass takes the softmax nodes' own lines (crown.c crown_pass_inj) */
   double flops;           /* matmul FLOPs of the CROWN passes so far (2 q x in x out per AFFINE,
                              2 q x cout x hout x wout x cin/groups x kh x kw per CONV; benchmarks) */
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */
@@ -316,6 +322,8 @@ int64_t crown_softmax_rows(const cb_net *net, int i, int64_t *B, int *x);
 int crown_refines(const cb_net *net, int k);  /* does CROWN re-bound node k (a pre-activation node)? */
 int crown_sign_only(const cb_net *net, int k); /* do only ReLU/LeakyReLU read node k (so CROWN re-bounds
                                                   only its neurons of unknown sign)? */
+int crown_domain_consumer(const cb_net *net, int k); /* does CROWN intersect its bounds of node k with the
+                                                        box node k has (a Log/Pow input, a softmax's view)? */
 
 /* alpha.c: alpha-CROWN (Xu et al. 2021).  Options, GLPK style: init, then set fields. */
 typedef struct cb_alpha_opt {

@@ -704,7 +704,7 @@ static int back_relaxed_rows(bwd *B, int i, const double *A)
 }
 
 /* Relaxed elementwise node with the stored lines (or a row's own). */
-static int back_relaxed(bwd *B, int i, const double *A)
+static int back_relaxed_own(bwd *B, int i, const double *A)
 {
   cb_ws *ws = B->ws;
   if (B->lines && B->lines[i].lw) return back_relaxed_rows(B, i, A);
@@ -715,6 +715,108 @@ static int back_relaxed(bwd *B, int i, const double *A)
                 crown_relax_gamma(n));
   cb_free(v);
   return CB_OK;
+}
+
+/*
+** A softmax output y_e = e_e R_b (e = exp(x), R = 1 / T, T_b = sum_k e_{kB+b})
+** in auto_LiRPA's product form, with the boxes and lines bounds.c stored
+** (softmax_product, ws->smx[i]: t, B, n; per row b: ok, Rl, Ru, R's lower
+** and upper line in T, Tu; per entry: El, Eu, EXP's lower and upper line in
+** x, max |x|).  The step is the backward pass through that small graph, as
+** auto_LiRPA's: McCormick's plane at y by the sign of a = A_e
+** (a > 0: y <= Ru e + El R - El Ru; a < 0: y >= Rl e + El R - El Rl), so
+** A_e += a R_{u|l}, A_R += a El; then R's line by the sign of the row's
+** summed A_R, A_T = A_R w; T's sum, A_e += A_T; EXP's line by the sign of
+** each summed A_e, into the scores' node t.  Choosing each relaxation on the
+** summed coefficient (not per entry) is what makes this form tight.  Every
+** substituted inequality holds on the boxes (e in [El, Eu], R in [Rl, Ru],
+** T in [Tl, Tu], x in the box the EXP lines were made on), so the step is
+** sound; rows b whose boxes were not finite keep the node's own lines.
+** Rounding: every coefficient is a short sum of products; each step's
+** |terms| times the zmax of its variable (Eu, Ru, Tu, max |x|), and each
+** bias term, are charged crown_relax_gamma(node) (as back_mul's planes).
+*/
+static int back_softmax(bwd *B, int i, const double *A)
+{
+  const cb_ws *ws = B->ws;
+  const double *L = ws->smx[i];
+  int t = (int)L[0];
+  size_t Bn = (size_t)L[1], n = (size_t)L[2], N = ws->net->node[i].size, Nt = ws->net->node[t].size;
+  const double *Lr = L + 3, *Le = L + 3 + 8 * Bn;
+  double *Am = cb_alloc(B->q * N * sizeof *Am), *Ae = cb_alloc((N + 1) * sizeof *Ae), *At = acc(B, t);
+  double g = crown_relax_gamma(&ws->net->node[i]), uf = 1;
+  int rc;
+  if (!Am || !Ae || !At) { cb_free(Am); cb_free(Ae); return CB_ENOMEM; }
+  memcpy(Am, A, B->q * N * sizeof *Am);
+  /* underflow: each of the step's at most 4 (N + B) + 4 products of a row, rounded to a
+     subnormal, is off by at most DBL_TRUE_MIN times its variable's magnitude */
+  for (size_t b = 0; b < Bn; b++) {   /* rows with stored boxes only (the others' entries are not set) */
+    if (Lr[8 * b] == 0) continue;
+    uf += Lr[8 * b + 2] + Lr[8 * b + 7] + 1;
+    for (size_t k = 0; k < n; k++) uf += Le[7 * (k * Bn + b) + 1] + Le[7 * (k * Bn + b) + 6];
+  }
+  uf *= (double)(4 * (N + Bn) + 4) * DBL_TRUE_MIN;
+  for (size_t r = 0; r < B->q; r++) {
+    double sl = 0, bias = 0, babs = 0;
+    const double *a = A + r * N;
+    for (size_t b = 0; b < Bn; b++) {
+      const double *R = Lr + 8 * b;
+      double aR = 0, sR = 0, w, c, aT;
+      int any = 0;
+      if (R[0] == 0) continue;
+      for (size_t k = 0; k < n; k++) {
+        size_t e = k * Bn + b;
+        const double *E = Le + 7 * e;
+        double ae = a[e], rr = ae > 0 ? R[2] : R[1], gm;
+        Ae[e] = 0;
+        if (ae == 0) continue;
+        any = 1;
+        Am[r * N + e] = 0;
+        Ae[e] = ae * rr;
+        aR += ae * E[0];
+        gm = -ae * E[0] * rr;
+        bias += gm;
+        babs += fabs(gm);
+        sl += fabs(ae * rr) * E[1] + fabs(ae * E[0]) * R[2] + fabs(gm);
+        sR += fabs(ae * E[0]);
+      }
+      if (!any) continue;
+      sl += sR * R[2];   /* A_R's sum */
+      w = aR > 0 ? R[5] : R[3];
+      c = aR > 0 ? R[6] : R[4];
+      aT = aR * w;
+      bias += aR * c;
+      babs += fabs(aR * c);
+      sl += fabs(aT) * R[7] + fabs(aR * c);
+      for (size_t k = 0; k < n; k++) {
+        size_t e = k * Bn + b;
+        const double *E = Le + 7 * e;
+        double ae = Ae[e] + aT, ex = ae > 0 ? E[4] : E[2], eb = ae > 0 ? E[5] : E[3];
+        sl += fabs(ae) * E[1];   /* the sum A_e + A_T */
+        At[r * Nt + e] += ae * ex;
+        bias += ae * eb;
+        babs += fabs(ae * eb);
+        sl += fabs(ae * ex) * E[6] + fabs(ae * eb);
+      }
+    }
+    B->T.bias[r] += bias;
+    B->T.babs[r] += babs;
+    B->T.slack[r] += g * sl + uf;
+  }
+  rc = back_relaxed_own(B, i, Am);
+  cb_free(Am);
+  cb_free(Ae);
+  return rc;
+}
+
+/* A relaxed elementwise node: a softmax output's product-form lines where
+   stored (not in alpha-CROWN's passes, whose gradient follows the node's
+   own lines), else the node's lines. */
+static int back_relaxed(bwd *B, int i, const double *A)
+{
+  const cb_ws *ws = B->ws;
+  if (!B->lines && !ws->smx_off && ws->smx_on[i] && ws->smx[i] && (int)ws->smx[i][0] >= B->stop) return back_softmax(B, i, A);
+  return back_relaxed_own(B, i, A);
 }
 
 /*
@@ -977,23 +1079,32 @@ static const size_t *compact_plan(cb_ws *ws, int start, int stop, size_t *tot)
   const cb_net *net = ws->net;
   int n = net->n, *birth, *own, *death, *ord, nr = 0;
   size_t *off;
+  char *tgt;
   if (ws->plan_off && ws->plan_start == start && ws->plan_stop == stop) { *tot = ws->plan_tot; return ws->plan_off; }
   cb_free(ws->plan_off);
   ws->plan_off = NULL;
   off = cb_calloc((size_t)n + 1, sizeof *off);
   birth = cb_alloc(5 * (size_t)n * sizeof *birth);
-  if (!off || !birth) { cb_free(off); cb_free(birth); return NULL; }
+  tgt = cb_calloc((size_t)n, 1);
+  if (!off || !birth || !tgt) { cb_free(off); cb_free(birth); cb_free(tgt); return NULL; }
   own = birth + n; death = own + n; ord = death + n;
   for (int d = 0; d < n; d++) { birth[d] = -1; own[d] = d; death[d] = d; }
   birth[start] = start;
-  for (int c = start; c > stop; c--)
+  for (int c = start; c > stop; c--) {
+    int64_t nb;
+    int t = -1;
     for (int k = 0; k < net->node[c].n_in; k++) {
       int d = net->node[c].in[k];
       if (d >= stop && birth[d] < 0) birth[d] = c;
     }
+    if (crown_softmax_rows(net, c, &nb, &t) && t >= stop) {   /* back_softmax's edge c -> t: t's own range */
+      if (birth[t] < 0) birth[t] = c;
+      tgt[t] = 1;
+    }
+  }
   for (int c = start; c > stop; c--) {   /* handed-down matrices: the input lives in its RESHAPE's range */
     int d = net->node[c].n_in ? net->node[c].in[0] : -1;
-    if (birth[c] >= 0 && net->node[c].kind == CB_RESHAPE && d >= stop && consumers(net, d) == 1) {
+    if (birth[c] >= 0 && net->node[c].kind == CB_RESHAPE && d >= stop && consumers(net, d) == 1 && !tgt[d]) {
       own[d] = own[c];
       if (d < death[own[c]]) death[own[c]] = d;
     }
@@ -1019,6 +1130,7 @@ static const size_t *compact_plan(cb_ws *ws, int start, int stop, size_t *tot)
   }
   for (int d = stop; d <= start; d++) off[d] = off[own[d]];
   cb_free(birth);
+  cb_free(tgt);
   ws->plan_off = off; ws->plan_start = start; ws->plan_stop = stop; ws->plan_tot = *tot;
   return off;
 }
@@ -1054,8 +1166,44 @@ static int is_relaxed(cb_kind k) { return cb_kind_info[k].relaxed; }
 /* One backward pass from `start` (rows A0, q x size) down to `stop`; see
    crown_pass_ex.  inj (NULL, or per node NULL or q x size) adds inj[i] . value(i)
    to every row: node i's matrix starts from inj[i] (counted as merged). */
+static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                     const double *const *inj, double **keep, double *pool, double *out);
+
+/* Is a softmax output with product-form lines between stop and start? */
+static int smx_between(const cb_ws *ws, int start, int stop)
+{
+  for (int i = stop + 1; i <= start; i++) if (ws->smx_on[i]) return 1;
+  return 0;
+}
+
+/*
+** The pass, and where it crosses a softmax output with the product form
+** stored (back_softmax), the pass with the node's own lines too: each row
+** keeps the smaller of the two bounds (both are sound).  Neither form
+** dominates on the ViT: the product form alone makes every margin at least
+** as tight as auto_LiRPA's, but the mean margin at eps 0.003 falls by 0.13
+** against the sum form's (bench/RESULTS.md); the minimum keeps both gains
+** for about 1.7x the CPU of the passes that cross a softmax.  Kept matrices
+** (crown_linear's coefficients) and alpha-CROWN's per-row lines: the first
+** pass only, whose matrices are the ones returned.
+*/
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
+{
+  double *o2;
+  int rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+  if (rc != CB_OK || lines || keep || ws->smx_off || !smx_between(ws, start, stop)) return rc;
+  if (!(o2 = cb_alloc((q + 1) * sizeof *o2))) return CB_ENOMEM;
+  ws->smx_off = 1;
+  rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, o2);
+  ws->smx_off = 0;
+  for (size_t r = 0; rc == CB_OK && r < q; r++) if (o2[r] < out[r]) out[r] = o2[r];
+  cb_free(o2);
+  return rc;
+}
+
+static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
+                     const double *const *inj, double **keep, double *pool, double *out)
 {
   bwd B = {ws, q, NULL, NULL, {NULL, NULL, NULL}, lines, pool, NULL, stop, start};
   size_t *col = NULL;

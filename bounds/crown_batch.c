@@ -47,9 +47,11 @@ static int bgrow(void **p, size_t *cap, size_t n, size_t sz)
    the same dense/skip switches)?  Otherwise each runs its own. */
 static int batchable(cb_ws *const *ws, size_t S)
 {
-  for (size_t s = 0; s < S; s++)
+  for (size_t s = 0; s < S; s++) {
     if (ws[s]->net != ws[0]->net || ws[s]->single || ws[s]->dense_only != ws[0]->dense_only ||
         ws[s]->no_skip != ws[0]->no_skip) return 0;
+    for (int i = 0; i < ws[s]->net->n; i++) if (ws[s]->smx_on[i]) return 0;   /* a softmax's product-form step (crown.c back_softmax): per sample */
+  }
   return 1;
 }
 

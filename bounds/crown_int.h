@@ -174,7 +174,6 @@ int crown_unit_rows(const cb_net *net, int start, const double *A0, size_t q, si
 const size_t *crown_plan(cb_ws *ws, int start, int stop, size_t *tot);
                   /* the compact layout of a pass's matrices, in units of its row count */
 int crown_relu_only(const cb_net *net, int k);        /* do only ReLUs read node k? */
-int crown_domain_consumer(const cb_net *net, int k);  /* does a Log/Pow-like activation read node k? */
 int crown_pass_stop(cb_ws *ws, int start, int stop, const double *A0, size_t q, double *out);
                   /* one sample's pass from start down to stop (the input set or stop's box) */
 

@@ -117,8 +117,13 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
   ws->sv = arena_array(&b->arena, nn, sizeof(double *));
   ws->vr = arena_array(&b->arena, nn, sizeof(cb_vrelax *));
   ws->sv_ok = arena_array(&b->arena, nn, 1);
-  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->vr) goto oom;
+  ws->smx = arena_array(&b->arena, nn, sizeof(double *));
+  ws->smx_on = arena_array(&b->arena, nn, 1);
+  for (size_t i = 0; ws->smx && i < nn; i++) ws->smx[i] = NULL;
+  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->vr ||
+      !ws->smx || !ws->smx_on) goto oom;
   memset(ws->sv_ok, 0, nn);
+  memset(ws->smx_on, 0, nn);
   for (int i = 0; i < net->n; i++) {
     size_t s = net->node[i].size;
     if (!(ws->lo[i] = arena_array(&b->arena, s, sizeof(double))) ||
@@ -188,6 +193,7 @@ void ws_free(cb_ws *ws)
   ws_block *b = (ws_block *)ws;
   if (!b) return;
   ws_drop_cache(ws);
+  for (int i = 0; ws->smx && i < ws->net->n; i++) cb_free(ws->smx[i]);
   cb_free(ws->scratch);
   cb_free(ws->gather);
   cb_free(ws->live);
