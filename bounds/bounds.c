@@ -208,7 +208,8 @@ static int softmax_product(cb_ws *ws, int i, cb_error *err)
         for (int64_t k = 0; k < n; k++) {
           double tw = up ? lw[k] : uw[k], v = be * pw * tw + (k == i0 ? al * ew : 0);
           row[k * B + b] = sgn * v;
-          slack += (g3 * (fabs(be * pw * tw) + (k == i0 ? fabs(al * ew) : 0)) + 2 * ROUND_ETA) * zx[k];
+          /* (be pw) tw: an underflow of be pw (<= eta/2) is scaled by |tw| (review11) */
+          slack += (g3 * (fabs(be * pw * tw) + (k == i0 ? fabs(al * ew) : 0)) + (2 + fabs(tw)) * ROUND_ETA) * zx[k];
         }
         cst = al * eb + be * (pw * Ssum + pb) - ga;
         slack += g3 * (fabs(al * eb) + fabs(be * pw * Ssum) + fabs(be * pb) + fabs(ga)) + 4 * ROUND_ETA;

@@ -435,7 +435,7 @@ int cmd_verify(int argc, char **argv)
   if ((rc = cb_net_load(o.net, &net, &err)) != CB_OK || (o.normalised && (rc = nnet_inputs_normalised(net, &err)) != CB_OK) ||
       (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
       (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {
-    alarm(0);
+    disarm_alarm();
     code = report_fail(&err);
     goto out;
   }
@@ -443,7 +443,7 @@ int cmd_verify(int argc, char **argv)
   if (rc != CB_OK) { r.answer = V_ERROR; snprintf(r.reason, sizeof r.reason, "%.200s", err.msg); code = EXIT_INTERNAL; }
   if (dist.rank) goto out;   /* under mpirun only rank 0 answers */
   if (!(text = result_text(&r, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
-  alarm(0);
+  disarm_alarm();   /* with --cpu-time the backstop is a CPU timer: alarm(0) alone left it armed (review11) */
   if (o.out && write_text(o.out, text, &err) != CB_OK) { code = report_fail(&err); goto out; }
   if (o.json) {
     if (!(root = result_json(&o, net, &r, &dist, spec->nx, spec->ny))) { cb_error_set(&err, CB_ENOMEM, "out of memory"); code = report_fail(&err); goto out; }
