@@ -28,6 +28,10 @@
 **      b_up_r exactly (lam_r >= 0 finite, as read); refuted iff the exact
 **      lower bound of g . y (step 2 from the output) exceeds r: then no y
 **      of the leaf has A y <= b (b <= b_up), strict rows included.
+** Version 3 (inject, tighten_node): the proof's multipliers mu >= 0 of the
+** path's split terms t_s <= 0 are added to a row when back_lower reaches
+** their node, which only lowers it on the region: a `tighten` bound of a
+** ReLU input is used once step 2 re-derives it, a `beta` line joins step 3.
 ** GMP allocates with malloc and aborts on failure (as in exact.c).
 */
 #include <ctype.h>
