@@ -424,7 +424,7 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
      strong branching; every leaf of either is confirmed by the exact test */
   for (int k = 0; k < 2; k++) {
     if ((rc = prun_init(&E, &R[k], out, k, k, err)) != CB_OK) goto out;
-    fprintf(R[k].f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION, hn, hp,
+    fprintf(R[k].f, "cerbere-proof %d\nnetwork-sha256 %s\nproperty-sha256 %s\ninput-space %s\nboxes %zu\n", PROOF_VERSION_WRITTEN, hn, hp,
             normalised ? "normalized" : "raw", spec->n_box);
   }
   while (win < 0) {

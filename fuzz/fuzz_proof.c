@@ -7,7 +7,7 @@
 ** 0 with a message, never a crash; a proof the parser accepts has leaves
 ** numbered 0..n_leaf-1 and boxes 0..n_box-1, and its header's input space is
 ** raw or normalized (version 2) or unrecorded (version 1).  Seeds:
-** the proof files of tests/data (versions 1 and 2).
+** the proof files of tests/data (versions 1, 2 and 3: tighten_beta.proof).
 */
 #include "fuzz_util.h"
 #include "vnnlib.h"
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pf || !err.msg[0] || strchr(err.msg, '\n') || (rc != CB_ENOMEM && !strstr(err.msg, "line "))) abort();
     return 0;
   }
-  if (pf->version == 1 ? pf->input_space != -1 : pf->version != PROOF_VERSION || (pf->input_space != 0 && pf->input_space != 1)) abort();
+  if (pf->version == 1 ? pf->input_space != -1 : pf->version > PROOF_VERSION || (pf->input_space != 0 && pf->input_space != 1)) abort();
   for (size_t k = 0; k < pf->n; k++) if (pf->r[k].type == PR_LEAF && pf->r[k].a != nl++) abort();
   if (nl != pf->n_leaf) abort();
   if (P && pf->n_leaf <= 256) {   /* bigger trees: the parse alone (each leaf costs ~1 ms) */

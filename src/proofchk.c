@@ -28,6 +28,10 @@
 **      b_up_r exactly (lam_r >= 0 finite, as read); refuted iff the exact
 **      lower bound of g . y (step 2 from the output) exceeds r: then no y
 **      of the leaf has A y <= b (b <= b_up), strict rows included.
+** Version 3 (inject, tighten_node): the proof's multipliers mu >= 0 of the
+** path's split terms t_s <= 0 are added to a row when back_lower reaches
+** their node, which only lowers it on the region: a `tighten` bound of a
+** ReLU input is used once step 2 re-derives it, a `beta` line joins step 3.
 ** GMP allocates with malloc and aborts on failure (as in exact.c).
 */
 #include <ctype.h>
@@ -139,6 +143,12 @@ struct pchk {
   size_t maxn;
   dy acc, acc2, p;
   mpz_t t;
+  const pchk_split *sp;   /* version 3: the leaf's splits; inj their multipliers in back_lower (NULL: none) */
+  size_t ns, ntt;
+  const double *inj;
+  const pchk_tighten *tt;
+  char *why;
+  size_t nwhy;
 };
 
 static int node_ok(const cb_node *nd, int i)
@@ -509,13 +519,38 @@ static void back_relu(pchk *P, int i, dy *cst)
   renorm(P, n, P->E - 30, i - 1, cst);
 }
 
-/* *cst = a lower bound of (P->ci 2^P->E) . v(s) over the leaf. */
+static void row_from_exact(pchk *P, int o, dy *cst);
+
+/* Version 3: adds the split terms at node i, sum_s inj_s t_s with t_s =
+   -sign_s v_s(i) <= 0 on the region, to the row (made exact, then put back
+   on the grid: the residual's bound goes to cst). */
+static void inject(pchk *P, int i, dy *cst)
+{
+  size_t n = P->net->node[i].size, s;
+  dy r;
+  for (s = 0; s < P->ns && !(P->sp[s].node - 1 == i && P->inj[s] != 0); s++) {}
+  if (s == P->ns) return;
+  for (size_t j = 0; j < n; j++) { mpz_set_si(P->c0[j].m, P->ci[j]); P->c0[j].e = P->E; }
+  for (; s < P->ns; s++)
+    if (P->sp[s].node - 1 == i && P->inj[s] != 0) {
+      dy_set_d(&P->acc2, P->sp[s].sign > 0 ? -P->inj[s] : P->inj[s]);
+      dy_add(&P->c0[P->sp[s].idx], &P->c0[P->sp[s].idx], &P->acc2, P->t);
+    }
+  dy_init(&r);
+  row_from_exact(P, i, &r);
+  dy_add(cst, cst, &r, P->t);
+  dy_clear(&r);
+}
+
+/* *cst = a lower bound of (P->ci 2^P->E) . v(s) (plus P->inj's split terms) over the leaf. */
 static void back_lower(pchk *P, int s, dy *cst)
 {
   const double *lo = P->lo[0], *hi = P->hi[0];
   dy_zero(cst);
   dy_zero(&P->acc2);
-  for (int i = s; i > 0; i--) {
+  for (int i = s; i >= 0; i--) {
+    if (P->inj) inject(P, i, cst);
+    if (!i) break;
     switch (P->net->node[i].kind) {
     case CB_AFFINE: back_affine(P, i, cst); break;
     case CB_SCALE: back_scale(P, i, cst); break;
@@ -655,6 +690,48 @@ static void crown_node(pchk *P, int i)
   }
 }
 
+/* A multiplier list's first bad entry (negative or not finite), -1: none. */
+static long bad_mult(const double *m, size_t n)
+{
+  for (size_t k = 0; k < n; k++) if (!(m[k] >= 0) || !isfinite(m[k])) return (long)k;
+  return -1;
+}
+
+/* Version 3's tighten records of node i, in order: each bound is used only
+   once re-derived (back_lower of +-e_j with the split terms); 1, 0 (empty
+   region), -2 (a record fails: P->why says which). */
+static int tighten_node(pchk *P, int i)
+{
+  for (size_t k = 0; k < P->ntt; k++) {
+    const pchk_tighten *T = &P->tt[k];
+    long b = bad_mult(T->mu, P->ns);
+    double v;
+    if (T->node - 1 != i) continue;
+    for (size_t s = 0; s < P->ns && b < 0; s++) if (T->mu[s] != 0 && P->sp[s].node > T->node) b = (long)s;
+    if (b >= 0) {
+      snprintf(P->why, P->nwhy, "tighten at line %d: multiplier %ld is %s", T->line, b,
+               !isfinite(T->mu[b]) ? "not finite" : T->mu[b] < 0 ? "negative" : "of a split below its node");
+      return -2;
+    }
+    for (size_t j = 0; j < P->net->node[i].size; j++) P->ci[j] = 0;
+    P->ci[T->idx] = T->side ? -1 : 1;
+    P->E = 0;
+    P->inj = T->mu;
+    back_lower(P, i, &P->acc);
+    P->inj = NULL;
+    dy_set_d(&P->acc2, T->side ? -T->bound : T->bound);
+    if (dy_cmp(&P->acc, &P->acc2, P->t) < 0) {
+      v = dy_round(&P->acc, 0, &P->p, P->t);
+      snprintf(P->why, P->nwhy, "tighten at line %d: %s bound %.17g of node %d neuron %zu not re-derived (%.17g)", T->line,
+               T->side ? "upper" : "lower", T->bound, T->node, T->idx, T->side ? -v : v);
+      return -2;
+    }
+    if (!T->side && T->bound > P->lo[i][T->idx]) P->lo[i][T->idx] = T->bound;
+    if (T->side && T->bound < P->hi[i][T->idx]) P->hi[i][T->idx] = T->bound;
+  }
+  return apply_signs(P, i);
+}
+
 /* Every node's bounds on the leaf; 0 if the region is empty. */
 static int leaf_bounds(pchk *P, const double *lo, const double *hi)
 {
@@ -673,8 +750,10 @@ static int leaf_bounds(pchk *P, const double *lo, const double *hi)
     for (size_t j = 0; j < n; j++) if (!isfinite(P->lo[i][j]) || !isfinite(P->hi[i][j])) return -1;
     if (P->pn[i].sign) {
       if (!apply_signs(P, i)) return 0;
+      int t;
       crown_node(P, i);
       if (!apply_signs(P, i)) return 0;
+      if (P->ntt && (t = tighten_node(P, i)) < 1) return t;
     }
   }
   return 1;
@@ -686,7 +765,7 @@ static void set_signs(pchk *P, const pchk_split *sp, size_t ns, int on)
 }
 
 /* Conjunction c of box b with multipliers lam: 1 refuted, 0 not (why). */
-static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why, size_t nwhy, size_t c)
+static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, const double *beta, char *why, size_t nwhy, size_t c)
 {
   size_t ny = P->spec->ny;
   int any = 0, o = P->net->output;
@@ -699,6 +778,11 @@ static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why,
     any |= lam[r] > 0;
   }
   if (!any) { snprintf(why, nwhy, "conjunction %zu: no positive multiplier", c); return 0; }
+  if (beta && bad_mult(beta, P->ns) >= 0) {
+    snprintf(why, nwhy, "conjunction %zu: split multiplier %ld is %s", c, bad_mult(beta, P->ns),
+             isfinite(beta[bad_mult(beta, P->ns)]) ? "negative" : "not finite");
+    return 0;
+  }
   dy_init(&rhs);
   for (size_t j = 0; j < ny; j++) dy_zero(&P->c0[j]);
   for (size_t r = 0; r < k->m; r++) {
@@ -716,7 +800,9 @@ static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why,
     dy sv;                                            /* the residual's bound (back_lower's tables use c1 as scratch) */
     dy_init(&sv);
     dy_set(&sv, &P->acc);
+    P->inj = beta;
     back_lower(P, o, &P->acc);
+    P->inj = NULL;
     dy_add(&P->acc, &P->acc, &sv, P->t);
     dy_clear(&sv);
   }
@@ -733,6 +819,12 @@ static int refute_conj(pchk *P, const vnn_conj *k, const double *lam, char *why,
 int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
               const double *const *lam, char *why, size_t nwhy)
 {
+  return pchk_leaf3(P, box, lo, hi, sp, ns, NULL, 0, lam, NULL, why, nwhy);
+}
+
+int pchk_leaf3(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
+               const pchk_tighten *tt, size_t ntt, const double *const *lam, const double *const *beta, char *why, size_t nwhy)
+{
   const vnn_box *B = &P->spec->box[box];
   int ok;
   for (size_t c = 0; c < B->n_conj; c++)
@@ -742,11 +834,13 @@ int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pch
         return 0;
       }
   set_signs(P, sp, ns, 1);
+  P->sp = sp; P->ns = ns; P->tt = tt; P->ntt = ntt; P->why = why; P->nwhy = nwhy;
   ok = leaf_bounds(P, lo, hi);                      /* 0: the region is empty, nothing to refute */
-  if (ok < 0) snprintf(why, nwhy, "a bound is not finite");
+  if (ok == -1) snprintf(why, nwhy, "a bound is not finite");
   if (ok > 0)
-    for (size_t c = 0; ok && c < B->n_conj; c++) ok = refute_conj(P, &B->conj[c], lam[c], why, nwhy, c);
+    for (size_t c = 0; ok && c < B->n_conj; c++) ok = refute_conj(P, &B->conj[c], lam[c], beta ? beta[c] : NULL, why, nwhy, c);
   else ok = ok == 0;
+  P->ntt = 0;
   set_signs(P, sp, ns, 0);
   return ok;
 }
@@ -771,11 +865,11 @@ int pchk_leaf_auto(pchk *P, size_t box, const double *lo, const double *hi, cons
       for (size_t r = 0; r < B->conj[c].m && !got; r++) {
         memset(lam, 0, mmax * sizeof *lam);
         lam[r] = 1;
-        if ((got = refute_conj(P, &B->conj[c], lam, why, sizeof why, c))) row[c] = (long)r;
+        if ((got = refute_conj(P, &B->conj[c], lam, NULL, why, sizeof why, c))) row[c] = (long)r;
       }
       if (!got && B->conj[c].m > 1) {               /* the rows' sum: contradictory rows (y <= 0, y >= 1) */
         for (size_t r = 0; r < B->conj[c].m; r++) lam[r] = 1;
-        if ((got = refute_conj(P, &B->conj[c], lam, why, sizeof why, c))) row[c] = -2;
+        if ((got = refute_conj(P, &B->conj[c], lam, NULL, why, sizeof why, c))) row[c] = -2;
       }
       ok = got;
     }
@@ -938,10 +1032,27 @@ static int parse_line(proof *p, pstate *S, char **tok, int nt, int line, cb_erro
     }
     return push_rec(p, r);
   }
+  if (p->version >= 3 && (!strcmp(k, "tighten") || !strcmp(k, "beta"))) {
+    int t = k[0] == 't', prev = p->n ? p->r[p->n - 1].type : -1, f = t ? 5 : 1;
+    if (t ? S->conj != 0 || (prev != PR_LEAF && prev != PR_TIGHTEN) : prev != PR_CONJ)
+      return cb_error_set(err, CB_EFORMAT, "line %d: \"%s\" must follow %s", line, k, t ? "a leaf (before its conj lines)" : "a conj line");
+    if (t && (nt < 5 || !get_long(tok[1], 1L << 30, &r.a) || !get_long(tok[2], 1L << 40, &r.b) ||
+              (strcmp(tok[3], "lo") && strcmp(tok[3], "hi")) || !get_double(tok[4], &r.x)))
+      return cb_error_set(err, CB_EFORMAT, "line %d: expected \"tighten NODE NEURON lo|hi BOUND MULTIPLIERS...\"", line);
+    r.type = t ? PR_TIGHTEN : PR_BETA;
+    r.y = t && tok[3][0] == 'h';
+    r.lam = p->n_lam; r.nlam = (size_t)(nt - f);
+    for (int i = f; i < nt; i++) {
+      double v;
+      if (!get_double(tok[i], &v)) return cb_error_set(err, CB_EFORMAT, "line %d: multiplier \"%.40s\" is no finite number", line, tok[i]);
+      if (push_lam(p, v)) return CB_ENOMEM;
+    }
+    return push_rec(p, r);
+  }
   return cb_error_set(err, CB_EFORMAT, "line %d: unknown record \"%.40s\"", line, k);
 }
 
-/* The header's lines (four in version 1; version 2 adds input-space). */
+/* The header's lines (four in version 1; versions 2 and 3 add input-space). */
 static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_error *err)
 {
   switch (*state) {
@@ -949,8 +1060,8 @@ static int header_line(proof *p, int *state, char **tok, int nt, int line, cb_er
     if (nt != 2 || strcmp(tok[0], "cerbere-proof") || !get_long(tok[1], 1000, &p->n_box))
       return cb_error_set(err, CB_EFORMAT, "line %d: not a cerbere proof (expected \"cerbere-proof %d\")", line, PROOF_VERSION);
     p->version = (int)p->n_box;
-    if (p->version != 1 && p->version != PROOF_VERSION)
-      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads versions 1 and %d", line, p->version,
+    if (p->version < 1 || p->version > PROOF_VERSION)
+      return cb_error_set(err, CB_EFORMAT, "line %d: proof format version %d; this checker reads versions 1 to %d", line, p->version,
                           PROOF_VERSION);
     p->input_space = -1;
     break;
@@ -1043,7 +1154,8 @@ typedef struct walk {
   int top;
   pchk_split *sp;         /* the ReLU splits on the path */
   size_t ns;
-  const double **lam;
+  const double **lam, **beta;
+  pchk_tighten *tt;       /* a leaf's tighten records (room for the longest run) */
 } walk;
 
 /* Leaves frames whose two subtrees are complete, restoring the box. */
@@ -1075,10 +1187,32 @@ static int walk_leaf(walk *W, size_t k, long box, int depth, char *msg, size_t n
   const proof_rec *L = &pf->r[k];
   const vnn_box *B = &W->P->spec->box[box];
   char why[320];
-  size_t c;
+  size_t c, ntt = 0, nb = 0;
+  for (k++; k < pf->n && pf->r[k].type == PR_TIGHTEN; k++, ntt++) {
+    const proof_rec *R = &pf->r[k];
+    const cb_net *net = W->P->net;
+    if (R->a < 1 || R->a >= net->n || !node_is_act(&net->node[R->a], CB_ACT_RELU) || (size_t)R->b >= net->node[R->a].size || R->nlam != W->ns) {
+      snprintf(msg, nmsg, "leaf %ld (box %ld, depth %d, line %d): the tighten record at line %d %s", L->a, box, depth, L->line, R->line,
+               R->nlam != W->ns ? "has not one multiplier per ReLU split on the path" : "names no ReLU neuron");
+      return 0;
+    }
+    W->tt[ntt] = (pchk_tighten){(int)R->a, R->y != 0, R->line, (size_t)R->b, R->x, pf->lam + R->lam};
+  }
+  k--;
   for (c = 0; c < B->n_conj; c++) {
-    const proof_rec *R = k + 1 + c < pf->n ? &pf->r[k + 1 + c] : NULL;
+    const proof_rec *R = k + 1 + c + nb < pf->n ? &pf->r[k + 1 + c + nb] : NULL;
     if (!R || R->type != PR_CONJ) break;
+    W->beta[c] = NULL;
+    if (k + 2 + c + nb < pf->n && pf->r[k + 2 + c + nb].type == PR_BETA) {
+      const proof_rec *Q = &pf->r[k + 2 + c + nb];
+      if (Q->nlam != W->ns) {
+        snprintf(msg, nmsg, "leaf %ld (box %ld, depth %d, line %d): the beta record at line %d has not one multiplier per ReLU split on the path",
+                 L->a, box, depth, L->line, Q->line);
+        return 0;
+      }
+      W->beta[c] = pf->lam + Q->lam;
+      nb++;
+    }
     if (R->nlam != B->conj[c].m) {
       snprintf(msg, nmsg, "leaf %ld (box %ld, depth %d, line %d): conjunction %zu has %zu rows, the proof %zu multipliers", L->a, box, depth,
                L->line, c, B->conj[c].m, R->nlam);
@@ -1086,13 +1220,13 @@ static int walk_leaf(walk *W, size_t k, long box, int depth, char *msg, size_t n
     }
     W->lam[c] = pf->lam + R->lam;
   }
-  if (c != B->n_conj || (k + 1 + c < pf->n && pf->r[k + 1 + c].type == PR_CONJ)) {
+  if (c != B->n_conj || (k + 1 + c + nb < pf->n && pf->r[k + 1 + c + nb].type == PR_CONJ)) {
     snprintf(msg, nmsg, "leaf %ld (box %ld, depth %d, line %d): the property's box %ld has %zu conjunctions, the leaf does not give "
              "one multiplier line for each", L->a, box, depth, L->line, box, B->n_conj);
     return 0;
   }
   {
-    int ok = pchk_leaf(W->P, (size_t)box, W->lo, W->hi, W->sp, W->ns, W->lam, why, sizeof why);
+    int ok = pchk_leaf3(W->P, (size_t)box, W->lo, W->hi, W->sp, W->ns, W->tt, ntt, W->lam, W->beta, why, sizeof why);
     if (ok < 0) return ok;
     if (!ok) snprintf(msg, nmsg, "leaf %ld (box %ld, depth %d, line %d): %s", L->a, box, depth, L->line, why);
     return ok;
@@ -1131,9 +1265,9 @@ static int walk_split(walk *W, size_t k, long next_leaf, char *msg, size_t nmsg)
 int proof_check(pchk *P, const proof *pf, char *msg, size_t nmsg, long *leaves_checked)
 {
   const vnn_spec *sp = P->spec;
-  walk W = {P, pf, NULL, NULL, NULL, 0, NULL, 0, NULL};
+  walk W = {P, pf, NULL, NULL, NULL, 0, NULL, 0, NULL, NULL, NULL};
   int ok = 1;
-  size_t cmax = 1;
+  size_t cmax = 1, tmax = 1, run = 0;
   long box = -1, leaf = 0;
   *leaves_checked = 0;
   for (size_t b = 0; b < sp->n_box; b++) if (sp->box[b].n_conj > cmax) cmax = sp->box[b].n_conj;
@@ -1142,7 +1276,10 @@ int proof_check(pchk *P, const proof *pf, char *msg, size_t nmsg, long *leaves_c
   W.f = cb_calloc(PROOF_MAX_DEPTH + 1, sizeof *W.f);
   W.sp = cb_calloc(PROOF_MAX_DEPTH + 1, sizeof *W.sp);
   W.lam = cb_calloc(cmax, sizeof *W.lam);
-  if (!W.lo || !W.hi || !W.f || !W.sp || !W.lam) { ok = CB_ENOMEM; goto out; }
+  for (size_t k = 0; k < pf->n; k++) { run = pf->r[k].type == PR_TIGHTEN ? run + 1 : 0; if (run > tmax) tmax = run; }
+  W.beta = cb_calloc(cmax, sizeof *W.beta);
+  W.tt = cb_calloc(tmax, sizeof *W.tt);
+  if (!W.lo || !W.hi || !W.f || !W.sp || !W.lam || !W.beta || !W.tt) { ok = CB_ENOMEM; goto out; }
   if (pf->n_box != (long)sp->n_box) {
     snprintf(msg, nmsg, "the proof covers %ld input boxes, the property has %zu", pf->n_box, sp->n_box);
     ok = 0;
@@ -1150,7 +1287,7 @@ int proof_check(pchk *P, const proof *pf, char *msg, size_t nmsg, long *leaves_c
   }
   for (size_t k = 0; k < pf->n && ok == 1; k++) {
     const proof_rec *R = &pf->r[k];
-    if (R->type == PR_CONJ) continue;
+    if (R->type == PR_CONJ || R->type == PR_TIGHTEN || R->type == PR_BETA) continue;
     if (R->type == PR_BOX) {
       box = R->a; W.top = 0; W.ns = 0;
       memcpy(W.lo, sp->box[box].lo, sp->nx * sizeof(double));
@@ -1166,7 +1303,7 @@ int proof_check(pchk *P, const proof *pf, char *msg, size_t nmsg, long *leaves_c
     } else ok = walk_split(&W, k, leaf, msg, nmsg);
   }
 out:
-  cb_free(W.lo); cb_free(W.hi); cb_free(W.f); cb_free(W.sp); cb_free((void *)W.lam);
+  cb_free(W.lo); cb_free(W.hi); cb_free(W.f); cb_free(W.sp); cb_free((void *)W.lam); cb_free((void *)W.beta); cb_free(W.tt);
   return ok;
 }
 

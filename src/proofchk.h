@@ -25,16 +25,17 @@
 #include "net.h"
 #include "vnnlib.h"
 
-#define PROOF_VERSION 2   /* written; versions 1 and 2 are read */
+#define PROOF_VERSION 3   /* newest read (versions 1, 2 and 3) */
+#define PROOF_VERSION_WRITTEN 2   /* what verify writes: no leaf of its search needs version 3's records yet */
 #define PROOF_MAX_DEPTH 2000   /* deepest tree accepted (input + ReLU splits on one path) */
 
 /* ---- the parsed proof (structure only; proof_parse needs no network) ---- */
-enum { PR_BOX, PR_SPLIT, PR_RELU, PR_LEAF, PR_CONJ };
+enum { PR_BOX, PR_SPLIT, PR_RELU, PR_LEAF, PR_CONJ, PR_TIGHTEN, PR_BETA };
 typedef struct proof_rec {
   int type, line;
-  long a, b;              /* BOX: index; SPLIT: dim; RELU: node, neuron; LEAF: number; CONJ: index */
-  double x, y;            /* SPLIT: left child's hi, right child's lo */
-  size_t nlam, lam;       /* CONJ: multiplier count and offset into proof.lam */
+  long a, b;              /* BOX: index; SPLIT: dim; RELU, TIGHTEN: node, neuron; LEAF: number; CONJ: index */
+  double x, y;            /* SPLIT: left child's hi, right child's lo; TIGHTEN: bound, side (0 lo, 1 hi) */
+  size_t nlam, lam;       /* CONJ, TIGHTEN, BETA: multiplier count and offset into proof.lam */
 } proof_rec;
 
 typedef struct proof {
@@ -69,6 +70,12 @@ typedef struct pchk_split { int node; size_t idx; int sign; } pchk_split;   /* s
 int pchk_new(const cb_net *net, const vnn_spec *spec, pchk **out, cb_error *err);
 void pchk_free(pchk *P);   /* NULL is a no-op */
 
+/* Version 3: a bound of the input of ReLU node `node`, entry idx, on the
+   leaf's region: side 0 lo >= bound, 1 hi <= bound, re-derived by
+   back-substituting +-e_idx plus sum_s mu_s t_s, t_s = -sign_s z_s <= 0 the
+   path's split terms (mu: ns multipliers >= 0, zero for splits below node). */
+typedef struct pchk_tighten { int node, side, line; size_t idx; double bound; const double *mu; } pchk_tighten;
+
 /* One leaf: box `box` of the spec restricted to [lo, hi] and the splits.
    lam[c]: the multipliers of conjunction c (spec->box[box].conj[c].m each).
    1: every conjunction refuted on the leaf (or the region is empty); 0: not,
@@ -76,6 +83,11 @@ void pchk_free(pchk *P);   /* NULL is a no-op */
    multiplier; a negative status on out of memory. */
 int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
               const double *const *lam, char *why, size_t nwhy);
+/* The same with version 3's records: tt[0..ntt) applied as each node's
+   bounds are made (in order), and beta[c] (NULL: none) the multipliers of
+   the split terms added to conjunction c's combined row. */
+int pchk_leaf3(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
+               const pchk_tighten *tt, size_t ntt, const double *const *lam, const double *const *beta, char *why, size_t nwhy);
 /* The same with multipliers chosen here: for each conjunction c with
    use[c] set, the single rows (unit multipliers) in turn, then the sum of
    all its rows; the first that refutes goes to row[c] (-2: the sum; -1 when

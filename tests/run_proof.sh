@@ -87,6 +87,18 @@ grep -v '^input-space' "$tmp/sp.proof" | sed 's/^cerbere-proof 2$/cerbere-proof 
 check "a version-1 proof still reads and checks (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_space.vnnlib "$tmp/v1.proof" --input-space normalized > "$tmp/c"; rc=$?
 check "version 1 with --input-space normalized: the other function, invalid (got $rc)" [ "$rc" = 1 ]
+# --proof-timeout: the proof search's own CPU budget (a microsecond: no proof, exit 5, the reason said)
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_split.vnnlib --threads 1 --proof "$tmp/pt.proof" --proof-timeout 1e-6 > "$tmp/o" 2> "$tmp/e"; rc=$?
+check "--proof-timeout 1e-6: unsat, no proof, exit 5 (got $rc)" sh -c "[ $rc = 5 ] && head -n 1 '$tmp/o' | grep -qx unsat && [ ! -e '$tmp/pt.proof' ] && grep -q 'CPU time limit of 1e-06 s' '$tmp/e'"
+# format version 3 (tighten and beta records, tests/data/tighten_beta.proof): valid through both
+# checkers; its beta multiplier negated: invalid, leaf 1 named
+"$CB" check tests/data/tighten.nnet tests/data/tighten_beta.vnnlib tests/data/tighten_beta.proof > "$tmp/c"; rc=$?
+check "version 3 proof: valid (got $rc)" sh -c "[ $rc = 0 ] && head -n 1 '$tmp/c' | grep -qx valid"
+[ -x "$tmp/ck" ] && { "$tmp/ck" tests/data/tighten.nnet tests/data/tighten_beta.vnnlib tests/data/tighten_beta.proof > "$tmp/c"; rc=$?
+  check "version 3: the separately linked checker agrees (got $rc)" [ "$rc" = 0 ]; }
+sed 's/^beta 0x1p-2$/beta -0x1p-2/' tests/data/tighten_beta.proof > "$tmp/t3.proof"
+"$CB" check tests/data/tighten.nnet tests/data/tighten_beta.vnnlib "$tmp/t3.proof" > "$tmp/c"; rc=$?
+check "version 3, beta negated: invalid, leaf 1 named (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: leaf 1 (box 0.*split multiplier 0 is negative' '$tmp/c'"
 # certify --proof (L-inf): tests/data/tiny_rows.csv (six hand-written rows of tiny.nnet, all class 0)
 # at eps 1, every row verified with a proof (row 4's has a split); clip4 with a clip box.
 # `cerbere check NET DIR/certificates.json` validates them; tampering is rejected naming the row:

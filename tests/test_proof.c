@@ -11,7 +11,13 @@
 **     one-leaf proof checks exactly), the property's threshold moved;
 **   - ReLU splits: a complementary pair checks, a split naming no ReLU does
 **     not; parse errors name their line;
-**   - format version 2's header records the input space, version 1 still reads.
+**   - format version 2's header records the input space, version 1 still reads;
+**   - version 3's tighten and beta records (tighten.nnet, y0 <= 0 everywhere):
+**     a ReLU split whose halves are refuted only with the split neuron's
+**     neighbour bounded by the split (tighten) and, at the lower threshold,
+**     the split term in the output row (beta); each proof fails without the
+**     record; a negated multiplier and a bound moved one ulp the wrong way are
+**     rejected naming the leaf; versions 1 and 2 refuse the records.
 */
 #include <glob.h>
 #include <math.h>
@@ -334,10 +340,91 @@ static void test_relu_splits(void **state)
   free(t);
 }
 
+/* A version-3 proof of tighten.nnet: a ReLU split of z1 (node 3, neuron 0);
+   t0, t1: the records after leaf 0 and leaf 1's "leaf" line, b1 after leaf
+   1's conj line. */
+static checked tighten_proof(const char *prop, const char *t0, const char *t1, const char *b1)
+{
+  char buf[2048];
+  snprintf(buf, sizeof buf,
+           "cerbere-proof 3\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+           "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space raw\nboxes 1\nbox 0\n"
+           "relu 3 0\nleaf 0\n%sconj 0 0x1p+0\nleaf 1\n%sconj 0 0x1p+0\n%send\n", t0, t1, b1);
+  return check_text("tests/data/tighten.nnet", prop, buf);
+}
+
+static void test_tighten_records(void **state)
+{
+  const char *p = "tests/data/tighten.vnnlib", *pb = "tests/data/tighten_beta.vnnlib";
+  const char *hi = "tighten 3 1 hi -0x1p-1 0x1p+0\n", *lo = "tighten 3 1 lo -0x1p-1 0x1p+0\n", *beta = "beta 0x1p-2\n";
+  checked c;
+  (void)state;
+  c = tighten_proof(p, hi, lo, "");                    /* z2 <= -0.5 (z1 <= 0), z2 >= -0.5 (z1 >= 0) */
+  assert_int_equal(c.ok, 1);
+  assert_int_equal(c.leaves, 2);
+  c = tighten_proof(p, "", lo, "");                    /* without the record: CROWN leaves z2 in [-2.5, 1.5] */
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 0 ", 7), 0);
+  assert_non_null(strstr(c.msg, "not refuted"));
+  c = tighten_proof(p, hi, "", "");
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 1 ", 7), 0);
+  c = tighten_proof(p, "tighten 3 1 hi -0x1p-1 -0x1p+0\n", lo, "");   /* negated multiplier */
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 0 ", 7), 0);
+  assert_non_null(strstr(c.msg, "negative"));
+  c = tighten_proof(p, "tighten 3 1 hi -0x1.0000000000001p-1 0x1p+0\n", lo, "");   /* upper bound one ulp lower */
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 0 ", 7), 0);
+  assert_non_null(strstr(c.msg, "not re-derived"));
+  c = tighten_proof(p, hi, "tighten 3 1 lo -0x1.fffffffffffffp-2 0x1p+0\n", "");   /* lower bound one ulp higher */
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 1 ", 7), 0);
+  assert_non_null(strstr(c.msg, "not re-derived"));
+  c = tighten_proof(p, "tighten 3 1 hi -0x1p-1 0x1p-1\n", lo, "");   /* half the multiplier derives only z2 <= 0.5 */
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "not re-derived"));
+  c = tighten_proof(p, "tighten 3 1 hi -0x1p-1\n", lo, "");   /* no multiplier for the path's split */
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "one multiplier per ReLU split"));
+  c = tighten_proof(p, "tighten 4 0 hi -0x1p-1 0x1p+0\n", lo, "");   /* node 4 is AFFINE */
+  assert_int_equal(c.ok, 0);
+  assert_non_null(strstr(c.msg, "names no ReLU neuron"));
+  c = tighten_proof(pb, hi, lo, beta);                 /* y0 >= 0.25: leaf 1 needs 1/4 of the split term */
+  assert_int_equal(c.ok, 1);
+  c = tighten_proof(pb, hi, lo, "");
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 1 ", 7), 0);
+  c = tighten_proof(pb, hi, lo, "beta -0x1p-2\n");
+  assert_int_equal(c.ok, 0);
+  assert_int_equal(strncmp(c.msg, "leaf 1 ", 7), 0);
+  assert_non_null(strstr(c.msg, "negative"));
+  {   /* the hand-written file (a fuzz seed) checks; as version 2 it does not parse */
+    char *t = read_all("tests/data/tighten_beta.proof"), *v;
+    c = check_text("tests/data/tighten.nnet", pb, t);
+    assert_int_equal(c.ok, 1);
+    assert_non_null(v = strstr(t, "cerbere-proof 3"));
+    v[14] = '2';
+    c = check_text("tests/data/tighten.nnet", pb, t);
+    assert_int_equal(c.ok, 0);
+    assert_non_null(strstr(c.msg, "unknown record \"tighten\""));
+    free(t);
+  }
+}
+
 static void test_parse_errors(void **state)
 {
   static const char *bad[] = {
-    "cerbere-proof 3\n",
+    "cerbere-proof 4\n",
+    "cerbere-proof 3\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space raw\nboxes 1\nbox 0\nleaf 0\n"
+    "conj 0 1\ntighten 3 1 lo 0 1\nend\n",
+    "cerbere-proof 3\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space raw\nboxes 1\nbox 0\nleaf 0\n"
+    "beta 1\nconj 0 1\nend\n",
+    "cerbere-proof 3\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\ninput-space raw\nboxes 1\nbox 0\nleaf 0\n"
+    "tighten 3 1 mid 0 1\nconj 0 1\nend\n",
     "cerbere-proof 2\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
     "property-sha256 0000000000000000000000000000000000000000000000000000000000000000\nboxes 1\nbox 0\nleaf 0\nconj 0 1\nend\n",
     "cerbere-proof 2\nnetwork-sha256 0000000000000000000000000000000000000000000000000000000000000000\n"
@@ -396,6 +483,7 @@ int main(void)
     cmocka_unit_test(test_tamper_split_ulp),
     cmocka_unit_test(test_tight_weight_and_threshold),
     cmocka_unit_test(test_relu_splits),
+    cmocka_unit_test(test_tighten_records),
     cmocka_unit_test(test_parse_errors),
     cmocka_unit_test(test_header_input_space),
   };
