@@ -609,6 +609,49 @@ int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, siz
   return CB_OK;
 }
 
+size_t la_conv_backward_f_need(const cb_conv *g, size_t q)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), chunk = back_chunk(g, q ? q : 1);
+  return K * P * chunk + ((K + opg) * P * chunk + 1) / 2 + 1 + (use_pad(g) ? (size_t)(pad_h(g) * pad_w(g)) + 4 : 0);
+}
+
+/*
+** la_conv_backward_buf with the product in binary32: per chunk and group,
+** A_g is converted to binary32 while gathered, col = fl32(Wf_g^T A_g) by
+** sgemm, col is converted to double (exact) and added into Ain by the same
+** col2im as the double path (the same sums of the same col2im terms, in
+** double).  The caller checks that nothing overflows (every |A| and the
+** product's partial sums within binary32's range) and adds the slack
+** (bounds/crown.c conv_single_terms; docs/soundness.md "Single precision").
+*/
+int la_conv_backward_f_buf(const cb_conv *g, const float *Wf, const double *A, size_t q, double *Ain, double *buf)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)g->cout * P, isz = (size_t)(g->cin * g->hin * g->win);
+  size_t chunk = back_chunk(g, q ? q : 1);
+  int pad = use_pad(g);
+  double *col = buf, *xp = buf + K * P * chunk;
+  float *fcol = (float *)(xp + (pad ? (size_t)(pad_h(g) * pad_w(g)) + 4 : 0)), *fag = fcol + K * P * chunk;
+  for (size_t r0 = 0; r0 < q; r0 += chunk) {
+    size_t nb = q - r0 < chunk ? q - r0 : chunk, cols = nb * P;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+      for (size_t o = 0; o < opg; o++)
+        for (size_t s = 0; s < nb; s++) {
+          const double *a = A + (r0 + s) * osz + ((size_t)gi * opg + o) * P;
+          float *d = fag + o * cols + s * P;
+          for (size_t e = 0; e < P; e++) d[e] = (float)a[e];
+        }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)cols, (blasint)opg, 1.0f,
+                  Wf + (size_t)gi * opg * K, (blasint)K, fag, (blasint)cols, 0.0f, fcol, (blasint)cols);
+      for (size_t e = 0; e < K * cols; e++) col[e] = (double)fcol[e];
+      if (pad) col2im_pad(g, gi, col, nb, Ain + r0 * isz, isz, xp);
+      else col2im_add(g, gi, col, nb, Ain + r0 * isz, isz);
+    }
+  }
+  return CB_OK;
+}
+
 int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain)
 {
   double *buf = cb_alloc(la_conv_backward_need(g, q) * sizeof *buf);
