@@ -211,12 +211,12 @@ static void expect_close(double p, double d, double tol, const char *what, const
 /* Patched and dense agree to 1e-9 in double; in single (test_single) the two
    passes round different products in binary32 (the patched pass only its
    large windows) and each adds its own binary32 slack, gamma32 |A| (|W| zmax + |b|),
-   absolute: 2e-3 seen on the wide net's unnormalised random weights: 1e-2.
+   absolute: up to 9.5e-3 seen on the wide net's unnormalised random weights: 3e-2.
    A regression guard at these seeds, not a bound: the slack's changes to the
    intermediate bounds can flip CROWN's adaptive lower slope of a ReLU whose
    l ~ -u, and then a downstream bound moves by more (with other draws, one
    resconv neuron's width 1.8 -> 7.7, its slack 1.4e-4; both sound). */
-static void expect_equal(double p, double d, const char *what, const char *tag) { expect_close(p, d, g_single ? 1e-2 : 1e-9, what, tag); }
+static void expect_equal(double p, double d, const char *what, const char *tag) { expect_close(p, d, g_single ? 3e-2 : 1e-9, what, tag); }
 
 /* A random point of the set: uniform-ish inside (odd k) or on the boundary (even k). */
 static void sample(const cb_set *s, double *x, int k)
@@ -334,8 +334,8 @@ static void compare_net_dag(cb_net *net, const char *name, int want_dag, int wan
         for (size_t k = 0; k < cb_net_output_size(net); k++) {
           expect_equal(P.lb[k], D.lb[k], "logit lb", tag);
           expect_equal(P.ub[k], D.ub[k], "logit ub", tag);
-          expect_close(P.alb[k], D.alb[k], g_single ? 1e-2 : 1e-4, "alpha-CROWN logit lb", tag);
-          expect_close(P.aub[k], D.aub[k], g_single ? 1e-2 : 1e-4, "alpha-CROWN logit ub", tag);
+          expect_close(P.alb[k], D.alb[k], g_single ? 3e-2 : 1e-4, "alpha-CROWN logit lb", tag);
+          expect_close(P.aub[k], D.aub[k], g_single ? 3e-2 : 1e-4, "alpha-CROWN logit ub", tag);
         }
         if (e == 0 && clip == c % 2 && !(P.alpha_rows > P.patch_rows))
           fail_msg("%s: alpha-CROWN's passes did not take the receptive-field pass", tag);
@@ -345,7 +345,7 @@ static void compare_net_dag(cb_net *net, const char *name, int want_dag, int wan
         run_free(net, &D);
         cases++;
       }
-  printf("%s: %d sets, patched = dense to 1e-9 (alpha-CROWN: 1e-4 on 3), 2000 points each inside every node's bounds (%.1f s CPU)\n", name, cases, (double)clock() / CLOCKS_PER_SEC);
+  printf("%s: %d sets, patched = dense to %s (alpha-CROWN: %s on 3), 2000 points each inside every node's bounds (%.1f s CPU)\n", name, cases, g_single ? "3e-2" : "1e-9", g_single ? "3e-2" : "1e-4", (double)clock() / CLOCKS_PER_SEC);
   bnet_free(&bn);
   free(x0); free(lo); free(hi);
   cb_net_free(net);
@@ -363,7 +363,7 @@ static void test_pool_digits(void **st) { (void)st; compare_net_dag(net_pool_dig
 /* --precision single (issue 24): the conv products of both passes in binary32
    (the receptive-field pass's windows too large for a window operator, the
    dense pass's every CONV), sound at tolerance 0 on every node and logit,
-   within 1e-2 of each other; on the wide net (large windows) and the
+   within 3e-2 of each other; on the wide net (large windows) and the
    residual one. */
 static void test_single(void **st)
 {
