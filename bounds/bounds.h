@@ -49,7 +49,7 @@ typedef struct cb_bnet {
   const cb_net *net;
   double **absW;          /* per node, NULL for kinds without weights */
   double *wmin;           /* per node: smallest nonzero |W| (HUGE_VAL if none), for underflow tests */
-  float **wf;             /* bnet_single: per AFFINE node whose W fits binary32, W in binary32 (NULL otherwise,
+  float **wf;             /* bnet_single: per AFFINE/CONV node whose W fits binary32, W in binary32 (NULL otherwise,
                              or before bnet_single: each workspace then converts its own) */
   unsigned char *wf_state;/* bnet_single: per node 1 W fits binary32, 2 not (crown.c w_fits_single) */
   double *wf_wmax;        /* bnet_single: per node max |w| */
@@ -139,7 +139,7 @@ typedef struct cb_ws {
                              (sgemm) with u = 2^-24 in their slack (docs/soundness.md, "Single
                              precision"); a step whose weights or result do not fit binary32 runs in
                              double.  0 (ws_new's default): everything in double */
-  float **wfull;          /* per AFFINE node: W in binary32 (single), NULL until used */
+  float **wfull;          /* per AFFINE/CONV node: W in binary32 (single), NULL until used */
   struct cb_wcache *wcf;  /* per AFFINE node two cached binary32 gathers of W (crown_wsub_f, in wf) */
   double *wf_wmax;        /* per node: max |w| (set with wf_state) */
   unsigned char *wf_state;/* per node: 0 not checked, 1 W fits binary32 (every nonzero |w| in
@@ -173,6 +173,7 @@ void set_argmax(const cb_set *s, const double *a, double *x);  /* a maximiser of
 /* workspace.c */
 int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err);
 void bnet_free(cb_bnet *bn);
+size_t bnet_wsize(const cb_node *n);            /* entries of an AFFINE or CONV node's W (0: other kinds) */
 int bnet_single(cb_bnet *bn, cb_error *err);   /* the binary32 weights (wf) shared by every workspace with
                                                   single = 1 (call before the samples run; optional) */
 cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err);  /* NULL on error */

@@ -269,8 +269,8 @@ static int w_fits_single(cb_ws *ws, int i)
   if (!ws->wf_state && !(ws->wf_state = cb_calloc((size_t)ws->net->n, 1))) return 0;
   if (!ws->wf_wmax && !(ws->wf_wmax = cb_calloc((size_t)ws->net->n, sizeof *ws->wf_wmax))) return 0;
   if (!ws->wf_state[i]) {
-    size_t m = n->size * n->p.aff.in;
-    const double *w = n->p.aff.W;
+    size_t m = bnet_wsize(n);
+    const double *w = n->kind == CB_CONV ? n->p.conv.W : n->p.aff.W;
     double mx = 0;
     int ok = 1;
     for (size_t e = 0; e < m && ok; e++) {
@@ -338,6 +338,21 @@ const float *crown_wsub_f(cb_ws *ws, int i, const size_t *rows, size_t kr, const
   return c->wf;
 }
 
+/* A CONV node's W in binary32 (same layout), or NULL when it does not fit
+   (w_fits_single; w_refused_single tells that from an OOM). */
+static const float *conv_wf(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  size_t m = bnet_wsize(n);
+  if (!w_fits_single(ws, i)) return NULL;
+  if (ws->bn->wf) return ws->bn->wf[i];
+  if (!ws->wfull && !(ws->wfull = cb_calloc((size_t)ws->net->n, sizeof *ws->wfull))) return NULL;
+  if (ws->wfull[i]) return ws->wfull[i];
+  if (!(ws->wfull[i] = cb_alloc((m ? m : 1) * sizeof(float)))) return NULL;
+  for (size_t t = 0; t < m; t++) ws->wfull[i][t] = (float)n->p.conv.W[t];
+  return ws->wfull[i];
+}
+
 typedef float v4f __attribute__((vector_size(16)));
 typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
 
@@ -385,6 +400,60 @@ static double gamma32_up(size_t n)
   double nu = (double)n * 0x1p-24;
   if (nu >= 0.25) return HUGE_VAL;
   return round_next_up(nu / round_next_down(1.0 - nu));
+}
+
+/*
+** A CONV step's transposed conv (geometry g: the node's, or a window of it
+** in the receptive-field pass) with its product in binary32 (ws->single):
+** Ain += col2im(fl32(Wf^T fl32(A))) (la_conv_backward_f_buf).  *done = 0
+** (Ain untouched) when W does not fit binary32 or an entry of A or a partial
+** sum could leave binary32's range (as single_product): the caller runs the
+** step in double.  Its rounding is covered by crown_conv_single_gamma and
+** crown_conv_single_eta (docs/soundness.md, "Single precision").
+*/
+int crown_conv_single(cb_ws *ws, int i, const cb_conv *g, const double *A, size_t q, double *Ain, int *done)
+{
+  size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)(g->cout * g->hout * g->wout);
+  const float *Wf;
+  double amax;
+  *done = 0;
+  if (!ws->single || !q || !osz || gamma32_up(opg + 3) == HUGE_VAL) return CB_OK;
+  if (!(Wf = conv_wf(ws, i))) return w_refused_single(ws, i) ? CB_OK : CB_ENOMEM;
+  amax = abs_max(A, q * osz);
+  if (!(amax <= 0x1p100 && amax * w_max_single(ws, i) * (double)(opg + 1) <= 0x1p125)) { ws->single_fallback++; return CB_OK; }
+  if (!grow((void **)&ws->convbuf, &ws->convbuf_n, la_conv_backward_f_need(g, q), sizeof(double))) return CB_ENOMEM;
+  la_conv_backward_f_buf(g, Wf, A, q, Ain, ws->convbuf);
+  ws->flops_single += 2.0 * (double)q * (double)osz * (double)(g->cin / g->groups * g->kh * g->kw);
+  *done = 1;
+  return CB_OK;
+}
+
+/* The slack factor of a CONV step run by crown_conv_single, for
+   crown_add_terms with the step's slack vector v = |W| zmax_in + |b|:
+   2 gamma32_{opg+3} (1 + 2^-20) for the binary32 product (opg = cout/groups
+   terms per col entry, A's and W's conversions) plus the double step's own
+   factor for the col2im sums in double, the bias and v's dot products. */
+double crown_conv_single_gamma(const cb_node *n)
+{
+  const cb_conv *g = &n->p.conv.g;
+  return 2 * gamma32_up((size_t)(g->cout / g->groups) + 3) * (1 + 0x1p-20) + crown_slack_gamma(n, 0);
+}
+
+/* Per row, the underflow slack of a CONV step run by crown_conv_single:
+   2 eta (sum_e v_e + (2 opg kh kw + 1) sum_j zmax_in_j), eta = 2^-125, over
+   the whole node (an upper bound of any window's sums). */
+double crown_conv_single_eta(cb_ws *ws, int i)
+{
+  const cb_node *n = &ws->net->node[i];
+  const cb_conv *g = &n->p.conv.g;
+  const double *v = crown_slack_vec(ws, i), *z = ws->zmax[n->in[0]];
+  size_t in = (size_t)(g->cin * g->hin * g->win);
+  double sv = 0, sz = 0, u;
+  if (!v) return HUGE_VAL;
+  for (size_t e = 0; e < n->size; e++) sv += v[e];
+  for (size_t j = 0; j < in; j++) sz += z[j];
+  u = 2 * 0x1p-125 * (sv + (double)(2 * (size_t)(g->cout / g->groups * g->kh * g->kw) + 1) * sz);
+  return u * (1 + 0x1p-20) + DBL_MIN;
 }
 
 /*
@@ -569,12 +638,18 @@ static int back_conv(bwd *B, int i, const double *A)
   pwin all = {0, g->hout, 0, g->wout};
   double *Ain = acc(B, n->in[0]), *c = cb_alloc(n->size * sizeof *c);
   const double *v = crown_slack_vec(B->ws, i);
-  int rc = CB_ENOMEM;
+  int rc = CB_ENOMEM, single = 0;
   if (!Ain || !c || !v) goto out;
-  if (crown_conv_back(B->ws, g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
+  if ((rc = crown_conv_single(B->ws, i, g, A, B->q, Ain, &single)) != CB_OK) goto out;
+  rc = CB_ENOMEM;
+  if (!single && crown_conv_back(B->ws, g, n->p.conv.W, A, B->q, Ain) != CB_OK) goto out;
   B->ws->flops += 2.0 * (double)B->q * (double)n->size * (double)(g->cin / g->groups * g->kh * g->kw);
   crown_conv_bias(n, all, c);
-  crown_add_terms(&B->T, B->q, A, n->size, v, crown_slack_gamma(n, 0), c);
+  crown_add_terms(&B->T, B->q, A, n->size, v, single ? crown_conv_single_gamma(n) : crown_slack_gamma(n, 0), c);
+  if (single) {
+    double u = crown_conv_single_eta(B->ws, i);
+    for (size_t r = 0; r < B->q; r++) B->T.slack[r] += u;
+  }
   rc = CB_OK;
 out:
   cb_free(c);

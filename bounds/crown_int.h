@@ -209,6 +209,13 @@ int crown_unit(cb_ws *ws, const crown_terms *T, int i, size_t nr, const size_t *
                const size_t *rows, pwin wi, double *Ain);
                   /* the first step of unit rows val e_col at AFFINE/CONV node i (rows NULL:
                      rows 0..nr), Ain (nr x the window's size) added to */
+int crown_conv_single(cb_ws *ws, int i, const cb_conv *g, const double *A, size_t q, double *Ain, int *done);
+                  /* CONV node i's transposed conv (geometry g) in binary32 when ws->single and
+                     everything fits (*done = 1), else *done = 0 and Ain untouched */
+double crown_conv_single_gamma(const cb_node *n);
+                  /* the slack factor of a step crown_conv_single did (instead of crown_slack_gamma) */
+double crown_conv_single_eta(cb_ws *ws, int i);
+                  /* its per-row underflow slack (HUGE_VAL on OOM) */
 double crown_underflow(const cb_ws *ws, int i);
                   /* a step's gradual-underflow slack per row: (size_i + 1) 2^-1074 (sum |zmax_in| + 1) */
 double crown_close(const cb_net *net, const crown_terms *T, size_t r, double v);

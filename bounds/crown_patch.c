@@ -312,8 +312,21 @@ static int patch_conv(pgrp *G, int i, pwin wo, pwin wi, const double *A, double 
   if (mo == 0) return CB_OK;
   win_gather(sv, g->cout, g->hout, g->wout, wo, v);
   crown_conv_bias(n, wo, cb);
+  if (mi == 0) { crown_add_terms(&G->T, G->nr, A, mo, v, crown_slack_gamma(n, 0), cb); return CB_OK; }
+  if (mo * mi > PATCH_OPMAX && ws->single) {   /* the window's transposed conv in binary32 */
+    int done, rc;
+    l.hin = wi.h1 - wi.h0; l.win = wi.w1 - wi.w0; l.hout = wo.h1 - wo.h0; l.wout = wo.w1 - wo.w0;
+    l.pt = g->pt + wi.h0 - wo.h0 * g->sh; l.pl = g->pl + wi.w0 - wo.w0 * g->sw;
+    if ((rc = crown_conv_single(ws, i, &l, A, G->nr, Ain, &done)) != CB_OK) return rc;
+    if (done) {
+      double u = crown_conv_single_eta(ws, i);
+      crown_add_terms(&G->T, G->nr, A, mo, v, crown_conv_single_gamma(n), cb);
+      for (size_t r = 0; r < G->nr; r++) G->T.slack[r] += u;
+      ws->flops += 2.0 * (double)G->nr * (double)mo * (double)(g->cin / g->groups * g->kh * g->kw);
+      return CB_OK;
+    }
+  }
   crown_add_terms(&G->T, G->nr, A, mo, v, crown_slack_gamma(n, 0), cb);
-  if (mi == 0) return CB_OK;
   if (mo * mi <= PATCH_OPMAX) {
     window_operator(n, wo, wi, M);
     la_gemm(0, 0, G->nr, mi, mo, 1.0, A, mo, M, mi, 1.0, Ain, mi);

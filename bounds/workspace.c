@@ -41,8 +41,16 @@ int bnet_init(cb_bnet *bn, const cb_net *net, cb_error *err)
   return CB_OK;
 }
 
-/* W in binary32 for --precision single, once per net: per AFFINE node whose
-   every nonzero |w| is in [2^-126, 2^100] (crown.c's condition), else state 2. */
+size_t bnet_wsize(const cb_node *n)
+{
+  const cb_conv *g = &n->p.conv.g;
+  if (n->kind == CB_AFFINE) return n->size * n->p.aff.in;
+  if (n->kind == CB_CONV) return (size_t)(g->cout * (g->cin / g->groups) * g->kh * g->kw);
+  return 0;
+}
+
+/* W in binary32 for --precision single, once per net: per AFFINE or CONV node
+   whose every nonzero |w| is in [2^-126, 2^100] (crown.c's condition), else state 2. */
 int bnet_single(cb_bnet *bn, cb_error *err)
 {
   const cb_net *net = bn->net;
@@ -57,10 +65,11 @@ int bnet_single(cb_bnet *bn, cb_error *err)
     size_t m;
     double mx = 0;
     int ok = 1;
-    if (n->kind != CB_AFFINE) continue;
-    m = n->size * n->p.aff.in;
+    const double *w = n->kind == CB_CONV ? n->p.conv.W : n->p.aff.W;
+    if (n->kind != CB_AFFINE && n->kind != CB_CONV) continue;
+    m = bnet_wsize(n);
     for (size_t e = 0; e < m && ok; e++) {
-      double a = fabs(n->p.aff.W[e]);
+      double a = fabs(w[e]);
       ok = a == 0 || (a >= 0x1p-126 && a <= 0x1p100);   /* NaN fails too */
       if (a > mx) mx = a;
     }
@@ -68,7 +77,7 @@ int bnet_single(cb_bnet *bn, cb_error *err)
     bn->wf_wmax[i] = mx;
     if (!ok) continue;
     if (!(bn->wf[i] = cb_alloc((m ? m : 1) * sizeof(float)))) goto oom;
-    for (size_t e = 0; e < m; e++) bn->wf[i][e] = (float)n->p.aff.W[e];
+    for (size_t e = 0; e < m; e++) bn->wf[i][e] = (float)w[e];
   }
   return CB_OK;
 oom:

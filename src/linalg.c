@@ -557,6 +557,163 @@ static void col2im_pad(const cb_conv *g, int64_t gi, const double *col, size_t n
     }
 }
 
+/* The same col2im functions reading col in binary32 (la_conv_backward_f_buf):
+   each term converted to double (exact), the same sums in the same order. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline void tap_add_f(double *restrict xr, const float *restrict rr, int64_t s, int64_t j0, int64_t j1)
+{
+  if (s == 1) for (int64_t oj = j0; oj < j1; oj++) xr[oj] += rr[oj];
+  else for (int64_t oj = j0; oj < j1; oj++) xr[oj * s] += rr[oj];
+}
+
+static inline void pair_add_f(double *restrict xr, const float *restrict ra, const float *restrict rb, int64_t j0, int64_t j1)
+{
+  const v4i lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+  int64_t oj = j0;
+  for (; oj + 4 <= j1; oj += 4) {
+    v4d a, b, x0, x1;
+    { v4f fa, fb; memcpy(&fa, ra + oj, sizeof fa); memcpy(&fb, rb + oj, sizeof fb); a = __builtin_convertvector(fa, v4d); b = __builtin_convertvector(fb, v4d); }
+    memcpy(&x0, xr + 2 * oj, sizeof x0); memcpy(&x1, xr + 2 * oj + 4, sizeof x1);
+#if defined(__clang__)   /* clang (the fuzz build) spells GCC's two-vector shuffle with constant indices */
+    (void)lo; (void)hi;
+    x0 += __builtin_shufflevector(a, b, 0, 4, 1, 5);
+    x1 += __builtin_shufflevector(a, b, 2, 6, 3, 7);
+#else
+    x0 += __builtin_shuffle(a, b, lo);
+    x1 += __builtin_shuffle(a, b, hi);
+#endif
+    memcpy(xr + 2 * oj, &x0, sizeof x0); memcpy(xr + 2 * oj + 4, &x1, sizeof x1);
+  }
+  for (; oj < j1; oj++) { xr[2 * oj] += ra[oj]; xr[2 * oj + 1] += rb[oj]; }
+}
+
+static inline void run_add_f(double *restrict xr, const float *restrict rr, int64_t s, int64_t n)
+{
+  int64_t oj = 0;
+  if (s == 1) {
+    for (; oj + 4 <= n; oj += 4) {
+      v4d a, x;
+      { v4f fa; memcpy(&fa, rr + oj, sizeof fa); a = __builtin_convertvector(fa, v4d); } memcpy(&x, xr + oj, sizeof x);
+      x += a;
+      memcpy(xr + oj, &x, sizeof x);
+    }
+    for (; oj < n; oj++) xr[oj] += rr[oj];
+    return;
+  }
+  {
+    const v4i lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7};
+    const v4d zero = {0, 0, 0, 0};
+    for (; oj + 4 < n; oj += 4) {   /* writes xr[2 oj .. 2 oj + 7], below 2 n - 1 */
+      v4d a, x0, x1;
+      { v4f fa; memcpy(&fa, rr + oj, sizeof fa); a = __builtin_convertvector(fa, v4d); }
+      memcpy(&x0, xr + 2 * oj, sizeof x0); memcpy(&x1, xr + 2 * oj + 4, sizeof x1);
+#if defined(__clang__)
+      (void)lo; (void)hi;
+      x0 += __builtin_shufflevector(a, zero, 0, 4, 1, 5);
+      x1 += __builtin_shufflevector(a, zero, 2, 6, 3, 7);
+#else
+      x0 += __builtin_shuffle(a, zero, lo);
+      x1 += __builtin_shuffle(a, zero, hi);
+#endif
+      memcpy(xr + 2 * oj, &x0, sizeof x0); memcpy(xr + 2 * oj + 4, &x1, sizeof x1);
+    }
+    for (; oj < n; oj++) xr[2 * oj] += rr[oj];
+  }
+}
+
+CB_SIMD_CLONES
+static void col2im_add_f(const cb_conv *g, int64_t gi, const float *col, size_t nb, double *x, size_t xstride)
+{
+  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
+  size_t cols = nb * (size_t)P;
+  int pair = g->sw == 2 && g->dw == 1;
+  if (g->kh == 1 && g->sh == 1 && g->pt == 0 && g->hout == g->hin && g->pl == 0 && g->sw == g->kw && g->dw == 1 &&
+      g->wout * g->kw == g->win) {
+    /* rows of taps that tile each input row (a MatMul over tokens: kernel 1 x D,
+       stride D; a reduction; 1x1): every entry of x gets exactly one term, col
+       is x transposed per row, and the per-tap runs above would be 1 long */
+    for (size_t s = 0; s < nb; s++)
+      for (int64_t c = 0; c < cpg; c++) {
+        double *restrict xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+          const float *restrict r = col + (size_t)(c * g->kw + kj) * cols + s * (size_t)P;
+          for (int64_t k = 0; k < P; k++) xc[k * g->kw + kj] += r[k];
+        }
+      }
+    return;
+  }
+  for (size_t s = 0; s < nb; s++)
+    for (int64_t c = 0; c < cpg; c++) {
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t offi = ki * g->dh - g->pt, i0, i1;
+        const float *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
+        valid_cols(offi, g->sh, g->hin, g->hout, &i0, &i1);
+        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
+          int64_t off = kj * g->dw - g->pl, j0, j1, k0, k1, c0, c1;   /* columns in range, as im2col_row */
+          valid_cols(off, g->sw, g->win, g->wout, &j0, &j1);
+          if (pair && kj + 1 < g->kw) {   /* taps kj, kj + 1 on their common range, the rest one by one */
+            const float *r2 = r + cols;
+            valid_cols(off + 1, 2, g->win, g->wout, &k0, &k1);
+            c0 = j0 > k0 ? j0 : k0; c1 = j1 < k1 ? j1 : k1;
+            if (c1 < c0) c1 = c0;
+            for (int64_t oi = i0; oi < i1; oi++) {
+              double *restrict xr = xc + (oi * g->sh + offi) * g->win + off;
+              const float *restrict ra = r + oi * g->wout, *restrict rb = r2 + oi * g->wout;
+              tap_add_f(xr, ra, 2, j0, c0 < j1 ? c0 : j1);
+              tap_add_f(xr + 1, rb, 2, k0, c0 < k1 ? c0 : k1);
+              pair_add_f(xr, ra, rb, c0, c1);
+              tap_add_f(xr, ra, 2, c1 > j0 ? c1 : j0, j1);
+              tap_add_f(xr + 1, rb, 2, c1 > k0 ? c1 : k0, k1);
+            }
+            kj++; r += cols;
+            continue;
+          }
+          for (int64_t oi = i0; oi < i1; oi++)
+            tap_add_f(xc + (oi * g->sh + offi) * g->win + off, r + oi * g->wout, g->sw, j0, j1);
+        }
+      }
+    }
+}
+
+CB_SIMD_CLONES
+static void col2im_pad_f(const cb_conv *g, int64_t gi, const float *col, size_t nb, double *x, size_t xstride,
+                       double *xp)
+{
+  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
+  int64_t hp = pad_h(g), wp = pad_w(g);
+  int64_t y1 = g->hin < hp - g->pt ? g->hin : hp - g->pt, x1 = g->win < wp - g->pl ? g->win : wp - g->pl;
+  int inplace = g->pt == 0 && g->pl == 0 && hp <= g->hin && wp <= g->win;   /* no tap on a pad: work on x itself */
+  int64_t pitch = inplace ? g->win : wp;
+  size_t cols = nb * (size_t)P;
+  int pair = g->sw == 2 && g->dw == 1;
+  if (!inplace) memset(xp, 0, ((size_t)(hp * wp) + 4) * sizeof *xp);
+  for (size_t s = 0; s < nb; s++)
+    for (int64_t c = 0; c < cpg; c++) {
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw), *base = inplace ? xc : xp;
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xp + (y + g->pt) * wp + g->pl, xc + y * g->win, x1);
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        const float *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
+        double *xk = base + ki * g->dh * pitch;
+        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
+          double *xr = xk + kj * g->dw;
+          if (pair && kj + 1 < g->kw) {
+            const float *r2 = r + cols;
+            for (int64_t oi = 0; oi < g->hout; oi++)
+              pair_add_f(xr + oi * g->sh * pitch, r + oi * g->wout, r2 + oi * g->wout, 0, g->wout);
+            kj++; r += cols;
+            continue;
+          }
+          for (int64_t oi = 0; oi < g->hout; oi++) run_add_f(xr + oi * g->sh * pitch, r + oi * g->wout, g->sw, g->wout);
+        }
+      }
+      if (!inplace)
+        for (int64_t y = 0; y < y1; y++) copy_run(xc + y * g->win, xp + (y + g->pt) * wp + g->pl, x1);
+    }
+}
+
 /* Rows per chunk of la_conv_backward_buf: col [K x chunk P] and the gathered
    A [opg x chunk P] together at most 16 K doubles (128 KB; at least one row),
    so col is still in L1/L2 when col2im reads it.  On cifar_base_kw's convs
@@ -604,6 +761,47 @@ int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, siz
       la_gemm(1, 0, K, cols, opg, 1.0, W + (size_t)gi * opg * K, K, a, cols, 0.0, col, cols);
       if (pad) col2im_pad(g, gi, col, nb, Ain + r0 * isz, isz, xp);
       else col2im_add(g, gi, col, nb, Ain + r0 * isz, isz);
+    }
+  }
+  return CB_OK;
+}
+
+size_t la_conv_backward_f_need(const cb_conv *g, size_t q)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), chunk = back_chunk(g, q ? q : 1);
+  return ((K + opg) * P * chunk + 1) / 2 + 1 + (use_pad(g) ? (size_t)(pad_h(g) * pad_w(g)) + 4 : 0);
+}
+
+/*
+** la_conv_backward_buf with the product in binary32: per chunk and group,
+** A_g is converted to binary32 while gathered, col = fl32(Wf_g^T A_g) by
+** sgemm, and col2im adds col into Ain in double (col2im_*_f: each term
+** converted exactly, the same sums in the same order as the double path's).  The caller checks that nothing overflows (every |A| and the
+** product's partial sums within binary32's range) and adds the slack
+** (bounds/crown.c conv_single_terms; docs/soundness.md "Single precision").
+*/
+int la_conv_backward_f_buf(const cb_conv *g, const float *Wf, const double *A, size_t q, double *Ain, double *buf)
+{
+  size_t K = (size_t)(g->cin / g->groups * g->kh * g->kw), P = (size_t)(g->hout * g->wout);
+  size_t opg = (size_t)(g->cout / g->groups), osz = (size_t)g->cout * P, isz = (size_t)(g->cin * g->hin * g->win);
+  size_t chunk = back_chunk(g, q ? q : 1);
+  int pad = use_pad(g);
+  double *xp = buf;
+  float *fcol = (float *)(xp + (pad ? (size_t)(pad_h(g) * pad_w(g)) + 4 : 0)), *fag = fcol + K * P * chunk;
+  for (size_t r0 = 0; r0 < q; r0 += chunk) {
+    size_t nb = q - r0 < chunk ? q - r0 : chunk, cols = nb * P;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+      for (size_t o = 0; o < opg; o++)
+        for (size_t s = 0; s < nb; s++) {
+          const double *a = A + (r0 + s) * osz + ((size_t)gi * opg + o) * P;
+          float *d = fag + o * cols + s * P;
+          for (size_t e = 0; e < P; e++) d[e] = (float)a[e];
+        }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)cols, (blasint)opg, 1.0f,
+                  Wf + (size_t)gi * opg * K, (blasint)K, fag, (blasint)cols, 0.0f, fcol, (blasint)cols);
+      if (pad) col2im_pad_f(g, gi, fcol, nb, Ain + r0 * isz, isz, xp);
+      else col2im_add_f(g, gi, fcol, nb, Ain + r0 * isz, isz);
     }
   }
   return CB_OK;

@@ -70,6 +70,13 @@ int la_conv_backward(const cb_conv *g, const double *W, const double *A, size_t 
 size_t la_conv_backward_need(const cb_conv *g, size_t q);
 int la_conv_backward_buf(const cb_conv *g, const double *W, const double *A, size_t q, double *Ain, double *buf);
 
+/* The same with the product in binary32 (Wf: W in binary32, same layout):
+   col = fl32(Wf^T fl32(A)) by sgemm, then col2im in double; buf holds
+   la_conv_backward_f_need(g, q) doubles.  The caller bounds the rounding
+   and keeps every value within binary32's range (bounds/crown.c). */
+size_t la_conv_backward_f_need(const cb_conv *g, size_t q);
+int la_conv_backward_f_buf(const cb_conv *g, const float *Wf, const double *A, size_t q, double *Ain, double *buf);
+
 /* Threads OpenBLAS may use inside one call (1 when parallel over samples). */
 void la_set_threads(int n);
 int la_get_threads(void);          /* OpenBLAS's current thread count */

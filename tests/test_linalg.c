@@ -11,6 +11,11 @@
 ** added to, so it starts random.
 ** The reference sums the same products in another order: each entry must be
 ** within 1e-13 of the sum of its terms' magnitudes (plus the start value's).
+** The binary32 path (la_conv_backward_f_buf, --precision single) on the
+** same geometries: every entry within gamma32_{opg+3} of its product
+** terms' magnitudes (CROWN's slack for it, bounds/crown.c), and some entry
+** further off than 1e-9 of them: without that slack term the bound would
+** not cover the product's rounding.
 */
 #include "testutil.h"
 #include <math.h>
@@ -46,6 +51,8 @@ static void naive(const cb_conv *g, const double *W, const double *A, size_t q, 
         }
 }
 
+static double g_f32_worst, g_f32_max;   /* binary32 path: largest |error| / (gamma32_{opg+3} mag), and / mag */
+
 static void check_geom(const cb_conv *gp, size_t q, unsigned *sp, int trial)
 {
   cb_conv g = *gp;
@@ -64,6 +71,27 @@ static void check_geom(const cb_conv *gp, size_t q, unsigned *sp, int trial)
   for (size_t i = 0; i < q * isz; i++) { X[i] = lurand(&s); Y[i] = X[i]; R[i] = X[i]; mag[i] = fabs(X[i]); }
   assert_int_equal(la_conv_backward(&g, W, A, q, X), CB_OK);
   assert_int_equal(la_conv_backward_buf(&g, W, A, q, Y, buf), CB_OK);
+  {   /* the binary32 path (--precision single): within its slack's gamma32_{opg+3} of the sum of |terms| */
+    float *Wf = malloc(nW * sizeof *Wf);
+    double *Z = malloc(q * isz * sizeof *Z), *bf = malloc(la_conv_backward_f_need(&g, q) * sizeof *bf);
+    double *R2 = malloc(q * isz * sizeof *R2), *m2 = calloc(q * isz, sizeof *m2), *A2 = malloc(q * osz * sizeof *A2);
+    size_t opg = (size_t)(g.cout / g.groups);
+    double gam = (double)(opg + 3) * 0x1p-24 / (1 - (double)(opg + 3) * 0x1p-24);
+    assert_non_null(Wf); assert_non_null(Z); assert_non_null(bf); assert_non_null(R2); assert_non_null(m2); assert_non_null(A2);
+    for (size_t i = 0; i < q * osz; i++) A2[i] = A[i] * (1 + 0x1p-30 * (double)(i % 97)) + 0x1p-40;   /* not exact in binary32 */
+    for (size_t i = 0; i < nW; i++) Wf[i] = (float)W[i];
+    for (size_t i = 0; i < q * isz; i++) Z[i] = R2[i] = R[i];
+    assert_int_equal(la_conv_backward_f_buf(&g, Wf, A2, q, Z, bf), CB_OK);
+    naive(&g, W, A2, q, R2, m2);
+    for (size_t i = 0; i < q * isz; i++) {
+      double e = fabs(Z[i] - R2[i]), m = m2[i];   /* the product's terms (m2 starts at 0) */
+      if (!(e <= gam * m + 1e-13 * (m + fabs(R[i]))))
+        fail_msg("trial %d binary32: entry %zu is %.17g, by definition %.17g: error %.3g above gamma32_%zu %.3g", trial, i,
+                 Z[i], R2[i], e, opg + 3, gam * m);
+      if (m > 0) { g_f32_worst = fmax(g_f32_worst, e / (gam * m)); g_f32_max = fmax(g_f32_max, e / m); }
+    }
+    free(Wf); free(Z); free(bf); free(R2); free(m2); free(A2);
+  }
   naive(&g, W, A, q, R, mag);
   for (size_t i = 0; i < q * isz; i++) {
     if (fabs(X[i] - R[i]) > 1e-13 * mag[i] || X[i] != Y[i])
@@ -105,6 +133,11 @@ static void test_conv_backward_random(void **state)
     if (g.hout < 1 || g.wout < 1) continue;
     check_geom(&g, q, &s, trial);
   }
+  /* the binary32 path's slack is needed: its error exceeds what double's
+     gamma (the slack without the binary32 term, ~1e-14 here) covers */
+  printf("binary32 transposed conv: largest error %.3g of the sum of |terms| (%.3g of gamma32)\n", g_f32_max, g_f32_worst);
+  assert_true(g_f32_max > 1e-9);
+  assert_true(g_f32_worst <= 1);
 }
 
 /* Kernels 1 x kw with stride kw tiling each input row (kh 1, no pad): the
