@@ -8,7 +8,7 @@
 ** conjunction is bounded and refuted or met (rs_conj), and the next neuron
 ** to split is chosen by the rule choose_relu_split.
 **
-** Sizes: ACAS Xu boxes reach here with up to relu_leaf (100) unknown signs;
+** Sizes: ACAS Xu boxes reach here with up to relu_leaf (150) unknown signs;
 ** a search takes 1..relu_states (10,000) states of one to three CROWN passes
 ** and an LP each.
 */
