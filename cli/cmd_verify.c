@@ -100,7 +100,7 @@ static const char *usage =
   "  --relu-split N   inputs of <= 64 values: a box whose CROWN bounds leave at most N\n"
   "                   ReLUs of unknown sign is decided by splitting those ReLUs (GLPK LP\n"
   "                   on each split region, re-checked by a CROWN bound); larger inputs:\n"
-  "                   ReLU splitting from the start; 0 = input splitting only (default 100)\n"
+  "                   ReLU splitting from the start; 0 = input splitting only (default 150)\n"
   "  --cpu-time       with --threads 1: --timeout and every deadline of the search count\n"
   "                   the process's CPU seconds, not wall-clock ones (benchmarks on a\n"
   "                   loaded machine: the same search whatever the load)\n"
