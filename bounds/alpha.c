@@ -424,11 +424,13 @@ static void backprop(alpha_st *S, apass *P)
     double *la = S->ladj[n->in[0]], *ua = S->uadj[n->in[0]];
     int win = P->wo && P->wo[i];
     if (!relaxed(n) || !a) continue;
-    for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries */
+    for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries in R->idx */
       if (!A->g[k]) continue;
-      if (!win) { memset(A->g[k], 0, P->q * n->size * sizeof(double)); continue; }
-      for (size_t r = 0; r < P->q; r++)
-        for (size_t j = P->wo[i][r]; j < P->wo[i][r + 1]; j++) A->g[k][r * n->size + P->wx[i][j]] = 0;
+      for (size_t r = 0; r < P->q; r++) {
+        double *g = A->g[k] + r * n->size;
+        if (!win) for (size_t j = 0; j < R->nidx; j++) g[R->idx[j]] = 0;
+        else for (size_t j = P->wo[i][r]; j < P->wo[i][r + 1]; j++) g[P->wx[i][j]] = 0;
+      }
     }
     for (size_t r = 0; r < P->q; r++) {
       if (P->rho[r] == 0) continue;
@@ -439,7 +441,7 @@ static void backprop(alpha_st *S, apass *P)
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
         if (a[o] == 0) continue;
-        if (R->slot[s][e] >= 0 && A->g[k]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]);
+        if (R->slot[s][e] >= 0 && A->g[k]) { if (R->has[e]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]); }
         else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
       }
     }
@@ -870,3 +872,4 @@ out:
   cb_free(best);
   return rc;
 }
+
