@@ -331,6 +331,10 @@ typedef struct cb_alpha_opt {
   int iters;          /* bound evaluations (Adam steps + 1); 0 (default): alpha_auto_iters,
                          20 (auto_LiRPA's), 40 if the net has sigmoid/tanh (non-convex
                          tangent points) or more than 3 relaxed layers on a path (deep nets) */
+  int patience;       /* stop early once no row's best bound has improved for this many
+                         iterations in a row (0, the default: never); a net or pass without
+                         parameters (every activation stable, no split) stops after
+                         iteration 0 whatever this is (every iterate has CROWN's lines) */
   double lr;          /* Adam step size; default 0.5 */
   double lr_decay;    /* step size multiplied by this after each step; default 0.98 */
   double beta1, beta2;/* Adam moment decays; default 0.9, 0.999 */

@@ -327,6 +327,16 @@ void set_argmax(const cb_set *s, const double *a, double *x)
     }
     return;
   }
+  if (s->norm == CB_NORM_INF && !s->w) {   /* the loop below's values, without its per-entry branches and calls */
+    const double *restrict c = s->center, *restrict lo = s->lo, *restrict hi = s->hi;
+    double r = s->eps;
+    for (size_t j = 0; j < s->n; j++) {
+      double sg = a[j] > 0 ? 1 : a[j] < 0 ? -1 : 0;
+      x[j] = c[j] + r * sg;
+    }
+    if (lo) for (size_t j = 0; j < s->n; j++) x[j] = x[j] < lo[j] ? lo[j] : x[j] > hi[j] ? hi[j] : x[j];
+    return;
+  }
   for (size_t j = 0; j < s->n; j++) {
     if (s->norm == CB_NORM_2) nrm += a[j] * a[j];
     if (s->norm == CB_NORM_1 && fabs(a[j]) > fabs(a[jm])) jm = j;
