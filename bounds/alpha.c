@@ -493,6 +493,11 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
   for (int i = 1; i <= P->start; i++) {
     npar *A = &P->par[i];
     const nrange *R = &S->R[i];
+    /* a curvature-map row's parameter lives in [l, u] (x units): a step of
+       lr moves it across a narrow box's whole range, so it is scaled by the
+       range's width (at most 1); tangent points and slopes keep lr */
+    int shape = relax_by_shape(&net->node[i]);
+    const double *lo = S->ws->lo[net->node[i].in[0]], *hi = S->ws->hi[net->node[i].in[0]];
     for (int k = 0; k < 4; k++) {
       if (!A->g[k] || !P->keep[i]) continue;
       int win = P->wo && P->wo[i];
@@ -504,7 +509,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
           if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
           A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
           A->v[k][j] = o->beta2 * A->v[k][j] + (1 - o->beta2) * g * g;
-          A->p[k][j] -= lr * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
+          A->p[k][j] -= lr * (shape ? fmin(1, hi[e] - lo[e]) : 1) * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
         }
     }
   }
