@@ -42,7 +42,9 @@
 ** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
 ** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
 ** least as tight on all of them (tests/test_alpha.c).  40 too for nets of more
-** than 3 relaxed layers, for the same reason (alpha_auto_iters).  Each final
+** than 3 relaxed layers, for the same reason (alpha_auto_iters).  A
+** curvature-map row's step (GELU, Pow...: p in [l, u]) is scaled by
+** min(1, u - l): lr alone crossed a narrow box's whole range at once.  Each final
 ** row keeps its best iterate; the intermediate bounds are each iterate's own
 ** (not intersected across iterates: tried, it helped mnist_relu_9_200 but cost
 ** 256x6 up to 50 in margin, the gradient no longer seeing the bound in use).
