@@ -11,6 +11,7 @@ operator), its GELU auto_LiRPA's own GELU module (it refuses torch's Erf),
 and softmax as exp / sum (as bench/attn_vs_alirpa.py explains).
 
     /usr/bin/python3 bench/vit_vs_alirpa.py [build/cerbere] [--alpha] [--write-ref] [--rows=N]
+    /usr/bin/python3 bench/vit_vs_alirpa.py --alpha-only --merge-ref [--rows=N]
 
 Prints per eps and method: mean margin lower bound of each tool, the worst
 amount by which cerbere's is below auto_LiRPA's (> 0: looser), the median
@@ -18,6 +19,14 @@ CPU ms per row of each (auto_LiRPA: the compute_bounds call after one
 untimed warm-up; cerbere: its per-sample cpu_ms (thread CPU time; time_ms is wall), OMP/OpenBLAS 1 thread),
 their ratio, and the load average.  --write-ref writes
 tests/data/vit/vit_digits.alirpa.json (read by tests/test_torch_elem.c).
+--alpha-only runs auto_LiRPA's alpha-CROWN alone (no cerbere runs: 20
+iterations cost about a minute of CPU per row, so no untimed warm-up: the
+first call's one-time costs are small against that) and --merge-ref puts its cells into the existing JSON after
+every row (a cell holds the rows done so far), replacing cells of the same
+eps and method and keeping the others (the CROWN cells).  --eps=E1,E2
+chooses the radii (so two processes can record one radius each).
+Every cell records each row's auto_LiRPA CPU ms (alirpa_cpu_ms) and their
+median.
 """
 import importlib.util
 import json
@@ -41,9 +50,14 @@ args = [a for a in sys.argv[1:] if not a.startswith("--")]
 CERBERE = args[0] if args else os.path.join(ROOT, "build/cerbere")
 WRITE = "--write-ref" in sys.argv
 ALPHA = "--alpha" in sys.argv
+ALPHA_ONLY = "--alpha-only" in sys.argv
+MERGE = "--merge-ref" in sys.argv
 NROWS = int(([a[7:] for a in sys.argv[1:] if a.startswith("--rows=")] or ["8"])[0])
-EPS = (0.001, 0.003)
+EPS = tuple(float(e) for e in ([a[6:] for a in sys.argv[1:] if a.startswith("--eps=")] or ["0.001,0.003"])[0].split(","))
+REF = os.path.join(ROOT, "tests/data/vit/vit_digits.alirpa.json")
 METHODS = (("crown", "backward"),) + ((("alpha-crown", "CROWN-Optimized"),) if ALPHA else ())
+if ALPHA_ONLY:
+    METHODS = (("alpha-crown", "CROWN-Optimized"),)
 OPTS = {"sparse_intermediate_bounds": False, "sparse_conv_intermediate_bounds": False, "sparse_features_alpha": False,
         "sparse_spec_alpha": False}
 
@@ -140,7 +154,14 @@ def main():
         for cm, am in METHODS:
             c, a, cms, ams = [], [], [], []
             for k, (r, lab) in enumerate(zip(x, labels)):
-                if k % 2 == 0:
+                if ALPHA_ONLY:
+                    al, at = alirpa_row(model, r, lab, eps, am, False)
+                    cl, ct = [float("nan")] * len(al), float("nan")
+                    print("  eps %g row %d: auto_LiRPA %s %.1f ms CPU, margin lb %s" % (eps, k, am, at, json.dumps(al)),
+                          flush=True)
+                    if MERGE:
+                        merge_write(labels, [cell(eps, cm, am, a + [al], ams + [at])])
+                elif k % 2 == 0:
                     cl, ct = cerbere_row(r, lab, eps, cm)
                     al, at = alirpa_row(model, r, lab, eps, am, k == 0)
                 else:
@@ -150,13 +171,37 @@ def main():
             gap = max(max(aa - cc for aa, cc in zip(ar, cr)) for ar, cr in zip(a, c))
             print("%5.3f %-12s %12.6g %12.6g %12.3g %10.2f %10.2f %7.1f" % (
                 eps, cm, np.mean(c), np.mean(a), gap, np.median(cms), np.median(ams), np.median(ams) / np.median(cms)))
-            ref["bounds"].append({"eps": eps, "method": cm, "alirpa_method": am, "margin_lb": a,
-                                  "alirpa_cpu_ms_median": float(np.median(ams))})
+            ref["bounds"].append(cell(eps, cm, am, a, ams))
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
-    if WRITE:
-        with open(os.path.join(ROOT, "tests/data/vit/vit_digits.alirpa.json"), "w") as fh:
+    if MERGE:
+        merge_write(labels, ref["bounds"])
+    elif WRITE:
+        with open(REF, "w") as fh:
             json.dump(ref, fh, indent=1)
             fh.write("\n")
+
+
+def cell(eps, cm, am, a, ams):
+    return {"eps": eps, "method": cm, "alirpa_method": am, "rows": len(a), "margin_lb": a,
+            "alirpa_cpu_ms_median": float(np.median(ams)), "alirpa_cpu_ms": ams, "load_avg": list(os.getloadavg())}
+
+
+def merge_write(labels, cells):
+    """Puts cells into REF, replacing those of the same (eps, method), atomically."""
+    with open(REF) as fh:
+        old = json.load(fh)
+    assert old["labels"][:len(labels)] == labels, "labels differ from the recorded reference"
+    new = {(c["eps"], c["method"]) for c in cells}
+    keep = [c for c in old["bounds"] if (c["eps"], c["method"]) not in new]
+    old["bounds"] = sorted(keep + cells, key=lambda c: (c["eps"], c["method"] != "crown"))
+    old["generator"]["alpha"] = ("alpha-crown cells: bench/vit_vs_alirpa.py --alpha-only --merge-ref, "
+                                 "'CROWN-Optimized' with auto_LiRPA's default optimize_bound_args (20 iterations), "
+                                 "sparse alpha options off, 1 thread, nice 10, %s UTC" % time.strftime("%Y-%m-%d", time.gmtime()))
+    tmp = REF + ".%d.tmp" % os.getpid()
+    with open(tmp, "w") as fh:
+        json.dump(old, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, REF)
 
 
 if __name__ == "__main__":

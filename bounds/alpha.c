@@ -42,7 +42,9 @@
 ** (double, exact-gradient) trajectory was tighter than auto_LiRPA's on average
 ** but looser on 5% of digits_tanh's bounds (by up to 0.018); after 40 it is at
 ** least as tight on all of them (tests/test_alpha.c).  40 too for nets of more
-** than 3 relaxed layers, for the same reason (alpha_auto_iters).  Each final
+** than 3 relaxed layers, for the same reason (alpha_auto_iters).  A
+** curvature-map row's step (GELU, Pow...: p in [l, u]) is scaled by
+** min(1, u - l): lr alone crossed a narrow box's whole range at once.  Each final
 ** row keeps its best iterate; the intermediate bounds are each iterate's own
 ** (not intersected across iterates: tried, it helped mnist_relu_9_200 but cost
 ** 256x6 up to 50 in margin, the gradient no longer seeing the bound in use).
@@ -496,6 +498,11 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
   for (int i = 1; i <= P->start; i++) {
     npar *A = &P->par[i];
     const nrange *R = &S->R[i];
+    /* a curvature-map row's parameter lives in [l, u] (x units): a step of
+       lr moves it across a narrow box's whole range, so it is scaled by the
+       range's width (at most 1); tangent points and slopes keep lr */
+    int shape = relax_by_shape(&net->node[i]);
+    const double *lo = S->ws->lo[net->node[i].in[0]], *hi = S->ws->hi[net->node[i].in[0]];
     for (int k = 0; k < 4; k++) {
       if (!A->g[k] || !P->keep[i]) continue;
       int win = P->wo && P->wo[i];
@@ -507,7 +514,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
           if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
           A->m[k][j] = o->beta1 * A->m[k][j] + (1 - o->beta1) * g;
           A->v[k][j] = o->beta2 * A->v[k][j] + (1 - o->beta2) * g * g;
-          A->p[k][j] -= lr * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
+          A->p[k][j] -= lr * (shape ? fmin(1, hi[e] - lo[e]) : 1) * (A->m[k][j] / c1) / (sqrt(A->v[k][j] / c2) + 1e-8);
         }
     }
   }

@@ -209,6 +209,8 @@ relax_family relax_alpha_family(const cb_node *n);
    the rounding margin).  relax_param_dline = d(line at x)/dp; relax_line_dlu
    gives d[4] = derivatives of the fixed line's slope and intercept in l and u. */
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0);
+/* 1 for a row relaxed by its curvature map (SiLU, GELU, HardSwish, Log, Pow): its parameter is in [l, u]. */
+int relax_by_shape(const cb_node *n);
 void relax_param_line(const cb_node *n, double l, double u, int upper, double p, double *w, double *b);
 double relax_param_dline(const cb_node *n, double l, double u, int upper, double p, double x);
 void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d);

@@ -674,6 +674,7 @@ _Static_assert(CB_ACT_COUNT == 19, "a new activation needs its row in relax_tabl
 
 static const s_fns *s_of(const cb_node *n) { return n->kind == CB_ACT ? relax_table[n->p.act.type].s : NULL; }
 static int by_shape(const cb_node *n) { return n->kind == CB_ACT && relax_table[n->p.act.type].by_shape; }
+int relax_by_shape(const cb_node *n) { return by_shape(n); }
 
 relax_family relax_alpha_family(const cb_node *n)
 {

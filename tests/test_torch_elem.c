@@ -160,14 +160,14 @@ static void test_torch_elem(void **st)
 ** Issue 19 acceptance 3, side by side with recorded auto_LiRPA 0.5.0 margin
 ** lower bounds (tests/data/attn/NET.alirpa.json, written by
 ** bench/attn_vs_alirpa.py --write-ref): cerbere's CROWN margins on every
-** recorded row, alpha-CROWN's on the first row of the cheap net (alpha on
-** the attention block takes seconds per row).  Prints the worst amount by
+** recorded row, alpha-CROWN's on the first arows rows (all 8 of attn_block:
+** 0.3 s per row; aiters iterations, 0 = the automatic count).  Prints the worst amount by
 ** which we are looser (> 0) per cell and whether it is within the
 ** acceptance's 1e-4; fails if any is looser by more than 2.5e-3 (what we
 ** measured, 2e-3 at worst, with room for libm differences): a guard, not
 ** the acceptance, which is not met yet (bench/RESULTS.md).
 */
-static void vs_alirpa_in(const char *dir, const char *name, double guard)
+static void vs_alirpa_in(const char *dir, const char *name, double guard, double (*aguard)(double), size_t arows, int aiters)
 {
   char p[512];
   cJSON *J;
@@ -193,7 +193,8 @@ static void vs_alirpa_in(const char *dir, const char *name, double guard)
     size_t nm = 0, nloose = 0;
     int alpha = !strcmp(cJSON_GetObjectItem(b, "method")->valuestring, "alpha-crown");
     const cJSON *rows = cJSON_GetObjectItem(b, "margin_lb");
-    size_t nr = alpha ? (strcmp(name, "gated") ? 0 : 1) : (size_t)cJSON_GetArraySize(rows);
+    size_t nr = (size_t)cJSON_GetArraySize(rows);
+    if (alpha && nr > arows) nr = arows;
     for (size_t r = 0; r < nr; r++) {
       int lab = cJSON_GetArrayItem(labels, (int)r)->valueint;
       double *C = calloc((no - 1) * no, sizeof *C), *lb = malloc(no * sizeof *lb);
@@ -201,6 +202,7 @@ static void vs_alirpa_in(const char *dir, const char *name, double guard)
       cb_ws *ws = ws_new(&bn, &ball, &err);
       size_t q = 0;
       assert_non_null(ws);
+      ws->alpha_iters = aiters;
       for (size_t j = 0; j < no; j++)
         if ((int)j != lab) { C[q * no + (size_t)lab] = 1; C[q * no + j] = -1; q++; }
       if (bounds_run(ws, alpha ? CB_ALPHA_CROWN : CB_CROWN, &err) != CB_OK || bounds_spec(ws, C, q, lb, NULL, &err) != CB_OK)
@@ -216,10 +218,12 @@ static void vs_alirpa_in(const char *dir, const char *name, double guard)
       free(C); free(lb);
     }
     if (!nr) continue;
-    printf("  %-10s %-11s eps %.3f: %zu rows, worst (auto_LiRPA - cerbere) margin lb %+.3g: %s; mean (cerbere - "
-           "auto_LiRPA) %+.3g, %zu of %zu margins looser by > 1e-4\n", name, alpha ? "alpha-crown" : "crown", eps, nr, worst,
+    printf("  %-10s %-11s eps %.3f: %zu rows%s, worst (auto_LiRPA - cerbere) margin lb %+.3g: %s; mean (cerbere - "
+           "auto_LiRPA) %+.3g, %zu of %zu margins looser by > 1e-4\n", name, alpha ? "alpha-crown" : "crown", eps, nr,
+           alpha && aiters ? " (few iterations)" : "", worst,
            worst <= 1e-4 ? "within 1e-4" : "LOOSER than 1e-4", sum / (double)nm, nloose, nm);
-    if (worst > guard) fail_msg("%s %s eps %g: looser than auto_LiRPA by %g", name, alpha ? "alpha-crown" : "crown", eps, worst);
+    if (worst > (alpha ? aguard(eps) : guard))
+      fail_msg("%s %s eps %g: looser than auto_LiRPA by %g", name, alpha ? "alpha-crown" : "crown", eps, worst);
   }
   bnet_free(&bn);
   cb_data_free(x);
@@ -227,13 +231,16 @@ static void vs_alirpa_in(const char *dir, const char *name, double guard)
   cJSON_Delete(J);
 }
 
-static void vs_alirpa(const char *name) { vs_alirpa_in("tests/data/attn", name, 2.5e-3); }
+/* attn_block's alpha-CROWN is looser than auto_LiRPA's (bench/RESULTS.md, session 11
+   xfmr6: worst 1.7e-4 at eps 0.01, 1.8e-3 at 0.03): the 2.5e-3 guard, not the 1e-4 acceptance. */
+static double attn_alpha_guard(double eps) { (void)eps; return 2.5e-3; }
+static void vs_alirpa(const char *name, size_t arows) { vs_alirpa_in("tests/data/attn", name, 2.5e-3, attn_alpha_guard, arows, 0); }
 
 static void test_attn_vs_alirpa(void **st)
 {
   (void)st;
-  vs_alirpa("attn_block");
-  vs_alirpa("gated");
+  vs_alirpa("attn_block", 8);
+  vs_alirpa("gated", 1);
 }
 
 /* The tiny ViT (tests/data/vit/vit_digits.alirpa.json, bench/vit_vs_alirpa.py
@@ -243,10 +250,16 @@ static void test_attn_vs_alirpa(void **st)
    box: 8 of 72 margins looser at eps 0.001, by up to 4.1e-4), every margin
    is at least as tight at both radii (bench/RESULTS.md): the test fails
    beyond the acceptance's 1e-4 (issue 19, acceptance 3). */
+/* alpha-CROWN (row 0, 2 iterations: ours takes 21-27 s per ViT row at its 40):
+   looser than auto_LiRPA's on every margin (bench/RESULTS.md, session 11 xfmr6:
+   worst 1.6e-3 at eps 0.001, 4.3e-2 at 0.003, with 40 iterations too), so
+   these guards catch a regression only; the acceptance's 1e-4 is not met. */
+static double vit_alpha_guard(double eps) { return eps < 0.002 ? 2.5e-3 : 6e-2; }
+
 static void test_vit_vs_alirpa(void **st)
 {
   (void)st;
-  vs_alirpa_in("tests/data/vit", "vit_digits", 1e-4);
+  vs_alirpa_in("tests/data/vit", "vit_digits", 1e-4, vit_alpha_guard, 1, 2);
 }
 
 /* tests/data/attn/ (tests/data/gen_attn.py): a 2-layer attention block
