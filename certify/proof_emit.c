@@ -480,7 +480,11 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
       rc = err->status;
       goto out;
     }
-    if (cpu_s() - E.c0 > timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", timeout); goto out; }
+    if (cpu_s() - E.c0 > timeout) {
+      rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof (ReLU route: %ld + %ld of %ld + %ld boxes closed, %ld + %ld leaves)",
+                        timeout, R[0].s.relu_boxes, R[1].s.relu_boxes, R[0].s.relu_tries, R[1].s.relu_tries, R[0].s.relu_leaves, R[1].s.relu_leaves);
+      goto out;
+    }
     k = pick_run(&E, R, timeout);
     c0 = cpu_s();
     rc = prun_step(&E, &R[k], &R[k].err);
