@@ -43,6 +43,7 @@ typedef struct emit {
   double bw;
   double t0, c0, timeout;
   int max_depth;
+  int relu;                     /* 1: boxes input splitting leaves open go to the ReLU route first */
   proof_emit_stats *st;
 } emit;
 
@@ -244,6 +245,7 @@ typedef struct prun {
   pbox *st;
   double *mem;
   size_t cap, top, b, q, *row0, *sum0;
+  long rs_useful, rs_wasted;    /* ReLU-route states of boxes it closed / left open (budget as verify's) */
   int look, inbox, state;       /* state: 0 searching, 1 finished (the tree written), -1 failed (error in err) */
   double cpu, done;             /* CPU spent in it; fraction of the current box's volume closed by leaves */
   proof_emit_stats s;
@@ -272,6 +274,47 @@ static void prun_free(prun *R)
 {
   if (R->f) { fclose(R->f); remove(R->tmp); }
   cb_free(R->row0); cb_free(R->st); cb_free(R->mem); cb_free(R->tmp);
+}
+
+static int relu_depth = PROOF_RELU_DEPTH;
+void proof_emit_relu_depth(int d) { relu_depth = d == -2 ? PROOF_RELU_DEPTH : d; }
+
+/* Unknown-sign ReLUs of ws's bounds. */
+static int unknown_relus(const cb_ws *ws)
+{
+  int u = 0;
+  for (int i = 0; i < ws->net->n; i++)
+    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
+      int p = ws->net->node[i].in[0];
+      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
+    }
+  return u;
+}
+
+/* The ReLU route (proof_relu.c) on box x, whose CROWN bounds E->ws holds:
+   tried when at most RELU_LEAF signs are unknown and the run's searches
+   have not wasted more than twice the useful states plus RELU_BASE
+   (verify's rule, vfy_relu.c); *leaf 1 when the subtree is written. */
+#define RELU_LEAF 100
+#define RELU_BASE 20000
+static int relu_route(emit *E, prun *R, size_t b, const pbox *x, int *leaf, cb_error *err)
+{
+  long states = 0, l0 = R->s.leaves;
+  char why[320];
+  int u = unknown_relus(E->ws), rc;
+  *leaf = 0;
+  if (!E->relu || relu_depth < 0 || x->depth < relu_depth || u > RELU_LEAF || R->rs_wasted > 2 * R->rs_useful + RELU_BASE) return CB_OK;
+  R->s.relu_tries++;
+  rc = proof_relu_box(E->net, E->spec, E->P, E->ws, b, x->lo, x->hi, E->timeout - (cpu_s() - E->c0), R->f, &R->s.leaves,
+                      &states, why, sizeof why, err);
+  if (rc < 0) return rc;
+  R->s.relu_states += states;
+  if (rc == 0) { R->rs_wasted += states; return CB_OK; }
+  R->rs_useful += states;
+  R->s.relu_boxes++;
+  R->s.relu_leaves += R->s.leaves - l0;
+  *leaf = 1;
+  return CB_OK;
 }
 
 /* One step of run R: open its next box, or pop one box and write it as a
@@ -307,6 +350,8 @@ static int prun_step(emit *E, prun *R, cb_error *err)
   }
   if (!leaf && (rc = lp_leaf(E, b, x, &leaf, err)) != CB_OK) return rc;
   if (leaf) { write_leaf(E, b); R->done += ldexp(1, -x->depth); return CB_OK; }
+  if ((rc = relu_route(E, R, b, x, &leaf, err)) != CB_OK) return rc;
+  if (leaf) { R->done += ldexp(1, -x->depth); return CB_OK; }
   if (x->depth >= E->max_depth) return cb_error_set(err, CB_EVALUE, "a box at depth %d is not refuted by CROWN in exact arithmetic", x->depth);
   if ((rc = choose_dim(E, x, B->lo, B->hi, worst, &dim, err)) != CB_OK) return rc;
   if (E->ncand > 1 && E->look) {   /* strong branching over the candidates: the top slot of the stack as scratch */
@@ -387,7 +432,7 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   prun R[2];
   memset(R, 0, sizeof R);
   memset(st, 0, sizeof *st);
-  E.st = st; E.t0 = now_s(); E.c0 = cpu_s(); E.timeout = timeout; E.max_depth = max_depth > 0 ? max_depth : 64;
+  E.st = st; E.relu = 1; E.t0 = now_s(); E.c0 = cpu_s(); E.timeout = timeout; E.max_depth = max_depth > 0 ? max_depth : 64;
   if (E.max_depth > PROOF_MAX_DEPTH) E.max_depth = PROOF_MAX_DEPTH;
   if ((rc = sha256_file(net_path, hn, err)) != CB_OK || (rc = sha256_file(prop_path, hp, err)) != CB_OK) return rc;
   if ((rc = pchk_new(net, spec, &E.P, err)) != CB_OK) return rc;
@@ -435,7 +480,11 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
       rc = err->status;
       goto out;
     }
-    if (cpu_s() - E.c0 > timeout) { rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof", timeout); goto out; }
+    if (cpu_s() - E.c0 > timeout) {
+      rc = cb_error_set(err, CB_ELIMIT, "CPU time limit of %g s reached writing the proof (ReLU route: %ld + %ld of %ld + %ld boxes closed, %ld + %ld leaves)",
+                        timeout, R[0].s.relu_boxes, R[1].s.relu_boxes, R[0].s.relu_tries, R[1].s.relu_tries, R[0].s.relu_leaves, R[1].s.relu_leaves);
+      goto out;
+    }
     k = pick_run(&E, R, timeout);
     c0 = cpu_s();
     rc = prun_step(&E, &R[k], &R[k].err);
@@ -448,7 +497,9 @@ int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, co
   st->strong = win;
   st->cpu_rule[0] = R[0].cpu; st->cpu_rule[1] = R[1].cpu;
   st->bytes = ftell(R[win].f);
-  rc = fclose(R[win].f);
+  rc = 0;
+  if (st->relu_boxes && (fseek(R[win].f, 14, SEEK_SET) || fputc('0' + PROOF_VERSION, R[win].f) == EOF)) rc = -1;   /* "cerbere-proof 2" -> 3 */
+  rc |= fclose(R[win].f);
   R[win].f = NULL;
   if (rc != 0) rc = cb_error_set(err, CB_EIO, "%s: write error", out);
   if (rc == CB_OK && rename(R[win].tmp, out) != 0) rc = cb_error_set(err, CB_EIO, "%s: cannot write", out);

@@ -22,6 +22,7 @@
 
 #include "vnnlib.h"
 #include "net.h"
+#include <stdio.h>
 
 typedef struct proof_emit_stats {
   long leaves, splits;
@@ -33,6 +34,9 @@ typedef struct proof_emit_stats {
   long bytes;             /* size of the proof file */
   int strong;             /* 1: the tree of strong branching, 0: of choose_dim's rule alone (both run side by side) */
   double cpu_rule[2];     /* CPU each of the two runs took (choose_dim's rule, strong branching) */
+  long relu_boxes, relu_leaves, relu_states;   /* boxes closed by the ReLU route (proof_relu.c), their
+                             leaves (version 3's records), the ReLU search's states (all tries) */
+  long relu_tries;        /* boxes handed to the ReLU route */
 } proof_emit_stats;
 
 /* Writes the proof of `unsat` for net and spec (read from net_path and
@@ -45,5 +49,23 @@ typedef struct proof_emit_stats {
    down to max_depth (the property may be sat, or need ReLU splits). */
 int proof_emit(const cb_net *net, const vnn_spec *spec, const char *net_path, const char *prop_path, const char *out,
                double timeout, int max_depth, int normalised, proof_emit_stats *st, cb_error *err);
+
+/* Boxes at split depth >= d that input splitting leaves open go to the ReLU
+   route (proof_relu_box) first; d < 0: never; -2: the default
+   (PROOF_RELU_DEPTH).  Process-wide, for tests and benchmarks. */
+#define PROOF_RELU_DEPTH 10
+void proof_emit_relu_depth(int d);
+
+/* proof_relu.c: box b of spec restricted to [lo, hi] (ws holds its CROWN
+   bounds) closed by verify's ReLU search (vfy_relu_search, within budget
+   seconds) and written to f as a subtree of `relu` splits with version 3's
+   records, every leaf accepted by the exact test (pchk_leaf3) first.
+   1: written (*leaf counts on); 0: not (the search left the box open, or
+   the checker rejects a leaf: why says which; nothing is left in f);
+   negative: status.  *states: the search's states. */
+typedef struct pchk pchk;
+struct cb_ws;
+int proof_relu_box(const cb_net *net, const vnn_spec *spec, pchk *P, struct cb_ws *ws, size_t b, const double *lo,
+                   const double *hi, double budget, FILE *f, long *leaf, long *states, char *why, size_t nwhy, cb_error *err);
 
 #endif

@@ -43,6 +43,24 @@ typedef struct vfy_region {
   const double *tlo, *thi;
 } vfy_region;
 
+/* vfy_opts.prec: the ReLU search's evidence, in search order (depth first),
+   for verify --proof (certify/proof_relu.c).  ENTER / LEAVE: a child state
+   with one more split (ReLU node `node`, neuron idx, sig +1: xhat >= 0, -1:
+   xhat <= 0); TIGHTEN: the state's bound of xhat of neuron idx of
+   pre-activation node `node` (sig 1: upper, 0: lower) from
+   `sig ? xhat : -xhat` plus sum_s mu_s sig_s xhat_s (ns split terms);
+   CONJ: conjunction `conj` refuted on the state's region by lam (m rows)
+   and, when mu is not NULL, the split terms weighed by mu; EMPTY: the
+   state's region was shown empty.  The search proves nothing through it:
+   a proof's checker re-derives every bound. */
+enum { VFY_PREC_ENTER, VFY_PREC_LEAVE, VFY_PREC_TIGHTEN, VFY_PREC_CONJ, VFY_PREC_EMPTY };
+typedef struct vfy_prec {
+  int ev, node, sig;
+  size_t idx, conj, m, ns;
+  double bound;
+  const double *lam, *mu;
+} vfy_prec;
+
 struct search;
 struct istack;
 
@@ -123,6 +141,9 @@ typedef struct vfy_opts {
                              threads) for every region the ReLU search refutes: tests
                              sample it */
   void *audit_ctx;
+  void (*prec)(void *ctx, const vfy_prec *p);   /* NULL, or the ReLU search's evidence
+                             (above); one thread only */
+  void *prec_ctx;
   vfy_share_fn share;     /* NULL, or the distributed frontier (see above): one search of
                              one phase, no portfolio */
   void *share_ctx;

@@ -163,6 +163,10 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
 #define VFY_BETA_STRONG_AT 0.5  /* ... past this share of the timeout (and strong_after): the
                                    instances the search decides sooner do not pay for it (at a
                                    quarter, oval21's unsat instances of 20-30 s paid ~3 s) */
+/* The ReLU search alone on the box of `it` (its CROWN bounds in ws), as
+   vfy_relu_box runs it in low dimension, with no budget: for the proof
+   emitter (proof_relu.c), which passes S->o->prec. */
+rres vfy_relu_search(const search *S, cb_ws *ws, const item *it, double *x, long *states, vfy_prof *prof, cb_error *err);
 int vfy_beta_used(const search *S);   /* beta_bab 2, or 1 in high dimension */
 int vfy_fsb_children(cb_ws *ws, const double *row, const double *const *inj, const int *node, const size_t *idx,
                      int n, int batched, double *up, double *dn, cb_error *err);

@@ -135,6 +135,15 @@ static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra
   o->audit(o->audit_ctx, &g);
 }
 
+/* The proof emitter's record of the search (vfy_opts.prec, proof_relu.c):
+   one event, ns = the state's splits. */
+static void rs_prec(const rsearch *R, int ev, int node, size_t idx, int sig, double bound, size_t conj, const double *lam,
+                    size_t m, const double *mu)
+{
+  vfy_prec p = {ev, node, sig, idx, conj, m, (size_t)R->ns, bound, lam, mu};
+  if (R->S->o->prec) R->S->o->prec(R->S->o->prec_ctx, &p);
+}
+
 /* Split s's constraint on the region, -sig_s xhat_s <= 0, as a lower linear
    form over the input (nx coefficients, then the constant): exact, kept from
    the split (rs_split_forms). */
@@ -212,7 +221,11 @@ static int rs_xhat_region(rsearch *R, int pre, const size_t *jj, size_t q)
     row[nz++] = r;
   }
   if (nz && crown_linear_inj(R->ws, R->C, nz, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
-  for (size_t k = 0; k < nz; k++) R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
+  for (size_t k = 0; k < nz; k++) {
+    R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
+    rs_prec(R, VFY_PREC_TIGHTEN, pre, jj[row[k] / 2], row[k] % 2 == 0, row[k] % 2 ? -R->out[k] : R->out[k], 0, NULL, 0,
+            R->mu + row[k] * ns);
+  }
   return 0;
 }
 
@@ -291,7 +304,13 @@ static rres rs_conj(rsearch *R, size_t c)
   if (crown_linear(ws, R->C, m, R->lin, R->out, R->err) != CB_OK) return R_ERR;
   for (size_t r = 0; r < m; r++) {   /* lower forms of the spec rows minus b */
     if (!isfinite(R->out[r])) return R_OPEN;
-    if (vfy_row_refutes(k, r, -R->out[r])) { rs_audit(R, c, -1, 0, 0); return R_CLOSED; }
+    if (vfy_row_refutes(k, r, -R->out[r])) {
+      memset(R->l, 0, m * sizeof *R->l);
+      R->l[r] = 1;
+      rs_prec(R, VFY_PREC_CONJ, 0, 0, 0, 0, c, R->l, m, NULL);
+      rs_audit(R, c, -1, 0, 0);
+      return R_CLOSED;
+    }
     R->lc[r] = vfy_lower_form(R->lin + r * nx, R->out[r], ws->set.lo, ws->set.hi, nx, R->a + r * nx) - k->b_up[r];
   }
   for (int s = 0; s < R->ns; s++) {   /* the region's rows, -sig xhat */
@@ -321,6 +340,7 @@ static rres rs_conj(rsearch *R, size_t c)
   rs_inj_splits(R, 0, R->l + m);
   if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
   if (!vfy_combination_refutes(-lb1, slack, rhs)) return R_OPEN;
+  rs_prec(R, VFY_PREC_CONJ, 0, 0, 0, 0, c, R->l, m, R->l + m);
   rs_audit(R, c, -1, 0, 0);
   return R_CLOSED;
 }
@@ -359,7 +379,7 @@ static int rs_tighten_layers(rsearch *R)
   for (int ti = rs_unknown_layer(R, 0); ti >= 0; ti = rs_unknown_layer(R, ti + 1)) {
     int st, em;
     if (rs_tighten(R, ti, &st, &em) != CB_OK) return -1;
-    if (em) { rs_audit(R, (size_t)-1, -1, 0, 0); return 1; }
+    if (em) { rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL); rs_audit(R, (size_t)-1, -1, 0, 0); return 1; }
     ws_relax_lines(R->ws, ti);
   }
   return 0;
@@ -505,14 +525,22 @@ static rres rs_children(rsearch *R, int bi, size_t bj, const int empty[2], int f
   for (int side = 0, sig = first; side < 2; side++, sig = -sig) {
     rres r;
     double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
-    if (empty[sig > 0 ? 0 : 1]) { rs_audit(R, (size_t)-1, bi, bj, sig); continue; }
+    if (empty[sig > 0 ? 0 : 1]) {
+      rs_prec(R, VFY_PREC_ENTER, bi, bj, sig, 0, 0, NULL, 0, NULL);
+      rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL);
+      rs_prec(R, VFY_PREC_LEAVE, 0, 0, 0, 0, 0, NULL, 0, NULL);
+      rs_audit(R, (size_t)-1, bi, bj, sig);
+      continue;
+    }
     memcpy(lv, R->box + (size_t)R->ns * 2 * nb, 2 * nb * sizeof *lv);
     if (sig > 0) lv[boff + bj] = 0; else lv[nb + boff + bj] = 0;
     memcpy(act + nc, act, nc);
     R->sp[R->ns] = (rsplit){bi, bj, sig};
+    rs_prec(R, VFY_PREC_ENTER, bi, bj, sig, 0, 0, NULL, 0, NULL);
     R->ns++;
     r = rs_bounds(R, R->ns, rs_tightens(S) ? S->net->n : pre + 1) == CB_OK ? rs_state(R) : R_ERR;
     R->ns--;
+    rs_prec(R, VFY_PREC_LEAVE, 0, 0, 0, 0, 0, NULL, 0, NULL);
     if (r != R_CLOSED) return r;
   }
   return R_CLOSED;
@@ -609,6 +637,12 @@ static rres relu_leaf(const search *S, cb_ws *ws, const item *it, int nmax, doub
 out:
   rs_free(&R);
   return res;
+}
+
+rres vfy_relu_search(const search *S, cb_ws *ws, const item *it, double *x, long *states, vfy_prof *prof, cb_error *err)
+{
+  int u = rs_count(ws);
+  return relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, prof, err);
 }
 
 /* Does ReLU splitting go to the beta-CROWN search (vfy_beta.c)? */

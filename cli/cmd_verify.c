@@ -466,8 +466,9 @@ int cmd_verify(int argc, char **argv)
       fprintf(stderr, "cerbere verify: --proof: no proof written: %s\n", err.msg);
       code = err.status == CB_ELIMIT ? EXIT_LIMIT : err.status == CB_ENOMEM || err.status == CB_EIO ? EXIT_INTERNAL : EXIT_INPUT;
     } else
-      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test; %ld leaves with rows weighed by LP; split rule: %s, runs of %.3f and %.3f s of CPU)\n",
+      printf("# proof: %s, %ld leaves, %ld splits, depth %d, %ld bytes, %.3f s, %.3f s CPU (%ld boxes CROWN refuted split further for the exact test; %ld leaves with rows weighed by LP; ReLU route: %ld of %ld boxes closed, %ld leaves, %ld states; split rule: %s, runs of %.3f and %.3f s of CPU)\n",
              o.proof, ps.leaves, ps.splits, ps.depth, ps.bytes, ps.seconds, ps.cpu_seconds, ps.rejected, ps.lp_leaves,
+             ps.relu_boxes, ps.relu_tries, ps.relu_leaves, ps.relu_states,
              ps.strong ? "strong branching" : "widest coefficient", ps.cpu_rule[0], ps.cpu_rule[1]),
       printf("# the unsat verdict carries this proof; re-check it independently: cerbere check %s %s %s\n", o.net, o.prop, o.proof);
   }

@@ -705,7 +705,7 @@ static int tighten_node(pchk *P, int i)
   for (size_t k = 0; k < P->ntt; k++) {
     const pchk_tighten *T = &P->tt[k];
     long b = bad_mult(T->mu, P->ns);
-    double v;
+    double v, bd;
     if (T->node - 1 != i) continue;
     for (size_t s = 0; s < P->ns && b < 0; s++) if (T->mu[s] != 0 && P->sp[s].node > T->node) b = (long)s;
     if (b >= 0) {
@@ -719,15 +719,18 @@ static int tighten_node(pchk *P, int i)
     P->inj = T->mu;
     back_lower(P, i, &P->acc);
     P->inj = NULL;
-    dy_set_d(&P->acc2, T->side ? -T->bound : T->bound);
-    if (dy_cmp(&P->acc, &P->acc2, P->t) < 0) {
-      v = dy_round(&P->acc, 0, &P->p, P->t);
+    v = dy_round(&P->acc, 0, &P->p, P->t);   /* derive mode (bound NaN): the exact bound rounded outward */
+    if (T->got) *T->got = T->side ? -v : v;
+    bd = isnan(T->bound) ? (T->side ? -v : v) : T->bound;
+    if (isfinite(bd)) dy_set_d(&P->acc2, T->side ? -bd : bd);
+    if (!isfinite(bd) || dy_cmp(&P->acc, &P->acc2, P->t) < 0) {
+      if (isnan(T->bound)) continue;
       snprintf(P->why, P->nwhy, "tighten at line %d: %s bound %.17g of node %d neuron %zu not re-derived (%.17g)", T->line,
                T->side ? "upper" : "lower", T->bound, T->node, T->idx, T->side ? -v : v);
       return -2;
     }
-    if (!T->side && T->bound > P->lo[i][T->idx]) P->lo[i][T->idx] = T->bound;
-    if (T->side && T->bound < P->hi[i][T->idx]) P->hi[i][T->idx] = T->bound;
+    if (!T->side && bd > P->lo[i][T->idx]) P->lo[i][T->idx] = bd;
+    if (T->side && bd < P->hi[i][T->idx]) P->hi[i][T->idx] = bd;
   }
   return apply_signs(P, i);
 }
@@ -1196,7 +1199,7 @@ static int walk_leaf(walk *W, size_t k, long box, int depth, char *msg, size_t n
                R->nlam != W->ns ? "has not one multiplier per ReLU split on the path" : "names no ReLU neuron");
       return 0;
     }
-    W->tt[ntt] = (pchk_tighten){(int)R->a, R->y != 0, R->line, (size_t)R->b, R->x, pf->lam + R->lam};
+    W->tt[ntt] = (pchk_tighten){(int)R->a, R->y != 0, R->line, (size_t)R->b, R->x, pf->lam + R->lam, NULL};
   }
   k--;
   for (c = 0; c < B->n_conj; c++) {

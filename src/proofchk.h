@@ -26,7 +26,7 @@
 #include "vnnlib.h"
 
 #define PROOF_VERSION 3   /* newest read (versions 1, 2 and 3) */
-#define PROOF_VERSION_WRITTEN 2   /* what verify writes: no leaf of its search needs version 3's records yet */
+#define PROOF_VERSION_WRITTEN 2   /* what verify writes when no leaf holds version 3's records (it then writes 3) */
 #define PROOF_MAX_DEPTH 2000   /* deepest tree accepted (input + ReLU splits on one path) */
 
 /* ---- the parsed proof (structure only; proof_parse needs no network) ---- */
@@ -73,8 +73,11 @@ void pchk_free(pchk *P);   /* NULL is a no-op */
 /* Version 3: a bound of the input of ReLU node `node`, entry idx, on the
    leaf's region: side 0 lo >= bound, 1 hi <= bound, re-derived by
    back-substituting +-e_idx plus sum_s mu_s t_s, t_s = -sign_s z_s <= 0 the
-   path's split terms (mu: ns multipliers >= 0, zero for splits below node). */
-typedef struct pchk_tighten { int node, side, line; size_t idx; double bound; const double *mu; } pchk_tighten;
+   path's split terms (mu: ns multipliers >= 0, zero for splits below node).
+   got (NULL: none) receives the re-derived bound (rounded outward; +-inf
+   when none); with bound NaN (the emitter's derive mode, never from a
+   parsed proof) that bound is the one used. */
+typedef struct pchk_tighten { int node, side, line; size_t idx; double bound; const double *mu; double *got; } pchk_tighten;
 
 /* One leaf: box `box` of the spec restricted to [lo, hi] and the splits.
    lam[c]: the multipliers of conjunction c (spec->box[box].conj[c].m each).

@@ -412,6 +412,52 @@ static void test_tighten_records(void **state)
   }
 }
 
+/* The ReLU route of the emitter (certify/proof_relu.c): on tighten.nnet no
+   input box is refuted by CROWN without a ReLU split, so verify's ReLU search
+   closes the root box and its record becomes a version-3 tree (tighten
+   records with the bounds the checker re-derives, beta where the Farkas
+   combination weighs a split term).  The proof checks valid; a negated
+   tighten multiplier and a removed tighten record are rejected, the leaf
+   named. */
+static void test_relu_route(void **state)
+{
+  static const char *props[] = {"tests/data/tighten.vnnlib", "tests/data/tighten_beta.vnnlib"};
+  (void)state;
+  proof_emit_relu_depth(0);   /* the route from the root box on (input splitting closes these boxes too) */
+  for (int k = 0; k < 2; k++) {
+    proof_emit_stats st;
+    char *t = emit_text("tests/data/tighten.nnet", props[k], &st), *l, *m, *u;
+    checked c;
+    assert_true(st.relu_boxes >= 1 && st.relu_leaves >= 2 && st.relu_states >= 1);
+    assert_int_equal(strncmp(t, "cerbere-proof 3\n", 16), 0);
+    assert_non_null(strstr(t, "\nrelu 3 "));
+    c = check_text("tests/data/tighten.nnet", props[k], t);
+    assert_int_equal(c.ok, 1);
+    assert_int_equal(c.leaves, st.leaves);
+    assert_non_null(l = strstr(t, "\ntighten "));   /* its first multiplier negated */
+    m = l + 1;
+    for (int f = 0; f < 5; f++) assert_non_null(m = strchr(m + 1, ' '));   /* past "tighten NODE NEURON SIDE BOUND" */
+    assert_true(m < strchr(l + 1, '\n') && m[1] == '0');
+    u = malloc(strlen(t) + 2);
+    assert_non_null(u);
+    memcpy(u, t, (size_t)(m - t) + 1);
+    u[m - t + 1] = '-';
+    strcpy(u + (m - t) + 2, m + 1);
+    c = check_text("tests/data/tighten.nnet", props[k], u);
+    assert_int_equal(c.ok, 0);
+    assert_int_equal(strncmp(c.msg, "leaf ", 5), 0);
+    assert_non_null(strstr(c.msg, "negative"));
+    memcpy(u, t, (size_t)(l - t) + 1);   /* the record removed */
+    strcpy(u + (l - t) + 1, strchr(l + 1, '\n') + 1);
+    c = check_text("tests/data/tighten.nnet", props[k], u);
+    assert_int_equal(c.ok, 0);
+    assert_int_equal(strncmp(c.msg, "leaf ", 5), 0);
+    free(u);
+    free(t);
+  }
+  proof_emit_relu_depth(-2);
+}
+
 static void test_parse_errors(void **state)
 {
   static const char *bad[] = {
@@ -484,6 +530,7 @@ int main(void)
     cmocka_unit_test(test_tight_weight_and_threshold),
     cmocka_unit_test(test_relu_splits),
     cmocka_unit_test(test_tighten_records),
+    cmocka_unit_test(test_relu_route),
     cmocka_unit_test(test_parse_errors),
     cmocka_unit_test(test_header_input_space),
   };
