@@ -1053,13 +1053,15 @@ static void test_tiny_files(void **state)
   cb_net_free(net);
 }
 
-/* ACAS Xu: a hard instance under a tiny timeout answers timeout, and the
+/* ACAS Xu: a hard instance under a tiny timeout answers timeout (3_3 prop 2,
+   ~8 s of search; 1_1 prop 2 now decides in ~0.19 s, at the 0.2 s timeout's
+   edge), and the
    easy ones answer as VNN-COMP's results say (prop 1 on 1_1 holds, prop 2
    on 2_3 is violated), and a tiny --max-memory gives unknown. */
 static void test_acasxu(void **state)
 {
   char net_p[1024], prop_p[1024];
-  const char *cases[][3] = {{"1_1", "1", "unsat"}, {"2_3", "2", "sat"}, {"1_1", "2", "timeout"}, {"1_1", "2", "unknown"}};
+  const char *cases[][3] = {{"1_1", "1", "unsat"}, {"2_3", "2", "sat"}, {"3_3", "2", "timeout"}, {"1_1", "2", "unknown"}};
   (void)state;
   if (!shared_present("benchmarks/acasxu")) return;
   for (int k = 0; k < 4; k++) {
