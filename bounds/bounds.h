@@ -183,6 +183,7 @@ cb_vrelax *ws_vrelax_alloc(cb_ws *ws, int i, size_t nnz);
 void ws_free(cb_ws *ws);                                              /* NULL is a no-op */
 void ws_drop_cache(cb_ws *ws);  /* frees the passes' cached gathers (wc); a later pass rebuilds them */
 void ws_relax_lines(cb_ws *ws, int i);  /* node i's relaxation lines (relax_node) from its input's box */
+int ws_unknown_relus(const cb_ws *ws);  /* ReLUs whose input box has lo < 0 < hi */
 
 /* ibp.c: boxes for every node. */
 int ibp_run(cb_ws *ws, cb_error *err);

@@ -182,6 +182,18 @@ void ws_relax_lines(cb_ws *ws, int i)
     relax_node(n, l[e], u[e], &ws->rl_w[i][e], &ws->rl_b[i][e], &ws->ru_w[i][e], &ws->ru_b[i][e]);
 }
 
+/* ReLUs whose input box in ws has unknown sign (lo < 0 < hi). */
+int ws_unknown_relus(const cb_ws *ws)
+{
+  int u = 0;
+  for (int i = 0; i < ws->net->n; i++)
+    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
+      int p = ws->net->node[i].in[0];
+      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
+    }
+  return u;
+}
+
 void ws_drop_cache(cb_ws *ws)
 {
   for (int i = 0; ws->wc && i < 2 * ws->net->n; i++) {

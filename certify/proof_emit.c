@@ -279,17 +279,6 @@ static void prun_free(prun *R)
 static int relu_depth = PROOF_RELU_DEPTH;
 void proof_emit_relu_depth(int d) { relu_depth = d == -2 ? PROOF_RELU_DEPTH : d; }
 
-/* Unknown-sign ReLUs of ws's bounds. */
-static int unknown_relus(const cb_ws *ws)
-{
-  int u = 0;
-  for (int i = 0; i < ws->net->n; i++)
-    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
-      int p = ws->net->node[i].in[0];
-      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
-    }
-  return u;
-}
 
 /* The ReLU route (proof_relu.c) on box x, whose CROWN bounds E->ws holds:
    tried when at most RELU_LEAF signs are unknown and the run's searches
@@ -301,7 +290,7 @@ static int relu_route(emit *E, prun *R, size_t b, const pbox *x, int *leaf, cb_e
 {
   long states = 0, l0 = R->s.leaves;
   char why[320];
-  int u = unknown_relus(E->ws), rc;
+  int u = ws_unknown_relus(E->ws), rc;
   *leaf = 0;
   if (!E->relu || relu_depth < 0 || x->depth < relu_depth || u > RELU_LEAF || R->rs_wasted > 2 * R->rs_useful + RELU_BASE) return CB_OK;
   R->s.relu_tries++;

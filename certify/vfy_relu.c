@@ -78,18 +78,6 @@ int vfy_net_has_relu(const cb_net *net)
   return 0;
 }
 
-/* Unknown-sign ReLUs of the current bounds (the count decides whether to try). */
-static int rs_count(const cb_ws *ws)
-{
-  int u = 0;
-  for (int i = 0; i < ws->net->n; i++)
-    if (node_is_act(&ws->net->node[i], CB_ACT_RELU)) {
-      int p = ws->net->node[i].in[0];
-      for (size_t j = 0; j < ws->net->node[i].size; j++) u += ws->lo[p][j] < 0 && ws->hi[p][j] > 0;
-    }
-  return u;
-}
-
 /* Copies the workspace's node boxes into level d. */
 static void rs_save(rsearch *R, int d) { vfy_boxes_out(R->S, R->ws, R->box + (size_t)d * 2 * R->S->nb); }
 
@@ -491,7 +479,7 @@ static rres rs_milp(rsearch *R, unsigned char *act)
     if (R->ns > R->milp_block) return R_OPEN;
     R->milp_block = -1;
   }
-  if (S->o->milp_leaf <= 0 || vfy_low_dim(S->spec) || nc > sizeof before || (u = rs_count(R->ws)) > S->o->milp_leaf ||
+  if (S->o->milp_leaf <= 0 || vfy_low_dim(S->spec) || nc > sizeof before || (u = ws_unknown_relus(R->ws)) > S->o->milp_leaf ||
       !vfy_milp_supported(S->net))
     return R_OPEN;
   memcpy(before, act, nc);
@@ -641,7 +629,7 @@ out:
 
 rres vfy_relu_search(const search *S, cb_ws *ws, const item *it, double *x, long *states, vfy_prof *prof, cb_error *err)
 {
-  int u = rs_count(ws);
+  int u = ws_unknown_relus(ws);
   return relu_leaf(S, ws, it, u < RS_MAX_DEPTH ? u : RS_MAX_DEPTH, x, states, prof, err);
 }
 
@@ -666,7 +654,7 @@ rres vfy_relu_box(const search *S, cb_ws *ws, const item *it, double *x, long *s
 {
   int low = vfy_low_dim(S->spec), u;
   rres rr;
-  if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = rs_count(ws)) > 0 &&
+  if (!(S->o->relu_leaf > 0 && S->prior && vfy_net_has_relu(S->net) && (u = ws_unknown_relus(ws)) > 0 &&
         (!it->relu_fail || 3 * u <= 2 * it->relu_fail)))
     return R_OPEN;
   if (vfy_beta_used(S)) {   /* beta-CROWN branch and bound */
