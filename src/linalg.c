@@ -395,60 +395,64 @@ static inline void pair_add(double *restrict xr, const double *restrict ra, cons
 ** add (which vectorises; a stride-2 scatter does not).  Every entry of x sums
 ** its terms in the same order as before (taps in (ki, kj) order).
 */
-CB_SIMD_CLONES
-static void col2im_add(const cb_conv *g, int64_t gi, const double *col, size_t nb, double *x, size_t xstride)
-{
-  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
-  size_t cols = nb * (size_t)P;
-  int pair = g->sw == 2 && g->dw == 1;
-  if (g->kh == 1 && g->sh == 1 && g->pt == 0 && g->hout == g->hin && g->pl == 0 && g->sw == g->kw && g->dw == 1 &&
-      g->wout * g->kw == g->win) {
-    /* rows of taps that tile each input row (a MatMul over tokens: kernel 1 x D,
-       stride D; a reduction; 1x1): every entry of x gets exactly one term, col
-       is x transposed per row, and the per-tap runs above would be 1 long */
-    for (size_t s = 0; s < nb; s++)
-      for (int64_t c = 0; c < cpg; c++) {
-        double *restrict xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-        for (int64_t kj = 0; kj < g->kw; kj++) {
-          const double *restrict r = col + (size_t)(c * g->kw + kj) * cols + s * (size_t)P;
-          for (int64_t k = 0; k < P; k++) xc[k * g->kw + kj] += r[k];
-        }
-      }
-    return;
-  }
-  for (size_t s = 0; s < nb; s++)
-    for (int64_t c = 0; c < cpg; c++) {
-      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-      for (int64_t ki = 0; ki < g->kh; ki++) {
-        int64_t offi = ki * g->dh - g->pt, i0, i1;
-        const double *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
-        valid_cols(offi, g->sh, g->hin, g->hout, &i0, &i1);
-        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
-          int64_t off = kj * g->dw - g->pl, j0, j1, k0, k1, c0, c1;   /* columns in range, as im2col_row */
-          valid_cols(off, g->sw, g->win, g->wout, &j0, &j1);
-          if (pair && kj + 1 < g->kw) {   /* taps kj, kj + 1 on their common range, the rest one by one */
-            const double *r2 = r + cols;
-            valid_cols(off + 1, 2, g->win, g->wout, &k0, &k1);
-            c0 = j0 > k0 ? j0 : k0; c1 = j1 < k1 ? j1 : k1;
-            if (c1 < c0) c1 = c0;
-            for (int64_t oi = i0; oi < i1; oi++) {
-              double *restrict xr = xc + (oi * g->sh + offi) * g->win + off;
-              const double *restrict ra = r + oi * g->wout, *restrict rb = r2 + oi * g->wout;
-              tap_add(xr, ra, 2, j0, c0 < j1 ? c0 : j1);
-              tap_add(xr + 1, rb, 2, k0, c0 < k1 ? c0 : k1);
-              pair_add(xr, ra, rb, c0, c1);
-              tap_add(xr, ra, 2, c1 > j0 ? c1 : j0, j1);
-              tap_add(xr + 1, rb, 2, c1 > k0 ? c1 : k0, k1);
-            }
-            kj++; r += cols;
-            continue;
-          }
-          for (int64_t oi = i0; oi < i1; oi++)
-            tap_add(xc + (oi * g->sh + offi) * g->win + off, r + oi * g->wout, g->sw, j0, j1);
-        }
-      }
-    }
+/* One col2im_add per element type of col (double; float for the binary32
+   products): TAP and PAIR are that type's tap_add and pair_add. */
+#define COL2IM_ADD_DEF(NAME, T, TAP, PAIR) \
+CB_SIMD_CLONES \
+static void NAME(const cb_conv *g, int64_t gi, const T *col, size_t nb, double *x, size_t xstride) \
+{ \
+  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win; \
+  size_t cols = nb * (size_t)P; \
+  int pair = g->sw == 2 && g->dw == 1; \
+  if (g->kh == 1 && g->sh == 1 && g->pt == 0 && g->hout == g->hin && g->pl == 0 && g->sw == g->kw && g->dw == 1 && \
+      g->wout * g->kw == g->win) { \
+    /* rows of taps that tile each input row (a MatMul over tokens: kernel 1 x D, \
+       stride D; a reduction; 1x1): every entry of x gets exactly one term, col \
+       is x transposed per row, and the per-tap runs above would be 1 long */ \
+    for (size_t s = 0; s < nb; s++) \
+      for (int64_t c = 0; c < cpg; c++) { \
+        double *restrict xc = x + s * xstride + (size_t)((gi * cpg + c) * hw); \
+        for (int64_t kj = 0; kj < g->kw; kj++) { \
+          const T *restrict r = col + (size_t)(c * g->kw + kj) * cols + s * (size_t)P; \
+          for (int64_t k = 0; k < P; k++) xc[k * g->kw + kj] += r[k]; \
+        } \
+      } \
+    return; \
+  } \
+  for (size_t s = 0; s < nb; s++) \
+    for (int64_t c = 0; c < cpg; c++) { \
+      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw); \
+      for (int64_t ki = 0; ki < g->kh; ki++) { \
+        int64_t offi = ki * g->dh - g->pt, i0, i1; \
+        const T *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P; \
+        valid_cols(offi, g->sh, g->hin, g->hout, &i0, &i1); \
+        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) { \
+          int64_t off = kj * g->dw - g->pl, j0, j1, k0, k1, c0, c1;   /* columns in range, as im2col_row */ \
+          valid_cols(off, g->sw, g->win, g->wout, &j0, &j1); \
+          if (pair && kj + 1 < g->kw) {   /* taps kj, kj + 1 on their common range, the rest one by one */ \
+            const T *r2 = r + cols; \
+            valid_cols(off + 1, 2, g->win, g->wout, &k0, &k1); \
+            c0 = j0 > k0 ? j0 : k0; c1 = j1 < k1 ? j1 : k1; \
+            if (c1 < c0) c1 = c0; \
+            for (int64_t oi = i0; oi < i1; oi++) { \
+              double *restrict xr = xc + (oi * g->sh + offi) * g->win + off; \
+              const T *restrict ra = r + oi * g->wout, *restrict rb = r2 + oi * g->wout; \
+              TAP(xr, ra, 2, j0, c0 < j1 ? c0 : j1); \
+              TAP(xr + 1, rb, 2, k0, c0 < k1 ? c0 : k1); \
+              PAIR(xr, ra, rb, c0, c1); \
+              TAP(xr, ra, 2, c1 > j0 ? c1 : j0, j1); \
+              TAP(xr + 1, rb, 2, c1 > k0 ? c1 : k0, k1); \
+            } \
+            kj++; r += cols; \
+            continue; \
+          } \
+          for (int64_t oi = i0; oi < i1; oi++) \
+            TAP(xc + (oi * g->sh + offi) * g->win + off, r + oi * g->wout, g->sw, j0, j1); \
+        } \
+      } \
+    } \
 }
+COL2IM_ADD_DEF(col2im_add, double, tap_add, pair_add)
 
 /* xr[s oj] += rr[oj] for oj in [0, n), s = 1 or 2 (even entries only; the
    odd ones in between get + 0.0, which leaves their values as they are):
@@ -622,60 +626,7 @@ static inline void run_add_f(double *restrict xr, const float *restrict rr, int6
   }
 }
 
-CB_SIMD_CLONES
-static void col2im_add_f(const cb_conv *g, int64_t gi, const float *col, size_t nb, double *x, size_t xstride)
-{
-  int64_t cpg = g->cin / g->groups, P = g->hout * g->wout, hw = g->hin * g->win;
-  size_t cols = nb * (size_t)P;
-  int pair = g->sw == 2 && g->dw == 1;
-  if (g->kh == 1 && g->sh == 1 && g->pt == 0 && g->hout == g->hin && g->pl == 0 && g->sw == g->kw && g->dw == 1 &&
-      g->wout * g->kw == g->win) {
-    /* rows of taps that tile each input row (a MatMul over tokens: kernel 1 x D,
-       stride D; a reduction; 1x1): every entry of x gets exactly one term, col
-       is x transposed per row, and the per-tap runs above would be 1 long */
-    for (size_t s = 0; s < nb; s++)
-      for (int64_t c = 0; c < cpg; c++) {
-        double *restrict xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-        for (int64_t kj = 0; kj < g->kw; kj++) {
-          const float *restrict r = col + (size_t)(c * g->kw + kj) * cols + s * (size_t)P;
-          for (int64_t k = 0; k < P; k++) xc[k * g->kw + kj] += r[k];
-        }
-      }
-    return;
-  }
-  for (size_t s = 0; s < nb; s++)
-    for (int64_t c = 0; c < cpg; c++) {
-      double *xc = x + s * xstride + (size_t)((gi * cpg + c) * hw);
-      for (int64_t ki = 0; ki < g->kh; ki++) {
-        int64_t offi = ki * g->dh - g->pt, i0, i1;
-        const float *r = col + (size_t)((c * g->kh + ki) * g->kw) * cols + s * (size_t)P;
-        valid_cols(offi, g->sh, g->hin, g->hout, &i0, &i1);
-        for (int64_t kj = 0; kj < g->kw; kj++, r += cols) {
-          int64_t off = kj * g->dw - g->pl, j0, j1, k0, k1, c0, c1;   /* columns in range, as im2col_row */
-          valid_cols(off, g->sw, g->win, g->wout, &j0, &j1);
-          if (pair && kj + 1 < g->kw) {   /* taps kj, kj + 1 on their common range, the rest one by one */
-            const float *r2 = r + cols;
-            valid_cols(off + 1, 2, g->win, g->wout, &k0, &k1);
-            c0 = j0 > k0 ? j0 : k0; c1 = j1 < k1 ? j1 : k1;
-            if (c1 < c0) c1 = c0;
-            for (int64_t oi = i0; oi < i1; oi++) {
-              double *restrict xr = xc + (oi * g->sh + offi) * g->win + off;
-              const float *restrict ra = r + oi * g->wout, *restrict rb = r2 + oi * g->wout;
-              tap_add_f(xr, ra, 2, j0, c0 < j1 ? c0 : j1);
-              tap_add_f(xr + 1, rb, 2, k0, c0 < k1 ? c0 : k1);
-              pair_add_f(xr, ra, rb, c0, c1);
-              tap_add_f(xr, ra, 2, c1 > j0 ? c1 : j0, j1);
-              tap_add_f(xr + 1, rb, 2, c1 > k0 ? c1 : k0, k1);
-            }
-            kj++; r += cols;
-            continue;
-          }
-          for (int64_t oi = i0; oi < i1; oi++)
-            tap_add_f(xc + (oi * g->sh + offi) * g->win + off, r + oi * g->wout, g->sw, j0, j1);
-        }
-      }
-    }
-}
+COL2IM_ADD_DEF(col2im_add_f, float, tap_add_f, pair_add_f)
 
 CB_SIMD_CLONES
 static void col2im_pad_f(const cb_conv *g, int64_t gi, const float *col, size_t nb, double *x, size_t xstride,
