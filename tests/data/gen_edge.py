@@ -13,9 +13,14 @@ numbers are read as exact decimals).  eNN_pin.vnnlib pins the box to x* itself
 (a point of doubles), where verify must say sat (exact replay).
 
 Usage: /usr/bin/python3 tests/data/gen_edge.py  (writes tests/data/edge/)
+       /usr/bin/python3 tests/data/gen_edge.py --at-max DIR SEED...: the shift
+       is the maximum itself (no 1e-9), written to DIR (not test data: at
+       seeds 5010 5011 5021 x* is a real counterexample by ~1e-16 that the
+       double forward pass misses, and verify answers unknown on eN_pin)
 Needs numpy and scipy (>= 1.9, scipy.optimize.milp).
 """
 import os
+import sys
 from decimal import Decimal
 import numpy as np
 from fractions import Fraction as F
@@ -146,9 +151,12 @@ def write_vnn(path, lo, hi, nout, kind, note):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
+    out, seeds, below = OUT, SEEDS, True
+    if len(sys.argv) > 2 and sys.argv[1] == '--at-max':
+        out, seeds, below = sys.argv[2], [int(a) for a in sys.argv[3:]], False
+    os.makedirs(out, exist_ok=True)
     kept = 0
-    for s in SEEDS:
+    for s in seeds:
         rng = np.random.default_rng(s)
         sizes, Ws, bs, lo, hi = gen(rng)
         nout = sizes[-1]
@@ -159,18 +167,18 @@ def main():
         ye = exact(Ws, bs, xs)
         m = float(ye[0]) if kind == 0 else float(min(ye[0] - ye[j] for j in range(1, nout)))
         b2 = [b.copy() for b in bs]
-        b2[-1][0] -= m - 1e-9 * (1 + abs(m))   # 1e-9 below the maximum: a small satisfiable set around x*
+        b2[-1][0] -= m - (1e-9 * (1 + abs(m)) if below else 0)   # 1e-9 below the maximum: a small satisfiable set around x*
         y2 = exact(Ws, b2, xs)
         if not (y2[0] >= 0 if kind == 0 else all(y2[0] >= y2[j] for j in range(1, nout))):
             continue   # the double shift lost the point
         name = 'e%d' % s
-        write_nnet(os.path.join(OUT, name + '.nnet'), sizes, Ws, b2, lo, hi, s)
-        write_vnn(os.path.join(OUT, name + '.vnnlib'), lo, hi, nout, kind,
+        write_nnet(os.path.join(out, name + '.nnet'), sizes, Ws, b2, lo, hi, s)
+        write_vnn(os.path.join(out, name + '.vnnlib'), lo, hi, nout, kind,
                   'gen_edge.py seed %d: satisfiable near x* (eN_pin.vnnlib) only: never unsat' % s)
-        write_vnn(os.path.join(OUT, name + '_pin.vnnlib'), xs, xs, nout, kind,
+        write_vnn(os.path.join(out, name + '_pin.vnnlib'), xs, xs, nout, kind,
                   'gen_edge.py seed %d: the box pinned to x*, a real counterexample: sat' % s)
         kept += 1
-    print('kept', kept, 'of', len(SEEDS))
+    print('kept', kept, 'of', len(seeds))
 
 
 if __name__ == '__main__':
