@@ -17,6 +17,9 @@ Usage: /usr/bin/python3 tests/data/gen_edge.py  (writes tests/data/edge/)
        is the maximum itself (no 1e-9), written to DIR (not test data: at
        seeds 5010 5011 5021 x* is a real counterexample by ~1e-16 that the
        double forward pass misses, and verify answers unknown on eN_pin)
+Every instance also gets eN_uns.nnet: the same net with the shift 1e-6 (1 +
+|max|) above the maximum (eN.vnnlib is unsat there), for the proofs of
+tests/data/gen_edge_proofs.sh.
 Needs numpy and scipy (>= 1.9, scipy.optimize.milp).
 """
 import os
@@ -172,6 +175,10 @@ def main():
         if not (y2[0] >= 0 if kind == 0 else all(y2[0] >= y2[j] for j in range(1, nout))):
             continue   # the double shift lost the point
         name = 'e%d' % s
+        if below:
+            b3 = [b.copy() for b in bs]
+            b3[-1][0] -= m + 1e-6 * (1 + abs(m))
+            write_nnet(os.path.join(out, name + '_uns.nnet'), sizes, Ws, b3, lo, hi, s)
         write_nnet(os.path.join(out, name + '.nnet'), sizes, Ws, b2, lo, hi, s)
         write_vnn(os.path.join(out, name + '.vnnlib'), lo, hi, nout, kind,
                   'gen_edge.py seed %d: satisfiable near x* (eN_pin.vnnlib) only: never unsat' % s)
