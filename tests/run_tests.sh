@@ -37,6 +37,7 @@ done
 run bad_inputs env CB_VG="$VG" sh tests/run_bad.sh "$B/cerbere"
 run cli_errors env CB_VG="$VG" sh tests/run_cli.sh "$B/cerbere"
 [ -z "$VG" ] && run verify_witness sh tests/run_verify_witness.sh "$B/cerbere"
+[ -z "$VG" ] && run verify_edge sh tests/run_verify_edge.sh "$B/cerbere"
 [ -z "$VG" ] && run mpi_verify sh tests/run_mpi_verify.sh "$B"
 [ -z "$VG" ] && run proof_cli sh tests/run_proof.sh "$B"
 [ -z "$VG" ] && run npy_formats sh tests/run_npy.sh "$B/cerbere"
