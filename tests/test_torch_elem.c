@@ -306,6 +306,36 @@ static void test_resize(void **st)
   assert_true(n >= 8);
 }
 
+/* tests/data/upsample/ (tests/data/gen_upsample.py): the ONNX Upsample op
+   as torch exports it at opsets 7 and 8 (scales attribute) and 9 (constant
+   scales input), nearest (scales 2 and 3) and linear (asymmetric, ONNX's
+   meaning; reference from the generator's rational implementation): the
+   same checks as the Resize nets, and each net loads its Upsample as one
+   AFFINE node. */
+static int check_upsample(const char *dir, const char *file)
+{
+  char p[1024];
+  cb_net *net;
+  int found = 0;
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  net = must_load(p);
+  for (int i = 0; i < net->n; i++) found += net->node[i].kind == CB_AFFINE && !strcmp(net->node[i].op, "Upsample");
+  if (found != 1) fail_msg("%s: %d AFFINE nodes from an Upsample, 1 expected", file, found);
+  cb_net_free(net);
+  return check_net(dir, file);
+}
+
+static void test_upsample(void **st)
+{
+  int n;
+  (void)st;
+  fwd_slack = 1e-14;
+  n = each_onnx("tests/data/upsample", check_upsample);
+  fwd_slack = 0;
+  printf("%d upsample nets checked\n", n);
+  assert_true(n >= 5);
+}
+
 /* tests/data/heldout/ (tests/data/gen_heldout.py, issue 19 acceptance 1's
    held-out set): a CNN with BatchNorm (fused by torch), a residual Add, a
    Softmax head and NHWC input, dynamic batch, exported at opsets 11 to 17:
@@ -341,7 +371,7 @@ static void test_vit(void **st)
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_heldout), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_upsample), cmocka_unit_test(test_heldout), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
                                         cmocka_unit_test(test_attn_vs_alirpa) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
