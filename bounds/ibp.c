@@ -11,6 +11,9 @@
 **                 through an elementwise affine prefix (a normalisation,
 **                 SCALE nodes) the ball's image is a weighted ball, and the
 **                 radius eps ||W_row . |a|||_dual (dual_narrow);
+**                 a row with weights >= 0 on inputs >= 0 (a sum of exps) is
+**                 also >= W xl + b, rounded without cancellation
+**                 (nonneg_floor), so 1 + sum exp stays >= 1 - ulps;
 **   monotone nodes (activations, MAXPOOL, index maps): f(lo) <= f(x) <= f(hi),
 **                 computed by the forward pass itself on lo and on hi; an
 **                 activation that overflows on a finite box is refused
@@ -162,6 +165,50 @@ out:
   return rc == CB_OK ? CB_OK : cb_error_set(err, CB_ENOMEM, "out of memory in IBP");
 }
 
+/*
+** A floor for rows whose terms are all nonnegative (review11: the softmax
+** denominator 1 + sum_j exp(d_j) on a wide set).  With every weight of the
+** row >= 0 and every input lower bound >= 0, the real value is
+**   W x + b >= W xl + b,   W xl = S >= 0 a sum of nonnegative products,
+** and the floating-point sum s of those products is within gamma_k S of S
+** (no cancellation), so
+**   lo = s + b - 2 (gamma_{k+2} + rel_err) (s + |b|) - 2 (k + 2) 2^-1074
+** (ibp_weighted's slack form, on s instead of |W| (|c| + r)).  The
+** centre/radius form W c - |W| r cancels two numbers of the size of the
+** largest term: its slack took the box below 0 (so Pow -1 and Log refused
+** it) although every term is >= 0.  Only rows whose centre/radius lower
+** bound y - r is negative by less than its slack are tried: elsewhere the
+** box is negative for a real reason, and the extra product W xl is skipped.
+** y: W c + b, |W| r, slack (ibp_weighted's, out entries each).
+*/
+static int nonneg_floor(cb_ws *ws, int i, const double *y)
+{
+  const cb_node *n = &ws->net->node[i];
+  int conv = n->kind == CB_CONV;
+  const double *xl = ws->lo[n->in[0]], *W = conv ? n->p.conv.W : n->p.aff.W, *b = conv ? n->p.conv.b : n->p.aff.b;
+  size_t in = ws->net->node[n->in[0]].size, out = n->size, rows = conv ? (size_t)n->p.conv.g.cout : out, per = out / rows;
+  size_t k = conv ? (size_t)(n->p.conv.g.cin / n->p.conv.g.groups * n->p.conv.g.kh * n->p.conv.g.kw) : in, o;
+  double *s;
+  for (o = 0; o < out; o++)
+    if (ws->lo[i][o] < 0 && y[o] - y[out + o] + y[2 * out + o] >= 0) break;
+  if (o == out) return CB_OK;
+  for (size_t j = 0; j < in; j++) if (!(xl[j] >= 0)) return CB_OK;
+  if (!(s = cb_alloc(out * sizeof *s))) return CB_ENOMEM;
+  if (apply(n, W, NULL, xl, 1, s) != CB_OK) { cb_free(s); return CB_ENOMEM; }
+  for (; o < out; o++) {
+    size_t r = o / per;
+    int pos = ws->lo[i][o] < 0 && y[o] - y[out + o] + y[2 * out + o] >= 0 && s[o] >= 0;
+    for (size_t t = 0; t < k && pos; t++) pos = W[r * k + t] >= 0;
+    if (pos) {
+      double l = round_down(s[o] + b[r] - 2 * (round_gamma(k + 2) + n->rel_err) * (s[o] + fabs(b[r])) -
+                            2 * (double)(k + 2) * DBL_TRUE_MIN);
+      if (l > ws->lo[i][o]) ws->lo[i][o] = fmin(l, ws->hi[i][o]);
+    }
+  }
+  cb_free(s);
+  return CB_OK;
+}
+
 /* Box of a weighted node (AFFINE or CONV) from the box of its input. */
 static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
 {
@@ -192,6 +239,7 @@ static int ibp_weighted(cb_ws *ws, int i, cb_error *err)
     int sc[PREFIX_MAX], ns = affine_prefix(ws->net, n->in[0], sc);
     if (ns >= 0) rc = dual_narrow(ws, i, y + 2 * out, sc, ns, err);
   }
+  if (rc == CB_OK && nonneg_floor(ws, i, y) != CB_OK) rc = cb_error_set(err, CB_ENOMEM, "out of memory in IBP");
 out:
   cb_free(c);
   cb_free(y);
@@ -305,6 +353,8 @@ static int ibp_box(cb_ws *ws, int i, cb_error *err)
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_COND) widen_libm(ws->lo[i], ws->hi[i], n->size, 0x1p-40);
     if (n->kind == CB_ACT && node_act(n)->err == CB_ACT_ERR_ROUND)  /* alpha * x rounds */
       for (size_t e = 0; e < n->size; e++) { ws->lo[i][e] = round_down(ws->lo[i][e]); ws->hi[i][e] = round_up(ws->hi[i][e]); }
+    if (n->kind == CB_ACT && n->p.act.type == CB_ACT_EXP)   /* exp > 0: widen_libm's - 2^-1074 under 0 is not needed */
+      for (size_t e = 0; e < n->size; e++) if (ws->lo[i][e] < 0) ws->lo[i][e] = 0;
     if (rc == CB_OK && n->kind == CB_ACT) rc = act_finite(ws, i, err);
     return rc;
   }

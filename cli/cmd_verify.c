@@ -12,6 +12,9 @@
 ** It is disarmed once the answer is written: --proof's search that follows
 ** has its own CPU budget (proof_emit) and must not turn unsat into timeout.
 */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <cjson/cJSON.h>
 #include "cmd.h"
@@ -58,7 +62,8 @@ static const char *usage =
   "\n"
   "  --timeout S      wall-clock limit in seconds (default 300); an answer is always printed\n"
   "  --out RESULT     also write the answer (and witness) to RESULT, atomically\n"
-  "  --proof FILE     on unsat only (no file for any other answer), also write a proof that\n"
+  "  --proof FILE     on unsat only (an old FILE is removed before the search, with the\n"
+  "                   FILE.tmpPID.K files of killed runs), also write a proof that\n"
   "                   'cerbere check NET PROP FILE' validates in exact arithmetic without\n"
   "                   trusting this search (docs/proof-format.md): a tree of input splits\n"
   "                   searched again after the answer, each leaf refuted by CROWN and\n"
@@ -186,6 +191,8 @@ static void disarm_alarm(void)
   setitimer(ITIMER_PROF, &it, NULL);
 }
 
+static int same_file(const char *a, const char *b);
+
 static int parse(int argc, char **argv, vopts *o)
 {
   vfy_opts_init(&o->v);
@@ -245,6 +252,64 @@ static int parse(int argc, char **argv, vopts *o)
   if (o->proof_timeout > 0 && !o->proof) return report_usage("verify", "%s needs --proof", "--proof-timeout");
   if (!o->net) return report_usage("verify", "%s", "missing NET");
   if (!o->prop) return report_usage("verify", "%s", "missing PROP.vnnlib");
+  if (o->proof) {   /* the old proof is removed before the search: never --proof over an input or another output */
+    const char *other[4] = {o->net, o->prop, o->out, o->json};
+    for (int k = 0; k < 4; k++)
+      if (other[k] && same_file(o->proof, other[k]))
+        return report_usage("verify", "--proof names the same file as %s", other[k]);
+  }
+  return 0;
+}
+
+/* 1 if paths a and b name the same file (equal strings, or one inode). */
+static int same_file(const char *a, const char *b)
+{
+  struct stat sa, sb;
+  if (!strcmp(a, b)) return 1;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* 1 if name is base + ".tmp" + PID + "." + K (proof_emit's temporary names);
+   the PID in *pid. */
+static int proof_tmp_name(const char *name, const char *base, long *pid)
+{
+  size_t bl = strlen(base);
+  char *end;
+  if (strncmp(name, base, bl) || strncmp(name + bl, ".tmp", 4) || !isdigit((unsigned char)name[bl + 4])) return 0;
+  *pid = strtol(name + bl + 4, &end, 10);
+  if (*end != '.' || !isdigit((unsigned char)end[1])) return 0;
+  strtol(end + 1, &end, 10);
+  return *end == 0;
+}
+
+/*
+** A stale proof never sits next to a new answer (review11's hazards 3, 4):
+** before the search, the old PROOF is removed (unsat writes a new one
+** through PROOF.tmpPID.K and a rename; sat, unknown, timeout, an error or
+** a kill leave none), and so are PROOF.tmpPID.K files of proof searches that
+** died (SIGKILL cannot be caught): PID no live process (kill(PID, 0): ESRCH).
+** A live PID's file is kept (another verify writing the same proof, or a
+** reused PID: then it stays until a later run).  -1 (errno set) if the old
+** proof exists and cannot be removed.
+*/
+static int clear_proof(const char *proof)
+{
+  char dir[4096], path[8192];
+  const char *base = strrchr(proof, '/');
+  DIR *d;
+  struct dirent *e;
+  if (unlink(proof) != 0 && errno != ENOENT) return -1;
+  if (base) { snprintf(dir, sizeof dir, "%.*s", (int)(base - proof), proof); base++; }
+  else { snprintf(dir, sizeof dir, "."); base = proof; }
+  if (!(d = opendir(dir[0] ? dir : "/"))) return 0;
+  while ((e = readdir(d))) {
+    long pid;
+    if (!proof_tmp_name(e->d_name, base, &pid) || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
   return 0;
 }
 
@@ -441,6 +506,12 @@ int cmd_verify(int argc, char **argv)
       (rc = vnn_parse(o.prop, &spec, &err)) != CB_OK ||
       (rc = vnn_check_sizes(spec, cb_net_input_size(net), cb_net_output_size(net), &err)) != CB_OK) {
     disarm_alarm();
+    code = report_fail(&err);
+    goto out;
+  }
+  if (o.proof && clear_proof(o.proof) != 0) {
+    disarm_alarm();
+    cb_error_set(&err, CB_EIO, "--proof %s: cannot remove the old proof: %s", o.proof, strerror(errno));
     code = report_fail(&err);
     goto out;
   }

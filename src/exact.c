@@ -847,6 +847,8 @@ int exact_dist_le(const double *x, const double *c, size_t n, int p, double eps)
   mpz_t t;
   dy s, d, q;
   int ok;
+  if (!isfinite(eps)) return 0;   /* GMP raises SIGFPE on a non-finite double (jacobian --bracket at eps 5e307) */
+  for (size_t k = 0; k < n; k++) if (!isfinite(x[k]) || !isfinite(c[k])) return 0;
   mpz_init(t);
   dy_init(&s); dy_init(&d); dy_init(&q);
   for (size_t k = 0; k < n; k++) {

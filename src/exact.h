@@ -71,7 +71,8 @@ void exact_output_text(const cb_exact *e, size_t j, char *buf, size_t n);
 void exact_row_sign(const cb_exact *e, const double *a, double b, int *smin, int *smax);
 
 /* 1 if ||x - c||_p <= eps holds exactly for reals x, c, eps given as doubles
-   (p: 0 for L-inf, 1 or 2), else 0.  n may be 0 (then 1 for eps >= 0). */
+   (p: 0 for L-inf, 1 or 2), else 0 (also when any of them is not finite: an
+   infinite point lies in no ball).  n may be 0 (then 1 for eps >= 0). */
 int exact_dist_le(const double *x, const double *c, size_t n, int p, double eps);
 
 #endif

@@ -5,8 +5,9 @@
 **   HardSwish -> HARD_SWISH; Abs -> ABS; Log -> LOG;
 **   Sqrt, Reciprocal, Pow(x, constant scalar p) -> POW (p = 1/2, -1, p);
 **   Neg -> SCALE(-1);
-**   Resize in nearest mode -> an exact 0/1 AFFINE, in linear mode -> an AFFINE
-**     with the separable interpolation weights (small tensors only);
+**   Resize (and Upsample, opsets 7-9) in nearest mode -> an exact 0/1
+**     AFFINE, in linear mode -> an AFFINE with the separable interpolation
+**     weights (small tensors only);
 **   PRelu with one slope -> LEAKY_RELU; with per-channel slopes a:
 **     relu(x) + a relu(-x) * (-1)  (RELU, SCALE(-1), RELU, SCALE(-a), ADD:
 **     exact, as PRelu(x) = max(x, 0) - a max(-x, 0));
@@ -225,13 +226,27 @@ static int linear_taps(const char *ct, int64_t o, int64_t n, int64_t out, int64_
   return 2;
 }
 
+/* Upsample (opsets 7-9; deprecated in 10 with the same meaning): Resize-10's
+   map, asymmetric coordinates x = o / s, nearest index floor(x) (s >= 1:
+   onnxruntime's "simple" rule is floor when upsampling), linear as above;
+   scales in the attribute `scales` (opsets 7, 8) or a constant input 1
+   (opset 9).  A scale below 1 is refused (the spec requires >= 1). */
+static const Onnx__AttributeProto *upsample_scales(const Onnx__NodeProto *nd)
+{
+  const Onnx__AttributeProto *a = ld_attr(nd, "scales");
+  return a && a->n_floats > 0 ? a : NULL;
+}
+
 static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
 {
   char b1[32], b2[32], b3[32];
+  int up = !strcmp(nd->op_type, "Upsample");
+  const char *op = up ? "Upsample" : "Resize";
   const char *mode = attr_str(nd, "mode", "nearest", b1, sizeof b1);
-  const char *ct = attr_str(nd, "coordinate_transformation_mode", L->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
-  const char *nm = attr_str(nd, "nearest_mode", L->opset < 11 ? "floor" : "round_prefer_floor", b3, sizeof b3);
-  const val *x = one_in(L, nd, 4, err), *sc = NULL, *sz = NULL;
+  const char *ct = up ? "asymmetric" : attr_str(nd, "coordinate_transformation_mode", L->opset < 11 ? "asymmetric" : "half_pixel", b2, sizeof b2);
+  const char *nm = up ? "floor" : attr_str(nd, "nearest_mode", L->opset < 11 ? "floor" : "round_prefer_floor", b3, sizeof b3);
+  const val *x = one_in(L, nd, up ? 2 : 4, err), *sc = NULL, *sz = NULL;
+  const Onnx__AttributeProto *sa = up ? upsample_scales(nd) : NULL;
   double scale[CB_MAX_RANK];
   int64_t sp[CB_MAX_RANK], sq[CB_MAX_RANK];
   cb_shape os;
@@ -239,9 +254,21 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   int idx, r, linear, exact = 1;
   cb_node *n;
   if (!x) return err->status;
-  if (!strcmp(mode, "cubic")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"cubic\" is not supported (nearest and linear are)");
+  if (!strcmp(mode, "cubic")) return ld_err(L, err, CB_EUNSUP, "%s mode=\"cubic\" is not supported (nearest and linear are)", op);
   linear = !strcmp(mode, "linear");
-  if (!linear && strcmp(mode, "nearest")) return ld_err(L, err, CB_EUNSUP, "Resize mode=\"%s\" is not supported (nearest and linear are)", mode);
+  if (!linear && strcmp(mode, "nearest")) return ld_err(L, err, CB_EUNSUP, "%s mode=\"%s\" is not supported (nearest and linear are)", op, mode);
+  if (up) {
+    if (!sa && !((sc = in_v(L, nd, 1)) && sc->kind == V_CONST && sc->n > 0))
+      return ld_err(L, err, CB_EUNSUP, "Upsample needs constant scales (the attribute, or input 1 from opset 9)");
+    r = x->shape.rank;
+    if ((sa ? sa->n_floats : sc->n) != (size_t)r)
+      return ld_err(L, err, CB_ESHAPE, "Upsample scales have %zu entries for rank %d", sa ? sa->n_floats : sc->n, r);
+    for (int d = 0; d < r; d++) {
+      double v = sa ? (double)sa->floats[d] : sc->d[d];
+      if (!(v >= 1)) return ld_err(L, err, CB_EVALUE, "Upsample scale %g: the spec requires scales >= 1", v);
+    }
+    goto geometry;
+  }
   if (strcmp(ct, "asymmetric") && strcmp(ct, "align_corners") && strcmp(ct, "half_pixel") && strcmp(ct, "pytorch_half_pixel") &&
       strcmp(ct, "tf_half_pixel_for_nn"))
     return ld_err(L, err, CB_EUNSUP, "Resize coordinate_transformation_mode=\"%s\" is not supported", ct);
@@ -257,6 +284,7 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
     return ld_err(L, err, CB_EUNSUP, "Resize needs exactly one of constant scales and sizes");
   r = x->shape.rank;
   if ((sc ? sc->n : sz->n) != (size_t)r) return ld_err(L, err, CB_ESHAPE, "Resize scales/sizes have %zu entries for rank %d", sc ? sc->n : sz->n, r);
+geometry:
   os = x->shape;
   for (int d = 0; d < r; d++) {
     int64_t want;
@@ -267,19 +295,19 @@ static int op_resize(ld *L, const Onnx__NodeProto *nd, cb_error *err)
       scale[d] = (double)want / (double)x->shape.dim[d];
       sp[d] = want; sq[d] = x->shape.dim[d];
     } else {
-      scale[d] = sc->d[d];
-      if (!(scale[d] > 0 && scale[d] <= 4096)) return ld_err(L, err, CB_EVALUE, "Resize scale %g out of range", scale[d]);
+      scale[d] = sa ? (double)sa->floats[d] : sc->d[d];
+      if (!(scale[d] > 0 && scale[d] <= 4096)) return ld_err(L, err, CB_EVALUE, "%s scale %g out of range", op, scale[d]);
       os.dim[d] = (int64_t)floor((double)x->shape.dim[d] * scale[d]);
-      if (os.dim[d] < 1) return ld_err(L, err, CB_EVALUE, "Resize gives an empty axis");
+      if (os.dim[d] < 1) return ld_err(L, err, CB_EVALUE, "%s gives an empty axis", op);
       if (linear && !scale_ratio(scale[d], &sp[d], &sq[d]))
-        return ld_err(L, err, CB_EUNSUP, "Resize linear with scale %.17g: not a binary fraction of at most 40 bits", scale[d]);
+        return ld_err(L, err, CB_EUNSUP, "%s linear with scale %.17g: not a binary fraction of at most 40 bits", op, scale[d]);
     }
-    if (d < 2 && os.dim[d] != x->shape.dim[d]) return ld_err(L, err, CB_EUNSUP, "Resize of the batch or channel axis is not supported");
+    if (d < 2 && os.dim[d] != x->shape.dim[d]) return ld_err(L, err, CB_EUNSUP, "%s of the batch or channel axis is not supported", op);
   }
   nin = L->net->node[x->node].size;
   nout = shape_size(&os);
   if (!cb_mul_size(nin, nout, &nw) || nw > ((size_t)1 << 22))
-    return ld_err(L, err, CB_EUNSUP, "Resize to %zu values from %zu: a matrix too large (an index-map kind is not written yet)", nout, nin);
+    return ld_err(L, err, CB_EUNSUP, "%s to %zu values from %zu: a matrix too large (an index-map kind is not written yet)", op, nout, nin);
   if ((idx = net_add(L->net, CB_AFFINE, ld_node_name(nd), nd->op_type, &x->node, 1, &os, err)) < 0) return idx;
   n = &L->net->node[idx];
   n->p.aff.out = nout; n->p.aff.in = nin;
@@ -341,7 +369,7 @@ int ops_elem(ld *L, const Onnx__NodeProto *nd, cb_error *err)
   if (!strcmp(op, "Reciprocal")) return unary(L, nd, CB_ACT_POW, -1, err);
   if (!strcmp(op, "Pow")) return op_pow(L, nd, err);
   if (!strcmp(op, "PRelu")) return op_prelu(L, nd, err);
-  if (!strcmp(op, "Resize")) return op_resize(L, nd, err);
+  if (!strcmp(op, "Resize") || !strcmp(op, "Upsample")) return op_resize(L, nd, err);
   if (!strcmp(op, "Neg")) {
     const val *x = one_in(L, nd, 1, err);
     if (!x) return err->status;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # CLI error cases (tests/cli/cases.txt): exit code, exactly one stderr line
-# containing the expected text, and no output file written.  $1 = cerbere.
+# containing the expected text, no output file written, and nothing on stdout
+# (non-negotiable 3: no partial output before an error).  $1 = cerbere.
 CB=${1:-build/cerbere}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,6 +17,7 @@ while IFS='|' read -r args code sub; do
   [ "$(wc -l < "$tmp/stderr")" = 1 ] || why="$why; $(wc -l < "$tmp/stderr") stderr lines"
   grep -qF -- "$sub" "$tmp/stderr" || why="$why; message lacks '$sub'"
   [ -e "$tmp/out.json" ] && why="$why; output file written"
+  [ -s "$tmp/stdout" ] && why="$why; partial stdout ($(wc -c < "$tmp/stdout") bytes)"
   if [ -z "$why" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL [$args]: $why"; sed 's/^/    /' "$tmp/stderr" | head -3; fi
 done < tests/cli/cases.txt
 # --norm linf|l2|l1 are aliases of inf|2|1: the same bounds (timings stripped)
@@ -55,5 +57,12 @@ if $CB_VG "$CB" jacobian nets/digits_mlp.onnx --data nets/digits_test20.csv --ro
    && grep -q '"certified_radius_shell"' "$tmp/jb.json" && grep -q '"bracket"' "$tmp/jb.json" && grep -q '"point_y"' "$tmp/jb.json" \
    && [ "$(awk '{print $NF}' "$tmp/b.txt")" ] && awk -v p="$(awk '{print $NF}' "$tmp/p.txt")" '{ exit !($NF + 0 >= p + 0) }' "$tmp/b.txt"; then pass=$((pass+1))
 else fail=$((fail+1)); echo "FAIL [jacobian --bracket success path]"; head -3 "$tmp/stderr"; cat "$tmp/p.txt" "$tmp/b.txt"; fi
+# jacobian --bracket at eps 5e307: the secant's sampled points overflow to inf;
+# exact_dist_le handed inf to GMP, which raised SIGFPE (exit 136).  Now the
+# points are outside the ball, and the run ends normally.
+$CB_VG "$CB" jacobian tests/data/tiny.nnet --data tests/data/tiny_rows.csv --norm 2 --eps 5e307 --bracket >"$tmp/stdout" 2>"$tmp/stderr"
+rc=$?
+if [ "$rc" = 0 ] && grep -q "mean certified radius" "$tmp/stdout"; then pass=$((pass+1))
+else fail=$((fail+1)); echo "FAIL [jacobian --bracket at eps 5e307]: exit $rc"; head -3 "$tmp/stderr"; fi
 echo "cli error cases: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -11,6 +11,8 @@
 #      answer; a proof checked against another property is invalid (exit 1),
 #      and with --ignore-hash names its failing leaf.
 #      A proof search killed after the answer keeps the verdict on stdout.
+#      An old proof is removed before the search (none next to a sat
+#      answer), and the next run removes a killed run's PROOF.tmpPID.K.
 #   3. With ../shared: three ACAS Xu unsat instances get proofs that check
 #      valid (SKIPPED without it).
 B=${1:-build}
@@ -45,6 +47,13 @@ for p in tiny_unsat tiny_split; do
 done
 "$CB" verify tests/data/tiny.nnet tests/data/tiny_sat.vnnlib --threads 1 --proof "$tmp/sat.proof" > "$tmp/o" 2>&1
 check "no proof file for a sat answer" sh -c "head -n 1 '$tmp/o' | grep -qx sat && [ ! -e '$tmp/sat.proof' ]"
+# an old proof never sits next to a new answer (review11's hazard 3): verify removes it before the
+# search; sat (like unknown, timeout, an error or a kill) leaves none
+cp "$tmp/tiny_split.proof" "$tmp/old.proof"
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_sat.vnnlib --threads 1 --proof "$tmp/old.proof" > "$tmp/o" 2>&1
+check "an old proof is removed by a sat answer" sh -c "head -n 1 '$tmp/o' | grep -qx sat && [ ! -e '$tmp/old.proof' ]"
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_sat.vnnlib --proof tests/data/tiny_sat.vnnlib > "$tmp/o" 2>&1; rc=$?
+check "--proof naming PROP: a usage error, PROP kept (got $rc)" sh -c "[ $rc = 2 ] && [ -s tests/data/tiny_sat.vnnlib ] && grep -q 'same file as' '$tmp/o'"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib "$tmp/tiny_split.proof" > "$tmp/c"; rc=$?
 check "a proof of another property: invalid, exit 1 (got $rc)" sh -c "[ $rc = 1 ] && grep -q '^invalid: the proof is for another property' '$tmp/c'"
 "$CB" check tests/data/tiny.nnet tests/data/tiny_unsat.vnnlib "$tmp/tiny_split.proof" --ignore-hash > "$tmp/c"; rc=$?
@@ -64,7 +73,14 @@ kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
 check "a killed proof search: --out says unsat" grep -qx unsat "$tmp/k.out"
 check "a killed proof search: stdout still carries the verdict (got '$(head -n 1 "$tmp/ko")')" sh -c "head -n 1 '$tmp/ko' | grep -qx unsat"
 check "a killed proof search: no proof file" [ ! -e "$tmp/k.proof" ]
-rm -f "$tmp"/k.proof.tmp*
+# its temp file stays (SIGKILL cannot be caught); the next verify --proof of the same file removes
+# PROOF.tmpPID.K files whose PID is dead, and keeps a live one's (this shell's) and other names
+check "a killed proof search leaves PROOF.tmpPID.0" sh -c "ls '$tmp' | grep -q '^k\.proof\.tmp[0-9]*\.0$'"
+: > "$tmp/k.proof.tmp$$.0"; : > "$tmp/k.proofx.tmp1.0"
+"$CB" verify tests/data/tiny.nnet tests/data/tiny_split.vnnlib --threads 1 --proof "$tmp/k.proof" > "$tmp/o" 2>&1
+check "the next run removes the dead run's temp file only" sh -c "head -n 1 '$tmp/o' | grep -qx unsat && [ -s '$tmp/k.proof' ] &&
+  [ \"\$(ls '$tmp' | grep -c '^k\.proof.*tmp')\" = 2 ] && [ -e '$tmp/k.proof.tmp$$.0' ] && [ -e '$tmp/k.proofx.tmp1.0' ]"
+rm -f "$tmp"/k.proof.tmp* "$tmp/k.proofx.tmp1.0"
 # the input space is in the header (version 2): a raw-space proof checks without options; the same
 # proof claimed for normalized space (tiny_space is sat there) is invalid with its leaf named;
 # --input-space that disagrees with the header is a usage error; version 1 proofs still read

@@ -306,20 +306,67 @@ static void test_resize(void **st)
   assert_true(n >= 8);
 }
 
+/* tests/data/upsample/ (tests/data/gen_upsample.py): the ONNX Upsample op
+   as torch exports it at opsets 7 and 8 (scales attribute) and 9 (constant
+   scales input), nearest (scales 2 and 3) and linear (asymmetric, ONNX's
+   meaning; reference from the generator's rational implementation): the
+   same checks as the Resize nets, and each net loads its Upsample as one
+   AFFINE node. */
+static int check_upsample(const char *dir, const char *file)
+{
+  char p[1024];
+  cb_net *net;
+  int found = 0;
+  snprintf(p, sizeof p, "%s/%s", dir, file);
+  net = must_load(p);
+  for (int i = 0; i < net->n; i++) found += net->node[i].kind == CB_AFFINE && !strcmp(net->node[i].op, "Upsample");
+  if (found != 1) fail_msg("%s: %d AFFINE nodes from an Upsample, 1 expected", file, found);
+  cb_net_free(net);
+  return check_net(dir, file);
+}
+
+static void test_upsample(void **st)
+{
+  int n;
+  (void)st;
+  fwd_slack = 1e-14;
+  n = each_onnx("tests/data/upsample", check_upsample);
+  fwd_slack = 0;
+  printf("%d upsample nets checked\n", n);
+  assert_true(n >= 5);
+}
+
 /* tests/data/heldout/ (tests/data/gen_heldout.py, issue 19 acceptance 1's
    held-out set): a CNN with BatchNorm (fused by torch), a residual Add, a
    Softmax head and NHWC input, dynamic batch, exported at opsets 11 to 17:
    every one loads and predicts torch's float64 logits within 1e-6, with
-   the same exact-enclosure and bound checks. */
+   the same exact-enclosure and bound checks.  cnn_bn_kept_op9/op15 are the
+   same model exported with training=PRESERVE, which keeps torch's two
+   BatchNormalization nodes (eval mode): each must load as a node of its own. */
+static int check_heldout(const char *dir, const char *file)
+{
+  if (!strncmp(file, "cnn_bn_kept", 11)) {
+    char p[1024];
+    cb_net *net;
+    int found = 0;
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    net = must_load(p);
+    for (int i = 0; i < net->n; i++) found += !strcmp(net->node[i].op, "BatchNormalization");
+    cb_net_free(net);
+    if (found != 2) fail_msg("%s: %d nodes from a BatchNormalization, 2 expected", file, found);
+  }
+  return check_net(dir, file);
+}
+
 static void test_heldout(void **st)
 {
   int n;
   (void)st;
   fwd_slack = 1e-14;
-  n = each_onnx("tests/data/heldout", check_net);
+  n = each_onnx("tests/data/heldout", check_heldout);
   fwd_slack = 0;
   printf("%d held-out exports checked\n", n);
-  assert_true(n >= 7);
+  assert_true(n >= 9);
 }
 
 /* tests/data/vit/ (tests/data/gen_vit.py): the tiny ViT trained on the 8x8
@@ -341,7 +388,7 @@ static void test_vit(void **st)
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_heldout), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
+  const struct CMUnitTest tests[] = { cmocka_unit_test(test_torch_elem), cmocka_unit_test(test_resize), cmocka_unit_test(test_upsample), cmocka_unit_test(test_heldout), cmocka_unit_test(test_attn), cmocka_unit_test(test_vit), cmocka_unit_test(test_vit_vs_alirpa),
                                         cmocka_unit_test(test_attn_vs_alirpa) };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

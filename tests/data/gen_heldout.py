@@ -5,8 +5,9 @@ after the loader's features, not used to develop them (issue 19 acceptance
 block and a Softmax head, taking NHWC input (a permute in the model),
 exported with a dynamic batch (dynamic_axes) at every opset from 11 to 17
 (even opsets with torch's constant folding, odd ones without; torch 1.13
-fuses eval-mode BatchNorms into the convs either way, so the
-BatchNormalization node itself is covered by tests/data/ops/batchnorm).
+fuses eval-mode BatchNorms into the convs either way), and the same model
+at opsets 9 and 15 with training=TrainingMode.PRESERVE, which keeps its two
+BatchNormalization nodes (cnn_bn_kept_op*: the script asserts they are there).
 
 Run with Debian's python (python3-torch 1.13, onnx 1.12):
 
@@ -20,6 +21,7 @@ Deterministic (torch.manual_seed).
 import io
 import os
 
+import onnx
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,6 +81,26 @@ def main():
         with open(os.path.join(OUT, name + ".kinds"), "w") as f:
             f.write("RELU\n")
         print(name, "written")
+    # The same model with its BatchNormalization nodes kept: training=PRESERVE
+    # skips the eval-mode peephole that fuses them into the convs (the model is
+    # in eval mode, so they are exported as inference-mode BatchNormalization).
+    for opset in (9, 15):
+        name = "cnn_bn_kept_op%d" % opset
+        buf = io.BytesIO()
+        torch.onnx.export(m, x[:2], buf, opset_version=opset, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+        ops = [n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node]
+        assert ops.count("BatchNormalization") == 2, ops
+        with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+            f.write(buf.getvalue())
+        for suf, t in ((".in.csv", x.reshape(NROWS, -1)), (".out.csv", y)):
+            with open(os.path.join(OUT, name + suf), "w") as f:
+                for r in t.numpy():
+                    f.write("0," + ",".join("%.17g" % v for v in r) + "\n")
+        with open(os.path.join(OUT, name + ".kinds"), "w") as f:
+            f.write("RELU\n")
+        print(name, "written:", " ".join(ops))
 
 
 if __name__ == "__main__":
