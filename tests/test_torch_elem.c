@@ -231,9 +231,11 @@ static void vs_alirpa_in(const char *dir, const char *name, double guard, double
   cJSON_Delete(J);
 }
 
-/* attn_block's alpha-CROWN is looser than auto_LiRPA's (bench/RESULTS.md, session 11
-   xfmr6: worst 1.7e-4 at eps 0.01, 1.8e-3 at 0.03): the 2.5e-3 guard, not the 1e-4 acceptance. */
-static double attn_alpha_guard(double eps) { (void)eps; return 2.5e-3; }
+/* attn_block's alpha-CROWN: session 11 (xfmr6) worst 1.7e-4 at eps 0.01, 1.8e-3 at 0.03;
+   with the products' McCormick planes and Exp's tangent points optimised (session 12,
+   vitalpha) 2.6e-5 and 3.3e-4 (gated, row 0: 1.1e-4).  eps 0.01 is within the acceptance's
+   1e-4; eps 0.03 guards at 5e-4 (a regression guard, not the acceptance). */
+static double attn_alpha_guard(double eps) { return eps < 0.02 ? 1e-4 : 5e-4; }
 static void vs_alirpa(const char *name, size_t arows) { vs_alirpa_in("tests/data/attn", name, 2.5e-3, attn_alpha_guard, arows, 0); }
 
 static void test_attn_vs_alirpa(void **st)
