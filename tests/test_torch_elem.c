@@ -256,8 +256,8 @@ static void test_attn_vs_alirpa(void **st)
    2 iterations are CROWN's bound (worst 1.6e-3 at eps 0.001, 4.3e-2 at 0.003),
    so these guards catch a regression only.  At 40 iterations, with the
    products' planes and Exp's tangents optimised (session 12, bench/RESULTS.md):
-   rows 0-2 worst -6.1e-4 (row 0) at eps 0.001 and +4.3e-3 (7 of 27 margins
-   looser than 1e-4) at 0.003, before +6.5e-3 and +4.3e-2. */
+   rows 0-2 worst -1.2e-4 at eps 0.001 (every margin tighter) and +4.3e-3 (7
+   of 27 margins looser than 1e-4) at 0.003, before +6.5e-3 and +4.3e-2. */
 static double vit_alpha_guard(double eps) { return eps < 0.002 ? 2.5e-3 : 6e-2; }
 
 static void test_vit_vs_alirpa(void **st)
