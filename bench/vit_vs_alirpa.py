@@ -11,7 +11,7 @@ operator), its GELU auto_LiRPA's own GELU module (it refuses torch's Erf),
 and softmax as exp / sum (as bench/attn_vs_alirpa.py explains).
 
     /usr/bin/python3 bench/vit_vs_alirpa.py [build/cerbere] [--alpha] [--write-ref] [--rows=N]
-    /usr/bin/python3 bench/vit_vs_alirpa.py --alpha-only --merge-ref [--rows=N]
+    /usr/bin/python3 bench/vit_vs_alirpa.py --alpha-only --merge-ref [--rows=N] [--start=S]
 
 Prints per eps and method: mean margin lower bound of each tool, the worst
 amount by which cerbere's is below auto_LiRPA's (> 0: looser), the median
@@ -23,7 +23,8 @@ tests/data/vit/vit_digits.alirpa.json (read by tests/test_torch_elem.c).
 iterations cost about a minute of CPU per row, so no untimed warm-up: the
 first call's one-time costs are small against that) and --merge-ref puts its cells into the existing JSON after
 every row (a cell holds the rows done so far), replacing cells of the same
-eps and method and keeping the others (the CROWN cells).  --eps=E1,E2
+eps and method and keeping the others (the CROWN cells); --start=S keeps the
+recorded cell's rows 0..S-1 and records rows S..N-1 after them.  --eps=E1,E2
 chooses the radii (so two processes can record one radius each).
 Every cell records each row's auto_LiRPA CPU ms (alirpa_cpu_ms) and their
 median.
@@ -53,6 +54,7 @@ ALPHA = "--alpha" in sys.argv
 ALPHA_ONLY = "--alpha-only" in sys.argv
 MERGE = "--merge-ref" in sys.argv
 NROWS = int(([a[7:] for a in sys.argv[1:] if a.startswith("--rows=")] or ["8"])[0])
+START = int(([a[8:] for a in sys.argv[1:] if a.startswith("--start=")] or ["0"])[0])
 EPS = tuple(float(e) for e in ([a[6:] for a in sys.argv[1:] if a.startswith("--eps=")] or ["0.001,0.003"])[0].split(","))
 REF = os.path.join(ROOT, "tests/data/vit/vit_digits.alirpa.json")
 METHODS = (("crown", "backward"),) + ((("alpha-crown", "CROWN-Optimized"),) if ALPHA else ())
@@ -153,7 +155,14 @@ def main():
     for eps in EPS:
         for cm, am in METHODS:
             c, a, cms, ams = [], [], [], []
+            if ALPHA_ONLY and START:   # --start=S: keep the recorded cell's rows 0..S-1, record from row S
+                with open(REF) as fh:
+                    old = [b for b in json.load(fh)["bounds"] if b["eps"] == eps and b["method"] == cm][0]
+                assert len(old["margin_lb"]) >= START, "the recorded cell has fewer rows than --start"
+                a, ams = old["margin_lb"][:START], old["alirpa_cpu_ms"][:START]
             for k, (r, lab) in enumerate(zip(x, labels)):
+                if ALPHA_ONLY and k < START:
+                    continue
                 if ALPHA_ONLY:
                     al, at = alirpa_row(model, r, lab, eps, am, False)
                     cl, ct = [float("nan")] * len(al), float("nan")

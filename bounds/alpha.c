@@ -2,8 +2,11 @@
 ** alpha-CROWN: CROWN whose relaxation lines are chosen per bounded row to
 ** make that row's bound as tight as possible (Xu et al. 2021, "Fast and
 ** Complete", Sec. 3.1).  Parameters (relax.c, relax_param_*): the lower slope
-** p in [alpha, 1] of every unstable ReLU / LeakyReLU, and the tangent points
-** of S-shaped (sigmoid/tanh/erf/softsign) lines.  A "pass" is one CROWN
+** p in [alpha, 1] of every unstable ReLU / LeakyReLU, the tangent points
+** of S-shaped (sigmoid/tanh/erf/softsign) lines and of Exp's lower line, the
+** slopes of curvature-map rows (GELU, Pow...), and at a product of two
+** activations (MUL: attention's Q K^T and A V) each row's McCormick planes,
+** a convex combination of the two per side (init_mul, relax_mul_mix).  A "pass" is one CROWN
 ** backward pass: the final one
 ** (rows = the specification) and, with opt->interm, one per intermediate node
 ** that CROWN re-bounds (rows = its neurons of unknown sign, upper and minus
@@ -85,11 +88,14 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->beta_lr = 0.05;
   o->done = NULL;
   o->keep_interm = 0;
+  o->fixed_mul = 0;
 }
 
 /* Parameters of one relaxed node in one pass: slot k = 2 side + family
    (side 0 lower / 1 upper line; family as relax_param_range's slot). */
 typedef struct npar { double *p[4], *m[4], *v[4], *g[4]; } npar;
+/* Adam state of a MUL node's weights in one pass (side 0: lower plane's rl, 1: upper's ru). */
+typedef struct mpar { double *m[2], *v[2], *g[2]; } mpar;
 
 typedef struct apass {
   int start;                 /* node whose value the rows bound */
@@ -102,7 +108,9 @@ typedef struct apass {
                                 (crown_window; NULL: all); the rest of its A is 0, so its lines,
                                 gradients and Adam steps there are skipped */
   npar *par;                 /* per node */
-  crown_lines *lines;        /* per node (lw NULL: the workspace lines) */
+  crown_lines *lines;        /* per node (lw NULL: the workspace lines); at a MUL node lw, uw: the rows'
+                                McCormick weights (relax_mul_mix), the parameters themselves */
+  mpar *mp;                  /* per node: a MUL node's Adam state (init_mul) */
 } apass;
 
 /* Per relaxed node: each side's family, range and line derivatives at the current bounds. */
@@ -305,7 +313,7 @@ static int run_pass(alpha_st *S, apass *P, int keep, int write, cb_error *err)
   int rc, k = P->start;
   const double *const *inj = P == &S->P[S->np - 1] ? fill_inj(S, P->q) : NULL;
   if (!P->q) return CB_OK;   /* an intermediate node without neurons of unknown sign */
-  for (int i = 1; i <= k; i++) if (P->lines[i].lw) { fill_lines(S, P, i); fill_alive(S, P, i); }
+  for (int i = 1; i <= k; i++) if (P->lines[i].lw && net->node[i].kind == CB_ACT) { fill_lines(S, P, i); fill_alive(S, P, i); }
   rc = crown_pass_inj_ex(ws, k, P->A0, P->q, P->lines, inj, keep ? P->keep : NULL, keep ? P->pool : NULL, P->out, err);
   if (rc != CB_OK || !P->sel || !write) return rc;
   for (size_t j = 0; j < P->m; j++) {
@@ -388,16 +396,111 @@ static int grad_mul(alpha_st *S, apass *P, int i)
   int a0 = n->in[0], a1 = n->in[1];
   size_t sz = n->size, s0 = ws->net->node[a0].size, s1 = ws->net->node[a1].size;
   const double *A = P->keep[i], *gx = P->G[a0], *gy = P->G[a1];
+  const crown_lines *W = P->lines[i].lw ? &P->lines[i] : NULL;
   for (size_t e = 0; e < sz; e++) {
     size_t j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+    double xl = ws->lo[a0][j0], xu = ws->hi[a0][j0], yl = ws->lo[a1][j1], yu = ws->hi[a1][j1];
     mul_line lo, up;
-    if (!relax_mul(ws->lo[a0][j0], ws->hi[a0][j0], ws->lo[a1][j1], ws->hi[a1][j1], &lo, &up)) return CB_EUNSUP;
+    if (!relax_mul(xl, xu, yl, yu, &lo, &up)) return CB_EUNSUP;
     for (size_t r = 0; r < P->q; r++) {
-      const mul_line *L = A[r * sz + e] > 0 ? &up : &lo;
-      P->G[i][r * sz + e] = L->wx * gx[r * s0 + j0] + L->wy * gy[r * s1 + j1] + L->c;
+      size_t o = r * sz + e;
+      const mul_line *L = A[o] > 0 ? &up : &lo;
+      mul_line m;
+      if (W && (A[o] > 0 ? W->uw[o] : W->lw[o]) != 1) {   /* the row's mixed plane (unrounded: G is no bound) */
+        double t = A[o] > 0 ? W->uw[o] : W->lw[o];
+        if (A[o] > 0) { m.wx = t * yu + (1 - t) * yl; m.wy = t * xl + (1 - t) * xu; m.c = -t * xl * yu - (1 - t) * xu * yl; }
+        else { m.wx = t * yl + (1 - t) * yu; m.wy = t * xl + (1 - t) * xu; m.c = -t * xl * yl - (1 - t) * xu * yu; }
+        L = &m;
+      }
+      P->G[i][o] = L->wx * gx[r * s0 + j0] + L->wy * gy[r * s1 + j1] + L->c;
     }
   }
   return CB_OK;
+}
+
+/*
+** alpha-CROWN at a product of two activations (auto_LiRPA's BoundMul /
+** BoundMatMul alpha): row r's plane at entry e is, per side, a convex
+** combination of McCormick's two planes, weight t in [0, 1] (relax_mul_mix;
+** t = 1: CROWN's plane), so every iterate's planes are valid on the box.
+** The rows' weights live in the pass's lines[i].lw (lower) and uw (upper),
+** starting at 1; mp[i] holds their Adam moments and gradients.
+*/
+static int init_mul(apass *P, int i, size_t sz)
+{
+  crown_lines *L = &P->lines[i];
+  mpar *M = &P->mp[i];
+  size_t k = P->q * sz;
+  if (!(L->lw = cb_alloc(k * sizeof(double))) || !(L->uw = cb_alloc(k * sizeof(double)))) return CB_ENOMEM;
+  for (size_t j = 0; j < k; j++) L->lw[j] = L->uw[j] = 1;
+  for (int s = 0; s < 2; s++)
+    if (!(M->m[s] = cb_calloc(k, sizeof(double))) || !(M->v[s] = cb_calloc(k, sizeof(double))) ||
+        !(M->g[s] = cb_alloc(k * sizeof(double)))) return CB_ENOMEM;
+  return CB_OK;
+}
+
+/*
+** Gradients at MUL node i for pass P's weighted rows: row r's bound takes
+** a (wx X + wy Y + c) there (X, Y: the inputs' G; a the row's A, its sign
+** picks the side), with, at weight t,
+**   lower: wx = t yl + (1-t) yu, wy = t xl + (1-t) xu, c = -t xl yl - (1-t) xu yu,
+**   upper: wx = t yu + (1-t) yl, wy = t xl + (1-t) xu, c = -t xl yu - (1-t) xu yl,
+** so d/dt and d/d(xl, xu, yl, yu) follow (the bounds' adjoints, when the
+** inputs are re-bounded: the planes move with their boxes).  x .* x (one
+** input) takes both inputs' terms.  The rounding of the intercept is left out.
+*/
+static void backprop_mul(alpha_st *S, apass *P, int i)
+{
+  const cb_ws *ws = S->ws;
+  const cb_node *n = &ws->net->node[i];
+  int a0 = n->in[0], a1 = n->in[1];
+  size_t sz = n->size, s0 = ws->net->node[a0].size, s1 = ws->net->node[a1].size;
+  const double *A = P->keep[i], *gx = P->G[a0], *gy = P->G[a1];
+  const crown_lines *W = &P->lines[i];
+  mpar *M = &P->mp[i];
+  double *lx = S->ladj[a0], *ux = S->uadj[a0], *ly = S->ladj[a1], *uy = S->uadj[a1];
+  memset(M->g[0], 0, P->q * sz * sizeof(double));
+  memset(M->g[1], 0, P->q * sz * sizeof(double));
+  if (!A) return;
+  for (size_t r = 0; r < P->q; r++) {
+    if (P->rho[r] == 0) continue;
+    for (size_t e = 0; e < sz; e++) {
+      size_t o = r * sz + e, j0 = mul_at(n->p.mul.i0, e), j1 = mul_at(n->p.mul.i1, e);
+      double a = A[o], w = P->rho[r] * a, X = gx[r * s0 + j0], Y = gy[r * s1 + j1], t;
+      double xl = ws->lo[a0][j0], xu = ws->hi[a0][j0], yl = ws->lo[a1][j1], yu = ws->hi[a1][j1];
+      if (a == 0) continue;
+      if (a > 0) {
+        t = W->uw[o];
+        M->g[1][o] = w * ((yu - yl) * X + (xl - xu) * Y - xl * yu + xu * yl);
+        if (lx) { lx[j0] += w * t * (Y - yu); ux[j0] += w * (1 - t) * (Y - yl); }
+        if (ly) { uy[j1] += w * t * (X - xl); ly[j1] += w * (1 - t) * (X - xu); }
+      } else {
+        t = W->lw[o];
+        M->g[0][o] = w * ((yl - yu) * X + (xl - xu) * Y - xl * yl + xu * yu);
+        if (lx) { lx[j0] += w * t * (Y - yl); ux[j0] += w * (1 - t) * (Y - yu); }
+        if (ly) { ly[j1] += w * t * (X - xl); uy[j1] += w * (1 - t) * (X - xu); }
+      }
+    }
+  }
+}
+
+/* One Adam step on MUL node i's weights in pass P, projected onto [0, 1]. */
+static void adam_mul(apass *P, int i, size_t sz, const cb_alpha_opt *o, int t, double lr)
+{
+  crown_lines *L = &P->lines[i];
+  mpar *M = &P->mp[i];
+  double c1 = 1 - pow(o->beta1, t), c2 = 1 - pow(o->beta2, t);
+  for (int s = 0; s < 2; s++) {
+    double *p = s ? L->uw : L->lw;
+    for (size_t j = 0; j < P->q * sz; j++) {
+      double g = M->g[s][j];
+      if (g == 0 && M->m[s][j] == 0 && M->v[s][j] == 0) continue;
+      M->m[s][j] = o->beta1 * M->m[s][j] + (1 - o->beta1) * g;
+      M->v[s][j] = o->beta2 * M->v[s][j] + (1 - o->beta2) * g * g;
+      p[j] -= lr * (M->m[s][j] / c1) / (sqrt(M->v[s][j] / c2) + 1e-8);
+      p[j] = p[j] > 1 ? 1 : p[j] > 0 ? p[j] : 0;
+    }
+  }
 }
 
 /* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
@@ -465,6 +568,7 @@ static void backprop(alpha_st *S, apass *P)
     npar *A = &P->par[i];
     double *la = S->ladj[n->in[0]], *ua = S->uadj[n->in[0]];
     int win = P->wo && P->wo[i];
+    if (n->kind == CB_MUL && P->mp && P->mp[i].g[0]) { backprop_mul(S, P, i); continue; }
     if (!relaxed(n) || !a) continue;
     for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries in R->idx */
       if (!A->g[k]) continue;
@@ -534,6 +638,9 @@ static void free_pass(alpha_st *S, apass *P)
   for (int i = 0; P->lines && i < n; i++) {
     cb_free(P->lines[i].lw); cb_free(P->lines[i].lb); cb_free(P->lines[i].uw); cb_free(P->lines[i].ub); cb_free(P->lines[i].alive);
   }
+  for (int i = 0; P->mp && i < n; i++)
+    for (int k = 0; k < 2; k++) { cb_free(P->mp[i].m[k]); cb_free(P->mp[i].v[k]); cb_free(P->mp[i].g[k]); }
+  cb_free(P->mp);
   for (int i = 0; P->wo && i < n; i++) cb_free(P->wo[i]);
   for (int i = 0; P->wx && i < n; i++) cb_free(P->wx[i]);
   cb_free(P->wo); cb_free(P->wx);
@@ -594,6 +701,10 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
   for (int i = 1; q && i <= start; i++)
     if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
+  for (int i = 1; q && !S->o->fixed_mul && i <= start; i++)
+    if (net->node[i].kind == CB_MUL &&
+        ((!P->mp && !(P->mp = cb_calloc((size_t)net->n, sizeof *P->mp))) || init_mul(P, i, net->node[i].size) != CB_OK))
+      return CB_ENOMEM;
   if (P->sel && q) {
     if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
     for (int i = 1; i < start; i++)
@@ -733,6 +844,8 @@ static int gradient_step(alpha_st *S, const cb_alpha_opt *o, int t, double lr, c
     if ((rc = grad_forward(S, P, err)) != CB_OK) break;
     backprop(S, P);
     adam_step(S, P, o, t, lr);
+    for (int i = 1; P->mp && i <= P->start; i++)
+      if (P->mp[i].g[0] && P->keep[i]) adam_mul(P, i, S->ws->net->node[i].size, o, t, lr);
     if (k == S->np - 1 && S->ns) beta_step(S, P, o, t, o->beta_lr * pow(o->lr_decay, t - 1));
   }
   return rc;
@@ -785,7 +898,10 @@ static int has_params(const alpha_st *S)
   if (S->ns) return 1;
   for (int k = 0; k < S->np; k++)
     for (int i = 0; i < S->ws->net->n; i++)
+    {
       for (int s = 0; s < 4; s++) if (S->P[k].par && S->P[k].par[i].p[s]) return 1;
+      if (S->P[k].mp && S->P[k].mp[i].g[0]) return 1;
+    }
   return 0;
 }
 

@@ -206,8 +206,8 @@ relax_family relax_alpha_family(const cb_node *n);
    or -1 when the line is fixed, and *p0, the member CROWN uses.
    ReLU/LeakyReLU/Abs lower side: p = slope in [alpha, 1] ([-1, 1]), line p x.
    Rows relaxed by their curvature map: p = slope, line p x + sup/inf (f - p x).
-   Sigmoid/tanh: p = tangent point, line f'(p) x + f(p) - f'(p) p (moved by
-   the rounding margin).  relax_param_dline = d(line at x)/dp; relax_line_dlu
+   Sigmoid/tanh, and Exp's lower side: p = tangent point, line
+   f'(p) x + f(p) - f'(p) p (moved by the rounding margin).  relax_param_dline = d(line at x)/dp; relax_line_dlu
    gives d[4] = derivatives of the fixed line's slope and intercept in l and u. */
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0);
 /* 1 for a row relaxed by its curvature map (SiLU, GELU, HardSwish, Log, Pow): its parameter is in [l, u]. */
@@ -266,7 +266,8 @@ int crown_spec_batch(cb_ws *const *ws, size_t S, const double *const *C, size_t 
 /* crown.c: CROWN's backward passes (the receptive-field one is crown_patch.c). */
 /* Per-row relaxation lines of one nonlinear node (alpha-CROWN): q x size each. */
 typedef struct crown_lines {
-  double *lw, *lb, *uw, *ub;
+  double *lw, *lb, *uw, *ub;   /* q x size; at a MUL node: lw, uw are the rows' McCormick weights
+                                  (relax_mul_mix's rl, ru), lb, ub unused */
   size_t *alive, nalive;  /* when alive: the entries whose lines are not 0 in every row (crown_alive) */
 } crown_lines;
 int crown_pass_ex(cb_ws *ws, int start, const double *A, size_t q, const crown_lines *lines, double **keep,
@@ -368,6 +369,9 @@ typedef struct cb_alpha_opt {
                          and the activations reading them their box and lines from it, in
                          place of the boxes they had (a branch and bound's root); 0 (default):
                          the workspace is left as it was */
+  int fixed_mul;      /* 1: products of two activations keep CROWN's McCormick planes; 0
+                         (default): each row's planes are optimised (auto_LiRPA's BoundMul and
+                         BoundMatMul alphas: a convex combination of the two planes per side) */
   int (*done)(void *ctx, const double *best);
                       /* NULL (default), or called after every iteration with each row's best
                          bound so far: 1 stops the optimisation (a branch and bound stops

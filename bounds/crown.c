@@ -996,6 +996,9 @@ out:
 ** A broadcast operand (index map i0/i1) takes entry e's terms at the entry
 ** it reads; an entry of A_x then sums up to size products (the relaxed
 ** nodes' gamma still covers it).
+** In alpha-CROWN's passes (lines[i].lw set) row r's planes at entry e are
+** relax_mul_mix's with weights lw, uw [r size + e] (1: the planes above):
+** other planes valid on the same box, same step and slack.
 */
 static int back_mul(bwd *B, int i, const double *A)
 {
@@ -1007,6 +1010,7 @@ static int back_mul(bwd *B, int i, const double *A)
   const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
   double *sl = cb_calloc(B->q, sizeof *sl), *Ax = acc(B, a0), *Ay = acc(B, a1);
   mul_line *lo = cb_alloc(2 * sz * sizeof *lo), *up = lo ? lo + sz : NULL;
+  const crown_lines *mix = B->lines && B->lines[i].lw ? &B->lines[i] : NULL;   /* alpha-CROWN's weights */
   int rc = CB_ENOMEM;
   if (!sl || !Ax || !Ay || !lo) goto out;
   rc = CB_EUNSUP;
@@ -1018,8 +1022,14 @@ static int back_mul(bwd *B, int i, const double *A)
     for (size_t e = 0; e < sz; e++) {
       double a = A[r * sz + e];
       const mul_line *L = a > 0 ? &up[e] : &lo[e];
+      mul_line rowl[2];
       if (a == 0) continue;
       size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+      if (mix && (mix->lw[r * sz + e] != 1 || mix->uw[r * sz + e] != 1)) {   /* the row's own planes */
+        if (!relax_mul_mix(xl[j0], xu[j0], yl[j1], yu[j1], mix->lw[r * sz + e], mix->uw[r * sz + e], &rowl[0], &rowl[1]))
+          goto out;
+        L = &rowl[a > 0];
+      }
       Ax[r * s0 + j0] += a * L->wx;
       Ay[r * s1 + j1] += a * L->wy;
       B->T.bias[r] += a * L->c;

@@ -263,15 +263,21 @@ static void relax_elu(double a, double l, double u, double *lw, double *lb, doub
 ** IBP has already refused the box (ibp.c: an activation bound that overflows).
 ** Source: the chord/tangent rule of Zhang et al. 2018 (CROWN) Sec. 3.3.
 */
+/* A convex f's tangent at d in [l, u] as a lower line on [l, u], with the margin. */
+static void convex_tangent(fn f, fn df, double d, double l, double u, double *lw, double *lb)
+{
+  *lw = df(d);
+  *lb = f(d) - *lw * d;
+  *lb -= margin(*lw, *lb, l, u);
+}
+
 static void relax_convex(fn f, fn df, double l, double u, double *lw, double *lb, double *uw, double *ub)
 {
   double fl = f(l), fu = f(u), d = 0.5 * l + 0.5 * u;
   if (l < u) {
     *uw = (fu - fl) / (u - l);
     *ub = fmax(fl - *uw * l, fu - *uw * u) + margin(*uw, fu, l, u);
-    *lw = df(d);
-    *lb = f(d) - *lw * d;
-    *lb -= margin(*lw, *lb, l, u);
+    convex_tangent(f, df, d, l, u, lw, lb);
     if (isfinite(*uw) && isfinite(*ub) && isfinite(*lw) && isfinite(*lb)) return;
   }
   *lw = *uw = 0;
@@ -426,6 +432,25 @@ static int shape_range(const cb_node *n, double l, double u, int upper, double *
   return 1;
 }
 
+/*
+** Exp (convex): alpha-CROWN moves the lower line's tangent point p in [l, u]
+** (auto_LiRPA's BoundExp alpha), the line relax_convex makes at its midpoint
+** (p0, CROWN's) made at p: every tangent of a convex function lies below it,
+** and convex_tangent's margin covers the libm error for any p in [l, u] (the
+** argument does not use where d is).  The upper line, the chord, is the
+** least line above exp at both ends, so it stays.  Fixed when relax_convex
+** falls back to constants (a point box or a non-finite line).
+*/
+static int exp_range(double l, double u, int upper, double *pmin, double *pmax, double *p0)
+{
+  double lw, lb, uw, ub;
+  if (upper || !(l < u)) return -1;
+  relax_convex(exp, exp, l, u, &lw, &lb, &uw, &ub);
+  if (lw == 0 && uw == 0) return -1;
+  *pmin = l; *pmax = u; *p0 = 0.5 * l + 0.5 * u;
+  return 0;
+}
+
 int relax_param_range(const cb_node *n, double l, double u, int upper, double *pmin, double *pmax, double *p0)
 {
   const s_fns *F = s_of(n);
@@ -437,6 +462,7 @@ int relax_param_range(const cb_node *n, double l, double u, int upper, double *p
     *pmin = a; *pmax = 1; *p0 = u > -l ? 1 : a;
     return 1;
   }
+  if (node_is_act(n, CB_ACT_EXP)) return exp_range(l, u, upper, pmin, pmax, p0);
   if (!F) return -1;
   if (!upper) return s_range_lower(F->f, F->df, l, u, pmin, pmax, p0);
   slot = s_range_lower(F->g, F->dg, -u, -l, &m0, &m1, &mp);
@@ -452,6 +478,12 @@ void relax_param_line(const cb_node *n, double l, double u, int upper, double p,
 {
   double y, f2, M = fmax(fmax(fabs(l), fabs(u)), fabs(p)) + 0.02;
   if (relax_alpha_family(n) == RELAX_SLOPE) { *w = p; *b = 0; return; }
+  if (node_is_act(n, CB_ACT_EXP)) {   /* exp_range: lower side only, p in [l, u] */
+    p = fmin(u, fmax(l, p));
+    convex_tangent(exp, exp, p, l, u, w, b);
+    if (!isfinite(*w) || !isfinite(*b)) { *w = 0; *b = exp(l) - margin(0, exp(l), l, u); }
+    return;
+  }
   if (by_shape(n)) {   /* any slope is valid: the intercept makes it so */
     double dl, dh;
     *w = shape_slopes(n, l, u, &dl, &dh) ? shape_slope(l, u, dl, dh, p) : 0;
@@ -467,6 +499,7 @@ double relax_param_dline(const cb_node *n, double l, double u, int upper, double
 {
   double y, f1, f2, xs;
   if (relax_alpha_family(n) == RELAX_SLOPE) return x;
+  if (node_is_act(n, CB_ACT_EXP)) return exp(p) * (x - p);   /* d/dp [e^p x + e^p - e^p p] */
   if (by_shape(n)) {   /* d/dw [w x + sup (f - w t)] = x - t*, t* the touching point (envelope); dw/dp */
     double dl, dh;
     if (!shape_slopes(n, l, u, &dl, &dh)) return 0;
@@ -500,6 +533,11 @@ void relax_line_dlu(const cb_node *n, double l, double u, int upper, double *d)
     if (!upper || !(l < 0 && u > 0)) return;
     d[0] = u * (1 - a) / h; d[1] = -u * d[0];
     d[2] = -l * (1 - a) / h; d[3] = (1 - s) - u * d[2];
+    return;
+  }
+  if (node_is_act(n, CB_ACT_EXP)) {   /* the upper chord; the lower tangent at the midpoint */
+    if (upper) chord_d(exp, exp, l, u, d);
+    else { double e = exp(0.5 * l + 0.5 * u); d[0] = d[2] = 0.5 * e; d[1] = d[3] = -0.5 * e * (0.5 * l + 0.5 * u); }
     return;
   }
   if (!F) return;
@@ -657,7 +695,7 @@ static const relax_row relax_table[CB_ACT_COUNT] = {
   [CB_ACT_CLIP] = {lines_clip, RELAX_FIXED, NULL, NULL, 0},
   [CB_ACT_ELU] = {lines_elu, RELAX_FIXED, NULL, elu_ok, 0},
   [CB_ACT_SOFTPLUS] = {lines_softplus, RELAX_FIXED, NULL, NULL, 0},
-  [CB_ACT_EXP] = {lines_exp, RELAX_FIXED, NULL, NULL, 0},
+  [CB_ACT_EXP] = {lines_exp, RELAX_TANGENT, NULL, NULL, 0},
   [CB_ACT_HARD_SIGMOID] = {lines_hsig, RELAX_FIXED, NULL, hsig_ok, 0},
   [CB_ACT_ERF] = {lines_s, RELAX_TANGENT, &ERF, NULL, 0},
   [CB_ACT_SOFTSIGN] = {lines_s, RELAX_TANGENT, &SOFTSIGN, NULL, 0},

@@ -36,3 +36,27 @@ int relax_mul(double xl, double xu, double yl, double yu, mul_line *lo, mul_line
   up->c = vertex_extreme(1, xl, xu, yl, yu, up->wx, up->wy);
   return isfinite(lo->c) && isfinite(up->c);
 }
+
+/*
+** alpha-CROWN's planes (auto_LiRPA's BoundMul alpha, MulHelper.
+** interpolated_relaxation): the slopes of a convex combination of the two
+** McCormick planes on each side,
+**   lower  rl (yl, xl) + (1 - rl) (yu, xu)   [(x - xl)(y - yl) >= 0, (x - xu)(y - yu) >= 0],
+**   upper  ru (yu, xl) + (1 - ru) (yl, xu)   [(x - xl)(y - yu) <= 0, (x - xu)(y - yl) <= 0],
+** rl, ru clamped to [0, 1].  The intercepts are vertex_extreme's, as
+** relax_mul's: for ANY stored slopes x y - wx x - wy y is bilinear, so the
+** lines hold on the whole box whatever rl, ru and the slopes' rounding;
+** rl = ru = 1 gives relax_mul's planes bit for bit.
+*/
+int relax_mul_mix(double xl, double xu, double yl, double yu, double rl, double ru, mul_line *lo, mul_line *up)
+{
+  rl = rl > 1 ? 1 : rl > 0 ? rl : 0;   /* NaN: 0 */
+  ru = ru > 1 ? 1 : ru > 0 ? ru : 0;
+  lo->wx = rl == 1 ? yl : rl * yl + (1 - rl) * yu;
+  lo->wy = rl == 1 ? xl : rl * xl + (1 - rl) * xu;
+  up->wx = ru == 1 ? yu : ru * yu + (1 - ru) * yl;
+  up->wy = ru == 1 ? xl : ru * xl + (1 - ru) * xu;
+  lo->c = vertex_extreme(0, xl, xu, yl, yu, lo->wx, lo->wy);
+  up->c = vertex_extreme(1, xl, xu, yl, yu, up->wx, up->wy);
+  return isfinite(lo->c) && isfinite(up->c);
+}

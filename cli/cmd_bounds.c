@@ -35,7 +35,8 @@ static const char *usage =
   BATCH_THREAT_HELP
   "                 (bounds: margin_lb holds the one margin f_label - f_K)\n"
   "  --method M    ibp, crown (default), crown-ibp, or alpha-crown: CROWN whose\n"
-  "                ReLU slopes and sigmoid/tanh tangent points are optimised per\n"
+  "                ReLU slopes, sigmoid/tanh/exp tangent points and the planes of\n"
+  "                products of activations (attention) are optimised per\n"
   "                bound (intermediate layers included) by 20 Adam steps, 40 if\n"
   "                the net has sigmoid/tanh or more than 3 activation layers;\n"
   "                tighter, 10-150x the time of crown; logit lower, logit upper\n"

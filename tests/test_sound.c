@@ -14,6 +14,7 @@
 ** (zero columns, lower bounds of ReLUs proved off) changes no bound.
 */
 #include <float.h>
+#include <gmp.h>
 #include <math.h>
 #include "testutil.h"
 #include "bounds.h"
@@ -21,6 +22,7 @@
 #include "round.h"
 #include "forward.h"
 #include "randnet.h"
+#include "relax_mul.h"
 
 typedef struct tcase { cb_norm norm; int clip; double eps; const double *x0, *lo, *hi; size_t n; } tcase;
 
@@ -392,6 +394,159 @@ static void test_alpha_iterates(void **st)
     assert_true(moved > 0);
     bnet_free(&bn);
     cb_net_free(net);
+  }
+}
+
+/*
+** alpha-CROWN at products (relax_mul_mix): for random boxes (mixed signs,
+** one-signed, a point side, wide and tiny scales) and random weights (in
+** [0, 1], at 0 and 1, beyond [0, 1] and NaN: clamped), every vertex and
+** 40 sampled points (x, y) of the box satisfy lo <= x y <= up in exact
+** rational arithmetic (GMP: a double is a rational exactly), tolerance 0.
+** Weights 1 give relax_mul's planes bit for bit (CROWN's, iteration 0).
+*/
+static int plane_side(mpq_t xy, const mul_line *L, double x, double y, mpq_t a, mpq_t b)
+{
+  mpq_set_d(a, L->wx); mpq_set_d(b, x); mpq_mul(a, a, b);
+  mpq_set_d(b, L->wy); mpq_set_d(xy, y); mpq_mul(b, b, xy);
+  mpq_add(a, a, b);
+  mpq_set_d(b, L->c); mpq_add(a, a, b);   /* the plane at (x, y) */
+  mpq_set_d(xy, x); mpq_set_d(b, y); mpq_mul(xy, xy, b);
+  return mpq_cmp(xy, a);                  /* sign of x y - plane */
+}
+
+static void test_mul_mix(void **st)
+{
+  mpq_t xy, a, b;
+  long planes = 0, pts = 0;
+  (void)st;
+  mpq_init(xy); mpq_init(a); mpq_init(b);
+  for (int c = 0; c < 6000; c++) {
+    double sc = c % 4 == 0 ? 1e-6 : c % 4 == 1 ? 1e3 : 1, v[4], rl, ru;
+    mul_line lo, up, lo1, up1;
+    for (int k = 0; k < 4; k++) v[k] = sc * rnd(-2, 2);
+    if (c % 5 == 1) v[0] = fabs(v[0]), v[1] = fabs(v[1]);   /* x >= 0 */
+    if (c % 7 == 2) v[2] = -fabs(v[2]), v[3] = -fabs(v[3]);   /* y <= 0 */
+    if (c % 11 == 3) v[1] = v[0];                              /* a point side */
+    double xl = fmin(v[0], v[1]), xu = fmax(v[0], v[1]), yl = fmin(v[2], v[3]), yu = fmax(v[2], v[3]);
+    rl = c % 6 == 0 ? 0 : c % 6 == 1 ? 1 : c % 6 == 2 ? rnd(-1, 2) : c % 6 == 3 ? NAN : urand(&seed);
+    ru = c % 9 == 0 ? 0 : c % 9 == 1 ? 1 : c % 9 == 2 ? rnd(-1, 2) : urand(&seed);
+    assert_true(relax_mul_mix(xl, xu, yl, yu, rl, ru, &lo, &up));
+    assert_true(relax_mul_mix(xl, xu, yl, yu, 1, 1, &lo1, &up1) && relax_mul(xl, xu, yl, yu, &lo, &up) &&
+                !memcmp(&lo1, &lo, sizeof lo) && !memcmp(&up1, &up, sizeof up));
+    assert_true(relax_mul_mix(xl, xu, yl, yu, rl, ru, &lo, &up));
+    planes += 2;
+    for (int k = 0; k < 44; k++) {
+      double x = k < 4 ? (k & 1 ? xu : xl) : xl + (xu - xl) * urand(&seed);
+      double y = k < 4 ? (k & 2 ? yu : yl) : yl + (yu - yl) * urand(&seed);
+      if (x > xu) x = xu;
+      if (y > yu) y = yu;
+      if (plane_side(xy, &lo, x, y, a, b) < 0 || plane_side(xy, &up, x, y, a, b) > 0)
+        fail_msg("box [%.17g, %.17g] x [%.17g, %.17g] weights %g %g: (%.17g, %.17g) outside the planes", xl, xu, yl, yu, rl, ru, x, y);
+      pts++;
+    }
+  }
+  mpq_clear(xy); mpq_clear(a); mpq_clear(b);
+  printf("mixed McCormick planes: %ld planes, %ld exact point checks, 0 on the wrong side\n", planes, pts);
+}
+
+/*
+** alpha-CROWN at Exp: the lower line is the tangent at any p (relax_param_
+** range's [l, u]; outside it is projected), with relax_convex's margin:
+** for random boxes (narrow to wide, scores up to 700) and tangent points,
+** exp(x) >= line at 300 points of [l, u] and its ends in long double;
+** the range's p0 gives CROWN's line bit for bit.
+*/
+static void test_exp_tangents(void **st)
+{
+  int64_t d[2] = {1, 1};
+  cb_net *net = start(2, d);
+  int i = net_add_act(net, CB_ACT_EXP, "e", "test", 0, &(cb_error){0});
+  long lines = 0, pts = 0;
+  (void)st;
+  assert_true(i >= 0);
+  for (int c = 0; c < 4000; c++) {
+    const cb_node *n = &net->node[i];
+    double l = c % 3 == 0 ? rnd(-40, 10) : c % 3 == 1 ? rnd(-700, 700) : rnd(-2, 2), w, pmin, pmax, p0, lw, lb, uw, ub, cw, cb;
+    double u = l + (c % 4 == 0 ? rnd(0, 1e-6) : c % 4 == 1 ? rnd(0, 30) : rnd(0, 3)), p;
+    if (u > 709) u = 709;
+    if (relax_param_range(n, l, u, 1, &pmin, &pmax, &p0) >= 0) fail_msg("exp's upper chord has no parameter");
+    if (relax_param_range(n, l, u, 0, &pmin, &pmax, &p0) < 0) continue;
+    relax_node(n, l, u, &lw, &lb, &uw, &ub);
+    relax_param_line(n, l, u, 0, p0, &cw, &cb);
+    if (cw != lw || cb != lb) fail_msg("exp [%.17g, %.17g]: p0's line is not CROWN's", l, u);
+    for (int k = 0; k < 6; k++) {
+      p = k == 0 ? pmin : k == 1 ? pmax : k == 2 ? pmin - 1 : k == 3 ? pmax + 5 : pmin + (pmax - pmin) * urand(&seed);
+      relax_param_line(n, l, u, 0, p, &w, &cb);
+      lines++;
+      for (int j = -2; j <= 300; j++) {
+        long double x = j == -2 ? l : j == -1 ? u : l + (u - l) * (j / 300.0L);
+        if (x > u) x = u;
+        if (!(expl(x) >= (long double)w * x + cb))
+          fail_msg("exp [%.17g, %.17g] tangent point %.17g: line %.17g x + %.17g above exp at %.17Lg", l, u, p, w, cb, x);
+        pts++;
+      }
+    }
+  }
+  cb_net_free(net);
+  printf("exp tangents: %ld lines, %ld long double checks, 0 above exp\n", lines, pts);
+  assert_true(lines > 10000);
+}
+
+/*
+** alpha-CROWN on the attention nets (products of activations with mixed
+** McCormick planes, Exp tangents, Pow slopes): every iterate's node boxes
+** and row bounds hold 10^4 sampled points and the attacks (iterates_case,
+** tolerance 0), and the optimised planes act: over the sets some row is
+** tighter than with CROWN's planes kept (fixed_mul).
+*/
+static void test_alpha_attention(void **st)
+{
+  static const cb_norm norms[3] = {CB_NORM_INF, CB_NORM_2, CB_NORM_INF};
+  static const double radii[3] = {0.1, 0.3, 0.5};
+  (void)st;
+  for (int v = 0; v < 2; v++) {
+    cb_net *net = net_attention(v);
+    size_t n, no;
+    double x0[8], lo[8], hi[8], *C, lb[2][8], ub[2][8];
+    long pts = 0, chk = 0, moved = 0, tighter = 0;
+    cb_bnet bn;
+    cb_error err = {0};
+    char tag[128];
+    net->output = net->n - 1;
+    n = cb_net_input_size(net);
+    no = cb_net_output_size(net);
+    C = calloc(no * no, sizeof *C);
+    assert_true(n <= 8 && no <= 8);
+    if (net_check(net, &err) != CB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(bnet_init(&bn, net, &err), CB_OK);
+    for (size_t k = 0; k < no; k++) C[k * no + k] = 1;
+    for (int c = 0; c < 3; c++) {
+      tcase t = {norms[c], c == 2, radii[c], x0, lo, hi, n};
+      cb_set s = {t.norm, t.eps, n, x0, c == 2 ? lo : NULL, c == 2 ? hi : NULL};
+      for (size_t j = 0; j < n; j++) { x0[j] = rnd(-0.5, 0.5); lo[j] = -0.6; hi[j] = 0.6; }
+      snprintf(tag, sizeof tag, "attention%s norm %d%s eps %g", v ? " (log-softmax)" : "", c, c == 2 ? " clipped" : "", radii[c]);
+      iterates_case(net, &bn, &t, tag, &pts, &chk, &moved);
+      for (int f = 0; f < 2; f++) {
+        cb_alpha_opt o;
+        cb_ws *ws = ws_new(&bn, &s, &err);
+        assert_non_null(ws);
+        alpha_opt_init(&o);
+        o.fixed_mul = f;
+        if (bounds_run(ws, CB_ALPHA_CROWN, &err) != CB_OK || alpha_spec(ws, C, no, &o, lb[f], ub[f], &err) != CB_OK)
+          fail_msg("%s: %s", tag, err.msg);
+        ws_free(ws);
+      }
+      for (size_t r = 0; r < no; r++) tighter += (lb[0][r] > lb[1][r]) + (ub[0][r] < ub[1][r]);
+    }
+    printf("attention%s: 3 sets, alpha-CROWN iterates: %ld intermediate bounds moved, %ld points, %ld checks, 0 outside; "
+           "%ld of %zu row bounds tighter with optimised product planes\n", v ? " (log-softmax)" : "", moved, pts, chk,
+           tighter, 6 * no);
+    assert_true(moved > 0);
+    assert_true(tighter > 0);
+    bnet_free(&bn);
+    cb_net_free(net);
+    free(C);
   }
 }
 
@@ -1191,7 +1346,8 @@ int main(void)
     cmocka_unit_test(test_deep), cmocka_unit_test(test_alpha_iterates),
     cmocka_unit_test(test_groupsort),
     cmocka_unit_test(test_products),
-    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_softmax_wide), cmocka_unit_test(test_shape_lines), cmocka_unit_test(test_ln_ops), cmocka_unit_test(test_resize_linear),
+    cmocka_unit_test(test_attention), cmocka_unit_test(test_softmax_forms), cmocka_unit_test(test_softmax_extreme), cmocka_unit_test(test_softmax_wide), cmocka_unit_test(test_shape_lines),
+    cmocka_unit_test(test_mul_mix), cmocka_unit_test(test_exp_tangents), cmocka_unit_test(test_alpha_attention), cmocka_unit_test(test_ln_ops), cmocka_unit_test(test_resize_linear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
