@@ -41,6 +41,15 @@ typedef struct rrec {
   crec *c; size_t ncr, cc;
   double *pool; size_t np, cp;
   int cur, bad;               /* the state the events are about; bad: out of memory / out of order */
+  pchk *P;                    /* BOXES: the checker, the box, and scratch for the path's records */
+  const cb_net *net;
+  const double *lo, *hi;
+  int path[PROOF_MAX_DEPTH];
+  pchk_split sp[PROOF_MAX_DEPTH];
+  pchk_tighten *tt;
+  double *mus;
+  size_t ttcap, mucap;
+  long synced;                /* states whose boxes are the checker's */
 } rrec;
 
 static int grow(void **p, size_t *cap, size_t need, size_t sz)
@@ -65,6 +74,78 @@ static size_t pool_put(rrec *R, const double *v, size_t n)
   return at;
 }
 
+/* The tighten records of the states path[0..d] (d splits, sp) as the
+   checker takes them: derive mode (bound NaN), multipliers padded with
+   zeros for the later splits and zero for a split below the record's node;
+   into *tt (multipliers in *mus, room for `extra` more rows of d after
+   them), got[k] (NULL: none) receiving record k's re-derived bound.  The
+   count, or -1 (memory). */
+static long path_records(const rrec *R, const int *path, size_t d, const pchk_split *sp, size_t extra, pchk_tighten **tt,
+                         size_t *ttcap, double **mus, size_t *mucap, double *got)
+{
+  size_t ntt = 0, nm = 0;
+  for (size_t k = 0; k <= d; k++) ntt += R->n[path[k]].nt;
+  if (grow((void **)tt, ttcap, ntt + 1, sizeof **tt) || grow((void **)mus, mucap, (ntt + extra + 1) * (d + 1), sizeof **mus))
+    return -1;
+  ntt = 0;
+  for (size_t k = 0; k <= d; k++) {
+    const rnode *N = &R->n[path[k]];
+    for (size_t t = N->t0; t < N->t0 + N->nt; t++) {
+      const trec *T = &R->t[t];
+      double *mu = *mus + nm;
+      for (size_t q = 0; q < d; q++) mu[q] = q < T->ns && sp[q].node <= T->pre + 1 && R->pool[T->mu + q] > 0 ? R->pool[T->mu + q] : 0;
+      nm += d;
+      (*tt)[ntt] = (pchk_tighten){T->pre + 1, T->hi, 0, T->idx, NAN, mu, got ? &got[ntt] : NULL};
+      ntt++;
+    }
+  }
+  return (long)ntt;
+}
+
+/* BOXES: the state's node boxes become the checker's (pchk_bounds on the
+   path's splits and records), so that the search refutes with bounds the
+   checker rebuilds: where the checker leaves a ReLU input of unknown sign,
+   its box replaces the search's (which may be tighter: inherited from the
+   parent states, CROWN run on other intermediate boxes); where it fixes
+   the sign, the two boxes are intersected (a stable ReLU is exact either
+   way).  zmax only grows.  Nothing changes when the checker fails. */
+static void sync_boxes(rrec *R, const vfy_prec *p)
+{
+  const cb_net *net = R->net;
+  cb_ws *ws = p->ws;
+  double *const *blo, *const *bhi;
+  size_t d = 0;
+  long ntt;
+  int ok;
+  for (int s = R->cur; s > 0; s = R->n[s].parent) d++;
+  if (d + 1 >= PROOF_MAX_DEPTH) return;
+  for (int s = R->cur, k = (int)d; k >= 0; s = R->n[s].parent, k--) R->path[k] = s;
+  for (size_t k = 0; k < d; k++) {
+    const rnode *C = &R->n[R->path[k + 1]];
+    R->sp[k] = (pchk_split){C->node, C->idx, C->sig};
+  }
+  if ((ntt = path_records(R, R->path, d, R->sp, 0, &R->tt, &R->ttcap, &R->mus, &R->mucap, NULL)) < 0) { R->bad = 1; return; }
+  ok = pchk_bounds(R->P, R->lo, R->hi, R->sp, d, R->tt, (size_t)ntt, &blo, &bhi);
+  if (ok == 0) { *p->ret = 1; return; }
+  if (ok < 0) return;
+  R->synced++;
+  for (int i = 0; i < net->n; i++) {
+    int pre = net->node[i].in[0];
+    if (!node_is_act(&net->node[i], CB_ACT_RELU)) continue;
+    for (size_t j = 0; j < net->node[pre].size; j++) {
+      double cl = blo[pre][j], ch = bhi[pre][j];
+      if (!(cl < 0 && ch > 0)) {
+        cl = fmax(cl, ws->lo[pre][j]);
+        ch = fmin(ch, ws->hi[pre][j]);
+        if (cl > ch) cl = blo[pre][j], ch = bhi[pre][j];
+      }
+      ws->lo[pre][j] = cl;
+      ws->hi[pre][j] = ch;
+      ws->zmax[pre][j] = fmax(ws->zmax[pre][j], fmax(-cl, ch));
+    }
+  }
+}
+
 /* The vfy_opts.prec callback. */
 static void on_prec(void *ctx, const vfy_prec *p)
 {
@@ -72,6 +153,7 @@ static void on_prec(void *ctx, const vfy_prec *p)
   rnode *cur;
   if (R->bad) return;
   if (p->ev == VFY_PREC_LEAVE) { R->cur = R->n[R->cur].parent; return; }
+  if (p->ev == VFY_PREC_BOXES) { sync_boxes(R, p); return; }
   if (p->ev == VFY_PREC_ENTER) {
     int k = p->sig > 0;
     if (grow((void **)&R->n, &R->cn, R->nn + 1, sizeof *R->n)) { R->bad = 1; return; }
@@ -101,6 +183,13 @@ static void on_prec(void *ctx, const vfy_prec *p)
     R->c[R->ncr].has_mu = p->mu != NULL;
     R->c[R->ncr].ns = p->ns;
     R->c[R->ncr].mu = p->mu ? pool_put(R, p->mu, p->ns) : 0;
+    if (p->mu && !R->bad) {   /* rows all weighed 0 (the split terms alone refute: an empty region): the
+                                 checker wants a positive row weight, so each row gets a tiny one */
+      double any = 0, mx = 1;
+      for (size_t r = 0; r < p->m; r++) any = fmax(any, R->pool[R->c[R->ncr].lam + r]);
+      for (size_t q = 0; q < p->ns; q++) mx = fmax(mx, p->mu[q]);
+      if (!(any > 0)) for (size_t r = 0; r < p->m; r++) R->pool[R->c[R->ncr].lam + r] = ldexp(mx, -30);
+    }
     R->ncr++;
     cur->nc++;
   }
@@ -129,25 +218,15 @@ static int write_rleaf(rwrite *W, size_t d)
 {
   const rrec *R = W->R;
   const vnn_box *B = &W->spec->box[W->b];
-  size_t ntt = 0, nm = 0, nc = B->n_conj;
+  size_t ntt = 0, nm, nc = B->n_conj;
   int empty = 0, ok;
+  long got;
   for (size_t k = 0; k <= d; k++) ntt += R->n[W->path[k]].nt, empty |= R->n[W->path[k]].empty;
-  if (grow((void **)&W->tt, &W->ttcap, ntt + 1, sizeof *W->tt) ||
-      grow((void **)&W->mus, &W->mucap, (ntt + nc + 1) * (d + 1), sizeof *W->mus) ||
-      grow((void **)&W->got, &W->gotcap, ntt + 1, sizeof *W->got))
+  if (grow((void **)&W->got, &W->gotcap, ntt + 1, sizeof *W->got) ||
+      (got = path_records(R, W->path, d, W->sp, nc, &W->tt, &W->ttcap, &W->mus, &W->mucap, W->got)) < 0)
     return CB_ENOMEM;
-  ntt = 0;
-  for (size_t k = 0; k <= d; k++) {
-    const rnode *N = &R->n[W->path[k]];
-    for (size_t t = N->t0; t < N->t0 + N->nt; t++) {
-      const trec *T = &R->t[t];
-      double *mu = W->mus + nm;
-      for (size_t q = 0; q < d; q++) mu[q] = q < T->ns && W->sp[q].node <= T->pre + 1 && R->pool[T->mu + q] > 0 ? R->pool[T->mu + q] : 0;
-      nm += d;
-      W->tt[ntt] = (pchk_tighten){T->pre + 1, T->hi, 0, T->idx, NAN, mu, &W->got[ntt]};
-      ntt++;
-    }
-  }
+  ntt = (size_t)got;
+  nm = ntt * d;
   for (size_t c = 0; c < nc; c++) {   /* the nearest state that refuted c */
     const crec *C = NULL;
     for (size_t k = d + 1; k-- > 0 && !C;) {
@@ -257,6 +336,7 @@ int proof_relu_box(const cb_net *net, const vnn_spec *spec, pchk *P, cb_ws *ws, 
   memset(act, 1, sizeof act);
   it = (item){b, 0, (double *)lo, (double *)hi, act, 0, 0, NULL, NULL};
   if (grow((void **)&R.n, &R.cn, 1, sizeof *R.n) || !(x = cb_alloc((spec->nx + 1) * sizeof *x))) { rc = CB_ENOMEM; goto out; }
+  R.P = P; R.net = net; R.lo = lo; R.hi = hi;
   R.n[0] = (rnode){-1, {-1, -1}, 0, 0, 0, 0, 0, 0, 0, 0};
   R.nn = 1;
   rr = vfy_relu_search(&S, ws, &it, x, states, &prof, err);
@@ -281,7 +361,7 @@ out:
   if (rc == CB_ENOMEM) rc = cb_error_set(err, CB_ENOMEM, "out of memory");
   if (W) { cb_free(W->tt); cb_free(W->mus); cb_free(W->got); cb_free((void *)W->lam); cb_free((void *)W->beta); cb_free(W->ones); }
   cb_free(W);
-  cb_free(R.n); cb_free(R.t); cb_free(R.c); cb_free(R.pool); cb_free(x);
+  cb_free(R.n); cb_free(R.t); cb_free(R.c); cb_free(R.pool); cb_free(R.tt); cb_free(R.mus); cb_free(x);
   vfy_result_free(&res);
   return rc;
 }

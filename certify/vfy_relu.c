@@ -128,8 +128,23 @@ static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra
 static void rs_prec(const rsearch *R, int ev, int node, size_t idx, int sig, double bound, size_t conj, const double *lam,
                     size_t m, const double *mu)
 {
-  vfy_prec p = {ev, node, sig, idx, conj, m, (size_t)R->ns, bound, lam, mu};
+  vfy_prec p = {ev, node, sig, idx, conj, m, (size_t)R->ns, bound, lam, mu, NULL, NULL};
   if (R->S->o->prec) R->S->o->prec(R->S->o->prec_ctx, &p);
+}
+
+/* The prec hook's BOXES event: it may replace the state's node boxes (with
+   the proof checker's, proof_relu.c); every ReLU's lines are then made
+   again from them.  1: the hook showed the region empty; 0: go on. */
+static int rs_prec_boxes(rsearch *R)
+{
+  const cb_net *net = R->S->net;
+  int ret = 0;
+  vfy_prec p = {VFY_PREC_BOXES, 0, 0, 0, 0, 0, (size_t)R->ns, 0, NULL, NULL, R->ws, &ret};
+  if (!R->S->o->prec) return 0;
+  R->S->o->prec(R->S->o->prec_ctx, &p);
+  if (ret == 1) { rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL); return 1; }
+  for (int i = 0; i < net->n; i++) if (node_is_act(&net->node[i], CB_ACT_RELU)) ws_relax_lines(R->ws, i);
+  return 0;
 }
 
 /* Split s's constraint on the region, -sig_s xhat_s <= 0, as a lower linear
@@ -548,6 +563,7 @@ static rres rs_state(rsearch *R)
   if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
   if (R->ns > 0 && rs_tightens(S) && (t = rs_tighten_layers(R)) != 0)
     return t > 0 ? R_CLOSED : R_ERR;
+  if (rs_prec_boxes(R)) return R_CLOSED;
   if ((r = rs_conjs(R, act)) != R_OPEN) return r;
   if ((r = rs_milp(R, act)) != R_OPEN) return r;
   t0 = vfy_now();
