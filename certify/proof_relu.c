@@ -13,8 +13,11 @@
 ** multipliers (pchk_leaf3's derive mode, bound NaN); the leaf is then run
 ** again through the exact test with the written numbers, and only a tree
 ** whose every leaf is accepted is written.  The search proposes; the
-** checker decides.  Cost: one search (at most relu_states states) and two
-** exact leaf tests per leaf.
+** checker decides.  So that it proposes what the checker accepts, every
+** state searches with the checker's own node boxes for its region
+** (sync_boxes, the BOXES event), not the parent's inherited ones.  Cost: one
+** search (at most relu_states states), one exact bound computation per
+** state and two exact leaf tests per leaf.
 */
 #include <math.h>
 #include <stdio.h>
