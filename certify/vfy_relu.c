@@ -382,7 +382,11 @@ static int rs_tighten_layers(rsearch *R)
   for (int ti = rs_unknown_layer(R, 0); ti >= 0; ti = rs_unknown_layer(R, ti + 1)) {
     int st, em;
     if (rs_tighten(R, ti, &st, &em) != CB_OK) return -1;
-    if (em) { rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL); rs_audit(R, (size_t)-1, -1, 0, 0); return 1; }
+    if (em) {   /* with the prec hook its checker decides (rs_prec_boxes): the boxes that showed it may not be its */
+      if (!R->S->o->prec) rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL);
+      rs_audit(R, (size_t)-1, -1, 0, 0);
+      return 1;
+    }
     ws_relax_lines(R->ws, ti);
   }
   return 0;
@@ -528,7 +532,7 @@ static rres rs_children(rsearch *R, int bi, size_t bj, const int empty[2], int f
   for (int side = 0, sig = first; side < 2; side++, sig = -sig) {
     rres r;
     double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
-    if (empty[sig > 0 ? 0 : 1]) {
+    if (empty[sig > 0 ? 0 : 1] && !S->o->prec) {   /* with the prec hook the child's state asks its checker */
       rs_prec(R, VFY_PREC_ENTER, bi, bj, sig, 0, 0, NULL, 0, NULL);
       rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL);
       rs_prec(R, VFY_PREC_LEAVE, 0, 0, 0, 0, 0, NULL, 0, NULL);
@@ -561,7 +565,7 @@ static rres rs_state(rsearch *R)
   double t0;
   rres r;
   if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
-  if (R->ns > 0 && rs_tightens(S) && (t = rs_tighten_layers(R)) != 0)
+  if (R->ns > 0 && rs_tightens(S) && (t = rs_tighten_layers(R)) != 0 && (t < 0 || !S->o->prec))
     return t > 0 ? R_CLOSED : R_ERR;
   if (rs_prec_boxes(R)) return R_CLOSED;
   if ((r = rs_conjs(R, act)) != R_OPEN) return r;
