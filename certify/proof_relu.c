@@ -21,6 +21,7 @@
 */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "proof_emit.h"
@@ -216,6 +217,24 @@ typedef struct rwrite {
   char why[320];
 } rwrite;
 
+/* Records by node, neuron and side, the tightest bound first (then file order). */
+static int rec_cmp(const void *a, const void *b)
+{
+  const pchk_tighten *x = a, *y = b;
+  if (x->node != y->node) return x->node < y->node ? -1 : 1;
+  if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
+  if (x->side != y->side) return x->side < y->side ? -1 : 1;
+  if (x->bound != y->bound) return (x->side ? x->bound < y->bound : x->bound > y->bound) ? -1 : 1;
+  return x->mu < y->mu ? -1 : x->mu > y->mu;
+}
+
+/* One multiplier: 0 as "0" (most are), others in hexadecimal. */
+static void put_mult(FILE *f, double v)
+{
+  if (v == 0) fputs(" 0", f);
+  else fprintf(f, " %a", v);
+}
+
 /* Leaf at the state W->path[d], d splits deep: 1 written, 0 rejected (why), < 0 status. */
 static int write_rleaf(rwrite *W, size_t d)
 {
@@ -254,7 +273,7 @@ static int write_rleaf(rwrite *W, size_t d)
   ok = pchk_leaf3(W->P, W->b, W->lo, W->hi, W->sp, d, W->tt, ntt, W->lam, W->beta, W->why, sizeof W->why);
   if (ok <= 0) return ok;
   {   /* the numbers to write: the re-derived bounds (records that derived none are left out), checked again */
-    size_t w = 0;
+    size_t w = 0, all;
     for (size_t t = 0; t < ntt; t++) {
       if (!isfinite(W->got[t])) continue;
       W->tt[w] = W->tt[t];
@@ -262,14 +281,38 @@ static int write_rleaf(rwrite *W, size_t d)
       W->tt[w].got = NULL;
       w++;
     }
-    ntt = w;
+    ntt = all = w;
+    if (ntt > 1) {   /* only the tightest record per neuron and side: derived again alone, else all are kept */
+      qsort(W->tt, ntt, sizeof *W->tt, rec_cmp);
+      for (size_t t = w = 0; t < ntt; t++)
+        if (!w || W->tt[t].node != W->tt[w - 1].node || W->tt[t].idx != W->tt[w - 1].idx || W->tt[t].side != W->tt[w - 1].side)
+          W->tt[w++] = W->tt[t];
+      for (size_t t = w; t < ntt; t++) W->tt[t].got = NULL;   /* kept after the w used, for the fallback */
+      for (size_t t = 0; t < w; t++) W->tt[t].got = &W->got[t], W->tt[t].bound = NAN;
+      ok = pchk_leaf3(W->P, W->b, W->lo, W->hi, W->sp, d, W->tt, w, W->lam, W->beta, W->why, sizeof W->why);
+      if (ok < 0) return ok;
+      for (size_t t = 0; t < w; t++) W->tt[t].got = NULL, W->tt[t].bound = isfinite(W->got[t]) ? W->got[t] : NAN;
+      for (size_t t = 0; ok && t < w; t++) ok = isfinite(W->tt[t].bound);
+      if (ok) ok = pchk_leaf3(W->P, W->b, W->lo, W->hi, W->sp, d, W->tt, w, W->lam, W->beta, W->why, sizeof W->why);
+      if (ok < 0) return ok;
+      if (ok) ntt = w;
+      else {   /* all of them again, as first derived */
+        if ((got = path_records(R, W->path, d, W->sp, nc, &W->tt, &W->ttcap, &W->mus, &W->mucap, W->got)) < 0) return CB_ENOMEM;
+        ok = pchk_leaf3(W->P, W->b, W->lo, W->hi, W->sp, d, W->tt, (size_t)got, W->lam, W->beta, W->why, sizeof W->why);
+        if (ok <= 0) return ok;
+        for (size_t t = w = 0; t < (size_t)got; t++)
+          if (isfinite(W->got[t])) W->tt[w] = W->tt[t], W->tt[w].bound = W->got[t], W->tt[w].got = NULL, w++;
+        ntt = w;
+        (void)all;
+      }
+    }
   }
   ok = pchk_leaf3(W->P, W->b, W->lo, W->hi, W->sp, d, W->tt, ntt, W->lam, W->beta, W->why, sizeof W->why);
   if (ok <= 0) return ok;
   fprintf(W->f, "leaf %ld\n", (*W->leaf)++);
   for (size_t t = 0; t < ntt; t++) {
     fprintf(W->f, "tighten %d %zu %s %a", W->tt[t].node, W->tt[t].idx, W->tt[t].side ? "hi" : "lo", W->tt[t].bound);
-    for (size_t q = 0; q < d; q++) fprintf(W->f, " %a", W->tt[t].mu[q]);
+    for (size_t q = 0; q < d; q++) put_mult(W->f, W->tt[t].mu[q]);
     fputc('\n', W->f);
   }
   for (size_t c = 0; c < nc; c++) {
@@ -278,7 +321,7 @@ static int write_rleaf(rwrite *W, size_t d)
     fputc('\n', W->f);
     if (W->beta[c]) {
       fputs("beta", W->f);
-      for (size_t q = 0; q < d; q++) fprintf(W->f, " %a", W->beta[c][q]);
+      for (size_t q = 0; q < d; q++) put_mult(W->f, W->beta[c][q]);
       fputc('\n', W->f);
     }
   }
