@@ -51,14 +51,21 @@ typedef struct vfy_region {
    `sig ? xhat : -xhat` plus sum_s mu_s sig_s xhat_s (ns split terms);
    CONJ: conjunction `conj` refuted on the state's region by lam (m rows)
    and, when mu is not NULL, the split terms weighed by mu; EMPTY: the
-   state's region was shown empty.  The search proves nothing through it:
-   a proof's checker re-derives every bound. */
-enum { VFY_PREC_ENTER, VFY_PREC_LEAVE, VFY_PREC_TIGHTEN, VFY_PREC_CONJ, VFY_PREC_EMPTY };
+   state's region was shown empty; BOXES (each state, after its LP
+   tightening, before its conjunctions): the hook may replace the state's
+   node boxes in ws by bounds valid on the region (the checker's own, so
+   that the multipliers the search finds next are ones the checker
+   accepts), and sets *ret to 1 when it shows the region empty.  The
+   search proves nothing through it: a proof's checker re-derives every
+   bound. */
+enum { VFY_PREC_ENTER, VFY_PREC_LEAVE, VFY_PREC_TIGHTEN, VFY_PREC_CONJ, VFY_PREC_EMPTY, VFY_PREC_BOXES };
 typedef struct vfy_prec {
   int ev, node, sig;
   size_t idx, conj, m, ns;
   double bound;
   const double *lam, *mu;
+  cb_ws *ws;              /* BOXES: the state's boxes (others: NULL) */
+  int *ret;               /* BOXES: 1 when the hook shows the region empty */
 } vfy_prec;
 
 struct search;

@@ -128,8 +128,23 @@ static void rs_audit(const rsearch *R, size_t conj, int extra_node, size_t extra
 static void rs_prec(const rsearch *R, int ev, int node, size_t idx, int sig, double bound, size_t conj, const double *lam,
                     size_t m, const double *mu)
 {
-  vfy_prec p = {ev, node, sig, idx, conj, m, (size_t)R->ns, bound, lam, mu};
+  vfy_prec p = {ev, node, sig, idx, conj, m, (size_t)R->ns, bound, lam, mu, NULL, NULL};
   if (R->S->o->prec) R->S->o->prec(R->S->o->prec_ctx, &p);
+}
+
+/* The prec hook's BOXES event: it may replace the state's node boxes (with
+   the proof checker's, proof_relu.c); every ReLU's lines are then made
+   again from them.  1: the hook showed the region empty; 0: go on. */
+static int rs_prec_boxes(rsearch *R)
+{
+  const cb_net *net = R->S->net;
+  int ret = 0;
+  vfy_prec p = {VFY_PREC_BOXES, 0, 0, 0, 0, 0, (size_t)R->ns, 0, NULL, NULL, R->ws, &ret};
+  if (!R->S->o->prec) return 0;
+  R->S->o->prec(R->S->o->prec_ctx, &p);
+  if (ret == 1) { rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL); return 1; }
+  for (int i = 0; i < net->n; i++) if (node_is_act(&net->node[i], CB_ACT_RELU)) ws_relax_lines(R->ws, i);
+  return 0;
 }
 
 /* Split s's constraint on the region, -sig_s xhat_s <= 0, as a lower linear
@@ -367,7 +382,11 @@ static int rs_tighten_layers(rsearch *R)
   for (int ti = rs_unknown_layer(R, 0); ti >= 0; ti = rs_unknown_layer(R, ti + 1)) {
     int st, em;
     if (rs_tighten(R, ti, &st, &em) != CB_OK) return -1;
-    if (em) { rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL); rs_audit(R, (size_t)-1, -1, 0, 0); return 1; }
+    if (em) {   /* with the prec hook its checker decides (rs_prec_boxes): the boxes that showed it may not be its */
+      if (!R->S->o->prec) rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL);
+      rs_audit(R, (size_t)-1, -1, 0, 0);
+      return 1;
+    }
     ws_relax_lines(R->ws, ti);
   }
   return 0;
@@ -513,7 +532,7 @@ static rres rs_children(rsearch *R, int bi, size_t bj, const int empty[2], int f
   for (int side = 0, sig = first; side < 2; side++, sig = -sig) {
     rres r;
     double *lv = R->box + (size_t)(R->ns + 1) * 2 * nb;
-    if (empty[sig > 0 ? 0 : 1]) {
+    if (empty[sig > 0 ? 0 : 1] && !S->o->prec) {   /* with the prec hook the child's state asks its checker */
       rs_prec(R, VFY_PREC_ENTER, bi, bj, sig, 0, 0, NULL, 0, NULL);
       rs_prec(R, VFY_PREC_EMPTY, 0, 0, 0, 0, 0, NULL, 0, NULL);
       rs_prec(R, VFY_PREC_LEAVE, 0, 0, 0, 0, 0, NULL, 0, NULL);
@@ -546,8 +565,9 @@ static rres rs_state(rsearch *R)
   double t0;
   rres r;
   if (++R->states > R->max_states || vfy_now() - S->t0 > S->deadline || vfy_cancelled(S)) return R_OPEN;
-  if (R->ns > 0 && rs_tightens(S) && (t = rs_tighten_layers(R)) != 0)
+  if (R->ns > 0 && rs_tightens(S) && (t = rs_tighten_layers(R)) != 0 && (t < 0 || !S->o->prec))
     return t > 0 ? R_CLOSED : R_ERR;
+  if (rs_prec_boxes(R)) return R_CLOSED;
   if ((r = rs_conjs(R, act)) != R_OPEN) return r;
   if ((r = rs_milp(R, act)) != R_OPEN) return r;
   t0 = vfy_now();

@@ -848,6 +848,20 @@ int pchk_leaf3(pchk *P, size_t box, const double *lo, const double *hi, const pc
   return ok;
 }
 
+int pchk_bounds(pchk *P, const double *lo, const double *hi, const pchk_split *sp, size_t ns, const pchk_tighten *tt, size_t ntt,
+                double *const **blo, double *const **bhi)
+{
+  char why[8];
+  int ok;
+  set_signs(P, sp, ns, 1);
+  P->sp = sp; P->ns = ns; P->tt = tt; P->ntt = ntt; P->why = why; P->nwhy = sizeof why;
+  ok = leaf_bounds(P, lo, hi);
+  P->ntt = 0;
+  set_signs(P, sp, ns, 0);
+  *blo = P->lo; *bhi = P->hi;
+  return ok;
+}
+
 int pchk_leaf_auto(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
                    const unsigned char *use, long *row)
 {

@@ -91,6 +91,12 @@ int pchk_leaf(pchk *P, size_t box, const double *lo, const double *hi, const pch
    the split terms added to conjunction c's combined row. */
 int pchk_leaf3(pchk *P, size_t box, const double *lo, const double *hi, const pchk_split *sp, size_t ns,
                const pchk_tighten *tt, size_t ntt, const double *const *lam, const double *const *beta, char *why, size_t nwhy);
+/* The node bounds pchk_leaf3 would refute with (no conjunction tested):
+   1 and, per node, (*blo)[i] and (*bhi)[i] (valid until P's next call);
+   0 the region is empty; < 0 none (a bound not finite, a record refused).
+   For the emitter (proof_relu.c), which searches with these bounds. */
+int pchk_bounds(pchk *P, const double *lo, const double *hi, const pchk_split *sp, size_t ns, const pchk_tighten *tt, size_t ntt,
+                double *const **blo, double *const **bhi);
 /* The same with multipliers chosen here: for each conjunction c with
    use[c] set, the single rows (unit multipliers) in turn, then the sum of
    all its rows; the first that refutes goes to row[c] (-2: the sum; -1 when

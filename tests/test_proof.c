@@ -17,7 +17,10 @@
 **     neighbour bounded by the split (tighten) and, at the lower threshold,
 **     the split term in the output row (beta); each proof fails without the
 **     record; a negated multiplier and a bound moved one ulp the wrong way are
-**     rejected naming the leaf; versions 1 and 2 refuse the records.
+**     rejected naming the leaf; versions 1 and 2 refuse the records;
+**   - pchk_bounds, the checker's node boxes that verify's ReLU route searches
+**     with: a split, a record, half its multiplier, an empty region, a
+**     negative multiplier.
 */
 #include <glob.h>
 #include <math.h>
@@ -419,6 +422,44 @@ static void test_tighten_records(void **state)
    combination weighs a split term).  The proof checks valid; a negated
    tighten multiplier and a removed tighten record are rejected, the leaf
    named. */
+/* pchk_bounds, the node boxes the ReLU route's search takes over (the
+   checker's own for the path's splits and records): tighten.nnet, z1 <= 0
+   leaves z2 = z1 - 0.5 in CROWN's [-2.5, 1.5] (z1's box clamped to
+   [-2, 0]); the record z2 - z1 <= -0.5 with multiplier 1 gives z2 <= -0.5,
+   half the multiplier no such bound (derive mode keeps what it derives);
+   with z2 >= 0 split too the region is empty (0); a negative multiplier is
+   refused (< 0) and the bounds are not given. */
+static void test_pchk_bounds(void **state)
+{
+  cb_net *net = NULL;
+  vnn_spec *spec = NULL;
+  pchk *P = NULL;
+  cb_error err = {0};
+  double *const *lo, *const *hi, mu[2] = {1, 0}, half = 0.5, neg = -1, got = 0;
+  pchk_split sp[2] = {{3, 0, -1}, {3, 1, 1}};
+  pchk_tighten t = {3, 1, 0, 1, NAN, mu, &got};
+  (void)state;
+  assert_int_equal(cb_net_load("tests/data/tighten.nnet", &net, &err), CB_OK);
+  assert_int_equal(vnn_parse("tests/data/tighten.vnnlib", &spec, &err), CB_OK);
+  assert_int_equal(pchk_new(net, spec, &P, &err), CB_OK);
+  assert_int_equal(pchk_bounds(P, spec->box[0].lo, spec->box[0].hi, sp, 1, NULL, 0, &lo, &hi), 1);
+  assert_true(hi[2][0] == 0 && lo[2][0] == -2);
+  assert_true(lo[2][1] == -2.5 && hi[2][1] == 1.5);
+  assert_int_equal(pchk_bounds(P, spec->box[0].lo, spec->box[0].hi, sp, 1, &t, 1, &lo, &hi), 1);
+  assert_true(hi[2][1] == -0.5 && got == -0.5 && lo[2][1] == -2.5);
+  t.mu = &half;
+  assert_int_equal(pchk_bounds(P, spec->box[0].lo, spec->box[0].hi, sp, 1, &t, 1, &lo, &hi), 1);
+  assert_true(hi[2][1] > -0.5 && hi[2][1] <= 1.5);
+  t.mu = mu;
+  assert_int_equal(pchk_bounds(P, spec->box[0].lo, spec->box[0].hi, sp, 2, &t, 1, &lo, &hi), 0);
+  t.mu = &neg;
+  t.bound = -0.5;
+  assert_true(pchk_bounds(P, spec->box[0].lo, spec->box[0].hi, sp, 1, &t, 1, &lo, &hi) < 0);
+  pchk_free(P);
+  vnn_free(spec);
+  cb_net_free(net);
+}
+
 static void test_relu_route(void **state)
 {
   static const char *props[] = {"tests/data/tighten.vnnlib", "tests/data/tighten_beta.vnnlib"};
@@ -530,6 +571,7 @@ int main(void)
     cmocka_unit_test(test_tight_weight_and_threshold),
     cmocka_unit_test(test_relu_splits),
     cmocka_unit_test(test_tighten_records),
+    cmocka_unit_test(test_pchk_bounds),
     cmocka_unit_test(test_relu_route),
     cmocka_unit_test(test_parse_errors),
     cmocka_unit_test(test_header_input_space),
