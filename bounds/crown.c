@@ -756,6 +756,10 @@ static int back_scale(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
+/* fmax(a, b) as C99 defines it (a NaN argument gives the other), inline:
+   GCC calls the library's fmax, once per entry of every relaxed step. */
+static inline double fmax_inline(double a, double b) { return b > a || isnan(a) ? b : a; }
+
 /*
 ** Relaxed elementwise node, upper side:  A_in = A+ uw + A- lw,
 ** bias += A+ ub + A- lb,  slack += gamma_{size+3} |A| v  with the slack vector
@@ -767,7 +771,7 @@ CB_SIMD_CLONES
 void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
                    const double *lw, const double *ub, const double *lb, const double *z, double *v, double g)
 {
-  for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  for (size_t e = 0; e < m; e++) v[e] = fmax_inline(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax_inline(fabs(ub[e]), fabs(lb[e]));
   for (size_t r = 0; r < nr; r++) {   /* the slack term of crown_add_terms fused in */
     double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
     terms_add(T, r, t, g, sl);

@@ -207,7 +207,10 @@ static long rs_multipliers(rsearch *R, lp_region *LR, int pre, const size_t *jj,
     }
     {
       double mb = 0, cur = r % 2 ? -ws->lo[pre][jj[r / 2]] : ws->hi[pre][jj[r / 2]];
-      for (size_t i = 0; i < nx; i++) mb += fmax(lin[i] * ws->set.lo[i], lin[i] * ws->set.hi[i]);
+      for (size_t i = 0; i < nx; i++) {   /* lin and the box are finite here (the LP took lin) */
+        double p = lin[i] * ws->set.lo[i], h = lin[i] * ws->set.hi[i];
+        mb += p > h ? p : h;
+      }
       if (v + (R->g[r] - mb) >= cur) memset(mu, 0, ns * sizeof *mu);
     }
   }
