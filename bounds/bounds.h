@@ -323,6 +323,11 @@ int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *
                   /* crown_linear of C_r f(x) + sum_i inj[i]_r . value(node i) (inj: per node
                      NULL or q x size_i, nodes before the output): branch and bound's split
                      constraints enter the bound this way (certify/vfy_relu.c) */
+int crown_linear_from(cb_ws *ws, int start, const double *A, size_t q, const double *const *inj, double *lin,
+                      double *out, cb_error *err);
+                  /* crown_linear_inj of A_r . value(start) (A is q x size(start), inj NULL or
+                     per node NULL or q x size_i at nodes before start): a bound of a node
+                     below the output without the pass walking the nodes above it */
 int crown_refine(cb_ws *ws, int k, cb_error *err);
                   /* CROWN's bounds of node k (all its neurons, or only those of unknown sign
                      when crown_sign_only) replace its box; its lines' inputs must be current */

@@ -1533,11 +1533,17 @@ int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out,
 int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *inj, double *lin, double *out,
                      cb_error *err)
 {
+  return crown_linear_from(ws, ws->net->output, C, q, inj, lin, out, err);
+}
+
+int crown_linear_from(cb_ws *ws, int start, const double *A, size_t q, const double *const *inj, double *lin,
+                      double *out, cb_error *err)
+{
   const cb_net *net = ws->net;
   size_t n0 = net->node[0].size;
-  double *pool = grow((void **)&ws->lpool, &ws->lpool_n, crown_pool_size(net, net->output, q), sizeof *pool) ? ws->lpool : NULL;
+  double *pool = grow((void **)&ws->lpool, &ws->lpool_n, crown_pool_size(net, start, q), sizeof *pool) ? ws->lpool : NULL;
   double **keep = cb_calloc((size_t)net->n, sizeof *keep);
-  int rc = pool && keep ? crown_pass_inj(ws, net->output, 0, C, q, NULL, inj, keep, pool, out) : CB_ENOMEM;
+  int rc = pool && keep ? crown_pass_inj(ws, start, 0, A, q, NULL, inj, keep, pool, out) : CB_ENOMEM;
   if (rc == CB_ENOMEM) rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
   else if (rc != CB_OK) rc = cb_error_set(err, rc, "internal error in CROWN");
   if (rc == CB_OK && keep[0]) memcpy(lin, keep[0], q * n0 * sizeof *lin);

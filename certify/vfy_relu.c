@@ -116,6 +116,25 @@ static const double *const *rs_injp(rsearch *R)
   return R->injp;
 }
 
+/* The q injected rows as a CROWN bound: when every row written lies at or
+   below node pre, one pass from pre with pre's rows as its start
+   (crown_linear_from: the nodes above pre, all-zero rows, are not walked),
+   else from the output with C = 0.  Same bound up to the rounding terms of
+   those zero steps and of pre's merge (both only ever loosen it). */
+static int rs_inj_bound(rsearch *R, int pre, size_t q)
+{
+  const cb_net *net = R->ws->net;
+  int i, below = 1;
+  for (i = pre + 1; i < net->n && below; i++) below = !R->dirty[i];
+  if (!below) {
+    memset(R->C, 0, q * R->S->spec->ny * sizeof *R->C);
+    return crown_linear_inj(R->ws, R->C, q, rs_injp(R), R->lin, R->out, R->err);
+  }
+  rs_injp(R);
+  R->injp[pre] = NULL;
+  return crown_linear_from(R->ws, pre, R->inj[pre], q, R->injp, R->lin, R->out, R->err);
+}
+
 /* Adds sum_s coef_s sig_s xhat_s (the split terms) to injected row `row`. */
 static void rs_inj_splits(rsearch *R, size_t row, const double *coef)
 {
@@ -167,9 +186,8 @@ static int rs_xhat_bounds(rsearch *R, int pre, const size_t *jj, size_t u)
 {
   size_t q = 2 * u;
   rs_inj_clear(R);
-  memset(R->C, 0, q * R->S->spec->ny * sizeof *R->C);
   for (size_t k = 0; k < u; k++) { rs_inj_row(R, pre, 2 * k)[jj[k]] = 1; rs_inj_row(R, pre, 2 * k + 1)[jj[k]] = -1; }
-  if (crown_linear_inj(R->ws, R->C, q, rs_injp(R), R->lin, R->out, R->err) != CB_OK) return -1;
+  if (rs_inj_bound(R, pre, q) != CB_OK) return -1;
   memcpy(R->g, R->out, q * sizeof *R->out);
   return 0;
 }
@@ -231,7 +249,7 @@ static int rs_xhat_region(rsearch *R, int pre, const size_t *jj, size_t q)
     rs_inj_splits(R, nz, R->mu + r * ns);
     row[nz++] = r;
   }
-  if (nz && crown_linear_inj(R->ws, R->C, nz, rs_injp(R), R->lin, R->out, R->err) != CB_OK) return -1;
+  if (nz && rs_inj_bound(R, pre, nz) != CB_OK) return -1;
   for (size_t k = 0; k < nz; k++) {
     R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
     rs_prec(R, VFY_PREC_TIGHTEN, pre, jj[row[k] / 2], row[k] % 2 == 0, row[k] % 2 ? -R->out[k] : R->out[k], 0, NULL, 0,
@@ -453,10 +471,9 @@ static int rs_split_forms(rsearch *R, int bi, size_t bj, int empty[2])
   int pre = net->node[bi].in[0];
   size_t nx = R->S->spec->nx;
   rs_inj_clear(R);
-  memset(R->C, 0, 2 * R->S->spec->ny * sizeof *R->C);
   rs_inj_row(R, pre, 0)[bj] = 1;
   rs_inj_row(R, pre, 1)[bj] = -1;
-  if (crown_linear_inj(R->ws, R->C, 2, rs_injp(R), R->lin, R->out, R->err) != CB_OK) return -1;
+  if (rs_inj_bound(R, pre, 2) != CB_OK) return -1;
   for (int h = 0; h < 2; h++) {   /* sig = +1 takes row 0: lower form of -xhat = -(upper form of xhat) */
     double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1);
     f[nx] = vfy_lower_form(R->lin + (size_t)h * nx, R->out[h], R->ws->set.lo, R->ws->set.hi, nx, f);
