@@ -96,7 +96,9 @@ typedef struct cb_ws {
   double **rl_w, **rl_b, **ru_w, **ru_b;  /* per nonlinear node: lower/upper relaxation lines */
   cb_vrelax **vr;         /* per node: its vector relaxation, NULL for scalar kinds */
   double **sv;            /* per AFFINE/CONV node: cached |W| zmax_in + |b| (CROWN's slack vector) */
-  char *sv_ok;            /* per node: sv is current (bounds_run clears it; zmax must not change after) */
+  char *sv_ok;            /* per node: bit 1, sv is current; bit 2, uf is (bounds_run clears both; zmax
+                             must not change after) */
+  double *uf;             /* per node: crown_underflow's slack of a step through it (cached in crown.c) */
   double **smx;           /* per softmax output node (crown_softmax_rows): the product form's boxes and
                              lines, which CROWN's passes take instead of the node's own lines
                              (bounds.c softmax_product, crown.c back_softmax); cb_alloc'ed on first
@@ -150,6 +152,12 @@ typedef struct cb_ws {
   size_t single_fallback; /* single-precision steps redone in double (non-finite binary32 product) */
   size_t rows_batched;    /* rows of this workspace's passes that ran stacked with other workspaces'
                              (crown_batch.c), for tests and benchmarks */
+  void *passbuf;          /* a dense pass's per-node and per-row bookkeeping (crown.c pass_once), reused */
+  size_t passbuf_n;       /* its bytes */
+  double *lpool;          /* crown_linear_inj's matrices, reused (lpool_n doubles) */
+  size_t lpool_n;
+  double *relaxv;         /* a relaxed step's slack vector (crown.c back_relaxed_own), relaxv_n of room */
+  size_t relaxv_n;
 } cb_ws;
 
 /* set.c */
@@ -316,6 +324,11 @@ int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *
                   /* crown_linear of C_r f(x) + sum_i inj[i]_r . value(node i) (inj: per node
                      NULL or q x size_i, nodes before the output): branch and bound's split
                      constraints enter the bound this way (certify/vfy_relu.c) */
+int crown_linear_from(cb_ws *ws, int start, const double *A, size_t q, const double *const *inj, double *lin,
+                      double *out, cb_error *err);
+                  /* crown_linear_inj of A_r . value(start) (A is q x size(start), inj NULL or
+                     per node NULL or q x size_i at nodes before start): a bound of a node
+                     below the output without the pass walking the nodes above it */
 int crown_refine(cb_ws *ws, int k, cb_error *err);
                   /* CROWN's bounds of node k (all its neurons, or only those of unknown sign
                      when crown_sign_only) replace its box; its lines' inputs must be current */

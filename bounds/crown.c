@@ -66,7 +66,7 @@ const double *crown_slack_vec(cb_ws *ws, int i)
 {
   const cb_node *n = &ws->net->node[i];
   double *v = ws->sv[i];
-  if (ws->sv_ok[i]) return v;
+  if (ws->sv_ok[i] & 1) return v;
   if (n->kind == CB_AFFINE) {
     la_gemm(0, 1, 1, n->size, n->p.aff.in, 1.0, ws->zmax[n->in[0]], n->p.aff.in, ws->bn->absW[i], n->p.aff.in, 0.0, v, n->size);
     for (size_t o = 0; o < n->size; o++) v[o] += fabs(n->p.aff.b[o]);
@@ -78,7 +78,7 @@ const double *crown_slack_vec(cb_ws *ws, int i)
     cb_free(zero);
     for (size_t e = 0; e < n->size; e++) v[e] += fabs(n->p.conv.b[e / P]);
   }
-  ws->sv_ok[i] = 1;
+  ws->sv_ok[i] |= 1;
   return v;
 }
 
@@ -119,16 +119,27 @@ void crown_conv_bias(const cb_node *n, pwin wo, double *c)
 
 /* The columns of A (q x m) with a nonzero entry, into live[]; their count.
    A column is zero where a ReLU-like consumer is off on the whole box (both
-   lines 0) or a unit/sparse row never reaches it. */
-static size_t live_columns(const double *A, size_t q, size_t m, size_t *live, unsigned char *nz)
+   lines 0) or a unit/sparse row never reaches it.  The bits of |a| are ORed
+   per column into bits (m doubles of room, four lanes at a time): a column
+   is zero iff its OR is +0 (a NaN's bits are not). */
+CB_SIMD_CLONES
+static size_t live_columns(const double *A, size_t q, size_t m, size_t *live, double *bits)
 {
   size_t k = 0;
-  memset(nz, 0, m);
+  memset(bits, 0, m * sizeof *bits);
   for (size_t r = 0; r < q; r++) {
     const double *a = A + r * m;
-    for (size_t j = 0; j < m; j++) nz[j] |= a[j] != 0;
+    size_t j = 0;
+    for (; j + 4 <= m; j += 4) STORE4(bits + j, (v4d)((v4i)LOAD4(bits + j) | (v4i)ABS4(LOAD4(a + j))));
+    for (; j < m; j++) {
+      uint64_t x, y;
+      memcpy(&x, a + j, sizeof x);
+      memcpy(&y, bits + j, sizeof y);
+      y |= x << 1 >> 1;
+      memcpy(bits + j, &y, sizeof y);
+    }
   }
-  for (size_t j = 0; j < m; j++) if (nz[j]) live[k++] = j;
+  for (size_t j = 0; j < m; j++) if (bits[j] != 0) live[k++] = j;
   return k;
 }
 
@@ -589,7 +600,11 @@ static int back_affine(bwd *B, int i, const double *A)
     int c = sole_consumer(ws->net, i);
     if (c > i && c <= B->start && !B->merged[i] && ws->net->node[c].kind == CB_ACT && ws->rl_w[c])
       k = crown_alive(ws, B->lines ? &B->lines[c] : NULL, c, q, ws->live);
-    else k = live_columns(A, q, out, ws->live, (unsigned char *)(ws->live + out));
+    else {
+      double *bits = crown_subout(ws, out);   /* free until back_affine_sub's product */
+      if (!bits) return CB_ENOMEM;
+      k = live_columns(A, q, out, ws->live, bits);
+    }
   }
   if (q > 1 && !ws->no_skip && n->in[0] != B->stop) {
     if (!grow((void **)&ws->alive, &ws->alive_n, in, sizeof(size_t))) return CB_ENOMEM;
@@ -741,6 +756,10 @@ static int back_scale(bwd *B, int i, const double *A)
   return CB_OK;
 }
 
+/* fmax(a, b) as C99 defines it (a NaN argument gives the other), inline:
+   GCC calls the library's fmax, once per entry of every relaxed step. */
+static inline double fmax_inline(double a, double b) { return b > a || isnan(a) ? b : a; }
+
 /*
 ** Relaxed elementwise node, upper side:  A_in = A+ uw + A- lw,
 ** bias += A+ ub + A- lb,  slack += gamma_{size+3} |A| v  with the slack vector
@@ -752,7 +771,7 @@ CB_SIMD_CLONES
 void crown_relaxed(const crown_terms *T, size_t nr, size_t m, const double *A, double *Ain, const double *uw,
                    const double *lw, const double *ub, const double *lb, const double *z, double *v, double g)
 {
-  for (size_t e = 0; e < m; e++) v[e] = fmax(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax(fabs(ub[e]), fabs(lb[e]));
+  for (size_t e = 0; e < m; e++) v[e] = fmax_inline(fabs(uw[e]), fabs(lw[e])) * z[e] + fmax_inline(fabs(ub[e]), fabs(lb[e]));
   for (size_t r = 0; r < nr; r++) {   /* the slack term of crown_add_terms fused in */
     double sl, t = relaxed_row(A + r * m, Ain + r * m, m, uw, lw, ub, lb, v, &sl);
     terms_add(T, r, t, g, sl);
@@ -784,11 +803,10 @@ static int back_relaxed_own(bwd *B, int i, const double *A)
   cb_ws *ws = B->ws;
   if (B->lines && B->lines[i].lw) return back_relaxed_rows(B, i, A);
   const cb_node *n = &ws->net->node[i];
-  double *Ain = acc(B, n->in[0]), *v = cb_alloc(n->size * sizeof *v);
-  if (!Ain || !v) { cb_free(v); return CB_ENOMEM; }
-  crown_relaxed(&B->T, B->q, n->size, A, Ain, ws->ru_w[i], ws->rl_w[i], ws->ru_b[i], ws->rl_b[i], ws->zmax[n->in[0]], v,
-                crown_relax_gamma(n));
-  cb_free(v);
+  double *Ain = acc(B, n->in[0]);
+  if (!Ain || !grow((void **)&ws->relaxv, &ws->relaxv_n, n->size, sizeof(double))) return CB_ENOMEM;
+  crown_relaxed(&B->T, B->q, n->size, A, Ain, ws->ru_w[i], ws->rl_w[i], ws->ru_b[i], ws->rl_b[i], ws->zmax[n->in[0]],
+                ws->relaxv, crown_relax_gamma(n));
   return CB_OK;
 }
 
@@ -1088,6 +1106,14 @@ double crown_underflow(const cb_ws *ws, int i)
   return (double)(n->size + 1) * DBL_TRUE_MIN * z;
 }
 
+/* crown_underflow, cached in the workspace with the slack vectors (the
+   same zmax, which does not change once a pass has read it). */
+static double underflow_cached(cb_ws *ws, int i)
+{
+  if (!(ws->sv_ok[i] & 2)) { ws->uf[i] = crown_underflow(ws, i); ws->sv_ok[i] |= 2; }
+  return ws->uf[i];
+}
+
 static int back_node(bwd *B, int i, const double *A)
 {
   switch (B->ws->net->node[i].kind) {
@@ -1301,13 +1327,19 @@ static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q,
     rc = crown_patch_pass(ws, &pc, col, val, q, &x, out);   /* before B.pool: it uses the scratch pool too */
     goto out;
   }
-  B.A = cb_calloc((size_t)n, sizeof *B.A);
-  B.off = cb_calloc((size_t)n + 1, sizeof *B.off);
-  B.merged = cb_calloc((size_t)n, 1);
-  B.T.bias = cb_calloc(q, sizeof(double));
-  B.T.slack = cb_calloc(q, sizeof(double));
-  B.T.babs = cb_calloc(q, sizeof(double));
-  if (!B.A || !B.off || !B.merged || !B.T.bias || !B.T.slack || !B.T.babs) goto out;
+  {   /* the bookkeeping, zeroed, in the workspace's buffer (no allocation per pass): doubles, then
+         pointers, offsets and flags */
+    size_t need = 3 * q * sizeof(double) + (size_t)n * sizeof(double *) + ((size_t)n + 1) * sizeof(size_t) + (size_t)n;
+    char *p;
+    if (!grow(&ws->passbuf, &ws->passbuf_n, need, 1)) goto out;
+    p = memset(ws->passbuf, 0, need);
+    B.T.bias = (double *)p;
+    B.T.slack = B.T.bias + q;
+    B.T.babs = B.T.slack + q;
+    B.A = (double **)(p + 3 * q * sizeof(double));
+    B.off = (size_t *)(B.A + n);
+    B.merged = (char *)(B.off + n + 1);
+  }
   if (!B.pool && !keep && !inj) {   /* compact: ranges reused by matrices that are not live together */
     size_t tot;
     const size_t *u = compact_plan(ws, start, stop, &tot);
@@ -1328,7 +1360,7 @@ static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q,
   }
   for (int i = start; i > stop; i--) {
     if (!B.A[i]) continue;
-    double u = crown_underflow(ws, i);
+    double u = underflow_cached(ws, i);
     if (B.merged[i]) merge_slack(&B, i, B.A[i]);
     for (size_t r = 0; r < q; r++) B.T.slack[r] += u;
     if ((rc = i == start && unit && ws->net->node[i].kind != CB_ADD ? back_unit(&B, i, col, val) : back_node(&B, i, B.A[i])) != CB_OK)
@@ -1341,7 +1373,6 @@ static int pass_once(cb_ws *ws, int start, int stop, const double *A0, size_t q,
   else for (size_t r = 0; r < q; r++) out[r] = crown_close(ws->net, &B.T, r, B.T.bias[r]);
   if (keep) keep[stop] = B.A[stop];
 out:
-  cb_free(B.A); cb_free(B.off); cb_free(B.merged); cb_free(B.T.bias); cb_free(B.T.slack); cb_free(B.T.babs);
   cb_free(col); cb_free(val);
   return rc;
 }
@@ -1512,15 +1543,21 @@ int crown_linear(cb_ws *ws, const double *C, size_t q, double *lin, double *out,
 int crown_linear_inj(cb_ws *ws, const double *C, size_t q, const double *const *inj, double *lin, double *out,
                      cb_error *err)
 {
+  return crown_linear_from(ws, ws->net->output, C, q, inj, lin, out, err);
+}
+
+int crown_linear_from(cb_ws *ws, int start, const double *A, size_t q, const double *const *inj, double *lin,
+                      double *out, cb_error *err)
+{
   const cb_net *net = ws->net;
   size_t n0 = net->node[0].size;
-  double *pool = cb_alloc(crown_pool_size(net, net->output, q) * sizeof *pool), **keep = cb_calloc((size_t)net->n, sizeof *keep);
-  int rc = pool && keep ? crown_pass_inj(ws, net->output, 0, C, q, NULL, inj, keep, pool, out) : CB_ENOMEM;
+  double *pool = grow((void **)&ws->lpool, &ws->lpool_n, crown_pool_size(net, start, q), sizeof *pool) ? ws->lpool : NULL;
+  double **keep = cb_calloc((size_t)net->n, sizeof *keep);
+  int rc = pool && keep ? crown_pass_inj(ws, start, 0, A, q, NULL, inj, keep, pool, out) : CB_ENOMEM;
   if (rc == CB_ENOMEM) rc = cb_error_set(err, rc, "out of memory in CROWN (%zu rows)", q);
   else if (rc != CB_OK) rc = cb_error_set(err, rc, "internal error in CROWN");
   if (rc == CB_OK && keep[0]) memcpy(lin, keep[0], q * n0 * sizeof *lin);
   else if (rc == CB_OK) memset(lin, 0, q * n0 * sizeof *lin);
-  cb_free(pool);
   cb_free(keep);
   return rc;
 }

@@ -258,9 +258,10 @@ static int small_max(const lp_region *R, const double *a, double *mu, double *va
     double worst = 0, t = INFINITY;
     int fin = 1;
     unsigned char box_act[2 * LP_SMALL_N];
+    size_t wr[LP_SMALL_N], nr = 0;   /* the active rows (few: most of W are box sides) */
     for (size_t j = 0; j < n; j++) fin &= isfinite(x[j]) != 0;
     memset(box_act, 0, 2 * n);
-    for (size_t i = 0; i < n; i++) if (W[i] >= m) box_act[W[i] - m] = 1;
+    for (size_t i = 0; i < n; i++) if (W[i] >= m) box_act[W[i] - m] = 1; else wr[nr++] = W[i];
     for (size_t q = 0; q < m + 2 * n; q++) {   /* the most violated inactive constraint */
       double e, scale = 1;
       int act = 0;
@@ -275,7 +276,8 @@ static int small_max(const lp_region *R, const double *a, double *mu, double *va
         if (e > 1e-11 * scale && e / scale > worst) { worst = e / scale; k = q; }
         continue;
       }
-      for (size_t i = 0; i < n && !act; i++) act = W[i] == q;
+      if (q < m) for (size_t i = 0; i < nr && !act; i++) act = wr[i] == q;
+      else act = box_act[q - m];
       if (act) continue;
       if (q < m) {   /* a row, read in place (cons copies it) */
         const double *F = R->F + q * n;

@@ -126,10 +126,11 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
   ws->sv = arena_array(&b->arena, nn, sizeof(double *));
   ws->vr = arena_array(&b->arena, nn, sizeof(cb_vrelax *));
   ws->sv_ok = arena_array(&b->arena, nn, 1);
+  ws->uf = arena_array(&b->arena, nn, sizeof(double));
   ws->smx = arena_array(&b->arena, nn, sizeof(double *));
   ws->smx_on = arena_array(&b->arena, nn, 1);
   for (size_t i = 0; ws->smx && i < nn; i++) ws->smx[i] = NULL;
-  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->vr ||
+  if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->uf || !ws->vr ||
       !ws->smx || !ws->smx_on) goto oom;
   memset(ws->sv_ok, 0, nn);
   memset(ws->smx_on, 0, nn);
@@ -222,6 +223,9 @@ void ws_free(cb_ws *ws)
   cb_free(ws->alive_nz);
   cb_free(ws->subout);
   cb_free(ws->convbuf);
+  cb_free(ws->passbuf);
+  cb_free(ws->lpool);
+  cb_free(ws->relaxv);
   cb_free(ws->plan_off);
   cb_free(ws->wf_state);
   cb_free(ws->wf_wmax);

@@ -60,6 +60,8 @@ typedef struct rsearch {
   double *box;            /* (nmax + 2) x 2 nb: node boxes per depth (lo then hi) */
   double **pl;            /* 2 x n pointers into one level of box */
   double **inj;           /* per node: qmax x size for RELU inputs, else NULL */
+  size_t *dirty;          /* per node: rows of inj that may be nonzero (rs_inj_row) */
+  const double **injp;    /* per node: inj where dirty, else NULL (the pass's argument, rs_injp) */
   size_t qmax;
   int have_x;             /* x holds the last LP point */
   double *form;           /* 2 (nmax + 2) x (nx + 1): per split level, the lower linear forms
@@ -89,11 +91,48 @@ static int rs_bounds(rsearch *R, int d, int first)
   return bounds_run_from(R->ws, R->S->o->method, R->pl, R->pl + R->S->net->n, first, R->err);
 }
 
-/* Zeroes the first q injected rows of every node. */
-static void rs_inj_clear(rsearch *R, size_t q)
+/* Zeroes every injected row (only the rows written since the last clear). */
+static void rs_inj_clear(rsearch *R)
 {
   const cb_net *net = R->ws->net;
-  for (int i = 0; i < net->n; i++) if (R->inj[i]) memset(R->inj[i], 0, q * net->node[i].size * sizeof(double));
+  for (int i = 0; i < net->n; i++)
+    if (R->dirty[i]) { memset(R->inj[i], 0, R->dirty[i] * net->node[i].size * sizeof(double)); R->dirty[i] = 0; }
+}
+
+/* Injected row `row` of node p, to be written. */
+static double *rs_inj_row(rsearch *R, int p, size_t row)
+{
+  if (R->dirty[p] <= row) R->dirty[p] = row + 1;
+  return R->inj[p] + row * R->ws->net->node[p].size;
+}
+
+/* The injected rows for crown_linear_inj: NULL at the nodes no row was
+   written to since the last clear, so the pass neither adds their zeros
+   nor charges them a merged node's rounding slack (and their AFFINE step
+   keeps its skip of the columns the ReLU has off, crown_alive). */
+static const double *const *rs_injp(rsearch *R)
+{
+  for (int i = 0; i < R->ws->net->n; i++) R->injp[i] = R->dirty[i] ? R->inj[i] : NULL;
+  return R->injp;
+}
+
+/* The q injected rows as a CROWN bound: when every row written lies at or
+   below node pre, one pass from pre with pre's rows as its start
+   (crown_linear_from: the nodes above pre, all-zero rows, are not walked),
+   else from the output with C = 0.  Same bound up to the rounding terms of
+   those zero steps and of pre's merge (both only ever loosen it). */
+static int rs_inj_bound(rsearch *R, int pre, size_t q)
+{
+  const cb_net *net = R->ws->net;
+  int i, below = 1;
+  for (i = pre + 1; i < net->n && below; i++) below = !R->dirty[i];
+  if (!below) {
+    memset(R->C, 0, q * R->S->spec->ny * sizeof *R->C);
+    return crown_linear_inj(R->ws, R->C, q, rs_injp(R), R->lin, R->out, R->err);
+  }
+  rs_injp(R);
+  R->injp[pre] = NULL;
+  return crown_linear_from(R->ws, pre, R->inj[pre], q, R->injp, R->lin, R->out, R->err);
 }
 
 /* Adds sum_s coef_s sig_s xhat_s (the split terms) to injected row `row`. */
@@ -102,7 +141,7 @@ static void rs_inj_splits(rsearch *R, size_t row, const double *coef)
   const cb_net *net = R->ws->net;
   for (int s = 0; s < R->ns; s++) {
     int p = net->node[R->sp[s].node].in[0];
-    R->inj[p][row * net->node[p].size + R->sp[s].idx] += coef[s] * R->sp[s].sig;
+    rs_inj_row(R, p, row)[R->sp[s].idx] += coef[s] * R->sp[s].sig;
   }
 }
 
@@ -160,11 +199,10 @@ static const double *rs_region_row(const rsearch *R, int s)
    at pre-activation node pre, and their linear forms in R->lin. */
 static int rs_xhat_bounds(rsearch *R, int pre, const size_t *jj, size_t u)
 {
-  size_t np = R->S->net->node[pre].size, q = 2 * u;
-  rs_inj_clear(R, q);
-  memset(R->C, 0, q * R->S->spec->ny * sizeof *R->C);
-  for (size_t k = 0; k < u; k++) { R->inj[pre][2 * k * np + jj[k]] = 1; R->inj[pre][(2 * k + 1) * np + jj[k]] = -1; }
-  if (crown_linear_inj(R->ws, R->C, q, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  size_t q = 2 * u;
+  rs_inj_clear(R);
+  for (size_t k = 0; k < u; k++) { rs_inj_row(R, pre, 2 * k)[jj[k]] = 1; rs_inj_row(R, pre, 2 * k + 1)[jj[k]] = -1; }
+  if (rs_inj_bound(R, pre, q) != CB_OK) return -1;
   memcpy(R->g, R->out, q * sizeof *R->out);
   return 0;
 }
@@ -202,7 +240,10 @@ static long rs_multipliers(rsearch *R, lp_region *LR, int pre, const size_t *jj,
     }
     {
       double mb = 0, cur = r % 2 ? -ws->lo[pre][jj[r / 2]] : ws->hi[pre][jj[r / 2]];
-      for (size_t i = 0; i < nx; i++) mb += fmax(lin[i] * ws->set.lo[i], lin[i] * ws->set.hi[i]);
+      for (size_t i = 0; i < nx; i++) {   /* lin and the box are finite here (the LP took lin) */
+        double p = lin[i] * ws->set.lo[i], h = lin[i] * ws->set.hi[i];
+        mb += p > h ? p : h;
+      }
       if (v + (R->g[r] - mb) >= cur) memset(mu, 0, ns * sizeof *mu);
     }
   }
@@ -213,17 +254,17 @@ static long rs_multipliers(rsearch *R, lp_region *LR, int pre, const size_t *jj,
    split terms sum_s mu_s sig_s xhat_s injected; g keeps the smaller bound. */
 static int rs_xhat_region(rsearch *R, int pre, const size_t *jj, size_t q)
 {
-  size_t np = R->S->net->node[pre].size, ns = (size_t)R->ns, row[2 * RS_MAX_DEPTH], nz = 0;
-  rs_inj_clear(R, q);
+  size_t ns = (size_t)R->ns, row[2 * RS_MAX_DEPTH], nz = 0;
+  rs_inj_clear(R);
   for (size_t r = 0; r < q; r++) {
     int any = 0;
     for (size_t s = 0; s < ns; s++) any |= R->mu[r * ns + s] > 0;
     if (!any) continue;
-    R->inj[pre][nz * np + jj[r / 2]] = r % 2 ? -1 : 1;
+    rs_inj_row(R, pre, nz)[jj[r / 2]] = r % 2 ? -1 : 1;
     rs_inj_splits(R, nz, R->mu + r * ns);
     row[nz++] = r;
   }
-  if (nz && crown_linear_inj(R->ws, R->C, nz, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  if (nz && rs_inj_bound(R, pre, nz) != CB_OK) return -1;
   for (size_t k = 0; k < nz; k++) {
     R->g[row[k]] = fmin(R->g[row[k]], R->out[k]);
     rs_prec(R, VFY_PREC_TIGHTEN, pre, jj[row[k] / 2], row[k] % 2 == 0, row[k] % 2 ? -R->out[k] : R->out[k], 0, NULL, 0,
@@ -339,9 +380,9 @@ static rres rs_conj(rsearch *R, size_t c)
   if (q == 1) return R_OPEN;   /* one row: its own bound above said no */
   /* the combination (-g: crown_linear bounds from above), bounded soundly in one pass */
   slack = vfy_combine_rows(k, ny, R->l, 1, ws->zmax[ws->net->output], R->g, &rhs);
-  rs_inj_clear(R, 1);
+  rs_inj_clear(R);
   rs_inj_splits(R, 0, R->l + m);
-  if (crown_linear_inj(ws, R->g, 1, (const double *const *)R->inj, R->lin, &lb1, R->err) != CB_OK) return R_ERR;
+  if (crown_linear_inj(ws, R->g, 1, rs_injp(R), R->lin, &lb1, R->err) != CB_OK) return R_ERR;
   if (!vfy_combination_refutes(-lb1, slack, rhs)) return R_OPEN;
   rs_prec(R, VFY_PREC_CONJ, 0, 0, 0, 0, c, R->l, m, R->l + m);
   rs_audit(R, c, -1, 0, 0);
@@ -447,12 +488,11 @@ static int rs_split_forms(rsearch *R, int bi, size_t bj, int empty[2])
 {
   const cb_net *net = R->S->net;
   int pre = net->node[bi].in[0];
-  size_t np = net->node[pre].size, nx = R->S->spec->nx;
-  rs_inj_clear(R, 2);
-  memset(R->C, 0, 2 * R->S->spec->ny * sizeof *R->C);
-  R->inj[pre][bj] = 1;
-  R->inj[pre][np + bj] = -1;
-  if (crown_linear_inj(R->ws, R->C, 2, (const double *const *)R->inj, R->lin, R->out, R->err) != CB_OK) return -1;
+  size_t nx = R->S->spec->nx;
+  rs_inj_clear(R);
+  rs_inj_row(R, pre, 0)[bj] = 1;
+  rs_inj_row(R, pre, 1)[bj] = -1;
+  if (rs_inj_bound(R, pre, 2) != CB_OK) return -1;
   for (int h = 0; h < 2; h++) {   /* sig = +1 takes row 0: lower form of -xhat = -(upper form of xhat) */
     double *f = R->form + (2 * (size_t)R->ns + (size_t)h) * (nx + 1);
     f[nx] = vfy_lower_form(R->lin + (size_t)h * nx, R->out[h], R->ws->set.lo, R->ws->set.hi, nx, f);
@@ -583,7 +623,7 @@ static rres rs_state(rsearch *R)
 static void rs_free(rsearch *R)
 {
   for (int i = 0; R->inj && i < R->S->net->n; i++) cb_free(R->inj[i]);
-  cb_free(R->inj); cb_free(R->sp); cb_free(R->act); cb_free(R->C); cb_free(R->pl); cb_free(R->box);
+  cb_free(R->inj); cb_free(R->dirty); cb_free(R->injp); cb_free(R->sp); cb_free(R->act); cb_free(R->C); cb_free(R->pl); cb_free(R->box);
   cb_free(R->form); cb_free(R->mu);
 }
 
@@ -601,12 +641,14 @@ static int rs_alloc(rsearch *R, int nmax)
   R->sp = cb_alloc((size_t)(nmax + 1) * sizeof *R->sp);
   R->act = cb_alloc((size_t)(nmax + 2) * nc + 1);
   R->inj = cb_calloc((size_t)net->n, sizeof *R->inj);
+  R->dirty = cb_calloc((size_t)net->n, sizeof *R->dirty);
+  R->injp = cb_calloc((size_t)net->n, sizeof *R->injp);
   R->pl = cb_alloc(2 * (size_t)net->n * sizeof *R->pl);
   R->box = cb_alloc((size_t)(nmax + 2) * 2 * S->nb * sizeof *R->box);
   R->form = cb_alloc(2 * (size_t)(nmax + 2) * (nx + 1) * sizeof *R->form);
   R->mu = cb_alloc((R->qmax * (size_t)(nmax + 1) + (size_t)(nmax + 1) * (nx + 1)) * sizeof *R->mu);
   R->C = cb_alloc((R->qmax * (ny + 2 * nx + 4) + nx + 2 * ny) * sizeof *R->C);
-  if (!R->sp || !R->act || !R->inj || !R->pl || !R->box || !R->form || !R->C || !R->mu) return CB_ENOMEM;
+  if (!R->sp || !R->act || !R->inj || !R->dirty || !R->injp || !R->pl || !R->box || !R->form || !R->C || !R->mu) return CB_ENOMEM;
   R->lin = R->C + R->qmax * ny;
   R->a = R->lin + R->qmax * nx;
   R->out = R->a + R->qmax * nx;
@@ -620,7 +662,7 @@ static int rs_alloc(rsearch *R, int nmax)
   for (int i = 0; i < net->n; i++) {
     int p = net->node[i].in[0];
     if (node_is_act(&net->node[i], CB_ACT_RELU) && !R->inj[p] &&
-        !(R->inj[p] = cb_alloc(R->qmax * net->node[p].size * sizeof(double)))) return CB_ENOMEM;
+        !(R->inj[p] = cb_calloc(R->qmax * net->node[p].size, sizeof(double)))) return CB_ENOMEM;
   }
   return CB_OK;
 }
