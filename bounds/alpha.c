@@ -120,6 +120,8 @@ typedef struct alpha_st {
   double *memo;              /* fill_lines: per side and entry, the last parameter and its line (6 x widest) */
   double *xg;                /* grad_affine's gathered input values, xg_n doubles of room */
   size_t xg_n;
+  double *cs;                /* grad_forward's CONV scratch (la_conv_forward_need for the widest pass), allocated
+                                once: la_conv_forward allocated and page-faulted it per node per iteration */
   int np;                    /* passes: intermediate ones in node order, then the final one */
   apass *P;
   nrange *R;                 /* per node */
@@ -449,6 +451,10 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
       if (done < 0) return cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
       if (done) continue;
     }
+    if (n->kind == CB_CONV && S->cs) {   /* what la_conv_forward does, in the state's scratch */
+      la_conv_forward_buf(&n->p.conv.g, n->p.conv.W, n->p.conv.b, P->G[n->in[0]], P->q, P->G[i], S->cs, 0);
+      continue;
+    }
     if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
   }
   return CB_OK;
@@ -673,6 +679,14 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
   }
   save_ws(S, 0);
   if (!(S->P = cb_calloc((size_t)nt + 1, sizeof *S->P))) return CB_ENOMEM;
+  {   /* the largest pass has at most max(q, twice the widest node) rows */
+    size_t qmax = q, need = 0;
+    for (int i = 1; i < net->output; i++) if (S->ladj[i] && 2 * net->node[i].size > qmax) qmax = 2 * net->node[i].size;
+    for (int i = 1; i < n; i++)
+      if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, qmax, 0) > need)
+        need = la_conv_forward_need(&net->node[i].p.conv.g, qmax, 0);
+    if (need && !(S->cs = cb_alloc(need * sizeof(double)))) return CB_ENOMEM;
+  }
   for (int i = 1; i < net->output; i++)
     if (S->ladj[i] && init_pass(S, &S->P[S->np++], i, NULL, 0) != CB_OK) return CB_ENOMEM;
   return init_pass(S, &S->P[S->np++], net->output, A0, q);
@@ -695,7 +709,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
-  cb_free(S->sole); cb_free(S->keep0); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg);
+  cb_free(S->sole); cb_free(S->keep0); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg); cb_free(S->cs);
 }
 
 /*
