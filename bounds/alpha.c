@@ -87,8 +87,19 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->keep_interm = 0;
 }
 
-/* Parameters of one relaxed node in one pass: slot k = 2 side + family
-   (side 0 lower / 1 upper line; family as relax_param_range's slot). */
+/*
+** Parameters of one relaxed node in one pass: slot k = 2 side + family
+** (side 0 lower / 1 upper line; family as relax_param_range's slot).
+** Compact layout (par_at): a slot's values p, Adam moments m, v and gradient
+** g are stored only for the entries that can have a parameter, not q x size:
+**  - rows windowed at node i (P->wo[i], crown_window): row r's window entries
+**    in order, at wo[i][r] + jj for entry wx[i][wo[i][r] + jj] (entries of
+**    the window outside R->idx hold an unused value);
+**  - other rows: row r, entry R->idx[j] at r * R->nidx + j (R->pos[e] = j).
+** So Adam, the projection, the gradients and the copies touch q x nidx (or
+** the windows' total) values; only the per-row lines (crown_lines, read by
+** the CROWN pass and the linearised forward) stay q x size.
+*/
 typedef struct npar { double *p[4], *m[4], *v[4], *g[4]; } npar;
 
 typedef struct apass {
@@ -109,6 +120,7 @@ typedef struct apass {
 typedef struct nrange {
   signed char *slot[2]; double *pmin[2], *pmax[2], *d[2];
   size_t *idx, nidx;         /* neurons whose lines can change (all of a sigmoid/tanh node) */
+  size_t *pos;               /* pos[e]: e's place in idx (when has[e]) */
   char *has;                 /* has[e]: e is in idx */
 } nrange;
 
@@ -162,24 +174,37 @@ static void update_lines(alpha_st *S, int i)
   if (relaxed(&S->ws->net->node[i])) update_range(S, i);
 }
 
-/* Allocates node i's parameters in pass P when some neuron has a family; initial values p0. */
+/* Where row r's parameter of entry e at node i lives (the compact layout, npar):
+   j is e's place in row r's window (windowed rows) or in R->idx (the others). */
+static inline size_t par_at(const apass *P, const nrange *R, int i, size_t r, size_t e, size_t j)
+{
+  (void)e;
+  return P->wo && P->wo[i] ? P->wo[i][r] + j : r * R->nidx + j;
+}
+
+/* Allocates node i's parameters in pass P when some neuron has a family; initial values p0
+   (after init_windows: the layout depends on the windows). */
 static int init_par(alpha_st *S, apass *P, int i)
 {
   const cb_node *n = &S->ws->net->node[i];
   const double *l = S->ws->lo[n->in[0]], *u = S->ws->hi[n->in[0]];
   npar *A = &P->par[i];
-  size_t sz = n->size, k = P->q * sz * sizeof(double), any = 0;
+  const nrange *R = &S->R[i];
+  int win = P->wo && P->wo[i];
+  size_t sz = n->size, k = P->q * sz * sizeof(double), any = 0, np = win ? P->wo[i][P->q] : P->q * R->nidx;
   crown_lines *L = &P->lines[i];
   for (size_t e = 0; e < sz; e++) any += S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0;
   if (!any) return CB_OK;
   for (int s = s_shaped(n) ? 0 : 1; s < (s_shaped(n) ? 4 : 2); s++) {
-    if (!(A->p[s] = cb_alloc(k)) || !(A->m[s] = cb_calloc(P->q * sz, sizeof(double))) ||
-        !(A->v[s] = cb_calloc(P->q * sz, sizeof(double))) || !(A->g[s] = cb_alloc(k))) return CB_ENOMEM;
-    for (size_t e = 0; e < sz; e++) {
-      double pmin, pmax, p0 = 0.5 * l[e] + 0.5 * u[e];
-      if (relax_param_range(n, l[e], u[e], s / 2, &pmin, &pmax, &p0) != s % 2) p0 = 0.5 * l[e] + 0.5 * u[e];
-      for (size_t r = 0; r < P->q; r++) A->p[s][r * sz + e] = p0;
-    }
+    if (!(A->p[s] = cb_alloc((np + 1) * sizeof(double))) || !(A->m[s] = cb_calloc(np + 1, sizeof(double))) ||
+        !(A->v[s] = cb_calloc(np + 1, sizeof(double))) || !(A->g[s] = cb_alloc((np + 1) * sizeof(double)))) return CB_ENOMEM;
+    for (size_t r = 0; r < P->q; r++)
+      for (size_t j = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : R->nidx; j < ne; j++) {
+        size_t e = win ? P->wx[i][P->wo[i][r] + j] : R->idx[j];
+        double pmin, pmax, p0 = 0.5 * l[e] + 0.5 * u[e];
+        if (relax_param_range(n, l[e], u[e], s / 2, &pmin, &pmax, &p0) != s % 2) p0 = 0.5 * l[e] + 0.5 * u[e];
+        A->p[s][par_at(P, R, i, r, e, j)] = p0;
+      }
   }
   if (!(L->lw = cb_alloc(k)) || !(L->lb = cb_alloc(k)) || !(L->uw = cb_alloc(k)) || !(L->ub = cb_alloc(k)) ||
       !(L->alive = cb_alloc(sz * sizeof *L->alive))) return CB_ENOMEM;
@@ -219,7 +244,7 @@ static void fill_lines(alpha_st *S, apass *P, int i)
         int k = 2 * s + R->slot[s][e];
         double *p;
         if (R->slot[s][e] < 0 || !A->p[k]) continue;
-        p = &A->p[k][o];
+        p = &A->p[k][par_at(P, R, i, r, e, j)];
         *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
         if (!s_shaped(n)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
         {
@@ -472,14 +497,8 @@ static void backprop(alpha_st *S, apass *P)
     double *la = S->ladj[n->in[0]], *ua = S->uadj[n->in[0]];
     int win = P->wo && P->wo[i];
     if (!relaxed(n) || !a) continue;
-    for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries in R->idx */
-      if (!A->g[k]) continue;
-      for (size_t r = 0; r < P->q; r++) {
-        double *g = A->g[k] + r * n->size;
-        if (!win) for (size_t j = 0; j < R->nidx; j++) g[R->idx[j]] = 0;
-        else for (size_t j = P->wo[i][r]; j < P->wo[i][r + 1]; j++) g[P->wx[i][j]] = 0;
-      }
-    }
+    for (int k = 0; k < 4; k++)   /* compact: all of g is read by adam_step */
+      if (A->g[k]) memset(A->g[k], 0, (win ? P->wo[i][P->q] : P->q * R->nidx) * sizeof(double));
     for (size_t r = 0; r < P->q; r++) {
       if (P->rho[r] == 0) continue;
       for (size_t j = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : la ? n->size : R->nidx; j < ne; j++) {
@@ -489,7 +508,12 @@ static void backprop(alpha_st *S, apass *P)
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
         if (a[o] == 0) continue;
-        if (R->slot[s][e] >= 0 && A->g[k]) { if (R->has[e]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]); }
+        if (R->slot[s][e] >= 0 && A->g[k]) {
+          if (R->has[e]) {
+            size_t c = par_at(P, R, i, r, e, win ? j : la ? R->pos[e] : j);
+            A->g[k][c] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][c], x[o]);
+          }
+        }
         else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
       }
     }
@@ -514,7 +538,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
       int win = P->wo && P->wo[i];
       for (size_t r = 0; r < P->q; r++)
         for (size_t jj = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : R->nidx; jj < ne; jj++) {   /* only neurons with parameters */
-          size_t e = win ? P->wx[i][P->wo[i][r] + jj] : R->idx[jj], j = r * net->node[i].size + e;
+          size_t e = win ? P->wx[i][P->wo[i][r] + jj] : R->idx[jj], j = par_at(P, R, i, r, e, jj);
           if (win && !R->has[e]) continue;
           double g = A->g[k][j];
           if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
@@ -598,13 +622,13 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
-  for (int i = 1; q && i <= start; i++)
-    if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   if (P->sel && q) {
     if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
     for (int i = 1; i < start; i++)
       if (relaxed(&net->node[i]) && init_windows(S, P, i) != CB_OK) return CB_ENOMEM;
   }
+  for (int i = 1; q && i <= start; i++)
+    if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   return CB_OK;
 }
 
@@ -670,9 +694,11 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
       if (!(S->R[i].slot[s] = cb_alloc(sz)) || !(S->R[i].pmin[s] = cb_alloc(sz * sizeof(double))) ||
           !(S->R[i].pmax[s] = cb_alloc(sz * sizeof(double))) || !(S->R[i].d[s] = cb_alloc(4 * sz * sizeof(double)))) return CB_ENOMEM;
     update_range(S, i);
-    if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t))) || !(S->R[i].has = cb_calloc(sz, 1))) return CB_ENOMEM;
+    if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t))) || !(S->R[i].has = cb_calloc(sz, 1)) ||
+        !(S->R[i].pos = cb_alloc(sz * sizeof(size_t)))) return CB_ENOMEM;
     for (size_t e = 0; e < sz; e++)
       if (s_shaped(&net->node[i]) || S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0) {
+        S->R[i].pos[e] = S->R[i].nidx;
         S->R[i].idx[S->R[i].nidx++] = e;
         S->R[i].has[e] = 1;
       }
@@ -701,6 +727,7 @@ static void free_state(alpha_st *S)
   {
     for (int s = 0; s < 2; s++) { cb_free(S->R[i].slot[s]); cb_free(S->R[i].pmin[s]); cb_free(S->R[i].pmax[s]); cb_free(S->R[i].d[s]); }
     cb_free(S->R[i].idx);
+    cb_free(S->R[i].pos);
     cb_free(S->R[i].has);
   }
   for (int i = 0; i < n; i++) {
