@@ -108,7 +108,7 @@ typedef struct apass {
   double *A0, *out, *rho;    /* start rows; this iteration's bounds; loss weight per row */
   double **keep, **G;        /* per node: A reached by the pass (in pool); linearised forward values */
   double *pool;              /* the pass's matrices (crown_pool_size) */
-  char *need;                /* per node: G is read by a node before start */
+  char *need;                /* per node: G is read (pass_need): by backprop, beta, or a node whose G is read */
   size_t **wo, **wx;         /* per node: the entries row r can make nonzero, wx[i][wo[i][r] .. wo[i][r + 1])
                                 (crown_window; NULL: all); the rest of its A is 0, so its lines,
                                 gradients and Adam steps there are skipped */
@@ -427,13 +427,26 @@ static int grad_mul(alpha_st *S, apass *P, int i)
   return CB_OK;
 }
 
+/* g = the line a row's A chose at each entry (the upper one where a >= 0 or a is NaN): both lines,
+   then a select, in vectors (CB_SIMD_CLONES; elementwise, so the bits are the scalar loop's). */
+CB_SIMD_CLONES
+static void act_select(double *restrict g, const double *restrict a, const double *restrict x, const double *restrict lw,
+                       const double *restrict lb, const double *restrict uw, const double *restrict ub, size_t n)
+{
+#pragma omp simd
+  for (size_t e = 0; e < n; e++) {
+    double gl = lw[e] * x[e] + lb[e], gu = uw[e] * x[e] + ub[e];
+    g[e] = a[e] < 0 ? gl : gu;
+  }
+}
+
 /* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
 static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 {
   const cb_ws *ws = S->ws;
   const cb_net *net = ws->net;
   size_t n0 = net->node[0].size;
-  for (size_t r = 0; r < P->q; r++) {
+  for (size_t r = 0; P->need[0] && r < P->q; r++) {
     if (P->keep[0]) set_argmax(&ws->set, P->keep[0] + r * n0, P->G[0] + r * n0);
     else memcpy(P->G[0] + r * n0, ws->set.center ? ws->set.center : ws->set.lo, n0 * sizeof(double));
   }
@@ -460,10 +473,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
           }
           continue;
         }
-        for (size_t e = 0; e < n->size; e++) {   /* both lines, then a select: no branch to mispredict */
-          double gl = lw[e] * xr[e] + lb[e], gu = uw[e] * xr[e] + ub[e];
-          gr[e] = ar[e] < 0 ? gl : gu;
-        }
+        act_select(gr, ar, xr, lw, lb, uw, ub, n->size);
       }
       continue;
     }
@@ -592,6 +602,25 @@ out:
   return rc;
 }
 
+/*
+** The nodes whose G the pass reads (P->need): the input of every relaxed
+** node up to start (backprop), a split's node in the final pass (beta_step),
+** and, backwards, every input of a node before start whose G is read.  The
+** others (a node read only by start, or only by such nodes: resnet_2b's
+** second conv of a block in the pass at its ADD, a Flatten before the pass
+** at a Gemm) are not computed: nothing reads them, so the bits are the same.
+** A new reader of G (a gradient through another kind) must mark it here.
+*/
+static void pass_need(alpha_st *S, apass *P, int final)
+{
+  const cb_net *net = S->ws->net;
+  for (int i = 1; i <= P->start; i++) if (relaxed(&net->node[i])) P->need[net->node[i].in[0]] = 1;
+  for (size_t s = 0; final && s < S->o->nsplit; s++) P->need[S->o->split_node[s]] = 1;
+  for (int i = P->start - 1; i >= 1; i--)
+    if (P->need[i])
+      for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+}
+
 /* Pass for rows A0 (q x size(start)), or for node `start`'s neurons of unknown sign when A0 is NULL. */
 static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t q)
 {
@@ -617,8 +646,7 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
   P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
   P->need = cb_calloc((size_t)net->n, 1);
-  for (int i = 1; P->need && i <= start; i++)
-    for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+  if (P->need) pass_need(S, P, A0 != NULL);
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
