@@ -58,6 +58,9 @@
 ** Rows of a conv layer's pass that takes CROWN's receptive-field path are 0
 ** outside their windows (crown_window): their lines, gradients and Adam
 ** steps are computed on the windows only (digits_cnn: 72 of 512 entries).
+** Parameters, Adam moments and gradients are stored compactly (npar,
+** par_at: per row, only R->idx or the row's window); the linearised forward
+** computes only the node values something reads (pass_need).
 */
 #include <math.h>
 #include <string.h>
