@@ -61,6 +61,9 @@
 ** Rows of a conv layer's pass that takes CROWN's receptive-field path are 0
 ** outside their windows (crown_window): their lines, gradients and Adam
 ** steps are computed on the windows only (digits_cnn: 72 of 512 entries).
+** Parameters, Adam moments and gradients are stored compactly (npar,
+** par_at: per row, only R->idx or the row's window); the linearised forward
+** computes only the node values something reads (pass_need).
 */
 #include <math.h>
 #include <string.h>
@@ -91,8 +94,19 @@ void alpha_opt_init(cb_alpha_opt *o)
   o->fixed_mul = 0;
 }
 
-/* Parameters of one relaxed node in one pass: slot k = 2 side + family
-   (side 0 lower / 1 upper line; family as relax_param_range's slot). */
+/*
+** Parameters of one relaxed node in one pass: slot k = 2 side + family
+** (side 0 lower / 1 upper line; family as relax_param_range's slot).
+** Compact layout (par_at): a slot's values p, Adam moments m, v and gradient
+** g are stored only for the entries that can have a parameter, not q x size:
+**  - rows windowed at node i (P->wo[i], crown_window): row r's window entries
+**    in order, at wo[i][r] + jj for entry wx[i][wo[i][r] + jj] (entries of
+**    the window outside R->idx hold an unused value);
+**  - other rows: row r, entry R->idx[j] at r * R->nidx + j (R->pos[e] = j).
+** So Adam, the projection, the gradients and the copies touch q x nidx (or
+** the windows' total) values; only the per-row lines (crown_lines, read by
+** the CROWN pass and the linearised forward) stay q x size.
+*/
 typedef struct npar { double *p[4], *m[4], *v[4], *g[4]; } npar;
 /* Adam state of a MUL node's weights in one pass (side 0: lower plane's rl, 1: upper's ru). */
 typedef struct mpar { double *m[2], *v[2], *g[2]; } mpar;
@@ -103,7 +117,7 @@ typedef struct apass {
   double *A0, *out, *rho;    /* start rows; this iteration's bounds; loss weight per row */
   double **keep, **G;        /* per node: A reached by the pass (in pool); linearised forward values */
   double *pool;              /* the pass's matrices (crown_pool_size) */
-  char *need;                /* per node: G is read by a node before start */
+  char *need;                /* per node: G is read (pass_need): by backprop, beta, or a node whose G is read */
   size_t **wo, **wx;         /* per node: the entries row r can make nonzero, wx[i][wo[i][r] .. wo[i][r + 1])
                                 (crown_window; NULL: all); the rest of its A is 0, so its lines,
                                 gradients and Adam steps there are skipped */
@@ -117,6 +131,7 @@ typedef struct apass {
 typedef struct nrange {
   signed char *slot[2]; double *pmin[2], *pmax[2], *d[2];
   size_t *idx, nidx;         /* neurons whose lines can change (all of a sigmoid/tanh node) */
+  size_t *pos;               /* pos[e]: e's place in idx (when has[e]) */
   char *has;                 /* has[e]: e is in idx */
 } nrange;
 
@@ -128,6 +143,8 @@ typedef struct alpha_st {
   double *memo;              /* fill_lines: per side and entry, the last parameter and its line (6 x widest) */
   double *xg;                /* grad_affine's gathered input values, xg_n doubles of room */
   size_t xg_n;
+  double *cs;                /* grad_forward's CONV scratch (la_conv_forward_need for the widest pass), allocated
+                                once: la_conv_forward allocated and page-faulted it per node per iteration */
   int np;                    /* passes: intermediate ones in node order, then the final one */
   apass *P;
   nrange *R;                 /* per node */
@@ -168,24 +185,37 @@ static void update_lines(alpha_st *S, int i)
   if (relaxed(&S->ws->net->node[i])) update_range(S, i);
 }
 
-/* Allocates node i's parameters in pass P when some neuron has a family; initial values p0. */
+/* Where row r's parameter of entry e at node i lives (the compact layout, npar):
+   j is e's place in row r's window (windowed rows) or in R->idx (the others). */
+static inline size_t par_at(const apass *P, const nrange *R, int i, size_t r, size_t e, size_t j)
+{
+  (void)e;
+  return P->wo && P->wo[i] ? P->wo[i][r] + j : r * R->nidx + j;
+}
+
+/* Allocates node i's parameters in pass P when some neuron has a family; initial values p0
+   (after init_windows: the layout depends on the windows). */
 static int init_par(alpha_st *S, apass *P, int i)
 {
   const cb_node *n = &S->ws->net->node[i];
   const double *l = S->ws->lo[n->in[0]], *u = S->ws->hi[n->in[0]];
   npar *A = &P->par[i];
-  size_t sz = n->size, k = P->q * sz * sizeof(double), any = 0;
+  const nrange *R = &S->R[i];
+  int win = P->wo && P->wo[i];
+  size_t sz = n->size, k = P->q * sz * sizeof(double), any = 0, np = win ? P->wo[i][P->q] : P->q * R->nidx;
   crown_lines *L = &P->lines[i];
   for (size_t e = 0; e < sz; e++) any += S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0;
   if (!any) return CB_OK;
   for (int s = s_shaped(n) ? 0 : 1; s < (s_shaped(n) ? 4 : 2); s++) {
-    if (!(A->p[s] = cb_alloc(k)) || !(A->m[s] = cb_calloc(P->q * sz, sizeof(double))) ||
-        !(A->v[s] = cb_calloc(P->q * sz, sizeof(double))) || !(A->g[s] = cb_alloc(k))) return CB_ENOMEM;
-    for (size_t e = 0; e < sz; e++) {
-      double pmin, pmax, p0 = 0.5 * l[e] + 0.5 * u[e];
-      if (relax_param_range(n, l[e], u[e], s / 2, &pmin, &pmax, &p0) != s % 2) p0 = 0.5 * l[e] + 0.5 * u[e];
-      for (size_t r = 0; r < P->q; r++) A->p[s][r * sz + e] = p0;
-    }
+    if (!(A->p[s] = cb_alloc((np + 1) * sizeof(double))) || !(A->m[s] = cb_calloc(np + 1, sizeof(double))) ||
+        !(A->v[s] = cb_calloc(np + 1, sizeof(double))) || !(A->g[s] = cb_alloc((np + 1) * sizeof(double)))) return CB_ENOMEM;
+    for (size_t r = 0; r < P->q; r++)
+      for (size_t j = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : R->nidx; j < ne; j++) {
+        size_t e = win ? P->wx[i][P->wo[i][r] + j] : R->idx[j];
+        double pmin, pmax, p0 = 0.5 * l[e] + 0.5 * u[e];
+        if (relax_param_range(n, l[e], u[e], s / 2, &pmin, &pmax, &p0) != s % 2) p0 = 0.5 * l[e] + 0.5 * u[e];
+        A->p[s][par_at(P, R, i, r, e, j)] = p0;
+      }
   }
   if (!(L->lw = cb_alloc(k)) || !(L->lb = cb_alloc(k)) || !(L->uw = cb_alloc(k)) || !(L->ub = cb_alloc(k)) ||
       !(L->alive = cb_alloc(sz * sizeof *L->alive))) return CB_ENOMEM;
@@ -225,7 +255,7 @@ static void fill_lines(alpha_st *S, apass *P, int i)
         int k = 2 * s + R->slot[s][e];
         double *p;
         if (R->slot[s][e] < 0 || !A->p[k]) continue;
-        p = &A->p[k][o];
+        p = &A->p[k][par_at(P, R, i, r, e, j)];
         *p = *p < R->pmin[s][e] ? R->pmin[s][e] : *p > R->pmax[s][e] ? R->pmax[s][e] : *p;
         if (!s_shaped(n)) { L->lw[o] = *p; L->lb[o] = 0; continue; }   /* ReLU: y >= p x */
         {
@@ -503,13 +533,26 @@ static void adam_mul(apass *P, int i, size_t sz, const cb_alpha_opt *o, int t, d
   }
 }
 
+/* g = the line a row's A chose at each entry (the upper one where a >= 0 or a is NaN): both lines,
+   then a select, in vectors (CB_SIMD_CLONES; elementwise, so the bits are the scalar loop's). */
+CB_SIMD_CLONES
+static void act_select(double *restrict g, const double *restrict a, const double *restrict x, const double *restrict lw,
+                       const double *restrict lb, const double *restrict uw, const double *restrict ub, size_t n)
+{
+#pragma omp simd
+  for (size_t e = 0; e < n; e++) {
+    double gl = lw[e] * x[e] + lb[e], gu = uw[e] * x[e] + ub[e];
+    g[e] = a[e] < 0 ? gl : gu;
+  }
+}
+
 /* G of pass P: the rows' linearised forward pass from the input set's maximisers. */
 static int grad_forward(alpha_st *S, apass *P, cb_error *err)
 {
   const cb_ws *ws = S->ws;
   const cb_net *net = ws->net;
   size_t n0 = net->node[0].size;
-  for (size_t r = 0; r < P->q; r++) {
+  for (size_t r = 0; P->need[0] && r < P->q; r++) {
     if (P->keep[0]) set_argmax(&ws->set, P->keep[0] + r * n0, P->G[0] + r * n0);
     else memcpy(P->G[0] + r * n0, ws->set.center ? ws->set.center : ws->set.lo, n0 * sizeof(double));
   }
@@ -536,10 +579,7 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
           }
           continue;
         }
-        for (size_t e = 0; e < n->size; e++) {   /* both lines, then a select: no branch to mispredict */
-          double gl = lw[e] * xr[e] + lb[e], gu = uw[e] * xr[e] + ub[e];
-          gr[e] = ar[e] < 0 ? gl : gu;
-        }
+        act_select(gr, ar, xr, lw, lb, uw, ub, n->size);
       }
       continue;
     }
@@ -551,6 +591,10 @@ static int grad_forward(alpha_st *S, apass *P, cb_error *err)
       int done = grad_affine(S, P, i);
       if (done < 0) return cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
       if (done) continue;
+    }
+    if (n->kind == CB_CONV && S->cs) {   /* what la_conv_forward does, in the state's scratch */
+      la_conv_forward_buf(&n->p.conv.g, n->p.conv.W, n->p.conv.b, P->G[n->in[0]], P->q, P->G[i], S->cs, 0);
+      continue;
     }
     if (fwd_node(net, i, P->q, P->G, err) != CB_OK) return err->status;
   }
@@ -570,14 +614,8 @@ static void backprop(alpha_st *S, apass *P)
     int win = P->wo && P->wo[i];
     if (n->kind == CB_MUL && P->mp && P->mp[i].g[0]) { backprop_mul(S, P, i); continue; }
     if (!relaxed(n) || !a) continue;
-    for (int k = 0; k < 4; k++) {   /* adam_step reads g only on the rows' entries in R->idx */
-      if (!A->g[k]) continue;
-      for (size_t r = 0; r < P->q; r++) {
-        double *g = A->g[k] + r * n->size;
-        if (!win) for (size_t j = 0; j < R->nidx; j++) g[R->idx[j]] = 0;
-        else for (size_t j = P->wo[i][r]; j < P->wo[i][r + 1]; j++) g[P->wx[i][j]] = 0;
-      }
-    }
+    for (int k = 0; k < 4; k++)   /* compact: all of g is read by adam_step */
+      if (A->g[k]) memset(A->g[k], 0, (win ? P->wo[i][P->q] : P->q * R->nidx) * sizeof(double));
     for (size_t r = 0; r < P->q; r++) {
       if (P->rho[r] == 0) continue;
       for (size_t j = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : la ? n->size : R->nidx; j < ne; j++) {
@@ -587,7 +625,12 @@ static void backprop(alpha_st *S, apass *P)
         double w = P->rho[r] * a[o];
         const double *d = R->d[s] + 4 * e;
         if (a[o] == 0) continue;
-        if (R->slot[s][e] >= 0 && A->g[k]) { if (R->has[e]) A->g[k][o] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][o], x[o]); }
+        if (R->slot[s][e] >= 0 && A->g[k]) {
+          if (R->has[e]) {
+            size_t c = par_at(P, R, i, r, e, win ? j : la ? R->pos[e] : j);
+            A->g[k][c] += w * relax_param_dline(n, S->ws->lo[n->in[0]][e], S->ws->hi[n->in[0]][e], s, A->p[k][c], x[o]);
+          }
+        }
         else if (la) { la[e] += w * (x[o] * d[0] + d[1]); ua[e] += w * (x[o] * d[2] + d[3]); }
       }
     }
@@ -612,7 +655,7 @@ static void adam_step(alpha_st *S, apass *P, const cb_alpha_opt *o, int t, doubl
       int win = P->wo && P->wo[i];
       for (size_t r = 0; r < P->q; r++)
         for (size_t jj = 0, ne = win ? P->wo[i][r + 1] - P->wo[i][r] : R->nidx; jj < ne; jj++) {   /* only neurons with parameters */
-          size_t e = win ? P->wx[i][P->wo[i][r] + jj] : R->idx[jj], j = r * net->node[i].size + e;
+          size_t e = win ? P->wx[i][P->wo[i][r] + jj] : R->idx[jj], j = par_at(P, R, i, r, e, jj);
           if (win && !R->has[e]) continue;
           double g = A->g[k][j];
           if (g == 0 && A->m[k][j] == 0 && A->v[k][j] == 0) continue;  /* Adam's step would be 0 */
@@ -669,6 +712,25 @@ out:
   return rc;
 }
 
+/*
+** The nodes whose G the pass reads (P->need): the input of every relaxed
+** node up to start (backprop), a split's node in the final pass (beta_step),
+** and, backwards, every input of a node before start whose G is read.  The
+** others (a node read only by start, or only by such nodes: resnet_2b's
+** second conv of a block in the pass at its ADD, a Flatten before the pass
+** at a Gemm) are not computed: nothing reads them, so the bits are the same.
+** A new reader of G (a gradient through another kind) must mark it here.
+*/
+static void pass_need(alpha_st *S, apass *P, int final)
+{
+  const cb_net *net = S->ws->net;
+  for (int i = 1; i <= P->start; i++) if (relaxed(&net->node[i])) P->need[net->node[i].in[0]] = 1;
+  for (size_t s = 0; final && s < S->o->nsplit; s++) P->need[S->o->split_node[s]] = 1;
+  for (int i = P->start - 1; i >= 1; i--)
+    if (P->need[i])
+      for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+}
+
 /* Pass for rows A0 (q x size(start)), or for node `start`'s neurons of unknown sign when A0 is NULL. */
 static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t q)
 {
@@ -694,22 +756,21 @@ static int init_pass(alpha_st *S, apass *P, int start, const double *A0, size_t 
   for (int i = 1; P->G && i < start; i++) P->G[i] = P->G[i - 1] + (q ? q : 1) * net->node[i - 1].size;
   P->pool = cb_alloc((crown_pool_size(net, start, q) + 1) * sizeof(double));
   P->need = cb_calloc((size_t)net->n, 1);
-  for (int i = 1; P->need && i <= start; i++)
-    for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
+  if (P->need) pass_need(S, P, A0 != NULL);
   if (!P->pool || !P->need || !P->A0 || !P->out || !P->rho || !P->keep || !P->par || !P->lines || !P->G) return CB_ENOMEM;
   if (A0) memcpy(P->A0, A0, q * sz * sizeof(double));
   for (size_t j = 0; j < P->m; j++) { P->A0[j * sz + P->sel[j]] = 1; P->A0[(P->m + j) * sz + P->sel[j]] = -1; }
+  if (P->sel && q) {
+    if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
+    for (int i = 1; i < start; i++)
+      if (relaxed(&net->node[i]) && init_windows(S, P, i) != CB_OK) return CB_ENOMEM;
+  }
   for (int i = 1; q && i <= start; i++)
     if (relaxed(&net->node[i]) && init_par(S, P, i) != CB_OK) return CB_ENOMEM;
   for (int i = 1; q && !S->o->fixed_mul && i <= start; i++)
     if (net->node[i].kind == CB_MUL &&
         ((!P->mp && !(P->mp = cb_calloc((size_t)net->n, sizeof *P->mp))) || init_mul(P, i, net->node[i].size) != CB_OK))
       return CB_ENOMEM;
-  if (P->sel && q) {
-    if (!(P->wo = cb_calloc((size_t)net->n, sizeof *P->wo)) || !(P->wx = cb_calloc((size_t)net->n, sizeof *P->wx))) return CB_ENOMEM;
-    for (int i = 1; i < start; i++)
-      if (relaxed(&net->node[i]) && init_windows(S, P, i) != CB_OK) return CB_ENOMEM;
-  }
   return CB_OK;
 }
 
@@ -775,15 +836,25 @@ static int init_state(alpha_st *S, const double *A0, size_t q, int interm)
       if (!(S->R[i].slot[s] = cb_alloc(sz)) || !(S->R[i].pmin[s] = cb_alloc(sz * sizeof(double))) ||
           !(S->R[i].pmax[s] = cb_alloc(sz * sizeof(double))) || !(S->R[i].d[s] = cb_alloc(4 * sz * sizeof(double)))) return CB_ENOMEM;
     update_range(S, i);
-    if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t))) || !(S->R[i].has = cb_calloc(sz, 1))) return CB_ENOMEM;
+    if (!(S->R[i].idx = cb_alloc(sz * sizeof(size_t))) || !(S->R[i].has = cb_calloc(sz, 1)) ||
+        !(S->R[i].pos = cb_alloc(sz * sizeof(size_t)))) return CB_ENOMEM;
     for (size_t e = 0; e < sz; e++)
       if (s_shaped(&net->node[i]) || S->R[i].slot[0][e] >= 0 || S->R[i].slot[1][e] >= 0) {
+        S->R[i].pos[e] = S->R[i].nidx;
         S->R[i].idx[S->R[i].nidx++] = e;
         S->R[i].has[e] = 1;
       }
   }
   save_ws(S, 0);
   if (!(S->P = cb_calloc((size_t)nt + 1, sizeof *S->P))) return CB_ENOMEM;
+  {   /* the largest pass has at most max(q, twice the widest node) rows */
+    size_t qmax = q, need = 0;
+    for (int i = 1; i < net->output; i++) if (S->ladj[i] && 2 * net->node[i].size > qmax) qmax = 2 * net->node[i].size;
+    for (int i = 1; i < n; i++)
+      if (net->node[i].kind == CB_CONV && la_conv_forward_need(&net->node[i].p.conv.g, qmax, 0) > need)
+        need = la_conv_forward_need(&net->node[i].p.conv.g, qmax, 0);
+    if (need && !(S->cs = cb_alloc(need * sizeof(double)))) return CB_ENOMEM;
+  }
   for (int i = 1; i < net->output; i++)
     if (S->ladj[i] && init_pass(S, &S->P[S->np++], i, NULL, 0) != CB_OK) return CB_ENOMEM;
   return init_pass(S, &S->P[S->np++], net->output, A0, q);
@@ -798,6 +869,7 @@ static void free_state(alpha_st *S)
   {
     for (int s = 0; s < 2; s++) { cb_free(S->R[i].slot[s]); cb_free(S->R[i].pmin[s]); cb_free(S->R[i].pmax[s]); cb_free(S->R[i].d[s]); }
     cb_free(S->R[i].idx);
+    cb_free(S->R[i].pos);
     cb_free(S->R[i].has);
   }
   for (int i = 0; i < n; i++) {
@@ -806,7 +878,7 @@ static void free_state(alpha_st *S)
     if (S->save) cb_free(S->save[i]);
   }
   cb_free(S->P); cb_free(S->R); cb_free(S->ladj); cb_free(S->uadj); cb_free(S->save);
-  cb_free(S->sole); cb_free(S->keep0); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg);
+  cb_free(S->sole); cb_free(S->keep0); cb_free(S->ia); cb_free(S->oa); cb_free(S->xnz); cb_free(S->memo); cb_free(S->xg); cb_free(S->cs);
 }
 
 /*

@@ -315,26 +315,39 @@ void set_support(const cb_set *s, const double *A, size_t q, const double *bias,
    box, an L-inf/L2/L1 ball or an L-inf ball in a box; the ball's maximiser
    clipped into the box for a clipped L2/L1 ball.  Used only for gradients
    (alpha-CROWN), never for a bound. */
+/* set_argmax's box and L-inf loops: selects in vectors (CB_SIMD_CLONES, omp simd; at -O2 GCC
+   left them scalar with two branches per entry, 8.6% of alpha-CROWN on cifar_base_kw).
+   Elementwise, so the bits are the scalar loop's. */
+CB_SIMD_CLONES
+static void argmax_box(const double *restrict a, const double *restrict lo, const double *restrict hi, size_t n,
+                       double *restrict x)
+{
+#pragma omp simd
+  for (size_t j = 0; j < n; j++) x[j] = a[j] >= 0 ? hi[j] : lo[j];
+}
+
+CB_SIMD_CLONES
+static void argmax_inf(const double *restrict a, const double *restrict c, double r, const double *restrict lo,
+                       const double *restrict hi, size_t n, double *restrict x)
+{
+#pragma omp simd
+  for (size_t j = 0; j < n; j++) {
+    double sg = a[j] > 0 ? 1 : a[j] < 0 ? -1 : 0;
+    x[j] = c[j] + r * sg;
+  }
+  if (lo) {
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) x[j] = x[j] < lo[j] ? lo[j] : x[j] > hi[j] ? hi[j] : x[j];
+  }
+}
+
 void set_argmax(const cb_set *s, const double *a, double *x)
 {
   double nrm = 0;
   size_t jm = 0;
-  if (s->norm == CB_NORM_BOX) {   /* no branch on a's sign: a select the compiler vectorises */
-    const double *restrict hi = s->hi, *restrict lo = s->lo;
-    for (size_t j = 0; j < s->n; j++) {
-      double h = hi[j], l = lo[j];
-      x[j] = a[j] >= 0 ? h : l;
-    }
-    return;
-  }
+  if (s->norm == CB_NORM_BOX) { argmax_box(a, s->lo, s->hi, s->n, x); return; }   /* no branch on a's sign */
   if (s->norm == CB_NORM_INF && !s->w) {   /* the loop below's values, without its per-entry branches and calls */
-    const double *restrict c = s->center, *restrict lo = s->lo, *restrict hi = s->hi;
-    double r = s->eps;
-    for (size_t j = 0; j < s->n; j++) {
-      double sg = a[j] > 0 ? 1 : a[j] < 0 ? -1 : 0;
-      x[j] = c[j] + r * sg;
-    }
-    if (lo) for (size_t j = 0; j < s->n; j++) x[j] = x[j] < lo[j] ? lo[j] : x[j] > hi[j] ? hi[j] : x[j];
+    argmax_inf(a, s->center, s->eps, s->lo, s->hi, s->n, x);
     return;
   }
   for (size_t j = 0; j < s->n; j++) {

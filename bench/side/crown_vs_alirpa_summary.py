@@ -5,7 +5,7 @@ rate=None   # median of the n=1024 medians in dgemm.txt (start and end of the ru
 if os.path.exists('dgemm.txt'):
   r=[float(m.group(1)) for m in re.finditer(r'n=1024 1 thread: median ([0-9.]+)',open('dgemm.txt').read())]
   if r: rate=statistics.median(r); print(f'dgemm n=1024, 1 thread, CPU time: {", ".join(str(x) for x in r)} GFLOP/s (start, end)\n')
-base=any(os.path.exists(n+'_crown.base1.json') for n in nets)
+base=any(os.path.exists(n+'_'+m+'.base1.json') for n in nets for m in ('crown','alpha-crown','ibp','crown-ibp'))   # any method's base run (METHODS=alpha-crown alone too)
 print('| net | method | cerbere CPU ms/sample (median) | auto_LiRPA CPU ms/sample (median) | ratio | cerbere mean margin | auto_LiRPA mean margin | margins looser by > 1e-4 (max auto_LiRPA - cerbere) | cerbere GFLOP/sample |'+(' GFLOP/s | of dgemm |' if rate else '')+(' base CPU ms/sample | base / cerbere | base vs auto_LiRPA | base mean margin |' if base else ''))
 print('|---|---|---|---|---|---|---|---|---|'+('---|---|' if rate else '')+('---|---|---|---|' if base else ''))
 def load(n,m,tags):
