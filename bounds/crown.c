@@ -997,23 +997,52 @@ out:
 ** it reads; an entry of A_x then sums up to size products (the relaxed
 ** nodes' gamma still covers it).
 */
+/* Node i's McCormick planes (lo, up: sz each), from ws->mulc[i]: per entry
+   the four operand bounds they were made on, then the two planes.  An entry
+   whose operands' boxes changed since (a new sample, a refined box) is
+   remade, so the planes are always relax_mul's on the current boxes, made
+   once per box instead of once per pass.  NULL on OOM; *ok = 0 when a plane
+   is not finite. */
+static const mul_line *mul_planes(cb_ws *ws, int i, int *ok)
+{
+  const cb_node *n = &ws->net->node[i];
+  int a0 = n->in[0], a1 = n->in[1];
+  const double *xl = ws->lo[a0], *xu = ws->hi[a0], *yl = ws->lo[a1], *yu = ws->hi[a1];
+  const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
+  size_t sz = n->size;
+  double *c = ws->mulc[i];
+  mul_line *L;
+  *ok = 1;
+  if (!c) {
+    if (!(c = ws->mulc[i] = cb_alloc(10 * sz * sizeof *c))) return NULL;
+    for (size_t e = 0; e < 4 * sz; e++) c[e] = NAN;   /* never equal: every entry is made */
+  }
+  L = (mul_line *)(c + 4 * sz);   /* 3 doubles each: lo[0..sz), up[0..sz) */
+  for (size_t e = 0; e < sz; e++) {
+    size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+    double *k = c + 4 * e;
+    if (k[0] == xl[j0] && k[1] == xu[j0] && k[2] == yl[j1] && k[3] == yu[j1]) continue;
+    k[0] = xl[j0]; k[1] = xu[j0]; k[2] = yl[j1]; k[3] = yu[j1];
+    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &L[e], &L[sz + e])) k[0] = NAN;   /* remade (and refused) next time */
+  }
+  for (size_t e = 0; e < sz; e++) if (!isfinite(L[e].c) || !isfinite(L[sz + e].c) || c[4 * e] != c[4 * e]) { *ok = 0; break; }
+  return L;
+}
+
 static int back_mul(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
-  int a0 = n->in[0], a1 = n->in[1];
-  const double *xl = B->ws->lo[a0], *xu = B->ws->hi[a0], *yl = B->ws->lo[a1], *yu = B->ws->hi[a1];
+  int a0 = n->in[0], a1 = n->in[1], ok;
   const double *zx = B->ws->zmax[a0], *zy = B->ws->zmax[a1];
   size_t sz = n->size, s0 = B->ws->net->node[a0].size, s1 = B->ws->net->node[a1].size;
   const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
   double *sl = cb_calloc(B->q, sizeof *sl), *Ax = acc(B, a0), *Ay = acc(B, a1);
-  mul_line *lo = cb_alloc(2 * sz * sizeof *lo), *up = lo ? lo + sz : NULL;
+  const mul_line *lo = NULL, *up;
   int rc = CB_ENOMEM;
-  if (!sl || !Ax || !Ay || !lo) goto out;
+  if (!sl || !Ax || !Ay || !(lo = mul_planes(B->ws, i, &ok))) goto out;
   rc = CB_EUNSUP;
-  for (size_t e = 0; e < sz; e++) {
-    size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
-    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &lo[e], &up[e])) goto out;
-  }
+  if (!ok) goto out;
+  up = lo + sz;
   for (size_t r = 0; r < B->q; r++)
     for (size_t e = 0; e < sz; e++) {
       double a = A[r * sz + e];
@@ -1030,7 +1059,6 @@ static int back_mul(bwd *B, int i, const double *A)
   rc = CB_OK;
 out:
   cb_free(sl);
-  cb_free(lo);
   return rc;
 }
 
