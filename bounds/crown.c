@@ -1280,22 +1280,35 @@ static int smx_between(const cb_ws *ws, int start, int stop)
 }
 
 /*
-** The pass, and where it crosses a softmax output with the product form
-** stored (back_softmax), the pass with the node's own lines too: each row
-** keeps the smaller of the two bounds (both are sound).  Neither form
-** dominates on the ViT: the product form alone makes every margin at least
-** as tight as auto_LiRPA's, but the mean margin at eps 0.003 falls by 0.13
-** against the sum form's (bench/RESULTS.md); the minimum keeps both gains
-** for about 1.7x the CPU of the passes that cross a softmax.  Kept matrices
-** (crown_linear's coefficients) and alpha-CROWN's per-row lines: the first
-** pass only, whose matrices are the ones returned.
+** The pass, where it crosses a softmax output with the product form stored
+** (back_softmax): an intermediate pass (start below the output: a node's
+** own box, softmax_product's boxes) takes the softmax nodes' own lines only;
+** the output's pass runs once through the product form and once through
+** the own lines, and each row keeps the smaller of the two bounds (both are
+** sound).  Neither form dominates on the ViT.  The product form alone makes
+** every margin at least as tight as auto_LiRPA's, but the mean margin at
+** eps 0.003 falls by 0.13 against the own lines' (bench/RESULTS.md); the own
+** lines alone in every pass leave 8 of 72 margins at eps 0.001 looser than
+** auto_LiRPA's by up to 4.1e-4.  Both forms on the output's pass and the own
+** lines on the others keep every margin at least as tight as auto_LiRPA's
+** (8 rows, both radii) for about 1.05x the CPU of one form; both forms on
+** every pass gained a further 0.0065 of mean margin at eps 0.003 for 2.4x
+** the CPU.  Kept matrices (crown_linear's coefficients) and alpha-CROWN's
+** per-row lines: the first pass only, whose matrices are the ones returned.
 */
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
   double *o2;
-  int rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
-  if (rc != CB_OK || lines || keep || ws->smx_off || !smx_between(ws, start, stop)) return rc;
+  int rc, two = !lines && !keep && !ws->smx_off && smx_between(ws, start, stop);
+  if (two && start != ws->net->output) {   /* intermediate: the own lines only */
+    ws->smx_off = 1;
+    rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+    ws->smx_off = 0;
+    return rc;
+  }
+  rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+  if (rc != CB_OK || !two) return rc;
   if (!(o2 = cb_alloc((q + 1) * sizeof *o2))) return CB_ENOMEM;
   ws->smx_off = 1;
   rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, o2);
