@@ -998,34 +998,41 @@ out:
 ** nodes' gamma still covers it).
 */
 /* Node i's McCormick planes (lo, up: sz each), from ws->mulc[i]: per entry
-   the four operand bounds they were made on, then the two planes.  An entry
-   whose operands' boxes changed since (a new sample, a refined box) is
-   remade, so the planes are always relax_mul's on the current boxes, made
-   once per box instead of once per pass.  NULL on OOM; *ok = 0 when a plane
-   is not finite. */
-static const mul_line *mul_planes(cb_ws *ws, int i, int *ok)
+   the four operand bounds they were made on, then the two planes, then per
+   plane its slack factor |wx| zmax_x + |wy| zmax_y + |c| (zmax = max(|l|,
+   |u|) of those bounds, as set_zmax).  An entry whose operands' boxes
+   changed since (a new sample, a refined box) is remade, so the planes are
+   always relax_mul's on the current boxes, made once per box instead of once
+   per pass.  NULL on OOM; *ok = 0 when a plane is not finite. */
+static const mul_line *mul_planes(cb_ws *ws, int i, const double **kf, int *ok)
 {
   const cb_node *n = &ws->net->node[i];
   int a0 = n->in[0], a1 = n->in[1];
   const double *xl = ws->lo[a0], *xu = ws->hi[a0], *yl = ws->lo[a1], *yu = ws->hi[a1];
   const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
   size_t sz = n->size;
-  double *c = ws->mulc[i];
+  double *c = ws->mulc[i], *k;
   mul_line *L;
   *ok = 1;
   if (!c) {
-    if (!(c = ws->mulc[i] = cb_alloc(10 * sz * sizeof *c))) return NULL;
+    if (!(c = ws->mulc[i] = cb_alloc(12 * sz * sizeof *c))) return NULL;
     for (size_t e = 0; e < 4 * sz; e++) c[e] = NAN;   /* never equal: every entry is made */
   }
   L = (mul_line *)(c + 4 * sz);   /* 3 doubles each: lo[0..sz), up[0..sz) */
+  k = c + 10 * sz;                /* the slack factors of lo[e], up[e] */
   for (size_t e = 0; e < sz; e++) {
     size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
-    double *k = c + 4 * e;
-    if (k[0] == xl[j0] && k[1] == xu[j0] && k[2] == yl[j1] && k[3] == yu[j1]) continue;
-    k[0] = xl[j0]; k[1] = xu[j0]; k[2] = yl[j1]; k[3] = yu[j1];
-    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &L[e], &L[sz + e])) k[0] = NAN;   /* remade (and refused) next time */
+    double *v = c + 4 * e, zx, zy;
+    if (v[0] == xl[j0] && v[1] == xu[j0] && v[2] == yl[j1] && v[3] == yu[j1]) continue;
+    v[0] = xl[j0]; v[1] = xu[j0]; v[2] = yl[j1]; v[3] = yu[j1];
+    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &L[e], &L[sz + e])) v[0] = NAN;   /* remade (and refused) next time */
+    zx = fmax(fabs(v[0]), fabs(v[1]));
+    zy = fmax(fabs(v[2]), fabs(v[3]));
+    k[e] = fabs(L[e].wx) * zx + fabs(L[e].wy) * zy + fabs(L[e].c);
+    k[sz + e] = fabs(L[sz + e].wx) * zx + fabs(L[sz + e].wy) * zy + fabs(L[sz + e].c);
   }
   for (size_t e = 0; e < sz; e++) if (!isfinite(L[e].c) || !isfinite(L[sz + e].c) || c[4 * e] != c[4 * e]) { *ok = 0; break; }
+  *kf = k;
   return L;
 }
 
@@ -1033,33 +1040,34 @@ static int back_mul(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
   int a0 = n->in[0], a1 = n->in[1], ok;
-  const double *zx = B->ws->zmax[a0], *zy = B->ws->zmax[a1];
   size_t sz = n->size, s0 = B->ws->net->node[a0].size, s1 = B->ws->net->node[a1].size;
   const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
-  double *sl = cb_calloc(B->q, sizeof *sl), *Ax = acc(B, a0), *Ay = acc(B, a1);
-  const mul_line *lo = NULL, *up;
-  int rc = CB_ENOMEM;
-  if (!sl || !Ax || !Ay || !(lo = mul_planes(B->ws, i, &ok))) goto out;
-  rc = CB_EUNSUP;
-  if (!ok) goto out;
+  double *Ax = acc(B, a0), *Ay = acc(B, a1), g = crown_relax_gamma(n);
+  const double *kf = NULL;
+  const mul_line *lo, *up;
+  if (!Ax || !Ay || !(lo = mul_planes(B->ws, i, &kf, &ok))) return CB_ENOMEM;
+  if (!ok) return CB_EUNSUP;
   up = lo + sz;
-  for (size_t r = 0; r < B->q; r++)
+  for (size_t r = 0; r < B->q; r++) {
+    const double *a = A + r * sz;
+    double *ax = Ax + r * s0, *ay = Ay + r * s1, bias = B->T.bias[r], babs = B->T.babs[r], sl = 0;
     for (size_t e = 0; e < sz; e++) {
-      double a = A[r * sz + e];
-      const mul_line *L = a > 0 ? &up[e] : &lo[e];
-      if (a == 0) continue;
-      size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
-      Ax[r * s0 + j0] += a * L->wx;
-      Ay[r * s1 + j1] += a * L->wy;
-      B->T.bias[r] += a * L->c;
-      B->T.babs[r] += fabs(a * L->c);
-      sl[r] += fabs(a) * (fabs(L->wx) * zx[j0] + fabs(L->wy) * zy[j1] + fabs(L->c));
+      double ae = a[e], t;
+      int u = ae > 0;
+      const mul_line *L = u ? &up[e] : &lo[e];
+      if (ae == 0) continue;
+      ax[mul_at(i0, e)] += ae * L->wx;
+      ay[mul_at(i1, e)] += ae * L->wy;
+      t = ae * L->c;
+      bias += t;
+      babs += fabs(t);
+      sl += fabs(ae) * kf[u ? sz + e : e];
     }
-  for (size_t r = 0; r < B->q; r++) B->T.slack[r] += crown_relax_gamma(n) * sl[r];
-  rc = CB_OK;
-out:
-  cb_free(sl);
-  return rc;
+    B->T.bias[r] = bias;
+    B->T.babs[r] = babs;
+    B->T.slack[r] += g * sl;
+  }
+  return CB_OK;
 }
 
 /* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
