@@ -1105,6 +1105,25 @@ int alpha_auto_iters(const cb_net *net)
   return relaxed_depth(net) > 3 ? 40 : 20;
 }
 
+/* Where a softmax has its product form stored, CROWN's output pass runs both
+   forms and keeps each row's smaller bound, while alpha's passes (which
+   carry their own lines) take the softmax's own lines: the rows' best is met
+   with CROWN's pass, so alpha-CROWN is never looser than CROWN (the minimum
+   of two sound bounds). */
+static int meet_crown(cb_ws *ws, const double *A, size_t q, double *best, cb_error *err)
+{
+  const cb_net *net = ws->net;
+  double *c;
+  int any = 0, rc;
+  for (int i = 1; i <= net->output && !any; i++) any = ws->smx_on[i] && ws->smx[i];
+  if (!any) return CB_OK;
+  if (!(c = cb_alloc((q + 1) * sizeof *c))) return cb_error_set(err, CB_ENOMEM, "out of memory in alpha-CROWN");
+  rc = crown_upper(ws, net->output, A, q, c, err);
+  for (size_t r = 0; rc == CB_OK && r < q; r++) if (c[r] < best[r]) best[r] = c[r];
+  cb_free(c);
+  return rc;
+}
+
 /* Lower and upper bounds are two optimisations (as auto_LiRPA's): the
    parameters shared by all rows (intermediate layers) serve one side each. */
 int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, double *lb, double *ub, cb_error *err)
@@ -1129,11 +1148,11 @@ int alpha_spec(cb_ws *ws, const double *C, size_t q, const cb_alpha_opt *opt, do
   if (!q) goto out;
   if (ub) {
     memcpy(A, C, q * no * sizeof *A);
-    if ((rc = alpha_rows(ws, A, q, &o, 1, ub, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 1, ub, err)) != CB_OK || (rc = meet_crown(ws, A, q, ub, err)) != CB_OK) goto out;
   }
   if (lb) {
     for (size_t e = 0; e < q * no; e++) A[e] = -C[e];
-    if ((rc = alpha_rows(ws, A, q, &o, 0, best, err)) != CB_OK) goto out;
+    if ((rc = alpha_rows(ws, A, q, &o, 0, best, err)) != CB_OK || (rc = meet_crown(ws, A, q, best, err)) != CB_OK) goto out;
     for (size_t r = 0; r < q; r++) lb[r] = -best[r];
   }
 out:

@@ -105,6 +105,8 @@ typedef struct cb_ws {
                              use, NULL otherwise */
   char *smx_on;           /* per node: smx holds this run's lines (bounds_run clears it) */
   int smx_off;            /* 1 while a pass takes the softmax nodes' own lines (crown.c crown_pass_inj) */
+  double **mulc;          /* per MUL node: the operand boxes its McCormick planes were made on and the
+                             planes (crown.c mul_planes); cb_alloc'ed on first use, NULL otherwise */
   double flops;           /* matmul FLOPs of the CROWN passes so far (2 q x in x out per AFFINE,
                              2 q x cout x hout x wout x cin/groups x kh x kw per CONV; benchmarks) */
   double *scratch;        /* CROWN passes' matrices, reused (scratch_n doubles) */

@@ -1018,48 +1018,88 @@ out:
 ** relax_mul_mix's with weights lw, uw [r size + e] (1: the planes above):
 ** other planes valid on the same box, same step and slack.
 */
+/* Node i's McCormick planes (lo, up: sz each), from ws->mulc[i]: per entry
+   the four operand bounds they were made on, then the two planes, then per
+   plane its slack factor |wx| zmax_x + |wy| zmax_y + |c| (zmax = max(|l|,
+   |u|) of those bounds, as set_zmax).  An entry whose operands' boxes
+   changed since (a new sample, a refined box) is remade, so the planes are
+   always relax_mul's on the current boxes, made once per box instead of once
+   per pass.  NULL on OOM; *ok = 0 when a plane is not finite. */
+static const mul_line *mul_planes(cb_ws *ws, int i, const double **kf, int *ok)
+{
+  const cb_node *n = &ws->net->node[i];
+  int a0 = n->in[0], a1 = n->in[1];
+  const double *xl = ws->lo[a0], *xu = ws->hi[a0], *yl = ws->lo[a1], *yu = ws->hi[a1];
+  const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
+  size_t sz = n->size;
+  double *c = ws->mulc[i], *k;
+  mul_line *L;
+  *ok = 1;
+  if (!c) {
+    if (!(c = ws->mulc[i] = cb_alloc(12 * sz * sizeof *c))) return NULL;
+    for (size_t e = 0; e < 4 * sz; e++) c[e] = NAN;   /* never equal: every entry is made */
+  }
+  L = (mul_line *)(c + 4 * sz);   /* 3 doubles each: lo[0..sz), up[0..sz) */
+  k = c + 10 * sz;                /* the slack factors of lo[e], up[e] */
+  for (size_t e = 0; e < sz; e++) {
+    size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+    double *v = c + 4 * e, zx, zy;
+    if (v[0] == xl[j0] && v[1] == xu[j0] && v[2] == yl[j1] && v[3] == yu[j1]) continue;
+    v[0] = xl[j0]; v[1] = xu[j0]; v[2] = yl[j1]; v[3] = yu[j1];
+    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &L[e], &L[sz + e])) v[0] = NAN;   /* remade (and refused) next time */
+    zx = fmax(fabs(v[0]), fabs(v[1]));
+    zy = fmax(fabs(v[2]), fabs(v[3]));
+    k[e] = fabs(L[e].wx) * zx + fabs(L[e].wy) * zy + fabs(L[e].c);
+    k[sz + e] = fabs(L[sz + e].wx) * zx + fabs(L[sz + e].wy) * zy + fabs(L[sz + e].c);
+  }
+  for (size_t e = 0; e < sz; e++) if (!isfinite(L[e].c) || !isfinite(L[sz + e].c) || c[4 * e] != c[4 * e]) { *ok = 0; break; }
+  *kf = k;
+  return L;
+}
+
 static int back_mul(bwd *B, int i, const double *A)
 {
   const cb_node *n = &B->ws->net->node[i];
-  int a0 = n->in[0], a1 = n->in[1];
-  const double *xl = B->ws->lo[a0], *xu = B->ws->hi[a0], *yl = B->ws->lo[a1], *yu = B->ws->hi[a1];
-  const double *zx = B->ws->zmax[a0], *zy = B->ws->zmax[a1];
+  int a0 = n->in[0], a1 = n->in[1], ok;
   size_t sz = n->size, s0 = B->ws->net->node[a0].size, s1 = B->ws->net->node[a1].size;
   const size_t *i0 = n->p.mul.i0, *i1 = n->p.mul.i1;
-  double *sl = cb_calloc(B->q, sizeof *sl), *Ax = acc(B, a0), *Ay = acc(B, a1);
-  mul_line *lo = cb_alloc(2 * sz * sizeof *lo), *up = lo ? lo + sz : NULL;
+  const double *xl = B->ws->lo[a0], *xu = B->ws->hi[a0], *yl = B->ws->lo[a1], *yu = B->ws->hi[a1];
   const crown_lines *mix = B->lines && B->lines[i].lw ? &B->lines[i] : NULL;   /* alpha-CROWN's weights */
-  int rc = CB_ENOMEM;
-  if (!sl || !Ax || !Ay || !lo) goto out;
-  rc = CB_EUNSUP;
-  for (size_t e = 0; e < sz; e++) {
-    size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
-    if (!relax_mul(xl[j0], xu[j0], yl[j1], yu[j1], &lo[e], &up[e])) goto out;
-  }
-  for (size_t r = 0; r < B->q; r++)
+  double *Ax = acc(B, a0), *Ay = acc(B, a1), g = crown_relax_gamma(n);
+  const double *kf = NULL;
+  const mul_line *lo, *up;
+  if (!Ax || !Ay || !(lo = mul_planes(B->ws, i, &kf, &ok))) return CB_ENOMEM;
+  if (!ok) return CB_EUNSUP;
+  up = lo + sz;
+  for (size_t r = 0; r < B->q; r++) {
+    const double *a = A + r * sz;
+    double *ax = Ax + r * s0, *ay = Ay + r * s1, bias = B->T.bias[r], babs = B->T.babs[r], sl = 0;
     for (size_t e = 0; e < sz; e++) {
-      double a = A[r * sz + e];
-      const mul_line *L = a > 0 ? &up[e] : &lo[e];
+      double ae = a[e], t, kfe;
+      int u = ae > 0;
+      const mul_line *L = u ? &up[e] : &lo[e];
       mul_line rowl[2];
-      if (a == 0) continue;
+      if (ae == 0) continue;
       size_t j0 = mul_at(i0, e), j1 = mul_at(i1, e);
+      kfe = kf[u ? sz + e : e];
       if (mix && (mix->lw[r * sz + e] != 1 || mix->uw[r * sz + e] != 1)) {   /* the row's own planes */
         if (!relax_mul_mix(xl[j0], xu[j0], yl[j1], yu[j1], mix->lw[r * sz + e], mix->uw[r * sz + e], &rowl[0], &rowl[1]))
-          goto out;
-        L = &rowl[a > 0];
+          return CB_EUNSUP;
+        L = &rowl[u];
+        kfe = fabs(L->wx) * fmax(fabs(xl[j0]), fabs(xu[j0])) + fabs(L->wy) * fmax(fabs(yl[j1]), fabs(yu[j1])) + fabs(L->c);
       }
-      Ax[r * s0 + j0] += a * L->wx;
-      Ay[r * s1 + j1] += a * L->wy;
-      B->T.bias[r] += a * L->c;
-      B->T.babs[r] += fabs(a * L->c);
-      sl[r] += fabs(a) * (fabs(L->wx) * zx[j0] + fabs(L->wy) * zy[j1] + fabs(L->c));
+      ax[j0] += ae * L->wx;
+      ay[j1] += ae * L->wy;
+      t = ae * L->c;
+      bias += t;
+      babs += fabs(t);
+      sl += fabs(ae) * kfe;
     }
-  for (size_t r = 0; r < B->q; r++) B->T.slack[r] += crown_relax_gamma(n) * sl[r];
-  rc = CB_OK;
-out:
-  cb_free(sl);
-  cb_free(lo);
-  return rc;
+    B->T.bias[r] = bias;
+    B->T.babs[r] = babs;
+    B->T.slack[r] += g * sl;
+  }
+  return CB_OK;
 }
 
 /* Index maps (ADD, CONCAT, RESHAPE, TRANSPOSE): A flows back through the map. */
@@ -1288,22 +1328,35 @@ static int smx_between(const cb_ws *ws, int start, int stop)
 }
 
 /*
-** The pass, and where it crosses a softmax output with the product form
-** stored (back_softmax), the pass with the node's own lines too: each row
-** keeps the smaller of the two bounds (both are sound).  Neither form
-** dominates on the ViT: the product form alone makes every margin at least
-** as tight as auto_LiRPA's, but the mean margin at eps 0.003 falls by 0.13
-** against the sum form's (bench/RESULTS.md); the minimum keeps both gains
-** for about 1.7x the CPU of the passes that cross a softmax.  Kept matrices
-** (crown_linear's coefficients) and alpha-CROWN's per-row lines: the first
-** pass only, whose matrices are the ones returned.
+** The pass, where it crosses a softmax output with the product form stored
+** (back_softmax): an intermediate pass (start below the output: a node's
+** own box, softmax_product's boxes) takes the softmax nodes' own lines only;
+** the output's pass runs once through the product form and once through
+** the own lines, and each row keeps the smaller of the two bounds (both are
+** sound).  Neither form dominates on the ViT.  The product form alone makes
+** every margin at least as tight as auto_LiRPA's, but the mean margin at
+** eps 0.003 falls by 0.13 against the own lines' (bench/RESULTS.md); the own
+** lines alone in every pass leave 8 of 72 margins at eps 0.001 looser than
+** auto_LiRPA's by up to 4.1e-4.  Both forms on the output's pass and the own
+** lines on the others keep every margin at least as tight as auto_LiRPA's
+** (8 rows, both radii) for about 1.05x the CPU of one form; both forms on
+** every pass gained a further 0.0065 of mean margin at eps 0.003 for 2.4x
+** the CPU.  Kept matrices (crown_linear's coefficients) and alpha-CROWN's
+** per-row lines: the first pass only, whose matrices are the ones returned.
 */
 static int crown_pass_inj(cb_ws *ws, int start, int stop, const double *A0, size_t q, const crown_lines *lines,
                           const double *const *inj, double **keep, double *pool, double *out)
 {
   double *o2;
-  int rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
-  if (rc != CB_OK || lines || keep || ws->smx_off || !smx_between(ws, start, stop)) return rc;
+  int rc, two = !lines && !keep && !ws->smx_off && smx_between(ws, start, stop);
+  if (two && start != ws->net->output) {   /* intermediate: the own lines only */
+    ws->smx_off = 1;
+    rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+    ws->smx_off = 0;
+    return rc;
+  }
+  rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, out);
+  if (rc != CB_OK || !two) return rc;
   if (!(o2 = cb_alloc((q + 1) * sizeof *o2))) return CB_ENOMEM;
   ws->smx_off = 1;
   rc = pass_once(ws, start, stop, A0, q, lines, inj, keep, pool, o2);

@@ -129,9 +129,11 @@ cb_ws *ws_new(const cb_bnet *bn, const cb_set *set, cb_error *err)
   ws->uf = arena_array(&b->arena, nn, sizeof(double));
   ws->smx = arena_array(&b->arena, nn, sizeof(double *));
   ws->smx_on = arena_array(&b->arena, nn, 1);
+  ws->mulc = arena_array(&b->arena, nn, sizeof(double *));
   for (size_t i = 0; ws->smx && i < nn; i++) ws->smx[i] = NULL;
+  for (size_t i = 0; ws->mulc && i < nn; i++) ws->mulc[i] = NULL;
   if (!ws->lo || !ws->hi || !ws->zmax || !ws->rl_w || !ws->rl_b || !ws->ru_w || !ws->ru_b || !ws->sv || !ws->sv_ok || !ws->uf || !ws->vr ||
-      !ws->smx || !ws->smx_on) goto oom;
+      !ws->smx || !ws->smx_on || !ws->mulc) goto oom;
   memset(ws->sv_ok, 0, nn);
   memset(ws->smx_on, 0, nn);
   for (int i = 0; i < net->n; i++) {
@@ -216,6 +218,7 @@ void ws_free(cb_ws *ws)
   if (!b) return;
   ws_drop_cache(ws);
   for (int i = 0; ws->smx && i < ws->net->n; i++) cb_free(ws->smx[i]);
+  for (int i = 0; ws->mulc && i < ws->net->n; i++) cb_free(ws->mulc[i]);
   cb_free(ws->scratch);
   cb_free(ws->gather);
   cb_free(ws->live);
