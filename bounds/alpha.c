@@ -725,6 +725,9 @@ static void pass_need(alpha_st *S, apass *P, int final)
 {
   const cb_net *net = S->ws->net;
   for (int i = 1; i <= P->start; i++) if (relaxed(&net->node[i])) P->need[net->node[i].in[0]] = 1;
+  for (int i = 1; !S->o->fixed_mul && i <= P->start; i++)   /* backprop_mul reads both inputs' G (init_mul's nodes) */
+    if (net->node[i].kind == CB_MUL)
+      for (int j = 0; j < net->node[i].n_in; j++) P->need[net->node[i].in[j]] = 1;
   for (size_t s = 0; final && s < S->o->nsplit; s++) P->need[S->o->split_node[s]] = 1;
   for (int i = P->start - 1; i >= 1; i--)
     if (P->need[i])
